@@ -1,0 +1,22 @@
+import type { Area } from '../../shared/http/route.js';
+import type { ApiHandler } from './server.js';
+
+/**
+ * The deployed function of each API area, imported lazily so the environment is set (after provisioning)
+ * before the handler modules read it at load time.
+ */
+export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
+  public: async () => (await import('../../functions/public/handler.js')).handler,
+  auth: unavailable('auth'),
+  tenants: unavailable('tenants'),
+  storage: unavailable('storage'),
+  connections: unavailable('connections'),
+  query: unavailable('query'),
+  audit: unavailable('audit'),
+};
+
+function unavailable(area: Area): () => Promise<ApiHandler> {
+  return async () => {
+    throw new Error(`no handler for area ${area}`);
+  };
+}

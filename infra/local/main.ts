@@ -1,0 +1,47 @@
+import { PortInUseError, startLocalSystem } from './system.js';
+
+/** `npm run local`: the whole system on loopback with no AWS account. */
+async function main() {
+  const apiPort = Number(process.env.STRONGROOM_PORT ?? 3000);
+  const motoPort = Number(process.env.STRONGROOM_MOTO_PORT ?? 4566);
+  const host = process.env.STRONGROOM_HOST ?? '127.0.0.1';
+  const awsEndpoint = process.env.STRONGROOM_AWS_ENDPOINT || undefined;
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+
+  log('Starting Strongroom locally…');
+  const system = await startLocalSystem({ host, apiPort, motoPort, awsEndpoint, log });
+  log('');
+  log(`  API            ${system.apiUrl}`);
+  log(`  AWS emulator   ${system.awsEndpoint}${awsEndpoint ? ' (yours)' : ' (moto, started here)'}`);
+  log(
+    `  Tables         ${system.env.IDENTITY_TABLE}, ${system.env.TENANT_DATA_TABLE}, ${system.env.AUDIT_TABLE}`,
+  );
+  log('');
+  log('Try it:');
+  log(`  curl -s ${system.apiUrl}/health`);
+  log(`  curl -s ${system.apiUrl}/openapi.json | head -c 400`);
+  log('');
+  log('Ctrl-C stops everything started here.');
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    log('\nStopping…');
+    await system.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof PortInUseError) {
+    process.stderr.write(`strongroom local: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `strongroom local: could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  }
+  process.exit(1);
+});

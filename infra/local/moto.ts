@@ -1,0 +1,124 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+const MIN_MOTO_MAJOR = 5;
+
+/** Where a usable `moto_server` lives: one of version ≥ 5 on PATH, else the project's `.venv`. */
+export function findMotoServer(projectRoot: string, log: (line: string) => void = () => {}): string {
+  const venvBin = path.join(projectRoot, '.venv', 'bin', 'moto_server');
+  if (existsSync(venvBin)) return venvBin;
+  const onPath = whichMoto();
+  if (onPath) {
+    const version = motoVersion('python3');
+    if (version !== undefined && version >= MIN_MOTO_MAJOR) return onPath;
+  }
+  log(`No moto_server ${MIN_MOTO_MAJOR}+ on PATH: installing 'moto[server]' into .venv (first run only)…`);
+  execFileSync('python3', ['-m', 'venv', path.join(projectRoot, '.venv')], { stdio: 'inherit' });
+  execFileSync(path.join(projectRoot, '.venv', 'bin', 'pip'), ['install', '--quiet', 'moto[server]>=5'], {
+    stdio: 'inherit',
+  });
+  return venvBin;
+}
+
+function whichMoto(): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function motoVersion(python: string): number | undefined {
+  try {
+    const out = execFileSync(python, ['-c', 'import importlib.metadata as m; print(m.version("moto"))'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return Number.parseInt(out.trim().split('.')[0] ?? '', 10);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves true when nothing listens on host:port. */
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free loopback port chosen by the OS. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MotoHandle {
+  endpoint: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `moto_server` on loopback and waits until it answers. */
+export async function startMoto(options: {
+  projectRoot: string;
+  port: number;
+  host?: string;
+  log?: (l: string) => void;
+}) {
+  const host = options.host ?? '127.0.0.1';
+  const binary = findMotoServer(options.projectRoot, options.log);
+  const child = spawn(binary, ['-H', host, '-p', String(options.port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const endpoint = `http://${host}:${options.port}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited (${child.exitCode}): ${stderr.trim()}`);
+    try {
+      const res = await fetch(`${endpoint}/moto-api/data.json`);
+      if (res.ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  if (Date.now() >= deadline) {
+    child.kill('SIGKILL');
+    throw new Error(`moto_server did not start on ${endpoint} within 30 s: ${stderr.trim()}`);
+  }
+  const handle: MotoHandle = {
+    endpoint,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+  return handle;
+}
+
+/** Clears all emulator state (moto accepts only POST here). */
+export async function resetMoto(endpoint: string): Promise<void> {
+  const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+  if (!res.ok) throw new Error(`moto reset failed: ${res.status}`);
+}

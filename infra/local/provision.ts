@@ -1,0 +1,194 @@
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateContinuousBackupsCommand,
+  UpdateTimeToLiveCommand,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { ENV_VARS } from '../../shared/aws/config.js';
+import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
+import { TABLES, type TableDef } from '../../shared/store/tables.js';
+
+export interface LocalAwsOptions {
+  endpoint: string;
+  region: string;
+  stage: string;
+}
+
+/** Static credentials for the emulator; it accepts any. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+export const LOCAL_ACCOUNT = '123456789012';
+
+export function localClientConfig(options: LocalAwsOptions) {
+  return { endpoint: options.endpoint, region: options.region, credentials: LOCAL_CREDENTIALS };
+}
+
+/** Physical table name in local mode (CloudFormation generates them in AWS). */
+export function localTableName(stage: string, table: TableDef): string {
+  return `strongroom-${stage}-${table.id}`;
+}
+
+/** The CreateTable request for a table definition: the same keys, indexes and stream as the CDK table. */
+export function createTableInput(name: string, table: TableDef): CreateTableCommandInput {
+  const attributes = new Set([
+    table.partitionKey,
+    table.sortKey,
+    ...table.indexes.flatMap((i) => [i.partitionKey, i.sortKey]),
+  ]);
+  return {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...attributes].map((AttributeName) => ({ AttributeName, AttributeType: 'S' })),
+    KeySchema: [
+      { AttributeName: table.partitionKey, KeyType: 'HASH' },
+      { AttributeName: table.sortKey, KeyType: 'RANGE' },
+    ],
+    ...(table.indexes.length
+      ? {
+          GlobalSecondaryIndexes: table.indexes.map((index) => ({
+            IndexName: index.name,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        }
+      : {}),
+    ...(table.stream !== 'NONE'
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: table.stream } }
+      : {}),
+    DeletionProtectionEnabled: true,
+  };
+}
+
+const tableArn = (options: LocalAwsOptions, name: string) =>
+  `arn:aws:dynamodb:${options.region}:${LOCAL_ACCOUNT}:table/${name}`;
+
+/** A trust policy that lets the account's principals (in AWS: only the named function roles) assume a role. */
+function localTrustPolicy() {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${LOCAL_ACCOUNT}:root` },
+        Action: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      },
+    ],
+  });
+}
+
+async function ensureRole(
+  iam: IAMClient,
+  name: string,
+  trustPolicy: string,
+  policyName: string,
+  policy: object,
+) {
+  let arn: string | undefined;
+  try {
+    arn = (await iam.send(new GetRoleCommand({ RoleName: name }))).Role?.Arn;
+  } catch {
+    arn = (await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: trustPolicy })))
+      .Role?.Arn;
+  }
+  await iam.send(
+    new PutRolePolicyCommand({
+      RoleName: name,
+      PolicyName: policyName,
+      PolicyDocument: JSON.stringify(policy),
+    }),
+  );
+  if (!arn) throw new Error(`role ${name} has no ARN`);
+  return arn;
+}
+
+/**
+ * Creates, in the emulator, what the CDK stateful stack defines: the tables (from shared/store/tables.ts),
+ * the platform KMS key, the tenant-data role (policy from shared/domain) and the buckets. Idempotent.
+ * Returns the environment the functions read.
+ */
+export async function provisionLocal(options: LocalAwsOptions): Promise<Record<string, string>> {
+  const config = localClientConfig(options);
+  const dynamo = new DynamoDBClient(config);
+  const kms = new KMSClient(config);
+  const iam = new IAMClient(config);
+  const s3 = new S3Client({ ...config, forcePathStyle: true });
+  const env: Record<string, string> = {
+    [ENV_VARS.stage]: options.stage,
+    [ENV_VARS.region]: options.region,
+    [ENV_VARS.endpoint]: options.endpoint,
+    [ENV_VARS.allowPrivateNetworks]: 'true',
+  };
+
+  for (const table of TABLES) {
+    const name = localTableName(options.stage, table);
+    try {
+      await dynamo.send(new CreateTableCommand(createTableInput(name, table)));
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    await dynamo.send(
+      new UpdateTimeToLiveCommand({
+        TableName: name,
+        TimeToLiveSpecification: { AttributeName: table.ttlAttribute, Enabled: true },
+      }),
+    );
+    await dynamo.send(
+      new UpdateContinuousBackupsCommand({
+        TableName: name,
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      }),
+    );
+    env[table.envVar] = name;
+  }
+
+  const platformAlias = `alias/strongroom/${options.stage}/platform`;
+  let platformKeyArn: string | undefined;
+  try {
+    platformKeyArn = (await kms.send(new DescribeKeyCommand({ KeyId: platformAlias }))).KeyMetadata?.Arn;
+  } catch {
+    const created = await kms.send(
+      new CreateKeyCommand({
+        Description: 'Strongroom platform key (local)',
+        Tags: [{ TagKey: 'app', TagValue: 'strongroom' }],
+      }),
+    );
+    platformKeyArn = created.KeyMetadata?.Arn;
+    await kms.send(
+      new CreateAliasCommand({ AliasName: platformAlias, TargetKeyId: created.KeyMetadata?.KeyId }),
+    );
+  }
+  env[ENV_VARS.platformKeyArn] = platformKeyArn!;
+
+  const tables = {
+    tenantDataTableArn: tableArn(options, env.TENANT_DATA_TABLE!),
+    auditTableArn: tableArn(options, env.AUDIT_TABLE!),
+  };
+  env[ENV_VARS.tenantDataRoleArn] = await ensureRole(
+    iam,
+    `strongroom-${options.stage}-tenant-data`,
+    localTrustPolicy(),
+    'tenant-data',
+    tenantDataRolePolicy(tables),
+  );
+
+  for (const [envName, bucket] of [
+    [ENV_VARS.storageBucket, `strongroom-${options.stage}-storage`],
+    [ENV_VARS.exportBucket, `strongroom-${options.stage}-exports`],
+  ] as const) {
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      if (!(error instanceof Error && /BucketAlready(OwnedByYou|Exists)/.test(error.name))) throw error;
+    }
+    env[envName] = bucket;
+  }
+  for (const client of [dynamo, kms, iam, s3]) client.destroy();
+  return env;
+}

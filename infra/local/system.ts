@@ -1,0 +1,96 @@
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROUTES } from '../../shared/schemas/routes.js';
+import { AREA_HANDLERS } from './handlers.js';
+import { type MotoHandle, portIsFree, startMoto } from './moto.js';
+import { provisionLocal } from './provision.js';
+import { createLocalApiServer } from './server.js';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface LocalSystemOptions {
+  host?: string;
+  apiPort: number;
+  /** Use this emulator instead of starting one. */
+  awsEndpoint?: string;
+  motoPort?: number;
+  region?: string;
+  stage?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalSystem {
+  apiUrl: string;
+  awsEndpoint: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Thrown when a port the local system needs is taken; carries a message for people, not a stack. */
+export class PortInUseError extends Error {
+  constructor(what: string, port: number, envVar: string) {
+    super(
+      `Port ${port} (${what}) is already in use. Stop whatever holds it, or choose another port with ${envVar}=<port>.`,
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/** Applies the provisioned environment to this process, as Lambda's configuration would. */
+export function applyEnvironment(env: Record<string, string>): void {
+  Object.assign(process.env, env, {
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_DEV: process.env.POWERTOOLS_DEV ?? 'false',
+  });
+}
+
+/** Starts the emulator (unless given one), provisions it, and serves the API on loopback. */
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? (() => {});
+  const region = options.region ?? 'us-east-1';
+  const stage = options.stage ?? 'local';
+  if (!(await portIsFree(options.apiPort, host)))
+    throw new PortInUseError('API', options.apiPort, 'STRONGROOM_PORT');
+
+  let moto: MotoHandle | undefined;
+  let awsEndpoint = options.awsEndpoint;
+  if (!awsEndpoint) {
+    const motoPort = options.motoPort ?? 4566;
+    if (!(await portIsFree(motoPort, host)))
+      throw new PortInUseError('AWS emulator', motoPort, 'STRONGROOM_MOTO_PORT');
+    moto = await startMoto({ projectRoot: PROJECT_ROOT, port: motoPort, host, log });
+    awsEndpoint = moto.endpoint;
+  }
+  try {
+    const env = await provisionLocal({ endpoint: awsEndpoint, region, stage });
+    applyEnvironment(env);
+    const server: Server = createLocalApiServer({
+      routes: ROUTES,
+      handlers: AREA_HANDLERS,
+      onError: (error) =>
+        log(`local server error: ${error instanceof Error ? error.message : String(error)}`),
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.apiPort, host, () => resolve());
+    });
+    return {
+      apiUrl: `http://${host}:${options.apiPort}`,
+      awsEndpoint,
+      env,
+      stop: async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await moto?.stop();
+      },
+    };
+  } catch (error) {
+    await moto?.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Environment of the functions. Read once, at module load, by the handler modules (never inside classes);
+ * a missing required variable throws when the module loads so a misconfigured function fails at once.
+ */
+export const ENV_VARS = {
+  stage: 'STAGE',
+  region: 'AWS_REGION',
+  identityTable: 'IDENTITY_TABLE',
+  tenantDataTable: 'TENANT_DATA_TABLE',
+  auditTable: 'AUDIT_TABLE',
+  tenantDataRoleArn: 'TENANT_DATA_ROLE_ARN',
+  platformKeyArn: 'PLATFORM_KEY_ARN',
+  storageRoleArn: 'STORAGE_ROLE_ARN',
+  storageBucket: 'STORAGE_BUCKET',
+  exportBucket: 'EXPORT_BUCKET',
+  tenantKeyAdminRoleArn: 'TENANT_KEY_ADMIN_ROLE_ARN',
+  allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
+  /** Only in local mode and tests: the emulator's endpoint. Unset in AWS. */
+  endpoint: 'AWS_ENDPOINT_URL',
+} as const;
+
+export type EnvName = keyof typeof ENV_VARS;
+
+/** The value of a required environment variable; throws naming it when absent. */
+export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[ENV_VARS[name]];
+  if (!value) throw new Error(`Missing environment variable ${ENV_VARS[name]}`);
+  return value;
+}
+
+/** The value of an optional environment variable. */
+export function optionalEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[ENV_VARS[name]] || undefined;
+}

@@ -1,0 +1,81 @@
+import type { PolicyDocument } from './iam.js';
+
+/** Item-level actions the tenant-data role may use. Scan is absent on purpose: it has no leading key. */
+export const TENANT_DATA_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
+
+/** Audit items are append-only: put (conditional, enforced in code) and read, nothing else. */
+export const AUDIT_APPEND_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:GetItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+] as const;
+
+export interface TenantDataTables {
+  tenantDataTableArn: string;
+  auditTableArn: string;
+}
+
+/**
+ * The tenant-data role's own policy: what any tenant session could ever do. The per-tenant session policy
+ * below narrows it to one partition.
+ */
+export function tenantDataRolePolicy(tables: TenantDataTables): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'TenantItems',
+        Effect: 'Allow',
+        Action: [...TENANT_DATA_ACTIONS],
+        Resource: tables.tenantDataTableArn,
+      },
+      {
+        Sid: 'AuditAppend',
+        Effect: 'Allow',
+        Action: [...AUDIT_APPEND_ACTIONS],
+        Resource: tables.auditTableArn,
+      },
+    ],
+  };
+}
+
+/**
+ * Session policy for one tenant's DynamoDB credentials: only items whose partition key is the tenant id.
+ * `ForAllValues` is vacuously true for a request with no leading keys, so the `Null` condition is what
+ * refuses requests (such as Scan) that carry none.
+ */
+export function tenantDataSessionPolicy(tenantId: string, tables: TenantDataTables): PolicyDocument {
+  if (!/^t_[0-9a-z]{26}$/.test(tenantId)) throw new Error('tenantDataSessionPolicy needs a tenant id');
+  const condition = {
+    'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [tenantId] },
+    Null: { 'dynamodb:LeadingKeys': 'false' },
+  };
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'OwnTenantItems',
+        Effect: 'Allow',
+        Action: [...TENANT_DATA_ACTIONS],
+        Resource: tables.tenantDataTableArn,
+        Condition: condition,
+      },
+      {
+        Sid: 'OwnTenantAudit',
+        Effect: 'Allow',
+        Action: [...AUDIT_APPEND_ACTIONS],
+        Resource: tables.auditTableArn,
+        Condition: condition,
+      },
+    ],
+  };
+}

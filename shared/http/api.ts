@@ -1,0 +1,355 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import type { AuthContext, Authorizer, RateLimiter } from './auth-context.js';
+import {
+  HttpProblemError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  type FieldError,
+  isTransientAwsError,
+} from './errors.js';
+import { logger, metrics, tracer } from './observability.js';
+import { type Area, type BodyOf, type ParamsOf, type QueryOf, type RouteDef, matchPath } from './route.js';
+
+/** Largest accepted request body (DESIGN.md §3, foundation issue). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'Strict-Transport-Security': 'max-age=31536000; includeSubDomains; preload',
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Permissions-Policy': 'accelerometer=(), camera=(), geolocation=(), microphone=(), payment=(), usb=()',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  // Every API response may hold a secret or tenant data: never cache any of them.
+  'Cache-Control': 'no-store',
+};
+
+/** What a route handler sees: validated input, the caller, and where the request came from. */
+export interface ApiRequest<R extends RouteDef> {
+  route: R;
+  params: ParamsOf<R>;
+  query: QueryOf<R>;
+  body: BodyOf<R>;
+  auth: AuthContext;
+  sourceIp: string;
+  userAgent: string;
+  event: APIGatewayProxyEvent;
+  context: Context;
+}
+
+/** What a route handler returns; `body` is JSON-encoded unless `rawBody` is given. */
+export interface ApiResult {
+  status: number;
+  body?: unknown;
+  rawBody?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export type RouteHandler<R extends RouteDef> = (request: ApiRequest<R>) => Promise<ApiResult>;
+
+/** A route with its implementation. */
+export interface BoundRoute {
+  route: RouteDef;
+  handle: RouteHandler<RouteDef>;
+}
+
+/** Binds an implementation to a route definition with the route's schema types. */
+export function implement<R extends RouteDef>(route: R, handle: RouteHandler<R>): BoundRoute {
+  return { route, handle: handle as unknown as RouteHandler<RouteDef> };
+}
+
+export interface ApiHandlerOptions {
+  area: Area;
+  /** This area's routes with their implementations. */
+  routes: BoundRoute[];
+  /** Every route of the API, so a path served elsewhere answers 404/405 correctly. */
+  allRoutes: readonly RouteDef[];
+  authorizer?: Authorizer;
+  rateLimiter?: RateLimiter;
+}
+
+interface RequestState {
+  bound?: BoundRoute;
+  rawParams: Record<string, string>;
+  parsedBody?: unknown;
+  validated?: { params: unknown; query: unknown; body: unknown };
+  auth: AuthContext;
+}
+
+// Per-request state shared by the middlewares and the final handler, keyed by the event object.
+const requestStates = new WeakMap<APIGatewayProxyEvent, RequestState>();
+
+function state(request: { event: APIGatewayProxyEvent }): RequestState {
+  let s = requestStates.get(request.event);
+  if (!s) {
+    s = { rawParams: {}, auth: {} };
+    requestStates.set(request.event, s);
+  }
+  return s;
+}
+
+/** RFC 9457 problem response. */
+export function problemResponse(error: HttpProblemError): APIGatewayProxyResult {
+  const body: Record<string, unknown> = {
+    type: `https://strongroom.dev/problems/${error.type}`,
+    title: error.title,
+    status: error.status,
+  };
+  if (error.detail) body.detail = error.detail;
+  if (error.errors) body.errors = error.errors;
+  return {
+    statusCode: error.status,
+    headers: { 'Content-Type': 'application/problem+json', ...error.headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** Adds the security headers of DESIGN.md §3 to every response, errors included. */
+export function securityHeaders(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const apply = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    if (!request.response) return;
+    request.response.headers = { ...request.response.headers, ...SECURITY_HEADERS };
+  };
+  return { after: apply, onError: apply };
+}
+
+/** Counts responses by status class, so every invocation publishes at least one application metric. */
+function responseMetrics(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const count = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    const status = request.response?.statusCode ?? 500;
+    metrics.addMetric(`Http${Math.floor(status / 100)}xx`, MetricUnit.Count, 1);
+  };
+  return { after: count, onError: count };
+}
+
+/**
+ * Maps errors to problem responses. Registered last so its onError runs first; anything that is not an
+ * HttpProblemError becomes a 500 (or a 503 for AWS throttling and outages) without internals.
+ */
+export function problemErrorHandler(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    onError: (request) => {
+      const error = request.error;
+      let problem: HttpProblemError;
+      if (error instanceof HttpProblemError) {
+        problem = error;
+        if (problem.status >= 500)
+          logger.error('request failed', { status: problem.status, error: errorSummary(error) });
+      } else if (isTransientAwsError(error)) {
+        logger.warn('dependency unavailable', { error: errorSummary(error) });
+        problem = new ServiceUnavailableError();
+      } else {
+        logger.error('unexpected error', { error: errorSummary(error) });
+        problem = new HttpProblemError(500, 'internal-error', 'Internal Server Error', {
+          detail: 'Something went wrong on our side; nothing about it is shown here.',
+        });
+      }
+      request.response = problemResponse(problem);
+    },
+  };
+}
+
+/** Name, message and stack of an error for the logs; never its properties (they may hold inputs). */
+function errorSummary(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) {
+    const cause =
+      error.cause instanceof Error ? { name: error.cause.name, message: error.cause.message } : undefined;
+    return { name: error.name, message: error.message, stack: error.stack, cause };
+  }
+  return { type: typeof error };
+}
+
+function routeMatcher(
+  options: ApiHandlerOptions,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const own = new Map(options.routes.map((b) => [`${b.route.method} ${b.route.path}`, b]));
+  // Most literal segments first, so `/me/sessions` wins over a `{param}` at the same depth.
+  const all = [...options.allRoutes].sort((a, b) => literalCount(b.path) - literalCount(a.path));
+  return {
+    before: (request) => {
+      const event = request.event;
+      const method = event.httpMethod.toUpperCase();
+      const path = event.path ?? '/';
+      const candidates = all.filter((route) => matchPath(route.path, path));
+      if (candidates.length === 0) throw new NotFoundError(`No route for ${path}.`);
+      const best = literalCount(candidates[0]!.path);
+      const samePath = candidates.filter((r) => literalCount(r.path) === best);
+      const route = samePath.find((r) => r.method === method);
+      if (!route) throw new MethodNotAllowedError([...new Set(samePath.map((r) => r.method))].sort());
+      const bound = own.get(`${route.method} ${route.path}`);
+      if (!bound) throw new NotFoundError(`No route for ${path}.`);
+      const s = state(request);
+      s.bound = bound;
+      s.rawParams = matchPath(route.path, path) ?? {};
+    },
+  };
+}
+
+function literalCount(path: string): number {
+  return path.split('/').filter((seg) => seg && !seg.startsWith('{')).length;
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === lower && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** Enforces the body size limit and parses JSON bodies; malformed JSON is a 400 naming `body`. */
+function jsonBody(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const event = request.event;
+      const s = state(request);
+      if (event.body === null || event.body === undefined || event.body === '') return;
+      const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+      if (raw.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+      if (!s.bound?.route.body) {
+        throw new ValidationError([{ path: 'body', message: 'This route takes no request body' }]);
+      }
+      const contentType = header(event, 'content-type') ?? '';
+      if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType.trim()))
+        throw new UnsupportedMediaTypeError();
+      try {
+        s.parsedBody = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new ValidationError(
+          [{ path: 'body', message: 'Malformed JSON' }],
+          'The request body is not valid JSON.',
+        );
+      }
+    },
+  };
+}
+
+/** Turns zod issues into `errors: [{path, message}]` with the request part as the first path segment. */
+export function fieldErrors(part: string, error: z.ZodError): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    return keys.map((key) => ({
+      path: [part, ...issue.path.map(String), ...(key === undefined ? [] : [key])].join('.'),
+      message: issue.code === 'unrecognized_keys' ? 'Unknown field' : issue.message,
+    }));
+  });
+}
+
+const EMPTY = z.strictObject({});
+
+function validation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const s = state(request);
+      const route = s.bound!.route;
+      const errors: FieldError[] = [];
+      const check = (part: string, schema: z.ZodType | undefined, input: unknown) => {
+        const result = (schema ?? EMPTY).safeParse(input);
+        if (result.success) return result.data;
+        errors.push(...fieldErrors(part, result.error));
+        return undefined;
+      };
+      const params = check('params', route.params, s.rawParams);
+      const query = check('query', route.query, request.event.queryStringParameters ?? {});
+      let body: unknown;
+      if (route.body) {
+        if (s.parsedBody === undefined) errors.push({ path: 'body', message: 'A JSON body is required' });
+        else body = check('body', route.body, s.parsedBody);
+      }
+      if (errors.length > 0) throw new ValidationError(errors);
+      s.validated = { params, query, body };
+    },
+  };
+}
+
+function rateLimits(limiter?: RateLimiter): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: async (request) => {
+      const rules = state(request).bound!.route.rateLimits;
+      if (!rules?.length) return;
+      if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
+      const ip = sourceIpOf(request.event);
+      for (const rule of rules) await limiter.consume(rule.name, ip, rule.limit, rule.windowSeconds);
+    },
+  };
+}
+
+function authorization(
+  authorizer?: Authorizer,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: async (request) => {
+      const s = state(request);
+      const route = s.bound!.route;
+      if (route.auth.kind === 'none') return;
+      if (!authorizer) throw new Error(`route ${route.id} needs an authorizer`);
+      s.auth = await authorizer.authorize(
+        request.event,
+        route,
+        s.validated!.params as Record<string, unknown>,
+      );
+    },
+  };
+}
+
+/** The client address as API Gateway saw the connection; never a client-controlled header. */
+export function sourceIpOf(event: APIGatewayProxyEvent): string {
+  return event.requestContext?.identity?.sourceIp || 'unknown';
+}
+
+function toResult(result: ApiResult): APIGatewayProxyResult {
+  const headers: Record<string, string> = { ...result.headers };
+  if (result.rawBody !== undefined) {
+    headers['Content-Type'] = result.contentType ?? 'text/plain; charset=utf-8';
+    return { statusCode: result.status, headers, body: result.rawBody };
+  }
+  if (result.body === undefined) return { statusCode: result.status, headers, body: '' };
+  headers['Content-Type'] = result.contentType ?? 'application/json';
+  return { statusCode: result.status, headers, body: JSON.stringify(result.body) };
+}
+
+/**
+ * The one middy stack every API function uses: observability, route matching, size limit, JSON,
+ * zod validation, rate limits, authorization, then the route's implementation; problem mapping last.
+ */
+export function createApiHandler(options: ApiHandlerOptions) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(logMetrics(metrics))
+    .use(responseMetrics())
+    .use(securityHeaders())
+    .use(routeMatcher(options))
+    .use(jsonBody())
+    .use(validation())
+    .use(rateLimits(options.rateLimiter))
+    .use(authorization(options.authorizer))
+    .use(problemErrorHandler())
+    .handler(async (event, context) => {
+      const s = requestStates.get(event);
+      if (!s?.bound || !s.validated) throw new Error('route state missing');
+      const result = await s.bound.handle({
+        route: s.bound.route,
+        params: s.validated.params as never,
+        query: s.validated.query as never,
+        body: s.validated.body as never,
+        auth: s.auth,
+        sourceIp: sourceIpOf(event),
+        userAgent: header(event, 'user-agent') ?? '',
+        event,
+        context,
+      });
+      return toResult(result);
+    });
+}

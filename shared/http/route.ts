@@ -1,0 +1,94 @@
+import type { z } from 'zod';
+import type { Permission } from '../domain/permissions.js';
+
+/** API areas: one Lambda function each, with only that area's IAM (DESIGN.md §5). */
+export const AREAS = ['public', 'auth', 'tenants', 'storage', 'connections', 'query', 'audit'] as const;
+export type Area = (typeof AREAS)[number];
+
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+/** Who may call a route. Tenant routes name the permission from the single table in shared/domain. */
+export type AuthRequirement =
+  | { kind: 'none' }
+  /** A signed-in user's session; API keys are refused. */
+  | { kind: 'session' }
+  /** A session or an API key, no tenant. */
+  | { kind: 'principal' }
+  /** A member of the path's tenant holding `permission` (sessions and API keys unless `sessionOnly`). */
+  | { kind: 'tenant'; permission: Permission; sessionOnly?: boolean };
+
+export interface RateLimitRule {
+  /** Counter name, unique across routes. */
+  name: string;
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface ResponseDef {
+  status: number;
+  description: string;
+  schema?: z.ZodType;
+  contentType?: string;
+}
+
+/** A route of the public API. The list of these feeds API Gateway, the local server and OpenAPI. */
+export interface RouteDef<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+> {
+  id: string;
+  method: HttpMethod;
+  /** API Gateway resource path, e.g. `/v1/tenants/{tenantId}`. */
+  path: string;
+  area: Area;
+  summary: string;
+  tags: string[];
+  auth: AuthRequirement;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Per-IP rate limits checked before anything else. */
+  rateLimits?: RateLimitRule[];
+  response: ResponseDef;
+}
+
+/** Identity function that keeps the schema types of a route literal. */
+export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  route: RouteDef<P, Q, B>,
+): RouteDef<P, Q, B> {
+  return route;
+}
+
+export type ParamsOf<R> = R extends RouteDef<infer P, z.ZodType, z.ZodType> ? z.output<P> : never;
+export type QueryOf<R> = R extends RouteDef<z.ZodType, infer Q, z.ZodType> ? z.output<Q> : never;
+export type BodyOf<R> = R extends RouteDef<z.ZodType, z.ZodType, infer B> ? z.output<B> : never;
+
+/** Splits a resource path into literal and `{param}` segments. */
+export function pathSegments(path: string): string[] {
+  return path.split('/').filter(Boolean);
+}
+
+/** Matches a concrete path against a resource path; returns the raw path parameters or undefined. */
+export function matchPath(resourcePath: string, actual: string): Record<string, string> | undefined {
+  const want = pathSegments(resourcePath);
+  const got = pathSegments(actual);
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = got[i]!;
+    if (w.startsWith('{') && w.endsWith('}')) {
+      let value: string;
+      try {
+        value = decodeURIComponent(g);
+      } catch {
+        return undefined;
+      }
+      params[w.slice(1, -1)] = value;
+    } else if (w !== g) {
+      return undefined;
+    }
+  }
+  return params;
+}

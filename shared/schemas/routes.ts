@@ -1,0 +1,8 @@
+import type { RouteDef } from '../http/route.js';
+import { publicRoutes } from './public.js';
+
+/**
+ * Every route of the API, the one list that feeds API Gateway (infra), the local server and the OpenAPI
+ * document. Each area adds its routes here.
+ */
+export const ROUTES: readonly RouteDef[] = [...publicRoutes];

@@ -1,0 +1,88 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { clientConfig, documentClient } from '../aws/clients.js';
+import { tenantDataSessionPolicy, type TenantDataTables } from '../domain/tenant-data-policy.js';
+import { assertTenantScope, type TenantScope } from './tenant-scope.js';
+
+export interface TenantDataClientsOptions {
+  sts: STSClient;
+  roleArn: string;
+  tables: TenantDataTables;
+  /** Credentials are refreshed this long before they expire. */
+  refreshMarginMs?: number;
+  /** Bound on cached tenants per warm function. */
+  maxTenants?: number;
+  now?: () => number;
+}
+
+interface CachedClient {
+  client: DynamoDBDocumentClient;
+  expiresAt: number;
+}
+
+/**
+ * DynamoDB clients whose credentials can reach only one tenant's partition: STS AssumeRole on the
+ * tenant-data role with a `dynamodb:LeadingKeys` session policy. Cached per tenant while warm, so a bug in
+ * a repository still cannot touch another tenant's items.
+ */
+export class TenantDataClients {
+  readonly #options: Required<Omit<TenantDataClientsOptions, 'now'>> & { now: () => number };
+  readonly #cache = new Map<string, CachedClient>();
+  readonly #pending = new Map<string, Promise<CachedClient>>();
+
+  constructor(options: TenantDataClientsOptions) {
+    this.#options = { refreshMarginMs: 5 * 60_000, maxTenants: 500, now: Date.now, ...options };
+  }
+
+  /** The scoped client for the scope's tenant. */
+  async forScope(scope: TenantScope): Promise<DynamoDBDocumentClient> {
+    assertTenantScope(scope);
+    const cached = this.#cache.get(scope.tenantId);
+    if (cached && cached.expiresAt - this.#options.refreshMarginMs > this.#options.now())
+      return cached.client;
+    let pending = this.#pending.get(scope.tenantId);
+    if (!pending) {
+      pending = this.#assume(scope.tenantId).finally(() => this.#pending.delete(scope.tenantId));
+      this.#pending.set(scope.tenantId, pending);
+    }
+    return (await pending).client;
+  }
+
+  async #assume(tenantId: string): Promise<CachedClient> {
+    const { Credentials } = await this.#options.sts.send(
+      new AssumeRoleCommand({
+        RoleArn: this.#options.roleArn,
+        RoleSessionName: `tenant-data-${tenantId}`.slice(0, 64),
+        Policy: JSON.stringify(tenantDataSessionPolicy(tenantId, this.#options.tables)),
+        DurationSeconds: 3600,
+        Tags: [{ Key: 'TenantId', Value: tenantId }],
+      }),
+    );
+    if (
+      !Credentials?.AccessKeyId ||
+      !Credentials.SecretAccessKey ||
+      !Credentials.SessionToken ||
+      !Credentials.Expiration
+    ) {
+      throw new Error('STS returned no credentials for the tenant-data role');
+    }
+    const client = documentClient(
+      new DynamoDBClient(
+        clientConfig({
+          accessKeyId: Credentials.AccessKeyId,
+          secretAccessKey: Credentials.SecretAccessKey,
+          sessionToken: Credentials.SessionToken,
+          expiration: Credentials.Expiration,
+        }),
+      ),
+    );
+    const entry = { client, expiresAt: Credentials.Expiration.getTime() };
+    if (this.#cache.size >= this.#options.maxTenants) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+    this.#cache.set(tenantId, entry);
+    return entry;
+  }
+}

@@ -1,0 +1,45 @@
+const MINT = Symbol('tenant-scope-mint');
+
+/**
+ * Proof that the caller is a verified member of one tenant. Only the auth layer mints these
+ * (through `mintTenantScope`, whose callers an architecture test restricts); every tenant
+ * repository and key builder takes one, so reaching tenant data without it is a compile error.
+ */
+export class TenantScope {
+  readonly tenantId: string;
+  readonly userId: string;
+
+  private constructor(token: symbol, tenantId: string, userId: string) {
+    if (token !== MINT) throw new TypeError('TenantScope is created only by the auth layer');
+    if (!tenantId) throw new TypeError('TenantScope needs a tenant id');
+    this.tenantId = tenantId;
+    this.userId = userId;
+    Object.freeze(this);
+  }
+
+  /** @internal */
+  static [MINT](tenantId: string, userId: string): TenantScope {
+    return new TenantScope(MINT, tenantId, userId);
+  }
+}
+
+/**
+ * Creates a TenantScope from a verified membership. Reserved for the auth layer (and the audit
+ * sequencer, which acts for tenants it reads from the audit stream); test/unit/architecture.test.ts
+ * fails if any other module calls it.
+ */
+export function mintTenantScope(verified: { tenantId: string; userId: string }): TenantScope {
+  return TenantScope[MINT](verified.tenantId, verified.userId);
+}
+
+/** Throws unless `scope` is a real TenantScope (guards against `as any` and plain objects). */
+export function assertTenantScope(scope: unknown): asserts scope is TenantScope {
+  if (!(scope instanceof TenantScope)) throw new TypeError('A TenantScope is required to reach tenant data');
+}
+
+/** Primary key of a tenant item; throws at run time without a real scope. */
+export function tenantKey(scope: TenantScope, sk: string): { pk: string; sk: string } {
+  assertTenantScope(scope);
+  if (!sk) throw new TypeError('A sort key is required');
+  return { pk: scope.tenantId, sk };
+}
