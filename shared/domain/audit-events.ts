@@ -1,0 +1,51 @@
+/** The closed list of audited actions (audit issue §1). */
+export const AUDIT_ACTIONS = [
+  'auth.sign-in.succeeded',
+  'auth.sign-in.failed',
+  'auth.mfa.enrolled',
+  'auth.mfa.removed',
+  'auth.session.revoked',
+  'auth.password.changed',
+  'tenant.created',
+  'tenant.updated',
+  'tenant.plan-changed',
+  'tenant.deleted',
+  'member.added',
+  'member.role-changed',
+  'member.removed',
+  'api-key.created',
+  'api-key.revoked',
+  'storage-location.registered',
+  'storage-location.removed',
+  'instance.created',
+  'storage-credentials.vended',
+  'storage-credentials.revoked',
+  'connection.created',
+  'connection.updated',
+  'connection.deleted',
+  'connection.revealed',
+  'connection.queried',
+  'tenant-records.written',
+  'audit.exported',
+  'tenant.exported',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** Audit log of security events that belong to no tenant (sign-in, MFA, password, sessions). */
+export const PLATFORM_LOG_ID = 'platform';
+
+export interface AuditActor {
+  userId?: string;
+  apiKeyId?: string;
+  ip: string;
+  userAgent: string;
+}
+
+/** What a caller records; the audit store adds id, time, log id and retention. Never put a secret here. */
+export interface AuditEventInput {
+  action: AuditAction;
+  actor: AuditActor;
+  resource: { type: string; id: string };
+  /** Before/after and other non-secret details. */
+  details?: Record<string, unknown>;
+}
