@@ -22,7 +22,7 @@ export interface TableDef extends KeySchemaDef {
   stream: 'NEW_IMAGE' | 'NONE';
 }
 
-/** Users, e-mail uniqueness, sessions, API keys, TOTP state, membership mirrors, rate-limit counters. */
+/** Users (with TOTP state), e-mail uniqueness, sessions (`gsi1` lists a user's), rate-limit counters. */
 export const IDENTITY_TABLE: TableDef = {
   id: 'identity',
   envVar: 'IDENTITY_TABLE',
@@ -33,13 +33,16 @@ export const IDENTITY_TABLE: TableDef = {
   stream: 'NONE',
 };
 
-/** Everything owned by a tenant, partitioned by tenant id (the `dynamodb:LeadingKeys` boundary). */
+/**
+ * Everything owned by a tenant, partitioned by tenant id (the `dynamodb:LeadingKeys` boundary). `gsi1`
+ * lists a user's memberships across tenants (`gsi1pk = USER#<userId>`); only the auth layer reads it.
+ */
 export const TENANT_DATA_TABLE: TableDef = {
   id: 'tenantData',
   envVar: 'TENANT_DATA_TABLE',
   partitionKey: 'pk',
   sortKey: 'sk',
-  indexes: [],
+  indexes: [{ name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
   ttlAttribute: 'ttl',
   stream: 'NONE',
 };
