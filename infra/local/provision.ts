@@ -170,6 +170,8 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     tenantDataTableArn: tableArn(options, env.TENANT_DATA_TABLE!),
     auditTableArn: tableArn(options, env.AUDIT_TABLE!),
   };
+  env[ENV_VARS.tenantDataTableArn] = tables.tenantDataTableArn;
+  env[ENV_VARS.auditTableArn] = tables.auditTableArn;
   env[ENV_VARS.tenantDataRoleArn] = await ensureRole(
     iam,
     `strongroom-${options.stage}-tenant-data`,

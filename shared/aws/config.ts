@@ -8,6 +8,9 @@ export const ENV_VARS = {
   identityTable: 'IDENTITY_TABLE',
   tenantDataTable: 'TENANT_DATA_TABLE',
   auditTable: 'AUDIT_TABLE',
+  /** ARNs of the tenant tables, for the per-tenant session policy. */
+  tenantDataTableArn: 'TENANT_DATA_TABLE_ARN',
+  auditTableArn: 'AUDIT_TABLE_ARN',
   tenantDataRoleArn: 'TENANT_DATA_ROLE_ARN',
   platformKeyArn: 'PLATFORM_KEY_ARN',
   storageRoleArn: 'STORAGE_ROLE_ARN',

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, documentClient } from '../aws/clients.js';
+import { requireEnv } from '../aws/config.js';
 import { tenantDataSessionPolicy, type TenantDataTables } from '../domain/tenant-data-policy.js';
 import { assertTenantScope, type TenantScope } from './tenant-scope.js';
 
@@ -85,4 +86,16 @@ export class TenantDataClients {
     this.#cache.set(tenantId, entry);
     return entry;
   }
+}
+
+/** Scoped clients configured from the function's environment (role and table ARNs). */
+export function tenantDataClientsFromEnv(): TenantDataClients {
+  return new TenantDataClients({
+    sts: new STSClient(clientConfig()),
+    roleArn: requireEnv('tenantDataRoleArn'),
+    tables: {
+      tenantDataTableArn: requireEnv('tenantDataTableArn'),
+      auditTableArn: requireEnv('auditTableArn'),
+    },
+  });
 }

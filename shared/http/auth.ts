@@ -1,0 +1,178 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { platformDynamo } from '../aws/clients.js';
+import { requireEnv } from '../aws/config.js';
+import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
+import { effectivePermissions } from '../domain/permissions.js';
+import { AuthLookups } from '../store/auth-lookups.js';
+import { IdentityStore, type SessionRecord } from '../store/identity-store.js';
+import type { ApiKeyRecord } from '../store/tenant-store.js';
+import { mintTenantScope } from '../store/tenant-scope.js';
+import type { AuthContext, Authorizer, Principal, RateLimiter } from './auth-context.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
+import type { RouteDef } from './route.js';
+
+/** Platform session limits (DESIGN.md §4); a tenant may set shorter ones for its routes. */
+export const SESSION_IDLE_SECONDS = 14 * 86_400;
+export const SESSION_ABSOLUTE_SECONDS = 30 * 86_400;
+
+/** The bearer credential from the Authorization header: the only place a credential is read from. */
+export function bearerOf(event: APIGatewayProxyEvent): string | undefined {
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (name.toLowerCase() !== 'authorization' || !value) continue;
+    const match = /^Bearer ([^\s]+)$/i.exec(value.trim());
+    return match?.[1];
+  }
+  return undefined;
+}
+
+interface ResolvedCredential {
+  principal: Principal;
+  session?: SessionRecord;
+  apiKey?: ApiKeyRecord;
+}
+
+/**
+ * Resolves the bearer (a session or an API key) with one read, then, for tenant routes, the membership
+ * with one batched read; builds the TenantScope and checks the route's permission against the one table.
+ * Unknown and foreign tenants are both 404; a missing permission is 403.
+ */
+export class BearerAuthorizer implements Authorizer {
+  constructor(
+    private readonly lookups: AuthLookups,
+    private readonly now: () => number = Date.now,
+    private readonly touchSession?: (session: SessionRecord, now: number) => Promise<void>,
+  ) {}
+
+  async authorize(
+    event: APIGatewayProxyEvent,
+    route: RouteDef,
+    params: Record<string, unknown>,
+  ): Promise<AuthContext> {
+    const raw = bearerOf(event);
+    const parsed = raw ? parseBearer(raw) : undefined;
+    if (!parsed) throw new UnauthorizedError();
+    const now = this.now();
+    const credential = await this.resolve(parsed, now);
+    const auth = route.auth;
+    if (auth.kind === 'session' && credential.principal.kind !== 'session') {
+      throw new ForbiddenError(
+        'This route needs a signed-in session; API keys are not accepted.',
+        'session-required',
+      );
+    }
+    if (auth.kind !== 'tenant') return { principal: credential.principal };
+
+    const tenantId = params.tenantId;
+    if (typeof tenantId !== 'string') throw new Error(`tenant route ${route.id} has no tenantId parameter`);
+    if (credential.apiKey && credential.apiKey.tenantId !== tenantId)
+      throw new NotFoundError('No such tenant.');
+    if (auth.sessionOnly && credential.principal.kind !== 'session') {
+      throw new ForbiddenError(
+        'This route needs a signed-in session; API keys are not accepted.',
+        'session-required',
+      );
+    }
+    const userId = credential.principal.userId;
+    const { member, tenant, user } = await this.lookups.membership(tenantId, userId);
+    if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
+
+    if (credential.session) {
+      const idle = tenant.settings.sessionIdleSeconds;
+      const absolute = tenant.settings.sessionAbsoluteSeconds;
+      if (
+        (idle !== undefined && now > credential.session.lastSeenAt + idle * 1000) ||
+        (absolute !== undefined && now > credential.session.createdAt + absolute * 1000)
+      ) {
+        throw new UnauthorizedError('This tenant requires a more recent sign-in.', 'session-expired');
+      }
+    }
+    if (tenant.settings.requireMfa && !user.mfaEnabled) {
+      throw new ForbiddenError(
+        'This tenant requires multi-factor authentication; enrol TOTP first.',
+        'mfa-enrolment-required',
+      );
+    }
+    const permissions = effectivePermissions(member.role, credential.principal.scopes);
+    if (!permissions.has(auth.permission)) {
+      throw new ForbiddenError(`This needs the ${auth.permission} permission.`);
+    }
+    return {
+      principal: { ...credential.principal, mfaEnabled: user.mfaEnabled },
+      tenant: { scope: mintTenantScope({ tenantId, userId }), role: member.role, permissions },
+    };
+  }
+
+  private async resolve(parsed: ParsedBearer, now: number): Promise<ResolvedCredential> {
+    if (parsed.kind === 'session') {
+      const session = await this.lookups.session(parsed.sessionId);
+      if (!session || !secretMatches(parsed.secret, session.secretHash)) throw new UnauthorizedError();
+      if (now > session.absoluteExpiresAt || now > session.lastSeenAt + session.idleTimeoutSeconds * 1000) {
+        throw new UnauthorizedError('The session has expired; sign in again.', 'session-expired');
+      }
+      await this.touchSession?.(session, now);
+      return {
+        session,
+        principal: {
+          kind: 'session',
+          userId: session.userId,
+          credentialId: session.sessionId,
+          mfaEnabled: false,
+        },
+      };
+    }
+    const apiKey = await this.lookups.apiKey(parsed.tenantId, parsed.keyId);
+    if (!apiKey || !secretMatches(parsed.secret, apiKey.secretHash)) throw new UnauthorizedError();
+    if (now >= apiKey.expiresAt) throw new UnauthorizedError('The API key has expired.', 'api-key-expired');
+    await this.lookups.touchApiKey(apiKey, now);
+    return {
+      apiKey,
+      principal: {
+        kind: 'api-key',
+        userId: apiKey.createdBy,
+        credentialId: apiKey.keyId,
+        scopes: apiKey.scopes,
+        mfaEnabled: false,
+      },
+    };
+  }
+}
+
+/** Per-IP rate limits over the identity table's counters. */
+export class DynamoRateLimiter implements RateLimiter {
+  constructor(private readonly identity: IdentityStore) {}
+
+  consume(name: string, key: string, limit: number, windowSeconds: number): Promise<void> {
+    return this.identity.consumeRate(name, key, limit, windowSeconds);
+  }
+}
+
+/** The tenant of a tenant route's request (the authorizer guarantees it is there). */
+export function requireTenant(auth: AuthContext) {
+  if (!auth.tenant || !auth.principal) throw new Error('tenant route without tenant access');
+  return { ...auth.tenant, principal: auth.principal };
+}
+
+/** The caller of an authenticated route. */
+export function requirePrincipal(auth: AuthContext): Principal {
+  if (!auth.principal) throw new Error('authenticated route without principal');
+  return auth.principal;
+}
+
+/** The platform's identity store, from the environment. */
+export function identityStoreFromEnv(): IdentityStore {
+  return new IdentityStore(platformDynamo(), requireEnv('identityTable'));
+}
+
+/** The authorizer every API function uses, from the environment. */
+export function authorizerFromEnv(identity: IdentityStore = identityStoreFromEnv()): BearerAuthorizer {
+  const lookups = new AuthLookups(platformDynamo(), {
+    identity: requireEnv('identityTable'),
+    tenantData: requireEnv('tenantDataTable'),
+  });
+  return new BearerAuthorizer(lookups, Date.now, (session, now) => identity.touchSession(session, now));
+}
+
+/** The DynamoDB-backed rate limiter, from the environment. */
+export function rateLimiterFromEnv(identity: IdentityStore = identityStoreFromEnv()): DynamoRateLimiter {
+  return new DynamoRateLimiter(identity);
+}

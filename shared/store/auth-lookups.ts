@@ -1,0 +1,122 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { type SessionRecord, type UserRecord, stripKeys } from './identity-store.js';
+import {
+  type ApiKeyRecord,
+  type MemberRecord,
+  type TenantRecord,
+  TENANT_SK,
+  apiKeySk,
+  memberSk,
+} from './tenant-store.js';
+
+export interface MembershipContext {
+  member?: MemberRecord;
+  tenant?: TenantRecord;
+  user?: UserRecord;
+}
+
+const API_KEY_TOUCH_MS = 5 * 60_000;
+
+/**
+ * The reads the authorizer needs, with platform credentials: it is the one place that looks across
+ * tenants, because it is what decides which tenant a request may reach (and mints the TenantScope).
+ * At most one read for the credential and one (batched) read for the membership per request.
+ */
+export class AuthLookups {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tables: { identity: string; tenantData: string },
+  ) {}
+
+  async session(sessionId: string): Promise<SessionRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tables.identity, Key: { pk: `SESSION#${sessionId}`, sk: 'SESSION' } }),
+    );
+    return Item ? stripKeys<SessionRecord>(Item) : undefined;
+  }
+
+  async apiKey(tenantId: string, keyId: string): Promise<ApiKeyRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tables.tenantData, Key: { pk: tenantId, sk: apiKeySk(keyId) } }),
+    );
+    return Item ? stripKeys<ApiKeyRecord>(Item) : undefined;
+  }
+
+  async user(userId: string): Promise<UserRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tables.identity, Key: { pk: `USER#${userId}`, sk: 'PROFILE' } }),
+    );
+    return Item ? stripKeys<UserRecord>(Item) : undefined;
+  }
+
+  /** Membership, tenant and user in one BatchGetItem (strongly consistent, so a removal counts at once). */
+  async membership(tenantId: string, userId: string): Promise<MembershipContext> {
+    let request: Record<string, { Keys: Record<string, string>[]; ConsistentRead: boolean }> | undefined = {
+      [this.tables.tenantData]: {
+        Keys: [
+          { pk: tenantId, sk: memberSk(userId) },
+          { pk: tenantId, sk: TENANT_SK },
+        ],
+        ConsistentRead: true,
+      },
+      [this.tables.identity]: { Keys: [{ pk: `USER#${userId}`, sk: 'PROFILE' }], ConsistentRead: true },
+    };
+    const context: MembershipContext = {};
+    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+      if (attempt >= 5) throw new Error('membership lookup left unprocessed keys');
+      const result = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+      for (const item of Object.values(result.Responses ?? {}).flat()) {
+        if (item.sk === TENANT_SK) context.tenant = stripKeys<TenantRecord>(item);
+        else if (item.sk === 'PROFILE') context.user = stripKeys<UserRecord>(item);
+        else context.member = stripKeys<MemberRecord>(item);
+      }
+      request = result.UnprocessedKeys as typeof request;
+    }
+    return context;
+  }
+
+  /** The user's memberships across tenants (gsi1 of the tenant-data table). */
+  async membershipsOf(userId: string): Promise<MemberRecord[]> {
+    const members: MemberRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.tenantData,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'TENANT#' },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) members.push(stripKeys<MemberRecord>(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return members;
+  }
+
+  /** Records an API key's last use, at most every five minutes. */
+  async touchApiKey(key: ApiKeyRecord, now: number): Promise<void> {
+    if (key.lastUsedAt !== undefined && now - key.lastUsedAt < API_KEY_TOUCH_MS) return;
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tables.tenantData,
+          Key: { pk: key.tenantId, sk: apiKeySk(key.keyId) },
+          UpdateExpression: 'SET lastUsedAt = :now',
+          ConditionExpression:
+            'attribute_exists(pk) AND (attribute_not_exists(lastUsedAt) OR lastUsedAt < :threshold)',
+          ExpressionAttributeValues: { ':now': now, ':threshold': now - API_KEY_TOUCH_MS },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+    }
+  }
+}
