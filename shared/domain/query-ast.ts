@@ -1,0 +1,292 @@
+import { z } from 'zod';
+
+/**
+ * The query AST (DESIGN.md §4 "Connections and queries"): what a caller may ask of a database, as data.
+ * Nothing here is ever pasted into a query: identifiers are looked up in an introspected schema (or a fixed
+ * record-type whitelist) and values become bound parameters. Every dimension is bounded so a caller cannot
+ * make validation, compilation or the database do unbounded work.
+ */
+export const QUERY_LIMITS = {
+  /** Rows a select returns per page. */
+  maxLimit: 1000,
+  defaultLimit: 100,
+  /** Nesting of and/or/not below `where` (a leaf comparison at depth 8 is fine, a 9th level is not). */
+  maxWhereDepth: 8,
+  /** Children of one and/or node. */
+  maxConditions: 50,
+  /** Nodes in one where tree. */
+  maxWhereNodes: 200,
+  /** Values of one `in`. */
+  maxInValues: 100,
+  maxColumns: 100,
+  maxOrderBy: 8,
+  /** Rows of one insert. */
+  maxInsertRows: 100,
+  /** Postgres truncates identifiers at 63 bytes; nothing longer can name a real table or column. */
+  maxIdentifierLength: 63,
+  maxStringValue: 8192,
+  maxCursor: 2048,
+  /** Serialised size of a whole AST, so ASTs built in code (not only HTTP bodies) are bounded too. */
+  maxAstBytes: 60 * 1024,
+} as const;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Strings the databases could not store as sent: NUL (Postgres text refuses it) and lone surrogates. */
+function checkText(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  if (value.includes('\u0000')) ctx.addIssue({ code: 'custom', message: 'NUL characters are not allowed' });
+  else if (LONE_SURROGATE.test(value))
+    ctx.addIssue({ code: 'custom', message: 'Not well-formed Unicode (lone surrogate)' });
+}
+
+/** A table or column name as the caller spells it; only ever compared with names read from the schema. */
+export const Identifier = z.string().min(1).max(QUERY_LIMITS.maxIdentifierLength).superRefine(checkText);
+
+const Text = z.string().max(QUERY_LIMITS.maxStringValue).superRefine(checkText);
+
+/** A value: bound as a parameter, never part of the query text. */
+export const Scalar = z.union([Text, z.number().finite(), z.boolean()]);
+export type Scalar = z.output<typeof Scalar>;
+/** A value that may be null (insert and update only; filters use `isNull`). */
+export const NullableScalar = z.union([Scalar, z.null()]);
+export type NullableScalar = z.output<typeof NullableScalar>;
+
+export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte'] as const;
+export type ComparisonOp = (typeof COMPARISON_OPS)[number];
+
+/**
+ * How a `like` value is matched. Every mode except `pattern` escapes `%`, `_` and `\` in the value, so a
+ * user's text is always taken literally; `pattern` is the explicit opt-in to SQL wildcards.
+ */
+export const LIKE_MODES = ['contains', 'startsWith', 'endsWith', 'exact', 'pattern'] as const;
+export type LikeMode = (typeof LIKE_MODES)[number];
+
+const Comparison = z.strictObject({ op: z.enum(COMPARISON_OPS), column: Identifier, value: Scalar });
+const In = z.strictObject({
+  op: z.literal('in'),
+  column: Identifier,
+  values: z.array(Scalar).min(1).max(QUERY_LIMITS.maxInValues),
+});
+const Like = z
+  .strictObject({
+    op: z.literal('like'),
+    column: Identifier,
+    value: Text,
+    mode: z.enum(LIKE_MODES).default('contains'),
+    ignoreCase: z.boolean().default(false),
+  })
+  .superRefine((like, ctx) => {
+    // A pattern ending in an unpaired escape is an error in Postgres; refuse it here with a path.
+    if (like.mode === 'pattern' && /(^|[^\\])(\\\\)*\\$/.test(like.value))
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'Pattern ends with an unpaired escape (\\)' });
+  });
+const IsNull = z.strictObject({ op: z.literal('isNull'), column: Identifier });
+
+export type ComparisonNode = z.output<typeof Comparison>;
+export type InNode = z.output<typeof In>;
+export type LikeNode = z.output<typeof Like>;
+export type IsNullNode = z.output<typeof IsNull>;
+export type LeafNode = ComparisonNode | InNode | LikeNode | IsNullNode;
+export type WhereNode =
+  | LeafNode
+  | { op: 'and'; conditions: WhereNode[] }
+  | { op: 'or'; conditions: WhereNode[] }
+  | { op: 'not'; condition: WhereNode };
+
+// Depth is bounded by construction: one schema per level, and the last level accepts only leaves, so a
+// deeply nested body is refused at the first level too deep instead of being walked to the bottom.
+function whereAtDepth(depth: number): z.ZodType<WhereNode> {
+  if (depth >= QUERY_LIMITS.maxWhereDepth) {
+    const tooDeep = z.strictObject({ op: z.enum(['and', 'or', 'not']) }).passthrough();
+    return z.discriminatedUnion('op', [
+      Comparison,
+      In,
+      Like,
+      IsNull,
+      tooDeep.superRefine((_, ctx) =>
+        ctx.addIssue({
+          code: 'custom',
+          message: `The where tree is nested deeper than ${QUERY_LIMITS.maxWhereDepth} levels`,
+        }),
+      ),
+    ]) as unknown as z.ZodType<WhereNode>;
+  }
+  const child = whereAtDepth(depth + 1);
+  const list = z.array(child).min(1).max(QUERY_LIMITS.maxConditions);
+  const error = (issue: { input?: unknown }) =>
+    issue.input === undefined
+      ? 'A where condition is required (to change every row, say so with a condition that matches them)'
+      : undefined;
+  return z.discriminatedUnion(
+    'op',
+    [
+      Comparison,
+      In,
+      Like,
+      IsNull,
+      z.strictObject({ op: z.literal('and'), conditions: list }),
+      z.strictObject({ op: z.literal('or'), conditions: list }),
+      z.strictObject({ op: z.literal('not'), condition: child }),
+    ],
+    { error },
+  ) as unknown as z.ZodType<WhereNode>;
+}
+
+/** Number of nodes in a where tree. */
+export function whereNodeCount(node: WhereNode): number {
+  if (node.op === 'and' || node.op === 'or')
+    return 1 + node.conditions.reduce((sum, c) => sum + whereNodeCount(c), 0);
+  if (node.op === 'not') return 1 + whereNodeCount(node.condition);
+  return 1;
+}
+
+const Where = whereAtDepth(1).superRefine((where, ctx) => {
+  if (whereNodeCount(where) > QUERY_LIMITS.maxWhereNodes)
+    ctx.addIssue({
+      code: 'custom',
+      message: `The where tree has more than ${QUERY_LIMITS.maxWhereNodes} nodes`,
+    });
+});
+
+function uniqueList<T extends z.ZodType<string>>(item: T, max: number, what: string) {
+  return z
+    .array(item)
+    .min(1)
+    .max(max)
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((name, index) => {
+        if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [index], message: `Duplicate ${what}` });
+        seen.add(name);
+      });
+    });
+}
+
+const Columns = uniqueList(Identifier, QUERY_LIMITS.maxColumns, 'column');
+
+export const OrderBy = z.strictObject({
+  column: Identifier,
+  direction: z.enum(['asc', 'desc']).default('asc'),
+});
+
+export const SelectQuery = z.strictObject({
+  operation: z.literal('select'),
+  table: Identifier,
+  /** Omitted: every column the caller may see. */
+  columns: Columns.optional(),
+  where: Where.optional(),
+  orderBy: z.array(OrderBy).min(1).max(QUERY_LIMITS.maxOrderBy).optional(),
+  limit: z.number().int().min(1).max(QUERY_LIMITS.maxLimit).default(QUERY_LIMITS.defaultLimit),
+  /** The `nextCursor` of the previous page of the same query. Opaque; validated before use. */
+  cursor: z.string().min(1).max(QUERY_LIMITS.maxCursor).optional(),
+});
+
+export const InsertQuery = z
+  .strictObject({
+    operation: z.literal('insert'),
+    table: Identifier,
+    columns: Columns,
+    /** One array of values per row, in the order of `columns`. */
+    values: z.array(z.array(NullableScalar)).min(1).max(QUERY_LIMITS.maxInsertRows),
+    returning: Columns.optional(),
+  })
+  .superRefine((insert, ctx) => {
+    insert.values.forEach((row, index) => {
+      if (row.length !== insert.columns.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['values', index],
+          message: `Expected ${insert.columns.length} values (one per column), got ${row.length}`,
+        });
+    });
+  });
+
+const Assignment = z.strictObject({ column: Identifier, value: NullableScalar });
+
+export const UpdateQuery = z
+  .strictObject({
+    operation: z.literal('update'),
+    table: Identifier,
+    set: z.array(Assignment).min(1).max(QUERY_LIMITS.maxColumns),
+    /** Mandatory: an update of every row must be asked for explicitly with a condition. */
+    where: Where,
+    returning: Columns.optional(),
+  })
+  .superRefine((update, ctx) => {
+    const seen = new Set<string>();
+    update.set.forEach((assignment, index) => {
+      if (seen.has(assignment.column))
+        ctx.addIssue({ code: 'custom', path: ['set', index, 'column'], message: 'Duplicate column' });
+      seen.add(assignment.column);
+    });
+  });
+
+export const DeleteQuery = z.strictObject({
+  operation: z.literal('delete'),
+  table: Identifier,
+  /** Mandatory, like update's. */
+  where: Where,
+  returning: Columns.optional(),
+});
+
+/** Any query a caller may send; `operation` decides which. */
+export const QueryAst = z
+  .discriminatedUnion('operation', [SelectQuery, InsertQuery, UpdateQuery, DeleteQuery])
+  .superRefine((ast, ctx) => {
+    const bytes = Buffer.byteLength(JSON.stringify(ast), 'utf8');
+    if (bytes > QUERY_LIMITS.maxAstBytes)
+      ctx.addIssue({ code: 'custom', message: `The query is larger than ${QUERY_LIMITS.maxAstBytes} bytes` });
+  });
+
+export type SelectQuery = z.output<typeof SelectQuery>;
+export type InsertQuery = z.output<typeof InsertQuery>;
+export type UpdateQuery = z.output<typeof UpdateQuery>;
+export type DeleteQuery = z.output<typeof DeleteQuery>;
+export type QueryAst = z.output<typeof QueryAst>;
+export type WriteQuery = InsertQuery | UpdateQuery | DeleteQuery;
+
+/** Whether a query changes data. */
+export function isWrite(ast: QueryAst): ast is WriteQuery {
+  return ast.operation !== 'select';
+}
+
+/** Every column a where tree mentions, in order of appearance. */
+export function whereColumns(node: WhereNode | undefined, into: string[] = []): string[] {
+  if (!node) return into;
+  if (node.op === 'and' || node.op === 'or') for (const child of node.conditions) whereColumns(child, into);
+  else if (node.op === 'not') whereColumns(node.condition, into);
+  else into.push(node.column);
+  return into;
+}
+
+/** What the audit log keeps of a query: its shape, never its values or results. */
+export interface QueryShape {
+  operation: QueryAst['operation'];
+  table: string;
+  /** Columns read, written, filtered or ordered on (deduplicated, as named by the caller). */
+  columns: string[];
+}
+
+/** The audit shape of a query. */
+export function queryShape(ast: QueryAst): QueryShape {
+  const columns: string[] = [];
+  switch (ast.operation) {
+    case 'select':
+      columns.push(
+        ...(ast.columns ?? []),
+        ...whereColumns(ast.where),
+        ...(ast.orderBy ?? []).map((o) => o.column),
+      );
+      break;
+    case 'insert':
+      columns.push(...ast.columns, ...(ast.returning ?? []));
+      break;
+    case 'update':
+      columns.push(...ast.set.map((s) => s.column), ...whereColumns(ast.where), ...(ast.returning ?? []));
+      break;
+    case 'delete':
+      columns.push(...whereColumns(ast.where), ...(ast.returning ?? []));
+      break;
+  }
+  return { operation: ast.operation, table: ast.table, columns: [...new Set(columns)] };
+}
