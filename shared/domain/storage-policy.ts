@@ -1,0 +1,343 @@
+import type { PolicyDocument, PolicyStatement } from './iam.js';
+import type { StorageRoot } from './storage-roots.js';
+
+/**
+ * The IAM policies of storage credential vending (DESIGN.md §4), all generated here: the per-vend session
+ * policy, the storage role's own policy and trust policy, and the revocation deny list. Pure; the
+ * simulator tests in test/unit/storage-policy-simulator.test.ts prove what they allow.
+ */
+
+export const STORAGE_ACCESS = ['read', 'write'] as const;
+export type StorageAccess = (typeof STORAGE_ACCESS)[number];
+
+/** Session tags every vended session carries; the storage role's policies and trust depend on them. */
+export const SESSION_TAG_KEYS = ['TenantId', 'UserId', 'Access'] as const;
+
+/** Credential lifetimes accepted by the vending API (seconds). 3600 is also STS's role-chaining ceiling. */
+export const MIN_CREDENTIAL_SECONDS = 900;
+export const MAX_CREDENTIAL_SECONDS = 3600;
+export const DEFAULT_CREDENTIAL_SECONDS = 900;
+
+/** STS refuses an inline session policy longer than this many characters. */
+export const STS_SESSION_POLICY_MAX_CHARS = 2048;
+/**
+ * Budget for the revocation inline policy. IAM allows 10,240 characters across all of a role's inline
+ * policies; the base policy is attached as a managed policy in AWS, and this leaves room for an inline copy
+ * of it (local mode) too.
+ */
+export const REVOCATION_POLICY_MAX_CHARS = 8192;
+/** Name of the storage role's inline policy that holds revocations. */
+export const REVOCATION_POLICY_NAME = 'storage-revocations';
+/**
+ * A revocation entry is kept this long after its cutoff: every credential issued before the cutoff has
+ * expired by then (longest lifetime), plus a minute for clock skew between STS and this function.
+ */
+export const REVOCATION_RETENTION_SECONDS = MAX_CREDENTIAL_SECONDS + 60;
+
+/** Read: objects and versions, and listing. */
+export const READ_OBJECT_ACTIONS = ['s3:GetObject', 's3:GetObjectVersion'] as const;
+/**
+ * Write adds put (which also authorises CreateMultipartUpload, UploadPart, CompleteMultipartUpload), delete
+ * of the current version (never DeleteObjectVersion: versioned buckets stay recoverable), and the two
+ * object-level multipart actions. ListBucketMultipartUploads is absent: it has no `s3:prefix` key, so it
+ * would reveal uploads across the whole bucket.
+ */
+export const WRITE_OBJECT_ACTIONS = [
+  's3:PutObject',
+  's3:DeleteObject',
+  's3:AbortMultipartUpload',
+  's3:ListMultipartUploadParts',
+] as const;
+
+export interface SessionPolicyInput extends StorageRoot {
+  access: StorageAccess;
+}
+
+/** A policy that would not fit where it has to go (STS or IAM); the caller maps it to a clear 4xx. */
+export class PolicyTooLargeError extends Error {
+  readonly size: number;
+  readonly limit: number;
+  constructor(what: string, size: number, limit: number) {
+    super(`The ${what} has ${size} characters; the limit is ${limit}.`);
+    this.name = 'PolicyTooLargeError';
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+const s3Arn = (bucket: string, key?: string) =>
+  key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+
+/**
+ * The session policy of one vend: objects under `prefix/*` and `s3:ListBucket` only with `s3:prefix` under
+ * `prefix/`. The trailing slash is the boundary: listing with `s3:prefix = prefix` (no slash) is refused,
+ * because S3 would then also return `prefix2/…` keys and common prefixes, revealing a sibling root's
+ * names. Clients list a root as `prefix/` (boto3, the AWS CLI `s3 ls s3://b/prefix/`, LaminDB all do).
+ * An empty prefix (a whole registered bucket) grants the bucket.
+ */
+export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
+  const { bucket, prefix, access } = input;
+  if (!bucket) throw new TypeError('sessionPolicyFor needs a bucket');
+  if (/[*?$]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/'))
+    throw new TypeError('sessionPolicyFor needs a normalised prefix');
+  const objects = s3Arn(bucket, prefix ? `${prefix}/*` : '*');
+  const objectActions: string[] =
+    access === 'write' ? [...READ_OBJECT_ACTIONS, ...WRITE_OBJECT_ACTIONS] : [...READ_OBJECT_ACTIONS];
+  const list: PolicyStatement = {
+    Sid: 'List',
+    Effect: 'Allow',
+    Action: 's3:ListBucket',
+    Resource: s3Arn(bucket),
+  };
+  if (prefix) list.Condition = { StringLike: { 's3:prefix': `${prefix}/*` } };
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'Objects', Effect: 'Allow', Action: objectActions, Resource: objects }, list],
+  };
+}
+
+/** The session policy as sent to STS (minified), or PolicyTooLargeError when it exceeds STS's limit. */
+export function packedSessionPolicy(policy: PolicyDocument): string {
+  const text = JSON.stringify(policy);
+  if (text.length > STS_SESSION_POLICY_MAX_CHARS)
+    throw new PolicyTooLargeError('session policy', text.length, STS_SESSION_POLICY_MAX_CHARS);
+  return text;
+}
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM, not by JavaScript.
+const TENANT_PREFIX = 'tenants/${aws:PrincipalTag/TenantId}';
+
+/**
+ * The storage role's own policy: whatever a session policy says, a session reaches only
+ * `tenants/<its TenantId tag>/` in the managed bucket, writes only with `Access = write`, and a session
+ * without the tags can do nothing.
+ */
+export function storageRolePolicy(input: { bucketArn: string }): PolicyDocument {
+  const { bucketArn } = input;
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'TenantObjectsRead',
+        Effect: 'Allow',
+        Action: [...READ_OBJECT_ACTIONS],
+        Resource: `${bucketArn}/${TENANT_PREFIX}/*`,
+      },
+      {
+        Sid: 'TenantObjectsWrite',
+        Effect: 'Allow',
+        Action: [...WRITE_OBJECT_ACTIONS],
+        Resource: `${bucketArn}/${TENANT_PREFIX}/*`,
+        Condition: { StringEquals: { 'aws:PrincipalTag/Access': 'write' } },
+      },
+      {
+        Sid: 'TenantList',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: bucketArn,
+        Condition: { StringLike: { 's3:prefix': `${TENANT_PREFIX}/*` } },
+      },
+      {
+        Sid: 'DenyUntaggedSessions',
+        Effect: 'Deny',
+        Action: 's3:*',
+        Resource: '*',
+        Condition: {
+          Null: { 'aws:PrincipalTag/TenantId': 'true' },
+        },
+      },
+      {
+        Sid: 'DenyWithoutUser',
+        Effect: 'Deny',
+        Action: 's3:*',
+        Resource: '*',
+        Condition: { Null: { 'aws:PrincipalTag/UserId': 'true' } },
+      },
+    ],
+  };
+}
+
+/** Trust statement with a principal (PolicyStatement has none: identity policies never do). */
+export interface TrustStatement extends Omit<PolicyStatement, 'Resource'> {
+  Principal: { AWS: string | string[] };
+}
+
+export interface TrustPolicyDocument {
+  Version: '2012-10-17';
+  Statement: TrustStatement[];
+}
+
+/**
+ * The storage role's trust policy: only the vending function's role may assume it, and only with the
+ * three session tags (tenant and user ids in their server-generated shapes, access read or write) and a
+ * user id as SourceIdentity. Tag keys other than the three are refused.
+ */
+export function storageRoleTrustPolicy(input: { vendingRoleArn: string }): TrustPolicyDocument {
+  const principal = { AWS: input.vendingRoleArn };
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'VendingFunctionWithTags',
+        Effect: 'Allow',
+        Principal: principal,
+        Action: 'sts:AssumeRole',
+        Condition: {
+          Null: {
+            'aws:RequestTag/TenantId': 'false',
+            'aws:RequestTag/UserId': 'false',
+            'aws:RequestTag/Access': 'false',
+            'sts:SourceIdentity': 'false',
+          },
+          StringLike: {
+            'aws:RequestTag/TenantId': 't_*',
+            'aws:RequestTag/UserId': 'u_*',
+            'sts:SourceIdentity': 'u_*',
+          },
+          StringEquals: { 'aws:RequestTag/Access': [...STORAGE_ACCESS] },
+        },
+      },
+      {
+        Sid: 'VendingFunctionTags',
+        Effect: 'Allow',
+        Principal: principal,
+        Action: 'sts:TagSession',
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...SESSION_TAG_KEYS] } },
+      },
+      {
+        Sid: 'VendingFunctionSourceIdentity',
+        Effect: 'Allow',
+        Principal: principal,
+        Action: 'sts:SetSourceIdentity',
+        Condition: { StringLike: { 'sts:SourceIdentity': 'u_*' } },
+      },
+    ],
+  };
+}
+
+/**
+ * One revocation: sessions issued before `notBefore` stop working. Without `userId` it covers every user of
+ * the tenant; without `tenantId` as well it covers every session (both only after compaction, see below).
+ */
+export interface RevocationEntry {
+  tenantId?: string;
+  userId?: string;
+  /** ISO 8601 UTC, whole seconds. */
+  notBefore: string;
+}
+
+/**
+ * The cutoff for a revocation made at `nowMs`: rounded *up* to the next whole second, so a credential
+ * issued earlier in the same second is covered (fail closed); one issued in that sliver is refused too.
+ */
+export function revocationCutoff(nowMs: number): string {
+  return new Date(Math.ceil((nowMs + 1) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+const entryKey = (e: RevocationEntry) => `${e.tenantId ?? '*'}/${e.userId ?? '*'}`;
+
+/**
+ * Adds a revocation and prunes: entries whose cutoff lies more than REVOCATION_RETENTION_SECONDS in the past
+ * are dropped (every credential they could deny has expired), and a (tenant, user) keeps only its latest
+ * cutoff. When the deny policy would still exceed REVOCATION_POLICY_MAX_CHARS, entries are compacted —
+ * first into tenant-wide entries for the tenants with most entries, last into one entry for everybody —
+ * always widening, never dropping, a denial: over-revocation only means a re-vend, under-revocation
+ * would be a hole.
+ */
+export function addRevocation(
+  entries: readonly RevocationEntry[],
+  added: RevocationEntry,
+  nowMs: number,
+): RevocationEntry[] {
+  const byKey = new Map<string, RevocationEntry>();
+  for (const entry of [...pruneRevocations(entries, nowMs), added]) {
+    const key = entryKey(entry);
+    const existing = byKey.get(key);
+    if (!existing || existing.notBefore < entry.notBefore) byKey.set(key, entry);
+  }
+  let result = [...byKey.values()];
+  while (policyLength(result) > REVOCATION_POLICY_MAX_CHARS) result = compactOnce(result);
+  return result.sort((a, b) => (a.notBefore < b.notBefore ? -1 : a.notBefore > b.notBefore ? 1 : 0));
+}
+
+/** Entries still able to deny a live credential at `nowMs`. */
+export function pruneRevocations(entries: readonly RevocationEntry[], nowMs: number): RevocationEntry[] {
+  return entries.filter((e) => Date.parse(e.notBefore) + REVOCATION_RETENTION_SECONDS * 1000 > nowMs);
+}
+
+function compactOnce(entries: RevocationEntry[]): RevocationEntry[] {
+  const perTenant = new Map<string, RevocationEntry[]>();
+  for (const e of entries) {
+    if (e.tenantId && e.userId) perTenant.set(e.tenantId, [...(perTenant.get(e.tenantId) ?? []), e]);
+  }
+  const [tenantId, group] = [...perTenant.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+  if (tenantId && group && group.length > 1) {
+    const rest = entries.filter((e) => !group.includes(e));
+    const latest = [...group, ...rest.filter((e) => e.tenantId === tenantId && !e.userId)]
+      .map((e) => e.notBefore)
+      .sort()
+      .at(-1)!;
+    return [...rest.filter((e) => !(e.tenantId === tenantId && !e.userId)), { tenantId, notBefore: latest }];
+  }
+  // Nothing left to merge per tenant: one denial for every session issued before the latest cutoff.
+  const latest = entries
+    .map((e) => e.notBefore)
+    .sort()
+    .at(-1)!;
+  return [{ notBefore: latest }];
+}
+
+/** The latest cutoff that applies to a (tenant, user), if any: a credential issued before it is denied. */
+export function revokedBefore(
+  entries: readonly RevocationEntry[],
+  tenantId: string,
+  userId: string,
+): string | undefined {
+  let latest: string | undefined;
+  for (const e of entries) {
+    if (e.tenantId !== undefined && e.tenantId !== tenantId) continue;
+    if (e.userId !== undefined && e.userId !== userId) continue;
+    if (latest === undefined || e.notBefore > latest) latest = e.notBefore;
+  }
+  return latest;
+}
+
+/** One deny statement: sessions tagged with the entry's tenant and user, issued before its cutoff. */
+export function revocationStatement(entry: RevocationEntry): PolicyStatement {
+  const tags: Record<string, string> = {};
+  if (entry.tenantId) tags['aws:PrincipalTag/TenantId'] = entry.tenantId;
+  if (entry.userId) tags['aws:PrincipalTag/UserId'] = entry.userId;
+  return {
+    Effect: 'Deny',
+    Action: 's3:*',
+    Resource: '*',
+    Condition: {
+      ...(Object.keys(tags).length ? { StringEquals: tags } : {}),
+      DateLessThan: { 'aws:TokenIssueTime': entry.notBefore },
+    },
+  };
+}
+
+/**
+ * The storage role's revocation inline policy, or undefined when nothing is revoked (the policy is then
+ * deleted: IAM refuses a policy without statements).
+ */
+export function revocationPolicy(entries: readonly RevocationEntry[]): PolicyDocument | undefined {
+  if (entries.length === 0) return undefined;
+  const policy: PolicyDocument = { Version: '2012-10-17', Statement: entries.map(revocationStatement) };
+  const length = JSON.stringify(policy).length;
+  if (length > REVOCATION_POLICY_MAX_CHARS)
+    throw new PolicyTooLargeError('revocation policy', length, REVOCATION_POLICY_MAX_CHARS);
+  return policy;
+}
+
+function policyLength(entries: readonly RevocationEntry[]): number {
+  return JSON.stringify({ Version: '2012-10-17', Statement: entries.map(revocationStatement) }).length;
+}
+
+/** The permission a vend of `access` needs (DESIGN.md §2): read for viewers and up, write for editors and up. */
+export function permissionForAccess(
+  access: StorageAccess,
+): 'storage:read-credentials' | 'storage:write-credentials' {
+  return access === 'write' ? 'storage:write-credentials' : 'storage:read-credentials';
+}
