@@ -7,8 +7,8 @@ import type { ApiHandler } from './server.js';
  */
 export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
   public: async () => (await import('../../functions/public/handler.js')).handler,
-  auth: unavailable('auth'),
-  tenants: unavailable('tenants'),
+  auth: async () => (await import('../../functions/auth/handler.js')).handler,
+  tenants: async () => (await import('../../functions/tenants/handler.js')).handler,
   storage: unavailable('storage'),
   connections: unavailable('connections'),
   query: unavailable('query'),

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Permission, Role } from '../domain/permissions.js';
+import { PLANS, type Plan } from '../domain/plans.js';
 import type { TransactItem } from '../http/audit-seam.js';
 import { ConflictError, NotFoundError } from '../http/errors.js';
 import { stripKeys } from './identity-store.js';
@@ -8,8 +9,7 @@ import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 import { type TenantScope, tenantKey } from './tenant-scope.js';
 
-export const PLANS = ['free', 'team', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
+export { PLANS, type Plan };
 
 export interface TenantSettings {
   requireMfa: boolean;

@@ -1,0 +1,71 @@
+import { platformDynamo } from '../../shared/aws/clients.js';
+import { requireEnv } from '../../shared/aws/config.js';
+import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, identityStoreFromEnv, rateLimiterFromEnv, requirePrincipal } from '../../shared/http/auth.js';
+import * as routes from '../../shared/schemas/auth.js';
+import { IdentityService } from '../../shared/services/identity.js';
+import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { AuthLookups } from '../../shared/store/auth-lookups.js';
+import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+
+const identity = identityStoreFromEnv();
+const service = new IdentityService({
+  identity,
+  lookups: new AuthLookups(platformDynamo(), {
+    identity: requireEnv('identityTable'),
+    tenantData: requireEnv('tenantDataTable'),
+  }),
+  audit: auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() }),
+  secrets: platformCryptoFromEnv(),
+});
+
+/** Sign-up, sign-in, sessions, password and MFA: `/v1/auth/*` and `/v1/me/*`. */
+export const handler = createApiHandler({
+  area: 'auth',
+  allRoutes: routes.authRoutes,
+  authorizer: authorizerFromEnv(identity),
+  rateLimiter: rateLimiterFromEnv(identity),
+  routes: [
+    implement(routes.register, async ({ body }) => ({ status: 201, body: await service.register(body) })),
+    implement(routes.login, async ({ body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await service.login(body, { ip: sourceIp, userAgent }),
+    })),
+    implement(routes.logout, async ({ auth, sourceIp, userAgent }) => {
+      const me = requirePrincipal(auth);
+      await service.logout(me.userId, me.credentialId, { ip: sourceIp, userAgent });
+      return { status: 204 };
+    }),
+    implement(routes.getMe, async ({ auth }) => ({ status: 200, body: await service.me(requirePrincipal(auth).userId) })),
+    implement(routes.listSessions, async ({ auth }) => {
+      const me = requirePrincipal(auth);
+      return { status: 200, body: { items: await service.listSessions(me.userId, me.credentialId) } };
+    }),
+    implement(routes.revokeSession, async ({ auth, params, sourceIp, userAgent }) => {
+      const me = requirePrincipal(auth);
+      await service.revokeSession(me.userId, params.sessionId, me.credentialId, { ip: sourceIp, userAgent });
+      return { status: 204 };
+    }),
+    implement(routes.revokeOtherSessions, async ({ auth, sourceIp, userAgent }) => {
+      const me = requirePrincipal(auth);
+      return {
+        status: 200,
+        body: { revoked: await service.revokeOtherSessions(me.userId, me.credentialId, { ip: sourceIp, userAgent }) },
+      };
+    }),
+    implement(routes.changePassword, async ({ auth, body, sourceIp, userAgent }) => {
+      const me = requirePrincipal(auth);
+      return { status: 200, body: await service.changePassword(me.userId, me.credentialId, body, { ip: sourceIp, userAgent }) };
+    }),
+    implement(routes.enrolTotp, async ({ auth }) => ({ status: 201, body: await service.enrolTotp(requirePrincipal(auth).userId) })),
+    implement(routes.confirmTotp, async ({ auth, body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await service.confirmTotp(requirePrincipal(auth).userId, body.code, { ip: sourceIp, userAgent }),
+    })),
+    implement(routes.removeTotp, async ({ auth, body, sourceIp, userAgent }) => {
+      await service.removeTotp(requirePrincipal(auth).userId, body, { ip: sourceIp, userAgent });
+      return { status: 204 };
+    }),
+  ],
+});

@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { defineRoute } from '../http/route.js';
+import { ROLES } from '../domain/permissions.js';
+import { TenantId } from './common.js';
+
+const Email = z.string().trim().max(254).email('Not an e-mail address');
+/** 12–256 characters (DESIGN.md §4); counted in code points so emoji are not penalised. */
+export const Password = z
+  .string()
+  .refine((p) => [...p].length >= 12, 'At least 12 characters')
+  .refine((p) => [...p].length <= 256, 'At most 256 characters');
+const TotpCode = z.string().regex(/^\d{6}$/, 'A 6-digit code');
+const RecoveryCode = z.string().min(10).max(32);
+const SessionId = z.string().regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id');
+
+export const User = z
+  .object({
+    userId: z.string(),
+    email: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    mfaEnabled: z.boolean(),
+  })
+  .meta({ id: 'User' });
+
+export const register = defineRoute({
+  id: 'register',
+  method: 'POST',
+  path: '/v1/auth/register',
+  area: 'auth',
+  summary: 'Create an account',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'register-ip', limit: 3, windowSeconds: 30 * 60 }],
+  body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(200) }),
+  response: { status: 201, description: 'The new user', schema: User },
+});
+
+export const login = defineRoute({
+  id: 'login',
+  method: 'POST',
+  path: '/v1/auth/login',
+  area: 'auth',
+  summary: 'Sign in; with MFA on, also send mfaCode or recoveryCode',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'login-ip', limit: 5, windowSeconds: 15 * 60 }],
+  body: z.strictObject({
+    email: z.string().max(254),
+    password: z.string().max(1024),
+    mfaCode: TotpCode.optional(),
+    recoveryCode: RecoveryCode.optional(),
+  }),
+  response: {
+    status: 200,
+    description: 'A session token (shown once)',
+    schema: z.object({ token: z.string(), expiresAt: z.string(), user: User }),
+  },
+});
+
+export const logout = defineRoute({
+  id: 'logout',
+  method: 'POST',
+  path: '/v1/auth/logout',
+  area: 'auth',
+  summary: 'Revoke this session',
+  tags: ['auth'],
+  auth: { kind: 'session' },
+  response: { status: 204, description: 'Signed out' },
+});
+
+export const getMe = defineRoute({
+  id: 'getMe',
+  method: 'GET',
+  path: '/v1/me',
+  area: 'auth',
+  summary: 'The caller and their memberships',
+  tags: ['me'],
+  auth: { kind: 'principal' },
+  response: {
+    status: 200,
+    description: 'User and memberships',
+    schema: z.object({ user: User, memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })) }),
+  },
+});
+
+const SessionView = z.object({
+  sessionId: z.string(),
+  createdAt: z.string(),
+  lastSeenAt: z.string(),
+  ip: z.string(),
+  userAgent: z.string(),
+  current: z.boolean(),
+});
+
+export const listSessions = defineRoute({
+  id: 'listSessions',
+  method: 'GET',
+  path: '/v1/me/sessions',
+  area: 'auth',
+  summary: 'The caller’s active sessions',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  response: { status: 200, description: 'Sessions', schema: z.object({ items: z.array(SessionView) }) },
+});
+
+export const revokeSession = defineRoute({
+  id: 'revokeSession',
+  method: 'DELETE',
+  path: '/v1/me/sessions/{sessionId}',
+  area: 'auth',
+  summary: 'Revoke one of the caller’s sessions',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  params: z.strictObject({ sessionId: SessionId }),
+  response: { status: 204, description: 'Revoked' },
+});
+
+export const revokeOtherSessions = defineRoute({
+  id: 'revokeOtherSessions',
+  method: 'DELETE',
+  path: '/v1/me/sessions',
+  area: 'auth',
+  summary: 'Revoke every session but this one',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  response: { status: 200, description: 'How many were revoked', schema: z.object({ revoked: z.number().int() }) },
+});
+
+export const changePassword = defineRoute({
+  id: 'changePassword',
+  method: 'POST',
+  path: '/v1/me/password',
+  area: 'auth',
+  summary: 'Change the password; revokes every other session',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  body: z.strictObject({ currentPassword: z.string().max(1024), newPassword: Password }),
+  response: { status: 200, description: 'Changed', schema: z.object({ revokedSessions: z.number().int() }) },
+});
+
+export const enrolTotp = defineRoute({
+  id: 'enrolTotp',
+  method: 'POST',
+  path: '/v1/me/mfa/totp',
+  area: 'auth',
+  summary: 'Start TOTP enrolment: a secret and its otpauth URI',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  response: {
+    status: 201,
+    description: 'Scan the URI, then confirm with a code',
+    schema: z.object({ secret: z.string(), otpauthUri: z.string() }),
+  },
+});
+
+export const confirmTotp = defineRoute({
+  id: 'confirmTotp',
+  method: 'POST',
+  path: '/v1/me/mfa/totp/confirm',
+  area: 'auth',
+  summary: 'Confirm TOTP with a first code; returns ten one-time recovery codes',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  body: z.strictObject({ code: TotpCode }),
+  response: { status: 200, description: 'MFA is on', schema: z.object({ recoveryCodes: z.array(z.string()) }) },
+});
+
+export const removeTotp = defineRoute({
+  id: 'removeTotp',
+  method: 'DELETE',
+  path: '/v1/me/mfa/totp',
+  area: 'auth',
+  summary: 'Turn MFA off (needs a current code or a recovery code)',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  body: z
+    .strictObject({ code: TotpCode.optional(), recoveryCode: RecoveryCode.optional() })
+    .refine((b) => (b.code === undefined) !== (b.recoveryCode === undefined), {
+      message: 'Send exactly one of code or recoveryCode',
+      path: ['code'],
+    }),
+  response: { status: 204, description: 'MFA is off' },
+});
+
+export const authRoutes = [
+  register,
+  login,
+  logout,
+  getMe,
+  listSessions,
+  revokeSession,
+  revokeOtherSessions,
+  changePassword,
+  enrolTotp,
+  confirmTotp,
+  removeTotp,
+];

@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { PERMISSIONS, ROLES } from '../domain/permissions.js';
+import { defineRoute } from '../http/route.js';
+import { PLANS } from '../domain/plans.js';
+import { PageQuery, TenantId, TenantParams, UserId } from './common.js';
+
+const Role = z.enum(ROLES);
+const KeyId = z.string().regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id');
+
+const Settings = z.strictObject({
+  requireMfa: z.boolean().optional(),
+  sessionIdleSeconds: z
+    .number()
+    .int()
+    .min(300)
+    .max(14 * 86_400)
+    .optional(),
+  sessionAbsoluteSeconds: z
+    .number()
+    .int()
+    .min(900)
+    .max(30 * 86_400)
+    .optional(),
+});
+
+export const Tenant = z
+  .object({
+    tenantId: TenantId,
+    name: z.string(),
+    plan: z.enum(PLANS),
+    createdAt: z.string(),
+    settings: z.object({
+      requireMfa: z.boolean(),
+      sessionIdleSeconds: z.number().optional(),
+      sessionAbsoluteSeconds: z.number().optional(),
+    }),
+  })
+  .meta({ id: 'Tenant' });
+
+export const Member = z
+  .object({ userId: UserId, email: z.string(), name: z.string(), role: Role, addedAt: z.string() })
+  .meta({ id: 'Member' });
+
+export const ApiKey = z
+  .object({
+    keyId: KeyId,
+    name: z.string(),
+    scopes: z.array(z.enum(PERMISSIONS)),
+    createdBy: UserId,
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    lastUsedAt: z.string().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+const TenantName = z.string().trim().min(1).max(100);
+
+export const createTenant = defineRoute({
+  id: 'createTenant',
+  method: 'POST',
+  path: '/v1/tenants',
+  area: 'tenants',
+  summary: 'Create a tenant (you become its owner; its KMS key is created)',
+  tags: ['tenants'],
+  auth: { kind: 'session' },
+  body: z.strictObject({ name: TenantName }),
+  response: { status: 201, description: 'The tenant', schema: Tenant },
+});
+
+export const getTenant = defineRoute({
+  id: 'getTenant',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}',
+  area: 'tenants',
+  summary: 'Read a tenant',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:read' },
+  params: TenantParams,
+  response: { status: 200, description: 'The tenant', schema: Tenant },
+});
+
+export const updateTenant = defineRoute({
+  id: 'updateTenant',
+  method: 'PATCH',
+  path: '/v1/tenants/{tenantId}',
+  area: 'tenants',
+  summary: 'Change name and settings (admin) or plan (owner)',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:settings' },
+  params: TenantParams,
+  body: z
+    .strictObject({ name: TenantName.optional(), plan: z.enum(PLANS).optional(), settings: Settings.optional() })
+    .refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] }),
+  response: { status: 200, description: 'The tenant', schema: Tenant },
+});
+
+export const listMembers = defineRoute({
+  id: 'listMembers',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/members',
+  area: 'tenants',
+  summary: 'List members',
+  tags: ['members'],
+  auth: { kind: 'tenant', permission: 'members:read' },
+  params: TenantParams,
+  query: PageQuery,
+  response: {
+    status: 200,
+    description: 'A page of members',
+    schema: z.object({ items: z.array(Member), nextCursor: z.string().nullable() }),
+  },
+});
+
+export const addMember = defineRoute({
+  id: 'addMember',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/members',
+  area: 'tenants',
+  summary: 'Add an existing user by e-mail with a role',
+  tags: ['members'],
+  auth: { kind: 'tenant', permission: 'members:manage' },
+  params: TenantParams,
+  body: z.strictObject({ email: z.string().trim().max(254).email('Not an e-mail address'), role: Role }),
+  response: { status: 201, description: 'The member', schema: Member },
+});
+
+const MemberParams = z.strictObject({ tenantId: TenantId, userId: UserId });
+
+export const changeMemberRole = defineRoute({
+  id: 'changeMemberRole',
+  method: 'PATCH',
+  path: '/v1/tenants/{tenantId}/members/{userId}',
+  area: 'tenants',
+  summary: 'Change a member’s role',
+  tags: ['members'],
+  auth: { kind: 'tenant', permission: 'members:manage' },
+  params: MemberParams,
+  body: z.strictObject({ role: Role }),
+  response: { status: 200, description: 'The member', schema: Member },
+});
+
+export const removeMember = defineRoute({
+  id: 'removeMember',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}/members/{userId}',
+  area: 'tenants',
+  summary: 'Remove a member',
+  tags: ['members'],
+  auth: { kind: 'tenant', permission: 'members:manage' },
+  params: MemberParams,
+  response: { status: 204, description: 'Removed' },
+});
+
+export const listApiKeys = defineRoute({
+  id: 'listApiKeys',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/api-keys',
+  area: 'tenants',
+  summary: 'List API keys (your own; all with api-keys:manage)',
+  tags: ['api-keys'],
+  auth: { kind: 'tenant', permission: 'api-keys:create' },
+  params: TenantParams,
+  query: PageQuery,
+  response: {
+    status: 200,
+    description: 'A page of keys (never the secret)',
+    schema: z.object({ items: z.array(ApiKey), nextCursor: z.string().nullable() }),
+  },
+});
+
+export const createApiKey = defineRoute({
+  id: 'createApiKey',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/api-keys',
+  area: 'tenants',
+  summary: 'Create an API key; the key is shown once',
+  tags: ['api-keys'],
+  auth: { kind: 'tenant', permission: 'api-keys:create', sessionOnly: true },
+  params: TenantParams,
+  body: z.strictObject({
+    name: z.string().trim().min(1).max(100),
+    scopes: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
+    expiresInDays: z.number().int().min(1).max(365).default(90),
+  }),
+  response: {
+    status: 201,
+    description: 'The key (secret shown only here)',
+    schema: ApiKey.extend({ key: z.string() }),
+  },
+});
+
+export const revokeApiKey = defineRoute({
+  id: 'revokeApiKey',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}/api-keys/{keyId}',
+  area: 'tenants',
+  summary: 'Revoke an API key (your own; any with api-keys:manage)',
+  tags: ['api-keys'],
+  auth: { kind: 'tenant', permission: 'api-keys:create' },
+  params: z.strictObject({ tenantId: TenantId, keyId: KeyId }),
+  response: { status: 204, description: 'Revoked' },
+});
+
+export const tenantRoutes = [
+  createTenant,
+  getTenant,
+  updateTenant,
+  listMembers,
+  addMember,
+  changeMemberRole,
+  removeMember,
+  listApiKeys,
+  createApiKey,
+  revokeApiKey,
+];

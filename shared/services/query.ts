@@ -1,0 +1,139 @@
+import type { AuditActor } from '../domain/audit-events.js';
+import type { Permission } from '../domain/permissions.js';
+import { type QueryAst, type SelectQuery, queryShape } from '../domain/query-ast.js';
+import {
+  QueryRefusedError,
+  type QueryRules,
+  checkQueryAllowed,
+  checkTableAllowed,
+  hiddenColumnsFor,
+  permissionFor,
+} from '../domain/query-rules.js';
+import { type CompiledSql, QueryCompileError, compileSql, encodeSqlCursor } from '../domain/sql-compiler.js';
+import type { AuditRecorder } from '../http/audit-seam.js';
+import { ForbiddenError, HttpProblemError, ValidationError } from '../http/errors.js';
+import type { PostgresRunner, PostgresTarget, PostgresTlsMode, QueryRows } from '../store/postgres-runner.js';
+import type { TenantScope } from '../store/tenant-scope.js';
+
+/** A registered Postgres connection with its password decrypted (in memory only, for this request). */
+export interface QueryableConnection {
+  connectionId: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  tlsMode: PostgresTlsMode;
+  caPem?: string;
+  /** Schema whose tables are queryable; `public` when unset. */
+  schema?: string;
+  rules?: QueryRules;
+}
+
+/** Where connections come from (the connections store); throws NotFoundError for another tenant's ids. */
+export interface ConnectionSource {
+  loadConnectionWithPassword(scope: TenantScope, connectionId: string): Promise<QueryableConnection>;
+}
+
+export interface QueryCallerContext {
+  scope: TenantScope;
+  permissions: ReadonlySet<Permission>;
+  actor: AuditActor;
+}
+
+export interface ConnectionQueryDeps {
+  connections: ConnectionSource;
+  runner: Pick<PostgresRunner, 'schema' | 'run'>;
+  audit: Pick<AuditRecorder, 'record'>;
+}
+
+/** The API's answer to a query: rows as arrays in `columns` order. */
+export interface QueryResponse {
+  columns: string[];
+  rows: unknown[][];
+  nextCursor: string | null;
+  /** Writes: rows changed. */
+  rowCount?: number;
+}
+
+/** Maps the domain's refusals and compile errors to the HTTP problems the API documents. */
+export function toHttpError(error: unknown): unknown {
+  if (error instanceof QueryRefusedError) return new ForbiddenError(error.message, 'query-refused');
+  if (error instanceof QueryCompileError)
+    return new ValidationError([{ path: error.path ? `body.${error.path}` : 'body', message: error.message }]);
+  return error;
+}
+
+/** The runner's view of a connection. */
+export function postgresTarget(scope: TenantScope, connection: QueryableConnection): PostgresTarget {
+  return {
+    key: `${scope.tenantId}/${connection.connectionId}`,
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    password: connection.password,
+    tls: { mode: connection.tlsMode, ...(connection.caPem ? { caPem: connection.caPem } : {}) },
+    ...(connection.schema ? { schema: connection.schema } : {}),
+  };
+}
+
+/**
+ * Runs a query AST against one of the tenant's connections: the operation's permission, then the
+ * connection's rules, then compilation against the introspected schema, then execution. Every executed
+ * query is audited with its shape (never values or rows); a write is committed only once its audit event
+ * is written.
+ */
+export async function runConnectionQuery(
+  deps: ConnectionQueryDeps,
+  caller: QueryCallerContext,
+  connectionId: string,
+  ast: QueryAst,
+): Promise<QueryResponse> {
+  try {
+    const permission = permissionFor(ast);
+    if (!caller.permissions.has(permission))
+      throw new QueryRefusedError(`A ${ast.operation} needs the ${permission} permission`);
+    const connection = await deps.connections.loadConnectionWithPassword(caller.scope, connectionId);
+    checkQueryAllowed(ast, caller, connection.rules);
+    const target = postgresTarget(caller.scope, connection);
+    const schema = await deps.runner.schema(target);
+    const compiled = compileSql(ast, schema, { hidden: hiddenColumnsFor(ast.table, caller, connection.rules) });
+
+    const audit = (details: Record<string, unknown>) =>
+      deps.audit.record(caller.scope, {
+        action: 'connection.queried',
+        actor: caller.actor,
+        resource: { type: 'connection', id: connectionId },
+        details: { ...queryShape(ast), ...details },
+      });
+    let result: QueryRows;
+    try {
+      result = await deps.runner.run(target, compiled, {
+        beforeCommit: (rowCount) => audit({ outcome: 'committed', rowCount }),
+      });
+    } catch (error) {
+      // The database ran (or tried to run) it: that is audited too, with what went wrong but no values.
+      if (error instanceof HttpProblemError && !(error instanceof ValidationError && compiled.kind === 'write'))
+        await audit({ outcome: 'failed', status: error.status, problem: error.type });
+      throw error;
+    }
+    if (compiled.kind === 'read') await audit({ outcome: 'read', rowCount: result.rowCount });
+    return toResponse(ast, compiled, result);
+  } catch (error) {
+    throw toHttpError(error);
+  }
+}
+
+function toResponse(ast: QueryAst, compiled: CompiledSql, result: QueryRows): QueryResponse {
+  if (compiled.kind === 'write')
+    return { columns: result.columns, rows: result.rows, nextCursor: null, rowCount: result.rowCount };
+  const select = ast as SelectQuery;
+  const nextCursor =
+    result.hasMore && compiled.fingerprint !== undefined
+      ? encodeSqlCursor((compiled.offset ?? 0) + select.limit, compiled.fingerprint)
+      : null;
+  return { columns: result.columns, rows: result.rows, nextCursor };
+}
+
+export { checkTableAllowed };

@@ -1,0 +1,308 @@
+import type { TenantKeyProvisioner } from '../crypto/tenant-key-provisioner.js';
+import type { AuditActor } from '../domain/audit-events.js';
+import { apiKeyString, hashSecret, newSecret, normaliseEmail } from '../domain/credentials.js';
+import { newId } from '../domain/ids.js';
+import { type Permission, type Role, canGrantRole, roleAtLeast } from '../domain/permissions.js';
+import type { Plan } from '../domain/plans.js';
+import type { AuditRecorder } from '../http/audit-seam.js';
+import type { Principal, TenantAccess } from '../http/auth-context.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { IdentityStore } from '../store/identity-store.js';
+import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
+import {
+  type ApiKeyRecord,
+  type MemberRecord,
+  type TenantRecord,
+  type TenantSettings,
+  type TenantStore,
+  publicApiKey,
+} from '../store/tenant-store.js';
+
+export interface TenancyDeps {
+  tenants: TenantStore;
+  identity: IdentityStore;
+  keys: TenantKeyProvisioner;
+  audit: AuditRecorder;
+  /** Called after a member is removed or demoted, so their vended storage credentials stop working. */
+  onAccessReduced?: (scope: TenantScope, userId: string) => Promise<void>;
+  now?: () => number;
+}
+
+export interface Caller {
+  access: TenantAccess;
+  principal: Principal;
+  ip: string;
+  userAgent: string;
+}
+
+function actorOf(caller: { principal: Principal; ip: string; userAgent: string }): AuditActor {
+  return {
+    userId: caller.principal.userId,
+    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
+    ip: caller.ip,
+    userAgent: caller.userAgent.slice(0, 512),
+  };
+}
+
+/** The public view of a tenant. */
+export function publicTenant(tenant: TenantRecord) {
+  return {
+    tenantId: tenant.tenantId,
+    name: tenant.name,
+    plan: tenant.plan,
+    createdAt: tenant.createdAt,
+    settings: tenant.settings,
+  };
+}
+
+/** The public view of a member. */
+export function publicMember(member: MemberRecord) {
+  return { userId: member.userId, email: member.email, name: member.name, role: member.role, addedAt: member.addedAt };
+}
+
+/** Tenants, memberships and API keys (issue 3). */
+export class TenancyService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: TenancyDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Creates a tenant with its KMS key; the creator becomes its owner. The key is made first; if the
+   * tenant cannot be written the key is retired, so there is no tenant without a key and no enabled orphan.
+   */
+  async createTenant(creator: { principal: Principal; ip: string; userAgent: string }, name: string) {
+    const user = await this.deps.identity.getUser(creator.principal.userId);
+    if (!user) throw new NotFoundError('No such user.');
+    const tenantId = newId('t');
+    const { keyArn } = await this.deps.keys.create(tenantId);
+    // The creator's membership is being written in this very transaction: this is the one place, besides
+    // the authorizer, that acts for a tenant before a membership exists.
+    const scope = mintTenantScope({ tenantId, userId: user.userId });
+    const createdAt = new Date(this.now()).toISOString();
+    const tenant: TenantRecord = {
+      tenantId,
+      name,
+      plan: 'free',
+      keyArn,
+      createdAt,
+      createdBy: user.userId,
+      ownerCount: 1,
+      settings: { requireMfa: false },
+    };
+    const owner: MemberRecord = {
+      tenantId,
+      userId: user.userId,
+      role: 'owner',
+      email: user.email,
+      name: user.name,
+      addedAt: createdAt,
+      addedBy: user.userId,
+    };
+    try {
+      await this.deps.tenants.createTenant(
+        scope,
+        tenant,
+        owner,
+        this.deps.audit.auditPut(scope, {
+          action: 'tenant.created',
+          actor: actorOf(creator),
+          resource: { type: 'tenant', id: tenantId },
+          details: { after: { name, plan: 'free' } },
+        }),
+      );
+    } catch (error) {
+      await this.deps.keys.retire(keyArn).catch(() => {
+        // The original error matters more; a key left behind is disabled-or-pending at worst and alarmed on.
+      });
+      throw error;
+    }
+    return publicTenant(tenant);
+  }
+
+  async getTenant(caller: Caller) {
+    return publicTenant(await this.deps.tenants.getTenant(caller.access.scope));
+  }
+
+  async updateTenant(caller: Caller, changes: { name?: string; plan?: Plan; settings?: Partial<TenantSettings> }) {
+    const { scope } = caller.access;
+    if (changes.plan !== undefined && !caller.access.permissions.has('tenant:plan')) {
+      throw new ForbiddenError('Changing the plan needs the tenant:plan permission.');
+    }
+    const before = await this.deps.tenants.getTenant(scope);
+    const settings = changes.settings ? { ...before.settings, ...changes.settings } : undefined;
+    const audits = [];
+    if (changes.name !== undefined || settings) {
+      audits.push(
+        this.deps.audit.auditPut(scope, {
+          action: 'tenant.updated',
+          actor: actorOf(caller),
+          resource: { type: 'tenant', id: scope.tenantId },
+          details: { before: { name: before.name, settings: before.settings }, after: { name: changes.name ?? before.name, settings: settings ?? before.settings } },
+        }),
+      );
+    }
+    if (changes.plan !== undefined && changes.plan !== before.plan) {
+      audits.push(
+        this.deps.audit.auditPut(scope, {
+          action: 'tenant.plan-changed',
+          actor: actorOf(caller),
+          resource: { type: 'tenant', id: scope.tenantId },
+          details: { before: before.plan, after: changes.plan },
+        }),
+      );
+    }
+    await this.deps.tenants.updateTenant(scope, { name: changes.name, plan: changes.plan, settings }, audits);
+    return publicTenant(await this.deps.tenants.getTenant(scope));
+  }
+
+  async listMembers(caller: Caller, page: { cursor?: string; limit: number }) {
+    const result = await this.deps.tenants.listMembers(caller.access.scope, page);
+    return { items: result.items.map(publicMember), nextCursor: result.nextCursor };
+  }
+
+  async addMember(caller: Caller, input: { email: string; role: Role }) {
+    this.assertCanGrant(caller.access.role, input.role);
+    const userId = await this.deps.identity.getUserIdByEmail(normaliseEmail(input.email));
+    const user = userId ? await this.deps.identity.getUser(userId) : undefined;
+    if (!user) throw new NotFoundError('No user has this e-mail address; ask them to register first.');
+    const member: MemberRecord = {
+      tenantId: caller.access.scope.tenantId,
+      userId: user.userId,
+      role: input.role,
+      email: user.email,
+      name: user.name,
+      addedAt: new Date(this.now()).toISOString(),
+      addedBy: caller.principal.userId,
+    };
+    await this.deps.tenants.addMember(
+      caller.access.scope,
+      member,
+      this.deps.audit.auditPut(caller.access.scope, {
+        action: 'member.added',
+        actor: actorOf(caller),
+        resource: { type: 'member', id: user.userId },
+        details: { after: { role: input.role } },
+      }),
+    );
+    return publicMember(member);
+  }
+
+  async changeRole(caller: Caller, userId: string, role: Role) {
+    const member = await this.requireMember(caller, userId);
+    // Managing someone needs the right to grant both their current and their new role.
+    this.assertCanGrant(caller.access.role, member.role);
+    this.assertCanGrant(caller.access.role, role);
+    if (member.role === role) return publicMember(member);
+    await this.deps.tenants.changeRole(
+      caller.access.scope,
+      userId,
+      member.role,
+      role,
+      this.deps.audit.auditPut(caller.access.scope, {
+        action: 'member.role-changed',
+        actor: actorOf(caller),
+        resource: { type: 'member', id: userId },
+        details: { before: { role: member.role }, after: { role } },
+      }),
+    );
+    if (!roleAtLeast(role, member.role)) await this.deps.onAccessReduced?.(caller.access.scope, userId);
+    return publicMember({ ...member, role });
+  }
+
+  async removeMember(caller: Caller, userId: string) {
+    const member = await this.requireMember(caller, userId);
+    this.assertCanGrant(caller.access.role, member.role);
+    await this.deps.tenants.removeMember(
+      caller.access.scope,
+      userId,
+      member.role,
+      this.deps.audit.auditPut(caller.access.scope, {
+        action: 'member.removed',
+        actor: actorOf(caller),
+        resource: { type: 'member', id: userId },
+        details: { before: { role: member.role } },
+      }),
+    );
+    await this.deps.onAccessReduced?.(caller.access.scope, userId);
+  }
+
+  async listApiKeys(caller: Caller, page: { cursor?: string; limit: number }) {
+    const all = caller.access.permissions.has('api-keys:manage');
+    const result = await this.deps.tenants.listApiKeys(caller.access.scope, page, all ? undefined : caller.principal.userId);
+    return { items: result.items.map(publicApiKey), nextCursor: result.nextCursor };
+  }
+
+  /** Creates a key whose scopes are a subset of the creator's permissions; the key string is returned once. */
+  async createApiKey(caller: Caller, input: { name: string; scopes: Permission[]; expiresInDays: number }) {
+    const scopes = [...new Set(input.scopes)];
+    const beyond = scopes.filter((s) => !caller.access.permissions.has(s));
+    if (beyond.length > 0) {
+      throw new ValidationError(
+        beyond.map((s) => ({ path: `body.scopes`, message: `You do not hold ${s}` })),
+        'An API key cannot have permissions its creator lacks.',
+      );
+    }
+    const now = this.now();
+    const keyId = newId('k');
+    const secret = newSecret();
+    const record: ApiKeyRecord = {
+      keyId,
+      tenantId: caller.access.scope.tenantId,
+      name: input.name,
+      scopes,
+      createdBy: caller.principal.userId,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: now + input.expiresInDays * 86_400_000,
+      secretHash: hashSecret(secret),
+    };
+    await this.deps.tenants.createApiKey(
+      caller.access.scope,
+      record,
+      this.deps.audit.auditPut(caller.access.scope, {
+        action: 'api-key.created',
+        actor: actorOf(caller),
+        resource: { type: 'api-key', id: keyId },
+        details: { name: input.name, scopes, expiresAt: new Date(record.expiresAt).toISOString() },
+      }),
+    );
+    return { ...publicApiKey(record), key: apiKeyString(record.tenantId, keyId, secret) };
+  }
+
+  async revokeApiKey(caller: Caller, keyId: string) {
+    const key = await this.deps.tenants.getApiKey(caller.access.scope, keyId);
+    if (!key) throw new NotFoundError('No such API key.');
+    if (key.createdBy !== caller.principal.userId && !caller.access.permissions.has('api-keys:manage')) {
+      throw new ForbiddenError('Revoking another member’s key needs the api-keys:manage permission.');
+    }
+    const deleted = await this.deps.tenants.deleteApiKey(
+      caller.access.scope,
+      keyId,
+      this.deps.audit.auditPut(caller.access.scope, {
+        action: 'api-key.revoked',
+        actor: actorOf(caller),
+        resource: { type: 'api-key', id: keyId },
+        details: { name: key.name, createdBy: key.createdBy },
+      }),
+    );
+    if (!deleted) throw new NotFoundError('No such API key.');
+  }
+
+  private async requireMember(caller: Caller, userId: string): Promise<MemberRecord> {
+    const member = await this.deps.tenants.getMember(caller.access.scope, userId);
+    if (!member) throw new NotFoundError('No such member.');
+    return member;
+  }
+
+  private assertCanGrant(granter: Role, role: Role) {
+    if (!canGrantRole(granter, role)) {
+      throw new ForbiddenError(
+        roleAtLeast(role, 'admin')
+          ? 'Only owners manage admins and owners.'
+          : `A ${granter} cannot grant or manage the ${role} role.`,
+        'role-not-grantable',
+      );
+    }
+  }
+}
