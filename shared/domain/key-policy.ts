@@ -1,0 +1,176 @@
+/**
+ * The key policy of a tenant's KMS key: the one function that both run-time tenant creation
+ * (shared/crypto/tenant-keys.ts) and CDK (infra/constructs/tenant-key.ts) use.
+ *
+ * Shape, and why:
+ * - `KeyAdministration`: the account (root principal, i.e. IAM policies in the account) and any named
+ *   admin roles may administer the key — describe, tag, alias, enable/disable, rotate, schedule or cancel
+ *   deletion, change the policy — but none of these actions uses the key on data.
+ * - `TenantScopedUse`: Encrypt, Decrypt and GenerateDataKey, through the account principal (so the
+ *   caller's IAM policy must also allow it) and only when the caller is one of the application roles
+ *   (`aws:PrincipalArn`) AND the encryption context's `tenantId` is this tenant AND the context has no
+ *   keys beyond `tenantId`, `purpose` and `recordId`. Naming the roles in a condition rather than as
+ *   principals keeps the policy valid when a role is replaced by a deployment (KMS would otherwise pin
+ *   the old role's unique id and lock the application out of every tenant key).
+ * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
+ */
+import type { PolicyDocument } from './iam.js';
+
+export interface TenantKeyPolicyInput {
+  /** 12-digit AWS account id owning the key. */
+  accountId: string;
+  /** `aws`, `aws-cn`, `aws-us-gov`, … */
+  partition: string;
+  tenantId: string;
+  /** Roles of the functions that encrypt and decrypt tenant data (connections, query, …). */
+  applicationRoleArns: readonly string[];
+  /** Roles that may administer tenant keys besides IAM policies in the account (optional, e.g. break-glass). */
+  adminRoleArns: readonly string[];
+}
+
+export interface TenantKeyPolicyOptions {
+  /**
+   * Values for which validation is skipped because they are not known yet (CDK tokens such as
+   * `Stack.of(this).account`); CDK passes `Token.isUnresolved`.
+   */
+  isUnresolved?: (value: string) => boolean;
+}
+
+/** A key-policy statement (principals are always explicit ARNs; never `*`). */
+export interface KeyPolicyStatement {
+  Sid: string;
+  Effect: 'Allow' | 'Deny';
+  Principal: { AWS: string | string[] };
+  Action: string[];
+  Resource: '*';
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface KeyPolicyDocument extends Omit<PolicyDocument, 'Statement'> {
+  Statement: KeyPolicyStatement[];
+}
+
+/** The encryption-context keys every Strongroom ciphertext carries (shared/crypto/envelope.ts). */
+export const ENCRYPTION_CONTEXT_KEYS = ['tenantId', 'purpose', 'recordId'] as const;
+
+/** What the application may do with a tenant key: the three calls the Encryption SDK's KMS keyring makes. */
+export const TENANT_KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
+
+/** Administrative actions: none of them encrypts, decrypts, re-encrypts or grants use. */
+export const TENANT_KEY_ADMIN_ACTIONS = [
+  'kms:CancelKeyDeletion',
+  'kms:CreateAlias',
+  'kms:DeleteAlias',
+  'kms:DescribeKey',
+  'kms:DisableKey',
+  'kms:EnableKey',
+  'kms:EnableKeyRotation',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:ListGrants',
+  'kms:ListKeyPolicies',
+  'kms:ListKeyRotations',
+  'kms:ListResourceTags',
+  'kms:PutKeyPolicy',
+  'kms:RetireGrant',
+  'kms:RevokeGrant',
+  'kms:RotateKeyOnDemand',
+  'kms:ScheduleKeyDeletion',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:UpdateAlias',
+  'kms:UpdateKeyDescription',
+] as const;
+
+/** Thrown for an input that would produce a weaker or malformed policy. */
+export class KeyPolicyInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeyPolicyInputError';
+  }
+}
+
+const TENANT_ID = /^t_[0-9a-hjkmnp-tv-z]{26}$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const PARTITION = /^aws(-[a-z]+)*$/;
+// IAM role path and name characters; no `*` or `?` (wildcards) can pass.
+const ROLE_ARN = /^arn:(aws(?:-[a-z]+)*):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+
+/** The key policy of `tenantId`'s key (see the module comment for the reasoning). */
+export function tenantKeyPolicy(
+  input: TenantKeyPolicyInput,
+  options: TenantKeyPolicyOptions = {},
+): KeyPolicyDocument {
+  const unresolved = options.isUnresolved ?? (() => false);
+  const { accountId, partition, tenantId } = input;
+  if (!TENANT_ID.test(tenantId)) throw new KeyPolicyInputError('tenantKeyPolicy needs a tenant id');
+  if (!unresolved(accountId) && !ACCOUNT_ID.test(accountId))
+    throw new KeyPolicyInputError('accountId must be a 12-digit AWS account id');
+  if (!unresolved(partition) && !PARTITION.test(partition))
+    throw new KeyPolicyInputError('partition must be an AWS partition such as "aws"');
+
+  const roleArns = (label: string, arns: readonly string[]) => {
+    const unique = [...new Set(arns)];
+    for (const arn of unique) {
+      if (unresolved(arn)) continue;
+      const match = ROLE_ARN.exec(arn);
+      if (!match) throw new KeyPolicyInputError(`${label} must be IAM role ARNs without wildcards: ${arn}`);
+      if (!unresolved(partition) && match[1] !== partition)
+        throw new KeyPolicyInputError(`${label}: ${arn} is not in partition ${partition}`);
+      if (!unresolved(accountId) && match[2] !== accountId)
+        throw new KeyPolicyInputError(`${label}: ${arn} is not in account ${accountId}`);
+    }
+    return unique.sort();
+  };
+  const applicationRoleArns = roleArns('applicationRoleArns', input.applicationRoleArns);
+  const adminRoleArns = roleArns('adminRoleArns', input.adminRoleArns);
+  if (applicationRoleArns.length === 0)
+    throw new KeyPolicyInputError('applicationRoleArns must name at least one role');
+  const overlap = applicationRoleArns.filter((arn) => adminRoleArns.includes(arn));
+  if (overlap.length > 0)
+    throw new KeyPolicyInputError(
+      `a role may not both administer and use tenant keys: ${overlap.join(', ')}`,
+    );
+
+  const accountRoot = `arn:${partition}:iam::${accountId}:root`;
+  const administrators = [accountRoot, ...adminRoleArns];
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'KeyAdministration',
+        Effect: 'Allow',
+        Principal: { AWS: administrators.length === 1 ? accountRoot : administrators },
+        Action: [...TENANT_KEY_ADMIN_ACTIONS],
+        Resource: '*',
+      },
+      {
+        Sid: 'TenantScopedUse',
+        Effect: 'Allow',
+        Principal: { AWS: accountRoot },
+        Action: [...TENANT_KEY_USE_ACTIONS],
+        Resource: '*',
+        Condition: {
+          ArnEquals: { 'aws:PrincipalArn': applicationRoleArns },
+          StringEquals: { 'kms:EncryptionContext:tenantId': tenantId },
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...ENCRYPTION_CONTEXT_KEYS] },
+        },
+      },
+    ],
+  };
+}
+
+/** The alias of a tenant's key. */
+export function tenantKeyAlias(stage: string, tenantId: string): string {
+  if (!/^[a-z0-9-]{1,32}$/.test(stage)) throw new KeyPolicyInputError('stage must be kebab-case');
+  if (!TENANT_ID.test(tenantId)) throw new KeyPolicyInputError('tenantKeyAlias needs a tenant id');
+  return `alias/strongroom/${stage}/tenant/${tenantId}`;
+}
+
+/** Tags every tenant key carries: `tenantId` (DESIGN.md §4) and the stage, for IAM conditions and cost. */
+export function tenantKeyTags(stage: string, tenantId: string): { key: string; value: string }[] {
+  return [
+    { key: 'tenantId', value: tenantId },
+    { key: 'strongroom:stage', value: stage },
+  ];
+}

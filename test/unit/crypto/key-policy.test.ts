@@ -1,0 +1,223 @@
+import { createValidatedPolicy, validateResourcePolicy } from '@cloud-copilot/iam-policy';
+import { runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import { describe, expect, it } from 'vitest';
+import {
+  KeyPolicyInputError,
+  TENANT_KEY_ADMIN_ACTIONS,
+  tenantKeyAlias,
+  tenantKeyPolicy,
+} from '../../../shared/domain/key-policy.js';
+
+const ACCOUNT = '111122223333';
+const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
+const OTHER_TENANT = 't_01jabcdefghjkmnpqrstvwxyz1';
+const CONNECTIONS_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-connections`;
+const QUERY_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-query`;
+const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
+const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-storage`;
+const KEY_ARN = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+const input = {
+  accountId: ACCOUNT,
+  partition: 'aws',
+  tenantId: TENANT,
+  applicationRoleArns: [QUERY_ROLE, CONNECTIONS_ROLE],
+  adminRoleArns: [ADMIN_ROLE],
+};
+
+/** An identity policy as generous as a misconfigured role could be: the key policy alone must hold. */
+const KMS_EVERYTHING = {
+  name: 'kms-everything',
+  policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] },
+};
+
+/** The key policy, syntax-checked as a resource policy (and named, which the unchecked engine needs). */
+function keyPolicy() {
+  const validated = createValidatedPolicy(tenantKeyPolicy(input), validateResourcePolicy, {
+    name: 'key-policy',
+  });
+  expect(validated.errors).toEqual([]);
+  return validated;
+}
+
+function simulate(options: {
+  principal: string;
+  action: string;
+  context?: Record<string, string | string[]>;
+  identityAllows?: boolean;
+}): string {
+  const simulation: Simulation = {
+    identityPolicies: options.identityAllows === false ? [] : [KMS_EVERYTHING],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy: keyPolicy() as never,
+    request: {
+      principal: options.principal,
+      action: options.action,
+      resource: { resource: KEY_ARN, accountId: ACCOUNT },
+      contextVariables: { 'aws:PrincipalArn': options.principal, ...options.context },
+    },
+  };
+  // The validating engine drops `kms:EncryptionContext:<key>` (it matches only `/`-style variable keys
+  // such as `aws:PrincipalTag/X`), which would make every context condition fail; the unchecked engine
+  // evaluates the policy as written, with the context values given here.
+  const result = runUnsafeSimulation(simulation, {});
+  return result;
+}
+
+const ownContext = {
+  'kms:EncryptionContext:tenantId': TENANT,
+  'kms:EncryptionContext:purpose': 'connection-password',
+  'kms:EncryptionContext:recordId': 'c_1',
+  'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId'],
+};
+
+describe('tenantKeyPolicy', () => {
+  it('lets application roles use the key only with their tenant in the encryption context', async () => {
+    // Prepare / Act / Assess
+    for (const role of [CONNECTIONS_ROLE, QUERY_ROLE]) {
+      for (const action of ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey']) {
+        expect(simulate({ principal: role, action, context: ownContext })).toBe('Allowed');
+        expect(
+          simulate({
+            principal: role,
+            action,
+            context: { ...ownContext, 'kms:EncryptionContext:tenantId': OTHER_TENANT },
+          }),
+        ).not.toBe('Allowed');
+        expect(simulate({ principal: role, action, context: { 'kms:EncryptionContextKeys': [] } })).not.toBe(
+          'Allowed',
+        );
+        expect(simulate({ principal: role, action })).not.toBe('Allowed');
+      }
+    }
+  });
+
+  it('refuses extra encryption-context keys and usage without an identity policy', async () => {
+    expect(
+      simulate({
+        principal: CONNECTIONS_ROLE,
+        action: 'kms:Decrypt',
+        context: {
+          ...ownContext,
+          'kms:EncryptionContext:aws-crypto-public-key': 'x',
+          'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId', 'aws-crypto-public-key'],
+        },
+      }),
+    ).not.toBe('Allowed');
+    // Use is delegated to IAM: the role's own policy must allow it too (granted by infra).
+    expect(
+      simulate({
+        principal: CONNECTIONS_ROLE,
+        action: 'kms:Decrypt',
+        context: ownContext,
+        identityAllows: false,
+      }),
+    ).not.toBe('Allowed');
+  });
+
+  it('never lets administrators, other roles or the account use the key on data', async () => {
+    for (const principal of [ADMIN_ROLE, OTHER_ROLE, `arn:aws:iam::${ACCOUNT}:root`]) {
+      for (const action of [
+        'kms:Encrypt',
+        'kms:Decrypt',
+        'kms:GenerateDataKey',
+        'kms:ReEncryptFrom',
+        'kms:CreateGrant',
+      ]) {
+        expect(simulate({ principal, action, context: ownContext })).not.toBe('Allowed');
+      }
+    }
+    for (const action of [
+      'kms:ReEncryptFrom',
+      'kms:CreateGrant',
+      'kms:DisableKeyRotation',
+      'kms:GenerateDataKeyPair',
+    ]) {
+      expect(simulate({ principal: CONNECTIONS_ROLE, action, context: ownContext })).not.toBe('Allowed');
+    }
+  });
+
+  it('lets the admin role administer, and IAM in the account administer, but not beyond the admin actions', async () => {
+    for (const action of [
+      'kms:ScheduleKeyDeletion',
+      'kms:DisableKey',
+      'kms:PutKeyPolicy',
+      'kms:EnableKeyRotation',
+    ]) {
+      expect(simulate({ principal: ADMIN_ROLE, action, identityAllows: false })).toBe('Allowed');
+      // The tenants function holds these through its IAM policy (root delegation).
+      expect(simulate({ principal: OTHER_ROLE, action })).toBe('Allowed');
+      expect(simulate({ principal: OTHER_ROLE, action, identityAllows: false })).not.toBe('Allowed');
+    }
+  });
+
+  it('has no wildcard principal, action or disallowed statement', () => {
+    const policy = tenantKeyPolicy(input);
+    expect(policy.Statement.map((s) => s.Sid)).toEqual(['KeyAdministration', 'TenantScopedUse']);
+    for (const statement of policy.Statement) {
+      const principals = [statement.Principal.AWS].flat();
+      expect(principals.every((p) => p.startsWith('arn:aws:iam::111122223333:'))).toBe(true);
+      expect(statement.Action.some((a) => a.includes('*'))).toBe(false);
+      expect(statement.Effect).toBe('Allow');
+    }
+    expect(policy.Statement[0]!.Action).toEqual([...TENANT_KEY_ADMIN_ACTIONS]);
+    expect(policy.Statement[0]!.Principal.AWS).toEqual([`arn:aws:iam::${ACCOUNT}:root`, ADMIN_ROLE]);
+    expect(policy.Statement[1]).toEqual({
+      Sid: 'TenantScopedUse',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+      Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+      Condition: {
+        ArnEquals: { 'aws:PrincipalArn': [CONNECTIONS_ROLE, QUERY_ROLE] },
+        StringEquals: { 'kms:EncryptionContext:tenantId': TENANT },
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId'] },
+      },
+    });
+  });
+
+  it('is deterministic whatever the order of the roles', () => {
+    const a = tenantKeyPolicy(input);
+    const b = tenantKeyPolicy({ ...input, applicationRoleArns: [CONNECTIONS_ROLE, QUERY_ROLE, QUERY_ROLE] });
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+    expect(tenantKeyPolicy({ ...input, adminRoleArns: [] }).Statement[0]!.Principal.AWS).toBe(
+      `arn:aws:iam::${ACCOUNT}:root`,
+    );
+  });
+
+  it.each([
+    ['no tenant', { tenantId: '' }],
+    ['a malformed tenant', { tenantId: 't_*' }],
+    ['the platform as tenant', { tenantId: 'platform' }],
+    ['a bad account', { accountId: '1234' }],
+    ['a bad partition', { partition: 'aws*' }],
+    ['no application role', { applicationRoleArns: [] }],
+    ['a wildcard role', { applicationRoleArns: [`arn:aws:iam::${ACCOUNT}:role/*`] }],
+    ['a wildcard principal', { applicationRoleArns: ['*'] }],
+    ['a user instead of a role', { applicationRoleArns: [`arn:aws:iam::${ACCOUNT}:user/alice`] }],
+    ['another account role', { applicationRoleArns: ['arn:aws:iam::999999999999:role/x'] }],
+    ['another partition role', { applicationRoleArns: [`arn:aws-cn:iam::${ACCOUNT}:role/x`] }],
+    ['a wildcard admin', { adminRoleArns: [`arn:aws:iam::${ACCOUNT}:role/admin?`] }],
+    ['a role both admin and user', { adminRoleArns: [CONNECTIONS_ROLE] }],
+  ])('refuses %s', (_name, override) => {
+    expect(() => tenantKeyPolicy({ ...input, ...override })).toThrow(KeyPolicyInputError);
+  });
+
+  it('skips validation only for values the caller marks unresolved (CDK tokens)', () => {
+    const token = ['$', '{Token[TOKEN.1]}'].join('');
+    const policy = tenantKeyPolicy(
+      { ...input, accountId: token, partition: token, applicationRoleArns: [token] },
+      { isUnresolved: (v) => v === token },
+    );
+    expect(policy.Statement[1]!.Condition!.ArnEquals).toEqual({ 'aws:PrincipalArn': [token] });
+    expect(() =>
+      tenantKeyPolicy({ ...input, applicationRoleArns: ['*'] }, { isUnresolved: (v) => v === token }),
+    ).toThrow(KeyPolicyInputError);
+  });
+
+  it('names the alias by stage and tenant', () => {
+    expect(tenantKeyAlias('dev', TENANT)).toBe(`alias/strongroom/dev/tenant/${TENANT}`);
+    expect(() => tenantKeyAlias('dev/../x', TENANT)).toThrow(KeyPolicyInputError);
+  });
+});
