@@ -1,0 +1,210 @@
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
+  DisableKeyCommand,
+  EnableKeyRotationCommand,
+  KMSClient,
+  ListResourceTagsCommand,
+  ScheduleKeyDeletionCommand,
+} from '@aws-sdk/client-kms';
+import { clientConfig } from '../aws/clients.js';
+import { optionalEnv, requireEnv } from '../aws/config.js';
+import { tenantKeyAlias, tenantKeyPolicy, tenantKeyTags } from '../domain/key-policy.js';
+import { logger } from '../http/observability.js';
+import type { TenantKeyProvisioner } from './tenant-key-provisioner.js';
+
+/**
+ * Roles allowed to use tenant keys (comma-separated ARNs): the functions that encrypt or decrypt tenant
+ * data. Read only by `tenantKeysFromEnv`; infra and local provisioning set it.
+ */
+export const TENANT_KEY_USER_ROLE_ARNS_ENV = 'TENANT_KEY_USER_ROLE_ARNS';
+
+/** Waiting period before a retired tenant key is deleted (crypto-shredding, DESIGN.md §4). */
+export const RETIRED_KEY_PENDING_DAYS = 30;
+/**
+ * Waiting period for a key discarded half-made during tenant creation. It never protected any data, so
+ * KMS's shortest window is enough; it is disabled at once anyway.
+ */
+export const DISCARDED_KEY_PENDING_DAYS = 7;
+
+export interface KmsTenantKeysOptions {
+  kms: KMSClient;
+  stage: string;
+  accountId: string;
+  partition: string;
+  applicationRoleArns: readonly string[];
+  adminRoleArns?: readonly string[];
+}
+
+/** Thrown when `retire` is asked to retire a key that is not one of this stage's tenant keys. */
+export class NotATenantKeyError extends Error {
+  constructor(keyArn: string) {
+    super(`Refusing to retire ${keyArn}: it is not a tenant key of this deployment`);
+    this.name = 'NotATenantKeyError';
+  }
+}
+
+/**
+ * Tenant keys in KMS. `create` makes a symmetric key with the policy from `tenantKeyPolicy`, rotation on,
+ * the tenant tags and alias; if any step after CreateKey fails, the half-made key is disabled and
+ * scheduled for deletion before the error is rethrown, so no orphaned key is left enabled.
+ */
+export class KmsTenantKeys implements TenantKeyProvisioner {
+  readonly #options: KmsTenantKeysOptions;
+
+  constructor(options: KmsTenantKeysOptions) {
+    this.#options = options;
+  }
+
+  /** Creates the tenant's key and returns its ARN. */
+  async create(tenantId: string): Promise<{ keyArn: string }> {
+    const { kms, stage } = this.#options;
+    // Built (and validated) before any call, so bad configuration creates nothing.
+    const policy = tenantKeyPolicy({
+      accountId: this.#options.accountId,
+      partition: this.#options.partition,
+      tenantId,
+      applicationRoleArns: this.#options.applicationRoleArns,
+      adminRoleArns: this.#options.adminRoleArns ?? [],
+    });
+    const aliasName = tenantKeyAlias(stage, tenantId);
+    const created = await kms.send(
+      new CreateKeyCommand({
+        Description: `Strongroom ${stage} tenant ${tenantId}`,
+        KeyUsage: 'ENCRYPT_DECRYPT',
+        KeySpec: 'SYMMETRIC_DEFAULT',
+        Policy: JSON.stringify(policy),
+        Tags: tenantKeyTags(stage, tenantId).map(({ key, value }) => ({ TagKey: key, TagValue: value })),
+        // The policy always lets the account (IAM) administer the key, so it cannot become unmanageable;
+        // the check is bypassed because it would otherwise demand that this runtime role may rewrite
+        // every tenant key's policy (kms:PutKeyPolicy), which it must not have.
+        BypassPolicyLockoutSafetyCheck: true,
+      }),
+    );
+    const keyId = created.KeyMetadata?.KeyId;
+    const keyArn = created.KeyMetadata?.Arn;
+    if (!keyId || !keyArn) {
+      if (keyId) await this.#discard(keyId, tenantId);
+      throw new Error('KMS CreateKey returned no key id');
+    }
+    try {
+      await kms.send(new EnableKeyRotationCommand({ KeyId: keyId }));
+      await kms.send(new CreateAliasCommand({ AliasName: aliasName, TargetKeyId: keyId }));
+    } catch (error) {
+      await this.#discard(keyId, tenantId);
+      throw error;
+    }
+    return { keyArn };
+  }
+
+  /** Disables the key and schedules its deletion in 30 days; a key already pending deletion or gone is fine. */
+  async retire(keyArn: string): Promise<void> {
+    const { kms } = this.#options;
+    let tags: Map<string, string>;
+    try {
+      const listed = await kms.send(new ListResourceTagsCommand({ KeyId: keyArn }));
+      tags = new Map((listed.Tags ?? []).map((t) => [t.TagKey ?? '', t.TagValue ?? '']));
+    } catch (error) {
+      if (errorName(error) === 'NotFoundException') return;
+      throw error;
+    }
+    // A bug handing over the platform key (or another stage's key) must not schedule it for deletion.
+    if (!tags.get('tenantId') || tags.get('strongroom:stage') !== this.#options.stage)
+      throw new NotATenantKeyError(keyArn);
+
+    const state = await this.#keyState(keyArn);
+    if (state === 'PendingDeletion' || state === 'gone') return;
+    if (state !== 'Disabled') await kms.send(new DisableKeyCommand({ KeyId: keyArn }));
+    try {
+      await kms.send(
+        new ScheduleKeyDeletionCommand({ KeyId: keyArn, PendingWindowInDays: RETIRED_KEY_PENDING_DAYS }),
+      );
+    } catch (error) {
+      // Another retire may have won the race; that is the state we want.
+      if (
+        errorName(error) === 'KMSInvalidStateException' &&
+        (await this.#keyState(keyArn)) === 'PendingDeletion'
+      )
+        return;
+      throw error;
+    }
+  }
+
+  async #keyState(keyArn: string): Promise<string> {
+    try {
+      const described = await this.#options.kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
+      return described.KeyMetadata?.KeyState ?? 'unknown';
+    } catch (error) {
+      if (errorName(error) === 'NotFoundException') return 'gone';
+      throw error;
+    }
+  }
+
+  /**
+   * Disables and schedules deletion of a key whose creation did not finish. Each step is attempted even
+   * if the other fails; if neither succeeds the key is logged (by id, never anything secret) for an
+   * operator, because the caller's original error is what must reach the client.
+   */
+  async #discard(keyId: string, tenantId: string): Promise<void> {
+    const { kms } = this.#options;
+    const failures: string[] = [];
+    try {
+      await kms.send(new DisableKeyCommand({ KeyId: keyId }));
+    } catch (error) {
+      failures.push(`DisableKey: ${errorName(error)}`);
+    }
+    try {
+      await kms.send(
+        new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: DISCARDED_KEY_PENDING_DAYS }),
+      );
+    } catch (error) {
+      failures.push(`ScheduleKeyDeletion: ${errorName(error)}`);
+    }
+    if (failures.length > 0)
+      logger.error('half-made tenant key could not be fully discarded', { keyId, tenantId, failures });
+  }
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'UnknownError';
+}
+
+/** Account and partition of a KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`). */
+export function parseKmsKeyArn(arn: string): { partition: string; region: string; accountId: string } {
+  const match = /^arn:(aws(?:-[a-z]+)*):kms:([a-z0-9-]+):(\d{12}):key\/[A-Za-z0-9-]+$/.exec(arn);
+  if (!match) throw new Error(`Not a KMS key ARN: ${arn}`);
+  return { partition: match[1]!, region: match[2]!, accountId: match[3]! };
+}
+
+/**
+ * The tenant-key provisioner configured from the environment. Tenant keys live in the account and
+ * partition of the platform key (PLATFORM_KEY_ARN); STAGE names the alias; TENANT_KEY_USER_ROLE_ARNS
+ * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator.
+ */
+export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTenantKeys {
+  const { accountId, partition } = parseKmsKeyArn(requireEnv('platformKeyArn', env));
+  const stage = requireEnv('stage', env);
+  let users = (env[TENANT_KEY_USER_ROLE_ARNS_ENV] ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
+  // Local mode only (an emulator endpoint is set, which never happens in AWS): the emulator neither has
+  // the functions' roles nor enforces key policies, so the policy names a stand-in role of the local
+  // account until local provisioning sets the variable itself.
+  if (users.length === 0 && optionalEnv('endpoint', env))
+    users = [`arn:${partition}:iam::${accountId}:role/strongroom-${stage}-functions`];
+  if (users.length === 0)
+    throw new Error(
+      `Missing environment variable ${TENANT_KEY_USER_ROLE_ARNS_ENV} (the roles allowed to use tenant keys)`,
+    );
+  const admin = optionalEnv('tenantKeyAdminRoleArn', env);
+  return new KmsTenantKeys({
+    kms: new KMSClient(clientConfig()),
+    stage,
+    accountId,
+    partition,
+    applicationRoleArns: users,
+    adminRoleArns: admin ? [admin] : [],
+  });
+}

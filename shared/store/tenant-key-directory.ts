@@ -1,0 +1,54 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { TenantKeyUnavailableError, type TenantKeyDirectory } from '../crypto/envelope.js';
+import type { TenantDataClients } from './tenant-data-client.js';
+import { TENANT_SK } from './tenant-store.js';
+import { type TenantScope, tenantKey } from './tenant-scope.js';
+
+export interface TenantItemKeyDirectoryOptions {
+  clients: TenantDataClients;
+  tableName: string;
+  /** How long a looked-up ARN is reused; a tenant's key ARN never changes, so this only bounds staleness after deletion. */
+  ttlMs?: number;
+  maxTenants?: number;
+  now?: () => number;
+}
+
+/**
+ * Tenant key ARNs read from the tenant item (`{pk: tenantId, sk: 'TENANT'}`, attribute `keyArn`) through the
+ * tenant-scoped client, cached per tenant in the warm function.
+ */
+export class TenantItemKeyDirectory implements TenantKeyDirectory {
+  readonly #options: Required<TenantItemKeyDirectoryOptions>;
+  readonly #cache = new Map<string, { keyArn: string; expiresAt: number }>();
+
+  constructor(options: TenantItemKeyDirectoryOptions) {
+    this.#options = { ttlMs: 5 * 60_000, maxTenants: 1000, now: Date.now, ...options };
+  }
+
+  /** The tenant's key ARN; TenantKeyUnavailableError if the tenant item names none. */
+  async keyArnFor(scope: TenantScope): Promise<string> {
+    const now = this.#options.now();
+    const cached = this.#cache.get(scope.tenantId);
+    if (cached && cached.expiresAt > now) return cached.keyArn;
+    const client = await this.#options.clients.forScope(scope);
+    const { Item } = await client.send(
+      new GetCommand({
+        TableName: this.#options.tableName,
+        Key: tenantKey(scope, TENANT_SK),
+        ProjectionExpression: '#keyArn',
+        ExpressionAttributeNames: { '#keyArn': 'keyArn' },
+        // Right after tenant creation an eventually consistent read could miss the item.
+        ConsistentRead: true,
+      }),
+    );
+    const keyArn = Item?.keyArn;
+    if (typeof keyArn !== 'string' || !keyArn) throw new TenantKeyUnavailableError();
+    this.#cache.delete(scope.tenantId);
+    if (this.#cache.size >= this.#options.maxTenants) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+    this.#cache.set(scope.tenantId, { keyArn, expiresAt: now + this.#options.ttlMs });
+    return keyArn;
+  }
+}
