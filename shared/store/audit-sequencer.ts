@@ -1,0 +1,369 @@
+import { createHash } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { platformDynamo } from '../aws/clients.js';
+import { requireEnv } from '../aws/config.js';
+import {
+  type ChainHead,
+  HEAD_SK,
+  LOG_REGISTRY_PK,
+  type StoredEventItem,
+  appendToChain,
+  chainSk,
+  eventSk,
+  eventUlid,
+  markSk,
+  pendingWindowStart,
+  ulidFloor,
+} from '../domain/audit-chain.js';
+import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
+import type { TransactItem } from '../http/audit-seam.js';
+import { AuditLogReader, type PendingStatus, onAuditAppend } from './audit-store.js';
+
+/**
+ * Events per transaction: each needs a chain record and a marker, plus the head and (on a log's first
+ * batch) its registry entry: 2 × 49 + 2 = 100, DynamoDB's TransactWriteItems limit.
+ */
+export const MAX_BATCH = 49;
+
+/**
+ * How far before the watermark pending events are looked for. An event's id is taken when the writer
+ * builds it, so it can commit after newer events were chained; API functions finish within 15 minutes
+ * (Lambda's limit), so no event commits later than that after its id was taken. Older stragglers are
+ * still found: the stream passes every new event's id as a hint, and the daily job sweeps with a long
+ * look-back.
+ */
+export const DEFAULT_GRACE_MS = 15 * 60_000;
+
+/** Thrown when a log cannot be sequenced (its chain is inconsistent or contention never ends). */
+export class AuditSequencerError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'AuditSequencerError';
+  }
+}
+
+export interface AuditSequencerProps {
+  /** Function-role client: the sequencer acts for every log. */
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  batchSize?: number;
+  graceMs?: number;
+  /** Bound on batches per run, so one busy log cannot hold a stream batch forever. */
+  maxBatchesPerRun?: number;
+  /** Conflicting attempts (another sequencer moved the head) tolerated per run. */
+  maxConflicts?: number;
+  now?: () => number;
+}
+
+export interface SequenceOptions {
+  /** Event ids known to exist (from the stream): looked at even when older than the pending window. */
+  hints?: readonly string[];
+  /** Look for pending events this far back instead of the grace window (the daily sweep). */
+  lookbackMs?: number;
+}
+
+export interface SequenceReport extends PendingStatus {
+  logId: string;
+  sequenced: number;
+  batches: number;
+  conflicts: number;
+  head: { seq: number; hash: string };
+}
+
+/**
+ * Integrates each log's pending events into its hash chain, the way Trillian's sequencer integrates
+ * queued leaves: in batches, in id order, consecutive sequence numbers, one transaction per batch holding
+ * the chain records, a marker per event (conditional: an event is never chained twice) and the head
+ * (conditional on the head read: two sequencers never both extend it). A failed or repeated batch changes
+ * nothing, and a retry starts again from the stored head, so the work is idempotent.
+ */
+export class AuditSequencer {
+  readonly #db: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #batchSize: number;
+  readonly #graceMs: number;
+  readonly #maxBatches: number;
+  readonly #maxConflicts: number;
+  readonly #now: () => number;
+  // Runs of one log in this process go one after another: they would only conflict with each other.
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  constructor(props: AuditSequencerProps) {
+    this.#db = props.client;
+    this.#table = props.tableName;
+    this.#batchSize = Math.min(props.batchSize ?? MAX_BATCH, MAX_BATCH);
+    if (this.#batchSize < 1) throw new RangeError('batchSize must be at least 1');
+    this.#graceMs = props.graceMs ?? DEFAULT_GRACE_MS;
+    this.#maxBatches = props.maxBatchesPerRun ?? 1000;
+    this.#maxConflicts = props.maxConflicts ?? 25;
+    this.#now = props.now ?? Date.now;
+  }
+
+  get graceMs(): number {
+    return this.#graceMs;
+  }
+
+  /** Sequences every pending event of one log; returns what it did and what is still pending. */
+  sequence(logId: string, options: SequenceOptions = {}): Promise<SequenceReport> {
+    const previous = this.#tails.get(logId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.#run(logId, options));
+    this.#tails.set(logId, run);
+    void run
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#tails.get(logId) === run) this.#tails.delete(logId);
+      });
+    return run;
+  }
+
+  /** Every log the sequencer has started (from the registry partition), plus the platform log. */
+  async listLogs(): Promise<string[]> {
+    const logs = new Set<string>([PLATFORM_LOG_ID]);
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': LOG_REGISTRY_PK },
+          ProjectionExpression: 'sk',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) logs.add(String(item.sk));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return [...logs];
+  }
+
+  /** A reader of any log with the sequencer's (platform) credentials. */
+  reader(logId: string): AuditLogReader {
+    return new AuditLogReader({ client: this.#db, tableName: this.#table, logId, now: this.#now });
+  }
+
+  async #run(logId: string, options: SequenceOptions): Promise<SequenceReport> {
+    const reader = this.reader(logId);
+    let sequenced = 0;
+    let batches = 0;
+    let conflicts = 0;
+    const hints = new Set(options.hints ?? []);
+    let read = await reader.head();
+    for (;;) {
+      let head = read.head;
+      let exists = read.exists;
+      let batch: StoredEventItem[] = [];
+      const flush = async () => {
+        const next = appendToChain(head, batch, this.#now());
+        await this.#commit(logId, exists ? head : undefined, batch, next);
+        head = next.head;
+        exists = true;
+        sequenced += batch.length;
+        batches++;
+        for (const event of batch) hints.delete(event.id);
+        batch = [];
+      };
+      try {
+        // One pass over the window per attempt: markers are read once, events stream in id order.
+        for await (const event of this.#pendingEvents(reader, this.#windowStart(head, options), [...hints])) {
+          batch.push(event);
+          if (batch.length >= this.#batchSize) {
+            await flush();
+            if (batches >= this.#maxBatches) break;
+          }
+        }
+        if (batch.length > 0 && batches < this.#maxBatches) await flush();
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        // Another sequencer moved the head or chained one of these events: start again from the store.
+        if (++conflicts > this.#maxConflicts)
+          throw new AuditSequencerError(
+            `log ${logId}: the head kept moving or the chain is inconsistent`,
+            error,
+          );
+        await sleep(Math.min(1000, 20 * 2 ** Math.min(conflicts, 6)) * Math.random());
+        read = await reader.head();
+        continue;
+      }
+      const pending = await reader.pendingStatus(this.#graceMs, head);
+      return { logId, sequenced, batches, conflicts, head: { seq: head.seq, hash: head.hash }, ...pending };
+    }
+  }
+
+  #windowStart(head: ChainHead, options: SequenceOptions): string {
+    const window = pendingWindowStart(head, this.#graceMs);
+    if (options.lookbackMs === undefined) return window;
+    const lookback = ulidFloor(this.#now() - options.lookbackMs);
+    // ULIDs compare as strings: the earlier of the two bounds.
+    return [lookback, window].sort()[0]!;
+  }
+
+  /** Unmarked events in id order: hinted ones older than the window first, then those in the window. */
+  async *#pendingEvents(
+    reader: AuditLogReader,
+    from: string,
+    hints: string[],
+  ): AsyncGenerator<StoredEventItem> {
+    const early = hints
+      .filter((id) => validEventId(id) && eventUlid(id) < from)
+      .sort((a, b) => a.localeCompare(b));
+    for (const id of early) {
+      const item = await this.#unmarkedEvent(reader.logId, eventUlid(id));
+      if (item) yield item;
+    }
+    yield* reader.unmarkedEvents(from);
+  }
+
+  async #unmarkedEvent(logId: string, ulid: string): Promise<StoredEventItem | undefined> {
+    const get = (sk: string) =>
+      this.#db.send(new GetCommand({ TableName: this.#table, Key: { pk: logId, sk }, ConsistentRead: true }));
+    const [event, mark] = await Promise.all([get(eventSk(ulid)), get(markSk(ulid))]);
+    return event.Item && !mark.Item ? (event.Item as StoredEventItem) : undefined;
+  }
+
+  async #commit(
+    logId: string,
+    readHead: ChainHead | undefined,
+    batch: StoredEventItem[],
+    next: ReturnType<typeof appendToChain>,
+  ): Promise<void> {
+    const put = (
+      Item: Record<string, unknown>,
+      ConditionExpression = 'attribute_not_exists(pk)',
+    ): TransactItem => ({
+      Put: { TableName: this.#table, Item, ConditionExpression },
+    });
+    const items: TransactItem[] = [];
+    for (const record of next.records) {
+      items.push(put({ pk: logId, sk: chainSk(record.seq), ...record }));
+      items.push(put({ pk: logId, sk: markSk(eventUlid(record.eventId)), seq: record.seq, ttl: record.ttl }));
+    }
+    const headItem = { pk: logId, sk: HEAD_SK, ...next.head, updatedAt: new Date(this.#now()).toISOString() };
+    if (readHead) {
+      items.push({
+        Put: {
+          TableName: this.#table,
+          Item: headItem,
+          // The head moves only from the state this batch was computed on.
+          ConditionExpression: '#seq = :seq AND #hash = :hash',
+          ExpressionAttributeNames: { '#seq': 'seq', '#hash': 'hash' },
+          ExpressionAttributeValues: { ':seq': readHead.seq, ':hash': readHead.hash },
+        },
+      });
+    } else {
+      items.push(put(headItem));
+      items.push({ Put: { TableName: this.#table, Item: { pk: LOG_REGISTRY_PK, sk: logId } } });
+    }
+    // Same batch, same token: an SDK retry of a transaction that did commit is answered, not re-applied.
+    const token = createHash('sha256')
+      .update(`${logId}|${readHead?.seq ?? 0}|${batch.map((e) => e.id).join(',')}`)
+      .digest('hex')
+      .slice(0, 36);
+    await this.#db.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
+  }
+}
+
+function validEventId(id: string): boolean {
+  try {
+    eventUlid(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A cancelled transaction whose cause is a failed condition or a concurrent transaction on its items. */
+function isConflict(error: unknown): boolean {
+  if (
+    error instanceof TransactionCanceledException ||
+    (error as Error)?.name === 'TransactionCanceledException'
+  ) {
+    const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
+    return reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
+  }
+  return (error as Error)?.name === 'TransactionConflictException';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The sequencer from the environment (AUDIT_TABLE) with the platform DynamoDB client. */
+export function auditSequencerFromEnv(env: NodeJS.ProcessEnv = process.env): AuditSequencer {
+  return new AuditSequencer({ client: platformDynamo(), tableName: requireEnv('auditTable', env) });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// In-process driver for local mode and tests (in AWS the table's stream drives functions/audit/sequencer.ts)
+
+let localSequencer: AuditSequencer | undefined;
+
+function local(): AuditSequencer {
+  localSequencer ??= auditSequencerFromEnv();
+  return localSequencer;
+}
+
+/** Sequences one log now, in this process (tests; local mode). */
+export function sequenceNow(logId: string, options?: SequenceOptions): Promise<SequenceReport> {
+  return local().sequence(logId, options);
+}
+
+export interface LocalSequencerHandle {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the sequencer in this process every `intervalMs` for the logs appended to here (and, once at
+ * start, every registered log), standing in for the stream trigger in local mode.
+ */
+export function startLocalSequencer(
+  options: { intervalMs?: number; onError?: (error: unknown) => void; sequencer?: AuditSequencer } = {},
+): LocalSequencerHandle {
+  const sequencer = options.sequencer ?? local();
+  const intervalMs = options.intervalMs ?? 250;
+  // A log stays active until a run finds nothing pending a while after its last append (the append is
+  // announced before it commits).
+  const active = new Map<string, number>();
+  const touch = (logId: string) => active.set(logId, Date.now());
+  const subscription = onAuditAppend(touch);
+  for (const logId of subscription.earlier) touch(logId);
+  let stopped = false;
+  let busy = false;
+  let running: Promise<void> = sequencer
+    .listLogs()
+    .then((logs) => {
+      for (const logId of logs) if (!active.has(logId)) active.set(logId, 0);
+    })
+    .catch((error) => options.onError?.(error));
+  const tick = async () => {
+    for (const [logId, touched] of [...active]) {
+      if (stopped) return;
+      try {
+        const report = await sequencer.sequence(logId);
+        if (report.pending === 0 && Date.now() - touched > 5000 && active.get(logId) === touched)
+          active.delete(logId);
+      } catch (error) {
+        options.onError?.(error);
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    running = running.then(tick).finally(() => {
+      busy = false;
+    });
+  }, intervalMs);
+  timer.unref?.();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      subscription.unsubscribe();
+      await running;
+    },
+  };
+}
