@@ -185,15 +185,10 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
 export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTenantKeys {
   const { accountId, partition } = parseKmsKeyArn(requireEnv('platformKeyArn', env));
   const stage = requireEnv('stage', env);
-  let users = (env[TENANT_KEY_USER_ROLE_ARNS_ENV] ?? '')
+  const users = (env[TENANT_KEY_USER_ROLE_ARNS_ENV] ?? '')
     .split(',')
     .map((arn) => arn.trim())
     .filter(Boolean);
-  // Local mode only (an emulator endpoint is set, which never happens in AWS): the emulator neither has
-  // the functions' roles nor enforces key policies, so the policy names a stand-in role of the local
-  // account until local provisioning sets the variable itself.
-  if (users.length === 0 && optionalEnv('endpoint', env))
-    users = [`arn:${partition}:iam::${accountId}:role/strongroom-${stage}-functions`];
   if (users.length === 0)
     throw new Error(
       `Missing environment variable ${TENANT_KEY_USER_ROLE_ARNS_ENV} (the roles allowed to use tenant keys)`,
