@@ -208,23 +208,36 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   return undefined;
 }
 
-/** Enforces the body size limit and parses JSON bodies; malformed JSON is a 400 naming `body`. */
+/** Refuses bodies over the size limit before anything else reads them. */
+function bodyLimit(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const body = request.event.body;
+      if (body === null || body === undefined || body === '') return;
+      const size = request.event.isBase64Encoded
+        ? Buffer.from(body, 'base64').byteLength
+        : Buffer.byteLength(body, 'utf8');
+      if (size > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
+    },
+  };
+}
+
+/** Parses JSON bodies (after authorization, so unauthenticated callers learn nothing from the body). */
 function jsonBody(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: (request) => {
       const event = request.event;
       const s = state(request);
       if (event.body === null || event.body === undefined || event.body === '') return;
-      const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
-      if (raw.byteLength > MAX_BODY_BYTES) throw new PayloadTooLargeError(MAX_BODY_BYTES);
       if (!s.bound?.route.body) {
         throw new ValidationError([{ path: 'body', message: 'This route takes no request body' }]);
       }
       const contentType = header(event, 'content-type') ?? '';
       if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType.trim()))
         throw new UnsupportedMediaTypeError();
+      const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
       try {
-        s.parsedBody = JSON.parse(raw.toString('utf8'));
+        s.parsedBody = JSON.parse(raw);
       } catch {
         throw new ValidationError(
           [{ path: 'body', message: 'Malformed JSON' }],
@@ -248,27 +261,41 @@ export function fieldErrors(part: string, error: z.ZodError): FieldError[] {
 
 const EMPTY = z.strictObject({});
 
-function validation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+function check(part: string, schema: z.ZodType | undefined, input: unknown, errors: FieldError[]): unknown {
+  const result = (schema ?? EMPTY).safeParse(input);
+  if (result.success) return result.data;
+  errors.push(...fieldErrors(part, result.error));
+  return undefined;
+}
+
+/** Validates path parameters first: the authorizer needs a well-formed tenant id. */
+function paramsValidation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const s = state(request);
+      const errors: FieldError[] = [];
+      const params = check('params', s.bound!.route.params, s.rawParams, errors);
+      if (errors.length > 0) throw new ValidationError(errors);
+      s.validated = { params, query: undefined, body: undefined };
+    },
+  };
+}
+
+/** Validates query and body with the route's zod schemas; every problem is named by its path. */
+function inputValidation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: (request) => {
       const s = state(request);
       const route = s.bound!.route;
       const errors: FieldError[] = [];
-      const check = (part: string, schema: z.ZodType | undefined, input: unknown) => {
-        const result = (schema ?? EMPTY).safeParse(input);
-        if (result.success) return result.data;
-        errors.push(...fieldErrors(part, result.error));
-        return undefined;
-      };
-      const params = check('params', route.params, s.rawParams);
-      const query = check('query', route.query, request.event.queryStringParameters ?? {});
+      const query = check('query', route.query, request.event.queryStringParameters ?? {}, errors);
       let body: unknown;
       if (route.body) {
         if (s.parsedBody === undefined) errors.push({ path: 'body', message: 'A JSON body is required' });
-        else body = check('body', route.body, s.parsedBody);
+        else body = check('body', route.body, s.parsedBody, errors);
       }
       if (errors.length > 0) throw new ValidationError(errors);
-      s.validated = { params, query, body };
+      s.validated = { params: s.validated!.params, query, body };
     },
   };
 }
@@ -320,8 +347,9 @@ function toResult(result: ApiResult): APIGatewayProxyResult {
 }
 
 /**
- * The one middy stack every API function uses: observability, route matching, size limit, JSON,
- * zod validation, rate limits, authorization, then the route's implementation; problem mapping last.
+ * The one middy stack every API function uses: observability, route matching, size limit, path
+ * parameters, rate limits, authorization (so 401/403/404 never depend on the body), JSON and zod
+ * validation of query and body, then the route's implementation; problem mapping registered last.
  */
 export function createApiHandler(options: ApiHandlerOptions) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
@@ -331,10 +359,12 @@ export function createApiHandler(options: ApiHandlerOptions) {
     .use(responseMetrics())
     .use(securityHeaders())
     .use(routeMatcher(options))
-    .use(jsonBody())
-    .use(validation())
+    .use(bodyLimit())
+    .use(paramsValidation())
     .use(rateLimits(options.rateLimiter))
     .use(authorization(options.authorizer))
+    .use(jsonBody())
+    .use(inputValidation())
     .use(problemErrorHandler())
     .handler(async (event, context) => {
       const s = requestStates.get(event);

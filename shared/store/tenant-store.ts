@@ -205,13 +205,16 @@ export class TenantStore {
       await db.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.table,
-                Key: tenantKey(scope, TENANT_SK),
-                ConditionExpression: 'attribute_exists(pk)',
-              },
-            },
+            // The tenant must exist; a new owner also moves the owner count.
+            member.role === 'owner'
+              ? this.ownerCountChange(scope, +1)
+              : {
+                  ConditionCheck: {
+                    TableName: this.table,
+                    Key: tenantKey(scope, TENANT_SK),
+                    ConditionExpression: 'attribute_exists(pk)',
+                  },
+                },
             {
               Put: {
                 TableName: this.table,

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AREA_HANDLERS } from '../../infra/local/handlers.js';
 import { createLocalApiServer } from '../../infra/local/server.js';
@@ -15,6 +16,18 @@ export interface RequestOptions {
   rawBody?: string;
   token?: string;
   headers?: Record<string, string>;
+  /**
+   * Loopback address to connect from (Linux routes all of 127/8 to lo). By default every request comes
+   * from a fresh address, so per-IP rate limits only bite in tests that pin one.
+   */
+  sourceIp?: string;
+}
+
+let nextIp = 0;
+/** A fresh loopback address, 127.1.0.1 onwards. */
+export function freshLoopbackIp(): string {
+  nextIp++;
+  return `127.1.${(nextIp >> 8) & 255}.${nextIp & 255 || 1}`;
 }
 
 /** The local API server on a free loopback port, as `npm run local` serves it, with a small client. */
@@ -34,11 +47,43 @@ export async function startTestApi() {
     else if (options.body !== undefined) body = JSON.stringify(options.body);
     if (body !== undefined) headers['content-type'] ??= 'application/json';
     if (options.token) headers.authorization = `Bearer ${options.token}`;
-    const res = await fetch(`${url}${path}`, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
-    return { status: res.status, headers: res.headers, body: parsed as T, text };
+    const target = new URL(`${url}${path}`);
+    const res = await new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: `${target.pathname}${target.search}`,
+          method,
+          headers:
+            body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+          localAddress: options.sourceIp ?? freshLoopbackIp(),
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const responseHeaders = new Headers();
+            for (const [name, value] of Object.entries(response.headers)) {
+              if (value !== undefined)
+                responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
+            }
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: responseHeaders,
+              text: Buffer.concat(chunks).toString('utf8'),
+            });
+          });
+          response.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+    let parsed: unknown = res.text;
+    if ((res.headers.get('content-type') ?? '').includes('json') && res.text) parsed = JSON.parse(res.text);
+    return { status: res.status, headers: res.headers, body: parsed as T, text: res.text };
   }
 
   return {

@@ -1,0 +1,551 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { platformDynamo } from '../../shared/aws/clients.js';
+import { addMember, createTenant, signUp, tenantWithEveryRole } from '../support/identity-fixtures.js';
+import { type TestApi, startTestApi } from '../support/local-api.js';
+
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+
+async function scanAll(table: string) {
+  const { Items } = await platformDynamo().send(new ScanCommand({ TableName: table }));
+  return Items ?? [];
+}
+
+describe('registration', () => {
+  it('creates a user and refuses the same e-mail in another case', async () => {
+    // Prepare
+    const email = `Case.${Date.now()}@Example.test`;
+    // Act
+    const first = await api.request('POST', '/v1/auth/register', {
+      body: { email, password: 'a-long-password-1', name: 'C' },
+    });
+    const again = await api.request('POST', '/v1/auth/register', {
+      body: { email: email.toLowerCase(), password: 'a-long-password-2', name: 'C2' },
+    });
+    // Assess
+    expect(first.status).toBe(201);
+    expect(first.body.email).toBe(email.toLowerCase());
+    expect(first.body).not.toHaveProperty('passwordHash');
+    expect(again.status).toBe(409);
+    expect(problemType(again)).toBe('email-taken');
+  });
+
+  it('names every bad field with 400', async () => {
+    const res = await api.request('POST', '/v1/auth/register', {
+      body: { email: 'not-an-email', password: 'short', extra: 1 },
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    const paths = res.body.errors.map((e: { path: string }) => e.path).sort();
+    expect(paths).toEqual(['body.email', 'body.extra', 'body.name', 'body.password']);
+  });
+
+  it('refuses passwords over 256 characters, malformed JSON, wrong media type and oversized bodies', async () => {
+    const long = await api.request('POST', '/v1/auth/register', {
+      body: { email: 'x@example.test', password: 'p'.repeat(257), name: 'X' },
+    });
+    expect(long.status).toBe(400);
+    expect(long.body.errors).toEqual([{ path: 'body.password', message: 'At most 256 characters' }]);
+    const malformed = await api.request('POST', '/v1/auth/register', { rawBody: '{"email":' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.errors).toEqual([{ path: 'body', message: 'Malformed JSON' }]);
+    const form = await api.request('POST', '/v1/auth/register', {
+      rawBody: 'email=a',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(415);
+    const huge = await api.request('POST', '/v1/auth/register', {
+      body: { email: 'x@example.test', password: 'p'.repeat(70_000), name: 'X' },
+    });
+    expect(huge.status).toBe(413);
+  });
+
+  it('allows three registrations per IP per 30 minutes, then 429 with Retry-After', async () => {
+    const sourceIp = '127.9.0.1';
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<TestApi['request']>> | undefined;
+    for (let i = 0; i < 4; i++) {
+      last = await api.request('POST', '/v1/auth/register', {
+        sourceIp,
+        body: { email: `rl-${i}-${Date.now()}@example.test`, password: 'a-long-password-1', name: 'R' },
+      });
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([201, 201, 201, 429]);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});
+
+describe('sign-in', () => {
+  it('answers an unknown e-mail exactly like a wrong password', async () => {
+    const user = await signUp(api, 'enum');
+    const wrong = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: 'wrong-password-123' },
+    });
+    const unknown = await api.request('POST', '/v1/auth/login', {
+      body: { email: `nobody-${Date.now()}@example.test`, password: 'wrong-password-123' },
+    });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(unknown.body).toEqual(wrong.body);
+  });
+
+  it('refuses a sixth login from one IP within 15 minutes', async () => {
+    const user = await signUp(api, 'ip');
+    const sourceIp = '127.9.0.2';
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await api.request('POST', '/v1/auth/login', {
+        sourceIp,
+        body: { email: user.email, password: user.password },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+
+  it('backs off an account after ten failures, even with the right password, from any IP', async () => {
+    const user = await signUp(api, 'brute');
+    for (let i = 0; i < 10; i++) {
+      const res = await api.request('POST', '/v1/auth/login', {
+        body: { email: user.email, password: `guess-number-${i}` },
+      });
+      expect(res.status).toBe(401);
+    }
+    const right = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('stores only hashes of passwords and session tokens', async () => {
+    const user = await signUp(api, 'hash');
+    const items = JSON.stringify(await scanAll(process.env.IDENTITY_TABLE!));
+    expect(items).not.toContain(user.password);
+    expect(items).not.toContain(user.token.split('.')[2]);
+    expect(items).toContain('$argon2id$v=19$m=19456,t=2,p=1$');
+  });
+
+  it('takes credentials only from the Authorization header', async () => {
+    const user = await signUp(api, 'hdr');
+    const inQuery = await api.request('GET', `/v1/me?access_token=${encodeURIComponent(user.token)}`);
+    expect(inQuery.status).toBe(401);
+    const forged = await api.request('GET', '/v1/me', { token: `${user.token.slice(0, -2)}xx` });
+    expect(forged.status).toBe(401);
+    const ok = await api.request('GET', '/v1/me', { token: user.token });
+    expect(ok.status).toBe(200);
+    expect(ok.body.user.userId).toBe(user.userId);
+  });
+});
+
+describe('sessions', () => {
+  it('lists sessions, revokes one, revokes all others, and logs out', async () => {
+    const user = await signUp(api, 'sess');
+    const second = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+      headers: { 'user-agent': 'second-device' },
+    });
+    const third = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    const list = await api.request('GET', '/v1/me/sessions', { token: user.token });
+    expect(list.status).toBe(200);
+    expect(list.body.items).toHaveLength(3);
+    expect(list.body.items.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+    expect(list.body.items.map((s: { userAgent: string }) => s.userAgent)).toContain('second-device');
+
+    const secondId = second.body.token.split('.')[1];
+    const revoke = await api.request('DELETE', `/v1/me/sessions/${secondId}`, { token: user.token });
+    expect(revoke.status).toBe(204);
+    expect((await api.request('GET', '/v1/me', { token: second.body.token })).status).toBe(401);
+
+    const others = await api.request('DELETE', '/v1/me/sessions', { token: user.token });
+    expect(others.body).toEqual({ revoked: 1 });
+    expect((await api.request('GET', '/v1/me', { token: third.body.token })).status).toBe(401);
+
+    const logout = await api.request('POST', '/v1/auth/logout', { token: user.token });
+    expect(logout.status).toBe(204);
+    expect((await api.request('GET', '/v1/me', { token: user.token })).status).toBe(401);
+  });
+
+  it("cannot revoke another user's session (404, and it keeps working)", async () => {
+    const a = await signUp(api, 'sa');
+    const b = await signUp(api, 'sb');
+    const res = await api.request('DELETE', `/v1/me/sessions/${b.token.split('.')[1]}`, { token: a.token });
+    expect(res.status).toBe(404);
+    expect((await api.request('GET', '/v1/me', { token: b.token })).status).toBe(200);
+  });
+
+  it('changing the password revokes every other session and needs the current password', async () => {
+    const user = await signUp(api, 'pw');
+    const other = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    const wrong = await api.request('POST', '/v1/me/password', {
+      token: user.token,
+      body: { currentPassword: 'not-my-password', newPassword: 'a-brand-new-password' },
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors[0].path).toBe('body.currentPassword');
+    const res = await api.request('POST', '/v1/me/password', {
+      token: user.token,
+      body: { currentPassword: user.password, newPassword: 'a-brand-new-password' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.revokedSessions).toBe(1);
+    expect((await api.request('GET', '/v1/me', { token: other.body.token })).status).toBe(401);
+    expect((await api.request('GET', '/v1/me', { token: user.token })).status).toBe(200);
+    const oldLogin = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    expect(oldLogin.status).toBe(401);
+  });
+});
+
+describe('TOTP MFA', () => {
+  it('enrols, confirms, requires a code at sign-in, refuses a replay, and accepts a recovery code once', async () => {
+    const user = await signUp(api, 'mfa');
+    const enrol = await api.request('POST', '/v1/me/mfa/totp', { token: user.token });
+    expect(enrol.status).toBe(201);
+    expect(enrol.body.otpauthUri).toMatch(/^otpauth:\/\/totp\/Strongroom:/);
+    const secret: string = enrol.body.secret;
+    const rawIdentity = JSON.stringify(await scanAll(process.env.IDENTITY_TABLE!));
+    expect(rawIdentity).not.toContain(secret);
+
+    const bad = await api.request('POST', '/v1/me/mfa/totp/confirm', {
+      token: user.token,
+      body: { code: '000000' },
+    });
+    expect(bad.status).toBe(401);
+    const now = Date.now();
+    const confirm = await api.request('POST', '/v1/me/mfa/totp/confirm', {
+      token: user.token,
+      body: { code: totpCodeAt(secret, now) },
+    });
+    expect(confirm.status).toBe(200);
+    expect(confirm.body.recoveryCodes).toHaveLength(10);
+
+    const noCode = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    expect(noCode.status).toBe(401);
+    expect(problemType(noCode)).toBe('mfa-required');
+
+    // The confirmation used the current step: the same code, and the previous step's, are refused now.
+    const replay = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password, mfaCode: totpCodeAt(secret, now) },
+    });
+    expect(replay.status).toBe(401);
+    expect(problemType(replay)).toBe('invalid-mfa-code');
+    const next = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password, mfaCode: totpCodeAt(secret, now + 30_000) },
+    });
+    expect(next.status).toBe(200);
+    const nextAgain = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password, mfaCode: totpCodeAt(secret, now + 30_000) },
+    });
+    expect(nextAgain.status).toBe(401);
+
+    const recovery = confirm.body.recoveryCodes[0].toUpperCase();
+    const withRecovery = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password, recoveryCode: recovery },
+    });
+    expect(withRecovery.status).toBe(200);
+    const recoveryAgain = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password, recoveryCode: recovery },
+    });
+    expect(recoveryAgain.status).toBe(401);
+
+    const removeWithoutCode = await api.request('DELETE', '/v1/me/mfa/totp', { token: user.token, body: {} });
+    expect(removeWithoutCode.status).toBe(400);
+    const remove = await api.request('DELETE', '/v1/me/mfa/totp', {
+      token: user.token,
+      body: { recoveryCode: confirm.body.recoveryCodes[1] },
+    });
+    expect(remove.status).toBe(204);
+    const plain = await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: user.password },
+    });
+    expect(plain.status).toBe(200);
+  });
+
+  it('a tenant requiring MFA refuses members without it with 403 mfa-enrolment-required', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'MfaCorp');
+    const set = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+      token: users.admin.token,
+      body: { settings: { requireMfa: true } },
+    });
+    expect(set.status).toBe(200);
+    const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token: users.viewer.token });
+    expect(res.status).toBe(403);
+    expect(problemType(res)).toBe('mfa-enrolment-required');
+  });
+});
+
+describe('tenants and members', () => {
+  it('the creator owns the new tenant and sees it in /v1/me', async () => {
+    const owner = await signUp(api, 'creator');
+    const tenantId = await createTenant(api, owner, 'Mine');
+    const me = await api.request('GET', '/v1/me', { token: owner.token });
+    expect(me.body.memberships).toEqual([{ tenantId, role: 'owner' }]);
+    const raw = (await scanAll(process.env.TENANT_DATA_TABLE!)).find(
+      (i) => i.pk === tenantId && i.sk === 'TENANT',
+    );
+    expect(raw?.keyArn).toMatch(/^arn:aws:kms:/);
+  });
+
+  it('answers 404 to a non-member and for an unknown tenant, 403 to a lower role', async () => {
+    const a = await tenantWithEveryRole(api, 'A');
+    const stranger = await signUp(api, 'stranger');
+    expect((await api.request('GET', `/v1/tenants/${a.tenantId}`, { token: stranger.token })).status).toBe(
+      404,
+    );
+    expect(
+      (await api.request('GET', '/v1/tenants/t_00000000000000000000000000', { token: stranger.token }))
+        .status,
+    ).toBe(404);
+    const viewerPatch = await api.request('PATCH', `/v1/tenants/${a.tenantId}`, {
+      token: a.users.editor.token,
+      body: { name: 'X' },
+    });
+    expect(viewerPatch.status).toBe(403);
+    const adminPlan = await api.request('PATCH', `/v1/tenants/${a.tenantId}`, {
+      token: a.users.admin.token,
+      body: { plan: 'team' },
+    });
+    expect(adminPlan.status).toBe(403);
+    const ownerPlan = await api.request('PATCH', `/v1/tenants/${a.tenantId}`, {
+      token: a.users.owner.token,
+      body: { plan: 'team' },
+    });
+    expect(ownerPlan.status).toBe(200);
+    expect(ownerPlan.body.plan).toBe('team');
+  });
+
+  it('enforces who may grant what, keeps an owner, and applies removals on the next request', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Roles');
+    const newcomer = await signUp(api, 'newcomer');
+    const base = `/v1/tenants/${tenantId}/members`;
+
+    for (const role of ['editor', 'reviewer', 'viewer'] as const) {
+      const res = await api.request('POST', base, {
+        token: users[role].token,
+        body: { email: newcomer.email, role: 'viewer' },
+      });
+      expect(res.status, role).toBe(403);
+    }
+    const adminGrantsAdmin = await api.request('POST', base, {
+      token: users.admin.token,
+      body: { email: newcomer.email, role: 'admin' },
+    });
+    expect(adminGrantsAdmin.status).toBe(403);
+    expect(problemType(adminGrantsAdmin)).toBe('role-not-grantable');
+    const adminGrantsEditor = await api.request('POST', base, {
+      token: users.admin.token,
+      body: { email: newcomer.email, role: 'editor' },
+    });
+    expect(adminGrantsEditor.status).toBe(201);
+    const duplicate = await api.request('POST', base, {
+      token: users.admin.token,
+      body: { email: newcomer.email, role: 'viewer' },
+    });
+    expect(duplicate.status).toBe(409);
+
+    const adminDemotesOwner = await api.request('PATCH', `${base}/${users.owner.userId}`, {
+      token: users.admin.token,
+      body: { role: 'viewer' },
+    });
+    expect(adminDemotesOwner.status).toBe(403);
+    const lastOwner = await api.request('PATCH', `${base}/${users.owner.userId}`, {
+      token: users.owner.token,
+      body: { role: 'admin' },
+    });
+    expect(lastOwner.status).toBe(409);
+    expect(problemType(lastOwner)).toBe('last-owner');
+
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: newcomer.token })).status).toBe(200);
+    const remove = await api.request('DELETE', `${base}/${newcomer.userId}`, { token: users.admin.token });
+    expect(remove.status).toBe(204);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: newcomer.token })).status).toBe(404);
+
+    const demote = await api.request('PATCH', `${base}/${users.editor.userId}`, {
+      token: users.admin.token,
+      body: { role: 'viewer' },
+    });
+    expect(demote.status).toBe(200);
+    const list = await api.request('GET', base, { token: users.viewer.token });
+    expect(list.status).toBe(200);
+    expect(list.body.items.find((m: { userId: string }) => m.userId === users.editor.userId).role).toBe(
+      'viewer',
+    );
+  });
+
+  it("a member of tenant A cannot touch tenant B's members (404, nothing changed)", async () => {
+    const a = await tenantWithEveryRole(api, 'TA');
+    const b = await tenantWithEveryRole(api, 'TB');
+    const res = await api.request('DELETE', `/v1/tenants/${b.tenantId}/members/${b.users.viewer.userId}`, {
+      token: a.users.owner.token,
+    });
+    expect(res.status).toBe(404);
+    const viaOwnTenant = await api.request(
+      'DELETE',
+      `/v1/tenants/${a.tenantId}/members/${b.users.viewer.userId}`,
+      {
+        token: a.users.owner.token,
+      },
+    );
+    expect(viaOwnTenant.status).toBe(404);
+    expect(
+      (await api.request('GET', `/v1/tenants/${b.tenantId}`, { token: b.users.viewer.token })).status,
+    ).toBe(200);
+  });
+
+  it('paginates members with an opaque cursor and refuses a forged one', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Pages');
+    const first = await api.request('GET', `/v1/tenants/${tenantId}/members?limit=2`, {
+      token: users.viewer.token,
+    });
+    expect(first.body.items).toHaveLength(2);
+    const second = await api.request(
+      'GET',
+      `/v1/tenants/${tenantId}/members?limit=10&cursor=${first.body.nextCursor}`,
+      {
+        token: users.viewer.token,
+      },
+    );
+    expect(second.body.items).toHaveLength(3);
+    const forgedCursor = Buffer.from(
+      JSON.stringify({ pk: 't_00000000000000000000000000', sk: 'MEMBER#x' }),
+    ).toString('base64url');
+    const forged = await api.request('GET', `/v1/tenants/${tenantId}/members?cursor=${forgedCursor}`, {
+      token: users.viewer.token,
+    });
+    expect(forged.status).toBe(400);
+    expect(forged.body.errors[0].path).toBe('query.cursor');
+  });
+});
+
+describe('API keys', () => {
+  it('is shown once, scoped to its creator, usable only in its tenant, and revoked at once', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Keys');
+    const other = await tenantWithEveryRole(api, 'Other');
+    const base = `/v1/tenants/${tenantId}/api-keys`;
+    expect(
+      (
+        await api.request('POST', base, {
+          token: users.viewer.token,
+          body: { name: 'k', scopes: ['tenant:read'] },
+        })
+      ).status,
+    ).toBe(403);
+    const beyond = await api.request('POST', base, {
+      token: users.editor.token,
+      body: { name: 'k', scopes: ['members:manage'] },
+    });
+    expect(beyond.status).toBe(400);
+    expect(beyond.body.errors[0].path).toBe('body.scopes');
+    const tooLong = await api.request('POST', base, {
+      token: users.editor.token,
+      body: { name: 'k', scopes: ['tenant:read'], expiresInDays: 366 },
+    });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.errors[0].path).toBe('body.expiresInDays');
+
+    const created = await api.request('POST', base, {
+      token: users.editor.token,
+      body: { name: 'ci', scopes: ['tenant:read', 'members:read'] },
+    });
+    expect(created.status).toBe(201);
+    const key: string = created.body.key;
+    expect(key).toMatch(/^srk\.t_[0-9a-z]{26}\.k_[0-9a-z]{26}\.[A-Za-z0-9_-]{43}$/);
+    expect(new Date(created.body.expiresAt).getTime() - Date.now()).toBeGreaterThan(89 * 86_400_000);
+    expect(JSON.stringify(await scanAll(process.env.TENANT_DATA_TABLE!))).not.toContain(key.split('.')[3]);
+
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: key })).status).toBe(200);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: key })).status).toBe(200);
+    // Not in its scopes, although the creator could: 403.
+    expect((await api.request('GET', `/v1/tenants/${tenantId}/api-keys`, { token: key })).status).toBe(403);
+    // Another tenant: 404.
+    expect((await api.request('GET', `/v1/tenants/${other.tenantId}`, { token: key })).status).toBe(404);
+    // Keys cannot mint keys.
+    const mint = await api.request('POST', base, {
+      token: key,
+      body: { name: 'x', scopes: ['tenant:read'] },
+    });
+    expect(mint.status).toBe(403);
+
+    const list = await api.request('GET', base, { token: users.editor.token });
+    expect(list.body.items).toHaveLength(1);
+    expect(list.body.items[0].lastUsedAt).not.toBeNull();
+    expect(JSON.stringify(list.body)).not.toContain('secretHash');
+
+    // The creator is removed: the key loses everything with them.
+    const keyOfAdmin = await api.request('POST', base, {
+      token: users.admin.token,
+      body: { name: 'adm', scopes: ['members:read'] },
+    });
+    await api.request('DELETE', `/v1/tenants/${tenantId}/members/${users.admin.userId}`, {
+      token: users.owner.token,
+    });
+    expect(
+      (await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: keyOfAdmin.body.key })).status,
+    ).toBe(404);
+
+    // Another member's key needs api-keys:manage.
+    const viewerRevokes = await api.request('DELETE', `${base}/${created.body.keyId}`, {
+      token: users.viewer.token,
+    });
+    expect(viewerRevokes.status).toBe(403);
+    const revoke = await api.request('DELETE', `${base}/${created.body.keyId}`, {
+      token: users.editor.token,
+    });
+    expect(revoke.status).toBe(204);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: key })).status).toBe(401);
+  });
+
+  it("an owner's key scopes follow the creator's current role", async () => {
+    const owner = await signUp(api, 'ko');
+    const tenantId = await createTenant(api, owner, 'Demote');
+    const second = await signUp(api, 'ko2');
+    await addMember(api, owner, tenantId, second, 'owner');
+    const key = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+      token: second.token,
+      body: { name: 'k', scopes: ['members:read', 'tenant:settings'] },
+    });
+    expect(
+      (
+        await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+          token: key.body.key,
+          body: { name: 'via key' },
+        })
+      ).status,
+    ).toBe(200);
+    const demote = await api.request('PATCH', `/v1/tenants/${tenantId}/members/${second.userId}`, {
+      token: owner.token,
+      body: { role: 'viewer' },
+    });
+    expect(demote.status, demote.text).toBe(200);
+    expect(
+      (
+        await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+          token: key.body.key,
+          body: { name: 'again' },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: key.body.key })).status,
+    ).toBe(200);
+  });
+});
