@@ -2,7 +2,12 @@ import { platformDynamo } from '../../shared/aws/clients.js';
 import { requireEnv } from '../../shared/aws/config.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, identityStoreFromEnv, rateLimiterFromEnv, requirePrincipal } from '../../shared/http/auth.js';
+import {
+  authorizerFromEnv,
+  identityStoreFromEnv,
+  rateLimiterFromEnv,
+  requirePrincipal,
+} from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/auth.js';
 import { IdentityService } from '../../shared/services/identity.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
@@ -37,7 +42,10 @@ export const handler = createApiHandler({
       await service.logout(me.userId, me.credentialId, { ip: sourceIp, userAgent });
       return { status: 204 };
     }),
-    implement(routes.getMe, async ({ auth }) => ({ status: 200, body: await service.me(requirePrincipal(auth).userId) })),
+    implement(routes.getMe, async ({ auth }) => ({
+      status: 200,
+      body: await service.me(requirePrincipal(auth).userId),
+    })),
     implement(routes.listSessions, async ({ auth }) => {
       const me = requirePrincipal(auth);
       return { status: 200, body: { items: await service.listSessions(me.userId, me.credentialId) } };
@@ -51,14 +59,22 @@ export const handler = createApiHandler({
       const me = requirePrincipal(auth);
       return {
         status: 200,
-        body: { revoked: await service.revokeOtherSessions(me.userId, me.credentialId, { ip: sourceIp, userAgent }) },
+        body: {
+          revoked: await service.revokeOtherSessions(me.userId, me.credentialId, { ip: sourceIp, userAgent }),
+        },
       };
     }),
     implement(routes.changePassword, async ({ auth, body, sourceIp, userAgent }) => {
       const me = requirePrincipal(auth);
-      return { status: 200, body: await service.changePassword(me.userId, me.credentialId, body, { ip: sourceIp, userAgent }) };
+      return {
+        status: 200,
+        body: await service.changePassword(me.userId, me.credentialId, body, { ip: sourceIp, userAgent }),
+      };
     }),
-    implement(routes.enrolTotp, async ({ auth }) => ({ status: 201, body: await service.enrolTotp(requirePrincipal(auth).userId) })),
+    implement(routes.enrolTotp, async ({ auth }) => ({
+      status: 201,
+      body: await service.enrolTotp(requirePrincipal(auth).userId),
+    })),
     implement(routes.confirmTotp, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 200,
       body: await service.confirmTotp(requirePrincipal(auth).userId, body.code, { ip: sourceIp, userAgent }),

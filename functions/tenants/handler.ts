@@ -1,7 +1,12 @@
 import { requireEnv } from '../../shared/aws/config.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, identityStoreFromEnv, requirePrincipal, requireTenant } from '../../shared/http/auth.js';
+import {
+  authorizerFromEnv,
+  identityStoreFromEnv,
+  requirePrincipal,
+  requireTenant,
+} from '../../shared/http/auth.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { type Caller, TenancyService } from '../../shared/services/tenancy.js';
@@ -31,12 +36,24 @@ export const handler = createApiHandler({
   routes: [
     implement(routes.createTenant, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 201,
-      body: await service.createTenant({ principal: requirePrincipal(auth), ip: sourceIp, userAgent }, body.name),
+      body: await service.createTenant(
+        { principal: requirePrincipal(auth), ip: sourceIp, userAgent },
+        body.name,
+      ),
     })),
     implement(routes.getTenant, async (req) => ({ status: 200, body: await service.getTenant(caller(req)) })),
-    implement(routes.updateTenant, async (req) => ({ status: 200, body: await service.updateTenant(caller(req), req.body) })),
-    implement(routes.listMembers, async (req) => ({ status: 200, body: await service.listMembers(caller(req), req.query) })),
-    implement(routes.addMember, async (req) => ({ status: 201, body: await service.addMember(caller(req), req.body) })),
+    implement(routes.updateTenant, async (req) => ({
+      status: 200,
+      body: await service.updateTenant(caller(req), req.body),
+    })),
+    implement(routes.listMembers, async (req) => ({
+      status: 200,
+      body: await service.listMembers(caller(req), req.query),
+    })),
+    implement(routes.addMember, async (req) => ({
+      status: 201,
+      body: await service.addMember(caller(req), req.body),
+    })),
     implement(routes.changeMemberRole, async (req) => ({
       status: 200,
       body: await service.changeRole(caller(req), req.params.userId, req.body.role),
@@ -45,8 +62,14 @@ export const handler = createApiHandler({
       await service.removeMember(caller(req), req.params.userId);
       return { status: 204 };
     }),
-    implement(routes.listApiKeys, async (req) => ({ status: 200, body: await service.listApiKeys(caller(req), req.query) })),
-    implement(routes.createApiKey, async (req) => ({ status: 201, body: await service.createApiKey(caller(req), req.body) })),
+    implement(routes.listApiKeys, async (req) => ({
+      status: 200,
+      body: await service.listApiKeys(caller(req), req.query),
+    })),
+    implement(routes.createApiKey, async (req) => ({
+      status: 201,
+      body: await service.createApiKey(caller(req), req.body),
+    })),
     implement(routes.revokeApiKey, async (req) => {
       await service.revokeApiKey(caller(req), req.params.keyId);
       return { status: 204 };

@@ -13,9 +13,20 @@ import {
 import { newId } from '../domain/ids.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../http/auth.js';
-import { ConflictError, HttpProblemError, NotFoundError, TooManyRequestsError, UnauthorizedError } from '../http/errors.js';
+import {
+  ConflictError,
+  HttpProblemError,
+  NotFoundError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '../http/errors.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
-import { type IdentityStore, type SessionRecord, type UserRecord, publicUser } from '../store/identity-store.js';
+import {
+  type IdentityStore,
+  type SessionRecord,
+  type UserRecord,
+  publicUser,
+} from '../store/identity-store.js';
 
 /** At most 10 failed sign-ins per account per hour: a back-off that ends by itself, not a lock-out. */
 export const ACCOUNT_FAILURE_LIMIT = 10;
@@ -84,7 +95,10 @@ export class IdentityService {
     const user = userId ? await identity.getUser(userId) : undefined;
     const passwordOk = await verifyPassword(user?.passwordHash, input.password);
 
-    const fail = async (reason: string, problem: HttpProblemError = new UnauthorizedError('Wrong e-mail or password.', 'invalid-credentials')) => {
+    const fail = async (
+      reason: string,
+      problem: HttpProblemError = new UnauthorizedError('Wrong e-mail or password.', 'invalid-credentials'),
+    ) => {
       await identity.incrementRate('login-account', email, ACCOUNT_FAILURE_WINDOW_SECONDS, now);
       await audit.recordPlatform({
         action: 'auth.sign-in.failed',
@@ -100,13 +114,24 @@ export class IdentityService {
     if (user.mfaEnabled) {
       if (input.mfaCode === undefined && input.recoveryCode === undefined) {
         // Not a failure: the password was right and the client must now ask for the second factor.
-        throw new UnauthorizedError('Multi-factor authentication is on: send mfaCode or recoveryCode.', 'mfa-required');
+        throw new UnauthorizedError(
+          'Multi-factor authentication is on: send mfaCode or recoveryCode.',
+          'mfa-required',
+        );
       }
-      const ok = input.mfaCode !== undefined ? await this.acceptTotp(user, input.mfaCode) : await this.acceptRecoveryCode(user, input.recoveryCode!);
-      if (!ok) throw await fail('bad-second-factor', new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code'));
+      const ok =
+        input.mfaCode !== undefined
+          ? await this.acceptTotp(user, input.mfaCode)
+          : await this.acceptRecoveryCode(user, input.recoveryCode!);
+      if (!ok)
+        throw await fail(
+          'bad-second-factor',
+          new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code'),
+        );
     }
 
-    if (needsRehash(user.passwordHash)) await identity.setPasswordHash(user.userId, await hashPassword(input.password));
+    if (needsRehash(user.passwordHash))
+      await identity.setPasswordHash(user.userId, await hashPassword(input.password));
 
     const session: SessionRecord = {
       sessionId: newId('s'),
@@ -139,7 +164,10 @@ export class IdentityService {
 
   private async acceptTotp(user: UserRecord, code: string): Promise<boolean> {
     if (!user.totpCiphertext) return false;
-    const secret = await this.deps.secrets.decryptPlatformSecret({ purpose: TOTP_PURPOSE, recordId: user.userId }, user.totpCiphertext);
+    const secret = await this.deps.secrets.decryptPlatformSecret(
+      { purpose: TOTP_PURPOSE, recordId: user.userId },
+      user.totpCiphertext,
+    );
     const step = matchTotpStep(secret, code, this.now());
     return step !== undefined && this.deps.identity.consumeTotpStep(user.userId, step);
   }
@@ -155,7 +183,10 @@ export class IdentityService {
   async me(userId: string) {
     const user = await this.requireUser(userId);
     const memberships = await this.deps.lookups.membershipsOf(userId);
-    return { user: publicUser(user), memberships: memberships.map((m) => ({ tenantId: m.tenantId, role: m.role })) };
+    return {
+      user: publicUser(user),
+      memberships: memberships.map((m) => ({ tenantId: m.tenantId, role: m.role })),
+    };
   }
 
   async listSessions(userId: string, currentSessionId: string) {
@@ -175,7 +206,12 @@ export class IdentityService {
   }
 
   /** Revokes one of the user's sessions; 404 for anyone else's (or an unknown) session. */
-  async revokeSession(userId: string, sessionId: string, currentSessionId: string, origin: RequestOrigin): Promise<void> {
+  async revokeSession(
+    userId: string,
+    sessionId: string,
+    currentSessionId: string,
+    origin: RequestOrigin,
+  ): Promise<void> {
     const revoked = await this.deps.identity.deleteSession(
       userId,
       sessionId,
@@ -189,7 +225,11 @@ export class IdentityService {
     if (!revoked) throw new NotFoundError('No such session.');
   }
 
-  async revokeOtherSessions(userId: string, currentSessionId: string, origin: RequestOrigin): Promise<number> {
+  async revokeOtherSessions(
+    userId: string,
+    currentSessionId: string,
+    origin: RequestOrigin,
+  ): Promise<number> {
     const revoked = await this.deps.identity.deleteSessionsExcept(userId, currentSessionId);
     await this.deps.audit.recordPlatform({
       action: 'auth.session.revoked',
@@ -200,7 +240,12 @@ export class IdentityService {
     return revoked;
   }
 
-  async changePassword(userId: string, currentSessionId: string, input: { currentPassword: string; newPassword: string }, origin: RequestOrigin) {
+  async changePassword(
+    userId: string,
+    currentSessionId: string,
+    input: { currentPassword: string; newPassword: string },
+    origin: RequestOrigin,
+  ) {
     const user = await this.requireUser(userId);
     if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
       throw new HttpProblemError(400, 'validation-error', 'Bad Request', {
@@ -212,7 +257,9 @@ export class IdentityService {
       userId,
       await hashPassword(input.newPassword),
       currentSessionId,
-      this.deps.audit.platformPut(this.event('auth.password.changed', origin, userId, { type: 'user', id: userId })),
+      this.deps.audit.platformPut(
+        this.event('auth.password.changed', origin, userId, { type: 'user', id: userId }),
+      ),
     );
     return { revokedSessions: revoked };
   }
@@ -221,7 +268,10 @@ export class IdentityService {
     const user = await this.requireUser(userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
     const secret = newTotpSecret();
-    const ciphertext = await this.deps.secrets.encryptPlatformSecret({ purpose: TOTP_PURPOSE, recordId: userId }, secret);
+    const ciphertext = await this.deps.secrets.encryptPlatformSecret(
+      { purpose: TOTP_PURPOSE, recordId: userId },
+      secret,
+    );
     await this.deps.identity.setPendingTotp(userId, ciphertext);
     return { secret, otpauthUri: totpUri(secret, user.email) };
   }
@@ -242,7 +292,9 @@ export class IdentityService {
       user.totpPendingCiphertext,
       step,
       recoveryCodes.map((c) => hashSecret(c)),
-      this.deps.audit.platformPut(this.event('auth.mfa.enrolled', origin, userId, { type: 'user', id: userId })),
+      this.deps.audit.platformPut(
+        this.event('auth.mfa.enrolled', origin, userId, { type: 'user', id: userId }),
+      ),
     );
     return { recoveryCodes };
   }
@@ -250,15 +302,25 @@ export class IdentityService {
   async removeTotp(userId: string, input: { code?: string; recoveryCode?: string }, origin: RequestOrigin) {
     const user = await this.requireUser(userId);
     if (!user.mfaEnabled) throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
-    const ok = input.code !== undefined ? await this.acceptTotp(user, input.code) : await this.acceptRecoveryCode(user, input.recoveryCode!);
+    const ok =
+      input.code !== undefined
+        ? await this.acceptTotp(user, input.code)
+        : await this.acceptRecoveryCode(user, input.recoveryCode!);
     if (!ok) throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
     await this.deps.identity.disableTotp(
       userId,
-      this.deps.audit.platformPut(this.event('auth.mfa.removed', origin, userId, { type: 'user', id: userId })),
+      this.deps.audit.platformPut(
+        this.event('auth.mfa.removed', origin, userId, { type: 'user', id: userId }),
+      ),
     );
   }
 
-  private event(action: AuditEventInput['action'], origin: RequestOrigin, userId: string, resource: AuditEventInput['resource']): AuditEventInput {
+  private event(
+    action: AuditEventInput['action'],
+    origin: RequestOrigin,
+    userId: string,
+    resource: AuditEventInput['resource'],
+  ): AuditEventInput {
     return { action, actor: actorOf(origin, userId), resource };
   }
 

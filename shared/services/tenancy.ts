@@ -57,7 +57,13 @@ export function publicTenant(tenant: TenantRecord) {
 
 /** The public view of a member. */
 export function publicMember(member: MemberRecord) {
-  return { userId: member.userId, email: member.email, name: member.name, role: member.role, addedAt: member.addedAt };
+  return {
+    userId: member.userId,
+    email: member.email,
+    name: member.name,
+    role: member.role,
+    addedAt: member.addedAt,
+  };
 }
 
 /** Tenants, memberships and API keys (issue 3). */
@@ -125,7 +131,10 @@ export class TenancyService {
     return publicTenant(await this.deps.tenants.getTenant(caller.access.scope));
   }
 
-  async updateTenant(caller: Caller, changes: { name?: string; plan?: Plan; settings?: Partial<TenantSettings> }) {
+  async updateTenant(
+    caller: Caller,
+    changes: { name?: string; plan?: Plan; settings?: Partial<TenantSettings> },
+  ) {
     const { scope } = caller.access;
     if (changes.plan !== undefined && !caller.access.permissions.has('tenant:plan')) {
       throw new ForbiddenError('Changing the plan needs the tenant:plan permission.');
@@ -139,7 +148,10 @@ export class TenancyService {
           action: 'tenant.updated',
           actor: actorOf(caller),
           resource: { type: 'tenant', id: scope.tenantId },
-          details: { before: { name: before.name, settings: before.settings }, after: { name: changes.name ?? before.name, settings: settings ?? before.settings } },
+          details: {
+            before: { name: before.name, settings: before.settings },
+            after: { name: changes.name ?? before.name, settings: settings ?? before.settings },
+          },
         }),
       );
     }
@@ -230,7 +242,11 @@ export class TenancyService {
 
   async listApiKeys(caller: Caller, page: { cursor?: string; limit: number }) {
     const all = caller.access.permissions.has('api-keys:manage');
-    const result = await this.deps.tenants.listApiKeys(caller.access.scope, page, all ? undefined : caller.principal.userId);
+    const result = await this.deps.tenants.listApiKeys(
+      caller.access.scope,
+      page,
+      all ? undefined : caller.principal.userId,
+    );
     return { items: result.items.map(publicApiKey), nextCursor: result.nextCursor };
   }
 
