@@ -5,7 +5,6 @@ import {
   QueryRefusedError,
   type QueryRules,
   checkQueryAllowed,
-  checkTableAllowed,
   hiddenColumnsFor,
   permissionFor,
 } from '../domain/query-rules.js';
@@ -60,7 +59,9 @@ export interface QueryResponse {
 export function toHttpError(error: unknown): unknown {
   if (error instanceof QueryRefusedError) return new ForbiddenError(error.message, 'query-refused');
   if (error instanceof QueryCompileError)
-    return new ValidationError([{ path: error.path ? `body.${error.path}` : 'body', message: error.message }]);
+    return new ValidationError([
+      { path: error.path ? `body.${error.path}` : 'body', message: error.message },
+    ]);
   return error;
 }
 
@@ -98,7 +99,9 @@ export async function runConnectionQuery(
     checkQueryAllowed(ast, caller, connection.rules);
     const target = postgresTarget(caller.scope, connection);
     const schema = await deps.runner.schema(target);
-    const compiled = compileSql(ast, schema, { hidden: hiddenColumnsFor(ast.table, caller, connection.rules) });
+    const compiled = compileSql(ast, schema, {
+      hidden: hiddenColumnsFor(ast.table, caller, connection.rules),
+    });
 
     const audit = (details: Record<string, unknown>) =>
       deps.audit.record(caller.scope, {
@@ -108,13 +111,18 @@ export async function runConnectionQuery(
         details: { ...queryShape(ast), ...details },
       });
     let result: QueryRows;
+    let auditFailed = false;
     try {
       result = await deps.runner.run(target, compiled, {
-        beforeCommit: (rowCount) => audit({ outcome: 'committed', rowCount }),
+        beforeCommit: (rowCount) =>
+          audit({ outcome: 'committed', rowCount }).catch((error: unknown) => {
+            auditFailed = true;
+            throw error;
+          }),
       });
     } catch (error) {
       // The database ran (or tried to run) it: that is audited too, with what went wrong but no values.
-      if (error instanceof HttpProblemError && !(error instanceof ValidationError && compiled.kind === 'write'))
+      if (!auditFailed && error instanceof HttpProblemError)
         await audit({ outcome: 'failed', status: error.status, problem: error.type });
       throw error;
     }
@@ -135,5 +143,3 @@ function toResponse(ast: QueryAst, compiled: CompiledSql, result: QueryRows): Qu
       : null;
   return { columns: result.columns, rows: result.rows, nextCursor };
 }
-
-export { checkTableAllowed };

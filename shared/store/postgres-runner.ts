@@ -1,0 +1,479 @@
+import { createHash } from 'node:crypto';
+import { checkServerIdentity } from 'node:tls';
+import pg from 'pg';
+import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
+import {
+  ConflictError,
+  GatewayTimeoutError,
+  HttpProblemError,
+  ServiceUnavailableError,
+  ValidationError,
+} from '../http/errors.js';
+
+/**
+ * TLS as libpq means it: `require` encrypts but does not verify the server (so a self-signed server
+ * works, and a network attacker who can intercept could impersonate it); `verify-full` checks the chain
+ * against the given CA (or the system roots) and the host name; `disable` is plain TCP.
+ */
+export type PostgresTlsMode = 'disable' | 'require' | 'verify-full';
+
+/** Everything needed to reach one registered database. The password lives only in memory. */
+export interface PostgresTarget {
+  /** Stable id of the connection (tenant and connection id): cache key for pools and schemas. */
+  key: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  tls: { mode: PostgresTlsMode; caPem?: string };
+  /** The one schema whose tables are queryable; `public` by default. */
+  schema?: string;
+}
+
+export interface PostgresRunnerProps {
+  /** `SET LOCAL statement_timeout` of every query (default 5 s). */
+  statementTimeoutMs?: number;
+  /** How long an introspected schema is reused (default 5 min). */
+  schemaTtlMs?: number;
+  connectTimeoutMs?: number;
+  /** Clients per connection (default 2: a Lambda serves one request at a time). */
+  poolSize?: number;
+  idleTimeoutMs?: number;
+  /** Pools kept while warm (least recently used are ended first). */
+  maxPools?: number;
+  /** A write changing more rows is rolled back (default 1000). */
+  maxAffectedRows?: number;
+  now?: () => number;
+}
+
+/** What a query returns: rows as arrays in `columns` order, never stored or logged. */
+export interface QueryRows {
+  columns: string[];
+  rows: unknown[][];
+  /** Rows changed (writes) or returned (reads). */
+  rowCount: number;
+  /** Reads: whether more rows follow this page. */
+  hasMore: boolean;
+}
+
+export interface RunHooks {
+  /**
+   * Writes: called after the statement succeeded and before COMMIT, with the number of rows changed. If it
+   * throws (the audit event could not be written), the change is rolled back.
+   */
+  beforeCommit?: (rowCount: number) => Promise<void>;
+}
+
+/** The database could not be reached or refused the connection: 502, nothing about the credentials shown. */
+export class DataSourceUnavailableError extends HttpProblemError {
+  constructor(detail: string, cause?: unknown) {
+    super(502, 'data-source-unavailable', 'Bad Gateway', { detail, cause });
+    this.name = 'DataSourceUnavailableError';
+  }
+}
+
+/** The database refused the statement for a reason of its own (privileges, a constraint, a value). */
+export class DataSourceRefusedError extends HttpProblemError {
+  constructor(status: number, type: string, title: string, detail: string, cause?: unknown) {
+    super(status, type, title, { detail, cause });
+    this.name = 'DataSourceRefusedError';
+  }
+}
+
+const DEFAULTS = {
+  statementTimeoutMs: 5_000,
+  schemaTtlMs: 5 * 60_000,
+  connectTimeoutMs: 5_000,
+  poolSize: 2,
+  idleTimeoutMs: 60_000,
+  maxPools: 50,
+  maxAffectedRows: 1_000,
+};
+
+// Types whose driver parsing gives exact JSON values; every other type stays the text Postgres sent
+// (int8 and numeric keep their precision, timestamps their zone, bytea becomes `\x…` instead of a Buffer).
+const PARSED_TYPES = new Set([16, 21, 23, 26, 114, 700, 701, 3802]);
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    PARSED_TYPES.has(oid) ? pg.types.getTypeParser(oid, format) : (value: string) => value) as never,
+};
+
+interface PoolEntry {
+  fingerprint: string;
+  pool: pg.Pool;
+}
+
+interface SchemaEntry {
+  fingerprint: string;
+  schema: DbSchema;
+  expiresAt: number;
+}
+
+/**
+ * Runs compiled queries against registered Postgres databases: one small pool per connection while warm,
+ * reads in READ ONLY transactions and writes in transactions rolled back on any error, each with a
+ * statement timeout; introspected schemas cached in memory only. Clients always go back to their pool.
+ */
+export class PostgresRunner {
+  readonly #props: Required<PostgresRunnerProps>;
+  readonly #pools = new Map<string, PoolEntry>();
+  readonly #schemas = new Map<string, SchemaEntry>();
+  readonly #pendingSchemas = new Map<string, Promise<DbSchema>>();
+
+  constructor(props: PostgresRunnerProps = {}) {
+    this.#props = { ...DEFAULTS, now: Date.now, ...props };
+  }
+
+  /** The connection's schema: tables, columns, types and primary keys, from the cache while fresh. */
+  async schema(target: PostgresTarget): Promise<DbSchema> {
+    const fingerprint = targetFingerprint(target);
+    const cached = this.#schemas.get(target.key);
+    if (cached && cached.fingerprint === fingerprint && cached.expiresAt > this.#props.now())
+      return cached.schema;
+    const pendingKey = `${target.key}\u0000${fingerprint}`;
+    let pending = this.#pendingSchemas.get(pendingKey);
+    if (!pending) {
+      pending = this.#introspect(target)
+        .then((schema) => {
+          this.#schemas.delete(target.key);
+          this.#schemas.set(target.key, {
+            fingerprint,
+            schema,
+            expiresAt: this.#props.now() + this.#props.schemaTtlMs,
+          });
+          while (this.#schemas.size > this.#props.maxPools)
+            this.#schemas.delete(this.#schemas.keys().next().value!);
+          return schema;
+        })
+        .finally(() => this.#pendingSchemas.delete(pendingKey));
+      this.#pendingSchemas.set(pendingKey, pending);
+    }
+    return pending;
+  }
+
+  /** Forgets a connection's cached schema (after the database said a table or column is gone). */
+  forgetSchema(target: PostgresTarget): void {
+    this.#schemas.delete(target.key);
+  }
+
+  /** Runs a compiled statement: reads in a READ ONLY transaction, writes in one that rolls back on error. */
+  async run(target: PostgresTarget, compiled: CompiledSql, hooks: RunHooks = {}): Promise<QueryRows> {
+    return this.#transaction(target, compiled.kind === 'read', async (client) => {
+      const result = await client.query({ text: compiled.text, values: compiled.values, rowMode: 'array' });
+      const rows = result.rows as unknown[][];
+      if (compiled.kind === 'read') {
+        const pageSize = compiled.pageSize ?? rows.length;
+        const hasMore = rows.length > pageSize;
+        const page = hasMore ? rows.slice(0, pageSize) : rows;
+        return { columns: compiled.columns, rows: page, rowCount: page.length, hasMore };
+      }
+      const rowCount = result.rowCount ?? 0;
+      if (rowCount > this.#props.maxAffectedRows)
+        throw new ValidationError(
+          [
+            {
+              path: 'body.where',
+              message: `Matches ${rowCount} rows; one write may change at most ${this.#props.maxAffectedRows}`,
+            },
+          ],
+          'The write would change too many rows; nothing was changed.',
+        );
+      await hooks.beforeCommit?.(rowCount);
+      return { columns: compiled.columns, rows, rowCount, hasMore: false };
+    });
+  }
+
+  /** Clients of a connection's pool, for tests and metrics: none waiting and all idle when at rest. */
+  poolStats(target: PostgresTarget): { total: number; idle: number; waiting: number } {
+    const pool = this.#pools.get(target.key)?.pool;
+    return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
+  }
+
+  /** Ends every pool (tests, shutdown). */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    this.#schemas.clear();
+    await Promise.all(pools.map((p) => p.pool.end()));
+  }
+
+  async #transaction<T>(
+    target: PostgresTarget,
+    readOnly: boolean,
+    body: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.#connect(target);
+    let broken: Error | undefined;
+    try {
+      await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+      // SET cannot take parameters; set_config(…, true) is SET LOCAL with a bound value.
+      await client.query("SELECT set_config('statement_timeout', $1, true)", [
+        String(this.#props.statementTimeoutMs),
+      ]);
+      const result = await body(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        // A client that cannot even roll back is not given to the next request.
+        broken = rollbackError instanceof Error ? rollbackError : new Error('rollback failed');
+      }
+      // The cached schema named something the database no longer has: introspect afresh next time.
+      if (error instanceof pg.DatabaseError && (error.code === '42P01' || error.code === '42703'))
+        this.forgetSchema(target);
+      throw mapDatabaseError(error, this.#props.statementTimeoutMs);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #connect(target: PostgresTarget): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool(target).connect();
+    } catch (error) {
+      throw connectError(error);
+    }
+  }
+
+  #pool(target: PostgresTarget): pg.Pool {
+    const fingerprint = targetFingerprint(target);
+    const existing = this.#pools.get(target.key);
+    if (existing?.fingerprint === fingerprint) {
+      // Most recently used last, so eviction takes the coldest.
+      this.#pools.delete(target.key);
+      this.#pools.set(target.key, existing);
+      return existing.pool;
+    }
+    if (existing) {
+      // The connection changed (host, password, TLS…): its old clients must not be reused.
+      this.#pools.delete(target.key);
+      void existing.pool.end().catch(() => {});
+    }
+    const pool = new pg.Pool({
+      host: target.host,
+      port: target.port,
+      database: target.database,
+      user: target.user,
+      password: target.password,
+      ssl: sslOptions(target),
+      max: this.#props.poolSize,
+      idleTimeoutMillis: this.#props.idleTimeoutMs,
+      connectionTimeoutMillis: this.#props.connectTimeoutMs,
+      // Backstop if the server stops answering altogether; the statement timeout normally fires first.
+      query_timeout: this.#props.statementTimeoutMs + 5_000,
+      application_name: 'strongroom-query',
+      types: TYPES,
+    });
+    // An idle client losing its server must not crash the function.
+    pool.on('error', () => {});
+    this.#pools.set(target.key, { fingerprint, pool });
+    while (this.#pools.size > this.#props.maxPools) {
+      const [oldestKey, oldest] = this.#pools.entries().next().value!;
+      this.#pools.delete(oldestKey);
+      void oldest.pool.end().catch(() => {});
+    }
+    return pool;
+  }
+
+  async #introspect(target: PostgresTarget): Promise<DbSchema> {
+    const schemaName = target.schema ?? 'public';
+    return this.#transaction(target, true, async (client) => {
+      const columns = await client.query<IntrospectedColumn>(INTROSPECT_COLUMNS, [schemaName]);
+      const keys = await client.query<{ table_name: string; column_name: string }>(INTROSPECT_PRIMARY_KEYS, [
+        schemaName,
+      ]);
+      return buildSchema(schemaName, columns.rows, keys.rows);
+    });
+  }
+}
+
+interface IntrospectedColumn {
+  table_name: string;
+  relkind: string;
+  column_name: string;
+  data_type: string;
+  type_name: string;
+  type_category: string;
+  not_null: boolean;
+  generated: string;
+  identity: string;
+}
+
+const INTROSPECT_COLUMNS = `
+SELECT c.relname AS table_name, c.relkind::text AS relkind, a.attname AS column_name,
+       format_type(a.atttypid, a.atttypmod) AS data_type, t.typname AS type_name,
+       t.typcategory::text AS type_category, a.attnotnull AS not_null,
+       a.attgenerated::text AS generated, a.attidentity::text AS identity
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+ WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+ ORDER BY c.relname, a.attnum`;
+
+const INTROSPECT_PRIMARY_KEYS = `
+SELECT c.relname AS table_name, a.attname AS column_name
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+ WHERE n.nspname = $1 AND i.indisprimary
+ ORDER BY c.relname, array_position(i.indkey::int2[], a.attnum)`;
+
+function buildSchema(
+  schemaName: string,
+  columns: IntrospectedColumn[],
+  keys: { table_name: string; column_name: string }[],
+): DbSchema {
+  const tables = new Map<string, DbTable & { columns: Map<string, DbColumn>; primaryKey: string[] }>();
+  for (const row of columns) {
+    let table = tables.get(row.table_name);
+    if (!table) {
+      table = {
+        name: row.table_name,
+        writable: row.relkind === 'r' || row.relkind === 'p',
+        columns: new Map(),
+        primaryKey: [],
+      };
+      tables.set(row.table_name, table);
+    }
+    table.columns.set(row.column_name, {
+      name: row.column_name,
+      type: row.data_type,
+      typeClass: typeClassOf(row.type_name, row.type_category),
+      nullable: !row.not_null,
+      writable: row.generated === '' && row.identity !== 'a',
+    });
+  }
+  for (const key of keys) tables.get(key.table_name)?.primaryKey.push(key.column_name);
+  return { schema: schemaName, tables };
+}
+
+function typeClassOf(typeName: string, category: string): ColumnTypeClass {
+  if (typeName === 'json' || typeName === 'jsonb') return 'json';
+  if (typeName === 'uuid') return 'uuid';
+  if (typeName === 'bool') return 'boolean';
+  if (typeName === 'int2' || typeName === 'int4' || typeName === 'int8') return 'integer';
+  if (category === 'N') return 'numeric';
+  if (category === 'S') return 'text';
+  if (category === 'D') return 'temporal';
+  return 'other';
+}
+
+function sslOptions(target: PostgresTarget): pg.PoolConfig['ssl'] {
+  switch (target.tls.mode) {
+    case 'disable':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-full':
+      return {
+        rejectUnauthorized: true,
+        ...(target.tls.caPem ? { ca: target.tls.caPem } : {}),
+        // Explicit, so an IP address (no SNI) is checked too.
+        checkServerIdentity: (_host, cert) => checkServerIdentity(target.host, cert),
+      };
+  }
+}
+
+/** Identifies a connection's settings (password included, hashed) so a changed connection gets a new pool. */
+function targetFingerprint(target: PostgresTarget): string {
+  return createHash('sha256')
+    .update(
+      JSON.stringify([
+        target.host,
+        target.port,
+        target.database,
+        target.user,
+        target.password,
+        target.tls.mode,
+        target.tls.caPem ?? '',
+        target.schema ?? 'public',
+      ]),
+    )
+    .digest('base64url');
+}
+
+const CONNECT_FAILURES: Record<string, string> = {
+  '28P01': 'The database refused the credentials.',
+  '28000': 'The database refused the credentials.',
+  '3D000': 'The database does not exist.',
+  '53300': 'The database has no free connection slots.',
+  '57P03': 'The database is starting up or shutting down.',
+};
+
+function connectError(error: unknown): HttpProblemError {
+  if (error instanceof HttpProblemError) return error;
+  const code = (error as { code?: string }).code;
+  if (code && CONNECT_FAILURES[code]) return new DataSourceUnavailableError(CONNECT_FAILURES[code], error);
+  const message = error instanceof Error ? error.message : '';
+  if (/timeout/i.test(message))
+    return new DataSourceUnavailableError('Connecting to the database timed out.', error);
+  if (/ssl|tls|certificate|self[- ]signed/i.test(message) || /CERT|SSL/.test(code ?? ''))
+    return new DataSourceUnavailableError('The TLS handshake with the database failed.', error);
+  return new DataSourceUnavailableError('The database could not be reached.', error);
+}
+
+/** Turns a driver error into the problem the caller gets; messages name no value and no row. */
+export function mapDatabaseError(error: unknown, statementTimeoutMs: number): unknown {
+  if (error instanceof HttpProblemError) return error;
+  if (!(error instanceof pg.DatabaseError)) {
+    const message = error instanceof Error ? error.message : '';
+    if (/Query read timeout/i.test(message))
+      return new GatewayTimeoutError(`The query took longer than ${statementTimeoutMs} ms and was stopped.`);
+    return connectError(error);
+  }
+  const code = error.code ?? '';
+  if (code === '57014')
+    return new GatewayTimeoutError(`The query took longer than ${statementTimeoutMs} ms and was cancelled.`);
+  if (code === '42501')
+    return new DataSourceRefusedError(
+      403,
+      'database-permission-denied',
+      'Forbidden',
+      'The database user may not do this.',
+      error,
+    );
+  if (code === '42P01' || code === '42703')
+    return new ValidationError(
+      [{ path: 'body.table', message: 'The table or a column no longer exists in the database' }],
+      'The database schema changed; try again.',
+    );
+  if (code === '23505' || code === '23503' || code === '23P01')
+    return new ConflictError(
+      `The change conflicts with constraint "${error.constraint ?? 'unknown'}".`,
+      'constraint-violation',
+    );
+  if (code.startsWith('23'))
+    return new DataSourceRefusedError(
+      400,
+      'constraint-violation',
+      'Bad Request',
+      `A value violates constraint "${error.constraint ?? error.column ?? 'unknown'}".`,
+      error,
+    );
+  if (code.startsWith('22'))
+    return new DataSourceRefusedError(
+      400,
+      'invalid-value',
+      'Bad Request',
+      'A value does not fit its column type.',
+      error,
+    );
+  if (code === '40001' || code === '40P01' || code === '55P03')
+    return new ServiceUnavailableError(
+      1,
+      'The database reported a conflict with concurrent work; nothing was changed.',
+      error,
+    );
+  return new DataSourceRefusedError(
+    502,
+    'data-source-error',
+    'Bad Gateway',
+    `The database answered with error ${code}.`,
+    error,
+  );
+}
