@@ -191,7 +191,12 @@ export class EnvelopeCipher {
         esdk.decrypt(this.#manager(owner), message, { maxBodySize: MAX_PLAINTEXT_BYTES }),
       );
     } catch (error) {
-      if (error instanceof HttpProblemError || error instanceof KmsRefusedError) throw error;
+      if (
+        error instanceof HttpProblemError ||
+        error instanceof KmsRefusedError ||
+        error instanceof CiphertextBindingError
+      )
+        throw error;
       throw new CiphertextBindingError('The ciphertext could not be decrypted with this key', {
         cause: error,
       });
