@@ -67,7 +67,7 @@ export function hiddenColumnsFor(
 export function checkQueryAllowed(ast: QueryAst, caller: QueryCaller, rules: QueryRules | undefined): void {
   const permission = permissionFor(ast);
   if (!caller.permissions.has(permission))
-    throw new QueryRefusedError(`A ${ast.operation} needs the ${permission} permission`);
+    throw new QueryRefusedError(`The ${ast.operation} operation needs the ${permission} permission`);
   if (isWrite(ast) && rules?.readOnly)
     throw new QueryRefusedError('This connection is read-only', { table: ast.table });
   checkTableAllowed(ast.table, rules);

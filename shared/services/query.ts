@@ -94,7 +94,7 @@ export async function runConnectionQuery(
   try {
     const permission = permissionFor(ast);
     if (!caller.permissions.has(permission))
-      throw new QueryRefusedError(`A ${ast.operation} needs the ${permission} permission`);
+      throw new QueryRefusedError(`The ${ast.operation} operation needs the ${permission} permission`);
     const connection = await deps.connections.loadConnectionWithPassword(caller.scope, connectionId);
     checkQueryAllowed(ast, caller, connection.rules);
     const target = postgresTarget(caller.scope, connection);
