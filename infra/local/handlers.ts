@@ -9,7 +9,7 @@ export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
   public: async () => (await import('../../functions/public/handler.js')).handler,
   auth: async () => (await import('../../functions/auth/handler.js')).handler,
   tenants: async () => (await import('../../functions/tenants/handler.js')).handler,
-  storage: unavailable('storage'),
+  storage: async () => (await import('../../functions/storage/handler.js')).handler,
   connections: unavailable('connections'),
   query: unavailable('query'),
   audit: unavailable('audit'),

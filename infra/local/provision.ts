@@ -10,6 +10,7 @@ import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } fr
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ENV_VARS } from '../../shared/aws/config.js';
+import { storageRolePolicy } from '../../shared/domain/storage-policy.js';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
 
@@ -195,6 +196,15 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     }
     env[envName] = bucket;
   }
+  // The storage role that vended credentials for managed locations assume; its policy comes from the one
+  // generator in shared/domain (moto ignores trust policies and conditions: the simulator tests prove them).
+  env[ENV_VARS.storageRoleArn] = await ensureRole(
+    iam,
+    `strongroom-${options.stage}-storage`,
+    localTrustPolicy(),
+    'storage',
+    storageRolePolicy({ bucketArn: `arn:aws:s3:::${env[ENV_VARS.storageBucket]}` }),
+  );
   for (const client of [dynamo, kms, iam, s3]) client.destroy();
   return env;
 }

@@ -1,0 +1,88 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
+import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, identityStoreFromEnv, requireTenant } from '../../shared/http/auth.js';
+import type { RouteDef } from '../../shared/http/route.js';
+import * as routes from '../../shared/schemas/storage.js';
+import { type StorageCaller, StorageService } from '../../shared/services/storage.js';
+import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { StorageStore } from '../../shared/store/storage-store.js';
+import {
+  StorageCredentialVendor,
+  onStorageRevocation,
+  storageRevocationsFromEnv,
+} from '../../shared/store/storage-vendor.js';
+import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { TenantStore } from '../../shared/store/tenant-store.js';
+
+const identity = identityStoreFromEnv();
+const tenantClients = tenantDataClientsFromEnv();
+const platform = platformDynamo();
+const tenantDataTable = requireEnv('tenantDataTable');
+const managedBucket = requireEnv('storageBucket');
+const vendor = new StorageCredentialVendor({
+  sts: new STSClient(clientConfig()),
+  storageRoleArn: requireEnv('storageRoleArn'),
+});
+onStorageRevocation((tenantId, userId) => vendor.dropUser(tenantId, userId));
+const members = new TenantStore(tenantClients, tenantDataTable);
+const service = new StorageService({
+  store: new StorageStore({
+    tenantClients,
+    platformClient: platform,
+    tenantDataTable,
+    identityTable: requireEnv('identityTable'),
+  }),
+  vendor,
+  revocations: storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) }),
+  audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
+  managedBucket,
+  reservedBuckets: [managedBucket, optionalEnv('exportBucket')].filter((b): b is string => !!b),
+  region: requireEnv('region'),
+  memberRole: async (_tenantId, userId, caller) =>
+    (await members.getMember(caller.access.scope, userId))?.role,
+});
+
+function caller(request: ApiRequest<RouteDef>): StorageCaller {
+  const { principal, ...access } = requireTenant(request.auth);
+  return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
+}
+
+/** Instances, storage locations, credential vending and revocation: `/v1/tenants/{t}/(instances|storage-*)`. */
+export const handler = createApiHandler({
+  area: 'storage',
+  allRoutes: routes.storageRoutes,
+  authorizer: authorizerFromEnv(identity),
+  routes: [
+    implement(routes.listInstances, async (req) => ({
+      status: 200,
+      body: await service.listInstances(caller(req), req.query),
+    })),
+    implement(routes.createInstance, async (req) => ({
+      status: 201,
+      body: await service.createInstance(caller(req), req.body),
+    })),
+    implement(routes.listStorageLocations, async (req) => ({
+      status: 200,
+      body: await service.listLocations(caller(req), req.query),
+    })),
+    implement(routes.createStorageLocation, async (req) => ({
+      status: 201,
+      body: await service.registerLocation(caller(req), req.body),
+    })),
+    implement(routes.deleteStorageLocation, async (req) => {
+      await service.deleteLocation(caller(req), req.params.locationId);
+      return { status: 204 };
+    }),
+    implement(routes.vendStorageCredentials, async (req) => ({
+      status: 200,
+      body: await service.vend(caller(req), req.body),
+    })),
+    implement(routes.revokeStorageCredentials, async (req) => ({
+      status: 200,
+      body: await service.revoke(caller(req), req.body.userId),
+    })),
+  ],
+});

@@ -1,0 +1,199 @@
+import { z } from 'zod';
+import {
+  DEFAULT_CREDENTIAL_SECONDS,
+  MAX_CREDENTIAL_SECONDS,
+  MIN_CREDENTIAL_SECONDS,
+  STORAGE_ACCESS,
+} from '../domain/storage-policy.js';
+import { defineRoute } from '../http/route.js';
+import { PageQuery, TenantParams, UserId } from './common.js';
+
+export const LocationId = z.string().regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id');
+export const InstanceId = z.string().regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id');
+/** An `s3://` URI; its full rules are checked by shared/domain/storage-roots.ts (errors name the field). */
+const S3Uri = z.string().min(5).max(400).startsWith('s3://', 'Must be an s3:// URI');
+const RoleArn = z
+  .string()
+  .max(2048)
+  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN');
+const Region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'Not an AWS region');
+const InstanceName = z
+  .string()
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+    'Lower-case letters, digits and inner hyphens, at most 63',
+  );
+
+export const StorageLocation = z
+  .object({
+    locationId: LocationId,
+    kind: z.enum(['managed', 'external']),
+    root: z.string(),
+    bucket: z.string(),
+    prefix: z.string(),
+    region: z.string(),
+    roleArn: z.string().optional(),
+    externalId: z.string().optional(),
+    createdAt: z.string(),
+    createdBy: UserId,
+  })
+  .meta({ id: 'StorageLocation' });
+
+export const Instance = z
+  .object({
+    instanceId: InstanceId,
+    name: z.string(),
+    defaultStorageRoot: z.string(),
+    storageLocationId: LocationId,
+    createdAt: z.string(),
+    createdBy: UserId,
+  })
+  .meta({ id: 'Instance' });
+
+export const StorageCredentials = z
+  .object({
+    accessKeyId: z.string(),
+    secretAccessKey: z.string(),
+    sessionToken: z.string(),
+    expiration: z.string(),
+    region: z.string(),
+    bucket: z.string(),
+    prefix: z.string(),
+    access: z.enum(STORAGE_ACCESS),
+    locationId: LocationId,
+    root: z.string(),
+  })
+  .meta({ id: 'StorageCredentials' });
+
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const listInstances = defineRoute({
+  id: 'listInstances',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/instances',
+  area: 'storage',
+  summary: 'List LaminDB-style instances',
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'instances:read' },
+  params: TenantParams,
+  query: PageQuery,
+  response: { status: 200, description: 'A page of instances', schema: page(Instance) },
+});
+
+export const createInstance = defineRoute({
+  id: 'createInstance',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/instances',
+  area: 'storage',
+  summary: 'Create an instance whose default storage lies in a registered location',
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'instances:write' },
+  params: TenantParams,
+  body: z.strictObject({
+    name: InstanceName,
+    /** A location id, or an `s3://` path inside a registered location. */
+    defaultStorageRoot: z.union([LocationId, S3Uri]),
+  }),
+  response: { status: 201, description: 'The instance', schema: Instance },
+});
+
+export const listStorageLocations = defineRoute({
+  id: 'listStorageLocations',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/storage-locations',
+  area: 'storage',
+  summary: 'List storage locations (role ARN and ExternalId only for storage-locations:manage)',
+  tags: ['storage'],
+  // Every member may vend read credentials, so every member may see what there is to vend for.
+  auth: { kind: 'tenant', permission: 'instances:read' },
+  params: TenantParams,
+  query: PageQuery,
+  response: { status: 200, description: 'A page of storage locations', schema: page(StorageLocation) },
+});
+
+export const createStorageLocation = defineRoute({
+  id: 'createStorageLocation',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/storage-locations',
+  area: 'storage',
+  summary: 'Register a managed location, or an external s3:// root reached through your role',
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'storage-locations:manage' },
+  params: TenantParams,
+  body: z.union([
+    z.strictObject({ managed: z.literal(true) }),
+    z.strictObject({ root: S3Uri, roleArn: RoleArn, region: Region.optional() }),
+  ]),
+  response: {
+    status: 201,
+    description: 'The location (external ones carry the tenant ExternalId)',
+    schema: StorageLocation,
+  },
+});
+
+export const deleteStorageLocation = defineRoute({
+  id: 'deleteStorageLocation',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}/storage-locations/{locationId}',
+  area: 'storage',
+  summary: 'Remove a storage location (not while an instance uses it)',
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'storage-locations:manage' },
+  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
+  response: { status: 204, description: 'Removed' },
+});
+
+export const vendStorageCredentials = defineRoute({
+  id: 'vendStorageCredentials',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/storage-credentials',
+  area: 'storage',
+  summary: 'Short-lived S3 credentials for one location (read: viewer and up; write: editor and up)',
+  tags: ['storage'],
+  // Write additionally needs storage:write-credentials, checked by the handler.
+  auth: { kind: 'tenant', permission: 'storage:read-credentials' },
+  params: TenantParams,
+  body: z.strictObject({
+    location: z.union([LocationId, S3Uri]),
+    access: z.enum(STORAGE_ACCESS),
+    durationSeconds: z
+      .number()
+      .int()
+      .min(MIN_CREDENTIAL_SECONDS)
+      .max(MAX_CREDENTIAL_SECONDS)
+      .default(DEFAULT_CREDENTIAL_SECONDS),
+  }),
+  response: {
+    status: 200,
+    description: 'Credentials (shown once, never stored)',
+    schema: StorageCredentials,
+  },
+});
+
+export const revokeStorageCredentials = defineRoute({
+  id: 'revokeStorageCredentials',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/storage-credentials/revocations',
+  area: 'storage',
+  summary: 'Stop every storage credential a user holds in this tenant, now',
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'members:manage' },
+  params: TenantParams,
+  body: z.strictObject({ userId: UserId }),
+  response: {
+    status: 200,
+    description: 'Credentials issued before `revokedBefore` are denied',
+    schema: z.object({ userId: UserId, revokedBefore: z.string() }),
+  },
+});
+
+export const storageRoutes = [
+  listInstances,
+  createInstance,
+  listStorageLocations,
+  createStorageLocation,
+  deleteStorageLocation,
+  vendStorageCredentials,
+  revokeStorageCredentials,
+];

@@ -1,0 +1,421 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { type StorageRoot, ancestorPrefixes, formatStorageRoot } from '../domain/storage-roots.js';
+import type { TransactItem } from '../http/audit-seam.js';
+import { ConflictError, NotFoundError } from '../http/errors.js';
+import { stripKeys } from './identity-store.js';
+import { decodeCursor, encodeCursor } from './pagination.js';
+import type { TenantDataClients } from './tenant-data-client.js';
+import { type TenantScope, tenantKey } from './tenant-scope.js';
+
+/** A registered storage location of a tenant. */
+export interface StorageLocationRecord {
+  locationId: string;
+  kind: 'managed' | 'external';
+  /** Canonical `s3://bucket[/prefix]`. */
+  root: string;
+  bucket: string;
+  prefix: string;
+  region: string;
+  /** External only: the customer's role, assumed with the tenant's ExternalId. */
+  roleArn?: string;
+  createdAt: string;
+  createdBy: string;
+  /** Instances whose default storage lies here; a location in use cannot be deleted. */
+  instanceCount?: number;
+}
+
+/** A LaminDB-style instance: a name and a default storage root inside one of the tenant's locations. */
+export interface InstanceRecord {
+  instanceId: string;
+  name: string;
+  defaultStorageRoot: string;
+  storageLocationId: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+export const LOCATION_PREFIX = 'LOCATION#';
+export const INSTANCE_PREFIX = 'INSTANCE#';
+const locationSk = (id: string) => `${LOCATION_PREFIX}${id}`;
+const instanceSk = (id: string) => `${INSTANCE_PREFIX}${id}`;
+const instanceNameSk = (name: string) => `INSTANCE-NAME#${name}`;
+const EXTERNAL_ID_SK = 'STORAGE-EXTERNAL-ID';
+
+/**
+ * Key of the global registry node for one path of one bucket, in the identity table (platform data that
+ * belongs to no tenant). `#` cannot occur in a bucket name or an accepted prefix.
+ */
+export function storageNodeKey(bucket: string, prefix: string) {
+  return { pk: `STORAGE-NODE#${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
+}
+
+/** Which part of a registration transaction refused it. */
+export type RegistrationConflict =
+  | 'root-taken'
+  | 'overlaps-other-tenant'
+  | 'external-id-changed'
+  | 'location-exists';
+
+/** A registration refused by one of its conditions. */
+export class StorageRegistrationConflictError extends ConflictError {
+  readonly reason: RegistrationConflict;
+  constructor(reason: RegistrationConflict, detail: string) {
+    super(detail, reason === 'external-id-changed' ? 'conflict' : 'storage-root-conflict');
+    this.name = 'StorageRegistrationConflictError';
+    this.reason = reason;
+  }
+}
+
+export interface StorageStoreProps {
+  /** Scoped clients: tenant items are read (and, where no global item is involved, written) through them. */
+  tenantClients: Pick<TenantDataClients, 'forScope'>;
+  /** Function-role client for the transactions that include global registry items. */
+  platformClient: DynamoDBDocumentClient;
+  tenantDataTable: string;
+  identityTable: string;
+}
+
+function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+  if (!(error instanceof TransactionCanceledException)) return undefined;
+  return (error.CancellationReasons ?? []).map((r) => r.Code);
+}
+
+/**
+ * Instances, storage locations and the global root registry.
+ *
+ * The registry makes "a root belongs to one tenant and never overlaps another tenant's root" hold under
+ * concurrency with O(depth) conditional writes and no reads: every path of a bucket that matters has one
+ * node item. Registering root R for tenant T, in ONE transaction:
+ *  - node(R): claimed (`owner = T`) only if unclaimed and if no other tenant has a root below R
+ *    (`descTenants` ⊆ {T});
+ *  - node(A) for every proper ancestor A: only if not owned by another tenant; T is added to `descTenants`
+ *    and T's per-tenant counter `n_T` is incremented.
+ * Any other tenant's root S that overlaps R is either an ancestor-or-self of R (then node(S) is in this
+ * transaction with `owner ≠ T`) or lies below R (then node(R) lists S's tenant); two concurrent
+ * registrations that overlap both write the node of the upper one, so DynamoDB serialises them. Removal
+ * decrements `n_T` in the same transaction and drops T from `descTenants` afterwards only when `n_T = 0`
+ * (conditional), so the set is always a superset of the truth: a crash in between can only refuse, never
+ * admit, an overlapping registration.
+ *
+ * These global items have a partition key that is no tenant's id, so the transactions that include them
+ * run on the function-role client (the tenant-scoped credentials can reach only the tenant's partition);
+ * the tenant items in them are keyed with `tenantKey(scope, …)` all the same.
+ */
+export class StorageStore {
+  readonly #p: StorageStoreProps;
+
+  constructor(props: StorageStoreProps) {
+    this.#p = props;
+  }
+
+  /** The tenant's ExternalId for customer roles, if one was generated. */
+  async getExternalId(scope: TenantScope): Promise<string | undefined> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    const { Item } = await db.send(
+      new GetCommand({
+        TableName: this.#p.tenantDataTable,
+        Key: tenantKey(scope, EXTERNAL_ID_SK),
+        ConsistentRead: true,
+      }),
+    );
+    return Item?.externalId as string | undefined;
+  }
+
+  /**
+   * A managed location (`tenants/<tenantId>/<locationId>` in the platform bucket) with its audit event.
+   * No registry nodes: the platform bucket is closed to external registrations and managed prefixes are
+   * fresh ids under the tenant's own prefix, so they can neither collide nor nest. Tenant-scoped client only.
+   */
+  async createManagedLocation(scope: TenantScope, location: StorageLocationRecord, audit: TransactItem) {
+    const db = await this.#p.tenantClients.forScope(scope);
+    await db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.#p.tenantDataTable,
+              Item: { ...tenantKey(scope, locationSk(location.locationId)), ...location, instanceCount: 0 },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          audit,
+        ],
+      }),
+    );
+  }
+
+  /**
+   * An external location: registry nodes, the location, the tenant's ExternalId (created with the first
+   * external location, else checked unchanged) and the audit event, in one transaction.
+   */
+  async createExternalLocation(
+    scope: TenantScope,
+    location: StorageLocationRecord,
+    root: StorageRoot,
+    externalId: { value: string; isNew: boolean; createdAt: string },
+    audit: TransactItem,
+  ): Promise<void> {
+    const tenantId = scope.tenantId;
+    const counter = `n_${tenantId}`;
+    const ancestors = ancestorPrefixes(root);
+    const items: TransactItem[] = [
+      {
+        Update: {
+          TableName: this.#p.identityTable,
+          Key: storageNodeKey(root.bucket, root.prefix),
+          UpdateExpression: 'SET #owner = :t, locationId = :loc',
+          ConditionExpression:
+            'attribute_not_exists(#owner) AND (attribute_not_exists(descTenants) OR (size(descTenants) = :one AND contains(descTenants, :t)))',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':t': tenantId, ':loc': location.locationId, ':one': 1 },
+        },
+      },
+      ...ancestors.map(
+        (prefix): TransactItem => ({
+          Update: {
+            TableName: this.#p.identityTable,
+            Key: storageNodeKey(root.bucket, prefix),
+            UpdateExpression: 'ADD descTenants :tset, #n :one',
+            ConditionExpression: 'attribute_not_exists(#owner) OR #owner = :t',
+            ExpressionAttributeNames: { '#owner': 'owner', '#n': counter },
+            ExpressionAttributeValues: { ':t': tenantId, ':tset': new Set([tenantId]), ':one': 1 },
+          },
+        }),
+      ),
+      {
+        Put: {
+          TableName: this.#p.tenantDataTable,
+          Item: { ...tenantKey(scope, locationSk(location.locationId)), ...location, instanceCount: 0 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      externalId.isNew
+        ? {
+            Put: {
+              TableName: this.#p.tenantDataTable,
+              Item: {
+                ...tenantKey(scope, EXTERNAL_ID_SK),
+                externalId: externalId.value,
+                createdAt: externalId.createdAt,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          }
+        : {
+            ConditionCheck: {
+              TableName: this.#p.tenantDataTable,
+              Key: tenantKey(scope, EXTERNAL_ID_SK),
+              ConditionExpression: 'externalId = :x',
+              ExpressionAttributeValues: { ':x': externalId.value },
+            },
+          },
+      audit,
+    ];
+    try {
+      await this.#p.platformClient.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (!codes) throw error;
+      const failed = (i: number) => codes[i] === 'ConditionalCheckFailed';
+      if (failed(0) || codes.slice(1, 1 + ancestors.length).some((c) => c === 'ConditionalCheckFailed')) {
+        throw new StorageRegistrationConflictError(
+          failed(0) ? 'root-taken' : 'overlaps-other-tenant',
+          `${formatStorageRoot(root)} is already registered, or contains or lies inside a root registered by another tenant.`,
+        );
+      }
+      if (failed(2 + ancestors.length))
+        throw new StorageRegistrationConflictError(
+          'external-id-changed',
+          'The tenant ExternalId changed meanwhile.',
+        );
+      throw error;
+    }
+  }
+
+  async getLocation(scope: TenantScope, locationId: string): Promise<StorageLocationRecord | undefined> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    const { Item } = await db.send(
+      new GetCommand({ TableName: this.#p.tenantDataTable, Key: tenantKey(scope, locationSk(locationId)) }),
+    );
+    return Item ? stripKeys<StorageLocationRecord>(Item) : undefined;
+  }
+
+  async listLocations(scope: TenantScope, page: { cursor?: string; limit: number }) {
+    return this.#list<StorageLocationRecord>(scope, LOCATION_PREFIX, page);
+  }
+
+  /** Every location of the tenant (for resolving an `s3://` path to its narrowest root). */
+  async allLocations(scope: TenantScope): Promise<StorageLocationRecord[]> {
+    const all: StorageLocationRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#list<StorageLocationRecord>(scope, LOCATION_PREFIX, { cursor, limit: 100 });
+      all.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return all;
+  }
+
+  /**
+   * Deletes a location (404 when absent, 409 while an instance uses it) with its audit event; for an
+   * external one, releases its registry nodes in the same transaction, then prunes emptied markers.
+   */
+  async deleteLocation(
+    scope: TenantScope,
+    location: StorageLocationRecord,
+    root: StorageRoot,
+    audit: TransactItem,
+  ) {
+    const deleteLocation: TransactItem = {
+      Delete: {
+        TableName: this.#p.tenantDataTable,
+        Key: tenantKey(scope, locationSk(location.locationId)),
+        ConditionExpression:
+          'attribute_exists(pk) AND (attribute_not_exists(instanceCount) OR instanceCount = :zero)',
+        ExpressionAttributeValues: { ':zero': 0 },
+      },
+    };
+    const tenantId = scope.tenantId;
+    const counter = `n_${tenantId}`;
+    const ancestors = location.kind === 'external' ? ancestorPrefixes(root) : [];
+    try {
+      if (location.kind === 'managed') {
+        const db = await this.#p.tenantClients.forScope(scope);
+        await db.send(new TransactWriteCommand({ TransactItems: [deleteLocation, audit] }));
+        return;
+      }
+      await this.#p.platformClient.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            deleteLocation,
+            {
+              Update: {
+                TableName: this.#p.identityTable,
+                Key: storageNodeKey(root.bucket, root.prefix),
+                UpdateExpression: 'REMOVE #owner, locationId',
+                ConditionExpression: '#owner = :t AND locationId = :loc',
+                ExpressionAttributeNames: { '#owner': 'owner' },
+                ExpressionAttributeValues: { ':t': tenantId, ':loc': location.locationId },
+              },
+            },
+            ...ancestors.map(
+              (prefix): TransactItem => ({
+                Update: {
+                  TableName: this.#p.identityTable,
+                  Key: storageNodeKey(root.bucket, prefix),
+                  UpdateExpression: 'ADD #n :minus',
+                  ConditionExpression: '#n >= :one',
+                  ExpressionAttributeNames: { '#n': counter },
+                  ExpressionAttributeValues: { ':minus': -1, ':one': 1 },
+                },
+              }),
+            ),
+            audit,
+          ],
+        }),
+      );
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        const still = await this.getLocation(scope, location.locationId);
+        if (!still) throw new NotFoundError('No such storage location.');
+        throw new ConflictError(
+          'An instance uses this storage location as its default storage.',
+          'location-in-use',
+        );
+      }
+      throw error;
+    }
+    for (const prefix of ancestors) await this.#pruneMarker(root.bucket, prefix, tenantId);
+  }
+
+  // Drops the tenant from a node's descendant set once its counter is zero; refusing is always safe here.
+  async #pruneMarker(bucket: string, prefix: string, tenantId: string) {
+    try {
+      await this.#p.platformClient.send(
+        new UpdateCommand({
+          TableName: this.#p.identityTable,
+          Key: storageNodeKey(bucket, prefix),
+          UpdateExpression: 'DELETE descTenants :tset REMOVE #n',
+          ConditionExpression: '#n = :zero',
+          ExpressionAttributeNames: { '#n': `n_${tenantId}` },
+          ExpressionAttributeValues: { ':tset': new Set([tenantId]), ':zero': 0 },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+    }
+  }
+
+  /** Creates an instance (name unique in the tenant) and counts it on its location, with the audit event. */
+  async createInstance(scope: TenantScope, instance: InstanceRecord, audit: TransactItem): Promise<void> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#p.tenantDataTable,
+                Item: { ...tenantKey(scope, instanceNameSk(instance.name)), instanceId: instance.instanceId },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.#p.tenantDataTable,
+                Item: { ...tenantKey(scope, instanceSk(instance.instanceId)), ...instance },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.#p.tenantDataTable,
+                Key: tenantKey(scope, locationSk(instance.storageLocationId)),
+                UpdateExpression: 'ADD instanceCount :one',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeValues: { ':one': 1 },
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed')
+        throw new ConflictError(`An instance named ${instance.name} already exists.`, 'instance-exists');
+      if (codes?.[2] === 'ConditionalCheckFailed')
+        throw new NotFoundError('The storage location no longer exists.');
+      throw error;
+    }
+  }
+
+  async listInstances(scope: TenantScope, page: { cursor?: string; limit: number }) {
+    return this.#list<InstanceRecord>(scope, INSTANCE_PREFIX, page);
+  }
+
+  async #list<T>(scope: TenantScope, prefix: string, page: { cursor?: string; limit: number }) {
+    const db = await this.#p.tenantClients.forScope(scope);
+    const result = await db.send(
+      new QueryCommand({
+        TableName: this.#p.tenantDataTable,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': scope.tenantId, ':prefix': prefix },
+        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: prefix }),
+        Limit: page.limit,
+      }),
+    );
+    return {
+      items: (result.Items ?? []).map((item) => stripKeys<T>(item)),
+      nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null,
+    };
+  }
+}
