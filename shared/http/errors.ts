@@ -158,6 +158,13 @@ export function isTransientAwsError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const meta = (error as { $metadata?: { httpStatusCode?: number }; $fault?: string; code?: string }) ?? {};
   if (RETRYABLE_AWS_ERRORS.has(error.name)) return true;
+  if (error.name === 'TransactionCanceledException') {
+    // Cancelled for throttling or a conflicting transaction, nothing was written: safe to retry.
+    const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+    return reasons.some((r) =>
+      ['ThrottlingError', 'TransactionConflict', 'ProvisionedThroughputExceeded'].includes(r.Code ?? ''),
+    );
+  }
   if (meta.code && RETRYABLE_AWS_ERRORS.has(meta.code)) return true;
   if (meta.$fault === 'server') return true;
   const status = meta.$metadata?.httpStatusCode;

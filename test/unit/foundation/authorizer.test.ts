@@ -1,0 +1,157 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { apiKeyString, hashSecret, sessionToken } from '../../../shared/domain/credentials.js';
+import { BearerAuthorizer } from '../../../shared/http/auth.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../../shared/http/errors.js';
+import { getTenant, listMembers, updateTenant } from '../../../shared/schemas/tenants.js';
+import { getMe } from '../../../shared/schemas/auth.js';
+import { AuthLookups } from '../../../shared/store/auth-lookups.js';
+
+const db = mockClient(DynamoDBDocumentClient);
+const T1 = 't_01jx0000000000000000000001';
+const T2 = 't_01jx0000000000000000000002';
+const U1 = 'u_01jx0000000000000000000001';
+const S1 = 's_01jx0000000000000000000001';
+const K1 = 'k_01jx0000000000000000000001';
+const SECRET = 'A'.repeat(43);
+const NOW = 1_800_000_000_000;
+
+const session = (overrides: Record<string, unknown> = {}) => ({
+  pk: `SESSION#${S1}`,
+  sk: 'SESSION',
+  sessionId: S1,
+  userId: U1,
+  secretHash: hashSecret(SECRET),
+  createdAt: NOW - 86_400_000,
+  lastSeenAt: NOW - 60_000,
+  idleTimeoutSeconds: 14 * 86_400,
+  absoluteExpiresAt: NOW + 29 * 86_400_000,
+  ip: '1.2.3.4',
+  userAgent: 'ua',
+  ...overrides,
+});
+
+function membership(
+  role: string,
+  settings: Record<string, unknown> = { requireMfa: false },
+  mfaEnabled = false,
+) {
+  return {
+    Responses: {
+      tenantData: [
+        { pk: T1, sk: `MEMBER#${U1}`, userId: U1, tenantId: T1, role },
+        { pk: T1, sk: 'TENANT', tenantId: T1, settings },
+      ],
+      identity: [{ pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, mfaEnabled }],
+    },
+  };
+}
+
+const event = (token?: string): APIGatewayProxyEvent =>
+  ({ headers: token ? { Authorization: `Bearer ${token}` } : {} }) as unknown as APIGatewayProxyEvent;
+
+const authorizer = () =>
+  new BearerAuthorizer(
+    new AuthLookups(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+      identity: 'identity',
+      tenantData: 'tenantData',
+    }),
+    () => NOW,
+  );
+
+describe('BearerAuthorizer', () => {
+  beforeEach(() => {
+    db.reset();
+    db.on(UpdateCommand).resolves({});
+  });
+
+  it('needs one read for a session and one batched read for the membership', async () => {
+    db.on(GetCommand).resolves({ Item: session() });
+    db.on(BatchGetCommand).resolves(membership('viewer'));
+    const auth = await authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 });
+    expect(auth.tenant?.scope.tenantId).toBe(T1);
+    expect(auth.tenant?.role).toBe('viewer');
+    expect(db).toHaveReceivedCommandTimes(GetCommand, 1);
+    expect(db).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+  });
+
+  it('answers 401 without a credential, with a forged secret, and for idle or absolutely expired sessions', async () => {
+    await expect(authorizer().authorize(event(), getMe, {})).rejects.toBeInstanceOf(UnauthorizedError);
+    db.on(GetCommand).resolves({ Item: session() });
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, 'B'.repeat(43))), getMe, {}),
+    ).rejects.toBeInstanceOf(UnauthorizedError);
+    db.on(GetCommand).resolves({ Item: session({ lastSeenAt: NOW - 15 * 86_400_000 }) });
+    await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).rejects.toThrow(
+      /expired/,
+    );
+    db.on(GetCommand).resolves({ Item: session({ absoluteExpiresAt: NOW - 1 }) });
+    await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).rejects.toThrow(
+      /expired/,
+    );
+  });
+
+  it("applies a tenant's shorter session limits on that tenant's routes only", async () => {
+    db.on(GetCommand).resolves({ Item: session({ lastSeenAt: NOW - 2 * 3600_000 }) });
+    db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: false, sessionIdleSeconds: 3600 }));
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+    ).rejects.toThrow(UnauthorizedError);
+    await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).resolves.toBeDefined();
+  });
+
+  it('answers 404 to non-members and 403 to a role without the permission', async () => {
+    db.on(GetCommand).resolves({ Item: session() });
+    db.on(BatchGetCommand).resolves({ Responses: { tenantData: [], identity: [] } });
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    db.on(BatchGetCommand).resolves(membership('editor'));
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), updateTenant, { tenantId: T1 }),
+    ).rejects.toBeInstanceOf(ForbiddenError);
+  });
+
+  it('intersects API key scopes with the role, refuses other tenants and expired keys', async () => {
+    const key = {
+      pk: T1,
+      sk: `APIKEY#${K1}`,
+      keyId: K1,
+      tenantId: T1,
+      createdBy: U1,
+      scopes: ['tenant:read'],
+      secretHash: hashSecret(SECRET),
+      expiresAt: NOW + 1000,
+    };
+    db.on(GetCommand).resolves({ Item: key });
+    db.on(BatchGetCommand).resolves(membership('owner'));
+    const token = apiKeyString(T1, K1, SECRET);
+    const ok = await authorizer().authorize(event(token), getTenant, { tenantId: T1 });
+    expect([...(ok.tenant?.permissions ?? [])]).toEqual(['tenant:read']);
+    await expect(authorizer().authorize(event(token), listMembers, { tenantId: T1 })).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
+    await expect(authorizer().authorize(event(token), getTenant, { tenantId: T2 })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    db.on(GetCommand).resolves({ Item: { ...key, expiresAt: NOW } });
+    await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toThrow(
+      /expired/,
+    );
+  });
+
+  it('refuses tenant members without MFA when the tenant requires it', async () => {
+    db.on(GetCommand).resolves({ Item: session() });
+    db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, false));
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+    ).rejects.toThrow(/multi-factor/);
+    db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+    ).resolves.toBeDefined();
+  });
+});

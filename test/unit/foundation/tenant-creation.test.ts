@@ -1,0 +1,82 @@
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { TenantKeyProvisioner } from '../../../shared/crypto/tenant-key-provisioner.js';
+import type { AuditRecorder } from '../../../shared/http/audit-seam.js';
+import { TenancyService } from '../../../shared/services/tenancy.js';
+import { IdentityStore } from '../../../shared/store/identity-store.js';
+import type { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
+import { TenantStore } from '../../../shared/store/tenant-store.js';
+
+const db = mockClient(DynamoDBDocumentClient);
+const U1 = 'u_01jx0000000000000000000001';
+const KEY = 'arn:aws:kms:eu-central-1:123456789012:key/abc';
+
+function setup() {
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  const clients = { forScope: async () => doc } as unknown as TenantDataClients;
+  const keys = {
+    create: vi.fn(async () => ({ keyArn: KEY })),
+    retire: vi.fn(async () => {}),
+  } satisfies TenantKeyProvisioner;
+  const audit = {
+    auditPut: vi.fn(() => ({ Put: { TableName: 'audit', Item: { pk: 'x', sk: 'EVENT#1' } } })),
+    platformPut: vi.fn(),
+    record: vi.fn(),
+    recordPlatform: vi.fn(),
+  } as unknown as AuditRecorder;
+  const service = new TenancyService({
+    tenants: new TenantStore(clients, 'tenantData'),
+    identity: new IdentityStore(doc, 'identity'),
+    keys,
+    audit,
+  });
+  const creator = {
+    principal: { kind: 'session' as const, userId: U1, credentialId: 's_1', mfaEnabled: false },
+    ip: '1.1.1.1',
+    userAgent: 'ua',
+  };
+  return { service, keys, creator };
+}
+
+describe('tenant creation', () => {
+  beforeEach(() => {
+    db.reset();
+    db.on(GetCommand).resolves({
+      Item: { pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, email: 'a@b.c', name: 'A' },
+    });
+  });
+
+  it('writes the tenant, its owner and the audit event in one transaction after creating the key', async () => {
+    const { service, keys, creator } = setup();
+    db.on(TransactWriteCommand).resolves({});
+    const tenant = await service.createTenant(creator, 'Acme');
+    expect(keys.create).toHaveBeenCalledWith(tenant.tenantId);
+    expect(db).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const items = db.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items.map((i) => i.Put?.Item?.sk)).toEqual(['TENANT', `MEMBER#${U1}`, 'EVENT#1']);
+    expect(items[0]!.Put!.Item!.keyArn).toBe(KEY);
+    expect(keys.retire).not.toHaveBeenCalled();
+  });
+
+  it('writes nothing when the key cannot be created', async () => {
+    const { service, keys, creator } = setup();
+    keys.create.mockRejectedValueOnce(Object.assign(new Error('kms down'), { name: 'KMSInternalException' }));
+    await expect(service.createTenant(creator, 'Acme')).rejects.toThrow('kms down');
+    expect(db).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
+  });
+
+  it('retires the new key when the tenant transaction fails, and surfaces the original error', async () => {
+    const { service, keys, creator } = setup();
+    db.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'throttled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'ThrottlingError' }],
+      }),
+    );
+    await expect(service.createTenant(creator, 'Acme')).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(keys.retire).toHaveBeenCalledWith(KEY);
+  });
+});

@@ -1,0 +1,78 @@
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
+import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+
+const sts = mockClient(STSClient);
+const TABLES = {
+  tenantDataTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/tenant-data',
+  auditTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/audit',
+};
+const T1 = 't_01jx0000000000000000000001';
+const T2 = 't_01jx0000000000000000000002';
+
+function credentials(expiresAt: number) {
+  return {
+    Credentials: {
+      AccessKeyId: 'ASIAEXAMPLE',
+      SecretAccessKey: 'secret',
+      SessionToken: 'token',
+      Expiration: new Date(expiresAt),
+    },
+  };
+}
+
+describe('TenantDataClients', () => {
+  let now = 1_700_000_000_000;
+  beforeEach(() => {
+    sts.reset();
+    now = 1_700_000_000_000;
+    sts.on(AssumeRoleCommand).resolves(credentials(now + 3_600_000));
+  });
+  const clients = () =>
+    new TenantDataClients({
+      sts: new STSClient({}),
+      roleArn: 'arn:aws:iam::123456789012:role/td',
+      tables: TABLES,
+      now: () => now,
+    });
+
+  it("assumes the tenant-data role with a session policy naming only the tenant's partition", async () => {
+    await clients().forScope(mintTenantScope({ tenantId: T1, userId: 'u_1' }));
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
+    const input = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input;
+    expect(input.RoleArn).toBe('arn:aws:iam::123456789012:role/td');
+    expect(input.Tags).toEqual([{ Key: 'TenantId', Value: T1 }]);
+    const policy = JSON.parse(input.Policy!);
+    expect(JSON.stringify(policy)).toContain(T1);
+    expect(policy.Statement.every((s: { Condition: Record<string, unknown> }) => s.Condition.Null)).toBe(
+      true,
+    );
+  });
+
+  it('caches per tenant while warm and refreshes five minutes before expiry', async () => {
+    const c = clients();
+    const a = mintTenantScope({ tenantId: T1, userId: 'u_1' });
+    const b = mintTenantScope({ tenantId: T2, userId: 'u_1' });
+    const first = await c.forScope(a);
+    expect(await c.forScope(a)).toBe(first);
+    await c.forScope(b);
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+    now += 56 * 60_000;
+    expect(await c.forScope(a)).not.toBe(first);
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 3);
+  });
+
+  it('fails closed when STS fails: no client, no other credentials', async () => {
+    sts.on(AssumeRoleCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
+    await expect(clients().forScope(mintTenantScope({ tenantId: T1, userId: 'u_1' }))).rejects.toThrow(
+      'down',
+    );
+  });
+
+  it('refuses anything but a real scope', async () => {
+    await expect(clients().forScope({ tenantId: T1, userId: 'u' } as never)).rejects.toThrow(TypeError);
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
+  });
+});

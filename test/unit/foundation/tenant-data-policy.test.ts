@@ -1,0 +1,70 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+import { describe, expect, it } from 'vitest';
+import {
+  AUDIT_APPEND_ACTIONS,
+  TENANT_DATA_ACTIONS,
+  tenantDataRolePolicy,
+  tenantDataSessionPolicy,
+} from '../../../shared/domain/tenant-data-policy.js';
+
+const ACCOUNT = '123456789012';
+const TABLES = {
+  tenantDataTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/tenant-data`,
+  auditTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/audit`,
+};
+const T1 = 't_01jx0000000000000000000001';
+const T2 = 't_01jx0000000000000000000002';
+const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-tenant-data/tenant-data-${T1}`;
+
+/** Simulates a request by T1's scoped session: the role's own policy plus T1's session policy. */
+async function decide(action: string, table: string, leadingKeys?: string[]) {
+  const response = await runSimulation(
+    {
+      request: {
+        principal: SESSION,
+        action,
+        resource: { resource: table, accountId: ACCOUNT },
+        contextVariables: leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys },
+      },
+      identityPolicies: [{ name: 'tenant-data', policy: tenantDataRolePolicy(TABLES) }],
+      sessionPolicy: tenantDataSessionPolicy(T1, TABLES),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  if (response.resultType !== 'single') throw new Error(JSON.stringify(response));
+  return response.overallResult;
+}
+
+describe('tenant-data session policy (IAM policy simulator)', () => {
+  it("allows every item action on the tenant's own partition", async () => {
+    for (const action of TENANT_DATA_ACTIONS) {
+      expect(await decide(action, TABLES.tenantDataTableArn, [T1]), action).toBe('Allowed');
+    }
+    for (const action of AUDIT_APPEND_ACTIONS) {
+      expect(await decide(action, TABLES.auditTableArn, [T1]), action).toBe('Allowed');
+    }
+  });
+
+  it("denies another tenant's keys, a mix of keys, and requests without leading keys", async () => {
+    for (const action of TENANT_DATA_ACTIONS) {
+      expect(await decide(action, TABLES.tenantDataTableArn, [T2]), action).not.toBe('Allowed');
+      expect(await decide(action, TABLES.tenantDataTableArn, [T1, T2]), action).not.toBe('Allowed');
+      expect(await decide(action, TABLES.tenantDataTableArn), action).not.toBe('Allowed');
+    }
+  });
+
+  it('denies Scan, and update or delete of audit items, even on the own partition', async () => {
+    expect(await decide('dynamodb:Scan', TABLES.tenantDataTableArn, [T1])).not.toBe('Allowed');
+    expect(await decide('dynamodb:Scan', TABLES.tenantDataTableArn)).not.toBe('Allowed');
+    for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+      expect(await decide(action, TABLES.auditTableArn, [T1]), action).not.toBe('Allowed');
+    }
+  });
+
+  it('refuses to build a policy for something that is not a tenant id', () => {
+    expect(() => tenantDataSessionPolicy('*', TABLES)).toThrow();
+    expect(() => tenantDataSessionPolicy('', TABLES)).toThrow();
+  });
+});
