@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECURITY_HEADERS } from '../../shared/http/api.js';
+import { ROUTES } from '../../shared/schemas/routes.js';
+import { type TestApi, startTestApi } from '../support/local-api.js';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+describe('the local API (API Gateway proxy events, real handlers)', () => {
+  it('answers /health with 200 and every security header', async () => {
+    const res = await api.request('GET', '/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', service: 'strongroom' });
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
+  });
+
+  it('serves an OpenAPI 3.1 document with every route of the route list', async () => {
+    const res = await api.request('GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    for (const route of ROUTES) {
+      const operation = res.body.paths[route.path]?.[route.method.toLowerCase()];
+      expect(operation?.operationId, `${route.method} ${route.path}`).toBe(route.id);
+      if (route.body) expect(operation.requestBody.content['application/json'].schema).toBeTypeOf('object');
+      expect(operation.security).toEqual(route.auth.kind === 'none' ? [] : [{ bearer: [] }]);
+    }
+  });
+
+  it('answers unknown paths 404 and known paths with a wrong method 405, as problems', async () => {
+    const missing = await api.request('GET', '/v1/nothing-here');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toBe('application/problem+json');
+    const wrong = await api.request('PUT', '/health');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('GET');
+    expect(wrong.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('sees the caller address from the connection, not from X-Forwarded-For', async () => {
+    const sourceIp = '127.9.9.9';
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await api.request('POST', '/v1/auth/register', {
+        sourceIp,
+        headers: { 'x-forwarded-for': `10.0.0.${i}` },
+        body: { email: `xff-${i}-${Date.now()}@example.test`, password: 'a-long-password-1', name: 'X' },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([201, 201, 201, 429]);
+  });
+});
