@@ -1,3 +1,4 @@
+import { seedDemo } from './seed.js';
 import { PortInUseError, startLocalSystem } from './system.js';
 
 /** `npm run local`: the whole system on loopback with no AWS account. */
@@ -16,10 +17,21 @@ async function main() {
   log(
     `  Tables         ${system.env.IDENTITY_TABLE}, ${system.env.TENANT_DATA_TABLE}, ${system.env.AUDIT_TABLE}`,
   );
+  const demo = await seedDemo(system.apiUrl);
+  log('');
+  log('Demo tenant (new every run):');
+  log(`  owner e-mail   ${demo.email}`);
+  log(`  password       ${demo.password}`);
+  log(`  tenant id      ${demo.tenantId}`);
   log('');
   log('Try it:');
   log(`  curl -s ${system.apiUrl}/health`);
   log(`  curl -s ${system.apiUrl}/openapi.json | head -c 400`);
+  log(
+    `  TOKEN=$(curl -s ${system.apiUrl}/v1/auth/login -H 'content-type: application/json' \\\n` +
+      `      -d '{"email":"${demo.email}","password":"${demo.password}"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')`,
+  );
+  log(`  curl -s ${system.apiUrl}/v1/tenants/${demo.tenantId}/members -H "authorization: Bearer $TOKEN"`);
   log('');
   log('Ctrl-C stops everything started here.');
 

@@ -1,0 +1,89 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, portIsFree } from '../../infra/local/moto.js';
+import { PROJECT_ROOT } from '../../infra/local/system.js';
+
+/** `npm run local` as a user runs it: a child process, its own moto, its printed instructions. */
+const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+
+function startLocal(env: Record<string, string>) {
+  const child = spawn(TSX, ['infra/local/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function waitFor(predicate: () => boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let apiPort: number;
+let motoPort: number;
+let local: ReturnType<typeof startLocal>;
+let child: ChildProcessWithoutNullStreams;
+
+beforeAll(async () => {
+  apiPort = await freePort();
+  motoPort = await freePort();
+  local = startLocal({ STRONGROOM_PORT: String(apiPort), STRONGROOM_MOTO_PORT: String(motoPort) });
+  child = local.child;
+  await waitFor(() => local.out().includes('Ctrl-C stops') || child.exitCode !== null, 60_000);
+}, 90_000);
+
+afterAll(async () => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('npm run local', () => {
+  it('serves the API on loopback within 60 seconds and prints how to use the demo tenant', async () => {
+    expect(local.err()).not.toMatch(/\n\s+at /);
+    const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
+    expect(health.status).toBe(200);
+    const email = /owner e-mail\s+(\S+)/.exec(local.out())?.[1];
+    const password = /password\s+(\S+)/.exec(local.out())?.[1];
+    const tenantId = /tenant id\s+(\S+)/.exec(local.out())?.[1];
+    const login = await fetch(`http://127.0.0.1:${apiPort}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(login.status).toBe(200);
+    const { token } = (await login.json()) as { token: string };
+    const members = await fetch(`http://127.0.0.1:${apiPort}/v1/tenants/${tenantId}/members`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(members.status).toBe(200);
+  });
+
+  it('explains a port already in use instead of printing a stack trace', async () => {
+    const second = startLocal({
+      STRONGROOM_PORT: String(apiPort),
+      STRONGROOM_MOTO_PORT: String(await freePort()),
+    });
+    expect(await second.exited).toBe(1);
+    expect(second.err()).toContain(`Port ${apiPort} (API) is already in use`);
+    expect(second.err()).toContain('STRONGROOM_PORT');
+    expect(second.err()).not.toMatch(/\n\s+at /);
+  });
+
+  it('stops everything it started on Ctrl-C', async () => {
+    child.kill('SIGINT');
+    expect(await local.exited).toBe(0);
+    expect(await portIsFree(apiPort)).toBe(true);
+    const deadline = Date.now() + 5000;
+    while (!(await portIsFree(motoPort)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(await portIsFree(motoPort)).toBe(true);
+  });
+});
