@@ -124,11 +124,17 @@ export function securityHeaders(): middy.MiddlewareObj<APIGatewayProxyEvent, API
   return { after: apply, onError: apply };
 }
 
-/** Counts responses by status class, so every invocation publishes at least one application metric. */
+/** Counts responses by status class (so every invocation publishes a metric) and logs one line per request. */
 function responseMetrics(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   const count = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
     const status = request.response?.statusCode ?? 500;
     metrics.addMetric(`Http${Math.floor(status / 100)}xx`, MetricUnit.Count, 1);
+    // The route template, never the concrete path or query: those can carry ids and, by mistake, secrets.
+    logger.info('request', {
+      method: request.event.httpMethod,
+      route: state(request).bound?.route.id ?? 'unmatched',
+      status,
+    });
   };
   return { after: count, onError: count };
 }

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { createTenant, signUp } from '../support/identity-fixtures.js';
+import { type TestApi, startTestApi } from '../support/local-api.js';
+
+/** Everything the process writes while the handlers run at the most verbose log level. */
+const captured: string[] = [];
+const originals = {
+  out: process.stdout.write.bind(process.stdout),
+  err: process.stderr.write.bind(process.stderr),
+};
+let api: TestApi;
+
+beforeAll(async () => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+  const capture =
+    (original: typeof process.stdout.write) =>
+    (chunk: unknown, ...rest: unknown[]): boolean => {
+      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
+    };
+  process.stdout.write = capture(originals.out) as typeof process.stdout.write;
+  process.stderr.write = capture(originals.err) as typeof process.stderr.write;
+  api = await startTestApi();
+});
+
+afterAll(async () => {
+  process.stdout.write = originals.out;
+  process.stderr.write = originals.err;
+  await api.close();
+});
+
+describe('logs', () => {
+  it('never contain a password, session token, TOTP secret, code, recovery code or API key', async () => {
+    const secrets: string[] = [];
+    const user = await signUp(api, 'logs');
+    secrets.push(user.password, user.token, user.token.split('.')[2]!);
+    await api.request('POST', '/v1/auth/login', {
+      body: { email: user.email, password: 'a-wrong-password-here' },
+    });
+    const enrol = await api.request('POST', '/v1/me/mfa/totp', { token: user.token });
+    const code = totpCodeAt(enrol.body.secret, Date.now());
+    const confirm = await api.request('POST', '/v1/me/mfa/totp/confirm', {
+      token: user.token,
+      body: { code },
+    });
+    secrets.push(enrol.body.secret, ...confirm.body.recoveryCodes);
+    await api.request('POST', '/v1/me/mfa/totp/confirm', { token: user.token, body: { code } });
+    const tenantId = await createTenant(api, user, 'Logs');
+    const key = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+      token: user.token,
+      body: { name: 'k', scopes: ['tenant:read'] },
+    });
+    secrets.push(key.body.key, key.body.key.split('.')[3]);
+    await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.body.key });
+    await api.request('POST', '/v1/me/password', {
+      token: user.token,
+      body: { currentPassword: user.password, newPassword: 'the-next-password-1' },
+    });
+    secrets.push('the-next-password-1');
+
+    const logs = captured.join('');
+    expect(logs).toContain('"message":"request"');
+    for (const secret of secrets) expect(logs.includes(secret), `a secret reached the logs`).toBe(false);
+  });
+});
