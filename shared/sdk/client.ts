@@ -1,0 +1,181 @@
+/**
+ * A typed client for the Strongroom HTTP API over `fetch` (Node ≥ 18, browsers). No server code is imported
+ * at run time: the types come from the route schemas, the wire format is plain JSON.
+ */
+import type { z } from 'zod';
+import type {
+  Instance,
+  StorageCredentials as StorageCredentialsSchema,
+  StorageLocation as StorageLocationSchema,
+} from '../schemas/storage.js';
+
+export type StorageAccess = 'read' | 'write';
+export type StorageCredentials = z.infer<typeof StorageCredentialsSchema>;
+export type StorageLocation = z.infer<typeof StorageLocationSchema>;
+export type InstanceView = z.infer<typeof Instance>;
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: string;
+  user: { userId: string; email: string; name: string; mfaEnabled: boolean };
+}
+
+export interface Me {
+  user: { userId: string; email: string; name: string; mfaEnabled: boolean };
+  memberships: { tenantId: string; role: string }[];
+}
+
+/** An RFC 9457 problem from the API, with its status; `detail` never holds a secret. */
+export class StrongroomApiError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly errors: { path: string; message: string }[];
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(status: number, problem: Record<string, unknown>, retryAfter: string | null) {
+    const detail = typeof problem.detail === 'string' ? problem.detail : undefined;
+    const title = typeof problem.title === 'string' ? problem.title : `HTTP ${status}`;
+    super(detail ? `${title}: ${detail}` : title);
+    this.name = 'StrongroomApiError';
+    this.status = status;
+    this.type = typeof problem.type === 'string' ? problem.type : 'about:blank';
+    this.errors = Array.isArray(problem.errors)
+      ? (problem.errors as { path: string; message: string }[])
+      : [];
+    const seconds = retryAfter ? Number(retryAfter) : Number.NaN;
+    this.retryAfterSeconds = Number.isFinite(seconds) ? seconds : undefined;
+  }
+}
+
+export interface StrongroomClientOptions {
+  /** Base URL, e.g. `https://api.example.com` or `http://127.0.0.1:3000`. */
+  endpoint: string;
+  /** A session token or an API key (both are bearer credentials). */
+  token?: string;
+  fetch?: typeof fetch;
+  userAgent?: string;
+}
+
+const seg = (value: string) => encodeURIComponent(value);
+
+/** The Strongroom API: auth, tenants (read), instances, storage locations and storage credentials. */
+export class StrongroomClient {
+  readonly #endpoint: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #userAgent: string;
+
+  constructor(options: StrongroomClientOptions) {
+    const url = new URL(options.endpoint);
+    if (url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+      // Bearer tokens and S3 secrets travel here: plain HTTP only to this machine.
+      throw new Error('The Strongroom endpoint must use https (http is allowed only for localhost).');
+    }
+    this.#endpoint = url.toString().replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#userAgent = options.userAgent ?? 'strongroom-sdk/0.1';
+  }
+
+  /** Signs in with e-mail and password (and a TOTP code when MFA is on). */
+  login(input: {
+    email: string;
+    password: string;
+    mfaCode?: string;
+    recoveryCode?: string;
+  }): Promise<LoginResult> {
+    return this.#request('POST', '/v1/auth/login', input, false);
+  }
+
+  me(): Promise<Me> {
+    return this.#request('GET', '/v1/me');
+  }
+
+  listInstances(
+    tenantId: string,
+    page: { cursor?: string; limit?: number } = {},
+  ): Promise<Page<InstanceView>> {
+    return this.#request('GET', `/v1/tenants/${seg(tenantId)}/instances${query(page)}`);
+  }
+
+  createInstance(
+    tenantId: string,
+    input: { name: string; defaultStorageRoot: string },
+  ): Promise<InstanceView> {
+    return this.#request('POST', `/v1/tenants/${seg(tenantId)}/instances`, input);
+  }
+
+  listStorageLocations(
+    tenantId: string,
+    page: { cursor?: string; limit?: number } = {},
+  ): Promise<Page<StorageLocation>> {
+    return this.#request('GET', `/v1/tenants/${seg(tenantId)}/storage-locations${query(page)}`);
+  }
+
+  /** `{managed: true}` or `{root: 's3://bucket/prefix', roleArn, region?}`; external ones return the ExternalId. */
+  registerStorageLocation(
+    tenantId: string,
+    input: { managed: true } | { root: string; roleArn: string; region?: string },
+  ): Promise<StorageLocation> {
+    return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-locations`, input);
+  }
+
+  async deleteStorageLocation(tenantId: string, locationId: string): Promise<void> {
+    await this.#request('DELETE', `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}`);
+  }
+
+  /** Short-lived S3 credentials for a location id or an `s3://` path inside a registered location. */
+  vendStorageCredentials(
+    tenantId: string,
+    input: { location: string; access: StorageAccess; durationSeconds?: number },
+  ): Promise<StorageCredentials> {
+    return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-credentials`, input);
+  }
+
+  revokeStorageCredentials(
+    tenantId: string,
+    userId: string,
+  ): Promise<{ userId: string; revokedBefore: string }> {
+    return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-credentials/revocations`, { userId });
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown, authenticated = true): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent };
+    if (authenticated) {
+      if (!this.#token)
+        throw new Error('No Strongroom token: sign in first (strongroom login) or pass a token.');
+      headers.authorization = `Bearer ${this.#token}`;
+    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await this.#fetch(`${this.#endpoint}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      redirect: 'error',
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      let problem: Record<string, unknown> = {};
+      try {
+        problem = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        // Not a problem document (a proxy error page): report the status alone.
+      }
+      throw new StrongroomApiError(response.status, problem, response.headers.get('retry-after'));
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+function query(page: { cursor?: string; limit?: number }): string {
+  const params = new URLSearchParams();
+  if (page.cursor) params.set('cursor', page.cursor);
+  if (page.limit) params.set('limit', String(page.limit));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}

@@ -1,0 +1,80 @@
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { type StorageAccess, type StorageCredentials, StrongroomClient } from './client.js';
+
+export interface FromStrongroomOptions {
+  /** Strongroom API base URL. */
+  endpoint: string;
+  /** A session token… */
+  token?: string;
+  /** …or an API key (either is sent as the bearer credential). */
+  apiKey?: string;
+  tenantId: string;
+  /** A storage location id, or an `s3://` path inside a registered location. */
+  location: string;
+  access: StorageAccess;
+  /** 900–3600; the API's default (900) when absent. */
+  durationSeconds?: number;
+  /** Credentials are renewed this long before they expire (default and minimum: 5 minutes). */
+  refreshMarginMs?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** What the provider returns: AWS credentials plus where they reach. */
+export interface StrongroomCredentialIdentity extends AwsCredentialIdentity {
+  expiration: Date;
+}
+
+const MIN_MARGIN_MS = 5 * 60_000;
+
+/**
+ * An AWS SDK v3 credential provider backed by Strongroom's vending API:
+ * `new S3Client({ region, credentials: fromStrongroom({ endpoint, token, tenantId, location, access }) })`.
+ * Memoised: one vend serves every call until `refreshMarginMs` before expiry, concurrent calls share one
+ * request, and the returned `expiration` lets the SDK refresh on its own, so a long multipart upload never
+ * signs a request with expired credentials. A failed refresh throws; nothing falls back to other credentials.
+ */
+export function fromStrongroom(options: FromStrongroomOptions): AwsCredentialIdentityProvider & {
+  /** The location details of the last vend (bucket, prefix, region), once one has happened. */
+  lastVend(): Omit<StorageCredentials, 'secretAccessKey' | 'sessionToken'> | undefined;
+} {
+  const token = options.token ?? options.apiKey;
+  if (!token) throw new Error('fromStrongroom needs a token or an apiKey');
+  if (options.token && options.apiKey) throw new Error('fromStrongroom takes a token or an apiKey, not both');
+  const client = new StrongroomClient({ endpoint: options.endpoint, token, fetch: options.fetch });
+  const margin = Math.max(MIN_MARGIN_MS, options.refreshMarginMs ?? MIN_MARGIN_MS);
+  const now = options.now ?? Date.now;
+  let current: { identity: StrongroomCredentialIdentity; vend: StorageCredentials } | undefined;
+  let pending: Promise<StrongroomCredentialIdentity> | undefined;
+
+  const refresh = async (): Promise<StrongroomCredentialIdentity> => {
+    const vend = await client.vendStorageCredentials(options.tenantId, {
+      location: options.location,
+      access: options.access,
+      ...(options.durationSeconds ? { durationSeconds: options.durationSeconds } : {}),
+    });
+    const identity: StrongroomCredentialIdentity = {
+      accessKeyId: vend.accessKeyId,
+      secretAccessKey: vend.secretAccessKey,
+      sessionToken: vend.sessionToken,
+      expiration: new Date(vend.expiration),
+    };
+    current = { identity, vend };
+    return identity;
+  };
+
+  const provider = async (): Promise<StrongroomCredentialIdentity> => {
+    if (current && current.identity.expiration.getTime() - margin > now()) return current.identity;
+    pending ??= refresh().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+  return Object.assign(provider, {
+    lastVend: () => {
+      if (!current) return undefined;
+      const { secretAccessKey: _s, sessionToken: _t, ...rest } = current.vend;
+      return rest;
+    },
+  });
+}
