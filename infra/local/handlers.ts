@@ -10,7 +10,7 @@ export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
   auth: async () => (await import('../../functions/auth/handler.js')).handler,
   tenants: async () => (await import('../../functions/tenants/handler.js')).handler,
   storage: async () => (await import('../../functions/storage/handler.js')).handler,
-  connections: unavailable('connections'),
+  connections: async () => (await import('../../functions/connections/handler.js')).handler,
   query: unavailable('query'),
   audit: unavailable('audit'),
 };

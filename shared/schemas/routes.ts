@@ -1,5 +1,6 @@
 import type { RouteDef } from '../http/route.js';
 import { authRoutes } from './auth.js';
+import { connectionsRoutes } from './connections.js';
 import { publicRoutes } from './public.js';
 import { storageRoutes } from './storage.js';
 import { tenantRoutes } from './tenants.js';
@@ -8,4 +9,10 @@ import { tenantRoutes } from './tenants.js';
  * Every route of the API, the one list that feeds API Gateway (infra), the local server and the OpenAPI
  * document. Each area adds its routes here.
  */
-export const ROUTES: readonly RouteDef[] = [...publicRoutes, ...authRoutes, ...tenantRoutes, ...storageRoutes];
+export const ROUTES: readonly RouteDef[] = [
+  ...publicRoutes,
+  ...authRoutes,
+  ...tenantRoutes,
+  ...storageRoutes,
+  ...connectionsRoutes,
+];

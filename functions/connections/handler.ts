@@ -1,0 +1,62 @@
+import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { TenantCrypto, envelopeCipherFromEnv } from '../../shared/crypto/envelope.js';
+import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
+import type { RouteDef } from '../../shared/http/route.js';
+import * as routes from '../../shared/schemas/connections.js';
+import { type ConnectionsCaller, ConnectionsService } from '../../shared/services/connections.js';
+import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { ConnectionsStore } from '../../shared/store/connections-store.js';
+import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
+
+const tenantDataTable = requireEnv('tenantDataTable');
+const hostPolicy = { allowPrivateNetworks: optionalEnv('allowPrivateNetworks') === 'true' };
+const tenantClients = tenantDataClientsFromEnv();
+const crypto = new TenantCrypto({
+  cipher: envelopeCipherFromEnv(),
+  keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
+});
+const service = new ConnectionsService({
+  store: new ConnectionsStore({ clients: tenantClients, tableName: tenantDataTable, crypto, hostPolicy }),
+  audit: auditRecorderFromEnv({ tenantClients }),
+  hostPolicy,
+});
+
+function caller(request: ApiRequest<RouteDef>): ConnectionsCaller {
+  const { scope, principal } = requireTenant(request.auth);
+  return { scope, principal, ip: request.sourceIp, userAgent: request.userAgent };
+}
+
+/** Data-source connections: `/v1/tenants/{tenantId}/connections*`. */
+export const handler = createApiHandler({
+  area: 'connections',
+  allRoutes: routes.connectionsRoutes,
+  authorizer: authorizerFromEnv(),
+  routes: [
+    implement(routes.listConnections, async (req) => ({
+      status: 200,
+      body: await service.list(caller(req), req.query),
+    })),
+    implement(routes.createConnection, async (req) => ({
+      status: 201,
+      body: await service.create(caller(req), req.body),
+    })),
+    implement(routes.getConnection, async (req) => ({
+      status: 200,
+      body: await service.get(caller(req), req.params.connectionId),
+    })),
+    implement(routes.updateConnection, async (req) => ({
+      status: 200,
+      body: await service.update(caller(req), req.params.connectionId, req.body),
+    })),
+    implement(routes.deleteConnection, async (req) => {
+      await service.delete(caller(req), req.params.connectionId);
+      return { status: 204 };
+    }),
+    implement(routes.revealConnectionPassword, async (req) => ({
+      status: 200,
+      body: await service.reveal(caller(req), req.params.connectionId),
+    })),
+  ],
+});

@@ -1,0 +1,214 @@
+import { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+import { QueryRules } from '../domain/query-rules.js';
+import { defineRoute } from '../http/route.js';
+import { PageQuery, TenantId, UserId } from './common.js';
+
+/** Connection ids: `c_` and 26 Crockford base32 characters. */
+export const ConnectionId = z.string().regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id');
+
+/** What every read shows in place of the password. */
+export const PASSWORD_MASK = '********';
+
+export const TLS_MODES = ['require', 'verify-full', 'disable'] as const;
+
+// Postgres names are at most 63 bytes (NAMEDATALEN − 1); control characters never belong in them.
+const PgName = z
+  .string()
+  .min(1)
+  .max(63)
+  .refine((s) => Buffer.byteLength(s, 'utf8') <= 63, 'Must be at most 63 bytes')
+  .refine((s) => !/\p{Cc}/u.test(s), 'Must not contain control characters');
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
+
+/** One or more PEM certificates (a CA bundle), each parsed: nothing else is accepted. */
+export const CaCertificate = z
+  .string()
+  .max(60_000)
+  .superRefine((pem, ctx) => {
+    const blocks = pem.match(PEM_BLOCK) ?? [];
+    const rest = pem.replace(PEM_BLOCK, '').trim();
+    if (blocks.length === 0 || rest !== '' || blocks.length > 100) {
+      ctx.addIssue({ code: 'custom', message: 'Must be one or more PEM certificates and nothing else' });
+      return;
+    }
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'Contains a certificate that does not parse' });
+        return;
+      }
+    }
+  });
+
+const Password = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((s) => !s.includes('\u0000'), 'Must not contain NUL');
+
+const Fields = {
+  name: z.string().trim().min(1).max(100),
+  /** Host name or IP address; checked against the deployment's network policy on every write. */
+  host: z.string().trim().min(1).max(253),
+  port: z.number().int().min(1).max(65_535),
+  database: PgName,
+  user: PgName,
+  /** Schema whose tables are queryable (`public` when unset). */
+  schema: PgName,
+  tlsMode: z.enum(TLS_MODES),
+  caCertificate: CaCertificate,
+  password: Password,
+  rules: QueryRules,
+};
+
+export const CreateConnectionBody = z.strictObject({
+  name: Fields.name,
+  host: Fields.host,
+  port: Fields.port.default(5432),
+  database: Fields.database,
+  user: Fields.user,
+  schema: Fields.schema.optional(),
+  tlsMode: Fields.tlsMode.default('require'),
+  caCertificate: Fields.caCertificate.optional(),
+  password: Fields.password,
+  rules: Fields.rules.optional(),
+});
+export type CreateConnectionBody = z.output<typeof CreateConnectionBody>;
+
+/** Any subset; `null` clears an optional field. A new password replaces the stored one (never read back). */
+export const UpdateConnectionBody = z
+  .strictObject({
+    name: Fields.name.optional(),
+    host: Fields.host.optional(),
+    port: Fields.port.optional(),
+    database: Fields.database.optional(),
+    user: Fields.user.optional(),
+    schema: Fields.schema.nullable().optional(),
+    tlsMode: Fields.tlsMode.optional(),
+    caCertificate: Fields.caCertificate.nullable().optional(),
+    password: Fields.password.optional(),
+    rules: Fields.rules.nullable().optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, 'Give at least one field to change');
+export type UpdateConnectionBody = z.output<typeof UpdateConnectionBody>;
+
+export const Connection = z
+  .object({
+    connectionId: ConnectionId,
+    name: z.string(),
+    host: z.string(),
+    port: z.number(),
+    database: z.string(),
+    user: z.string(),
+    schema: z.string().nullable(),
+    tlsMode: z.enum(TLS_MODES),
+    caCertificate: z.string().nullable(),
+    /** Always the mask: the password is write-only. */
+    password: z.literal(PASSWORD_MASK),
+    passwordUpdatedAt: z.string(),
+    rules: QueryRules.nullable(),
+    createdAt: z.string(),
+    createdBy: UserId,
+    updatedAt: z.string(),
+    updatedBy: UserId,
+  })
+  .meta({ id: 'Connection' });
+
+export const RevealedPassword = z
+  .object({ connectionId: ConnectionId, password: z.string() })
+  .meta({ id: 'RevealedConnectionPassword' });
+
+const ConnectionParams = z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
+const TenantOnly = z.strictObject({ tenantId: TenantId });
+
+export const listConnections = defineRoute({
+  id: 'listConnections',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/connections',
+  area: 'connections',
+  summary: 'List data-source connections (passwords masked)',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:read' },
+  params: TenantOnly,
+  query: PageQuery,
+  response: {
+    status: 200,
+    description: 'A page of connections',
+    schema: z.object({ items: z.array(Connection), nextCursor: z.string().nullable() }),
+  },
+});
+
+export const createConnection = defineRoute({
+  id: 'createConnection',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/connections',
+  area: 'connections',
+  summary: 'Register a Postgres connection; the password is stored only encrypted under the tenant key',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:manage' },
+  params: TenantOnly,
+  body: CreateConnectionBody,
+  response: { status: 201, description: 'The connection, password masked', schema: Connection },
+});
+
+export const getConnection = defineRoute({
+  id: 'getConnection',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/connections/{connectionId}',
+  area: 'connections',
+  summary: 'Read a connection (password masked)',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:read' },
+  params: ConnectionParams,
+  response: { status: 200, description: 'The connection, password masked', schema: Connection },
+});
+
+export const updateConnection = defineRoute({
+  id: 'updateConnection',
+  method: 'PATCH',
+  path: '/v1/tenants/{tenantId}/connections/{connectionId}',
+  area: 'connections',
+  summary:
+    'Change a connection or its query rules; moving it (host, port, TLS) needs the password again in the same request',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:manage' },
+  params: ConnectionParams,
+  body: UpdateConnectionBody,
+  response: { status: 200, description: 'The connection, password masked', schema: Connection },
+});
+
+export const deleteConnection = defineRoute({
+  id: 'deleteConnection',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}/connections/{connectionId}',
+  area: 'connections',
+  summary: 'Delete a connection and its encrypted password',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:manage' },
+  params: ConnectionParams,
+  response: { status: 204, description: 'Deleted' },
+});
+
+export const revealConnectionPassword = defineRoute({
+  id: 'revealConnectionPassword',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/connections/{connectionId}/reveal',
+  area: 'connections',
+  summary: 'Owners only, signed in (not with an API key): the decrypted password; audited',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:reveal', sessionOnly: true },
+  params: ConnectionParams,
+  response: { status: 200, description: 'The password', schema: RevealedPassword },
+});
+
+export const connectionsRoutes = [
+  listConnections,
+  createConnection,
+  getConnection,
+  updateConnection,
+  deleteConnection,
+  revealConnectionPassword,
+];
