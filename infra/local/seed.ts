@@ -15,7 +15,7 @@ function call(
   path: string,
   body?: unknown,
   token?: string,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Record<string, string> }> {
   const url = new URL(path, apiUrl);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {

@@ -80,7 +80,10 @@ export const getMe = defineRoute({
   response: {
     status: 200,
     description: 'User and memberships',
-    schema: z.object({ user: User, memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })) }),
+    schema: z.object({
+      user: User,
+      memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })),
+    }),
   },
 });
 
@@ -124,7 +127,11 @@ export const revokeOtherSessions = defineRoute({
   summary: 'Revoke every session but this one',
   tags: ['me'],
   auth: { kind: 'session' },
-  response: { status: 200, description: 'How many were revoked', schema: z.object({ revoked: z.number().int() }) },
+  response: {
+    status: 200,
+    description: 'How many were revoked',
+    schema: z.object({ revoked: z.number().int() }),
+  },
 });
 
 export const changePassword = defineRoute({
@@ -163,7 +170,11 @@ export const confirmTotp = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   body: z.strictObject({ code: TotpCode }),
-  response: { status: 200, description: 'MFA is on', schema: z.object({ recoveryCodes: z.array(z.string()) }) },
+  response: {
+    status: 200,
+    description: 'MFA is on',
+    schema: z.object({ recoveryCodes: z.array(z.string()) }),
+  },
 });
 
 export const removeTotp = defineRoute({

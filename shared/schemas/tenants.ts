@@ -89,7 +89,11 @@ export const updateTenant = defineRoute({
   auth: { kind: 'tenant', permission: 'tenant:settings' },
   params: TenantParams,
   body: z
-    .strictObject({ name: TenantName.optional(), plan: z.enum(PLANS).optional(), settings: Settings.optional() })
+    .strictObject({
+      name: TenantName.optional(),
+      plan: z.enum(PLANS).optional(),
+      settings: Settings.optional(),
+    })
     .refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] }),
   response: { status: 200, description: 'The tenant', schema: Tenant },
 });
