@@ -12,7 +12,10 @@ import { type CompiledSql, QueryCompileError, compileSql, encodeSqlCursor } from
 import type { AuditRecorder } from '../http/audit-seam.js';
 import { ForbiddenError, HttpProblemError, ValidationError } from '../http/errors.js';
 import type { PostgresRunner, PostgresTarget, PostgresTlsMode, QueryRows } from '../store/postgres-runner.js';
+import type { RecordsPage, TenantRecordsReader } from '../store/tenant-records-reader.js';
 import type { TenantScope } from '../store/tenant-scope.js';
+import { AUDIT_TABLE, TENANT_DATA_TABLE } from '../store/tables.js';
+import { TENANT_RECORD_TYPES, compileRecordsQuery } from '../domain/dynamo-query-compiler.js';
 
 /** A registered Postgres connection with its password decrypted (in memory only, for this request). */
 export interface QueryableConnection {
@@ -142,4 +145,38 @@ function toResponse(ast: QueryAst, compiled: CompiledSql, result: QueryRows): Qu
       ? encodeSqlCursor((compiled.offset ?? 0) + select.limit, compiled.fingerprint)
       : null;
   return { columns: result.columns, rows: result.rows, nextCursor };
+}
+
+export interface RecordsQueryDeps {
+  reader: Pick<TenantRecordsReader, 'select'>;
+  now?: () => number;
+}
+
+/**
+ * Runs a select over the tenant's own records (members, instances, storage locations, API key metadata,
+ * audit events): a DynamoDB Query fixed to the caller's partition, read with tenant-scoped credentials.
+ */
+export async function runRecordsQuery(
+  deps: RecordsQueryDeps,
+  caller: QueryCallerContext,
+  ast: SelectQuery,
+): Promise<RecordsPage> {
+  try {
+    if (!caller.permissions.has('query:read'))
+      throw new QueryRefusedError('The select operation needs the query:read permission');
+    const table = TENANT_RECORD_TYPES.get(ast.table)?.table === 'audit' ? AUDIT_TABLE : TENANT_DATA_TABLE;
+    const compiled = compileRecordsQuery(
+      ast,
+      { tenantId: caller.scope.tenantId, userId: caller.scope.userId, permissions: caller.permissions },
+      {
+        partitionKey: table.partitionKey,
+        sortKey: table.sortKey,
+        ttlAttribute: table.ttlAttribute,
+        nowEpochSeconds: Math.floor((deps.now ?? Date.now)() / 1000),
+      },
+    );
+    return await deps.reader.select(caller.scope, compiled);
+  } catch (error) {
+    throw toHttpError(error);
+  }
 }
