@@ -199,7 +199,7 @@ export class StorageService {
           kind: location.kind,
           root: location.root,
           region: location.region,
-          roleArn: location.roleArn,
+          ...(location.roleArn ? { roleArn: location.roleArn } : {}),
         },
       },
     });
