@@ -62,5 +62,5 @@ export async function seedDemo(apiUrl: string): Promise<DemoSeed> {
   if (login.status !== 200) throw new Error(`seeding: login answered ${login.status}`);
   const tenant = await call(apiUrl, 'POST', '/v1/tenants', { name: 'Demo' }, login.body.token);
   if (tenant.status !== 201) throw new Error(`seeding: create tenant answered ${tenant.status}`);
-  return { email, password, token: login.body.token, tenantId: tenant.body.tenantId };
+  return { email, password, token: String(login.body.token), tenantId: String(tenant.body.tenantId) };
 }
