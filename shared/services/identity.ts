@@ -46,6 +46,8 @@ export interface RequestOrigin {
 }
 
 const TOTP_PURPOSE = 'totp-secret';
+/** A user id that never exists (ids are ULIDs, never all zeros). */
+const UNKNOWN_USER_ID = 'u_00000000000000000000000000';
 
 function actorOf(origin: RequestOrigin, userId?: string): AuditActor {
   return { ...(userId ? { userId } : {}), ip: origin.ip, userAgent: origin.userAgent.slice(0, 512) };
@@ -92,7 +94,8 @@ export class IdentityService {
       );
     }
     const userId = await identity.getUserIdByEmail(email);
-    const user = userId ? await identity.getUser(userId) : undefined;
+    // An unknown e-mail still costs the profile read and the hash, so its answer comes as fast as a known one's.
+    const user = await identity.getUser(userId ?? UNKNOWN_USER_ID);
     const passwordOk = await verifyPassword(user?.passwordHash, input.password);
 
     const fail = async (
