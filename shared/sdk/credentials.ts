@@ -1,4 +1,4 @@
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { type StorageAccess, type StorageCredentials, StrongroomClient } from './client.js';
 
 export interface FromStrongroomOptions {
@@ -34,11 +34,12 @@ const MIN_MARGIN_MS = 5 * 60_000;
  * request, and the returned `expiration` lets the SDK refresh on its own, so a long multipart upload never
  * signs a request with expired credentials. A failed refresh throws; nothing falls back to other credentials.
  */
-export function fromStrongroom(options: FromStrongroomOptions): AwsCredentialIdentityProvider &
-  (() => Promise<StrongroomCredentialIdentity>) & {
-    /** The location details of the last vend (bucket, prefix, region), once one has happened. */
-    lastVend(): Omit<StorageCredentials, 'secretAccessKey' | 'sessionToken'> | undefined;
-  } {
+export function fromStrongroom(
+  options: FromStrongroomOptions,
+): (() => Promise<StrongroomCredentialIdentity>) & {
+  /** The location details of the last vend (bucket, prefix, region), once one has happened. */
+  lastVend(): Omit<StorageCredentials, 'secretAccessKey' | 'sessionToken'> | undefined;
+} {
   const token = options.token ?? options.apiKey;
   if (!token) throw new Error('fromStrongroom needs a token or an apiKey');
   if (options.token && options.apiKey) throw new Error('fromStrongroom takes a token or an apiKey, not both');
