@@ -1,0 +1,125 @@
+import { Annotations, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
+
+/**
+ * IAM for the per-tenant KMS keys that tenant creation makes at run time (shared/crypto/tenant-keys.ts).
+ * Those keys do not exist at deploy time, so statements match them by the `strongroom:stage` tag every
+ * tenant key carries (shared/domain/key-policy.ts `tenantKeyTags`); each key's own policy then narrows use
+ * to the tenant's encryption context and to the roles collected here (`userRoleArns`).
+ */
+export class TenantKeyAccess {
+  readonly #users: iam.IRole[] = [];
+  readonly #stage: string;
+  readonly #scope: Construct;
+
+  constructor(scope: Construct, stage: string) {
+    this.#scope = scope;
+    this.#stage = stage;
+  }
+
+  /** ARNs of the roles that may use tenant keys, comma-separated (TENANT_KEY_USER_ROLE_ARNS). */
+  get userRoleArns(): string {
+    return Lazy.string({
+      produce: () => {
+        if (this.#users.length === 0) {
+          Annotations.of(this.#scope).addWarningV2(
+            'strongroom:noTenantKeyUser',
+            'No function uses tenant keys yet (TenantKeyAccess.grantUse); tenant key creation will refuse to start until one does.',
+          );
+        }
+        return this.#users.map((role) => role.roleArn).join(',');
+      },
+    });
+  }
+
+  /** Encrypt and decrypt with any tenant key of this stage (the key policy adds the tenant condition). */
+  grantUse(role: iam.IRole): void {
+    if (!this.#users.includes(role)) this.#users.push(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'UseTenantKeys',
+        actions: [...TENANT_KEY_USE_ACTIONS],
+        resources: [this.#keyArns()],
+        conditions: { StringEquals: { 'aws:ResourceTag/strongroom:stage': this.#stage } },
+      }),
+    );
+    acknowledgeKeyWildcard(role, this.#nagArn('key/*'), 'use');
+  }
+
+  /** Create (tagged, rotating, aliased), inspect and retire tenant keys of this stage; never use them. */
+  grantProvision(role: iam.IRole): void {
+    const stage = this.#stage;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'CreateTenantKeys',
+        // CreateKey names no existing resource; the request must carry exactly the tenant-key tags.
+        actions: ['kms:CreateKey', 'kms:TagResource'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:RequestTag/strongroom:stage': stage },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': ['tenantId', 'strongroom:stage'] },
+        },
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ManageTenantKeys',
+        actions: [
+          'kms:CreateAlias',
+          'kms:EnableKeyRotation',
+          'kms:DescribeKey',
+          'kms:ListResourceTags',
+          'kms:DisableKey',
+          'kms:ScheduleKeyDeletion',
+        ],
+        resources: [this.#keyArns()],
+        conditions: { StringEquals: { 'aws:ResourceTag/strongroom:stage': stage } },
+      }),
+    );
+    // The alias half of CreateAlias: only names under this stage's tenant prefix.
+    const aliases = Stack.of(this.#scope).formatArn({
+      service: 'kms',
+      resource: 'alias',
+      resourceName: `strongroom/${stage}/tenant/*`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TenantKeyAliases',
+        actions: ['kms:CreateAlias'],
+        resources: [aliases],
+      }),
+    );
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'kms:CreateKey and the kms:TagResource it implies for tags have no resource until the key exists; the statement requires the request to carry exactly the tenant-key tags of this stage.',
+    });
+    acknowledgeKeyWildcard(role, this.#nagArn('key/*'), 'manage');
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${this.#nagArn(`alias/strongroom/${stage}/tenant/*`)}]`,
+      reason:
+        "Aliases are created per tenant at run time; the pattern admits only this stage's tenant aliases.",
+    });
+  }
+
+  /** A KMS ARN as cdk-nag spells it in finding ids (unresolved parts as `<AWS::…>`). */
+  #nagArn(resource: string): string {
+    const stack = Stack.of(this.#scope);
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    return `arn:<AWS::Partition>:kms:${region}:${account}:${resource}`;
+  }
+
+  #keyArns(): string {
+    return Stack.of(this.#scope).formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+  }
+}
+
+function acknowledgeKeyWildcard(role: iam.IRole, nagKeyArns: string, what: 'use' | 'manage'): void {
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${nagKeyArns}]`,
+    reason: `Tenant keys are created at run time, so their ids are unknown at deploy time; the statement to ${what} them is limited by the aws:ResourceTag/strongroom:stage condition, and each key policy limits use to its tenant's encryption context.`,
+  });
+}

@@ -1,0 +1,26 @@
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
+import type { TenantDataRole } from '../../constructs/tenant-data-role.js';
+import type { TenantKeyAccess } from '../../constructs/tenant-key-access.js';
+import type { TableDef } from '../../../shared/store/tables.js';
+
+/**
+ * What an area's grants may give its function. Tenant data (the tenant-data table and tenant events in
+ * the audit table) is reached through `tenantData.grantAssume`, whose sessions are confined to one
+ * tenant's partition; granting those tables to a function role directly bypasses that boundary and needs
+ * a reason in the grant file.
+ */
+export interface AreaResources {
+  stage: string;
+  platformKey: kms.IKey;
+  tables: Record<TableDef['id'], dynamodb.ITable>;
+  storageBucket: s3.IBucket;
+  exportBucket: s3.IBucket;
+  tenantData: TenantDataRole;
+  tenantKeys: TenantKeyAccess;
+}
+
+/** An area's IAM: called once with the area's function after it is created. */
+export type AreaGrants = (fn: StrongroomFunction, resources: AreaResources) => void;

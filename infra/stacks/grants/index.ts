@@ -1,0 +1,17 @@
+import type { Area } from '../../../shared/http/route.js';
+import type { AreaGrants } from './area-resources.js';
+import { authGrants } from './auth.js';
+import { publicGrants } from './public.js';
+import { storageGrants } from './storage.js';
+import { tenantsGrants } from './tenants.js';
+
+/**
+ * Each deployed area's IAM, one file per area. A function whose handler exists but whose area has no
+ * entry here fails synthesis: a function never deploys with permissions nobody wrote down.
+ */
+export const AREA_GRANTS: Partial<Record<Area, AreaGrants>> = {
+  public: publicGrants,
+  auth: authGrants,
+  tenants: tenantsGrants,
+  storage: storageGrants,
+};

@@ -1,0 +1,88 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ENV_VARS } from '../../../shared/aws/config.js';
+import { storageRolePolicy, storageRoleTrustPolicy } from '../../../shared/domain/storage-policy.js';
+import type { AreaGrants } from './area-resources.js';
+import {
+  ITEM_READ_ACTIONS,
+  ITEM_WRITE_ACTIONS,
+  grantAuthorization,
+  grantPlatformAudit,
+  grantTableItems,
+} from './common.js';
+
+/**
+ * Instances, storage locations and credential vending (functions/storage).
+ *
+ * - The storage role, whose sessions are the vended credentials: policy `storageRolePolicy()` and trust
+ *   `storageRoleTrustPolicy()` (only this function's role, only with the session tags), both verbatim from
+ *   shared/domain/storage-policy.ts.
+ * - The function may assume it (and customers' roles for external locations, only with an ExternalId), and
+ *   maintain its revocation deny statement (the one inline policy the vendor writes).
+ * - Tenant items through tenant-scoped sessions; the transactions that also write the global storage-root
+ *   registry (identity table) use the function role on both tables.
+ */
+export const storageGrants: AreaGrants = (fn, resources) => {
+  grantAuthorization(fn, resources);
+  grantPlatformAudit(fn, resources);
+  resources.tenantData.grantAssume(fn.role);
+  grantTableItems(fn, resources, 'tenantData', 'StorageRootRegistration', [...ITEM_WRITE_ACTIONS]);
+  grantTableItems(fn, resources, 'identity', 'StorageRootRegistry', [
+    ...ITEM_READ_ACTIONS,
+    ...ITEM_WRITE_ACTIONS,
+  ]);
+
+  const scope = Stack.of(fn);
+  const storageRole = new iam.CfnRole(scope, 'StorageRole', {
+    description: 'Strongroom vended storage credentials: one tenant prefix of the managed bucket per session',
+    maxSessionDuration: 3600,
+    assumeRolePolicyDocument: storageRoleTrustPolicy({ vendingRoleArn: fn.role.roleArn }),
+    policies: [
+      {
+        policyName: 'storage',
+        policyDocument: storageRolePolicy({ bucketArn: resources.storageBucket.bucketArn }),
+      },
+    ],
+  });
+  fn.function.addEnvironment(ENV_VARS.storageRoleArn, storageRole.attrArn);
+  // The bucket ARN reaches this stack as an import; cdk-nag names the finding after the export.
+  const bucketStack = Stack.of(resources.storageBucket);
+  const bucketImport = scope.resolve(bucketStack.exportValue(resources.storageBucket.bucketArn)) as {
+    'Fn::ImportValue': string;
+  };
+  Validations.of(storageRole).acknowledge({
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: cdk-nag's rendering of an IAM policy variable.
+    id: `AwsSolutions-IAM5[Resource::${bucketImport['Fn::ImportValue']}/tenants/<aws:PrincipalTag/TenantId>/*]`,
+    reason:
+      'Each session reaches only objects under tenants/<its TenantId session tag>/; the tag is set by the vending function and required by the trust policy.',
+  });
+
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'VendManagedStorage',
+      actions: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      resources: [storageRole.attrArn],
+    }),
+  );
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'VendExternalStorage',
+      // Customers' roles live in their own accounts; the ExternalId the tenant was given is required.
+      actions: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
+      resources: ['arn:aws:iam::*:role/*'],
+      conditions: { Null: { 'sts:ExternalId': 'false' } },
+    }),
+  );
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'StorageRevocations',
+      actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
+      resources: [storageRole.attrArn],
+    }),
+  );
+  Validations.of(fn.role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/*]',
+    reason:
+      "External storage locations are reached through roles in customers' accounts, registered at run time; AssumeRole is allowed only with an ExternalId (sts:ExternalId), which each customer role's trust policy must require.",
+  });
+};

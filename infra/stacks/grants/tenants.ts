@@ -1,0 +1,16 @@
+import type { AreaGrants } from './area-resources.js';
+import { TENANT_KEY_USER_ROLE_ARNS_ENV } from '../../../shared/crypto/tenant-keys.js';
+import { grantAuthorization, grantPlatformAudit } from './common.js';
+
+/**
+ * Tenants, members and API keys (functions/tenants): the authorizer's lookups and identity items
+ * (membership mirrors), tenant data through tenant-scoped sessions, platform audit events, and creating and
+ * retiring tenant KMS keys (never using them).
+ */
+export const tenantsGrants: AreaGrants = (fn, resources) => {
+  grantAuthorization(fn, resources);
+  grantPlatformAudit(fn, resources);
+  resources.tenantData.grantAssume(fn.role);
+  resources.tenantKeys.grantProvision(fn.role);
+  fn.function.addEnvironment(TENANT_KEY_USER_ROLE_ARNS_ENV, resources.tenantKeys.userRoleArns);
+};

@@ -1,0 +1,171 @@
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { TABLES, type TableDef } from '../../shared/store/tables.js';
+
+export interface StatefulStackProps extends StackProps {
+  /** Deployment stage (`dev`, `prod`, …): names the platform key alias. */
+  stage: string;
+}
+
+/** The data-bearing resources the stateless stack and its functions use. */
+export interface StatefulResources {
+  platformKey: kms.IKey;
+  tables: Record<TableDef['id'], dynamodb.ITable>;
+  storageBucket: s3.IBucket;
+  exportBucket: s3.IBucket;
+}
+
+/**
+ * Logical IDs of the stateful resources. They are pinned (not derived from the construct path) so that a
+ * refactoring of this file can never make CloudFormation replace a table, key, bucket or vault — which
+ * would lose data. test/infra asserts this list.
+ */
+export const STATEFUL_LOGICAL_IDS = {
+  platformKey: 'PlatformKey',
+  platformKeyAlias: 'PlatformKeyAlias',
+  tables: { identity: 'IdentityTable', tenantData: 'TenantDataTable', audit: 'AuditTable' },
+  accessLogsBucket: 'AccessLogsBucket',
+  storageBucket: 'StorageBucket',
+  exportBucket: 'ExportBucket',
+  backupVault: 'BackupVault',
+} as const;
+
+/** Days AWS Backup keeps each daily recovery point (DESIGN.md §5). */
+export const BACKUP_RETENTION_DAYS = 35;
+
+/**
+ * Tables, the platform KMS key, the buckets and the backup plan of one region: everything that holds data.
+ * Termination protection and RETAIN everywhere; deploy it rarely and never replace it.
+ */
+export class StatefulStack extends Stack {
+  readonly resources: StatefulResources;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, { terminationProtection: true, ...props });
+    const ids = STATEFUL_LOGICAL_IDS;
+
+    const platformKey = new kms.Key(this, 'PlatformKey', {
+      description: `Strongroom ${props.stage} platform key: tables, buckets, backups, platform secrets`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(platformKey, ids.platformKey);
+    const alias = platformKey.addAlias(`alias/strongroom/${props.stage}/platform`);
+    pin(alias, ids.platformKeyAlias);
+
+    const tables = {} as Record<TableDef['id'], dynamodb.ITable>;
+    for (const def of TABLES) {
+      const table = new dynamodb.Table(this, ids.tables[def.id], {
+        partitionKey: { name: def.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: def.sortKey, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: platformKey,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        deletionProtection: true,
+        timeToLiveAttribute: def.ttlAttribute,
+        ...(def.stream === 'NONE' ? {} : { stream: dynamodb.StreamViewType[def.stream] }),
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      for (const index of def.indexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: index.name,
+          partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+          sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+          projectionType: dynamodb.ProjectionType.ALL,
+        });
+      }
+      pin(table, ids.tables[def.id]);
+      tables[def.id] = table;
+    }
+
+    // Server access logs cannot be delivered to a bucket encrypted with SSE-KMS, so this one bucket uses
+    // SSE-S3; it holds request metadata, not tenant data.
+    const accessLogsBucket = new s3.Bucket(this, ids.accessLogsBucket, {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(accessLogsBucket, ids.accessLogsBucket);
+    Validations.of(accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This is the server access log target of the other buckets; logging it into itself would log its own log deliveries forever.',
+    });
+
+    const dataBucket = (id: string, logPrefix: string, extra: Partial<s3.BucketProps> = {}) => {
+      const bucket = new s3.Bucket(this, id, {
+        encryption: s3.BucketEncryption.KMS,
+        encryptionKey: platformKey,
+        // One data key per bucket and period instead of one KMS call per object.
+        bucketKeyEnabled: true,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        versioned: true,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        serverAccessLogsBucket: accessLogsBucket,
+        serverAccessLogsPrefix: logPrefix,
+        removalPolicy: RemovalPolicy.RETAIN,
+        ...extra,
+      });
+      pin(bucket, id);
+      return bucket;
+    };
+    // Managed storage locations: `tenants/<tenantId>/<locationId>/…`, reached only with vended credentials.
+    const storageBucket = dataBucket(ids.storageBucket, 'storage/', {
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+    });
+    // Tenant export archives are fetched through short-lived presigned URLs; nothing needs them for long.
+    const exportBucket = dataBucket(ids.exportBucket, 'exports/', {
+      lifecycleRules: [
+        {
+          expiration: Duration.days(7),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+    });
+
+    const vault = new backup.BackupVault(this, ids.backupVault, {
+      encryptionKey: platformKey,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(vault, ids.backupVault);
+    const plan = new backup.BackupPlan(this, 'BackupPlan', { backupVault: vault });
+    plan.addRule(
+      new backup.BackupPlanRule({
+        ruleName: 'Daily',
+        scheduleExpression: events.Schedule.cron({ minute: '0', hour: '3' }),
+        startWindow: Duration.hours(1),
+        completionWindow: Duration.hours(4),
+        deleteAfter: Duration.days(BACKUP_RETENTION_DAYS),
+      }),
+    );
+    const selection = plan.addSelection('Tables', {
+      resources: Object.values(tables).map((table) => backup.BackupResource.fromDynamoDbTable(table)),
+    });
+    Validations.of(selection).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
+      reason:
+        'AWS Backup assumes this role only to back up the selected tables; the AWS-managed service policy is the documented, maintained policy for that.',
+    });
+
+    this.resources = { platformKey, tables, storageBucket, exportBucket };
+  }
+}
+
+/** Fixes a resource's CloudFormation logical ID independently of where it sits in the construct tree. */
+function pin(construct: Construct, logicalId: string): void {
+  const resource = construct.node.defaultChild as { overrideLogicalId(id: string): void } | undefined;
+  if (!resource) throw new Error(`${construct.node.path} has no CloudFormation resource to pin`);
+  resource.overrideLogicalId(logicalId);
+}
