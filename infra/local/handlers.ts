@@ -11,7 +11,7 @@ export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
   tenants: async () => (await import('../../functions/tenants/handler.js')).handler,
   storage: async () => (await import('../../functions/storage/handler.js')).handler,
   connections: async () => (await import('../../functions/connections/handler.js')).handler,
-  query: unavailable('query'),
+  query: async () => (await import('../../functions/query/handler.js')).handler,
   audit: unavailable('audit'),
 };
 

@@ -2,6 +2,7 @@ import type { RouteDef } from '../http/route.js';
 import { authRoutes } from './auth.js';
 import { connectionsRoutes } from './connections.js';
 import { publicRoutes } from './public.js';
+import { queryRoutes } from './query.js';
 import { storageRoutes } from './storage.js';
 import { tenantRoutes } from './tenants.js';
 
@@ -15,4 +16,5 @@ export const ROUTES: readonly RouteDef[] = [
   ...tenantRoutes,
   ...storageRoutes,
   ...connectionsRoutes,
+  ...queryRoutes,
 ];

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import pg from 'pg';
+import { type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
 import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
 import {
   ConflictError,
@@ -44,6 +47,13 @@ export interface PostgresRunnerProps {
   maxPools?: number;
   /** A write changing more rows is rolled back (default 1000). */
   maxAffectedRows?: number;
+  /**
+   * When set, the host is resolved before a pool is made, every address is checked against the policy and
+   * the pool connects to the checked address (so DNS rebinding cannot point it at the platform's network).
+   */
+  hostPolicy?: HostPolicy;
+  /** Pools are rebuilt (and the host resolved again) after this long (default 5 min). */
+  maxPoolAgeMs?: number;
   now?: () => number;
 }
 
@@ -89,6 +99,7 @@ const DEFAULTS = {
   idleTimeoutMs: 60_000,
   maxPools: 50,
   maxAffectedRows: 1_000,
+  maxPoolAgeMs: 5 * 60_000,
 };
 
 // Types whose driver parsing gives exact JSON values; every other type stays the text Postgres sent
@@ -102,6 +113,17 @@ const TYPES = {
 interface PoolEntry {
   fingerprint: string;
   pool: pg.Pool;
+  createdAt: number;
+}
+
+/** The connection's host resolves to an address the deployment does not allow (SSRF guard). */
+export class ConnectionHostRefusedError extends HttpProblemError {
+  constructor() {
+    super(403, 'host-not-allowed', 'Forbidden', {
+      detail: "The connection's host resolves to an address this deployment does not allow.",
+    });
+    this.name = 'ConnectionHostRefusedError';
+  }
 }
 
 interface SchemaEntry {
@@ -116,8 +138,9 @@ interface SchemaEntry {
  * statement timeout; introspected schemas cached in memory only. Clients always go back to their pool.
  */
 export class PostgresRunner {
-  readonly #props: Required<PostgresRunnerProps>;
+  readonly #props: Required<Omit<PostgresRunnerProps, 'hostPolicy'>> & { hostPolicy?: HostPolicy };
   readonly #pools = new Map<string, PoolEntry>();
+  readonly #pendingPools = new Map<string, Promise<pg.Pool>>();
   readonly #schemas = new Map<string, SchemaEntry>();
   readonly #pendingSchemas = new Map<string, Promise<DbSchema>>();
 
@@ -232,28 +255,62 @@ export class PostgresRunner {
 
   async #connect(target: PostgresTarget): Promise<pg.PoolClient> {
     try {
-      return await this.#pool(target).connect();
+      return await (await this.#pool(target)).connect();
     } catch (error) {
       throw connectError(error);
     }
   }
 
-  #pool(target: PostgresTarget): pg.Pool {
+  async #pool(target: PostgresTarget): Promise<pg.Pool> {
     const fingerprint = targetFingerprint(target);
     const existing = this.#pools.get(target.key);
-    if (existing?.fingerprint === fingerprint) {
+    if (
+      existing?.fingerprint === fingerprint &&
+      this.#props.now() - existing.createdAt < this.#props.maxPoolAgeMs
+    ) {
       // Most recently used last, so eviction takes the coldest.
       this.#pools.delete(target.key);
       this.#pools.set(target.key, existing);
       return existing.pool;
     }
+    const pendingKey = `${target.key}\u0000${fingerprint}`;
+    let pending = this.#pendingPools.get(pendingKey);
+    if (!pending) {
+      pending = this.#resolveHost(target)
+        .then((address) => this.#newPool(target, fingerprint, address))
+        .finally(() => this.#pendingPools.delete(pendingKey));
+      this.#pendingPools.set(pendingKey, pending);
+    }
+    return pending;
+  }
+
+  /** The address to connect to: checked against the host policy when there is one. */
+  async #resolveHost(target: PostgresTarget): Promise<string> {
+    const policy = this.#props.hostPolicy;
+    if (!policy) return target.host;
+    let addresses: string[];
+    if (isIP(target.host)) addresses = [target.host];
+    else {
+      try {
+        addresses = (await lookup(target.host, { all: true, verbatim: true })).map((a) => a.address);
+      } catch (error) {
+        throw new DataSourceUnavailableError("The connection's host name could not be resolved.", error);
+      }
+    }
+    if (addresses.length === 0 || !addresses.every((a) => isAddressAllowed(a, policy)))
+      throw new ConnectionHostRefusedError();
+    return addresses[0]!;
+  }
+
+  #newPool(target: PostgresTarget, fingerprint: string, address: string): pg.Pool {
+    const existing = this.#pools.get(target.key);
     if (existing) {
-      // The connection changed (host, password, TLS…): its old clients must not be reused.
+      // The connection changed (host, password, TLS…) or the pool aged out: its clients are not reused.
       this.#pools.delete(target.key);
       void existing.pool.end().catch(() => {});
     }
     const pool = new pg.Pool({
-      host: target.host,
+      host: address,
       port: target.port,
       database: target.database,
       user: target.user,
@@ -269,7 +326,7 @@ export class PostgresRunner {
     });
     // An idle client losing its server must not crash the function.
     pool.on('error', () => {});
-    this.#pools.set(target.key, { fingerprint, pool });
+    this.#pools.set(target.key, { fingerprint, pool, createdAt: this.#props.now() });
     while (this.#pools.size > this.#props.maxPools) {
       const [oldestKey, oldest] = this.#pools.entries().next().value!;
       this.#pools.delete(oldestKey);
@@ -368,12 +425,14 @@ function sslOptions(target: PostgresTarget): pg.PoolConfig['ssl'] {
     case 'disable':
       return false;
     case 'require':
-      return { rejectUnauthorized: false };
+      return { rejectUnauthorized: false, ...(isIP(target.host) ? {} : { servername: target.host }) };
     case 'verify-full':
       return {
         rejectUnauthorized: true,
         ...(target.tls.caPem ? { ca: target.tls.caPem } : {}),
-        // Explicit, so an IP address (no SNI) is checked too.
+        // The pool may connect to the resolved address: name the host for SNI and check the certificate
+        // against the host the connection names, never against the address.
+        ...(isIP(target.host) ? {} : { servername: target.host }),
         checkServerIdentity: (_host, cert) => checkServerIdentity(target.host, cert),
       };
   }

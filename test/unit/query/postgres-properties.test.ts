@@ -151,8 +151,15 @@ function expectedPage(ast: GeneratedSelect, people: PersonRow[]) {
 
 const storableText = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE) },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
-  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 8 }) },
+  // NUL is the one code point Postgres text cannot hold; it has its own (refused) generator below.
+  {
+    weight: 1,
+    arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).map((s) => s.replaceAll('\u0000', '')),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.string({ unit: 'grapheme', maxLength: 8 }).map((s) => s.replaceAll('\u0000', '')),
+  },
 );
 // Not storable: must be refused with a 400, never reach the database.
 const unstorableText = fc.constantFrom('a\u0000b', '\uD800', 'x\uDFFFy');

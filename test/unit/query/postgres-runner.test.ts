@@ -487,6 +487,28 @@ describe('connections', () => {
     expect(fresh.rows).toEqual([[null]]);
   });
 
+  it('refuses hosts that resolve to a disallowed address (403) and connects to the checked address otherwise', async () => {
+    // Prepare
+    await runner.close();
+    runner = newRunner({ hostPolicy: { allowPrivateNetworks: false } });
+    const body = { operation: 'select', table: 'my_tls' };
+
+    // Act
+    connection = fx.connection({ host: '127.0.0.1' });
+    const literal = await problem(run('viewer', body));
+    connection = fx.connection({ host: 'localhost' });
+    const named = await problem(run('viewer', body));
+    await runner.close();
+    runner = newRunner({ hostPolicy: { allowPrivateNetworks: true } });
+    connection = fx.connection({ host: 'localhost', tlsMode: 'verify-full', caPem: fx.pg.caPem });
+    const allowed = await run('viewer', body);
+
+    // Assess
+    expect([literal.status, literal.type]).toEqual([403, 'host-not-allowed']);
+    expect([named.status, named.type]).toEqual([403, 'host-not-allowed']);
+    expect(allowed.rows).toEqual([[true]]);
+  });
+
   it('answers 404 for another tenant’s connection id', async () => {
     const e = await problem(
       submit(deps(), 'owner', { operation: 'select', table: 'people' }, 'c_01jzzzzzzzzzzzzzzzzzzzzzzz'),

@@ -1,0 +1,71 @@
+import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { TenantCrypto, envelopeCipherFromEnv } from '../../shared/crypto/envelope.js';
+import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
+import type { RouteDef } from '../../shared/http/route.js';
+import { queryConnection, queryRoutes, queryTenantRecords } from '../../shared/schemas/query.js';
+import { type QueryCallerContext, runConnectionQuery, runRecordsQuery } from '../../shared/services/query.js';
+import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { ConnectionsStore } from '../../shared/store/connections-store.js';
+import { PostgresRunner } from '../../shared/store/postgres-runner.js';
+import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
+import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';
+
+const tenantDataTable = requireEnv('tenantDataTable');
+const auditTable = requireEnv('auditTable');
+const hostPolicy = { allowPrivateNetworks: optionalEnv('allowPrivateNetworks') === 'true' };
+const tenantClients = tenantDataClientsFromEnv();
+const crypto = new TenantCrypto({
+  cipher: envelopeCipherFromEnv(),
+  keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
+});
+const connections = new ConnectionsStore({
+  clients: tenantClients,
+  tableName: tenantDataTable,
+  crypto,
+  hostPolicy,
+});
+// Pools and introspected schemas live as long as this warm function, in memory only.
+const runner = new PostgresRunner({ hostPolicy });
+const reader = new TenantRecordsReader({
+  tenantClients,
+  tableNames: { tenantData: tenantDataTable, audit: auditTable },
+});
+const audit = auditRecorderFromEnv({ tenantClients });
+
+function caller(request: ApiRequest<RouteDef>): QueryCallerContext {
+  const { scope, permissions, principal } = requireTenant(request.auth);
+  return {
+    scope,
+    permissions,
+    actor: {
+      userId: principal.userId,
+      ...(principal.kind === 'api-key' ? { apiKeyId: principal.credentialId } : {}),
+      ip: request.sourceIp,
+      userAgent: request.userAgent,
+    },
+  };
+}
+
+/** Queries: a query AST against a registered connection, or over the tenant's own records. */
+export const handler = createApiHandler({
+  area: 'query',
+  allRoutes: queryRoutes,
+  authorizer: authorizerFromEnv(),
+  routes: [
+    implement(queryConnection, async (req) => ({
+      status: 200,
+      body: await runConnectionQuery(
+        { connections, runner, audit },
+        caller(req),
+        req.params.connectionId,
+        req.body,
+      ),
+    })),
+    implement(queryTenantRecords, async (req) => ({
+      status: 200,
+      body: await runRecordsQuery({ reader }, caller(req), req.body),
+    })),
+  ],
+});

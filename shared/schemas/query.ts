@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { QueryAst, SelectQuery } from '../domain/query-ast.js';
+import { defineRoute } from '../http/route.js';
+import { TenantId } from './common.js';
+import { ConnectionId } from './connections.js';
+
+/** A page of rows: each row an array in `columns` order (so any column name, even `__proto__`, is safe). */
+export const QueryResult = z
+  .object({
+    columns: z.array(z.string()),
+    rows: z.array(z.array(z.unknown())),
+    /** Send it back as `cursor` with the same query for the next page; null on the last page and for writes. */
+    nextCursor: z.string().nullable(),
+    /** Writes: rows changed. */
+    rowCount: z.number().int().optional(),
+  })
+  .meta({ id: 'QueryResult' });
+
+export const queryConnection = defineRoute({
+  id: 'queryConnection',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/connections/{connectionId}/query',
+  area: 'query',
+  summary:
+    'Run a query AST against a connection: select needs query:read, insert/update/delete query:write; the connection’s rules apply; audited',
+  tags: ['query'],
+  // Writes additionally need query:write, checked against the AST's operation before anything runs.
+  auth: { kind: 'tenant', permission: 'query:read' },
+  params: z.strictObject({ tenantId: TenantId, connectionId: ConnectionId }),
+  body: QueryAst,
+  response: { status: 200, description: 'The rows (selects, or returned by a write)', schema: QueryResult },
+});
+
+export const queryTenantRecords = defineRoute({
+  id: 'queryTenantRecords',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/query',
+  area: 'query',
+  summary:
+    'Select over the tenant’s own records: members, instances, storageLocations, apiKeys (metadata), auditEvents',
+  tags: ['query'],
+  auth: { kind: 'tenant', permission: 'query:read' },
+  params: z.strictObject({ tenantId: TenantId }),
+  body: SelectQuery,
+  response: { status: 200, description: 'The rows', schema: QueryResult },
+});
+
+export const queryRoutes = [queryConnection, queryTenantRecords];
