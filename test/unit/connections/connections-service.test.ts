@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import {
+  DecryptCommand,
+  DisabledException,
+  GenerateDataKeyCommand,
+  KMS,
+  KMSClient,
+  KMSInvalidStateException,
+  KMSServiceException,
+} from '@aws-sdk/client-kms';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EnvelopeCipher, TenantCrypto, TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
+import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
+import type { AuditRecorder } from '../../../shared/http/audit-seam.js';
+import { ConflictError, ServiceUnavailableError, ValidationError } from '../../../shared/http/errors.js';
+import { CreateConnectionBody, type UpdateConnectionBody } from '../../../shared/schemas/connections.js';
+import { ConnectionsService } from '../../../shared/services/connections.js';
+import { ConnectionsStore } from '../../../shared/store/connections-store.js';
+import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+
+const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
+const KEY = 'arn:aws:kms:eu-central-1:111122223333:key/00000001-12ab-34cd-56ef-1234567890ab';
+const scope = mintTenantScope({ tenantId: TENANT, userId: 'u_01jabcdefghjkmnpqrstvwxyz0' });
+const caller = {
+  scope,
+  principal: { kind: 'session' as const, userId: scope.userId, credentialId: 's_1', mfaEnabled: false },
+  ip: '203.0.113.9',
+  userAgent: 'test',
+};
+
+const kmsMock = mockClient(KMSClient);
+const dynamoMock = mockClient(DynamoDBDocumentClient);
+const docClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-central-1' }));
+
+/** An audit recorder that keeps what it is given (the seam's contract, no AWS). */
+class RecordingAudit implements AuditRecorder {
+  readonly recorded: AuditEventInput[] = [];
+  fail = false;
+  auditPut(_scope: unknown, event: AuditEventInput) {
+    return { Put: { TableName: 'audit', Item: { pk: TENANT, sk: `EVENT#${event.action}`, event } } };
+  }
+  async record(_scope: unknown, event: AuditEventInput) {
+    if (this.fail) throw Object.assign(new Error('audit down'), { name: 'ServiceUnavailableException' });
+    this.recorded.push(event);
+  }
+  async recordPlatform() {}
+  platformPut() {
+    return {};
+  }
+}
+
+function service(allowPrivateNetworks = false) {
+  const crypto = new TenantCrypto({
+    cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
+    keys: { keyArnFor: async () => KEY },
+  });
+  const hostPolicy = { allowPrivateNetworks };
+  const audit = new RecordingAudit();
+  const store = new ConnectionsStore({
+    clients: { forScope: async () => docClient },
+    tableName: 'tenant-data',
+    crypto,
+    hostPolicy,
+  });
+  return { svc: new ConnectionsService({ store, audit, hostPolicy }), audit, store };
+}
+
+const body = (overrides: Record<string, unknown> = {}) =>
+  CreateConnectionBody.parse({
+    name: 'Warehouse',
+    host: 'db.example.com',
+    database: 'app',
+    user: 'reader',
+    password: 'p4ssw0rd-that-is-secret',
+    ...overrides,
+  });
+
+function throttle() {
+  return new KMSServiceException({
+    name: 'ThrottlingException',
+    message: 'Rate exceeded',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+  });
+}
+
+beforeEach(() => {
+  kmsMock.reset();
+  dynamoMock.reset();
+  const plaintext = new Uint8Array(randomBytes(32));
+  kmsMock.on(GenerateDataKeyCommand).callsFake((input) => ({
+    KeyId: input.KeyId,
+    Plaintext: Uint8Array.from(plaintext),
+    CiphertextBlob: new Uint8Array(64).fill(7),
+  }));
+  kmsMock
+    .on(DecryptCommand)
+    .callsFake((input) => ({ KeyId: input.KeyId, Plaintext: Uint8Array.from(plaintext) }));
+  dynamoMock.on(TransactWriteCommand).resolves({});
+});
+
+describe('ConnectionsService.create', () => {
+  it('writes the item with ciphertext only, and its audit event, in one transaction', async () => {
+    const { svc } = service();
+
+    const created = await svc.create(caller, body());
+
+    expect(created.password).toBe('********');
+    expect(dynamoMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const items = dynamoMock.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(2);
+    const put = items[0]!.Put!;
+    expect(put.Item).toMatchObject({
+      pk: TENANT,
+      sk: `CONNECTION#${created.connectionId}`,
+      type: 'connection',
+    });
+    expect(JSON.stringify(items)).not.toContain('p4ssw0rd');
+    expect(typeof put.Item!.passwordCiphertext).toBe('string');
+    expect(items[1]!.Put!.Item!.event).toMatchObject({ action: 'connection.created' });
+  });
+
+  it('a KMS throttle is a 503 with Retry-After and nothing is written', async () => {
+    kmsMock.on(GenerateDataKeyCommand).rejects(throttle());
+    const { svc } = service();
+
+    const error = await svc.create(caller, body()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect((error as ServiceUnavailableError).headers['Retry-After']).toBeDefined();
+    expect(dynamoMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('a disabled tenant key is a 409 tenant-key-unavailable and nothing is written', async () => {
+    kmsMock.on(GenerateDataKeyCommand).rejects(new DisabledException({ message: 'disabled', $metadata: {} }));
+    const { svc } = service();
+
+    await expect(svc.create(caller, body())).rejects.toBeInstanceOf(TenantKeyUnavailableError);
+    expect(dynamoMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it.each([
+    ['loopback', { host: '127.0.0.1' }, 'body.host'],
+    ['metadata', { host: '169.254.169.254' }, 'body.host'],
+    ['plaintext to a public host', { tlsMode: 'disable' }, 'body.tlsMode'],
+    ['a host name meaning this machine', { host: 'localhost' }, 'body.host'],
+  ])('refuses %s before any KMS call or write', async (_name, overrides, path) => {
+    const { svc } = service();
+    const error = await svc.create(caller, body(overrides)).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).errors!.map((e) => e.path)).toContain(path);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(dynamoMock).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  it('refuses a CA certificate without verify-full (it would verify nothing)', async () => {
+    const { svc } = service();
+    const error = await svc
+      .create(caller, { ...body(), caCertificate: 'a parsed PEM' })
+      .catch((e: unknown) => e);
+    expect((error as ValidationError).errors).toEqual([
+      { path: 'body.caCertificate', message: expect.any(String) },
+    ]);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('allows plaintext only to a private host in a deployment that allows private networks', async () => {
+    await expect(
+      service(true).svc.create(caller, body({ host: '10.0.0.5', tlsMode: 'disable' })),
+    ).resolves.toMatchObject({ tlsMode: 'disable' });
+    await expect(service(true).svc.create(caller, body({ tlsMode: 'disable' }))).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+  });
+});
+
+describe('ConnectionsService.update and reveal', () => {
+  const stored = (overrides: Record<string, unknown> = {}) => ({
+    pk: TENANT,
+    sk: 'CONNECTION#c_01jabcdefghjkmnpqrstvwxyz0',
+    type: 'connection',
+    connectionId: 'c_01jabcdefghjkmnpqrstvwxyz0',
+    name: 'Warehouse',
+    host: 'db.example.com',
+    port: 5432,
+    database: 'app',
+    user: 'reader',
+    tlsMode: 'require',
+    passwordUpdatedAt: '2026-01-01T00:00:00.000Z',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    createdBy: caller.principal.userId,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    updatedBy: caller.principal.userId,
+    version: 3,
+    ...overrides,
+  });
+
+  it.each([
+    ['host', { host: 'evil.example.com' }],
+    ['port', { port: 6543 }],
+    ['tlsMode', { tlsMode: 'verify-full' }],
+  ])(
+    'moving the connection (%s) without the password is refused before anything is written',
+    async (_f, patch) => {
+      dynamoMock.on(GetCommand).resolves({ Item: stored() });
+      const { svc } = service();
+
+      const error = await svc
+        .update(caller, 'c_01jabcdefghjkmnpqrstvwxyz0', patch as UpdateConnectionBody)
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).errors).toEqual([
+        { path: 'body.password', message: expect.any(String) },
+      ]);
+      expect(dynamoMock).not.toHaveReceivedCommand(TransactWriteCommand);
+    },
+  );
+
+  it('updates conditionally on the version read, and reports a concurrent change as 409', async () => {
+    dynamoMock.on(GetCommand).resolves({ Item: stored() });
+    const { svc } = service();
+
+    await svc.update(caller, 'c_01jabcdefghjkmnpqrstvwxyz0', { name: 'Renamed' });
+
+    const update = dynamoMock.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Update!;
+    expect(update.ConditionExpression).toBe('attribute_exists(pk) AND #version = :expected');
+    expect(update.ExpressionAttributeValues![':expected']).toBe(3);
+    expect(update.UpdateExpression).not.toContain('passwordCiphertext');
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('a key pending deletion makes reveal a 409 and records no reveal', async () => {
+    kmsMock
+      .on(DecryptCommand)
+      .rejects(new KMSInvalidStateException({ message: 'pending deletion', $metadata: {} }));
+    const { svc, audit } = service();
+    const ciphertext = await new TenantCrypto({
+      cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
+      keys: { keyArnFor: async () => KEY },
+    }).encrypt(scope, { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' }, 'pw');
+    dynamoMock.on(GetCommand).resolves({ Item: stored({ passwordCiphertext: ciphertext }) });
+
+    await expect(svc.reveal(caller, 'c_01jabcdefghjkmnpqrstvwxyz0')).rejects.toMatchObject({
+      status: 409,
+      type: 'tenant-key-unavailable',
+    });
+    expect(audit.recorded).toEqual([]);
+  });
+
+  it('does not return the password when the reveal cannot be audited', async () => {
+    const crypto = new TenantCrypto({
+      cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
+      keys: { keyArnFor: async () => KEY },
+    });
+    const ciphertext = await crypto.encrypt(
+      scope,
+      { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' },
+      'pw',
+    );
+    dynamoMock.on(GetCommand).resolves({ Item: stored({ passwordCiphertext: ciphertext }) });
+    const { svc, audit } = service();
+    audit.fail = true;
+
+    const result = await svc.reveal(caller, 'c_01jabcdefghjkmnpqrstvwxyz0').catch((e: unknown) => e);
+
+    expect(result).toBeInstanceOf(Error);
+    expect(JSON.stringify(result)).not.toContain('"pw"');
+    audit.fail = false;
+    await expect(svc.reveal(caller, 'c_01jabcdefghjkmnpqrstvwxyz0')).resolves.toEqual({
+      connectionId: 'c_01jabcdefghjkmnpqrstvwxyz0',
+      password: 'pw',
+    });
+    expect(audit.recorded.map((e) => e.action)).toEqual(['connection.revealed']);
+  });
+
+  it('stops handing stored private-network connections to the query layer when the deployment forbids them', async () => {
+    const crypto = new TenantCrypto({
+      cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
+      keys: { keyArnFor: async () => KEY },
+    });
+    const ciphertext = await crypto.encrypt(
+      scope,
+      { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' },
+      'pw',
+    );
+    dynamoMock
+      .on(GetCommand)
+      .resolves({ Item: stored({ host: '127.0.0.1', passwordCiphertext: ciphertext }) });
+
+    await expect(
+      service(false).store.loadConnectionWithPassword(scope, 'c_01jabcdefghjkmnpqrstvwxyz0'),
+    ).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      service(true).store.loadConnectionWithPassword(scope, 'c_01jabcdefghjkmnpqrstvwxyz0'),
+    ).resolves.toMatchObject({ host: '127.0.0.1', password: 'pw', tlsMode: 'require' });
+  });
+});
