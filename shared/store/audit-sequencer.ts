@@ -26,8 +26,9 @@ import type { TransactItem } from '../http/audit-seam.js';
 import { AuditLogReader, type PendingStatus, onAuditAppend } from './audit-store.js';
 
 /**
- * Events per transaction: each needs a chain record and a marker, plus the head and (on a log's first
- * batch) its registry entry: 2 × 49 + 2 = 100, DynamoDB's TransactWriteItems limit.
+ * Events per transaction: each needs a chain record and a marker, plus the head and either a check of the
+ * chain record the head points at or (on a log's first batch) the log's registry entry:
+ * 2 × 49 + 2 = 100, DynamoDB's TransactWriteItems limit.
  */
 export const MAX_BATCH = 49;
 
@@ -180,12 +181,18 @@ export class AuditSequencer {
         if (batch.length > 0 && batches < this.#maxBatches) await flush();
       } catch (error) {
         if (!isConflict(error)) throw error;
-        // Another sequencer moved the head or chained one of these events: start again from the store.
-        if (++conflicts > this.#maxConflicts)
+        const used = { head, exists };
+        read = await reader.head();
+        // A failed condition while the head stayed put is no race: the head disagrees with its chain
+        // record, or an event or record exists that the head does not account for. Never build on that.
+        if (!isTransactionConflict(error) && sameHead(used, read))
           throw new AuditSequencerError(
-            `log ${logId}: the head kept moving or the chain is inconsistent`,
+            `log ${logId}: the stored chain is inconsistent at ${head.seq}`,
             error,
           );
+        // Another sequencer moved the head: start again from the store.
+        if (++conflicts > this.#maxConflicts)
+          throw new AuditSequencerError(`log ${logId}: the head kept moving`, error);
         await sleep(Math.min(1000, 20 * 2 ** Math.min(conflicts, 6)) * Math.random());
         read = await reader.head();
         continue;
@@ -239,6 +246,18 @@ export class AuditSequencer {
       Put: { TableName: this.#table, Item, ConditionExpression },
     });
     const items: TransactItem[] = [];
+    if (readHead && readHead.seq > 0) {
+      // The head must agree with the chain record it points at, or the batch would extend a forged head.
+      items.push({
+        ConditionCheck: {
+          TableName: this.#table,
+          Key: { pk: logId, sk: chainSk(readHead.seq) },
+          ConditionExpression: '#hash = :hash',
+          ExpressionAttributeNames: { '#hash': 'hash' },
+          ExpressionAttributeValues: { ':hash': readHead.hash },
+        },
+      });
+    }
     for (const record of next.records) {
       items.push(put({ pk: logId, sk: chainSk(record.seq), ...record }));
       items.push(put({ pk: logId, sk: markSk(eventUlid(record.eventId)), seq: record.seq, ttl: record.ttl }));
@@ -287,6 +306,17 @@ function isConflict(error: unknown): boolean {
     return reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
   }
   return (error as Error)?.name === 'TransactionConflictException';
+}
+
+/** Whether any part of a cancelled transaction clashed with another transaction in flight. */
+function isTransactionConflict(error: unknown): boolean {
+  if ((error as Error)?.name === 'TransactionConflictException') return true;
+  const reasons = (error as TransactionCanceledException).CancellationReasons ?? [];
+  return reasons.some((r) => r.Code === 'TransactionConflict');
+}
+
+function sameHead(a: { head: ChainHead; exists: boolean }, b: { head: ChainHead; exists: boolean }): boolean {
+  return a.exists === b.exists && a.head.seq === b.head.seq && a.head.hash === b.head.hash;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

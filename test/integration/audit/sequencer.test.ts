@@ -1,0 +1,257 @@
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { platformDynamo } from '../../../shared/aws/clients.js';
+import { HEAD_SK, eventSk, ulidFloor, ulidTimeMs } from '../../../shared/domain/audit-chain.js';
+import { PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
+import { AuditSequencer } from '../../../shared/store/audit-sequencer.js';
+import { type AuditStore, buildEventItem } from '../../../shared/store/audit-store.js';
+import { expectChainOf, itemsOf, newScope, sampleEvent, storeFromEnv } from './support.js';
+
+let db: DynamoDBDocumentClient;
+let store: AuditStore;
+
+beforeAll(() => {
+  db = platformDynamo();
+  store = storeFromEnv();
+});
+
+// Small batches: the emulator copies the whole table for every item of a transaction, so big batches on
+// a growing table are slow there (not in DynamoDB). The batch limit itself is tested with MAX_BATCH.
+function sequencer(client: DynamoDBDocumentClient = platformDynamo(), graceMs?: number, batchSize = 10) {
+  return new AuditSequencer({ client, tableName: process.env.AUDIT_TABLE!, graceMs, batchSize });
+}
+
+/** Fails the `nth` sequencing transaction: before it reaches DynamoDB, or after it committed. */
+function crashOnTransaction(client: DynamoDBDocumentClient, nth: number, when: 'before' | 'after') {
+  let seen = 0;
+  client.middlewareStack.add(
+    (next) => async (args: any) => {
+      if (!args.input?.TransactItems) return next(args);
+      seen++;
+      if (seen !== nth) return next(args);
+      if (when === 'before') throw new Error('crash before the transaction');
+      await next(args);
+      throw new Error('crash after the transaction committed');
+    },
+    { step: 'initialize', name: 'crashOnTransaction' },
+  );
+}
+
+describe('audit sequencer against the emulator', () => {
+  it('does nothing when the same batch is sequenced twice', async () => {
+    // Prepare
+    const scope = newScope();
+    for (let i = 0; i < 5; i++) await store.record(scope, sampleEvent(i));
+    const first = await sequencer().sequence(scope.tenantId);
+
+    // Act
+    const second = await sequencer().sequence(scope.tenantId);
+
+    // Assess
+    expect(first.sequenced).toBe(5);
+    expect(second).toMatchObject({ sequenced: 0, batches: 0, head: first.head });
+    await expectChainOf(db, scope.tenantId, 5);
+  });
+
+  it('chains every event once when two sequencers overlap on one log', async () => {
+    // Prepare: sequencer B runs to completion in the middle of A's run, after A read the log and before
+    // A's transaction (deterministic interleaving: the emulator's transactions are not isolated from
+    // each other when they really run at once, DynamoDB's are).
+    const scope = newScope();
+    await Promise.all(Array.from({ length: 60 }, (_, i) => store.record(scope, sampleEvent(i))));
+    const clientA = platformDynamo();
+    const b = sequencer();
+    const bReports: Awaited<ReturnType<AuditSequencer['sequence']>>[] = [];
+    let transactions = 0;
+    clientA.middlewareStack.add(
+      (next) => async (args: any) => {
+        if (args.input?.TransactItems && ++transactions === 2) {
+          for (let i = 60; i < 75; i++) await store.record(scope, sampleEvent(i));
+          bReports.push(await b.sequence(scope.tenantId));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'overlap' },
+    );
+
+    // Act
+    const a = await sequencer(clientA).sequence(scope.tenantId);
+
+    // Assess: A's stale batch was refused, A started again from B's head, nothing was chained twice.
+    expect(bReports).toHaveLength(1);
+    expect(a.conflicts).toBe(1);
+    expect(a.sequenced + bReports[0]!.sequenced).toBe(75);
+    expect(a.head.seq).toBe(75);
+    await expectChainOf(db, scope.tenantId, 75);
+    expect((await (await store.readerFor(scope)).verify(60_000)).ok).toBe(true);
+  });
+
+  it('refuses to extend a head that disagrees with its chain record, writing nothing', async () => {
+    // Prepare: another writer moves the head just before this sequencer's transaction.
+    const scope = newScope();
+    for (let i = 0; i < 3; i++) await store.record(scope, sampleEvent(i));
+    await sequencer().sequence(scope.tenantId);
+    for (let i = 3; i < 6; i++) await store.record(scope, sampleEvent(i));
+    const client = platformDynamo();
+    let interfered = false;
+    client.middlewareStack.add(
+      (next) => async (args: any) => {
+        if (args.input?.TransactItems && !interfered) {
+          interfered = true;
+          await db.send(
+            new PutCommand({
+              TableName: process.env.AUDIT_TABLE!,
+              Item: {
+                pk: scope.tenantId,
+                sk: HEAD_SK,
+                seq: 3,
+                hash: 'f'.repeat(64),
+                watermark: '',
+                chainedAtMs: 0,
+                lastTtl: 0,
+              },
+            }),
+          );
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'moveHead' },
+    );
+
+    // Act: the head now disagrees with chain record 3, so no batch may commit on it.
+    const run = sequencer(client).sequence(scope.tenantId);
+
+    // Assess
+    await expect(run).rejects.toThrow(/stored chain is inconsistent at 3/);
+    expect((await itemsOf(db, scope.tenantId, 'CHAIN#')).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(await itemsOf(db, scope.tenantId, 'MARK#')).toHaveLength(3);
+  });
+
+  it.each(['before', 'after'] as const)(
+    'recovers from a crash %s the second batch transaction, chaining each event once',
+    async (when) => {
+      // Prepare
+      const scope = newScope();
+      await Promise.all(Array.from({ length: 35 }, (_, i) => store.record(scope, sampleEvent(i))));
+      const crashing = platformDynamo();
+      crashOnTransaction(crashing, 2, when);
+
+      // Act
+      const crashed = sequencer(crashing).sequence(scope.tenantId);
+      await expect(crashed).rejects.toThrow(/crash/);
+      const afterCrash = (await itemsOf(db, scope.tenantId, 'CHAIN#')).length;
+      const retry = await sequencer().sequence(scope.tenantId);
+
+      // Assess
+      expect(afterCrash).toBe(when === 'before' ? 10 : 20);
+      expect(retry.sequenced).toBe(35 - afterCrash);
+      await expectChainOf(db, scope.tenantId, 35);
+      expect((await (await store.readerFor(scope)).verify(60_000)).ok).toBe(true);
+    },
+  );
+
+  it('chains an event that commits late with an id older than the watermark', async () => {
+    // Prepare: the writer took the event's id five minutes ago; newer events were chained meanwhile.
+    const scope = newScope();
+    const lateItem = buildEventItem(scope.tenantId, sampleEvent(99), 30, Date.now() - 5 * 60_000);
+    for (let i = 0; i < 3; i++) await store.record(scope, sampleEvent(i));
+    const seq = sequencer();
+    await seq.sequence(scope.tenantId);
+    await db.send(
+      new PutCommand({
+        TableName: process.env.AUDIT_TABLE!,
+        Item: lateItem,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+
+    // Act
+    const report = await seq.sequence(scope.tenantId);
+
+    // Assess
+    expect(report).toMatchObject({ sequenced: 1, pending: 0, head: { seq: 4 } });
+    const { chain } = await expectChainOf(db, scope.tenantId, 4);
+    expect(chain[3]!.eventId).toBe(lateItem.id);
+    expect((await (await store.readerFor(scope)).verify(15 * 60_000)).ok).toBe(true);
+  });
+
+  it('never skips an event later than the grace window: the stream hint and the sweep find it', async () => {
+    // Prepare: an id older than the watermark minus the grace window.
+    const scope = newScope();
+    for (let i = 0; i < 2; i++) await store.record(scope, sampleEvent(i));
+    const seq = sequencer(platformDynamo(), 60_000);
+    await seq.sequence(scope.tenantId);
+    const late1 = buildEventItem(scope.tenantId, sampleEvent(98), 30, Date.now() - 10 * 60_000);
+    const late2 = buildEventItem(scope.tenantId, sampleEvent(97), 30, Date.now() - 20 * 60_000);
+    for (const item of [late1, late2])
+      await db.send(new PutCommand({ TableName: process.env.AUDIT_TABLE!, Item: item }));
+    expect(ulidTimeMs(late1.id.slice(2))).toBeLessThan(Date.now() - 60_000);
+
+    // Act
+    const plain = await seq.sequence(scope.tenantId);
+    const hinted = await seq.sequence(scope.tenantId, { hints: [late1.id, 'e_not-an-id'] });
+    const swept = await seq.sequence(scope.tenantId, { lookbackMs: 48 * 3_600_000 });
+
+    // Assess
+    expect(plain.sequenced).toBe(0);
+    expect(hinted).toMatchObject({ sequenced: 1, head: { seq: 3 } });
+    expect(swept).toMatchObject({ sequenced: 1, head: { seq: 4 } });
+    const { chain } = await expectChainOf(db, scope.tenantId, 4);
+    expect(chain.slice(2).map((r) => r.eventId)).toEqual([late1.id, late2.id]);
+  });
+
+  it('reports pending events and the age of the oldest', async () => {
+    // Prepare
+    const scope = newScope();
+    const old = buildEventItem(scope.tenantId, sampleEvent(1), 30, Date.now() - 90_000);
+    await db.send(new PutCommand({ TableName: process.env.AUDIT_TABLE!, Item: old }));
+    await store.record(scope, sampleEvent(2));
+
+    // Act
+    const before = await (await store.readerFor(scope)).pendingStatus(60_000);
+    await sequencer().sequence(scope.tenantId);
+    const after = await (await store.readerFor(scope)).pendingStatus(60_000);
+
+    // Assess
+    expect(before.pending).toBe(2);
+    expect(before.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(90);
+    expect(before.oldestPendingAgeSeconds).toBeLessThan(120);
+    expect(after).toEqual({ pending: 0, oldestPendingAgeSeconds: 0 });
+  });
+
+  it('sequences the platform log and lists every started log', async () => {
+    // Prepare
+    const scope = newScope();
+    await store.recordPlatform(sampleEvent(1, { action: 'auth.sign-in.failed' }));
+    await store.record(scope, sampleEvent(2));
+    const seq = sequencer();
+
+    // Act
+    await seq.sequence(PLATFORM_LOG_ID);
+    await seq.sequence(scope.tenantId);
+    const logs = await seq.listLogs();
+
+    // Assess
+    expect(logs).toEqual(expect.arrayContaining([PLATFORM_LOG_ID, scope.tenantId]));
+    expect((await seq.reader(PLATFORM_LOG_ID).verify(60_000)).ok).toBe(true);
+  });
+
+  it('writes events only with a condition and with the plan’s TTL', async () => {
+    // Prepare
+    const scope = newScope();
+    const store2 = storeFromEnv();
+
+    // Act
+    const id = await store2.recordWithId(scope, sampleEvent(1), { plan: 'free' });
+    const put = store2.auditPut(scope, sampleEvent(2), { plan: 'team' });
+
+    // Assess
+    const [event] = await itemsOf(db, scope.tenantId, eventSk(id.slice(2)));
+    const nowS = Date.now() / 1000;
+    expect(event!.ttl).toBeGreaterThan(nowS + 30 * 86_400 - 60);
+    expect(event!.ttl).toBeLessThanOrEqual(nowS + 30 * 86_400 + 1);
+    expect(put.Put!.ConditionExpression).toBe('attribute_not_exists(pk)');
+    expect((put.Put!.Item as any).ttl).toBeGreaterThan(nowS + 89 * 86_400);
+    expect(ulidFloor(0)).toBe('0'.repeat(26));
+  });
+});

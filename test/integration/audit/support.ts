@@ -1,0 +1,79 @@
+import { expect } from 'vitest';
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { platformDynamo } from '../../../shared/aws/clients.js';
+import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
+import { newId } from '../../../shared/domain/ids.js';
+import { AuditStore } from '../../../shared/store/audit-store.js';
+import { tenantDataClientsFromEnv } from '../../../shared/store/tenant-data-client.js';
+import { type TenantScope, mintTenantScope } from '../../../shared/store/tenant-scope.js';
+
+/** A fresh tenant scope (tests stand in for the auth layer). */
+export function newScope(): TenantScope {
+  return mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
+}
+
+/** The audit store as a handler builds it, from the provisioned environment. */
+export function storeFromEnv(now?: () => number): AuditStore {
+  return new AuditStore({
+    tableName: process.env.AUDIT_TABLE!,
+    tenantClients: tenantDataClientsFromEnv(),
+    platformClient: platformDynamo(),
+    now,
+  });
+}
+
+export function sampleEvent(n: number, overrides: Partial<AuditEventInput> = {}): AuditEventInput {
+  return {
+    action: 'member.added',
+    actor: { userId: 'u_01jabcdefghjkmnpqrstvwxyz0', ip: '192.0.2.1', userAgent: 'vitest' },
+    resource: { type: 'member', id: `u_${n}` },
+    details: { n, after: { role: 'viewer' } },
+    ...overrides,
+  };
+}
+
+/** Every item of a log whose sort key starts with `prefix`, ascending (raw, platform credentials). */
+export async function itemsOf(
+  db: DynamoDBDocumentClient,
+  logId: string,
+  prefix: string,
+): Promise<Record<string, any>[]> {
+  const items: Record<string, any>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await db.send(
+      new QueryCommand({
+        TableName: process.env.AUDIT_TABLE!,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':pk': logId, ':p': prefix },
+        ExclusiveStartKey: startKey,
+        ConsistentRead: true,
+      }),
+    );
+    items.push(...(out.Items ?? []));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+/** Overwrites an item directly in the table, as someone with table access tampering with it would. */
+export async function overwrite(db: DynamoDBDocumentClient, item: Record<string, unknown>): Promise<void> {
+  await db.send(new PutCommand({ TableName: process.env.AUDIT_TABLE!, Item: item }));
+}
+
+/** Deletes an item directly in the table. */
+export async function remove(db: DynamoDBDocumentClient, pk: string, sk: string): Promise<void> {
+  await db.send(new DeleteCommand({ TableName: process.env.AUDIT_TABLE!, Key: { pk, sk } }));
+}
+
+/** Asserts the log holds exactly `count` chain records 1..count and markers, each event chained once. */
+export async function expectChainOf(db: DynamoDBDocumentClient, logId: string, count: number) {
+  const chain = await itemsOf(db, logId, 'CHAIN#');
+  const marks = await itemsOf(db, logId, 'MARK#');
+  const events = await itemsOf(db, logId, 'EVENT#');
+  expect(chain.map((r) => r.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+  expect(marks).toHaveLength(count);
+  expect(new Set(chain.map((r) => r.eventId)).size).toBe(count);
+  expect(new Set(chain.map((r) => r.eventId))).toEqual(new Set(events.map((e) => e.id)));
+  return { chain, marks, events };
+}
