@@ -1,6 +1,7 @@
 import type { Area } from '../../../shared/http/route.js';
 import type { AreaGrants } from './area-resources.js';
 import { authGrants } from './auth.js';
+import { connectionsGrants } from './connections.js';
 import { publicGrants } from './public.js';
 import { storageGrants } from './storage.js';
 import { tenantsGrants } from './tenants.js';
@@ -14,4 +15,5 @@ export const AREA_GRANTS: Partial<Record<Area, AreaGrants>> = {
   auth: authGrants,
   tenants: tenantsGrants,
   storage: storageGrants,
+  connections: connectionsGrants,
 };

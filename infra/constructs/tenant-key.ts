@@ -1,0 +1,59 @@
+import { Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { tenantKeyAlias, tenantKeyPolicy, tenantKeyTags } from '../../shared/domain/key-policy.js';
+
+export interface TenantKeyProps {
+  stage: string;
+  tenantId: string;
+  /**
+   * ARNs of the roles that encrypt and decrypt tenant data (tokens allowed). They appear in the key
+   * policy's `aws:PrincipalArn` condition; the roles also need the IAM side (`TenantKeyAccess.grantUse`).
+   */
+  applicationRoleArns: readonly string[];
+  /** Extra administrators besides IAM in the account (optional). */
+  adminRoleArns?: readonly string[];
+}
+
+/**
+ * A tenant's KMS key provisioned by CDK (for tenants named in `strongroom:preProvisionedTenants`): the same
+ * policy (`tenantKeyPolicy`), rotation, tags and alias as the keys tenant creation makes at run time
+ * (shared/crypto/tenant-keys.ts). Retained on stack deletion: deleting it would shred the tenant's data.
+ */
+export class TenantKey extends Construct {
+  readonly key: kms.Key;
+  readonly alias: kms.Alias;
+
+  constructor(scope: Construct, id: string, props: TenantKeyProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const policy = tenantKeyPolicy(
+      {
+        accountId: stack.account,
+        partition: stack.partition,
+        tenantId: props.tenantId,
+        applicationRoleArns: props.applicationRoleArns,
+        adminRoleArns: props.adminRoleArns ?? [],
+      },
+      { isUnresolved: (value) => Token.isUnresolved(value) },
+    );
+    this.key = new kms.Key(this, 'Key', {
+      description: `Strongroom ${props.stage} tenant ${props.tenantId}`,
+      keySpec: kms.KeySpec.SYMMETRIC_DEFAULT,
+      keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT,
+      enableKeyRotation: true,
+      // The one policy, verbatim: with CDK v2's default key policies this replaces (not extends) the default.
+      policy: iam.PolicyDocument.fromJson(policy),
+      pendingWindow: Duration.days(30),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const { key, value } of tenantKeyTags(props.stage, props.tenantId))
+      Tags.of(this.key).add(key, value);
+    this.alias = new kms.Alias(this, 'Alias', {
+      aliasName: tenantKeyAlias(props.stage, props.tenantId),
+      targetKey: this.key,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+}
