@@ -33,9 +33,16 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   ]);
 
   const scope = Stack.of(fn);
+  // The function may write the role's inline revocation policy, so the same policy also caps the role as a
+  // permissions boundary: whatever an inline policy says, a session never reaches beyond the tenant prefixes.
+  const boundary = new iam.CfnManagedPolicy(scope, 'StorageRoleBoundary', {
+    description: 'Upper bound of the Strongroom storage role (its own policy, verbatim)',
+    policyDocument: storageRolePolicy({ bucketArn: resources.storageBucket.bucketArn }),
+  });
   const storageRole = new iam.CfnRole(scope, 'StorageRole', {
     description: 'Strongroom vended storage credentials: one tenant prefix of the managed bucket per session',
     maxSessionDuration: 3600,
+    permissionsBoundary: boundary.ref,
     assumeRolePolicyDocument: storageRoleTrustPolicy({ vendingRoleArn: fn.role.roleArn }),
     policies: [
       {
@@ -50,12 +57,14 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   const bucketImport = scope.resolve(bucketStack.exportValue(resources.storageBucket.bucketArn)) as {
     'Fn::ImportValue': string;
   };
-  Validations.of(storageRole).acknowledge({
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: cdk-nag's rendering of an IAM policy variable.
-    id: `AwsSolutions-IAM5[Resource::${bucketImport['Fn::ImportValue']}/tenants/<aws:PrincipalTag/TenantId>/*]`,
-    reason:
-      'Each session reaches only objects under tenants/<its TenantId session tag>/; the tag is set by the vending function and required by the trust policy.',
-  });
+  for (const construct of [storageRole, boundary]) {
+    Validations.of(construct).acknowledge({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: cdk-nag's rendering of an IAM policy variable.
+      id: `AwsSolutions-IAM5[Resource::${bucketImport['Fn::ImportValue']}/tenants/<aws:PrincipalTag/TenantId>/*]`,
+      reason:
+        'Each session reaches only objects under tenants/<its TenantId session tag>/; the tag is set by the vending function and required by the trust policy.',
+    });
+  }
 
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
