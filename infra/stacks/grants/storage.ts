@@ -59,7 +59,6 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   };
   for (const construct of [storageRole, boundary]) {
     Validations.of(construct).acknowledge({
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: cdk-nag's rendering of an IAM policy variable.
       id: `AwsSolutions-IAM5[Resource::${bucketImport['Fn::ImportValue']}/tenants/<aws:PrincipalTag/TenantId>/*]`,
       reason:
         'Each session reaches only objects under tenants/<its TenantId session tag>/; the tag is set by the vending function and required by the trust policy.',
