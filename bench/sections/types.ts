@@ -1,0 +1,30 @@
+/** A bundle the bench built, as deployed. */
+export interface BenchBundle {
+  /** `baseline` or the API area (`public`, `auth`, …). */
+  name: string;
+  /** Absolute path of the ESM bundle. */
+  file: string;
+  bytes: number;
+}
+
+/** What every section gets: the bundles, the environment the functions load with, and the timing helper. */
+export interface BenchContext {
+  bundles: readonly BenchBundle[];
+  /** Environment of a function in the bench: the variables handler modules require at load, fake values. */
+  env: Readonly<Record<string, string>>;
+  /** Runs `script` (an ES module body) in `runs` fresh `node` processes; returns the median of what it prints. */
+  medianOfFreshProcesses(script: string, runs?: number): Promise<number>;
+}
+
+/** A table printed after the main one, e.g. per-request handler overhead. */
+export interface BenchTable {
+  title: string;
+  columns: string[];
+  rows: string[][];
+}
+
+/** One extra bench section; add it to BENCH_SECTIONS in ./index.ts. Keep each under ~20 s. */
+export interface BenchSection {
+  name: string;
+  run(context: BenchContext): Promise<BenchTable>;
+}
