@@ -8,7 +8,8 @@ import { tenantsGrants } from './tenants.js';
 
 /**
  * Each deployed area's IAM, one file per area. A function whose handler exists but whose area has no
- * entry here fails synthesis: a function never deploys with permissions nobody wrote down.
+ * entry here synthesises with no data permissions (it fails closed) and a warning, and test/infra fails
+ * until the entry exists: a function never deploys with permissions nobody wrote down.
  */
 export const AREA_GRANTS: Partial<Record<Area, AreaGrants>> = {
   public: publicGrants,
