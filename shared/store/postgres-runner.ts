@@ -146,6 +146,9 @@ export class PostgresRunner {
 
   constructor(props: PostgresRunnerProps = {}) {
     this.#props = { ...DEFAULTS, now: Date.now, ...props };
+    const timeout = this.#props.statementTimeoutMs;
+    if (!Number.isSafeInteger(timeout) || timeout < 1)
+      throw new RangeError('statementTimeoutMs must be a positive integer');
   }
 
   /** The connection's schema: tables, columns, types and primary keys, from the cache while fresh. */
@@ -229,11 +232,10 @@ export class PostgresRunner {
     const client = await this.#connect(target);
     let broken: Error | undefined;
     try {
-      await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-      // SET cannot take parameters; set_config(…, true) is SET LOCAL with a bound value.
-      await client.query("SELECT set_config('statement_timeout', $1, true)", [
-        String(this.#props.statementTimeoutMs),
-      ]);
+      // One round trip for both: the timeout is our own integer (checked in the constructor), never input.
+      await client.query(
+        `${readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${this.#props.statementTimeoutMs}`,
+      );
       const result = await body(client);
       await client.query('COMMIT');
       return result;
@@ -488,6 +490,14 @@ export function mapDatabaseError(error: unknown, statementTimeoutMs: number): un
   const code = error.code ?? '';
   if (code === '57014')
     return new GatewayTimeoutError(`The query took longer than ${statementTimeoutMs} ms and was cancelled.`);
+  if (code === '25006')
+    return new DataSourceRefusedError(
+      403,
+      'read-only',
+      'Forbidden',
+      'A read tried to change data; it was refused and nothing changed.',
+      error,
+    );
   if (code === '42501')
     return new DataSourceRefusedError(
       403,

@@ -209,8 +209,18 @@ describe('select', () => {
   });
 
   it('runs reads in a read-only transaction over TLS', async () => {
+    // Act: a statement that writes, handed to the runner as a read (a compiler bug cannot write through it).
     const tls = await run('viewer', { operation: 'select', table: 'my_tls' });
+    const target = postgresTarget(scope, connection);
+    const write = await problem(
+      runner.run(target, { text: 'DELETE FROM people', values: [], columns: [], kind: 'read', pageSize: 1 }),
+    );
+
+    // Assess
     expect(tls.rows).toEqual([[true]]);
+    expect([write.status, write.type]).toEqual([403, 'read-only']);
+    expect(await count()).toBe(fx.people.length);
+    expect(runner.poolStats(target)).toEqual({ total: 1, idle: 1, waiting: 0 });
   });
 });
 
