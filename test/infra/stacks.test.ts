@@ -1,4 +1,5 @@
-import { Template, Match } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AREAS } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
@@ -8,6 +9,7 @@ import { TENANT_DATA_ASSUME_ACTIONS } from '../../infra/constructs/tenant-data-r
 import { AREA_GRANTS } from '../../infra/stacks/grants/index.js';
 import { BACKUP_RETENTION_DAYS, STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
 import { PROJECT_ROOT, areaEntry } from '../../infra/stacks/stateless-stack.js';
+import { addStrongroomStacks, contextList } from '../../infra/strongroom.js';
 import { TEST_REGIONS, TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
 
 type Resource = {
@@ -32,6 +34,20 @@ const byType = (template: Template, type: string) => template.findResources(type
 const getAtt = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
 describe('the app', () => {
+  it('reads regions from cdk.json arrays and from -c comma lists alike', () => {
+    expect(contextList(['eu-central-1', 'eu-west-1'])).toEqual(['eu-central-1', 'eu-west-1']);
+    expect(contextList('eu-central-1, eu-west-1')).toEqual(['eu-central-1', 'eu-west-1']);
+    expect(contextList('["us-east-1"]')).toEqual(['us-east-1']);
+    expect(contextList(undefined)).toEqual([]);
+  });
+
+  it('refuses a configuration without regions or with a stage that cannot name resources', () => {
+    expect(() => addStrongroomStacks(new App(), { stage: 'dev', regions: [] })).toThrow(/no region/);
+    expect(() => addStrongroomStacks(new App(), { stage: 'Prod Stage', regions: ['eu-west-1'] })).toThrow(
+      /kebab-case/,
+    );
+  });
+
   it('builds one stateful and one stateless stack per configured region, in that region', () => {
     expect(synth.stacks.map((s) => [s.region, s.stateful.region, s.stateless.region])).toEqual(
       TEST_REGIONS.map((r) => [r, r, r]),
