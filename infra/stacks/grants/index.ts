@@ -3,6 +3,7 @@ import type { AreaGrants } from './area-resources.js';
 import { authGrants } from './auth.js';
 import { connectionsGrants } from './connections.js';
 import { publicGrants } from './public.js';
+import { queryGrants } from './query.js';
 import { storageGrants } from './storage.js';
 import { tenantsGrants } from './tenants.js';
 
@@ -17,4 +18,5 @@ export const AREA_GRANTS: Partial<Record<Area, AreaGrants>> = {
   tenants: tenantsGrants,
   storage: storageGrants,
   connections: connectionsGrants,
+  query: queryGrants,
 };
