@@ -12,7 +12,7 @@ export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
   storage: async () => (await import('../../functions/storage/handler.js')).handler,
   connections: async () => (await import('../../functions/connections/handler.js')).handler,
   query: async () => (await import('../../functions/query/handler.js')).handler,
-  audit: unavailable('audit'),
+  audit: async () => (await import('../../functions/audit/handler.js')).handler,
 };
 
 function unavailable(area: Area): () => Promise<ApiHandler> {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Plan } from './plans.js';
 
 /**
  * The audit hash chain, pure: canonical JSON, chain hashes, the sequencing step and verification.
@@ -13,9 +14,6 @@ import { createHash } from 'node:crypto';
 
 /** prevHash of sequence 1. */
 export const GENESIS_HASH = '0'.repeat(64);
-
-export const PLANS = ['free', 'team', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
 
 /** Days an audit event is kept, by the tenant's plan (DESIGN.md §4). */
 export const RETENTION_DAYS: Readonly<Record<Plan, number>> = { free: 30, team: 90, enterprise: 365 };

@@ -1,4 +1,5 @@
 import type { RouteDef } from '../http/route.js';
+import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { connectionsRoutes } from './connections.js';
 import { publicRoutes } from './public.js';
@@ -17,4 +18,5 @@ export const ROUTES: readonly RouteDef[] = [
   ...storageRoutes,
   ...connectionsRoutes,
   ...queryRoutes,
+  ...auditRoutes,
 ];

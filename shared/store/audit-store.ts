@@ -16,7 +16,6 @@ import {
   HEAD_SK,
   MARK_PREFIX,
   PLATFORM_RETENTION_DAYS,
-  type Plan,
   type StoredEventItem,
   type VerifyOutcome,
   canonicalJson,
@@ -35,6 +34,7 @@ import {
 } from '../domain/audit-chain.js';
 import { AUDIT_ACTIONS, type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
 import { ulid } from '../domain/ids.js';
+import type { Plan } from '../domain/plans.js';
 import type { AuditRecorder, TransactItem } from '../http/audit-seam.js';
 import { ValidationError } from '../http/errors.js';
 import type { TenantDataClients } from './tenant-data-client.js';
@@ -99,6 +99,28 @@ export function onAuditAppend(listener: AppendListener): { earlier: string[]; un
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Tenant plans, for retention. `auditPut` is synchronous (it returns a transaction item), so the plan must
+// already be known in the process: the auth layer, which reads the tenant on every tenant route, tells
+// this registry; callers may also pass `{ plan }`. Unknown plans keep events the longest.
+
+const knownPlans = new Map<string, Plan>();
+const KNOWN_PLANS_LIMIT = 10_000;
+
+/** Records a tenant's current plan (called by the auth layer after reading the tenant). */
+export function rememberTenantPlan(tenantId: string, plan: Plan): void {
+  if (!knownPlans.has(tenantId) && knownPlans.size >= KNOWN_PLANS_LIMIT) {
+    const oldest = knownPlans.keys().next().value;
+    if (oldest !== undefined) knownPlans.delete(oldest);
+  }
+  knownPlans.set(tenantId, plan);
+}
+
+/** The plan last remembered for a tenant, if any. */
+export function rememberedTenantPlan(tenantId: string): Plan | undefined {
+  return knownPlans.get(tenantId);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Writing
 
 /** Builds the stored item of an event: id and time from one ULID, TTL from the retention. */
@@ -147,7 +169,7 @@ export interface AuditStoreProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   /** Function-role client, only for the platform log (which belongs to no tenant). */
   platformClient: DynamoDBDocumentClient;
-  /** The tenant's plan when the caller does not pass one (e.g. from the auth layer's cache). */
+  /** The tenant's plan when the caller does not pass one; defaults to what the auth layer remembered. */
   planOf?: (tenantId: string) => Plan | undefined;
   now?: () => number;
 }
@@ -166,7 +188,7 @@ export class AuditStore implements AuditRecorder {
   }
 
   #tenantItem(scope: TenantScope, event: AuditEventInput, options?: AuditWriteOptions): StoredEventItem {
-    const plan = options?.plan ?? this.#props.planOf?.(scope.tenantId);
+    const plan = options?.plan ?? (this.#props.planOf ?? rememberedTenantPlan)(scope.tenantId);
     return buildEventItem(scope.tenantId, event, retentionDaysFor(plan), this.#now());
   }
 
@@ -468,8 +490,32 @@ export class AuditLogReader {
       ({ head, exists } = await this.head());
       if (exists) outcome = await this.#walk(head, exists);
     }
+    if (outcome.ok && exists && (await this.#hasRecordAfter(head))) {
+      // A record past the head: either a sequencer extended the chain meanwhile (it moves the head in the
+      // same transaction, so the head has moved now) or the head was rolled back.
+      const now = await this.head();
+      if (now.head.seq <= head.seq)
+        outcome = {
+          ok: false,
+          checked: outcome.checked,
+          firstBrokenSequence: head.seq + 1,
+          reason: 'head-mismatch',
+        };
+    }
     const pending = await this.pendingStatus(graceMs, head);
     return { ...outcome, ...pending, head: { seq: head.seq, hash: head.hash } };
+  }
+
+  async #hasRecordAfter(head: ChainHead): Promise<boolean> {
+    const { Item } = await this.#db.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { pk: this.logId, sk: chainSk(head.seq + 1) },
+        ConsistentRead: true,
+        ProjectionExpression: 'sk',
+      }),
+    );
+    return Item !== undefined;
   }
 
   async #walk(head: ChainHead, headExists: boolean): Promise<VerifyOutcome> {

@@ -1,0 +1,51 @@
+import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
+import type { RouteDef } from '../../shared/http/route.js';
+import * as routes from '../../shared/schemas/audit.js';
+import { type AuditCaller, AuditService } from '../../shared/services/audit.js';
+import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+
+const tenantClients = tenantDataClientsFromEnv();
+const service = new AuditService({ store: auditRecorderFromEnv({ tenantClients }) });
+
+function caller(request: ApiRequest<RouteDef>): AuditCaller {
+  const { principal, ...access } = requireTenant(request.auth);
+  return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
+}
+
+/** Audit log: list, CSV export and chain verification, `/v1/tenants/{tenantId}/audit-events*`. */
+export const handler = createApiHandler({
+  area: 'audit',
+  allRoutes: routes.auditRoutes,
+  authorizer: authorizerFromEnv(),
+  routes: [
+    implement(routes.listAuditEvents, async (req) => ({
+      status: 200,
+      body: await service.list(caller(req), req.query),
+    })),
+    implement(routes.exportAuditEvents, async (req) => {
+      const result = await service.exportCsv(caller(req), req.query);
+      const headers: Record<string, string> = {
+        'Content-Disposition': `attachment; filename="audit-${req.params.tenantId}-${result.since.slice(0, 10)}-${result.until.slice(0, 10)}.csv"`,
+        'X-Audit-Rows': String(result.rows),
+        'X-Audit-Pending': String(result.pending),
+        'X-Audit-Oldest-Pending-Age-Seconds': String(result.oldestPendingAgeSeconds),
+      };
+      if (result.nextCursor) {
+        const next = new URLSearchParams({
+          since: result.since,
+          until: result.until,
+          cursor: result.nextCursor,
+        });
+        headers.Link = `<${req.event.path}?${next.toString()}>; rel="next"`;
+        headers['X-Next-Cursor'] = result.nextCursor;
+      }
+      return { status: 200, rawBody: result.csv, contentType: 'text/csv; charset=utf-8', headers };
+    }),
+    implement(routes.verifyAuditChain, async (req) => ({
+      status: 200,
+      body: await service.verify(caller(req)),
+    })),
+  ],
+});

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../domain/audit-events.js';
+import { defineRoute } from '../http/route.js';
+import { Cursor, Limit, TenantParams } from './common.js';
+
+/** An instant as ISO 8601 with a zone (`2026-11-22T12:00:00Z`). */
+const Instant = z.iso.datetime({ offset: true });
+
+/** A user id or an API key id: who acted. */
+const ActorId = z.string().regex(/^[uk]_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user or API key id');
+
+const sinceBeforeUntil = (q: { since?: string; until?: string }) =>
+  q.since === undefined || q.until === undefined || Date.parse(q.since) <= Date.parse(q.until);
+const sinceBeforeUntilIssue = { message: 'until is before since', path: ['until'] };
+
+export const AuditEvent = z
+  .object({
+    id: z.string(),
+    time: z.string(),
+    action: z.enum(AUDIT_ACTIONS),
+    actor: z.object({
+      userId: z.string().optional(),
+      apiKeyId: z.string().optional(),
+      ip: z.string(),
+      userAgent: z.string(),
+    }),
+    resource: z.object({ type: z.string(), id: z.string() }),
+    details: z.record(z.string(), z.unknown()).optional(),
+    sequence: z.number().int().nullable().describe('Position in the hash chain; null while pending'),
+  })
+  .meta({ id: 'AuditEvent' });
+
+const Pending = {
+  pending: z.number().int().describe('Events not yet integrated into the hash chain'),
+  oldestPendingAgeSeconds: z.number().int(),
+};
+
+export const AuditEventPage = z
+  .object({ items: z.array(AuditEvent), nextCursor: z.string().optional(), ...Pending })
+  .meta({ id: 'AuditEventPage' });
+
+export const AuditVerification = z
+  .object({
+    ok: z.boolean(),
+    checked: z.number().int().describe('Chain records checked (expired ones excluded)'),
+    ...Pending,
+    firstBrokenSequence: z.number().int().optional(),
+    reason: z.string().optional(),
+    head: z.object({ sequence: z.number().int(), hash: z.string() }),
+  })
+  .meta({ id: 'AuditVerification' });
+
+export const listAuditEvents = defineRoute({
+  id: 'listAuditEvents',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/audit-events',
+  area: 'audit',
+  summary: 'Audit events, newest first, filtered by time, action and actor',
+  tags: ['audit'],
+  auth: { kind: 'tenant', permission: 'audit:read' },
+  params: TenantParams,
+  query: z
+    .strictObject({
+      since: Instant.optional(),
+      until: Instant.optional(),
+      action: z.enum(AUDIT_ACTIONS).optional(),
+      actor: ActorId.optional(),
+      cursor: Cursor.optional(),
+      limit: Limit,
+    })
+    .refine(sinceBeforeUntil, sinceBeforeUntilIssue),
+  response: { status: 200, description: 'A page of events', schema: AuditEventPage },
+});
+
+export const exportAuditEvents = defineRoute({
+  id: 'exportAuditEvents',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/audit-events/export',
+  area: 'audit',
+  summary:
+    'CSV export (RFC 4180), oldest first, default the last 90 days. Cells starting with = + - @ tab, CR or an ' +
+    'apostrophe get a leading apostrophe (strip one to recover the value). At most 50,000 rows or 5 MiB ' +
+    'per response; when more remain, the `Link: <…>; rel="next"` header and `X-Next-Cursor` continue it.',
+  tags: ['audit'],
+  auth: { kind: 'tenant', permission: 'audit:export' },
+  params: TenantParams,
+  query: z
+    .strictObject({ since: Instant.optional(), until: Instant.optional(), cursor: Cursor.optional() })
+    .refine(sinceBeforeUntil, sinceBeforeUntilIssue),
+  response: {
+    status: 200,
+    description: 'The events as CSV',
+    schema: z.string(),
+    contentType: 'text/csv; charset=utf-8',
+  },
+});
+
+export const verifyAuditChain = defineRoute({
+  id: 'verifyAuditChain',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/audit-events/verify',
+  area: 'audit',
+  summary: "Walks the tenant's hash chain and reports the first broken sequence and what is pending",
+  tags: ['audit'],
+  auth: { kind: 'tenant', permission: 'audit:read' },
+  params: TenantParams,
+  response: { status: 200, description: 'The verification report', schema: AuditVerification },
+});
+
+export const auditRoutes = [listAuditEvents, exportAuditEvents, verifyAuditChain];

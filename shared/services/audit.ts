@@ -1,0 +1,174 @@
+import { EVENT_PREFIX } from '../domain/audit-chain.js';
+import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
+import type { AuditActor, AuditAction } from '../domain/audit-events.js';
+import type { Principal, TenantAccess } from '../http/auth-context.js';
+import { DEFAULT_GRACE_MS } from '../store/audit-sequencer.js';
+import type { AuditEventView, AuditStore, ListFilter, PendingStatus } from '../store/audit-store.js';
+import { decodeCursor, encodeCursor } from '../store/pagination.js';
+
+/** Rows per export response; past it the response carries a continuation cursor. */
+export const MAX_EXPORT_ROWS = 50_000;
+/** Bytes per export response: below Lambda's 6 MB synchronous response limit. */
+export const MAX_EXPORT_BYTES = 5 * 1024 * 1024;
+/** Export window when `since` is not given. */
+export const DEFAULT_EXPORT_DAYS = 90;
+const EXPORT_PAGE = 500;
+
+export interface AuditCaller {
+  access: TenantAccess;
+  principal: Principal;
+  ip: string;
+  userAgent: string;
+}
+
+export interface AuditServiceDeps {
+  store: AuditStore;
+  now?: () => number;
+  maxExportRows?: number;
+  maxExportBytes?: number;
+}
+
+export interface ExportResult extends PendingStatus {
+  csv: string;
+  rows: number;
+  nextCursor?: string;
+  since: string;
+  until: string;
+}
+
+function actorOf(caller: AuditCaller): AuditActor {
+  return {
+    userId: caller.principal.userId,
+    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
+    ip: caller.ip,
+    userAgent: caller.userAgent.slice(0, 512),
+  };
+}
+
+const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
+
+/** The audit routes' use cases: list, CSV export (itself audited) and chain verification. */
+export class AuditService {
+  readonly #store: AuditStore;
+  readonly #now: () => number;
+  readonly #maxRows: number;
+  readonly #maxBytes: number;
+
+  constructor(deps: AuditServiceDeps) {
+    this.#store = deps.store;
+    this.#now = deps.now ?? Date.now;
+    this.#maxRows = deps.maxExportRows ?? MAX_EXPORT_ROWS;
+    this.#maxBytes = deps.maxExportBytes ?? MAX_EXPORT_BYTES;
+  }
+
+  /** A page of events, newest first, with the pending status of the log. */
+  async list(
+    caller: AuditCaller,
+    query: {
+      since?: string;
+      until?: string;
+      action?: AuditAction;
+      actor?: string;
+      cursor?: string;
+      limit: number;
+    },
+  ) {
+    const tenantId = caller.access.scope.tenantId;
+    const reader = await this.#store.readerFor(caller.access.scope);
+    const after = decodeCursor(query.cursor, { pk: tenantId, skPrefix: EVENT_PREFIX });
+    const filter: ListFilter = {
+      sinceMs: ms(query.since),
+      untilMs: ms(query.until),
+      action: query.action,
+      actor: query.actor,
+    };
+    const [page, pending] = await Promise.all([
+      reader.page(filter, { limit: query.limit, afterSk: after?.sk, descending: true }),
+      reader.pendingStatus(DEFAULT_GRACE_MS),
+    ]);
+    return {
+      items: page.items,
+      ...(page.nextSk ? { nextCursor: encodeCursor({ pk: tenantId, sk: page.nextSk }) } : {}),
+      ...pending,
+    };
+  }
+
+  /**
+   * CSV of the events between since (default 90 days ago) and until (default now), oldest first. Read page
+   * by page; a response holds at most maxRows rows and maxBytes bytes (Lambda returns the body as one
+   * string), so memory is bounded by those caps whatever the log's size; past them the result carries a
+   * cursor to continue. The export is recorded in the audit log before any data is returned.
+   */
+  async exportCsv(
+    caller: AuditCaller,
+    query: { since?: string; until?: string; cursor?: string },
+  ): Promise<ExportResult> {
+    const tenantId = caller.access.scope.tenantId;
+    const now = this.#now();
+    const untilMs = ms(query.until) ?? now;
+    const sinceMs = ms(query.since) ?? Math.min(untilMs, now - DEFAULT_EXPORT_DAYS * 86_400_000);
+    const reader = await this.#store.readerFor(caller.access.scope);
+    const after = decodeCursor(query.cursor, { pk: tenantId, skPrefix: EVENT_PREFIX });
+    const chunks: string[] = [auditCsvHeader()];
+    let bytes = chunks[0]!.length;
+    let rows = 0;
+    let afterSk = after?.sk;
+    let nextSk: string | undefined;
+    for (;;) {
+      const page = await reader.page(
+        { sinceMs, untilMs },
+        { limit: Math.min(EXPORT_PAGE, this.#maxRows - rows), afterSk, descending: false },
+      );
+      let full = false;
+      for (const event of page.items) {
+        const row = auditCsvRow(event as AuditEventView);
+        const size = Buffer.byteLength(row, 'utf8');
+        if (rows >= this.#maxRows || bytes + size > this.#maxBytes) {
+          full = true;
+          break;
+        }
+        chunks.push(row);
+        bytes += size;
+        rows++;
+        afterSk = eventSkOf(event.id);
+      }
+      if (full || (page.nextSk && rows >= this.#maxRows)) {
+        nextSk = afterSk;
+        break;
+      }
+      if (!page.nextSk) break;
+      afterSk = page.nextSk;
+    }
+    const nextCursor = nextSk ? encodeCursor({ pk: tenantId, sk: nextSk }) : undefined;
+    const since = new Date(sinceMs).toISOString();
+    const until = new Date(untilMs).toISOString();
+    await this.#store.record(caller.access.scope, {
+      action: 'audit.exported',
+      actor: actorOf(caller),
+      resource: { type: 'audit-log', id: tenantId },
+      details: { since, until, rows, continued: after !== undefined, complete: nextCursor === undefined },
+    });
+    const pending = await reader.pendingStatus(DEFAULT_GRACE_MS);
+    return { csv: chunks.join(''), rows, nextCursor, since, until, ...pending };
+  }
+
+  /** Walks the chain (see AuditLogReader.verify). */
+  async verify(caller: AuditCaller) {
+    const reader = await this.#store.readerFor(caller.access.scope);
+    const report = await reader.verify(DEFAULT_GRACE_MS);
+    return {
+      ok: report.ok,
+      checked: report.checked,
+      pending: report.pending,
+      oldestPendingAgeSeconds: report.oldestPendingAgeSeconds,
+      ...(report.firstBrokenSequence !== undefined
+        ? { firstBrokenSequence: report.firstBrokenSequence, reason: report.reason }
+        : {}),
+      head: { sequence: report.head.seq, hash: report.head.hash },
+    };
+  }
+}
+
+function eventSkOf(eventId: string): string {
+  return `${EVENT_PREFIX}${eventId.slice(2)}`;
+}
