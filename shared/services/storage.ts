@@ -18,6 +18,7 @@ import {
 } from '../domain/storage-roots.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal, TenantAccess } from '../http/auth-context.js';
+import type { TenantScope } from '../store/tenant-scope.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
 import {
   type InstanceRecord,
@@ -222,6 +223,34 @@ export class StorageService {
       }),
     );
     this.#d.vendor.dropLocation(scope.tenantId, locationId);
+  }
+
+  /**
+   * For tenant deletion: revokes every storage credential of the tenant (one tenant-wide deny), then
+   * removes every location and releases its registry nodes, instances or not, each with its audit event.
+   */
+  async releaseTenant(
+    scope: TenantScope,
+    actor: AuditActor,
+  ): Promise<{ released: number; revokedBefore: string }> {
+    const { notBefore } = await this.#d.revocations.revokeTenant(scope.tenantId);
+    this.#d.vendor.dropUser(scope.tenantId, undefined);
+    const locations = await this.#d.store.allLocations(scope);
+    for (const location of locations) {
+      await this.#d.store.deleteLocation(
+        scope,
+        location,
+        { bucket: location.bucket, prefix: location.prefix },
+        this.#d.audit.auditPut(scope, {
+          action: 'storage-location.removed',
+          actor,
+          resource: { type: 'storage-location', id: location.locationId },
+          details: { before: { kind: location.kind, root: location.root }, reason: 'tenant-deleted' },
+        }),
+        { evenIfInUse: true },
+      );
+    }
+    return { released: locations.length, revokedBefore: notBefore };
   }
 
   /** A location id, or the narrowest registered location containing an `s3://` path; 404 otherwise. */

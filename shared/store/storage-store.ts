@@ -272,14 +272,20 @@ export class StorageStore {
     location: StorageLocationRecord,
     root: StorageRoot,
     audit: TransactItem,
+    options: { evenIfInUse?: boolean } = {},
   ) {
+    // Tenant deletion releases every root, instances or not (they go with the tenant).
     const deleteLocation: TransactItem = {
       Delete: {
         TableName: this.#p.tenantDataTable,
         Key: tenantKey(scope, locationSk(location.locationId)),
-        ConditionExpression:
-          'attribute_exists(pk) AND (attribute_not_exists(instanceCount) OR instanceCount = :zero)',
-        ExpressionAttributeValues: { ':zero': 0 },
+        ...(options.evenIfInUse
+          ? { ConditionExpression: 'attribute_exists(pk)' }
+          : {
+              ConditionExpression:
+                'attribute_exists(pk) AND (attribute_not_exists(instanceCount) OR instanceCount = :zero)',
+              ExpressionAttributeValues: { ':zero': 0 },
+            }),
       },
     };
     const tenantId = scope.tenantId;

@@ -174,10 +174,11 @@ export class StorageCredentialVendor {
     return { credentials: entry.credentials, cached: false };
   }
 
-  /** Forgets every cached credential of a user in a tenant (on revocation). */
-  dropUser(tenantId: string, userId: string): void {
+  /** Forgets every cached credential of a user in a tenant, or of the whole tenant without a user. */
+  dropUser(tenantId: string, userId: string | undefined): void {
     for (const [key, entry] of this.#cache) {
-      if (entry.tenantId === tenantId && entry.userId === userId) this.#cache.delete(key);
+      if (entry.tenantId === tenantId && (userId === undefined || entry.userId === userId))
+        this.#cache.delete(key);
     }
   }
 
@@ -304,7 +305,8 @@ interface RevocationState {
   entries: RevocationEntry[];
 }
 
-type RevocationListener = (tenantId: string, userId: string) => void;
+/** Called with the tenant and the user, or no user when the whole tenant was revoked. */
+type RevocationListener = (tenantId: string, userId: string | undefined) => void;
 const listeners = new Set<RevocationListener>();
 
 /** Subscribes a warm function's credential cache to revocations made in the same function. */
@@ -346,13 +348,26 @@ export class StorageRevocations {
    * list, writes the role's deny policy, and drops the user's cached credentials in this function.
    */
   async revoke(tenantId: string, userId: string): Promise<{ notBefore: string }> {
+    return this.#revoke(tenantId, userId);
+  }
+
+  /** Denies every storage credential of every user of the tenant issued before now (tenant deletion). */
+  async revokeTenant(tenantId: string): Promise<{ notBefore: string }> {
+    return this.#revoke(tenantId, undefined);
+  }
+
+  async #revoke(tenantId: string, userId: string | undefined): Promise<{ notBefore: string }> {
     const notBefore = revocationCutoff(this.#p.now());
     let written: RevocationState | undefined;
     for (let attempt = 0; attempt < 8 && !written; attempt++) {
       const current = await this.#read();
       const next: RevocationState = {
         version: current.version + 1,
-        entries: addRevocation(current.entries, { tenantId, userId, notBefore }, this.#p.now()),
+        entries: addRevocation(
+          current.entries,
+          { tenantId, ...(userId ? { userId } : {}), notBefore },
+          this.#p.now(),
+        ),
       };
       if (await this.#write(next, current.version)) written = next;
     }
@@ -454,4 +469,19 @@ export async function revokeStorageCredentials(
     })),
 ): Promise<{ notBefore: string }> {
   return revocations.revoke(tenantId, userId);
+}
+
+/**
+ * Stops every storage credential of every member of `tenantId` issued before now (tenant deletion): one
+ * tenant-wide deny on the storage role, pruned like the others after the longest credential lifetime.
+ */
+export async function revokeAllStorageCredentials(
+  tenantId: string,
+  revocations: StorageRevocations = (defaultRevocations ??=
+    storageRevocationsFromEnv({
+      db: platformDynamo(),
+      iam: new IAMClient(clientConfig()),
+    })),
+): Promise<{ notBefore: string }> {
+  return revocations.revokeTenant(tenantId);
 }

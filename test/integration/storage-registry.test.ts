@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
+import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
+import { REVOCATION_POLICY_NAME } from '../../shared/domain/storage-policy.js';
+import { StorageService } from '../../shared/services/storage.js';
+import { StorageCredentialVendor, storageRevocationsFromEnv } from '../../shared/store/storage-vendor.js';
 import { newId } from '../../shared/domain/ids.js';
 import { type StorageRoot, formatStorageRoot, rootsOverlap } from '../../shared/domain/storage-roots.js';
 import type { HttpProblemError } from '../../shared/http/errors.js';
@@ -174,5 +179,55 @@ describe('root registry (model-based, real transactions)', () => {
     const error = await remove(scopes[0]!, location).catch((e: unknown) => e);
     expect((error as HttpProblemError).status).toBe(409);
     expect(await register(scopes[1]!, { bucket, prefix: 'p/q' })).toBe('conflict');
+  });
+
+  it('tenant deletion: releaseTenant revokes the whole tenant and frees every root, even one in use', async () => {
+    // Prepare
+    const iam = new IAMClient(clientConfig());
+    const revocations = storageRevocationsFromEnv({ db: platformDynamo(), iam });
+    const service = new StorageService({
+      store,
+      vendor: new StorageCredentialVendor({
+        sts: new STSClient(clientConfig()),
+        storageRoleArn: process.env.STORAGE_ROLE_ARN!,
+      }),
+      revocations,
+      audit,
+      managedBucket: process.env.STORAGE_BUCKET!,
+      reservedBuckets: [process.env.STORAGE_BUCKET!],
+      region: 'us-east-1',
+    });
+    const bucket = `gone-bucket-${Date.now()}`;
+    const leaving = mintTenantScope({ tenantId: newId('t'), userId: U });
+    const a = await register(leaving, { bucket, prefix: 'a' });
+    const b = await register(leaving, { bucket, prefix: 'a/b' });
+    if (a === 'conflict' || b === 'conflict') throw new Error('setup failed');
+    await store.createInstance(
+      leaving,
+      {
+        instanceId: newId('i'),
+        name: 'in-use',
+        defaultStorageRoot: a.root,
+        storageLocationId: a.locationId,
+        createdAt: a.createdAt,
+        createdBy: U,
+      },
+      audit.auditPut(leaving, { action: 'instance.created', actor, resource: { type: 'instance', id: 'i' } }),
+    );
+    expect(await register(scopes[1]!, { bucket, prefix: '' })).toBe('conflict');
+
+    // Act
+    const result = await service.releaseTenant(leaving, actor);
+
+    // Assess
+    expect(result.released).toBe(2);
+    expect(await store.allLocations(leaving)).toEqual([]);
+    expect(await register(scopes[1]!, { bucket, prefix: '' })).not.toBe('conflict');
+    expect(await revocations.revokedBefore(leaving.tenantId, newId('u'))).toBe(result.revokedBefore);
+    const roleName = process.env.STORAGE_ROLE_ARN!.split('/').at(-1)!;
+    const policy = await iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: REVOCATION_POLICY_NAME }),
+    );
+    expect(decodeURIComponent(policy.PolicyDocument!)).toContain(leaving.tenantId);
   });
 });

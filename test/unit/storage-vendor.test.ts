@@ -246,6 +246,9 @@ describe('StorageCredentialVendor: cache', () => {
     v.dropLocation(T1, managed.locationId);
     expect(v.cacheSize).toBe(1);
     expect((await v.vend(base)).cached).toBe(false);
+    v.dropUser(T1, undefined);
+    expect(v.cacheSize).toBe(1);
+    expect((await v.vend({ ...base, tenantId: T2 })).cached).toBe(true);
   });
 });
 
@@ -428,6 +431,21 @@ describe('StorageRevocations', () => {
     expect(last).toContain(U1);
     expect(last).toContain(U2);
     expect(stored?.version).toBe(3);
+  });
+
+  it('revokeTenant denies every user of the tenant and tells caches to drop the whole tenant', async () => {
+    const heard: (string | undefined)[] = [];
+    const unsubscribe = onStorageRevocation((_t, u) => heard.push(u));
+    await revocations().revokeTenant(T1);
+    unsubscribe();
+    const policy = JSON.parse(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
+    expect(policy.Statement[0].Condition).toEqual({
+      StringEquals: { 'aws:PrincipalTag/TenantId': T1 },
+      DateLessThan: { 'aws:TokenIssueTime': '2026-11-22T12:00:01Z' },
+    });
+    expect(heard).toEqual([undefined]);
+    expect(await revocations().revokedBefore(T1, U2)).toBe('2026-11-22T12:00:01Z');
+    expect(await revocations().revokedBefore(T2, U2)).toBeUndefined();
   });
 
   it('an IAM failure surfaces (no silent success)', async () => {
