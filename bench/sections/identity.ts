@@ -1,0 +1,188 @@
+import { performance } from 'node:perf_hooks';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { STSClient } from '@aws-sdk/client-sts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { lambdaContext } from '../../infra/local/lambda-context.js';
+import { freePort, startMoto } from '../../infra/local/moto.js';
+import { provisionLocal } from '../../infra/local/provision.js';
+import { PROJECT_ROOT, applyEnvironment } from '../../infra/local/system.js';
+import { hashPassword, verifyPassword } from '../../shared/crypto/passwords.js';
+import type { BenchSection, BenchTable } from './types.js';
+
+type Handler = (
+  event: APIGatewayProxyEvent,
+  context: ReturnType<typeof lambdaContext>,
+) => Promise<APIGatewayProxyResult>;
+
+/** Counts AWS calls and the time spent waiting on them, per client class, by wrapping `send`. */
+function instrument() {
+  const counts = { dynamodb: 0, sts: 0, kms: 0, awsMs: 0 };
+  // The document client sends through its own stack, not the wrapped client's `send`: count both.
+  for (const [name, cls] of [
+    ['dynamodb', DynamoDBClient],
+    ['dynamodb', DynamoDBDocumentClient],
+    ['sts', STSClient],
+    ['kms', KMSClient],
+  ] as const) {
+    const original = cls.prototype.send as (...args: unknown[]) => Promise<unknown>;
+    (cls.prototype as { send: unknown }).send = async function (this: unknown, ...args: unknown[]) {
+      counts[name]++;
+      const started = performance.now();
+      try {
+        return await original.apply(this, args);
+      } finally {
+        counts.awsMs += performance.now() - started;
+      }
+    };
+  }
+  return counts;
+}
+
+function event(
+  method: string,
+  path: string,
+  resource: string,
+  body?: unknown,
+  token?: string,
+): APIGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    path,
+    resource,
+    body: body === undefined ? null : JSON.stringify(body),
+    isBase64Encoded: false,
+    headers: {
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      'User-Agent': 'bench',
+    },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    requestContext: {
+      identity: {
+        sourceIp: `127.2.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250) + 1}`,
+      },
+    } as never,
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/**
+ * Identity handler overhead against the emulator: sign-in (excluding the deliberate argon2id verify),
+ * a session-authorised tenant request and an API-key request, each with the AWS calls it makes.
+ * "Overhead" is the handler's own time: total minus time waiting on AWS calls (minus the hash for sign-in).
+ */
+export const identitySection: BenchSection = {
+  name: 'identity',
+  async run(): Promise<BenchTable> {
+    const moto = await startMoto({ projectRoot: PROJECT_ROOT, port: await freePort() });
+    try {
+      applyEnvironment(
+        await provisionLocal({ endpoint: moto.endpoint, region: 'us-east-1', stage: 'bench' }),
+      );
+      process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+      const counts = instrument();
+      const auth = (await import('../../functions/auth/handler.js')).handler as Handler;
+      const tenants = (await import('../../functions/tenants/handler.js')).handler as Handler;
+      const invoke = async (handler: Handler, e: APIGatewayProxyEvent) => {
+        const result = await handler(e, lambdaContext('bench'));
+        if (result.statusCode >= 400)
+          throw new Error(`${e.httpMethod} ${e.path}: ${result.statusCode} ${result.body}`);
+        return JSON.parse(result.body || '{}');
+      };
+
+      const email = `bench-${Date.now()}@example.test`;
+      const password = 'bench-password-long-enough';
+      await invoke(
+        auth,
+        event('POST', '/v1/auth/register', '/v1/auth/register', { email, password, name: 'Bench' }),
+      );
+      const { token } = await invoke(
+        auth,
+        event('POST', '/v1/auth/login', '/v1/auth/login', { email, password }),
+      );
+      const { tenantId } = await invoke(
+        tenants,
+        event('POST', '/v1/tenants', '/v1/tenants', { name: 'Bench' }, token),
+      );
+      const { key } = await invoke(
+        tenants,
+        event(
+          'POST',
+          `/v1/tenants/${tenantId}/api-keys`,
+          '/v1/tenants/{tenantId}/api-keys',
+          { name: 'b', scopes: ['tenant:read'] },
+          token,
+        ),
+      );
+
+      const hash = await hashPassword(password);
+      const hashTimes: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const started = performance.now();
+        await verifyPassword(hash, password);
+        hashTimes.push(performance.now() - started);
+      }
+      const hashMs = median(hashTimes);
+
+      const measure = async (label: string, runs: number, once: () => Promise<unknown>, subtractMs = 0) => {
+        await once(); // warm: clients, cached scoped credentials
+        const totals: number[] = [];
+        const overheads: number[] = [];
+        let calls = { dynamodb: 0, sts: 0, kms: 0 };
+        for (let i = 0; i < runs; i++) {
+          const before = { ...counts };
+          const started = performance.now();
+          await once();
+          const total = performance.now() - started;
+          totals.push(total);
+          overheads.push(total - (counts.awsMs - before.awsMs) - subtractMs);
+          calls = {
+            dynamodb: counts.dynamodb - before.dynamodb,
+            sts: counts.sts - before.sts,
+            kms: counts.kms - before.kms,
+          };
+        }
+        return [
+          label,
+          median(totals).toFixed(1),
+          Math.max(0, median(overheads)).toFixed(2),
+          String(calls.dynamodb),
+          String(calls.sts + calls.kms),
+        ];
+      };
+
+      const rows = [
+        await measure(
+          'sign-in (argon2id verify excluded)',
+          15,
+          () => invoke(auth, event('POST', '/v1/auth/login', '/v1/auth/login', { email, password })),
+          hashMs,
+        ),
+        await measure('session → GET /v1/tenants/{t}', 40, () =>
+          invoke(
+            tenants,
+            event('GET', `/v1/tenants/${tenantId}`, '/v1/tenants/{tenantId}', undefined, token),
+          ),
+        ),
+        await measure('API key → GET /v1/tenants/{t}', 40, () =>
+          invoke(tenants, event('GET', `/v1/tenants/${tenantId}`, '/v1/tenants/{tenantId}', undefined, key)),
+        ),
+        ['argon2id verify (m=19456, t=2, p=1)', hashMs.toFixed(1), '—', '0', '0'],
+      ];
+      return {
+        title: 'Identity: handler overhead per request (in-process against the emulator; warm function)',
+        columns: ['request', 'total ms (median)', 'handler overhead ms', 'DynamoDB calls', 'STS+KMS calls'],
+        rows,
+      };
+    } finally {
+      await moto.stop();
+    }
+  },
+};
