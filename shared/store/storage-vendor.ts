@@ -169,7 +169,10 @@ export class StorageCredentialVendor {
       pending = this.#assume(request, policy, cutoffMs).finally(() => this.#pending.delete(key));
       this.#pending.set(key, pending);
     }
-    const entry = await pending;
+    let entry = await pending;
+    // A shared call started before a revocation this request already knows about: not for us.
+    if (cutoffMs !== undefined && entry.issuedAtMs < cutoffMs)
+      entry = await this.#assume(request, policy, cutoffMs);
     this.#store(key, entry);
     return { credentials: entry.credentials, cached: false };
   }

@@ -226,6 +226,44 @@ describe('StorageCredentialVendor: cache', () => {
     expect(again).toEqual({ credentials: after.credentials, cached: true });
   });
 
+  it('a request that knows of a revocation never takes a concurrent call started before it', async () => {
+    // Prepare: STS answers slowly; the first request starts before the cutoff
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let issued = 0;
+    sts.on(AssumeRoleCommand).callsFake(async () => {
+      issued++;
+      if (issued === 1) await gate;
+      return {
+        Credentials: {
+          AccessKeyId: `ASIA${issued}`,
+          SecretAccessKey: 's',
+          SessionToken: 't',
+          Expiration: new Date(clock + 900_000),
+        },
+      };
+    });
+    const v = vendor();
+    const req = {
+      tenantId: T1,
+      userId: U1,
+      location: managed,
+      access: 'read' as const,
+      durationSeconds: 900,
+    };
+    const early = v.vend(req);
+    await Promise.resolve();
+    // Act: a revocation lands; a second request carries its cutoff
+    clock = T0 + 1000;
+    const late = v.vend({ ...req, revokedBefore: '2026-11-22T12:00:01Z' });
+    release();
+    // Assess
+    expect((await early).credentials.accessKeyId).toBe('ASIA1');
+    expect((await late).credentials.accessKeyId).toBe('ASIA2');
+  });
+
   it('dropUser and dropLocation forget only the matching entries', async () => {
     stsIssues();
     const v = vendor();
@@ -306,15 +344,13 @@ describe('StorageCredentialVendor: failures fail closed', () => {
   });
 
   it('STS PackedPolicyTooLarge is the same 400', async () => {
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        new STSServiceException({
-          name: 'PackedPolicyTooLargeException',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: 'PackedPolicyTooLargeException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     const failure = await vendor()
       .vend(req)
       .catch((e: unknown) => e);
@@ -322,15 +358,13 @@ describe('StorageCredentialVendor: failures fail closed', () => {
   });
 
   it('a customer role that refuses us is a 424, not retried as an outage', async () => {
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        new STSServiceException({
-          name: 'AccessDenied',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 403 },
-        }),
-      );
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: 'AccessDenied',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
     const failure = await vendor()
       .vend({ ...req, location: external, externalId: 'strongroom-x' })
       .catch((e: unknown) => e);
