@@ -49,7 +49,8 @@ export interface StartTestPostgresOptions {
 export async function startTestPostgres(options: StartTestPostgresOptions = {}): Promise<TestPostgres> {
   const bin = postgresBinDir();
   const runAs = serverUser();
-  const dir = mkdtempSync(path.join(tmpdir(), 'strongroom-pg-'));
+  // As root, under /tmp: a TMPDIR inside root's home would not be reachable by the postgres user.
+  const dir = mkdtempSync(path.join(runAs ? '/tmp' : tmpdir(), 'strongroom-pg-'));
   const data = path.join(dir, 'data');
   const adminUser = 'strongroom_admin';
   const adminPassword = randomBytes(18).toString('base64url');
