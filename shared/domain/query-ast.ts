@@ -93,44 +93,70 @@ export type WhereNode =
   | { op: 'or'; conditions: WhereNode[] }
   | { op: 'not'; condition: WhereNode };
 
-// Depth is bounded by construction: one schema per level, and the last level accepts only leaves, so a
-// deeply nested body is refused at the first level too deep instead of being walked to the bottom.
-function whereAtDepth(depth: number): z.ZodType<WhereNode> {
-  if (depth >= QUERY_LIMITS.maxWhereDepth) {
-    const tooDeep = z.strictObject({ op: z.enum(['and', 'or', 'not']) }).passthrough();
-    return z.discriminatedUnion('op', [
-      Comparison,
-      In,
-      Like,
-      IsNull,
-      tooDeep.superRefine((_, ctx) =>
-        ctx.addIssue({
-          code: 'custom',
-          message: `The where tree is nested deeper than ${QUERY_LIMITS.maxWhereDepth} levels`,
+const requiredWhere = (issue: { input?: unknown }) =>
+  issue.input === undefined
+    ? 'A where condition is required (to change every row, say so with a condition that matches them)'
+    : undefined;
+
+/** A where node, recursively; one named schema so the OpenAPI document refers to it instead of unrolling it. */
+export const WhereNodeSchema: z.ZodType<WhereNode> = z
+  .lazy(() =>
+    z.discriminatedUnion(
+      'op',
+      [
+        Comparison,
+        In,
+        Like,
+        IsNull,
+        z.strictObject({
+          op: z.literal('and'),
+          conditions: z.array(WhereNodeSchema).min(1).max(QUERY_LIMITS.maxConditions),
         }),
-      ),
-    ]) as unknown as z.ZodType<WhereNode>;
+        z.strictObject({
+          op: z.literal('or'),
+          conditions: z.array(WhereNodeSchema).min(1).max(QUERY_LIMITS.maxConditions),
+        }),
+        z.strictObject({ op: z.literal('not'), condition: WhereNodeSchema }),
+      ],
+      { error: requiredWhere },
+    ),
+  )
+  .meta({ id: 'QueryWhere' }) as z.ZodType<WhereNode>;
+
+/**
+ * Depth and size of a where tree, checked on the raw input without recursion before the recursive schema
+ * runs, so a deeply nested body is refused at the first level too deep (with its path) and can never
+ * exhaust the stack. Returns the first problem found.
+ */
+export function whereShapeProblem(
+  input: unknown,
+): { path: (string | number)[]; message: string } | undefined {
+  const stack: { node: unknown; depth: number; path: (string | number)[] }[] = [
+    { node: input, depth: 1, path: [] },
+  ];
+  let nodes = 0;
+  while (stack.length > 0) {
+    const { node, depth, path } = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (++nodes > QUERY_LIMITS.maxWhereNodes)
+      return { path: [], message: `The where tree has more than ${QUERY_LIMITS.maxWhereNodes} nodes` };
+    const { op, conditions, condition } = node as { op?: unknown; conditions?: unknown; condition?: unknown };
+    if (op !== 'and' && op !== 'or' && op !== 'not') continue;
+    if (depth >= QUERY_LIMITS.maxWhereDepth)
+      return { path, message: `The where tree is nested deeper than ${QUERY_LIMITS.maxWhereDepth} levels` };
+    if (op === 'not') stack.push({ node: condition, depth: depth + 1, path: [...path, 'condition'] });
+    else if (Array.isArray(conditions))
+      for (let i = conditions.length - 1; i >= 0; i--)
+        stack.push({ node: conditions[i], depth: depth + 1, path: [...path, 'conditions', i] });
   }
-  const child = whereAtDepth(depth + 1);
-  const list = z.array(child).min(1).max(QUERY_LIMITS.maxConditions);
-  const error = (issue: { input?: unknown }) =>
-    issue.input === undefined
-      ? 'A where condition is required (to change every row, say so with a condition that matches them)'
-      : undefined;
-  return z.discriminatedUnion(
-    'op',
-    [
-      Comparison,
-      In,
-      Like,
-      IsNull,
-      z.strictObject({ op: z.literal('and'), conditions: list }),
-      z.strictObject({ op: z.literal('or'), conditions: list }),
-      z.strictObject({ op: z.literal('not'), condition: child }),
-    ],
-    { error },
-  ) as unknown as z.ZodType<WhereNode>;
+  return undefined;
 }
+
+const Where = z.preprocess((input, ctx) => {
+  const problem = whereShapeProblem(input);
+  if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input });
+  return input;
+}, WhereNodeSchema);
 
 /** Number of nodes in a where tree. */
 export function whereNodeCount(node: WhereNode): number {
@@ -139,14 +165,6 @@ export function whereNodeCount(node: WhereNode): number {
   if (node.op === 'not') return 1 + whereNodeCount(node.condition);
   return 1;
 }
-
-const Where = whereAtDepth(1).superRefine((where, ctx) => {
-  if (whereNodeCount(where) > QUERY_LIMITS.maxWhereNodes)
-    ctx.addIssue({
-      code: 'custom',
-      message: `The where tree has more than ${QUERY_LIMITS.maxWhereNodes} nodes`,
-    });
-});
 
 function uniqueList<T extends z.ZodType<string>>(item: T, max: number, what: string) {
   return z
