@@ -92,7 +92,11 @@ export const UpdateConnectionBody = z
     password: Fields.password.optional(),
     rules: Fields.rules.nullable().optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, 'Give at least one field to change');
+  // Only when the fields themselves are valid: otherwise a bad field would also read as "no field".
+  .refine((body) => Object.keys(body).length > 0, {
+    message: 'Give at least one field to change',
+    when: (payload) => payload.issues.length === 0,
+  });
 export type UpdateConnectionBody = z.output<typeof UpdateConnectionBody>;
 
 export const Connection = z
