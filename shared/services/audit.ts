@@ -2,8 +2,14 @@ import { EVENT_PREFIX } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditActor, AuditAction } from '../domain/audit-events.js';
 import type { Principal, TenantAccess } from '../http/auth-context.js';
-import { DEFAULT_GRACE_MS } from '../store/audit-sequencer.js';
-import type { AuditEventView, AuditStore, ListFilter, PendingStatus } from '../store/audit-store.js';
+import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
+import type {
+  AuditEventView,
+  AuditLogReader,
+  AuditStore,
+  ListFilter,
+  PendingStatus,
+} from '../store/audit-store.js';
 import { decodeCursor, encodeCursor } from '../store/pagination.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */
@@ -171,4 +177,125 @@ export class AuditService {
 
 function eventSkOf(eventId: string): string {
   return `${EVENT_PREFIX}${eventId.slice(2)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sequencing from the stream, and the daily verification of every chain
+
+/** What the stream handler and the daily job need of the sequencer (AuditSequencer implements it). */
+export interface ChainMaintainer {
+  listLogs(): Promise<string[]>;
+  sequence(logId: string, options?: SequenceOptions): Promise<SequenceReport>;
+  reader(logId: string): Pick<AuditLogReader, 'verify'>;
+  readonly graceMs: number;
+}
+
+/** A DynamoDB stream record as far as the sequencer cares (the Lambda event's shape). */
+export interface StreamRecordLike {
+  eventName?: string;
+  dynamodb?: { SequenceNumber?: string; Keys?: Record<string, { S?: string }> };
+}
+
+/**
+ * The logs a stream batch touches, with the ids of the events inserted (hints, so that an event that
+ * committed late is chained even when it is older than the sequencer's window) and the stream sequence
+ * numbers of their records. The sequencer's own writes (chain records, markers, head) are not events.
+ */
+export function logsInStreamBatch(
+  records: readonly StreamRecordLike[],
+): Map<string, { hints: string[]; sequenceNumbers: string[] }> {
+  const logs = new Map<string, { hints: string[]; sequenceNumbers: string[] }>();
+  for (const record of records) {
+    const pk = record.dynamodb?.Keys?.pk?.S;
+    const sk = record.dynamodb?.Keys?.sk?.S;
+    if (record.eventName !== 'INSERT' || !pk || !sk?.startsWith(EVENT_PREFIX)) continue;
+    const entry = logs.get(pk) ?? { hints: [], sequenceNumbers: [] };
+    entry.hints.push(`e_${sk.slice(EVENT_PREFIX.length)}`);
+    if (record.dynamodb?.SequenceNumber) entry.sequenceNumbers.push(record.dynamodb.SequenceNumber);
+    logs.set(pk, entry);
+  }
+  return logs;
+}
+
+export interface LogVerification {
+  logId: string;
+  ok: boolean;
+  checked: number;
+  firstBrokenSequence?: number;
+  reason?: string;
+  pending: number;
+  oldestPendingAgeSeconds: number;
+  lateSequenced: number;
+  head: { seq: number; hash: string };
+  error?: string;
+}
+
+export interface ChainsSummary {
+  logs: LogVerification[];
+  chainBreaks: number;
+  pendingEvents: number;
+  oldestPendingSeconds: number;
+  lateSequenced: number;
+  failures: number;
+}
+
+/** How far back the daily sweep looks for events the stream-driven sequencer never saw. */
+export const SWEEP_LOOKBACK_MS = 48 * 3_600_000;
+
+/**
+ * The daily job: for every log, a catch-up sweep (chains any event that slipped past the stream, however
+ * late it committed), then a full verification. A log that cannot be read or sequenced counts as a failure
+ * and the others still run.
+ */
+export async function verifyAllChains(
+  maintainer: ChainMaintainer,
+  options: { concurrency?: number; lookbackMs?: number } = {},
+): Promise<ChainsSummary> {
+  const logs = await maintainer.listLogs();
+  const results: LogVerification[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < logs.length) {
+      const logId = logs[next++]!;
+      try {
+        const swept = await maintainer.sequence(logId, {
+          lookbackMs: options.lookbackMs ?? SWEEP_LOOKBACK_MS,
+        });
+        const report = await maintainer.reader(logId).verify(maintainer.graceMs);
+        results.push({
+          logId,
+          ok: report.ok,
+          checked: report.checked,
+          ...(report.firstBrokenSequence !== undefined
+            ? { firstBrokenSequence: report.firstBrokenSequence, reason: report.reason }
+            : {}),
+          pending: report.pending,
+          oldestPendingAgeSeconds: report.oldestPendingAgeSeconds,
+          lateSequenced: swept.sequenced,
+          head: report.head,
+        });
+      } catch (error) {
+        results.push({
+          logId,
+          ok: false,
+          checked: 0,
+          pending: 0,
+          oldestPendingAgeSeconds: 0,
+          lateSequenced: 0,
+          head: { seq: 0, hash: '' },
+          error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error',
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  results.sort((a, b) => a.logId.localeCompare(b.logId));
+  return {
+    logs: results,
+    chainBreaks: results.filter((r) => !r.ok && !r.error).length,
+    pendingEvents: results.reduce((sum, r) => sum + r.pending, 0),
+    oldestPendingSeconds: results.reduce((max, r) => Math.max(max, r.oldestPendingAgeSeconds), 0),
+    lateSequenced: results.reduce((sum, r) => sum + r.lateSequenced, 0),
+    failures: results.filter((r) => r.error).length,
+  };
 }

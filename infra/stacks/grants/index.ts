@@ -1,5 +1,6 @@
 import type { Area } from '../../../shared/http/route.js';
 import type { AreaGrants } from './area-resources.js';
+import { auditGrants } from './audit.js';
 import { authGrants } from './auth.js';
 import { connectionsGrants } from './connections.js';
 import { publicGrants } from './public.js';
@@ -19,4 +20,5 @@ export const AREA_GRANTS: Partial<Record<Area, AreaGrants>> = {
   storage: storageGrants,
   connections: connectionsGrants,
   query: queryGrants,
+  audit: auditGrants,
 };

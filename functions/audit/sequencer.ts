@@ -1,0 +1,53 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { platformDynamo } from '../../shared/aws/clients.js';
+import { requireEnv } from '../../shared/aws/config.js';
+import { logger, metrics } from '../../shared/http/observability.js';
+import { logsInStreamBatch } from '../../shared/services/audit.js';
+import { AuditSequencer } from '../../shared/store/audit-sequencer.js';
+
+// The stream delivers every inserted event, and its id is passed as a hint, so a short window suffices
+// here; the daily job sweeps with a long look-back in case a stream record was ever lost.
+const sequencer = new AuditSequencer({
+  client: platformDynamo(),
+  tableName: requireEnv('auditTable'),
+  graceMs: 60_000,
+});
+
+/**
+ * The audit sequencer, triggered by the audit table's stream (new images, ReportBatchItemFailures): runs
+ * the sequencer once for each log the batch inserted events into. A log that fails reports its records as
+ * failed, so Lambda retries them; logs that succeeded are done (the sequencer is idempotent either way).
+ */
+export async function sequenceStreamBatch(
+  event: DynamoDBStreamEvent,
+  seq: Pick<AuditSequencer, 'sequence'> = sequencer,
+): Promise<DynamoDBBatchResponse> {
+  const logs = logsInStreamBatch(event.Records);
+  const failures: string[] = [];
+  let pending = 0;
+  let oldest = 0;
+  for (const [logId, { hints, sequenceNumbers }] of logs) {
+    try {
+      const report = await seq.sequence(logId, { hints });
+      metrics.addMetric('SequencedEvents', MetricUnit.Count, report.sequenced);
+      pending += report.pending;
+      oldest = Math.max(oldest, report.oldestPendingAgeSeconds);
+      if (report.conflicts > 0) logger.info('sequencer contention', { logId, conflicts: report.conflicts });
+    } catch (error) {
+      logger.error('sequencing failed', { logId, error: error instanceof Error ? error.message : 'unknown' });
+      failures.push(...sequenceNumbers);
+    }
+  }
+  metrics.addMetric('PendingEvents', MetricUnit.Count, pending);
+  metrics.addMetric('OldestPendingSeconds', MetricUnit.Seconds, oldest);
+  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler((event) => sequenceStreamBatch(event));

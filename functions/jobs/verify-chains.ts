@@ -1,0 +1,50 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { platformDynamo } from '../../shared/aws/clients.js';
+import { requireEnv } from '../../shared/aws/config.js';
+import { logger, metrics } from '../../shared/http/observability.js';
+import { type ChainMaintainer, type ChainsSummary, verifyAllChains } from '../../shared/services/audit.js';
+import { AuditSequencer } from '../../shared/store/audit-sequencer.js';
+
+const sequencer = new AuditSequencer({ client: platformDynamo(), tableName: requireEnv('auditTable') });
+
+/**
+ * Daily: sweeps and verifies every audit log, publishes ChainBreaks, PendingEvents, OldestPendingSeconds
+ * (and LateEventsSequenced, VerificationFailures) for the alarms, and logs each log's head, so the heads
+ * are witnessed outside the table: a later rewrite of a whole chain would not match them.
+ */
+export async function verifyChains(maintainer: ChainMaintainer = sequencer): Promise<ChainsSummary> {
+  const summary = await verifyAllChains(maintainer);
+  for (const log of summary.logs) {
+    if (log.error) logger.error('chain verification failed', { logId: log.logId, error: log.error });
+    else if (!log.ok)
+      logger.error('audit chain broken', {
+        logId: log.logId,
+        firstBrokenSequence: log.firstBrokenSequence,
+        reason: log.reason,
+      });
+    logger.info('audit chain head', { logId: log.logId, seq: log.head.seq, hash: log.head.hash, ok: log.ok });
+  }
+  metrics.addMetric('ChainBreaks', MetricUnit.Count, summary.chainBreaks);
+  metrics.addMetric('PendingEvents', MetricUnit.Count, summary.pendingEvents);
+  metrics.addMetric('OldestPendingSeconds', MetricUnit.Seconds, summary.oldestPendingSeconds);
+  metrics.addMetric('LateEventsSequenced', MetricUnit.Count, summary.lateSequenced);
+  metrics.addMetric('VerificationFailures', MetricUnit.Count, summary.failures);
+  return summary;
+}
+
+export const handler = middy<ScheduledEvent, void, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async () => {
+    const summary = await verifyChains();
+    logger.info('audit chains verified', {
+      logs: summary.logs.length,
+      chainBreaks: summary.chainBreaks,
+      pendingEvents: summary.pendingEvents,
+      failures: summary.failures,
+    });
+  });

@@ -1,0 +1,116 @@
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { describe, expect, it, vi } from 'vitest';
+import { sequenceStreamBatch } from '../../../functions/audit/sequencer.js';
+import { verifyChains } from '../../../functions/jobs/verify-chains.js';
+import type { ChainMaintainer } from '../../../shared/services/audit.js';
+import { logsInStreamBatch } from '../../../shared/services/audit.js';
+import type { SequenceReport } from '../../../shared/store/audit-sequencer.js';
+
+// The function modules read their environment when they load.
+vi.hoisted(() => {
+  process.env.AUDIT_TABLE ??= 'audit-table';
+});
+
+const ULID_A = '01jabcdefghjkmnpqrstvwxyz0';
+const ULID_B = '01jabcdefghjkmnpqrstvwxyz1';
+
+function record(eventName: string, pk: string, sk: string, seq: string) {
+  return { eventName, dynamodb: { SequenceNumber: seq, Keys: { pk: { S: pk }, sk: { S: sk } } } };
+}
+
+const report = (logId: string, over: Partial<SequenceReport> = {}): SequenceReport => ({
+  logId,
+  sequenced: 1,
+  batches: 1,
+  conflicts: 0,
+  head: { seq: 1, hash: 'a'.repeat(64) },
+  pending: 0,
+  oldestPendingAgeSeconds: 0,
+  ...over,
+});
+
+describe('stream-driven sequencing', () => {
+  const batch = [
+    record('INSERT', 't_a', `EVENT#${ULID_A}`, '1'),
+    record('INSERT', 't_a', 'CHAIN#000000000001', '2'),
+    record('INSERT', 't_a', `MARK#${ULID_A}`, '3'),
+    record('MODIFY', 't_a', 'HEAD', '4'),
+    record('INSERT', 't_b', `EVENT#${ULID_B}`, '5'),
+    record('INSERT', 'platform', `EVENT#${ULID_B}`, '6'),
+    record('REMOVE', 't_c', `EVENT#${ULID_A}`, '7'),
+  ];
+
+  it('collects the logs with inserted events and their ids, ignoring the sequencer’s own writes', () => {
+    const logs = logsInStreamBatch(batch);
+    expect([...logs.keys()]).toEqual(['t_a', 't_b', 'platform']);
+    expect(logs.get('t_a')).toEqual({ hints: [`e_${ULID_A}`], sequenceNumbers: ['1'] });
+  });
+
+  it('sequences each log once with its hints and reports only the failed log’s records', async () => {
+    // Prepare
+    const calls: Array<[string, unknown]> = [];
+    const seq = {
+      sequence: async (logId: string, options?: unknown) => {
+        calls.push([logId, options]);
+        if (logId === 't_b') throw new Error('boom');
+        return report(logId);
+      },
+    };
+
+    // Act
+    const result = await sequenceStreamBatch(
+      { Records: batch } as unknown as DynamoDBStreamEvent,
+      seq as any,
+    );
+
+    // Assess
+    expect(calls).toEqual([
+      ['t_a', { hints: [`e_${ULID_A}`] }],
+      ['t_b', { hints: [`e_${ULID_B}`] }],
+      ['platform', { hints: [`e_${ULID_B}`] }],
+    ]);
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: '5' }] });
+  });
+});
+
+describe('daily chain verification', () => {
+  it('sweeps and verifies every log, counting breaks, pending events and failures', async () => {
+    // Prepare
+    const swept: Array<[string, unknown]> = [];
+    const maintainer: ChainMaintainer = {
+      graceMs: 1000,
+      listLogs: async () => ['platform', 't_ok', 't_broken', 't_down'],
+      sequence: async (logId, options) => {
+        swept.push([logId, options]);
+        if (logId === 't_down') throw Object.assign(new Error('unavailable'), { name: 'ServiceUnavailable' });
+        return report(logId, { sequenced: logId === 't_ok' ? 2 : 0 });
+      },
+      reader: (logId) => ({
+        verify: async () => ({
+          ok: logId !== 't_broken',
+          checked: 3,
+          ...(logId === 't_broken' ? { firstBrokenSequence: 2, reason: 'hash-mismatch' as const } : {}),
+          pending: logId === 'platform' ? 4 : 0,
+          oldestPendingAgeSeconds: logId === 'platform' ? 75 : 0,
+          head: { seq: 3, hash: 'b'.repeat(64) },
+        }),
+      }),
+    };
+
+    // Act
+    const summary = await verifyChains(maintainer);
+
+    // Assess
+    expect(swept.map(([id]) => id).sort()).toEqual(['platform', 't_broken', 't_down', 't_ok']);
+    expect(swept.every(([, options]) => (options as any).lookbackMs === 48 * 3_600_000)).toBe(true);
+    expect(summary).toMatchObject({
+      chainBreaks: 1,
+      pendingEvents: 4,
+      oldestPendingSeconds: 75,
+      lateSequenced: 2,
+      failures: 1,
+    });
+    expect(summary.logs.find((l) => l.logId === 't_broken')).toMatchObject({ firstBrokenSequence: 2 });
+    expect(summary.logs.find((l) => l.logId === 't_down')?.error).toBe('ServiceUnavailable: unavailable');
+  });
+});

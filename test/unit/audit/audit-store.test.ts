@@ -1,0 +1,200 @@
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { EMPTY_HEAD, appendToChain, chainSk, ttlFor } from '../../../shared/domain/audit-chain.js';
+import { type AuditEventInput, PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
+import { newId } from '../../../shared/domain/ids.js';
+import { AuditSequencer, AuditSequencerError, MAX_BATCH } from '../../../shared/store/audit-sequencer.js';
+import {
+  AuditEventInvalidError,
+  AuditStore,
+  buildEventItem,
+  rememberTenantPlan,
+} from '../../../shared/store/audit-store.js';
+import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+
+const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
+const TABLE = 'audit-table';
+
+function docClient() {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+}
+
+const event: AuditEventInput = {
+  action: 'api-key.created',
+  actor: { userId: 'u_01jabcdefghjkmnpqrstvwxyz0', ip: '192.0.2.1', userAgent: 'ua' },
+  resource: { type: 'api-key', id: 'k_1' },
+  details: { after: { name: 'ci' } },
+};
+
+describe('AuditStore writes', () => {
+  const scoped = docClient();
+  const platform = docClient();
+  const scopedMock = mockClient(scoped);
+  const platformMock = mockClient(platform);
+  const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
+  const store = new AuditStore({
+    tableName: TABLE,
+    tenantClients: { forScope: async (s) => (s === scope ? scoped : platform) },
+    platformClient: platform,
+    now: () => NOW,
+  });
+
+  beforeEach(() => {
+    scopedMock.reset();
+    platformMock.reset();
+    scopedMock.on(PutCommand).resolves({});
+    platformMock.on(PutCommand).resolves({});
+  });
+
+  it('appends a tenant event with the scoped client, a conditional Put and the plan’s TTL', async () => {
+    // Prepare
+    rememberTenantPlan(scope.tenantId, 'team');
+
+    // Act
+    await store.record(scope, event);
+
+    // Assess
+    expect(scopedMock).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(scopedMock).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE,
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: expect.objectContaining({
+        pk: scope.tenantId,
+        sk: expect.stringMatching(/^EVENT#[0-9a-hjkmnp-tv-z]{26}$/),
+        id: expect.stringMatching(/^e_/),
+        logId: scope.tenantId,
+        time: new Date(NOW).toISOString(),
+        action: 'api-key.created',
+        ttl: ttlFor(NOW, 90),
+      }),
+    });
+    expect(platformMock).not.toHaveReceivedAnyCommand();
+    for (const command of [UpdateCommand, DeleteCommand])
+      expect(scopedMock).not.toHaveReceivedCommand(command);
+  });
+
+  it('lets an explicit plan win and keeps the longest retention when the plan is unknown', () => {
+    const unknown = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
+    expect((store.auditPut(unknown, event).Put!.Item as any).ttl).toBe(ttlFor(NOW, 365));
+    expect((store.auditPut(unknown, event, { plan: 'free' }).Put!.Item as any).ttl).toBe(ttlFor(NOW, 30));
+    expect(store.auditPut(unknown, event).Put!.ConditionExpression).toBe('attribute_not_exists(pk)');
+  });
+
+  it('appends platform events to the platform log with the function-role client', async () => {
+    await store.recordPlatform({ ...event, action: 'auth.sign-in.failed' });
+    expect(platformMock).toHaveReceivedCommandWith(PutCommand, {
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: expect.objectContaining({ pk: PLATFORM_LOG_ID, logId: PLATFORM_LOG_ID, ttl: ttlFor(NOW, 365) }),
+    });
+    expect(store.platformPut(event).Put!.Item).toMatchObject({ pk: PLATFORM_LOG_ID });
+  });
+
+  it('refuses events it could not store faithfully, before writing anything', async () => {
+    await expect(store.record(scope, { ...event, action: 'tenant.hacked' as any })).rejects.toThrow(
+      AuditEventInvalidError,
+    );
+    await expect(store.record(scope, { ...event, details: { big: 2 ** 60 } })).rejects.toThrow(
+      AuditEventInvalidError,
+    );
+    await expect(store.record(scope, { ...event, details: { blob: 'x'.repeat(40_000) } })).rejects.toThrow(
+      /larger than/,
+    );
+    expect(scopedMock).not.toHaveReceivedAnyCommand();
+  });
+
+  it('stores lone surrogates as U+FFFD so the stored event hashes as written', () => {
+    const item = buildEventItem('t_x', { ...event, details: { s: 'a\uD800' } }, 30, NOW);
+    expect(item.details).toEqual({ s: 'a\uFFFD' });
+  });
+});
+
+describe('AuditSequencer transactions', () => {
+  const client = docClient();
+  const ddb = mockClient(client);
+  const logId = newId('t');
+  const events = Array.from({ length: 120 }, (_, i) => buildEventItem(logId, event, 30, NOW + i));
+  const first = appendToChain(EMPTY_HEAD, events.slice(0, 5), NOW);
+  const headItem = { pk: logId, sk: 'HEAD', ...first.head };
+
+  beforeEach(() => {
+    ddb.reset();
+    ddb.on(GetCommand, { Key: { pk: logId, sk: 'HEAD' } }).resolves({ Item: headItem });
+    ddb
+      .on(QueryCommand)
+      .callsFake(async (input) =>
+        String(input.ExpressionAttributeValues[':lo']).startsWith('EVENT#')
+          ? { Items: events.slice(5) }
+          : { Items: [] },
+      );
+  });
+
+  it('writes at most 100 items per transaction: a head check, chain records, markers and the head', async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).resolves({});
+    const sequencer = new AuditSequencer({ client, tableName: TABLE, now: () => NOW, maxBatchesPerRun: 1 });
+
+    // Act
+    await sequencer.sequence(logId);
+
+    // Assess
+    const calls = ddb.commandCalls(TransactWriteCommand);
+    expect(calls).toHaveLength(1);
+    const items = calls[0]!.args[0].input.TransactItems!;
+    expect(items).toHaveLength(2 + 2 * MAX_BATCH);
+    expect(items.length).toBeLessThanOrEqual(100);
+    expect(items[0]!.ConditionCheck).toMatchObject({
+      Key: { pk: logId, sk: chainSk(5) },
+      ExpressionAttributeValues: { ':hash': first.head.hash },
+    });
+    const puts = items.slice(1, -1).map((i) => i.Put!);
+    expect(puts.every((p) => p.ConditionExpression === 'attribute_not_exists(pk)')).toBe(true);
+    expect(puts[0]!.Item).toMatchObject({
+      sk: chainSk(6),
+      seq: 6,
+      prevHash: first.head.hash,
+      eventId: events[5]!.id,
+    });
+    expect(puts[1]!.Item).toMatchObject({ sk: `MARK#${events[5]!.id.slice(2)}`, seq: 6 });
+    expect(items.at(-1)!.Put).toMatchObject({
+      Item: { sk: 'HEAD', seq: 5 + MAX_BATCH },
+      ConditionExpression: '#seq = :seq AND #hash = :hash',
+      ExpressionAttributeValues: { ':seq': 5, ':hash': first.head.hash },
+    });
+    expect(calls[0]!.args[0].input.ClientRequestToken).toMatch(/^[0-9a-f]{36}$/);
+    for (const command of [UpdateCommand, DeleteCommand]) expect(ddb).not.toHaveReceivedCommand(command);
+  });
+
+  it('stops at once when a condition fails although the head did not move (inconsistent chain)', async () => {
+    // Prepare
+    ddb.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
+      }),
+    );
+    const sequencer = new AuditSequencer({ client, tableName: TABLE, now: () => NOW });
+
+    // Act / Assess
+    await expect(sequencer.sequence(logId)).rejects.toThrow(AuditSequencerError);
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+  });
+
+  it('passes any other error through without retrying', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    const sequencer = new AuditSequencer({ client, tableName: TABLE, now: () => NOW });
+    await expect(sequencer.sequence(logId)).rejects.toThrow('throttled');
+  });
+});
