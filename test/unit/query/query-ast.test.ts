@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { QUERY_LIMITS, QueryAst, queryShape } from '../../../shared/domain/query-ast.js';
 import { type QueryRules, checkQueryAllowed } from '../../../shared/domain/query-rules.js';
 import { permissionsOf } from '../../../shared/domain/permissions.js';
@@ -28,6 +29,21 @@ describe('query AST validation', () => {
         message: 'The where tree is nested deeper than 8 levels',
       },
     ]);
+  });
+
+  it('refuses a 20,000-level nesting at level 8 without walking it recursively', () => {
+    expect(errorsOf({ operation: 'select', table: 't', where: nestedNot(20_000) })).toEqual([
+      {
+        path: `body.where${'.condition'.repeat(7)}`,
+        message: 'The where tree is nested deeper than 8 levels',
+      },
+    ]);
+  });
+
+  it('documents the where tree as one recursive schema, not unrolled per level', () => {
+    const json = JSON.stringify(z.toJSONSchema(QueryAst, { io: 'input', unrepresentable: 'any' }));
+    expect(json.length).toBeLessThan(20_000);
+    expect(json).toContain('"$ref":"#/$defs/QueryWhere"');
   });
 
   it('bounds and/or width, total nodes, in-lists, columns, orderBy, rows and limit', () => {
