@@ -284,6 +284,18 @@ function collectColumns(node: WhereNode | undefined): string[] {
   return [node.column];
 }
 
+/** Puts the fixture rows back exactly (one statement). */
+async function restorePeople() {
+  const values: unknown[] = [];
+  const rows = fx.people.map((p, i) => {
+    values.push(p.id, p.name, p.nick, p.age, p.active, p.secret);
+    return `($${i * 6 + 1}, $${i * 6 + 2}, $${i * 6 + 3}, $${i * 6 + 4}, $${i * 6 + 5}, $${i * 6 + 6})`;
+  });
+  await fx.admin.query(`BEGIN; DELETE FROM people`);
+  await fx.admin.query(`INSERT INTO people VALUES ${rows.join(', ')}`, values);
+  await fx.admin.query('COMMIT');
+}
+
 describe('generated selects against the real database', () => {
   const seed = Number(process.env.QUERY_PROPERTY_SEED ?? Date.now() % 2 ** 31);
 
@@ -342,6 +354,61 @@ describe('generated selects against the real database', () => {
     expect(outcomes.ok).toBeGreaterThan(20);
     expect(outcomes[400]).toBeGreaterThan(0);
     expect(outcomes[403]).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('updates and deletes exactly the rows the where clause selects, nothing else (property)', async () => {
+    const deps = {
+      connections: singleConnection(scope, () => fx.connection({ rules: HIDE_SECRET })),
+      runner,
+      audit,
+    };
+    const wheres = selectArbitrary(WELL_FORMED)
+      .filter((a) => a.where !== undefined)
+      .map((a) => a.where as WhereNode);
+    const allIds = fx.people.map((p) => p.id as number);
+    let writes = 0;
+    await fc.assert(
+      fc.asyncProperty(wheres, fc.boolean(), async (where, remove) => {
+        const expected = fx.people
+          .filter((row) => evaluate(where, row) === true)
+          .map((row) => row.id as number);
+        const body = remove
+          ? { operation: 'delete', table: 'people', where, returning: ['id'] }
+          : {
+              operation: 'update',
+              table: 'people',
+              set: [{ column: 'nick', value: '\u0001MARK' }],
+              where,
+              returning: ['id'],
+            };
+        let response: Awaited<ReturnType<typeof submit>>;
+        try {
+          response = await submit(deps, 'editor', body);
+        } catch (error) {
+          expect((error as HttpProblemError).status).toBe(400);
+          expect(JSON.stringify((error as HttpProblemError).errors)).toContain('unpaired escape');
+          return;
+        }
+        writes++;
+        try {
+          const byNumber = (a: number, b: number) => a - b;
+          expect(response.rows.map((r) => r[0] as number).sort(byNumber)).toEqual(expected);
+          expect(response.rowCount).toBe(expected.length);
+          const state = await fx.admin.query('SELECT id, nick FROM people ORDER BY id');
+          const ids = state.rows.map((r) => r.id as number);
+          if (remove) expect(ids).toEqual(allIds.filter((id) => !expected.includes(id)));
+          else {
+            expect(ids).toEqual(allIds);
+            const marked = state.rows.filter((r) => r.nick === '\u0001MARK').map((r) => r.id as number);
+            expect(marked).toEqual(expected);
+          }
+        } finally {
+          await restorePeople();
+        }
+      }),
+      { numRuns: 150, seed },
+    );
+    expect(writes).toBeGreaterThan(120);
   }, 300_000);
 
   it('audits each query with its shape only: no value from the where clause, no row', async () => {
