@@ -216,14 +216,28 @@ export function storageRoleTrustPolicy(input: { vendingRoleArn: string }): Trust
 }
 
 /**
- * One revocation: sessions issued before `notBefore` stop working. Without `userId` it covers every user of
- * the tenant; without `tenantId` as well it covers every session (both only after compaction, see below).
+ * One revocation: sessions issued before `notBefore`, tagged with one of `tenants` and one of `users`, stop
+ * working. A revocation starts as one tenant and one user; compaction (below) may widen it: no `users` means
+ * every user of those tenants, no `tenants` as well means every session.
  */
 export interface RevocationEntry {
-  tenantId?: string;
-  userId?: string;
+  tenants?: string[];
+  users?: string[];
   /** ISO 8601 UTC, whole seconds. */
   notBefore: string;
+}
+
+/** A revocation of one user in one tenant, or of the whole tenant without a user. */
+export function revocationOf(input: {
+  tenantId: string;
+  userId?: string;
+  notBefore: string;
+}): RevocationEntry {
+  return {
+    tenants: [input.tenantId],
+    ...(input.userId ? { users: [input.userId] } : {}),
+    notBefore: input.notBefore,
+  };
 }
 
 /**
@@ -234,15 +248,22 @@ export function revocationCutoff(nowMs: number): string {
   return new Date(Math.ceil((nowMs + 1) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-const entryKey = (e: RevocationEntry) => `${e.tenantId ?? '*'}/${e.userId ?? '*'}`;
+const later = (a: string, b: string) => (a > b ? a : b);
+const union = (a: string[] | undefined, b: string[] | undefined) =>
+  a === undefined || b === undefined ? undefined : [...new Set([...a, ...b])].sort();
+const entryKey = (e: RevocationEntry) => `${e.tenants?.join(',') ?? '*'}/${e.users?.join(',') ?? '*'}`;
 
 /**
  * Adds a revocation and prunes: entries whose cutoff lies more than REVOCATION_RETENTION_SECONDS in the past
- * are dropped (every credential they could deny has expired), and a (tenant, user) keeps only its latest
- * cutoff. When the deny policy would still exceed REVOCATION_POLICY_MAX_CHARS, entries are compacted —
- * first into tenant-wide entries for the tenants with most entries, last into one entry for everybody —
- * always widening, never dropping, a denial: over-revocation only means a re-vend, under-revocation
- * would be a hole.
+ * are dropped (every credential they could deny has expired), and identical subjects keep only the latest
+ * cutoff. When the deny policy would still exceed REVOCATION_POLICY_MAX_CHARS, entries are compacted, always
+ * by widening and never by dropping a denial (over-revocation only means a re-vend; under-revocation would
+ * be a hole), least disruptive first:
+ *  1. several users of one tenant → that whole tenant;
+ *  2. the two user entries with the closest cutoffs → one entry for their tenants × their users, with the
+ *     later cutoff (cross pairs such as a user of one tenant in the other are denied too, briefly);
+ *  3. the two tenant-wide entries with the closest cutoffs → both tenants;
+ *  4. one entry for every session issued before the latest cutoff.
  */
 export function addRevocation(
   entries: readonly RevocationEntry[],
@@ -265,26 +286,50 @@ export function pruneRevocations(entries: readonly RevocationEntry[], nowMs: num
   return entries.filter((e) => Date.parse(e.notBefore) + REVOCATION_RETENTION_SECONDS * 1000 > nowMs);
 }
 
+function merge(a: RevocationEntry, b: RevocationEntry): RevocationEntry {
+  const tenants = union(a.tenants, b.tenants);
+  const users = union(a.users, b.users);
+  return {
+    ...(tenants ? { tenants } : {}),
+    ...(users ? { users } : {}),
+    notBefore: later(a.notBefore, b.notBefore),
+  };
+}
+
+/** The pair among `candidates` with the closest cutoffs, merged into `entries`; undefined with fewer than two. */
+function mergeClosest(
+  entries: RevocationEntry[],
+  candidates: RevocationEntry[],
+): RevocationEntry[] | undefined {
+  if (candidates.length < 2) return undefined;
+  const sorted = [...candidates].sort((a, b) => Date.parse(a.notBefore) - Date.parse(b.notBefore));
+  let best = 0;
+  for (let i = 1; i < sorted.length - 1; i++) {
+    const gap = Date.parse(sorted[i + 1]!.notBefore) - Date.parse(sorted[i]!.notBefore);
+    if (gap < Date.parse(sorted[best + 1]!.notBefore) - Date.parse(sorted[best]!.notBefore)) best = i;
+  }
+  const [a, b] = [sorted[best]!, sorted[best + 1]!];
+  return [...entries.filter((e) => e !== a && e !== b), merge(a, b)];
+}
+
 function compactOnce(entries: RevocationEntry[]): RevocationEntry[] {
+  // 1. Several users of one tenant become the tenant.
   const perTenant = new Map<string, RevocationEntry[]>();
   for (const e of entries) {
-    if (e.tenantId && e.userId) perTenant.set(e.tenantId, [...(perTenant.get(e.tenantId) ?? []), e]);
+    if (e.tenants?.length === 1) perTenant.set(e.tenants[0]!, [...(perTenant.get(e.tenants[0]!) ?? []), e]);
   }
   const [tenantId, group] = [...perTenant.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
   if (tenantId && group && group.length > 1) {
-    const rest = entries.filter((e) => !group.includes(e));
-    const latest = [...group, ...rest.filter((e) => e.tenantId === tenantId && !e.userId)]
-      .map((e) => e.notBefore)
-      .sort()
-      .at(-1)!;
-    return [...rest.filter((e) => !(e.tenantId === tenantId && !e.userId)), { tenantId, notBefore: latest }];
+    const notBefore = group.map((e) => e.notBefore).reduce(later);
+    return [...entries.filter((e) => !group.includes(e)), { tenants: [tenantId], notBefore }];
   }
-  // Nothing left to merge per tenant: one denial for every session issued before the latest cutoff.
-  const latest = entries
-    .map((e) => e.notBefore)
-    .sort()
-    .at(-1)!;
-  return [{ notBefore: latest }];
+  // 2.–3. Merge neighbours in time, users first.
+  const userEntries = entries.filter((e) => e.tenants && e.users);
+  const tenantEntries = entries.filter((e) => e.tenants && !e.users);
+  const merged = mergeClosest(entries, userEntries) ?? mergeClosest(entries, tenantEntries);
+  if (merged) return merged;
+  // 4. One denial for every session issued before the latest cutoff.
+  return [{ notBefore: entries.map((e) => e.notBefore).reduce(later) }];
 }
 
 /** The latest cutoff that applies to a (tenant, user), if any: a credential issued before it is denied. */
@@ -295,18 +340,20 @@ export function revokedBefore(
 ): string | undefined {
   let latest: string | undefined;
   for (const e of entries) {
-    if (e.tenantId !== undefined && e.tenantId !== tenantId) continue;
-    if (e.userId !== undefined && e.userId !== userId) continue;
+    if (e.tenants !== undefined && !e.tenants.includes(tenantId)) continue;
+    if (e.users !== undefined && !e.users.includes(userId)) continue;
     if (latest === undefined || e.notBefore > latest) latest = e.notBefore;
   }
   return latest;
 }
 
-/** One deny statement: sessions tagged with the entry's tenant and user, issued before its cutoff. */
+const oneOrMany = (values: string[]) => (values.length === 1 ? values[0]! : values);
+
+/** One deny statement: sessions tagged with one of the entry's tenants and users, issued before its cutoff. */
 export function revocationStatement(entry: RevocationEntry): PolicyStatement {
-  const tags: Record<string, string> = {};
-  if (entry.tenantId) tags['aws:PrincipalTag/TenantId'] = entry.tenantId;
-  if (entry.userId) tags['aws:PrincipalTag/UserId'] = entry.userId;
+  const tags: Record<string, string | string[]> = {};
+  if (entry.tenants) tags['aws:PrincipalTag/TenantId'] = oneOrMany(entry.tenants);
+  if (entry.users) tags['aws:PrincipalTag/UserId'] = oneOrMany(entry.users);
   return {
     Effect: 'Deny',
     Action: 's3:*',

@@ -22,6 +22,7 @@ import {
   packedSessionPolicy,
   pruneRevocations,
   revocationCutoff,
+  revocationOf,
   revocationPolicy,
   revokedBefore,
   sessionPolicyFor,
@@ -366,11 +367,7 @@ export class StorageRevocations {
       const current = await this.#read();
       const next: RevocationState = {
         version: current.version + 1,
-        entries: addRevocation(
-          current.entries,
-          { tenantId, ...(userId ? { userId } : {}), notBefore },
-          this.#p.now(),
-        ),
+        entries: addRevocation(current.entries, revocationOf({ tenantId, userId, notBefore }), this.#p.now()),
       };
       if (await this.#write(next, current.version)) written = next;
     }

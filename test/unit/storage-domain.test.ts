@@ -7,7 +7,9 @@ import {
   addRevocation,
   packedSessionPolicy,
   pruneRevocations,
+  type RevocationEntry,
   revocationCutoff,
+  revocationOf,
   revocationPolicy,
   revokedBefore,
   sessionPolicyFor,
@@ -168,6 +170,7 @@ describe('session policy size', () => {
 
 describe('revocation list', () => {
   const T1 = 't_01jx0000000000000000000001';
+  const T2 = 't_01jx0000000000000000000002';
   const now = Date.parse('2026-11-22T10:30:00.250Z');
 
   it('cutoffs round up to the next second', () => {
@@ -176,49 +179,76 @@ describe('revocation list', () => {
   });
 
   it('keeps one entry per user with the latest cutoff and prunes expired ones', () => {
-    const old = {
+    const old = revocationOf({
       tenantId: T1,
       userId: 'u_old',
       notBefore: new Date(now - (MAX_CREDENTIAL_SECONDS + 61) * 1000).toISOString(),
-    };
-    const recent = { tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:00:00Z' };
+    });
+    const recent = revocationOf({ tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:00:00Z' });
     const entries = addRevocation(
       [old, recent],
-      { tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:30:01Z' },
+      revocationOf({ tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:30:01Z' }),
       now,
     );
-    expect(entries).toEqual([{ tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:30:01Z' }]);
+    expect(entries).toEqual([{ tenants: [T1], users: ['u_a'], notBefore: '2026-11-22T10:30:01Z' }]);
     expect(pruneRevocations([old], now)).toEqual([]);
   });
 
-  it('compacts by widening, never dropping, when the policy would be too large', () => {
-    let entries: ReturnType<typeof addRevocation> = [];
-    const users = Array.from({ length: 60 }, (_, i) => `u_${String(i).padStart(26, '0')}`);
-    for (const [i, u] of users.entries()) {
-      const tenantId = i % 2 ? T1 : 't_01jx0000000000000000000002';
-      entries = addRevocation(
-        entries,
-        { tenantId, userId: u, notBefore: revocationCutoff(now + i * 1000) },
-        now + i * 1000,
-      );
+  /** n revocations, each of a different user in tenant `tenantOf(i)`, one second apart. */
+  function revokeMany(n: number, tenantOf: (i: number) => string) {
+    let entries: RevocationEntry[] = [];
+    const revoked: { tenantId: string; userId: string; cutoff: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const tenantId = tenantOf(i);
+      const userId = `u_${String(i).padStart(26, '0')}`;
+      const cutoff = revocationCutoff(now + i * 1000);
+      entries = addRevocation(entries, revocationOf({ tenantId, userId, notBefore: cutoff }), now + i * 1000);
+      revoked.push({ tenantId, userId, cutoff });
     }
-    const policy = revocationPolicy(entries)!;
-    expect(JSON.stringify(policy).length).toBeLessThanOrEqual(REVOCATION_POLICY_MAX_CHARS);
-    // Every revoked user is still covered by a cutoff at least as late as their own.
-    for (const [i, u] of users.entries()) {
-      const tenantId = i % 2 ? T1 : 't_01jx0000000000000000000002';
-      expect(revokedBefore(entries, tenantId, u)! >= revocationCutoff(now + i * 1000)).toBe(true);
-    }
+    return { entries, revoked };
+  }
+
+  const coversAll = (
+    entries: RevocationEntry[],
+    revoked: { tenantId: string; userId: string; cutoff: string }[],
+  ) => {
+    expect(JSON.stringify(revocationPolicy(entries)).length).toBeLessThanOrEqual(REVOCATION_POLICY_MAX_CHARS);
+    for (const r of revoked) expect(revokedBefore(entries, r.tenantId, r.userId)! >= r.cutoff).toBe(true);
+  };
+
+  it('compacts users of one tenant into the tenant first', () => {
+    const { entries, revoked } = revokeMany(60, (i) => (i % 2 ? T1 : T2));
+    coversAll(entries, revoked);
+    expect(entries.every((e) => e.tenants !== undefined)).toBe(true);
+    // An unrelated tenant is untouched.
+    expect(revokedBefore(entries, 't_01jx0000000000000000000009', 'u_x')).toBeUndefined();
+  });
+
+  it('with one user per tenant, merges neighbours in time and keeps unrelated tenants untouched', () => {
+    const tenant = (i: number) => `t_01jx${String(i).padStart(22, '0')}`;
+    const { entries, revoked } = revokeMany(100, tenant);
+    coversAll(entries, revoked);
+    expect(entries.some((e) => e.tenants === undefined)).toBe(false);
+    expect(revokedBefore(entries, 't_01jx9999999999999999999999', revoked[0]!.userId)).toBeUndefined();
+  });
+
+  it('falls back to denying everything issued before the latest cutoff only when nothing else fits', () => {
+    const tenant = (i: number) => `t_01jx${String(i).padStart(22, '0')}`;
+    const { entries, revoked } = revokeMany(400, tenant);
+    coversAll(entries, revoked);
   });
 
   it('revokedBefore applies tenant, user and global entries', () => {
-    const entries = [
-      { tenantId: T1, userId: 'u_a', notBefore: '2026-01-01T00:00:02Z' },
-      { tenantId: T1, notBefore: '2026-01-01T00:00:01Z' },
+    const entries: RevocationEntry[] = [
+      revocationOf({ tenantId: T1, userId: 'u_a', notBefore: '2026-01-01T00:00:02Z' }),
+      revocationOf({ tenantId: T1, notBefore: '2026-01-01T00:00:01Z' }),
+      { tenants: [T2, 't_x'], users: ['u_c', 'u_d'], notBefore: '2026-01-01T00:00:04Z' },
     ];
     expect(revokedBefore(entries, T1, 'u_a')).toBe('2026-01-01T00:00:02Z');
     expect(revokedBefore(entries, T1, 'u_b')).toBe('2026-01-01T00:00:01Z');
     expect(revokedBefore(entries, 't_other', 'u_a')).toBeUndefined();
+    expect(revokedBefore(entries, 't_x', 'u_c')).toBe('2026-01-01T00:00:04Z');
+    expect(revokedBefore(entries, 't_x', 'u_a')).toBeUndefined();
     expect(revokedBefore([{ notBefore: '2026-01-01T00:00:03Z' }], 't_other', 'u_a')).toBe(
       '2026-01-01T00:00:03Z',
     );

@@ -9,6 +9,7 @@ import {
   addRevocation,
   permissionForAccess,
   revocationCutoff,
+  revocationOf,
   revocationPolicy,
   sessionPolicyFor,
   storageRolePolicy,
@@ -253,7 +254,11 @@ describe('external storage: the session policy alone scopes a broad customer rol
 describe('revocation deny on the storage role', () => {
   const root = managedRoot(BUCKET, T1, 'data');
   const now = Date.parse('2026-11-22T10:30:00.250Z');
-  const entries = addRevocation([], { tenantId: T1, userId: U1, notBefore: revocationCutoff(now) }, now);
+  const entries = addRevocation(
+    [],
+    revocationOf({ tenantId: T1, userId: U1, notBefore: revocationCutoff(now) }),
+    now,
+  );
   const policies = [
     { name: 'storage-role', policy: storageRolePolicy({ bucketArn: BUCKET_ARN }) },
     { name: 'revocations', policy: revocationPolicy(entries)! },
@@ -283,7 +288,7 @@ describe('revocation deny on the storage role', () => {
   });
 
   it('a compacted (tenant-wide) entry denies every user of that tenant, not other tenants', async () => {
-    const wide = revocationPolicy([{ tenantId: T1, notBefore: '2026-11-22T10:30:01Z' }])!;
+    const wide = revocationPolicy([revocationOf({ tenantId: T1, notBefore: '2026-11-22T10:30:01Z' })])!;
     const setup = (tenantId: string, userId: string): SessionSetup => ({
       ...session(userId, tenantId, '2026-11-22T10:00:00Z'),
       identityPolicies: [policies[0]!, { name: 'revocations', policy: wide }],
@@ -292,6 +297,25 @@ describe('revocation deny on the storage role', () => {
     expect(
       await decide(setup(T2, U2), { action: 's3:GetObject', bucket: BUCKET, key: `tenants/${T2}/data/x` }),
     ).toBe('Allowed');
+  });
+  it('a compacted multi-tenant entry denies exactly its tenants × users', async () => {
+    const T3 = 't_01jx0000000000000000000003';
+    const merged = revocationPolicy([
+      { tenants: [T1, T2], users: [U1, U2], notBefore: '2026-11-22T10:30:01Z' },
+    ])!;
+    const decideFor = (tenantId: string, userId: string) =>
+      decide(
+        {
+          ...session(userId, tenantId, '2026-11-22T10:00:00Z'),
+          identityPolicies: [policies[0]!, { name: 'revocations', policy: merged }],
+        },
+        { action: 's3:GetObject', bucket: BUCKET, key: `tenants/${tenantId}/data/x` },
+      );
+    expect(await decideFor(T1, U1)).toBe('ExplicitlyDenied');
+    expect(await decideFor(T2, U2)).toBe('ExplicitlyDenied');
+    expect(await decideFor(T1, U2)).toBe('ExplicitlyDenied');
+    expect(await decideFor(T3, U1)).toBe('Allowed');
+    expect(await decideFor(T1, 'u_01jx0000000000000000000003')).toBe('Allowed');
   });
 });
 

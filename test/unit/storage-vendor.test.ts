@@ -435,7 +435,7 @@ describe('StorageRevocations', () => {
   });
 
   it('prunes entries past the longest credential lifetime and deletes the policy when empty', async () => {
-    stored = { version: 3, entries: [{ tenantId: T1, userId: U2, notBefore: '2026-11-22T10:00:00Z' }] };
+    stored = { version: 3, entries: [{ tenants: [T1], users: [U2], notBefore: '2026-11-22T10:00:00Z' }] };
     iam.on(DeleteRolePolicyCommand).resolves({});
     await revocations().revoke(T1, U1);
     const policy = JSON.parse(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
@@ -453,7 +453,7 @@ describe('StorageRevocations', () => {
       if (first) {
         // Another revocation lands between our read and our write.
         first = false;
-        stored = { version: 2, entries: [{ tenantId: T2, userId: U2, notBefore: '2026-11-22T12:00:00Z' }] };
+        stored = { version: 2, entries: [{ tenants: [T2], users: [U2], notBefore: '2026-11-22T12:00:00Z' }] };
       }
       if (stored!.version !== input.ExpressionAttributeValues?.[':v'])
         throw new ConditionalCheckFailedException({ message: 'no', $metadata: {} });
