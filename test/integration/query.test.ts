@@ -269,6 +269,48 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
     expect(still.body.rows).toHaveLength(26);
   });
 
+  it('holds API keys to their scopes: a read-only key reads but cannot write, a key without query:read gets 403', async () => {
+    // Prepare
+    const keyWith = async (scopes: string[]) => {
+      const res = await api.request('POST', `/v1/tenants/${acme.tenantId}/api-keys`, {
+        token: acme.users.editor.token,
+        body: { name: `q-${scopes.join('-')}`, scopes },
+      });
+      expect(res.status, res.text).toBe(201);
+      return res.body.key as string;
+    };
+    const reader = await keyWith(['query:read']);
+    const writer = await keyWith(['query:read', 'query:write']);
+    const none = await keyWith(['tenant:read']);
+    const write = {
+      operation: 'update',
+      table: 'customers',
+      set: [{ column: 'tier', value: 5 }],
+      where: { op: 'eq', column: 'id', value: 2 },
+    };
+
+    // Act
+    const read = await api.request('POST', queryPath(acme), {
+      token: reader,
+      body: { operation: 'select', table: 'customers', columns: ['id'], limit: 1 },
+    });
+    const refused = await api.request('POST', queryPath(acme), { token: reader, body: write });
+    const written = await api.request('POST', queryPath(acme), { token: writer, body: write });
+    const noScope = await api.request('POST', queryPath(acme), {
+      token: none,
+      body: { operation: 'select', table: 'customers' },
+    });
+
+    // Assess
+    expect(read.status).toBe(200);
+    expect([refused.status, refused.body.detail]).toEqual([
+      403,
+      'The update operation needs the query:write permission',
+    ]);
+    expect(written.body).toMatchObject({ rowCount: 1 });
+    expect(noScope.status).toBe(403);
+  });
+
   it('stops a slow query with a 504 problem and keeps serving', async () => {
     const started = Date.now();
     const slow = await ask(acme, 'viewer', { operation: 'select', table: 'slow' });
