@@ -22,10 +22,8 @@ const tenantClients = tenantDataClientsFromEnv();
 const platform = platformDynamo();
 const tenantDataTable = requireEnv('tenantDataTable');
 const managedBucket = requireEnv('storageBucket');
-const vendor = new StorageCredentialVendor({
-  sts: new STSClient(clientConfig()),
-  storageRoleArn: requireEnv('storageRoleArn'),
-});
+const storageRoleArn = requireEnv('storageRoleArn');
+const vendor = new StorageCredentialVendor({ sts: new STSClient(clientConfig()), storageRoleArn });
 onStorageRevocation((tenantId, userId) => vendor.dropUser(tenantId, userId));
 const members = new TenantStore(tenantClients, tenantDataTable);
 const service = new StorageService({
@@ -41,6 +39,7 @@ const service = new StorageService({
   managedBucket,
   reservedBuckets: [managedBucket, optionalEnv('exportBucket')].filter((b): b is string => !!b),
   region: requireEnv('region'),
+  platformAccountId: storageRoleArn.split(':')[4],
   memberRole: async (_tenantId, userId, caller) =>
     (await members.getMember(caller.access.scope, userId))?.role,
 });

@@ -44,6 +44,11 @@ export interface StorageServiceDeps {
   managedBucket: string;
   /** Buckets no tenant may register as external (the managed and export buckets). */
   reservedBuckets: readonly string[];
+  /**
+   * The platform's own AWS account: no external location may name a role there (the storage and
+   * tenant-data roles trust this function, so such a registration must not even be attempted).
+   */
+  platformAccountId?: string;
   /** The region tenants are homed in (managed locations, default for external ones). */
   region: string;
   /** Role of a member of the tenant, for the revocation route's "not above your own" rule. */
@@ -141,6 +146,10 @@ export class StorageService {
         ]);
       throw error;
     }
+    if (this.#d.platformAccountId && body.roleArn.split(':')[4] === this.#d.platformAccountId)
+      throw new ValidationError([
+        { path: 'body.roleArn', message: "The role must be in your AWS account, not the platform's" },
+      ]);
     const location: StorageLocationRecord = {
       ...this.#record(caller, locationId, 'external', root, body.region ?? this.#d.region, createdAt),
       roleArn: body.roleArn,

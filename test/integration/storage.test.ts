@@ -335,6 +335,15 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
     expect(res.body.errors[0].path).toBe('body.root');
   });
 
+  it('a role in the platform account cannot be named (400 naming roleArn)', async () => {
+    const res = await register(globex.tenantId, globex.users.admin.token, {
+      root: 's3://customer-lake/other',
+      roleArn: process.env.STORAGE_ROLE_ARN,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].path).toBe('body.roleArn');
+  });
+
   it('vends external credentials through the customer role, scoped to the narrowest root containing a path', async () => {
     const res = await vend(acme.tenantId, acme.users.editor.token, {
       location: 's3://customer-lake/data/sub/file.csv',
