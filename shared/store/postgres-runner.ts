@@ -229,13 +229,9 @@ export class PostgresRunner {
     readOnly: boolean,
     body: (client: pg.PoolClient) => Promise<T>,
   ): Promise<T> {
-    const client = await this.#connect(target);
+    const client = await this.#begin(target, readOnly);
     let broken: Error | undefined;
     try {
-      // One round trip for both: the timeout is our own integer (checked in the constructor), never input.
-      await client.query(
-        `${readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${this.#props.statementTimeoutMs}`,
-      );
       const result = await body(client);
       await client.query('COMMIT');
       return result;
@@ -252,6 +248,27 @@ export class PostgresRunner {
       throw mapDatabaseError(error, this.#props.statementTimeoutMs);
     } finally {
       client.release(broken);
+    }
+  }
+
+  /**
+   * A client inside a fresh transaction with the statement timeout set. A pooled client whose socket died
+   * while the function was frozen fails on BEGIN, before anything ran: it is discarded and one new client
+   * is tried, so a warm function does not answer 502 for a stale socket.
+   */
+  async #begin(target: PostgresTarget, readOnly: boolean): Promise<pg.PoolClient> {
+    // One round trip for both: the timeout is our own integer (checked in the constructor), never input.
+    const begin = `${readOnly ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${this.#props.statementTimeoutMs}`;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#connect(target);
+      try {
+        await client.query(begin);
+        return client;
+      } catch (error) {
+        client.release(error instanceof Error ? error : new Error('BEGIN failed'));
+        if (attempt >= 2 || error instanceof pg.DatabaseError)
+          throw mapDatabaseError(error, this.#props.statementTimeoutMs);
+      }
     }
   }
 

@@ -519,6 +519,23 @@ describe('connections', () => {
     expect(allowed.rows).toEqual([[true]]);
   });
 
+  it('replaces a pooled client whose server connection died while idle, without failing the request', async () => {
+    // Prepare: a warm pool with one idle client, then its backend is killed (as after a long freeze).
+    await run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 1 });
+    const killed = await fx.admin.query(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'strongroom-query'",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    // Act
+    const after = await run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 1 });
+
+    // Assess
+    expect(killed.rows).toEqual([{ ok: true }]);
+    expect(after.rows).toEqual([[1]]);
+    expect(runner.poolStats(postgresTarget(scope, connection))).toEqual({ total: 1, idle: 1, waiting: 0 });
+  });
+
   it('answers 404 for another tenant’s connection id', async () => {
     const e = await problem(
       submit(deps(), 'owner', { operation: 'select', table: 'people' }, 'c_01jzzzzzzzzzzzzzzzzzzzzzzz'),
