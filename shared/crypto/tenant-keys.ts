@@ -113,30 +113,34 @@ export class KmsTenantKeys implements TenantKeyProvisioner {
     if (!tags.get('tenantId') || tags.get('strongroom:stage') !== this.#options.stage)
       throw new NotATenantKeyError(keyArn);
 
-    const state = await this.#keyState(keyArn);
+    const { state, keyId } = await this.#keyState(keyArn);
     if (state === 'PendingDeletion' || state === 'gone') return;
-    if (state !== 'Disabled') await kms.send(new DisableKeyCommand({ KeyId: keyArn }));
+    // By key id (as DescribeKey names it): equally valid in KMS, and the local emulator accepts only that.
+    if (state !== 'Disabled') await kms.send(new DisableKeyCommand({ KeyId: keyId }));
     try {
       await kms.send(
-        new ScheduleKeyDeletionCommand({ KeyId: keyArn, PendingWindowInDays: RETIRED_KEY_PENDING_DAYS }),
+        new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: RETIRED_KEY_PENDING_DAYS }),
       );
     } catch (error) {
       // Another retire may have won the race; that is the state we want.
       if (
         errorName(error) === 'KMSInvalidStateException' &&
-        (await this.#keyState(keyArn)) === 'PendingDeletion'
+        (await this.#keyState(keyArn)).state === 'PendingDeletion'
       )
         return;
       throw error;
     }
   }
 
-  async #keyState(keyArn: string): Promise<string> {
+  async #keyState(keyArn: string): Promise<{ state: string; keyId: string }> {
     try {
       const described = await this.#options.kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
-      return described.KeyMetadata?.KeyState ?? 'unknown';
+      return {
+        state: described.KeyMetadata?.KeyState ?? 'unknown',
+        keyId: described.KeyMetadata?.KeyId ?? keyArn,
+      };
     } catch (error) {
-      if (errorName(error) === 'NotFoundException') return 'gone';
+      if (errorName(error) === 'NotFoundException') return { state: 'gone', keyId: keyArn };
       throw error;
     }
   }

@@ -8,7 +8,8 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
-import { parseKmsKeyArn } from '../../shared/crypto/tenant-keys.js';
+import { parseKmsKeyArn, tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
+import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyPolicy } from '../../shared/domain/key-policy.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
@@ -94,5 +95,19 @@ describe('tenant keys through the local API', () => {
     const ciphertext = Buffer.from(String(Item!.passwordCiphertext), 'base64');
     expect(ciphertext.includes(Buffer.from(await keyOf(first)))).toBe(true);
     expect(ciphertext.includes(Buffer.from(await keyOf(second)))).toBe(false);
+  });
+
+  it('retires a key: disabled, then pending deletion; retiring again changes nothing; the platform key is refused', async () => {
+    const keys = tenantKeysFromEnv();
+    const { keyArn } = await keys.create(newId('t'));
+
+    await keys.retire(keyArn);
+    await keys.retire(keyArn);
+
+    const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
+    expect(KeyMetadata?.KeyState).toBe('PendingDeletion');
+    await expect(keys.retire(process.env.PLATFORM_KEY_ARN!)).rejects.toThrow('not a tenant key');
+    const platform = await kms.send(new DescribeKeyCommand({ KeyId: process.env.PLATFORM_KEY_ARN! }));
+    expect(platform.KeyMetadata?.KeyState).toBe('Enabled');
   });
 });

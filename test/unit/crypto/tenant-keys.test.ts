@@ -194,9 +194,9 @@ describe('KmsTenantKeys.retire', () => {
 
     await keys().retire(KEY_ARN);
 
-    expect(kmsMock).toHaveReceivedCommandExactlyOnceWith(DisableKeyCommand, { KeyId: KEY_ARN });
+    expect(kmsMock).toHaveReceivedCommandExactlyOnceWith(DisableKeyCommand, { KeyId: KEY_ID });
     expect(kmsMock).toHaveReceivedCommandExactlyOnceWith(ScheduleKeyDeletionCommand, {
-      KeyId: KEY_ARN,
+      KeyId: KEY_ID,
       PendingWindowInDays: 30,
     });
   });
