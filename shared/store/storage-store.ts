@@ -56,12 +56,12 @@ export function storageNodeKey(bucket: string, prefix: string) {
   return { pk: `STORAGE-NODE#${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
 }
 
-/** Which part of a registration transaction refused it. */
-export type RegistrationConflict =
-  | 'root-taken'
-  | 'overlaps-other-tenant'
-  | 'external-id-changed'
-  | 'location-exists';
+/**
+ * Which part of a registration transaction refused it: the root's own node (`root-taken`: registered
+ * already, or another tenant has a root inside it), an ancestor's node (`overlaps-other-tenant`: another
+ * tenant's root contains it), or the tenant's ExternalId item (a concurrent first registration).
+ */
+export type RegistrationConflict = 'root-taken' | 'overlaps-other-tenant' | 'external-id-changed';
 
 /** A registration refused by one of its conditions. */
 export class StorageRegistrationConflictError extends ConflictError {
