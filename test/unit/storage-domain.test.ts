@@ -13,6 +13,7 @@ import {
   revocationPolicy,
   revokedBefore,
   sessionPolicyFor,
+  storageRolePolicy,
 } from '../../shared/domain/storage-policy.js';
 import {
   MAX_PREFIX_LENGTH,
@@ -155,6 +156,13 @@ describe('session policy size', () => {
       sessionPolicyFor({ bucket: 'b'.repeat(63), prefix: 'p'.repeat(MAX_PREFIX_LENGTH), access: 'write' }),
     );
     expect(text.length).toBeLessThan(2048);
+  });
+
+  it('the storage role policy and a full revocation policy fit IAM’s 10,240 characters per role together', () => {
+    const bucketArn = `arn:aws:s3:::${'b'.repeat(63)}`;
+    expect(
+      JSON.stringify(storageRolePolicy({ bucketArn })).length + REVOCATION_POLICY_MAX_CHARS,
+    ).toBeLessThanOrEqual(10_240);
   });
 
   it('a policy over 2048 characters fails closed', () => {
