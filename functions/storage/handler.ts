@@ -3,7 +3,12 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, identityStoreFromEnv, requireTenant } from '../../shared/http/auth.js';
+import {
+  authorizerFromEnv,
+  identityStoreFromEnv,
+  rateLimiterFromEnv,
+  requireTenant,
+} from '../../shared/http/auth.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
 import { type StorageCaller, StorageService } from '../../shared/services/storage.js';
@@ -40,6 +45,7 @@ const service = new StorageService({
   reservedBuckets: [managedBucket, optionalEnv('exportBucket')].filter((b): b is string => !!b),
   region: requireEnv('region'),
   platformAccountId: storageRoleArn.split(':')[4],
+  rateLimiter: rateLimiterFromEnv(identity),
   memberRole: async (_tenantId, userId, caller) =>
     (await members.getMember(caller.access.scope, userId))?.role,
 });

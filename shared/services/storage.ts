@@ -17,7 +17,7 @@ import {
   parseStorageRoot,
 } from '../domain/storage-roots.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal, TenantAccess } from '../http/auth-context.js';
+import type { Principal, RateLimiter, TenantAccess } from '../http/auth-context.js';
 import type { TenantScope } from '../store/tenant-scope.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
 import {
@@ -51,10 +51,18 @@ export interface StorageServiceDeps {
   platformAccountId?: string;
   /** The region tenants are homed in (managed locations, default for external ones). */
   region: string;
+  /**
+   * Per-tenant limit on revocations: the deny list is shared by every tenant and IAM bounds its size, so
+   * one tenant must not be able to crowd it (see addRevocation's compaction).
+   */
+  rateLimiter?: RateLimiter;
   /** Role of a member of the tenant, for the revocation route's "not above your own" rule. */
   memberRole?: (tenantId: string, userId: string, caller: StorageCaller) => Promise<string | undefined>;
   now?: () => number;
 }
+
+/** Revocations one tenant may make per hour through the API (member removal and demotion are not counted). */
+export const REVOCATIONS_PER_TENANT_PER_HOUR = 60;
 
 function actorOf(caller: StorageCaller): AuditActor {
   return {
@@ -378,6 +386,12 @@ export class StorageService {
         "Revoking an admin's or owner's credentials needs the members:manage-admins-owners permission.",
       );
     }
+    await this.#d.rateLimiter?.consume(
+      'storage-revocations',
+      scope.tenantId,
+      REVOCATIONS_PER_TENANT_PER_HOUR,
+      3600,
+    );
     const { notBefore } = await this.#d.revocations.revoke(scope.tenantId, userId);
     this.#d.vendor.dropUser(scope.tenantId, userId);
     await this.#d.audit.record(scope, {
