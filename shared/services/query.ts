@@ -130,19 +130,19 @@ export async function runConnectionQuery(
       throw error;
     }
     if (compiled.kind === 'read') await audit({ outcome: 'read', rowCount: result.rowCount });
-    return toResponse(ast, compiled, result);
+    return toResponse(compiled, result);
   } catch (error) {
     throw toHttpError(error);
   }
 }
 
-function toResponse(ast: QueryAst, compiled: CompiledSql, result: QueryRows): QueryResponse {
+function toResponse(compiled: CompiledSql, result: QueryRows): QueryResponse {
   if (compiled.kind === 'write')
     return { columns: result.columns, rows: result.rows, nextCursor: null, rowCount: result.rowCount };
-  const select = ast as SelectQuery;
+  // The next page starts after the rows returned (a page may stop short of `limit` to fit the response).
   const nextCursor =
     result.hasMore && compiled.fingerprint !== undefined
-      ? encodeSqlCursor((compiled.offset ?? 0) + select.limit, compiled.fingerprint)
+      ? encodeSqlCursor((compiled.offset ?? 0) + result.rows.length, compiled.fingerprint)
       : null;
   return { columns: result.columns, rows: result.rows, nextCursor };
 }

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import pg from 'pg';
 import { type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
+import { rowsWithin } from './result-size.js';
 import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
 import {
   ConflictError,
@@ -47,6 +48,8 @@ export interface PostgresRunnerProps {
   maxPools?: number;
   /** A write changing more rows is rolled back (default 1000). */
   maxAffectedRows?: number;
+  /** Serialised rows per response at most (default 5 MiB, below Lambda's 6 MB response limit). */
+  maxResultBytes?: number;
   /**
    * When set, the host is resolved before a pool is made, every address is checked against the policy and
    * the pool connects to the checked address (so DNS rebinding cannot point it at the platform's network).
@@ -100,6 +103,7 @@ const DEFAULTS = {
   maxPools: 50,
   maxAffectedRows: 1_000,
   maxPoolAgeMs: 5 * 60_000,
+  maxResultBytes: 5 * 1024 * 1024,
 };
 
 // Types whose driver parsing gives exact JSON values; every other type stays the text Postgres sent
@@ -190,8 +194,10 @@ export class PostgresRunner {
       const rows = result.rows as unknown[][];
       if (compiled.kind === 'read') {
         const pageSize = compiled.pageSize ?? rows.length;
-        const hasMore = rows.length > pageSize;
-        const page = hasMore ? rows.slice(0, pageSize) : rows;
+        const wanted = rows.length > pageSize ? rows.slice(0, pageSize) : rows;
+        // A page stops early when it would not fit in a Lambda response; the cursor continues after it.
+        const page = wanted.slice(0, rowsWithin(wanted, this.#props.maxResultBytes));
+        const hasMore = rows.length > pageSize || page.length < wanted.length;
         return { columns: compiled.columns, rows: page, rowCount: page.length, hasMore };
       }
       const rowCount = result.rowCount ?? 0;
@@ -204,6 +210,16 @@ export class PostgresRunner {
             },
           ],
           'The write would change too many rows; nothing was changed.',
+        );
+      if (rowsWithin(rows, this.#props.maxResultBytes, 'body.returning') < rows.length)
+        throw new ValidationError(
+          [
+            {
+              path: 'body.returning',
+              message: `The returned rows exceed ${this.#props.maxResultBytes} bytes`,
+            },
+          ],
+          'The write would return too much data; nothing was changed. Return fewer columns.',
         );
       await hooks.beforeCommit?.(rowCount);
       return { columns: compiled.columns, rows, rowCount, hasMore: false };

@@ -1,5 +1,6 @@
 import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { type CompiledRecordsQuery, encodeRecordsCursor } from '../domain/dynamo-query-compiler.js';
+import { rowsWithin } from './result-size.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 import { type TenantScope, assertTenantScope } from './tenant-scope.js';
 
@@ -10,6 +11,8 @@ export interface TenantRecordsReaderProps {
   itemsPerRequest?: number;
   /** Requests per page at most: a selective filter returns a short page with a cursor instead of scanning on. */
   maxRequests?: number;
+  /** Serialised rows per response at most (default 5 MiB, below Lambda's 6 MB response limit). */
+  maxResultBytes?: number;
 }
 
 export interface RecordsPage {
@@ -26,7 +29,7 @@ export class TenantRecordsReader {
   readonly #p: Required<TenantRecordsReaderProps>;
 
   constructor(props: TenantRecordsReaderProps) {
-    this.#p = { itemsPerRequest: 200, maxRequests: 5, ...props };
+    this.#p = { itemsPerRequest: 200, maxRequests: 5, maxResultBytes: 5 * 1024 * 1024, ...props };
   }
 
   /** One page of the query's rows, as arrays in column order (absent attributes are null). */
@@ -61,13 +64,17 @@ export class TenantRecordsReader {
       if (matched.length > compiled.pageSize || !lastEvaluated) break;
       startKey = lastEvaluated;
     }
-    const items = matched.slice(0, compiled.pageSize);
+    const wanted = matched.slice(0, compiled.pageSize);
+    const allRows = wanted.map((item) => compiled.paths.map((path) => valueAt(item, path)));
+    // Audit details can make pages large: stop early to fit a Lambda response, and continue from there.
+    const fit = rowsWithin(allRows, this.#p.maxResultBytes);
+    const items = wanted.slice(0, fit);
     let nextSk: string | undefined;
-    if (matched.length > compiled.pageSize) nextSk = String(items.at(-1)?.[skName]);
+    if (matched.length > compiled.pageSize || fit < wanted.length) nextSk = String(items.at(-1)?.[skName]);
     else if (lastEvaluated) nextSk = String(lastEvaluated[skName]);
     return {
       columns: compiled.columns,
-      rows: items.map((item) => compiled.paths.map((path) => valueAt(item, path))),
+      rows: allRows.slice(0, fit),
       nextCursor: nextSk?.startsWith(compiled.skPrefix)
         ? encodeRecordsCursor(nextSk, compiled.fingerprint)
         : null,

@@ -93,6 +93,51 @@ describe('select', () => {
     expect(second.nextCursor).toBeNull();
   });
 
+  it('stops a page early to fit the response size, continuing exactly after it; a lone oversized row is 400', async () => {
+    // Prepare: about three rows of [id, name] fit in 60 bytes.
+    await runner.close();
+    runner = newRunner({ maxResultBytes: 60 });
+    const body = {
+      operation: 'select',
+      table: 'people',
+      columns: ['id', 'age'],
+      orderBy: [{ column: 'id' }],
+      limit: 10,
+    };
+
+    // Act
+    const ids: unknown[] = [];
+    let cursor: string | null | undefined;
+    let pages = 0;
+    do {
+      const page = await run('viewer', { ...body, ...(cursor ? { cursor } : {}) });
+      ids.push(...page.rows.map((r) => r[0]));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 100);
+    await fx.admin.query("UPDATE people SET name = repeat('x', 100) WHERE id = 1");
+    const huge = await problem(
+      run('viewer', { operation: 'select', table: 'people', columns: ['name'], limit: 1 }),
+    );
+    const returning = await problem(
+      run('owner', {
+        operation: 'update',
+        table: 'people',
+        set: [{ column: 'nick', value: 'y'.repeat(100) }],
+        where: { op: 'eq', column: 'id', value: 2 },
+        returning: ['nick'],
+      }),
+    );
+
+    // Assess
+    expect(ids).toEqual(fx.people.map((p) => p.id));
+    expect(pages).toBeGreaterThan(fx.people.length / 10);
+    expect([huge.status, huge.errors?.[0]?.path]).toEqual([400, 'body.columns']);
+    expect([returning.status, returning.errors?.[0]?.path]).toEqual([400, 'body.returning']);
+    const nick = await fx.admin.query('SELECT nick FROM people WHERE id = 2');
+    expect(nick.rows[0].nick).toBe(fx.people[1]!.nick);
+  });
+
   it('refuses a cursor of another query, a forged one and garbage with 400 naming body.cursor', async () => {
     const page = await run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 2 });
     const forged = Buffer.from(JSON.stringify({ v: 1, o: '0; DROP TABLE people', f: 'x' })).toString(

@@ -93,6 +93,26 @@ describe('TenantRecordsReader', () => {
     expect(page.nextCursor).toBe(encodeRecordsCursor('MEMBER#u_9', compiled.fingerprint));
   });
 
+  it('stops a page early when the rows would not fit the response, continuing after the last row returned', async () => {
+    const big = 'd'.repeat(400);
+    ddb.on(QueryCommand).resolves({
+      Items: [1, 2, 3, 4].map((i) => ({ sk: `EVENT#0${i}`, id: `e_${i}`, details: { note: big } })),
+    });
+    const compiled = compileRecordsQuery(
+      SelectQuery.parse({ operation: 'select', table: 'auditEvents', columns: ['id', 'details'] }),
+      { tenantId: A, userId: USER, permissions: permissionsOf('admin') },
+      keys,
+    );
+    const r = new TenantRecordsReader({
+      tenantClients: { forScope: async () => client },
+      tableNames: { tenantData: 'tenant-data', audit: 'audit' },
+      maxResultBytes: 1_000,
+    });
+    const page = await r.select(scopeA, compiled);
+    expect(page.rows.map((row) => row[0])).toEqual(['e_1', 'e_2']);
+    expect(page.nextCursor).toBe(encodeRecordsCursor('EVENT#02', compiled.fingerprint));
+  });
+
   it('refuses a query compiled for another tenant before any call', async () => {
     await expect(
       reader().r.select(scopeA, compile({ operation: 'select', table: 'members' }, B)),
