@@ -125,6 +125,14 @@ export async function startQueryFixture(): Promise<QueryFixture> {
   await admin.query(`CREATE ROLE app LOGIN PASSWORD '${appPassword}'`);
   const reset = async () => {
     await admin.query(`
+      DROP SCHEMA IF EXISTS "sa""les" CASCADE;
+      DROP TABLE IF EXISTS private_t;
+      CREATE SCHEMA "sa""les";
+      CREATE TABLE "sa""les".orders (id int PRIMARY KEY, total numeric);
+      INSERT INTO "sa""les".orders VALUES (1, 9.5), (2, 20);
+      GRANT USAGE ON SCHEMA "sa""les" TO app;
+      GRANT SELECT ON "sa""les".orders TO app;
+      CREATE TABLE private_t (id int);
       DROP VIEW IF EXISTS slow, people_view, my_tls;
       DROP TABLE IF EXISTS people, things, "we""ird; DROP TABLE people;--", bounded;
       CREATE TABLE people (id int PRIMARY KEY, name text, nick text, age int, active boolean, secret text);
@@ -140,6 +148,7 @@ export async function startQueryFixture(): Promise<QueryFixture> {
       CREATE VIEW slow AS SELECT 1 AS id, pg_sleep(3)::text AS s;
       CREATE VIEW my_tls AS SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();
       GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app;
+      REVOKE ALL ON private_t FROM app;
       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
     `);
     for (const p of people)

@@ -581,6 +581,26 @@ describe('connections', () => {
     expect(runner.poolStats(postgresTarget(scope, connection))).toEqual({ total: 1, idle: 1, waiting: 0 });
   });
 
+  it("queries only the connection's schema, whatever its name", async () => {
+    connection = fx.connection({ schema: 'sa"les' });
+    const orders = await run('viewer', { operation: 'select', table: 'orders', orderBy: [{ column: 'id' }] });
+    const people = await problem(run('viewer', { operation: 'select', table: 'people' }));
+    expect(orders).toEqual({
+      columns: ['id', 'total'],
+      rows: [
+        [1, '9.5'],
+        [2, '20'],
+      ],
+      nextCursor: null,
+    });
+    expect([people.status, people.errors?.[0]?.path]).toEqual([400, 'body.table']);
+  });
+
+  it("answers 403 when the database user lacks the table privilege (the database's own refusal)", async () => {
+    const e = await problem(run('owner', { operation: 'select', table: 'private_t' }));
+    expect([e.status, e.type]).toEqual([403, 'database-permission-denied']);
+  });
+
   it('answers 404 for another tenant’s connection id', async () => {
     const e = await problem(
       submit(deps(), 'owner', { operation: 'select', table: 'people' }, 'c_01jzzzzzzzzzzzzzzzzzzzzzzz'),
