@@ -490,6 +490,12 @@ describe('writes', () => {
     expect(await count()).toBe(fx.people.length);
   });
 
+  it('returns no rows when the read cannot be audited (fails closed)', async () => {
+    audit.fail = true;
+    const error = await runCatching(() => run('viewer', { operation: 'select', table: 'people', limit: 1 }));
+    expect((error as Error).name).toBe('ServiceUnavailableException');
+  });
+
   it('rolls back a write that would change more than 1000 rows', async () => {
     const e = await problem(
       run('owner', { operation: 'delete', table: 'bounded', where: { op: 'gt', column: 'id', value: 0 } }),
