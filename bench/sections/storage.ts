@@ -1,123 +1,176 @@
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { newId } from '../../shared/domain/ids.js';
-import { permissionsOf } from '../../shared/domain/permissions.js';
-import { StorageService } from '../../shared/services/storage.js';
-import { AuditStore } from '../../shared/store/audit-store.js';
-import { StorageStore } from '../../shared/store/storage-store.js';
-import { StorageCredentialVendor, StorageRevocations } from '../../shared/store/storage-vendor.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { STSClient } from '@aws-sdk/client-sts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { freePort, startMoto } from '../../infra/local/moto.js';
+import { provisionLocal } from '../../infra/local/provision.js';
+import { PROJECT_ROOT, applyEnvironment } from '../../infra/local/system.js';
+import type { BenchSection, BenchTable } from './types.js';
+
+/** Counts AWS calls per service and the time spent waiting on them, by wrapping the clients' `send`. */
+function instrument() {
+  const counts = { dynamodb: 0, sts: 0, iam: 0, awsMs: 0 };
+  const classes = [DynamoDBClient, DynamoDBDocumentClient, STSClient, IAMClient];
+  const saved = classes.map((cls) => Object.getOwnPropertyDescriptor(cls.prototype, 'send'));
+  let inFlight = 0;
+  let waitingSince = 0;
+  // The document client sends through its own stack, not the wrapped client's `send`: count both.
+  for (const [name, cls] of [
+    ['dynamodb', DynamoDBClient],
+    ['dynamodb', DynamoDBDocumentClient],
+    ['sts', STSClient],
+    ['iam', IAMClient],
+  ] as const) {
+    const original = cls.prototype.send as (...args: unknown[]) => Promise<unknown>;
+    (cls.prototype as { send: unknown }).send = async function (this: unknown, ...args: unknown[]) {
+      counts[name]++;
+      // Wall-clock time with at least one call in flight: parallel calls are not counted twice.
+      if (inFlight++ === 0) waitingSince = performance.now();
+      try {
+        return await original.apply(this, args);
+      } finally {
+        if (--inFlight === 0) counts.awsMs += performance.now() - waitingSince;
+      }
+    };
+  }
+  return {
+    counts,
+    restore() {
+      // Other sections run in this process after us: put back exactly what was there.
+      classes.forEach((cls, i) => {
+        const descriptor = saved[i];
+        if (descriptor) Object.defineProperty(cls.prototype, 'send', descriptor);
+        else delete (cls.prototype as { send?: unknown }).send;
+      });
+    },
+  };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /**
- * Storage vending bench: the service's own cost per vend with every AWS call answered instantly by
- * aws-sdk-client-mock (so the time is ours, not the network's), and how many AWS calls one vend makes on a
- * cache miss and on a hit. Run alone with `npx tsx bench/sections/storage.ts`.
+ * Storage credential vending against the emulator, in process, warm: the vend use case (location lookup,
+ * revocation check, STS on a miss, audit) with the AWS calls it makes on a cache miss and on a hit.
+ * "Overhead" is our own time: total minus time waiting on AWS. The bearer authorizer in front of the route
+ * adds its own calls (see the identity section); they are not counted here.
  */
-export async function run(options: { iterations?: number } = {}) {
-  const iterations = options.iterations ?? 2000;
-  const ddb = mockClient(DynamoDBDocumentClient);
-  const sts = mockClient(STSClient);
-  const tenantId = newId('t');
-  const userIds = Array.from({ length: iterations }, () => newId('u'));
-  const location = {
-    pk: tenantId,
-    sk: 'LOCATION#l',
-    locationId: newId('l'),
-    kind: 'managed',
-    root: `s3://bench-storage/tenants/${tenantId}/l`,
-    bucket: 'bench-storage',
-    prefix: `tenants/${tenantId}/l`,
-    region: 'eu-west-1',
-    createdAt: new Date().toISOString(),
-    createdBy: userIds[0],
-  };
-  ddb.on(GetCommand, { TableName: 'tenant-data' }).resolves({ Item: location });
-  ddb.on(GetCommand, { TableName: 'identity' }).resolves({});
-  ddb.on(PutCommand).resolves({});
-  sts.on(AssumeRoleCommand).callsFake(() => ({
-    Credentials: {
-      AccessKeyId: `ASIA${Math.random().toString(36).slice(2, 18).toUpperCase()}`,
-      SecretAccessKey: 'secret',
-      SessionToken: 'token',
-      Expiration: new Date(Date.now() + 900_000),
-    },
-  }));
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
-  const tenantClients = { forScope: async () => db };
-  const vendor = new StorageCredentialVendor({
-    sts: new STSClient({ region: 'eu-west-1' }),
-    storageRoleArn: 'arn:aws:iam::123456789012:role/storage',
-  });
-  const service = new StorageService({
-    store: new StorageStore({
-      tenantClients,
-      platformClient: db,
-      tenantDataTable: 'tenant-data',
-      identityTable: 'identity',
-    }),
-    vendor,
-    revocations: new StorageRevocations({
-      db,
-      identityTable: 'identity',
-      iam: new IAMClient({ region: 'eu-west-1' }),
-      storageRoleArn: 'arn:aws:iam::123456789012:role/storage',
-    }),
-    audit: new AuditStore({ tableName: 'audit', tenantClients, platformClient: db }),
-    managedBucket: 'bench-storage',
-    reservedBuckets: ['bench-storage'],
-    region: 'eu-west-1',
-  });
-  const callerFor = (userId: string) => ({
-    access: {
-      scope: mintTenantScope({ tenantId, userId }),
-      role: 'editor' as const,
-      permissions: permissionsOf('editor'),
-    },
-    principal: { kind: 'session' as const, userId, credentialId: 's', mfaEnabled: false },
-    ip: '127.0.0.1',
-    userAgent: 'bench',
-  });
-  const body = { location: location.locationId, access: 'read' as const, durationSeconds: 900 };
+export const storageSection: BenchSection = {
+  name: 'storage',
+  async run(): Promise<BenchTable> {
+    const moto = await startMoto({ projectRoot: PROJECT_ROOT, port: await freePort() });
+    const instrumented = instrument();
+    try {
+      applyEnvironment(
+        await provisionLocal({ endpoint: moto.endpoint, region: 'us-east-1', stage: 'bench' }),
+      );
+      process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+      // Imported after the environment is set; every client below is created now, against this emulator.
+      const { clientConfig, platformDynamo } = await import('../../shared/aws/clients.js');
+      const { newId } = await import('../../shared/domain/ids.js');
+      const { permissionsOf } = await import('../../shared/domain/permissions.js');
+      const { StorageService } = await import('../../shared/services/storage.js');
+      const { auditRecorderFromEnv } = await import('../../shared/store/audit-store.js');
+      const { StorageStore } = await import('../../shared/store/storage-store.js');
+      const { StorageCredentialVendor, storageRevocationsFromEnv } = await import(
+        '../../shared/store/storage-vendor.js'
+      );
+      const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
+      const { mintTenantScope } = await import('../../shared/store/tenant-scope.js');
 
-  // Warm up the module graph and the JIT.
-  for (let i = 0; i < 200; i++) await service.vend(callerFor(newId('u')), body);
+      const tenantClients = tenantDataClientsFromEnv();
+      const platform = platformDynamo();
+      const service = new StorageService({
+        store: new StorageStore({
+          tenantClients,
+          platformClient: platform,
+          tenantDataTable: process.env.TENANT_DATA_TABLE!,
+          identityTable: process.env.IDENTITY_TABLE!,
+        }),
+        vendor: new StorageCredentialVendor({
+          sts: new STSClient(clientConfig()),
+          storageRoleArn: process.env.STORAGE_ROLE_ARN!,
+        }),
+        revocations: storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) }),
+        audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
+        managedBucket: process.env.STORAGE_BUCKET!,
+        reservedBuckets: [process.env.STORAGE_BUCKET!],
+        region: 'us-east-1',
+      });
+      const tenantId = newId('t');
+      const callerFor = (userId: string, role: 'editor' | 'admin' = 'editor') => ({
+        access: { scope: mintTenantScope({ tenantId, userId }), role, permissions: permissionsOf(role) },
+        principal: { kind: 'session' as const, userId, credentialId: 's', mfaEnabled: false },
+        ip: '127.0.0.1',
+        userAgent: 'bench',
+      });
+      const admin = callerFor(newId('u'), 'admin');
+      const location = await service.registerLocation(admin, { managed: true });
+      const editor = callerFor(newId('u'));
 
-  const count = () => ({ dynamodb: ddb.calls().length, sts: sts.calls().length });
-  ddb.resetHistory();
-  sts.resetHistory();
-  const missStart = performance.now();
-  for (const userId of userIds) await service.vend(callerFor(userId), body);
-  const missMs = (performance.now() - missStart) / iterations;
-  const missCalls = count();
+      const { counts } = instrumented;
+      const measure = async (label: string, runs: number, once: (i: number) => Promise<unknown>) => {
+        await once(-1); // warm: clients, the tenant's scoped credentials
+        const totals: number[] = [];
+        const overheads: number[] = [];
+        let calls = { dynamodb: 0, sts: 0, iam: 0 };
+        for (let i = 0; i < runs; i++) {
+          const before = { ...counts };
+          const started = performance.now();
+          await once(i);
+          const total = performance.now() - started;
+          totals.push(total);
+          overheads.push(total - (counts.awsMs - before.awsMs));
+          calls = {
+            dynamodb: counts.dynamodb - before.dynamodb,
+            sts: counts.sts - before.sts,
+            iam: counts.iam - before.iam,
+          };
+        }
+        return [
+          label,
+          median(totals).toFixed(1),
+          Math.max(0, median(overheads)).toFixed(2),
+          String(calls.dynamodb),
+          String(calls.sts),
+          String(calls.iam),
+        ];
+      };
 
-  ddb.resetHistory();
-  sts.resetHistory();
-  const hitStart = performance.now();
-  for (const userId of userIds) await service.vend(callerFor(userId), body);
-  const hitMs = (performance.now() - hitStart) / iterations;
-  const hitCalls = count();
-
-  ddb.restore();
-  sts.restore();
-  return {
-    iterations,
-    'vend overhead, cache miss (µs, AWS excluded)': Math.round(missMs * 1000),
-    'vend overhead, cache hit (µs, AWS excluded)': Math.round(hitMs * 1000),
-    'AWS calls per vend, miss: DynamoDB': missCalls.dynamodb / iterations,
-    'AWS calls per vend, miss: STS': missCalls.sts / iterations,
-    'AWS calls per vend, hit: DynamoDB': hitCalls.dynamodb / iterations,
-    'AWS calls per vend, hit: STS': hitCalls.sts / iterations,
-  };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  run().then((result) => {
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  });
-}
+      const byId = (durationSeconds: number) => ({
+        location: location.locationId,
+        access: 'read' as const,
+        durationSeconds,
+      });
+      const rows = [
+        // A fresh lifetime each run is a fresh cache key: every run is a miss.
+        await measure('vend by location id, cache miss', 40, (i) => service.vend(editor, byId(1000 + i + 1))),
+        await measure('vend by location id, cache hit', 60, () => service.vend(editor, byId(900))),
+        await measure('vend by s3:// path, cache hit', 60, () =>
+          service.vend(editor, {
+            location: `${location.root}/data/file.parquet`,
+            access: 'read',
+            durationSeconds: 900,
+          }),
+        ),
+        await measure('revocation (list + role deny policy)', 15, () => service.revoke(admin, newId('u'))),
+      ];
+      return {
+        title:
+          'Storage: vend use case per request (in-process against the emulator; warm function; authorizer not included)',
+        columns: [
+          'request',
+          'total ms (median)',
+          'overhead ms (AWS excluded)',
+          'DynamoDB calls',
+          'STS calls',
+          'IAM calls',
+        ],
+        rows,
+      };
+    } finally {
+      instrumented.restore();
+      await moto.stop();
+    }
+  },
+};
