@@ -4,14 +4,46 @@ import { Problem } from './common.js';
 
 type JsonSchema = Record<string, unknown>;
 
-const schemaOf = (schema: z.ZodType, io: 'input' | 'output'): JsonSchema => {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+/**
+ * JSON Schema (2020-12, which OpenAPI 3.1 uses) of a zod schema. Named schemas (`.meta({id})`) come out of
+ * zod as `$defs`; they are hoisted into `components.schemas` so each is described once.
+ */
+function schemaOf(
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  components: Record<string, JsonSchema>,
+): JsonSchema {
+  const {
+    $schema: _ignored,
+    $defs,
+    ...rest
+  } = z.toJSONSchema(schema, {
     target: 'draft-2020-12',
     io,
     unrepresentable: 'any',
-  });
-  return rest;
-};
+  }) as JsonSchema & { $defs?: Record<string, JsonSchema> };
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [
+          k,
+          k === '$ref' && typeof v === 'string' ? v.replace('#/$defs/', '#/components/schemas/') : rewrite(v),
+        ]),
+      );
+    }
+    return value;
+  };
+  for (const [name, def] of Object.entries($defs ?? {})) {
+    // Input and output forms of a named schema can differ (defaults); keep the output form's name plain.
+    const key =
+      io === 'input' && components[name] && JSON.stringify(components[name]) !== JSON.stringify(rewrite(def))
+        ? `${name}Input`
+        : name;
+    components[key] ??= rewrite(def) as JsonSchema;
+  }
+  return rewrite(rest) as JsonSchema;
+}
 
 const problemResponse = (description: string) => ({
   description,
@@ -20,6 +52,7 @@ const problemResponse = (description: string) => ({
 
 /** Builds the OpenAPI 3.1 document from the route list and its zod schemas. */
 export function buildOpenApiDocument(routes: readonly RouteDef[], info: { version: string }) {
+  const components: Record<string, JsonSchema> = {};
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const parameters: unknown[] = [];
@@ -28,7 +61,10 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
       ['query', route.query],
     ] as const) {
       if (!schema) continue;
-      const json = schemaOf(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+      const json = schemaOf(schema, 'input', components) as {
+        properties?: Record<string, unknown>;
+        required?: string[];
+      };
       for (const [name, prop] of Object.entries(json.properties ?? {})) {
         parameters.push({
           name,
@@ -45,7 +81,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
           ? {
               content: {
                 [route.response.contentType ?? 'application/json']: {
-                  schema: schemaOf(route.response.schema, 'output'),
+                  schema: schemaOf(route.response.schema, 'output', components),
                 },
               },
             }
@@ -74,7 +110,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
     if (route.body) {
       operation.requestBody = {
         required: true,
-        content: { 'application/json': { schema: schemaOf(route.body, 'input') } },
+        content: { 'application/json': { schema: schemaOf(route.body, 'input', components) } },
       };
     }
     paths[route.path] ??= {};
@@ -85,7 +121,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
     info: { title: 'Strongroom API', version: info.version },
     paths,
     components: {
-      schemas: { Problem: schemaOf(Problem, 'output') },
+      schemas: { ...components, Problem: schemaOf(Problem, 'output', components) },
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Session token or API key' },
       },

@@ -29,6 +29,12 @@ describe('the local API (API Gateway proxy events, real handlers)', () => {
       if (route.body) expect(operation.requestBody.content['application/json'].schema).toBeTypeOf('object');
       expect(operation.security).toEqual(route.auth.kind === 'none' ? [] : [{ bearer: [] }]);
     }
+    const refs = [...res.text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      expect(res.body.components.schemas[ref.split('/').pop()!], ref).toBeTypeOf('object');
+    }
   });
 
   it('answers unknown paths 404 and known paths with a wrong method 405, as problems', async () => {
