@@ -19,6 +19,7 @@ import {
   onStorageRevocation,
   storageRevocationsFromEnv,
 } from '../../shared/store/storage-vendor.js';
+import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -28,7 +29,8 @@ const platform = platformDynamo();
 const tenantDataTable = requireEnv('tenantDataTable');
 const managedBucket = requireEnv('storageBucket');
 const storageRoleArn = requireEnv('storageRoleArn');
-const vendor = new StorageCredentialVendor({ sts: new STSClient(clientConfig()), storageRoleArn });
+const sts = new STSClient(clientConfig());
+const vendor = new StorageCredentialVendor({ sts, storageRoleArn });
 onStorageRevocation((tenantId, userId) => vendor.dropUser(tenantId, userId));
 const members = new TenantStore(tenantClients, tenantDataTable);
 const service = new StorageService({
@@ -46,6 +48,7 @@ const service = new StorageService({
   region: requireEnv('region'),
   platformAccountId: storageRoleArn.split(':')[4],
   rateLimiter: rateLimiterFromEnv(identity),
+  verifier: new ExternalRootVerifier(sts),
   memberRole: async (_tenantId, userId, caller) =>
     (await members.getMember(caller.access.scope, userId))?.role,
 });
@@ -76,6 +79,10 @@ export const handler = createApiHandler({
     implement(routes.createStorageLocation, async (req) => ({
       status: 201,
       body: await service.registerLocation(caller(req), req.body),
+    })),
+    implement(routes.getStorageExternalId, async (req) => ({
+      status: 200,
+      body: { externalId: await service.externalId(caller(req)) },
     })),
     implement(routes.deleteStorageLocation, async (req) => {
       await service.deleteLocation(caller(req), req.params.locationId);

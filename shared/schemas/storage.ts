@@ -132,6 +132,23 @@ export const createStorageLocation = defineRoute({
   },
 });
 
+export const getStorageExternalId = defineRoute({
+  id: 'getStorageExternalId',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/storage-locations/external-id',
+  area: 'storage',
+  summary:
+    "The tenant's ExternalId (created on first use): require it in your role's trust policy before registering an external root",
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'storage-locations:manage' },
+  params: TenantParams,
+  response: {
+    status: 200,
+    description: 'The ExternalId, the same for every external location of the tenant',
+    schema: z.object({ externalId: z.string() }),
+  },
+});
+
 export const deleteStorageLocation = defineRoute({
   id: 'deleteStorageLocation',
   method: 'DELETE',
@@ -193,6 +210,7 @@ export const storageRoutes = [
   createInstance,
   listStorageLocations,
   createStorageLocation,
+  getStorageExternalId,
   deleteStorageLocation,
   vendStorageCredentials,
   revokeStorageCredentials,

@@ -37,9 +37,10 @@ Commands:
         The password comes from stdin (--password-stdin) or STRONGROOM_PASSWORD, never from the command line.
   tenants [--json]                               Your tenants and roles.
   storage list --tenant T [--json]               Storage locations of a tenant.
+  storage external-id --tenant T                 The tenant's ExternalId for your role's trust policy.
   storage register --tenant T --managed          A managed location in the platform bucket.
   storage register --tenant T --root s3://bucket/prefix --role-arn ARN [--region R]
-                                                 An external root reached through your role (prints the ExternalId).
+                                                 An external root reached through your role (verified first).
   credentials --tenant T --location L --access read|write [--duration SECONDS]
         Prints credential_process JSON (Version 1) for a location id or an s3:// path.
 
@@ -186,6 +187,14 @@ async function storage(io: CliIo, args: string[]) {
     else table(io, items, ['locationId', 'kind', 'root', 'region']);
     return;
   }
+  if (sub === 'external-id') {
+    const { externalId } = await api.getStorageExternalId(tenantId);
+    io.stdout(`${externalId}\n`);
+    io.stderr(
+      'Require it in your role\'s trust policy ("sts:ExternalId"), with sts:TagSession and sts:SetSourceIdentity, before registering.\n',
+    );
+    return;
+  }
   if (sub === 'register') {
     let location: Awaited<ReturnType<typeof api.registerStorageLocation>>;
     if (values.managed) {
@@ -209,7 +218,7 @@ async function storage(io: CliIo, args: string[]) {
       );
     return;
   }
-  throw new CliError('Usage: strongroom storage list|register --tenant T …');
+  throw new CliError('Usage: strongroom storage list|external-id|register --tenant T …');
 }
 
 async function credentials(io: CliIo, args: string[]) {

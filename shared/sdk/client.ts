@@ -125,6 +125,11 @@ export class StrongroomClient {
     return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-locations`, input);
   }
 
+  /** The tenant's ExternalId: require it (`sts:ExternalId`) in your role's trust policy before registering. */
+  getStorageExternalId(tenantId: string): Promise<{ externalId: string }> {
+    return this.#request('GET', `/v1/tenants/${seg(tenantId)}/storage-locations/external-id`);
+  }
+
   async deleteStorageLocation(tenantId: string, locationId: string): Promise<void> {
     await this.#request('DELETE', `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}`);
   }

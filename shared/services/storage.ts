@@ -20,13 +20,9 @@ import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal, RateLimiter, TenantAccess } from '../http/auth-context.js';
 import type { TenantScope } from '../store/tenant-scope.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
-import {
-  type InstanceRecord,
-  type StorageLocationRecord,
-  StorageRegistrationConflictError,
-  type StorageStore,
-} from '../store/storage-store.js';
+import type { InstanceRecord, StorageLocationRecord, StorageStore } from '../store/storage-store.js';
 import type { StorageCredentialVendor, StorageRevocations } from '../store/storage-vendor.js';
+import type { ExternalRootVerifier } from '../store/storage-verifier.js';
 
 export interface StorageCaller {
   access: TenantAccess;
@@ -49,6 +45,11 @@ export interface StorageServiceDeps {
    * tenant-data roles trust this function, so such a registration must not even be attempted).
    */
   platformAccountId?: string;
+  /**
+   * Proves a tenant controls an external root before it is registered (role trust with the ExternalId,
+   * list permission, bucket owned by the role's account). Without it, registration trusts the caller.
+   */
+  verifier?: Pick<ExternalRootVerifier, 'verify'>;
   /** The region tenants are homed in (managed locations, default for external ones). */
   region: string;
   /**
@@ -162,29 +163,32 @@ export class StorageService {
       ...this.#record(caller, locationId, 'external', root, body.region ?? this.#d.region, createdAt),
       roleArn: body.roleArn,
     };
-    for (let attempt = 0; ; attempt++) {
-      const existing = await this.#d.store.getExternalId(scope);
-      const externalId = { value: existing ?? newExternalId(), isNew: !existing, createdAt };
-      try {
-        await this.#d.store.createExternalLocation(
-          scope,
-          location,
-          root,
-          externalId,
-          this.#registeredEvent(caller, location),
-        );
-        return this.#view(caller, location, externalId.value);
-      } catch (error) {
-        // Two first registrations raced to create the ExternalId: read the winner's and go again.
-        if (
-          error instanceof StorageRegistrationConflictError &&
-          error.reason === 'external-id-changed' &&
-          attempt < 2
-        )
-          continue;
-        throw error;
-      }
-    }
+    const externalId = await this.externalId(caller);
+    await this.#d.verifier?.verify({
+      tenantId: scope.tenantId,
+      userId: scope.userId,
+      root,
+      roleArn: body.roleArn,
+      externalId,
+      region: location.region,
+    });
+    await this.#d.store.createExternalLocation(
+      scope,
+      location,
+      root,
+      { value: externalId, isNew: false, createdAt },
+      this.#registeredEvent(caller, location),
+    );
+    return this.#view(caller, location, externalId);
+  }
+
+  /** The tenant's ExternalId for customer role trust policies, created on first use. */
+  async externalId(caller: StorageCaller): Promise<string> {
+    return this.#d.store.getOrCreateExternalId(
+      caller.access.scope,
+      newExternalId(),
+      new Date(this.#now()).toISOString(),
+    );
   }
 
   #record(

@@ -2,6 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -126,6 +127,31 @@ export class StorageStore {
       }),
     );
     return Item?.externalId as string | undefined;
+  }
+
+  /**
+   * The tenant's ExternalId, created on first use (conditional put; a concurrent creator's value wins and
+   * is returned). It is generated once per tenant and never changes: customers put it in trust policies.
+   */
+  async getOrCreateExternalId(scope: TenantScope, candidate: string, createdAt: string): Promise<string> {
+    const existing = await this.getExternalId(scope);
+    if (existing) return existing;
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      await db.send(
+        new PutCommand({
+          TableName: this.#p.tenantDataTable,
+          Item: { ...tenantKey(scope, EXTERNAL_ID_SK), externalId: candidate, createdAt },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return candidate;
+    } catch (error) {
+      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      const winner = await this.getExternalId(scope);
+      if (!winner) throw error;
+      return winner;
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
 
@@ -37,10 +38,17 @@ describe('storage logs', () => {
       token: users.admin.token,
       body: { managed: true },
     });
+    await new S3Client({
+      endpoint: inject('awsEndpoint'),
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    }).send(new CreateBucketCommand({ Bucket: 'log-test-lake' }));
     const external = await api.request('POST', `/v1/tenants/${tenantId}/storage-locations`, {
       token: users.admin.token,
       body: { root: 's3://log-test-lake/data', roleArn: 'arn:aws:iam::210987654321:role/x' },
     });
+    expect(external.status, external.text).toBe(201);
     const secrets: string[] = [];
     // Act: vends (miss and hit), a refused write, bad input, an external vend, a revocation
     for (const body of [

@@ -264,6 +264,39 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   let subId: string;
   let externalId: string;
 
+  it('the ExternalId is available before the first registration, to managers only', async () => {
+    const viewer = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations/external-id`, {
+      token: acme.users.viewer.token,
+    });
+    const admin = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations/external-id`, {
+      token: acme.users.admin.token,
+    });
+    const again = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations/external-id`, {
+      token: acme.users.owner.token,
+    });
+    const other = await api.request('GET', `/v1/tenants/${globex.tenantId}/storage-locations/external-id`, {
+      token: globex.users.admin.token,
+    });
+    expect(viewer.status).toBe(403);
+    expect(admin.status).toBe(200);
+    expect(admin.body.externalId).toMatch(/^strongroom-[0-9a-f]{32}$/);
+    expect(again.body.externalId).toBe(admin.body.externalId);
+    expect(other.body.externalId).not.toBe(admin.body.externalId);
+  });
+
+  it('a root the role cannot list (here: no such bucket) is 424 and nothing is registered', async () => {
+    const res = await register(globex.tenantId, globex.users.admin.token, {
+      root: 's3://no-such-bucket-anywhere/data',
+      roleArn: CUSTOMER_ROLE,
+    });
+    expect(res.status, res.text).toBe(424);
+    expect(res.body.errors[0].path).toBe('body.root');
+    const list = await api.request('GET', `/v1/tenants/${globex.tenantId}/storage-locations`, {
+      token: globex.users.admin.token,
+    });
+    expect(list.body.items).toEqual([]);
+  });
+
   it('registers s3://customer-lake/data with an ExternalId that stays the same for the tenant', async () => {
     const first = await register(acme.tenantId, acme.users.admin.token, {
       root: 's3://customer-lake/data/',

@@ -31,6 +31,8 @@ function fakeApi(clock: { now: number }, lifetimeMs = 900_000) {
         root: 's3://b/p',
       });
     }
+    if (url.endsWith('/storage-locations/external-id'))
+      return Response.json({ externalId: 'strongroom-xyz' });
     if (url.endsWith('/v1/me'))
       return Response.json({ user: {}, memberships: [{ tenantId: T, role: 'viewer' }] });
     if (url.endsWith('/v1/auth/login'))
@@ -137,6 +139,18 @@ describe('strongroom CLI', () => {
       access: 'read',
       durationSeconds: 1800,
     });
+  });
+
+  it('storage external-id prints only the id on stdout', async () => {
+    const api = fakeApi({ now: T0 });
+    const { cli, out, err } = await io(
+      { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
+      api,
+    );
+    expect(await main(['storage', 'external-id', '--tenant', T], cli)).toBe(0);
+    expect(out.join('')).toBe('strongroom-xyz\n');
+    expect(err.join('')).toContain('sts:ExternalId');
+    expect(api.calls[0]!.url).toBe(`https://api.example.com/v1/tenants/${T}/storage-locations/external-id`);
   });
 
   it('login reads the password from stdin and saves a 0600 config', async () => {

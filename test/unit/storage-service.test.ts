@@ -7,11 +7,8 @@ import {
   type StorageCaller,
   StorageService,
 } from '../../shared/services/storage.js';
-import {
-  type StorageLocationRecord,
-  StorageRegistrationConflictError,
-  type StorageStore,
-} from '../../shared/store/storage-store.js';
+import type { StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
+import { ExternalRootUnverifiedError } from '../../shared/store/storage-verifier.js';
 import type { StorageCredentialVendor, StorageRevocations } from '../../shared/store/storage-vendor.js';
 import { mintTenantScope } from '../../shared/store/tenant-scope.js';
 
@@ -44,6 +41,7 @@ function setup() {
     getLocation: vi.fn(async () => location),
     allLocations: vi.fn(async () => [location]),
     getExternalId: vi.fn(async () => undefined as string | undefined),
+    getOrCreateExternalId: vi.fn(async () => 'strongroom-tenant-id'),
     createExternalLocation: vi.fn(async () => {}),
   };
   const vendor = {
@@ -68,6 +66,7 @@ function setup() {
     auditPut: vi.fn(() => ({ Put: { TableName: 'audit', Item: {} } })),
   };
   const rateLimiter = { consume: vi.fn(async () => {}) };
+  const verifier = { verify: vi.fn(async () => {}) };
   const service = new StorageService({
     store: store as unknown as StorageStore,
     vendor: vendor as unknown as StorageCredentialVendor,
@@ -78,9 +77,10 @@ function setup() {
     platformAccountId: '123456789012',
     region: 'eu-west-1',
     rateLimiter,
+    verifier,
     memberRole: async (_t, userId) => (userId === OWNER ? 'owner' : 'editor'),
   });
-  return { service, store, vendor, revocations, audit, rateLimiter };
+  return { service, store, vendor, revocations, audit, rateLimiter, verifier };
 }
 
 const status = (error: unknown) => (error as HttpProblemError).status;
@@ -205,24 +205,46 @@ describe('StorageService.registerLocation', () => {
     expect(status(error)).toBe(400);
     expect((error as HttpProblemError).errors?.[0]?.path).toBe(path);
     expect(store.createExternalLocation).not.toHaveBeenCalled();
+    expect(store.getOrCreateExternalId).not.toHaveBeenCalled();
   });
 
-  it('creates the ExternalId once; a race with another first registration re-reads the winner', async () => {
-    const { service, store } = setup();
-    store.createExternalLocation.mockRejectedValueOnce(
-      new StorageRegistrationConflictError('external-id-changed', 'raced'),
-    );
-    store.getExternalId.mockResolvedValueOnce(undefined).mockResolvedValueOnce('strongroom-winner');
+  it('verifies the root with the tenant ExternalId before writing anything', async () => {
+    const { service, store, verifier } = setup();
     const view = await service.registerLocation(caller('admin'), {
       root: 's3://lake/data/',
       roleArn: 'arn:aws:iam::210987654321:role/r',
     });
     expect(view).toMatchObject({
       root: 's3://lake/data',
-      externalId: 'strongroom-winner',
+      externalId: 'strongroom-tenant-id',
       roleArn: 'arn:aws:iam::210987654321:role/r',
     });
-    const second = store.createExternalLocation.mock.calls[1] as unknown[];
-    expect(second[3]).toMatchObject({ value: 'strongroom-winner', isNew: false });
+    expect(verifier.verify).toHaveBeenCalledWith({
+      tenantId: T,
+      userId: U,
+      root: { bucket: 'lake', prefix: 'data' },
+      roleArn: 'arn:aws:iam::210987654321:role/r',
+      externalId: 'strongroom-tenant-id',
+      region: 'eu-west-1',
+    });
+    expect((store.createExternalLocation.mock.calls[0] as unknown[])[3]).toMatchObject({
+      value: 'strongroom-tenant-id',
+      isNew: false,
+    });
+  });
+
+  it('a root the role cannot reach is refused and nothing is registered', async () => {
+    const { service, store, verifier } = setup();
+    verifier.verify.mockRejectedValueOnce(
+      new ExternalRootUnverifiedError('cannot list', new Error('AccessDenied')),
+    );
+    const error = await service
+      .registerLocation(caller('admin'), {
+        root: 's3://someone-elses/data',
+        roleArn: 'arn:aws:iam::210987654321:role/r',
+      })
+      .catch((e) => e);
+    expect(status(error)).toBe(424);
+    expect(store.createExternalLocation).not.toHaveBeenCalled();
   });
 });
