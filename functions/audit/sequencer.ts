@@ -11,10 +11,14 @@ import { AuditSequencer } from '../../shared/store/audit-sequencer.js';
 
 // The stream delivers every inserted event, and its id is passed as a hint, so a short window suffices
 // here; the daily job sweeps with a long look-back in case a stream record was ever lost.
+/** Batches per log per invocation (49 events each), so one busy log cannot run the function out of time. */
+export const STREAM_MAX_BATCHES = 100;
+
 const sequencer = new AuditSequencer({
   client: platformDynamo(),
   tableName: requireEnv('auditTable'),
   graceMs: 60_000,
+  maxBatchesPerRun: STREAM_MAX_BATCHES,
 });
 
 /**
@@ -37,6 +41,9 @@ export async function sequenceStreamBatch(
       pending += report.pending;
       oldest = Math.max(oldest, report.oldestPendingAgeSeconds);
       if (report.conflicts > 0) logger.info('sequencer contention', { logId, conflicts: report.conflicts });
+      // Stopped at the cap with events left: fail these records so Lambda redelivers them and the log
+      // is sequenced further (no new insert may come to trigger it otherwise).
+      if (report.batches >= STREAM_MAX_BATCHES && report.pending > 0) failures.push(...sequenceNumbers);
     } catch (error) {
       logger.error('sequencing failed', { logId, error: error instanceof Error ? error.message : 'unknown' });
       failures.push(...sequenceNumbers);
