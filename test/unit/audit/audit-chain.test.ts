@@ -305,4 +305,38 @@ describe('ChainVerifier', () => {
       reason: 'head-mismatch',
     });
   });
+
+  it('reports exactly the tampered sequence for any single edit, deletion or swap (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.nat(),
+        fc.nat(),
+        fc.constantFrom('edit', 'delete-event', 'delete-record', 'swap'),
+        (length, a, b, kind) => {
+          const log = Array.from({ length }, (_, i) => event(i + 1));
+          const chain = chainOf(log);
+          const events = new Map(log.map((e) => [e.id, e]));
+          let records = chain.records;
+          const i = a % length;
+          const j = b % length;
+          let expected: number | undefined = i + 1;
+          if (kind === 'edit') events.set(log[i]!.id, { ...log[i]!, action: 'member.removed' });
+          if (kind === 'delete-event') events.delete(log[i]!.id);
+          if (kind === 'delete-record') records = records.filter((r) => r.seq !== i + 1);
+          if (kind === 'swap') {
+            if (i === j) expected = undefined;
+            else {
+              records = records.map((r) => ({ ...r }));
+              [records[i]!.eventId, records[j]!.eventId] = [records[j]!.eventId, records[i]!.eventId];
+              expected = Math.min(i, j) + 1;
+            }
+          }
+          const outcome = verify(records, events, chain.head);
+          expect(outcome.firstBrokenSequence).toBe(expected);
+          expect(outcome.ok).toBe(expected === undefined);
+        },
+      ),
+    );
+  });
 });
