@@ -11,6 +11,7 @@ import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { type Caller, TenancyService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { revokeStorageCredentials } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -21,6 +22,10 @@ const service = new TenancyService({
   identity,
   keys: tenantKeysFromEnv(),
   audit: auditRecorderFromEnv({ tenantClients }),
+  // Credentials already vended to a removed or demoted member stop working now, not at their expiry.
+  onAccessReduced: async (scope, userId) => {
+    await revokeStorageCredentials(scope.tenantId, userId);
+  },
 });
 
 function caller(request: ApiRequest<RouteDef>): Caller {

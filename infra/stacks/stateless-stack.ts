@@ -27,6 +27,7 @@ import { AREA_NATIVE_MODULES } from '../constructs/bundling.js';
 import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import { TenantDataRole } from '../constructs/tenant-data-role.js';
 import { TenantKeyAccess } from '../constructs/tenant-key-access.js';
+import { StorageRevocationAccess } from '../constructs/storage-revocation-access.js';
 import type { AreaResources } from './grants/area-resources.js';
 import { AREA_GRANTS } from './grants/index.js';
 import type { StatefulResources } from './stateful-stack.js';
@@ -80,6 +81,7 @@ export class StatelessStack extends Stack {
       exportBucket: stateful.exportBucket,
       tenantData: this.tenantDataRole,
       tenantKeys: new TenantKeyAccess(this, stage),
+      storageRevocation: new StorageRevocationAccess(),
     };
     // Names and ARNs only; what a function may do with them is its area's grants.
     const environment: Record<string, string> = {

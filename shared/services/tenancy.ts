@@ -23,7 +23,7 @@ export interface TenancyDeps {
   identity: IdentityStore;
   keys: TenantKeyProvisioner;
   audit: AuditRecorder;
-  /** Called after a member is removed or demoted, so their vended storage credentials stop working. */
+  /** Called before a member is removed or demoted, so their vended storage credentials stop working. */
   onAccessReduced?: (scope: TenantScope, userId: string) => Promise<void>;
   now?: () => number;
 }
@@ -207,6 +207,9 @@ export class TenancyService {
     this.assertCanGrant(caller.access.role, member.role);
     this.assertCanGrant(caller.access.role, role);
     if (member.role === role) return publicMember(member);
+    // Revoke first: if the role change then fails, the member merely vends again; the reverse order could
+    // leave a demoted member with credentials of their old role and nothing to retry.
+    if (!roleAtLeast(role, member.role)) await this.deps.onAccessReduced?.(caller.access.scope, userId);
     await this.deps.tenants.changeRole(
       caller.access.scope,
       userId,
@@ -219,13 +222,13 @@ export class TenancyService {
         details: { before: { role: member.role }, after: { role } },
       }),
     );
-    if (!roleAtLeast(role, member.role)) await this.deps.onAccessReduced?.(caller.access.scope, userId);
     return publicMember({ ...member, role });
   }
 
   async removeMember(caller: Caller, userId: string) {
     const member = await this.requireMember(caller, userId);
     this.assertCanGrant(caller.access.role, member.role);
+    await this.deps.onAccessReduced?.(caller.access.scope, userId);
     await this.deps.tenants.removeMember(
       caller.access.scope,
       userId,
@@ -237,7 +240,6 @@ export class TenancyService {
         details: { before: { role: member.role } },
       }),
     );
-    await this.deps.onAccessReduced?.(caller.access.scope, userId);
   }
 
   async listApiKeys(caller: Caller, page: { cursor?: string; limit: number }) {

@@ -1,4 +1,6 @@
+import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { clientConfig } from '../../shared/aws/clients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { platformDynamo } from '../../shared/aws/clients.js';
@@ -389,6 +391,31 @@ describe('tenants and members', () => {
     expect(list.body.items.find((m: { userId: string }) => m.userId === users.editor.userId).role).toBe(
       'viewer',
     );
+  });
+
+  it('revokes the storage credentials of a member who is removed or demoted', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Revoke');
+    const base = `/v1/tenants/${tenantId}/members`;
+    expect(
+      (await api.request('DELETE', `${base}/${users.viewer.userId}`, { token: users.admin.token })).status,
+    ).toBe(204);
+    expect(
+      (
+        await api.request('PATCH', `${base}/${users.editor.userId}`, {
+          token: users.admin.token,
+          body: { role: 'reviewer' },
+        })
+      ).status,
+    ).toBe(200);
+    const iam = new IAMClient({ ...clientConfig(), region: process.env.AWS_REGION });
+    const roleName = process.env.STORAGE_ROLE_ARN!.split('/').pop()!;
+    const { PolicyDocument } = await iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'storage-revocations' }),
+    );
+    const policy = decodeURIComponent(PolicyDocument!);
+    expect(policy).toContain(users.viewer.userId);
+    expect(policy).toContain(users.editor.userId);
+    expect(policy).not.toContain(users.reviewer.userId);
   });
 
   it("a member of tenant A cannot touch tenant B's members (404, nothing changed)", async () => {

@@ -1,6 +1,5 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ENV_VARS } from '../../../shared/aws/config.js';
 import { storageRolePolicy, storageRoleTrustPolicy } from '../../../shared/domain/storage-policy.js';
 import type { AreaGrants } from './area-resources.js';
 import {
@@ -51,7 +50,6 @@ export const storageGrants: AreaGrants = (fn, resources) => {
       },
     ],
   });
-  fn.function.addEnvironment(ENV_VARS.storageRoleArn, storageRole.attrArn);
   // The bucket ARN reaches this stack as an import; cdk-nag names the finding after the export.
   const bucketStack = Stack.of(resources.storageBucket);
   const bucketImport = scope.resolve(bucketStack.exportValue(resources.storageBucket.bucketArn)) as {
@@ -81,13 +79,8 @@ export const storageGrants: AreaGrants = (fn, resources) => {
       conditions: { Null: { 'sts:ExternalId': 'false' } },
     }),
   );
-  fn.role.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      sid: 'StorageRevocations',
-      actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy', 'iam:DeleteRolePolicy'],
-      resources: [storageRole.attrArn],
-    }),
-  );
+  resources.storageRevocation.bind(storageRole.attrArn);
+  resources.storageRevocation.grantRevoke(fn);
   Validations.of(fn.role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/*]',
     reason:
