@@ -276,7 +276,8 @@ export class AuditSequencer {
       });
     } else {
       items.push(put(headItem));
-      items.push({ Put: { TableName: this.#table, Item: { pk: LOG_REGISTRY_PK, sk: logId } } });
+      // A registered log without a head lost its head: refuse to start its chain again at 1.
+      items.push(put({ pk: LOG_REGISTRY_PK, sk: logId }));
     }
     // Same batch, same token: an SDK retry of a transaction that did commit is answered, not re-applied.
     const token = createHash('sha256')

@@ -104,6 +104,16 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
     await overwrite(db, { ...head, seq: 5, hash: chain[4]!.hash });
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 6, reason: 'head-mismatch' });
   });
+
+  it('a deleted head: verify reports it and the sequencer refuses to restart the chain', async () => {
+    const { scope, verify } = await chainedLog();
+    await remove(db, scope.tenantId, HEAD_SK);
+    await store.record(scope, sampleEvent(9));
+    expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 1, reason: 'head-mismatch' });
+    const sequencer = new AuditSequencer({ client: db, tableName: process.env.AUDIT_TABLE!, batchSize: 10 });
+    await expect(sequencer.sequence(scope.tenantId)).rejects.toThrow(/inconsistent/);
+    expect(await itemsOf(db, scope.tenantId, 'CHAIN#')).toHaveLength(8);
+  });
 });
 
 /** The content fields of an event (what a reorder moves between items). */
