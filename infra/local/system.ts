@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROUTES } from '../../shared/schemas/routes.js';
+import { startLocalSequencer } from '../../shared/store/audit-sequencer.js';
 import { AREA_HANDLERS } from './handlers.js';
 import { type MotoHandle, portIsFree, startMoto } from './moto.js';
 import { provisionLocal } from './provision.js';
@@ -69,6 +70,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   try {
     const env = await provisionLocal({ endpoint: awsEndpoint, region, stage });
     applyEnvironment(env);
+    // In AWS the audit table's stream drives the sequencer; locally it runs in this process.
+    const sequencer = startLocalSequencer({
+      onError: (error) => log(`audit sequencer: ${error instanceof Error ? error.message : String(error)}`),
+    });
     const server: Server = createLocalApiServer({
       routes: ROUTES,
       handlers: AREA_HANDLERS,
@@ -86,6 +91,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       stop: async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        await sequencer.stop();
         await moto?.stop();
       },
     };

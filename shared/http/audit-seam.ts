@@ -1,5 +1,6 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AuditEventInput } from '../domain/audit-events.js';
+import type { Plan } from '../domain/plans.js';
 import type { TenantScope } from '../store/tenant-scope.js';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -10,7 +11,7 @@ export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems'
  */
 export interface AuditRecorder {
   /** A conditional Put of the event, to include in the audited change's TransactWriteItems. */
-  auditPut(scope: TenantScope, event: AuditEventInput): TransactItem;
+  auditPut(scope: TenantScope, event: AuditEventInput, options?: { plan?: Plan }): TransactItem;
   /** Appends a tenant event on its own (for actions that are not DynamoDB writes, e.g. a credential vend). */
   record(scope: TenantScope, event: AuditEventInput): Promise<void>;
   /** Appends an event to the platform log (sign-in, MFA, password, sessions: no tenant). */

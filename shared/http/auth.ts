@@ -3,6 +3,7 @@ import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
 import { effectivePermissions } from '../domain/permissions.js';
+import { rememberTenantPlan } from '../store/audit-store.js';
 import { AuthLookups } from '../store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../store/identity-store.js';
 import type { ApiKeyRecord } from '../store/tenant-store.js';
@@ -75,6 +76,8 @@ export class BearerAuthorizer implements Authorizer {
     const userId = credential.principal.userId;
     const { member, tenant, user } = await this.lookups.membership(tenantId, userId);
     if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
+    // Audit events written during this request take their retention (TTL) from the tenant's plan.
+    rememberTenantPlan(tenant.tenantId, tenant.plan);
 
     if (credential.session) {
       const idle = tenant.settings.sessionIdleSeconds;

@@ -111,12 +111,16 @@ export class TenancyService {
         scope,
         tenant,
         owner,
-        this.deps.audit.auditPut(scope, {
-          action: 'tenant.created',
-          actor: actorOf(creator),
-          resource: { type: 'tenant', id: tenantId },
-          details: { after: { name, plan: 'free' } },
-        }),
+        this.deps.audit.auditPut(
+          scope,
+          {
+            action: 'tenant.created',
+            actor: actorOf(creator),
+            resource: { type: 'tenant', id: tenantId },
+            details: { after: { name, plan: 'free' } },
+          },
+          { plan: tenant.plan },
+        ),
       );
     } catch (error) {
       await this.deps.keys.retire(keyArn).catch(() => {

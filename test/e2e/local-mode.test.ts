@@ -64,6 +64,21 @@ describe('npm run local', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(members.status).toBe(200);
+
+    // The in-process sequencer chains the seeding's audit events (tenant created) within moments.
+    let verify: { ok: boolean; pending: number; checked: number } | undefined;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/v1/tenants/${tenantId}/audit-events/verify`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status).toBe(200);
+      verify = (await res.json()) as typeof verify;
+      if (verify!.pending === 0 && verify!.checked > 0) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(verify).toMatchObject({ ok: true, pending: 0 });
+    expect(verify!.checked).toBeGreaterThan(0);
   });
 
   it('explains a port already in use instead of printing a stack trace', async () => {
