@@ -1,5 +1,7 @@
 import { auditSection } from './audit.js';
+import { cryptoSection } from './crypto.js';
 import { identitySection } from './identity.js';
+import { querySection } from './query.js';
 import { storageSection } from './storage.js';
 import type { BenchSection } from './types.js';
 
@@ -7,4 +9,10 @@ import type { BenchSection } from './types.js';
  * Extra bench sections, run in this order after the cold-start table. A section is a file in this folder
  * exporting a `BenchSection`; register it here.
  */
-export const BENCH_SECTIONS: readonly BenchSection[] = [identitySection, auditSection, storageSection];
+export const BENCH_SECTIONS: readonly BenchSection[] = [
+  identitySection,
+  cryptoSection,
+  storageSection,
+  querySection,
+  auditSection,
+];

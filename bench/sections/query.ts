@@ -9,6 +9,7 @@ import { runConnectionQuery } from '../../shared/services/query.js';
 import { PostgresRunner } from '../../shared/store/postgres-runner.js';
 import { mintTenantScope } from '../../shared/store/tenant-scope.js';
 import { startTestPostgres } from '../../test/support/postgres.js';
+import type { BenchSection } from './types.js';
 
 /**
  * Query layer bench: validation + rule check + compilation time per AST (small select, a 200-node where
@@ -151,3 +152,16 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   });
 }
+
+/** The section as bench/run.ts runs it: one row per measure. */
+export const querySection: BenchSection = {
+  name: 'query',
+  async run() {
+    const { iterations, ...measures } = await run({ iterations: 500 });
+    return {
+      title: `Query layer: compile time per AST and select overhead over raw pg (${iterations} iterations, throwaway Postgres)`,
+      columns: ['measure', 'value'],
+      rows: Object.entries(measures).map(([name, value]) => [name, String(value)]),
+    };
+  },
+};
