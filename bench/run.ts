@@ -126,6 +126,8 @@ function markdownTable(columns: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  // Sections run handlers in this process: keep their per-request log lines out of the tables.
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
 
