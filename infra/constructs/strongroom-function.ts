@@ -15,7 +15,10 @@ import {
 } from './bundling.js';
 
 export interface StrongroomFunctionProps {
-  /** Absolute path of the handler module (`functions/<area>/handler.ts`), exporting `handler`. */
+  /**
+   * Absolute path of the module exporting `handler`: an API area (`functions/<area>/handler.ts`) or an
+   * entry point that API Gateway never calls (`functions/audit/sequencer.ts`, `functions/jobs/*.ts`).
+   */
   entry: string;
   /** Repository root: esbuild's working directory and where package-lock.json lives. */
   projectRoot: string;
@@ -23,7 +26,10 @@ export interface StrongroomFunctionProps {
   environment?: Record<string, string>;
   /** @default 1024 MiB: argon2id and KMS calls are CPU-bound; more memory is also more CPU. */
   memorySize?: number;
-  /** @default 15 s: below API Gateway's 29 s integration timeout, so the caller gets our 5xx, not its. */
+  /**
+   * @default 15 s: below API Gateway's 29 s integration timeout, so the caller gets our 5xx, not its.
+   * Stream consumers and scheduled jobs set their own.
+   */
   timeout?: Duration;
   /** @default one year: request logs are what a security investigation reads. */
   logRetention?: logs.RetentionDays;

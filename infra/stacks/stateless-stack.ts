@@ -28,6 +28,7 @@ import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import { TenantDataRole } from '../constructs/tenant-data-role.js';
 import { TenantKeyAccess } from '../constructs/tenant-key-access.js';
 import { StorageRevocationAccess } from '../constructs/storage-revocation-access.js';
+import { AuditChainJobs } from './audit-chain-jobs.js';
 import type { AreaResources } from './grants/area-resources.js';
 import { AREA_GRANTS } from './grants/index.js';
 import type { StatefulResources } from './stateful-stack.js';
@@ -55,13 +56,18 @@ export function areaEntry(projectRoot: string, area: Area): string | undefined {
 }
 
 /**
- * Functions (one per API area, each with only its area's IAM), the tenant-data role, the REST API built
- * from the route list, WAF, access logs, throttling and alarms. Holds no data: it can be replaced freely.
+ * Functions (one per API area, each with only its area's IAM), the audit sequencer and daily verification,
+ * the tenant-data role, the REST API built from the route list, WAF, access logs, throttling and alarms.
+ * Holds no data: it can be replaced freely.
  */
 export class StatelessStack extends Stack {
   readonly functions: Partial<Record<Area, StrongroomFunction>> = {};
   readonly api: apigw.RestApi;
   readonly tenantDataRole: TenantDataRole;
+  /** Who may use tenant keys: pre-provisioned tenant keys (infra/stacks/tenant-keys-stack.ts) read it. */
+  readonly tenantKeys: TenantKeyAccess;
+  /** The audit sequencer (stream) and the daily chain verification (schedule), with their alarms. */
+  readonly auditChain: AuditChainJobs;
   readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -73,6 +79,7 @@ export class StatelessStack extends Stack {
       tenantDataTable: stateful.tables.tenantData,
       auditTable: stateful.tables.audit,
     });
+    this.tenantKeys = new TenantKeyAccess(this, stage);
     const resources: AreaResources = {
       stage,
       platformKey: stateful.platformKey,
@@ -80,7 +87,7 @@ export class StatelessStack extends Stack {
       storageBucket: stateful.storageBucket,
       exportBucket: stateful.exportBucket,
       tenantData: this.tenantDataRole,
-      tenantKeys: new TenantKeyAccess(this, stage),
+      tenantKeys: this.tenantKeys,
       storageRevocation: new StorageRevocationAccess(),
     };
     // Names and ARNs only; what a function may do with them is its area's grants.
@@ -120,6 +127,8 @@ export class StatelessStack extends Stack {
     }
     if (!this.functions.public)
       throw new Error('functions/public/handler.ts is missing: it answers every unknown route');
+
+    this.auditChain = new AuditChainJobs(this, 'AuditChain', { stage, projectRoot, resources });
 
     this.api = this.#restApi(props);
     this.#webAcl(props);
@@ -359,6 +368,7 @@ export class StatelessStack extends Stack {
       });
       alarm.addAlarmAction(action);
     }
+    this.auditChain.addAlarms(action);
     return topic;
   }
 }

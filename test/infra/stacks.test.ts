@@ -227,7 +227,8 @@ describe('stateless stack: functions', () => {
 
   it('runs every function on arm64 and Node 22 with tracing, its own log group and Powertools settings', () => {
     const functions = byType(stateless, 'AWS::Lambda::Function');
-    expect(Object.keys(functions)).toHaveLength(deployedAreas.length);
+    // One per area, plus the audit sequencer and the daily chain verification.
+    expect(Object.keys(functions)).toHaveLength(deployedAreas.length + 2);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
         Architectures: ['arm64'],
@@ -400,7 +401,8 @@ describe('stateless stack: API', () => {
     const errorAlarms = Object.values(byType(stateless, 'AWS::CloudWatch::Alarm')).filter(
       (a) => a.Properties.MetricName === 'Errors',
     );
-    expect(errorAlarms).toHaveLength(deployedAreas.length);
+    // One per area, plus the audit sequencer's and the daily verification's (test/infra/audit-chain-jobs.test.ts).
+    expect(errorAlarms).toHaveLength(deployedAreas.length + 2);
     stateless.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
 
