@@ -1,6 +1,21 @@
 import type { App, Environment } from 'aws-cdk-lib';
+import { TenantId } from '../shared/schemas/common.js';
 import { StatefulStack } from './stacks/stateful-stack.js';
 import { StatelessStack } from './stacks/stateless-stack.js';
+import { TenantKeysStack } from './stacks/tenant-keys-stack.js';
+
+/** CDK context keys Strongroom reads (cdk.json or `-c key=value`). */
+export const CONTEXT_KEYS = {
+  stage: 'strongroom:stage',
+  regions: 'strongroom:regions',
+  preProvisionedTenants: 'strongroom:preProvisionedTenants',
+} as const;
+
+/** A tenant whose KMS key CDK creates, in the tenant's home region. */
+export interface PreProvisionedTenant {
+  tenantId: string;
+  region: string;
+}
 
 export interface StrongroomConfig {
   stage: string;
@@ -10,18 +25,29 @@ export interface StrongroomConfig {
   account?: string;
   /** Stateless stack settings for tests and special deployments, e.g. `{ projectRoot }`. */
   projectRoot?: string;
+  /** Tenants whose keys CDK makes (`parsePreProvisionedTenants`). @default none */
+  preProvisionedTenants?: readonly PreProvisionedTenant[];
 }
 
 export interface RegionStacks {
   region: string;
   stateful: StatefulStack;
   stateless: StatelessStack;
+  /** Only in regions that home a pre-provisioned tenant. */
+  tenantKeys?: TenantKeysStack;
 }
 
 /** Adds Strongroom's stacks for every configured region to `app`. */
 export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionStacks[] {
   if (!/^[a-z0-9-]{1,32}$/.test(config.stage)) throw new Error(`stage must be kebab-case: ${config.stage}`);
   if (config.regions.length === 0) throw new Error('no region configured (context strongroom:regions)');
+  const tenants = config.preProvisionedTenants ?? [];
+  for (const { tenantId, region } of tenants) {
+    if (!TenantId.safeParse(tenantId).success)
+      throw new Error(`not a tenant id: ${JSON.stringify(tenantId)}`);
+    if (!config.regions.includes(region))
+      throw new Error(`tenant ${tenantId}: ${region} is not a configured region`);
+  }
   return config.regions.map((region) => {
     const env: Environment = { account: config.account, region };
     const stateful = new StatefulStack(app, `strongroom-${config.stage}-${region}-stateful`, {
@@ -37,7 +63,76 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       description: `Strongroom ${config.stage} functions, API, WAF and alarms (${region})`,
     });
     stateless.addStackDependency(stateful);
-    return { region, stateful, stateless };
+    const homed = tenants.filter((t) => t.region === region).map((t) => t.tenantId);
+    if (homed.length === 0) return { region, stateful, stateless };
+    // After the stateless stack has built every function: the key policies name the tenant-key users.
+    const tenantKeys = new TenantKeysStack(app, `strongroom-${config.stage}-${region}-tenant-keys`, {
+      env,
+      stage: config.stage,
+      tenantIds: homed,
+      applicationRoleArns: stateless.tenantKeys.userRoles.map((role) => role.roleArn),
+      description: `Strongroom ${config.stage} keys of pre-provisioned tenants (${region})`,
+    });
+    tenantKeys.addStackDependency(stateless);
+    return { region, stateful, stateless, tenantKeys };
+  });
+}
+
+/** The configuration `infra/app.ts` deploys: CDK context, and the account of the CLI's credentials. */
+export function configFromContext(app: App, account = process.env.CDK_DEFAULT_ACCOUNT): StrongroomConfig {
+  const regions = contextList(app.node.tryGetContext(CONTEXT_KEYS.regions));
+  return {
+    stage: String(app.node.tryGetContext(CONTEXT_KEYS.stage) ?? 'dev'),
+    regions,
+    account,
+    preProvisionedTenants: parsePreProvisionedTenants(
+      app.node.tryGetContext(CONTEXT_KEYS.preProvisionedTenants),
+      regions,
+    ),
+  };
+}
+
+/**
+ * Reads `strongroom:preProvisionedTenants`: tenant ids (`t_` and 26 Crockford base32 characters), as a
+ * JSON array or a comma list. A tenant is homed in one region, so with several regions configured each
+ * entry names its region: `{"tenantId": "t_…", "region": "eu-west-1"}` (or `t_…@eu-west-1` in a comma
+ * list). Anything else, and any tenant named twice, is refused: a typo must not create a stray key.
+ */
+export function parsePreProvisionedTenants(
+  value: unknown,
+  regions: readonly string[],
+): PreProvisionedTenant[] {
+  const entries: unknown[] =
+    value === undefined || value === null
+      ? []
+      : Array.isArray(value)
+        ? value
+        : typeof value === 'string'
+          ? contextList(value)
+          : [value];
+  const seen = new Set<string>();
+  return entries.map((entry) => {
+    let tenantId: unknown;
+    let region: unknown;
+    if (typeof entry === 'string') [tenantId, region] = entry.split('@');
+    else if (entry && typeof entry === 'object') ({ tenantId, region } = entry as Record<string, unknown>);
+    if (typeof tenantId !== 'string' || !TenantId.safeParse(tenantId).success)
+      throw new Error(`${CONTEXT_KEYS.preProvisionedTenants}: not a tenant id: ${JSON.stringify(entry)}`);
+    if (region === undefined) {
+      if (regions.length !== 1)
+        throw new Error(
+          `${CONTEXT_KEYS.preProvisionedTenants}: ${tenantId} needs its home region ({"tenantId", "region"}) when several regions are configured`,
+        );
+      region = regions[0];
+    }
+    if (typeof region !== 'string' || !regions.includes(region))
+      throw new Error(
+        `${CONTEXT_KEYS.preProvisionedTenants}: ${tenantId}: ${JSON.stringify(region)} is not a configured region`,
+      );
+    if (seen.has(tenantId))
+      throw new Error(`${CONTEXT_KEYS.preProvisionedTenants}: ${tenantId} is named twice`);
+    seen.add(tenantId);
+    return { tenantId, region };
   });
 }
 

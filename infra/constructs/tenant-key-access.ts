@@ -34,6 +34,14 @@ export class TenantKeyAccess {
     });
   }
 
+  /**
+   * The roles granted use so far, for key policies CDK writes itself (pre-provisioned tenant keys,
+   * infra/stacks/tenant-keys-stack.ts). Read it once every area's grants have run: the list is not lazy.
+   */
+  get userRoles(): readonly iam.IRole[] {
+    return [...this.#users];
+  }
+
   /** Encrypt and decrypt with any tenant key of this stage (the key policy adds the tenant condition). */
   grantUse(role: iam.IRole): void {
     if (!this.#users.includes(role)) this.#users.push(role);
