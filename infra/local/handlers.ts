@@ -14,9 +14,3 @@ export const AREA_HANDLERS: Record<Area, () => Promise<ApiHandler>> = {
   query: async () => (await import('../../functions/query/handler.js')).handler,
   audit: async () => (await import('../../functions/audit/handler.js')).handler,
 };
-
-function unavailable(area: Area): () => Promise<ApiHandler> {
-  return async () => {
-    throw new Error(`no handler for area ${area}`);
-  };
-}
