@@ -1,18 +1,12 @@
-import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
-import type { RouteDef } from '../../shared/http/route.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/audit.js';
-import { type AuditCaller, AuditService } from '../../shared/services/audit.js';
+import { AuditService } from '../../shared/services/audit.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 
 const tenantClients = tenantDataClientsFromEnv();
 const service = new AuditService({ store: auditRecorderFromEnv({ tenantClients }) });
-
-function caller(request: ApiRequest<RouteDef>): AuditCaller {
-  const { principal, ...access } = requireTenant(request.auth);
-  return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
-}
 
 /** Audit log: list, CSV export and chain verification, `/v1/tenants/{tenantId}/audit-events*`. */
 export const handler = createApiHandler({
@@ -22,10 +16,10 @@ export const handler = createApiHandler({
   routes: [
     implement(routes.listAuditEvents, async (req) => ({
       status: 200,
-      body: await service.list(caller(req), req.query),
+      body: await service.list(tenantCaller(req), req.query),
     })),
     implement(routes.exportAuditEvents, async (req) => {
-      const result = await service.exportCsv(caller(req), req.query);
+      const result = await service.exportCsv(tenantCaller(req), req.query);
       const headers: Record<string, string> = {
         'Content-Disposition': `attachment; filename="audit-${req.params.tenantId}-${result.since.slice(0, 10)}-${result.until.slice(0, 10)}.csv"`,
         'X-Audit-Rows': String(result.rows),
@@ -45,7 +39,7 @@ export const handler = createApiHandler({
     }),
     implement(routes.verifyAuditChain, async (req) => ({
       status: 200,
-      body: await service.verify(caller(req)),
+      body: await service.verify(tenantCaller(req)),
     })),
   ],
 });

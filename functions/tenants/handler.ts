@@ -1,15 +1,14 @@
 import { requireEnv } from '../../shared/aws/config.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
-import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFromEnv,
   identityStoreFromEnv,
   requirePrincipal,
-  requireTenant,
+  tenantCaller,
 } from '../../shared/http/auth.js';
-import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/tenants.js';
-import { type Caller, TenancyService } from '../../shared/services/tenancy.js';
+import { TenancyService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { revokeStorageCredentials } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
@@ -28,11 +27,6 @@ const service = new TenancyService({
   },
 });
 
-function caller(request: ApiRequest<RouteDef>): Caller {
-  const { principal, ...access } = requireTenant(request.auth);
-  return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
-}
-
 /** Tenants, members and API keys: `/v1/tenants*`. */
 export const handler = createApiHandler({
   area: 'tenants',
@@ -46,37 +40,40 @@ export const handler = createApiHandler({
         body.name,
       ),
     })),
-    implement(routes.getTenant, async (req) => ({ status: 200, body: await service.getTenant(caller(req)) })),
+    implement(routes.getTenant, async (req) => ({
+      status: 200,
+      body: await service.getTenant(tenantCaller(req)),
+    })),
     implement(routes.updateTenant, async (req) => ({
       status: 200,
-      body: await service.updateTenant(caller(req), req.body),
+      body: await service.updateTenant(tenantCaller(req), req.body),
     })),
     implement(routes.listMembers, async (req) => ({
       status: 200,
-      body: await service.listMembers(caller(req), req.query),
+      body: await service.listMembers(tenantCaller(req), req.query),
     })),
     implement(routes.addMember, async (req) => ({
       status: 201,
-      body: await service.addMember(caller(req), req.body),
+      body: await service.addMember(tenantCaller(req), req.body),
     })),
     implement(routes.changeMemberRole, async (req) => ({
       status: 200,
-      body: await service.changeRole(caller(req), req.params.userId, req.body.role),
+      body: await service.changeRole(tenantCaller(req), req.params.userId, req.body.role),
     })),
     implement(routes.removeMember, async (req) => {
-      await service.removeMember(caller(req), req.params.userId);
+      await service.removeMember(tenantCaller(req), req.params.userId);
       return { status: 204 };
     }),
     implement(routes.listApiKeys, async (req) => ({
       status: 200,
-      body: await service.listApiKeys(caller(req), req.query),
+      body: await service.listApiKeys(tenantCaller(req), req.query),
     })),
     implement(routes.createApiKey, async (req) => ({
       status: 201,
-      body: await service.createApiKey(caller(req), req.body),
+      body: await service.createApiKey(tenantCaller(req), req.body),
     })),
     implement(routes.revokeApiKey, async (req) => {
-      await service.revokeApiKey(caller(req), req.params.keyId);
+      await service.revokeApiKey(tenantCaller(req), req.params.keyId);
       return { status: 204 };
     }),
   ],

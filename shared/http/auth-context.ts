@@ -21,6 +21,14 @@ export interface TenantAccess {
   permissions: ReadonlySet<Permission>;
 }
 
+/** A tenant route's caller: the verified membership, who is calling, and from where. */
+export interface TenantCaller {
+  access: TenantAccess;
+  principal: Principal;
+  ip: string;
+  userAgent: string;
+}
+
 export interface AuthContext {
   principal?: Principal;
   tenant?: TenantAccess;

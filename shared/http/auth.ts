@@ -8,7 +8,8 @@ import { AuthLookups } from '../store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../store/identity-store.js';
 import type { ApiKeyRecord } from '../store/tenant-store.js';
 import { mintTenantScope } from '../store/tenant-scope.js';
-import type { AuthContext, Authorizer, Principal, RateLimiter } from './auth-context.js';
+import type { AuditActor } from '../domain/audit-events.js';
+import type { AuthContext, Authorizer, Principal, RateLimiter, TenantCaller } from './auth-context.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
 import type { RouteDef } from './route.js';
 
@@ -153,6 +154,26 @@ export class DynamoRateLimiter implements RateLimiter {
 export function requireTenant(auth: AuthContext) {
   if (!auth.tenant || !auth.principal) throw new Error('tenant route without tenant access');
   return { ...auth.tenant, principal: auth.principal };
+}
+
+/** The caller of a tenant route, from its request (the authorizer guarantees the membership). */
+export function tenantCaller(request: {
+  auth: AuthContext;
+  sourceIp: string;
+  userAgent: string;
+}): TenantCaller {
+  const { principal, ...access } = requireTenant(request.auth);
+  return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
+}
+
+/** Who did it, for an audit event: the user, the API key if one was used, and where the request came from. */
+export function auditActorOf(caller: { principal: Principal; ip: string; userAgent: string }): AuditActor {
+  return {
+    userId: caller.principal.userId,
+    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
+    ip: caller.ip,
+    userAgent: caller.userAgent.slice(0, 512),
+  };
 }
 
 /** The caller of an authenticated route. */

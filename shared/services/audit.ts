@@ -1,7 +1,8 @@
 import { EVENT_PREFIX } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditActor, AuditAction } from '../domain/audit-events.js';
-import type { Principal, TenantAccess } from '../http/auth-context.js';
+import type { TenantCaller } from '../http/auth-context.js';
+import { auditActorOf } from '../http/auth.js';
 import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
 import type {
   AuditEventView,
@@ -20,13 +21,6 @@ export const MAX_EXPORT_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_EXPORT_DAYS = 90;
 const EXPORT_PAGE = 500;
 
-export interface AuditCaller {
-  access: TenantAccess;
-  principal: Principal;
-  ip: string;
-  userAgent: string;
-}
-
 export interface AuditServiceDeps {
   store: AuditStore;
   now?: () => number;
@@ -40,15 +34,6 @@ export interface ExportResult extends PendingStatus {
   nextCursor?: string;
   since: string;
   until: string;
-}
-
-function actorOf(caller: AuditCaller): AuditActor {
-  return {
-    userId: caller.principal.userId,
-    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
-    ip: caller.ip,
-    userAgent: caller.userAgent.slice(0, 512),
-  };
 }
 
 const ms = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
@@ -69,7 +54,7 @@ export class AuditService {
 
   /** A page of events, newest first, with the pending status of the log. */
   async list(
-    caller: AuditCaller,
+    caller: TenantCaller,
     query: {
       since?: string;
       until?: string;
@@ -106,7 +91,7 @@ export class AuditService {
    * cursor to continue. The export is recorded in the audit log before any data is returned.
    */
   async exportCsv(
-    caller: AuditCaller,
+    caller: TenantCaller,
     query: { since?: string; until?: string; cursor?: string },
   ): Promise<ExportResult> {
     const tenantId = caller.access.scope.tenantId;
@@ -150,7 +135,7 @@ export class AuditService {
     const until = new Date(untilMs).toISOString();
     await this.#store.record(caller.access.scope, {
       action: 'audit.exported',
-      actor: actorOf(caller),
+      actor: auditActorOf(caller),
       resource: { type: 'audit-log', id: tenantId },
       details: { since, until, rows, continued: after !== undefined, complete: nextCursor === undefined },
     });
@@ -159,7 +144,7 @@ export class AuditService {
   }
 
   /** Walks the chain (see AuditLogReader.verify). */
-  async verify(caller: AuditCaller) {
+  async verify(caller: TenantCaller) {
     const reader = await this.#store.readerFor(caller.access.scope);
     const report = await reader.verify(DEFAULT_GRACE_MS);
     return {

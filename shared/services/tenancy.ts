@@ -1,11 +1,11 @@
 import type { TenantKeyProvisioner } from '../crypto/tenant-key-provisioner.js';
-import type { AuditActor } from '../domain/audit-events.js';
 import { apiKeyString, hashSecret, newSecret, normaliseEmail } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import { type Permission, type Role, canGrantRole, roleAtLeast } from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal, TenantAccess } from '../http/auth-context.js';
+import type { Principal, TenantCaller } from '../http/auth-context.js';
+import { auditActorOf } from '../http/auth.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
@@ -26,22 +26,6 @@ export interface TenancyDeps {
   /** Called before a member is removed or demoted, so their vended storage credentials stop working. */
   onAccessReduced?: (scope: TenantScope, userId: string) => Promise<void>;
   now?: () => number;
-}
-
-export interface Caller {
-  access: TenantAccess;
-  principal: Principal;
-  ip: string;
-  userAgent: string;
-}
-
-function actorOf(caller: { principal: Principal; ip: string; userAgent: string }): AuditActor {
-  return {
-    userId: caller.principal.userId,
-    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
-    ip: caller.ip,
-    userAgent: caller.userAgent.slice(0, 512),
-  };
 }
 
 /** The public view of a tenant. */
@@ -115,7 +99,7 @@ export class TenancyService {
           scope,
           {
             action: 'tenant.created',
-            actor: actorOf(creator),
+            actor: auditActorOf(creator),
             resource: { type: 'tenant', id: tenantId },
             details: { after: { name, plan: 'free' } },
           },
@@ -131,12 +115,12 @@ export class TenancyService {
     return publicTenant(tenant);
   }
 
-  async getTenant(caller: Caller) {
+  async getTenant(caller: TenantCaller) {
     return publicTenant(await this.deps.tenants.getTenant(caller.access.scope));
   }
 
   async updateTenant(
-    caller: Caller,
+    caller: TenantCaller,
     changes: { name?: string; plan?: Plan; settings?: Partial<TenantSettings> },
   ) {
     const { scope } = caller.access;
@@ -150,7 +134,7 @@ export class TenancyService {
       audits.push(
         this.deps.audit.auditPut(scope, {
           action: 'tenant.updated',
-          actor: actorOf(caller),
+          actor: auditActorOf(caller),
           resource: { type: 'tenant', id: scope.tenantId },
           details: {
             before: { name: before.name, settings: before.settings },
@@ -163,7 +147,7 @@ export class TenancyService {
       audits.push(
         this.deps.audit.auditPut(scope, {
           action: 'tenant.plan-changed',
-          actor: actorOf(caller),
+          actor: auditActorOf(caller),
           resource: { type: 'tenant', id: scope.tenantId },
           details: { before: before.plan, after: changes.plan },
         }),
@@ -173,12 +157,12 @@ export class TenancyService {
     return publicTenant(await this.deps.tenants.getTenant(scope));
   }
 
-  async listMembers(caller: Caller, page: { cursor?: string; limit: number }) {
+  async listMembers(caller: TenantCaller, page: { cursor?: string; limit: number }) {
     const result = await this.deps.tenants.listMembers(caller.access.scope, page);
     return { items: result.items.map(publicMember), nextCursor: result.nextCursor };
   }
 
-  async addMember(caller: Caller, input: { email: string; role: Role }) {
+  async addMember(caller: TenantCaller, input: { email: string; role: Role }) {
     this.assertCanGrant(caller.access.role, input.role);
     const userId = await this.deps.identity.getUserIdByEmail(normaliseEmail(input.email));
     const user = userId ? await this.deps.identity.getUser(userId) : undefined;
@@ -197,7 +181,7 @@ export class TenancyService {
       member,
       this.deps.audit.auditPut(caller.access.scope, {
         action: 'member.added',
-        actor: actorOf(caller),
+        actor: auditActorOf(caller),
         resource: { type: 'member', id: user.userId },
         details: { after: { role: input.role } },
       }),
@@ -205,7 +189,7 @@ export class TenancyService {
     return publicMember(member);
   }
 
-  async changeRole(caller: Caller, userId: string, role: Role) {
+  async changeRole(caller: TenantCaller, userId: string, role: Role) {
     const member = await this.requireMember(caller, userId);
     // Managing someone needs the right to grant both their current and their new role.
     this.assertCanGrant(caller.access.role, member.role);
@@ -221,7 +205,7 @@ export class TenancyService {
       role,
       this.deps.audit.auditPut(caller.access.scope, {
         action: 'member.role-changed',
-        actor: actorOf(caller),
+        actor: auditActorOf(caller),
         resource: { type: 'member', id: userId },
         details: { before: { role: member.role }, after: { role } },
       }),
@@ -229,7 +213,7 @@ export class TenancyService {
     return publicMember({ ...member, role });
   }
 
-  async removeMember(caller: Caller, userId: string) {
+  async removeMember(caller: TenantCaller, userId: string) {
     const member = await this.requireMember(caller, userId);
     this.assertCanGrant(caller.access.role, member.role);
     await this.deps.onAccessReduced?.(caller.access.scope, userId);
@@ -239,14 +223,14 @@ export class TenancyService {
       member.role,
       this.deps.audit.auditPut(caller.access.scope, {
         action: 'member.removed',
-        actor: actorOf(caller),
+        actor: auditActorOf(caller),
         resource: { type: 'member', id: userId },
         details: { before: { role: member.role } },
       }),
     );
   }
 
-  async listApiKeys(caller: Caller, page: { cursor?: string; limit: number }) {
+  async listApiKeys(caller: TenantCaller, page: { cursor?: string; limit: number }) {
     const all = caller.access.permissions.has('api-keys:manage');
     const result = await this.deps.tenants.listApiKeys(
       caller.access.scope,
@@ -257,7 +241,10 @@ export class TenancyService {
   }
 
   /** Creates a key whose scopes are a subset of the creator's permissions; the key string is returned once. */
-  async createApiKey(caller: Caller, input: { name: string; scopes: Permission[]; expiresInDays: number }) {
+  async createApiKey(
+    caller: TenantCaller,
+    input: { name: string; scopes: Permission[]; expiresInDays: number },
+  ) {
     const scopes = [...new Set(input.scopes)];
     const beyond = scopes.filter((s) => !caller.access.permissions.has(s));
     if (beyond.length > 0) {
@@ -284,7 +271,7 @@ export class TenancyService {
       record,
       this.deps.audit.auditPut(caller.access.scope, {
         action: 'api-key.created',
-        actor: actorOf(caller),
+        actor: auditActorOf(caller),
         resource: { type: 'api-key', id: keyId },
         details: { name: input.name, scopes, expiresAt: new Date(record.expiresAt).toISOString() },
       }),
@@ -292,7 +279,7 @@ export class TenancyService {
     return { ...publicApiKey(record), key: apiKeyString(record.tenantId, keyId, secret) };
   }
 
-  async revokeApiKey(caller: Caller, keyId: string) {
+  async revokeApiKey(caller: TenantCaller, keyId: string) {
     const key = await this.deps.tenants.getApiKey(caller.access.scope, keyId);
     if (!key) throw new NotFoundError('No such API key.');
     if (key.createdBy !== caller.principal.userId && !caller.access.permissions.has('api-keys:manage')) {
@@ -303,7 +290,7 @@ export class TenancyService {
       keyId,
       this.deps.audit.auditPut(caller.access.scope, {
         action: 'api-key.revoked',
-        actor: actorOf(caller),
+        actor: auditActorOf(caller),
         resource: { type: 'api-key', id: keyId },
         details: { name: key.name, createdBy: key.createdBy },
       }),
@@ -311,7 +298,7 @@ export class TenancyService {
     if (!deleted) throw new NotFoundError('No such API key.');
   }
 
-  private async requireMember(caller: Caller, userId: string): Promise<MemberRecord> {
+  private async requireMember(caller: TenantCaller, userId: string): Promise<MemberRecord> {
     const member = await this.deps.tenants.getMember(caller.access.scope, userId);
     if (!member) throw new NotFoundError('No such member.');
     return member;

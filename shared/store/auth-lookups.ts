@@ -5,6 +5,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure } from './conditions.js';
 import { type SessionRecord, type UserRecord, stripKeys } from './identity-store.js';
 import {
   type ApiKeyRecord,
@@ -116,7 +117,7 @@ export class AuthLookups {
         }),
       );
     } catch (error) {
-      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
 }

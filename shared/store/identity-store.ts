@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -10,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { TransactItem } from '../http/audit-seam.js';
 import { ConflictError, TooManyRequestsError } from '../http/errors.js';
+import { isConditionFailure } from './conditions.js';
 
 /** A user's profile item (identity table `USER#<id>` / `PROFILE`). Never returned to clients as is. */
 export interface UserRecord {
@@ -57,14 +57,6 @@ const sessionKey = (sessionId: string) => ({ pk: `SESSION#${sessionId}`, sk: 'SE
 
 /** Only a touch older than this rewrites last-seen (DESIGN.md §4: at most every few minutes). */
 export const LAST_SEEN_GRANULARITY_MS = 5 * 60_000;
-
-function isConditionFailure(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof TransactionCanceledException &&
-      (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed'))
-  );
-}
 
 /** Users, sessions and rate-limit counters in the identity table (platform credentials: no tenant). */
 export class IdentityStore {

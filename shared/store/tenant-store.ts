@@ -1,9 +1,9 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Permission, Role } from '../domain/permissions.js';
 import { PLANS, type Plan } from '../domain/plans.js';
 import type { TransactItem } from '../http/audit-seam.js';
 import { ConflictError, NotFoundError } from '../http/errors.js';
+import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
@@ -68,14 +68,6 @@ export function publicApiKey(key: ApiKeyRecord) {
 export const TENANT_SK = 'TENANT';
 export const memberSk = (userId: string) => `MEMBER#${userId}`;
 export const apiKeySk = (keyId: string) => `APIKEY#${keyId}`;
-
-function conditionFailed(error: unknown): boolean {
-  return (
-    error instanceof ConditionalCheckFailedException ||
-    (error instanceof TransactionCanceledException &&
-      (error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed'))
-  );
-}
 
 function memberItem(scope: TenantScope, member: MemberRecord) {
   return {
@@ -227,7 +219,8 @@ export class TenantStore {
         }),
       );
     } catch (error) {
-      if (conditionFailed(error)) throw new ConflictError('The user is already a member.', 'already-member');
+      if (isConditionFailure(error))
+        throw new ConflictError('The user is already a member.', 'already-member');
       throw error;
     }
   }
@@ -262,7 +255,7 @@ export class TenantStore {
     try {
       await db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (conditionFailed(error)) throw this.explainConflict(from);
+      if (isConditionFailure(error)) throw this.explainConflict(from);
       throw error;
     }
   }
@@ -286,7 +279,7 @@ export class TenantStore {
     try {
       await db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (conditionFailed(error)) throw this.explainConflict(role);
+      if (isConditionFailure(error)) throw this.explainConflict(role);
       throw error;
     }
   }
@@ -384,7 +377,7 @@ export class TenantStore {
       );
       return true;
     } catch (error) {
-      if (conditionFailed(error)) return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }

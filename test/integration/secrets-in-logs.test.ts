@@ -2,31 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
+import { captureProcessOutput } from '../support/log-capture.js';
 
-/** Everything the process writes while the handlers run at the most verbose log level. */
-const captured: string[] = [];
-const originals = {
-  out: process.stdout.write.bind(process.stdout),
-  err: process.stderr.write.bind(process.stderr),
-};
+let output: ReturnType<typeof captureProcessOutput>;
 let api: TestApi;
 
 beforeAll(async () => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-  const capture =
-    (original: typeof process.stdout.write) =>
-    (chunk: unknown, ...rest: unknown[]): boolean => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
-    };
-  process.stdout.write = capture(originals.out) as typeof process.stdout.write;
-  process.stderr.write = capture(originals.err) as typeof process.stderr.write;
+  // Everything the process writes while the handlers run at the most verbose log level.
+  output = captureProcessOutput();
   api = await startTestApi();
 });
 
 afterAll(async () => {
-  process.stdout.write = originals.out;
-  process.stderr.write = originals.err;
+  output.restore();
   await api.close();
 });
 
@@ -59,7 +48,7 @@ describe('logs', () => {
     });
     secrets.push('the-next-password-1');
 
-    const logs = captured.join('');
+    const logs = output.text();
     expect(logs).toContain('"message":"request"');
     for (const secret of secrets) expect(logs.includes(secret), `a secret reached the logs`).toBe(false);
   });
