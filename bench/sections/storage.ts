@@ -90,6 +90,7 @@ export const storageSection: BenchSection = {
         vendor: new StorageCredentialVendor({
           sts: new STSClient(clientConfig()),
           storageRoleArn: process.env.STORAGE_ROLE_ARN!,
+          storageKeyArn: process.env.STORAGE_KEY_ARN!,
         }),
         revocations: storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) }),
         audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),

@@ -30,7 +30,11 @@ const tenantDataTable = requireEnv('tenantDataTable');
 const managedBucket = requireEnv('storageBucket');
 const storageRoleArn = requireEnv('storageRoleArn');
 const sts = new STSClient(clientConfig());
-const vendor = new StorageCredentialVendor({ sts, storageRoleArn });
+const vendor = new StorageCredentialVendor({
+  sts,
+  storageRoleArn,
+  storageKeyArn: requireEnv('storageKeyArn'),
+});
 onStorageRevocation((tenantId, userId) => vendor.dropUser(tenantId, userId));
 const members = new TenantStore(tenantClients, tenantDataTable);
 const service = new StorageService({

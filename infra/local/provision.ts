@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { storageRolePolicy } from '../../shared/domain/storage-policy.js';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
@@ -149,23 +149,17 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     env[table.envVar] = name;
   }
 
-  const platformAlias = `alias/strongroom/${options.stage}/platform`;
-  let platformKeyArn: string | undefined;
-  try {
-    platformKeyArn = (await kms.send(new DescribeKeyCommand({ KeyId: platformAlias }))).KeyMetadata?.Arn;
-  } catch {
-    const created = await kms.send(
-      new CreateKeyCommand({
-        Description: 'Strongroom platform key (local)',
-        Tags: [{ TagKey: 'app', TagValue: 'strongroom' }],
-      }),
-    );
-    platformKeyArn = created.KeyMetadata?.Arn;
-    await kms.send(
-      new CreateAliasCommand({ AliasName: platformAlias, TargetKeyId: created.KeyMetadata?.KeyId }),
-    );
-  }
-  env[ENV_VARS.platformKeyArn] = platformKeyArn!;
+  env[ENV_VARS.platformKeyArn] = await ensureKey(
+    kms,
+    `alias/strongroom/${options.stage}/platform`,
+    'Strongroom platform key (local)',
+  );
+  // The managed storage bucket's own key, as in the stateful stack: vended sessions may use it via S3.
+  env[ENV_VARS.storageKeyArn] = await ensureKey(
+    kms,
+    `alias/strongroom/${options.stage}/storage`,
+    'Strongroom storage key (local)',
+  );
 
   const tables = {
     tenantDataTableArn: tableArn(options, env.TENANT_DATA_TABLE!),
@@ -196,6 +190,24 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     }
     env[envName] = bucket;
   }
+  // SSE-KMS with the storage key and a bucket key, as deployed (the emulator neither calls KMS for it nor
+  // checks the caller's KMS permissions; the simulator tests prove those).
+  await s3.send(
+    new PutBucketEncryptionCommand({
+      Bucket: env[ENV_VARS.storageBucket],
+      ServerSideEncryptionConfiguration: {
+        Rules: [
+          {
+            ApplyServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: env[ENV_VARS.storageKeyArn],
+            },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+    }),
+  );
   // The storage role that vended credentials for managed locations assume; its policy comes from the one
   // generator in shared/domain (moto ignores trust policies and conditions: the simulator tests prove them).
   env[ENV_VARS.storageRoleArn] = await ensureRole(
@@ -203,8 +215,28 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     `strongroom-${options.stage}-storage`,
     localTrustPolicy(),
     'storage',
-    storageRolePolicy({ bucketArn: `arn:aws:s3:::${env[ENV_VARS.storageBucket]}` }),
+    storageRolePolicy({
+      bucketArn: `arn:aws:s3:::${env[ENV_VARS.storageBucket]}`,
+      storageKeyArn: env[ENV_VARS.storageKeyArn]!,
+    }),
   );
   for (const client of [dynamo, kms, iam, s3]) client.destroy();
   return env;
+}
+
+/** The ARN of the key behind `alias`, creating key and alias on first provisioning. */
+async function ensureKey(kms: KMSClient, alias: string, description: string): Promise<string> {
+  try {
+    const arn = (await kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata?.Arn;
+    if (arn) return arn;
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'NotFoundException')) throw error;
+  }
+  const created = await kms.send(
+    new CreateKeyCommand({ Description: description, Tags: [{ TagKey: 'app', TagValue: 'strongroom' }] }),
+  );
+  const { Arn, KeyId } = created.KeyMetadata ?? {};
+  if (!Arn || !KeyId) throw new Error(`the emulator created no key for ${alias}`);
+  await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: KeyId }));
+  return Arn;
 }

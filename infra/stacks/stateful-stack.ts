@@ -2,9 +2,11 @@ import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aw
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { tenantKeyTags } from '../../shared/domain/key-policy.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
 
 export interface StatefulStackProps extends StackProps {
@@ -15,6 +17,11 @@ export interface StatefulStackProps extends StackProps {
 /** The data-bearing resources the stateless stack and its functions use. */
 export interface StatefulResources {
   platformKey: kms.IKey;
+  /**
+   * The managed storage bucket's own key. Vended storage sessions may use it through S3; they must never be
+   * able to use the platform key, which protects the tables and platform secrets.
+   */
+  storageKey: kms.IKey;
   tables: Record<TableDef['id'], dynamodb.ITable>;
   storageBucket: s3.IBucket;
   exportBucket: s3.IBucket;
@@ -28,6 +35,8 @@ export interface StatefulResources {
 export const STATEFUL_LOGICAL_IDS = {
   platformKey: 'PlatformKey',
   platformKeyAlias: 'PlatformKeyAlias',
+  storageKey: 'StorageKey',
+  storageKeyAlias: 'StorageKeyAlias',
   tables: { identity: 'IdentityTable', tenantData: 'TenantDataTable', audit: 'AuditTable' },
   accessLogsBucket: 'AccessLogsBucket',
   storageBucket: 'StorageBucket',
@@ -39,7 +48,7 @@ export const STATEFUL_LOGICAL_IDS = {
 export const BACKUP_RETENTION_DAYS = 35;
 
 /**
- * Tables, the platform KMS key, the buckets and the backup plan of one region: everything that holds data.
+ * Tables, the platform and storage KMS keys, the buckets and the backup plan of one region: everything that holds data.
  * Termination protection and RETAIN everywhere; deploy it rarely and never replace it.
  */
 export class StatefulStack extends Stack {
@@ -57,6 +66,36 @@ export class StatefulStack extends Stack {
     pin(platformKey, ids.platformKey);
     const alias = platformKey.addAlias(`alias/strongroom/${props.stage}/platform`);
     pin(alias, ids.platformKeyAlias);
+
+    // The managed storage bucket gets a key of its own: vended credentials need kms:Decrypt and
+    // kms:GenerateDataKey on the bucket's key, and must never hold them on the platform key.
+    const storageKey = new kms.Key(this, 'StorageKey', {
+      description: `Strongroom ${props.stage} storage key: objects of managed storage locations only`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(storageKey, ids.storageKey);
+    const storageAlias = storageKey.addAlias(`alias/strongroom/${props.stage}/storage`);
+    pin(storageAlias, ids.storageKeyAlias);
+    // Function roles reach tenant keys by their tags (strongroom:stage), and tenant creation may tag keys
+    // with exactly those tags; without this, a role that may tag keys could make the platform or storage key
+    // look like a tenant key, and so usable, disable-able and deletable by the tenant-key statements.
+    for (const key of [platformKey, storageKey]) {
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'NeverATenantKey',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['kms:TagResource'],
+          resources: ['*'],
+          conditions: {
+            'ForAnyValue:StringEqualsIgnoreCase': {
+              'aws:TagKeys': tenantKeyTags(props.stage, '').map((tag) => tag.key),
+            },
+          },
+        }),
+      );
+    }
 
     const tables = {} as Record<TableDef['id'], dynamodb.ITable>;
     for (const def of TABLES) {
@@ -102,10 +141,15 @@ export class StatefulStack extends Stack {
         'This is the server access log target of the other buckets; logging it into itself would log its own log deliveries forever.',
     });
 
-    const dataBucket = (id: string, logPrefix: string, extra: Partial<s3.BucketProps> = {}) => {
+    const dataBucket = (
+      id: string,
+      logPrefix: string,
+      encryptionKey: kms.IKey,
+      extra: Partial<s3.BucketProps> = {},
+    ) => {
       const bucket = new s3.Bucket(this, id, {
         encryption: s3.BucketEncryption.KMS,
-        encryptionKey: platformKey,
+        encryptionKey,
         // One data key per bucket and period instead of one KMS call per object.
         bucketKeyEnabled: true,
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -121,11 +165,11 @@ export class StatefulStack extends Stack {
       return bucket;
     };
     // Managed storage locations: `tenants/<tenantId>/<locationId>/…`, reached only with vended credentials.
-    const storageBucket = dataBucket(ids.storageBucket, 'storage/', {
+    const storageBucket = dataBucket(ids.storageBucket, 'storage/', storageKey, {
       lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
     // Tenant export archives are fetched through short-lived presigned URLs; nothing needs them for long.
-    const exportBucket = dataBucket(ids.exportBucket, 'exports/', {
+    const exportBucket = dataBucket(ids.exportBucket, 'exports/', platformKey, {
       lifecycleRules: [
         {
           expiration: Duration.days(7),
@@ -159,7 +203,7 @@ export class StatefulStack extends Stack {
         'AWS Backup assumes this role only to back up the selected tables; the AWS-managed service policy is the documented, maintained policy for that.',
     });
 
-    this.resources = { platformKey, tables, storageBucket, exportBucket };
+    this.resources = { platformKey, storageKey, tables, storageBucket, exportBucket };
   }
 }
 

@@ -15,6 +15,8 @@ export const ENV_VARS = {
   platformKeyArn: 'PLATFORM_KEY_ARN',
   storageRoleArn: 'STORAGE_ROLE_ARN',
   storageBucket: 'STORAGE_BUCKET',
+  /** The managed storage bucket's own KMS key: vended managed-location sessions may use it through S3. */
+  storageKeyArn: 'STORAGE_KEY_ARN',
   exportBucket: 'EXPORT_BUCKET',
   tenantKeyAdminRoleArn: 'TENANT_KEY_ADMIN_ROLE_ARN',
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',

@@ -51,6 +51,63 @@ export const WRITE_OBJECT_ACTIONS = [
 
 export interface SessionPolicyInput extends StorageRoot {
   access: StorageAccess;
+  /**
+   * Managed locations only: the storage bucket's own KMS key (SSE-KMS), which S3 uses on the session's
+   * behalf. Absent for external locations: a customer's bucket key is governed by the customer's key policy.
+   */
+  kmsKeyArn?: string;
+}
+
+/** What a read session may have S3 ask KMS for: decrypting the data key of an object it gets. */
+export const STORAGE_KEY_READ_ACTIONS = ['kms:Decrypt'] as const;
+/**
+ * Write adds the data key S3 generates for a PutObject/CreateMultipartUpload; Decrypt stays (multipart
+ * uploads and copies decrypt the data key again).
+ */
+export const STORAGE_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey'] as const;
+
+const KMS_KEY_ARN = /^arn:aws:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
+
+/** The region of a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`); TypeError for anything else. */
+export function kmsKeyRegion(keyArn: string): string {
+  const region = KMS_KEY_ARN.exec(keyArn)?.[1];
+  if (!region) throw new TypeError('expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  return region;
+}
+
+/**
+ * The `kms:ViaService` value of S3 in one region. Exact rather than `s3.*.amazonaws.com`: S3 uses a KMS key
+ * only for a bucket in the key's own region, so this is the only value a legitimate request carries, and the
+ * simulator tests can show that every other one (another region, another service, none) is refused.
+ */
+export function s3ViaService(region: string): string {
+  return `s3.${region}.amazonaws.com`;
+}
+
+/**
+ * The KMS statement of a session or role policy: the storage key, only as S3 uses it for a request S3 has
+ * already authorised (`kms:ViaService`). No `kms:EncryptionContext:aws:s3:arn` condition, on purpose: the
+ * key protects this one bucket only, and a session reaches S3 only for objects under its own prefix, so S3
+ * never uses the key on the session's behalf for anything else; with bucket keys the context is the bucket
+ * ARN (the same for every tenant, so no tenant separation to gain), while an object written with the bucket
+ * key switched off (a client may do that per request) carries the object ARN, so a bucket-ARN condition
+ * would only break such reads. For the same reason the revocation deny names `s3:*` only: a revoked
+ * session's S3 request is refused before S3 would call KMS, and without S3 the key is unusable.
+ */
+function storageKeyStatement(
+  sid: string,
+  actions: readonly string[],
+  keyArn: string,
+  region: string,
+  extra?: Record<string, string>,
+): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: 'Allow',
+    Action: actions.length === 1 ? actions[0]! : [...actions],
+    Resource: keyArn,
+    Condition: { StringEquals: { 'kms:ViaService': s3ViaService(region), ...extra } },
+  };
 }
 
 /** A policy that would not fit where it has to go (STS or IAM); the caller maps it to a clear 4xx. */
@@ -76,7 +133,7 @@ const s3Arn = (bucket: string, key?: string) =>
  * An empty prefix (a whole registered bucket) grants the bucket.
  */
 export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
-  const { bucket, prefix, access } = input;
+  const { bucket, prefix, access, kmsKeyArn } = input;
   if (!bucket) throw new TypeError('sessionPolicyFor needs a bucket');
   if (/[*?$]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/'))
     throw new TypeError('sessionPolicyFor needs a normalised prefix');
@@ -90,10 +147,18 @@ export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
     Resource: s3Arn(bucket),
   };
   if (prefix) list.Condition = { StringLike: { 's3:prefix': `${prefix}/*` } };
-  return {
-    Version: '2012-10-17',
-    Statement: [{ Sid: 'Objects', Effect: 'Allow', Action: objectActions, Resource: objects }, list],
-  };
+  const statements: PolicyStatement[] = [
+    { Sid: 'Objects', Effect: 'Allow', Action: objectActions, Resource: objects },
+    list,
+  ];
+  if (kmsKeyArn !== undefined) {
+    const keyActions =
+      access === 'write'
+        ? [...STORAGE_KEY_READ_ACTIONS, ...STORAGE_KEY_WRITE_ACTIONS]
+        : [...STORAGE_KEY_READ_ACTIONS];
+    statements.push(storageKeyStatement('Key', keyActions, kmsKeyArn, kmsKeyRegion(kmsKeyArn)));
+  }
+  return { Version: '2012-10-17', Statement: statements };
 }
 
 /** The session policy as sent to STS (minified), or PolicyTooLargeError when it exceeds STS's limit. */
@@ -107,13 +172,26 @@ export function packedSessionPolicy(policy: PolicyDocument): string {
 // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM, not by JavaScript.
 const TENANT_PREFIX = 'tenants/${aws:PrincipalTag/TenantId}';
 
+export interface StorageRolePolicyInput {
+  bucketArn: string;
+  /** The managed bucket's own KMS key (never the platform key). */
+  storageKeyArn: string;
+  /**
+   * The key's region, for `kms:ViaService`. Defaults to the region in `storageKeyArn`; pass it when the ARN
+   * is not a literal yet (a CDK token).
+   */
+  region?: string;
+}
+
 /**
  * The storage role's own policy: whatever a session policy says, a session reaches only
- * `tenants/<its TenantId tag>/` in the managed bucket, writes only with `Access = write`, and a session
- * without the tags can do nothing.
+ * `tenants/<its TenantId tag>/` in the managed bucket, writes only with `Access = write`, uses the bucket's
+ * KMS key only through S3 (Decrypt; GenerateDataKey only with `Access = write`), and a session without the
+ * tags can do nothing. It is also the role's permissions boundary.
  */
-export function storageRolePolicy(input: { bucketArn: string }): PolicyDocument {
-  const { bucketArn } = input;
+export function storageRolePolicy(input: StorageRolePolicyInput): PolicyDocument {
+  const { bucketArn, storageKeyArn } = input;
+  const region = input.region ?? kmsKeyRegion(storageKeyArn);
   return {
     Version: '2012-10-17',
     Statement: [
@@ -137,10 +215,14 @@ export function storageRolePolicy(input: { bucketArn: string }): PolicyDocument 
         Resource: bucketArn,
         Condition: { StringLike: { 's3:prefix': `${TENANT_PREFIX}/*` } },
       },
+      storageKeyStatement('StorageKeyRead', STORAGE_KEY_READ_ACTIONS, storageKeyArn, region),
+      storageKeyStatement('StorageKeyWrite', STORAGE_KEY_WRITE_ACTIONS, storageKeyArn, region, {
+        'aws:PrincipalTag/Access': 'write',
+      }),
       {
         Sid: 'DenyUntaggedSessions',
         Effect: 'Deny',
-        Action: 's3:*',
+        Action: ['s3:*', 'kms:*'],
         Resource: '*',
         Condition: {
           Null: { 'aws:PrincipalTag/TenantId': 'true' },
@@ -149,7 +231,7 @@ export function storageRolePolicy(input: { bucketArn: string }): PolicyDocument 
       {
         Sid: 'DenyWithoutUser',
         Effect: 'Deny',
-        Action: 's3:*',
+        Action: ['s3:*', 'kms:*'],
         Resource: '*',
         Condition: { Null: { 'aws:PrincipalTag/UserId': 'true' } },
       },

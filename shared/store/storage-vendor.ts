@@ -104,6 +104,11 @@ export interface StorageCredentialVendorProps {
   sts: STSClient;
   /** The platform storage role (managed locations). */
   storageRoleArn: string;
+  /**
+   * The managed bucket's own KMS key: managed-location session policies allow S3 to use it on the session's
+   * behalf (SSE-KMS). External locations never get a KMS statement: their keys are the customer's.
+   */
+  storageKeyArn: string;
   /** Served credentials keep at least this much lifetime; cached ones are dropped this long before expiry. */
   refreshMarginMs?: number;
   maxCacheEntries?: number;
@@ -210,6 +215,7 @@ export class StorageCredentialVendor {
           bucket: request.location.bucket,
           prefix: request.location.prefix,
           access: request.access,
+          ...(request.location.kind === 'managed' ? { kmsKeyArn: this.#p.storageKeyArn } : {}),
         }),
       );
     } catch (error) {

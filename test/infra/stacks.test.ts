@@ -69,8 +69,8 @@ describe('stateful stack', () => {
   it('keeps the logical IDs of every stateful resource fixed', () => {
     // Prepare: the list is written out here on purpose; changing one replaces (empties) a resource.
     const expected = {
-      'AWS::KMS::Key': ['PlatformKey'],
-      'AWS::KMS::Alias': ['PlatformKeyAlias'],
+      'AWS::KMS::Key': ['PlatformKey', 'StorageKey'],
+      'AWS::KMS::Alias': ['PlatformKeyAlias', 'StorageKeyAlias'],
       'AWS::DynamoDB::Table': ['AuditTable', 'IdentityTable', 'TenantDataTable'],
       'AWS::S3::Bucket': ['AccessLogsBucket', 'ExportBucket', 'StorageBucket'],
       'AWS::Backup::BackupVault': ['BackupVault'],
@@ -125,8 +125,12 @@ describe('stateful stack', () => {
     },
   );
 
-  it('encrypts the data buckets with the platform key, blocks public access, enforces TLS, versions and logs them', () => {
-    for (const id of [STATEFUL_LOGICAL_IDS.storageBucket, STATEFUL_LOGICAL_IDS.exportBucket]) {
+  it('encrypts the data buckets with their keys, blocks public access, enforces TLS, versions and logs them', () => {
+    const keyOf = {
+      [STATEFUL_LOGICAL_IDS.storageBucket]: STATEFUL_LOGICAL_IDS.storageKey,
+      [STATEFUL_LOGICAL_IDS.exportBucket]: STATEFUL_LOGICAL_IDS.platformKey,
+    };
+    for (const [id, keyId] of Object.entries(keyOf)) {
       const bucket = byType(stateful, 'AWS::S3::Bucket')[id]!;
       expect(bucket.Properties).toMatchObject({
         BucketEncryption: {
@@ -135,7 +139,7 @@ describe('stateful stack', () => {
               BucketKeyEnabled: true,
               ServerSideEncryptionByDefault: {
                 SSEAlgorithm: 'aws:kms',
-                KMSMasterKeyID: getAtt('PlatformKey'),
+                KMSMasterKeyID: getAtt(keyId),
               },
             },
           ],

@@ -190,6 +190,7 @@ describe('root registry (model-based, real transactions)', () => {
       vendor: new StorageCredentialVendor({
         sts: new STSClient(clientConfig()),
         storageRoleArn: process.env.STORAGE_ROLE_ARN!,
+        storageKeyArn: process.env.STORAGE_KEY_ARN!,
       }),
       revocations,
       audit,

@@ -11,6 +11,7 @@ import {
   revocationCutoff,
   revocationOf,
   revocationPolicy,
+  kmsKeyRegion,
   revokedBefore,
   sessionPolicyFor,
   storageRolePolicy,
@@ -21,6 +22,7 @@ import {
   ancestorPrefixes,
   bucketNameProblem,
   formatStorageRoot,
+  managedRoot,
   narrowestContainingRoot,
   parseStorageRoot,
   rootContains,
@@ -150,6 +152,43 @@ describe('containment', () => {
   });
 });
 
+/** A storage key ARN in the longest-named commercial region. */
+const LONG_KEY = 'arn:aws:kms:ap-southeast-3:123456789012:key/mrk-0123456789abcdef0123456789abcdef';
+
+describe('storage key statement', () => {
+  it('takes the ViaService region from the key ARN and refuses anything but a key ARN', () => {
+    expect(kmsKeyRegion('arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001')).toBe(
+      'eu-west-1',
+    );
+    for (const notAKey of [
+      'arn:aws:kms:eu-west-1:123456789012:alias/strongroom/prod/storage',
+      'arn:aws:kms:eu-west-1:123456789012:key/*',
+      'arn:aws:kms:*:123456789012:key/abc',
+      '0b7c2f7e-0000-4000-8000-000000000001',
+      '',
+    ]) {
+      expect(() => kmsKeyRegion(notAKey), notAKey).toThrow(TypeError);
+      expect(() =>
+        sessionPolicyFor({ bucket: 'b', prefix: 'p', access: 'read', kmsKeyArn: notAKey }),
+      ).toThrow(TypeError);
+      expect(() => storageRolePolicy({ bucketArn: 'arn:aws:s3:::b', storageKeyArn: notAKey })).toThrow(
+        TypeError,
+      );
+    }
+  });
+
+  it('read sessions get Decrypt, write sessions Decrypt and GenerateDataKey, without a key none', () => {
+    const kms = (access: 'read' | 'write', kmsKeyArn?: string) =>
+      sessionPolicyFor({ bucket: 'b', prefix: 'p', access, ...(kmsKeyArn ? { kmsKeyArn } : {}) })
+        .Statement.filter((s) => [s.Action].flat().some((a) => a.startsWith('kms:')))
+        .map((s) => [s.Action].flat());
+    expect(kms('read', LONG_KEY)).toEqual([['kms:Decrypt']]);
+    expect(kms('write', LONG_KEY)).toEqual([['kms:Decrypt', 'kms:GenerateDataKey']]);
+    expect(kms('read')).toEqual([]);
+    expect(kms('write')).toEqual([]);
+  });
+});
+
 describe('session policy size', () => {
   it('the largest accepted root fits STS with room to spare', () => {
     const text = packedSessionPolicy(
@@ -158,11 +197,19 @@ describe('session policy size', () => {
     expect(text.length).toBeLessThan(2048);
   });
 
+  it('a managed write policy with the storage key fits STS for the longest bucket name and ids', () => {
+    const root = managedRoot('b'.repeat(63), `t_${'0'.repeat(26)}`, `l_${'0'.repeat(26)}`);
+    const text = packedSessionPolicy(sessionPolicyFor({ ...root, access: 'write', kmsKeyArn: LONG_KEY }));
+    expect(text).toContain('"kms:ViaService":"s3.ap-southeast-3.amazonaws.com"');
+    expect(text.length).toBeLessThan(2048);
+  });
+
   it('the storage role policy and a full revocation policy fit IAM’s 10,240 characters per role together', () => {
     const bucketArn = `arn:aws:s3:::${'b'.repeat(63)}`;
-    expect(
-      JSON.stringify(storageRolePolicy({ bucketArn })).length + REVOCATION_POLICY_MAX_CHARS,
-    ).toBeLessThanOrEqual(10_240);
+    const rolePolicy = JSON.stringify(storageRolePolicy({ bucketArn, storageKeyArn: LONG_KEY }));
+    expect(rolePolicy.length + REVOCATION_POLICY_MAX_CHARS).toBeLessThanOrEqual(10_240);
+    // It is also the permissions boundary, a managed policy: at most 6,144 characters.
+    expect(rolePolicy.length).toBeLessThanOrEqual(6_144);
   });
 
   it('a policy over 2048 characters fails closed', () => {

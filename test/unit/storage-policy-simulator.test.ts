@@ -5,6 +5,8 @@ import { ROLES, roleHas } from '../../shared/domain/permissions.js';
 import {
   READ_OBJECT_ACTIONS,
   STORAGE_ACCESS,
+  STORAGE_KEY_READ_ACTIONS,
+  STORAGE_KEY_WRITE_ACTIONS,
   WRITE_OBJECT_ACTIONS,
   addRevocation,
   permissionForAccess,
@@ -28,10 +30,17 @@ const U2 = 'u_01jx0000000000000000000002';
 const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-storage/${T1}-${U1}`;
 const VENDING_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-storage-function`;
 const ISSUED = '2026-11-22T10:00:00Z';
+const REGION = 'eu-west-1';
+const STORAGE_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000001`;
+const PLATFORM_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000002`;
+const OTHER_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000003`;
+const VIA_S3 = `s3.${REGION}.amazonaws.com`;
+/** The storage role as deployed: its policy inline and, verbatim, as its permissions boundary. */
+const STORAGE_ROLE_POLICY = storageRolePolicy({ bucketArn: BUCKET_ARN, storageKeyArn: STORAGE_KEY });
 
 type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 
-interface Probe {
+interface S3Probe {
   action: string;
   bucket: string;
   /** Object key, or undefined for a bucket-level action. */
@@ -40,29 +49,67 @@ interface Probe {
   listPrefix?: string;
 }
 
+/** A KMS request as the session would make it: through S3 (`viaService`), or directly (none). */
+interface KmsProbe {
+  action: string;
+  keyArn: string;
+  viaService?: string;
+}
+
+type Probe = S3Probe | KmsProbe;
+
+/** A key policy that lets the key's own account decide with IAM policies (CDK's default key policy). */
+const accountKeyPolicy = (account: string) => ({
+  Version: '2012-10-17',
+  Statement: [
+    { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' },
+  ],
+});
+
 interface SessionSetup {
   sessionPolicy: PolicyDocument;
   identityPolicies: { name: string; policy: unknown }[];
+  /** The role's permissions boundary, if it has one. */
+  boundary?: PolicyDocument;
+  /**
+   * The resource's own policy. KMS probes default to the key policy CDK gives the platform's keys (the key
+   * owner's account may use it as its IAM policies allow; test/infra asserts that shape).
+   */
+  resourcePolicy?: unknown;
   tags: Record<string, string>;
   issued?: string;
+  /** @default the managed storage role's session */
+  principal?: string;
 }
 
 async function decide(setup: SessionSetup, probe: Probe): Promise<Decision> {
   const context: Record<string, string> = { 'aws:TokenIssueTime': setup.issued ?? ISSUED };
   for (const [k, v] of Object.entries(setup.tags)) context[`aws:PrincipalTag/${k}`] = v;
-  if (probe.listPrefix !== undefined) context['s3:prefix'] = probe.listPrefix;
-  const resource =
-    probe.key === undefined ? `arn:aws:s3:::${probe.bucket}` : `arn:aws:s3:::${probe.bucket}/${probe.key}`;
+  let resource: string;
+  let resourcePolicy = setup.resourcePolicy;
+  if ('keyArn' in probe) {
+    resource = probe.keyArn;
+    if (probe.viaService !== undefined) context['kms:ViaService'] = probe.viaService;
+    resourcePolicy ??= accountKeyPolicy(probe.keyArn.split(':')[4]!);
+  } else {
+    if (probe.listPrefix !== undefined) context['s3:prefix'] = probe.listPrefix;
+    resource =
+      probe.key === undefined ? `arn:aws:s3:::${probe.bucket}` : `arn:aws:s3:::${probe.bucket}/${probe.key}`;
+  }
   const response = await runSimulation(
     {
       request: {
-        principal: SESSION,
+        principal: setup.principal ?? SESSION,
         action: probe.action,
-        resource: { resource, accountId: ACCOUNT },
+        resource: { resource, accountId: resource.split(':')[4] || ACCOUNT },
         contextVariables: context,
       },
       identityPolicies: setup.identityPolicies,
       sessionPolicy: setup.sessionPolicy,
+      ...(setup.boundary
+        ? { permissionBoundaryPolicies: [{ name: 'boundary', policy: setup.boundary }] }
+        : {}),
+      ...(resourcePolicy ? { resourcePolicy } : {}),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
     },
@@ -118,7 +165,7 @@ function targets(bucket: string, prefix: string, otherTenantPrefix: string) {
 describe('managed storage: session policy × storage role policy × tags', () => {
   const root = managedRoot(BUCKET, T1, 'data');
   const other = managedRoot(BUCKET, T2, 'data');
-  const rolePolicy = { name: 'storage-role', policy: storageRolePolicy({ bucketArn: BUCKET_ARN }) };
+  const rolePolicy = { name: 'storage-role', policy: STORAGE_ROLE_POLICY };
 
   for (const role of ROLES) {
     for (const access of STORAGE_ACCESS) {
@@ -130,8 +177,9 @@ describe('managed storage: session policy × storage role policy × tags', () =>
         expect(vends).toBe(expectedVend);
         if (!vends) return;
         const setup: SessionSetup = {
-          sessionPolicy: sessionPolicyFor({ ...root, access }),
+          sessionPolicy: sessionPolicyFor({ ...root, access, kmsKeyArn: STORAGE_KEY }),
           identityPolicies: [rolePolicy],
+          boundary: STORAGE_ROLE_POLICY,
           tags: { TenantId: T1, UserId: U1, Access: access },
         };
         const t = targets(BUCKET, root.prefix, other.prefix);
@@ -202,6 +250,164 @@ describe('managed storage: session policy × storage role policy × tags', () =>
   });
 });
 
+describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
+  const root = managedRoot(BUCKET, T1, 'data');
+  const rolePolicy = { name: 'storage-role', policy: STORAGE_ROLE_POLICY };
+  const session = (access: StorageAccess, overrides: Partial<SessionSetup> = {}): SessionSetup => ({
+    sessionPolicy: sessionPolicyFor({ ...root, access, kmsKeyArn: STORAGE_KEY }),
+    identityPolicies: [rolePolicy],
+    boundary: STORAGE_ROLE_POLICY,
+    tags: { TenantId: T1, UserId: U1, Access: access },
+    ...overrides,
+  });
+  const USE = [...STORAGE_KEY_READ_ACTIONS, ...STORAGE_KEY_WRITE_ACTIONS];
+  const decideAll = (setup: SessionSetup, probes: KmsProbe[]) =>
+    Promise.all(probes.map(async (probe) => ({ probe, decision: await decide(setup, probe) })));
+
+  it('a read session may have S3 decrypt with the storage key, and not generate data keys', async () => {
+    // Act
+    const decrypt = await decide(session('read'), {
+      action: 'kms:Decrypt',
+      keyArn: STORAGE_KEY,
+      viaService: VIA_S3,
+    });
+    const generate = await decide(session('read'), {
+      action: 'kms:GenerateDataKey',
+      keyArn: STORAGE_KEY,
+      viaService: VIA_S3,
+    });
+    // Assess
+    expect([decrypt, generate]).toEqual(['Allowed', 'ImplicitlyDenied']);
+  });
+
+  it('a write session may have S3 both decrypt and generate data keys with it', async () => {
+    const decisions = await decideAll(
+      session('write'),
+      USE.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
+    );
+    expect(decisions.map((d) => d.decision)).toEqual(['Allowed', 'Allowed']);
+  });
+
+  for (const access of STORAGE_ACCESS) {
+    it(`${access}: never the storage key directly, through another service or through S3 of another region`, async () => {
+      // Prepare
+      const probes = USE.flatMap((action) =>
+        [
+          undefined,
+          `dynamodb.${REGION}.amazonaws.com`,
+          `secretsmanager.${REGION}.amazonaws.com`,
+          's3.us-east-1.amazonaws.com',
+          `s3-object-lambda.${REGION}.amazonaws.com`,
+        ].map((viaService) => ({ action, keyArn: STORAGE_KEY, ...(viaService ? { viaService } : {}) })),
+      );
+      // Act
+      const decisions = await decideAll(session(access), probes);
+      // Assess
+      for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+    });
+
+    it(`${access}: never the platform key or any other key, not even through S3`, async () => {
+      const keys = [
+        PLATFORM_KEY,
+        OTHER_KEY,
+        // The same key id in another account or region is another key.
+        STORAGE_KEY.replace(ACCOUNT, '210987654321'),
+        STORAGE_KEY.replace(REGION, 'us-east-1'),
+      ];
+      const decisions = await decideAll(
+        session(access),
+        keys.flatMap((keyArn) =>
+          USE.map((action) => ({
+            action,
+            keyArn,
+            viaService: `s3.${keyArn.split(':')[3]}.amazonaws.com`,
+          })),
+        ),
+      );
+      for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+    });
+
+    it(`${access}: no other KMS action on the storage key, even through S3`, async () => {
+      const others = [
+        'kms:Encrypt',
+        'kms:ReEncryptFrom',
+        'kms:ReEncryptTo',
+        'kms:GenerateDataKeyWithoutPlaintext',
+        'kms:GenerateDataKeyPair',
+        'kms:CreateGrant',
+        'kms:DescribeKey',
+        'kms:PutKeyPolicy',
+        'kms:DisableKey',
+        'kms:ScheduleKeyDeletion',
+      ];
+      const decisions = await decideAll(
+        session(access),
+        others.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
+      );
+      for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+    });
+  }
+
+  it('a read-tagged session cannot have S3 generate data keys even under a write session policy', async () => {
+    const setup = session('write', { tags: { TenantId: T1, UserId: U1, Access: 'read' } });
+    expect(
+      await decide(setup, { action: 'kms:GenerateDataKey', keyArn: STORAGE_KEY, viaService: VIA_S3 }),
+    ).toBe('ImplicitlyDenied');
+    expect(await decide(setup, { action: 'kms:Decrypt', keyArn: STORAGE_KEY, viaService: VIA_S3 })).toBe(
+      'Allowed',
+    );
+  });
+
+  it('a session policy naming the platform key (an application bug) reaches no key: role and boundary name only the storage key', async () => {
+    const setup = session('write', {
+      sessionPolicy: sessionPolicyFor({ ...root, access: 'write', kmsKeyArn: PLATFORM_KEY }),
+    });
+    const decisions = await decideAll(
+      setup,
+      [PLATFORM_KEY, STORAGE_KEY].flatMap((keyArn) =>
+        USE.map((action) => ({ action, keyArn, viaService: VIA_S3 })),
+      ),
+    );
+    for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+  });
+
+  it('the permissions boundary admits the storage key through S3 and caps a widened inline policy', async () => {
+    // Prepare: an inline policy (the function may write the role's inline policies) that allows any KMS use
+    const widened = {
+      name: 'widened',
+      policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] },
+    };
+    const everything: PolicyDocument = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
+    };
+    const setup = session('write', { identityPolicies: [widened], sessionPolicy: everything });
+    // Act
+    const viaS3 = await decideAll(
+      setup,
+      USE.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
+    );
+    const elsewhere = await decideAll(setup, [
+      ...USE.map((action) => ({ action, keyArn: STORAGE_KEY })),
+      ...USE.map((action) => ({ action, keyArn: PLATFORM_KEY, viaService: VIA_S3 })),
+      { action: 'kms:CreateGrant', keyArn: STORAGE_KEY, viaService: VIA_S3 },
+    ]);
+    // Assess
+    expect(viaS3.map((d) => d.decision)).toEqual(['Allowed', 'Allowed']);
+    for (const d of elsewhere) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+  });
+
+  it('a session without tags is denied the key outright', async () => {
+    for (const tags of [{}, { TenantId: T1, Access: 'write' }] as Record<string, string>[]) {
+      const decisions = await decideAll(
+        session('write', { tags }),
+        USE.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
+      );
+      expect(decisions.map((d) => d.decision)).toEqual(['ExplicitlyDenied', 'ExplicitlyDenied']);
+    }
+  });
+});
+
 describe('external storage: the session policy alone scopes a broad customer role', () => {
   const customerRole = {
     name: 'customer-role',
@@ -229,6 +435,48 @@ describe('external storage: the session policy alone scopes a broad customer rol
       }
       for (const [probe, decision] of denied)
         expect({ probe, decision }).toEqual({ probe, decision: 'ImplicitlyDenied' });
+    });
+  }
+
+  for (const access of STORAGE_ACCESS) {
+    it(`${access}: the session policy grants no KMS, not even a key the customer's role and key policy allow`, async () => {
+      // Prepare: the customer's role may use any key, and their key policy names that role
+      const customerAccount = '210987654321';
+      const customerKey = `arn:aws:kms:${REGION}:${customerAccount}:key/0b7c2f7e-0000-4000-8000-00000000000c`;
+      const customerRoleArn = `arn:aws:iam::${customerAccount}:role/strongroom-access`;
+      const sessionPolicy = sessionPolicyFor({ ...root, access });
+      const setup: SessionSetup = {
+        sessionPolicy,
+        identityPolicies: [
+          {
+            name: 'customer-role',
+            policy: {
+              Version: '2012-10-17',
+              Statement: [{ Effect: 'Allow', Action: ['s3:*', 'kms:*'], Resource: '*' }],
+            },
+          },
+        ],
+        resourcePolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { AWS: customerRoleArn }, Action: 'kms:*', Resource: '*' },
+          ],
+        },
+        principal: `arn:aws:sts::${customerAccount}:assumed-role/strongroom-access/${T1}-${U1}`,
+        tags: { TenantId: T1, UserId: U1, Access: access },
+      };
+      // Act
+      const decisions = await Promise.all(
+        [customerKey, STORAGE_KEY, PLATFORM_KEY].flatMap((keyArn) =>
+          ['kms:Decrypt', 'kms:GenerateDataKey'].map(async (action) => {
+            const probe = { action, keyArn, viaService: VIA_S3 };
+            return { probe, decision: await decide(setup, probe) };
+          }),
+        ),
+      );
+      // Assess
+      expect(JSON.stringify(sessionPolicy)).not.toContain('kms:');
+      for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
     });
   }
 
@@ -260,7 +508,7 @@ describe('revocation deny on the storage role', () => {
     now,
   );
   const policies = [
-    { name: 'storage-role', policy: storageRolePolicy({ bucketArn: BUCKET_ARN }) },
+    { name: 'storage-role', policy: STORAGE_ROLE_POLICY },
     { name: 'revocations', policy: revocationPolicy(entries)! },
   ];
   const probe = { action: 's3:GetObject', bucket: BUCKET, key: `${root.prefix}/x` };

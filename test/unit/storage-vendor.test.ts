@@ -22,6 +22,7 @@ const T2 = 't_01jx0000000000000000000002';
 const U1 = 'u_01jx0000000000000000000001';
 const U2 = 'u_01jx0000000000000000000002';
 const STORAGE_ROLE = 'arn:aws:iam::123456789012:role/strongroom-prod-storage';
+const STORAGE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001';
 const T0 = Date.parse('2026-11-22T12:00:00.000Z');
 
 const managed: StorageLocationRecord = {
@@ -63,6 +64,7 @@ function vendor() {
   return new StorageCredentialVendor({
     sts: new STSClient({ region: 'eu-west-1' }),
     storageRoleArn: STORAGE_ROLE,
+    storageKeyArn: STORAGE_KEY,
     now: () => clock,
     sleep: async (ms) => {
       clock += ms;
@@ -96,7 +98,12 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
       RoleSessionName: `${T1}-${U1}`,
       DurationSeconds: 1800,
       Policy: JSON.stringify(
-        sessionPolicyFor({ bucket: managed.bucket, prefix: managed.prefix, access: 'write' }),
+        sessionPolicyFor({
+          bucket: managed.bucket,
+          prefix: managed.prefix,
+          access: 'write',
+          kmsKeyArn: STORAGE_KEY,
+        }),
       ),
       Tags: [
         { Key: 'TenantId', Value: T1 },
@@ -109,6 +116,14 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     expect(input.ExternalId).toBeUndefined();
     expect(input.TransitiveTagKeys).toBeUndefined();
     expect(input.RoleSessionName!.length).toBeLessThanOrEqual(64);
+    // SSE-KMS: the bucket's own key, through S3 only.
+    expect(JSON.parse(input.Policy!).Statement.find((s: { Sid: string }) => s.Sid === 'Key')).toEqual({
+      Sid: 'Key',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: STORAGE_KEY,
+      Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
+    });
   });
 
   it('external: the customer role with the tenant ExternalId and the same session policy', async () => {
@@ -127,6 +142,10 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
       Policy: JSON.stringify(sessionPolicyFor({ bucket: 'customer-lake', prefix: 'data', access: 'read' })),
       SourceIdentity: U1,
     });
+    // The customer's bucket key is the customer's: no KMS statement, least of all for our storage key.
+    const policy = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input.Policy!;
+    expect(policy).not.toContain('kms:');
+    expect(policy).not.toContain(STORAGE_KEY);
   });
 
   it('refuses an external vend without an ExternalId before calling STS', async () => {

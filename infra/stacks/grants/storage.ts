@@ -1,5 +1,6 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { ENV_VARS } from '../../../shared/aws/config.js';
 import { storageRolePolicy, storageRoleTrustPolicy } from '../../../shared/domain/storage-policy.js';
 import type { AreaGrants } from './area-resources.js';
 import {
@@ -15,7 +16,8 @@ import {
  *
  * - The storage role, whose sessions are the vended credentials: policy `storageRolePolicy()` and trust
  *   `storageRoleTrustPolicy()` (only this function's role, only with the session tags), both verbatim from
- *   shared/domain/storage-policy.ts.
+ *   shared/domain/storage-policy.ts. The policy names the bucket's own key (never the platform key), usable
+ *   only through S3; the function itself gets the key's ARN (for the session policy), not its use.
  * - The function may assume it (and customers' roles for external locations, only with an ExternalId), and
  *   maintain its revocation deny statement (the one inline policy the vendor writes).
  * - Tenant items through tenant-scoped sessions; the transactions that also write the global storage-root
@@ -32,11 +34,27 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   ]);
 
   const scope = Stack.of(fn);
+  // SSE-KMS: S3 uses the bucket's key on the caller's behalf, so vended sessions need it. The key is the
+  // bucket's own by construction; a bucket on the platform key would hand vended sessions the key of the
+  // tables and platform secrets, so refuse to build that.
+  const storageKey = resources.storageBucket.encryptionKey;
+  if (!storageKey) throw new Error('the managed storage bucket must be SSE-KMS encrypted with its own key');
+  if (storageKey === resources.platformKey)
+    throw new Error('the managed storage bucket must not be encrypted with the platform key');
+  const rolePolicy = () =>
+    storageRolePolicy({
+      bucketArn: resources.storageBucket.bucketArn,
+      storageKeyArn: storageKey.keyArn,
+      // The key's ARN is a token here; the key lives in this stack's region (cross-stack references are
+      // same-region), which is the region S3 calls KMS from.
+      region: scope.region,
+    });
   // The function may write the role's inline revocation policy, so the same policy also caps the role as a
-  // permissions boundary: whatever an inline policy says, a session never reaches beyond the tenant prefixes.
+  // permissions boundary: whatever an inline policy says, a session never reaches beyond the tenant prefixes
+  // and never uses the storage key other than through S3.
   const boundary = new iam.CfnManagedPolicy(scope, 'StorageRoleBoundary', {
     description: 'Upper bound of the Strongroom storage role (its own policy, verbatim)',
-    policyDocument: storageRolePolicy({ bucketArn: resources.storageBucket.bucketArn }),
+    policyDocument: rolePolicy(),
   });
   const storageRole = new iam.CfnRole(scope, 'StorageRole', {
     description: 'Strongroom vended storage credentials: one tenant prefix of the managed bucket per session',
@@ -46,7 +64,7 @@ export const storageGrants: AreaGrants = (fn, resources) => {
     policies: [
       {
         policyName: 'storage',
-        policyDocument: storageRolePolicy({ bucketArn: resources.storageBucket.bucketArn }),
+        policyDocument: rolePolicy(),
       },
     ],
   });
@@ -79,6 +97,8 @@ export const storageGrants: AreaGrants = (fn, resources) => {
       conditions: { Null: { 'sts:ExternalId': 'false' } },
     }),
   );
+  // Managed-location session policies name the key (shared/store/storage-vendor.ts).
+  fn.function.addEnvironment(ENV_VARS.storageKeyArn, storageKey.keyArn);
   resources.storageRevocation.bind(storageRole.attrArn);
   resources.storageRevocation.grantRevoke(fn);
   Validations.of(fn.role).acknowledge({
