@@ -1,3 +1,4 @@
+import type { AuditEventView } from './audit-events.js';
 import { canonicalJson } from './audit-chain.js';
 
 /** Columns of the audit CSV export, in order. */
@@ -43,19 +44,8 @@ export function auditCsvHeader(): string {
   return csvRecord(AUDIT_CSV_COLUMNS);
 }
 
-/** The fields of an event the export shows. */
-export interface CsvAuditEvent {
-  id: string;
-  time: string;
-  action: string;
-  actor: { userId?: string; apiKeyId?: string; ip: string; userAgent: string };
-  resource: { type: string; id: string };
-  details?: Record<string, unknown>;
-  sequence: number | null;
-}
-
 /** One event as a neutralised CSV record; details are canonical JSON. */
-export function auditCsvRow(event: CsvAuditEvent): string {
+export function auditCsvRow(event: AuditEventView): string {
   const cells = [
     event.sequence === null ? '' : String(event.sequence),
     event.id,

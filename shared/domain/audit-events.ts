@@ -49,3 +49,15 @@ export interface AuditEventInput {
   /** Before/after and other non-secret details. */
   details?: Record<string, unknown>;
 }
+
+/** An event as the API (and the CSV export) shows it. */
+export interface AuditEventView {
+  id: string;
+  time: string;
+  action: string;
+  actor: AuditActor;
+  resource: { type: string; id: string };
+  details?: Record<string, unknown>;
+  /** Position in the hash chain; null while the event is pending. */
+  sequence: number | null;
+}

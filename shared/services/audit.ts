@@ -1,16 +1,10 @@
 import { EVENT_PREFIX } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
-import type { AuditActor, AuditAction } from '../domain/audit-events.js';
+import type { AuditActor, AuditAction, AuditEventView } from '../domain/audit-events.js';
 import type { TenantCaller } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
 import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
-import type {
-  AuditEventView,
-  AuditLogReader,
-  AuditStore,
-  ListFilter,
-  PendingStatus,
-} from '../store/audit-store.js';
+import type { AuditLogReader, AuditStore, ListFilter, PendingStatus } from '../store/audit-store.js';
 import { decodeCursor, encodeCursor } from '../store/pagination.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */
@@ -112,7 +106,7 @@ export class AuditService {
       );
       let full = false;
       for (const event of page.items) {
-        const row = auditCsvRow(event as AuditEventView);
+        const row = auditCsvRow(event);
         const size = Buffer.byteLength(row, 'utf8');
         if (rows >= this.#maxRows || bytes + size > this.#maxBytes) {
           full = true;

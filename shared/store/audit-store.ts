@@ -32,7 +32,12 @@ import {
   ulidTimeMs,
   wellFormed,
 } from '../domain/audit-chain.js';
-import { AUDIT_ACTIONS, type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
+import {
+  AUDIT_ACTIONS,
+  type AuditEventInput,
+  type AuditEventView,
+  PLATFORM_LOG_ID,
+} from '../domain/audit-events.js';
 import { ulid } from '../domain/ids.js';
 import type { Plan } from '../domain/plans.js';
 import type { AuditRecorder, TransactItem } from '../http/audit-seam.js';
@@ -54,18 +59,6 @@ export class AuditEventInvalidError extends Error {
 /** Per-write options: the tenant's plan sets the event's TTL. */
 export interface AuditWriteOptions {
   plan?: Plan;
-}
-
-/** An event as the API shows it. */
-export interface AuditEventView {
-  id: string;
-  time: string;
-  action: string;
-  actor: { userId?: string; apiKeyId?: string; ip: string; userAgent: string };
-  resource: { type: string; id: string };
-  details?: Record<string, unknown>;
-  /** Position in the hash chain; null while the event is pending. */
-  sequence: number | null;
 }
 
 export interface PendingStatus {
