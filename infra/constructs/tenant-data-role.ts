@@ -1,5 +1,6 @@
-import { Lazy } from 'aws-cdk-lib';
+import { Lazy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
@@ -7,6 +8,8 @@ import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js'
 export interface TenantDataRoleProps {
   tenantDataTable: dynamodb.ITable;
   auditTable: dynamodb.ITable;
+  /** The key the tables are encrypted with: sessions may use it only through DynamoDB. */
+  tableKey: kms.IKey;
 }
 
 /** What a function's tenant-data sessions may do to its session (shared/store/tenant-data-client.ts). */
@@ -37,6 +40,8 @@ export class TenantDataRole extends Construct {
           policyDocument: tenantDataRolePolicy({
             tenantDataTableArn: props.tenantDataTable.tableArn,
             auditTableArn: props.auditTable.tableArn,
+            tableKeyArn: props.tableKey.keyArn,
+            region: Stack.of(this).region,
           }),
         },
       ],

@@ -164,6 +164,7 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
   const tables = {
     tenantDataTableArn: tableArn(options, env.TENANT_DATA_TABLE!),
     auditTableArn: tableArn(options, env.AUDIT_TABLE!),
+    tableKeyArn: env[ENV_VARS.platformKeyArn]!,
   };
   env[ENV_VARS.tenantDataTableArn] = tables.tenantDataTableArn;
   env[ENV_VARS.auditTableArn] = tables.auditTableArn;

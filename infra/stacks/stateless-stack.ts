@@ -78,6 +78,7 @@ export class StatelessStack extends Stack {
     this.tenantDataRole = new TenantDataRole(this, 'TenantDataRole', {
       tenantDataTable: stateful.tables.tenantData,
       auditTable: stateful.tables.audit,
+      tableKey: stateful.platformKey,
     });
     this.tenantKeys = new TenantKeyAccess(this, stage);
     const resources: AreaResources = {

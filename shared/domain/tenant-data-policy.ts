@@ -1,4 +1,4 @@
-import type { PolicyDocument } from './iam.js';
+import type { PolicyDocument, PolicyStatement } from './iam.js';
 
 /** Item-level actions the tenant-data role may use. Scan is absent on purpose: it has no leading key. */
 export const TENANT_DATA_ACTIONS = [
@@ -22,6 +22,37 @@ export const AUDIT_APPEND_ACTIONS = [
 export interface TenantDataTables {
   tenantDataTableArn: string;
   auditTableArn: string;
+  /** The KMS key the tables are encrypted with (the platform key). */
+  tableKeyArn?: string;
+  /** The tables' region, for `kms:ViaService`; defaults to the region in `tableKeyArn`. */
+  region?: string;
+}
+
+/** What DynamoDB asks of the table key on a caller's behalf. */
+export const TABLE_KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+] as const;
+
+/**
+ * The table key, only as DynamoDB uses it to serve this caller: never directly (so a session can neither
+ * decrypt platform secrets nor use the key for anything but the tables it may already reach).
+ */
+function tableKeyStatements(tables: TenantDataTables): PolicyStatement[] {
+  if (!tables.tableKeyArn) return [];
+  const region = tables.region ?? tables.tableKeyArn.split(':')[3];
+  if (!region) throw new Error('the table key statement needs a region');
+  return [
+    {
+      Sid: 'TableKeyViaDynamoDB',
+      Effect: 'Allow',
+      Action: [...TABLE_KEY_ACTIONS],
+      Resource: tables.tableKeyArn,
+      Condition: { StringEquals: { 'kms:ViaService': `dynamodb.${region}.amazonaws.com` } },
+    },
+  ];
 }
 
 /**
@@ -44,6 +75,7 @@ export function tenantDataRolePolicy(tables: TenantDataTables): PolicyDocument {
         Action: [...AUDIT_APPEND_ACTIONS],
         Resource: tables.auditTableArn,
       },
+      ...tableKeyStatements(tables),
     ],
   };
 }
@@ -76,6 +108,7 @@ export function tenantDataSessionPolicy(tenantId: string, tables: TenantDataTabl
         Resource: tables.auditTableArn,
         Condition: condition,
       },
+      ...tableKeyStatements(tables),
     ],
   };
 }

@@ -321,15 +321,25 @@ describe('stateless stack: tenant-data role', () => {
     expect(rolesAllowedToAssume(roleId)).not.toContain(publicRole);
   });
 
-  it('carries tenantDataRolePolicy() on the two tenant tables, and nothing else', () => {
+  it('carries tenantDataRolePolicy(): the two tenant tables, and the table key only through DynamoDB', () => {
     const [, role] = tenantDataRole();
     const policies = role.Properties.Policies as { PolicyName: string; PolicyDocument: any }[];
     expect(policies.map((p) => p.PolicyName)).toEqual(['tenant-data']);
-    const resources = policies[0]!.PolicyDocument.Statement.map((s: any) => s.Resource['Fn::ImportValue']);
+    const statements = policies[0]!.PolicyDocument.Statement;
+    const resources = statements.map((s: any) => s.Resource['Fn::ImportValue']);
     expect(resources).toEqual([
       expect.stringContaining('TenantDataTableArn'),
       expect.stringContaining('AuditTableArn'),
+      expect.stringContaining('PlatformKey'),
     ]);
+    expect(statements[2].Action).toEqual([
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'kms:Encrypt',
+      'kms:GenerateDataKey',
+    ]);
+    expect(JSON.stringify(statements[2].Condition)).toContain('kms:ViaService');
+    expect(JSON.stringify(statements[2].Condition)).toContain('dynamodb.');
     expect(role.Properties.MaxSessionDuration).toBe(3600);
   });
 });

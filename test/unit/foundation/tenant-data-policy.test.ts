@@ -8,25 +8,46 @@ import {
 } from '../../../shared/domain/tenant-data-policy.js';
 
 const ACCOUNT = '123456789012';
+const TABLE_KEY = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const TABLES = {
   tenantDataTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/tenant-data`,
   auditTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/audit`,
+  tableKeyArn: TABLE_KEY,
 };
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';
 const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-tenant-data/tenant-data-${T1}`;
 
 /** Simulates a request by T1's scoped session: the role's own policy plus T1's session policy. */
-async function decide(action: string, table: string, leadingKeys?: string[]) {
+async function decide(
+  action: string,
+  table: string,
+  leadingKeys?: string[],
+  context: Record<string, string> = {},
+) {
   const response = await runSimulation(
     {
       request: {
         principal: SESSION,
         action,
         resource: { resource: table, accountId: ACCOUNT },
-        contextVariables: leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys },
+        contextVariables: {
+          ...context,
+          ...(leadingKeys === undefined ? {} : { 'dynamodb:LeadingKeys': leadingKeys }),
+        },
       },
       identityPolicies: [{ name: 'tenant-data', policy: tenantDataRolePolicy(TABLES) }],
+      // KMS needs the key policy too: the platform key's lets its account's IAM policies decide (as CDK makes it).
+      ...(table.startsWith('arn:aws:kms:')
+        ? {
+            resourcePolicy: {
+              Version: '2012-10-17',
+              Statement: [
+                { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+              ],
+            },
+          }
+        : {}),
       sessionPolicy: tenantDataSessionPolicy(T1, TABLES),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
@@ -60,6 +81,23 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
     expect(await decide('dynamodb:Scan', TABLES.tenantDataTableArn)).not.toBe('Allowed');
     for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
       expect(await decide(action, TABLES.auditTableArn, [T1]), action).not.toBe('Allowed');
+    }
+  });
+
+  it('may use the table key only as DynamoDB does on its behalf, and no other key', async () => {
+    const viaDynamo = { 'kms:ViaService': 'dynamodb.eu-central-1.amazonaws.com' };
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:DescribeKey']) {
+      expect(await decide(action, TABLE_KEY, undefined, viaDynamo), action).toBe('Allowed');
+      expect(await decide(action, TABLE_KEY), `${action} directly`).not.toBe('Allowed');
+      expect(
+        await decide(action, TABLE_KEY, undefined, { 'kms:ViaService': 's3.eu-central-1.amazonaws.com' }),
+      ).not.toBe('Allowed');
+      expect(await decide(action, TABLE_KEY.replace('1234abcd', '9999abcd'), undefined, viaDynamo)).not.toBe(
+        'Allowed',
+      );
+    }
+    for (const action of ['kms:CreateGrant', 'kms:ReEncryptFrom', 'kms:ScheduleKeyDeletion']) {
+      expect(await decide(action, TABLE_KEY, undefined, viaDynamo), action).not.toBe('Allowed');
     }
   });
 
