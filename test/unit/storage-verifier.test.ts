@@ -53,15 +53,13 @@ describe('ExternalRootVerifier', () => {
   });
 
   it('a role that does not trust us (or not with this ExternalId) is 424, and S3 is never called', async () => {
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        new STSServiceException({
-          name: 'AccessDenied',
-          $fault: 'client',
-          $metadata: { httpStatusCode: 403 },
-        }),
-      );
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: 'AccessDenied',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
     const error = await verify().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ExternalRootUnverifiedError);
     expect((error as HttpProblemError).status).toBe(424);
@@ -83,15 +81,13 @@ describe('ExternalRootVerifier', () => {
   });
 
   it('an STS outage is 503 with Retry-After, not a verdict on the root', async () => {
-    sts
-      .on(AssumeRoleCommand)
-      .rejects(
-        new STSServiceException({
-          name: 'ServiceUnavailable',
-          $fault: 'server',
-          $metadata: { httpStatusCode: 503 },
-        }),
-      );
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: 'ServiceUnavailable',
+        $fault: 'server',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
     const error = await verify().catch((e: unknown) => e);
     expect((error as HttpProblemError).status).toBe(503);
     expect((error as HttpProblemError).headers['Retry-After']).toBeDefined();
