@@ -1,4 +1,7 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { requireEnv } from '../../shared/aws/config.js';
+import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -8,22 +11,46 @@ import {
   tenantCaller,
 } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/tenants.js';
-import { TenancyService } from '../../shared/services/tenancy.js';
+import { SecondFactorVerifier } from '../../shared/services/identity.js';
+import { releaseTenantStorage } from '../../shared/services/storage.js';
+import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
-import { revokeStorageCredentials } from '../../shared/store/storage-vendor.js';
+import { StorageStore } from '../../shared/store/storage-store.js';
+import { revokeStorageCredentials, storageRevocationsFromEnv } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();
 const tenantClients = tenantDataClientsFromEnv();
+const platform = platformDynamo();
+const tenantDataTable = requireEnv('tenantDataTable');
+const tenants = new TenantStore(tenantClients, tenantDataTable);
+const keys = tenantKeysFromEnv();
+const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
+const revocations = storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) });
 const service = new TenancyService({
-  tenants: new TenantStore(tenantClients, requireEnv('tenantDataTable')),
+  tenants,
   identity,
-  keys: tenantKeysFromEnv(),
-  audit: auditRecorderFromEnv({ tenantClients }),
+  keys,
+  audit,
   // Credentials already vended to a removed or demoted member stop working now, not at their expiry.
   onAccessReduced: async (scope, userId) => {
-    await revokeStorageCredentials(scope.tenantId, userId);
+    await revokeStorageCredentials(scope.tenantId, userId, revocations);
+  },
+});
+const storage = new StorageStore({
+  tenantClients,
+  platformClient: platform,
+  tenantDataTable,
+  identityTable: requireEnv('identityTable'),
+});
+const deletion = new TenantDeletionService({
+  tenants,
+  keys,
+  audit,
+  secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFromEnv() }),
+  releaseStorage: async (scope, actor) => {
+    await releaseTenantStorage({ store: storage, revocations, audit }, scope, actor);
   },
 });
 
@@ -48,6 +75,14 @@ export const handler = createApiHandler({
       status: 200,
       body: await service.updateTenant(tenantCaller(req), req.body),
     })),
+    implement(routes.deleteTenant, async (req) => {
+      const { mfaCode, recoveryCode } = req.body;
+      await deletion.deleteTenant(
+        tenantCaller(req),
+        mfaCode !== undefined ? { mfaCode } : { recoveryCode: recoveryCode! },
+      );
+      return { status: 204 };
+    }),
     implement(routes.listMembers, async (req) => ({
       status: 200,
       body: await service.listMembers(tenantCaller(req), req.query),

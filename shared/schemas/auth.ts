@@ -9,8 +9,10 @@ export const Password = z
   .string()
   .refine((p) => [...p].length >= 12, 'At least 12 characters')
   .refine((p) => [...p].length <= 256, 'At most 256 characters');
-const TotpCode = z.string().regex(/^\d{6}$/, 'A 6-digit code');
-const RecoveryCode = z.string().min(10).max(32);
+/** A current 6-digit TOTP code. */
+export const TotpCode = z.string().regex(/^\d{6}$/, 'A 6-digit code');
+/** One of the user's one-time recovery codes. */
+export const RecoveryCode = z.string().min(10).max(32);
 const SessionId = z.string().regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id');
 
 export const User = z

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { defineRoute } from '../http/route.js';
 import { PLANS } from '../domain/plans.js';
+import { RecoveryCode, TotpCode } from './auth.js';
 import { PageQuery, TenantId, TenantParams, UserId } from './common.js';
 
 const Role = z.enum(ROLES);
@@ -96,6 +97,25 @@ export const updateTenant = defineRoute({
     })
     .refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] }),
   response: { status: 200, description: 'The tenant', schema: Tenant },
+});
+
+export const deleteTenant = defineRoute({
+  id: 'deleteTenant',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}',
+  area: 'tenants',
+  summary:
+    'Delete the tenant (owner, fresh MFA): its credentials, keys and items go; its KMS key is scheduled for deletion',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:delete', sessionOnly: true },
+  params: TenantParams,
+  body: z
+    .strictObject({ mfaCode: TotpCode.optional(), recoveryCode: RecoveryCode.optional() })
+    .refine((b) => (b.mfaCode === undefined) !== (b.recoveryCode === undefined), {
+      message: 'Send exactly one of mfaCode or recoveryCode',
+      path: ['mfaCode'],
+    }),
+  response: { status: 204, description: 'Deleted' },
 });
 
 export const listMembers = defineRoute({
@@ -209,6 +229,7 @@ export const tenantRoutes = [
   createTenant,
   getTenant,
   updateTenant,
+  deleteTenant,
   listMembers,
   addMember,
   changeMemberRole,

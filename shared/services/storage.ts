@@ -88,6 +88,29 @@ function parseField(path: string, uri: string): StorageRoot {
   }
 }
 
+/**
+ * Tenant deletion's storage step, for any function holding the revocation and registry rights (the
+ * tenants function uses it without a credential vendor): one tenant-wide deny on every credential vended
+ * for the tenant, then every location removed and its registry nodes released, instances or not, each
+ * with its audit event. Safe to repeat.
+ */
+export async function releaseTenantStorage(
+  deps: Pick<StorageServiceDeps, 'store' | 'revocations' | 'audit'>,
+  scope: TenantScope,
+  actor: AuditActor,
+): Promise<{ released: number; revokedBefore: string }> {
+  const { notBefore } = await deps.revocations.revokeTenant(scope.tenantId);
+  const released = await deps.store.releaseAllLocations(scope, (location) =>
+    deps.audit.auditPut(scope, {
+      action: 'storage-location.removed',
+      actor,
+      resource: { type: 'storage-location', id: location.locationId },
+      details: { before: { kind: location.kind, root: location.root }, reason: 'tenant-deleted' },
+    }),
+  );
+  return { released, revokedBefore: notBefore };
+}
+
 /** Instances, storage locations, credential vending and revocation (issue 5, DESIGN.md §4). */
 export class StorageService {
   readonly #d: StorageServiceDeps;
@@ -254,24 +277,9 @@ export class StorageService {
     scope: TenantScope,
     actor: AuditActor,
   ): Promise<{ released: number; revokedBefore: string }> {
-    const { notBefore } = await this.#d.revocations.revokeTenant(scope.tenantId);
+    const result = await releaseTenantStorage(this.#d, scope, actor);
     this.#d.vendor.dropUser(scope.tenantId, undefined);
-    const locations = await this.#d.store.allLocations(scope);
-    for (const location of locations) {
-      await this.#d.store.deleteLocation(
-        scope,
-        location,
-        { bucket: location.bucket, prefix: location.prefix },
-        this.#d.audit.auditPut(scope, {
-          action: 'storage-location.removed',
-          actor,
-          resource: { type: 'storage-location', id: location.locationId },
-          details: { before: { kind: location.kind, root: location.root }, reason: 'tenant-deleted' },
-        }),
-        { evenIfInUse: true },
-      );
-    }
-    return { released: locations.length, revokedBefore: notBefore };
+    return result;
   }
 
   /** A location id, or the narrowest registered location containing an `s3://` path; 404 otherwise. */

@@ -7,7 +7,9 @@ import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal, TenantCaller } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { AuditActor } from '../domain/audit-events.js';
 import type { IdentityStore } from '../store/identity-store.js';
+import type { SecondFactor, SecondFactorVerifier } from './identity.js';
 import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
 import {
   type ApiKeyRecord,
@@ -313,5 +315,75 @@ export class TenancyService {
         'role-not-grantable',
       );
     }
+  }
+}
+
+export interface TenantDeletionDeps {
+  tenants: TenantStore;
+  keys: TenantKeyProvisioner;
+  audit: AuditRecorder;
+  secondFactors: Pick<SecondFactorVerifier, 'confirm'>;
+  /**
+   * Step (a): makes every storage credential vended for the tenant stop working and releases its
+   * registered storage roots (shared/store/storage-vendor.ts, shared/store/storage-store.ts). Idempotent.
+   */
+  releaseStorage: (scope: TenantScope, actor: AuditActor) => Promise<void>;
+}
+
+/**
+ * Deletes a tenant (owner, fresh MFA; DESIGN.md §4 "Tenant lifecycle"). The steps run in an order in which
+ * any failure leaves a tenant its owner can delete again with a new code, and in which nothing that still
+ * grants access outlives a step that failed after it:
+ *  (a) storage: one tenant-wide deny on every vended credential, then every storage root released;
+ *  (b) the tenant's items (other members first, then API keys, instances, locations, connections, ...),
+ *      keeping only the tenant item and the caller's membership, so the owner can retry;
+ *  (c) the tenant KMS key disabled and scheduled for deletion in 30 days (crypto-shredding: connection
+ *      passwords and anything in backups encrypted under it become unreadable once it is gone);
+ *  (d) the tenant item and the owner's membership deleted with the `tenant.deleted` event, in one transaction.
+ * Audit events are kept (append-only; they expire by their TTL). A retry after (c) finds the key already
+ * pending deletion, which `retire` accepts.
+ */
+export class TenantDeletionService {
+  constructor(private readonly deps: TenantDeletionDeps) {}
+
+  async deleteTenant(caller: TenantCaller, factor: SecondFactor): Promise<void> {
+    const { scope } = caller.access;
+    // Defence in depth: the route demands tenant:delete of a session; this use case must not trust that.
+    if (caller.principal.kind !== 'session' || !caller.access.permissions.has('tenant:delete')) {
+      throw new ForbiddenError('Deleting a tenant needs its owner’s signed-in session.');
+    }
+    const verified = await this.deps.secondFactors.confirm(caller.principal.userId, factor, {
+      ip: caller.ip,
+      userAgent: caller.userAgent,
+      purpose: 'tenant.delete',
+    });
+    if (verified === 'mfa-not-enabled') {
+      throw new ForbiddenError(
+        'Deleting a tenant needs multi-factor authentication: enable TOTP, then send a current code.',
+        'mfa-required-for-deletion',
+      );
+    }
+    const tenant = await this.deps.tenants.getTenant(scope);
+    const actor = auditActorOf(caller);
+
+    await this.deps.releaseStorage(scope, actor);
+    await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);
+    await this.deps.keys.retire(tenant.keyArn);
+    const deleted = await this.deps.tenants.deleteTenant(
+      scope,
+      caller.principal.userId,
+      this.deps.audit.auditPut(
+        scope,
+        {
+          action: 'tenant.deleted',
+          actor,
+          resource: { type: 'tenant', id: scope.tenantId },
+          details: { before: { name: tenant.name, plan: tenant.plan } },
+        },
+        { plan: tenant.plan },
+      ),
+    );
+    // Only a concurrent deletion (or demotion) of this very owner gets here; the tenant is gone or not theirs.
+    if (!deleted) throw new NotFoundError('No such tenant.');
   }
 }

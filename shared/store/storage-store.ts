@@ -368,6 +368,34 @@ export class StorageStore {
     for (const prefix of ancestors) await this.#pruneMarker(root.bucket, prefix, tenantId);
   }
 
+  /**
+   * Tenant deletion: removes every location of the tenant, in use by instances or not, releasing external
+   * roots' registry nodes, each with the audit event `auditFor` gives. A location already gone is skipped,
+   * so a retry after a failure part-way finishes the job. Returns how many were removed.
+   */
+  async releaseAllLocations(
+    scope: TenantScope,
+    auditFor: (location: StorageLocationRecord) => TransactItem,
+  ): Promise<number> {
+    const locations = await this.allLocations(scope);
+    let released = 0;
+    for (const location of locations) {
+      try {
+        await this.deleteLocation(
+          scope,
+          location,
+          { bucket: location.bucket, prefix: location.prefix },
+          auditFor(location),
+          { evenIfInUse: true },
+        );
+        released++;
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+      }
+    }
+    return released;
+  }
+
   // Drops the tenant from a node's descendant set once its counter is zero; refusing is always safe here.
   async #pruneMarker(bucket: string, prefix: string, tenantId: string) {
     try {

@@ -66,6 +66,8 @@ export function publicApiKey(key: ApiKeyRecord) {
 }
 
 export const TENANT_SK = 'TENANT';
+/** Items per delete transaction during tenant deletion (DynamoDB allows 100; small keeps retries cheap). */
+const DELETE_BATCH = 25;
 export const memberSk = (userId: string) => `MEMBER#${userId}`;
 export const apiKeySk = (keyId: string) => `APIKEY#${keyId}`;
 
@@ -369,6 +371,88 @@ export class TenantStore {
                 TableName: this.table,
                 Key: tenantKey(scope, apiKeySk(keyId)),
                 ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Tenant deletion, step (b): deletes every item of the tenant's partition except the tenant item and the
+   * `keep` members' items, other members first so nobody else can act on the tenant while the rest is torn
+   * down. Unconditional deletes in small transactions: safe to repeat after a failure part-way.
+   */
+  async deleteTenantItems(scope: TenantScope, keepMembers: readonly string[]): Promise<number> {
+    const keep = new Set([TENANT_SK, ...keepMembers.map(memberSk)]);
+    let deleted = 0;
+    for (const prefix of ['MEMBER#', undefined]) {
+      deleted += await this.#deletePartition(scope, prefix, keep);
+    }
+    return deleted;
+  }
+
+  async #deletePartition(scope: TenantScope, prefix: string | undefined, keep: Set<string>) {
+    const db = await this.clients.forScope(scope);
+    let deleted = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': scope.tenantId, ...(prefix ? { ':prefix': prefix } : {}) },
+          ProjectionExpression: 'pk, sk',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const doomed = (page.Items ?? []).map((i) => i.sk as string).filter((sk) => !keep.has(sk));
+      for (let i = 0; i < doomed.length; i += DELETE_BATCH) {
+        await db.send(
+          new TransactWriteCommand({
+            TransactItems: doomed.slice(i, i + DELETE_BATCH).map((sk) => ({
+              Delete: { TableName: this.table, Key: tenantKey(scope, sk) },
+            })),
+          }),
+        );
+      }
+      deleted += doomed.length;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return deleted;
+  }
+
+  /**
+   * Tenant deletion, step (d): the tenant item, the deleting owner's membership and the `tenant.deleted`
+   * event in one transaction. False when the tenant item is already gone (a concurrent deletion won).
+   */
+  async deleteTenant(scope: TenantScope, ownerUserId: string, audit: TransactItem): Promise<boolean> {
+    const db = await this.clients.forScope(scope);
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.table,
+                Key: tenantKey(scope, TENANT_SK),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            {
+              Delete: {
+                TableName: this.table,
+                Key: tenantKey(scope, memberSk(ownerUserId)),
+                ConditionExpression: '#role = :owner',
+                ExpressionAttributeNames: { '#role': 'role' },
+                ExpressionAttributeValues: { ':owner': 'owner' },
               },
             },
             audit,

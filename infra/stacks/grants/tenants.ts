@@ -1,12 +1,13 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { AreaGrants } from './area-resources.js';
 import { TENANT_KEY_USER_ROLE_ARNS_ENV } from '../../../shared/crypto/tenant-keys.js';
-import { grantAuthorization, grantPlatformAudit } from './common.js';
+import { grantAuthorization, grantPlatformAudit, grantTableItems } from './common.js';
 
 /**
  * Tenants, members and API keys (functions/tenants): the authorizer's lookups and identity items
- * (membership mirrors), tenant data through tenant-scoped sessions, platform audit events, and creating and
- * retiring tenant KMS keys (never using them), and revoking the storage credentials of members whose access
- * shrinks.
+ * (membership mirrors, the storage-root registry), tenant data through tenant-scoped sessions, platform
+ * audit events, creating and retiring tenant KMS keys (never using them), and revoking the storage
+ * credentials of members whose access shrinks or whose tenant is deleted.
  */
 export const tenantsGrants: AreaGrants = (fn, resources) => {
   grantAuthorization(fn, resources);
@@ -14,6 +15,28 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   resources.tenantData.grantAssume(fn.role);
   resources.tenantKeys.grantProvision(fn.role);
   fn.function.addEnvironment(TENANT_KEY_USER_ROLE_ARNS_ENV, resources.tenantKeys.userRoleArns);
-  // Removing or demoting a member revokes the storage credentials they hold (identity list + role policy).
+  // Removing or demoting a member, or deleting the tenant, revokes storage credentials (identity list +
+  // role policy).
   resources.storageRevocation.grantRevoke(fn);
+  // Tenant deletion releases external storage roots: the location item (tenant-data table) leaves in the
+  // same transaction as the global registry nodes (identity table, already granted above), which no
+  // tenant-scoped session can reach, so that one transaction runs on the function role. Delete only: every
+  // other tenant item is deleted through the tenant-scoped session.
+  grantTableItems(fn, resources, 'tenantData', 'StorageRootRelease', ['dynamodb:DeleteItem']);
+  // Deletion demands fresh MFA: the owner's TOTP secret is decrypted (never encrypted) under the platform key.
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'VerifyTotpSecrets',
+      actions: ['kms:Decrypt'],
+      resources: [resources.platformKey.keyArn],
+      // Only TOTP secrets (shared/services/identity.ts binds them to {tenantId: 'platform', purpose:
+      // 'totp-secret', recordId: userId}); the tables' and other platform secrets' data keys stay out of reach.
+      conditions: {
+        StringEquals: {
+          'kms:EncryptionContext:tenantId': 'platform',
+          'kms:EncryptionContext:purpose': 'totp-secret',
+        },
+      },
+    }),
+  );
 };

@@ -1,0 +1,76 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Synthesised, synthStrongroom } from './synth.js';
+
+interface Statement {
+  Sid?: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+let synth: Synthesised;
+let statements: Statement[];
+let refs: { tenantData: string; platformKey: string };
+
+beforeAll(() => {
+  synth = synthStrongroom();
+  const stack = synth.stacks[0]!.stateless;
+  const template = Template.fromStack(stack);
+  const role = JSON.stringify(stack.resolve(stack.functions.tenants!.role.roleName));
+  statements = (
+    Object.values(template.findResources('AWS::IAM::Policy')) as {
+      Properties: { Roles: unknown[]; PolicyDocument: { Statement: Statement[] } };
+    }[]
+  )
+    .filter((p) => p.Properties.Roles.some((r) => JSON.stringify(r) === role))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+  const auth = statements.find((s) => s.Sid === 'AuthorizerTenantLookups')!;
+  const keyUse = statements.find((s) => s.Sid === 'TableEncryptionViaDynamoDB')!;
+  refs = {
+    tenantData: JSON.stringify([auth.Resource].flat()[0]),
+    platformKey: JSON.stringify(keyUse.Resource),
+  };
+});
+afterAll(() => synth?.cleanup());
+
+const actions = (s: Statement) => [s.Action].flat();
+
+describe('the tenants function’s IAM for tenant deletion', () => {
+  it('deletes tenant-data items with its own role only for storage-root release, and never puts them', () => {
+    const onTenantData = statements.filter((s) =>
+      JSON.stringify([s.Resource].flat()).includes(refs.tenantData),
+    );
+    const writes = onTenantData.flatMap(actions).filter((a) => /Put|Delete|BatchWrite/.test(a));
+    expect(writes).toEqual(['dynamodb:DeleteItem']);
+    expect(statements.find((s) => s.Sid === 'StorageRootRelease')).toMatchObject({
+      Action: 'dynamodb:DeleteItem',
+    });
+  });
+
+  it('may decrypt only TOTP secrets under the platform key, and encrypts nothing with it itself', () => {
+    const direct = statements.filter(
+      (s) => JSON.stringify(s.Resource) === refs.platformKey && s.Sid !== 'TableEncryptionViaDynamoDB',
+    );
+    expect(direct).toEqual([
+      {
+        Sid: 'VerifyTotpSecrets',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: expect.anything(),
+        Condition: {
+          StringEquals: {
+            'kms:EncryptionContext:tenantId': 'platform',
+            'kms:EncryptionContext:purpose': 'totp-secret',
+          },
+        },
+      },
+    ]);
+  });
+
+  it('may write the storage role’s revocation policy and retire tenant keys', () => {
+    expect(statements.find((s) => s.Sid === 'StorageRevocations')).toBeDefined();
+    const manage = statements.find((s) => s.Sid === 'ManageTenantKeys')!;
+    expect(actions(manage)).toEqual(expect.arrayContaining(['kms:DisableKey', 'kms:ScheduleKeyDeletion']));
+  });
+});
