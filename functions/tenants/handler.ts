@@ -11,7 +11,7 @@ import {
   tenantCaller,
 } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/tenants.js';
-import { SecondFactorVerifier } from '../../shared/services/identity.js';
+import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { releaseTenantStorage } from '../../shared/services/storage.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';

@@ -9,7 +9,7 @@ import { auditActorOf } from '../http/auth.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import type { IdentityStore } from '../store/identity-store.js';
-import type { SecondFactor, SecondFactorVerifier } from './identity.js';
+import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
 import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
 import {
   type ApiKeyRecord,

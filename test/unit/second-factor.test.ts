@@ -3,7 +3,7 @@ import type { PlatformCrypto } from '../../shared/crypto/envelope.js';
 import { newTotpSecret, totpCodeAt } from '../../shared/crypto/totp.js';
 import { hashSecret, normaliseRecoveryCode } from '../../shared/domain/credentials.js';
 import type { AuditRecorder } from '../../shared/http/audit-seam.js';
-import { ACCOUNT_FAILURE_LIMIT, SecondFactorVerifier } from '../../shared/services/identity.js';
+import { ACCOUNT_FAILURE_LIMIT, SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import type { IdentityStore, UserRecord } from '../../shared/store/identity-store.js';
 
 const U = 'u_01jx0000000000000000000001';
