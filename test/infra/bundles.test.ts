@@ -1,0 +1,57 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import {
+  AREA_NATIVE_MODULES,
+  ESM_REQUIRE_BANNER,
+  EXTERNAL_MODULES,
+  FUNCTION_NODE_TARGET,
+  MAIN_FIELDS,
+} from '../../infra/constructs/bundling.js';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Every Lambda entry point: each area's handler and the non-API entry points beside them. */
+const ENTRIES = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .flatMap((d) =>
+    readdirSync(path.join(ROOT, 'functions', d.name))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => ({ area: d.name, file: path.join('functions', d.name, f) })),
+  );
+
+/**
+ * Bundles every function as CDK does (infra/constructs/bundling.ts), in memory: the infra tests synthesise
+ * without bundling, so this is what catches a native module or a test-only package reaching a bundle.
+ */
+describe('function bundles', () => {
+  it.each(ENTRIES)(
+    '$file bundles with only its declared native modules and nothing test-only',
+    async ({ area, file }) => {
+      const result = await build({
+        entryPoints: [path.join(ROOT, file)],
+        bundle: true,
+        write: false,
+        platform: 'node',
+        target: FUNCTION_NODE_TARGET,
+        format: 'esm',
+        mainFields: [...MAIN_FIELDS],
+        banner: { js: ESM_REQUIRE_BANNER },
+        external: [...EXTERNAL_MODULES, ...(AREA_NATIVE_MODULES[area] ?? [])],
+        metafile: true,
+        logLevel: 'silent',
+      });
+      expect(result.errors).toEqual([]);
+      const inputs = Object.keys(result.metafile.inputs);
+      for (const forbidden of ['@cloud-copilot', 'vitest', 'aws-sdk-client-mock', 'fast-check', '/test/']) {
+        expect(
+          inputs.filter((i) => i.includes(forbidden)),
+          forbidden,
+        ).toEqual([]);
+      }
+      // argon2 (a native binary) belongs to the auth function only.
+      if (area !== 'auth') expect(inputs.filter((i) => i.includes('argon2'))).toEqual([]);
+    },
+  );
+});
