@@ -71,6 +71,11 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       stage: config.stage,
       tenantIds: homed,
       applicationRoleArns: stateless.tenantKeys.userRoles.map((role) => role.roleArn),
+      // The same export-archive statement as keys made at tenant creation (TENANT_EXPORT_ROLE_ARNS).
+      exportArchives: stateless.functions.tenants && {
+        bucketName: stateful.resources.exportBucket.bucketName,
+        roleArns: [stateless.functions.tenants.role.roleArn],
+      },
       description: `Strongroom ${config.stage} keys of pre-provisioned tenants (${region})`,
     });
     tenantKeys.addStackDependency(stateless);

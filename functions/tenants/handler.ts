@@ -1,6 +1,7 @@
 import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
-import { requireEnv } from '../../shared/aws/config.js';
+import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
@@ -13,6 +14,7 @@ import {
 import * as routes from '../../shared/schemas/tenants.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { releaseTenantStorage } from '../../shared/services/storage.js';
+import { TenantExportService } from '../../shared/services/tenant-export.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
@@ -54,7 +56,15 @@ const deletion = new TenantDeletionService({
   },
 });
 
-/** Tenants, members and API keys: `/v1/tenants*`. */
+const exports = new TenantExportService({
+  tenants,
+  audit,
+  // The local emulator serves buckets by path only; AWS uses virtual-hosted URLs.
+  s3: new S3Client({ ...clientConfig(), forcePathStyle: optionalEnv('endpoint') !== undefined }),
+  bucket: requireEnv('exportBucket'),
+});
+
+/** Tenants, members, API keys, exports and deletion: `/v1/tenants*`. */
 export const handler = createApiHandler({
   area: 'tenants',
   allRoutes: routes.tenantRoutes,
@@ -83,6 +93,14 @@ export const handler = createApiHandler({
       );
       return { status: 204 };
     }),
+    implement(routes.createExport, async (req) => ({
+      status: 201,
+      body: await exports.createExport(tenantCaller(req)),
+    })),
+    implement(routes.getExport, async (req) => ({
+      status: 200,
+      body: await exports.getExport(tenantCaller(req), req.params.exportId),
+    })),
     implement(routes.listMembers, async (req) => ({
       status: 200,
       body: await service.listMembers(tenantCaller(req), req.query),

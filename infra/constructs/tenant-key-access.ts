@@ -1,7 +1,7 @@
 import { Annotations, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
+import { TENANT_EXPORT_KEY_ACTIONS, TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
 
 /**
  * IAM for the per-tenant KMS keys that tenant creation makes at run time (shared/crypto/tenant-keys.ts).
@@ -112,6 +112,29 @@ export class TenantKeyAccess {
     });
   }
 
+  /**
+   * Lets S3 use this stage's tenant keys on the role's behalf for export archives (SSE-KMS writes and the
+   * reads behind presigned downloads): GenerateDataKey and Decrypt only through S3 in this region. Each key
+   * policy (`ExportArchivesViaS3`) further narrows it to the tenant's own prefix in the export bucket; the
+   * role cannot use tenant keys directly.
+   */
+  grantExportArchives(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ExportArchivesWithTenantKeys',
+        actions: [...TENANT_EXPORT_KEY_ACTIONS],
+        resources: [this.#keyArns()],
+        conditions: {
+          StringEquals: {
+            'aws:ResourceTag/strongroom:stage': this.#stage,
+            'kms:ViaService': `s3.${Stack.of(this.#scope).region}.amazonaws.com`,
+          },
+        },
+      }),
+    );
+    acknowledgeKeyWildcard(role, this.#nagArn('key/*'), 'use through S3 for export archives');
+  }
+
   /** A KMS ARN as cdk-nag spells it in finding ids (unresolved parts as `<AWS::…>`). */
   #nagArn(resource: string): string {
     const stack = Stack.of(this.#scope);
@@ -125,7 +148,7 @@ export class TenantKeyAccess {
   }
 }
 
-function acknowledgeKeyWildcard(role: iam.IRole, nagKeyArns: string, what: 'use' | 'manage'): void {
+function acknowledgeKeyWildcard(role: iam.IRole, nagKeyArns: string, what: string): void {
   Validations.of(role).acknowledge({
     id: `AwsSolutions-IAM5[Resource::${nagKeyArns}]`,
     reason: `Tenant keys are created at run time, so their ids are unknown at deploy time; the statement to ${what} them is limited by the aws:ResourceTag/strongroom:stage condition, and each key policy limits use to its tenant's encryption context.`,

@@ -14,6 +14,11 @@ export interface TenantKeyProps {
   applicationRoleArns: readonly string[];
   /** Extra administrators besides IAM in the account (optional). */
   adminRoleArns?: readonly string[];
+  /**
+   * The export bucket (name) and the roles that write export archives (tokens allowed): S3 may then use
+   * the key for `tenants/<tenantId>/exports/` objects there, in this stack's region (`ExportArchivesViaS3`).
+   */
+  exportArchives?: { bucketName: string; roleArns: readonly string[] };
 }
 
 /**
@@ -35,6 +40,9 @@ export class TenantKey extends Construct {
         tenantId: props.tenantId,
         applicationRoleArns: props.applicationRoleArns,
         adminRoleArns: props.adminRoleArns ?? [],
+        ...(props.exportArchives
+          ? { exportArchives: { ...props.exportArchives, region: stack.region } }
+          : {}),
       },
       { isUnresolved: (value) => Token.isUnresolved(value) },
     );

@@ -1,6 +1,6 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { TenantKey } from '../constructs/tenant-key.js';
+import { TenantKey, type TenantKeyProps } from '../constructs/tenant-key.js';
 
 export interface TenantKeysStackProps extends StackProps {
   stage: string;
@@ -11,6 +11,8 @@ export interface TenantKeysStackProps extends StackProps {
    * roles the run-time key policies name, so a pre-provisioned key behaves like one made at tenant creation.
    */
   applicationRoleArns: readonly string[];
+  /** The export bucket and the roles that write export archives, as tenant creation names them. */
+  exportArchives?: TenantKeyProps['exportArchives'];
 }
 
 /** The pinned CloudFormation logical IDs of a pre-provisioned tenant's key and alias. */
@@ -42,6 +44,7 @@ export class TenantKeysStack extends Stack {
         stage: props.stage,
         tenantId,
         applicationRoleArns: props.applicationRoleArns,
+        exportArchives: props.exportArchives,
       });
       const ids = tenantKeyLogicalIds(tenantId);
       pin(tenantKey.key, ids.key);

@@ -10,7 +10,12 @@ import {
 } from '@aws-sdk/client-kms';
 import { clientConfig } from '../aws/clients.js';
 import { optionalEnv, requireEnv } from '../aws/config.js';
-import { tenantKeyAlias, tenantKeyPolicy, tenantKeyTags } from '../domain/key-policy.js';
+import {
+  type TenantExportArchivesInput,
+  tenantKeyAlias,
+  tenantKeyPolicy,
+  tenantKeyTags,
+} from '../domain/key-policy.js';
 import { logger } from '../http/observability.js';
 import type { TenantKeyProvisioner } from './tenant-key-provisioner.js';
 
@@ -19,6 +24,12 @@ import type { TenantKeyProvisioner } from './tenant-key-provisioner.js';
  * data. Read only by `tenantKeysFromEnv`; infra and local provisioning set it.
  */
 export const TENANT_KEY_USER_ROLE_ARNS_ENV = 'TENANT_KEY_USER_ROLE_ARNS';
+/**
+ * Roles that write tenant export archives (SSE-KMS under the tenant key, in EXPORT_BUCKET) and sign their
+ * download URLs (comma-separated ARNs). With EXPORT_BUCKET set, new tenant keys carry the policy statement
+ * that lets S3 use them for those archives only (shared/domain/key-policy.ts `ExportArchivesViaS3`).
+ */
+export const TENANT_EXPORT_ROLE_ARNS_ENV = 'TENANT_EXPORT_ROLE_ARNS';
 
 /** Waiting period before a retired tenant key is deleted (crypto-shredding, DESIGN.md §4). */
 export const RETIRED_KEY_PENDING_DAYS = 30;
@@ -35,6 +46,7 @@ export interface KmsTenantKeysOptions {
   partition: string;
   applicationRoleArns: readonly string[];
   adminRoleArns?: readonly string[];
+  exportArchives?: TenantExportArchivesInput;
 }
 
 /** Thrown when `retire` is asked to retire a key that is not one of this stage's tenant keys. */
@@ -67,6 +79,7 @@ export class KmsTenantKeys implements TenantKeyProvisioner {
       tenantId,
       applicationRoleArns: this.#options.applicationRoleArns,
       adminRoleArns: this.#options.adminRoleArns ?? [],
+      ...(this.#options.exportArchives ? { exportArchives: this.#options.exportArchives } : {}),
     });
     const aliasName = tenantKeyAlias(stage, tenantId);
     const created = await kms.send(
@@ -184,10 +197,11 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
 /**
  * The tenant-key provisioner configured from the environment. Tenant keys live in the account and
  * partition of the platform key (PLATFORM_KEY_ARN); STAGE names the alias; TENANT_KEY_USER_ROLE_ARNS
- * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator.
+ * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator; EXPORT_BUCKET and
+ * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them.
  */
 export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTenantKeys {
-  const { accountId, partition } = parseKmsKeyArn(requireEnv('platformKeyArn', env));
+  const { accountId, partition, region } = parseKmsKeyArn(requireEnv('platformKeyArn', env));
   const stage = requireEnv('stage', env);
   const users = (env[TENANT_KEY_USER_ROLE_ARNS_ENV] ?? '')
     .split(',')
@@ -198,6 +212,11 @@ export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTena
       `Missing environment variable ${TENANT_KEY_USER_ROLE_ARNS_ENV} (the roles allowed to use tenant keys)`,
     );
   const admin = optionalEnv('tenantKeyAdminRoleArn', env);
+  const exporters = (env[TENANT_EXPORT_ROLE_ARNS_ENV] ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
+  const exportBucket = optionalEnv('exportBucket', env);
   return new KmsTenantKeys({
     kms: new KMSClient(clientConfig()),
     stage,
@@ -205,5 +224,8 @@ export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTena
     partition,
     applicationRoleArns: users,
     adminRoleArns: admin ? [admin] : [],
+    ...(exportBucket && exporters.length > 0
+      ? { exportArchives: { bucketName: exportBucket, region, roleArns: exporters } }
+      : {}),
   });
 }

@@ -12,6 +12,13 @@
  *   keys beyond `tenantId`, `purpose` and `recordId`. Naming the roles in a condition rather than as
  *   principals keeps the policy valid when a role is replaced by a deployment (KMS would otherwise pin
  *   the old role's unique id and lock the application out of every tenant key).
+ * - `ExportArchivesViaS3` (only with `exportArchives`): tenant export archives are stored SSE-KMS under the
+ *   tenant's key so that a plain presigned GET can download them (a client-side Encryption SDK envelope
+ *   would need KMS access the downloader does not have). S3 calls KMS with its own encryption context
+ *   (`aws:s3:arn` = the object's ARN, with S3 Bucket Keys off), which `TenantScopedUse` can never match; this
+ *   statement lets only the exporting roles, only through S3 in the key's region (`kms:ViaService`), only
+ *   GenerateDataKey and Decrypt, and only for objects under `tenants/<tenantId>/exports/` of the export
+ *   bucket: the key still cannot be used for another tenant's objects or outside S3.
  * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
  */
 import type { PolicyDocument } from './iam.js';
@@ -26,7 +33,27 @@ export interface TenantKeyPolicyInput {
   applicationRoleArns: readonly string[];
   /** Roles that may administer tenant keys besides IAM policies in the account (optional, e.g. break-glass). */
   adminRoleArns: readonly string[];
+  /** Export archives (SSE-KMS via S3) of this tenant; without it the key cannot encrypt S3 objects at all. */
+  exportArchives?: TenantExportArchivesInput;
 }
+
+export interface TenantExportArchivesInput {
+  /** The export bucket's name (not ARN). */
+  bucketName: string;
+  /** The key's (and bucket's) region: S3 calls KMS from there. */
+  region: string;
+  /** Roles that write the archives and sign their download URLs (the tenants function). */
+  roleArns: readonly string[];
+}
+
+/** Where a tenant's export archives live in the export bucket (the key policy allows nothing else). */
+export function tenantExportPrefix(tenantId: string): string {
+  if (!TENANT_ID.test(tenantId)) throw new KeyPolicyInputError('tenantExportPrefix needs a tenant id');
+  return `tenants/${tenantId}/exports/`;
+}
+
+/** What S3 may do with a tenant key for an export archive: write (a data key) and read it back. */
+export const TENANT_EXPORT_KEY_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'] as const;
 
 export interface TenantKeyPolicyOptions {
   /**
@@ -95,6 +122,9 @@ const ACCOUNT_ID = /^\d{12}$/;
 const PARTITION = /^aws(-[a-z]+)*$/;
 // IAM role path and name characters; no `*` or `?` (wildcards) can pass.
 const ROLE_ARN = /^arn:(aws(?:-[a-z]+)*):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+// S3 bucket names (no wildcards, no `/`), and AWS region names.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 /** The key policy of `tenantId`'s key (see the module comment for the reasoning). */
 export function tenantKeyPolicy(
@@ -134,6 +164,33 @@ export function tenantKeyPolicy(
 
   const accountRoot = `arn:${partition}:iam::${accountId}:root`;
   const administrators = [accountRoot, ...adminRoleArns];
+  const exportStatements: KeyPolicyStatement[] = [];
+  if (input.exportArchives) {
+    const { bucketName, region } = input.exportArchives;
+    if (!unresolved(bucketName) && !BUCKET.test(bucketName))
+      throw new KeyPolicyInputError('exportArchives.bucketName must be an S3 bucket name');
+    if (!unresolved(region) && !REGION.test(region))
+      throw new KeyPolicyInputError('exportArchives.region must be an AWS region');
+    const exporters = roleArns('exportArchives.roleArns', input.exportArchives.roleArns);
+    if (exporters.length === 0)
+      throw new KeyPolicyInputError('exportArchives.roleArns must name at least one role');
+    if (exporters.some((arn) => adminRoleArns.includes(arn)))
+      throw new KeyPolicyInputError('a role may not both administer tenant keys and export through them');
+    exportStatements.push({
+      Sid: 'ExportArchivesViaS3',
+      Effect: 'Allow',
+      Principal: { AWS: accountRoot },
+      Action: [...TENANT_EXPORT_KEY_ACTIONS],
+      Resource: '*',
+      Condition: {
+        ArnEquals: { 'aws:PrincipalArn': exporters },
+        StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` },
+        StringLike: {
+          'kms:EncryptionContext:aws:s3:arn': `arn:${partition}:s3:::${bucketName}/${tenantExportPrefix(tenantId)}*`,
+        },
+      },
+    });
+  }
   return {
     Version: '2012-10-17',
     Statement: [
@@ -156,6 +213,7 @@ export function tenantKeyPolicy(
           'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...ENCRYPTION_CONTEXT_KEYS] },
         },
       },
+      ...exportStatements,
     ],
   };
 }

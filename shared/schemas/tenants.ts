@@ -118,6 +118,43 @@ export const deleteTenant = defineRoute({
   response: { status: 204, description: 'Deleted' },
 });
 
+const ExportId = z.string().regex(/^x_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an export id');
+
+export const TenantExport = z
+  .object({
+    exportId: ExportId,
+    createdAt: z.string(),
+    sizeBytes: z.number().int(),
+    url: z.string().url(),
+    urlExpiresAt: z.string(),
+  })
+  .meta({ id: 'TenantExport' });
+
+export const createExport = defineRoute({
+  id: 'createExport',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/exports',
+  area: 'tenants',
+  summary:
+    'Export the tenant’s records (no secrets) to an archive encrypted with its key; returns a 15-minute download URL',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:export' },
+  params: TenantParams,
+  response: { status: 201, description: 'The archive and its download URL', schema: TenantExport },
+});
+
+export const getExport = defineRoute({
+  id: 'getExport',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/exports/{exportId}',
+  area: 'tenants',
+  summary: 'A fresh 15-minute download URL for an export archive (archives are kept 7 days)',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:export' },
+  params: z.strictObject({ tenantId: TenantId, exportId: ExportId }),
+  response: { status: 200, description: 'The archive and its download URL', schema: TenantExport },
+});
+
 export const listMembers = defineRoute({
   id: 'listMembers',
   method: 'GET',
@@ -230,6 +267,8 @@ export const tenantRoutes = [
   getTenant,
   updateTenant,
   deleteTenant,
+  createExport,
+  getExport,
   listMembers,
   addMember,
   changeMemberRole,

@@ -384,6 +384,27 @@ export class TenantStore {
     }
   }
 
+  /** Every item of the tenant's partition, raw (for the export archive, which picks public fields only). */
+  async allItems(scope: TenantScope): Promise<Record<string, unknown>[]> {
+    const db = await this.clients.forScope(scope);
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': scope.tenantId },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
   /**
    * Tenant deletion, step (b): deletes every item of the tenant's partition except the tenant item and the
    * `keep` members' items, other members first so nobody else can act on the tenant while the rest is torn

@@ -48,11 +48,18 @@ const areasWith = (predicate: (s: Statement) => boolean) =>
     .map(([area]) => area)
     .sort();
 const isTenantKeyResource = (s: Statement) => JSON.stringify(s.Resource).includes(':key/*');
+/** Tenant-key use only through S3, for export archives (each key policy narrows it to the tenant's prefix). */
+const isExportViaS3 = (s: Statement) =>
+  s.Sid === 'ExportArchivesWithTenantKeys' &&
+  JSON.stringify(s.Condition?.StringEquals?.['kms:ViaService'] ?? '').includes('s3.');
 
 describe('crypto permissions live only on the functions that need them', () => {
   it('lets only the connection-password readers and writers use tenant keys, tag-scoped to this stage', () => {
     const users = areasWith(
-      (s) => isTenantKeyResource(s) && actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
+      (s) =>
+        isTenantKeyResource(s) &&
+        !isExportViaS3(s) &&
+        actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
     );
     expect(users).toEqual(['connections', 'query'].filter((a) => statementsOf.has(a as Area)));
     for (const area of users) {
@@ -63,13 +70,28 @@ describe('crypto permissions live only on the functions that need them', () => {
     }
   });
 
-  it('lets only tenant creation create and retire tenant keys, and never use them', () => {
+  it('lets only the tenants function have S3 use tenant keys, for export archives only', () => {
+    expect(areasWith(isExportViaS3)).toEqual(['tenants']);
+    const statement = statementsOf.get('tenants')!.find(isExportViaS3)!;
+    expect(actions(statement).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(statement.Condition).toEqual({
+      StringEquals: {
+        'aws:ResourceTag/strongroom:stage': TEST_STAGE,
+        'kms:ViaService': expect.stringMatching(/^s3\.[a-z0-9-]+\.amazonaws\.com$/),
+      },
+    });
+  });
+
+  it('lets only tenant creation create and retire tenant keys, and never use them directly', () => {
     const lifecycle = ['kms:CreateKey', 'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:CreateAlias'];
     expect(areasWith((s) => actions(s).some((a) => lifecycle.includes(a)))).toEqual(['tenants']);
     const tenants = statementsOf.get('tenants')!;
     expect(
       tenants.filter(
-        (s) => isTenantKeyResource(s) && actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
+        (s) =>
+          isTenantKeyResource(s) &&
+          !isExportViaS3(s) &&
+          actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
       ),
     ).toEqual([]);
   });

@@ -96,11 +96,28 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
         tenantId: TENANT,
         applicationRoleArns: ['arn:aws:iam::111122223333:role/a', 'arn:aws:iam::111122223333:role/b'],
         adminRoleArns: [],
+        exportArchives: {
+          bucketName: 'export-bucket',
+          region: stack.region,
+          roleArns: ['arn:aws:iam::111122223333:role/t'],
+        },
       }),
     );
     expected.Statement[1].Condition.ArnEquals['aws:PrincipalArn'] = principalArns;
     expected.Statement[0].Principal.AWS = policy.Statement[0].Principal.AWS;
     expected.Statement[1].Principal.AWS = policy.Statement[1].Principal.AWS;
+    // The export statement names the tenants function's role and the stateful stack's export bucket.
+    const exportUse = policy.Statement[2];
+    expected.Statement[2].Principal.AWS = exportUse.Principal.AWS;
+    expected.Statement[2].Condition.ArnEquals['aws:PrincipalArn'] =
+      exportUse.Condition.ArnEquals['aws:PrincipalArn'];
+    expected.Statement[2].Condition.StringLike = exportUse.Condition.StringLike;
+    const exporters = [exportUse.Condition.ArnEquals['aws:PrincipalArn']].flat();
+    expect(exportedRoleIds(exporters)).toHaveLength(1);
+    expect(exportedRoleIds(exporters)[0]).toMatch(/^TenantsFunction/);
+    const objectArn = JSON.stringify(exportUse.Condition.StringLike['kms:EncryptionContext:aws:s3:arn']);
+    expect(objectArn).toContain(`/tenants/${TENANT}/exports/*`);
+    expect(objectArn).toContain('Fn::ImportValue');
 
     // Assess
     expect(policy).toEqual(expected);

@@ -73,4 +73,12 @@ describe('the tenants function’s IAM for tenant deletion', () => {
     const manage = statements.find((s) => s.Sid === 'ManageTenantKeys')!;
     expect(actions(manage)).toEqual(expect.arrayContaining(['kms:DisableKey', 'kms:ScheduleKeyDeletion']));
   });
+
+  it('reads and writes export archives only under tenants/*/exports/ of the export bucket', () => {
+    const statement = statements.find((s) => s.Sid === 'TenantExportArchives')!;
+    expect(actions(statement).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(JSON.stringify(statement.Resource)).toContain('/tenants/*/exports/*');
+    const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    expect(s3.map((s) => s.Sid)).toEqual(['TenantExportArchives']);
+  });
 });

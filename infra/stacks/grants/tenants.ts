@@ -1,6 +1,10 @@
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { AreaGrants } from './area-resources.js';
-import { TENANT_KEY_USER_ROLE_ARNS_ENV } from '../../../shared/crypto/tenant-keys.js';
+import {
+  TENANT_EXPORT_ROLE_ARNS_ENV,
+  TENANT_KEY_USER_ROLE_ARNS_ENV,
+} from '../../../shared/crypto/tenant-keys.js';
 import { grantAuthorization, grantPlatformAudit, grantTableItems } from './common.js';
 
 /**
@@ -39,4 +43,25 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
       },
     }),
   );
+  // Export archives: written to and read back from `tenants/<tenantId>/exports/` of the export bucket, SSE-KMS
+  // under the tenant's key (S3 uses the key on this role's behalf; the key policies admit this role for that
+  // prefix only, see shared/domain/key-policy.ts). New tenant keys name this role (TENANT_EXPORT_ROLE_ARNS).
+  fn.function.addEnvironment(TENANT_EXPORT_ROLE_ARNS_ENV, fn.role.roleArn);
+  resources.tenantKeys.grantExportArchives(fn.role);
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'TenantExportArchives',
+      actions: ['s3:PutObject', 's3:GetObject'],
+      resources: [resources.exportBucket.arnForObjects('tenants/*/exports/*')],
+    }),
+  );
+  const bucketStack = Stack.of(resources.exportBucket);
+  const bucketImport = Stack.of(fn).resolve(bucketStack.exportValue(resources.exportBucket.bucketArn)) as {
+    'Fn::ImportValue': string;
+  };
+  Validations.of(fn.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${bucketImport['Fn::ImportValue']}/tenants/*/exports/*]`,
+    reason:
+      "Export archives are written per tenant at run time; the code builds each key from the caller's TenantScope and every archive is encrypted under that tenant's key, whose policy admits only that tenant's prefix.",
+  });
 };

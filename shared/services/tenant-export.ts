@@ -1,0 +1,198 @@
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { newId } from '../domain/ids.js';
+import { tenantExportPrefix } from '../domain/key-policy.js';
+import type { AuditRecorder } from '../http/audit-seam.js';
+import type { TenantCaller } from '../http/auth-context.js';
+import { auditActorOf } from '../http/auth.js';
+import { ForbiddenError, NotFoundError } from '../http/errors.js';
+import { CONNECTION_SK_PREFIX, type ConnectionRecord } from '../store/connections-store.js';
+import { INSTANCE_PREFIX, LOCATION_PREFIX } from '../store/storage-store.js';
+import {
+  type ApiKeyRecord,
+  type MemberRecord,
+  TENANT_SK,
+  type TenantRecord,
+  type TenantStore,
+  publicApiKey,
+} from '../store/tenant-store.js';
+import { publicConnection } from './connections.js';
+import { publicMember, publicTenant } from './tenancy.js';
+
+/** How long a download URL works: at most 15 minutes (DESIGN.md §4 "short-lived presigned URL"). */
+export const EXPORT_URL_SECONDS = 900;
+/** Version tag of the archive layout, so readers can tell future layouts apart. */
+export const EXPORT_FORMAT = 'strongroom.tenant-export/v1';
+
+export interface TenantExportDeps {
+  tenants: Pick<TenantStore, 'getTenant' | 'allItems'>;
+  audit: AuditRecorder;
+  s3: S3Client;
+  /** The export bucket (EXPORT_BUCKET). */
+  bucket: string;
+  now?: () => number;
+  /** Signs the download URL (the S3 presigner; replaceable in tests). */
+  presign?: typeof getSignedUrl;
+}
+
+const pick = (item: Record<string, unknown>, names: readonly string[]) =>
+  Object.fromEntries(names.filter((n) => item[n] !== undefined).map((n) => [n, item[n]]));
+
+// Allow-lists, never deny-lists: an attribute added to a record later stays out of archives until named here.
+const LOCATION_FIELDS = [
+  'locationId',
+  'kind',
+  'root',
+  'bucket',
+  'prefix',
+  'region',
+  'roleArn',
+  'createdAt',
+  'createdBy',
+];
+const INSTANCE_FIELDS = [
+  'instanceId',
+  'name',
+  'defaultStorageRoot',
+  'storageLocationId',
+  'createdAt',
+  'createdBy',
+];
+
+/**
+ * The archive of a tenant's records, built only from public views: no password or key hashes, no
+ * ciphertexts (connection passwords appear as the mask), no storage ExternalId, no KMS key ARN. Items of
+ * kinds not named here (uniqueness markers, counters) are left out.
+ */
+export function tenantArchive(
+  meta: { exportId: string; createdAt: string; createdBy: string },
+  items: readonly Record<string, unknown>[],
+) {
+  const bySk = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
+  const tenant = items.find((i) => i.sk === TENANT_SK);
+  if (!tenant) throw new NotFoundError('No such tenant.');
+  return {
+    format: EXPORT_FORMAT,
+    ...meta,
+    tenant: publicTenant(tenant as unknown as TenantRecord),
+    members: bySk('MEMBER#').map((i) => publicMember(i as unknown as MemberRecord)),
+    apiKeys: bySk('APIKEY#').map((i) => publicApiKey(i as unknown as ApiKeyRecord)),
+    storageLocations: bySk(LOCATION_PREFIX).map((i) => pick(i, LOCATION_FIELDS)),
+    instances: bySk(INSTANCE_PREFIX).map((i) => pick(i, INSTANCE_FIELDS)),
+    connections: bySk(CONNECTION_SK_PREFIX).map((i) => publicConnection(i as unknown as ConnectionRecord)),
+  };
+}
+
+/**
+ * Tenant exports (owner, `tenant:export`): a JSON archive in the export bucket under
+ * `tenants/<tenantId>/exports/<exportId>.json`, SSE-KMS under the tenant's own key, downloaded through a
+ * presigned GET URL valid 15 minutes.
+ *
+ * Why SSE-KMS with the tenant key rather than an Encryption SDK envelope: the archive is meant to be
+ * downloaded with a plain HTTPS GET; S3 decrypts it for the URL's signer, whereas an envelope would need the
+ * downloader to call KMS with the tenant key, which no user can. The key's policy lets S3 use it only for
+ * this tenant's export prefix and only for the exporting role (shared/domain/key-policy.ts), and deleting
+ * the tenant shreds the archives with the key. Every URL handed out is audited (`tenant.exported`) first.
+ */
+export class TenantExportService {
+  readonly #d: TenantExportDeps & { now: () => number; presign: typeof getSignedUrl };
+
+  constructor(deps: TenantExportDeps) {
+    this.#d = { now: Date.now, presign: getSignedUrl, ...deps };
+  }
+
+  async createExport(caller: TenantCaller) {
+    this.#assertAllowed(caller);
+    const { scope } = caller.access;
+    const tenant = await this.#d.tenants.getTenant(scope);
+    const exportId = newId('x');
+    const createdAt = new Date(this.#d.now()).toISOString();
+    const archive = tenantArchive(
+      { exportId, createdAt, createdBy: caller.principal.userId },
+      await this.#d.tenants.allItems(scope),
+    );
+    const body = JSON.stringify(archive);
+    await this.#d.s3.send(
+      new PutObjectCommand({
+        Bucket: this.#d.bucket,
+        Key: this.#objectKey(scope.tenantId, exportId),
+        Body: body,
+        ContentType: 'application/json',
+        ServerSideEncryption: 'aws:kms',
+        SSEKMSKeyId: tenant.keyArn,
+        // Off, so S3's encryption context is this object's ARN: the key policy admits exactly this tenant's
+        // export prefix (with a bucket key the context would be the bucket's ARN).
+        BucketKeyEnabled: false,
+        Metadata: { 'tenant-id': scope.tenantId, 'export-id': exportId },
+      }),
+    );
+    const counts = Object.fromEntries(
+      Object.entries(archive)
+        .filter(([, value]) => Array.isArray(value))
+        .map(([key, value]) => [key, (value as unknown[]).length]),
+    );
+    return this.#handOut(caller, exportId, { createdAt, sizeBytes: Buffer.byteLength(body) }, counts);
+  }
+
+  /** A fresh download URL for an existing archive of the caller's tenant; 404 for any other id. */
+  async getExport(caller: TenantCaller, exportId: string) {
+    this.#assertAllowed(caller);
+    const { scope } = caller.access;
+    let head: { LastModified?: Date; ContentLength?: number };
+    try {
+      head = await this.#d.s3.send(
+        new HeadObjectCommand({ Bucket: this.#d.bucket, Key: this.#objectKey(scope.tenantId, exportId) }),
+      );
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (error instanceof Error && error.name === 'NotFound'))
+        throw new NotFoundError('No such export.');
+      throw error;
+    }
+    return this.#handOut(caller, exportId, {
+      createdAt: (head.LastModified ?? new Date(0)).toISOString(),
+      sizeBytes: head.ContentLength ?? 0,
+    });
+  }
+
+  async #handOut(
+    caller: TenantCaller,
+    exportId: string,
+    object: { createdAt: string; sizeBytes: number },
+    counts?: Record<string, number>,
+  ) {
+    const { scope } = caller.access;
+    await this.#d.audit.record(scope, {
+      action: 'tenant.exported',
+      actor: auditActorOf(caller),
+      resource: { type: 'export', id: exportId },
+      details: counts ? { created: true, counts, sizeBytes: object.sizeBytes } : { created: false },
+    });
+    const issuedAt = this.#d.now();
+    const url = await this.#d.presign(
+      this.#d.s3,
+      new GetObjectCommand({
+        Bucket: this.#d.bucket,
+        Key: this.#objectKey(scope.tenantId, exportId),
+        ResponseContentDisposition: `attachment; filename="${scope.tenantId}-${exportId}.json"`,
+      }),
+      { expiresIn: EXPORT_URL_SECONDS },
+    );
+    return {
+      exportId,
+      createdAt: object.createdAt,
+      sizeBytes: object.sizeBytes,
+      url,
+      urlExpiresAt: new Date(issuedAt + EXPORT_URL_SECONDS * 1000).toISOString(),
+    };
+  }
+
+  #objectKey(tenantId: string, exportId: string): string {
+    return `${tenantExportPrefix(tenantId)}${exportId}.json`;
+  }
+
+  #assertAllowed(caller: TenantCaller) {
+    if (!caller.access.permissions.has('tenant:export'))
+      throw new ForbiddenError('Exports need the tenant:export permission.');
+  }
+}

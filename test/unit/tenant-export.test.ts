@@ -1,0 +1,275 @@
+import { type GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { permissionsOf } from '../../shared/domain/permissions.js';
+import type { AuditRecorder } from '../../shared/http/audit-seam.js';
+import type { TenantCaller } from '../../shared/http/auth-context.js';
+import { isTransientAwsError } from '../../shared/http/errors.js';
+import { PASSWORD_MASK } from '../../shared/schemas/connections.js';
+import {
+  EXPORT_URL_SECONDS,
+  TenantExportService,
+  tenantArchive,
+} from '../../shared/services/tenant-export.js';
+import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import type { TenantStore } from '../../shared/store/tenant-store.js';
+
+const s3 = mockClient(S3Client);
+const T = 't_01jx0000000000000000000001';
+const U = 'u_01jx0000000000000000000001';
+const KEY_ARN = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const NOW = Date.parse('2026-11-22T12:00:00Z');
+
+/** Raw items as the tenant partition holds them, secrets included. */
+const ITEMS = [
+  {
+    pk: T,
+    sk: 'TENANT',
+    tenantId: T,
+    name: 'Acme',
+    plan: 'team',
+    keyArn: KEY_ARN,
+    createdAt: '2026-01-01T00:00:00Z',
+    createdBy: U,
+    ownerCount: 1,
+    settings: { requireMfa: true },
+  },
+  {
+    pk: T,
+    sk: `MEMBER#${U}`,
+    tenantId: T,
+    userId: U,
+    role: 'owner',
+    email: 'o@example.test',
+    name: 'O',
+    addedAt: '2026-01-01T00:00:00Z',
+    addedBy: U,
+    gsi1pk: `USER#${U}`,
+  },
+  {
+    pk: T,
+    sk: 'APIKEY#k_1',
+    keyId: 'k_1',
+    tenantId: T,
+    name: 'ci',
+    scopes: ['tenant:read'],
+    createdBy: U,
+    createdAt: '2026-01-01T00:00:00Z',
+    expiresAt: NOW + 86_400_000,
+    secretHash: 'HASH-OF-THE-KEY',
+  },
+  {
+    pk: T,
+    sk: 'CONNECTION#c_1',
+    connectionId: 'c_1',
+    name: 'W',
+    host: 'db',
+    port: 5432,
+    database: 'app',
+    user: 'r',
+    tlsMode: 'require',
+    passwordCiphertext: 'CIPHERTEXT-OF-THE-PASSWORD',
+    passwordUpdatedAt: '2026-01-01T00:00:00Z',
+    createdAt: '2026-01-01T00:00:00Z',
+    createdBy: U,
+    updatedAt: '2026-01-01T00:00:00Z',
+    updatedBy: U,
+    version: 1,
+  },
+  {
+    pk: T,
+    sk: 'LOCATION#l_1',
+    locationId: 'l_1',
+    kind: 'external',
+    root: 's3://lake/raw',
+    bucket: 'lake',
+    prefix: 'raw',
+    region: 'eu-central-1',
+    roleArn: 'arn:aws:iam::210987654321:role/lake',
+    createdAt: '2026-01-01T00:00:00Z',
+    createdBy: U,
+    instanceCount: 1,
+    futureSecret: 'LOCATION-SECRET',
+  },
+  {
+    pk: T,
+    sk: 'STORAGE-EXTERNAL-ID',
+    externalId: 'strongroom-EXTERNAL-ID',
+    createdAt: '2026-01-01T00:00:00Z',
+  },
+  { pk: T, sk: 'INSTANCE-NAME#lab', instanceId: 'i_1' },
+  { pk: T, sk: 'SOMETHING-NEW#1', token: 'UNKNOWN-KIND-SECRET' },
+];
+
+function caller(role: 'owner' | 'admin' = 'owner'): TenantCaller {
+  return {
+    access: { scope: mintTenantScope({ tenantId: T, userId: U }), role, permissions: permissionsOf(role) },
+    principal: { kind: 'session', userId: U, credentialId: 's_1', mfaEnabled: true },
+    ip: '203.0.113.9',
+    userAgent: 'test',
+  };
+}
+
+function fixture() {
+  const calls: string[] = [];
+  const tenants = {
+    getTenant: vi.fn(async () => ITEMS[0] as never),
+    allItems: vi.fn(async () => ITEMS),
+  } as unknown as TenantStore;
+  const audit = {
+    record: vi.fn(async () => {
+      calls.push('audit');
+    }),
+  } as unknown as AuditRecorder & { record: ReturnType<typeof vi.fn> };
+  const presign = vi.fn(async () => {
+    calls.push('presign');
+    return 'https://exports.example/signed';
+  });
+  const service = new TenantExportService({
+    tenants,
+    audit,
+    s3: new S3Client({ region: 'eu-central-1' }),
+    bucket: 'exports',
+    now: () => NOW,
+    presign: presign as never,
+  });
+  return { service, audit, presign, calls };
+}
+
+beforeEach(() => {
+  s3.reset();
+  s3.on(PutObjectCommand).resolves({});
+});
+
+describe('tenant archive', () => {
+  it('keeps public views only: no hash, ciphertext, ExternalId, key ARN, unknown kinds or unnamed fields', () => {
+    // Act
+    const archive = tenantArchive({ exportId: 'x_1', createdAt: 'now', createdBy: U }, ITEMS);
+    const text = JSON.stringify(archive);
+
+    // Assess
+    for (const secret of [
+      'HASH-OF-THE-KEY',
+      'CIPHERTEXT-OF-THE-PASSWORD',
+      'strongroom-EXTERNAL-ID',
+      'LOCATION-SECRET',
+      'UNKNOWN-KIND-SECRET',
+      KEY_ARN,
+      'gsi1pk',
+    ])
+      expect(text).not.toContain(secret);
+    expect(archive.connections[0]!.password).toBe(PASSWORD_MASK);
+    expect(archive.members.map((m) => m.userId)).toEqual([U]);
+    expect(archive.apiKeys.map((k) => k.keyId)).toEqual(['k_1']);
+    expect(archive.storageLocations).toEqual([
+      {
+        locationId: 'l_1',
+        kind: 'external',
+        root: 's3://lake/raw',
+        bucket: 'lake',
+        prefix: 'raw',
+        region: 'eu-central-1',
+        roleArn: 'arn:aws:iam::210987654321:role/lake',
+        createdAt: '2026-01-01T00:00:00Z',
+        createdBy: U,
+      },
+    ]);
+    expect(archive.tenant).toEqual({
+      tenantId: T,
+      name: 'Acme',
+      plan: 'team',
+      createdAt: '2026-01-01T00:00:00Z',
+      settings: { requireMfa: true },
+    });
+  });
+});
+
+describe('TenantExportService', () => {
+  it('writes SSE-KMS with the tenant key (no bucket key) under the tenant prefix, audits, then signs 15 minutes', async () => {
+    // Prepare
+    const { service, audit, presign, calls } = fixture();
+
+    // Act
+    const result = await service.createExport(caller());
+
+    // Assess
+    expect(result.exportId).toMatch(/^x_[0-9a-z]{26}$/);
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'exports',
+      Key: `tenants/${T}/exports/${result.exportId}.json`,
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: KEY_ARN,
+      BucketKeyEnabled: false,
+      ContentType: 'application/json',
+    });
+    expect(calls).toEqual(['audit', 'presign']);
+    expect(audit.record).toHaveBeenCalledWith(
+      expect.objectContaining({ tenantId: T }),
+      expect.objectContaining({
+        action: 'tenant.exported',
+        resource: { type: 'export', id: result.exportId },
+        details: expect.objectContaining({ created: true }),
+      }),
+    );
+    const [, command, options] = presign.mock.calls[0] as unknown as [
+      unknown,
+      GetObjectCommand,
+      { expiresIn: number },
+    ];
+    expect(command.input.Key).toBe(`tenants/${T}/exports/${result.exportId}.json`);
+    expect(options.expiresIn).toBe(EXPORT_URL_SECONDS);
+    expect(EXPORT_URL_SECONDS).toBeLessThanOrEqual(900);
+    expect(result.urlExpiresAt).toBe(new Date(NOW + 900_000).toISOString());
+  });
+
+  it('hands out no URL when the audit event cannot be written', async () => {
+    // Prepare
+    const { service, audit, presign } = fixture();
+    audit.record.mockRejectedValueOnce(
+      Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
+    );
+
+    // Act / Assess
+    await expect(service.createExport(caller())).rejects.toThrow('throttled');
+    expect(presign).not.toHaveBeenCalled();
+  });
+
+  it('surfaces S3 throttling as a transient AWS error (503) and audits nothing', async () => {
+    // Prepare
+    const { service, audit } = fixture();
+    s3.on(PutObjectCommand).rejects(
+      Object.assign(new Error('Slow Down'), { name: 'SlowDown', $fault: 'server' }),
+    );
+
+    // Act
+    const error = await service.createExport(caller()).catch((e: unknown) => e);
+
+    // Assess
+    expect(isTransientAwsError(error)).toBe(true);
+    expect(audit.record).not.toHaveBeenCalled();
+  });
+
+  it('refuses a caller without tenant:export before reading anything', async () => {
+    const { service } = fixture();
+    await expect(service.createExport(caller('admin'))).rejects.toMatchObject({ status: 403 });
+    await expect(service.getExport(caller('admin'), 'x_1')).rejects.toMatchObject({ status: 403 });
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('answers 404 for an archive that is not under the tenant’s prefix', async () => {
+    // Prepare
+    const { service, audit } = fixture();
+    s3.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } }),
+    );
+
+    // Act / Assess
+    await expect(service.getExport(caller(), 'x_01jx0000000000000000000000')).rejects.toMatchObject({
+      status: 404,
+    });
+    expect(s3).toHaveReceivedCommandWith(HeadObjectCommand, {
+      Key: `tenants/${T}/exports/x_01jx0000000000000000000000.json`,
+    });
+    expect(audit.record).not.toHaveBeenCalled();
+  });
+});
