@@ -59,6 +59,7 @@ const deletion = new TenantDeletionService({
 const exports = new TenantExportService({
   tenants,
   audit,
+  auditLog: audit,
   // The local emulator serves buckets by path only; AWS uses virtual-hosted URLs.
   s3: new S3Client({ ...clientConfig(), forcePathStyle: optionalEnv('endpoint') !== undefined }),
   bucket: requireEnv('exportBucket'),

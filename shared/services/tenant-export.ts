@@ -2,10 +2,12 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { newId } from '../domain/ids.js';
 import { tenantExportPrefix } from '../domain/key-policy.js';
+import type { AuditEventView } from '../domain/audit-events.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import type { TenantCaller } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
 import { ForbiddenError, NotFoundError } from '../http/errors.js';
+import type { AuditStore } from '../store/audit-store.js';
 import { CONNECTION_SK_PREFIX, type ConnectionRecord } from '../store/connections-store.js';
 import { INSTANCE_PREFIX, LOCATION_PREFIX } from '../store/storage-store.js';
 import {
@@ -24,9 +26,14 @@ export const EXPORT_URL_SECONDS = 900;
 /** Version tag of the archive layout, so readers can tell future layouts apart. */
 export const EXPORT_FORMAT = 'strongroom.tenant-export/v1';
 
+/** Most audit events one archive holds (newest kept out past it; the CSV export pages through any number). */
+export const EXPORT_MAX_AUDIT_EVENTS = 50_000;
+
 export interface TenantExportDeps {
   tenants: Pick<TenantStore, 'getTenant' | 'allItems'>;
   audit: AuditRecorder;
+  /** The tenant's audit log, read through the tenant-scoped session (events as the API shows them). */
+  auditLog: Pick<AuditStore, 'readerFor'>;
   s3: S3Client;
   /** The export bucket (EXPORT_BUCKET). */
   bucket: string;
@@ -60,13 +67,14 @@ const INSTANCE_FIELDS = [
 ];
 
 /**
- * The archive of a tenant's records, built only from public views: no password or key hashes, no
+ * The archive of a tenant's records and audit events, built only from public views: no password or key hashes, no
  * ciphertexts (connection passwords appear as the mask), no storage ExternalId, no KMS key ARN. Items of
  * kinds not named here (uniqueness markers, counters) are left out.
  */
 export function tenantArchive(
   meta: { exportId: string; createdAt: string; createdBy: string },
   items: readonly Record<string, unknown>[],
+  audit: { events: AuditEventView[]; complete: boolean } = { events: [], complete: true },
 ) {
   const bySk = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
   const tenant = items.find((i) => i.sk === TENANT_SK);
@@ -80,6 +88,9 @@ export function tenantArchive(
     storageLocations: bySk(LOCATION_PREFIX).map((i) => pick(i, LOCATION_FIELDS)),
     instances: bySk(INSTANCE_PREFIX).map((i) => pick(i, INSTANCE_FIELDS)),
     connections: bySk(CONNECTION_SK_PREFIX).map((i) => publicConnection(i as unknown as ConnectionRecord)),
+    // Oldest first, as retained (expired events are not read); `false` when the cap cut the tail off.
+    auditEvents: audit.events,
+    auditEventsComplete: audit.complete,
   };
 }
 
@@ -110,6 +121,7 @@ export class TenantExportService {
     const archive = tenantArchive(
       { exportId, createdAt, createdBy: caller.principal.userId },
       await this.#d.tenants.allItems(scope),
+      await this.#auditEvents(caller),
     );
     const body = JSON.stringify(archive);
     await this.#d.s3.send(
@@ -185,6 +197,22 @@ export class TenantExportService {
       url,
       urlExpiresAt: new Date(issuedAt + EXPORT_URL_SECONDS * 1000).toISOString(),
     };
+  }
+
+  async #auditEvents(caller: TenantCaller): Promise<{ events: AuditEventView[]; complete: boolean }> {
+    const reader = await this.#d.auditLog.readerFor(caller.access.scope);
+    const events: AuditEventView[] = [];
+    let afterSk: string | undefined;
+    for (;;) {
+      const page = await reader.page(
+        {},
+        { limit: Math.min(1000, EXPORT_MAX_AUDIT_EVENTS - events.length), afterSk, descending: false },
+      );
+      events.push(...page.items);
+      if (!page.nextSk) return { events, complete: true };
+      if (events.length >= EXPORT_MAX_AUDIT_EVENTS) return { events, complete: false };
+      afterSk = page.nextSk;
+    }
   }
 
   #objectKey(tenantId: string, exportId: string): string {

@@ -116,6 +116,10 @@ describe('tenant exports', () => {
     expect(archive.storageLocations).toHaveLength(1);
     expect(archive.connections).toHaveLength(1);
     expect(archive.connections[0].password).toBe(PASSWORD_MASK);
+    expect(archive.auditEventsComplete).toBe(true);
+    expect(archive.auditEvents.map((e: { action: string }) => e.action)).toEqual(
+      expect.arrayContaining(['tenant.created', 'member.added', 'connection.created', 'api-key.created']),
+    );
     for (const secret of secrets) expect(text).not.toContain(secret);
     for (const field of [
       'secretHash',

@@ -125,15 +125,23 @@ function fixture() {
     calls.push('presign');
     return 'https://exports.example/signed';
   });
+  const pages = [
+    { items: [{ id: 'e_1', action: 'tenant.created' }], nextSk: 'EVENT#e_1' },
+    { items: [{ id: 'e_2', action: 'member.added' }], nextSk: undefined },
+  ];
+  const reader = {
+    page: vi.fn(async (_filter: unknown, options: { afterSk?: string }) => pages[options.afterSk ? 1 : 0]),
+  };
   const service = new TenantExportService({
     tenants,
     audit,
+    auditLog: { readerFor: vi.fn(async () => reader) } as never,
     s3: new S3Client({ region: 'eu-central-1' }),
     bucket: 'exports',
     now: () => NOW,
     presign: presign as never,
   });
-  return { service, audit, presign, calls };
+  return { service, audit, presign, calls, reader };
 }
 
 beforeEach(() => {
@@ -220,6 +228,23 @@ describe('TenantExportService', () => {
     expect(options.expiresIn).toBe(EXPORT_URL_SECONDS);
     expect(EXPORT_URL_SECONDS).toBeLessThanOrEqual(900);
     expect(result.urlExpiresAt).toBe(new Date(NOW + 900_000).toISOString());
+  });
+
+  it('puts the retained audit events in the archive, oldest first, through every page', async () => {
+    // Prepare
+    const { service, reader } = fixture();
+
+    // Act
+    await service.createExport(caller());
+
+    // Assess
+    const body = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]!.args[0].input.Body));
+    expect(body.auditEvents.map((e: { id: string }) => e.id)).toEqual(['e_1', 'e_2']);
+    expect(body.auditEventsComplete).toBe(true);
+    expect(reader.page).toHaveBeenLastCalledWith(
+      {},
+      expect.objectContaining({ afterSk: 'EVENT#e_1', descending: false }),
+    );
   });
 
   it('hands out no URL when the audit event cannot be written', async () => {
