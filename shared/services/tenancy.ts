@@ -324,21 +324,26 @@ export interface TenantDeletionDeps {
   audit: AuditRecorder;
   secondFactors: Pick<SecondFactorVerifier, 'confirm'>;
   /**
-   * Step (a): makes every storage credential vended for the tenant stop working and releases its
+   * Step (a): makes every storage credential vended for the tenant so far stop working and releases its
    * registered storage roots (shared/store/storage-vendor.ts, shared/store/storage-store.ts). Idempotent.
    */
   releaseStorage: (scope: TenantScope, actor: AuditActor) => Promise<void>;
 }
 
+/** Items that let someone other than the deleting owner's session act on the tenant: cut first. */
+const ACCESS_ITEM_PREFIXES = ['MEMBER#', 'APIKEY#'];
+
 /**
  * Deletes a tenant (owner, fresh MFA; DESIGN.md §4 "Tenant lifecycle"). The steps run in an order in which
  * any failure leaves a tenant its owner can delete again with a new code, and in which nothing that still
  * grants access outlives a step that failed after it:
- *  (a) storage: one tenant-wide deny on every vended credential, then every storage root released;
- *  (b) the tenant's items (other members first, then API keys, instances, locations, connections, ...),
- *      keeping only the tenant item and the caller's membership, so the owner can retry;
+ *  (b1) every other membership and every API key deleted first: from here on only the owner's session can
+ *       reach the tenant, so nobody can vend credentials or register a storage root behind step (a);
+ *  (a) storage: one tenant-wide deny on every credential vended so far, then every storage root released;
+ *  (b2) the rest of the tenant's items (instances, locations, connections, ...), keeping only the tenant
+ *       item and the caller's membership, so the owner can retry;
  *  (c) the tenant KMS key disabled and scheduled for deletion in 30 days (crypto-shredding: connection
- *      passwords and anything in backups encrypted under it become unreadable once it is gone);
+ *      passwords, export archives and anything in backups encrypted under it become unreadable once gone);
  *  (d) the tenant item and the owner's membership deleted with the `tenant.deleted` event, in one transaction.
  * Audit events are kept (append-only; they expire by their TTL). A retry after (c) finds the key already
  * pending deletion, which `retire` accepts.
@@ -366,6 +371,7 @@ export class TenantDeletionService {
     const tenant = await this.deps.tenants.getTenant(scope);
     const actor = auditActorOf(caller);
 
+    await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId], ACCESS_ITEM_PREFIXES);
     await this.deps.releaseStorage(scope, actor);
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);
     await this.deps.keys.retire(tenant.keyArn);

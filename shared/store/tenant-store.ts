@@ -406,14 +406,18 @@ export class TenantStore {
   }
 
   /**
-   * Tenant deletion, step (b): deletes every item of the tenant's partition except the tenant item and the
-   * `keep` members' items, other members first so nobody else can act on the tenant while the rest is torn
-   * down. Unconditional deletes in small transactions: safe to repeat after a failure part-way.
+   * Tenant deletion: deletes the items of the tenant's partition whose sort key starts with one of
+   * `prefixes` (every item when none is given), except the tenant item and the `keepMembers`' memberships.
+   * Unconditional deletes in small transactions: safe to repeat after a failure part-way.
    */
-  async deleteTenantItems(scope: TenantScope, keepMembers: readonly string[]): Promise<number> {
+  async deleteTenantItems(
+    scope: TenantScope,
+    keepMembers: readonly string[],
+    prefixes: readonly string[] = [],
+  ): Promise<number> {
     const keep = new Set([TENANT_SK, ...keepMembers.map(memberSk)]);
     let deleted = 0;
-    for (const prefix of ['MEMBER#', undefined]) {
+    for (const prefix of prefixes.length > 0 ? prefixes : [undefined]) {
       deleted += await this.#deletePartition(scope, prefix, keep);
     }
     return deleted;

@@ -133,21 +133,12 @@ beforeEach(() => {
       Item: { pk: T, sk: 'TENANT', tenantId: T, name: 'Acme', plan: 'team', keyArn: KEY_ARN, ownerCount: 2 },
     };
   });
-  ddb.on(QueryCommand).callsFake(async (input: { ExpressionAttributeValues: Record<string, string> }) => ({
-    Items:
-      input.ExpressionAttributeValues[':prefix'] === 'MEMBER#'
-        ? [
-            { pk: T, sk: `MEMBER#${OWNER}` },
-            { pk: T, sk: `MEMBER#${OTHER}` },
-          ]
-        : [
-            { pk: T, sk: 'APIKEY#k_1' },
-            { pk: T, sk: 'CONNECTION#c_1' },
-            { pk: T, sk: `MEMBER#${OWNER}` },
-            { pk: T, sk: `MEMBER#${OTHER}` },
-            { pk: T, sk: 'TENANT' },
-          ],
-  }));
+  // The partition as the queries see it (deletes do not change it here, which only makes retries harder).
+  const partition = ['APIKEY#k_1', 'CONNECTION#c_1', `MEMBER#${OWNER}`, `MEMBER#${OTHER}`, 'TENANT'];
+  ddb.on(QueryCommand).callsFake(async (input: { ExpressionAttributeValues: Record<string, string> }) => {
+    const prefix = input.ExpressionAttributeValues[':prefix'] ?? '';
+    return { Items: partition.filter((sk) => sk.startsWith(prefix)).map((sk) => ({ pk: T, sk })) };
+  });
   ddb.on(TransactWriteCommand).callsFake(async (input: TransactWriteCommandInput) => {
     maybeFail(deletedSks(input).includes('TENANT') ? 'final' : 'items');
     return {};
@@ -174,7 +165,7 @@ beforeEach(() => {
 });
 
 describe('tenant deletion', () => {
-  it('verifies the code, then releases storage, deletes the items, retires the key, and deletes the tenant last', async () => {
+  it('verifies the code, cuts other access, releases storage, deletes the rest, retires the key, and deletes the tenant last', async () => {
     // Prepare
     const { service, secondFactors, releaseStorage, spies, audit } = fixture();
 
@@ -187,14 +178,19 @@ describe('tenant deletion', () => {
       { mfaCode: '123456' },
       expect.objectContaining({ purpose: 'tenant.delete' }),
     );
+    // Access items first (nobody else can vend or register behind the revocation), then storage, the rest,
+    // the key, and the tenant last.
     const order = [
       secondFactors.confirm.mock.invocationCallOrder[0]!,
-      releaseStorage.mock.invocationCallOrder[0]!,
       spies.items.mock.invocationCallOrder[0]!,
+      releaseStorage.mock.invocationCallOrder[0]!,
+      spies.items.mock.invocationCallOrder[1]!,
       spies.retire.mock.invocationCallOrder[0]!,
       spies.final.mock.invocationCallOrder[0]!,
     ];
     expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(spies.items.mock.calls[0]![2]).toEqual(['MEMBER#', 'APIKEY#']);
+    expect(spies.items.mock.calls[1]![2]).toBeUndefined();
     expect(releaseStorage).toHaveBeenCalledWith(
       expect.objectContaining({ tenantId: T }),
       expect.objectContaining({ userId: OWNER, ip: '203.0.113.9' }),
@@ -203,6 +199,7 @@ describe('tenant deletion', () => {
     const writes = transactions();
     expect(writes.map(deletedSks)).toEqual([
       [`MEMBER#${OTHER}`],
+      ['APIKEY#k_1'],
       ['APIKEY#k_1', 'CONNECTION#c_1', `MEMBER#${OTHER}`],
       ['TENANT', `MEMBER#${OWNER}`],
     ]);
@@ -237,6 +234,7 @@ describe('tenant deletion', () => {
         async (input: { ExpressionAttributeValues: Record<string, string>; ExclusiveStartKey?: unknown }) => {
           if (input.ExpressionAttributeValues[':prefix'] === 'MEMBER#')
             return { Items: [{ pk: T, sk: `MEMBER#${OWNER}` }] };
+          if (input.ExpressionAttributeValues[':prefix'] === 'APIKEY#') return { Items: [] };
           if (!input.ExclusiveStartKey)
             return { Items: page(0, 60), LastEvaluatedKey: { pk: T, sk: 'INSTANCE#i_059' } };
           return { Items: [...page(60, 10), { pk: T, sk: 'TENANT' }, { pk: T, sk: `MEMBER#${OWNER}` }] };
