@@ -292,13 +292,12 @@ export class IdentityService {
   }
 
   async removeTotp(userId: string, input: { code?: string; recoveryCode?: string }, origin: RequestOrigin) {
-    const user = await this.requireUser(userId);
-    if (!user.mfaEnabled) throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
-    const ok =
-      input.code !== undefined
-        ? await this.acceptTotp(user, input.code)
-        : await this.acceptRecoveryCode(user, input.recoveryCode!);
-    if (!ok) throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
+    // Through the fresh-MFA check, so wrong codes spend the account's sign-in failure budget: a stolen
+    // session cannot guess codes here either.
+    const factor: SecondFactor =
+      input.code !== undefined ? { mfaCode: input.code } : { recoveryCode: input.recoveryCode! };
+    const outcome = await this.secondFactors.confirm(userId, factor, { ...origin, purpose: 'mfa.remove' });
+    if (outcome === 'mfa-not-enabled') throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
     await this.deps.identity.disableTotp(
       userId,
       this.deps.audit.platformPut(

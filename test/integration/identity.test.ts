@@ -282,6 +282,27 @@ describe('TOTP MFA', () => {
     expect(plain.status).toBe(200);
   });
 
+  it('counts wrong codes at MFA removal against the account, so a stolen session cannot guess codes', async () => {
+    const user = await signUp(api, 'guess');
+    const enrol = await api.request('POST', '/v1/me/mfa/totp', { token: user.token });
+    await api.request('POST', '/v1/me/mfa/totp/confirm', {
+      token: user.token,
+      body: { code: totpCodeAt(enrol.body.secret, Date.now()) },
+    });
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await api.request('DELETE', '/v1/me/mfa/totp', {
+        token: user.token,
+        body: { code: String(100000 + i) },
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses[10]).toBe(429);
+    const me = await api.request('GET', '/v1/me', { token: user.token });
+    expect(me.body.user.mfaEnabled).toBe(true);
+  });
+
   it('a tenant requiring MFA refuses members without it with 403 mfa-enrolment-required', async () => {
     const { tenantId, users } = await tenantWithEveryRole(api, 'MfaCorp');
     const set = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
