@@ -66,6 +66,11 @@ describe('tenant keys through the local API', () => {
         tenantId,
         applicationRoleArns: process.env.TENANT_KEY_USER_ROLE_ARNS!.split(','),
         adminRoleArns: [],
+        exportArchives: {
+          bucketName: process.env.EXPORT_BUCKET!,
+          region: keyArn.split(':')[3]!,
+          roleArns: process.env.TENANT_EXPORT_ROLE_ARNS!.split(','),
+        },
       }),
     );
   });
