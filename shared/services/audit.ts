@@ -1,6 +1,6 @@
 import { EVENT_PREFIX } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
-import type { AuditActor, AuditAction, AuditEventView } from '../domain/audit-events.js';
+import type { AuditAction } from '../domain/audit-events.js';
 import type { TenantCaller } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
 import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';

@@ -1,13 +1,12 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { matchTotpStep, newTotpSecret, totpUri } from '../crypto/totp.js';
-import type { AuditActor, AuditEventInput } from '../domain/audit-events.js';
+import type { AuditEventInput } from '../domain/audit-events.js';
 import {
   hashSecret,
   newRecoveryCodes,
   newSecret,
   normaliseEmail,
-  normaliseRecoveryCode,
   sessionToken,
 } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';

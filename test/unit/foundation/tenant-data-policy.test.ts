@@ -43,7 +43,12 @@ async function decide(
             resourcePolicy: {
               Version: '2012-10-17',
               Statement: [
-                { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+                {
+                  Effect: 'Allow',
+                  Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+                  Action: 'kms:*',
+                  Resource: '*',
+                },
               ],
             },
           }
