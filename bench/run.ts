@@ -63,6 +63,8 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   STORAGE_BUCKET: 'bench-storage',
   EXPORT_BUCKET: 'bench-exports',
   TENANT_KEY_USER_ROLE_ARNS: `arn:aws:iam::${ACCOUNT}:role/bench-functions`,
+  TENANT_EXPORT_ROLE_ARNS: `arn:aws:iam::${ACCOUNT}:role/bench-tenants`,
+  STORAGE_KEY_ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-000000000001`,
 };
 
 async function bundle(
