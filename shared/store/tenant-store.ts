@@ -176,18 +176,36 @@ export class TenantStore {
   }
 
   async listMembers(scope: TenantScope, page: { cursor?: string; limit: number }) {
+    return this.page<MemberRecord>(scope, 'MEMBER#', page);
+  }
+
+  /**
+   * One page of the tenant's items of one type, behind an opaque cursor that cannot leave the partition;
+   * `createdBy` keeps only the items one member created.
+   */
+  private async page<T>(
+    scope: TenantScope,
+    prefix: string,
+    page: { cursor?: string; limit: number },
+    createdBy?: string,
+  ) {
     const db = await this.clients.forScope(scope);
     const result = await db.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': scope.tenantId, ':prefix': 'MEMBER#' },
-        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: 'MEMBER#' }),
+        ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
+        ExpressionAttributeValues: {
+          ':pk': scope.tenantId,
+          ':prefix': prefix,
+          ...(createdBy ? { ':creator': createdBy } : {}),
+        },
+        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: prefix }),
         Limit: page.limit,
       }),
     );
     return {
-      items: (result.Items ?? []).map((item) => stripKeys<MemberRecord>(item)),
+      items: (result.Items ?? []).map((item) => stripKeys<T>(item)),
       nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null,
     };
   }
@@ -338,25 +356,7 @@ export class TenantStore {
   }
 
   async listApiKeys(scope: TenantScope, page: { cursor?: string; limit: number }, createdBy?: string) {
-    const db = await this.clients.forScope(scope);
-    const result = await db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
-        ExpressionAttributeValues: {
-          ':pk': scope.tenantId,
-          ':prefix': 'APIKEY#',
-          ...(createdBy ? { ':creator': createdBy } : {}),
-        },
-        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: 'APIKEY#' }),
-        Limit: page.limit,
-      }),
-    );
-    return {
-      items: (result.Items ?? []).map((item) => stripKeys<ApiKeyRecord>(item)),
-      nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null,
-    };
+    return this.page<ApiKeyRecord>(scope, 'APIKEY#', page, createdBy);
   }
 
   /** Deletes a key (revocation is immediate: the authorizer reads the item on every request). */
