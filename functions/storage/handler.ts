@@ -2,16 +2,15 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
-import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFromEnv,
   identityStoreFromEnv,
   rateLimiterFromEnv,
-  requireTenant,
+  tenantCaller,
 } from '../../shared/http/auth.js';
-import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
-import { type StorageCaller, StorageService } from '../../shared/services/storage.js';
+import { StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import {
@@ -57,11 +56,6 @@ const service = new StorageService({
     (await members.getMember(caller.access.scope, userId))?.role,
 });
 
-function caller(request: ApiRequest<RouteDef>): StorageCaller {
-  const { principal, ...access } = requireTenant(request.auth);
-  return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
-}
-
 /** Instances, storage locations, credential vending and revocation: `/v1/tenants/{t}/(instances|storage-*)`. */
 export const handler = createApiHandler({
   area: 'storage',
@@ -70,35 +64,35 @@ export const handler = createApiHandler({
   routes: [
     implement(routes.listInstances, async (req) => ({
       status: 200,
-      body: await service.listInstances(caller(req), req.query),
+      body: await service.listInstances(tenantCaller(req), req.query),
     })),
     implement(routes.createInstance, async (req) => ({
       status: 201,
-      body: await service.createInstance(caller(req), req.body),
+      body: await service.createInstance(tenantCaller(req), req.body),
     })),
     implement(routes.listStorageLocations, async (req) => ({
       status: 200,
-      body: await service.listLocations(caller(req), req.query),
+      body: await service.listLocations(tenantCaller(req), req.query),
     })),
     implement(routes.createStorageLocation, async (req) => ({
       status: 201,
-      body: await service.registerLocation(caller(req), req.body),
+      body: await service.registerLocation(tenantCaller(req), req.body),
     })),
     implement(routes.getStorageExternalId, async (req) => ({
       status: 200,
-      body: { externalId: await service.externalId(caller(req)) },
+      body: { externalId: await service.externalId(tenantCaller(req)) },
     })),
     implement(routes.deleteStorageLocation, async (req) => {
-      await service.deleteLocation(caller(req), req.params.locationId);
+      await service.deleteLocation(tenantCaller(req), req.params.locationId);
       return { status: 204 };
     }),
     implement(routes.vendStorageCredentials, async (req) => ({
       status: 200,
-      body: await service.vend(caller(req), req.body),
+      body: await service.vend(tenantCaller(req), req.body),
     })),
     implement(routes.revokeStorageCredentials, async (req) => ({
       status: 200,
-      body: await service.revoke(caller(req), req.body.userId),
+      body: await service.revoke(tenantCaller(req), req.body.userId),
     })),
   ],
 });

@@ -1,8 +1,9 @@
-import type { AuditActor, AuditEventInput } from '../domain/audit-events.js';
+import type { AuditEventInput } from '../domain/audit-events.js';
 import { type HostPolicy, checkConnectionHost } from '../domain/connection-host.js';
 import { newId } from '../domain/ids.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal } from '../http/auth-context.js';
+import { auditActorOf } from '../http/auth.js';
 import { type FieldError, ValidationError } from '../http/errors.js';
 import {
   type CreateConnectionBody,
@@ -55,15 +56,6 @@ const AUDITED_FIELDS = ['name', 'host', 'port', 'database', 'user', 'schema', 't
 // an admin (who may not read the password) could point the connection at a server of their own and have
 // the query layer hand it over.
 const RETARGETING_FIELDS = ['host', 'port', 'tlsMode', 'caCertificate'] as const;
-
-function actorOf(caller: ConnectionsCaller): AuditActor {
-  return {
-    userId: caller.principal.userId,
-    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
-    ip: caller.ip,
-    userAgent: caller.userAgent.slice(0, 512),
-  };
-}
 
 function auditable(record: ConnectionRecord) {
   const out: Record<string, unknown> = {};
@@ -224,7 +216,7 @@ export class ConnectionsService {
   ): AuditEventInput {
     return {
       action,
-      actor: actorOf(caller),
+      actor: auditActorOf(caller),
       resource: { type: 'connection', id: record.connectionId },
       details: { name: record.name, ...details },
     };
