@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LONE_SURROGATE } from './text.js';
 
 /**
  * The query AST (DESIGN.md §4 "Connections and queries"): what a caller may ask of a database, as data.
@@ -29,8 +30,6 @@ export const QUERY_LIMITS = {
   /** Serialised size of a whole AST, so ASTs built in code (not only HTTP bodies) are bounded too. */
   maxAstBytes: 60 * 1024,
 } as const;
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Strings the databases could not store as sent: NUL (Postgres text refuses it) and lone surrogates. */
 function checkText(value: string, ctx: z.core.$RefinementCtx<string>): void {

@@ -5,6 +5,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
+import { findUnsafeText } from '../domain/text.js';
 import type { AuthContext, Authorizer, RateLimiter } from './auth-context.js';
 import {
   HttpProblemError,
@@ -191,8 +192,13 @@ function routeMatcher(
       if (candidates.length === 0) throw new NotFoundError(`No route for ${path}.`);
       const best = literalCount(candidates[0]!.path);
       const samePath = candidates.filter((r) => literalCount(r.path) === best);
-      const route = samePath.find((r) => r.method === method);
-      if (!route) throw new MethodNotAllowedError([...new Set(samePath.map((r) => r.method))].sort());
+      // HEAD is GET without the body (RFC 9110 §9.3.2), where this function serves the GET.
+      const route =
+        samePath.find((r) => r.method === method) ??
+        (method === 'HEAD'
+          ? samePath.find((r) => r.method === 'GET' && own.has(`GET ${r.path}`))
+          : undefined);
+      if (!route) throw new MethodNotAllowedError(allowedMethods(samePath, own));
       const bound = own.get(`${route.method} ${route.path}`);
       if (!bound) throw new NotFoundError(`No route for ${path}.`);
       const s = state(request);
@@ -200,6 +206,13 @@ function routeMatcher(
       s.rawParams = matchPath(route.path, path) ?? {};
     },
   };
+}
+
+/** The methods a path answers: its routes', plus HEAD where this function serves its GET. */
+function allowedMethods(routes: readonly RouteDef[], own: ReadonlyMap<string, BoundRoute>): string[] {
+  const methods = new Set<string>(routes.map((r) => r.method));
+  if (routes.some((r) => r.method === 'GET' && own.has(`GET ${r.path}`))) methods.add('HEAD');
+  return [...methods].sort();
 }
 
 function literalCount(path: string): number {
@@ -267,7 +280,17 @@ export function fieldErrors(part: string, error: z.ZodError): FieldError[] {
 
 const EMPTY = z.strictObject({});
 
+/**
+ * Validates one part of the request: first every string and key in it for characters no field may carry
+ * (unpaired surrogates, controls, bidi overrides, zero-width characters: shared/domain/text.ts), so the rule
+ * holds for every field of every route without each schema repeating it; then the route's zod schema.
+ */
 function check(part: string, schema: z.ZodType | undefined, input: unknown, errors: FieldError[]): unknown {
+  const unsafe = findUnsafeText(input, part);
+  if (unsafe.length > 0) {
+    errors.push(...unsafe);
+    return undefined;
+  }
   const result = (schema ?? EMPTY).safeParse(input);
   if (result.success) return result.data;
   errors.push(...fieldErrors(part, result.error));
@@ -386,6 +409,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
         event,
         context,
       });
-      return toResult(result);
+      const response = toResult(result);
+      return event.httpMethod.toUpperCase() === 'HEAD' ? { ...response, body: '' } : response;
     });
 }

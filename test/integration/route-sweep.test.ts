@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import { ROLES, lowestRoleFor, roleRank } from '../../shared/domain/permissions.js';
-import type { RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
+import { concretePath } from '../support/route-paths.js';
 
 /**
  * Sweeps every route of the one route list: the guarantees below hold for routes added later too.
@@ -22,22 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await api.close();
 });
-
-const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r'];
-
-/** A concrete path for a route: the given tenant, and for other parameters any id the schema accepts. */
-function concretePath(route: RouteDef, tenantId: string): string {
-  return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
-    if (name === 'tenantId') return tenantId;
-    const schema = route.params as z.ZodObject | undefined;
-    for (const prefix of ID_PREFIXES) {
-      const candidate = `${prefix}_01jx0000000000000000000000`;
-      const probe = schema?.safeParse({ tenantId, ...Object.fromEntries([[name, candidate]]) });
-      if (!schema || probe?.success || !probe?.error.issues.some((i) => i.path[0] === name)) return candidate;
-    }
-    throw new Error(`no id format accepted for ${route.id}.${name}`);
-  });
-}
 
 const authenticated = ROUTES.filter((r) => r.auth.kind !== 'none');
 const tenantRoutes = ROUTES.filter((r) => r.auth.kind === 'tenant');

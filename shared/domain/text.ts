@@ -1,0 +1,101 @@
+/**
+ * Characters no API input may carry, in any string field: they are invisible or reorder what a reader
+ * sees (so a tenant or person name could pose as another), break storage (DynamoDB stores UTF-8, where an
+ * unpaired surrogate cannot exist), or end strings early in C-based tools (NUL).
+ */
+
+/** A UTF-16 surrogate without its partner. */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+// C0 controls except tab, line feed and carriage return (certificates and SQL text have line breaks), DEL
+// and the C1 controls.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+
+// Bidirectional formatting: the explicit embeddings, overrides and isolates, and the implicit marks
+// (LRM, RLM, ALM). Each can make text display in an order other than the one stored (CVE-2021-42574).
+const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+
+// Invisible characters: zero-width space, joiners, word joiner, BOM, Mongolian vowel separator, the
+// invisible operators, Hangul fillers, and the tag characters used to smuggle hidden text.
+const INVISIBLE = /[\u180E\u200B-\u200D\u2060-\u2064\uFEFF\u115F\u1160\u3164\uFFA0]|[\u{E0000}-\u{E007F}]/u;
+
+// The uses of otherwise-invisible characters that render as one visible symbol, and are kept:
+// - ZWJ inside an emoji sequence (👩‍💻): between two pictographs, the first optionally with VS16 or a skin tone;
+// - ZWNJ and ZWJ between two letters of a script that needs them to spell words (Arabic, Persian, Indic);
+// - tag characters inside an emoji tag sequence (the subdivision flags 🏴󠁧󠁢󠁳󠁣󠁴󠁿), which end with U+E007F.
+const EMOJI_JOINER =
+  /(?<=\p{Extended_Pictographic}[\u{FE0F}\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})/gu;
+const SCRIPT_JOINER =
+  /(?<=[\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}])[\u200C\u200D](?=[\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}])/gu;
+const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
+
+/** Why a string may not be accepted as input, or undefined when it may. */
+export function unsafeTextReason(value: string): string | undefined {
+  if (LONE_SURROGATE.test(value)) return 'Contains an unpaired UTF-16 surrogate';
+  if (CONTROL.test(value)) return 'Contains a NUL or another control character';
+  if (BIDI.test(value)) return 'Contains a bidirectional control character';
+  if (INVISIBLE.test(value)) {
+    const visible = value
+      .replace(EMOJI_TAG_SEQUENCE, '\u{1F3F4}')
+      .replace(EMOJI_JOINER, '')
+      .replace(SCRIPT_JOINER, '');
+    if (INVISIBLE.test(visible)) return 'Contains an invisible (zero-width) character';
+  }
+  return undefined;
+}
+
+/** `key` with everything outside printable ASCII written as `\\uXXXX`, safe to echo in an error. */
+function escapeUnprintable(key: string): string {
+  let out = '';
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    out += code >= 0x20 && code < 0x7f ? key[i] : `\\u${code.toString(16).padStart(4, '0')}`;
+  }
+  return out;
+}
+
+/** Deepest nesting any request part may have (the query AST, the deepest input, needs about 20). */
+const MAX_DEPTH = 32;
+
+/** A field (by its path below `root`) whose string or key is unsafe, with the reason. */
+export interface UnsafeText {
+  path: string;
+  message: string;
+}
+
+/**
+ * Every string, and every object key, in a JSON-like value that `unsafeTextReason` refuses, named by its
+ * path (`body.members.0.name`). Stops at `limit` findings so a hostile body cannot make the answer huge, and
+ * refuses nesting deeper than any route accepts (before a schema could recurse into it).
+ */
+export function findUnsafeText(value: unknown, root: string, limit = 20): UnsafeText[] {
+  const found: UnsafeText[] = [];
+  const walk = (node: unknown, path: string, depth: number) => {
+    if (found.length >= limit) return;
+    if (depth > MAX_DEPTH) {
+      found.push({ path, message: `Nested deeper than ${MAX_DEPTH} levels` });
+      return;
+    }
+    if (typeof node === 'string') {
+      const reason = unsafeTextReason(node);
+      if (reason) found.push({ path, message: reason });
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (const [i, item] of node.entries()) walk(item, `${path}.${i}`, depth + 1);
+      return;
+    }
+    if (node !== null && typeof node === 'object') {
+      for (const [key, item] of Object.entries(node)) {
+        const keyReason = unsafeTextReason(key);
+        const safeKey = keyReason ? escapeUnprintable(key) : key;
+        if (keyReason) found.push({ path: `${path}.${safeKey}`, message: `Field name: ${keyReason}` });
+        walk(item, `${path}.${safeKey}`, depth + 1);
+        if (found.length >= limit) return;
+      }
+    }
+  };
+  walk(value, root, 0);
+  return found;
+}

@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '../../shared/schemas/routes.js';
+import { type TestUser, createTenant, signUp } from '../support/identity-fixtures.js';
+import { type TestApi, startTestApi } from '../support/local-api.js';
+import { concretePath } from '../support/route-paths.js';
+
+/**
+ * No string field of any route accepts characters that hide or reorder text or cannot be stored: unpaired
+ * surrogates (which used to reach DynamoDB and answer 500), NUL and other controls, bidi overrides and
+ * zero-width characters. The check is one mechanism for every route, so these sweep the route list.
+ */
+let api: TestApi;
+let owner: TestUser;
+let tenantId: string;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  owner = await signUp(api, 'text-owner');
+  tenantId = await createTenant(api, owner, 'Text Co');
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const BAD = {
+  'lone surrogate': '\uD800x',
+  NUL: 'a\u0000b',
+  'bidi override': 'Acme\u202Egnp.exe',
+  'zero-width space': 'ad\u200Bmin',
+} as const;
+
+/** The raw JSON of a body holding `value` (a lone surrogate must be sent as an escape: UTF-8 cannot carry it). */
+const rawJson = (fields: Record<string, string>) =>
+  JSON.stringify(fields).replace(/[\uD800-\uDFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+
+async function snapshot() {
+  const [tenant, me] = await Promise.all([
+    api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token }),
+    api.request('GET', '/v1/me', { token: owner.token }),
+  ]);
+  return { tenant: tenant.body, me: me.body };
+}
+
+describe('unsafe characters in any string field', () => {
+  it('are refused in every body field of every route with a body, naming the field, changing nothing', async () => {
+    const before = await snapshot();
+    const withBody = ROUTES.filter((r) => r.body);
+    expect(withBody.length).toBeGreaterThan(10);
+    for (const route of withBody) {
+      for (const [label, value] of Object.entries(BAD)) {
+        const res = await api.request(route.method, concretePath(route, tenantId), {
+          token: owner.token,
+          rawBody: rawJson({ name: value }),
+        });
+        const where = `${label}: ${route.method} ${route.path}`;
+        expect(res.status, where).toBe(400);
+        expect(res.headers.get('content-type'), where).toBe('application/problem+json');
+        expect(res.body.errors, where).toContainEqual({ path: 'body.name', message: expect.any(String) });
+      }
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('are refused in query parameters and path parameters', async () => {
+    const listing = ROUTES.filter((r) => r.query && r.method === 'GET' && r.auth.kind === 'tenant');
+    expect(listing.length).toBeGreaterThan(3);
+    for (const route of listing) {
+      const res = await api.request(
+        'GET',
+        `${concretePath(route, tenantId)}?cursor=${encodeURIComponent('x\u202Ey')}`,
+        {
+          token: owner.token,
+        },
+      );
+      expect(res.status, route.path).toBe(400);
+      expect(res.body.errors, route.path).toContainEqual({
+        path: 'query.cursor',
+        message: 'Contains a bidirectional control character',
+      });
+    }
+    const member = await api.request(
+      'DELETE',
+      `/v1/tenants/${tenantId}/members/${encodeURIComponent('u_\u200B')}`,
+      {
+        token: owner.token,
+      },
+    );
+    expect(member.status).toBe(400);
+    expect(member.body.errors).toContainEqual({
+      path: 'params.userId',
+      message: 'Contains an invisible (zero-width) character',
+    });
+  });
+
+  it('in names: the display name, the tenant name, in each form seen in attacks', async () => {
+    for (const [label, value] of Object.entries(BAD)) {
+      const rename = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+        token: owner.token,
+        rawBody: rawJson({ name: `Acme ${value}` }),
+      });
+      expect(rename.status, label).toBe(400);
+      expect(rename.body.errors[0].path, label).toBe('body.name');
+      const register = await api.request('POST', '/v1/auth/register', {
+        rawBody: rawJson({
+          email: `t-${Date.now()}@example.test`,
+          password: 'a long passphrase',
+          name: value,
+        }),
+      });
+      expect(register.status, label).toBe(400);
+      expect(register.body.errors[0].path, label).toBe('body.name');
+    }
+    const tenant = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
+    expect(tenant.body.name).toBe('Text Co');
+  });
+
+  it('keeps names with emoji sequences and scripts that need joiners', async () => {
+    const res = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+      token: owner.token,
+      body: { name: 'Lab 👩\u200D🔬 می\u200Cخواهم' },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.name).toBe('Lab 👩\u200D🔬 می\u200Cخواهم');
+    await api.request('PATCH', `/v1/tenants/${tenantId}`, { token: owner.token, body: { name: 'Text Co' } });
+  });
+
+  it('answers a body nested past any schema with a 400, not a stack overflow', async () => {
+    const res = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+      token: owner.token,
+      rawBody: `{"name":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].message).toBe('Nested deeper than 32 levels');
+  });
+});

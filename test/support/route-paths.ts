@@ -1,0 +1,18 @@
+import type { z } from 'zod';
+import type { RouteDef } from '../../shared/http/route.js';
+
+const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r'];
+
+/** A concrete path for a route: the given tenant, and for other parameters any id the schema accepts. */
+export function concretePath(route: RouteDef, tenantId: string): string {
+  return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    if (name === 'tenantId') return tenantId;
+    const schema = route.params as z.ZodObject | undefined;
+    for (const prefix of ID_PREFIXES) {
+      const candidate = `${prefix}_01jx0000000000000000000000`;
+      const probe = schema?.safeParse({ tenantId, ...Object.fromEntries([[name, candidate]]) });
+      if (!schema || probe?.success || !probe?.error.issues.some((i) => i.path[0] === name)) return candidate;
+    }
+    throw new Error(`no id format accepted for ${route.id}.${name}`);
+  });
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { findUnsafeText, unsafeTextReason } from '../../../shared/domain/text.js';
+
+describe('unsafeTextReason', () => {
+  it('accepts ordinary text in any script, with line breaks and tabs', () => {
+    for (const text of [
+      'Ada Lovelace',
+      'Zoë Ünal-Ørsted',
+      '李小龍',
+      'مریم',
+      'line one\nline two\r\n\tindented',
+      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+      '',
+    ])
+      expect(unsafeTextReason(text), JSON.stringify(text)).toBeUndefined();
+  });
+
+  it('refuses unpaired surrogates, high or low, anywhere', () => {
+    for (const text of ['\uD800', 'a\uDBFFb', '\uDC00x', 'x\uDFFF', '\uDC00\uD800'])
+      expect(unsafeTextReason(text)).toBe('Contains an unpaired UTF-16 surrogate');
+    expect(unsafeTextReason('\uD83D\uDE00')).toBeUndefined(); // 😀, a proper pair
+  });
+
+  it('refuses NUL and other control characters, C0 and C1', () => {
+    for (const text of ['a\u0000b', '\u0001', '\u0007bell', 'x\u001B[31m', '\u007F', '\u0085', '\u009B'])
+      expect(unsafeTextReason(text), JSON.stringify(text)).toBe(
+        'Contains a NUL or another control character',
+      );
+  });
+
+  it('refuses every bidirectional control (the "Trojan Source" characters and the implicit marks)', () => {
+    for (const code of [
+      0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
+    ])
+      expect(unsafeTextReason(`Acme${String.fromCodePoint(code)}gnp.exe`), code.toString(16)).toBe(
+        'Contains a bidirectional control character',
+      );
+  });
+
+  it('refuses zero-width and other invisible characters', () => {
+    for (const code of [0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2064, 0xfeff, 0x180e, 0x3164, 0xe0041])
+      expect(unsafeTextReason(`ad${String.fromCodePoint(code)}min`), code.toString(16)).toBe(
+        'Contains an invisible (zero-width) character',
+      );
+    // Between Latin letters a joiner only hides: refused.
+    expect(unsafeTextReason('pay\u200Cpal')).toBe('Contains an invisible (zero-width) character');
+    // A joiner with nothing around it, or at the edges of an emoji, is refused too.
+    expect(unsafeTextReason('\u200D')).toBeDefined();
+    expect(unsafeTextReason('👩\u200D')).toBeDefined();
+    expect(unsafeTextReason('\u200D💻')).toBeDefined();
+  });
+
+  it('keeps the joiners that render as one visible symbol', () => {
+    expect(unsafeTextReason('Ada 👩\u200D💻')).toBeUndefined(); // woman technologist
+    expect(unsafeTextReason('👨🏽\u200D🚀')).toBeUndefined(); // with a skin tone
+    expect(unsafeTextReason('❤\uFE0F\u200D🔥')).toBeUndefined(); // with VS16
+    expect(unsafeTextReason('می\u200Cخواهم')).toBeUndefined(); // Persian ZWNJ
+    expect(unsafeTextReason('क्\u200Dष')).toBeUndefined(); // Devanagari ZWJ
+    expect(unsafeTextReason('🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}')).toBeUndefined(); // Scotland
+    // Tag characters outside a flag sequence smuggle hidden text.
+    expect(unsafeTextReason('hello\u{E0069}\u{E0067}\u{E006E}')).toBeDefined();
+  });
+});
+
+describe('findUnsafeText', () => {
+  it('names each offending field by its path, through objects and arrays', () => {
+    expect(
+      findUnsafeText(
+        { name: 'ok', tags: ['fine', 'bad\u202E'], nested: { deep: { x: '\u0000' } }, n: 1 },
+        'body',
+      ),
+    ).toEqual([
+      { path: 'body.tags.1', message: 'Contains a bidirectional control character' },
+      { path: 'body.nested.deep.x', message: 'Contains a NUL or another control character' },
+    ]);
+  });
+
+  it('checks object keys too, and echoes an offending key only escaped', () => {
+    const [finding] = findUnsafeText({ 'ro\u202Ele': 'admin' }, 'body');
+    expect(finding).toEqual({
+      path: 'body.ro\\u202ele',
+      message: 'Field name: Contains a bidirectional control character',
+    });
+  });
+
+  it('bounds the number of findings and the depth it walks', () => {
+    const many = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`, '\u0000']));
+    expect(findUnsafeText(many, 'body')).toHaveLength(20);
+    let deep: unknown = 'fine';
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    expect(findUnsafeText(deep, 'body')).toEqual([
+      { path: `body${'.0'.repeat(33)}`, message: 'Nested deeper than 32 levels' },
+    ]);
+  });
+
+  it('finds nothing in scalars other than strings', () => {
+    expect(findUnsafeText({ a: 1, b: true, c: null, d: [1.5, false] }, 'query')).toEqual([]);
+  });
+});
