@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { SECURITY_HEADERS } from '../../shared/http/api.js';
 import { type Area, type RouteDef, matchPath } from '../../shared/http/route.js';
 import { lambdaContext } from './lambda-context.js';
 
@@ -137,8 +138,7 @@ export function createLocalApiServer(options: LocalApiOptions): Server {
     try {
       const body = await readBody(request);
       if (body === undefined) {
-        response.writeHead(413, { 'Content-Type': 'application/json' });
-        response.end(JSON.stringify({ message: 'Request Too Long' }));
+        gatewayProblem(response, 413, 'Request Too Long');
         return;
       }
       const url = new URL(request.url ?? '/', 'http://localhost');
@@ -153,8 +153,20 @@ export function createLocalApiServer(options: LocalApiOptions): Server {
       response.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
     } catch (error) {
       options.onError?.(error);
-      response.writeHead(502, { 'Content-Type': 'application/json' });
-      response.end(JSON.stringify({ message: 'Internal server error' }));
+      gatewayProblem(response, 502, 'Bad Gateway');
     }
   });
+}
+
+/**
+ * An answer the gateway makes itself (the function never ran, or failed without answering): problem+json
+ * with the same security headers as every other response, as the deployed API's gateway responses carry.
+ */
+function gatewayProblem(response: ServerResponse, status: number, title: string): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  response.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/problem+json' });
+  response.end(JSON.stringify({ type: 'about:blank', title, status }));
 }

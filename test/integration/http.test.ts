@@ -1,5 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalApiServer } from '../../infra/local/server.js';
 import { SECURITY_HEADERS } from '../../shared/http/api.js';
+import { AREAS } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
 
@@ -43,8 +46,48 @@ describe('the local API (API Gateway proxy events, real handlers)', () => {
     expect(missing.headers.get('content-type')).toBe('application/problem+json');
     const wrong = await api.request('PUT', '/health');
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.get('allow')).toBe('GET');
+    expect(wrong.headers.get('allow')).toBe('GET, HEAD');
     expect(wrong.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('answers HEAD like GET without a body where the GET is served, else 405', async () => {
+    const head = await api.request('HEAD', '/health');
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    expect(head.headers.get('content-type')).toBe('application/json');
+    expect(head.headers.get('x-content-type-options')).toBe('nosniff');
+    // A GET another function serves: API Gateway sends HEAD to the catch-all, which cannot answer it.
+    const other = await api.request('HEAD', '/v1/me');
+    expect(other.status).toBe(405);
+    expect(other.headers.get('allow')).toBe('GET');
+  });
+
+  it("puts the security headers and a problem body on the gateway's own 413", async () => {
+    const res = await api.request('POST', '/v1/auth/login', { rawBody: 'x'.repeat(10 * 1024 * 1024 + 1) });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
+    expect(res.body).toEqual({ type: 'about:blank', title: 'Request Too Long', status: 413 });
+  });
+
+  it("puts the security headers and a problem body on the gateway's own 502", async () => {
+    const failing = createLocalApiServer({
+      routes: ROUTES,
+      handlers: Object.fromEntries(
+        AREAS.map((area) => [area, async () => async () => Promise.reject(new Error('function crashed'))]),
+      ) as never,
+    });
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const { port } = failing.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(res.status).toBe(502);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
+      expect(await res.json()).toEqual({ type: 'about:blank', title: 'Bad Gateway', status: 502 });
+    } finally {
+      await new Promise((resolve) => failing.close(resolve));
+    }
   });
 
   it('sees the caller address from the connection, not from X-Forwarded-For', async () => {

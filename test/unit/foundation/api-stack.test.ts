@@ -132,7 +132,7 @@ describe('the middy stack', () => {
     expect((await call(event('GET', '/v1/nothing'))).statusCode).toBe(404);
     const wrong = await call(event('DELETE', '/v1/things/th_1'));
     expect(wrong.statusCode).toBe(405);
-    expect(wrong.headers?.Allow).toBe('GET, POST');
+    expect(wrong.headers?.Allow).toBe('GET, HEAD, POST');
   });
 
   it('hides internals of unexpected errors behind a 500 problem', async () => {
