@@ -250,7 +250,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
     expect([deleteAll.status, deleteAll.body.errors?.[0]?.path]).toEqual([400, 'body.where']);
     expect([nul.status, nul.body.errors?.[0]]).toEqual([
       400,
-      { path: 'body.where.value', message: 'NUL characters are not allowed' },
+      { path: 'body.where.value', message: 'Contains a NUL or another control character' },
     ]);
     expect(deep.status).toBe(400);
     expect(deep.body.errors?.[0]?.message).toBe('The where tree is nested deeper than 8 levels');
