@@ -195,7 +195,7 @@ export async function exportMemory(): Promise<string[][]> {
     platformClient: db,
   });
   const caller = {
-    access: { scope, role: 'admin' as const, permissions: new Set<any>(['audit:export']) },
+    access: { scope, roleCeiling: 'admin' as const, permissions: new Set<any>(['audit:export']) },
     principal: { kind: 'session' as const, userId: scope.userId, credentialId: 's', mfaEnabled: false },
     ip: '192.0.2.1',
     userAgent: 'bench',

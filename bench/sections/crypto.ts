@@ -104,7 +104,7 @@ async function maskedReadOverhead(ddb: ReturnType<typeof mockClient>, iterations
   const authorizer: Authorizer = {
     authorize: async () => ({
       principal: { kind: 'session', userId, credentialId: 's', mfaEnabled: false },
-      tenant: { scope, role: 'viewer', permissions: permissionsOf('viewer') },
+      tenant: { scope, roleCeiling: 'viewer', permissions: permissionsOf('viewer') },
     }),
   };
   const handler = createApiHandler({

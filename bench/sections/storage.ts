@@ -100,7 +100,11 @@ export const storageSection: BenchSection = {
       });
       const tenantId = newId('t');
       const callerFor = (userId: string, role: 'editor' | 'admin' = 'editor') => ({
-        access: { scope: mintTenantScope({ tenantId, userId }), role, permissions: permissionsOf(role) },
+        access: {
+          scope: mintTenantScope({ tenantId, userId }),
+          roleCeiling: role,
+          permissions: permissionsOf(role),
+        },
         principal: { kind: 'session' as const, userId, credentialId: 's', mfaEnabled: false },
         ip: '127.0.0.1',
         userAgent: 'bench',

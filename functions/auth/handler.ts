@@ -7,6 +7,7 @@ import {
   identityStoreFromEnv,
   rateLimiterFromEnv,
   requirePrincipal,
+  requireTenant,
 } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/auth.js';
 import { IdentityService } from '../../shared/services/identity.js';
@@ -42,10 +43,19 @@ export const handler = createApiHandler({
       await service.logout(me.userId, me.credentialId, { ip: sourceIp, userAgent });
       return { status: 204 };
     }),
-    implement(routes.getMe, async ({ auth }) => ({
-      status: 200,
-      body: await service.me(requirePrincipal(auth).userId),
-    })),
+    implement(routes.getMe, async ({ auth }) => {
+      const me = requirePrincipal(auth);
+      if (me.kind !== 'api-key') return { status: 200, body: await service.me(me.userId) };
+      // The authorizer resolved the key's own tenant (and only that one); fail closed if it did not.
+      const { scope, roleCeiling, permissions } = requireTenant(auth);
+      const key = {
+        keyId: me.credentialId,
+        tenantId: scope.tenantId,
+        role: roleCeiling,
+        scopes: [...permissions],
+      };
+      return { status: 200, body: await service.me(me.userId, key) };
+    }),
     implement(routes.listSessions, async ({ auth }) => {
       const me = requirePrincipal(auth);
       return { status: 200, body: { items: await service.listSessions(me.userId, me.credentialId) } };

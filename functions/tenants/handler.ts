@@ -5,18 +5,22 @@ import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
+import type { AuthContext } from '../../shared/http/auth-context.js';
 import {
   authorizerFromEnv,
   identityStoreFromEnv,
+  rateLimiterFromEnv,
   requirePrincipal,
   tenantCaller,
 } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/tenants.js';
+import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { releaseTenantStorage } from '../../shared/services/storage.js';
 import { TenantExportService } from '../../shared/services/tenant-export.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { revokeStorageCredentials, storageRevocationsFromEnv } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
@@ -39,6 +43,13 @@ const service = new TenancyService({
   onAccessReduced: async (scope, userId) => {
     await revokeStorageCredentials(scope.tenantId, userId, revocations);
   },
+});
+const invitations = new InvitationService({
+  tenants,
+  identity,
+  lookups: new AuthLookups(platform, { identity: requireEnv('identityTable'), tenantData: tenantDataTable }),
+  audit,
+  rateLimiter: rateLimiterFromEnv(identity),
 });
 const storage = new StorageStore({
   tenantClients,
@@ -65,7 +76,12 @@ const exports = new TenantExportService({
   bucket: requireEnv('exportBucket'),
 });
 
-/** Tenants, members, API keys, exports and deletion: `/v1/tenants*`. */
+/** The signed-in invitee of a `/v1/me/invitations` route. */
+function invitee(req: { auth: AuthContext; sourceIp: string; userAgent: string }) {
+  return { principal: requirePrincipal(req.auth), ip: req.sourceIp, userAgent: req.userAgent };
+}
+
+/** Tenants, members and invitations, API keys, exports and deletion: `/v1/tenants*`, `/v1/me/invitations*`. */
 export const handler = createApiHandler({
   area: 'tenants',
   allRoutes: routes.tenantRoutes,
@@ -106,10 +122,30 @@ export const handler = createApiHandler({
       status: 200,
       body: await service.listMembers(tenantCaller(req), req.query),
     })),
-    implement(routes.addMember, async (req) => ({
+    implement(routes.inviteMember, async (req) => ({
       status: 201,
-      body: await service.addMember(tenantCaller(req), req.body),
+      body: await invitations.invite(tenantCaller(req), req.body),
     })),
+    implement(routes.listInvitations, async (req) => ({
+      status: 200,
+      body: await invitations.listForTenant(tenantCaller(req), req.query),
+    })),
+    implement(routes.revokeInvitation, async (req) => {
+      await invitations.revoke(tenantCaller(req), req.params.invitationId);
+      return { status: 204 };
+    }),
+    implement(routes.listMyInvitations, async (req) => ({
+      status: 200,
+      body: await invitations.listMine(invitee(req)),
+    })),
+    implement(routes.acceptInvitation, async (req) => ({
+      status: 201,
+      body: await invitations.accept(invitee(req), req.params.invitationId),
+    })),
+    implement(routes.declineInvitation, async (req) => {
+      await invitations.decline(invitee(req), req.params.invitationId);
+      return { status: 204 };
+    }),
     implement(routes.changeMemberRole, async (req) => ({
       status: 200,
       body: await service.changeRole(tenantCaller(req), req.params.userId, req.body.role),

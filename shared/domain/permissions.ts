@@ -66,11 +66,31 @@ export function effectivePermissions(role: Role, scopes?: readonly Permission[])
   return new Set(scopes.filter((scope) => own.has(scope)));
 }
 
-/** Whether `granter` may give `target` to someone: never above their own; admin and owner only by owners. */
-export function canGrantRole(granter: Role, target: Role): boolean {
-  if (!roleAtLeast(granter, target)) return false;
-  if (roleAtLeast(target, 'admin')) return granter === 'owner';
-  return roleAtLeast(granter, 'admin');
+/**
+ * What a caller brings to a grant decision: their effective permissions (a session's role, or an API key's
+ * scopes ∩ its creator's current role) and their current role, which is only a ceiling (nobody grants
+ * above their own role) and never a source of permissions.
+ */
+export interface Granter {
+  permissions: ReadonlySet<Permission>;
+  roleCeiling: Role;
+}
+
+/**
+ * Whether `granter` may give `target` to someone, or manage (change, remove, revoke) someone who holds it:
+ * never above their own role; admin and owner need `members:manage-admins-owners`, the roles below
+ * `members:manage`. Decided on effective permissions, so an owner's key without the first manages only
+ * the lower roles.
+ */
+export function canGrantRole(granter: Granter, target: Role): boolean {
+  if (!roleAtLeast(granter.roleCeiling, target)) return false;
+  if (!granter.permissions.has('members:manage')) return false;
+  return roleAtLeast(target, 'admin') ? granter.permissions.has('members:manage-admins-owners') : true;
+}
+
+/** A member of `role` acting with a session (their role's full permissions), for grant decisions. */
+export function granterOfRole(role: Role): Granter {
+  return { permissions: permissionsOf(role), roleCeiling: role };
 }
 
 const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = Object.fromEntries(

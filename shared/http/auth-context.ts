@@ -9,16 +9,24 @@ export interface Principal {
   userId: string;
   /** Session id or API key id. */
   credentialId: string;
-  /** API key scopes; undefined for sessions. */
+  /** API key scopes as created (not yet intersected with the creator's role); undefined for sessions. */
   scopes?: readonly Permission[];
+  /** The one tenant an API key acts in; undefined for sessions. */
+  keyTenantId?: string;
   mfaEnabled: boolean;
 }
 
-/** A verified membership of the path's tenant, with the scope that tenant data must be reached through. */
+/**
+ * A verified membership of the path's tenant, with the scope that tenant data must be reached through.
+ * Every decision reads `permissions` (the caller's effective permissions: a session's role, or an API
+ * key's scopes ∩ its creator's current role). There is deliberately no `role`: deciding from the creator's
+ * role would hand an API key powers its scopes withhold.
+ */
 export interface TenantAccess {
   scope: TenantScope;
-  role: Role;
   permissions: ReadonlySet<Permission>;
+  /** The member's current role, only as the ceiling of what they may grant (see canGrantRole). */
+  roleCeiling: Role;
 }
 
 /** A tenant route's caller: the verified membership, who is calling, and from where. */
@@ -31,6 +39,7 @@ export interface TenantCaller {
 
 export interface AuthContext {
   principal?: Principal;
+  /** The path's tenant on tenant routes; on other routes called with an API key, the key's own tenant. */
   tenant?: TenantAccess;
 }
 

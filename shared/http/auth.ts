@@ -2,11 +2,11 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
-import { effectivePermissions } from '../domain/permissions.js';
+import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { rememberTenantPlan } from '../store/audit-store.js';
 import { AuthLookups } from '../store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../store/identity-store.js';
-import type { ApiKeyRecord } from '../store/tenant-store.js';
+import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
 import { mintTenantScope } from '../store/tenant-scope.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import type { AuthContext, Authorizer, Principal, RateLimiter, TenantCaller } from './auth-context.js';
@@ -62,7 +62,12 @@ export class BearerAuthorizer implements Authorizer {
         'session-required',
       );
     }
-    if (auth.kind !== 'tenant') return { principal: credential.principal };
+    if (auth.kind !== 'tenant') {
+      // A key acts only inside its own tenant: even where no tenant is named (GET /v1/me) it is checked
+      // against that tenant's membership, and the answer shows that tenant only.
+      if (!credential.apiKey) return { principal: credential.principal };
+      return this.tenantAccess(credential, credential.apiKey.tenantId, now);
+    }
 
     const tenantId = params.tenantId;
     if (typeof tenantId !== 'string') throw new Error(`tenant route ${route.id} has no tenantId parameter`);
@@ -74,8 +79,29 @@ export class BearerAuthorizer implements Authorizer {
         'session-required',
       );
     }
+    const context = await this.tenantAccess(credential, tenantId, now);
+    if (!context.tenant.permissions.has(auth.permission)) {
+      throw new ForbiddenError(`This needs the ${auth.permission} permission.`);
+    }
+    return context;
+  }
+
+  /**
+   * The caller's verified membership of `tenantId` with their effective permissions (a session: its role's;
+   * an API key: its scopes ∩ its creator's current role), and the TenantScope minted from it.
+   */
+  private async tenantAccess(
+    credential: ResolvedCredential,
+    tenantId: string,
+    now: number,
+  ): Promise<Required<AuthContext>> {
     const userId = credential.principal.userId;
     const { member, tenant, user } = await this.lookups.membership(tenantId, userId);
+    if (credential.apiKey && (!member || !keyStillBacked(credential.apiKey, member))) {
+      // The key outlived what it was created under (its creator was removed, re-added, or demoted below
+      // api-keys:create): it never works again, whatever happens to the membership later.
+      throw new UnauthorizedError('The API key has been revoked.', 'api-key-revoked');
+    }
     if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
     // Audit events written during this request take their retention (TTL) from the tenant's plan.
     rememberTenantPlan(tenant.tenantId, tenant.plan);
@@ -97,12 +123,9 @@ export class BearerAuthorizer implements Authorizer {
       );
     }
     const permissions = effectivePermissions(member.role, credential.principal.scopes);
-    if (!permissions.has(auth.permission)) {
-      throw new ForbiddenError(`This needs the ${auth.permission} permission.`);
-    }
     return {
       principal: { ...credential.principal, mfaEnabled: user.mfaEnabled },
-      tenant: { scope: mintTenantScope({ tenantId, userId }), role: member.role, permissions },
+      tenant: { scope: mintTenantScope({ tenantId, userId }), permissions, roleCeiling: member.role },
     };
   }
 
@@ -135,10 +158,21 @@ export class BearerAuthorizer implements Authorizer {
         userId: apiKey.createdBy,
         credentialId: apiKey.keyId,
         scopes: apiKey.scopes,
+        keyTenantId: apiKey.tenantId,
         mfaEnabled: false,
       },
     };
   }
+}
+
+/**
+ * Whether an API key still acts for its creator: created under the creator's current membership (its key
+ * generation, which a new membership or a demotion below api-keys:create replaces) and the creator still
+ * holds api-keys:create. Deleting the key items is the cleanup; this makes revocation atomic with the
+ * membership change, however many keys there are.
+ */
+export function keyStillBacked(key: ApiKeyRecord, member: MemberRecord): boolean {
+  return key.memberGeneration === member.keyGeneration && roleHas(member.role, 'api-keys:create');
 }
 
 /** Per-IP rate limits over the identity table's counters. */

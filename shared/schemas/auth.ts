@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../http/route.js';
-import { ROLES } from '../domain/permissions.js';
+import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { TenantId } from './common.js';
 
 const Email = z.string().trim().max(254).email('Not an e-mail address');
@@ -76,15 +76,24 @@ export const getMe = defineRoute({
   method: 'GET',
   path: '/v1/me',
   area: 'auth',
-  summary: 'The caller and their memberships',
+  summary:
+    'The caller and their memberships; through an API key, only that key: its tenant and effective scopes',
   tags: ['me'],
   auth: { kind: 'principal' },
   response: {
     status: 200,
-    description: 'User and memberships',
+    description: 'User and memberships (with an API key: the key, and its tenant as the only membership)',
     schema: z.object({
       user: User,
       memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })),
+      apiKey: z
+        .object({
+          keyId: z.string(),
+          tenantId: TenantId,
+          /** Its scopes ∩ its creator's current role, now. */
+          scopes: z.array(z.enum(PERMISSIONS)),
+        })
+        .optional(),
     }),
   },
 });

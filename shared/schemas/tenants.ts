@@ -172,17 +172,116 @@ export const listMembers = defineRoute({
   },
 });
 
-export const addMember = defineRoute({
-  id: 'addMember',
+const InvitationId = z.string().regex(/^n_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an invitation id');
+
+export const Invitation = z
+  .object({
+    invitationId: InvitationId,
+    email: z.string(),
+    role: Role,
+    invitedBy: z.object({ userId: UserId, name: z.string() }),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+  })
+  .meta({ id: 'Invitation' });
+
+export const inviteMember = defineRoute({
+  id: 'inviteMember',
   method: 'POST',
   path: '/v1/tenants/{tenantId}/members',
   area: 'tenants',
-  summary: 'Add an existing user by e-mail with a role',
+  summary:
+    'Invite someone by e-mail with a role; they become a member when they accept (7 days). The answer is the same whether or not the address has an account or already is a member',
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   params: TenantParams,
   body: z.strictObject({ email: z.string().trim().max(254).email('Not an e-mail address'), role: Role }),
-  response: { status: 201, description: 'The member', schema: Member },
+  response: { status: 201, description: 'The invitation', schema: Invitation },
+});
+
+export const listInvitations = defineRoute({
+  id: 'listInvitations',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/invitations',
+  area: 'tenants',
+  summary: 'List pending invitations',
+  tags: ['members'],
+  auth: { kind: 'tenant', permission: 'members:manage' },
+  params: TenantParams,
+  query: PageQuery,
+  response: {
+    status: 200,
+    description: 'A page of unexpired invitations',
+    schema: z.object({ items: z.array(Invitation), nextCursor: z.string().nullable() }),
+  },
+});
+
+export const revokeInvitation = defineRoute({
+  id: 'revokeInvitation',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}/invitations/{invitationId}',
+  area: 'tenants',
+  summary: 'Withdraw an invitation (one for admin or owner needs members:manage-admins-owners)',
+  tags: ['members'],
+  auth: { kind: 'tenant', permission: 'members:manage' },
+  params: z.strictObject({ tenantId: TenantId, invitationId: InvitationId }),
+  response: { status: 204, description: 'Withdrawn' },
+});
+
+export const MyInvitation = z
+  .object({
+    invitationId: InvitationId,
+    tenant: z.object({ tenantId: TenantId, name: z.string() }),
+    role: Role,
+    invitedBy: z.object({ name: z.string(), email: z.string() }),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+  })
+  .meta({ id: 'MyInvitation' });
+
+const MyInvitationParams = z.strictObject({ invitationId: InvitationId });
+
+export const listMyInvitations = defineRoute({
+  id: 'listMyInvitations',
+  method: 'GET',
+  path: '/v1/me/invitations',
+  area: 'tenants',
+  summary: 'Invitations addressed to the e-mail address you registered with',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  response: {
+    status: 200,
+    description: 'Pending invitations',
+    schema: z.object({ items: z.array(MyInvitation) }),
+  },
+});
+
+export const acceptInvitation = defineRoute({
+  id: 'acceptInvitation',
+  method: 'POST',
+  path: '/v1/me/invitations/{invitationId}/accept',
+  area: 'tenants',
+  summary: 'Accept an invitation: you become a member with its role',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  params: MyInvitationParams,
+  response: {
+    status: 201,
+    description: 'The new membership',
+    schema: z.object({ tenant: z.object({ tenantId: TenantId, name: z.string() }), member: Member }),
+  },
+});
+
+export const declineInvitation = defineRoute({
+  id: 'declineInvitation',
+  method: 'POST',
+  path: '/v1/me/invitations/{invitationId}/decline',
+  area: 'tenants',
+  summary: 'Decline an invitation',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  params: MyInvitationParams,
+  response: { status: 204, description: 'Declined' },
 });
 
 const MemberParams = z.strictObject({ tenantId: TenantId, userId: UserId });
@@ -270,10 +369,15 @@ export const tenantRoutes = [
   createExport,
   getExport,
   listMembers,
-  addMember,
+  inviteMember,
   changeMemberRole,
   removeMember,
   listApiKeys,
   createApiKey,
   revokeApiKey,
+  listInvitations,
+  revokeInvitation,
+  listMyInvitations,
+  acceptInvitation,
+  declineInvitation,
 ];

@@ -10,6 +10,7 @@ import {
   sessionToken,
 } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
+import type { Permission, Role } from '../domain/permissions.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import {
   ACCOUNT_FAILURE_LIMIT,
@@ -171,8 +172,16 @@ export class IdentityService {
     await this.revokeSession(userId, sessionId, sessionId, origin);
   }
 
-  async me(userId: string) {
+  /**
+   * The caller and their memberships. Through an API key, only what the key acts as: its tenant (the one
+   * membership it can use) and its effective scopes, never the creator's other memberships.
+   */
+  async me(userId: string, apiKey?: { keyId: string; tenantId: string; role: Role; scopes: Permission[] }) {
     const user = await this.requireUser(userId);
+    if (apiKey) {
+      const { role, ...key } = apiKey;
+      return { user: publicUser(user), memberships: [{ tenantId: key.tenantId, role }], apiKey: key };
+    }
     const memberships = await this.deps.lookups.membershipsOf(userId);
     return {
       user: publicUser(user),

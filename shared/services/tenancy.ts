@@ -1,7 +1,15 @@
 import type { TenantKeyProvisioner } from '../crypto/tenant-key-provisioner.js';
-import { apiKeyString, hashSecret, newSecret, normaliseEmail } from '../domain/credentials.js';
-import { newId } from '../domain/ids.js';
-import { type Permission, type Role, canGrantRole, roleAtLeast } from '../domain/permissions.js';
+import { apiKeyString, hashSecret, newSecret } from '../domain/credentials.js';
+import { newId, ulid } from '../domain/ids.js';
+import {
+  type Granter,
+  type Permission,
+  ROLES,
+  type Role,
+  canGrantRole,
+  roleAtLeast,
+  roleHas,
+} from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal, TenantCaller } from '../http/auth-context.js';
@@ -13,6 +21,7 @@ import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
 import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
 import {
   type ApiKeyRecord,
+  type KeyRevocation,
   type MemberRecord,
   type TenantRecord,
   type TenantSettings,
@@ -91,6 +100,7 @@ export class TenancyService {
       name: user.name,
       addedAt: createdAt,
       addedBy: user.userId,
+      keyGeneration: ulid(),
     };
     try {
       await this.deps.tenants.createTenant(
@@ -164,72 +174,74 @@ export class TenancyService {
     return { items: result.items.map(publicMember), nextCursor: result.nextCursor };
   }
 
-  async addMember(caller: TenantCaller, input: { email: string; role: Role }) {
-    this.assertCanGrant(caller.access.role, input.role);
-    const userId = await this.deps.identity.getUserIdByEmail(normaliseEmail(input.email));
-    const user = userId ? await this.deps.identity.getUser(userId) : undefined;
-    if (!user) throw new NotFoundError('No user has this e-mail address; ask them to register first.');
-    const member: MemberRecord = {
-      tenantId: caller.access.scope.tenantId,
-      userId: user.userId,
-      role: input.role,
-      email: user.email,
-      name: user.name,
-      addedAt: new Date(this.now()).toISOString(),
-      addedBy: caller.principal.userId,
-    };
-    await this.deps.tenants.addMember(
-      caller.access.scope,
-      member,
-      this.deps.audit.auditPut(caller.access.scope, {
-        action: 'member.added',
-        actor: auditActorOf(caller),
-        resource: { type: 'member', id: user.userId },
-        details: { after: { role: input.role } },
-      }),
-    );
-    return publicMember(member);
-  }
-
   async changeRole(caller: TenantCaller, userId: string, role: Role) {
+    const { scope } = caller.access;
     const member = await this.requireMember(caller, userId);
     // Managing someone needs the right to grant both their current and their new role.
-    this.assertCanGrant(caller.access.role, member.role);
-    this.assertCanGrant(caller.access.role, role);
+    assertCanGrant(caller.access, member.role);
+    assertCanGrant(caller.access, role);
     if (member.role === role) return publicMember(member);
     // Revoke first: if the role change then fails, the member merely vends again; the reverse order could
     // leave a demoted member with credentials of their old role and nothing to retry.
-    if (!roleAtLeast(role, member.role)) await this.deps.onAccessReduced?.(caller.access.scope, userId);
-    await this.deps.tenants.changeRole(
-      caller.access.scope,
+    if (!roleAtLeast(role, member.role)) await this.deps.onAccessReduced?.(scope, userId);
+    // A demotion that keeps api-keys:create keeps the keys (their effective permissions shrink with the
+    // role); one below it ends them, in the same transaction as the role (a new key generation).
+    const losesKeys = roleHas(member.role, 'api-keys:create') && !roleHas(role, 'api-keys:create');
+    const revocations = losesKeys ? await this.keyRevocations(caller, userId, 'member-demoted') : [];
+    const later = await this.deps.tenants.changeRole(
+      scope,
       userId,
-      member.role,
-      role,
-      this.deps.audit.auditPut(caller.access.scope, {
+      { from: member.role, to: role, ...(losesKeys ? { newKeyGeneration: ulid() } : {}) },
+      this.deps.audit.auditPut(scope, {
         action: 'member.role-changed',
         actor: auditActorOf(caller),
         resource: { type: 'member', id: userId },
         details: { before: { role: member.role }, after: { role } },
       }),
+      revocations,
     );
+    // Already unusable (their generation is gone); deleting the items is the cleanup, safe to repeat.
+    await this.deps.tenants.revokeApiKeys(scope, later);
     return publicMember({ ...member, role });
   }
 
   async removeMember(caller: TenantCaller, userId: string) {
+    const { scope } = caller.access;
     const member = await this.requireMember(caller, userId);
-    this.assertCanGrant(caller.access.role, member.role);
-    await this.deps.onAccessReduced?.(caller.access.scope, userId);
-    await this.deps.tenants.removeMember(
-      caller.access.scope,
+    assertCanGrant(caller.access, member.role);
+    await this.deps.onAccessReduced?.(scope, userId);
+    const later = await this.deps.tenants.removeMember(
+      scope,
       userId,
       member.role,
-      this.deps.audit.auditPut(caller.access.scope, {
+      this.deps.audit.auditPut(scope, {
         action: 'member.removed',
         actor: auditActorOf(caller),
         resource: { type: 'member', id: userId },
         details: { before: { role: member.role } },
       }),
+      await this.keyRevocations(caller, userId, 'member-removed'),
     );
+    await this.deps.tenants.revokeApiKeys(scope, later);
+  }
+
+  /** Every key `userId` created in the caller's tenant, each with its `api-key.revoked` event. */
+  private async keyRevocations(
+    caller: TenantCaller,
+    userId: string,
+    reason: 'member-removed' | 'member-demoted',
+  ): Promise<KeyRevocation[]> {
+    const { scope } = caller.access;
+    const keys = await this.deps.tenants.apiKeysCreatedBy(scope, userId);
+    return keys.map((key) => ({
+      keyId: key.keyId,
+      audit: this.deps.audit.auditPut(scope, {
+        action: 'api-key.revoked',
+        actor: auditActorOf(caller),
+        resource: { type: 'api-key', id: key.keyId },
+        details: { name: key.name, createdBy: key.createdBy, reason },
+      }),
+    }));
   }
 
   async listApiKeys(caller: TenantCaller, page: { cursor?: string; limit: number }) {
@@ -255,6 +267,8 @@ export class TenancyService {
         'An API key cannot have permissions its creator lacks.',
       );
     }
+    // The key carries its creator's key generation; the write checks the membership still has it.
+    const creator = await this.requireMember(caller, caller.principal.userId);
     const now = this.now();
     const keyId = newId('k');
     const secret = newSecret();
@@ -267,10 +281,12 @@ export class TenancyService {
       createdAt: new Date(now).toISOString(),
       expiresAt: now + input.expiresInDays * 86_400_000,
       secretHash: hashSecret(secret),
+      ...(creator.keyGeneration !== undefined ? { memberGeneration: creator.keyGeneration } : {}),
     };
     await this.deps.tenants.createApiKey(
       caller.access.scope,
       record,
+      ROLES.filter((r) => roleHas(r, 'api-keys:create')),
       this.deps.audit.auditPut(caller.access.scope, {
         action: 'api-key.created',
         actor: auditActorOf(caller),
@@ -294,7 +310,7 @@ export class TenancyService {
         action: 'api-key.revoked',
         actor: auditActorOf(caller),
         resource: { type: 'api-key', id: keyId },
-        details: { name: key.name, createdBy: key.createdBy },
+        details: { name: key.name, createdBy: key.createdBy, reason: 'revoked' },
       }),
     );
     if (!deleted) throw new NotFoundError('No such API key.');
@@ -305,16 +321,17 @@ export class TenancyService {
     if (!member) throw new NotFoundError('No such member.');
     return member;
   }
+}
 
-  private assertCanGrant(granter: Role, role: Role) {
-    if (!canGrantRole(granter, role)) {
-      throw new ForbiddenError(
-        roleAtLeast(role, 'admin')
-          ? 'Only owners manage admins and owners.'
-          : `A ${granter} cannot grant or manage the ${role} role.`,
-        'role-not-grantable',
-      );
-    }
+/** 403 unless the caller may grant (or manage someone holding) `role`: on effective permissions. */
+export function assertCanGrant(granter: Granter, role: Role): void {
+  if (!canGrantRole(granter, role)) {
+    throw new ForbiddenError(
+      roleAtLeast(role, 'admin')
+        ? 'Granting or managing the admin and owner roles needs the members:manage-admins-owners permission.'
+        : `Granting or managing the ${role} role needs the members:manage permission and a role at least as high.`,
+      'role-not-grantable',
+    );
   }
 }
 
@@ -330,14 +347,18 @@ export interface TenantDeletionDeps {
   releaseStorage: (scope: TenantScope, actor: AuditActor) => Promise<void>;
 }
 
-/** Items that let someone other than the deleting owner's session act on the tenant: cut first. */
-const ACCESS_ITEM_PREFIXES = ['MEMBER#', 'APIKEY#'];
+/**
+ * Items that let someone other than the deleting owner's session act on the tenant: cut first. A pending
+ * invitation is one (accepting it makes a membership).
+ */
+const ACCESS_ITEM_PREFIXES = ['MEMBER#', 'APIKEY#', 'INVITE#'];
 
 /**
  * Deletes a tenant (owner, fresh MFA; DESIGN.md §4 "Tenant lifecycle"). The steps run in an order in which
  * any failure leaves a tenant its owner can delete again with a new code, and in which nothing that still
  * grants access outlives a step that failed after it:
- *  (b1) every other membership and every API key deleted first: from here on only the owner's session can
+ *  (b1) every API key revoked (each with its `api-key.revoked` event), then every other membership, any key
+ *       created meanwhile and every pending invitation deleted: from here on only the owner's session can
  *       reach the tenant, so nobody can vend credentials or register a storage root behind step (a);
  *  (a) storage: one tenant-wide deny on every credential vended so far, then every storage root released;
  *  (b2) the rest of the tenant's items (instances, locations, connections, ...), keeping only the tenant
@@ -371,6 +392,19 @@ export class TenantDeletionService {
     const tenant = await this.deps.tenants.getTenant(scope);
     const actor = auditActorOf(caller);
 
+    const keys = await this.deps.tenants.listAllApiKeys(scope);
+    await this.deps.tenants.revokeApiKeys(
+      scope,
+      keys.map((key) => ({
+        keyId: key.keyId,
+        audit: this.deps.audit.auditPut(scope, {
+          action: 'api-key.revoked',
+          actor,
+          resource: { type: 'api-key', id: key.keyId },
+          details: { name: key.name, createdBy: key.createdBy, reason: 'tenant-deleted' },
+        }),
+      })),
+    );
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId], ACCESS_ITEM_PREFIXES);
     await this.deps.releaseStorage(scope, actor);
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);

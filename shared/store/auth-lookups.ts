@@ -9,10 +9,13 @@ import { isConditionFailure } from './conditions.js';
 import { type SessionRecord, type UserRecord, stripKeys } from './identity-store.js';
 import {
   type ApiKeyRecord,
+  type InvitationRecord,
   type MemberRecord,
   type TenantRecord,
   TENANT_SK,
   apiKeySk,
+  invitationSk,
+  inviteeGsiPk,
   memberSk,
 } from './tenant-store.js';
 
@@ -100,6 +103,94 @@ export class AuthLookups {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return members;
+  }
+
+  /**
+   * Unexpired invitations addressed to a (normalised) e-mail address, across tenants (gsi1): what an
+   * invitee's session may see before it is a member of anything.
+   */
+  async invitationsTo(email: string, now: number): Promise<InvitationRecord[]> {
+    const found: InvitationRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.tenantData,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+          FilterExpression: 'expiresAt > :now',
+          ExpressionAttributeValues: { ':pk': inviteeGsiPk(email), ':prefix': 'INVITE#', ':now': now },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) found.push(stripKeys<InvitationRecord>(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return found;
+  }
+
+  /**
+   * One invitation addressed to `email`, read back from its tenant's partition with a strongly consistent
+   * read (the index only says which tenant holds it); undefined unless it is there, still addressed to
+   * `email` and unexpired.
+   */
+  async invitationTo(
+    email: string,
+    invitationId: string,
+    now: number,
+  ): Promise<InvitationRecord | undefined> {
+    const { Items } = await this.db.send(
+      new QueryCommand({
+        TableName: this.tables.tenantData,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk = :sk',
+        ExpressionAttributeValues: { ':pk': inviteeGsiPk(email), ':sk': invitationSk(invitationId) },
+      }),
+    );
+    const tenantId = Items?.[0]?.tenantId;
+    if (typeof tenantId !== 'string') return undefined;
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tables.tenantData,
+        Key: { pk: tenantId, sk: invitationSk(invitationId) },
+        ConsistentRead: true,
+      }),
+    );
+    const invitation = Item ? stripKeys<InvitationRecord>(Item) : undefined;
+    if (!invitation || invitation.email !== email || invitation.expiresAt <= now) return undefined;
+    return invitation;
+  }
+
+  /** The names of tenants that exist, by id (one BatchGetItem per 100). */
+  async tenantNames(tenantIds: readonly string[]): Promise<Map<string, string>> {
+    const names = new Map<string, string>();
+    const unique = [...new Set(tenantIds)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let request:
+        | Record<
+            string,
+            {
+              Keys: Record<string, string>[];
+              ProjectionExpression: string;
+              ExpressionAttributeNames: Record<string, string>;
+            }
+          >
+        | undefined = {
+        [this.tables.tenantData]: {
+          Keys: unique.slice(i, i + 100).map((tenantId) => ({ pk: tenantId, sk: TENANT_SK })),
+          ProjectionExpression: 'tenantId, #name',
+          ExpressionAttributeNames: { '#name': 'name' },
+        },
+      };
+      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+        if (attempt >= 5) throw new Error('tenant lookup left unprocessed keys');
+        const result = await this.db.send(new BatchGetCommand({ RequestItems: request }));
+        for (const item of result.Responses?.[this.tables.tenantData] ?? [])
+          names.set(String(item.tenantId), String(item.name));
+        request = result.UnprocessedKeys as typeof request;
+      }
+    }
+    return names;
   }
 
   /** Records an API key's last use, at most every five minutes. */

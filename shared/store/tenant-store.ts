@@ -37,6 +37,11 @@ export interface MemberRecord {
   name: string;
   addedAt: string;
   addedBy: string;
+  /**
+   * The API keys this member creates carry this value; a new membership or a demotion below
+   * api-keys:create replaces it, so every key created before stops working in that same write.
+   */
+  keyGeneration?: string;
 }
 
 export interface ApiKeyRecord {
@@ -50,6 +55,37 @@ export interface ApiKeyRecord {
   expiresAt: number;
   secretHash: string;
   lastUsedAt?: number;
+  /** The creator's `keyGeneration` when the key was created (see MemberRecord). */
+  memberGeneration?: string;
+}
+
+/**
+ * A pending invitation to join a tenant, kept in the tenant's partition. `gsi1` indexes it by the invitee's
+ * normalised e-mail address, so the invitee's session can find it (the only reader across tenants is the
+ * auth lookups, shared/store/auth-lookups.ts).
+ */
+export interface InvitationRecord {
+  invitationId: string;
+  tenantId: string;
+  /** Normalised e-mail address of the invitee. */
+  email: string;
+  role: Role;
+  invitedBy: { userId: string; email: string; name: string; apiKeyId?: string };
+  createdAt: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+/** The public view of an invitation, as the tenant's member managers see it. */
+export function publicInvitation(invitation: InvitationRecord) {
+  return {
+    invitationId: invitation.invitationId,
+    email: invitation.email,
+    role: invitation.role,
+    invitedBy: { userId: invitation.invitedBy.userId, name: invitation.invitedBy.name },
+    createdAt: invitation.createdAt,
+    expiresAt: new Date(invitation.expiresAt).toISOString(),
+  };
 }
 
 /** The public view of an API key: never its hash. */
@@ -70,6 +106,30 @@ export const TENANT_SK = 'TENANT';
 const DELETE_BATCH = 25;
 export const memberSk = (userId: string) => `MEMBER#${userId}`;
 export const apiKeySk = (keyId: string) => `APIKEY#${keyId}`;
+export const invitationSk = (invitationId: string) => `INVITE#${invitationId}`;
+/** gsi1 partition of the invitations addressed to one (normalised) e-mail address. */
+export const inviteeGsiPk = (email: string) => `INVITEE#${email}`;
+/** DynamoDB's limit on items in one TransactWriteItems. */
+const TRANSACTION_LIMIT = 100;
+
+/** A revocation of one API key inside a larger change: its delete and its audit event. */
+export interface KeyRevocation {
+  keyId: string;
+  audit: TransactItem;
+}
+
+function keyRevocationItems(scope: TenantScope, table: string, revocations: readonly KeyRevocation[]) {
+  return revocations.flatMap((r): TransactItem[] => [
+    { Delete: { TableName: table, Key: tenantKey(scope, apiKeySk(r.keyId)) } },
+    r.audit,
+  ]);
+}
+
+/** Splits revocations into those that fit beside `used` other items in one transaction, and the rest. */
+function fitRevocations(used: number, revocations: readonly KeyRevocation[]) {
+  const room = Math.max(0, Math.floor((TRANSACTION_LIMIT - used) / 2));
+  return { now: revocations.slice(0, room), later: revocations.slice(room) };
+}
 
 function memberItem(scope: TenantScope, member: MemberRecord) {
   return {
@@ -188,17 +248,20 @@ export class TenantStore {
     prefix: string,
     page: { cursor?: string; limit: number },
     createdBy?: string,
+    filter?: { expression: string; values: Record<string, unknown> },
   ) {
     const db = await this.clients.forScope(scope);
+    const filters = [...(createdBy ? ['createdBy = :creator'] : []), ...(filter ? [filter.expression] : [])];
     const result = await db.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
         ExpressionAttributeValues: {
           ':pk': scope.tenantId,
           ':prefix': prefix,
           ...(createdBy ? { ':creator': createdBy } : {}),
+          ...filter?.values,
         },
         ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: prefix }),
         Limit: page.limit,
@@ -210,78 +273,63 @@ export class TenantStore {
     };
   }
 
-  /** Adds a member; 409 when the user already is one. */
-  async addMember(scope: TenantScope, member: MemberRecord, audit: TransactItem): Promise<void> {
-    const db = await this.clients.forScope(scope);
-    try {
-      await db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            // The tenant must exist; a new owner also moves the owner count.
-            member.role === 'owner'
-              ? this.ownerCountChange(scope, +1)
-              : {
-                  ConditionCheck: {
-                    TableName: this.table,
-                    Key: tenantKey(scope, TENANT_SK),
-                    ConditionExpression: 'attribute_exists(pk)',
-                  },
-                },
-            {
-              Put: {
-                TableName: this.table,
-                Item: memberItem(scope, member),
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            audit,
-          ],
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error))
-        throw new ConflictError('The user is already a member.', 'already-member');
-      throw error;
-    }
-  }
-
   /**
    * Changes a member's role if it is still `from`. The tenant's owner count moves in the same transaction,
-   * conditioned on staying ≥ 1, so concurrent demotions can never leave a tenant without an owner.
+   * conditioned on staying ≥ 1, so concurrent demotions can never leave a tenant without an owner. With
+   * `newKeyGeneration` (a demotion below api-keys:create) the member's keys stop working in the same write,
+   * and as many of their key items as fit are deleted with it; the rest are returned for the caller to delete.
    */
   async changeRole(
     scope: TenantScope,
     userId: string,
-    from: Role,
-    to: Role,
+    change: { from: Role; to: Role; newKeyGeneration?: string },
     audit: TransactItem,
-  ): Promise<void> {
+    revocations: readonly KeyRevocation[] = [],
+  ): Promise<KeyRevocation[]> {
+    const { from, to, newKeyGeneration } = change;
     const db = await this.clients.forScope(scope);
     const items: TransactItem[] = [
       {
         Update: {
           TableName: this.table,
           Key: tenantKey(scope, memberSk(userId)),
-          UpdateExpression: 'SET #role = :to',
+          UpdateExpression: newKeyGeneration ? 'SET #role = :to, keyGeneration = :gen' : 'SET #role = :to',
           ConditionExpression: '#role = :from',
           ExpressionAttributeNames: { '#role': 'role' },
-          ExpressionAttributeValues: { ':to': to, ':from': from },
+          ExpressionAttributeValues: {
+            ':to': to,
+            ':from': from,
+            ...(newKeyGeneration ? { ':gen': newKeyGeneration } : {}),
+          },
         },
       },
       audit,
     ];
     if (from === 'owner' && to !== 'owner') items.push(this.ownerCountChange(scope, -1));
     if (to === 'owner' && from !== 'owner') items.push(this.ownerCountChange(scope, +1));
+    const { now, later } = fitRevocations(items.length, revocations);
+    items.push(...keyRevocationItems(scope, this.table, now));
     try {
       await db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
       if (isConditionFailure(error)) throw this.explainConflict(from);
       throw error;
     }
+    return later;
   }
 
-  /** Removes a member if their role is still `role`; the last owner cannot be removed. */
-  async removeMember(scope: TenantScope, userId: string, role: Role, audit: TransactItem): Promise<void> {
+  /**
+   * Removes a member if their role is still `role`; the last owner cannot be removed. The member's API keys
+   * die with the membership (their generation is gone); as many key items as fit are deleted in the same
+   * transaction, and the rest are returned for the caller to delete.
+   */
+  async removeMember(
+    scope: TenantScope,
+    userId: string,
+    role: Role,
+    audit: TransactItem,
+    revocations: readonly KeyRevocation[] = [],
+  ): Promise<KeyRevocation[]> {
     const db = await this.clients.forScope(scope);
     const items: TransactItem[] = [
       {
@@ -296,10 +344,269 @@ export class TenantStore {
       audit,
     ];
     if (role === 'owner') items.push(this.ownerCountChange(scope, -1));
+    const { now, later } = fitRevocations(items.length, revocations);
+    items.push(...keyRevocationItems(scope, this.table, now));
     try {
       await db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
       if (isConditionFailure(error)) throw this.explainConflict(role);
+      throw error;
+    }
+    return later;
+  }
+
+  /** Deletes API key items with their audit events, in transactions of at most 100 items. Idempotent. */
+  async revokeApiKeys(scope: TenantScope, revocations: readonly KeyRevocation[]): Promise<void> {
+    const db = await this.clients.forScope(scope);
+    for (let i = 0; i < revocations.length; i += TRANSACTION_LIMIT / 2) {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: keyRevocationItems(
+            scope,
+            this.table,
+            revocations.slice(i, i + TRANSACTION_LIMIT / 2),
+          ),
+        }),
+      );
+    }
+  }
+
+  /** Every API key one member created (all pages, strongly consistent). */
+  apiKeysCreatedBy(scope: TenantScope, userId: string): Promise<ApiKeyRecord[]> {
+    return this.#allApiKeys(scope, userId);
+  }
+
+  /** Every API key of the tenant (all pages, strongly consistent). */
+  listAllApiKeys(scope: TenantScope): Promise<ApiKeyRecord[]> {
+    return this.#allApiKeys(scope);
+  }
+
+  async #allApiKeys(scope: TenantScope, createdBy?: string): Promise<ApiKeyRecord[]> {
+    const db = await this.clients.forScope(scope);
+    const keys: ApiKeyRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
+          ExpressionAttributeValues: {
+            ':pk': scope.tenantId,
+            ':prefix': 'APIKEY#',
+            ...(createdBy ? { ':creator': createdBy } : {}),
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) keys.push(stripKeys<ApiKeyRecord>(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return keys;
+  }
+
+  /**
+   * Writes an invitation (and withdraws `replaces`, earlier pending invitations of the same address) with
+   * its audit event, in one transaction; the tenant must exist.
+   */
+  async createInvitation(
+    scope: TenantScope,
+    invitation: InvitationRecord,
+    replaces: readonly string[],
+    audit: TransactItem,
+  ): Promise<void> {
+    const db = await this.clients.forScope(scope);
+    await db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            ConditionCheck: {
+              TableName: this.table,
+              Key: tenantKey(scope, TENANT_SK),
+              ConditionExpression: 'attribute_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.table,
+              Item: {
+                ...tenantKey(scope, invitationSk(invitation.invitationId)),
+                ...invitation,
+                gsi1pk: inviteeGsiPk(invitation.email),
+                gsi1sk: invitationSk(invitation.invitationId),
+                ttl: Math.ceil(invitation.expiresAt / 1000) + 86_400,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          ...replaces.map(
+            (id): TransactItem => ({
+              Delete: { TableName: this.table, Key: tenantKey(scope, invitationSk(id)) },
+            }),
+          ),
+          audit,
+        ],
+      }),
+    );
+  }
+
+  /** Unexpired invitations of the tenant, one page. */
+  async listInvitations(scope: TenantScope, page: { cursor?: string; limit: number }, now: number) {
+    return this.page<InvitationRecord>(scope, 'INVITE#', page, undefined, {
+      expression: 'expiresAt > :now',
+      values: { ':now': now },
+    });
+  }
+
+  /** Unexpired invitations of the tenant addressed to `email` (normalised). */
+  async pendingInvitationsTo(scope: TenantScope, email: string, now: number): Promise<InvitationRecord[]> {
+    const db = await this.clients.forScope(scope);
+    const found: InvitationRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: 'email = :email AND expiresAt > :now',
+          ExpressionAttributeValues: {
+            ':pk': scope.tenantId,
+            ':prefix': 'INVITE#',
+            ':email': email,
+            ':now': now,
+          },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) found.push(stripKeys<InvitationRecord>(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return found;
+  }
+
+  async getInvitation(scope: TenantScope, invitationId: string): Promise<InvitationRecord | undefined> {
+    const db = await this.clients.forScope(scope);
+    const { Item } = await db.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: tenantKey(scope, invitationSk(invitationId)),
+        ConsistentRead: true,
+      }),
+    );
+    return Item ? stripKeys<InvitationRecord>(Item) : undefined;
+  }
+
+  /**
+   * Deletes an invitation with its audit event if it is still there (and, with `email`, still addressed
+   * there); false when it is gone.
+   */
+  async deleteInvitation(
+    scope: TenantScope,
+    invitationId: string,
+    audit: TransactItem,
+    email?: string,
+  ): Promise<boolean> {
+    const db = await this.clients.forScope(scope);
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Delete: {
+                TableName: this.table,
+                Key: tenantKey(scope, invitationSk(invitationId)),
+                ConditionExpression: email
+                  ? 'attribute_exists(pk) AND email = :email'
+                  : 'attribute_exists(pk)',
+                ...(email ? { ExpressionAttributeValues: { ':email': email } } : {}),
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Accepting an invitation, in one transaction: the invitation is consumed (still there, still addressed
+   * to `email`, unexpired at `now`), the membership is written (not already a member; a new owner moves the
+   * owner count), the inviter still holds one of `inviterRoles` (and, when they invited with an API key,
+   * that key still exists), and the audit events. 'conflict' when any of those no longer holds.
+   */
+  async acceptInvitation(
+    scope: TenantScope,
+    input: {
+      invitation: InvitationRecord;
+      email: string;
+      now: number;
+      member: MemberRecord;
+      inviterRoles: readonly Role[];
+    },
+    audits: TransactItem[],
+  ): Promise<'accepted' | 'conflict'> {
+    const { invitation, member } = input;
+    const db = await this.clients.forScope(scope);
+    const items: TransactItem[] = [
+      {
+        Delete: {
+          TableName: this.table,
+          Key: tenantKey(scope, invitationSk(invitation.invitationId)),
+          ConditionExpression:
+            'attribute_exists(pk) AND email = :email AND expiresAt > :now AND #role = :role',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: { ':email': input.email, ':now': input.now, ':role': member.role },
+        },
+      },
+      {
+        Put: {
+          TableName: this.table,
+          Item: memberItem(scope, member),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      member.role === 'owner'
+        ? this.ownerCountChange(scope, +1)
+        : {
+            ConditionCheck: {
+              TableName: this.table,
+              Key: tenantKey(scope, TENANT_SK),
+              ConditionExpression: 'attribute_exists(pk)',
+            },
+          },
+      {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: tenantKey(scope, memberSk(invitation.invitedBy.userId)),
+          ConditionExpression: `#role IN (${input.inviterRoles.map((_, i) => `:r${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: Object.fromEntries(input.inviterRoles.map((r, i) => [`:r${i}`, r])),
+        },
+      },
+      ...(invitation.invitedBy.apiKeyId
+        ? [
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: tenantKey(scope, apiKeySk(invitation.invitedBy.apiKeyId)),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+          ]
+        : []),
+      ...audits,
+    ];
+    try {
+      await db.send(new TransactWriteCommand({ TransactItems: items }));
+      return 'accepted';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'conflict';
       throw error;
     }
   }
@@ -325,26 +632,55 @@ export class TenantStore {
       : new ConflictError('The membership changed meanwhile; reload and retry.', 'membership-changed');
   }
 
-  async createApiKey(scope: TenantScope, key: ApiKeyRecord, audit: TransactItem): Promise<void> {
+  /**
+   * Writes a key with its audit event, if its creator is still a member of the same generation holding one of
+   * `creatorRoles` (so a key cannot be created behind a concurrent removal or demotion); 409 otherwise.
+   */
+  async createApiKey(
+    scope: TenantScope,
+    key: ApiKeyRecord,
+    creatorRoles: readonly Role[],
+    audit: TransactItem,
+  ): Promise<void> {
     const db = await this.clients.forScope(scope);
-    await db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.table,
-              Item: {
-                ...tenantKey(scope, apiKeySk(key.keyId)),
-                ...key,
-                ttl: Math.ceil(key.expiresAt / 1000) + 86_400,
+    const generation = key.memberGeneration;
+    const creatorCheck: TransactItem = {
+      ConditionCheck: {
+        TableName: this.table,
+        Key: tenantKey(scope, memberSk(key.createdBy)),
+        ConditionExpression: `${generation === undefined ? 'attribute_not_exists(keyGeneration)' : 'keyGeneration = :gen'} AND #role IN (${creatorRoles.map((_, i) => `:r${i}`).join(', ')})`,
+        ExpressionAttributeNames: { '#role': 'role' },
+        ExpressionAttributeValues: {
+          ...(generation === undefined ? {} : { ':gen': generation }),
+          ...Object.fromEntries(creatorRoles.map((r, i) => [`:r${i}`, r])),
+        },
+      },
+    };
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            creatorCheck,
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...tenantKey(scope, apiKeySk(key.keyId)),
+                  ...key,
+                  ttl: Math.ceil(key.expiresAt / 1000) + 86_400,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
               },
-              ConditionExpression: 'attribute_not_exists(pk)',
             },
-          },
-          audit,
-        ],
-      }),
-    );
+            audit,
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error))
+        throw new ConflictError('Your membership changed meanwhile; reload and retry.', 'membership-changed');
+      throw error;
+    }
   }
 
   async getApiKey(scope: TenantScope, keyId: string): Promise<ApiKeyRecord | undefined> {

@@ -4,7 +4,13 @@ import { clientConfig } from '../../shared/aws/clients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { platformDynamo } from '../../shared/aws/clients.js';
-import { addMember, createTenant, signUp, tenantWithEveryRole } from '../support/identity-fixtures.js';
+import {
+  acceptInvitation,
+  addMember,
+  createTenant,
+  signUp,
+  tenantWithEveryRole,
+} from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
 
 let api: TestApi;
@@ -379,11 +385,18 @@ describe('tenants and members', () => {
       body: { email: newcomer.email, role: 'editor' },
     });
     expect(adminGrantsEditor.status).toBe(201);
+    await acceptInvitation(api, newcomer, adminGrantsEditor.body.invitationId);
+    // Inviting a member again answers like any invitation; accepting it is what says "already a member".
     const duplicate = await api.request('POST', base, {
       token: users.admin.token,
       body: { email: newcomer.email, role: 'viewer' },
     });
-    expect(duplicate.status).toBe(409);
+    expect(duplicate.status).toBe(201);
+    const again = await api.request('POST', `/v1/me/invitations/${duplicate.body.invitationId}/accept`, {
+      token: newcomer.token,
+    });
+    expect(again.status).toBe(409);
+    expect(problemType(again)).toBe('already-member');
 
     const adminDemotesOwner = await api.request('PATCH', `${base}/${users.owner.userId}`, {
       token: users.admin.token,
@@ -538,7 +551,7 @@ describe('API keys', () => {
     expect(list.body.items[0].lastUsedAt).not.toBeNull();
     expect(JSON.stringify(list.body)).not.toContain('secretHash');
 
-    // The creator is removed: the key loses everything with them.
+    // The creator is removed: the key is revoked with them.
     const keyOfAdmin = await api.request('POST', base, {
       token: users.admin.token,
       body: { name: 'adm', scopes: ['members:read'] },
@@ -548,7 +561,7 @@ describe('API keys', () => {
     });
     expect(
       (await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: keyOfAdmin.body.key })).status,
-    ).toBe(404);
+    ).toBe(401);
 
     // Another member's key needs api-keys:manage.
     const viewerRevokes = await api.request('DELETE', `${base}/${created.body.keyId}`, {
@@ -562,7 +575,7 @@ describe('API keys', () => {
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: key })).status).toBe(401);
   });
 
-  it("an owner's key scopes follow the creator's current role", async () => {
+  it("an owner's key scopes follow the creator's current role; below api-keys:create the key is revoked", async () => {
     const owner = await signUp(api, 'ko');
     const tenantId = await createTenant(api, owner, 'Demote');
     const second = await signUp(api, 'ko2');
@@ -571,29 +584,30 @@ describe('API keys', () => {
       token: second.token,
       body: { name: 'k', scopes: ['members:read', 'tenant:settings'] },
     });
-    expect(
-      (
-        await api.request('PATCH', `/v1/tenants/${tenantId}`, {
-          token: key.body.key,
-          body: { name: 'via key' },
-        })
-      ).status,
-    ).toBe(200);
-    const demote = await api.request('PATCH', `/v1/tenants/${tenantId}/members/${second.userId}`, {
-      token: owner.token,
-      body: { role: 'viewer' },
-    });
-    expect(demote.status, demote.text).toBe(200);
-    expect(
-      (
-        await api.request('PATCH', `/v1/tenants/${tenantId}`, {
-          token: key.body.key,
-          body: { name: 'again' },
-        })
-      ).status,
-    ).toBe(403);
+    const rename = (name: string) =>
+      api.request('PATCH', `/v1/tenants/${tenantId}`, { token: key.body.key, body: { name } });
+    const demote = (role: string) =>
+      api.request('PATCH', `/v1/tenants/${tenantId}/members/${second.userId}`, {
+        token: owner.token,
+        body: { role },
+      });
+    expect((await rename('via key')).status).toBe(200);
+    // Still allowed to hold keys: the key stays, its effective permissions shrink with the role.
+    expect((await demote('editor')).status).toBe(200);
+    expect((await rename('again')).status).toBe(403);
     expect(
       (await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: key.body.key })).status,
     ).toBe(200);
+    // Below api-keys:create: the key is revoked (and promoting back does not revive it).
+    expect((await demote('viewer')).status).toBe(200);
+    expect(
+      (await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: key.body.key })).status,
+    ).toBe(401);
+    expect((await demote('owner')).status).toBe(200);
+    expect(
+      (await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: key.body.key })).status,
+    ).toBe(401);
+    const keys = await api.request('GET', `/v1/tenants/${tenantId}/api-keys`, { token: owner.token });
+    expect(keys.body.items).toEqual([]);
   });
 });

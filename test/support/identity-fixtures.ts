@@ -32,13 +32,43 @@ export async function createTenant(api: TestApi, owner: TestUser, name = 'Acme')
   return res.body.tenantId;
 }
 
-/** Adds `user` to the tenant with `role`, as the owner. */
-export async function addMember(api: TestApi, owner: TestUser, tenantId: string, user: TestUser, role: Role) {
+/** Invites `email` to the tenant with `role` as `inviter` (a session or an API key); the invitation id. */
+export async function invite(
+  api: TestApi,
+  inviter: { token: string },
+  tenantId: string,
+  email: string,
+  role: Role,
+): Promise<string> {
   const res = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
-    token: owner.token,
-    body: { email: user.email, role },
+    token: inviter.token,
+    body: { email, role },
   });
   expect(res.status, res.text).toBe(201);
+  return res.body.invitationId;
+}
+
+/** Accepts an invitation as the invitee (it must be in their list). */
+export async function acceptInvitation(api: TestApi, invitee: TestUser, invitationId: string) {
+  const mine = await api.request('GET', '/v1/me/invitations', { token: invitee.token });
+  expect(mine.status, mine.text).toBe(200);
+  expect(mine.body.items.map((i: { invitationId: string }) => i.invitationId)).toContain(invitationId);
+  const res = await api.request('POST', `/v1/me/invitations/${invitationId}/accept`, {
+    token: invitee.token,
+  });
+  expect(res.status, res.text).toBe(201);
+  return res.body;
+}
+
+/** Makes `user` a member with `role`: `inviter` (the owner, usually) invites, the user accepts. */
+export async function addMember(
+  api: TestApi,
+  inviter: { token: string },
+  tenantId: string,
+  user: TestUser,
+  role: Role,
+) {
+  await acceptInvitation(api, user, await invite(api, inviter, tenantId, user.email, role));
 }
 
 export interface TenantWithRoles {

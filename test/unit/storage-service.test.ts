@@ -28,7 +28,11 @@ const location: StorageLocationRecord = {
 
 function caller(role: Role): StorageCaller {
   return {
-    access: { scope: mintTenantScope({ tenantId: T, userId: U }), role, permissions: permissionsOf(role) },
+    access: {
+      scope: mintTenantScope({ tenantId: T, userId: U }),
+      roleCeiling: role,
+      permissions: permissionsOf(role),
+    },
     principal: { kind: 'session', userId: U, credentialId: 's', mfaEnabled: false },
     ip: '192.0.2.1',
     userAgent: 'test',

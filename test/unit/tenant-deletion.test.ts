@@ -49,7 +49,7 @@ function ownerCaller(overrides: Partial<TenantCaller['principal']> = {}): Tenant
   return {
     access: {
       scope: mintTenantScope({ tenantId: T, userId: OWNER }),
-      role: 'owner',
+      roleCeiling: 'owner',
       permissions: permissionsOf('owner'),
     },
     principal: { kind: 'session', userId: OWNER, credentialId: 's_1', mfaEnabled: true, ...overrides },
@@ -137,7 +137,15 @@ beforeEach(() => {
   const partition = ['APIKEY#k_1', 'CONNECTION#c_1', `MEMBER#${OWNER}`, `MEMBER#${OTHER}`, 'TENANT'];
   ddb.on(QueryCommand).callsFake(async (input: { ExpressionAttributeValues: Record<string, string> }) => {
     const prefix = input.ExpressionAttributeValues[':prefix'] ?? '';
-    return { Items: partition.filter((sk) => sk.startsWith(prefix)).map((sk) => ({ pk: T, sk })) };
+    return {
+      Items: partition
+        .filter((sk) => sk.startsWith(prefix))
+        .map((sk) => ({
+          pk: T,
+          sk,
+          ...(sk.startsWith('APIKEY#') ? { keyId: sk.slice(7), createdBy: OTHER } : {}),
+        })),
+    };
   });
   ddb.on(TransactWriteCommand).callsFake(async (input: TransactWriteCommandInput) => {
     maybeFail(deletedSks(input).includes('TENANT') ? 'final' : 'items');
@@ -189,7 +197,7 @@ describe('tenant deletion', () => {
       spies.final.mock.invocationCallOrder[0]!,
     ];
     expect(order).toEqual([...order].sort((a, b) => a - b));
-    expect(spies.items.mock.calls[0]![2]).toEqual(['MEMBER#', 'APIKEY#']);
+    expect(spies.items.mock.calls[0]![2]).toEqual(['MEMBER#', 'APIKEY#', 'INVITE#']);
     expect(spies.items.mock.calls[1]![2]).toBeUndefined();
     expect(releaseStorage).toHaveBeenCalledWith(
       expect.objectContaining({ tenantId: T }),
@@ -198,18 +206,32 @@ describe('tenant deletion', () => {
     // Other members first; never the tenant item or the caller's own membership before the last step.
     const writes = transactions();
     expect(writes.map(deletedSks)).toEqual([
+      ['APIKEY#k_1'],
       [`MEMBER#${OTHER}`],
       ['APIKEY#k_1'],
       ['APIKEY#k_1', 'CONNECTION#c_1', `MEMBER#${OTHER}`],
       ['TENANT', `MEMBER#${OWNER}`],
     ]);
     for (const write of writes.slice(0, -1))
-      for (const item of write.TransactItems ?? []) expect(item.Delete?.Key?.pk).toBe(T);
+      for (const item of (write.TransactItems ?? []).filter((i) => i.Delete))
+        expect(item.Delete?.Key?.pk).toBe(T);
     const final = writes.at(-1)!.TransactItems!;
     expect(final[2]).toEqual({
       Put: { TableName: 'audit', Item: { pk: T, sk: 'EVENT#1', action: 'tenant.deleted' } },
     });
     expect(final[1]!.Delete!.ConditionExpression).toBe('#role = :owner');
+    // Every key is revoked with its own event before anything else is deleted.
+    expect(writes[0]!.TransactItems![1]).toEqual({
+      Put: { TableName: 'audit', Item: { pk: T, sk: 'EVENT#1', action: 'api-key.revoked' } },
+    });
+    expect(audit.auditPut).toHaveBeenCalledWith(
+      expect.objectContaining({ tenantId: T }),
+      expect.objectContaining({
+        action: 'api-key.revoked',
+        resource: { type: 'api-key', id: 'k_1' },
+        details: expect.objectContaining({ reason: 'tenant-deleted' }),
+      }),
+    );
     expect(audit.auditPut).toHaveBeenCalledWith(
       expect.objectContaining({ tenantId: T }),
       expect.objectContaining({ action: 'tenant.deleted', resource: { type: 'tenant', id: T } }),
@@ -234,7 +256,8 @@ describe('tenant deletion', () => {
         async (input: { ExpressionAttributeValues: Record<string, string>; ExclusiveStartKey?: unknown }) => {
           if (input.ExpressionAttributeValues[':prefix'] === 'MEMBER#')
             return { Items: [{ pk: T, sk: `MEMBER#${OWNER}` }] };
-          if (input.ExpressionAttributeValues[':prefix'] === 'APIKEY#') return { Items: [] };
+          if (['APIKEY#', 'INVITE#'].includes(input.ExpressionAttributeValues[':prefix']!))
+            return { Items: [] };
           if (!input.ExclusiveStartKey)
             return { Items: page(0, 60), LastEvaluatedKey: { pk: T, sk: 'INSTANCE#i_059' } };
           return { Items: [...page(60, 10), { pk: T, sk: 'TENANT' }, { pk: T, sk: `MEMBER#${OWNER}` }] };
@@ -288,7 +311,7 @@ describe('tenant deletion', () => {
     // Prepare
     const { service, secondFactors } = fixture();
     const admin = ownerCaller();
-    admin.access = { ...admin.access, role: 'admin', permissions: permissionsOf('admin') };
+    admin.access = { ...admin.access, roleCeiling: 'admin', permissions: permissionsOf('admin') };
 
     // Act / Assess
     await expect(

@@ -103,7 +103,11 @@ const ITEMS = [
 
 function caller(role: 'owner' | 'admin' = 'owner'): TenantCaller {
   return {
-    access: { scope: mintTenantScope({ tenantId: T, userId: U }), role, permissions: permissionsOf(role) },
+    access: {
+      scope: mintTenantScope({ tenantId: T, userId: U }),
+      roleCeiling: role,
+      permissions: permissionsOf(role),
+    },
     principal: { kind: 'session', userId: U, credentialId: 's_1', mfaEnabled: true },
     ip: '203.0.113.9',
     userAgent: 'test',

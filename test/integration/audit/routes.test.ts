@@ -208,7 +208,7 @@ describe('audit routes: what they return', () => {
     const scope = mintTenantScope({ tenantId: tenant.tenantId, userId: tenant.users.admin.userId });
     const service = new AuditService({ store, maxExportRows: 4 });
     const caller = {
-      access: { scope, role: 'admin' as const, permissions: new Set<any>(['audit:export']) },
+      access: { scope, roleCeiling: 'admin' as const, permissions: new Set<any>(['audit:export']) },
       principal: {
         kind: 'session' as const,
         userId: tenant.users.admin.userId,

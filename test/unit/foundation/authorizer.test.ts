@@ -38,11 +38,12 @@ function membership(
   role: string,
   settings: Record<string, unknown> = { requireMfa: false },
   mfaEnabled = false,
+  keyGeneration?: string,
 ) {
   return {
     Responses: {
       tenantData: [
-        { pk: T1, sk: `MEMBER#${U1}`, userId: U1, tenantId: T1, role },
+        { pk: T1, sk: `MEMBER#${U1}`, userId: U1, tenantId: T1, role, keyGeneration },
         { pk: T1, sk: 'TENANT', tenantId: T1, settings },
       ],
       identity: [{ pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, mfaEnabled }],
@@ -73,7 +74,7 @@ describe('BearerAuthorizer', () => {
     db.on(BatchGetCommand).resolves(membership('viewer'));
     const auth = await authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 });
     expect(auth.tenant?.scope.tenantId).toBe(T1);
-    expect(auth.tenant?.role).toBe('viewer');
+    expect(auth.tenant?.roleCeiling).toBe('viewer');
     expect(db).toHaveReceivedCommandTimes(GetCommand, 1);
     expect(db).toHaveReceivedCommandTimes(BatchGetCommand, 1);
   });
@@ -141,6 +142,67 @@ describe('BearerAuthorizer', () => {
     await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toThrow(
       /expired/,
     );
+  });
+
+  it('refuses a key that outlived its membership: re-added, demoted below api-keys:create, or removed (401)', async () => {
+    const key = {
+      pk: T1,
+      sk: `APIKEY#${K1}`,
+      keyId: K1,
+      tenantId: T1,
+      createdBy: U1,
+      scopes: ['tenant:read'],
+      secretHash: hashSecret(SECRET),
+      expiresAt: NOW + 1000,
+      memberGeneration: 'g1',
+    };
+    const token = apiKeyString(T1, K1, SECRET);
+    db.on(GetCommand).resolves({ Item: key });
+    db.on(BatchGetCommand).resolves(membership('editor', undefined, false, 'g1'));
+    await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).resolves.toBeDefined();
+    for (const [role, generation] of [
+      ['editor', 'g2'],
+      ['editor', undefined],
+      ['reviewer', 'g1'],
+    ] as const) {
+      db.on(BatchGetCommand).resolves(membership(role, undefined, false, generation));
+      await expect(
+        authorizer().authorize(event(token), getTenant, { tenantId: T1 }),
+        `${role} ${generation}`,
+      ).rejects.toMatchObject({ status: 401, type: 'api-key-revoked' });
+      await expect(authorizer().authorize(event(token), getMe, {})).rejects.toMatchObject({ status: 401 });
+    }
+    db.on(BatchGetCommand).resolves({ Responses: { tenantData: [], identity: [] } });
+    await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toMatchObject({
+      status: 401,
+    });
+  });
+
+  it("resolves an API key's own tenant (only) on routes that name none", async () => {
+    db.on(GetCommand).resolves({
+      Item: {
+        pk: T1,
+        sk: `APIKEY#${K1}`,
+        keyId: K1,
+        tenantId: T1,
+        createdBy: U1,
+        scopes: ['tenant:read', 'members:manage'],
+        secretHash: hashSecret(SECRET),
+        expiresAt: NOW + 1000,
+      },
+    });
+    db.on(BatchGetCommand).resolves(membership('editor'));
+    const auth = await authorizer().authorize(event(apiKeyString(T1, K1, SECRET)), getMe, {});
+    expect(auth.tenant?.scope.tenantId).toBe(T1);
+    expect([...(auth.tenant?.permissions ?? [])]).toEqual(['tenant:read']);
+    expect(auth.principal).toMatchObject({ kind: 'api-key', keyTenantId: T1, credentialId: K1 });
+    // A session on the same route reads no membership at all.
+    db.reset();
+    db.on(GetCommand).resolves({ Item: session() });
+    db.on(UpdateCommand).resolves({});
+    const own = await authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {});
+    expect(own.tenant).toBeUndefined();
+    expect(db).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
   it('refuses tenant members without MFA when the tenant requires it', async () => {

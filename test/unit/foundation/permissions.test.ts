@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   PERMISSIONS,
   ROLES,
+  type Permission,
   canGrantRole,
   effectivePermissions,
+  granterOfRole,
   lowestRoleFor,
   permissionsOf,
   roleHas,
@@ -32,11 +34,30 @@ describe('permission table', () => {
   });
 
   it('lets nobody grant above their own role, and only owners grant admin or owner', () => {
-    expect(canGrantRole('owner', 'owner')).toBe(true);
-    expect(canGrantRole('owner', 'admin')).toBe(true);
-    expect(canGrantRole('admin', 'admin')).toBe(false);
-    expect(canGrantRole('admin', 'editor')).toBe(true);
-    expect(canGrantRole('editor', 'viewer')).toBe(false);
-    expect(canGrantRole('viewer', 'viewer')).toBe(false);
+    const session = granterOfRole;
+    expect(canGrantRole(session('owner'), 'owner')).toBe(true);
+    expect(canGrantRole(session('owner'), 'admin')).toBe(true);
+    expect(canGrantRole(session('admin'), 'admin')).toBe(false);
+    expect(canGrantRole(session('admin'), 'editor')).toBe(true);
+    expect(canGrantRole(session('editor'), 'viewer')).toBe(false);
+    expect(canGrantRole(session('viewer'), 'viewer')).toBe(false);
+  });
+
+  it("decides on effective permissions, not the creator's role: an owner's key without the scope cannot", () => {
+    const ownerKey = (scopes: Permission[]) => ({
+      permissions: effectivePermissions('owner', scopes),
+      roleCeiling: 'owner' as const,
+    });
+    const manageOnly = ownerKey(['members:manage']);
+    for (const role of ['owner', 'admin'] as const) expect(canGrantRole(manageOnly, role), role).toBe(false);
+    for (const role of ['editor', 'reviewer', 'viewer'] as const)
+      expect(canGrantRole(manageOnly, role), role).toBe(true);
+    const both = ownerKey(['members:manage', 'members:manage-admins-owners']);
+    expect(canGrantRole(both, 'owner')).toBe(true);
+    // Without members:manage nothing is grantable, whatever else the key holds.
+    expect(canGrantRole(ownerKey(['members:manage-admins-owners']), 'viewer')).toBe(false);
+    expect(canGrantRole(ownerKey(PERMISSIONS.filter((p) => p !== 'members:manage')), 'viewer')).toBe(false);
+    // The role stays a ceiling: permissions beyond it (never produced by the table) grant nothing above it.
+    expect(canGrantRole({ permissions: permissionsOf('owner'), roleCeiling: 'admin' }, 'owner')).toBe(false);
   });
 });

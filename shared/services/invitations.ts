@@ -1,0 +1,272 @@
+import { normaliseEmail } from '../domain/credentials.js';
+import { newId, ulid } from '../domain/ids.js';
+import { ROLES, type Role, canGrantRole, granterOfRole } from '../domain/permissions.js';
+import type { AuditRecorder } from '../http/audit-seam.js';
+import type { Principal, RateLimiter, TenantCaller } from '../http/auth-context.js';
+import { auditActorOf } from '../http/auth.js';
+import { ConflictError, NotFoundError } from '../http/errors.js';
+import type { AuthLookups } from '../store/auth-lookups.js';
+import type { IdentityStore, UserRecord } from '../store/identity-store.js';
+import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
+import {
+  type InvitationRecord,
+  type MemberRecord,
+  type TenantStore,
+  publicInvitation,
+} from '../store/tenant-store.js';
+import { assertCanGrant, publicMember } from './tenancy.js';
+
+/** How long an invitation can be accepted. */
+export const INVITATION_LIFETIME_MS = 7 * 86_400_000;
+/** Invitations one tenant may send, and one inviter may send (across tenants), per window. */
+export const INVITATION_LIMITS = {
+  perTenant: { name: 'invitations-tenant', limit: 50, windowSeconds: 86_400 },
+  perInviter: { name: 'invitations-inviter', limit: 20, windowSeconds: 3600 },
+} as const;
+
+export interface InvitationDeps {
+  tenants: TenantStore;
+  identity: Pick<IdentityStore, 'getUser'>;
+  /** The cross-tenant reads an invitee needs (the e-mail index, tenant names). */
+  lookups: Pick<AuthLookups, 'invitationsTo' | 'invitationTo' | 'tenantNames'>;
+  audit: AuditRecorder;
+  rateLimiter: RateLimiter;
+  now?: () => number;
+}
+
+/** An invitee acting on invitations addressed to them: their session, and where the request came from. */
+export interface Invitee {
+  principal: Principal;
+  ip: string;
+  userAgent: string;
+}
+
+/**
+ * The roles whose holders may grant `role`: an invitation is accepted only while its sender still holds
+ * one of them in the tenant (an invitation from a since-removed or demoted admin does not work).
+ */
+function rolesThatGrant(role: Role): Role[] {
+  return ROLES.filter((r) => canGrantRole(granterOfRole(r), role));
+}
+
+/**
+ * Adding a member is an invitation that the invitee accepts (DESIGN.md §3). Sending one answers the same,
+ * with the same reads, whether or not the address has an account or already is a member: nothing about the
+ * address is looked up until its owner, signed in, lists or accepts.
+ */
+export class InvitationService {
+  readonly #d: InvitationDeps;
+  readonly #now: () => number;
+
+  constructor(deps: InvitationDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  /** Invites an address with a role (the caller must be able to grant it); replaces an earlier invitation. */
+  async invite(caller: TenantCaller, input: { email: string; role: Role }) {
+    const { scope } = caller.access;
+    assertCanGrant(caller.access, input.role);
+    const { perTenant, perInviter } = INVITATION_LIMITS;
+    await this.#d.rateLimiter.consume(
+      perTenant.name,
+      scope.tenantId,
+      perTenant.limit,
+      perTenant.windowSeconds,
+    );
+    await this.#d.rateLimiter.consume(
+      perInviter.name,
+      caller.principal.userId,
+      perInviter.limit,
+      perInviter.windowSeconds,
+    );
+    // The sender as the invitee will see them (their name and address in this tenant), to judge the invitation by.
+    const inviter = await this.#d.tenants.getMember(scope, caller.principal.userId);
+    if (!inviter) throw new NotFoundError('No such tenant.');
+    const email = normaliseEmail(input.email);
+    const now = this.#now();
+    // An earlier pending invitation of the same address is replaced, if the caller could manage its role.
+    const replaces = (await this.#d.tenants.pendingInvitationsTo(scope, email, now))
+      .filter((earlier) => canGrantRole(caller.access, earlier.role))
+      .map((earlier) => earlier.invitationId);
+    const invitation: InvitationRecord = {
+      invitationId: newId('n', now),
+      tenantId: scope.tenantId,
+      email,
+      role: input.role,
+      invitedBy: {
+        userId: inviter.userId,
+        email: inviter.email,
+        name: inviter.name,
+        ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
+      },
+      createdAt: new Date(now).toISOString(),
+      expiresAt: now + INVITATION_LIFETIME_MS,
+    };
+    await this.#d.tenants.createInvitation(
+      scope,
+      invitation,
+      replaces,
+      this.#d.audit.auditPut(scope, {
+        action: 'member.invited',
+        actor: auditActorOf(caller),
+        resource: { type: 'invitation', id: invitation.invitationId },
+        details: {
+          email,
+          role: input.role,
+          expiresAt: new Date(invitation.expiresAt).toISOString(),
+          replaces,
+        },
+      }),
+    );
+    return publicInvitation(invitation);
+  }
+
+  /** The tenant's pending (unexpired) invitations. */
+  async listForTenant(caller: TenantCaller, page: { cursor?: string; limit: number }) {
+    const result = await this.#d.tenants.listInvitations(caller.access.scope, page, this.#now());
+    return { items: result.items.map(publicInvitation), nextCursor: result.nextCursor };
+  }
+
+  /** Withdraws an invitation; one for admin or owner needs members:manage-admins-owners, as granting it would. */
+  async revoke(caller: TenantCaller, invitationId: string): Promise<void> {
+    const { scope } = caller.access;
+    const invitation = await this.#d.tenants.getInvitation(scope, invitationId);
+    if (!invitation) throw new NotFoundError('No such invitation.');
+    assertCanGrant(caller.access, invitation.role);
+    const deleted = await this.#d.tenants.deleteInvitation(
+      scope,
+      invitationId,
+      this.#d.audit.auditPut(scope, {
+        action: 'invitation.revoked',
+        actor: auditActorOf(caller),
+        resource: { type: 'invitation', id: invitationId },
+        details: { email: invitation.email, role: invitation.role },
+      }),
+    );
+    if (!deleted) throw new NotFoundError('No such invitation.');
+  }
+
+  /** The caller's pending invitations: tenant, role, who sent it, when it expires. */
+  async listMine(invitee: Invitee) {
+    const email = await this.#address(invitee);
+    if (!email) return { items: [] };
+    const invitations = await this.#d.lookups.invitationsTo(email, this.#now());
+    const names = await this.#d.lookups.tenantNames(invitations.map((i) => i.tenantId));
+    return {
+      items: invitations
+        .filter((i) => names.has(i.tenantId))
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+        .map((i) => ({
+          invitationId: i.invitationId,
+          tenant: { tenantId: i.tenantId, name: names.get(i.tenantId)! },
+          role: i.role,
+          invitedBy: { name: i.invitedBy.name, email: i.invitedBy.email },
+          createdAt: i.createdAt,
+          expiresAt: new Date(i.expiresAt).toISOString(),
+        })),
+    };
+  }
+
+  /**
+   * Accepts an invitation addressed to the caller's account: re-checked now (still there, unexpired, its
+   * sender still able to grant the role) and turned into a membership in one transaction with its events.
+   */
+  async accept(invitee: Invitee, invitationId: string) {
+    const { invitation, scope, user } = await this.#addressedTo(invitee, invitationId);
+    const now = this.#now();
+    const member: MemberRecord = {
+      tenantId: invitation.tenantId,
+      userId: user.userId,
+      role: invitation.role,
+      email: user.email,
+      name: user.name,
+      addedAt: new Date(now).toISOString(),
+      addedBy: invitation.invitedBy.userId,
+      keyGeneration: ulid(now),
+    };
+    const actor = auditActorOf(invitee);
+    const outcome = await this.#d.tenants.acceptInvitation(
+      scope,
+      { invitation, email: invitation.email, now, member, inviterRoles: rolesThatGrant(invitation.role) },
+      [
+        this.#d.audit.auditPut(scope, {
+          action: 'invitation.accepted',
+          actor,
+          resource: { type: 'invitation', id: invitationId },
+          details: { role: invitation.role, invitedBy: invitation.invitedBy.userId },
+        }),
+        this.#d.audit.auditPut(scope, {
+          action: 'member.added',
+          actor,
+          resource: { type: 'member', id: user.userId },
+          details: { after: { role: invitation.role }, invitationId, invitedBy: invitation.invitedBy.userId },
+        }),
+      ],
+    );
+    if (outcome === 'conflict') {
+      if (await this.#d.tenants.getMember(scope, user.userId)) {
+        throw new ConflictError('You are already a member of this tenant.', 'already-member');
+      }
+      throw new NotFoundError(
+        'No such invitation: it expired, was withdrawn, or its sender can no longer grant this role.',
+      );
+    }
+    const names = await this.#d.lookups.tenantNames([invitation.tenantId]);
+    return {
+      tenant: { tenantId: invitation.tenantId, name: names.get(invitation.tenantId) ?? '' },
+      member: publicMember(member),
+    };
+  }
+
+  /** Declines (deletes) an invitation addressed to the caller's account. */
+  async decline(invitee: Invitee, invitationId: string): Promise<void> {
+    const { invitation, scope } = await this.#addressedTo(invitee, invitationId);
+    const deleted = await this.#d.tenants.deleteInvitation(
+      scope,
+      invitationId,
+      this.#d.audit.auditPut(scope, {
+        action: 'invitation.declined',
+        actor: auditActorOf(invitee),
+        resource: { type: 'invitation', id: invitationId },
+        details: { role: invitation.role, invitedBy: invitation.invitedBy.userId },
+      }),
+      invitation.email,
+    );
+    if (!deleted) throw new NotFoundError('No such invitation.');
+  }
+
+  /**
+   * The invitation, if it is addressed to the caller's account, with the TenantScope to act on it. This is
+   * the one point, besides the authorizer and tenant creation, that acts for a tenant before a membership
+   * exists: the scope is minted only after the invitation was read back (strongly consistent) and found
+   * addressed to this account and unexpired, and every write under it re-checks that as its condition.
+   */
+  async #addressedTo(
+    invitee: Invitee,
+    invitationId: string,
+  ): Promise<{ invitation: InvitationRecord; scope: TenantScope; user: UserRecord }> {
+    const user = await this.#d.identity.getUser(invitee.principal.userId);
+    const email = user && this.#addressOf(user);
+    const invitation = email
+      ? await this.#d.lookups.invitationTo(email, invitationId, this.#now())
+      : undefined;
+    if (!user || !invitation) throw new NotFoundError('No such invitation.');
+    const scope = mintTenantScope({ tenantId: invitation.tenantId, userId: user.userId });
+    return { invitation, scope, user };
+  }
+
+  async #address(invitee: Invitee): Promise<string | undefined> {
+    const user = await this.#d.identity.getUser(invitee.principal.userId);
+    return user ? this.#addressOf(user) : undefined;
+  }
+
+  /**
+   * The address an account's invitations are matched by: the normalised e-mail it registered with. This is
+   * the seam for "verified e-mail required": once addresses are verified, return undefined for an
+   * unverified one and its invitations stay invisible and unacceptable.
+   */
+  #addressOf(user: UserRecord): string | undefined {
+    return normaliseEmail(user.email);
+  }
+}
