@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, lowestRoleFor, roleRank } from '../../shared/domain/permissions.js';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { platformDynamo } from '../../shared/aws/clients.js';
+import {
+  PERMISSIONS,
+  type Permission,
+  ROLES,
+  lowestRoleFor,
+  roleRank,
+} from '../../shared/domain/permissions.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
@@ -61,5 +69,78 @@ describe('every tenant route', () => {
       expect(res.status, `${route.method} ${route.path}`).toBe(404);
       expect(res.body.type).toMatch(/not-found$/);
     }
+  });
+});
+
+/** Every item of the tenant's partition in the tenant-data and audit tables (less API keys' last use). */
+async function tenantState(tenantId: string): Promise<string> {
+  const db = platformDynamo();
+  const items: Record<string, unknown>[] = [];
+  for (const table of [process.env.TENANT_DATA_TABLE!, process.env.AUDIT_TABLE!]) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await db.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': tenantId },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const { lastUsedAt: _, ...item } of page.Items ?? []) items.push(item);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+  }
+  return JSON.stringify(items.sort((a, b) => `${a.sk}`.localeCompare(`${b.sk}`)));
+}
+
+describe('API keys on every route', () => {
+  /** An owner's key holding every scope but `missing`. */
+  async function ownerKeyWithout(missing: Permission | undefined): Promise<string> {
+    const res = await api.request('POST', `/v1/tenants/${tenant.tenantId}/api-keys`, {
+      token: tenant.users.owner.token,
+      body: { name: `all but ${missing ?? 'nothing'}`, scopes: PERMISSIONS.filter((p) => p !== missing) },
+    });
+    expect(res.status, res.text).toBe(201);
+    return res.body.key;
+  }
+
+  it("answers 403 to an owner's key holding every scope but the route's permission, and changes nothing", async () => {
+    const keys = new Map<Permission, string>();
+    for (const route of tenantRoutes) {
+      if (route.auth.kind !== 'tenant' || keys.has(route.auth.permission)) continue;
+      keys.set(route.auth.permission, await ownerKeyWithout(route.auth.permission));
+    }
+    // Keys are used once first, so their last-use writes cannot pass for a change the sweep made.
+    for (const key of keys.values()) await api.request('GET', '/v1/me', { token: key });
+    const before = await tenantState(tenant.tenantId);
+    for (const route of tenantRoutes) {
+      if (route.auth.kind !== 'tenant') continue;
+      const res = await api.request(route.method, concretePath(route, tenant.tenantId), {
+        token: keys.get(route.auth.permission)!,
+        body: {},
+      });
+      expect(res.status, `${route.method} ${route.path} without ${route.auth.permission}`).toBe(403);
+    }
+    expect(await tenantState(tenant.tenantId)).toBe(before);
+  });
+
+  it('answers 403 to a key with every scope on routes that take a signed-in session only', async () => {
+    const key = await ownerKeyWithout(undefined);
+    const sessionOnly = ROUTES.filter(
+      (r) => r.auth.kind === 'session' || (r.auth.kind === 'tenant' && r.auth.sessionOnly),
+    );
+    expect(sessionOnly.length).toBeGreaterThan(10);
+    const before = await tenantState(tenant.tenantId);
+    for (const route of sessionOnly) {
+      const res = await api.request(route.method, concretePath(route, tenant.tenantId), {
+        token: key,
+        body: {},
+      });
+      expect(res.status, `${route.method} ${route.path}`).toBe(403);
+      expect(res.body.type, `${route.method} ${route.path}`).toMatch(/session-required$/);
+    }
+    expect(await tenantState(tenant.tenantId)).toBe(before);
   });
 });

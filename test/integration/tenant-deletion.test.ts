@@ -98,7 +98,7 @@ async function keyStateOf(tenantId: string) {
   };
 }
 
-const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r'];
+const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r', 'n'];
 
 /** A concrete path for a tenant route: the tenant, and for other parameters any id the schema accepts. */
 function concretePath(route: RouteDef, tenantId: string): string {
@@ -275,6 +275,14 @@ describe('DELETE /v1/tenants/{tenantId}', () => {
       expect(key.status, key.text).toBe(201);
       apiKeys.push(key.body.key);
     }
+    // A pending invitation is access too: it must not survive to be accepted into a half-deleted tenant.
+    const pending = await api.request('POST', `/v1/tenants/${acme.tenantId}/members`, {
+      token: owner.token,
+      body: { email: 'late@example.test', role: 'owner' },
+    });
+    expect(pending.status, pending.text).toBe(201);
+    const keysBefore = (await partition(acme.tenantId)).filter((i) => String(i.sk).startsWith('APIKEY#'));
+    expect(keysBefore.length).toBeGreaterThanOrEqual(apiKeys.length);
     const { keyArn, state } = await keyStateOf(acme.tenantId);
     const globexBefore = await partition(globex.tenantId);
 
@@ -307,6 +315,7 @@ describe('DELETE /v1/tenants/{tenantId}', () => {
     expect(metadata?.Arn).toBe(keyArn);
     const actions = await auditActions(acme.tenantId);
     expect(actions).toContain('tenant.deleted');
+    expect(actions.filter((a) => a === 'api-key.revoked')).toHaveLength(keysBefore.length);
     expect(actions.filter((a) => a === 'storage-location.removed')).toHaveLength(2);
     // The external root is free again and every credential vended for the tenant is denied.
     const { Item: node } = await db.send(

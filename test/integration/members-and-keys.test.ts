@@ -1,0 +1,416 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { platformDynamo } from '../../shared/aws/clients.js';
+import { PERMISSIONS, type Permission } from '../../shared/domain/permissions.js';
+import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
+import {
+  type TestUser,
+  acceptInvitation,
+  addMember,
+  createTenant,
+  invite,
+  signUp,
+  tenantWithEveryRole,
+} from '../support/identity-fixtures.js';
+import { type TestApi, startTestApi } from '../support/local-api.js';
+
+let api: TestApi;
+
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.close();
+});
+
+const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+
+/** The tenant's items of one kind, straight from the table. */
+async function items(tenantId: string, prefix: string) {
+  const { Items } = await platformDynamo().send(
+    new QueryCommand({
+      TableName: process.env.TENANT_DATA_TABLE!,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': tenantId, ':prefix': prefix },
+      ConsistentRead: true,
+    }),
+  );
+  return Items ?? [];
+}
+
+/** The tenant's audit events (every one is written with the change it records). */
+async function auditActions(tenantId: string) {
+  const { Items } = await platformDynamo().send(
+    new QueryCommand({
+      TableName: process.env.AUDIT_TABLE!,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': tenantId },
+      ConsistentRead: true,
+    }),
+  );
+  return (Items ?? []).filter((i) => typeof i.action === 'string');
+}
+
+async function createKey(user: TestUser, tenantId: string, scopes: readonly Permission[], name = 'k') {
+  const res = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+    token: user.token,
+    body: { name, scopes },
+  });
+  expect(res.status, res.text).toBe(201);
+  return res.body as { key: string; keyId: string };
+}
+
+describe("an owner's key with members:manage but not members:manage-admins-owners", () => {
+  it('cannot invite, promote, demote, remove or withdraw owners and admins (403, nothing changed)', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Attack');
+    const coOwner = await signUp(api, 'co-owner');
+    await addMember(api, users.owner, tenantId, coOwner, 'owner');
+    const ownerInvite = await invite(api, users.owner, tenantId, 'future-owner@example.test', 'owner');
+    const key = await createKey(
+      users.owner,
+      tenantId,
+      PERMISSIONS.filter((p) => p !== 'members:manage-admins-owners'),
+    );
+    const base = `/v1/tenants/${tenantId}`;
+    const before = JSON.stringify([await items(tenantId, 'MEMBER#'), await items(tenantId, 'INVITE#')]);
+    const auditBefore = (await auditActions(tenantId)).length;
+
+    const attacks = [
+      ['POST', `${base}/members`, { email: 'attacker@example.test', role: 'owner' }],
+      ['POST', `${base}/members`, { email: 'attacker@example.test', role: 'admin' }],
+      ['PATCH', `${base}/members/${users.editor.userId}`, { role: 'owner' }],
+      ['PATCH', `${base}/members/${users.editor.userId}`, { role: 'admin' }],
+      ['PATCH', `${base}/members/${coOwner.userId}`, { role: 'viewer' }],
+      ['PATCH', `${base}/members/${users.admin.userId}`, { role: 'viewer' }],
+      ['DELETE', `${base}/members/${coOwner.userId}`, undefined],
+      ['DELETE', `${base}/members/${users.owner.userId}`, undefined],
+      ['DELETE', `${base}/members/${users.admin.userId}`, undefined],
+      ['DELETE', `${base}/invitations/${ownerInvite}`, undefined],
+    ] as const;
+    for (const [method, path, body] of attacks) {
+      const res = await api.request(method, path, { token: key.key, ...(body ? { body } : {}) });
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(403);
+      expect(problemType(res)).toBe('role-not-grantable');
+    }
+    expect(JSON.stringify([await items(tenantId, 'MEMBER#'), await items(tenantId, 'INVITE#')])).toBe(before);
+    expect((await auditActions(tenantId)).length).toBe(auditBefore);
+
+    // The same key manages the roles below admin, and an owner's session all of them.
+    expect(
+      (
+        await api.request('PATCH', `${base}/members/${users.viewer.userId}`, {
+          token: key.key,
+          body: { role: 'editor' },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await api.request('PATCH', `${base}/members/${coOwner.userId}`, {
+          token: users.owner.token,
+          body: { role: 'admin' },
+        })
+      ).status,
+    ).toBe(200);
+  });
+});
+
+describe('API keys end with their creator’s access', () => {
+  it('removal revokes every key the member created (more than one transaction holds); re-adding does not revive them', async () => {
+    const owner = await signUp(api, 'rk-owner');
+    const tenantId = await createTenant(api, owner, 'Revoke keys');
+    const member = await signUp(api, 'rk-member');
+    await addMember(api, owner, tenantId, member, 'editor');
+    const keys = [];
+    for (let i = 0; i < 52; i++) keys.push(await createKey(member, tenantId, ['tenant:read'], `k${i}`));
+    const ownerKey = await createKey(owner, tenantId, ['tenant:read']);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: keys[0]!.key })).status).toBe(200);
+
+    const removed = await api.request('DELETE', `/v1/tenants/${tenantId}/members/${member.userId}`, {
+      token: owner.token,
+    });
+    expect(removed.status, removed.text).toBe(204);
+    const left = await items(tenantId, 'APIKEY#');
+    expect(left.map((k) => k.keyId)).toEqual([ownerKey.keyId]);
+    const revoked = (await auditActions(tenantId)).filter((e) => e.action === 'api-key.revoked');
+    expect(revoked.map((e) => e.resource.id).sort()).toEqual(keys.map((k) => k.keyId).sort());
+    expect(revoked.every((e) => e.details.reason === 'member-removed')).toBe(true);
+
+    await addMember(api, owner, tenantId, member, 'editor');
+    for (const key of [keys[0]!, keys[51]!]) {
+      const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.key });
+      expect(res.status).toBe(401);
+    }
+    // New keys of the new membership work; the owner's key never stopped.
+    const fresh = await createKey(member, tenantId, ['tenant:read']);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: fresh.key })).status).toBe(200);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: ownerKey.key })).status).toBe(200);
+  });
+
+  it('a key left behind by a removal that failed half-way (its item not deleted) still never works again', async () => {
+    const owner = await signUp(api, 'lb-owner');
+    const tenantId = await createTenant(api, owner, 'Left behind');
+    const member = await signUp(api, 'lb-member');
+    await addMember(api, owner, tenantId, member, 'admin');
+    const key = await createKey(member, tenantId, ['tenant:read']);
+    const [item] = await items(tenantId, `APIKEY#${key.keyId}`);
+    await api.request('DELETE', `/v1/tenants/${tenantId}/members/${member.userId}`, { token: owner.token });
+    // Put the key item back as if its delete had been lost, then re-add the member.
+    const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+    await platformDynamo().send(new PutCommand({ TableName: process.env.TENANT_DATA_TABLE!, Item: item! }));
+    await addMember(api, owner, tenantId, member, 'admin');
+    const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.key });
+    expect(res.status).toBe(401);
+    expect(problemType(res)).toBe('api-key-revoked');
+  });
+});
+
+describe('GET /v1/me through an API key', () => {
+  it("shows the key's tenant, its effective scopes and id, never the creator's other memberships", async () => {
+    const user = await signUp(api, 'me-key');
+    const first = await createTenant(api, user, 'First');
+    const second = await createTenant(api, user, 'Second');
+    const owner = await signUp(api, 'me-key-owner');
+    const third = await createTenant(api, owner, 'Third');
+    await addMember(api, owner, third, user, 'editor');
+    const key = await createKey(user, third, ['tenant:read', 'members:read', 'storage:write-credentials']);
+
+    const viaSession = await api.request('GET', '/v1/me', { token: user.token });
+    expect(viaSession.body.memberships.map((m: { tenantId: string }) => m.tenantId).sort()).toEqual(
+      [first, second, third].sort(),
+    );
+    expect(viaSession.body.apiKey).toBeUndefined();
+
+    const viaKey = await api.request('GET', '/v1/me', { token: key.key });
+    expect(viaKey.status).toBe(200);
+    expect(viaKey.body.memberships).toEqual([{ tenantId: third, role: 'editor' }]);
+    expect(viaKey.body.apiKey).toEqual({
+      keyId: key.keyId,
+      tenantId: third,
+      scopes: ['tenant:read', 'members:read', 'storage:write-credentials'],
+    });
+    expect(JSON.stringify(viaKey.body)).not.toContain(first);
+    expect(JSON.stringify(viaKey.body)).not.toContain(second);
+
+    // Demoted to reviewer: the scopes shrink... and below api-keys:create the key is gone altogether.
+    await api.request('PATCH', `/v1/tenants/${third}/members/${user.userId}`, {
+      token: owner.token,
+      body: { role: 'reviewer' },
+    });
+    expect((await api.request('GET', '/v1/me', { token: key.key })).status).toBe(401);
+  });
+});
+
+describe('invitations', () => {
+  it('answer the same whether the address is unknown, registered, or already a member', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Uniform');
+    const registered = await signUp(api, 'registered');
+    const answers = [];
+    for (const email of ['nobody-yet@example.test', registered.email, users.viewer.email]) {
+      const res = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
+        token: users.admin.token,
+        body: { email, role: 'viewer' },
+      });
+      answers.push(res);
+    }
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
+    const shapes = answers.map((a) => ({
+      keys: Object.keys(a.body).sort(),
+      invitedBy: a.body.invitedBy,
+      role: a.body.role,
+      headers: [...a.headers.keys()].sort(),
+    }));
+    expect(shapes[1]).toEqual(shapes[0]);
+    expect(shapes[2]).toEqual(shapes[0]);
+    // Nothing in the answer is about the address's account.
+    expect(JSON.stringify(answers[1]!.body)).not.toContain(registered.userId);
+    // Nobody became a member by being invited.
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: registered.token })).status).toBe(
+      404,
+    );
+  });
+
+  it('an unknown address sees its invitation once it registers, with tenant, inviter, role and expiry; accepting is audited', async () => {
+    const owner = await signUp(api, 'inv-owner');
+    const tenantId = await createTenant(api, owner, 'Invites & Co');
+    const email = `later-${Date.now()}@example.test`;
+    const invitationId = await invite(api, owner, tenantId, email.toUpperCase(), 'owner');
+    const pending = await api.request('GET', `/v1/tenants/${tenantId}/invitations`, { token: owner.token });
+    expect(pending.body.items).toEqual([
+      expect.objectContaining({ invitationId, email, role: 'owner', invitedBy: expect.any(Object) }),
+    ]);
+
+    const reg = await api.request('POST', '/v1/auth/register', {
+      body: { email, password: 'a long enough password', name: 'Later' },
+    });
+    expect(reg.status).toBe(201);
+    const login = await api.request('POST', '/v1/auth/login', {
+      body: { email, password: 'a long enough password' },
+    });
+    const later: TestUser = { userId: reg.body.userId, email, password: '', token: login.body.token };
+    const mine = await api.request('GET', '/v1/me/invitations', { token: later.token });
+    expect(mine.status).toBe(200);
+    expect(mine.body.items).toHaveLength(1);
+    const [item] = mine.body.items;
+    expect(item).toMatchObject({
+      invitationId,
+      tenant: { tenantId, name: 'Invites & Co' },
+      role: 'owner',
+      invitedBy: { email: owner.email },
+    });
+    const days = (Date.parse(item.expiresAt) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThanOrEqual(7);
+
+    const accepted = await acceptInvitation(api, later, invitationId);
+    expect(accepted).toMatchObject({ tenant: { tenantId }, member: { userId: later.userId, role: 'owner' } });
+    // A second owner (the owner count moved in the same transaction): the first may now step down.
+    const stepDown = await api.request('PATCH', `/v1/tenants/${tenantId}/members/${owner.userId}`, {
+      token: owner.token,
+      body: { role: 'admin' },
+    });
+    expect(stepDown.status).toBe(200);
+    expect((await api.request('GET', '/v1/me/invitations', { token: later.token })).body.items).toEqual([]);
+    expect(await items(tenantId, 'INVITE#')).toEqual([]);
+    const actions = (await auditActions(tenantId)).map((e) => e.action);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'member.invited',
+        'invitation.accepted',
+        'member.added',
+        'member.role-changed',
+      ]),
+    );
+    // Accepting twice: the invitation is gone.
+    const twice = await api.request('POST', `/v1/me/invitations/${invitationId}/accept`, {
+      token: later.token,
+    });
+    expect(twice.status).toBe(404);
+  });
+
+  it('cannot be seen, accepted or declined by anyone else; declining removes it', async () => {
+    const owner = await signUp(api, 'd-owner');
+    const tenantId = await createTenant(api, owner, 'Decline');
+    const invitee = await signUp(api, 'd-invitee');
+    const other = await signUp(api, 'd-other');
+    const invitationId = await invite(api, owner, tenantId, invitee.email, 'editor');
+
+    expect((await api.request('GET', '/v1/me/invitations', { token: other.token })).body.items).toEqual([]);
+    for (const verb of ['accept', 'decline']) {
+      const res = await api.request('POST', `/v1/me/invitations/${invitationId}/${verb}`, {
+        token: other.token,
+      });
+      expect(res.status, verb).toBe(404);
+    }
+    expect(await items(tenantId, 'INVITE#')).toHaveLength(1);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: other.token })).status).toBe(404);
+
+    const declined = await api.request('POST', `/v1/me/invitations/${invitationId}/decline`, {
+      token: invitee.token,
+    });
+    expect(declined.status).toBe(204);
+    expect(await items(tenantId, 'INVITE#')).toEqual([]);
+    const accept = await api.request('POST', `/v1/me/invitations/${invitationId}/accept`, {
+      token: invitee.token,
+    });
+    expect(accept.status).toBe(404);
+    expect((await auditActions(tenantId)).map((e) => e.action)).toContain('invitation.declined');
+  });
+
+  it('stop working when they expire, when the inviter loses the right to grant the role, or when the key that sent them is revoked', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Stale');
+    const [a, b, c] = [await signUp(api, 'st-a'), await signUp(api, 'st-b'), await signUp(api, 'st-c')];
+    const expired = await invite(api, users.admin, tenantId, a.email, 'viewer');
+    const fromAdmin = await invite(api, users.admin, tenantId, b.email, 'editor');
+    const adminKey = await createKey(users.owner, tenantId, ['members:manage', 'members:read']);
+    const fromKey = await invite(api, { token: adminKey.key }, tenantId, c.email, 'viewer');
+
+    await platformDynamo().send(
+      new UpdateCommand({
+        TableName: process.env.TENANT_DATA_TABLE!,
+        Key: { pk: tenantId, sk: `INVITE#${expired}` },
+        UpdateExpression: 'SET expiresAt = :past',
+        ExpressionAttributeValues: { ':past': Date.now() - 1 },
+      }),
+    );
+    expect((await api.request('GET', '/v1/me/invitations', { token: a.token })).body.items).toEqual([]);
+    const listed = await api.request('GET', `/v1/tenants/${tenantId}/invitations`, {
+      token: users.admin.token,
+    });
+    expect(listed.body.items.map((i: { invitationId: string }) => i.invitationId)).not.toContain(expired);
+
+    // The admin who sent one is demoted to editor (who may grant nothing); the key that sent another is revoked.
+    await api.request('PATCH', `/v1/tenants/${tenantId}/members/${users.admin.userId}`, {
+      token: users.owner.token,
+      body: { role: 'editor' },
+    });
+    await api.request('DELETE', `/v1/tenants/${tenantId}/api-keys/${adminKey.keyId}`, {
+      token: users.owner.token,
+    });
+    for (const [user, id] of [
+      [a, expired],
+      [b, fromAdmin],
+      [c, fromKey],
+    ] as const) {
+      const res = await api.request('POST', `/v1/me/invitations/${id}/accept`, { token: user.token });
+      expect(res.status, user.email).toBe(404);
+      expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: user.token })).status).toBe(404);
+    }
+  });
+
+  it('are withdrawn by members:manage within the grant rule, and replaced when the address is invited again', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Withdraw');
+    const email = 'twice@example.test';
+    const first = await invite(api, users.owner, tenantId, email, 'admin');
+    const base = `/v1/tenants/${tenantId}/invitations`;
+    const adminTries = await api.request('DELETE', `${base}/${first}`, { token: users.admin.token });
+    expect(adminTries.status).toBe(403);
+    expect((await api.request('DELETE', `${base}/${first}`, { token: users.owner.token })).status).toBe(204);
+    expect((await api.request('DELETE', `${base}/${first}`, { token: users.owner.token })).status).toBe(404);
+
+    const second = await invite(api, users.admin, tenantId, email, 'viewer');
+    const third = await invite(api, users.admin, tenantId, email, 'editor');
+    const listed = await api.request('GET', base, { token: users.admin.token });
+    expect(listed.body.items.map((i: { invitationId: string }) => i.invitationId)).toEqual([third]);
+    expect(second).not.toBe(third);
+    // Another tenant's invitation id: 404, and it stays.
+    const other = await tenantWithEveryRole(api, 'Withdraw other');
+    const foreign = await api.request('DELETE', `/v1/tenants/${other.tenantId}/invitations/${third}`, {
+      token: other.users.owner.token,
+    });
+    expect(foreign.status).toBe(404);
+    expect(await items(tenantId, 'INVITE#')).toHaveLength(1);
+    expect((await api.request('GET', base, { token: users.editor.token })).status).toBe(403);
+  });
+
+  it(`are limited to ${INVITATION_LIMITS.perInviter.limit} an hour per inviter (429 with Retry-After)`, async () => {
+    const owner = await signUp(api, 'rl-owner');
+    const tenantId = await createTenant(api, owner, 'Limited');
+    for (let i = 0; i < INVITATION_LIMITS.perInviter.limit; i++)
+      await invite(api, owner, tenantId, `rl-${i}@example.test`, 'viewer');
+    const over = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
+      token: owner.token,
+      body: { email: 'one-more@example.test', role: 'viewer' },
+    });
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await items(tenantId, 'INVITE#')).toHaveLength(INVITATION_LIMITS.perInviter.limit);
+  });
+
+  it('need a signed-in session on the invitee side and a valid body on the tenant side', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Shapes');
+    const key = await createKey(users.owner, tenantId, ['members:read']);
+    expect((await api.request('GET', '/v1/me/invitations', { token: key.key })).status).toBe(403);
+    const bad = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
+      token: users.owner.token,
+      body: { email: 'not-an-address', role: 'emperor' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['body.email', 'body.role']);
+    const badId = await api.request('POST', '/v1/me/invitations/n_nope/accept', {
+      token: users.viewer.token,
+    });
+    expect(badId.status).toBe(400);
+    expect(badId.body.errors[0].path).toBe('params.invitationId');
+  });
+});
