@@ -115,7 +115,13 @@ async function maskedReadOverhead(ddb: ReturnType<typeof mockClient>, iterations
       implement(routes.getConnection, async (req) => ({
         status: 200,
         body: await service.get(
-          { scope, principal: req.auth.principal!, ip: req.sourceIp, userAgent: req.userAgent },
+          {
+            scope,
+            principal: req.auth.principal!,
+            permissions: req.auth.tenant!.permissions,
+            ip: req.sourceIp,
+            userAgent: req.userAgent,
+          },
           req.params.connectionId,
         ),
       })),

@@ -24,8 +24,8 @@ const service = new ConnectionsService({
 });
 
 function caller(request: ApiRequest<RouteDef>): ConnectionsCaller {
-  const { scope, principal } = requireTenant(request.auth);
-  return { scope, principal, ip: request.sourceIp, userAgent: request.userAgent };
+  const { scope, principal, permissions } = requireTenant(request.auth);
+  return { scope, principal, permissions, ip: request.sourceIp, userAgent: request.userAgent };
 }
 
 /** Data-source connections: `/v1/tenants/{tenantId}/connections*`. */

@@ -27,7 +27,10 @@ export interface LoginResult {
 
 export interface Me {
   user: { userId: string; email: string; name: string; mfaEnabled: boolean };
+  /** Through an API key: only the key's own tenant. */
   memberships: { tenantId: string; role: string }[];
+  /** Present when called with an API key: the key, its tenant and its effective scopes. */
+  apiKey?: { keyId: string; tenantId: string; scopes: string[] };
 }
 
 /** An RFC 9457 problem from the API, with its status; `detail` never holds a secret. */

@@ -1,10 +1,11 @@
 import type { AuditEventInput } from '../domain/audit-events.js';
+import type { Permission } from '../domain/permissions.js';
 import { type HostPolicy, checkConnectionHost } from '../domain/connection-host.js';
 import { newId } from '../domain/ids.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
-import { type FieldError, ValidationError } from '../http/errors.js';
+import { type FieldError, ForbiddenError, ValidationError } from '../http/errors.js';
 import {
   type CreateConnectionBody,
   PASSWORD_MASK,
@@ -13,10 +14,11 @@ import {
 import type { ConnectionRecord, ConnectionsStore, TlsMode } from '../store/connections-store.js';
 import type { TenantScope } from '../store/tenant-scope.js';
 
-/** Who is acting, and from where (for the audit log). */
+/** Who is acting, with their effective permissions, and from where (for the audit log). */
 export interface ConnectionsCaller {
   scope: TenantScope;
   principal: Principal;
+  permissions: ReadonlySet<Permission>;
   ip: string;
   userAgent: string;
 }
@@ -173,6 +175,9 @@ export class ConnectionsService {
    * the password is not returned, so there is never an unaudited reveal.
    */
   async reveal(caller: ConnectionsCaller, connectionId: string) {
+    // Defence in depth: the route demands it of a session; this use case must not trust that.
+    if (!caller.permissions.has('connections:reveal'))
+      throw new ForbiddenError('Revealing a password needs the connections:reveal permission.');
     const { record, password } = await this.#deps.store.getWithPassword(caller.scope, connectionId);
     await this.#deps.audit.record(caller.scope, this.#event(caller, 'connection.revealed', record, {}));
     return { connectionId: record.connectionId, password };

@@ -17,6 +17,7 @@ import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import type { AuditRecorder } from '../../../shared/http/audit-seam.js';
 import { ConflictError, ServiceUnavailableError, ValidationError } from '../../../shared/http/errors.js';
 import { CreateConnectionBody, type UpdateConnectionBody } from '../../../shared/schemas/connections.js';
+import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { ConnectionsService } from '../../../shared/services/connections.js';
 import { ConnectionsStore } from '../../../shared/store/connections-store.js';
 import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
@@ -27,6 +28,7 @@ const scope = mintTenantScope({ tenantId: TENANT, userId: 'u_01jabcdefghjkmnpqrs
 const caller = {
   scope,
   principal: { kind: 'session' as const, userId: scope.userId, credentialId: 's_1', mfaEnabled: false },
+  permissions: permissionsOf('owner'),
   ip: '203.0.113.9',
   userAgent: 'test',
 };
@@ -249,6 +251,21 @@ describe('ConnectionsService.update and reveal', () => {
       status: 409,
       type: 'tenant-key-unavailable',
     });
+    expect(audit.recorded).toEqual([]);
+  });
+
+  it('refuses a reveal to a caller whose effective permissions lack connections:reveal, reading nothing', async () => {
+    const { svc, audit } = service();
+    const ownerKeyWithoutReveal = {
+      ...caller,
+      permissions: new Set([...permissionsOf('owner')].filter((p) => p !== 'connections:reveal')),
+    };
+
+    await expect(svc.reveal(ownerKeyWithoutReveal, 'c_01jabcdefghjkmnpqrstvwxyz0')).rejects.toMatchObject({
+      status: 403,
+    });
+    expect(dynamoMock).toHaveReceivedCommandTimes(GetCommand, 0);
+    expect(kmsMock.calls()).toHaveLength(0);
     expect(audit.recorded).toEqual([]);
   });
 
