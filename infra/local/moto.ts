@@ -22,6 +22,18 @@ export function findMotoServer(projectRoot: string, log: (line: string) => void 
   return venvBin;
 }
 
+/**
+ * How to start the emulator: moto's server through `moto-server.py`, which makes each DynamoDB request
+ * atomic as it is on AWS (moto's own server lets concurrent conditional updates pass the same
+ * condition), with the Python that has the moto `findMotoServer` chose.
+ */
+export function motoCommand(projectRoot: string, log?: (line: string) => void): [string, string[]] {
+  const server = findMotoServer(projectRoot, log);
+  const venvPython = path.join(projectRoot, '.venv', 'bin', 'python');
+  const python = server.startsWith(path.join(projectRoot, '.venv')) ? venvPython : 'python3';
+  return [python, [path.join(projectRoot, 'infra', 'local', 'moto-server.py')]];
+}
+
 function whichMoto(): string | undefined {
   try {
     return execFileSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' }).trim() || undefined;
@@ -78,8 +90,8 @@ export async function startMoto(options: {
   log?: (l: string) => void;
 }) {
   const host = options.host ?? '127.0.0.1';
-  const binary = findMotoServer(options.projectRoot, options.log);
-  const child = spawn(binary, ['-H', host, '-p', String(options.port)], {
+  const [command, args] = motoCommand(options.projectRoot, options.log);
+  const child = spawn(command, [...args, '-H', host, '-p', String(options.port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
   });
