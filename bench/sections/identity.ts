@@ -16,9 +16,14 @@ type Handler = (
   context: ReturnType<typeof lambdaContext>,
 ) => Promise<APIGatewayProxyResult>;
 
-/** Counts AWS calls and the time spent waiting on them, per client class, by wrapping `send`. */
+/**
+ * Counts AWS calls and the wall time spent waiting on at least one of them (calls made in parallel count
+ * once), per client class, by wrapping `send`.
+ */
 function instrument() {
   const counts = { dynamodb: 0, sts: 0, kms: 0, awsMs: 0 };
+  let inFlight = 0;
+  let busySince = 0;
   // The document client sends through its own stack, not the wrapped client's `send`: count both.
   for (const [name, cls] of [
     ['dynamodb', DynamoDBClient],
@@ -29,11 +34,11 @@ function instrument() {
     const original = cls.prototype.send as (...args: unknown[]) => Promise<unknown>;
     (cls.prototype as { send: unknown }).send = async function (this: unknown, ...args: unknown[]) {
       counts[name]++;
-      const started = performance.now();
+      if (inFlight++ === 0) busySince = performance.now();
       try {
         return await original.apply(this, args);
       } finally {
-        counts.awsMs += performance.now() - started;
+        if (--inFlight === 0) counts.awsMs += performance.now() - busySince;
       }
     };
   }
@@ -89,6 +94,8 @@ export const identitySection: BenchSection = {
       process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
       const counts = instrument();
       const auth = (await import('../../functions/auth/handler.js')).handler as Handler;
+      const { rateLimiterFromEnv } = await import('../../shared/http/auth.js');
+      const limiter = rateLimiterFromEnv();
       const tenants = (await import('../../functions/tenants/handler.js')).handler as Handler;
       const invoke = async (handler: Handler, e: APIGatewayProxyEvent) => {
         const result = await handler(e, lambdaContext('bench'));
@@ -173,6 +180,12 @@ export const identitySection: BenchSection = {
         ),
         await measure('API key → GET /v1/tenants/{t}', 40, () =>
           invoke(tenants, event('GET', `/v1/tenants/${tenantId}`, '/v1/tenants/{tenantId}', undefined, key)),
+        ),
+        // One slot of a sliding-window limit: the previous window's count (cached once settled) and one
+        // conditional ADD. Sign-in takes three such slots (per-client route limit, the account's budget for
+        // the network, given back on success) and reads the account's recent failures.
+        await measure('rate-limit slot (sliding window)', 40, () =>
+          limiter.consume('bench', 'client', 1_000_000, 3600),
         ),
         ['argon2id verify (m=19456, t=2, p=1)', hashMs.toFixed(1), '—', '0', '0'],
       ];

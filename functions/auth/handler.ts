@@ -33,7 +33,10 @@ export const handler = createApiHandler({
   authorizer: authorizerFromEnv(identity),
   rateLimiter: rateLimiterFromEnv(identity),
   routes: [
-    implement(routes.register, async ({ body }) => ({ status: 201, body: await service.register(body) })),
+    implement(routes.register, async ({ body, sourceIp, userAgent }) => ({
+      status: 202,
+      body: await service.register(body, { ip: sourceIp, userAgent }),
+    })),
     implement(routes.login, async ({ body, sourceIp, userAgent }) => ({
       status: 200,
       body: await service.login(body, { ip: sourceIp, userAgent }),
@@ -74,23 +77,20 @@ export const handler = createApiHandler({
         },
       };
     }),
-    implement(routes.changePassword, async ({ auth, body, sourceIp, userAgent }) => {
-      const me = requirePrincipal(auth);
-      return {
-        status: 200,
-        body: await service.changePassword(me.userId, me.credentialId, body, { ip: sourceIp, userAgent }),
-      };
-    }),
+    implement(routes.changePassword, async ({ auth, body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await service.changePassword(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
+    })),
     implement(routes.enrolTotp, async ({ auth }) => ({
       status: 201,
       body: await service.enrolTotp(requirePrincipal(auth).userId),
     })),
     implement(routes.confirmTotp, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 200,
-      body: await service.confirmTotp(requirePrincipal(auth).userId, body.code, { ip: sourceIp, userAgent }),
+      body: await service.confirmTotp(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
     })),
     implement(routes.removeTotp, async ({ auth, body, sourceIp, userAgent }) => {
-      await service.removeTotp(requirePrincipal(auth).userId, body, { ip: sourceIp, userAgent });
+      await service.removeTotp(requirePrincipal(auth), body, { ip: sourceIp, userAgent });
       return { status: 204 };
     }),
   ],

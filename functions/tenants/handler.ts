@@ -85,7 +85,19 @@ function invitee(req: { auth: AuthContext; sourceIp: string; userAgent: string }
 export const handler = createApiHandler({
   area: 'tenants',
   allRoutes: routes.tenantRoutes,
-  authorizer: authorizerFromEnv(identity),
+  authorizer: authorizerFromEnv(identity, {
+    // A credential without the second factor the tenant requires tried to change something (an API key,
+    // a member, the tenant itself): the tenant's admins see it in their audit log.
+    onMfaRefused: async ({ scope, principal, route, actor }) => {
+      if (route.method === 'GET') return;
+      await audit.record(scope, {
+        action: 'auth.action.refused',
+        actor,
+        resource: { type: 'tenant', id: scope.tenantId },
+        details: { route: route.id, reason: 'mfa-session-required', credential: principal.kind },
+      });
+    },
+  }),
   routes: [
     implement(routes.createTenant, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 201,

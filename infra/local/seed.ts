@@ -57,7 +57,7 @@ export async function seedDemo(apiUrl: string): Promise<DemoSeed> {
   const email = 'owner@demo.strongroom.local';
   const password = `demo-${randomBytes(9).toString('base64url')}`;
   const registered = await call(apiUrl, 'POST', '/v1/auth/register', { email, password, name: 'Demo Owner' });
-  if (registered.status !== 201) throw new Error(`seeding: register answered ${registered.status}`);
+  if (registered.status !== 202) throw new Error(`seeding: register answered ${registered.status}`);
   const login = await call(apiUrl, 'POST', '/v1/auth/login', { email, password });
   if (login.status !== 200) throw new Error(`seeding: login answered ${login.status}`);
   const tenant = await call(apiUrl, 'POST', '/v1/tenants', { name: 'Demo' }, login.body.token);

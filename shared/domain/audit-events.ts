@@ -6,6 +6,7 @@ export const AUDIT_ACTIONS = [
   'auth.mfa.removed',
   'auth.session.revoked',
   'auth.password.changed',
+  'auth.action.refused',
   'tenant.created',
   'tenant.updated',
   'tenant.plan-changed',

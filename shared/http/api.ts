@@ -5,6 +5,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
+import { clientKeyOf } from '../domain/sign-in-limits.js';
 import { findUnsafeText } from '../domain/text.js';
 import type { AuthContext, Authorizer, RateLimiter } from './auth-context.js';
 import {
@@ -335,8 +336,8 @@ function rateLimits(limiter?: RateLimiter): middy.MiddlewareObj<APIGatewayProxyE
       const rules = state(request).bound!.route.rateLimits;
       if (!rules?.length) return;
       if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
-      const ip = sourceIpOf(request.event);
-      for (const rule of rules) await limiter.consume(rule.name, ip, rule.limit, rule.windowSeconds);
+      const client = clientKeyOf(sourceIpOf(request.event));
+      for (const rule of rules) await limiter.consume(rule.name, client, rule.limit, rule.windowSeconds);
     },
   };
 }

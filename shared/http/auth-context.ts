@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { AuthMethod } from '../domain/authentication.js';
 import type { Permission, Role } from '../domain/permissions.js';
 import type { TenantScope } from '../store/tenant-scope.js';
 import type { RouteDef } from './route.js';
@@ -13,7 +14,15 @@ export interface Principal {
   scopes?: readonly Permission[];
   /** The one tenant an API key acts in; undefined for sessions. */
   keyTenantId?: string;
+  /** Whether the user has MFA on (known on tenant routes, false elsewhere). */
   mfaEnabled: boolean;
+  /** How the session was authenticated; undefined for API keys. */
+  authMethod?: AuthMethod;
+  /**
+   * True only when this credential proved a second factor: a session signed in (or stepped up) with one,
+   * or an API key minted by such a session. Anything else, including an absent value, is not MFA.
+   */
+  mfa?: boolean;
 }
 
 /**
@@ -27,6 +36,8 @@ export interface TenantAccess {
   permissions: ReadonlySet<Permission>;
   /** The member's current role, only as the ceiling of what they may grant (see canGrantRole). */
   roleCeiling: Role;
+  /** The tenant requires multi-factor authentication of every credential that reaches it. */
+  requireMfa?: boolean;
 }
 
 /** A tenant route's caller: the verified membership, who is calling, and from where. */

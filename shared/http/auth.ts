@@ -6,11 +6,13 @@ import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { rememberTenantPlan } from '../store/audit-store.js';
 import { AuthLookups } from '../store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../store/identity-store.js';
+import type { RateWindows } from '../store/rate-windows.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
-import { mintTenantScope } from '../store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import type { AuthContext, Authorizer, Principal, RateLimiter, TenantCaller } from './auth-context.js';
-import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.js';
+import { ForbiddenError, NotFoundError, TooManyRequestsError, UnauthorizedError } from './errors.js';
+import { logger } from './observability.js';
 import type { RouteDef } from './route.js';
 
 /** Platform session limits (DESIGN.md §4); a tenant may set shorter ones for its routes. */
@@ -33,6 +35,15 @@ interface ResolvedCredential {
   apiKey?: ApiKeyRecord;
 }
 
+/** A request refused because its credential did not prove the second factor its tenant requires. */
+export interface MfaRefusal {
+  scope: TenantScope;
+  principal: Principal;
+  route: RouteDef;
+  /** Who asked, for the audit event. */
+  actor: AuditActor;
+}
+
 /**
  * Resolves the bearer (a session or an API key) with one read, then, for tenant routes, the membership
  * with one batched read; builds the TenantScope and checks the route's permission against the one table.
@@ -43,6 +54,8 @@ export class BearerAuthorizer implements Authorizer {
     private readonly lookups: AuthLookups,
     private readonly now: () => number = Date.now,
     private readonly touchSession?: (session: SessionRecord, now: number) => Promise<void>,
+    /** Told of every `mfa-session-required` refusal (a function that can write the tenant's audit log records it). */
+    private readonly onMfaRefused?: (refusal: MfaRefusal) => Promise<void>,
   ) {}
 
   async authorize(
@@ -66,7 +79,7 @@ export class BearerAuthorizer implements Authorizer {
       // A key acts only inside its own tenant: even where no tenant is named (GET /v1/me) it is checked
       // against that tenant's membership, and the answer shows that tenant only.
       if (!credential.apiKey) return { principal: credential.principal };
-      return this.tenantAccess(credential, credential.apiKey.tenantId, now);
+      return this.tenantAccess(credential, credential.apiKey.tenantId, now, { event, route });
     }
 
     const tenantId = params.tenantId;
@@ -79,7 +92,7 @@ export class BearerAuthorizer implements Authorizer {
         'session-required',
       );
     }
-    const context = await this.tenantAccess(credential, tenantId, now);
+    const context = await this.tenantAccess(credential, tenantId, now, { event, route });
     if (!context.tenant.permissions.has(auth.permission)) {
       throw new ForbiddenError(`This needs the ${auth.permission} permission.`);
     }
@@ -94,6 +107,7 @@ export class BearerAuthorizer implements Authorizer {
     credential: ResolvedCredential,
     tenantId: string,
     now: number,
+    request: { event: APIGatewayProxyEvent; route: RouteDef },
   ): Promise<Required<AuthContext>> {
     const userId = credential.principal.userId;
     const { member, tenant, user } = await this.lookups.membership(tenantId, userId);
@@ -116,17 +130,55 @@ export class BearerAuthorizer implements Authorizer {
         throw new UnauthorizedError('This tenant requires a more recent sign-in.', 'session-expired');
       }
     }
-    if (tenant.settings.requireMfa && !user.mfaEnabled) {
-      throw new ForbiddenError(
-        'This tenant requires multi-factor authentication; enrol TOTP first.',
-        'mfa-enrolment-required',
-      );
+    // The membership is verified: this is the TenantScope of this request, refused or not.
+    const scope = mintTenantScope({ tenantId, userId });
+    const requireMfa = tenant.settings.requireMfa === true;
+    const principal: Principal = { ...credential.principal, mfaEnabled: user.mfaEnabled };
+    if (requireMfa) {
+      if (!user.mfaEnabled) {
+        throw new ForbiddenError(
+          'This tenant requires multi-factor authentication; enrol TOTP first.',
+          'mfa-enrolment-required',
+        );
+      }
+      // MFA is a property of the credential, not of the user: a session signed in with the password only
+      // (for instance before the user enrolled) never showed the second factor, nor did a key it minted.
+      if (principal.mfa !== true) await this.refuseWithoutMfa(scope, principal, request);
     }
     const permissions = effectivePermissions(member.role, credential.principal.scopes);
     return {
-      principal: { ...credential.principal, mfaEnabled: user.mfaEnabled },
-      tenant: { scope: mintTenantScope({ tenantId, userId }), permissions, roleCeiling: member.role },
+      principal,
+      tenant: {
+        scope,
+        permissions,
+        roleCeiling: member.role,
+        requireMfa,
+      },
     };
+  }
+
+  /** 403 `mfa-session-required`, reported to `onMfaRefused` (the refusal stands if reporting fails). */
+  private async refuseWithoutMfa(
+    scope: TenantScope,
+    principal: Principal,
+    { event, route }: { event: APIGatewayProxyEvent; route: RouteDef },
+  ): Promise<never> {
+    logger.warn('mfa session required', {
+      route: route.id,
+      tenantId: scope.tenantId,
+      userId: principal.userId,
+      credential: principal.kind,
+    });
+    await this.onMfaRefused?.({ scope, principal, route, actor: requestActor(event, principal) }).catch(
+      (error: unknown) =>
+        logger.error('could not record an mfa refusal', { error: (error as Error)?.name ?? typeof error }),
+    );
+    throw new ForbiddenError(
+      principal.kind === 'session'
+        ? 'This tenant requires a session signed in with your second factor: sign in again with your code.'
+        : 'This tenant requires multi-factor authentication, and this API key was not created from a session signed in with a second factor; create a new key from such a session.',
+      'mfa-session-required',
+    );
   }
 
   private async resolve(parsed: ParsedBearer, now: number): Promise<ResolvedCredential> {
@@ -144,6 +196,8 @@ export class BearerAuthorizer implements Authorizer {
           userId: session.userId,
           credentialId: session.sessionId,
           mfaEnabled: false,
+          authMethod: session.authMethod ?? 'password',
+          mfa: session.mfa === true,
         },
       };
     }
@@ -160,6 +214,7 @@ export class BearerAuthorizer implements Authorizer {
         scopes: apiKey.scopes,
         keyTenantId: apiKey.tenantId,
         mfaEnabled: false,
+        mfa: apiKey.createdWithMfa === true,
       },
     };
   }
@@ -175,13 +230,29 @@ export function keyStillBacked(key: ApiKeyRecord, member: MemberRecord): boolean
   return key.memberGeneration === member.keyGeneration && roleHas(member.role, 'api-keys:create');
 }
 
-/** Per-IP rate limits over the identity table's counters. */
+/**
+ * Rate limits over the identity table's sliding-window counters: atomic under any concurrency (a slot is
+ * a conditional write), 429 with the Retry-After at which a request would pass.
+ */
 export class DynamoRateLimiter implements RateLimiter {
-  constructor(private readonly identity: IdentityStore) {}
+  constructor(private readonly windows: Pick<RateWindows, 'reserve'>) {}
 
-  consume(name: string, key: string, limit: number, windowSeconds: number): Promise<void> {
-    return this.identity.consumeRate(name, key, limit, windowSeconds);
+  async consume(name: string, key: string, limit: number, windowSeconds: number): Promise<void> {
+    const reservation = await this.windows.reserve(name, key, limit, windowSeconds);
+    if (!reservation.granted) throw new TooManyRequestsError(reservation.retryAfterSeconds);
   }
+}
+
+/** The audit actor of a request the authorizer refused before any handler ran. */
+function requestActor(event: APIGatewayProxyEvent, principal: Principal): AuditActor {
+  const userAgent = Object.entries(event.headers ?? {}).find(
+    ([name]) => name.toLowerCase() === 'user-agent',
+  )?.[1];
+  return auditActorOf({
+    principal,
+    ip: event.requestContext?.identity?.sourceIp || 'unknown',
+    userAgent: userAgent ?? '',
+  });
 }
 
 /** The tenant of a tenant route's request (the authorizer guarantees it is there). */
@@ -222,15 +293,23 @@ export function identityStoreFromEnv(): IdentityStore {
 }
 
 /** The authorizer every API function uses, from the environment. */
-export function authorizerFromEnv(identity: IdentityStore = identityStoreFromEnv()): BearerAuthorizer {
+export function authorizerFromEnv(
+  identity: IdentityStore = identityStoreFromEnv(),
+  options: { onMfaRefused?: (refusal: MfaRefusal) => Promise<void> } = {},
+): BearerAuthorizer {
   const lookups = new AuthLookups(platformDynamo(), {
     identity: requireEnv('identityTable'),
     tenantData: requireEnv('tenantDataTable'),
   });
-  return new BearerAuthorizer(lookups, Date.now, (session, now) => identity.touchSession(session, now));
+  return new BearerAuthorizer(
+    lookups,
+    Date.now,
+    (session, now) => identity.touchSession(session, now),
+    options.onMfaRefused,
+  );
 }
 
 /** The DynamoDB-backed rate limiter, from the environment. */
 export function rateLimiterFromEnv(identity: IdentityStore = identityStoreFromEnv()): DynamoRateLimiter {
-  return new DynamoRateLimiter(identity);
+  return new DynamoRateLimiter(identity.rateWindows);
 }

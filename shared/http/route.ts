@@ -48,7 +48,7 @@ export interface RouteDef<
   params?: P;
   query?: Q;
   body?: B;
-  /** Per-IP rate limits checked before anything else. */
+  /** Per-client rate limits (IPv4 address, IPv6 /64), sliding windows, checked before authorization. */
   rateLimits?: RateLimitRule[];
   response: ResponseDef;
 }

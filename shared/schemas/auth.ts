@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../http/route.js';
+import { AUTH_METHODS } from '../domain/authentication.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { TenantId } from './common.js';
 
@@ -35,7 +36,13 @@ export const register = defineRoute({
   auth: { kind: 'none' },
   rateLimits: [{ name: 'register-ip', limit: 3, windowSeconds: 30 * 60 }],
   body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(200) }),
-  response: { status: 201, description: 'The new user', schema: User },
+  response: {
+    status: 202,
+    description:
+      'Registration received. The same answer whether or not the address already had an account: a new ' +
+      'address can sign in at once, a taken one is left unchanged.',
+    schema: z.object({ message: z.string() }).meta({ id: 'RegistrationAccepted' }),
+  },
 });
 
 export const login = defineRoute({
@@ -104,8 +111,14 @@ const SessionView = z.object({
   lastSeenAt: z.string(),
   ip: z.string(),
   userAgent: z.string(),
+  authMethod: z.enum(AUTH_METHODS).describe('How the session was signed in'),
+  mfa: z.boolean().describe('Whether the session proved a second factor'),
   current: z.boolean(),
 });
+
+/** Optional second factor of a sensitive action: at most one of a TOTP code and a recovery code. */
+const OneFactorAtMost = (b: { mfaCode?: string; recoveryCode?: string }) =>
+  b.mfaCode === undefined || b.recoveryCode === undefined;
 
 export const listSessions = defineRoute({
   id: 'listSessions',
@@ -150,10 +163,18 @@ export const changePassword = defineRoute({
   method: 'POST',
   path: '/v1/me/password',
   area: 'auth',
-  summary: 'Change the password; revokes every other session',
+  summary:
+    'Change the password (with MFA on: from an MFA session, with mfaCode or recoveryCode); revokes every other session',
   tags: ['me'],
   auth: { kind: 'session' },
-  body: z.strictObject({ currentPassword: z.string().max(1024), newPassword: Password }),
+  body: z
+    .strictObject({
+      currentPassword: z.string().max(1024),
+      newPassword: Password,
+      mfaCode: TotpCode.optional(),
+      recoveryCode: RecoveryCode.optional(),
+    })
+    .refine(OneFactorAtMost, { message: 'Send at most one of mfaCode or recoveryCode', path: ['mfaCode'] }),
   response: { status: 200, description: 'Changed', schema: z.object({ revokedSessions: z.number().int() }) },
 });
 
@@ -177,14 +198,15 @@ export const confirmTotp = defineRoute({
   method: 'POST',
   path: '/v1/me/mfa/totp/confirm',
   area: 'auth',
-  summary: 'Confirm TOTP with a first code; returns ten one-time recovery codes',
+  summary:
+    'Confirm TOTP with a first code and the current password: this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes',
   tags: ['me'],
   auth: { kind: 'session' },
-  body: z.strictObject({ code: TotpCode }),
+  body: z.strictObject({ code: TotpCode, currentPassword: z.string().max(1024) }),
   response: {
     status: 200,
     description: 'MFA is on',
-    schema: z.object({ recoveryCodes: z.array(z.string()) }),
+    schema: z.object({ recoveryCodes: z.array(z.string()), revokedSessions: z.number().int() }),
   },
 });
 
@@ -193,7 +215,7 @@ export const removeTotp = defineRoute({
   method: 'DELETE',
   path: '/v1/me/mfa/totp',
   area: 'auth',
-  summary: 'Turn MFA off (needs a current code or a recovery code)',
+  summary: 'Turn MFA off (needs an MFA session and a current code or a recovery code)',
   tags: ['me'],
   auth: { kind: 'session' },
   body: z

@@ -51,6 +51,11 @@ export const ApiKey = z
     createdAt: z.string(),
     expiresAt: z.string(),
     lastUsedAt: z.string().nullable(),
+    createdWithMfa: z
+      .boolean()
+      .describe(
+        'Minted by a session signed in with a second factor; only such keys work in a tenant requiring MFA',
+      ),
   })
   .meta({ id: 'ApiKey' });
 

@@ -2,6 +2,7 @@ import type { PlatformCrypto } from '../crypto/envelope.js';
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { matchTotpStep, newTotpSecret, totpUri } from '../crypto/totp.js';
 import type { AuditEventInput } from '../domain/audit-events.js';
+import { type AuthMethod, isMultiFactor } from '../domain/authentication.js';
 import {
   hashSecret,
   newRecoveryCodes,
@@ -12,16 +13,7 @@ import {
 import { newId } from '../domain/ids.js';
 import type { Permission, Role } from '../domain/permissions.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
-import {
-  ACCOUNT_FAILURE_LIMIT,
-  ACCOUNT_FAILURE_WINDOW_SECONDS,
-  type RequestOrigin,
-  type SecondFactor,
-  SecondFactorVerifier,
-  TOTP_PURPOSE,
-  UNKNOWN_USER_ID,
-  actorOf,
-} from './second-factor.js';
+import type { Principal } from '../http/auth-context.js';
 import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../http/auth.js';
 import {
   ConflictError,
@@ -29,6 +21,7 @@ import {
   NotFoundError,
   TooManyRequestsError,
   UnauthorizedError,
+  ValidationError,
 } from '../http/errors.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import {
@@ -37,26 +30,71 @@ import {
   type UserRecord,
   publicUser,
 } from '../store/identity-store.js';
+import type { HeldSlots } from './failure-budgets.js';
+import {
+  type RequestOrigin,
+  type SecondFactor,
+  SecondFactorVerifier,
+  type SensitiveCaller,
+  TOTP_PURPOSE,
+  UNKNOWN_USER_ID,
+  accountOf,
+  actorOf,
+} from './second-factor.js';
+
+/**
+ * What follows a registration request besides the account itself. Both methods run at the same point of
+ * the request whatever the outcome, so the answer and its timing stay the same. E-mail verification and
+ * the "someone tried to register with your address" message plug in here; until then nothing is sent.
+ */
+export interface RegistrationFollowUp {
+  accountCreated(user: UserRecord, origin: RequestOrigin): Promise<void>;
+  addressAlreadyRegistered(normalisedEmail: string, origin: RequestOrigin): Promise<void>;
+}
+
+const NO_FOLLOW_UP: RegistrationFollowUp = {
+  accountCreated: async () => {},
+  addressAlreadyRegistered: async () => {},
+};
+
+/** The one answer to every registration request, whether or not the address already had an account. */
+export const REGISTRATION_ACCEPTED = {
+  message:
+    'Registration received. If this address had no account yet, it has one now: sign in with it. ' +
+    'If it had one, nothing changed.',
+} as const;
+
+/** A signed-in caller of the /v1/me routes. */
+export type SessionCallerOf = Pick<Principal, 'kind' | 'userId' | 'credentialId' | 'mfa'>;
 
 export interface IdentityDeps {
   identity: IdentityStore;
   lookups: AuthLookups;
   audit: AuditRecorder;
   secrets: PlatformCrypto;
+  registrations?: RegistrationFollowUp;
   now?: () => number;
 }
 
-/** Registration, sign-in, sessions, password and TOTP MFA (issue 3). */
+const WRONG_CREDENTIALS = 'Wrong e-mail or password.';
+
+/** Registration, sign-in, sessions, password and TOTP MFA. */
 export class IdentityService {
   private readonly now: () => number;
   private readonly secondFactors: SecondFactorVerifier;
+  private readonly registrations: RegistrationFollowUp;
 
   constructor(private readonly deps: IdentityDeps) {
     this.now = deps.now ?? Date.now;
     this.secondFactors = new SecondFactorVerifier(deps);
+    this.registrations = deps.registrations ?? NO_FOLLOW_UP;
   }
 
-  async register(input: { email: string; password: string; name: string }) {
+  /**
+   * Registers an address. A new and a taken address get the same answer for the same work (one argon2id
+   * hash, one conditional transaction), so registration does not tell who has an account.
+   */
+  async register(input: { email: string; password: string; name: string }, origin: RequestOrigin) {
     const email = normaliseEmail(input.email);
     const user: UserRecord = {
       userId: newId('u'),
@@ -66,13 +104,18 @@ export class IdentityService {
       createdAt: new Date(this.now()).toISOString(),
       mfaEnabled: false,
     };
-    await this.deps.identity.createUser(user, email);
-    return publicUser(user);
+    if (await this.deps.identity.createUser(user, email))
+      await this.registrations.accountCreated(user, origin);
+    else await this.registrations.addressAlreadyRegistered(email, origin);
+    return REGISTRATION_ACCEPTED;
   }
 
   /**
-   * Signs in. Unknown e-mails cost the same hash and get the same answer as a wrong password; failures
-   * count per account (10 per hour) whether or not the account exists.
+   * Signs in. Unknown e-mails cost the same hash and get the same answer as a wrong password. A slot of
+   * the account's failure budget for the caller's network is taken before the password is checked and
+   * given back when the sign-in succeeds (or stops at "send your code"); TOTP codes also need a slot of
+   * the account-wide TOTP budgets. So only failures count, concurrency cannot get more checks than the
+   * budgets, and a network that spends its budget does not stop the owner signing in from another.
    */
   async login(
     input: { email: string; password: string; mfaCode?: string; recoveryCode?: string },
@@ -80,57 +123,54 @@ export class IdentityService {
   ) {
     const { identity, audit } = this.deps;
     const email = normaliseEmail(input.email);
-    const now = this.now();
-    const failures = await identity.rateCount('login-account', email, ACCOUNT_FAILURE_WINDOW_SECONDS, now);
-    if (failures >= ACCOUNT_FAILURE_LIMIT) {
-      throw new TooManyRequestsError(
-        identity.retryAfter(ACCOUNT_FAILURE_WINDOW_SECONDS, now),
-        'Too many failed sign-ins for this account; try again later.',
-      );
-    }
-    const userId = await identity.getUserIdByEmail(email);
-    // An unknown e-mail still costs the profile read and the hash, so its answer comes as fast as a known one's.
-    const user = await identity.getUser(userId ?? UNKNOWN_USER_ID);
+    // The slot is taken before the password is looked at; the profile reads may run meanwhile. An unknown
+    // e-mail still costs the profile read and the hash, so its answer comes as fast as a known one's.
+    const [network, user] = await Promise.all([
+      this.secondFactors.budgets.reserveForNetwork(email, origin.ip),
+      identity.getUserIdByEmail(email).then((userId) => identity.getUser(userId ?? UNKNOWN_USER_ID)),
+    ]);
     const passwordOk = await verifyPassword(user?.passwordHash, input.password);
 
-    const fail = async (
-      reason: string,
-      problem: HttpProblemError = new UnauthorizedError('Wrong e-mail or password.', 'invalid-credentials'),
-    ) => {
-      await identity.incrementRate('login-account', email, ACCOUNT_FAILURE_WINDOW_SECONDS, now);
+    if (!user || !passwordOk) {
+      await this.secondFactors.budgets.passwordFailed(email);
       await audit.recordPlatform({
         action: 'auth.sign-in.failed',
-        actor: actorOf(origin, user && passwordOk ? user.userId : undefined),
-        resource: { type: 'user', id: user && passwordOk ? user.userId : 'unknown' },
-        details: { reason },
+        actor: actorOf(origin),
+        resource: { type: 'user', id: 'unknown' },
+        details: { reason: 'bad-credentials', method: 'password' },
       });
-      return problem;
-    };
+      throw new UnauthorizedError(WRONG_CREDENTIALS, 'invalid-credentials');
+    }
 
-    if (!user || !passwordOk) throw await fail('bad-credentials');
-
+    let method: AuthMethod = 'password';
     if (user.mfaEnabled) {
       if (input.mfaCode === undefined && input.recoveryCode === undefined) {
         // Not a failure: the password was right and the client must now ask for the second factor.
+        await network.giveBack();
         throw new UnauthorizedError(
           'Multi-factor authentication is on: send mfaCode or recoveryCode.',
           'mfa-required',
         );
       }
-      const ok =
-        input.mfaCode !== undefined
-          ? await this.acceptTotp(user, input.mfaCode)
-          : await this.acceptRecoveryCode(user, input.recoveryCode!);
-      if (!ok)
-        throw await fail(
-          'bad-second-factor',
-          new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code'),
-        );
+      const factor: SecondFactor =
+        input.mfaCode !== undefined ? { mfaCode: input.mfaCode } : { recoveryCode: input.recoveryCode! };
+      method = factor.mfaCode !== undefined ? 'password+totp' : 'password+recovery-code';
+      if (!(await this.attemptUnder(network, user, factor))) {
+        await audit.recordPlatform({
+          action: 'auth.sign-in.failed',
+          actor: actorOf(origin, user.userId),
+          resource: { type: 'user', id: user.userId },
+          details: { reason: 'bad-second-factor', method },
+        });
+        throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
+      }
     }
+    await network.giveBack();
 
     if (needsRehash(user.passwordHash))
       await identity.setPasswordHash(user.userId, await hashPassword(input.password));
 
+    const now = this.now();
     const session: SessionRecord = {
       sessionId: newId('s'),
       userId: user.userId,
@@ -141,6 +181,8 @@ export class IdentityService {
       absoluteExpiresAt: now + SESSION_ABSOLUTE_SECONDS * 1000,
       ip: origin.ip,
       userAgent: origin.userAgent.slice(0, 512),
+      authMethod: method,
+      mfa: isMultiFactor(method),
     };
     const secret = newSecret();
     session.secretHash = hashSecret(secret);
@@ -150,7 +192,7 @@ export class IdentityService {
         action: 'auth.sign-in.succeeded',
         actor: actorOf(origin, user.userId),
         resource: { type: 'session', id: session.sessionId },
-        details: { mfa: user.mfaEnabled ? (input.mfaCode ? 'totp' : 'recovery-code') : 'none' },
+        details: { method, mfa: session.mfa },
       }),
     );
     return {
@@ -160,12 +202,35 @@ export class IdentityService {
     };
   }
 
-  private acceptTotp(user: UserRecord, code: string): Promise<boolean> {
-    return this.secondFactors.consume(user, { mfaCode: code });
+  /**
+   * A second factor checked under an already held network slot: if the TOTP budget refuses (429), nothing
+   * was checked and the network slot is given back; a wrong factor keeps it.
+   */
+  private async attemptUnder(network: HeldSlots, user: UserRecord, factor: SecondFactor): Promise<boolean> {
+    try {
+      return await this.secondFactors.attempt(user, factor);
+    } catch (error) {
+      if (error instanceof TooManyRequestsError) await network.giveBack();
+      throw error;
+    }
   }
 
-  private acceptRecoveryCode(user: UserRecord, code: string): Promise<boolean> {
-    return this.secondFactors.consume(user, { recoveryCode: code });
+  /**
+   * Checks the caller's current password under the network failure budget (a stolen session guesses no
+   * faster than a sign-in); a wrong one is a 400 naming the field, and counts as a failure.
+   */
+  private async requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
+    const account = accountOf(user);
+    const network = await this.secondFactors.budgets.reserveForNetwork(account, origin.ip);
+    if (await verifyPassword(user.passwordHash, password)) {
+      await network.giveBack();
+      return;
+    }
+    await this.secondFactors.budgets.passwordFailed(account);
+    throw new HttpProblemError(400, 'validation-error', 'Bad Request', {
+      detail: 'The current password is wrong.',
+      errors: [{ path: 'body.currentPassword', message: 'Wrong password' }],
+    });
   }
 
   async logout(userId: string, sessionId: string, origin: RequestOrigin): Promise<void> {
@@ -201,6 +266,8 @@ export class IdentityService {
         lastSeenAt: new Date(s.lastSeenAt).toISOString(),
         ip: s.ip,
         userAgent: s.userAgent,
+        authMethod: s.authMethod ?? 'password',
+        mfa: s.mfa === true,
         current: s.sessionId === currentSessionId,
       }));
   }
@@ -240,25 +307,36 @@ export class IdentityService {
     return revoked;
   }
 
+  /**
+   * Changes the password and revokes every other session. Needs the current password; with MFA on, also
+   * an MFA session and a current code (or a recovery code): a stolen session plus a phished password is
+   * not enough to take the account over.
+   */
   async changePassword(
-    userId: string,
-    currentSessionId: string,
-    input: { currentPassword: string; newPassword: string },
+    caller: SessionCallerOf,
+    input: { currentPassword: string; newPassword: string; mfaCode?: string; recoveryCode?: string },
     origin: RequestOrigin,
   ) {
-    const user = await this.requireUser(userId);
-    if (!(await verifyPassword(user.passwordHash, input.currentPassword))) {
-      throw new HttpProblemError(400, 'validation-error', 'Bad Request', {
-        detail: 'The current password is wrong.',
-        errors: [{ path: 'body.currentPassword', message: 'Wrong password' }],
-      });
+    const user = await this.requireUser(caller.userId);
+    const purpose = { ...origin, purpose: 'password.change' };
+    const factor = secondFactorOf(input);
+    if (user.mfaEnabled) {
+      await this.secondFactors.requireMfaSession(caller, purpose);
+      if (!factor) {
+        throw new ValidationError(
+          [{ path: 'body.mfaCode', message: 'MFA is on: send mfaCode or recoveryCode' }],
+          'Changing the password needs a current code when MFA is on.',
+        );
+      }
     }
+    await this.requireCurrentPassword(user, input.currentPassword, origin);
+    if (user.mfaEnabled && factor) await this.secondFactors.confirm(caller, factor, purpose);
     const revoked = await this.deps.identity.changePassword(
-      userId,
+      user.userId,
       await hashPassword(input.newPassword),
-      currentSessionId,
+      caller.credentialId,
       this.deps.audit.platformPut(
-        this.event('auth.password.changed', origin, userId, { type: 'user', id: userId }),
+        this.event('auth.password.changed', origin, user.userId, { type: 'user', id: user.userId }),
       ),
     );
     return { revokedSessions: revoked };
@@ -276,40 +354,58 @@ export class IdentityService {
     return { secret, otpauthUri: totpUri(secret, user.email) };
   }
 
-  async confirmTotp(userId: string, code: string, origin: RequestOrigin) {
-    const user = await this.requireUser(userId);
+  /**
+   * Turns MFA on with a first code of the enrolled secret and the current password (re-authentication:
+   * otherwise a stolen session could enrol the thief's authenticator, sign the owner out everywhere and
+   * keep the account). The session that confirms becomes an MFA session, since it has just shown both
+   * factors; every other session of the user is revoked, so none that never saw the second factor
+   * survives its introduction.
+   */
+  async confirmTotp(
+    caller: SessionCallerOf,
+    input: { code: string; currentPassword: string },
+    origin: RequestOrigin,
+  ) {
+    const user = await this.requireUser(caller.userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
     if (!user.totpPendingCiphertext) throw new ConflictError('Start enrolment first.', 'mfa-not-enrolling');
+    await this.requireCurrentPassword(user, input.currentPassword, origin);
     const secret = await this.deps.secrets.decryptPlatformSecret(
-      { purpose: TOTP_PURPOSE, recordId: userId },
+      { purpose: TOTP_PURPOSE, recordId: user.userId },
       user.totpPendingCiphertext,
     );
-    const step = matchTotpStep(secret, code, this.now());
+    const step = matchTotpStep(secret, input.code, this.now());
     if (step === undefined) throw new UnauthorizedError('The code is wrong.', 'invalid-mfa-code');
     const recoveryCodes = newRecoveryCodes();
     await this.deps.identity.enableTotp(
-      userId,
+      user.userId,
       user.totpPendingCiphertext,
       step,
       recoveryCodes.map((c) => hashSecret(c)),
-      this.deps.audit.platformPut(
-        this.event('auth.mfa.enrolled', origin, userId, { type: 'user', id: userId }),
-      ),
+      caller.credentialId,
+      this.deps.audit.platformPut({
+        ...this.event('auth.mfa.enrolled', origin, user.userId, { type: 'user', id: user.userId }),
+        details: { sessionUpgraded: caller.credentialId },
+      }),
     );
-    return { recoveryCodes };
+    const revoked = await this.revokeOtherSessions(user.userId, caller.credentialId, origin);
+    return { recoveryCodes, revokedSessions: revoked };
   }
 
-  async removeTotp(userId: string, input: { code?: string; recoveryCode?: string }, origin: RequestOrigin) {
-    // Through the fresh-MFA check, so wrong codes spend the account's sign-in failure budget: a stolen
-    // session cannot guess codes here either.
+  /** Turns MFA off: needs an MFA session and a fresh code (the fresh-MFA check and its budgets). */
+  async removeTotp(
+    caller: SensitiveCaller,
+    input: { code?: string; recoveryCode?: string },
+    origin: RequestOrigin,
+  ) {
     const factor: SecondFactor =
       input.code !== undefined ? { mfaCode: input.code } : { recoveryCode: input.recoveryCode! };
-    const outcome = await this.secondFactors.confirm(userId, factor, { ...origin, purpose: 'mfa.remove' });
+    const outcome = await this.secondFactors.confirm(caller, factor, { ...origin, purpose: 'mfa.remove' });
     if (outcome === 'mfa-not-enabled') throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
     await this.deps.identity.disableTotp(
-      userId,
+      caller.userId,
       this.deps.audit.platformPut(
-        this.event('auth.mfa.removed', origin, userId, { type: 'user', id: userId }),
+        this.event('auth.mfa.removed', origin, caller.userId, { type: 'user', id: caller.userId }),
       ),
     );
   }
@@ -328,4 +424,11 @@ export class IdentityService {
     if (!user) throw new UnauthorizedError();
     return user;
   }
+}
+
+/** The second factor in a request body, if any. */
+function secondFactorOf(input: { mfaCode?: string; recoveryCode?: string }): SecondFactor | undefined {
+  if (input.mfaCode !== undefined) return { mfaCode: input.mfaCode };
+  if (input.recoveryCode !== undefined) return { recoveryCode: input.recoveryCode };
+  return undefined;
 }

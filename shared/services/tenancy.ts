@@ -254,11 +254,23 @@ export class TenancyService {
     return { items: result.items.map(publicApiKey), nextCursor: result.nextCursor };
   }
 
-  /** Creates a key whose scopes are a subset of the creator's permissions; the key string is returned once. */
+  /**
+   * Creates a key whose scopes are a subset of the creator's permissions; the key string is returned once.
+   * The key records whether the session that minted it proved a second factor; in a tenant requiring MFA
+   * only such sessions may mint keys, and only such keys are accepted.
+   */
   async createApiKey(
     caller: TenantCaller,
     input: { name: string; scopes: Permission[]; expiresInDays: number },
   ) {
+    const mfa = caller.principal.kind === 'session' && caller.principal.mfa === true;
+    // Defence in depth: the authorizer already refuses non-MFA credentials in such a tenant.
+    if (caller.access.requireMfa && !mfa) {
+      throw new ForbiddenError(
+        'This tenant requires multi-factor authentication: create keys from a session signed in with your second factor.',
+        'mfa-session-required',
+      );
+    }
     const scopes = [...new Set(input.scopes)];
     const beyond = scopes.filter((s) => !caller.access.permissions.has(s));
     if (beyond.length > 0) {
@@ -282,6 +294,7 @@ export class TenancyService {
       expiresAt: now + input.expiresInDays * 86_400_000,
       secretHash: hashSecret(secret),
       ...(creator.keyGeneration !== undefined ? { memberGeneration: creator.keyGeneration } : {}),
+      createdWithMfa: mfa,
     };
     await this.deps.tenants.createApiKey(
       caller.access.scope,
@@ -291,7 +304,12 @@ export class TenancyService {
         action: 'api-key.created',
         actor: auditActorOf(caller),
         resource: { type: 'api-key', id: keyId },
-        details: { name: input.name, scopes, expiresAt: new Date(record.expiresAt).toISOString() },
+        details: {
+          name: input.name,
+          scopes,
+          expiresAt: new Date(record.expiresAt).toISOString(),
+          createdWithMfa: mfa,
+        },
       }),
     );
     return { ...publicApiKey(record), key: apiKeyString(record.tenantId, keyId, secret) };
@@ -378,7 +396,7 @@ export class TenantDeletionService {
     if (caller.principal.kind !== 'session' || !caller.access.permissions.has('tenant:delete')) {
       throw new ForbiddenError('Deleting a tenant needs its owner’s signed-in session.');
     }
-    const verified = await this.deps.secondFactors.confirm(caller.principal.userId, factor, {
+    const verified = await this.deps.secondFactors.confirm(caller.principal, factor, {
       ip: caller.ip,
       userAgent: caller.userAgent,
       purpose: 'tenant.delete',

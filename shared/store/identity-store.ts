@@ -7,9 +7,11 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { AuthMethod } from '../domain/authentication.js';
 import type { TransactItem } from '../http/audit-seam.js';
-import { ConflictError, TooManyRequestsError } from '../http/errors.js';
+import { ConflictError } from '../http/errors.js';
 import { isConditionFailure } from './conditions.js';
+import { RateWindows } from './rate-windows.js';
 
 /** A user's profile item (identity table `USER#<id>` / `PROFILE`). Never returned to clients as is. */
 export interface UserRecord {
@@ -38,6 +40,13 @@ export interface SessionRecord {
   absoluteExpiresAt: number;
   ip: string;
   userAgent: string;
+  /**
+   * How the session was authenticated. Sessions written before this was recorded have none and count as
+   * 'password' without MFA: the safe reading.
+   */
+  authMethod?: AuthMethod;
+  /** Whether the session proved a second factor (at sign-in, or by confirming MFA enrolment in it). */
+  mfa?: boolean;
 }
 
 /** The public view of a user. */
@@ -60,13 +69,21 @@ export const LAST_SEEN_GRANULARITY_MS = 5 * 60_000;
 
 /** Users, sessions and rate-limit counters in the identity table (platform credentials: no tenant). */
 export class IdentityStore {
+  /** Sliding-window counters of rate limits and failure budgets, in this table. */
+  readonly rateWindows: RateWindows;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+  ) {
+    this.rateWindows = new RateWindows(db, table);
+  }
 
-  /** Creates a user and claims the e-mail in one transaction; 409 when the e-mail is taken. */
-  async createUser(user: UserRecord, normalisedEmail: string): Promise<void> {
+  /**
+   * Creates a user and claims the e-mail in one transaction; false (and nothing written) when the e-mail
+   * is taken. Both outcomes cost the same one transaction, so neither timing nor answer tells them apart.
+   */
+  async createUser(user: UserRecord, normalisedEmail: string): Promise<boolean> {
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -88,9 +105,9 @@ export class IdentityStore {
           ],
         }),
       );
+      return true;
     } catch (error) {
-      if (isConditionFailure(error))
-        throw new ConflictError('An account with this e-mail already exists.', 'email-taken');
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
@@ -166,12 +183,16 @@ export class IdentityStore {
     }
   }
 
-  /** Turns MFA on with the confirmed secret, the first accepted step and the recovery code hashes. */
+  /**
+   * Turns MFA on with the confirmed secret, the first accepted step and the recovery code hashes, and
+   * marks the session that confirmed it as an MFA session (it just proved the code), in one transaction.
+   */
   async enableTotp(
     userId: string,
     ciphertext: string,
     step: number,
     recoveryHashes: string[],
+    currentSessionId: string,
     audit: TransactItem,
   ) {
     try {
@@ -192,6 +213,15 @@ export class IdentityStore {
                   ':s': step,
                   ':r': new Set(recoveryHashes),
                 },
+              },
+            },
+            {
+              Update: {
+                TableName: this.table,
+                Key: sessionKey(currentSessionId),
+                UpdateExpression: 'SET authMethod = :method, mfa = :true',
+                ConditionExpression: 'userId = :u',
+                ExpressionAttributeValues: { ':method': 'password+totp', ':true': true, ':u': userId },
               },
             },
             audit,
@@ -361,52 +391,6 @@ export class IdentityStore {
       if (requests?.length) throw new Error('could not revoke every session; retry');
     }
     return victims.length;
-  }
-
-  /**
-   * Fixed-window counter: adds one to `name/key` in the current window and throws 429 with Retry-After
-   * once the count passes `limit`. Counters expire through TTL (and are ignored once their window ended).
-   */
-  async consumeRate(
-    name: string,
-    key: string,
-    limit: number,
-    windowSeconds: number,
-    now = Date.now(),
-  ): Promise<void> {
-    const count = await this.incrementRate(name, key, windowSeconds, now);
-    if (count > limit) throw new TooManyRequestsError(this.retryAfter(windowSeconds, now));
-  }
-
-  /** Adds one to a window counter and returns the new count. */
-  async incrementRate(name: string, key: string, windowSeconds: number, now = Date.now()): Promise<number> {
-    const window = Math.floor(now / 1000 / windowSeconds);
-    const { Attributes } = await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { pk: `RATE#${name}#${key}`, sk: `W#${window}` },
-        UpdateExpression: 'ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl)',
-        ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':one': 1, ':ttl': (window + 1) * windowSeconds + 60 },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return Number(Attributes?.count ?? 1);
-  }
-
-  /** The current count of a window counter without changing it. */
-  async rateCount(name: string, key: string, windowSeconds: number, now = Date.now()): Promise<number> {
-    const window = Math.floor(now / 1000 / windowSeconds);
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `RATE#${name}#${key}`, sk: `W#${window}` } }),
-    );
-    return Number(Item?.count ?? 0);
-  }
-
-  /** Seconds until the current window ends. */
-  retryAfter(windowSeconds: number, now = Date.now()): number {
-    const window = Math.floor(now / 1000 / windowSeconds);
-    return Math.max(1, Math.ceil((window + 1) * windowSeconds - now / 1000));
   }
 }
 

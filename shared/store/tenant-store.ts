@@ -57,6 +57,8 @@ export interface ApiKeyRecord {
   lastUsedAt?: number;
   /** The creator's `keyGeneration` when the key was created (see MemberRecord). */
   memberGeneration?: string;
+  /** Minted by a session that proved a second factor; only such keys reach a tenant that requires MFA. */
+  createdWithMfa?: boolean;
 }
 
 /**
@@ -98,6 +100,7 @@ export function publicApiKey(key: ApiKeyRecord) {
     createdAt: key.createdAt,
     expiresAt: new Date(key.expiresAt).toISOString(),
     lastUsedAt: key.lastUsedAt ? new Date(key.lastUsedAt).toISOString() : null,
+    createdWithMfa: key.createdWithMfa === true,
   };
 }
 

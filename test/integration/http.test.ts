@@ -101,6 +101,6 @@ describe('the local API (API Gateway proxy events, real handlers)', () => {
       });
       statuses.push(res.status);
     }
-    expect(statuses).toEqual([201, 201, 201, 429]);
+    expect(statuses).toEqual([202, 202, 202, 429]);
   });
 });

@@ -243,11 +243,11 @@ describe('invitations', () => {
     const reg = await api.request('POST', '/v1/auth/register', {
       body: { email, password: 'a long enough password', name: 'Later' },
     });
-    expect(reg.status).toBe(201);
+    expect(reg.status).toBe(202);
     const login = await api.request('POST', '/v1/auth/login', {
       body: { email, password: 'a long enough password' },
     });
-    const later: TestUser = { userId: reg.body.userId, email, password: '', token: login.body.token };
+    const later: TestUser = { userId: login.body.user.userId, email, password: '', token: login.body.token };
     const mine = await api.request('GET', '/v1/me/invitations', { token: later.token });
     expect(mine.status).toBe(200);
     expect(mine.body.items).toHaveLength(1);

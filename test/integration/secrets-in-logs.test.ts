@@ -31,10 +31,13 @@ describe('logs', () => {
     const code = totpCodeAt(enrol.body.secret, Date.now());
     const confirm = await api.request('POST', '/v1/me/mfa/totp/confirm', {
       token: user.token,
-      body: { code },
+      body: { code, currentPassword: user.password },
     });
     secrets.push(enrol.body.secret, ...confirm.body.recoveryCodes);
-    await api.request('POST', '/v1/me/mfa/totp/confirm', { token: user.token, body: { code } });
+    await api.request('POST', '/v1/me/mfa/totp/confirm', {
+      token: user.token,
+      body: { code, currentPassword: 'a-wrong-password-here' },
+    });
     const tenantId = await createTenant(api, user, 'Logs');
     const key = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
       token: user.token,
@@ -42,11 +45,13 @@ describe('logs', () => {
     });
     secrets.push(key.body.key, key.body.key.split('.')[3]);
     await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.body.key });
-    await api.request('POST', '/v1/me/password', {
+    const nextCode = totpCodeAt(enrol.body.secret, Date.now() + 30_000);
+    const changed = await api.request('POST', '/v1/me/password', {
       token: user.token,
-      body: { currentPassword: user.password, newPassword: 'the-next-password-1' },
+      body: { currentPassword: user.password, newPassword: 'the-next-password-1', mfaCode: nextCode },
     });
-    secrets.push('the-next-password-1');
+    expect(changed.status, changed.text).toBe(200);
+    secrets.push('the-next-password-1', nextCode);
 
     const logs = output.text();
     expect(logs).toContain('"message":"request"');

@@ -52,7 +52,7 @@ async function enableMfa(user: TestUser): Promise<Mfa> {
   const confirmedAt = Date.now();
   const confirm = await api.request('POST', '/v1/me/mfa/totp/confirm', {
     token: user.token,
-    body: { code: totpCodeAt(enrol.body.secret, confirmedAt) },
+    body: { code: totpCodeAt(enrol.body.secret, confirmedAt), currentPassword: user.password },
   });
   expect(confirm.status, confirm.text).toBe(200);
   return { secret: enrol.body.secret, recoveryCodes: confirm.body.recoveryCodes, confirmedAt };

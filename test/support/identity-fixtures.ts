@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
 import type { Role } from '../../shared/domain/permissions.js';
 import type { TestApi } from './local-api.js';
 
@@ -19,10 +20,33 @@ export async function signUp(api: TestApi, label = 'user'): Promise<TestUser> {
   const reg = await api.request('POST', '/v1/auth/register', {
     body: { email, password, name: `${label} ${counter}` },
   });
-  expect(reg.status, reg.text).toBe(201);
+  expect(reg.status, reg.text).toBe(202);
   const login = await api.request('POST', '/v1/auth/login', { body: { email, password } });
   expect(login.status, login.text).toBe(200);
-  return { userId: reg.body.userId, email, password, token: login.body.token };
+  return { userId: login.body.user.userId, email, password, token: login.body.token };
+}
+
+export interface EnabledMfa {
+  secret: string;
+  recoveryCodes: string[];
+  /** When the confirmation code was taken: that step and earlier ones are used up. */
+  confirmedAt: number;
+}
+
+/**
+ * Enrols and confirms TOTP in the user's session (which becomes an MFA session; their other sessions are
+ * revoked).
+ */
+export async function enableMfa(api: TestApi, user: TestUser): Promise<EnabledMfa> {
+  const enrol = await api.request('POST', '/v1/me/mfa/totp', { token: user.token });
+  expect(enrol.status, enrol.text).toBe(201);
+  const confirmedAt = Date.now();
+  const confirm = await api.request('POST', '/v1/me/mfa/totp/confirm', {
+    token: user.token,
+    body: { code: totpCodeAt(enrol.body.secret, confirmedAt), currentPassword: user.password },
+  });
+  expect(confirm.status, confirm.text).toBe(200);
+  return { secret: enrol.body.secret, recoveryCodes: confirm.body.recoveryCodes, confirmedAt };
 }
 
 /** Creates a tenant owned by `owner`. */

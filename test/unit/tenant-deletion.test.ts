@@ -52,7 +52,15 @@ function ownerCaller(overrides: Partial<TenantCaller['principal']> = {}): Tenant
       roleCeiling: 'owner',
       permissions: permissionsOf('owner'),
     },
-    principal: { kind: 'session', userId: OWNER, credentialId: 's_1', mfaEnabled: true, ...overrides },
+    principal: {
+      kind: 'session',
+      userId: OWNER,
+      credentialId: 's_1',
+      mfaEnabled: true,
+      authMethod: 'password+totp',
+      mfa: true,
+      ...overrides,
+    },
     ip: '203.0.113.9',
     userAgent: 'test',
   };
@@ -182,7 +190,7 @@ describe('tenant deletion', () => {
 
     // Assess
     expect(secondFactors.confirm).toHaveBeenCalledWith(
-      OWNER,
+      expect.objectContaining({ kind: 'session', userId: OWNER, mfa: true }),
       { mfaCode: '123456' },
       expect.objectContaining({ purpose: 'tenant.delete' }),
     );

@@ -206,14 +206,82 @@ describe('BearerAuthorizer', () => {
   });
 
   it('refuses tenant members without MFA when the tenant requires it', async () => {
-    db.on(GetCommand).resolves({ Item: session() });
+    db.on(GetCommand).resolves({ Item: session({ authMethod: 'password+totp', mfa: true }) });
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, false));
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
-    ).rejects.toThrow(/multi-factor/);
+    ).rejects.toMatchObject({ status: 403, type: 'mfa-enrolment-required' });
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
+    const ok = await authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 });
+    expect(ok.principal).toMatchObject({ authMethod: 'password+totp', mfa: true, mfaEnabled: true });
+    expect(ok.tenant?.requireMfa).toBe(true);
+  });
+
+  it('enforces requireMfa on the session: a password-only session of an enrolled user is refused and reported', async () => {
+    // Prepare: the user has MFA now, but this session was signed in with the password only (or predates
+    // sessions recording how they were authenticated)
+    db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
+    const refusals: unknown[] = [];
+    const withHook = new BearerAuthorizer(
+      new AuthLookups(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+        identity: 'identity',
+        tenantData: 'tenantData',
+      }),
+      () => NOW,
+      undefined,
+      async (refusal) => void refusals.push(refusal),
+    );
+    for (const item of [session({ authMethod: 'password', mfa: false }), session()]) {
+      db.on(GetCommand).resolves({ Item: item });
+      // Act
+      const refused = withHook.authorize(
+        {
+          ...event(sessionToken(S1, SECRET)),
+          requestContext: { identity: { sourceIp: '192.0.2.7' } },
+        } as never,
+        updateTenant,
+        { tenantId: T1 },
+      );
+      // Assess
+      await expect(refused).rejects.toMatchObject({ status: 403, type: 'mfa-session-required' });
+    }
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({
+      scope: { tenantId: T1, userId: U1 },
+      route: { id: 'updateTenant' },
+      actor: { userId: U1, ip: '192.0.2.7' },
+      principal: { kind: 'session', mfa: false },
+    });
+    // The same session is fine in a tenant that does not require MFA.
+    db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: false }, true));
     await expect(
-      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+      withHook.authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).resolves.toBeDefined();
+  });
+
+  it('accepts in an MFA tenant only API keys minted by an MFA session', async () => {
+    const key = (createdWithMfa?: boolean) => ({
+      pk: T1,
+      sk: `APIKEY#${K1}`,
+      keyId: K1,
+      tenantId: T1,
+      createdBy: U1,
+      scopes: ['tenant:read'],
+      secretHash: hashSecret(SECRET),
+      expiresAt: NOW + 1000,
+      ...(createdWithMfa === undefined ? {} : { createdWithMfa }),
+    });
+    db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
+    const token = apiKeyString(T1, K1, SECRET);
+    for (const legacy of [key(), key(false)]) {
+      db.on(GetCommand).resolves({ Item: legacy });
+      await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toMatchObject({
+        status: 403,
+        type: 'mfa-session-required',
+      });
+    }
+    db.on(GetCommand).resolves({ Item: key(true) });
+    const ok = await authorizer().authorize(event(token), getTenant, { tenantId: T1 });
+    expect(ok.principal).toMatchObject({ kind: 'api-key', mfa: true });
   });
 });

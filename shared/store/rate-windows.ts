@@ -1,0 +1,157 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  currentWindowThreshold,
+  retryAfterSeconds,
+  slidingCount,
+  windowIndex,
+} from '../domain/sliding-window.js';
+
+/** A slot taken in a limit; giving it back makes the attempt not count (e.g. a correct sign-in). */
+export interface RateSlot {
+  release(): Promise<void>;
+}
+
+export type Reservation = { granted: true; slot: RateSlot } | { granted: false; retryAfterSeconds: number };
+
+/** A closed window's count is cached once no request that began inside it can still be running. */
+const SETTLED_AFTER_MS = 60_000;
+const CACHE_ENTRIES = 4096;
+
+/**
+ * Sliding-window counters (shared/domain/sliding-window.ts) in a DynamoDB table: one item per name, key
+ * and fixed window, expiring by TTL. Taking a slot is a single conditional `ADD` that succeeds only while
+ * the current window's count is below the threshold the previous window leaves, so concurrent callers
+ * can never take more than the limit between them: the slot is reserved before the guarded work runs.
+ */
+export class RateWindows {
+  readonly #settled = new Map<string, number>();
+
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes one slot of `limit` per `windowSeconds` for `name`/`key`, or says how long to wait. */
+  async reserve(name: string, key: string, limit: number, windowSeconds: number): Promise<Reservation> {
+    const now = this.now();
+    const window = windowIndex(now, windowSeconds);
+    const previous = await this.#previousCount(name, key, window, windowSeconds, now);
+    const threshold = currentWindowThreshold(limit, previous, now, windowSeconds);
+    const itemKey = counterKey(name, key, window);
+    const refused = (current: number): Reservation => ({
+      granted: false,
+      retryAfterSeconds: retryAfterSeconds(limit, previous, current, now, windowSeconds),
+    });
+    if (threshold <= 0) return refused(await this.#count(itemKey));
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: itemKey,
+          UpdateExpression: 'ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl)',
+          ConditionExpression: 'attribute_not_exists(#count) OR #count < :threshold',
+          ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':one': 1,
+            ':threshold': threshold,
+            ':ttl': expiry(window, windowSeconds),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return refused(countOf(error.Item) ?? limit);
+      throw error;
+    }
+    let released = false;
+    return {
+      granted: true,
+      slot: {
+        release: async () => {
+          if (released) return;
+          released = true;
+          await this.db.send(
+            new UpdateCommand({
+              TableName: this.table,
+              Key: itemKey,
+              UpdateExpression: 'ADD #count :minusOne',
+              ConditionExpression: 'attribute_exists(#count)',
+              ExpressionAttributeNames: { '#count': 'count' },
+              ExpressionAttributeValues: { ':minusOne': -1 },
+            }),
+          );
+        },
+      },
+    };
+  }
+
+  /** Counts one event without a limit (a signal other limits read through `estimate`). */
+  async add(name: string, key: string, windowSeconds: number): Promise<void> {
+    const window = windowIndex(this.now(), windowSeconds);
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: counterKey(name, key, window),
+        UpdateExpression: 'ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl)',
+        ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':one': 1, ':ttl': expiry(window, windowSeconds) },
+      }),
+    );
+  }
+
+  /** The sliding count of the last `windowSeconds` for `name`/`key`. */
+  async estimate(name: string, key: string, windowSeconds: number): Promise<number> {
+    const now = this.now();
+    const window = windowIndex(now, windowSeconds);
+    const [previous, current] = await Promise.all([
+      this.#previousCount(name, key, window, windowSeconds, now),
+      this.#count(counterKey(name, key, window)),
+    ]);
+    return slidingCount(previous, current, now, windowSeconds);
+  }
+
+  async #count(key: { pk: string; sk: string }): Promise<number> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: key }));
+    return Number(Item?.count ?? 0);
+  }
+
+  /**
+   * The previous window's count. Once settled it only shrinks (slots given back late), so a cached value
+   * can only make the limit stricter; the cache saves warm functions a read per request.
+   */
+  async #previousCount(
+    name: string,
+    key: string,
+    window: number,
+    windowSeconds: number,
+    now: number,
+  ): Promise<number> {
+    const itemKey = counterKey(name, key, window - 1);
+    const cacheKey = `${itemKey.pk}|${itemKey.sk}`;
+    const cached = this.#settled.get(cacheKey);
+    if (cached !== undefined) return cached;
+    const count = await this.#count(itemKey);
+    if (now - window * windowSeconds * 1000 >= SETTLED_AFTER_MS) {
+      if (this.#settled.size >= CACHE_ENTRIES) this.#settled.delete(this.#settled.keys().next().value!);
+      this.#settled.set(cacheKey, count);
+    }
+    return count;
+  }
+}
+
+function counterKey(name: string, key: string, window: number) {
+  return { pk: `RATE#${name}#${key}`, sk: `W#${window}` };
+}
+
+/** A window's item is read as "the previous window" during the next one, then expires. */
+function expiry(window: number, windowSeconds: number): number {
+  return (window + 2) * windowSeconds + 60;
+}
+
+/** The count in a ConditionalCheckFailed's returned item (raw attribute values). */
+function countOf(item: Record<string, { N?: string }> | undefined): number | undefined {
+  const n = item?.count?.N;
+  return n === undefined ? undefined : Number(n);
+}
