@@ -206,6 +206,22 @@ export class InvitationService {
     );
     if (outcome === 'conflict') {
       if (await this.#d.tenants.getMember(scope, user.userId)) {
+        // Spent either way: it would otherwise linger in both lists until it expires.
+        await this.#d.tenants.deleteInvitation(
+          scope,
+          invitationId,
+          this.#d.audit.auditPut(scope, {
+            action: 'invitation.declined',
+            actor,
+            resource: { type: 'invitation', id: invitationId },
+            details: {
+              role: invitation.role,
+              invitedBy: invitation.invitedBy.userId,
+              reason: 'already-member',
+            },
+          }),
+          invitation.email,
+        );
         throw new ConflictError('You are already a member of this tenant.', 'already-member');
       }
       throw new NotFoundError(

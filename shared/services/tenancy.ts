@@ -7,6 +7,7 @@ import {
   ROLES,
   type Role,
   canGrantRole,
+  granterOfRole,
   roleAtLeast,
   roleHas,
 } from '../domain/permissions.js';
@@ -202,6 +203,7 @@ export class TenancyService {
     );
     // Already unusable (their generation is gone); deleting the items is the cleanup, safe to repeat.
     await this.deps.tenants.revokeApiKeys(scope, later);
+    if (!roleAtLeast(role, member.role)) await this.withdrawInvitationsFrom(caller, userId, role);
     return publicMember({ ...member, role });
   }
 
@@ -223,6 +225,33 @@ export class TenancyService {
       await this.keyRevocations(caller, userId, 'member-removed'),
     );
     await this.deps.tenants.revokeApiKeys(scope, later);
+    await this.withdrawInvitationsFrom(caller, userId);
+  }
+
+  /**
+   * Withdraws the pending invitations `userId` sent that their new role (none, when removed) could no longer
+   * grant. Acceptance re-checks the sender's role anyway; this keeps both parties' lists honest.
+   */
+  private async withdrawInvitationsFrom(caller: TenantCaller, userId: string, role?: Role) {
+    const { scope } = caller.access;
+    const sent = await this.deps.tenants.pendingInvitationsFrom(scope, userId, this.now());
+    const stale = sent.filter((i) => role === undefined || !canGrantRole(granterOfRole(role), i.role));
+    await this.deps.tenants.withdrawInvitations(
+      scope,
+      stale.map((invitation) => ({
+        invitationId: invitation.invitationId,
+        audit: this.deps.audit.auditPut(scope, {
+          action: 'invitation.revoked',
+          actor: auditActorOf(caller),
+          resource: { type: 'invitation', id: invitation.invitationId },
+          details: {
+            email: invitation.email,
+            role: invitation.role,
+            reason: role === undefined ? 'inviter-removed' : 'inviter-demoted',
+          },
+        }),
+      })),
+    );
   }
 
   /** Every key `userId` created in the caller's tenant, each with its `api-key.revoked` event. */

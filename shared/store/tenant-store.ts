@@ -463,7 +463,26 @@ export class TenantStore {
   }
 
   /** Unexpired invitations of the tenant addressed to `email` (normalised). */
-  async pendingInvitationsTo(scope: TenantScope, email: string, now: number): Promise<InvitationRecord[]> {
+  pendingInvitationsTo(scope: TenantScope, email: string, now: number): Promise<InvitationRecord[]> {
+    return this.#pendingInvitations(scope, now, {
+      expression: 'email = :email',
+      values: { ':email': email },
+    });
+  }
+
+  /** Unexpired invitations of the tenant that one member sent. */
+  pendingInvitationsFrom(scope: TenantScope, userId: string, now: number): Promise<InvitationRecord[]> {
+    return this.#pendingInvitations(scope, now, {
+      expression: 'invitedBy.userId = :inviter',
+      values: { ':inviter': userId },
+    });
+  }
+
+  async #pendingInvitations(
+    scope: TenantScope,
+    now: number,
+    filter: { expression: string; values: Record<string, unknown> },
+  ): Promise<InvitationRecord[]> {
     const db = await this.clients.forScope(scope);
     const found: InvitationRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
@@ -472,12 +491,12 @@ export class TenantStore {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          FilterExpression: 'email = :email AND expiresAt > :now',
+          FilterExpression: `${filter.expression} AND expiresAt > :now`,
           ExpressionAttributeValues: {
             ':pk': scope.tenantId,
             ':prefix': 'INVITE#',
-            ':email': email,
             ':now': now,
+            ...filter.values,
           },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
@@ -487,6 +506,26 @@ export class TenantStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return found;
+  }
+
+  /** Deletes invitations with their audit events, in transactions of at most 100 items. Idempotent. */
+  async withdrawInvitations(
+    scope: TenantScope,
+    withdrawals: readonly { invitationId: string; audit: TransactItem }[],
+  ): Promise<void> {
+    const db = await this.clients.forScope(scope);
+    for (let i = 0; i < withdrawals.length; i += TRANSACTION_LIMIT / 2) {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: withdrawals
+            .slice(i, i + TRANSACTION_LIMIT / 2)
+            .flatMap((w): TransactItem[] => [
+              { Delete: { TableName: this.table, Key: tenantKey(scope, invitationSk(w.invitationId)) } },
+              w.audit,
+            ]),
+        }),
+      );
+    }
   }
 
   async getInvitation(scope: TenantScope, invitationId: string): Promise<InvitationRecord | undefined> {

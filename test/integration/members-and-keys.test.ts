@@ -228,6 +228,22 @@ describe('invitations', () => {
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: registered.token })).status).toBe(
       404,
     );
+    // The member learns it on accepting (409), and the spent invitation leaves both lists.
+    const mine = await api.request('GET', '/v1/me/invitations', { token: users.viewer.token });
+    const spent = await api.request('POST', `/v1/me/invitations/${mine.body.items[0].invitationId}/accept`, {
+      token: users.viewer.token,
+    });
+    expect(spent.status).toBe(409);
+    expect(problemType(spent)).toBe('already-member');
+    expect(
+      (await api.request('GET', '/v1/me/invitations', { token: users.viewer.token })).body.items,
+    ).toEqual([]);
+    const pending = await api.request('GET', `/v1/tenants/${tenantId}/invitations`, {
+      token: users.admin.token,
+    });
+    expect(pending.body.items.map((i: { email: string }) => i.email).sort()).toEqual(
+      ['nobody-yet@example.test', registered.email].sort(),
+    );
   });
 
   it('an unknown address sees its invitation once it registers, with tenant, inviter, role and expiry; accepting is audited', async () => {
@@ -319,11 +335,23 @@ describe('invitations', () => {
 
   it('stop working when they expire, when the inviter loses the right to grant the role, or when the key that sent them is revoked', async () => {
     const { tenantId, users } = await tenantWithEveryRole(api, 'Stale');
-    const [a, b, c] = [await signUp(api, 'st-a'), await signUp(api, 'st-b'), await signUp(api, 'st-c')];
+    const [a, b, c, d] = [
+      await signUp(api, 'st-a'),
+      await signUp(api, 'st-b'),
+      await signUp(api, 'st-c'),
+      await signUp(api, 'st-d'),
+    ];
+    const admin2 = await signUp(api, 'st-admin2');
+    await addMember(api, users.owner, tenantId, admin2, 'admin');
     const expired = await invite(api, users.admin, tenantId, a.email, 'viewer');
     const fromAdmin = await invite(api, users.admin, tenantId, b.email, 'editor');
     const adminKey = await createKey(users.owner, tenantId, ['members:manage', 'members:read']);
     const fromKey = await invite(api, { token: adminKey.key }, tenantId, c.email, 'viewer');
+    const raced = await invite(api, admin2, tenantId, d.email, 'viewer');
+    const pendingIds = async () =>
+      (
+        await api.request('GET', `/v1/tenants/${tenantId}/invitations`, { token: users.owner.token })
+      ).body.items.map((i: { invitationId: string }) => i.invitationId);
 
     await platformDynamo().send(
       new UpdateCommand({
@@ -334,28 +362,58 @@ describe('invitations', () => {
       }),
     );
     expect((await api.request('GET', '/v1/me/invitations', { token: a.token })).body.items).toEqual([]);
-    const listed = await api.request('GET', `/v1/tenants/${tenantId}/invitations`, {
-      token: users.admin.token,
-    });
-    expect(listed.body.items.map((i: { invitationId: string }) => i.invitationId)).not.toContain(expired);
+    expect(await pendingIds()).not.toContain(expired);
 
-    // The admin who sent one is demoted to editor (who may grant nothing); the key that sent another is revoked.
+    // The admin who sent one is demoted to editor (who may grant nothing): it is withdrawn with them.
     await api.request('PATCH', `/v1/tenants/${tenantId}/members/${users.admin.userId}`, {
       token: users.owner.token,
       body: { role: 'editor' },
     });
+    expect(await pendingIds()).not.toContain(fromAdmin);
+    const withdrawn = (await auditActions(tenantId)).find(
+      (e) => e.action === 'invitation.revoked' && e.resource.id === fromAdmin,
+    );
+    expect(withdrawn?.details.reason).toBe('inviter-demoted');
+    // The key that sent another is revoked.
     await api.request('DELETE', `/v1/tenants/${tenantId}/api-keys/${adminKey.keyId}`, {
       token: users.owner.token,
     });
+    // A demotion that lands after the withdrawal ran (here: written straight to the table) is caught by the
+    // acceptance transaction itself.
+    await platformDynamo().send(
+      new UpdateCommand({
+        TableName: process.env.TENANT_DATA_TABLE!,
+        Key: { pk: tenantId, sk: `MEMBER#${admin2.userId}` },
+        UpdateExpression: 'SET #role = :editor',
+        ExpressionAttributeNames: { '#role': 'role' },
+        ExpressionAttributeValues: { ':editor': 'editor' },
+      }),
+    );
+    expect(await pendingIds()).toEqual(expect.arrayContaining([fromKey, raced]));
     for (const [user, id] of [
       [a, expired],
       [b, fromAdmin],
       [c, fromKey],
+      [d, raced],
     ] as const) {
       const res = await api.request('POST', `/v1/me/invitations/${id}/accept`, { token: user.token });
       expect(res.status, user.email).toBe(404);
       expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: user.token })).status).toBe(404);
     }
+  });
+
+  it('from a removed member are withdrawn with them', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Removed sender');
+    const invitee = await signUp(api, 'rs-invitee');
+    const id = await invite(api, users.admin, tenantId, invitee.email, 'viewer');
+    const removed = await api.request('DELETE', `/v1/tenants/${tenantId}/members/${users.admin.userId}`, {
+      token: users.owner.token,
+    });
+    expect(removed.status).toBe(204);
+    expect((await api.request('GET', '/v1/me/invitations', { token: invitee.token })).body.items).toEqual([]);
+    expect(await items(tenantId, 'INVITE#')).toEqual([]);
+    const res = await api.request('POST', `/v1/me/invitations/${id}/accept`, { token: invitee.token });
+    expect(res.status).toBe(404);
   });
 
   it('are withdrawn by members:manage within the grant rule, and replaced when the address is invited again', async () => {
