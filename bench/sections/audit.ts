@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -17,7 +18,7 @@ import { PROJECT_ROOT, applyEnvironment } from '../../infra/local/system.js';
 import type { AuditEventInput } from '../../shared/domain/audit-events.js';
 import { newId } from '../../shared/domain/ids.js';
 import { AuditService } from '../../shared/services/audit.js';
-import { AuditSequencer, MAX_BATCH } from '../../shared/store/audit-sequencer.js';
+import { AuditSequencer, MAX_BATCH, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
 import { AuditStore, buildEventItem } from '../../shared/store/audit-store.js';
 import { mintTenantScope } from '../../shared/store/tenant-scope.js';
 import type { BenchSection, BenchTable } from './types.js';
@@ -69,6 +70,7 @@ async function appendThroughput(): Promise<string[][]> {
   const tenantClients = tenantDataClientsFromEnv();
   const store = new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
+    chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     tenantClients,
     platformClient: platformDynamo(),
   });
@@ -112,10 +114,12 @@ async function sequencingLag(): Promise<string[]> {
   const { platformDynamo } = await import('../../shared/aws/clients.js');
   const store = new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
+    chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     tenantClients: tenantDataClientsFromEnv(),
     platformClient: platformDynamo(),
   });
-  const sequencer = new AuditSequencer({ client: platformDynamo(), tableName: process.env.AUDIT_TABLE! });
+  // The real sequencer: emulator DynamoDB and the emulator's KMS HMAC key.
+  const sequencer = auditSequencerFromEnv();
   const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
   const lags: number[] = [];
   for (let round = 0; round < 3; round++) {
@@ -147,7 +151,19 @@ async function sequencerCpu(): Promise<string[]> {
     );
   ddb.on(GetCommand).resolves({});
   ddb.on(TransactWriteCommand).resolves({});
-  const sequencer = new AuditSequencer({ client: db, tableName: 'bench' });
+  // HMAC in process stands in for KMS GenerateMac, as the mock stands in for DynamoDB.
+  const key = randomBytes(32);
+  const mac = {
+    generate: async (message: string) => createHmac('sha256', key).update(message).digest('base64'),
+    verify: async (message: string, tag: string) =>
+      createHmac('sha256', key).update(message).digest('base64') === tag,
+  };
+  const sequencer = new AuditSequencer({
+    client: db,
+    tableName: 'bench',
+    chainTableName: 'bench-chain',
+    mac,
+  });
   const started = performance.now();
   const report = await sequencer.sequence(logId);
   const seconds = (performance.now() - started) / 1000;
@@ -191,6 +207,7 @@ export async function exportMemory(): Promise<string[][]> {
   });
   const store = new AuditStore({
     tableName: 'bench',
+    chainTableName: 'bench-chain',
     tenantClients: { forScope: async () => db },
     platformClient: db,
   });

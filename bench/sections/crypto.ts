@@ -98,7 +98,12 @@ async function maskedReadOverhead(ddb: ReturnType<typeof mockClient>, iterations
   });
   const service = new ConnectionsService({
     store: new ConnectionsStore({ clients: tenantClients, tableName: 'tenant-data', crypto, hostPolicy }),
-    audit: new AuditStore({ tableName: 'audit', tenantClients, platformClient: db }),
+    audit: new AuditStore({
+      tableName: 'audit',
+      chainTableName: 'audit-chain',
+      tenantClients,
+      platformClient: db,
+    }),
     hostPolicy,
   });
   const authorizer: Authorizer = {

@@ -1,3 +1,4 @@
+import { chainMacFromEnv } from '../../shared/crypto/chain-mac.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/audit.js';
@@ -6,7 +7,8 @@ import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 
 const tenantClients = tenantDataClientsFromEnv();
-const service = new AuditService({ store: auditRecorderFromEnv({ tenantClients }) });
+// Verification checks head and checkpoint MACs (kms:VerifyMac only: this function cannot make one).
+const service = new AuditService({ store: auditRecorderFromEnv({ tenantClients, mac: chainMacFromEnv() }) });
 
 /** Audit log: list, CSV export and chain verification, `/v1/tenants/{tenantId}/audit-events*`. */
 export const handler = createApiHandler({
@@ -39,7 +41,7 @@ export const handler = createApiHandler({
     }),
     implement(routes.verifyAuditChain, async (req) => ({
       status: 200,
-      body: await service.verify(tenantCaller(req)),
+      body: await service.verify(tenantCaller(req), req.query),
     })),
   ],
 });

@@ -3,20 +3,16 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { platformDynamo } from '../../shared/aws/clients.js';
-import { requireEnv } from '../../shared/aws/config.js';
 import { logger, metrics } from '../../shared/http/observability.js';
 import { logsInStreamBatch } from '../../shared/services/audit.js';
-import { AuditSequencer } from '../../shared/store/audit-sequencer.js';
+import { type AuditSequencer, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
 
 // The stream delivers every inserted event, and its id is passed as a hint, so a short window suffices
 // here; the daily job sweeps with a long look-back in case a stream record was ever lost.
 /** Batches per log per invocation (49 events each), so one busy log cannot run the function out of time. */
 export const STREAM_MAX_BATCHES = 100;
 
-const sequencer = new AuditSequencer({
-  client: platformDynamo(),
-  tableName: requireEnv('auditTable'),
+const sequencer = auditSequencerFromEnv(process.env, {
   graceMs: 60_000,
   maxBatchesPerRun: STREAM_MAX_BATCHES,
 });

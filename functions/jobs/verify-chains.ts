@@ -3,18 +3,17 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { platformDynamo } from '../../shared/aws/clients.js';
-import { requireEnv } from '../../shared/aws/config.js';
 import { logger, metrics } from '../../shared/http/observability.js';
 import { type ChainMaintainer, type ChainsSummary, verifyAllChains } from '../../shared/services/audit.js';
-import { AuditSequencer } from '../../shared/store/audit-sequencer.js';
+import { auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
 
-const sequencer = new AuditSequencer({ client: platformDynamo(), tableName: requireEnv('auditTable') });
+const sequencer = auditSequencerFromEnv();
 
 /**
- * Daily: sweeps and verifies every audit log, publishes ChainBreaks, PendingEvents, OldestPendingSeconds
- * (and LateEventsSequenced, VerificationFailures) for the alarms, and logs each log's head, so the heads
- * are witnessed outside the table: a later rewrite of a whole chain would not match them.
+ * Daily: sweeps and verifies every audit log (against its authenticated head and checkpoints), writes
+ * today's MAC'd checkpoint of each log that verified, publishes ChainBreaks, PendingEvents,
+ * OldestPendingSeconds (and LateEventsSequenced, VerificationFailures) for the alarms, and logs each log's
+ * head and checkpoint, so they are also witnessed outside the tables.
  */
 export async function verifyChains(maintainer: ChainMaintainer = sequencer): Promise<ChainsSummary> {
   const summary = await verifyAllChains(maintainer);
@@ -26,7 +25,13 @@ export async function verifyChains(maintainer: ChainMaintainer = sequencer): Pro
         firstBrokenSequence: log.firstBrokenSequence,
         reason: log.reason,
       });
-    logger.info('audit chain head', { logId: log.logId, seq: log.head.seq, hash: log.head.hash, ok: log.ok });
+    logger.info('audit chain head', {
+      logId: log.logId,
+      seq: log.head.seq,
+      hash: log.head.hash,
+      ok: log.ok,
+      ...(log.checkpoint ? { checkpoint: log.checkpoint.day } : {}),
+    });
   }
   metrics.addMetric('ChainBreaks', MetricUnit.Count, summary.chainBreaks);
   metrics.addMetric('PendingEvents', MetricUnit.Count, summary.pendingEvents);

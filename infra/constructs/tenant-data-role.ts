@@ -8,6 +8,8 @@ import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js'
 export interface TenantDataRoleProps {
   tenantDataTable: dynamodb.ITable;
   auditTable: dynamodb.ITable;
+  /** Read only: sessions read their tenant's chain, never write it. */
+  auditChainTable: dynamodb.ITable;
   /** The key the tables are encrypted with: sessions may use it only through DynamoDB. */
   tableKey: kms.IKey;
 }
@@ -40,6 +42,7 @@ export class TenantDataRole extends Construct {
           policyDocument: tenantDataRolePolicy({
             tenantDataTableArn: props.tenantDataTable.tableArn,
             auditTableArn: props.auditTable.tableArn,
+            auditChainTableArn: props.auditChainTable.tableArn,
             tableKeyArn: props.tableKey.keyArn,
             region: Stack.of(this).region,
           }),

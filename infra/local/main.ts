@@ -15,7 +15,7 @@ async function main() {
   log(`  API            ${system.apiUrl}`);
   log(`  AWS emulator   ${system.awsEndpoint}${awsEndpoint ? ' (yours)' : ' (moto, started here)'}`);
   log(
-    `  Tables         ${system.env.IDENTITY_TABLE}, ${system.env.TENANT_DATA_TABLE}, ${system.env.AUDIT_TABLE}`,
+    `  Tables         ${system.env.IDENTITY_TABLE}, ${system.env.TENANT_DATA_TABLE}, ${system.env.AUDIT_TABLE}, ${system.env.AUDIT_CHAIN_TABLE}`,
   );
   const demo = await seedDemo(system.apiUrl);
   log('');

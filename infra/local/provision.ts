@@ -7,9 +7,16 @@ import {
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  type CreateKeyCommandInput,
+  DescribeKeyCommand,
+  KMSClient,
+} from '@aws-sdk/client-kms';
 import { CreateBucketCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { ENV_VARS } from '../../shared/aws/config.js';
+import { AUDIT_MAC_KEY, auditMacKeyAlias, auditMacKeyPolicy } from '../../shared/domain/audit-mac-key.js';
 import { storageRolePolicy } from '../../shared/domain/storage-policy.js';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
@@ -161,13 +168,30 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     'Strongroom storage key (local)',
   );
 
+  // The audit MAC key, as in the stateful stack: HMAC, with the key policy that denies GenerateMac to all
+  // but the sealing roles (the emulator does not enforce key policies; the simulator tests prove it).
+  env[ENV_VARS.auditMacKeyArn] = await ensureKey(
+    kms,
+    auditMacKeyAlias(options.stage),
+    'Strongroom audit MAC key (local)',
+    {
+      KeySpec: AUDIT_MAC_KEY.keySpec,
+      KeyUsage: AUDIT_MAC_KEY.keyUsage,
+      Policy: JSON.stringify(
+        auditMacKeyPolicy({ accountId: LOCAL_ACCOUNT, partition: 'aws', stage: options.stage }),
+      ),
+    },
+  );
+
   const tables = {
     tenantDataTableArn: tableArn(options, env.TENANT_DATA_TABLE!),
     auditTableArn: tableArn(options, env.AUDIT_TABLE!),
+    auditChainTableArn: tableArn(options, env.AUDIT_CHAIN_TABLE!),
     tableKeyArn: env[ENV_VARS.platformKeyArn]!,
   };
   env[ENV_VARS.tenantDataTableArn] = tables.tenantDataTableArn;
   env[ENV_VARS.auditTableArn] = tables.auditTableArn;
+  env[ENV_VARS.auditChainTableArn] = tables.auditChainTableArn;
   env[ENV_VARS.tenantDataRoleArn] = await ensureRole(
     iam,
     `strongroom-${options.stage}-tenant-data`,
@@ -228,7 +252,12 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
 }
 
 /** The ARN of the key behind `alias`, creating key and alias on first provisioning. */
-async function ensureKey(kms: KMSClient, alias: string, description: string): Promise<string> {
+async function ensureKey(
+  kms: KMSClient,
+  alias: string,
+  description: string,
+  spec: Pick<CreateKeyCommandInput, 'KeySpec' | 'KeyUsage' | 'Policy'> = {},
+): Promise<string> {
   try {
     const arn = (await kms.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata?.Arn;
     if (arn) return arn;
@@ -236,7 +265,11 @@ async function ensureKey(kms: KMSClient, alias: string, description: string): Pr
     if (!(error instanceof Error && error.name === 'NotFoundException')) throw error;
   }
   const created = await kms.send(
-    new CreateKeyCommand({ Description: description, Tags: [{ TagKey: 'app', TagValue: 'strongroom' }] }),
+    new CreateKeyCommand({
+      Description: description,
+      Tags: [{ TagKey: 'app', TagValue: 'strongroom' }],
+      ...spec,
+    }),
   );
   const { Arn, KeyId } = created.KeyMetadata ?? {};
   if (!Arn || !KeyId) throw new Error(`the emulator created no key for ${alias}`);

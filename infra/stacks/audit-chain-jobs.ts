@@ -69,7 +69,8 @@ function entryPoint(projectRoot: string, ...path: string[]): string {
  *   events the stream never delivered and verifies every chain;
  * - their alarms (`addAlarms`), on the metrics those two functions publish.
  *
- * Both use the function role on the audit table (infra/stacks/grants/audit.ts): they act for every log.
+ * Both use their function roles (infra/stacks/grants/audit.ts): they act for every log, read events, write
+ * the chain table and MAC heads and checkpoints; no runtime (API) role can do either of the last two.
  */
 export class AuditChainJobs extends Construct {
   readonly sequencer: StrongroomFunction;
@@ -86,6 +87,8 @@ export class AuditChainJobs extends Construct {
     const environment = {
       [ENV_VARS.stage]: stage,
       [ENV_VARS.auditTable]: audit.tableName,
+      [ENV_VARS.auditChainTable]: resources.tables.auditChain.tableName,
+      [ENV_VARS.auditMacKeyArn]: resources.auditMacKey.keyArn,
     };
 
     this.sequencer = new StrongroomFunction(this, 'Sequencer', {
@@ -127,8 +130,8 @@ export class AuditChainJobs extends Construct {
         retryAttempts: SEQUENCER_STREAM.retryAttempts,
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(this.failedBatches),
-        // Chain records, markers, heads and registry entries are written by the sequencer itself; only
-        // newly inserted events need sequencing (the same test as logsInStreamBatch in code).
+        // Only newly inserted events need sequencing (the same test as logsInStreamBatch in code); the
+        // sequencer's own writes go to the chain table, which has no stream.
         filters: [
           lambda.FilterCriteria.filter({
             eventName: lambda.FilterRule.isEqual('INSERT'),

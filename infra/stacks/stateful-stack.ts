@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+import { auditMacKeyAlias, auditMacSealersOnlyStatement } from '../../shared/domain/audit-mac-key.js';
 import { tenantKeyTags } from '../../shared/domain/key-policy.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
 
@@ -22,6 +23,11 @@ export interface StatefulResources {
    * able to use the platform key, which protects the tables and platform secrets.
    */
   storageKey: kms.IKey;
+  /**
+   * The HMAC key that authenticates audit chain heads and checkpoints. Only roles tagged as audit sealers
+   * may generate MACs with it (its key policy); verifiers may be granted kms:VerifyMac.
+   */
+  auditMacKey: kms.IKey;
   tables: Record<TableDef['id'], dynamodb.ITable>;
   storageBucket: s3.IBucket;
   exportBucket: s3.IBucket;
@@ -37,7 +43,14 @@ export const STATEFUL_LOGICAL_IDS = {
   platformKeyAlias: 'PlatformKeyAlias',
   storageKey: 'StorageKey',
   storageKeyAlias: 'StorageKeyAlias',
-  tables: { identity: 'IdentityTable', tenantData: 'TenantDataTable', audit: 'AuditTable' },
+  auditMacKey: 'AuditMacKey',
+  auditMacKeyAlias: 'AuditMacKeyAlias',
+  tables: {
+    identity: 'IdentityTable',
+    tenantData: 'TenantDataTable',
+    audit: 'AuditTable',
+    auditChain: 'AuditChainTable',
+  },
   accessLogsBucket: 'AccessLogsBucket',
   storageBucket: 'StorageBucket',
   exportBucket: 'ExportBucket',
@@ -77,10 +90,25 @@ export class StatefulStack extends Stack {
     pin(storageKey, ids.storageKey);
     const storageAlias = storageKey.addAlias(`alias/strongroom/${props.stage}/storage`);
     pin(storageAlias, ids.storageKeyAlias);
+    // The audit MAC key (shared/domain/audit-mac-key.ts): whoever can write the audit tables can recompute
+    // SHA-256 chain hashes, but not this key's MACs. HMAC keys cannot be rotated by KMS (a new key would need
+    // a new alias and a verifier that knows both), and never leave it.
+    const auditMacKey = new kms.Key(this, 'AuditMacKey', {
+      description: `Strongroom ${props.stage} audit MAC key: authenticates audit chain heads and checkpoints`,
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    pin(auditMacKey, ids.auditMacKey);
+    auditMacKey.addToResourcePolicy(iam.PolicyStatement.fromJson(auditMacSealersOnlyStatement(props.stage)));
+    const auditMacAlias = auditMacKey.addAlias(auditMacKeyAlias(props.stage));
+    pin(auditMacAlias, ids.auditMacKeyAlias);
+
     // Function roles reach tenant keys by their tags (strongroom:stage), and tenant creation may tag keys
-    // with exactly those tags; without this, a role that may tag keys could make the platform or storage key
-    // look like a tenant key, and so usable, disable-able and deletable by the tenant-key statements.
-    for (const key of [platformKey, storageKey]) {
+    // with exactly those tags; without this, a role that may tag keys could make the platform, storage or
+    // audit MAC key look like a tenant key, and so usable, disable-able and deletable by the tenant-key
+    // statements.
+    for (const key of [platformKey, storageKey, auditMacKey]) {
       key.addToResourcePolicy(
         new iam.PolicyStatement({
           sid: 'NeverATenantKey',
@@ -203,7 +231,7 @@ export class StatefulStack extends Stack {
         'AWS Backup assumes this role only to back up the selected tables; the AWS-managed service policy is the documented, maintained policy for that.',
     });
 
-    this.resources = { platformKey, storageKey, tables, storageBucket, exportBucket };
+    this.resources = { platformKey, storageKey, auditMacKey, tables, storageBucket, exportBucket };
   }
 }
 

@@ -78,12 +78,14 @@ export class StatelessStack extends Stack {
     this.tenantDataRole = new TenantDataRole(this, 'TenantDataRole', {
       tenantDataTable: stateful.tables.tenantData,
       auditTable: stateful.tables.audit,
+      auditChainTable: stateful.tables.auditChain,
       tableKey: stateful.platformKey,
     });
     this.tenantKeys = new TenantKeyAccess(this, stage);
     const resources: AreaResources = {
       stage,
       platformKey: stateful.platformKey,
+      auditMacKey: stateful.auditMacKey,
       tables: stateful.tables,
       storageBucket: stateful.storageBucket,
       exportBucket: stateful.exportBucket,
@@ -97,8 +99,11 @@ export class StatelessStack extends Stack {
       [ENV_VARS.identityTable]: stateful.tables.identity.tableName,
       [ENV_VARS.tenantDataTable]: stateful.tables.tenantData.tableName,
       [ENV_VARS.auditTable]: stateful.tables.audit.tableName,
+      [ENV_VARS.auditChainTable]: stateful.tables.auditChain.tableName,
       [ENV_VARS.tenantDataTableArn]: stateful.tables.tenantData.tableArn,
       [ENV_VARS.auditTableArn]: stateful.tables.audit.tableArn,
+      [ENV_VARS.auditChainTableArn]: stateful.tables.auditChain.tableArn,
+      [ENV_VARS.auditMacKeyArn]: stateful.auditMacKey.keyArn,
       [ENV_VARS.tenantDataRoleArn]: this.tenantDataRole.roleArn,
       [ENV_VARS.platformKeyArn]: stateful.platformKey.keyArn,
       [ENV_VARS.storageBucket]: stateful.storageBucket.bucketName,

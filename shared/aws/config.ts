@@ -8,9 +8,14 @@ export const ENV_VARS = {
   identityTable: 'IDENTITY_TABLE',
   tenantDataTable: 'TENANT_DATA_TABLE',
   auditTable: 'AUDIT_TABLE',
+  /** The audit chain table (chain records, heads, checkpoints): written only by the sequencer and daily job. */
+  auditChainTable: 'AUDIT_CHAIN_TABLE',
   /** ARNs of the tenant tables, for the per-tenant session policy. */
   tenantDataTableArn: 'TENANT_DATA_TABLE_ARN',
   auditTableArn: 'AUDIT_TABLE_ARN',
+  auditChainTableArn: 'AUDIT_CHAIN_TABLE_ARN',
+  /** The HMAC KMS key that authenticates audit chain heads and checkpoints. */
+  auditMacKeyArn: 'AUDIT_MAC_KEY_ARN',
   tenantDataRoleArn: 'TENANT_DATA_ROLE_ARN',
   platformKeyArn: 'PLATFORM_KEY_ARN',
   storageRoleArn: 'STORAGE_ROLE_ARN',

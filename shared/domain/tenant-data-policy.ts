@@ -11,7 +11,7 @@ export const TENANT_DATA_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 
-/** Audit items are append-only: put (conditional, enforced in code) and read, nothing else. */
+/** Audit events are append-only: put (conditional, enforced in code) and read, nothing else. */
 export const AUDIT_APPEND_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:GetItem',
@@ -19,9 +19,16 @@ export const AUDIT_APPEND_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 
+/**
+ * The audit chain (records, markers, heads, checkpoints) is read only: the list shows sequence numbers and
+ * verification walks the chain. Only the sequencer and the daily job write it, with their own roles.
+ */
+export const AUDIT_CHAIN_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Query'] as const;
+
 export interface TenantDataTables {
   tenantDataTableArn: string;
   auditTableArn: string;
+  auditChainTableArn: string;
   /** The KMS key the tables are encrypted with (the platform key). */
   tableKeyArn?: string;
   /** The tables' region, for `kms:ViaService`; defaults to the region in `tableKeyArn`. */
@@ -75,6 +82,12 @@ export function tenantDataRolePolicy(tables: TenantDataTables): PolicyDocument {
         Action: [...AUDIT_APPEND_ACTIONS],
         Resource: tables.auditTableArn,
       },
+      {
+        Sid: 'AuditChainRead',
+        Effect: 'Allow',
+        Action: [...AUDIT_CHAIN_READ_ACTIONS],
+        Resource: tables.auditChainTableArn,
+      },
       ...tableKeyStatements(tables),
     ],
   };
@@ -106,6 +119,13 @@ export function tenantDataSessionPolicy(tenantId: string, tables: TenantDataTabl
         Effect: 'Allow',
         Action: [...AUDIT_APPEND_ACTIONS],
         Resource: tables.auditTableArn,
+        Condition: condition,
+      },
+      {
+        Sid: 'OwnTenantAuditChain',
+        Effect: 'Allow',
+        Action: [...AUDIT_CHAIN_READ_ACTIONS],
+        Resource: tables.auditChainTableArn,
         Condition: condition,
       },
       ...tableKeyStatements(tables),

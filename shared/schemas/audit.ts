@@ -41,11 +41,44 @@ export const AuditEventPage = z
 
 export const AuditVerification = z
   .object({
-    ok: z.boolean(),
-    checked: z.number().int().describe('Chain records checked (expired ones excluded)'),
+    ok: z
+      .boolean()
+      .describe('Nothing broken in what this answer walked (with `complete`: in the whole chain)'),
+    checked: z.number().int().describe('Chain records checked by this answer'),
+    complete: z
+      .boolean()
+      .describe('The walk reached the head; otherwise continue with `nextCursor` (each answer walks a page)'),
+    nextCursor: z.string().optional(),
+    from: z
+      .object({
+        sequence: z.number().int().describe('The walk started after this sequence (0: the first record)'),
+        checkpoint: z
+          .string()
+          .optional()
+          .describe('UTC day of the authenticated checkpoint it started from, if any'),
+      })
+      .describe(
+        'Everything before an authenticated checkpoint whose events have all expired needs no walk; `from=checkpoint` starts at the latest one',
+      ),
     ...Pending,
     firstBrokenSequence: z.number().int().optional(),
-    reason: z.string().optional(),
+    reason: z
+      .enum([
+        'missing-chain-record',
+        'bad-sequence',
+        'broken-link',
+        'hash-mismatch',
+        'bad-record',
+        'missing-event',
+        'wrong-event',
+        'duplicate-event',
+        'not-authentic',
+        'head-mismatch',
+        'head-not-authentic',
+        'head-rolled-back',
+        'checkpoint-not-authentic',
+      ])
+      .optional(),
     head: z.object({ sequence: z.number().int(), hash: z.string() }),
   })
   .meta({ id: 'AuditVerification' });
@@ -100,10 +133,18 @@ export const verifyAuditChain = defineRoute({
   method: 'GET',
   path: '/v1/tenants/{tenantId}/audit-events/verify',
   area: 'audit',
-  summary: "Walks the tenant's hash chain and reports the first broken sequence and what is pending",
+  summary:
+    "Verifies the tenant's hash chain against its authenticated heads and daily checkpoints and reports the " +
+    'first broken sequence and what is pending. Walks at most a page of records per request: follow ' +
+    '`nextCursor` until `complete`. `from=checkpoint` starts at the latest daily checkpoint instead of the ' +
+    'oldest record still required.',
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:read' },
   params: TenantParams,
+  query: z.strictObject({
+    from: z.enum(['start', 'checkpoint']).optional(),
+    cursor: Cursor.optional(),
+  }),
   response: { status: 200, description: 'The verification report', schema: AuditVerification },
 });
 

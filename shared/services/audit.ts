@@ -1,10 +1,11 @@
-import { EVENT_PREFIX } from '../domain/audit-chain.js';
+import { CHAIN_PREFIX, type ChainPoint, EVENT_PREFIX, chainSk, seqOfChainSk } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditAction } from '../domain/audit-events.js';
 import type { TenantCaller } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
 import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
 import type { AuditLogReader, AuditStore, ListFilter, PendingStatus } from '../store/audit-store.js';
+import { ValidationError } from '../http/errors.js';
 import { decodeCursor, encodeCursor } from '../store/pagination.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */
@@ -13,6 +14,11 @@ export const MAX_EXPORT_ROWS = 50_000;
 export const MAX_EXPORT_BYTES = 5 * 1024 * 1024;
 /** Export window when `since` is not given. */
 export const DEFAULT_EXPORT_DAYS = 90;
+/**
+ * Chain records one verify request walks before answering with a cursor (it stops at the next seal, at most
+ * 49 records later): a few seconds of reads, well inside the API function's time limit.
+ */
+export const VERIFY_PAGE_RECORDS = 5000;
 const EXPORT_PAGE = 500;
 
 export interface AuditServiceDeps {
@@ -20,6 +26,7 @@ export interface AuditServiceDeps {
   now?: () => number;
   maxExportRows?: number;
   maxExportBytes?: number;
+  verifyPageRecords?: number;
 }
 
 export interface ExportResult extends PendingStatus {
@@ -38,12 +45,14 @@ export class AuditService {
   readonly #now: () => number;
   readonly #maxRows: number;
   readonly #maxBytes: number;
+  readonly #verifyPage: number;
 
   constructor(deps: AuditServiceDeps) {
     this.#store = deps.store;
     this.#now = deps.now ?? Date.now;
     this.#maxRows = deps.maxExportRows ?? MAX_EXPORT_ROWS;
     this.#maxBytes = deps.maxExportBytes ?? MAX_EXPORT_BYTES;
+    this.#verifyPage = deps.verifyPageRecords ?? VERIFY_PAGE_RECORDS;
   }
 
   /** A page of events, newest first, with the pending status of the log. */
@@ -137,13 +146,34 @@ export class AuditService {
     return { csv: chunks.join(''), rows, nextCursor, since, until, ...pending };
   }
 
-  /** Walks the chain (see AuditLogReader.verify). */
-  async verify(caller: TenantCaller) {
+  /**
+   * Verifies the chain against its authenticated heads and checkpoints (AuditLogReader.verify), a page at a
+   * time: an answer with `complete: false` carries `nextCursor` to continue from where it stopped.
+   */
+  async verify(caller: TenantCaller, query: { from?: 'start' | 'checkpoint'; cursor?: string }) {
+    const tenantId = caller.access.scope.tenantId;
+    const after = decodeCursor(query.cursor, { pk: tenantId, skPrefix: CHAIN_PREFIX });
+    const resumeAt = after ? seqOfChainSk(after.sk!) : undefined;
+    if (after && (resumeAt === undefined || resumeAt < 1))
+      throw new ValidationError([{ path: 'query.cursor', message: 'Invalid cursor' }]);
     const reader = await this.#store.readerFor(caller.access.scope);
-    const report = await reader.verify(DEFAULT_GRACE_MS);
+    const report = await reader.verify({
+      graceMs: DEFAULT_GRACE_MS,
+      from: query.from,
+      resumeAt,
+      maxRecords: this.#verifyPage,
+    });
     return {
       ok: report.ok,
       checked: report.checked,
+      complete: report.complete,
+      ...(report.nextSeq !== undefined
+        ? { nextCursor: encodeCursor({ pk: tenantId, sk: chainSk(report.nextSeq) }) }
+        : {}),
+      from: {
+        sequence: report.from.seq,
+        ...(report.from.checkpoint ? { checkpoint: report.from.checkpoint } : {}),
+      },
       pending: report.pending,
       oldestPendingAgeSeconds: report.oldestPendingAgeSeconds,
       ...(report.firstBrokenSequence !== undefined
@@ -166,6 +196,7 @@ export interface ChainMaintainer {
   listLogs(): Promise<string[]>;
   sequence(logId: string, options?: SequenceOptions): Promise<SequenceReport>;
   reader(logId: string): Pick<AuditLogReader, 'verify'>;
+  checkpoint(logId: string, head: ChainPoint): Promise<{ day: string; written: boolean }>;
   readonly graceMs: number;
 }
 
@@ -206,6 +237,8 @@ export interface LogVerification {
   oldestPendingAgeSeconds: number;
   lateSequenced: number;
   head: { seq: number; hash: string };
+  /** The sequence and day of the checkpoint written today (none when the log did not verify). */
+  checkpoint?: { seq: number; day: string };
   error?: string;
 }
 
@@ -222,9 +255,12 @@ export interface ChainsSummary {
 export const SWEEP_LOOKBACK_MS = 48 * 3_600_000;
 
 /**
- * The daily job: for every log, a catch-up sweep (chains any event that slipped past the stream, however
- * late it committed), then a full verification. A log that cannot be read or sequenced counts as a failure
- * and the others still run.
+ * The daily job, for every log: a catch-up sweep (chains any event that slipped past the stream, however
+ * late it committed); a full verification from the oldest record still required (against the
+ * authenticated head and every checkpoint: a head behind or diverging from yesterday's checkpoint is a
+ * break); and, when it found nothing, today's checkpoint of the head. A log whose sweep fails is still
+ * verified (a head the sequencer refuses is what verification reports); one that cannot be verified counts
+ * as a failure and the others still run.
  */
 export async function verifyAllChains(
   maintainer: ChainMaintainer,
@@ -236,11 +272,22 @@ export async function verifyAllChains(
   const worker = async () => {
     while (next < logs.length) {
       const logId = logs[next++]!;
+      let lateSequenced = 0;
+      let sweepError: unknown;
       try {
-        const swept = await maintainer.sequence(logId, {
-          lookbackMs: options.lookbackMs ?? SWEEP_LOOKBACK_MS,
-        });
-        const report = await maintainer.reader(logId).verify(maintainer.graceMs);
+        lateSequenced = (
+          await maintainer.sequence(logId, { lookbackMs: options.lookbackMs ?? SWEEP_LOOKBACK_MS })
+        ).sequenced;
+      } catch (error) {
+        sweepError = error;
+      }
+      try {
+        const report = await maintainer.reader(logId).verify({ graceMs: maintainer.graceMs });
+        let checkpoint: LogVerification['checkpoint'];
+        if (report.ok && report.authenticHead) {
+          const { day } = await maintainer.checkpoint(logId, report.authenticHead);
+          checkpoint = { seq: report.authenticHead.seq, day };
+        }
         results.push({
           logId,
           ok: report.ok,
@@ -250,8 +297,11 @@ export async function verifyAllChains(
             : {}),
           pending: report.pending,
           oldestPendingAgeSeconds: report.oldestPendingAgeSeconds,
-          lateSequenced: swept.sequenced,
+          lateSequenced,
           head: report.head,
+          ...(checkpoint ? { checkpoint } : {}),
+          // A sweep that failed on a chain that verifies is an operational failure, not a break.
+          ...(report.ok && sweepError !== undefined ? { error: describe(sweepError) } : {}),
         });
       } catch (error) {
         results.push({
@@ -260,9 +310,9 @@ export async function verifyAllChains(
           checked: 0,
           pending: 0,
           oldestPendingAgeSeconds: 0,
-          lateSequenced: 0,
+          lateSequenced,
           head: { seq: 0, hash: '' },
-          error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error',
+          error: describe(error),
         });
       }
     }
@@ -278,3 +328,6 @@ export async function verifyAllChains(
     failures: results.filter((r) => r.error).length,
   };
 }
+
+const describe = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';

@@ -3,20 +3,27 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import { type ChainMac, chainMacFromEnv } from '../crypto/chain-mac.js';
 import {
+  CHECKPOINT_RETENTION_DAYS,
   type ChainHead,
+  type ChainPoint,
   HEAD_SK,
   LOG_REGISTRY_PK,
   type StoredEventItem,
   appendToChain,
   chainSk,
+  checkpointOf,
+  checkpointSk,
   eventSk,
   eventUlid,
+  macMessage,
   markSk,
   pendingWindowStart,
   ulidFloor,
@@ -28,7 +35,7 @@ import { AuditLogReader, type PendingStatus, onAuditAppend } from './audit-store
 /**
  * Events per transaction: each needs a chain record and a marker, plus the head and either a check of the
  * chain record the head points at or (on a log's first batch) the log's registry entry:
- * 2 × 49 + 2 = 100, DynamoDB's TransactWriteItems limit.
+ * 2 × 49 + 2 = 100, DynamoDB's TransactWriteItems limit. (The batch's seal rides on its last record.)
  */
 export const MAX_BATCH = 49;
 
@@ -52,7 +59,12 @@ export class AuditSequencerError extends Error {
 export interface AuditSequencerProps {
   /** Function-role client: the sequencer acts for every log. */
   client: DynamoDBDocumentClient;
+  /** The audit (events) table: read only. */
   tableName: string;
+  /** The audit chain table: chain records, markers, heads, checkpoints and the log registry. */
+  chainTableName: string;
+  /** Authenticates each new head (kms:GenerateMac, which only the sealing roles may call). */
+  mac: ChainMac;
   batchSize?: number;
   graceMs?: number;
   /** Bound on batches per run, so one busy log cannot hold a stream batch forever. */
@@ -83,10 +95,16 @@ export interface SequenceReport extends PendingStatus {
  * the chain records, a marker per event (conditional: an event is never chained twice) and the head
  * (conditional on the head read: two sequencers never both extend it). A failed or repeated batch changes
  * nothing, and a retry starts again from the stored head, so the work is idempotent.
+ *
+ * Each new head is a statement MAC'd with the audit MAC key (also stored as the batch's last record's
+ * seal). The sequencer extends only a head whose MAC it verified (or that it wrote itself), so a forged
+ * head is never laundered into an authentic one.
  */
 export class AuditSequencer {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #chainTable: string;
+  readonly #mac: ChainMac;
   readonly #batchSize: number;
   readonly #graceMs: number;
   readonly #maxBatches: number;
@@ -94,10 +112,14 @@ export class AuditSequencer {
   readonly #now: () => number;
   // Runs of one log in this process go one after another: they would only conflict with each other.
   readonly #tails = new Map<string, Promise<unknown>>();
+  // The last head this process wrote or verified, per log: no MAC check needed to build on it again.
+  readonly #trusted = new Map<string, string>();
 
   constructor(props: AuditSequencerProps) {
     this.#db = props.client;
     this.#table = props.tableName;
+    this.#chainTable = props.chainTableName;
+    this.#mac = props.mac;
     this.#batchSize = Math.min(props.batchSize ?? MAX_BATCH, MAX_BATCH);
     if (this.#batchSize < 1) throw new RangeError('batchSize must be at least 1');
     this.#graceMs = props.graceMs ?? DEFAULT_GRACE_MS;
@@ -130,7 +152,7 @@ export class AuditSequencer {
     do {
       const out = await this.#db.send(
         new QueryCommand({
-          TableName: this.#table,
+          TableName: this.#chainTable,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': LOG_REGISTRY_PK },
           ProjectionExpression: 'sk',
@@ -145,7 +167,46 @@ export class AuditSequencer {
 
   /** A reader of any log with the sequencer's (platform) credentials. */
   reader(logId: string): AuditLogReader {
-    return new AuditLogReader({ client: this.#db, tableName: this.#table, logId, now: this.#now });
+    return new AuditLogReader({
+      client: this.#db,
+      tableName: this.#table,
+      chainTableName: this.#chainTable,
+      logId,
+      mac: this.#mac,
+      now: this.#now,
+    });
+  }
+
+  /**
+   * Writes today's checkpoint of a log's verified head (the daily job, after a verification that found
+   * nothing): a MAC'd statement that any later head must still contain. One per log and UTC day (a second
+   * run on the same day keeps the first).
+   */
+  async checkpoint(logId: string, head: ChainPoint): Promise<{ day: string; written: boolean }> {
+    const takenAtMs = this.#now();
+    const statement = checkpointOf(logId, head, takenAtMs);
+    const mac = await this.#mac.generate(macMessage(statement));
+    try {
+      await this.#db.send(
+        new PutCommand({
+          TableName: this.#chainTable,
+          Item: {
+            pk: logId,
+            sk: checkpointSk(statement.day),
+            ...statement,
+            mac,
+            // For DynamoDB's TTL deletion only; the verifier never reads it.
+            ttl: Math.floor(takenAtMs / 1000) + CHECKPOINT_RETENTION_DAYS * 86_400,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { day: statement.day, written: true };
+    } catch (error) {
+      if ((error as Error)?.name === 'ConditionalCheckFailedException')
+        return { day: statement.day, written: false };
+      throw error;
+    }
   }
 
   async #run(logId: string, options: SequenceOptions): Promise<SequenceReport> {
@@ -154,14 +215,16 @@ export class AuditSequencer {
     let batches = 0;
     let conflicts = 0;
     const hints = new Set(options.hints ?? []);
-    let read = await reader.head();
+    let read = await this.#authenticHead(reader);
     for (;;) {
       let head = read.head;
       let exists = read.exists;
       let batch: StoredEventItem[] = [];
       const flush = async () => {
-        const next = appendToChain(head, batch, this.#now());
-        await this.#commit(logId, exists ? head : undefined, batch, next);
+        const next = appendToChain(head, logId, batch, this.#now());
+        const mac = await this.#mac.generate(macMessage(next.statement));
+        await this.#commit(logId, exists ? head : undefined, batch, next, mac);
+        this.#trusted.set(logId, trustKey(next.head));
         head = next.head;
         exists = true;
         sequenced += batch.length;
@@ -182,10 +245,10 @@ export class AuditSequencer {
       } catch (error) {
         if (!isConflict(error)) throw error;
         const used = { head, exists };
-        read = await reader.head();
+        const now = await reader.head();
         // A failed condition while the head stayed put is no race: the head disagrees with its chain
         // record, or an event or record exists that the head does not account for. Never build on that.
-        if (!isTransactionConflict(error) && sameHead(used, read))
+        if (!isTransactionConflict(error) && sameHead(used, now))
           throw new AuditSequencerError(
             `log ${logId}: the stored chain is inconsistent at ${head.seq}`,
             error,
@@ -194,12 +257,28 @@ export class AuditSequencer {
         if (++conflicts > this.#maxConflicts)
           throw new AuditSequencerError(`log ${logId}: the head kept moving`, error);
         await sleep(Math.min(1000, 20 * 2 ** Math.min(conflicts, 6)) * Math.random());
-        read = await reader.head();
+        read = await this.#authenticHead(reader);
         continue;
       }
       const pending = await reader.pendingStatus(this.#graceMs, head);
       return { logId, sequenced, batches, conflicts, head: { seq: head.seq, hash: head.hash }, ...pending };
     }
+  }
+
+  /** The stored head, refused unless its MAC verifies (or this process wrote it). */
+  async #authenticHead(reader: AuditLogReader): Promise<{ head: ChainHead; exists: boolean }> {
+    const read = await reader.head();
+    if (!read.exists) return read;
+    const { statement, mac } = read.stored;
+    if (!statement || mac === undefined)
+      throw new AuditSequencerError(`log ${reader.logId}: the head is not a sequencer statement`);
+    if (this.#trusted.get(reader.logId) === trustKey(read.head)) return read;
+    if (!(await this.#mac.verify(macMessage(statement), mac)))
+      throw new AuditSequencerError(
+        `log ${reader.logId}: the head's MAC is not valid; refusing to extend it`,
+      );
+    this.#trusted.set(reader.logId, trustKey(read.head));
+    return read;
   }
 
   #windowStart(head: ChainHead, options: SequenceOptions): string {
@@ -223,13 +302,30 @@ export class AuditSequencer {
       const item = await this.#unmarkedEvent(reader.logId, eventUlid(id));
       if (item) yield item;
     }
-    yield* reader.unmarkedEvents(from);
+    for await (const item of reader.unmarkedEvents(from)) {
+      // An item whose id is not the one its key names was not written by the audit store: leave it out of
+      // the chain (it stays pending, which the pending alarm reports).
+      if (validEventId(String(item.id)) && `e_${String(item.sk).slice(6)}` === item.id) yield item;
+    }
   }
 
   async #unmarkedEvent(logId: string, ulid: string): Promise<StoredEventItem | undefined> {
-    const get = (sk: string) =>
-      this.#db.send(new GetCommand({ TableName: this.#table, Key: { pk: logId, sk }, ConsistentRead: true }));
-    const [event, mark] = await Promise.all([get(eventSk(ulid)), get(markSk(ulid))]);
+    const [event, mark] = await Promise.all([
+      this.#db.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { pk: logId, sk: eventSk(ulid) },
+          ConsistentRead: true,
+        }),
+      ),
+      this.#db.send(
+        new GetCommand({
+          TableName: this.#chainTable,
+          Key: { pk: logId, sk: markSk(ulid) },
+          ConsistentRead: true,
+        }),
+      ),
+    ]);
     return event.Item && !mark.Item ? (event.Item as StoredEventItem) : undefined;
   }
 
@@ -238,19 +334,20 @@ export class AuditSequencer {
     readHead: ChainHead | undefined,
     batch: StoredEventItem[],
     next: ReturnType<typeof appendToChain>,
+    mac: string,
   ): Promise<void> {
     const put = (
       Item: Record<string, unknown>,
       ConditionExpression = 'attribute_not_exists(pk)',
     ): TransactItem => ({
-      Put: { TableName: this.#table, Item, ConditionExpression },
+      Put: { TableName: this.#chainTable, Item, ConditionExpression },
     });
     const items: TransactItem[] = [];
     if (readHead && readHead.seq > 0) {
       // The head must agree with the chain record it points at, or the batch would extend a forged head.
       items.push({
         ConditionCheck: {
-          TableName: this.#table,
+          TableName: this.#chainTable,
           Key: { pk: logId, sk: chainSk(readHead.seq) },
           ConditionExpression: '#hash = :hash',
           ExpressionAttributeNames: { '#hash': 'hash' },
@@ -258,15 +355,32 @@ export class AuditSequencer {
         },
       });
     }
-    for (const record of next.records) {
-      items.push(put({ pk: logId, sk: chainSk(record.seq), ...record }));
-      items.push(put({ pk: logId, sk: markSk(eventUlid(record.eventId)), seq: record.seq, ttl: record.ttl }));
-    }
-    const headItem = { pk: logId, sk: HEAD_SK, ...next.head, updatedAt: new Date(this.#now()).toISOString() };
+    const last = next.records.length - 1;
+    next.records.forEach((record, i) => {
+      // `ttl` only drives DynamoDB's deletion; verification reads the hashed `expiresAt`.
+      const item: Record<string, unknown> = {
+        pk: logId,
+        sk: chainSk(record.seq),
+        ...record,
+        ttl: record.expiresAt,
+      };
+      if (i === last) item.seal = { ...next.statement, mac };
+      items.push(put(item));
+      items.push(
+        put({ pk: logId, sk: markSk(eventUlid(record.eventId)), seq: record.seq, ttl: record.expiresAt }),
+      );
+    });
+    const headItem = {
+      pk: logId,
+      sk: HEAD_SK,
+      ...next.statement,
+      mac,
+      updatedAt: new Date(this.#now()).toISOString(),
+    };
     if (readHead) {
       items.push({
         Put: {
-          TableName: this.#table,
+          TableName: this.#chainTable,
           Item: headItem,
           // The head moves only from the state this batch was computed on.
           ConditionExpression: '#seq = :seq AND #hash = :hash',
@@ -287,6 +401,8 @@ export class AuditSequencer {
     await this.#db.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
   }
 }
+
+const trustKey = (head: ChainHead) => `${head.seq}|${head.hash}`;
 
 function validEventId(id: string): boolean {
   try {
@@ -322,9 +438,21 @@ function sameHead(a: { head: ChainHead; exists: boolean }, b: { head: ChainHead;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The sequencer from the environment (AUDIT_TABLE) with the platform DynamoDB client. */
-export function auditSequencerFromEnv(env: NodeJS.ProcessEnv = process.env): AuditSequencer {
-  return new AuditSequencer({ client: platformDynamo(), tableName: requireEnv('auditTable', env) });
+/**
+ * The sequencer from the environment (AUDIT_TABLE, AUDIT_CHAIN_TABLE, AUDIT_MAC_KEY_ARN) with the platform
+ * DynamoDB client.
+ */
+export function auditSequencerFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  options: Omit<AuditSequencerProps, 'client' | 'tableName' | 'chainTableName' | 'mac'> = {},
+): AuditSequencer {
+  return new AuditSequencer({
+    client: platformDynamo(),
+    tableName: requireEnv('auditTable', env),
+    chainTableName: requireEnv('auditChainTable', env),
+    mac: chainMacFromEnv(env),
+    ...options,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------

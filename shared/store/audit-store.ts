@@ -9,23 +9,24 @@ import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import {
   CHAIN_PREFIX,
+  CHECKPOINT_PREFIX,
   type ChainHead,
-  ChainVerifier,
   EMPTY_HEAD,
   EVENT_PREFIX,
   HEAD_SK,
   MARK_PREFIX,
   PLATFORM_RETENTION_DAYS,
   type StoredEventItem,
-  type VerifyOutcome,
   canonicalJson,
   chainSk,
   eventSk,
   eventUlid,
+  headOf,
   markSk,
+  parseCheckpointStatement,
+  parseHeadStatement,
   pendingWindowStart,
   retentionDaysFor,
-  seqOfChainSk,
   ttlFor,
   ulidCeil,
   ulidFloor,
@@ -44,6 +45,15 @@ import type { AuditRecorder, TransactItem } from '../http/audit-seam.js';
 import { ValidationError } from '../http/errors.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 import type { TenantScope } from './tenant-scope.js';
+import type { ChainMacVerifier } from '../crypto/chain-mac.js';
+import {
+  type ChainSource,
+  type ChainVerifyOptions,
+  type ChainVerifyOutcome,
+  type StoredCheckpoint,
+  type StoredHead,
+  verifyChain,
+} from './audit-verification.js';
 
 /** Largest canonical size of one event's content; far below DynamoDB's 400 KB item limit. */
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -66,9 +76,7 @@ export interface PendingStatus {
   oldestPendingAgeSeconds: number;
 }
 
-export interface AuditVerifyReport extends VerifyOutcome, PendingStatus {
-  head: { seq: number; hash: string };
-}
+export interface AuditVerifyReport extends ChainVerifyOutcome, PendingStatus {}
 
 // ---------------------------------------------------------------------------------------------------------
 // Append notifications: the in-process (local mode, tests) sequencer learns which logs have new events.
@@ -157,13 +165,18 @@ export function buildEventItem(
 }
 
 export interface AuditStoreProps {
+  /** The audit (events) table. */
   tableName: string;
+  /** The audit chain table (read only here: only the sequencer and the daily job write it). */
+  chainTableName: string;
   /** Scoped clients: tenant events are written and read with credentials limited to the tenant's partition. */
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   /** Function-role client, only for the platform log (which belongs to no tenant). */
   platformClient: DynamoDBDocumentClient;
   /** The tenant's plan when the caller does not pass one; defaults to what the auth layer remembered. */
   planOf?: (tenantId: string) => Plan | undefined;
+  /** Checks head and checkpoint MACs when verifying (kms:VerifyMac); readers without it cannot verify. */
+  mac?: ChainMacVerifier;
   now?: () => number;
 }
 
@@ -239,7 +252,9 @@ export class AuditStore implements AuditRecorder {
     return new AuditLogReader({
       client: db,
       tableName: this.#props.tableName,
+      chainTableName: this.#props.chainTableName,
       logId: scope.tenantId,
+      mac: this.#props.mac,
       now: this.#now,
     });
   }
@@ -250,8 +265,12 @@ export class AuditStore implements AuditRecorder {
 
 export interface AuditLogReaderProps {
   client: DynamoDBDocumentClient;
+  /** The audit (events) table. */
   tableName: string;
+  /** The audit chain table. */
+  chainTableName: string;
   logId: string;
+  mac?: ChainMacVerifier;
   now?: () => number;
 }
 
@@ -275,16 +294,20 @@ export interface EventPage {
 const MAX_SCANNED_PER_REQUEST = 2000;
 
 /** Reads one log: events, their sequence numbers, pending status and chain verification. */
-export class AuditLogReader {
+export class AuditLogReader implements ChainSource {
   readonly #db: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #chainTable: string;
   readonly logId: string;
+  readonly #mac: ChainMacVerifier | undefined;
   readonly #now: () => number;
 
   constructor(props: AuditLogReaderProps) {
     this.#db = props.client;
     this.#table = props.tableName;
+    this.#chainTable = props.chainTableName;
     this.logId = props.logId;
+    this.#mac = props.mac;
     this.#now = props.now ?? Date.now;
   }
 
@@ -378,7 +401,7 @@ export class AuditLogReader {
     do {
       const out = await this.#db.send(
         new QueryCommand({
-          TableName: this.#table,
+          TableName: this.#chainTable,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
           ExpressionAttributeValues: {
             ':pk': this.logId,
@@ -398,22 +421,77 @@ export class AuditLogReader {
     return result;
   }
 
-  /** The log's head (strongly consistent), or EMPTY_HEAD before anything was chained. */
-  async head(): Promise<{ head: ChainHead; exists: boolean }> {
+  /** The HEAD item as stored (strongly consistent), its statement parsed but not yet authenticated. */
+  async storedHead(): Promise<StoredHead> {
     const { Item } = await this.#db.send(
-      new GetCommand({ TableName: this.#table, Key: { pk: this.logId, sk: HEAD_SK }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#chainTable,
+        Key: { pk: this.logId, sk: HEAD_SK },
+        ConsistentRead: true,
+      }),
     );
-    if (!Item) return { head: EMPTY_HEAD, exists: false };
+    if (!Item) return { exists: false };
+    const { mac, ...rest } = Item;
+    const statement = parseHeadStatement(rest, this.logId);
     return {
       exists: true,
-      head: {
-        seq: Number(Item.seq),
-        hash: String(Item.hash),
-        watermark: String(Item.watermark ?? ''),
-        chainedAtMs: Number(Item.chainedAtMs ?? 0),
-        lastTtl: Number(Item.lastTtl ?? 0),
-      },
+      ...(statement ? { statement } : {}),
+      ...(typeof mac === 'string' ? { mac } : {}),
+      ...(Number.isSafeInteger(Item.seq) ? { claimedSeq: Item.seq as number } : {}),
     };
+  }
+
+  /**
+   * The log's head as the sequencer builds on it: EMPTY_HEAD before anything was chained. The statement is
+   * not authenticated here (the sequencer checks its MAC before extending it).
+   */
+  async head(): Promise<{ head: ChainHead; exists: boolean; stored: StoredHead }> {
+    const stored = await this.storedHead();
+    if (!stored.exists) return { head: EMPTY_HEAD, exists: false, stored };
+    return {
+      exists: true,
+      stored,
+      head: stored.statement
+        ? headOf(stored.statement)
+        : { ...EMPTY_HEAD, seq: stored.claimedSeq ?? 0, hash: '' },
+    };
+  }
+
+  /** Every CHECKPOINT item of the log (at most one a day, kept CHECKPOINT_RETENTION_DAYS). */
+  async storedCheckpoints(): Promise<StoredCheckpoint[]> {
+    const found: StoredCheckpoint[] = [];
+    for await (const item of this.#query(this.#chainTable, CHECKPOINT_PREFIX, `${CHECKPOINT_PREFIX}~`)) {
+      const { mac, ...rest } = item;
+      const statement = parseCheckpointStatement(rest, this.logId);
+      found.push({
+        ...(statement ? { statement } : {}),
+        ...(typeof mac === 'string' ? { mac } : {}),
+        ...(Number.isSafeInteger(item.seq) ? { claimedSeq: item.seq as number } : {}),
+      });
+    }
+    return found;
+  }
+
+  /** One chain record as stored (strongly consistent). */
+  async chainRecord(seq: number): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.#db.send(
+      new GetCommand({
+        TableName: this.#chainTable,
+        Key: { pk: this.logId, sk: chainSk(seq) },
+        ConsistentRead: true,
+      }),
+    );
+    return Item;
+  }
+
+  /** Chain records from `fromSeq` to `toSeq` (inclusive; undefined: to the end), ascending. */
+  async *chainRecords(fromSeq: number, toSeq?: number): AsyncGenerator<Record<string, unknown>> {
+    if (toSeq !== undefined && toSeq < fromSeq) return;
+    yield* this.#query(
+      this.#chainTable,
+      chainSk(Math.max(1, fromSeq)),
+      toSeq !== undefined ? chainSk(toSeq) : `${CHAIN_PREFIX}~`,
+    );
   }
 
   /**
@@ -425,9 +503,10 @@ export class AuditLogReader {
     options: { projection?: boolean } = {},
   ): AsyncGenerator<StoredEventItem> {
     const marked = new Set<string>();
-    for await (const item of this.#query(markSk(fromUlid), `${MARK_PREFIX}~`, 'sk'))
+    for await (const item of this.#query(this.#chainTable, markSk(fromUlid), `${MARK_PREFIX}~`, 'sk'))
       marked.add(String(item.sk).slice(MARK_PREFIX.length));
     for await (const item of this.#query(
+      this.#table,
       eventSk(fromUlid),
       `${EVENT_PREFIX}~`,
       options.projection ? 'sk, id, #ttl' : undefined,
@@ -436,11 +515,16 @@ export class AuditLogReader {
     }
   }
 
-  async *#query(lo: string, hi: string, projection?: string): AsyncGenerator<Record<string, unknown>> {
+  async *#query(
+    table: string,
+    lo: string,
+    hi: string,
+    projection?: string,
+  ): AsyncGenerator<Record<string, unknown>> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const input: QueryCommandInput = {
-        TableName: this.#table,
+        TableName: table,
         KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
         ExpressionAttributeValues: { ':pk': this.logId, ':lo': lo, ':hi': hi },
         ConsistentRead: true,
@@ -472,92 +556,26 @@ export class AuditLogReader {
   }
 
   /**
-   * Walks the chain from its first live record to the head and reports the first break. Reads the head
-   * first and stops there, so records a concurrent sequencer adds meanwhile are not mistaken for a break.
+   * Verifies the log against what the sequencer and the daily job authenticated (audit-verification.ts),
+   * and reports what is pending. Needs the MAC verifier (kms:VerifyMac on the audit MAC key).
    */
-  async verify(graceMs: number): Promise<AuditVerifyReport> {
-    let { head, exists } = await this.head();
-    let outcome = await this.#walk(head, exists);
-    if (!outcome.ok && !exists) {
-      // The first batch may have been chained between reading the (absent) head and the records.
-      ({ head, exists } = await this.head());
-      if (exists) outcome = await this.#walk(head, exists);
-    }
-    if (outcome.ok && exists && (await this.#hasRecordAfter(head))) {
-      // A record past the head: either a sequencer extended the chain meanwhile (it moves the head in the
-      // same transaction, so the head has moved now) or the head was rolled back.
-      const now = await this.head();
-      if (now.head.seq <= head.seq)
-        outcome = {
-          ok: false,
-          checked: outcome.checked,
-          firstBrokenSequence: head.seq + 1,
-          reason: 'head-mismatch',
-        };
-    }
-    const pending = await this.pendingStatus(graceMs, head);
-    return { ...outcome, ...pending, head: { seq: head.seq, hash: head.hash } };
-  }
-
-  async #hasRecordAfter(head: ChainHead): Promise<boolean> {
-    const { Item } = await this.#db.send(
-      new GetCommand({
-        TableName: this.#table,
-        Key: { pk: this.logId, sk: chainSk(head.seq + 1) },
-        ConsistentRead: true,
-        ProjectionExpression: 'sk',
-      }),
-    );
-    return Item !== undefined;
-  }
-
-  async #walk(head: ChainHead, headExists: boolean): Promise<VerifyOutcome> {
-    const verifier = new ChainVerifier(this.logId, this.#now());
-    const hi = headExists ? chainSk(head.seq) : `${CHAIN_PREFIX}~`;
-    let page: Array<{ seq: number; item: Record<string, unknown> }> = [];
-    const flush = async () => {
-      const events = await this.#eventsById(page.map((entry) => entry.item.eventId));
-      for (const { seq, item } of page) {
-        const eventId = typeof item.eventId === 'string' ? item.eventId : undefined;
-        verifier.push({
-          seq,
-          record: {
-            seq: typeof item.seq === 'number' ? item.seq : undefined,
-            eventId,
-            prevHash: item.prevHash as string,
-            hash: item.hash as string,
-            eventTtl: item.eventTtl as number,
-            prevTtl: item.prevTtl as number,
-            ttl: item.ttl as number,
-          },
-          event: eventId ? events.get(eventId) : undefined,
-        });
-        if (verifier.broken) break;
-      }
-      page = [];
-    };
-    if (!headExists || head.seq > 0) {
-      for await (const item of this.#query(`${CHAIN_PREFIX}000000000001`, hi)) {
-        const seq = seqOfChainSk(String(item.sk));
-        if (seq === undefined) continue;
-        page.push({ seq, item });
-        if (page.length >= 100) await flush();
-        if (verifier.broken) break;
-      }
-      if (!verifier.broken && page.length) await flush();
-    }
-    return verifier.finish(headExists ? head : undefined);
+  async verify(options: ChainVerifyOptions & { graceMs: number }): Promise<AuditVerifyReport> {
+    if (!this.#mac) throw new Error('this audit reader has no MAC verifier: it cannot verify chains');
+    const { graceMs, ...walk } = options;
+    const outcome = await verifyChain(this, this.#mac, this.#now(), walk);
+    const pending = await this.pendingStatus(graceMs);
+    return { ...outcome, ...pending };
   }
 
   /** Events by id: one range query over the page's ids, then single reads for any not found in it. */
-  async #eventsById(ids: readonly unknown[]): Promise<Map<string, StoredEventItem>> {
+  async eventsById(ids: readonly unknown[]): Promise<Map<string, StoredEventItem>> {
     const ulids: string[] = [];
     for (const id of ids) {
       if (typeof id !== 'string') continue;
       try {
         ulids.push(eventUlid(id));
       } catch {
-        // A malformed id in a (tampered) chain record: the verifier reports it.
+        // A malformed id in a (tampered) chain record: the walker reports it.
       }
     }
     const found = new Map<string, StoredEventItem>();
@@ -567,7 +585,11 @@ export class AuditLogReader {
     // A late event widens the range; cap what the range query reads and fetch the rest one by one.
     const cap = ulids.length * 4 + 50;
     let read = 0;
-    for await (const item of this.#query(eventSk(ulids[0]!), eventSk(ulids[ulids.length - 1]!))) {
+    for await (const item of this.#query(
+      this.#table,
+      eventSk(ulids[0]!),
+      eventSk(ulids[ulids.length - 1]!),
+    )) {
       if (wanted.has(String(item.id))) found.set(String(item.id), item as StoredEventItem);
       if (++read >= cap) break;
     }
@@ -611,12 +633,16 @@ export function auditRecorderFromEnv(deps: {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   platformClient?: DynamoDBDocumentClient;
   planOf?: (tenantId: string) => Plan | undefined;
+  /** Only where chains are verified (the audit function): its role may call kms:VerifyMac. */
+  mac?: ChainMacVerifier;
   env?: NodeJS.ProcessEnv;
 }): AuditStore {
   return new AuditStore({
     tableName: requireEnv('auditTable', deps.env),
+    chainTableName: requireEnv('auditChainTable', deps.env),
     tenantClients: deps.tenantClients,
     platformClient: deps.platformClient ?? platformDynamo(),
     planOf: deps.planOf,
+    mac: deps.mac,
   });
 }

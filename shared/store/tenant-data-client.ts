@@ -96,6 +96,7 @@ export function tenantDataClientsFromEnv(): TenantDataClients {
     tables: {
       tenantDataTableArn: requireEnv('tenantDataTableArn'),
       auditTableArn: requireEnv('auditTableArn'),
+      auditChainTableArn: requireEnv('auditChainTableArn'),
       tableKeyArn: requireEnv('platformKeyArn'),
     },
   });

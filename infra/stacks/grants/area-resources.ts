@@ -16,6 +16,8 @@ import type { TableDef } from '../../../shared/store/tables.js';
 export interface AreaResources {
   stage: string;
   platformKey: kms.IKey;
+  /** The audit MAC key: GenerateMac only for the sealing roles (sequencer, daily job), VerifyMac for verifiers. */
+  auditMacKey: kms.IKey;
   tables: Record<TableDef['id'], dynamodb.ITable>;
   storageBucket: s3.IBucket;
   exportBucket: s3.IBucket;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
-import { AuditSequencer, MAX_BATCH } from '../../../shared/store/audit-sequencer.js';
-import { expectChainOf, newScope, sampleEvent, storeFromEnv } from './support.js';
+import { MAX_BATCH } from '../../../shared/store/audit-sequencer.js';
+import { expectChainOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 describe('concurrent appends', () => {
   // The emulator copies the whole table per transaction item: full 99-item batches take seconds each there.
@@ -15,10 +15,7 @@ describe('concurrent appends', () => {
     await Promise.all(Array.from({ length: 200 }, (_, i) => store.record(scope, sampleEvent(i))));
 
     // Act
-    const report = await new AuditSequencer({
-      client: platformDynamo(),
-      tableName: process.env.AUDIT_TABLE!,
-    }).sequence(scope.tenantId);
+    const report = await sequencerFromEnv().sequence(scope.tenantId);
 
     // Assess
     expect(report).toMatchObject({ sequenced: 200, batches: Math.ceil(200 / MAX_BATCH), pending: 0 });
@@ -27,7 +24,13 @@ describe('concurrent appends', () => {
     // Integrated in id order.
     const ids = chain.map((r) => r.eventId);
     expect(ids).toEqual([...ids].sort());
-    const verify = await (await store.readerFor(scope)).verify(15 * 60_000);
-    expect(verify).toMatchObject({ ok: true, checked: 200, pending: 0, oldestPendingAgeSeconds: 0 });
+    const verify = await (await store.readerFor(scope)).verify({ graceMs: 15 * 60_000 });
+    expect(verify).toMatchObject({
+      ok: true,
+      checked: 200,
+      complete: true,
+      pending: 0,
+      oldestPendingAgeSeconds: 0,
+    });
   });
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
-import { AuditSequencer, startLocalSequencer } from '../../../shared/store/audit-sequencer.js';
-import { newScope, sampleEvent, storeFromEnv } from './support.js';
+import { startLocalSequencer } from '../../../shared/store/audit-sequencer.js';
+import { newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = Date.now();
@@ -16,7 +15,7 @@ describe('in-process sequencer (local mode)', () => {
   it('chains events appended before and after it started, in the background', async () => {
     // Prepare
     const store = storeFromEnv();
-    const sequencer = new AuditSequencer({ client: platformDynamo(), tableName: process.env.AUDIT_TABLE! });
+    const sequencer = sequencerFromEnv();
     const early = newScope();
     const late = newScope();
     for (let i = 0; i < 3; i++) await store.record(early, sampleEvent(i));
@@ -38,7 +37,10 @@ describe('in-process sequencer (local mode)', () => {
     // Assess
     expect(errors).toEqual([]);
     for (const scope of [early, late]) {
-      expect(await (await store.readerFor(scope)).verify(60_000)).toMatchObject({ ok: true, pending: 0 });
+      expect(await (await store.readerFor(scope)).verify({ graceMs: 60_000 })).toMatchObject({
+        ok: true,
+        pending: 0,
+      });
     }
   });
 });

@@ -11,7 +11,7 @@ import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../../support/local-api.js';
-import { itemsOf, overwrite, storeFromEnv } from './support.js';
+import { itemsOf, overwrite, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let api: TestApi;
 let tenant: TenantWithRoles;
@@ -119,7 +119,14 @@ describe('audit routes: what they return', () => {
     const sequences = oldestFirst.map((e: any) => e.sequence);
     expect(sequences).toEqual(Array.from({ length: sequences.length }, (_, i) => i + 1));
     expect(page.body).toMatchObject({ pending: 0, oldestPendingAgeSeconds: 0 });
-    expect(verify.body).toMatchObject({ ok: true, pending: 0, checked: sequences.length });
+    expect(verify.body).toMatchObject({
+      ok: true,
+      complete: true,
+      from: { sequence: 0 },
+      pending: 0,
+      checked: sequences.length,
+    });
+    expect(verify.body.nextCursor).toBeUndefined();
     expect(verify.body.head.sequence).toBe(sequences.length);
   });
 
@@ -268,5 +275,54 @@ describe('audit routes: what they return', () => {
     });
     await overwrite(db, event!);
     expect((await api.request('GET', path(tenant.tenantId, '/verify'), { token })).body.ok).toBe(true);
+  });
+
+  it('verifies from the latest daily checkpoint with from=checkpoint', async () => {
+    // Prepare: the daily job's checkpoint of the head, then one more chained event.
+    const token = tenant.users.reviewer.token;
+    await sequenceNow(tenant.tenantId);
+    const sequencer = sequencerFromEnv();
+    const full = await sequencer.reader(tenant.tenantId).verify({ graceMs: 60_000 });
+    await sequencer.checkpoint(tenant.tenantId, full.authenticHead!);
+    await store.record(mintTenantScope({ tenantId: tenant.tenantId, userId: tenant.users.owner.userId }), {
+      action: 'member.added',
+      actor: { userId: tenant.users.owner.userId, ip: '192.0.2.1', userAgent: 'vitest' },
+      resource: { type: 'member', id: 'u_after_checkpoint' },
+    });
+    await sequenceNow(tenant.tenantId);
+
+    // Act
+    const res = await api.request('GET', path(tenant.tenantId, '/verify?from=checkpoint'), { token });
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      ok: true,
+      complete: true,
+      checked: 1,
+      from: { sequence: full.head.seq, checkpoint: new Date().toISOString().slice(0, 10) },
+      head: { sequence: full.head.seq + 1 },
+    });
+  });
+
+  it('refuses a malformed from or cursor, another tenant’s cursor and unknown parameters, naming the field', async () => {
+    const token = tenant.users.reviewer.token;
+    const foreign = Buffer.from(JSON.stringify({ pk: other.tenantId, sk: 'CHAIN#000000000002' })).toString(
+      'base64url',
+    );
+    const notChain = Buffer.from(JSON.stringify({ pk: tenant.tenantId, sk: 'EVENT#x' })).toString(
+      'base64url',
+    );
+    for (const [query, field] of [
+      ['from=everything', 'query.from'],
+      ['cursor=%%%', 'query.cursor'],
+      [`cursor=${foreign}`, 'query.cursor'],
+      [`cursor=${notChain}`, 'query.cursor'],
+      ['limit=5', 'query'],
+    ] as const) {
+      const res = await api.request('GET', path(tenant.tenantId, `/verify?${query}`), { token });
+      expect(res.status, query).toBe(400);
+      expect(JSON.stringify(res.body.errors), query).toContain(field);
+    }
   });
 });

@@ -1,11 +1,11 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
-import { HEAD_SK, eventSk, ulidFloor, ulidTimeMs } from '../../../shared/domain/audit-chain.js';
+import { chainSk, eventSk, ulidFloor, ulidTimeMs } from '../../../shared/domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
-import { AuditSequencer } from '../../../shared/store/audit-sequencer.js';
+import type { AuditSequencer } from '../../../shared/store/audit-sequencer.js';
 import { type AuditStore, buildEventItem } from '../../../shared/store/audit-store.js';
-import { expectChainOf, itemsOf, newScope, sampleEvent, storeFromEnv } from './support.js';
+import { expectChainOf, itemsOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let db: DynamoDBDocumentClient;
 let store: AuditStore;
@@ -18,7 +18,7 @@ beforeAll(() => {
 // Small batches: the emulator copies the whole table for every item of a transaction, so big batches on
 // a growing table are slow there (not in DynamoDB). The batch limit itself is tested with MAX_BATCH.
 function sequencer(client: DynamoDBDocumentClient = platformDynamo(), graceMs?: number, batchSize = 10) {
-  return new AuditSequencer({ client, tableName: process.env.AUDIT_TABLE!, graceMs, batchSize });
+  return sequencerFromEnv({ client, graceMs, batchSize });
 }
 
 /** Fails the `nth` sequencing transaction: before it reaches DynamoDB, or after it committed. */
@@ -83,11 +83,12 @@ describe('audit sequencer against the emulator', () => {
     expect(a.sequenced + bReports[0]!.sequenced).toBe(75);
     expect(a.head.seq).toBe(75);
     await expectChainOf(db, scope.tenantId, 75);
-    expect((await (await store.readerFor(scope)).verify(60_000)).ok).toBe(true);
+    expect((await (await store.readerFor(scope)).verify({ graceMs: 60_000 })).ok).toBe(true);
   });
 
   it('refuses to extend a head that disagrees with its chain record, writing nothing', async () => {
-    // Prepare: another writer moves the head just before this sequencer's transaction.
+    // Prepare: someone rewrites the chain record the head points at just before this sequencer's
+    // transaction (after the sequencer checked the MAC of the head it read).
     const scope = newScope();
     for (let i = 0; i < 3; i++) await store.record(scope, sampleEvent(i));
     await sequencer().sequence(scope.tenantId);
@@ -98,18 +99,11 @@ describe('audit sequencer against the emulator', () => {
       (next) => async (args: any) => {
         if (args.input?.TransactItems && !interfered) {
           interfered = true;
+          const [record] = await itemsOf(db, scope.tenantId, chainSk(3));
           await db.send(
             new PutCommand({
-              TableName: process.env.AUDIT_TABLE!,
-              Item: {
-                pk: scope.tenantId,
-                sk: HEAD_SK,
-                seq: 3,
-                hash: 'f'.repeat(64),
-                watermark: '',
-                chainedAtMs: 0,
-                lastTtl: 0,
-              },
+              TableName: process.env.AUDIT_CHAIN_TABLE!,
+              Item: { ...record, hash: 'f'.repeat(64) },
             }),
           );
         }
@@ -146,7 +140,7 @@ describe('audit sequencer against the emulator', () => {
       expect(afterCrash).toBe(when === 'before' ? 10 : 20);
       expect(retry.sequenced).toBe(35 - afterCrash);
       await expectChainOf(db, scope.tenantId, 35);
-      expect((await (await store.readerFor(scope)).verify(60_000)).ok).toBe(true);
+      expect((await (await store.readerFor(scope)).verify({ graceMs: 60_000 })).ok).toBe(true);
     },
   );
 
@@ -172,7 +166,7 @@ describe('audit sequencer against the emulator', () => {
     expect(report).toMatchObject({ sequenced: 1, pending: 0, head: { seq: 4 } });
     const { chain } = await expectChainOf(db, scope.tenantId, 4);
     expect(chain[3]!.eventId).toBe(lateItem.id);
-    expect((await (await store.readerFor(scope)).verify(15 * 60_000)).ok).toBe(true);
+    expect((await (await store.readerFor(scope)).verify({ graceMs: 15 * 60_000 })).ok).toBe(true);
   });
 
   it('never skips an event later than the grace window: the stream hint and the sweep find it', async () => {
@@ -233,7 +227,7 @@ describe('audit sequencer against the emulator', () => {
 
     // Assess
     expect(logs).toEqual(expect.arrayContaining([PLATFORM_LOG_ID, scope.tenantId]));
-    expect((await seq.reader(PLATFORM_LOG_ID).verify(60_000)).ok).toBe(true);
+    expect((await seq.reader(PLATFORM_LOG_ID).verify({ graceMs: 60_000 })).ok).toBe(true);
   });
 
   it('writes events only with a condition and with the plan’s TTL', async () => {

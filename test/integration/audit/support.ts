@@ -3,6 +3,8 @@ import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } 
 import { platformDynamo } from '../../../shared/aws/clients.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
+import { chainMacFromEnv } from '../../../shared/crypto/chain-mac.js';
+import { AuditSequencer, type AuditSequencerProps } from '../../../shared/store/audit-sequencer.js';
 import { AuditStore } from '../../../shared/store/audit-store.js';
 import { tenantDataClientsFromEnv } from '../../../shared/store/tenant-data-client.js';
 import { type TenantScope, mintTenantScope } from '../../../shared/store/tenant-scope.js';
@@ -12,14 +14,34 @@ export function newScope(): TenantScope {
   return mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
 }
 
-/** The audit store as a handler builds it, from the provisioned environment. */
+/** The audit store as the audit function builds it (with the MAC verifier), from the provisioned environment. */
 export function storeFromEnv(now?: () => number): AuditStore {
   return new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
+    chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     tenantClients: tenantDataClientsFromEnv(),
     platformClient: platformDynamo(),
+    mac: chainMacFromEnv(),
     now,
   });
+}
+
+/** A sequencer on the provisioned tables and the emulator's audit MAC key. */
+export function sequencerFromEnv(
+  options: Partial<Omit<AuditSequencerProps, 'tableName' | 'chainTableName'>> = {},
+): AuditSequencer {
+  return new AuditSequencer({
+    client: platformDynamo(),
+    tableName: process.env.AUDIT_TABLE!,
+    chainTableName: process.env.AUDIT_CHAIN_TABLE!,
+    mac: chainMacFromEnv(),
+    ...options,
+  });
+}
+
+/** Events live in the audit table, everything else (chain, markers, head, checkpoints) in the chain table. */
+export function tableOf(sk: string): string {
+  return sk.startsWith('EVENT#') ? process.env.AUDIT_TABLE! : process.env.AUDIT_CHAIN_TABLE!;
 }
 
 export function sampleEvent(n: number, overrides: Partial<AuditEventInput> = {}): AuditEventInput {
@@ -43,7 +65,7 @@ export async function itemsOf(
   do {
     const out = await db.send(
       new QueryCommand({
-        TableName: process.env.AUDIT_TABLE!,
+        TableName: tableOf(prefix),
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
         ExpressionAttributeValues: { ':pk': logId, ':p': prefix },
         ExclusiveStartKey: startKey,
@@ -56,14 +78,14 @@ export async function itemsOf(
   return items;
 }
 
-/** Overwrites an item directly in the table, as someone with table access tampering with it would. */
+/** Overwrites an item directly in its table, as someone with table access tampering with it would. */
 export async function overwrite(db: DynamoDBDocumentClient, item: Record<string, unknown>): Promise<void> {
-  await db.send(new PutCommand({ TableName: process.env.AUDIT_TABLE!, Item: item }));
+  await db.send(new PutCommand({ TableName: tableOf(String(item.sk)), Item: item }));
 }
 
-/** Deletes an item directly in the table. */
+/** Deletes an item directly in its table. */
 export async function remove(db: DynamoDBDocumentClient, pk: string, sk: string): Promise<void> {
-  await db.send(new DeleteCommand({ TableName: process.env.AUDIT_TABLE!, Key: { pk, sk } }));
+  await db.send(new DeleteCommand({ TableName: tableOf(sk), Key: { pk, sk } }));
 }
 
 /** Asserts the log holds exactly `count` chain records 1..count and markers, each event chained once. */
