@@ -332,10 +332,13 @@ export interface ChainPoint {
   maxEventExpiresAt: number;
 }
 
-/** A log's head: its latest point, and the newest event id chained so far. */
+/** A log's head: its latest point, the newest event id chained so far, and its last batch. */
 export interface ChainHead extends ChainPoint {
   /** Largest event ULID chained so far; pending events are looked for from a grace window before it. */
   watermark: string;
+  /** First sequence of the last batch, and its records' hashes (the next statement repeats them). */
+  batchStartSeq: number;
+  batchHashes: string[];
 }
 
 export const EMPTY_HEAD: ChainHead = {
@@ -345,22 +348,26 @@ export const EMPTY_HEAD: ChainHead = {
   expiresAt: 0,
   maxEventExpiresAt: 0,
   watermark: '',
+  batchStartSeq: 0,
+  batchHashes: [],
 };
 
 export const HEAD_STATEMENT = 'strongroom.audit.head';
 export const CHECKPOINT_STATEMENT = 'strongroom.audit.checkpoint';
 
 /**
- * What the sequencer MACs after each batch: the new head, and the hash of every record of the batch (so a
- * verifier holding this statement can tell exactly which record of the batch differs from what was chained).
+ * What the sequencer MACs after each batch: the new head, and the hash of every record of this batch and
+ * of the batch before it (so a verifier holding this statement can tell exactly which of those records
+ * differs from what was chained, even when the previous batch's own seal was deleted with its record).
  * Stored as the log's HEAD item and as the `seal` of the batch's last record.
  */
-export interface HeadStatement extends ChainHead {
+export interface HeadStatement extends Omit<ChainHead, 'batchHashes'> {
   type: typeof HEAD_STATEMENT;
   v: number;
   logId: string;
-  /** First sequence of the batch; `hashes` holds the hashes of fromSeq..seq. */
+  /** First sequence covered (the previous batch's start, or this batch's on a log's first batch). */
   fromSeq: number;
+  /** Hashes of the records fromSeq..seq. */
   hashes: string[];
 }
 
@@ -395,14 +402,24 @@ export function parseHeadStatement(value: unknown, logId: string): HeadStatement
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
   const point = pointFields(v);
-  const { fromSeq, hashes, watermark } = v;
+  const { fromSeq, hashes, watermark, batchStartSeq } = v;
   if (!point || v.type !== HEAD_STATEMENT || v.v !== CHAIN_FORMAT || v.logId !== logId) return undefined;
   if (typeof watermark !== 'string' || !isCount(fromSeq) || fromSeq < 1 || fromSeq > point.seq)
     return undefined;
+  if (!isCount(batchStartSeq) || batchStartSeq < fromSeq || batchStartSeq > point.seq) return undefined;
   if (!Array.isArray(hashes) || hashes.length !== point.seq - fromSeq + 1) return undefined;
   if (!hashes.every((h) => typeof h === 'string' && HEX64.test(h)) || hashes.at(-1) !== point.hash)
     return undefined;
-  return { type: HEAD_STATEMENT, v: CHAIN_FORMAT, logId, ...point, watermark, fromSeq, hashes };
+  return {
+    type: HEAD_STATEMENT,
+    v: CHAIN_FORMAT,
+    logId,
+    ...point,
+    watermark,
+    batchStartSeq,
+    fromSeq,
+    hashes,
+  };
 }
 
 /** The checkpoint statement in a stored CHECKPOINT item, exactly as MAC'd, or undefined when malformed. */
@@ -434,10 +451,11 @@ export function checkpointOf(logId: string, head: ChainPoint, takenAtMs: number)
   };
 }
 
-/** A head statement's head (without the batch fields). */
+/** The head a statement states (with its last batch's hashes, for the next statement). */
 export function headOf(statement: HeadStatement): ChainHead {
-  const { seq, hash, chainedAtMs, expiresAt, maxEventExpiresAt, watermark } = statement;
-  return { seq, hash, chainedAtMs, expiresAt, maxEventExpiresAt, watermark };
+  const { seq, hash, chainedAtMs, expiresAt, maxEventExpiresAt, watermark, batchStartSeq } = statement;
+  const batchHashes = statement.hashes.slice(batchStartSeq - statement.fromSeq);
+  return { seq, hash, chainedAtMs, expiresAt, maxEventExpiresAt, watermark, batchStartSeq, batchHashes };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -501,14 +519,31 @@ export function appendToChain(
     maxEventExpiresAt = Math.max(maxEventExpiresAt, eventExpiresAt);
     if (ulid > watermark) watermark = ulid;
   }
-  const next: ChainHead = { seq, hash, chainedAtMs, expiresAt, maxEventExpiresAt, watermark };
+  const batchHashes = records.map((r) => r.hash);
+  const next: ChainHead = {
+    seq,
+    hash,
+    chainedAtMs,
+    expiresAt,
+    maxEventExpiresAt,
+    watermark,
+    batchStartSeq,
+    batchHashes,
+  };
+  const previous = head.seq > 0 && head.batchHashes.length === head.seq - head.batchStartSeq + 1;
   const statement: HeadStatement = {
     type: HEAD_STATEMENT,
     v: CHAIN_FORMAT,
     logId,
-    ...next,
-    fromSeq: records[0]!.seq,
-    hashes: records.map((r) => r.hash),
+    seq,
+    hash,
+    chainedAtMs,
+    expiresAt,
+    maxEventExpiresAt,
+    watermark,
+    batchStartSeq,
+    fromSeq: previous ? head.batchStartSeq : batchStartSeq,
+    hashes: previous ? [...head.batchHashes, ...batchHashes] : batchHashes,
   };
   return { records, head: next, statement };
 }

@@ -112,7 +112,8 @@ export class AuditSequencer {
   readonly #now: () => number;
   // Runs of one log in this process go one after another: they would only conflict with each other.
   readonly #tails = new Map<string, Promise<unknown>>();
-  // The last head this process wrote or verified, per log: no MAC check needed to build on it again.
+  // The last head statement this process wrote or verified, per log (its whole MAC'd message, so that a
+  // head with the same sequence and hash but any other field changed is checked again).
   readonly #trusted = new Map<string, string>();
 
   constructor(props: AuditSequencerProps) {
@@ -224,7 +225,7 @@ export class AuditSequencer {
         const next = appendToChain(head, logId, batch, this.#now());
         const mac = await this.#mac.generate(macMessage(next.statement));
         await this.#commit(logId, exists ? head : undefined, batch, next, mac);
-        this.#trusted.set(logId, trustKey(next.head));
+        this.#trusted.set(logId, `${macMessage(next.statement)}|${mac}`);
         head = next.head;
         exists = true;
         sequenced += batch.length;
@@ -272,12 +273,13 @@ export class AuditSequencer {
     const { statement, mac } = read.stored;
     if (!statement || mac === undefined)
       throw new AuditSequencerError(`log ${reader.logId}: the head is not a sequencer statement`);
-    if (this.#trusted.get(reader.logId) === trustKey(read.head)) return read;
+    const key = `${macMessage(statement)}|${mac}`;
+    if (this.#trusted.get(reader.logId) === key) return read;
     if (!(await this.#mac.verify(macMessage(statement), mac)))
       throw new AuditSequencerError(
         `log ${reader.logId}: the head's MAC is not valid; refusing to extend it`,
       );
-    this.#trusted.set(reader.logId, trustKey(read.head));
+    this.#trusted.set(reader.logId, key);
     return read;
   }
 
@@ -401,8 +403,6 @@ export class AuditSequencer {
     await this.#db.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
   }
 }
-
-const trustKey = (head: ChainHead) => `${head.seq}|${head.hash}`;
 
 function validEventId(id: string): boolean {
   try {

@@ -23,8 +23,6 @@ import {
   eventUlid,
   headOf,
   markSk,
-  parseCheckpointStatement,
-  parseHeadStatement,
   pendingWindowStart,
   retentionDaysFor,
   ttlFor,
@@ -52,6 +50,8 @@ import {
   type ChainVerifyOutcome,
   type StoredCheckpoint,
   type StoredHead,
+  storedCheckpointOf,
+  storedHeadOf,
   verifyChain,
 } from './audit-verification.js';
 
@@ -430,15 +430,7 @@ export class AuditLogReader implements ChainSource {
         ConsistentRead: true,
       }),
     );
-    if (!Item) return { exists: false };
-    const { mac, ...rest } = Item;
-    const statement = parseHeadStatement(rest, this.logId);
-    return {
-      exists: true,
-      ...(statement ? { statement } : {}),
-      ...(typeof mac === 'string' ? { mac } : {}),
-      ...(Number.isSafeInteger(Item.seq) ? { claimedSeq: Item.seq as number } : {}),
-    };
+    return storedHeadOf(Item, this.logId);
   }
 
   /**
@@ -460,15 +452,8 @@ export class AuditLogReader implements ChainSource {
   /** Every CHECKPOINT item of the log (at most one a day, kept CHECKPOINT_RETENTION_DAYS). */
   async storedCheckpoints(): Promise<StoredCheckpoint[]> {
     const found: StoredCheckpoint[] = [];
-    for await (const item of this.#query(this.#chainTable, CHECKPOINT_PREFIX, `${CHECKPOINT_PREFIX}~`)) {
-      const { mac, ...rest } = item;
-      const statement = parseCheckpointStatement(rest, this.logId);
-      found.push({
-        ...(statement ? { statement } : {}),
-        ...(typeof mac === 'string' ? { mac } : {}),
-        ...(Number.isSafeInteger(item.seq) ? { claimedSeq: item.seq as number } : {}),
-      });
-    }
+    for await (const item of this.#query(this.#chainTable, CHECKPOINT_PREFIX, `${CHECKPOINT_PREFIX}~`))
+      found.push(storedCheckpointOf(item, this.logId));
     return found;
   }
 

@@ -14,6 +14,8 @@ import {
   locateFirstUnproven,
   macMessage,
   parseChainRecord,
+  parseCheckpointStatement,
+  parseHeadStatement,
   seqOfChainSk,
 } from '../domain/audit-chain.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
@@ -36,6 +38,30 @@ export interface StoredCheckpoint {
   mac?: string;
   /** The item's `seq` attribute, for reporting a malformed one. */
   claimedSeq?: number;
+}
+
+/** A HEAD item as read from the chain table (undefined: none), its statement parsed, not authenticated. */
+export function storedHeadOf(item: Record<string, unknown> | undefined, logId: string): StoredHead {
+  if (!item) return { exists: false };
+  const { mac, ...rest } = item;
+  const statement = parseHeadStatement(rest, logId);
+  return {
+    exists: true,
+    ...(statement ? { statement } : {}),
+    ...(typeof mac === 'string' ? { mac } : {}),
+    ...(Number.isSafeInteger(item.seq) ? { claimedSeq: item.seq as number } : {}),
+  };
+}
+
+/** A CHECKPOINT item as read from the chain table, its statement parsed, not authenticated. */
+export function storedCheckpointOf(item: Record<string, unknown>, logId: string): StoredCheckpoint {
+  const { mac, ...rest } = item;
+  const statement = parseCheckpointStatement(rest, logId);
+  return {
+    ...(statement ? { statement } : {}),
+    ...(typeof mac === 'string' ? { mac } : {}),
+    ...(Number.isSafeInteger(item.seq) ? { claimedSeq: item.seq as number } : {}),
+  };
 }
 
 /** What verification reads of one log (AuditLogReader implements it). */
@@ -352,5 +378,9 @@ async function checkpointFindings(
     if (!(await authentic(ahead))) return { seq: ahead.statement.seq, reason: 'checkpoint-not-authentic' };
     return { seq: walk.chainEnd + 1, reason: 'head-rolled-back' };
   }
+  // The newest checkpoint (yesterday's, normally) is always authenticated, whether or not it disagrees.
+  const newest = [...checkpoints].sort((a, b) => a.statement.takenAtMs - b.statement.takenAtMs).at(-1);
+  if (newest && !(await authentic(newest)))
+    return { seq: Math.max(1, newest.statement.seq), reason: 'checkpoint-not-authentic' };
   return undefined;
 }

@@ -48,7 +48,7 @@ const alarmNamed = (name: string) => {
 };
 
 describe('audit sequencer (functions/audit/sequencer.ts)', () => {
-  it('is a Strongroom function (arm64, Node 22, tracing, own log group) with a 5-minute timeout and only STAGE and AUDIT_TABLE', () => {
+  it('is a Strongroom function (arm64, Node 22, tracing, own log group) with a 5-minute timeout and only STAGE, the audit tables and the MAC key', () => {
     // Prepare
     const fn = functionOf(stack.auditChain.sequencer);
 
@@ -65,6 +65,8 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
     expect(Object.keys(variables).sort()).toEqual(
       [
         'AUDIT_TABLE',
+        'AUDIT_CHAIN_TABLE',
+        'AUDIT_MAC_KEY_ARN',
         'NODE_OPTIONS',
         'POWERTOOLS_LOG_LEVEL',
         'POWERTOOLS_METRICS_NAMESPACE',
@@ -74,6 +76,8 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
     );
     expect(variables.STAGE).toBe(TEST_STAGE);
     expect(JSON.stringify(variables.AUDIT_TABLE)).toContain('AuditTable');
+    expect(JSON.stringify(variables.AUDIT_CHAIN_TABLE)).toContain('AuditChainTable');
+    expect(JSON.stringify(variables.AUDIT_MAC_KEY_ARN)).toContain('AuditMacKey');
   });
 
   it('is triggered by the audit table stream: partial batch failures, bisection, bounded retries, failure queue', () => {
@@ -155,11 +159,16 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
     });
   });
 
-  it('may read the audit stream, append to the audit table and write to its failure queue: nothing else', () => {
+  it('may read the audit stream and events, append to the chain table, MAC heads and write to its failure queue: nothing else', () => {
     // Prepare
     const statements = statementsOf(stack.auditChain.sequencer);
     const onStream = statements.filter((s) => JSON.stringify(s.Resource).includes('AuditTableStreamArn'));
+    const onKey = (name: string) => (s: any) => JSON.stringify(s.Resource).includes(name);
     const kms = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('kms:')));
+    const tableActions = (table: string) =>
+      actionsOf(
+        statements.filter((s) => JSON.stringify(s.Resource).includes(`${table}Arn`) && !onStream.includes(s)),
+      );
 
     // Assess
     expect(actionsOf(statements)).toEqual(
@@ -172,6 +181,8 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
         'dynamodb:DescribeStream',
         'dynamodb:GetRecords',
         'dynamodb:GetShardIterator',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
         'dynamodb:ConditionCheckItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -183,6 +194,8 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
         'kms:DescribeKey',
         'kms:Encrypt',
         'kms:GenerateDataKey',
+        'kms:GenerateMac',
+        'kms:VerifyMac',
       ].sort(),
     );
     expect(actionsOf(onStream)).toEqual([
@@ -190,11 +203,21 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
     ]);
-    // The platform key only through DynamoDB (tables and their stream), never directly.
-    expect(kms).toHaveLength(1);
-    expect(kms[0].Condition).toEqual({
+    // Events are only read; only the chain table is written.
+    expect(tableActions('AuditTable')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(tableActions('AuditChainTable')).toEqual([
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+    ]);
+    // The platform key only through DynamoDB (tables and their stream), never directly; the MAC key for MACs.
+    const platform = kms.filter(onKey('PlatformKey'));
+    expect(platform).toHaveLength(1);
+    expect(platform[0].Condition).toEqual({
       StringEquals: { 'kms:ViaService': `dynamodb.${synth.stacks[0]!.region}.amazonaws.com` },
     });
+    expect(actionsOf(kms.filter(onKey('AuditMacKey')))).toEqual(['kms:GenerateMac', 'kms:VerifyMac']);
     const star = statements.filter((s) => s.Resource === '*');
     expect(actionsOf(star)).toEqual([
       'dynamodb:ListStreams',
@@ -234,7 +257,7 @@ describe('daily chain verification (functions/jobs/verify-chains.ts)', () => {
     ]);
   });
 
-  it("has Lambda's 15-minute timeout and the sequencer's table grants, but no stream or queue", () => {
+  it("has Lambda's 15-minute timeout and the sequencer's table and MAC grants, but no stream or queue", () => {
     // Prepare
     const fn = functionOf(stack.auditChain.verifyChains);
     const statements = statementsOf(stack.auditChain.verifyChains);
@@ -248,6 +271,8 @@ describe('daily chain verification (functions/jobs/verify-chains.ts)', () => {
         'logs:PutLogEvents',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
         'dynamodb:ConditionCheckItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -256,6 +281,8 @@ describe('daily chain verification (functions/jobs/verify-chains.ts)', () => {
         'kms:DescribeKey',
         'kms:Encrypt',
         'kms:GenerateDataKey',
+        'kms:GenerateMac',
+        'kms:VerifyMac',
       ].sort(),
     );
   });
@@ -376,6 +403,8 @@ describe('audit chain alarms', () => {
   it('watch exactly the metrics (namespace, name, dimensions) that the sequencer and the daily job publish', async () => {
     // Prepare: the real handler modules and the one Powertools Metrics instance they share.
     vi.stubEnv('AUDIT_TABLE', 'audit-test');
+    vi.stubEnv('AUDIT_CHAIN_TABLE', 'audit-chain-test');
+    vi.stubEnv('AUDIT_MAC_KEY_ARN', 'arn:aws:kms:eu-central-1:111122223333:key/mac');
     const { metrics } = await import('../../shared/http/observability.js');
     const { verifyChains } = await import('../../functions/jobs/verify-chains.js');
     const { sequenceStreamBatch } = await import('../../functions/audit/sequencer.js');
@@ -401,6 +430,7 @@ describe('audit chain alarms', () => {
         throw new Error('no log to sequence');
       },
       reader: () => ({ verify: async () => ({}) as never }),
+      checkpoint: async () => ({ day: '2026-11-22', written: true }),
     });
     collect();
     await sequenceStreamBatch(

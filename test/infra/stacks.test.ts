@@ -3,6 +3,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AREAS } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
+import {
+  AUDIT_MAC_KEY,
+  auditMacKeyAlias,
+  auditMacSealersOnlyStatement,
+} from '../../shared/domain/audit-mac-key.js';
 import { TABLES } from '../../shared/store/tables.js';
 import { createTableInput } from '../../infra/local/provision.js';
 import { TENANT_DATA_ASSUME_ACTIONS } from '../../infra/constructs/tenant-data-role.js';
@@ -69,9 +74,9 @@ describe('stateful stack', () => {
   it('keeps the logical IDs of every stateful resource fixed', () => {
     // Prepare: the list is written out here on purpose; changing one replaces (empties) a resource.
     const expected = {
-      'AWS::KMS::Key': ['PlatformKey', 'StorageKey'],
-      'AWS::KMS::Alias': ['PlatformKeyAlias', 'StorageKeyAlias'],
-      'AWS::DynamoDB::Table': ['AuditTable', 'IdentityTable', 'TenantDataTable'],
+      'AWS::KMS::Key': ['AuditMacKey', 'PlatformKey', 'StorageKey'],
+      'AWS::KMS::Alias': ['AuditMacKeyAlias', 'PlatformKeyAlias', 'StorageKeyAlias'],
+      'AWS::DynamoDB::Table': ['AuditChainTable', 'AuditTable', 'IdentityTable', 'TenantDataTable'],
       'AWS::S3::Bucket': ['AccessLogsBucket', 'ExportBucket', 'StorageBucket'],
       'AWS::Backup::BackupVault': ['BackupVault'],
     };
@@ -104,6 +109,23 @@ describe('stateful stack', () => {
     stateful.hasResourceProperties('AWS::KMS::Alias', {
       AliasName: `alias/strongroom/${TEST_STAGE}/platform`,
       TargetKeyId: getAtt('PlatformKey'),
+    });
+  });
+
+  it('makes the audit MAC key an HMAC-SHA-256 key, as local mode does, named alias/strongroom/<stage>/audit-mac', () => {
+    const key = byType(stateful, 'AWS::KMS::Key').AuditMacKey!.Properties;
+    expect({ KeySpec: key.KeySpec, KeyUsage: key.KeyUsage }).toEqual({
+      KeySpec: AUDIT_MAC_KEY.keySpec,
+      KeyUsage: AUDIT_MAC_KEY.keyUsage,
+    });
+    // KMS does not rotate HMAC keys.
+    expect(key.EnableKeyRotation).toBeUndefined();
+    const expected = auditMacSealersOnlyStatement(TEST_STAGE);
+    const deny = key.KeyPolicy.Statement.find((st: any) => st.Sid === expected.Sid);
+    expect({ ...deny, Action: [deny.Action].flat() }).toEqual(expected);
+    stateful.hasResourceProperties('AWS::KMS::Alias', {
+      AliasName: auditMacKeyAlias(TEST_STAGE),
+      TargetKeyId: getAtt('AuditMacKey'),
     });
   });
 
@@ -185,7 +207,7 @@ describe('stateful stack', () => {
     expect(BACKUP_RETENTION_DAYS).toBe(35);
     const selection = Object.values(byType(stateful, 'AWS::Backup::BackupSelection'))[0]!;
     expect(selection.Properties.BackupSelection.Resources).toEqual(
-      ['IdentityTable', 'TenantDataTable', 'AuditTable'].map(getAtt),
+      ['IdentityTable', 'TenantDataTable', 'AuditTable', 'AuditChainTable'].map(getAtt),
     );
   });
 });
@@ -321,7 +343,7 @@ describe('stateless stack: tenant-data role', () => {
     expect(rolesAllowedToAssume(roleId)).not.toContain(publicRole);
   });
 
-  it('carries tenantDataRolePolicy(): the two tenant tables, and the table key only through DynamoDB', () => {
+  it('carries tenantDataRolePolicy(): the tenant tables (the chain read only), and the table key only through DynamoDB', () => {
     const [, role] = tenantDataRole();
     const policies = role.Properties.Policies as { PolicyName: string; PolicyDocument: any }[];
     expect(policies.map((p) => p.PolicyName)).toEqual(['tenant-data']);
@@ -330,16 +352,18 @@ describe('stateless stack: tenant-data role', () => {
     expect(resources).toEqual([
       expect.stringContaining('TenantDataTableArn'),
       expect.stringContaining('AuditTableArn'),
+      expect.stringContaining('AuditChainTableArn'),
       expect.stringContaining('PlatformKey'),
     ]);
-    expect(statements[2].Action).toEqual([
+    expect(statements[2].Action).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(statements[3].Action).toEqual([
       'kms:Decrypt',
       'kms:DescribeKey',
       'kms:Encrypt',
       'kms:GenerateDataKey',
     ]);
-    expect(JSON.stringify(statements[2].Condition)).toContain('kms:ViaService');
-    expect(JSON.stringify(statements[2].Condition)).toContain('dynamodb.');
+    expect(JSON.stringify(statements[3].Condition)).toContain('kms:ViaService');
+    expect(JSON.stringify(statements[3].Condition)).toContain('dynamodb.');
     expect(role.Properties.MaxSessionDuration).toBe(3600);
   });
 });

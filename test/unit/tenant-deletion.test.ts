@@ -73,6 +73,7 @@ function fixture() {
     tables: {
       tenantDataTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/tenant-data',
       auditTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/audit',
+      auditChainTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/audit-chain',
     },
   });
   const tenants = new TenantStore(clients, TABLE);

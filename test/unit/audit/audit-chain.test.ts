@@ -4,15 +4,25 @@ import { describe, expect, it } from 'vitest';
 import {
   CHAIN_RETENTION_DAYS,
   CanonicalJsonError,
-  ChainVerifier,
+  ChainWalker,
   EMPTY_HEAD,
   GENESIS_HASH,
-  type ChainRecord,
+  HEAD_STATEMENT,
+  MAX_EVENT_RETENTION_DAYS,
+  type Sighting,
   type StoredEventItem,
   appendToChain,
   canonicalJson,
   chainHash,
+  chainRecordContent,
   chainSk,
+  checkpointOf,
+  eventDigest,
+  locateFirstUnproven,
+  macMessage,
+  parseChainRecord,
+  parseCheckpointStatement,
+  parseHeadStatement,
   pendingWindowStart,
   retentionDaysFor,
   seqOfChainSk,
@@ -45,19 +55,10 @@ function event(n: number, atMs = NOW + n, ttl = ttlFor(atMs, 30)): StoredEventIt
 }
 
 function chainOf(events: StoredEventItem[], nowMs = NOW) {
-  return appendToChain(EMPTY_HEAD, events, nowMs);
+  return appendToChain(EMPTY_HEAD, LOG, events, nowMs);
 }
 
-function verify(
-  records: ChainRecord[],
-  events: Map<string, StoredEventItem>,
-  head = undefined as any,
-  nowMs = NOW,
-) {
-  const verifier = new ChainVerifier(LOG, nowMs);
-  for (const record of records) verifier.push({ seq: record.seq, record, event: events.get(record.eventId) });
-  return verifier.finish(head);
-}
+const S = (ms: number) => Math.floor(ms / 1000);
 
 describe('canonicalJson', () => {
   it('sorts keys, drops undefined members and writes no whitespace', () => {
@@ -163,32 +164,76 @@ describe('keys and retention', () => {
 });
 
 describe('appendToChain', () => {
-  it('assigns consecutive sequences linked by hashes and moves the head', () => {
+  it('assigns consecutive sequences, each hashing its whole content after the previous hash', () => {
     // Prepare
     const events = [event(1), event(2), event(3)];
 
     // Act
-    const { records, head } = chainOf(events);
+    const { records, head, statement } = chainOf(events);
 
     // Assess
     expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(records[0]!.prevHash).toBe(GENESIS_HASH);
     expect(records[1]!.prevHash).toBe(records[0]!.hash);
-    const { pk: _pk, sk: _sk, ...content } = events[2]!;
-    expect(records[2]!.hash).toBe(chainHash(records[1]!.hash, content));
+    for (const r of records) expect(r.hash).toBe(chainHash(r.prevHash, chainRecordContent({ ...r })));
+    expect(records[2]).toMatchObject({
+      v: 1,
+      logId: LOG,
+      eventId: events[2]!.id,
+      eventDigest: eventDigest(events[2]!),
+      eventExpiresAt: events[2]!.ttl,
+      chainedAtMs: NOW,
+      expiresAt: S(NOW) + CHAIN_RETENTION_DAYS * 86_400,
+      prevExpiresAt: S(NOW) + CHAIN_RETENTION_DAYS * 86_400,
+      batchStartSeq: 1,
+      batchPrevExpiresAt: 0,
+    });
+    expect(records[0]!.prevExpiresAt).toBe(0);
     expect(head).toMatchObject({ seq: 3, hash: records[2]!.hash, watermark: events[2]!.sk.slice(6) });
-    expect(records[0]!.ttl).toBe(ttlFor(NOW, CHAIN_RETENTION_DAYS));
+    expect(head.maxEventExpiresAt).toBe(Math.max(...events.map((e) => e.ttl)));
+    expect(statement).toMatchObject({ type: HEAD_STATEMENT, logId: LOG, seq: 3, fromSeq: 1 });
+    expect(statement.hashes).toEqual(records.map((r) => r.hash));
   });
 
-  it('continues from a head and never lets chain time go backwards', () => {
+  it('hashes the event content digest, so any change to the event changes nothing but its digest', () => {
+    const e = event(1);
+    expect(eventDigest(e)).toBe(
+      createHash('sha256')
+        .update(canonicalJson({ ...e, pk: undefined, sk: undefined }))
+        .digest('hex'),
+    );
+    expect(eventDigest({ ...e, ttl: e.ttl + 1 })).not.toBe(eventDigest(e));
+    expect(eventDigest({ ...e, pk: 'other', sk: 'other' })).toBe(eventDigest(e));
+  });
+
+  it('caps an event’s hashed expiry at the longest retention after chaining, and takes a bad TTL as that cap', () => {
+    const cap = S(NOW) + MAX_EVENT_RETENTION_DAYS * 86_400;
+    const { records } = chainOf([
+      event(1, NOW, cap + 999),
+      { ...event(2), ttl: 'never' as never },
+      event(3, NOW, 5),
+    ]);
+    expect(records.map((r) => r.eventExpiresAt)).toEqual([cap, cap, 5]);
+  });
+
+  it('continues from a head: batch fields, previous expiry, and chain time that never goes backwards', () => {
     const first = chainOf([event(1)], NOW);
-    const second = appendToChain(first.head, [event(2)], NOW - 60_000);
+    const second = appendToChain(first.head, LOG, [event(2), event(3)], NOW - 60_000);
     expect(second.records[0]).toMatchObject({
       seq: 2,
       prevHash: first.head.hash,
-      prevTtl: first.head.lastTtl,
+      prevExpiresAt: first.head.expiresAt,
+      batchStartSeq: 2,
+      batchPrevExpiresAt: first.head.expiresAt,
     });
+    expect(second.records[1]).toMatchObject({ batchStartSeq: 2, batchPrevExpiresAt: first.head.expiresAt });
     expect(second.head.chainedAtMs).toBe(NOW);
+    // The statement covers this batch and the one before it.
+    expect(second.statement).toMatchObject({ batchStartSeq: 2, fromSeq: 1 });
+    expect(second.statement.hashes).toEqual([first.records[0]!.hash, ...second.records.map((r) => r.hash)]);
+    const third = appendToChain(second.head, LOG, [event(4)], NOW);
+    expect(third.statement).toMatchObject({ batchStartSeq: 4, fromSeq: 2 });
+    expect(third.statement.hashes).toHaveLength(3);
   });
 
   it('keeps the watermark at the largest id even when a late, older event is chained', () => {
@@ -199,144 +244,196 @@ describe('appendToChain', () => {
   });
 });
 
-describe('ChainVerifier', () => {
+describe('statements', () => {
+  const { statement, records } = chainOf([event(1), event(2)]);
+
+  it('parse back exactly as written and refuse anything else', () => {
+    expect(parseHeadStatement({ ...statement, mac: 'x', pk: LOG, sk: 'HEAD' }, LOG)).toEqual(statement);
+    expect(parseHeadStatement(statement, 't_0000000000000000000000000z')).toBeUndefined();
+    expect(parseHeadStatement({ ...statement, hashes: statement.hashes.slice(1) }, LOG)).toBeUndefined();
+    expect(parseHeadStatement({ ...statement, hash: 'a'.repeat(64) }, LOG)).toBeUndefined();
+    expect(parseHeadStatement({ ...statement, v: 2 }, LOG)).toBeUndefined();
+    const checkpoint = checkpointOf(LOG, { ...statement }, NOW);
+    expect(parseCheckpointStatement({ ...checkpoint, mac: 'x', ttl: 1 }, LOG)).toEqual(checkpoint);
+    expect(parseCheckpointStatement({ ...checkpoint, day: 'today' }, LOG)).toBeUndefined();
+    expect(parseChainRecord({ ...records[0]!, seq: -1 })).toBeUndefined();
+  });
+
+  it('are MAC’d as their type and the SHA-256 of their canonical JSON (KMS takes at most 4096 bytes)', () => {
+    const message = macMessage(statement);
+    expect(message).toBe(
+      `${HEAD_STATEMENT}:${createHash('sha256').update(canonicalJson(statement)).digest('hex')}`,
+    );
+    expect(macMessage({ ...statement, watermark: 'x' })).not.toBe(message);
+    const full = chainOf(Array.from({ length: 49 }, (_, i) => event(i + 1)));
+    const big = appendToChain(
+      full.head,
+      LOG,
+      Array.from({ length: 49 }, (_, i) => event(i + 50)),
+      NOW,
+    ).statement;
+    expect(Buffer.byteLength(macMessage(big))).toBeLessThan(4096);
+    expect(Buffer.byteLength(canonicalJson(big))).toBeGreaterThan(3000);
+  });
+});
+
+describe('ChainWalker', () => {
   const events = Array.from({ length: 6 }, (_, i) => event(i + 1));
-  const { records, head } = chainOf(events);
+  const { records, statement } = chainOf(events);
   const byId = new Map(events.map((e) => [e.id, e]));
+  const walk = (list: object[], found = byId, nowMs = NOW) => {
+    const walker = new ChainWalker(LOG, nowMs);
+    for (const item of list) {
+      const r = item as Record<string, unknown>;
+      walker.push({ seq: r.seq as number, record: r, event: found.get(r.eventId as string) });
+    }
+    return walker;
+  };
 
-  it('accepts an intact chain', () => {
-    expect(verify(records, byId, head)).toEqual({ ok: true, checked: 6 });
+  it('walks an intact chain and sights its seal', () => {
+    const sealed = records.map((r, i) => (i === 5 ? { ...r, seal: { ...statement, mac: 'm' } } : r));
+    const walker = walk(sealed);
+    expect(walker.broken).toBeUndefined();
+    expect(walker.checked).toBe(6);
+    expect(walker.sightings).toEqual([
+      { seq: 6, consistent: true, matchedThrough: 6, message: macMessage(statement), mac: 'm' },
+    ]);
   });
 
-  it('accepts an empty log', () => {
-    expect(verify([], new Map(), undefined)).toEqual({ ok: true, checked: 0 });
-  });
-
-  it('reports an edited event at its sequence', () => {
-    const edited = new Map(byId);
-    edited.set(events[3]!.id, { ...events[3]!, details: { n: 999 } });
-    expect(verify(records, edited, head)).toMatchObject({
-      ok: false,
-      firstBrokenSequence: 4,
-      reason: 'hash-mismatch',
-      checked: 3,
-    });
-  });
-
-  it('reports an event given extra attributes', () => {
-    const edited = new Map(byId);
-    edited.set(events[1]!.id, { ...events[1]!, note: 'added later' });
-    expect(verify(records, edited, head)).toMatchObject({ firstBrokenSequence: 2 });
-  });
-
-  it('reports a deleted (unexpired) event', () => {
+  it('reports an edited event, an extra attribute, a deleted event, another log’s event', () => {
+    const edited = new Map(byId).set(events[3]!.id, { ...events[3]!, details: { n: 999 } });
+    expect(walk(records, edited).broken).toEqual({ seq: 4, reason: 'hash-mismatch' });
+    const extra = new Map(byId).set(events[1]!.id, { ...events[1]!, note: 'added later' });
+    expect(walk(records, extra).broken).toEqual({ seq: 2, reason: 'hash-mismatch' });
     const missing = new Map(byId);
     missing.delete(events[4]!.id);
-    expect(verify(records, missing, head)).toMatchObject({ firstBrokenSequence: 5, reason: 'missing-event' });
+    expect(walk(records, missing).broken).toEqual({ seq: 5, reason: 'missing-event' });
+    const foreign = new Map(byId).set(events[0]!.id, {
+      ...events[0]!,
+      logId: 't_0000000000000000000000000z',
+    });
+    expect(walk(records, foreign).broken).toEqual({ seq: 1, reason: 'wrong-event' });
   });
 
-  it('accepts a missing event whose retention has passed', () => {
-    const expired = events.map((e, i) => (i === 2 ? { ...e, ttl: Math.floor(NOW / 1000) - 1 } : e));
-    const chain = chainOf(expired);
-    const gone = new Map(expired.map((e) => [e.id, e]));
-    gone.delete(expired[2]!.id);
-    expect(verify(chain.records, gone, chain.head)).toEqual({ ok: true, checked: 6 });
+  it('accepts a missing event once its hashed expiry has passed, whatever TTL attributes say', () => {
+    const missing = new Map(byId);
+    missing.delete(events[2]!.id);
+    const later = (events[2]!.ttl + 1) * 1000;
+    expect(walk(records, missing, later).broken).toBeUndefined();
+    const lying = records.map((r) => ({ ...r, ttl: 0, eventTtl: 0 }));
+    expect(walk(lying, missing).broken).toEqual({ seq: 3, reason: 'missing-event' });
   });
 
-  it('reports swapped events (reordering) at the first swapped sequence', () => {
-    const swapped = records.map((r) => ({ ...r }));
-    [swapped[1]!.eventId, swapped[3]!.eventId] = [swapped[3]!.eventId, swapped[1]!.eventId];
-    expect(verify(swapped, byId, head)).toMatchObject({ firstBrokenSequence: 2 });
-  });
-
-  it('reports a deleted chain record in the middle', () => {
-    const gap = records.filter((r) => r.seq !== 3);
-    expect(verify(gap, byId, head)).toMatchObject({ firstBrokenSequence: 3, reason: 'missing-chain-record' });
-  });
-
-  it('reports a deleted last chain record against the head', () => {
-    expect(verify(records.slice(0, 5), byId, head)).toMatchObject({ firstBrokenSequence: 6 });
-  });
-
-  it('reports a deleted first chain record that had not expired', () => {
-    expect(verify(records.slice(1), byId, head)).toMatchObject({ firstBrokenSequence: 1 });
-  });
-
-  it('accepts a chain whose first records expired', () => {
-    const later = NOW + (CHAIN_RETENTION_DAYS + 1) * 86_400_000;
-    const first = chainOf(events.slice(0, 3), NOW);
-    const rest = appendToChain(first.head, events.slice(3), later);
-    const liveEvents = new Map(events.slice(3).map((e) => [e.id, e]));
-    expect(verify(rest.records, liveEvents, rest.head, later + 1000)).toEqual({ ok: true, checked: 3 });
-  });
-
-  it('reports an edited chain hash, prevHash or sequence attribute', () => {
-    const hash = records.map((r) => (r.seq === 2 ? { ...r, hash: 'f'.repeat(64) } : r));
-    expect(verify(hash, byId, head)).toMatchObject({ firstBrokenSequence: 2 });
-    const prev = records.map((r) => (r.seq === 4 ? { ...r, prevHash: GENESIS_HASH } : r));
-    expect(verify(prev, byId, head)).toMatchObject({ firstBrokenSequence: 4, reason: 'broken-link' });
-    const verifier = new ChainVerifier(LOG, NOW);
+  it('reports an edited record field (hash, expiry, sequence) where it is', () => {
+    for (const change of [
+      { hash: 'f'.repeat(64) },
+      { eventExpiresAt: 1 },
+      { prevExpiresAt: 1 },
+      { batchStartSeq: 2 },
+    ])
+      expect(
+        walk(records.map((r) => (r.seq === 4 ? { ...r, ...change } : r))).broken,
+        JSON.stringify(change),
+      ).toEqual({
+        seq: 4,
+        reason: 'hash-mismatch',
+      });
+    const renumbered = new ChainWalker(LOG, NOW);
     for (const r of records)
-      verifier.push({ seq: r.seq, record: r.seq === 5 ? { ...r, seq: 7 } : r, event: byId.get(r.eventId) });
-    expect(verifier.finish(head)).toMatchObject({ firstBrokenSequence: 5, reason: 'bad-sequence' });
+      renumbered.push({
+        seq: r.seq,
+        record: { ...r, ...(r.seq === 5 ? { seq: 7 } : {}) },
+        event: byId.get(r.eventId),
+      });
+    expect(renumbered.broken).toEqual({ seq: 5, reason: 'bad-sequence' });
+    const relinked = records
+      .map((r) => (r.seq === 4 ? { ...r, prevHash: GENESIS_HASH } : r))
+      .map((r) => (r.seq === 4 ? { ...r, hash: chainHash(r.prevHash, chainRecordContent({ ...r })) } : r));
+    expect(walk(relinked).broken).toEqual({ seq: 4, reason: 'broken-link' });
+  });
+
+  it('reports a record that is well-hashed but impossible: expiry not derived from its chaining time', () => {
+    const forged = { ...records[0]!, expiresAt: records[0]!.expiresAt + 1 };
+    forged.hash = chainHash(forged.prevHash, chainRecordContent(forged));
+    expect(walk([forged]).broken).toEqual({ seq: 1, reason: 'bad-record' });
   });
 
   it('reports an event chained twice', () => {
-    const { records: twice, head: h } = chainOf([events[0]!, events[1]!, events[0]!]);
-    expect(verify(twice, byId, h)).toMatchObject({ firstBrokenSequence: 3, reason: 'duplicate-event' });
+    const { records: twice } = chainOf([events[0]!, events[1]!, events[0]!]);
+    expect(walk(twice).broken).toEqual({ seq: 3, reason: 'duplicate-event' });
   });
 
-  it('reports an event of another log', () => {
-    const foreign = { ...events[0]!, logId: 't_0000000000000000000000000z' };
-    const chain = chainOf([foreign]);
-    expect(verify(chain.records, new Map([[foreign.id, foreign]]), chain.head)).toMatchObject({
-      firstBrokenSequence: 1,
-      reason: 'wrong-event',
+  it('reports missing records that have not expired, and accepts them once the record after says so', () => {
+    expect(walk(records.filter((r) => r.seq !== 3)).broken).toEqual({
+      seq: 3,
+      reason: 'missing-chain-record',
+    });
+    expect(walk(records.slice(2)).broken).toEqual({ seq: 1, reason: 'missing-chain-record' });
+    const later = (records[0]!.expiresAt + 1) * 1000;
+    const walker = walk(records.slice(2), new Map(), later);
+    expect(walker.broken).toBeUndefined();
+    expect(walker.gaps).toEqual([{ from: 1, excusedBy: 3 }]);
+  });
+
+  it('names the first retained record of a gap: the start of a batch whose predecessor expired', () => {
+    // Batch 1..3 on day 0; batch 4..6 on day 100. On day 396 batch 1 has expired, batch 2 has not.
+    const first = chainOf(events.slice(0, 3), NOW);
+    const second = appendToChain(first.head, LOG, events.slice(3), NOW + 100 * 86_400_000);
+    const day396 = NOW + 396 * 86_400_000;
+    expect(walk(second.records.slice(1), new Map(), day396).broken).toEqual({
+      seq: 4,
+      reason: 'missing-chain-record',
+    });
+    // Record 1 not yet deleted by TTL, 2..4 gone: 2 and 3 expired with batch 1, 4 did not.
+    const mixed = [...first.records.slice(0, 1), ...second.records.slice(1)];
+    expect(walk(mixed, new Map(), day396).broken).toEqual({ seq: 4, reason: 'missing-chain-record' });
+    // On day 200 nothing has expired: the whole gap is retained.
+    expect(walk(mixed, new Map(), NOW + 200 * 86_400_000).broken).toEqual({
+      seq: 2,
+      reason: 'missing-chain-record',
+    });
+  });
+});
+
+describe('locateFirstUnproven', () => {
+  const s = (seq: number, consistent: boolean, extra: Partial<Sighting> = {}): Sighting => ({
+    seq,
+    consistent,
+    ...(consistent ? { matchedThrough: seq } : { firstMismatch: seq - 1 }),
+    message: `m${seq}`,
+    mac: `t${seq}`,
+    ...extra,
+  });
+
+  it('proves everything with one MAC check when the last statement is consistent and authentic', async () => {
+    const checked: number[] = [];
+    const proof = await locateFirstUnproven([s(3, true), s(6, true), s(9, true)], 0, async (x) => {
+      checked.push(x.seq);
+      return true;
+    });
+    expect(proof).toEqual({ provenThrough: 9 });
+    expect(checked).toEqual([9]);
+  });
+
+  it('names the exact record from the first authentic statement that disagrees', async () => {
+    const list = [
+      s(3, true),
+      s(6, true),
+      s(9, false, { firstMismatch: 7 }),
+      s(12, false, { firstMismatch: 10 }),
+    ];
+    expect(await locateFirstUnproven(list, 0, async () => true)).toEqual({
+      provenThrough: 6,
+      firstUnproven: { seq: 7, exact: true },
     });
   });
 
-  it('reports a head that does not match the last record', () => {
-    expect(verify(records, byId, { ...head, hash: 'a'.repeat(64) })).toMatchObject({
-      firstBrokenSequence: 6,
-      reason: 'head-mismatch',
+  it('falls back to the first sequence after the last proven one when the disagreeing statement is forged', async () => {
+    const list = [s(3, true), s(6, true), s(9, true)];
+    expect(await locateFirstUnproven(list, 0, async (x) => x.seq <= 3)).toEqual({
+      provenThrough: 3,
+      firstUnproven: { seq: 4, exact: false },
     });
-    expect(verify(records, byId, undefined)).toMatchObject({
-      firstBrokenSequence: 1,
-      reason: 'head-mismatch',
-    });
-  });
-
-  it('reports exactly the tampered sequence for any single edit, deletion or swap (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 30 }),
-        fc.nat(),
-        fc.nat(),
-        fc.constantFrom('edit', 'delete-event', 'delete-record', 'swap'),
-        (length, a, b, kind) => {
-          const log = Array.from({ length }, (_, i) => event(i + 1));
-          const chain = chainOf(log);
-          const events = new Map(log.map((e) => [e.id, e]));
-          let records = chain.records;
-          const i = a % length;
-          const j = b % length;
-          let expected: number | undefined = i + 1;
-          if (kind === 'edit') events.set(log[i]!.id, { ...log[i]!, action: 'member.removed' });
-          if (kind === 'delete-event') events.delete(log[i]!.id);
-          if (kind === 'delete-record') records = records.filter((r) => r.seq !== i + 1);
-          if (kind === 'swap') {
-            if (i === j) expected = undefined;
-            else {
-              records = records.map((r) => ({ ...r }));
-              [records[i]!.eventId, records[j]!.eventId] = [records[j]!.eventId, records[i]!.eventId];
-              expected = Math.min(i, j) + 1;
-            }
-          }
-          const outcome = verify(records, events, chain.head);
-          expect(outcome.firstBrokenSequence).toBe(expected);
-          expect(outcome.ok).toBe(expected === undefined);
-        },
-      ),
-    );
+    expect(await locateFirstUnproven([], 5, async () => true)).toEqual({ provenThrough: 5 });
   });
 });

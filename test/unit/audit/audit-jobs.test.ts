@@ -9,6 +9,8 @@ import type { SequenceReport } from '../../../shared/store/audit-sequencer.js';
 // The function modules read their environment when they load.
 vi.hoisted(() => {
   process.env.AUDIT_TABLE ??= 'audit-table';
+  process.env.AUDIT_CHAIN_TABLE ??= 'audit-chain-table';
+  process.env.AUDIT_MAC_KEY_ARN ??= 'arn:aws:kms:eu-central-1:111122223333:key/mac';
 });
 
 const ULID_A = '01jabcdefghjkmnpqrstvwxyz0';
@@ -76,9 +78,31 @@ describe('stream-driven sequencing', () => {
 });
 
 describe('daily chain verification', () => {
-  it('sweeps and verifies every log, counting breaks, pending events and failures', async () => {
+  const authenticHead = {
+    seq: 3,
+    hash: 'b'.repeat(64),
+    chainedAtMs: 1,
+    expiresAt: 2,
+    maxEventExpiresAt: 3,
+    watermark: '',
+    batchStartSeq: 1,
+    batchHashes: [],
+  };
+  const verified = (logId: string, ok: boolean) => ({
+    ok,
+    checked: 3,
+    complete: true,
+    from: { seq: 0 },
+    ...(ok ? { authenticHead } : { firstBrokenSequence: 2, reason: 'hash-mismatch' as const }),
+    pending: logId === 'platform' ? 4 : 0,
+    oldestPendingAgeSeconds: logId === 'platform' ? 75 : 0,
+    head: { seq: 3, hash: 'b'.repeat(64) },
+  });
+
+  it('sweeps and verifies every log, counting breaks, pending events and failures, and checkpoints the verified ones', async () => {
     // Prepare
     const swept: Array<[string, unknown]> = [];
+    const checkpointed: string[] = [];
     const maintainer: ChainMaintainer = {
       graceMs: 1000,
       listLogs: async () => ['platform', 't_ok', 't_broken', 't_down'],
@@ -88,15 +112,17 @@ describe('daily chain verification', () => {
         return report(logId, { sequenced: logId === 't_ok' ? 2 : 0 });
       },
       reader: (logId) => ({
-        verify: async () => ({
-          ok: logId !== 't_broken',
-          checked: 3,
-          ...(logId === 't_broken' ? { firstBrokenSequence: 2, reason: 'hash-mismatch' as const } : {}),
-          pending: logId === 'platform' ? 4 : 0,
-          oldestPendingAgeSeconds: logId === 'platform' ? 75 : 0,
-          head: { seq: 3, hash: 'b'.repeat(64) },
-        }),
+        verify: async () => {
+          if (logId === 't_down')
+            throw Object.assign(new Error('unavailable'), { name: 'ServiceUnavailable' });
+          return verified(logId, logId !== 't_broken');
+        },
       }),
+      checkpoint: async (logId, head) => {
+        checkpointed.push(logId);
+        expect(head).toBe(authenticHead);
+        return { day: '2026-11-22', written: true };
+      },
     };
 
     // Act
@@ -113,6 +139,38 @@ describe('daily chain verification', () => {
       failures: 1,
     });
     expect(summary.logs.find((l) => l.logId === 't_broken')).toMatchObject({ firstBrokenSequence: 2 });
+    expect(summary.logs.find((l) => l.logId === 't_broken')!.checkpoint).toBeUndefined();
+    expect(summary.logs.find((l) => l.logId === 't_ok')).toMatchObject({
+      checkpoint: { seq: 3, day: '2026-11-22' },
+    });
     expect(summary.logs.find((l) => l.logId === 't_down')?.error).toBe('ServiceUnavailable: unavailable');
+    expect(checkpointed.sort()).toEqual(['platform', 't_ok']);
+  });
+
+  it('still verifies a log whose sweep failed (a head the sequencer refuses is what verification names)', async () => {
+    const maintainer: ChainMaintainer = {
+      graceMs: 1000,
+      listLogs: async () => ['t_forged'],
+      sequence: async () => {
+        throw new Error("log t_forged: the head's MAC is not valid; refusing to extend it");
+      },
+      reader: () => ({
+        verify: async () => ({
+          ...verified('t_forged', false),
+          firstBrokenSequence: 4,
+          reason: 'head-not-authentic' as const,
+        }),
+      }),
+      checkpoint: async () => {
+        throw new Error('must not checkpoint a log that does not verify');
+      },
+    };
+    const summary = await verifyChains(maintainer);
+    expect(summary).toMatchObject({ chainBreaks: 1, failures: 0 });
+    expect(summary.logs[0]).toMatchObject({
+      ok: false,
+      reason: 'head-not-authentic',
+      firstBrokenSequence: 4,
+    });
   });
 });

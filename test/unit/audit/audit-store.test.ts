@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -10,10 +11,21 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EMPTY_HEAD, appendToChain, chainSk, ttlFor } from '../../../shared/domain/audit-chain.js';
+import {
+  EMPTY_HEAD,
+  appendToChain,
+  chainSk,
+  macMessage,
+  ttlFor,
+} from '../../../shared/domain/audit-chain.js';
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
-import { AuditSequencer, AuditSequencerError, MAX_BATCH } from '../../../shared/store/audit-sequencer.js';
+import {
+  AuditSequencer,
+  AuditSequencerError,
+  type AuditSequencerProps,
+  MAX_BATCH,
+} from '../../../shared/store/audit-sequencer.js';
 import {
   AuditEventInvalidError,
   AuditStore,
@@ -24,6 +36,21 @@ import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const TABLE = 'audit-table';
+const CHAIN_TABLE = 'audit-chain-table';
+
+/** HMAC in process, standing in for the KMS key. */
+function localMac() {
+  const key = randomBytes(32);
+  const tag = (message: string) => createHmac('sha256', key).update(message).digest('base64');
+  return {
+    generated: [] as string[],
+    async generate(message: string) {
+      this.generated.push(message);
+      return tag(message);
+    },
+    verify: async (message: string, mac: string) => tag(message) === mac,
+  };
+}
 
 function docClient() {
   return DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -44,6 +71,7 @@ describe('AuditStore writes', () => {
   const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
   const store = new AuditStore({
     tableName: TABLE,
+    chainTableName: CHAIN_TABLE,
     tenantClients: { forScope: async (s) => (s === scope ? scoped : platform) },
     platformClient: platform,
     now: () => NOW,
@@ -123,28 +151,45 @@ describe('AuditSequencer transactions', () => {
   const ddb = mockClient(client);
   const logId = newId('t');
   const events = Array.from({ length: 120 }, (_, i) => buildEventItem(logId, event, 30, NOW + i));
-  const first = appendToChain(EMPTY_HEAD, events.slice(0, 5), NOW);
-  const headItem = { pk: logId, sk: 'HEAD', ...first.head };
+  const mac = localMac();
+  const first = appendToChain(EMPTY_HEAD, logId, events.slice(0, 5), NOW);
+  let headItem: Record<string, unknown>;
+  const sequencer = (props: Partial<AuditSequencerProps> = {}) =>
+    new AuditSequencer({
+      client,
+      tableName: TABLE,
+      chainTableName: CHAIN_TABLE,
+      mac,
+      now: () => NOW,
+      ...props,
+    });
 
-  beforeEach(() => {
+  beforeEach(async () => {
     ddb.reset();
-    ddb.on(GetCommand, { Key: { pk: logId, sk: 'HEAD' } }).resolves({ Item: headItem });
+    headItem = {
+      pk: logId,
+      sk: 'HEAD',
+      ...first.statement,
+      mac: await mac.generate(macMessage(first.statement)),
+    };
+    ddb.on(GetCommand, { TableName: CHAIN_TABLE, Key: { pk: logId, sk: 'HEAD' } }).callsFake(async () => ({
+      Item: headItem,
+    }));
     ddb
       .on(QueryCommand)
       .callsFake(async (input) =>
-        String(input.ExpressionAttributeValues[':lo']).startsWith('EVENT#')
+        input.TableName === TABLE && String(input.ExpressionAttributeValues[':lo']).startsWith('EVENT#')
           ? { Items: events.slice(5) }
           : { Items: [] },
       );
   });
 
-  it('writes at most 100 items per transaction: a head check, chain records, markers and the head', async () => {
+  it('writes at most 100 items per transaction, all to the chain table: a head check, records, markers, head', async () => {
     // Prepare
     ddb.on(TransactWriteCommand).resolves({});
-    const sequencer = new AuditSequencer({ client, tableName: TABLE, now: () => NOW, maxBatchesPerRun: 1 });
 
     // Act
-    await sequencer.sequence(logId);
+    await sequencer({ maxBatchesPerRun: 1 }).sequence(logId);
 
     // Assess
     const calls = ddb.commandCalls(TransactWriteCommand);
@@ -152,6 +197,7 @@ describe('AuditSequencer transactions', () => {
     const items = calls[0]!.args[0].input.TransactItems!;
     expect(items).toHaveLength(2 + 2 * MAX_BATCH);
     expect(items.length).toBeLessThanOrEqual(100);
+    for (const item of items) expect((item.Put ?? item.ConditionCheck)!.TableName).toBe(CHAIN_TABLE);
     expect(items[0]!.ConditionCheck).toMatchObject({
       Key: { pk: logId, sk: chainSk(5) },
       ExpressionAttributeValues: { ':hash': first.head.hash },
@@ -163,15 +209,32 @@ describe('AuditSequencer transactions', () => {
       seq: 6,
       prevHash: first.head.hash,
       eventId: events[5]!.id,
+      ttl: puts[0]!.Item!.expiresAt,
     });
+    expect(puts[0]!.Item!.seal).toBeUndefined();
     expect(puts[1]!.Item).toMatchObject({ sk: `MARK#${events[5]!.id.slice(2)}`, seq: 6 });
-    expect(items.at(-1)!.Put).toMatchObject({
-      Item: { sk: 'HEAD', seq: 5 + MAX_BATCH },
+    // The batch's last record carries the MAC'd head statement (its seal); the head item is the same.
+    const head = items.at(-1)!.Put!;
+    expect(head).toMatchObject({
+      Item: { sk: 'HEAD', seq: 5 + MAX_BATCH, fromSeq: 1, batchStartSeq: 6 },
       ConditionExpression: '#seq = :seq AND #hash = :hash',
       ExpressionAttributeValues: { ':seq': 5, ':hash': first.head.hash },
     });
+    const { pk: _pk, sk: _sk, updatedAt: _u, mac: headMac, ...statement } = head.Item as Record<string, any>;
+    expect(puts.at(-2)!.Item!.seal).toEqual({ ...statement, mac: headMac });
+    expect(mac.generated.at(-1)).toBe(macMessage(statement as any));
+    expect(await mac.verify(macMessage(statement as any), headMac)).toBe(true);
     expect(calls[0]!.args[0].input.ClientRequestToken).toMatch(/^[0-9a-f]{36}$/);
     for (const command of [UpdateCommand, DeleteCommand]) expect(ddb).not.toHaveReceivedCommand(command);
+    expect(ddb).not.toHaveReceivedCommandWith(PutCommand, { TableName: TABLE });
+  });
+
+  it('refuses to extend a head whose MAC does not verify, writing nothing', async () => {
+    headItem = { ...headItem, mac: Buffer.alloc(32).toString('base64') };
+    await expect(sequencer().sequence(logId)).rejects.toThrow(/MAC is not valid/);
+    headItem = { ...headItem, hashes: [] };
+    await expect(sequencer().sequence(logId)).rejects.toThrow(/not a sequencer statement/);
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
   it('stops at once when a condition fails although the head did not move (inconsistent chain)', async () => {
@@ -183,18 +246,25 @@ describe('AuditSequencer transactions', () => {
         CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
       }),
     );
-    const sequencer = new AuditSequencer({ client, tableName: TABLE, now: () => NOW });
 
     // Act / Assess
-    await expect(sequencer.sequence(logId)).rejects.toThrow(AuditSequencerError);
+    await expect(sequencer().sequence(logId)).rejects.toThrow(AuditSequencerError);
     expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
   });
 
-  it('passes any other error through without retrying', async () => {
+  it('passes any other error through without retrying, and writes nothing when KMS cannot MAC', async () => {
     ddb
       .on(TransactWriteCommand)
       .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
-    const sequencer = new AuditSequencer({ client, tableName: TABLE, now: () => NOW });
-    await expect(sequencer.sequence(logId)).rejects.toThrow('throttled');
+    await expect(sequencer().sequence(logId)).rejects.toThrow('throttled');
+    ddb.resetHistory();
+    const failing = {
+      generate: async () => {
+        throw Object.assign(new Error('KMS unavailable'), { name: 'KMSInternalException' });
+      },
+      verify: mac.verify,
+    };
+    await expect(sequencer({ mac: failing }).sequence(logId)).rejects.toThrow('KMS unavailable');
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 });

@@ -8,6 +8,7 @@ const sts = mockClient(STSClient);
 const TABLES = {
   tenantDataTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/tenant-data',
   auditTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/audit',
+  auditChainTableArn: 'arn:aws:dynamodb:eu-central-1:123456789012:table/audit-chain',
 };
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';

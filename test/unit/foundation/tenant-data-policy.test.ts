@@ -2,6 +2,7 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
 import {
   AUDIT_APPEND_ACTIONS,
+  AUDIT_CHAIN_READ_ACTIONS,
   TENANT_DATA_ACTIONS,
   tenantDataRolePolicy,
   tenantDataSessionPolicy,
@@ -12,10 +13,12 @@ const TABLE_KEY = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56
 const TABLES = {
   tenantDataTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/tenant-data`,
   auditTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/audit`,
+  auditChainTableArn: `arn:aws:dynamodb:eu-central-1:${ACCOUNT}:table/audit-chain`,
   tableKeyArn: TABLE_KEY,
 };
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';
+const PLATFORM_LOG = 'platform';
 const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-tenant-data/tenant-data-${T1}`;
 
 /** Simulates a request by T1's scoped session: the role's own policy plus T1's session policy. */
@@ -104,6 +107,33 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
     for (const action of ['kms:CreateGrant', 'kms:ReEncryptFrom', 'kms:ScheduleKeyDeletion']) {
       expect(await decide(action, TABLE_KEY, undefined, viaDynamo), action).not.toBe('Allowed');
     }
+  });
+
+  it('may read its own tenant’s audit chain and write nothing there: no chain record, marker, head or checkpoint', async () => {
+    for (const action of AUDIT_CHAIN_READ_ACTIONS) {
+      expect(await decide(action, TABLES.auditChainTableArn, [T1]), action).toBe('Allowed');
+      expect(await decide(action, TABLES.auditChainTableArn, [T2]), action).not.toBe('Allowed');
+      expect(await decide(action, TABLES.auditChainTableArn), action).not.toBe('Allowed');
+    }
+    for (const action of [
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:PartiQLInsert',
+      'dynamodb:PartiQLUpdate',
+      'dynamodb:PartiQLDelete',
+      'dynamodb:Scan',
+    ]) {
+      expect(await decide(action, TABLES.auditChainTableArn, [T1]), action).toBe('ImplicitlyDenied');
+      expect(await decide(action, TABLES.auditChainTableArn, [PLATFORM_LOG]), action).toBe(
+        'ImplicitlyDenied',
+      );
+    }
+    // Events: append (Put) and read only, never update or delete.
+    expect(await decide('dynamodb:PutItem', TABLES.auditTableArn, [T1])).toBe('Allowed');
+    expect(await decide('dynamodb:PutItem', TABLES.auditTableArn, [PLATFORM_LOG])).not.toBe('Allowed');
   });
 
   it('refuses to build a policy for something that is not a tenant id', () => {
