@@ -552,8 +552,14 @@ export class AuditLogReader implements ChainSource {
     return { ...outcome, ...pending };
   }
 
-  /** Events by id: one range query over the page's ids, then single reads for any not found in it. */
-  async eventsById(ids: readonly unknown[]): Promise<Map<string, StoredEventItem>> {
+  /**
+   * Events by id: one range query over the page's ids, then single reads for those not found in it (only
+   * the `retained` ones, when given).
+   */
+  async eventsById(
+    ids: readonly unknown[],
+    retained?: ReadonlySet<string>,
+  ): Promise<Map<string, StoredEventItem>> {
     const ulids: string[] = [];
     for (const id of ids) {
       if (typeof id !== 'string') continue;
@@ -578,7 +584,7 @@ export class AuditLogReader implements ChainSource {
       if (wanted.has(String(item.id))) found.set(String(item.id), item as StoredEventItem);
       if (++read >= cap) break;
     }
-    const missing = [...wanted].filter((id) => !found.has(id));
+    const missing = [...wanted].filter((id) => !found.has(id) && (!retained || retained.has(id)));
     await Promise.all(
       missing.map(async (id) => {
         const { Item } = await this.#db.send(

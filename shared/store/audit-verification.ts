@@ -72,7 +72,11 @@ export interface ChainSource {
   chainRecord(seq: number): Promise<Record<string, unknown> | undefined>;
   /** Chain records from `fromSeq` to `toSeq` (inclusive; undefined: to the end), ascending. */
   chainRecords(fromSeq: number, toSeq?: number): AsyncIterable<Record<string, unknown>>;
-  eventsById(ids: readonly unknown[]): Promise<Map<string, StoredEventItem>>;
+  /**
+   * Events by id. `retained`: the ids that must exist (their records say they have not expired); only
+   * those are looked for one by one when a range read misses them.
+   */
+  eventsById(ids: readonly unknown[], retained?: ReadonlySet<string>): Promise<Map<string, StoredEventItem>>;
 }
 
 export interface ChainVerifyOptions {
@@ -231,7 +235,19 @@ export async function verifyChain(
     let page: Array<{ seq: number; item: Record<string, unknown> }> = [];
     let done = false;
     const flush = async () => {
-      const events = walker.broken ? new Map() : await source.eventsById(page.map((p) => p.item.eventId));
+      // An expired event is not looked for item by item (TTL has usually deleted it); one still in the range
+      // read is still checked.
+      const retained = new Set(
+        page
+          .filter((p) => typeof p.item.eventExpiresAt === 'number' && p.item.eventExpiresAt > nowS)
+          .map((p) => String(p.item.eventId)),
+      );
+      const events = walker.broken
+        ? new Map()
+        : await source.eventsById(
+            page.map((p) => p.item.eventId),
+            retained,
+          );
       for (const { seq, item } of page) {
         const eventId = typeof item.eventId === 'string' ? item.eventId : undefined;
         const sealed = walker.push({ seq, record: item, event: eventId ? events.get(eventId) : undefined });

@@ -107,7 +107,10 @@ class MemoryLog implements ChainSource {
     for (const seq of [...this.records.keys()].sort((a, b) => a - b))
       if (seq >= fromSeq && (toSeq === undefined || seq <= toSeq)) yield this.records.get(seq)!;
   }
-  async eventsById(ids: readonly unknown[]) {
+  /** The ids verification said must exist, per lookup (expired ones are not looked for one by one). */
+  retainedAsked: string[][] = [];
+  async eventsById(ids: readonly unknown[], retained?: ReadonlySet<string>) {
+    this.retainedAsked.push([...(retained ?? [])]);
     const found = new Map<string, StoredEventItem>();
     for (const id of ids)
       if (typeof id === 'string' && this.events.has(id)) found.set(id, this.events.get(id)!);
@@ -271,6 +274,23 @@ describe('verifyChain', () => {
         });
         expect(await log.verify(NOW + 396 * DAY_MS)).toMatchObject({ ok: true, complete: true });
       }),
+    );
+  });
+
+  it('looks events up one by one only while their records say they are retained', async () => {
+    // Prepare: four events kept 30 days, two kept 90; on day 40 the first four have expired.
+    const log = new MemoryLog();
+    await log.append([1, 2, 3, 4].map((n) => event(n)));
+    await log.append([5, 6].map((n) => event(n, NOW + n, 90)));
+    for (const seq of [1, 2, 3, 4]) log.events.delete(log.records.get(seq)!.eventId);
+
+    // Act
+    const outcome = await log.verify(NOW + 40 * DAY_MS);
+
+    // Assess
+    expect(outcome).toMatchObject({ ok: true, checked: 6 });
+    expect(log.retainedAsked.flat().sort()).toEqual(
+      [5, 6].map((seq) => log.records.get(seq)!.eventId).sort(),
     );
   });
 
