@@ -214,9 +214,9 @@ async function verifierCpu(): Promise<string[]> {
     const next = appendToChain(head, logId, batch, start + b);
     const seal = { ...next.statement, mac: tag(macMessage(next.statement)) };
     for (const e of batch) events.set(e.id, e);
-    next.records.forEach((r, i) =>
-      records.set(r.seq, { sk: chainSk(r.seq), ...r, ...(i === next.records.length - 1 ? { seal } : {}) }),
-    );
+    next.records.forEach((r, i) => {
+      records.set(r.seq, { sk: chainSk(r.seq), ...r, ...(i === next.records.length - 1 ? { seal } : {}) });
+    });
     head = next.head;
     headItem = seal;
   }
