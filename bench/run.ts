@@ -62,7 +62,7 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   AUDIT_MAC_KEY_ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-000000000002`,
   TENANT_DATA_ROLE_ARN: `arn:aws:iam::${ACCOUNT}:role/bench-tenant-data`,
   PLATFORM_KEY_ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-000000000000`,
-  STORAGE_ROLE_ARN: `arn:aws:iam::${ACCOUNT}:role/bench-storage`,
+  TENANT_STORAGE_BOUNDARY_ARN: `arn:aws:iam::${ACCOUNT}:policy/strongroom-bench-${REGION}-tenant-storage-boundary`,
   STORAGE_BUCKET: 'bench-storage',
   EXPORT_BUCKET: 'bench-exports',
   TENANT_KEY_USER_ROLE_ARNS: `arn:aws:iam::${ACCOUNT}:role/bench-functions`,

@@ -72,14 +72,21 @@ export const storageSection: BenchSection = {
       const { StorageService } = await import('../../shared/services/storage.js');
       const { auditRecorderFromEnv } = await import('../../shared/store/audit-store.js');
       const { StorageStore } = await import('../../shared/store/storage-store.js');
-      const { StorageCredentialVendor, storageRevocationsFromEnv } = await import(
-        '../../shared/store/storage-vendor.js'
-      );
+      const { StorageCredentialVendor } = await import('../../shared/store/storage-vendor.js');
+      const { tenantStorageAccessFromEnv } = await import('../../shared/store/tenant-storage-access.js');
       const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
       const { mintTenantScope } = await import('../../shared/store/tenant-scope.js');
 
       const tenantClients = tenantDataClientsFromEnv();
       const platform = platformDynamo();
+      const access = tenantStorageAccessFromEnv({
+        tenantClients,
+        iam: new IAMClient(clientConfig()),
+        grant: {
+          bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
+          storageKeyArn: process.env.STORAGE_KEY_ARN!,
+        },
+      });
       const service = new StorageService({
         store: new StorageStore({
           tenantClients,
@@ -89,10 +96,10 @@ export const storageSection: BenchSection = {
         }),
         vendor: new StorageCredentialVendor({
           sts: new STSClient(clientConfig()),
-          storageRoleArn: process.env.STORAGE_ROLE_ARN!,
           storageKeyArn: process.env.STORAGE_KEY_ARN!,
+          recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
         }),
-        revocations: storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) }),
+        access,
         audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
         managedBucket: process.env.STORAGE_BUCKET!,
         reservedBuckets: [process.env.STORAGE_BUCKET!],
@@ -158,7 +165,10 @@ export const storageSection: BenchSection = {
             durationSeconds: 900,
           }),
         ),
-        await measure('revocation (list + role deny policy)', 15, () => service.revoke(admin, newId('u'))),
+        // The editor holds live managed credentials (vended above): each run denies on the tenant's role.
+        await measure('revocation (holder + list + tenant role deny)', 15, () =>
+          service.revoke(admin, editor.principal.userId),
+        ),
       ];
       return {
         title:

@@ -13,28 +13,34 @@ import * as routes from '../../shared/schemas/storage.js';
 import { StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
-import {
-  StorageCredentialVendor,
-  onStorageRevocation,
-  storageRevocationsFromEnv,
-} from '../../shared/store/storage-vendor.js';
+import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
+import { onStorageRevocation, tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();
 const tenantClients = tenantDataClientsFromEnv();
+/** The partition of an ARN (`arn:<partition>:…`). */
+const partitionOf = (arn: string) => arn.split(':')[1] ?? 'aws';
 const platform = platformDynamo();
 const tenantDataTable = requireEnv('tenantDataTable');
 const managedBucket = requireEnv('storageBucket');
-const storageRoleArn = requireEnv('storageRoleArn');
+const storageKeyArn = requireEnv('storageKeyArn');
 const sts = new STSClient(clientConfig());
+// This function is the one that creates tenant storage roles (never deletes them), granting the managed
+// bucket's tenant prefix and its key.
+const access = tenantStorageAccessFromEnv({
+  tenantClients,
+  iam: new IAMClient(clientConfig()),
+  grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
+});
 const vendor = new StorageCredentialVendor({
   sts,
-  storageRoleArn,
-  storageKeyArn: requireEnv('storageKeyArn'),
+  storageKeyArn,
+  recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
 });
-onStorageRevocation((tenantId, userId) => vendor.dropUser(tenantId, userId));
+onStorageRevocation((tenantId, subject) => vendor.drop(tenantId, subject));
 const members = new TenantStore(tenantClients, tenantDataTable);
 const service = new StorageService({
   store: new StorageStore({
@@ -44,13 +50,12 @@ const service = new StorageService({
     identityTable: requireEnv('identityTable'),
   }),
   vendor,
-  revocations: storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) }),
+  access,
   audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
   managedBucket,
   reservedBuckets: [managedBucket, optionalEnv('exportBucket')].filter((b): b is string => !!b),
   region: requireEnv('region'),
-  platformAccountId: storageRoleArn.split(':')[4],
-  rateLimiter: rateLimiterFromEnv(identity),
+  platformAccountId: requireEnv('tenantStorageBoundaryArn').split(':')[4],
   verifier: new ExternalRootVerifier(sts),
   memberRole: async (_tenantId, userId, caller) =>
     (await members.getMember(caller.access.scope, userId))?.role,
@@ -61,6 +66,7 @@ export const handler = createApiHandler({
   area: 'storage',
   allRoutes: routes.storageRoutes,
   authorizer: authorizerFromEnv(identity),
+  rateLimiter: rateLimiterFromEnv(identity),
   routes: [
     implement(routes.listInstances, async (req) => ({
       status: 200,
@@ -82,10 +88,10 @@ export const handler = createApiHandler({
       status: 200,
       body: { externalId: await service.externalId(tenantCaller(req)) },
     })),
-    implement(routes.deleteStorageLocation, async (req) => {
-      await service.deleteLocation(tenantCaller(req), req.params.locationId);
-      return { status: 204 };
-    }),
+    implement(routes.deleteStorageLocation, async (req) => ({
+      status: 200,
+      body: await service.deleteLocation(tenantCaller(req), req.params.locationId),
+    })),
     implement(routes.vendStorageCredentials, async (req) => ({
       status: 200,
       body: await service.vend(tenantCaller(req), req.body),

@@ -22,7 +22,7 @@ import { TenancyService, TenantDeletionService } from '../../shared/services/ten
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
-import { revokeStorageCredentials, storageRevocationsFromEnv } from '../../shared/store/storage-vendor.js';
+import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -33,15 +33,17 @@ const tenantDataTable = requireEnv('tenantDataTable');
 const tenants = new TenantStore(tenantClients, tenantDataTable);
 const keys = tenantKeysFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
-const revocations = storageRevocationsFromEnv({ db: platform, iam: new IAMClient(clientConfig()) });
+// Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
+const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: new IAMClient(clientConfig()) });
 const service = new TenancyService({
   tenants,
   identity,
   keys,
   audit,
-  // Credentials already vended to a removed or demoted member stop working now, not at their expiry.
+  // Credentials already vended to a removed or demoted member stop working now, not at their expiry (as far
+  // as each kind of location allows; nothing is written for a member who never held any).
   onAccessReduced: async (scope, userId) => {
-    await revokeStorageCredentials(scope.tenantId, userId, revocations);
+    await storageAccess.revokeUser(scope, userId, { refuse: false });
   },
 });
 const invitations = new InvitationService({
@@ -63,7 +65,7 @@ const deletion = new TenantDeletionService({
   audit,
   secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFromEnv() }),
   releaseStorage: async (scope, actor) => {
-    await releaseTenantStorage({ store: storage, revocations, audit }, scope, actor);
+    await releaseTenantStorage({ store: storage, access: storageAccess, audit }, scope, actor);
   },
 });
 
@@ -98,6 +100,7 @@ export const handler = createApiHandler({
       });
     },
   }),
+  rateLimiter: rateLimiterFromEnv(identity),
   routes: [
     implement(routes.createTenant, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 201,

@@ -35,6 +35,8 @@ export interface StrongroomFunctionProps {
   logRetention?: logs.RetentionDays;
   /** Native packages installed into the asset for Lambda's platform instead of bundled (bundling.ts). */
   nativeModules?: readonly string[];
+  /** IAM path of the function's role, for roles that others trust by path. @default `/` */
+  rolePath?: string;
 }
 
 /**
@@ -60,6 +62,7 @@ export class StrongroomFunction extends Construct {
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: props.description,
+      ...(props.rolePath ? { path: props.rolePath } : {}),
     });
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

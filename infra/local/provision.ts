@@ -6,7 +6,17 @@ import {
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  CreateRoleCommand,
+  DeletePolicyVersionCommand,
+  GetPolicyCommand,
+  GetRoleCommand,
+  IAMClient,
+  ListPolicyVersionsCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -17,7 +27,11 @@ import {
 import { CreateBucketCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { AUDIT_MAC_KEY, auditMacKeyAlias, auditMacKeyPolicy } from '../../shared/domain/audit-mac-key.js';
-import { storageRolePolicy } from '../../shared/domain/storage-policy.js';
+import {
+  tenantStorageBoundaryName,
+  tenantStorageBoundaryPolicy,
+  tenantStorageLayout,
+} from '../../shared/domain/tenant-storage-role.js';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
 
@@ -235,20 +249,44 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
       },
     }),
   );
-  // The storage role that vended credentials for managed locations assume; its policy comes from the one
-  // generator in shared/domain (moto ignores trust policies and conditions: the simulator tests prove them).
-  env[ENV_VARS.storageRoleArn] = await ensureRole(
+  // The permissions boundary of tenant storage roles, as the stateful stack makes it (one generator in
+  // shared/domain); the storage function creates each tenant's role under it on first need, as deployed.
+  // moto ignores boundaries, trust policies and conditions: the simulator tests prove them.
+  const boundaryName = tenantStorageBoundaryName(options.stage, options.region);
+  const boundaryArn = `arn:aws:iam::${LOCAL_ACCOUNT}:policy/${boundaryName}`;
+  await ensureManagedPolicy(
     iam,
-    `strongroom-${options.stage}-storage`,
-    localTrustPolicy(),
-    'storage',
-    storageRolePolicy({
+    boundaryName,
+    boundaryArn,
+    tenantStorageBoundaryPolicy({
       bucketArn: `arn:aws:s3:::${env[ENV_VARS.storageBucket]}`,
       storageKeyArn: env[ENV_VARS.storageKeyArn]!,
+      layout: tenantStorageLayout({ stage: options.stage, region: options.region, boundaryArn }),
     }),
   );
+  env[ENV_VARS.tenantStorageBoundaryArn] = boundaryArn;
   for (const client of [dynamo, kms, iam, s3]) client.destroy();
   return env;
+}
+
+/** Creates a managed policy, or makes `document` its default version when it exists already. */
+async function ensureManagedPolicy(iam: IAMClient, name: string, arn: string, document: object) {
+  const PolicyDocument = JSON.stringify(document);
+  try {
+    await iam.send(new GetPolicyCommand({ PolicyArn: arn }));
+  } catch (error) {
+    if (!(error instanceof Error && /^NoSuchEntity/.test(error.name))) throw error;
+    await iam.send(new CreatePolicyCommand({ PolicyName: name, PolicyDocument }));
+    return;
+  }
+  // IAM keeps at most five versions: drop the oldest non-default ones first.
+  const { Versions = [] } = await iam.send(new ListPolicyVersionsCommand({ PolicyArn: arn }));
+  const old = Versions.filter((v) => !v.IsDefaultVersion).sort(
+    (a, b) => (a.CreateDate?.getTime() ?? 0) - (b.CreateDate?.getTime() ?? 0),
+  );
+  for (const version of old.slice(0, Math.max(0, old.length - 3)))
+    await iam.send(new DeletePolicyVersionCommand({ PolicyArn: arn, VersionId: version.VersionId }));
+  await iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument, SetAsDefault: true }));
 }
 
 /** The ARN of the key behind `alias`, creating key and alias on first provisioning. */

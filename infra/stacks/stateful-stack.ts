@@ -8,6 +8,11 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { auditMacKeyAlias, auditMacSealersOnlyStatement } from '../../shared/domain/audit-mac-key.js';
 import { tenantKeyTags } from '../../shared/domain/key-policy.js';
+import {
+  tenantStorageBoundaryName,
+  tenantStorageBoundaryPolicy,
+  tenantStorageRolePath,
+} from '../../shared/domain/tenant-storage-role.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
 
 export interface StatefulStackProps extends StackProps {
@@ -31,6 +36,8 @@ export interface StatefulResources {
   tables: Record<TableDef['id'], dynamodb.ITable>;
   storageBucket: s3.IBucket;
   exportBucket: s3.IBucket;
+  /** The permissions boundary of every tenant storage role (made at run time, so it must outlive deployments). */
+  tenantStorageBoundaryArn: string;
 }
 
 /**
@@ -55,6 +62,7 @@ export const STATEFUL_LOGICAL_IDS = {
   storageBucket: 'StorageBucket',
   exportBucket: 'ExportBucket',
   backupVault: 'BackupVault',
+  tenantStorageBoundary: 'TenantStorageBoundary',
 } as const;
 
 /** Days AWS Backup keeps each daily recovery point (DESIGN.md §5). */
@@ -231,7 +239,41 @@ export class StatefulStack extends Stack {
         'AWS Backup assumes this role only to back up the selected tables; the AWS-managed service policy is the documented, maintained policy for that.',
     });
 
-    this.resources = { platformKey, storageKey, auditMacKey, tables, storageBucket, exportBucket };
+    // Every tenant storage role (made at run time by the storage function) carries this boundary: sessions
+    // reach only their own tenant's prefix of the storage bucket and its key only through S3, whatever the
+    // role's own policies say. Roles keep referring to it, so it has a fixed name and is retained.
+    const tenantStorageBoundary = new iam.CfnManagedPolicy(this, ids.tenantStorageBoundary, {
+      managedPolicyName: tenantStorageBoundaryName(props.stage, this.region),
+      description: `Strongroom ${props.stage}: upper bound of every tenant storage role`,
+      policyDocument: tenantStorageBoundaryPolicy({
+        bucketArn: storageBucket.bucketArn,
+        storageKeyArn: storageKey.keyArn,
+        // The key ARN is a token here; S3 calls KMS from the bucket's (this stack's) region.
+        region: this.region,
+        layout: {
+          partition: this.partition,
+          accountId: this.account,
+          rolePath: tenantStorageRolePath(props.stage, this.region),
+        },
+      }),
+    });
+    tenantStorageBoundary.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    tenantStorageBoundary.overrideLogicalId(ids.tenantStorageBoundary);
+    Validations.of(tenantStorageBoundary).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${ids.storageBucket}.Arn>/tenants/<aws:PrincipalTag/TenantId>/*]`,
+      reason:
+        'The boundary of every tenant storage role: each session reaches only objects under tenants/<its TenantId session tag>/, and the tag must name the role’s own tenant (DenyOtherTenantsRoles).',
+    });
+
+    this.resources = {
+      platformKey,
+      storageKey,
+      auditMacKey,
+      tables,
+      storageBucket,
+      exportBucket,
+      tenantStorageBoundaryArn: tenantStorageBoundary.ref,
+    };
   }
 }
 

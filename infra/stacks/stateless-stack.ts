@@ -27,7 +27,8 @@ import { AREA_NATIVE_MODULES } from '../constructs/bundling.js';
 import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import { TenantDataRole } from '../constructs/tenant-data-role.js';
 import { TenantKeyAccess } from '../constructs/tenant-key-access.js';
-import { StorageRevocationAccess } from '../constructs/storage-revocation-access.js';
+import { TenantStorageRoleAccess } from '../constructs/tenant-storage-role-access.js';
+import { storageVendingRolePath } from '../../shared/domain/tenant-storage-role.js';
 import { AuditChainJobs } from './audit-chain-jobs.js';
 import type { AreaResources } from './grants/area-resources.js';
 import { AREA_GRANTS } from './grants/index.js';
@@ -91,7 +92,10 @@ export class StatelessStack extends Stack {
       exportBucket: stateful.exportBucket,
       tenantData: this.tenantDataRole,
       tenantKeys: this.tenantKeys,
-      storageRevocation: new StorageRevocationAccess(),
+      tenantStorageRoles: new TenantStorageRoleAccess({
+        stage,
+        boundaryArn: stateful.tenantStorageBoundaryArn,
+      }),
     };
     // Names and ARNs only; what a function may do with them is its area's grants.
     const environment: Record<string, string> = {
@@ -120,6 +124,9 @@ export class StatelessStack extends Stack {
         description: `Strongroom ${stage}: ${area} API`,
         environment,
         nativeModules: AREA_NATIVE_MODULES[area],
+        // Tenant storage roles trust the role on this path, and only it: a name would pin the role's unique
+        // id, which a replacement of this stack's role would break for every tenant.
+        ...(area === 'storage' ? { rolePath: storageVendingRolePath(stage, this.region) } : {}),
       });
       if (grants) grants(fn, resources);
       else {

@@ -18,7 +18,11 @@ export const ENV_VARS = {
   auditMacKeyArn: 'AUDIT_MAC_KEY_ARN',
   tenantDataRoleArn: 'TENANT_DATA_ROLE_ARN',
   platformKeyArn: 'PLATFORM_KEY_ARN',
-  storageRoleArn: 'STORAGE_ROLE_ARN',
+  /**
+   * The permissions boundary every tenant storage role carries (a managed policy of the stateful stack); its
+   * ARN also gives the account and partition of those roles.
+   */
+  tenantStorageBoundaryArn: 'TENANT_STORAGE_BOUNDARY_ARN',
   storageBucket: 'STORAGE_BUCKET',
   /** The managed storage bucket's own KMS key: vended managed-location sessions may use it through S3. */
   storageKeyArn: 'STORAGE_KEY_ARN',

@@ -330,14 +330,37 @@ function inputValidation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGateway
   };
 }
 
+/** The route's per-IP rate limits (before authentication: they guard it). */
 function rateLimits(limiter?: RateLimiter): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: async (request) => {
-      const rules = state(request).bound!.route.rateLimits;
-      if (!rules?.length) return;
+      const rules = (state(request).bound!.route.rateLimits ?? []).filter((r) => (r.per ?? 'ip') === 'ip');
+      if (!rules.length) return;
       if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
       const client = clientKeyOf(sourceIpOf(request.event));
       for (const rule of rules) await limiter.consume(rule.name, client, rule.limit, rule.windowSeconds);
+    },
+  };
+}
+
+/**
+ * The route's per-user and per-tenant rate limits, keyed on the verified caller and tenant (after
+ * authorization, so nobody spends another's budget; before the body, so malformed requests count too).
+ */
+function callerRateLimits(
+  limiter?: RateLimiter,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: async (request) => {
+      const s = state(request);
+      const rules = (s.bound!.route.rateLimits ?? []).filter((r) => r.per === 'user' || r.per === 'tenant');
+      if (!rules.length) return;
+      if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
+      for (const rule of rules) {
+        const key = rule.per === 'user' ? s.auth.principal?.userId : s.auth.tenant?.scope.tenantId;
+        if (!key) throw new Error(`route ${s.bound!.route.id} limits per ${rule.per} without one`);
+        await limiter.consume(rule.name, key, rule.limit, rule.windowSeconds);
+      }
     },
   };
 }
@@ -378,8 +401,9 @@ function toResult(result: ApiResult): APIGatewayProxyResult {
 
 /**
  * The one middy stack every API function uses: observability, route matching, size limit, path
- * parameters, rate limits, authorization (so 401/403/404 never depend on the body), JSON and zod
- * validation of query and body, then the route's implementation; problem mapping registered last.
+ * parameters, per-IP rate limits, authorization (so 401/403/404 never depend on the body), per-user and
+ * per-tenant rate limits, JSON and zod validation of query and body, then the route's implementation;
+ * problem mapping registered last.
  */
 export function createApiHandler(options: ApiHandlerOptions) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
@@ -393,6 +417,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
     .use(paramsValidation())
     .use(rateLimits(options.rateLimiter))
     .use(authorization(options.authorizer))
+    .use(callerRateLimits(options.rateLimiter))
     .use(jsonBody())
     .use(inputValidation())
     .use(problemErrorHandler())

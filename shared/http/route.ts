@@ -22,6 +22,12 @@ export interface RateLimitRule {
   name: string;
   limit: number;
   windowSeconds: number;
+  /**
+   * Whose budget the rule counts: the client (IPv4 address, IPv6 /64; checked before anything else), or the signed-in user
+   * or the path's tenant (both checked right after authorization, before the body is read).
+   * @default 'ip'
+   */
+  per?: 'ip' | 'user' | 'tenant';
 }
 
 export interface ResponseDef {
@@ -48,7 +54,10 @@ export interface RouteDef<
   params?: P;
   query?: Q;
   body?: B;
-  /** Per-client rate limits (IPv4 address, IPv6 /64), sliding windows, checked before authorization. */
+  /**
+   * Rate limits, sliding windows: per client (IPv4 address, IPv6 /64) before authorization, per user or
+   * tenant right after it.
+   */
   rateLimits?: RateLimitRule[];
   response: ResponseDef;
 }

@@ -107,6 +107,12 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
       security: route.auth.kind === 'none' ? [] : [{ bearer: [] }],
     };
     if (route.auth.kind === 'tenant') operation['x-strongroom-permission'] = route.auth.permission;
+    if (route.rateLimits?.length)
+      operation['x-strongroom-rate-limits'] = route.rateLimits.map((r) => ({
+        per: r.per ?? 'ip',
+        limit: r.limit,
+        windowSeconds: r.windowSeconds,
+      }));
     if (route.body) {
       operation.requestBody = {
         required: true,

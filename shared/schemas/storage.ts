@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   DEFAULT_CREDENTIAL_SECONDS,
+  EXTERNAL_MAX_CREDENTIAL_SECONDS,
   MAX_CREDENTIAL_SECONDS,
   MIN_CREDENTIAL_SECONDS,
   STORAGE_ACCESS,
@@ -64,6 +65,26 @@ export const StorageCredentials = z
     root: z.string(),
   })
   .meta({ id: 'StorageCredentials' });
+
+/** What a revocation did to one kind of credential (shared/domain/storage-revocation.ts words it). */
+export const RevocationOutcome = z
+  .object({
+    kind: z.enum(['managed', 'external']),
+    effect: z.enum(['denied', 'not-revocable', 'none-live']),
+    /** `denied`: credentials issued before this time are refused. */
+    issuedBefore: z.string().optional(),
+    /** `not-revocable`: the time by which every such credential has expired. */
+    expireBy: z.string().optional(),
+    detail: z.string(),
+  })
+  .meta({ id: 'RevocationOutcome' });
+
+/**
+ * Revocations and location deletions write IAM (the tenant's own role); IAM's write rate is shared by the
+ * whole account, so each user and each tenant gets a budget.
+ */
+export const REVOCATIONS_PER_USER_PER_HOUR = 30;
+export const REVOCATIONS_PER_TENANT_PER_HOUR = 60;
 
 const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
@@ -154,11 +175,36 @@ export const deleteStorageLocation = defineRoute({
   method: 'DELETE',
   path: '/v1/tenants/{tenantId}/storage-locations/{locationId}',
   area: 'storage',
-  summary: 'Remove a storage location (not while an instance uses it)',
+  summary:
+    'Remove a storage location (not while an instance uses it); its credentials stop as far as its kind allows',
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
   params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
-  response: { status: 204, description: 'Removed' },
+  rateLimits: [
+    {
+      name: 'storage-location-delete-user',
+      per: 'user',
+      limit: REVOCATIONS_PER_USER_PER_HOUR,
+      windowSeconds: 3600,
+    },
+    {
+      name: 'storage-location-delete-tenant',
+      per: 'tenant',
+      limit: REVOCATIONS_PER_TENANT_PER_HOUR,
+      windowSeconds: 3600,
+    },
+  ],
+  response: {
+    status: 200,
+    description:
+      'Removed; `credentials` says what happened to the credentials vended for it (managed: denied; external: not revocable, expire by a time)',
+    schema: z.object({
+      locationId: LocationId,
+      kind: z.enum(['managed', 'external']),
+      revokedBefore: z.string(),
+      credentials: z.array(RevocationOutcome),
+    }),
+  },
 });
 
 export const vendStorageCredentials = defineRoute({
@@ -166,7 +212,7 @@ export const vendStorageCredentials = defineRoute({
   method: 'POST',
   path: '/v1/tenants/{tenantId}/storage-credentials',
   area: 'storage',
-  summary: 'Short-lived S3 credentials for one location (read: viewer and up; write: editor and up)',
+  summary: `Short-lived S3 credentials for one location (read: viewer and up; write: editor and up); external locations at most ${EXTERNAL_MAX_CREDENTIAL_SECONDS} seconds`,
   tags: ['storage'],
   // Write additionally needs storage:write-credentials, checked by the handler.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
@@ -193,15 +239,35 @@ export const revokeStorageCredentials = defineRoute({
   method: 'POST',
   path: '/v1/tenants/{tenantId}/storage-credentials/revocations',
   area: 'storage',
-  summary: 'Stop every storage credential a user holds in this tenant, now',
+  summary:
+    "Stop a user's storage credentials in this tenant: managed-location ones now; external-location ones cannot be, and the answer says when they expire",
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   params: TenantParams,
   body: z.strictObject({ userId: UserId }),
+  rateLimits: [
+    {
+      name: 'storage-revocations-user',
+      per: 'user',
+      limit: REVOCATIONS_PER_USER_PER_HOUR,
+      windowSeconds: 3600,
+    },
+    {
+      name: 'storage-revocations',
+      per: 'tenant',
+      limit: REVOCATIONS_PER_TENANT_PER_HOUR,
+      windowSeconds: 3600,
+    },
+  ],
   response: {
     status: 200,
-    description: 'Credentials issued before `revokedBefore` are denied',
-    schema: z.object({ userId: UserId, revokedBefore: z.string() }),
+    description:
+      'What happened per kind of location: managed-location credentials issued before `revokedBefore` are denied; external-location ones are not revocable and expire by `expireBy`. 404 naming body.userId when the user holds no credential of this tenant that could still be valid.',
+    schema: z.object({
+      userId: UserId,
+      revokedBefore: z.string(),
+      credentials: z.array(RevocationOutcome),
+    }),
   },
 });
 

@@ -61,6 +61,10 @@ export const ApiKey = z
 
 const TenantName = z.string().trim().min(1).max(100);
 
+/** Tenants one user may create per hour and per day. */
+export const TENANT_CREATIONS_PER_USER_PER_HOUR = 10;
+export const TENANT_CREATIONS_PER_USER_PER_DAY = 30;
+
 export const createTenant = defineRoute({
   id: 'createTenant',
   method: 'POST',
@@ -70,6 +74,21 @@ export const createTenant = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'session' },
   body: z.strictObject({ name: TenantName }),
+  // Each tenant costs account-wide quota (a KMS key now, an IAM role once it uses managed storage).
+  rateLimits: [
+    {
+      name: 'tenant-create-user-hour',
+      per: 'user',
+      limit: TENANT_CREATIONS_PER_USER_PER_HOUR,
+      windowSeconds: 3600,
+    },
+    {
+      name: 'tenant-create-user-day',
+      per: 'user',
+      limit: TENANT_CREATIONS_PER_USER_PER_DAY,
+      windowSeconds: 86_400,
+    },
+  ],
   response: { status: 201, description: 'The tenant', schema: Tenant },
 });
 

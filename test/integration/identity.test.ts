@@ -1,3 +1,4 @@
+import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { clientConfig } from '../../shared/aws/clients.js';
@@ -461,9 +462,38 @@ describe('tenants and members', () => {
     );
   });
 
-  it('revokes the storage credentials of a member who is removed or demoted', async () => {
+  it('revokes the storage credentials of a member who is removed or demoted, on the tenant’s own role', async () => {
     const { tenantId, users } = await tenantWithEveryRole(api, 'Revoke');
     const base = `/v1/tenants/${tenantId}/members`;
+    // Viewer and editor hold managed-location credentials; the reviewer never vended any.
+    const location = await api.request('POST', `/v1/tenants/${tenantId}/storage-locations`, {
+      token: users.admin.token,
+      body: { managed: true },
+    });
+    expect(location.status, location.text).toBe(201);
+    for (const user of [users.viewer, users.editor]) {
+      const vend = await api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
+        token: user.token,
+        body: { location: location.body.locationId, access: 'read' },
+      });
+      expect(vend.status, vend.text).toBe(200);
+    }
+    const iam = new IAMClient({ ...clientConfig(), region: process.env.AWS_REGION });
+    const roleName = tenantStorageRoleName(tenantId);
+    const revocations = async () => {
+      const got = await iam
+        .send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'storage-revocations' }))
+        .catch((e: unknown) => e);
+      return got instanceof Error
+        ? got.name
+        : decodeURIComponent((got as { PolicyDocument: string }).PolicyDocument);
+    };
+    // Removing a member who never held any writes no deny at all.
+    expect(
+      (await api.request('DELETE', `${base}/${users.reviewer.userId}`, { token: users.admin.token })).status,
+    ).toBe(204);
+    expect(await revocations()).toBe('NoSuchEntityException');
+
     expect(
       (await api.request('DELETE', `${base}/${users.viewer.userId}`, { token: users.admin.token })).status,
     ).toBe(204);
@@ -471,16 +501,11 @@ describe('tenants and members', () => {
       (
         await api.request('PATCH', `${base}/${users.editor.userId}`, {
           token: users.admin.token,
-          body: { role: 'reviewer' },
+          body: { role: 'viewer' },
         })
       ).status,
     ).toBe(200);
-    const iam = new IAMClient({ ...clientConfig(), region: process.env.AWS_REGION });
-    const roleName = process.env.STORAGE_ROLE_ARN!.split('/').pop()!;
-    const { PolicyDocument } = await iam.send(
-      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: 'storage-revocations' }),
-    );
-    const policy = decodeURIComponent(PolicyDocument!);
+    const policy = await revocations();
     expect(policy).toContain(users.viewer.userId);
     expect(policy).toContain(users.editor.userId);
     expect(policy).not.toContain(users.reviewer.userId);

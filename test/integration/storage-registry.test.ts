@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
-import { REVOCATION_POLICY_NAME } from '../../shared/domain/storage-policy.js';
+import { permissionsOf } from '../../shared/domain/permissions.js';
+import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import { StorageService } from '../../shared/services/storage.js';
-import { StorageCredentialVendor, storageRevocationsFromEnv } from '../../shared/store/storage-vendor.js';
+import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
+import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { newId } from '../../shared/domain/ids.js';
 import { type StorageRoot, formatStorageRoot, rootsOverlap } from '../../shared/domain/storage-roots.js';
 import type { HttpProblemError } from '../../shared/http/errors.js';
@@ -181,18 +183,26 @@ describe('root registry (model-based, real transactions)', () => {
     expect(await register(scopes[1]!, { bucket, prefix: 'p/q' })).toBe('conflict');
   });
 
-  it('tenant deletion: releaseTenant revokes the whole tenant and frees every root, even one in use', async () => {
+  it('tenant deletion: releaseTenant closes the tenant’s storage, removes its role and frees every root, even one in use', async () => {
     // Prepare
     const iam = new IAMClient(clientConfig());
-    const revocations = storageRevocationsFromEnv({ db: platformDynamo(), iam });
+    const tenantClients = tenantDataClientsFromEnv();
+    const access = tenantStorageAccessFromEnv({
+      tenantClients,
+      iam,
+      grant: {
+        bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
+        storageKeyArn: process.env.STORAGE_KEY_ARN!,
+      },
+    });
     const service = new StorageService({
       store,
       vendor: new StorageCredentialVendor({
         sts: new STSClient(clientConfig()),
-        storageRoleArn: process.env.STORAGE_ROLE_ARN!,
         storageKeyArn: process.env.STORAGE_KEY_ARN!,
+        recordIssue: (scope, userId, kind, until) => access.recordIssue(scope, userId, kind, until),
       }),
-      revocations,
+      access,
       audit,
       managedBucket: process.env.STORAGE_BUCKET!,
       reservedBuckets: [process.env.STORAGE_BUCKET!],
@@ -200,6 +210,13 @@ describe('root registry (model-based, real transactions)', () => {
     });
     const bucket = `gone-bucket-${Date.now()}`;
     const leaving = mintTenantScope({ tenantId: newId('t'), userId: U });
+    const admin = {
+      access: { scope: leaving, role: 'admin' as const, permissions: permissionsOf('admin') },
+      principal: { kind: 'session' as const, userId: U, credentialId: 's', mfaEnabled: false },
+      ip: '127.0.0.1',
+      userAgent: 'test',
+    };
+    await service.registerLocation(admin, { managed: true });
     const a = await register(leaving, { bucket, prefix: 'a' });
     const b = await register(leaving, { bucket, prefix: 'a/b' });
     if (a === 'conflict' || b === 'conflict') throw new Error('setup failed');
@@ -216,19 +233,23 @@ describe('root registry (model-based, real transactions)', () => {
       audit.auditPut(leaving, { action: 'instance.created', actor, resource: { type: 'instance', id: 'i' } }),
     );
     expect(await register(scopes[1]!, { bucket, prefix: '' })).toBe('conflict');
+    const roleName = tenantStorageRoleName(leaving.tenantId);
+    await iam.send(new GetRoleCommand({ RoleName: roleName }));
 
     // Act
     const result = await service.releaseTenant(leaving, actor);
 
     // Assess
-    expect(result.released).toBe(2);
+    expect(result.released).toBe(3);
     expect(await store.allLocations(leaving)).toEqual([]);
     expect(await register(scopes[1]!, { bucket, prefix: '' })).not.toBe('conflict');
-    expect(await revocations.revokedBefore(leaving.tenantId, newId('u'))).toBe(result.revokedBefore);
-    const roleName = process.env.STORAGE_ROLE_ARN!.split('/').at(-1)!;
-    const policy = await iam.send(
-      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: REVOCATION_POLICY_NAME }),
-    );
-    expect(decodeURIComponent(policy.PolicyDocument!)).toContain(leaving.tenantId);
+    const state = await access.state(leaving);
+    expect(state.closedAt).toBeDefined();
+    expect(state.entries).toContainEqual({ notBefore: result.revokedBefore });
+    const gone = await iam.send(new GetRoleCommand({ RoleName: roleName })).catch((e: unknown) => e);
+    expect((gone as Error).name).toBe('NoSuchEntityException');
+    // Closed: no role is made for it again, and a repeat finds nothing left to do.
+    await expect(access.ensureRole(leaving)).rejects.toMatchObject({ status: 404 });
+    expect((await service.releaseTenant(leaving, actor)).released).toBe(0);
   });
 });

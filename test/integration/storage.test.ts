@@ -17,7 +17,7 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-d
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
-import { REVOCATION_POLICY_NAME } from '../../shared/domain/storage-policy.js';
+import { REVOCATION_POLICY_NAME, tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import { fromStrongroom } from '../../shared/sdk/credentials.js';
 import { storageNodeKey } from '../../shared/store/storage-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
@@ -371,7 +371,7 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   it('a role in the platform account cannot be named (400 naming roleArn)', async () => {
     const res = await register(globex.tenantId, globex.users.admin.token, {
       root: 's3://customer-lake/other',
-      roleArn: process.env.STORAGE_ROLE_ARN,
+      roleArn: `arn:aws:iam::${process.env.TENANT_STORAGE_BOUNDARY_ARN!.split(':')[4]}:role/strongroom/test/us-east-1/tenant-storage/storage-${acme.tenantId}`,
     });
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe('body.roleArn');
@@ -411,7 +411,10 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
       const del = await api.request('DELETE', `/v1/tenants/${acme.tenantId}/storage-locations/${id}`, {
         token: acme.users.admin.token,
       });
-      expect(del.status, del.text).toBe(204);
+      expect(del.status, del.text).toBe(200);
+      expect(del.body.credentials).toEqual([
+        expect.objectContaining({ kind: 'external', effect: 'not-revocable' }),
+      ]);
     }
     const gone = await vend(acme.tenantId, acme.users.editor.token, { location: dataId, access: 'read' });
     expect(gone.status).toBe(404);
@@ -645,7 +648,7 @@ describe('revocation', () => {
       region: TEST_REGION,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     });
-    const roleName = process.env.STORAGE_ROLE_ARN!.split('/').at(-1)!;
+    const roleName = tenantStorageRoleName(acme.tenantId);
     const policy = await iam.send(
       new GetRolePolicyCommand({ RoleName: roleName, PolicyName: REVOCATION_POLICY_NAME }),
     );
@@ -655,13 +658,19 @@ describe('revocation', () => {
       Action: 's3:*',
       Resource: '*',
       Condition: {
-        StringEquals: {
-          'aws:PrincipalTag/TenantId': acme.tenantId,
-          'aws:PrincipalTag/UserId': acme.users.editor.userId,
-        },
+        StringEquals: { 'aws:PrincipalTag/UserId': acme.users.editor.userId },
         DateLessThan: { 'aws:TokenIssueTime': revoked.body.revokedBefore },
       },
     });
+    expect(revoked.body.credentials).toEqual([
+      expect.objectContaining({
+        kind: 'managed',
+        effect: 'denied',
+        issuedBefore: revoked.body.revokedBefore,
+      }),
+      // The editor also vended external credentials earlier in this file.
+      expect.objectContaining({ kind: 'external', effect: 'not-revocable', expireBy: expect.any(String) }),
+    ]);
     const events = await auditEvents(acme.tenantId, 'storage-credentials.revoked');
     expect(events.at(-1)).toMatchObject({
       actor: { userId: acme.users.admin.userId },

@@ -1,4 +1,4 @@
-import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { newId } from '../../shared/domain/ids.js';
-import { REVOCATION_POLICY_NAME } from '../../shared/domain/storage-policy.js';
+import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
@@ -285,6 +285,14 @@ describe('DELETE /v1/tenants/{tenantId}', () => {
     expect(keysBefore.length).toBeGreaterThanOrEqual(apiKeys.length);
     const { keyArn, state } = await keyStateOf(acme.tenantId);
     const globexBefore = await partition(globex.tenantId);
+    // The managed location gave the tenant its storage role; an editor holds credentials of it.
+    const iam = new IAMClient(clientConfig());
+    await iam.send(new GetRoleCommand({ RoleName: tenantStorageRoleName(acme.tenantId) }));
+    const vended = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-credentials`, {
+      token: acme.users.editor.token,
+      body: { location: managed.body.locationId, access: 'read' },
+    });
+    expect(vended.status, vended.text).toBe(200);
 
     // Act
     const res = await deleteTenant(acme.tenantId, owner.token, {
@@ -322,13 +330,11 @@ describe('DELETE /v1/tenants/{tenantId}', () => {
       new GetCommand({ TableName: process.env.IDENTITY_TABLE!, Key: storageNodeKey(lake, 'raw') }),
     );
     expect(node?.owner).toBeUndefined();
-    const policy = await new IAMClient(clientConfig()).send(
-      new GetRolePolicyCommand({
-        RoleName: process.env.STORAGE_ROLE_ARN!.split('/').at(-1)!,
-        PolicyName: REVOCATION_POLICY_NAME,
-      }),
-    );
-    expect(decodeURIComponent(policy.PolicyDocument!)).toContain(acme.tenantId);
+    // The tenant's storage role is gone: its sessions have no policy left that allows anything.
+    const role = await iam
+      .send(new GetRoleCommand({ RoleName: tenantStorageRoleName(acme.tenantId) }))
+      .catch((e: unknown) => e);
+    expect((role as Error).name).toBe('NoSuchEntityException');
     // Another tenant is untouched.
     expect(await partition(globex.tenantId)).toEqual(globexBefore);
     const other = await api.request('GET', `/v1/tenants/${globex.tenantId}`, {

@@ -3,19 +3,33 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_CREDENTIAL_SECONDS,
   PolicyTooLargeError,
+  packedSessionPolicy,
+  kmsKeyRegion,
+  sessionPolicyFor,
+} from '../../shared/domain/storage-policy.js';
+import {
   REVOCATION_POLICY_MAX_CHARS,
   addRevocation,
-  packedSessionPolicy,
+  externalExpiryBound,
+  externalNotRevocable,
+  managedDenied,
+  noneLive,
   pruneRevocations,
   type RevocationEntry,
   revocationCutoff,
   revocationOf,
   revocationPolicy,
-  kmsKeyRegion,
   revokedBefore,
-  sessionPolicyFor,
-  storageRolePolicy,
-} from '../../shared/domain/storage-policy.js';
+} from '../../shared/domain/storage-revocation.js';
+import {
+  ROLE_INLINE_POLICIES_MAX_CHARS,
+  tenantStorageBoundaryPolicy,
+  tenantStorageLayout,
+  tenantStorageRoleArn,
+  tenantStorageRoleName,
+  tenantStorageRolePolicy,
+  tenantStorageTrustPolicy,
+} from '../../shared/domain/tenant-storage-role.js';
 import {
   MAX_PREFIX_LENGTH,
   StorageRootError,
@@ -152,6 +166,7 @@ describe('containment', () => {
   });
 });
 
+const T_LONG = `t_${'0'.repeat(26)}`;
 /** A storage key ARN in the longest-named commercial region. */
 const LONG_KEY = 'arn:aws:kms:ap-southeast-3:123456789012:key/mrk-0123456789abcdef0123456789abcdef';
 
@@ -171,9 +186,9 @@ describe('storage key statement', () => {
       expect(() =>
         sessionPolicyFor({ bucket: 'b', prefix: 'p', access: 'read', kmsKeyArn: notAKey }),
       ).toThrow(TypeError);
-      expect(() => storageRolePolicy({ bucketArn: 'arn:aws:s3:::b', storageKeyArn: notAKey })).toThrow(
-        TypeError,
-      );
+      expect(() =>
+        tenantStorageRolePolicy({ tenantId: T_LONG, bucketArn: 'arn:aws:s3:::b', storageKeyArn: notAKey }),
+      ).toThrow(TypeError);
     }
   });
 
@@ -204,12 +219,24 @@ describe('session policy size', () => {
     expect(text.length).toBeLessThan(2048);
   });
 
-  it('the storage role policy and a full revocation policy fit IAM’s 10,240 characters per role together', () => {
+  it('a tenant role’s grant and a full revocation policy fit IAM’s 10,240 characters per role together', () => {
     const bucketArn = `arn:aws:s3:::${'b'.repeat(63)}`;
-    const rolePolicy = JSON.stringify(storageRolePolicy({ bucketArn, storageKeyArn: LONG_KEY }));
-    expect(rolePolicy.length + REVOCATION_POLICY_MAX_CHARS).toBeLessThanOrEqual(10_240);
-    // It is also the permissions boundary, a managed policy: at most 6,144 characters.
-    expect(rolePolicy.length).toBeLessThanOrEqual(6_144);
+    const grant = JSON.stringify(
+      tenantStorageRolePolicy({ tenantId: T_LONG, bucketArn, storageKeyArn: LONG_KEY }),
+    );
+    expect(grant.length).toBeLessThanOrEqual(2048);
+    expect(grant.length + REVOCATION_POLICY_MAX_CHARS).toBeLessThanOrEqual(ROLE_INLINE_POLICIES_MAX_CHARS);
+    // The boundary is a managed policy: at most 6,144 characters, for the longest stage and region names.
+    const boundary = tenantStorageBoundaryPolicy({
+      bucketArn,
+      storageKeyArn: LONG_KEY,
+      layout: tenantStorageLayout({
+        stage: 's'.repeat(32),
+        region: 'ap-southeast-3',
+        boundaryArn: `arn:aws-us-gov:iam::123456789012:policy/${'p'.repeat(100)}`,
+      }),
+    });
+    expect(JSON.stringify(boundary).length).toBeLessThanOrEqual(6_144);
   });
 
   it('a policy over 2048 characters fails closed', () => {
@@ -223,9 +250,54 @@ describe('session policy size', () => {
   });
 });
 
-describe('revocation list', () => {
-  const T1 = 't_01jx0000000000000000000001';
-  const T2 = 't_01jx0000000000000000000002';
+describe('tenant storage role names and documents', () => {
+  const layout = tenantStorageLayout({
+    stage: 'prod',
+    region: 'eu-west-1',
+    boundaryArn: 'arn:aws:iam::123456789012:policy/strongroom-prod-eu-west-1-tenant-storage-boundary',
+  });
+
+  it('names the role after the tenant on the deployment’s path, within IAM’s 64 characters', () => {
+    expect(tenantStorageRoleArn(layout, T_LONG)).toBe(
+      `arn:aws:iam::123456789012:role/strongroom/prod/eu-west-1/tenant-storage/storage-${T_LONG}`,
+    );
+    expect(tenantStorageRoleName(T_LONG).length).toBeLessThanOrEqual(64);
+    for (const bad of ['', 't_*', 'u_01jx0000000000000000000001', `t_${'0'.repeat(25)}/`, '*'])
+      expect(() => tenantStorageRoleName(bad), bad).toThrow(TypeError);
+  });
+
+  it('refuses a layout from anything but a stage, a region and an IAM policy ARN', () => {
+    const boundaryArn = layout.boundaryArn;
+    expect(() => tenantStorageLayout({ stage: 'Prod/x', region: 'eu-west-1', boundaryArn })).toThrow(
+      TypeError,
+    );
+    expect(() => tenantStorageLayout({ stage: 'prod', region: 'eu/west', boundaryArn })).toThrow(TypeError);
+    expect(() =>
+      tenantStorageLayout({ stage: 'prod', region: 'eu-west-1', boundaryArn: 'arn:aws:iam::1:role/x' }),
+    ).toThrow(TypeError);
+    expect(
+      tenantStorageLayout({
+        stage: 'prod',
+        region: 'cn-north-1',
+        boundaryArn: boundaryArn.replace('aws', 'aws-cn'),
+      }).partition,
+    ).toBe('aws-cn');
+  });
+
+  it('pins the trust policy to the tenant and the role’s grant to its prefix, by literal id', () => {
+    const trust = JSON.stringify(tenantStorageTrustPolicy({ layout, tenantId: T_LONG }));
+    expect(trust).toContain(`"aws:RequestTag/TenantId":"${T_LONG}"`);
+    expect(trust).toContain('arn:aws:iam::123456789012:role/strongroom/prod/eu-west-1/storage-vending/*');
+    const grant = JSON.stringify(
+      tenantStorageRolePolicy({ tenantId: T_LONG, bucketArn: 'arn:aws:s3:::b', storageKeyArn: LONG_KEY }),
+    );
+    expect(grant).toContain(`arn:aws:s3:::b/tenants/${T_LONG}/*`);
+    expect(grant).not.toContain('PrincipalTag/TenantId}');
+    expect(() => tenantStorageTrustPolicy({ layout, tenantId: 't_*' })).toThrow(TypeError);
+  });
+});
+
+describe('revocation list (one tenant)', () => {
   const now = Date.parse('2026-11-22T10:30:00.250Z');
 
   it('cutoffs round up to the next second', () => {
@@ -233,80 +305,124 @@ describe('revocation list', () => {
     expect(revocationCutoff(Date.parse('2026-11-22T10:30:00.000Z'))).toBe('2026-11-22T10:30:01Z');
   });
 
-  it('keeps one entry per user with the latest cutoff and prunes expired ones', () => {
+  it('keeps one entry per user or location with the latest cutoff and prunes expired ones', () => {
     const old = revocationOf({
-      tenantId: T1,
       userId: 'u_old',
       notBefore: new Date(now - (MAX_CREDENTIAL_SECONDS + 61) * 1000).toISOString(),
     });
-    const recent = revocationOf({ tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:00:00Z' });
+    const recent = revocationOf({ userId: 'u_a', notBefore: '2026-11-22T10:00:00Z' });
+    const location = revocationOf({ locationId: 'u_a', notBefore: '2026-11-22T10:00:00Z' });
     const entries = addRevocation(
-      [old, recent],
-      revocationOf({ tenantId: T1, userId: 'u_a', notBefore: '2026-11-22T10:30:01Z' }),
+      [old, recent, location],
+      revocationOf({ userId: 'u_a', notBefore: '2026-11-22T10:30:01Z' }),
       now,
     );
-    expect(entries).toEqual([{ tenants: [T1], users: ['u_a'], notBefore: '2026-11-22T10:30:01Z' }]);
+    // A location named like a user is a different subject.
+    expect(entries).toEqual([
+      { locations: ['u_a'], notBefore: '2026-11-22T10:00:00Z' },
+      { users: ['u_a'], notBefore: '2026-11-22T10:30:01Z' },
+    ]);
     expect(pruneRevocations([old], now)).toEqual([]);
+    expect(() => revocationOf({ userId: 'u', locationId: 'l', notBefore: 'x' })).toThrow(TypeError);
   });
 
-  /** n revocations, each of a different user in tenant `tenantOf(i)`, one second apart. */
-  function revokeMany(n: number, tenantOf: (i: number) => string) {
+  /** n revocations of different users, one second apart. */
+  function revokeMany(n: number) {
     let entries: RevocationEntry[] = [];
-    const revoked: { tenantId: string; userId: string; cutoff: string }[] = [];
+    const revoked: { userId: string; cutoff: string }[] = [];
     for (let i = 0; i < n; i++) {
-      const tenantId = tenantOf(i);
       const userId = `u_${String(i).padStart(26, '0')}`;
       const cutoff = revocationCutoff(now + i * 1000);
-      entries = addRevocation(entries, revocationOf({ tenantId, userId, notBefore: cutoff }), now + i * 1000);
-      revoked.push({ tenantId, userId, cutoff });
+      entries = addRevocation(entries, revocationOf({ userId, notBefore: cutoff }), now + i * 1000);
+      revoked.push({ userId, cutoff });
     }
     return { entries, revoked };
   }
 
-  const coversAll = (
-    entries: RevocationEntry[],
-    revoked: { tenantId: string; userId: string; cutoff: string }[],
-  ) => {
+  const coversAll = (entries: RevocationEntry[], revoked: { userId: string; cutoff: string }[]) => {
     expect(JSON.stringify(revocationPolicy(entries)).length).toBeLessThanOrEqual(REVOCATION_POLICY_MAX_CHARS);
-    for (const r of revoked) expect(revokedBefore(entries, r.tenantId, r.userId)! >= r.cutoff).toBe(true);
+    for (const r of revoked) expect(revokedBefore(entries, { userId: r.userId })! >= r.cutoff).toBe(true);
   };
 
-  it('compacts users of one tenant into the tenant first', () => {
-    const { entries, revoked } = revokeMany(60, (i) => (i % 2 ? T1 : T2));
+  it('merges users with neighbouring cutoffs first, never denying a user nobody revoked', () => {
+    const { entries, revoked } = revokeMany(120);
     coversAll(entries, revoked);
-    expect(entries.every((e) => e.tenants !== undefined)).toBe(true);
-    // An unrelated tenant is untouched.
-    expect(revokedBefore(entries, 't_01jx0000000000000000000009', 'u_x')).toBeUndefined();
+    expect(entries.every((e) => e.users !== undefined)).toBe(true);
+    expect(revokedBefore(entries, { userId: 'u_somebody_else' })).toBeUndefined();
   });
 
-  it('with one user per tenant, merges neighbours in time and keeps unrelated tenants untouched', () => {
-    const tenant = (i: number) => `t_01jx${String(i).padStart(22, '0')}`;
-    const { entries, revoked } = revokeMany(100, tenant);
+  it('falls back to every session of the tenant before the latest cutoff only past a few hundred users', () => {
+    const { entries, revoked } = revokeMany(600);
     coversAll(entries, revoked);
-    expect(entries.some((e) => e.tenants === undefined)).toBe(false);
-    expect(revokedBefore(entries, 't_01jx9999999999999999999999', revoked[0]!.userId)).toBeUndefined();
+    // Revocations after the fall-back start a fresh list beside the tenant-wide entry.
+    expect(entries.filter((e) => !e.users && !e.locations)).toHaveLength(1);
   });
 
-  it('falls back to denying everything issued before the latest cutoff only when nothing else fits', () => {
-    const tenant = (i: number) => `t_01jx${String(i).padStart(22, '0')}`;
-    const { entries, revoked } = revokeMany(400, tenant);
-    coversAll(entries, revoked);
-  });
-
-  it('revokedBefore applies tenant, user and global entries', () => {
+  it('revokedBefore applies user, location and tenant-wide entries', () => {
     const entries: RevocationEntry[] = [
-      revocationOf({ tenantId: T1, userId: 'u_a', notBefore: '2026-01-01T00:00:02Z' }),
-      revocationOf({ tenantId: T1, notBefore: '2026-01-01T00:00:01Z' }),
-      { tenants: [T2, 't_x'], users: ['u_c', 'u_d'], notBefore: '2026-01-01T00:00:04Z' },
+      revocationOf({ userId: 'u_a', notBefore: '2026-01-01T00:00:02Z' }),
+      revocationOf({ locationId: 'l_x', notBefore: '2026-01-01T00:00:05Z' }),
+      { users: ['u_c', 'u_d'], notBefore: '2026-01-01T00:00:04Z' },
     ];
-    expect(revokedBefore(entries, T1, 'u_a')).toBe('2026-01-01T00:00:02Z');
-    expect(revokedBefore(entries, T1, 'u_b')).toBe('2026-01-01T00:00:01Z');
-    expect(revokedBefore(entries, 't_other', 'u_a')).toBeUndefined();
-    expect(revokedBefore(entries, 't_x', 'u_c')).toBe('2026-01-01T00:00:04Z');
-    expect(revokedBefore(entries, 't_x', 'u_a')).toBeUndefined();
-    expect(revokedBefore([{ notBefore: '2026-01-01T00:00:03Z' }], 't_other', 'u_a')).toBe(
+    expect(revokedBefore(entries, { userId: 'u_a' })).toBe('2026-01-01T00:00:02Z');
+    expect(revokedBefore(entries, { userId: 'u_a', locationId: 'l_x' })).toBe('2026-01-01T00:00:05Z');
+    expect(revokedBefore(entries, { userId: 'u_b', locationId: 'l_y' })).toBeUndefined();
+    expect(revokedBefore(entries, { userId: 'u_d' })).toBe('2026-01-01T00:00:04Z');
+    expect(revokedBefore([...entries, { notBefore: '2026-01-01T00:00:03Z' }], { userId: 'u_b' })).toBe(
       '2026-01-01T00:00:03Z',
     );
     expect(revocationPolicy([])).toBeUndefined();
+  });
+
+  it('deny statements name the user or location tag and the issue time, never the tenant (the role is the tenant’s)', () => {
+    const policy = revocationPolicy([
+      revocationOf({ userId: 'u_a', notBefore: '2026-01-01T00:00:02Z' }),
+      revocationOf({ locationId: 'l_x', notBefore: '2026-01-01T00:00:03Z' }),
+      revocationOf({ notBefore: '2026-01-01T00:00:04Z' }),
+    ])!;
+    expect(policy.Statement.map((s) => s.Condition)).toEqual([
+      {
+        StringEquals: { 'aws:PrincipalTag/UserId': 'u_a' },
+        DateLessThan: { 'aws:TokenIssueTime': '2026-01-01T00:00:02Z' },
+      },
+      {
+        StringEquals: { 'aws:PrincipalTag/LocationId': 'l_x' },
+        DateLessThan: { 'aws:TokenIssueTime': '2026-01-01T00:00:03Z' },
+      },
+      { DateLessThan: { 'aws:TokenIssueTime': '2026-01-01T00:00:04Z' } },
+    ]);
+  });
+});
+
+describe('what a revocation says per kind of location', () => {
+  it('managed: denied, with the cutoff', () => {
+    expect(managedDenied('2026-01-01T00:00:02Z', 'vended to this user')).toEqual({
+      kind: 'managed',
+      effect: 'denied',
+      issuedBefore: '2026-01-01T00:00:02Z',
+      detail:
+        "Every managed-location credential vended to this user issued before 2026-01-01T00:00:02Z is refused by an explicit deny on this tenant's own storage role; AWS applies it within seconds.",
+    });
+  });
+
+  it('external: not revocable, the time they expire by, and that remote signing is not available yet', () => {
+    const outcome = externalNotRevocable(
+      externalExpiryBound('2026-01-01T00:00:02Z'),
+      'vended for this location',
+    );
+    expect(outcome).toMatchObject({
+      kind: 'external',
+      effect: 'not-revocable',
+      expireBy: '2026-01-01T00:15:02Z',
+    });
+    expect(outcome.detail).toContain('cannot deny');
+    expect(outcome.detail).toContain('by 2026-01-01T00:15:02Z at the latest');
+    expect(outcome.detail).toContain('900 seconds');
+    expect(outcome.detail).toContain('Remote signing');
+    expect(outcome.detail).toContain('not available yet');
+    expect(noneLive('external', 'vended to this user')).toMatchObject({
+      kind: 'external',
+      effect: 'none-live',
+    });
   });
 });

@@ -8,16 +8,16 @@ import {
   STORAGE_KEY_READ_ACTIONS,
   STORAGE_KEY_WRITE_ACTIONS,
   WRITE_OBJECT_ACTIONS,
-  addRevocation,
   permissionForAccess,
-  revocationCutoff,
-  revocationOf,
-  revocationPolicy,
   sessionPolicyFor,
-  storageRolePolicy,
-  storageRoleTrustPolicy,
   type StorageAccess,
 } from '../../shared/domain/storage-policy.js';
+import {
+  tenantStorageBoundaryPolicy,
+  tenantStorageLayout,
+  tenantStorageRoleArn,
+  tenantStorageRolePolicy,
+} from '../../shared/domain/tenant-storage-role.js';
 import { managedRoot } from '../../shared/domain/storage-roots.js';
 
 const ACCOUNT = '123456789012';
@@ -26,17 +26,33 @@ const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';
 const U1 = 'u_01jx0000000000000000000001';
-const U2 = 'u_01jx0000000000000000000002';
-const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-storage/${T1}-${U1}`;
-const VENDING_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-storage-function`;
+const _U2 = 'u_01jx0000000000000000000002';
 const ISSUED = '2026-11-22T10:00:00Z';
 const REGION = 'eu-west-1';
 const STORAGE_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000001`;
 const PLATFORM_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000002`;
 const OTHER_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000003`;
 const VIA_S3 = `s3.${REGION}.amazonaws.com`;
-/** The storage role as deployed: its policy inline and, verbatim, as its permissions boundary. */
-const STORAGE_ROLE_POLICY = storageRolePolicy({ bucketArn: BUCKET_ARN, storageKeyArn: STORAGE_KEY });
+const LAYOUT = tenantStorageLayout({
+  stage: 'prod',
+  region: REGION,
+  boundaryArn: `arn:aws:iam::${ACCOUNT}:policy/strongroom-prod-${REGION}-tenant-storage-boundary`,
+});
+/** The boundary every tenant storage role carries (the stateful stack's managed policy). */
+const BOUNDARY = tenantStorageBoundaryPolicy({
+  bucketArn: BUCKET_ARN,
+  storageKeyArn: STORAGE_KEY,
+  layout: LAYOUT,
+});
+/** A tenant's storage role's own inline grant. */
+const grantOf = (tenantId: string) => ({
+  name: 'storage',
+  policy: tenantStorageRolePolicy({ tenantId, bucketArn: BUCKET_ARN, storageKeyArn: STORAGE_KEY }),
+});
+const roleOf = (tenantId: string) => tenantStorageRoleArn(LAYOUT, tenantId);
+const sessionOf = (tenantId: string, userId: string) =>
+  `arn:aws:sts::${ACCOUNT}:assumed-role/storage-${tenantId}/${tenantId}-${userId}`;
+const LOCATION = 'l_01jx0000000000000000000001';
 
 type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 
@@ -78,12 +94,17 @@ interface SessionSetup {
   resourcePolicy?: unknown;
   tags: Record<string, string>;
   issued?: string;
-  /** @default the managed storage role's session */
+  /** @default T1's storage role's session */
   principal?: string;
+  /** `aws:PrincipalArn` (the role's ARN; the simulator does not derive it). @default T1's storage role */
+  principalArn?: string;
 }
 
 async function decide(setup: SessionSetup, probe: Probe): Promise<Decision> {
-  const context: Record<string, string> = { 'aws:TokenIssueTime': setup.issued ?? ISSUED };
+  const context: Record<string, string> = {
+    'aws:TokenIssueTime': setup.issued ?? ISSUED,
+    'aws:PrincipalArn': setup.principalArn ?? roleOf(T1),
+  };
   for (const [k, v] of Object.entries(setup.tags)) context[`aws:PrincipalTag/${k}`] = v;
   let resource: string;
   let resourcePolicy = setup.resourcePolicy;
@@ -99,7 +120,7 @@ async function decide(setup: SessionSetup, probe: Probe): Promise<Decision> {
   const response = await runSimulation(
     {
       request: {
-        principal: setup.principal ?? SESSION,
+        principal: setup.principal ?? sessionOf(T1, U1),
         action: probe.action,
         resource: { resource, accountId: resource.split(':')[4] || ACCOUNT },
         contextVariables: context,
@@ -162,10 +183,10 @@ function targets(bucket: string, prefix: string, otherTenantPrefix: string) {
   };
 }
 
-describe('managed storage: session policy × storage role policy × tags', () => {
+describe('managed storage: session policy × the tenant role’s grant and boundary × tags', () => {
   const root = managedRoot(BUCKET, T1, 'data');
   const other = managedRoot(BUCKET, T2, 'data');
-  const rolePolicy = { name: 'storage-role', policy: STORAGE_ROLE_POLICY };
+  const rolePolicy = grantOf(T1);
 
   for (const role of ROLES) {
     for (const access of STORAGE_ACCESS) {
@@ -179,8 +200,8 @@ describe('managed storage: session policy × storage role policy × tags', () =>
         const setup: SessionSetup = {
           sessionPolicy: sessionPolicyFor({ ...root, access, kmsKeyArn: STORAGE_KEY }),
           identityPolicies: [rolePolicy],
-          boundary: STORAGE_ROLE_POLICY,
-          tags: { TenantId: T1, UserId: U1, Access: access },
+          boundary: BOUNDARY,
+          tags: { TenantId: T1, UserId: U1, Access: access, LocationId: LOCATION },
         };
         const t = targets(BUCKET, root.prefix, other.prefix);
 
@@ -203,12 +224,13 @@ describe('managed storage: session policy × storage role policy × tags', () =>
     }
   }
 
-  it('a session policy naming another tenant prefix still reaches nothing: the role confines to the TenantId tag', async () => {
+  it('a session policy naming another tenant prefix still reaches nothing: the role grants its own tenant only', async () => {
     // Prepare: an application bug hands T1's user a session policy for T2's root
     const setup: SessionSetup = {
       sessionPolicy: sessionPolicyFor({ ...other, access: 'write' }),
       identityPolicies: [rolePolicy],
-      tags: { TenantId: T1, UserId: U1, Access: 'write' },
+      boundary: BOUNDARY,
+      tags: { TenantId: T1, UserId: U1, Access: 'write', LocationId: LOCATION },
     };
     // Act
     const decisions = await Promise.all(
@@ -225,7 +247,8 @@ describe('managed storage: session policy × storage role policy × tags', () =>
     const setup: SessionSetup = {
       sessionPolicy: sessionPolicyFor({ ...root, access: 'write' }),
       identityPolicies: [rolePolicy],
-      tags: { TenantId: T1, UserId: U1, Access: 'read' },
+      boundary: BOUNDARY,
+      tags: { TenantId: T1, UserId: U1, Access: 'read', LocationId: LOCATION },
     };
     const decisions = await Promise.all(
       WRITE_OBJECT_ACTIONS.map((action) =>
@@ -238,26 +261,33 @@ describe('managed storage: session policy × storage role policy × tags', () =>
     );
   });
 
-  it('a session without tags is denied outright', async () => {
-    const setup: SessionSetup = {
-      sessionPolicy: sessionPolicyFor({ ...root, access: 'write' }),
-      identityPolicies: [rolePolicy],
-      tags: {},
-    };
-    expect(await decide(setup, { action: 's3:GetObject', bucket: BUCKET, key: `${root.prefix}/x` })).toBe(
-      'ExplicitlyDenied',
-    );
+  it('a session missing any of its four tags is denied outright', async () => {
+    const full = { TenantId: T1, UserId: U1, Access: 'write', LocationId: LOCATION };
+    for (const missing of [undefined, ...Object.keys(full)]) {
+      const tags: Record<string, string> = { ...full };
+      if (missing) delete tags[missing];
+      const setup: SessionSetup = {
+        sessionPolicy: sessionPolicyFor({ ...root, access: 'write' }),
+        identityPolicies: [rolePolicy],
+        boundary: BOUNDARY,
+        tags: missing ? tags : {},
+      };
+      expect(
+        await decide(setup, { action: 's3:GetObject', bucket: BUCKET, key: `${root.prefix}/x` }),
+        `without ${missing ?? 'any tag'}`,
+      ).toBe('ExplicitlyDenied');
+    }
   });
 });
 
 describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
   const root = managedRoot(BUCKET, T1, 'data');
-  const rolePolicy = { name: 'storage-role', policy: STORAGE_ROLE_POLICY };
+  const rolePolicy = grantOf(T1);
   const session = (access: StorageAccess, overrides: Partial<SessionSetup> = {}): SessionSetup => ({
     sessionPolicy: sessionPolicyFor({ ...root, access, kmsKeyArn: STORAGE_KEY }),
     identityPolicies: [rolePolicy],
-    boundary: STORAGE_ROLE_POLICY,
-    tags: { TenantId: T1, UserId: U1, Access: access },
+    boundary: BOUNDARY,
+    tags: { TenantId: T1, UserId: U1, Access: access, LocationId: LOCATION },
     ...overrides,
   });
   const USE = [...STORAGE_KEY_READ_ACTIONS, ...STORAGE_KEY_WRITE_ACTIONS];
@@ -349,7 +379,9 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
   }
 
   it('a read-tagged session cannot have S3 generate data keys even under a write session policy', async () => {
-    const setup = session('write', { tags: { TenantId: T1, UserId: U1, Access: 'read' } });
+    const setup = session('write', {
+      tags: { TenantId: T1, UserId: U1, Access: 'read', LocationId: LOCATION },
+    });
     expect(
       await decide(setup, { action: 'kms:GenerateDataKey', keyArn: STORAGE_KEY, viaService: VIA_S3 }),
     ).toBe('ImplicitlyDenied');
@@ -398,7 +430,10 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
   });
 
   it('a session without tags is denied the key outright', async () => {
-    for (const tags of [{}, { TenantId: T1, Access: 'write' }] as Record<string, string>[]) {
+    for (const tags of [{}, { TenantId: T1, Access: 'write', LocationId: LOCATION }] as Record<
+      string,
+      string
+    >[]) {
       const decisions = await decideAll(
         session('write', { tags }),
         USE.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
@@ -496,153 +531,5 @@ describe('external storage: the session policy alone scopes a broad customer rol
     expect(await decide(setup, { action: 's3:GetObject', bucket: 'customer-lake2', key: 'any/key' })).toBe(
       'ImplicitlyDenied',
     );
-  });
-});
-
-describe('revocation deny on the storage role', () => {
-  const root = managedRoot(BUCKET, T1, 'data');
-  const now = Date.parse('2026-11-22T10:30:00.250Z');
-  const entries = addRevocation(
-    [],
-    revocationOf({ tenantId: T1, userId: U1, notBefore: revocationCutoff(now) }),
-    now,
-  );
-  const policies = [
-    { name: 'storage-role', policy: STORAGE_ROLE_POLICY },
-    { name: 'revocations', policy: revocationPolicy(entries)! },
-  ];
-  const probe = { action: 's3:GetObject', bucket: BUCKET, key: `${root.prefix}/x` };
-  const session = (userId: string, tenantId: string, issued: string): SessionSetup => ({
-    sessionPolicy: sessionPolicyFor({
-      bucket: BUCKET,
-      prefix: `tenants/${tenantId}/data`,
-      access: 'read' as StorageAccess,
-    }),
-    identityPolicies: policies,
-    tags: { TenantId: tenantId, UserId: userId, Access: 'read' },
-    issued,
-  });
-
-  it('denies the user’s sessions issued before the revocation, including earlier in the same second', async () => {
-    expect(await decide(session(U1, T1, '2026-11-22T10:29:59Z'), probe)).toBe('ExplicitlyDenied');
-    expect(await decide(session(U1, T1, '2026-11-22T10:30:00Z'), probe)).toBe('ExplicitlyDenied');
-  });
-
-  it('leaves sessions issued after it, other users and the same user in other tenants alone', async () => {
-    expect(await decide(session(U1, T1, '2026-11-22T10:30:01Z'), probe)).toBe('Allowed');
-    expect(await decide(session(U2, T1, '2026-11-22T10:00:00Z'), probe)).toBe('Allowed');
-    const otherTenantProbe = { action: 's3:GetObject', bucket: BUCKET, key: `tenants/${T2}/data/x` };
-    expect(await decide(session(U1, T2, '2026-11-22T10:00:00Z'), otherTenantProbe)).toBe('Allowed');
-  });
-
-  it('a compacted (tenant-wide) entry denies every user of that tenant, not other tenants', async () => {
-    const wide = revocationPolicy([revocationOf({ tenantId: T1, notBefore: '2026-11-22T10:30:01Z' })])!;
-    const setup = (tenantId: string, userId: string): SessionSetup => ({
-      ...session(userId, tenantId, '2026-11-22T10:00:00Z'),
-      identityPolicies: [policies[0]!, { name: 'revocations', policy: wide }],
-    });
-    expect(await decide(setup(T1, U2), probe)).toBe('ExplicitlyDenied');
-    expect(
-      await decide(setup(T2, U2), { action: 's3:GetObject', bucket: BUCKET, key: `tenants/${T2}/data/x` }),
-    ).toBe('Allowed');
-  });
-  it('a compacted multi-tenant entry denies exactly its tenants × users', async () => {
-    const T3 = 't_01jx0000000000000000000003';
-    const merged = revocationPolicy([
-      { tenants: [T1, T2], users: [U1, U2], notBefore: '2026-11-22T10:30:01Z' },
-    ])!;
-    const decideFor = (tenantId: string, userId: string) =>
-      decide(
-        {
-          ...session(userId, tenantId, '2026-11-22T10:00:00Z'),
-          identityPolicies: [policies[0]!, { name: 'revocations', policy: merged }],
-        },
-        { action: 's3:GetObject', bucket: BUCKET, key: `tenants/${tenantId}/data/x` },
-      );
-    expect(await decideFor(T1, U1)).toBe('ExplicitlyDenied');
-    expect(await decideFor(T2, U2)).toBe('ExplicitlyDenied');
-    expect(await decideFor(T1, U2)).toBe('ExplicitlyDenied');
-    expect(await decideFor(T3, U1)).toBe('Allowed');
-    expect(await decideFor(T1, 'u_01jx0000000000000000000003')).toBe('Allowed');
-  });
-});
-
-describe('storage role trust policy', () => {
-  const trust = storageRoleTrustPolicy({ vendingRoleArn: VENDING_ROLE });
-  const vendingSession = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-storage-function/fn`;
-  const goodContext = {
-    'aws:RequestTag/TenantId': T1,
-    'aws:RequestTag/UserId': U1,
-    'aws:RequestTag/Access': 'read',
-    'sts:SourceIdentity': U1,
-    'aws:TagKeys': ['TenantId', 'UserId', 'Access'],
-  };
-
-  async function trusts(principal: string, action: string, context: Record<string, string | string[]>) {
-    const response = await runSimulation(
-      {
-        request: {
-          principal,
-          action,
-          resource: { resource: `arn:aws:iam::${ACCOUNT}:role/strongroom-storage`, accountId: ACCOUNT },
-          contextVariables: context,
-        },
-        identityPolicies: [
-          {
-            name: 'caller',
-            policy: {
-              Version: '2012-10-17',
-              Statement: [{ Effect: 'Allow', Action: 'sts:*', Resource: '*' }],
-            },
-          },
-        ],
-        resourcePolicy: trust,
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-      },
-      {},
-    );
-    if (response.resultType !== 'single') throw new Error(JSON.stringify(response));
-    return response.overallResult;
-  }
-
-  it('admits the vending function with all tags and a user SourceIdentity', async () => {
-    expect(await trusts(vendingSession, 'sts:AssumeRole', goodContext)).toBe('Allowed');
-    expect(await trusts(vendingSession, 'sts:TagSession', goodContext)).toBe('Allowed');
-    expect(await trusts(vendingSession, 'sts:SetSourceIdentity', goodContext)).toBe('Allowed');
-  });
-
-  it('refuses any other principal of the account', async () => {
-    const other = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-tenants-function/fn`;
-    expect(await trusts(other, 'sts:AssumeRole', goodContext)).not.toBe('Allowed');
-    expect(await trusts(`arn:aws:iam::${ACCOUNT}:root`, 'sts:AssumeRole', goodContext)).not.toBe('Allowed');
-  });
-
-  for (const missing of [
-    'aws:RequestTag/TenantId',
-    'aws:RequestTag/UserId',
-    'aws:RequestTag/Access',
-    'sts:SourceIdentity',
-  ]) {
-    it(`refuses an AssumeRole without ${missing}`, async () => {
-      const context: Record<string, string | string[]> = { ...goodContext };
-      delete context[missing];
-      expect(await trusts(vendingSession, 'sts:AssumeRole', context)).not.toBe('Allowed');
-    });
-  }
-
-  it('refuses malformed tag values and extra tag keys', async () => {
-    expect(
-      await trusts(vendingSession, 'sts:AssumeRole', { ...goodContext, 'aws:RequestTag/Access': 'admin' }),
-    ).not.toBe('Allowed');
-    expect(
-      await trusts(vendingSession, 'sts:AssumeRole', { ...goodContext, 'aws:RequestTag/TenantId': '*' }),
-    ).not.toBe('Allowed');
-    expect(
-      await trusts(vendingSession, 'sts:TagSession', {
-        ...goodContext,
-        'aws:TagKeys': ['TenantId', 'UserId', 'Access', 'Admin'],
-      }),
-    ).not.toBe('Allowed');
   });
 });

@@ -1,15 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
 import { type Role, permissionsOf } from '../../shared/domain/permissions.js';
 import type { AuditRecorder } from '../../shared/http/audit-seam.js';
-import { type HttpProblemError, TooManyRequestsError } from '../../shared/http/errors.js';
-import {
-  REVOCATIONS_PER_TENANT_PER_HOUR,
-  type StorageCaller,
-  StorageService,
-} from '../../shared/services/storage.js';
+import { type HttpProblemError, ServiceUnavailableError } from '../../shared/http/errors.js';
+import { type StorageCaller, StorageService } from '../../shared/services/storage.js';
 import type { StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
 import { ExternalRootUnverifiedError } from '../../shared/store/storage-verifier.js';
-import type { StorageCredentialVendor, StorageRevocations } from '../../shared/store/storage-vendor.js';
+import type { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
+import {
+  NoLiveStorageCredentialsError,
+  type TenantStorageAccess,
+} from '../../shared/store/tenant-storage-access.js';
+import { externalNotRevocable, managedDenied } from '../../shared/domain/storage-revocation.js';
 import { mintTenantScope } from '../../shared/store/tenant-scope.js';
 
 const T = 't_01jx0000000000000000000001';
@@ -47,6 +48,8 @@ function setup() {
     getExternalId: vi.fn(async () => undefined as string | undefined),
     getOrCreateExternalId: vi.fn(async () => 'strongroom-tenant-id'),
     createExternalLocation: vi.fn(async () => {}),
+    createManagedLocation: vi.fn(async () => {}),
+    deleteLocation: vi.fn(async () => {}),
   };
   const vendor = {
     vend: vi.fn(async () => ({
@@ -58,33 +61,43 @@ function setup() {
       },
       cached: false,
     })),
-    dropUser: vi.fn(),
-    dropLocation: vi.fn(),
+    drop: vi.fn(),
   };
-  const revocations = {
-    revokedBefore: vi.fn(async () => undefined),
-    revoke: vi.fn(async () => ({ notBefore: '2026-11-22T12:00:01Z' })),
+  const role = {
+    arn: `arn:aws:iam::123456789012:role/strongroom/prod/eu-west-1/tenant-storage/storage-${T}`,
+    createdAt: 0,
+  };
+  const access = {
+    state: vi.fn(async () => ({ version: 1, entries: [] as unknown[], role }) as never),
+    ensureRole: vi.fn(async () => role),
+    revokeUser: vi.fn(async (_scope: unknown, userId: string) => ({
+      userId,
+      revokedBefore: '2026-11-22T12:00:01Z',
+      credentials: [managedDenied('2026-11-22T12:00:01Z', 'vended to this user')],
+    })),
+    revokeLocation: vi.fn(async () => ({
+      revokedBefore: '2026-11-22T12:00:01Z',
+      credentials: [managedDenied('2026-11-22T12:00:01Z', 'vended for this location')],
+    })),
   };
   const audit = {
     record: vi.fn(async () => {}),
     auditPut: vi.fn(() => ({ Put: { TableName: 'audit', Item: {} } })),
   };
-  const rateLimiter = { consume: vi.fn(async () => {}) };
   const verifier = { verify: vi.fn(async () => {}) };
   const service = new StorageService({
     store: store as unknown as StorageStore,
     vendor: vendor as unknown as StorageCredentialVendor,
-    revocations: revocations as unknown as StorageRevocations,
+    access: access as unknown as TenantStorageAccess,
     audit: audit as unknown as AuditRecorder,
     managedBucket: 'platform-storage',
     reservedBuckets: ['platform-storage', 'platform-exports'],
     platformAccountId: '123456789012',
     region: 'eu-west-1',
-    rateLimiter,
     verifier,
     memberRole: async (_t, userId) => (userId === OWNER ? 'owner' : 'editor'),
   });
-  return { service, store, vendor, revocations, audit, rateLimiter, verifier };
+  return { service, store, vendor, access, audit, verifier, role };
 }
 
 const status = (error: unknown) => (error as HttpProblemError).status;
@@ -101,9 +114,16 @@ describe('StorageService.vend', () => {
     expect(audit.record).not.toHaveBeenCalled();
   });
 
-  it('passes the revocation cutoff to the vendor and audits the key id, never the secret', async () => {
-    const { service, vendor, revocations, audit } = setup();
-    revocations.revokedBefore.mockResolvedValueOnce('2026-11-22T11:00:00Z' as never);
+  it('passes the tenant role and the revocation cutoff to the vendor and audits the key id, never the secret', async () => {
+    const { service, vendor, access, audit, role } = setup();
+    access.state.mockResolvedValueOnce({
+      version: 2,
+      entries: [
+        { users: [U], notBefore: '2026-11-22T11:00:00Z' },
+        { users: ['u_01jx0000000000000000000002'], notBefore: '2026-11-22T11:30:00Z' },
+      ],
+      role,
+    } as never);
     const result = await service.vend(caller('editor'), {
       location: location.locationId,
       access: 'write',
@@ -117,8 +137,8 @@ describe('StorageService.vend', () => {
     });
     expect(vendor.vend).toHaveBeenCalledWith(
       expect.objectContaining({
-        tenantId: T,
-        userId: U,
+        scope: caller('editor').access.scope,
+        role,
         revokedBefore: '2026-11-22T11:00:00Z',
         durationSeconds: 1800,
       }),
@@ -162,39 +182,156 @@ describe('StorageService.vend', () => {
   });
 });
 
-describe('StorageService.revoke', () => {
-  it('is rate limited per tenant; a 429 revokes nothing', async () => {
-    const { service, rateLimiter, revocations } = setup();
-    rateLimiter.consume.mockRejectedValueOnce(new TooManyRequestsError(60));
-    const error = await service.revoke(caller('admin'), 'u_01jx0000000000000000000002').catch((e) => e);
-    expect(status(error)).toBe(429);
-    expect(rateLimiter.consume).toHaveBeenCalledWith(
-      'storage-revocations',
-      T,
-      REVOCATIONS_PER_TENANT_PER_HOUR,
-      3600,
-    );
-    expect(revocations.revoke).not.toHaveBeenCalled();
+describe('StorageService.vend: the tenant role and closure', () => {
+  it('a tenant without a storage role gets one before its first managed vend', async () => {
+    const { service, access, vendor, role } = setup();
+    access.state.mockResolvedValueOnce({ version: 0, entries: [] } as never);
+    await service.vend(caller('viewer'), {
+      location: location.locationId,
+      access: 'read',
+      durationSeconds: 900,
+    });
+    expect(access.ensureRole).toHaveBeenCalledTimes(1);
+    expect(vendor.vend).toHaveBeenCalledWith(expect.objectContaining({ role }));
   });
 
-  it("an admin cannot revoke an owner's credentials (403); an owner can", async () => {
-    const { service, revocations, vendor, audit } = setup();
-    expect(status(await service.revoke(caller('admin'), OWNER).catch((e) => e))).toBe(403);
-    expect(revocations.revoke).not.toHaveBeenCalled();
-    await service.revoke(caller('owner'), OWNER);
-    expect(revocations.revoke).toHaveBeenCalledWith(T, OWNER);
-    expect(vendor.dropUser).toHaveBeenCalledWith(T, OWNER);
+  it('a tenant being deleted vends nothing (404)', async () => {
+    const { service, access, vendor } = setup();
+    access.state.mockResolvedValueOnce({
+      version: 3,
+      entries: [],
+      closedAt: '2026-11-22T12:00:00Z',
+    } as never);
+    const error = await service
+      .vend(caller('owner'), { location: location.locationId, access: 'read', durationSeconds: 900 })
+      .catch((e) => e);
+    expect(status(error)).toBe(404);
+    expect(vendor.vend).not.toHaveBeenCalled();
+  });
+});
+
+describe('StorageService.revoke', () => {
+  it('answers per kind of location, drops the user’s cached credentials and audits the same words', async () => {
+    const { service, access, vendor, audit } = setup();
+    const outcomes = [
+      managedDenied('2026-11-22T12:00:01Z', 'vended to this user'),
+      externalNotRevocable('2026-11-22T12:14:00Z', 'vended to this user'),
+    ];
+    access.revokeUser.mockResolvedValueOnce({
+      userId: 'u_01jx0000000000000000000002',
+      revokedBefore: '2026-11-22T12:00:01Z',
+      credentials: outcomes,
+    });
+    const result = await service.revoke(caller('admin'), 'u_01jx0000000000000000000002');
+    expect(result).toEqual({
+      userId: 'u_01jx0000000000000000000002',
+      revokedBefore: '2026-11-22T12:00:01Z',
+      credentials: outcomes,
+    });
+    expect(access.revokeUser).toHaveBeenCalledWith(
+      caller('admin').access.scope,
+      'u_01jx0000000000000000000002',
+      {
+        refuse: true,
+      },
+    );
+    expect(vendor.drop).toHaveBeenCalledWith(T, { userId: 'u_01jx0000000000000000000002' });
     expect(audit.record).toHaveBeenCalledWith(
       expect.anything(),
       expect.objectContaining({
         action: 'storage-credentials.revoked',
-        details: { userId: OWNER, revokedBefore: '2026-11-22T12:00:01Z' },
+        details: {
+          userId: 'u_01jx0000000000000000000002',
+          revokedBefore: '2026-11-22T12:00:01Z',
+          credentials: outcomes,
+        },
       }),
     );
+  });
+
+  it('a user who holds nothing of this tenant is a 404 naming body.userId, and nothing is audited', async () => {
+    const { service, access, audit, vendor } = setup();
+    access.revokeUser.mockRejectedValueOnce(new NoLiveStorageCredentialsError());
+    const error = await service.revoke(caller('admin'), 'u_01jx0000000000000000000003').catch((e) => e);
+    expect(status(error)).toBe(404);
+    expect((error as HttpProblemError).errors).toEqual([
+      { path: 'body.userId', message: 'No live storage credentials of this tenant' },
+    ]);
+    expect(audit.record).not.toHaveBeenCalled();
+    expect(vendor.drop).not.toHaveBeenCalled();
+  });
+
+  it("an admin cannot revoke an owner's credentials (403); an owner can", async () => {
+    const { service, access } = setup();
+    expect(status(await service.revoke(caller('admin'), OWNER).catch((e) => e))).toBe(403);
+    expect(access.revokeUser).not.toHaveBeenCalled();
+    await service.revoke(caller('owner'), OWNER);
+    expect(access.revokeUser).toHaveBeenCalledWith(caller('owner').access.scope, OWNER, { refuse: true });
+  });
+});
+
+describe('StorageService.deleteLocation', () => {
+  it('denies the location’s credentials first, then deletes it with an audit event that says what happened', async () => {
+    const { service, access, store, audit, vendor } = setup();
+    const result = await service.deleteLocation(caller('admin'), location.locationId);
+    expect(result).toEqual({
+      locationId: location.locationId,
+      kind: 'managed',
+      revokedBefore: '2026-11-22T12:00:01Z',
+      credentials: [managedDenied('2026-11-22T12:00:01Z', 'vended for this location')],
+    });
+    expect(access.revokeLocation.mock.invocationCallOrder[0]).toBeLessThan(
+      store.deleteLocation.mock.invocationCallOrder[0]!,
+    );
+    expect(vendor.drop).toHaveBeenCalledWith(T, { locationId: location.locationId });
+    expect(audit.auditPut).toHaveBeenCalledWith(
+      expect.anything(),
+      expect.objectContaining({
+        action: 'storage-location.removed',
+        details: expect.objectContaining({ credentials: result.credentials }),
+      }),
+    );
+  });
+
+  it('a location in use is a 409 before anyone is cut off', async () => {
+    const { service, access, store } = setup();
+    store.getLocation.mockResolvedValueOnce({ ...location, instanceCount: 1 });
+    expect(status(await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
+      409,
+    );
+    expect(access.revokeLocation).not.toHaveBeenCalled();
+    expect(store.deleteLocation).not.toHaveBeenCalled();
+  });
+
+  it('if the deny cannot be written, nothing is deleted (503)', async () => {
+    const { service, access, store, audit } = setup();
+    access.revokeLocation.mockRejectedValueOnce(new ServiceUnavailableError(2));
+    expect(status(await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
+      503,
+    );
+    expect(store.deleteLocation).not.toHaveBeenCalled();
+    expect(audit.auditPut).not.toHaveBeenCalled();
   });
 });
 
 describe('StorageService.registerLocation', () => {
+  it('a managed location makes sure the tenant has its storage role before writing the location', async () => {
+    const { service, access, store } = setup();
+    await service.registerLocation(caller('admin'), { managed: true });
+    expect(access.ensureRole.mock.invocationCallOrder[0]).toBeLessThan(
+      store.createManagedLocation.mock.invocationCallOrder[0]!,
+    );
+  });
+
+  it('a managed location is not written when the role cannot be made', async () => {
+    const { service, access, store } = setup();
+    access.ensureRole.mockRejectedValueOnce(new ServiceUnavailableError(2));
+    expect(status(await service.registerLocation(caller('admin'), { managed: true }).catch((e) => e))).toBe(
+      503,
+    );
+    expect(store.createManagedLocation).not.toHaveBeenCalled();
+  });
+
   it.each([
     [{ root: 's3://platform-storage/tenants/x', roleArn: 'arn:aws:iam::210987654321:role/r' }, 'body.root'],
     [{ root: 's3://platform-exports', roleArn: 'arn:aws:iam::210987654321:role/r' }, 'body.root'],

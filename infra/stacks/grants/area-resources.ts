@@ -3,7 +3,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { TenantDataRole } from '../../constructs/tenant-data-role.js';
-import type { StorageRevocationAccess } from '../../constructs/storage-revocation-access.js';
+import type { TenantStorageRoleAccess } from '../../constructs/tenant-storage-role-access.js';
 import type { TenantKeyAccess } from '../../constructs/tenant-key-access.js';
 import type { TableDef } from '../../../shared/store/tables.js';
 
@@ -23,8 +23,8 @@ export interface AreaResources {
   exportBucket: s3.IBucket;
   tenantData: TenantDataRole;
   tenantKeys: TenantKeyAccess;
-  /** Writing the storage role's revocation policy (bound by the storage area, granted to others). */
-  storageRevocation: StorageRevocationAccess;
+  /** The per-tenant storage roles: created and assumed by the storage area, revoked on and removed by others. */
+  tenantStorageRoles: TenantStorageRoleAccess;
 }
 
 /** An area's IAM: called once with the area's function after it is created. */

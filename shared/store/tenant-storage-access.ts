@@ -1,0 +1,442 @@
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { requireEnv } from '../aws/config.js';
+import {
+  type CredentialKind,
+  REVOCATION_RETENTION_SECONDS,
+  type RevocationEntry,
+  type RevocationOutcome,
+  addRevocation,
+  externalExpiryBound,
+  externalNotRevocable,
+  managedDenied,
+  noneLive,
+  pruneRevocations,
+  revocationCutoff,
+  revocationOf,
+} from '../domain/storage-revocation.js';
+import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
+import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../http/errors.js';
+import { logger } from '../http/observability.js';
+import type { TenantDataClients } from './tenant-data-client.js';
+import { type TenantScope, tenantKey } from './tenant-scope.js';
+import { tenantStorageLayout } from '../domain/tenant-storage-role.js';
+import { TenantStorageRoles } from './tenant-storage-roles.js';
+
+/** The tenant's storage role, once created (by the vending function, on first need). */
+export interface TenantStorageRoleRecord {
+  arn: string;
+  /** Epoch ms: IAM may take a few seconds to let a new role be assumed. */
+  createdAt: number;
+}
+
+/** The per-tenant storage item: revocations (the source of the role's deny), the role, and closure. */
+export interface TenantStorageState {
+  version: number;
+  /** Pruned: only entries that can still deny a live credential. */
+  entries: RevocationEntry[];
+  role?: TenantStorageRoleRecord;
+  /** Set when the tenant is being deleted: no role is made and nothing is vended from then on. */
+  closedAt?: string;
+}
+
+/** Until when (epoch ms) credentials of each kind vended to a user in a tenant may be valid. */
+export interface Holdings {
+  managedUntil?: number;
+  externalUntil?: number;
+}
+
+/** What a revocation of a user did, per kind of location (the API response and the audit event). */
+export interface UserRevocation {
+  userId: string;
+  /** The cutoff; absent when the user held nothing that could still be valid (nothing was written). */
+  revokedBefore?: string;
+  credentials: RevocationOutcome[];
+}
+
+/** The revocation route's answer for a user holding no credential of the tenant that could still be valid. */
+export class NoLiveStorageCredentialsError extends HttpProblemError {
+  constructor() {
+    super(404, 'no-storage-credentials', 'Not Found', {
+      detail:
+        'This user holds no storage credential of this tenant that could still be valid (none was vended to them, or all have expired): there is nothing to revoke.',
+      errors: [{ path: 'body.userId', message: 'No live storage credentials of this tenant' }],
+    });
+    this.name = 'NoLiveStorageCredentialsError';
+  }
+}
+
+/** A revocation that could not be written to IAM: nothing changed, try again. */
+export class RevocationUnavailableError extends ServiceUnavailableError {
+  constructor(cause: unknown) {
+    super(2, 'The revocation could not be written; nothing was changed. Try again.', cause);
+    this.name = 'RevocationUnavailableError';
+  }
+}
+
+const STATE_SK = 'STORAGE-ACCESS';
+const holderSk = (userId: string) => `STORAGE-HOLDER#${userId}`;
+/** Clock skew allowed between STS's expiry and ours when deciding a credential can no longer be valid. */
+const CLOCK_SKEW_MS = 60_000;
+const WRITE_ATTEMPTS = 10;
+
+/** Called with the tenant and what was revoked (nothing: the whole tenant), in this process. */
+type RevocationListener = (tenantId: string, subject: { userId?: string; locationId?: string }) => void;
+const listeners = new Set<RevocationListener>();
+
+/** Subscribes a warm function's credential cache to revocations made in the same process. */
+export function onStorageRevocation(listener: RevocationListener): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+const notify = (tenantId: string, subject: { userId?: string; locationId?: string }) => {
+  for (const listener of listeners) listener(tenantId, subject);
+};
+
+export interface TenantStorageAccessProps {
+  tenantClients: Pick<TenantDataClients, 'forScope'>;
+  tenantDataTable: string;
+  roles: TenantStorageRoles;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof Error && error.name === 'ConditionalCheckFailedException';
+
+/**
+ * A tenant's storage access state, in the tenant's own partition and reached only through tenant-scoped
+ * credentials: its revocations (whose deny lives on the tenant's own storage role), its role, who was vended
+ * what, and its closure on deletion.
+ *
+ * Revocations are written optimistically (a version number): the item first, then the role's deny; if IAM
+ * fails, the item is put back, so a failed revocation changes nothing. After writing the deny a writer
+ * re-reads the version and re-puts the newest list if another revocation overtook it, so the last IAM write
+ * always carries every entry.
+ */
+export class TenantStorageAccess {
+  readonly #p: TenantStorageAccessProps & { now: () => number; sleep: (ms: number) => Promise<void> };
+  readonly #creating = new Map<string, Promise<TenantStorageRoleRecord>>();
+
+  constructor(props: TenantStorageAccessProps) {
+    this.#p = {
+      now: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      ...props,
+    };
+  }
+
+  /** The tenant's state (one consistent read). */
+  async state(scope: TenantScope): Promise<TenantStorageState> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    const { Item } = await db.send(
+      new GetCommand({
+        TableName: this.#p.tenantDataTable,
+        Key: tenantKey(scope, STATE_SK),
+        ConsistentRead: true,
+      }),
+    );
+    return {
+      version: (Item?.version as number | undefined) ?? 0,
+      entries: pruneRevocations((Item?.entries as RevocationEntry[] | undefined) ?? [], this.#p.now()),
+      ...(Item?.role ? { role: Item.role as TenantStorageRoleRecord } : {}),
+      ...(Item?.closedAt ? { closedAt: Item.closedAt as string } : {}),
+    };
+  }
+
+  /**
+   * The tenant's storage role, created on first need (one creation per tenant per process at a time; IAM
+   * settles races between processes). 404 once the tenant is being deleted.
+   */
+  async ensureRole(scope: TenantScope, known?: TenantStorageState): Promise<TenantStorageRoleRecord> {
+    const state = known ?? (await this.state(scope));
+    if (state.closedAt) throw new NotFoundError('No such tenant.');
+    if (state.role) return state.role;
+    let pending = this.#creating.get(scope.tenantId);
+    if (!pending) {
+      pending = this.#createRole(scope).finally(() => this.#creating.delete(scope.tenantId));
+      this.#creating.set(scope.tenantId, pending);
+    }
+    return pending;
+  }
+
+  async #createRole(scope: TenantScope): Promise<TenantStorageRoleRecord> {
+    const created = await this.#p.roles.create(scope.tenantId);
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: this.#p.tenantDataTable,
+          Key: tenantKey(scope, STATE_SK),
+          UpdateExpression:
+            'SET #role = if_not_exists(#role, :role), version = if_not_exists(version, :zero)',
+          ConditionExpression: 'attribute_not_exists(closedAt)',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: { ':role': created, ':zero': 0 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes?.role as TenantStorageRoleRecord;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // The tenant was closed while the role was being made: deny everything on it at once; the deletion
+      // that closed it removes roles by name, or finds this one on a retry.
+      await this.#p.roles.putRevocations(scope.tenantId, [{ notBefore: revocationCutoff(this.#p.now()) }]);
+      throw new NotFoundError('No such tenant.');
+    }
+  }
+
+  /**
+   * Records, before a credential is issued, that `userId` will hold one of `kind` until `untilMs`: the
+   * record revocation consults. Written only when STS is called (cache misses), and only ever forward.
+   */
+  async recordIssue(
+    scope: TenantScope,
+    userId: string,
+    kind: CredentialKind,
+    untilMs: number,
+  ): Promise<void> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    const attribute = kind === 'managed' ? 'managedUntil' : 'externalUntil';
+    const ttl = Math.ceil(
+      (this.#p.now() + (MAX_CREDENTIAL_SECONDS + REVOCATION_RETENTION_SECONDS) * 1000) / 1000,
+    );
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.#p.tenantDataTable,
+          Key: tenantKey(scope, holderSk(userId)),
+          UpdateExpression: 'SET #until = :until, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#until) OR #until < :until',
+          ExpressionAttributeNames: { '#until': attribute, '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':until': untilMs, ':ttl': ttl },
+        }),
+      );
+    } catch (error) {
+      // A later expiry is on record already.
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  /** What the user may still hold in this tenant (expired records are ignored: TTL deletion lags). */
+  async holdings(scope: TenantScope, userId: string): Promise<Holdings> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    const { Item } = await db.send(
+      new GetCommand({
+        TableName: this.#p.tenantDataTable,
+        Key: tenantKey(scope, holderSk(userId)),
+        ConsistentRead: true,
+      }),
+    );
+    if (!Item || (typeof Item.ttl === 'number' && Item.ttl * 1000 <= this.#p.now())) return {};
+    return {
+      ...(typeof Item.managedUntil === 'number' ? { managedUntil: Item.managedUntil } : {}),
+      ...(typeof Item.externalUntil === 'number' ? { externalUntil: Item.externalUntil } : {}),
+    };
+  }
+
+  /**
+   * Stops every storage credential `userId` holds in this tenant, as far as each kind allows: managed-location
+   * credentials are denied on the tenant's role; external-location ones cannot be (they are sessions of the
+   * customer's role) and are reported with the time by which they expire. A user holding nothing that could
+   * still be valid is refused with `refuse` (the revocation route), and otherwise left alone with nothing
+   * written (membership changes).
+   */
+  async revokeUser(
+    scope: TenantScope,
+    userId: string,
+    options: { refuse: boolean },
+  ): Promise<UserRevocation> {
+    const now = this.#p.now();
+    const held = await this.holdings(scope, userId);
+    const live = (until: number | undefined): until is number =>
+      until !== undefined && until + CLOCK_SKEW_MS > now;
+    const managed = live(held.managedUntil);
+    const external = live(held.externalUntil);
+    const subject = 'vended to this user';
+    if (!managed && !external) {
+      if (options.refuse) throw new NoLiveStorageCredentialsError();
+      return { userId, credentials: [noneLive('managed', subject), noneLive('external', subject)] };
+    }
+    const notBefore = revocationCutoff(now);
+    // The entry is written even for external credentials only: every warm vending function reads it and
+    // stops serving that user's cached credentials.
+    const applied = await this.#revoke(scope, revocationOf({ userId, notBefore }), managed);
+    notify(scope.tenantId, { userId });
+    return {
+      userId,
+      revokedBefore: notBefore,
+      credentials: [
+        managed && applied ? managedDenied(notBefore, subject) : noneLive('managed', subject),
+        external
+          ? externalNotRevocable(
+              new Date(Math.ceil(held.externalUntil! / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+              subject,
+            )
+          : noneLive('external', subject),
+      ],
+    };
+  }
+
+  /** Stops the credentials vended for a location that is being deleted, as far as its kind allows. */
+  async revokeLocation(
+    scope: TenantScope,
+    location: { locationId: string; kind: CredentialKind },
+  ): Promise<{ revokedBefore: string; credentials: RevocationOutcome[] }> {
+    const notBefore = revocationCutoff(this.#p.now());
+    const subject = 'vended for this location';
+    let outcome: RevocationOutcome;
+    if (location.kind === 'external') {
+      outcome = externalNotRevocable(externalExpiryBound(notBefore), subject);
+    } else {
+      const state = await this.state(scope);
+      const applied =
+        state.role !== undefined &&
+        (await this.#revoke(scope, revocationOf({ locationId: location.locationId, notBefore }), true));
+      outcome = applied ? managedDenied(notBefore, subject) : noneLive('managed', subject);
+    }
+    notify(scope.tenantId, { locationId: location.locationId });
+    return { revokedBefore: notBefore, credentials: [outcome] };
+  }
+
+  /**
+   * Tenant deletion: closes the tenant's storage (no role is made and nothing vended from now on), denies
+   * every session of the tenant, and removes its storage role. Safe to repeat.
+   */
+  async closeTenant(scope: TenantScope): Promise<{ revokedBefore: string; role: 'removed' | 'absent' }> {
+    const now = this.#p.now();
+    const notBefore = revocationCutoff(now);
+    const { written } = await this.#write(
+      scope,
+      (state) => addRevocation(state.entries, revocationOf({ notBefore }), now),
+      true,
+    );
+    notify(scope.tenantId, {});
+    const role = await this.#p.roles.remove(scope.tenantId, written.entries);
+    return { revokedBefore: notBefore, role };
+  }
+
+  /**
+   * Adds `entry` to the tenant's list and, with `toRole`, writes the list into the role's deny; if that
+   * fails, the list is put back (unless another writer has moved on, whose write carries the entry) and the
+   * revocation fails with 503. Returns whether the deny reached a role.
+   */
+  async #revoke(scope: TenantScope, entry: RevocationEntry, toRole: boolean): Promise<boolean> {
+    const now = this.#p.now();
+    const { previous, written } = await this.#write(scope, (s) => addRevocation(s.entries, entry, now));
+    if (!toRole) return false;
+    try {
+      return (await this.#applyToRole(scope, written)) === 'applied';
+    } catch (error) {
+      await this.#restore(scope, previous, written).catch((restoreError: unknown) =>
+        logger.error('a failed revocation could not be rolled back', {
+          tenantId: scope.tenantId,
+          error: restoreError instanceof Error ? restoreError.name : 'unknown',
+        }),
+      );
+      if (error instanceof HttpProblemError) throw error;
+      throw new RevocationUnavailableError(error);
+    }
+  }
+
+  async #applyToRole(scope: TenantScope, state: TenantStorageState): Promise<'applied' | 'no-role'> {
+    let applied = state;
+    for (let round = 0; round < 8; round++) {
+      const result = await this.#p.roles.putRevocations(
+        scope.tenantId,
+        pruneRevocations(applied.entries, this.#p.now()),
+      );
+      const latest = await this.state(scope);
+      if (latest.version <= applied.version) return result;
+      applied = latest;
+    }
+    throw new ServiceUnavailableError(2, 'The revocation list kept changing; try again.');
+  }
+
+  /** Optimistic read-modify-write of the entries (and, with `close`, the closure mark). */
+  async #write(
+    scope: TenantScope,
+    change: (state: TenantStorageState) => RevocationEntry[],
+    close = false,
+  ): Promise<{ previous: TenantStorageState; written: TenantStorageState }> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const previous = await this.state(scope);
+      const written: TenantStorageState = {
+        ...previous,
+        version: previous.version + 1,
+        entries: change(previous),
+        ...(close ? { closedAt: previous.closedAt ?? new Date(this.#p.now()).toISOString() } : {}),
+      };
+      try {
+        await db.send(
+          new UpdateCommand({
+            TableName: this.#p.tenantDataTable,
+            Key: tenantKey(scope, STATE_SK),
+            UpdateExpression: `SET entries = :entries, version = :next${close ? ', closedAt = :closedAt' : ''}`,
+            // Version 0 is also what an item without one reads as (made by the role's creation, or none).
+            ConditionExpression: 'attribute_not_exists(version) OR version = :version',
+            ExpressionAttributeValues: {
+              ':entries': written.entries,
+              ':next': written.version,
+              ':version': previous.version,
+              ...(close ? { ':closedAt': written.closedAt } : {}),
+            },
+          }),
+        );
+        return { previous, written };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Another revocation of this tenant won the race: back off a little, with jitter, and redo.
+        await this.#p.sleep(10 * 2 ** Math.min(attempt, 5) * Math.random());
+      }
+    }
+    throw new ServiceUnavailableError(2, 'Too many concurrent revocations in this tenant; try again.');
+  }
+
+  /** Puts the entries back as they were before a revocation whose IAM write failed. */
+  async #restore(scope: TenantScope, previous: TenantStorageState, written: TenantStorageState) {
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.#p.tenantDataTable,
+          Key: tenantKey(scope, STATE_SK),
+          UpdateExpression: 'SET entries = :entries, version = :next',
+          ConditionExpression: 'version = :written',
+          ExpressionAttributeValues: {
+            ':entries': previous.entries,
+            ':next': written.version + 1,
+            ':written': written.version,
+          },
+        }),
+      );
+    } catch (error) {
+      // Someone revoked after us: their list includes our entry, and their IAM write carries it.
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+}
+
+/**
+ * The tenant storage access of this deployment, from the environment (STAGE, AWS_REGION, TENANT_DATA_TABLE,
+ * TENANT_STORAGE_BOUNDARY_ARN). With `grant`, it may also create tenant storage roles (the vending function).
+ */
+export function tenantStorageAccessFromEnv(deps: {
+  tenantClients: Pick<TenantDataClients, 'forScope'>;
+  iam: IAMClient;
+  grant?: { bucketArn: string; storageKeyArn: string };
+  env?: NodeJS.ProcessEnv;
+}): TenantStorageAccess {
+  const layout = tenantStorageLayout({
+    stage: requireEnv('stage', deps.env),
+    region: requireEnv('region', deps.env),
+    boundaryArn: requireEnv('tenantStorageBoundaryArn', deps.env),
+  });
+  return new TenantStorageAccess({
+    tenantClients: deps.tenantClients,
+    tenantDataTable: requireEnv('tenantDataTable', deps.env),
+    roles: new TenantStorageRoles({ iam: deps.iam, layout, ...(deps.grant ? { grant: deps.grant } : {}) }),
+  });
+}

@@ -1,0 +1,42 @@
+import { runSimulation } from '@cloud-copilot/iam-simulate';
+
+export type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
+
+export interface SimulatedRequest {
+  /** The caller: an assumed-role session ARN, a role ARN, an account root. */
+  principal: string;
+  action: string;
+  resource: string;
+  /** Context keys as IAM would supply them (the simulator derives none, e.g. `aws:PrincipalArn`). */
+  context?: Record<string, string | string[]>;
+  identityPolicies: unknown[];
+  sessionPolicy?: unknown;
+  boundary?: unknown;
+  resourcePolicy?: unknown;
+}
+
+/** One request through the IAM policy simulator (no SCPs or RCPs); the overall decision. */
+export async function simulate(request: SimulatedRequest): Promise<Decision> {
+  const accountId = request.resource.split(':')[4] || request.principal.split(':')[4] || '123456789012';
+  const response = await runSimulation(
+    {
+      request: {
+        principal: request.principal,
+        action: request.action,
+        resource: { resource: request.resource, accountId },
+        contextVariables: request.context ?? {},
+      },
+      identityPolicies: request.identityPolicies.map((policy, i) => ({ name: `policy-${i}`, policy })),
+      ...(request.sessionPolicy ? { sessionPolicy: request.sessionPolicy } : {}),
+      ...(request.boundary
+        ? { permissionBoundaryPolicies: [{ name: 'boundary', policy: request.boundary }] }
+        : {}),
+      ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  if (response.resultType !== 'single') throw new Error(`simulation failed: ${JSON.stringify(response)}`);
+  return response.overallResult as Decision;
+}

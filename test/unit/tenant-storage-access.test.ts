@@ -1,0 +1,382 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  EntityAlreadyExistsException,
+  GetRoleCommand,
+  IAMClient,
+  IAMServiceException,
+  ListRolePoliciesCommand,
+  NoSuchEntityException,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  REVOCATION_POLICY_NAME,
+  TENANT_STORAGE_POLICY_NAME,
+  tenantStorageLayout,
+  tenantStorageRolePolicy,
+  tenantStorageTrustPolicy,
+} from '../../shared/domain/tenant-storage-role.js';
+import type { HttpProblemError } from '../../shared/http/errors.js';
+import { TenantStorageAccess, onStorageRevocation } from '../../shared/store/tenant-storage-access.js';
+import { TenantStorageRoles } from '../../shared/store/tenant-storage-roles.js';
+import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+
+const T = 't_01jx0000000000000000000001';
+const U = 'u_01jx0000000000000000000001';
+const U2 = 'u_01jx0000000000000000000002';
+const ACCOUNT = '123456789012';
+const BUCKET_ARN = 'arn:aws:s3:::strongroom-prod-storage';
+const STORAGE_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000001`;
+const LAYOUT = tenantStorageLayout({
+  stage: 'prod',
+  region: 'eu-west-1',
+  boundaryArn: `arn:aws:iam::${ACCOUNT}:policy/strongroom-prod-eu-west-1-tenant-storage-boundary`,
+});
+const ROLE_NAME = `storage-${T}`;
+const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/strongroom/prod/eu-west-1/tenant-storage/${ROLE_NAME}`;
+const T0 = Date.parse('2026-11-22T12:00:00.250Z');
+const scope = mintTenantScope({ tenantId: T, userId: U });
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const iam = mockClient(IAMClient);
+
+/** The tenant partition as the mocked table holds it: sk → item. */
+let items: Map<string, Record<string, any>>;
+let clock = T0;
+
+/** A table that applies UpdateItem the way these writes use it (SET, if_not_exists, the conditions). */
+function fakeTable() {
+  ddb.on(GetCommand).callsFake((input) => {
+    const item = items.get(input.Key.sk);
+    return { Item: item ? structuredClone(item) : undefined };
+  });
+  ddb.on(UpdateCommand).callsFake((input) => {
+    const sk = input.Key.sk as string;
+    const current = items.get(sk);
+    const values = input.ExpressionAttributeValues ?? {};
+    const names = input.ExpressionAttributeNames ?? {};
+    const condition = input.ConditionExpression as string | undefined;
+    const fail = () => {
+      throw new ConditionalCheckFailedException({ message: 'condition', $metadata: {} });
+    };
+    if (condition === 'attribute_not_exists(version) OR version = :version') {
+      if (current?.version !== undefined && current.version !== values[':version']) fail();
+    } else if (condition === 'version = :written') {
+      if (current?.version !== values[':written']) fail();
+    } else if (condition === 'attribute_not_exists(closedAt)') {
+      if (current?.closedAt) fail();
+    } else if (condition === 'attribute_not_exists(#until) OR #until < :until') {
+      const v = current?.[names['#until']!];
+      if (v !== undefined && v >= values[':until']) fail();
+    } else if (condition) throw new Error(`unexpected condition ${condition}`);
+    const next = { ...(current ?? { pk: T, sk }) };
+    for (const part of (input.UpdateExpression as string).replace(/^SET /, '').split(/, (?![^(]*\))/)) {
+      const [left, right] = part.split(' = ');
+      const key = names[left!] ?? left!;
+      const ifNotExists = /^if_not_exists\((\S+), (\S+)\)$/.exec(right!);
+      if (ifNotExists) next[key] ??= values[ifNotExists[2]!];
+      else next[key] = values[right!];
+    }
+    items.set(sk, next);
+    return { Attributes: structuredClone(next) };
+  });
+}
+
+function access() {
+  const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+  return new TenantStorageAccess({
+    tenantClients: { forScope: async () => client },
+    tenantDataTable: 'tenant-data',
+    roles: new TenantStorageRoles({
+      iam: new IAMClient({ region: 'eu-west-1' }),
+      layout: LAYOUT,
+      grant: { bucketArn: BUCKET_ARN, storageKeyArn: STORAGE_KEY },
+    }),
+    now: () => clock,
+    sleep: async () => {},
+  });
+}
+
+const holding = (userId: string, until: { managedUntil?: number; externalUntil?: number }) =>
+  items.set(`STORAGE-HOLDER#${userId}`, {
+    pk: T,
+    sk: `STORAGE-HOLDER#${userId}`,
+    ...until,
+    ttl: T0 / 1000 + 9000,
+  });
+const state = () => items.get('STORAGE-ACCESS');
+const throttled = () =>
+  new IAMServiceException({ name: 'Throttling', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+
+beforeEach(() => {
+  ddb.reset();
+  iam.reset();
+  items = new Map();
+  clock = T0;
+  fakeTable();
+  iam.on(PutRolePolicyCommand).resolves({});
+  iam.on(DeleteRolePolicyCommand).resolves({});
+});
+
+describe('TenantStorageAccess.revokeUser', () => {
+  it('managed credentials: the entry in the tenant’s list, the deny on the tenant’s own role, caches told', async () => {
+    // Prepare
+    holding(U, { managedUntil: T0 + 600_000 });
+    const heard: unknown[] = [];
+    const unsubscribe = onStorageRevocation((tenantId, subject) => heard.push([tenantId, subject]));
+    // Act
+    const result = await access().revokeUser(scope, U, { refuse: true });
+    unsubscribe();
+    // Assess
+    expect(result.revokedBefore).toBe('2026-11-22T12:00:01Z');
+    expect(result.credentials.map((c) => [c.kind, c.effect])).toEqual([
+      ['managed', 'denied'],
+      ['external', 'none-live'],
+    ]);
+    expect(state()).toMatchObject({
+      version: 1,
+      entries: [{ users: [U], notBefore: '2026-11-22T12:00:01Z' }],
+    });
+    expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, {
+      RoleName: ROLE_NAME,
+      PolicyName: REVOCATION_POLICY_NAME,
+    });
+    const policy = JSON.parse(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
+    expect(policy.Statement).toEqual([
+      {
+        Effect: 'Deny',
+        Action: 's3:*',
+        Resource: '*',
+        Condition: {
+          StringEquals: { 'aws:PrincipalTag/UserId': U },
+          DateLessThan: { 'aws:TokenIssueTime': '2026-11-22T12:00:01Z' },
+        },
+      },
+    ]);
+    expect(heard).toEqual([[T, { userId: U }]]);
+  });
+
+  it('external credentials only: no IAM write, and the answer says when they expire', async () => {
+    holding(U, { externalUntil: T0 + 700_000 });
+    const result = await access().revokeUser(scope, U, { refuse: true });
+    expect(iam.calls()).toHaveLength(0);
+    // The entry is still written: every warm function stops serving that user's cached credentials.
+    expect(state()?.entries).toEqual([{ users: [U], notBefore: '2026-11-22T12:00:01Z' }]);
+    expect(result.credentials).toEqual([
+      expect.objectContaining({ kind: 'managed', effect: 'none-live' }),
+      expect.objectContaining({
+        kind: 'external',
+        effect: 'not-revocable',
+        expireBy: '2026-11-22T12:11:41Z',
+      }),
+    ]);
+  });
+
+  it('a user who never held (or no longer can hold) credentials: 404 for the route, nothing for membership changes', async () => {
+    holding(U2, { managedUntil: T0 - 120_000 });
+    for (const userId of [U, U2]) {
+      const refused = await access()
+        .revokeUser(scope, userId, { refuse: true })
+        .catch((e: unknown) => e);
+      expect((refused as HttpProblemError).status).toBe(404);
+      expect((refused as HttpProblemError).errors?.[0]?.path).toBe('body.userId');
+      const quiet = await access().revokeUser(scope, userId, { refuse: false });
+      expect(quiet.revokedBefore).toBeUndefined();
+    }
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(iam.calls()).toHaveLength(0);
+  });
+
+  it('an IAM failure half-way puts the list back as it was: nothing changed, 503, no cache told', async () => {
+    // Prepare: an earlier revocation is on record
+    holding(U, { managedUntil: T0 + 600_000 });
+    items.set('STORAGE-ACCESS', {
+      pk: T,
+      sk: 'STORAGE-ACCESS',
+      version: 4,
+      entries: [{ users: [U2], notBefore: '2026-11-22T11:59:00Z' }],
+    });
+    iam.on(PutRolePolicyCommand).rejects(throttled());
+    const heard: unknown[] = [];
+    const unsubscribe = onStorageRevocation((...args) => heard.push(args));
+    // Act
+    const failure = await access()
+      .revokeUser(scope, U, { refuse: true })
+      .catch((e: unknown) => e);
+    unsubscribe();
+    // Assess
+    expect((failure as HttpProblemError).status).toBe(503);
+    expect(state()?.entries).toEqual([{ users: [U2], notBefore: '2026-11-22T11:59:00Z' }]);
+    expect(state()?.version).toBe(6);
+    expect(heard).toEqual([]);
+  });
+
+  it('a concurrent revocation in between is retried, and the last IAM write carries both entries', async () => {
+    holding(U, { managedUntil: T0 + 600_000 });
+    let first = true;
+    iam.on(PutRolePolicyCommand).callsFake(() => {
+      if (first) {
+        first = false;
+        // Another revocation (of U2) lands after our write.
+        const current = state()!;
+        items.set('STORAGE-ACCESS', {
+          ...current,
+          version: current.version + 1,
+          entries: [...current.entries, { users: [U2], notBefore: '2026-11-22T12:00:01Z' }],
+        });
+      }
+      return {};
+    });
+    await access().revokeUser(scope, U, { refuse: true });
+    const last = iam.commandCalls(PutRolePolicyCommand).at(-1)!.args[0].input.PolicyDocument!;
+    expect(last).toContain(U);
+    expect(last).toContain(U2);
+  });
+});
+
+describe('TenantStorageAccess.ensureRole', () => {
+  it('creates the role on the tenant path with the boundary, the trust policy and the grant, then records it', async () => {
+    // Prepare
+    iam.on(CreateRoleCommand).resolves({
+      Role: {
+        RoleName: ROLE_NAME,
+        Path: LAYOUT.rolePath,
+        Arn: ROLE_ARN,
+        RoleId: 'AROA',
+        CreateDate: new Date(T0),
+      },
+    });
+    // Act
+    const role = await access().ensureRole(scope);
+    // Assess
+    expect(role).toEqual({ arn: ROLE_ARN, createdAt: T0 });
+    expect(iam).toHaveReceivedCommandWith(CreateRoleCommand, {
+      RoleName: ROLE_NAME,
+      Path: '/strongroom/prod/eu-west-1/tenant-storage/',
+      PermissionsBoundary: LAYOUT.boundaryArn,
+      MaxSessionDuration: 3600,
+      AssumeRolePolicyDocument: JSON.stringify(tenantStorageTrustPolicy({ layout: LAYOUT, tenantId: T })),
+    });
+    expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, {
+      RoleName: ROLE_NAME,
+      PolicyName: TENANT_STORAGE_POLICY_NAME,
+      PolicyDocument: JSON.stringify(
+        tenantStorageRolePolicy({ tenantId: T, bucketArn: BUCKET_ARN, storageKeyArn: STORAGE_KEY }),
+      ),
+    });
+    expect(state()?.role).toEqual(role);
+    // Known from now on: no second creation.
+    expect(await access().ensureRole(scope)).toEqual(role);
+    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 1);
+  });
+
+  it('an existing role is used only if path, boundary and trust are exactly this deployment’s', async () => {
+    iam.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
+    const good = {
+      RoleName: ROLE_NAME,
+      Path: LAYOUT.rolePath,
+      Arn: ROLE_ARN,
+      RoleId: 'AROA',
+      CreateDate: new Date(T0 - 5000),
+      PermissionsBoundary: { PermissionsBoundaryArn: LAYOUT.boundaryArn },
+      AssumeRolePolicyDocument: encodeURIComponent(
+        JSON.stringify(tenantStorageTrustPolicy({ layout: LAYOUT, tenantId: T })),
+      ),
+    };
+    iam.on(GetRoleCommand).resolves({ Role: good });
+    expect(await access().ensureRole(scope)).toEqual({ arn: ROLE_ARN, createdAt: T0 - 5000 });
+
+    const wider = tenantStorageTrustPolicy({ layout: LAYOUT, tenantId: T });
+    wider.Statement[0]!.Principal = { AWS: 'arn:aws:iam::210987654321:root' };
+    for (const role of [
+      { ...good, AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(wider)) },
+      { ...good, PermissionsBoundary: undefined },
+      { ...good, Path: '/' },
+    ]) {
+      items.delete('STORAGE-ACCESS');
+      iam.resetHistory();
+      iam.on(GetRoleCommand).resolves({ Role: role });
+      const failure = await access()
+        .ensureRole(scope)
+        .catch((e: unknown) => e);
+      expect((failure as HttpProblemError).status).toBe(500);
+      expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 0);
+      expect(state()).toBeUndefined();
+    }
+  });
+
+  it('a tenant closed while its role was made gets no role recorded and the role is denied everything', async () => {
+    iam.on(CreateRoleCommand).resolves({
+      Role: {
+        RoleName: ROLE_NAME,
+        Path: LAYOUT.rolePath,
+        Arn: ROLE_ARN,
+        RoleId: 'AROA',
+        CreateDate: new Date(T0),
+      },
+    });
+    const a = access();
+    // The deletion closes the tenant between the read and the record.
+    iam.on(PutRolePolicyCommand, { PolicyName: TENANT_STORAGE_POLICY_NAME }).callsFake(() => {
+      items.set('STORAGE-ACCESS', { pk: T, sk: 'STORAGE-ACCESS', version: 1, entries: [], closedAt: 'x' });
+      return {};
+    });
+    const failure = await a.ensureRole(scope).catch((e: unknown) => e);
+    expect((failure as HttpProblemError).status).toBe(404);
+    expect(state()?.role).toBeUndefined();
+    expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, { PolicyName: REVOCATION_POLICY_NAME });
+  });
+});
+
+describe('TenantStorageAccess.closeTenant (tenant deletion)', () => {
+  it('denies every session first, then removes the grant, every other inline policy and the role', async () => {
+    iam
+      .on(ListRolePoliciesCommand)
+      .resolves({ PolicyNames: [TENANT_STORAGE_POLICY_NAME, REVOCATION_POLICY_NAME, 'stray'] });
+    iam.on(DeleteRoleCommand).resolves({});
+    const result = await access().closeTenant(scope);
+    expect(result).toEqual({ revokedBefore: '2026-11-22T12:00:01Z', role: 'removed' });
+    const calls = iam.calls().map((c) => {
+      const input = c.args[0].input as { PolicyName?: string; PolicyDocument?: string };
+      return `${c.args[0].constructor.name}${input.PolicyName ? `:${input.PolicyName}` : ''}`;
+    });
+    expect(calls).toEqual([
+      `PutRolePolicyCommand:${REVOCATION_POLICY_NAME}`,
+      'ListRolePoliciesCommand',
+      `DeleteRolePolicyCommand:${TENANT_STORAGE_POLICY_NAME}`,
+      'DeleteRolePolicyCommand:stray',
+      `DeleteRolePolicyCommand:${REVOCATION_POLICY_NAME}`,
+      'DeleteRoleCommand',
+    ]);
+    const deny = JSON.parse(iam.commandCalls(PutRolePolicyCommand)[0]!.args[0].input.PolicyDocument!);
+    expect(deny.Statement).toEqual([
+      {
+        Effect: 'Deny',
+        Action: 's3:*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': '2026-11-22T12:00:01Z' } },
+      },
+    ]);
+    expect(state()?.closedAt).toBeDefined();
+  });
+
+  it('a tenant without a role is closed with no IAM change beyond the attempt', async () => {
+    iam.on(PutRolePolicyCommand).rejects(new NoSuchEntityException({ message: 'no role', $metadata: {} }));
+    expect((await access().closeTenant(scope)).role).toBe('absent');
+    expect(iam).toHaveReceivedCommandTimes(DeleteRoleCommand, 0);
+  });
+
+  it('an IAM failure part-way fails the deletion step (503 upstream) and a retry finishes the job', async () => {
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [TENANT_STORAGE_POLICY_NAME] });
+    iam.on(DeleteRoleCommand).rejectsOnce(throttled()).resolves({});
+    await expect(access().closeTenant(scope)).rejects.toThrow();
+    // The deny stayed on: the role's sessions are refused while it waits for the retry.
+    expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, { PolicyName: REVOCATION_POLICY_NAME });
+    expect((await access().closeTenant(scope)).role).toBe('removed');
+  });
+});
