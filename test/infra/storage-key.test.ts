@@ -3,6 +3,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { tenantKeyTags } from '../../shared/domain/key-policy.js';
+import { tenantStorageRolePolicy } from '../../shared/domain/tenant-storage-role.js';
+import { simulate } from '../support/iam-simulator.js';
 import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
 import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
 
@@ -200,25 +202,38 @@ describe('the managed storage bucket has a key of its own', () => {
         .filter(([id, r]) => id !== ids.storageKey && JSON.stringify(r).includes(`"${ids.storageKey}"`))
         .map(([id]) => id)
         .sort();
-      expect(users).toEqual([ids.storageBucket, ids.storageKeyAlias].sort());
+      // The tenant storage roles' boundary names it too: the one place their sessions may use it (below).
+      expect(users).toEqual([ids.storageBucket, ids.storageKeyAlias, ids.tenantStorageBoundary].sort());
     }
   });
 });
 
+/** A stateful-stack value with its CloudFormation references resolved as a deployment in `region` would. */
+function deploy(value: unknown, region: string, keyArn: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => deploy(v, region, keyArn));
+  if (!value || typeof value !== 'object') return value;
+  const v = value as Record<string, any>;
+  if (v.Ref === 'AWS::Partition') return 'aws';
+  if (v.Ref === 'AWS::AccountId') return '123456789012';
+  if (v.Ref === 'AWS::Region') return region;
+  if (v['Fn::GetAtt']?.[0] === ids.storageKey) return keyArn;
+  if (v['Fn::GetAtt']?.[0] === ids.storageBucket) return 'arn:aws:s3:::strongroom-test-storage';
+  if (v['Fn::Join'])
+    return (v['Fn::Join'][1] as unknown[]).map((p) => deploy(p, region, keyArn)).join(v['Fn::Join'][0]);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deploy(x, region, keyArn)]));
+}
+
 describe('who may use the storage key', () => {
-  it('the storage role policy and its boundary name exactly that key, only through S3 of the region', () => {
+  it('the tenant storage roles’ boundary names exactly that key, only through S3 of the region', () => {
     for (const t of regions) {
-      const keyImport = importOf(t, ids.storageKey);
-      const role = t.stateless.StorageRole!.Properties;
-      const boundary = t.stateless.StorageRoleBoundary!.Properties;
-      expect(role.PermissionsBoundary).toEqual({ Ref: 'StorageRoleBoundary' });
-      const documents = [
-        ...role.Policies.map((p: { PolicyDocument: unknown }) => p.PolicyDocument),
-        boundary.PolicyDocument,
-      ];
-      expect(documents).toHaveLength(2);
-      expect(documents[0]).toEqual(documents[1]);
-      const kms = (documents[0] as { Statement: Statement[] }).Statement.filter(
+      const boundary = t.stateful[ids.tenantStorageBoundary]!;
+      expect(boundary.Type).toBe('AWS::IAM::ManagedPolicy');
+      expect(boundary.Properties.ManagedPolicyName).toBe(
+        `strongroom-${TEST_STAGE}-${t.region}-tenant-storage-boundary`,
+      );
+      expect((boundary as { DeletionPolicy?: string }).DeletionPolicy).toBe('Retain');
+      const key = { 'Fn::GetAtt': [ids.storageKey, 'Arn'] };
+      const kms = (boundary.Properties.PolicyDocument.Statement as Statement[]).filter(
         (s) => s.Effect === 'Allow' && usesKms(s),
       );
       expect(kms).toEqual([
@@ -226,14 +241,14 @@ describe('who may use the storage key', () => {
           Sid: 'StorageKeyRead',
           Effect: 'Allow',
           Action: 'kms:Decrypt',
-          Resource: keyImport,
+          Resource: key,
           Condition: { StringEquals: { 'kms:ViaService': `s3.${t.region}.amazonaws.com` } },
         },
         {
           Sid: 'StorageKeyWrite',
           Effect: 'Allow',
           Action: 'kms:GenerateDataKey',
-          Resource: keyImport,
+          Resource: key,
           Condition: {
             StringEquals: {
               'kms:ViaService': `s3.${t.region}.amazonaws.com`,
@@ -242,18 +257,63 @@ describe('who may use the storage key', () => {
           },
         },
       ]);
-      expect(JSON.stringify(documents)).not.toContain(JSON.stringify(importOf(t, ids.platformKey)));
+      expect(JSON.stringify(boundary)).not.toContain(`"${ids.platformKey}"`);
     }
   });
 
-  it('no role of the stateless stack may act on the storage key, except the storage role through S3', async () => {
+  it('the key policy admits a tenant role’s sessions through S3 (grant ∩ boundary), and nobody directly', async () => {
+    for (const t of regions) {
+      // Prepare: the key policy and boundary as deployed, and a tenant role's grant for that key
+      const keyArn = `arn:aws:kms:${t.region}:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001`;
+      const keyPolicy = deploy(t.stateful[ids.storageKey]!.Properties.KeyPolicy, t.region, keyArn);
+      const boundary = deploy(
+        t.stateful[ids.tenantStorageBoundary]!.Properties.PolicyDocument,
+        t.region,
+        keyArn,
+      );
+      const tenantId = 't_01jx0000000000000000000001';
+      const roleArn = `arn:aws:iam::123456789012:role/strongroom/${TEST_STAGE}/${t.region}/tenant-storage/storage-${tenantId}`;
+      const grant = tenantStorageRolePolicy({
+        tenantId,
+        bucketArn: 'arn:aws:s3:::strongroom-test-storage',
+        storageKeyArn: keyArn,
+      });
+      const decide = (action: string, viaService: string | undefined, principalArn = roleArn) =>
+        simulate({
+          principal: `arn:aws:sts::123456789012:assumed-role/storage-${tenantId}/s`,
+          action,
+          resource: keyArn,
+          context: {
+            'aws:PrincipalArn': principalArn,
+            'aws:PrincipalTag/TenantId': tenantId,
+            'aws:PrincipalTag/UserId': 'u_01jx0000000000000000000001',
+            'aws:PrincipalTag/Access': 'write',
+            'aws:PrincipalTag/LocationId': 'l_01jx0000000000000000000001',
+            ...(viaService ? { 'kms:ViaService': viaService } : {}),
+          },
+          identityPolicies: [grant],
+          boundary,
+          resourcePolicy: keyPolicy,
+        });
+      const viaS3 = `s3.${t.region}.amazonaws.com`;
+      // Act + Assess
+      expect(await decide('kms:Decrypt', viaS3)).toBe('Allowed');
+      expect(await decide('kms:GenerateDataKey', viaS3)).toBe('Allowed');
+      expect(await decide('kms:Decrypt', undefined)).not.toBe('Allowed');
+      expect(await decide('kms:Decrypt', `dynamodb.${t.region}.amazonaws.com`)).not.toBe('Allowed');
+      expect(await decide('kms:Decrypt', viaS3, `arn:aws:iam::123456789012:role/storage-${tenantId}`)).toBe(
+        'ExplicitlyDenied',
+      );
+    }
+  });
+
+  it('no role of the stateless stack may act on the storage key', async () => {
     for (const t of regions) {
       // Prepare
       const keyImport = importOf(t, ids.storageKey);
       const keyArn = `arn:aws:kms:${t.region}:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001`;
-      const viaS3 = `s3.${t.region}.amazonaws.com`;
       // Act: every Allow of an action on a key whose resources include the storage key, unless it is one of
-      // the three shapes that provably leave the key alone outside S3
+      // the two shapes that provably leave the key alone
       const candidates = await Promise.all(
         identityStatements(t)
           .filter(({ statement: s }) => s.Effect === 'Allow' && usesKms(s) && namesKey(s, keyImport, keyArn))
@@ -261,35 +321,26 @@ describe('who may use the storage key', () => {
       );
       const offending = candidates
         .filter(({ actions }) => actions.length > 0)
-        .filter(({ where, statement: s, actions }) => {
+        .filter(({ statement: s, actions }) => {
           const conditions = s.Condition ?? {};
-          // 1. The storage role (and its boundary): exactly the key, Decrypt/GenerateDataKey, through S3.
-          const storageRoleViaS3 =
-            (where === 'StorageRole' || where === 'StorageRoleBoundary') &&
-            JSON.stringify(s.Resource) === JSON.stringify(keyImport) &&
-            conditions.StringEquals?.['kms:ViaService'] === viaS3 &&
-            actions.every((a) => a === 'kms:Decrypt' || a === 'kms:GenerateDataKey');
-          // 2. Tenant-key statements: only keys tagged strongroom:stage, which the storage key is not (above).
+          // 1. Tenant-key statements: only keys tagged strongroom:stage, which the storage key is not (above).
           const tenantKeysByTag =
             conditions.StringEquals?.['aws:ResourceTag/strongroom:stage'] === TEST_STAGE;
-          // 3. Tagging new tenant keys: only with the tenant-key tags, which the storage key's policy refuses.
+          // 2. Tagging new tenant keys: only with the tenant-key tags, which the storage key's policy refuses.
           const tenantKeyTagging =
             actions.every((a) => a === 'kms:TagResource') &&
             JSON.stringify(conditions['ForAllValues:StringEquals']?.['aws:TagKeys']) ===
               JSON.stringify(TENANT_KEY_TAG_KEYS);
-          return !(storageRoleViaS3 || tenantKeysByTag || tenantKeyTagging);
+          return !(tenantKeysByTag || tenantKeyTagging);
         })
         .map(({ where, statement, actions }) => ({ where, sid: statement.Sid, actions }));
-      // Assess: the analysis did see the storage role's statements, and nothing else is left
-      expect(candidates.filter((c) => c.where === 'StorageRole').map((c) => c.actions)).toEqual([
-        ['kms:Decrypt'],
-        ['kms:GenerateDataKey'],
-      ]);
+      // Assess: the analysis saw the tenant-key statements, and nothing else is left
+      expect(candidates.length).toBeGreaterThan(0);
       expect(offending).toEqual([]);
     }
   });
 
-  it('only the storage function is told the key ARN, and its own role gets no use of the key', () => {
+  it('only the storage function is told the key ARN, and no function role gets use of the key', () => {
     for (const t of regions) {
       const keyImport = importOf(t, ids.storageKey);
       const told = Object.entries(t.stateless)
@@ -297,10 +348,7 @@ describe('who may use the storage key', () => {
         .filter(([, r]) => r.Properties.Environment?.Variables?.[ENV_VARS.storageKeyArn] !== undefined);
       expect(told.map(([id]) => id)).toEqual([expect.stringMatching(/^StorageFunction/)]);
       expect(told[0]![1].Properties.Environment.Variables[ENV_VARS.storageKeyArn]).toEqual(keyImport);
-      const functionRoles = identityStatements(t).filter(
-        ({ where }) => where !== 'StorageRole' && where !== 'StorageRoleBoundary',
-      );
-      expect(JSON.stringify(functionRoles)).not.toContain(JSON.stringify(keyImport));
+      expect(JSON.stringify(identityStatements(t))).not.toContain(JSON.stringify(keyImport));
     }
   });
 });

@@ -68,8 +68,18 @@ describe('the tenants function’s IAM for tenant deletion', () => {
     ]);
   });
 
-  it('may write the storage role’s revocation policy and retire tenant keys', () => {
-    expect(statements.find((s) => s.Sid === 'StorageRevocations')).toBeDefined();
+  it('may revoke on and remove tenant storage roles (never create or assume one) and retire tenant keys', () => {
+    const storage = statements.filter((s) => actions(s).some((a) => a.startsWith('iam:')));
+    expect(storage.map((s) => [s.Sid, actions(s).sort()])).toEqual([
+      ['TenantStorageRevocations', ['iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:PutRolePolicy']],
+      ['ReadTenantStorageRoles', ['iam:GetRole', 'iam:ListRolePolicies']],
+    ]);
+    expect(JSON.stringify(storage)).toContain('tenant-storage/*');
+    const assumes = statements.filter((s) => actions(s).some((a) => a.startsWith('sts:')));
+    expect(JSON.stringify(assumes)).not.toContain('tenant-storage');
+    expect(storage[0]!.Condition).toEqual({
+      StringEquals: { 'iam:PermissionsBoundary': expect.anything() },
+    });
     const manage = statements.find((s) => s.Sid === 'ManageTenantKeys')!;
     expect(actions(manage)).toEqual(expect.arrayContaining(['kms:DisableKey', 'kms:ScheduleKeyDeletion']));
   });
