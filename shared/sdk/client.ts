@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type {
   Instance,
+  RevocationOutcome as RevocationOutcomeSchema,
   StorageCredentials as StorageCredentialsSchema,
   StorageLocation as StorageLocationSchema,
 } from '../schemas/storage.js';
@@ -13,6 +14,12 @@ export type StorageAccess = 'read' | 'write';
 export type StorageCredentials = z.infer<typeof StorageCredentialsSchema>;
 export type StorageLocation = z.infer<typeof StorageLocationSchema>;
 export type InstanceView = z.infer<typeof Instance>;
+/**
+ * What a revocation (or a location's deletion) did to one kind of credential: `managed` ones are `denied`
+ * (issued before `issuedBefore`); `external` ones are `not-revocable` and expire by `expireBy`; `none-live`
+ * when none could still be valid. `detail` says it in words.
+ */
+export type RevocationOutcome = z.infer<typeof RevocationOutcomeSchema>;
 
 export interface Page<T> {
   items: T[];
@@ -133,8 +140,17 @@ export class StrongroomClient {
     return this.#request('GET', `/v1/tenants/${seg(tenantId)}/storage-locations/external-id`);
   }
 
-  async deleteStorageLocation(tenantId: string, locationId: string): Promise<void> {
-    await this.#request('DELETE', `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}`);
+  /** Removes a location; `credentials` says what became of the credentials vended for it. */
+  deleteStorageLocation(
+    tenantId: string,
+    locationId: string,
+  ): Promise<{
+    locationId: string;
+    kind: 'managed' | 'external';
+    revokedBefore: string;
+    credentials: RevocationOutcome[];
+  }> {
+    return this.#request('DELETE', `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}`);
   }
 
   /** Short-lived S3 credentials for a location id or an `s3://` path inside a registered location. */
@@ -145,10 +161,14 @@ export class StrongroomClient {
     return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-credentials`, input);
   }
 
+  /**
+   * Stops a user's storage credentials in the tenant as far as each kind of location allows; `credentials`
+   * says per kind what happened (external-location credentials cannot be revoked: they expire by `expireBy`).
+   */
   revokeStorageCredentials(
     tenantId: string,
     userId: string,
-  ): Promise<{ userId: string; revokedBefore: string }> {
+  ): Promise<{ userId: string; revokedBefore: string; credentials: RevocationOutcome[] }> {
     return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-credentials/revocations`, { userId });
   }
 
