@@ -211,7 +211,7 @@ describe('root registry (model-based, real transactions)', () => {
     const bucket = `gone-bucket-${Date.now()}`;
     const leaving = mintTenantScope({ tenantId: newId('t'), userId: U });
     const admin = {
-      access: { scope: leaving, role: 'admin' as const, permissions: permissionsOf('admin') },
+      access: { scope: leaving, roleCeiling: 'admin' as const, permissions: permissionsOf('admin') },
       principal: { kind: 'session' as const, userId: U, credentialId: 's', mfaEnabled: false },
       ip: '127.0.0.1',
       userAgent: 'test',
