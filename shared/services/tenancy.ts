@@ -388,8 +388,9 @@ export interface TenantDeletionDeps {
   audit: AuditRecorder;
   secondFactors: Pick<SecondFactorVerifier, 'confirm'>;
   /**
-   * Step (a): makes every storage credential vended for the tenant so far stop working and releases its
-   * registered storage roots (shared/store/storage-vendor.ts, shared/store/storage-store.ts). Idempotent.
+   * Step (a): makes every storage credential vended for the tenant so far stop working (a deny on the
+   * tenant's storage role, then the role removed) and releases its registered storage roots
+   * (shared/store/tenant-storage-access.ts, shared/store/storage-store.ts). Idempotent.
    */
   releaseStorage: (scope: TenantScope, actor: AuditActor) => Promise<void>;
 }
@@ -407,7 +408,7 @@ const ACCESS_ITEM_PREFIXES = ['MEMBER#', 'APIKEY#', 'INVITE#'];
  *  (b1) every API key revoked (each with its `api-key.revoked` event), then every other membership, any key
  *       created meanwhile and every pending invitation deleted: from here on only the owner's session can
  *       reach the tenant, so nobody can vend credentials or register a storage root behind step (a);
- *  (a) storage: one tenant-wide deny on every credential vended so far, then every storage root released;
+ *  (a) storage: a deny of every session of the tenant's storage role, the role removed, every root released;
  *  (b2) the rest of the tenant's items (instances, locations, connections, ...), keeping only the tenant
  *       item and the caller's membership, so the owner can retry;
  *  (c) the tenant KMS key disabled and scheduled for deletion in 30 days (crypto-shredding: connection
