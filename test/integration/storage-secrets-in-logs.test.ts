@@ -44,7 +44,8 @@ describe('storage logs', () => {
       { location: location.body.locationId, access: 'read' },
       { location: location.body.locationId, access: 'read' },
       { location: location.body.locationId, access: 'write' },
-      { location: external.body.locationId, access: 'read', durationSeconds: 3600 },
+      { location: external.body.locationId, access: 'read', durationSeconds: 900 },
+      { location: location.body.locationId, access: 'read', durationSeconds: 3600 },
     ]) {
       const res = await api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
         token: users.editor.token,
