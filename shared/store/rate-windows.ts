@@ -30,7 +30,8 @@ export class RateWindows {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly now: () => number = Date.now,
+    // Read at call time, so a test that moves the system clock moves the windows with it.
+    private readonly now: () => number = () => Date.now(),
   ) {}
 
   /** Takes one slot of `limit` per `windowSeconds` for `name`/`key`, or says how long to wait. */
