@@ -303,26 +303,29 @@ describe('rate limits: exact under concurrency', () => {
     timeout: 300_000,
   }, async () => {
     const user = await signUp(api, 'creator');
-    const answers = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => post('/v1/tenants', user.token, { name: `Burst ${i}` })),
-    );
-    const statuses = answers.map((a) => a.status);
-    expect(answers.filter((a) => a.status !== 201 && a.status !== 429).map((a) => a.text)).toEqual([]);
-    expect(statuses.filter((s) => s === 201)).toHaveLength(TENANT_CREATIONS_PER_USER_PER_HOUR);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(100 - TENANT_CREATIONS_PER_USER_PER_HOUR);
-    const refused = answers.find((a) => a.status === 429)!;
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    const me = await api.request('GET', '/v1/me', { token: user.token });
-    expect(me.body.memberships).toHaveLength(TENANT_CREATIONS_PER_USER_PER_HOUR);
-    // Another user is not affected.
-    const other = await signUp(api, 'bystander');
-    expect((await post('/v1/tenants', other.token, { name: 'Mine' })).status).toBe(201);
-    // The day's budget holds across hours.
+    // The whole test in one UTC day (the limits are sliding windows over fixed hour and day buckets).
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
     try {
+      const midnight = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
+      vi.setSystemTime(midnight + 60_000);
+      const answers = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => post('/v1/tenants', user.token, { name: `Burst ${i}` })),
+      );
+      const statuses = answers.map((a) => a.status);
+      expect(answers.filter((a) => a.status !== 201 && a.status !== 429).map((a) => a.text)).toEqual([]);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(TENANT_CREATIONS_PER_USER_PER_HOUR);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(100 - TENANT_CREATIONS_PER_USER_PER_HOUR);
+      const refused = answers.find((a) => a.status === 429)!;
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      const me = await api.request('GET', '/v1/me', { token: user.token });
+      expect(me.body.memberships).toHaveLength(TENANT_CREATIONS_PER_USER_PER_HOUR);
+      // Another user is not affected.
+      const other = await signUp(api, 'bystander');
+      expect((await post('/v1/tenants', other.token, { name: 'Mine' })).status).toBe(201);
+      // The day's budget holds across hours: two hours on, the hour's window is fresh, the day's is not.
       let created = TENANT_CREATIONS_PER_USER_PER_HOUR;
       while (created < TENANT_CREATIONS_PER_USER_PER_DAY) {
-        advanceHours(1.01);
+        advanceHours(2.01);
         for (
           let i = 0;
           i < TENANT_CREATIONS_PER_USER_PER_HOUR && created < TENANT_CREATIONS_PER_USER_PER_DAY;
@@ -330,7 +333,7 @@ describe('rate limits: exact under concurrency', () => {
         )
           expect((await post('/v1/tenants', user.token, { name: `Day ${created}` })).status).toBe(201);
       }
-      advanceHours(1.01);
+      advanceHours(2.01);
       expect((await post('/v1/tenants', user.token, { name: 'One too many' })).status).toBe(429);
     } finally {
       vi.useRealTimers();
@@ -344,27 +347,34 @@ describe('rate limits: exact under concurrency', () => {
     const t = await tenantWithEveryRole(api, 'Limits');
     const second: TestUser = await signUp(api, 'admin2');
     await addMember(api, t.users.owner, t.tenantId, second, 'admin');
-    // Act: 100 at once from one admin (a made-up user: each allowed one is a 404, each refused one a 429)
-    const burst = await Promise.all(
-      Array.from({ length: 100 }, () => revoke(t.tenantId, t.users.admin.token, newId('u'))),
-    );
-    // Assess
-    const statuses = burst.map((a) => a.status);
-    expect(statuses.filter((s) => s === 404)).toHaveLength(REVOCATIONS_PER_USER_PER_HOUR);
-    expect(statuses.filter((s) => s === 429)).toHaveLength(100 - REVOCATIONS_PER_USER_PER_HOUR);
-    // The owner spends the rest of the tenant's hour; then even a fresh admin is refused.
-    const owner = await Promise.all(
-      Array.from({ length: REVOCATIONS_PER_USER_PER_HOUR }, () =>
-        revoke(t.tenantId, t.users.owner.token, newId('u')),
-      ),
-    );
-    expect(owner.every((a) => a.status === 404)).toBe(true);
-    expect(REVOCATIONS_PER_USER_PER_HOUR * 2).toBe(REVOCATIONS_PER_TENANT_PER_HOUR);
-    const over = await revoke(t.tenantId, second.token, newId('u'));
-    expect(over.status).toBe(429);
-    // Another tenant's budget is its own.
-    const elsewhere = await tenantWithEveryRole(api, 'Elsewhere');
-    expect((await revoke(elsewhere.tenantId, elsewhere.users.admin.token, newId('u'))).status).toBe(404);
+    // All within one hour's bucket of the sliding windows.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    vi.setSystemTime(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 60_000);
+    try {
+      // Act: 100 at once from one admin (a made-up user: each allowed one is a 404, each refused one a 429)
+      const burst = await Promise.all(
+        Array.from({ length: 100 }, () => revoke(t.tenantId, t.users.admin.token, newId('u'))),
+      );
+      // Assess
+      const statuses = burst.map((a) => a.status);
+      expect(statuses.filter((s) => s === 404)).toHaveLength(REVOCATIONS_PER_USER_PER_HOUR);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(100 - REVOCATIONS_PER_USER_PER_HOUR);
+      // The owner spends the rest of the tenant's hour; then even a fresh admin is refused.
+      const owner = await Promise.all(
+        Array.from({ length: REVOCATIONS_PER_USER_PER_HOUR }, () =>
+          revoke(t.tenantId, t.users.owner.token, newId('u')),
+        ),
+      );
+      expect(owner.every((a) => a.status === 404)).toBe(true);
+      expect(REVOCATIONS_PER_USER_PER_HOUR * 2).toBe(REVOCATIONS_PER_TENANT_PER_HOUR);
+      const over = await revoke(t.tenantId, second.token, newId('u'));
+      expect(over.status).toBe(429);
+      // Another tenant's budget is its own.
+      const elsewhere = await tenantWithEveryRole(api, 'Elsewhere');
+      expect((await revoke(elsewhere.tenantId, elsewhere.users.admin.token, newId('u'))).status).toBe(404);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
