@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import type { PolicyStatement } from '../../shared/domain/iam.js';
@@ -50,9 +50,11 @@ export class TenantStorageRoleAccess {
   #apply(fn: StrongroomFunction, statements: PolicyStatement[], what: string): void {
     for (const statement of statements) fn.role.addToPrincipalPolicy(iam.PolicyStatement.fromJson(statement));
     fn.function.addEnvironment(ENV_VARS.tenantStorageBoundaryArn, this.#boundaryArn);
-    const region = Stack.of(fn).region;
+    const stack = Stack.of(fn);
+    // As cdk-nag spells the resource in finding ids: unresolved parts as `<AWS::…>`.
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     Validations.of(fn.role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/strongroom/${this.#stage}/${region}/tenant-storage/*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:role/strongroom/${this.#stage}/${stack.region}/tenant-storage/*]`,
       reason: `Each tenant's storage role is made at run time, so its name is unknown at deploy time; the function may ${what} roles on this deployment's tenant-storage path only, and changes only roles that carry the fixed permissions boundary (iam:PermissionsBoundary), which confines every session to its own tenant's prefix.`,
     });
   }
