@@ -19,6 +19,8 @@ const OS = [
   'sunos',
   'aix',
 ];
+// Windows-only optional dependencies whose names carry no platform tokens (Vite's process start-time helper).
+const WINDOWS_ONLY = ['napi-windows-process-start-time'];
 const CPU = ['arm64', 'x64', 'arm', 'ia32', 'loong64', 'ppc64', 'riscv64', 's390x'];
 const path = new URL('../package-lock.json', import.meta.url);
 const lock = JSON.parse(readFileSync(path, 'utf8'));
@@ -30,6 +32,14 @@ for (const [key, meta] of Object.entries(packages)) {
     const target = `node_modules/${name}`;
     if (packages[target]) continue;
     const tokens = name.split('/').pop().split('-');
+    if (WINDOWS_ONLY.includes(name)) {
+      // The lowest version the range admits: npm ci wants one here, and never fetches it off Windows.
+      const entry = { version: version.replace(/^[\^~]/, '') };
+      if (meta.dev) entry.dev = true;
+      packages[target] = { ...entry, optional: true, os: ['win32'] };
+      added.push(`${name}@${version} (from ${key || 'root'})`);
+      continue;
+    }
     const os = tokens.find((t) => OS.includes(t));
     const cpu = tokens.find((t) => CPU.includes(t));
     if (!os || !cpu) continue; // not a platform build: leave it to npm
