@@ -122,12 +122,15 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
     paths[route.path] ??= {};
     paths[route.path]![route.method.toLowerCase()] = operation;
   }
+  // Problem is a named schema: zod answers `{$ref}` and hoists its body into `components`, so the answer
+  // itself must not be stored under its own name (that would be a reference to itself).
+  schemaOf(Problem, 'output', components);
   return {
     openapi: '3.1.0',
     info: { title: 'Strongroom API', version: info.version },
     paths,
     components: {
-      schemas: { ...components, Problem: schemaOf(Problem, 'output', components) },
+      schemas: components,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'Session token or API key' },
       },
