@@ -1,3 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildConsole } from '../console/site.js';
 import { seedDemo } from './seed.js';
 import { PortInUseError, startLocalSystem } from './system.js';
 
@@ -10,8 +14,12 @@ async function main() {
   const log = (line: string) => process.stdout.write(`${line}\n`);
 
   log('Starting Strongroom locally…');
-  const system = await startLocalSystem({ host, apiPort, motoPort, awsEndpoint, log });
+  // The console is built afresh into a directory of this run (removed on exit), so it always matches the API.
+  const consoleDir = await mkdtemp(path.join(tmpdir(), 'strongroom-console-'));
+  await buildConsole(consoleDir);
+  const system = await startLocalSystem({ host, apiPort, motoPort, awsEndpoint, log, consoleDir });
   log('');
+  log(`  Console        ${system.consoleUrl}`);
   log(`  API            ${system.apiUrl}`);
   log(`  AWS emulator   ${system.awsEndpoint}${awsEndpoint ? ' (yours)' : ' (moto, started here)'}`);
   log(
@@ -41,6 +49,7 @@ async function main() {
     stopping = true;
     log('\nStopping…');
     await system.stop();
+    await rm(consoleDir, { recursive: true, force: true });
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -130,12 +130,18 @@ export interface LocalApiOptions {
   routes: readonly RouteDef[];
   handlers: Record<Area, () => Promise<ApiHandler>>;
   onError?: (error: unknown) => void;
+  /** Serves the console's built files under /console/ (same origin as the API, as CloudFront does). */
+  console?: (request: IncomingMessage, response: ServerResponse, pathname: string) => Promise<boolean>;
 }
 
 /** An HTTP server that invokes the area handlers exactly as API Gateway's proxy integration would. */
 export function createLocalApiServer(options: LocalApiOptions): Server {
   return createServer(async (request: IncomingMessage, response: ServerResponse) => {
     try {
+      if (options.console) {
+        const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+        if (await options.console(request, response, pathname)) return;
+      }
       const body = await readBody(request);
       if (body === undefined) {
         gatewayProblem(response, 413, 'Request Too Long');

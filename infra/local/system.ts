@@ -3,6 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { startLocalSequencer } from '../../shared/store/audit-sequencer.js';
+import { CONSOLE_BASE_PATH } from '../console/site.js';
+import { consoleFileServer } from './console-files.js';
 import { AREA_HANDLERS } from './handlers.js';
 import { type MotoHandle, portIsFree, startMoto } from './moto.js';
 import { provisionLocal } from './provision.js';
@@ -19,10 +21,14 @@ export interface LocalSystemOptions {
   region?: string;
   stage?: string;
   log?: (line: string) => void;
+  /** A built console to serve under /console/ (see buildConsole). */
+  consoleDir?: string;
 }
 
 export interface LocalSystem {
   apiUrl: string;
+  /** Where the console is served, when it is. */
+  consoleUrl?: string;
   awsEndpoint: string;
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -77,6 +83,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const server: Server = createLocalApiServer({
       routes: ROUTES,
       handlers: AREA_HANDLERS,
+      ...(options.consoleDir ? { console: consoleFileServer(options.consoleDir) } : {}),
       onError: (error) =>
         log(`local server error: ${error instanceof Error ? error.message : String(error)}`),
     });
@@ -86,6 +93,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     return {
       apiUrl: `http://${host}:${options.apiPort}`,
+      ...(options.consoleDir ? { consoleUrl: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}` } : {}),
       awsEndpoint,
       env,
       stop: async () => {

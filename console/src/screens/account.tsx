@@ -1,0 +1,252 @@
+import { useState } from 'preact/hooks';
+import { api, ok } from '../api/client';
+import { useSession } from '../app/session';
+import { Field, Form, raw, text } from '../components/form';
+import { useTitle } from '../components/hooks';
+import { QrCode } from '../components/qr-code';
+import { CopyButton, DownloadButton, SecretValue } from '../components/secrets';
+import { Notice, Section } from '../components/status';
+
+/** Password and two-step verification (TOTP) of the signed-in user. */
+export function AccountScreen() {
+  useTitle('Account');
+  const { me } = useSession();
+  return (
+    <>
+      <h1>Account</h1>
+      <p>
+        Signed in as <strong>{me.user.name}</strong> ({me.user.email}).
+      </p>
+      <MfaSection />
+      <PasswordSection />
+    </>
+  );
+}
+
+function PasswordSection() {
+  const { me } = useSession();
+  const [done, setDone] = useState<number>();
+  return (
+    <Section title="Change password" id="password">
+      {done !== undefined && (
+        <Notice>
+          Password changed. {done === 1 ? '1 other session was' : `${done} other sessions were`} signed out.
+        </Notice>
+      )}
+      <Form
+        label="Change password"
+        submitLabel="Change password"
+        busyLabel="Changing…"
+        resetOnSuccess
+        onSubmit={async (values) => {
+          const mfaCode = text(values, 'mfaCode');
+          const result = ok(
+            await api.POST('/v1/me/password', {
+              body: {
+                currentPassword: raw(values, 'currentPassword'),
+                newPassword: raw(values, 'newPassword'),
+                ...(mfaCode ? { mfaCode } : {}),
+              },
+            }),
+          );
+          setDone(result.revokedSessions);
+        }}
+      >
+        <Field
+          name="currentPassword"
+          label="Current password"
+          type="password"
+          autoComplete="current-password"
+          required
+        />
+        <Field
+          name="newPassword"
+          label="New password"
+          type="password"
+          autoComplete="new-password"
+          hint="12 to 256 characters."
+          required
+        />
+        {me.user.mfaEnabled && (
+          <Field
+            name="mfaCode"
+            label="Authentication code"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            maxLength={6}
+            required
+          />
+        )}
+      </Form>
+    </Section>
+  );
+}
+
+type Enrolment = { secret: string; otpauthUri: string };
+
+function MfaSection() {
+  const { me, refresh } = useSession();
+  const [enrolment, setEnrolment] = useState<Enrolment>();
+  const [recoveryCodes, setRecoveryCodes] = useState<string[]>();
+  const [removed, setRemoved] = useState(false);
+
+  if (recoveryCodes) {
+    const file = `Strongroom recovery codes for ${me.user.email}\nEach code works once.\n\n${recoveryCodes.join('\n')}\n`;
+    return (
+      <Section title="Two-step verification is on" id="mfa">
+        <Notice tone="warn">
+          Save these recovery codes now: they are shown only once. Each one signs you in once if you lose your
+          authenticator.
+        </Notice>
+        <ol class="codes mono" aria-label="Recovery codes">
+          {recoveryCodes.map((code) => (
+            <li key={code}>{code}</li>
+          ))}
+        </ol>
+        <div class="row">
+          <CopyButton value={recoveryCodes.join('\n')} label="Copy recovery codes" />
+          <DownloadButton
+            content={file}
+            filename="strongroom-recovery-codes.txt"
+            label="Download recovery codes"
+          />
+          <button
+            type="button"
+            class="primary"
+            onClick={() => {
+              setRecoveryCodes(undefined);
+              setEnrolment(undefined);
+            }}
+          >
+            I have saved them
+          </button>
+        </div>
+      </Section>
+    );
+  }
+
+  if (me.user.mfaEnabled) {
+    return (
+      <Section title="Two-step verification" id="mfa">
+        <p>
+          <span class="badge ok">On</span> Signing in needs a code from your authenticator app (or a recovery
+          code).
+        </p>
+        <details>
+          <summary>Turn two-step verification off</summary>
+          <RemoveMfaForm
+            onRemoved={async () => {
+              setRemoved(true);
+              await refresh();
+            }}
+          />
+        </details>
+      </Section>
+    );
+  }
+
+  if (!enrolment) {
+    return (
+      <Section title="Two-step verification" id="mfa">
+        {removed && <Notice>Two-step verification is off.</Notice>}
+        <p>
+          <span class="badge warn">Off</span> Protect your account with an authenticator app (TOTP). Some
+          tenants require it.
+        </p>
+        <Form
+          label="Set up two-step verification"
+          submitLabel="Set up two-step verification"
+          busyLabel="Starting…"
+          onSubmit={async () => {
+            setEnrolment(ok(await api.POST('/v1/me/mfa/totp')));
+          }}
+        >
+          {null}
+        </Form>
+      </Section>
+    );
+  }
+
+  return (
+    <Section title="Set up two-step verification" id="mfa">
+      <ol class="steps">
+        <li>
+          <p>Scan this QR code with your authenticator app, or type the secret into it.</p>
+          <QrCode text={enrolment.otpauthUri} label="QR code to add Strongroom to your authenticator app" />
+          <SecretValue label="Secret" value={enrolment.secret} />
+        </li>
+        <li>
+          <p>Enter the code the app shows, and your password to confirm it is you.</p>
+          <Form
+            label="Confirm two-step verification"
+            submitLabel="Turn on two-step verification"
+            busyLabel="Confirming…"
+            onSubmit={async (values) => {
+              const result = ok(
+                await api.POST('/v1/me/mfa/totp/confirm', {
+                  body: { code: text(values, 'code') ?? '', currentPassword: raw(values, 'currentPassword') },
+                }),
+              );
+              setRecoveryCodes(result.recoveryCodes);
+              await refresh();
+            }}
+          >
+            <Field
+              name="code"
+              label="Code from the app"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              maxLength={6}
+              required
+            />
+            <Field
+              name="currentPassword"
+              label="Current password"
+              type="password"
+              autoComplete="current-password"
+              required
+            />
+          </Form>
+        </li>
+      </ol>
+    </Section>
+  );
+}
+
+function RemoveMfaForm({ onRemoved }: { onRemoved: () => Promise<void> }) {
+  const [useRecovery, setUseRecovery] = useState(false);
+  return (
+    <>
+      <Form
+        key={useRecovery ? 'recovery' : 'code'}
+        label="Turn two-step verification off"
+        submitLabel="Turn off"
+        busyLabel="Turning off…"
+        danger
+        onSubmit={async (values) => {
+          const body = useRecovery
+            ? { recoveryCode: text(values, 'recoveryCode') ?? '' }
+            : { code: text(values, 'code') ?? '' };
+          ok(await api.DELETE('/v1/me/mfa/totp', { body }));
+          await onRemoved();
+        }}
+      >
+        {useRecovery ? (
+          <Field name="recoveryCode" label="Recovery code" required />
+        ) : (
+          <Field
+            name="code"
+            label="Authentication code"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            maxLength={6}
+            required
+          />
+        )}
+      </Form>
+      <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
+        {useRecovery ? 'Use an authenticator code instead' : 'Use a recovery code instead'}
+      </button>
+    </>
+  );
+}

@@ -1,0 +1,103 @@
+import { useState } from 'preact/hooks';
+import { ApiProblem } from '../api/client';
+import { href } from '../app/router';
+import { signIn } from '../app/session';
+import { Field, Form, raw, text } from '../components/form';
+import { useTitle } from '../components/hooks';
+import { Notice } from '../components/status';
+
+/**
+ * Sign in. When the account has MFA on, the API answers `mfa-required`; the second step asks for an
+ * authenticator code or a recovery code and sends the password again (nothing is kept between the steps
+ * but the two typed values, in memory).
+ */
+export function SignInScreen({ onSignedIn, email }: { onSignedIn: () => Promise<void>; email?: string }) {
+  useTitle('Sign in');
+  const [first, setFirst] = useState<{ email: string; password: string }>();
+  const [useRecovery, setUseRecovery] = useState(false);
+
+  if (!first) {
+    return (
+      <main id="main" class="narrow">
+        <h1>Sign in</h1>
+        <Form
+          label="Sign in"
+          submitLabel="Sign in"
+          busyLabel="Signing in…"
+          onSubmit={async (values) => {
+            const credentials = { email: text(values, 'email') ?? '', password: raw(values, 'password') };
+            try {
+              await signIn(credentials);
+            } catch (error) {
+              if (error instanceof ApiProblem && error.code === 'mfa-required') {
+                setFirst(credentials);
+                return;
+              }
+              throw error;
+            }
+            await onSignedIn();
+          }}
+        >
+          <Field
+            name="email"
+            label="E-mail"
+            type="email"
+            autoComplete="username"
+            defaultValue={email}
+            required
+          />
+          <Field name="password" label="Password" type="password" autoComplete="current-password" required />
+        </Form>
+        <p>
+          No account yet? <a href={href('/sign-up')}>Create one</a>
+        </p>
+      </main>
+    );
+  }
+
+  return (
+    <main id="main" class="narrow">
+      <h1>Two-step verification</h1>
+      <Notice tone="info">
+        {useRecovery
+          ? 'Enter one of your recovery codes. Each code works once.'
+          : 'Enter the 6-digit code from your authenticator app.'}
+      </Notice>
+      <Form
+        key={useRecovery ? 'recovery' : 'code'}
+        label="Second factor"
+        submitLabel="Verify and sign in"
+        busyLabel="Verifying…"
+        onSubmit={async (values) => {
+          await signIn(
+            useRecovery
+              ? { ...first, recoveryCode: text(values, 'recoveryCode') ?? '' }
+              : { ...first, mfaCode: text(values, 'mfaCode') ?? '' },
+          );
+          await onSignedIn();
+        }}
+      >
+        {useRecovery ? (
+          <Field name="recoveryCode" label="Recovery code" autoComplete="off" required />
+        ) : (
+          <Field
+            name="mfaCode"
+            label="Authentication code"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            maxLength={6}
+            required
+          />
+        )}
+      </Form>
+      <p class="row">
+        <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
+          {useRecovery ? 'Use an authenticator code instead' : 'Use a recovery code instead'}
+        </button>
+        <button type="button" class="link" onClick={() => setFirst(undefined)}>
+          Start over
+        </button>
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,209 @@
+import { useState } from 'preact/hooks';
+import { ApiProblem, type Schemas, api, ok } from '../api/client';
+import { PLANS } from '../app/permissions';
+import { navigate } from '../app/router';
+import { useSession } from '../app/session';
+import { useTenant } from '../app/tenant';
+import { CheckboxField, Field, Form, SelectField, integer, text } from '../components/form';
+import { useTitle } from '../components/hooks';
+import { Notice, Section, When } from '../components/status';
+
+/** A tenant's summary, settings, plan, export and deletion (each part only for roles that may use it). */
+export function TenantOverviewScreen() {
+  const { tenant, role, can } = useTenant();
+  useTitle('Overview', tenant.name);
+  return (
+    <>
+      <h1>{tenant.name}</h1>
+      <dl class="facts">
+        <dt>Your role</dt>
+        <dd>{role}</dd>
+        <dt>Plan</dt>
+        <dd>{tenant.plan}</dd>
+        <dt>Created</dt>
+        <dd>
+          <When iso={tenant.createdAt} />
+        </dd>
+        <dt>Two-step verification</dt>
+        <dd>{tenant.settings.requireMfa ? 'Required of every member' : 'Not required'}</dd>
+        <dt>Tenant id</dt>
+        <dd class="mono">{tenant.tenantId}</dd>
+      </dl>
+      {can('tenant:settings') && <SettingsSection />}
+      {can('tenant:export') && <ExportSection />}
+      {can('tenant:delete') && <DeleteSection />}
+    </>
+  );
+}
+
+function SettingsSection() {
+  const { tenant, can, reload } = useTenant();
+  const [saved, setSaved] = useState(false);
+  return (
+    <Section title="Settings" id="settings">
+      {saved && <Notice>Settings saved.</Notice>}
+      <Form
+        label="Tenant settings"
+        submitLabel="Save settings"
+        busyLabel="Saving…"
+        onSubmit={async (values) => {
+          setSaved(false);
+          const settings: NonNullable<Schemas['Tenant']['settings']> = {
+            requireMfa: values.get('settings.requireMfa') === 'on',
+          };
+          const idle = integer(values, 'settings.sessionIdleSeconds');
+          const absolute = integer(values, 'settings.sessionAbsoluteSeconds');
+          if (idle !== undefined) settings.sessionIdleSeconds = idle;
+          if (absolute !== undefined) settings.sessionAbsoluteSeconds = absolute;
+          const plan = text(values, 'plan') as Schemas['Tenant']['plan'] | undefined;
+          ok(
+            await api.PATCH('/v1/tenants/{tenantId}', {
+              params: { path: { tenantId: tenant.tenantId } },
+              body: {
+                name: text(values, 'name') ?? '',
+                settings,
+                ...(plan && plan !== tenant.plan ? { plan } : {}),
+              },
+            }),
+          );
+          await reload();
+          setSaved(true);
+        }}
+      >
+        <Field name="name" label="Name" defaultValue={tenant.name} required maxLength={100} />
+        <CheckboxField
+          name="settings.requireMfa"
+          label="Require two-step verification of every member"
+          hint="Sessions signed in with a password only (and API keys they created) are refused in this tenant."
+          defaultChecked={tenant.settings.requireMfa}
+        />
+        <Field
+          name="settings.sessionIdleSeconds"
+          label="Sign members out after this many idle seconds"
+          type="number"
+          min={300}
+          max={1_209_600}
+          hint="300 (5 minutes) to 1209600 (14 days); empty for the platform default of 14 days."
+          defaultValue={tenant.settings.sessionIdleSeconds}
+        />
+        <Field
+          name="settings.sessionAbsoluteSeconds"
+          label="Sign members out after this many seconds in any case"
+          type="number"
+          min={900}
+          max={2_592_000}
+          hint="900 (15 minutes) to 2592000 (30 days); empty for the platform default of 30 days."
+          defaultValue={tenant.settings.sessionAbsoluteSeconds}
+        />
+        {can('tenant:plan') && (
+          <SelectField
+            name="plan"
+            label="Plan"
+            options={PLANS}
+            defaultValue={tenant.plan}
+            hint="Audit events are kept 30 (free), 90 (team) or 365 (enterprise) days."
+          />
+        )}
+      </Form>
+    </Section>
+  );
+}
+
+function ExportSection() {
+  const { tenant } = useTenant();
+  const [archive, setArchive] = useState<Schemas['TenantExport']>();
+  return (
+    <Section title="Export" id="export">
+      <p>An archive of the tenant's records (no secrets), encrypted under its key at rest.</p>
+      {archive && (
+        <Notice>
+          Export ready ({archive.sizeBytes.toLocaleString()} bytes).{' '}
+          <a href={archive.url} download rel="noreferrer">
+            Download the export
+          </a>{' '}
+          (link valid until <When iso={archive.urlExpiresAt} />)
+        </Notice>
+      )}
+      <Form
+        label="Export the tenant"
+        submitLabel="Export tenant data"
+        busyLabel="Exporting…"
+        onSubmit={async () => {
+          setArchive(
+            ok(
+              await api.POST('/v1/tenants/{tenantId}/exports', {
+                params: { path: { tenantId: tenant.tenantId } },
+              }),
+            ),
+          );
+        }}
+      >
+        {null}
+      </Form>
+    </Section>
+  );
+}
+
+function DeleteSection() {
+  const { tenant } = useTenant();
+  const { me, refresh } = useSession();
+  const [useRecovery, setUseRecovery] = useState(false);
+  return (
+    <Section title="Delete this tenant" id="delete">
+      <Notice tone="warn">
+        Deleting removes every member, key, credential and record of {tenant.name}; its encryption key is
+        destroyed after 30 days, so backups become unreadable. This cannot be undone.
+      </Notice>
+      {!me.user.mfaEnabled ? (
+        <p>Deleting a tenant needs two-step verification: turn it on in your account first.</p>
+      ) : (
+        <>
+          <Form
+            key={useRecovery ? 'recovery' : 'code'}
+            label="Delete this tenant"
+            submitLabel="Delete tenant permanently"
+            busyLabel="Deleting…"
+            danger
+            onSubmit={async (values) => {
+              if (text(values, 'confirmName') !== tenant.name) {
+                throw new ApiProblem({
+                  status: 400,
+                  detail: 'Type the tenant name exactly to confirm.',
+                  errors: [{ path: 'body.confirmName', message: `Type ${tenant.name}` }],
+                });
+              }
+              const factor = useRecovery
+                ? { recoveryCode: text(values, 'recoveryCode') ?? '' }
+                : { mfaCode: text(values, 'mfaCode') ?? '' };
+              ok(
+                await api.DELETE('/v1/tenants/{tenantId}', {
+                  params: { path: { tenantId: tenant.tenantId } },
+                  body: factor,
+                }),
+              );
+              await refresh();
+              navigate('/');
+            }}
+          >
+            <Field name="confirmName" label={`Type the tenant name (${tenant.name}) to confirm`} required />
+            {useRecovery ? (
+              <Field name="recoveryCode" label="Recovery code" required />
+            ) : (
+              <Field
+                name="mfaCode"
+                label="Authentication code"
+                inputMode="numeric"
+                autoComplete="one-time-code"
+                maxLength={6}
+                required
+              />
+            )}
+          </Form>
+          <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
+            {useRecovery ? 'Use an authenticator code instead' : 'Use a recovery code instead'}
+          </button>
+        </>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,483 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/moto.js';
+import { PROJECT_ROOT } from '../../infra/local/system.js';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
+import { freshLoopbackIp } from '../support/local-api.js';
+
+/**
+ * The console in Debian's Chromium against `npm run local` (a child process with its own emulator, as a
+ * person runs it): one walk through every screen by an owner and an invited admin, with an accessibility
+ * check and a 375 px check on each screen, and no secret ever in a URL, a title or the browser console.
+ */
+const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+
+let local: ChildProcessWithoutNullStreams;
+let out = '';
+let origin: string;
+let consoleUrl: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  const apiPort = await freePort();
+  const motoPort = await freePort();
+  local = spawn(TSX, ['infra/local/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      STRONGROOM_PORT: String(apiPort),
+      STRONGROOM_MOTO_PORT: String(motoPort),
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    },
+  });
+  local.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  local.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const deadline = Date.now() + 150_000;
+  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
+    if (Date.now() > deadline) throw new Error(`npm run local did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  consoleUrl = /Console\s+(\S+)/.exec(out)?.[1] ?? '';
+  origin = `http://127.0.0.1:${apiPort}`;
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (local && local.exitCode === null) {
+    local.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 2000));
+    if (local.exitCode === null) local.kill('SIGKILL');
+  }
+});
+
+/** A JSON request from Node, from its own loopback address (so the browser's sign-in budget is its own). */
+function apiCall(method: string, url: string, body?: unknown, token?: string) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const target = new URL(url, origin);
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const req = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        method,
+        localAddress: freshLoopbackIp(),
+        headers: {
+          ...(text
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }
+            : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: raw ? JSON.parse(raw) : undefined });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (text) req.write(text);
+    req.end();
+  });
+}
+
+/** TOTP codes as an authenticator app gives them: each used step is spent, so wait for the next one. */
+function authenticator(secret: string) {
+  let lastStep = -1;
+  return async (): Promise<string> => {
+    for (;;) {
+      const step = Math.floor(Date.now() / 30_000);
+      // The API accepts one step either side of now; take the next unused one, waiting if needed.
+      const use = Math.max(step, lastStep + 1);
+      if (use <= step + 1) {
+        lastStep = use;
+        return totpCodeAt(secret, use * 30_000);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  };
+}
+
+/** Runs in the page (a string, because this file is type-checked without the DOM's types). */
+const WIDTH_PROBE = `({
+  scrollWidth: document.documentElement.scrollWidth,
+  widest: [...document.querySelectorAll('body *')]
+    .map((e) => [e, e.getBoundingClientRect().right])
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([e, right]) => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(right)),
+})`;
+
+const secrets: string[] = [];
+const visited: string[] = [];
+
+/** Checks a screen: no axe violation, nothing secret in the URL or title; at 375 px too; a screenshot of each. */
+async function checkScreen(page: Page, name: string) {
+  await page.waitForSelector('.loading', { state: 'detached' }).catch(() => undefined);
+  visited.push(name);
+  expect(await axeViolations(page), `axe on ${name}`).toEqual([]);
+  const title = await page.title();
+  for (const secret of secrets) {
+    expect(page.url()).not.toContain(secret);
+    expect(title).not.toContain(secret);
+  }
+  await screenshot(page, name);
+  const desktop = page.viewportSize()!;
+  await page.setViewportSize({ width: 375, height: 800 });
+  // The page's width, and the elements reaching furthest right (to say what to fix when it is too wide).
+  const layout = await page.evaluate<{ scrollWidth: number; widest: string[] }>(WIDTH_PROBE);
+  expect(
+    layout.scrollWidth,
+    `${name} scrolls sideways at 375 px: ${layout.widest.join(', ')}`,
+  ).toBeLessThanOrEqual(375);
+  expect(await axeViolations(page), `axe on ${name} at 375 px`).toEqual([]);
+  await screenshot(page, `${name}-375`);
+  await page.setViewportSize(desktop);
+}
+
+describe('the console in Chromium against npm run local', () => {
+  const stamp = Date.now();
+  const owner = {
+    name: 'Ada Owner',
+    email: `ada-${stamp}@example.com`,
+    password: `ada's long passphrase ${stamp}`,
+  };
+  const admin = {
+    name: 'Grace Admin',
+    email: `grace-${stamp}@example.com`,
+    password: `grace's long passphrase ${stamp}`,
+  };
+  const tenantName = `Acme ${stamp}`;
+  const connectionPassword = `conn-pw-${stamp}-secret`;
+  let ownerContext: BrowserContext;
+  let adminContext: BrowserContext;
+  let ownerLog: string[];
+  let adminLog: string[];
+  let page: Page;
+  let adminPage: Page;
+  let code: () => Promise<string>;
+  let tenantId: string;
+
+  beforeAll(async () => {
+    secrets.push(owner.password, admin.password, connectionPassword);
+    ownerContext = await browser.newContext({
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    });
+    adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    ownerLog = recordConsole(ownerContext);
+    adminLog = recordConsole(adminContext);
+    page = await ownerContext.newPage();
+    adminPage = await adminContext.newPage();
+  });
+
+  it('npm run local prints the console URL and serves the console there with its CSP', async () => {
+    expect(consoleUrl).toBe(`${origin}/console/`);
+    const res = await fetch(consoleUrl);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const html = await res.text();
+    // No inline script at all: every <script> has a src on this origin.
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc="\/console\/)[^>]*>/);
+  });
+
+  it('a new user signs up and signs in', async () => {
+    await page.goto(consoleUrl);
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Sign in');
+    await checkScreen(page, '01-sign-in');
+    await page.getByRole('link', { name: 'Create one' }).click();
+    await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+    await checkScreen(page, '02-sign-up');
+    // A too-short password: the API's field error shows next to the input.
+    await page.getByLabel('Name').fill(owner.name);
+    await page.getByLabel('E-mail').fill(owner.email);
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.locator('.field-error').first().waitFor();
+    expect(await page.getByRole('alert').textContent()).toBeTruthy();
+    await page.getByLabel('Password').fill(owner.password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Account requested' }).waitFor();
+    await page.getByRole('button', { name: 'Continue to sign in' }).click();
+    expect(await page.getByLabel('E-mail').inputValue()).toBe(owner.email);
+    await page.getByLabel('Password').fill(owner.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    await checkScreen(page, '03-tenants-empty');
+  });
+
+  it('enrols MFA by reading the secret from the page, then signs in again with a code', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
+    await checkScreen(page, '04-account');
+    await page.getByRole('button', { name: 'Set up two-step verification' }).click();
+    await page.getByRole('img', { name: /QR code/ }).waitFor();
+    const secret = await page.getByLabel('Secret', { exact: true }).inputValue();
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    secrets.push(secret);
+    await checkScreen(page, '05-mfa-enrol');
+    code = authenticator(secret);
+    const confirm = page.getByRole('form', { name: 'Confirm two-step verification' });
+    await confirm.getByLabel('Code from the app').fill(await code());
+    await confirm.getByLabel('Current password').fill(owner.password);
+    await page.getByRole('button', { name: 'Turn on two-step verification' }).click();
+    const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+    await codes.first().waitFor();
+    expect(await codes.count()).toBeGreaterThanOrEqual(8);
+    for (const recovery of await codes.allTextContents()) secrets.push(recovery.trim());
+    await page.getByRole('button', { name: 'Copy recovery codes' }).waitFor();
+    await page.getByRole('button', { name: 'Download recovery codes' }).waitFor();
+    await checkScreen(page, '06-recovery-codes');
+    await page.getByRole('button', { name: 'I have saved them' }).click();
+    await page.getByText('Signing in needs a code').waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('E-mail').fill(owner.email);
+    await page.getByLabel('Password').fill(owner.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
+    await checkScreen(page, '07-sign-in-code');
+    await page.getByLabel('Authentication code').fill(await code());
+    await page.getByRole('button', { name: 'Verify and sign in' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+  });
+
+  it('creates a tenant and shows its overview', async () => {
+    await page.getByLabel('Tenant name').fill(tenantName);
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.getByRole('heading', { name: tenantName }).waitFor();
+    tenantId = /#\/t\/(t_[0-9a-z]+)/.exec(page.url())?.[1] ?? '';
+    expect(tenantId).toMatch(/^t_/);
+    await checkScreen(page, '08-tenant-overview');
+  });
+
+  it('invites a member as admin, who signs up, accepts and sees only what an admin may use', async () => {
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('heading', { name: 'Members' }).waitFor();
+    await page.getByLabel('E-mail').fill(admin.email);
+    // An owner may grant every role; the select offers exactly those.
+    expect(await page.getByLabel('Role', { exact: true }).locator('option').allTextContents()).toEqual([
+      'viewer',
+      'reviewer',
+      'editor',
+      'admin',
+      'owner',
+    ]);
+    await page.getByLabel('Role', { exact: true }).selectOption('admin');
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByText(`Invitation sent to ${admin.email}`).waitFor();
+    await page.getByText(`${admin.email}`, { exact: false }).first().waitFor();
+    await checkScreen(page, '09-members');
+
+    await adminPage.goto(`${consoleUrl}#/sign-up`);
+    await adminPage.getByLabel('Name').fill(admin.name);
+    await adminPage.getByLabel('E-mail').fill(admin.email);
+    await adminPage.getByLabel('Password').fill(admin.password);
+    await adminPage.getByRole('button', { name: 'Create account' }).click();
+    await adminPage.getByRole('button', { name: 'Continue to sign in' }).click();
+    await adminPage.getByLabel('Password').fill(admin.password);
+    await adminPage.getByRole('button', { name: 'Sign in' }).click();
+    await adminPage.getByRole('heading', { name: 'Tenants' }).waitFor();
+    await adminPage.getByRole('link', { name: 'Invitations' }).click();
+    await adminPage.getByRole('button', { name: `Accept invitation to ${tenantName}` }).waitFor();
+    await checkScreen(adminPage, '10-invitations');
+    await adminPage.getByRole('button', { name: `Accept invitation to ${tenantName}` }).click();
+    await adminPage.getByText('You joined').waitFor();
+    await adminPage.getByRole('link', { name: tenantName }).click();
+    await adminPage.getByRole('heading', { name: tenantName }).waitFor();
+    // An admin's overview: settings, but neither export nor deletion (owner only).
+    await adminPage.getByRole('heading', { name: 'Settings' }).waitFor();
+    expect(await adminPage.getByRole('heading', { name: 'Delete this tenant' }).count()).toBe(0);
+    expect(await adminPage.getByRole('heading', { name: 'Export' }).count()).toBe(0);
+    await adminPage.getByRole('link', { name: 'Members' }).click();
+    // Granting admin or owner needs members:manage-admins-owners (owners only): an admin is offered the rest.
+    expect(await adminPage.getByLabel('Role', { exact: true }).locator('option').allTextContents()).toEqual([
+      'viewer',
+      'reviewer',
+      'editor',
+    ]);
+  });
+
+  it("lists the owner's sessions and revokes the others", async () => {
+    // A second session of the owner, signed in by a program elsewhere.
+    const other = await apiCall('POST', '/v1/auth/login', {
+      email: owner.email,
+      password: owner.password,
+      mfaCode: await code(),
+    });
+    expect(other.status).toBe(200);
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByText('This session').waitFor();
+    await expect.poll(() => page.getByRole('button', { name: /^Revoke the session from/ }).count()).toBe(1);
+    await checkScreen(page, '11-sessions');
+    await page.getByRole('button', { name: 'Revoke all other sessions' }).click();
+    await page.getByText('1 other session revoked.').waitFor();
+    expect((await apiCall('GET', '/v1/me', undefined, other.body.token)).status).toBe(401);
+  });
+
+  it('creates an API key (shown once, scopes the owner holds), which works until it is revoked', async () => {
+    await page.goto(`${consoleUrl}#/t/${tenantId}/api-keys`);
+    await page.getByRole('heading', { name: 'API keys' }).waitFor();
+    const form = page.getByRole('form', { name: 'Create an API key' });
+    await form.getByLabel('Name').fill('nightly export');
+    await form.getByRole('checkbox', { name: 'members:read' }).check();
+    await form.getByRole('button', { name: 'Create key' }).click();
+    const key = await page.getByLabel('API key', { exact: true }).inputValue();
+    expect(key.length).toBeGreaterThan(20);
+    secrets.push(key);
+    await page.getByRole('button', { name: 'Copy api key' }).waitFor();
+    await checkScreen(page, '12-api-key-created');
+    const asKey = await apiCall('GET', '/v1/me', undefined, key);
+    expect(asKey.status).toBe(200);
+    expect(asKey.body.apiKey.scopes.sort()).toEqual(['members:read', 'tenant:read']);
+    await page.getByRole('button', { name: 'Done, I have copied it' }).click();
+    expect(await page.getByLabel('API key', { exact: true }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Revoke the key nightly export' }).click();
+    await page
+      .getByRole('dialog', { name: 'Revoke API key' })
+      .getByRole('button', { name: 'Revoke key' })
+      .click();
+    await page.getByText('Key nightly export revoked.').waitFor();
+    expect((await apiCall('GET', '/v1/me', undefined, key)).status).toBe(401);
+  });
+
+  it('registers a managed location and vends credentials with credential_process and environment exports', async () => {
+    await page.getByRole('link', { name: 'Storage' }).click();
+    await page.getByRole('heading', { name: 'Storage', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Register managed location' }).click();
+    await page.getByText(/^Registered s3:\/\//).waitFor();
+    const root = await page
+      .getByRole('region', { name: 'Storage locations' })
+      .locator('td.mono')
+      .first()
+      .textContent();
+    expect(root).toContain(tenantId);
+    // The external form shows the tenant's ExternalId and a trust policy requiring it.
+    await page.getByLabel(/^External:/).check();
+    const externalId = await page.getByLabel('ExternalId', { exact: true }).inputValue();
+    expect(await page.getByLabel('Trust policy').inputValue()).toContain(`"sts:ExternalId": "${externalId}"`);
+    await checkScreen(page, '13-storage');
+    await page.getByLabel(/^Managed:/).check();
+    const vend = page.getByRole('form', { name: 'Vend storage credentials' });
+    await vend.getByLabel('Access').selectOption('write');
+    await vend.getByRole('button', { name: 'Vend credentials' }).click();
+    const secretKey = await page.getByLabel('Secret access key').inputValue();
+    secrets.push(secretKey);
+    expect(await page.getByLabel('Access key id').inputValue()).toMatch(/^[A-Z0-9]{16,}$/);
+    expect(await page.getByLabel('Environment exports').inputValue()).toContain(
+      `export AWS_SECRET_ACCESS_KEY=${secretKey}`,
+    );
+    expect(await page.getByLabel('credential_process profile').inputValue()).toContain(
+      `credential_process = npx strongroom credentials --tenant ${tenantId} --location ${root} --access write`,
+    );
+    await checkScreen(page, '14-storage-vended');
+  });
+
+  it('stores a connection, which the owner reveals after confirming and the admin cannot', async () => {
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.getByRole('heading', { name: 'Connections' }).waitFor();
+    const add = page.getByRole('form', { name: 'Add connection' });
+    await add.getByLabel('Name').fill('warehouse');
+    await add.getByLabel('Host').fill('db.example.com');
+    await add.getByLabel('Database').fill('analytics');
+    await add.getByLabel('User').fill('reporter');
+    await add.getByLabel('Password').fill(connectionPassword);
+    await add.getByRole('button', { name: 'Add connection' }).click();
+    await page.getByRole('heading', { name: 'warehouse' }).waitFor();
+    // Masked in the list and the detail.
+    expect(await page.getByRole('region', { name: 'Connections' }).textContent()).toContain('********');
+    expect(await page.content()).not.toContain(connectionPassword);
+    await checkScreen(page, '15-connections');
+    await page.getByRole('button', { name: 'Reveal password' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Reveal the password' });
+    await checkScreen(page, '16-reveal-confirm');
+    await dialog.getByRole('button', { name: 'Reveal' }).click();
+    expect(await page.getByLabel('Connection password').inputValue()).toBe(connectionPassword);
+    await page.getByRole('button', { name: 'Hide password' }).click();
+
+    await adminPage.goto(`${consoleUrl}#/t/${tenantId}/connections`);
+    await adminPage.getByRole('button', { name: 'Open warehouse' }).click();
+    await adminPage.getByRole('heading', { name: 'warehouse' }).waitFor();
+    expect(await adminPage.getByRole('button', { name: 'Reveal password' }).count()).toBe(0);
+    // An admin may edit the connection (the edit form is there) …
+    await adminPage.getByText('Edit warehouse').waitFor();
+    await checkScreen(adminPage, '17-connections-admin');
+    // … and the API refuses the reveal to an admin, whatever the page shows.
+    const signedIn = await apiCall('POST', '/v1/auth/login', {
+      email: admin.email,
+      password: admin.password,
+    });
+    expect(signedIn.status).toBe(200);
+    const reveal = await apiCall(
+      'GET',
+      `/v1/tenants/${tenantId}/connections`,
+      undefined,
+      signedIn.body.token,
+    );
+    const connectionId = reveal.body.items[0].connectionId;
+    const refused = await apiCall(
+      'POST',
+      `/v1/tenants/${tenantId}/connections/${connectionId}/reveal`,
+      undefined,
+      signedIn.body.token,
+    );
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).not.toContain(connectionPassword);
+  });
+
+  it('reads, filters, verifies and exports the audit log', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    const events = page.getByRole('region', { name: 'Audit events' });
+    await events.waitFor();
+    expect(await events.textContent()).toContain('connection.revealed');
+    await checkScreen(page, '18-audit');
+    await page.getByLabel('Action').selectOption('api-key.revoked');
+    await page.getByRole('button', { name: 'Apply filter' }).click();
+    await expect.poll(async () => (await events.locator('tbody tr').allTextContents()).length).toBe(1);
+    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await page.getByText(/records checked/).waitFor();
+    const download = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Prepare CSV export' }).click();
+    await page.getByRole('button', { name: /^Download CSV/ }).click();
+    const csv = await readFile((await (await download).path())!, 'utf8');
+    expect(csv.split('\r\n')[0]).toMatch(/^"sequence","id","time","action",/);
+    expect(csv).toContain('api-key.created');
+    for (const secret of secrets) expect(csv).not.toContain(secret);
+  });
+
+  it('deletes the tenant with a fresh MFA code and the typed name', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByRole('heading', { name: 'Delete this tenant' }).waitFor();
+    const form = page.getByRole('form', { name: 'Delete this tenant' });
+    await form.getByLabel(/Type the tenant name/).fill('not the name');
+    await form.getByLabel('Authentication code').fill('000000');
+    await form.getByRole('button', { name: 'Delete tenant permanently' }).click();
+    await form.getByText('Type the tenant name exactly to confirm.').waitFor();
+    await form.getByLabel(/Type the tenant name/).fill(tenantName);
+    await form.getByLabel('Authentication code').fill(await code());
+    await form.getByRole('button', { name: 'Delete tenant permanently' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    await page.getByText('You are not a member of any tenant yet.').waitFor();
+    await checkScreen(page, '19-tenant-deleted');
+  });
+
+  it('never wrote a secret to the browser console, and the CSP was never violated', () => {
+    const lines = [...ownerLog, ...adminLog];
+    for (const secret of secrets) for (const line of lines) expect(line).not.toContain(secret);
+    expect(lines.filter((l) => /Content Security Policy|Refused to/i.test(l))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+    expect(visited.length).toBeGreaterThanOrEqual(19);
+  });
+});
