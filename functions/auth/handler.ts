@@ -9,6 +9,11 @@ import {
   requirePrincipal,
   requireTenant,
 } from '../../shared/http/auth.js';
+import {
+  clearedSessionCookie,
+  requireConsoleOrigin,
+  sessionCookie,
+} from '../../shared/http/session-cookie.js';
 import * as routes from '../../shared/schemas/auth.js';
 import { IdentityService } from '../../shared/services/identity.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
@@ -37,14 +42,20 @@ export const handler = createApiHandler({
       status: 202,
       body: await service.register(body, { ip: sourceIp, userAgent }),
     })),
-    implement(routes.login, async ({ body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await service.login(body, { ip: sourceIp, userAgent }),
-    })),
+    implement(routes.login, async ({ body, sourceIp, userAgent, event }) => {
+      const { session, ...credentials } = body;
+      // A cookie session is only ever started by the console itself (no signing a browser in from elsewhere).
+      if (session === 'cookie') requireConsoleOrigin(event);
+      const signedIn = await service.login(credentials, { ip: sourceIp, userAgent });
+      if (session !== 'cookie') return { status: 200, body: signedIn };
+      // The token goes into the HttpOnly cookie only: the console's script never sees it.
+      const { token, ...rest } = signedIn;
+      return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+    }),
     implement(routes.logout, async ({ auth, sourceIp, userAgent }) => {
       const me = requirePrincipal(auth);
       await service.logout(me.userId, me.credentialId, { ip: sourceIp, userAgent });
-      return { status: 204 };
+      return { status: 204, headers: { 'Set-Cookie': clearedSessionCookie() } };
     }),
     implement(routes.getMe, async ({ auth }) => {
       const me = requirePrincipal(auth);

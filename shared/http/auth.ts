@@ -14,6 +14,7 @@ import type { AuthContext, Authorizer, Principal, RateLimiter, TenantCaller } fr
 import { ForbiddenError, NotFoundError, TooManyRequestsError, UnauthorizedError } from './errors.js';
 import { logger } from './observability.js';
 import type { RouteDef } from './route.js';
+import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
 
 /** Platform session limits (DESIGN.md §4); a tenant may set shorter ones for its routes. */
 export const SESSION_IDLE_SECONDS = 14 * 86_400;
@@ -63,9 +64,13 @@ export class BearerAuthorizer implements Authorizer {
     route: RouteDef,
     params: Record<string, unknown>,
   ): Promise<AuthContext> {
-    const raw = bearerOf(event);
-    const parsed = raw ? parseBearer(raw) : undefined;
-    if (!parsed) throw new UnauthorizedError();
+    // Programs send Authorization: Bearer; the console's browser sends the HttpOnly session cookie, which
+    // only ever holds a session token and never authorises a change requested from another origin.
+    const header = bearerOf(event);
+    const cookie = header === undefined ? sessionCookieOf(event) : undefined;
+    const parsed = header !== undefined ? parseBearer(header) : cookie ? parseBearer(cookie) : undefined;
+    if (!parsed || (cookie !== undefined && parsed.kind !== 'session')) throw new UnauthorizedError();
+    if (cookie !== undefined) requireConsoleOrigin(event);
     const now = this.now();
     const credential = await this.resolve(parsed, now);
     const auth = route.auth;

@@ -59,11 +59,17 @@ export const login = defineRoute({
     password: z.string().max(1024),
     mfaCode: TotpCode.optional(),
     recoveryCode: RecoveryCode.optional(),
+    /**
+     * `cookie` (the console, from its own origin only): the session goes into an HttpOnly, Secure,
+     * SameSite=Strict cookie and the answer carries no token.
+     */
+    session: z.enum(['token', 'cookie']).default('token'),
   }),
   response: {
     status: 200,
-    description: 'A session token (shown once)',
-    schema: z.object({ token: z.string(), expiresAt: z.string(), user: User }),
+    description:
+      'A session token (shown once); with `session: cookie`, a `Set-Cookie` of the session instead of `token`',
+    schema: z.object({ token: z.string().optional(), expiresAt: z.string(), user: User }),
   },
 });
 

@@ -1,6 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +118,9 @@ const WIDTH_PROBE = `({
     .map(([e, right]) => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(right)),
 })`;
 
+/** Waiting for the page to settle: generous, as the machine running the tests may be busy. */
+const POLL = { timeout: 30_000 };
+
 const secrets: string[] = [];
 const visited: string[] = [];
 
@@ -193,7 +197,7 @@ describe('the console in Chromium against npm run local', () => {
 
   it('a new user signs up and signs in', async () => {
     await page.goto(consoleUrl);
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Sign in');
+    await expect.poll(() => page.locator('h1').textContent(), POLL).toBe('Sign in');
     await checkScreen(page, '01-sign-in');
     await page.getByRole('link', { name: 'Create one' }).click();
     await page.getByRole('heading', { name: 'Create an account' }).waitFor();
@@ -250,6 +254,25 @@ describe('the console in Chromium against npm run local', () => {
     await checkScreen(page, '07-sign-in-code');
     await page.getByLabel('Authentication code').fill(await code());
     await page.getByRole('button', { name: 'Verify and sign in' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+  });
+
+  it('keeps the session in an HttpOnly, Secure, SameSite=Strict cookie that script cannot read', async () => {
+    const cookies = await ownerContext.cookies(origin);
+    expect(cookies).toHaveLength(1);
+    expect(cookies[0]).toMatchObject({
+      name: '__Host-strongroom-session',
+      path: '/',
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Strict',
+    });
+    expect(cookies[0]!.domain).toBe('127.0.0.1');
+    secrets.push(cookies[0]!.value);
+    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate('JSON.stringify([localStorage.length, sessionStorage.length])')).toBe('[0,0]');
+    // A reload keeps the session (the browser sends the cookie; nothing was in the page's memory).
+    await page.reload();
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
   });
 
@@ -319,7 +342,9 @@ describe('the console in Chromium against npm run local', () => {
     expect(other.status).toBe(200);
     await page.getByRole('link', { name: 'Sessions' }).click();
     await page.getByText('This session').waitFor();
-    await expect.poll(() => page.getByRole('button', { name: /^Revoke the session from/ }).count()).toBe(1);
+    await expect
+      .poll(() => page.getByRole('button', { name: /^Revoke the session from/ }).count(), POLL)
+      .toBe(1);
     await checkScreen(page, '11-sessions');
     await page.getByRole('button', { name: 'Revoke all other sessions' }).click();
     await page.getByText('1 other session revoked.').waitFor();
@@ -445,7 +470,7 @@ describe('the console in Chromium against npm run local', () => {
     await checkScreen(page, '18-audit');
     await page.getByLabel('Action').selectOption('api-key.revoked');
     await page.getByRole('button', { name: 'Apply filter' }).click();
-    await expect.poll(async () => (await events.locator('tbody tr').allTextContents()).length).toBe(1);
+    await expect.poll(async () => (await events.locator('tbody tr').allTextContents()).length, POLL).toBe(1);
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await page.getByText(/records checked/).waitFor();
     const download = page.waitForEvent('download');
@@ -471,6 +496,44 @@ describe('the console in Chromium against npm run local', () => {
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     await page.getByText('You are not a member of any tenant yet.').waitFor();
     await checkScreen(page, '19-tenant-deleted');
+  });
+
+  it('refuses a POST with the cookie from another origin of the same site, and changes nothing', async () => {
+    // A page on another port of the same host: same site, so the browser sends the SameSite=Strict cookie,
+    // but Sec-Fetch-Site says same-site, not same-origin.
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>elsewhere</title><p>elsewhere</p>');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const elsewhere = await ownerContext.newPage();
+      await elsewhere.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      // A form post navigates, so its answer can be read; a fetch's would be hidden by CORS.
+      await Promise.all([
+        elsewhere.waitForURL(`${origin}/v1/tenants`),
+        elsewhere.evaluate(`(() => {
+          const form = document.createElement('form');
+          form.method = 'POST';
+          form.action = '${origin}/v1/tenants';
+          form.enctype = 'text/plain';
+          const input = document.createElement('input');
+          input.name = '{"name":"Forged","x":"';
+          input.value = '"}';
+          form.append(input);
+          document.body.append(form);
+          form.submit();
+        })()`),
+      ]);
+      const answer = JSON.parse((await elsewhere.textContent('body')) ?? '{}');
+      expect(answer.status).toBe(403);
+      expect(answer.type).toMatch(/cross-origin-refused$/);
+      await elsewhere.close();
+    } finally {
+      other.close();
+    }
+    await page.goto(`${consoleUrl}#/`);
+    await page.getByText('You are not a member of any tenant yet.').waitFor();
   });
 
   it('never wrote a secret to the browser console, and the CSP was never violated', () => {

@@ -1,5 +1,4 @@
 import createClient, { type Middleware } from 'openapi-fetch';
-import { bearerFromMemory } from './credential';
 import type { components, paths } from './schema';
 
 export type Schemas = components['schemas'];
@@ -64,10 +63,11 @@ const problems: Middleware = {
 
 /**
  * The typed API client, generated from the OpenAPI document (`npm run console:api`). Same origin as the
- * console, so the session cookie goes with every request and no token is ever visible to script.
+ * console, so the browser sends the HttpOnly session cookie with every request: no token is ever visible to
+ * script, kept in storage or put in a URL.
  */
 export const api = createClient<paths>({ baseUrl: window.location.origin, credentials: 'same-origin' });
-api.use(bearerFromMemory, problems);
+api.use(problems);
 
 /** The body of a successful answer (errors were thrown by the middleware). */
 export function ok<T>(result: { data?: T; error?: unknown }): T {

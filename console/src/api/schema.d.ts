@@ -1024,11 +1024,16 @@ export interface operations {
                     mfaCode?: string;
                     password: string;
                     recoveryCode?: string;
+                    /**
+                     * @default token
+                     * @enum {string}
+                     */
+                    session?: "token" | "cookie";
                 };
             };
         };
         responses: {
-            /** @description A session token (shown once) */
+            /** @description A session token (shown once); with `session: cookie`, a `Set-Cookie` of the session instead of `token` */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1036,7 +1041,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         expiresAt: string;
-                        token: string;
+                        token?: string;
                         user: components["schemas"]["User"];
                     };
                 };

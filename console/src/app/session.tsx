@@ -1,7 +1,6 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
 import { type Schemas, api, ok } from '../api/client';
-import { holdSessionToken } from '../api/credential';
 import { type Permission, type Role, permissionsOf } from './permissions';
 
 export type Me = {
@@ -40,21 +39,18 @@ export async function loadMe(): Promise<Me> {
   return ok(await api.GET('/v1/me'));
 }
 
-/** Signs in; answers the user, or throws the problem (`mfa-required` asks for the second factor). */
+/** Signs in; throws the problem when it fails (`mfa-required` asks for the second factor). */
 export async function signIn(body: {
   email: string;
   password: string;
   mfaCode?: string;
   recoveryCode?: string;
 }): Promise<void> {
-  const result = ok(await api.POST('/v1/auth/login', { body }));
-  holdSessionToken(result.token);
+  // The API answers with an HttpOnly cookie and no token in the body.
+  ok(await api.POST('/v1/auth/login', { body: { ...body, session: 'cookie' } }));
 }
 
 export async function signOutNow(): Promise<void> {
-  try {
-    await api.POST('/v1/auth/logout');
-  } finally {
-    holdSessionToken(undefined);
-  }
+  // The API revokes the session and clears the cookie.
+  await api.POST('/v1/auth/logout');
 }
