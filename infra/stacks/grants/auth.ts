@@ -1,13 +1,44 @@
 import type { AreaGrants } from './area-resources.js';
-import { grantAuthorization, grantPlatformAudit, grantPlatformSecrets } from './common.js';
+import {
+  IDENTITY_PARTITIONS,
+  ITEM_WRITE_ACTIONS,
+  SIGN_IN_BUDGET_NAMES,
+  confinedWrite,
+  grantAuthorization,
+  grantConfinedWrites,
+  grantPlatformAudit,
+  grantPlatformSecrets,
+  grantRateWindows,
+  routeRateLimitNames,
+} from './common.js';
 
 /**
- * Sign-up, sign-in, sessions, password and MFA (functions/auth): the identity table, the authorizer's
- * lookups, platform audit events, TOTP secrets under the platform key, and tenant-scoped sessions for the
- * audit events it records in a user's tenants.
+ * Sign-up, sign-in, sessions, password and MFA (functions/auth): the authorizer's lookups; the account
+ * items of the identity table (users with their password and TOTP state, e-mail claims, sessions) and
+ * nothing else there (not the storage-root registry); the rate windows of its routes and of the sign-in
+ * failure budgets; platform audit events; TOTP secrets under the platform key; and tenant-scoped sessions
+ * for the audit events it records in a user's tenants.
  */
 export const authGrants: AreaGrants = (fn, resources) => {
   grantAuthorization(fn, resources);
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'AccountItems',
+    [...ITEM_WRITE_ACTIONS],
+    confinedWrite([IDENTITY_PARTITIONS.user, IDENTITY_PARTITIONS.email, IDENTITY_PARTITIONS.session]),
+  );
+  // "Revoke all other sessions" (and a password change) deletes a user's sessions 25 at a time.
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'SessionBatchRevocation',
+    ['dynamodb:BatchWriteItem'],
+    confinedWrite([IDENTITY_PARTITIONS.session]),
+  );
+  grantRateWindows(fn, resources, [...routeRateLimitNames('auth'), ...SIGN_IN_BUDGET_NAMES]);
   grantPlatformAudit(fn, resources);
   grantPlatformSecrets(fn, resources);
   resources.tenantData.grantAssume(fn.role);

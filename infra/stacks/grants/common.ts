@@ -1,6 +1,9 @@
 import { Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { networkFailureBudget, totpFailureBudgets } from '../../../shared/domain/sign-in-limits.js';
+import type { Area } from '../../../shared/http/route.js';
+import { ROUTES } from '../../../shared/schemas/routes.js';
 import { TABLES, type TableDef } from '../../../shared/store/tables.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { AreaResources } from './area-resources.js';
@@ -52,22 +55,154 @@ function grantTableEncryption(fn: StrongroomFunction, resources: AreaResources):
 }
 
 /**
- * What the bearer authorizer and the per-IP rate limiter of shared/http/auth.ts need on every request:
- * sessions, users and rate counters in the identity table; API keys, memberships and tenants in the
- * tenant-data table. That one cross-tenant read path is the authorizer deciding which tenant a request
- * may reach (and minting the TenantScope); it writes only an API key's last-used time.
+ * Partitions of the identity table, as `dynamodb:LeadingKeys` patterns (the key builders live in
+ * shared/store: identity-store.ts, rate-windows.ts, storage-store.ts). IAM can tell them apart only by
+ * these prefixes, so every write grant on the identity table names the kinds of items it may touch; the
+ * simulator tests (test/infra/function-write-grants.test.ts) drive the real store code and judge the
+ * requests it sends against these statements, so a changed layout fails there, not in production.
+ */
+export const IDENTITY_PARTITIONS = {
+  user: 'USER#*',
+  email: 'EMAIL#*',
+  session: 'SESSION#*',
+  storageNode: 'STORAGE-NODE#*',
+} as const;
+
+/** The partitions of one named rate window (`RATE#<name>#<key>`, shared/store/rate-windows.ts). */
+export const rateWindowPartitions = (name: string) => `RATE#${name}#*`;
+
+/** Tenant-data partitions are tenant ids (shared/domain/ids.ts): never a platform item. */
+export const TENANT_PARTITIONS = 't_*';
+
+/**
+ * Conditions confining a write to items whose partition key matches `partitions` and to the top-level
+ * attributes `attributes` (key attributes included: IAM counts them), returning at most what it changed.
+ * `ForAllValues` is vacuously true for a request that carries no leading keys, hence the `Null` guard.
+ */
+export function confinedWrite(
+  partitions: readonly string[],
+  attributes?: readonly string[],
+): Record<string, Record<string, unknown>> {
+  const named = attributes ? ['pk', 'sk', ...attributes] : undefined;
+  const wildcard = named?.some((a) => a.includes('*')) ?? false;
+  return {
+    'ForAllValues:StringLike': {
+      'dynamodb:LeadingKeys': [...partitions],
+      ...(named && wildcard ? { 'dynamodb:Attributes': named } : {}),
+    },
+    ...(named && !wildcard ? { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': named } } : {}),
+    Null: { 'dynamodb:LeadingKeys': 'false' },
+    // ALL_OLD/ALL_NEW would hand back attributes the statement does not name.
+    StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD', 'UPDATED_NEW'] },
+  };
+}
+
+/** Item writes on one table for a function role, confined by `conditions` (see `confinedWrite`). */
+export function grantConfinedWrites(
+  fn: StrongroomFunction,
+  resources: AreaResources,
+  tableId: TableDef['id'],
+  sid: string,
+  actions: readonly string[],
+  conditions: Record<string, Record<string, unknown>>,
+): void {
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid,
+      actions: [...actions],
+      resources: [resources.tables[tableId].tableArn],
+      conditions,
+    }),
+  );
+  grantTableEncryption(fn, resources);
+}
+
+/**
+ * What the bearer authorizer (shared/http/auth.ts, shared/store/auth-lookups.ts) needs on every request of
+ * every API function: reads of sessions, users, API keys, memberships and tenants (the one cross-tenant
+ * read path: it decides which tenant a request may reach and mints the TenantScope), and exactly two
+ * writes, each confined by IAM to one attribute: a session's `lastSeenAt` (the throttled touch) and an API
+ * key's `lastUsedAt`. Nothing here can create a session, change a user, a member or a tenant, or touch a
+ * rate window: those writes are granted only to the functions whose routes make them.
  */
 export function grantAuthorization(fn: StrongroomFunction, resources: AreaResources): void {
-  grantTableItems(fn, resources, 'identity', 'IdentityItems', [...ITEM_READ_ACTIONS, ...ITEM_WRITE_ACTIONS], {
+  grantTableItems(fn, resources, 'identity', 'AuthorizerIdentityLookups', [...ITEM_READ_ACTIONS], {
     indexes: true,
   });
-  grantTableItems(
+  grantTableItems(fn, resources, 'tenantData', 'AuthorizerTenantLookups', [...ITEM_READ_ACTIONS], {
+    indexes: true,
+  });
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'SessionLastSeen',
+    ['dynamodb:UpdateItem'],
+    confinedWrite([IDENTITY_PARTITIONS.session], ['lastSeenAt']),
+  );
+  grantConfinedWrites(
     fn,
     resources,
     'tenantData',
-    'AuthorizerTenantLookups',
-    ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-    { indexes: true },
+    'ApiKeyLastUsed',
+    ['dynamodb:UpdateItem'],
+    confinedWrite([TENANT_PARTITIONS], ['lastUsedAt']),
+  );
+}
+
+/**
+ * Rate windows of the named limits only (a slot is a conditional `ADD count` that sets `ttl` once; giving
+ * it back subtracts): a function cannot change another area's limits, nor the sign-in failure budgets
+ * unless it names them. Reads come with the authorizer's identity lookups.
+ */
+export function grantRateWindows(
+  fn: StrongroomFunction,
+  resources: AreaResources,
+  names: readonly string[],
+): void {
+  const unique = [...new Set(names)].sort();
+  if (unique.length === 0) return;
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'RateWindows',
+    ['dynamodb:UpdateItem'],
+    confinedWrite(unique.map(rateWindowPartitions), ['count', 'ttl']),
+  );
+}
+
+/**
+ * The failure budgets' windows (shared/domain/sign-in-limits.ts; shared/services/failure-budgets.ts adds
+ * the "under attack" signal): per account and network for passwords and codes, per account for TOTP codes.
+ */
+export const FRESH_MFA_BUDGET_NAMES: readonly string[] = [
+  networkFailureBudget('account', '192.0.2.1', false).name,
+  ...totpFailureBudgets('account').map((budget) => budget.name),
+];
+/** Sign-in also counts wrong passwords per account (the "under attack" signal). */
+export const SIGN_IN_BUDGET_NAMES: readonly string[] = [...FRESH_MFA_BUDGET_NAMES, 'password-failures'];
+
+/** The names of the rate limits an area's routes declare (shared/schemas), for `grantRateWindows`. */
+export function routeRateLimitNames(area: Area): string[] {
+  return ROUTES.filter((route) => route.area === area).flatMap((route) =>
+    (route.rateLimits ?? []).map((limit) => limit.name),
+  );
+}
+
+/**
+ * The global storage-root registry nodes (identity table, `STORAGE-NODE#…`), updated in the transactions
+ * that register and release external roots: owner, location, the descendant-tenant set and the per-tenant
+ * counters `n_<tenantId>`.
+ */
+export function grantStorageRegistry(fn: StrongroomFunction, resources: AreaResources): void {
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'StorageRootRegistry',
+    ['dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+    confinedWrite([IDENTITY_PARTITIONS.storageNode], ['owner', 'locationId', 'descTenants', 'n_t_*']),
   );
 }
 

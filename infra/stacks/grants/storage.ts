@@ -3,11 +3,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV_VARS } from '../../../shared/aws/config.js';
 import type { AreaGrants } from './area-resources.js';
 import {
-  ITEM_READ_ACTIONS,
-  ITEM_WRITE_ACTIONS,
+  TENANT_PARTITIONS,
+  confinedWrite,
   grantAuthorization,
+  grantConfinedWrites,
   grantPlatformAudit,
-  grantTableItems,
+  grantRateWindows,
+  grantStorageRegistry,
+  routeRateLimitNames,
 } from './common.js';
 
 /**
@@ -20,17 +23,33 @@ import {
  * - Customers' roles for external locations, only with an ExternalId.
  * - The storage key's ARN (for session policies), not its use.
  * - Tenant items through tenant-scoped sessions; the transactions that also write the global storage-root
- *   registry (identity table) use the function role on both tables.
+ *   registry (identity table) use the function role on both tables, confined to the registry's partitions
+ *   and to the attributes of locations and the ExternalId.
  */
 export const storageGrants: AreaGrants = (fn, resources) => {
   grantAuthorization(fn, resources);
   grantPlatformAudit(fn, resources);
   resources.tenantData.grantAssume(fn.role);
-  grantTableItems(fn, resources, 'tenantData', 'StorageRootRegistration', [...ITEM_WRITE_ACTIONS]);
-  grantTableItems(fn, resources, 'identity', 'StorageRootRegistry', [
-    ...ITEM_READ_ACTIONS,
-    ...ITEM_WRITE_ACTIONS,
-  ]);
+  grantRateWindows(fn, resources, routeRateLimitNames('storage'));
+  grantStorageRegistry(fn, resources);
+  // The tenant items of those transactions (shared/store/storage-store.ts): an external location (put with
+  // its registry nodes, deleted with their release) and the tenant's ExternalId (put with the first
+  // external location, else checked). IAM cannot tell their sort keys apart from a member's or an API
+  // key's, but it can refuse every attribute such items do not have (role, scopes, secretHash, settings…).
+  grantConfinedWrites(
+    fn,
+    resources,
+    'tenantData',
+    'StorageRootRegistration',
+    ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'],
+    confinedWrite(
+      [TENANT_PARTITIONS],
+      [
+        ...['locationId', 'kind', 'root', 'bucket', 'prefix', 'region', 'roleArn'],
+        ...['createdAt', 'createdBy', 'instanceCount', 'externalId'],
+      ],
+    ),
+  );
 
   // SSE-KMS: S3 uses the bucket's key on the caller's behalf, so vended sessions need it. The key is the
   // bucket's own by construction; a bucket on the platform key would hand vended sessions the key of the

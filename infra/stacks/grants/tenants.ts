@@ -5,16 +5,45 @@ import {
   TENANT_EXPORT_ROLE_ARNS_ENV,
   TENANT_KEY_USER_ROLE_ARNS_ENV,
 } from '../../../shared/crypto/tenant-keys.js';
-import { grantAuthorization, grantPlatformAudit, grantTableItems } from './common.js';
+import { INVITATION_LIMITS } from '../../../shared/services/invitations.js';
+import {
+  FRESH_MFA_BUDGET_NAMES,
+  IDENTITY_PARTITIONS,
+  confinedWrite,
+  grantAuthorization,
+  grantConfinedWrites,
+  grantPlatformAudit,
+  grantRateWindows,
+  grantStorageRegistry,
+  grantTableItems,
+  routeRateLimitNames,
+} from './common.js';
 
 /**
- * Tenants, members and API keys (functions/tenants): the authorizer's lookups and identity items
- * (membership mirrors, the storage-root registry), tenant data through tenant-scoped sessions, platform
- * audit events, creating and retiring tenant KMS keys (never using them), and revoking the storage
- * credentials of members whose access shrinks or whose tenant is deleted.
+ * Tenants, members and API keys (functions/tenants): the authorizer's lookups; tenant data through
+ * tenant-scoped sessions; platform audit events; creating and retiring tenant KMS keys (never using them);
+ * and revoking the storage credentials of members whose access shrinks or whose tenant is deleted. In the
+ * identity table only: the rate windows of its routes and invitations, the fresh-MFA check of tenant
+ * deletion (its failure budgets, and consuming the owner's TOTP step or recovery code: those two
+ * attributes of a user, nothing else of one), and the storage-root registry nodes deletion releases.
  */
 export const tenantsGrants: AreaGrants = (fn, resources) => {
   grantAuthorization(fn, resources);
+  grantRateWindows(fn, resources, [
+    ...routeRateLimitNames('tenants'),
+    INVITATION_LIMITS.perTenant.name,
+    INVITATION_LIMITS.perInviter.name,
+    ...FRESH_MFA_BUDGET_NAMES,
+  ]);
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'ConsumeSecondFactors',
+    ['dynamodb:UpdateItem'],
+    confinedWrite([IDENTITY_PARTITIONS.user], ['totpLastStep', 'recoveryCodeHashes']),
+  );
+  grantStorageRegistry(fn, resources);
   grantPlatformAudit(fn, resources);
   resources.tenantData.grantAssume(fn.role);
   resources.tenantKeys.grantProvision(fn.role);
@@ -23,7 +52,7 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   // deleting the tenant removes that role. Never creating one.
   resources.tenantStorageRoles.grantRemoval(fn);
   // Tenant deletion releases external storage roots: the location item (tenant-data table) leaves in the
-  // same transaction as the global registry nodes (identity table, already granted above), which no
+  // same transaction as the global registry nodes (identity table, granted above), which no
   // tenant-scoped session can reach, so that one transaction runs on the function role. Delete only: every
   // other tenant item is deleted through the tenant-scoped session.
   grantTableItems(fn, resources, 'tenantData', 'StorageRootRelease', ['dynamodb:DeleteItem']);
