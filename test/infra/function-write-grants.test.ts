@@ -70,7 +70,6 @@ interface Attack {
   table: keyof typeof TABLE_ARNS;
   leadingKeys?: string[];
   attributes?: string[];
-  returnValues?: string;
   allowedFor: ApiArea[];
 }
 
@@ -100,15 +99,6 @@ const ATTACKS: Attack[] = [
     leadingKeys: [session()],
     attributes: ['pk', 'sk', 'lastSeenAt', 'userId'],
     allowedFor: ['auth'],
-  },
-  {
-    name: 'touch a session and read it all back (ReturnValues ALL_NEW)',
-    action: 'dynamodb:UpdateItem',
-    table: 'identity',
-    leadingKeys: [session()],
-    attributes: ['pk', 'sk', 'lastSeenAt'],
-    returnValues: 'ALL_NEW',
-    allowedFor: [],
   },
   {
     name: 'touch lastSeenAt on a user profile instead of a session',
@@ -308,7 +298,6 @@ describe('what a compromised API function role may write (IAM simulator on the s
           context: {
             ...(attack.leadingKeys ? { 'dynamodb:LeadingKeys': attack.leadingKeys } : {}),
             ...(attack.attributes ? { 'dynamodb:Attributes': attack.attributes } : {}),
-            ...(attack.returnValues ? { 'dynamodb:ReturnValues': attack.returnValues } : {}),
           },
         });
         expected[attack.name] = attack.allowedFor.includes(area) ? 'Allowed' : 'ImplicitlyDenied';

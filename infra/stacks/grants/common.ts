@@ -76,8 +76,11 @@ export const TENANT_PARTITIONS = 't_*';
 
 /**
  * Conditions confining a write to items whose partition key matches `partitions` and to the top-level
- * attributes `attributes` (key attributes included: IAM counts them), returning at most what it changed.
+ * attributes `attributes` (key attributes included: IAM counts them in `dynamodb:Attributes`).
  * `ForAllValues` is vacuously true for a request that carries no leading keys, hence the `Null` guard.
+ * No `dynamodb:ReturnValues` condition: every function may read these tables' items anyway (the
+ * authorizer's lookups), and the rate windows read the item back on a failed condition
+ * (ReturnValuesOnConditionCheckFailure), which a ReturnValues condition must not be allowed to break.
  */
 export function confinedWrite(
   partitions: readonly string[],
@@ -92,8 +95,6 @@ export function confinedWrite(
     },
     ...(named && !wildcard ? { 'ForAllValues:StringEquals': { 'dynamodb:Attributes': named } } : {}),
     Null: { 'dynamodb:LeadingKeys': 'false' },
-    // ALL_OLD/ALL_NEW would hand back attributes the statement does not name.
-    StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD', 'UPDATED_NEW'] },
   };
 }
 
