@@ -256,6 +256,24 @@ const ATTACKS: Attack[] = [
     allowedFor: [],
   },
   {
+    // Residual: the root-release transactions delete a location item on the function role, and IAM cannot
+    // tell its sort key from a member's; destructive, never an escalation (nothing can be written back).
+    name: 'delete a tenant item (the storage-root release path)',
+    action: 'dynamodb:DeleteItem',
+    table: 'tenantData',
+    leadingKeys: [T1],
+    attributes: ['pk', 'sk'],
+    allowedFor: ['storage', 'tenants'],
+  },
+  {
+    name: 'delete a platform item of the tenant-data table',
+    action: 'dynamodb:DeleteItem',
+    table: 'tenantData',
+    leadingKeys: ['INVITEE#victim@example.test'],
+    attributes: ['pk', 'sk'],
+    allowedFor: [],
+  },
+  {
     name: 'scan the tenant-data table',
     action: 'dynamodb:Scan',
     table: 'tenantData',

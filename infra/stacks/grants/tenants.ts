@@ -9,13 +9,13 @@ import { INVITATION_LIMITS } from '../../../shared/services/invitations.js';
 import {
   FRESH_MFA_BUDGET_NAMES,
   IDENTITY_PARTITIONS,
+  TENANT_PARTITIONS,
   confinedWrite,
   grantAuthorization,
   grantConfinedWrites,
   grantPlatformAudit,
   grantRateWindows,
   grantStorageRegistry,
-  grantTableItems,
   routeRateLimitNames,
 } from './common.js';
 
@@ -54,8 +54,16 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   // Tenant deletion releases external storage roots: the location item (tenant-data table) leaves in the
   // same transaction as the global registry nodes (identity table, granted above), which no
   // tenant-scoped session can reach, so that one transaction runs on the function role. Delete only: every
-  // other tenant item is deleted through the tenant-scoped session.
-  grantTableItems(fn, resources, 'tenantData', 'StorageRootRelease', ['dynamodb:DeleteItem']);
+  // other tenant item is deleted through the tenant-scoped session. Only tenant partitions, and only with the
+  // location's own condition (`instanceCount`).
+  grantConfinedWrites(
+    fn,
+    resources,
+    'tenantData',
+    'StorageRootRelease',
+    ['dynamodb:DeleteItem'],
+    confinedWrite([TENANT_PARTITIONS], ['instanceCount']),
+  );
   // Deletion demands fresh MFA: the owner's TOTP secret is decrypted (never encrypted) under the platform key.
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
