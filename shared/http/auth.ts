@@ -5,7 +5,7 @@ import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credent
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { rememberTenantPlan } from '../store/audit-store.js';
 import { AuthLookups } from '../store/auth-lookups.js';
-import { IdentityStore, type SessionRecord } from '../store/identity-store.js';
+import { IdentityStore, type SessionRecord, type UserRecord, epochOf } from '../store/identity-store.js';
 import type { RateWindows } from '../store/rate-windows.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
 import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
@@ -81,6 +81,10 @@ export class BearerAuthorizer implements Authorizer {
       );
     }
     if (auth.kind !== 'tenant') {
+      if (credential.session) {
+        assertSessionCurrent(credential.session, await this.lookups.user(credential.session.userId));
+        return { principal: credential.principal };
+      }
       // A key acts only inside its own tenant: even where no tenant is named (GET /v1/me) it is checked
       // against that tenant's membership, and the answer shows that tenant only.
       if (!credential.apiKey) return { principal: credential.principal };
@@ -116,6 +120,7 @@ export class BearerAuthorizer implements Authorizer {
   ): Promise<Required<AuthContext>> {
     const userId = credential.principal.userId;
     const { member, tenant, user } = await this.lookups.membership(tenantId, userId);
+    if (credential.session && user) assertSessionCurrent(credential.session, user);
     if (credential.apiKey && (!member || !keyStillBacked(credential.apiKey, member))) {
       // The key outlived what it was created under (its creator was removed, re-added, or demoted below
       // api-keys:create): it never works again, whatever happens to the membership later.
@@ -223,6 +228,17 @@ export class BearerAuthorizer implements Authorizer {
       },
     };
   }
+}
+
+/**
+ * 401 unless the session was made (or kept) under the user's current credential epoch: a change of password
+ * or MFA, or "sign out everywhere else", ends every other session at the moment it commits, including one
+ * the session index does not list yet.
+ */
+function assertSessionCurrent(session: SessionRecord, user: UserRecord | undefined): void {
+  if (!user) throw new UnauthorizedError();
+  if (epochOf(session) < epochOf(user))
+    throw new UnauthorizedError('This session was signed out; sign in again.', 'session-revoked');
 }
 
 /**

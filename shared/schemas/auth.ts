@@ -221,7 +221,8 @@ export const removeTotp = defineRoute({
   method: 'DELETE',
   path: '/v1/me/mfa/totp',
   area: 'auth',
-  summary: 'Turn MFA off (needs an MFA session and a current code or a recovery code)',
+  summary:
+    'Turn MFA off (needs an MFA session and a current code or a recovery code); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
   body: z

@@ -28,6 +28,7 @@ import {
   type IdentityStore,
   type SessionRecord,
   type UserRecord,
+  epochOf,
   publicUser,
 } from '../store/identity-store.js';
 import type { HeldSlots } from './failure-budgets.js';
@@ -35,7 +36,6 @@ import {
   type RequestOrigin,
   type SecondFactor,
   SecondFactorVerifier,
-  type SensitiveCaller,
   TOTP_PURPOSE,
   UNKNOWN_USER_ID,
   accountOf,
@@ -167,8 +167,15 @@ export class IdentityService {
     }
     await network.giveBack();
 
+    // Everything below holds only while the user is still as read above (the same password and MFA state):
+    // the rehash and the session are both written only if the credential epoch has not moved meanwhile.
+    const verified = { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled };
     if (needsRehash(user.passwordHash))
-      await identity.setPasswordHash(user.userId, await hashPassword(input.password));
+      await identity.setPasswordHash(
+        user.userId,
+        await hashPassword(input.password),
+        verified.credentialEpoch,
+      );
 
     const now = this.now();
     const session: SessionRecord = {
@@ -186,8 +193,9 @@ export class IdentityService {
     };
     const secret = newSecret();
     session.secretHash = hashSecret(secret);
-    await identity.createSession(
+    const created = await identity.createSession(
       session,
+      verified,
       audit.platformPut({
         action: 'auth.sign-in.succeeded',
         actor: actorOf(origin, user.userId),
@@ -195,6 +203,20 @@ export class IdentityService {
         details: { method, mfa: session.mfa },
       }),
     );
+    if (!created) {
+      // The password or MFA changed while this sign-in was checking them (the owner reacting to a
+      // compromise, typically): what was verified no longer stands, so no session.
+      await audit.recordPlatform({
+        action: 'auth.sign-in.failed',
+        actor: actorOf(origin, user.userId),
+        resource: { type: 'user', id: user.userId },
+        details: { reason: 'credentials-changed', method },
+      });
+      throw new UnauthorizedError(
+        'The password or MFA settings of this account changed during sign-in; sign in again.',
+        'credentials-changed',
+      );
+    }
     return {
       token: sessionToken(session.sessionId, secret),
       expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
@@ -292,19 +314,27 @@ export class IdentityService {
     if (!revoked) throw new NotFoundError('No such session.');
   }
 
+  /**
+   * Signs out every other session of the user at once (the credential epoch moves, so a session the
+   * session index does not list yet, or one a sign-in in flight is about to write, is refused too).
+   */
   async revokeOtherSessions(
     userId: string,
     currentSessionId: string,
     origin: RequestOrigin,
   ): Promise<number> {
-    const revoked = await this.deps.identity.deleteSessionsExcept(userId, currentSessionId);
+    const revoked = await this.deps.identity.endOtherSessions(userId, currentSessionId);
+    await this.recordOthersRevoked(userId, revoked, origin);
+    return revoked;
+  }
+
+  private async recordOthersRevoked(userId: string, revoked: number, origin: RequestOrigin) {
     await this.deps.audit.recordPlatform({
       action: 'auth.session.revoked',
       actor: actorOf(origin, userId),
       resource: { type: 'user', id: userId },
       details: { allOthers: true, count: revoked },
     });
-    return revoked;
   }
 
   /**
@@ -334,6 +364,7 @@ export class IdentityService {
     const revoked = await this.deps.identity.changePassword(
       user.userId,
       await hashPassword(input.newPassword),
+      epochOf(user),
       caller.credentialId,
       this.deps.audit.platformPut(
         this.event('auth.password.changed', origin, user.userId, { type: 'user', id: user.userId }),
@@ -377,37 +408,46 @@ export class IdentityService {
     const step = matchTotpStep(secret, input.code, this.now());
     if (step === undefined) throw new UnauthorizedError('The code is wrong.', 'invalid-mfa-code');
     const recoveryCodes = newRecoveryCodes();
-    await this.deps.identity.enableTotp(
+    const revoked = await this.deps.identity.enableTotp(
       user.userId,
       user.totpPendingCiphertext,
       step,
       recoveryCodes.map((c) => hashSecret(c)),
+      epochOf(user),
       caller.credentialId,
       this.deps.audit.platformPut({
         ...this.event('auth.mfa.enrolled', origin, user.userId, { type: 'user', id: user.userId }),
         details: { sessionUpgraded: caller.credentialId },
       }),
     );
-    const revoked = await this.revokeOtherSessions(user.userId, caller.credentialId, origin);
+    await this.recordOthersRevoked(user.userId, revoked, origin);
     return { recoveryCodes, revokedSessions: revoked };
   }
 
-  /** Turns MFA off: needs an MFA session and a fresh code (the fresh-MFA check and its budgets). */
+  /**
+   * Turns MFA off: needs an MFA session and a fresh code (the fresh-MFA check and its budgets). Every other
+   * session is signed out, as with every change to how the account signs in.
+   */
   async removeTotp(
-    caller: SensitiveCaller,
+    caller: SessionCallerOf,
     input: { code?: string; recoveryCode?: string },
     origin: RequestOrigin,
   ) {
+    // Read before the code is checked: the removal then holds only if nothing changed in between.
+    const before = await this.requireUser(caller.userId);
     const factor: SecondFactor =
       input.code !== undefined ? { mfaCode: input.code } : { recoveryCode: input.recoveryCode! };
     const outcome = await this.secondFactors.confirm(caller, factor, { ...origin, purpose: 'mfa.remove' });
     if (outcome === 'mfa-not-enabled') throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
-    await this.deps.identity.disableTotp(
+    const revoked = await this.deps.identity.disableTotp(
       caller.userId,
+      epochOf(before),
+      caller.credentialId,
       this.deps.audit.platformPut(
         this.event('auth.mfa.removed', origin, caller.userId, { type: 'user', id: caller.userId }),
       ),
     );
+    await this.recordOthersRevoked(caller.userId, revoked, origin);
   }
 
   private event(

@@ -40,21 +40,33 @@ export class AuthLookups {
 
   async session(sessionId: string): Promise<SessionRecord | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tables.identity, Key: { pk: `SESSION#${sessionId}`, sk: 'SESSION' } }),
+      new GetCommand({
+        TableName: this.tables.identity,
+        Key: { pk: `SESSION#${sessionId}`, sk: 'SESSION' },
+        ConsistentRead: true,
+      }),
     );
     return Item ? stripKeys<SessionRecord>(Item) : undefined;
   }
 
   async apiKey(tenantId: string, keyId: string): Promise<ApiKeyRecord | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tables.tenantData, Key: { pk: tenantId, sk: apiKeySk(keyId) } }),
+      new GetCommand({
+        TableName: this.tables.tenantData,
+        Key: { pk: tenantId, sk: apiKeySk(keyId) },
+        ConsistentRead: true,
+      }),
     );
     return Item ? stripKeys<ApiKeyRecord>(Item) : undefined;
   }
 
   async user(userId: string): Promise<UserRecord | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tables.identity, Key: { pk: `USER#${userId}`, sk: 'PROFILE' } }),
+      new GetCommand({
+        TableName: this.tables.identity,
+        Key: { pk: `USER#${userId}`, sk: 'PROFILE' },
+        ConsistentRead: true,
+      }),
     );
     return Item ? stripKeys<UserRecord>(Item) : undefined;
   }

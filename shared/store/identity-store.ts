@@ -28,6 +28,13 @@ export interface UserRecord {
   /** Last TOTP time step accepted: a code of this step or older is refused (no replay). */
   totpLastStep?: number;
   recoveryCodeHashes?: Set<string>;
+  /**
+   * Moves forward, in the same transaction, with every change to how the account signs in (password, MFA on,
+   * MFA off, "sign out everywhere else"; a password reset must too). A session is valid only while it carries
+   * the current value, and a sign-in writes its session only if the value is still the one it checked the
+   * password against, so no sign-in in flight outlives such a change. Absent on older items: 0.
+   */
+  credentialEpoch?: number;
 }
 
 export interface SessionRecord {
@@ -47,6 +54,39 @@ export interface SessionRecord {
   authMethod?: AuthMethod;
   /** Whether the session proved a second factor (at sign-in, or by confirming MFA enrolment in it). */
   mfa?: boolean;
+  /** The user's credential epoch the session was made (or kept) under; absent on older items: 0. */
+  credentialEpoch?: number;
+}
+
+/** A user's or a session's credential epoch (absent: 0). */
+export const epochOf = (item: { credentialEpoch?: number }): number => item.credentialEpoch ?? 0;
+
+/** What a sign-in checked the password and second factor against. */
+export interface VerifiedUserState {
+  credentialEpoch: number;
+  mfaEnabled: boolean;
+}
+
+/** The profile's credential epoch is still `epoch` (an item without one reads as 0). */
+function epochIs(epoch: number): { expression: string; values: Record<string, number> } {
+  return {
+    expression:
+      epoch === 0
+        ? '(attribute_not_exists(credentialEpoch) OR credentialEpoch = :epoch)'
+        : 'credentialEpoch = :epoch',
+    values: { ':epoch': epoch },
+  };
+}
+
+/** The user's sign-in details changed between the read a change was decided on and its write. */
+export class CredentialsChangedError extends ConflictError {
+  constructor() {
+    super(
+      'Your password or MFA settings changed meanwhile (from another session); try again.',
+      'credentials-changed',
+    );
+    this.name = 'CredentialsChangedError';
+  }
 }
 
 /** The public view of a user. */
@@ -121,47 +161,114 @@ export class IdentityStore {
 
   async getUserIdByEmail(normalisedEmail: string): Promise<string | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: emailKey(normalisedEmail) }),
+      new GetCommand({ TableName: this.table, Key: emailKey(normalisedEmail), ConsistentRead: true }),
     );
     return Item?.userId as string | undefined;
   }
 
-  async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: userKey(userId),
-        UpdateExpression: 'SET passwordHash = :h',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':h': passwordHash },
-      }),
-    );
+  /**
+   * Rehashes the password a sign-in has just verified, only if the user's credential epoch is still the one
+   * it was verified under (a sign-in racing a password change must not put the old password back).
+   */
+  async setPasswordHash(userId: string, passwordHash: string, verifiedEpoch: number): Promise<boolean> {
+    const epoch = epochIs(verifiedEpoch);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: userKey(userId),
+          UpdateExpression: 'SET passwordHash = :h',
+          ConditionExpression: `attribute_exists(pk) AND ${epoch.expression}`,
+          ExpressionAttributeValues: { ':h': passwordHash, ...epoch.values },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
-  /** Changes the password and revokes every other session (audit event in the same transaction). */
+  /**
+   * The transaction items that move the user's credential epoch from `from` to `from + 1` together with
+   * `set` (more assignments on the profile), and carry `keepSessionId` over to the new epoch: every other
+   * session stops working in the same write, whatever the (eventually consistent) session index lists.
+   */
+  private advanceEpoch(
+    userId: string,
+    from: number,
+    keepSessionId: string,
+    change: { set?: string; remove?: string; condition?: string; values?: Record<string, unknown> } = {},
+  ): TransactItem[] {
+    const epoch = epochIs(from);
+    return [
+      {
+        Update: {
+          TableName: this.table,
+          Key: userKey(userId),
+          UpdateExpression: `SET credentialEpoch = :next${change.set ? `, ${change.set}` : ''}${change.remove ? ` REMOVE ${change.remove}` : ''}`,
+          ConditionExpression: `attribute_exists(pk) AND ${epoch.expression}${change.condition ? ` AND ${change.condition}` : ''}`,
+          ExpressionAttributeValues: { ':next': from + 1, ...epoch.values, ...change.values },
+        },
+      },
+      {
+        Update: {
+          TableName: this.table,
+          Key: sessionKey(keepSessionId),
+          UpdateExpression: 'SET credentialEpoch = :next',
+          ConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':next': from + 1, ':u': userId },
+        },
+      },
+    ];
+  }
+
+  /**
+   * Changes the password and ends every other session: the credential epoch moves in the same transaction
+   * (409 `credentials-changed` if it moved since `verifiedEpoch`), then the other session items are deleted.
+   */
   async changePassword(
     userId: string,
     passwordHash: string,
+    verifiedEpoch: number,
     keepSessionId: string,
     audit: TransactItem,
   ): Promise<number> {
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.table,
-              Key: userKey(userId),
-              UpdateExpression: 'SET passwordHash = :h',
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeValues: { ':h': passwordHash },
-            },
-          },
-          audit,
-        ],
+    await this.transactOrConflict([
+      ...this.advanceEpoch(userId, verifiedEpoch, keepSessionId, {
+        set: 'passwordHash = :h',
+        values: { ':h': passwordHash },
       }),
-    );
+      audit,
+    ]);
     return this.deleteSessionsExcept(userId, keepSessionId);
+  }
+
+  /**
+   * Ends every session of the user but `keepSessionId` at once (the credential epoch moves, the kept session
+   * moves with it), then deletes their items. Retries a concurrent move of the epoch a few times.
+   */
+  async endOtherSessions(userId: string, keepSessionId: string): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      const user = await this.getUser(userId);
+      if (!user) return 0;
+      try {
+        await this.transactOrConflict(this.advanceEpoch(userId, epochOf(user), keepSessionId));
+        break;
+      } catch (error) {
+        if (!(error instanceof CredentialsChangedError) || attempt >= 2) throw error;
+      }
+    }
+    return this.deleteSessionsExcept(userId, keepSessionId);
+  }
+
+  private async transactOrConflict(items: TransactItem[]): Promise<void> {
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (error) {
+      if (isConditionFailure(error)) throw new CredentialsChangedError();
+      throw error;
+    }
   }
 
   /** Stores an enrolled, unconfirmed TOTP secret; 409 when MFA is already on. */
@@ -184,75 +291,62 @@ export class IdentityStore {
   }
 
   /**
-   * Turns MFA on with the confirmed secret, the first accepted step and the recovery code hashes, and
-   * marks the session that confirmed it as an MFA session (it just proved the code), in one transaction.
+   * Turns MFA on with the confirmed secret, the first accepted step and the recovery code hashes, marks the
+   * session that confirmed it as an MFA session (it just proved the code) and moves the credential epoch
+   * (every other session stops working), in one transaction; then deletes the other session items.
    */
   async enableTotp(
     userId: string,
     ciphertext: string,
     step: number,
     recoveryHashes: string[],
+    verifiedEpoch: number,
     currentSessionId: string,
     audit: TransactItem,
-  ) {
+  ): Promise<number> {
+    const [profile, session] = this.advanceEpoch(userId, verifiedEpoch, currentSessionId, {
+      set: 'mfaEnabled = :true, totpCiphertext = :c, totpLastStep = :s, recoveryCodeHashes = :r',
+      remove: 'totpPendingCiphertext',
+      condition: 'mfaEnabled = :false AND totpPendingCiphertext = :c',
+      values: { ':true': true, ':false': false, ':c': ciphertext, ':s': step, ':r': new Set(recoveryHashes) },
+    });
+    const upgrade = session!.Update!;
+    upgrade.UpdateExpression = `${upgrade.UpdateExpression}, authMethod = :method, mfa = :true`;
+    upgrade.ExpressionAttributeValues = {
+      ...upgrade.ExpressionAttributeValues,
+      ':method': 'password+totp',
+      ':true': true,
+    };
     try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.table,
-                Key: userKey(userId),
-                UpdateExpression:
-                  'SET mfaEnabled = :true, totpCiphertext = :c, totpLastStep = :s, recoveryCodeHashes = :r REMOVE totpPendingCiphertext',
-                ConditionExpression: 'mfaEnabled = :false AND totpPendingCiphertext = :c',
-                ExpressionAttributeValues: {
-                  ':true': true,
-                  ':false': false,
-                  ':c': ciphertext,
-                  ':s': step,
-                  ':r': new Set(recoveryHashes),
-                },
-              },
-            },
-            {
-              Update: {
-                TableName: this.table,
-                Key: sessionKey(currentSessionId),
-                UpdateExpression: 'SET authMethod = :method, mfa = :true',
-                ConditionExpression: 'userId = :u',
-                ExpressionAttributeValues: { ':method': 'password+totp', ':true': true, ':u': userId },
-              },
-            },
-            audit,
-          ],
-        }),
-      );
+      await this.db.send(new TransactWriteCommand({ TransactItems: [profile!, session!, audit] }));
     } catch (error) {
       if (isConditionFailure(error))
         throw new ConflictError('MFA changed meanwhile; start enrolment again.', 'mfa-state-changed');
       throw error;
     }
+    return this.deleteSessionsExcept(userId, currentSessionId);
   }
 
-  async disableTotp(userId: string, audit: TransactItem): Promise<void> {
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.table,
-              Key: userKey(userId),
-              UpdateExpression:
-                'SET mfaEnabled = :false REMOVE totpCiphertext, totpLastStep, recoveryCodeHashes, totpPendingCiphertext',
-              ConditionExpression: 'mfaEnabled = :true',
-              ExpressionAttributeValues: { ':true': true, ':false': false },
-            },
-          },
-          audit,
-        ],
+  /**
+   * Turns MFA off and moves the credential epoch (every other session stops working, as with any change
+   * to how the account signs in), in one transaction; then deletes the other session items.
+   */
+  async disableTotp(
+    userId: string,
+    verifiedEpoch: number,
+    currentSessionId: string,
+    audit: TransactItem,
+  ): Promise<number> {
+    await this.transactOrConflict([
+      ...this.advanceEpoch(userId, verifiedEpoch, currentSessionId, {
+        set: 'mfaEnabled = :false',
+        remove: 'totpCiphertext, totpLastStep, recoveryCodeHashes, totpPendingCiphertext',
+        condition: 'mfaEnabled = :true',
+        values: { ':true': true, ':false': false },
       }),
-    );
+      audit,
+    ]);
+    return this.deleteSessionsExcept(userId, currentSessionId);
   }
 
   /** Records a TOTP step as used; false when it (or a later one) was used already (a replay). */
@@ -293,27 +387,54 @@ export class IdentityStore {
     }
   }
 
-  async createSession(session: SessionRecord, audit?: TransactItem): Promise<void> {
+  /**
+   * Writes a session made under `verified` (the credential epoch and MFA state its sign-in checked), only if
+   * the user is still in that state: false, and nothing written, when the password or MFA changed since
+   * (a sign-in in flight never outlives such a change).
+   */
+  async createSession(
+    session: SessionRecord,
+    verified: VerifiedUserState,
+    audit?: TransactItem,
+  ): Promise<boolean> {
     const ttl = Math.ceil(session.absoluteExpiresAt / 1000);
-    const put: TransactItem = {
-      Put: {
-        TableName: this.table,
-        Item: {
-          ...sessionKey(session.sessionId),
-          ...session,
-          gsi1pk: `USER#${session.userId}`,
-          gsi1sk: `SESSION#${session.sessionId}`,
-          ttl,
+    const epoch = epochIs(verified.credentialEpoch);
+    const items: TransactItem[] = [
+      {
+        Put: {
+          TableName: this.table,
+          Item: {
+            ...sessionKey(session.sessionId),
+            ...session,
+            credentialEpoch: verified.credentialEpoch,
+            gsi1pk: `USER#${session.userId}`,
+            gsi1sk: `SESSION#${session.sessionId}`,
+            ttl,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
         },
-        ConditionExpression: 'attribute_not_exists(pk)',
       },
-    };
-    await this.db.send(new TransactWriteCommand({ TransactItems: audit ? [put, audit] : [put] }));
+      {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: userKey(session.userId),
+          ConditionExpression: `attribute_exists(pk) AND mfaEnabled = :mfa AND ${epoch.expression}`,
+          ExpressionAttributeValues: { ':mfa': verified.mfaEnabled, ...epoch.values },
+        },
+      },
+    ];
+    try {
+      await this.db.send(new TransactWriteCommand({ TransactItems: audit ? [...items, audit] : items }));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | undefined> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: sessionKey(sessionId) }),
+      new GetCommand({ TableName: this.table, Key: sessionKey(sessionId), ConsistentRead: true }),
     );
     return Item ? stripKeys<SessionRecord>(Item) : undefined;
   }

@@ -5,7 +5,7 @@ import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
 import { newId } from '../../shared/domain/ids.js';
-import { IdentityStore } from '../../shared/store/identity-store.js';
+import { IdentityStore, epochOf } from '../../shared/store/identity-store.js';
 import {
   type EnabledMfa,
   type TestUser,
@@ -31,26 +31,33 @@ afterAll(async () => {
 const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 
 /**
- * A session signed in with the password only that is still alive after the user enrolled: one created
- * before sessions recorded their method (`legacy`), or by a sign-in that raced the enrolment.
+ * A password-only session that is still alive after the user enrolled, written straight into the table
+ * under the user's current credential epoch (enrolment ends every other session, and a sign-in racing it
+ * writes none: this is the defence in depth behind those): one created before sessions recorded their
+ * method (`legacy`), or one that somehow got past both.
  */
 async function passwordOnlySession(user: TestUser, legacy = false): Promise<string> {
   const identity = new IdentityStore(platformDynamo(), process.env.IDENTITY_TABLE!);
   const secret = newSecret();
   const now = Date.now();
   const sessionId = newId('s');
-  await identity.createSession({
-    sessionId,
-    userId: user.userId,
-    secretHash: hashSecret(secret),
-    createdAt: now,
-    lastSeenAt: now,
-    idleTimeoutSeconds: 86_400,
-    absoluteExpiresAt: now + 86_400_000,
-    ip: '127.0.0.1',
-    userAgent: 'before-enrolment',
-    ...(legacy ? {} : { authMethod: 'password' as const, mfa: false }),
-  });
+  const profile = (await identity.getUser(user.userId))!;
+  const verified = { credentialEpoch: epochOf(profile), mfaEnabled: profile.mfaEnabled };
+  await identity.createSession(
+    {
+      sessionId,
+      userId: user.userId,
+      secretHash: hashSecret(secret),
+      createdAt: now,
+      lastSeenAt: now,
+      idleTimeoutSeconds: 86_400,
+      absoluteExpiresAt: now + 86_400_000,
+      ip: '127.0.0.1',
+      userAgent: 'before-enrolment',
+      ...(legacy ? {} : { authMethod: 'password' as const, mfa: false }),
+    },
+    verified,
+  );
   return sessionToken(sessionId, secret);
 }
 

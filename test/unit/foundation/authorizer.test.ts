@@ -104,6 +104,32 @@ describe('BearerAuthorizer', () => {
     await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).resolves.toBeDefined();
   });
 
+  it("refuses a session older than the user's credential epoch, on tenant and non-tenant routes, with consistent reads", async () => {
+    const profile = { pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, mfaEnabled: false, credentialEpoch: 2 };
+    db.on(GetCommand, { Key: { pk: `SESSION#${S1}`, sk: 'SESSION' } }).resolves({
+      Item: session({ credentialEpoch: 1 }),
+    });
+    db.on(GetCommand, { Key: { pk: `USER#${U1}`, sk: 'PROFILE' } }).resolves({ Item: profile });
+    const batch = membership('owner');
+    batch.Responses.identity = [profile];
+    db.on(BatchGetCommand).resolves(batch);
+    await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).rejects.toThrow(
+      /signed out/,
+    );
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+    ).rejects.toThrow(/signed out/);
+    // The session carried over to the new epoch by the change (the one that made it) still works.
+    db.on(GetCommand, { Key: { pk: `SESSION#${S1}`, sk: 'SESSION' } }).resolves({
+      Item: session({ credentialEpoch: 2 }),
+    });
+    await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).resolves.toBeDefined();
+    await expect(
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+    ).resolves.toBeDefined();
+    for (const call of db.commandCalls(GetCommand)) expect(call.args[0].input.ConsistentRead).toBe(true);
+  });
+
   it('answers 404 to non-members and 403 to a role without the permission', async () => {
     db.on(GetCommand).resolves({ Item: session() });
     db.on(BatchGetCommand).resolves({ Responses: { tenantData: [], identity: [] } });
