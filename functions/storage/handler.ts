@@ -55,6 +55,8 @@ const service = new StorageService({
   managedBucket,
   reservedBuckets: [managedBucket, optionalEnv('exportBucket')].filter((b): b is string => !!b),
   region: requireEnv('region'),
+  // The emulator in local mode is reached at its own address, buckets in the path; AWS needs no hint.
+  s3Endpoint: optionalEnv('endpoint') ? { endpoint: optionalEnv('endpoint'), pathStyle: true } : undefined,
   platformAccountId: requireEnv('tenantStorageBoundaryArn').split(':')[4],
   verifier: new ExternalRootVerifier(sts),
   memberRole: async (_tenantId, userId, caller) =>

@@ -57,7 +57,16 @@ export const StorageCredentials = z
     secretAccessKey: z.string(),
     sessionToken: z.string(),
     expiration: z.string(),
-    region: z.string(),
+    region: z.string().describe('The region to sign requests for'),
+    endpoint: z
+      .string()
+      .optional()
+      .describe(
+        "The S3 endpoint to use; absent when it is AWS's default for the region (always set in local mode)",
+      ),
+    pathStyle: z
+      .boolean()
+      .describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name'),
     bucket: z.string(),
     prefix: z.string(),
     access: z.enum(STORAGE_ACCESS),

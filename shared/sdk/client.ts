@@ -1,49 +1,37 @@
 /**
  * A typed client for the Strongroom HTTP API over `fetch` (Node ≥ 18, browsers). No server code is imported
- * at run time: the types come from the route schemas, the wire format is plain JSON.
+ * at all: the wire types are written out in ./types.ts (a test proves they equal the route schemas), the wire
+ * format is plain JSON, and the package has no run-time dependencies.
  */
-import type { z } from 'zod';
 import type {
-  Instance,
-  RevocationOutcome as RevocationOutcomeSchema,
-  StorageCredentials as StorageCredentialsSchema,
-  StorageLocation as StorageLocationSchema,
-} from '../schemas/storage.js';
+  InstanceView,
+  LoginResult,
+  Me,
+  Page,
+  RevocationOutcome,
+  StorageAccess,
+  StorageCredentials,
+  StorageLocation,
+} from './types.js';
 
-export type StorageAccess = 'read' | 'write';
-export type StorageCredentials = z.infer<typeof StorageCredentialsSchema>;
-export type StorageLocation = z.infer<typeof StorageLocationSchema>;
-export type InstanceView = z.infer<typeof Instance>;
-/**
- * What a revocation (or a location's deletion) did to one kind of credential: `managed` ones are `denied`
- * (issued before `issuedBefore`); `external` ones are `not-revocable` and expire by `expireBy`; `none-live`
- * when none could still be valid. `detail` says it in words.
- */
-export type RevocationOutcome = z.infer<typeof RevocationOutcomeSchema>;
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface LoginResult {
-  token: string;
-  expiresAt: string;
-  user: { userId: string; email: string; name: string; mfaEnabled: boolean };
-}
-
-export interface Me {
-  user: { userId: string; email: string; name: string; mfaEnabled: boolean };
-  /** Through an API key: only the key's own tenant. */
-  memberships: { tenantId: string; role: string }[];
-  /** Present when called with an API key: the key, its tenant and its effective scopes. */
-  apiKey?: { keyId: string; tenantId: string; scopes: string[] };
-}
+export type {
+  InstanceView,
+  LoginResult,
+  Me,
+  Page,
+  RevocationOutcome,
+  StorageAccess,
+  StorageCredentials,
+  StorageLocation,
+  UserView,
+} from './types.js';
 
 /** An RFC 9457 problem from the API, with its status; `detail` never holds a secret. */
 export class StrongroomApiError extends Error {
   readonly status: number;
   readonly type: string;
+  /** The problem's short name, e.g. `mfa-required` for `https://strongroom.dev/problems/mfa-required`. */
+  readonly code: string;
   readonly errors: { path: string; message: string }[];
   readonly retryAfterSeconds: number | undefined;
 
@@ -54,6 +42,7 @@ export class StrongroomApiError extends Error {
     this.name = 'StrongroomApiError';
     this.status = status;
     this.type = typeof problem.type === 'string' ? problem.type : 'about:blank';
+    this.code = this.type.slice(this.type.lastIndexOf('/') + 1);
     this.errors = Array.isArray(problem.errors)
       ? (problem.errors as { path: string; message: string }[])
       : [];
@@ -100,6 +89,11 @@ export class StrongroomClient {
     recoveryCode?: string;
   }): Promise<LoginResult> {
     return this.#request('POST', '/v1/auth/login', input, false);
+  }
+
+  /** Revokes this session (a session token; an API key is refused). */
+  async logout(): Promise<void> {
+    await this.#request('POST', '/v1/auth/logout');
   }
 
   me(): Promise<Me> {

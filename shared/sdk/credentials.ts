@@ -1,4 +1,3 @@
-import type { AwsCredentialIdentity } from '@smithy/types';
 import { type StorageAccess, type StorageCredentials, StrongroomClient } from './client.js';
 
 export interface FromStrongroomOptions {
@@ -20,10 +19,25 @@ export interface FromStrongroomOptions {
   now?: () => number;
 }
 
-/** What the provider returns: AWS credentials plus where they reach. */
-export interface StrongroomCredentialIdentity extends AwsCredentialIdentity {
+/**
+ * What the provider returns: the AWS SDK v3's `AwsCredentialIdentity` with its expiry (written out so the
+ * package depends on no AWS SDK module; it is structurally the same type).
+ */
+export interface StrongroomCredentialIdentity {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
   expiration: Date;
 }
+
+/** Where a vend says the store is: the region to sign for, the endpoint when not AWS's default, path style. */
+export type StorageEndpointHints = Pick<StorageCredentials, 'region' | 'endpoint' | 'pathStyle'>;
+
+/** `fromStrongroom`'s provider: call it for credentials; `lastVend()` tells where they reach. */
+export type StrongroomCredentialProvider = (() => Promise<StrongroomCredentialIdentity>) & {
+  /** The location details of the last vend (bucket, prefix, region, endpoint hints), once one has happened. */
+  lastVend(): Omit<StorageCredentials, 'secretAccessKey' | 'sessionToken'> | undefined;
+};
 
 const MIN_MARGIN_MS = 5 * 60_000;
 
@@ -34,12 +48,7 @@ const MIN_MARGIN_MS = 5 * 60_000;
  * request, and the returned `expiration` lets the SDK refresh on its own, so a long multipart upload never
  * signs a request with expired credentials. A failed refresh throws; nothing falls back to other credentials.
  */
-export function fromStrongroom(
-  options: FromStrongroomOptions,
-): (() => Promise<StrongroomCredentialIdentity>) & {
-  /** The location details of the last vend (bucket, prefix, region), once one has happened. */
-  lastVend(): Omit<StorageCredentials, 'secretAccessKey' | 'sessionToken'> | undefined;
-} {
+export function fromStrongroom(options: FromStrongroomOptions): StrongroomCredentialProvider {
   const token = options.token ?? options.apiKey;
   if (!token) throw new Error('fromStrongroom needs a token or an apiKey');
   if (options.token && options.apiKey) throw new Error('fromStrongroom takes a token or an apiKey, not both');
@@ -79,4 +88,27 @@ export function fromStrongroom(
       return rest;
     },
   });
+}
+
+/**
+ * Everything an AWS SDK v3 `S3Client` needs for a location, from one vend: its region, the endpoint when the
+ * store is not AWS's default (always in local mode), path-style addressing when the store needs it, and the
+ * renewing credential provider. `new S3Client(await s3ClientConfig({ endpoint, token, tenantId, location,
+ * access }))`. The first vend happens here, so a refusal (403, 404) surfaces at once.
+ */
+export async function s3ClientConfig(options: FromStrongroomOptions): Promise<{
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+  credentials: StrongroomCredentialProvider;
+}> {
+  const credentials = fromStrongroom(options);
+  await credentials();
+  const vend = credentials.lastVend()!;
+  return {
+    region: vend.region,
+    ...(vend.endpoint ? { endpoint: vend.endpoint } : {}),
+    forcePathStyle: vend.pathStyle,
+    credentials,
+  };
 }

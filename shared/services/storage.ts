@@ -52,6 +52,11 @@ export interface StorageServiceDeps {
   verifier?: Pick<ExternalRootVerifier, 'verify'>;
   /** The region tenants are homed in (managed locations, default for external ones). */
   region: string;
+  /**
+   * Where clients reach S3, told with every vend: an endpoint only when it is not AWS's default (the emulator
+   * in local mode), and whether buckets go in the path. Absent: AWS's default endpoints, virtual-hosted style.
+   */
+  s3Endpoint?: { endpoint?: string; pathStyle: boolean };
   /** Role of a member of the tenant, for the revocation route's "not above your own" rule. */
   memberRole?: (tenantId: string, userId: string, caller: StorageCaller) => Promise<string | undefined>;
   now?: () => number;
@@ -376,12 +381,26 @@ export class StorageService {
     });
     return {
       ...credentials,
-      region: location.region,
+      ...this.endpointHints(location),
       bucket: location.bucket,
       prefix: location.prefix,
       access: body.access,
       locationId: location.locationId,
       root: location.root,
+    };
+  }
+
+  /** The region, endpoint (when not AWS's default) and addressing style a client needs for a location. */
+  endpointHints(location: Pick<StorageLocationRecord, 'region'>): {
+    region: string;
+    endpoint?: string;
+    pathStyle: boolean;
+  } {
+    const store = this.#d.s3Endpoint;
+    return {
+      region: location.region,
+      ...(store?.endpoint ? { endpoint: store.endpoint } : {}),
+      pathStyle: store?.pathStyle ?? false,
     };
   }
 

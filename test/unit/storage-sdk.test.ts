@@ -7,6 +7,7 @@ import { StrongroomApiError, StrongroomClient } from '../../shared/sdk/client.js
 import { fromStrongroom } from '../../shared/sdk/credentials.js';
 
 const T = 't_01jx0000000000000000000001';
+const L = 'l_01jx0000000000000000000002';
 const T0 = Date.parse('2026-11-22T12:00:00Z');
 
 /** A fake API: answers vends with fresh keys that expire `lifetimeMs` after the fake clock. */
@@ -24,6 +25,8 @@ function fakeApi(clock: { now: number }, lifetimeMs = 900_000) {
         sessionToken: `token-${n}`,
         expiration: new Date(clock.now + lifetimeMs).toISOString(),
         region: 'eu-west-1',
+        endpoint: 'http://127.0.0.1:4566',
+        pathStyle: true,
         bucket: 'b',
         prefix: 'p',
         access: 'read',
@@ -35,8 +38,26 @@ function fakeApi(clock: { now: number }, lifetimeMs = 900_000) {
       return Response.json({ externalId: 'strongroom-xyz' });
     if (url.endsWith('/v1/me'))
       return Response.json({ user: {}, memberships: [{ tenantId: T, role: 'viewer' }] });
-    if (url.endsWith('/v1/auth/login'))
-      return Response.json({ token: 'session-token', expiresAt: 'x', user: { email: 'a@b' } });
+    if (url.endsWith('/v1/auth/login')) {
+      const body = JSON.parse(String(init?.body));
+      if (body.email === 'mfa@b.example' && !body.mfaCode && !body.recoveryCode)
+        return Response.json(
+          { type: 'https://strongroom.dev/problems/mfa-required', title: 'Unauthorized', status: 401 },
+          { status: 401 },
+        );
+      return Response.json({ token: 'session-token', expiresAt: 'x', user: { email: body.email } });
+    }
+    if (url.endsWith('/v1/auth/logout')) return new Response(null, { status: 204 });
+    if (url.includes('/instances'))
+      return Response.json({
+        items: [{ instanceId: 'i_1', name: 'lab', defaultStorageRoot: 's3://b/p' }],
+        nextCursor: null,
+      });
+    if (url.includes('/storage-locations?'))
+      return Response.json({
+        items: [{ locationId: L, kind: 'managed', root: 's3://b/p', region: 'eu-west-1' }],
+        nextCursor: null,
+      });
     return new Response('{}', { status: 404 });
   };
   return { calls, fetchImpl };
@@ -177,11 +198,20 @@ describe('strongroom CLI', () => {
   });
 
   it.each([
-    [['credentials', '--tenant', T, '--location', 'l'], /--access read\|write/],
+    [['credentials', '--tenant', T, '--location', L], /--access read\|write/],
     [['credentials', '--tenant', T, '--access', 'read'], /--location/],
-    [['credentials', '--tenant', T, '--location', 'l', '--access', 'admin'], /--access/],
-    [['credentials', '--location', 'l', '--access', 'read'], /--tenant/],
-    [['login', '--endpoint', 'https://api.example.com', '--email', 'a@b'], /stdin/],
+    [['credentials', '--tenant', T, '--location', L, '--access', 'admin'], /--access is read or write/],
+    [['credentials', '--location', L, '--access', 'read'], /--tenant/],
+    [['credentials', '--tenant', 'acme', '--location', L, '--access', 'read'], /--tenant: "acme"/],
+    [['credentials', '--tenant', T, '--location', 'my-lake/data', '--access', 'read'], /--location: /],
+    [['credentials', '--tenant', T, '--location', L, '--access', 'read', '--duration', '15m'], /--duration/],
+    [['profile', '--tenant', T, '--location', L, '--access', 'read', '--name', 'a b'], /--name/],
+    [['login', '--endpoint', 'https://api.example.com', '--email', 'a@b'], /--password-stdin/],
+    [['login', '--endpoint', 'http://api.example.com', '--email', 'a@b', '--password-stdin'], /--endpoint: /],
+    [['login', '--email', 'a@b', '--mfa-code', '12345', '--password-stdin'], /--mfa-code/],
+    [['login', '--email', 'a@b', '--mfa-code', '123456', '--recovery-code', 'x'], /--recovery-code/],
+    [['instances'], /--tenant/],
+    [['storage', 'frobnicate', '--tenant', T], /storage: unknown subcommand "frobnicate"/],
     [['storage', 'register', '--tenant', T], /--managed/],
     [['bogus'], /Unknown command/],
     [['credentials', '--nope'], /nope/],
@@ -217,12 +247,121 @@ describe('strongroom CLI', () => {
     );
     expect(
       await main(
-        ['credentials', '--tenant', T, '--location', 'l', '--access', 'read', '--duration', '899'],
+        ['credentials', '--tenant', T, '--location', L, '--access', 'read', '--duration', '899'],
         cli,
       ),
     ).toBe(1);
     expect(out).toEqual([]);
     expect(err.join('')).toContain('400');
     expect(err.join('')).toContain('body.durationSeconds: Too small');
+  });
+
+  it('login asks for the password without echo and then for the MFA code, on a terminal only', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'strongroom-unit-'));
+    const api = fakeApi({ now: T0 });
+    const { cli, err } = await io({ STRONGROOM_CONFIG: join(dir, 'config.json') }, api);
+    const asked: { question: string; hidden: boolean }[] = [];
+    const answers = ['correct horse battery', '123456'];
+    cli.prompt = async (question, { hidden }) => {
+      asked.push({ question, hidden });
+      return answers.shift()!;
+    };
+    // Act
+    const code = await main(
+      ['login', '--endpoint', 'https://api.example.com', '--email', 'mfa@b.example'],
+      cli,
+    );
+    // Assess
+    expect(code, err.join('')).toBe(0);
+    expect(asked).toEqual([
+      { question: 'Password for mfa@b.example: ', hidden: true },
+      { question: 'MFA code (or a recovery code): ', hidden: true },
+    ]);
+    const bodies = api.calls.map((c) => JSON.parse(String(c.init.body)));
+    expect(bodies).toEqual([
+      { email: 'mfa@b.example', password: 'correct horse battery' },
+      { email: 'mfa@b.example', password: 'correct horse battery', mfaCode: '123456' },
+    ]);
+
+    // A recovery code is sent as one; without a terminal, the missing code is an error naming the flags.
+    const recoveryApi = fakeApi({ now: T0 });
+    const again = await io({ STRONGROOM_CONFIG: join(dir, 'config.json') }, recoveryApi);
+    const recovery = ['pw-pw-pw-pw-pw', 'abcd-efgh-ijkl'];
+    again.cli.prompt = async () => recovery.shift()!;
+    expect(
+      await main(['login', '--endpoint', 'https://api.example.com', '--email', 'mfa@b.example'], again.cli),
+    ).toBe(0);
+    expect(JSON.parse(String(recoveryApi.calls[1]!.init.body))).toMatchObject({
+      recoveryCode: 'abcd-efgh-ijkl',
+    });
+    const piped = await io({ STRONGROOM_CONFIG: join(dir, 'config.json') }, fakeApi({ now: T0 }), 'pw\n');
+    const refused = await main(
+      ['login', '--endpoint', 'https://api.example.com', '--email', 'mfa@b.example', '--password-stdin'],
+      piped.cli,
+    );
+    expect(refused).toBe(2);
+    expect(piped.err.join('')).toMatch(/--mfa-code CODE or --recovery-code CODE/);
+  });
+
+  it('logout revokes the session and removes it from the config, keeping the endpoint', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'strongroom-unit-'));
+    const api = fakeApi({ now: T0 });
+    const env = { STRONGROOM_CONFIG: join(dir, 'config.json') };
+    const { cli } = await io(env, api, 'correct horse battery\n');
+    await main(
+      ['login', '--endpoint', 'https://api.example.com', '--email', 'a@b.example', '--password-stdin'],
+      cli,
+    );
+    expect(await main(['logout'], cli)).toBe(0);
+    const logout = api.calls.at(-1)!;
+    expect(logout.url).toBe('https://api.example.com/v1/auth/logout');
+    expect((logout.init.headers as Record<string, string>).authorization).toBe('Bearer session-token');
+    expect(JSON.parse(await readFile(env.STRONGROOM_CONFIG, 'utf8'))).toEqual({
+      endpoint: 'https://api.example.com',
+    });
+  });
+
+  it('whoami, instances and locations print tables or --json', async () => {
+    const api = fakeApi({ now: T0 });
+    const { cli, out } = await io(
+      { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
+      api,
+    );
+    expect(await main(['whoami', '--json'], cli)).toBe(0);
+    expect(JSON.parse(out.splice(0).join(''))).toMatchObject({
+      memberships: [{ tenantId: T, role: 'viewer' }],
+    });
+    expect(await main(['instances', '--tenant', T], cli)).toBe(0);
+    expect(out.splice(0).join('')).toMatch(
+      /instanceId\s+name\s+defaultStorageRoot\ni_1\s+lab\s+s3:\/\/b\/p\n/,
+    );
+    expect(await main(['locations', '--tenant', T, '--json'], cli)).toBe(0);
+    expect(JSON.parse(out.splice(0).join(''))).toEqual([expect.objectContaining({ locationId: L })]);
+  });
+
+  it('profile prints an ~/.aws/config section running this CLI by absolute path, with the endpoint hints', async () => {
+    const api = fakeApi({ now: T0 });
+    const { cli, out } = await io(
+      { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
+      api,
+    );
+    cli.self = ['/usr/local/bin/node', "/opt/it's here/strongroom.js"];
+    const code = await main(
+      ['profile', '--tenant', T, '--location', 's3://b/p/x y', '--access', 'read', '--name', 'lake'],
+      cli,
+    );
+    expect(code).toBe(0);
+    expect(out.join('')).toBe(
+      [
+        '[profile lake]',
+        'region = eu-west-1',
+        `credential_process = /usr/local/bin/node '/opt/it'\\''s here/strongroom.js' credentials --tenant ${T} --location 's3://b/p/x y' --access read`,
+        'endpoint_url = http://127.0.0.1:4566',
+        's3 =',
+        '  addressing_style = path',
+        '',
+      ].join('\n'),
+    );
   });
 });

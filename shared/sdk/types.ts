@@ -1,0 +1,93 @@
+/**
+ * The API's wire types as the SDK sees them. Written out here (not inferred from the server's schemas) so the
+ * published package carries no server code and no schema library; test/unit/storage-sdk-types.test.ts proves
+ * they equal the route schemas' output types, so they cannot drift.
+ */
+
+export type StorageAccess = 'read' | 'write';
+
+/** A registered storage location: managed (the platform bucket) or external (your bucket, through your role). */
+export interface StorageLocation {
+  locationId: string;
+  kind: 'managed' | 'external';
+  /** `s3://bucket/prefix` */
+  root: string;
+  bucket: string;
+  prefix: string;
+  region: string;
+  /** Only for callers who manage storage locations. */
+  roleArn?: string | undefined;
+  /** Only for callers who manage storage locations. */
+  externalId?: string | undefined;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** A LaminDB-style instance whose default storage lies in a registered location. */
+export interface InstanceView {
+  instanceId: string;
+  name: string;
+  defaultStorageRoot: string;
+  storageLocationId: string;
+  createdAt: string;
+  createdBy: string;
+}
+
+/** Vended S3 credentials, and where they reach and how to reach it. */
+export interface StorageCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  /** ISO 8601 */
+  expiration: string;
+  /** The bucket's region: sign with it. */
+  region: string;
+  /** The S3 endpoint to use; absent when it is AWS's default for `region`. */
+  endpoint?: string | undefined;
+  /** Whether to address the bucket in the path (`https://endpoint/bucket/key`) rather than the host name. */
+  pathStyle: boolean;
+  bucket: string;
+  prefix: string;
+  access: StorageAccess;
+  locationId: string;
+  root: string;
+}
+
+/**
+ * What a revocation (or a location's deletion) did to one kind of credential: `managed` ones are `denied`
+ * (issued before `issuedBefore`); `external` ones are `not-revocable` and expire by `expireBy`; `none-live`
+ * when none could still be valid. `detail` says it in words.
+ */
+export interface RevocationOutcome {
+  kind: 'managed' | 'external';
+  effect: 'denied' | 'not-revocable' | 'none-live';
+  issuedBefore?: string | undefined;
+  expireBy?: string | undefined;
+  detail: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface UserView {
+  userId: string;
+  email: string;
+  name: string;
+  mfaEnabled: boolean;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: string;
+  user: UserView;
+}
+
+export interface Me {
+  user: UserView;
+  /** Through an API key: only the key's own tenant. */
+  memberships: { tenantId: string; role: string }[];
+  /** Present when called with an API key: the key, its tenant and its effective scopes. */
+  apiKey?: { keyId: string; tenantId: string; scopes: string[] };
+}

@@ -1,0 +1,25 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import type {
+  Instance,
+  RevocationOutcome as RevocationOutcomeSchema,
+  StorageCredentials as StorageCredentialsSchema,
+  StorageLocation as StorageLocationSchema,
+} from '../../shared/schemas/storage.js';
+import type {
+  InstanceView,
+  RevocationOutcome,
+  StorageCredentials,
+  StorageLocation,
+} from '../../shared/sdk/types.js';
+
+// The SDK's wire types are written out so the package carries no server code; `npm run typecheck` holds them
+// equal to the route schemas, so a schema change that the SDK does not follow fails the build.
+describe('SDK wire types', () => {
+  it('equal the route schemas', () => {
+    expectTypeOf<StorageCredentials>().toEqualTypeOf<z.output<typeof StorageCredentialsSchema>>();
+    expectTypeOf<StorageLocation>().toEqualTypeOf<z.output<typeof StorageLocationSchema>>();
+    expectTypeOf<InstanceView>().toEqualTypeOf<z.output<typeof Instance>>();
+    expectTypeOf<RevocationOutcome>().toEqualTypeOf<z.output<typeof RevocationOutcomeSchema>>();
+  });
+});
