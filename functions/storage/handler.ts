@@ -3,6 +3,8 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
+import { NotFoundError } from '../../shared/http/errors.js';
+import type { RouteDef } from '../../shared/http/route.js';
 import {
   authorizerFromEnv,
   identityStoreFromEnv,
@@ -10,8 +12,9 @@ import {
   tenantCaller,
 } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/storage.js';
-import { StorageService } from '../../shared/services/storage.js';
+import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { onStorageRevocation, tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
@@ -20,6 +23,7 @@ import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();
+const authorizer = authorizerFromEnv(identity);
 const tenantClients = tenantDataClientsFromEnv();
 /** The partition of an ARN (`arn:<partition>:…`). */
 const partitionOf = (arn: string) => arn.split(':')[1] ?? 'aws';
@@ -59,15 +63,25 @@ const service = new StorageService({
   s3Endpoint: optionalEnv('endpoint') ? { endpoint: optionalEnv('endpoint'), pathStyle: true } : undefined,
   platformAccountId: requireEnv('tenantStorageBoundaryArn').split(':')[4],
   verifier: new ExternalRootVerifier(sts),
+  pathOwners: new StoragePathOwners(platform, requireEnv('identityTable')),
   memberRole: async (_tenantId, userId, caller) =>
     (await members.getMember(caller.access.scope, userId))?.role,
 });
+
+/**
+ * The LaminDB route names no tenant: once the path has named one, the caller is authorized for it exactly as
+ * on a tenant route (membership, API key's tenant, MFA policy, storage:read-credentials).
+ */
+const laminAsTenantRoute: RouteDef = {
+  ...routes.laminStorageCredentials,
+  auth: { kind: 'tenant', permission: 'storage:read-credentials' },
+};
 
 /** Instances, storage locations, credential vending and revocation: `/v1/tenants/{t}/(instances|storage-*)`. */
 export const handler = createApiHandler({
   area: 'storage',
   allRoutes: routes.storageRoutes,
-  authorizer: authorizerFromEnv(identity),
+  authorizer,
   rateLimiter: rateLimiterFromEnv(identity),
   routes: [
     implement(routes.listInstances, async (req) => ({
@@ -98,6 +112,14 @@ export const handler = createApiHandler({
       status: 200,
       body: await service.vend(tenantCaller(req), req.body),
     })),
+    implement(routes.laminStorageCredentials, async (req) => {
+      const tenantId = await service.tenantOfPath(req.body.path, 'body.path');
+      const auth = await authorizer.authorize(req.event, laminAsTenantRoute, { tenantId }).catch((error) => {
+        // Not a member, or a key of another tenant: the same answer as an unregistered path.
+        throw error instanceof NotFoundError ? new NotFoundError(PATH_NOT_FOUND) : error;
+      });
+      return { status: 200, body: await service.laminCredentials(tenantCaller({ ...req, auth }), req.body) };
+    }),
     implement(routes.revokeStorageCredentials, async (req) => ({
       status: 200,
       body: await service.revoke(tenantCaller(req), req.body.userId),

@@ -280,6 +280,49 @@ export const revokeStorageCredentials = defineRoute({
   },
 });
 
+/** What the LaminDB client expects from its hub's `POST {api_url}/storages/credentials`. */
+export const LaminStorageCredentials = z
+  .object({
+    Credentials: z.object({
+      AccessKeyId: z.string(),
+      SecretAccessKey: z.string(),
+      SessionToken: z.string(),
+      Expiration: z.string().describe('ISO 8601'),
+    }),
+    StorageAccessibility: z.object({
+      storageRoot: z.string().describe('The narrowest registered root containing the path'),
+      isManaged: z.boolean(),
+      extraParameters: z
+        .record(z.string(), z.unknown())
+        .describe('s3fs options: client_kwargs.region_name, endpoint_url, config_kwargs.s3.addressing_style'),
+    }),
+  })
+  .meta({ id: 'LaminStorageCredentials' });
+
+export const laminStorageCredentials = defineRoute({
+  id: 'laminStorageCredentials',
+  method: 'POST',
+  path: '/compat/lamin/storages/credentials',
+  area: 'storage',
+  summary:
+    "LaminDB's hub contract: credentials for the registered root containing `path`, in the tenant that registered it (write with storage:write-credentials, else read)",
+  tags: ['storage', 'compat'],
+  // The tenant follows from the path (roots are globally unique); the handler then requires
+  // storage:read-credentials in that tenant, exactly as a tenant route would.
+  auth: { kind: 'principal' },
+  body: z.object({
+    path: S3Uri,
+    /** Clamped to 900–3600 (900 at most for external locations), not refused. */
+    duration_seconds: z.number().int().optional(),
+  }),
+  response: {
+    status: 200,
+    description:
+      'Credentials (shown once, never stored) and where they reach; 404 when no location you may use contains the path',
+    schema: LaminStorageCredentials,
+  },
+});
+
 export const storageRoutes = [
   listInstances,
   createInstance,
@@ -289,4 +332,5 @@ export const storageRoutes = [
   deleteStorageLocation,
   vendStorageCredentials,
   revokeStorageCredentials,
+  laminStorageCredentials,
 ];

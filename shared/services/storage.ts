@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { AuditActor } from '../domain/audit-events.js';
 import { newId } from '../domain/ids.js';
 import {
+  EXTERNAL_MAX_CREDENTIAL_SECONDS,
+  MAX_CREDENTIAL_SECONDS,
+  MIN_CREDENTIAL_SECONDS,
   PolicyTooLargeError,
   type StorageAccess,
   packedSessionPolicy,
@@ -26,6 +29,7 @@ import type { StorageCredentialVendor } from '../store/storage-vendor.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import { revokedBefore } from '../domain/storage-revocation.js';
 import type { ExternalRootVerifier } from '../store/storage-verifier.js';
+import type { StoragePathOwners } from '../store/storage-path-owners.js';
 
 /** A storage route's caller (the one tenant-caller shape). */
 export type StorageCaller = TenantCaller;
@@ -57,6 +61,8 @@ export interface StorageServiceDeps {
    * in local mode), and whether buckets go in the path. Absent: AWS's default endpoints, virtual-hosted style.
    */
   s3Endpoint?: { endpoint?: string; pathStyle: boolean };
+  /** Who registered the external root containing a path (the global registry), for routes named by path. */
+  pathOwners?: Pick<StoragePathOwners, 'ownerOf'>;
   /** Role of a member of the tenant, for the revocation route's "not above your own" rule. */
   memberRole?: (tenantId: string, userId: string, caller: StorageCaller) => Promise<string | undefined>;
   now?: () => number;
@@ -98,6 +104,12 @@ export async function releaseTenantStorage(
   );
   return { released, revokedBefore: notBefore };
 }
+
+/**
+ * The one answer for a path no location the caller may use contains, whether it is unregistered or another
+ * tenant's: a different answer would tell strangers which paths are registered.
+ */
+export const PATH_NOT_FOUND = 'No storage location you may use contains that path.';
 
 /** Instances, storage locations, credential vending and revocation (issue 5, DESIGN.md §4). */
 export class StorageService {
@@ -387,6 +399,66 @@ export class StorageService {
       access: body.access,
       locationId: location.locationId,
       root: location.root,
+    };
+  }
+
+  /**
+   * The tenant whose location contains an `s3://` path: in the managed bucket the path names it
+   * (`tenants/<tenantId>/…`); elsewhere the registry's owner of the root containing it. 404 otherwise.
+   */
+  async tenantOfPath(path: string, field: string): Promise<string> {
+    const root = parseField(field, path);
+    if (root.bucket === this.#d.managedBucket) {
+      const tenantId = /^tenants\/(t_[0-9a-hjkmnp-tv-z]{26})(\/|$)/.exec(root.prefix)?.[1];
+      if (tenantId) return tenantId;
+      throw new NotFoundError(PATH_NOT_FOUND);
+    }
+    const owner = await this.#d.pathOwners?.ownerOf(root);
+    if (!owner) throw new NotFoundError(PATH_NOT_FOUND);
+    return owner;
+  }
+
+  /**
+   * LaminDB's hub contract for a path: the strongest access the caller may have (write with
+   * storage:write-credentials, else read), for `duration_seconds` clamped to what the location allows, with
+   * the narrowest registered root containing the path and s3fs options for reaching the store.
+   */
+  async laminCredentials(
+    caller: StorageCaller,
+    body: { path: string; duration_seconds?: number | undefined },
+  ) {
+    const access: StorageAccess = caller.access.permissions.has('storage:write-credentials')
+      ? 'write'
+      : 'read';
+    let location: StorageLocationRecord;
+    try {
+      location = await this.resolveLocation(caller, body.path, 'body.path');
+    } catch (error) {
+      if (error instanceof NotFoundError) throw new NotFoundError(PATH_NOT_FOUND);
+      throw error;
+    }
+    const longest = location.kind === 'external' ? EXTERNAL_MAX_CREDENTIAL_SECONDS : MAX_CREDENTIAL_SECONDS;
+    const durationSeconds = Math.min(
+      longest,
+      Math.max(MIN_CREDENTIAL_SECONDS, body.duration_seconds ?? longest),
+    );
+    const vend = await this.vend(caller, { location: location.locationId, access, durationSeconds });
+    return {
+      Credentials: {
+        AccessKeyId: vend.accessKeyId,
+        SecretAccessKey: vend.secretAccessKey,
+        SessionToken: vend.sessionToken,
+        Expiration: vend.expiration,
+      },
+      StorageAccessibility: {
+        storageRoot: location.root,
+        isManaged: location.kind === 'managed',
+        extraParameters: {
+          client_kwargs: { region_name: vend.region },
+          ...(vend.endpoint ? { endpoint_url: vend.endpoint } : {}),
+          ...(vend.pathStyle ? { config_kwargs: { s3: { addressing_style: 'path' } } } : {}),
+        },
+      },
     };
   }
 
