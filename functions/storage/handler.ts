@@ -120,6 +120,10 @@ export const handler = createApiHandler({
       });
       return { status: 200, body: await service.laminCredentials(tenantCaller({ ...req, auth }), req.body) };
     }),
+    implement(routes.loadIcebergStorageCredentials, async (req) => ({
+      status: 200,
+      body: await service.icebergCredentials(tenantCaller(req), req.params.locationId, req.query),
+    })),
     implement(routes.revokeStorageCredentials, async (req) => ({
       status: 200,
       body: await service.revoke(tenantCaller(req), req.body.userId),

@@ -323,6 +323,45 @@ export const laminStorageCredentials = defineRoute({
   },
 });
 
+/** Iceberg REST's LoadCredentialsResponse: string-valued FileIO properties per storage prefix. */
+export const IcebergStorageCredentials = z
+  .object({
+    'storage-credentials': z.array(
+      z.object({
+        prefix: z.string(),
+        config: z.record(z.string(), z.string()),
+      }),
+    ),
+  })
+  .meta({ id: 'IcebergStorageCredentials' });
+
+export const loadIcebergStorageCredentials = defineRoute({
+  id: 'loadIcebergStorageCredentials',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/storage-locations/{locationId}/credentials',
+  area: 'storage',
+  summary:
+    'Credentials for a location in the Iceberg REST shape (storage-credentials with s3.* FileIO properties); its client.refresh-credentials-endpoint is this same URL',
+  tags: ['storage'],
+  // Write additionally needs storage:write-credentials, checked by the service as for every vend.
+  auth: { kind: 'tenant', permission: 'storage:read-credentials' },
+  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
+  query: z.strictObject({
+    access: z.enum(STORAGE_ACCESS).default('read'),
+    durationSeconds: z.coerce
+      .number()
+      .int()
+      .min(MIN_CREDENTIAL_SECONDS)
+      .max(MAX_CREDENTIAL_SECONDS)
+      .default(DEFAULT_CREDENTIAL_SECONDS),
+  }),
+  response: {
+    status: 200,
+    description: 'Exactly one S3 credential for the location (shown once, never stored)',
+    schema: IcebergStorageCredentials,
+  },
+});
+
 export const storageRoutes = [
   listInstances,
   createInstance,
@@ -333,4 +372,5 @@ export const storageRoutes = [
   vendStorageCredentials,
   revokeStorageCredentials,
   laminStorageCredentials,
+  loadIcebergStorageCredentials,
 ];

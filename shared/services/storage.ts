@@ -462,6 +462,37 @@ export class StorageService {
     };
   }
 
+  /**
+   * A location's credentials as Iceberg REST's LoadCredentialsResponse: exactly one S3 credential with the
+   * four `s3.*` keys Iceberg clients require, the region, the endpoint hints, and the refresh endpoint (this
+   * same request, as a path relative to the API's base URL, which Iceberg resolves against the catalog URI).
+   */
+  async icebergCredentials(
+    caller: StorageCaller,
+    locationId: string,
+    query: { access: StorageAccess; durationSeconds: number },
+  ) {
+    const vend = await this.vend(caller, { location: locationId, ...query });
+    const refresh = `/v1/tenants/${caller.access.scope.tenantId}/storage-locations/${locationId}/credentials?access=${query.access}&durationSeconds=${query.durationSeconds}`;
+    return {
+      'storage-credentials': [
+        {
+          prefix: vend.root,
+          config: {
+            's3.access-key-id': vend.accessKeyId,
+            's3.secret-access-key': vend.secretAccessKey,
+            's3.session-token': vend.sessionToken,
+            's3.session-token-expires-at-ms': String(Date.parse(vend.expiration)),
+            'client.region': vend.region,
+            ...(vend.endpoint ? { 's3.endpoint': vend.endpoint } : {}),
+            's3.path-style-access': String(vend.pathStyle),
+            'client.refresh-credentials-endpoint': refresh,
+          },
+        },
+      ],
+    };
+  }
+
   /** The region, endpoint (when not AWS's default) and addressing style a client needs for a location. */
   endpointHints(location: Pick<StorageLocationRecord, 'region'>): {
     region: string;

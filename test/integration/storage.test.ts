@@ -147,6 +147,9 @@ describe('managed locations and vending', () => {
       sessionToken: expect.any(String),
       expiration: expect.any(String),
       region: TEST_REGION,
+      // Local mode: the emulator's address, buckets in the path.
+      endpoint,
+      pathStyle: true,
       bucket: managedBucket,
       prefix: managedPrefix,
       access: 'read',

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
@@ -20,6 +20,7 @@ let globex: TenantWithRoles;
 let awsEndpoint: string;
 let managedBucket: string;
 let managedRoot: string;
+let managedId: string;
 let externalRoot: string;
 
 const lamin = (token: string | undefined, body: unknown) =>
@@ -59,6 +60,7 @@ beforeAll(async () => {
   });
   expect(managed.status, managed.text).toBe(201);
   managedRoot = managed.body.root;
+  managedId = managed.body.locationId;
   const s3 = new S3Client({
     endpoint: awsEndpoint,
     region: TEST_REGION,
@@ -240,5 +242,121 @@ print(json.dumps({'first': first, 'listed': second, 'fetches': len(calls)}))
     // 900-second credentials are inside botocore's 15-minute advisory window at once: it refreshes through
     // the route before each use.
     expect(result.fetches).toBeGreaterThanOrEqual(2);
+  });
+});
+
+/**
+ * What Iceberg's REST clients check before using a LoadCredentialsResponse (Java's VendedCredentialsProvider,
+ * PyIceberg): exactly one credential for S3, holding all four s3.* keys.
+ */
+function icebergAccepts(body: {
+  'storage-credentials'?: { prefix: string; config: Record<string, string> }[];
+}) {
+  const s3 = (body['storage-credentials'] ?? []).filter((c) => c.prefix.startsWith('s3'));
+  if (s3.length !== 1) return false;
+  const keys = [
+    's3.access-key-id',
+    's3.secret-access-key',
+    's3.session-token',
+    's3.session-token-expires-at-ms',
+  ];
+  return keys.every((k) => typeof s3[0]!.config[k] === 'string' && s3[0]!.config[k] !== '');
+}
+
+describe('GET …/storage-locations/{id}/credentials (the Iceberg REST shape)', () => {
+  const path = (query: string, locationId = managedId, tenantId = acme.tenantId) =>
+    `/v1/tenants/${tenantId}/storage-locations/${locationId}/credentials${query}`;
+
+  it('answers one S3 credential with the s3.* and client.* properties; its refresh endpoint answers the same', async () => {
+    // Act
+    const res = await api.request('GET', path('?access=write'), { token: acme.users.editor.token });
+    // Assess
+    expect(res.status, res.text).toBe(200);
+    expect(icebergAccepts(res.body)).toBe(true);
+    const [credential] = res.body['storage-credentials'];
+    expect(credential.prefix).toBe(managedRoot);
+    expect(Object.keys(credential.config).sort()).toEqual([
+      'client.refresh-credentials-endpoint',
+      'client.region',
+      's3.access-key-id',
+      's3.endpoint',
+      's3.path-style-access',
+      's3.secret-access-key',
+      's3.session-token',
+      's3.session-token-expires-at-ms',
+    ]);
+    const config = credential.config;
+    expect(Object.values(config).every((v) => typeof v === 'string')).toBe(true);
+    expect(config).toMatchObject({
+      'client.region': TEST_REGION,
+      's3.endpoint': awsEndpoint,
+      's3.path-style-access': 'true',
+      'client.refresh-credentials-endpoint': path('?access=write&durationSeconds=900'),
+    });
+    const expiresIn = Number(config['s3.session-token-expires-at-ms']) - Date.now();
+    expect(expiresIn).toBeGreaterThan(800_000);
+    expect(expiresIn).toBeLessThanOrEqual(900_000);
+    expect((await vendEvents(acme.tenantId)).at(-1)!.details).toMatchObject({ access: 'write' });
+
+    // The credentials work as Iceberg's S3FileIO would use them
+    const s3 = new S3Client({
+      region: config['client.region'],
+      endpoint: config['s3.endpoint'],
+      forcePathStyle: config['s3.path-style-access'] === 'true',
+      credentials: {
+        accessKeyId: config['s3.access-key-id'],
+        secretAccessKey: config['s3.secret-access-key'],
+        sessionToken: config['s3.session-token'],
+      },
+    });
+    const bucketAndPrefix = managedRoot.slice('s3://'.length);
+    const bucket = bucketAndPrefix.slice(0, bucketAndPrefix.indexOf('/'));
+    const prefix = bucketAndPrefix.slice(bucket.length + 1);
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/raw/hello.txt` }));
+    expect(await got.Body!.transformToString()).toBe('hello lamin');
+
+    // Refresh: the endpoint, resolved against the API's base URL, answers in the same accepted shape
+    const refreshed = await api.request('GET', config['client.refresh-credentials-endpoint'], {
+      token: acme.users.editor.token,
+    });
+    expect(refreshed.status, refreshed.text).toBe(200);
+    expect(icebergAccepts(refreshed.body)).toBe(true);
+    expect(refreshed.body['storage-credentials'][0].prefix).toBe(managedRoot);
+  });
+
+  it('read by default; write needs storage:write-credentials; another tenant and unknown ids are 404', async () => {
+    const read = await api.request('GET', path(''), { token: acme.users.viewer.token });
+    expect(read.status, read.text).toBe(200);
+    expect((await vendEvents(acme.tenantId)).at(-1)!.details).toMatchObject({
+      access: 'read',
+      userId: acme.users.viewer.userId,
+    });
+    const before = (await vendEvents(acme.tenantId)).length;
+    const write = await api.request('GET', path('?access=write'), { token: acme.users.reviewer.token });
+    expect(write.status).toBe(403);
+    const key = await apiKey(acme, ['storage:read-credentials']);
+    expect((await api.request('GET', path('?access=write'), { token: key })).status).toBe(403);
+    expect((await vendEvents(acme.tenantId)).length).toBe(before);
+    const stranger = await api.request('GET', path(''), { token: globex.users.owner.token });
+    expect(stranger.status).toBe(404);
+    const theirs = await api.request('GET', path('', managedId, globex.tenantId), {
+      token: globex.users.owner.token,
+    });
+    expect(theirs.status).toBe(404);
+    const unknown = await api.request('GET', path('', 'l_01jx0000000000000000000000'), {
+      token: acme.users.owner.token,
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it.each([
+    ['?access=admin', 'query.access'],
+    ['?durationSeconds=10', 'query.durationSeconds'],
+    ['?durationSeconds=soon', 'query.durationSeconds'],
+    ['?format=iceberg', 'query'],
+  ])('malformed query %s is a 400 naming %s', async (query, field) => {
+    const res = await api.request('GET', path(query), { token: acme.users.editor.token });
+    expect(res.status, res.text).toBe(400);
+    expect(res.body.errors.map((e: { path: string }) => e.path).join(' ')).toContain(field);
   });
 });
