@@ -1,5 +1,6 @@
 import { auditSection } from './audit.js';
 import { cryptoSection } from './crypto.js';
+import { emulatorMemorySection } from './emulator-memory.js';
 import { identitySection } from './identity.js';
 import { querySection } from './query.js';
 import { storageSection } from './storage.js';
@@ -15,4 +16,5 @@ export const BENCH_SECTIONS: readonly BenchSection[] = [
   storageSection,
   querySection,
   auditSection,
+  emulatorMemorySection,
 ];

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 
@@ -79,7 +79,65 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 export interface MotoHandle {
   endpoint: string;
   process: ChildProcess;
+  /** The emulator's resident memory in bytes now, or undefined where it cannot be read. */
+  residentBytes(): number | undefined;
   stop(): Promise<void>;
+}
+
+/** Resident memory of a process in bytes, from /proc on Linux, else `ps`; undefined when unknown or gone. */
+export function residentBytesOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (kib !== undefined) return Number(kib) * 1024;
+  } catch {
+    // not Linux, or the process is gone
+  }
+  try {
+    const kib = Number.parseInt(
+      execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim(),
+      10,
+    );
+    return Number.isFinite(kib) ? kib * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MIB = 1024 * 1024;
+/** Where local mode starts warning about the emulator's memory unless STRONGROOM_MOTO_WARN_MB says otherwise. */
+export const DEFAULT_EMULATOR_WARN_BYTES = 1024 * MIB;
+
+/**
+ * Watches the emulator's resident memory while local mode runs, and says so, once per doubling, when it
+ * passes `warnBytes`: long before it can take the machine down (moto keeps all its state in memory, and
+ * an unbounded growth once reached 23 GB). `read` returns the current figure (undefined: unknown).
+ */
+export function watchEmulatorMemory(options: {
+  read: () => number | undefined;
+  log: (line: string) => void;
+  warnBytes?: number;
+  intervalMs?: number;
+}): { check(): void; stop(): void } {
+  const fromEnv = Number(process.env.STRONGROOM_MOTO_WARN_MB);
+  let threshold =
+    options.warnBytes ??
+    (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv * MIB : DEFAULT_EMULATOR_WARN_BYTES);
+  const check = () => {
+    const bytes = options.read();
+    if (bytes === undefined || bytes < threshold) return;
+    options.log(
+      `warning: the AWS emulator (moto) now holds ${Math.round(bytes / MIB)} MiB of memory. It keeps all ` +
+        'state in memory; restart `npm run local` (state is not kept) before it strains this machine.',
+    );
+    while (threshold <= bytes) threshold *= 2;
+  };
+  const timer = setInterval(check, options.intervalMs ?? 15_000);
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
 }
 
 /** Starts `moto_server` on loopback and waits until it answers. */
@@ -93,7 +151,8 @@ export async function startMoto(options: {
   const [command, args] = motoCommand(options.projectRoot, options.log);
   const child = spawn(command, [...args, '-H', host, '-p', String(options.port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false' },
+    // Two malloc arenas: a thread per request otherwise spreads freed memory over many (see moto-server.py).
+    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'false', MALLOC_ARENA_MAX: '2' },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -118,6 +177,7 @@ export async function startMoto(options: {
   const handle: MotoHandle = {
     endpoint,
     process: child,
+    residentBytes: () => residentBytesOf(child.pid),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

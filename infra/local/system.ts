@@ -6,7 +6,7 @@ import { startLocalSequencer } from '../../shared/store/audit-sequencer.js';
 import { CONSOLE_BASE_PATH } from '../console/site.js';
 import { consoleFileServer } from './console-files.js';
 import { AREA_HANDLERS } from './handlers.js';
-import { type MotoHandle, portIsFree, startMoto } from './moto.js';
+import { type MotoHandle, portIsFree, startMoto, watchEmulatorMemory } from './moto.js';
 import { provisionLocal } from './provision.js';
 import { createLocalApiServer } from './server.js';
 
@@ -31,6 +31,8 @@ export interface LocalSystem {
   consoleUrl?: string;
   awsEndpoint: string;
   env: Record<string, string>;
+  /** Resident memory of the emulator started here (undefined when given one, or unknown). */
+  emulatorResidentBytes?: () => number | undefined;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     moto = await startMoto({ projectRoot: PROJECT_ROOT, port: motoPort, host, log });
     awsEndpoint = moto.endpoint;
   }
+  const started = moto;
+  const memoryWatch = started
+    ? watchEmulatorMemory({ read: () => started.residentBytes(), log })
+    : { check() {}, stop() {} };
   try {
     const env = await provisionLocal({ endpoint: awsEndpoint, region, stage });
     applyEnvironment(env);
@@ -96,14 +102,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ...(options.consoleDir ? { consoleUrl: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}` } : {}),
       awsEndpoint,
       env,
+      emulatorResidentBytes: started ? () => started.residentBytes() : undefined,
       stop: async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await sequencer.stop();
+        memoryWatch.stop();
         await moto?.stop();
       },
     };
   } catch (error) {
+    memoryWatch.stop();
     await moto?.stop();
     throw error;
   }
