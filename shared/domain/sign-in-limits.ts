@@ -3,7 +3,7 @@
  * password change, MFA enrolment), chosen so that an attacker cannot guess fast and cannot lock the owner
  * out either (docs/sign-in-and-limits.md derives the numbers):
  *
- * - per account and network (IPv4 /24, IPv6 /64): 10 failures per hour, 3 while the account is under
+ * - per account and network (IPv4 /24, IPv6 /48): 10 failures per hour, 3 while the account is under
  *   attack. A network that spends its budget stops itself, not the owner signing in from elsewhere.
  * - "under attack": more than 50 wrong passwords for the account in the last hour from all networks.
  *   Every network then gets the smaller budget: distributed password guessing slows 3×, and the owner,
@@ -56,15 +56,16 @@ export function totpFailureBudgets(account: string): Budget[] {
 }
 
 /**
- * The network an address belongs to, as attackers hold them: an IPv4 /24, an IPv6 /64 (one subscriber's
- * allocation; counting single IPv6 addresses would give an attacker 2^64 budgets). IPv4-mapped IPv6
- * addresses count as IPv4. Anything else is kept as it is.
+ * The network an address belongs to, as attackers hold them: an IPv4 /24, an IPv6 /48. A /48 is what one
+ * site or subscriber is routinely given (a free tunnel broker hands one out), so counting /64s would give
+ * one attacker 65,536 budgets. Addresses that embed an IPv4 address (IPv4-mapped, NAT64 64:ff9b::/96, 6to4
+ * 2002::/16) count as that IPv4 address. Anything else is kept as it is.
  */
 export function networkOf(ip: string): string {
-  const v4 = ipv4Of(ip);
+  const v4 = ipv4Of(ip) ?? embeddedIpv4Of(ip);
   if (v4) return `${v4.slice(0, 3).join('.')}.0/24`;
   const v6 = ipv6Groups(ip);
-  if (v6) return `${v6.slice(0, 4).join(':')}::/64`;
+  if (v6) return `${v6.slice(0, 3).join(':')}::/48`;
   return ip;
 }
 
@@ -73,9 +74,35 @@ export function networkOf(ip: string): string {
  * (a single client usually holds all of it).
  */
 export function clientKeyOf(ip: string): string {
-  const v4 = ipv4Of(ip);
+  const v4 = ipv4Of(ip) ?? embeddedIpv4Of(ip);
   if (v4) return v4.join('.');
-  return ipv6Groups(ip) ? networkOf(ip) : ip;
+  const v6 = ipv6Groups(ip);
+  return v6 ? `${v6.slice(0, 4).join(':')}::/64` : ip;
+}
+
+/**
+ * How many clients' worth of a per-client limit one IPv6 /48 gets in all. Per-client limits count an IPv6
+ * client by its /64, and one holder of a /48 has 65,536 of those; the /48 as a whole is held to this
+ * multiple of the limit, so a site with several clients is not treated as one, and an attacker's /48 is
+ * worth a handful of clients rather than tens of thousands.
+ */
+export const IPV6_SITE_FACTOR = 8;
+
+/** The IPv6 /48 a client belongs to (see IPV6_SITE_FACTOR), or undefined for IPv4 clients. */
+export function ipv6SiteOf(ip: string): string | undefined {
+  if (ipv4Of(ip) ?? embeddedIpv4Of(ip)) return undefined;
+  return ipv6Groups(ip) ? networkOf(ip) : undefined;
+}
+
+/** The IPv4 address inside a NAT64 (64:ff9b::/96) or 6to4 (2002::/16) IPv6 address. */
+function embeddedIpv4Of(ip: string): number[] | undefined {
+  const groups = ipv6Groups(ip)?.map((g) => Number.parseInt(g, 16));
+  if (!groups) return undefined;
+  const octets = (hi: number, lo: number) => [hi >> 8, hi & 0xff, lo >> 8, lo & 0xff];
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0))
+    return octets(groups[6]!, groups[7]!);
+  if (groups[0] === 0x2002) return octets(groups[1]!, groups[2]!);
+  return undefined;
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;

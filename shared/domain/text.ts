@@ -7,28 +7,40 @@
 /** A UTF-16 surrogate without its partner. */
 export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-// C0 controls except tab, line feed and carriage return (certificates and SQL text have line breaks), DEL
-// and the C1 controls.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+// Control characters (general category Cc: C0, DEL and C1) except tab, line feed and carriage return
+// (certificates and SQL text have line breaks).
+const CONTROL = /(?![\t\n\r])\p{Cc}/u;
 
 // Bidirectional formatting: the explicit embeddings, overrides and isolates, and the implicit marks
 // (LRM, RLM, ALM). Each can make text display in an order other than the one stored (CVE-2021-42574).
 const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 
-// Invisible characters: zero-width space, joiners, word joiner, BOM, Mongolian vowel separator, the
-// invisible operators, Hangul fillers, and the tag characters used to smuggle hidden text.
-const INVISIBLE = /[\u180E\u200B-\u200D\u2060-\u2064\uFEFF\u115F\u1160\u3164\uFFA0]|[\u{E0000}-\u{E007F}]/u;
+// Everything that renders as nothing, by Unicode property rather than by a list that attackers can step
+// around: format characters (Cf: zero-width space and joiners, word joiner, BOM, the deprecated format
+// controls, interlinear annotation, tags), the line and paragraph separators (Zl, Zp), and every default
+// ignorable code point (soft hyphen, combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
+// variation selectors, Mongolian free variation selectors, ...).
+const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu');
 
-// The uses of otherwise-invisible characters that render as one visible symbol, and are kept:
+// The uses of otherwise-invisible characters that render as (part of) one visible symbol, and are kept:
 // - ZWJ inside an emoji sequence (👩‍💻): between two pictographs, the first optionally with VS16 or a skin tone;
 // - ZWNJ and ZWJ between two letters of a script that needs them to spell words (Arabic, Persian, Indic);
-// - tag characters inside an emoji tag sequence (the subdivision flags 🏴󠁧󠁢󠁳󠁣󠁴󠁿), which end with U+E007F.
+// - tag characters inside an emoji tag sequence (the subdivision flags 🏴󠁧󠁢󠁳󠁣󠁴󠁿), which end with U+E007F;
+// - a variation selector right after a character that has variation sequences: VS15/VS16 after an emoji
+//   (❤️, 1️⃣), VS1-VS16 and the ideographic selectors after a CJK ideograph, and the Mongolian free
+//   variation selectors after a Mongolian letter.
 const EMOJI_JOINER =
   /(?<=\p{Extended_Pictographic}[\u{FE0F}\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})/gu;
-const SCRIPT_JOINER =
-  /(?<=[\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}])[\u200C\u200D](?=[\p{Script=Arabic}\p{Script=Devanagari}\p{Script=Bengali}\p{Script=Gurmukhi}\p{Script=Gujarati}\p{Script=Oriya}\p{Script=Tamil}\p{Script=Telugu}\p{Script=Kannada}\p{Script=Malayalam}\p{Script=Sinhala}])/gu;
+const SCRIPTS_WITH_JOINERS =
+  '\\p{Script=Arabic}\\p{Script=Devanagari}\\p{Script=Bengali}\\p{Script=Gurmukhi}\\p{Script=Gujarati}\\p{Script=Oriya}\\p{Script=Tamil}\\p{Script=Telugu}\\p{Script=Kannada}\\p{Script=Malayalam}\\p{Script=Sinhala}';
+const SCRIPT_JOINER = new RegExp(
+  `(?<=[${SCRIPTS_WITH_JOINERS}])[\\u200C\\u200D](?=[${SCRIPTS_WITH_JOINERS}])`,
+  'gu',
+);
 const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
+const VARIATION_SEQUENCE =
+  /(?<=\p{Emoji})[\u{FE0E}\u{FE0F}]|(?<=\p{Ideographic})[\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}]|(?<=\p{Script=Mongolian})[\u180B-\u180D\u180F]/gu;
 
 /** Why a string may not be accepted as input, or undefined when it may. */
 export function unsafeTextReason(value: string): string | undefined {
@@ -39,10 +51,31 @@ export function unsafeTextReason(value: string): string | undefined {
     const visible = value
       .replace(EMOJI_TAG_SEQUENCE, '\u{1F3F4}')
       .replace(EMOJI_JOINER, '')
-      .replace(SCRIPT_JOINER, '');
+      .replace(SCRIPT_JOINER, '')
+      .replace(VARIATION_SEQUENCE, '');
     if (INVISIBLE.test(visible)) return 'Contains an invisible (zero-width) character';
   }
   return undefined;
+}
+
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
+const CONTROL_ALL = new RegExp(CONTROL.source, 'gu');
+
+/**
+ * Text taken from a request header (the User-Agent) made safe to store and show back to people: every
+ * control, format, invisible character and unpaired surrogate becomes U+FFFD, and the result is cut to
+ * `maxLength` code units without splitting a surrogate pair. Headers are not refused (a client does not
+ * choose its User-Agent with care), but nothing in them may reach a session list, an audit log or a
+ * terminal as sent.
+ */
+export function displayableHeader(value: string, maxLength: number): string {
+  const safe = value
+    .replace(LONE_SURROGATE_ALL, '\uFFFD')
+    .replace(CONTROL_ALL, '\uFFFD')
+    .replace(INVISIBLE_ALL, '\uFFFD');
+  if (safe.length <= maxLength) return safe;
+  const cut = safe.slice(0, maxLength);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
 }
 
 /** `key` with everything outside printable ASCII written as `\\uXXXX`, safe to echo in an error. */
@@ -99,3 +132,6 @@ export function findUnsafeText(value: unknown, root: string, limit = 20): Unsafe
   walk(value, root, 0);
   return found;
 }
+
+/** The longest User-Agent kept with a session or an audit event. */
+export const USER_AGENT_MAX_LENGTH = 512;

@@ -5,8 +5,8 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { clientKeyOf } from '../domain/sign-in-limits.js';
-import { findUnsafeText } from '../domain/text.js';
+import { IPV6_SITE_FACTOR, clientKeyOf, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
+import { USER_AGENT_MAX_LENGTH, displayableHeader, findUnsafeText } from '../domain/text.js';
 import type { AuthContext, Authorizer, RateLimiter } from './auth-context.js';
 import {
   HttpProblemError,
@@ -330,15 +330,29 @@ function inputValidation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGateway
   };
 }
 
-/** The route's per-IP rate limits (before authentication: they guard it). */
+/**
+ * The route's per-client and per-network rate limits (before authentication: they guard it). A client is
+ * an IPv4 address or an IPv6 /64, and each IPv6 /48 is also held to IPV6_SITE_FACTOR times the limit; a
+ * network is an IPv4 /24 or an IPv6 /48.
+ */
 function rateLimits(limiter?: RateLimiter): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: async (request) => {
-      const rules = (state(request).bound!.route.rateLimits ?? []).filter((r) => (r.per ?? 'ip') === 'ip');
+      const rules = (state(request).bound!.route.rateLimits ?? []).filter(
+        (r) => (r.per ?? 'ip') === 'ip' || r.per === 'network',
+      );
       if (!rules.length) return;
       if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
-      const client = clientKeyOf(sourceIpOf(request.event));
-      for (const rule of rules) await limiter.consume(rule.name, client, rule.limit, rule.windowSeconds);
+      const ip = sourceIpOf(request.event);
+      const site = ipv6SiteOf(ip);
+      for (const rule of rules) {
+        if (rule.per === 'network') {
+          await limiter.consume(rule.name, networkOf(ip), rule.limit, rule.windowSeconds);
+          continue;
+        }
+        await limiter.consume(rule.name, clientKeyOf(ip), rule.limit, rule.windowSeconds);
+        if (site) await limiter.consume(rule.name, site, rule.limit * IPV6_SITE_FACTOR, rule.windowSeconds);
+      }
     },
   };
 }
@@ -431,7 +445,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
         body: s.validated.body as never,
         auth: s.auth,
         sourceIp: sourceIpOf(event),
-        userAgent: header(event, 'user-agent') ?? '',
+        userAgent: displayableHeader(header(event, 'user-agent') ?? '', USER_AGENT_MAX_LENGTH),
         event,
         context,
       });

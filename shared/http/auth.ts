@@ -3,6 +3,7 @@ import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
+import { USER_AGENT_MAX_LENGTH, displayableHeader } from '../domain/text.js';
 import { rememberTenantPlan } from '../store/audit-store.js';
 import { AuthLookups } from '../store/auth-lookups.js';
 import { IdentityStore, type SessionRecord, type UserRecord, epochOf } from '../store/identity-store.js';
@@ -272,7 +273,7 @@ function requestActor(event: APIGatewayProxyEvent, principal: Principal): AuditA
   return auditActorOf({
     principal,
     ip: event.requestContext?.identity?.sourceIp || 'unknown',
-    userAgent: userAgent ?? '',
+    userAgent: displayableHeader(userAgent ?? '', USER_AGENT_MAX_LENGTH),
   });
 }
 

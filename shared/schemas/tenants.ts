@@ -61,9 +61,15 @@ export const ApiKey = z
 
 const TenantName = z.string().trim().min(1).max(100);
 
-/** Tenants one user may create per hour and per day. */
+/**
+ * Tenants one user, and one network (IPv4 /24, IPv6 /48), may create per hour and per day. Accounts cost
+ * nothing to make, so a per-user limit alone would let one network make as many tenants as it makes
+ * accounts.
+ */
 export const TENANT_CREATIONS_PER_USER_PER_HOUR = 10;
 export const TENANT_CREATIONS_PER_USER_PER_DAY = 30;
+export const TENANT_CREATIONS_PER_NETWORK_PER_HOUR = 10;
+export const TENANT_CREATIONS_PER_NETWORK_PER_DAY = 30;
 
 export const createTenant = defineRoute({
   id: 'createTenant',
@@ -86,6 +92,18 @@ export const createTenant = defineRoute({
       name: 'tenant-create-user-day',
       per: 'user',
       limit: TENANT_CREATIONS_PER_USER_PER_DAY,
+      windowSeconds: 86_400,
+    },
+    {
+      name: 'tenant-create-network-hour',
+      per: 'network',
+      limit: TENANT_CREATIONS_PER_NETWORK_PER_HOUR,
+      windowSeconds: 3600,
+    },
+    {
+      name: 'tenant-create-network-day',
+      per: 'network',
+      limit: TENANT_CREATIONS_PER_NETWORK_PER_DAY,
       windowSeconds: 86_400,
     },
   ],

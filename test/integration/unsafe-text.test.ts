@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unsafeTextReason } from '../../shared/domain/text.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TestUser, createTenant, signUp } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
@@ -27,6 +28,18 @@ const BAD = {
   NUL: 'a\u0000b',
   'bidi override': 'Acme\u202Egnp.exe',
   'zero-width space': 'ad\u200Bmin',
+} as const;
+
+/** Further characters that render as nothing (so a name can pose as another), refused in names. */
+const INVISIBLE_IN_NAMES = {
+  'soft hyphen': 'Ac\u00ADme',
+  'combining grapheme joiner': 'Ac\u034Fme',
+  'Khmer inherent vowel': 'Ac\u17B4me',
+  'deprecated format control': 'Ac\u206Ame',
+  'variation selector after a letter': 'Ac\uFE0Fme',
+  'interlinear annotation': 'Ac\uFFF9me',
+  'line separator': 'Ac\u2028me',
+  'Mongolian free variation selector outside Mongolian': 'Ac\u180Bme',
 } as const;
 
 /** The raw JSON of a body holding `value` (a lone surrogate must be sent as an escape: UTF-8 cannot carry it). */
@@ -93,7 +106,7 @@ describe('unsafe characters in any string field', () => {
   });
 
   it('in names: the display name, the tenant name, in each form seen in attacks', async () => {
-    for (const [label, value] of Object.entries(BAD)) {
+    for (const [label, value] of Object.entries({ ...BAD, ...INVISIBLE_IN_NAMES })) {
       const rename = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
         token: owner.token,
         rawBody: rawJson({ name: `Acme ${value}` }),
@@ -122,6 +135,34 @@ describe('unsafe characters in any string field', () => {
     expect(res.status, res.text).toBe(200);
     expect(res.body.name).toBe('Lab 👩\u200D🔬 می\u200Cخواهم');
     await api.request('PATCH', `/v1/tenants/${tenantId}`, { token: owner.token, body: { name: 'Text Co' } });
+  });
+
+  it('keeps a User-Agent with controls out of the session list and the audit log (made safe, not refused)', async () => {
+    // C1 controls as Latin-1 bytes (HTTP clients refuse anything above U+00FF in a header).
+    const userAgent = 'Mozilla/5.0 \x9b2J\x9b31mAdmin console\x85';
+    const login = await api.request('POST', '/v1/auth/login', {
+      body: { email: owner.email, password: owner.password },
+      headers: { 'user-agent': userAgent },
+    });
+    expect(login.status, login.text).toBe(200);
+    const token = login.body.token as string;
+    const rename = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+      token,
+      body: { name: 'Text Co' },
+      headers: { 'user-agent': userAgent },
+    });
+    expect(rename.status, rename.text).toBe(200);
+    const sessions = await api.request('GET', '/v1/me/sessions', { token });
+    const events = await api.request('GET', `/v1/tenants/${tenantId}/audit-events`, { token });
+    const current = sessions.body.items.find((s: { current: boolean }) => s.current);
+    // Each control is replaced, the rest kept (how the bytes decode is the HTTP stack's business).
+    expect(current.userAgent).toMatch(/^Mozilla\/5\.0 .*\uFFFD2J.*\uFFFD31mAdmin console.*\uFFFD$/);
+    const agents: string[] = [
+      ...sessions.body.items.map((s: { userAgent: string }) => s.userAgent),
+      ...events.body.items.map((e: { actor: { userAgent: string } }) => e.actor.userAgent),
+    ];
+    expect(agents).toContain(current.userAgent);
+    expect(agents.filter((ua) => unsafeTextReason(ua) !== undefined)).toEqual([]);
   });
 
   it('answers a body nested past any schema with a 400, not a stack overflow', async () => {

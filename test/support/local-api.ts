@@ -23,11 +23,14 @@ export interface RequestOptions {
   sourceIp?: string;
 }
 
-let nextIp = 0;
-/** A fresh loopback address, 127.1.0.1 onwards. */
+// Consecutive requests come from different /24s (some limits count a whole network), and every test file
+// starts at its own random point, so files sharing the emulator's counters do not share addresses. The
+// range 127.128.0.0-127.191.255.255 keeps clear of the addresses tests pin by hand.
+let nextIp = Math.floor(Math.random() * 2 ** 22);
+/** A fresh loopback address in 127.128.0.0/10. */
 export function freshLoopbackIp(): string {
-  nextIp++;
-  return `127.1.${(nextIp >> 8) & 255}.${nextIp & 255 || 1}`;
+  nextIp = (nextIp + 1) % 2 ** 22;
+  return `127.${128 + ((nextIp >> 16) & 63)}.${nextIp & 255}.${(nextIp >> 8) & 255 || 1}`;
 }
 
 /** The local API server on a free loopback port, as `npm run local` serves it, with a small client. */

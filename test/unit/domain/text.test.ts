@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findUnsafeText, unsafeTextReason } from '../../../shared/domain/text.js';
+import { displayableHeader, findUnsafeText, unsafeTextReason } from '../../../shared/domain/text.js';
 
 describe('unsafeTextReason', () => {
   it('accepts ordinary text in any script, with line breaks and tabs', () => {
@@ -50,6 +50,42 @@ describe('unsafeTextReason', () => {
     expect(unsafeTextReason('\u200D💻')).toBeDefined();
   });
 
+  it('refuses every character that renders as nothing, by Unicode property, not only the well-known ones', () => {
+    // Each can make a name look exactly like another one (Ac?me shown as "Acme").
+    for (const code of [
+      0x00ad, // soft hyphen
+      0x034f, // combining grapheme joiner
+      0x115f, // Hangul choseong filler
+      0x17b4, // Khmer inherent vowel
+      0x17b5,
+      0x180b, // Mongolian free variation selector, outside Mongolian
+      0x206a, // the deprecated format controls
+      0x206f,
+      0xfe00, // variation selectors after a letter that has no variation sequence
+      0xfe0f,
+      0xfff9, // interlinear annotation
+      0xfffb,
+      0x2028, // line and paragraph separators
+      0x2029,
+      0x1d173, // musical symbol begin beam (format)
+      0x1bca0, // shorthand format letter overlap
+      0xe0100, // an ideographic variation selector after a Latin letter
+      0xe0001, // language tag
+    ])
+      expect(unsafeTextReason(`Ac${String.fromCodePoint(code)}me`), code.toString(16)).toBe(
+        'Contains an invisible (zero-width) character',
+      );
+  });
+
+  it('keeps variation selectors where they select a visible form', () => {
+    expect(unsafeTextReason('I \u2764\uFE0F data')).toBeUndefined(); // red heart, emoji style
+    expect(unsafeTextReason('\u2764\uFE0E')).toBeUndefined(); // text style
+    expect(unsafeTextReason('1\uFE0F\u20E3')).toBeUndefined(); // keycap one
+    expect(unsafeTextReason('\u845B\u{E0100}城')).toBeUndefined(); // an ideographic variation of 葛
+    expect(unsafeTextReason('\u1820\u180B')).toBeUndefined(); // a Mongolian letter's variant form
+    expect(unsafeTextReason('\uFE0F')).toBeDefined(); // alone
+  });
+
   it('keeps the joiners that render as one visible symbol', () => {
     expect(unsafeTextReason('Ada 👩\u200D💻')).toBeUndefined(); // woman technologist
     expect(unsafeTextReason('👨🏽\u200D🚀')).toBeUndefined(); // with a skin tone
@@ -95,5 +131,21 @@ describe('findUnsafeText', () => {
 
   it('finds nothing in scalars other than strings', () => {
     expect(findUnsafeText({ a: 1, b: true, c: null, d: [1.5, false] }, 'query')).toEqual([]);
+  });
+});
+
+describe('displayableHeader', () => {
+  it('replaces controls, format and invisible characters and unpaired surrogates with U+FFFD', () => {
+    expect(displayableHeader('Mozilla/5.0 \x9b2J\x9b31mAdmin\x85\u202E\u200B\uD800 ok', 512)).toBe(
+      'Mozilla/5.0 \uFFFD2J\uFFFD31mAdmin\uFFFD\uFFFD\uFFFD\uFFFD ok',
+    );
+    expect(unsafeTextReason(displayableHeader('a\u0000b\u2028c\u{E0041}', 512))).toBeUndefined();
+  });
+
+  it('keeps ordinary agents as they are and cuts long ones without splitting a surrogate pair', () => {
+    const agent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)';
+    expect(displayableHeader(agent, 512)).toBe(agent);
+    expect(displayableHeader('ab😀', 3)).toBe('ab');
+    expect(displayableHeader('x'.repeat(600), 512)).toHaveLength(512);
   });
 });
