@@ -497,16 +497,18 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
           'a@example.test',
         ),
       )),
-      ...(await writesOf('sign in: session', () => store.createSession(oldSession, platformAudit))),
-      ...(await writesOf('sign in: rehash', () => store.setPasswordHash(U1, 'h2'))),
-      ...(await writesOf('change password', () => store.changePassword(U1, 'h3', S1, platformAudit))),
+      ...(await writesOf('sign in: session', () =>
+        store.createSession(oldSession, { credentialEpoch: 0, mfaEnabled: false }, platformAudit),
+      )),
+      ...(await writesOf('sign in: rehash', () => store.setPasswordHash(U1, 'h2', 0))),
+      ...(await writesOf('change password', () => store.changePassword(U1, 'h3', 0, S1, platformAudit))),
       ...(await writesOf('revoke a session', () => store.deleteSession(U1, S1, platformAudit))),
       ...(await writesOf('revoke other sessions', () => store.deleteSessionsExcept(U1, S1))),
       ...(await writesOf('enrol TOTP', () => store.setPendingTotp(U1, 'ciphertext'))),
       ...(await writesOf('confirm TOTP', () =>
-        store.enableTotp(U1, 'ciphertext', 1, ['c'.repeat(64)], S1, platformAudit),
+        store.enableTotp(U1, 'ciphertext', 1, ['c'.repeat(64)], 0, S1, platformAudit),
       )),
-      ...(await writesOf('remove TOTP', () => store.disableTotp(U1, platformAudit))),
+      ...(await writesOf('remove TOTP', () => store.disableTotp(U1, 0, S1, platformAudit))),
       ...(await writesOf('sign in: TOTP step', () => store.consumeTotpStep(U1, 1))),
       ...(await writesOf('sign in: recovery code', () => store.consumeRecoveryCode(U1, 'c'.repeat(64)))),
     ];

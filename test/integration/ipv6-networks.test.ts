@@ -12,7 +12,9 @@ import { IdentityStore } from '../../shared/store/identity-store.js';
  * the real budgets over the emulator's identity table; 64 /64s of one /48 stand for the 65,536.
  */
 describe('password-failure budgets over IPv6', () => {
-  it('give a /48 no more password checks for one account than one network’s budget', async () => {
+  it('give a /48 no more password checks for one account than one network’s budget', {
+    timeout: 300_000,
+  }, async () => {
     const budgets = new FailureBudgets(
       new IdentityStore(platformDynamo(), process.env.IDENTITY_TABLE!).rateWindows,
     );
