@@ -181,7 +181,7 @@ export type paths = {
         put?: never;
         /** Start TOTP enrolment: a secret and its otpauth URI */
         post: operations["enrolTotp"];
-        /** Turn MFA off (needs an MFA session and a current code or a recovery code) */
+        /** Turn MFA off (needs an MFA session and a current code or a recovery code); every other session is signed out */
         delete: operations["removeTotp"];
         options?: never;
         head?: never;
