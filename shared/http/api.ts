@@ -331,25 +331,18 @@ function inputValidation(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGateway
 }
 
 /**
- * The route's per-client and per-network rate limits (before authentication: they guard it). A client is
- * an IPv4 address or an IPv6 /64, and each IPv6 /48 is also held to IPV6_SITE_FACTOR times the limit; a
- * network is an IPv4 /24 or an IPv6 /48.
+ * The route's per-client rate limits (before authentication: they guard it). A client is an IPv4 address
+ * or an IPv6 /64, and each IPv6 /48 is also held to IPV6_SITE_FACTOR times the limit.
  */
 function rateLimits(limiter?: RateLimiter): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: async (request) => {
-      const rules = (state(request).bound!.route.rateLimits ?? []).filter(
-        (r) => (r.per ?? 'ip') === 'ip' || r.per === 'network',
-      );
+      const rules = (state(request).bound!.route.rateLimits ?? []).filter((r) => (r.per ?? 'ip') === 'ip');
       if (!rules.length) return;
       if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
       const ip = sourceIpOf(request.event);
       const site = ipv6SiteOf(ip);
       for (const rule of rules) {
-        if (rule.per === 'network') {
-          await limiter.consume(rule.name, networkOf(ip), rule.limit, rule.windowSeconds);
-          continue;
-        }
         await limiter.consume(rule.name, clientKeyOf(ip), rule.limit, rule.windowSeconds);
         if (site) await limiter.consume(rule.name, site, rule.limit * IPV6_SITE_FACTOR, rule.windowSeconds);
       }
@@ -358,8 +351,9 @@ function rateLimits(limiter?: RateLimiter): middy.MiddlewareObj<APIGatewayProxyE
 }
 
 /**
- * The route's per-user and per-tenant rate limits, keyed on the verified caller and tenant (after
- * authorization, so nobody spends another's budget; before the body, so malformed requests count too).
+ * The route's per-user, per-tenant and per-network rate limits, keyed on the verified caller, the tenant
+ * and the caller's network (IPv4 /24, IPv6 /48) (after authorization, so nobody spends another's budget,
+ * and an unauthenticated flood from a shared network cannot use up its members' budget; before the body, so malformed requests count too).
  */
 function callerRateLimits(
   limiter?: RateLimiter,
@@ -367,11 +361,18 @@ function callerRateLimits(
   return {
     before: async (request) => {
       const s = state(request);
-      const rules = (s.bound!.route.rateLimits ?? []).filter((r) => r.per === 'user' || r.per === 'tenant');
+      const rules = (s.bound!.route.rateLimits ?? []).filter(
+        (r) => r.per === 'user' || r.per === 'tenant' || r.per === 'network',
+      );
       if (!rules.length) return;
       if (!limiter) throw new Error('route declares rate limits but no rate limiter is configured');
       for (const rule of rules) {
-        const key = rule.per === 'user' ? s.auth.principal?.userId : s.auth.tenant?.scope.tenantId;
+        const key =
+          rule.per === 'network'
+            ? networkOf(sourceIpOf(request.event))
+            : rule.per === 'user'
+              ? s.auth.principal?.userId
+              : s.auth.tenant?.scope.tenantId;
         if (!key) throw new Error(`route ${s.bound!.route.id} limits per ${rule.per} without one`);
         await limiter.consume(rule.name, key, rule.limit, rule.windowSeconds);
       }

@@ -23,9 +23,9 @@ export interface RateLimitRule {
   limit: number;
   windowSeconds: number;
   /**
-   * Whose budget the rule counts: the client (IPv4 address, IPv6 /64; checked before anything else), the
-   * client's network (IPv4 /24, IPv6 /48; also before anything else), or the signed-in user or the path's
-   * tenant (both checked right after authorization, before the body is read).
+   * Whose budget the rule counts: the client (IPv4 address, IPv6 /64; checked before anything else), or
+   * the signed-in user, the path's tenant or the caller's network (IPv4 /24, IPv6 /48) (these three checked
+   * right after authorization, before the body is read).
    * @default 'ip'
    */
   per?: 'ip' | 'network' | 'user' | 'tenant';

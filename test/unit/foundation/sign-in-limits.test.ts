@@ -122,7 +122,7 @@ describe('route rate limits', () => {
     expect((await handler(from('2001:db8:a:1::1'), lambdaContext('test'))).statusCode).toBe(204);
   });
 
-  it('keys per-network rules by IPv4 /24 and IPv6 /48, before authentication', async () => {
+  it('keys per-network rules by IPv4 /24 and IPv6 /48', async () => {
     const perNetwork = defineRoute({
       id: 'perNetwork',
       method: 'POST',
