@@ -60,7 +60,7 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       stage: config.stage,
       stateful: stateful.resources,
       projectRoot: config.projectRoot,
-      description: `Strongroom ${config.stage} functions, API, WAF and alarms (${region})`,
+      description: `Strongroom ${config.stage} functions, API, WAF, alarms and the console distribution (${region})`,
     });
     stateless.addStackDependency(stateful);
     const homed = tenants.filter((t) => t.region === region).map((t) => t.tenantId);

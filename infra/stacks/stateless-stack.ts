@@ -24,6 +24,7 @@ import { SECURITY_HEADERS } from '../../shared/http/api.js';
 import { AREAS, type Area } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { AREA_NATIVE_MODULES } from '../constructs/bundling.js';
+import { ConsoleDistribution } from '../constructs/console-distribution.js';
 import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import { TenantDataRole } from '../constructs/tenant-data-role.js';
 import { TenantKeyAccess } from '../constructs/tenant-key-access.js';
@@ -70,6 +71,8 @@ export class StatelessStack extends Stack {
   /** The audit sequencer (stream) and the daily chain verification (schedule), with their alarms. */
   readonly auditChain: AuditChainJobs;
   readonly alarmTopic: sns.Topic;
+  /** The console's bucket and the CloudFront distribution that serves it and the API on one origin. */
+  readonly console: ConsoleDistribution;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -146,8 +149,14 @@ export class StatelessStack extends Stack {
     this.api = this.#restApi(props);
     this.#webAcl(props);
     this.alarmTopic = this.#alarms();
+    this.console = new ConsoleDistribution(this, 'Console', { api: this.api, stage });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: `https://${this.console.distribution.distributionDomainName}/console/`,
+      description:
+        'The console; the same host also serves the API (/v1/*, /health, /openapi.json, /compat/*)',
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
   }
 

@@ -7,6 +7,8 @@ export interface SimulatedRequest {
   principal: string;
   action: string;
   resource: string;
+  /** The resource's account when its ARN has none (S3 buckets). @default the ARN's, else the principal's */
+  resourceAccount?: string;
   /** Context keys as IAM would supply them (the simulator derives none, e.g. `aws:PrincipalArn`). */
   context?: Record<string, string | string[]>;
   identityPolicies: unknown[];
@@ -17,7 +19,11 @@ export interface SimulatedRequest {
 
 /** One request through the IAM policy simulator (no SCPs or RCPs); the overall decision. */
 export async function simulate(request: SimulatedRequest): Promise<Decision> {
-  const accountId = request.resource.split(':')[4] || request.principal.split(':')[4] || '123456789012';
+  const accountId =
+    request.resourceAccount ||
+    request.resource.split(':')[4] ||
+    request.principal.split(':')[4] ||
+    '123456789012';
   const response = await runSimulation(
     {
       request: {
