@@ -8,6 +8,7 @@ import { PageQuery, TenantId, TenantParams, UserId } from './common.js';
 const Role = z.enum(ROLES);
 const KeyId = z.string().regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id');
 
+/** A settings change: absent keys keep their value; a session limit set to null returns to the platform default. */
 const Settings = z.strictObject({
   requireMfa: z.boolean().optional(),
   sessionIdleSeconds: z
@@ -15,13 +16,17 @@ const Settings = z.strictObject({
     .int()
     .min(300)
     .max(14 * 86_400)
-    .optional(),
+    .nullable()
+    .optional()
+    .describe('Idle limit of sessions in this tenant; null: the platform default (14 days)'),
   sessionAbsoluteSeconds: z
     .number()
     .int()
     .min(900)
     .max(30 * 86_400)
-    .optional(),
+    .nullable()
+    .optional()
+    .describe('Absolute limit of sessions in this tenant; null: the platform default (30 days)'),
 });
 
 export const Tenant = z

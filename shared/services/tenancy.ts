@@ -134,14 +134,24 @@ export class TenancyService {
 
   async updateTenant(
     caller: TenantCaller,
-    changes: { name?: string; plan?: Plan; settings?: Partial<TenantSettings> },
+    changes: {
+      name?: string;
+      plan?: Plan;
+      /** Absent keys keep their value; a session limit set to null is removed (the platform default). */
+      settings?: { [K in keyof TenantSettings]?: TenantSettings[K] | null };
+    },
   ) {
     const { scope } = caller.access;
     if (changes.plan !== undefined && !caller.access.permissions.has('tenant:plan')) {
       throw new ForbiddenError('Changing the plan needs the tenant:plan permission.');
     }
     const before = await this.deps.tenants.getTenant(scope);
-    const settings = changes.settings ? { ...before.settings, ...changes.settings } : undefined;
+    let settings: TenantSettings | undefined;
+    if (changes.settings) {
+      const merged: Record<string, unknown> = { ...before.settings, ...changes.settings };
+      for (const [key, value] of Object.entries(merged)) if (value === null) delete merged[key];
+      settings = merged as unknown as TenantSettings;
+    }
     const audits = [];
     if (changes.name !== undefined || settings) {
       audits.push(

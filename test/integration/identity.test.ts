@@ -355,6 +355,29 @@ describe('TOTP MFA', () => {
     expect(res.status).toBe(403);
     expect(problemType(res)).toBe('mfa-enrolment-required');
   });
+
+  it('keeps settings a change leaves out, and returns a session limit set to null to the platform default', async () => {
+    const { tenantId, users } = await tenantWithEveryRole(api, 'LimitsCorp');
+    const patch = (settings: unknown) =>
+      api.request('PATCH', `/v1/tenants/${tenantId}`, { token: users.admin.token, body: { settings } });
+    const set = await patch({ sessionIdleSeconds: 900, sessionAbsoluteSeconds: 3600 });
+    expect(set.status, set.text).toBe(200);
+    expect(set.body.settings).toEqual({
+      requireMfa: false,
+      sessionIdleSeconds: 900,
+      sessionAbsoluteSeconds: 3600,
+    });
+    const kept = await patch({ requireMfa: false });
+    expect(kept.body.settings).toEqual(set.body.settings);
+    const cleared = await patch({ sessionIdleSeconds: null });
+    expect(cleared.status, cleared.text).toBe(200);
+    expect(cleared.body.settings).toEqual({ requireMfa: false, sessionAbsoluteSeconds: 3600 });
+    const read = await api.request('GET', `/v1/tenants/${tenantId}`, { token: users.viewer.token });
+    expect(read.body.settings).toEqual({ requireMfa: false, sessionAbsoluteSeconds: 3600 });
+    // requireMfa is a switch, not a limit: null is refused, as are limits out of range.
+    expect((await patch({ requireMfa: null })).status).toBe(400);
+    expect((await patch({ sessionIdleSeconds: 299 })).status).toBe(400);
+  });
 });
 
 describe('tenants and members', () => {

@@ -2100,8 +2100,10 @@ export interface operations {
                     plan?: "free" | "team" | "enterprise";
                     settings?: {
                         requireMfa?: boolean;
-                        sessionAbsoluteSeconds?: number;
-                        sessionIdleSeconds?: number;
+                        /** @description Absolute limit of sessions in this tenant; null: the platform default (30 days) */
+                        sessionAbsoluteSeconds?: number | null;
+                        /** @description Idle limit of sessions in this tenant; null: the platform default (14 days) */
+                        sessionIdleSeconds?: number | null;
                     };
                 };
             };

@@ -7,6 +7,11 @@ import { useTenant } from '../app/tenant';
 import { CheckboxField, Field, Form, SelectField, integer, text } from '../components/form';
 import { useTitle } from '../components/hooks';
 import { Notice, Section, When } from '../components/status';
+import type { operations } from '../api/schema';
+
+type TenantSettingsChange = NonNullable<
+  NonNullable<operations['updateTenant']['requestBody']>['content']['application/json']['settings']
+>;
 
 /** A tenant's summary, settings, plan, export and deletion (each part only for roles that may use it). */
 export function TenantOverviewScreen() {
@@ -48,13 +53,13 @@ function SettingsSection() {
         busyLabel="Saving…"
         onSubmit={async (values) => {
           setSaved(false);
-          const settings: NonNullable<Schemas['Tenant']['settings']> = {
+          // An emptied limit is sent as null: the API then returns it to the platform default (an absent
+          // key would keep the old limit).
+          const settings: TenantSettingsChange = {
             requireMfa: values.get('settings.requireMfa') === 'on',
+            sessionIdleSeconds: integer(values, 'settings.sessionIdleSeconds') ?? null,
+            sessionAbsoluteSeconds: integer(values, 'settings.sessionAbsoluteSeconds') ?? null,
           };
-          const idle = integer(values, 'settings.sessionIdleSeconds');
-          const absolute = integer(values, 'settings.sessionAbsoluteSeconds');
-          if (idle !== undefined) settings.sessionIdleSeconds = idle;
-          if (absolute !== undefined) settings.sessionAbsoluteSeconds = absolute;
           const plan = text(values, 'plan') as Schemas['Tenant']['plan'] | undefined;
           ok(
             await api.PATCH('/v1/tenants/{tenantId}', {
