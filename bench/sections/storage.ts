@@ -75,7 +75,9 @@ export const storageSection: BenchSection = {
       const { StorageCredentialVendor } = await import('../../shared/store/storage-vendor.js');
       const { tenantStorageAccessFromEnv } = await import('../../shared/store/tenant-storage-access.js');
       const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
-      const { mintTenantScope } = await import('../../shared/store/tenant-scope.js');
+      const { mintTenantScope, tenantKey } = await import('../../shared/store/tenant-scope.js');
+      const { TenantStore, memberSk } = await import('../../shared/store/tenant-store.js');
+      const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
 
       const tenantClients = tenantDataClientsFromEnv();
       const platform = platformDynamo();
@@ -104,6 +106,7 @@ export const storageSection: BenchSection = {
         managedBucket: process.env.STORAGE_BUCKET!,
         reservedBuckets: [process.env.STORAGE_BUCKET!],
         region: 'us-east-1',
+        members: new TenantStore(tenantClients, process.env.TENANT_DATA_TABLE!),
       });
       const tenantId = newId('t');
       const callerFor = (userId: string, role: 'editor' | 'admin' = 'editor') => ({
@@ -116,9 +119,29 @@ export const storageSection: BenchSection = {
         ip: '127.0.0.1',
         userAgent: 'bench',
       });
-      const admin = callerFor(newId('u'), 'admin');
+      // Members as the tenants function writes them: a vend re-reads its caller's membership after STS.
+      const member = async (caller: ReturnType<typeof callerFor>) => {
+        const db = await tenantClients.forScope(caller.access.scope);
+        await db.send(
+          new PutCommand({
+            TableName: process.env.TENANT_DATA_TABLE!,
+            Item: {
+              ...tenantKey(caller.access.scope, memberSk(caller.principal.userId)),
+              tenantId,
+              userId: caller.principal.userId,
+              role: caller.access.roleCeiling,
+              email: `${caller.principal.userId}@bench.test`,
+              name: 'bench',
+              addedAt: new Date().toISOString(),
+              addedBy: caller.principal.userId,
+            },
+          }),
+        );
+        return caller;
+      };
+      const admin = await member(callerFor(newId('u'), 'admin'));
       const location = await service.registerLocation(admin, { managed: true });
-      const editor = callerFor(newId('u'));
+      const editor = await member(callerFor(newId('u')));
 
       const { counts } = instrumented;
       const measure = async (label: string, runs: number, once: (i: number) => Promise<unknown>) => {

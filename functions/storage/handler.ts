@@ -64,8 +64,7 @@ const service = new StorageService({
   platformAccountId: requireEnv('tenantStorageBoundaryArn').split(':')[4],
   verifier: new ExternalRootVerifier(sts),
   pathOwners: new StoragePathOwners(platform, requireEnv('identityTable')),
-  memberRole: async (_tenantId, userId, caller) =>
-    (await members.getMember(caller.access.scope, userId))?.role,
+  members,
 });
 
 /**

@@ -24,6 +24,7 @@ export const AUDIT_ACTIONS = [
   'storage-location.removed',
   'instance.created',
   'storage-credentials.vended',
+  'storage-credentials.withheld',
   'storage-credentials.revoked',
   'connection.created',
   'connection.updated',

@@ -52,6 +52,20 @@ export function revocationOf(input: {
 }
 
 /**
+ * How long a storage fence lasts. A member's removal or demotion, and a location's deletion, first fence the
+ * member or location item, then revoke, then change it; a vend that went to STS re-reads the item afterwards
+ * and refuses its credentials if the item is fenced or gone. A vend whose re-read came before the fence got
+ * its credential before the fence, so before the revocation's cutoff (computed after the fence): the deny
+ * covers it. The fence outlasts a removal (revocation retries included) and is lifted when the change fails.
+ */
+export const STORAGE_FENCE_MS = 120_000;
+
+/** Whether a fence (epoch ms, or absent) still holds at `nowMs`. */
+export function storageFenced(fenceUntil: number | undefined, nowMs: number): boolean {
+  return typeof fenceUntil === 'number' && fenceUntil > nowMs;
+}
+
+/**
  * The cutoff for a revocation made at `nowMs`: rounded *up* to the next whole second, so a credential
  * issued earlier in the same second is covered (fail closed); one issued in that sliver is refused too.
  */

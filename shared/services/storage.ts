@@ -27,7 +27,9 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import type { InstanceRecord, StorageLocationRecord, StorageStore } from '../store/storage-store.js';
 import type { StorageCredentialVendor } from '../store/storage-vendor.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
-import { revokedBefore } from '../domain/storage-revocation.js';
+import type { TenantStore } from '../store/tenant-store.js';
+import { type Permission, roleHas } from '../domain/permissions.js';
+import { STORAGE_FENCE_MS, revokedBefore, storageFenced } from '../domain/storage-revocation.js';
 import type { ExternalRootVerifier } from '../store/storage-verifier.js';
 import type { StoragePathOwners } from '../store/storage-path-owners.js';
 
@@ -63,8 +65,11 @@ export interface StorageServiceDeps {
   s3Endpoint?: { endpoint?: string; pathStyle: boolean };
   /** Who registered the external root containing a path (the global registry), for routes named by path. */
   pathOwners?: Pick<StoragePathOwners, 'ownerOf'>;
-  /** Role of a member of the tenant, for the revocation route's "not above your own" rule. */
-  memberRole?: (tenantId: string, userId: string, caller: StorageCaller) => Promise<string | undefined>;
+  /**
+   * The tenant's members: their role for the revocation route's "not above your own" rule, and the vend's
+   * re-read after STS (role and storage fence; see STORAGE_FENCE_MS).
+   */
+  members: Pick<TenantStore, 'getMember'>;
   now?: () => number;
 }
 
@@ -103,6 +108,17 @@ export async function releaseTenantStorage(
     }),
   );
   return { released, revokedBefore: notBefore };
+}
+
+/** A vend that raced a change of the caller's access: what STS issued was withheld; asking again is safe. */
+export class StorageAccessChangedError extends ConflictError {
+  constructor() {
+    super(
+      'Your access to this storage location changed while the credentials were being issued; they were withheld. Ask again.',
+      'storage-access-changed',
+    );
+    this.name = 'StorageAccessChangedError';
+  }
 }
 
 /**
@@ -268,21 +284,29 @@ export class StorageService {
         'An instance uses this storage location as its default storage.',
         'location-in-use',
       );
-    // The deny first: if it fails, nothing is deleted and the deletion can be retried.
-    const { revokedBefore, credentials } = await this.#d.access.revokeLocation(scope, location);
-    this.#d.vendor.drop(scope.tenantId, { locationId });
-    await this.#d.store.deleteLocation(
-      scope,
-      location,
-      { bucket: location.bucket, prefix: location.prefix },
-      this.#d.audit.auditPut(scope, {
-        action: 'storage-location.removed',
-        actor: auditActorOf(caller),
-        resource: { type: 'storage-location', id: locationId },
-        details: { before: { kind: location.kind, root: location.root }, revokedBefore, credentials },
-      }),
-    );
-    return { locationId, kind: location.kind, revokedBefore, credentials };
+    // The fence, then the deny: if either fails, nothing is deleted and the deletion can be retried. The
+    // fence makes a vend already past its checks withhold what STS gave it (see STORAGE_FENCE_MS).
+    const fence = this.#now() + STORAGE_FENCE_MS;
+    await this.#d.store.fenceLocation(scope, locationId, fence);
+    try {
+      const { revokedBefore, credentials } = await this.#d.access.revokeLocation(scope, location);
+      this.#d.vendor.drop(scope.tenantId, { locationId });
+      await this.#d.store.deleteLocation(
+        scope,
+        location,
+        { bucket: location.bucket, prefix: location.prefix },
+        this.#d.audit.auditPut(scope, {
+          action: 'storage-location.removed',
+          actor: auditActorOf(caller),
+          resource: { type: 'storage-location', id: locationId },
+          details: { before: { kind: location.kind, root: location.root }, revokedBefore, credentials },
+        }),
+      );
+      return { locationId, kind: location.kind, revokedBefore, credentials };
+    } catch (error) {
+      await this.#d.store.liftLocationFence(scope, locationId, fence).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -376,6 +400,7 @@ export class StorageService {
         locationId: location.locationId,
       }),
     });
+    if (!cached) await this.#confirmAfterIssue(caller, location.locationId, needed, credentials);
     await this.#d.audit.record(scope, {
       action: 'storage-credentials.vended',
       actor: auditActorOf(caller),
@@ -400,6 +425,47 @@ export class StorageService {
       locationId: location.locationId,
       root: location.root,
     };
+  }
+
+  /**
+   * After STS issued a credential, re-reads (consistently) what allowed it: the caller still a member whose
+   * role grants `needed`, and the location still there, neither fenced. Otherwise a removal, demotion or
+   * deletion began while this vend was under way, and its revocation's cutoff may come after this credential:
+   * it is withheld (409, audited with its access key id) and the client may ask again.
+   */
+  async #confirmAfterIssue(
+    caller: StorageCaller,
+    locationId: string,
+    needed: Permission,
+    credentials: { accessKeyId: string; expiration: string },
+  ): Promise<void> {
+    const { scope } = caller.access;
+    const [member, location] = await Promise.all([
+      this.#d.members.getMember(scope, scope.userId),
+      this.#d.store.getLocation(scope, locationId, { consistent: true }),
+    ]);
+    const now = this.#now();
+    const reason = !member
+      ? 'member-removed'
+      : storageFenced(member.storageFenceUntil, now) || !roleHas(member.role, needed)
+        ? 'member-access-reduced'
+        : !location || storageFenced(location.storageFenceUntil, now)
+          ? 'location-removed'
+          : undefined;
+    if (!reason) return;
+    await this.#d.audit.record(scope, {
+      action: 'storage-credentials.withheld',
+      actor: auditActorOf(caller),
+      resource: { type: 'storage-location', id: locationId },
+      details: {
+        userId: scope.userId,
+        locationId,
+        reason,
+        accessKeyId: credentials.accessKeyId,
+        expiration: credentials.expiration,
+      },
+    });
+    throw new StorageAccessChangedError();
   }
 
   /**
@@ -516,7 +582,7 @@ export class StorageService {
    */
   async revoke(caller: StorageCaller, userId: string) {
     const { scope } = caller.access;
-    const targetRole = await this.#d.memberRole?.(scope.tenantId, userId, caller);
+    const targetRole = (await this.#d.members.getMember(scope, userId))?.role;
     if (
       targetRole &&
       (targetRole === 'admin' || targetRole === 'owner') &&

@@ -12,6 +12,7 @@ import {
   roleHas,
 } from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
+import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
 import type { AuditRecorder } from '../http/audit-seam.js';
 import type { Principal, TenantCaller } from '../http/auth-context.js';
 import { auditActorOf } from '../http/auth.js';
@@ -192,28 +193,28 @@ export class TenancyService {
     assertCanGrant(caller.access, member.role);
     assertCanGrant(caller.access, role);
     if (member.role === role) return publicMember(member);
-    // Revoke first: if the role change then fails, the member merely vends again; the reverse order could
-    // leave a demoted member with credentials of their old role and nothing to retry.
-    if (!roleAtLeast(role, member.role)) await this.deps.onAccessReduced?.(scope, userId);
     // A demotion that keeps api-keys:create keeps the keys (their effective permissions shrink with the
     // role); one below it ends them, in the same transaction as the role (a new key generation).
     const losesKeys = roleHas(member.role, 'api-keys:create') && !roleHas(role, 'api-keys:create');
     const revocations = losesKeys ? await this.keyRevocations(caller, userId, 'member-demoted') : [];
-    const later = await this.deps.tenants.changeRole(
-      scope,
-      userId,
-      { from: member.role, to: role, ...(losesKeys ? { newKeyGeneration: ulid() } : {}) },
-      this.deps.audit.auditPut(scope, {
-        action: 'member.role-changed',
-        actor: auditActorOf(caller),
-        resource: { type: 'member', id: userId },
-        details: { before: { role: member.role }, after: { role } },
-      }),
-      revocations,
-    );
+    const change = () =>
+      this.deps.tenants.changeRole(
+        scope,
+        userId,
+        { from: member.role, to: role, ...(losesKeys ? { newKeyGeneration: ulid() } : {}) },
+        this.deps.audit.auditPut(scope, {
+          action: 'member.role-changed',
+          actor: auditActorOf(caller),
+          resource: { type: 'member', id: userId },
+          details: { before: { role: member.role }, after: { role } },
+        }),
+        revocations,
+      );
     // Already unusable (their generation is gone); deleting the items is the cleanup, safe to repeat.
+    const reduced = !roleAtLeast(role, member.role);
+    const later = reduced ? await this.reducingStorageAccess(scope, userId, change) : await change();
     await this.deps.tenants.revokeApiKeys(scope, later);
-    if (!roleAtLeast(role, member.role)) await this.withdrawInvitationsFrom(caller, userId, role);
+    if (reduced) await this.withdrawInvitationsFrom(caller, userId, role);
     return publicMember({ ...member, role });
   }
 
@@ -221,21 +222,46 @@ export class TenancyService {
     const { scope } = caller.access;
     const member = await this.requireMember(caller, userId);
     assertCanGrant(caller.access, member.role);
-    await this.deps.onAccessReduced?.(scope, userId);
-    const later = await this.deps.tenants.removeMember(
-      scope,
-      userId,
-      member.role,
-      this.deps.audit.auditPut(scope, {
-        action: 'member.removed',
-        actor: auditActorOf(caller),
-        resource: { type: 'member', id: userId },
-        details: { before: { role: member.role } },
-      }),
-      await this.keyRevocations(caller, userId, 'member-removed'),
+    const revocations = await this.keyRevocations(caller, userId, 'member-removed');
+    const later = await this.reducingStorageAccess(scope, userId, () =>
+      this.deps.tenants.removeMember(
+        scope,
+        userId,
+        member.role,
+        this.deps.audit.auditPut(scope, {
+          action: 'member.removed',
+          actor: auditActorOf(caller),
+          resource: { type: 'member', id: userId },
+          details: { before: { role: member.role } },
+        }),
+        revocations,
+      ),
     );
     await this.deps.tenants.revokeApiKeys(scope, later);
     await this.withdrawInvitationsFrom(caller, userId);
+  }
+
+  /**
+   * A removal or demotion, with the member's vended storage credentials stopped first: their vending is
+   * fenced, what they hold is revoked (`onAccessReduced`), then `change` is made. Revoke first: if the change
+   * then fails, the member merely vends again (the fence is lifted); the reverse order could leave them with
+   * credentials of their old role and nothing to retry. The fence closes the race with a vend already past
+   * its authorization (see STORAGE_FENCE_MS).
+   */
+  private async reducingStorageAccess<T>(
+    scope: TenantScope,
+    userId: string,
+    change: () => Promise<T>,
+  ): Promise<T> {
+    const fence = this.now() + STORAGE_FENCE_MS;
+    await this.deps.tenants.fenceMemberStorage(scope, userId, fence);
+    try {
+      await this.deps.onAccessReduced?.(scope, userId);
+      return await change();
+    } catch (error) {
+      await this.deps.tenants.liftMemberStorageFence(scope, userId, fence).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**

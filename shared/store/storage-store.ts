@@ -10,6 +10,7 @@ import {
 import { type StorageRoot, ancestorPrefixes, formatStorageRoot } from '../domain/storage-roots.js';
 import type { TransactItem } from '../http/audit-seam.js';
 import { ConflictError, NotFoundError } from '../http/errors.js';
+import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
@@ -30,6 +31,8 @@ export interface StorageLocationRecord {
   createdBy: string;
   /** Instances whose default storage lies here; a location in use cannot be deleted. */
   instanceCount?: number;
+  /** Epoch ms: set while the location is being deleted; vends re-reading it refuse their credentials. */
+  storageFenceUntil?: number;
 }
 
 /** A LaminDB-style instance: a name and a default storage root inside one of the tenant's locations. */
@@ -265,12 +268,57 @@ export class StorageStore {
     }
   }
 
-  async getLocation(scope: TenantScope, locationId: string): Promise<StorageLocationRecord | undefined> {
+  async getLocation(
+    scope: TenantScope,
+    locationId: string,
+    options: { consistent?: boolean } = {},
+  ): Promise<StorageLocationRecord | undefined> {
     const db = await this.#p.tenantClients.forScope(scope);
     const { Item } = await db.send(
-      new GetCommand({ TableName: this.#p.tenantDataTable, Key: tenantKey(scope, locationSk(locationId)) }),
+      new GetCommand({
+        TableName: this.#p.tenantDataTable,
+        Key: tenantKey(scope, locationSk(locationId)),
+        ...(options.consistent ? { ConsistentRead: true } : {}),
+      }),
     );
     return Item ? stripKeys<StorageLocationRecord>(Item) : undefined;
+  }
+
+  /** Fences vending for a location about to be deleted, until `untilMs`; 404 when it is gone already. */
+  async fenceLocation(scope: TenantScope, locationId: string, untilMs: number): Promise<void> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.#p.tenantDataTable,
+          Key: tenantKey(scope, locationSk(locationId)),
+          UpdateExpression: 'SET storageFenceUntil = :until',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':until': untilMs },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new NotFoundError('No such storage location.');
+      throw error;
+    }
+  }
+
+  /** Lifts a fence set with `untilMs` after the deletion it guarded failed; a no-op otherwise. */
+  async liftLocationFence(scope: TenantScope, locationId: string, untilMs: number): Promise<void> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.#p.tenantDataTable,
+          Key: tenantKey(scope, locationSk(locationId)),
+          UpdateExpression: 'REMOVE storageFenceUntil',
+          ConditionExpression: 'storageFenceUntil = :until',
+          ExpressionAttributeValues: { ':until': untilMs },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async listLocations(scope: TenantScope, page: { cursor?: string; limit: number }) {

@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Permission, Role } from '../domain/permissions.js';
 import { PLANS, type Plan } from '../domain/plans.js';
 import type { TransactItem } from '../http/audit-seam.js';
@@ -42,6 +42,11 @@ export interface MemberRecord {
    * api-keys:create replaces it, so every key created before stops working in that same write.
    */
   keyGeneration?: string;
+  /**
+   * Epoch ms: set while the member's storage access is being reduced (removal or demotion); a vend that
+   * re-reads the member after STS refuses its credentials while it holds (domain/storage-revocation.ts).
+   */
+  storageFenceUntil?: number;
 }
 
 export interface ApiKeyRecord {
@@ -238,6 +243,46 @@ export class TenantStore {
     return Item ? stripKeys<MemberRecord>(Item) : undefined;
   }
 
+  /**
+   * Fences the member's storage vending until `untilMs` (before their access is reduced); 404 when they are no
+   * longer a member. A role change lifts the fence in its own write; a removal deletes it with the item.
+   */
+  async fenceMemberStorage(scope: TenantScope, userId: string, untilMs: number): Promise<void> {
+    const db = await this.clients.forScope(scope);
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: tenantKey(scope, memberSk(userId)),
+          UpdateExpression: 'SET storageFenceUntil = :until',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':until': untilMs },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new NotFoundError('No such member.');
+      throw error;
+    }
+  }
+
+  /** Lifts a fence this process set (`untilMs`) after the change it guarded failed; a no-op otherwise. */
+  async liftMemberStorageFence(scope: TenantScope, userId: string, untilMs: number): Promise<void> {
+    const db = await this.clients.forScope(scope);
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: tenantKey(scope, memberSk(userId)),
+          UpdateExpression: 'REMOVE storageFenceUntil',
+          ConditionExpression: 'storageFenceUntil = :until',
+          ExpressionAttributeValues: { ':until': untilMs },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
   async listMembers(scope: TenantScope, page: { cursor?: string; limit: number }) {
     return this.page<MemberRecord>(scope, 'MEMBER#', page);
   }
@@ -296,7 +341,8 @@ export class TenantStore {
         Update: {
           TableName: this.table,
           Key: tenantKey(scope, memberSk(userId)),
-          UpdateExpression: newKeyGeneration ? 'SET #role = :to, keyGeneration = :gen' : 'SET #role = :to',
+          // The storage fence of a demotion is lifted with the new role (vends now run under it).
+          UpdateExpression: `SET #role = :to${newKeyGeneration ? ', keyGeneration = :gen' : ''} REMOVE storageFenceUntil`,
           ConditionExpression: '#role = :from',
           ExpressionAttributeNames: { '#role': 'role' },
           ExpressionAttributeValues: {

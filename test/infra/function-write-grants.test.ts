@@ -9,6 +9,7 @@ import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
 import { RateWindows } from '../../shared/store/rate-windows.js';
+import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
 import { mintTenantScope } from '../../shared/store/tenant-scope.js';
 import type { ApiKeyRecord } from '../../shared/store/tenant-store.js';
@@ -529,4 +530,31 @@ describe('the writes each API function makes are allowed (requests captured from
       expect(refused).toEqual([]);
     });
   }
+});
+
+describe('the platform reads a function role makes outside its authorizer lookups', () => {
+  it('storage: the LaminDB route reads the global root registry (every node on a path, one BatchGetItem)', async () => {
+    // Prepare: the request the real registry reader sends.
+    ddb.reset();
+    ddb.onAnyCommand().resolves({ Responses: { identity: [] } });
+    await new StoragePathOwners(doc, 'identity').ownerOf({ bucket: 'lake', prefix: 'a/b/c' });
+    const [call] = ddb.calls();
+    const input = (
+      call!.args[0] as unknown as { input: { RequestItems: Record<string, { Keys: { pk: string }[] }> } }
+    ).input;
+    const partitions = input.RequestItems.identity!.Keys.map((k) => k.pk);
+    expect(partitions).toHaveLength(4);
+    // Act
+    const decisions = await Promise.all(
+      (['storage', 'query', 'public'] as const).map((area) =>
+        decide(area, {
+          action: 'dynamodb:BatchGetItem',
+          table: TABLE_ARNS.identity,
+          context: { 'dynamodb:LeadingKeys': partitions },
+        }),
+      ),
+    );
+    // Assess: the storage function may; the public one (no authorizer) may not.
+    expect(decisions).toEqual(['Allowed', 'Allowed', 'ImplicitlyDenied']);
+  });
 });

@@ -19,6 +19,7 @@ import {
 } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { type TenantScope, mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { TenantStore } from '../../shared/store/tenant-store.js';
 
 /**
  * The global root registry against the emulator's real transactions: a model-based test that random
@@ -207,6 +208,7 @@ describe('root registry (model-based, real transactions)', () => {
       managedBucket: process.env.STORAGE_BUCKET!,
       reservedBuckets: [process.env.STORAGE_BUCKET!],
       region: 'us-east-1',
+      members: new TenantStore(tenantClients, process.env.TENANT_DATA_TABLE!),
     });
     const bucket = `gone-bucket-${Date.now()}`;
     const leaving = mintTenantScope({ tenantId: newId('t'), userId: U });

@@ -1,26 +1,13 @@
-import {
-  GetPolicyCommand,
-  GetPolicyVersionCommand,
-  GetRolePolicyCommand,
-  IAMClient,
-  IAMServiceException,
-  ListRolePoliciesCommand,
-  PutRolePolicyCommand,
-} from '@aws-sdk/client-iam';
+import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { newId } from '../../shared/domain/ids.js';
-import { managedRoot } from '../../shared/domain/storage-roots.js';
-import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
 import {
   REVOCATION_POLICY_NAME,
   TENANT_STORAGE_POLICY_NAME,
-  tenantStorageRoleArn,
-  tenantStorageLayout,
-  tenantStorageRoleName,
 } from '../../shared/domain/tenant-storage-role.js';
 import {
   REVOCATIONS_PER_TENANT_PER_HOUR,
@@ -37,8 +24,12 @@ import {
   type TestUser,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
-import { simulate } from '../support/iam-simulator.js';
-import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
+import {
+  managedSessionDecision,
+  rolePolicies as rolePoliciesOf,
+  tenantAuditEvents,
+} from '../support/storage-sessions.js';
+import { TEST_REGION } from '../support/integration-setup.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
 
 /**
@@ -82,72 +73,11 @@ const vend = (tenantId: string, token: string, body: Record<string, unknown>) =>
 const revoke = (tenantId: string, token: string, userId: string) =>
   post(`/v1/tenants/${tenantId}/storage-credentials/revocations`, token, { userId });
 
-/** The inline policies the emulator holds for a tenant's role, by name (undefined: none). */
-async function rolePolicies(tenantId: string): Promise<Record<string, unknown>> {
-  const RoleName = tenantStorageRoleName(tenantId);
-  const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName }));
-  const out: Record<string, unknown> = {};
-  for (const PolicyName of PolicyNames) {
-    const { PolicyDocument } = await iam.send(new GetRolePolicyCommand({ RoleName, PolicyName }));
-    out[PolicyName] = JSON.parse(decodeURIComponent(PolicyDocument!));
-  }
-  return out;
-}
+const rolePolicies = (tenantId: string) => rolePoliciesOf(iam, tenantId);
+const sessionDecision = (input: Parameters<typeof managedSessionDecision>[1]) =>
+  managedSessionDecision(iam, input);
 
-/** The boundary policy as the emulator holds it. */
-async function boundary(): Promise<unknown> {
-  const arn = process.env.TENANT_STORAGE_BOUNDARY_ARN!;
-  const { Policy } = await iam.send(new GetPolicyCommand({ PolicyArn: arn }));
-  const { PolicyVersion } = await iam.send(
-    new GetPolicyVersionCommand({ PolicyArn: arn, VersionId: Policy!.DefaultVersionId }),
-  );
-  const doc = PolicyVersion!.Document!;
-  return typeof doc === 'string' ? JSON.parse(decodeURIComponent(doc)) : doc;
-}
-
-/** A managed-location session of `tenantId`'s role, judged by the simulator with the emulator's policies. */
-async function sessionDecision(input: {
-  tenantId: string;
-  userId: string;
-  locationId: string;
-  issued: string;
-  action: string;
-}): Promise<string> {
-  const layout = tenantStorageLayout({
-    stage: TEST_STAGE,
-    region: TEST_REGION,
-    boundaryArn: process.env.TENANT_STORAGE_BOUNDARY_ARN!,
-  });
-  const bucket = process.env.STORAGE_BUCKET!;
-  const root = managedRoot(bucket, input.tenantId, input.locationId);
-  return simulate({
-    principal: `arn:aws:sts::${layout.accountId}:assumed-role/${tenantStorageRoleName(input.tenantId)}/s`,
-    action: input.action,
-    resource: `arn:aws:s3:::${bucket}/${root.prefix}/data.csv`,
-    context: {
-      'aws:PrincipalArn': tenantStorageRoleArn(layout, input.tenantId),
-      'aws:PrincipalTag/TenantId': input.tenantId,
-      'aws:PrincipalTag/UserId': input.userId,
-      'aws:PrincipalTag/Access': 'read',
-      'aws:PrincipalTag/LocationId': input.locationId,
-      'aws:TokenIssueTime': input.issued,
-    },
-    identityPolicies: Object.values(await rolePolicies(input.tenantId)),
-    sessionPolicy: sessionPolicyFor({ ...root, access: 'read', kmsKeyArn: process.env.STORAGE_KEY_ARN! }),
-    boundary: await boundary(),
-  });
-}
-
-async function auditEvents(tenantId: string, action: string) {
-  const { Items } = await ddb().send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': tenantId },
-    }),
-  );
-  return (Items ?? []).filter((i) => i.action === action);
-}
+const auditEvents = (tenantId: string, action: string) => tenantAuditEvents(endpoint, tenantId, action);
 
 /** Moves the clock the rate limiter reads forward (the rest of the system keeps real time). */
 function advanceHours(hours: number) {

@@ -12,6 +12,7 @@ import {
 } from '../../shared/store/tenant-storage-access.js';
 import { externalNotRevocable, managedDenied } from '../../shared/domain/storage-revocation.js';
 import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import type { MemberRecord } from '../../shared/store/tenant-store.js';
 
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';
@@ -50,6 +51,14 @@ function setup() {
     createExternalLocation: vi.fn(async () => {}),
     createManagedLocation: vi.fn(async () => {}),
     deleteLocation: vi.fn(async () => {}),
+    fenceLocation: vi.fn(async () => {}),
+    liftLocationFence: vi.fn(async () => {}),
+  };
+  const members = {
+    getMember: vi.fn(
+      async (_scope: unknown, userId: string) =>
+        ({ userId, role: userId === OWNER ? 'owner' : 'editor' }) as MemberRecord | undefined,
+    ),
   };
   const vendor = {
     vend: vi.fn(async () => ({
@@ -95,9 +104,9 @@ function setup() {
     platformAccountId: '123456789012',
     region: 'eu-west-1',
     verifier,
-    memberRole: async (_t, userId) => (userId === OWNER ? 'owner' : 'editor'),
+    members,
   });
-  return { service, store, vendor, access, audit, verifier, role };
+  return { service, store, vendor, access, audit, verifier, role, members };
 }
 
 const status = (error: unknown) => (error as HttpProblemError).status;
@@ -179,6 +188,114 @@ describe('StorageService.vend', () => {
       .catch((e) => e);
     expect(status(error)).toBe(404);
     expect(vendor.vend).not.toHaveBeenCalled();
+  });
+});
+
+describe('StorageService.vend: access that changed while STS was issuing', () => {
+  const vendWrite = (service: StorageService) =>
+    service
+      .vend(caller('editor'), { location: location.locationId, access: 'write', durationSeconds: 900 })
+      .catch((e: unknown) => e);
+  const withheld = (audit: ReturnType<typeof setup>['audit']) =>
+    (audit.record.mock.calls as unknown as [unknown, { action: string; details: Record<string, unknown> }][])
+      .map(([, event]) => event)
+      .filter((event) => event.action === 'storage-credentials.withheld');
+
+  it('re-reads the member and the location consistently after STS, and vends when nothing changed', async () => {
+    // Prepare
+    const { service, members, store } = setup();
+    // Act
+    const result = await vendWrite(service);
+    // Assess
+    expect(result).toMatchObject({ accessKeyId: 'ASIAKEY' });
+    expect(members.getMember).toHaveBeenCalledWith(caller('editor').access.scope, U);
+    expect(store.getLocation).toHaveBeenLastCalledWith(expect.anything(), location.locationId, {
+      consistent: true,
+    });
+  });
+
+  for (const [name, change, reason] of [
+    [
+      'the member was removed',
+      (d: ReturnType<typeof setup>) => d.members.getMember.mockResolvedValueOnce(undefined),
+      'member-removed',
+    ],
+    [
+      "the member's removal or demotion has begun (fenced)",
+      (d: ReturnType<typeof setup>) =>
+        d.members.getMember.mockResolvedValueOnce({
+          userId: U,
+          role: 'editor',
+          storageFenceUntil: Date.now() + 60_000,
+        } as MemberRecord),
+      'member-access-reduced',
+    ],
+    [
+      'the member was demoted below the access asked for',
+      (d: ReturnType<typeof setup>) =>
+        d.members.getMember.mockResolvedValueOnce({ userId: U, role: 'viewer' } as MemberRecord),
+      'member-access-reduced',
+    ],
+    [
+      'the location is being deleted (fenced)',
+      (d: ReturnType<typeof setup>) =>
+        d.store.getLocation
+          .mockResolvedValueOnce(location)
+          .mockResolvedValueOnce({ ...location, storageFenceUntil: Date.now() + 60_000 }),
+      'location-removed',
+    ],
+    [
+      'the location was deleted',
+      (d: ReturnType<typeof setup>) =>
+        d.store.getLocation.mockResolvedValueOnce(location).mockResolvedValueOnce(undefined as never),
+      'location-removed',
+    ],
+  ] as const) {
+    it(`${name}: 409 storage-access-changed, the credential withheld and audited by key id, never as vended`, async () => {
+      // Prepare
+      const deps = setup();
+      change(deps);
+      // Act
+      const error = (await vendWrite(deps.service)) as HttpProblemError;
+      // Assess
+      expect(error.status).toBe(409);
+      expect(error.type).toMatch(/storage-access-changed$/);
+      expect(JSON.stringify(error)).not.toContain('ASIAKEY');
+      expect(withheld(deps.audit)).toEqual([
+        expect.objectContaining({
+          details: expect.objectContaining({ reason, accessKeyId: 'ASIAKEY', userId: U }),
+        }),
+      ]);
+      expect(JSON.stringify(deps.audit.record.mock.calls)).not.toContain('SECRET');
+      expect(deps.audit.record.mock.calls.map((c) => (c as unknown[])[1])).not.toContainEqual(
+        expect.objectContaining({ action: 'storage-credentials.vended' }),
+      );
+    });
+  }
+
+  it('an expired fence does not withhold anything', async () => {
+    const { service, members } = setup();
+    members.getMember.mockResolvedValueOnce({
+      userId: U,
+      role: 'editor',
+      storageFenceUntil: Date.now() - 1,
+    } as MemberRecord);
+    expect(await vendWrite(service)).toMatchObject({ accessKeyId: 'ASIAKEY' });
+  });
+
+  it('cached credentials were issued before any fence, so the deny covers them: no re-read', async () => {
+    const { service, vendor, members } = setup();
+    vendor.vend.mockResolvedValueOnce({
+      credentials: {
+        accessKeyId: 'ASIAKEY',
+        secretAccessKey: 'SECRET',
+        sessionToken: 'TOKEN',
+        expiration: '2026-11-22T12:15:00.000Z',
+      },
+      cached: true,
+    });
+    expect(await vendWrite(service)).toMatchObject({ accessKeyId: 'ASIAKEY' });
+    expect(members.getMember).not.toHaveBeenCalled();
   });
 });
 
@@ -280,9 +397,18 @@ describe('StorageService.deleteLocation', () => {
       revokedBefore: '2026-11-22T12:00:01Z',
       credentials: [managedDenied('2026-11-22T12:00:01Z', 'vended for this location')],
     });
+    expect(store.fenceLocation).toHaveBeenCalledWith(
+      expect.anything(),
+      location.locationId,
+      expect.any(Number),
+    );
+    expect(store.fenceLocation.mock.invocationCallOrder[0]).toBeLessThan(
+      access.revokeLocation.mock.invocationCallOrder[0]!,
+    );
     expect(access.revokeLocation.mock.invocationCallOrder[0]).toBeLessThan(
       store.deleteLocation.mock.invocationCallOrder[0]!,
     );
+    expect(store.liftLocationFence).not.toHaveBeenCalled();
     expect(vendor.drop).toHaveBeenCalledWith(T, { locationId: location.locationId });
     expect(audit.auditPut).toHaveBeenCalledWith(
       expect.anything(),
@@ -311,6 +437,19 @@ describe('StorageService.deleteLocation', () => {
     );
     expect(store.deleteLocation).not.toHaveBeenCalled();
     expect(audit.auditPut).not.toHaveBeenCalled();
+    // The fence is lifted with the value it was set with, so vending works again at once.
+    expect(store.liftLocationFence).toHaveBeenCalledWith(
+      expect.anything(),
+      location.locationId,
+      (store.fenceLocation.mock.calls[0] as unknown[])[2],
+    );
+  });
+
+  it('a location in use is refused before it is fenced', async () => {
+    const { service, store } = setup();
+    store.getLocation.mockResolvedValueOnce({ ...location, instanceCount: 1 });
+    await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+    expect(store.fenceLocation).not.toHaveBeenCalled();
   });
 });
 
