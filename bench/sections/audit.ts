@@ -28,7 +28,7 @@ import {
 import { AuditSequencer, MAX_BATCH, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
 import { storedHeadOf, verifyChain } from '../../shared/store/audit-verification.js';
 import { AuditStore, buildEventItem } from '../../shared/store/audit-store.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**

@@ -11,8 +11,9 @@ import { lambdaContext } from '../../infra/local/lambda-context.js';
 import { newId } from '../../shared/domain/ids.js';
 import { permissionsOf } from '../../shared/domain/permissions.js';
 import type { Authorizer } from '../../shared/http/auth-context.js';
+import { tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/connections.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
 /**
  * Crypto bench: KMS calls per 1,000 encrypt+decrypt operations through the envelope cipher with its data-key
@@ -119,16 +120,7 @@ async function maskedReadOverhead(ddb: ReturnType<typeof mockClient>, iterations
     routes: [
       implement(routes.getConnection, async (req) => ({
         status: 200,
-        body: await service.get(
-          {
-            scope,
-            principal: req.auth.principal!,
-            permissions: req.auth.tenant!.permissions,
-            ip: req.sourceIp,
-            userAgent: req.userAgent,
-          },
-          req.params.connectionId,
-        ),
+        body: await service.get(tenantCaller(req), req.params.connectionId),
       })),
     ],
   });

@@ -7,7 +7,7 @@ import { checkQueryAllowed } from '../../shared/domain/query-rules.js';
 import { compileSql } from '../../shared/domain/sql-compiler.js';
 import { runConnectionQuery } from '../../shared/services/query.js';
 import { PostgresRunner } from '../../shared/store/postgres-runner.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { startTestPostgres } from '../../test/support/postgres.js';
 import type { BenchSection } from './types.js';
 

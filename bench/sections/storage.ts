@@ -75,7 +75,7 @@ export const storageSection: BenchSection = {
       const { StorageCredentialVendor } = await import('../../shared/store/storage-vendor.js');
       const { tenantStorageAccessFromEnv } = await import('../../shared/store/tenant-storage-access.js');
       const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
-      const { mintTenantScope, tenantKey } = await import('../../shared/store/tenant-scope.js');
+      const { mintTenantScope, tenantKey } = await import('../../shared/domain/tenant-scope.js');
       const { TenantStore, memberSk } = await import('../../shared/store/tenant-store.js');
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
 

@@ -3,7 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { logger, metrics } from '../../shared/http/observability.js';
+import { logger, metrics } from '../../shared/observability.js';
 import { logsInStreamBatch } from '../../shared/services/audit.js';
 import { type AuditSequencer, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
 

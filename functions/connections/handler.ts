@@ -1,10 +1,9 @@
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { TenantCrypto, envelopeCipherFromEnv } from '../../shared/crypto/envelope.js';
-import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
-import type { RouteDef } from '../../shared/http/route.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
+import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/connections.js';
-import { type ConnectionsCaller, ConnectionsService } from '../../shared/services/connections.js';
+import { ConnectionsService } from '../../shared/services/connections.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { ConnectionsStore } from '../../shared/store/connections-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
@@ -23,11 +22,6 @@ const service = new ConnectionsService({
   hostPolicy,
 });
 
-function caller(request: ApiRequest<RouteDef>): ConnectionsCaller {
-  const { scope, principal, permissions } = requireTenant(request.auth);
-  return { scope, principal, permissions, ip: request.sourceIp, userAgent: request.userAgent };
-}
-
 /** Data-source connections: `/v1/tenants/{tenantId}/connections*`. */
 export const handler = createApiHandler({
   area: 'connections',
@@ -36,27 +30,27 @@ export const handler = createApiHandler({
   routes: [
     implement(routes.listConnections, async (req) => ({
       status: 200,
-      body: await service.list(caller(req), req.query),
+      body: await service.list(tenantCaller(req), req.query),
     })),
     implement(routes.createConnection, async (req) => ({
       status: 201,
-      body: await service.create(caller(req), req.body),
+      body: await service.create(tenantCaller(req), req.body),
     })),
     implement(routes.getConnection, async (req) => ({
       status: 200,
-      body: await service.get(caller(req), req.params.connectionId),
+      body: await service.get(tenantCaller(req), req.params.connectionId),
     })),
     implement(routes.updateConnection, async (req) => ({
       status: 200,
-      body: await service.update(caller(req), req.params.connectionId, req.body),
+      body: await service.update(tenantCaller(req), req.params.connectionId, req.body),
     })),
     implement(routes.deleteConnection, async (req) => {
-      await service.delete(caller(req), req.params.connectionId);
+      await service.delete(tenantCaller(req), req.params.connectionId);
       return { status: 204 };
     }),
     implement(routes.revealConnectionPassword, async (req) => ({
       status: 200,
-      body: await service.reveal(caller(req), req.params.connectionId),
+      body: await service.reveal(tenantCaller(req), req.params.connectionId),
     })),
   ],
 });

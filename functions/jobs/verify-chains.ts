@@ -3,7 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { logger, metrics } from '../../shared/http/observability.js';
+import { logger, metrics } from '../../shared/observability.js';
 import { type ChainMaintainer, type ChainsSummary, verifyAllChains } from '../../shared/services/audit.js';
 import { auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
 

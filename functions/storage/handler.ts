@@ -3,7 +3,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import { NotFoundError } from '../../shared/http/errors.js';
+import { NotFoundError } from '../../shared/errors.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import {
   authorizerFromEnv,

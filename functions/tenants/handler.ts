@@ -18,6 +18,7 @@ import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { releaseTenantStorage } from '../../shared/services/storage.js';
 import { TenantExportService } from '../../shared/services/tenant-export.js';
+import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
@@ -73,9 +74,11 @@ const exports = new TenantExportService({
   tenants,
   audit,
   auditLog: audit,
-  // The local emulator serves buckets by path only; AWS uses virtual-hosted URLs.
-  s3: new S3Client({ ...clientConfig(), forcePathStyle: optionalEnv('endpoint') !== undefined }),
-  bucket: requireEnv('exportBucket'),
+  archives: new TenantExportArchives({
+    // The local emulator serves buckets by path only; AWS uses virtual-hosted URLs.
+    s3: new S3Client({ ...clientConfig(), forcePathStyle: optionalEnv('endpoint') !== undefined }),
+    bucket: requireEnv('exportBucket'),
+  }),
 });
 
 /** The signed-in invitee of a `/v1/me/invitations` route. */

@@ -4,7 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { SERVICE_NAME } from '../../shared/http/observability.js';
+import { SERVICE_NAME } from '../../shared/observability.js';
 import {
   ESM_REQUIRE_BANNER,
   EXTERNAL_MODULES,

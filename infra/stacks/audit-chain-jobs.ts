@@ -12,13 +12,13 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { EVENT_PREFIX } from '../../shared/domain/audit-chain.js';
-import { SERVICE_NAME } from '../../shared/http/observability.js';
+import { SERVICE_NAME } from '../../shared/observability.js';
 import { AUDIT_TABLE } from '../../shared/store/tables.js';
 import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import type { AreaResources } from './grants/area-resources.js';
 import { auditSequencerGrants, verifyChainsGrants } from './grants/audit.js';
 
-/** Where Powertools publishes (shared/http/observability.ts and POWERTOOLS_METRICS_NAMESPACE). */
+/** Where Powertools publishes (shared/observability.ts and POWERTOOLS_METRICS_NAMESPACE). */
 export const METRICS_NAMESPACE = 'Strongroom';
 /**
  * The dimensions Powertools puts on every metric: its default dimension `service` (the service name).

@@ -11,9 +11,9 @@ import { KMS } from '@aws-sdk/client-kms';
 import { clientConfig } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
-import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../http/errors.js';
-import { logger } from '../http/observability.js';
-import { type TenantScope, assertTenantScope } from '../store/tenant-scope.js';
+import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
+import { logger } from '../observability.js';
+import { type TenantScope, assertTenantScope } from '../domain/tenant-scope.js';
 
 /**
  * The one algorithm suite: AES-256-GCM with HKDF-SHA512 and key commitment, without ECDSA signatures

@@ -16,7 +16,7 @@ import {
   tenantKeyPolicy,
   tenantKeyTags,
 } from '../domain/key-policy.js';
-import { logger } from '../http/observability.js';
+import { logger } from '../observability.js';
 import type { TenantKeyProvisioner } from './tenant-key-provisioner.js';
 
 /**

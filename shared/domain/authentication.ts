@@ -13,3 +13,7 @@ export type AuthMethod = (typeof AUTH_METHODS)[number];
 export function isMultiFactor(method: AuthMethod): boolean {
   return method !== 'password';
 }
+
+/** Platform session limits (DESIGN.md §4); a tenant may set shorter ones for its routes. */
+export const SESSION_IDLE_SECONDS = 14 * 86_400;
+export const SESSION_ABSOLUTE_SECONDS = 30 * 86_400;

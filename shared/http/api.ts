@@ -7,7 +7,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { z } from 'zod';
 import { IPV6_SITE_FACTOR, clientKeyOf, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
 import { USER_AGENT_MAX_LENGTH, displayableHeader, findUnsafeText } from '../domain/text.js';
-import type { AuthContext, Authorizer, RateLimiter } from './auth-context.js';
+import type { RateLimiter } from '../store/rate-limiter.js';
+import type { AuthContext, Authorizer } from './auth-context.js';
 import {
   HttpProblemError,
   MethodNotAllowedError,
@@ -18,8 +19,8 @@ import {
   ValidationError,
   type FieldError,
   isTransientAwsError,
-} from './errors.js';
-import { logger, metrics, tracer } from './observability.js';
+} from '../errors.js';
+import { logger, metrics, tracer } from '../observability.js';
 import { type Area, type BodyOf, type ParamsOf, type QueryOf, type RouteDef, matchPath } from './route.js';
 
 /** Largest accepted request body (DESIGN.md §3, foundation issue). */

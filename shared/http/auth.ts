@@ -4,22 +4,18 @@ import { requireEnv } from '../aws/config.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { USER_AGENT_MAX_LENGTH, displayableHeader } from '../domain/text.js';
-import { rememberTenantPlan } from '../store/audit-store.js';
 import { AuthLookups } from '../store/auth-lookups.js';
 import { IdentityStore, type SessionRecord, type UserRecord, epochOf } from '../store/identity-store.js';
-import type { RateWindows } from '../store/rate-windows.js';
+import { DynamoRateLimiter } from '../store/rate-limiter.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
-import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../domain/tenant-scope.js';
 import type { AuditActor } from '../domain/audit-events.js';
-import type { AuthContext, Authorizer, Principal, RateLimiter, TenantCaller } from './auth-context.js';
-import { ForbiddenError, NotFoundError, TooManyRequestsError, UnauthorizedError } from './errors.js';
-import { logger } from './observability.js';
+import { type Principal, type TenantCaller, auditActorOf } from '../domain/caller.js';
+import type { AuthContext, Authorizer } from './auth-context.js';
+import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
+import { logger } from '../observability.js';
 import type { RouteDef } from './route.js';
 import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
-
-/** Platform session limits (DESIGN.md §4); a tenant may set shorter ones for its routes. */
-export const SESSION_IDLE_SECONDS = 14 * 86_400;
-export const SESSION_ABSOLUTE_SECONDS = 30 * 86_400;
 
 /** The bearer credential from the Authorization header: the only place a credential is read from. */
 export function bearerOf(event: APIGatewayProxyEvent): string | undefined {
@@ -128,9 +124,6 @@ export class BearerAuthorizer implements Authorizer {
       throw new UnauthorizedError('The API key has been revoked.', 'api-key-revoked');
     }
     if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
-    // Audit events written during this request take their retention (TTL) from the tenant's plan.
-    rememberTenantPlan(tenant.tenantId, tenant.plan);
-
     if (credential.session) {
       const idle = tenant.settings.sessionIdleSeconds;
       const absolute = tenant.settings.sessionAbsoluteSeconds;
@@ -141,8 +134,9 @@ export class BearerAuthorizer implements Authorizer {
         throw new UnauthorizedError('This tenant requires a more recent sign-in.', 'session-expired');
       }
     }
-    // The membership is verified: this is the TenantScope of this request, refused or not.
-    const scope = mintTenantScope({ tenantId, userId });
+    // The membership is verified: this is the TenantScope of this request, refused or not. It carries the
+    // tenant's plan, from which the audit events written under it take their retention.
+    const scope = mintTenantScope({ tenantId, userId, plan: tenant.plan });
     const requireMfa = tenant.settings.requireMfa === true;
     const principal: Principal = { ...credential.principal, mfaEnabled: user.mfaEnabled };
     if (requireMfa) {
@@ -252,19 +246,6 @@ export function keyStillBacked(key: ApiKeyRecord, member: MemberRecord): boolean
   return key.memberGeneration === member.keyGeneration && roleHas(member.role, 'api-keys:create');
 }
 
-/**
- * Rate limits over the identity table's sliding-window counters: atomic under any concurrency (a slot is
- * a conditional write), 429 with the Retry-After at which a request would pass.
- */
-export class DynamoRateLimiter implements RateLimiter {
-  constructor(private readonly windows: Pick<RateWindows, 'reserve'>) {}
-
-  async consume(name: string, key: string, limit: number, windowSeconds: number): Promise<void> {
-    const reservation = await this.windows.reserve(name, key, limit, windowSeconds);
-    if (!reservation.granted) throw new TooManyRequestsError(reservation.retryAfterSeconds);
-  }
-}
-
 /** The audit actor of a request the authorizer refused before any handler ran. */
 function requestActor(event: APIGatewayProxyEvent, principal: Principal): AuditActor {
   const userAgent = Object.entries(event.headers ?? {}).find(
@@ -291,16 +272,6 @@ export function tenantCaller(request: {
 }): TenantCaller {
   const { principal, ...access } = requireTenant(request.auth);
   return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
-}
-
-/** Who did it, for an audit event: the user, the API key if one was used, and where the request came from. */
-export function auditActorOf(caller: { principal: Principal; ip: string; userAgent: string }): AuditActor {
-  return {
-    userId: caller.principal.userId,
-    ...(caller.principal.kind === 'api-key' ? { apiKeyId: caller.principal.credentialId } : {}),
-    ip: caller.ip,
-    userAgent: caller.userAgent.slice(0, 512),
-  };
 }
 
 /** The caller of an authenticated route. */

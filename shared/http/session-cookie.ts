@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ForbiddenError } from './errors.js';
+import { ForbiddenError } from '../errors.js';
 
 /**
  * The console's session cookie. `__Host-` makes browsers refuse it unless it is Secure, has Path=/ and no

@@ -2,15 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { QueryRules } from '../domain/query-rules.js';
 import { defineRoute } from '../http/route.js';
+import { PASSWORD_MASK, TLS_MODES } from '../store/connections-store.js';
 import { PageQuery, TenantId, UserId } from './common.js';
 
 /** Connection ids: `c_` and 26 Crockford base32 characters. */
 export const ConnectionId = z.string().regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id');
-
-/** What every read shows in place of the password. */
-export const PASSWORD_MASK = '********';
-
-export const TLS_MODES = ['require', 'verify-full', 'disable'] as const;
 
 // Postgres names are at most 63 bytes (NAMEDATALEN − 1); control characters never belong in them.
 const PgName = z

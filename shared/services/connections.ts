@@ -1,26 +1,43 @@
 import type { AuditEventInput } from '../domain/audit-events.js';
-import type { Permission } from '../domain/permissions.js';
 import { type HostPolicy, checkConnectionHost } from '../domain/connection-host.js';
 import { newId } from '../domain/ids.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal } from '../http/auth-context.js';
-import { auditActorOf } from '../http/auth.js';
-import { type FieldError, ForbiddenError, ValidationError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { type TenantCaller, auditActorOf } from '../domain/caller.js';
+import { type FieldError, ForbiddenError, ValidationError } from '../errors.js';
+import type { QueryRules } from '../domain/query-rules.js';
 import {
-  type CreateConnectionBody,
+  type ConnectionRecord,
+  type ConnectionsStore,
   PASSWORD_MASK,
-  type UpdateConnectionBody,
-} from '../schemas/connections.js';
-import type { ConnectionRecord, ConnectionsStore, TlsMode } from '../store/connections-store.js';
-import type { TenantScope } from '../store/tenant-scope.js';
+  type TlsMode,
+} from '../store/connections-store.js';
 
-/** Who is acting, with their effective permissions, and from where (for the audit log). */
-export interface ConnectionsCaller {
-  scope: TenantScope;
-  principal: Principal;
-  permissions: ReadonlySet<Permission>;
-  ip: string;
-  userAgent: string;
+/** A new connection, as the create route validated it (defaults applied). */
+export interface CreateConnectionBody {
+  name: string;
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  schema?: string;
+  tlsMode: TlsMode;
+  caCertificate?: string;
+  password: string;
+  rules?: QueryRules;
+}
+
+/** Changes to a connection, as the update route validated them; `null` clears an optional field. */
+export interface UpdateConnectionBody {
+  name?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  schema?: string | null;
+  tlsMode?: TlsMode;
+  caCertificate?: string | null;
+  password?: string;
+  rules?: QueryRules | null;
 }
 
 export interface ConnectionsServiceDeps {
@@ -76,16 +93,16 @@ export class ConnectionsService {
     this.#now = deps.now ?? Date.now;
   }
 
-  async list(caller: ConnectionsCaller, page: { cursor?: string; limit: number }) {
-    const { items, nextCursor } = await this.#deps.store.list(caller.scope, page);
+  async list(caller: TenantCaller, page: { cursor?: string; limit: number }) {
+    const { items, nextCursor } = await this.#deps.store.list(caller.access.scope, page);
     return { items: items.map(publicConnection), nextCursor };
   }
 
-  async get(caller: ConnectionsCaller, connectionId: string) {
-    return publicConnection(await this.#deps.store.get(caller.scope, connectionId));
+  async get(caller: TenantCaller, connectionId: string) {
+    return publicConnection(await this.#deps.store.get(caller.access.scope, connectionId));
   }
 
-  async create(caller: ConnectionsCaller, body: CreateConnectionBody) {
+  async create(caller: TenantCaller, body: CreateConnectionBody) {
     const now = new Date(this.#now()).toISOString();
     const record: ConnectionRecord = {
       connectionId: newId('c'),
@@ -106,7 +123,7 @@ export class ConnectionsService {
       version: 1,
     };
     const checked = this.#validate(record);
-    await this.#deps.store.create(caller.scope, checked, body.password, [
+    await this.#deps.store.create(caller.access.scope, checked, body.password, [
       this.#auditPut(caller, 'connection.created', checked, {
         after: { ...auditable(checked), passwordSet: true },
       }),
@@ -114,8 +131,8 @@ export class ConnectionsService {
     return publicConnection(checked);
   }
 
-  async update(caller: ConnectionsCaller, connectionId: string, body: UpdateConnectionBody) {
-    const before = await this.#deps.store.get(caller.scope, connectionId);
+  async update(caller: TenantCaller, connectionId: string, body: UpdateConnectionBody) {
+    const before = await this.#deps.store.get(caller.access.scope, connectionId);
     const now = new Date(this.#now()).toISOString();
     const after: ConnectionRecord = { ...before, updatedAt: now, updatedBy: caller.principal.userId };
     for (const field of ['name', 'host', 'port', 'database', 'user', 'tlsMode'] as const) {
@@ -151,7 +168,7 @@ export class ConnectionsService {
           .filter((f) => (AUDITED_FIELDS as readonly string[]).includes(f))
           .map((f) => [f, record[f as keyof ConnectionRecord] ?? null]),
       );
-    await this.#deps.store.update(caller.scope, before, checked, body.password, [
+    await this.#deps.store.update(caller.access.scope, before, checked, body.password, [
       this.#auditPut(caller, 'connection.updated', checked, {
         changed,
         before: pick(before),
@@ -162,9 +179,9 @@ export class ConnectionsService {
     return publicConnection(checked);
   }
 
-  async delete(caller: ConnectionsCaller, connectionId: string): Promise<void> {
-    const record = await this.#deps.store.get(caller.scope, connectionId);
-    await this.#deps.store.delete(caller.scope, record, [
+  async delete(caller: TenantCaller, connectionId: string): Promise<void> {
+    const record = await this.#deps.store.get(caller.access.scope, connectionId);
+    await this.#deps.store.delete(caller.access.scope, record, [
       this.#auditPut(caller, 'connection.deleted', record, { before: auditable(record) }),
     ]);
   }
@@ -174,12 +191,15 @@ export class ConnectionsService {
    * recorded as a reveal), then append the audit event and wait for it: if the event cannot be written
    * the password is not returned, so there is never an unaudited reveal.
    */
-  async reveal(caller: ConnectionsCaller, connectionId: string) {
+  async reveal(caller: TenantCaller, connectionId: string) {
     // Defence in depth: the route demands it of a session; this use case must not trust that.
-    if (!caller.permissions.has('connections:reveal'))
+    if (!caller.access.permissions.has('connections:reveal'))
       throw new ForbiddenError('Revealing a password needs the connections:reveal permission.');
-    const { record, password } = await this.#deps.store.getWithPassword(caller.scope, connectionId);
-    await this.#deps.audit.record(caller.scope, this.#event(caller, 'connection.revealed', record, {}));
+    const { record, password } = await this.#deps.store.getWithPassword(caller.access.scope, connectionId);
+    await this.#deps.audit.record(
+      caller.access.scope,
+      this.#event(caller, 'connection.revealed', record, {}),
+    );
     return { connectionId: record.connectionId, password };
   }
 
@@ -214,7 +234,7 @@ export class ConnectionsService {
   }
 
   #event(
-    caller: ConnectionsCaller,
+    caller: TenantCaller,
     action: AuditEventInput['action'],
     record: ConnectionRecord,
     details: Record<string, unknown>,
@@ -228,11 +248,11 @@ export class ConnectionsService {
   }
 
   #auditPut(
-    caller: ConnectionsCaller,
+    caller: TenantCaller,
     action: AuditEventInput['action'],
     record: ConnectionRecord,
     details: Record<string, unknown>,
   ) {
-    return this.#deps.audit.auditPut(caller.scope, this.#event(caller, action, record, details));
+    return this.#deps.audit.auditPut(caller.access.scope, this.#event(caller, action, record, details));
   }
 }

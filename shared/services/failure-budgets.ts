@@ -4,7 +4,7 @@ import {
   networkFailureBudget,
   totpFailureBudgets,
 } from '../domain/sign-in-limits.js';
-import { TooManyRequestsError } from '../http/errors.js';
+import { TooManyRequestsError } from '../errors.js';
 import type { RateSlot, RateWindows } from '../store/rate-windows.js';
 
 /** Slots taken for one attempt: kept when it failed (the failure counts), given back when it succeeded. */

@@ -12,9 +12,9 @@ import {
 } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import type { Permission, Role } from '../domain/permissions.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal } from '../http/auth-context.js';
-import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../http/auth.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
+import { type Principal, type RequestOrigin, actorOf } from '../domain/caller.js';
 import {
   ConflictError,
   HttpProblemError,
@@ -22,7 +22,7 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
-} from '../http/errors.js';
+} from '../errors.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import {
   type IdentityStore,
@@ -33,13 +33,11 @@ import {
 } from '../store/identity-store.js';
 import type { HeldSlots } from './failure-budgets.js';
 import {
-  type RequestOrigin,
   type SecondFactor,
   SecondFactorVerifier,
   TOTP_PURPOSE,
   UNKNOWN_USER_ID,
   accountOf,
-  actorOf,
 } from './second-factor.js';
 
 /**

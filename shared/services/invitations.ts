@@ -1,13 +1,13 @@
 import { normaliseEmail } from '../domain/credentials.js';
 import { newId, ulid } from '../domain/ids.js';
 import { ROLES, type Role, canGrantRole, granterOfRole } from '../domain/permissions.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal, RateLimiter, TenantCaller } from '../http/auth-context.js';
-import { auditActorOf } from '../http/auth.js';
-import { ConflictError, NotFoundError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { type Principal, type TenantCaller, auditActorOf } from '../domain/caller.js';
+import type { RateLimiter } from '../store/rate-limiter.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
-import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../domain/tenant-scope.js';
 import {
   type InvitationRecord,
   type MemberRecord,

@@ -9,11 +9,11 @@ import {
   permissionFor,
 } from '../domain/query-rules.js';
 import { type CompiledSql, QueryCompileError, compileSql, encodeSqlCursor } from '../domain/sql-compiler.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import { ForbiddenError, HttpProblemError, ValidationError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { ForbiddenError, HttpProblemError, ValidationError } from '../errors.js';
 import type { PostgresRunner, PostgresTarget, PostgresTlsMode, QueryRows } from '../store/postgres-runner.js';
 import type { RecordsPage, TenantRecordsReader } from '../store/tenant-records-reader.js';
-import type { TenantScope } from '../store/tenant-scope.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
 import { AUDIT_TABLE, TENANT_DATA_TABLE } from '../store/tables.js';
 import { TENANT_RECORD_TYPES, compileRecordsQuery } from '../domain/dynamo-query-compiler.js';
 

@@ -1,29 +1,18 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
 import { matchTotpStep } from '../crypto/totp.js';
-import type { AuditActor } from '../domain/audit-events.js';
 import { hashSecret, normaliseEmail, normaliseRecoveryCode } from '../domain/credentials.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal } from '../http/auth-context.js';
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { type Principal, type RequestOrigin, actorOf } from '../domain/caller.js';
+import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
 import { FailureBudgets } from './failure-budgets.js';
 
 // Kept apart from identity.ts so functions that demand "fresh MFA" (tenants) need not bundle argon2.
 
-export interface RequestOrigin {
-  ip: string;
-  userAgent: string;
-}
-
 /** Purpose bound into TOTP secrets' encryption context. */
 export const TOTP_PURPOSE = 'totp-secret';
 /** A user id that never exists (ids are ULIDs, never all zeros). */
 export const UNKNOWN_USER_ID = 'u_00000000000000000000000000';
-
-/** The actor of a platform-log event: the user (when known) and where the request came from. */
-export function actorOf(origin: RequestOrigin, userId?: string): AuditActor {
-  return { ...(userId ? { userId } : {}), ip: origin.ip, userAgent: origin.userAgent.slice(0, 512) };
-}
 
 /** The key every failure budget of an account is counted under (sign-in knows only the e-mail). */
 export function accountOf(user: Pick<UserRecord, 'email'>): string {
@@ -34,9 +23,6 @@ export function accountOf(user: Pick<UserRecord, 'email'>): string {
 export type SecondFactor =
   | { mfaCode: string; recoveryCode?: undefined }
   | { recoveryCode: string; mfaCode?: undefined };
-
-/** The caller of a sensitive action, as the authorizer resolved it. */
-export type SensitiveCaller = Pick<Principal, 'kind' | 'userId' | 'mfa'>;
 
 /** What a sensitive action is, for problems and the audit log ('tenant.delete', 'mfa.remove', ...). */
 export type Purpose = RequestOrigin & { purpose: string };
@@ -99,7 +85,10 @@ export class SecondFactorVerifier {
    * caller is a session that proved a second factor. A password-only session, even of a user who has
    * since enrolled, is not enough: whoever holds it never showed the second factor.
    */
-  async requireMfaSession(caller: SensitiveCaller, origin: Purpose): Promise<void> {
+  async requireMfaSession(
+    caller: Pick<Principal, 'kind' | 'userId' | 'mfa'>,
+    origin: Purpose,
+  ): Promise<void> {
     if (caller.kind === 'session' && caller.mfa === true) return;
     await this.refused(caller.userId, origin, 'mfa-session-required');
     throw new ForbiddenError(
@@ -127,7 +116,7 @@ export class SecondFactorVerifier {
    * recorded in the platform log.
    */
   async confirm(
-    caller: SensitiveCaller,
+    caller: Pick<Principal, 'kind' | 'userId' | 'mfa'>,
     factor: SecondFactor,
     origin: Purpose,
   ): Promise<'verified' | 'mfa-not-enabled'> {

@@ -19,11 +19,10 @@ import {
   narrowestContainingRoot,
   parseStorageRoot,
 } from '../domain/storage-roots.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { TenantCaller } from '../http/auth-context.js';
-import { auditActorOf } from '../http/auth.js';
-import type { TenantScope } from '../store/tenant-scope.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { type TenantCaller, auditActorOf } from '../domain/caller.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { InstanceRecord, StorageLocationRecord, StorageStore } from '../store/storage-store.js';
 import type { StorageCredentialVendor } from '../store/storage-vendor.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
@@ -32,9 +31,6 @@ import { type Permission, roleHas } from '../domain/permissions.js';
 import { STORAGE_FENCE_MS, revokedBefore, storageFenced } from '../domain/storage-revocation.js';
 import type { ExternalRootVerifier } from '../store/storage-verifier.js';
 import type { StoragePathOwners } from '../store/storage-path-owners.js';
-
-/** A storage route's caller (the one tenant-caller shape). */
-export type StorageCaller = TenantCaller;
 
 export interface StorageServiceDeps {
   store: StorageStore;
@@ -138,7 +134,7 @@ export class StorageService {
   }
 
   /** The public view of a location; role ARN and ExternalId only for those who manage locations. */
-  async #view(caller: StorageCaller, location: StorageLocationRecord, externalId?: string) {
+  async #view(caller: TenantCaller, location: StorageLocationRecord, externalId?: string) {
     const manager = caller.access.permissions.has('storage-locations:manage');
     return {
       locationId: location.locationId,
@@ -154,7 +150,7 @@ export class StorageService {
     };
   }
 
-  async listLocations(caller: StorageCaller, page: { cursor?: string; limit: number }) {
+  async listLocations(caller: TenantCaller, page: { cursor?: string; limit: number }) {
     const { scope } = caller.access;
     const result = await this.#d.store.listLocations(scope, page);
     const externalId = result.items.some((l) => l.kind === 'external')
@@ -168,7 +164,7 @@ export class StorageService {
 
   /** Registers a managed location, or an external root (409 when it is taken or overlaps another tenant's). */
   async registerLocation(
-    caller: StorageCaller,
+    caller: TenantCaller,
     body: { managed: true } | { root: string; roleArn: string; region?: string },
   ) {
     const { scope } = caller.access;
@@ -225,7 +221,7 @@ export class StorageService {
   }
 
   /** The tenant's ExternalId for customer role trust policies, created on first use. */
-  async externalId(caller: StorageCaller): Promise<string> {
+  async externalId(caller: TenantCaller): Promise<string> {
     return this.#d.store.getOrCreateExternalId(
       caller.access.scope,
       newExternalId(),
@@ -234,7 +230,7 @@ export class StorageService {
   }
 
   #record(
-    caller: StorageCaller,
+    caller: TenantCaller,
     locationId: string,
     kind: 'managed' | 'external',
     root: StorageRoot,
@@ -253,7 +249,7 @@ export class StorageService {
     };
   }
 
-  #registeredEvent(caller: StorageCaller, location: StorageLocationRecord) {
+  #registeredEvent(caller: TenantCaller, location: StorageLocationRecord) {
     return this.#d.audit.auditPut(caller.access.scope, {
       action: 'storage-location.registered',
       actor: auditActorOf(caller),
@@ -274,7 +270,7 @@ export class StorageService {
    * first, as far as the location's kind allows (managed: denied on the tenant's role; external: cannot be,
    * they expire within 15 minutes); the answer and the audit event say which.
    */
-  async deleteLocation(caller: StorageCaller, locationId: string) {
+  async deleteLocation(caller: TenantCaller, locationId: string) {
     const { scope } = caller.access;
     const location = await this.#d.store.getLocation(scope, locationId);
     if (!location) throw new NotFoundError('No such storage location.');
@@ -323,7 +319,7 @@ export class StorageService {
   }
 
   /** A location id, or the narrowest registered location containing an `s3://` path; 404 otherwise. */
-  async resolveLocation(caller: StorageCaller, ref: string, field: string): Promise<StorageLocationRecord> {
+  async resolveLocation(caller: TenantCaller, ref: string, field: string): Promise<StorageLocationRecord> {
     const { scope } = caller.access;
     if (!ref.startsWith('s3://')) {
       const location = await this.#d.store.getLocation(scope, ref);
@@ -336,11 +332,11 @@ export class StorageService {
     return location;
   }
 
-  async listInstances(caller: StorageCaller, page: { cursor?: string; limit: number }) {
+  async listInstances(caller: TenantCaller, page: { cursor?: string; limit: number }) {
     return this.#d.store.listInstances(caller.access.scope, page);
   }
 
-  async createInstance(caller: StorageCaller, body: { name: string; defaultStorageRoot: string }) {
+  async createInstance(caller: TenantCaller, body: { name: string; defaultStorageRoot: string }) {
     const { scope } = caller.access;
     const location = await this.resolveLocation(caller, body.defaultStorageRoot, 'body.defaultStorageRoot');
     const defaultStorageRoot = body.defaultStorageRoot.startsWith('s3://')
@@ -374,7 +370,7 @@ export class StorageService {
    * (404 otherwise); every vend, cached or not, is audited with the access key id and never the secret.
    */
   async vend(
-    caller: StorageCaller,
+    caller: TenantCaller,
     body: { location: string; access: StorageAccess; durationSeconds: number },
   ) {
     const { scope } = caller.access;
@@ -434,7 +430,7 @@ export class StorageService {
    * it is withheld (409, audited with its access key id) and the client may ask again.
    */
   async #confirmAfterIssue(
-    caller: StorageCaller,
+    caller: TenantCaller,
     locationId: string,
     needed: Permission,
     credentials: { accessKeyId: string; expiration: string },
@@ -490,7 +486,7 @@ export class StorageService {
    * the narrowest registered root containing the path and s3fs options for reaching the store.
    */
   async laminCredentials(
-    caller: StorageCaller,
+    caller: TenantCaller,
     body: { path: string; duration_seconds?: number | undefined },
   ) {
     const access: StorageAccess = caller.access.permissions.has('storage:write-credentials')
@@ -534,7 +530,7 @@ export class StorageService {
    * same request, as a path relative to the API's base URL, which Iceberg resolves against the catalog URI).
    */
   async icebergCredentials(
-    caller: StorageCaller,
+    caller: TenantCaller,
     locationId: string,
     query: { access: StorageAccess; durationSeconds: number },
   ) {
@@ -580,7 +576,7 @@ export class StorageService {
    * route's per-user and per-tenant rate limits are spent either way). Owners' and admins' credentials only
    * by an owner, as with their membership.
    */
-  async revoke(caller: StorageCaller, userId: string) {
+  async revoke(caller: TenantCaller, userId: string) {
     const { scope } = caller.access;
     const targetRole = (await this.#d.members.getMember(scope, userId))?.role;
     if (

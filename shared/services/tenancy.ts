@@ -13,14 +13,13 @@ import {
 } from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
 import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { Principal, TenantCaller } from '../http/auth-context.js';
-import { auditActorOf } from '../http/auth.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { type Principal, type TenantCaller, auditActorOf } from '../domain/caller.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
-import { type TenantScope, mintTenantScope } from '../store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../domain/tenant-scope.js';
 import {
   type ApiKeyRecord,
   type KeyRevocation,
@@ -82,7 +81,7 @@ export class TenancyService {
     const { keyArn } = await this.deps.keys.create(tenantId);
     // The creator's membership is being written in this very transaction: this is the one place, besides
     // the authorizer, that acts for a tenant before a membership exists.
-    const scope = mintTenantScope({ tenantId, userId: user.userId });
+    const scope = mintTenantScope({ tenantId, userId: user.userId, plan: 'free' });
     const createdAt = new Date(this.now()).toISOString();
     const tenant: TenantRecord = {
       tenantId,
@@ -109,16 +108,12 @@ export class TenancyService {
         scope,
         tenant,
         owner,
-        this.deps.audit.auditPut(
-          scope,
-          {
-            action: 'tenant.created',
-            actor: auditActorOf(creator),
-            resource: { type: 'tenant', id: tenantId },
-            details: { after: { name, plan: 'free' } },
-          },
-          { plan: tenant.plan },
-        ),
+        this.deps.audit.auditPut(scope, {
+          action: 'tenant.created',
+          actor: auditActorOf(creator),
+          resource: { type: 'tenant', id: tenantId },
+          details: { after: { name, plan: 'free' } },
+        }),
       );
     } catch (error) {
       await this.deps.keys.retire(keyArn).catch(() => {

@@ -1,15 +1,12 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { newId } from '../domain/ids.js';
-import { tenantExportPrefix } from '../domain/key-policy.js';
 import type { AuditEventView } from '../domain/audit-events.js';
-import type { AuditRecorder } from '../http/audit-seam.js';
-import type { TenantCaller } from '../http/auth-context.js';
-import { auditActorOf } from '../http/auth.js';
-import { ForbiddenError, NotFoundError } from '../http/errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import { type TenantCaller, auditActorOf } from '../domain/caller.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { CONNECTION_SK_PREFIX, type ConnectionRecord } from '../store/connections-store.js';
 import { INSTANCE_PREFIX, LOCATION_PREFIX } from '../store/storage-store.js';
+import type { TenantExportArchives } from '../store/tenant-export-archives.js';
 import {
   type ApiKeyRecord,
   type MemberRecord,
@@ -34,12 +31,9 @@ export interface TenantExportDeps {
   audit: AuditRecorder;
   /** The tenant's audit log, read through the tenant-scoped session (events as the API shows them). */
   auditLog: Pick<AuditStore, 'readerFor'>;
-  s3: S3Client;
-  /** The export bucket (EXPORT_BUCKET). */
-  bucket: string;
+  /** Where archives are stored and how their download URLs are signed. */
+  archives: Pick<TenantExportArchives, 'put' | 'head' | 'downloadUrl'>;
   now?: () => number;
-  /** Signs the download URL (the S3 presigner; replaceable in tests). */
-  presign?: typeof getSignedUrl;
 }
 
 const pick = (item: Record<string, unknown>, names: readonly string[]) =>
@@ -106,10 +100,10 @@ export function tenantArchive(
  * the tenant shreds the archives with the key. Every URL handed out is audited (`tenant.exported`) first.
  */
 export class TenantExportService {
-  readonly #d: TenantExportDeps & { now: () => number; presign: typeof getSignedUrl };
+  readonly #d: TenantExportDeps & { now: () => number };
 
   constructor(deps: TenantExportDeps) {
-    this.#d = { now: Date.now, presign: getSignedUrl, ...deps };
+    this.#d = { now: Date.now, ...deps };
   }
 
   async createExport(caller: TenantCaller) {
@@ -124,20 +118,7 @@ export class TenantExportService {
       await this.#auditEvents(caller),
     );
     const body = JSON.stringify(archive);
-    await this.#d.s3.send(
-      new PutObjectCommand({
-        Bucket: this.#d.bucket,
-        Key: this.#objectKey(scope.tenantId, exportId),
-        Body: body,
-        ContentType: 'application/json',
-        ServerSideEncryption: 'aws:kms',
-        SSEKMSKeyId: tenant.keyArn,
-        // Off, so S3's encryption context is this object's ARN: the key policy admits exactly this tenant's
-        // export prefix (with a bucket key the context would be the bucket's ARN).
-        BucketKeyEnabled: false,
-        Metadata: { 'tenant-id': scope.tenantId, 'export-id': exportId },
-      }),
-    );
+    await this.#d.archives.put(scope.tenantId, exportId, body, tenant.keyArn);
     const counts = Object.fromEntries(
       Object.entries(archive)
         .filter(([, value]) => Array.isArray(value))
@@ -150,21 +131,9 @@ export class TenantExportService {
   async getExport(caller: TenantCaller, exportId: string) {
     this.#assertAllowed(caller);
     const { scope } = caller.access;
-    let head: { LastModified?: Date; ContentLength?: number };
-    try {
-      head = await this.#d.s3.send(
-        new HeadObjectCommand({ Bucket: this.#d.bucket, Key: this.#objectKey(scope.tenantId, exportId) }),
-      );
-    } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (error instanceof Error && error.name === 'NotFound'))
-        throw new NotFoundError('No such export.');
-      throw error;
-    }
-    return this.#handOut(caller, exportId, {
-      createdAt: (head.LastModified ?? new Date(0)).toISOString(),
-      sizeBytes: head.ContentLength ?? 0,
-    });
+    const stored = await this.#d.archives.head(scope.tenantId, exportId);
+    if (!stored) throw new NotFoundError('No such export.');
+    return this.#handOut(caller, exportId, stored);
   }
 
   async #handOut(
@@ -181,15 +150,7 @@ export class TenantExportService {
       details: counts ? { created: true, counts, sizeBytes: object.sizeBytes } : { created: false },
     });
     const issuedAt = this.#d.now();
-    const url = await this.#d.presign(
-      this.#d.s3,
-      new GetObjectCommand({
-        Bucket: this.#d.bucket,
-        Key: this.#objectKey(scope.tenantId, exportId),
-        ResponseContentDisposition: `attachment; filename="${scope.tenantId}-${exportId}.json"`,
-      }),
-      { expiresIn: EXPORT_URL_SECONDS },
-    );
+    const url = await this.#d.archives.downloadUrl(scope.tenantId, exportId, EXPORT_URL_SECONDS);
     return {
       exportId,
       createdAt: object.createdAt,
@@ -213,10 +174,6 @@ export class TenantExportService {
       if (events.length >= EXPORT_MAX_AUDIT_EVENTS) return { events, complete: false };
       afterSk = page.nextSk;
     }
-  }
-
-  #objectKey(tenantId: string, exportId: string): string {
-    return `${tenantExportPrefix(tenantId)}${exportId}.json`;
   }
 
   #assertAllowed(caller: TenantCaller) {

@@ -29,7 +29,7 @@ import {
   ulidFloor,
 } from '../domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
-import type { TransactItem } from '../http/audit-seam.js';
+import type { TransactItem } from './audit-recorder.js';
 import { AuditLogReader, type PendingStatus, onAuditAppend } from './audit-store.js';
 
 /**

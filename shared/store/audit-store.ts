@@ -39,10 +39,10 @@ import {
 } from '../domain/audit-events.js';
 import { ulid } from '../domain/ids.js';
 import type { Plan } from '../domain/plans.js';
-import type { AuditRecorder, TransactItem } from '../http/audit-seam.js';
-import { ValidationError } from '../http/errors.js';
+import type { AuditRecorder, TransactItem } from './audit-recorder.js';
+import { ValidationError } from '../errors.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import type { TenantScope } from './tenant-scope.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import {
   type ChainSource,
@@ -66,7 +66,7 @@ export class AuditEventInvalidError extends Error {
   }
 }
 
-/** Per-write options: the tenant's plan sets the event's TTL. */
+/** Per-write options: the tenant's plan sets the event's TTL (the scope's plan when not given). */
 export interface AuditWriteOptions {
   plan?: Plan;
 }
@@ -97,28 +97,6 @@ function notifyAppend(logId: string): void {
 export function onAuditAppend(listener: AppendListener): { earlier: string[]; unsubscribe: () => void } {
   appendListeners.add(listener);
   return { earlier: [...recentlyAppended], unsubscribe: () => appendListeners.delete(listener) };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Tenant plans, for retention. `auditPut` is synchronous (it returns a transaction item), so the plan must
-// already be known in the process: the auth layer, which reads the tenant on every tenant route, tells
-// this registry; callers may also pass `{ plan }`. Unknown plans keep events the longest.
-
-const knownPlans = new Map<string, Plan>();
-const KNOWN_PLANS_LIMIT = 10_000;
-
-/** Records a tenant's current plan (called by the auth layer after reading the tenant). */
-export function rememberTenantPlan(tenantId: string, plan: Plan): void {
-  if (!knownPlans.has(tenantId) && knownPlans.size >= KNOWN_PLANS_LIMIT) {
-    const oldest = knownPlans.keys().next().value;
-    if (oldest !== undefined) knownPlans.delete(oldest);
-  }
-  knownPlans.set(tenantId, plan);
-}
-
-/** The plan last remembered for a tenant, if any. */
-export function rememberedTenantPlan(tenantId: string): Plan | undefined {
-  return knownPlans.get(tenantId);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -173,8 +151,6 @@ export interface AuditStoreProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   /** Function-role client, only for the platform log (which belongs to no tenant). */
   platformClient: DynamoDBDocumentClient;
-  /** The tenant's plan when the caller does not pass one; defaults to what the auth layer remembered. */
-  planOf?: (tenantId: string) => Plan | undefined;
   /** Checks head and checkpoint MACs when verifying (kms:VerifyMac); readers without it cannot verify. */
   mac?: ChainMacVerifier;
   now?: () => number;
@@ -194,7 +170,8 @@ export class AuditStore implements AuditRecorder {
   }
 
   #tenantItem(scope: TenantScope, event: AuditEventInput, options?: AuditWriteOptions): StoredEventItem {
-    const plan = options?.plan ?? (this.#props.planOf ?? rememberedTenantPlan)(scope.tenantId);
+    // The scope carries the plan its minter read; unknown plans keep events the longest.
+    const plan = options?.plan ?? scope.plan;
     return buildEventItem(scope.tenantId, event, retentionDaysFor(plan), this.#now());
   }
 
@@ -623,7 +600,6 @@ export function toView(item: StoredEventItem, sequence: number | null): AuditEve
 export function auditRecorderFromEnv(deps: {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   platformClient?: DynamoDBDocumentClient;
-  planOf?: (tenantId: string) => Plan | undefined;
   /** Only where chains are verified (the audit function): its role may call kms:VerifyMac. */
   mac?: ChainMacVerifier;
   env?: NodeJS.ProcessEnv;
@@ -633,7 +609,6 @@ export function auditRecorderFromEnv(deps: {
     chainTableName: requireEnv('auditChainTable', deps.env),
     tenantClients: deps.tenantClients,
     platformClient: deps.platformClient ?? platformDynamo(),
-    planOf: deps.planOf,
     mac: deps.mac,
   });
 }

@@ -19,7 +19,7 @@ import {
   seqOfChainSk,
 } from '../domain/audit-chain.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
-import { ValidationError } from '../http/errors.js';
+import { ValidationError } from '../errors.js';
 
 /** The log's HEAD item as stored. */
 export interface StoredHead {

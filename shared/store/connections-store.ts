@@ -3,11 +3,11 @@ import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dyn
 import type { TenantCrypto } from '../crypto/envelope.js';
 import { type HostPolicy, checkConnectionHost } from '../domain/connection-host.js';
 import type { QueryRules } from '../domain/query-rules.js';
-import type { TransactItem } from '../http/audit-seam.js';
-import { ConflictError, NotFoundError } from '../http/errors.js';
+import type { TransactItem } from './audit-recorder.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, tenantKey } from './tenant-scope.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 
 /** Encryption-context purpose of connection passwords (with `tenantId` and `recordId` = connection id). */
 export const CONNECTION_PASSWORD_PURPOSE = 'connection-password';
@@ -15,7 +15,11 @@ export const CONNECTION_PASSWORD_PURPOSE = 'connection-password';
 export const CONNECTION_SK_PREFIX = 'CONNECTION#';
 export const connectionSk = (connectionId: string) => `${CONNECTION_SK_PREFIX}${connectionId}`;
 
-export type TlsMode = 'require' | 'verify-full' | 'disable';
+/** What every read shows in place of the password. */
+export const PASSWORD_MASK = '********';
+
+export const TLS_MODES = ['require', 'verify-full', 'disable'] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
 
 /** A connection as stored, without its password (which only exists as ciphertext). */
 export interface ConnectionRecord {

@@ -1,4 +1,4 @@
-import { ValidationError } from '../http/errors.js';
+import { ValidationError } from '../errors.js';
 
 /** Encodes DynamoDB's LastEvaluatedKey as an opaque cursor. */
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {

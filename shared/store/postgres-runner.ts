@@ -12,7 +12,7 @@ import {
   HttpProblemError,
   ServiceUnavailableError,
   ValidationError,
-} from '../http/errors.js';
+} from '../errors.js';
 
 /**
  * TLS as libpq means it: `require` encrypts but does not verify the server (so a self-signed server

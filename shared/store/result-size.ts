@@ -1,4 +1,4 @@
-import { ValidationError } from '../http/errors.js';
+import { ValidationError } from '../errors.js';
 
 /**
  * How many leading rows fit in `maxBytes` of JSON. Throws a 400 when not even the first row fits: paging

@@ -12,11 +12,11 @@ import {
   packedSessionPolicy,
   sessionPolicyFor,
 } from '../domain/storage-policy.js';
-import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../http/errors.js';
-import { logger } from '../http/observability.js';
+import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
+import { logger } from '../observability.js';
 import type { StorageLocationRecord } from './storage-store.js';
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
-import type { TenantScope } from './tenant-scope.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
 
 /** Temporary S3 credentials as the API returns them (the secret leaves this module only in the response). */
 export interface VendedCredentials {

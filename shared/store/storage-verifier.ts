@@ -4,8 +4,8 @@ import { clientConfig } from '../aws/clients.js';
 import { optionalEnv } from '../aws/config.js';
 import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
 import { type StorageRoot, formatStorageRoot } from '../domain/storage-roots.js';
-import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../http/errors.js';
-import { logger } from '../http/observability.js';
+import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
+import { logger } from '../observability.js';
 import { roleSessionName } from './storage-vendor.js';
 
 /** The customer's role or bucket refused the registration check: not retryable, nothing registered. */

@@ -4,7 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, documentClient } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { tenantDataSessionPolicy, type TenantDataTables } from '../domain/tenant-data-policy.js';
-import { assertTenantScope, type TenantScope } from './tenant-scope.js';
+import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 
 export interface TenantDataClientsOptions {
   sts: STSClient;

@@ -2,7 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { TenantKeyUnavailableError, type TenantKeyDirectory } from '../crypto/envelope.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 import { TENANT_SK } from './tenant-store.js';
-import { type TenantScope, tenantKey } from './tenant-scope.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 
 export interface TenantItemKeyDirectoryOptions {
   clients: TenantDataClients;

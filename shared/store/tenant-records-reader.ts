@@ -2,7 +2,7 @@ import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { type CompiledRecordsQuery, encodeRecordsCursor } from '../domain/dynamo-query-compiler.js';
 import { rowsWithin } from './result-size.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, assertTenantScope } from './tenant-scope.js';
+import { type TenantScope, assertTenantScope } from '../domain/tenant-scope.js';
 
 export interface TenantRecordsReaderProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;

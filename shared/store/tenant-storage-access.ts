@@ -16,10 +16,10 @@ import {
   revocationOf,
 } from '../domain/storage-revocation.js';
 import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
-import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../http/errors.js';
-import { logger } from '../http/observability.js';
+import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../errors.js';
+import { logger } from '../observability.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, tenantKey } from './tenant-scope.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { tenantStorageLayout } from '../domain/tenant-storage-role.js';
 import { TenantStorageRoles } from './tenant-storage-roles.js';
 

@@ -19,8 +19,8 @@ import {
   tenantStorageRolePolicy,
   tenantStorageTrustPolicy,
 } from '../domain/tenant-storage-role.js';
-import { HttpProblemError } from '../http/errors.js';
-import { logger } from '../http/observability.js';
+import { HttpProblemError } from '../errors.js';
+import { logger } from '../observability.js';
 
 export interface TenantStorageRolesProps {
   iam: IAMClient;

@@ -405,7 +405,7 @@ describe('audit chain alarms', () => {
     vi.stubEnv('AUDIT_TABLE', 'audit-test');
     vi.stubEnv('AUDIT_CHAIN_TABLE', 'audit-chain-test');
     vi.stubEnv('AUDIT_MAC_KEY_ARN', 'arn:aws:kms:eu-central-1:111122223333:key/mac');
-    const { metrics } = await import('../../shared/http/observability.js');
+    const { metrics } = await import('../../shared/observability.js');
     const { verifyChains } = await import('../../functions/jobs/verify-chains.js');
     const { sequenceStreamBatch } = await import('../../functions/audit/sequencer.js');
     const published = new Set<string>();
@@ -483,7 +483,7 @@ describe('audit chain alarms', () => {
   it("count the sequencer's ERROR log lines, in the shape the Powertools logger writes them", async () => {
     // Prepare
     const filters = Object.values(resources('AWS::Logs::MetricFilter'));
-    const { logger } = await import('../../shared/http/observability.js');
+    const { logger } = await import('../../shared/observability.js');
     const lines: string[] = [];
     const capture = (chunk: unknown) => {
       lines.push(String(chunk));

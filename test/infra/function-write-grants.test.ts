@@ -11,7 +11,7 @@ import { IdentityStore, type SessionRecord } from '../../shared/store/identity-s
 import { RateWindows } from '../../shared/store/rate-windows.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { ApiKeyRecord } from '../../shared/store/tenant-store.js';
 import { simulate } from '../support/iam-simulator.js';
 import { type WriteRequest, writeRequestsOf } from './dynamodb-requests.js';

@@ -10,7 +10,7 @@ import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { newId } from '../../shared/domain/ids.js';
 import { type StorageRoot, formatStorageRoot, rootsOverlap } from '../../shared/domain/storage-roots.js';
-import type { HttpProblemError } from '../../shared/http/errors.js';
+import type { HttpProblemError } from '../../shared/errors.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import {
   type StorageLocationRecord,
@@ -18,7 +18,7 @@ import {
   StorageStore,
 } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { type TenantScope, mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 /**

@@ -16,7 +16,7 @@ import {
   storageNodeKey,
 } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { type TenantScope, mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { type TenantWithRoles, type TestUser, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../support/local-api.js';
 

@@ -3,7 +3,7 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
-import { PASSWORD_MASK } from '../../shared/schemas/connections.js';
+import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
 import { EXPORT_FORMAT, EXPORT_URL_SECONDS } from '../../shared/services/tenant-export.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';

@@ -3,16 +3,17 @@ import type { PlatformCrypto } from '../../shared/crypto/envelope.js';
 import { newTotpSecret, totpCodeAt } from '../../shared/crypto/totp.js';
 import { hashSecret, normaliseRecoveryCode } from '../../shared/domain/credentials.js';
 import { SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
-import type { AuditRecorder } from '../../shared/http/audit-seam.js';
+import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
 import { FailureBudgets } from '../../shared/services/failure-budgets.js';
-import { SecondFactorVerifier, type SensitiveCaller } from '../../shared/services/second-factor.js';
+import type { Principal } from '../../shared/domain/caller.js';
+import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import type { IdentityStore, UserRecord } from '../../shared/store/identity-store.js';
 import type { RateWindows, Reservation } from '../../shared/store/rate-windows.js';
 
 const U = 'u_01jx0000000000000000000001';
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 const origin = { ip: '203.0.113.9', userAgent: 'test', purpose: 'tenant.delete' };
-const mfaSession: SensitiveCaller = { kind: 'session', userId: U, mfa: true };
+const mfaSession: Pick<Principal, 'kind' | 'userId' | 'mfa'> = { kind: 'session', userId: U, mfa: true };
 const NETWORK_LIMIT = SIGN_IN_LIMITS.networkFailures.limit;
 const TOTP_HOURLY = SIGN_IN_LIMITS.accountTotpFailures[0].limit;
 

@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { type Role, permissionsOf } from '../../shared/domain/permissions.js';
-import type { AuditRecorder } from '../../shared/http/audit-seam.js';
-import { type HttpProblemError, ServiceUnavailableError } from '../../shared/http/errors.js';
-import { type StorageCaller, StorageService } from '../../shared/services/storage.js';
+import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
+import { type HttpProblemError, ServiceUnavailableError } from '../../shared/errors.js';
+import type { TenantCaller } from '../../shared/domain/caller.js';
+import { StorageService } from '../../shared/services/storage.js';
 import type { StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
 import { ExternalRootUnverifiedError } from '../../shared/store/storage-verifier.js';
 import type { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
@@ -11,7 +12,7 @@ import {
   type TenantStorageAccess,
 } from '../../shared/store/tenant-storage-access.js';
 import { externalNotRevocable, managedDenied } from '../../shared/domain/storage-revocation.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { MemberRecord } from '../../shared/store/tenant-store.js';
 
 const T = 't_01jx0000000000000000000001';
@@ -28,7 +29,7 @@ const location: StorageLocationRecord = {
   createdBy: U,
 };
 
-function caller(role: Role): StorageCaller {
+function caller(role: Role): TenantCaller {
   return {
     access: {
       scope: mintTenantScope({ tenantId: T, userId: U }),

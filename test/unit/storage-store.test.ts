@@ -10,7 +10,7 @@ import {
   StorageStore,
   storageNodeKey,
 } from '../../shared/store/storage-store.js';
-import { type TenantScope, mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';

@@ -2,7 +2,7 @@ import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
-import type { HttpProblemError } from '../../shared/http/errors.js';
+import type { HttpProblemError } from '../../shared/errors.js';
 import type { StorageLocationRecord } from '../../shared/store/storage-store.js';
 import {
   CredentialLifetimeError,
@@ -13,7 +13,7 @@ import {
   type VendRequest,
   roleSessionName,
 } from '../../shared/store/storage-vendor.js';
-import { type TenantScope, mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';

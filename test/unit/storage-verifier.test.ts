@@ -3,7 +3,7 @@ import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
-import type { HttpProblemError } from '../../shared/http/errors.js';
+import type { HttpProblemError } from '../../shared/errors.js';
 import { ExternalRootUnverifiedError, ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
 
 const T = 't_01jx0000000000000000000001';

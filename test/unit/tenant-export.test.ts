@@ -2,16 +2,17 @@ import { type GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } 
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { permissionsOf } from '../../shared/domain/permissions.js';
-import type { AuditRecorder } from '../../shared/http/audit-seam.js';
-import type { TenantCaller } from '../../shared/http/auth-context.js';
-import { isTransientAwsError } from '../../shared/http/errors.js';
-import { PASSWORD_MASK } from '../../shared/schemas/connections.js';
+import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
+import type { TenantCaller } from '../../shared/domain/caller.js';
+import { isTransientAwsError } from '../../shared/errors.js';
+import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
 import {
   EXPORT_URL_SECONDS,
   TenantExportService,
   tenantArchive,
 } from '../../shared/services/tenant-export.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
+import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
 import type { TenantStore } from '../../shared/store/tenant-store.js';
 
 const s3 = mockClient(S3Client);
@@ -140,10 +141,12 @@ function fixture() {
     tenants,
     audit,
     auditLog: { readerFor: vi.fn(async () => reader) } as never,
-    s3: new S3Client({ region: 'eu-central-1' }),
-    bucket: 'exports',
+    archives: new TenantExportArchives({
+      s3: new S3Client({ region: 'eu-central-1' }),
+      bucket: 'exports',
+      presign: presign as never,
+    }),
     now: () => NOW,
-    presign: presign as never,
   });
   return { service, audit, presign, calls, reader };
 }

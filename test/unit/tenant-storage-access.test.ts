@@ -21,10 +21,10 @@ import {
   tenantStorageRolePolicy,
   tenantStorageTrustPolicy,
 } from '../../shared/domain/tenant-storage-role.js';
-import type { HttpProblemError } from '../../shared/http/errors.js';
+import type { HttpProblemError } from '../../shared/errors.js';
 import { TenantStorageAccess, onStorageRevocation } from '../../shared/store/tenant-storage-access.js';
 import { TenantStorageRoles } from '../../shared/store/tenant-storage-roles.js';
-import { mintTenantScope } from '../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';

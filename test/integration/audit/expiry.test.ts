@@ -5,7 +5,7 @@ import { CHECKPOINT_PREFIX, chainSk, utcDay } from '../../../shared/domain/audit
 import type { Plan } from '../../../shared/domain/plans.js';
 import { verifyAllChains } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import type { TenantScope } from '../../../shared/store/tenant-scope.js';
+import type { TenantScope } from '../../../shared/domain/tenant-scope.js';
 import { itemsOf, newScope, remove, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let db: DynamoDBDocumentClient;

@@ -8,7 +8,7 @@ import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { AuditService } from '../../../shared/services/audit.js';
 import { sequenceNow } from '../../../shared/store/audit-sequencer.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../../support/identity-fixtures.js';
 import { type TestApi, startTestApi } from '../../support/local-api.js';
 import { itemsOf, overwrite, sequencerFromEnv, storeFromEnv } from './support.js';

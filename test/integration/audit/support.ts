@@ -7,7 +7,7 @@ import { chainMacFromEnv } from '../../../shared/crypto/chain-mac.js';
 import { AuditSequencer, type AuditSequencerProps } from '../../../shared/store/audit-sequencer.js';
 import { AuditStore } from '../../../shared/store/audit-store.js';
 import { tenantDataClientsFromEnv } from '../../../shared/store/tenant-data-client.js';
-import { type TenantScope, mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { type TenantScope, mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 /** A fresh tenant scope (tests stand in for the auth layer). */
 export function newScope(): TenantScope {

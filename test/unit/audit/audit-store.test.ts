@@ -26,13 +26,8 @@ import {
   type AuditSequencerProps,
   MAX_BATCH,
 } from '../../../shared/store/audit-sequencer.js';
-import {
-  AuditEventInvalidError,
-  AuditStore,
-  buildEventItem,
-  rememberTenantPlan,
-} from '../../../shared/store/audit-store.js';
-import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { AuditEventInvalidError, AuditStore, buildEventItem } from '../../../shared/store/audit-store.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const TABLE = 'audit-table';
@@ -68,7 +63,7 @@ describe('AuditStore writes', () => {
   const platform = docClient();
   const scopedMock = mockClient(scoped);
   const platformMock = mockClient(platform);
-  const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
+  const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u'), plan: 'team' });
   const store = new AuditStore({
     tableName: TABLE,
     chainTableName: CHAIN_TABLE,
@@ -85,9 +80,6 @@ describe('AuditStore writes', () => {
   });
 
   it('appends a tenant event with the scoped client, a conditional Put and the plan’s TTL', async () => {
-    // Prepare
-    rememberTenantPlan(scope.tenantId, 'team');
-
     // Act
     await store.record(scope, event);
 

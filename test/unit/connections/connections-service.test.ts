@@ -14,21 +14,20 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EnvelopeCipher, TenantCrypto, TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
-import type { AuditRecorder } from '../../../shared/http/audit-seam.js';
-import { ConflictError, ServiceUnavailableError, ValidationError } from '../../../shared/http/errors.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
+import { ConflictError, ServiceUnavailableError, ValidationError } from '../../../shared/errors.js';
 import { CreateConnectionBody, type UpdateConnectionBody } from '../../../shared/schemas/connections.js';
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { ConnectionsService } from '../../../shared/services/connections.js';
 import { ConnectionsStore } from '../../../shared/store/connections-store.js';
-import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
 const KEY = 'arn:aws:kms:eu-central-1:111122223333:key/00000001-12ab-34cd-56ef-1234567890ab';
 const scope = mintTenantScope({ tenantId: TENANT, userId: 'u_01jabcdefghjkmnpqrstvwxyz0' });
 const caller = {
-  scope,
+  access: { scope, permissions: permissionsOf('owner'), roleCeiling: 'owner' as const },
   principal: { kind: 'session' as const, userId: scope.userId, credentialId: 's_1', mfaEnabled: false },
-  permissions: permissionsOf('owner'),
   ip: '203.0.113.9',
   userAgent: 'test',
 };
@@ -258,7 +257,10 @@ describe('ConnectionsService.update and reveal', () => {
     const { svc, audit } = service();
     const ownerKeyWithoutReveal = {
       ...caller,
-      permissions: new Set([...permissionsOf('owner')].filter((p) => p !== 'connections:reveal')),
+      access: {
+        ...caller.access,
+        permissions: new Set([...permissionsOf('owner')].filter((p) => p !== 'connections:reveal')),
+      },
     };
 
     await expect(svc.reveal(ownerKeyWithoutReveal, 'c_01jabcdefghjkmnpqrstvwxyz0')).rejects.toMatchObject({

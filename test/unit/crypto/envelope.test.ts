@@ -24,8 +24,8 @@ import {
   TenantKeyUnavailableError,
   platformCrypto,
 } from '../../../shared/crypto/envelope.js';
-import { ServiceUnavailableError } from '../../../shared/http/errors.js';
-import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { ServiceUnavailableError } from '../../../shared/errors.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const ACCOUNT = '111122223333';
 const TENANT_A = 't_01jabcdefghjkmnpqrstvwxyz0';

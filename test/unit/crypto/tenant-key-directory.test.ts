@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
 import { TenantItemKeyDirectory } from '../../../shared/store/tenant-key-directory.js';
-import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const TENANT_A = 't_01jabcdefghjkmnpqrstvwxyz0';
 const TENANT_B = 't_01jabcdefghjkmnpqrstvwxyz1';

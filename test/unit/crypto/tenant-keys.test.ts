@@ -20,7 +20,7 @@ import {
   parseKmsKeyArn,
   tenantKeysFromEnv,
 } from '../../../shared/crypto/tenant-keys.js';
-import { isTransientAwsError } from '../../../shared/http/errors.js';
+import { isTransientAwsError } from '../../../shared/errors.js';
 
 const ACCOUNT = '111122223333';
 const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';

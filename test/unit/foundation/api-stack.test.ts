@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
 import { SECURITY_HEADERS, createApiHandler, implement } from '../../../shared/http/api.js';
-import { ConflictError } from '../../../shared/http/errors.js';
+import { ConflictError } from '../../../shared/errors.js';
 import { defineRoute } from '../../../shared/http/route.js';
 
 const echo = defineRoute({

@@ -1,30 +1,41 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  type ImportEdge,
+  forbiddenImports,
+  importCycles,
+  importEdges,
+  layerViolations,
+  resolveSpecifier,
+  sourceFiles,
+  specifiersOf,
+} from '../../support/import-graph.js';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(path.join(ROOT, dir))) {
-    const rel = path.join(dir, name);
-    if (statSync(path.join(ROOT, rel)).isDirectory()) out.push(...files(rel));
-    else if (rel.endsWith('.ts')) out.push(rel);
-  }
-  return out;
-}
-
-function imports(file: string): string[] {
-  const source = readFileSync(path.join(ROOT, file), 'utf8');
-  return [
-    ...source.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g),
-  ].map((m) => m[1] ?? m[2]!);
-}
-
+const files = (dir: string) => sourceFiles(ROOT, dir);
+const imports = (file: string) => specifiersOf(readFileSync(path.join(ROOT, file), 'utf8'));
 /** Repository-relative target of a relative import. */
-const resolve = (file: string, spec: string) => path.normalize(path.join(path.dirname(file), spec));
+const resolve = resolveSpecifier;
 
 const RUNTIME = [...files('shared'), ...files('functions')];
+
+/**
+ * The layers of the runtime code, innermost first (DESIGN.md §7): each may import only its own layer and
+ * the ones below. The SDK is a separate package with no imports of the rest.
+ */
+const LAYERS = [
+  ['shared/domain'],
+  ['shared/errors.ts', 'shared/observability.ts'],
+  ['shared/aws'],
+  ['shared/crypto', 'shared/store'],
+  ['shared/services'],
+  ['shared/http', 'shared/schemas'],
+  ['functions'],
+];
+const LAYERED = RUNTIME.filter((file) => !file.startsWith('shared/sdk/'));
+const EDGES = importEdges(ROOT, LAYERED);
 
 describe('architecture (DESIGN.md §7)', () => {
   it('keeps shared/domain pure: no AWS SDK, middy, Powertools, database or network I/O', () => {
@@ -50,11 +61,11 @@ describe('architecture (DESIGN.md §7)', () => {
 
   it("never lets one API area's handlers import another's", () => {
     for (const file of files('functions')) {
-      const area = file.split(path.sep)[1];
+      const area = file.split('/')[1];
       for (const spec of imports(file).filter((s) => s.startsWith('.'))) {
         const target = resolve(file, spec);
-        if (target.startsWith(`functions${path.sep}`))
-          expect(target.split(path.sep)[1], `${file} imports ${spec}`).toBe(area);
+        if (target.startsWith('functions/'))
+          expect(target.split('/')[1], `${file} imports ${spec}`).toBe(area);
       }
     }
   });
@@ -70,7 +81,7 @@ describe('architecture (DESIGN.md §7)', () => {
       ['shared/services/invitations.ts', 1],
     ]);
     for (const file of [...RUNTIME, ...files('infra')]) {
-      if (file === 'shared/store/tenant-scope.ts') continue;
+      if (file === 'shared/domain/tenant-scope.ts') continue;
       const source = readFileSync(path.join(ROOT, file), 'utf8');
       const calls = source.match(/\bmintTenantScope\(/g)?.length ?? 0;
       if (source.includes('mintTenantScope'))
@@ -86,5 +97,88 @@ describe('architecture (DESIGN.md §7)', () => {
         );
       }
     }
+  });
+  it('keeps shared/domain self-contained: it imports nothing else of the repository', () => {
+    const outside = forbiddenImports(
+      EDGES,
+      ['shared/domain'],
+      (to) => to.endsWith('.ts') && !to.startsWith('shared/domain/'),
+    );
+    expect(outside).toEqual([]);
+  });
+
+  it('keeps HTTP and the route schemas out of the store, crypto and service layers', () => {
+    const upward = forbiddenImports(EDGES, ['shared/store', 'shared/crypto', 'shared/services'], (to) =>
+      /^shared\/(http|schemas)\//.test(to),
+    );
+    expect(upward).toEqual([]);
+  });
+
+  it('leaves AWS SDK clients to the stores: services import no @aws-sdk/client-* package', () => {
+    expect(forbiddenImports(EDGES, ['shared/services'], (to) => to.startsWith('@aws-sdk/client-'))).toEqual(
+      [],
+    );
+  });
+
+  it('never lets a file import a file of a higher layer, and places every runtime file in a layer', () => {
+    expect(layerViolations(EDGES, LAYERS)).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    expect(importCycles(EDGES)).toEqual([]);
+  });
+});
+
+describe('the import rules themselves', () => {
+  // A made-up graph with one breach of each rule, so a checker that stopped looking would fail here.
+  const edges: ImportEdge[] = [
+    { from: 'shared/domain/a.ts', to: 'shared/domain/b.ts' },
+    { from: 'shared/domain/a.ts', to: 'shared/errors.ts' },
+    { from: 'shared/store/s.ts', to: 'shared/domain/a.ts' },
+    { from: 'shared/store/s.ts', to: 'shared/http/api.ts' },
+    { from: 'shared/store/s.ts', to: '@aws-sdk/client-s3' },
+    { from: 'shared/services/x.ts', to: '@aws-sdk/client-s3' },
+    { from: 'shared/services/x.ts', to: '@aws-sdk/lib-dynamodb' },
+    { from: 'shared/services/x.ts', to: 'shared/services/y.ts' },
+    { from: 'shared/services/y.ts', to: 'shared/services/z.ts' },
+    { from: 'shared/services/z.ts', to: 'shared/services/x.ts' },
+    { from: 'shared/jobs/j.ts', to: 'shared/domain/a.ts' },
+  ];
+
+  it('name each offending pair', () => {
+    expect(layerViolations(edges, LAYERS)).toEqual([
+      'shared/domain/a.ts -> shared/errors.ts',
+      'shared/store/s.ts -> shared/http/api.ts',
+      'shared/jobs/j.ts belongs to no layer',
+    ]);
+    expect(forbiddenImports(edges, ['shared/services'], (to) => to.startsWith('@aws-sdk/client-'))).toEqual([
+      'shared/services/x.ts -> @aws-sdk/client-s3',
+    ]);
+    expect(
+      forbiddenImports(
+        edges,
+        ['shared/domain'],
+        (to) => to.endsWith('.ts') && !to.startsWith('shared/domain/'),
+      ),
+    ).toEqual(['shared/domain/a.ts -> shared/errors.ts']);
+  });
+
+  it('find a cycle wherever the walk enters it, and report it once', () => {
+    expect(importCycles(edges)).toEqual([
+      'shared/services/x.ts -> shared/services/y.ts -> shared/services/z.ts -> shared/services/x.ts',
+    ]);
+    expect(importCycles(edges.filter((e) => e.from !== 'shared/services/z.ts'))).toEqual([]);
+    expect(importCycles([{ from: 'a.ts', to: 'a.ts' }])).toEqual(['a.ts -> a.ts']);
+  });
+
+  it('resolve relative specifiers to repository paths and leave packages as they are', () => {
+    expect(resolveSpecifier('shared/store/s.ts', '../errors.js')).toBe('shared/errors.ts');
+    expect(resolveSpecifier('shared/store/s.ts', './t.js')).toBe('shared/store/t.ts');
+    expect(resolveSpecifier('shared/store/s.ts', '@aws-sdk/client-s3')).toBe('@aws-sdk/client-s3');
+    expect(
+      specifiersOf(
+        "import type { A } from './a.js';\nexport { B } from \"../b.js\";\nawait import('./c.js');",
+      ),
+    ).toEqual(['./a.js', '../b.js', './c.js']);
   });
 });

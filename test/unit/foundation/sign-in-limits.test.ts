@@ -10,8 +10,8 @@ import {
   totpFailureBudgets,
 } from '../../../shared/domain/sign-in-limits.js';
 import { createApiHandler, implement } from '../../../shared/http/api.js';
-import type { RateLimiter } from '../../../shared/http/auth-context.js';
-import { TooManyRequestsError } from '../../../shared/http/errors.js';
+import type { RateLimiter } from '../../../shared/store/rate-limiter.js';
+import { TooManyRequestsError } from '../../../shared/errors.js';
 import { defineRoute } from '../../../shared/http/route.js';
 
 describe('networks and clients', () => {

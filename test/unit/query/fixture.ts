@@ -5,10 +5,10 @@ import { type Permission, permissionsOf, type Role } from '../../../shared/domai
 import { QueryAst } from '../../../shared/domain/query-ast.js';
 import type { QueryRules } from '../../../shared/domain/query-rules.js';
 import { fieldErrors } from '../../../shared/http/api.js';
-import { NotFoundError, ValidationError } from '../../../shared/http/errors.js';
+import { NotFoundError, ValidationError } from '../../../shared/errors.js';
 import type { PostgresTlsMode } from '../../../shared/store/postgres-runner.js';
 import { PostgresRunner, type PostgresRunnerProps } from '../../../shared/store/postgres-runner.js';
-import { mintTenantScope, type TenantScope } from '../../../shared/store/tenant-scope.js';
+import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
 import {
   type ConnectionSource,
   type QueryableConnection,

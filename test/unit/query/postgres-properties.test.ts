@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LikeMode, WhereNode } from '../../../shared/domain/query-ast.js';
 import { likePattern } from '../../../shared/domain/sql-compiler.js';
-import { HttpProblemError } from '../../../shared/http/errors.js';
+import { HttpProblemError } from '../../../shared/errors.js';
 import { postgresTarget } from '../../../shared/services/query.js';
 import type { PostgresRunner } from '../../../shared/store/postgres-runner.js';
 import {

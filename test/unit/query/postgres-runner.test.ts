@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpProblemError } from '../../../shared/http/errors.js';
+import { HttpProblemError } from '../../../shared/errors.js';
 import { type QueryableConnection, postgresTarget } from '../../../shared/services/query.js';
 import type { PostgresRunner } from '../../../shared/store/postgres-runner.js';
 import {

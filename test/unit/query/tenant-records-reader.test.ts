@@ -6,7 +6,7 @@ import { compileRecordsQuery, encodeRecordsCursor } from '../../../shared/domain
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { SelectQuery } from '../../../shared/domain/query-ast.js';
 import { TenantRecordsReader } from '../../../shared/store/tenant-records-reader.js';
-import { mintTenantScope } from '../../../shared/store/tenant-scope.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const A = 't_01jaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 't_01jbbbbbbbbbbbbbbbbbbbbbbb';

@@ -1,7 +1,7 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { AuditEventInput } from '../domain/audit-events.js';
 import type { Plan } from '../domain/plans.js';
-import type { TenantScope } from '../store/tenant-scope.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 

@@ -1,3 +1,5 @@
+import type { Plan } from './plans.js';
+
 const MINT = Symbol('tenant-scope-mint');
 
 /**
@@ -8,18 +10,21 @@ const MINT = Symbol('tenant-scope-mint');
 export class TenantScope {
   readonly tenantId: string;
   readonly userId: string;
+  /** The tenant's plan when the scope was minted (audit retention follows it); undefined when not read. */
+  readonly plan: Plan | undefined;
 
-  private constructor(token: symbol, tenantId: string, userId: string) {
+  private constructor(token: symbol, tenantId: string, userId: string, plan: Plan | undefined) {
     if (token !== MINT) throw new TypeError('TenantScope is created only by the auth layer');
     if (!tenantId) throw new TypeError('TenantScope needs a tenant id');
     this.tenantId = tenantId;
     this.userId = userId;
+    this.plan = plan;
     Object.freeze(this);
   }
 
   /** @internal */
-  static [MINT](tenantId: string, userId: string): TenantScope {
-    return new TenantScope(MINT, tenantId, userId);
+  static [MINT](tenantId: string, userId: string, plan: Plan | undefined): TenantScope {
+    return new TenantScope(MINT, tenantId, userId, plan);
   }
 }
 
@@ -29,8 +34,8 @@ export class TenantScope {
  * addressed to the caller (the membership is written under conditions that re-check it);
  * test/unit/foundation/architecture.test.ts fails if any other module calls it.
  */
-export function mintTenantScope(verified: { tenantId: string; userId: string }): TenantScope {
-  return TenantScope[MINT](verified.tenantId, verified.userId);
+export function mintTenantScope(verified: { tenantId: string; userId: string; plan?: Plan }): TenantScope {
+  return TenantScope[MINT](verified.tenantId, verified.userId, verified.plan);
 }
 
 /** Throws unless `scope` is a real TenantScope (guards against `as any` and plain objects). */
