@@ -188,6 +188,10 @@ export const storageSection: BenchSection = {
             durationSeconds: 900,
           }),
         ),
+        // Single-flight: 50 identical vends at once in one warm function (a fresh lifetime: a cache miss).
+        await measure('50 concurrent identical vends (all calls)', 3, (i) =>
+          Promise.all(Array.from({ length: 50 }, () => service.vend(editor, byId(2000 + i + 1)))),
+        ),
         // The editor holds live managed credentials (vended above): each run denies on the tenant's role.
         await measure('revocation (holder + list + tenant role deny)', 15, () =>
           service.revoke(admin, editor.principal.userId),

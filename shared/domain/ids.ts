@@ -30,3 +30,17 @@ export type IdPrefix = 't' | 'u' | 's' | 'k' | 'm' | 'i' | 'l' | 'c' | 'e' | 'x'
 export function newId(prefix: IdPrefix, now?: number): string {
   return `${prefix}_${ulid(now)}`;
 }
+
+/** Characters of a vend id after `v_`: with tenant and actor ids it fills a 64-character STS session name. */
+export const VEND_ID_LENGTH = 9;
+
+/**
+ * The id of one vend (`v_` and 45 random bits): in the vend's response, its audit event and its STS session
+ * name, so a CloudTrail S3 data event leads to the audit log and back.
+ */
+export function newVendId(): string {
+  const bytes = randomBytes(VEND_ID_LENGTH);
+  let id = '';
+  for (const byte of bytes) id += CROCKFORD[byte & 31];
+  return `v_${id}`;
+}

@@ -72,6 +72,12 @@ export const StorageCredentials = z
     access: z.enum(STORAGE_ACCESS),
     locationId: LocationId,
     root: z.string(),
+    vendId: z
+      .string()
+      .regex(/^v_[0-9a-hjkmnp-tv-z]{9}$/)
+      .describe(
+        'The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event',
+      ),
   })
   .meta({ id: 'StorageCredentials' });
 

@@ -51,6 +51,8 @@ export interface StorageCredentials {
   access: StorageAccess;
   locationId: string;
   root: string;
+  /** The vend that made this session: the last part of its session name in CloudTrail, and in the audit log. */
+  vendId: string;
 }
 
 /**

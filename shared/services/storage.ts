@@ -384,8 +384,12 @@ export class StorageService {
     if (state.closedAt) throw new NotFoundError('No such tenant.');
     const role = location.kind === 'managed' ? await this.#d.access.ensureRole(scope, state) : undefined;
     const externalId = location.kind === 'external' ? await this.#d.store.getExternalId(scope) : undefined;
-    const { credentials, cached } = await this.#d.vendor.vend({
+    const { credentials, cached, vendId, packedPolicySize } = await this.#d.vendor.vend({
       scope,
+      actor:
+        caller.principal.kind === 'api-key'
+          ? { kind: 'api-key', id: caller.principal.credentialId }
+          : { kind: 'user', id: scope.userId },
       location,
       access: body.access,
       durationSeconds: body.durationSeconds,
@@ -396,7 +400,8 @@ export class StorageService {
         locationId: location.locationId,
       }),
     });
-    if (!cached) await this.#confirmAfterIssue(caller, location.locationId, needed, credentials);
+    if (!cached)
+      await this.#confirmAfterIssue(caller, location.locationId, needed, { ...credentials, vendId });
     await this.#d.audit.record(scope, {
       action: 'storage-credentials.vended',
       actor: auditActorOf(caller),
@@ -409,11 +414,14 @@ export class StorageService {
         durationSeconds: body.durationSeconds,
         expiration: credentials.expiration,
         accessKeyId: credentials.accessKeyId,
+        vendId,
+        ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
         cached,
       },
     });
     return {
       ...credentials,
+      vendId,
       ...this.endpointHints(location),
       bucket: location.bucket,
       prefix: location.prefix,
@@ -433,7 +441,7 @@ export class StorageService {
     caller: TenantCaller,
     locationId: string,
     needed: Permission,
-    credentials: { accessKeyId: string; expiration: string },
+    credentials: { accessKeyId: string; expiration: string; vendId: string },
   ): Promise<void> {
     const { scope } = caller.access;
     const [member, location] = await Promise.all([
@@ -458,6 +466,7 @@ export class StorageService {
         locationId,
         reason,
         accessKeyId: credentials.accessKeyId,
+        vendId: credentials.vendId,
         expiration: credentials.expiration,
       },
     });

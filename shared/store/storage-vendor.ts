@@ -12,8 +12,10 @@ import {
   packedSessionPolicy,
   sessionPolicyFor,
 } from '../domain/storage-policy.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { newVendId } from '../domain/ids.js';
 import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
-import { logger } from '../observability.js';
+import { logger, metrics } from '../observability.js';
 import type { StorageLocationRecord } from './storage-store.js';
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
@@ -27,9 +29,18 @@ export interface VendedCredentials {
   expiration: string;
 }
 
+/** Who a vend is for, as the STS session name tells CloudTrail: the user, or the API key acting for them. */
+export interface VendActor {
+  kind: 'user' | 'api-key';
+  /** The user id, or the API key id. */
+  id: string;
+}
+
 export interface VendRequest {
   /** The caller's verified membership: the credential is for this tenant and user only. */
   scope: TenantScope;
+  /** The session or API key asking (default: the scope's user); cached credentials are never shared across actors. */
+  actor?: VendActor;
   location: StorageLocationRecord;
   access: StorageAccess;
   durationSeconds: number;
@@ -45,6 +56,10 @@ export interface VendResult {
   credentials: VendedCredentials;
   /** Whether the warm function's cache answered (no STS call). */
   cached: boolean;
+  /** The vend that made this STS session (a cached answer carries the id of the vend that made it). */
+  vendId: string;
+  /** STS's `PackedPolicySize` for the session (percent of its limit for policy and tags), when it says. */
+  packedPolicySize?: number;
 }
 
 /** The location's root makes a session policy too large for STS: a clear 400 naming the location. */
@@ -98,6 +113,8 @@ export class CredentialLifetimeError extends HttpProblemError {
 
 interface CacheEntry {
   credentials: VendedCredentials;
+  vendId: string;
+  packedPolicySize?: number;
   issuedAtMs: number;
   expiresAtMs: number;
   tenantId: string;
@@ -122,8 +139,12 @@ export interface StorageCredentialVendorProps {
   storageKeyArn: string;
   /** Called on every cache miss before STS (TenantStorageAccess.recordIssue); a failure issues nothing. */
   recordIssue: IssueRecorder;
-  /** Served credentials keep at least this much lifetime; cached ones are dropped this long before expiry. */
+  /**
+   * Cached credentials are served until half their lifetime has passed or until this long before expiry,
+   * whichever comes first, so a client always gets most of what it asked for.
+   */
   refreshMarginMs?: number;
+  /** Bound of the warm function's cache (least recently used entries go first). */
   maxCacheEntries?: number;
   /**
    * IAM is eventually consistent: a role younger than this may still be refused by STS, so an AccessDenied
@@ -134,20 +155,41 @@ export interface StorageCredentialVendorProps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Cache key of vended credentials: never shared across tenants, users, locations, access or lifetimes. */
+/**
+ * Cache key of vended credentials: never shared across tenants, users, actors (a user's sessions and each of
+ * their API keys: the STS session name names one), locations, access or lifetimes.
+ */
 export function credentialCacheKey(k: {
   tenantId: string;
   userId: string;
+  actor?: VendActor;
   locationId: string;
   access: StorageAccess;
   durationSeconds: number;
 }): string {
-  return [k.tenantId, k.userId, k.locationId, k.access, k.durationSeconds].join('|');
+  const actor = k.actor ?? { kind: 'user', id: k.userId };
+  return [k.tenantId, k.userId, `${actor.kind}:${actor.id}`, k.locationId, k.access, k.durationSeconds].join(
+    '|',
+  );
 }
 
-/** `RoleSessionName` naming tenant and user: 57 characters for server-generated ids, never over 64. */
-export function roleSessionName(tenantId: string, userId: string): string {
-  return `${tenantId}-${userId}`.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+const bareId = (id: string) => id.replace(/^[a-z]+_/, '');
+
+/**
+ * The STS session name of one vend, the only caller context AWS carries into S3 data events:
+ * `<tenant>.<u|k><user or API key>.<vend>` with the ids' prefixes dropped (64 characters for
+ * server-generated ids). The vend id is kept whole; anything longer is cut from the tenant and actor part.
+ */
+export function roleSessionName(tenantId: string, actor: VendActor, vendId: string): string {
+  const safe = (text: string) => text.replace(/[^\w+=,.@-]/g, '-');
+  const tail = `.${safe(bareId(vendId))}`;
+  const head = safe(`${bareId(tenantId)}.${actor.kind === 'api-key' ? 'k' : 'u'}${bareId(actor.id)}`);
+  return head.slice(0, Math.max(0, 64 - tail.length)) + tail;
+}
+
+/** The vend id a session name carries (its last dot-separated part), as `v_…`. */
+export function vendIdOfSessionName(sessionName: string): string {
+  return `v_${sessionName.slice(sessionName.lastIndexOf('.') + 1)}`;
 }
 
 const isAccessDenied = (error: unknown) =>
@@ -190,6 +232,7 @@ export class StorageCredentialVendor {
     const key = credentialCacheKey({
       tenantId: scope.tenantId,
       userId: scope.userId,
+      ...(request.actor ? { actor: request.actor } : {}),
       locationId: location.locationId,
       access: request.access,
       durationSeconds: request.durationSeconds,
@@ -201,8 +244,10 @@ export class StorageCredentialVendor {
       // Refresh recency for the bounded cache's eviction order.
       this.#cache.delete(key);
       this.#cache.set(key, cached);
-      return { credentials: cached.credentials, cached: true };
+      metrics.addMetric('StorageCredentialCacheHit', MetricUnit.Count, 1);
+      return { credentials: cached.credentials, cached: true, ...this.#ids(cached) };
     }
+    metrics.addMetric('StorageCredentialCacheMiss', MetricUnit.Count, 1);
     if (cached) this.#cache.delete(key);
     let pending = this.#pending.get(key);
     if (!pending) {
@@ -214,7 +259,14 @@ export class StorageCredentialVendor {
     if (cutoffMs !== undefined && entry.issuedAtMs < cutoffMs)
       entry = await this.#assume(request, policy, cutoffMs);
     this.#store(key, entry);
-    return { credentials: entry.credentials, cached: false };
+    return { credentials: entry.credentials, cached: false, ...this.#ids(entry) };
+  }
+
+  #ids(entry: CacheEntry): Pick<VendResult, 'vendId' | 'packedPolicySize'> {
+    return {
+      vendId: entry.vendId,
+      ...(entry.packedPolicySize !== undefined ? { packedPolicySize: entry.packedPolicySize } : {}),
+    };
   }
 
   /**
@@ -236,7 +288,10 @@ export class StorageCredentialVendor {
   }
 
   #usable(entry: CacheEntry, cutoffMs: number | undefined): boolean {
-    if (entry.expiresAtMs - this.#p.refreshMarginMs <= this.#p.now()) return false;
+    const now = this.#p.now();
+    if (entry.expiresAtMs - this.#p.refreshMarginMs <= now) return false;
+    // Half its life gone: a fresh one serves the client better.
+    if (now - entry.issuedAtMs >= (entry.expiresAtMs - entry.issuedAtMs) / 2) return false;
     return cutoffMs === undefined || entry.issuedAtMs >= cutoffMs;
   }
 
@@ -259,6 +314,7 @@ export class StorageCredentialVendor {
   async #assume(request: VendRequest, policy: string, cutoffMs: number | undefined): Promise<CacheEntry> {
     const { location, scope, access } = request;
     const { tenantId, userId } = scope;
+    const vendId = newVendId();
     // A user revoked this very second: wait for the cutoff, or STS would issue credentials the deny covers.
     if (cutoffMs !== undefined && cutoffMs > this.#p.now())
       await this.#p.sleep(Math.min(2000, cutoffMs - this.#p.now()));
@@ -268,7 +324,7 @@ export class StorageCredentialVendor {
     if (!external && !request.role) throw new Error("a managed location needs the tenant's storage role");
     const input: AssumeRoleCommandInput = {
       RoleArn: external ? location.roleArn : request.role!.arn,
-      RoleSessionName: roleSessionName(tenantId, userId),
+      RoleSessionName: roleSessionName(tenantId, request.actor ?? { kind: 'user', id: userId }, vendId),
       DurationSeconds: request.durationSeconds,
       Policy: policy,
       Tags: [
@@ -296,6 +352,9 @@ export class StorageCredentialVendor {
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new CredentialVendingUnavailableError(new Error('STS returned incomplete credentials'));
     }
+    const packedPolicySize = response.PackedPolicySize;
+    if (packedPolicySize !== undefined)
+      metrics.addMetric('StoragePackedPolicySize', MetricUnit.Percent, packedPolicySize);
     return {
       credentials: {
         accessKeyId: c.AccessKeyId,
@@ -303,6 +362,8 @@ export class StorageCredentialVendor {
         sessionToken: c.SessionToken,
         expiration: c.Expiration.toISOString(),
       },
+      vendId,
+      ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
       issuedAtMs,
       expiresAtMs: c.Expiration.getTime(),
       tenantId,

@@ -4,6 +4,7 @@ import { clientConfig } from '../aws/clients.js';
 import { optionalEnv } from '../aws/config.js';
 import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
 import { type StorageRoot, formatStorageRoot } from '../domain/storage-roots.js';
+import { newVendId } from '../domain/ids.js';
 import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
 import { logger } from '../observability.js';
 import { roleSessionName } from './storage-vendor.js';
@@ -54,7 +55,7 @@ export class ExternalRootVerifier {
         new AssumeRoleCommand({
           RoleArn: roleArn,
           ExternalId: check.externalId,
-          RoleSessionName: roleSessionName(check.tenantId, check.userId),
+          RoleSessionName: roleSessionName(check.tenantId, { kind: 'user', id: check.userId }, newVendId()),
           DurationSeconds: 900,
           Policy: packedSessionPolicy(sessionPolicyFor({ ...root, access: 'read' })),
           Tags: [

@@ -12,6 +12,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromProcess } from '@aws-sdk/credential-providers';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -155,6 +156,7 @@ describe('managed locations and vending', () => {
       access: 'read',
       locationId: managedId,
       root: `s3://${managedBucket}/${managedPrefix}`,
+      vendId: expect.stringMatching(/^v_[0-9a-hjkmnp-tv-z]{9}$/),
     });
     const expiresIn = Date.parse(read.body.expiration) - Date.now();
     expect(expiresIn).toBeGreaterThan(800_000);
@@ -251,6 +253,57 @@ describe('managed locations and vending', () => {
     expect(crossTenant.status).toBe(404);
     expect(del.status).toBe(404);
     expect((await auditEvents(globex.tenantId, 'storage-credentials.vended')).length).toBe(0);
+  });
+
+  it('attribution: each STS session is named <tenant>.<u user | k API key>.<vend>, and the vend id is in the response and the audit event', async () => {
+    // Prepare: an API key of the viewer's tenant acting for its creator (the owner).
+    const key = await api.request('POST', `/v1/tenants/${acme.tenantId}/api-keys`, {
+      token: acme.users.owner.token,
+      body: { name: 'attribution', scopes: ['storage:read-credentials'] },
+    });
+    expect(key.status, key.text).toBe(201);
+    const sts = (c: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) =>
+      new STSClient({
+        endpoint,
+        region: TEST_REGION,
+        credentials: {
+          accessKeyId: c.accessKeyId,
+          secretAccessKey: c.secretAccessKey,
+          sessionToken: c.sessionToken,
+        },
+      });
+    const sessionName = async (c: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) =>
+      (await sts(c).send(new GetCallerIdentityCommand({}))).Arn!.split('/').pop()!;
+    const body = {
+      location: managedId,
+      access: 'read',
+      durationSeconds: 3000 + Math.floor(Math.random() * 500),
+    };
+    // Act
+    const byUser = await vend(acme.tenantId, acme.users.owner.token, body);
+    const byKey = await vend(acme.tenantId, key.body.key, body);
+    // Assess: what STS (the emulator) holds as each session's name
+    expect(byUser.status, byUser.text).toBe(200);
+    expect(byKey.status, byKey.text).toBe(200);
+    const bare = (id: string) => id.slice(2);
+    expect(await sessionName(byUser.body)).toBe(
+      `${bare(acme.tenantId)}.u${bare(acme.users.owner.userId)}.${bare(byUser.body.vendId)}`,
+    );
+    expect(await sessionName(byKey.body)).toBe(
+      `${bare(acme.tenantId)}.k${bare(key.body.keyId)}.${bare(byKey.body.vendId)}`,
+    );
+    // The key and its creator share no credentials, and each vend's audit event carries its vend id.
+    expect(byKey.body.accessKeyId).not.toBe(byUser.body.accessKeyId);
+    const events = await auditEvents(acme.tenantId, 'storage-credentials.vended');
+    for (const vended of [byUser.body, byKey.body])
+      expect(events.filter((e) => e.details.vendId === vended.vendId)).toEqual([
+        expect.objectContaining({
+          details: expect.objectContaining({ accessKeyId: vended.accessKeyId, cached: false }),
+        }),
+      ]);
+    // A cached answer is the same session, so the same vend id (its audit event says cached).
+    const again = await vend(acme.tenantId, key.body.key, body);
+    expect(again.body).toMatchObject({ accessKeyId: byKey.body.accessKeyId, vendId: byKey.body.vendId });
   });
 
   it('validates the location field (400 naming it)', async () => {

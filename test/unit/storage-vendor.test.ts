@@ -12,6 +12,8 @@ import {
   StorageCredentialVendor,
   type VendRequest,
   roleSessionName,
+  type VendActor,
+  vendIdOfSessionName,
 } from '../../shared/store/storage-vendor.js';
 import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
@@ -62,6 +64,7 @@ function request(r: {
   externalId?: string;
   revokedBefore?: string;
   role?: typeof ROLE;
+  actor?: VendActor;
 }): VendRequest {
   const location = r.location ?? managed;
   return {
@@ -72,6 +75,7 @@ function request(r: {
     ...(location.kind === 'managed' ? { role: r.role ?? ROLE } : {}),
     ...(r.externalId ? { externalId: r.externalId } : {}),
     ...(r.revokedBefore ? { revokedBefore: r.revokedBefore } : {}),
+    ...(r.actor ? { actor: r.actor } : {}),
   };
 }
 
@@ -83,8 +87,13 @@ function stsIssues() {
       SessionToken: 'token',
       Expiration: new Date(clock + input.DurationSeconds * 1000),
     },
+    PackedPolicySize: 31,
   }));
 }
+
+const bare = (id: string) => id.slice(2);
+/** The session name of a vend by `actor` (`u…` or `k…`) in T1: tenant, actor, then the vend's own id. */
+const sessionNamePattern = (actor: string) => new RegExp(`^${bare(T1)}\\.${actor}\\.[0-9a-hjkmnp-tv-z]{9}$`);
 
 function vendor() {
   return new StorageCredentialVendor({
@@ -118,7 +127,7 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, {
       RoleArn: STORAGE_ROLE,
-      RoleSessionName: `${T1}-${U1}`,
+      RoleSessionName: expect.stringMatching(sessionNamePattern(`u${bare(U1)}`)),
       DurationSeconds: 1800,
       Policy: JSON.stringify(
         sessionPolicyFor({
@@ -139,7 +148,11 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     const input = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input;
     expect(input.ExternalId).toBeUndefined();
     expect(input.TransitiveTagKeys).toBeUndefined();
-    expect(input.RoleSessionName!.length).toBeLessThanOrEqual(64);
+    expect(input.RoleSessionName!.length).toBe(64);
+    // The vend id is the session name's last part: from a CloudTrail line to the audit event and back.
+    expect(result.vendId).toMatch(/^v_[0-9a-hjkmnp-tv-z]{9}$/);
+    expect(vendIdOfSessionName(input.RoleSessionName!)).toBe(result.vendId);
+    expect(result.packedPolicySize).toBe(31);
     // SSE-KMS: the bucket's own key, through S3 only.
     expect(JSON.parse(input.Policy!).Statement.find((s: { Sid: string }) => s.Sid === 'Key')).toEqual({
       Sid: 'Key',
@@ -212,9 +225,32 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     expect(v.cacheSize).toBe(0);
   });
 
-  it('keeps RoleSessionName within 64 characters of allowed characters', () => {
-    expect(roleSessionName(T1, U1)).toBe(`${T1}-${U1}`);
-    expect(roleSessionName('t'.repeat(40), 'u/'.repeat(40))).toMatch(/^[\w+=,.@-]{64}$/);
+  it('keeps RoleSessionName within 64 characters of allowed characters, the vend id always whole', () => {
+    const K1 = 'k_01jx0000000000000000000003';
+    expect(roleSessionName(T1, { kind: 'user', id: U1 }, 'v_abcdefghj')).toBe(
+      `${bare(T1)}.u${bare(U1)}.abcdefghj`,
+    );
+    expect(roleSessionName(T1, { kind: 'api-key', id: K1 }, 'v_abcdefghj')).toBe(
+      `${bare(T1)}.k${bare(K1)}.abcdefghj`,
+    );
+    const long = roleSessionName('t'.repeat(40), { kind: 'user', id: 'u/'.repeat(40) }, 'v_abcdefghj');
+    expect(long).toMatch(/^[\w+=,.@-]{64}$/);
+    expect(vendIdOfSessionName(long)).toBe('v_abcdefghj');
+  });
+
+  it('an API key and its user never share cached credentials; the session name says which asked', async () => {
+    stsIssues();
+    const v = vendor();
+    const K1 = 'k_01jx0000000000000000000003';
+    const byUser = await v.vend(request({}));
+    const byKey = await v.vend(request({ actor: { kind: 'api-key', id: K1 } }));
+    const byKeyAgain = await v.vend(request({ actor: { kind: 'api-key', id: K1 } }));
+    expect(byKey.credentials.accessKeyId).not.toBe(byUser.credentials.accessKeyId);
+    expect(byKeyAgain).toMatchObject({ cached: true, vendId: byKey.vendId });
+    const names = sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleSessionName);
+    expect(names[0]).toMatch(sessionNamePattern(`u${bare(U1)}`));
+    expect(names[1]).toMatch(sessionNamePattern(`k${bare(K1)}`));
+    expect(names).toHaveLength(2);
   });
 });
 
@@ -263,20 +299,41 @@ describe('StorageCredentialVendor: a tenant role IAM has not propagated yet', ()
 });
 
 describe('StorageCredentialVendor: cache', () => {
-  it('serves the same credentials until five minutes before expiry, then renews', async () => {
+  it('serves the same credentials until half their life has passed, then renews', async () => {
     stsIssues();
     const v = vendor();
     const first = await v.vend(request({}));
-    clock = T0 + 9 * 60_000; // 6 minutes left
+    clock = T0 + 449_999; // just under half of 900 s
     const second = await v.vend(request({}));
-    clock = T0 + 10 * 60_000; // exactly 5 minutes left: too little
+    clock = T0 + 450_000; // half gone: a client would get less than half of what it asked for
     const third = await v.vend(request({}));
-    expect(second).toEqual({ credentials: first.credentials, cached: true });
+    expect(second).toEqual({
+      credentials: first.credentials,
+      cached: true,
+      vendId: first.vendId,
+      packedPolicySize: 31,
+    });
     expect(third.cached).toBe(false);
     expect(third.credentials.accessKeyId).not.toBe(first.credentials.accessKeyId);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
     // Recorded on misses only.
     expect(recorded).toHaveLength(2);
+  });
+
+  it('or until the refresh margin before expiry, when that comes first', async () => {
+    stsIssues();
+    const v = new StorageCredentialVendor({
+      sts: new STSClient({ region: 'eu-west-1' }),
+      storageKeyArn: STORAGE_KEY,
+      recordIssue: async () => {},
+      refreshMarginMs: 40 * 60_000,
+      now: () => clock,
+    });
+    const first = await v.vend(request({ durationSeconds: 3600 }));
+    clock = T0 + 20 * 60_000 - 1; // 40 minutes and a bit left
+    expect((await v.vend(request({ durationSeconds: 3600 }))).vendId).toBe(first.vendId);
+    clock = T0 + 20 * 60_000; // 40 minutes left: inside the margin although not half-way
+    expect((await v.vend(request({ durationSeconds: 3600 }))).cached).toBe(false);
   });
 
   it('never shares across users, tenants, access levels, locations or lifetimes', async () => {
@@ -316,7 +373,7 @@ describe('StorageCredentialVendor: cache', () => {
     // The fake sleep moved the clock to the cutoff before STS was called.
     expect(clock).toBe(Date.parse(cutoff));
     const again = await v.vend(request({ revokedBefore: cutoff }));
-    expect(again).toEqual({ credentials: after.credentials, cached: true });
+    expect(again).toEqual({ ...after, cached: true });
   });
 
   it('a request that knows of a revocation never takes a concurrent call started before it', async () => {

@@ -951,6 +951,8 @@ export type components = {
             root: string;
             secretAccessKey: string;
             sessionToken: string;
+            /** @description The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event */
+            vendId: string;
         };
         StorageLocation: {
             bucket: string;
