@@ -25,6 +25,9 @@ requests that sequence audit events), for two reasons fixed here:
 - STS keeps every assumed-role session forever (one per vend and per tenant-scoped client); sessions
   whose credentials have expired are dropped, as AWS would refuse them anyway.
 
+S3. A signed GetObject may set some response headers through its query string (response-content-disposition
+and the like), as S3 allows and presigned download links rely on; moto ignored them.
+
 Usage is moto_server's: moto-server.py -H 127.0.0.1 -p 4566
 Environment: STRONGROOM_MOTO_STREAM_RECORDS (records kept per stream, default 1000).
 """
@@ -45,6 +48,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 from moto.core.utils import utcnow
 from moto.iam.models import iam_backends
+from moto.s3.responses import S3Response
 from moto.sts.models import STSBackend, sts_backends
 
 _dynamodb_lock = threading.RLock()
@@ -166,6 +170,38 @@ def _assume_role_forgetting_expired(self, *args, **kwargs):  # type: ignore[no-u
 
 STSBackend.assume_role = _assume_role_forgetting_expired
 
+
+
+# --- S3 GetObject response overrides ---------------------------------------------------------------------
+# S3 lets a signed GetObject choose some response headers through the query string (presigned download
+# URLs use response-content-disposition to make the browser save the file); moto ignores them, so a
+# download link would open the object in the page instead. Applied as S3 applies them, to answers with
+# the object (200 and 206).
+
+_RESPONSE_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-language": "Content-Language",
+    "response-content-encoding": "Content-Encoding",
+    "response-cache-control": "Cache-Control",
+    "response-expires": "Expires",
+}
+_get_object = S3Response.get_object
+
+
+def _get_object_with_overrides(self):  # type: ignore[no-untyped-def]
+    status, headers, body = _get_object(self)
+    if status in (200, 206):
+        for parameter, header in _RESPONSE_OVERRIDES.items():
+            values = self.querystring.get(parameter)
+            if values:
+                for existing in [h for h in headers if h.lower() == header.lower()]:
+                    headers.pop(existing)
+                headers[header] = values[0]
+    return status, headers, body
+
+
+S3Response.get_object = _get_object_with_overrides
 
 
 # --- give freed memory back ------------------------------------------------------------------------------

@@ -108,6 +108,10 @@ describe('tenant exports', () => {
     // Assess: the download, with nothing but the URL
     const download = await fetch(url);
     expect(download.status).toBe(200);
+    // A browser following the link saves the file rather than showing it (the presigned override).
+    expect(download.headers.get('content-disposition')).toBe(
+      `attachment; filename="${acme.tenantId}-${exportId}.json"`,
+    );
     const text = await download.text();
     const archive = JSON.parse(text);
     expect(archive).toMatchObject({ format: EXPORT_FORMAT, exportId, tenant: { tenantId: acme.tenantId } });

@@ -34,6 +34,9 @@ export class ApiProblem extends Error {
   }
 }
 
+/** 401 problems about a credential typed into a form, not about the session that sent it. */
+const TYPED_CREDENTIAL_PROBLEMS = new Set(['invalid-mfa-code', 'invalid-credentials']);
+
 /** Told when the API says the session is gone, so the app can show the sign-in screen. */
 let onSignedOut: () => void = () => {};
 export function whenSignedOut(listener: () => void): void {
@@ -48,8 +51,15 @@ const problems: Middleware = {
       .json()
       .catch(() => undefined)) as Partial<Problem> | undefined;
     const problem = new ApiProblem({ ...body, status: response.status });
-    // A 401 on anything but signing in means the session ended (expired, revoked elsewhere, signed out).
-    if (response.status === 401 && !new URL(request.url).pathname.startsWith('/v1/auth/')) onSignedOut();
+    // A 401 on anything but signing in means the session ended (expired, revoked elsewhere, signed out),
+    // unless it is about a code or password typed into the form (a wrong MFA code when turning MFA off,
+    // changing the password or deleting a tenant): that leaves the session as it was.
+    if (
+      response.status === 401 &&
+      !new URL(request.url).pathname.startsWith('/v1/auth/') &&
+      !TYPED_CREDENTIAL_PROBLEMS.has(problem.code)
+    )
+      onSignedOut();
     throw problem;
   },
   onError({ error }) {
