@@ -1,3 +1,4 @@
+import { dnsSuffixOf } from './dns-suffix.js';
 import { Lazy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -45,6 +46,7 @@ export class TenantDataRole extends Construct {
             auditChainTableArn: props.auditChainTable.tableArn,
             tableKeyArn: props.tableKey.keyArn,
             region: Stack.of(this).region,
+            dnsSuffix: dnsSuffixOf(this),
           }),
         },
       ],

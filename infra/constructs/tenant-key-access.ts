@@ -1,3 +1,5 @@
+import { dnsSuffixOf } from './dns-suffix.js';
+import { serviceHost } from '../../shared/domain/partitions.js';
 import { Annotations, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
@@ -127,7 +129,7 @@ export class TenantKeyAccess {
         conditions: {
           StringEquals: {
             'aws:ResourceTag/strongroom:stage': this.#stage,
-            'kms:ViaService': `s3.${Stack.of(this.#scope).region}.amazonaws.com`,
+            'kms:ViaService': serviceHost('s3', Stack.of(this.#scope).region, dnsSuffixOf(this.#scope)),
           },
         },
       }),

@@ -1,3 +1,4 @@
+import { dnsSuffixOf } from '../constructs/dns-suffix.js';
 import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -250,6 +251,7 @@ export class StatefulStack extends Stack {
         storageKeyArn: storageKey.keyArn,
         // The key ARN is a token here; S3 calls KMS from the bucket's (this stack's) region.
         region: this.region,
+        dnsSuffix: dnsSuffixOf(this),
         layout: {
           partition: this.partition,
           accountId: this.account,

@@ -21,6 +21,7 @@
  *   bucket: the key still cannot be used for another tenant's objects or outside S3.
  * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
  */
+import { type AwsPartition, PARTITION_DNS_SUFFIX, serviceHost } from './partitions.js';
 import type { PolicyDocument } from './iam.js';
 
 export interface TenantKeyPolicyInput {
@@ -184,7 +185,13 @@ export function tenantKeyPolicy(
       Resource: '*',
       Condition: {
         ArnEquals: { 'aws:PrincipalArn': exporters },
-        StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` },
+        StringEquals: {
+          'kms:ViaService': serviceHost(
+            's3',
+            region,
+            partition in PARTITION_DNS_SUFFIX ? PARTITION_DNS_SUFFIX[partition as AwsPartition] : undefined,
+          ),
+        },
         StringLike: {
           'kms:EncryptionContext:aws:s3:arn': `arn:${partition}:s3:::${bucketName}/${tenantExportPrefix(tenantId)}*`,
         },

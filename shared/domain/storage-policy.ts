@@ -1,4 +1,5 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
+import { type AwsPartition, partitionOfArn, serviceHost } from './partitions.js';
 import type { StorageRoot } from './storage-roots.js';
 
 /**
@@ -50,6 +51,8 @@ export interface SessionPolicyInput extends StorageRoot {
    * behalf. Absent for external locations: a customer's bucket key is governed by the customer's key policy.
    */
   kmsKeyArn?: string;
+  /** The bucket's partition (its region's); defaults to the key's, else the commercial one. */
+  partition?: AwsPartition;
 }
 
 /** What a read session may have S3 ask KMS for: decrypting the data key of an object it gets. */
@@ -60,12 +63,13 @@ export const STORAGE_KEY_READ_ACTIONS = ['kms:Decrypt'] as const;
  */
 export const STORAGE_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey'] as const;
 
-const KMS_KEY_ARN = /^arn:aws:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
+const KMS_KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
 
-/** The region of a KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`); TypeError for anything else. */
+/** The region of a KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`); TypeError for anything else. */
 export function kmsKeyRegion(keyArn: string): string {
-  const region = KMS_KEY_ARN.exec(keyArn)?.[1];
-  if (!region) throw new TypeError('expected a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)');
+  const region = KMS_KEY_ARN.exec(keyArn)?.[2];
+  if (!region)
+    throw new TypeError('expected a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)');
   return region;
 }
 
@@ -74,8 +78,8 @@ export function kmsKeyRegion(keyArn: string): string {
  * only for a bucket in the key's own region, so this is the only value a legitimate request carries, and the
  * simulator tests can show that every other one (another region, another service, none) is refused.
  */
-export function s3ViaService(region: string): string {
-  return `s3.${region}.amazonaws.com`;
+export function s3ViaService(region: string, dnsSuffix?: string): string {
+  return serviceHost('s3', region, dnsSuffix);
 }
 
 /**
@@ -94,13 +98,14 @@ export function storageKeyStatement(
   keyArn: string,
   region: string,
   extra?: Record<string, string>,
+  dnsSuffix?: string,
 ): PolicyStatement {
   return {
     Sid: sid,
     Effect: 'Allow',
     Action: actions.length === 1 ? actions[0]! : [...actions],
     Resource: keyArn,
-    Condition: { StringEquals: { 'kms:ViaService': s3ViaService(region), ...extra } },
+    Condition: { StringEquals: { 'kms:ViaService': s3ViaService(region, dnsSuffix), ...extra } },
   };
 }
 
@@ -116,8 +121,8 @@ export class PolicyTooLargeError extends Error {
   }
 }
 
-const s3Arn = (bucket: string, key?: string) =>
-  key === undefined ? `arn:aws:s3:::${bucket}` : `arn:aws:s3:::${bucket}/${key}`;
+const s3Arn = (partition: AwsPartition, bucket: string, key?: string) =>
+  key === undefined ? `arn:${partition}:s3:::${bucket}` : `arn:${partition}:s3:::${bucket}/${key}`;
 
 /**
  * The session policy of one vend: objects under `prefix/*` and `s3:ListBucket` only with `s3:prefix` under
@@ -128,17 +133,18 @@ const s3Arn = (bucket: string, key?: string) =>
  */
 export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
   const { bucket, prefix, access, kmsKeyArn } = input;
+  const partition = input.partition ?? (kmsKeyArn ? partitionOfArn(kmsKeyArn) : 'aws');
   if (!bucket) throw new TypeError('sessionPolicyFor needs a bucket');
   if (/[*?$]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/'))
     throw new TypeError('sessionPolicyFor needs a normalised prefix');
-  const objects = s3Arn(bucket, prefix ? `${prefix}/*` : '*');
+  const objects = s3Arn(partition, bucket, prefix ? `${prefix}/*` : '*');
   const objectActions: string[] =
     access === 'write' ? [...READ_OBJECT_ACTIONS, ...WRITE_OBJECT_ACTIONS] : [...READ_OBJECT_ACTIONS];
   const list: PolicyStatement = {
     Sid: 'List',
     Effect: 'Allow',
     Action: 's3:ListBucket',
-    Resource: s3Arn(bucket),
+    Resource: s3Arn(partition, bucket),
   };
   if (prefix) list.Condition = { StringLike: { 's3:prefix': `${prefix}/*` } };
   const statements: PolicyStatement[] = [

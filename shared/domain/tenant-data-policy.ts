@@ -1,3 +1,4 @@
+import { serviceHost } from './partitions.js';
 import type { PolicyDocument, PolicyStatement } from './iam.js';
 
 /** Item-level actions the tenant-data role may use. Scan is absent on purpose: it has no leading key. */
@@ -33,6 +34,8 @@ export interface TenantDataTables {
   tableKeyArn?: string;
   /** The tables' region, for `kms:ViaService`; defaults to the region in `tableKeyArn`. */
   region?: string;
+  /** The partition's DNS suffix, for `kms:ViaService`; defaults to the region's (pass `Stack.urlSuffix` in CDK). */
+  dnsSuffix?: string;
 }
 
 /** What DynamoDB asks of the table key on a caller's behalf. */
@@ -57,7 +60,7 @@ function tableKeyStatements(tables: TenantDataTables): PolicyStatement[] {
       Effect: 'Allow',
       Action: [...TABLE_KEY_ACTIONS],
       Resource: tables.tableKeyArn,
-      Condition: { StringEquals: { 'kms:ViaService': `dynamodb.${region}.amazonaws.com` } },
+      Condition: { StringEquals: { 'kms:ViaService': serviceHost('dynamodb', region, tables.dnsSuffix) } },
     },
   ];
 }

@@ -122,6 +122,8 @@ export interface TenantStoragePolicyInput {
   storageKeyArn: string;
   /** The key's region, for `kms:ViaService`; defaults to the region in `storageKeyArn` (pass it for CDK tokens). */
   region?: string;
+  /** The partition's DNS suffix, for `kms:ViaService`; defaults to the region's (pass `Stack.urlSuffix` for tokens). */
+  dnsSuffix?: string;
 }
 
 /** The grant statements of a tenant prefix (`tenants/<tenant>/`), literal or as the TenantId tag. */
@@ -149,10 +151,22 @@ function tenantGrants(tenant: string, input: TenantStoragePolicyInput): PolicySt
       Resource: bucketArn,
       Condition: { StringLike: { 's3:prefix': `tenants/${tenant}/*` } },
     },
-    storageKeyStatement('StorageKeyRead', STORAGE_KEY_READ_ACTIONS, storageKeyArn, region),
-    storageKeyStatement('StorageKeyWrite', STORAGE_KEY_WRITE_ACTIONS, storageKeyArn, region, {
-      'aws:PrincipalTag/Access': 'write',
-    }),
+    storageKeyStatement(
+      'StorageKeyRead',
+      STORAGE_KEY_READ_ACTIONS,
+      storageKeyArn,
+      region,
+      {},
+      input.dnsSuffix,
+    ),
+    storageKeyStatement(
+      'StorageKeyWrite',
+      STORAGE_KEY_WRITE_ACTIONS,
+      storageKeyArn,
+      region,
+      { 'aws:PrincipalTag/Access': 'write' },
+      input.dnsSuffix,
+    ),
   ];
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditActor } from '../domain/audit-events.js';
 import { newId } from '../domain/ids.js';
+import { partitionOfRegion } from '../domain/partitions.js';
 import {
   EXTERNAL_MAX_CREDENTIAL_SECONDS,
   MAX_CREDENTIAL_SECONDS,
@@ -185,7 +186,9 @@ export class StorageService {
         { path: 'body.root', message: 'This bucket is reserved for managed locations' },
       ]);
     try {
-      packedSessionPolicy(sessionPolicyFor({ ...root, access: 'write' }));
+      packedSessionPolicy(
+        sessionPolicyFor({ ...root, access: 'write', partition: partitionOfRegion(this.#d.region) }),
+      );
     } catch (error) {
       if (error instanceof PolicyTooLargeError)
         throw new ValidationError([
@@ -196,6 +199,19 @@ export class StorageService {
     if (this.#d.platformAccountId && body.roleArn.split(':')[4] === this.#d.platformAccountId)
       throw new ValidationError([
         { path: 'body.roleArn', message: "The role must be in your AWS account, not the platform's" },
+      ]);
+    // STS cannot hand a session across partitions: the role, the bucket's region and this deployment share one.
+    const partition = partitionOfRegion(this.#d.region);
+    if (body.region !== undefined && partitionOfRegion(body.region) !== partition)
+      throw new ValidationError([
+        { path: 'body.region', message: `Not a region of this deployment's partition (${partition})` },
+      ]);
+    if (body.roleArn.split(':')[1] !== partition)
+      throw new ValidationError([
+        {
+          path: 'body.roleArn',
+          message: `The role must be in this deployment's partition (arn:${partition}:…)`,
+        },
       ]);
     const location: StorageLocationRecord = {
       ...this.#record(caller, locationId, 'external', root, body.region ?? this.#d.region, createdAt),

@@ -14,6 +14,7 @@ import {
 } from '../domain/storage-policy.js';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { newVendId } from '../domain/ids.js';
+import { partitionOfRegion } from '../domain/partitions.js';
 import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
 import { logger, metrics } from '../observability.js';
 import type { StorageLocationRecord } from './storage-store.js';
@@ -302,6 +303,8 @@ export class StorageCredentialVendor {
           bucket: request.location.bucket,
           prefix: request.location.prefix,
           access: request.access,
+          // The bucket's partition, from its region (an external bucket may be in another region).
+          partition: partitionOfRegion(request.location.region),
           ...(request.location.kind === 'managed' ? { kmsKeyArn: this.#p.storageKeyArn } : {}),
         }),
       );

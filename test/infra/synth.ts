@@ -20,10 +20,10 @@ export interface Synthesised {
 
 /**
  * Synthesises the real app (cdk.json's context and feature flags, cdk-nag registered as in infra/app.ts)
- * for two regions into a temporary directory. Asset bundling is skipped (`aws:cdk:bundling-stacks: []`,
+ * for two regions (or `regions`) into a temporary directory. Asset bundling is skipped (`aws:cdk:bundling-stacks: []`,
  * CDK's own switch): esbuild would only slow the tests down, and every other property is the same.
  */
-export function synthStrongroom(): Synthesised {
+export function synthStrongroom(regions: readonly string[] = TEST_REGIONS): Synthesised {
   const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
@@ -32,7 +32,7 @@ export function synthStrongroom(): Synthesised {
     outdir,
     context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
   });
-  const stacks = addStrongroomStacks(app, { stage: TEST_STAGE, regions: TEST_REGIONS });
+  const stacks = addStrongroomStacks(app, { stage: TEST_STAGE, regions });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const assembly = app.synth();
   return { app, stacks, assembly, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };

@@ -489,6 +489,30 @@ describe('StorageService.registerLocation', () => {
     expect(store.getOrCreateExternalId).not.toHaveBeenCalled();
   });
 
+  it('a role or region of another partition is a 400 naming the field, before anything is verified or written', async () => {
+    for (const [body, path] of [
+      [{ root: 's3://lake/data', roleArn: 'arn:aws-cn:iam::210987654321:role/r' }, 'body.roleArn'],
+      [{ root: 's3://lake/data', roleArn: 'arn:aws-us-gov:iam::210987654321:role/r' }, 'body.roleArn'],
+      [
+        { root: 's3://lake/data', roleArn: 'arn:aws:iam::210987654321:role/r', region: 'cn-north-1' },
+        'body.region',
+      ],
+      [
+        { root: 's3://lake/data', roleArn: 'arn:aws:iam::210987654321:role/r', region: 'us-gov-west-1' },
+        'body.region',
+      ],
+    ] as const) {
+      const { service, store, verifier } = setup();
+      const error = (await service
+        .registerLocation(caller('admin'), body)
+        .catch((e) => e)) as HttpProblemError;
+      expect(error.status, path).toBe(400);
+      expect(error.errors?.map((e) => e.path)).toEqual([path]);
+      expect(verifier.verify).not.toHaveBeenCalled();
+      expect(store.createExternalLocation).not.toHaveBeenCalled();
+    }
+  });
+
   it('verifies the root with the tenant ExternalId before writing anything', async () => {
     const { service, store, verifier } = setup();
     const view = await service.registerLocation(caller('admin'), {

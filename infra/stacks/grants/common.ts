@@ -1,3 +1,5 @@
+import { dnsSuffixOf } from '../../constructs/dns-suffix.js';
+import { serviceHost } from '../../../shared/domain/partitions.js';
 import { Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -49,7 +51,11 @@ function grantTableEncryption(fn: StrongroomFunction, resources: AreaResources):
       sid: 'TableEncryptionViaDynamoDB',
       actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
       resources: [resources.platformKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(fn).region}.amazonaws.com` } },
+      conditions: {
+        StringEquals: {
+          'kms:ViaService': serviceHost('dynamodb', Stack.of(fn).region, dnsSuffixOf(fn)),
+        },
+      },
     }),
   );
 }

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV_VARS } from '../../../shared/aws/config.js';
 import type { AreaGrants } from './area-resources.js';
@@ -65,14 +65,14 @@ export const storageGrants: AreaGrants = (fn, resources) => {
       sid: 'VendExternalStorage',
       // Customers' roles live in their own accounts; the ExternalId the tenant was given is required.
       actions: ['sts:AssumeRole', 'sts:TagSession', 'sts:SetSourceIdentity'],
-      resources: ['arn:aws:iam::*:role/*'],
+      resources: [`arn:${Stack.of(fn.role).partition}:iam::*:role/*`],
       conditions: { Null: { 'sts:ExternalId': 'false' } },
     }),
   );
   // Managed-location session policies and tenant role grants name the key (shared/store/storage-vendor.ts).
   fn.function.addEnvironment(ENV_VARS.storageKeyArn, storageKey.keyArn);
   Validations.of(fn.role).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::arn:aws:iam::*:role/*]',
+    id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/*]',
     reason:
       "External storage locations are reached through roles in customers' accounts, registered at run time; AssumeRole is allowed only with an ExternalId (sts:ExternalId), which each customer role's trust policy must require.",
   });
