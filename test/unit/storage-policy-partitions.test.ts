@@ -5,8 +5,13 @@ import {
   partitionOfRegion,
   serviceHost,
 } from '../../shared/domain/partitions.js';
-import { type StorageAccess, sessionPolicyFor } from '../../shared/domain/storage-policy.js';
-import { managedRoot } from '../../shared/domain/storage-roots.js';
+import {
+  STS_SESSION_POLICY_MAX_CHARS,
+  type StorageAccess,
+  packedSessionPolicy,
+  sessionPolicyFor,
+} from '../../shared/domain/storage-policy.js';
+import { MAX_PREFIX_LENGTH, managedRoot, parseStorageRoot } from '../../shared/domain/storage-roots.js';
 import { tenantDataSessionPolicy } from '../../shared/domain/tenant-data-policy.js';
 import {
   tenantStorageBoundaryPolicy,
@@ -148,3 +153,29 @@ function tables(partition: AwsPartition, region: string) {
     tableKeyArn: `arn:${partition}:kms:${region}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000002`,
   };
 }
+
+describe('the largest location the API accepts', () => {
+  it('fits STS’s session-policy limit in every partition, with the KMS statement and write access', () => {
+    // Prepare: the longest bucket name S3 allows and the longest, deepest prefix registration accepts.
+    const bucket = `${'b'.repeat(30)}.${'c'.repeat(32)}`;
+    const segments: string[] = [];
+    while ([...segments, 'x'].join('/').length < MAX_PREFIX_LENGTH - 10) segments.push('segment-long-9');
+    const prefix = `${segments.join('/')}/${'z'.repeat(MAX_PREFIX_LENGTH - segments.join('/').length - 1)}`;
+    const root = parseStorageRoot(`s3://${bucket}/${prefix}`);
+    expect(root.bucket).toHaveLength(63);
+    expect(root.prefix).toHaveLength(MAX_PREFIX_LENGTH);
+    for (const { partition, region } of PARTITIONS) {
+      // Act
+      const text = packedSessionPolicy(
+        sessionPolicyFor({
+          ...root,
+          access: 'write',
+          partition,
+          kmsKeyArn: `arn:${partition}:kms:${region}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000001`,
+        }),
+      );
+      // Assess: with room to spare (STS also packs the session tags, reported as PackedPolicySize).
+      expect(text.length, partition).toBeLessThan(STS_SESSION_POLICY_MAX_CHARS * 0.75);
+    }
+  });
+});
