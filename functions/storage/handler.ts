@@ -39,9 +39,13 @@ const access = tenantStorageAccessFromEnv({
   iam: new IAMClient(clientConfig()),
   grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
 });
+const cacheEntries = Number(optionalEnv('storageCredentialCacheEntries') ?? 2000);
+if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0)
+  throw new Error('STORAGE_CREDENTIAL_CACHE_ENTRIES must be a whole number of entries');
 const vendor = new StorageCredentialVendor({
   sts,
   storageKeyArn,
+  maxCacheEntries: cacheEntries,
   recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
 });
 onStorageRevocation((tenantId, subject) => vendor.drop(tenantId, subject));

@@ -29,6 +29,8 @@ export const ENV_VARS = {
   exportBucket: 'EXPORT_BUCKET',
   tenantKeyAdminRoleArn: 'TENANT_KEY_ADMIN_ROLE_ARN',
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
+  /** Bound of a warm vending function's credential cache (entries; default 2000; 0 turns it off). */
+  storageCredentialCacheEntries: 'STORAGE_CREDENTIAL_CACHE_ENTRIES',
   /** Only in local mode and tests: the emulator's endpoint. Unset in AWS. */
   endpoint: 'AWS_ENDPOINT_URL',
 } as const;

@@ -145,7 +145,7 @@ export interface StorageCredentialVendorProps {
    * whichever comes first, so a client always gets most of what it asked for.
    */
   refreshMarginMs?: number;
-  /** Bound of the warm function's cache (least recently used entries go first). */
+  /** Bound of the warm function's cache (least recently used entries go first); 0 turns it off. */
   maxCacheEntries?: number;
   /**
    * IAM is eventually consistent: a role younger than this may still be refused by STS, so an AccessDenied
@@ -405,6 +405,7 @@ export class StorageCredentialVendor {
 
   #store(key: string, entry: CacheEntry) {
     this.#cache.delete(key);
+    if (this.#p.maxCacheEntries === 0) return;
     while (this.#cache.size >= this.#p.maxCacheEntries) {
       const oldest = this.#cache.keys().next().value;
       if (oldest === undefined) break;

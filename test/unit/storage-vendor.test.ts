@@ -336,6 +336,23 @@ describe('StorageCredentialVendor: cache', () => {
     expect((await v.vend(request({ durationSeconds: 3600 }))).cached).toBe(false);
   });
 
+  it('a cache bound of 0 turns caching off: every vend asks STS, concurrent ones still share a call', async () => {
+    stsIssues();
+    const v = new StorageCredentialVendor({
+      sts: new STSClient({ region: 'eu-west-1' }),
+      storageKeyArn: STORAGE_KEY,
+      recordIssue: async () => {},
+      maxCacheEntries: 0,
+      now: () => clock,
+    });
+    const [a, b] = await Promise.all([v.vend(request({})), v.vend(request({}))]);
+    expect(b.vendId).toBe(a.vendId);
+    const c = await v.vend(request({}));
+    expect(c.cached).toBe(false);
+    expect(v.cacheSize).toBe(0);
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+  });
+
   it('never shares across users, tenants, access levels, locations or lifetimes', async () => {
     stsIssues();
     const v = vendor();
