@@ -32,7 +32,7 @@ import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**
- * Audit bench (issue 6):
+ * Audit bench:
  * 1. Append throughput for one tenant with 1, 10 and 100 concurrent writers against the local emulator:
  *    `AuditStore.record` (event built, canonicalised, conditional Put through the tenant-scoped client) vs a
  *    plain conditional Put of a prebuilt item with the same client. Writers never share an item, so the

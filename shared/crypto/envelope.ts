@@ -323,20 +323,14 @@ export interface TenantKeyDirectory {
   keyArnFor(scope: TenantScope): Promise<string>;
 }
 
-/** The platform key as a target of TenantCrypto, next to tenant scopes. */
-export const PLATFORM = Symbol('platform-key');
-export type CryptoTarget = TenantScope | typeof PLATFORM;
-
 export interface TenantCryptoOptions {
   cipher: EnvelopeCipher;
   keys: TenantKeyDirectory;
-  /** Needed only to encrypt for PLATFORM. */
-  platformKeyArn?: string;
 }
 
 /**
- * Secrets of a tenant (under its own key, reached only through a TenantScope) or of the platform, bound
- * to `{tenantId, purpose, recordId}`.
+ * Secrets of a tenant, under its own key and reached only through a TenantScope, bound to
+ * `{tenantId, purpose, recordId}` (platform secrets use PlatformCrypto).
  */
 export class TenantCrypto {
   readonly #options: TenantCryptoOptions;
@@ -345,25 +339,17 @@ export class TenantCrypto {
     this.#options = options;
   }
 
-  /** Encrypts for the scope's tenant (or the platform); returns base64 ciphertext. */
-  async encrypt(
-    target: CryptoTarget,
-    binding: RecordBinding,
-    plaintext: string | Uint8Array,
-  ): Promise<string> {
-    return this.#options.cipher.encrypt(await this.#owner(target), binding, plaintext);
+  /** Encrypts for the scope's tenant; returns base64 ciphertext. */
+  async encrypt(scope: TenantScope, binding: RecordBinding, plaintext: string | Uint8Array): Promise<string> {
+    return this.#options.cipher.encrypt(await this.#owner(scope), binding, plaintext);
   }
 
-  /** Decrypts a ciphertext made for exactly this tenant (or the platform) and binding. */
-  async decrypt(target: CryptoTarget, binding: RecordBinding, ciphertext: string): Promise<Buffer> {
-    return this.#options.cipher.decrypt(await this.#owner(target), binding, ciphertext);
+  /** Decrypts a ciphertext made for exactly this tenant and binding. */
+  async decrypt(scope: TenantScope, binding: RecordBinding, ciphertext: string): Promise<Buffer> {
+    return this.#options.cipher.decrypt(await this.#owner(scope), binding, ciphertext);
   }
 
-  async #owner(target: CryptoTarget): Promise<KeyOwner> {
-    if (target === PLATFORM) {
-      if (!this.#options.platformKeyArn) throw new Error('TenantCrypto has no platform key configured');
-      return { tenantId: PLATFORM_KEY_OWNER, keyArn: this.#options.platformKeyArn };
-    }
+  async #owner(target: TenantScope): Promise<KeyOwner> {
     assertTenantScope(target);
     if (target.tenantId === PLATFORM_KEY_OWNER)
       throw new Error('A tenant cannot use the platform key owner id');

@@ -51,7 +51,6 @@ export const NullableScalar = z.union([Scalar, z.null()]);
 export type NullableScalar = z.output<typeof NullableScalar>;
 
 export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte'] as const;
-export type ComparisonOp = (typeof COMPARISON_OPS)[number];
 
 /**
  * How a `like` value is matched. Every mode except `pattern` escapes `%`, `_` and `\` in the value, so a

@@ -11,12 +11,6 @@ import type { StorageRoot } from './storage-roots.js';
 export const STORAGE_ACCESS = ['read', 'write'] as const;
 export type StorageAccess = (typeof STORAGE_ACCESS)[number];
 
-/**
- * Session tags every vended session carries (managed-location sessions add `LocationId`, see
- * MANAGED_SESSION_TAG_KEYS): for attribution in the customer's CloudTrail, and for the tenant role's policies.
- */
-export const SESSION_TAG_KEYS = ['TenantId', 'UserId', 'Access'] as const;
-
 /** Credential lifetimes accepted by the vending API (seconds). 3600 is also STS's role-chaining ceiling. */
 export const MIN_CREDENTIAL_SECONDS = 900;
 export const MAX_CREDENTIAL_SECONDS = 3600;

@@ -124,7 +124,7 @@ export class StorageAccessChangedError extends ConflictError {
  */
 export const PATH_NOT_FOUND = 'No storage location you may use contains that path.';
 
-/** Instances, storage locations, credential vending and revocation (issue 5, DESIGN.md §4). */
+/** Instances, storage locations, credential vending and revocation (DESIGN.md §4). */
 export class StorageService {
   readonly #d: StorageServiceDeps;
   readonly #now: () => number;

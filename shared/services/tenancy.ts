@@ -62,7 +62,7 @@ export function publicMember(member: MemberRecord) {
   };
 }
 
-/** Tenants, memberships and API keys (issue 3). */
+/** Tenants, memberships and API keys. */
 export class TenancyService {
   private readonly now: () => number;
 

@@ -1,6 +1,6 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Permission, Role } from '../domain/permissions.js';
-import { PLANS, type Plan } from '../domain/plans.js';
+import type { Plan } from '../domain/plans.js';
 import type { TransactItem } from './audit-recorder.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { isConditionFailure } from './conditions.js';
@@ -8,8 +8,6 @@ import { stripKeys } from './identity-store.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
-
-export { PLANS, type Plan };
 
 export interface TenantSettings {
   requireMfa: boolean;

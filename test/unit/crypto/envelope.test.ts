@@ -18,7 +18,6 @@ import {
   EnvelopeCipher,
   type EnvelopeCipherOptions,
   KmsRefusedError,
-  PLATFORM,
   RecordBindingError,
   TenantCrypto,
   TenantKeyUnavailableError,
@@ -311,13 +310,14 @@ describe('TenantCrypto and platform secrets', () => {
   };
 
   it("encrypts under the scope's tenant key and refuses the ciphertext in another tenant", async () => {
-    const crypto = new TenantCrypto({ cipher: cipher(), keys, platformKeyArn: PLATFORM_KEY });
+    const crypto = new TenantCrypto({ cipher: cipher(), keys });
     const ciphertext = await crypto.encrypt(scopeA, PASSWORD, 'pw');
 
     expect(kmsMock).toHaveReceivedCommandWith(GenerateDataKeyCommand, { KeyId: KEY_A });
     expect((await crypto.decrypt(scopeA, PASSWORD, ciphertext)).toString()).toBe('pw');
     await expect(crypto.decrypt(scopeB, PASSWORD, ciphertext)).rejects.toBeInstanceOf(CiphertextBindingError);
-    await expect(crypto.decrypt(PLATFORM, PASSWORD, ciphertext)).rejects.toBeInstanceOf(
+    const platform = platformCrypto({ cipher: cipher(), platformKeyArn: PLATFORM_KEY });
+    await expect(platform.decryptPlatformSecret(PASSWORD, ciphertext)).rejects.toBeInstanceOf(
       CiphertextBindingError,
     );
   });
