@@ -1,8 +1,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -14,21 +14,21 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { freePort, resetMoto, startMoto } from '../../infra/local/moto.js';
 import { provisionLocal } from '../../infra/local/provision.js';
-import { PROJECT_ROOT, applyEnvironment } from '../../infra/local/system.js';
-import type { AuditEventInput } from '../../shared/domain/audit-events.js';
-import { newId } from '../../shared/domain/ids.js';
-import { AuditService } from '../../shared/services/audit.js';
+import { applyEnvironment, PROJECT_ROOT } from '../../infra/local/system.js';
 import {
-  EMPTY_HEAD,
-  type StoredEventItem,
   appendToChain,
   chainSk,
+  EMPTY_HEAD,
   macMessage,
+  type StoredEventItem,
 } from '../../shared/domain/audit-chain.js';
-import { AuditSequencer, MAX_BATCH, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
-import { storedHeadOf, verifyChain } from '../../shared/store/audit-verification.js';
-import { AuditStore, buildEventItem } from '../../shared/store/audit-store.js';
+import type { AuditEventInput } from '../../shared/domain/audit-events.js';
+import { newId } from '../../shared/domain/ids.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
+import { AuditService } from '../../shared/services/audit.js';
+import { AuditSequencer, auditSequencerFromEnv, MAX_BATCH } from '../../shared/store/audit-sequencer.js';
+import { AuditStore, buildEventItem } from '../../shared/store/audit-store.js';
+import { storedHeadOf, verifyChain } from '../../shared/store/audit-verification.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**

@@ -6,14 +6,14 @@ import { DecryptCommand, GenerateDataKeyCommand, KMS, KMSClient } from '@aws-sdk
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { EnvelopeCipherOptions } from '../../shared/crypto/envelope.js';
 import { lambdaContext } from '../../infra/local/lambda-context.js';
+import type { EnvelopeCipherOptions } from '../../shared/crypto/envelope.js';
 import { newId } from '../../shared/domain/ids.js';
 import { permissionsOf } from '../../shared/domain/permissions.js';
-import type { Authorizer } from '../../shared/http/auth-context.js';
-import { tenantCaller } from '../../shared/http/auth.js';
-import * as routes from '../../shared/schemas/connections.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
+import { tenantCaller } from '../../shared/http/auth.js';
+import type { Authorizer } from '../../shared/http/auth-context.js';
+import * as routes from '../../shared/schemas/connections.js';
 
 /**
  * Crypto bench: KMS calls per 1,000 encrypt+decrypt operations through the envelope cipher with its data-key

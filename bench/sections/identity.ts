@@ -7,7 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { lambdaContext } from '../../infra/local/lambda-context.js';
 import { freePort, startMoto } from '../../infra/local/moto.js';
 import { provisionLocal } from '../../infra/local/provision.js';
-import { PROJECT_ROOT, applyEnvironment } from '../../infra/local/system.js';
+import { applyEnvironment, PROJECT_ROOT } from '../../infra/local/system.js';
 import { hashPassword, verifyPassword } from '../../shared/crypto/passwords.js';
 import type { BenchSection, BenchTable } from './types.js';
 

@@ -5,9 +5,9 @@ import { permissionsOf } from '../../shared/domain/permissions.js';
 import { QueryAst, type WhereNode } from '../../shared/domain/query-ast.js';
 import { checkQueryAllowed } from '../../shared/domain/query-rules.js';
 import { compileSql } from '../../shared/domain/sql-compiler.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { runConnectionQuery } from '../../shared/services/query.js';
 import { PostgresRunner } from '../../shared/store/postgres-runner.js';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { startTestPostgres } from '../../test/support/postgres.js';
 import type { BenchSection } from './types.js';
 

@@ -5,7 +5,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freePort, startMoto } from '../../infra/local/moto.js';
 import { provisionLocal } from '../../infra/local/provision.js';
-import { PROJECT_ROOT, applyEnvironment } from '../../infra/local/system.js';
+import { applyEnvironment, PROJECT_ROOT } from '../../infra/local/system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /** Counts AWS calls per service and the time spent waiting on them, by wrapping the clients' `send`. */

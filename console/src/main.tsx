@@ -1,11 +1,10 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { whenSignedOut } from './api/client';
+import { api, ok, whenSignedOut } from './api/client';
 import { type Permission, permissionsOf } from './app/permissions';
 import { href, match, navigate, usePath } from './app/router';
-import { type Me, SessionContext, loadMe, signOutNow, useSession } from './app/session';
+import { loadMe, type Me, SessionContext, signOutNow, useSession } from './app/session';
 import { TenantContext, type TenantState } from './app/tenant';
-import { api, ok } from './api/client';
 import { useLoad } from './components/hooks';
 import { Loading, ProblemAlert } from './components/status';
 import { AccountScreen } from './screens/account';

@@ -1,5 +1,5 @@
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
-import { TenantCrypto, envelopeCipherFromEnv } from '../../shared/crypto/envelope.js';
+import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/connections.js';

@@ -1,4 +1,4 @@
-import { implement, createApiHandler } from '../../shared/http/api.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
 import { buildOpenApiDocument } from '../../shared/schemas/openapi.js';
 import { health, openApi } from '../../shared/schemas/public.js';
 import { ROUTES } from '../../shared/schemas/routes.js';

@@ -1,5 +1,5 @@
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
-import { TenantCrypto, envelopeCipherFromEnv } from '../../shared/crypto/envelope.js';
+import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
 import type { RouteDef } from '../../shared/http/route.js';

@@ -2,24 +2,24 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
-import { createApiHandler, implement } from '../../shared/http/api.js';
 import { NotFoundError } from '../../shared/errors.js';
-import type { RouteDef } from '../../shared/http/route.js';
+import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFromEnv,
   identityStoreFromEnv,
   rateLimiterFromEnv,
   tenantCaller,
 } from '../../shared/http/auth.js';
+import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
 import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
-import { onStorageRevocation, tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { onStorageRevocation, tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();

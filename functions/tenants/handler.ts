@@ -5,7 +5,6 @@ import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import type { AuthContext } from '../../shared/http/auth-context.js';
 import {
   authorizerFromEnv,
   identityStoreFromEnv,
@@ -13,18 +12,19 @@ import {
   requirePrincipal,
   tenantCaller,
 } from '../../shared/http/auth.js';
+import type { AuthContext } from '../../shared/http/auth-context.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { releaseTenantStorage } from '../../shared/services/storage.js';
-import { TenantExportService } from '../../shared/services/tenant-export.js';
-import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
+import { TenantExportService } from '../../shared/services/tenant-export.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
-import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
+import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();

@@ -1,10 +1,10 @@
-import { dnsSuffixOf } from './dns-suffix.js';
 import { Lazy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
+import { dnsSuffixOf } from './dns-suffix.js';
 
 export interface TenantDataRoleProps {
   tenantDataTable: dynamodb.ITable;

@@ -1,9 +1,9 @@
-import { dnsSuffixOf } from './dns-suffix.js';
-import { serviceHost } from '../../shared/domain/partitions.js';
 import { Annotations, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { TENANT_EXPORT_KEY_ACTIONS, TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
+import { serviceHost } from '../../shared/domain/partitions.js';
+import { dnsSuffixOf } from './dns-suffix.js';
 
 /**
  * IAM for the per-tenant KMS keys that tenant creation makes at run time (shared/crypto/tenant-keys.ts).

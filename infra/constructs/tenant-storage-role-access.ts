@@ -3,11 +3,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import type { PolicyStatement } from '../../shared/domain/iam.js';
 import {
+  storageVendingRolePath,
   type TenantStorageLayout,
   tenantStorageRemovalStatements,
   tenantStorageRolePath,
   tenantStorageVendingStatements,
-  storageVendingRolePath,
 } from '../../shared/domain/tenant-storage-role.js';
 import type { StrongroomFunction } from './strongroom-function.js';
 

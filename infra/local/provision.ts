@@ -1,10 +1,10 @@
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DynamoDBClient,
   ResourceInUseException,
   UpdateContinuousBackupsCommand,
   UpdateTimeToLiveCommand,
-  type CreateTableCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import {
   CreatePolicyCommand,
@@ -27,12 +27,12 @@ import {
 import { CreateBucketCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { AUDIT_MAC_KEY, auditMacKeyAlias, auditMacKeyPolicy } from '../../shared/domain/audit-mac-key.js';
+import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
 import {
   tenantStorageBoundaryName,
   tenantStorageBoundaryPolicy,
   tenantStorageLayout,
 } from '../../shared/domain/tenant-storage-role.js';
-import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
 
 export interface LocalAwsOptions {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { SECURITY_HEADERS } from '../../shared/http/api.js';
-import { type Area, type RouteDef, matchPath } from '../../shared/http/route.js';
+import { type Area, matchPath, type RouteDef } from '../../shared/http/route.js';
 import { lambdaContext } from './lambda-context.js';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;

@@ -1,4 +1,3 @@
-import { dnsSuffixOf } from '../constructs/dns-suffix.js';
 import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -15,6 +14,7 @@ import {
   tenantStorageRolePath,
 } from '../../shared/domain/tenant-storage-role.js';
 import { TABLES, type TableDef } from '../../shared/store/tables.js';
+import { dnsSuffixOf } from '../constructs/dns-suffix.js';
 
 export interface StatefulStackProps extends StackProps {
   /** Deployment stage (`dev`, `prod`, …): names the platform key alias. */

@@ -1,19 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   AlgorithmSuiteIdentifier,
+  buildClient,
   CommitmentPolicy,
+  getLocalCryptographicMaterialsCache,
   KmsKeyringNode,
   NodeCachingMaterialsManager,
-  buildClient,
-  getLocalCryptographicMaterialsCache,
 } from '@aws-crypto/client-node';
 import { KMS } from '@aws-sdk/client-kms';
 import { clientConfig } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
-import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
+import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
+import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
-import { type TenantScope, assertTenantScope } from '../domain/tenant-scope.js';
 
 /**
  * The one algorithm suite: AES-256-GCM with HKDF-SHA512 and key commitment, without ECDSA signatures

@@ -1,5 +1,5 @@
-import type { AuditEventView } from './audit-events.js';
 import { canonicalJson } from './audit-chain.js';
+import type { AuditEventView } from './audit-events.js';
 
 /** Columns of the audit CSV export, in order. */
 export const AUDIT_CSV_COLUMNS = [

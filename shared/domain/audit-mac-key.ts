@@ -10,7 +10,7 @@
  *   the identity grants that only those two roles hold;
  * - verifying needs `kms:VerifyMac`, which cannot forge anything, and is granted to the readers that verify.
  */
-import { KeyPolicyInputError, type KeyPolicyDocument, type KeyPolicyStatement } from './key-policy.js';
+import { type KeyPolicyDocument, KeyPolicyInputError, type KeyPolicyStatement } from './key-policy.js';
 
 /** KeySpec, KeyUsage and the MAC algorithm of the key (HMAC-SHA-256). */
 export const AUDIT_MAC_KEY = {

@@ -21,8 +21,9 @@
  *   bucket: the key still cannot be used for another tenant's objects or outside S3.
  * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
  */
-import { type AwsPartition, PARTITION_DNS_SUFFIX, serviceHost } from './partitions.js';
+
 import type { PolicyDocument } from './iam.js';
+import { type AwsPartition, PARTITION_DNS_SUFFIX, serviceHost } from './partitions.js';
 
 export interface TenantKeyPolicyInput {
   /** 12-digit AWS account id owning the key. */

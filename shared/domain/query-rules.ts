@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Permission } from './permissions.js';
-import { Identifier, type QueryAst, isWrite, whereColumns } from './query-ast.js';
+import { Identifier, isWrite, type QueryAst, whereColumns } from './query-ast.js';
 
 /**
  * What an admin may restrict on one connection (stored with the connection): a read-only connection,

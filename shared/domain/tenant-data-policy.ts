@@ -1,5 +1,5 @@
-import { serviceHost } from './partitions.js';
 import type { PolicyDocument, PolicyStatement } from './iam.js';
+import { serviceHost } from './partitions.js';
 
 /** Item-level actions the tenant-data role may use. Scan is absent on purpose: it has no leading key. */
 export const TENANT_DATA_ACTIONS = [

@@ -1,13 +1,13 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
 import {
+  kmsKeyRegion,
   MAX_CREDENTIAL_SECONDS,
   READ_OBJECT_ACTIONS,
   STORAGE_ACCESS,
-  WRITE_OBJECT_ACTIONS,
-  kmsKeyRegion,
-  storageKeyStatement,
   STORAGE_KEY_READ_ACTIONS,
   STORAGE_KEY_WRITE_ACTIONS,
+  storageKeyStatement,
+  WRITE_OBJECT_ACTIONS,
 } from './storage-policy.js';
 
 /**

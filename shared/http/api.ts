@@ -5,23 +5,23 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { IPV6_SITE_FACTOR, clientKeyOf, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
-import { USER_AGENT_MAX_LENGTH, displayableHeader, findUnsafeText } from '../domain/text.js';
-import type { RateLimiter } from '../store/rate-limiter.js';
-import type { AuthContext, Authorizer } from './auth-context.js';
+import { clientKeyOf, IPV6_SITE_FACTOR, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
+import { displayableHeader, findUnsafeText, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
 import {
+  type FieldError,
   HttpProblemError,
+  isTransientAwsError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
   UnsupportedMediaTypeError,
   ValidationError,
-  type FieldError,
-  isTransientAwsError,
 } from '../errors.js';
 import { logger, metrics, tracer } from '../observability.js';
-import { type Area, type BodyOf, type ParamsOf, type QueryOf, type RouteDef, matchPath } from './route.js';
+import type { RateLimiter } from '../store/rate-limiter.js';
+import type { AuthContext, Authorizer } from './auth-context.js';
+import { type Area, type BodyOf, matchPath, type ParamsOf, type QueryOf, type RouteDef } from './route.js';
 
 /** Largest accepted request body (DESIGN.md §3, foundation issue). */
 export const MAX_BODY_BYTES = 64 * 1024;

@@ -1,19 +1,19 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import type { AuditActor } from '../domain/audit-events.js';
+import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
-import { USER_AGENT_MAX_LENGTH, displayableHeader } from '../domain/text.js';
-import { AuthLookups } from '../store/auth-lookups.js';
-import { IdentityStore, type SessionRecord, type UserRecord, epochOf } from '../store/identity-store.js';
-import { DynamoRateLimiter } from '../store/rate-limiter.js';
-import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
-import { type TenantScope, mintTenantScope } from '../domain/tenant-scope.js';
-import type { AuditActor } from '../domain/audit-events.js';
-import { type Principal, type TenantCaller, auditActorOf } from '../domain/caller.js';
-import type { AuthContext, Authorizer } from './auth-context.js';
+import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
+import { displayableHeader, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { logger } from '../observability.js';
+import { AuthLookups } from '../store/auth-lookups.js';
+import { epochOf, IdentityStore, type SessionRecord, type UserRecord } from '../store/identity-store.js';
+import { DynamoRateLimiter } from '../store/rate-limiter.js';
+import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
+import type { AuthContext, Authorizer } from './auth-context.js';
 import type { RouteDef } from './route.js';
 import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
 

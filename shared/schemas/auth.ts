@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { defineRoute } from '../http/route.js';
 import { AUTH_METHODS } from '../domain/authentication.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
+import { defineRoute } from '../http/route.js';
 import { TenantId } from './common.js';
 
 const Email = z.string().trim().max(254).email('Not an e-mail address');

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
-import { defineRoute } from '../http/route.js';
 import { PLANS } from '../domain/plans.js';
+import { defineRoute } from '../http/route.js';
 import { RecoveryCode, TotpCode } from './auth.js';
 import { PageQuery, TenantId, TenantParams, UserId } from './common.js';
 

@@ -6,10 +6,10 @@ export {
 } from './client.js';
 export {
   type FromStrongroomOptions,
+  fromStrongroom,
   type StorageEndpointHints,
   type StrongroomCredentialIdentity,
   type StrongroomCredentialProvider,
-  fromStrongroom,
   s3ClientConfig,
 } from './credentials.js';
 export type * from './types.js';

@@ -1,10 +1,10 @@
-import { CHAIN_PREFIX, type ChainPoint, EVENT_PREFIX, chainSk, seqOfChainSk } from '../domain/audit-chain.js';
+import { CHAIN_PREFIX, type ChainPoint, chainSk, EVENT_PREFIX, seqOfChainSk } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditAction } from '../domain/audit-events.js';
-import { type TenantCaller, auditActorOf } from '../domain/caller.js';
+import { auditActorOf, type TenantCaller } from '../domain/caller.js';
+import { ValidationError } from '../errors.js';
 import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
 import type { AuditLogReader, AuditStore, ListFilter, PendingStatus } from '../store/audit-store.js';
-import { ValidationError } from '../errors.js';
 import { decodeCursor, encodeCursor } from '../store/pagination.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */

@@ -1,10 +1,10 @@
 import type { AuditEventInput } from '../domain/audit-events.js';
-import { type HostPolicy, checkConnectionHost } from '../domain/connection-host.js';
+import { auditActorOf, type TenantCaller } from '../domain/caller.js';
+import { checkConnectionHost, type HostPolicy } from '../domain/connection-host.js';
 import { newId } from '../domain/ids.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { type TenantCaller, auditActorOf } from '../domain/caller.js';
-import { type FieldError, ForbiddenError, ValidationError } from '../errors.js';
 import type { QueryRules } from '../domain/query-rules.js';
+import { type FieldError, ForbiddenError, ValidationError } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import {
   type ConnectionRecord,
   type ConnectionsStore,

@@ -1,7 +1,7 @@
 import {
   type Budget,
-  SIGN_IN_LIMITS,
   networkFailureBudget,
+  SIGN_IN_LIMITS,
   totpFailureBudgets,
 } from '../domain/sign-in-limits.js';
 import { TooManyRequestsError } from '../errors.js';

@@ -2,7 +2,13 @@ import type { PlatformCrypto } from '../crypto/envelope.js';
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { matchTotpStep, newTotpSecret, totpUri } from '../crypto/totp.js';
 import type { AuditEventInput } from '../domain/audit-events.js';
-import { type AuthMethod, isMultiFactor } from '../domain/authentication.js';
+import {
+  type AuthMethod,
+  isMultiFactor,
+  SESSION_ABSOLUTE_SECONDS,
+  SESSION_IDLE_SECONDS,
+} from '../domain/authentication.js';
+import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import {
   hashSecret,
   newRecoveryCodes,
@@ -12,9 +18,6 @@ import {
 } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import type { Permission, Role } from '../domain/permissions.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
-import { type Principal, type RequestOrigin, actorOf } from '../domain/caller.js';
 import {
   ConflictError,
   HttpProblemError,
@@ -23,21 +26,22 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import {
+  epochOf,
   type IdentityStore,
+  publicUser,
   type SessionRecord,
   type UserRecord,
-  epochOf,
-  publicUser,
 } from '../store/identity-store.js';
 import type { HeldSlots } from './failure-budgets.js';
 import {
+  accountOf,
   type SecondFactor,
   SecondFactorVerifier,
   TOTP_PURPOSE,
   UNKNOWN_USER_ID,
-  accountOf,
 } from './second-factor.js';
 
 /**

@@ -1,18 +1,18 @@
+import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { normaliseEmail } from '../domain/credentials.js';
 import { newId, ulid } from '../domain/ids.js';
-import { ROLES, type Role, canGrantRole, granterOfRole } from '../domain/permissions.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { type Principal, type TenantCaller, auditActorOf } from '../domain/caller.js';
-import type { RateLimiter } from '../store/rate-limiter.js';
+import { canGrantRole, granterOfRole, ROLES, type Role } from '../domain/permissions.js';
+import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
-import { type TenantScope, mintTenantScope } from '../domain/tenant-scope.js';
+import type { RateLimiter } from '../store/rate-limiter.js';
 import {
   type InvitationRecord,
   type MemberRecord,
-  type TenantStore,
   publicInvitation,
+  type TenantStore,
 } from '../store/tenant-store.js';
 import { assertCanGrant, publicMember } from './tenancy.js';
 

@@ -1,21 +1,21 @@
 import type { AuditActor } from '../domain/audit-events.js';
+import { compileRecordsQuery, TENANT_RECORD_TYPES } from '../domain/dynamo-query-compiler.js';
 import type { Permission } from '../domain/permissions.js';
-import { type QueryAst, type SelectQuery, queryShape } from '../domain/query-ast.js';
+import { type QueryAst, queryShape, type SelectQuery } from '../domain/query-ast.js';
 import {
-  QueryRefusedError,
-  type QueryRules,
   checkQueryAllowed,
   hiddenColumnsFor,
   permissionFor,
+  QueryRefusedError,
+  type QueryRules,
 } from '../domain/query-rules.js';
-import { type CompiledSql, QueryCompileError, compileSql, encodeSqlCursor } from '../domain/sql-compiler.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { ForbiddenError, HttpProblemError, ValidationError } from '../errors.js';
-import type { PostgresRunner, PostgresTarget, PostgresTlsMode, QueryRows } from '../store/postgres-runner.js';
-import type { RecordsPage, TenantRecordsReader } from '../store/tenant-records-reader.js';
+import { type CompiledSql, compileSql, encodeSqlCursor, QueryCompileError } from '../domain/sql-compiler.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
+import { ForbiddenError, HttpProblemError, ValidationError } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import type { PostgresRunner, PostgresTarget, PostgresTlsMode, QueryRows } from '../store/postgres-runner.js';
 import { AUDIT_TABLE, TENANT_DATA_TABLE } from '../store/tables.js';
-import { TENANT_RECORD_TYPES, compileRecordsQuery } from '../domain/dynamo-query-compiler.js';
+import type { RecordsPage, TenantRecordsReader } from '../store/tenant-records-reader.js';
 
 /** A registered Postgres connection with its password decrypted (in memory only, for this request). */
 export interface QueryableConnection {

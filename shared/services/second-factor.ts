@@ -1,9 +1,9 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
 import { matchTotpStep } from '../crypto/totp.js';
+import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import { hashSecret, normaliseEmail, normaliseRecoveryCode } from '../domain/credentials.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { type Principal, type RequestOrigin, actorOf } from '../domain/caller.js';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
 import { FailureBudgets } from './failure-budgets.js';
 

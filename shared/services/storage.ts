@@ -1,37 +1,37 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditActor } from '../domain/audit-events.js';
+import { auditActorOf, type TenantCaller } from '../domain/caller.js';
 import { newId } from '../domain/ids.js';
 import { partitionOfRegion } from '../domain/partitions.js';
+import { type Permission, roleHas } from '../domain/permissions.js';
 import {
   EXTERNAL_MAX_CREDENTIAL_SECONDS,
   MAX_CREDENTIAL_SECONDS,
   MIN_CREDENTIAL_SECONDS,
   PolicyTooLargeError,
-  type StorageAccess,
   packedSessionPolicy,
   permissionForAccess,
+  type StorageAccess,
   sessionPolicyFor,
 } from '../domain/storage-policy.js';
+import { revokedBefore, STORAGE_FENCE_MS, storageFenced } from '../domain/storage-revocation.js';
 import {
-  type StorageRoot,
-  StorageRootError,
   formatStorageRoot,
   managedRoot,
   narrowestContainingRoot,
   parseStorageRoot,
+  type StorageRoot,
+  StorageRootError,
 } from '../domain/storage-roots.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { type TenantCaller, auditActorOf } from '../domain/caller.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import type { StoragePathOwners } from '../store/storage-path-owners.js';
 import type { InstanceRecord, StorageLocationRecord, StorageStore } from '../store/storage-store.js';
 import type { StorageCredentialVendor } from '../store/storage-vendor.js';
+import type { ExternalRootVerifier } from '../store/storage-verifier.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import type { TenantStore } from '../store/tenant-store.js';
-import { type Permission, roleHas } from '../domain/permissions.js';
-import { STORAGE_FENCE_MS, revokedBefore, storageFenced } from '../domain/storage-revocation.js';
-import type { ExternalRootVerifier } from '../store/storage-verifier.js';
-import type { StoragePathOwners } from '../store/storage-path-owners.js';
 
 export interface StorageServiceDeps {
   store: StorageStore;

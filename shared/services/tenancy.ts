@@ -1,34 +1,34 @@
 import type { TenantKeyProvisioner } from '../crypto/tenant-key-provisioner.js';
+import type { AuditActor } from '../domain/audit-events.js';
+import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { apiKeyString, hashSecret, newSecret } from '../domain/credentials.js';
 import { newId, ulid } from '../domain/ids.js';
 import {
+  canGrantRole,
   type Granter,
+  granterOfRole,
   type Permission,
   ROLES,
   type Role,
-  canGrantRole,
-  granterOfRole,
   roleAtLeast,
   roleHas,
 } from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
 import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { type Principal, type TenantCaller, auditActorOf } from '../domain/caller.js';
+import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import type { AuditActor } from '../domain/audit-events.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { IdentityStore } from '../store/identity-store.js';
-import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
-import { type TenantScope, mintTenantScope } from '../domain/tenant-scope.js';
 import {
   type ApiKeyRecord,
   type KeyRevocation,
   type MemberRecord,
+  publicApiKey,
   type TenantRecord,
   type TenantSettings,
   type TenantStore,
-  publicApiKey,
 } from '../store/tenant-store.js';
+import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
 
 export interface TenancyDeps {
   tenants: TenantStore;

@@ -1,8 +1,8 @@
-import { newId } from '../domain/ids.js';
 import type { AuditEventView } from '../domain/audit-events.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
-import { type TenantCaller, auditActorOf } from '../domain/caller.js';
+import { auditActorOf, type TenantCaller } from '../domain/caller.js';
+import { newId } from '../domain/ids.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { CONNECTION_SK_PREFIX, type ConnectionRecord } from '../store/connections-store.js';
 import { INSTANCE_PREFIX, LOCATION_PREFIX } from '../store/storage-store.js';
@@ -10,10 +10,10 @@ import type { TenantExportArchives } from '../store/tenant-export-archives.js';
 import {
   type ApiKeyRecord,
   type MemberRecord,
+  publicApiKey,
   TENANT_SK,
   type TenantRecord,
   type TenantStore,
-  publicApiKey,
 } from '../store/tenant-store.js';
 import { publicConnection } from './connections.js';
 import { publicMember, publicTenant } from './tenancy.js';

@@ -11,26 +11,26 @@ import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
 import { type ChainMac, chainMacFromEnv } from '../crypto/chain-mac.js';
 import {
+  appendToChain,
   CHECKPOINT_RETENTION_DAYS,
   type ChainHead,
   type ChainPoint,
-  HEAD_SK,
-  LOG_REGISTRY_PK,
-  type StoredEventItem,
-  appendToChain,
   chainSk,
   checkpointOf,
   checkpointSk,
   eventSk,
   eventUlid,
+  HEAD_SK,
+  LOG_REGISTRY_PK,
   macMessage,
   markSk,
   pendingWindowStart,
+  type StoredEventItem,
   ulidFloor,
 } from '../domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
 import type { TransactItem } from './audit-recorder.js';
-import { AuditLogReader, type PendingStatus, onAuditAppend } from './audit-store.js';
+import { AuditLogReader, onAuditAppend, type PendingStatus } from './audit-store.js';
 
 /**
  * Events per transaction: each needs a chain record and a marker, plus the head and either a check of the

@@ -1,30 +1,31 @@
 import {
-  GetCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import {
   CHAIN_PREFIX,
   CHECKPOINT_PREFIX,
   type ChainHead,
-  EMPTY_HEAD,
-  EVENT_PREFIX,
-  HEAD_SK,
-  MARK_PREFIX,
-  PLATFORM_RETENTION_DAYS,
-  type StoredEventItem,
   canonicalJson,
   chainSk,
+  EMPTY_HEAD,
+  EVENT_PREFIX,
   eventSk,
   eventUlid,
+  HEAD_SK,
   headOf,
+  MARK_PREFIX,
   markSk,
+  PLATFORM_RETENTION_DAYS,
   pendingWindowStart,
   retentionDaysFor,
+  type StoredEventItem,
   ttlFor,
   ulidCeil,
   ulidFloor,
@@ -39,11 +40,9 @@ import {
 } from '../domain/audit-events.js';
 import { ulid } from '../domain/ids.js';
 import type { Plan } from '../domain/plans.js';
-import type { AuditRecorder, TransactItem } from './audit-recorder.js';
-import { ValidationError } from '../errors.js';
-import type { TenantDataClients } from './tenant-data-client.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
-import type { ChainMacVerifier } from '../crypto/chain-mac.js';
+import { ValidationError } from '../errors.js';
+import type { AuditRecorder, TransactItem } from './audit-recorder.js';
 import {
   type ChainSource,
   type ChainVerifyOptions,
@@ -54,6 +53,7 @@ import {
   storedHeadOf,
   verifyChain,
 } from './audit-verification.js';
+import type { TenantDataClients } from './tenant-data-client.js';
 
 /** Largest canonical size of one event's content; far below DynamoDB's 400 KB item limit. */
 export const MAX_EVENT_BYTES = 32 * 1024;

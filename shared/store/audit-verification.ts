@@ -1,3 +1,4 @@
+import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import {
   type BreakReason,
   type ChainBreak,
@@ -7,18 +8,17 @@ import {
   GENESIS,
   GENESIS_HASH,
   type HeadStatement,
-  type Sighting,
-  type StoredEventItem,
-  type WalkStart,
   headOf,
   locateFirstUnproven,
   macMessage,
   parseChainRecord,
   parseCheckpointStatement,
   parseHeadStatement,
+  type Sighting,
+  type StoredEventItem,
   seqOfChainSk,
+  type WalkStart,
 } from '../domain/audit-chain.js';
-import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import { ValidationError } from '../errors.js';
 
 /** The log's HEAD item as stored. */

@@ -6,17 +6,17 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure } from './conditions.js';
-import { type SessionRecord, type UserRecord, stripKeys } from './identity-store.js';
+import { type SessionRecord, stripKeys, type UserRecord } from './identity-store.js';
 import {
   type ApiKeyRecord,
-  type InvitationRecord,
-  type MemberRecord,
-  type TenantRecord,
-  TENANT_SK,
   apiKeySk,
+  type InvitationRecord,
   invitationSk,
   inviteeGsiPk,
+  type MemberRecord,
   memberSk,
+  TENANT_SK,
+  type TenantRecord,
 } from './tenant-store.js';
 
 export interface MembershipContext {

@@ -1,13 +1,13 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TenantCrypto } from '../crypto/envelope.js';
-import { type HostPolicy, checkConnectionHost } from '../domain/connection-host.js';
+import { checkConnectionHost, type HostPolicy } from '../domain/connection-host.js';
 import type { QueryRules } from '../domain/query-rules.js';
-import type { TransactItem } from './audit-recorder.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import type { TransactItem } from './audit-recorder.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 
 /** Encryption-context purpose of connection passwords (with `tenantId` and `recordId` = connection id). */
 export const CONNECTION_PASSWORD_PURPOSE = 'connection-password';

@@ -8,8 +8,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { AuthMethod } from '../domain/authentication.js';
-import type { TransactItem } from './audit-recorder.js';
 import { ConflictError } from '../errors.js';
+import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { RateWindows } from './rate-windows.js';
 

@@ -4,7 +4,6 @@ import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import pg from 'pg';
 import { type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
-import { rowsWithin } from './result-size.js';
 import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
 import {
   ConflictError,
@@ -13,6 +12,7 @@ import {
   ServiceUnavailableError,
   ValidationError,
 } from '../errors.js';
+import { rowsWithin } from './result-size.js';
 
 /**
  * TLS as libpq means it: `require` encrypts but does not verify the server (so a self-signed server

@@ -1,5 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type StorageRoot, ancestorPrefixes } from '../domain/storage-roots.js';
+import { ancestorPrefixes, type StorageRoot } from '../domain/storage-roots.js';
 import { storageNodeKey } from './storage-store.js';
 
 /**

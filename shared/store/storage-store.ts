@@ -7,14 +7,14 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type StorageRoot, ancestorPrefixes, formatStorageRoot } from '../domain/storage-roots.js';
-import type { TransactItem } from './audit-recorder.js';
+import { ancestorPrefixes, formatStorageRoot, type StorageRoot } from '../domain/storage-roots.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 
 /** A registered storage location of a tenant. */
 export interface StorageLocationRecord {

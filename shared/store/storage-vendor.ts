@@ -1,25 +1,25 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   AssumeRoleCommand,
   type AssumeRoleCommandInput,
   type AssumeRoleCommandOutput,
   type STSClient,
 } from '@aws-sdk/client-sts';
-import type { CredentialKind } from '../domain/storage-revocation.js';
+import { newVendId } from '../domain/ids.js';
+import { partitionOfRegion } from '../domain/partitions.js';
 import {
   EXTERNAL_MAX_CREDENTIAL_SECONDS,
   PolicyTooLargeError,
-  type StorageAccess,
   packedSessionPolicy,
+  type StorageAccess,
   sessionPolicyFor,
 } from '../domain/storage-policy.js';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { newVendId } from '../domain/ids.js';
-import { partitionOfRegion } from '../domain/partitions.js';
-import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
+import type { CredentialKind } from '../domain/storage-revocation.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
+import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger, metrics } from '../observability.js';
 import type { StorageLocationRecord } from './storage-store.js';
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
-import type { TenantScope } from '../domain/tenant-scope.js';
 
 /** Temporary S3 credentials as the API returns them (the secret leaves this module only in the response). */
 export interface VendedCredentials {

@@ -2,10 +2,10 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, type Credentials, type STSClient } from '@aws-sdk/client-sts';
 import { clientConfig } from '../aws/clients.js';
 import { optionalEnv } from '../aws/config.js';
-import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
-import { type StorageRoot, formatStorageRoot } from '../domain/storage-roots.js';
 import { newVendId } from '../domain/ids.js';
-import { HttpProblemError, ServiceUnavailableError, isTransientAwsError } from '../errors.js';
+import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
+import { formatStorageRoot, type StorageRoot } from '../domain/storage-roots.js';
+import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import { roleSessionName } from './storage-vendor.js';
 

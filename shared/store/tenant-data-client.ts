@@ -3,7 +3,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, documentClient } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
-import { tenantDataSessionPolicy, type TenantDataTables } from '../domain/tenant-data-policy.js';
+import { type TenantDataTables, tenantDataSessionPolicy } from '../domain/tenant-data-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 
 export interface TenantDataClientsOptions {

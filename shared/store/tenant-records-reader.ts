@@ -1,8 +1,8 @@
 import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { type CompiledRecordsQuery, encodeRecordsCursor } from '../domain/dynamo-query-compiler.js';
+import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { rowsWithin } from './result-size.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, assertTenantScope } from '../domain/tenant-scope.js';
 
 export interface TenantRecordsReaderProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;

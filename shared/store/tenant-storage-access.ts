@@ -1,26 +1,26 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { requireEnv } from '../aws/config.js';
+import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
 import {
-  type CredentialKind,
-  REVOCATION_RETENTION_SECONDS,
-  type RevocationEntry,
-  type RevocationOutcome,
   addRevocation,
+  type CredentialKind,
   externalExpiryBound,
   externalNotRevocable,
   managedDenied,
   noneLive,
   pruneRevocations,
+  REVOCATION_RETENTION_SECONDS,
+  type RevocationEntry,
+  type RevocationOutcome,
   revocationCutoff,
   revocationOf,
 } from '../domain/storage-revocation.js';
-import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
+import { tenantStorageLayout } from '../domain/tenant-storage-role.js';
 import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
-import { tenantStorageLayout } from '../domain/tenant-storage-role.js';
 import { TenantStorageRoles } from './tenant-storage-roles.js';
 
 /** The tenant's storage role, once created (by the vending function, on first need). */

@@ -1,13 +1,13 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Permission, Role } from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
-import type { TransactItem } from './audit-recorder.js';
+import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
+import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
 import { decodeCursor, encodeCursor } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 
 export interface TenantSettings {
   requireMfa: boolean;

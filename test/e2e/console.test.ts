@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
 import { freshLoopbackIp } from '../support/local-api.js';
-import { type TestPostgres, startTestPostgres } from '../support/postgres.js';
+import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 /**
  * The console in Debian's Chromium against `npm run local` (a child process with its own emulator, as a

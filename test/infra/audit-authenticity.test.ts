@@ -2,11 +2,11 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatelessStack } from '../../infra/stacks/stateless-stack.js';
 import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
+import type { StatelessStack } from '../../infra/stacks/stateless-stack.js';
 import { AUDIT_SEALER_TAG } from '../../shared/domain/audit-mac-key.js';
 import { tenantDataSessionPolicy } from '../../shared/domain/tenant-data-policy.js';
-import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 /**
  * The audit chain's authenticity rests on two IAM facts, proven here with the IAM policy simulator on the

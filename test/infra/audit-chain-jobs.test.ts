@@ -2,6 +2,7 @@ import type { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { StrongroomFunction } from '../../infra/constructs/strongroom-function.js';
 import {
   METRICS_NAMESPACE,
   PENDING_ALARM_SECONDS,
@@ -9,10 +10,9 @@ import {
   VERIFICATION_HEARTBEAT_HOURS,
 } from '../../infra/stacks/audit-chain-jobs.js';
 import type { StatelessStack } from '../../infra/stacks/stateless-stack.js';
-import type { StrongroomFunction } from '../../infra/constructs/strongroom-function.js';
 import { EVENT_PREFIX } from '../../shared/domain/audit-chain.js';
 import { logsInStreamBatch } from '../../shared/services/audit.js';
-import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: string[] };
 

@@ -2,21 +2,20 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readFileSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { App, Stack } from 'aws-cdk-lib';
-import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../shared/schemas/routes.js';
 import { CONSOLE_CSP, CONSOLE_SECURITY_HEADERS } from '../../infra/console/site.js';
 import {
   API_PATH_PATTERNS,
@@ -25,8 +24,9 @@ import {
   responseHeadersPolicyFor,
 } from '../../infra/constructs/console-distribution.js';
 import { consoleFileServer } from '../../infra/local/console-files.js';
+import { ROUTES } from '../../shared/schemas/routes.js';
 import { simulate } from '../support/iam-simulator.js';
-import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 type Resource = {
   Type: string;

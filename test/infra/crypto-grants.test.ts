@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TENANT_KEY_USER_ROLE_ARNS_ENV } from '../../shared/crypto/tenant-keys.js';
 import { TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
 import type { Area } from '../../shared/http/route.js';
-import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 interface Statement {
   Sid?: string;

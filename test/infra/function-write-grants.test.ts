@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { Area } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { FailureBudgets } from '../../shared/services/failure-budgets.js';
@@ -11,11 +12,10 @@ import { IdentityStore, type SessionRecord } from '../../shared/store/identity-s
 import { RateWindows } from '../../shared/store/rate-windows.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { ApiKeyRecord } from '../../shared/store/tenant-store.js';
 import { simulate } from '../support/iam-simulator.js';
 import { type WriteRequest, writeRequestsOf } from './dynamodb-requests.js';
-import { TABLE_ARNS, areaIdentityPolicies, functionPrincipal } from './role-policies.js';
+import { areaIdentityPolicies, functionPrincipal, TABLE_ARNS } from './role-policies.js';
 import { type Synthesised, synthStrongroom } from './synth.js';
 
 /**

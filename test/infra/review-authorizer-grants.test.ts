@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulate } from '../support/iam-simulator.js';
-import { TABLE_ARNS, areaIdentityPolicies, functionPrincipal } from './role-policies.js';
+import { areaIdentityPolicies, functionPrincipal, TABLE_ARNS } from './role-policies.js';
 import { type Synthesised, synthStrongroom } from './synth.js';
 
 /**

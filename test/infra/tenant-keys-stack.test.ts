@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
 import { tenantKeyLogicalIds } from '../../infra/stacks/tenant-keys-stack.js';
 import {
-  CONTEXT_KEYS,
-  type RegionStacks,
   addStrongroomStacks,
+  CONTEXT_KEYS,
   configFromContext,
   parsePreProvisionedTenants,
+  type RegionStacks,
 } from '../../infra/strongroom.js';
 import { TENANT_KEY_USE_ACTIONS, tenantKeyPolicy } from '../../shared/domain/key-policy.js';
 

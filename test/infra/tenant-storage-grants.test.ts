@@ -1,8 +1,8 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV_VARS } from '../../shared/aws/config.js';
 import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
-import { TEST_STAGE, type Synthesised, synthStrongroom } from './synth.js';
+import { ENV_VARS } from '../../shared/aws/config.js';
+import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 interface Statement {
   Sid?: string;

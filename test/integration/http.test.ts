@@ -4,7 +4,7 @@ import { createLocalApiServer } from '../../infra/local/server.js';
 import { SECURITY_HEADERS } from '../../shared/http/api.js';
 import { AREAS } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 let api: TestApi;
 beforeAll(async () => {

@@ -1,10 +1,9 @@
-import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { clientConfig } from '../../shared/aws/clients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import {
   acceptInvitation,
   addMember,
@@ -13,7 +12,7 @@ import {
   signUp,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 let api: TestApi;
 

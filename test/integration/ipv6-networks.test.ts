@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
-import { SIGN_IN_LIMITS, networkOf } from '../../shared/domain/sign-in-limits.js';
+import { networkOf, SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
 import { TooManyRequestsError } from '../../shared/errors.js';
 import { FailureBudgets } from '../../shared/services/failure-budgets.js';
 import { IdentityStore } from '../../shared/store/identity-store.js';

@@ -4,15 +4,15 @@ import { platformDynamo } from '../../shared/aws/clients.js';
 import { PERMISSIONS, type Permission } from '../../shared/domain/permissions.js';
 import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
 import {
-  type TestUser,
   acceptInvitation,
   addMember,
   createTenant,
   invite,
   signUp,
+  type TestUser,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 let api: TestApi;
 

@@ -5,15 +5,15 @@ import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
 import { newId } from '../../shared/domain/ids.js';
-import { IdentityStore, epochOf } from '../../shared/store/identity-store.js';
+import { epochOf, IdentityStore } from '../../shared/store/identity-store.js';
 import {
-  type EnabledMfa,
-  type TestUser,
   createTenant,
+  type EnabledMfa,
   enableMfa,
   signUp,
+  type TestUser,
 } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * MFA is a property of the session, not of the user: `requireMfa`, API keys in an MFA tenant, password

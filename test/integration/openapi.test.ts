@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 let api: TestApi;
 beforeAll(async () => {

@@ -6,11 +6,11 @@ import { requireEnv } from '../../shared/aws/config.js';
 import { TENANT_RECORD_TYPES } from '../../shared/domain/dynamo-query-compiler.js';
 import { permissionsOf, type Role } from '../../shared/domain/permissions.js';
 import { SelectQuery, type WhereNode } from '../../shared/domain/query-ast.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { HttpProblemError } from '../../shared/errors.js';
 import { runRecordsQuery } from '../../shared/services/query.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
 // Two tenants' records side by side in the real tables (local emulator). Whatever a records query says,
 // it must only ever return tenant A's items: each item carries its tenant's marker in every text field.

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
 import { requireEnv } from '../../shared/aws/config.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
-import { type TestPostgres, startTestPostgres } from '../support/postgres.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
+import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 // Through the local API, as a new user would: an owner registers a connection to a real Postgres, a viewer
 // reads with filters and pages, an editor writes, an admin hides a column, and every abuse is refused.

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
 import { retryAfterSeconds } from '../../shared/domain/sliding-window.js';
 import { RateWindows } from '../../shared/store/rate-windows.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * The sliding-window counters against the emulator (whose DynamoDB requests are atomic, as on AWS), and

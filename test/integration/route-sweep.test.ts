@@ -1,16 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
 import {
+  lowestRoleFor,
   PERMISSIONS,
   type Permission,
   ROLES,
-  lowestRoleFor,
   roleRank,
 } from '../../shared/domain/permissions.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 import { concretePath } from '../support/route-paths.js';
 
 /**

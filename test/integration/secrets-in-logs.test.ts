@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 import { captureProcessOutput } from '../support/log-capture.js';
 
 let output: ReturnType<typeof captureProcessOutput>;

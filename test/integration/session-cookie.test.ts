@@ -4,14 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_CSP, buildConsole } from '../../infra/console/site.js';
+import { buildConsole, CONSOLE_CSP } from '../../infra/console/site.js';
 import { consoleFileServer } from '../../infra/local/console-files.js';
 import { AREA_HANDLERS } from '../../infra/local/handlers.js';
 import { createLocalApiServer } from '../../infra/local/server.js';
 import { SESSION_COOKIE } from '../../shared/http/session-cookie.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { signUp } from '../support/identity-fixtures.js';
-import { type TestApi, freshLoopbackIp, startTestApi } from '../support/local-api.js';
+import { freshLoopbackIp, startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * The console's session: an HttpOnly, Secure, SameSite=Strict cookie set by the API, accepted for changes

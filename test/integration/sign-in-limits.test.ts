@@ -1,11 +1,11 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createTenant, enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
-import { type TestApi, type TestResponse, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi, type TestResponse } from '../support/local-api.js';
 
 /**
  * Failure budgets through the HTTP stack: reserved before the password or code is checked (so no number

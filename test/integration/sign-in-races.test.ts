@@ -6,8 +6,8 @@ import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
 import { newId } from '../../shared/domain/ids.js';
 import { IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
-import { type TestUser, createTenant, enableMfa, signUp } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { createTenant, enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * A sign-in in flight, or a session the (eventually consistent) session index does not list yet, never

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 import {
   type EnabledMfa,
-  type TenantWithRoles,
   enableMfa,
+  type TenantWithRoles,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 import { awsCli, cleanEnv, pythonWithBoto3 } from '../support/python-clients.js';
 
 const run = promisify(execFile);

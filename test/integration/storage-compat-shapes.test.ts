@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 import { cleanEnv, pythonWithBoto3 } from '../support/python-clients.js';
 
 const run = promisify(execFile);

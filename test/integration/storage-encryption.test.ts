@@ -10,7 +10,7 @@ import type { AwsCredentialIdentity } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 // The emulator neither calls KMS for SSE-KMS nor checks the caller's KMS permissions
 // (test/unit/storage-policy-simulator.test.ts proves those); this file proves the local shape matches the

@@ -1,24 +1,24 @@
-import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
-import { permissionsOf } from '../../shared/domain/permissions.js';
-import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
-import { StorageService } from '../../shared/services/storage.js';
-import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
-import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { newId } from '../../shared/domain/ids.js';
-import { type StorageRoot, formatStorageRoot, rootsOverlap } from '../../shared/domain/storage-roots.js';
+import { permissionsOf } from '../../shared/domain/permissions.js';
+import { formatStorageRoot, rootsOverlap, type StorageRoot } from '../../shared/domain/storage-roots.js';
+import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
+import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { HttpProblemError } from '../../shared/errors.js';
+import { StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import {
   type StorageLocationRecord,
   StorageRegistrationConflictError,
   StorageStore,
 } from '../../shared/store/storage-store.js';
+import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
+import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 /**

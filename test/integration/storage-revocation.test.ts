@@ -1,6 +1,6 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -24,13 +24,13 @@ import {
   type TestUser,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
+import { TEST_REGION } from '../support/integration-setup.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 import {
   managedSessionDecision,
   rolePolicies as rolePoliciesOf,
   tenantAuditEvents,
 } from '../support/storage-sessions.js';
-import { TEST_REGION } from '../support/integration-setup.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
 
 /**
  * Storage revocation per tenant, end to end against the emulator: the attack of one account creating many

@@ -23,7 +23,7 @@ import { fromStrongroom } from '../../shared/sdk/credentials.js';
 import { storageNodeKey } from '../../shared/store/storage-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin', 'strongroom.mjs');

@@ -3,7 +3,7 @@ import {
   TENANT_CREATIONS_PER_NETWORK_PER_HOUR,
   TENANT_CREATIONS_PER_USER_PER_HOUR,
 } from '../../shared/schemas/tenants.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * Every tenant costs account-wide quota: a KMS key, and an IAM role of the account (1,000 by default,

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { newId } from '../../shared/domain/ids.js';
+import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
@@ -16,9 +17,8 @@ import {
   storageNodeKey,
 } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { type TenantWithRoles, type TestUser, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * DELETE /v1/tenants/{tenantId} through the local API: who may, with what proof, and that afterwards

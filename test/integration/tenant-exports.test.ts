@@ -3,11 +3,11 @@ import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { platformDynamo } from '../../shared/aws/clients.js';
-import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
 import { EXPORT_FORMAT, EXPORT_URL_SECONDS } from '../../shared/services/tenant-export.js';
+import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
  * POST/GET /v1/tenants/{tenantId}/exports through the local API: the archive lands SSE-KMS under the

@@ -12,8 +12,8 @@ import { parseKmsKeyArn, tenantKeysFromEnv } from '../../shared/crypto/tenant-ke
 import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyPolicy } from '../../shared/domain/key-policy.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
 import { TEST_STAGE } from '../support/integration-setup.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 
 let api: TestApi;
 let kms: KMSClient;

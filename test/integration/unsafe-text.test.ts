@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unsafeTextReason } from '../../shared/domain/text.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
-import { type TestUser, createTenant, signUp } from '../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../support/local-api.js';
+import { createTenant, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
 import { concretePath } from '../support/route-paths.js';
 
 /**

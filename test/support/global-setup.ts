@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { freePort, startMoto } from '../../infra/local/moto.js';
+import { PROJECT_ROOT } from '../../infra/local/system.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

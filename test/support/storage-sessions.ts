@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   GetPolicyCommand,
   GetPolicyVersionCommand,
@@ -5,7 +6,6 @@ import {
   type IAMClient,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
 import { managedRoot } from '../../shared/domain/storage-roots.js';

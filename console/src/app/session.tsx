@@ -1,7 +1,7 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
-import { type Schemas, api, ok } from '../api/client';
-import { type Permission, type Role, permissionsOf } from './permissions';
+import { api, ok, type Schemas } from '../api/client';
+import { type Permission, permissionsOf, type Role } from './permissions';
 
 export type Me = {
   user: Schemas['User'];

@@ -1,5 +1,5 @@
-import QRCode from 'qrcode';
 import { useMemo } from 'preact/hooks';
+import QRCode from 'qrcode';
 
 /**
  * A QR code drawn as SVG in the page (no image URL, no third party): one path of dark modules with the

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { type Schemas, api, ok } from '../api/client';
+import { api, ok, type Schemas } from '../api/client';
 import { PERMISSIONS, type Permission, permissionsOf } from '../app/permissions';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
@@ -7,7 +7,7 @@ import { CheckboxGroup, Field, Form, integer, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
 import { ConfirmDialog, SecretValue } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, When, TableRegion } from '../components/status';
+import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 /** API keys of a tenant: create (scopes the creator holds), shown once, list, revoke. */
 export function ApiKeysScreen() {

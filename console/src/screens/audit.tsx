@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { AUDIT_ACTIONS } from '../../../shared/domain/audit-events.js';
-import { ApiProblem, type Schemas, api, ok } from '../api/client';
+import { ApiProblem, api, ok, type Schemas } from '../api/client';
 import { useTenant } from '../app/tenant';
 import { Field, Form, SelectField, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { DownloadButton } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, When, TableRegion } from '../components/status';
+import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 type Filter = { since?: string; until?: string; action?: (typeof AUDIT_ACTIONS)[number]; actor?: string };
 type Verification = Schemas['AuditVerification'];

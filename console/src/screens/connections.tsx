@@ -1,21 +1,21 @@
 import { useState } from 'preact/hooks';
-import { ApiProblem, type Schemas, api, ok } from '../api/client';
+import { ApiProblem, api, ok, type Schemas } from '../api/client';
 import type { operations } from '../api/schema';
 import { useTenant } from '../app/tenant';
 import {
   CheckboxField,
   Field,
   Form,
-  SelectField,
-  TextAreaField,
   integer,
   raw,
+  SelectField,
+  TextAreaField,
   text,
 } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
 import { ConfirmDialog, SecretValue } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, When, TableRegion } from '../components/status';
+import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 type Connection = Schemas['Connection'];
 type CreateBody = operations['createConnection']['requestBody']['content']['application/json'];

@@ -1,13 +1,13 @@
 import { useState } from 'preact/hooks';
-import { type Schemas, api, ok } from '../api/client';
-import { ROLES, type Role, canGrantRole, granterOfRole } from '../app/permissions';
+import { api, ok, type Schemas } from '../api/client';
+import { canGrantRole, granterOfRole, ROLES, type Role } from '../app/permissions';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
 import { Field, Form, SelectField, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
 import { ConfirmDialog } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, When, TableRegion } from '../components/status';
+import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 /** Members and invitations of a tenant. */
 export function MembersScreen() {

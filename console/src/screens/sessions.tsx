@@ -1,7 +1,7 @@
+import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import { useAction, useLoad, useTitle } from '../components/hooks';
-import { Loading, Notice, ProblemAlert, When, TableRegion } from '../components/status';
-import { useState } from 'preact/hooks';
+import { Loading, Notice, ProblemAlert, TableRegion, When } from '../components/status';
 
 const METHOD: Record<string, string> = {
   password: 'Password',

@@ -1,11 +1,11 @@
 import { useState } from 'preact/hooks';
-import { type Schemas, api, ok } from '../api/client';
+import { api, ok, type Schemas } from '../api/client';
 import { useTenant } from '../app/tenant';
-import { Field, Form, SelectField, integer, text } from '../components/form';
+import { Field, Form, integer, SelectField, text } from '../components/form';
 import { useAction, useLoad, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
 import { ConfirmDialog, SecretValue } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, When, TableRegion } from '../components/status';
+import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 type Location = Schemas['StorageLocation'];
 type Credentials = Schemas['StorageCredentials'];

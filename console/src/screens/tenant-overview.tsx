@@ -1,13 +1,13 @@
 import { useState } from 'preact/hooks';
-import { ApiProblem, type Schemas, api, ok } from '../api/client';
+import { ApiProblem, api, ok, type Schemas } from '../api/client';
+import type { operations } from '../api/schema';
 import { PLANS } from '../app/permissions';
 import { navigate } from '../app/router';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
-import { CheckboxField, Field, Form, SelectField, integer, text } from '../components/form';
+import { CheckboxField, Field, Form, integer, SelectField, text } from '../components/form';
 import { useTitle } from '../components/hooks';
 import { Notice, Section, When } from '../components/status';
-import type { operations } from '../api/schema';
 
 type TenantSettingsChange = NonNullable<
   NonNullable<operations['updateTenant']['requestBody']>['content']['application/json']['settings']

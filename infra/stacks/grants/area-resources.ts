@@ -1,11 +1,11 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { TableDef } from '../../../shared/store/tables.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { TenantDataRole } from '../../constructs/tenant-data-role.js';
-import type { TenantStorageRoleAccess } from '../../constructs/tenant-storage-role-access.js';
 import type { TenantKeyAccess } from '../../constructs/tenant-key-access.js';
-import type { TableDef } from '../../../shared/store/tables.js';
+import type { TenantStorageRoleAccess } from '../../constructs/tenant-storage-role-access.js';
 
 /**
  * What an area's grants may give its function. Tenant data (the tenant-data table and tenant events in

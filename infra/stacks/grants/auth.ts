@@ -1,15 +1,15 @@
 import type { AreaGrants } from './area-resources.js';
 import {
-  IDENTITY_PARTITIONS,
-  ITEM_WRITE_ACTIONS,
-  SIGN_IN_BUDGET_NAMES,
   confinedWrite,
   grantAuthorization,
   grantConfinedWrites,
   grantPlatformAudit,
   grantPlatformSecrets,
   grantRateWindows,
+  IDENTITY_PARTITIONS,
+  ITEM_WRITE_ACTIONS,
   routeRateLimitNames,
+  SIGN_IN_BUDGET_NAMES,
 } from './common.js';
 
 /**

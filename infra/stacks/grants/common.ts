@@ -1,12 +1,12 @@
-import { dnsSuffixOf } from '../../constructs/dns-suffix.js';
-import { serviceHost } from '../../../shared/domain/partitions.js';
 import { Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { serviceHost } from '../../../shared/domain/partitions.js';
 import { networkFailureBudget, totpFailureBudgets } from '../../../shared/domain/sign-in-limits.js';
 import type { Area } from '../../../shared/http/route.js';
 import { ROUTES } from '../../../shared/schemas/routes.js';
 import { TABLES, type TableDef } from '../../../shared/store/tables.js';
+import { dnsSuffixOf } from '../../constructs/dns-suffix.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { AreaResources } from './area-resources.js';
 

@@ -3,7 +3,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV_VARS } from '../../../shared/aws/config.js';
 import type { AreaGrants } from './area-resources.js';
 import {
-  TENANT_PARTITIONS,
   confinedWrite,
   grantAuthorization,
   grantConfinedWrites,
@@ -11,6 +10,7 @@ import {
   grantRateWindows,
   grantStorageRegistry,
   routeRateLimitNames,
+  TENANT_PARTITIONS,
 } from './common.js';
 
 /**

@@ -1,22 +1,22 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { AreaGrants } from './area-resources.js';
 import {
   TENANT_EXPORT_ROLE_ARNS_ENV,
   TENANT_KEY_USER_ROLE_ARNS_ENV,
 } from '../../../shared/crypto/tenant-keys.js';
 import { INVITATION_LIMITS } from '../../../shared/services/invitations.js';
+import type { AreaGrants } from './area-resources.js';
 import {
-  FRESH_MFA_BUDGET_NAMES,
-  IDENTITY_PARTITIONS,
-  TENANT_PARTITIONS,
   confinedWrite,
+  FRESH_MFA_BUDGET_NAMES,
   grantAuthorization,
   grantConfinedWrites,
   grantPlatformAudit,
   grantRateWindows,
   grantStorageRegistry,
+  IDENTITY_PARTITIONS,
   routeRateLimitNames,
+  TENANT_PARTITIONS,
 } from './common.js';
 
 /**

@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
 import { CHECKPOINT_PREFIX, chainSk, utcDay } from '../../../shared/domain/audit-chain.js';
 import type { Plan } from '../../../shared/domain/plans.js';
+import type { TenantScope } from '../../../shared/domain/tenant-scope.js';
 import { verifyAllChains } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import type { TenantScope } from '../../../shared/domain/tenant-scope.js';
 import { itemsOf, newScope, remove, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let db: DynamoDBDocumentClient;

@@ -2,15 +2,15 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
-import { AUDIT_CSV_COLUMNS, unneutraliseCell } from '../../../shared/domain/audit-csv.js';
 import { canonicalJson } from '../../../shared/domain/audit-chain.js';
+import { AUDIT_CSV_COLUMNS, unneutraliseCell } from '../../../shared/domain/audit-csv.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { AuditService } from '../../../shared/services/audit.js';
 import { sequenceNow } from '../../../shared/store/audit-sequencer.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../../support/identity-fixtures.js';
-import { type TestApi, startTestApi } from '../../support/local-api.js';
+import { startTestApi, type TestApi } from '../../support/local-api.js';
 import { itemsOf, overwrite, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let api: TestApi;

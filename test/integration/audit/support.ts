@@ -1,13 +1,13 @@
-import { expect } from 'vitest';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { expect } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
+import { chainMacFromEnv } from '../../../shared/crypto/chain-mac.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
-import { chainMacFromEnv } from '../../../shared/crypto/chain-mac.js';
+import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
 import { AuditSequencer, type AuditSequencerProps } from '../../../shared/store/audit-sequencer.js';
 import { AuditStore } from '../../../shared/store/audit-store.js';
 import { tenantDataClientsFromEnv } from '../../../shared/store/tenant-data-client.js';
-import { type TenantScope, mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 /** A fresh tenant scope (tests stand in for the auth layer). */
 export function newScope(): TenantScope {

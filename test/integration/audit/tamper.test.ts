@@ -3,13 +3,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
 import {
   CHECKPOINT_STATEMENT,
-  GENESIS_HASH,
-  HEAD_SK,
   chainHash,
   chainRecordContent,
   chainSk,
   checkpointSk,
   eventDigest,
+  GENESIS_HASH,
+  HEAD_SK,
   markSk,
 } from '../../../shared/domain/audit-chain.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';

@@ -1,8 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
-import { permissionsOf } from '../../../shared/domain/permissions.js';
 import type { TenantCaller } from '../../../shared/domain/caller.js';
+import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { ValidationError } from '../../../shared/errors.js';
 import { AuditService } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';

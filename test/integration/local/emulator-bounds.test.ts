@@ -3,8 +3,8 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
-  TransactWriteItemsCommand,
   TransactionCanceledException,
+  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, inject, it } from 'vitest';

@@ -12,14 +12,15 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  EMPTY_HEAD,
   appendToChain,
   chainSk,
+  EMPTY_HEAD,
   macMessage,
   ttlFor,
 } from '../../../shared/domain/audit-chain.js';
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import {
   AuditSequencer,
   AuditSequencerError,
@@ -27,7 +28,6 @@ import {
   MAX_BATCH,
 } from '../../../shared/store/audit-sequencer.js';
 import { AuditEventInvalidError, AuditStore, buildEventItem } from '../../../shared/store/audit-store.js';
-import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const TABLE = 'audit-table';

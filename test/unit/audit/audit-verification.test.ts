@@ -5,19 +5,19 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KmsChainMac } from '../../../shared/crypto/chain-mac.js';
 import {
-  EMPTY_HEAD,
-  GENESIS_HASH,
-  type StoredEventItem,
   appendToChain,
   chainHash,
   chainRecordContent,
   chainSk,
   checkpointOf,
   checkpointSk,
+  EMPTY_HEAD,
   eventDigest,
+  GENESIS_HASH,
   headOf,
   macMessage,
   parseHeadStatement,
+  type StoredEventItem,
   ttlFor,
 } from '../../../shared/domain/audit-chain.js';
 import { ulid } from '../../../shared/domain/ids.js';

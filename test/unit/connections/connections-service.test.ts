@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DecryptCommand,
   DisabledException,
@@ -8,19 +9,18 @@ import {
   KMSInvalidStateException,
   KMSServiceException,
 } from '@aws-sdk/client-kms';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EnvelopeCipher, TenantCrypto, TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
-import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
+import { permissionsOf } from '../../../shared/domain/permissions.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { ConflictError, ServiceUnavailableError, ValidationError } from '../../../shared/errors.js';
 import { CreateConnectionBody, type UpdateConnectionBody } from '../../../shared/schemas/connections.js';
-import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { ConnectionsService } from '../../../shared/services/connections.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import { ConnectionsStore } from '../../../shared/store/connections-store.js';
-import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 
 const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
 const KEY = 'arn:aws:kms:eu-central-1:111122223333:key/00000001-12ab-34cd-56ef-1234567890ab';

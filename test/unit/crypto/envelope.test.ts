@@ -18,13 +18,13 @@ import {
   EnvelopeCipher,
   type EnvelopeCipherOptions,
   KmsRefusedError,
+  platformCrypto,
   RecordBindingError,
   TenantCrypto,
   TenantKeyUnavailableError,
-  platformCrypto,
 } from '../../../shared/crypto/envelope.js';
-import { ServiceUnavailableError } from '../../../shared/errors.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { ServiceUnavailableError } from '../../../shared/errors.js';
 
 const ACCOUNT = '111122223333';
 const TENANT_A = 't_01jabcdefghjkmnpqrstvwxyz0';

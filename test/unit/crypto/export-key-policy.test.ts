@@ -1,11 +1,11 @@
-import { createValidatedPolicy, validateResourcePolicy } from '@cloud-copilot/iam-policy';
-import { type Simulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
   EnableKeyRotationCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
+import { createValidatedPolicy, validateResourcePolicy } from '@cloud-copilot/iam-policy';
+import { runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { TENANT_EXPORT_ROLE_ARNS_ENV, tenantKeysFromEnv } from '../../../shared/crypto/tenant-keys.js';

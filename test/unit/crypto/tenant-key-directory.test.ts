@@ -3,8 +3,8 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
-import { TenantItemKeyDirectory } from '../../../shared/store/tenant-key-directory.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { TenantItemKeyDirectory } from '../../../shared/store/tenant-key-directory.js';
 
 const TENANT_A = 't_01jabcdefghjkmnpqrstvwxyz0';
 const TENANT_B = 't_01jabcdefghjkmnpqrstvwxyz1';

@@ -13,13 +13,13 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { KeyPolicyInputError, tenantKeyPolicy } from '../../../shared/domain/key-policy.js';
 import {
   KmsTenantKeys,
   NotATenantKeyError,
   parseKmsKeyArn,
   tenantKeysFromEnv,
 } from '../../../shared/crypto/tenant-keys.js';
+import { KeyPolicyInputError, tenantKeyPolicy } from '../../../shared/domain/key-policy.js';
 import { isTransientAwsError } from '../../../shared/errors.js';
 
 const ACCOUNT = '111122223333';

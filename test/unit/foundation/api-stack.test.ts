@@ -2,8 +2,8 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
-import { SECURITY_HEADERS, createApiHandler, implement } from '../../../shared/http/api.js';
 import { ConflictError } from '../../../shared/errors.js';
+import { createApiHandler, implement, SECURITY_HEADERS } from '../../../shared/http/api.js';
 import { defineRoute } from '../../../shared/http/route.js';
 
 const echo = defineRoute({

@@ -4,10 +4,10 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { apiKeyString, hashSecret, sessionToken } from '../../../shared/domain/credentials.js';
-import { BearerAuthorizer } from '../../../shared/http/auth.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../../shared/errors.js';
-import { getTenant, listMembers, updateTenant } from '../../../shared/schemas/tenants.js';
+import { BearerAuthorizer } from '../../../shared/http/auth.js';
 import { getMe } from '../../../shared/schemas/auth.js';
+import { getTenant, listMembers, updateTenant } from '../../../shared/schemas/tenants.js';
 import { AuthLookups } from '../../../shared/store/auth-lookups.js';
 
 const db = mockClient(DynamoDBDocumentClient);

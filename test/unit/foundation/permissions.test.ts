@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PERMISSIONS,
-  ROLES,
-  type Permission,
   canGrantRole,
   effectivePermissions,
   granterOfRole,
   lowestRoleFor,
+  PERMISSIONS,
+  type Permission,
   permissionsOf,
+  ROLES,
   roleHas,
 } from '../../../shared/domain/permissions.js';
 

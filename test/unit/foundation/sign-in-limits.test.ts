@@ -2,17 +2,17 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
 import {
-  IPV6_SITE_FACTOR,
   clientKeyOf,
+  IPV6_SITE_FACTOR,
   ipv6SiteOf,
   networkFailureBudget,
   networkOf,
   totpFailureBudgets,
 } from '../../../shared/domain/sign-in-limits.js';
-import { createApiHandler, implement } from '../../../shared/http/api.js';
-import type { RateLimiter } from '../../../shared/store/rate-limiter.js';
 import { TooManyRequestsError } from '../../../shared/errors.js';
+import { createApiHandler, implement } from '../../../shared/http/api.js';
 import { defineRoute } from '../../../shared/http/route.js';
+import type { RateLimiter } from '../../../shared/store/rate-limiter.js';
 
 describe('networks and clients', () => {
   it('groups IPv4 by /24 and IPv6 by /48 (one site’s allocation), in any spelling', () => {

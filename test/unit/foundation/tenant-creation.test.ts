@@ -3,8 +3,8 @@ import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TenantKeyProvisioner } from '../../../shared/crypto/tenant-key-provisioner.js';
-import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import { TenancyService } from '../../../shared/services/tenancy.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import { IdentityStore } from '../../../shared/store/identity-store.js';
 import type { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
 import { TenantStore } from '../../../shared/store/tenant-store.js';

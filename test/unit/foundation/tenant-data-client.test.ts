@@ -1,8 +1,8 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
 
 const sts = mockClient(STSClient);
 const TABLES = {

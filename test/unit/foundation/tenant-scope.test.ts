@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TenantScope, mintTenantScope, tenantKey } from '../../../shared/domain/tenant-scope.js';
+import { mintTenantScope, TenantScope, tenantKey } from '../../../shared/domain/tenant-scope.js';
 
 describe('TenantScope', () => {
   it('builds keys in its own tenant partition', () => {

@@ -4,11 +4,11 @@ import { compileRecordsQuery } from '../../../shared/domain/dynamo-query-compile
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { QueryAst, SelectQuery, type WhereNode } from '../../../shared/domain/query-ast.js';
 import {
+  compileSql,
   type DbColumn,
   type DbSchema,
-  QueryCompileError,
-  compileSql,
   encodeSqlCursor,
+  QueryCompileError,
   queryFingerprint,
 } from '../../../shared/domain/sql-compiler.js';
 

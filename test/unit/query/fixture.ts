@@ -4,18 +4,18 @@ import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { type Permission, permissionsOf, type Role } from '../../../shared/domain/permissions.js';
 import { QueryAst } from '../../../shared/domain/query-ast.js';
 import type { QueryRules } from '../../../shared/domain/query-rules.js';
-import { fieldErrors } from '../../../shared/http/api.js';
-import { NotFoundError, ValidationError } from '../../../shared/errors.js';
-import type { PostgresTlsMode } from '../../../shared/store/postgres-runner.js';
-import { PostgresRunner, type PostgresRunnerProps } from '../../../shared/store/postgres-runner.js';
 import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
+import { NotFoundError, ValidationError } from '../../../shared/errors.js';
+import { fieldErrors } from '../../../shared/http/api.js';
 import {
   type ConnectionSource,
   type QueryableConnection,
   type QueryResponse,
   runConnectionQuery,
 } from '../../../shared/services/query.js';
-import { type TestPostgres, startTestPostgres } from '../../support/postgres.js';
+import type { PostgresTlsMode } from '../../../shared/store/postgres-runner.js';
+import { PostgresRunner, type PostgresRunnerProps } from '../../../shared/store/postgres-runner.js';
+import { startTestPostgres, type TestPostgres } from '../../support/postgres.js';
 
 /** Strings that have broken query builders somewhere: quotes, escapes, wildcards, comments, Unicode tricks. */
 export const HOSTILE = [

@@ -10,17 +10,17 @@ import {
   COLUMN_TYPES,
   HIDE_SECRET,
   HOSTILE,
+  newRunner,
   PEOPLE_COLUMNS,
   type PeopleColumn,
   type PersonRow,
   type QueryFixture,
   RecordingAudit,
-  VISIBLE_PEOPLE_COLUMNS,
-  newRunner,
   scope,
   singleConnection,
   startQueryFixture,
   submit,
+  VISIBLE_PEOPLE_COLUMNS,
 } from './fixture.js';
 
 // Property: for generated ASTs with hostile strings in every value and identifier position, run through

@@ -1,17 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpProblemError } from '../../../shared/errors.js';
-import { type QueryableConnection, postgresTarget } from '../../../shared/services/query.js';
+import { postgresTarget, type QueryableConnection } from '../../../shared/services/query.js';
 import type { PostgresRunner } from '../../../shared/store/postgres-runner.js';
 import {
   HIDE_SECRET,
+  newRunner,
   type QueryFixture,
   RecordingAudit,
-  WEIRD_TABLE,
-  newRunner,
   scope,
   singleConnection,
   startQueryFixture,
   submit,
+  WEIRD_TABLE,
 } from './fixture.js';
 
 let fx: QueryFixture;

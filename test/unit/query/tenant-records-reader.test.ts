@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { compileRecordsQuery, encodeRecordsCursor } from '../../../shared/domain/dynamo-query-compiler.js';
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { SelectQuery } from '../../../shared/domain/query-ast.js';
-import { TenantRecordsReader } from '../../../shared/store/tenant-records-reader.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { TenantRecordsReader } from '../../../shared/store/tenant-records-reader.js';
 
 const A = 't_01jaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 't_01jbbbbbbbbbbbbbbbbbbbbbbb';
