@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { lambdaContext } from '../../infra/local/lambda-context.js';
 import type { EnvelopeCipherOptions } from '../../shared/crypto/envelope.js';
 import { newId } from '../../shared/domain/ids.js';
+import { connectionSk } from '../../shared/domain/item-layout.js';
 import { permissionsOf } from '../../shared/domain/permissions.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { tenantCaller } from '../../shared/http/auth.js';
@@ -74,7 +75,7 @@ async function maskedReadOverhead(ddb: ReturnType<typeof mockClient>, iterations
   ddb.on(GetCommand).resolves({
     Item: {
       pk: tenantId,
-      sk: `CONNECTION#${connectionId}`,
+      sk: connectionSk(connectionId),
       connectionId,
       name: 'Warehouse',
       host: 'db.example.com',

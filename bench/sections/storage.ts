@@ -76,7 +76,8 @@ export const storageSection: BenchSection = {
       const { tenantStorageAccessFromEnv } = await import('../../shared/store/tenant-storage-access.js');
       const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
       const { mintTenantScope, tenantKey } = await import('../../shared/domain/tenant-scope.js');
-      const { TenantStore, memberSk } = await import('../../shared/store/tenant-store.js');
+      const { TenantStore } = await import('../../shared/store/tenant-store.js');
+      const { memberSk } = await import('../../shared/domain/item-layout.js');
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
 
       const tenantClients = tenantDataClientsFromEnv();

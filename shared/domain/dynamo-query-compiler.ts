@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { EVENT_PREFIX } from './audit-chain.js';
+import { APIKEY_SK_PREFIX, INSTANCE_SK_PREFIX, LOCATION_SK_PREFIX, MEMBER_SK_PREFIX } from './item-layout.js';
 import type { Permission } from './permissions.js';
 import type { LikeNode, Scalar, SelectQuery, WhereNode } from './query-ast.js';
 import { QueryRefusedError } from './query-rules.js';
@@ -42,7 +44,7 @@ export const TENANT_RECORD_TYPES: ReadonlyMap<string, TenantRecordType> = new Ma
     'members',
     {
       table: 'tenantData',
-      skPrefix: 'MEMBER#',
+      skPrefix: MEMBER_SK_PREFIX,
       permission: 'members:read',
       keyColumn: 'userId',
       columns: new Map([
@@ -59,7 +61,7 @@ export const TENANT_RECORD_TYPES: ReadonlyMap<string, TenantRecordType> = new Ma
     'instances',
     {
       table: 'tenantData',
-      skPrefix: 'INSTANCE#',
+      skPrefix: INSTANCE_SK_PREFIX,
       permission: 'instances:read',
       keyColumn: 'instanceId',
       columns: new Map([
@@ -76,7 +78,7 @@ export const TENANT_RECORD_TYPES: ReadonlyMap<string, TenantRecordType> = new Ma
     'storageLocations',
     {
       table: 'tenantData',
-      skPrefix: 'LOCATION#',
+      skPrefix: LOCATION_SK_PREFIX,
       permission: 'instances:read',
       keyColumn: 'locationId',
       columns: new Map([
@@ -97,7 +99,7 @@ export const TENANT_RECORD_TYPES: ReadonlyMap<string, TenantRecordType> = new Ma
     'apiKeys',
     {
       table: 'tenantData',
-      skPrefix: 'APIKEY#',
+      skPrefix: APIKEY_SK_PREFIX,
       permission: 'api-keys:create',
       keyColumn: 'keyId',
       // Metadata only: never `secretHash`.
@@ -117,7 +119,7 @@ export const TENANT_RECORD_TYPES: ReadonlyMap<string, TenantRecordType> = new Ma
     'auditEvents',
     {
       table: 'audit',
-      skPrefix: 'EVENT#',
+      skPrefix: EVENT_PREFIX,
       permission: 'audit:read',
       keyColumn: 'id',
       expires: true,

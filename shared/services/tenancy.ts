@@ -427,12 +427,6 @@ export interface TenantDeletionDeps {
 }
 
 /**
- * Items that let someone other than the deleting owner's session act on the tenant: cut first. A pending
- * invitation is one (accepting it makes a membership).
- */
-const ACCESS_ITEM_PREFIXES = ['MEMBER#', 'APIKEY#', 'INVITE#'];
-
-/**
  * Deletes a tenant (owner, fresh MFA; DESIGN.md §4 "Tenant lifecycle"). The steps run in an order in which
  * any failure leaves a tenant its owner can delete again with a new code, and in which nothing that still
  * grants access outlives a step that failed after it:
@@ -484,7 +478,7 @@ export class TenantDeletionService {
         }),
       })),
     );
-    await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId], ACCESS_ITEM_PREFIXES);
+    await this.deps.tenants.deleteAccessItems(scope, [caller.principal.userId]);
     await this.deps.releaseStorage(scope, actor);
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);
     await this.deps.keys.retire(tenant.keyArn);

@@ -1,17 +1,16 @@
 import type { AuditEventView } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
 import { newId } from '../domain/ids.js';
+import { type TenantItemKind, tenantItemKind } from '../domain/item-layout.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuditStore } from '../store/audit-store.js';
-import { CONNECTION_SK_PREFIX, type ConnectionRecord } from '../store/connections-store.js';
-import { INSTANCE_PREFIX, LOCATION_PREFIX } from '../store/storage-store.js';
+import type { ConnectionRecord } from '../store/connections-store.js';
 import type { TenantExportArchives } from '../store/tenant-export-archives.js';
 import {
   type ApiKeyRecord,
   type MemberRecord,
   publicApiKey,
-  TENANT_SK,
   type TenantRecord,
   type TenantStore,
 } from '../store/tenant-store.js';
@@ -70,18 +69,18 @@ export function tenantArchive(
   items: readonly Record<string, unknown>[],
   audit: { events: AuditEventView[]; complete: boolean } = { events: [], complete: true },
 ) {
-  const bySk = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
-  const tenant = items.find((i) => i.sk === TENANT_SK);
+  const ofKind = (kind: TenantItemKind) => items.filter((i) => tenantItemKind(String(i.sk)) === kind);
+  const [tenant] = ofKind('tenant');
   if (!tenant) throw new NotFoundError('No such tenant.');
   return {
     format: EXPORT_FORMAT,
     ...meta,
     tenant: publicTenant(tenant as unknown as TenantRecord),
-    members: bySk('MEMBER#').map((i) => publicMember(i as unknown as MemberRecord)),
-    apiKeys: bySk('APIKEY#').map((i) => publicApiKey(i as unknown as ApiKeyRecord)),
-    storageLocations: bySk(LOCATION_PREFIX).map((i) => pick(i, LOCATION_FIELDS)),
-    instances: bySk(INSTANCE_PREFIX).map((i) => pick(i, INSTANCE_FIELDS)),
-    connections: bySk(CONNECTION_SK_PREFIX).map((i) => publicConnection(i as unknown as ConnectionRecord)),
+    members: ofKind('member').map((i) => publicMember(i as unknown as MemberRecord)),
+    apiKeys: ofKind('api-key').map((i) => publicApiKey(i as unknown as ApiKeyRecord)),
+    storageLocations: ofKind('location').map((i) => pick(i, LOCATION_FIELDS)),
+    instances: ofKind('instance').map((i) => pick(i, INSTANCE_FIELDS)),
+    connections: ofKind('connection').map((i) => publicConnection(i as unknown as ConnectionRecord)),
     // Oldest first, as retained (expired events are not read); `false` when the cap cut the tail off.
     auditEvents: audit.events,
     auditEventsComplete: audit.complete,

@@ -5,19 +5,21 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure } from './conditions.js';
-import { type SessionRecord, stripKeys, type UserRecord } from './identity-store.js';
 import {
-  type ApiKeyRecord,
   apiKeySk,
-  type InvitationRecord,
+  INVITATION_SK_PREFIX,
   invitationSk,
   inviteeGsiPk,
-  type MemberRecord,
+  MEMBERSHIP_GSI_SK_PREFIX,
   memberSk,
+  sessionKey,
   TENANT_SK,
-  type TenantRecord,
-} from './tenant-store.js';
+  userGsiPk,
+  userKey,
+} from '../domain/item-layout.js';
+import { isConditionFailure } from './conditions.js';
+import { type SessionRecord, stripKeys, type UserRecord } from './identity-store.js';
+import type { ApiKeyRecord, InvitationRecord, MemberRecord, TenantRecord } from './tenant-store.js';
 
 export interface MembershipContext {
   member?: MemberRecord;
@@ -42,7 +44,7 @@ export class AuthLookups {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tables.identity,
-        Key: { pk: `SESSION#${sessionId}`, sk: 'SESSION' },
+        Key: sessionKey(sessionId),
         ConsistentRead: true,
       }),
     );
@@ -64,7 +66,7 @@ export class AuthLookups {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.tables.identity,
-        Key: { pk: `USER#${userId}`, sk: 'PROFILE' },
+        Key: userKey(userId),
         ConsistentRead: true,
       }),
     );
@@ -81,7 +83,7 @@ export class AuthLookups {
         ],
         ConsistentRead: true,
       },
-      [this.tables.identity]: { Keys: [{ pk: `USER#${userId}`, sk: 'PROFILE' }], ConsistentRead: true },
+      [this.tables.identity]: { Keys: [userKey(userId)], ConsistentRead: true },
     };
     const context: MembershipContext = {};
     for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
@@ -89,7 +91,7 @@ export class AuthLookups {
       const result = await this.db.send(new BatchGetCommand({ RequestItems: request }));
       for (const item of Object.values(result.Responses ?? {}).flat()) {
         if (item.sk === TENANT_SK) context.tenant = stripKeys<TenantRecord>(item);
-        else if (item.sk === 'PROFILE') context.user = stripKeys<UserRecord>(item);
+        else if (item.sk === userKey(userId).sk) context.user = stripKeys<UserRecord>(item);
         else context.member = stripKeys<MemberRecord>(item);
       }
       request = result.UnprocessedKeys as typeof request;
@@ -107,7 +109,7 @@ export class AuthLookups {
           TableName: this.tables.tenantData,
           IndexName: 'gsi1',
           KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'TENANT#' },
+          ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': MEMBERSHIP_GSI_SK_PREFIX },
           ExclusiveStartKey: startKey,
         }),
       );
@@ -131,7 +133,11 @@ export class AuthLookups {
           IndexName: 'gsi1',
           KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
           FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: { ':pk': inviteeGsiPk(email), ':prefix': 'INVITE#', ':now': now },
+          ExpressionAttributeValues: {
+            ':pk': inviteeGsiPk(email),
+            ':prefix': INVITATION_SK_PREFIX,
+            ':now': now,
+          },
           ExclusiveStartKey: startKey,
         }),
       );

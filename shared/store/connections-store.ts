@@ -2,6 +2,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TenantCrypto } from '../crypto/envelope.js';
 import { checkConnectionHost, type HostPolicy } from '../domain/connection-host.js';
+import { CONNECTION_SK_PREFIX, connectionSk } from '../domain/item-layout.js';
 import type { QueryRules } from '../domain/query-rules.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -11,9 +12,6 @@ import type { TenantDataClients } from './tenant-data-client.js';
 
 /** Encryption-context purpose of connection passwords (with `tenantId` and `recordId` = connection id). */
 export const CONNECTION_PASSWORD_PURPOSE = 'connection-password';
-
-export const CONNECTION_SK_PREFIX = 'CONNECTION#';
-export const connectionSk = (connectionId: string) => `${CONNECTION_SK_PREFIX}${connectionId}`;
 
 /** What every read shows in place of the password. */
 export const PASSWORD_MASK = '********';

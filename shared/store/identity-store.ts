@@ -8,6 +8,14 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { AuthMethod } from '../domain/authentication.js';
+import {
+  emailKey,
+  SESSION_GSI_SK_PREFIX,
+  sessionGsiKey,
+  sessionKey,
+  userGsiPk,
+  userKey,
+} from '../domain/item-layout.js';
 import { ConflictError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
@@ -99,10 +107,6 @@ export function publicUser(user: UserRecord) {
     mfaEnabled: user.mfaEnabled,
   };
 }
-
-const userKey = (userId: string) => ({ pk: `USER#${userId}`, sk: 'PROFILE' });
-const emailKey = (normalisedEmail: string) => ({ pk: `EMAIL#${normalisedEmail}`, sk: 'EMAIL' });
-const sessionKey = (sessionId: string) => ({ pk: `SESSION#${sessionId}`, sk: 'SESSION' });
 
 /** Only a touch older than this rewrites last-seen (DESIGN.md §4: at most every few minutes). */
 export const LAST_SEEN_GRANULARITY_MS = 5 * 60_000;
@@ -407,8 +411,7 @@ export class IdentityStore {
             ...sessionKey(session.sessionId),
             ...session,
             credentialEpoch: verified.credentialEpoch,
-            gsi1pk: `USER#${session.userId}`,
-            gsi1sk: `SESSION#${session.sessionId}`,
+            ...sessionGsiKey(session.userId, session.sessionId),
             ttl,
           },
           ConditionExpression: 'attribute_not_exists(pk)',
@@ -466,7 +469,7 @@ export class IdentityStore {
           TableName: this.table,
           IndexName: 'gsi1',
           KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `USER#${userId}`, ':prefix': 'SESSION#' },
+          ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': SESSION_GSI_SK_PREFIX },
           ExclusiveStartKey: startKey,
         }),
       );

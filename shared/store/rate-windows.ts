@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { rateWindowKey } from '../domain/item-layout.js';
 import {
   currentWindowThreshold,
   retryAfterSeconds,
@@ -40,7 +41,7 @@ export class RateWindows {
     const window = windowIndex(now, windowSeconds);
     const previous = await this.#previousCount(name, key, window, windowSeconds, now);
     const threshold = currentWindowThreshold(limit, previous, now, windowSeconds);
-    const itemKey = counterKey(name, key, window);
+    const itemKey = rateWindowKey(name, key, window);
     const refused = (current: number): Reservation => ({
       granted: false,
       retryAfterSeconds: retryAfterSeconds(limit, previous, current, now, windowSeconds),
@@ -94,7 +95,7 @@ export class RateWindows {
     await this.db.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: counterKey(name, key, window),
+        Key: rateWindowKey(name, key, window),
         UpdateExpression: 'ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl)',
         ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
         ExpressionAttributeValues: { ':one': 1, ':ttl': expiry(window, windowSeconds) },
@@ -108,7 +109,7 @@ export class RateWindows {
     const window = windowIndex(now, windowSeconds);
     const [previous, current] = await Promise.all([
       this.#previousCount(name, key, window, windowSeconds, now),
-      this.#count(counterKey(name, key, window)),
+      this.#count(rateWindowKey(name, key, window)),
     ]);
     return slidingCount(previous, current, now, windowSeconds);
   }
@@ -129,7 +130,7 @@ export class RateWindows {
     windowSeconds: number,
     now: number,
   ): Promise<number> {
-    const itemKey = counterKey(name, key, window - 1);
+    const itemKey = rateWindowKey(name, key, window - 1);
     const cacheKey = `${itemKey.pk}|${itemKey.sk}`;
     const cached = this.#settled.get(cacheKey);
     if (cached !== undefined) return cached;
@@ -140,10 +141,6 @@ export class RateWindows {
     }
     return count;
   }
-}
-
-function counterKey(name: string, key: string, window: number) {
-  return { pk: `RATE#${name}#${key}`, sk: `W#${window}` };
 }
 
 /** A window's item is read as "the previous window" during the next one, then expires. */

@@ -1,6 +1,6 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { storageNodeKey } from '../domain/item-layout.js';
 import { ancestorPrefixes, type StorageRoot } from '../domain/storage-roots.js';
-import { storageNodeKey } from './storage-store.js';
 
 /**
  * Which tenant registered the external root that contains a path, read from the global root registry

@@ -7,6 +7,15 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import {
+  INSTANCE_SK_PREFIX,
+  instanceNameSk,
+  instanceSk,
+  LOCATION_SK_PREFIX,
+  locationSk,
+  STORAGE_EXTERNAL_ID_SK,
+  storageNodeKey,
+} from '../domain/item-layout.js';
 import { ancestorPrefixes, formatStorageRoot, type StorageRoot } from '../domain/storage-roots.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
@@ -43,21 +52,6 @@ export interface InstanceRecord {
   storageLocationId: string;
   createdAt: string;
   createdBy: string;
-}
-
-export const LOCATION_PREFIX = 'LOCATION#';
-export const INSTANCE_PREFIX = 'INSTANCE#';
-const locationSk = (id: string) => `${LOCATION_PREFIX}${id}`;
-const instanceSk = (id: string) => `${INSTANCE_PREFIX}${id}`;
-const instanceNameSk = (name: string) => `INSTANCE-NAME#${name}`;
-const EXTERNAL_ID_SK = 'STORAGE-EXTERNAL-ID';
-
-/**
- * Key of the global registry node for one path of one bucket, in the identity table (platform data that
- * belongs to no tenant). `#` cannot occur in a bucket name or an accepted prefix.
- */
-export function storageNodeKey(bucket: string, prefix: string) {
-  return { pk: `STORAGE-NODE#${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
 }
 
 /**
@@ -125,7 +119,7 @@ export class StorageStore {
     const { Item } = await db.send(
       new GetCommand({
         TableName: this.#p.tenantDataTable,
-        Key: tenantKey(scope, EXTERNAL_ID_SK),
+        Key: tenantKey(scope, STORAGE_EXTERNAL_ID_SK),
         ConsistentRead: true,
       }),
     );
@@ -144,7 +138,7 @@ export class StorageStore {
       await db.send(
         new PutCommand({
           TableName: this.#p.tenantDataTable,
-          Item: { ...tenantKey(scope, EXTERNAL_ID_SK), externalId: candidate, createdAt },
+          Item: { ...tenantKey(scope, STORAGE_EXTERNAL_ID_SK), externalId: candidate, createdAt },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -230,7 +224,7 @@ export class StorageStore {
             Put: {
               TableName: this.#p.tenantDataTable,
               Item: {
-                ...tenantKey(scope, EXTERNAL_ID_SK),
+                ...tenantKey(scope, STORAGE_EXTERNAL_ID_SK),
                 externalId: externalId.value,
                 createdAt: externalId.createdAt,
               },
@@ -240,7 +234,7 @@ export class StorageStore {
         : {
             ConditionCheck: {
               TableName: this.#p.tenantDataTable,
-              Key: tenantKey(scope, EXTERNAL_ID_SK),
+              Key: tenantKey(scope, STORAGE_EXTERNAL_ID_SK),
               ConditionExpression: 'externalId = :x',
               ExpressionAttributeValues: { ':x': externalId.value },
             },
@@ -322,7 +316,7 @@ export class StorageStore {
   }
 
   async listLocations(scope: TenantScope, page: { cursor?: string; limit: number }) {
-    return this.#list<StorageLocationRecord>(scope, LOCATION_PREFIX, page);
+    return this.#list<StorageLocationRecord>(scope, LOCATION_SK_PREFIX, page);
   }
 
   /** Every location of the tenant (for resolving an `s3://` path to its narrowest root). */
@@ -330,7 +324,7 @@ export class StorageStore {
     const all: StorageLocationRecord[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.#list<StorageLocationRecord>(scope, LOCATION_PREFIX, { cursor, limit: 100 });
+      const page = await this.#list<StorageLocationRecord>(scope, LOCATION_SK_PREFIX, { cursor, limit: 100 });
       all.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -507,7 +501,7 @@ export class StorageStore {
   }
 
   async listInstances(scope: TenantScope, page: { cursor?: string; limit: number }) {
-    return this.#list<InstanceRecord>(scope, INSTANCE_PREFIX, page);
+    return this.#list<InstanceRecord>(scope, INSTANCE_SK_PREFIX, page);
   }
 
   async #list<T>(scope: TenantScope, prefix: string, page: { cursor?: string; limit: number }) {

@@ -1,8 +1,8 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type TenantKeyDirectory, TenantKeyUnavailableError } from '../crypto/envelope.js';
+import { TENANT_SK } from '../domain/item-layout.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { TENANT_SK } from './tenant-store.js';
 
 export interface TenantItemKeyDirectoryOptions {
   clients: TenantDataClients;

@@ -1,6 +1,7 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { requireEnv } from '../aws/config.js';
+import { STORAGE_ACCESS_SK, storageHolderSk } from '../domain/item-layout.js';
 import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
 import {
   addRevocation,
@@ -74,8 +75,6 @@ export class RevocationUnavailableError extends ServiceUnavailableError {
   }
 }
 
-const STATE_SK = 'STORAGE-ACCESS';
-const holderSk = (userId: string) => `STORAGE-HOLDER#${userId}`;
 /** Clock skew allowed between STS's expiry and ours when deciding a credential can no longer be valid. */
 const CLOCK_SKEW_MS = 60_000;
 const WRITE_ATTEMPTS = 10;
@@ -133,7 +132,7 @@ export class TenantStorageAccess {
     const { Item } = await db.send(
       new GetCommand({
         TableName: this.#p.tenantDataTable,
-        Key: tenantKey(scope, STATE_SK),
+        Key: tenantKey(scope, STORAGE_ACCESS_SK),
         ConsistentRead: true,
       }),
     );
@@ -168,7 +167,7 @@ export class TenantStorageAccess {
       const { Attributes } = await db.send(
         new UpdateCommand({
           TableName: this.#p.tenantDataTable,
-          Key: tenantKey(scope, STATE_SK),
+          Key: tenantKey(scope, STORAGE_ACCESS_SK),
           UpdateExpression:
             'SET #role = if_not_exists(#role, :role), version = if_not_exists(version, :zero)',
           ConditionExpression: 'attribute_not_exists(closedAt)',
@@ -206,7 +205,7 @@ export class TenantStorageAccess {
       await db.send(
         new UpdateCommand({
           TableName: this.#p.tenantDataTable,
-          Key: tenantKey(scope, holderSk(userId)),
+          Key: tenantKey(scope, storageHolderSk(userId)),
           UpdateExpression: 'SET #until = :until, #ttl = :ttl',
           ConditionExpression: 'attribute_not_exists(#until) OR #until < :until',
           ExpressionAttributeNames: { '#until': attribute, '#ttl': 'ttl' },
@@ -225,7 +224,7 @@ export class TenantStorageAccess {
     const { Item } = await db.send(
       new GetCommand({
         TableName: this.#p.tenantDataTable,
-        Key: tenantKey(scope, holderSk(userId)),
+        Key: tenantKey(scope, storageHolderSk(userId)),
         ConsistentRead: true,
       }),
     );
@@ -373,7 +372,7 @@ export class TenantStorageAccess {
         await db.send(
           new UpdateCommand({
             TableName: this.#p.tenantDataTable,
-            Key: tenantKey(scope, STATE_SK),
+            Key: tenantKey(scope, STORAGE_ACCESS_SK),
             UpdateExpression: `SET entries = :entries, version = :next${close ? ', closedAt = :closedAt' : ''}`,
             // Version 0 is also what an item without one reads as (made by the role's creation, or none).
             ConditionExpression: 'attribute_not_exists(version) OR version = :version',
@@ -402,7 +401,7 @@ export class TenantStorageAccess {
       await db.send(
         new UpdateCommand({
           TableName: this.#p.tenantDataTable,
-          Key: tenantKey(scope, STATE_SK),
+          Key: tenantKey(scope, STORAGE_ACCESS_SK),
           UpdateExpression: 'SET entries = :entries, version = :next',
           ConditionExpression: 'version = :written',
           ExpressionAttributeValues: {

@@ -1,4 +1,16 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ACCESS_ITEM_SK_PREFIXES,
+  APIKEY_SK_PREFIX,
+  apiKeySk,
+  INVITATION_SK_PREFIX,
+  invitationSk,
+  inviteeGsiPk,
+  MEMBER_SK_PREFIX,
+  memberSk,
+  membershipGsiKey,
+  TENANT_SK,
+} from '../domain/item-layout.js';
 import type { Permission, Role } from '../domain/permissions.js';
 import type { Plan } from '../domain/plans.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
@@ -107,14 +119,8 @@ export function publicApiKey(key: ApiKeyRecord) {
   };
 }
 
-export const TENANT_SK = 'TENANT';
 /** Items per delete transaction during tenant deletion (DynamoDB allows 100; small keeps retries cheap). */
 const DELETE_BATCH = 25;
-export const memberSk = (userId: string) => `MEMBER#${userId}`;
-export const apiKeySk = (keyId: string) => `APIKEY#${keyId}`;
-export const invitationSk = (invitationId: string) => `INVITE#${invitationId}`;
-/** gsi1 partition of the invitations addressed to one (normalised) e-mail address. */
-export const inviteeGsiPk = (email: string) => `INVITEE#${email}`;
 /** DynamoDB's limit on items in one TransactWriteItems. */
 const TRANSACTION_LIMIT = 100;
 
@@ -141,8 +147,7 @@ function memberItem(scope: TenantScope, member: MemberRecord) {
   return {
     ...tenantKey(scope, memberSk(member.userId)),
     ...member,
-    gsi1pk: `USER#${member.userId}`,
-    gsi1sk: `TENANT#${member.tenantId}`,
+    ...membershipGsiKey(member.userId, member.tenantId),
   };
 }
 
@@ -282,7 +287,7 @@ export class TenantStore {
   }
 
   async listMembers(scope: TenantScope, page: { cursor?: string; limit: number }) {
-    return this.page<MemberRecord>(scope, 'MEMBER#', page);
+    return this.page<MemberRecord>(scope, MEMBER_SK_PREFIX, page);
   }
 
   /**
@@ -440,7 +445,7 @@ export class TenantStore {
           ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
           ExpressionAttributeValues: {
             ':pk': scope.tenantId,
-            ':prefix': 'APIKEY#',
+            ':prefix': APIKEY_SK_PREFIX,
             ...(createdBy ? { ':creator': createdBy } : {}),
           },
           ConsistentRead: true,
@@ -500,7 +505,7 @@ export class TenantStore {
 
   /** Unexpired invitations of the tenant, one page. */
   async listInvitations(scope: TenantScope, page: { cursor?: string; limit: number }, now: number) {
-    return this.page<InvitationRecord>(scope, 'INVITE#', page, undefined, {
+    return this.page<InvitationRecord>(scope, INVITATION_SK_PREFIX, page, undefined, {
       expression: 'expiresAt > :now',
       values: { ':now': now },
     });
@@ -538,7 +543,7 @@ export class TenantStore {
           FilterExpression: `${filter.expression} AND expiresAt > :now`,
           ExpressionAttributeValues: {
             ':pk': scope.tenantId,
-            ':prefix': 'INVITE#',
+            ':prefix': INVITATION_SK_PREFIX,
             ':now': now,
             ...filter.values,
           },
@@ -778,7 +783,7 @@ export class TenantStore {
   }
 
   async listApiKeys(scope: TenantScope, page: { cursor?: string; limit: number }, createdBy?: string) {
-    return this.page<ApiKeyRecord>(scope, 'APIKEY#', page, createdBy);
+    return this.page<ApiKeyRecord>(scope, APIKEY_SK_PREFIX, page, createdBy);
   }
 
   /** Deletes a key (revocation is immediate: the authorizer reads the item on every request). */
@@ -825,6 +830,14 @@ export class TenantStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return items;
+  }
+
+  /**
+   * Tenant deletion's first cut: the items that let someone act on the tenant (memberships, API keys,
+   * invitations), except the `keepMembers`' memberships.
+   */
+  deleteAccessItems(scope: TenantScope, keepMembers: readonly string[]): Promise<number> {
+    return this.deleteTenantItems(scope, keepMembers, ACCESS_ITEM_SK_PREFIXES);
   }
 
   /**

@@ -18,9 +18,9 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-d
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
+import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { REVOCATION_POLICY_NAME, tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import { fromStrongroom } from '../../shared/sdk/credentials.js';
-import { storageNodeKey } from '../../shared/store/storage-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';

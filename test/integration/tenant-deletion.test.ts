@@ -6,16 +6,13 @@ import type { z } from 'zod';
 import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { newId } from '../../shared/domain/ids.js';
+import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
-import {
-  type StorageLocationRecord,
-  StorageStore,
-  storageNodeKey,
-} from '../../shared/store/storage-store.js';
+import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { type TenantWithRoles, type TestUser, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';

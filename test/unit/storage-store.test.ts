@@ -3,13 +3,13 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { formatStorageRoot, rootsOverlap, type StorageRoot } from '../../shared/domain/storage-roots.js';
 import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
 import {
   type StorageLocationRecord,
   StorageRegistrationConflictError,
   StorageStore,
-  storageNodeKey,
 } from '../../shared/store/storage-store.js';
 
 const T1 = 't_01jx0000000000000000000001';

@@ -1,0 +1,120 @@
+import { formatStorageRoot } from './storage-roots.js';
+
+/*
+ * The DynamoDB item layout of the tenant-data and identity tables: every partition and sort key, declared
+ * once (the audit tables' keys live with the chain they order, in audit-chain.ts). Stores build keys only
+ * from here; nothing else spells a key prefix.
+ */
+
+/** A primary key: every table has a string partition key `pk` and sort key `sk` (shared/store/tables.ts). */
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tenant-data table: the partition is the tenant id, reached only through a TenantScope.
+
+/** The tenant's own item (name, plan, key ARN, settings). */
+export const TENANT_SK = 'TENANT';
+
+export const MEMBER_SK_PREFIX = 'MEMBER#';
+export const memberSk = (userId: string) => `${MEMBER_SK_PREFIX}${userId}`;
+
+export const APIKEY_SK_PREFIX = 'APIKEY#';
+export const apiKeySk = (keyId: string) => `${APIKEY_SK_PREFIX}${keyId}`;
+
+export const INVITATION_SK_PREFIX = 'INVITE#';
+export const invitationSk = (invitationId: string) => `${INVITATION_SK_PREFIX}${invitationId}`;
+
+export const CONNECTION_SK_PREFIX = 'CONNECTION#';
+export const connectionSk = (connectionId: string) => `${CONNECTION_SK_PREFIX}${connectionId}`;
+
+export const LOCATION_SK_PREFIX = 'LOCATION#';
+export const locationSk = (locationId: string) => `${LOCATION_SK_PREFIX}${locationId}`;
+
+export const INSTANCE_SK_PREFIX = 'INSTANCE#';
+export const instanceSk = (instanceId: string) => `${INSTANCE_SK_PREFIX}${instanceId}`;
+/** Uniqueness marker of an instance name within its tenant. */
+export const instanceNameSk = (name: string) => `INSTANCE-NAME#${name}`;
+
+/** The tenant's storage ExternalId (the confused-deputy guard of external roles). */
+export const STORAGE_EXTERNAL_ID_SK = 'STORAGE-EXTERNAL-ID';
+/** The tenant's storage role, revocations and holdings summary. */
+export const STORAGE_ACCESS_SK = 'STORAGE-ACCESS';
+/** One user's holdings of storage credentials in the tenant. */
+export const storageHolderSk = (userId: string) => `STORAGE-HOLDER#${userId}`;
+
+/**
+ * Items that let someone act on a tenant: memberships, API keys and pending invitations (accepting one
+ * makes a membership). Tenant deletion cuts these first.
+ */
+export const ACCESS_ITEM_SK_PREFIXES: readonly string[] = [
+  MEMBER_SK_PREFIX,
+  APIKEY_SK_PREFIX,
+  INVITATION_SK_PREFIX,
+];
+
+const KIND_PREFIXES = [
+  ['member', MEMBER_SK_PREFIX],
+  ['api-key', APIKEY_SK_PREFIX],
+  ['invitation', INVITATION_SK_PREFIX],
+  ['connection', CONNECTION_SK_PREFIX],
+  ['location', LOCATION_SK_PREFIX],
+  ['instance', INSTANCE_SK_PREFIX],
+] as const;
+
+/** What a tenant-data item is, by its sort key; `other` for markers and counters. */
+export type TenantItemKind = 'tenant' | (typeof KIND_PREFIXES)[number][0] | 'other';
+
+/** The kind of a tenant-data item, from its sort key. */
+export function tenantItemKind(sk: string): TenantItemKind {
+  if (sk === TENANT_SK) return 'tenant';
+  return KIND_PREFIXES.find(([, prefix]) => sk.startsWith(prefix))?.[0] ?? 'other';
+}
+
+export const MEMBERSHIP_GSI_SK_PREFIX = 'TENANT#';
+/** Index gsi1 of a membership item: a user's memberships, across tenants (partition: userGsiPk). */
+export const membershipGsiKey = (userId: string, tenantId: string) => ({
+  gsi1pk: userGsiPk(userId),
+  gsi1sk: `${MEMBERSHIP_GSI_SK_PREFIX}${tenantId}`,
+});
+
+/** gsi1 partition of the invitations addressed to one (normalised) e-mail address. */
+export const inviteeGsiPk = (email: string) => `INVITEE#${email}`;
+
+// ---------------------------------------------------------------------------------------------------------
+// Identity table: platform data that belongs to no tenant.
+
+/** A user's profile item. */
+export const userKey = (userId: string): ItemKey => ({ pk: `USER#${userId}`, sk: 'PROFILE' });
+/** The uniqueness marker of a (normalised) e-mail address. */
+export const emailKey = (normalisedEmail: string): ItemKey => ({
+  pk: `EMAIL#${normalisedEmail}`,
+  sk: 'EMAIL',
+});
+/** A session item. */
+export const sessionKey = (sessionId: string): ItemKey => ({ pk: `SESSION#${sessionId}`, sk: 'SESSION' });
+
+/** gsi1 partition of everything indexed by user: memberships (tenant data) and sessions (identity). */
+export const userGsiPk = (userId: string) => `USER#${userId}`;
+export const SESSION_GSI_SK_PREFIX = 'SESSION#';
+/** Index gsi1 of a session item: a user's sessions. */
+export const sessionGsiKey = (userId: string, sessionId: string) => ({
+  gsi1pk: userGsiPk(userId),
+  gsi1sk: `${SESSION_GSI_SK_PREFIX}${sessionId}`,
+});
+
+/** One window of a sliding-window rate counter. */
+export const rateWindowKey = (name: string, key: string, window: number): ItemKey => ({
+  pk: `RATE#${name}#${key}`,
+  sk: `W#${window}`,
+});
+
+/**
+ * The global registry node for one path of one bucket (which tenant's location owns it). `#` cannot
+ * occur in a bucket name or an accepted prefix.
+ */
+export function storageNodeKey(bucket: string, prefix: string): ItemKey {
+  return { pk: `STORAGE-NODE#${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ACCESS_ITEM_SK_PREFIXES,
+  apiKeySk,
+  connectionSk,
+  emailKey,
+  instanceNameSk,
+  instanceSk,
+  invitationSk,
+  inviteeGsiPk,
+  locationSk,
+  memberSk,
+  membershipGsiKey,
+  rateWindowKey,
+  STORAGE_ACCESS_SK,
+  STORAGE_EXTERNAL_ID_SK,
+  sessionGsiKey,
+  sessionKey,
+  storageHolderSk,
+  storageNodeKey,
+  TENANT_SK,
+  tenantItemKind,
+  userKey,
+} from '../../../shared/domain/item-layout.js';
+
+describe('the DynamoDB item layout', () => {
+  it('keeps the keys of stored items exactly as written (data and IAM LeadingKeys depend on them)', () => {
+    expect([TENANT_SK, memberSk('u_1'), apiKeySk('k_1'), invitationSk('i_1'), connectionSk('c_1')]).toEqual([
+      'TENANT',
+      'MEMBER#u_1',
+      'APIKEY#k_1',
+      'INVITE#i_1',
+      'CONNECTION#c_1',
+    ]);
+    expect([locationSk('l_1'), instanceSk('n_1'), instanceNameSk('lab')]).toEqual([
+      'LOCATION#l_1',
+      'INSTANCE#n_1',
+      'INSTANCE-NAME#lab',
+    ]);
+    expect([STORAGE_EXTERNAL_ID_SK, STORAGE_ACCESS_SK, storageHolderSk('u_1')]).toEqual([
+      'STORAGE-EXTERNAL-ID',
+      'STORAGE-ACCESS',
+      'STORAGE-HOLDER#u_1',
+    ]);
+    expect(membershipGsiKey('u_1', 't_1')).toEqual({ gsi1pk: 'USER#u_1', gsi1sk: 'TENANT#t_1' });
+    expect(inviteeGsiPk('a@example.com')).toBe('INVITEE#a@example.com');
+    expect(userKey('u_1')).toEqual({ pk: 'USER#u_1', sk: 'PROFILE' });
+    expect(emailKey('a@example.com')).toEqual({ pk: 'EMAIL#a@example.com', sk: 'EMAIL' });
+    expect(sessionKey('s_1')).toEqual({ pk: 'SESSION#s_1', sk: 'SESSION' });
+    expect(sessionGsiKey('u_1', 's_1')).toEqual({ gsi1pk: 'USER#u_1', gsi1sk: 'SESSION#s_1' });
+    expect(rateWindowKey('sign-in', '192.0.2.1', 7)).toEqual({ pk: 'RATE#sign-in#192.0.2.1', sk: 'W#7' });
+    expect(storageNodeKey('lake', 'raw/a')).toEqual({ pk: 'STORAGE-NODE#s3://lake/raw/a', sk: 'NODE' });
+  });
+
+  it('tells the kind of a tenant item by its sort key, and cuts access items first', () => {
+    expect(
+      ['TENANT', 'MEMBER#u', 'APIKEY#k', 'INVITE#i', 'CONNECTION#c', 'LOCATION#l', 'INSTANCE#n'].map(
+        tenantItemKind,
+      ),
+    ).toEqual(['tenant', 'member', 'api-key', 'invitation', 'connection', 'location', 'instance']);
+    for (const sk of ['INSTANCE-NAME#lab', 'STORAGE-ACCESS', 'STORAGE-HOLDER#u', 'TENANTS', ''])
+      expect(tenantItemKind(sk), sk).toBe('other');
+    expect(ACCESS_ITEM_SK_PREFIXES).toEqual(['MEMBER#', 'APIKEY#', 'INVITE#']);
+  });
+});
