@@ -1,5 +1,4 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TenantCrypto } from '../crypto/envelope.js';
 import { checkConnectionHost, type HostPolicy } from '../domain/connection-host.js';
 import { CONNECTION_SK_PREFIX, connectionSk } from '../domain/item-layout.js';
@@ -7,7 +6,8 @@ import type { QueryRules } from '../domain/query-rules.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
-import { decodeCursor, encodeCursor } from './pagination.js';
+import { isConditionFailure } from './conditions.js';
+import { queryPage } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 /** Encryption-context purpose of connection passwords (with `tenantId` and `recordId` = connection id). */
@@ -114,21 +114,20 @@ export class ConnectionsStore {
     page: { cursor?: string; limit: number },
   ): Promise<{ items: ConnectionRecord[]; nextCursor: string | null }> {
     const db = await this.#options.clients.forScope(scope);
-    const result = await db.send(
-      new QueryCommand({
-        TableName: this.#options.tableName,
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-        ...PUBLIC_PROJECTION,
-        ExpressionAttributeNames: { ...PUBLIC_PROJECTION.ExpressionAttributeNames, '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':pk': scope.tenantId, ':prefix': CONNECTION_SK_PREFIX },
-        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: CONNECTION_SK_PREFIX }),
-        Limit: page.limit,
-      }),
+    const { items, nextCursor } = await queryPage(
+      db,
+      {
+        tableName: this.#options.tableName,
+        pk: scope.tenantId,
+        skPrefix: CONNECTION_SK_PREFIX,
+        projection: {
+          expression: PUBLIC_PROJECTION.ProjectionExpression,
+          names: PUBLIC_PROJECTION.ExpressionAttributeNames,
+        },
+      },
+      page,
     );
-    return {
-      items: (result.Items ?? []).map(toRecord),
-      nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null,
-    };
+    return { items: items.map(toRecord), nextCursor };
   }
 
   /** One connection (no ciphertext read); NotFoundError for an unknown id or another tenant's. */
@@ -309,10 +308,7 @@ export class ConnectionsStore {
     try {
       await db.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      if (
-        error instanceof TransactionCanceledException &&
-        error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
-      )
+      if (isConditionFailure(error, 0))
         throw new ConflictError(
           'The connection was changed or deleted by someone else meanwhile; read it again and retry.',
           'concurrent-modification',

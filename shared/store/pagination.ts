@@ -1,3 +1,4 @@
+import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors.js';
 
 /** Encodes DynamoDB's LastEvaluatedKey as an opaque cursor. */
@@ -28,4 +29,59 @@ export function decodeCursor(
   if (record.pk !== expect.pk || typeof record.sk !== 'string' || !record.sk.startsWith(expect.skPrefix))
     throw invalid();
   return record as Record<string, string>;
+}
+
+/** A page request as the list routes take it. */
+export interface PageRequest {
+  cursor?: string;
+  limit: number;
+}
+
+/** What one page of a partition's items of one type is asked for with. */
+export interface PageQuery {
+  tableName: string;
+  pk: string;
+  /** The item type: sort keys starting with it (shared/domain/item-layout.ts). */
+  skPrefix: string;
+  /** Extra conditions on the items read (placeholders only). */
+  filter?: { expression: string; values: Record<string, unknown> };
+  /** Only these attributes (the key attributes always come along for the cursor). */
+  projection?: { expression: string; names: Record<string, string> };
+}
+
+/**
+ * One page of a partition's items of one type, behind an opaque cursor that cannot leave the partition or
+ * the type (a forged one is a 400 naming `query.cursor`).
+ */
+export async function queryPage(
+  db: Pick<DynamoDBDocumentClient, 'send'>,
+  query: PageQuery,
+  page: PageRequest,
+): Promise<{ items: Record<string, unknown>[]; nextCursor: string | null }> {
+  const result = await db.send(
+    new QueryCommand({
+      TableName: query.tableName,
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ...(query.filter ? { FilterExpression: query.filter.expression } : {}),
+      ...(query.projection ? { ProjectionExpression: query.projection.expression } : {}),
+      ExpressionAttributeNames: { ...query.projection?.names, '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': query.pk, ':prefix': query.skPrefix, ...query.filter?.values },
+      ExclusiveStartKey: decodeCursor(page.cursor, { pk: query.pk, skPrefix: query.skPrefix }),
+      Limit: page.limit,
+    }),
+  );
+  return { items: result.Items ?? [], nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null };
+}
+
+/** Every item a query matches, page after page (the query's own Limit, if any, sizes the pages). */
+export async function* queryAll(
+  db: Pick<DynamoDBDocumentClient, 'send'>,
+  input: QueryCommandInput,
+): AsyncGenerator<Record<string, unknown>> {
+  let startKey = input.ExclusiveStartKey;
+  do {
+    const out = await db.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+    for (const item of out.Items ?? []) yield item;
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
 }

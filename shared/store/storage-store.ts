@@ -1,9 +1,7 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -22,7 +20,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
-import { decodeCursor, encodeCursor } from './pagination.js';
+import { queryPage } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 /** A registered storage location of a tenant. */
@@ -78,11 +76,6 @@ export interface StorageStoreProps {
   platformClient: DynamoDBDocumentClient;
   tenantDataTable: string;
   identityTable: string;
-}
-
-function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
-  if (!(error instanceof TransactionCanceledException)) return undefined;
-  return (error.CancellationReasons ?? []).map((r) => r.Code);
 }
 
 /**
@@ -144,7 +137,7 @@ export class StorageStore {
       );
       return candidate;
     } catch (error) {
-      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      if (!isConditionFailure(error)) throw error;
       const winner = await this.getExternalId(scope);
       if (!winner) throw error;
       return winner;
@@ -244,16 +237,15 @@ export class StorageStore {
     try {
       await this.#p.platformClient.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
-      const codes = cancellationCodes(error);
-      if (!codes) throw error;
-      const failed = (i: number) => codes[i] === 'ConditionalCheckFailed';
-      if (failed(0) || codes.slice(1, 1 + ancestors.length).some((c) => c === 'ConditionalCheckFailed')) {
+      // Item 0 is the root's node, then one per ancestor, then (past the location) the ExternalId check.
+      const rootTaken = isConditionFailure(error, 0);
+      if (rootTaken || isConditionFailure(error, ...ancestors.map((_, i) => 1 + i))) {
         throw new StorageRegistrationConflictError(
-          failed(0) ? 'root-taken' : 'overlaps-other-tenant',
+          rootTaken ? 'root-taken' : 'overlaps-other-tenant',
           `${formatStorageRoot(root)} is already registered, or contains or lies inside a root registered by another tenant.`,
         );
       }
-      if (failed(2 + ancestors.length))
+      if (isConditionFailure(error, 2 + ancestors.length))
         throw new StorageRegistrationConflictError(
           'external-id-changed',
           'The tenant ExternalId changed meanwhile.',
@@ -396,8 +388,7 @@ export class StorageStore {
         }),
       );
     } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes?.[0] === 'ConditionalCheckFailed') {
+      if (isConditionFailure(error, 0)) {
         const still = await this.getLocation(scope, location.locationId);
         if (!still) throw new NotFoundError('No such storage location.');
         throw new ConflictError(
@@ -452,7 +443,7 @@ export class StorageStore {
         }),
       );
     } catch (error) {
-      if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
 
@@ -491,11 +482,9 @@ export class StorageStore {
         }),
       );
     } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes?.[0] === 'ConditionalCheckFailed')
+      if (isConditionFailure(error, 0))
         throw new ConflictError(`An instance named ${instance.name} already exists.`, 'instance-exists');
-      if (codes?.[2] === 'ConditionalCheckFailed')
-        throw new NotFoundError('The storage location no longer exists.');
+      if (isConditionFailure(error, 2)) throw new NotFoundError('The storage location no longer exists.');
       throw error;
     }
   }
@@ -506,18 +495,11 @@ export class StorageStore {
 
   async #list<T>(scope: TenantScope, prefix: string, page: { cursor?: string; limit: number }) {
     const db = await this.#p.tenantClients.forScope(scope);
-    const result = await db.send(
-      new QueryCommand({
-        TableName: this.#p.tenantDataTable,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': scope.tenantId, ':prefix': prefix },
-        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: prefix }),
-        Limit: page.limit,
-      }),
+    const { items, nextCursor } = await queryPage(
+      db,
+      { tableName: this.#p.tenantDataTable, pk: scope.tenantId, skPrefix: prefix },
+      page,
     );
-    return {
-      items: (result.Items ?? []).map((item) => stripKeys<T>(item)),
-      nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null,
-    };
+    return { items: items.map((item) => stripKeys<T>(item)), nextCursor };
   }
 }

@@ -21,6 +21,7 @@ import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { tenantStorageLayout } from '../domain/tenant-storage-role.js';
 import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
+import { isConditionFailure } from './conditions.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 import { TenantStorageRoles } from './tenant-storage-roles.js';
 
@@ -100,9 +101,6 @@ export interface TenantStorageAccessProps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof Error && error.name === 'ConditionalCheckFailedException';
 
 /**
  * A tenant's storage access state, in the tenant's own partition and reached only through tenant-scoped

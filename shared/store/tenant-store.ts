@@ -18,7 +18,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
-import { decodeCursor, encodeCursor } from './pagination.js';
+import { queryPage } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 export interface TenantSettings {
@@ -303,25 +303,24 @@ export class TenantStore {
   ) {
     const db = await this.clients.forScope(scope);
     const filters = [...(createdBy ? ['createdBy = :creator'] : []), ...(filter ? [filter.expression] : [])];
-    const result = await db.send(
-      new QueryCommand({
-        TableName: this.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
-        ExpressionAttributeValues: {
-          ':pk': scope.tenantId,
-          ':prefix': prefix,
-          ...(createdBy ? { ':creator': createdBy } : {}),
-          ...filter?.values,
-        },
-        ExclusiveStartKey: decodeCursor(page.cursor, { pk: scope.tenantId, skPrefix: prefix }),
-        Limit: page.limit,
-      }),
+    const { items, nextCursor } = await queryPage(
+      db,
+      {
+        tableName: this.table,
+        pk: scope.tenantId,
+        skPrefix: prefix,
+        ...(filters.length > 0
+          ? {
+              filter: {
+                expression: filters.join(' AND '),
+                values: { ...(createdBy ? { ':creator': createdBy } : {}), ...filter?.values },
+              },
+            }
+          : {}),
+      },
+      page,
     );
-    return {
-      items: (result.Items ?? []).map((item) => stripKeys<T>(item)),
-      nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null,
-    };
+    return { items: items.map((item) => stripKeys<T>(item)), nextCursor };
   }
 
   /**
