@@ -53,6 +53,7 @@ import {
   storedHeadOf,
   verifyChain,
 } from './audit-verification.js';
+import { queryAll } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 /** Largest canonical size of one event's content; far below DynamoDB's 400 KB item limit. */
@@ -483,23 +484,17 @@ export class AuditLogReader implements ChainSource {
     hi: string,
     projection?: string,
   ): AsyncGenerator<Record<string, unknown>> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const input: QueryCommandInput = {
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-        ExpressionAttributeValues: { ':pk': this.logId, ':lo': lo, ':hi': hi },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      };
-      if (projection) {
-        input.ProjectionExpression = projection;
-        if (projection.includes('#ttl')) input.ExpressionAttributeNames = { '#ttl': 'ttl' };
-      }
-      const out = await this.#db.send(new QueryCommand(input));
-      for (const item of out.Items ?? []) yield item;
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const input: QueryCommandInput = {
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: { ':pk': this.logId, ':lo': lo, ':hi': hi },
+      ConsistentRead: true,
+    };
+    if (projection) {
+      input.ProjectionExpression = projection;
+      if (projection.includes('#ttl')) input.ExpressionAttributeNames = { '#ttl': 'ttl' };
+    }
+    yield* queryAll(this.#db, input);
   }
 
   /** How many events wait for the sequencer, and how long the oldest has waited. */

@@ -18,7 +18,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
-import { queryPage } from './pagination.js';
+import { queryAll, queryPage } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 export interface TenantSettings {
@@ -814,20 +814,13 @@ export class TenantStore {
   async allItems(scope: TenantScope): Promise<Record<string, unknown>[]> {
     const db = await this.clients.forScope(scope);
     const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': scope.tenantId },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for await (const item of queryAll(db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': scope.tenantId },
+      ConsistentRead: true,
+    }))
+      items.push(item);
     return items;
   }
 
