@@ -2,7 +2,6 @@ import type { AuditEventInput } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
 import { checkConnectionHost, type HostPolicy } from '../domain/connection-host.js';
 import { newId } from '../domain/ids.js';
-import type { QueryRules } from '../domain/query-rules.js';
 import { type FieldError, ForbiddenError, ValidationError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import {
@@ -12,33 +11,21 @@ import {
   type TlsMode,
 } from '../store/connections-store.js';
 
+/** What a client sets on a connection: the stored fields it chooses, and the password. */
+type ConnectionSettings = Pick<
+  ConnectionRecord,
+  'name' | 'host' | 'port' | 'database' | 'user' | 'schema' | 'tlsMode' | 'caCertificate' | 'rules'
+> & { password: string };
+
 /** A new connection, as the create route validated it (defaults applied). */
-export interface CreateConnectionBody {
-  name: string;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  schema?: string;
-  tlsMode: TlsMode;
-  caCertificate?: string;
-  password: string;
-  rules?: QueryRules;
-}
+export type CreateConnectionBody = ConnectionSettings;
 
 /** Changes to a connection, as the update route validated them; `null` clears an optional field. */
-export interface UpdateConnectionBody {
-  name?: string;
-  host?: string;
-  port?: number;
-  database?: string;
-  user?: string;
-  schema?: string | null;
-  tlsMode?: TlsMode;
-  caCertificate?: string | null;
-  password?: string;
-  rules?: QueryRules | null;
-}
+export type UpdateConnectionBody = {
+  [K in keyof ConnectionSettings]?: undefined extends ConnectionSettings[K]
+    ? ConnectionSettings[K] | null
+    : ConnectionSettings[K];
+};
 
 export interface ConnectionsServiceDeps {
   store: ConnectionsStore;
