@@ -27,6 +27,11 @@ export const ENV_VARS = {
   /** The managed storage bucket's own KMS key: vended managed-location sessions may use it through S3. */
   storageKeyArn: 'STORAGE_KEY_ARN',
   exportBucket: 'EXPORT_BUCKET',
+  /**
+   * The secret CloudFront sends to the API in x-strongroom-origin-verify (shared/http/client-ip.ts); only
+   * then is its CloudFront-Viewer-Address trusted. Unset in local mode: the header is never trusted there.
+   */
+  originVerifySecret: 'ORIGIN_VERIFY_SECRET',
   tenantKeyAdminRoleArn: 'TENANT_KEY_ADMIN_ROLE_ARN',
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
   /** Bound of a warm vending function's credential cache (entries; default 2000; 0 turns it off). */

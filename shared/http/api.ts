@@ -21,6 +21,7 @@ import {
 import { logger, metrics, tracer } from '../observability.js';
 import type { RateLimiter } from '../store/rate-limiter.js';
 import type { AuthContext, Authorizer } from './auth-context.js';
+import { clientIpOf, establishClientIp } from './client-ip.js';
 import { type Area, type BodyOf, matchPath, type ParamsOf, type QueryOf, type RouteDef } from './route.js';
 
 /** Largest accepted request body (DESIGN.md §3, foundation issue). */
@@ -399,9 +400,30 @@ function authorization(
   };
 }
 
-/** The client address as API Gateway saw the connection; never a client-controlled header. */
+/**
+ * The caller's address: the connection's, or CloudFront's viewer address when the request proves it came
+ * through our distribution (shared/http/client-ip.ts). Never a header a client can choose.
+ */
 export function sourceIpOf(event: APIGatewayProxyEvent): string {
-  return event.requestContext?.identity?.sourceIp || 'unknown';
+  return clientIpOf(event);
+}
+
+/**
+ * First of all: settles the caller's address and removes the origin secret from the event, before any
+ * middleware can log the event. A request that carried the secret without a usable viewer address is a
+ * misconfigured distribution (CloudFront always sends one): it is served as the connection's address, with
+ * a warning and a metric.
+ */
+function clientAddress(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const result = establishClientIp(request.event);
+      if (result.problem) {
+        logger.warn('origin request without a usable viewer address', { problem: result.problem });
+        metrics.addMetric('ViewerAddressUnusable', MetricUnit.Count, 1);
+      }
+    },
+  };
 }
 
 function toResult(result: ApiResult): APIGatewayProxyResult {
@@ -423,6 +445,7 @@ function toResult(result: ApiResult): APIGatewayProxyResult {
  */
 export function createApiHandler(options: ApiHandlerOptions) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    .use(clientAddress())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics))

@@ -14,6 +14,7 @@ import { epochOf, IdentityStore, type SessionRecord, type UserRecord } from '../
 import { DynamoRateLimiter } from '../store/rate-limiter.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
 import type { AuthContext, Authorizer } from './auth-context.js';
+import { clientIpOf } from './client-ip.js';
 import type { RouteDef } from './route.js';
 import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
 
@@ -253,7 +254,7 @@ function requestActor(event: APIGatewayProxyEvent, principal: Principal): AuditA
   )?.[1];
   return auditActorOf({
     principal,
-    ip: event.requestContext?.identity?.sourceIp || 'unknown',
+    ip: clientIpOf(event),
     userAgent: displayableHeader(userAgent ?? '', USER_AGENT_MAX_LENGTH),
   });
 }

@@ -105,4 +105,30 @@ describe('route rate limits (HTTP)', () => {
       expect(r.body.type).toBe('https://strongroom.dev/problems/rate-limited');
     }
   });
+
+  it('keeps a direct client in its own bucket whatever CloudFront-Viewer-Address it sends', async () => {
+    // Local mode has no distribution and no origin secret: the address is the connection's, always. Each
+    // request claims another viewer address (with and without a guessed origin secret header).
+    const responses = [];
+    for (let i = 0; i < 7; i++) {
+      responses.push(
+        await api.request('POST', '/v1/auth/login', {
+          sourceIp: '127.61.0.1',
+          headers: {
+            'cloudfront-viewer-address': `198.51.100.${i + 1}:4432${i}`,
+            ...(i % 2 ? { 'x-strongroom-origin-verify': 'guessed-secret' } : {}),
+          },
+          body: { email: `spoofer-${i}@example.test`, password: 'not-the-password' },
+        }),
+      );
+    }
+    // Assess: the per-client limit of five counted them all against 127.61.0.1
+    expect(responses.map((r) => r.status)).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    // A client on another address still has its own budget.
+    const other = await api.request('POST', '/v1/auth/login', {
+      sourceIp: '127.61.0.2',
+      body: { email: 'spoofer-other@example.test', password: 'not-the-password' },
+    });
+    expect(other.status).toBe(401);
+  });
 });
