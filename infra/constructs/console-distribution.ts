@@ -17,7 +17,9 @@ import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ORIGIN_VERIFY_HEADER } from '../../shared/http/client-ip.js';
 import { CONSOLE_BASE_PATH, CONSOLE_ROOT, CONSOLE_SECURITY_HEADERS } from '../console/site.js';
 
 /**
@@ -118,6 +120,12 @@ export interface ConsoleDistributionProps {
   /** Deployment stage, for descriptions. */
   stage: string;
   /**
+   * Sent to the API as x-strongroom-origin-verify on every request, so the API believes the
+   * CloudFront-Viewer-Address CloudFront adds (shared/http/client-ip.ts). Referenced, never written into
+   * the template.
+   */
+  originVerifySecret: secretsmanager.ISecret;
+  /**
    * The built console to deploy. @default built from console/ by Vite during synthesis (asset bundling;
    * `aws:cdk:bundling-stacks` skips it, as it skips the functions' esbuild)
    */
@@ -184,8 +192,16 @@ export class ConsoleDistribution extends Construct {
       code: cloudfront.FunctionCode.fromInline(CONSOLE_VIEWER_REQUEST_CODE),
     });
 
+    // The API sees CloudFront's edge as the connection. The managed AllViewerExceptHostHeader policy passes
+    // every viewer header but Host plus CloudFront's own headers, CloudFront-Viewer-Address among them (the
+    // viewer's ip:port). No custom policy can do the same: `allExcept` adds no CloudFront headers, and
+    // `allViewerAndWhitelistCloudFront` also passes Host, which API Gateway refuses (403). The API believes
+    // that header only beside the origin secret below (a dynamic reference: CloudFormation resolves it at
+    // deployment; CloudFront replaces a viewer's header of the same name with it).
     const apiBehavior: cloudfront.BehaviorOptions = {
-      origin: new origins.RestApiOrigin(props.api),
+      origin: new origins.RestApiOrigin(props.api, {
+        customHeaders: { [ORIGIN_VERIFY_HEADER]: props.originVerifySecret.secretValue.unsafeUnwrap() },
+      }),
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_ALL,
       cachePolicy: cloudfront.CachePolicy.CACHING_DISABLED,

@@ -16,6 +16,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
@@ -73,6 +74,11 @@ export class StatelessStack extends Stack {
   readonly alarmTopic: sns.Topic;
   /** The console's bucket and the CloudFront distribution that serves it and the API on one origin. */
   readonly console: ConsoleDistribution;
+  /**
+   * The secret CloudFront sends the API in x-strongroom-origin-verify, so the API believes its
+   * CloudFront-Viewer-Address (shared/http/client-ip.ts). CloudFormation resolves it into both.
+   */
+  readonly originVerifySecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -100,8 +106,22 @@ export class StatelessStack extends Stack {
         boundaryArn: stateful.tenantStorageBoundaryArn,
       }),
     };
-    // Names and ARNs only; what a function may do with them is its area's grants.
+    this.originVerifySecret = new secretsmanager.Secret(this, 'OriginVerifySecret', {
+      description: `Strongroom ${stage}: the header value by which the API knows a request came through its console distribution`,
+      // Letters and digits only: it travels as an HTTP header value.
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.originVerifySecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'CloudFormation resolves this value into the distribution and the functions when the stack deploys; a rotation would not reach them until the next deployment, so it is replaced by redeploying (see README) rather than rotated.',
+    });
+    // Names and ARNs only; what a function may do with them is its area's grants. The one exception is the
+    // origin secret, resolved by CloudFormation at deployment (a dynamic reference, not the value, is in
+    // the template): it is a proof of the path a request took, not a credential to any AWS resource.
     const environment: Record<string, string> = {
+      [ENV_VARS.originVerifySecret]: this.originVerifySecret.secretValue.unsafeUnwrap(),
       [ENV_VARS.stage]: stage,
       [ENV_VARS.identityTable]: stateful.tables.identity.tableName,
       [ENV_VARS.tenantDataTable]: stateful.tables.tenantData.tableName,
@@ -149,7 +169,11 @@ export class StatelessStack extends Stack {
     this.api = this.#restApi(props);
     this.#webAcl(props);
     this.alarmTopic = this.#alarms();
-    this.console = new ConsoleDistribution(this, 'Console', { api: this.api, stage });
+    this.console = new ConsoleDistribution(this, 'Console', {
+      api: this.api,
+      stage,
+      originVerifySecret: this.originVerifySecret,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'ConsoleUrl', {
