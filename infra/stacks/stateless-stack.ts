@@ -23,6 +23,7 @@ import type { Construct } from 'constructs';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { storageVendingRolePath } from '../../shared/domain/tenant-storage-role.js';
 import { SECURITY_HEADERS } from '../../shared/http/api.js';
+import { ORIGIN_VERIFY_HEADER } from '../../shared/http/client-ip.js';
 import { AREAS, type Area } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { AREA_NATIVE_MODULES } from '../constructs/bundling.js';
@@ -50,6 +51,12 @@ export interface StatelessStackProps extends StackProps {
   throttleBurstLimit?: number;
   /** Requests per client IP per 5 minutes before WAF blocks it. @default 1000 */
   wafRequestsPerIpPer5Minutes?: number;
+  /**
+   * Requests per CloudFront edge address per 5 minutes, for requests that came through the console
+   * distribution: many viewers share an edge, so this is a backstop against a flood through one edge, not a
+   * per-viewer limit. @default 20 times wafRequestsPerIpPer5Minutes
+   */
+  wafRequestsPerEdgePer5Minutes?: number;
 }
 
 /** The handler module of an area, if that area has been built yet. */
@@ -345,23 +352,55 @@ export class StatelessStack extends Stack {
       },
       visibilityConfig: visibility(name),
     });
+    const perIp = props.wafRequestsPerIpPer5Minutes ?? 1000;
+    // Exactly the origin secret in its header: CloudFront replaces a viewer's header of that name, so only
+    // the distribution's requests match. The value is a dynamic reference, resolved at deployment.
+    const fromDistribution: wafv2.CfnWebACL.StatementProperty = {
+      byteMatchStatement: {
+        fieldToMatch: { singleHeader: { Name: ORIGIN_VERIFY_HEADER } },
+        positionalConstraint: 'EXACTLY',
+        searchString: this.originVerifySecret.secretValue.unsafeUnwrap(),
+        textTransformations: [{ priority: 0, type: 'NONE' }],
+      },
+    };
     const webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility(`strongroom-${props.stage}-api`),
       rules: [
+        // Requests through the console distribution come from CloudFront's edges, each shared by many
+        // viewers: the per-IP rule counts every other request, and those get a per-edge backstop. Per viewer
+        // they are held by the API's own per-client limits, which read CloudFront-Viewer-Address when the
+        // origin secret is there (shared/http/client-ip.ts); WAF cannot tell a viewer's header from a forged
+        // one without the secret, and CloudFront-Viewer-Address carries a port, which WAF's forwarded-IP
+        // keys do not take.
         {
           name: 'RateLimitPerIp',
           priority: 0,
           action: { block: {} },
           statement: {
             rateBasedStatement: {
-              limit: props.wafRequestsPerIpPer5Minutes ?? 1000,
+              limit: perIp,
               aggregateKeyType: 'IP',
               evaluationWindowSec: 300,
+              scopeDownStatement: { notStatement: { statement: fromDistribution } },
             },
           },
           visibilityConfig: visibility('RateLimitPerIp'),
+        },
+        {
+          name: 'RateLimitPerCloudFrontEdge',
+          priority: 3,
+          action: { block: {} },
+          statement: {
+            rateBasedStatement: {
+              limit: props.wafRequestsPerEdgePer5Minutes ?? perIp * 20,
+              aggregateKeyType: 'IP',
+              evaluationWindowSec: 300,
+              scopeDownStatement: fromDistribution,
+            },
+          },
+          visibilityConfig: visibility('RateLimitPerCloudFrontEdge'),
         },
         // The common rule set blocks bodies over 8 KB; the API accepts up to 64 KiB and the functions
         // answer 413 above that (shared/http/api.ts MAX_BODY_BYTES), so that one rule only counts.

@@ -427,10 +427,51 @@ describe('stateless stack: API', () => {
       'AWSManagedRulesCommonRuleSet',
       'AWSManagedRulesKnownBadInputsRuleSet',
     ]);
-    expect(rules.find((r) => r.Statement.RateBasedStatement)).toMatchObject({
-      Action: { Block: {} },
-      Statement: { RateBasedStatement: { AggregateKeyType: 'IP', Limit: 1000 } },
-    });
+    // Requests with the distribution's origin secret (a dynamic reference, never a value) come from
+    // CloudFront edges: per-IP for everything else, a per-edge backstop for those.
+    const secretId = Object.keys(byType(stateless, 'AWS::SecretsManager::Secret'))[0]!;
+    const fromDistribution = {
+      ByteMatchStatement: {
+        FieldToMatch: { SingleHeader: { Name: 'x-strongroom-origin-verify' } },
+        PositionalConstraint: 'EXACTLY',
+        SearchString: {
+          'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: secretId }, ':SecretString:::}}']],
+        },
+        TextTransformations: [{ Priority: 0, Type: 'NONE' }],
+      },
+    };
+    const rateRules = rules.filter((r) => r.Statement.RateBasedStatement);
+    expect(rateRules).toEqual([
+      {
+        Name: 'RateLimitPerIp',
+        Priority: 0,
+        Action: { Block: {} },
+        Statement: {
+          RateBasedStatement: {
+            AggregateKeyType: 'IP',
+            Limit: 1000,
+            EvaluationWindowSec: 300,
+            ScopeDownStatement: { NotStatement: { Statement: fromDistribution } },
+          },
+        },
+        VisibilityConfig: expect.any(Object),
+      },
+      {
+        Name: 'RateLimitPerCloudFrontEdge',
+        Priority: 3,
+        Action: { Block: {} },
+        Statement: {
+          RateBasedStatement: {
+            AggregateKeyType: 'IP',
+            Limit: 20000,
+            EvaluationWindowSec: 300,
+            ScopeDownStatement: fromDistribution,
+          },
+        },
+        VisibilityConfig: expect.any(Object),
+      },
+    ]);
+    expect(new Set(rules.map((r) => r.Priority)).size).toBe(rules.length);
     const stageId = Object.keys(byType(stateless, 'AWS::ApiGateway::Stage'))[0]!;
     stateless.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
       WebACLArn: getAtt(aclId),
