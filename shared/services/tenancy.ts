@@ -205,9 +205,9 @@ export class TenancyService {
         }),
         revocations,
       );
-    // Already unusable (their generation is gone); deleting the items is the cleanup, safe to repeat.
     const reduced = !roleAtLeast(role, member.role);
     const later = reduced ? await this.reducingStorageAccess(scope, userId, change) : await change();
+    // Already unusable (their generation is gone); deleting the items is the cleanup, safe to repeat.
     await this.deps.tenants.revokeApiKeys(scope, later);
     if (reduced) await this.withdrawInvitationsFrom(caller, userId, role);
     return publicMember({ ...member, role });
