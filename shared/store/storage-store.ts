@@ -21,6 +21,7 @@ import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
 import { queryPage } from './pagination.js';
+import { liftStorageFence, setStorageFence } from './storage-fence.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 /** A registered storage location of a tenant. */
@@ -272,39 +273,21 @@ export class StorageStore {
 
   /** Fences vending for a location about to be deleted, until `untilMs`; 404 when it is gone already. */
   async fenceLocation(scope: TenantScope, locationId: string, untilMs: number): Promise<void> {
-    const db = await this.#p.tenantClients.forScope(scope);
-    try {
-      await db.send(
-        new UpdateCommand({
-          TableName: this.#p.tenantDataTable,
-          Key: tenantKey(scope, locationSk(locationId)),
-          UpdateExpression: 'SET storageFenceUntil = :until',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':until': untilMs },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) throw new NotFoundError('No such storage location.');
-      throw error;
-    }
+    if (!(await setStorageFence(await this.#locationItem(scope, locationId), untilMs)))
+      throw new NotFoundError('No such storage location.');
   }
 
   /** Lifts a fence set with `untilMs` after the deletion it guarded failed; a no-op otherwise. */
   async liftLocationFence(scope: TenantScope, locationId: string, untilMs: number): Promise<void> {
-    const db = await this.#p.tenantClients.forScope(scope);
-    try {
-      await db.send(
-        new UpdateCommand({
-          TableName: this.#p.tenantDataTable,
-          Key: tenantKey(scope, locationSk(locationId)),
-          UpdateExpression: 'REMOVE storageFenceUntil',
-          ConditionExpression: 'storageFenceUntil = :until',
-          ExpressionAttributeValues: { ':until': untilMs },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    await liftStorageFence(await this.#locationItem(scope, locationId), untilMs);
+  }
+
+  async #locationItem(scope: TenantScope, locationId: string) {
+    return {
+      db: await this.#p.tenantClients.forScope(scope),
+      table: this.#p.tenantDataTable,
+      key: tenantKey(scope, locationSk(locationId)),
+    };
   }
 
   async listLocations(scope: TenantScope, page: { cursor?: string; limit: number }) {

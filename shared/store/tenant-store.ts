@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ACCESS_ITEM_SK_PREFIXES,
   APIKEY_SK_PREFIX,
@@ -19,6 +19,7 @@ import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
 import { queryAll, queryPage } from './pagination.js';
+import { liftStorageFence, setStorageFence } from './storage-fence.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 export interface TenantSettings {
@@ -251,39 +252,22 @@ export class TenantStore {
    * longer a member. A role change lifts the fence in its own write; a removal deletes it with the item.
    */
   async fenceMemberStorage(scope: TenantScope, userId: string, untilMs: number): Promise<void> {
-    const db = await this.clients.forScope(scope);
-    try {
-      await db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: tenantKey(scope, memberSk(userId)),
-          UpdateExpression: 'SET storageFenceUntil = :until',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':until': untilMs },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) throw new NotFoundError('No such member.');
-      throw error;
-    }
+    const item = {
+      db: await this.clients.forScope(scope),
+      table: this.table,
+      key: tenantKey(scope, memberSk(userId)),
+    };
+    if (!(await setStorageFence(item, untilMs))) throw new NotFoundError('No such member.');
   }
 
   /** Lifts a fence this process set (`untilMs`) after the change it guarded failed; a no-op otherwise. */
   async liftMemberStorageFence(scope: TenantScope, userId: string, untilMs: number): Promise<void> {
-    const db = await this.clients.forScope(scope);
-    try {
-      await db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: tenantKey(scope, memberSk(userId)),
-          UpdateExpression: 'REMOVE storageFenceUntil',
-          ConditionExpression: 'storageFenceUntil = :until',
-          ExpressionAttributeValues: { ':until': untilMs },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    const item = {
+      db: await this.clients.forScope(scope),
+      table: this.table,
+      key: tenantKey(scope, memberSk(userId)),
+    };
+    await liftStorageFence(item, untilMs);
   }
 
   async listMembers(scope: TenantScope, page: { cursor?: string; limit: number }) {
