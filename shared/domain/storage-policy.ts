@@ -5,7 +5,7 @@ import type { StorageRoot } from './storage-roots.js';
 /**
  * The session policies of storage credential vending (DESIGN.md §4) and what they share with the tenant
  * storage roles (shared/domain/tenant-storage-role.ts) and revocation (shared/domain/storage-revocation.ts).
- * Pure; the simulator tests in test/unit/storage-policy-simulator.test.ts prove what they allow.
+ * Pure; the simulator tests in test/unit/domain/storage-policy-simulator.test.ts prove what they allow.
  */
 
 export const STORAGE_ACCESS = ['read', 'write'] as const;

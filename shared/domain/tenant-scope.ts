@@ -32,7 +32,7 @@ export class TenantScope {
  * Creates a TenantScope from a verified membership. Reserved for the auth layer, tenant creation (the
  * creator's membership is written in the same transaction) and accepting an invitation read back and found
  * addressed to the caller (the membership is written under conditions that re-check it);
- * test/unit/foundation/architecture.test.ts fails if any other module calls it.
+ * test/unit/architecture.test.ts fails if any other module calls it.
  */
 export function mintTenantScope(verified: { tenantId: string; userId: string; plan?: Plan }): TenantScope {
   return TenantScope[MINT](verified.tenantId, verified.userId, verified.plan);

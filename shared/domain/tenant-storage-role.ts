@@ -17,7 +17,7 @@ import {
  * policies at 10,240 characters: a role shared by all tenants could not hold every tenant's deny material).
  *
  * Everything IAM-shaped about those roles is generated here, as pure data, so that the function code, CDK
- * and the simulator tests (test/unit/tenant-storage-role-simulator.test.ts) read the same documents:
+ * and the simulator tests (test/unit/domain/tenant-storage-role-simulator.test.ts) read the same documents:
  *  - where the roles live: `/strongroom/<stage>/<region>/tenant-storage/storage-<tenantId>`;
  *  - the permissions boundary every such role must carry (one managed policy per region, made by CDK);
  *  - each role's own inline grant (its tenant's prefix, literally) and trust policy;

@@ -1,6 +1,6 @@
 /**
  * The API's wire types as the SDK sees them. Written out here (not inferred from the server's schemas) so the
- * published package carries no server code and no schema library; test/unit/storage-sdk-types.test.ts proves
+ * published package carries no server code and no schema library; test/unit/sdk/storage-sdk-types.test.ts proves
  * they equal the route schemas' output types, so they cannot drift.
  */
 

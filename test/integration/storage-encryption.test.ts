@@ -13,7 +13,7 @@ import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 
 // The emulator neither calls KMS for SSE-KMS nor checks the caller's KMS permissions
-// (test/unit/storage-policy-simulator.test.ts proves those); this file proves the local shape matches the
+// (test/unit/domain/storage-policy-simulator.test.ts proves those); this file proves the local shape matches the
 // deployed one: the managed bucket is SSE-KMS with its own key, and objects written with vended credentials
 // land encrypted under that key.
 

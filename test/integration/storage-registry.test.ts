@@ -145,7 +145,7 @@ describe('root registry (model-based, real transactions)', () => {
   });
 
   // moto runs transactions without isolation from concurrent requests, so a true race here would test the
-  // emulator; DynamoDB serialises transactions that share an item, and test/unit/storage-store.test.ts proves
+  // emulator; DynamoDB serialises transactions that share an item, and test/unit/store/storage-store.test.ts proves
   // every overlapping pair shares a conditioned node. Here: in either order, exactly one wins.
   it('two tenants registering overlapping roots: exactly one wins, in either order', async () => {
     for (let i = 0; i < 6; i++) {

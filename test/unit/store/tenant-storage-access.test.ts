@@ -14,17 +14,17 @@ import {
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import {
   REVOCATION_POLICY_NAME,
   TENANT_STORAGE_POLICY_NAME,
   tenantStorageLayout,
   tenantStorageRolePolicy,
   tenantStorageTrustPolicy,
-} from '../../shared/domain/tenant-storage-role.js';
-import type { HttpProblemError } from '../../shared/errors.js';
-import { onStorageRevocation, TenantStorageAccess } from '../../shared/store/tenant-storage-access.js';
-import { TenantStorageRoles } from '../../shared/store/tenant-storage-roles.js';
+} from '../../../shared/domain/tenant-storage-role.js';
+import type { HttpProblemError } from '../../../shared/errors.js';
+import { onStorageRevocation, TenantStorageAccess } from '../../../shared/store/tenant-storage-access.js';
+import { TenantStorageRoles } from '../../../shared/store/tenant-storage-roles.js';
 
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';

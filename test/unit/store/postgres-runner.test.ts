@@ -12,7 +12,7 @@ import {
   startQueryFixture,
   submit,
   WEIRD_TABLE,
-} from './fixture.js';
+} from './postgres-fixture.js';
 
 let fx: QueryFixture;
 let runner: PostgresRunner;

@@ -21,7 +21,7 @@ import {
   startQueryFixture,
   submit,
   VISIBLE_PEOPLE_COLUMNS,
-} from './fixture.js';
+} from './postgres-fixture.js';
 
 // Property: for generated ASTs with hostile strings in every value and identifier position, run through
 // validation, rules, compilation and the real database, the outcome is either exactly the rows an

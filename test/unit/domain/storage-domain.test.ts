@@ -6,7 +6,7 @@ import {
   PolicyTooLargeError,
   packedSessionPolicy,
   sessionPolicyFor,
-} from '../../shared/domain/storage-policy.js';
+} from '../../../shared/domain/storage-policy.js';
 import {
   addRevocation,
   externalExpiryBound,
@@ -20,7 +20,7 @@ import {
   revocationOf,
   revocationPolicy,
   revokedBefore,
-} from '../../shared/domain/storage-revocation.js';
+} from '../../../shared/domain/storage-revocation.js';
 import {
   ancestorPrefixes,
   bucketNameProblem,
@@ -32,7 +32,7 @@ import {
   rootContains,
   rootsOverlap,
   StorageRootError,
-} from '../../shared/domain/storage-roots.js';
+} from '../../../shared/domain/storage-roots.js';
 import {
   ROLE_INLINE_POLICIES_MAX_CHARS,
   tenantStorageBoundaryPolicy,
@@ -41,7 +41,7 @@ import {
   tenantStorageRoleName,
   tenantStorageRolePolicy,
   tenantStorageTrustPolicy,
-} from '../../shared/domain/tenant-storage-role.js';
+} from '../../../shared/domain/tenant-storage-role.js';
 
 describe('parseStorageRoot', () => {
   it.each([

@@ -1,7 +1,7 @@
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
-import type { PolicyDocument } from '../../shared/domain/iam.js';
-import { ROLES, roleHas } from '../../shared/domain/permissions.js';
+import type { PolicyDocument } from '../../../shared/domain/iam.js';
+import { ROLES, roleHas } from '../../../shared/domain/permissions.js';
 import {
   permissionForAccess,
   READ_OBJECT_ACTIONS,
@@ -11,14 +11,14 @@ import {
   type StorageAccess,
   sessionPolicyFor,
   WRITE_OBJECT_ACTIONS,
-} from '../../shared/domain/storage-policy.js';
-import { managedRoot } from '../../shared/domain/storage-roots.js';
+} from '../../../shared/domain/storage-policy.js';
+import { managedRoot } from '../../../shared/domain/storage-roots.js';
 import {
   tenantStorageBoundaryPolicy,
   tenantStorageLayout,
   tenantStorageRoleArn,
   tenantStorageRolePolicy,
-} from '../../shared/domain/tenant-storage-role.js';
+} from '../../../shared/domain/tenant-storage-role.js';
 
 const ACCOUNT = '123456789012';
 const BUCKET = 'strongroom-prod-storage';

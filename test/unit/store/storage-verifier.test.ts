@@ -2,9 +2,9 @@ import { ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/cli
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
-import type { HttpProblemError } from '../../shared/errors.js';
-import { ExternalRootUnverifiedError, ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
+import { sessionPolicyFor } from '../../../shared/domain/storage-policy.js';
+import type { HttpProblemError } from '../../../shared/errors.js';
+import { ExternalRootUnverifiedError, ExternalRootVerifier } from '../../../shared/store/storage-verifier.js';
 
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';

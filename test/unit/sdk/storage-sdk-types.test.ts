@@ -5,13 +5,13 @@ import type {
   RevocationOutcome as RevocationOutcomeSchema,
   StorageCredentials as StorageCredentialsSchema,
   StorageLocation as StorageLocationSchema,
-} from '../../shared/schemas/storage.js';
+} from '../../../shared/schemas/storage.js';
 import type {
   InstanceView,
   RevocationOutcome,
   StorageCredentials,
   StorageLocation,
-} from '../../shared/sdk/types.js';
+} from '../../../shared/sdk/types.js';
 
 // The SDK's wire types are written out so the package carries no server code; `npm run typecheck` holds them
 // equal to the route schemas, so a schema change that the SDK does not follow fails the build.

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type CliIo, main } from '../../shared/sdk/cli.js';
-import { StrongroomApiError, StrongroomClient } from '../../shared/sdk/client.js';
-import { fromStrongroom } from '../../shared/sdk/credentials.js';
+import { type CliIo, main } from '../../../shared/sdk/cli.js';
+import { StrongroomApiError, StrongroomClient } from '../../../shared/sdk/client.js';
+import { fromStrongroom } from '../../../shared/sdk/credentials.js';
 
 const T = 't_01jx0000000000000000000001';
 const L = 'l_01jx0000000000000000000002';

@@ -1,19 +1,19 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { TenantCaller } from '../../shared/domain/caller.js';
-import { permissionsOf, type Role } from '../../shared/domain/permissions.js';
-import { externalNotRevocable, managedDenied } from '../../shared/domain/storage-revocation.js';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
-import { type HttpProblemError, ServiceUnavailableError } from '../../shared/errors.js';
-import { StorageService } from '../../shared/services/storage.js';
-import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
-import type { StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
-import type { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
-import { ExternalRootUnverifiedError } from '../../shared/store/storage-verifier.js';
+import type { TenantCaller } from '../../../shared/domain/caller.js';
+import { permissionsOf, type Role } from '../../../shared/domain/permissions.js';
+import { externalNotRevocable, managedDenied } from '../../../shared/domain/storage-revocation.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { type HttpProblemError, ServiceUnavailableError } from '../../../shared/errors.js';
+import { StorageService } from '../../../shared/services/storage.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
+import type { StorageLocationRecord, StorageStore } from '../../../shared/store/storage-store.js';
+import type { StorageCredentialVendor } from '../../../shared/store/storage-vendor.js';
+import { ExternalRootUnverifiedError } from '../../../shared/store/storage-verifier.js';
 import {
   NoLiveStorageCredentialsError,
   type TenantStorageAccess,
-} from '../../shared/store/tenant-storage-access.js';
-import type { MemberRecord } from '../../shared/store/tenant-store.js';
+} from '../../../shared/store/tenant-storage-access.js';
+import type { MemberRecord } from '../../../shared/store/tenant-store.js';
 
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';

@@ -3,14 +3,14 @@ import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynam
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { storageNodeKey } from '../../shared/domain/item-layout.js';
-import { formatStorageRoot, rootsOverlap, type StorageRoot } from '../../shared/domain/storage-roots.js';
-import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
+import { storageNodeKey } from '../../../shared/domain/item-layout.js';
+import { formatStorageRoot, rootsOverlap, type StorageRoot } from '../../../shared/domain/storage-roots.js';
+import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
 import {
   type StorageLocationRecord,
   StorageRegistrationConflictError,
   StorageStore,
-} from '../../shared/store/storage-store.js';
+} from '../../../shared/store/storage-store.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';

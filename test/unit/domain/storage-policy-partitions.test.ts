@@ -4,23 +4,23 @@ import {
   partitionOfArn,
   partitionOfRegion,
   serviceHost,
-} from '../../shared/domain/partitions.js';
+} from '../../../shared/domain/partitions.js';
 import {
   packedSessionPolicy,
   STS_SESSION_POLICY_MAX_CHARS,
   type StorageAccess,
   sessionPolicyFor,
-} from '../../shared/domain/storage-policy.js';
-import { MAX_PREFIX_LENGTH, managedRoot, parseStorageRoot } from '../../shared/domain/storage-roots.js';
-import { tenantDataSessionPolicy } from '../../shared/domain/tenant-data-policy.js';
+} from '../../../shared/domain/storage-policy.js';
+import { MAX_PREFIX_LENGTH, managedRoot, parseStorageRoot } from '../../../shared/domain/storage-roots.js';
+import { tenantDataSessionPolicy } from '../../../shared/domain/tenant-data-policy.js';
 import {
   tenantStorageBoundaryPolicy,
   tenantStorageLayout,
   tenantStorageRoleArn,
   tenantStorageRoleName,
   tenantStorageRolePolicy,
-} from '../../shared/domain/tenant-storage-role.js';
-import { type Decision, simulate } from '../support/iam-simulator.js';
+} from '../../../shared/domain/tenant-storage-role.js';
+import { type Decision, simulate } from '../../support/iam-simulator.js';
 
 /**
  * Storage vending in every AWS partition Strongroom deploys to: the policies name the partition's ARNs and

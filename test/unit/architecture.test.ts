@@ -10,9 +10,9 @@ import {
   resolveSpecifier,
   sourceFiles,
   specifiersOf,
-} from '../../support/import-graph.js';
+} from '../support/import-graph.js';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 
 const files = (dir: string) => sourceFiles(ROOT, dir);
 const imports = (file: string) => specifiersOf(readFileSync(path.join(ROOT, file), 'utf8'));

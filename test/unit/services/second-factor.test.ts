@@ -1,14 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { PlatformCrypto } from '../../shared/crypto/envelope.js';
-import { newTotpSecret, totpCodeAt } from '../../shared/crypto/totp.js';
-import type { Principal } from '../../shared/domain/caller.js';
-import { hashSecret, normaliseRecoveryCode } from '../../shared/domain/credentials.js';
-import { SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
-import { FailureBudgets } from '../../shared/services/failure-budgets.js';
-import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
-import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
-import type { IdentityStore, UserRecord } from '../../shared/store/identity-store.js';
-import type { RateWindows, Reservation } from '../../shared/store/rate-windows.js';
+import type { PlatformCrypto } from '../../../shared/crypto/envelope.js';
+import { newTotpSecret, totpCodeAt } from '../../../shared/crypto/totp.js';
+import type { Principal } from '../../../shared/domain/caller.js';
+import { hashSecret, normaliseRecoveryCode } from '../../../shared/domain/credentials.js';
+import { SIGN_IN_LIMITS } from '../../../shared/domain/sign-in-limits.js';
+import { FailureBudgets } from '../../../shared/services/failure-budgets.js';
+import { SecondFactorVerifier } from '../../../shared/services/second-factor.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
+import type { IdentityStore, UserRecord } from '../../../shared/store/identity-store.js';
+import type { RateWindows, Reservation } from '../../../shared/store/rate-windows.js';
 
 const U = 'u_01jx0000000000000000000001';
 const NOW = Date.parse('2026-11-22T12:00:00Z');

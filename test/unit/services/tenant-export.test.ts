@@ -1,19 +1,19 @@
 import { type GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { TenantCaller } from '../../shared/domain/caller.js';
-import { permissionsOf } from '../../shared/domain/permissions.js';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
-import { isTransientAwsError } from '../../shared/errors.js';
+import type { TenantCaller } from '../../../shared/domain/caller.js';
+import { permissionsOf } from '../../../shared/domain/permissions.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { isTransientAwsError } from '../../../shared/errors.js';
 import {
   EXPORT_URL_SECONDS,
   TenantExportService,
   tenantArchive,
-} from '../../shared/services/tenant-export.js';
-import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
-import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
-import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
-import type { TenantStore } from '../../shared/store/tenant-store.js';
+} from '../../../shared/services/tenant-export.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
+import { PASSWORD_MASK } from '../../../shared/store/connections-store.js';
+import { TenantExportArchives } from '../../../shared/store/tenant-export-archives.js';
+import type { TenantStore } from '../../../shared/store/tenant-store.js';
 
 const s3 = mockClient(S3Client);
 const T = 't_01jx0000000000000000000001';

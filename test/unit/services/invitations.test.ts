@@ -1,15 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { TenantCaller } from '../../shared/domain/caller.js';
-import { type Permission, permissionsOf, type Role } from '../../shared/domain/permissions.js';
-import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
-import { TooManyRequestsError } from '../../shared/errors.js';
+import type { TenantCaller } from '../../../shared/domain/caller.js';
+import { type Permission, permissionsOf, type Role } from '../../../shared/domain/permissions.js';
+import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { TooManyRequestsError } from '../../../shared/errors.js';
 import {
   INVITATION_LIFETIME_MS,
   INVITATION_LIMITS,
   InvitationService,
-} from '../../shared/services/invitations.js';
-import type { AuditRecorder } from '../../shared/store/audit-recorder.js';
-import type { InvitationRecord, TenantStore } from '../../shared/store/tenant-store.js';
+} from '../../../shared/services/invitations.js';
+import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
+import type { InvitationRecord, TenantStore } from '../../../shared/store/tenant-store.js';
 
 const T = 't_01jx0000000000000000000001';
 const ADMIN = 'u_01jx0000000000000000000001';

@@ -1,10 +1,10 @@
 import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { sessionPolicyFor } from '../../shared/domain/storage-policy.js';
-import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
-import type { HttpProblemError } from '../../shared/errors.js';
-import type { StorageLocationRecord } from '../../shared/store/storage-store.js';
+import { sessionPolicyFor } from '../../../shared/domain/storage-policy.js';
+import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
+import type { HttpProblemError } from '../../../shared/errors.js';
+import type { StorageLocationRecord } from '../../../shared/store/storage-store.js';
 import {
   CredentialLifetimeError,
   CredentialVendingUnavailableError,
@@ -15,7 +15,7 @@ import {
   type VendActor,
   type VendRequest,
   vendIdOfSessionName,
-} from '../../shared/store/storage-vendor.js';
+} from '../../../shared/store/storage-vendor.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';
