@@ -212,6 +212,11 @@ export function eventUlid(eventId: string): string {
 }
 
 export const eventSk = (ulid: string) => `${EVENT_PREFIX}${ulid}`;
+
+/** The event id an event's sort key stands for; undefined for any other item of a log. */
+export function eventIdOfSk(sk: string): string | undefined {
+  return sk.startsWith(EVENT_PREFIX) ? `e_${sk.slice(EVENT_PREFIX.length)}` : undefined;
+}
 export const markSk = (ulid: string) => `${MARK_PREFIX}${ulid}`;
 export const chainSk = (seq: number) => `${CHAIN_PREFIX}${String(seq).padStart(SEQ_DIGITS, '0')}`;
 /** Checkpoints are keyed by UTC day (`YYYY-MM-DD`): at most one per log and day. */

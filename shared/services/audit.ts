@@ -1,11 +1,19 @@
-import { CHAIN_PREFIX, type ChainPoint, chainSk, EVENT_PREFIX, seqOfChainSk } from '../domain/audit-chain.js';
+import { type ChainPoint, eventIdOfSk } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditAction } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
-import { ValidationError } from '../errors.js';
 import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
-import type { AuditLogReader, AuditStore, ListFilter, PendingStatus } from '../store/audit-store.js';
-import { decodeCursor, encodeCursor } from '../store/pagination.js';
+import {
+  type AuditLogReader,
+  type AuditStore,
+  chainCursor,
+  chainCursorSeq,
+  eventCursor,
+  eventCursorPosition,
+  eventPosition,
+  type ListFilter,
+  type PendingStatus,
+} from '../store/audit-store.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */
 export const MAX_EXPORT_ROWS = 50_000;
@@ -68,7 +76,7 @@ export class AuditService {
   ) {
     const tenantId = caller.access.scope.tenantId;
     const reader = await this.#store.readerFor(caller.access.scope);
-    const after = decodeCursor(query.cursor, { pk: tenantId, skPrefix: EVENT_PREFIX });
+    const afterSk = eventCursorPosition(tenantId, query.cursor);
     const filter: ListFilter = {
       sinceMs: ms(query.since),
       untilMs: ms(query.until),
@@ -76,12 +84,12 @@ export class AuditService {
       actor: query.actor,
     };
     const [page, pending] = await Promise.all([
-      reader.page(filter, { limit: query.limit, afterSk: after?.sk, descending: true }),
+      reader.page(filter, { limit: query.limit, afterSk, descending: true }),
       reader.pendingStatus(DEFAULT_GRACE_MS),
     ]);
     return {
       items: page.items,
-      ...(page.nextSk ? { nextCursor: encodeCursor({ pk: tenantId, sk: page.nextSk }) } : {}),
+      ...(page.nextSk ? { nextCursor: eventCursor(tenantId, page.nextSk) } : {}),
       ...pending,
     };
   }
@@ -101,11 +109,11 @@ export class AuditService {
     const untilMs = ms(query.until) ?? now;
     const sinceMs = ms(query.since) ?? Math.min(untilMs, now - DEFAULT_EXPORT_DAYS * 86_400_000);
     const reader = await this.#store.readerFor(caller.access.scope);
-    const after = decodeCursor(query.cursor, { pk: tenantId, skPrefix: EVENT_PREFIX });
+    const after = eventCursorPosition(tenantId, query.cursor);
     const chunks: string[] = [auditCsvHeader()];
     let bytes = chunks[0]!.length;
     let rows = 0;
-    let afterSk = after?.sk;
+    let afterSk = after;
     let nextSk: string | undefined;
     for (;;) {
       const page = await reader.page(
@@ -123,7 +131,7 @@ export class AuditService {
         chunks.push(row);
         bytes += size;
         rows++;
-        afterSk = eventSkOf(event.id);
+        afterSk = eventPosition(event.id);
       }
       if (full || (page.nextSk && rows >= this.#maxRows)) {
         nextSk = afterSk;
@@ -132,7 +140,7 @@ export class AuditService {
       if (!page.nextSk) break;
       afterSk = page.nextSk;
     }
-    const nextCursor = nextSk ? encodeCursor({ pk: tenantId, sk: nextSk }) : undefined;
+    const nextCursor = nextSk ? eventCursor(tenantId, nextSk) : undefined;
     const since = new Date(sinceMs).toISOString();
     const until = new Date(untilMs).toISOString();
     await this.#store.record(caller.access.scope, {
@@ -151,10 +159,7 @@ export class AuditService {
    */
   async verify(caller: TenantCaller, query: { from?: 'start' | 'checkpoint'; cursor?: string }) {
     const tenantId = caller.access.scope.tenantId;
-    const after = decodeCursor(query.cursor, { pk: tenantId, skPrefix: CHAIN_PREFIX });
-    const resumeAt = after ? seqOfChainSk(after.sk!) : undefined;
-    if (after && (resumeAt === undefined || resumeAt < 1))
-      throw new ValidationError([{ path: 'query.cursor', message: 'Invalid cursor' }]);
+    const resumeAt = chainCursorSeq(tenantId, query.cursor);
     const reader = await this.#store.readerFor(caller.access.scope);
     const report = await reader.verify({
       graceMs: DEFAULT_GRACE_MS,
@@ -166,9 +171,7 @@ export class AuditService {
       ok: report.ok,
       checked: report.checked,
       complete: report.complete,
-      ...(report.nextSeq !== undefined
-        ? { nextCursor: encodeCursor({ pk: tenantId, sk: chainSk(report.nextSeq) }) }
-        : {}),
+      ...(report.nextSeq !== undefined ? { nextCursor: chainCursor(tenantId, report.nextSeq) } : {}),
       from: {
         sequence: report.from.seq,
         ...(report.from.checkpoint ? { checkpoint: report.from.checkpoint } : {}),
@@ -181,10 +184,6 @@ export class AuditService {
       head: { sequence: report.head.seq, hash: report.head.hash },
     };
   }
-}
-
-function eventSkOf(eventId: string): string {
-  return `${EVENT_PREFIX}${eventId.slice(2)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -217,9 +216,10 @@ export function logsInStreamBatch(
   for (const record of records) {
     const pk = record.dynamodb?.Keys?.pk?.S;
     const sk = record.dynamodb?.Keys?.sk?.S;
-    if (record.eventName !== 'INSERT' || !pk || !sk?.startsWith(EVENT_PREFIX)) continue;
+    const eventId = sk === undefined ? undefined : eventIdOfSk(sk);
+    if (record.eventName !== 'INSERT' || !pk || !eventId) continue;
     const entry = logs.get(pk) ?? { hints: [], sequenceNumbers: [] };
-    entry.hints.push(`e_${sk.slice(EVENT_PREFIX.length)}`);
+    entry.hints.push(eventId);
     if (record.dynamodb?.SequenceNumber) entry.sequenceNumbers.push(record.dynamodb.SequenceNumber);
     logs.set(pk, entry);
   }

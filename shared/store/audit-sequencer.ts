@@ -4,7 +4,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { platformDynamo } from '../aws/clients.js';
@@ -31,6 +30,7 @@ import {
 import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
 import type { TransactItem } from './audit-recorder.js';
 import { AuditLogReader, onAuditAppend, type PendingStatus } from './audit-store.js';
+import { queryAll } from './pagination.js';
 
 /**
  * Events per transaction: each needs a chain record and a marker, plus the head and either a check of the
@@ -149,20 +149,13 @@ export class AuditSequencer {
   /** Every log the sequencer has started (from the registry partition), plus the platform log. */
   async listLogs(): Promise<string[]> {
     const logs = new Set<string>([PLATFORM_LOG_ID]);
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#chainTable,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': LOG_REGISTRY_PK },
-          ProjectionExpression: 'sk',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) logs.add(String(item.sk));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    for await (const item of queryAll(this.#db, {
+      TableName: this.#chainTable,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': LOG_REGISTRY_PK },
+      ProjectionExpression: 'sk',
+    }))
+      logs.add(String(item.sk));
     return [...logs];
   }
 

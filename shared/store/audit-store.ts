@@ -26,6 +26,7 @@ import {
   pendingWindowStart,
   retentionDaysFor,
   type StoredEventItem,
+  seqOfChainSk,
   ttlFor,
   ulidCeil,
   ulidFloor,
@@ -53,7 +54,7 @@ import {
   storedHeadOf,
   verifyChain,
 } from './audit-verification.js';
-import { queryAll } from './pagination.js';
+import { decodeCursor, encodeCursor, queryAll } from './pagination.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 /** Largest canonical size of one event's content; far below DynamoDB's 400 KB item limit. */
@@ -268,6 +269,36 @@ export interface EventPage {
   nextSk?: string;
 }
 
+/** The opaque cursor of a position among a log's events (the sort key a page stopped after). */
+export function eventCursor(logId: string, position: string): string {
+  return encodeCursor({ pk: logId, sk: position })!;
+}
+
+/** The position an event cursor of this log names; a 400 naming `query.cursor` when it is not one. */
+export function eventCursorPosition(logId: string, cursor: string | undefined): string | undefined {
+  return decodeCursor(cursor, { pk: logId, skPrefix: EVENT_PREFIX })?.sk;
+}
+
+/** The position of one event, by its id: a page that starts after it starts with the next event. */
+export function eventPosition(eventId: string): string {
+  return eventSk(eventId.slice(2));
+}
+
+/** The opaque cursor of a chain verification that stopped before sequence number `seq`. */
+export function chainCursor(logId: string, seq: number): string {
+  return encodeCursor({ pk: logId, sk: chainSk(seq) })!;
+}
+
+/** The sequence number a chain cursor of this log resumes at; a 400 naming `query.cursor` otherwise. */
+export function chainCursorSeq(logId: string, cursor: string | undefined): number | undefined {
+  const after = decodeCursor(cursor, { pk: logId, skPrefix: CHAIN_PREFIX });
+  if (!after) return undefined;
+  const seq = seqOfChainSk(after.sk!);
+  if (seq === undefined || seq < 1)
+    throw new ValidationError([{ path: 'query.cursor', message: 'Invalid cursor' }]);
+  return seq;
+}
+
 /** Most items one list request reads (filters can discard many); it then answers with a cursor. */
 const MAX_SCANNED_PER_REQUEST = 2000;
 
@@ -375,27 +406,19 @@ export class AuditLogReader implements ChainSource {
     if (eventSks.length === 0) return result;
     const ulids = eventSks.map((sk) => sk.slice(EVENT_PREFIX.length)).sort();
     const wanted = new Set(ulids);
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.#db.send(
-        new QueryCommand({
-          TableName: this.#chainTable,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
-          ExpressionAttributeValues: {
-            ':pk': this.logId,
-            ':lo': markSk(ulids[0]!),
-            ':hi': markSk(ulids[ulids.length - 1]!),
-          },
-          ProjectionExpression: 'sk, seq',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const id = String(item.sk).slice(MARK_PREFIX.length);
-        if (wanted.has(id) && typeof item.seq === 'number') result.set(eventSk(id), item.seq);
-      }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    for await (const item of queryAll(this.#db, {
+      TableName: this.#chainTable,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: {
+        ':pk': this.logId,
+        ':lo': markSk(ulids[0]!),
+        ':hi': markSk(ulids.at(-1)!),
+      },
+      ProjectionExpression: 'sk, seq',
+    })) {
+      const id = String(item.sk).slice(MARK_PREFIX.length);
+      if (wanted.has(id) && typeof item.seq === 'number') result.set(eventSk(id), item.seq);
+    }
     return result;
   }
 

@@ -19,6 +19,7 @@ import {
 } from '../domain/item-layout.js';
 import { isConditionFailure } from './conditions.js';
 import { type SessionRecord, stripKeys, type UserRecord } from './identity-store.js';
+import { queryAllItems } from './pagination.js';
 import type { ApiKeyRecord, InvitationRecord, MemberRecord, TenantRecord } from './tenant-store.js';
 
 export interface MembershipContext {
@@ -100,51 +101,39 @@ export class AuthLookups {
   }
 
   /** The user's memberships across tenants (gsi1 of the tenant-data table). */
-  async membershipsOf(userId: string): Promise<MemberRecord[]> {
-    const members: MemberRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.tenantData,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': MEMBERSHIP_GSI_SK_PREFIX },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) members.push(stripKeys<MemberRecord>(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return members;
+  membershipsOf(userId: string): Promise<MemberRecord[]> {
+    return queryAllItems(
+      this.db,
+      {
+        TableName: this.tables.tenantData,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': MEMBERSHIP_GSI_SK_PREFIX },
+      },
+      stripKeys<MemberRecord>,
+    );
   }
 
   /**
    * Unexpired invitations addressed to a (normalised) e-mail address, across tenants (gsi1): what an
    * invitee's session may see before it is a member of anything.
    */
-  async invitationsTo(email: string, now: number): Promise<InvitationRecord[]> {
-    const found: InvitationRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.tenantData,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-          FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: {
-            ':pk': inviteeGsiPk(email),
-            ':prefix': INVITATION_SK_PREFIX,
-            ':now': now,
-          },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) found.push(stripKeys<InvitationRecord>(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return found;
+  invitationsTo(email: string, now: number): Promise<InvitationRecord[]> {
+    return queryAllItems(
+      this.db,
+      {
+        TableName: this.tables.tenantData,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        FilterExpression: 'expiresAt > :now',
+        ExpressionAttributeValues: {
+          ':pk': inviteeGsiPk(email),
+          ':prefix': INVITATION_SK_PREFIX,
+          ':now': now,
+        },
+      },
+      stripKeys<InvitationRecord>,
+    );
   }
 
   /**

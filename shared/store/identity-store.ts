@@ -3,7 +3,6 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -19,6 +18,7 @@ import {
 import { ConflictError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
+import { queryAllItems } from './pagination.js';
 import { RateWindows } from './rate-windows.js';
 
 /** A user's profile item (identity table `USER#<id>` / `PROFILE`). Never returned to clients as is. */
@@ -460,23 +460,17 @@ export class IdentityStore {
     }
   }
 
-  async listSessions(userId: string): Promise<SessionRecord[]> {
-    const sessions: SessionRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': SESSION_GSI_SK_PREFIX },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) sessions.push(stripKeys<SessionRecord>(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return sessions;
+  listSessions(userId: string): Promise<SessionRecord[]> {
+    return queryAllItems(
+      this.db,
+      {
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': SESSION_GSI_SK_PREFIX },
+      },
+      stripKeys<SessionRecord>,
+    );
   }
 
   /** Deletes one of the user's sessions; false when there is no such session of that user. */

@@ -73,15 +73,34 @@ export async function queryPage(
   return { items: result.Items ?? [], nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null };
 }
 
-/** Every item a query matches, page after page (the query's own Limit, if any, sizes the pages). */
+/** The items of each page a query reads, page after page (the query's own Limit, if any, sizes the pages). */
+export async function* queryPages(
+  db: Pick<DynamoDBDocumentClient, 'send'>,
+  input: QueryCommandInput,
+): AsyncGenerator<Record<string, unknown>[]> {
+  let startKey = input.ExclusiveStartKey;
+  do {
+    const out = await db.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
+    yield out.Items ?? [];
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+}
+
+/** Every item a query matches, page after page. */
 export async function* queryAll(
   db: Pick<DynamoDBDocumentClient, 'send'>,
   input: QueryCommandInput,
 ): AsyncGenerator<Record<string, unknown>> {
-  let startKey = input.ExclusiveStartKey;
-  do {
-    const out = await db.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-    for (const item of out.Items ?? []) yield item;
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
+  for await (const items of queryPages(db, input)) yield* items;
+}
+
+/** Every item a query matches, each mapped, as one array (for partitions known to stay small). */
+export async function queryAllItems<T>(
+  db: Pick<DynamoDBDocumentClient, 'send'>,
+  input: QueryCommandInput,
+  map: (item: Record<string, unknown>) => T,
+): Promise<T[]> {
+  const found: T[] = [];
+  for await (const item of queryAll(db, input)) found.push(map(item));
+  return found;
 }

@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ACCESS_ITEM_SK_PREFIXES,
   APIKEY_SK_PREFIX,
@@ -18,7 +18,7 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { stripKeys } from './identity-store.js';
-import { queryAll, queryPage } from './pagination.js';
+import { queryAll, queryAllItems, queryPage, queryPages } from './pagination.js';
 import { liftStorageFence, setStorageFence } from './storage-fence.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
@@ -418,27 +418,21 @@ export class TenantStore {
 
   async #allApiKeys(scope: TenantScope, createdBy?: string): Promise<ApiKeyRecord[]> {
     const db = await this.clients.forScope(scope);
-    const keys: ApiKeyRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
-          ExpressionAttributeValues: {
-            ':pk': scope.tenantId,
-            ':prefix': APIKEY_SK_PREFIX,
-            ...(createdBy ? { ':creator': createdBy } : {}),
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) keys.push(stripKeys<ApiKeyRecord>(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return keys;
+    return queryAllItems(
+      db,
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ...(createdBy ? { FilterExpression: 'createdBy = :creator' } : {}),
+        ExpressionAttributeValues: {
+          ':pk': scope.tenantId,
+          ':prefix': APIKEY_SK_PREFIX,
+          ...(createdBy ? { ':creator': createdBy } : {}),
+        },
+        ConsistentRead: true,
+      },
+      stripKeys<ApiKeyRecord>,
+    );
   }
 
   /**
@@ -516,28 +510,22 @@ export class TenantStore {
     filter: { expression: string; values: Record<string, unknown> },
   ): Promise<InvitationRecord[]> {
     const db = await this.clients.forScope(scope);
-    const found: InvitationRecord[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          FilterExpression: `${filter.expression} AND expiresAt > :now`,
-          ExpressionAttributeValues: {
-            ':pk': scope.tenantId,
-            ':prefix': INVITATION_SK_PREFIX,
-            ':now': now,
-            ...filter.values,
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) found.push(stripKeys<InvitationRecord>(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return found;
+    return queryAllItems(
+      db,
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        FilterExpression: `${filter.expression} AND expiresAt > :now`,
+        ExpressionAttributeValues: {
+          ':pk': scope.tenantId,
+          ':prefix': INVITATION_SK_PREFIX,
+          ':now': now,
+          ...filter.values,
+        },
+        ConsistentRead: true,
+      },
+      stripKeys<InvitationRecord>,
+    );
   }
 
   /** Deletes invitations with their audit events, in transactions of at most 100 items. Idempotent. */
@@ -837,19 +825,14 @@ export class TenantStore {
   async #deletePartition(scope: TenantScope, prefix: string | undefined, keep: Set<string>) {
     const db = await this.clients.forScope(scope);
     let deleted = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': scope.tenantId, ...(prefix ? { ':prefix': prefix } : {}) },
-          ProjectionExpression: 'pk, sk',
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const doomed = (page.Items ?? []).map((i) => i.sk as string).filter((sk) => !keep.has(sk));
+    for await (const items of queryPages(db, {
+      TableName: this.table,
+      KeyConditionExpression: prefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': scope.tenantId, ...(prefix ? { ':prefix': prefix } : {}) },
+      ProjectionExpression: 'pk, sk',
+      ConsistentRead: true,
+    })) {
+      const doomed = items.map((i) => i.sk as string).filter((sk) => !keep.has(sk));
       for (let i = 0; i < doomed.length; i += DELETE_BATCH) {
         await db.send(
           new TransactWriteCommand({
@@ -860,8 +843,7 @@ export class TenantStore {
         );
       }
       deleted += doomed.length;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return deleted;
   }
 
