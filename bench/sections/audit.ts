@@ -26,8 +26,9 @@ import type { AuditEventInput } from '../../shared/domain/audit-events.js';
 import { newId } from '../../shared/domain/ids.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { AuditService } from '../../shared/services/audit.js';
+import { buildEventItem } from '../../shared/store/audit-event-item.js';
 import { AuditSequencer, auditSequencerFromEnv, MAX_BATCH } from '../../shared/store/audit-sequencer.js';
-import { AuditStore, buildEventItem } from '../../shared/store/audit-store.js';
+import { AuditStore } from '../../shared/store/audit-store.js';
 import { storedHeadOf, verifyChain } from '../../shared/store/audit-verification.js';
 import type { BenchSection, BenchTable } from './types.js';
 

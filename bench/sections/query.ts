@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
 import { permissionsOf } from '../../shared/domain/permissions.js';
 import { QueryAst, type WhereNode } from '../../shared/domain/query-ast.js';
 import { checkQueryAllowed } from '../../shared/domain/query-rules.js';
 import { compileSql } from '../../shared/domain/sql-compiler.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { runConnectionQuery } from '../../shared/services/query.js';
-import { PostgresRunner } from '../../shared/store/postgres-runner.js';
 import { startTestPostgres } from '../../test/support/postgres.js';
 import type { BenchSection } from './types.js';
 

@@ -1,4 +1,5 @@
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
 import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
@@ -7,7 +8,6 @@ import { queryConnection, queryRoutes, queryTenantRecords } from '../../shared/s
 import { type QueryCallerContext, runConnectionQuery, runRecordsQuery } from '../../shared/services/query.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { ConnectionsStore } from '../../shared/store/connections-store.js';
-import { PostgresRunner } from '../../shared/store/postgres-runner.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';

@@ -19,7 +19,7 @@ import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { onStorageRevocation, tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
+import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();
@@ -48,7 +48,6 @@ const vendor = new StorageCredentialVendor({
   maxCacheEntries: cacheEntries,
   recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
 });
-onStorageRevocation((tenantId, subject) => vendor.drop(tenantId, subject));
 const members = new TenantStore(tenantClients, tenantDataTable);
 const service = new StorageService({
   store: new StorageStore({

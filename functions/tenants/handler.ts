@@ -41,11 +41,7 @@ const service = new TenancyService({
   identity,
   keys,
   audit,
-  // Credentials already vended to a removed or demoted member stop working now, not at their expiry (as far
-  // as each kind of location allows; nothing is written for a member who never held any).
-  onAccessReduced: async (scope, userId) => {
-    await storageAccess.revokeUser(scope, userId, { refuse: false });
-  },
+  storageAccess,
 });
 const invitations = new InvitationService({
   tenants,

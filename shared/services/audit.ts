@@ -2,10 +2,8 @@ import { type ChainPoint, eventIdOfSk } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditAction } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
-import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
 import {
   type AuditLogReader,
-  type AuditStore,
   chainCursor,
   chainCursorSeq,
   eventCursor,
@@ -13,7 +11,9 @@ import {
   eventPosition,
   type ListFilter,
   type PendingStatus,
-} from '../store/audit-store.js';
+} from '../store/audit-log-reader.js';
+import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
+import type { AuditStore } from '../store/audit-store.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */
 export const MAX_EXPORT_ROWS = 50_000;

@@ -1,3 +1,9 @@
+import type {
+  PostgresRunner,
+  PostgresTarget,
+  PostgresTlsMode,
+  QueryRows,
+} from '../connectors/postgres-runner.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import { compileRecordsQuery, TENANT_RECORD_TYPES } from '../domain/dynamo-query-compiler.js';
 import type { Permission } from '../domain/permissions.js';
@@ -13,7 +19,6 @@ import { type CompiledSql, compileSql, encodeSqlCursor, QueryCompileError } from
 import type { TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, HttpProblemError, ValidationError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import type { PostgresRunner, PostgresTarget, PostgresTlsMode, QueryRows } from '../store/postgres-runner.js';
 import { AUDIT_TABLE, TENANT_DATA_TABLE } from '../store/tables.js';
 import type { RecordsPage, TenantRecordsReader } from '../store/tenant-records-reader.js';
 

@@ -19,6 +19,7 @@ import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { IdentityStore } from '../store/identity-store.js';
+import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import {
   type ApiKeyRecord,
   type KeyRevocation,
@@ -35,8 +36,12 @@ export interface TenancyDeps {
   identity: IdentityStore;
   keys: TenantKeyProvisioner;
   audit: AuditRecorder;
-  /** Called before a member is removed or demoted, so their vended storage credentials stop working. */
-  onAccessReduced?: (scope: TenantScope, userId: string) => Promise<void>;
+  /**
+   * Where a removed or demoted member's vended storage credentials are revoked, so they stop working now,
+   * not at their expiry (as far as each kind of location allows; nothing is written for a member who never
+   * held any).
+   */
+  storageAccess?: Pick<TenantStorageAccess, 'revokeUser'>;
   now?: () => number;
 }
 
@@ -238,7 +243,7 @@ export class TenancyService {
 
   /**
    * A removal or demotion, with the member's vended storage credentials stopped first: their vending is
-   * fenced, what they hold is revoked (`onAccessReduced`), then `change` is made. Revoke first: if the change
+   * fenced, what they hold is revoked (TenantStorageAccess.revokeUser), then `change` is made. Revoke first: if the change
    * then fails, the member merely vends again (the fence is lifted); the reverse order could leave them with
    * credentials of their old role and nothing to retry. The fence closes the race with a vend already past
    * its authorization (see STORAGE_FENCE_MS).
@@ -251,7 +256,7 @@ export class TenancyService {
     const fence = this.now() + STORAGE_FENCE_MS;
     await this.deps.tenants.fenceMemberStorage(scope, userId, fence);
     try {
-      await this.deps.onAccessReduced?.(scope, userId);
+      await this.deps.storageAccess?.revokeUser(scope, userId, { refuse: false });
       return await change();
     } catch (error) {
       await this.deps.tenants.liftMemberStorageFence(scope, userId, fence).catch(() => undefined);

@@ -28,8 +28,9 @@ import {
   ulidFloor,
 } from '../domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
+import { onAuditAppend } from './audit-appends.js';
+import { AuditLogReader, type PendingStatus } from './audit-log-reader.js';
 import type { TransactItem } from './audit-recorder.js';
-import { AuditLogReader, onAuditAppend, type PendingStatus } from './audit-store.js';
 import { queryAll } from './pagination.js';
 
 /**

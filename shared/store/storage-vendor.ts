@@ -15,27 +15,19 @@ import {
   sessionPolicyFor,
 } from '../domain/storage-policy.js';
 import type { CredentialKind } from '../domain/storage-revocation.js';
+import { roleSessionName, type VendActor, type VendedCredentials } from '../domain/storage-sessions.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
-import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
+import { isTransientAwsError } from '../errors.js';
 import { logger, metrics } from '../observability.js';
 import type { StorageLocationRecord } from './storage-store.js';
+import {
+  CredentialLifetimeError,
+  CredentialVendingUnavailableError,
+  ExternalRoleDeniedError,
+  SessionPolicyTooLargeError,
+} from './storage-vend-errors.js';
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
-
-/** Temporary S3 credentials as the API returns them (the secret leaves this module only in the response). */
-export interface VendedCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string;
-  /** ISO 8601. */
-  expiration: string;
-}
-
-/** Who a vend is for, as the STS session name tells CloudTrail: the user, or the API key acting for them. */
-export interface VendActor {
-  kind: 'user' | 'api-key';
-  /** The user id, or the API key id. */
-  id: string;
-}
+import { type CacheEntry, credentialCacheKey, VendedCredentialCache } from './vended-credential-cache.js';
 
 export interface VendRequest {
   /** The caller's verified membership: the credential is for this tenant and user only. */
@@ -61,66 +53,6 @@ export interface VendResult {
   vendId: string;
   /** STS's `PackedPolicySize` for the session (percent of its limit for policy and tags), when it says. */
   packedPolicySize?: number;
-}
-
-/** The location's root makes a session policy too large for STS: a clear 400 naming the location. */
-export class SessionPolicyTooLargeError extends HttpProblemError {
-  constructor(cause: unknown) {
-    super(400, 'policy-too-large', 'Bad Request', {
-      detail:
-        'The session policy for this location would exceed what STS accepts; no credentials were issued.',
-      errors: [{ path: 'body.location', message: 'The location root is too long for a session policy' }],
-      cause,
-    });
-    this.name = 'SessionPolicyTooLargeError';
-  }
-}
-
-/** The customer's role refused us (trust policy or ExternalId): not retryable, nothing issued. */
-export class ExternalRoleDeniedError extends HttpProblemError {
-  constructor(cause: unknown) {
-    super(424, 'external-role-denied', 'Failed Dependency', {
-      detail:
-        "The location's role could not be assumed: its trust policy must admit the Strongroom vending role with this tenant's ExternalId, sts:TagSession and sts:SetSourceIdentity.",
-      cause,
-    });
-    this.name = 'ExternalRoleDeniedError';
-  }
-}
-
-/** STS failed; fail closed with 503 + Retry-After (never any other credentials). */
-export class CredentialVendingUnavailableError extends ServiceUnavailableError {
-  constructor(cause: unknown) {
-    super(5, 'STS could not issue credentials; nothing was issued. Try again.', cause);
-    this.name = 'CredentialVendingUnavailableError';
-  }
-}
-
-/** A credential lifetime the location's kind does not allow: 400 naming the field. */
-export class CredentialLifetimeError extends HttpProblemError {
-  constructor() {
-    super(400, 'validation-error', 'Bad Request', {
-      detail: `Credentials for an external location last at most ${EXTERNAL_MAX_CREDENTIAL_SECONDS} seconds: they are sessions of your own role and cannot be revoked, only left to expire.`,
-      errors: [
-        {
-          path: 'body.durationSeconds',
-          message: `At most ${EXTERNAL_MAX_CREDENTIAL_SECONDS} for an external location`,
-        },
-      ],
-    });
-    this.name = 'CredentialLifetimeError';
-  }
-}
-
-interface CacheEntry {
-  credentials: VendedCredentials;
-  vendId: string;
-  packedPolicySize?: number;
-  issuedAtMs: number;
-  expiresAtMs: number;
-  tenantId: string;
-  userId: string;
-  locationId: string;
 }
 
 /** Records, before STS is called, until when a user will hold a credential of a kind (revocation reads it). */
@@ -156,43 +88,6 @@ export interface StorageCredentialVendorProps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/**
- * Cache key of vended credentials: never shared across tenants, users, actors (a user's sessions and each of
- * their API keys: the STS session name names one), locations, access or lifetimes.
- */
-export function credentialCacheKey(k: {
-  tenantId: string;
-  userId: string;
-  actor?: VendActor;
-  locationId: string;
-  access: StorageAccess;
-  durationSeconds: number;
-}): string {
-  const actor = k.actor ?? { kind: 'user', id: k.userId };
-  return [k.tenantId, k.userId, `${actor.kind}:${actor.id}`, k.locationId, k.access, k.durationSeconds].join(
-    '|',
-  );
-}
-
-const bareId = (id: string) => id.replace(/^[a-z]+_/, '');
-
-/**
- * The STS session name of one vend, the only caller context AWS carries into S3 data events:
- * `<tenant>.<u|k><user or API key>.<vend>` with the ids' prefixes dropped (64 characters for
- * server-generated ids). The vend id is kept whole; anything longer is cut from the tenant and actor part.
- */
-export function roleSessionName(tenantId: string, actor: VendActor, vendId: string): string {
-  const safe = (text: string) => text.replace(/[^\w+=,.@-]/g, '-');
-  const tail = `.${safe(bareId(vendId))}`;
-  const head = safe(`${bareId(tenantId)}.${actor.kind === 'api-key' ? 'k' : 'u'}${bareId(actor.id)}`);
-  return head.slice(0, Math.max(0, 64 - tail.length)) + tail;
-}
-
-/** The vend id a session name carries (its last dot-separated part), as `v_…`. */
-export function vendIdOfSessionName(sessionName: string): string {
-  return `v_${sessionName.slice(sessionName.lastIndexOf('.') + 1)}`;
-}
-
 const isAccessDenied = (error: unknown) =>
   !isTransientAwsError(error) &&
   error instanceof Error &&
@@ -211,7 +106,7 @@ export class StorageCredentialVendor {
     now: () => number;
     sleep: (ms: number) => Promise<void>;
   };
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache: VendedCredentialCache;
   readonly #pending = new Map<string, Promise<CacheEntry>>();
 
   constructor(props: StorageCredentialVendorProps) {
@@ -223,6 +118,11 @@ export class StorageCredentialVendor {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       ...props,
     };
+    this.#cache = new VendedCredentialCache({
+      refreshMarginMs: this.#p.refreshMarginMs,
+      maxEntries: this.#p.maxCacheEntries,
+      now: this.#p.now,
+    });
   }
 
   /** Credentials for one request; the session policy is checked against STS's size limit before any call. */
@@ -240,16 +140,12 @@ export class StorageCredentialVendor {
     });
     const policy = this.#policyFor(request);
     const cutoffMs = request.revokedBefore ? Date.parse(request.revokedBefore) : undefined;
-    const cached = this.#cache.get(key);
-    if (cached && this.#usable(cached, cutoffMs)) {
-      // Refresh recency for the bounded cache's eviction order.
-      this.#cache.delete(key);
-      this.#cache.set(key, cached);
+    const cached = this.#cache.take(key, cutoffMs);
+    if (cached) {
       metrics.addMetric('StorageCredentialCacheHit', MetricUnit.Count, 1);
       return { credentials: cached.credentials, cached: true, ...this.#ids(cached) };
     }
     metrics.addMetric('StorageCredentialCacheMiss', MetricUnit.Count, 1);
-    if (cached) this.#cache.delete(key);
     let pending = this.#pending.get(key);
     if (!pending) {
       pending = this.#assume(request, policy, cutoffMs).finally(() => this.#pending.delete(key));
@@ -259,7 +155,7 @@ export class StorageCredentialVendor {
     // A shared call started before a revocation this request already knows about: not for us.
     if (cutoffMs !== undefined && entry.issuedAtMs < cutoffMs)
       entry = await this.#assume(request, policy, cutoffMs);
-    this.#store(key, entry);
+    this.#cache.put(key, entry);
     return { credentials: entry.credentials, cached: false, ...this.#ids(entry) };
   }
 
@@ -270,30 +166,14 @@ export class StorageCredentialVendor {
     };
   }
 
-  /**
-   * Forgets cached credentials of a tenant: of one user, of one location, or (neither) all of them. Called
-   * for revocations made in this process; other warm functions learn of them from the tenant's list.
-   */
+  /** Forgets cached credentials of a tenant: of one user, of one location, or (neither) all of them. */
   drop(tenantId: string, subject: { userId?: string; locationId?: string } = {}): void {
-    for (const [key, entry] of this.#cache) {
-      if (entry.tenantId !== tenantId) continue;
-      if (subject.userId !== undefined && entry.userId !== subject.userId) continue;
-      if (subject.locationId !== undefined && entry.locationId !== subject.locationId) continue;
-      this.#cache.delete(key);
-    }
+    this.#cache.drop(tenantId, subject);
   }
 
   /** Number of cached credentials (for tests and the bench). */
   get cacheSize(): number {
     return this.#cache.size;
-  }
-
-  #usable(entry: CacheEntry, cutoffMs: number | undefined): boolean {
-    const now = this.#p.now();
-    if (entry.expiresAtMs - this.#p.refreshMarginMs <= now) return false;
-    // Half its life gone: a fresh one serves the client better.
-    if (now - entry.issuedAtMs >= (entry.expiresAtMs - entry.issuedAtMs) / 2) return false;
-    return cutoffMs === undefined || entry.issuedAtMs >= cutoffMs;
   }
 
   #policyFor(request: VendRequest): string {
@@ -401,16 +281,5 @@ export class StorageCredentialVendor {
     if (name === 'PackedPolicyTooLargeException') return new SessionPolicyTooLargeError(error);
     if (external && isAccessDenied(error)) return new ExternalRoleDeniedError(error);
     return new CredentialVendingUnavailableError(error);
-  }
-
-  #store(key: string, entry: CacheEntry) {
-    this.#cache.delete(key);
-    if (this.#p.maxCacheEntries === 0) return;
-    while (this.#cache.size >= this.#p.maxCacheEntries) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest === undefined) break;
-      this.#cache.delete(oldest);
-    }
-    this.#cache.set(key, entry);
   }
 }

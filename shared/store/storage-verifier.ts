@@ -5,9 +5,9 @@ import { optionalEnv } from '../aws/config.js';
 import { newVendId } from '../domain/ids.js';
 import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
 import { formatStorageRoot, type StorageRoot } from '../domain/storage-roots.js';
+import { roleSessionName } from '../domain/storage-sessions.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
-import { roleSessionName } from './storage-vendor.js';
 
 /** The customer's role or bucket refused the registration check: not retryable, nothing registered. */
 export class ExternalRootUnverifiedError extends HttpProblemError {

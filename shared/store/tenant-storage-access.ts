@@ -80,20 +80,6 @@ export class RevocationUnavailableError extends ServiceUnavailableError {
 const CLOCK_SKEW_MS = 60_000;
 const WRITE_ATTEMPTS = 10;
 
-/** Called with the tenant and what was revoked (nothing: the whole tenant), in this process. */
-type RevocationListener = (tenantId: string, subject: { userId?: string; locationId?: string }) => void;
-const listeners = new Set<RevocationListener>();
-
-/** Subscribes a warm function's credential cache to revocations made in the same process. */
-export function onStorageRevocation(listener: RevocationListener): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
-}
-
-const notify = (tenantId: string, subject: { userId?: string; locationId?: string }) => {
-  for (const listener of listeners) listener(tenantId, subject);
-};
-
 export interface TenantStorageAccessProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   tenantDataTable: string;
@@ -260,7 +246,6 @@ export class TenantStorageAccess {
     // The entry is written even for external credentials only: every warm vending function reads it and
     // stops serving that user's cached credentials.
     const applied = await this.#revoke(scope, revocationOf({ userId, notBefore }), managed);
-    notify(scope.tenantId, { userId });
     return {
       userId,
       revokedBefore: notBefore,
@@ -293,7 +278,6 @@ export class TenantStorageAccess {
         (await this.#revoke(scope, revocationOf({ locationId: location.locationId, notBefore }), true));
       outcome = applied ? managedDenied(notBefore, subject) : noneLive('managed', subject);
     }
-    notify(scope.tenantId, { locationId: location.locationId });
     return { revokedBefore: notBefore, credentials: [outcome] };
   }
 
@@ -309,7 +293,6 @@ export class TenantStorageAccess {
       (state) => addRevocation(state.entries, revocationOf({ notBefore }), now),
       true,
     );
-    notify(scope.tenantId, {});
     const role = await this.#p.roles.remove(scope.tenantId, written.entries);
     return { revokedBefore: notBefore, role };
   }

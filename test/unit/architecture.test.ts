@@ -29,7 +29,7 @@ const LAYERS = [
   ['shared/domain'],
   ['shared/errors.ts', 'shared/observability.ts'],
   ['shared/aws'],
-  ['shared/crypto', 'shared/store'],
+  ['shared/crypto', 'shared/store', 'shared/connectors'],
   ['shared/services'],
   ['shared/http', 'shared/schemas'],
   ['functions'],
@@ -107,9 +107,11 @@ describe('architecture (DESIGN.md §7)', () => {
     expect(outside).toEqual([]);
   });
 
-  it('keeps HTTP and the route schemas out of the store, crypto and service layers', () => {
-    const upward = forbiddenImports(EDGES, ['shared/store', 'shared/crypto', 'shared/services'], (to) =>
-      /^shared\/(http|schemas)\//.test(to),
+  it('keeps HTTP and the route schemas out of the store, connector, crypto and service layers', () => {
+    const upward = forbiddenImports(
+      EDGES,
+      ['shared/store', 'shared/connectors', 'shared/crypto', 'shared/services'],
+      (to) => /^shared\/(http|schemas)\//.test(to),
     );
     expect(upward).toEqual([]);
   });

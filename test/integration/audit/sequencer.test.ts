@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { platformDynamo } from '../../../shared/aws/clients.js';
 import { chainSk, eventSk, ulidFloor, ulidTimeMs } from '../../../shared/domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
+import { buildEventItem } from '../../../shared/store/audit-event-item.js';
 import type { AuditSequencer } from '../../../shared/store/audit-sequencer.js';
-import { type AuditStore, buildEventItem } from '../../../shared/store/audit-store.js';
+import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { expectChainOf, itemsOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let db: DynamoDBDocumentClient;

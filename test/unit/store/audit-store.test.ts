@@ -21,13 +21,14 @@ import {
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import { AuditEventInvalidError, buildEventItem } from '../../../shared/store/audit-event-item.js';
 import {
   AuditSequencer,
   AuditSequencerError,
   type AuditSequencerProps,
   MAX_BATCH,
 } from '../../../shared/store/audit-sequencer.js';
-import { AuditEventInvalidError, AuditStore, buildEventItem } from '../../../shared/store/audit-store.js';
+import { AuditStore } from '../../../shared/store/audit-store.js';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const TABLE = 'audit-table';

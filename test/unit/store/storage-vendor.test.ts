@@ -2,6 +2,11 @@ import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/clie
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionPolicyFor } from '../../../shared/domain/storage-policy.js';
+import {
+  roleSessionName,
+  type VendActor,
+  vendIdOfSessionName,
+} from '../../../shared/domain/storage-sessions.js';
 import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
 import type { HttpProblemError } from '../../../shared/errors.js';
 import type { StorageLocationRecord } from '../../../shared/store/storage-store.js';
@@ -9,13 +14,9 @@ import {
   CredentialLifetimeError,
   CredentialVendingUnavailableError,
   ExternalRoleDeniedError,
-  roleSessionName,
   SessionPolicyTooLargeError,
-  StorageCredentialVendor,
-  type VendActor,
-  type VendRequest,
-  vendIdOfSessionName,
-} from '../../../shared/store/storage-vendor.js';
+} from '../../../shared/store/storage-vend-errors.js';
+import { StorageCredentialVendor, type VendRequest } from '../../../shared/store/storage-vendor.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';

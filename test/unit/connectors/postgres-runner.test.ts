@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { PostgresRunner } from '../../../shared/connectors/postgres-runner.js';
 import { HttpProblemError } from '../../../shared/errors.js';
 import { postgresTarget, type QueryableConnection } from '../../../shared/services/query.js';
-import type { PostgresRunner } from '../../../shared/store/postgres-runner.js';
 import {
   HIDE_SECRET,
   newRunner,

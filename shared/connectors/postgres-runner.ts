@@ -12,7 +12,7 @@ import {
   ServiceUnavailableError,
   ValidationError,
 } from '../errors.js';
-import { rowsWithin } from './result-size.js';
+import { rowsWithin } from '../store/result-size.js';
 
 /**
  * TLS as libpq means it: `require` encrypts but does not verify the server (so a self-signed server

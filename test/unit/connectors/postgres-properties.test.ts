@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PostgresRunner } from '../../../shared/connectors/postgres-runner.js';
 import type { LikeMode, WhereNode } from '../../../shared/domain/query-ast.js';
 import { likePattern } from '../../../shared/domain/sql-compiler.js';
 import { HttpProblemError } from '../../../shared/errors.js';
 import { postgresTarget } from '../../../shared/services/query.js';
-import type { PostgresRunner } from '../../../shared/store/postgres-runner.js';
 import {
   COLUMN_TYPES,
   HIDE_SECRET,

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import type { PostgresTlsMode } from '../../../shared/connectors/postgres-runner.js';
+import { PostgresRunner, type PostgresRunnerProps } from '../../../shared/connectors/postgres-runner.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { type Permission, permissionsOf, type Role } from '../../../shared/domain/permissions.js';
 import { QueryAst } from '../../../shared/domain/query-ast.js';
@@ -13,8 +15,6 @@ import {
   type QueryResponse,
   runConnectionQuery,
 } from '../../../shared/services/query.js';
-import type { PostgresTlsMode } from '../../../shared/store/postgres-runner.js';
-import { PostgresRunner, type PostgresRunnerProps } from '../../../shared/store/postgres-runner.js';
 import { startTestPostgres, type TestPostgres } from '../../support/postgres.js';
 
 /** Strings that have broken query builders somewhere: quotes, escapes, wildcards, comments, Unicode tricks. */

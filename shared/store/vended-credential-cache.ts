@@ -1,0 +1,110 @@
+import type { StorageAccess } from '../domain/storage-policy.js';
+import type { VendActor, VendedCredentials } from '../domain/storage-sessions.js';
+
+/** One vend as the cache keeps it. */
+export interface CacheEntry {
+  credentials: VendedCredentials;
+  vendId: string;
+  packedPolicySize?: number;
+  issuedAtMs: number;
+  expiresAtMs: number;
+  tenantId: string;
+  userId: string;
+  locationId: string;
+}
+
+/**
+ * Cache key of vended credentials: never shared across tenants, users, actors (a user's sessions and each of
+ * their API keys: the STS session name names one), locations, access or lifetimes.
+ */
+export function credentialCacheKey(k: {
+  tenantId: string;
+  userId: string;
+  actor?: VendActor;
+  locationId: string;
+  access: StorageAccess;
+  durationSeconds: number;
+}): string {
+  const actor = k.actor ?? { kind: 'user', id: k.userId };
+  return [k.tenantId, k.userId, `${actor.kind}:${actor.id}`, k.locationId, k.access, k.durationSeconds].join(
+    '|',
+  );
+}
+
+export interface VendedCredentialCacheProps {
+  /**
+   * Cached credentials are served until half their lifetime has passed or until this long before expiry,
+   * whichever comes first, so a client always gets most of what it asked for.
+   */
+  refreshMarginMs?: number;
+  /** Bound of the warm function's cache (least recently used entries go first); 0 turns it off. */
+  maxEntries?: number;
+  now?: () => number;
+}
+
+/**
+ * The credentials a warm vending function has vended, by cache key, least recently used first, bounded. An
+ * entry is served only while most of its life is left and only when issued after any revocation that
+ * applies to it.
+ */
+export class VendedCredentialCache {
+  readonly #entries = new Map<string, CacheEntry>();
+  readonly #refreshMarginMs: number;
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+
+  constructor(props: VendedCredentialCacheProps = {}) {
+    this.#refreshMarginMs = props.refreshMarginMs ?? 5 * 60_000;
+    this.#maxEntries = props.maxEntries ?? 2000;
+    this.#now = props.now ?? Date.now;
+  }
+
+  /** The entry under `key` when it may still be served (and marks it recently used); dropped otherwise. */
+  take(key: string, cutoffMs: number | undefined): CacheEntry | undefined {
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    // Refresh recency for the bounded cache's eviction order, or forget an entry past its use.
+    this.#entries.delete(key);
+    if (!this.#usable(entry, cutoffMs)) return undefined;
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  /** Keeps an entry, evicting the least recently used beyond the bound. */
+  put(key: string, entry: CacheEntry): void {
+    this.#entries.delete(key);
+    if (this.#maxEntries === 0) return;
+    while (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#entries.delete(oldest);
+    }
+    this.#entries.set(key, entry);
+  }
+
+  /**
+   * Forgets cached credentials of a tenant: of one user, of one location, or (neither) all of them. Called
+   * for revocations made in this process; other warm functions learn of them from the tenant's list.
+   */
+  drop(tenantId: string, subject: { userId?: string; locationId?: string } = {}): void {
+    for (const [key, entry] of this.#entries) {
+      if (entry.tenantId !== tenantId) continue;
+      if (subject.userId !== undefined && entry.userId !== subject.userId) continue;
+      if (subject.locationId !== undefined && entry.locationId !== subject.locationId) continue;
+      this.#entries.delete(key);
+    }
+  }
+
+  /** Number of cached credentials. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #usable(entry: CacheEntry, cutoffMs: number | undefined): boolean {
+    const now = this.#now();
+    if (entry.expiresAtMs - this.#refreshMarginMs <= now) return false;
+    // Half its life gone: a fresh one serves the client better.
+    if (now - entry.issuedAtMs >= (entry.expiresAtMs - entry.issuedAtMs) / 2) return false;
+    return cutoffMs === undefined || entry.issuedAtMs >= cutoffMs;
+  }
+}
