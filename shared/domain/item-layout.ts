@@ -86,15 +86,34 @@ export const inviteeGsiPk = (email: string) => `INVITEE#${email}`;
 // ---------------------------------------------------------------------------------------------------------
 // Identity table: platform data that belongs to no tenant.
 
+/**
+ * The partition-key prefixes of the identity table, one per kind of item. IAM tells these items apart only
+ * by them: the functions' write grants are `dynamodb:LeadingKeys` patterns built from this record
+ * (infra/stacks/grants/common.ts), so an identity item whose partition starts otherwise has no grant.
+ */
+export const IDENTITY_PK_PREFIXES = {
+  user: 'USER#',
+  email: 'EMAIL#',
+  session: 'SESSION#',
+  rateWindow: 'RATE#',
+  storageNode: 'STORAGE-NODE#',
+} as const;
+
 /** A user's profile item. */
-export const userKey = (userId: string): ItemKey => ({ pk: `USER#${userId}`, sk: 'PROFILE' });
+export const userKey = (userId: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.user}${userId}`,
+  sk: 'PROFILE',
+});
 /** The uniqueness marker of a (normalised) e-mail address. */
 export const emailKey = (normalisedEmail: string): ItemKey => ({
-  pk: `EMAIL#${normalisedEmail}`,
+  pk: `${IDENTITY_PK_PREFIXES.email}${normalisedEmail}`,
   sk: 'EMAIL',
 });
 /** A session item. */
-export const sessionKey = (sessionId: string): ItemKey => ({ pk: `SESSION#${sessionId}`, sk: 'SESSION' });
+export const sessionKey = (sessionId: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.session}${sessionId}`,
+  sk: 'SESSION',
+});
 
 /** gsi1 partition of everything indexed by user: memberships (tenant data) and sessions (identity). */
 export const userGsiPk = (userId: string) => `USER#${userId}`;
@@ -105,9 +124,11 @@ export const sessionGsiKey = (userId: string, sessionId: string) => ({
   gsi1sk: `${SESSION_GSI_SK_PREFIX}${sessionId}`,
 });
 
+/** The partition of one named rate limit's windows for one key (an address, an account…). */
+export const rateWindowPk = (name: string, key: string) => `${IDENTITY_PK_PREFIXES.rateWindow}${name}#${key}`;
 /** One window of a sliding-window rate counter. */
 export const rateWindowKey = (name: string, key: string, window: number): ItemKey => ({
-  pk: `RATE#${name}#${key}`,
+  pk: rateWindowPk(name, key),
   sk: `W#${window}`,
 });
 
@@ -116,5 +137,5 @@ export const rateWindowKey = (name: string, key: string, window: number): ItemKe
  * occur in a bucket name or an accepted prefix.
  */
 export function storageNodeKey(bucket: string, prefix: string): ItemKey {
-  return { pk: `STORAGE-NODE#${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
+  return { pk: `${IDENTITY_PK_PREFIXES.storageNode}${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
 }

@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { IDENTITY_PK_PREFIXES, rateWindowPk } from '../../../shared/domain/item-layout.js';
 import { serviceHost } from '../../../shared/domain/partitions.js';
 import { networkFailureBudget, totpFailureBudgets } from '../../../shared/domain/sign-in-limits.js';
 import type { Area } from '../../../shared/http/route.js';
@@ -61,21 +62,19 @@ function grantTableEncryption(fn: StrongroomFunction, resources: AreaResources):
 }
 
 /**
- * Partitions of the identity table, as `dynamodb:LeadingKeys` patterns (the key builders live in
- * shared/store: identity-store.ts, rate-windows.ts, storage-store.ts). IAM can tell them apart only by
- * these prefixes, so every write grant on the identity table names the kinds of items it may touch; the
- * simulator tests (test/infra/function-write-grants.test.ts) drive the real store code and judge the
- * requests it sends against these statements, so a changed layout fails there, not in production.
+ * Partitions of the identity table, as `dynamodb:LeadingKeys` patterns: one per prefix of the item layout
+ * (shared/domain/item-layout.ts `IDENTITY_PK_PREFIXES`), so a new kind of identity item has its pattern here
+ * the moment it has a prefix. IAM can tell the items apart only by these prefixes, so every write grant on
+ * the identity table names the kinds of items it may touch; the simulator tests
+ * (test/infra/function-write-grants.test.ts) drive the real store code and judge the requests it sends
+ * against these statements, so a changed layout fails there, not in production.
  */
-export const IDENTITY_PARTITIONS = {
-  user: 'USER#*',
-  email: 'EMAIL#*',
-  session: 'SESSION#*',
-  storageNode: 'STORAGE-NODE#*',
-} as const;
+export const IDENTITY_PARTITIONS = Object.fromEntries(
+  Object.entries(IDENTITY_PK_PREFIXES).map(([kind, prefix]) => [kind, `${prefix}*`]),
+) as { readonly [K in keyof typeof IDENTITY_PK_PREFIXES]: `${(typeof IDENTITY_PK_PREFIXES)[K]}*` };
 
-/** The partitions of one named rate window (`RATE#<name>#<key>`, shared/store/rate-windows.ts). */
-export const rateWindowPartitions = (name: string) => `RATE#${name}#*`;
+/** The partitions of one named rate limit's windows, whatever they count by. */
+export const rateWindowPartitions = (name: string) => rateWindowPk(name, '*');
 
 /** Tenant-data partitions are tenant ids (shared/domain/ids.ts): never a platform item. */
 export const TENANT_PARTITIONS = 't_*';

@@ -4,6 +4,7 @@ import {
   apiKeySk,
   connectionSk,
   emailKey,
+  IDENTITY_PK_PREFIXES,
   instanceNameSk,
   instanceSk,
   invitationSk,
@@ -12,6 +13,7 @@ import {
   memberSk,
   membershipGsiKey,
   rateWindowKey,
+  rateWindowPk,
   STORAGE_ACCESS_SK,
   STORAGE_EXTERNAL_ID_SK,
   sessionGsiKey,
@@ -50,6 +52,33 @@ describe('the DynamoDB item layout', () => {
     expect(sessionGsiKey('u_1', 's_1')).toEqual({ gsi1pk: 'USER#u_1', gsi1sk: 'SESSION#s_1' });
     expect(rateWindowKey('sign-in', '192.0.2.1', 7)).toEqual({ pk: 'RATE#sign-in#192.0.2.1', sk: 'W#7' });
     expect(storageNodeKey('lake', 'raw/a')).toEqual({ pk: 'STORAGE-NODE#s3://lake/raw/a', sk: 'NODE' });
+  });
+
+  it('builds every identity partition from one of the prefixes IAM grants are written with', () => {
+    // Prepare: one item of each kind of the identity table.
+    const partitions = [
+      userKey('u_1').pk,
+      emailKey('a@example.com').pk,
+      sessionKey('s_1').pk,
+      rateWindowKey('sign-in', '192.0.2.1', 7).pk,
+      storageNodeKey('lake', 'raw/a').pk,
+    ];
+
+    // Act
+    const kinds = partitions.map(
+      (pk) => Object.entries(IDENTITY_PK_PREFIXES).find(([, prefix]) => pk.startsWith(prefix))?.[0],
+    );
+
+    // Assess: each kind once, and the prefixes spelled exactly (the deployed LeadingKeys patterns).
+    expect(kinds).toEqual(['user', 'email', 'session', 'rateWindow', 'storageNode']);
+    expect(IDENTITY_PK_PREFIXES).toEqual({
+      user: 'USER#',
+      email: 'EMAIL#',
+      session: 'SESSION#',
+      rateWindow: 'RATE#',
+      storageNode: 'STORAGE-NODE#',
+    });
+    expect(rateWindowPk('sign-in', '*')).toBe('RATE#sign-in#*');
   });
 
   it('tells the kind of a tenant item by its sort key, and cuts access items first', () => {
