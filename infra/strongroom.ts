@@ -72,7 +72,7 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       tenantIds: homed,
       applicationRoleArns: stateless.tenantKeys.userRoles.map((role) => role.roleArn),
       // The same export-archive statement as keys made at tenant creation (TENANT_EXPORT_ROLE_ARNS).
-      exportArchives: stateless.functions.tenants && {
+      exportArchives: {
         bucketName: stateful.resources.exportBucket.bucketName,
         roleArns: [stateless.functions.tenants.role.roleArn],
       },

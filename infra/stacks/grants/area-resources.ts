@@ -5,7 +5,7 @@ import type { TableDef } from '../../../shared/store/tables.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { TenantDataRole } from '../../constructs/tenant-data-role.js';
 import type { TenantKeyAccess } from '../../constructs/tenant-key-access.js';
-import type { TenantStorageRoleAccess } from '../../constructs/tenant-storage-role-access.js';
+import type { TenantStorageRoles } from '../../constructs/tenant-storage-roles.js';
 
 /**
  * What an area's grants may give its function. Tenant data (the tenant-data table and tenant events in
@@ -24,7 +24,7 @@ export interface AreaResources {
   tenantData: TenantDataRole;
   tenantKeys: TenantKeyAccess;
   /** The per-tenant storage roles: created and assumed by the storage area, revoked on and removed by others. */
-  tenantStorageRoles: TenantStorageRoleAccess;
+  tenantStorageRoles: TenantStorageRoles;
 }
 
 /** An area's IAM: called once with the area's function after it is created. */

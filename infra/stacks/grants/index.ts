@@ -8,12 +8,8 @@ import { queryGrants } from './query.js';
 import { storageGrants } from './storage.js';
 import { tenantsGrants } from './tenants.js';
 
-/**
- * Each deployed area's IAM, one file per area. A function whose handler exists but whose area has no
- * entry here synthesises with no data permissions (it fails closed) and a warning, and test/infra fails
- * until the entry exists: a function never deploys with permissions nobody wrote down.
- */
-export const AREA_GRANTS: Partial<Record<Area, AreaGrants>> = {
+/** Each area's IAM, one file per area: a new area does not compile until its grants are written down. */
+export const AREA_GRANTS: Readonly<Record<Area, AreaGrants>> = {
   public: publicGrants,
   auth: authGrants,
   tenants: tenantsGrants,

@@ -59,7 +59,7 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   if (storageKey === resources.platformKey)
     throw new Error('the managed storage bucket must not be encrypted with the platform key');
 
-  resources.tenantStorageRoles.grantVending(fn);
+  resources.tenantStorageRoles.grantVend(fn);
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'VendExternalStorage',

@@ -50,7 +50,7 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   fn.function.addEnvironment(TENANT_KEY_USER_ROLE_ARNS_ENV, resources.tenantKeys.userRoleArns);
   // Removing or demoting a member revokes their storage credentials (the deny on the tenant's storage role);
   // deleting the tenant removes that role. Never creating one.
-  resources.tenantStorageRoles.grantRemoval(fn);
+  resources.tenantStorageRoles.grantRevoke(fn);
   // Tenant deletion releases external storage roots: the location item (tenant-data table) leaves in the
   // same transaction as the global registry nodes (identity table, granted above), which no
   // tenant-scoped session can reach, so that one transaction runs on the function role. Delete only: every
