@@ -78,13 +78,13 @@ const event = (n: number): AuditEventInput => ({
 
 async function appendThroughput(): Promise<string[][]> {
   const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
-  const { platformDynamo } = await import('../../shared/aws/clients.js');
+  const { functionRuntime } = await import('../../shared/aws/runtime.js');
   const tenantClients = tenantDataClientsFromEnv();
   const store = new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     tenantClients,
-    platformClient: platformDynamo(),
+    platformClient: functionRuntime().dynamo,
   });
   const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
   const db = await tenantClients.forScope(scope);
@@ -123,12 +123,12 @@ async function appendThroughput(): Promise<string[][]> {
 
 async function sequencingLag(): Promise<string[]> {
   const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
-  const { platformDynamo } = await import('../../shared/aws/clients.js');
+  const { functionRuntime } = await import('../../shared/aws/runtime.js');
   const store = new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     tenantClients: tenantDataClientsFromEnv(),
-    platformClient: platformDynamo(),
+    platformClient: functionRuntime().dynamo,
   });
   // The real sequencer: emulator DynamoDB and the emulator's KMS HMAC key.
   const sequencer = auditSequencerFromEnv();

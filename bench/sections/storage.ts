@@ -66,7 +66,7 @@ export const storageSection: BenchSection = {
       );
       process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
       // Imported after the environment is set; every client below is created now, against this emulator.
-      const { clientConfig, platformDynamo } = await import('../../shared/aws/clients.js');
+      const { functionRuntime } = await import('../../shared/aws/runtime.js');
       const { newId } = await import('../../shared/domain/ids.js');
       const { permissionsOf } = await import('../../shared/domain/permissions.js');
       const { StorageService } = await import('../../shared/services/storage.js');
@@ -81,10 +81,10 @@ export const storageSection: BenchSection = {
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
 
       const tenantClients = tenantDataClientsFromEnv();
-      const platform = platformDynamo();
+      const platform = functionRuntime().dynamo;
       const access = tenantStorageAccessFromEnv({
         tenantClients,
-        iam: new IAMClient(clientConfig()),
+        iam: functionRuntime().iam,
         grant: {
           bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
           storageKeyArn: process.env.STORAGE_KEY_ARN!,
@@ -98,7 +98,7 @@ export const storageSection: BenchSection = {
           identityTable: process.env.IDENTITY_TABLE!,
         }),
         vendor: new StorageCredentialVendor({
-          sts: new STSClient(clientConfig()),
+          sts: functionRuntime().sts,
           storageKeyArn: process.env.STORAGE_KEY_ARN!,
           recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
         }),

@@ -1,5 +1,5 @@
-import { platformDynamo } from '../../shared/aws/clients.js';
 import { requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -23,7 +23,7 @@ import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.
 const identity = identityStoreFromEnv();
 const service = new IdentityService({
   identity,
-  lookups: new AuthLookups(platformDynamo(), {
+  lookups: new AuthLookups(functionRuntime().dynamo, {
     identity: requireEnv('identityTable'),
     tenantData: requireEnv('tenantDataTable'),
   }),

@@ -1,7 +1,5 @@
-import { IAMClient } from '@aws-sdk/client-iam';
-import { STSClient } from '@aws-sdk/client-sts';
-import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -27,16 +25,16 @@ const authorizer = authorizerFromEnv(identity);
 const tenantClients = tenantDataClientsFromEnv();
 /** The partition of an ARN (`arn:<partition>:…`). */
 const partitionOf = (arn: string) => arn.split(':')[1] ?? 'aws';
-const platform = platformDynamo();
+const platform = functionRuntime().dynamo;
 const tenantDataTable = requireEnv('tenantDataTable');
 const managedBucket = requireEnv('storageBucket');
 const storageKeyArn = requireEnv('storageKeyArn');
-const sts = new STSClient(clientConfig());
+const sts = functionRuntime().sts;
 // This function is the one that creates tenant storage roles (never deletes them), granting the managed
 // bucket's tenant prefix and its key.
 const access = tenantStorageAccessFromEnv({
   tenantClients,
-  iam: new IAMClient(clientConfig()),
+  iam: functionRuntime().iam,
   grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
 });
 const cacheEntries = Number(optionalEnv('storageCredentialCacheEntries') ?? 2000);

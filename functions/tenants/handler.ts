@@ -1,7 +1,5 @@
-import { IAMClient } from '@aws-sdk/client-iam';
-import { S3Client } from '@aws-sdk/client-s3';
-import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
-import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
@@ -29,13 +27,13 @@ import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const identity = identityStoreFromEnv();
 const tenantClients = tenantDataClientsFromEnv();
-const platform = platformDynamo();
+const platform = functionRuntime().dynamo;
 const tenantDataTable = requireEnv('tenantDataTable');
 const tenants = new TenantStore(tenantClients, tenantDataTable);
 const keys = tenantKeysFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
 // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
-const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: new IAMClient(clientConfig()) });
+const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: functionRuntime().iam });
 const service = new TenancyService({
   tenants,
   identity,
@@ -71,8 +69,7 @@ const exports = new TenantExportService({
   audit,
   auditLog: audit,
   archives: new TenantExportArchives({
-    // The local emulator serves buckets by path only; AWS uses virtual-hosted URLs.
-    s3: new S3Client({ ...clientConfig(), forcePathStyle: optionalEnv('endpoint') !== undefined }),
+    s3: functionRuntime().s3,
     bucket: requireEnv('exportBucket'),
   }),
 });

@@ -216,9 +216,9 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
 
   // Locally the function roles are all the caller's credentials; the tenant-data role stands in for the
   // application roles named in tenant key policies (moto does not enforce key policies anyway).
-  env.TENANT_KEY_USER_ROLE_ARNS = env[ENV_VARS.tenantDataRoleArn]!;
+  env[ENV_VARS.tenantKeyUserRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
   // Likewise for the export statement, so local tenant keys have the deployed policy's shape.
-  env.TENANT_EXPORT_ROLE_ARNS = env[ENV_VARS.tenantDataRoleArn]!;
+  env[ENV_VARS.tenantExportRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
 
   for (const [envName, bucket] of [
     [ENV_VARS.storageBucket, `strongroom-${options.stage}-storage`],

@@ -32,6 +32,17 @@ export const ENV_VARS = {
    * then is its CloudFront-Viewer-Address trusted. Unset in local mode: the header is never trusted there.
    */
   originVerifySecret: 'ORIGIN_VERIFY_SECRET',
+  /**
+   * Roles allowed to use tenant keys (comma-separated ARNs): the functions that encrypt or decrypt tenant
+   * data. Read only by `tenantKeysFromEnv`; infra and local provisioning set it.
+   */
+  tenantKeyUserRoleArns: 'TENANT_KEY_USER_ROLE_ARNS',
+  /**
+   * Roles that write tenant export archives (SSE-KMS under the tenant key, in EXPORT_BUCKET) and sign their
+   * download URLs (comma-separated ARNs). With EXPORT_BUCKET set, new tenant keys carry the policy statement
+   * that lets S3 use them for those archives only (shared/domain/key-policy.ts `ExportArchivesViaS3`).
+   */
+  tenantExportRoleArns: 'TENANT_EXPORT_ROLE_ARNS',
   tenantKeyAdminRoleArn: 'TENANT_KEY_ADMIN_ROLE_ARN',
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
   /** Bound of a warm vending function's credential cache (entries; default 2000; 0 turns it off). */

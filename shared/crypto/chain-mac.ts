@@ -1,6 +1,11 @@
-import { GenerateMacCommand, KMSClient, KMSInvalidMacException, VerifyMacCommand } from '@aws-sdk/client-kms';
-import { clientConfig } from '../aws/clients.js';
+import {
+  GenerateMacCommand,
+  type KMSClient,
+  KMSInvalidMacException,
+  VerifyMacCommand,
+} from '@aws-sdk/client-kms';
 import { requireEnv } from '../aws/config.js';
+import { functionRuntime } from '../aws/runtime.js';
 import { AUDIT_MAC_KEY } from '../domain/audit-mac-key.js';
 
 /** Checks MACs of audit chain statements (shared/domain/audit-chain.ts `macMessage`). */
@@ -65,5 +70,5 @@ export class KmsChainMac implements ChainMac {
 
 /** The audit MAC key from the environment (AUDIT_MAC_KEY_ARN). */
 export function chainMacFromEnv(env: NodeJS.ProcessEnv = process.env): KmsChainMac {
-  return new KmsChainMac({ kms: new KMSClient(clientConfig()), keyId: requireEnv('auditMacKeyArn', env) });
+  return new KmsChainMac({ kms: functionRuntime().kms, keyId: requireEnv('auditMacKeyArn', env) });
 }

@@ -7,9 +7,9 @@ import {
   KmsKeyringNode,
   NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
-import { KMS } from '@aws-sdk/client-kms';
-import { clientConfig } from '../aws/clients.js';
+import type { KMS } from '@aws-sdk/client-kms';
 import { requireEnv } from '../aws/config.js';
+import { functionRuntime } from '../aws/runtime.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
@@ -381,7 +381,7 @@ export function platformCrypto(options: { cipher: EnvelopeCipher; platformKeyArn
 
 /** An EnvelopeCipher on an aggregated KMS client configured for this environment (emulator endpoint locally). */
 export function envelopeCipherFromEnv(): EnvelopeCipher {
-  return new EnvelopeCipher({ kms: new KMS(clientConfig()) });
+  return new EnvelopeCipher({ kms: functionRuntime().kms });
 }
 
 /** Platform-secret encryption configured from PLATFORM_KEY_ARN; call once at module load. */

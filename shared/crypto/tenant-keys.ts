@@ -4,12 +4,12 @@ import {
   DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyRotationCommand,
-  KMSClient,
+  type KMSClient,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { clientConfig } from '../aws/clients.js';
-import { optionalEnv, requireEnv } from '../aws/config.js';
+import { ENV_VARS, optionalEnv, requireEnv } from '../aws/config.js';
+import { functionRuntime } from '../aws/runtime.js';
 import {
   type TenantExportArchivesInput,
   tenantKeyAlias,
@@ -18,18 +18,6 @@ import {
 } from '../domain/key-policy.js';
 import { logger } from '../observability.js';
 import type { TenantKeyProvisioner } from './tenant-key-provisioner.js';
-
-/**
- * Roles allowed to use tenant keys (comma-separated ARNs): the functions that encrypt or decrypt tenant
- * data. Read only by `tenantKeysFromEnv`; infra and local provisioning set it.
- */
-export const TENANT_KEY_USER_ROLE_ARNS_ENV = 'TENANT_KEY_USER_ROLE_ARNS';
-/**
- * Roles that write tenant export archives (SSE-KMS under the tenant key, in EXPORT_BUCKET) and sign their
- * download URLs (comma-separated ARNs). With EXPORT_BUCKET set, new tenant keys carry the policy statement
- * that lets S3 use them for those archives only (shared/domain/key-policy.ts `ExportArchivesViaS3`).
- */
-export const TENANT_EXPORT_ROLE_ARNS_ENV = 'TENANT_EXPORT_ROLE_ARNS';
 
 /** Waiting period before a retired tenant key is deleted (crypto-shredding, DESIGN.md §4). */
 export const RETIRED_KEY_PENDING_DAYS = 30;
@@ -203,22 +191,22 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
 export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTenantKeys {
   const { accountId, partition, region } = parseKmsKeyArn(requireEnv('platformKeyArn', env));
   const stage = requireEnv('stage', env);
-  const users = (env[TENANT_KEY_USER_ROLE_ARNS_ENV] ?? '')
+  const users = (env[ENV_VARS.tenantKeyUserRoleArns] ?? '')
     .split(',')
     .map((arn) => arn.trim())
     .filter(Boolean);
   if (users.length === 0)
     throw new Error(
-      `Missing environment variable ${TENANT_KEY_USER_ROLE_ARNS_ENV} (the roles allowed to use tenant keys)`,
+      `Missing environment variable ${ENV_VARS.tenantKeyUserRoleArns} (the roles allowed to use tenant keys)`,
     );
   const admin = optionalEnv('tenantKeyAdminRoleArn', env);
-  const exporters = (env[TENANT_EXPORT_ROLE_ARNS_ENV] ?? '')
+  const exporters = (env[ENV_VARS.tenantExportRoleArns] ?? '')
     .split(',')
     .map((arn) => arn.trim())
     .filter(Boolean);
   const exportBucket = optionalEnv('exportBucket', env);
   return new KmsTenantKeys({
-    kms: new KMSClient(clientConfig()),
+    kms: functionRuntime().kms,
     stage,
     accountId,
     partition,

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import { functionRuntime } from '../aws/runtime.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
@@ -283,7 +283,7 @@ export function requirePrincipal(auth: AuthContext): Principal {
 
 /** The platform's identity store, from the environment. */
 export function identityStoreFromEnv(): IdentityStore {
-  return new IdentityStore(platformDynamo(), requireEnv('identityTable'));
+  return new IdentityStore(functionRuntime().dynamo, requireEnv('identityTable'));
 }
 
 /** The authorizer every API function uses, from the environment. */
@@ -291,7 +291,7 @@ export function authorizerFromEnv(
   identity: IdentityStore = identityStoreFromEnv(),
   options: { onMfaRefused?: (refusal: MfaRefusal) => Promise<void> } = {},
 ): BearerAuthorizer {
-  const lookups = new AuthLookups(platformDynamo(), {
+  const lookups = new AuthLookups(functionRuntime().dynamo, {
     identity: requireEnv('identityTable'),
     tenantData: requireEnv('tenantDataTable'),
   });

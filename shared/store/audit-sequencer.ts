@@ -6,8 +6,8 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import { functionRuntime } from '../aws/runtime.js';
 import { type ChainMac, chainMacFromEnv } from '../crypto/chain-mac.js';
 import {
   appendToChain,
@@ -441,7 +441,7 @@ export function auditSequencerFromEnv(
   options: Omit<AuditSequencerProps, 'client' | 'tableName' | 'chainTableName' | 'mac'> = {},
 ): AuditSequencer {
   return new AuditSequencer({
-    client: platformDynamo(),
+    client: functionRuntime().dynamo,
     tableName: requireEnv('auditTable', env),
     chainTableName: requireEnv('auditChainTable', env),
     mac: chainMacFromEnv(env),

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { platformDynamo } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import { functionRuntime } from '../aws/runtime.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import { PLATFORM_RETENTION_DAYS, retentionDaysFor, type StoredEventItem } from '../domain/audit-chain.js';
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
@@ -128,7 +128,7 @@ export function auditRecorderFromEnv(deps: {
     tableName: requireEnv('auditTable', deps.env),
     chainTableName: requireEnv('auditChainTable', deps.env),
     tenantClients: deps.tenantClients,
-    platformClient: deps.platformClient ?? platformDynamo(),
+    platformClient: deps.platformClient ?? functionRuntime().dynamo,
     mac: deps.mac,
   });
 }

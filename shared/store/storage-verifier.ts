@@ -1,7 +1,7 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, type Credentials, type STSClient } from '@aws-sdk/client-sts';
-import { clientConfig } from '../aws/clients.js';
 import { optionalEnv } from '../aws/config.js';
+import { clientConfig } from '../aws/runtime.js';
 import { newVendId } from '../domain/ids.js';
 import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
 import { formatStorageRoot, type StorageRoot } from '../domain/storage-roots.js';

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { clientConfig, documentClient } from '../aws/clients.js';
 import { requireEnv } from '../aws/config.js';
+import { clientConfig, documentClient, functionRuntime } from '../aws/runtime.js';
 import { type TenantDataTables, tenantDataSessionPolicy } from '../domain/tenant-data-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 
@@ -91,7 +91,7 @@ export class TenantDataClients {
 /** Scoped clients configured from the function's environment (role and table ARNs). */
 export function tenantDataClientsFromEnv(): TenantDataClients {
   return new TenantDataClients({
-    sts: new STSClient(clientConfig()),
+    sts: functionRuntime().sts,
     roleArn: requireEnv('tenantDataRoleArn'),
     tables: {
       tenantDataTableArn: requireEnv('tenantDataTableArn'),

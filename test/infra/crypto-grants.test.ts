@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TENANT_KEY_USER_ROLE_ARNS_ENV } from '../../shared/crypto/tenant-keys.js';
+import { ENV_VARS } from '../../shared/aws/config.js';
 import { TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
 import type { Area } from '../../shared/http/route.js';
 import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
@@ -110,10 +110,10 @@ describe('crypto permissions live only on the functions that need them', () => {
       Properties: { Role: unknown; Environment: { Variables: Record<string, unknown> } };
     }[];
     const tenantsFn = functions.find(
-      (f) => f.Properties.Environment.Variables[TENANT_KEY_USER_ROLE_ARNS_ENV],
+      (f) => f.Properties.Environment.Variables[ENV_VARS.tenantKeyUserRoleArns],
     );
     expect(tenantsFn).toBeDefined();
-    const value = JSON.stringify(tenantsFn!.Properties.Environment.Variables[TENANT_KEY_USER_ROLE_ARNS_ENV]);
+    const value = JSON.stringify(tenantsFn!.Properties.Environment.Variables[ENV_VARS.tenantKeyUserRoleArns]);
     for (const area of ['connections', 'query'] as Area[]) {
       if (!statementsOf.has(area)) continue;
       const logicalId = (roleRefOf.get(area) as { Ref: string }).Ref;

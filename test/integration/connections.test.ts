@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 
@@ -19,7 +19,7 @@ const captured: string[] = [];
 const restores: (() => void)[] = [];
 
 const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
-const db = platformDynamo();
+const db = functionRuntime().dynamo;
 
 /** A password nobody could find in a log or table by chance. */
 function newPassword(): string {

@@ -1,7 +1,7 @@
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
+import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import {
@@ -26,7 +26,7 @@ afterAll(async () => {
 const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 
 async function scanAll(table: string) {
-  const { Items } = await platformDynamo().send(new ScanCommand({ TableName: table }));
+  const { Items } = await functionRuntime().dynamo.send(new ScanCommand({ TableName: table }));
   return Items ?? [];
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { networkOf, SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
 import { TooManyRequestsError } from '../../shared/errors.js';
 import { FailureBudgets } from '../../shared/services/failure-budgets.js';
@@ -16,7 +16,7 @@ describe('password-failure budgets over IPv6', () => {
     timeout: 300_000,
   }, async () => {
     const budgets = new FailureBudgets(
-      new IdentityStore(platformDynamo(), process.env.IDENTITY_TABLE!).rateWindows,
+      new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!).rateWindows,
     );
     const account = `ipv6-victim-${Date.now()}@example.test`;
     // The account is already "under attack" (more than 50 wrong passwords this hour): the strictest mode.

@@ -1,6 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { PERMISSIONS, type Permission } from '../../shared/domain/permissions.js';
 import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
 import {
@@ -27,7 +27,7 @@ const problemType = (res: { body: { type?: string } }) => res.body.type?.split('
 
 /** The tenant's items of one kind, straight from the table. */
 async function items(tenantId: string, prefix: string) {
-  const { Items } = await platformDynamo().send(
+  const { Items } = await functionRuntime().dynamo.send(
     new QueryCommand({
       TableName: process.env.TENANT_DATA_TABLE!,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
@@ -40,7 +40,7 @@ async function items(tenantId: string, prefix: string) {
 
 /** The tenant's audit events (every one is written with the change it records). */
 async function auditActions(tenantId: string) {
-  const { Items } = await platformDynamo().send(
+  const { Items } = await functionRuntime().dynamo.send(
     new QueryCommand({
       TableName: process.env.AUDIT_TABLE!,
       KeyConditionExpression: 'pk = :pk',
@@ -157,7 +157,9 @@ describe('API keys end with their creator’s access', () => {
     await api.request('DELETE', `/v1/tenants/${tenantId}/members/${member.userId}`, { token: owner.token });
     // Put the key item back as if its delete had been lost, then re-add the member.
     const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
-    await platformDynamo().send(new PutCommand({ TableName: process.env.TENANT_DATA_TABLE!, Item: item! }));
+    await functionRuntime().dynamo.send(
+      new PutCommand({ TableName: process.env.TENANT_DATA_TABLE!, Item: item! }),
+    );
     await addMember(api, owner, tenantId, member, 'admin');
     const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.key });
     expect(res.status).toBe(401);
@@ -353,7 +355,7 @@ describe('invitations', () => {
         await api.request('GET', `/v1/tenants/${tenantId}/invitations`, { token: users.owner.token })
       ).body.items.map((i: { invitationId: string }) => i.invitationId);
 
-    await platformDynamo().send(
+    await functionRuntime().dynamo.send(
       new UpdateCommand({
         TableName: process.env.TENANT_DATA_TABLE!,
         Key: { pk: tenantId, sk: `INVITE#${expired}` },
@@ -380,7 +382,7 @@ describe('invitations', () => {
     });
     // A demotion that lands after the withdrawal ran (here: written straight to the table) is caught by the
     // acceptance transaction itself.
-    await platformDynamo().send(
+    await functionRuntime().dynamo.send(
       new UpdateCommand({
         TableName: process.env.TENANT_DATA_TABLE!,
         Key: { pk: tenantId, sk: `MEMBER#${admin2.userId}` },

@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
@@ -37,7 +37,7 @@ const problemType = (res: { body: { type?: string } }) => res.body.type?.split('
  * method (`legacy`), or one that somehow got past both.
  */
 async function passwordOnlySession(user: TestUser, legacy = false): Promise<string> {
-  const identity = new IdentityStore(platformDynamo(), process.env.IDENTITY_TABLE!);
+  const identity = new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);
   const secret = newSecret();
   const now = Date.now();
   const sessionId = newId('s');
@@ -62,7 +62,7 @@ async function passwordOnlySession(user: TestUser, legacy = false): Promise<stri
 }
 
 async function events(logId: string, action: string) {
-  const { Items } = await platformDynamo().send(
+  const { Items } = await functionRuntime().dynamo.send(
     new QueryCommand({
       TableName: process.env.AUDIT_TABLE!,
       KeyConditionExpression: 'pk = :pk',

@@ -1,8 +1,8 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
 import { requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { TENANT_RECORD_TYPES } from '../../shared/domain/dynamo-query-compiler.js';
 import { permissionsOf, type Role } from '../../shared/domain/permissions.js';
 import { SelectQuery, type WhereNode } from '../../shared/domain/query-ast.js';
@@ -93,7 +93,7 @@ function itemsOf(tenant: string, marker: string, users: string[]) {
 
 async function put(table: string, items: Record<string, unknown>[]) {
   for (let i = 0; i < items.length; i += 25)
-    await platformDynamo().send(
+    await functionRuntime().dynamo.send(
       new BatchWriteCommand({
         RequestItems: { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) },
       }),

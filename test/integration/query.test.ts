@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
 import { requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
@@ -327,7 +327,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
   }, 30_000);
 
   it('audits queries with their shape, never values, rows or the password', async () => {
-    const { Items } = await platformDynamo().send(
+    const { Items } = await functionRuntime().dynamo.send(
       new QueryCommand({
         TableName: requireEnv('auditTable'),
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { retryAfterSeconds } from '../../shared/domain/sliding-window.js';
 import { RateWindows } from '../../shared/store/rate-windows.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
@@ -23,7 +23,7 @@ const WINDOW_MS = W * 1000;
 const BOUNDARY = (Math.floor(Date.now() / WINDOW_MS) + 10) * WINDOW_MS;
 
 function windowsAt(clock: { now: number }) {
-  return new RateWindows(platformDynamo(), process.env.IDENTITY_TABLE!, () => clock.now);
+  return new RateWindows(functionRuntime().dynamo, process.env.IDENTITY_TABLE!, () => clock.now);
 }
 
 describe('sliding-window counters (emulator)', () => {

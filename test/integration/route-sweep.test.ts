@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import {
   lowestRoleFor,
   PERMISSIONS,
@@ -74,7 +74,7 @@ describe('every tenant route', () => {
 
 /** Every item of the tenant's partition in the tenant-data and audit tables (less API keys' last use). */
 async function tenantState(tenantId: string): Promise<string> {
-  const db = platformDynamo();
+  const db = functionRuntime().dynamo;
   const items: Record<string, unknown>[] = [];
   for (const table of [process.env.TENANT_DATA_TABLE!, process.env.AUDIT_TABLE!]) {
     let startKey: Record<string, unknown> | undefined;

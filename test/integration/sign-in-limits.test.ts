@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
@@ -30,7 +30,7 @@ async function platformEvents(userId: string, action: string) {
   const items: Record<string, any>[] = [];
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await platformDynamo().send(
+    const page = await functionRuntime().dynamo.send(
       new QueryCommand({
         TableName: process.env.AUDIT_TABLE!,
         KeyConditionExpression: 'pk = :pk',

@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
@@ -23,7 +23,7 @@ import { startTestApi, type TestApi } from '../support/local-api.js';
  * before the session write) and let it go once the owner's action has answered.
  */
 let api: TestApi;
-const identity = () => new IdentityStore(platformDynamo(), process.env.IDENTITY_TABLE!);
+const identity = () => new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);
 
 beforeAll(async () => {
   api = await startTestApi();
@@ -79,7 +79,7 @@ async function signInHeldBeforeItsSession(user: TestUser, body: Record<string, s
 }
 
 async function signInFailures(userId: string) {
-  const { Items } = await platformDynamo().send(
+  const { Items } = await functionRuntime().dynamo.send(
     new QueryCommand({
       TableName: process.env.AUDIT_TABLE!,
       KeyConditionExpression: 'pk = :pk',
@@ -224,7 +224,9 @@ describe('the authorizer refuses a session of an older credential epoch', () => 
       ...(credentialEpoch === undefined ? {} : { credentialEpoch }),
     };
     session.pk = `SESSION#${session.sessionId}`;
-    await platformDynamo().send(new PutCommand({ TableName: process.env.IDENTITY_TABLE!, Item: session }));
+    await functionRuntime().dynamo.send(
+      new PutCommand({ TableName: process.env.IDENTITY_TABLE!, Item: session }),
+    );
     return sessionToken(session.sessionId, secret);
   }
 
@@ -237,7 +239,7 @@ describe('the authorizer refuses a session of an older credential epoch', () => 
       body: { currentPassword: owner.password, newPassword: 'yet-another-password-789!' },
     });
     expect(change.status, change.text).toBe(200);
-    const { Item } = await platformDynamo().send(
+    const { Item } = await functionRuntime().dynamo.send(
       new GetCommand({
         TableName: process.env.IDENTITY_TABLE!,
         Key: { pk: `USER#${owner.userId}`, sk: 'PROFILE' },

@@ -2,7 +2,7 @@ import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
+import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { newId } from '../../shared/domain/ids.js';
 import { permissionsOf } from '../../shared/domain/permissions.js';
 import { formatStorageRoot, rootsOverlap, type StorageRoot } from '../../shared/domain/storage-roots.js';
@@ -36,7 +36,7 @@ beforeAll(() => {
   const tenantClients = tenantDataClientsFromEnv();
   store = new StorageStore({
     tenantClients,
-    platformClient: platformDynamo(),
+    platformClient: functionRuntime().dynamo,
     tenantDataTable: process.env.TENANT_DATA_TABLE!,
     identityTable: process.env.IDENTITY_TABLE!,
   });

@@ -3,7 +3,7 @@ import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
+import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { newId } from '../../shared/domain/ids.js';
 import { storageNodeKey } from '../../shared/domain/item-layout.js';
@@ -23,7 +23,7 @@ import { startTestApi, type TestApi } from '../support/local-api.js';
  */
 let api: TestApi;
 let kms: KMSClient;
-const db = platformDynamo();
+const db = functionRuntime().dynamo;
 
 beforeAll(async () => {
   api = await startTestApi();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { platformDynamo } from '../../shared/aws/clients.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { EXPORT_FORMAT, EXPORT_URL_SECONDS } from '../../shared/services/tenant-export.js';
 import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
@@ -18,7 +18,7 @@ let api: TestApi;
 let s3: S3Client;
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
-const db = platformDynamo();
+const db = functionRuntime().dynamo;
 const secrets: string[] = [];
 
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientConfig, platformDynamo } from '../../shared/aws/clients.js';
+import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { parseKmsKeyArn, tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
 import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyPolicy } from '../../shared/domain/key-policy.js';
@@ -42,7 +42,7 @@ describe('tenant keys through the local API', () => {
       KeySpec: 'SYMMETRIC_DEFAULT',
     });
     const keyArn = KeyMetadata!.Arn!;
-    const { Item } = await platformDynamo().send(
+    const { Item } = await functionRuntime().dynamo.send(
       new GetCommand({ TableName: process.env.TENANT_DATA_TABLE!, Key: { pk: tenantId, sk: 'TENANT' } }),
     );
     expect(Item?.keyArn).toBe(keyArn);
@@ -90,7 +90,7 @@ describe('tenant keys through the local API', () => {
       body: { name: 'db', host: '127.0.0.1', database: 'd', user: 'u', password: 'bound-to-its-key-1' },
     });
     expect(created.status, created.text).toBe(201);
-    const { Item } = await platformDynamo().send(
+    const { Item } = await functionRuntime().dynamo.send(
       new GetCommand({
         TableName: process.env.TENANT_DATA_TABLE!,
         Key: { pk: first, sk: `CONNECTION#${created.body.connectionId}` },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { MAX_BATCH } from '../../../shared/store/audit-sequencer.js';
 import { expectChainOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
@@ -9,7 +9,7 @@ describe('concurrent appends', () => {
     timeout: 240_000,
   }, async () => {
     // Prepare
-    const db = platformDynamo();
+    const db = functionRuntime().dynamo;
     const store = storeFromEnv();
     const scope = newScope();
     await Promise.all(Array.from({ length: 200 }, (_, i) => store.record(scope, sampleEvent(i))));

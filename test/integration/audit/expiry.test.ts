@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { CHECKPOINT_PREFIX, chainSk, utcDay } from '../../../shared/domain/audit-chain.js';
 import type { Plan } from '../../../shared/domain/plans.js';
 import type { TenantScope } from '../../../shared/domain/tenant-scope.js';
@@ -11,7 +11,7 @@ import { itemsOf, newScope, remove, sampleEvent, sequencerFromEnv, storeFromEnv 
 let db: DynamoDBDocumentClient;
 
 beforeAll(() => {
-  db = platformDynamo();
+  db = functionRuntime().dynamo;
 });
 
 const DAY_MS = 86_400_000;

@@ -1,7 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { canonicalJson } from '../../../shared/domain/audit-chain.js';
 import { AUDIT_CSV_COLUMNS, unneutraliseCell } from '../../../shared/domain/audit-csv.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   tenant = await tenantWithEveryRole(api, 'Audited');
   other = await tenantWithEveryRole(api, 'Elsewhere');
   store = storeFromEnv();
-  db = platformDynamo();
+  db = functionRuntime().dynamo;
 });
 afterAll(async () => {
   await api.close();

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { chainSk, eventSk, ulidFloor, ulidTimeMs } from '../../../shared/domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
 import { buildEventItem } from '../../../shared/store/audit-event-item.js';
@@ -12,13 +12,17 @@ let db: DynamoDBDocumentClient;
 let store: AuditStore;
 
 beforeAll(() => {
-  db = platformDynamo();
+  db = functionRuntime().dynamo;
   store = storeFromEnv();
 });
 
 // Small batches: the emulator copies the whole table for every item of a transaction, so big batches on
 // a growing table are slow there (not in DynamoDB). The batch limit itself is tested with MAX_BATCH.
-function sequencer(client: DynamoDBDocumentClient = platformDynamo(), graceMs?: number, batchSize = 10) {
+function sequencer(
+  client: DynamoDBDocumentClient = functionRuntime().dynamo,
+  graceMs?: number,
+  batchSize = 10,
+) {
   return sequencerFromEnv({ client, graceMs, batchSize });
 }
 
@@ -60,7 +64,7 @@ describe('audit sequencer against the emulator', () => {
     // each other when they really run at once, DynamoDB's are).
     const scope = newScope();
     await Promise.all(Array.from({ length: 60 }, (_, i) => store.record(scope, sampleEvent(i))));
-    const clientA = platformDynamo();
+    const clientA = functionRuntime().dynamo;
     const b = sequencer();
     const bReports: Awaited<ReturnType<AuditSequencer['sequence']>>[] = [];
     let transactions = 0;
@@ -94,7 +98,7 @@ describe('audit sequencer against the emulator', () => {
     for (let i = 0; i < 3; i++) await store.record(scope, sampleEvent(i));
     await sequencer().sequence(scope.tenantId);
     for (let i = 3; i < 6; i++) await store.record(scope, sampleEvent(i));
-    const client = platformDynamo();
+    const client = functionRuntime().dynamo;
     let interfered = false;
     client.middlewareStack.add(
       (next) => async (args: any) => {
@@ -128,7 +132,7 @@ describe('audit sequencer against the emulator', () => {
       // Prepare
       const scope = newScope();
       await Promise.all(Array.from({ length: 35 }, (_, i) => store.record(scope, sampleEvent(i))));
-      const crashing = platformDynamo();
+      const crashing = functionRuntime().dynamo;
       crashOnTransaction(crashing, 2, when);
 
       // Act
@@ -174,7 +178,7 @@ describe('audit sequencer against the emulator', () => {
     // Prepare: an id older than the watermark minus the grace window.
     const scope = newScope();
     for (let i = 0; i < 2; i++) await store.record(scope, sampleEvent(i));
-    const seq = sequencer(platformDynamo(), 60_000);
+    const seq = sequencer(functionRuntime().dynamo, 60_000);
     await seq.sequence(scope.tenantId);
     const late1 = buildEventItem(scope.tenantId, sampleEvent(98), 30, Date.now() - 10 * 60_000);
     const late2 = buildEventItem(scope.tenantId, sampleEvent(97), 30, Date.now() - 20 * 60_000);

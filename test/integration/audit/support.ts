@@ -1,6 +1,6 @@
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { chainMacFromEnv } from '../../../shared/crypto/chain-mac.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
@@ -20,7 +20,7 @@ export function storeFromEnv(now?: () => number): AuditStore {
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     tenantClients: tenantDataClientsFromEnv(),
-    platformClient: platformDynamo(),
+    platformClient: functionRuntime().dynamo,
     mac: chainMacFromEnv(),
     now,
   });
@@ -31,7 +31,7 @@ export function sequencerFromEnv(
   options: Partial<Omit<AuditSequencerProps, 'tableName' | 'chainTableName'>> = {},
 ): AuditSequencer {
   return new AuditSequencer({
-    client: platformDynamo(),
+    client: functionRuntime().dynamo,
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
     mac: chainMacFromEnv(),

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import {
   CHECKPOINT_STATEMENT,
   chainHash,
@@ -27,7 +27,7 @@ let db: DynamoDBDocumentClient;
 let store: AuditStore;
 
 beforeAll(() => {
-  db = platformDynamo();
+  db = functionRuntime().dynamo;
   store = storeFromEnv();
 });
 

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { platformDynamo } from '../../../shared/aws/clients.js';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
 import type { TenantCaller } from '../../../shared/domain/caller.js';
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { ValidationError } from '../../../shared/errors.js';
@@ -13,7 +13,7 @@ let db: DynamoDBDocumentClient;
 let store: AuditStore;
 
 beforeAll(() => {
-  db = platformDynamo();
+  db = functionRuntime().dynamo;
   store = storeFromEnv();
 });
 

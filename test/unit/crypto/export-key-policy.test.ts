@@ -8,7 +8,8 @@ import { createValidatedPolicy, validateResourcePolicy } from '@cloud-copilot/ia
 import { runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { TENANT_EXPORT_ROLE_ARNS_ENV, tenantKeysFromEnv } from '../../../shared/crypto/tenant-keys.js';
+import { ENV_VARS } from '../../../shared/aws/config.js';
+import { tenantKeysFromEnv } from '../../../shared/crypto/tenant-keys.js';
 import {
   KeyPolicyInputError,
   tenantExportPrefix,
@@ -190,7 +191,7 @@ describe('tenant keys made at tenant creation', () => {
   it('carry the export statement for EXPORT_BUCKET and TENANT_EXPORT_ROLE_ARNS, in the platform key’s region', async () => {
     const policy = await createdPolicy({
       EXPORT_BUCKET: BUCKET,
-      [TENANT_EXPORT_ROLE_ARNS_ENV]: TENANTS_ROLE,
+      [ENV_VARS.tenantExportRoleArns]: TENANTS_ROLE,
     });
     expect(policy.Statement.at(-1)).toEqual(tenantKeyPolicy(input).Statement.at(-1));
   });

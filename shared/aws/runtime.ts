@@ -1,0 +1,116 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { KMS } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { tracer } from '../observability.js';
+import { ENV_VARS, type EnvName } from './config.js';
+
+/**
+ * Settings shared by every AWS client of a function: the emulator endpoint in local mode (none in AWS),
+ * three attempts, and connections kept alive between invocations of a warm function.
+ */
+export function clientConfig(
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider,
+  env: NodeJS.ProcessEnv = process.env,
+) {
+  const endpoint = env[ENV_VARS.endpoint] || undefined;
+  return {
+    ...(endpoint ? { endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+    maxAttempts: 3,
+    requestHandler: { httpAgent: { keepAlive: true }, httpsAgent: { keepAlive: true } },
+  };
+}
+
+/** A DynamoDB document client that drops undefined attributes instead of failing on them. */
+export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+/**
+ * What one function runs on: its environment, read once from the one registry of variable names
+ * (shared/aws/config.ts), and one client per AWS service, each traced with the Powertools tracer and
+ * built at first use. The clients carry the function role's credentials; tenant-scoped DynamoDB clients
+ * are made per tenant (shared/store/tenant-data-client.ts).
+ */
+export class FunctionRuntime {
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #clients = new Map<string, unknown>();
+
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    // Only the registry's variables, copied once: later changes to the process environment are not seen.
+    this.#env = Object.fromEntries(Object.values(ENV_VARS).map((name) => [name, env[name]]));
+  }
+
+  /** A required setting; throws naming its variable when absent. */
+  require(name: EnvName): string {
+    const value = this.#env[ENV_VARS[name]];
+    if (!value) throw new Error(`Missing environment variable ${ENV_VARS[name]}`);
+    return value;
+  }
+
+  /** An optional setting. */
+  optional(name: EnvName): string | undefined {
+    return this.#env[ENV_VARS[name]] || undefined;
+  }
+
+  /** The environment as read (the registry's variables only). */
+  get env(): NodeJS.ProcessEnv {
+    return this.#env;
+  }
+
+  /** Client settings for this function (credentials other than the role's, e.g. a tenant's, if given). */
+  clientConfig(credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider) {
+    return clientConfig(credentials, this.#env);
+  }
+
+  /** The function role's DynamoDB document client (identity table, auth lookups, platform log, sequencer). */
+  get dynamo(): DynamoDBDocumentClient {
+    return this.#client('dynamo', () =>
+      documentClient(tracer.captureAWSv3Client(new DynamoDBClient(this.clientConfig()))),
+    );
+  }
+
+  get sts(): STSClient {
+    return this.#client('sts', () => tracer.captureAWSv3Client(new STSClient(this.clientConfig())));
+  }
+
+  get iam(): IAMClient {
+    return this.#client('iam', () => tracer.captureAWSv3Client(new IAMClient(this.clientConfig())));
+  }
+
+  /** KMS (the aggregated client, which is also a KMSClient). */
+  get kms(): KMS {
+    return this.#client('kms', () => tracer.captureAWSv3Client(new KMS(this.clientConfig())));
+  }
+
+  /** S3; the local emulator serves buckets by path only, AWS uses virtual-hosted URLs. */
+  get s3(): S3Client {
+    return this.#client('s3', () =>
+      tracer.captureAWSv3Client(
+        new S3Client({ ...this.clientConfig(), forcePathStyle: this.optional('endpoint') !== undefined }),
+      ),
+    );
+  }
+
+  #client<T>(name: string, make: () => T): T {
+    if (!this.#clients.has(name)) this.#clients.set(name, make());
+    return this.#clients.get(name) as T;
+  }
+}
+
+let current: FunctionRuntime | undefined;
+
+/**
+ * This function's runtime, made at first use (at module load of a handler, after Lambda, or local mode,
+ * has set the environment): one per process, so every part of a function shares its clients.
+ */
+export function functionRuntime(): FunctionRuntime {
+  current ??= new FunctionRuntime();
+  return current;
+}
