@@ -84,7 +84,7 @@ export const storageSection: BenchSection = {
       const platform = functionRuntime().dynamo;
       const access = tenantStorageAccessFromEnv({
         tenantClients,
-        iam: functionRuntime().iam,
+        iam: functionRuntime().client(IAMClient),
         grant: {
           bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
           storageKeyArn: process.env.STORAGE_KEY_ARN!,
@@ -98,7 +98,7 @@ export const storageSection: BenchSection = {
           identityTable: process.env.IDENTITY_TABLE!,
         }),
         vendor: new StorageCredentialVendor({
-          sts: functionRuntime().sts,
+          sts: functionRuntime().client(STSClient),
           storageKeyArn: process.env.STORAGE_KEY_ARN!,
           recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
         }),

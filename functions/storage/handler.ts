@@ -1,3 +1,5 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
 import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
@@ -29,12 +31,12 @@ const platform = functionRuntime().dynamo;
 const tenantDataTable = requireEnv('tenantDataTable');
 const managedBucket = requireEnv('storageBucket');
 const storageKeyArn = requireEnv('storageKeyArn');
-const sts = functionRuntime().sts;
+const sts = functionRuntime().client(STSClient);
 // This function is the one that creates tenant storage roles (never deletes them), granting the managed
 // bucket's tenant prefix and its key.
 const access = tenantStorageAccessFromEnv({
   tenantClients,
-  iam: functionRuntime().iam,
+  iam: functionRuntime().client(IAMClient),
   grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
 });
 const cacheEntries = Number(optionalEnv('storageCredentialCacheEntries') ?? 2000);

@@ -1,3 +1,5 @@
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
@@ -33,7 +35,7 @@ const tenants = new TenantStore(tenantClients, tenantDataTable);
 const keys = tenantKeysFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
 // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
-const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: functionRuntime().iam });
+const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: functionRuntime().client(IAMClient) });
 const service = new TenancyService({
   tenants,
   identity,
@@ -69,7 +71,7 @@ const exports = new TenantExportService({
   audit,
   auditLog: audit,
   archives: new TenantExportArchives({
-    s3: functionRuntime().s3,
+    s3: functionRuntime().client(S3Client),
     bucket: requireEnv('exportBucket'),
   }),
 });

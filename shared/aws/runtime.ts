@@ -1,8 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { KMS } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
-import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { tracer } from '../observability.js';
@@ -25,6 +21,9 @@ export function clientConfig(
   };
 }
 
+/** What a client of this runtime is configured with (S3 reads `forcePathStyle`; other clients ignore it). */
+export type ClientSettings = ReturnType<typeof clientConfig> & { forcePathStyle: boolean };
+
 /** A DynamoDB document client that drops undefined attributes instead of failing on them. */
 export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, {
@@ -40,7 +39,7 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
  */
 export class FunctionRuntime {
   readonly #env: NodeJS.ProcessEnv;
-  readonly #clients = new Map<string, unknown>();
+  readonly #clients = new Map<unknown, unknown>();
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     // Only the registry's variables, copied once: later changes to the process environment are not seen.
@@ -71,36 +70,27 @@ export class FunctionRuntime {
 
   /** The function role's DynamoDB document client (identity table, auth lookups, platform log, sequencer). */
   get dynamo(): DynamoDBDocumentClient {
-    return this.#client('dynamo', () =>
+    return this.#client(DynamoDBDocumentClient, () =>
       documentClient(tracer.captureAWSv3Client(new DynamoDBClient(this.clientConfig()))),
     );
   }
 
-  get sts(): STSClient {
-    return this.#client('sts', () => tracer.captureAWSv3Client(new STSClient(this.clientConfig())));
-  }
-
-  get iam(): IAMClient {
-    return this.#client('iam', () => tracer.captureAWSv3Client(new IAMClient(this.clientConfig())));
-  }
-
-  /** KMS (the aggregated client, which is also a KMSClient). */
-  get kms(): KMS {
-    return this.#client('kms', () => tracer.captureAWSv3Client(new KMS(this.clientConfig())));
-  }
-
-  /** S3; the local emulator serves buckets by path only, AWS uses virtual-hosted URLs. */
-  get s3(): S3Client {
-    return this.#client('s3', () =>
+  /**
+   * This function's client of one AWS service, by its client class (`runtime.client(STSClient)`); made at
+   * first use, then shared. The caller imports the class, so a function bundles only the clients it uses.
+   * S3 clients address buckets by path when an endpoint (the local emulator) is set; AWS uses virtual hosts.
+   */
+  client<C extends { send: unknown }>(Client: new (config: ClientSettings) => C): C {
+    return this.#client(Client, () =>
       tracer.captureAWSv3Client(
-        new S3Client({ ...this.clientConfig(), forcePathStyle: this.optional('endpoint') !== undefined }),
+        new Client({ ...this.clientConfig(), forcePathStyle: this.optional('endpoint') !== undefined }),
       ),
     );
   }
 
-  #client<T>(name: string, make: () => T): T {
-    if (!this.#clients.has(name)) this.#clients.set(name, make());
-    return this.#clients.get(name) as T;
+  #client<T>(key: unknown, make: () => T): T {
+    if (!this.#clients.has(key)) this.#clients.set(key, make());
+    return this.#clients.get(key) as T;
   }
 }
 

@@ -1,9 +1,4 @@
-import {
-  GenerateMacCommand,
-  type KMSClient,
-  KMSInvalidMacException,
-  VerifyMacCommand,
-} from '@aws-sdk/client-kms';
+import { GenerateMacCommand, KMSClient, KMSInvalidMacException, VerifyMacCommand } from '@aws-sdk/client-kms';
 import { requireEnv } from '../aws/config.js';
 import { functionRuntime } from '../aws/runtime.js';
 import { AUDIT_MAC_KEY } from '../domain/audit-mac-key.js';
@@ -70,5 +65,8 @@ export class KmsChainMac implements ChainMac {
 
 /** The audit MAC key from the environment (AUDIT_MAC_KEY_ARN). */
 export function chainMacFromEnv(env: NodeJS.ProcessEnv = process.env): KmsChainMac {
-  return new KmsChainMac({ kms: functionRuntime().kms, keyId: requireEnv('auditMacKeyArn', env) });
+  return new KmsChainMac({
+    kms: functionRuntime().client(KMSClient),
+    keyId: requireEnv('auditMacKeyArn', env),
+  });
 }

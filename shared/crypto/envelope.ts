@@ -7,7 +7,7 @@ import {
   KmsKeyringNode,
   NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
-import type { KMS } from '@aws-sdk/client-kms';
+import { KMS } from '@aws-sdk/client-kms';
 import { requireEnv } from '../aws/config.js';
 import { functionRuntime } from '../aws/runtime.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
@@ -381,7 +381,7 @@ export function platformCrypto(options: { cipher: EnvelopeCipher; platformKeyArn
 
 /** An EnvelopeCipher on an aggregated KMS client configured for this environment (emulator endpoint locally). */
 export function envelopeCipherFromEnv(): EnvelopeCipher {
-  return new EnvelopeCipher({ kms: functionRuntime().kms });
+  return new EnvelopeCipher({ kms: functionRuntime().client(KMS) });
 }
 
 /** Platform-secret encryption configured from PLATFORM_KEY_ARN; call once at module load. */

@@ -4,7 +4,7 @@ import {
   DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyRotationCommand,
-  type KMSClient,
+  KMSClient,
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
@@ -206,7 +206,7 @@ export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTena
     .filter(Boolean);
   const exportBucket = optionalEnv('exportBucket', env);
   return new KmsTenantKeys({
-    kms: functionRuntime().kms,
+    kms: functionRuntime().client(KMSClient),
     stage,
     accountId,
     partition,

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { requireEnv } from '../aws/config.js';
 import { clientConfig, documentClient, functionRuntime } from '../aws/runtime.js';
@@ -91,7 +91,7 @@ export class TenantDataClients {
 /** Scoped clients configured from the function's environment (role and table ARNs). */
 export function tenantDataClientsFromEnv(): TenantDataClients {
   return new TenantDataClients({
-    sts: functionRuntime().sts,
+    sts: functionRuntime().client(STSClient),
     roleArn: requireEnv('tenantDataRoleArn'),
     tables: {
       tenantDataTableArn: requireEnv('tenantDataTableArn'),
