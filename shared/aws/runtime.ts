@@ -94,13 +94,20 @@ export class FunctionRuntime {
   }
 }
 
-let current: FunctionRuntime | undefined;
+let current: { runtime: FunctionRuntime; read: string } | undefined;
+
+/** The registry's variables as one string, to tell whether the environment changed. */
+const registryValues = (env: NodeJS.ProcessEnv) =>
+  JSON.stringify(Object.values(ENV_VARS).map((name) => env[name]));
 
 /**
  * This function's runtime, made at first use (at module load of a handler, after Lambda, or local mode,
- * has set the environment): one per process, so every part of a function shares its clients.
+ * has set the environment): one per process, so every part of a function shares its clients. Only where a
+ * process provisions a fresh emulator again (the bench, test files) does the environment change; a new
+ * runtime is then made for it.
  */
 export function functionRuntime(): FunctionRuntime {
-  current ??= new FunctionRuntime();
-  return current;
+  const read = registryValues(process.env);
+  if (current?.read !== read) current = { runtime: new FunctionRuntime(process.env), read };
+  return current.runtime;
 }
