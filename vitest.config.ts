@@ -10,8 +10,9 @@ export default defineConfig({
       exclude: ['shared/sdk/dist/**', '**/*.d.ts'],
       reporter: ['text-summary', 'json-summary'],
       reportOnFailure: true,
-      // The floor: lines covered today, measured (test/README.md). Raise it when coverage rises.
-      thresholds: { lines: 57 },
+      // The floor: the whole suite covered 95.7 % of lines (16036/16756) when it was set (test/README.md).
+      // Raise it when coverage rises; never lower it to land a change.
+      thresholds: { lines: 95 },
     },
     projects: [
       {
