@@ -1,5 +1,6 @@
 import type { App, Environment } from 'aws-cdk-lib';
 import { TenantId } from '../shared/schemas/common.js';
+import type { MailSettings } from './constructs/mail-identity.js';
 import { StatefulStack } from './stacks/stateful-stack.js';
 import { StatelessStack } from './stacks/stateless-stack.js';
 import { TenantKeysStack } from './stacks/tenant-keys-stack.js';
@@ -9,7 +10,20 @@ export const CONTEXT_KEYS = {
   stage: 'strongroom:stage',
   regions: 'strongroom:regions',
   preProvisionedTenants: 'strongroom:preProvisionedTenants',
+  /** The domain SES sends from (an SES domain identity is created for it). */
+  mailDomain: 'strongroom:mailDomain',
+  /** The console's base URL (`https://…/console/`), where mail links point. */
+  consoleUrl: 'strongroom:consoleUrl',
 } as const;
+
+/**
+ * Mail settings of a configuration that names none (tests, a first synth): a reserved example domain that
+ * no one can verify, so nothing is ever sent from it. A real deployment sets both context keys.
+ */
+export const EXAMPLE_MAIL: MailSettings = {
+  domain: 'strongroom.example.com',
+  consoleUrl: 'https://strongroom.example.com/console/',
+};
 
 /** A tenant whose KMS key CDK creates, in the tenant's home region. */
 export interface PreProvisionedTenant {
@@ -27,6 +41,8 @@ export interface StrongroomConfig {
   projectRoot?: string;
   /** Tenants whose keys CDK makes (`parsePreProvisionedTenants`). @default none */
   preProvisionedTenants?: readonly PreProvisionedTenant[];
+  /** @default EXAMPLE_MAIL */
+  mail?: MailSettings;
 }
 
 export interface RegionStacks {
@@ -42,6 +58,11 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
   if (!/^[a-z0-9-]{1,32}$/.test(config.stage)) throw new Error(`stage must be kebab-case: ${config.stage}`);
   if (config.regions.length === 0) throw new Error('no region configured (context strongroom:regions)');
   const tenants = config.preProvisionedTenants ?? [];
+  const mail = config.mail ?? EXAMPLE_MAIL;
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(mail.domain))
+    throw new Error(`${CONTEXT_KEYS.mailDomain}: not a domain name: ${JSON.stringify(mail.domain)}`);
+  if (!/^https:\/\/[^/]+\/.*$/.test(mail.consoleUrl))
+    throw new Error(`${CONTEXT_KEYS.consoleUrl}: not an https URL: ${JSON.stringify(mail.consoleUrl)}`);
   for (const { tenantId, region } of tenants) {
     if (!TenantId.safeParse(tenantId).success)
       throw new Error(`not a tenant id: ${JSON.stringify(tenantId)}`);
@@ -59,6 +80,7 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       env,
       stage: config.stage,
       stateful: stateful.resources,
+      mail,
       projectRoot: config.projectRoot,
       description: `Strongroom ${config.stage} functions, API, WAF, alarms and the console distribution (${region})`,
     });
@@ -94,7 +116,17 @@ export function configFromContext(app: App, account = process.env.CDK_DEFAULT_AC
       app.node.tryGetContext(CONTEXT_KEYS.preProvisionedTenants),
       regions,
     ),
+    ...mailFromContext(app),
   };
+}
+
+function mailFromContext(app: App): { mail?: MailSettings } {
+  const domain = app.node.tryGetContext(CONTEXT_KEYS.mailDomain) as string | undefined;
+  const consoleUrl = app.node.tryGetContext(CONTEXT_KEYS.consoleUrl) as string | undefined;
+  if (domain === undefined && consoleUrl === undefined) return {};
+  if (!domain || !consoleUrl)
+    throw new Error(`set both ${CONTEXT_KEYS.mailDomain} and ${CONTEXT_KEYS.consoleUrl}, or neither`);
+  return { mail: { domain: String(domain), consoleUrl: String(consoleUrl) } };
 }
 
 /**

@@ -53,6 +53,17 @@ export class ForbiddenError extends HttpProblemError {
   }
 }
 
+/** 403 `email-unverified`: the action needs an address its owner has proved (a verification link). */
+export class EmailUnverifiedError extends ForbiddenError {
+  constructor(action: string) {
+    super(
+      `Verify your e-mail address before you ${action}: open the link we mailed you, or ask for a new one (POST /v1/me/email/verification).`,
+      'email-unverified',
+    );
+    this.name = 'EmailUnverifiedError';
+  }
+}
+
 export class NotFoundError extends HttpProblemError {
   constructor(detail = 'The resource does not exist.') {
     super(404, 'not-found', 'Not Found', { detail });

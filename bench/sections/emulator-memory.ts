@@ -68,11 +68,16 @@ function call(apiUrl: string, method: string, path: string, body?: unknown, toke
 const mib = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : (bytes / 1024 ** 2).toFixed(0));
 
 export async function run(): Promise<BenchTable> {
-  const system = await startLocalSystem({ apiPort: await freePort(), motoPort: await freePort() });
+  const system = await startLocalSystem({
+    apiPort: await freePort(),
+    motoPort: await freePort(),
+    smtpPort: 0,
+    inboxPort: 0,
+  });
   const rows: string[][] = [];
   try {
     const rss = () => system.emulatorResidentBytes?.();
-    const demo = await seedDemo(system.apiUrl);
+    const demo = await seedDemo(system.apiUrl, system.inbox.apiUrl);
     const t = `/v1/tenants/${demo.tenantId}`;
     const token = demo.token;
     const keys: string[] = [];

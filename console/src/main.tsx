@@ -11,6 +11,12 @@ import { AccountScreen } from './screens/account';
 import { ApiKeysScreen } from './screens/api-keys';
 import { AuditScreen } from './screens/audit';
 import { ConnectionsScreen } from './screens/connections';
+import {
+  ForgotPasswordScreen,
+  ResetPasswordScreen,
+  VerifyEmailBanner,
+  VerifyEmailScreen,
+} from './screens/email-links';
 import { InvitationsScreen } from './screens/invitations';
 import { MembersScreen } from './screens/members';
 import { SessionsScreen } from './screens/sessions';
@@ -54,7 +60,13 @@ function App() {
   }, []);
 
   if (me === undefined) return <Loading label="Loading the console…" />;
+  // Links from mails work signed in or not.
+  const verifying = match('/verify-email/:token', path);
+  if (verifying) return <VerifyEmailScreen token={verifying.token!} onVerified={refresh} />;
+  const resetting = match('/reset-password/:token', path);
+  if (resetting) return <ResetPasswordScreen token={resetting.token!} />;
   if (me === null) {
+    if (path === '/forgot-password') return <ForgotPasswordScreen />;
     if (path === '/sign-up')
       return (
         <SignUpScreen
@@ -124,6 +136,7 @@ function Shell({ path }: { path: string }) {
         </div>
       </header>
       <main id="main" tabIndex={-1}>
+        {!me.user.emailVerified && <VerifyEmailBanner email={me.user.email} />}
         {body}
       </main>
     </>

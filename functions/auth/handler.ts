@@ -14,21 +14,31 @@ import {
   requireConsoleOrigin,
   sessionCookie,
 } from '../../shared/http/session-cookie.js';
+import { mailFromEnv } from '../../shared/mail/from-env.js';
 import * as routes from '../../shared/schemas/auth.js';
+import { AccountEmailService } from '../../shared/services/account-email.js';
 import { IdentityService } from '../../shared/services/identity.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 
 const identity = identityStoreFromEnv();
+const audit = auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() });
+const email = new AccountEmailService({
+  identity,
+  audit,
+  ...mailFromEnv(),
+  rateLimiter: rateLimiterFromEnv(identity),
+});
 const service = new IdentityService({
   identity,
   lookups: new AuthLookups(functionRuntime().dynamo, {
     identity: requireEnv('identityTable'),
     tenantData: requireEnv('tenantDataTable'),
   }),
-  audit: auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() }),
+  audit,
   secrets: platformCryptoFromEnv(),
+  email,
 });
 
 /** Sign-up, sign-in, sessions, password and MFA: `/v1/auth/*` and `/v1/me/*`. */
@@ -104,5 +114,21 @@ export const handler = createApiHandler({
       await service.removeTotp(requirePrincipal(auth), body, { ip: sourceIp, userAgent });
       return { status: 204 };
     }),
+    implement(routes.resendVerification, async ({ auth, sourceIp, userAgent }) => ({
+      status: 202,
+      body: await email.resendVerification(requirePrincipal(auth).userId, { ip: sourceIp, userAgent }),
+    })),
+    implement(routes.verifyEmail, async ({ body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await email.confirmVerification(body.token, { ip: sourceIp, userAgent }),
+    })),
+    implement(routes.requestPasswordReset, async ({ body, sourceIp, userAgent }) => ({
+      status: 202,
+      body: await email.requestReset(body, { ip: sourceIp, userAgent }),
+    })),
+    implement(routes.confirmPasswordReset, async ({ body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await email.confirmReset(body, { ip: sourceIp, userAgent }),
+    })),
   ],
 });

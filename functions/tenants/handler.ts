@@ -13,6 +13,7 @@ import {
   tenantCaller,
 } from '../../shared/http/auth.js';
 import type { AuthContext } from '../../shared/http/auth-context.js';
+import { mailFromEnv } from '../../shared/mail/from-env.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
@@ -49,6 +50,7 @@ const invitations = new InvitationService({
   lookups: new AuthLookups(platform, { identity: requireEnv('identityTable'), tenantData: tenantDataTable }),
   audit,
   rateLimiter: rateLimiterFromEnv(identity),
+  mail: mailFromEnv(),
 });
 const storage = new StorageStore({
   tenantClients,

@@ -23,9 +23,11 @@ export const ESM_REQUIRE_BANNER = [
 /**
  * Modules left out of every bundle. The AWS SDK is NOT among them: bundling the few clients a function
  * uses (tree-shaken, minified) starts faster than loading the runtime's full copy, and pins the version
- * we tested. `pg-native` is pg's optional native binding, which we never use.
+ * we tested. `pg-native` is pg's optional native binding, which we never use. `nodemailer` carries mail
+ * to the local inbox in local mode only (shared/mail/smtp-mailer.ts loads it on first use); deployed
+ * functions send through SES and never load it.
  */
-export const EXTERNAL_MODULES: readonly string[] = ['pg-native'];
+export const EXTERNAL_MODULES: readonly string[] = ['pg-native', 'nodemailer'];
 
 /** Prefer ESM entry points so esbuild can tree-shake. */
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];

@@ -11,21 +11,33 @@ async function main() {
   const motoPort = Number(process.env.STRONGROOM_MOTO_PORT ?? 4566);
   const host = process.env.STRONGROOM_HOST ?? '127.0.0.1';
   const awsEndpoint = process.env.STRONGROOM_AWS_ENDPOINT || undefined;
+  const smtpPort = Number(process.env.STRONGROOM_SMTP_PORT ?? 1025);
+  const inboxPort = Number(process.env.STRONGROOM_INBOX_PORT ?? 1080);
   const log = (line: string) => process.stdout.write(`${line}\n`);
 
   log('Starting Strongroom locally…');
   // The console is built afresh into a directory of this run (removed on exit), so it always matches the API.
   const consoleDir = await mkdtemp(path.join(tmpdir(), 'strongroom-console-'));
   await buildConsole(consoleDir);
-  const system = await startLocalSystem({ host, apiPort, motoPort, awsEndpoint, log, consoleDir });
+  const system = await startLocalSystem({
+    host,
+    apiPort,
+    motoPort,
+    awsEndpoint,
+    log,
+    consoleDir,
+    smtpPort,
+    inboxPort,
+  });
   log('');
   log(`  Console        ${system.consoleUrl}`);
   log(`  API            ${system.apiUrl}`);
+  log(`  Mail inbox     ${system.inbox.webUrl}  (every mail the system sends lands here)`);
   log(`  AWS emulator   ${system.awsEndpoint}${awsEndpoint ? ' (yours)' : ' (moto, started here)'}`);
   log(
     `  Tables         ${system.env.IDENTITY_TABLE}, ${system.env.TENANT_DATA_TABLE}, ${system.env.AUDIT_TABLE}, ${system.env.AUDIT_CHAIN_TABLE}`,
   );
-  const demo = await seedDemo(system.apiUrl);
+  const demo = await seedDemo(system.apiUrl, system.inbox.apiUrl);
   log('');
   log('Demo tenant (new every run):');
   log(`  owner e-mail   ${demo.email}`);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { linkIn, takeMail } from './inbox-reader.js';
 
 export interface DemoSeed {
   email: string;
@@ -50,14 +51,18 @@ function call(
 }
 
 /**
- * Seeds a demo owner and tenant through the public API, as a person would: register, sign in, create
- * a tenant. The password is random per run and printed once by `npm run local`.
+ * Seeds a demo owner and tenant through the public API, as a person would: register, open the
+ * verification link mailed to the local inbox, sign in, create a tenant. The password is random per run
+ * and printed once by `npm run local`.
  */
-export async function seedDemo(apiUrl: string): Promise<DemoSeed> {
+export async function seedDemo(apiUrl: string, inboxApiUrl: string): Promise<DemoSeed> {
   const email = 'owner@demo.strongroom.local';
   const password = `demo-${randomBytes(9).toString('base64url')}`;
   const registered = await call(apiUrl, 'POST', '/v1/auth/register', { email, password, name: 'Demo Owner' });
   if (registered.status !== 202) throw new Error(`seeding: register answered ${registered.status}`);
+  const { token } = linkIn(await takeMail(inboxApiUrl, email, /^Verify/), '/verify-email');
+  const verified = await call(apiUrl, 'POST', '/v1/auth/verify-email', { token });
+  if (verified.status !== 200) throw new Error(`seeding: verify-email answered ${verified.status}`);
   const login = await call(apiUrl, 'POST', '/v1/auth/login', { email, password });
   if (login.status !== 200) throw new Error(`seeding: login answered ${login.status}`);
   const tenant = await call(apiUrl, 'POST', '/v1/tenants', { name: 'Demo' }, login.body.token);

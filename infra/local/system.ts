@@ -6,6 +6,7 @@ import { startLocalSequencer } from '../../shared/store/audit-sequencer.js';
 import { CONSOLE_BASE_PATH } from '../console/site.js';
 import { consoleFileServer } from './console-files.js';
 import { AREA_HANDLERS } from './handlers.js';
+import { type MailInbox, startMailInbox } from './mail-inbox.js';
 import { type MotoHandle, portIsFree, startMoto, watchEmulatorMemory } from './moto.js';
 import { provisionLocal } from './provision.js';
 import { createLocalApiServer } from './server.js';
@@ -23,12 +24,21 @@ export interface LocalSystemOptions {
   log?: (line: string) => void;
   /** A built console to serve under /console/ (see buildConsole). */
   consoleDir?: string;
+  /** The local inbox's SMTP port (0: any free one). @default 1025 */
+  smtpPort?: number;
+  /** The local inbox's web port (0: any free one). @default 1080 */
+  inboxPort?: number;
 }
+
+/** The sender of local mode's mails (nothing leaves the machine: they go to the local inbox). */
+export const LOCAL_MAIL_FROM = 'Strongroom <no-reply@strongroom.local>';
 
 export interface LocalSystem {
   apiUrl: string;
   /** Where the console is served, when it is. */
   consoleUrl?: string;
+  /** The web inbox that receives every mail the system sends, and its REST API. */
+  inbox: { webUrl: string; apiUrl: string };
   awsEndpoint: string;
   env: Record<string, string>;
   /** Resident memory of the emulator started here (undefined when given one, or unknown). */
@@ -75,12 +85,35 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     moto = await startMoto({ projectRoot: PROJECT_ROOT, port: motoPort, host, log });
     awsEndpoint = moto.endpoint;
   }
+  const smtpPort = options.smtpPort ?? 1025;
+  const inboxPort = options.inboxPort ?? 1080;
+  for (const [what, port, envVar] of [
+    ['mail SMTP', smtpPort, 'STRONGROOM_SMTP_PORT'],
+    ['mail inbox', inboxPort, 'STRONGROOM_INBOX_PORT'],
+  ] as const) {
+    if (port !== 0 && !(await portIsFree(port, host))) {
+      await moto?.stop();
+      throw new PortInUseError(what, port, envVar);
+    }
+  }
+  let inbox: MailInbox;
+  try {
+    inbox = await startMailInbox({ host, smtpPort, webPort: inboxPort });
+  } catch (error) {
+    await moto?.stop();
+    throw error;
+  }
   const started = moto;
   const memoryWatch = started
     ? watchEmulatorMemory({ read: () => started.residentBytes(), log })
     : { check() {}, stop() {} };
   try {
-    const env = await provisionLocal({ endpoint: awsEndpoint, region, stage });
+    const env = {
+      ...(await provisionLocal({ endpoint: awsEndpoint, region, stage })),
+      MAIL_SMTP_URL: inbox.smtpUrl,
+      MAIL_FROM: LOCAL_MAIL_FROM,
+      CONSOLE_URL: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}`,
+    };
     applyEnvironment(env);
     // In AWS the audit table's stream drives the sequencer; locally it runs in this process.
     const sequencer = startLocalSequencer({
@@ -100,6 +133,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     return {
       apiUrl: `http://${host}:${options.apiPort}`,
       ...(options.consoleDir ? { consoleUrl: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}` } : {}),
+      inbox: { webUrl: inbox.webUrl, apiUrl: inbox.apiUrl },
       awsEndpoint,
       env,
       emulatorResidentBytes: started ? () => started.residentBytes() : undefined,
@@ -108,11 +142,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         server.closeAllConnections();
         await sequencer.stop();
         memoryWatch.stop();
+        await inbox.stop();
         await moto?.stop();
       },
     };
   } catch (error) {
     memoryWatch.stop();
+    await inbox.stop();
     await moto?.stop();
     throw error;
   }

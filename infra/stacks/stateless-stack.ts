@@ -16,6 +16,7 @@ import { AREAS, type Area } from '../../shared/http/route.js';
 import { ApiWebAcl } from '../constructs/api-web-acl.js';
 import { AREA_NATIVE_MODULES } from '../constructs/bundling.js';
 import { ConsoleDistribution } from '../constructs/console-distribution.js';
+import { MailIdentity, type MailSettings } from '../constructs/mail-identity.js';
 import { StrongroomApi } from '../constructs/strongroom-api.js';
 import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import { TenantDataRole } from '../constructs/tenant-data-role.js';
@@ -32,6 +33,8 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface StatelessStackProps extends StackProps {
   stage: string;
   stateful: StatefulResources;
+  /** The SES sending domain and the console URL mail links point at. */
+  mail: MailSettings;
   /** @default PROJECT_ROOT */
   projectRoot?: string;
   /** Steady-state requests per second across the stage. @default 100 */
@@ -69,6 +72,8 @@ export class StatelessStack extends Stack {
    * CloudFront-Viewer-Address (shared/http/client-ip.ts). CloudFormation resolves it into both.
    */
   readonly originVerifySecret: secretsmanager.Secret;
+  /** The SES identity the auth and tenants functions mail from. */
+  readonly mail: MailIdentity;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -82,7 +87,9 @@ export class StatelessStack extends Stack {
       tableKey: stateful.platformKey,
     });
     this.tenantKeys = new TenantKeyAccess(this, stage);
+    this.mail = new MailIdentity(this, 'Mail', props.mail);
     const resources: AreaResources = {
+      mail: this.mail,
       stage,
       platformKey: stateful.platformKey,
       auditMacKey: stateful.auditMacKey,
@@ -125,6 +132,8 @@ export class StatelessStack extends Stack {
       [ENV_VARS.platformKeyArn]: stateful.platformKey.keyArn,
       [ENV_VARS.storageBucket]: stateful.storageBucket.bucketName,
       [ENV_VARS.exportBucket]: stateful.exportBucket.bucketName,
+      [ENV_VARS.mailFrom]: this.mail.from,
+      [ENV_VARS.consoleUrl]: this.mail.consoleUrl,
     };
 
     const functions: Partial<Record<Area, StrongroomFunction>> = {};

@@ -47,6 +47,15 @@ export const ENV_VARS = {
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
   /** Bound of a warm vending function's credential cache (entries; default 2000; 0 turns it off). */
   storageCredentialCacheEntries: 'STORAGE_CREDENTIAL_CACHE_ENTRIES',
+  /** The sender of every mail: an address of the stage's SES identity (`Strongroom <no-reply@domain>`). */
+  mailFrom: 'MAIL_FROM',
+  /**
+   * Only in local mode and tests: an `smtp://host:port` URL of a local inbox (MailDev). Unset in AWS, where
+   * mail goes through SES.
+   */
+  mailSmtpUrl: 'MAIL_SMTP_URL',
+  /** The console's base URL (`https://host/console/`): where the links in mails point. */
+  consoleUrl: 'CONSOLE_URL',
   /** Only in local mode and tests: the emulator's endpoint. Unset in AWS. */
   endpoint: 'AWS_ENDPOINT_URL',
 } as const;

@@ -24,6 +24,9 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 
+/** A token in a mailed link: `<tokenId>.<secret>`, an `m_` id and a 256-bit secret. */
+export const MAIL_TOKEN_PATTERN = /^m_[0-9a-hjkmnp-tv-z]{26}\.[A-Za-z0-9_-]{43}$/;
+
 export type ParsedBearer =
   | { kind: 'session'; sessionId: string; secret: string }
   | { kind: 'api-key'; tenantId: string; keyId: string; secret: string };

@@ -95,6 +95,7 @@ export const IDENTITY_PK_PREFIXES = {
   user: 'USER#',
   email: 'EMAIL#',
   session: 'SESSION#',
+  mailToken: 'MAIL-TOKEN#',
   rateWindow: 'RATE#',
   storageNode: 'STORAGE-NODE#',
 } as const;
@@ -113,6 +114,15 @@ export const emailKey = (normalisedEmail: string): ItemKey => ({
 export const sessionKey = (sessionId: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.session}${sessionId}`,
   sk: 'SESSION',
+});
+
+/**
+ * A one-time token sent by mail (address verification, password reset). The id is public (it is part of
+ * the link); the item holds only the hash of the token's secret.
+ */
+export const mailTokenKey = (tokenId: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.mailToken}${tokenId}`,
+  sk: 'TOKEN',
 });
 
 /** gsi1 partition of everything indexed by user: memberships (tenant data) and sessions (identity). */

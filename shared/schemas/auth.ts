@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AUTH_METHODS } from '../domain/authentication.js';
+import { MAIL_TOKEN_PATTERN } from '../domain/credentials.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { defineRoute } from '../http/route.js';
 import { TenantId } from './common.js';
@@ -23,8 +24,16 @@ export const User = z
     name: z.string(),
     createdAt: z.string(),
     mfaEnabled: z.boolean(),
+    emailVerified: z
+      .boolean()
+      .describe(
+        'Whether the owner proved the address; unverified accounts cannot create tenants or accept invitations',
+      ),
   })
   .meta({ id: 'User' });
+
+/** The token of a mailed link (the part after `#/verify-email/` or `#/reset-password/`). */
+const MailToken = z.string().max(200).regex(MAIL_TOKEN_PATTERN, 'Not a link token');
 
 export const register = defineRoute({
   id: 'register',
@@ -234,6 +243,77 @@ export const removeTotp = defineRoute({
   response: { status: 204, description: 'MFA is off' },
 });
 
+export const resendVerification = defineRoute({
+  id: 'resendVerification',
+  method: 'POST',
+  path: '/v1/me/email/verification',
+  area: 'auth',
+  summary: 'Mail a new verification link to the caller’s address (while it is unverified)',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  rateLimits: [{ name: 'verification-resend-user', per: 'user', limit: 3, windowSeconds: 3600 }],
+  response: {
+    status: 202,
+    description: 'The mail was sent (409 `email-already-verified` when there is nothing to verify)',
+    schema: z.object({ message: z.string() }),
+  },
+});
+
+export const verifyEmail = defineRoute({
+  id: 'verifyEmail',
+  method: 'POST',
+  path: '/v1/auth/verify-email',
+  area: 'auth',
+  summary: 'Verify an address with the token of the link mailed to it (works once, for 24 hours)',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'verify-email-ip', limit: 10, windowSeconds: 15 * 60 }],
+  body: z.strictObject({ token: MailToken }),
+  response: {
+    status: 200,
+    description: 'Verified (400 `invalid-token` for a used, expired, replaced or unknown token)',
+    schema: z.object({ email: z.string(), verifiedAt: z.string() }),
+  },
+});
+
+export const requestPasswordReset = defineRoute({
+  id: 'requestPasswordReset',
+  method: 'POST',
+  path: '/v1/auth/password-reset',
+  area: 'auth',
+  summary: 'Mail a password reset link to an address, if it has an account',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  // Per address too (3 an hour), counted whether or not the address has an account.
+  rateLimits: [{ name: 'password-reset-network', per: 'network', limit: 10, windowSeconds: 3600 }],
+  body: z.strictObject({ email: Email }),
+  response: {
+    status: 202,
+    description:
+      'The same answer, after the same time, whether or not the address has an account; only an account’s address gets a mail',
+    schema: z.object({ message: z.string() }).meta({ id: 'PasswordResetRequested' }),
+  },
+});
+
+export const confirmPasswordReset = defineRoute({
+  id: 'confirmPasswordReset',
+  method: 'POST',
+  path: '/v1/auth/password-reset/confirm',
+  area: 'auth',
+  summary:
+    'Set a new password with the token of a reset link (works once, for 30 minutes); every session of the account ends, MFA stays on',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'password-reset-confirm-ip', limit: 10, windowSeconds: 15 * 60 }],
+  body: z.strictObject({ token: MailToken, newPassword: Password }),
+  response: {
+    status: 200,
+    description:
+      'Reset: sign in with the new password (and, when `mfaEnabled`, the second factor). 400 `invalid-token` for a used, expired, replaced or unknown token',
+    schema: z.object({ revokedSessions: z.number().int(), mfaEnabled: z.boolean() }),
+  },
+});
+
 export const authRoutes = [
   register,
   login,
@@ -246,4 +326,8 @@ export const authRoutes = [
   enrolTotp,
   confirmTotp,
   removeTotp,
+  resendVerification,
+  verifyEmail,
+  requestPasswordReset,
+  confirmPasswordReset,
 ];

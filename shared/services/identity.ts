@@ -26,6 +26,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../errors.js';
+import { alreadyRegisteredMail } from '../mail/templates.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import {
@@ -35,6 +36,7 @@ import {
   type SessionRecord,
   type UserRecord,
 } from '../store/identity-store.js';
+import type { AccountEmailService } from './account-email.js';
 import type { HeldSlots } from './failure-budgets.js';
 import {
   accountOf,
@@ -44,26 +46,11 @@ import {
   UNKNOWN_USER_ID,
 } from './second-factor.js';
 
-/**
- * What follows a registration request besides the account itself. Both methods run at the same point of
- * the request whatever the outcome, so the answer and its timing stay the same. E-mail verification and
- * the "someone tried to register with your address" message plug in here; until then nothing is sent.
- */
-export interface RegistrationFollowUp {
-  accountCreated(user: UserRecord, origin: RequestOrigin): Promise<void>;
-  addressAlreadyRegistered(normalisedEmail: string, origin: RequestOrigin): Promise<void>;
-}
-
-const NO_FOLLOW_UP: RegistrationFollowUp = {
-  accountCreated: async () => {},
-  addressAlreadyRegistered: async () => {},
-};
-
 /** The one answer to every registration request, whether or not the address already had an account. */
 export const REGISTRATION_ACCEPTED = {
   message:
-    'Registration received. If this address had no account yet, it has one now: sign in with it. ' +
-    'If it had one, nothing changed.',
+    'Registration received, and a mail is on its way to the address. If it had no account yet, it has one ' +
+    'now: sign in, and open the link in the mail to verify the address. If it had one, nothing changed.',
 } as const;
 
 /** A signed-in caller of the /v1/me routes. */
@@ -74,7 +61,8 @@ export interface IdentityDeps {
   lookups: AuthLookups;
   audit: AuditRecorder;
   secrets: PlatformCrypto;
-  registrations?: RegistrationFollowUp;
+  /** Verification mails and security notices. */
+  email: AccountEmailService;
   now?: () => number;
 }
 
@@ -84,31 +72,41 @@ const WRONG_CREDENTIALS = 'Wrong e-mail or password.';
 export class IdentityService {
   private readonly now: () => number;
   private readonly secondFactors: SecondFactorVerifier;
-  private readonly registrations: RegistrationFollowUp;
 
   constructor(private readonly deps: IdentityDeps) {
     this.now = deps.now ?? Date.now;
     this.secondFactors = new SecondFactorVerifier(deps);
-    this.registrations = deps.registrations ?? NO_FOLLOW_UP;
   }
 
   /**
-   * Registers an address. A new and a taken address get the same answer for the same work (one argon2id
-   * hash, one conditional transaction), so registration does not tell who has an account.
+   * Registers an address. A new and a taken address get the same answer for the same work (one read, one
+   * argon2id hash, one mail, one conditional transaction), so registration does not tell who has an
+   * account. A new address is mailed a verification link; a taken one a notice that someone tried (its
+   * owner learns of it, and how to get back in). The mail goes first: if it cannot be sent, nothing is
+   * written and the answer (503) says so; the account and its token are written together after it.
    */
-  async register(input: { email: string; password: string; name: string }, origin: RequestOrigin) {
+  async register(input: { email: string; password: string; name: string }, _origin: RequestOrigin) {
     const email = normaliseEmail(input.email);
+    const [existing, passwordHash] = await Promise.all([
+      this.deps.identity.getUserIdByEmail(email),
+      hashPassword(input.password),
+    ]);
     const user: UserRecord = {
       userId: newId('u'),
       email,
       name: input.name,
-      passwordHash: await hashPassword(input.password),
+      passwordHash,
       createdAt: new Date(this.now()).toISOString(),
       mfaEnabled: false,
     };
-    if (await this.deps.identity.createUser(user, email))
-      await this.registrations.accountCreated(user, origin);
-    else await this.registrations.addressAlreadyRegistered(email, origin);
+    const issued = this.deps.email.issue(user, 'verify-email');
+    await this.deps.email.send(
+      existing
+        ? alreadyRegisteredMail(this.deps.email.links, email)
+        : this.deps.email.verificationMessage(user, issued),
+    );
+    // A taken address fails the transaction's condition and writes nothing (its token included).
+    await this.deps.identity.createUser(user, email, [this.deps.identity.mailTokenPut(issued.record)]);
     return REGISTRATION_ACCEPTED;
   }
 
@@ -372,6 +370,7 @@ export class IdentityService {
         this.event('auth.password.changed', origin, user.userId, { type: 'user', id: user.userId }),
       ),
     );
+    await this.deps.email.notify(user, 'password-changed', origin);
     return { revokedSessions: revoked };
   }
 
@@ -423,6 +422,7 @@ export class IdentityService {
       }),
     );
     await this.recordOthersRevoked(user.userId, revoked, origin);
+    await this.deps.email.notify(user, 'mfa-enrolled', origin);
     return { recoveryCodes, revokedSessions: revoked };
   }
 
@@ -450,6 +450,7 @@ export class IdentityService {
       ),
     );
     await this.recordOthersRevoked(caller.userId, revoked, origin);
+    await this.deps.email.notify(before, 'mfa-removed', origin);
   }
 
   private event(

@@ -3,7 +3,10 @@ import { normaliseEmail } from '../domain/credentials.js';
 import { newId, ulid } from '../domain/ids.js';
 import { canGrantRole, granterOfRole, ROLES, type Role } from '../domain/permissions.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, EmailUnverifiedError, NotFoundError } from '../errors.js';
+import { deliver } from '../mail/deliver.js';
+import type { Mailer } from '../mail/mailer.js';
+import { invitationMail, type MailLinks } from '../mail/templates.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
@@ -31,6 +34,8 @@ export interface InvitationDeps {
   lookups: Pick<AuthLookups, 'invitationsTo' | 'invitationTo' | 'tenantNames'>;
   audit: AuditRecorder;
   rateLimiter: RateLimiter;
+  /** Invitations are mailed to the invitee (sent before the invitation is written). */
+  mail: { mailer: Mailer; links: MailLinks };
   now?: () => number;
 }
 
@@ -103,6 +108,18 @@ export class InvitationService {
       createdAt: new Date(now).toISOString(),
       expiresAt: now + INVITATION_LIFETIME_MS,
     };
+    // The mail first: if it cannot be sent, no invitation exists that its invitee was never told of.
+    const tenant = await this.#d.tenants.getTenant(scope);
+    await deliver(
+      this.#d.mail.mailer,
+      invitationMail(this.#d.mail.links, email, {
+        tenantName: tenant.name,
+        role: input.role,
+        inviterName: inviter.name,
+        inviterEmail: inviter.email,
+        expiresAt: new Date(invitation.expiresAt),
+      }),
+    );
     await this.#d.tenants.createInvitation(
       scope,
       invitation,
@@ -147,9 +164,12 @@ export class InvitationService {
     if (!deleted) throw new NotFoundError('No such invitation.');
   }
 
-  /** The caller's pending invitations: tenant, role, who sent it, when it expires. */
+  /**
+   * The caller's pending invitations: tenant, role, who sent it, when it expires. 403 `email-unverified`
+   * until the caller has proved their address: until then, anyone could have registered it.
+   */
   async listMine(invitee: Invitee) {
-    const email = await this.#address(invitee);
+    const email = await this.#address(invitee, 'see invitations');
     if (!email) return { items: [] };
     const invitations = await this.#d.lookups.invitationsTo(email, this.#now());
     const names = await this.#d.lookups.tenantNames(invitations.map((i) => i.tenantId));
@@ -263,7 +283,7 @@ export class InvitationService {
     invitationId: string,
   ): Promise<{ invitation: InvitationRecord; scope: TenantScope; user: UserRecord }> {
     const user = await this.#d.identity.getUser(invitee.principal.userId);
-    const email = user && this.#addressOf(user);
+    const email = user && this.#addressOf(user, 'act on invitations');
     const invitation = email
       ? await this.#d.lookups.invitationTo(email, invitationId, this.#now())
       : undefined;
@@ -272,17 +292,18 @@ export class InvitationService {
     return { invitation, scope, user };
   }
 
-  async #address(invitee: Invitee): Promise<string | undefined> {
+  async #address(invitee: Invitee, action: string): Promise<string | undefined> {
     const user = await this.#d.identity.getUser(invitee.principal.userId);
-    return user ? this.#addressOf(user) : undefined;
+    return user ? this.#addressOf(user, action) : undefined;
   }
 
   /**
-   * The address an account's invitations are matched by: the normalised e-mail it registered with. This is
-   * the seam for "verified e-mail required": once addresses are verified, return undefined for an
-   * unverified one and its invitations stay invisible and unacceptable.
+   * The address an account's invitations are matched by: the normalised e-mail it registered with, once
+   * its owner has verified it. An unverified account gets 403 `email-unverified` (anyone can register an
+   * address they do not own; they must not see or take the invitations sent to it).
    */
-  #addressOf(user: UserRecord): string | undefined {
+  #addressOf(user: UserRecord, action: string): string {
+    if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError(action);
     return normaliseEmail(user.email);
   }
 }

@@ -16,7 +16,7 @@ import {
 import type { Plan } from '../domain/plans.js';
 import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { EmailUnverifiedError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
@@ -82,6 +82,8 @@ export class TenancyService {
   async createTenant(creator: { principal: Principal; ip: string; userAgent: string }, name: string) {
     const user = await this.deps.identity.getUser(creator.principal.userId);
     if (!user) throw new NotFoundError('No such user.');
+    // Owning a tenant needs an address its owner proved: invitations, notices and recovery all go there.
+    if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('create a tenant');
     const tenantId = newId('t');
     const { keyArn } = await this.deps.keys.create(tenantId);
     // The creator's membership is being written in this very transaction: this is the one place, besides

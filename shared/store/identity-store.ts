@@ -9,6 +9,7 @@ import {
 import type { AuthMethod } from '../domain/authentication.js';
 import {
   emailKey,
+  mailTokenKey,
   SESSION_GSI_SK_PREFIX,
   sessionGsiKey,
   sessionKey,
@@ -42,6 +43,29 @@ export interface UserRecord {
    * the current value, and a sign-in writes its session only if the value is still the one it checked the
    * password against, so no sign-in in flight outlives such a change. Absent on older items: 0.
    */
+  credentialEpoch?: number;
+  /**
+   * When the owner of the address proved it (a verification link, or a password reset through a link sent
+   * to it). Absent: unverified, which includes every account made before addresses were verified.
+   */
+  emailVerifiedAt?: string;
+}
+
+/** What a one-time mailed token is for. */
+export type MailTokenPurpose = 'verify-email' | 'password-reset';
+
+/** A one-time token sent by mail (identity table `MAIL-TOKEN#<id>` / `TOKEN`); its secret only as a hash. */
+export interface MailTokenRecord {
+  tokenId: string;
+  purpose: MailTokenPurpose;
+  userId: string;
+  /** The normalised address it was sent to: it works only while the account still has that address. */
+  email: string;
+  secretHash: string;
+  createdAt: string;
+  /** Epoch milliseconds; checked on use (DynamoDB's TTL removes the item some time later). */
+  expiresAt: number;
+  /** A reset token works only while the account's credential epoch is still this one. */
   credentialEpoch?: number;
 }
 
@@ -105,6 +129,7 @@ export function publicUser(user: UserRecord) {
     name: user.name,
     createdAt: user.createdAt,
     mfaEnabled: user.mfaEnabled,
+    emailVerified: user.emailVerifiedAt !== undefined,
   };
 }
 
@@ -127,11 +152,16 @@ export class IdentityStore {
    * Creates a user and claims the e-mail in one transaction; false (and nothing written) when the e-mail
    * is taken. Both outcomes cost the same one transaction, so neither timing nor answer tells them apart.
    */
-  async createUser(user: UserRecord, normalisedEmail: string): Promise<boolean> {
+  async createUser(
+    user: UserRecord,
+    normalisedEmail: string,
+    alongside: TransactItem[] = [],
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new TransactWriteCommand({
           TransactItems: [
+            ...alongside,
             {
               Put: {
                 TableName: this.table,
@@ -154,6 +184,127 @@ export class IdentityStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  /** The transaction item that stores a mailed token (never overwriting one). */
+  mailTokenPut(token: MailTokenRecord): TransactItem {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { ...mailTokenKey(token.tokenId), ...token, ttl: Math.ceil(token.expiresAt / 1000) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  /** Stores a mailed token, with an audit event in the same transaction. */
+  async putMailToken(token: MailTokenRecord, audit: TransactItem): Promise<void> {
+    await this.db.send(new TransactWriteCommand({ TransactItems: [this.mailTokenPut(token), audit] }));
+  }
+
+  async getMailToken(tokenId: string): Promise<MailTokenRecord | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: mailTokenKey(tokenId), ConsistentRead: true }),
+    );
+    return Item ? stripKeys<MailTokenRecord>(Item) : undefined;
+  }
+
+  /** Spends a token: the item goes only if it is still there and for `purpose` (a token works once). */
+  private spendToken(token: MailTokenRecord): TransactItem {
+    return {
+      Delete: {
+        TableName: this.table,
+        Key: mailTokenKey(token.tokenId),
+        ConditionExpression: 'attribute_exists(pk) AND purpose = :purpose AND secretHash = :hash',
+        ExpressionAttributeValues: { ':purpose': token.purpose, ':hash': token.secretHash },
+      },
+    };
+  }
+
+  /**
+   * Marks the address verified and spends the token, in one transaction with its audit event: only while
+   * the token is unspent and the account still has the address it was sent to. False, and nothing
+   * written, otherwise.
+   */
+  async verifyEmail(token: MailTokenRecord, at: string, audit: TransactItem): Promise<boolean> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            this.spendToken(token),
+            {
+              Update: {
+                TableName: this.table,
+                Key: userKey(token.userId),
+                UpdateExpression: 'SET emailVerifiedAt = :at',
+                ConditionExpression:
+                  'attribute_exists(pk) AND email = :email AND attribute_not_exists(emailVerifiedAt)',
+                ExpressionAttributeValues: { ':at': at, ':email': token.email },
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Sets a new password through a reset token, in one transaction with its audit event: the token is
+   * spent, the credential epoch moves (every session stops working; so does every other reset token, which
+   * carries the old epoch) and the address counts as verified (the link reached it). With `clearMfa` (an
+   * account whose address nobody had proved: whoever turned MFA on there never showed they own it), MFA
+   * is turned off too. Holds only while the account is as `expected` (its address, epoch and MFA state);
+   * false, and nothing written, otherwise. Then deletes every session item.
+   */
+  async resetPassword(
+    token: MailTokenRecord,
+    change: { passwordHash: string; at: string; clearMfa: boolean; expectedMfa: boolean },
+    audit: TransactItem,
+  ): Promise<{ reset: boolean; revokedSessions: number }> {
+    const from = token.credentialEpoch ?? 0;
+    const epoch = epochIs(from);
+    const set = [
+      'passwordHash = :h',
+      'credentialEpoch = :next',
+      'emailVerifiedAt = if_not_exists(emailVerifiedAt, :at)',
+    ];
+    if (change.clearMfa) set.push('mfaEnabled = :false');
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            this.spendToken(token),
+            {
+              Update: {
+                TableName: this.table,
+                Key: userKey(token.userId),
+                UpdateExpression: `SET ${set.join(', ')}${change.clearMfa ? ' REMOVE totpCiphertext, totpLastStep, recoveryCodeHashes, totpPendingCiphertext' : ''}`,
+                ConditionExpression: `attribute_exists(pk) AND email = :email AND mfaEnabled = :mfa AND ${epoch.expression}`,
+                ExpressionAttributeValues: {
+                  ':h': change.passwordHash,
+                  ':next': from + 1,
+                  ':at': change.at,
+                  ':email': token.email,
+                  ':mfa': change.expectedMfa,
+                  ...(change.clearMfa ? { ':false': false } : {}),
+                  ...epoch.values,
+                },
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return { reset: false, revokedSessions: 0 };
+      throw error;
+    }
+    return { reset: true, revokedSessions: await this.deleteSessionsExcept(token.userId, undefined) };
   }
 
   async getUser(userId: string): Promise<UserRecord | undefined> {

@@ -5,6 +5,7 @@ import { type AddressInfo, connect, createServer as createNetServer } from 'node
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
@@ -22,6 +23,8 @@ const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
 let local: ChildProcessWithoutNullStreams;
 let out = '';
 let origin: string;
+/** The local inbox's REST API, from the URL `npm run local` prints. */
+let inboxApi: string;
 let consoleUrl: string;
 let browser: Browser;
 
@@ -34,6 +37,8 @@ beforeAll(async () => {
       ...process.env,
       STRONGROOM_PORT: String(apiPort),
       STRONGROOM_MOTO_PORT: String(motoPort),
+      STRONGROOM_SMTP_PORT: String(await freePort()),
+      STRONGROOM_INBOX_PORT: String(await freePort()),
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
   });
@@ -45,6 +50,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 250));
   }
   consoleUrl = /Console\s+(\S+)/.exec(out)?.[1] ?? '';
+  inboxApi = `${/Mail inbox\s+(\S+)/.exec(out)?.[1] ?? ''}api`;
   origin = `http://127.0.0.1:${apiPort}`;
   browser = await launchChromium();
 }, 240_000);
@@ -118,6 +124,19 @@ const WIDTH_PROBE = `({
     .slice(0, 5)
     .map(([e, right]) => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(right)),
 })`;
+
+/**
+ * Opens the verification link mailed to `email` (on `base`, the console URL the page uses, when given) and
+ * waits for the console to confirm; the token must be gone from the address bar at once.
+ */
+async function verifyInBrowser(page: Page, email: string, base?: string) {
+  const mail = await takeMail(inboxApi, email, /^Verify your e-mail/, 20_000);
+  const link = linkIn(mail, '/verify-email');
+  secrets.push(link.token);
+  await page.goto(base ? `${base}#/verify-email/${link.token}` : link.url);
+  await page.getByText(`${email} is verified`).waitFor();
+  expect(page.url()).not.toContain(link.token);
+}
 
 /** Waiting for the page to settle: generous, as the machine running the tests may be busy. */
 const POLL = { timeout: 30_000 };
@@ -218,7 +237,17 @@ describe('the console in Chromium against npm run local', () => {
     await page.getByLabel('Password').fill(owner.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    // Until the address is verified, a banner says why it matters and offers a new link.
+    await page.getByText(`Verify ${owner.email} to create tenants`).waitFor();
     await checkScreen(page, '03-tenants-empty');
+  });
+
+  it('verifies the address with the link mailed to the local inbox', async () => {
+    await verifyInBrowser(page, owner.email);
+    await checkScreen(page, '03-verify-email');
+    await page.getByRole('link', { name: 'Continue to the console' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    expect(await page.getByText(`Verify ${owner.email} to create tenants`).count()).toBe(0);
   });
 
   it('enrols MFA by reading the secret from the page, then signs in again with a code', async () => {
@@ -312,6 +341,9 @@ describe('the console in Chromium against npm run local', () => {
     await adminPage.getByRole('button', { name: 'Continue to sign in' }).click();
     await adminPage.getByLabel('Password').fill(admin.password);
     await adminPage.getByRole('button', { name: 'Sign in' }).click();
+    await adminPage.getByRole('heading', { name: 'Tenants' }).waitFor();
+    await verifyInBrowser(adminPage, admin.email);
+    await adminPage.getByRole('link', { name: 'Continue to the console' }).click();
     await adminPage.getByRole('heading', { name: 'Tenants' }).waitFor();
     await adminPage.getByRole('link', { name: 'Invitations' }).click();
     await adminPage.getByRole('button', { name: `Accept invitation to ${tenantName}` }).waitFor();
@@ -644,6 +676,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await page.getByLabel('Password').fill(bea.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    await verifyInBrowser(page, bea.email, url);
     await page.goto(`${url}#/account`);
     await page.getByRole('button', { name: 'Set up two-step verification' }).click();
     const secret = await page.getByLabel('Secret', { exact: true }).inputValue();
@@ -710,6 +743,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await page.getByText(`Invitation sent to ${val.email}`).waitFor();
 
     expect((await apiCall('POST', '/v1/auth/register', val)).status).toBe(202);
+    const verification = linkIn(await takeMail(inboxApi, val.email, /^Verify/, 20_000), '/verify-email');
+    expect((await apiCall('POST', '/v1/auth/verify-email', { token: verification.token })).status).toBe(200);
     const signedIn = await apiCall('POST', '/v1/auth/login', { email: val.email, password: val.password });
     expect(signedIn.status).toBe(200);
     valToken = signedIn.body.token;

@@ -36,7 +36,12 @@ let child: ChildProcessWithoutNullStreams;
 beforeAll(async () => {
   apiPort = await freePort();
   motoPort = await freePort();
-  local = startLocal({ STRONGROOM_PORT: String(apiPort), STRONGROOM_MOTO_PORT: String(motoPort) });
+  local = startLocal({
+    STRONGROOM_PORT: String(apiPort),
+    STRONGROOM_MOTO_PORT: String(motoPort),
+    STRONGROOM_SMTP_PORT: String(await freePort()),
+    STRONGROOM_INBOX_PORT: String(await freePort()),
+  });
   child = local.child;
   await waitFor(() => local.out().includes('Ctrl-C stops') || child.exitCode !== null, 60_000);
 }, 90_000);
@@ -65,6 +70,13 @@ describe('npm run local', () => {
     });
     expect(members.status).toBe(200);
 
+    // It prints the mail inbox, which holds the demo owner's verification mail (the seeding followed its link).
+    const inbox = /Mail inbox\s+(\S+)/.exec(local.out())?.[1];
+    expect(inbox).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect((await fetch(inbox!)).status).toBe(200);
+    const mails = (await (await fetch(`${inbox}api/email`)).json()) as { subject: string }[];
+    expect(Array.isArray(mails)).toBe(true);
+
     // The in-process sequencer chains the seeding's audit events (tenant created) within moments.
     let verify: { ok: boolean; pending: number; checked: number } | undefined;
     const deadline = Date.now() + 20_000;
@@ -85,6 +97,8 @@ describe('npm run local', () => {
     const second = startLocal({
       STRONGROOM_PORT: String(apiPort),
       STRONGROOM_MOTO_PORT: String(await freePort()),
+      STRONGROOM_SMTP_PORT: String(await freePort()),
+      STRONGROOM_INBOX_PORT: String(await freePort()),
     });
     expect(await second.exited).toBe(1);
     expect(second.err()).toContain(`Port ${apiPort} (API) is already in use`);

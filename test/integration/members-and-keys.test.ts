@@ -1,5 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { PERMISSIONS, type Permission } from '../../shared/domain/permissions.js';
 import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
@@ -7,6 +8,7 @@ import {
   acceptInvitation,
   addMember,
   createTenant,
+  inboxApi,
   invite,
   signUp,
   type TestUser,
@@ -262,6 +264,11 @@ describe('invitations', () => {
       body: { email, password: 'a long enough password', name: 'Later' },
     });
     expect(reg.status).toBe(202);
+    // The new account proves the address with the link mailed to it before it may see the invitation.
+    const link = linkIn(await takeMail(inboxApi(), email, /^Verify/), '/verify-email');
+    expect((await api.request('POST', '/v1/auth/verify-email', { body: { token: link.token } })).status).toBe(
+      200,
+    );
     const login = await api.request('POST', '/v1/auth/login', {
       body: { email, password: 'a long enough password' },
     });

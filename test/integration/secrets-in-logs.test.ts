@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
-import { createTenant, signUp } from '../support/identity-fixtures.js';
+import { createTenant, inboxApi, signUp, signUpUnverified } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 import { captureProcessOutput } from '../support/log-capture.js';
 
@@ -52,6 +53,23 @@ describe('logs', () => {
     });
     expect(changed.status, changed.text).toBe(200);
     secrets.push('the-next-password-1', nextCode);
+    // The one-time tokens of mailed links (a verification link; a reset link, spent).
+    const later = await signUpUnverified(api, 'logs-mail');
+    const verification = linkIn(await takeMail(inboxApi(), later.email, /^Verify/), '/verify-email');
+    await api.request('POST', '/v1/auth/password-reset', { body: { email: later.email } });
+    const reset = linkIn(await takeMail(inboxApi(), later.email, /^Reset/), '/reset-password');
+    const resetDone = await api.request('POST', '/v1/auth/password-reset/confirm', {
+      body: { token: reset.token, newPassword: 'the-reset-password-1' },
+    });
+    expect(resetDone.status, resetDone.text).toBe(200);
+    await api.request('POST', '/v1/auth/verify-email', { body: { token: verification.token } });
+    secrets.push(
+      verification.token,
+      verification.token.split('.')[1]!,
+      reset.token,
+      reset.token.split('.')[1]!,
+      'the-reset-password-1',
+    );
 
     const logs = output.text();
     expect(logs).toContain('"message":"request"');

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import {
   TENANT_CREATIONS_PER_NETWORK_PER_HOUR,
   TENANT_CREATIONS_PER_USER_PER_HOUR,
 } from '../../shared/schemas/tenants.js';
+import { inboxApi } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 
 /**
@@ -28,6 +30,9 @@ async function accountFrom(sourceIp: string, label: string) {
     sourceIp,
   });
   expect(reg.status, reg.text).toBe(202);
+  const link = linkIn(await takeMail(inboxApi(), email, /^Verify/), '/verify-email');
+  const verified = await api.request('POST', '/v1/auth/verify-email', { body: { token: link.token } });
+  expect(verified.status, verified.text).toBe(200);
   const login = await api.request('POST', '/v1/auth/login', { body: { email, password }, sourceIp });
   expect(login.status, login.text).toBe(200);
   return login.body.token as string;

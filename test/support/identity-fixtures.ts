@@ -1,4 +1,5 @@
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import type { Role } from '../../shared/domain/permissions.js';
 import type { TestApi } from './local-api.js';
@@ -12,8 +13,25 @@ export interface TestUser {
 
 let counter = 0;
 
-/** Registers and signs in a new user through the real routes (each from its own loopback address). */
+/** The integration run's mail inbox (MailDev's REST API). */
+export const inboxApi = () => inject('mailApiUrl');
+
+/**
+ * Registers a new user through the real routes (each from its own loopback address), verifies the
+ * address with the link mailed to it, and signs in.
+ */
 export async function signUp(api: TestApi, label = 'user'): Promise<TestUser> {
+  const user = await signUpUnverified(api, label);
+  const mail = await takeMail(inboxApi(), user.email, /^Verify your e-mail/);
+  const verified = await api.request('POST', '/v1/auth/verify-email', {
+    body: { token: linkIn(mail, '/verify-email').token },
+  });
+  expect(verified.status, verified.text).toBe(200);
+  return user;
+}
+
+/** Registers and signs in a new user whose address is not verified (its verification mail stays in the inbox). */
+export async function signUpUnverified(api: TestApi, label = 'user'): Promise<TestUser> {
   counter++;
   const email = `${label}-${counter}-${Date.now()}@example.test`;
   const password = `pw-${label}-${counter}-long-enough!`;

@@ -29,7 +29,7 @@ const LAYERS = [
   ['shared/domain'],
   ['shared/errors.ts', 'shared/observability.ts'],
   ['shared/aws'],
-  ['shared/crypto', 'shared/store', 'shared/connectors'],
+  ['shared/crypto', 'shared/store', 'shared/connectors', 'shared/mail'],
   ['shared/services'],
   ['shared/http', 'shared/schemas'],
   ['functions'],

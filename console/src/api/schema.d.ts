@@ -85,6 +85,40 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail a password reset link to an address, if it has an account */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Set a new password with the token of a reset link (works once, for 30 minutes); every session of the account ends, MFA stays on */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/register": {
         parameters: {
             query?: never;
@@ -102,6 +136,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify an address with the token of the link mailed to it (works once, for 24 hours) */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -113,6 +164,23 @@ export type paths = {
         get: operations["getMe"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/email/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mail a new verification link to the caller’s address (while it is unverified) */
+        post: operations["resendVerification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -709,7 +777,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -863,6 +931,9 @@ export type components = {
                 tenantId: string;
             };
         };
+        PasswordResetRequested: {
+            message: string;
+        };
         Problem: {
             detail?: string;
             errors?: {
@@ -990,6 +1061,8 @@ export type components = {
         User: {
             createdAt: string;
             email: string;
+            /** @description Whether the owner proved the address; unverified accounts cannot create tenants or accept invitations */
+            emailVerified: boolean;
             mfaEnabled: boolean;
             name: string;
             userId: string;
@@ -1242,6 +1315,117 @@ export interface operations {
             };
         };
     };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: email */
+                    email: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The same answer, after the same time, whether or not the address has an account; only an account’s address gets a mail */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordResetRequested"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    newPassword: string;
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Reset: sign in with the new password (and, when `mfaEnabled`, the second factor). 400 `invalid-token` for a used, expired, replaced or unknown token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        mfaEnabled: boolean;
+                        revokedSessions: number;
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     register: {
         parameters: {
             query?: never;
@@ -1267,6 +1451,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RegistrationAccepted"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Verified (400 `invalid-token` for a used, expired, replaced or unknown token) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        email: string;
+                        verifiedAt: string;
+                    };
                 };
             };
             /** @description Invalid input; `errors` names each field */
@@ -1339,6 +1579,64 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credential */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resendVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The mail was sent (409 `email-already-verified` when there is nothing to verify) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        message: string;
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2396,7 +2694,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;

@@ -51,6 +51,9 @@ export function SignInScreen({ onSignedIn, email }: { onSignedIn: () => Promise<
         <p>
           No account yet? <a href={href('/sign-up')}>Create one</a>
         </p>
+        <p>
+          <a href={href('/forgot-password')}>Forgot your password?</a>
+        </p>
       </main>
     );
   }

@@ -2,6 +2,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { TableDef } from '../../../shared/store/tables.js';
+import type { MailIdentity } from '../../constructs/mail-identity.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { TenantDataRole } from '../../constructs/tenant-data-role.js';
 import type { TenantKeyAccess } from '../../constructs/tenant-key-access.js';
@@ -25,6 +26,8 @@ export interface AreaResources {
   tenantKeys: TenantKeyAccess;
   /** The per-tenant storage roles: created and assumed by the storage area, revoked on and removed by others. */
   tenantStorageRoles: TenantStorageRoles;
+  /** The SES identity mail is sent from: only the areas that mail are granted it. */
+  mail: MailIdentity;
 }
 
 /** An area's IAM: called once with the area's function after it is created. */

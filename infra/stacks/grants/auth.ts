@@ -1,3 +1,4 @@
+import { RESET_ADDRESS_LIMIT } from '../../../shared/services/account-email.js';
 import type { AreaGrants } from './area-resources.js';
 import {
   confinedWrite,
@@ -6,6 +7,7 @@ import {
   grantPlatformAudit,
   grantPlatformSecrets,
   grantRateWindows,
+  grantSendMail,
   IDENTITY_PARTITIONS,
   ITEM_WRITE_ACTIONS,
   routeRateLimitNames,
@@ -15,7 +17,7 @@ import {
 /**
  * Sign-up, sign-in, sessions, password and MFA (functions/auth): the authorizer's lookups; the account
  * items of the identity table (users with their password and TOTP state, e-mail claims, sessions) and
- * nothing else there (not the storage-root registry); the rate windows of its routes and of the sign-in
+ * nothing else there (not the storage-root registry), and the one-time tokens it mails; the rate windows of its routes and of the sign-in
  * failure budgets; platform audit events; TOTP secrets under the platform key; and tenant-scoped sessions
  * for the audit events it records in a user's tenants.
  */
@@ -27,7 +29,12 @@ export const authGrants: AreaGrants = (fn, resources) => {
     'identity',
     'AccountItems',
     [...ITEM_WRITE_ACTIONS],
-    confinedWrite([IDENTITY_PARTITIONS.user, IDENTITY_PARTITIONS.email, IDENTITY_PARTITIONS.session]),
+    confinedWrite([
+      IDENTITY_PARTITIONS.user,
+      IDENTITY_PARTITIONS.email,
+      IDENTITY_PARTITIONS.session,
+      IDENTITY_PARTITIONS.mailToken,
+    ]),
   );
   // "Revoke all other sessions" (and a password change) deletes a user's sessions 25 at a time.
   grantConfinedWrites(
@@ -38,7 +45,12 @@ export const authGrants: AreaGrants = (fn, resources) => {
     ['dynamodb:BatchWriteItem'],
     confinedWrite([IDENTITY_PARTITIONS.session]),
   );
-  grantRateWindows(fn, resources, [...routeRateLimitNames('auth'), ...SIGN_IN_BUDGET_NAMES]);
+  grantRateWindows(fn, resources, [
+    ...routeRateLimitNames('auth'),
+    ...SIGN_IN_BUDGET_NAMES,
+    RESET_ADDRESS_LIMIT.name,
+  ]);
+  grantSendMail(fn, resources);
   grantPlatformAudit(fn, resources);
   grantPlatformSecrets(fn, resources);
   resources.tenantData.grantAssume(fn.role);

@@ -230,3 +230,8 @@ export function grantPlatformSecrets(fn: StrongroomFunction, resources: AreaReso
     }),
   );
 }
+
+/** Sending mail through SES: only from the stage's identity and its one sender address. */
+export function grantSendMail(fn: StrongroomFunction, resources: AreaResources): void {
+  resources.mail.grantSend(fn.role);
+}

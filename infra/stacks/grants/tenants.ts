@@ -10,6 +10,7 @@ import {
   grantConfinedWrites,
   grantPlatformAudit,
   grantRateWindows,
+  grantSendMail,
   grantStorageRegistry,
   IDENTITY_PARTITIONS,
   routeRateLimitNames,
@@ -42,6 +43,8 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   );
   grantStorageRegistry(fn, resources);
   grantPlatformAudit(fn, resources);
+  // Invitations are mailed to the invitee.
+  grantSendMail(fn, resources);
   resources.tenantData.grantAssume(fn.role);
   resources.tenantKeys.grantProvision(fn.role);
   fn.function.addEnvironment(ENV_VARS.tenantKeyUserRoleArns, resources.tenantKeys.userRoleArns);

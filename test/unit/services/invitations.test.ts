@@ -3,6 +3,7 @@ import type { TenantCaller } from '../../../shared/domain/caller.js';
 import { type Permission, permissionsOf, type Role } from '../../../shared/domain/permissions.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { TooManyRequestsError } from '../../../shared/errors.js';
+import type { MailMessage } from '../../../shared/mail/mailer.js';
 import {
   INVITATION_LIFETIME_MS,
   INVITATION_LIMITS,
@@ -45,6 +46,7 @@ function fixture() {
     ),
     pendingInvitationsTo: vi.fn(async () => [] as InvitationRecord[]),
     createInvitation: vi.fn(async () => {}),
+    getTenant: vi.fn(async () => ({ tenantId: T, name: 'Acme' })),
     acceptInvitation: vi.fn(async () => 'accepted' as const),
   };
   const identity = { getUser: vi.fn() };
@@ -55,15 +57,17 @@ function fixture() {
   const rateLimiter = {
     consume: vi.fn(async (_name: string, _key: string, _limit: number, _window: number) => {}),
   };
+  const mailer = { send: vi.fn(async (_message: MailMessage) => {}) };
   const service = new InvitationService({
     tenants: tenants as unknown as TenantStore,
     identity,
     lookups,
     audit,
     rateLimiter,
+    mail: { mailer, links: { consoleUrl: 'https://console.example.test/console/' } },
     now: () => NOW,
   });
-  return { service, tenants, identity, lookups, rateLimiter };
+  return { service, tenants, identity, lookups, rateLimiter, mailer };
 }
 
 describe('sending an invitation', () => {
@@ -162,7 +166,12 @@ describe('accepting an invitation', () => {
   it('re-checks it in the transaction: unexpired now, addressed to the account, and an inviter who may still grant the role', async () => {
     // Prepare
     const { service, tenants, identity, lookups } = fixture();
-    identity.getUser.mockResolvedValue({ userId: INVITEE, email: 'bo@example.test', name: 'Bo' });
+    identity.getUser.mockResolvedValue({
+      userId: INVITEE,
+      email: 'bo@example.test',
+      name: 'Bo',
+      emailVerifiedAt: '2026-01-01T00:00:00.000Z',
+    });
     const invitation: InvitationRecord = {
       invitationId: 'n_1',
       tenantId: T,
@@ -193,7 +202,12 @@ describe('accepting an invitation', () => {
   it('answers 404 for an invitation not addressed to the account, without minting anything', async () => {
     // Prepare
     const { service, tenants, identity, lookups } = fixture();
-    identity.getUser.mockResolvedValue({ userId: INVITEE, email: 'bo@example.test', name: 'Bo' });
+    identity.getUser.mockResolvedValue({
+      userId: INVITEE,
+      email: 'bo@example.test',
+      name: 'Bo',
+      emailVerifiedAt: '2026-01-01T00:00:00.000Z',
+    });
     lookups.invitationTo.mockResolvedValue(undefined);
 
     // Act / Assess

@@ -44,8 +44,28 @@ describe('tenant creation', () => {
   beforeEach(() => {
     db.reset();
     db.on(GetCommand).resolves({
+      Item: {
+        pk: `USER#${U1}`,
+        sk: 'PROFILE',
+        userId: U1,
+        email: 'a@b.c',
+        name: 'A',
+        emailVerifiedAt: '2026-01-01T00:00:00.000Z',
+      },
+    });
+  });
+
+  it('refuses an account whose address is not verified (403 email-unverified) before making a key', async () => {
+    const { service, keys, creator } = setup();
+    db.on(GetCommand).resolves({
       Item: { pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, email: 'a@b.c', name: 'A' },
     });
+    await expect(service.createTenant(creator, 'Acme')).rejects.toMatchObject({
+      status: 403,
+      type: 'email-unverified',
+    });
+    expect(keys.create).not.toHaveBeenCalled();
+    expect(db).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('writes the tenant, its owner and the audit event in one transaction after creating the key', async () => {

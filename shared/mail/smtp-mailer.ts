@@ -1,0 +1,42 @@
+import { type Mailer, type MailMessage, MailSendError } from './mailer.js';
+
+/**
+ * Mail over SMTP, for local mode and the tests (MailDev on loopback). nodemailer is loaded on first use
+ * and is not part of any Lambda bundle: deployed functions send through SES.
+ */
+export class SmtpMailer implements Mailer {
+  #transport: Promise<{ sendMail(m: object): Promise<unknown> }> | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly from: string,
+  ) {}
+
+  async send(message: MailMessage): Promise<void> {
+    this.#transport ??= this.#connect();
+    try {
+      const transport = await this.#transport;
+      await transport.sendMail({ from: this.from, ...message });
+    } catch (error) {
+      throw new MailSendError(`The SMTP server did not accept the message: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async #connect() {
+    const target = new URL(this.url);
+    if (target.protocol !== 'smtp:') throw new MailSendError(`Not an smtp: URL: ${target.protocol}`);
+    const { default: nodemailer } = await import('nodemailer');
+    return nodemailer.createTransport({
+      host: target.hostname,
+      port: Number(target.port || 25),
+      secure: false,
+      // A local development inbox on loopback: plain SMTP, no STARTTLS negotiation.
+      ignoreTLS: true,
+      connectionTimeout: 5000,
+      greetingTimeout: 5000,
+      socketTimeout: 10_000,
+    });
+  }
+}

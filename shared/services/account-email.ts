@@ -1,0 +1,280 @@
+import { hashPassword } from '../crypto/passwords.js';
+import { actorOf, type RequestOrigin } from '../domain/caller.js';
+import {
+  hashSecret,
+  MAIL_TOKEN_PATTERN,
+  newSecret,
+  normaliseEmail,
+  secretMatches,
+} from '../domain/credentials.js';
+import { newId } from '../domain/ids.js';
+import { ConflictError, ForbiddenError, HttpProblemError } from '../errors.js';
+import { deliver } from '../mail/deliver.js';
+import type { Mailer, MailMessage } from '../mail/mailer.js';
+import {
+  type AccountChange,
+  accountNoticeMail,
+  type MailLinks,
+  passwordResetMail,
+  verificationMail,
+} from '../mail/templates.js';
+import { logger } from '../observability.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import {
+  epochOf,
+  type IdentityStore,
+  type MailTokenPurpose,
+  type MailTokenRecord,
+  type UserRecord,
+} from '../store/identity-store.js';
+import type { RateLimiter } from '../store/rate-limiter.js';
+
+/** A verification link works this long. */
+export const VERIFICATION_LIFETIME_MS = 24 * 3_600_000;
+/** A password reset link works this long. */
+export const RESET_LIFETIME_MS = 30 * 60_000;
+/**
+ * Reset requests per address, whoever asks (counted for unknown addresses too, so the limit says nothing
+ * about whether an account exists).
+ */
+export const RESET_ADDRESS_LIMIT = { name: 'password-reset-address', limit: 3, windowSeconds: 3600 } as const;
+/**
+ * A reset request is answered no sooner than this after it arrived, whether or not a mail was sent: the
+ * time SES takes must not tell who has an account.
+ */
+export const RESET_ANSWER_FLOOR_MS = 800;
+
+/** The one answer to every reset request. */
+export const RESET_REQUESTED = {
+  message:
+    'If an account has this address, a link to reset its password is on its way; it works once, for 30 minutes.',
+} as const;
+
+/** The one answer to an unknown, spent, expired or mismatched token: which of these it was is not told. */
+function invalidToken(): HttpProblemError {
+  return new HttpProblemError(400, 'invalid-token', 'Bad Request', {
+    detail: 'This link is not valid: it was used already, has expired, or was replaced. Ask for a new one.',
+    errors: [{ path: 'body.token', message: 'Not a valid link token' }],
+  });
+}
+
+export interface AccountEmailDeps {
+  identity: IdentityStore;
+  audit: AuditRecorder;
+  mailer: Mailer;
+  links: MailLinks;
+  rateLimiter: RateLimiter;
+  now?: () => number;
+  /** @default RESET_ANSWER_FLOOR_MS */
+  resetAnswerFloorMs?: number;
+}
+
+/** A token about to be mailed: its record (hash only) and the string that goes into the link. */
+export interface IssuedToken {
+  record: MailTokenRecord;
+  token: string;
+}
+
+/**
+ * What Strongroom mails to account owners: address verification, password reset and security notices.
+ * Every mail with a token is sent before the token is stored, so a failed send leaves no token anyone
+ * could use and no answer that claims a mail went out; a token stored after a send that succeeded works.
+ */
+export class AccountEmailService {
+  readonly #d: AccountEmailDeps;
+  readonly #now: () => number;
+
+  constructor(deps: AccountEmailDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  get links(): MailLinks {
+    return this.#d.links;
+  }
+
+  /** A fresh token for `user` (not stored yet). */
+  issue(user: UserRecord, purpose: MailTokenPurpose): IssuedToken {
+    const now = this.#now();
+    const tokenId = newId('m', now);
+    const secret = newSecret();
+    const record: MailTokenRecord = {
+      tokenId,
+      purpose,
+      userId: user.userId,
+      email: normaliseEmail(user.email),
+      secretHash: hashSecret(secret),
+      createdAt: new Date(now).toISOString(),
+      expiresAt: now + (purpose === 'password-reset' ? RESET_LIFETIME_MS : VERIFICATION_LIFETIME_MS),
+      ...(purpose === 'password-reset' ? { credentialEpoch: epochOf(user) } : {}),
+    };
+    return { record, token: `${tokenId}.${secret}` };
+  }
+
+  verificationMessage(user: UserRecord, issued: IssuedToken): MailMessage {
+    return verificationMail(this.#d.links, user.email, issued.token, VERIFICATION_LIFETIME_MS / 3_600_000);
+  }
+
+  /** Sends a message; a carrier failure becomes a 503 that says nothing was sent. */
+  async send(message: MailMessage): Promise<void> {
+    await deliver(this.#d.mailer, message);
+  }
+
+  /** Mails a new verification link to a signed-in user whose address is not verified yet. */
+  async resendVerification(userId: string, origin: RequestOrigin): Promise<{ message: string }> {
+    const user = await this.#d.identity.getUser(userId);
+    if (!user) throw new ForbiddenError();
+    if (user.emailVerifiedAt !== undefined)
+      throw new ConflictError('Your e-mail address is verified already.', 'email-already-verified');
+    const issued = this.issue(user, 'verify-email');
+    await this.send(this.verificationMessage(user, issued));
+    await this.#d.identity.putMailToken(
+      issued.record,
+      this.#d.audit.platformPut({
+        action: 'auth.email.verification-sent',
+        actor: actorOf(origin, user.userId),
+        resource: { type: 'user', id: user.userId },
+        details: {
+          tokenId: issued.record.tokenId,
+          expiresAt: new Date(issued.record.expiresAt).toISOString(),
+        },
+      }),
+    );
+    return { message: `A new verification link is on its way to ${user.email}.` };
+  }
+
+  /** Verifies the address a token was sent to. */
+  async confirmVerification(
+    token: string,
+    origin: RequestOrigin,
+  ): Promise<{ email: string; verifiedAt: string }> {
+    const record = await this.#redeemable(token, 'verify-email');
+    const at = new Date(this.#now()).toISOString();
+    const done = await this.#d.identity.verifyEmail(
+      record,
+      at,
+      this.#d.audit.platformPut({
+        action: 'auth.email.verified',
+        actor: actorOf(origin, record.userId),
+        resource: { type: 'user', id: record.userId },
+        details: { tokenId: record.tokenId, email: record.email },
+      }),
+    );
+    if (!done) throw invalidToken();
+    return { email: record.email, verifiedAt: at };
+  }
+
+  /**
+   * Mails a reset link if the address has an account. The answer, the rate limits and the time taken are
+   * the same whether or not it has one.
+   */
+  async requestReset(input: { email: string }, origin: RequestOrigin): Promise<typeof RESET_REQUESTED> {
+    const started = this.#now();
+    const email = normaliseEmail(input.email);
+    try {
+      await this.#d.rateLimiter.consume(
+        RESET_ADDRESS_LIMIT.name,
+        hashSecret(email),
+        RESET_ADDRESS_LIMIT.limit,
+        RESET_ADDRESS_LIMIT.windowSeconds,
+      );
+      const userId = await this.#d.identity.getUserIdByEmail(email);
+      const user = userId ? await this.#d.identity.getUser(userId) : undefined;
+      if (!user) {
+        await this.#d.audit.recordPlatform({
+          action: 'auth.password-reset.requested',
+          actor: actorOf(origin),
+          resource: { type: 'user', id: 'unknown' },
+          details: { known: false },
+        });
+        return RESET_REQUESTED;
+      }
+      const issued = this.issue(user, 'password-reset');
+      await this.send(passwordResetMail(this.#d.links, user.email, issued.token, RESET_LIFETIME_MS / 60_000));
+      await this.#d.identity.putMailToken(
+        issued.record,
+        this.#d.audit.platformPut({
+          action: 'auth.password-reset.requested',
+          actor: actorOf(origin, user.userId),
+          resource: { type: 'user', id: user.userId },
+          details: {
+            known: true,
+            tokenId: issued.record.tokenId,
+            expiresAt: new Date(issued.record.expiresAt).toISOString(),
+          },
+        }),
+      );
+      return RESET_REQUESTED;
+    } finally {
+      const wait = started + (this.#d.resetAnswerFloorMs ?? RESET_ANSWER_FLOOR_MS) - this.#now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /**
+   * Sets a new password with a reset token: every session of the account ends, and every other reset
+   * token stops working. MFA stays as it is (signing in still asks for the code), except on an account
+   * whose address was never verified: there, whoever turned MFA on never proved they own the address, and
+   * the owner who just did must not be locked out by them.
+   */
+  async confirmReset(
+    input: { token: string; newPassword: string },
+    origin: RequestOrigin,
+  ): Promise<{ revokedSessions: number; mfaEnabled: boolean }> {
+    const record = await this.#redeemable(input.token, 'password-reset');
+    const user = await this.#d.identity.getUser(record.userId);
+    if (!user) throw invalidToken();
+    const clearMfa = user.mfaEnabled && user.emailVerifiedAt === undefined;
+    const outcome = await this.#d.identity.resetPassword(
+      record,
+      {
+        passwordHash: await hashPassword(input.newPassword),
+        at: new Date(this.#now()).toISOString(),
+        clearMfa,
+        expectedMfa: user.mfaEnabled,
+      },
+      this.#d.audit.platformPut({
+        action: 'auth.password-reset.completed',
+        actor: actorOf(origin, user.userId),
+        resource: { type: 'user', id: user.userId },
+        details: { tokenId: record.tokenId, mfaCleared: clearMfa },
+      }),
+    );
+    if (!outcome.reset) throw invalidToken();
+    await this.notify(user, 'password-reset', origin);
+    return { revokedSessions: outcome.revokedSessions, mfaEnabled: user.mfaEnabled && !clearMfa };
+  }
+
+  /**
+   * A security notice to the account's address, after the change it reports is done: a failure to send
+   * it is logged and does not undo or fail the change.
+   */
+  async notify(user: Pick<UserRecord, 'userId' | 'email'>, change: AccountChange, origin: RequestOrigin) {
+    try {
+      await this.#d.mailer.send(
+        accountNoticeMail(this.#d.links, user.email, change, { at: new Date(this.#now()), ...origin }),
+      );
+    } catch (error) {
+      logger.error('security notice not sent', {
+        change,
+        userId: user.userId,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  /**
+   * The stored token a presented one names, if the secret matches (compared in constant time), it is for
+   * `purpose` and unexpired; the one invalid-token answer otherwise.
+   */
+  async #redeemable(token: string, purpose: MailTokenPurpose): Promise<MailTokenRecord> {
+    if (!MAIL_TOKEN_PATTERN.test(token)) throw invalidToken();
+    const [tokenId, secret] = token.split('.') as [string, string];
+    const record = await this.#d.identity.getMailToken(tokenId);
+    // The hash is compared even for an unknown id, so both cost the same.
+    const matches = secretMatches(secret, record?.secretHash ?? '0'.repeat(64));
+    if (!record || !matches || record.purpose !== purpose || record.expiresAt < this.#now())
+      throw invalidToken();
+    return record;
+  }
+}

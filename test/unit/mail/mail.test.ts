@@ -1,0 +1,97 @@
+import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { MailSendError } from '../../../shared/mail/mailer.js';
+import { SesMailer } from '../../../shared/mail/ses-mailer.js';
+import { SmtpMailer } from '../../../shared/mail/smtp-mailer.js';
+import {
+  accountNoticeMail,
+  invitationMail,
+  passwordResetMail,
+  verificationMail,
+} from '../../../shared/mail/templates.js';
+
+const ses = mockClient(SESv2Client);
+const LINKS = { consoleUrl: 'https://console.example.test/console/' };
+const TOKEN = `m_${'0'.repeat(26)}.${'A'.repeat(43)}`;
+
+describe('the SES adapter', () => {
+  beforeEach(() => ses.reset());
+
+  it('sends one simple message, text and HTML, from the configured sender to the one recipient', async () => {
+    ses.on(SendEmailCommand).resolves({ MessageId: 'm-1' });
+    const mailer = new SesMailer(new SESv2Client({}), 'Strongroom <no-reply@example.test>');
+    await mailer.send({ to: 'a@example.test', subject: 'S', text: 'T', html: '<p>H</p>' });
+    expect(ses.commandCalls(SendEmailCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        FromEmailAddress: 'Strongroom <no-reply@example.test>',
+        Destination: { ToAddresses: ['a@example.test'] },
+        Content: {
+          Simple: {
+            Subject: { Data: 'S', Charset: 'UTF-8' },
+            Body: { Text: { Data: 'T', Charset: 'UTF-8' }, Html: { Data: '<p>H</p>', Charset: 'UTF-8' } },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('turns a refusal into MailSendError naming the SES error, never the message', async () => {
+    ses.on(SendEmailCommand).rejects(
+      Object.assign(new Error('Email address is not verified'), {
+        name: 'MessageRejected',
+      }),
+    );
+    const mailer = new SesMailer(new SESv2Client({}), 'no-reply@example.test');
+    const failure = mailer.send({ to: 'a@example.test', subject: 'S', text: 'secret-link', html: '' });
+    await expect(failure).rejects.toBeInstanceOf(MailSendError);
+    await expect(failure).rejects.toThrow(/MessageRejected/);
+    await expect(failure).rejects.not.toThrow(/secret-link/);
+  });
+});
+
+describe('the SMTP adapter', () => {
+  it('refuses a URL that is not smtp:', async () => {
+    const mailer = new SmtpMailer('http://127.0.0.1:25', 'no-reply@example.test');
+    await expect(mailer.send({ to: 'a@b.c', subject: 's', text: 't', html: 'h' })).rejects.toBeInstanceOf(
+      MailSendError,
+    );
+  });
+});
+
+describe('mail templates', () => {
+  it('put the token only in the console link, in the fragment, in text and HTML', () => {
+    for (const mail of [
+      verificationMail(LINKS, 'a@example.test', TOKEN, 24),
+      passwordResetMail(LINKS, 'a@example.test', TOKEN, 30),
+    ]) {
+      const link = /https:\/\/console\.example\.test\/console\/#\/(verify-email|reset-password)\/(\S+)/.exec(
+        mail.text,
+      );
+      expect(link?.[2]).toBe(TOKEN);
+      expect(mail.text.split(TOKEN)).toHaveLength(2);
+      expect(mail.html).toContain(`href="${link![0]}"`);
+    }
+  });
+
+  it('escape what others typed (names, tenant names, user agents) in HTML', () => {
+    const invitation = invitationMail(LINKS, 'b@example.test', {
+      tenantName: '<script>alert(1)</script>',
+      role: 'viewer',
+      inviterName: 'Eve "the" <b>',
+      inviterEmail: 'eve@example.test',
+      expiresAt: new Date(0),
+    });
+    expect(invitation.html).not.toContain('<script>');
+    expect(invitation.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(invitation.html).not.toContain('<b>');
+    const notice = accountNoticeMail(LINKS, 'a@example.test', 'password-changed', {
+      at: new Date(0),
+      ip: '203.0.113.9',
+      userAgent: '<img src=x onerror=alert(1)>',
+    });
+    expect(notice.html).not.toContain('<img');
+    expect(notice.text).toContain('203.0.113.9');
+    expect(notice.text).not.toMatch(/m_[0-9a-z]{26}\./);
+  });
+});
