@@ -10,6 +10,7 @@ import {
   invitationSk,
   inviteeGsiPk,
   locationSk,
+  mailTokenKey,
   memberSk,
   membershipGsiKey,
   rateWindowKey,
@@ -52,6 +53,7 @@ describe('the DynamoDB item layout', () => {
     expect(sessionGsiKey('u_1', 's_1')).toEqual({ gsi1pk: 'USER#u_1', gsi1sk: 'SESSION#s_1' });
     expect(rateWindowKey('sign-in', '192.0.2.1', 7)).toEqual({ pk: 'RATE#sign-in#192.0.2.1', sk: 'W#7' });
     expect(storageNodeKey('lake', 'raw/a')).toEqual({ pk: 'STORAGE-NODE#s3://lake/raw/a', sk: 'NODE' });
+    expect(mailTokenKey('m_1')).toEqual({ pk: 'MAIL-TOKEN#m_1', sk: 'TOKEN' });
   });
 
   it('builds every identity partition from one of the prefixes IAM grants are written with', () => {
@@ -60,6 +62,7 @@ describe('the DynamoDB item layout', () => {
       userKey('u_1').pk,
       emailKey('a@example.com').pk,
       sessionKey('s_1').pk,
+      mailTokenKey('m_1').pk,
       rateWindowKey('sign-in', '192.0.2.1', 7).pk,
       storageNodeKey('lake', 'raw/a').pk,
     ];
@@ -70,11 +73,12 @@ describe('the DynamoDB item layout', () => {
     );
 
     // Assess: each kind once, and the prefixes spelled exactly (the deployed LeadingKeys patterns).
-    expect(kinds).toEqual(['user', 'email', 'session', 'rateWindow', 'storageNode']);
+    expect(kinds).toEqual(['user', 'email', 'session', 'mailToken', 'rateWindow', 'storageNode']);
     expect(IDENTITY_PK_PREFIXES).toEqual({
       user: 'USER#',
       email: 'EMAIL#',
       session: 'SESSION#',
+      mailToken: 'MAIL-TOKEN#',
       rateWindow: 'RATE#',
       storageNode: 'STORAGE-NODE#',
     });
