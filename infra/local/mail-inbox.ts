@@ -46,7 +46,8 @@ export async function startMailInbox(options: {
   const web = `http://${host}:${webPort}`;
   return {
     smtpUrl: `smtp://${host}:${smtpPort}`,
-    webUrl: `${web}/`,
+    // MailDev 3 serves its page at /index.html (its bare / answers 404).
+    webUrl: `${web}/index.html`,
     apiUrl: `${web}/api`,
     stop: async () => {
       await maildev.stop();

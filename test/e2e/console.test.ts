@@ -50,7 +50,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 250));
   }
   consoleUrl = /Console\s+(\S+)/.exec(out)?.[1] ?? '';
-  inboxApi = `${/Mail inbox\s+(\S+)/.exec(out)?.[1] ?? ''}api`;
+  inboxApi = new URL('/api', /Mail inbox\s+(\S+)/.exec(out)?.[1] ?? '').href;
   origin = `http://127.0.0.1:${apiPort}`;
   browser = await launchChromium();
 }, 240_000);

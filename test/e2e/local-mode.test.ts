@@ -72,9 +72,11 @@ describe('npm run local', () => {
 
     // It prints the mail inbox, which holds the demo owner's verification mail (the seeding followed its link).
     const inbox = /Mail inbox\s+(\S+)/.exec(local.out())?.[1];
-    expect(inbox).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-    expect((await fetch(inbox!)).status).toBe(200);
-    const mails = (await (await fetch(`${inbox}api/email`)).json()) as { subject: string }[];
+    expect(inbox).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/index\.html$/);
+    const page = await fetch(inbox!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const mails = (await (await fetch(new URL('/api/email', inbox!))).json()) as { subject: string }[];
     expect(Array.isArray(mails)).toBe(true);
 
     // The in-process sequencer chains the seeding's audit events (tenant created) within moments.
