@@ -3,6 +3,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { logger, metrics } from '../../shared/observability.js';
 import { logsInStreamBatch } from '../../shared/services/audit.js';
 import { type AuditSequencer, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
@@ -12,7 +13,7 @@ import { type AuditSequencer, auditSequencerFromEnv } from '../../shared/store/a
 /** Batches per log per invocation (49 events each), so one busy log cannot run the function out of time. */
 export const STREAM_MAX_BATCHES = 100;
 
-const sequencer = auditSequencerFromEnv(process.env, {
+const sequencer = auditSequencerFromEnv(functionRuntime(), {
   graceMs: 60_000,
   maxBatchesPerRun: STREAM_MAX_BATCHES,
 });

@@ -1,4 +1,3 @@
-import { requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
@@ -22,6 +21,7 @@ import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 
+const runtime = functionRuntime();
 const identity = identityStoreFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() });
 const email = new AccountEmailService({
@@ -32,9 +32,9 @@ const email = new AccountEmailService({
 });
 const service = new IdentityService({
   identity,
-  lookups: new AuthLookups(functionRuntime().dynamo, {
-    identity: requireEnv('identityTable'),
-    tenantData: requireEnv('tenantDataTable'),
+  lookups: new AuthLookups(runtime.dynamo, {
+    identity: runtime.require('identityTable'),
+    tenantData: runtime.require('tenantDataTable'),
   }),
   audit,
   secrets: platformCryptoFromEnv(),

@@ -1,4 +1,4 @@
-import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
@@ -9,8 +9,9 @@ import { ConnectionsStore } from '../../shared/store/connections-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 
-const tenantDataTable = requireEnv('tenantDataTable');
-const hostPolicy = { allowPrivateNetworks: optionalEnv('allowPrivateNetworks') === 'true' };
+const runtime = functionRuntime();
+const tenantDataTable = runtime.require('tenantDataTable');
+const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
 const tenantClients = tenantDataClientsFromEnv();
 const crypto = new TenantCrypto({
   cipher: envelopeCipherFromEnv(),

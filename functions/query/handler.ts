@@ -1,4 +1,4 @@
-import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
 import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
@@ -12,9 +12,10 @@ import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';
 
-const tenantDataTable = requireEnv('tenantDataTable');
-const auditTable = requireEnv('auditTable');
-const hostPolicy = { allowPrivateNetworks: optionalEnv('allowPrivateNetworks') === 'true' };
+const runtime = functionRuntime();
+const tenantDataTable = runtime.require('tenantDataTable');
+const auditTable = runtime.require('auditTable');
+const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
 const tenantClients = tenantDataClientsFromEnv();
 const crypto = new TenantCrypto({
   cipher: envelopeCipherFromEnv(),

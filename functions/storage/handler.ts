@@ -1,6 +1,5 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
-import { optionalEnv, requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
@@ -22,24 +21,25 @@ import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.
 import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
+const runtime = functionRuntime();
 const identity = identityStoreFromEnv();
 const authorizer = authorizerFromEnv(identity);
 const tenantClients = tenantDataClientsFromEnv();
 /** The partition of an ARN (`arn:<partition>:…`). */
 const partitionOf = (arn: string) => arn.split(':')[1] ?? 'aws';
-const platform = functionRuntime().dynamo;
-const tenantDataTable = requireEnv('tenantDataTable');
-const managedBucket = requireEnv('storageBucket');
-const storageKeyArn = requireEnv('storageKeyArn');
-const sts = functionRuntime().client(STSClient);
+const platform = runtime.dynamo;
+const tenantDataTable = runtime.require('tenantDataTable');
+const managedBucket = runtime.require('storageBucket');
+const storageKeyArn = runtime.require('storageKeyArn');
+const sts = runtime.client(STSClient);
 // This function is the one that creates tenant storage roles (never deletes them), granting the managed
 // bucket's tenant prefix and its key.
 const access = tenantStorageAccessFromEnv({
   tenantClients,
-  iam: functionRuntime().client(IAMClient),
+  iam: runtime.client(IAMClient),
   grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
 });
-const cacheEntries = Number(optionalEnv('storageCredentialCacheEntries') ?? 2000);
+const cacheEntries = Number(runtime.optional('storageCredentialCacheEntries') ?? 2000);
 if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0)
   throw new Error('STORAGE_CREDENTIAL_CACHE_ENTRIES must be a whole number of entries');
 const vendor = new StorageCredentialVendor({
@@ -54,19 +54,21 @@ const service = new StorageService({
     tenantClients,
     platformClient: platform,
     tenantDataTable,
-    identityTable: requireEnv('identityTable'),
+    identityTable: runtime.require('identityTable'),
   }),
   vendor,
   access,
   audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
   managedBucket,
-  reservedBuckets: [managedBucket, optionalEnv('exportBucket')].filter((b): b is string => !!b),
-  region: requireEnv('region'),
+  reservedBuckets: [managedBucket, runtime.optional('exportBucket')].filter((b): b is string => !!b),
+  region: runtime.require('region'),
   // The emulator in local mode is reached at its own address, buckets in the path; AWS needs no hint.
-  s3Endpoint: optionalEnv('endpoint') ? { endpoint: optionalEnv('endpoint'), pathStyle: true } : undefined,
-  platformAccountId: requireEnv('tenantStorageBoundaryArn').split(':')[4],
+  s3Endpoint: runtime.optional('endpoint')
+    ? { endpoint: runtime.optional('endpoint'), pathStyle: true }
+    : undefined,
+  platformAccountId: runtime.require('tenantStorageBoundaryArn').split(':')[4],
   verifier: new ExternalRootVerifier(sts),
-  pathOwners: new StoragePathOwners(platform, requireEnv('identityTable')),
+  pathOwners: new StoragePathOwners(platform, runtime.require('identityTable')),
   members,
 });
 

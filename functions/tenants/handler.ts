@@ -1,6 +1,5 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
-import { requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
@@ -28,15 +27,16 @@ import { TenantExportArchives } from '../../shared/store/tenant-export-archives.
 import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
+const runtime = functionRuntime();
 const identity = identityStoreFromEnv();
 const tenantClients = tenantDataClientsFromEnv();
-const platform = functionRuntime().dynamo;
-const tenantDataTable = requireEnv('tenantDataTable');
+const platform = runtime.dynamo;
+const tenantDataTable = runtime.require('tenantDataTable');
 const tenants = new TenantStore(tenantClients, tenantDataTable);
 const keys = tenantKeysFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
 // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
-const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: functionRuntime().client(IAMClient) });
+const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: runtime.client(IAMClient) });
 const service = new TenancyService({
   tenants,
   identity,
@@ -47,7 +47,10 @@ const service = new TenancyService({
 const invitations = new InvitationService({
   tenants,
   identity,
-  lookups: new AuthLookups(platform, { identity: requireEnv('identityTable'), tenantData: tenantDataTable }),
+  lookups: new AuthLookups(platform, {
+    identity: runtime.require('identityTable'),
+    tenantData: tenantDataTable,
+  }),
   audit,
   rateLimiter: rateLimiterFromEnv(identity),
   mail: mailFromEnv(),
@@ -56,7 +59,7 @@ const storage = new StorageStore({
   tenantClients,
   platformClient: platform,
   tenantDataTable,
-  identityTable: requireEnv('identityTable'),
+  identityTable: runtime.require('identityTable'),
 });
 const deletion = new TenantDeletionService({
   tenants,
@@ -73,8 +76,8 @@ const exports = new TenantExportService({
   audit,
   auditLog: audit,
   archives: new TenantExportArchives({
-    s3: functionRuntime().client(S3Client),
-    bucket: requireEnv('exportBucket'),
+    s3: runtime.client(S3Client),
+    bucket: runtime.require('exportBucket'),
   }),
 });
 

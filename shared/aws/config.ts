@@ -1,6 +1,7 @@
 /**
- * Environment of the functions. Read once, at module load, by the handler modules (never inside classes);
- * a missing required variable throws when the module loads so a misconfigured function fails at once.
+ * The one registry of the functions' environment variables. Read once per function, by its runtime
+ * (shared/aws/runtime.ts) at module load; a missing required variable throws then, so a misconfigured
+ * function fails at once. Infra and local provisioning name the variables they set from here too.
  */
 export const ENV_VARS = {
   stage: 'STAGE',
@@ -61,15 +62,3 @@ export const ENV_VARS = {
 } as const;
 
 export type EnvName = keyof typeof ENV_VARS;
-
-/** The value of a required environment variable; throws naming it when absent. */
-export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
-  const value = env[ENV_VARS[name]];
-  if (!value) throw new Error(`Missing environment variable ${ENV_VARS[name]}`);
-  return value;
-}
-
-/** The value of an optional environment variable. */
-export function optionalEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env[ENV_VARS[name]] || undefined;
-}

@@ -1,6 +1,5 @@
 import { GenerateMacCommand, KMSClient, KMSInvalidMacException, VerifyMacCommand } from '@aws-sdk/client-kms';
-import { requireEnv } from '../aws/config.js';
-import { functionRuntime } from '../aws/runtime.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { AUDIT_MAC_KEY } from '../domain/audit-mac-key.js';
 
 /** Checks MACs of audit chain statements (shared/domain/audit-chain.ts `macMessage`). */
@@ -64,9 +63,9 @@ export class KmsChainMac implements ChainMac {
 }
 
 /** The audit MAC key from the environment (AUDIT_MAC_KEY_ARN). */
-export function chainMacFromEnv(env: NodeJS.ProcessEnv = process.env): KmsChainMac {
+export function chainMacFromEnv(runtime: FunctionRuntime = functionRuntime()): KmsChainMac {
   return new KmsChainMac({
-    kms: functionRuntime().client(KMSClient),
-    keyId: requireEnv('auditMacKeyArn', env),
+    kms: runtime.client(KMSClient),
+    keyId: runtime.require('auditMacKeyArn'),
   });
 }

@@ -8,8 +8,7 @@ import {
   NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
 import { KMS } from '@aws-sdk/client-kms';
-import { requireEnv } from '../aws/config.js';
-import { functionRuntime } from '../aws/runtime.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
@@ -380,14 +379,14 @@ export function platformCrypto(options: { cipher: EnvelopeCipher; platformKeyArn
 }
 
 /** An EnvelopeCipher on an aggregated KMS client configured for this environment (emulator endpoint locally). */
-export function envelopeCipherFromEnv(): EnvelopeCipher {
-  return new EnvelopeCipher({ kms: functionRuntime().client(KMS) });
+export function envelopeCipherFromEnv(runtime: FunctionRuntime = functionRuntime()): EnvelopeCipher {
+  return new EnvelopeCipher({ kms: runtime.client(KMS) });
 }
 
 /** Platform-secret encryption configured from PLATFORM_KEY_ARN; call once at module load. */
 export function platformCryptoFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-  cipher: EnvelopeCipher = envelopeCipherFromEnv(),
+  runtime: FunctionRuntime = functionRuntime(),
+  cipher: EnvelopeCipher = envelopeCipherFromEnv(runtime),
 ): PlatformCrypto {
-  return platformCrypto({ cipher, platformKeyArn: requireEnv('platformKeyArn', env) });
+  return platformCrypto({ cipher, platformKeyArn: runtime.require('platformKeyArn') });
 }

@@ -8,8 +8,8 @@ import {
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { ENV_VARS, optionalEnv, requireEnv } from '../aws/config.js';
-import { functionRuntime } from '../aws/runtime.js';
+import { ENV_VARS } from '../aws/config.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import {
   type TenantExportArchivesInput,
   tenantKeyAlias,
@@ -188,10 +188,10 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
  * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator; EXPORT_BUCKET and
  * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them.
  */
-export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTenantKeys {
-  const { accountId, partition, region } = parseKmsKeyArn(requireEnv('platformKeyArn', env));
-  const stage = requireEnv('stage', env);
-  const users = (env[ENV_VARS.tenantKeyUserRoleArns] ?? '')
+export function tenantKeysFromEnv(runtime: FunctionRuntime = functionRuntime()): KmsTenantKeys {
+  const { accountId, partition, region } = parseKmsKeyArn(runtime.require('platformKeyArn'));
+  const stage = runtime.require('stage');
+  const users = (runtime.optional('tenantKeyUserRoleArns') ?? '')
     .split(',')
     .map((arn) => arn.trim())
     .filter(Boolean);
@@ -199,14 +199,14 @@ export function tenantKeysFromEnv(env: NodeJS.ProcessEnv = process.env): KmsTena
     throw new Error(
       `Missing environment variable ${ENV_VARS.tenantKeyUserRoleArns} (the roles allowed to use tenant keys)`,
     );
-  const admin = optionalEnv('tenantKeyAdminRoleArn', env);
-  const exporters = (env[ENV_VARS.tenantExportRoleArns] ?? '')
+  const admin = runtime.optional('tenantKeyAdminRoleArn');
+  const exporters = (runtime.optional('tenantExportRoleArns') ?? '')
     .split(',')
     .map((arn) => arn.trim())
     .filter(Boolean);
-  const exportBucket = optionalEnv('exportBucket', env);
+  const exportBucket = runtime.optional('exportBucket');
   return new KmsTenantKeys({
-    kms: functionRuntime().client(KMSClient),
+    kms: runtime.client(KMSClient),
     stage,
     accountId,
     partition,

@@ -1,6 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { requireEnv } from '../aws/config.js';
-import { functionRuntime } from '../aws/runtime.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
@@ -282,8 +281,8 @@ export function requirePrincipal(auth: AuthContext): Principal {
 }
 
 /** The platform's identity store, from the environment. */
-export function identityStoreFromEnv(): IdentityStore {
-  return new IdentityStore(functionRuntime().dynamo, requireEnv('identityTable'));
+export function identityStoreFromEnv(runtime: FunctionRuntime = functionRuntime()): IdentityStore {
+  return new IdentityStore(runtime.dynamo, runtime.require('identityTable'));
 }
 
 /** The authorizer every API function uses, from the environment. */
@@ -291,9 +290,10 @@ export function authorizerFromEnv(
   identity: IdentityStore = identityStoreFromEnv(),
   options: { onMfaRefused?: (refusal: MfaRefusal) => Promise<void> } = {},
 ): BearerAuthorizer {
-  const lookups = new AuthLookups(functionRuntime().dynamo, {
-    identity: requireEnv('identityTable'),
-    tenantData: requireEnv('tenantDataTable'),
+  const runtime = functionRuntime();
+  const lookups = new AuthLookups(runtime.dynamo, {
+    identity: runtime.require('identityTable'),
+    tenantData: runtime.require('tenantDataTable'),
   });
   return new BearerAuthorizer(
     lookups,

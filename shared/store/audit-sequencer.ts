@@ -6,8 +6,7 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { requireEnv } from '../aws/config.js';
-import { functionRuntime } from '../aws/runtime.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { type ChainMac, chainMacFromEnv } from '../crypto/chain-mac.js';
 import {
   appendToChain,
@@ -437,14 +436,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * DynamoDB client.
  */
 export function auditSequencerFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
+  runtime: FunctionRuntime = functionRuntime(),
   options: Omit<AuditSequencerProps, 'client' | 'tableName' | 'chainTableName' | 'mac'> = {},
 ): AuditSequencer {
   return new AuditSequencer({
-    client: functionRuntime().dynamo,
-    tableName: requireEnv('auditTable', env),
-    chainTableName: requireEnv('auditChainTable', env),
-    mac: chainMacFromEnv(env),
+    client: runtime.dynamo,
+    tableName: runtime.require('auditTable'),
+    chainTableName: runtime.require('auditChainTable'),
+    mac: chainMacFromEnv(runtime),
     ...options,
   });
 }

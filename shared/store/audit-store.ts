@@ -1,6 +1,5 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { requireEnv } from '../aws/config.js';
-import { functionRuntime } from '../aws/runtime.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import { PLATFORM_RETENTION_DAYS, retentionDaysFor, type StoredEventItem } from '../domain/audit-chain.js';
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
@@ -122,13 +121,14 @@ export function auditRecorderFromEnv(deps: {
   platformClient?: DynamoDBDocumentClient;
   /** Only where chains are verified (the audit function): its role may call kms:VerifyMac. */
   mac?: ChainMacVerifier;
-  env?: NodeJS.ProcessEnv;
+  runtime?: FunctionRuntime;
 }): AuditStore {
+  const runtime = deps.runtime ?? functionRuntime();
   return new AuditStore({
-    tableName: requireEnv('auditTable', deps.env),
-    chainTableName: requireEnv('auditChainTable', deps.env),
+    tableName: runtime.require('auditTable'),
+    chainTableName: runtime.require('auditChainTable'),
     tenantClients: deps.tenantClients,
-    platformClient: deps.platformClient ?? functionRuntime().dynamo,
+    platformClient: deps.platformClient ?? runtime.dynamo,
     mac: deps.mac,
   });
 }

@@ -1,7 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, type Credentials, type STSClient } from '@aws-sdk/client-sts';
-import { optionalEnv } from '../aws/config.js';
-import { clientConfig } from '../aws/runtime.js';
+import { clientConfig, functionRuntime } from '../aws/runtime.js';
 import { newVendId } from '../domain/ids.js';
 import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
 import { formatStorageRoot, type StorageRoot } from '../domain/storage-roots.js';
@@ -81,7 +80,7 @@ export class ExternalRootVerifier {
         sessionToken: credentials.SessionToken,
       }),
       region: check.region,
-      forcePathStyle: optionalEnv('endpoint') !== undefined,
+      forcePathStyle: functionRuntime().optional('endpoint') !== undefined,
     });
     try {
       await s3.send(

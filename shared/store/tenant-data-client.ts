@@ -1,8 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { requireEnv } from '../aws/config.js';
-import { clientConfig, documentClient, functionRuntime } from '../aws/runtime.js';
+import { clientConfig, documentClient, type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { type TenantDataTables, tenantDataSessionPolicy } from '../domain/tenant-data-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 
@@ -89,15 +88,15 @@ export class TenantDataClients {
 }
 
 /** Scoped clients configured from the function's environment (role and table ARNs). */
-export function tenantDataClientsFromEnv(): TenantDataClients {
+export function tenantDataClientsFromEnv(runtime: FunctionRuntime = functionRuntime()): TenantDataClients {
   return new TenantDataClients({
-    sts: functionRuntime().client(STSClient),
-    roleArn: requireEnv('tenantDataRoleArn'),
+    sts: runtime.client(STSClient),
+    roleArn: runtime.require('tenantDataRoleArn'),
     tables: {
-      tenantDataTableArn: requireEnv('tenantDataTableArn'),
-      auditTableArn: requireEnv('auditTableArn'),
-      auditChainTableArn: requireEnv('auditChainTableArn'),
-      tableKeyArn: requireEnv('platformKeyArn'),
+      tenantDataTableArn: runtime.require('tenantDataTableArn'),
+      auditTableArn: runtime.require('auditTableArn'),
+      auditChainTableArn: runtime.require('auditChainTableArn'),
+      tableKeyArn: runtime.require('platformKeyArn'),
     },
   });
 }

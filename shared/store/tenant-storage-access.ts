@@ -1,6 +1,6 @@
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { requireEnv } from '../aws/config.js';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { STORAGE_ACCESS_SK, storageHolderSk } from '../domain/item-layout.js';
 import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
 import {
@@ -407,16 +407,17 @@ export function tenantStorageAccessFromEnv(deps: {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   iam: IAMClient;
   grant?: { bucketArn: string; storageKeyArn: string };
-  env?: NodeJS.ProcessEnv;
+  runtime?: FunctionRuntime;
 }): TenantStorageAccess {
+  const runtime = deps.runtime ?? functionRuntime();
   const layout = tenantStorageLayout({
-    stage: requireEnv('stage', deps.env),
-    region: requireEnv('region', deps.env),
-    boundaryArn: requireEnv('tenantStorageBoundaryArn', deps.env),
+    stage: runtime.require('stage'),
+    region: runtime.require('region'),
+    boundaryArn: runtime.require('tenantStorageBoundaryArn'),
   });
   return new TenantStorageAccess({
     tenantClients: deps.tenantClients,
-    tenantDataTable: requireEnv('tenantDataTable', deps.env),
+    tenantDataTable: runtime.require('tenantDataTable'),
     roles: new TenantStorageRoles({ iam: deps.iam, layout, ...(deps.grant ? { grant: deps.grant } : {}) }),
   });
 }

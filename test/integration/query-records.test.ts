@@ -1,7 +1,6 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { TENANT_RECORD_TYPES } from '../../shared/domain/dynamo-query-compiler.js';
 import { permissionsOf, type Role } from '../../shared/domain/permissions.js';
@@ -105,11 +104,14 @@ let reader: TenantRecordsReader;
 beforeAll(async () => {
   const a = itemsOf(A, 'AAA', [USER_A, USER_A2]);
   const b = itemsOf(B, 'BBB', [USER_B, USER_A]);
-  await put(requireEnv('tenantDataTable'), [...a.tenantData, ...b.tenantData]);
-  await put(requireEnv('auditTable'), [...a.audit, ...b.audit]);
+  await put(functionRuntime().require('tenantDataTable'), [...a.tenantData, ...b.tenantData]);
+  await put(functionRuntime().require('auditTable'), [...a.audit, ...b.audit]);
   reader = new TenantRecordsReader({
     tenantClients: tenantDataClientsFromEnv(),
-    tableNames: { tenantData: requireEnv('tenantDataTable'), audit: requireEnv('auditTable') },
+    tableNames: {
+      tenantData: functionRuntime().require('tenantDataTable'),
+      audit: functionRuntime().require('auditTable'),
+    },
     itemsPerRequest: 3,
   });
 });

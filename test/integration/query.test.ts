@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { requireEnv } from '../../shared/aws/config.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
@@ -329,7 +328,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
   it('audits queries with their shape, never values, rows or the password', async () => {
     const { Items } = await functionRuntime().dynamo.send(
       new QueryCommand({
-        TableName: requireEnv('auditTable'),
+        TableName: functionRuntime().require('auditTable'),
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
         ExpressionAttributeValues: { ':pk': acme.tenantId, ':p': 'EVENT#' },
       }),

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { FunctionRuntime } from '../../../shared/aws/runtime.js';
 import {
   KmsTenantKeys,
   NotATenantKeyError,
@@ -275,7 +276,7 @@ describe('tenantKeysFromEnv', () => {
   };
 
   it('takes account and partition from the platform key and the roles from the environment', async () => {
-    await tenantKeysFromEnv(env).create(TENANT);
+    await tenantKeysFromEnv(new FunctionRuntime(env)).create(TENANT);
     const policy = JSON.parse(String(kmsMock.commandCalls(CreateKeyCommand)[0]!.args[0].input.Policy));
     expect(policy.Statement[1].Condition.ArnEquals['aws:PrincipalArn']).toEqual([
       APP_ROLE,
@@ -285,9 +286,9 @@ describe('tenantKeysFromEnv', () => {
   });
 
   it('refuses to start without the application roles', () => {
-    expect(() => tenantKeysFromEnv({ ...env, TENANT_KEY_USER_ROLE_ARNS: ' , ' })).toThrow(
-      'TENANT_KEY_USER_ROLE_ARNS',
-    );
+    expect(() =>
+      tenantKeysFromEnv(new FunctionRuntime({ ...env, TENANT_KEY_USER_ROLE_ARNS: ' , ' })),
+    ).toThrow('TENANT_KEY_USER_ROLE_ARNS');
   });
 
   it('parses KMS key ARNs strictly', () => {
