@@ -1,6 +1,7 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functionRuntime } from '../../../shared/aws/runtime.js';
+import { documentClient, functionRuntime } from '../../../shared/aws/runtime.js';
 import { chainSk, eventSk, ulidFloor, ulidTimeMs } from '../../../shared/domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
 import { buildEventItem } from '../../../shared/store/audit-event-item.js';
@@ -9,20 +10,19 @@ import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { expectChainOf, itemsOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
 let db: DynamoDBDocumentClient;
+
+/** A client of its own (not the runtime's shared one): the crash tests add middleware to theirs. */
+const ownClient = () => documentClient(new DynamoDBClient(functionRuntime().clientConfig()));
 let store: AuditStore;
 
 beforeAll(() => {
-  db = functionRuntime().dynamo;
+  db = ownClient();
   store = storeFromEnv();
 });
 
 // Small batches: the emulator copies the whole table for every item of a transaction, so big batches on
 // a growing table are slow there (not in DynamoDB). The batch limit itself is tested with MAX_BATCH.
-function sequencer(
-  client: DynamoDBDocumentClient = functionRuntime().dynamo,
-  graceMs?: number,
-  batchSize = 10,
-) {
+function sequencer(client: DynamoDBDocumentClient = ownClient(), graceMs?: number, batchSize = 10) {
   return sequencerFromEnv({ client, graceMs, batchSize });
 }
 
@@ -64,7 +64,7 @@ describe('audit sequencer against the emulator', () => {
     // each other when they really run at once, DynamoDB's are).
     const scope = newScope();
     await Promise.all(Array.from({ length: 60 }, (_, i) => store.record(scope, sampleEvent(i))));
-    const clientA = functionRuntime().dynamo;
+    const clientA = ownClient();
     const b = sequencer();
     const bReports: Awaited<ReturnType<AuditSequencer['sequence']>>[] = [];
     let transactions = 0;
@@ -98,7 +98,7 @@ describe('audit sequencer against the emulator', () => {
     for (let i = 0; i < 3; i++) await store.record(scope, sampleEvent(i));
     await sequencer().sequence(scope.tenantId);
     for (let i = 3; i < 6; i++) await store.record(scope, sampleEvent(i));
-    const client = functionRuntime().dynamo;
+    const client = ownClient();
     let interfered = false;
     client.middlewareStack.add(
       (next) => async (args: any) => {
@@ -132,7 +132,7 @@ describe('audit sequencer against the emulator', () => {
       // Prepare
       const scope = newScope();
       await Promise.all(Array.from({ length: 35 }, (_, i) => store.record(scope, sampleEvent(i))));
-      const crashing = functionRuntime().dynamo;
+      const crashing = ownClient();
       crashOnTransaction(crashing, 2, when);
 
       // Act
@@ -178,7 +178,7 @@ describe('audit sequencer against the emulator', () => {
     // Prepare: an id older than the watermark minus the grace window.
     const scope = newScope();
     for (let i = 0; i < 2; i++) await store.record(scope, sampleEvent(i));
-    const seq = sequencer(functionRuntime().dynamo, 60_000);
+    const seq = sequencer(ownClient(), 60_000);
     await seq.sequence(scope.tenantId);
     const late1 = buildEventItem(scope.tenantId, sampleEvent(98), 30, Date.now() - 10 * 60_000);
     const late2 = buildEventItem(scope.tenantId, sampleEvent(97), 30, Date.now() - 20 * 60_000);
