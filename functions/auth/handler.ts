@@ -98,6 +98,10 @@ export const handler = createApiHandler({
         },
       };
     }),
+    implement(routes.listSignIns, async ({ auth, query }) => ({
+      status: 200,
+      body: await service.listSignIns(requirePrincipal(auth).userId, query),
+    })),
     implement(routes.changePassword, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 200,
       body: await service.changePassword(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),

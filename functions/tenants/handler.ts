@@ -37,20 +37,22 @@ const keys = tenantKeysFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
 // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
 const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: runtime.client(IAMClient) });
+const lookups = new AuthLookups(platform, {
+  identity: runtime.require('identityTable'),
+  tenantData: tenantDataTable,
+});
 const service = new TenancyService({
   tenants,
   identity,
   keys,
   audit,
   storageAccess,
+  lookups,
 });
 const invitations = new InvitationService({
   tenants,
   identity,
-  lookups: new AuthLookups(platform, {
-    identity: runtime.require('identityTable'),
-    tenantData: tenantDataTable,
-  }),
+  lookups,
   audit,
   rateLimiter: rateLimiterFromEnv(identity),
   mail: mailFromEnv(),
@@ -111,6 +113,10 @@ export const handler = createApiHandler({
         { principal: requirePrincipal(auth), ip: sourceIp, userAgent },
         body.name,
       ),
+    })),
+    implement(routes.listMyTenants, async ({ auth }) => ({
+      status: 200,
+      body: { items: await service.listMyTenants(requirePrincipal(auth).userId) },
     })),
     implement(routes.getTenant, async (req) => ({
       status: 200,

@@ -110,6 +110,22 @@ export const emailKey = (normalisedEmail: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.email}${normalisedEmail}`,
   sk: 'EMAIL',
 });
+/** One sign-in attempt on the user's account, newest last (ids sort by time): in the user's partition. */
+export const SIGN_IN_SK_PREFIX = 'SIGN-IN#';
+export const signInKey = (userId: string, attemptId: string): ItemKey => ({
+  pk: userKey(userId).pk,
+  sk: `${SIGN_IN_SK_PREFIX}${attemptId}`,
+});
+/** A device (domain/sign-in-history.ts `deviceFingerprint`) the user signed in from in the last 90 days. */
+export const knownDeviceKey = (userId: string, fingerprint: string): ItemKey => ({
+  pk: userKey(userId).pk,
+  sk: `DEVICE#${fingerprint}`,
+});
+/**
+ * A key in a user partition no account has (`~` never starts a user id): what a failed sign-in on an
+ * unknown address checks is absent, so it costs the same write as one on a real account.
+ */
+export const noUserKey = (random: string): ItemKey => ({ pk: `USER#~${random}`, sk: 'PROFILE' });
 /** A session item. */
 export const sessionKey = (sessionId: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.session}${sessionId}`,

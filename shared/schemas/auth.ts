@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { AUTH_METHODS } from '../domain/authentication.js';
 import { MAIL_TOKEN_PATTERN } from '../domain/credentials.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
+import { SIGN_IN_FAILURE_REASONS, SIGN_IN_HISTORY_DAYS, SIGN_IN_RESULTS } from '../domain/sign-in-history.js';
 import { defineRoute } from '../http/route.js';
-import { TenantId } from './common.js';
+import { PageQuery, TenantId } from './common.js';
 
 const Email = z.string().trim().max(254).email('Not an e-mail address');
 /** 12–256 characters (DESIGN.md §4); counted in code points so emoji are not penalised. */
@@ -173,6 +174,36 @@ export const revokeOtherSessions = defineRoute({
   },
 });
 
+const SignIn = z
+  .object({
+    at: z.string().describe('When the attempt was made'),
+    ip: z.string().describe('The address it came from'),
+    userAgent: z.string(),
+    method: z.enum(AUTH_METHODS).describe('How it tried to sign in'),
+    result: z
+      .enum(SIGN_IN_RESULTS)
+      .describe('`second-factor-required`: the password was right and a code was asked for'),
+    reason: z.enum(SIGN_IN_FAILURE_REASONS).optional().describe('Why it failed'),
+    sessionId: z.string().optional().describe('The session a successful attempt started'),
+  })
+  .meta({ id: 'SignIn' });
+
+export const listSignIns = defineRoute({
+  id: 'listSignIns',
+  method: 'GET',
+  path: '/v1/me/sign-ins',
+  area: 'auth',
+  summary: `Sign-in attempts on your account in the last ${SIGN_IN_HISTORY_DAYS} days, newest first`,
+  tags: ['me'],
+  auth: { kind: 'session' },
+  query: PageQuery,
+  response: {
+    status: 200,
+    description: 'Attempts (a page may hold fewer than `limit` and still have a next one)',
+    schema: z.object({ items: z.array(SignIn), nextCursor: z.string().nullable() }),
+  },
+});
+
 export const changePassword = defineRoute({
   id: 'changePassword',
   method: 'POST',
@@ -322,6 +353,7 @@ export const authRoutes = [
   listSessions,
   revokeSession,
   revokeOtherSessions,
+  listSignIns,
   changePassword,
   enrolTotp,
   confirmTotp,

@@ -115,6 +115,28 @@ export const createTenant = defineRoute({
   response: { status: 201, description: 'The tenant', schema: Tenant },
 });
 
+export const listMyTenants = defineRoute({
+  id: 'listMyTenants',
+  method: 'GET',
+  path: '/v1/tenants',
+  area: 'tenants',
+  summary:
+    'The tenants you are a member of, with your role in each (sessions only: an API key has one tenant)',
+  tags: ['tenants'],
+  auth: { kind: 'session' },
+  response: {
+    status: 200,
+    description: 'Your tenants, by name',
+    schema: z.object({
+      items: z.array(
+        Tenant.extend({ role: Role, joinedAt: z.string().describe('When you became a member') }).meta({
+          id: 'MyTenant',
+        }),
+      ),
+    }),
+  },
+});
+
 export const getTenant = defineRoute({
   id: 'getTenant',
   method: 'GET',
@@ -410,6 +432,7 @@ export const revokeApiKey = defineRoute({
 
 export const tenantRoutes = [
   createTenant,
+  listMyTenants,
   getTenant,
   updateTenant,
   deleteTenant,

@@ -19,6 +19,12 @@ import {
 import { newId } from '../domain/ids.js';
 import type { Permission, Role } from '../domain/permissions.js';
 import {
+  deviceFingerprint,
+  type SignInAttempt,
+  type SignInFailureReason,
+  type SignInResult,
+} from '../domain/sign-in-history.js';
+import {
   ConflictError,
   HttpProblemError,
   NotFoundError,
@@ -27,6 +33,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { alreadyRegisteredMail } from '../mail/templates.js';
+import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import {
@@ -36,6 +43,7 @@ import {
   type SessionRecord,
   type UserRecord,
 } from '../store/identity-store.js';
+import type { PageRequest } from '../store/pagination.js';
 import type { AccountEmailService } from './account-email.js';
 import type { HeldSlots } from './failure-budgets.js';
 import {
@@ -53,6 +61,14 @@ export const REGISTRATION_ACCEPTED = {
     'now: sign in, and open the link in the mail to verify the address. If it had one, nothing changed.',
 } as const;
 
+/**
+ * Told when an account signs in from a device (user agent and network) it has not used for 90 days; the
+ * device the account was registered from counts as known. Mail plugs in here.
+ */
+export interface SignInNotices {
+  newDevice(user: UserRecord, signIn: { at: number; ip: string; userAgent: string }): Promise<void>;
+}
+
 /** A signed-in caller of the /v1/me routes. */
 export type SessionCallerOf = Pick<Principal, 'kind' | 'userId' | 'credentialId' | 'mfa'>;
 
@@ -63,6 +79,8 @@ export interface IdentityDeps {
   secrets: PlatformCrypto;
   /** Verification mails and security notices. */
   email: AccountEmailService;
+  /** Who hears of a sign-in from a new device; by default the account's address, by mail. */
+  signInNotices?: SignInNotices;
   now?: () => number;
 }
 
@@ -72,10 +90,15 @@ const WRONG_CREDENTIALS = 'Wrong e-mail or password.';
 export class IdentityService {
   private readonly now: () => number;
   private readonly secondFactors: SecondFactorVerifier;
+  private readonly signInNotices: SignInNotices;
 
   constructor(private readonly deps: IdentityDeps) {
     this.now = deps.now ?? Date.now;
     this.secondFactors = new SecondFactorVerifier(deps);
+    this.signInNotices = deps.signInNotices ?? {
+      newDevice: (user, signIn) =>
+        deps.email.notify(user, 'new-device-sign-in', { ip: signIn.ip, userAgent: signIn.userAgent }),
+    };
   }
 
   /**
@@ -85,7 +108,7 @@ export class IdentityService {
    * owner learns of it, and how to get back in). The mail goes first: if it cannot be sent, nothing is
    * written and the answer (503) says so; the account and its token are written together after it.
    */
-  async register(input: { email: string; password: string; name: string }, _origin: RequestOrigin) {
+  async register(input: { email: string; password: string; name: string }, origin: RequestOrigin) {
     const email = normaliseEmail(input.email);
     const [existing, passwordHash] = await Promise.all([
       this.deps.identity.getUserIdByEmail(email),
@@ -105,8 +128,12 @@ export class IdentityService {
         ? alreadyRegisteredMail(this.deps.email.links, email)
         : this.deps.email.verificationMessage(user, issued),
     );
-    // A taken address fails the transaction's condition and writes nothing (its token included).
-    await this.deps.identity.createUser(user, email, [this.deps.identity.mailTokenPut(issued.record)]);
+    // A taken address fails the transaction's condition and writes nothing (its token and device included).
+    await this.deps.identity.createUser(user, email, [
+      this.deps.identity.mailTokenPut(issued.record),
+      // The device the account is registered from is its first known one.
+      this.deps.identity.signIns.devicePut(user.userId, deviceFingerprint(origin.userAgent, origin.ip)),
+    ]);
     return REGISTRATION_ACCEPTED;
   }
 
@@ -133,20 +160,28 @@ export class IdentityService {
 
     if (!user || !passwordOk) {
       await this.secondFactors.budgets.passwordFailed(email);
-      await audit.recordPlatform({
-        action: 'auth.sign-in.failed',
-        actor: actorOf(origin),
-        resource: { type: 'user', id: 'unknown' },
-        details: { reason: 'bad-credentials', method: 'password' },
-      });
+      // The same write whether or not the address has an account (SignInHistory.recordFailure).
+      await identity.signIns.recordFailure(
+        audit.platformPut({
+          action: 'auth.sign-in.failed',
+          actor: actorOf(origin),
+          resource: { type: 'user', id: 'unknown' },
+          details: { reason: 'bad-credentials', method: 'password' },
+        }),
+        user && this.attempt(user, origin, 'password', 'failed', 'bad-credentials'),
+      );
       throw new UnauthorizedError(WRONG_CREDENTIALS, 'invalid-credentials');
     }
 
     let method: AuthMethod = 'password';
     if (user.mfaEnabled) {
       if (input.mfaCode === undefined && input.recoveryCode === undefined) {
-        // Not a failure: the password was right and the client must now ask for the second factor.
-        await network.giveBack();
+        // Not a failure: the password was right and the client must now ask for the second factor. The
+        // owner still sees it: someone else may know the password.
+        await Promise.all([
+          network.giveBack(),
+          identity.signIns.record(this.attempt(user, origin, 'password', 'second-factor-required')),
+        ]);
         throw new UnauthorizedError(
           'Multi-factor authentication is on: send mfaCode or recoveryCode.',
           'mfa-required',
@@ -156,12 +191,15 @@ export class IdentityService {
         input.mfaCode !== undefined ? { mfaCode: input.mfaCode } : { recoveryCode: input.recoveryCode! };
       method = factor.mfaCode !== undefined ? 'password+totp' : 'password+recovery-code';
       if (!(await this.attemptUnder(network, user, factor))) {
-        await audit.recordPlatform({
-          action: 'auth.sign-in.failed',
-          actor: actorOf(origin, user.userId),
-          resource: { type: 'user', id: user.userId },
-          details: { reason: 'bad-second-factor', method },
-        });
+        await identity.signIns.recordFailure(
+          audit.platformPut({
+            action: 'auth.sign-in.failed',
+            actor: actorOf(origin, user.userId),
+            resource: { type: 'user', id: user.userId },
+            details: { reason: 'bad-second-factor', method },
+          }),
+          this.attempt(user, origin, method, 'failed', 'bad-second-factor'),
+        );
         throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
       }
     }
@@ -202,26 +240,72 @@ export class IdentityService {
         resource: { type: 'session', id: session.sessionId },
         details: { method, mfa: session.mfa },
       }),
+      identity.signIns.attemptPut({
+        ...this.attempt(user, origin, method, 'succeeded'),
+        sessionId: session.sessionId,
+      }),
     );
     if (!created) {
       // The password or MFA changed while this sign-in was checking them (the owner reacting to a
       // compromise, typically): what was verified no longer stands, so no session.
-      await audit.recordPlatform({
-        action: 'auth.sign-in.failed',
-        actor: actorOf(origin, user.userId),
-        resource: { type: 'user', id: user.userId },
-        details: { reason: 'credentials-changed', method },
-      });
+      await identity.signIns.recordFailure(
+        audit.platformPut({
+          action: 'auth.sign-in.failed',
+          actor: actorOf(origin, user.userId),
+          resource: { type: 'user', id: user.userId },
+          details: { reason: 'credentials-changed', method },
+        }),
+        this.attempt(user, origin, method, 'failed', 'credentials-changed'),
+      );
       throw new UnauthorizedError(
         'The password or MFA settings of this account changed during sign-in; sign in again.',
         'credentials-changed',
       );
     }
+    await this.noticeNewDevice(user, origin, now);
     return {
       token: sessionToken(session.sessionId, secret),
       expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
       user: publicUser(user),
     };
+  }
+
+  /** One attempt on `user`'s account, for its sign-in history. */
+  private attempt(
+    user: UserRecord,
+    origin: RequestOrigin,
+    method: AuthMethod,
+    result: SignInResult,
+    reason?: SignInFailureReason,
+  ): SignInAttempt {
+    return {
+      userId: user.userId,
+      at: this.now(),
+      ip: origin.ip,
+      userAgent: origin.userAgent,
+      method,
+      result,
+      reason,
+    };
+  }
+
+  /**
+   * Remembers the device of a successful sign-in and, when it was not known, tells the owner. The session
+   * exists already: a failed notice is logged, never a failed sign-in.
+   */
+  private async noticeNewDevice(user: UserRecord, origin: RequestOrigin, at: number): Promise<void> {
+    const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
+    if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
+    try {
+      await this.signInNotices.newDevice(user, { at, ip: origin.ip, userAgent: origin.userAgent });
+    } catch (error) {
+      logger.error('new-device notice failed', { userId: user.userId, error });
+    }
+  }
+
+  /** The caller's sign-in attempts of the last 90 days, newest first. */
+  async listSignIns(userId: string, page: PageRequest) {
+    return this.deps.identity.signIns.list(userId, page);
   }
 
   /**

@@ -18,6 +18,7 @@ import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { EmailUnverifiedError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
+import type { AuthLookups } from '../store/auth-lookups.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import {
@@ -42,6 +43,8 @@ export interface TenancyDeps {
    * held any).
    */
   storageAccess?: Pick<TenantStorageAccess, 'revokeUser'>;
+  /** The cross-tenant read of a user's tenants (the authorizer's lookups). */
+  lookups: Pick<AuthLookups, 'tenantsOf'>;
   now?: () => number;
 }
 
@@ -129,6 +132,14 @@ export class TenancyService {
       throw error;
     }
     return publicTenant(tenant);
+  }
+
+  /** The signed-in user's tenants with their role in each, by name. */
+  async listMyTenants(userId: string) {
+    const mine = await this.deps.lookups.tenantsOf(userId);
+    return mine
+      .map(({ tenant, member }) => ({ ...publicTenant(tenant), role: member.role, joinedAt: member.addedAt }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.tenantId.localeCompare(b.tenantId));
   }
 
   async getTenant(caller: TenantCaller) {

@@ -1,5 +1,6 @@
 import {
   BatchGetCommand,
+  type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -112,6 +113,33 @@ export class AuthLookups {
       },
       stripKeys<MemberRecord>,
     );
+  }
+
+  /**
+   * The user's tenants, each with their membership: the memberships (gsi1), then the tenant items in
+   * batches of 100. A tenant whose item is gone (deleted meanwhile) is left out.
+   */
+  async tenantsOf(userId: string): Promise<{ tenant: TenantRecord; member: MemberRecord }[]> {
+    const members = await this.membershipsOf(userId);
+    const tenants = new Map<string, TenantRecord>();
+    for (let i = 0; i < members.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = members
+        .slice(i, i + 100)
+        .map((m) => ({ pk: m.tenantId, sk: TENANT_SK }));
+      for (let attempt = 0; keys && keys.length > 0; attempt++) {
+        if (attempt >= 5) throw new Error('tenant lookup left unprocessed keys');
+        const result: BatchGetCommandOutput = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tables.tenantData]: { Keys: keys } } }),
+        );
+        for (const item of result.Responses?.[this.tables.tenantData] ?? [])
+          tenants.set(item.pk as string, stripKeys<TenantRecord>(item));
+        keys = result.UnprocessedKeys?.[this.tables.tenantData]?.Keys;
+      }
+    }
+    return members.flatMap((member) => {
+      const tenant = tenants.get(member.tenantId);
+      return tenant ? [{ tenant, member }] : [];
+    });
   }
 
   /**

@@ -21,6 +21,7 @@ import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
 import { queryAllItems } from './pagination.js';
 import { RateWindows } from './rate-windows.js';
+import { SignInHistory } from './sign-in-history.js';
 
 /** A user's profile item (identity table `USER#<id>` / `PROFILE`). Never returned to clients as is. */
 export interface UserRecord {
@@ -140,17 +141,21 @@ export const LAST_SEEN_GRANULARITY_MS = 5 * 60_000;
 export class IdentityStore {
   /** Sliding-window counters of rate limits and failure budgets, in this table. */
   readonly rateWindows: RateWindows;
+  /** Each account's sign-in attempts and known devices, in this table. */
+  readonly signIns: SignInHistory;
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
   ) {
     this.rateWindows = new RateWindows(db, table);
+    this.signIns = new SignInHistory(db, table);
   }
 
   /**
    * Creates a user and claims the e-mail in one transaction; false (and nothing written) when the e-mail
    * is taken. Both outcomes cost the same one transaction, so neither timing nor answer tells them apart.
+   * `alongside` items (its verification token, its first known device) are written with it or not at all.
    */
   async createUser(
     user: UserRecord,
@@ -550,7 +555,7 @@ export class IdentityStore {
   async createSession(
     session: SessionRecord,
     verified: VerifiedUserState,
-    audit?: TransactItem,
+    ...alongside: TransactItem[]
   ): Promise<boolean> {
     const ttl = Math.ceil(session.absoluteExpiresAt / 1000);
     const epoch = epochIs(verified.credentialEpoch);
@@ -578,7 +583,7 @@ export class IdentityStore {
       },
     ];
     try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: audit ? [...items, audit] : items }));
+      await this.db.send(new TransactWriteCommand({ TransactItems: [...items, ...alongside] }));
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;

@@ -44,7 +44,9 @@ export interface PageQuery {
   /** The item type: sort keys starting with it (shared/domain/item-layout.ts). */
   skPrefix: string;
   /** Extra conditions on the items read (placeholders only). */
-  filter?: { expression: string; values: Record<string, unknown> };
+  filter?: { expression: string; names?: Record<string, string>; values: Record<string, unknown> };
+  /** Descending sort-key order (newest first where the sort key is time-ordered). */
+  newestFirst?: boolean;
   /** Only these attributes (the key attributes always come along for the cursor). */
   projection?: { expression: string; names: Record<string, string> };
 }
@@ -64,10 +66,16 @@ export async function queryPage(
       KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
       ...(query.filter ? { FilterExpression: query.filter.expression } : {}),
       ...(query.projection ? { ProjectionExpression: query.projection.expression } : {}),
-      ExpressionAttributeNames: { ...query.projection?.names, '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeNames: {
+        ...query.projection?.names,
+        ...query.filter?.names,
+        '#pk': 'pk',
+        '#sk': 'sk',
+      },
       ExpressionAttributeValues: { ':pk': query.pk, ':prefix': query.skPrefix, ...query.filter?.values },
       ExclusiveStartKey: decodeCursor(page.cursor, { pk: query.pk, skPrefix: query.skPrefix }),
       Limit: page.limit,
+      ...(query.newestFirst ? { ScanIndexForward: false } : {}),
     }),
   );
   return { items: result.Items ?? [], nextCursor: encodeCursor(result.LastEvaluatedKey) ?? null };

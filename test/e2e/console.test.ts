@@ -378,6 +378,11 @@ describe('the console in Chromium against npm run local', () => {
     await expect
       .poll(() => page.getByRole('button', { name: /^Revoke the session from/ }).count(), POLL)
       .toBe(1);
+    // The sign-in history under the sessions: the program's sign-in, newest first, with its address.
+    const history = page.getByRole('region', { name: 'Sign-in attempts' });
+    await history.getByRole('row').nth(1).waitFor();
+    expect(await history.getByRole('row').nth(1).textContent()).toContain('Signed in');
+    expect(await history.getByRole('row').nth(1).textContent()).toContain('Password and authenticator code');
     await checkScreen(page, '11-sessions');
     await page.getByRole('button', { name: 'Revoke all other sessions' }).click();
     await page.getByText('1 other session revoked.').waitFor();

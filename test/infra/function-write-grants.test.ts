@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignInAttempt } from '../../shared/domain/sign-in-history.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { Area } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
@@ -368,6 +369,14 @@ const apiKey: ApiKeyRecord = {
   expiresAt: Date.now() + 86_400_000,
   secretHash: 'b'.repeat(64),
 };
+const signIn: SignInAttempt = {
+  userId: U1,
+  at: Date.now(),
+  ip: '192.0.2.1',
+  userAgent: 'test',
+  method: 'password',
+  result: 'failed',
+};
 const platformAudit = { Put: { TableName: 'audit', Item: { pk: 'platform', sk: 'E#1', action: 'x' } } };
 const tenantAudit = { Put: { TableName: 'audit', Item: { pk: T1, sk: 'E#1', action: 'x' } } };
 
@@ -496,10 +505,28 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
             createdAt: '2026-11-30T00:00:00Z',
           } as never,
           'a@example.test',
+          [store.signIns.devicePut(U1, 'fingerprint')],
         ),
       )),
       ...(await writesOf('sign in: session', () =>
-        store.createSession(oldSession, { credentialEpoch: 0, mfaEnabled: false }, platformAudit),
+        store.createSession(
+          oldSession,
+          { credentialEpoch: 0, mfaEnabled: false },
+          platformAudit,
+          store.signIns.attemptPut({ ...signIn, result: 'succeeded', sessionId: S1 }),
+        ),
+      )),
+      ...(await writesOf('sign in: failed on an account', () =>
+        store.signIns.recordFailure(platformAudit, { ...signIn, reason: 'bad-credentials' }),
+      )),
+      ...(await writesOf('sign in: failed on an unknown address', () =>
+        store.signIns.recordFailure(platformAudit, undefined),
+      )),
+      ...(await writesOf('sign in: second factor asked for', () =>
+        store.signIns.record({ ...signIn, result: 'second-factor-required' }),
+      )),
+      ...(await writesOf('sign in: remember the device', () =>
+        store.signIns.rememberDevice(U1, 'fingerprint'),
       )),
       ...(await writesOf('sign in: rehash', () => store.setPasswordHash(U1, 'h2', 0))),
       ...(await writesOf('change password', () => store.changePassword(U1, 'h3', 0, S1, platformAudit))),

@@ -325,6 +325,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/sign-ins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sign-in attempts on your account in the last 90 days, newest first */
+        get: operations["listSignIns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants": {
         parameters: {
             query?: never;
@@ -332,7 +349,8 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The tenants you are a member of, with your role in each (sessions only: an API key has one tenant) */
+        get: operations["listMyTenants"];
         put?: never;
         /** Create a tenant (you become its owner; its KMS key is created) */
         post: operations["createTenant"];
@@ -931,6 +949,22 @@ export type components = {
                 tenantId: string;
             };
         };
+        MyTenant: {
+            createdAt: string;
+            /** @description When you became a member */
+            joinedAt: string;
+            name: string;
+            /** @enum {string} */
+            plan: "free" | "team" | "enterprise";
+            /** @enum {string} */
+            role: "viewer" | "reviewer" | "editor" | "admin" | "owner";
+            settings: {
+                requireMfa: boolean;
+                sessionAbsoluteSeconds?: number;
+                sessionIdleSeconds?: number;
+            };
+            tenantId: string;
+        };
         PasswordResetRequested: {
             message: string;
         };
@@ -1004,6 +1038,30 @@ export type components = {
             issuedBefore?: string;
             /** @enum {string} */
             kind: "managed" | "external";
+        };
+        SignIn: {
+            /** @description When the attempt was made */
+            at: string;
+            /** @description The address it came from */
+            ip: string;
+            /**
+             * @description How it tried to sign in
+             * @enum {string}
+             */
+            method: "password" | "password+totp" | "password+recovery-code";
+            /**
+             * @description Why it failed
+             * @enum {string}
+             */
+            reason?: "bad-credentials" | "bad-second-factor" | "credentials-changed";
+            /**
+             * @description `second-factor-required`: the password was right and a code was asked for
+             * @enum {string}
+             */
+            result: "succeeded" | "failed" | "second-factor-required";
+            /** @description The session a successful attempt started */
+            sessionId?: string;
+            userAgent: string;
         };
         StorageCredentials: {
             /** @enum {string} */
@@ -2152,6 +2210,108 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSignIns: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Attempts (a page may hold fewer than `limit` and still have a next one) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["SignIn"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMyTenants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your tenants, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["MyTenant"][];
+                    };
+                };
             };
             /** @description Invalid input; `errors` names each field */
             400: {

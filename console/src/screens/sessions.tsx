@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import { useAction, useLoad, useTitle } from '../components/hooks';
+import { MoreButton, usePaged } from '../components/pager';
 import { Loading, Notice, ProblemAlert, TableRegion, When } from '../components/status';
 
 const METHOD: Record<string, string> = {
@@ -9,7 +10,78 @@ const METHOD: Record<string, string> = {
   'password+recovery-code': 'Password and recovery code',
 };
 
-/** The signed-in user's sessions, with revoke one and revoke all others. */
+const RESULT: Record<string, string> = {
+  succeeded: 'Signed in',
+  failed: 'Failed',
+  'second-factor-required': 'Right password, code asked for',
+};
+
+const BADGE: Record<string, string> = { succeeded: 'ok', failed: 'bad', 'second-factor-required': 'warn' };
+
+const REASON: Record<string, string> = {
+  'bad-credentials': 'wrong password',
+  'bad-second-factor': 'wrong code',
+  'credentials-changed': 'password or MFA changed meanwhile',
+};
+
+/** Sign-in attempts on the account in the last 90 days, newest first. */
+function SignInHistory() {
+  const history = usePaged(
+    async (cursor) => ok(await api.GET('/v1/me/sign-ins', { params: { query: { cursor } } })),
+    [],
+  );
+  return (
+    <section aria-labelledby="sign-in-history">
+      <h2 id="sign-in-history">Sign-in history</h2>
+      <p>
+        Every attempt to sign in to your account in the last 90 days. If you see one that was not you, change
+        your password.
+      </p>
+      <ProblemAlert problem={history.problem} />
+      {history.loading && !history.items ? (
+        <Loading />
+      ) : (
+        <>
+          <TableRegion label="Sign-in attempts">
+            <table>
+              <caption class="visually-hidden">Sign-in attempts</caption>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Result</th>
+                  <th scope="col">Address</th>
+                  <th scope="col">Browser or program</th>
+                  <th scope="col">How</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(history.items ?? []).map((attempt, index) => (
+                  <tr key={`${index}-${attempt.at}`}>
+                    <td>
+                      <When iso={attempt.at} />
+                    </td>
+                    <td>
+                      <span class={`badge ${BADGE[attempt.result] ?? 'warn'}`}>
+                        {RESULT[attempt.result] ?? attempt.result}
+                      </span>
+                      {attempt.reason && ` (${REASON[attempt.reason] ?? attempt.reason})`}
+                    </td>
+                    <td class="mono">{attempt.ip}</td>
+                    <td class="wrap">{attempt.userAgent}</td>
+                    <td>{METHOD[attempt.method] ?? attempt.method}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </TableRegion>
+          <MoreButton pager={history} label="Show older attempts" />
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The signed-in user's sessions, with revoke one and revoke all others; then their sign-in history. */
 export function SessionsScreen() {
   useTitle('Sessions');
   const sessions = useLoad(async () => ok(await api.GET('/v1/me/sessions')).items, []);
@@ -100,6 +172,7 @@ export function SessionsScreen() {
           </p>
         </>
       )}
+      <SignInHistory />
     </>
   );
 }

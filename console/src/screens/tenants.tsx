@@ -9,17 +9,9 @@ import { Loading, ProblemAlert, Section } from '../components/status';
 export function TenantsScreen() {
   useTitle('Tenants');
   const { me, refresh } = useSession();
+  // Reloaded whenever the memberships change (a tenant created, an invitation accepted).
   const ids = me.memberships.map((m) => m.tenantId).join(',');
-  const tenants = useLoad(
-    () =>
-      Promise.all(
-        me.memberships.map(async (m) => ({
-          role: m.role,
-          tenant: ok(await api.GET('/v1/tenants/{tenantId}', { params: { path: { tenantId: m.tenantId } } })),
-        })),
-      ),
-    [ids],
-  );
+  const tenants = useLoad(async () => ok(await api.GET('/v1/tenants')).items, [ids]);
   return (
     <>
       <h1>Tenants</h1>
@@ -28,13 +20,13 @@ export function TenantsScreen() {
         <Loading />
       ) : tenants.data?.length ? (
         <ul class="cards">
-          {tenants.data.map(({ tenant, role }) => (
+          {tenants.data.map((tenant) => (
             <li key={tenant.tenantId} class="card">
               <h2>
                 <a href={href(`/t/${tenant.tenantId}`)}>{tenant.name}</a>
               </h2>
               <p>
-                Your role: <strong>{role}</strong> · plan {tenant.plan}
+                Your role: <strong>{tenant.role}</strong> · plan {tenant.plan}
                 {tenant.settings.requireMfa && ' · two-step verification required'}
               </p>
             </li>

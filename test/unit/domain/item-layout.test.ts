@@ -9,16 +9,19 @@ import {
   instanceSk,
   invitationSk,
   inviteeGsiPk,
+  knownDeviceKey,
   locationSk,
   mailTokenKey,
   memberSk,
   membershipGsiKey,
+  noUserKey,
   rateWindowKey,
   rateWindowPk,
   STORAGE_ACCESS_SK,
   STORAGE_EXTERNAL_ID_SK,
   sessionGsiKey,
   sessionKey,
+  signInKey,
   storageHolderSk,
   storageNodeKey,
   TENANT_SK,
@@ -50,6 +53,9 @@ describe('the DynamoDB item layout', () => {
     expect(userKey('u_1')).toEqual({ pk: 'USER#u_1', sk: 'PROFILE' });
     expect(emailKey('a@example.com')).toEqual({ pk: 'EMAIL#a@example.com', sk: 'EMAIL' });
     expect(sessionKey('s_1')).toEqual({ pk: 'SESSION#s_1', sk: 'SESSION' });
+    expect(signInKey('u_1', '01jx')).toEqual({ pk: 'USER#u_1', sk: 'SIGN-IN#01jx' });
+    expect(knownDeviceKey('u_1', 'fp')).toEqual({ pk: 'USER#u_1', sk: 'DEVICE#fp' });
+    expect(noUserKey('r')).toEqual({ pk: 'USER#~r', sk: 'PROFILE' });
     expect(sessionGsiKey('u_1', 's_1')).toEqual({ gsi1pk: 'USER#u_1', gsi1sk: 'SESSION#s_1' });
     expect(rateWindowKey('sign-in', '192.0.2.1', 7)).toEqual({ pk: 'RATE#sign-in#192.0.2.1', sk: 'W#7' });
     expect(storageNodeKey('lake', 'raw/a')).toEqual({ pk: 'STORAGE-NODE#s3://lake/raw/a', sk: 'NODE' });

@@ -31,6 +31,7 @@ function setup() {
     identity: new IdentityStore(doc, 'identity'),
     keys,
     audit,
+    lookups: { tenantsOf: vi.fn() },
   });
   const creator = {
     principal: { kind: 'session' as const, userId: U1, credentialId: 's_1', mfaEnabled: false },
