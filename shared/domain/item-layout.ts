@@ -125,7 +125,7 @@ export const knownDeviceKey = (userId: string, fingerprint: string): ItemKey => 
  * A key in a user partition no account has (`~` never starts a user id): what a failed sign-in on an
  * unknown address checks is absent, so it costs the same write as one on a real account.
  */
-export const noUserKey = (random: string): ItemKey => ({ pk: `USER#~${random}`, sk: 'PROFILE' });
+export const noUserKey = (random: string): ItemKey => userKey(`~${random}`);
 /** A session item. */
 export const sessionKey = (sessionId: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.session}${sessionId}`,
