@@ -4,6 +4,7 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 
 const platformDynamo = () => functionRuntime().dynamo;
 
+import { mailsTo, takeMail } from '../../infra/local/inbox-reader.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
 import { SIGN_IN_HISTORY_MS } from '../../shared/domain/sign-in-history.js';
 import { mailFromEnv } from '../../shared/mail/from-env.js';
@@ -20,6 +21,7 @@ import {
   addMember,
   createTenant,
   enableMfa,
+  inboxApi,
   invite,
   signUp,
   type TestUser,
@@ -267,6 +269,31 @@ describe('new-device notices', () => {
       ['127.44.1.10', 'phone/3'],
     ]);
     expect(told[0]!.user.email).toBe(email);
+  });
+
+  it('through the API: a sign-in from another network mails the owner, with the address and agent', async () => {
+    // Prepare: signUp registers and signs in from one device, which is known from then on.
+    const user = await signUp(api, 'device-mail');
+    expect(await mailsTo(inboxApi(), user.email)).toHaveLength(0);
+
+    // Act
+    const res = await login(
+      { email: user.email, password: user.password },
+      { sourceIp: '127.61.0.5', ua: 'elsewhere/9' },
+    );
+    const again = await login(
+      { email: user.email, password: user.password },
+      { sourceIp: '127.61.0.6', ua: 'elsewhere/9' },
+    );
+
+    // Assess: one notice, for the first sign-in from the new device only.
+    expect(res.status).toBe(200);
+    expect(again.status).toBe(200);
+    const notice = await takeMail(inboxApi(), user.email, /^New sign-in to your Strongroom account/);
+    expect(notice.text).toContain('127.61.0.5');
+    expect(notice.text).toContain('elsewhere/9');
+    expect(notice.text).not.toContain(res.body.token);
+    expect(await mailsTo(inboxApi(), user.email)).toHaveLength(0);
   });
 
   it('a failing notice does not fail the sign-in', async () => {

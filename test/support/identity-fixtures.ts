@@ -2,7 +2,7 @@ import { expect, inject } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import type { Role } from '../../shared/domain/permissions.js';
-import type { TestApi } from './local-api.js';
+import { freshLoopbackIp, type TestApi } from './local-api.js';
 
 export interface TestUser {
   userId: string;
@@ -17,7 +17,7 @@ let counter = 0;
 export const inboxApi = () => inject('mailApiUrl');
 
 /**
- * Registers a new user through the real routes (each from its own loopback address), verifies the
+ * Registers a new user through the real routes (each user from its own loopback address), verifies the
  * address with the link mailed to it, and signs in.
  */
 export async function signUp(api: TestApi, label = 'user'): Promise<TestUser> {
@@ -35,11 +35,14 @@ export async function signUpUnverified(api: TestApi, label = 'user'): Promise<Te
   counter++;
   const email = `${label}-${counter}-${Date.now()}@example.test`;
   const password = `pw-${label}-${counter}-long-enough!`;
+  // Registered and signed in from one device (address and agent), as people do: no new-device notice.
+  const sourceIp = freshLoopbackIp();
   const reg = await api.request('POST', '/v1/auth/register', {
     body: { email, password, name: `${label} ${counter}` },
+    sourceIp,
   });
   expect(reg.status, reg.text).toBe(202);
-  const login = await api.request('POST', '/v1/auth/login', { body: { email, password } });
+  const login = await api.request('POST', '/v1/auth/login', { body: { email, password }, sourceIp });
   expect(login.status, login.text).toBe(200);
   return { userId: login.body.user.userId, email, password, token: login.body.token };
 }
