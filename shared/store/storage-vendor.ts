@@ -29,6 +29,9 @@ import {
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
 import { type CacheEntry, credentialCacheKey, VendedCredentialCache } from './vended-credential-cache.js';
 
+
+/** Allowed for STS's issue time to trail the record made before the call (latency, retries). */
+export const ISSUE_LATENCY_MARGIN_MS = 30_000;
 export interface VendRequest {
   /** The caller's verified membership: the credential is for this tenant and user only. */
   scope: TenantScope;
@@ -224,17 +227,19 @@ export class StorageCredentialVendor {
     // Recorded before the call: STS's TokenIssueTime is never earlier, so the revocation check stays safe.
     const issuedAtMs = this.#p.now();
     // Before the credential exists, so a revocation can never miss it.
-    await this.#p.recordIssue(
-      scope,
-      userId,
-      external ? 'external' : 'managed',
-      issuedAtMs + request.durationSeconds * 1000,
-    );
+    // STS counts the duration from its own issue time, after this call's latency (and any propagation
+    // retries): the record allows a margin for that, and is moved forward below if STS still went past it,
+    // so the expiry a revocation reports is never earlier than the credential's.
+    const kind = external ? 'external' : 'managed';
+    const recordedUntil = issuedAtMs + request.durationSeconds * 1000 + ISSUE_LATENCY_MARGIN_MS;
+    await this.#p.recordIssue(scope, userId, kind, recordedUntil);
     const response = await this.#send(input, external, request.role);
     const c = response.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new CredentialVendingUnavailableError(new Error('STS returned incomplete credentials'));
     }
+    if (c.Expiration.getTime() > recordedUntil)
+      await this.#p.recordIssue(scope, userId, kind, c.Expiration.getTime());
     const packedPolicySize = response.PackedPolicySize;
     if (packedPolicySize !== undefined)
       metrics.addMetric('StoragePackedPolicySize', MetricUnit.Percent, packedPolicySize);

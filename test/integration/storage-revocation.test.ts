@@ -17,6 +17,7 @@ import {
   TENANT_CREATIONS_PER_USER_PER_DAY,
   TENANT_CREATIONS_PER_USER_PER_HOUR,
 } from '../../shared/schemas/tenants.js';
+import { ISSUE_LATENCY_MARGIN_MS } from '../../shared/store/storage-vendor.js';
 import {
   addMember,
   signUp,
@@ -362,9 +363,12 @@ describe('what revocation does, per kind of location, in the answer and the audi
     const res = await revoke(t.tenantId, t.users.admin.token, t.users.viewer.userId);
     // Assess
     expect(res.status, res.text).toBe(200);
-    const expireBy = new Date(Math.ceil(Date.parse(external.body.expiration) / 1000) * 1000)
-      .toISOString()
-      .replace('.000Z', 'Z');
+    // "At the latest": never before the credential's own expiry, and at most the recording margin after it.
+    const expireBy: string = res.body.credentials?.[1]?.expireBy;
+    expect(Date.parse(expireBy)).toBeGreaterThanOrEqual(Date.parse(external.body.expiration));
+    expect(Date.parse(expireBy)).toBeLessThanOrEqual(
+      Date.parse(external.body.expiration) + ISSUE_LATENCY_MARGIN_MS + 1000,
+    );
     expect(res.body).toEqual({
       userId: t.users.viewer.userId,
       revokedBefore: expect.any(String),

@@ -16,7 +16,11 @@ import {
   ExternalRoleDeniedError,
   SessionPolicyTooLargeError,
 } from '../../../shared/store/storage-vend-errors.js';
-import { StorageCredentialVendor, type VendRequest } from '../../../shared/store/storage-vendor.js';
+import {
+  ISSUE_LATENCY_MARGIN_MS,
+  StorageCredentialVendor,
+  type VendRequest,
+} from '../../../shared/store/storage-vendor.js';
 
 const T1 = 't_01jx0000000000000000000001';
 const T2 = 't_01jx0000000000000000000002';
@@ -163,7 +167,7 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
       Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
     });
     // Recorded before the credential existed, with its expiry.
-    expect(recorded).toEqual([[T1, U1, 'managed', T0 + 1_800_000]]);
+    expect(recorded).toEqual([[T1, U1, 'managed', T0 + 1_800_000 + ISSUE_LATENCY_MARGIN_MS]]);
   });
 
   it('external: the customer role with the tenant ExternalId, the three tags and the same session policy', async () => {
@@ -185,7 +189,26 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     const policy = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input.Policy!;
     expect(policy).not.toContain('kms:');
     expect(policy).not.toContain(STORAGE_KEY);
-    expect(recorded).toEqual([[T1, U1, 'external', T0 + 900_000]]);
+    expect(recorded).toEqual([[T1, U1, 'external', T0 + 900_000 + ISSUE_LATENCY_MARGIN_MS]]);
+  });
+
+  it('an STS answer that expires past the recorded margin (a slow call) moves the record to its expiry', async () => {
+    // Prepare: STS issues 45 s after the vendor recorded (past the 30 s margin).
+    sts.on(AssumeRoleCommand).callsFake((input) => ({
+      Credentials: {
+        AccessKeyId: 'ASIA0000000000000SLOW',
+        SecretAccessKey: 'secret',
+        SessionToken: 'token',
+        Expiration: new Date(clock + 45_000 + input.DurationSeconds * 1000),
+      },
+    }));
+    // Act
+    await vendor().vend(request({ location: external, externalId: 'strongroom-abc' }));
+    // Assess: what a revocation reads is never earlier than the credential's expiry.
+    expect(recorded).toEqual([
+      [T1, U1, 'external', T0 + 900_000 + ISSUE_LATENCY_MARGIN_MS],
+      [T1, U1, 'external', T0 + 45_000 + 900_000],
+    ]);
   });
 
   it.each([901, 1800, 3600])(
