@@ -29,7 +29,6 @@ import {
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
 import { type CacheEntry, credentialCacheKey, VendedCredentialCache } from './vended-credential-cache.js';
 
-
 /** Allowed for STS's issue time to trail the record made before the call (latency, retries). */
 export const ISSUE_LATENCY_MARGIN_MS = 30_000;
 export interface VendRequest {
