@@ -291,12 +291,13 @@ export class IdentityService {
 
   /**
    * Remembers the device of a successful sign-in and, when it was not known, tells the owner. The session
-   * exists already: a failed notice is logged, never a failed sign-in.
+   * exists already, so neither a failed write of the device nor a failed notice fails the sign-in (its
+   * token must reach the caller): both are logged.
    */
   private async noticeNewDevice(user: UserRecord, origin: RequestOrigin, at: number): Promise<void> {
     const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
-    if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
     try {
+      if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
       await this.signInNotices.newDevice(user, { at, ip: origin.ip, userAgent: origin.userAgent });
     } catch (error) {
       logger.error('new-device notice failed', { userId: user.userId, error });

@@ -226,8 +226,7 @@ describe('GET /v1/me/sign-ins', () => {
 });
 
 describe('new-device notices', () => {
-  function service(notices: SignInNotices) {
-    const identity = new IdentityStore(platformDynamo(), identityTable());
+  function service(notices: SignInNotices, identity = new IdentityStore(platformDynamo(), identityTable())) {
     const audit = auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() });
     return new IdentityService({
       identity,
@@ -312,6 +311,29 @@ describe('new-device notices', () => {
       { ip: '127.47.0.1', userAgent: 'b' },
     );
     expect(signedIn.token).toMatch(/^srs\./);
+  });
+
+  it('a failing device write does not fail the sign-in either (the session exists already)', async () => {
+    // Prepare: DynamoDB refuses the known-device write.
+    const store = new IdentityStore(platformDynamo(), identityTable());
+    store.signIns.rememberDevice = async () => {
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    const told: string[] = [];
+    const identity = service({ newDevice: async (user) => void told.push(user.userId) }, store);
+    const email = `device-write-${Date.now()}@example.test`;
+    await identity.register(
+      { email, password: 'a-long-enough-password', name: 'D' },
+      { ip: '127.48.0.1', userAgent: 'a' },
+    );
+    // Act
+    const signedIn = await identity.login(
+      { email, password: 'a-long-enough-password' },
+      { ip: '127.49.0.1', userAgent: 'b' },
+    );
+    // Assess
+    expect(signedIn.token).toMatch(/^srs\./);
+    expect(told).toEqual([]);
   });
 });
 
