@@ -18,7 +18,7 @@ import {
 } from '../domain/item-layout.js';
 import { ConflictError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
-import { isConditionFailure } from './conditions.js';
+import { transactOrFalse, writeOrFalse } from './conditions.js';
 import { queryAllItems } from './pagination.js';
 import { RateWindows } from './rate-windows.js';
 import { SignInHistory } from './sign-in-history.js';
@@ -162,33 +162,23 @@ export class IdentityStore {
     normalisedEmail: string,
     alongside: TransactItem[] = [],
   ): Promise<boolean> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            ...alongside,
-            {
-              Put: {
-                TableName: this.table,
-                Item: { ...userKey(user.userId), ...user },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.table,
-                Item: { ...emailKey(normalisedEmail), userId: user.userId },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return transactOrFalse(this.db, [
+      ...alongside,
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...userKey(user.userId), ...user },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.table,
+          Item: { ...emailKey(normalisedEmail), userId: user.userId },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
   }
 
   /** The transaction item that stores a mailed token (never overwriting one). */
@@ -232,30 +222,20 @@ export class IdentityStore {
    * written, otherwise.
    */
   async verifyEmail(token: MailTokenRecord, at: string, audit: TransactItem): Promise<boolean> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            this.spendToken(token),
-            {
-              Update: {
-                TableName: this.table,
-                Key: userKey(token.userId),
-                UpdateExpression: 'SET emailVerifiedAt = :at',
-                ConditionExpression:
-                  'attribute_exists(pk) AND email = :email AND attribute_not_exists(emailVerifiedAt)',
-                ExpressionAttributeValues: { ':at': at, ':email': token.email },
-              },
-            },
-            audit,
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return transactOrFalse(this.db, [
+      this.spendToken(token),
+      {
+        Update: {
+          TableName: this.table,
+          Key: userKey(token.userId),
+          UpdateExpression: 'SET emailVerifiedAt = :at',
+          ConditionExpression:
+            'attribute_exists(pk) AND email = :email AND attribute_not_exists(emailVerifiedAt)',
+          ExpressionAttributeValues: { ':at': at, ':email': token.email },
+        },
+      },
+      audit,
+    ]);
   }
 
   /**
@@ -279,36 +259,28 @@ export class IdentityStore {
       'emailVerifiedAt = if_not_exists(emailVerifiedAt, :at)',
     ];
     if (change.clearMfa) set.push('mfaEnabled = :false');
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            this.spendToken(token),
-            {
-              Update: {
-                TableName: this.table,
-                Key: userKey(token.userId),
-                UpdateExpression: `SET ${set.join(', ')}${change.clearMfa ? ' REMOVE totpCiphertext, totpLastStep, recoveryCodeHashes, totpPendingCiphertext' : ''}`,
-                ConditionExpression: `attribute_exists(pk) AND email = :email AND mfaEnabled = :mfa AND ${epoch.expression}`,
-                ExpressionAttributeValues: {
-                  ':h': change.passwordHash,
-                  ':next': from + 1,
-                  ':at': change.at,
-                  ':email': token.email,
-                  ':mfa': change.expectedMfa,
-                  ...(change.clearMfa ? { ':false': false } : {}),
-                  ...epoch.values,
-                },
-              },
-            },
-            audit,
-          ],
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error)) return { reset: false, revokedSessions: 0 };
-      throw error;
-    }
+    const reset = await transactOrFalse(this.db, [
+      this.spendToken(token),
+      {
+        Update: {
+          TableName: this.table,
+          Key: userKey(token.userId),
+          UpdateExpression: `SET ${set.join(', ')}${change.clearMfa ? ' REMOVE totpCiphertext, totpLastStep, recoveryCodeHashes, totpPendingCiphertext' : ''}`,
+          ConditionExpression: `attribute_exists(pk) AND email = :email AND mfaEnabled = :mfa AND ${epoch.expression}`,
+          ExpressionAttributeValues: {
+            ':h': change.passwordHash,
+            ':next': from + 1,
+            ':at': change.at,
+            ':email': token.email,
+            ':mfa': change.expectedMfa,
+            ...(change.clearMfa ? { ':false': false } : {}),
+            ...epoch.values,
+          },
+        },
+      },
+      audit,
+    ]);
+    if (!reset) return { reset: false, revokedSessions: 0 };
     return { reset: true, revokedSessions: await this.deleteSessionsExcept(token.userId, undefined) };
   }
 
@@ -332,21 +304,16 @@ export class IdentityStore {
    */
   async setPasswordHash(userId: string, passwordHash: string, verifiedEpoch: number): Promise<boolean> {
     const epoch = epochIs(verifiedEpoch);
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: userKey(userId),
-          UpdateExpression: 'SET passwordHash = :h',
-          ConditionExpression: `attribute_exists(pk) AND ${epoch.expression}`,
-          ExpressionAttributeValues: { ':h': passwordHash, ...epoch.values },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return writeOrFalse(
+      this.db,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: userKey(userId),
+        UpdateExpression: 'SET passwordHash = :h',
+        ConditionExpression: `attribute_exists(pk) AND ${epoch.expression}`,
+        ExpressionAttributeValues: { ':h': passwordHash, ...epoch.values },
+      }),
+    );
   }
 
   /**
@@ -423,31 +390,22 @@ export class IdentityStore {
   }
 
   private async transactOrConflict(items: TransactItem[]): Promise<void> {
-    try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (error) {
-      if (isConditionFailure(error)) throw new CredentialsChangedError();
-      throw error;
-    }
+    if (!(await transactOrFalse(this.db, items))) throw new CredentialsChangedError();
   }
 
   /** Stores an enrolled, unconfirmed TOTP secret; 409 when MFA is already on. */
   async setPendingTotp(userId: string, ciphertext: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: userKey(userId),
-          UpdateExpression: 'SET totpPendingCiphertext = :c',
-          ConditionExpression: 'attribute_exists(pk) AND mfaEnabled = :false',
-          ExpressionAttributeValues: { ':c': ciphertext, ':false': false },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error))
-        throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
-      throw error;
-    }
+    const set = await writeOrFalse(
+      this.db,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: userKey(userId),
+        UpdateExpression: 'SET totpPendingCiphertext = :c',
+        ConditionExpression: 'attribute_exists(pk) AND mfaEnabled = :false',
+        ExpressionAttributeValues: { ':c': ciphertext, ':false': false },
+      }),
+    );
+    if (!set) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
   }
 
   /**
@@ -477,13 +435,8 @@ export class IdentityStore {
       ':method': 'password+totp',
       ':true': true,
     };
-    try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: [profile!, session!, audit] }));
-    } catch (error) {
-      if (isConditionFailure(error))
-        throw new ConflictError('MFA changed meanwhile; start enrolment again.', 'mfa-state-changed');
-      throw error;
-    }
+    if (!(await transactOrFalse(this.db, [profile!, session!, audit])))
+      throw new ConflictError('MFA changed meanwhile; start enrolment again.', 'mfa-state-changed');
     return this.deleteSessionsExcept(userId, currentSessionId);
   }
 
@@ -511,40 +464,30 @@ export class IdentityStore {
 
   /** Records a TOTP step as used; false when it (or a later one) was used already (a replay). */
   async consumeTotpStep(userId: string, step: number): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: userKey(userId),
-          UpdateExpression: 'SET totpLastStep = :s',
-          ConditionExpression: 'attribute_not_exists(totpLastStep) OR totpLastStep < :s',
-          ExpressionAttributeValues: { ':s': step },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return writeOrFalse(
+      this.db,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: userKey(userId),
+        UpdateExpression: 'SET totpLastStep = :s',
+        ConditionExpression: 'attribute_not_exists(totpLastStep) OR totpLastStep < :s',
+        ExpressionAttributeValues: { ':s': step },
+      }),
+    );
   }
 
   /** Removes a recovery code hash; false when it is not (or no longer) there. */
   async consumeRecoveryCode(userId: string, codeHash: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: userKey(userId),
-          UpdateExpression: 'DELETE recoveryCodeHashes :h',
-          ConditionExpression: 'contains(recoveryCodeHashes, :v)',
-          ExpressionAttributeValues: { ':h': new Set([codeHash]), ':v': codeHash },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return writeOrFalse(
+      this.db,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: userKey(userId),
+        UpdateExpression: 'DELETE recoveryCodeHashes :h',
+        ConditionExpression: 'contains(recoveryCodeHashes, :v)',
+        ExpressionAttributeValues: { ':h': new Set([codeHash]), ':v': codeHash },
+      }),
+    );
   }
 
   /**
@@ -582,13 +525,7 @@ export class IdentityStore {
         },
       },
     ];
-    try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: [...items, ...alongside] }));
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return transactOrFalse(this.db, [...items, ...alongside]);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | undefined> {
@@ -601,19 +538,16 @@ export class IdentityStore {
   /** Moves last-seen forward, at most once per granularity window (a conditional write, so races are harmless). */
   async touchSession(session: SessionRecord, now: number): Promise<void> {
     if (now - session.lastSeenAt < LAST_SEEN_GRANULARITY_MS) return;
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: sessionKey(session.sessionId),
-          UpdateExpression: 'SET lastSeenAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND lastSeenAt < :threshold',
-          ExpressionAttributeValues: { ':now': now, ':threshold': now - LAST_SEEN_GRANULARITY_MS },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
+    await writeOrFalse(
+      this.db,
+      new UpdateCommand({
+        TableName: this.table,
+        Key: sessionKey(session.sessionId),
+        UpdateExpression: 'SET lastSeenAt = :now',
+        ConditionExpression: 'attribute_exists(pk) AND lastSeenAt < :threshold',
+        ExpressionAttributeValues: { ':now': now, ':threshold': now - LAST_SEEN_GRANULARITY_MS },
+      }),
+    );
   }
 
   listSessions(userId: string): Promise<SessionRecord[]> {
@@ -639,14 +573,9 @@ export class IdentityStore {
         ExpressionAttributeValues: { ':u': userId },
       },
     };
-    try {
-      if (audit) await this.db.send(new TransactWriteCommand({ TransactItems: [del, audit] }));
-      else await this.db.send(new DeleteCommand(del.Delete as never));
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return audit
+      ? transactOrFalse(this.db, [del, audit])
+      : writeOrFalse(this.db, new DeleteCommand(del.Delete as never));
   }
 
   /** Revokes every session of the user but one; returns how many were revoked. */
