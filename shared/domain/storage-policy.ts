@@ -41,10 +41,17 @@ export const WRITE_OBJECT_ACTIONS = [
 export interface SessionPolicyInput extends StorageRoot {
   access: StorageAccess;
   /**
-   * Managed locations only: the storage bucket's own KMS key (SSE-KMS), which S3 uses on the session's
-   * behalf. Absent for external locations: a customer's bucket key is governed by the customer's key policy.
+   * The bucket's current KMS key (SSE-KMS), which S3 uses on the session's behalf: the storage bucket's own
+   * key for managed locations; for an external location, the key its owner registered (the customer's key
+   * policy must still allow their role). Read sessions may have S3 decrypt with it, write sessions also
+   * generate data keys.
    */
   kmsKeyArn?: string;
+  /**
+   * External locations: older keys that objects written before a key rotation are still encrypted under.
+   * Decrypt only, never GenerateDataKey: new objects are written under `kmsKeyArn`.
+   */
+  previousKmsKeyArns?: readonly string[];
   /** The bucket's partition (its region's); defaults to the key's, else the commercial one. */
   partition?: AwsPartition;
 }
@@ -58,6 +65,12 @@ export const STORAGE_KEY_READ_ACTIONS = ['kms:Decrypt'] as const;
 export const STORAGE_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey'] as const;
 
 const KMS_KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
+
+/**
+ * How many older keys an external location may name. Each costs about 90 characters of the 2,048 STS allows
+ * the session policy; four keep the largest location the API accepts well inside it (a test measures it).
+ */
+export const MAX_PREVIOUS_KMS_KEYS = 4;
 
 /** The region of a KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`); TypeError for anything else. */
 export function kmsKeyRegion(keyArn: string): string {
@@ -127,7 +140,9 @@ const s3Arn = (partition: AwsPartition, bucket: string, key?: string) =>
  */
 export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
   const { bucket, prefix, access, kmsKeyArn } = input;
-  const partition = input.partition ?? (kmsKeyArn ? partitionOfArn(kmsKeyArn) : 'aws');
+  const previous = input.previousKmsKeyArns ?? [];
+  const anyKey = kmsKeyArn ?? previous[0];
+  const partition = input.partition ?? (anyKey ? partitionOfArn(anyKey) : 'aws');
   if (!bucket) throw new TypeError('sessionPolicyFor needs a bucket');
   if (/[*?$]/.test(prefix) || prefix.startsWith('/') || prefix.endsWith('/'))
     throw new TypeError('sessionPolicyFor needs a normalised prefix');
@@ -151,6 +166,16 @@ export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
         ? [...STORAGE_KEY_READ_ACTIONS, ...STORAGE_KEY_WRITE_ACTIONS]
         : [...STORAGE_KEY_READ_ACTIONS];
     statements.push(storageKeyStatement('Key', keyActions, kmsKeyArn, kmsKeyRegion(kmsKeyArn)));
+  }
+  if (previous.length > 0) {
+    const region = kmsKeyRegion(previous[0]!);
+    if (previous.some((key) => kmsKeyRegion(key) !== region))
+      throw new TypeError('sessionPolicyFor needs every previous key in one region');
+    // Objects written before a rotation: S3 may decrypt them, and nothing else (one statement, one region:
+    // registration holds every key to the bucket's region, as S3 itself does).
+    const statement = storageKeyStatement('PreviousKeys', STORAGE_KEY_READ_ACTIONS, previous[0]!, region);
+    statement.Resource = previous.length === 1 ? previous[0]! : [...previous];
+    statements.push(statement);
   }
   return { Version: '2012-10-17', Statement: statements };
 }

@@ -272,10 +272,21 @@ function jsonBody(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRe
 
 /** Turns zod issues into `errors: [{path, message}]` with the request part as the first path segment. */
 export function fieldErrors(part: string, error: z.ZodError): FieldError[] {
-  return error.issues.flatMap((issue) => {
+  return issueErrors([part], error.issues);
+}
+
+function issueErrors(prefix: string[], issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path.map(String)];
+    // No alternative matched: report the one that came closest (fewest problems), so the answer names the
+    // field that is wrong (`body.kmsKeyArn`) rather than the whole body.
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const closest = issue.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
+      if (closest.length > 0) return issueErrors(path, closest);
+    }
     const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
     return keys.map((key) => ({
-      path: [part, ...issue.path.map(String), ...(key === undefined ? [] : [key])].join('.'),
+      path: [...path, ...(key === undefined ? [] : [key])].join('.'),
       message: issue.code === 'unrecognized_keys' ? 'Unknown field' : issue.message,
     }));
   });

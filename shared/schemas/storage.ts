@@ -3,6 +3,7 @@ import {
   DEFAULT_CREDENTIAL_SECONDS,
   EXTERNAL_MAX_CREDENTIAL_SECONDS,
   MAX_CREDENTIAL_SECONDS,
+  MAX_PREVIOUS_KMS_KEYS,
   MIN_CREDENTIAL_SECONDS,
   STORAGE_ACCESS,
 } from '../domain/storage-policy.js';
@@ -17,6 +18,14 @@ const RoleArn = z
   .string()
   .max(2048)
   .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN');
+/** A KMS key by its key ARN: IAM authorises KMS on the key ARN, so an alias (or a bare key id) could not be granted. */
+const KmsKeyArn = z
+  .string()
+  .max(2048)
+  .regex(
+    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
+    'Not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted)',
+  );
 const Region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'Not an AWS region');
 const InstanceName = z
   .string()
@@ -35,6 +44,18 @@ export const StorageLocation = z
     region: z.string(),
     roleArn: z.string().optional(),
     externalId: z.string().optional(),
+    kmsKeyArn: z
+      .string()
+      .optional()
+      .describe(
+        'External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage)',
+      ),
+    previousKmsKeyArns: z
+      .array(z.string())
+      .optional()
+      .describe(
+        'Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage)',
+      ),
     createdAt: z.string(),
     createdBy: UserId,
   })
@@ -67,6 +88,12 @@ export const StorageCredentials = z
     pathStyle: z
       .boolean()
       .describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name'),
+    sse: z
+      .object({ type: z.literal('aws:kms'), keyArn: z.string() })
+      .optional()
+      .describe(
+        "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key id), so they match the bucket's policy; present for external locations registered with a kmsKeyArn",
+      ),
     bucket: z.string(),
     prefix: z.string(),
     access: z.enum(STORAGE_ACCESS),
@@ -159,7 +186,15 @@ export const createStorageLocation = defineRoute({
   params: TenantParams,
   body: z.union([
     z.strictObject({ managed: z.literal(true) }),
-    z.strictObject({ root: S3Uri, roleArn: RoleArn, region: Region.optional() }),
+    z.strictObject({
+      root: S3Uri,
+      roleArn: RoleArn,
+      region: Region.optional(),
+      /** The bucket's SSE-KMS key (in the bucket's region): vended sessions may have S3 use it. */
+      kmsKeyArn: KmsKeyArn.optional(),
+      /** Keys older objects are still encrypted under: vended sessions may have S3 decrypt with them. */
+      previousKmsKeyArns: z.array(KmsKeyArn).min(1).max(MAX_PREVIOUS_KMS_KEYS).optional(),
+    }),
   ]),
   response: {
     status: 201,

@@ -58,6 +58,7 @@ Commands:
   storage external-id --tenant T                 The tenant's ExternalId for your role's trust policy.
   storage register --tenant T --managed          A managed location in the platform bucket.
   storage register --tenant T --root s3://bucket/prefix --role-arn ARN [--region R]
+                   [--kms-key-arn ARN [--previous-kms-key-arn ARN …]]
                                                  An external root reached through your role (verified first).
   credentials --tenant T --location L --access read|write [--duration SECONDS]
         Prints credential_process JSON (Version 1) for a location id or an s3:// path.
@@ -285,6 +286,8 @@ async function storage(io: CliIo, args: string[]) {
       root: { type: 'string' },
       'role-arn': { type: 'string' },
       region: { type: 'string' },
+      'kms-key-arn': { type: 'string' },
+      'previous-kms-key-arn': { type: 'string', multiple: true },
     },
     strict: true,
   });
@@ -307,7 +310,10 @@ async function storage(io: CliIo, args: string[]) {
   if (sub === 'register') {
     let location: Awaited<ReturnType<typeof api.registerStorageLocation>>;
     if (values.managed) {
-      if (values.root || values['role-arn']) throw new CliError('--managed takes no --root or --role-arn.');
+      if (values.root || values['role-arn'] || values['kms-key-arn'] || values['previous-kms-key-arn'])
+        throw new CliError(
+          '--managed takes no --root, --role-arn or KMS key: the platform bucket has its own.',
+        );
       location = await api.registerStorageLocation(tenantId, { managed: true });
     } else {
       if (!values.root || !values['role-arn'])
@@ -318,6 +324,8 @@ async function storage(io: CliIo, args: string[]) {
         root: values.root,
         roleArn: values['role-arn'],
         ...(values.region ? { region: values.region } : {}),
+        ...(values['kms-key-arn'] ? { kmsKeyArn: values['kms-key-arn'] } : {}),
+        ...(values['previous-kms-key-arn'] ? { previousKmsKeyArns: values['previous-kms-key-arn'] } : {}),
       });
     }
     print(io, location);

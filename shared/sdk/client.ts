@@ -124,7 +124,17 @@ export class StrongroomClient {
   /** `{managed: true}` or `{root: 's3://bucket/prefix', roleArn, region?}`; external ones return the ExternalId. */
   registerStorageLocation(
     tenantId: string,
-    input: { managed: true } | { root: string; roleArn: string; region?: string },
+    input:
+      | { managed: true }
+      | {
+          root: string;
+          roleArn: string;
+          region?: string;
+          /** The bucket's SSE-KMS key; vended sessions may have S3 use it (`sse` in each vend says so). */
+          kmsKeyArn?: string;
+          /** Older keys existing objects are encrypted under (decrypt only; at most 4). */
+          previousKmsKeyArns?: string[];
+        },
   ): Promise<StorageLocation> {
     return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-locations`, input);
   }

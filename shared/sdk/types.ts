@@ -19,6 +19,10 @@ export interface StorageLocation {
   roleArn?: string | undefined;
   /** Only for callers who manage storage locations. */
   externalId?: string | undefined;
+  /** External SSE-KMS buckets: the key new objects are written under (only for callers who manage locations). */
+  kmsKeyArn?: string | undefined;
+  /** Older keys existing objects are still encrypted under (only for callers who manage locations). */
+  previousKmsKeyArns?: string[] | undefined;
   createdAt: string;
   createdBy: string;
 }
@@ -46,6 +50,11 @@ export interface StorageCredentials {
   endpoint?: string | undefined;
   /** Whether to address the bucket in the path (`https://endpoint/bucket/key`) rather than the host name. */
   pathStyle: boolean;
+  /**
+   * Write uploads with this server-side encryption (`ServerSideEncryption: 'aws:kms'`, `SSEKMSKeyId: keyArn`)
+   * so they match the bucket's policy; present for external locations registered with a KMS key.
+   */
+  sse?: { type: 'aws:kms'; keyArn: string } | undefined;
   bucket: string;
   prefix: string;
   access: StorageAccess;

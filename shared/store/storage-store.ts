@@ -35,6 +35,10 @@ export interface StorageLocationRecord {
   region: string;
   /** External only: the customer's role, assumed with the tenant's ExternalId. */
   roleArn?: string;
+  /** External SSE-KMS buckets only: the key new objects are written under (sessions may have S3 use it). */
+  kmsKeyArn?: string;
+  /** External only: older keys existing objects are encrypted under (sessions may have S3 decrypt with them). */
+  previousKmsKeyArns?: string[];
   createdAt: string;
   createdBy: string;
   /** Instances whose default storage lies here; a location in use cannot be deleted. */

@@ -69,7 +69,7 @@ export interface StorageCredentialVendorProps {
   sts: STSClient;
   /**
    * The managed bucket's own KMS key: managed-location session policies allow S3 to use it on the session's
-   * behalf (SSE-KMS). External locations never get a KMS statement: their keys are the customer's.
+   * behalf (SSE-KMS). External locations get a KMS statement only for the keys registered with them.
    */
   storageKeyArn: string;
   /** Called on every cache miss before STS (TenantStorageAccess.recordIssue); a failure issues nothing. */
@@ -187,7 +187,14 @@ export class StorageCredentialVendor {
           access: request.access,
           // The bucket's partition, from its region (an external bucket may be in another region).
           partition: partitionOfRegion(request.location.region),
-          ...(request.location.kind === 'managed' ? { kmsKeyArn: this.#p.storageKeyArn } : {}),
+          ...(request.location.kind === 'managed'
+            ? { kmsKeyArn: this.#p.storageKeyArn }
+            : {
+                ...(request.location.kmsKeyArn ? { kmsKeyArn: request.location.kmsKeyArn } : {}),
+                ...(request.location.previousKmsKeyArns
+                  ? { previousKmsKeyArns: request.location.previousKmsKeyArns }
+                  : {}),
+              }),
         }),
       );
     } catch (error) {

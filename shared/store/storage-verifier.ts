@@ -1,5 +1,7 @@
+import type { KeyMetadata } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, type Credentials, type STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { clientConfig, functionRuntime } from '../aws/runtime.js';
 import { newVendId } from '../domain/ids.js';
 import { packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
@@ -8,14 +10,17 @@ import { roleSessionName } from '../domain/storage-sessions.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 
-/** The customer's role or bucket refused the registration check: not retryable, nothing registered. */
+/** The customer's role, bucket or key refused the registration check: not retryable, nothing registered. */
 export class ExternalRootUnverifiedError extends HttpProblemError {
-  constructor(detail: string, cause: unknown) {
-    super(424, 'external-root-unverified', 'Failed Dependency', {
-      detail,
-      errors: [{ path: 'body.root', message: 'Could not be verified with the given role' }],
-      cause,
-    });
+  constructor(
+    detail: string,
+    cause: unknown,
+    field: { path: string; message: string } = {
+      path: 'body.root',
+      message: 'Could not be verified with the given role',
+    },
+  ) {
+    super(424, 'external-root-unverified', 'Failed Dependency', { detail, errors: [field], cause });
     this.name = 'ExternalRootUnverifiedError';
   }
 }
@@ -27,6 +32,40 @@ export interface ExternalRootCheck {
   roleArn: string;
   externalId: string;
   region: string;
+  /** The bucket's SSE-KMS key, and older keys still in use (registration checked their ARNs). */
+  kmsKeyArn?: string;
+  previousKmsKeyArns?: readonly string[];
+}
+
+/** The keys of a check, each with the request field that named it. */
+function namedKeys(check: ExternalRootCheck): { path: string; arn: string }[] {
+  return [
+    ...(check.kmsKeyArn ? [{ path: 'body.kmsKeyArn', arn: check.kmsKeyArn }] : []),
+    ...(check.previousKmsKeyArns ?? []).map((arn, i) => ({ path: `body.previousKmsKeyArns.${i}`, arn })),
+  ];
+}
+
+/**
+ * The verification session's policy: the read vend's own (so the check proves what a vend will get), plus
+ * `kms:DescribeKey` on the registered keys, the one KMS call that tells whether the role may reach a key and
+ * what the key is, without touching data.
+ */
+function verificationPolicy(check: ExternalRootCheck): string {
+  const policy = sessionPolicyFor({
+    ...check.root,
+    access: 'read',
+    ...(check.kmsKeyArn ? { kmsKeyArn: check.kmsKeyArn } : {}),
+    ...(check.previousKmsKeyArns ? { previousKmsKeyArns: check.previousKmsKeyArns } : {}),
+  });
+  const keys = namedKeys(check).map((k) => k.arn);
+  if (keys.length > 0)
+    policy.Statement.push({
+      Sid: 'Verify',
+      Effect: 'Allow',
+      Action: 'kms:DescribeKey',
+      Resource: keys.length === 1 ? keys[0]! : keys,
+    });
+  return packedSessionPolicy(policy);
 }
 
 /** The account id of a role ARN (`arn:aws:iam::<account>:role/…`). */
@@ -56,7 +95,7 @@ export class ExternalRootVerifier {
           ExternalId: check.externalId,
           RoleSessionName: roleSessionName(check.tenantId, { kind: 'user', id: check.userId }, newVendId()),
           DurationSeconds: 900,
-          Policy: packedSessionPolicy(sessionPolicyFor({ ...root, access: 'read' })),
+          Policy: verificationPolicy(check),
           Tags: [
             { Key: 'TenantId', Value: check.tenantId },
             { Key: 'UserId', Value: check.userId },
@@ -73,12 +112,13 @@ export class ExternalRootVerifier {
     }
     if (!credentials?.AccessKeyId || !credentials.SecretAccessKey || !credentials.SessionToken)
       throw new ServiceUnavailableError(5, 'STS returned incomplete credentials; nothing was registered.');
+    const session = {
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: credentials.SecretAccessKey,
+      sessionToken: credentials.SessionToken,
+    };
     const s3 = new S3Client({
-      ...clientConfig({
-        accessKeyId: credentials.AccessKeyId,
-        secretAccessKey: credentials.SecretAccessKey,
-        sessionToken: credentials.SessionToken,
-      }),
+      ...clientConfig(session),
       region: check.region,
       forcePathStyle: functionRuntime().optional('endpoint') !== undefined,
     });
@@ -99,9 +139,41 @@ export class ExternalRootVerifier {
     } finally {
       s3.destroy();
     }
+    await this.#verifyKeys(check, session);
   }
 
-  #failure(error: unknown, detail: string): Error {
+  /**
+   * Each registered key as the role sees it: reachable (the role's policy and the key policy allow it), a
+   * symmetric encryption key (the only kind S3 uses), enabled. What a key refuses is named by its field.
+   */
+  async #verifyKeys(check: ExternalRootCheck, session: AwsCredentialIdentity): Promise<void> {
+    const keys = namedKeys(check);
+    if (keys.length === 0) return;
+    // Only registrations of SSE-KMS locations need KMS: loaded then, not at every cold start.
+    const { KMSClient, DescribeKeyCommand } = await import('@aws-sdk/client-kms');
+    const kms = new KMSClient({ ...clientConfig(session), region: check.region });
+    try {
+      for (const { path, arn } of keys) {
+        let metadata: KeyMetadata | undefined;
+        try {
+          ({ KeyMetadata: metadata } = await kms.send(new DescribeKeyCommand({ KeyId: arn })));
+        } catch (error) {
+          throw this.#failure(
+            error,
+            `${check.roleArn} cannot describe ${arn}: the key must exist, and both the role's policy and the key policy must allow it kms:DescribeKey, kms:Decrypt and (for writing) kms:GenerateDataKey.`,
+            { path, message: 'Could not be reached with the given role' },
+          );
+        }
+        const problem = keyProblem(metadata);
+        if (problem)
+          throw new ExternalRootUnverifiedError(`${arn} ${problem}.`, undefined, { path, message: problem });
+      }
+    } finally {
+      kms.destroy();
+    }
+  }
+
+  #failure(error: unknown, detail: string, field?: { path: string; message: string }): Error {
     logger.warn('external root verification failed', {
       errorName: error instanceof Error ? error.name : 'unknown',
     });
@@ -111,8 +183,20 @@ export class ExternalRootVerifier {
         'A dependency is unavailable; nothing was registered. Try again.',
         error,
       );
-    return new ExternalRootUnverifiedError(detail, error);
+    return new ExternalRootUnverifiedError(detail, error, field);
   }
+}
+
+/** Why S3 could not use a key for a bucket's objects, if it could not. */
+function keyProblem(metadata: KeyMetadata | undefined): string | undefined {
+  if (!metadata) return 'was not described by KMS';
+  // SYMMETRIC_DEFAULT is always an ENCRYPT_DECRYPT key (HMAC and asymmetric keys have other specs).
+  const spec = metadata.KeySpec ?? metadata.CustomerMasterKeySpec;
+  if (spec !== 'SYMMETRIC_DEFAULT' || (metadata.KeyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT')
+    return 'is not a symmetric encryption key, the only kind S3 encrypts with';
+  if (metadata.KeyState !== 'Enabled')
+    return `is ${metadata.KeyState ?? 'not enabled'}: S3 could not use it for this location's objects`;
+  return undefined;
 }
 
 function isAccessDenied(error: unknown): boolean {

@@ -1080,6 +1080,12 @@ export type components = {
             root: string;
             secretAccessKey: string;
             sessionToken: string;
+            /** @description Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key id), so they match the bucket's policy; present for external locations registered with a kmsKeyArn */
+            sse?: {
+                keyArn: string;
+                /** @constant */
+                type: "aws:kms";
+            };
             /** @description The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event */
             vendId: string;
         };
@@ -1090,8 +1096,12 @@ export type components = {
             externalId?: string;
             /** @enum {string} */
             kind: "managed" | "external";
+            /** @description External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage) */
+            kmsKeyArn?: string;
             locationId: string;
             prefix: string;
+            /** @description Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage) */
+            previousKmsKeyArns?: string[];
             region: string;
             roleArn?: string;
             root: string;
@@ -4690,6 +4700,8 @@ export interface operations {
                     /** @constant */
                     managed: true;
                 } | {
+                    kmsKeyArn?: string;
+                    previousKmsKeyArns?: string[];
                     region?: string;
                     roleArn: string;
                     /** Format: starts_with */

@@ -533,3 +533,89 @@ describe('external storage: the session policy alone scopes a broad customer rol
     );
   });
 });
+
+describe('external storage on SSE-KMS: the registered keys, only through S3 in the bucket’s region', () => {
+  // Prepare: a customer whose role and key policies allow everything, so only the session policy decides
+  const customerAccount = '210987654321';
+  const customerKey = (n: number) =>
+    `arn:aws:kms:${REGION}:${customerAccount}:key/0b7c2f7e-0000-4000-8000-0000000000c${n}`;
+  const current = customerKey(1);
+  const previous = [customerKey(2), customerKey(3)];
+  const unregistered = customerKey(9);
+  const customerRoleArn = `arn:aws:iam::${customerAccount}:role/strongroom-access`;
+  const root = { bucket: 'customer-lake', prefix: 'data' };
+  const setupFor = (access: StorageAccess): SessionSetup => ({
+    sessionPolicy: sessionPolicyFor({ ...root, access, kmsKeyArn: current, previousKmsKeyArns: previous }),
+    identityPolicies: [
+      {
+        name: 'customer-role',
+        policy: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: ['s3:*', 'kms:*'], Resource: '*' }],
+        },
+      },
+    ],
+    resourcePolicy: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: customerRoleArn }, Action: 'kms:*', Resource: '*' }],
+    },
+    principal: `arn:aws:sts::${customerAccount}:assumed-role/strongroom-access/${T1}.u${U1}.v_000000000`,
+    tags: { TenantId: T1, UserId: U1, Access: access },
+  });
+
+  for (const access of STORAGE_ACCESS) {
+    it(`${access}: S3 may decrypt with the current and every previous key, and generate data keys ${access === 'write' ? 'with the current key only' : 'with none'}`, async () => {
+      // Act
+      const decisions = await Promise.all(
+        [current, ...previous, unregistered].flatMap((keyArn) =>
+          ['kms:Decrypt', 'kms:GenerateDataKey'].map(async (action) => {
+            const probe = { action, keyArn, viaService: VIA_S3 };
+            return { probe, decision: await decide(setupFor(access), probe) };
+          }),
+        ),
+      );
+      // Assess
+      const want = (keyArn: string, action: string): Decision =>
+        keyArn === unregistered
+          ? 'ImplicitlyDenied'
+          : action === 'kms:Decrypt'
+            ? 'Allowed'
+            : access === 'write' && keyArn === current
+              ? 'Allowed'
+              : 'ImplicitlyDenied';
+      for (const d of decisions)
+        expect(d).toEqual({ probe: d.probe, decision: want(d.probe.keyArn, d.probe.action) });
+    });
+
+    it(`${access}: no key directly, through another service, through S3 of another region, or for another KMS action`, async () => {
+      const probes: KmsProbe[] = [current, ...previous].flatMap((keyArn) => [
+        { action: 'kms:Decrypt', keyArn },
+        { action: 'kms:Decrypt', keyArn, viaService: 'dynamodb.eu-west-1.amazonaws.com' },
+        { action: 'kms:Decrypt', keyArn, viaService: 's3.us-east-1.amazonaws.com' },
+        { action: 'kms:GenerateDataKey', keyArn, viaService: 's3.us-east-1.amazonaws.com' },
+        ...[
+          'kms:Encrypt',
+          'kms:ReEncryptFrom',
+          'kms:CreateGrant',
+          'kms:DescribeKey',
+          'kms:ScheduleKeyDeletion',
+        ].map((action) => ({ action, keyArn, viaService: VIA_S3 })),
+      ]);
+      // Act
+      const decisions = await Promise.all(
+        probes.map(async (probe) => ({ probe, decision: await decide(setupFor(access), probe) })),
+      );
+      // Assess
+      for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+    });
+  }
+
+  it('keys change nothing about where the session reaches in S3', async () => {
+    const t = targets(root.bucket, root.prefix, 'other-team');
+    const denied = Object.values(t.denied).flat();
+    const decisions = await Promise.all(
+      denied.map(async (probe) => ({ probe, decision: await decide(setupFor('write'), probe) })),
+    );
+    for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
+  });
+});
