@@ -5,6 +5,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
+import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { clientKeyOf, IPV6_SITE_FACTOR, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
 import { displayableHeader, findUnsafeText, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
 import {
@@ -74,6 +75,8 @@ export function implement<R extends RouteDef>(route: R, handle: RouteHandler<R>)
 }
 
 export interface ApiHandlerOptions {
+  /** The function's runtime, for its settings (the origin secret); `functionRuntime()` when not given. */
+  runtime?: FunctionRuntime;
   area: Area;
   /** This area's routes with their implementations. */
   routes: BoundRoute[];
@@ -425,10 +428,12 @@ export function sourceIpOf(event: APIGatewayProxyEvent): string {
  * misconfigured distribution (CloudFront always sends one): it is served as the connection's address, with
  * a warning and a metric.
  */
-function clientAddress(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+function clientAddress(
+  originSecret: string | undefined,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     before: (request) => {
-      const result = establishClientIp(request.event);
+      const result = establishClientIp(request.event, originSecret);
       if (result.problem) {
         logger.warn('origin request without a usable viewer address', { problem: result.problem });
         metrics.addMetric('ViewerAddressUnusable', MetricUnit.Count, 1);
@@ -455,8 +460,9 @@ function toResult(result: ApiResult): APIGatewayProxyResult {
  * problem mapping registered last.
  */
 export function createApiHandler(options: ApiHandlerOptions) {
+  const runtime = options.runtime ?? functionRuntime();
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
-    .use(clientAddress())
+    .use(clientAddress(runtime.optional('originVerifySecret')))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics))

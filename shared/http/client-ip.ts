@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ENV_VARS } from '../aws/config.js';
 
 /**
  * The header CloudFront adds to every request it sends to the API: the secret the distribution and the
@@ -109,21 +108,14 @@ export function stripOriginSecret(event: APIGatewayProxyEvent): void {
 
 const resolved = new WeakMap<APIGatewayProxyEvent, string>();
 
-/** The origin secret of this function (set in AWS; absent in local mode), read once. */
-let configuredSecret: string | undefined = process.env[ENV_VARS.originVerifySecret] || undefined;
-
-/** Replaces the configured origin secret (tests). */
-export function setOriginSecretForTests(secret: string | undefined): void {
-  configuredSecret = secret;
-}
-
 /**
  * Resolves the caller's address once per request and strips the origin secret; returns what was resolved.
- * The API's first middleware calls it, so every later reader (rate limits, sessions, audit) sees the same
- * address and no logger sees the secret.
+ * The API's first middleware calls it with the function's configured secret (its runtime's
+ * ORIGIN_VERIFY_SECRET: set in AWS, absent in local mode), so every later reader (rate limits, sessions,
+ * audit) sees the same address and no logger sees the secret.
  */
-export function establishClientIp(event: APIGatewayProxyEvent): ClientIp {
-  const result = resolveClientIp(event, configuredSecret);
+export function establishClientIp(event: APIGatewayProxyEvent, originSecret: string | undefined): ClientIp {
+  const result = resolveClientIp(event, originSecret);
   stripOriginSecret(event);
   resolved.set(event, result.ip);
   return result;

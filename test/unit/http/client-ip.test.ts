@@ -1,13 +1,14 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
+import { ENV_VARS } from '../../../shared/aws/config.js';
+import { FunctionRuntime } from '../../../shared/aws/runtime.js';
 import { createApiHandler, implement } from '../../../shared/http/api.js';
 import {
   ORIGIN_VERIFY_HEADER,
   originSecretMatches,
   parseViewerAddress,
   resolveClientIp,
-  setOriginSecretForTests,
   VIEWER_ADDRESS_HEADER,
 } from '../../../shared/http/client-ip.js';
 import { defineRoute } from '../../../shared/http/route.js';
@@ -172,26 +173,28 @@ describe('the API stack with an origin secret configured', () => {
     auth: { kind: 'none' },
     response: { status: 200, description: 'the caller' },
   });
-  const handler = createApiHandler({
-    area: 'public',
-    allRoutes: [whoami],
-    routes: [
-      implement(whoami, async ({ sourceIp, event: e }) => ({
-        status: 200,
-        body: { sourceIp, headers: e.headers, multiValueHeaders: e.multiValueHeaders },
-      })),
-    ],
-  });
+  /** The API stack of a function whose runtime has `secret` as its ORIGIN_VERIFY_SECRET (none: unset). */
+  const handlerWith = (secret?: string) =>
+    createApiHandler({
+      runtime: new FunctionRuntime(secret === undefined ? {} : { [ENV_VARS.originVerifySecret]: secret }),
+      area: 'public',
+      allRoutes: [whoami],
+      routes: [
+        implement(whoami, async ({ sourceIp, event: e }) => ({
+          status: 200,
+          body: { sourceIp, headers: e.headers, multiValueHeaders: e.multiValueHeaders },
+        })),
+      ],
+    });
+  const configured = handlerWith(SECRET);
+  const unconfigured = handlerWith(undefined);
 
-  afterEach(() => setOriginSecretForTests(undefined));
-
-  async function call(e: APIGatewayProxyEvent) {
+  async function call(e: APIGatewayProxyEvent, handler = configured) {
     const res = await handler(e, lambdaContext('test'));
     return { status: res.statusCode, json: JSON.parse(res.body) };
   }
 
   it('gives the route the viewer address and an event without the secret', async () => {
-    setOriginSecretForTests(SECRET);
     const res = await call(
       event(
         { [VIEWER_ADDRESS_HEADER]: '198.51.100.10:46532', 'X-Strongroom-Origin-Verify': SECRET },
@@ -205,7 +208,6 @@ describe('the API stack with an origin secret configured', () => {
   });
 
   it('strips a wrong secret too, and gives the route the connection address', async () => {
-    setOriginSecretForTests(SECRET);
     const res = await call(
       event({ [VIEWER_ADDRESS_HEADER]: '198.51.100.10:1', [ORIGIN_VERIFY_HEADER]: 'guess' }),
     );
@@ -214,7 +216,6 @@ describe('the API stack with an origin secret configured', () => {
   });
 
   it('logs a warning without the secret when the right secret comes without a viewer address', async () => {
-    setOriginSecretForTests(SECRET);
     logger.setLogLevel('WARN');
     const output = captureProcessOutput();
     let res: Awaited<ReturnType<typeof call>>;
@@ -233,6 +234,7 @@ describe('the API stack with an origin secret configured', () => {
   it('ignores the viewer address without a configured secret', async () => {
     const res = await call(
       event({ [VIEWER_ADDRESS_HEADER]: '198.51.100.10:1', [ORIGIN_VERIFY_HEADER]: SECRET }),
+      unconfigured,
     );
     expect(res.json.sourceIp).toBe(EDGE);
   });
