@@ -27,7 +27,7 @@ import { newId } from '../../shared/domain/ids.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { AuditService } from '../../shared/services/audit.js';
 import { buildEventItem } from '../../shared/store/audit-event-item.js';
-import { AuditSequencer, auditSequencerFromEnv, MAX_BATCH } from '../../shared/store/audit-sequencer.js';
+import { AuditSequencer, auditSequencerFor, MAX_BATCH } from '../../shared/store/audit-sequencer.js';
 import { AuditStore } from '../../shared/store/audit-store.js';
 import { storedHeadOf, verifyChain } from '../../shared/store/audit-verification.js';
 import type { BenchSection, BenchTable } from './types.js';
@@ -77,9 +77,9 @@ const event = (n: number): AuditEventInput => ({
 });
 
 async function appendThroughput(): Promise<string[][]> {
-  const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
+  const { tenantDataClientsFor } = await import('../../shared/store/tenant-data-client.js');
   const { functionRuntime } = await import('../../shared/aws/runtime.js');
-  const tenantClients = tenantDataClientsFromEnv();
+  const tenantClients = tenantDataClientsFor(functionRuntime());
   const store = new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
@@ -122,16 +122,16 @@ async function appendThroughput(): Promise<string[][]> {
 }
 
 async function sequencingLag(): Promise<string[]> {
-  const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
+  const { tenantDataClientsFor } = await import('../../shared/store/tenant-data-client.js');
   const { functionRuntime } = await import('../../shared/aws/runtime.js');
   const store = new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
-    tenantClients: tenantDataClientsFromEnv(),
+    tenantClients: tenantDataClientsFor(functionRuntime()),
     platformClient: functionRuntime().dynamo,
   });
   // The real sequencer: emulator DynamoDB and the emulator's KMS HMAC key.
-  const sequencer = auditSequencerFromEnv();
+  const sequencer = auditSequencerFor(functionRuntime());
   const scope = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
   const lags: number[] = [];
   for (let round = 0; round < 3; round++) {

@@ -94,8 +94,9 @@ export const identitySection: BenchSection = {
       process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
       const counts = instrument();
       const auth = (await import('../../functions/auth/handler.js')).handler as Handler;
-      const { rateLimiterFromEnv } = await import('../../shared/http/auth.js');
-      const limiter = rateLimiterFromEnv();
+      const { identityStoreFor, rateLimiterFor } = await import('../../shared/http/auth.js');
+      const { functionRuntime } = await import('../../shared/aws/runtime.js');
+      const limiter = rateLimiterFor(identityStoreFor(functionRuntime()));
       const tenants = (await import('../../functions/tenants/handler.js')).handler as Handler;
       const invoke = async (handler: Handler, e: APIGatewayProxyEvent) => {
         const result = await handler(e, lambdaContext('bench'));

@@ -70,21 +70,20 @@ export const storageSection: BenchSection = {
       const { newId } = await import('../../shared/domain/ids.js');
       const { permissionsOf } = await import('../../shared/domain/permissions.js');
       const { StorageService } = await import('../../shared/services/storage.js');
-      const { auditRecorderFromEnv } = await import('../../shared/store/audit-store.js');
+      const { auditRecorderFor } = await import('../../shared/store/audit-store.js');
       const { StorageStore } = await import('../../shared/store/storage-store.js');
       const { StorageCredentialVendor } = await import('../../shared/store/storage-vendor.js');
-      const { tenantStorageAccessFromEnv } = await import('../../shared/store/tenant-storage-access.js');
-      const { tenantDataClientsFromEnv } = await import('../../shared/store/tenant-data-client.js');
+      const { tenantStorageAccessFor } = await import('../../shared/store/tenant-storage-access.js');
+      const { tenantDataClientsFor } = await import('../../shared/store/tenant-data-client.js');
       const { mintTenantScope, tenantKey } = await import('../../shared/domain/tenant-scope.js');
       const { TenantStore } = await import('../../shared/store/tenant-store.js');
       const { memberSk } = await import('../../shared/domain/item-layout.js');
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
 
-      const tenantClients = tenantDataClientsFromEnv();
+      const tenantClients = tenantDataClientsFor(functionRuntime());
       const platform = functionRuntime().dynamo;
-      const access = tenantStorageAccessFromEnv({
+      const access = tenantStorageAccessFor(functionRuntime(), {
         tenantClients,
-        iam: functionRuntime().client(IAMClient),
         grant: {
           bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
           storageKeyArn: process.env.STORAGE_KEY_ARN!,
@@ -103,7 +102,7 @@ export const storageSection: BenchSection = {
           recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
         }),
         access,
-        audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
+        audit: auditRecorderFor(functionRuntime(), { tenantClients, platformClient: platform }),
         managedBucket: process.env.STORAGE_BUCKET!,
         reservedBuckets: [process.env.STORAGE_BUCKET!],
         region: 'us-east-1',

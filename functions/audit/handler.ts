@@ -1,20 +1,25 @@
-import { chainMacFromEnv } from '../../shared/crypto/chain-mac.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
+import { chainMacFor } from '../../shared/crypto/chain-mac.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
+import { authorizerFor, tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/audit.js';
 import { AuditService } from '../../shared/services/audit.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 
-const tenantClients = tenantDataClientsFromEnv();
+const runtime = functionRuntime();
+const tenantClients = tenantDataClientsFor(runtime);
 // Verification checks head and checkpoint MACs (kms:VerifyMac only: this function cannot make one).
-const service = new AuditService({ store: auditRecorderFromEnv({ tenantClients, mac: chainMacFromEnv() }) });
+const service = new AuditService({
+  store: auditRecorderFor(runtime, { tenantClients, mac: chainMacFor(runtime) }),
+});
 
 /** Audit log: list, CSV export and chain verification, `/v1/tenants/{tenantId}/audit-events*`. */
 export const handler = createApiHandler({
+  runtime,
   area: 'audit',
   allRoutes: routes.auditRoutes,
-  authorizer: authorizerFromEnv(),
+  authorizer: authorizerFor(runtime),
   routes: [
     implement(routes.listAuditEvents, async (req) => ({
       status: 200,

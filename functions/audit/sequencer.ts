@@ -6,14 +6,15 @@ import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-la
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { logger, metrics } from '../../shared/observability.js';
 import { logsInStreamBatch } from '../../shared/services/audit.js';
-import { type AuditSequencer, auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
+import { type AuditSequencer, auditSequencerFor } from '../../shared/store/audit-sequencer.js';
 
 // The stream delivers every inserted event, and its id is passed as a hint, so a short window suffices
 // here; the daily job sweeps with a long look-back in case a stream record was ever lost.
 /** Batches per log per invocation (49 events each), so one busy log cannot run the function out of time. */
 export const STREAM_MAX_BATCHES = 100;
 
-const sequencer = auditSequencerFromEnv(functionRuntime(), {
+const runtime = functionRuntime();
+const sequencer = auditSequencerFor(runtime, {
   graceMs: 60_000,
   maxBatchesPerRun: STREAM_MAX_BATCHES,
 });

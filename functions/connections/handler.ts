@@ -1,33 +1,34 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
+import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, tenantCaller } from '../../shared/http/auth.js';
+import { authorizerFor, tenantCaller } from '../../shared/http/auth.js';
 import * as routes from '../../shared/schemas/connections.js';
 import { ConnectionsService } from '../../shared/services/connections.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { ConnectionsStore } from '../../shared/store/connections-store.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 
 const runtime = functionRuntime();
 const tenantDataTable = runtime.require('tenantDataTable');
 const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
-const tenantClients = tenantDataClientsFromEnv();
+const tenantClients = tenantDataClientsFor(runtime);
 const crypto = new TenantCrypto({
-  cipher: envelopeCipherFromEnv(),
+  cipher: envelopeCipherFor(runtime),
   keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
 });
 const service = new ConnectionsService({
   store: new ConnectionsStore({ clients: tenantClients, tableName: tenantDataTable, crypto, hostPolicy }),
-  audit: auditRecorderFromEnv({ tenantClients }),
+  audit: auditRecorderFor(runtime, { tenantClients }),
   hostPolicy,
 });
 
 /** Data-source connections: `/v1/tenants/{tenantId}/connections*`. */
 export const handler = createApiHandler({
+  runtime,
   area: 'connections',
   allRoutes: routes.connectionsRoutes,
-  authorizer: authorizerFromEnv(),
+  authorizer: authorizerFor(runtime),
   routes: [
     implement(routes.listConnections, async (req) => ({
       status: 200,

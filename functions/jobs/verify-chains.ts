@@ -3,11 +3,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { logger, metrics } from '../../shared/observability.js';
 import { type ChainMaintainer, type ChainsSummary, verifyAllChains } from '../../shared/services/audit.js';
-import { auditSequencerFromEnv } from '../../shared/store/audit-sequencer.js';
+import { auditSequencerFor } from '../../shared/store/audit-sequencer.js';
 
-const sequencer = auditSequencerFromEnv();
+const runtime = functionRuntime();
+const sequencer = auditSequencerFor(runtime);
 
 /**
  * Daily: sweeps and verifies every audit log (against its authenticated head and checkpoints), writes

@@ -1,3 +1,4 @@
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { buildOpenApiDocument } from '../../shared/schemas/openapi.js';
 import { health, openApi } from '../../shared/schemas/public.js';
@@ -9,7 +10,10 @@ let openApiDocument: unknown;
  * Health, the OpenAPI document, and the catch-all behind API Gateway's `{proxy+}` and per-resource `ANY`
  * methods, which answers 404 for unknown paths and 405 for unknown methods on known ones.
  */
+const runtime = functionRuntime();
+
 export const handler = createApiHandler({
+  runtime,
   area: 'public',
   allRoutes: ROUTES,
   routes: [

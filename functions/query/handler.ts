@@ -1,14 +1,14 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
-import { envelopeCipherFromEnv, TenantCrypto } from '../../shared/crypto/envelope.js';
+import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFromEnv, requireTenant } from '../../shared/http/auth.js';
+import { authorizerFor, requireTenant } from '../../shared/http/auth.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import { queryConnection, queryRoutes, queryTenantRecords } from '../../shared/schemas/query.js';
 import { type QueryCallerContext, runConnectionQuery, runRecordsQuery } from '../../shared/services/query.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { ConnectionsStore } from '../../shared/store/connections-store.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';
 
@@ -16,9 +16,9 @@ const runtime = functionRuntime();
 const tenantDataTable = runtime.require('tenantDataTable');
 const auditTable = runtime.require('auditTable');
 const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
-const tenantClients = tenantDataClientsFromEnv();
+const tenantClients = tenantDataClientsFor(runtime);
 const crypto = new TenantCrypto({
-  cipher: envelopeCipherFromEnv(),
+  cipher: envelopeCipherFor(runtime),
   keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
 });
 const connections = new ConnectionsStore({
@@ -33,7 +33,7 @@ const reader = new TenantRecordsReader({
   tenantClients,
   tableNames: { tenantData: tenantDataTable, audit: auditTable },
 });
-const audit = auditRecorderFromEnv({ tenantClients });
+const audit = auditRecorderFor(runtime, { tenantClients });
 
 function caller(request: ApiRequest<RouteDef>): QueryCallerContext {
   const { scope, permissions, principal } = requireTenant(request.auth);
@@ -51,9 +51,10 @@ function caller(request: ApiRequest<RouteDef>): QueryCallerContext {
 
 /** Queries: a query AST against a registered connection, or over the tenant's own records. */
 export const handler = createApiHandler({
+  runtime,
   area: 'query',
   allRoutes: queryRoutes,
-  authorizer: authorizerFromEnv(),
+  authorizer: authorizerFor(runtime),
   routes: [
     implement(queryConnection, async (req) => ({
       status: 200,

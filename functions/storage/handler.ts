@@ -1,30 +1,24 @@
-import { IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import {
-  authorizerFromEnv,
-  identityStoreFromEnv,
-  rateLimiterFromEnv,
-  tenantCaller,
-} from '../../shared/http/auth.js';
+import { authorizerFor, identityStoreFor, rateLimiterFor, tenantCaller } from '../../shared/http/auth.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
 import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
+import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFromEnv();
-const authorizer = authorizerFromEnv(identity);
-const tenantClients = tenantDataClientsFromEnv();
+const identity = identityStoreFor(runtime);
+const authorizer = authorizerFor(runtime, { identity });
+const tenantClients = tenantDataClientsFor(runtime);
 /** The partition of an ARN (`arn:<partition>:…`). */
 const partitionOf = (arn: string) => arn.split(':')[1] ?? 'aws';
 const platform = runtime.dynamo;
@@ -34,9 +28,8 @@ const storageKeyArn = runtime.require('storageKeyArn');
 const sts = runtime.client(STSClient);
 // This function is the one that creates tenant storage roles (never deletes them), granting the managed
 // bucket's tenant prefix and its key.
-const access = tenantStorageAccessFromEnv({
+const access = tenantStorageAccessFor(runtime, {
   tenantClients,
-  iam: runtime.client(IAMClient),
   grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
 });
 const cacheEntries = Number(runtime.optional('storageCredentialCacheEntries') ?? 2000);
@@ -58,7 +51,7 @@ const service = new StorageService({
   }),
   vendor,
   access,
-  audit: auditRecorderFromEnv({ tenantClients, platformClient: platform }),
+  audit: auditRecorderFor(runtime, { tenantClients, platformClient: platform }),
   managedBucket,
   reservedBuckets: [managedBucket, runtime.optional('exportBucket')].filter((b): b is string => !!b),
   region: runtime.require('region'),
@@ -83,10 +76,11 @@ const laminAsTenantRoute: RouteDef = {
 
 /** Instances, storage locations, credential vending and revocation: `/v1/tenants/{t}/(instances|storage-*)`. */
 export const handler = createApiHandler({
+  runtime,
   area: 'storage',
   allRoutes: routes.storageRoutes,
   authorizer,
-  rateLimiter: rateLimiterFromEnv(identity),
+  rateLimiter: rateLimiterFor(identity),
   routes: [
     implement(routes.listInstances, async (req) => ({
       status: 200,

@@ -1,42 +1,41 @@
-import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
-import { tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
+import { platformCryptoFor } from '../../shared/crypto/envelope.js';
+import { tenantKeysFor } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
-  authorizerFromEnv,
-  identityStoreFromEnv,
-  rateLimiterFromEnv,
+  authorizerFor,
+  identityStoreFor,
+  rateLimiterFor,
   requirePrincipal,
   tenantCaller,
 } from '../../shared/http/auth.js';
 import type { AuthContext } from '../../shared/http/auth-context.js';
-import { mailFromEnv } from '../../shared/mail/from-env.js';
+import { mailFor } from '../../shared/mail/function-mail.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { releaseTenantStorage } from '../../shared/services/storage.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { TenantExportService } from '../../shared/services/tenant-export.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
-import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
+import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFromEnv();
-const tenantClients = tenantDataClientsFromEnv();
+const identity = identityStoreFor(runtime);
+const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');
 const tenants = new TenantStore(tenantClients, tenantDataTable);
-const keys = tenantKeysFromEnv();
-const audit = auditRecorderFromEnv({ tenantClients, platformClient: platform });
+const keys = tenantKeysFor(runtime);
+const audit = auditRecorderFor(runtime, { tenantClients, platformClient: platform });
 // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
-const storageAccess = tenantStorageAccessFromEnv({ tenantClients, iam: runtime.client(IAMClient) });
+const storageAccess = tenantStorageAccessFor(runtime, { tenantClients });
 const lookups = new AuthLookups(platform, {
   identity: runtime.require('identityTable'),
   tenantData: tenantDataTable,
@@ -54,8 +53,8 @@ const invitations = new InvitationService({
   identity,
   lookups,
   audit,
-  rateLimiter: rateLimiterFromEnv(identity),
-  mail: mailFromEnv(),
+  rateLimiter: rateLimiterFor(identity),
+  mail: mailFor(runtime),
 });
 const storage = new StorageStore({
   tenantClients,
@@ -67,7 +66,7 @@ const deletion = new TenantDeletionService({
   tenants,
   keys,
   audit,
-  secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFromEnv() }),
+  secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFor(runtime) }),
   releaseStorage: async (scope, actor) => {
     await releaseTenantStorage({ store: storage, access: storageAccess, audit }, scope, actor);
   },
@@ -90,9 +89,11 @@ function invitee(req: { auth: AuthContext; sourceIp: string; userAgent: string }
 
 /** Tenants, members and invitations, API keys, exports and deletion: `/v1/tenants*`, `/v1/me/invitations*`. */
 export const handler = createApiHandler({
+  runtime,
   area: 'tenants',
   allRoutes: routes.tenantRoutes,
-  authorizer: authorizerFromEnv(identity, {
+  authorizer: authorizerFor(runtime, {
+    identity,
     // A credential without the second factor the tenant requires tried to change something (an API key,
     // a member, the tenant itself): the tenant's admins see it in their audit log.
     onMfaRefused: async ({ scope, principal, route, actor }) => {
@@ -105,7 +106,7 @@ export const handler = createApiHandler({
       });
     },
   }),
-  rateLimiter: rateLimiterFromEnv(identity),
+  rateLimiter: rateLimiterFor(identity),
   routes: [
     implement(routes.createTenant, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 201,

@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
-import { startLocalSequencer } from '../../shared/store/audit-sequencer.js';
+import { auditAppendsOf } from '../../shared/store/audit-appends.js';
+import { auditSequencerFor, startLocalSequencer } from '../../shared/store/audit-sequencer.js';
 import { CONSOLE_BASE_PATH } from '../console/site.js';
 import { consoleFileServer } from './console-files.js';
 import { AREA_HANDLERS } from './handlers.js';
@@ -116,7 +118,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     };
     applyEnvironment(env);
     // In AWS the audit table's stream drives the sequencer; locally it runs in this process.
+    // The handlers build on the same runtime (functionRuntime() of this environment), so the sequencer hears
+    // their appends.
+    const runtime = functionRuntime();
     const sequencer = startLocalSequencer({
+      sequencer: auditSequencerFor(runtime),
+      appends: auditAppendsOf(runtime),
       onError: (error) => log(`audit sequencer: ${error instanceof Error ? error.message : String(error)}`),
     });
     const server: Server = createLocalApiServer({

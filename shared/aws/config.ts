@@ -35,7 +35,7 @@ export const ENV_VARS = {
   originVerifySecret: 'ORIGIN_VERIFY_SECRET',
   /**
    * Roles allowed to use tenant keys (comma-separated ARNs): the functions that encrypt or decrypt tenant
-   * data. Read only by `tenantKeysFromEnv`; infra and local provisioning set it.
+   * data. Read only by `tenantKeysFor`; infra and local provisioning set it.
    */
   tenantKeyUserRoleArns: 'TENANT_KEY_USER_ROLE_ARNS',
   /**

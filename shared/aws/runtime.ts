@@ -88,6 +88,14 @@ export class FunctionRuntime {
     );
   }
 
+  /**
+   * One `make()` per runtime under `key` (a class, usually): what every part of one function must share, such
+   * as its audit append notifications (shared/store/audit-appends.ts).
+   */
+  shared<T>(key: object, make: () => T): T {
+    return this.#client(key, make);
+  }
+
   #client<T>(key: unknown, make: () => T): T {
     if (!this.#clients.has(key)) this.#clients.set(key, make());
     return this.#clients.get(key) as T;

@@ -108,7 +108,7 @@ const DEFAULTS = {
 
 // Types whose driver parsing gives exact JSON values; every other type stays the text Postgres sent
 // (int8 and numeric keep their precision, timestamps their zone, bytea becomes `\x…` instead of a Buffer).
-const PARSED_TYPES = new Set([16, 21, 23, 26, 114, 700, 701, 3802]);
+const PARSED_TYPES: ReadonlySet<number> = new Set([16, 21, 23, 26, 114, 700, 701, 3802]);
 const TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     PARSED_TYPES.has(oid) ? pg.types.getTypeParser(oid, format) : (value: string) => value) as never,

@@ -1,5 +1,5 @@
 import { GenerateMacCommand, KMSClient, KMSInvalidMacException, VerifyMacCommand } from '@aws-sdk/client-kms';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
 import { AUDIT_MAC_KEY } from '../domain/audit-mac-key.js';
 
 /** Checks MACs of audit chain statements (shared/domain/audit-chain.ts `macMessage`). */
@@ -62,8 +62,8 @@ export class KmsChainMac implements ChainMac {
   }
 }
 
-/** The audit MAC key from the environment (AUDIT_MAC_KEY_ARN). */
-export function chainMacFromEnv(runtime: FunctionRuntime = functionRuntime()): KmsChainMac {
+/** The audit MAC key of a function, from its runtime (AUDIT_MAC_KEY_ARN). */
+export function chainMacFor(runtime: FunctionRuntime): KmsChainMac {
   return new KmsChainMac({
     kms: runtime.client(KMSClient),
     keyId: runtime.require('auditMacKeyArn'),

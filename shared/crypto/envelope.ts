@@ -378,15 +378,20 @@ export function platformCrypto(options: { cipher: EnvelopeCipher; platformKeyArn
   };
 }
 
-/** An EnvelopeCipher on an aggregated KMS client configured for this environment (emulator endpoint locally). */
-export function envelopeCipherFromEnv(runtime: FunctionRuntime = functionRuntime()): EnvelopeCipher {
+/** An EnvelopeCipher on the function's aggregated KMS client (the emulator's endpoint locally). */
+export function envelopeCipherFor(runtime: FunctionRuntime): EnvelopeCipher {
   return new EnvelopeCipher({ kms: runtime.client(KMS) });
 }
 
-/** Platform-secret encryption configured from PLATFORM_KEY_ARN; call once at module load. */
-export function platformCryptoFromEnv(
-  runtime: FunctionRuntime = functionRuntime(),
-  cipher: EnvelopeCipher = envelopeCipherFromEnv(runtime),
+/** Platform-secret encryption of a function, under its runtime's PLATFORM_KEY_ARN; call once at module load. */
+export function platformCryptoFor(
+  runtime: FunctionRuntime,
+  cipher: EnvelopeCipher = envelopeCipherFor(runtime),
 ): PlatformCrypto {
   return platformCrypto({ cipher, platformKeyArn: runtime.require('platformKeyArn') });
+}
+
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `platformCryptoFor(runtime)`. */
+export function platformCryptoFromEnv(): PlatformCrypto {
+  return platformCryptoFor(functionRuntime());
 }

@@ -9,7 +9,7 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { ENV_VARS } from '../aws/config.js';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
 import {
   type TenantExportArchivesInput,
   tenantKeyAlias,
@@ -183,12 +183,12 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
 }
 
 /**
- * The tenant-key provisioner configured from the environment. Tenant keys live in the account and
+ * The tenant-key provisioner of a function, from its runtime. Tenant keys live in the account and
  * partition of the platform key (PLATFORM_KEY_ARN); STAGE names the alias; TENANT_KEY_USER_ROLE_ARNS
  * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator; EXPORT_BUCKET and
  * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them.
  */
-export function tenantKeysFromEnv(runtime: FunctionRuntime = functionRuntime()): KmsTenantKeys {
+export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
   const { accountId, partition, region } = parseKmsKeyArn(runtime.require('platformKeyArn'));
   const stage = runtime.require('stage');
   const users = (runtime.optional('tenantKeyUserRoleArns') ?? '')

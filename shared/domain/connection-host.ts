@@ -59,7 +59,7 @@ const V6_RANGES: [string, number, Exclude<HostClass, 'public'>, string][] = [
 ];
 
 /** Host names that mean "this machine" or only resolve inside a network, whatever DNS says. */
-const LOCAL_NAMES = new Set([
+const LOCAL_NAMES: ReadonlySet<string> = new Set([
   'localhost',
   'localhost.localdomain',
   'ip6-localhost',

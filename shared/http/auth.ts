@@ -280,17 +280,20 @@ export function requirePrincipal(auth: AuthContext): Principal {
   return auth.principal;
 }
 
-/** The platform's identity store, from the environment. */
-export function identityStoreFromEnv(runtime: FunctionRuntime = functionRuntime()): IdentityStore {
+/** The platform's identity store, from the function's runtime. */
+export function identityStoreFor(runtime: FunctionRuntime): IdentityStore {
   return new IdentityStore(runtime.dynamo, runtime.require('identityTable'));
 }
 
-/** The authorizer every API function uses, from the environment. */
-export function authorizerFromEnv(
-  identity: IdentityStore = identityStoreFromEnv(),
-  options: { onMfaRefused?: (refusal: MfaRefusal) => Promise<void> } = {},
+/** The authorizer every API function uses, from its runtime (and its identity store, when it has one). */
+export function authorizerFor(
+  runtime: FunctionRuntime,
+  options: {
+    identity?: IdentityStore;
+    onMfaRefused?: (refusal: MfaRefusal) => Promise<void>;
+  } = {},
 ): BearerAuthorizer {
-  const runtime = functionRuntime();
+  const identity = options.identity ?? identityStoreFor(runtime);
   const lookups = new AuthLookups(runtime.dynamo, {
     identity: runtime.require('identityTable'),
     tenantData: runtime.require('tenantDataTable'),
@@ -303,7 +306,20 @@ export function authorizerFromEnv(
   );
 }
 
-/** The DynamoDB-backed rate limiter, from the environment. */
-export function rateLimiterFromEnv(identity: IdentityStore = identityStoreFromEnv()): DynamoRateLimiter {
+/** The DynamoDB-backed rate limiter: its counters live in the identity table. */
+export function rateLimiterFor(identity: IdentityStore): DynamoRateLimiter {
   return new DynamoRateLimiter(identity.rateWindows);
 }
+
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `identityStoreFor(runtime)`. */
+export function identityStoreFromEnv(): IdentityStore {
+  return identityStoreFor(functionRuntime());
+}
+
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `authorizerFor(runtime, …)`. */
+export function authorizerFromEnv(identity: IdentityStore): BearerAuthorizer {
+  return authorizerFor(functionRuntime(), { identity });
+}
+
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `rateLimiterFor(identity)`. */
+export const rateLimiterFromEnv = rateLimiterFor;

@@ -1,21 +1,7 @@
-import { SESv2Client } from '@aws-sdk/client-sesv2';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
-import type { Mailer } from './mailer.js';
-import { SesMailer } from './ses-mailer.js';
-import { SmtpMailer } from './smtp-mailer.js';
-import type { MailLinks } from './templates.js';
+import { functionRuntime } from '../aws/runtime.js';
+import { mailFor } from './function-mail.js';
 
-/**
- * The mailer and link base of a function, from its runtime: SMTP when MAIL_SMTP_URL is set (local mode and
- * tests only), else SES through the runtime's SES client. Read once at module load, like every other setting.
- */
-export function mailFromEnv(runtime: FunctionRuntime = functionRuntime()): {
-  mailer: Mailer;
-  links: MailLinks;
-} {
-  const from = runtime.require('mailFrom');
-  const links = { consoleUrl: runtime.require('consoleUrl') };
-  const smtp = runtime.optional('mailSmtpUrl');
-  if (smtp) return { mailer: new SmtpMailer(smtp, from), links };
-  return { mailer: new SesMailer(runtime.client(SESv2Client), from), links };
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `mailFor(runtime)`. */
+export function mailFromEnv(): ReturnType<typeof mailFor> {
+  return mailFor(functionRuntime());
 }

@@ -6,8 +6,8 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
-import { type ChainMac, chainMacFromEnv } from '../crypto/chain-mac.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
+import { type ChainMac, chainMacFor } from '../crypto/chain-mac.js';
 import {
   appendToChain,
   CHECKPOINT_RETENTION_DAYS,
@@ -27,7 +27,7 @@ import {
   ulidFloor,
 } from '../domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
-import { onAuditAppend } from './audit-appends.js';
+import type { AuditAppends } from './audit-appends.js';
 import { AuditLogReader, type PendingStatus } from './audit-log-reader.js';
 import type { TransactItem } from './audit-recorder.js';
 import { queryAll } from './pagination.js';
@@ -432,18 +432,18 @@ function sameHead(a: { head: ChainHead; exists: boolean }, b: { head: ChainHead;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The sequencer from the environment (AUDIT_TABLE, AUDIT_CHAIN_TABLE, AUDIT_MAC_KEY_ARN) with the platform
- * DynamoDB client.
+ * The sequencer of a function, from its runtime (AUDIT_TABLE, AUDIT_CHAIN_TABLE, AUDIT_MAC_KEY_ARN) with the
+ * function role's DynamoDB client.
  */
-export function auditSequencerFromEnv(
-  runtime: FunctionRuntime = functionRuntime(),
+export function auditSequencerFor(
+  runtime: FunctionRuntime,
   options: Omit<AuditSequencerProps, 'client' | 'tableName' | 'chainTableName' | 'mac'> = {},
 ): AuditSequencer {
   return new AuditSequencer({
     client: runtime.dynamo,
     tableName: runtime.require('auditTable'),
     chainTableName: runtime.require('auditChainTable'),
-    mac: chainMacFromEnv(runtime),
+    mac: chainMacFor(runtime),
     ...options,
   });
 }
@@ -451,36 +451,27 @@ export function auditSequencerFromEnv(
 // ---------------------------------------------------------------------------------------------------------
 // In-process driver for local mode and tests (in AWS the table's stream drives functions/audit/sequencer.ts)
 
-let localSequencer: AuditSequencer | undefined;
-
-function local(): AuditSequencer {
-  localSequencer ??= auditSequencerFromEnv();
-  return localSequencer;
-}
-
-/** Sequences one log now, in this process (tests; local mode). */
-export function sequenceNow(logId: string, options?: SequenceOptions): Promise<SequenceReport> {
-  return local().sequence(logId, options);
-}
-
 export interface LocalSequencerHandle {
   stop(): Promise<void>;
 }
 
 /**
- * Runs the sequencer in this process every `intervalMs` for the logs appended to here (and, once at
+ * Runs `sequencer` in this process every `intervalMs` for the logs `appends` announces (and, once at
  * start, every registered log), standing in for the stream trigger in local mode.
  */
-export function startLocalSequencer(
-  options: { intervalMs?: number; onError?: (error: unknown) => void; sequencer?: AuditSequencer } = {},
-): LocalSequencerHandle {
-  const sequencer = options.sequencer ?? local();
+export function startLocalSequencer(options: {
+  sequencer: AuditSequencer;
+  appends: AuditAppends;
+  intervalMs?: number;
+  onError?: (error: unknown) => void;
+}): LocalSequencerHandle {
+  const { sequencer } = options;
   const intervalMs = options.intervalMs ?? 250;
   // A log stays active until a run finds nothing pending a while after its last append (the append is
   // announced before it commits).
   const active = new Map<string, number>();
   const touch = (logId: string) => active.set(logId, Date.now());
-  const subscription = onAuditAppend(touch);
+  const subscription = options.appends.subscribe(touch);
   for (const logId of subscription.earlier) touch(logId);
   let stopped = false;
   let busy = false;

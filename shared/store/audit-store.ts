@@ -5,7 +5,7 @@ import { PLATFORM_RETENTION_DAYS, retentionDaysFor, type StoredEventItem } from 
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
 import type { Plan } from '../domain/plans.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
-import { notifyAppend } from './audit-appends.js';
+import { type AuditAppends, auditAppendsOf } from './audit-appends.js';
 import { buildEventItem } from './audit-event-item.js';
 import { AuditLogReader } from './audit-log-reader.js';
 import type { AuditRecorder, TransactItem } from './audit-recorder.js';
@@ -27,6 +27,8 @@ export interface AuditStoreProps {
   platformClient: DynamoDBDocumentClient;
   /** Checks head and checkpoint MACs when verifying (kms:VerifyMac); readers without it cannot verify. */
   mac?: ChainMacVerifier;
+  /** Told of every append (before it commits), for an in-process sequencer; none in Lambda's own use. */
+  appends?: AuditAppends;
   now?: () => number;
 }
 
@@ -61,7 +63,7 @@ export class AuditStore implements AuditRecorder {
   /** A conditional Put of the event, to include in the audited change's TransactWriteItems. */
   auditPut(scope: TenantScope, event: AuditEventInput, options?: AuditWriteOptions): TransactItem {
     const item = this.#tenantItem(scope, event, options);
-    notifyAppend(scope.tenantId);
+    this.#props.appends?.notify(scope.tenantId);
     return { Put: this.#put(item) };
   }
 
@@ -78,7 +80,7 @@ export class AuditStore implements AuditRecorder {
   ): Promise<string> {
     const item = this.#tenantItem(scope, event, options);
     const db = await this.#props.tenantClients.forScope(scope);
-    notifyAppend(scope.tenantId);
+    this.#props.appends?.notify(scope.tenantId);
     await db.send(new PutCommand(this.#put(item)));
     return item.id;
   }
@@ -86,14 +88,14 @@ export class AuditStore implements AuditRecorder {
   /** Appends an event to the platform log. */
   async recordPlatform(event: AuditEventInput): Promise<void> {
     const item = buildEventItem(PLATFORM_LOG_ID, event, PLATFORM_RETENTION_DAYS, this.#now());
-    notifyAppend(PLATFORM_LOG_ID);
+    this.#props.appends?.notify(PLATFORM_LOG_ID);
     await this.#props.platformClient.send(new PutCommand(this.#put(item)));
   }
 
   /** A conditional Put into the platform log for a platform-side transaction. */
   platformPut(event: AuditEventInput): TransactItem {
     const item = buildEventItem(PLATFORM_LOG_ID, event, PLATFORM_RETENTION_DAYS, this.#now());
-    notifyAppend(PLATFORM_LOG_ID);
+    this.#props.appends?.notify(PLATFORM_LOG_ID);
     return { Put: this.#put(item) };
   }
 
@@ -112,23 +114,30 @@ export class AuditStore implements AuditRecorder {
 }
 
 /**
- * The recorder every area uses, built from the environment at call time (call it at module scope in a
- * handler). Takes the function's one TenantDataClients so all of a function's tenant credentials share
- * one cache.
+ * The recorder every area uses, built from the function's runtime (call it at module scope in a handler).
+ * Takes the function's one TenantDataClients so all of a function's tenant credentials share one cache, and
+ * announces appends on the runtime's notifications.
  */
-export function auditRecorderFromEnv(deps: {
-  tenantClients: Pick<TenantDataClients, 'forScope'>;
-  platformClient?: DynamoDBDocumentClient;
-  /** Only where chains are verified (the audit function): its role may call kms:VerifyMac. */
-  mac?: ChainMacVerifier;
-  runtime?: FunctionRuntime;
-}): AuditStore {
-  const runtime = deps.runtime ?? functionRuntime();
+export function auditRecorderFor(
+  runtime: FunctionRuntime,
+  deps: {
+    tenantClients: Pick<TenantDataClients, 'forScope'>;
+    platformClient?: DynamoDBDocumentClient;
+    /** Only where chains are verified (the audit function): its role may call kms:VerifyMac. */
+    mac?: ChainMacVerifier;
+  },
+): AuditStore {
   return new AuditStore({
     tableName: runtime.require('auditTable'),
     chainTableName: runtime.require('auditChainTable'),
     tenantClients: deps.tenantClients,
     platformClient: deps.platformClient ?? runtime.dynamo,
     mac: deps.mac,
+    appends: auditAppendsOf(runtime),
   });
+}
+
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `auditRecorderFor(runtime, …)`. */
+export function auditRecorderFromEnv(deps: Parameters<typeof auditRecorderFor>[1]): AuditStore {
+  return auditRecorderFor(functionRuntime(), deps);
 }

@@ -87,8 +87,8 @@ export class TenantDataClients {
   }
 }
 
-/** Scoped clients configured from the function's environment (role and table ARNs). */
-export function tenantDataClientsFromEnv(runtime: FunctionRuntime = functionRuntime()): TenantDataClients {
+/** The function's scoped clients, from its runtime (role and table ARNs). */
+export function tenantDataClientsFor(runtime: FunctionRuntime): TenantDataClients {
   return new TenantDataClients({
     sts: runtime.client(STSClient),
     roleArn: runtime.require('tenantDataRoleArn'),
@@ -99,4 +99,9 @@ export function tenantDataClientsFromEnv(runtime: FunctionRuntime = functionRunt
       tableKeyArn: runtime.require('platformKeyArn'),
     },
   });
+}
+
+/** @deprecated Only functions/auth still calls it (work on it is in flight): use `tenantDataClientsFor(runtime)`. */
+export function tenantDataClientsFromEnv(): TenantDataClients {
+  return tenantDataClientsFor(functionRuntime());
 }

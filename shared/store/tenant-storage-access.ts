@@ -1,6 +1,6 @@
-import type { IAMClient } from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
 import { STORAGE_ACCESS_SK, storageHolderSk } from '../domain/item-layout.js';
 import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
 import {
@@ -400,16 +400,17 @@ export class TenantStorageAccess {
 }
 
 /**
- * The tenant storage access of this deployment, from the environment (STAGE, AWS_REGION, TENANT_DATA_TABLE,
- * TENANT_STORAGE_BOUNDARY_ARN). With `grant`, it may also create tenant storage roles (the vending function).
+ * The tenant storage access of a function, from its runtime (STAGE, AWS_REGION, TENANT_DATA_TABLE,
+ * TENANT_STORAGE_BOUNDARY_ARN) and its IAM client. With `grant`, it may also create tenant storage roles
+ * (the vending function).
  */
-export function tenantStorageAccessFromEnv(deps: {
-  tenantClients: Pick<TenantDataClients, 'forScope'>;
-  iam: IAMClient;
-  grant?: { bucketArn: string; storageKeyArn: string };
-  runtime?: FunctionRuntime;
-}): TenantStorageAccess {
-  const runtime = deps.runtime ?? functionRuntime();
+export function tenantStorageAccessFor(
+  runtime: FunctionRuntime,
+  deps: {
+    tenantClients: Pick<TenantDataClients, 'forScope'>;
+    grant?: { bucketArn: string; storageKeyArn: string };
+  },
+): TenantStorageAccess {
   const layout = tenantStorageLayout({
     stage: runtime.require('stage'),
     region: runtime.require('region'),
@@ -418,6 +419,10 @@ export function tenantStorageAccessFromEnv(deps: {
   return new TenantStorageAccess({
     tenantClients: deps.tenantClients,
     tenantDataTable: runtime.require('tenantDataTable'),
-    roles: new TenantStorageRoles({ iam: deps.iam, layout, ...(deps.grant ? { grant: deps.grant } : {}) }),
+    roles: new TenantStorageRoles({
+      iam: runtime.client(IAMClient),
+      layout,
+      ...(deps.grant ? { grant: deps.grant } : {}),
+    }),
   });
 }

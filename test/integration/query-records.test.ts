@@ -8,7 +8,7 @@ import { SelectQuery, type WhereNode } from '../../shared/domain/query-ast.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import { HttpProblemError } from '../../shared/errors.js';
 import { runRecordsQuery } from '../../shared/services/query.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';
 
 // Two tenants' records side by side in the real tables (local emulator). Whatever a records query says,
@@ -107,7 +107,7 @@ beforeAll(async () => {
   await put(functionRuntime().require('tenantDataTable'), [...a.tenantData, ...b.tenantData]);
   await put(functionRuntime().require('auditTable'), [...a.audit, ...b.audit]);
   reader = new TenantRecordsReader({
-    tenantClients: tenantDataClientsFromEnv(),
+    tenantClients: tenantDataClientsFor(functionRuntime()),
     tableNames: {
       tenantData: functionRuntime().require('tenantDataTable'),
       audit: functionRuntime().require('auditTable'),

@@ -5,17 +5,17 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 const platformDynamo = () => functionRuntime().dynamo;
 
 import { mailsTo, takeMail } from '../../infra/local/inbox-reader.js';
-import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
+import { platformCryptoFor } from '../../shared/crypto/envelope.js';
 import { SIGN_IN_HISTORY_MS } from '../../shared/domain/sign-in-history.js';
-import { mailFromEnv } from '../../shared/mail/from-env.js';
+import { mailFor } from '../../shared/mail/function-mail.js';
 import { AccountEmailService } from '../../shared/services/account-email.js';
 import { IdentityService, type SignInNotices } from '../../shared/services/identity.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { IdentityStore, type UserRecord } from '../../shared/store/identity-store.js';
 import { encodeCursor } from '../../shared/store/pagination.js';
 import { DynamoRateLimiter } from '../../shared/store/rate-limiter.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import {
   acceptInvitation,
   addMember,
@@ -227,7 +227,9 @@ describe('GET /v1/me/sign-ins', () => {
 
 describe('new-device notices', () => {
   function service(notices: SignInNotices, identity = new IdentityStore(platformDynamo(), identityTable())) {
-    const audit = auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() });
+    const audit = auditRecorderFor(functionRuntime(), {
+      tenantClients: tenantDataClientsFor(functionRuntime()),
+    });
     return new IdentityService({
       identity,
       lookups: new AuthLookups(platformDynamo(), {
@@ -235,11 +237,11 @@ describe('new-device notices', () => {
         tenantData: process.env.TENANT_DATA_TABLE!,
       }),
       audit,
-      secrets: platformCryptoFromEnv(),
+      secrets: platformCryptoFor(functionRuntime()),
       email: new AccountEmailService({
         identity,
         audit,
-        ...mailFromEnv(),
+        ...mailFor(functionRuntime()),
         rateLimiter: new DynamoRateLimiter(identity.rateWindows),
       }),
       signInNotices: notices,

@@ -10,15 +10,15 @@ import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-sc
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { HttpProblemError } from '../../shared/errors.js';
 import { StorageService } from '../../shared/services/storage.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import {
   type StorageLocationRecord,
   StorageRegistrationConflictError,
   StorageStore,
 } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
-import { tenantStorageAccessFromEnv } from '../../shared/store/tenant-storage-access.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
+import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 /**
@@ -27,20 +27,20 @@ import { TenantStore } from '../../shared/store/tenant-store.js';
  * races between overlapping registrations of two tenants admit exactly one.
  */
 let store: StorageStore;
-let audit: ReturnType<typeof auditRecorderFromEnv>;
+let audit: ReturnType<typeof auditRecorderFor>;
 const T = [newId('t'), newId('t')];
 const U = newId('u');
 let scopes: TenantScope[];
 
 beforeAll(() => {
-  const tenantClients = tenantDataClientsFromEnv();
+  const tenantClients = tenantDataClientsFor(functionRuntime());
   store = new StorageStore({
     tenantClients,
     platformClient: functionRuntime().dynamo,
     tenantDataTable: process.env.TENANT_DATA_TABLE!,
     identityTable: process.env.IDENTITY_TABLE!,
   });
-  audit = auditRecorderFromEnv({ tenantClients });
+  audit = auditRecorderFor(functionRuntime(), { tenantClients });
   scopes = T.map((tenantId) => mintTenantScope({ tenantId, userId: U }));
 });
 
@@ -187,10 +187,9 @@ describe('root registry (model-based, real transactions)', () => {
   it('tenant deletion: releaseTenant closes the tenant’s storage, removes its role and frees every root, even one in use', async () => {
     // Prepare
     const iam = new IAMClient(clientConfig());
-    const tenantClients = tenantDataClientsFromEnv();
-    const access = tenantStorageAccessFromEnv({
+    const tenantClients = tenantDataClientsFor(functionRuntime());
+    const access = tenantStorageAccessFor(functionRuntime(), {
       tenantClients,
-      iam,
       grant: {
         bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
         storageKeyArn: process.env.STORAGE_KEY_ARN!,

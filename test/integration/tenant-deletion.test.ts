@@ -11,9 +11,9 @@ import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-sc
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { type TenantWithRoles, type TestUser, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 
@@ -113,14 +113,14 @@ function concretePath(route: RouteDef, tenantId: string): string {
 
 /** An external root registered for the tenant straight through the store (the API would verify a customer role). */
 async function registerExternalRoot(scope: TenantScope, bucket: string, prefix: string) {
-  const tenantClients = tenantDataClientsFromEnv();
+  const tenantClients = tenantDataClientsFor(functionRuntime());
   const store = new StorageStore({
     tenantClients,
     platformClient: db,
     tenantDataTable: process.env.TENANT_DATA_TABLE!,
     identityTable: process.env.IDENTITY_TABLE!,
   });
-  const audit = auditRecorderFromEnv({ tenantClients });
+  const audit = auditRecorderFor(functionRuntime(), { tenantClients });
   const location: StorageLocationRecord = {
     locationId: newId('l'),
     kind: 'external',

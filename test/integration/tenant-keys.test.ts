@@ -8,7 +8,7 @@ import {
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
-import { parseKmsKeyArn, tenantKeysFromEnv } from '../../shared/crypto/tenant-keys.js';
+import { parseKmsKeyArn, tenantKeysFor } from '../../shared/crypto/tenant-keys.js';
 import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyPolicy } from '../../shared/domain/key-policy.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
@@ -103,7 +103,7 @@ describe('tenant keys through the local API', () => {
   });
 
   it('retires a key: disabled, then pending deletion; retiring again changes nothing; the platform key is refused', async () => {
-    const keys = tenantKeysFromEnv();
+    const keys = tenantKeysFor(functionRuntime());
     const { keyArn } = await keys.create(newId('t'));
 
     await keys.retire(keyArn);

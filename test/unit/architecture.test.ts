@@ -129,7 +129,28 @@ describe('architecture (DESIGN.md §7)', () => {
   it('has no import cycles', () => {
     expect(importCycles(EDGES)).toEqual([]);
   });
+
+  it('keeps process-global state out of the domain, store, connector, mail and service layers', () => {
+    // What a function shares (clients, append notifications) hangs on its runtime (shared/aws/runtime.ts) and
+    // is passed in; a module of these layers holds no `let` and no collection anyone can change.
+    const found = ['shared/domain', 'shared/store', 'shared/connectors', 'shared/mail', 'shared/services']
+      .flatMap(files)
+      .flatMap((file) => moduleGlobalState(file, readFileSync(path.join(ROOT, file), 'utf8')));
+    expect(found).toEqual([]);
+  });
 });
+
+/** The module-level `let`/`var` declarations and mutable Map/Set constants of a source file, as `file: line`. */
+function moduleGlobalState(file: string, source: string): string[] {
+  return source
+    .split('\n')
+    .filter(
+      (line) =>
+        /^(export )?(let|var) /.test(line) ||
+        /^(export )?const \w+(: (?!Readonly)[^=]+)? = new (Map|Set|WeakMap|WeakSet)\b/.test(line),
+    )
+    .map((line) => `${file}: ${line.trim()}`);
+}
 
 describe('the import rules themselves', () => {
   // A made-up graph with one breach of each rule, so a checker that stopped looking would fail here.
@@ -171,6 +192,23 @@ describe('the import rules themselves', () => {
     ]);
     expect(importCycles(edges.filter((e) => e.from !== 'shared/services/z.ts'))).toEqual([]);
     expect(importCycles([{ from: 'a.ts', to: 'a.ts' }])).toEqual(['a.ts -> a.ts']);
+  });
+
+  it('find module-level state: a let, a var, a mutable Map or Set; not a Readonly one', () => {
+    const source = [
+      'let current: string | undefined;',
+      'export var legacy = 1;',
+      'const listeners = new Set<() => void>();',
+      "const NAMES: ReadonlySet<string> = new Set(['a']);",
+      'function f() {',
+      '  let local = 0;',
+      '}',
+    ].join('\n');
+    expect(moduleGlobalState('x.ts', source)).toEqual([
+      'x.ts: let current: string | undefined;',
+      'x.ts: export var legacy = 1;',
+      'x.ts: const listeners = new Set<() => void>();',
+    ]);
   });
 
   it('resolve relative specifiers to repository paths and leave packages as they are', () => {

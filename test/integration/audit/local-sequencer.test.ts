@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { functionRuntime } from '../../../shared/aws/runtime.js';
+import { auditAppendsOf } from '../../../shared/store/audit-appends.js';
 import { startLocalSequencer } from '../../../shared/store/audit-sequencer.js';
 import { newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
 
@@ -22,7 +24,12 @@ describe('in-process sequencer (local mode)', () => {
     const errors: unknown[] = [];
 
     // Act
-    const loop = startLocalSequencer({ intervalMs: 100, sequencer, onError: (e) => errors.push(e) });
+    const loop = startLocalSequencer({
+      intervalMs: 100,
+      sequencer,
+      appends: auditAppendsOf(functionRuntime()),
+      onError: (e) => errors.push(e),
+    });
     try {
       for (let i = 0; i < 4; i++) await store.record(late, sampleEvent(i));
       const headOf = async (logId: string) => (await sequencer.reader(logId).head()).head.seq;

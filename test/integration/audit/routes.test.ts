@@ -7,7 +7,6 @@ import { AUDIT_CSV_COLUMNS, unneutraliseCell } from '../../../shared/domain/audi
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { AuditService } from '../../../shared/services/audit.js';
-import { sequenceNow } from '../../../shared/store/audit-sequencer.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../../support/identity-fixtures.js';
 import { startTestApi, type TestApi } from '../../support/local-api.js';
@@ -59,7 +58,7 @@ describe('audit routes: who may call them', () => {
   });
 
   it('lets admin and above export; an editor gets 403 and nothing is recorded', async () => {
-    await sequenceNow(tenant.tenantId);
+    await sequencerFromEnv().sequence(tenant.tenantId);
     const before = await itemsOf(db, tenant.tenantId, 'EVENT#');
     const editor = await api.request('GET', path(tenant.tenantId, '/export'), {
       token: tenant.users.editor.token,
@@ -99,7 +98,7 @@ describe('audit routes: what they return', () => {
   it('shows the actions done through the API once each, in order, chained, with nothing pending', async () => {
     // Prepare: the fixtures created the tenant and invited four members through the API, who accepted.
     const token = tenant.users.reviewer.token;
-    await sequenceNow(tenant.tenantId);
+    await sequencerFromEnv().sequence(tenant.tenantId);
 
     // Act
     const page = await api.request('GET', `${path(tenant.tenantId)}?limit=100`, { token });
@@ -256,7 +255,7 @@ describe('audit routes: what they return', () => {
   it('verify through the API names the sequence of an event edited in the table', async () => {
     // Prepare
     const token = tenant.users.reviewer.token;
-    await sequenceNow(tenant.tenantId);
+    await sequencerFromEnv().sequence(tenant.tenantId);
     const chain = await itemsOf(db, tenant.tenantId, 'CHAIN#');
     const target = chain[2]!;
     const [event] = await itemsOf(db, tenant.tenantId, `EVENT#${target.eventId.slice(2)}`);
@@ -280,7 +279,7 @@ describe('audit routes: what they return', () => {
   it('verifies from the latest daily checkpoint with from=checkpoint', async () => {
     // Prepare: the daily job's checkpoint of the head, then one more chained event.
     const token = tenant.users.reviewer.token;
-    await sequenceNow(tenant.tenantId);
+    await sequencerFromEnv().sequence(tenant.tenantId);
     const sequencer = sequencerFromEnv();
     const full = await sequencer.reader(tenant.tenantId).verify({ graceMs: 60_000 });
     await sequencer.checkpoint(tenant.tenantId, full.authenticHead!);
@@ -289,7 +288,7 @@ describe('audit routes: what they return', () => {
       actor: { userId: tenant.users.owner.userId, ip: '192.0.2.1', userAgent: 'vitest' },
       resource: { type: 'member', id: 'u_after_checkpoint' },
     });
-    await sequenceNow(tenant.tenantId);
+    await sequencerFromEnv().sequence(tenant.tenantId);
 
     // Act
     const res = await api.request('GET', path(tenant.tenantId, '/verify?from=checkpoint'), { token });

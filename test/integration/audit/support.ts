@@ -1,13 +1,14 @@
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { functionRuntime } from '../../../shared/aws/runtime.js';
-import { chainMacFromEnv } from '../../../shared/crypto/chain-mac.js';
+import { chainMacFor } from '../../../shared/crypto/chain-mac.js';
 import type { AuditEventInput } from '../../../shared/domain/audit-events.js';
 import { newId } from '../../../shared/domain/ids.js';
 import { mintTenantScope, type TenantScope } from '../../../shared/domain/tenant-scope.js';
+import { auditAppendsOf } from '../../../shared/store/audit-appends.js';
 import { AuditSequencer, type AuditSequencerProps } from '../../../shared/store/audit-sequencer.js';
 import { AuditStore } from '../../../shared/store/audit-store.js';
-import { tenantDataClientsFromEnv } from '../../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../../shared/store/tenant-data-client.js';
 
 /** A fresh tenant scope (tests stand in for the auth layer). */
 export function newScope(): TenantScope {
@@ -19,9 +20,10 @@ export function storeFromEnv(now?: () => number): AuditStore {
   return new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
-    tenantClients: tenantDataClientsFromEnv(),
+    tenantClients: tenantDataClientsFor(functionRuntime()),
     platformClient: functionRuntime().dynamo,
-    mac: chainMacFromEnv(),
+    mac: chainMacFor(functionRuntime()),
+    appends: auditAppendsOf(functionRuntime()),
     now,
   });
 }
@@ -34,7 +36,7 @@ export function sequencerFromEnv(
     client: functionRuntime().dynamo,
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
-    mac: chainMacFromEnv(),
+    mac: chainMacFor(functionRuntime()),
     ...options,
   });
 }

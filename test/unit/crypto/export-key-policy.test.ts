@@ -10,7 +10,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../../../shared/aws/config.js';
 import { FunctionRuntime } from '../../../shared/aws/runtime.js';
-import { tenantKeysFromEnv } from '../../../shared/crypto/tenant-keys.js';
+import { tenantKeysFor } from '../../../shared/crypto/tenant-keys.js';
 import {
   KeyPolicyInputError,
   tenantExportPrefix,
@@ -185,7 +185,7 @@ describe('tenant keys made at tenant creation', () => {
     kmsMock.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'k', Arn: KEY_ARN } as never });
     kmsMock.on(EnableKeyRotationCommand).resolves({});
     kmsMock.on(CreateAliasCommand).resolves({});
-    await tenantKeysFromEnv(new FunctionRuntime({ ...env, ...extra })).create(TENANT);
+    await tenantKeysFor(new FunctionRuntime({ ...env, ...extra })).create(TENANT);
     return JSON.parse(String(kmsMock.commandCalls(CreateKeyCommand)[0]!.args[0].input.Policy));
   }
 

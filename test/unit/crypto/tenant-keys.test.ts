@@ -18,7 +18,7 @@ import {
   KmsTenantKeys,
   NotATenantKeyError,
   parseKmsKeyArn,
-  tenantKeysFromEnv,
+  tenantKeysFor,
 } from '../../../shared/crypto/tenant-keys.js';
 import { KeyPolicyInputError, tenantKeyPolicy } from '../../../shared/domain/key-policy.js';
 import { isTransientAwsError } from '../../../shared/errors.js';
@@ -268,7 +268,7 @@ describe('KmsTenantKeys.retire', () => {
   });
 });
 
-describe('tenantKeysFromEnv', () => {
+describe('tenantKeysFor', () => {
   const env = {
     PLATFORM_KEY_ARN: KEY_ARN,
     STAGE: 'dev',
@@ -276,7 +276,7 @@ describe('tenantKeysFromEnv', () => {
   };
 
   it('takes account and partition from the platform key and the roles from the environment', async () => {
-    await tenantKeysFromEnv(new FunctionRuntime(env)).create(TENANT);
+    await tenantKeysFor(new FunctionRuntime(env)).create(TENANT);
     const policy = JSON.parse(String(kmsMock.commandCalls(CreateKeyCommand)[0]!.args[0].input.Policy));
     expect(policy.Statement[1].Condition.ArnEquals['aws:PrincipalArn']).toEqual([
       APP_ROLE,
@@ -286,9 +286,9 @@ describe('tenantKeysFromEnv', () => {
   });
 
   it('refuses to start without the application roles', () => {
-    expect(() =>
-      tenantKeysFromEnv(new FunctionRuntime({ ...env, TENANT_KEY_USER_ROLE_ARNS: ' , ' })),
-    ).toThrow('TENANT_KEY_USER_ROLE_ARNS');
+    expect(() => tenantKeysFor(new FunctionRuntime({ ...env, TENANT_KEY_USER_ROLE_ARNS: ' , ' }))).toThrow(
+      'TENANT_KEY_USER_ROLE_ARNS',
+    );
   });
 
   it('parses KMS key ARNs strictly', () => {
