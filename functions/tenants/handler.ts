@@ -15,7 +15,6 @@ import { mailFor } from '../../shared/mail/function-mail.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
-import { releaseTenantStorage } from '../../shared/services/storage.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { TenantExportService } from '../../shared/services/tenant-export.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
@@ -67,9 +66,8 @@ const deletion = new TenantDeletionService({
   keys,
   audit,
   secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFor(runtime) }),
-  releaseStorage: async (scope, actor) => {
-    await releaseTenantStorage({ store: storage, access: storageAccess, audit }, scope, actor);
-  },
+  storage,
+  storageAccess,
 });
 
 const exports = new TenantExportService({

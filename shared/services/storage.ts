@@ -93,6 +93,13 @@ function parseField(path: string, uri: string): StorageRoot {
   }
 }
 
+/** What releasing a tenant's storage needs: its registry, its storage role and the audit log. */
+export interface TenantStorageRelease {
+  store: Pick<StorageStore, 'releaseAllLocations'>;
+  access: Pick<TenantStorageAccess, 'closeTenant'>;
+  audit: Pick<AuditRecorder, 'auditPut'>;
+}
+
 /**
  * Tenant deletion's storage step, for any function holding the revocation and registry rights (the
  * tenants function uses it without a credential vendor): the tenant's storage closed (a tenant-wide deny on
@@ -100,7 +107,7 @@ function parseField(path: string, uri: string): StorageRoot {
  * instances or not, each with its audit event. Safe to repeat.
  */
 export async function releaseTenantStorage(
-  deps: Pick<StorageServiceDeps, 'store' | 'access' | 'audit'>,
+  deps: TenantStorageRelease,
   scope: TenantScope,
   actor: AuditActor,
 ): Promise<{ released: number; revokedBefore: string }> {

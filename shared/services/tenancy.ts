@@ -31,6 +31,7 @@ import {
   type TenantStore,
 } from '../store/tenant-store.js';
 import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
+import { releaseTenantStorage, type TenantStorageRelease } from './storage.js';
 
 export interface TenancyDeps {
   tenants: TenantStore;
@@ -437,11 +438,12 @@ export interface TenantDeletionDeps {
   audit: AuditRecorder;
   secondFactors: Pick<SecondFactorVerifier, 'confirm'>;
   /**
-   * Step (a): makes every storage credential vended for the tenant so far stop working (a deny on the
-   * tenant's storage role, then the role removed) and releases its registered storage roots
-   * (shared/store/tenant-storage-access.ts, shared/store/storage-store.ts). Idempotent.
+   * Step (a), with `storageAccess`: every storage credential vended for the tenant so far stops working (a
+   * deny on the tenant's storage role, then the role removed), then its registered storage roots are
+   * released (`releaseTenantStorage`). Idempotent.
    */
-  releaseStorage: (scope: TenantScope, actor: AuditActor) => Promise<void>;
+  storage: TenantStorageRelease['store'];
+  storageAccess: TenantStorageRelease['access'];
 }
 
 /**
@@ -497,7 +499,11 @@ export class TenantDeletionService {
       })),
     );
     await this.deps.tenants.deleteAccessItems(scope, [caller.principal.userId]);
-    await this.deps.releaseStorage(scope, actor);
+    await releaseTenantStorage(
+      { store: this.deps.storage, access: this.deps.storageAccess, audit: this.deps.audit },
+      scope,
+      actor,
+    );
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);
     await this.deps.keys.retire(tenant.keyArn);
     const deleted = await this.deps.tenants.deleteTenant(

@@ -94,14 +94,23 @@ function fixture() {
     recordPlatform: vi.fn(),
   } as unknown as AuditRecorder & { auditPut: ReturnType<typeof vi.fn> };
   const secondFactors = { confirm: vi.fn(async () => 'verified' as const) };
-  const releaseStorage = vi.fn(async () => {});
-  const service = new TenantDeletionService({ tenants, keys, audit, secondFactors, releaseStorage });
+  // The tenant's storage: its role closed, then its one location released with its audit event.
+  const storageAccess = {
+    closeTenant: vi.fn(async () => ({ revokedBefore: '2026-12-01T00:00:00.000Z', role: 'removed' as const })),
+  };
+  const storage = {
+    releaseAllLocations: vi.fn(async (_scope: unknown, auditFor: (location: never) => unknown) => {
+      auditFor({ locationId: 'l_1', kind: 'managed', root: 's3://bucket/tenants/t/l_1' } as never);
+      return 1;
+    }),
+  };
+  const service = new TenantDeletionService({ tenants, keys, audit, secondFactors, storage, storageAccess });
   const spies = {
     items: vi.spyOn(tenants, 'deleteTenantItems'),
     retire: vi.spyOn(keys, 'retire'),
     final: vi.spyOn(tenants, 'deleteTenant'),
   };
-  return { service, tenants, keys, audit, secondFactors, releaseStorage, spies };
+  return { service, tenants, keys, audit, secondFactors, storage, storageAccess, spies };
 }
 
 const transactions = () =>
@@ -185,7 +194,7 @@ beforeEach(() => {
 describe('tenant deletion', () => {
   it('verifies the code, cuts other access, releases storage, deletes the rest, retires the key, and deletes the tenant last', async () => {
     // Prepare
-    const { service, secondFactors, releaseStorage, spies, audit } = fixture();
+    const { service, secondFactors, storage, storageAccess, spies, audit } = fixture();
 
     // Act
     await service.deleteTenant(ownerCaller(), { mfaCode: '123456' });
@@ -201,7 +210,8 @@ describe('tenant deletion', () => {
     const order = [
       secondFactors.confirm.mock.invocationCallOrder[0]!,
       spies.items.mock.invocationCallOrder[0]!,
-      releaseStorage.mock.invocationCallOrder[0]!,
+      storageAccess.closeTenant.mock.invocationCallOrder[0]!,
+      storage.releaseAllLocations.mock.invocationCallOrder[0]!,
       spies.items.mock.invocationCallOrder[1]!,
       spies.retire.mock.invocationCallOrder[0]!,
       spies.final.mock.invocationCallOrder[0]!,
@@ -209,9 +219,13 @@ describe('tenant deletion', () => {
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(spies.items.mock.calls[0]![2]).toEqual(['MEMBER#', 'APIKEY#', 'INVITE#']);
     expect(spies.items.mock.calls[1]![2]).toBeUndefined();
-    expect(releaseStorage).toHaveBeenCalledWith(
+    expect(storageAccess.closeTenant).toHaveBeenCalledWith(expect.objectContaining({ tenantId: T }));
+    expect(audit.auditPut).toHaveBeenCalledWith(
       expect.objectContaining({ tenantId: T }),
-      expect.objectContaining({ userId: OWNER, ip: '203.0.113.9' }),
+      expect.objectContaining({
+        action: 'storage-location.removed',
+        actor: expect.objectContaining({ userId: OWNER, ip: '203.0.113.9' }),
+      }),
     );
     // Other members first; never the tenant item or the caller's own membership before the last step.
     const writes = transactions();
@@ -286,7 +300,7 @@ describe('tenant deletion', () => {
 
   it('refuses an owner without MFA with 403 mfa-required-for-deletion before touching anything', async () => {
     // Prepare
-    const { service, secondFactors, releaseStorage } = fixture();
+    const { service, secondFactors, storageAccess } = fixture();
     secondFactors.confirm.mockResolvedValueOnce('mfa-not-enabled' as never);
 
     // Act
@@ -297,14 +311,14 @@ describe('tenant deletion', () => {
       status: 403,
       type: expect.stringMatching(/mfa-required-for-deletion$/),
     });
-    expect(releaseStorage).not.toHaveBeenCalled();
+    expect(storageAccess.closeTenant).not.toHaveBeenCalled();
     expect(ddb.calls()).toHaveLength(0);
     expect(kms.calls()).toHaveLength(0);
   });
 
   it('refuses a wrong or replayed code (the verifier’s 401) before touching anything', async () => {
     // Prepare
-    const { service, secondFactors, releaseStorage } = fixture();
+    const { service, secondFactors, storageAccess } = fixture();
     secondFactors.confirm.mockRejectedValueOnce(new UnauthorizedError('wrong', 'invalid-mfa-code'));
 
     // Act
@@ -312,7 +326,7 @@ describe('tenant deletion', () => {
 
     // Assess
     await expect(result).rejects.toMatchObject({ status: 401 });
-    expect(releaseStorage).not.toHaveBeenCalled();
+    expect(storageAccess.closeTenant).not.toHaveBeenCalled();
     expect(ddb.calls()).toHaveLength(0);
     expect(kms.calls()).toHaveLength(0);
   });
@@ -368,9 +382,9 @@ describe('tenant deletion', () => {
     'a failure in %s keeps the tenant and the owner’s membership, and a retry finishes',
     async (step, inject) => {
       // Prepare
-      const { service, releaseStorage } = fixture();
+      const { service, storageAccess } = fixture();
       inject();
-      if (step === 'the storage release') releaseStorage.mockRejectedValueOnce(throttled());
+      if (step === 'the storage release') storageAccess.closeTenant.mockRejectedValueOnce(throttled());
 
       // Act
       const first = await service.deleteTenant(ownerCaller(), { mfaCode: '123456' }).catch((e: Error) => e);
