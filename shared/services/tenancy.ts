@@ -1,5 +1,4 @@
 import type { TenantKeyProvisioner } from '../crypto/tenant-key-provisioner.js';
-import type { AuditActor } from '../domain/audit-events.js';
 import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { apiKeyString, hashSecret, newSecret } from '../domain/credentials.js';
 import { newId, ulid } from '../domain/ids.js';
