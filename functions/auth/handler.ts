@@ -1,5 +1,6 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
+import { relyingPartyOf } from '../../shared/domain/passkeys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFromEnv,
@@ -15,14 +16,18 @@ import {
 } from '../../shared/http/session-cookie.js';
 import { mailFromEnv } from '../../shared/mail/from-env.js';
 import * as routes from '../../shared/schemas/auth.js';
+import * as passkeyRoutes from '../../shared/schemas/passkeys.js';
 import { AccountEmailService } from '../../shared/services/account-email.js';
 import { IdentityService } from '../../shared/services/identity.js';
+import { PasskeyService } from '../../shared/services/passkeys.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
+import { PasskeyStore } from '../../shared/store/passkey-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 
 const runtime = functionRuntime();
 const identity = identityStoreFromEnv();
+const secrets = platformCryptoFromEnv();
 const audit = auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() });
 const email = new AccountEmailService({
   identity,
@@ -37,14 +42,26 @@ const service = new IdentityService({
     tenantData: runtime.require('tenantDataTable'),
   }),
   audit,
-  secrets: platformCryptoFromEnv(),
+  secrets,
   email,
 });
+const passkeys = new PasskeyService({
+  identity,
+  passkeys: new PasskeyStore(runtime.dynamo, runtime.require('identityTable'), identity),
+  audit,
+  secrets,
+  email,
+  relyingParty: relyingPartyOf({
+    consoleUrl: runtime.require('consoleUrl'),
+    rpId: runtime.optional('passkeyRpId'),
+    origins: runtime.optional('passkeyOrigins'),
+  }),
+});
 
-/** Sign-up, sign-in, sessions, password and MFA: `/v1/auth/*` and `/v1/me/*`. */
+/** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
 export const handler = createApiHandler({
   area: 'auth',
-  allRoutes: routes.authRoutes,
+  allRoutes: [...routes.authRoutes, ...passkeyRoutes.passkeyRoutes],
   authorizer: authorizerFromEnv(identity),
   rateLimiter: rateLimiterFromEnv(identity),
   routes: [
@@ -134,5 +151,44 @@ export const handler = createApiHandler({
       status: 200,
       body: await email.confirmReset(body, { ip: sourceIp, userAgent }),
     })),
+    implement(passkeyRoutes.listPasskeys, async ({ auth }) => ({
+      status: 200,
+      body: { items: await passkeys.list(requirePrincipal(auth).userId) },
+    })),
+    implement(passkeyRoutes.passkeyRegistrationOptions, async ({ auth }) => ({
+      status: 200,
+      body: await passkeys.registrationOptions(requirePrincipal(auth)),
+    })),
+    implement(passkeyRoutes.registerPasskey, async ({ auth, body, sourceIp, userAgent }) => ({
+      status: 201,
+      body: await passkeys.register(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
+    })),
+    implement(passkeyRoutes.renamePasskey, async ({ auth, params, body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await passkeys.rename(requirePrincipal(auth), params.passkeyId, body.name, {
+        ip: sourceIp,
+        userAgent,
+      }),
+    })),
+    implement(passkeyRoutes.removePasskey, async ({ auth, params, body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await passkeys.remove(requirePrincipal(auth), params.passkeyId, body, {
+        ip: sourceIp,
+        userAgent,
+      }),
+    })),
+    implement(passkeyRoutes.passkeySignInOptions, async () => ({
+      status: 200,
+      body: await passkeys.signInOptions(),
+    })),
+    implement(passkeyRoutes.passkeySignIn, async ({ body, sourceIp, userAgent, event }) => {
+      const { session, ...answer } = body;
+      // As with password sign-in: a cookie session is only ever started by the console itself.
+      if (session === 'cookie') requireConsoleOrigin(event);
+      const signedIn = await passkeys.signIn(answer, { ip: sourceIp, userAgent });
+      if (session !== 'cookie') return { status: 200, body: signedIn };
+      const { token, ...rest } = signedIn;
+      return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+    }),
   ],
 });

@@ -31,6 +31,7 @@ async function main() {
   });
   log('');
   log(`  Console        ${system.consoleUrl}`);
+  log(`                 ${system.passkeyConsoleUrl}  (for passkeys: browsers refuse them on an IP address)`);
   log(`  API            ${system.apiUrl}`);
   log(`  Mail inbox     ${system.inbox.webUrl}  (every mail the system sends lands here)`);
   log(`  AWS emulator   ${system.awsEndpoint}${awsEndpoint ? ' (yours)' : ' (moto, started here)'}`);

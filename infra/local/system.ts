@@ -39,6 +39,8 @@ export interface LocalSystem {
   apiUrl: string;
   /** Where the console is served, when it is. */
   consoleUrl?: string;
+  /** The console on `localhost`, where browsers allow passkeys (never on an IP address). */
+  passkeyConsoleUrl?: string;
   /** The web inbox that receives every mail the system sends, and its REST API. */
   inbox: { webUrl: string; apiUrl: string };
   awsEndpoint: string;
@@ -115,6 +117,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       MAIL_SMTP_URL: inbox.smtpUrl,
       MAIL_FROM: LOCAL_MAIL_FROM,
       CONSOLE_URL: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}`,
+      // Browsers refuse an IP address as a passkey's relying party: passkeys work on http://localhost:<port>.
+      PASSKEY_RP_ID: 'localhost',
+      PASSKEY_ORIGINS: `http://localhost:${options.apiPort}`,
     };
     applyEnvironment(env);
     // In AWS the audit table's stream drives the sequencer; locally it runs in this process.
@@ -139,7 +144,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     return {
       apiUrl: `http://${host}:${options.apiPort}`,
-      ...(options.consoleDir ? { consoleUrl: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}` } : {}),
+      ...(options.consoleDir
+        ? {
+            consoleUrl: `http://${host}:${options.apiPort}${CONSOLE_BASE_PATH}`,
+            passkeyConsoleUrl: `http://localhost:${options.apiPort}${CONSOLE_BASE_PATH}`,
+          }
+        : {}),
       inbox: { webUrl: inbox.webUrl, apiUrl: inbox.apiUrl },
       awsEndpoint,
       env,

@@ -57,6 +57,15 @@ export const ENV_VARS = {
   mailSmtpUrl: 'MAIL_SMTP_URL',
   /** The console's base URL (`https://host/console/`): where the links in mails point. */
   consoleUrl: 'CONSOLE_URL',
+  /**
+   * The WebAuthn relying party id passkeys are bound to; by default the host of CONSOLE_URL. Local mode
+   * sets `localhost` (browsers refuse an IP address as a relying party id).
+   */
+  passkeyRpId: 'PASSKEY_RP_ID',
+  /**
+   * The origins (comma-separated) whose passkey ceremonies are accepted; by default CONSOLE_URL's origin.
+   */
+  passkeyOrigins: 'PASSKEY_ORIGINS',
   /** Only in local mode and tests: the emulator's endpoint. Unset in AWS. */
   endpoint: 'AWS_ENDPOINT_URL',
 } as const;

@@ -2,11 +2,12 @@
  * How a session was authenticated. Recorded on the session when it is created, shown to its owner and
  * in the audit log, and checked wherever a second factor is required: a tenant's `requireMfa`, and the
  * sensitive actions (password change, MFA removal, tenant deletion, API keys in an MFA tenant).
- * Federated sign-in ('sso') and passkeys ('passkey') will join this list; whether such a session counts
- * as multi-factor is decided when it is created (from the identity provider's claims, from the passkey's
- * user verification) and stored beside the method, never inferred later.
+ * Federated sign-in ('sso') will join this list. Whether a session counts as multi-factor is decided when
+ * it is created and stored beside the method, never inferred later: a passkey sign-in always is (the
+ * authenticator must report user verification, a PIN or biometric on top of holding the device, or the
+ * sign-in is refused).
  */
-export const AUTH_METHODS = ['password', 'password+totp', 'password+recovery-code'] as const;
+export const AUTH_METHODS = ['password', 'password+totp', 'password+recovery-code', 'passkey'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** Whether a sign-in with this method proved a second factor. */

@@ -24,7 +24,7 @@ export function ulid(now: number = Date.now()): string {
   return time + random;
 }
 
-export type IdPrefix = 't' | 'u' | 's' | 'k' | 'm' | 'i' | 'l' | 'c' | 'e' | 'x' | 'r' | 'n';
+export type IdPrefix = 't' | 'u' | 's' | 'k' | 'm' | 'i' | 'l' | 'c' | 'e' | 'x' | 'r' | 'n' | 'p';
 
 /** A prefixed id such as `t_01j…` for tenants or `u_01j…` for users. */
 export function newId(prefix: IdPrefix, now?: number): string {

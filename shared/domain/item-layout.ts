@@ -98,6 +98,7 @@ export const IDENTITY_PK_PREFIXES = {
   mailToken: 'MAIL-TOKEN#',
   rateWindow: 'RATE#',
   storageNode: 'STORAGE-NODE#',
+  passkeyChallenge: 'PASSKEY-CHALLENGE#',
 } as const;
 
 /** A user's profile item. */
@@ -126,6 +127,20 @@ export const knownDeviceKey = (userId: string, fingerprint: string): ItemKey => 
  * unknown address checks is absent, so it costs the same write as one on a real account.
  */
 export const noUserKey = (random: string): ItemKey => userKey(`~${random}`);
+/** One of the user's passkeys (WebAuthn credentials), in the user's partition. */
+export const PASSKEY_SK_PREFIX = 'PASSKEY#';
+export const passkeyKey = (userId: string, passkeyId: string): ItemKey => ({
+  pk: userKey(userId).pk,
+  sk: `${PASSKEY_SK_PREFIX}${passkeyId}`,
+});
+/**
+ * A WebAuthn challenge the API issued (to register a passkey, or to sign in with one): used once, for a
+ * few minutes. The id is public (the client sends it back with the authenticator's answer).
+ */
+export const passkeyChallengeKey = (challengeId: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.passkeyChallenge}${challengeId}`,
+  sk: 'CHALLENGE',
+});
 /** A session item. */
 export const sessionKey = (sessionId: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.session}${sessionId}`,

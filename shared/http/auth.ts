@@ -140,9 +140,10 @@ export class BearerAuthorizer implements Authorizer {
     const requireMfa = tenant.settings.requireMfa === true;
     const principal: Principal = { ...credential.principal, mfaEnabled: user.mfaEnabled };
     if (requireMfa) {
-      if (!user.mfaEnabled) {
+      // A second factor is TOTP or a passkey (a passkey sign-in verifies the user on the device).
+      if (!user.mfaEnabled && !((user.passkeyCount ?? 0) > 0)) {
         throw new ForbiddenError(
-          'This tenant requires multi-factor authentication; enrol TOTP first.',
+          'This tenant requires multi-factor authentication; enrol TOTP or add a passkey first.',
           'mfa-enrolment-required',
         );
       }

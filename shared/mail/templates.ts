@@ -110,6 +110,8 @@ export type AccountChange =
   | 'password-reset'
   | 'mfa-enrolled'
   | 'mfa-removed'
+  | 'passkey-added'
+  | 'passkey-removed'
   | 'new-device-sign-in';
 
 const CHANGE_TEXT: Record<AccountChange, { subject: string; what: string }> = {
@@ -128,6 +130,14 @@ const CHANGE_TEXT: Record<AccountChange, { subject: string; what: string }> = {
   'mfa-removed': {
     subject: 'Multi-factor authentication was turned off',
     what: 'Multi-factor authentication was turned off for your account.',
+  },
+  'passkey-added': {
+    subject: 'A passkey was added to your Strongroom account',
+    what: 'A passkey was added to your account: it can now sign in without the password. Every other session was signed out.',
+  },
+  'passkey-removed': {
+    subject: 'A passkey was removed from your Strongroom account',
+    what: 'A passkey was removed from your account and can no longer sign in. Every other session was signed out.',
   },
   'new-device-sign-in': {
     subject: 'New sign-in to your Strongroom account',

@@ -2,6 +2,7 @@ import type { RouteDef } from '../http/route.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { connectionsRoutes } from './connections.js';
+import { passkeyRoutes } from './passkeys.js';
 import { publicRoutes } from './public.js';
 import { queryRoutes } from './query.js';
 import { storageRoutes } from './storage.js';
@@ -14,6 +15,7 @@ import { tenantRoutes } from './tenants.js';
 export const ROUTES: readonly RouteDef[] = [
   ...publicRoutes,
   ...authRoutes,
+  ...passkeyRoutes,
   ...tenantRoutes,
   ...storageRoutes,
   ...connectionsRoutes,

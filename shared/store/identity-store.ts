@@ -50,6 +50,8 @@ export interface UserRecord {
    * to it). Absent: unverified, which includes every account made before addresses were verified.
    */
   emailVerifiedAt?: string;
+  /** How many passkeys the account holds (shared/store/passkey-store.ts keeps it); absent: none. */
+  passkeyCount?: number;
 }
 
 /** What a one-time mailed token is for. */
@@ -320,8 +322,9 @@ export class IdentityStore {
    * The transaction items that move the user's credential epoch from `from` to `from + 1` together with
    * `set` (more assignments on the profile), and carry `keepSessionId` over to the new epoch: every other
    * session stops working in the same write, whatever the (eventually consistent) session index lists.
+   * Other stores add these items to their own transactions (passkeys: shared/store/passkey-store.ts).
    */
-  private advanceEpoch(
+  advanceEpoch(
     userId: string,
     from: number,
     keepSessionId: string,

@@ -52,6 +52,8 @@ describe('function bundles', () => {
       }
       // argon2 (a native binary) belongs to the auth function only.
       if (area !== 'auth') expect(inputs.filter((i) => i.includes('argon2'))).toEqual([]);
+      // So does the WebAuthn library (passkeys are the auth function's routes only).
+      if (area !== 'auth') expect(inputs.filter((i) => i.includes('@simplewebauthn'))).toEqual([]);
     },
   );
 });

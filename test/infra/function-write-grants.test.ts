@@ -10,6 +10,7 @@ import { FailureBudgets } from '../../shared/services/failure-budgets.js';
 import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
+import { type PasskeyRecord, PasskeyStore } from '../../shared/store/passkey-store.js';
 import { RateWindows } from '../../shared/store/rate-windows.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
@@ -140,6 +141,30 @@ const ATTACKS: Attack[] = [
     table: 'identity',
     leadingKeys: ['EMAIL#victim@example.test'],
     attributes: ['pk', 'sk', 'userId'],
+    allowedFor: ['auth'],
+  },
+  {
+    name: 'plant a passkey (a public key of the attacker) on a user',
+    action: 'dynamodb:PutItem',
+    table: 'identity',
+    leadingKeys: [user()],
+    attributes: ['pk', 'sk', 'passkeyId', 'userId', 'credentialId', 'publicKey', 'counter'],
+    allowedFor: ['auth'],
+  },
+  {
+    name: "wind a passkey's signature counter back",
+    action: 'dynamodb:UpdateItem',
+    table: 'identity',
+    leadingKeys: [user()],
+    attributes: ['pk', 'sk', 'counter'],
+    allowedFor: ['auth'],
+  },
+  {
+    name: 'put a passkey challenge of its choosing',
+    action: 'dynamodb:PutItem',
+    table: 'identity',
+    leadingKeys: ['PASSKEY-CHALLENGE#AAAAAAAAAAAAAAAAAAAAAA'],
+    attributes: ['pk', 'sk', 'challengeId', 'ceremony', 'challenge', 'expiresAt', 'ttl'],
     allowedFor: ['auth'],
   },
   {
@@ -460,6 +485,53 @@ const authorizerWrites = async () => [
   )),
 ];
 
+const passkey: PasskeyRecord = {
+  passkeyId: 'p_01jx0000000000000000000001',
+  userId: U1,
+  credentialId: 'Y3JlZGVudGlhbA',
+  publicKey: 'cHVibGljLWtleQ',
+  counter: 0,
+  name: 'Laptop',
+  createdAt: '2026-12-01T00:00:00Z',
+  deviceType: 'singleDevice',
+  backedUp: false,
+  aaguid: '00000000-0000-0000-0000-000000000000',
+};
+
+/** Passkeys: challenges issued and taken, a passkey added, renamed, used at sign-in and removed. */
+async function passkeyWrites(store: IdentityStore): Promise<WriteRequest[]> {
+  const passkeys = new PasskeyStore(doc, 'identity', store);
+  return [
+    ...(await writesOf('passkeys: issue a challenge', () =>
+      passkeys.putChallenge({
+        challengeId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        ceremony: 'register',
+        challenge: 'Y2hhbGxlbmdl',
+        userId: U1,
+        sessionId: S1,
+        expiresAt: Date.now() + 300_000,
+      }),
+    )),
+    ...(await writesOf('passkeys: take a challenge', () => passkeys.takeChallenge('AAAAAAAAAAAAAAAAAAAAAA'))),
+    ...(await writesOf('passkeys: add', () => passkeys.add(passkey, 0, S1, platformAudit))),
+    ...(await writesOf('passkeys: rename', () =>
+      passkeys.rename(U1, passkey.passkeyId, 'Phone', platformAudit),
+    )),
+    ...(await writesOf('passkeys: remove', () =>
+      passkeys.remove(U1, passkey.passkeyId, 0, S1, platformAudit),
+    )),
+    ...(await writesOf('passkeys: sign in', () =>
+      store.createSession(
+        { ...oldSession, authMethod: 'passkey', mfa: true },
+        { credentialEpoch: 0, mfaEnabled: false },
+        passkeys.useUpdate(passkey, { counter: 1, at: '2026-12-01T00:00:00Z', backedUp: false }),
+        platformAudit,
+        store.signIns.attemptPut({ ...signIn, method: 'passkey', result: 'succeeded', sessionId: S1 }),
+      ),
+    )),
+  ];
+}
+
 const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
   public: async () => [],
   connections: authorizerWrites,
@@ -539,6 +611,7 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
       ...(await writesOf('remove TOTP', () => store.disableTotp(U1, 0, S1, platformAudit))),
       ...(await writesOf('sign in: TOTP step', () => store.consumeTotpStep(U1, 1))),
       ...(await writesOf('sign in: recovery code', () => store.consumeRecoveryCode(U1, 'c'.repeat(64)))),
+      ...(await passkeyWrites(store)),
     ];
   },
 };

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { RouteDef } from '../../shared/http/route.js';
 
-const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r', 'n'];
+const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r', 'n', 'p'];
 
 /** A concrete path for a route: the given tenant, and for other parameters any id the schema accepts. */
 export function concretePath(route: RouteDef, tenantId: string): string {

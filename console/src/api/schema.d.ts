@@ -85,6 +85,40 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/passkeys/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start signing in with a passkey: options for navigator.credentials.get (no e-mail address needed) */
+        post: operations["passkeySignInOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/passkeys/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign in with a passkey instead of a password: an MFA session (method `passkey`) */
+        post: operations["passkeySignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/password-reset": {
         parameters: {
             query?: never;
@@ -267,6 +301,59 @@ export type paths = {
         put?: never;
         /** Confirm TOTP with a first code and the current password: this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes */
         post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your passkeys */
+        get: operations["listPasskeys"];
+        put?: never;
+        /** Add a passkey with the authenticator’s answer, a name and the current password (with MFA on: from an MFA session); every other session is signed out */
+        post: operations["registerPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/passkeys/{passkeyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove one of your passkeys with the current password (with MFA on: from an MFA session); every other session is signed out */
+        delete: operations["removePasskey"];
+        options?: never;
+        head?: never;
+        /** Rename one of your passkeys */
+        patch: operations["renamePasskey"];
+        trace?: never;
+    };
+    "/v1/me/passkeys/registration-options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start adding a passkey: options for navigator.credentials.create (user verification required) */
+        post: operations["passkeyRegistrationOptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -795,7 +882,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -965,6 +1052,73 @@ export type components = {
             };
             tenantId: string;
         };
+        Passkey: {
+            backedUp: boolean;
+            createdAt: string;
+            /**
+             * @description `multiDevice`: synced by a password manager or platform account
+             * @enum {string}
+             */
+            deviceType: "singleDevice" | "multiDevice";
+            /** @description The last sign-in with it */
+            lastUsedAt: string | null;
+            name: string;
+            passkeyId: string;
+        };
+        PasskeyAuthenticationCredential: {
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            /** @default {} */
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            id: string;
+            rawId: string;
+            response: {
+                authenticatorData: string;
+                clientDataJSON: string;
+                signature: string;
+                userHandle?: string;
+            };
+            /** @constant */
+            type: "public-key";
+        };
+        PasskeyRegistrationCredential: {
+            /** @enum {string} */
+            authenticatorAttachment?: "platform" | "cross-platform";
+            /** @default {} */
+            clientExtensionResults: {
+                [key: string]: unknown;
+            };
+            id: string;
+            rawId: string;
+            response: {
+                attestationObject: string;
+                authenticatorData?: string;
+                clientDataJSON: string;
+                publicKey?: string;
+                publicKeyAlgorithm?: number;
+                transports?: string[];
+            };
+            /** @constant */
+            type: "public-key";
+        };
+        PasskeyRegistrationOptions: {
+            /** @description Send it back with the authenticator’s answer (valid 5 minutes, once) */
+            challengeId: string;
+            /** @description PublicKeyCredentialCreationOptionsJSON */
+            options: {
+                [key: string]: unknown;
+            };
+        };
+        PasskeySignInOptions: {
+            /** @description Send it back with the authenticator’s answer (valid 5 minutes, once) */
+            challengeId: string;
+            /** @description PublicKeyCredentialRequestOptionsJSON */
+            options: {
+                [key: string]: unknown;
+            };
+        };
         PasswordResetRequested: {
             message: string;
         };
@@ -1048,7 +1202,7 @@ export type components = {
              * @description How it tried to sign in
              * @enum {string}
              */
-            method: "password" | "password+totp" | "password+recovery-code";
+            method: "password" | "password+totp" | "password+recovery-code" | "passkey";
             /**
              * @description Why it failed
              * @enum {string}
@@ -1365,6 +1519,116 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credential */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A challenge for any of this site’s passkeys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeySignInOptions"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeySignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    challengeId: string;
+                    credential: components["schemas"]["PasskeyAuthenticationCredential"];
+                    /**
+                     * @default token
+                     * @enum {string}
+                     */
+                    session?: "token" | "cookie";
+                };
+            };
+        };
+        responses: {
+            /** @description A session token (shown once); with `session: cookie`, a `Set-Cookie` instead. 401 `invalid-passkey` for an unknown or removed passkey or an answer that does not verify */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        expiresAt: string;
+                        token?: string;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2033,6 +2297,282 @@ export interface operations {
             };
         };
     };
+    listPasskeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Passkeys, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Passkey"][];
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    challengeId: string;
+                    credential: components["schemas"]["PasskeyRegistrationCredential"];
+                    currentPassword: string;
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Added (400 naming `body.credential` when the answer does not verify) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        passkey: components["schemas"]["Passkey"];
+                        revokedSessions: number;
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currentPassword: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        revokedSessions: number;
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    renamePasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                passkeyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Renamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Passkey"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passkeyRegistrationOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A challenge only this session can answer (409 `passkey-limit` at 10 passkeys) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasskeyRegistrationOptions"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     changePassword: {
         parameters: {
             query?: never;
@@ -2112,7 +2652,7 @@ export interface operations {
                              * @description How the session was signed in
                              * @enum {string}
                              */
-                            authMethod: "password" | "password+totp" | "password+recovery-code";
+                            authMethod: "password" | "password+totp" | "password+recovery-code" | "passkey";
                             createdAt: string;
                             current: boolean;
                             ip: string;
@@ -2864,7 +3404,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;

@@ -15,9 +15,10 @@ import {
 } from './common.js';
 
 /**
- * Sign-up, sign-in, sessions, password and MFA (functions/auth): the authorizer's lookups; the account
- * items of the identity table (users with their password and TOTP state, e-mail claims, sessions) and
- * nothing else there (not the storage-root registry), and the one-time tokens it mails; the rate windows of its routes and of the sign-in
+ * Sign-up, sign-in, sessions, password, MFA and passkeys (functions/auth): the authorizer's lookups; the
+ * account items of the identity table (users with their password and TOTP state and their passkeys, e-mail
+ * claims, sessions) and nothing else there (not the storage-root registry), the one-time tokens it mails and
+ * the passkey challenges it issues; the rate windows of its routes and of the sign-in
  * failure budgets; platform audit events; TOTP secrets under the platform key; and tenant-scoped sessions
  * for the audit events it records in a user's tenants.
  */
@@ -34,6 +35,7 @@ export const authGrants: AreaGrants = (fn, resources) => {
       IDENTITY_PARTITIONS.email,
       IDENTITY_PARTITIONS.session,
       IDENTITY_PARTITIONS.mailToken,
+      IDENTITY_PARTITIONS.passkeyChallenge,
     ]),
   );
   // "Revoke all other sessions" (and a password change) deletes a user's sessions 25 at a time.

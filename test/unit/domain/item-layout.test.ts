@@ -15,6 +15,8 @@ import {
   memberSk,
   membershipGsiKey,
   noUserKey,
+  passkeyChallengeKey,
+  passkeyKey,
   rateWindowKey,
   rateWindowPk,
   STORAGE_ACCESS_SK,
@@ -60,6 +62,8 @@ describe('the DynamoDB item layout', () => {
     expect(rateWindowKey('sign-in', '192.0.2.1', 7)).toEqual({ pk: 'RATE#sign-in#192.0.2.1', sk: 'W#7' });
     expect(storageNodeKey('lake', 'raw/a')).toEqual({ pk: 'STORAGE-NODE#s3://lake/raw/a', sk: 'NODE' });
     expect(mailTokenKey('m_1')).toEqual({ pk: 'MAIL-TOKEN#m_1', sk: 'TOKEN' });
+    expect(passkeyKey('u_1', 'p_1')).toEqual({ pk: 'USER#u_1', sk: 'PASSKEY#p_1' });
+    expect(passkeyChallengeKey('c1')).toEqual({ pk: 'PASSKEY-CHALLENGE#c1', sk: 'CHALLENGE' });
   });
 
   it('builds every identity partition from one of the prefixes IAM grants are written with', () => {
@@ -71,6 +75,7 @@ describe('the DynamoDB item layout', () => {
       mailTokenKey('m_1').pk,
       rateWindowKey('sign-in', '192.0.2.1', 7).pk,
       storageNodeKey('lake', 'raw/a').pk,
+      passkeyChallengeKey('c1').pk,
     ];
 
     // Act
@@ -79,7 +84,15 @@ describe('the DynamoDB item layout', () => {
     );
 
     // Assess: each kind once, and the prefixes spelled exactly (the deployed LeadingKeys patterns).
-    expect(kinds).toEqual(['user', 'email', 'session', 'mailToken', 'rateWindow', 'storageNode']);
+    expect(kinds).toEqual([
+      'user',
+      'email',
+      'session',
+      'mailToken',
+      'rateWindow',
+      'storageNode',
+      'passkeyChallenge',
+    ]);
     expect(IDENTITY_PK_PREFIXES).toEqual({
       user: 'USER#',
       email: 'EMAIL#',
@@ -87,6 +100,7 @@ describe('the DynamoDB item layout', () => {
       mailToken: 'MAIL-TOKEN#',
       rateWindow: 'RATE#',
       storageNode: 'STORAGE-NODE#',
+      passkeyChallenge: 'PASSKEY-CHALLENGE#',
     });
     expect(rateWindowPk('sign-in', '*')).toBe('RATE#sign-in#*');
   });

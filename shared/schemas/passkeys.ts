@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { PASSKEY_LIMIT } from '../domain/passkeys.js';
+import { defineRoute } from '../http/route.js';
+import { User } from './auth.js';
+
+/** base64url without padding, as WebAuthn's JSON encodings use it. */
+const Base64Url = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+
+const PasskeyId = z.string().regex(/^p_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a passkey id');
+const ChallengeId = Base64Url(64);
+const PasskeyName = z.string().trim().min(1).max(64);
+
+/** A credential id (at most 1023 bytes in WebAuthn, so 1364 base64url characters). */
+const CredentialId = Base64Url(1400);
+const ExtensionResults = z.record(z.string(), z.unknown()).default({});
+const Transports = z.array(z.string().max(32)).max(10);
+
+/** What `navigator.credentials.create` answered, JSON-encoded (`PublicKeyCredential.toJSON()`). */
+const RegistrationCredential = z
+  .object({
+    id: CredentialId,
+    rawId: CredentialId,
+    type: z.literal('public-key'),
+    response: z.object({
+      clientDataJSON: Base64Url(4096),
+      attestationObject: Base64Url(32_768),
+      authenticatorData: Base64Url(16_384).optional(),
+      transports: Transports.optional(),
+      publicKeyAlgorithm: z.number().int().optional(),
+      publicKey: Base64Url(4096).optional(),
+    }),
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    clientExtensionResults: ExtensionResults,
+  })
+  .meta({ id: 'PasskeyRegistrationCredential' });
+
+/** What `navigator.credentials.get` answered, JSON-encoded (`PublicKeyCredential.toJSON()`). */
+const AuthenticationCredential = z
+  .object({
+    id: CredentialId,
+    rawId: CredentialId,
+    type: z.literal('public-key'),
+    response: z.object({
+      clientDataJSON: Base64Url(4096),
+      authenticatorData: Base64Url(16_384),
+      signature: Base64Url(2048),
+      userHandle: Base64Url(128).optional(),
+    }),
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    clientExtensionResults: ExtensionResults,
+  })
+  .meta({ id: 'PasskeyAuthenticationCredential' });
+
+/** WebAuthn options as JSON (base64url buffers): give them to `PublicKeyCredential.parse*OptionsFromJSON`. */
+const CeremonyOptions = (id: string, description: string) =>
+  z
+    .object({
+      challengeId: z
+        .string()
+        .describe('Send it back with the authenticator’s answer (valid 5 minutes, once)'),
+      options: z.record(z.string(), z.unknown()).describe(description),
+    })
+    .meta({ id });
+
+export const Passkey = z
+  .object({
+    passkeyId: z.string(),
+    name: z.string(),
+    createdAt: z.string(),
+    lastUsedAt: z.string().nullable().describe('The last sign-in with it'),
+    deviceType: z
+      .enum(['singleDevice', 'multiDevice'])
+      .describe('`multiDevice`: synced by a password manager or platform account'),
+    backedUp: z.boolean(),
+  })
+  .meta({ id: 'Passkey' });
+
+export const listPasskeys = defineRoute({
+  id: 'listPasskeys',
+  method: 'GET',
+  path: '/v1/me/passkeys',
+  area: 'auth',
+  summary: 'Your passkeys',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  response: {
+    status: 200,
+    description: 'Passkeys, oldest first',
+    schema: z.object({ items: z.array(Passkey) }),
+  },
+});
+
+export const passkeyRegistrationOptions = defineRoute({
+  id: 'passkeyRegistrationOptions',
+  method: 'POST',
+  path: '/v1/me/passkeys/registration-options',
+  area: 'auth',
+  summary: 'Start adding a passkey: options for navigator.credentials.create (user verification required)',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  rateLimits: [{ name: 'passkey-registration-user', per: 'user', limit: 20, windowSeconds: 3600 }],
+  response: {
+    status: 200,
+    description: `A challenge only this session can answer (409 \`passkey-limit\` at ${PASSKEY_LIMIT} passkeys)`,
+    schema: CeremonyOptions('PasskeyRegistrationOptions', 'PublicKeyCredentialCreationOptionsJSON'),
+  },
+});
+
+export const registerPasskey = defineRoute({
+  id: 'registerPasskey',
+  method: 'POST',
+  path: '/v1/me/passkeys',
+  area: 'auth',
+  summary:
+    'Add a passkey with the authenticator’s answer, a name and the current password (with MFA on: from an MFA session); every other session is signed out',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  body: z.strictObject({
+    challengeId: ChallengeId,
+    credential: RegistrationCredential,
+    name: PasskeyName,
+    currentPassword: z.string().max(1024),
+  }),
+  response: {
+    status: 201,
+    description: 'Added (400 naming `body.credential` when the answer does not verify)',
+    schema: z.object({ passkey: Passkey, revokedSessions: z.number().int() }),
+  },
+});
+
+export const renamePasskey = defineRoute({
+  id: 'renamePasskey',
+  method: 'PATCH',
+  path: '/v1/me/passkeys/{passkeyId}',
+  area: 'auth',
+  summary: 'Rename one of your passkeys',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  params: z.strictObject({ passkeyId: PasskeyId }),
+  body: z.strictObject({ name: PasskeyName }),
+  response: { status: 200, description: 'Renamed', schema: Passkey },
+});
+
+export const removePasskey = defineRoute({
+  id: 'removePasskey',
+  method: 'DELETE',
+  path: '/v1/me/passkeys/{passkeyId}',
+  area: 'auth',
+  summary:
+    'Remove one of your passkeys with the current password (with MFA on: from an MFA session); every other session is signed out',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  params: z.strictObject({ passkeyId: PasskeyId }),
+  body: z.strictObject({ currentPassword: z.string().max(1024) }),
+  response: {
+    status: 200,
+    description: 'Removed',
+    schema: z.object({ revokedSessions: z.number().int() }),
+  },
+});
+
+export const passkeySignInOptions = defineRoute({
+  id: 'passkeySignInOptions',
+  method: 'POST',
+  path: '/v1/auth/passkeys/options',
+  area: 'auth',
+  summary:
+    'Start signing in with a passkey: options for navigator.credentials.get (no e-mail address needed)',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'passkey-options-ip', limit: 20, windowSeconds: 15 * 60 }],
+  response: {
+    status: 200,
+    description: 'A challenge for any of this site’s passkeys',
+    schema: CeremonyOptions('PasskeySignInOptions', 'PublicKeyCredentialRequestOptionsJSON'),
+  },
+});
+
+export const passkeySignIn = defineRoute({
+  id: 'passkeySignIn',
+  method: 'POST',
+  path: '/v1/auth/passkeys/sign-in',
+  area: 'auth',
+  summary: 'Sign in with a passkey instead of a password: an MFA session (method `passkey`)',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'passkey-sign-in-ip', limit: 10, windowSeconds: 15 * 60 }],
+  body: z.strictObject({
+    challengeId: ChallengeId,
+    credential: AuthenticationCredential,
+    /** As with password sign-in: `cookie` only from the console's own origin. */
+    session: z.enum(['token', 'cookie']).default('token'),
+  }),
+  response: {
+    status: 200,
+    description:
+      'A session token (shown once); with `session: cookie`, a `Set-Cookie` instead. 401 `invalid-passkey` for an unknown or removed passkey or an answer that does not verify',
+    schema: z.object({ token: z.string().optional(), expiresAt: z.string(), user: User }),
+  },
+});
+
+export const passkeyRoutes = [
+  listPasskeys,
+  passkeyRegistrationOptions,
+  registerPasskey,
+  renamePasskey,
+  removePasskey,
+  passkeySignInOptions,
+  passkeySignIn,
+];

@@ -1,0 +1,538 @@
+import { randomBytes } from 'node:crypto';
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import type { PlatformCrypto } from '../crypto/envelope.js';
+import { verifyPassword } from '../crypto/passwords.js';
+import type { AuditEventInput } from '../domain/audit-events.js';
+import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
+import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
+import { hashSecret, newSecret, sessionToken } from '../domain/credentials.js';
+import { newId } from '../domain/ids.js';
+import {
+  PASSKEY_CEREMONY_TIMEOUT_MS,
+  PASSKEY_CHALLENGE_SECONDS,
+  PASSKEY_LIMIT,
+  type RelyingParty,
+} from '../domain/passkeys.js';
+import { deviceFingerprint, type SignInAttempt, type SignInResult } from '../domain/sign-in-history.js';
+import {
+  ConflictError,
+  HttpProblemError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from '../errors.js';
+import { logger } from '../observability.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import {
+  epochOf,
+  type IdentityStore,
+  publicUser,
+  type SessionRecord,
+  type UserRecord,
+} from '../store/identity-store.js';
+import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
+import type { AccountEmailService } from './account-email.js';
+import { accountOf, SecondFactorVerifier } from './second-factor.js';
+
+// The WebAuthn library is loaded on the first passkey request only: the auth function's other routes (and
+// its cold start) do not pay for it, and no other function bundles this file.
+const webauthn = () => import('@simplewebauthn/server');
+
+/** A signed-in caller of the /v1/me/passkeys routes. */
+export type PasskeyCaller = Pick<Principal, 'kind' | 'userId' | 'credentialId' | 'mfa'>;
+
+export interface PasskeyDeps {
+  identity: IdentityStore;
+  passkeys: PasskeyStore;
+  audit: AuditRecorder;
+  secrets: PlatformCrypto;
+  email: AccountEmailService;
+  relyingParty: RelyingParty;
+  now?: () => number;
+}
+
+/** What a failed ceremony got wrong, for the audit log (the client hears only that it failed). */
+export type PasskeyCheck =
+  | 'challenge'
+  | 'origin'
+  | 'rp-id'
+  | 'user-presence'
+  | 'user-verification'
+  | 'counter'
+  | 'unknown-credential'
+  | 'signature';
+
+/** The check a WebAuthn library error names. */
+export function failedCheckOf(error: unknown): PasskeyCheck {
+  const message = error instanceof Error ? error.message : '';
+  if (/challenge/i.test(message)) return 'challenge';
+  if (/origin/i.test(message)) return 'origin';
+  if (/RP ID|rpID|rpIdHash/i.test(message)) return 'rp-id';
+  if (/user verification/i.test(message)) return 'user-verification';
+  if (/not present/i.test(message)) return 'user-presence';
+  if (/counter/i.test(message)) return 'counter';
+  return 'signature';
+}
+
+const CHALLENGE_INVALID = () =>
+  new HttpProblemError(400, 'passkey-challenge-invalid', 'Bad Request', {
+    detail: 'The challenge is unknown, was answered already or has expired: ask for new options.',
+    errors: [{ path: 'body.challengeId', message: 'Unknown, used or expired challenge' }],
+  });
+
+const SIGN_IN_REFUSED = () =>
+  new UnauthorizedError(
+    'The passkey was not accepted (unknown or removed passkey, another site, or no user verification).',
+    'invalid-passkey',
+  );
+
+/** A passkey as its owner sees it: never the public key or the credential id. */
+export function passkeyView(passkey: PasskeyRecord) {
+  return {
+    passkeyId: passkey.passkeyId,
+    name: passkey.name,
+    createdAt: passkey.createdAt,
+    lastUsedAt: passkey.lastUsedAt ?? null,
+    deviceType: passkey.deviceType,
+    backedUp: passkey.backedUp,
+  };
+}
+
+/**
+ * Passkeys (WebAuthn, @simplewebauthn/server): registering several per account, naming and removing them,
+ * and signing in with one instead of a password. Every ceremony requires user verification (a PIN or a
+ * biometric on the authenticator), so a passkey sign-in is a multi-factor session. Challenges are issued
+ * by the API, kept five minutes and answered once; origins and the relying party id come from
+ * configuration; signature counters only move forward.
+ */
+export class PasskeyService {
+  private readonly now: () => number;
+  private readonly secondFactors: SecondFactorVerifier;
+
+  constructor(private readonly deps: PasskeyDeps) {
+    this.now = deps.now ?? Date.now;
+    this.secondFactors = new SecondFactorVerifier(deps);
+  }
+
+  /** The caller's passkeys, oldest first. */
+  async list(userId: string) {
+    const passkeys = await this.deps.passkeys.list(userId);
+    return passkeys.sort((a, b) => a.createdAt.localeCompare(b.createdAt)).map(passkeyView);
+  }
+
+  /**
+   * Options for `navigator.credentials.create`: a discoverable credential (so it can sign in without an
+   * e-mail address) with user verification, none of the caller's existing passkeys again, and a challenge
+   * only this session can answer.
+   */
+  async registrationOptions(
+    caller: PasskeyCaller,
+  ): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
+    const user = await this.requireUser(caller.userId);
+    const existing = await this.deps.passkeys.list(user.userId);
+    if (existing.length >= PASSKEY_LIMIT)
+      throw new ConflictError(
+        `An account holds at most ${PASSKEY_LIMIT} passkeys; remove one first.`,
+        'passkey-limit',
+      );
+    const { generateRegistrationOptions } = await webauthn();
+    const options = await generateRegistrationOptions({
+      rpName: this.deps.relyingParty.name,
+      rpID: this.deps.relyingParty.id,
+      userName: user.email,
+      userDisplayName: user.name,
+      // The user handle: the account id, which the authenticator hands back at sign-in (no e-mail needed).
+      userID: new TextEncoder().encode(user.userId),
+      timeout: PASSKEY_CEREMONY_TIMEOUT_MS,
+      attestationType: 'none',
+      excludeCredentials: existing.map((p) => ({ id: p.credentialId, transports: p.transports })),
+      authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+    });
+    const challengeId = await this.issue({
+      ceremony: 'register',
+      challenge: options.challenge,
+      userId: user.userId,
+      sessionId: caller.credentialId,
+    });
+    return { challengeId, options };
+  }
+
+  /**
+   * Adds the passkey the authenticator created. As with every change to how the account signs in: the
+   * current password (checked under the sign-in failure budgets), an MFA session when MFA is on, the
+   * credential epoch moves (every other session is signed out), the owner is mailed, the change audited.
+   */
+  async register(
+    caller: PasskeyCaller,
+    input: {
+      challengeId: string;
+      credential: RegistrationResponseJSON;
+      name: string;
+      currentPassword: string;
+    },
+    origin: RequestOrigin,
+  ) {
+    const user = await this.requireUser(caller.userId);
+    await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.register' });
+    await this.requireCurrentPassword(user, input.currentPassword, origin);
+    const challenge = await this.take(input.challengeId, 'register');
+    if (challenge.userId !== user.userId || challenge.sessionId !== caller.credentialId)
+      throw CHALLENGE_INVALID();
+
+    const { verifyRegistrationResponse } = await webauthn();
+    let info: Awaited<ReturnType<typeof verifyRegistrationResponse>>['registrationInfo'];
+    try {
+      const verified = await verifyRegistrationResponse({
+        response: input.credential,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: this.deps.relyingParty.origins,
+        expectedRPID: this.deps.relyingParty.id,
+        requireUserVerification: true,
+      });
+      info = verified.verified ? verified.registrationInfo : undefined;
+      if (!info) throw new Error('signature');
+    } catch (error) {
+      await this.deps.audit.recordPlatform({
+        ...this.event('auth.passkey.refused', origin, user.userId, { type: 'user', id: user.userId }),
+        details: { ceremony: 'register', check: failedCheckOf(error) },
+      });
+      throw new ValidationError(
+        [{ path: 'body.credential', message: 'The authenticator’s answer did not verify' }],
+        'The passkey was not created for this site, without user verification, or for another challenge.',
+      );
+    }
+    const existing = await this.deps.passkeys.list(user.userId);
+    if (existing.some((p) => p.credentialId === info.credential.id))
+      throw new ConflictError('This passkey is registered already.', 'passkey-exists');
+    if (existing.length >= PASSKEY_LIMIT)
+      throw new ConflictError(
+        `An account holds at most ${PASSKEY_LIMIT} passkeys; remove one first.`,
+        'passkey-limit',
+      );
+
+    const passkey: PasskeyRecord = {
+      passkeyId: newId('p'),
+      userId: user.userId,
+      credentialId: info.credential.id,
+      publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+      counter: info.credential.counter,
+      ...(info.credential.transports?.length ? { transports: info.credential.transports } : {}),
+      name: input.name,
+      createdAt: new Date(this.now()).toISOString(),
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      aaguid: info.aaguid,
+    };
+    const revokedSessions = await this.deps.passkeys.add(
+      passkey,
+      epochOf(user),
+      caller.credentialId,
+      this.deps.audit.platformPut({
+        ...this.event('auth.passkey.registered', origin, user.userId, {
+          type: 'passkey',
+          id: passkey.passkeyId,
+        }),
+        details: { name: passkey.name, deviceType: passkey.deviceType, aaguid: passkey.aaguid },
+      }),
+    );
+    await this.recordOthersRevoked(user.userId, revokedSessions, origin);
+    await this.deps.email.notify(user, 'passkey-added', origin);
+    return { passkey: passkeyView(passkey), revokedSessions };
+  }
+
+  /** Renames one of the caller's passkeys (404 for anyone else's). */
+  async rename(caller: PasskeyCaller, passkeyId: string, name: string, origin: RequestOrigin) {
+    const renamed = await this.deps.passkeys.rename(
+      caller.userId,
+      passkeyId,
+      name,
+      this.deps.audit.platformPut({
+        ...this.event('auth.passkey.renamed', origin, caller.userId, { type: 'passkey', id: passkeyId }),
+        details: { name },
+      }),
+    );
+    if (!renamed) throw new NotFoundError('No such passkey.');
+    const passkey = await this.deps.passkeys.get(caller.userId, passkeyId);
+    if (!passkey) throw new NotFoundError('No such passkey.');
+    return passkeyView(passkey);
+  }
+
+  /**
+   * Removes one of the caller's passkeys (404 for anyone else's): the current password, an MFA session when
+   * MFA is on; the credential epoch moves, so every other session (those the passkey signed in too) ends.
+   */
+  async remove(
+    caller: PasskeyCaller,
+    passkeyId: string,
+    input: { currentPassword: string },
+    origin: RequestOrigin,
+  ) {
+    const user = await this.requireUser(caller.userId);
+    await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.remove' });
+    const passkey = await this.deps.passkeys.get(user.userId, passkeyId);
+    if (!passkey) throw new NotFoundError('No such passkey.');
+    await this.requireCurrentPassword(user, input.currentPassword, origin);
+    const outcome = await this.deps.passkeys.remove(
+      user.userId,
+      passkeyId,
+      epochOf(user),
+      caller.credentialId,
+      this.deps.audit.platformPut({
+        ...this.event('auth.passkey.removed', origin, user.userId, { type: 'passkey', id: passkeyId }),
+        details: { name: passkey.name },
+      }),
+    );
+    if (!outcome.removed) throw new NotFoundError('No such passkey.');
+    await this.recordOthersRevoked(user.userId, outcome.revokedSessions, origin);
+    await this.deps.email.notify(user, 'passkey-removed', origin);
+    return { revokedSessions: outcome.revokedSessions };
+  }
+
+  /**
+   * Options for `navigator.credentials.get`: no e-mail address asked for and no credential listed (the
+   * authenticator offers its discoverable passkeys for this site), user verification required.
+   */
+  async signInOptions(): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
+    const { generateAuthenticationOptions } = await webauthn();
+    const options = await generateAuthenticationOptions({
+      rpID: this.deps.relyingParty.id,
+      userVerification: 'required',
+      timeout: PASSKEY_CEREMONY_TIMEOUT_MS,
+    });
+    const challengeId = await this.issue({ ceremony: 'sign-in', challenge: options.challenge });
+    return { challengeId, options };
+  }
+
+  /**
+   * Signs in with a passkey: the challenge is spent first (right or wrong, it is answered once), the
+   * account is the one the authenticator names (its user handle) and the passkey must be one of its own;
+   * the signature, origin, relying party, user verification and counter are checked; the session (method
+   * `passkey`, MFA) is written only if the passkey is still there with the counter read, and the account's
+   * credentials did not change meanwhile. Failures on an account go to its sign-in history.
+   */
+  async signIn(
+    input: { challengeId: string; credential: AuthenticationResponseJSON },
+    origin: RequestOrigin,
+  ) {
+    const { identity, audit, passkeys } = this.deps;
+    const challenge = await this.take(input.challengeId, 'sign-in');
+    const userId = userIdOf(input.credential.response.userHandle);
+    const user = userId ? await identity.getUser(userId) : undefined;
+    const passkey = user
+      ? (await passkeys.list(user.userId)).find((p) => p.credentialId === input.credential.id)
+      : undefined;
+    if (!user || !passkey) {
+      await this.signInFailed(origin, user, { check: 'unknown-credential' });
+      throw SIGN_IN_REFUSED();
+    }
+
+    const { verifyAuthenticationResponse } = await webauthn();
+    let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
+    try {
+      const verified = await verifyAuthenticationResponse({
+        response: input.credential,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: this.deps.relyingParty.origins,
+        expectedRPID: this.deps.relyingParty.id,
+        credential: {
+          id: passkey.credentialId,
+          publicKey: Buffer.from(passkey.publicKey, 'base64url'),
+          counter: passkey.counter,
+          transports: passkey.transports,
+        },
+        requireUserVerification: true,
+      });
+      if (!verified.verified || !verified.authenticationInfo.userVerified) throw new Error('signature');
+      info = verified.authenticationInfo;
+    } catch (error) {
+      const check = failedCheckOf(error);
+      await this.signInFailed(origin, user, { check, passkeyId: passkey.passkeyId });
+      if (check === 'counter')
+        logger.warn('passkey counter went backwards (a cloned authenticator?)', {
+          userId: user.userId,
+          passkeyId: passkey.passkeyId,
+        });
+      throw SIGN_IN_REFUSED();
+    }
+
+    const now = this.now();
+    const session: SessionRecord = {
+      sessionId: newId('s'),
+      userId: user.userId,
+      secretHash: '',
+      createdAt: now,
+      lastSeenAt: now,
+      idleTimeoutSeconds: SESSION_IDLE_SECONDS,
+      absoluteExpiresAt: now + SESSION_ABSOLUTE_SECONDS * 1000,
+      ip: origin.ip,
+      userAgent: origin.userAgent.slice(0, 512),
+      authMethod: 'passkey',
+      // User verification was required and checked above: the device and its PIN or biometric.
+      mfa: true,
+    };
+    const secret = newSecret();
+    session.secretHash = hashSecret(secret);
+    const created = await identity.createSession(
+      session,
+      { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled },
+      passkeys.useUpdate(passkey, {
+        counter: info.newCounter,
+        at: new Date(now).toISOString(),
+        backedUp: info.credentialBackedUp,
+      }),
+      audit.platformPut({
+        action: 'auth.sign-in.succeeded',
+        actor: actorOf(origin, user.userId),
+        resource: { type: 'session', id: session.sessionId },
+        details: { method: 'passkey', mfa: true, passkeyId: passkey.passkeyId },
+      }),
+      identity.signIns.attemptPut({
+        ...this.attempt(user, origin, 'succeeded'),
+        sessionId: session.sessionId,
+      }),
+    );
+    if (!created) {
+      // The passkey was removed, used by a racing sign-in, or the account's credentials changed.
+      await identity.signIns.recordFailure(
+        audit.platformPut({
+          action: 'auth.sign-in.failed',
+          actor: actorOf(origin, user.userId),
+          resource: { type: 'user', id: user.userId },
+          details: { reason: 'credentials-changed', method: 'passkey', passkeyId: passkey.passkeyId },
+        }),
+        { ...this.attempt(user, origin, 'failed'), reason: 'credentials-changed' },
+      );
+      throw new UnauthorizedError(
+        'The passkeys, password or MFA settings of this account changed during sign-in; sign in again.',
+        'credentials-changed',
+      );
+    }
+    await this.noticeNewDevice(user, origin, now);
+    return {
+      token: sessionToken(session.sessionId, secret),
+      expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
+      user: publicUser(user),
+    };
+  }
+
+  /** A failed passkey sign-in: audited, and in the account's history when the account is known. */
+  private async signInFailed(
+    origin: RequestOrigin,
+    user: UserRecord | undefined,
+    details: { check: PasskeyCheck; passkeyId?: string },
+  ): Promise<void> {
+    await this.deps.identity.signIns.recordFailure(
+      this.deps.audit.platformPut({
+        action: 'auth.sign-in.failed',
+        actor: actorOf(origin, user?.userId),
+        resource: { type: 'user', id: user?.userId ?? 'unknown' },
+        details: { reason: 'bad-credentials', method: 'passkey', ...details },
+      }),
+      user && { ...this.attempt(user, origin, 'failed'), reason: 'bad-credentials' },
+    );
+  }
+
+  private attempt(user: UserRecord, origin: RequestOrigin, result: SignInResult): SignInAttempt {
+    return {
+      userId: user.userId,
+      at: this.now(),
+      ip: origin.ip,
+      userAgent: origin.userAgent,
+      method: 'passkey',
+      result,
+    };
+  }
+
+  /** As a password sign-in does: remember the device, mail the owner when it is new; never fail the sign-in. */
+  private async noticeNewDevice(user: UserRecord, origin: RequestOrigin, at: number): Promise<void> {
+    try {
+      const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
+      if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
+      await this.deps.email.notify(user, 'new-device-sign-in', origin);
+    } catch (error) {
+      logger.error('new-device notice failed', { userId: user.userId, at, error });
+    }
+  }
+
+  /** Stores a fresh challenge for five minutes; its public id. */
+  private async issue(challenge: Omit<PasskeyChallengeRecord, 'challengeId' | 'expiresAt'>): Promise<string> {
+    const challengeId = randomBytes(16).toString('base64url');
+    await this.deps.passkeys.putChallenge({
+      ...challenge,
+      challengeId,
+      expiresAt: this.now() + PASSKEY_CHALLENGE_SECONDS * 1000,
+    });
+    return challengeId;
+  }
+
+  /** Spends a challenge of `ceremony`; 400 `passkey-challenge-invalid` if unknown, used or expired. */
+  private async take(challengeId: string, ceremony: PasskeyChallengeRecord['ceremony']) {
+    const challenge = await this.deps.passkeys.takeChallenge(challengeId);
+    if (!challenge || challenge.ceremony !== ceremony || challenge.expiresAt < this.now())
+      throw CHALLENGE_INVALID();
+    return challenge;
+  }
+
+  /** With MFA on, passkeys change only from an MFA session (the rule of password change and MFA removal). */
+  private async requireStrongEnough(
+    caller: PasskeyCaller,
+    user: UserRecord,
+    purpose: RequestOrigin & { purpose: string },
+  ) {
+    if (user.mfaEnabled) await this.secondFactors.requireMfaSession(caller, purpose);
+  }
+
+  /**
+   * The caller's current password under the network failure budget (a stolen session guesses no faster
+   * than a sign-in); a wrong one is a 400 naming the field, and counts as a failure.
+   */
+  private async requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
+    const account = accountOf(user);
+    const network = await this.secondFactors.budgets.reserveForNetwork(account, origin.ip);
+    if (await verifyPassword(user.passwordHash, password)) {
+      await network.giveBack();
+      return;
+    }
+    await this.secondFactors.budgets.passwordFailed(account);
+    throw new HttpProblemError(400, 'validation-error', 'Bad Request', {
+      detail: 'The current password is wrong.',
+      errors: [{ path: 'body.currentPassword', message: 'Wrong password' }],
+    });
+  }
+
+  private async recordOthersRevoked(userId: string, revoked: number, origin: RequestOrigin) {
+    await this.deps.audit.recordPlatform({
+      action: 'auth.session.revoked',
+      actor: actorOf(origin, userId),
+      resource: { type: 'user', id: userId },
+      details: { allOthers: true, count: revoked },
+    });
+  }
+
+  private event(
+    action: AuditEventInput['action'],
+    origin: RequestOrigin,
+    userId: string,
+    resource: AuditEventInput['resource'],
+  ): AuditEventInput {
+    return { action, actor: actorOf(origin, userId), resource };
+  }
+
+  private async requireUser(userId: string): Promise<UserRecord> {
+    const user = await this.deps.identity.getUser(userId);
+    if (!user) throw new UnauthorizedError();
+    return user;
+  }
+}
+
+/** The account id in an authenticator's user handle (base64url of the id's bytes), if it is one. */
+function userIdOf(userHandle: string | undefined): string | undefined {
+  if (!userHandle || userHandle.length > 128) return undefined;
+  const id = Buffer.from(userHandle, 'base64url').toString('utf8');
+  return /^u_[0-9a-hjkmnp-tv-z]{26}$/.test(id) ? id : undefined;
+}
