@@ -8,7 +8,7 @@ import {
 import { PASSKEY_SK_PREFIX, passkeyChallengeKey, passkeyKey, userKey } from '../domain/item-layout.js';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import type { TransactItem } from './audit-recorder.js';
-import { isConditionFailure } from './conditions.js';
+import { isConditionFailure, transactOrFalse } from './conditions.js';
 import { CredentialsChangedError, type IdentityStore, stripKeys } from './identity-store.js';
 import { queryAllItems } from './pagination.js';
 
@@ -140,29 +140,19 @@ export class PasskeyStore {
 
   /** Renames one of the user's passkeys, with its audit event; false when the user has no such passkey. */
   async rename(userId: string, passkeyId: string, name: string, audit: TransactItem): Promise<boolean> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.table,
-                Key: passkeyKey(userId, passkeyId),
-                UpdateExpression: 'SET #name = :name',
-                ConditionExpression: 'attribute_exists(pk)',
-                ExpressionAttributeNames: { '#name': 'name' },
-                ExpressionAttributeValues: { ':name': name },
-              },
-            },
-            audit,
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error, 0)) return false;
-      throw error;
-    }
+    return transactOrFalse(this.db, [
+      {
+        Update: {
+          TableName: this.table,
+          Key: passkeyKey(userId, passkeyId),
+          UpdateExpression: 'SET #name = :name',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#name': 'name' },
+          ExpressionAttributeValues: { ':name': name },
+        },
+      },
+      audit,
+    ]);
   }
 
   /**
@@ -233,11 +223,6 @@ export class PasskeyStore {
   }
 
   private async transact(items: TransactItem[]): Promise<void> {
-    try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (error) {
-      if (isConditionFailure(error)) throw new CredentialsChangedError();
-      throw error;
-    }
+    if (!(await transactOrFalse(this.db, items))) throw new CredentialsChangedError();
   }
 }
