@@ -1,4 +1,5 @@
 import type { App, Environment } from 'aws-cdk-lib';
+import { type PlatformOidcProvider, parsePlatformProviders } from '../shared/domain/oidc.js';
 import { TenantId } from '../shared/schemas/common.js';
 import type { MailSettings } from './constructs/mail-identity.js';
 import { StatefulStack } from './stacks/stateful-stack.js';
@@ -14,6 +15,12 @@ export const CONTEXT_KEYS = {
   mailDomain: 'strongroom:mailDomain',
   /** The console's base URL (`https://…/console/`), where mail links point. */
   consoleUrl: 'strongroom:consoleUrl',
+  /**
+   * The platform's OpenID providers ("Sign in with …"): a JSON array of `{id, name, issuer, clientId,
+   * clientSecretArn, algorithm?}`. `clientSecretArn` is the ARN or name of a Secrets Manager secret (in the
+   * stack's account and region) holding the client secret; the secret itself never enters the template.
+   */
+  oidcProviders: 'strongroom:oidcProviders',
 } as const;
 
 /**
@@ -43,6 +50,8 @@ export interface StrongroomConfig {
   preProvisionedTenants?: readonly PreProvisionedTenant[];
   /** @default EXAMPLE_MAIL */
   mail?: MailSettings;
+  /** Platform OpenID providers (`strongroom:oidcProviders`). @default none */
+  oidcProviders?: readonly PlatformOidcProvider[];
 }
 
 export interface RegionStacks {
@@ -81,6 +90,8 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       stage: config.stage,
       stateful: stateful.resources,
       mail,
+      // Parsed again here, so a configuration built in code is checked as strictly as one from context.
+      oidcProviders: parsePlatformProviders(JSON.stringify(config.oidcProviders ?? [])),
       projectRoot: config.projectRoot,
       description: `Strongroom ${config.stage} functions, API, WAF, alarms and the console distribution (${region})`,
     });
@@ -117,7 +128,18 @@ export function configFromContext(app: App, account = process.env.CDK_DEFAULT_AC
       regions,
     ),
     ...mailFromContext(app),
+    oidcProviders: oidcProvidersFromContext(app.node.tryGetContext(CONTEXT_KEYS.oidcProviders)),
   };
+}
+
+/** Reads `strongroom:oidcProviders` (a JSON array, or its JSON text from `-c`); throws naming the problem. */
+export function oidcProvidersFromContext(value: unknown): PlatformOidcProvider[] {
+  if (value === undefined) return [];
+  try {
+    return parsePlatformProviders(typeof value === 'string' ? value : JSON.stringify(value));
+  } catch (error) {
+    throw new Error(`${CONTEXT_KEYS.oidcProviders}: ${(error as Error).message}`);
+  }
 }
 
 function mailFromContext(app: App): { mail?: MailSettings } {

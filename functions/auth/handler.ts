@@ -16,12 +16,17 @@ import {
 } from '../../shared/http/session-cookie.js';
 import { mailFromEnv } from '../../shared/mail/from-env.js';
 import * as routes from '../../shared/schemas/auth.js';
+import * as oidcRoutes from '../../shared/schemas/oidc.js';
 import * as passkeyRoutes from '../../shared/schemas/passkeys.js';
 import { AccountEmailService } from '../../shared/services/account-email.js';
 import { IdentityService } from '../../shared/services/identity.js';
+import { OidcSignInService } from '../../shared/services/oidc-sign-in.js';
 import { PasskeyService } from '../../shared/services/passkeys.js';
+import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
+import { OidcStore } from '../../shared/store/oidc-flows.js';
+import { ConfiguredOidcProviders, secretsManagerReader } from '../../shared/store/oidc-providers.js';
 import { PasskeyStore } from '../../shared/store/passkey-store.js';
 import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
 
@@ -57,11 +62,20 @@ const passkeys = new PasskeyService({
     origins: runtime.optional('passkeyOrigins'),
   }),
 });
+const oidc = new OidcSignInService({
+  identity,
+  oidc: new OidcStore(runtime.dynamo, runtime.require('identityTable')),
+  audit,
+  providers: new ConfiguredOidcProviders(runtime.optional('oidcProviders'), secretsManagerReader(runtime)),
+  secondFactors: new SecondFactorVerifier({ identity, audit, secrets }),
+  redirectUri: runtime.require('consoleUrl'),
+  newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
+});
 
 /** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
 export const handler = createApiHandler({
   area: 'auth',
-  allRoutes: [...routes.authRoutes, ...passkeyRoutes.passkeyRoutes],
+  allRoutes: [...routes.authRoutes, ...passkeyRoutes.passkeyRoutes, ...oidcRoutes.oidcRoutes],
   authorizer: authorizerFromEnv(identity),
   rateLimiter: rateLimiterFromEnv(identity),
   routes: [
@@ -188,6 +202,30 @@ export const handler = createApiHandler({
       const signedIn = await passkeys.signIn(answer, { ip: sourceIp, userAgent });
       if (session !== 'cookie') return { status: 200, body: signedIn };
       const { token, ...rest } = signedIn;
+      return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+    }),
+    implement(oidcRoutes.listOidcProviders, async () => ({
+      status: 200,
+      body: { items: oidc.listProviders() },
+    })),
+    implement(oidcRoutes.startOidcSignIn, async ({ body }) => ({
+      status: 200,
+      body: await oidc.start({ kind: 'platform', id: body.provider }, { kind: 'sign-in' }, 'body.provider'),
+    })),
+    implement(oidcRoutes.startOidcLink, async ({ auth, body }) => ({
+      status: 200,
+      body: await oidc.start(
+        { kind: 'platform', id: body.provider },
+        { kind: 'link', userId: requirePrincipal(auth).userId },
+        'body.provider',
+      ),
+    })),
+    implement(oidcRoutes.finishOidcFlow, async ({ body, sourceIp, userAgent, event }) => {
+      const { session, ...input } = body;
+      if (session === 'cookie') requireConsoleOrigin(event);
+      const finished = await oidc.callback(input, { ip: sourceIp, userAgent });
+      if (finished.outcome !== 'signed-in' || session !== 'cookie') return { status: 200, body: finished };
+      const { token, ...rest } = finished;
       return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
     }),
   ],

@@ -13,6 +13,7 @@ async function main() {
   const awsEndpoint = process.env.STRONGROOM_AWS_ENDPOINT || undefined;
   const smtpPort = Number(process.env.STRONGROOM_SMTP_PORT ?? 1025);
   const inboxPort = Number(process.env.STRONGROOM_INBOX_PORT ?? 1080);
+  const oidcProvidersFile = process.env.STRONGROOM_OIDC_PROVIDERS || undefined;
   const log = (line: string) => process.stdout.write(`${line}\n`);
 
   log('Starting Strongroom locally…');
@@ -28,12 +29,19 @@ async function main() {
     consoleDir,
     smtpPort,
     inboxPort,
+    oidcProvidersFile,
   });
   log('');
   log(`  Console        ${system.consoleUrl}`);
   log(`                 ${system.passkeyConsoleUrl}  (for passkeys: browsers refuse them on an IP address)`);
   log(`  API            ${system.apiUrl}`);
   log(`  Mail inbox     ${system.inbox.webUrl}  (every mail the system sends lands here)`);
+  if (system.env.OIDC_PROVIDERS)
+    log(
+      `  Sign-in with   ${JSON.parse(system.env.OIDC_PROVIDERS)
+        .map((p: { name: string }) => p.name)
+        .join(', ')} (redirect URI ${system.consoleUrl ?? system.env.CONSOLE_URL})`,
+    );
   log(`  AWS emulator   ${system.awsEndpoint}${awsEndpoint ? ' (yours)' : ' (moto, started here)'}`);
   log(
     `  Tables         ${system.env.IDENTITY_TABLE}, ${system.env.TENANT_DATA_TABLE}, ${system.env.AUDIT_TABLE}, ${system.env.AUDIT_CHAIN_TABLE}`,

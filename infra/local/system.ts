@@ -10,6 +10,7 @@ import { consoleFileServer } from './console-files.js';
 import { AREA_HANDLERS } from './handlers.js';
 import { type MailInbox, startMailInbox } from './mail-inbox.js';
 import { type MotoHandle, portIsFree, startMoto, watchEmulatorMemory } from './moto.js';
+import { provisionLocalOidcProviders } from './oidc-providers.js';
 import { provisionLocal } from './provision.js';
 import { createLocalApiServer } from './server.js';
 
@@ -30,6 +31,11 @@ export interface LocalSystemOptions {
   smtpPort?: number;
   /** The local inbox's web port (0: any free one). @default 1080 */
   inboxPort?: number;
+  /**
+   * A JSON file of platform OpenID providers with their client secrets (infra/local/oidc-providers.ts;
+   * `STRONGROOM_OIDC_PROVIDERS`). @default none
+   */
+  oidcProvidersFile?: string;
 }
 
 /** The sender of local mode's mails (nothing leaves the machine: they go to the local inbox). */
@@ -120,6 +126,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       // Browsers refuse an IP address as a passkey's relying party: passkeys work on http://localhost:<port>.
       PASSKEY_RP_ID: 'localhost',
       PASSKEY_ORIGINS: `http://localhost:${options.apiPort}`,
+      ...(options.oidcProvidersFile
+        ? await provisionLocalOidcProviders({
+            file: options.oidcProvidersFile,
+            endpoint: awsEndpoint,
+            region,
+            stage,
+          })
+        : {}),
     };
     applyEnvironment(env);
     // In AWS the audit table's stream drives the sequencer; locally it runs in this process.

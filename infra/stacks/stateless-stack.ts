@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type { Construct } from 'constructs';
 import { ENV_VARS } from '../../shared/aws/config.js';
+import type { PlatformOidcProvider } from '../../shared/domain/oidc.js';
 import { storageVendingRolePath } from '../../shared/domain/tenant-storage-role.js';
 import { AREAS, type Area } from '../../shared/http/route.js';
 import { ApiWebAcl } from '../constructs/api-web-acl.js';
@@ -35,6 +36,8 @@ export interface StatelessStackProps extends StackProps {
   stateful: StatefulResources;
   /** The SES sending domain and the console URL mail links point at. */
   mail: MailSettings;
+  /** Platform OpenID providers: the auth function reads their client secrets. @default none */
+  oidcProviders?: readonly PlatformOidcProvider[];
   /** @default PROJECT_ROOT */
   projectRoot?: string;
   /** Steady-state requests per second across the stage. @default 100 */
@@ -98,6 +101,7 @@ export class StatelessStack extends Stack {
       exportBucket: stateful.exportBucket,
       tenantData: this.tenantDataRole,
       tenantKeys: this.tenantKeys,
+      oidcProviders: props.oidcProviders ?? [],
       tenantStorageRoles: new TenantStorageRoles(this, 'TenantStorageRoles', {
         stage,
         boundaryArn: stateful.tenantStorageBoundaryArn,
@@ -142,7 +146,11 @@ export class StatelessStack extends Stack {
         entry: join(projectRoot, 'functions', area, 'handler.ts'),
         projectRoot,
         description: `Strongroom ${stage}: ${area} API`,
-        environment,
+        // Only the auth function runs OIDC flows: only it learns the providers (names and secret ARNs).
+        environment:
+          area === 'auth' && resources.oidcProviders.length > 0
+            ? { ...environment, [ENV_VARS.oidcProviders]: JSON.stringify(resources.oidcProviders) }
+            : environment,
         nativeModules: AREA_NATIVE_MODULES[area],
         // Tenant storage roles trust the role on this path, and only it: a name would pin the role's unique
         // id, which a replacement of this stack's role would break for every tenant.

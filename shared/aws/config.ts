@@ -66,6 +66,12 @@ export const ENV_VARS = {
    * The origins (comma-separated) whose passkey ceremonies are accepted; by default CONSOLE_URL's origin.
    */
   passkeyOrigins: 'PASSKEY_ORIGINS',
+  /**
+   * The platform's OpenID providers: a JSON array of `{id, name, issuer, clientId, clientSecretArn,
+   * algorithm?}` (shared/domain/oidc.ts), from CDK context or local mode's providers file. Names only:
+   * each client secret stays in Secrets Manager and is read when a flow needs it. Unset: no providers.
+   */
+  oidcProviders: 'OIDC_PROVIDERS',
   /** Only in local mode and tests: the emulator's endpoint. Unset in AWS. */
   endpoint: 'AWS_ENDPOINT_URL',
 } as const;

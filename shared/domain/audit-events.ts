@@ -15,6 +15,7 @@ export const AUDIT_ACTIONS = [
   'auth.passkey.renamed',
   'auth.passkey.removed',
   'auth.passkey.refused',
+  'auth.sso.linked',
   'tenant.created',
   'tenant.updated',
   'tenant.plan-changed',

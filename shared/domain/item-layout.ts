@@ -99,6 +99,8 @@ export const IDENTITY_PK_PREFIXES = {
   rateWindow: 'RATE#',
   storageNode: 'STORAGE-NODE#',
   passkeyChallenge: 'PASSKEY-CHALLENGE#',
+  oidcFlow: 'OIDC-FLOW#',
+  oidcIdentity: 'OIDC-IDENTITY#',
 } as const;
 
 /** A user's profile item. */
@@ -154,6 +156,23 @@ export const sessionKey = (sessionId: string): ItemKey => ({
 export const mailTokenKey = (tokenId: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.mailToken}${tokenId}`,
   sk: 'TOKEN',
+});
+
+/**
+ * A started OIDC sign-in: keyed by the hash of its `state` (domain/oidc.ts `stateHash`), single-use, expiring
+ * after a few minutes.
+ */
+export const oidcFlowKey = (stateHash: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.oidcFlow}${stateHash}`,
+  sk: 'FLOW',
+});
+/**
+ * The account an identity at a provider signs in to: one per (provider, subject). The subject is hashed
+ * (a provider's `sub` is up to 255 characters of anything).
+ */
+export const oidcIdentityKey = (providerKey: string, subjectHash: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.oidcIdentity}${providerKey}#${subjectHash}`,
+  sk: 'IDENTITY',
 });
 
 /** gsi1 partition of everything indexed by user: memberships (tenant data) and sessions (identity). */

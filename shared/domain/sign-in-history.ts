@@ -18,6 +18,14 @@ export const SIGN_IN_FAILURE_REASONS = [
   'bad-credentials',
   'bad-second-factor',
   'credentials-changed',
+  /** SSO: the callback's state was unknown, spent, expired or bound to another client. */
+  'sso-state-invalid',
+  /** SSO: the provider's token did not verify (issuer, audience, signature, nonce, lifetime). */
+  'sso-token-rejected',
+  /** SSO: the provider did not assert a verified address, so no account was made or linked. */
+  'sso-email-unverified',
+  /** SSO: an account has this address; it must be signed in to link the provider. */
+  'sso-link-required',
 ] as const;
 export type SignInFailureReason = (typeof SIGN_IN_FAILURE_REASONS)[number];
 

@@ -2,6 +2,7 @@ import type { RouteDef } from '../http/route.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { connectionsRoutes } from './connections.js';
+import { oidcRoutes } from './oidc.js';
 import { passkeyRoutes } from './passkeys.js';
 import { publicRoutes } from './public.js';
 import { queryRoutes } from './query.js';
@@ -16,6 +17,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...publicRoutes,
   ...authRoutes,
   ...passkeyRoutes,
+  ...oidcRoutes,
   ...tenantRoutes,
   ...storageRoutes,
   ...connectionsRoutes,

@@ -91,6 +91,8 @@ export interface SessionRecord {
   mfa?: boolean;
   /** The user's credential epoch the session was made (or kept) under; absent on older items: 0. */
   credentialEpoch?: number;
+  /** The OpenID provider an SSO session signed in through (domain/oidc.ts `providerKeyOf`). */
+  ssoProvider?: string;
 }
 
 /** A user's or a session's credential epoch (absent: 0). */

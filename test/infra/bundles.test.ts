@@ -54,6 +54,9 @@ describe('function bundles', () => {
       if (area !== 'auth') expect(inputs.filter((i) => i.includes('argon2'))).toEqual([]);
       // So does the WebAuthn library (passkeys are the auth function's routes only).
       if (area !== 'auth') expect(inputs.filter((i) => i.includes('@simplewebauthn'))).toEqual([]);
+      // So do the OpenID relying party and the Secrets Manager client its provider secrets are read with.
+      if (area !== 'auth')
+        expect(inputs.filter((i) => /openid-client|oauth4webapi|client-secrets-manager/.test(i))).toEqual([]);
     },
   );
 });

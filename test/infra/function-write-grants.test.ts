@@ -10,6 +10,7 @@ import { FailureBudgets } from '../../shared/services/failure-budgets.js';
 import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
+import { OidcStore } from '../../shared/store/oidc-flows.js';
 import { type PasskeyRecord, PasskeyStore } from '../../shared/store/passkey-store.js';
 import { RateWindows } from '../../shared/store/rate-windows.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
@@ -134,6 +135,22 @@ const ATTACKS: Attack[] = [
     leadingKeys: [user()],
     attributes: ['pk', 'sk', 'totpLastStep'],
     allowedFor: ['auth', 'tenants'],
+  },
+  {
+    name: 'link a provider identity to a chosen account',
+    action: 'dynamodb:PutItem',
+    table: 'identity',
+    leadingKeys: ['OIDC-IDENTITY#platform:google#h'],
+    attributes: ['pk', 'sk', 'providerKey', 'subject', 'userId', 'email', 'linkedAt'],
+    allowedFor: ['auth'],
+  },
+  {
+    name: 'plant a started OIDC flow (a chosen state)',
+    action: 'dynamodb:PutItem',
+    table: 'identity',
+    leadingKeys: ['OIDC-FLOW#h'],
+    attributes: ['pk', 'sk', 'stateHash', 'flowTokenHash', 'providerKey', 'intent', 'userId'],
+    allowedFor: ['auth'],
   },
   {
     name: 'claim an e-mail address',
@@ -532,6 +549,49 @@ async function passkeyWrites(store: IdentityStore): Promise<WriteRequest[]> {
   ];
 }
 
+/** A started OIDC flow stored and spent, an account made with its identity, and an identity linked. */
+async function oidcWrites(): Promise<WriteRequest[]> {
+  const oidc = new OidcStore(doc, 'identity');
+  const identityRecord = {
+    providerKey: 'platform:google',
+    subject: 'sub',
+    userId: U1,
+    email: 'a@example.test',
+    linkedAt: '2026-12-01T00:00:00Z',
+  };
+  return [
+    ...(await writesOf('OIDC: start a flow', () =>
+      oidc.putFlow({
+        stateHash: 'h',
+        flowTokenHash: 'f',
+        providerKey: 'platform:google',
+        intent: 'link',
+        userId: U1,
+        redirectUri: 'https://example.test/console/',
+        createdAt: 1,
+        expiresAt: 2,
+      }),
+    )),
+    ...(await writesOf('OIDC: spend a flow', () => oidc.consumeFlow('h', 'f', 1))),
+    ...(await writesOf('OIDC: sign up with an identity', () =>
+      identity().createUser(
+        {
+          userId: U1,
+          email: 'a@example.test',
+          name: 'A',
+          passwordHash: 'h',
+          mfaEnabled: false,
+          createdAt: '2026-11-30T00:00:00Z',
+          emailVerifiedAt: '2026-11-30T00:00:00Z',
+        },
+        'a@example.test',
+        [oidc.identityPut(identityRecord), identity().signIns.devicePut(U1, 'fingerprint')],
+      ),
+    )),
+    ...(await writesOf('OIDC: link an identity', () => oidc.linkIdentity(identityRecord, platformAudit))),
+  ];
+}
+
 const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
   public: async () => [],
   connections: authorizerWrites,
@@ -612,6 +672,7 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
       ...(await writesOf('sign in: TOTP step', () => store.consumeTotpStep(U1, 1))),
       ...(await writesOf('sign in: recovery code', () => store.consumeRecoveryCode(U1, 'c'.repeat(64)))),
       ...(await passkeyWrites(store)),
+      ...(await oidcWrites()),
     ];
   },
 };

@@ -5,7 +5,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
-import { addStrongroomStacks, type RegionStacks } from '../../infra/strongroom.js';
+import { addStrongroomStacks, type RegionStacks, type StrongroomConfig } from '../../infra/strongroom.js';
 
 export const TEST_STAGE = 'test';
 export const TEST_REGIONS = ['eu-central-1', 'eu-west-1'] as const;
@@ -20,10 +20,13 @@ export interface Synthesised {
 
 /**
  * Synthesises the real app (cdk.json's context and feature flags, cdk-nag registered as in infra/app.ts)
- * for two regions (or `regions`) into a temporary directory. Asset bundling is skipped (`aws:cdk:bundling-stacks: []`,
+ * for two regions (or `regions`, with more of the configuration in `config`) into a temporary directory. Asset bundling is skipped (`aws:cdk:bundling-stacks: []`,
  * CDK's own switch): esbuild would only slow the tests down, and every other property is the same.
  */
-export function synthStrongroom(regions: readonly string[] = TEST_REGIONS): Synthesised {
+export function synthStrongroom(
+  regions: readonly string[] = TEST_REGIONS,
+  config: Partial<Omit<StrongroomConfig, 'stage' | 'regions'>> = {},
+): Synthesised {
   const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };
@@ -32,7 +35,7 @@ export function synthStrongroom(regions: readonly string[] = TEST_REGIONS): Synt
     outdir,
     context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
   });
-  const stacks = addStrongroomStacks(app, { stage: TEST_STAGE, regions });
+  const stacks = addStrongroomStacks(app, { stage: TEST_STAGE, regions, ...config });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const assembly = app.synth();
   return { app, stacks, assembly, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };

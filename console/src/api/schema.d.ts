@@ -85,6 +85,57 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a sign-in or link: the `code`, `state` and `iss` the provider sent to the redirect URI, and the flow token */
+        post: operations["finishOidcFlow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity providers people may sign in with (“Sign in with …”) */
+        get: operations["listOidcProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start signing in through an identity provider (authorization code with PKCE, state and nonce) */
+        post: operations["startOidcSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/passkeys/options": {
         parameters: {
             query?: never;
@@ -301,6 +352,23 @@ export type paths = {
         put?: never;
         /** Confirm TOTP with a first code and the current password: this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes */
         post: operations["confirmTotp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/oidc/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start linking an identity provider to your account (its address must be verified there); finish with the callback */
+        post: operations["startOidcLink"];
         delete?: never;
         options?: never;
         head?: never;
@@ -882,7 +950,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -1052,6 +1120,24 @@ export type components = {
             };
             tenantId: string;
         };
+        OidcFlowFinished: {
+            expiresAt?: string;
+            /** @enum {string} */
+            outcome: "signed-in" | "linked";
+            token?: string;
+            user: components["schemas"]["User"];
+        };
+        OidcFlowStarted: {
+            /** @description Send the browser here (the provider’s sign-in page) */
+            authorizationUrl: string;
+            /** @description The sign-in must come back before this (10 minutes) */
+            expiresAt: string;
+            /** @description Keep this and send it with the callback: only the client that started a sign-in can finish it */
+            flowToken: string;
+            provider: {
+                name: string;
+            };
+        };
         Passkey: {
             backedUp: boolean;
             createdAt: string;
@@ -1202,12 +1288,12 @@ export type components = {
              * @description How it tried to sign in
              * @enum {string}
              */
-            method: "password" | "password+totp" | "password+recovery-code" | "passkey";
+            method: "password" | "password+totp" | "password+recovery-code" | "passkey" | "sso" | "sso+totp" | "sso+recovery-code";
             /**
              * @description Why it failed
              * @enum {string}
              */
-            reason?: "bad-credentials" | "bad-second-factor" | "credentials-changed";
+            reason?: "bad-credentials" | "bad-second-factor" | "credentials-changed" | "sso-state-invalid" | "sso-token-rejected" | "sso-email-unverified" | "sso-link-required";
             /**
              * @description `second-factor-required`: the password was right and a code was asked for
              * @enum {string}
@@ -1519,6 +1605,165 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credential */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    finishOidcFlow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    code: string;
+                    flowToken: string;
+                    iss?: string;
+                    mfaCode?: string;
+                    recoveryCode?: string;
+                    /**
+                     * @default token
+                     * @enum {string}
+                     */
+                    session?: "token" | "cookie";
+                    state: string;
+                };
+            };
+        };
+        responses: {
+            /** @description `signed-in`: a session (method `sso`; its token unless `session: cookie`). `linked`: the identity now signs in to your account. 400 `oidc-state-invalid` (unknown, used, expired or foreign state), 401 `oidc-token-rejected`, 401 `mfa-required`, 403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcFlowFinished"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOidcProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The platform’s providers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            name: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startOidcSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    provider: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Where to send the browser, and the flow token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcFlowStarted"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2297,6 +2542,68 @@ export interface operations {
             };
         };
     };
+    startOidcLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    provider: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Where to send the browser, and the flow token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcFlowStarted"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listPasskeys: {
         parameters: {
             query?: never;
@@ -2652,7 +2959,7 @@ export interface operations {
                              * @description How the session was signed in
                              * @enum {string}
                              */
-                            authMethod: "password" | "password+totp" | "password+recovery-code" | "passkey";
+                            authMethod: "password" | "password+totp" | "password+recovery-code" | "passkey" | "sso" | "sso+totp" | "sso+recovery-code";
                             createdAt: string;
                             current: boolean;
                             ip: string;
@@ -3404,7 +3711,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;

@@ -1,6 +1,7 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { PlatformOidcProvider } from '../../../shared/domain/oidc.js';
 import type { TableDef } from '../../../shared/store/tables.js';
 import type { MailIdentity } from '../../constructs/mail-identity.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
@@ -28,6 +29,8 @@ export interface AreaResources {
   tenantStorageRoles: TenantStorageRoles;
   /** The SES identity mail is sent from: only the areas that mail are granted it. */
   mail: MailIdentity;
+  /** The platform's OpenID providers: the auth function may read their client secrets, and no others. */
+  oidcProviders: readonly PlatformOidcProvider[];
 }
 
 /** An area's IAM: called once with the area's function after it is created. */

@@ -13,12 +13,14 @@ import {
   routeRateLimitNames,
   SIGN_IN_BUDGET_NAMES,
 } from './common.js';
+import { grantOidcClientSecrets } from './oidc.js';
 
 /**
- * Sign-up, sign-in, sessions, password, MFA and passkeys (functions/auth): the authorizer's lookups; the
- * account items of the identity table (users with their password and TOTP state and their passkeys, e-mail
- * claims, sessions) and nothing else there (not the storage-root registry), the one-time tokens it mails and
- * the passkey challenges it issues; the rate windows of its routes and of the sign-in
+ * Sign-up, sign-in, sessions, password, MFA, passkeys and single sign-on (functions/auth): the authorizer's
+ * lookups; the account items of the identity table (users with their password and TOTP state and their
+ * passkeys, e-mail claims, sessions) and nothing else there (not the storage-root registry), the one-time
+ * tokens it mails, the passkey challenges it issues, started OIDC flows and linked provider identities; the
+ * client secrets of the platform's OpenID providers (read only); the rate windows of its routes and of the sign-in
  * failure budgets; platform audit events; TOTP secrets under the platform key; and tenant-scoped sessions
  * for the audit events it records in a user's tenants.
  */
@@ -36,6 +38,8 @@ export const authGrants: AreaGrants = (fn, resources) => {
       IDENTITY_PARTITIONS.session,
       IDENTITY_PARTITIONS.mailToken,
       IDENTITY_PARTITIONS.passkeyChallenge,
+      IDENTITY_PARTITIONS.oidcFlow,
+      IDENTITY_PARTITIONS.oidcIdentity,
     ]),
   );
   // "Revoke all other sessions" (and a password change) deletes a user's sessions 25 at a time.
@@ -55,5 +59,6 @@ export const authGrants: AreaGrants = (fn, resources) => {
   grantSendMail(fn, resources);
   grantPlatformAudit(fn, resources);
   grantPlatformSecrets(fn, resources);
+  grantOidcClientSecrets(fn, resources);
   resources.tenantData.grantAssume(fn.role);
 };

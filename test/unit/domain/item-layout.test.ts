@@ -15,6 +15,8 @@ import {
   memberSk,
   membershipGsiKey,
   noUserKey,
+  oidcFlowKey,
+  oidcIdentityKey,
   passkeyChallengeKey,
   passkeyKey,
   rateWindowKey,
@@ -64,6 +66,11 @@ describe('the DynamoDB item layout', () => {
     expect(mailTokenKey('m_1')).toEqual({ pk: 'MAIL-TOKEN#m_1', sk: 'TOKEN' });
     expect(passkeyKey('u_1', 'p_1')).toEqual({ pk: 'USER#u_1', sk: 'PASSKEY#p_1' });
     expect(passkeyChallengeKey('c1')).toEqual({ pk: 'PASSKEY-CHALLENGE#c1', sk: 'CHALLENGE' });
+    expect(oidcFlowKey('h')).toEqual({ pk: 'OIDC-FLOW#h', sk: 'FLOW' });
+    expect(oidcIdentityKey('platform:google', 'h')).toEqual({
+      pk: 'OIDC-IDENTITY#platform:google#h',
+      sk: 'IDENTITY',
+    });
   });
 
   it('builds every identity partition from one of the prefixes IAM grants are written with', () => {
@@ -76,6 +83,8 @@ describe('the DynamoDB item layout', () => {
       rateWindowKey('sign-in', '192.0.2.1', 7).pk,
       storageNodeKey('lake', 'raw/a').pk,
       passkeyChallengeKey('c1').pk,
+      oidcFlowKey('h').pk,
+      oidcIdentityKey('tenant:t_1', 'h').pk,
     ];
 
     // Act
@@ -92,6 +101,8 @@ describe('the DynamoDB item layout', () => {
       'rateWindow',
       'storageNode',
       'passkeyChallenge',
+      'oidcFlow',
+      'oidcIdentity',
     ]);
     expect(IDENTITY_PK_PREFIXES).toEqual({
       user: 'USER#',
@@ -101,6 +112,8 @@ describe('the DynamoDB item layout', () => {
       rateWindow: 'RATE#',
       storageNode: 'STORAGE-NODE#',
       passkeyChallenge: 'PASSKEY-CHALLENGE#',
+      oidcFlow: 'OIDC-FLOW#',
+      oidcIdentity: 'OIDC-IDENTITY#',
     });
     expect(rateWindowPk('sign-in', '*')).toBe('RATE#sign-in#*');
   });

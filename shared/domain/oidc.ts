@@ -1,0 +1,184 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/*
+ * OpenID Connect sign-in: the providers and what a flow carries. Pure: no network, no AWS. The relying
+ * party itself (openid-client) lives in shared/services/oidc-sign-in.ts.
+ */
+
+/** ID token signature algorithms a provider may be pinned to (asymmetric only: no `none`, no HS*). */
+export const OIDC_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export type OidcAlgorithm = (typeof OIDC_ALGORITHMS)[number];
+
+/** A provider id: lowercase letters, digits and dashes (it is part of URLs and keys). */
+export const OIDC_PROVIDER_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * A platform-wide provider as the operator configures it (CDK context `strongroom:oidcProviders`, local
+ * mode's providers file). The client secret is never here: only where to read it at run time (an AWS
+ * Secrets Manager secret's ARN or name), so it is in no template and no environment variable.
+ */
+export interface PlatformOidcProvider {
+  id: string;
+  /** What the "Sign in with …" button says. */
+  name: string;
+  /** The issuer identifier, exactly as the provider's discovery document and ID tokens state it. */
+  issuer: string;
+  clientId: string;
+  /** ARN (or name) of the Secrets Manager secret holding the client secret (the whole secret string). */
+  clientSecretArn: string;
+  /** The one algorithm its ID tokens are accepted with. @default 'RS256' */
+  algorithm?: OidcAlgorithm;
+}
+
+/** Which provider a flow runs against: a platform provider by id, or a tenant's own IdP. */
+export type OidcProviderRef = { kind: 'platform'; id: string } | { kind: 'tenant'; tenantId: string };
+
+/** A provider a flow can run against, resolved from its configuration. */
+export interface ResolvedOidcProvider {
+  ref: OidcProviderRef;
+  name: string;
+  issuer: string;
+  clientId: string;
+  algorithm: OidcAlgorithm;
+  /** Read when a flow needs it (a secret store, or a tenant's encrypted record). */
+  clientSecret(): Promise<string>;
+}
+
+/** Where providers come from: the platform's configuration (and, for tenants, their own IdP record). */
+export interface OidcProviderSource {
+  /** The platform providers, in the operator's order. */
+  platformProviders(): readonly PlatformOidcProvider[];
+  /** A provider by reference; undefined when there is no such provider (any more). */
+  resolve(ref: OidcProviderRef): Promise<ResolvedOidcProvider | undefined>;
+}
+
+/** The key a provider's identities are stored under: an identity (`sub`) is unique per provider only. */
+export function providerKeyOf(ref: OidcProviderRef): string {
+  return ref.kind === 'platform' ? `platform:${ref.id}` : `tenant:${ref.tenantId}`;
+}
+
+/** The provider a stored key names. */
+export function providerRefOf(key: string): OidcProviderRef {
+  const [kind, id] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+  if (kind === 'platform') return { kind, id };
+  if (kind === 'tenant') return { kind, tenantId: id };
+  throw new Error(`not an OIDC provider key: ${key}`);
+}
+
+/**
+ * Whether an issuer may be reached over plain HTTP: only on loopback (local mode and tests). Anywhere
+ * else it must be HTTPS.
+ */
+export function isLoopbackIssuer(issuer: string): boolean {
+  const url = new URL(issuer);
+  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+
+/** Problems with an issuer URL, or none. */
+export function issuerProblem(issuer: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return 'Not a URL';
+  }
+  if (url.search || url.hash) return 'An issuer has no query or fragment';
+  if (url.protocol !== 'https:' && !isLoopbackIssuer(issuer)) return 'An issuer must be an https URL';
+  return undefined;
+}
+
+/**
+ * Parses the platform providers (a JSON array, as infra and local mode write OIDC_PROVIDERS); throws
+ * naming the first problem, so a misconfigured function fails at its first OIDC request, loudly.
+ */
+export function parsePlatformProviders(json: string | undefined): PlatformOidcProvider[] {
+  if (!json) return [];
+  const value: unknown = JSON.parse(json);
+  if (!Array.isArray(value)) throw new Error('OIDC providers: not a JSON array');
+  const seen = new Set<string>();
+  return value.map((entry, index) => {
+    const p = entry as Record<string, unknown>;
+    const where = `OIDC provider ${index}`;
+    for (const field of ['id', 'name', 'issuer', 'clientId', 'clientSecretArn'] as const) {
+      if (typeof p[field] !== 'string' || p[field] === '') throw new Error(`${where}: ${field} is required`);
+    }
+    const id = p.id as string;
+    if (!OIDC_PROVIDER_ID_PATTERN.test(id))
+      throw new Error(`${where}: id ${JSON.stringify(id)} is not valid`);
+    if (seen.has(id)) throw new Error(`${where}: id ${id} appears twice`);
+    seen.add(id);
+    const problem = issuerProblem(p.issuer as string);
+    if (problem) throw new Error(`${where}: issuer: ${problem}`);
+    if (p.algorithm !== undefined && !OIDC_ALGORITHMS.includes(p.algorithm as OidcAlgorithm))
+      throw new Error(`${where}: algorithm must be one of ${OIDC_ALGORITHMS.join(', ')}`);
+    return {
+      id,
+      name: p.name as string,
+      issuer: p.issuer as string,
+      clientId: p.clientId as string,
+      clientSecretArn: p.clientSecretArn as string,
+      ...(p.algorithm ? { algorithm: p.algorithm as OidcAlgorithm } : {}),
+    };
+  });
+}
+
+/** How long a started flow may take to come back (the user signs in at the provider meanwhile). */
+export const OIDC_FLOW_TTL_SECONDS = 10 * 60;
+
+/** Why a flow was started: to sign in (or sign up), or to link the signed-in user's account. */
+export type OidcIntent = 'sign-in' | 'link';
+
+/** The secrets of one flow: `state` travels through the provider, `flowToken` stays with the client. */
+export interface OidcFlowSecrets {
+  state: string;
+  flowToken: string;
+}
+
+/** Fresh flow secrets (256 bits each). */
+export function newFlowSecrets(): OidcFlowSecrets {
+  return { state: randomBytes(32).toString('base64url'), flowToken: randomBytes(32).toString('base64url') };
+}
+
+const digest = (...parts: string[]) =>
+  createHash('sha256').update(parts.join('\n'), 'utf8').digest('base64url');
+
+/** What the stored flow is keyed by: the hash of its state (a state read from the table is useless). */
+export const stateHash = (state: string) => digest('oidc-state', state);
+/** What the stored flow keeps of the client's flow token. */
+export const flowTokenHash = (flowToken: string) => digest('oidc-flow-token', flowToken);
+
+/**
+ * The flow's PKCE verifier and nonce, derived from both its secrets instead of stored: the flow item holds
+ * only hashes, and only the client that started the flow (holding the flow token) can finish it.
+ */
+export function flowDerivedSecrets({ state, flowToken }: OidcFlowSecrets) {
+  return {
+    codeVerifier: digest('oidc-pkce', state, flowToken),
+    nonce: digest('oidc-nonce', state, flowToken),
+  };
+}
+
+/** The domain of an address, lowercased. */
+export function emailDomainOf(email: string): string {
+  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** The claims of a verified ID token that sign-in uses. */
+export interface OidcIdentityClaims {
+  sub: string;
+  email?: string;
+  /** Only `true` counts: absent, a string or anything else is unverified. */
+  emailVerified: boolean;
+  name?: string;
+}
+
+/** The claims sign-in uses, from a verified ID token's payload. */
+export function identityClaimsOf(claims: Record<string, unknown>): OidcIdentityClaims {
+  return {
+    sub: String(claims.sub),
+    email: typeof claims.email === 'string' ? claims.email : undefined,
+    emailVerified: claims.email_verified === true,
+    name:
+      typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 200) : undefined,
+  };
+}

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
+import { defineRoute } from '../http/route.js';
+import { RecoveryCode, TotpCode, User } from './auth.js';
+
+/** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
+const FlowSecret = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'Not a flow value');
+const ProviderId = z.string().regex(OIDC_PROVIDER_ID_PATTERN, 'Not a provider id');
+
+const FlowStarted = z
+  .object({
+    authorizationUrl: z.string().describe('Send the browser here (the provider’s sign-in page)'),
+    flowToken: z
+      .string()
+      .describe(
+        'Keep this and send it with the callback: only the client that started a sign-in can finish it',
+      ),
+    expiresAt: z.string().describe('The sign-in must come back before this (10 minutes)'),
+    provider: z.object({ name: z.string() }),
+  })
+  .meta({ id: 'OidcFlowStarted' });
+
+export const listOidcProviders = defineRoute({
+  id: 'listOidcProviders',
+  method: 'GET',
+  path: '/v1/auth/oidc/providers',
+  area: 'auth',
+  summary: 'The identity providers people may sign in with (“Sign in with …”)',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  response: {
+    status: 200,
+    description: 'The platform’s providers',
+    schema: z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) }),
+  },
+});
+
+export const startOidcSignIn = defineRoute({
+  id: 'startOidcSignIn',
+  method: 'POST',
+  path: '/v1/auth/oidc/start',
+  area: 'auth',
+  summary: 'Start signing in through an identity provider (authorization code with PKCE, state and nonce)',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'oidc-start-ip', limit: 20, windowSeconds: 15 * 60 }],
+  body: z.strictObject({ provider: ProviderId }),
+  response: {
+    status: 200,
+    description: 'Where to send the browser, and the flow token',
+    schema: FlowStarted,
+  },
+});
+
+export const startOidcLink = defineRoute({
+  id: 'startOidcLink',
+  method: 'POST',
+  path: '/v1/me/oidc/link',
+  area: 'auth',
+  summary:
+    'Start linking an identity provider to your account (its address must be verified there); finish with the callback',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  rateLimits: [{ name: 'oidc-link-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
+  body: z.strictObject({ provider: ProviderId }),
+  response: {
+    status: 200,
+    description: 'Where to send the browser, and the flow token',
+    schema: FlowStarted,
+  },
+});
+
+export const finishOidcFlow = defineRoute({
+  id: 'finishOidcFlow',
+  method: 'POST',
+  path: '/v1/auth/oidc/callback',
+  area: 'auth',
+  summary:
+    'Finish a sign-in or link: the `code`, `state` and `iss` the provider sent to the redirect URI, and the flow token',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'oidc-callback-ip', limit: 20, windowSeconds: 15 * 60 }],
+  body: z
+    .strictObject({
+      state: FlowSecret,
+      code: z.string().min(1).max(2048),
+      iss: z.string().max(2048).optional(),
+      flowToken: FlowSecret,
+      /** Accounts with TOTP on need their code (or a recovery code) with the callback. */
+      mfaCode: TotpCode.optional(),
+      recoveryCode: RecoveryCode.optional(),
+      /** `cookie` (the console, from its own origin only): the session goes into the HttpOnly cookie. */
+      session: z.enum(['token', 'cookie']).default('token'),
+    })
+    .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
+      path: ['recoveryCode'],
+      message: 'Send mfaCode or recoveryCode, not both',
+    }),
+  response: {
+    status: 200,
+    description:
+      '`signed-in`: a session (method `sso`; its token unless `session: cookie`). `linked`: the identity now signs in to your account. ' +
+      '400 `oidc-state-invalid` (unknown, used, expired or foreign state), 401 `oidc-token-rejected`, 401 `mfa-required`, ' +
+      '403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link)',
+    schema: z
+      .object({
+        outcome: z.enum(['signed-in', 'linked']),
+        token: z.string().optional(),
+        expiresAt: z.string().optional(),
+        user: User,
+      })
+      .meta({ id: 'OidcFlowFinished' }),
+  },
+});
+
+export const oidcRoutes = [listOidcProviders, startOidcSignIn, startOidcLink, finishOidcFlow];

@@ -1,0 +1,561 @@
+import type * as OpenIdClient from 'openid-client';
+import { hashPassword } from '../crypto/passwords.js';
+import type { AuditEventInput } from '../domain/audit-events.js';
+import { type AuthMethod, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
+import { actorOf, type RequestOrigin } from '../domain/caller.js';
+import { hashSecret, newSecret, normaliseEmail, sessionToken } from '../domain/credentials.js';
+import { newId } from '../domain/ids.js';
+import {
+  flowDerivedSecrets,
+  flowTokenHash,
+  identityClaimsOf,
+  isLoopbackIssuer,
+  newFlowSecrets,
+  OIDC_FLOW_TTL_SECONDS,
+  type OidcIdentityClaims,
+  type OidcIntent,
+  type OidcProviderRef,
+  type OidcProviderSource,
+  providerKeyOf,
+  providerRefOf,
+  type ResolvedOidcProvider,
+  stateHash,
+} from '../domain/oidc.js';
+import {
+  deviceFingerprint,
+  type SignInAttempt,
+  type SignInFailureReason,
+  type SignInResult,
+} from '../domain/sign-in-history.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  HttpProblemError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+  ValidationError,
+} from '../errors.js';
+import { logger } from '../observability.js';
+import type { AuditRecorder } from '../store/audit-recorder.js';
+import {
+  epochOf,
+  type IdentityStore,
+  publicUser,
+  type SessionRecord,
+  type UserRecord,
+} from '../store/identity-store.js';
+import type { OidcFlowRecord, OidcStore } from '../store/oidc-flows.js';
+import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
+
+/** Told when an account signs in from a device it has not used for 90 days (the identity service's notice). */
+export type NewDeviceNotice = (user: UserRecord, signIn: { ip: string; userAgent: string }) => Promise<void>;
+
+export interface OidcSignInDeps {
+  identity: IdentityStore;
+  oidc: OidcStore;
+  audit: AuditRecorder;
+  providers: OidcProviderSource;
+  secondFactors: SecondFactorVerifier;
+  /** The redirect URI registered at every provider: the console's base URL. */
+  redirectUri: string;
+  newDevice?: NewDeviceNotice;
+  now?: () => number;
+  /** The relying-party library; loaded at the first flow so functions that never run one do not pay for it. */
+  loadClient?: () => Promise<typeof OpenIdClient>;
+}
+
+/** What a callback sends back from the provider, with the flow token the start gave the client. */
+export interface OidcCallbackInput {
+  state: string;
+  code: string;
+  /** The `iss` authorization response parameter (RFC 9207), when the provider sends one. */
+  iss?: string;
+  flowToken: string;
+  mfaCode?: string;
+  recoveryCode?: string;
+}
+
+/** Seconds a client waits before retrying when a provider cannot be reached. */
+const PROVIDER_RETRY_SECONDS = 5;
+/** How long a request to a provider may take. */
+const PROVIDER_TIMEOUT_SECONDS = 10;
+/**
+ * How long a warm function keeps a provider's discovery document and client secret: a rotated secret or
+ * key set is picked up within this.
+ */
+const CONFIGURATION_TTL_MS = 15 * 60_000;
+/** Clock tolerance for the ID token's `exp`, `iat` and `nbf` (Lambda clocks are NTP-synchronised). */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+/**
+ * Sign-in through OpenID Connect providers (the authorization-code flow with PKCE, `state` and `nonce`),
+ * and linking a provider identity to a signed-in account. The issuer, audience, algorithm and lifetime of
+ * the ID token are checked against the configured provider, never taken from the token. An identity joins
+ * an existing account only through a link flow started by that account's signed-in owner, and only with
+ * an address the provider asserts is verified: registering someone's address at a provider first takes
+ * nothing over.
+ */
+export class OidcSignInService {
+  private readonly now: () => number;
+  private readonly loadClient: () => Promise<typeof OpenIdClient>;
+  private readonly configurations = new Map<
+    string,
+    { at: number; pending: Promise<OpenIdClient.Configuration> }
+  >();
+
+  constructor(private readonly deps: OidcSignInDeps) {
+    this.now = deps.now ?? Date.now;
+    this.loadClient = deps.loadClient ?? (() => import('openid-client'));
+  }
+
+  /** The platform providers people may sign in with (id and name: what a sign-in page shows). */
+  listProviders() {
+    return this.deps.providers.platformProviders().map(({ id, name }) => ({ id, name }));
+  }
+
+  /**
+   * Starts a flow: stores its hashes (single-use, 10 minutes) and answers the provider's authorization URL
+   * and the flow token the client must send back with the callback.
+   */
+  async start(
+    ref: OidcProviderRef,
+    intent: { kind: 'sign-in' } | { kind: 'link'; userId: string },
+    field: string,
+  ) {
+    const provider = await this.deps.providers.resolve(ref);
+    if (!provider) throw new ValidationError([{ path: field, message: 'No such identity provider' }]);
+    const [client, config] = await Promise.all([this.loadClient(), this.configuration(provider)]);
+    const secrets = newFlowSecrets();
+    const { codeVerifier, nonce } = flowDerivedSecrets(secrets);
+    const now = this.now();
+    const flow: OidcFlowRecord = {
+      stateHash: stateHash(secrets.state),
+      flowTokenHash: flowTokenHash(secrets.flowToken),
+      providerKey: providerKeyOf(ref),
+      intent: intent.kind satisfies OidcIntent,
+      ...(intent.kind === 'link' ? { userId: intent.userId } : {}),
+      redirectUri: this.deps.redirectUri,
+      createdAt: now,
+      expiresAt: now + OIDC_FLOW_TTL_SECONDS * 1000,
+    };
+    await this.deps.oidc.putFlow(flow);
+    const authorizationUrl = client.buildAuthorizationUrl(config, {
+      redirect_uri: flow.redirectUri,
+      scope: 'openid email profile',
+      response_type: 'code',
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state: secrets.state,
+      nonce,
+    });
+    return {
+      authorizationUrl: authorizationUrl.href,
+      flowToken: secrets.flowToken,
+      expiresAt: new Date(flow.expiresAt).toISOString(),
+      provider: { name: provider.name },
+    };
+  }
+
+  /**
+   * Finishes a flow: spends its state, exchanges the code and verifies the ID token, then signs in (a
+   * linked identity, or a new account from a verified address nobody has), or links (a link flow).
+   */
+  async callback(input: OidcCallbackInput, origin: RequestOrigin) {
+    const flow = await this.deps.oidc.consumeFlow(
+      stateHash(input.state),
+      flowTokenHash(input.flowToken),
+      this.now(),
+    );
+    if (!flow) {
+      await this.recordFailure(origin, undefined, 'sso-state-invalid', undefined);
+      throw new HttpProblemError(400, 'oidc-state-invalid', 'Bad Request', {
+        detail:
+          'This sign-in is unknown, was used already, has expired, or was started elsewhere: start it again.',
+        errors: [{ path: 'body.state', message: 'Unknown, used or expired' }],
+      });
+    }
+    const ref = providerRefOf(flow.providerKey);
+    const provider = await this.deps.providers.resolve(ref);
+    if (!provider)
+      throw new ConflictError('The identity provider is no longer configured.', 'oidc-provider-gone');
+    const linkingUser = flow.intent === 'link' ? await this.deps.identity.getUser(flow.userId!) : undefined;
+    const claims = await this.verify(provider, flow, input).catch(async (error: unknown) => {
+      if (error instanceof HttpProblemError && error.status === 401)
+        await this.recordFailure(origin, linkingUser, 'sso-token-rejected', flow.providerKey);
+      throw error;
+    });
+    if (flow.intent === 'link') {
+      if (!linkingUser) throw new UnauthorizedError();
+      return this.link(linkingUser, flow.providerKey, claims, origin);
+    }
+    return this.signIn(flow.providerKey, claims, input, origin);
+  }
+
+  /** The code exchanged and the ID token verified against the configured provider, or 401. */
+  private async verify(
+    provider: ResolvedOidcProvider,
+    flow: OidcFlowRecord,
+    input: OidcCallbackInput,
+  ): Promise<OidcIdentityClaims> {
+    const [client, config] = await Promise.all([this.loadClient(), this.configuration(provider)]);
+    const { codeVerifier, nonce } = flowDerivedSecrets({ state: input.state, flowToken: input.flowToken });
+    const callbackUrl = new URL(flow.redirectUri);
+    callbackUrl.search = '';
+    callbackUrl.searchParams.set('code', input.code);
+    callbackUrl.searchParams.set('state', input.state);
+    if (input.iss !== undefined) callbackUrl.searchParams.set('iss', input.iss);
+    let tokens: Awaited<ReturnType<typeof OpenIdClient.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(config, callbackUrl, {
+        pkceCodeVerifier: codeVerifier,
+        expectedState: input.state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      throw this.providerError(provider, error);
+    }
+    const payload = tokens.claims();
+    // openid-client compared these with the configured provider already; checked again here so a change
+    // of library defaults cannot let a token from elsewhere through.
+    const audience = payload?.aud === undefined ? [] : [payload.aud].flat();
+    if (!payload || payload.iss !== provider.issuer || !audience.includes(provider.clientId)) {
+      throw new UnauthorizedError(
+        'The identity provider returned a token for someone else.',
+        'oidc-token-rejected',
+      );
+    }
+    return identityClaimsOf(payload as Record<string, unknown>);
+  }
+
+  /** A sign-in flow's ending: a linked identity's account, or a new one. */
+  private async signIn(
+    providerKey: string,
+    claims: OidcIdentityClaims,
+    factor: { mfaCode?: string; recoveryCode?: string },
+    origin: RequestOrigin,
+  ) {
+    const { identity, oidc } = this.deps;
+    const linked = await oidc.getIdentity(providerKey, claims.sub);
+    if (linked) {
+      const user = await identity.getUser(linked.userId);
+      if (!user) throw new UnauthorizedError();
+      return this.startSession(user, providerKey, factor, origin);
+    }
+    const email = claims.email === undefined ? undefined : normaliseEmail(claims.email);
+    if (!email || !claims.emailVerified) {
+      await this.recordFailure(origin, undefined, 'sso-email-unverified', providerKey);
+      throw new ForbiddenError(
+        'The identity provider did not confirm that this e-mail address is verified, so no account is made ' +
+          'from it: verify it at the provider, or register with a password.',
+        'oidc-email-unverified',
+      );
+    }
+    const existingId = await identity.getUserIdByEmail(email);
+    if (existingId) {
+      const existing = await identity.getUser(existingId);
+      await this.recordFailure(origin, existing, 'sso-link-required', providerKey);
+      throw new ConflictError(
+        'An account with this e-mail address exists already. Sign in to it the way you usually do, then ' +
+          'link this identity provider from your account settings.',
+        'oidc-link-required',
+      );
+    }
+    const user: UserRecord = {
+      userId: newId('u'),
+      email,
+      name: claims.name ?? email.slice(0, email.indexOf('@')),
+      // A password nobody knows: the account signs in through its provider (or sets one by a reset
+      // mailed to the address), and a password sign-in costs the same hash as for anyone.
+      passwordHash: await hashPassword(newSecret()),
+      createdAt: new Date(this.now()).toISOString(),
+      mfaEnabled: false,
+      // The provider asserted the address verified: that is proof enough for a new account.
+      emailVerifiedAt: new Date(this.now()).toISOString(),
+    };
+    const created = await identity.createUser(user, email, [
+      oidc.identityPut({
+        providerKey,
+        subject: claims.sub,
+        userId: user.userId,
+        email,
+        linkedAt: user.createdAt,
+      }),
+      identity.signIns.devicePut(user.userId, deviceFingerprint(origin.userAgent, origin.ip)),
+    ]);
+    if (!created) {
+      // Another callback made the account (or claimed the address) meanwhile: nothing was written here.
+      throw new ConflictError('This account was created meanwhile; sign in again.', 'oidc-sign-in-raced');
+    }
+    return this.startSession(user, providerKey, factor, origin);
+  }
+
+  /** Links an identity to the signed-in user who started the flow. */
+  private async link(
+    user: UserRecord,
+    providerKey: string,
+    claims: OidcIdentityClaims,
+    origin: RequestOrigin,
+  ) {
+    const { oidc } = this.deps;
+    if (!claims.email || !claims.emailVerified) {
+      await this.recordFailure(origin, user, 'sso-email-unverified', providerKey);
+      throw new ForbiddenError(
+        'The identity provider did not confirm that its e-mail address is verified; it cannot be linked.',
+        'oidc-email-unverified',
+      );
+    }
+    const existing = await oidc.getIdentity(providerKey, claims.sub);
+    if (existing && existing.userId !== user.userId) {
+      throw new ConflictError(
+        'This identity is linked to another account already.',
+        'oidc-identity-linked-elsewhere',
+      );
+    }
+    if (!existing) {
+      const linked = await oidc.linkIdentity(
+        {
+          providerKey,
+          subject: claims.sub,
+          userId: user.userId,
+          email: normaliseEmail(claims.email),
+          linkedAt: new Date(this.now()).toISOString(),
+        },
+        this.deps.audit.platformPut(
+          this.event('auth.sso.linked', origin, user.userId, { provider: providerKey }),
+        ),
+      );
+      if (!linked)
+        throw new ConflictError('This identity was linked meanwhile.', 'oidc-identity-linked-elsewhere');
+    }
+    return { outcome: 'linked' as const, user: publicUser(user) };
+  }
+
+  /**
+   * A session for `user`, authenticated by the provider. An account with TOTP on still needs its code (or
+   * a recovery code): the provider is one factor, whoever controls the account there.
+   */
+  private async startSession(
+    user: UserRecord,
+    providerKey: string,
+    input: { mfaCode?: string; recoveryCode?: string },
+    origin: RequestOrigin,
+  ) {
+    const { identity, audit } = this.deps;
+    let method: AuthMethod = 'sso';
+    if (user.mfaEnabled) {
+      const factor: SecondFactor | undefined =
+        input.mfaCode !== undefined
+          ? { mfaCode: input.mfaCode }
+          : input.recoveryCode !== undefined
+            ? { recoveryCode: input.recoveryCode }
+            : undefined;
+      if (!factor) {
+        await identity.signIns.record(this.attempt(user, origin, 'sso', 'second-factor-required'));
+        throw new UnauthorizedError(
+          'Multi-factor authentication is on for this account: sign in through the provider again and send ' +
+            'mfaCode or recoveryCode with the callback.',
+          'mfa-required',
+        );
+      }
+      method = factor.mfaCode !== undefined ? 'sso+totp' : 'sso+recovery-code';
+      // Under the account-wide TOTP budgets (429 once spent), as at a password sign-in.
+      if (!(await this.deps.secondFactors.attempt(user, factor))) {
+        await identity.signIns.recordFailure(
+          audit.platformPut({
+            ...this.event('auth.sign-in.failed', origin, user.userId, {
+              reason: 'bad-second-factor',
+              method,
+            }),
+            resource: { type: 'user', id: user.userId },
+          }),
+          this.attempt(user, origin, method, 'failed', 'bad-second-factor'),
+        );
+        throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
+      }
+    }
+    const now = this.now();
+    const secret = newSecret();
+    const session: SessionRecord = {
+      sessionId: newId('s'),
+      userId: user.userId,
+      secretHash: hashSecret(secret),
+      createdAt: now,
+      lastSeenAt: now,
+      idleTimeoutSeconds: SESSION_IDLE_SECONDS,
+      absoluteExpiresAt: now + SESSION_ABSOLUTE_SECONDS * 1000,
+      ip: origin.ip,
+      userAgent: origin.userAgent.slice(0, 512),
+      authMethod: method,
+      // The provider is one factor: only a code shown here makes this an MFA session.
+      mfa: method !== 'sso',
+      ssoProvider: providerKey,
+    };
+    const created = await identity.createSession(
+      session,
+      { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled },
+      audit.platformPut({
+        action: 'auth.sign-in.succeeded',
+        actor: actorOf(origin, user.userId),
+        resource: { type: 'session', id: session.sessionId },
+        details: { method, mfa: session.mfa, provider: providerKey },
+      }),
+      identity.signIns.attemptPut({
+        ...this.attempt(user, origin, method, 'succeeded'),
+        sessionId: session.sessionId,
+      }),
+    );
+    if (!created) {
+      throw new UnauthorizedError(
+        'The sign-in settings of this account changed during sign-in; sign in again.',
+        'credentials-changed',
+      );
+    }
+    await this.noticeNewDevice(user, origin);
+    return {
+      outcome: 'signed-in' as const,
+      token: sessionToken(session.sessionId, secret),
+      expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
+      user: publicUser(user),
+    };
+  }
+
+  private async noticeNewDevice(user: UserRecord, origin: RequestOrigin): Promise<void> {
+    try {
+      const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
+      if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
+      await this.deps.newDevice?.(user, origin);
+    } catch (error) {
+      logger.error('new-device notice failed', { userId: user.userId, error });
+    }
+  }
+
+  /**
+   * A refused SSO attempt: a platform audit event, and an entry in the history of the account it concerns
+   * when one is known (the owner should see that someone tried).
+   */
+  private async recordFailure(
+    origin: RequestOrigin,
+    user: UserRecord | undefined,
+    reason: SignInFailureReason,
+    providerKey: string | undefined,
+  ) {
+    await this.deps.identity.signIns.recordFailure(
+      this.deps.audit.platformPut({
+        action: 'auth.sign-in.failed',
+        actor: actorOf(origin, user?.userId),
+        resource: { type: 'user', id: user?.userId ?? 'unknown' },
+        details: { reason, method: 'sso', ...(providerKey ? { provider: providerKey } : {}) },
+      }),
+      user && this.attempt(user, origin, 'sso', 'failed', reason),
+    );
+  }
+
+  private attempt(
+    user: UserRecord,
+    origin: RequestOrigin,
+    method: AuthMethod,
+    result: SignInResult,
+    reason?: SignInFailureReason,
+  ): SignInAttempt {
+    return {
+      userId: user.userId,
+      at: this.now(),
+      ip: origin.ip,
+      userAgent: origin.userAgent,
+      method,
+      result,
+      reason,
+    };
+  }
+
+  private event(
+    action: AuditEventInput['action'],
+    origin: RequestOrigin,
+    userId: string,
+    details: Record<string, unknown>,
+  ): AuditEventInput {
+    return { action, actor: actorOf(origin, userId), resource: { type: 'user', id: userId }, details };
+  }
+
+  /**
+   * The provider's configuration from its discovery document, fetched once per warm function. openid-client
+   * refuses a document whose `issuer` is not exactly the configured one; the client is pinned to the
+   * configured client id (the audience) and algorithm. Plain HTTP only for a loopback issuer.
+   */
+  private configuration(provider: ResolvedOidcProvider): Promise<OpenIdClient.Configuration> {
+    const cacheKey = JSON.stringify([providerKeyOf(provider.ref), provider.issuer, provider.clientId]);
+    const cached = this.configurations.get(cacheKey);
+    if (cached && this.now() - cached.at < CONFIGURATION_TTL_MS) return cached.pending;
+    {
+      const pending = (async () => {
+        const client = await this.loadClient();
+        const secret = await provider.clientSecret();
+        try {
+          return await client.discovery(
+            new URL(provider.issuer),
+            provider.clientId,
+            {
+              client_secret: secret,
+              id_token_signed_response_alg: provider.algorithm,
+              [client.clockTolerance]: CLOCK_TOLERANCE_SECONDS,
+            },
+            client.ClientSecretBasic(secret),
+            {
+              timeout: PROVIDER_TIMEOUT_SECONDS,
+              ...(isLoopbackIssuer(provider.issuer) ? { execute: [client.allowInsecureRequests] } : {}),
+            },
+          );
+        } catch (error) {
+          throw this.providerError(provider, error, true);
+        }
+      })();
+      this.configurations.set(cacheKey, { at: this.now(), pending });
+      // A failed discovery is not kept: the next flow tries again.
+      pending.catch(() => this.configurations.delete(cacheKey));
+      return pending;
+    }
+  }
+
+  /**
+   * 503 when the provider could not be reached (nothing changed; try again), 401 when it answered with
+   * something that does not verify. The library's message is logged, never returned.
+   */
+  private providerError(provider: ResolvedOidcProvider, error: unknown, discovery = false): Error {
+    if (error instanceof HttpProblemError) return error;
+    const unreachable = causes(error).some(
+      (e) =>
+        (e instanceof TypeError && /fetch failed/i.test(e.message)) ||
+        ['AbortError', 'TimeoutError'].includes((e as Error)?.name) ||
+        ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT'].includes(
+          (e as { code?: string })?.code ?? '',
+        ),
+    );
+    logger.warn('oidc provider error', {
+      provider: providerKeyOf(provider.ref),
+      unreachable,
+      discovery,
+      code: (error as { code?: string })?.code,
+      message: (error as Error)?.message,
+    });
+    if (unreachable || discovery) {
+      return new ServiceUnavailableError(
+        PROVIDER_RETRY_SECONDS,
+        'The identity provider could not be reached; nothing was changed. Try again.',
+        error,
+      );
+    }
+    return new UnauthorizedError(
+      'The identity provider’s answer did not verify (issuer, audience, signature, nonce or lifetime); no one was signed in.',
+      'oidc-token-rejected',
+    );
+  }
+}
+
+/** An error and its causes. */
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause)
+    chain.push(e);
+  return chain;
+}

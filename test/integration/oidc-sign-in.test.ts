@@ -1,0 +1,340 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
+import { startTestApi, type TestApi } from '../support/local-api.js';
+import {
+  type ProviderAccount,
+  startTestOidcProvider,
+  type TestOidcProvider,
+} from '../support/oidc-provider.js';
+
+let api: TestApi;
+let idp: TestOidcProvider;
+let accounts = 0;
+
+const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+
+beforeAll(async () => {
+  idp = await startTestOidcProvider({ redirectUri: TEST_CONSOLE_URL });
+  // Configured as local mode does it (STRONGROOM_OIDC_PROVIDERS): the client secret goes into Secrets
+  // Manager, and the functions get only its ARN.
+  const dir = await mkdtemp(path.join(tmpdir(), 'strongroom-oidc-'));
+  const file = path.join(dir, 'providers.json');
+  await writeFile(
+    file,
+    JSON.stringify([
+      {
+        id: 'test-idp',
+        name: 'Test IdP',
+        issuer: idp.issuer,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+      },
+    ]),
+  );
+  const env = await provisionLocalOidcProviders({
+    file,
+    endpoint: inject('awsEndpoint'),
+    region: TEST_REGION,
+    stage: TEST_STAGE,
+  });
+  await rm(dir, { recursive: true });
+  expect(env.OIDC_PROVIDERS).toMatch(/"clientSecretArn":"arn:aws:secretsmanager:/);
+  expect(env.OIDC_PROVIDERS).not.toContain(idp.clientSecret);
+  Object.assign(process.env, env);
+  api = await startTestApi();
+});
+afterAll(async () => {
+  delete process.env.OIDC_PROVIDERS;
+  await api?.close();
+  await idp?.close();
+});
+
+/** A fresh account at the provider with a verified address (unless told otherwise). */
+function providerAccount(overrides: Partial<ProviderAccount> = {}): ProviderAccount {
+  accounts++;
+  return {
+    sub: `sub-${accounts}-${Date.now()}`,
+    email: `sso-${accounts}-${Date.now()}@example.test`,
+    email_verified: true,
+    name: `SSO User ${accounts}`,
+    ...overrides,
+  };
+}
+
+/** Starts a flow (a sign-in, or with `token` a link), signs in at the provider, answers the callback's parts. */
+async function throughProvider(account: ProviderAccount, token?: string) {
+  const start = await api.request('POST', token ? '/v1/me/oidc/link' : '/v1/auth/oidc/start', {
+    body: { provider: 'test-idp' },
+    token,
+  });
+  expect(start.status, start.text).toBe(200);
+  idp.signInAs(account);
+  const back = await idp.authorize(start.body.authorizationUrl);
+  return {
+    state: back.searchParams.get('state')!,
+    code: back.searchParams.get('code')!,
+    iss: back.searchParams.get('iss') ?? undefined,
+    flowToken: start.body.flowToken as string,
+    authorizationUrl: new URL(start.body.authorizationUrl),
+  };
+}
+
+const finish = (body: Record<string, unknown>, sourceIp?: string) =>
+  api.request('POST', '/v1/auth/oidc/callback', { body, sourceIp });
+
+/** The parts of a callback, without the test-only authorization URL. */
+const callbackOf = ({ authorizationUrl: _, ...parts }: Awaited<ReturnType<typeof throughProvider>>) => parts;
+
+describe('OIDC sign-in with a platform provider', () => {
+  it('lists the platform providers without their secrets', async () => {
+    // Act
+    const res = await api.request('GET', '/v1/auth/oidc/providers');
+
+    // Assess: names only
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ items: [{ id: 'test-idp', name: 'Test IdP' }] });
+    expect(res.text).not.toContain(idp.clientSecret);
+  });
+
+  it('asks for the code with PKCE (S256), state and nonce, and makes a verified account with an sso session', async () => {
+    // Prepare: someone new, with a verified address at the provider
+    const account = providerAccount();
+
+    // Act
+    const parts = await throughProvider(account);
+    const res = await finish(callbackOf(parts));
+
+    // Assess: the authorization request, then the session and the account it signed in to
+    const query = parts.authorizationUrl.searchParams;
+    expect(query.get('code_challenge_method')).toBe('S256');
+    expect(query.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(query.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(query.get('state')).toBe(parts.state);
+    expect(query.get('redirect_uri')).toBe(TEST_CONSOLE_URL);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.outcome).toBe('signed-in');
+    expect(res.body.user).toMatchObject({ email: account.email, emailVerified: true, name: account.name });
+    const sessions = await api.request('GET', '/v1/me/sessions', { token: res.body.token });
+    expect(sessions.status).toBe(200);
+    expect(sessions.body.items).toEqual([
+      expect.objectContaining({ authMethod: 'sso', mfa: false, current: true }),
+    ]);
+    const history = await api.request('GET', '/v1/me/sign-ins', { token: res.body.token });
+    expect(history.body.items).toEqual([expect.objectContaining({ method: 'sso', result: 'succeeded' })]);
+
+    // Act: the same identity signs in again
+    const again = await finish(callbackOf(await throughProvider(account)));
+
+    // Assess: the same account
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.user.userId).toBe(res.body.user.userId);
+  });
+
+  it('refuses a replayed state, and a state finished with another client’s flow token', async () => {
+    // Prepare: a flow finished once
+    const account = providerAccount();
+    const parts = callbackOf(await throughProvider(account));
+    const first = await finish(parts);
+    expect(first.status, first.text).toBe(200);
+
+    // Act: the same callback again
+    const replay = await finish(parts);
+
+    // Assess
+    expect(replay.status).toBe(400);
+    expect(problemType(replay)).toBe('oidc-state-invalid');
+    expect(replay.body.errors).toEqual([expect.objectContaining({ path: 'body.state' })]);
+
+    // Prepare: a fresh flow, and someone else's flow token
+    const fresh = callbackOf(await throughProvider(account));
+    const foreign = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'test-idp' } });
+
+    // Act
+    const stolen = await finish({ ...fresh, flowToken: foreign.body.flowToken });
+    const own = await finish(fresh);
+
+    // Assess: the wrong token neither worked nor spent the flow
+    expect(stolen.status).toBe(400);
+    expect(problemType(stolen)).toBe('oidc-state-invalid');
+    expect(own.status, own.text).toBe(200);
+  });
+
+  const tampered: [string, (p: Record<string, unknown>) => Record<string, unknown>][] = [
+    ['wrong audience', (p) => ({ ...p, aud: 'some-other-client' })],
+    ['wrong issuer', (p) => ({ ...p, iss: 'https://evil.example.test' })],
+    ['missing nonce', ({ nonce: _, ...p }) => p],
+    ['incorrect nonce', (p) => ({ ...p, nonce: 'not-the-nonce-of-this-flow' })],
+    [
+      'expired token',
+      (p) => ({ ...p, iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 }),
+    ],
+  ];
+  it.each(tampered)('refuses an ID token with %s, and signs no one in', async (_name, change) => {
+    // Prepare: the provider mis-issues (signed with its real key)
+    const account = providerAccount();
+    idp.tamper((payload) => ({ payload: change(payload) }));
+
+    // Act
+    const parts = callbackOf(await throughProvider(account));
+    const res = await finish(parts);
+    idp.tamper(undefined);
+
+    // Assess: 401, and the identity has no account (a correct sign-in later makes a new one)
+    expect(res.status, res.text).toBe(401);
+    expect(problemType(res)).toBe('oidc-token-rejected');
+    expect(res.body.token).toBeUndefined();
+  });
+
+  it('refuses a token signed with another algorithm than the pinned one (HS256 with the client secret)', async () => {
+    // Prepare
+    const account = providerAccount();
+    idp.tamper((payload) => ({ payload, header: { alg: 'HS256' }, hmacSecret: idp.clientSecret }));
+
+    // Act
+    const res = await finish(callbackOf(await throughProvider(account)));
+    idp.tamper(undefined);
+
+    // Assess
+    expect(res.status, res.text).toBe(401);
+    expect(problemType(res)).toBe('oidc-token-rejected');
+  });
+
+  it.each([
+    ['false', false],
+    ['the string "true"', 'true'],
+    ['absent', undefined],
+  ])('makes no account from an address whose email_verified is %s', async (_name, verified) => {
+    // Prepare
+    const account = providerAccount({ email_verified: verified });
+
+    // Act
+    const res = await finish(callbackOf(await throughProvider(account)));
+
+    // Assess: refused, and the address is still free to register
+    expect(res.status, res.text).toBe(403);
+    expect(problemType(res)).toBe('oidc-email-unverified');
+    const register = await api.request('POST', '/v1/auth/register', {
+      body: { email: account.email, password: 'a-long-enough-password', name: 'Owner' },
+    });
+    const login = await api.request('POST', '/v1/auth/login', {
+      body: { email: account.email, password: 'a-long-enough-password' },
+    });
+    expect(register.status).toBe(202);
+    expect(login.status, login.text).toBe(200);
+  });
+});
+
+describe('linking a provider identity to an existing account', () => {
+  let owner: TestUser;
+  beforeAll(async () => {
+    owner = await signUp(api, 'link-owner');
+  });
+
+  it('refuses to sign in to an existing account through a provider identity with its address (no takeover)', async () => {
+    // Prepare: an attacker registered the owner's address at the provider, verified or not
+    const attacker = providerAccount({ email: owner.email, email_verified: true });
+
+    // Act
+    const res = await finish(callbackOf(await throughProvider(attacker)));
+
+    // Assess: 409, no session, and the owner sees the attempt
+    expect(res.status, res.text).toBe(409);
+    expect(problemType(res)).toBe('oidc-link-required');
+    expect(res.body.token).toBeUndefined();
+    const history = await api.request('GET', '/v1/me/sign-ins', { token: owner.token });
+    expect(history.body.items[0]).toMatchObject({
+      method: 'sso',
+      result: 'failed',
+      reason: 'sso-link-required',
+    });
+    const sessions = await api.request('GET', '/v1/me/sessions', { token: owner.token });
+    expect(sessions.body.items).toHaveLength(1);
+  });
+
+  it('links with proof (the owner signed in starts the link), then signs the owner in through the provider', async () => {
+    // Prepare: the owner's own account at the provider, under another address
+    const own = providerAccount();
+
+    // Act: link, from the owner's session
+    const linked = await finish(callbackOf(await throughProvider(own, owner.token)));
+
+    // Assess
+    expect(linked.status, linked.text).toBe(200);
+    expect(linked.body).toMatchObject({ outcome: 'linked', user: { userId: owner.userId } });
+    expect(linked.body.token).toBeUndefined();
+
+    // Act: sign in through the provider
+    const signedIn = await finish(callbackOf(await throughProvider(own)));
+
+    // Assess: the owner's account, with an sso session
+    expect(signedIn.status, signedIn.text).toBe(200);
+    expect(signedIn.body.user.userId).toBe(owner.userId);
+  });
+
+  it('refuses to link an identity with an unverified address, and one linked to someone else', async () => {
+    // Prepare
+    const unverified = providerAccount({ email_verified: false });
+    const taken = providerAccount();
+    const first = await finish(callbackOf(await throughProvider(taken)));
+    expect(first.status).toBe(200);
+
+    // Act
+    const refusedUnverified = await finish(callbackOf(await throughProvider(unverified, owner.token)));
+    const refusedTaken = await finish(callbackOf(await throughProvider(taken, owner.token)));
+
+    // Assess
+    expect(refusedUnverified.status).toBe(403);
+    expect(problemType(refusedUnverified)).toBe('oidc-email-unverified');
+    expect(refusedTaken.status).toBe(409);
+    expect(problemType(refusedTaken)).toBe('oidc-identity-linked-elsewhere');
+  });
+
+  it('asks an account with TOTP on for its code, and makes an MFA session with it', async () => {
+    // Prepare: an account with MFA and a linked identity
+    const user = await signUp(api, 'link-mfa');
+    const mfa = await enableMfa(api, user);
+    const own = providerAccount();
+    expect((await finish(callbackOf(await throughProvider(own, user.token)))).status).toBe(200);
+
+    // Act: without the code, then with it
+    const withoutCode = await finish(callbackOf(await throughProvider(own)));
+    const code = totpCodeAt(mfa.secret, mfa.confirmedAt + 30_000);
+    const withCode = await finish({ ...callbackOf(await throughProvider(own)), mfaCode: code });
+
+    // Assess
+    expect(withoutCode.status).toBe(401);
+    expect(problemType(withoutCode)).toBe('mfa-required');
+    expect(withCode.status, withCode.text).toBe(200);
+    const sessions = await api.request('GET', '/v1/me/sessions', { token: withCode.body.token });
+    expect(sessions.body.items.find((s: { current: boolean }) => s.current)).toMatchObject({
+      authMethod: 'sso+totp',
+      mfa: true,
+    });
+  });
+
+  it('starts a link only from a session, and names a bad provider field', async () => {
+    // Act
+    const anonymous = await api.request('POST', '/v1/me/oidc/link', { body: { provider: 'test-idp' } });
+    const unknown = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'nope' } });
+    const malformed = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'Not Valid!' } });
+    const badCallback = await finish({ state: 'x', code: 'y', flowToken: 'z' });
+
+    // Assess
+    expect(anonymous.status).toBe(401);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors).toEqual([expect.objectContaining({ path: 'body.provider' })]);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.errors).toEqual([expect.objectContaining({ path: 'body.provider' })]);
+    expect(badCallback.status).toBe(400);
+    expect(badCallback.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      'body.flowToken',
+      'body.state',
+    ]);
+  });
+});

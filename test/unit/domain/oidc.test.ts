@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { isMultiFactor } from '../../../shared/domain/authentication.js';
+import {
+  emailDomainOf,
+  flowDerivedSecrets,
+  flowTokenHash,
+  identityClaimsOf,
+  issuerProblem,
+  newFlowSecrets,
+  parsePlatformProviders,
+  providerKeyOf,
+  providerRefOf,
+  stateHash,
+} from '../../../shared/domain/oidc.js';
+
+const provider = {
+  id: 'google',
+  name: 'Google',
+  issuer: 'https://accounts.google.com',
+  clientId: 'client',
+  clientSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:google-AbCdEf',
+};
+
+describe('OIDC providers and flows', () => {
+  it('parses the platform providers, and names the first problem of a bad one', () => {
+    // Assess: a good list, and none configured
+    expect(parsePlatformProviders(JSON.stringify([provider]))).toEqual([provider]);
+    expect(parsePlatformProviders(undefined)).toEqual([]);
+    // Assess: each problem by name
+    const bad: [Record<string, unknown>[], RegExp][] = [
+      [[{ ...provider, clientSecretArn: undefined }], /clientSecretArn is required/],
+      [[{ ...provider, id: 'Google!' }], /id "Google!" is not valid/],
+      [[provider, provider], /appears twice/],
+      [[{ ...provider, issuer: 'http://idp.example.com' }], /issuer: An issuer must be an https URL/],
+      [[{ ...provider, issuer: 'https://idp.example.com/?x=1' }], /no query or fragment/],
+      [[{ ...provider, algorithm: 'HS256' }], /algorithm must be one of/],
+      [[{ ...provider, algorithm: 'none' }], /algorithm must be one of/],
+    ];
+    for (const [list, problem] of bad)
+      expect(() => parsePlatformProviders(JSON.stringify(list))).toThrow(problem);
+    expect(() => parsePlatformProviders('{}')).toThrow(/not a JSON array/);
+  });
+
+  it('allows plain HTTP issuers on loopback only', () => {
+    expect(issuerProblem('http://127.0.0.1:4000')).toBeUndefined();
+    expect(issuerProblem('http://localhost:4000/realms/x')).toBeUndefined();
+    expect(issuerProblem('http://127.0.0.1.example.com')).toBe('An issuer must be an https URL');
+    expect(issuerProblem('not a url')).toBe('Not a URL');
+  });
+
+  it('round-trips provider keys', () => {
+    expect(providerKeyOf({ kind: 'platform', id: 'google' })).toBe('platform:google');
+    expect(providerKeyOf({ kind: 'tenant', tenantId: 't_1' })).toBe('tenant:t_1');
+    expect(providerRefOf('tenant:t_1')).toEqual({ kind: 'tenant', tenantId: 't_1' });
+    expect(providerRefOf('platform:google')).toEqual({ kind: 'platform', id: 'google' });
+    expect(() => providerRefOf('other:x')).toThrow();
+  });
+
+  it('derives the PKCE verifier and nonce from both flow secrets, and stores neither secret', () => {
+    // Prepare
+    const a = newFlowSecrets();
+    const b = newFlowSecrets();
+
+    // Act
+    const derived = flowDerivedSecrets(a);
+
+    // Assess: a valid PKCE verifier (43 characters of the unreserved set), different per flow and per
+    // token, and hashes that are neither secret
+    expect(derived.codeVerifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(derived.nonce).not.toBe(derived.codeVerifier);
+    expect(flowDerivedSecrets({ state: a.state, flowToken: b.flowToken })).not.toEqual(derived);
+    expect(flowDerivedSecrets(a)).toEqual(derived);
+    expect([stateHash(a.state), flowTokenHash(a.flowToken)]).not.toContain(a.state);
+    expect(stateHash(a.state)).not.toBe(flowTokenHash(a.state));
+  });
+
+  it('counts an email as verified only when email_verified is the boolean true', () => {
+    expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: true }).emailVerified).toBe(true);
+    for (const value of ['true', 1, undefined, null, false])
+      expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: value }).emailVerified).toBe(false);
+    expect(identityClaimsOf({ sub: 's', name: '  ' }).name).toBeUndefined();
+    expect(emailDomainOf('Ann@Example.COM')).toBe('example.com');
+  });
+
+  it('never counts a provider alone as a second factor', () => {
+    expect(isMultiFactor('sso')).toBe(false);
+    expect(isMultiFactor('sso+totp')).toBe(true);
+    expect(isMultiFactor('password')).toBe(false);
+  });
+});
