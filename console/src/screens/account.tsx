@@ -6,8 +6,9 @@ import { useTitle } from '../components/hooks';
 import { QrCode } from '../components/qr-code';
 import { CopyButton, DownloadButton, SecretValue } from '../components/secrets';
 import { Notice, Section } from '../components/status';
+import { PasskeysSection } from './passkeys';
 
-/** Password and two-step verification (TOTP) of the signed-in user. */
+/** Password, two-step verification (TOTP) and passkeys of the signed-in user. */
 export function AccountScreen() {
   useTitle('Account');
   const { me } = useSession();
@@ -18,6 +19,7 @@ export function AccountScreen() {
         Signed in as <strong>{me.user.name}</strong> ({me.user.email}).
       </p>
       <MfaSection />
+      <PasskeysSection />
       <PasswordSection />
     </>
   );

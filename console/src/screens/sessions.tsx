@@ -8,6 +8,7 @@ const METHOD: Record<string, string> = {
   password: 'Password',
   'password+totp': 'Password and authenticator code',
   'password+recovery-code': 'Password and recovery code',
+  passkey: 'Passkey',
 };
 
 const RESULT: Record<string, string> = {
@@ -64,7 +65,8 @@ function SignInHistory() {
                       <span class={`badge ${BADGE[attempt.result] ?? 'warn'}`}>
                         {RESULT[attempt.result] ?? attempt.result}
                       </span>
-                      {attempt.reason && ` (${REASON[attempt.reason] ?? attempt.reason})`}
+                      {attempt.reason &&
+                        ` (${attempt.method === 'passkey' && attempt.reason === 'bad-credentials' ? 'passkey not accepted' : (REASON[attempt.reason] ?? attempt.reason)})`}
                     </td>
                     <td class="mono">{attempt.ip}</td>
                     <td class="wrap">{attempt.userAgent}</td>

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiProblem } from '../api/client';
+import { passkeysAvailable, signInWithPasskey } from '../app/passkeys';
 import { href } from '../app/router';
 import { signIn } from '../app/session';
 import { Field, Form, raw, text } from '../components/form';
@@ -48,6 +49,20 @@ export function SignInScreen({ onSignedIn, email }: { onSignedIn: () => Promise<
           />
           <Field name="password" label="Password" type="password" autoComplete="current-password" required />
         </Form>
+        {passkeysAvailable() && (
+          <Form
+            label="Sign in with a passkey"
+            submitLabel="Sign in with a passkey"
+            busyLabel="Waiting for your passkey…"
+            class="form passkey"
+            onSubmit={async () => {
+              await signInWithPasskey();
+              await onSignedIn();
+            }}
+          >
+            {null}
+          </Form>
+        )}
         <p>
           No account yet? <a href={href('/sign-up')}>Create one</a>
         </p>

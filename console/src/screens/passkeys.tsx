@@ -1,0 +1,172 @@
+import { useState } from 'preact/hooks';
+import { api, ok, type Schemas } from '../api/client';
+import { addPasskey, passkeysAvailable } from '../app/passkeys';
+import { Field, Form, raw, text } from '../components/form';
+import { useLoad } from '../components/hooks';
+import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+
+type Passkey = Schemas['Passkey'];
+
+const othersEnded = (n: number) =>
+  n === 0 ? 'No other session was' : n === 1 ? '1 other session was' : `${n} other sessions were`;
+
+/** The account's passkeys: add one on this device, rename or remove any. */
+export function PasskeysSection() {
+  const list = useLoad(async () => ok(await api.GET('/v1/me/passkeys')).items, []);
+  const [notice, setNotice] = useState<string>();
+  const available = passkeysAvailable();
+
+  return (
+    <Section title="Passkeys" id="passkeys">
+      <p>
+        A passkey signs you in without your password, with your device’s screen lock or security key (it
+        counts as two-step verification). Adding or removing one asks for your password and signs out your
+        other sessions.
+      </p>
+      {notice && <Notice>{notice}</Notice>}
+      <ProblemAlert problem={list.problem} />
+      {list.loading && !list.data ? (
+        <Loading />
+      ) : list.data && list.data.length > 0 ? (
+        <TableRegion label="Your passkeys">
+          <table>
+            <caption class="visually-hidden">Your passkeys</caption>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Added</th>
+                <th scope="col">Last used</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.map((passkey) => (
+                <PasskeyRow
+                  key={passkey.passkeyId}
+                  passkey={passkey}
+                  onChanged={async (message) => {
+                    setNotice(message);
+                    await list.reload();
+                  }}
+                />
+              ))}
+            </tbody>
+          </table>
+        </TableRegion>
+      ) : (
+        <p>No passkeys yet.</p>
+      )}
+      {available ? (
+        <details>
+          <summary>Add a passkey</summary>
+          <Form
+            label="Add a passkey"
+            submitLabel="Create passkey"
+            busyLabel="Waiting for your device…"
+            resetOnSuccess
+            onSubmit={async (values) => {
+              const name = text(values, 'name') ?? '';
+              const revoked = await addPasskey(name, raw(values, 'currentPassword'));
+              setNotice(`Passkey “${name}” added. ${othersEnded(revoked)} signed out.`);
+              await list.reload();
+            }}
+          >
+            <Field
+              name="name"
+              label="Passkey name"
+              hint="To tell your passkeys apart, e.g. “Work laptop”."
+              maxLength={64}
+              required
+            />
+            <Field
+              name="currentPassword"
+              label="Current password"
+              type="password"
+              autoComplete="current-password"
+              required
+            />
+          </Form>
+        </details>
+      ) : (
+        <Notice tone="info">
+          This browser cannot create passkeys here (passkeys need a browser with WebAuthn, on a site address
+          rather than an IP address).
+        </Notice>
+      )}
+    </Section>
+  );
+}
+
+function PasskeyRow({
+  passkey,
+  onChanged,
+}: {
+  passkey: Passkey;
+  onChanged: (message: string) => Promise<void>;
+}) {
+  return (
+    <tr>
+      <td>{passkey.name}</td>
+      <td>
+        <When iso={passkey.createdAt} />
+      </td>
+      <td>{passkey.lastUsedAt ? <When iso={passkey.lastUsedAt} /> : 'never'}</td>
+      <td>{passkey.deviceType === 'multiDevice' ? 'Synced' : 'This device only'}</td>
+      <td>
+        <details>
+          <summary>
+            Rename<span class="visually-hidden"> {passkey.name}</span>
+          </summary>
+          <Form
+            label={`Rename ${passkey.name}`}
+            submitLabel="Save name"
+            busyLabel="Saving…"
+            onSubmit={async (values) => {
+              const name = text(values, 'name') ?? '';
+              ok(
+                await api.PATCH('/v1/me/passkeys/{passkeyId}', {
+                  params: { path: { passkeyId: passkey.passkeyId } },
+                  body: { name },
+                }),
+              );
+              await onChanged(`Passkey renamed to “${name}”.`);
+            }}
+          >
+            <Field name="name" label="New name" defaultValue={passkey.name} maxLength={64} required />
+          </Form>
+        </details>
+        <details>
+          <summary>
+            Remove<span class="visually-hidden"> {passkey.name}</span>
+          </summary>
+          <Form
+            label={`Remove ${passkey.name}`}
+            submitLabel="Remove passkey"
+            busyLabel="Removing…"
+            danger
+            onSubmit={async (values) => {
+              const result = ok(
+                await api.DELETE('/v1/me/passkeys/{passkeyId}', {
+                  params: { path: { passkeyId: passkey.passkeyId } },
+                  body: { currentPassword: raw(values, 'currentPassword') },
+                }),
+              );
+              await onChanged(
+                `Passkey “${passkey.name}” removed. ${othersEnded(result.revokedSessions)} signed out.`,
+              );
+            }}
+          >
+            <Field
+              name="currentPassword"
+              label="Current password"
+              type="password"
+              autoComplete="current-password"
+              required
+            />
+          </Form>
+        </details>
+      </td>
+    </tr>
+  );
+}

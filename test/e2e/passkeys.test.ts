@@ -1,0 +1,203 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import path from 'node:path';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
+import { freePort } from '../../infra/local/moto.js';
+import { PROJECT_ROOT } from '../../infra/local/system.js';
+import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
+
+/**
+ * Passkeys in the console, in Debian's Chromium against `npm run local`, with a virtual WebAuthn
+ * authenticator (a platform authenticator with resident keys and user verification) attached through the
+ * DevTools protocol: a user adds a passkey under Account, renames it, signs out, signs in with it and no
+ * password, then removes it, after which it no longer signs in. The console is opened on
+ * `http://localhost:<port>` (the URL local mode prints for passkeys): browsers refuse WebAuthn on an IP.
+ */
+const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+const POLL = { timeout: 15_000 };
+
+let local: ChildProcessWithoutNullStreams;
+let out = '';
+let passkeyConsoleUrl: string;
+let inboxApi: string;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let cdp: CDPSession;
+let authenticatorId: string;
+let log: string[];
+
+const user = {
+  name: 'Passkey Person',
+  email: `passkey-${Date.now()}@example.test`,
+  password: 'a long passkey test passphrase',
+};
+
+beforeAll(async () => {
+  const apiPort = await freePort();
+  local = spawn(TSX, ['infra/local/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      STRONGROOM_PORT: String(apiPort),
+      STRONGROOM_MOTO_PORT: String(await freePort()),
+      STRONGROOM_SMTP_PORT: String(await freePort()),
+      STRONGROOM_INBOX_PORT: String(await freePort()),
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    },
+  });
+  local.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  local.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const deadline = Date.now() + 150_000;
+  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
+    if (Date.now() > deadline) throw new Error(`npm run local did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  passkeyConsoleUrl = /(http:\/\/localhost:\d+\/console\/)\s+\(for passkeys/.exec(out)?.[1] ?? '';
+  inboxApi = new URL('/api', /Mail inbox\s+(\S+)/.exec(out)?.[1] ?? '').href;
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  log = recordConsole(context);
+  page = await context.newPage();
+  cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  ({ authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  }));
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (local && local.exitCode === null) {
+    local.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 2000));
+    if (local.exitCode === null) local.kill('SIGKILL');
+  }
+});
+
+async function checkScreen(name: string) {
+  await screenshot(page, `passkeys-${name}`);
+  expect(await axeViolations(page), name).toEqual([]);
+}
+
+async function credentials() {
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  return credentials;
+}
+
+/** The current session, as the console's own fetch sees it (same origin, with the cookie). */
+async function currentSession(): Promise<{ authMethod: string; mfa: boolean } | undefined> {
+  const sessions = await page.evaluate<{ items: { current: boolean; authMethod: string; mfa: boolean }[] }>(
+    `fetch('/v1/me/sessions', { credentials: 'same-origin' }).then((r) => r.json())`,
+  );
+  return sessions.items.find((s) => s.current);
+}
+
+async function signOut() {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+}
+
+describe('passkeys in the console', () => {
+  it('local mode prints the localhost console URL for passkeys', () => {
+    expect(passkeyConsoleUrl).toMatch(/^http:\/\/localhost:\d+\/console\/$/);
+  });
+
+  it('signs up, verifies the address and signs in with the password', async () => {
+    await page.goto(`${passkeyConsoleUrl}#/sign-up`);
+    await page.getByLabel('Name').fill(user.name);
+    await page.getByLabel('E-mail').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Account requested' }).waitFor();
+    const mail = await takeMail(inboxApi, user.email, /^Verify your e-mail/);
+    await page.goto(`${passkeyConsoleUrl}#/verify-email/${linkIn(mail, '/verify-email').token}`);
+    await page.getByRole('link', { name: 'Continue to the console' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('E-mail').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    expect(await currentSession()).toMatchObject({ authMethod: 'password', mfa: false });
+  });
+
+  it('adds a passkey under Account with the current password: the authenticator holds a resident key', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
+    await page.getByText('No passkeys yet.').waitFor();
+    await page.getByText('Add a passkey', { exact: true }).click();
+    const form = page.getByRole('form', { name: 'Add a passkey' });
+    await form.getByLabel('Passkey name').fill('Laptop');
+    await form.getByLabel('Current password').fill(user.password);
+    await checkScreen('01-add');
+    await form.getByRole('button', { name: 'Create passkey' }).click();
+    await page.getByText('Passkey “Laptop” added.').waitFor(POLL);
+    const table = page.getByRole('table', { name: 'Your passkeys' });
+    await table.getByRole('cell', { name: 'Laptop' }).waitFor();
+    const held = await credentials();
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
+    await checkScreen('02-listed');
+  });
+
+  it('renames it', async () => {
+    await page.getByText('Rename Laptop').click();
+    const form = page.getByRole('form', { name: 'Rename Laptop' });
+    await form.getByLabel('New name').fill('Work laptop');
+    await form.getByRole('button', { name: 'Save name' }).click();
+    await page.getByText('Passkey renamed to “Work laptop”.').waitFor();
+    await page
+      .getByRole('table', { name: 'Your passkeys' })
+      .getByRole('cell', { name: 'Work laptop' })
+      .waitFor();
+  });
+
+  it('signs in with the passkey and no password: an MFA session, method passkey', async () => {
+    await signOut();
+    await checkScreen('03-sign-in');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
+    expect(await currentSession()).toMatchObject({ authMethod: 'passkey', mfa: true });
+    const held = await credentials();
+    expect(held[0]!.signCount).toBeGreaterThan(0);
+    // The sign-in history shows it.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
+    await page
+      .getByRole('table', { name: 'Sign-in attempts' })
+      .getByRole('cell', { name: 'Passkey' })
+      .first()
+      .waitFor();
+  });
+
+  it('removes it with the password, after which it no longer signs in', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await page.getByText('Remove Work laptop').click();
+    const form = page.getByRole('form', { name: 'Remove Work laptop' });
+    await form.getByLabel('Current password').fill(user.password);
+    await form.getByRole('button', { name: 'Remove passkey' }).click();
+    await page.getByText('Passkey “Work laptop” removed.').waitFor();
+    await page.getByText('No passkeys yet.').waitFor();
+
+    await signOut();
+    // The authenticator still holds the key; the account no longer accepts it.
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/passkey was not accepted/)
+      .waitFor(POLL);
+    expect(await page.getByRole('heading', { name: 'Sign in' }).count()).toBe(1);
+  });
+
+  it('left no error, CSP violation or secret in the browser console', () => {
+    const problems = log.filter((line) => /pageerror|Content Security Policy|Refused/i.test(line));
+    expect(problems).toEqual([]);
+    expect(log.join('\n')).not.toContain(user.password);
+  });
+});
