@@ -8,6 +8,7 @@ import * as routes from '../../shared/schemas/storage.js';
 import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
+import { storageProbes } from '../../shared/store/storage-probe.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
@@ -63,6 +64,9 @@ const service = new StorageService({
   verifier: new ExternalRootVerifier(sts),
   pathOwners: new StoragePathOwners(platform, runtime.require('identityTable')),
   members,
+  probes: storageProbes,
+  // An endpoint of its own is the local emulator, which enforces no IAM (the self-test says so).
+  enforcesIam: runtime.optional('endpoint') === undefined,
 });
 
 /**
@@ -121,6 +125,10 @@ export const handler = createApiHandler({
     implement(routes.loadIcebergStorageCredentials, async (req) => ({
       status: 200,
       body: await service.icebergCredentials(tenantCaller(req), req.params.locationId, req.query),
+    })),
+    implement(routes.validateStorageLocation, async (req) => ({
+      status: 200,
+      body: await service.validateLocation(tenantCaller(req), req.params.locationId),
     })),
     implement(routes.revokeStorageCredentials, async (req) => ({
       status: 200,

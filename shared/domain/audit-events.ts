@@ -31,6 +31,7 @@ export const AUDIT_ACTIONS = [
   'api-key.revoked',
   'storage-location.registered',
   'storage-location.removed',
+  'storage-location.validated',
   'instance.created',
   'storage-credentials.vended',
   'storage-credentials.withheld',

@@ -7,6 +7,7 @@ import {
   MIN_CREDENTIAL_SECONDS,
   STORAGE_ACCESS,
 } from '../domain/storage-policy.js';
+import { STORAGE_VALIDATION_CHECKS, VALIDATION_STATUSES } from '../domain/storage-validation.js';
 import { defineRoute } from '../http/route.js';
 import { PageQuery, TenantParams, UserId } from './common.js';
 
@@ -403,6 +404,41 @@ export const loadIcebergStorageCredentials = defineRoute({
   },
 });
 
+export const StorageValidation = z
+  .object({
+    locationId: LocationId,
+    result: z
+      .enum(['passed', 'failed', 'incomplete'])
+      .describe('failed: some check failed; incomplete: none failed, but some could not be judged or run'),
+    checks: z.array(
+      z.object({
+        name: z.enum(STORAGE_VALIDATION_CHECKS),
+        status: z.enum(VALIDATION_STATUSES),
+        detail: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'StorageValidation' });
+
+export const validateStorageLocation = defineRoute({
+  id: 'validateStorageLocation',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/storage-locations/{locationId}/validate',
+  area: 'storage',
+  summary:
+    "A location's scope self-test: vends read and write credentials and reports named checks (read and write inside the prefix, writes outside it and in a sibling prefix refused, the KMS key); what the local emulator cannot judge is reported as not-judged",
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'storage-locations:manage' },
+  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
+  rateLimits: [{ name: 'storage-location-validate', per: 'tenant', limit: 30, windowSeconds: 3600 }],
+  response: {
+    status: 200,
+    description:
+      'The checks and their outcome (a failed check is a 200 with result "failed"); the probe objects written inside the prefix are removed',
+    schema: StorageValidation,
+  },
+});
+
 export const storageRoutes = [
   listInstances,
   createInstance,
@@ -414,4 +450,5 @@ export const storageRoutes = [
   revokeStorageCredentials,
   laminStorageCredentials,
   loadIcebergStorageCredentials,
+  validateStorageLocation,
 ];

@@ -60,6 +60,8 @@ Commands:
   storage register --tenant T --root s3://bucket/prefix --role-arn ARN [--region R]
                    [--kms-key-arn ARN [--previous-kms-key-arn ARN …]]
                                                  An external root reached through your role (verified first).
+  storage validate --tenant T --location L [--json]
+                                                 The location's scope self-test (exit 1 when a check fails).
   credentials --tenant T --location L --access read|write [--duration SECONDS]
         Prints credential_process JSON (Version 1) for a location id or an s3:// path.
   profile --tenant T --location L --access read|write [--duration SECONDS] [--name PROFILE]
@@ -275,7 +277,7 @@ async function tenants(io: CliIo, args: string[]) {
   else table(io, me.memberships, ['tenantId', 'role']);
 }
 
-async function storage(io: CliIo, args: string[]) {
+async function storage(io: CliIo, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   const { values } = parseArgs({
     args: rest,
@@ -288,6 +290,7 @@ async function storage(io: CliIo, args: string[]) {
       region: { type: 'string' },
       'kms-key-arn': { type: 'string' },
       'previous-kms-key-arn': { type: 'string', multiple: true },
+      location: { type: 'string' },
     },
     strict: true,
   });
@@ -297,7 +300,7 @@ async function storage(io: CliIo, args: string[]) {
     const items = await all((page) => api.listStorageLocations(tenantId, page));
     if (values.json) print(io, items);
     else table(io, items as unknown as Record<string, unknown>[], ['locationId', 'kind', 'root', 'region']);
-    return;
+    return 0;
   }
   if (sub === 'external-id') {
     const { externalId } = await api.getStorageExternalId(tenantId);
@@ -305,7 +308,7 @@ async function storage(io: CliIo, args: string[]) {
     io.stderr(
       'Require it in your role\'s trust policy ("sts:ExternalId"), with sts:TagSession and sts:SetSourceIdentity, before registering.\n',
     );
-    return;
+    return 0;
   }
   if (sub === 'register') {
     let location: Awaited<ReturnType<typeof api.registerStorageLocation>>;
@@ -333,10 +336,21 @@ async function storage(io: CliIo, args: string[]) {
       io.stderr(
         `Add the condition "sts:ExternalId": "${location.externalId}" to the trust policy of ${location.roleArn}.\n`,
       );
-    return;
+    return 0;
+  }
+  if (sub === 'validate') {
+    if (!values.location) throw new CliError('storage validate needs --location L (a location id).');
+    const report = await api.validateStorageLocation(tenantId, values.location);
+    if (values.json) print(io, report);
+    else {
+      table(io, report.checks as unknown as Record<string, unknown>[], ['name', 'status', 'detail']);
+      io.stdout(`result: ${report.result}\n`);
+    }
+    // A failed check is a finding, not a usage error: exit 1, as for an API refusal.
+    return report.result === 'failed' ? 1 : 0;
   }
   throw new CliError(
-    `storage: unknown subcommand ${JSON.stringify(sub ?? '')}; use storage list|external-id|register --tenant T …`,
+    `storage: unknown subcommand ${JSON.stringify(sub ?? '')}; use storage list|external-id|register|validate --tenant T …`,
   );
 }
 
@@ -468,8 +482,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
         await profile(io, rest);
         return 0;
       case 'storage':
-        await storage(io, rest);
-        return 0;
+        return await storage(io, rest);
       case 'credentials':
         await credentials(io, rest);
         return 0;

@@ -12,6 +12,7 @@ import type {
   StorageAccess,
   StorageCredentials,
   StorageLocation,
+  StorageValidation,
 } from './types.js';
 
 export type {
@@ -23,6 +24,7 @@ export type {
   StorageAccess,
   StorageCredentials,
   StorageLocation,
+  StorageValidation,
   UserView,
 } from './types.js';
 
@@ -155,6 +157,17 @@ export class StrongroomClient {
     credentials: RevocationOutcome[];
   }> {
     return this.#request('DELETE', `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}`);
+  }
+
+  /**
+   * The location's scope self-test: read and write inside the prefix work, writes outside it and in a sibling
+   * prefix are refused, the KMS key works. Against the local emulator the refusals and the key are `not-judged`.
+   */
+  validateStorageLocation(tenantId: string, locationId: string): Promise<StorageValidation> {
+    return this.#request(
+      'POST',
+      `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}/validate`,
+    );
   }
 
   /** Short-lived S3 credentials for a location id or an `s3://` path inside a registered location. */

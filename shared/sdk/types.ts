@@ -77,6 +77,26 @@ export interface RevocationOutcome {
   detail: string;
 }
 
+/** A location's scope self-test: named checks and what they add up to (see the client guide). */
+export interface StorageValidation {
+  locationId: string;
+  /** `failed`: some check failed; `incomplete`: none failed, but some could not be judged (local mode) or run. */
+  result: 'passed' | 'failed' | 'incomplete';
+  checks: {
+    name:
+      | 'credentials-issued'
+      | 'read-inside-prefix'
+      | 'write-inside-prefix'
+      | 'kms-key'
+      | 'read-session-cannot-write'
+      | 'write-outside-prefix-refused'
+      | 'write-sibling-prefix-refused'
+      | 'list-sibling-prefix-refused';
+    status: 'pass' | 'fail' | 'not-judged' | 'not-applicable' | 'not-run';
+    detail: string;
+  }[];
+}
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;

@@ -247,6 +247,22 @@ describe('an SSE-KMS location', () => {
     });
   });
 
+  it('its self-test writes and reads back under the key, and leaves the key check to AWS', async () => {
+    // Act
+    const res = await api.request(
+      'POST',
+      `/v1/tenants/${acme.tenantId}/storage-locations/${locationId}/validate`,
+      { token: acme.users.admin.token },
+    );
+    // Assess
+    expect(res.status, res.text).toBe(200);
+    const byName = Object.fromEntries(
+      res.body.checks.map((c: { name: string; status: string }) => [c.name, c.status]),
+    );
+    expect(byName).toMatchObject({ 'write-inside-prefix': 'pass', 'kms-key': 'not-judged' });
+    expect(res.body.result).toBe('incomplete');
+  });
+
   it('a managed location carries no `sse`: the platform bucket encrypts by default', async () => {
     // Prepare
     const managed = await register(acme.users.admin.token, { managed: true });

@@ -5,12 +5,14 @@ import type {
   RevocationOutcome as RevocationOutcomeSchema,
   StorageCredentials as StorageCredentialsSchema,
   StorageLocation as StorageLocationSchema,
+  StorageValidation as StorageValidationSchema,
 } from '../../../shared/schemas/storage.js';
 import type {
   InstanceView,
   RevocationOutcome,
   StorageCredentials,
   StorageLocation,
+  StorageValidation,
 } from '../../../shared/sdk/types.js';
 
 // The SDK's wire types are written out so the package carries no server code; `npm run typecheck` holds them
@@ -21,5 +23,6 @@ describe('SDK wire types', () => {
     expectTypeOf<StorageLocation>().toEqualTypeOf<z.output<typeof StorageLocationSchema>>();
     expectTypeOf<InstanceView>().toEqualTypeOf<z.output<typeof Instance>>();
     expectTypeOf<RevocationOutcome>().toEqualTypeOf<z.output<typeof RevocationOutcomeSchema>>();
+    expectTypeOf<StorageValidation>().toEqualTypeOf<z.output<typeof StorageValidationSchema>>();
   });
 });
