@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { api, ok, whenSignedOut } from './api/client';
+import { type ApiProblem, api, ok, whenSignedOut } from './api/client';
+import { finishOidcFlowFromUrl } from './app/oidc';
 import { type Permission, permissionsOf } from './app/permissions';
 import { href, match, navigate, usePath } from './app/router';
 import { loadMe, type Me, SessionContext, signOutNow, useSession } from './app/session';
@@ -41,6 +42,7 @@ const TENANT_SCREENS: { path: string; label: string; needs: Permission; screen: 
 function App() {
   const [me, setMe] = useState<Me | null>();
   const [email, setEmail] = useState<string>();
+  const [oidcProblem, setOidcProblem] = useState<ApiProblem>();
   const path = usePath();
   const refresh = useCallback(async () => {
     try {
@@ -51,7 +53,11 @@ function App() {
   }, []);
   useEffect(() => {
     whenSignedOut(() => setMe(null));
-    void refresh();
+    // Back from an identity provider: finish that sign-in (or link) first.
+    void finishOidcFlowFromUrl().then(async (outcome) => {
+      if (outcome.kind === 'failed') setOidcProblem(outcome.problem);
+      await refresh();
+    });
   }, [refresh]);
   const signOut = useCallback(async () => {
     await signOutNow().catch(() => undefined);
@@ -79,6 +85,7 @@ function App() {
     return (
       <SignInScreen
         email={email}
+        problem={oidcProblem}
         onSignedIn={async () => {
           await refresh();
           if (path === '/sign-in' || path === '/sign-up') navigate('/');

@@ -3,6 +3,7 @@ import { api, ok } from '../api/client';
 import { useSession } from '../app/session';
 import { Field, Form, raw, text } from '../components/form';
 import { useTitle } from '../components/hooks';
+import { OidcLinkSection } from '../components/oidc-buttons';
 import { QrCode } from '../components/qr-code';
 import { CopyButton, DownloadButton, SecretValue } from '../components/secrets';
 import { Notice, Section } from '../components/status';
@@ -21,6 +22,7 @@ export function AccountScreen() {
       <MfaSection />
       <PasskeysSection />
       <PasswordSection />
+      <OidcLinkSection />
     </>
   );
 }

@@ -9,6 +9,9 @@ const METHOD: Record<string, string> = {
   'password+totp': 'Password and authenticator code',
   'password+recovery-code': 'Password and recovery code',
   passkey: 'Passkey',
+  sso: 'Identity provider',
+  'sso+totp': 'Identity provider and authenticator code',
+  'sso+recovery-code': 'Identity provider and recovery code',
 };
 
 const RESULT: Record<string, string> = {
@@ -23,6 +26,10 @@ const REASON: Record<string, string> = {
   'bad-credentials': 'wrong password',
   'bad-second-factor': 'wrong code',
   'credentials-changed': 'password or MFA changed meanwhile',
+  'sso-state-invalid': 'unknown or used sign-in link',
+  'sso-token-rejected': 'identity provider answer did not verify',
+  'sso-email-unverified': 'provider did not verify the address',
+  'sso-link-required': 'provider not linked to this account',
 };
 
 /** Sign-in attempts on the account in the last 90 days, newest first. */

@@ -5,14 +5,24 @@ import { href } from '../app/router';
 import { signIn } from '../app/session';
 import { Field, Form, raw, text } from '../components/form';
 import { useTitle } from '../components/hooks';
-import { Notice } from '../components/status';
+import { OidcButtons } from '../components/oidc-buttons';
+import { Notice, ProblemAlert } from '../components/status';
 
 /**
  * Sign in. When the account has MFA on, the API answers `mfa-required`; the second step asks for an
  * authenticator code or a recovery code and sends the password again (nothing is kept between the steps
  * but the two typed values, in memory).
  */
-export function SignInScreen({ onSignedIn, email }: { onSignedIn: () => Promise<void>; email?: string }) {
+export function SignInScreen({
+  onSignedIn,
+  email,
+  problem,
+}: {
+  onSignedIn: () => Promise<void>;
+  email?: string;
+  /** Why a sign-in through an identity provider did not finish. */
+  problem?: ApiProblem;
+}) {
   useTitle('Sign in');
   const [first, setFirst] = useState<{ email: string; password: string }>();
   const [useRecovery, setUseRecovery] = useState(false);
@@ -21,6 +31,7 @@ export function SignInScreen({ onSignedIn, email }: { onSignedIn: () => Promise<
     return (
       <main id="main" class="narrow">
         <h1>Sign in</h1>
+        <ProblemAlert problem={problem} />
         <Form
           label="Sign in"
           submitLabel="Sign in"
@@ -63,6 +74,7 @@ export function SignInScreen({ onSignedIn, email }: { onSignedIn: () => Promise<
             {null}
           </Form>
         )}
+        <OidcButtons />
         <p>
           No account yet? <a href={href('/sign-up')}>Create one</a>
         </p>

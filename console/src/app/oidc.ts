@@ -1,0 +1,66 @@
+import { ApiProblem, api, ok } from '../api/client';
+
+/** Where the flow token waits while the browser is at the provider (this tab only; it is no credential). */
+const FLOW_KEY = 'strongroom-oidc-flow';
+
+/**
+ * Starts signing in (or, from a signed-in session, linking) through a provider: the flow token stays in
+ * this tab's session storage and the browser goes to the provider. It comes back to the console's URL
+ * with `code`, `state` and `iss`, which `finishOidcFlowFromUrl` sends.
+ */
+export async function startOidc(provider: string, link = false): Promise<void> {
+  const started = ok(
+    link
+      ? await api.POST('/v1/me/oidc/link', { body: { provider } })
+      : await api.POST('/v1/auth/oidc/start', { body: { provider } }),
+  );
+  sessionStorage.setItem(FLOW_KEY, started.flowToken);
+  window.location.assign(started.authorizationUrl);
+}
+
+/** What finishing a flow came to: nothing to finish, signed in or linked, or a problem to show. */
+export type OidcOutcome =
+  | { kind: 'none' }
+  | { kind: 'done'; linked: boolean }
+  | { kind: 'failed'; problem: ApiProblem };
+
+/**
+ * When the provider has sent the browser back (`?code=…&state=…`), finishes the flow: the session goes into
+ * the HttpOnly cookie. The query leaves the address bar either way (the code works once).
+ */
+export async function finishOidcFlowFromUrl(): Promise<OidcOutcome> {
+  const query = new URLSearchParams(window.location.search);
+  const code = query.get('code');
+  const state = query.get('state');
+  const providerError = query.get('error');
+  if (!state || (!code && !providerError)) return { kind: 'none' };
+  const flowToken = sessionStorage.getItem(FLOW_KEY) ?? '';
+  sessionStorage.removeItem(FLOW_KEY);
+  window.history.replaceState(null, '', `${window.location.pathname}${window.location.hash}`);
+  if (!code) {
+    const detail = query.get('error_description') ?? providerError ?? 'The provider did not sign you in.';
+    return { kind: 'failed', problem: new ApiProblem({ status: 400, title: 'Sign-in cancelled', detail }) };
+  }
+  try {
+    const finished = ok(
+      await api.POST('/v1/auth/oidc/callback', {
+        body: {
+          code,
+          state,
+          flowToken,
+          session: 'cookie',
+          ...(query.get('iss') ? { iss: query.get('iss')! } : {}),
+        },
+      }),
+    );
+    return { kind: 'done', linked: finished.outcome === 'linked' };
+  } catch (error) {
+    if (error instanceof ApiProblem) return { kind: 'failed', problem: error };
+    throw error;
+  }
+}
+
+/** The platform's providers ("Sign in with …"). */
+export async function oidcProviders(): Promise<{ id: string; name: string }[]> {
+  return ok(await api.GET('/v1/auth/oidc/providers')).items;
+}
