@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LONE_SURROGATE } from './text.js';
 
 /**

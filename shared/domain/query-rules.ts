@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Permission } from './permissions.js';
 import { Identifier, isWrite, type QueryAst, whereColumns } from './query-ast.js';
 

@@ -4,7 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
 import { clientKeyOf, IPV6_SITE_FACTOR, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
 import { displayableHeader, findUnsafeText, USER_AGENT_MAX_LENGTH } from '../domain/text.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUDIT_ACTIONS } from '../domain/audit-events.js';
 import { defineRoute } from '../http/route.js';
 import { Cursor, Limit, TenantParams } from './common.js';

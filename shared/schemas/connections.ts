@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { QueryRules } from '../domain/query-rules.js';
 import { defineRoute } from '../http/route.js';
 import { PASSWORD_MASK, TLS_MODES } from '../store/connections-store.js';

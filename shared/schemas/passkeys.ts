@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import { defineRoute } from '../http/route.js';
 import { User } from './auth.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { QueryAst, SelectQuery } from '../domain/query-ast.js';
 import { defineRoute } from '../http/route.js';
 import { TenantId } from './common.js';

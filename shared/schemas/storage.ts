@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   DEFAULT_CREDENTIAL_SECONDS,
   EXTERNAL_MAX_CREDENTIAL_SECONDS,

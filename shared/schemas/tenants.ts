@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { PLANS } from '../domain/plans.js';
 import { defineRoute } from '../http/route.js';
