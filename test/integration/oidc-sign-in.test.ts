@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../infra/local/moto.js';
 import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
@@ -28,6 +29,14 @@ beforeAll(async () => {
   await writeFile(
     file,
     JSON.stringify([
+      // A provider nobody answers for: its flows cannot start.
+      {
+        id: 'down-idp',
+        name: 'Down IdP',
+        issuer: `http://127.0.0.1:${await freePort()}`,
+        clientId: 'c',
+        clientSecret: 'down-secret',
+      },
       {
         id: 'test-idp',
         name: 'Test IdP',
@@ -98,7 +107,12 @@ describe('OIDC sign-in with a platform provider', () => {
 
     // Assess: names only
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ items: [{ id: 'test-idp', name: 'Test IdP' }] });
+    expect(res.body).toEqual({
+      items: [
+        { id: 'down-idp', name: 'Down IdP' },
+        { id: 'test-idp', name: 'Test IdP' },
+      ],
+    });
     expect(res.text).not.toContain(idp.clientSecret);
   });
 
@@ -302,20 +316,52 @@ describe('linking a provider identity to an existing account', () => {
     const own = providerAccount();
     expect((await finish(callbackOf(await throughProvider(own, user.token)))).status).toBe(200);
 
-    // Act: without the code, then with it
+    // Act: without the code, with a wrong one, with the right one, with a recovery code
     const withoutCode = await finish(callbackOf(await throughProvider(own)));
     const code = totpCodeAt(mfa.secret, mfa.confirmedAt + 30_000);
+    const wrongCode = await finish({
+      ...callbackOf(await throughProvider(own)),
+      mfaCode: code === '000000' ? '111111' : '000000',
+    });
     const withCode = await finish({ ...callbackOf(await throughProvider(own)), mfaCode: code });
+    const withRecovery = await finish({
+      ...callbackOf(await throughProvider(own)),
+      recoveryCode: mfa.recoveryCodes[0],
+    });
 
     // Assess
     expect(withoutCode.status).toBe(401);
     expect(problemType(withoutCode)).toBe('mfa-required');
+    expect(wrongCode.status).toBe(401);
+    expect(problemType(wrongCode)).toBe('invalid-mfa-code');
+    expect(withRecovery.status, withRecovery.text).toBe(200);
+    const history = await api.request('GET', '/v1/me/sign-ins', { token: withRecovery.body.token });
+    expect(
+      history.body.items
+        .slice(0, 4)
+        .map((i: { method: string; result: string }) => `${i.method} ${i.result}`),
+    ).toEqual([
+      'sso+recovery-code succeeded',
+      'sso+totp succeeded',
+      'sso+totp failed',
+      'sso second-factor-required',
+    ]);
     expect(withCode.status, withCode.text).toBe(200);
     const sessions = await api.request('GET', '/v1/me/sessions', { token: withCode.body.token });
     expect(sessions.body.items.find((s: { current: boolean }) => s.current)).toMatchObject({
       authMethod: 'sso+totp',
       mfa: true,
     });
+  });
+
+  it('answers 503 with Retry-After when the provider cannot be reached, and starts nothing', async () => {
+    // Act
+    const res = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'down-idp' } });
+
+    // Assess
+    expect(res.status, res.text).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.body.flowToken).toBeUndefined();
   });
 
   it('starts a link only from a session, and names a bad provider field', async () => {
