@@ -70,6 +70,7 @@ const oidc = new OidcSignInService({
   secondFactors: new SecondFactorVerifier({ identity, audit, secrets }),
   redirectUri: runtime.require('consoleUrl'),
   newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
+  linked: (user, origin) => email.notify(user, 'sso-linked', origin),
 });
 
 /** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */

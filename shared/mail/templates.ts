@@ -112,6 +112,7 @@ export type AccountChange =
   | 'mfa-removed'
   | 'passkey-added'
   | 'passkey-removed'
+  | 'sso-linked'
   | 'new-device-sign-in';
 
 const CHANGE_TEXT: Record<AccountChange, { subject: string; what: string }> = {
@@ -138,6 +139,10 @@ const CHANGE_TEXT: Record<AccountChange, { subject: string; what: string }> = {
   'passkey-removed': {
     subject: 'A passkey was removed from your Strongroom account',
     what: 'A passkey was removed from your account and can no longer sign in. Every other session was signed out.',
+  },
+  'sso-linked': {
+    subject: 'An identity provider was linked to your Strongroom account',
+    what: 'An account at an identity provider was linked to your account: it can now sign in through that provider.',
   },
   'new-device-sign-in': {
     subject: 'New sign-in to your Strongroom account',

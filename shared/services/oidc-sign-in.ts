@@ -59,6 +59,8 @@ export interface OidcSignInDeps {
   /** The redirect URI registered at every provider: the console's base URL. */
   redirectUri: string;
   newDevice?: NewDeviceNotice;
+  /** Told when an identity is linked to an account (its owner is mailed: a stolen session could link one). */
+  linked?: (user: UserRecord, origin: RequestOrigin) => Promise<void>;
   now?: () => number;
   /** The relying-party library; loaded at the first flow so functions that never run one do not pay for it. */
   loadClient?: () => Promise<typeof OpenIdClient>;
@@ -327,6 +329,10 @@ export class OidcSignInService {
       );
       if (!linked)
         throw new ConflictError('This identity was linked meanwhile.', 'oidc-identity-linked-elsewhere');
+      // The link stands whether or not the notice goes out; a failed notice is logged.
+      await this.deps
+        .linked?.(user, origin)
+        .catch((error: unknown) => logger.error('sso-linked notice failed', { userId: user.userId, error }));
     }
     return { outcome: 'linked' as const, user: publicUser(user) };
   }

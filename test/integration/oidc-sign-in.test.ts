@@ -2,10 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { takeMail } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
 import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
-import { enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { enableMfa, inboxApi, signUp, type TestUser } from '../support/identity-fixtures.js';
 import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
 import { startTestApi, type TestApi } from '../support/local-api.js';
 import {
@@ -282,6 +283,8 @@ describe('linking a provider identity to an existing account', () => {
     expect(linked.status, linked.text).toBe(200);
     expect(linked.body).toMatchObject({ outcome: 'linked', user: { userId: owner.userId } });
     expect(linked.body.token).toBeUndefined();
+    const notice = await takeMail(inboxApi(), owner.email, /identity provider was linked/);
+    expect(notice.text).toContain('it can now sign in through that provider');
 
     // Act: sign in through the provider
     const signedIn = await finish(callbackOf(await throughProvider(own)));
