@@ -9,7 +9,7 @@ export interface TenantKeyProps {
   tenantId: string;
   /**
    * ARNs of the roles that encrypt and decrypt tenant data (tokens allowed). They appear in the key
-   * policy's `aws:PrincipalArn` condition; the roles also need the IAM side (`TenantKeyAccess.grantUse`).
+   * policy's `aws:PrincipalArn` condition; the roles also need the IAM side (`TenantKeys.grantUse`).
    */
   applicationRoleArns: readonly string[];
   /** Extra administrators besides IAM in the account (optional). */

@@ -21,7 +21,7 @@ import { MailIdentity, type MailSettings } from '../constructs/mail-identity.js'
 import { StrongroomApi } from '../constructs/strongroom-api.js';
 import { StrongroomFunction } from '../constructs/strongroom-function.js';
 import { TenantDataRole } from '../constructs/tenant-data-role.js';
-import { TenantKeyAccess } from '../constructs/tenant-key-access.js';
+import { TenantKeys } from '../constructs/tenant-keys.js';
 import { TenantStorageRoles } from '../constructs/tenant-storage-roles.js';
 import { AuditChainJobs } from './audit-chain-jobs.js';
 import type { AreaResources } from './grants/area-resources.js';
@@ -64,7 +64,7 @@ export class StatelessStack extends Stack {
   readonly api: StrongroomApi;
   readonly tenantDataRole: TenantDataRole;
   /** Who may use tenant keys: pre-provisioned tenant keys (infra/stacks/tenant-keys-stack.ts) read it. */
-  readonly tenantKeys: TenantKeyAccess;
+  readonly tenantKeys: TenantKeys;
   /** The audit sequencer (stream) and the daily chain verification (schedule), with their alarms. */
   readonly auditChain: AuditChainJobs;
   readonly alarmTopic: sns.Topic;
@@ -89,7 +89,7 @@ export class StatelessStack extends Stack {
       auditChainTable: stateful.tables.auditChain,
       tableKey: stateful.platformKey,
     });
-    this.tenantKeys = new TenantKeyAccess(this, stage);
+    this.tenantKeys = new TenantKeys(this, 'TenantKeys', { stage });
     this.mail = new MailIdentity(this, 'Mail', props.mail);
     const resources: AreaResources = {
       mail: this.mail,

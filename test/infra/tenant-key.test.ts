@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantKey } from '../../infra/constructs/tenant-key.js';
-import { TenantKeyAccess } from '../../infra/constructs/tenant-key-access.js';
+import { TenantKeys } from '../../infra/constructs/tenant-keys.js';
 import { PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
 import { TENANT_KEY_USE_ACTIONS, tenantKeyPolicy } from '../../shared/domain/key-policy.js';
 
@@ -33,7 +33,7 @@ beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'tenant-key-'));
   const app = new App({ outdir, context: cdkJson.context });
   stack = new Stack(app, 'TenantKeys', { env: { account: ACCOUNT, region: REGION } });
-  const access = new TenantKeyAccess(stack, 'test');
+  const access = new TenantKeys(stack, 'TenantKeys', { stage: 'test' });
   const roles = [CONNECTIONS_ROLE, QUERY_ROLE, STORAGE_ROLE].map((arn, i) =>
     iam.Role.fromRoleArn(stack, `Role${i}`, arn, { mutable: true }),
   );

@@ -6,7 +6,7 @@ import type { TableDef } from '../../../shared/store/tables.js';
 import type { MailIdentity } from '../../constructs/mail-identity.js';
 import type { StrongroomFunction } from '../../constructs/strongroom-function.js';
 import type { TenantDataRole } from '../../constructs/tenant-data-role.js';
-import type { TenantKeyAccess } from '../../constructs/tenant-key-access.js';
+import type { TenantKeys } from '../../constructs/tenant-keys.js';
 import type { TenantStorageRoles } from '../../constructs/tenant-storage-roles.js';
 
 /**
@@ -24,7 +24,8 @@ export interface AreaResources {
   storageBucket: s3.IBucket;
   exportBucket: s3.IBucket;
   tenantData: TenantDataRole;
-  tenantKeys: TenantKeyAccess;
+  /** The per-tenant keys made at run time: used by some areas, provisioned and retired by the tenants area. */
+  tenantKeys: TenantKeys;
   /** The per-tenant storage roles: created and assumed by the storage area, revoked on and removed by others. */
   tenantStorageRoles: TenantStorageRoles;
   /** The SES identity mail is sent from: only the areas that mail are granted it. */

@@ -5,7 +5,7 @@ import { grantAuthorization } from './common.js';
  * Queries (functions/query): the authorizer's lookups; connection items, tenant records (members,
  * instances, storage locations, API key metadata, audit events) and the `connection.queried` audit events
  * only through tenant-scoped sessions; and the tenant keys to decrypt a connection's password in memory.
- * (TenantKeyAccess has no decrypt-only grant; each key's policy still pins the tenant's encryption context.)
+ * (TenantKeys has no decrypt-only grant; each key's policy still pins the tenant's encryption context.)
  * No direct table access, no platform key. Customer databases are reached over the network, not IAM.
  */
 export const queryGrants: AreaGrants = (fn, resources) => {

@@ -1,6 +1,5 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { ENV_VARS } from '../../../shared/aws/config.js';
 import { INVITATION_LIMITS } from '../../../shared/services/invitations.js';
 import type { AreaGrants } from './area-resources.js';
 import {
@@ -46,8 +45,7 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   // Invitations are mailed to the invitee.
   grantSendMail(fn, resources);
   resources.tenantData.grantAssume(fn.role);
-  resources.tenantKeys.grantProvision(fn.role);
-  fn.function.addEnvironment(ENV_VARS.tenantKeyUserRoleArns, resources.tenantKeys.userRoleArns);
+  resources.tenantKeys.grantProvision(fn);
   // Removing or demoting a member revokes their storage credentials (the deny on the tenant's storage role);
   // deleting the tenant removes that role. Never creating one.
   resources.tenantStorageRoles.grantRevoke(fn);
@@ -83,8 +81,7 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   // Export archives: written to and read back from `tenants/<tenantId>/exports/` of the export bucket, SSE-KMS
   // under the tenant's key (S3 uses the key on this role's behalf; the key policies admit this role for that
   // prefix only, see shared/domain/key-policy.ts). New tenant keys name this role (TENANT_EXPORT_ROLE_ARNS).
-  fn.function.addEnvironment(ENV_VARS.tenantExportRoleArns, fn.role.roleArn);
-  resources.tenantKeys.grantExportArchives(fn.role);
+  resources.tenantKeys.grantExportArchives(fn);
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'TenantExportArchives',

@@ -1,34 +1,43 @@
 import { Annotations, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
+import { ENV_VARS } from '../../shared/aws/config.js';
 import { TENANT_EXPORT_KEY_ACTIONS, TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
 import { serviceHost } from '../../shared/domain/partitions.js';
 import { dnsSuffixOf } from './dns-suffix.js';
+import type { StrongroomFunction } from './strongroom-function.js';
+
+export interface TenantKeysProps {
+  stage: string;
+}
 
 /**
- * IAM for the per-tenant KMS keys that tenant creation makes at run time (shared/crypto/tenant-keys.ts).
- * Those keys do not exist at deploy time, so statements match them by the `strongroom:stage` tag every
- * tenant key carries (shared/domain/key-policy.ts `tenantKeyTags`); each key's own policy then narrows use
- * to the tenant's encryption context and to the roles collected here (`userRoleArns`).
+ * The per-tenant KMS keys that tenant creation makes at run time (shared/crypto/tenant-keys.ts). They do not
+ * exist at deploy time, so this construct holds no resource: it is the grants on them. Statements match the
+ * keys by the `strongroom:stage` tag every tenant key carries (shared/domain/key-policy.ts `tenantKeyTags`);
+ * each key's own policy then narrows use to the tenant's encryption context and to the roles granted use
+ * here, which a provisioning function is told (TENANT_KEY_USER_ROLE_ARNS).
  */
-export class TenantKeyAccess {
+export class TenantKeys extends Construct {
   readonly #users: iam.IRole[] = [];
   readonly #stage: string;
-  readonly #scope: Construct;
 
-  constructor(scope: Construct, stage: string) {
-    this.#scope = scope;
-    this.#stage = stage;
+  constructor(scope: Construct, id: string, props: TenantKeysProps) {
+    super(scope, id);
+    this.#stage = props.stage;
   }
 
-  /** ARNs of the roles that may use tenant keys, comma-separated (TENANT_KEY_USER_ROLE_ARNS). */
-  get userRoleArns(): string {
+  /**
+   * ARNs of the roles granted use, comma-separated, as they stand when the app is synthesised: areas may be
+   * granted use after the provisioning function is.
+   */
+  #userRoleArns(): string {
     return Lazy.string({
       produce: () => {
         if (this.#users.length === 0) {
-          Annotations.of(this.#scope).addWarningV2(
+          Annotations.of(this).addWarningV2(
             'strongroom:noTenantKeyUser',
-            'No function uses tenant keys yet (TenantKeyAccess.grantUse); tenant key creation will refuse to start until one does.',
+            'No function uses tenant keys yet (TenantKeys.grantUse); tenant key creation will refuse to start until one does.',
           );
         }
         return this.#users.map((role) => role.roleArn).join(',');
@@ -58,9 +67,13 @@ export class TenantKeyAccess {
     acknowledgeKeyWildcard(role, this.#nagArn('key/*'), 'use');
   }
 
-  /** Create (tagged, rotating, aliased), inspect and retire tenant keys of this stage; never use them. */
-  grantProvision(role: iam.IRole): void {
+  /**
+   * Create (tagged, rotating, aliased), inspect and retire tenant keys of this stage; never use them. The
+   * function learns which roles the key policies it writes must admit (TENANT_KEY_USER_ROLE_ARNS).
+   */
+  grantProvision(fn: StrongroomFunction): void {
     const stage = this.#stage;
+    const { role } = fn;
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'CreateTenantKeys',
@@ -89,7 +102,7 @@ export class TenantKeyAccess {
       }),
     );
     // The alias half of CreateAlias: only names under this stage's tenant prefix.
-    const aliases = Stack.of(this.#scope).formatArn({
+    const aliases = Stack.of(this).formatArn({
       service: 'kms',
       resource: 'alias',
       resourceName: `strongroom/${stage}/tenant/*`,
@@ -112,15 +125,19 @@ export class TenantKeyAccess {
       reason:
         "Aliases are created per tenant at run time; the pattern admits only this stage's tenant aliases.",
     });
+    fn.function.addEnvironment(ENV_VARS.tenantKeyUserRoleArns, this.#userRoleArns());
   }
 
   /**
    * Lets S3 use this stage's tenant keys on the role's behalf for export archives (SSE-KMS writes and the
    * reads behind presigned downloads): GenerateDataKey and Decrypt only through S3 in this region. Each key
    * policy (`ExportArchivesViaS3`) further narrows it to the tenant's own prefix in the export bucket; the
-   * role cannot use tenant keys directly.
+   * role cannot use tenant keys directly. New tenant keys name the function's role as the archive writer
+   * (TENANT_EXPORT_ROLE_ARNS).
    */
-  grantExportArchives(role: iam.IRole): void {
+  grantExportArchives(fn: StrongroomFunction): void {
+    const { role } = fn;
+    fn.function.addEnvironment(ENV_VARS.tenantExportRoleArns, role.roleArn);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ExportArchivesWithTenantKeys',
@@ -129,7 +146,7 @@ export class TenantKeyAccess {
         conditions: {
           StringEquals: {
             'aws:ResourceTag/strongroom:stage': this.#stage,
-            'kms:ViaService': serviceHost('s3', Stack.of(this.#scope).region, dnsSuffixOf(this.#scope)),
+            'kms:ViaService': serviceHost('s3', Stack.of(this).region, dnsSuffixOf(this)),
           },
         },
       }),
@@ -139,14 +156,14 @@ export class TenantKeyAccess {
 
   /** A KMS ARN as cdk-nag spells it in finding ids (unresolved parts as `<AWS::…>`). */
   #nagArn(resource: string): string {
-    const stack = Stack.of(this.#scope);
+    const stack = Stack.of(this);
     const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
     const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
     return `arn:<AWS::Partition>:kms:${region}:${account}:${resource}`;
   }
 
   #keyArns(): string {
-    return Stack.of(this.#scope).formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+    return Stack.of(this).formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
   }
 }
 
