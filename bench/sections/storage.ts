@@ -82,13 +82,7 @@ export const storageSection: BenchSection = {
 
       const tenantClients = tenantDataClientsFor(functionRuntime());
       const platform = functionRuntime().dynamo;
-      const access = tenantStorageAccessFor(functionRuntime(), {
-        tenantClients,
-        grant: {
-          bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
-          storageKeyArn: process.env.STORAGE_KEY_ARN!,
-        },
-      });
+      const access = tenantStorageAccessFor(functionRuntime(), { tenantClients, vending: true });
       const service = new StorageService({
         store: new StorageStore({
           tenantClients,

@@ -20,8 +20,6 @@ const runtime = functionRuntime();
 const identity = identityStoreFor(runtime);
 const authorizer = authorizerFor(runtime, { identity });
 const tenantClients = tenantDataClientsFor(runtime);
-/** The partition of an ARN (`arn:<partition>:…`). */
-const partitionOf = (arn: string) => arn.split(':')[1] ?? 'aws';
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');
 const managedBucket = runtime.require('storageBucket');
@@ -29,10 +27,7 @@ const storageKeyArn = runtime.require('storageKeyArn');
 const sts = runtime.client(STSClient);
 // This function is the one that creates tenant storage roles (never deletes them), granting the managed
 // bucket's tenant prefix and its key.
-const access = tenantStorageAccessFor(runtime, {
-  tenantClients,
-  grant: { bucketArn: `arn:${partitionOf(storageKeyArn)}:s3:::${managedBucket}`, storageKeyArn },
-});
+const access = tenantStorageAccessFor(runtime, { tenantClients, vending: true });
 const cacheEntries = Number(runtime.optional('storageCredentialCacheEntries') ?? 2000);
 if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0)
   throw new Error('STORAGE_CREDENTIAL_CACHE_ENTRIES must be a whole number of entries');

@@ -1,9 +1,4 @@
-import type {
-  PostgresRunner,
-  PostgresTarget,
-  PostgresTlsMode,
-  QueryRows,
-} from '../connectors/postgres-runner.js';
+import type { PostgresRunner, PostgresTarget, QueryRows } from '../connectors/postgres-runner.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import { compileRecordsQuery, TENANT_RECORD_TYPES } from '../domain/dynamo-query-compiler.js';
 import type { Permission } from '../domain/permissions.js';
@@ -13,29 +8,17 @@ import {
   hiddenColumnsFor,
   permissionFor,
   QueryRefusedError,
-  type QueryRules,
 } from '../domain/query-rules.js';
 import { type CompiledSql, compileSql, encodeSqlCursor, QueryCompileError } from '../domain/sql-compiler.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, HttpProblemError, ValidationError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
+import type { DecryptedConnection } from '../store/connections-store.js';
 import { AUDIT_TABLE, TENANT_DATA_TABLE } from '../store/tables.js';
 import type { RecordsPage, TenantRecordsReader } from '../store/tenant-records-reader.js';
 
 /** A registered Postgres connection with its password decrypted (in memory only, for this request). */
-export interface QueryableConnection {
-  connectionId: string;
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  password: string;
-  tlsMode: PostgresTlsMode;
-  caPem?: string;
-  /** Schema whose tables are queryable; `public` when unset. */
-  schema?: string;
-  rules?: QueryRules;
-}
+export type QueryableConnection = DecryptedConnection;
 
 /** Where connections come from (the connections store); throws NotFoundError for another tenant's ids. */
 export interface ConnectionSource {

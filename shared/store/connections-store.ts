@@ -51,6 +51,7 @@ export interface DecryptedConnection {
   password: string;
   tlsMode: TlsMode;
   caPem?: string;
+  /** Schema whose tables are queryable; `public` when unset. */
   schema?: string;
   rules?: QueryRules;
 }

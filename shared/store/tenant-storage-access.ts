@@ -401,15 +401,13 @@ export class TenantStorageAccess {
 
 /**
  * The tenant storage access of a function, from its runtime (STAGE, AWS_REGION, TENANT_DATA_TABLE,
- * TENANT_STORAGE_BOUNDARY_ARN) and its IAM client. With `grant`, it may also create tenant storage roles
- * (the vending function).
+ * TENANT_STORAGE_BOUNDARY_ARN) and its IAM client. With `vending`, it may also create tenant storage roles
+ * (the vending function), granting the managed bucket's tenant prefix (STORAGE_BUCKET) and its key
+ * (STORAGE_KEY_ARN, whose partition is the bucket's).
  */
 export function tenantStorageAccessFor(
   runtime: FunctionRuntime,
-  deps: {
-    tenantClients: Pick<TenantDataClients, 'forScope'>;
-    grant?: { bucketArn: string; storageKeyArn: string };
-  },
+  deps: { tenantClients: Pick<TenantDataClients, 'forScope'>; vending?: boolean },
 ): TenantStorageAccess {
   const layout = tenantStorageLayout({
     stage: runtime.require('stage'),
@@ -422,7 +420,14 @@ export function tenantStorageAccessFor(
     roles: new TenantStorageRoles({
       iam: runtime.client(IAMClient),
       layout,
-      ...(deps.grant ? { grant: deps.grant } : {}),
+      ...(deps.vending ? { grant: managedStorageGrant(runtime) } : {}),
     }),
   });
+}
+
+/** The managed bucket and its key, as a vending function's tenant storage roles are granted them. */
+function managedStorageGrant(runtime: FunctionRuntime): { bucketArn: string; storageKeyArn: string } {
+  const storageKeyArn = runtime.require('storageKeyArn');
+  const partition = storageKeyArn.split(':')[1] ?? 'aws';
+  return { bucketArn: `arn:${partition}:s3:::${runtime.require('storageBucket')}`, storageKeyArn };
 }

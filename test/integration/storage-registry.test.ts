@@ -188,13 +188,7 @@ describe('root registry (model-based, real transactions)', () => {
     // Prepare
     const iam = new IAMClient(clientConfig());
     const tenantClients = tenantDataClientsFor(functionRuntime());
-    const access = tenantStorageAccessFor(functionRuntime(), {
-      tenantClients,
-      grant: {
-        bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET!}`,
-        storageKeyArn: process.env.STORAGE_KEY_ARN!,
-      },
-    });
+    const access = tenantStorageAccessFor(functionRuntime(), { tenantClients, vending: true });
     const service = new StorageService({
       store,
       vendor: new StorageCredentialVendor({
