@@ -3,14 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
 import type { Area } from '../../shared/http/route.js';
+import type { Statement } from './role-policies.js';
 import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
-
-interface Statement {
-  Sid?: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
 
 let synth: Synthesised;
 let template: Template;

@@ -2,15 +2,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
 import { ENV_VARS } from '../../shared/aws/config.js';
+import type { Statement } from './role-policies.js';
 import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
-
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
 
 let synth: Synthesised;
 beforeAll(() => {

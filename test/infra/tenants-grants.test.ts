@@ -1,13 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Statement } from './role-policies.js';
 import { type Synthesised, synthStrongroom } from './synth.js';
-
-interface Statement {
-  Sid?: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
 
 let synth: Synthesised;
 let statements: Statement[];

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { captureOutputOfFile } from '../support/log-capture.js';
 
 // Before any module creates the logger: the most verbose level for the whole file (the logger resets to
 // its initial level on every warm invocation, so setting it later would not last).
@@ -11,14 +12,13 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
 });
 
-let api: TestApi;
+const api = useTestApi();
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
 const createdPasswords: string[] = [];
-const captured: string[] = [];
-const restores: (() => void)[] = [];
+// Everything the process writes for the whole file.
+const output = captureOutputOfFile();
 
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 const db = functionRuntime().dynamo;
 
 /** A password nobody could find in a log or table by chance. */
@@ -52,26 +52,9 @@ async function createConnection(t: TenantWithRoles, overrides: Record<string, un
 }
 
 beforeAll(async () => {
-  // Capture everything the process writes for the whole file.
-  for (const stream of [process.stdout, process.stderr]) {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-    restores.push(() => {
-      stream.write = write;
-    });
-  }
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
   globex = await tenantWithEveryRole(api, 'Globex');
 }, 120_000);
-
-afterAll(async () => {
-  await api.close();
-  for (const restore of restores) restore();
-});
 
 describe('connections: create and read, masked', () => {
   it('stores a connection an owner creates and shows it masked to every member', async () => {
@@ -357,7 +340,7 @@ describe('connections: update and delete', () => {
 
 describe('connections: logs', () => {
   it('never wrote a created password to the logs, in any form', () => {
-    const all = captured.join('');
+    const all = output.text();
     // Sanity: the capture saw the logger's output (the moved-ciphertext 500s are logged as errors).
     expect(all).toContain('CiphertextBindingError');
     expect(createdPasswords.length).toBeGreaterThan(10);

@@ -1,18 +1,12 @@
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLocalApiServer } from '../../infra/local/server.js';
 import { SECURITY_HEADERS } from '../../shared/http/api.js';
 import { AREAS } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 describe('the local API (API Gateway proxy events, real handlers)', () => {
   it('answers /health with 200 and every security header', async () => {

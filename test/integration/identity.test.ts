@@ -1,6 +1,6 @@
 import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
@@ -12,18 +12,9 @@ import {
   signUp,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, type TestApi, useTestApi } from '../support/local-api.js';
 
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+const api = useTestApi();
 
 async function scanAll(table: string) {
   const { Items } = await functionRuntime().dynamo.send(new ScanCommand({ TableName: table }));

@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type InboxMail, linkIn, mailsTo, takeMail } from '../../infra/local/inbox-reader.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
@@ -15,37 +15,27 @@ import {
   type TestUser,
 } from '../support/identity-fixtures.js';
 import { TEST_CONSOLE_URL } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
 import { startSmtpGate } from '../support/smtp-gate.js';
+import { partitionItems } from '../support/table-reads.js';
 
-let api: TestApi;
+const api = useTestApi();
 let gate: Awaited<ReturnType<typeof startSmtpGate>>;
 
 beforeAll(async () => {
   // The API's mail goes through a gate in front of the run's inbox, so a test can make the carrier fail.
   gate = await startSmtpGate(inject('mailSmtpUrl'));
   process.env.MAIL_SMTP_URL = gate.url;
-  api = await startTestApi();
 });
 afterAll(async () => {
-  await api.close();
   await gate.close();
 });
 beforeEach(() => gate.open());
 
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 const db = () => functionRuntime().dynamo;
 
 async function platformEvents(action: string) {
-  const { Items } = await db().send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': PLATFORM_LOG_ID },
-      ConsistentRead: true,
-    }),
-  );
-  return (Items ?? []).filter((i) => i.action === action);
+  return (await partitionItems(process.env.AUDIT_TABLE!, PLATFORM_LOG_ID)).filter((i) => i.action === action);
 }
 
 async function profile(userId: string) {

@@ -1,5 +1,5 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { PERMISSIONS, type Permission } from '../../shared/domain/permissions.js';
@@ -14,18 +14,10 @@ import {
   type TestUser,
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { partitionItems } from '../support/table-reads.js';
 
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+const api = useTestApi();
 
 /** The tenant's items of one kind, straight from the table. */
 async function items(tenantId: string, prefix: string) {
@@ -42,15 +34,9 @@ async function items(tenantId: string, prefix: string) {
 
 /** The tenant's audit events (every one is written with the change it records). */
 async function auditActions(tenantId: string) {
-  const { Items } = await functionRuntime().dynamo.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': tenantId },
-      ConsistentRead: true,
-    }),
+  return (await partitionItems(process.env.AUDIT_TABLE!, tenantId)).filter(
+    (i) => typeof i.action === 'string',
   );
-  return (Items ?? []).filter((i) => typeof i.action === 'string');
 }
 
 async function createKey(user: TestUser, tenantId: string, scopes: readonly Permission[], name = 'k') {

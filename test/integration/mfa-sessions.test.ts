@@ -1,5 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
@@ -13,22 +12,14 @@ import {
   signUp,
   type TestUser,
 } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { partitionItems } from '../support/table-reads.js';
 
 /**
  * MFA is a property of the session, not of the user: `requireMfa`, API keys in an MFA tenant, password
  * change, MFA removal and tenant deletion need a session that proved the second factor.
  */
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+const api = useTestApi();
 
 /**
  * A password-only session that is still alive after the user enrolled, written straight into the table
@@ -62,15 +53,7 @@ async function passwordOnlySession(user: TestUser, legacy = false): Promise<stri
 }
 
 async function events(logId: string, action: string) {
-  const { Items } = await functionRuntime().dynamo.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': logId },
-      ConsistentRead: true,
-    }),
-  );
-  return (Items ?? []).filter((i) => i.action === action);
+  return (await partitionItems(process.env.AUDIT_TABLE!, logId)).filter((i) => i.action === action);
 }
 
 /** A code of the next unused step (the confirmation used the current one). */

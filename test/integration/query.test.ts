@@ -3,7 +3,8 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { captureOutputOfFile } from '../support/log-capture.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 // Through the local API, as a new user would: an owner registers a connection to a real Postgres, a viewer
@@ -13,32 +14,21 @@ vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
 });
 
-let api: TestApi;
+const api = useTestApi();
 let pg: TestPostgres;
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
 let connectionId: string;
 const appPassword = `pw-${randomBytes(12).toString('base64url')}`;
-const captured: string[] = [];
-const restores: (() => void)[] = [];
+// Everything the process writes for the whole file.
+const output = captureOutputOfFile();
 
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 const queryPath = (t: TenantWithRoles, id = connectionId) =>
   `/v1/tenants/${t.tenantId}/connections/${id}/query`;
 const ask = (t: TenantWithRoles, role: keyof TenantWithRoles['users'], body: unknown, id?: string) =>
   api.request('POST', queryPath(t, id), { token: t.users[role].token, body });
 
 beforeAll(async () => {
-  for (const stream of [process.stdout, process.stderr]) {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
-    restores.push(() => {
-      stream.write = write;
-    });
-  }
   pg = await startTestPostgres();
   const admin = await pg.admin();
   await admin.query(`
@@ -52,7 +42,6 @@ beforeAll(async () => {
     GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
   `);
   await admin.end();
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
   globex = await tenantWithEveryRole(api, 'Globex');
   const created = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections`, {
@@ -71,9 +60,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await api?.close();
   await pg?.stop();
-  for (const restore of restores) restore();
 });
 
 describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
@@ -348,8 +335,8 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
     expect(text).not.toContain("O'Brien");
     expect(text).not.toContain('customer 1');
     expect(text).not.toContain(appPassword);
-    expect(captured.join('')).not.toContain(appPassword);
-    expect(captured.join('')).not.toContain("O'Brien");
+    expect(output.text()).not.toContain(appPassword);
+    expect(output.text()).not.toContain("O'Brien");
   });
 });
 

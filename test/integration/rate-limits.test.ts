@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { retryAfterSeconds } from '../../shared/domain/sliding-window.js';
 import { RateWindows } from '../../shared/store/rate-windows.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
 /**
  * The sliding-window counters against the emulator (whose DynamoDB requests are atomic, as on AWS), and
  * the per-client route limits through the HTTP stack.
  */
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 const W = 900;
 const WINDOW_MS = W * 1000;

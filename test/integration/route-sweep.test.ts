@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import {
   lowestRoleFor,
@@ -10,24 +10,20 @@ import {
 } from '../../shared/domain/permissions.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import { concretePath } from '../support/route-paths.js';
 
 /**
  * Sweeps every route of the one route list: the guarantees below hold for routes added later too.
  * Authorization runs before the body is read, so none of these needs a valid body.
  */
-let api: TestApi;
+const api = useTestApi();
 let tenant: TenantWithRoles;
 let other: TenantWithRoles;
 
 beforeAll(async () => {
-  api = await startTestApi();
   tenant = await tenantWithEveryRole(api, 'Sweep');
   other = await tenantWithEveryRole(api, 'Elsewhere');
-});
-afterAll(async () => {
-  await api.close();
 });
 
 const authenticated = ROUTES.filter((r) => r.auth.kind !== 'none');

@@ -1,24 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { createTenant, inboxApi, signUp, signUpUnverified } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
-import { captureProcessOutput } from '../support/log-capture.js';
+import { useTestApi } from '../support/local-api.js';
+import { captureOutputOfFile } from '../support/log-capture.js';
 
-let output: ReturnType<typeof captureProcessOutput>;
-let api: TestApi;
+const api = useTestApi();
 
-beforeAll(async () => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-  // Everything the process writes while the handlers run at the most verbose log level.
-  output = captureProcessOutput();
-  api = await startTestApi();
-});
-
-afterAll(async () => {
-  output.restore();
-  await api.close();
-});
+// Everything the process writes while the handlers run at the most verbose log level.
+const output = captureOutputOfFile({ logLevel: 'DEBUG' });
 
 describe('logs', () => {
   it('never contain a password, session token, TOTP secret, code, recovery code or API key', async () => {

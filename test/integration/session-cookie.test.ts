@@ -11,20 +11,14 @@ import { createLocalApiServer } from '../../infra/local/server.js';
 import { SESSION_COOKIE } from '../../shared/http/session-cookie.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { signUp } from '../support/identity-fixtures.js';
-import { freshLoopbackIp, startTestApi, type TestApi } from '../support/local-api.js';
+import { freshLoopbackIp, useTestApi } from '../support/local-api.js';
 
 /**
  * The console's session: an HttpOnly, Secure, SameSite=Strict cookie set by the API, accepted for changes
  * only from the console's own origin; bearer tokens keep working for programs; console pages carry a
  * strict CSP.
  */
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' };
 

@@ -1,5 +1,5 @@
 import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 
 const platformDynamo = () => functionRuntime().dynamo;
@@ -26,18 +26,10 @@ import {
   signUp,
   type TestUser,
 } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
 
-let api: TestApi;
+const api = useTestApi();
 
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 const identityTable = () => process.env.IDENTITY_TABLE!;
 
 async function signIns(user: TestUser, query = '') {

@@ -1,25 +1,18 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { SIGN_IN_LIMITS } from '../../shared/domain/sign-in-limits.js';
 import { createTenant, enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi, type TestResponse } from '../support/local-api.js';
+import { type TestResponse, useTestApi } from '../support/local-api.js';
 
 /**
  * Failure budgets through the HTTP stack: reserved before the password or code is checked (so no number
  * of concurrent attempts gets more checks than the budget), per account and network (so an attacker's
  * network cannot lock the owner out), with an account-wide ceiling on TOTP guesses.
  */
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 const NETWORK_LIMIT = SIGN_IN_LIMITS.networkFailures.limit;
 const TOTP_HOURLY = SIGN_IN_LIMITS.accountTotpFailures[0].limit;

@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
@@ -7,7 +7,8 @@ import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credent
 import { newId } from '../../shared/domain/ids.js';
 import { IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
 import { createTenant, enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { partitionItems } from '../support/table-reads.js';
 
 /**
  * A sign-in in flight, or a session the (eventually consistent) session index does not list yet, never
@@ -22,20 +23,12 @@ import { startTestApi, type TestApi } from '../support/local-api.js';
  * The tests hold the attacker's sign-in exactly where real latency holds it (after the password check,
  * before the session write) and let it go once the owner's action has answered.
  */
-let api: TestApi;
+const api = useTestApi();
 const identity = () => new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);
 
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 
 /** Holds the next session write of `userId` until `release()`; `held` resolves when it is held. */
 function holdNextSessionWrite(userId: string) {
@@ -79,15 +72,7 @@ async function signInHeldBeforeItsSession(user: TestUser, body: Record<string, s
 }
 
 async function signInFailures(userId: string) {
-  const { Items } = await functionRuntime().dynamo.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': PLATFORM_LOG_ID },
-      ConsistentRead: true,
-    }),
-  );
-  return (Items ?? [])
+  return (await partitionItems(process.env.AUDIT_TABLE!, PLATFORM_LOG_ID))
     .filter((i) => i.action === 'auth.sign-in.failed' && i.actor.userId === userId)
     .map((i) => i.details);
 }

@@ -1,10 +1,10 @@
 import { IAMClient, IAMServiceException, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import { managedSessionDecision, tenantAuditEvents } from '../support/storage-sessions.js';
 
 /**
@@ -14,21 +14,17 @@ import { managedSessionDecision, tenantAuditEvents } from '../support/storage-se
  * credential before the revocation's cutoff, which the deny covers (IAM policy simulator). STS is held in
  * the test process (the local API runs the real handlers in it) until the change has been made.
  */
-let api: TestApi;
+const api = useTestApi();
 let endpoint: string;
 let iam: IAMClient;
 
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
-  api = await startTestApi();
   iam = new IAMClient({
     endpoint,
     region: TEST_REGION,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-});
-afterAll(async () => {
-  await api.close();
 });
 
 /**

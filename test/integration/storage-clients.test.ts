@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 import {
   type EnabledMfa,
@@ -13,12 +13,12 @@ import {
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import { awsCli, cleanEnv, pythonWithBoto3 } from '../support/python-clients.js';
 
 const run = promisify(execFile);
 
-let api: TestApi;
+const api = useTestApi();
 let acme: TenantWithRoles;
 let awsEndpoint: string;
 let bucket: string;
@@ -34,7 +34,6 @@ let awsConfig: string;
 beforeAll(async () => {
   awsEndpoint = inject('awsEndpoint');
   bucket = process.env.STORAGE_BUCKET!;
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
   const created = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-locations`, {
     token: acme.users.admin.token,
@@ -77,10 +76,6 @@ beforeAll(async () => {
   xdg = join(work, 'xdg');
   awsConfig = join(work, 'aws-config');
 }, 240_000);
-
-afterAll(async () => {
-  await api.close();
-});
 
 /** Runs a program from the consumer project (outside the repository) with only the settings given. */
 const outside = (file: string, args: string[], extra: Record<string, string> = {}) =>

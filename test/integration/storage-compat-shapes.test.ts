@@ -3,10 +3,10 @@ import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import { cleanEnv, pythonWithBoto3 } from '../support/python-clients.js';
 
 const run = promisify(execFile);
@@ -14,7 +14,7 @@ const LAMIN = '/compat/lamin/storages/credentials';
 const CUSTOMER_ROLE = 'arn:aws:iam::210987654321:role/strongroom-access';
 const NOT_FOUND = 'No storage location you may use contains that path.';
 
-let api: TestApi;
+const api = useTestApi();
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
 let awsEndpoint: string;
@@ -51,7 +51,6 @@ async function apiKey(tenant: TenantWithRoles, scopes: string[]) {
 beforeAll(async () => {
   awsEndpoint = inject('awsEndpoint');
   managedBucket = process.env.STORAGE_BUCKET!;
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
   globex = await tenantWithEveryRole(api, 'Globex');
   const managed = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-locations`, {
@@ -81,10 +80,6 @@ beforeAll(async () => {
   });
   expect(external.status, external.text).toBe(201);
   externalRoot = external.body.root;
-});
-
-afterAll(async () => {
-  await api.close();
 });
 
 describe('POST /compat/lamin/storages/credentials', () => {

@@ -7,10 +7,10 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
 // The emulator neither calls KMS for SSE-KMS nor checks the caller's KMS permissions
 // (test/unit/domain/storage-policy-simulator.test.ts proves those); this file proves the local shape matches the
@@ -19,7 +19,7 @@ import { startTestApi, type TestApi } from '../support/local-api.js';
 
 const LOCAL = { accessKeyId: 'test', secretAccessKey: 'test' };
 
-let api: TestApi;
+const api = useTestApi();
 let acme: TenantWithRoles;
 let endpoint: string;
 
@@ -28,12 +28,7 @@ const s3With = (credentials: AwsCredentialIdentity) =>
 
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
-});
-
-afterAll(async () => {
-  await api.close();
 });
 
 describe('managed storage encryption (local = deployed shape)', () => {

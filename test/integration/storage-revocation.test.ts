@@ -26,7 +26,7 @@ import {
   tenantWithEveryRole,
 } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import {
   managedSessionDecision,
   rolePolicies as rolePoliciesOf,
@@ -41,14 +41,13 @@ import {
  * IAM, so what the deny material allows is judged by the IAM policy simulator on the policies the emulator
  * actually holds.
  */
-let api: TestApi;
+const api = useTestApi();
 let endpoint: string;
 let iam: IAMClient;
 const ddb = () => DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: TEST_REGION }));
 
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
-  api = await startTestApi();
   iam = new IAMClient({
     endpoint,
     region: TEST_REGION,
@@ -63,7 +62,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   vi.useRealTimers();
-  await api.close();
 });
 
 const post = (path: string, token: string, body: unknown = {}) => api.request('POST', path, { token, body });

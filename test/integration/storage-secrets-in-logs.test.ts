@@ -1,23 +1,13 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
-import { captureProcessOutput } from '../support/log-capture.js';
+import { useTestApi } from '../support/local-api.js';
+import { captureOutputOfFile } from '../support/log-capture.js';
 
-let output: ReturnType<typeof captureProcessOutput>;
-let api: TestApi;
+const api = useTestApi();
 
-beforeAll(async () => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-  // Everything the process writes while the handlers run at the most verbose log level.
-  output = captureProcessOutput();
-  api = await startTestApi();
-});
-
-afterAll(async () => {
-  output.restore();
-  await api.close();
-});
+// Everything the process writes while the handlers run at the most verbose log level.
+const output = captureOutputOfFile({ logLevel: 'DEBUG' });
 
 describe('storage logs', () => {
   it('never contain a vended secret key or session token, on success or failure paths', async () => {

@@ -4,11 +4,11 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
 /**
  * External locations on SSE-KMS buckets (issue 13, item 1): registration names the bucket's key and older
@@ -21,7 +21,7 @@ const CUSTOMER_ACCOUNT = '210987654321';
 const CUSTOMER_ROLE = `arn:aws:iam::${CUSTOMER_ACCOUNT}:role/strongroom-kms-access`;
 const BUCKET = 'kms-lake';
 
-let api: TestApi;
+const api = useTestApi();
 let acme: TenantWithRoles;
 let endpoint: string;
 let customer: AwsCredentialIdentity;
@@ -44,7 +44,6 @@ async function locations(token = acme.users.owner.token) {
 
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
   const admin = { accessKeyId: 'test', secretAccessKey: 'test' };
   await new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials: admin }).send(
@@ -70,10 +69,6 @@ beforeAll(async () => {
   );
   keys.signing = signing!.Arn!;
   expect(keys.current.split(':')[4]).toBe(CUSTOMER_ACCOUNT);
-});
-
-afterAll(async () => {
-  await api.close();
 });
 
 describe('registering an SSE-KMS location', () => {

@@ -16,20 +16,20 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromProcess } from '@aws-sdk/credential-providers';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { REVOCATION_POLICY_NAME, tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import { fromStrongroom } from '../../shared/sdk/credentials.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin', 'strongroom.mjs');
 const CUSTOMER_ROLE = 'arn:aws:iam::210987654321:role/strongroom-access';
 
-let api: TestApi;
+const api = useTestApi();
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
 let endpoint: string;
@@ -63,7 +63,6 @@ async function auditEvents(tenantId: string, action: string) {
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
   managedBucket = process.env.STORAGE_BUCKET!;
-  api = await startTestApi();
   acme = await tenantWithEveryRole(api, 'Acme');
   globex = await tenantWithEveryRole(api, 'Globex');
   const created = await register(acme.tenantId, acme.users.admin.token, { managed: true });
@@ -77,10 +76,6 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   await admin.send(new CreateBucketCommand({ Bucket: 'customer-lake' }));
-});
-
-afterAll(async () => {
-  await api.close();
 });
 
 describe('managed locations and vending', () => {

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import {
   TENANT_CREATIONS_PER_NETWORK_PER_HOUR,
   TENANT_CREATIONS_PER_USER_PER_HOUR,
 } from '../../shared/schemas/tenants.js';
 import { inboxApi } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
 /**
  * Every tenant costs account-wide quota: a KMS key, and an IAM role of the account (1,000 by default,
@@ -13,14 +13,7 @@ import { startTestApi, type TestApi } from '../support/local-api.js';
  * network make as many tenants as it makes accounts, and use up the role quota for everyone. Tenant
  * creation is limited per network (IPv4 /24, IPv6 /48) too.
  */
-let api: TestApi;
-
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 async function accountFrom(sourceIp: string, label: string) {
   const email = `quota-${label}-${Date.now()}@example.test`;

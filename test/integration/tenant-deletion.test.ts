@@ -14,46 +14,29 @@ import { ROUTES } from '../../shared/schemas/routes.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { type StorageLocationRecord, StorageStore } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
-import { type TenantWithRoles, type TestUser, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import {
+  type EnabledMfa,
+  enableMfa,
+  type TenantWithRoles,
+  tenantWithEveryRole,
+} from '../support/identity-fixtures.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { partitionItems } from '../support/table-reads.js';
 
 /**
  * DELETE /v1/tenants/{tenantId} through the local API: who may, with what proof, and that afterwards
  * nothing of the tenant answers any credential while its audit log and other tenants stay.
  */
-let api: TestApi;
+const api = useTestApi();
 let kms: KMSClient;
 const db = functionRuntime().dynamo;
 
 beforeAll(async () => {
-  api = await startTestApi();
   kms = new KMSClient(clientConfig());
 });
 afterAll(async () => {
   kms.destroy();
-  await api.close();
 });
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
-
-interface Mfa {
-  secret: string;
-  recoveryCodes: string[];
-  /** When the confirmation code was taken: that step and earlier ones are used up. */
-  confirmedAt: number;
-}
-
-async function enableMfa(user: TestUser): Promise<Mfa> {
-  const enrol = await api.request('POST', '/v1/me/mfa/totp', { token: user.token });
-  expect(enrol.status, enrol.text).toBe(201);
-  const confirmedAt = Date.now();
-  const confirm = await api.request('POST', '/v1/me/mfa/totp/confirm', {
-    token: user.token,
-    body: { code: totpCodeAt(enrol.body.secret, confirmedAt), currentPassword: user.password },
-  });
-  expect(confirm.status, confirm.text).toBe(200);
-  return { secret: enrol.body.secret, recoveryCodes: confirm.body.recoveryCodes, confirmedAt };
-}
 
 function deleteTenant(tenantId: string, token: string, body: unknown) {
   return api.request('DELETE', `/v1/tenants/${tenantId}`, { token, body });
@@ -73,15 +56,9 @@ async function partition(tenantId: string) {
 }
 
 async function auditActions(tenantId: string) {
-  const { Items } = await db.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': tenantId },
-      ConsistentRead: true,
-    }),
-  );
-  return (Items ?? []).map((i) => i.action as string).filter(Boolean);
+  return (await partitionItems(process.env.AUDIT_TABLE!, tenantId))
+    .map((i) => i.action as string)
+    .filter(Boolean);
 }
 
 async function keyStateOf(tenantId: string) {
@@ -149,12 +126,12 @@ async function registerExternalRoot(scope: TenantScope, bucket: string, prefix: 
 describe('DELETE /v1/tenants/{tenantId}', () => {
   let acme: TenantWithRoles;
   let globex: TenantWithRoles;
-  let mfa: Mfa;
+  let mfa: EnabledMfa;
 
   beforeAll(async () => {
     acme = await tenantWithEveryRole(api, 'Acme');
     globex = await tenantWithEveryRole(api, 'Globex');
-    mfa = await enableMfa(acme.users.owner);
+    mfa = await enableMfa(api, acme.users.owner);
   });
 
   it('refuses an owner without MFA with 403 mfa-required-for-deletion and changes nothing', async () => {
@@ -199,7 +176,7 @@ describe('DELETE /v1/tenants/{tenantId}', () => {
 
   it("answers another tenant's owner 404, even with a valid code of their own, and changes nothing", async () => {
     // Prepare
-    const globexMfa = await enableMfa(globex.users.owner);
+    const globexMfa = await enableMfa(api, globex.users.owner);
     const before = await partition(acme.tenantId);
     // Act
     const res = await deleteTenant(acme.tenantId, globex.users.owner.token, {

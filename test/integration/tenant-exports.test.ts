@@ -1,20 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { EXPORT_FORMAT, EXPORT_URL_SECONDS } from '../../shared/services/tenant-export.js';
 import { PASSWORD_MASK } from '../../shared/store/connections-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
+import { partitionItems } from '../support/table-reads.js';
 
 /**
  * POST/GET /v1/tenants/{tenantId}/exports through the local API: the archive lands SSE-KMS under the
  * tenant's key at the tenant's prefix, holds no secret, downloads with a plain GET of the presigned URL,
  * and only the tenant's owners reach it.
  */
-let api: TestApi;
+const api = useTestApi();
 let s3: S3Client;
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
@@ -22,7 +23,6 @@ const db = functionRuntime().dynamo;
 const secrets: string[] = [];
 
 beforeAll(async () => {
-  api = await startTestApi();
   s3 = new S3Client({
     endpoint: inject('awsEndpoint'),
     region: TEST_REGION,
@@ -53,10 +53,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   s3.destroy();
-  await api.close();
 });
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
 
 async function tenantKeyArn(tenantId: string): Promise<string> {
   const { Item } = await db.send(
@@ -66,15 +63,9 @@ async function tenantKeyArn(tenantId: string): Promise<string> {
 }
 
 async function auditActions(tenantId: string) {
-  const { Items } = await db.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': tenantId },
-      ConsistentRead: true,
-    }),
+  return (await partitionItems(process.env.AUDIT_TABLE!, tenantId)).filter(
+    (i) => i.action === 'tenant.exported',
   );
-  return (Items ?? []).filter((i) => i.action === 'tenant.exported');
 }
 
 describe('tenant exports', () => {

@@ -13,18 +13,16 @@ import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyPolicy } from '../../shared/domain/key-policy.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
 import { TEST_STAGE } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 
-let api: TestApi;
+const api = useTestApi();
 let kms: KMSClient;
 
 beforeAll(async () => {
-  api = await startTestApi();
   kms = new KMSClient(clientConfig());
 });
 afterAll(async () => {
   kms.destroy();
-  await api.close();
 });
 
 describe('tenant keys through the local API', () => {

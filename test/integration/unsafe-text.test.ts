@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { unsafeTextReason } from '../../shared/domain/text.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { createTenant, signUp, type TestUser } from '../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import { concretePath } from '../support/route-paths.js';
 
 /**
@@ -10,17 +10,13 @@ import { concretePath } from '../support/route-paths.js';
  * surrogates (which used to reach DynamoDB and answer 500), NUL and other controls, bidi overrides and
  * zero-width characters. The check is one mechanism for every route, so these sweep the route list.
  */
-let api: TestApi;
+const api = useTestApi();
 let owner: TestUser;
 let tenantId: string;
 
 beforeAll(async () => {
-  api = await startTestApi();
   owner = await signUp(api, 'text-owner');
   tenantId = await createTenant(api, owner, 'Text Co');
-});
-afterAll(async () => {
-  await api.close();
 });
 
 const BAD = {

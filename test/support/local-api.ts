@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 import { AREA_HANDLERS } from '../../infra/local/handlers.js';
 import { createLocalApiServer } from '../../infra/local/server.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
@@ -101,3 +102,32 @@ export async function startTestApi() {
 }
 
 export type TestApi = Awaited<ReturnType<typeof startTestApi>>;
+
+/**
+ * The local API for the tests of one file: started before them, closed after them. Call it at the top level
+ * of the file; use it in its tests and in hooks registered after it.
+ */
+export function useTestApi(): TestApi {
+  let started: TestApi | undefined;
+  beforeAll(async () => {
+    started = await startTestApi();
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = () => {
+    if (!started) throw new Error('the test API starts in beforeAll; use it inside tests and later hooks');
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    request: <T = any>(method: string, path: string, options?: RequestOptions) =>
+      current().request<T>(method, path, options),
+    close: () => current().close(),
+  };
+}
+
+/** The last segment of a problem answer's `type` (`…/problems/mfa-required` → `mfa-required`). */
+export const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();

@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from 'vitest';
+
 /**
  * Captures everything the process writes to stdout and stderr (Powertools writes its JSON logs there)
  * while still passing it through, so a test can grep the logs for secrets it created.
@@ -23,4 +25,21 @@ export function captureProcessOutput() {
       process.stderr.write = originals.err;
     },
   };
+}
+
+/**
+ * Captures the process output of a whole test file: from a `beforeAll` to an `afterAll` registered where it
+ * is called (call it at the top level, before the file's own hooks). `text()` is what was written so far.
+ * With `logLevel`, the handlers (loaded at their first request) log at that level.
+ */
+export function captureOutputOfFile(options: { logLevel?: 'DEBUG' } = {}): { text(): string } {
+  let output: ReturnType<typeof captureProcessOutput> | undefined;
+  beforeAll(() => {
+    if (options.logLevel) process.env.POWERTOOLS_LOG_LEVEL = options.logLevel;
+    output = captureProcessOutput();
+  });
+  afterAll(() => {
+    output?.restore();
+  });
+  return { text: () => output?.text() ?? '' };
 }

@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { canonicalJson } from '../../../shared/domain/audit-chain.js';
 import { AUDIT_CSV_COLUMNS, unneutraliseCell } from '../../../shared/domain/audit-csv.js';
@@ -9,10 +9,10 @@ import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { AuditService } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../../support/identity-fixtures.js';
-import { startTestApi, type TestApi } from '../../support/local-api.js';
+import { useTestApi } from '../../support/local-api.js';
 import { itemsOf, overwrite, sequencerFromEnv, storeFromEnv } from './support.js';
 
-let api: TestApi;
+const api = useTestApi();
 let tenant: TenantWithRoles;
 let other: TenantWithRoles;
 let store: AuditStore;
@@ -33,14 +33,10 @@ const HOSTILE_NAMES = [
 ];
 
 beforeAll(async () => {
-  api = await startTestApi();
   tenant = await tenantWithEveryRole(api, 'Audited');
   other = await tenantWithEveryRole(api, 'Elsewhere');
   store = storeFromEnv();
   db = functionRuntime().dynamo;
-});
-afterAll(async () => {
-  await api.close();
 });
 
 describe('audit routes: who may call them', () => {

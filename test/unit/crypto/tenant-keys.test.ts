@@ -6,7 +6,6 @@ import {
   EnableKeyRotationCommand,
   KMSClient,
   KMSInvalidStateException,
-  KMSServiceException,
   ListResourceTagsCommand,
   NotFoundException,
   ScheduleKeyDeletionCommand,
@@ -22,6 +21,7 @@ import {
 } from '../../../shared/crypto/tenant-keys.js';
 import { KeyPolicyInputError, tenantKeyPolicy } from '../../../shared/domain/key-policy.js';
 import { isTransientAwsError } from '../../../shared/errors.js';
+import { kmsThrottling } from '../../support/aws-faults.js';
 
 const ACCOUNT = '111122223333';
 const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
@@ -38,15 +38,6 @@ function keys() {
     accountId: ACCOUNT,
     partition: 'aws',
     applicationRoleArns: [APP_ROLE],
-  });
-}
-
-function throttle() {
-  return new KMSServiceException({
-    name: 'ThrottlingException',
-    message: 'Rate exceeded',
-    $fault: 'client',
-    $metadata: { httpStatusCode: 400 },
   });
 }
 
@@ -107,7 +98,7 @@ describe('KmsTenantKeys.create', () => {
   });
 
   it('leaves nothing behind when CreateKey itself fails (throttled → transient)', async () => {
-    kmsMock.on(CreateKeyCommand).rejects(throttle());
+    kmsMock.on(CreateKeyCommand).rejects(kmsThrottling());
 
     const error = await keys()
       .create(TENANT)
@@ -127,7 +118,7 @@ describe('KmsTenantKeys.create', () => {
     'disables and schedules deletion of the half-made key when %s fails, then rethrows',
     async (_name, command) => {
       // Prepare
-      const failure = throttle();
+      const failure = kmsThrottling();
       kmsMock.on(command as typeof CreateAliasCommand).rejects(failure);
 
       // Act
@@ -151,7 +142,7 @@ describe('KmsTenantKeys.create', () => {
   it('still schedules deletion when disabling the half-made key fails, and rethrows the original error', async () => {
     const failure = new Error('alias conflict');
     kmsMock.on(CreateAliasCommand).rejects(failure);
-    kmsMock.on(DisableKeyCommand).rejects(throttle());
+    kmsMock.on(DisableKeyCommand).rejects(kmsThrottling());
 
     await expect(keys().create(TENANT)).rejects.toBe(failure);
 
@@ -164,8 +155,8 @@ describe('KmsTenantKeys.create', () => {
   it('rethrows the original error even when the key cannot be discarded at all', async () => {
     const failure = new Error('rotation refused');
     kmsMock.on(EnableKeyRotationCommand).rejects(failure);
-    kmsMock.on(DisableKeyCommand).rejects(throttle());
-    kmsMock.on(ScheduleKeyDeletionCommand).rejects(throttle());
+    kmsMock.on(DisableKeyCommand).rejects(kmsThrottling());
+    kmsMock.on(ScheduleKeyDeletionCommand).rejects(kmsThrottling());
 
     await expect(keys().create(TENANT)).rejects.toBe(failure);
     expect(kmsMock).toHaveReceivedCommandTimes(DisableKeyCommand, 1);

@@ -7,7 +7,6 @@ import {
   KMS,
   KMSClient,
   KMSInvalidStateException,
-  KMSServiceException,
 } from '@aws-sdk/client-kms';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -21,6 +20,7 @@ import { CreateConnectionBody, type UpdateConnectionBody } from '../../../shared
 import { ConnectionsService } from '../../../shared/services/connections.js';
 import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import { ConnectionsStore } from '../../../shared/store/connections-store.js';
+import { kmsThrottling } from '../../support/aws-faults.js';
 
 const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
 const KEY = 'arn:aws:kms:eu-central-1:111122223333:key/00000001-12ab-34cd-56ef-1234567890ab';
@@ -79,15 +79,6 @@ const body = (overrides: Record<string, unknown> = {}) =>
     ...overrides,
   });
 
-function throttle() {
-  return new KMSServiceException({
-    name: 'ThrottlingException',
-    message: 'Rate exceeded',
-    $fault: 'client',
-    $metadata: { httpStatusCode: 400 },
-  });
-}
-
 beforeEach(() => {
   kmsMock.reset();
   dynamoMock.reset();
@@ -125,7 +116,7 @@ describe('ConnectionsService.create', () => {
   });
 
   it('a KMS throttle is a 503 with Retry-After and nothing is written', async () => {
-    kmsMock.on(GenerateDataKeyCommand).rejects(throttle());
+    kmsMock.on(GenerateDataKeyCommand).rejects(kmsThrottling());
     const { svc } = service();
 
     const error = await svc.create(caller, body()).catch((e: unknown) => e);
