@@ -195,12 +195,16 @@ describe('the API stack with an origin secret configured', () => {
   }
 
   it('gives the route the viewer address and an event without the secret', async () => {
-    const res = await call(
-      event(
-        { [VIEWER_ADDRESS_HEADER]: '198.51.100.10:46532', 'X-Strongroom-Origin-Verify': SECRET },
-        { 'X-Strongroom-Origin-Verify': [SECRET], [VIEWER_ADDRESS_HEADER]: ['198.51.100.10:46532'] },
-      ),
+    // Prepare: the secret in both header maps, in another capitalisation than the constant's
+    const request = event(
+      { [VIEWER_ADDRESS_HEADER]: '198.51.100.10:46532', 'X-Strongroom-Origin-Verify': SECRET },
+      { 'X-Strongroom-Origin-Verify': [SECRET], [VIEWER_ADDRESS_HEADER]: ['198.51.100.10:46532'] },
     );
+
+    // Act
+    const res = await call(request);
+
+    // Assess: the viewer's address, and no trace of the secret in what the route saw
     expect(res.status).toBe(200);
     expect(res.json.sourceIp).toBe('198.51.100.10');
     expect(JSON.stringify(res.json)).not.toContain(SECRET);
@@ -208,23 +212,31 @@ describe('the API stack with an origin secret configured', () => {
   });
 
   it('strips a wrong secret too, and gives the route the connection address', async () => {
+    // Act
     const res = await call(
       event({ [VIEWER_ADDRESS_HEADER]: '198.51.100.10:1', [ORIGIN_VERIFY_HEADER]: 'guess' }),
     );
+
+    // Assess
     expect(res.json.sourceIp).toBe(EDGE);
     expect(res.json.headers).toEqual({ [VIEWER_ADDRESS_HEADER]: '198.51.100.10:1' });
   });
 
   it('logs a warning without the secret when the right secret comes without a viewer address', async () => {
+    // Prepare: warnings captured
     logger.setLogLevel('WARN');
     const output = captureProcessOutput();
     let res: Awaited<ReturnType<typeof call>>;
+
+    // Act
     try {
       res = await call(event({ [ORIGIN_VERIFY_HEADER]: SECRET }));
     } finally {
       output.restore();
       logger.setLogLevel('SILENT');
     }
+
+    // Assess: the connection's address, and a warning that names the problem but not the secret
     expect(res.json.sourceIp).toBe(EDGE);
     expect(output.text()).toContain('origin request without a usable viewer address');
     expect(output.text()).toContain('viewer-address-missing');
@@ -232,10 +244,13 @@ describe('the API stack with an origin secret configured', () => {
   });
 
   it('ignores the viewer address without a configured secret', async () => {
+    // Act: a function whose runtime has no ORIGIN_VERIFY_SECRET (local mode)
     const res = await call(
       event({ [VIEWER_ADDRESS_HEADER]: '198.51.100.10:1', [ORIGIN_VERIFY_HEADER]: SECRET }),
       unconfigured,
     );
+
+    // Assess
     expect(res.json.sourceIp).toBe(EDGE);
   });
 });
