@@ -68,6 +68,9 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   TENANT_KEY_USER_ROLE_ARNS: `arn:aws:iam::${ACCOUNT}:role/bench-functions`,
   TENANT_EXPORT_ROLE_ARNS: `arn:aws:iam::${ACCOUNT}:role/bench-tenants`,
   STORAGE_KEY_ARN: `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-000000000001`,
+  // The mail port (auth and tenants send mail: verification, reset, invitations, notices).
+  MAIL_FROM: 'Strongroom <no-reply@bench.example.com>',
+  CONSOLE_URL: 'https://bench.example.com/console/',
 };
 
 async function bundle(
