@@ -1,4 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
+import { logger } from '../../shared/observability.js';
 
 /**
  * Captures everything the process writes to stdout and stderr (Powertools writes its JSON logs there)
@@ -34,12 +35,23 @@ export function captureProcessOutput() {
  */
 export function captureOutputOfFile(options: { logLevel?: 'DEBUG' } = {}): { text(): string } {
   let output: ReturnType<typeof captureProcessOutput> | undefined;
+  const before = { env: process.env.POWERTOOLS_LOG_LEVEL, level: logger.getLevelName() };
   beforeAll(() => {
-    if (options.logLevel) process.env.POWERTOOLS_LOG_LEVEL = options.logLevel;
+    if (options.logLevel) {
+      process.env.POWERTOOLS_LOG_LEVEL = options.logLevel;
+      // The handlers' logger may exist already (made when this file's imports loaded, at the level the
+      // environment had then): set its level itself, so the file logs the same whichever file ran before.
+      logger.setLogLevel(options.logLevel);
+    }
     output = captureProcessOutput();
   });
   afterAll(() => {
     output?.restore();
+    if (options.logLevel) {
+      if (before.env === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+      else process.env.POWERTOOLS_LOG_LEVEL = before.env;
+      logger.setLogLevel(before.level);
+    }
   });
   return { text: () => output?.text() ?? '' };
 }
