@@ -70,7 +70,7 @@ const oidc = new OidcSignInService({
   secondFactors: new SecondFactorVerifier({ identity, audit, secrets }),
   redirectUri: runtime.require('consoleUrl'),
   newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
-  linked: (user, origin) => email.notify(user, 'sso-linked', origin),
+  linkNotice: (user, change, origin) => email.notify(user, change, origin),
 });
 
 /** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
@@ -213,14 +213,24 @@ export const handler = createApiHandler({
       status: 200,
       body: await oidc.start({ kind: 'platform', id: body.provider }, { kind: 'sign-in' }, 'body.provider'),
     })),
-    implement(oidcRoutes.startOidcLink, async ({ auth, body }) => ({
+    implement(oidcRoutes.startOidcLink, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 200,
-      body: await oidc.start(
+      body: await oidc.startLink(
+        requirePrincipal(auth),
         { kind: 'platform', id: body.provider },
-        { kind: 'link', userId: requirePrincipal(auth).userId },
+        { currentPassword: body.currentPassword },
+        { ip: sourceIp, userAgent },
         'body.provider',
       ),
     })),
+    implement(oidcRoutes.listOidcIdentities, async ({ auth }) => ({
+      status: 200,
+      body: { items: await oidc.listIdentities(requirePrincipal(auth).userId) },
+    })),
+    implement(oidcRoutes.unlinkOidcIdentity, async ({ auth, params, body, sourceIp, userAgent }) => {
+      await oidc.unlink(requirePrincipal(auth), params.identityId, body, { ip: sourceIp, userAgent });
+      return { status: 204 };
+    }),
     implement(oidcRoutes.finishOidcFlow, async ({ body, sourceIp, userAgent, event }) => {
       const { session, ...input } = body;
       if (session === 'cookie') requireConsoleOrigin(event);

@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   'auth.passkey.removed',
   'auth.passkey.refused',
   'auth.sso.linked',
+  'auth.sso.unlinked',
   'tenant.created',
   'tenant.updated',
   'tenant.plan-changed',

@@ -167,16 +167,23 @@ export const oidcFlowKey = (stateHash: string): ItemKey => ({
   sk: 'FLOW',
 });
 /**
- * The account an identity at a provider signs in to: one per (provider, subject). The subject is hashed
- * (a provider's `sub` is up to 255 characters of anything).
+ * The account an identity at a provider signs in to: one per (provider, issuer, subject). The issuer and
+ * subject are hashed together (store/oidc-flows.ts `identityHash`; a `sub` is unique per issuer only, and up to
+ * 255 characters of anything), so a provider id re-pointed at another issuer finds none of the old links.
  */
-export const oidcIdentityKey = (providerKey: string, subjectHash: string): ItemKey => ({
-  pk: `${IDENTITY_PK_PREFIXES.oidcIdentity}${providerKey}#${subjectHash}`,
+export const oidcIdentityKey = (providerKey: string, identityHash: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.oidcIdentity}${providerKey}#${identityHash}`,
   sk: 'IDENTITY',
 });
 
-/** gsi1 partition of everything indexed by user: memberships (tenant data) and sessions (identity). */
+/** gsi1 partition of everything indexed by user: memberships (tenant data), sessions and linked identities (identity). */
 export const userGsiPk = (userId: string) => `USER#${userId}`;
+export const OIDC_IDENTITY_GSI_SK_PREFIX = 'OIDC-IDENTITY#';
+/** Index gsi1 of a linked identity: a user's linked provider identities. */
+export const oidcIdentityGsiKey = (userId: string, providerKey: string, identityHash: string) => ({
+  gsi1pk: userGsiPk(userId),
+  gsi1sk: `${OIDC_IDENTITY_GSI_SK_PREFIX}${providerKey}#${identityHash}`,
+});
 export const SESSION_GSI_SK_PREFIX = 'SESSION#';
 /** Index gsi1 of a session item: a user's sessions. */
 export const sessionGsiKey = (userId: string, sessionId: string) => ({

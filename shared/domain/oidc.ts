@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { unsafeTextReason } from './text.js';
 
 /*
  * OpenID Connect sign-in: the providers and what a flow carries. Pure: no network, no AWS. The relying
@@ -172,13 +173,46 @@ export interface OidcIdentityClaims {
   name?: string;
 }
 
-/** The claims sign-in uses, from a verified ID token's payload. */
-export function identityClaimsOf(claims: Record<string, unknown>): OidcIdentityClaims {
+/** The longest display name taken from a provider (what the register route accepts). */
+export const OIDC_NAME_MAX_LENGTH = 200;
+/** The longest address taken from a provider (what the API's e-mail fields accept). */
+export const OIDC_EMAIL_MAX_LENGTH = 254;
+/** The longest `sub` (OpenID Connect Core: at most 255 ASCII characters). */
+export const OIDC_SUBJECT_MAX_LENGTH = 255;
+/** An address as the API's e-mail fields accept it, roughly: one @, a dot in the domain, no spaces. */
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
+
+/**
+ * The claims sign-in uses, from a verified ID token's payload, held to the rules every API input is
+ * (domain/text.ts): the provider is not trusted to send displayable text. An unsafe, empty or overlong
+ * name is dropped (the caller falls back to the address's local part); an unsafe, malformed or overlong
+ * address counts as unverified (so no account is made or linked from it). Undefined when the subject
+ * itself is not a usable string.
+ */
+export function identityClaimsOf(claims: Record<string, unknown>): OidcIdentityClaims | undefined {
+  const { sub } = claims;
+  if (typeof sub !== 'string' || !sub || sub.length > OIDC_SUBJECT_MAX_LENGTH || unsafeTextReason(sub))
+    return undefined;
+  const email = typeof claims.email === 'string' ? claims.email.trim() : undefined;
+  const emailUsable =
+    email !== undefined &&
+    email.length <= OIDC_EMAIL_MAX_LENGTH &&
+    unsafeTextReason(email) === undefined &&
+    EMAIL_SHAPE.test(email);
+  const name = typeof claims.name === 'string' ? claims.name.trim() : '';
+  const nameUsable =
+    name !== '' && name.length <= OIDC_NAME_MAX_LENGTH && unsafeTextReason(name) === undefined;
   return {
-    sub: String(claims.sub),
-    email: typeof claims.email === 'string' ? claims.email : undefined,
-    emailVerified: claims.email_verified === true,
-    name:
-      typeof claims.name === 'string' && claims.name.trim() ? claims.name.trim().slice(0, 200) : undefined,
+    sub,
+    email: emailUsable ? email : undefined,
+    emailVerified: emailUsable && claims.email_verified === true,
+    name: nameUsable ? name : undefined,
   };
+}
+
+/** The name a new account from a provider gets: its safe name claim, else the address's local part. */
+export function displayNameOf(claims: OidcIdentityClaims, email: string): string {
+  if (claims.name) return claims.name;
+  const local = email.slice(0, email.lastIndexOf('@')).slice(0, OIDC_NAME_MAX_LENGTH);
+  return local && unsafeTextReason(local) === undefined ? local : 'New user';
 }

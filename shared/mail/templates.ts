@@ -113,6 +113,7 @@ export type AccountChange =
   | 'passkey-added'
   | 'passkey-removed'
   | 'sso-linked'
+  | 'sso-unlinked'
   | 'new-device-sign-in';
 
 const CHANGE_TEXT: Record<AccountChange, { subject: string; what: string }> = {
@@ -142,7 +143,11 @@ const CHANGE_TEXT: Record<AccountChange, { subject: string; what: string }> = {
   },
   'sso-linked': {
     subject: 'An identity provider was linked to your Strongroom account',
-    what: 'An account at an identity provider was linked to your account: it can now sign in through that provider.',
+    what: 'An account at an identity provider was linked to your account: it can now sign in through that provider. You can see and remove linked providers in the console under Account.',
+  },
+  'sso-unlinked': {
+    subject: 'An identity provider was unlinked from your Strongroom account',
+    what: 'An account at an identity provider was unlinked from your account: it can no longer sign in through that provider.',
   },
   'new-device-sign-in': {
     subject: 'New sign-in to your Strongroom account',

@@ -58,16 +58,63 @@ export const startOidcLink = defineRoute({
   path: '/v1/me/oidc/link',
   area: 'auth',
   summary:
-    'Start linking an identity provider to your account (its address must be verified there); finish with the callback',
+    'Start linking an identity provider to your account with the current password (with MFA on: from an MFA session; your address must be verified, and so must its address at the provider); finish with the callback from this session',
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'oidc-link-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
-  body: z.strictObject({ provider: ProviderId }),
+  body: z.strictObject({ provider: ProviderId, currentPassword: z.string().max(1024) }),
   response: {
     status: 200,
-    description: 'Where to send the browser, and the flow token',
+    description:
+      'Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword',
     schema: FlowStarted,
   },
+});
+
+/** A linked identity's public id (the hash its item is keyed by). */
+const IdentityId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'Not an identity id');
+
+const LinkedIdentity = z
+  .object({
+    identityId: z.string(),
+    provider: z.string().describe('The provider key (`platform:<id>`)'),
+    providerName: z.string().nullable().describe('Null when the provider is no longer configured'),
+    email: z.string().describe('The address the provider asserted when it was linked'),
+    linkedAt: z.string(),
+    active: z
+      .boolean()
+      .describe('False when the provider id now names another issuer or is gone: the link signs in no more'),
+  })
+  .meta({ id: 'OidcLinkedIdentity' });
+
+export const listOidcIdentities = defineRoute({
+  id: 'listOidcIdentities',
+  method: 'GET',
+  path: '/v1/me/oidc/identities',
+  area: 'auth',
+  summary: 'The identity-provider accounts linked to your account (each can sign in to it)',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  response: {
+    status: 200,
+    description: 'Linked identities, oldest first',
+    schema: z.object({ items: z.array(LinkedIdentity) }),
+  },
+});
+
+export const unlinkOidcIdentity = defineRoute({
+  id: 'unlinkOidcIdentity',
+  method: 'DELETE',
+  path: '/v1/me/oidc/identities/{identityId}',
+  area: 'auth',
+  summary:
+    'Unlink an identity provider from your account with the current password (with MFA on: from an MFA session); you are mailed a notice',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  rateLimits: [{ name: 'oidc-unlink-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
+  params: z.strictObject({ identityId: IdentityId }),
+  body: z.strictObject({ currentPassword: z.string().max(1024) }),
+  response: { status: 204, description: 'Unlinked' },
 });
 
 export const finishOidcFlow = defineRoute({
@@ -101,7 +148,7 @@ export const finishOidcFlow = defineRoute({
     description:
       '`signed-in`: a session (method `sso`; its token unless `session: cookie`). `linked`: the identity now signs in to your account. ' +
       '400 `oidc-state-invalid` (unknown, used, expired or foreign state), 401 `oidc-token-rejected`, 401 `mfa-required`, ' +
-      '403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link)',
+      '401 `oidc-link-session-ended` (the session that started a link ended, or the password or sign-in settings changed), 403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link)',
     schema: z
       .object({
         outcome: z.enum(['signed-in', 'linked']),
@@ -113,4 +160,11 @@ export const finishOidcFlow = defineRoute({
   },
 });
 
-export const oidcRoutes = [listOidcProviders, startOidcSignIn, startOidcLink, finishOidcFlow];
+export const oidcRoutes = [
+  listOidcProviders,
+  startOidcSignIn,
+  startOidcLink,
+  finishOidcFlow,
+  listOidcIdentities,
+  unlinkOidcIdentity,
+];

@@ -215,7 +215,9 @@ export class AccountEmailService {
    * Sets a new password with a reset token: every session of the account ends, and every other reset
    * token stops working. MFA stays as it is (signing in still asks for the code), except on an account
    * whose address was never verified: there, whoever turned MFA on never proved they own the address, and
-   * the owner who just did must not be locked out by them.
+   * the owner who just did must not be locked out by them. For the same reason a reset on an unverified
+   * account also deletes its passkeys and linked provider identities (in the same transaction): whoever
+   * added them never proved the address either (a pre-account takeover would keep its way back in).
    */
   async confirmReset(
     input: { token: string; newPassword: string },
@@ -224,7 +226,8 @@ export class AccountEmailService {
     const record = await this.#redeemable(input.token, 'password-reset');
     const user = await this.#d.identity.getUser(record.userId);
     if (!user) throw invalidToken();
-    const clearMfa = user.mfaEnabled && user.emailVerifiedAt === undefined;
+    const unverified = user.emailVerifiedAt === undefined;
+    const clearMfa = user.mfaEnabled && unverified;
     const outcome = await this.#d.identity.resetPassword(
       record,
       {
@@ -232,12 +235,13 @@ export class AccountEmailService {
         at: new Date(this.#now()).toISOString(),
         clearMfa,
         expectedMfa: user.mfaEnabled,
+        removeSignInMethods: unverified,
       },
       this.#d.audit.platformPut({
         action: 'auth.password-reset.completed',
         actor: actorOf(origin, user.userId),
         resource: { type: 'user', id: user.userId },
-        details: { tokenId: record.tokenId, mfaCleared: clearMfa },
+        details: { tokenId: record.tokenId, mfaCleared: clearMfa, signInMethodsCleared: unverified },
       }),
     );
     if (!outcome.reset) throw invalidToken();

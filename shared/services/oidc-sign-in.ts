@@ -2,10 +2,11 @@ import type * as OpenIdClient from 'openid-client';
 import { hashPassword } from '../crypto/passwords.js';
 import type { AuditEventInput } from '../domain/audit-events.js';
 import { type AuthMethod, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
-import { actorOf, type RequestOrigin } from '../domain/caller.js';
+import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import { hashSecret, newSecret, normaliseEmail, sessionToken } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import {
+  displayNameOf,
   flowDerivedSecrets,
   flowTokenHash,
   identityClaimsOf,
@@ -29,8 +30,10 @@ import {
 } from '../domain/sign-in-history.js';
 import {
   ConflictError,
+  EmailUnverifiedError,
   ForbiddenError,
   HttpProblemError,
+  NotFoundError,
   ServiceUnavailableError,
   UnauthorizedError,
   ValidationError,
@@ -44,11 +47,22 @@ import {
   type SessionRecord,
   type UserRecord,
 } from '../store/identity-store.js';
-import type { OidcFlowRecord, OidcStore } from '../store/oidc-flows.js';
+import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oidc-flows.js';
+import { requireCurrentPassword } from './current-password.js';
 import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
 
 /** Told when an account signs in from a device it has not used for 90 days (the identity service's notice). */
 export type NewDeviceNotice = (user: UserRecord, signIn: { ip: string; userAgent: string }) => Promise<void>;
+
+/** Mails the owner that a provider identity was linked to or unlinked from the account (AccountEmailService). */
+export type LinkNotice = (
+  user: UserRecord,
+  change: 'sso-linked' | 'sso-unlinked',
+  origin: RequestOrigin,
+) => Promise<void>;
+
+/** A signed-in caller of the /v1/me/oidc routes. */
+export type OidcCaller = Pick<Principal, 'kind' | 'userId' | 'credentialId' | 'mfa'>;
 
 export interface OidcSignInDeps {
   identity: IdentityStore;
@@ -59,8 +73,8 @@ export interface OidcSignInDeps {
   /** The redirect URI registered at every provider: the console's base URL. */
   redirectUri: string;
   newDevice?: NewDeviceNotice;
-  /** Told when an identity is linked to an account (its owner is mailed: a stolen session could link one). */
-  linked?: (user: UserRecord, origin: RequestOrigin) => Promise<void>;
+  /** Told after every link and unlink (the owner is mailed). */
+  linkNotice: LinkNotice;
   now?: () => number;
   /** The relying-party library; loaded at the first flow so functions that never run one do not pay for it. */
   loadClient?: () => Promise<typeof OpenIdClient>;
@@ -76,6 +90,12 @@ export interface OidcCallbackInput {
   mfaCode?: string;
   recoveryCode?: string;
 }
+
+const LINK_SESSION_ENDED = () =>
+  new UnauthorizedError(
+    'The session that started this link has ended, or the account’s password or sign-in settings changed since: sign in and start the link again.',
+    'oidc-link-session-ended',
+  );
 
 /** Seconds a client waits before retrying when a provider cannot be reached. */
 const PROVIDER_RETRY_SECONDS = 5;
@@ -121,7 +141,9 @@ export class OidcSignInService {
    */
   async start(
     ref: OidcProviderRef,
-    intent: { kind: 'sign-in' } | { kind: 'link'; userId: string },
+    intent:
+      | { kind: 'sign-in' }
+      | { kind: 'link'; userId: string; sessionId: string; credentialEpoch: number },
     field: string,
   ) {
     const provider = await this.deps.providers.resolve(ref);
@@ -135,7 +157,9 @@ export class OidcSignInService {
       flowTokenHash: flowTokenHash(secrets.flowToken),
       providerKey: providerKeyOf(ref),
       intent: intent.kind satisfies OidcIntent,
-      ...(intent.kind === 'link' ? { userId: intent.userId } : {}),
+      ...(intent.kind === 'link'
+        ? { userId: intent.userId, sessionId: intent.sessionId, credentialEpoch: intent.credentialEpoch }
+        : {}),
       redirectUri: this.deps.redirectUri,
       createdAt: now,
       expiresAt: now + OIDC_FLOW_TTL_SECONDS * 1000,
@@ -156,6 +180,81 @@ export class OidcSignInService {
       expiresAt: new Date(flow.expiresAt).toISOString(),
       provider: { name: provider.name },
     };
+  }
+
+  /**
+   * Starts linking a provider identity to the caller's account: a new way into the account, so held to
+   * what adding a passkey is: a verified address (whoever registered an address they do not own must not
+   * plant a way back in before its owner takes it back), the current password under the sign-in failure
+   * budgets, and an MFA session when TOTP is on. The flow is bound to this session and the account's
+   * credential epoch: signing out, a password change or reset before the callback ends it.
+   */
+  async startLink(
+    caller: OidcCaller,
+    ref: OidcProviderRef,
+    input: { currentPassword: string },
+    origin: RequestOrigin,
+    field: string,
+  ) {
+    const user = await this.deps.identity.getUser(caller.userId);
+    if (!user || caller.kind !== 'session') throw new UnauthorizedError();
+    if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('link an identity provider');
+    if (user.mfaEnabled)
+      await this.deps.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'oidc.link' });
+    await requireCurrentPassword(this.deps.secondFactors, user, input.currentPassword, origin);
+    return this.start(
+      ref,
+      { kind: 'link', userId: user.userId, sessionId: caller.credentialId, credentialEpoch: epochOf(user) },
+      field,
+    );
+  }
+
+  /** The provider identities linked to the caller's account (what can sign in to it besides the password). */
+  async listIdentities(userId: string) {
+    const identities = await this.deps.oidc.listIdentities(userId);
+    const names = new Map(this.deps.providers.platformProviders().map((p) => [`platform:${p.id}`, p]));
+    return identities.map((identity) => {
+      const provider = names.get(identity.providerKey);
+      return {
+        identityId: identity.identityId,
+        provider: identity.providerKey,
+        providerName: provider?.name ?? null,
+        email: identity.email,
+        linkedAt: identity.linkedAt,
+        // False when the provider id now names another issuer (or is gone): the link signs in no more.
+        active: provider !== undefined && provider.issuer === identity.issuer,
+      };
+    });
+  }
+
+  /**
+   * Removes one of the caller's linked identities (404 for anyone else's): the current password, and an
+   * MFA session when TOTP is on; the owner is mailed and the removal audited.
+   */
+  async unlink(
+    caller: OidcCaller,
+    identityId: string,
+    input: { currentPassword: string },
+    origin: RequestOrigin,
+  ) {
+    const user = await this.deps.identity.getUser(caller.userId);
+    if (!user) throw new UnauthorizedError();
+    if (user.mfaEnabled)
+      await this.deps.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'oidc.unlink' });
+    const identity = (await this.deps.oidc.listIdentities(user.userId)).find(
+      (i) => i.identityId === identityId,
+    );
+    if (!identity) throw new NotFoundError('No such linked identity.');
+    await requireCurrentPassword(this.deps.secondFactors, user, input.currentPassword, origin);
+    const { identityId: _id, ...record } = identity;
+    const removed = await this.deps.oidc.unlinkIdentity(
+      record satisfies OidcIdentityRecord,
+      this.deps.audit.platformPut(
+        this.event('auth.sso.unlinked', origin, user.userId, { provider: identity.providerKey, identityId }),
+      ),
+    );
+    if (!removed) throw new NotFoundError('No such linked identity.');
+    await this.deps.linkNotice(user, 'sso-unlinked', origin);
   }
 
   /**
@@ -188,9 +287,9 @@ export class OidcSignInService {
     });
     if (flow.intent === 'link') {
       if (!linkingUser) throw new UnauthorizedError();
-      return this.link(linkingUser, flow.providerKey, claims, origin);
+      return this.link(linkingUser, flow, provider, claims, origin);
     }
-    return this.signIn(flow.providerKey, claims, input, origin);
+    return this.signIn(flow.providerKey, provider, claims, input, origin);
   }
 
   /** The code exchanged and the ID token verified against the configured provider, or 401. */
@@ -227,19 +326,32 @@ export class OidcSignInService {
         'oidc-token-rejected',
       );
     }
-    return identityClaimsOf(payload as Record<string, unknown>);
+    const claims = identityClaimsOf(payload as Record<string, unknown>);
+    if (!claims)
+      throw new UnauthorizedError('The identity provider sent no usable subject.', 'oidc-token-rejected');
+    return claims;
   }
 
   /** A sign-in flow's ending: a linked identity's account, or a new one. */
   private async signIn(
     providerKey: string,
+    provider: ResolvedOidcProvider,
     claims: OidcIdentityClaims,
     factor: { mfaCode?: string; recoveryCode?: string },
     origin: RequestOrigin,
   ) {
     const { identity, oidc } = this.deps;
-    const linked = await oidc.getIdentity(providerKey, claims.sub);
+    // Keyed by issuer and subject, so a provider id now pointing at another issuer finds none of the old
+    // links; the stored issuer is compared all the same.
+    const linked = await oidc.getIdentity(providerKey, provider.issuer, claims.sub);
     if (linked) {
+      if (linked.issuer !== provider.issuer) {
+        await this.recordFailure(origin, undefined, 'sso-token-rejected', providerKey);
+        throw new UnauthorizedError(
+          'This identity was linked through another issuer; it signs in no more.',
+          'oidc-token-rejected',
+        );
+      }
       const user = await identity.getUser(linked.userId);
       if (!user) throw new UnauthorizedError();
       return this.startSession(user, providerKey, factor, origin);
@@ -266,7 +378,7 @@ export class OidcSignInService {
     const user: UserRecord = {
       userId: newId('u'),
       email,
-      name: claims.name ?? email.slice(0, email.indexOf('@')),
+      name: displayNameOf(claims, email),
       // A password nobody knows: the account signs in through its provider (or sets one by a reset
       // mailed to the address), and a password sign-in costs the same hash as for anyone.
       passwordHash: await hashPassword(newSecret()),
@@ -278,6 +390,7 @@ export class OidcSignInService {
     const created = await identity.createUser(user, email, [
       oidc.identityPut({
         providerKey,
+        issuer: provider.issuer,
         subject: claims.sub,
         userId: user.userId,
         email,
@@ -292,14 +405,26 @@ export class OidcSignInService {
     return this.startSession(user, providerKey, factor, origin);
   }
 
-  /** Links an identity to the signed-in user who started the flow. */
+  /**
+   * Links an identity to the signed-in user who started the flow: only while the session that started it
+   * exists and the account's credential epoch has not moved since (checked here and again in the write).
+   */
   private async link(
     user: UserRecord,
-    providerKey: string,
+    flow: OidcFlowRecord,
+    provider: ResolvedOidcProvider,
     claims: OidcIdentityClaims,
     origin: RequestOrigin,
   ) {
-    const { oidc } = this.deps;
+    const { oidc, identity } = this.deps;
+    const { providerKey } = flow;
+    const startedBy =
+      flow.sessionId !== undefined && flow.credentialEpoch !== undefined
+        ? { sessionId: flow.sessionId, credentialEpoch: flow.credentialEpoch }
+        : undefined;
+    const session = startedBy && (await identity.getSession(startedBy.sessionId));
+    if (!startedBy || session?.userId !== user.userId || epochOf(user) !== startedBy.credentialEpoch)
+      throw LINK_SESSION_ENDED();
     if (!claims.email || !claims.emailVerified) {
       await this.recordFailure(origin, user, 'sso-email-unverified', providerKey);
       throw new ForbiddenError(
@@ -307,7 +432,7 @@ export class OidcSignInService {
         'oidc-email-unverified',
       );
     }
-    const existing = await oidc.getIdentity(providerKey, claims.sub);
+    const existing = await oidc.getIdentity(providerKey, provider.issuer, claims.sub);
     if (existing && existing.userId !== user.userId) {
       throw new ConflictError(
         'This identity is linked to another account already.',
@@ -318,20 +443,26 @@ export class OidcSignInService {
       const linked = await oidc.linkIdentity(
         {
           providerKey,
+          issuer: provider.issuer,
           subject: claims.sub,
           userId: user.userId,
           email: normaliseEmail(claims.email),
           linkedAt: new Date(this.now()).toISOString(),
         },
+        startedBy,
         this.deps.audit.platformPut(
           this.event('auth.sso.linked', origin, user.userId, { provider: providerKey }),
         ),
       );
-      if (!linked)
-        throw new ConflictError('This identity was linked meanwhile.', 'oidc-identity-linked-elsewhere');
+      if (!linked) {
+        // Linked by a racing callback, or the session ended or the credentials changed meanwhile.
+        if (await oidc.getIdentity(providerKey, provider.issuer, claims.sub))
+          throw new ConflictError('This identity was linked meanwhile.', 'oidc-identity-linked-elsewhere');
+        throw LINK_SESSION_ENDED();
+      }
       // The link stands whether or not the notice goes out; a failed notice is logged.
       await this.deps
-        .linked?.(user, origin)
+        .linkNotice(user, 'sso-linked', origin)
         .catch((error: unknown) => logger.error('sso-linked notice failed', { userId: user.userId, error }));
     }
     return { outcome: 'linked' as const, user: publicUser(user) };

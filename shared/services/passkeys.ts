@@ -6,7 +6,6 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { PlatformCrypto } from '../crypto/envelope.js';
-import { verifyPassword } from '../crypto/passwords.js';
 import type { AuditEventInput } from '../domain/audit-events.js';
 import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
 import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
@@ -21,6 +20,7 @@ import {
 import { deviceFingerprint, type SignInAttempt, type SignInResult } from '../domain/sign-in-history.js';
 import {
   ConflictError,
+  EmailUnverifiedError,
   HttpProblemError,
   NotFoundError,
   UnauthorizedError,
@@ -37,7 +37,8 @@ import {
 } from '../store/identity-store.js';
 import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
 import type { AccountEmailService } from './account-email.js';
-import { accountOf, SecondFactorVerifier } from './second-factor.js';
+import { requireCurrentPassword } from './current-password.js';
+import { SecondFactorVerifier } from './second-factor.js';
 
 // The WebAuthn library is loaded on the first passkey request only: the auth function's other routes (and
 // its cold start) do not pay for it, and no other function bundles this file.
@@ -134,6 +135,9 @@ export class PasskeyService {
     caller: PasskeyCaller,
   ): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
     const user = await this.requireUser(caller.userId);
+    // Whoever registered an address they do not own must not plant a way back in before its owner
+    // verifies it (and a password reset on an unverified account deletes passkeys all the same).
+    if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('add a passkey');
     const existing = await this.deps.passkeys.list(user.userId);
     if (existing.length >= PASSKEY_LIMIT)
       throw new ConflictError(
@@ -178,6 +182,7 @@ export class PasskeyService {
     origin: RequestOrigin,
   ) {
     const user = await this.requireUser(caller.userId);
+    if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('add a passkey');
     await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.register' });
     await this.requireCurrentPassword(user, input.currentPassword, origin);
     const challenge = await this.take(input.challengeId, 'register');
@@ -487,22 +492,8 @@ export class PasskeyService {
     if (user.mfaEnabled) await this.secondFactors.requireMfaSession(caller, purpose);
   }
 
-  /**
-   * The caller's current password under the network failure budget (a stolen session guesses no faster
-   * than a sign-in); a wrong one is a 400 naming the field, and counts as a failure.
-   */
-  private async requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
-    const account = accountOf(user);
-    const network = await this.secondFactors.budgets.reserveForNetwork(account, origin.ip);
-    if (await verifyPassword(user.passwordHash, password)) {
-      await network.giveBack();
-      return;
-    }
-    await this.secondFactors.budgets.passwordFailed(account);
-    throw new HttpProblemError(400, 'validation-error', 'Bad Request', {
-      detail: 'The current password is wrong.',
-      errors: [{ path: 'body.currentPassword', message: 'Wrong password' }],
-    });
+  private requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
+    return requireCurrentPassword(this.secondFactors, user, password, origin);
   }
 
   private async recordOthersRevoked(userId: string, revoked: number, origin: RequestOrigin) {

@@ -9,7 +9,10 @@ import {
 import type { AuthMethod } from '../domain/authentication.js';
 import {
   emailKey,
+  type ItemKey,
   mailTokenKey,
+  OIDC_IDENTITY_GSI_SK_PREFIX,
+  PASSKEY_SK_PREFIX,
   SESSION_GSI_SK_PREFIX,
   sessionGsiKey,
   sessionKey,
@@ -252,9 +255,16 @@ export class IdentityStore {
    */
   async resetPassword(
     token: MailTokenRecord,
-    change: { passwordHash: string; at: string; clearMfa: boolean; expectedMfa: boolean },
+    change: {
+      passwordHash: string;
+      at: string;
+      clearMfa: boolean;
+      expectedMfa: boolean;
+      /** Delete the account's passkeys and linked provider identities in the same transaction. */
+      removeSignInMethods?: boolean;
+    },
     audit: TransactItem,
-  ): Promise<{ reset: boolean; revokedSessions: number }> {
+  ): Promise<{ reset: boolean; revokedSessions: number; removedSignInMethods: number }> {
     const from = token.credentialEpoch ?? 0;
     const epoch = epochIs(from);
     const set = [
@@ -263,8 +273,11 @@ export class IdentityStore {
       'emailVerifiedAt = if_not_exists(emailVerifiedAt, :at)',
     ];
     if (change.clearMfa) set.push('mfaEnabled = :false');
+    const removals = change.removeSignInMethods ? await this.signInMethodKeys(token.userId) : [];
+    if (change.removeSignInMethods) set.push('passkeyCount = :zero');
     const reset = await transactOrFalse(this.db, [
       this.spendToken(token),
+      ...removals.map((Key): TransactItem => ({ Delete: { TableName: this.table, Key } })),
       {
         Update: {
           TableName: this.table,
@@ -278,14 +291,54 @@ export class IdentityStore {
             ':email': token.email,
             ':mfa': change.expectedMfa,
             ...(change.clearMfa ? { ':false': false } : {}),
+            ...(change.removeSignInMethods ? { ':zero': 0 } : {}),
             ...epoch.values,
           },
         },
       },
       audit,
     ]);
-    if (!reset) return { reset: false, revokedSessions: 0 };
-    return { reset: true, revokedSessions: await this.deleteSessionsExcept(token.userId, undefined) };
+    if (!reset) return { reset: false, revokedSessions: 0, removedSignInMethods: 0 };
+    return {
+      reset: true,
+      revokedSessions: await this.deleteSessionsExcept(token.userId, undefined),
+      removedSignInMethods: removals.length,
+    };
+  }
+
+  /**
+   * The keys of the account's passkeys (its partition, consistent) and linked provider identities (index
+   * gsi1): the ways in other than the password. At most PASSKEY_LIMIT passkeys, and links need a verified
+   * address, so this stays far below a transaction's 100 items.
+   */
+  private async signInMethodKeys(userId: string): Promise<ItemKey[]> {
+    const keyOf = (item: Record<string, unknown>): ItemKey => ({
+      pk: item.pk as string,
+      sk: item.sk as string,
+    });
+    const [passkeys, identities] = await Promise.all([
+      queryAllItems(
+        this.db,
+        {
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': userKey(userId).pk, ':prefix': PASSKEY_SK_PREFIX },
+          ConsistentRead: true,
+        },
+        keyOf,
+      ),
+      queryAllItems(
+        this.db,
+        {
+          TableName: this.table,
+          IndexName: 'gsi1',
+          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': OIDC_IDENTITY_GSI_SK_PREFIX },
+        },
+        keyOf,
+      ),
+    ]);
+    return [...passkeys, ...identities];
   }
 
   async getUser(userId: string): Promise<UserRecord | undefined> {

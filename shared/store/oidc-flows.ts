@@ -1,10 +1,19 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { oidcFlowKey, oidcIdentityKey, userKey } from '../domain/item-layout.js';
+import {
+  OIDC_IDENTITY_GSI_SK_PREFIX,
+  oidcFlowKey,
+  oidcIdentityGsiKey,
+  oidcIdentityKey,
+  sessionKey,
+  userGsiPk,
+  userKey,
+} from '../domain/item-layout.js';
 import type { OidcIntent } from '../domain/oidc.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure, transactOrFalse } from './conditions.js';
 import { stripKeys } from './identity-store.js';
+import { queryAllItems } from './pagination.js';
 
 /** A started OIDC flow (identity table `OIDC-FLOW#<hash of state>` / `FLOW`): hashes and names only. */
 export interface OidcFlowRecord {
@@ -15,6 +24,12 @@ export interface OidcFlowRecord {
   intent: OidcIntent;
   /** The signed-in user a `link` flow links to. */
   userId?: string;
+  /**
+   * A `link` flow's starting session and the account's credential epoch then: the link is made only while
+   * that session exists and the epoch has not moved (a sign-out, password change or reset ends the flow).
+   */
+  sessionId?: string;
+  credentialEpoch?: number;
   /** The redirect URI the authorization request named (the token request must name it again). */
   redirectUri: string;
   createdAt: number;
@@ -25,6 +40,11 @@ export interface OidcFlowRecord {
 /** Which account an identity at a provider belongs to (identity table `OIDC-IDENTITY#…` / `IDENTITY`). */
 export interface OidcIdentityRecord {
   providerKey: string;
+  /**
+   * The issuer the identity was asserted by. Part of the key (a `sub` is unique per issuer only): when an
+   * operator points a provider id at another issuer, the old links stop matching (orphaned, not reused).
+   */
+  issuer: string;
   subject: string;
   userId: string;
   /** The address the provider asserted (verified) when the identity was linked. */
@@ -32,9 +52,12 @@ export interface OidcIdentityRecord {
   linkedAt: string;
 }
 
-/** A provider's subject as stored in keys. */
-export const subjectHash = (subject: string) =>
-  createHash('sha256').update(subject, 'utf8').digest('base64url');
+/** A provider identity (issuer and subject) as stored in keys; also its public id (identityId). */
+export const identityHash = (issuer: string, subject: string) =>
+  createHash('sha256').update(`oidc-identity\n${issuer}\n${subject}`, 'utf8').digest('base64url');
+
+/** A linked identity as listed for its owner. */
+export type LinkedIdentity = OidcIdentityRecord & { identityId: string };
 
 /** Started OIDC flows and linked identities, in the identity table. */
 export class OidcStore {
@@ -81,30 +104,84 @@ export class OidcStore {
     }
   }
 
-  /** The account linked to a provider's subject, if any. */
-  async getIdentity(providerKey: string, subject: string): Promise<OidcIdentityRecord | undefined> {
+  /** The account linked to a provider's (issuer's) subject, if any. */
+  async getIdentity(
+    providerKey: string,
+    issuer: string,
+    subject: string,
+  ): Promise<OidcIdentityRecord | undefined> {
     const { Item } = await this.db.send(
       new GetCommand({
         TableName: this.table,
-        Key: oidcIdentityKey(providerKey, subjectHash(subject)),
+        Key: oidcIdentityKey(providerKey, identityHash(issuer, subject)),
         ConsistentRead: true,
       }),
     );
     return Item ? stripKeys<OidcIdentityRecord>(Item) : undefined;
   }
 
+  /** The identities linked to a user's account (index gsi1, eventually consistent), oldest first. */
+  async listIdentities(userId: string): Promise<LinkedIdentity[]> {
+    const found = await queryAllItems(
+      this.db,
+      {
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': OIDC_IDENTITY_GSI_SK_PREFIX },
+      },
+      (item) => {
+        const record = stripKeys<OidcIdentityRecord>(item);
+        return { ...record, identityId: identityHash(record.issuer, record.subject) };
+      },
+    );
+    return found.sort((a, b) => a.linkedAt.localeCompare(b.linkedAt));
+  }
+
   /**
    * Links an identity to an existing account, with its audit event, in one transaction: only while the
-   * identity is unlinked and the account exists. False, and nothing written, otherwise.
+   * identity is unlinked, the account's credential epoch is still `epoch` and the session that started the
+   * link still exists. False, and nothing written, otherwise.
    */
-  linkIdentity(identity: OidcIdentityRecord, audit: TransactItem): Promise<boolean> {
+  linkIdentity(
+    identity: OidcIdentityRecord,
+    startedBy: { sessionId: string; credentialEpoch: number },
+    audit: TransactItem,
+  ): Promise<boolean> {
     return transactOrFalse(this.db, [
       this.identityPut(identity),
       {
         ConditionCheck: {
           TableName: this.table,
           Key: userKey(identity.userId),
-          ConditionExpression: 'attribute_exists(pk)',
+          ConditionExpression:
+            startedBy.credentialEpoch === 0
+              ? 'attribute_exists(pk) AND (attribute_not_exists(credentialEpoch) OR credentialEpoch = :epoch)'
+              : 'attribute_exists(pk) AND credentialEpoch = :epoch',
+          ExpressionAttributeValues: { ':epoch': startedBy.credentialEpoch },
+        },
+      },
+      {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: sessionKey(startedBy.sessionId),
+          ConditionExpression: 'attribute_exists(pk) AND userId = :u',
+          ExpressionAttributeValues: { ':u': identity.userId },
+        },
+      },
+      audit,
+    ]);
+  }
+
+  /** Removes one of a user's linked identities, with its audit event; false when it is not theirs. */
+  unlinkIdentity(identity: OidcIdentityRecord, audit: TransactItem): Promise<boolean> {
+    return transactOrFalse(this.db, [
+      {
+        Delete: {
+          TableName: this.table,
+          Key: oidcIdentityKey(identity.providerKey, identityHash(identity.issuer, identity.subject)),
+          ConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':u': identity.userId },
         },
       },
       audit,
@@ -113,10 +190,15 @@ export class OidcStore {
 
   /** The transaction item that links an identity (never relinking one that is linked already). */
   identityPut(identity: OidcIdentityRecord): TransactItem {
+    const hash = identityHash(identity.issuer, identity.subject);
     return {
       Put: {
         TableName: this.table,
-        Item: { ...oidcIdentityKey(identity.providerKey, subjectHash(identity.subject)), ...identity },
+        Item: {
+          ...oidcIdentityKey(identity.providerKey, hash),
+          ...oidcIdentityGsiKey(identity.userId, identity.providerKey, hash),
+          ...identity,
+        },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     };

@@ -141,7 +141,25 @@ const ATTACKS: Attack[] = [
     action: 'dynamodb:PutItem',
     table: 'identity',
     leadingKeys: ['OIDC-IDENTITY#platform:google#h'],
-    attributes: ['pk', 'sk', 'providerKey', 'subject', 'userId', 'email', 'linkedAt'],
+    attributes: [
+      'pk',
+      'sk',
+      'gsi1pk',
+      'gsi1sk',
+      'providerKey',
+      'issuer',
+      'subject',
+      'userId',
+      'email',
+      'linkedAt',
+    ],
+    allowedFor: ['auth'],
+  },
+  {
+    name: "unlink a user's provider identity (or delete it at a password reset)",
+    action: 'dynamodb:DeleteItem',
+    table: 'identity',
+    leadingKeys: ['OIDC-IDENTITY#platform:google#h'],
     allowedFor: ['auth'],
   },
   {
@@ -376,12 +394,14 @@ const ddb = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-central-1' }));
 
 /** The write requests `run` sends through the store code (reads answered empty). */
-async function writesOf(label: string, run: () => Promise<unknown>): Promise<WriteRequest[]> {
+async function writesOf(
+  label: string,
+  run: () => Promise<unknown>,
+  queryItems: Record<string, unknown>[] = [{ sessionId: 's_01jx0000000000000000000002', userId: U1 }],
+): Promise<WriteRequest[]> {
   ddb.reset();
   ddb.onAnyCommand().resolves({});
-  ddb.on(QueryCommand).resolves({
-    Items: [{ sessionId: 's_01jx0000000000000000000002', userId: U1 }],
-  });
+  ddb.on(QueryCommand).resolves({ Items: queryItems });
   await run();
   return ddb.calls().flatMap((call) => {
     const command = call.args[0] as { constructor: { name: string }; input: Record<string, unknown> };
@@ -554,6 +574,7 @@ async function oidcWrites(): Promise<WriteRequest[]> {
   const oidc = new OidcStore(doc, 'identity');
   const identityRecord = {
     providerKey: 'platform:google',
+    issuer: 'https://accounts.google.com',
     subject: 'sub',
     userId: U1,
     email: 'a@example.test',
@@ -588,7 +609,38 @@ async function oidcWrites(): Promise<WriteRequest[]> {
         [oidc.identityPut(identityRecord), identity().signIns.devicePut(U1, 'fingerprint')],
       ),
     )),
-    ...(await writesOf('OIDC: link an identity', () => oidc.linkIdentity(identityRecord, platformAudit))),
+    ...(await writesOf('OIDC: link an identity', () =>
+      oidc.linkIdentity(identityRecord, { sessionId: S1, credentialEpoch: 0 }, platformAudit),
+    )),
+    ...(await writesOf('OIDC: unlink an identity', () => oidc.unlinkIdentity(identityRecord, platformAudit))),
+    // A reset on an unverified account deletes its passkeys and linked identities with the new password.
+    ...(await writesOf(
+      'password reset on an unverified account',
+      () =>
+        identity().resetPassword(
+          {
+            tokenId: 't',
+            userId: U1,
+            email: 'a@example.test',
+            purpose: 'password-reset',
+            secretHash: 'h',
+            createdAt: '2026-12-01T00:00:00Z',
+            expiresAt: 2,
+          },
+          {
+            passwordHash: 'h',
+            at: '2026-12-01T00:00:00Z',
+            clearMfa: true,
+            expectedMfa: true,
+            removeSignInMethods: true,
+          },
+          platformAudit,
+        ),
+      [
+        { pk: `USER#${U1}`, sk: `PASSKEY#${passkey.passkeyId}`, sessionId: S1, userId: U1 },
+        { pk: 'OIDC-IDENTITY#platform:google#h', sk: 'IDENTITY', sessionId: S1, userId: U1 },
+      ],
+    )),
   ];
 }
 

@@ -77,11 +77,14 @@ function providerAccount(overrides: Partial<ProviderAccount> = {}): ProviderAcco
   };
 }
 
-/** Starts a flow (a sign-in, or with `token` a link), signs in at the provider, answers the callback's parts. */
-async function throughProvider(account: ProviderAccount, token?: string) {
-  const start = await api.request('POST', token ? '/v1/me/oidc/link' : '/v1/auth/oidc/start', {
-    body: { provider: 'test-idp' },
-    token,
+/**
+ * Starts a flow (a sign-in, or with `linker` a link from its session with its password), signs in at the
+ * provider, answers the callback's parts.
+ */
+async function throughProvider(account: ProviderAccount, linker?: Pick<TestUser, 'token' | 'password'>) {
+  const start = await api.request('POST', linker ? '/v1/me/oidc/link' : '/v1/auth/oidc/start', {
+    body: linker ? { provider: 'test-idp', currentPassword: linker.password } : { provider: 'test-idp' },
+    token: linker?.token,
   });
   expect(start.status, start.text).toBe(200);
   idp.signInAs(account);
@@ -277,7 +280,7 @@ describe('linking a provider identity to an existing account', () => {
     const own = providerAccount();
 
     // Act: link, from the owner's session
-    const linked = await finish(callbackOf(await throughProvider(own, owner.token)));
+    const linked = await finish(callbackOf(await throughProvider(own, owner)));
 
     // Assess
     expect(linked.status, linked.text).toBe(200);
@@ -302,8 +305,8 @@ describe('linking a provider identity to an existing account', () => {
     expect(first.status).toBe(200);
 
     // Act
-    const refusedUnverified = await finish(callbackOf(await throughProvider(unverified, owner.token)));
-    const refusedTaken = await finish(callbackOf(await throughProvider(taken, owner.token)));
+    const refusedUnverified = await finish(callbackOf(await throughProvider(unverified, owner)));
+    const refusedTaken = await finish(callbackOf(await throughProvider(taken, owner)));
 
     // Assess
     expect(refusedUnverified.status).toBe(403);
@@ -313,11 +316,11 @@ describe('linking a provider identity to an existing account', () => {
   });
 
   it('asks an account with TOTP on for its code, and makes an MFA session with it', async () => {
-    // Prepare: an account with MFA and a linked identity
+    // Prepare: an account with a linked identity, then MFA turned on
     const user = await signUp(api, 'link-mfa');
-    const mfa = await enableMfa(api, user);
     const own = providerAccount();
-    expect((await finish(callbackOf(await throughProvider(own, user.token)))).status).toBe(200);
+    expect((await finish(callbackOf(await throughProvider(own, user)))).status).toBe(200);
+    const mfa = await enableMfa(api, user);
 
     // Act: without the code, with a wrong one, with the right one, with a recovery code
     const withoutCode = await finish(callbackOf(await throughProvider(own)));
@@ -369,7 +372,9 @@ describe('linking a provider identity to an existing account', () => {
 
   it('starts a link only from a session, and names a bad provider field', async () => {
     // Act
-    const anonymous = await api.request('POST', '/v1/me/oidc/link', { body: { provider: 'test-idp' } });
+    const anonymous = await api.request('POST', '/v1/me/oidc/link', {
+      body: { provider: 'test-idp', currentPassword: 'x' },
+    });
     const unknown = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'nope' } });
     const malformed = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'Not Valid!' } });
     const badCallback = await finish({ state: 'x', code: 'y', flowToken: 'z' });

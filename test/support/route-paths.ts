@@ -8,8 +8,8 @@ export function concretePath(route: RouteDef, tenantId: string): string {
   return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (name === 'tenantId') return tenantId;
     const schema = route.params as z.ZodObject | undefined;
-    for (const prefix of ID_PREFIXES) {
-      const candidate = `${prefix}_01jx0000000000000000000000`;
+    // Prefixed ids, then a hash-shaped id (43 base64url characters: a linked identity).
+    for (const candidate of [...ID_PREFIXES.map((p) => `${p}_01jx0000000000000000000000`), 'A'.repeat(43)]) {
       const probe = schema?.safeParse({ tenantId, ...Object.fromEntries([[name, candidate]]) });
       if (!schema || probe?.success || !probe?.error.issues.some((i) => i.path[0] === name)) return candidate;
     }

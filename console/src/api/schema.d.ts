@@ -358,6 +358,40 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/oidc/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity-provider accounts linked to your account (each can sign in to it) */
+        get: operations["listOidcIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/oidc/identities/{identityId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink an identity provider from your account with the current password (with MFA on: from an MFA session); you are mailed a notice */
+        delete: operations["unlinkOidcIdentity"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/oidc/link": {
         parameters: {
             query?: never;
@@ -367,7 +401,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Start linking an identity provider to your account (its address must be verified there); finish with the callback */
+        /** Start linking an identity provider to your account with the current password (with MFA on: from an MFA session; your address must be verified, and so must its address at the provider); finish with the callback from this session */
         post: operations["startOidcLink"];
         delete?: never;
         options?: never;
@@ -967,7 +1001,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -1154,6 +1188,18 @@ export type components = {
             provider: {
                 name: string;
             };
+        };
+        OidcLinkedIdentity: {
+            /** @description False when the provider id now names another issuer or is gone: the link signs in no more */
+            active: boolean;
+            /** @description The address the provider asserted when it was linked */
+            email: string;
+            identityId: string;
+            linkedAt: string;
+            /** @description The provider key (`platform:<id>`) */
+            provider: string;
+            /** @description Null when the provider is no longer configured */
+            providerName: string | null;
         };
         Passkey: {
             backedUp: boolean;
@@ -1680,7 +1726,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description `signed-in`: a session (method `sso`; its token unless `session: cookie`). `linked`: the identity now signs in to your account. 400 `oidc-state-invalid` (unknown, used, expired or foreign state), 401 `oidc-token-rejected`, 401 `mfa-required`, 403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link) */
+            /** @description `signed-in`: a session (method `sso`; its token unless `session: cookie`). `linked`: the identity now signs in to your account. 400 `oidc-state-invalid` (unknown, used, expired or foreign state), 401 `oidc-token-rejected`, 401 `mfa-required`, 401 `oidc-link-session-ended` (the session that started a link ended, or the password or sign-in settings changed), 403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2574,6 +2620,117 @@ export interface operations {
             };
         };
     };
+    listOidcIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Linked identities, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["OidcLinkedIdentity"][];
+                    };
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlinkOidcIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                identityId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currentPassword: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Unlinked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     startOidcLink: {
         parameters: {
             query?: never;
@@ -2584,12 +2741,13 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    currentPassword: string;
                     provider: string;
                 };
             };
         };
         responses: {
-            /** @description Where to send the browser, and the flow token */
+            /** @description Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3743,7 +3901,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;

@@ -4,14 +4,14 @@ import { ApiProblem, api, ok } from '../api/client';
 const FLOW_KEY = 'strongroom-oidc-flow';
 
 /**
- * Starts signing in (or, from a signed-in session, linking) through a provider: the flow token stays in
+ * Starts signing in (or, from a signed-in session with the current password, linking) through a provider: the flow token stays in
  * this tab's session storage and the browser goes to the provider. It comes back to the console's URL
  * with `code`, `state` and `iss`, which `finishOidcFlowFromUrl` sends.
  */
-export async function startOidc(provider: string, link = false): Promise<void> {
+export async function startOidc(provider: string, link?: { currentPassword: string }): Promise<void> {
   const started = ok(
     link
-      ? await api.POST('/v1/me/oidc/link', { body: { provider } })
+      ? await api.POST('/v1/me/oidc/link', { body: { provider, currentPassword: link.currentPassword } })
       : await api.POST('/v1/auth/oidc/start', { body: { provider } }),
   );
   sessionStorage.setItem(FLOW_KEY, started.flowToken);

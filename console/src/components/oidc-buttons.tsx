@@ -1,14 +1,12 @@
 import { useState } from 'preact/hooks';
-import type { ApiProblem } from '../api/client';
+import { type ApiProblem, api, ok } from '../api/client';
 import { oidcProviders, startOidc } from '../app/oidc';
+import { Field, Form, raw } from './form';
 import { useLoad } from './hooks';
-import { ProblemAlert, Section } from './status';
+import { Notice, ProblemAlert, Section, When } from './status';
 
-/**
- * "Sign in with …" (or, signed in, "Link …") for each of the platform's identity providers; nothing when
- * there are none.
- */
-export function OidcButtons({ link = false }: { link?: boolean }) {
+/** "Sign in with …" for each of the platform's identity providers; nothing when there are none. */
+export function OidcButtons() {
   const providers = useLoad(oidcProviders, []);
   const [problem, setProblem] = useState<ApiProblem>();
   const [busy, setBusy] = useState<string>();
@@ -25,14 +23,14 @@ export function OidcButtons({ link = false }: { link?: boolean }) {
               setBusy(p.id);
               setProblem(undefined);
               try {
-                await startOidc(p.id, link);
+                await startOidc(p.id);
               } catch (error) {
                 setProblem(error as ApiProblem);
                 setBusy(undefined);
               }
             }}
           >
-            {busy === p.id ? 'Redirecting…' : link ? `Link ${p.name}` : `Sign in with ${p.name}`}
+            {busy === p.id ? 'Redirecting…' : `Sign in with ${p.name}`}
           </button>
         </p>
       ))}
@@ -40,17 +38,86 @@ export function OidcButtons({ link = false }: { link?: boolean }) {
   );
 }
 
-/** Linking the signed-in account to the platform's providers; nothing when there are none. */
+/**
+ * The identity providers linked to the signed-in account (each can sign in to it), unlinking them, and
+ * linking another (with the current password); nothing when the platform has no providers and nothing is
+ * linked.
+ */
 export function OidcLinkSection() {
   const providers = useLoad(oidcProviders, []);
-  if (!providers.data?.length) return null;
+  const linked = useLoad(async () => ok(await api.GET('/v1/me/oidc/identities')).items, []);
+  const [notice, setNotice] = useState<string>();
+  if (!providers.data?.length && !linked.data?.length) return null;
   return (
     <Section title="Identity providers" id="identity-providers">
       <p>
-        Link an account you have at one of these providers, then sign in with it. The provider must have
-        verified its e-mail address.
+        A linked account at one of these providers signs in to this account. Linking or unlinking one asks for
+        your password (and, with two-step verification on, a session signed in with it); your address must be
+        verified, and the provider must have verified its own.
       </p>
-      <OidcButtons link />
+      {notice && <Notice>{notice}</Notice>}
+      <ProblemAlert problem={linked.problem} />
+      {linked.data && linked.data.length > 0 ? (
+        <ul>
+          {linked.data.map((identity) => (
+            <li key={identity.identityId}>
+              {identity.providerName ?? identity.provider} ({identity.email}), linked{' '}
+              <When iso={identity.linkedAt} />
+              {identity.active ? '' : ' — inactive: the provider was reconfigured or removed'}
+              <details>
+                <summary>
+                  Unlink<span class="visually-hidden"> {identity.providerName ?? identity.provider}</span>
+                </summary>
+                <Form
+                  label={`Unlink ${identity.providerName ?? identity.provider}`}
+                  submitLabel="Unlink"
+                  busyLabel="Unlinking…"
+                  danger
+                  onSubmit={async (values) => {
+                    ok(
+                      await api.DELETE('/v1/me/oidc/identities/{identityId}', {
+                        params: { path: { identityId: identity.identityId } },
+                        body: { currentPassword: raw(values, 'currentPassword') },
+                      }),
+                    );
+                    setNotice(`${identity.providerName ?? identity.provider} (${identity.email}) unlinked.`);
+                    await linked.reload();
+                  }}
+                >
+                  <Field
+                    name="currentPassword"
+                    label="Current password"
+                    type="password"
+                    autoComplete="current-password"
+                    required
+                  />
+                </Form>
+              </details>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p>No identity provider is linked.</p>
+      )}
+      {providers.data?.map((p) => (
+        <details key={p.id}>
+          <summary>Link {p.name}</summary>
+          <Form
+            label={`Link ${p.name}`}
+            submitLabel={`Continue to ${p.name}`}
+            busyLabel="Redirecting…"
+            onSubmit={(values) => startOidc(p.id, { currentPassword: raw(values, 'currentPassword') })}
+          >
+            <Field
+              name="currentPassword"
+              label="Current password"
+              type="password"
+              autoComplete="current-password"
+              required
+            />
+          </Form>
+        </details>
+      ))}
     </Section>
   );
 }

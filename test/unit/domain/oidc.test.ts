@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isMultiFactor } from '../../../shared/domain/authentication.js';
 import {
+  displayNameOf,
   emailDomainOf,
   flowDerivedSecrets,
   flowTokenHash,
@@ -75,11 +76,47 @@ describe('OIDC providers and flows', () => {
   });
 
   it('counts an email as verified only when email_verified is the boolean true', () => {
-    expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: true }).emailVerified).toBe(true);
+    expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: true })?.emailVerified).toBe(true);
     for (const value of ['true', 1, undefined, null, false])
-      expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: value }).emailVerified).toBe(false);
-    expect(identityClaimsOf({ sub: 's', name: '  ' }).name).toBeUndefined();
+      expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: value })?.emailVerified).toBe(
+        false,
+      );
+    expect(identityClaimsOf({ sub: 's', name: '  ' })?.name).toBeUndefined();
     expect(emailDomainOf('Ann@Example.COM')).toBe('example.com');
+  });
+
+  it('holds claims to the unsafe-text rule: a bad name is dropped, a bad address is unverified, a bad sub refused', () => {
+    // Prepare
+    const good = { sub: 's', email: 'ann@example.test', email_verified: true };
+
+    // Act / Assess: names that reorder, hide or break text are dropped, the fallback is the local part
+    for (const name of [
+      'Admin\u202Egnp.exe',
+      'A\u200Bdmin',
+      'Odd \uD800 name',
+      'Bell\u0007',
+      'x'.repeat(201),
+    ]) {
+      const claims = identityClaimsOf({ ...good, name })!;
+      expect(claims.name, JSON.stringify(name)).toBeUndefined();
+      expect(displayNameOf(claims, 'ann@example.test')).toBe('ann');
+    }
+    expect(identityClaimsOf({ ...good, name: '  Ann Lee 👩‍💻 ' })?.name).toBe('Ann Lee 👩‍💻');
+    // Addresses: unsafe, malformed or overlong ones are not verified (and not kept)
+    for (const email of [
+      'ann\u202E@example.test',
+      'ann@exa\u200Bmple.test',
+      'ann\uD800@example.test',
+      'not-an-address',
+      'a b@example.test',
+      `${'a'.repeat(250)}@example.test`,
+    ]) {
+      const claims = identityClaimsOf({ ...good, email })!;
+      expect([claims.email, claims.emailVerified], JSON.stringify(email)).toEqual([undefined, false]);
+    }
+    // The subject: a non-string, empty, overlong or unsafe one is no identity at all
+    for (const sub of [42, '', 'x'.repeat(256), 'a\u0000b', '\uDC00'])
+      expect(identityClaimsOf({ ...good, sub })).toBeUndefined();
   });
 
   it('never counts a provider alone as a second factor', () => {
