@@ -332,7 +332,10 @@ export class PasskeyService {
       ? (await passkeys.list(user.userId)).find((p) => p.credentialId === input.credential.id)
       : undefined;
     if (!user || !passkey) {
-      await this.signInFailed(origin, user, { check: 'unknown-credential' });
+      // Audited, but not put into the account's sign-in history: user handles are account ids (fellow
+      // tenant members see them), so anyone could fill a stranger's history with a credential that was
+      // never theirs. A failure with one of the account's own passkeys (whose ids the API never shows) is.
+      await this.signInFailed(origin, user, { check: 'unknown-credential' }, { history: false });
       throw SIGN_IN_REFUSED();
     }
 
@@ -425,11 +428,15 @@ export class PasskeyService {
     };
   }
 
-  /** A failed passkey sign-in: audited, and in the account's history when the account is known. */
+  /**
+   * A failed passkey sign-in: audited, and in the account's history when the account is known and the
+   * credential was one of its own (`history: false` otherwise).
+   */
   private async signInFailed(
     origin: RequestOrigin,
     user: UserRecord | undefined,
     details: { check: PasskeyCheck; passkeyId?: string },
+    { history = true }: { history?: boolean } = {},
   ): Promise<void> {
     await this.deps.identity.signIns.recordFailure(
       this.deps.audit.platformPut({
@@ -438,7 +445,7 @@ export class PasskeyService {
         resource: { type: 'user', id: user?.userId ?? 'unknown' },
         details: { reason: 'bad-credentials', method: 'passkey', ...details },
       }),
-      user && { ...this.attempt(user, origin, 'failed'), reason: 'bad-credentials' },
+      user && history ? { ...this.attempt(user, origin, 'failed'), reason: 'bad-credentials' } : undefined,
     );
   }
 

@@ -391,6 +391,8 @@ describe('signing in with a passkey', () => {
     const attackerCredential = attacker.device.credentials[0]!.id;
     // Act: the attacker's credential claiming the victim's account
     const claimed = await passkeySignIn(attacker.device, { userHandle: victimHandle });
+    // Assess: audited below, but nothing in the victim's own history (anyone can name an account id)
+    expect((await signInsOf(victim.user)).filter((e) => e.result === 'failed')).toEqual([]);
     // Act: the victim's credential id, signed with the attacker's key, on the victim's account
     attacker.device.credentials.push({
       ...victim.device.credentials[0]!,
