@@ -270,22 +270,30 @@ function reachable(file: string, account: { uid: number; gid: number }): boolean
   return spawnSync(file, ['--version'], { uid: account.uid, gid: account.gid, stdio: 'ignore' }).status === 0;
 }
 
-/** A world-readable copy of the binaries under /tmp, made once per version and shared by later runs. */
+/**
+ * A world-readable copy of the binaries under /tmp, made once per version and shared by later runs. A copy
+ * that root does not own, or that others may write to, is not trusted: then this run makes its own.
+ */
 function copyForServerUser(native: string): string {
   const { version } = JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as {
     version: string;
   };
   const target = path.join('/tmp', `strongroom-postgres-${version}-${process.platform}-${process.arch}`);
-  if (existsSync(path.join(target, 'bin', 'pg_ctl'))) return target;
+  const trusted = (dir: string) => {
+    const stat = lstatSync(dir, { throwIfNoEntry: false });
+    return !!stat?.isDirectory() && stat.uid === 0 && (stat.mode & 0o022) === 0;
+  };
+  if (trusted(target) && existsSync(path.join(target, 'bin', 'pg_ctl'))) return target;
   const staging = mkdtempSync(`${target}.partial-`);
   cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
   chmodSync(staging, 0o755);
+  if (lstatSync(target, { throwIfNoEntry: false })) return staging;
   try {
     renameSync(staging, target);
   } catch (error) {
     // Another test file copied it first.
     rmSync(staging, { recursive: true, force: true });
-    if (!existsSync(path.join(target, 'bin', 'pg_ctl'))) throw error;
+    if (!trusted(target) || !existsSync(path.join(target, 'bin', 'pg_ctl'))) throw error;
   }
   return target;
 }
