@@ -1,11 +1,11 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { platformCryptoFromEnv } from '../../shared/crypto/envelope.js';
+import { platformCryptoFor } from '../../shared/crypto/envelope.js';
 import { relyingPartyOf } from '../../shared/domain/passkeys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
-  authorizerFromEnv,
-  identityStoreFromEnv,
-  rateLimiterFromEnv,
+  authorizerFor,
+  identityStoreFor,
+  rateLimiterFor,
   requirePrincipal,
   requireTenant,
 } from '../../shared/http/auth.js';
@@ -14,7 +14,7 @@ import {
   requireConsoleOrigin,
   sessionCookie,
 } from '../../shared/http/session-cookie.js';
-import { mailFromEnv } from '../../shared/mail/from-env.js';
+import { mailFor } from '../../shared/mail/function-mail.js';
 import * as routes from '../../shared/schemas/auth.js';
 import * as oidcRoutes from '../../shared/schemas/oidc.js';
 import * as passkeyRoutes from '../../shared/schemas/passkeys.js';
@@ -23,22 +23,22 @@ import { IdentityService } from '../../shared/services/identity.js';
 import { OidcSignInService } from '../../shared/services/oidc-sign-in.js';
 import { PasskeyService } from '../../shared/services/passkeys.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
-import { auditRecorderFromEnv } from '../../shared/store/audit-store.js';
+import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { OidcStore } from '../../shared/store/oidc-flows.js';
 import { ConfiguredOidcProviders, secretsManagerReader } from '../../shared/store/oidc-providers.js';
 import { PasskeyStore } from '../../shared/store/passkey-store.js';
-import { tenantDataClientsFromEnv } from '../../shared/store/tenant-data-client.js';
+import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFromEnv();
-const secrets = platformCryptoFromEnv();
-const audit = auditRecorderFromEnv({ tenantClients: tenantDataClientsFromEnv() });
+const identity = identityStoreFor(runtime);
+const secrets = platformCryptoFor(runtime);
+const audit = auditRecorderFor(runtime, { tenantClients: tenantDataClientsFor(runtime) });
 const email = new AccountEmailService({
   identity,
   audit,
-  ...mailFromEnv(),
-  rateLimiter: rateLimiterFromEnv(identity),
+  ...mailFor(runtime),
+  rateLimiter: rateLimiterFor(identity),
 });
 const service = new IdentityService({
   identity,
@@ -75,10 +75,11 @@ const oidc = new OidcSignInService({
 
 /** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
 export const handler = createApiHandler({
+  runtime,
   area: 'auth',
   allRoutes: [...routes.authRoutes, ...passkeyRoutes.passkeyRoutes, ...oidcRoutes.oidcRoutes],
-  authorizer: authorizerFromEnv(identity),
-  rateLimiter: rateLimiterFromEnv(identity),
+  authorizer: authorizerFor(runtime, { identity }),
+  rateLimiter: rateLimiterFor(identity),
   routes: [
     implement(routes.register, async ({ body, sourceIp, userAgent }) => ({
       status: 202,

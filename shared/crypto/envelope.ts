@@ -8,7 +8,7 @@ import {
   NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
 import { KMS } from '@aws-sdk/client-kms';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
@@ -389,9 +389,4 @@ export function platformCryptoFor(
   cipher: EnvelopeCipher = envelopeCipherFor(runtime),
 ): PlatformCrypto {
   return platformCrypto({ cipher, platformKeyArn: runtime.require('platformKeyArn') });
-}
-
-/** @deprecated Only functions/auth still calls it (work on it is in flight): use `platformCryptoFor(runtime)`. */
-export function platformCryptoFromEnv(): PlatformCrypto {
-  return platformCryptoFor(functionRuntime());
 }

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
@@ -311,16 +311,3 @@ export function authorizerFor(
 export function rateLimiterFor(identity: IdentityStore): DynamoRateLimiter {
   return new DynamoRateLimiter(identity.rateWindows);
 }
-
-/** @deprecated Only functions/auth still calls it (work on it is in flight): use `identityStoreFor(runtime)`. */
-export function identityStoreFromEnv(): IdentityStore {
-  return identityStoreFor(functionRuntime());
-}
-
-/** @deprecated Only functions/auth still calls it (work on it is in flight): use `authorizerFor(runtime, …)`. */
-export function authorizerFromEnv(identity: IdentityStore): BearerAuthorizer {
-  return authorizerFor(functionRuntime(), { identity });
-}
-
-/** @deprecated Only functions/auth still calls it (work on it is in flight): use `rateLimiterFor(identity)`. */
-export const rateLimiterFromEnv = rateLimiterFor;

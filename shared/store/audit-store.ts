@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import type { FunctionRuntime } from '../aws/runtime.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
 import { PLATFORM_RETENTION_DAYS, retentionDaysFor, type StoredEventItem } from '../domain/audit-chain.js';
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
@@ -135,9 +135,4 @@ export function auditRecorderFor(
     mac: deps.mac,
     appends: auditAppendsOf(runtime),
   });
-}
-
-/** @deprecated Only functions/auth still calls it (work on it is in flight): use `auditRecorderFor(runtime, …)`. */
-export function auditRecorderFromEnv(deps: Parameters<typeof auditRecorderFor>[1]): AuditStore {
-  return auditRecorderFor(functionRuntime(), deps);
 }

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { clientConfig, documentClient, type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import { clientConfig, documentClient, type FunctionRuntime } from '../aws/runtime.js';
 import { type TenantDataTables, tenantDataSessionPolicy } from '../domain/tenant-data-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 
@@ -99,9 +99,4 @@ export function tenantDataClientsFor(runtime: FunctionRuntime): TenantDataClient
       tableKeyArn: runtime.require('platformKeyArn'),
     },
   });
-}
-
-/** @deprecated Only functions/auth still calls it (work on it is in flight): use `tenantDataClientsFor(runtime)`. */
-export function tenantDataClientsFromEnv(): TenantDataClients {
-  return tenantDataClientsFor(functionRuntime());
 }
