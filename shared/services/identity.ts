@@ -1,29 +1,12 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
 import { matchTotpStep, newTotpSecret, totpUri } from '../crypto/totp.js';
-import type { AuditEventInput } from '../domain/audit-events.js';
-import {
-  type AuthMethod,
-  isMultiFactor,
-  SESSION_ABSOLUTE_SECONDS,
-  SESSION_IDLE_SECONDS,
-} from '../domain/authentication.js';
+import { type AuthMethod, isMultiFactor } from '../domain/authentication.js';
 import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
-import {
-  hashSecret,
-  newRecoveryCodes,
-  newSecret,
-  normaliseEmail,
-  sessionToken,
-} from '../domain/credentials.js';
+import { hashSecret, newRecoveryCodes, normaliseEmail } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import type { Permission, Role } from '../domain/permissions.js';
-import {
-  deviceFingerprint,
-  type SignInAttempt,
-  type SignInFailureReason,
-  type SignInResult,
-} from '../domain/sign-in-history.js';
+import { deviceFingerprint } from '../domain/sign-in-history.js';
 import {
   ConflictError,
   HttpProblemError,
@@ -33,16 +16,9 @@ import {
   ValidationError,
 } from '../errors.js';
 import { alreadyRegisteredMail } from '../mail/templates.js';
-import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
-import {
-  epochOf,
-  type IdentityStore,
-  publicUser,
-  type SessionRecord,
-  type UserRecord,
-} from '../store/identity-store.js';
+import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
 import type { PageRequest } from '../store/pagination.js';
 import type { AccountEmailService } from './account-email.js';
 import type { HeldSlots } from './failure-budgets.js';
@@ -50,9 +26,11 @@ import {
   accountOf,
   type SecondFactor,
   SecondFactorVerifier,
+  secondFactorOf,
   TOTP_PURPOSE,
   UNKNOWN_USER_ID,
 } from './second-factor.js';
+import { SignInSteps } from './sign-in-steps.js';
 
 /** The one answer to every registration request, whether or not the address already had an account. */
 export const REGISTRATION_ACCEPTED = {
@@ -91,9 +69,11 @@ export class IdentityService {
   private readonly now: () => number;
   private readonly secondFactors: SecondFactorVerifier;
   private readonly signInNotices: SignInNotices;
+  private readonly steps: SignInSteps;
 
   constructor(private readonly deps: IdentityDeps) {
     this.now = deps.now ?? Date.now;
+    this.steps = new SignInSteps(deps);
     this.secondFactors = new SecondFactorVerifier(deps);
     this.signInNotices = deps.signInNotices ?? {
       newDevice: (user, signIn) =>
@@ -168,7 +148,7 @@ export class IdentityService {
           resource: { type: 'user', id: 'unknown' },
           details: { reason: 'bad-credentials', method: 'password' },
         }),
-        user && this.attempt(user, origin, 'password', 'failed', 'bad-credentials'),
+        user && this.steps.attempt(user, origin, 'password', 'failed', 'bad-credentials'),
       );
       throw new UnauthorizedError(WRONG_CREDENTIALS, 'invalid-credentials');
     }
@@ -180,7 +160,7 @@ export class IdentityService {
         // owner still sees it: someone else may know the password.
         await Promise.all([
           network.giveBack(),
-          identity.signIns.record(this.attempt(user, origin, 'password', 'second-factor-required')),
+          identity.signIns.record(this.steps.attempt(user, origin, 'password', 'second-factor-required')),
         ]);
         throw new UnauthorizedError(
           'Multi-factor authentication is on: send mfaCode or recoveryCode.',
@@ -191,15 +171,10 @@ export class IdentityService {
         input.mfaCode !== undefined ? { mfaCode: input.mfaCode } : { recoveryCode: input.recoveryCode! };
       method = factor.mfaCode !== undefined ? 'password+totp' : 'password+recovery-code';
       if (!(await this.attemptUnder(network, user, factor))) {
-        await identity.signIns.recordFailure(
-          audit.platformPut({
-            action: 'auth.sign-in.failed',
-            actor: actorOf(origin, user.userId),
-            resource: { type: 'user', id: user.userId },
-            details: { reason: 'bad-second-factor', method },
-          }),
-          this.attempt(user, origin, method, 'failed', 'bad-second-factor'),
-        );
+        await this.steps.recordFailure(origin, user, {
+          method,
+          reason: 'bad-second-factor',
+        });
         throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
       }
     }
@@ -215,93 +190,30 @@ export class IdentityService {
         verified.credentialEpoch,
       );
 
-    const now = this.now();
-    const session: SessionRecord = {
-      sessionId: newId('s'),
-      userId: user.userId,
-      secretHash: '',
-      createdAt: now,
-      lastSeenAt: now,
-      idleTimeoutSeconds: SESSION_IDLE_SECONDS,
-      absoluteExpiresAt: now + SESSION_ABSOLUTE_SECONDS * 1000,
-      ip: origin.ip,
-      userAgent: origin.userAgent.slice(0, 512),
-      authMethod: method,
+    const started = await this.steps.startSession(user, origin, {
+      method,
       mfa: isMultiFactor(method),
-    };
-    const secret = newSecret();
-    session.secretHash = hashSecret(secret);
-    const created = await identity.createSession(
-      session,
-      verified,
-      audit.platformPut({
-        action: 'auth.sign-in.succeeded',
-        actor: actorOf(origin, user.userId),
-        resource: { type: 'session', id: session.sessionId },
-        details: { method, mfa: session.mfa },
-      }),
-      identity.signIns.attemptPut({
-        ...this.attempt(user, origin, method, 'succeeded'),
-        sessionId: session.sessionId,
-      }),
-    );
-    if (!created) {
+    });
+    if (!started) {
       // The password or MFA changed while this sign-in was checking them (the owner reacting to a
       // compromise, typically): what was verified no longer stands, so no session.
-      await identity.signIns.recordFailure(
-        audit.platformPut({
-          action: 'auth.sign-in.failed',
-          actor: actorOf(origin, user.userId),
-          resource: { type: 'user', id: user.userId },
-          details: { reason: 'credentials-changed', method },
-        }),
-        this.attempt(user, origin, method, 'failed', 'credentials-changed'),
-      );
+      await this.steps.recordFailure(origin, user, {
+        method,
+        reason: 'credentials-changed',
+      });
       throw new UnauthorizedError(
         'The password or MFA settings of this account changed during sign-in; sign in again.',
         'credentials-changed',
       );
     }
-    await this.noticeNewDevice(user, origin, now);
-    return {
-      token: sessionToken(session.sessionId, secret),
-      expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
-      user: publicUser(user),
-    };
-  }
-
-  /** One attempt on `user`'s account, for its sign-in history. */
-  private attempt(
-    user: UserRecord,
-    origin: RequestOrigin,
-    method: AuthMethod,
-    result: SignInResult,
-    reason?: SignInFailureReason,
-  ): SignInAttempt {
-    return {
-      userId: user.userId,
-      at: this.now(),
-      ip: origin.ip,
-      userAgent: origin.userAgent,
-      method,
-      result,
-      reason,
-    };
-  }
-
-  /**
-   * Remembers the device of a successful sign-in and, when it was not known, tells the owner. The session
-   * exists already, so neither a failed write of the device nor a failed notice fails the sign-in (its
-   * token must reach the caller): both are logged.
-   */
-  private async noticeNewDevice(user: UserRecord, origin: RequestOrigin, at: number): Promise<void> {
-    const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
-    try {
-      if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
-      await this.signInNotices.newDevice(user, { at, ip: origin.ip, userAgent: origin.userAgent });
-    } catch (error) {
-      logger.error('new-device notice failed', { userId: user.userId, error });
-    }
+    await this.steps.noticeNewDevice(user, origin, () =>
+      this.signInNotices.newDevice(user, {
+        at: started.session.createdAt,
+        ip: origin.ip,
+        userAgent: origin.userAgent,
+      }),
+    );
+    return { token: started.token, expiresAt: started.expiresAt, user: publicUser(user) };
   }
 
   /** The caller's sign-in attempts of the last 90 days, newest first. */
@@ -349,7 +261,7 @@ export class IdentityService {
    * membership it can use) and its effective scopes, never the creator's other memberships.
    */
   async me(userId: string, apiKey?: { keyId: string; tenantId: string; role: Role; scopes: Permission[] }) {
-    const user = await this.requireUser(userId);
+    const user = await this.steps.requireUser(userId);
     if (apiKey) {
       const { role, ...key } = apiKey;
       return { user: publicUser(user), memberships: [{ tenantId: key.tenantId, role }], apiKey: key };
@@ -409,17 +321,8 @@ export class IdentityService {
     origin: RequestOrigin,
   ): Promise<number> {
     const revoked = await this.deps.identity.endOtherSessions(userId, currentSessionId);
-    await this.recordOthersRevoked(userId, revoked, origin);
+    await this.steps.recordOthersRevoked(userId, revoked, origin);
     return revoked;
-  }
-
-  private async recordOthersRevoked(userId: string, revoked: number, origin: RequestOrigin) {
-    await this.deps.audit.recordPlatform({
-      action: 'auth.session.revoked',
-      actor: actorOf(origin, userId),
-      resource: { type: 'user', id: userId },
-      details: { allOthers: true, count: revoked },
-    });
   }
 
   /**
@@ -432,7 +335,7 @@ export class IdentityService {
     input: { currentPassword: string; newPassword: string; mfaCode?: string; recoveryCode?: string },
     origin: RequestOrigin,
   ) {
-    const user = await this.requireUser(caller.userId);
+    const user = await this.steps.requireUser(caller.userId);
     const purpose = { ...origin, purpose: 'password.change' };
     const factor = secondFactorOf(input);
     if (user.mfaEnabled) {
@@ -452,7 +355,7 @@ export class IdentityService {
       epochOf(user),
       caller.credentialId,
       this.deps.audit.platformPut(
-        this.event('auth.password.changed', origin, user.userId, { type: 'user', id: user.userId }),
+        this.steps.event('auth.password.changed', origin, user.userId, { type: 'user', id: user.userId }),
       ),
     );
     await this.deps.email.notify(user, 'password-changed', origin);
@@ -460,7 +363,7 @@ export class IdentityService {
   }
 
   async enrolTotp(userId: string) {
-    const user = await this.requireUser(userId);
+    const user = await this.steps.requireUser(userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
     const secret = newTotpSecret();
     const ciphertext = await this.deps.secrets.encryptPlatformSecret(
@@ -483,7 +386,7 @@ export class IdentityService {
     input: { code: string; currentPassword: string },
     origin: RequestOrigin,
   ) {
-    const user = await this.requireUser(caller.userId);
+    const user = await this.steps.requireUser(caller.userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
     if (!user.totpPendingCiphertext) throw new ConflictError('Start enrolment first.', 'mfa-not-enrolling');
     await this.requireCurrentPassword(user, input.currentPassword, origin);
@@ -502,11 +405,11 @@ export class IdentityService {
       epochOf(user),
       caller.credentialId,
       this.deps.audit.platformPut({
-        ...this.event('auth.mfa.enrolled', origin, user.userId, { type: 'user', id: user.userId }),
+        ...this.steps.event('auth.mfa.enrolled', origin, user.userId, { type: 'user', id: user.userId }),
         details: { sessionUpgraded: caller.credentialId },
       }),
     );
-    await this.recordOthersRevoked(user.userId, revoked, origin);
+    await this.steps.recordOthersRevoked(user.userId, revoked, origin);
     await this.deps.email.notify(user, 'mfa-enrolled', origin);
     return { recoveryCodes, revokedSessions: revoked };
   }
@@ -521,7 +424,7 @@ export class IdentityService {
     origin: RequestOrigin,
   ) {
     // Read before the code is checked: the removal then holds only if nothing changed in between.
-    const before = await this.requireUser(caller.userId);
+    const before = await this.steps.requireUser(caller.userId);
     const factor: SecondFactor =
       input.code !== undefined ? { mfaCode: input.code } : { recoveryCode: input.recoveryCode! };
     const outcome = await this.secondFactors.confirm(caller, factor, { ...origin, purpose: 'mfa.remove' });
@@ -531,32 +434,10 @@ export class IdentityService {
       epochOf(before),
       caller.credentialId,
       this.deps.audit.platformPut(
-        this.event('auth.mfa.removed', origin, caller.userId, { type: 'user', id: caller.userId }),
+        this.steps.event('auth.mfa.removed', origin, caller.userId, { type: 'user', id: caller.userId }),
       ),
     );
-    await this.recordOthersRevoked(caller.userId, revoked, origin);
+    await this.steps.recordOthersRevoked(caller.userId, revoked, origin);
     await this.deps.email.notify(before, 'mfa-removed', origin);
   }
-
-  private event(
-    action: AuditEventInput['action'],
-    origin: RequestOrigin,
-    userId: string,
-    resource: AuditEventInput['resource'],
-  ): AuditEventInput {
-    return { action, actor: actorOf(origin, userId), resource };
-  }
-
-  private async requireUser(userId: string): Promise<UserRecord> {
-    const user = await this.deps.identity.getUser(userId);
-    if (!user) throw new UnauthorizedError();
-    return user;
-  }
-}
-
-/** The second factor in a request body, if any. */
-function secondFactorOf(input: { mfaCode?: string; recoveryCode?: string }): SecondFactor | undefined {
-  if (input.mfaCode !== undefined) return { mfaCode: input.mfaCode };
-  if (input.recoveryCode !== undefined) return { recoveryCode: input.recoveryCode };
-  return undefined;
 }

@@ -1,9 +1,9 @@
 import type * as OpenIdClient from 'openid-client';
 import { hashPassword } from '../crypto/passwords.js';
 import type { AuditEventInput } from '../domain/audit-events.js';
-import { type AuthMethod, SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
-import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
-import { hashSecret, newSecret, normaliseEmail, sessionToken } from '../domain/credentials.js';
+import type { AuthMethod } from '../domain/authentication.js';
+import type { Principal, RequestOrigin } from '../domain/caller.js';
+import { newSecret, normaliseEmail } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import {
   displayNameOf,
@@ -22,12 +22,7 @@ import {
   type ResolvedOidcProvider,
   stateHash,
 } from '../domain/oidc.js';
-import {
-  deviceFingerprint,
-  type SignInAttempt,
-  type SignInFailureReason,
-  type SignInResult,
-} from '../domain/sign-in-history.js';
+import { deviceFingerprint, type SignInFailureReason } from '../domain/sign-in-history.js';
 import {
   ConflictError,
   EmailUnverifiedError,
@@ -40,16 +35,11 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import {
-  epochOf,
-  type IdentityStore,
-  publicUser,
-  type SessionRecord,
-  type UserRecord,
-} from '../store/identity-store.js';
+import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
 import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oidc-flows.js';
 import { requireCurrentPassword } from './current-password.js';
-import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
+import { type SecondFactorVerifier, secondFactorOf } from './second-factor.js';
+import { SignInSteps } from './sign-in-steps.js';
 
 /** Told when an account signs in from a device it has not used for 90 days (the identity service's notice). */
 export type NewDeviceNotice = (user: UserRecord, signIn: { ip: string; userAgent: string }) => Promise<void>;
@@ -125,8 +115,11 @@ export class OidcSignInService {
     { at: number; pending: Promise<OpenIdClient.Configuration> }
   >();
 
+  private readonly steps: SignInSteps;
+
   constructor(private readonly deps: OidcSignInDeps) {
     this.now = deps.now ?? Date.now;
+    this.steps = new SignInSteps(deps);
     this.loadClient = deps.loadClient ?? (() => import('openid-client'));
   }
 
@@ -237,8 +230,7 @@ export class OidcSignInService {
     input: { currentPassword: string },
     origin: RequestOrigin,
   ) {
-    const user = await this.deps.identity.getUser(caller.userId);
-    if (!user) throw new UnauthorizedError();
+    const user = await this.steps.requireUser(caller.userId);
     if (user.mfaEnabled)
       await this.deps.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'oidc.unlink' });
     const identity = (await this.deps.oidc.listIdentities(user.userId)).find(
@@ -478,17 +470,12 @@ export class OidcSignInService {
     input: { mfaCode?: string; recoveryCode?: string },
     origin: RequestOrigin,
   ) {
-    const { identity, audit } = this.deps;
+    const { identity } = this.deps;
     let method: AuthMethod = 'sso';
     if (user.mfaEnabled) {
-      const factor: SecondFactor | undefined =
-        input.mfaCode !== undefined
-          ? { mfaCode: input.mfaCode }
-          : input.recoveryCode !== undefined
-            ? { recoveryCode: input.recoveryCode }
-            : undefined;
+      const factor = secondFactorOf(input);
       if (!factor) {
-        await identity.signIns.record(this.attempt(user, origin, 'sso', 'second-factor-required'));
+        await identity.signIns.record(this.steps.attempt(user, origin, 'sso', 'second-factor-required'));
         throw new UnauthorizedError(
           'Multi-factor authentication is on for this account: sign in through the provider again and send ' +
             'mfaCode or recoveryCode with the callback.',
@@ -498,73 +485,32 @@ export class OidcSignInService {
       method = factor.mfaCode !== undefined ? 'sso+totp' : 'sso+recovery-code';
       // Under the account-wide TOTP budgets (429 once spent), as at a password sign-in.
       if (!(await this.deps.secondFactors.attempt(user, factor))) {
-        await identity.signIns.recordFailure(
-          audit.platformPut({
-            ...this.event('auth.sign-in.failed', origin, user.userId, {
-              reason: 'bad-second-factor',
-              method,
-            }),
-            resource: { type: 'user', id: user.userId },
-          }),
-          this.attempt(user, origin, method, 'failed', 'bad-second-factor'),
-        );
+        await this.steps.recordFailure(origin, user, { method, reason: 'bad-second-factor' });
         throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
       }
     }
-    const now = this.now();
-    const secret = newSecret();
-    const session: SessionRecord = {
-      sessionId: newId('s'),
-      userId: user.userId,
-      secretHash: hashSecret(secret),
-      createdAt: now,
-      lastSeenAt: now,
-      idleTimeoutSeconds: SESSION_IDLE_SECONDS,
-      absoluteExpiresAt: now + SESSION_ABSOLUTE_SECONDS * 1000,
-      ip: origin.ip,
-      userAgent: origin.userAgent.slice(0, 512),
-      authMethod: method,
+    const started = await this.steps.startSession(user, origin, {
+      method,
       // The provider is one factor: only a code shown here makes this an MFA session.
       mfa: method !== 'sso',
       ssoProvider: providerKey,
-    };
-    const created = await identity.createSession(
-      session,
-      { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled },
-      audit.platformPut({
-        action: 'auth.sign-in.succeeded',
-        actor: actorOf(origin, user.userId),
-        resource: { type: 'session', id: session.sessionId },
-        details: { method, mfa: session.mfa, provider: providerKey },
-      }),
-      identity.signIns.attemptPut({
-        ...this.attempt(user, origin, method, 'succeeded'),
-        sessionId: session.sessionId,
-      }),
-    );
-    if (!created) {
+      details: { provider: providerKey },
+    });
+    if (!started) {
       throw new UnauthorizedError(
         'The sign-in settings of this account changed during sign-in; sign in again.',
         'credentials-changed',
       );
     }
-    await this.noticeNewDevice(user, origin);
+    await this.steps.noticeNewDevice(user, origin, async () => {
+      await this.deps.newDevice?.(user, origin);
+    });
     return {
       outcome: 'signed-in' as const,
-      token: sessionToken(session.sessionId, secret),
-      expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
+      token: started.token,
+      expiresAt: started.expiresAt,
       user: publicUser(user),
     };
-  }
-
-  private async noticeNewDevice(user: UserRecord, origin: RequestOrigin): Promise<void> {
-    try {
-      const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
-      if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
-      await this.deps.newDevice?.(user, origin);
-    } catch (error) {
-      logger.error('new-device notice failed', { userId: user.userId, error });
-    }
   }
 
   /**
@@ -577,33 +523,11 @@ export class OidcSignInService {
     reason: SignInFailureReason,
     providerKey: string | undefined,
   ) {
-    await this.deps.identity.signIns.recordFailure(
-      this.deps.audit.platformPut({
-        action: 'auth.sign-in.failed',
-        actor: actorOf(origin, user?.userId),
-        resource: { type: 'user', id: user?.userId ?? 'unknown' },
-        details: { reason, method: 'sso', ...(providerKey ? { provider: providerKey } : {}) },
-      }),
-      user && this.attempt(user, origin, 'sso', 'failed', reason),
-    );
-  }
-
-  private attempt(
-    user: UserRecord,
-    origin: RequestOrigin,
-    method: AuthMethod,
-    result: SignInResult,
-    reason?: SignInFailureReason,
-  ): SignInAttempt {
-    return {
-      userId: user.userId,
-      at: this.now(),
-      ip: origin.ip,
-      userAgent: origin.userAgent,
-      method,
-      result,
+    await this.steps.recordFailure(origin, user, {
+      method: 'sso',
       reason,
-    };
+      details: providerKey ? { provider: providerKey } : {},
+    });
   }
 
   private event(
@@ -612,7 +536,7 @@ export class OidcSignInService {
     userId: string,
     details: Record<string, unknown>,
   ): AuditEventInput {
-    return { action, actor: actorOf(origin, userId), resource: { type: 'user', id: userId }, details };
+    return { ...this.steps.event(action, origin, userId, { type: 'user', id: userId }), details };
   }
 
   /**

@@ -6,10 +6,7 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { PlatformCrypto } from '../crypto/envelope.js';
-import type { AuditEventInput } from '../domain/audit-events.js';
-import { SESSION_ABSOLUTE_SECONDS, SESSION_IDLE_SECONDS } from '../domain/authentication.js';
-import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
-import { hashSecret, newSecret, sessionToken } from '../domain/credentials.js';
+import type { Principal, RequestOrigin } from '../domain/caller.js';
 import { newId } from '../domain/ids.js';
 import {
   PASSKEY_CEREMONY_TIMEOUT_MS,
@@ -17,7 +14,6 @@ import {
   PASSKEY_LIMIT,
   type RelyingParty,
 } from '../domain/passkeys.js';
-import { deviceFingerprint, type SignInAttempt, type SignInResult } from '../domain/sign-in-history.js';
 import {
   ConflictError,
   EmailUnverifiedError,
@@ -28,17 +24,12 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import {
-  epochOf,
-  type IdentityStore,
-  publicUser,
-  type SessionRecord,
-  type UserRecord,
-} from '../store/identity-store.js';
+import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
 import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
 import type { AccountEmailService } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';
 import { SecondFactorVerifier } from './second-factor.js';
+import { SignInSteps } from './sign-in-steps.js';
 
 // The WebAuthn library is loaded on the first passkey request only: the auth function's other routes (and
 // its cold start) do not pay for it, and no other function bundles this file.
@@ -115,8 +106,11 @@ export class PasskeyService {
   private readonly now: () => number;
   private readonly secondFactors: SecondFactorVerifier;
 
+  private readonly steps: SignInSteps;
+
   constructor(private readonly deps: PasskeyDeps) {
     this.now = deps.now ?? Date.now;
+    this.steps = new SignInSteps(deps);
     this.secondFactors = new SecondFactorVerifier(deps);
   }
 
@@ -134,7 +128,7 @@ export class PasskeyService {
   async registrationOptions(
     caller: PasskeyCaller,
   ): Promise<{ challengeId: string; options: PublicKeyCredentialCreationOptionsJSON }> {
-    const user = await this.requireUser(caller.userId);
+    const user = await this.steps.requireUser(caller.userId);
     // Whoever registered an address they do not own must not plant a way back in before its owner
     // verifies it (and a password reset on an unverified account deletes passkeys all the same).
     if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('add a passkey');
@@ -181,7 +175,7 @@ export class PasskeyService {
     },
     origin: RequestOrigin,
   ) {
-    const user = await this.requireUser(caller.userId);
+    const user = await this.steps.requireUser(caller.userId);
     if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('add a passkey');
     await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.register' });
     await this.requireCurrentPassword(user, input.currentPassword, origin);
@@ -203,7 +197,7 @@ export class PasskeyService {
       if (!info) throw new Error('signature');
     } catch (error) {
       await this.deps.audit.recordPlatform({
-        ...this.event('auth.passkey.refused', origin, user.userId, { type: 'user', id: user.userId }),
+        ...this.steps.event('auth.passkey.refused', origin, user.userId, { type: 'user', id: user.userId }),
         details: { ceremony: 'register', check: failedCheckOf(error) },
       });
       throw new ValidationError(
@@ -238,14 +232,14 @@ export class PasskeyService {
       epochOf(user),
       caller.credentialId,
       this.deps.audit.platformPut({
-        ...this.event('auth.passkey.registered', origin, user.userId, {
+        ...this.steps.event('auth.passkey.registered', origin, user.userId, {
           type: 'passkey',
           id: passkey.passkeyId,
         }),
         details: { name: passkey.name, deviceType: passkey.deviceType, aaguid: passkey.aaguid },
       }),
     );
-    await this.recordOthersRevoked(user.userId, revokedSessions, origin);
+    await this.steps.recordOthersRevoked(user.userId, revokedSessions, origin);
     await this.deps.email.notify(user, 'passkey-added', origin);
     return { passkey: passkeyView(passkey), revokedSessions };
   }
@@ -257,7 +251,10 @@ export class PasskeyService {
       passkeyId,
       name,
       this.deps.audit.platformPut({
-        ...this.event('auth.passkey.renamed', origin, caller.userId, { type: 'passkey', id: passkeyId }),
+        ...this.steps.event('auth.passkey.renamed', origin, caller.userId, {
+          type: 'passkey',
+          id: passkeyId,
+        }),
         details: { name },
       }),
     );
@@ -277,7 +274,7 @@ export class PasskeyService {
     input: { currentPassword: string },
     origin: RequestOrigin,
   ) {
-    const user = await this.requireUser(caller.userId);
+    const user = await this.steps.requireUser(caller.userId);
     await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.remove' });
     const passkey = await this.deps.passkeys.get(user.userId, passkeyId);
     if (!passkey) throw new NotFoundError('No such passkey.');
@@ -288,12 +285,12 @@ export class PasskeyService {
       epochOf(user),
       caller.credentialId,
       this.deps.audit.platformPut({
-        ...this.event('auth.passkey.removed', origin, user.userId, { type: 'passkey', id: passkeyId }),
+        ...this.steps.event('auth.passkey.removed', origin, user.userId, { type: 'passkey', id: passkeyId }),
         details: { name: passkey.name },
       }),
     );
     if (!outcome.removed) throw new NotFoundError('No such passkey.');
-    await this.recordOthersRevoked(user.userId, outcome.revokedSessions, origin);
+    await this.steps.recordOthersRevoked(user.userId, outcome.revokedSessions, origin);
     await this.deps.email.notify(user, 'passkey-removed', origin);
     return { revokedSessions: outcome.revokedSessions };
   }
@@ -324,7 +321,7 @@ export class PasskeyService {
     input: { challengeId: string; credential: AuthenticationResponseJSON },
     origin: RequestOrigin,
   ) {
-    const { identity, audit, passkeys } = this.deps;
+    const { identity, passkeys } = this.deps;
     const challenge = await this.take(input.challengeId, 'sign-in');
     const userId = userIdOf(input.credential.response.userHandle);
     const user = userId ? await identity.getUser(userId) : undefined;
@@ -369,63 +366,36 @@ export class PasskeyService {
     }
 
     const now = this.now();
-    const session: SessionRecord = {
-      sessionId: newId('s'),
-      userId: user.userId,
-      secretHash: '',
-      createdAt: now,
-      lastSeenAt: now,
-      idleTimeoutSeconds: SESSION_IDLE_SECONDS,
-      absoluteExpiresAt: now + SESSION_ABSOLUTE_SECONDS * 1000,
-      ip: origin.ip,
-      userAgent: origin.userAgent.slice(0, 512),
-      authMethod: 'passkey',
+    const started = await this.steps.startSession(user, origin, {
+      at: now,
+      method: 'passkey',
       // User verification was required and checked above: the device and its PIN or biometric.
       mfa: true,
-    };
-    const secret = newSecret();
-    session.secretHash = hashSecret(secret);
-    const created = await identity.createSession(
-      session,
-      { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled },
-      passkeys.useUpdate(passkey, {
-        counter: info.newCounter,
-        at: new Date(now).toISOString(),
-        backedUp: info.credentialBackedUp,
-      }),
-      audit.platformPut({
-        action: 'auth.sign-in.succeeded',
-        actor: actorOf(origin, user.userId),
-        resource: { type: 'session', id: session.sessionId },
-        details: { method: 'passkey', mfa: true, passkeyId: passkey.passkeyId },
-      }),
-      identity.signIns.attemptPut({
-        ...this.attempt(user, origin, 'succeeded'),
-        sessionId: session.sessionId,
-      }),
-    );
-    if (!created) {
-      // The passkey was removed, used by a racing sign-in, or the account's credentials changed.
-      await identity.signIns.recordFailure(
-        audit.platformPut({
-          action: 'auth.sign-in.failed',
-          actor: actorOf(origin, user.userId),
-          resource: { type: 'user', id: user.userId },
-          details: { reason: 'credentials-changed', method: 'passkey', passkeyId: passkey.passkeyId },
+      details: { passkeyId: passkey.passkeyId },
+      alongside: [
+        passkeys.useUpdate(passkey, {
+          counter: info.newCounter,
+          at: new Date(now).toISOString(),
+          backedUp: info.credentialBackedUp,
         }),
-        { ...this.attempt(user, origin, 'failed'), reason: 'credentials-changed' },
-      );
+      ],
+    });
+    if (!started) {
+      // The passkey was removed, used by a racing sign-in, or the account's credentials changed.
+      await this.steps.recordFailure(origin, user, {
+        method: 'passkey',
+        reason: 'credentials-changed',
+        details: { passkeyId: passkey.passkeyId },
+      });
       throw new UnauthorizedError(
         'The passkeys, password or MFA settings of this account changed during sign-in; sign in again.',
         'credentials-changed',
       );
     }
-    await this.noticeNewDevice(user, origin, now);
-    return {
-      token: sessionToken(session.sessionId, secret),
-      expiresAt: new Date(session.absoluteExpiresAt).toISOString(),
-      user: publicUser(user),
-    };
+    await this.steps.noticeNewDevice(user, origin, () =>
+      this.deps.email.notify(user, 'new-device-sign-in', origin),
+    );
+    return { token: started.token, expiresAt: started.expiresAt, user: publicUser(user) };
   }
 
   /**
@@ -438,37 +408,12 @@ export class PasskeyService {
     details: { check: PasskeyCheck; passkeyId?: string },
     { history = true }: { history?: boolean } = {},
   ): Promise<void> {
-    await this.deps.identity.signIns.recordFailure(
-      this.deps.audit.platformPut({
-        action: 'auth.sign-in.failed',
-        actor: actorOf(origin, user?.userId),
-        resource: { type: 'user', id: user?.userId ?? 'unknown' },
-        details: { reason: 'bad-credentials', method: 'passkey', ...details },
-      }),
-      user && history ? { ...this.attempt(user, origin, 'failed'), reason: 'bad-credentials' } : undefined,
-    );
-  }
-
-  private attempt(user: UserRecord, origin: RequestOrigin, result: SignInResult): SignInAttempt {
-    return {
-      userId: user.userId,
-      at: this.now(),
-      ip: origin.ip,
-      userAgent: origin.userAgent,
+    await this.steps.recordFailure(origin, user, {
       method: 'passkey',
-      result,
-    };
-  }
-
-  /** As a password sign-in does: remember the device, mail the owner when it is new; never fail the sign-in. */
-  private async noticeNewDevice(user: UserRecord, origin: RequestOrigin, at: number): Promise<void> {
-    try {
-      const fingerprint = deviceFingerprint(origin.userAgent, origin.ip);
-      if (!(await this.deps.identity.signIns.rememberDevice(user.userId, fingerprint))) return;
-      await this.deps.email.notify(user, 'new-device-sign-in', origin);
-    } catch (error) {
-      logger.error('new-device notice failed', { userId: user.userId, at, error });
-    }
+      reason: 'bad-credentials',
+      details,
+      history,
+    });
   }
 
   /** Stores a fresh challenge for five minutes; its public id. */
@@ -501,30 +446,6 @@ export class PasskeyService {
 
   private requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
     return requireCurrentPassword(this.secondFactors, user, password, origin);
-  }
-
-  private async recordOthersRevoked(userId: string, revoked: number, origin: RequestOrigin) {
-    await this.deps.audit.recordPlatform({
-      action: 'auth.session.revoked',
-      actor: actorOf(origin, userId),
-      resource: { type: 'user', id: userId },
-      details: { allOthers: true, count: revoked },
-    });
-  }
-
-  private event(
-    action: AuditEventInput['action'],
-    origin: RequestOrigin,
-    userId: string,
-    resource: AuditEventInput['resource'],
-  ): AuditEventInput {
-    return { action, actor: actorOf(origin, userId), resource };
-  }
-
-  private async requireUser(userId: string): Promise<UserRecord> {
-    const user = await this.deps.identity.getUser(userId);
-    if (!user) throw new UnauthorizedError();
-    return user;
   }
 }
 

@@ -150,3 +150,10 @@ export class SecondFactorVerifier {
     throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
   }
 }
+
+/** The second factor in a request body, if any. */
+export function secondFactorOf(input: { mfaCode?: string; recoveryCode?: string }): SecondFactor | undefined {
+  if (input.mfaCode !== undefined) return { mfaCode: input.mfaCode };
+  if (input.recoveryCode !== undefined) return { recoveryCode: input.recoveryCode };
+  return undefined;
+}
