@@ -74,16 +74,21 @@ export class RateWindows {
         release: async () => {
           if (released) return;
           released = true;
-          await this.db.send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: itemKey,
-              UpdateExpression: 'ADD #count :minusOne',
-              ConditionExpression: 'attribute_exists(#count)',
-              ExpressionAttributeNames: { '#count': 'count' },
-              ExpressionAttributeValues: { ':minusOne': -1 },
-            }),
-          );
+          try {
+            await this.db.send(
+              new UpdateCommand({
+                TableName: this.table,
+                Key: itemKey,
+                UpdateExpression: 'ADD #count :minusOne',
+                ConditionExpression: 'attribute_exists(#count)',
+                ExpressionAttributeNames: { '#count': 'count' },
+                ExpressionAttributeValues: { ':minusOne': -1 },
+              }),
+            );
+          } catch (error) {
+            // The window is gone (expired and deleted meanwhile): there is no slot left to give back.
+            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          }
         },
       },
     };
