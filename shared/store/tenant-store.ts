@@ -214,25 +214,28 @@ export class TenantStore {
       values[`:${field}`] = value;
     }
     if (sets.length === 0) return;
-    await db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.table,
-              Key: tenantKey(scope, TENANT_SK),
-              UpdateExpression: `SET ${sets.join(', ')}`,
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeNames: Object.fromEntries(
-                Object.keys(values).map((v) => [`#${v.slice(1)}`, v.slice(1)]),
-              ),
-              ExpressionAttributeValues: values,
-            },
-          },
-          ...audits,
-        ],
-      }),
-    );
+    const update: TransactItem[] = [
+      {
+        Update: {
+          TableName: this.table,
+          Key: tenantKey(scope, TENANT_SK),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: Object.fromEntries(
+            Object.keys(values).map((v) => [`#${v.slice(1)}`, v.slice(1)]),
+          ),
+          ExpressionAttributeValues: values,
+        },
+      },
+      ...audits,
+    ];
+    try {
+      await db.send(new TransactWriteCommand({ TransactItems: update }));
+    } catch (error) {
+      // The tenant was deleted since the caller's membership was read.
+      if (isConditionFailure(error, 0)) throw new NotFoundError('No such tenant.');
+      throw error;
+    }
   }
 
   async getMember(scope: TenantScope, userId: string): Promise<MemberRecord | undefined> {
