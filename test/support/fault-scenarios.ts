@@ -1,0 +1,797 @@
+import { expect } from 'vitest';
+import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
+import {
+  addMember,
+  createTenant,
+  enableMfa,
+  inboxApi,
+  invite,
+  signUp,
+  signUpUnverified,
+  type TestUser,
+} from './identity-fixtures.js';
+import { TEST_CONSOLE_URL } from './integration-setup.js';
+import type { TestApi, TestResponse } from './local-api.js';
+import type { TestOidcProvider } from './oidc-provider.js';
+import { SoftwareAuthenticator } from './passkey-authenticator.js';
+import type { TestPostgres } from './postgres.js';
+
+/**
+ * One valid request of a route, ready to send: sending it again must be possible for as long as no run of
+ * it changed anything (each send may use fresh names, addresses and codes).
+ */
+export type ScenarioAct = () => Promise<TestResponse>;
+
+/** What scenarios share: the API, one tenant with its owner (made at first use), and the test servers. */
+export interface FaultWorld {
+  api: TestApi;
+  /** A tenant and its owner, shared by the scenarios that only add to it. */
+  tenant(): Promise<{ owner: TestUser; tenantId: string }>;
+  /** The OpenID provider configured as `test-idp`. */
+  idp: TestOidcProvider;
+  /** A Postgres server with a `customers` table readable by `app` / `appPassword`. */
+  postgres(): Promise<{ pg: TestPostgres; user: string; password: string }>;
+}
+
+export interface FaultScenario {
+  /** `METHOD /path` of the route, as in the route list. */
+  route: string;
+  /** The status the valid request answers when nothing fails. */
+  status: number;
+  /** Prepares what the request needs (through the API, as a client would) and returns it. */
+  setup: (world: FaultWorld) => Promise<ScenarioAct>;
+  /**
+   * The request consumes something outside AWS that a failed run cannot give back (an authorization code
+   * at the OpenID provider): set up afresh before every run.
+   */
+  setupEachRun?: boolean;
+  /**
+   * The request may be sent again after it succeeded (it names fresh things each time, and no cache it
+   * warms skips a call): the counted run and the faulted runs share one setup.
+   */
+  repeatable?: boolean;
+}
+
+let unique = 0;
+/** A name no other request of the run used. */
+const fresh = (label: string) => `${label}-${++unique}-${Date.now().toString(36)}`;
+const ORIGIN = new URL(TEST_CONSOLE_URL).origin;
+const RP_ID = new URL(TEST_CONSOLE_URL).hostname;
+
+function ok(res: TestResponse, status: number, what: string): TestResponse {
+  expect(res.status, `${what}: ${res.text}`).toBe(status);
+  return res;
+}
+
+/** An owner with a tenant of their own (signed up through the routes). */
+async function ownTenant(api: TestApi, label: string): Promise<{ owner: TestUser; tenantId: string }> {
+  const owner = await signUp(api, label);
+  return { owner, tenantId: await createTenant(api, owner, fresh(label)) };
+}
+
+/** Another session of `user` (a sign-in from another address). */
+async function anotherSession(api: TestApi, user: TestUser): Promise<string> {
+  const res = ok(
+    await api.request('POST', '/v1/auth/login', { body: { email: user.email, password: user.password } }),
+    200,
+    'login',
+  );
+  return res.body.token;
+}
+
+/** A managed storage location of the tenant. */
+async function managedLocation(api: TestApi, owner: TestUser, tenantId: string) {
+  const res = ok(
+    await api.request('POST', `/v1/tenants/${tenantId}/storage-locations`, {
+      token: owner.token,
+      body: { managed: true },
+    }),
+    201,
+    'managed location',
+  );
+  return { locationId: res.body.locationId as string, root: res.body.root as string };
+}
+
+/** A Postgres connection of the tenant (nothing is dialled to create it); its id. */
+async function connection(api: TestApi, owner: TestUser, tenantId: string): Promise<string> {
+  const res = ok(
+    await api.request('POST', `/v1/tenants/${tenantId}/connections`, {
+      token: owner.token,
+      body: {
+        name: fresh('db'),
+        host: 'db.example.com',
+        database: 'app',
+        user: 'reader',
+        password: fresh('pw'),
+      },
+    }),
+    201,
+    'connection',
+  );
+  return res.body.connectionId;
+}
+
+/** A user (verified address) with a passkey of `device` registered in their session. */
+async function userWithPasskey(api: TestApi) {
+  const user = await signUp(api, 'passkey');
+  const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+  const options = ok(
+    await api.request('POST', '/v1/me/passkeys/registration-options', { token: user.token }),
+    200,
+    'registration options',
+  ).body;
+  const added = ok(
+    await api.request('POST', '/v1/me/passkeys', {
+      token: user.token,
+      body: {
+        challengeId: options.challengeId,
+        credential: device.register(options.options),
+        name: 'Laptop',
+        currentPassword: user.password,
+      },
+    }),
+    201,
+    'passkey',
+  );
+  return { user, device, passkeyId: added.body.passkey.passkeyId as string };
+}
+
+/** A fresh account at the test provider. */
+const providerAccount = () => {
+  const sub = fresh('idp');
+  return { sub, email: `${sub}@elsewhere.test`, email_verified: true, name: 'IdP User' };
+};
+
+/** The callback body of a flow started with `start`, signed in at the provider as `account`. */
+async function providerCallback(
+  idp: TestOidcProvider,
+  start: TestResponse,
+  account: ReturnType<typeof providerAccount>,
+) {
+  idp.signInAs(account);
+  const url = await idp.authorize(start.body.authorizationUrl);
+  return {
+    state: url.searchParams.get('state')!,
+    code: url.searchParams.get('code')!,
+    iss: url.searchParams.get('iss') ?? undefined,
+    flowToken: start.body.flowToken,
+  };
+}
+
+/** A user with a provider identity linked; the identity's id. */
+async function userWithLinkedIdentity(world: FaultWorld) {
+  const { api, idp } = world;
+  const user = await signUp(api, 'linked');
+  const start = ok(
+    await api.request('POST', '/v1/me/oidc/link', {
+      token: user.token,
+      body: { provider: 'test-idp', currentPassword: user.password },
+    }),
+    200,
+    'link start',
+  );
+  const body = await providerCallback(idp, start, providerAccount());
+  ok(await api.request('POST', '/v1/auth/oidc/callback', { body }), 200, 'link callback');
+  const list = ok(
+    await api.request('GET', '/v1/me/oidc/identities', { token: user.token }),
+    200,
+    'identities',
+  );
+  return { user, identityId: list.body.items[0].identityId as string };
+}
+
+/**
+ * A valid request of every state-changing route (test/integration/fault-injection.test.ts fails for a route
+ * with none). The harness, not this table, finds which AWS calls each one makes.
+ */
+export const FAULT_SCENARIOS: FaultScenario[] = [
+  // Accounts and sessions
+  {
+    route: 'POST /v1/auth/register',
+    repeatable: true,
+    status: 202,
+    setup:
+      async ({ api }) =>
+      () =>
+        api.request('POST', '/v1/auth/register', {
+          body: { email: `${fresh('reg')}@example.test`, password: 'a-long-enough-password!', name: 'Reg' },
+        }),
+  },
+  {
+    route: 'POST /v1/auth/login',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'login');
+      return () =>
+        api.request('POST', '/v1/auth/login', { body: { email: user.email, password: user.password } });
+    },
+  },
+  {
+    route: 'POST /v1/auth/logout',
+    status: 204,
+    setup: async ({ api }) => {
+      const token = await anotherSession(api, (await ownTenant(api, 'logout')).owner);
+      return () => api.request('POST', '/v1/auth/logout', { token });
+    },
+  },
+  {
+    route: 'DELETE /v1/me/sessions/{sessionId}',
+    status: 204,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'revoke-one');
+      await anotherSession(api, user);
+      const list = ok(await api.request('GET', '/v1/me/sessions', { token: user.token }), 200, 'sessions');
+      const other = list.body.items.find((s: { current: boolean }) => !s.current).sessionId;
+      return () => api.request('DELETE', `/v1/me/sessions/${other}`, { token: user.token });
+    },
+  },
+  {
+    route: 'DELETE /v1/me/sessions',
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'revoke-all');
+      await anotherSession(api, user);
+      return () => api.request('DELETE', '/v1/me/sessions', { token: user.token });
+    },
+  },
+  {
+    route: 'POST /v1/me/password',
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'password');
+      return () =>
+        api.request('POST', '/v1/me/password', {
+          token: user.token,
+          body: { currentPassword: user.password, newPassword: `${fresh('new-password')}!` },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/me/mfa/totp',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'totp-enrol');
+      return () => api.request('POST', '/v1/me/mfa/totp', { token: user.token });
+    },
+  },
+  {
+    route: 'POST /v1/me/mfa/totp/confirm',
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'totp-confirm');
+      const enrol = ok(await api.request('POST', '/v1/me/mfa/totp', { token: user.token }), 201, 'enrol');
+      return () =>
+        api.request('POST', '/v1/me/mfa/totp/confirm', {
+          token: user.token,
+          body: { code: totpCodeAt(enrol.body.secret, Date.now()), currentPassword: user.password },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/me/mfa/totp',
+    status: 204,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'totp-remove');
+      const mfa = await enableMfa(api, user);
+      return () =>
+        api.request('DELETE', '/v1/me/mfa/totp', {
+          token: user.token,
+          body: { recoveryCode: mfa.recoveryCodes[0] },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/me/email/verification',
+    repeatable: true,
+    status: 202,
+    setup: async ({ api }) => {
+      const user = await signUpUnverified(api, 'resend');
+      return () => api.request('POST', '/v1/me/email/verification', { token: user.token });
+    },
+  },
+  {
+    route: 'POST /v1/auth/verify-email',
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUpUnverified(api, 'verify');
+      const token = linkIn(
+        await takeMail(inboxApi(), user.email, /^Verify your e-mail/),
+        '/verify-email',
+      ).token;
+      return () => api.request('POST', '/v1/auth/verify-email', { body: { token } });
+    },
+  },
+  {
+    route: 'POST /v1/auth/password-reset',
+    repeatable: true,
+    status: 202,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'reset-ask');
+      return () => api.request('POST', '/v1/auth/password-reset', { body: { email: user.email } });
+    },
+  },
+  {
+    route: 'POST /v1/auth/password-reset/confirm',
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'reset-confirm');
+      ok(await api.request('POST', '/v1/auth/password-reset', { body: { email: user.email } }), 202, 'reset');
+      const token = linkIn(await takeMail(inboxApi(), user.email, /reset/i), '/reset-password').token;
+      return () =>
+        api.request('POST', '/v1/auth/password-reset/confirm', {
+          body: { token, newPassword: `${fresh('reset-password')}!` },
+        });
+    },
+  },
+
+  // Passkeys
+  {
+    route: 'POST /v1/me/passkeys/registration-options',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'passkey-options');
+      return () => api.request('POST', '/v1/me/passkeys/registration-options', { token: user.token });
+    },
+  },
+  {
+    route: 'POST /v1/me/passkeys',
+    status: 201,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'passkey-add');
+      const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+      const options = ok(
+        await api.request('POST', '/v1/me/passkeys/registration-options', { token: user.token }),
+        200,
+        'registration options',
+      ).body;
+      return () =>
+        api.request('POST', '/v1/me/passkeys', {
+          token: user.token,
+          body: {
+            challengeId: options.challengeId,
+            credential: device.register(options.options),
+            name: 'Laptop',
+            currentPassword: user.password,
+          },
+        });
+    },
+  },
+  {
+    route: 'PATCH /v1/me/passkeys/{passkeyId}',
+    status: 200,
+    setup: async ({ api }) => {
+      const { user, passkeyId } = await userWithPasskey(api);
+      return () =>
+        api.request('PATCH', `/v1/me/passkeys/${passkeyId}`, {
+          token: user.token,
+          body: { name: fresh('key') },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/me/passkeys/{passkeyId}',
+    status: 200,
+    setup: async ({ api }) => {
+      const { user, passkeyId } = await userWithPasskey(api);
+      return () =>
+        api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
+          token: user.token,
+          body: { currentPassword: user.password },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/auth/passkeys/options',
+    repeatable: true,
+    status: 200,
+    setup:
+      async ({ api }) =>
+      () =>
+        api.request('POST', '/v1/auth/passkeys/options'),
+  },
+  {
+    route: 'POST /v1/auth/passkeys/sign-in',
+    status: 200,
+    setup: async ({ api }) => {
+      const { device } = await userWithPasskey(api);
+      const options = ok(await api.request('POST', '/v1/auth/passkeys/options'), 200, 'sign-in options').body;
+      return () =>
+        api.request('POST', '/v1/auth/passkeys/sign-in', {
+          body: { challengeId: options.challengeId, credential: device.assert(options.options) },
+        });
+    },
+  },
+
+  // OpenID Connect
+  {
+    route: 'POST /v1/auth/oidc/start',
+    repeatable: true,
+    status: 200,
+    setup:
+      async ({ api }) =>
+      () =>
+        api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'test-idp' } }),
+  },
+  {
+    route: 'POST /v1/me/oidc/link',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'link-start');
+      return () =>
+        api.request('POST', '/v1/me/oidc/link', {
+          token: user.token,
+          body: { provider: 'test-idp', currentPassword: user.password },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/auth/oidc/callback',
+    status: 200,
+    setupEachRun: true,
+    setup: async ({ api, idp }) => {
+      // A sign-in that creates an account: the most writes a callback makes.
+      const start = ok(
+        await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'test-idp' } }),
+        200,
+        'oidc start',
+      );
+      const body = await providerCallback(idp, start, providerAccount());
+      return () => api.request('POST', '/v1/auth/oidc/callback', { body });
+    },
+  },
+  {
+    route: 'DELETE /v1/me/oidc/identities/{identityId}',
+    status: 204,
+    setup: async (world) => {
+      const { user, identityId } = await userWithLinkedIdentity(world);
+      return () =>
+        world.api.request('DELETE', `/v1/me/oidc/identities/${identityId}`, {
+          token: user.token,
+          body: { currentPassword: user.password },
+        });
+    },
+  },
+
+  // Tenants, members, keys, invitations
+  {
+    route: 'POST /v1/tenants',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api }) => {
+      const user = await signUp(api, 'tenant-create');
+      return () => api.request('POST', '/v1/tenants', { token: user.token, body: { name: fresh('Acme') } });
+    },
+  },
+  {
+    route: 'PATCH /v1/tenants/{tenantId}',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      return () =>
+        api.request('PATCH', `/v1/tenants/${tenantId}`, {
+          token: owner.token,
+          body: { name: fresh('Renamed'), settings: { sessionIdleSeconds: 86_400 } },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}',
+    status: 204,
+    setup: async ({ api }) => {
+      const { owner, tenantId } = await ownTenant(api, 'tenant-delete');
+      const mfa = await enableMfa(api, owner);
+      return () =>
+        api.request('DELETE', `/v1/tenants/${tenantId}`, {
+          token: owner.token,
+          body: { recoveryCode: mfa.recoveryCodes[0] },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/exports',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api }) => {
+      const { owner, tenantId } = await ownTenant(api, 'export');
+      return () => api.request('POST', `/v1/tenants/${tenantId}/exports`, { token: owner.token });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/members',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/members`, {
+          token: owner.token,
+          body: { email: `${fresh('invitee')}@example.test`, role: 'editor' },
+        });
+    },
+  },
+  {
+    route: 'PATCH /v1/tenants/{tenantId}/members/{userId}',
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const member = await signUp(api, 'member-role');
+      await addMember(api, owner, tenantId, member, 'viewer');
+      return () =>
+        api.request('PATCH', `/v1/tenants/${tenantId}/members/${member.userId}`, {
+          token: owner.token,
+          body: { role: 'editor' },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}/members/{userId}',
+    status: 204,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const member = await signUp(api, 'member-remove');
+      await addMember(api, owner, tenantId, member, 'editor');
+      return () =>
+        api.request('DELETE', `/v1/tenants/${tenantId}/members/${member.userId}`, { token: owner.token });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/api-keys',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+          token: owner.token,
+          body: { name: fresh('key'), scopes: ['tenant:read', 'instances:read'] },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}/api-keys/{keyId}',
+    status: 204,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const key = ok(
+        await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+          token: owner.token,
+          body: { name: fresh('key'), scopes: ['tenant:read'] },
+        }),
+        201,
+        'api key',
+      );
+      return () =>
+        api.request('DELETE', `/v1/tenants/${tenantId}/api-keys/${key.body.keyId}`, { token: owner.token });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}/invitations/{invitationId}',
+    status: 204,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const invitationId = await invite(api, owner, tenantId, `${fresh('cancelled')}@example.test`, 'viewer');
+      return () =>
+        api.request('DELETE', `/v1/tenants/${tenantId}/invitations/${invitationId}`, { token: owner.token });
+    },
+  },
+  {
+    route: 'POST /v1/me/invitations/{invitationId}/accept',
+    status: 201,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const invitee = await signUp(api, 'accepting');
+      const invitationId = await invite(api, owner, tenantId, invitee.email, 'viewer');
+      return () => api.request('POST', `/v1/me/invitations/${invitationId}/accept`, { token: invitee.token });
+    },
+  },
+  {
+    route: 'POST /v1/me/invitations/{invitationId}/decline',
+    status: 204,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const invitee = await signUp(api, 'declining');
+      const invitationId = await invite(api, owner, tenantId, invitee.email, 'viewer');
+      return () =>
+        api.request('POST', `/v1/me/invitations/${invitationId}/decline`, { token: invitee.token });
+    },
+  },
+
+  // Storage
+  {
+    route: 'POST /v1/tenants/{tenantId}/instances',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/instances`, {
+          token: owner.token,
+          body: { name: fresh('lake'), defaultStorageRoot: locationId },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/storage-locations',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/storage-locations`, {
+          token: owner.token,
+          body: { managed: true },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}/storage-locations/{locationId}',
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      return () =>
+        api.request('DELETE', `/v1/tenants/${tenantId}/storage-locations/${locationId}`, {
+          token: owner.token,
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/storage-credentials',
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
+          token: owner.token,
+          body: { location: locationId, access: 'write' },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/storage-credentials/revocations',
+    status: 200,
+    setup: async ({ api }) => {
+      const { owner, tenantId } = await ownTenant(api, 'revoker');
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      const holder = await signUp(api, 'holder');
+      await addMember(api, owner, tenantId, holder, 'editor');
+      ok(
+        await api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
+          token: holder.token,
+          body: { location: locationId, access: 'read' },
+        }),
+        200,
+        'vend',
+      );
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/storage-credentials/revocations`, {
+          token: owner.token,
+          body: { userId: holder.userId },
+        });
+    },
+  },
+  {
+    route: 'POST /compat/lamin/storages/credentials',
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { root } = await managedLocation(api, owner, tenantId);
+      return () =>
+        api.request('POST', '/compat/lamin/storages/credentials', {
+          token: owner.token,
+          body: { path: `${root}/raw/hello.txt`, duration_seconds: 900 },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/storage-locations/{locationId}/validate',
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/storage-locations/${locationId}/validate`, {
+          token: owner.token,
+        });
+    },
+  },
+
+  // Connections and queries
+  {
+    route: 'POST /v1/tenants/{tenantId}/connections',
+    repeatable: true,
+    status: 201,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/connections`, {
+          token: owner.token,
+          body: {
+            name: fresh('db'),
+            host: 'db.example.com',
+            database: 'app',
+            user: 'reader',
+            password: fresh('pw'),
+          },
+        });
+    },
+  },
+  {
+    route: 'PATCH /v1/tenants/{tenantId}/connections/{connectionId}',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const id = await connection(api, owner, tenantId);
+      return () =>
+        api.request('PATCH', `/v1/tenants/${tenantId}/connections/${id}`, {
+          token: owner.token,
+          body: { password: fresh('rotated') },
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}/connections/{connectionId}',
+    status: 204,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const id = await connection(api, owner, tenantId);
+      return () => api.request('DELETE', `/v1/tenants/${tenantId}/connections/${id}`, { token: owner.token });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/connections/{connectionId}/reveal',
+    status: 200,
+    setup: async ({ api }) => {
+      // A tenant of its own: a cold tenant key makes the reveal ask KMS for the data key.
+      const { owner, tenantId } = await ownTenant(api, 'reveal');
+      const id = await connection(api, owner, tenantId);
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/connections/${id}/reveal`, { token: owner.token });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/connections/{connectionId}/query',
+    status: 200,
+    setup: async ({ api, postgres }) => {
+      const { pg, user, password } = await postgres();
+      const { owner, tenantId } = await ownTenant(api, 'query');
+      const created = ok(
+        await api.request('POST', `/v1/tenants/${tenantId}/connections`, {
+          token: owner.token,
+          body: { name: 'Shop', host: pg.host, port: pg.port, database: pg.database, user, password },
+        }),
+        201,
+        'connection',
+      );
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/connections/${created.body.connectionId}/query`, {
+          token: owner.token,
+          body: { operation: 'select', table: 'customers', columns: ['id', 'name'], limit: 5 },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/query',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/query`, {
+          token: owner.token,
+          body: { operation: 'select', table: 'members', columns: ['userId', 'role'] },
+        });
+    },
+  },
+];
+
+export { ownTenant };
