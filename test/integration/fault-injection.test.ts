@@ -179,7 +179,7 @@ const BEST_EFFORT_STEPS: { route: RegExp; call: RegExp; why: string }[] = [
   {
     route: /^POST \/v1\/auth\/(login|passkeys\/sign-in|oidc\/callback)$/,
     call: /PutItemCommand \S+identity \{"pk":"USER#[^"]+","sk":"DEVICE#/,
-    why: 'the known-device record is written after the session exists (services/identity.ts noticeNewDevice): the token must reach the caller, and a device not remembered only means one more new-device notice later',
+    why: 'the known-device record is written after the session exists (services/sign-in-steps.ts noticeNewDevice): the token must reach the caller, and a device not remembered only means one more new-device notice later',
   },
   {
     route: /^POST \/v1\/tenants\/\{tenantId\}\/storage-locations\/\{locationId\}\/validate$/,
@@ -197,7 +197,7 @@ const EXPECTED_FAILURES: { route: RegExp; call: RegExp; why: string }[] = [
     route:
       /^(DELETE \/v1\/me\/sessions|POST \/v1\/me\/password|POST \/v1\/me\/mfa\/totp\/confirm|DELETE \/v1\/me\/mfa\/totp|POST \/v1\/auth\/password-reset\/confirm|POST \/v1\/me\/passkeys|DELETE \/v1\/me\/passkeys\/\{passkeyId\})$/,
     call: /QueryCommand \S+identity$|BatchWriteItemCommand|PutItemCommand \S+audit \{"pk":"platform"/,
-    why: 'after the credential epoch moved (which is what revokes the other sessions), the session items are listed and deleted and the event is audited in separate calls (store/identity-store.ts deleteSessionsExcept, services/identity.ts recordOthersRevoked): a fault there answers 503 for a change that took effect, and leaves it unaudited. Fix: the audit event in the epoch transaction, the clean-up best-effort',
+    why: 'after the credential epoch moved (which is what revokes the other sessions), the session items are listed and deleted and the event is audited in separate calls (store/identity-store.ts deleteSessionsExcept, services/sign-in-steps.ts recordOthersRevoked): a fault there answers 503 for a change that took effect, and leaves it unaudited. Fix: the audit event in the epoch transaction, the clean-up best-effort',
   },
   {
     route: /^(PATCH \/v1\/me\/passkeys\/\{passkeyId\}|PATCH \/v1\/tenants\/\{tenantId\})$/,
