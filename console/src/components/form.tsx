@@ -274,3 +274,36 @@ export function integer(values: FormData, name: string): number | undefined {
   const value = text(values, name);
   return value === undefined ? undefined : Number(value);
 }
+
+/** The six-digit code of an authenticator app (`code` by default). */
+export function CodeField({
+  name = 'code',
+  label = 'Authentication code',
+}: {
+  name?: string;
+  label?: string;
+}) {
+  return (
+    <Field
+      name={name}
+      label={label}
+      inputMode="numeric"
+      autoComplete="one-time-code"
+      maxLength={6}
+      required
+    />
+  );
+}
+
+/** The signed-in user's current password, asked before a change to how the account signs in. */
+export function CurrentPasswordField() {
+  return (
+    <Field
+      name="currentPassword"
+      label="Current password"
+      type="password"
+      autoComplete="current-password"
+      required
+    />
+  );
+}

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type ApiProblem, api, ok } from '../api/client';
 import { oidcProviders, startOidc } from '../app/oidc';
-import { Field, Form, raw } from './form';
+import { CurrentPasswordField, Form, raw } from './form';
 import { useLoad } from './hooks';
 import { Notice, ProblemAlert, Section, When } from './status';
 
@@ -84,13 +84,7 @@ export function OidcLinkSection() {
                     await linked.reload();
                   }}
                 >
-                  <Field
-                    name="currentPassword"
-                    label="Current password"
-                    type="password"
-                    autoComplete="current-password"
-                    required
-                  />
+                  <CurrentPasswordField />
                 </Form>
               </details>
             </li>
@@ -108,13 +102,7 @@ export function OidcLinkSection() {
             busyLabel="Redirecting…"
             onSubmit={(values) => startOidc(p.id, { currentPassword: raw(values, 'currentPassword') })}
           >
-            <Field
-              name="currentPassword"
-              label="Current password"
-              type="password"
-              autoComplete="current-password"
-              required
-            />
+            <CurrentPasswordField />
           </Form>
         </details>
       ))}

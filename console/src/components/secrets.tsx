@@ -142,3 +142,33 @@ export function ConfirmDialog(props: {
     </dialog>
   );
 }
+
+/**
+ * A danger confirmation about `item`, open while there is one: cancelling calls `onClose`, confirming calls
+ * `onClose` and then `onConfirm` with the item.
+ */
+export function ConfirmRemoval<T>(props: {
+  item: T | undefined;
+  title: string;
+  confirmLabel: string;
+  children?: preact.ComponentChildren;
+  onClose: () => void;
+  onConfirm: (item: T) => void;
+}) {
+  return (
+    <ConfirmDialog
+      open={props.item !== undefined}
+      title={props.title}
+      confirmLabel={props.confirmLabel}
+      danger
+      onCancel={props.onClose}
+      onConfirm={() => {
+        const item = props.item!;
+        props.onClose();
+        props.onConfirm(item);
+      }}
+    >
+      {props.children}
+    </ConfirmDialog>
+  );
+}

@@ -88,3 +88,38 @@ export function TableRegion({ label, children }: { label: string; children: Comp
     </section>
   );
 }
+
+/**
+ * A table in a scrolling region: the label names the region and is the table's (visually hidden) caption,
+ * one header cell a column and, with `actions`, a last column of row actions with a hidden header.
+ * `children` are the body's rows.
+ */
+export function DataTable(props: {
+  label: string;
+  columns: string[];
+  actions?: boolean;
+  children: ComponentChildren;
+}) {
+  return (
+    <TableRegion label={props.label}>
+      <table>
+        <caption class="visually-hidden">{props.label}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((column) => (
+              <th key={column} scope="col">
+                {column}
+              </th>
+            ))}
+            {props.actions && (
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </TableRegion>
+  );
+}

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import { useSession } from '../app/session';
-import { Field, Form, raw, text } from '../components/form';
+import { CodeField, CurrentPasswordField, Field, Form, raw, text } from '../components/form';
 import { useTitle } from '../components/hooks';
 import { OidcLinkSection } from '../components/oidc-buttons';
 import { QrCode } from '../components/qr-code';
@@ -56,13 +56,7 @@ function PasswordSection() {
           setDone(result.revokedSessions);
         }}
       >
-        <Field
-          name="currentPassword"
-          label="Current password"
-          type="password"
-          autoComplete="current-password"
-          required
-        />
+        <CurrentPasswordField />
         <Field
           name="newPassword"
           label="New password"
@@ -71,16 +65,7 @@ function PasswordSection() {
           hint="12 to 256 characters."
           required
         />
-        {me.user.mfaEnabled && (
-          <Field
-            name="mfaCode"
-            label="Authentication code"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            maxLength={6}
-            required
-          />
-        )}
+        {me.user.mfaEnabled && <CodeField name="mfaCode" />}
       </Form>
     </Section>
   );
@@ -195,21 +180,8 @@ function MfaSection() {
               await refresh();
             }}
           >
-            <Field
-              name="code"
-              label="Code from the app"
-              inputMode="numeric"
-              autoComplete="one-time-code"
-              maxLength={6}
-              required
-            />
-            <Field
-              name="currentPassword"
-              label="Current password"
-              type="password"
-              autoComplete="current-password"
-              required
-            />
+            <CodeField label="Code from the app" />
+            <CurrentPasswordField />
           </Form>
         </li>
       </ol>
@@ -235,18 +207,7 @@ function RemoveMfaForm({ onRemoved }: { onRemoved: () => Promise<void> }) {
           await onRemoved();
         }}
       >
-        {useRecovery ? (
-          <Field name="recoveryCode" label="Recovery code" required />
-        ) : (
-          <Field
-            name="code"
-            label="Authentication code"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            maxLength={6}
-            required
-          />
-        )}
+        {useRecovery ? <Field name="recoveryCode" label="Recovery code" required /> : <CodeField />}
       </Form>
       <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
         {useRecovery ? 'Use an authenticator code instead' : 'Use a recovery code instead'}

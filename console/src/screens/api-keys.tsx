@@ -6,8 +6,8 @@ import { useTenant } from '../app/tenant';
 import { CheckboxGroup, Field, Form, integer, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
-import { ConfirmDialog, SecretValue } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+import { ConfirmRemoval, SecretValue } from '../components/secrets';
+import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 /** API keys of a tenant: create (scopes the creator holds), shown once, list, revoke. */
 export function ApiKeysScreen() {
@@ -58,54 +58,41 @@ export function ApiKeysScreen() {
       ) : keys.items.length === 0 ? (
         <p>No API keys.</p>
       ) : (
-        <TableRegion label={`API keys of ${tenant.name}`}>
-          <table>
-            <caption class="visually-hidden">API keys of {tenant.name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.items.map((key) => (
-                <tr key={key.keyId}>
-                  <td>
-                    {key.name}
-                    {key.createdBy === me.user.userId && <span class="badge">yours</span>}
-                  </td>
-                  <td class="wrap">{key.scopes.join(', ')}</td>
-                  <td>
-                    <When iso={key.createdAt} />
-                  </td>
-                  <td>
-                    <When iso={key.expiresAt} />
-                  </td>
-                  <td>{key.lastUsedAt ? <When iso={key.lastUsedAt} /> : 'never'}</td>
-                  <td>
-                    {(key.createdBy === me.user.userId || can('api-keys:manage')) && (
-                      <button
-                        type="button"
-                        class="danger"
-                        aria-label={`Revoke the key ${key.name}`}
-                        disabled={action.busy}
-                        onClick={() => setRevoking(key)}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableRegion>
+        <DataTable
+          label={`API keys of ${tenant.name}`}
+          columns={['Name', 'Scopes', 'Created', 'Expires', 'Last used']}
+          actions
+        >
+          {keys.items.map((key) => (
+            <tr key={key.keyId}>
+              <td>
+                {key.name}
+                {key.createdBy === me.user.userId && <span class="badge">yours</span>}
+              </td>
+              <td class="wrap">{key.scopes.join(', ')}</td>
+              <td>
+                <When iso={key.createdAt} />
+              </td>
+              <td>
+                <When iso={key.expiresAt} />
+              </td>
+              <td>{key.lastUsedAt ? <When iso={key.lastUsedAt} /> : 'never'}</td>
+              <td>
+                {(key.createdBy === me.user.userId || can('api-keys:manage')) && (
+                  <button
+                    type="button"
+                    class="danger"
+                    aria-label={`Revoke the key ${key.name}`}
+                    disabled={action.busy}
+                    onClick={() => setRevoking(key)}
+                  >
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <MoreButton pager={keys} label="More keys" />
       <Section title="Create an API key" id="create-key">
@@ -156,15 +143,12 @@ export function ApiKeysScreen() {
           />
         </Form>
       </Section>
-      <ConfirmDialog
-        open={revoking !== undefined}
+      <ConfirmRemoval
+        item={revoking}
         title="Revoke API key"
         confirmLabel="Revoke key"
-        danger
-        onCancel={() => setRevoking(undefined)}
-        onConfirm={() => {
-          const key = revoking!;
-          setRevoking(undefined);
+        onClose={() => setRevoking(undefined)}
+        onConfirm={(key) => {
           void action.run(async () => {
             ok(
               await api.DELETE('/v1/tenants/{tenantId}/api-keys/{keyId}', {
@@ -177,7 +161,7 @@ export function ApiKeysScreen() {
         }}
       >
         <p>Programs using {revoking?.name} stop working at once.</p>
-      </ConfirmDialog>
+      </ConfirmRemoval>
     </>
   );
 }

@@ -5,7 +5,7 @@ import { useTenant } from '../app/tenant';
 import { Field, Form, SelectField, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { DownloadButton } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type Filter = { since?: string; until?: string; action?: (typeof AUDIT_ACTIONS)[number]; actor?: string };
 type Verification = Schemas['AuditVerification'];
@@ -135,38 +135,24 @@ export function AuditScreen() {
 function EventTable({ events }: { events: Schemas['AuditEvent'][] }) {
   if (events.length === 0) return <p>No events match.</p>;
   return (
-    <TableRegion label="Audit events">
-      <table>
-        <caption class="visually-hidden">Audit events</caption>
-        <thead>
-          <tr>
-            <th scope="col">Time</th>
-            <th scope="col">Action</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Resource</th>
-            <th scope="col">Chain</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((e) => (
-            <tr key={e.id}>
-              <td>
-                <When iso={e.time} />
-              </td>
-              <td class="mono">{e.action}</td>
-              <td class="mono wrap">
-                {e.actor.userId ?? e.actor.apiKeyId ?? '—'}
-                <div>{e.actor.ip}</div>
-              </td>
-              <td class="mono wrap">
-                {e.resource.type} {e.resource.id}
-              </td>
-              <td>{e.sequence === null ? 'pending' : `#${e.sequence}`}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </TableRegion>
+    <DataTable label="Audit events" columns={['Time', 'Action', 'Actor', 'Resource', 'Chain']}>
+      {events.map((e) => (
+        <tr key={e.id}>
+          <td>
+            <When iso={e.time} />
+          </td>
+          <td class="mono">{e.action}</td>
+          <td class="mono wrap">
+            {e.actor.userId ?? e.actor.apiKeyId ?? '—'}
+            <div>{e.actor.ip}</div>
+          </td>
+          <td class="mono wrap">
+            {e.resource.type} {e.resource.id}
+          </td>
+          <td>{e.sequence === null ? 'pending' : `#${e.sequence}`}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 

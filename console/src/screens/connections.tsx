@@ -15,7 +15,7 @@ import {
 import { useAction, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
 import { ConfirmDialog, SecretValue } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+import { DataTable, Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 type Connection = Schemas['Connection'];
 type CreateBody = operations['createConnection']['requestBody']['content']['application/json'];
@@ -51,45 +51,28 @@ export function ConnectionsScreen() {
       ) : connections.items.length === 0 ? (
         <p>No connections yet.</p>
       ) : (
-        <TableRegion label="Connections">
-          <table>
-            <caption class="visually-hidden">Connections</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Database</th>
-                <th scope="col">User</th>
-                <th scope="col">Password</th>
-                <th scope="col">TLS</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {connections.items.map((c) => (
-                <tr key={c.connectionId}>
-                  <td>{c.name}</td>
-                  <td class="mono wrap">
-                    {c.host}:{c.port}/{c.database}
-                  </td>
-                  <td class="mono">{c.user}</td>
-                  <td class="mono">{c.password}</td>
-                  <td>{c.tlsMode}</td>
-                  <td>
-                    <button
-                      type="button"
-                      aria-pressed={selected === c.connectionId}
-                      onClick={() => setSelected(selected === c.connectionId ? undefined : c.connectionId)}
-                    >
-                      {selected === c.connectionId ? `Close ${c.name}` : `Open ${c.name}`}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableRegion>
+        <DataTable label="Connections" columns={['Name', 'Database', 'User', 'Password', 'TLS']} actions>
+          {connections.items.map((c) => (
+            <tr key={c.connectionId}>
+              <td>{c.name}</td>
+              <td class="mono wrap">
+                {c.host}:{c.port}/{c.database}
+              </td>
+              <td class="mono">{c.user}</td>
+              <td class="mono">{c.password}</td>
+              <td>{c.tlsMode}</td>
+              <td>
+                <button
+                  type="button"
+                  aria-pressed={selected === c.connectionId}
+                  onClick={() => setSelected(selected === c.connectionId ? undefined : c.connectionId)}
+                >
+                  {selected === c.connectionId ? `Close ${c.name}` : `Open ${c.name}`}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       <MoreButton pager={connections} label="More connections" />
       {current && (

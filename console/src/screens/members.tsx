@@ -6,8 +6,8 @@ import { useTenant } from '../app/tenant';
 import { Field, Form, SelectField, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
-import { ConfirmDialog } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+import { ConfirmRemoval } from '../components/secrets';
+import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 /** Members and invitations of a tenant. */
 export function MembersScreen() {
@@ -105,88 +105,73 @@ function MemberTable(props: {
     <>
       {notice && <Notice>{notice}</Notice>}
       <ProblemAlert problem={action.problem} />
-      <TableRegion label={`Members of ${tenant.name}`}>
-        <table>
-          <caption class="visually-hidden">Members of {tenant.name}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">E-mail</th>
-              <th scope="col">Role</th>
-              <th scope="col">Member since</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {props.members.map((member) => (
-              <tr key={member.userId}>
-                <td>
-                  {member.name}
-                  {member.userId === me.user.userId && <span class="badge">you</span>}
-                </td>
-                <td>{member.email}</td>
-                <td>
-                  {manageable(member) ? (
-                    <select
-                      aria-label={`Role of ${member.name}`}
-                      value={member.role}
-                      disabled={action.busy}
-                      onChange={(event) => {
-                        const next = (event.currentTarget as HTMLSelectElement).value as Role;
-                        void action.run(async () => {
-                          ok(
-                            await api.PATCH('/v1/tenants/{tenantId}/members/{userId}', {
-                              ...path(member.userId),
-                              body: { role: next },
-                            }),
-                          );
-                          setNotice(`${member.name} is now ${next}.`);
-                          await props.onChanged();
-                        });
-                      }}
-                    >
-                      {props.grantable.map((r) => (
-                        <option key={r} value={r}>
-                          {r}
-                        </option>
-                      ))}
-                    </select>
-                  ) : (
-                    member.role
-                  )}
-                </td>
-                <td>
-                  <When iso={member.addedAt} />
-                </td>
-                <td>
-                  {manageable(member) && (
-                    <button
-                      type="button"
-                      class="danger"
-                      disabled={action.busy}
-                      aria-label={`Remove ${member.name}`}
-                      onClick={() => setRemoving(member)}
-                    >
-                      Remove
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableRegion>
-      <ConfirmDialog
-        open={removing !== undefined}
+      <DataTable
+        label={`Members of ${tenant.name}`}
+        columns={['Name', 'E-mail', 'Role', 'Member since']}
+        actions
+      >
+        {props.members.map((member) => (
+          <tr key={member.userId}>
+            <td>
+              {member.name}
+              {member.userId === me.user.userId && <span class="badge">you</span>}
+            </td>
+            <td>{member.email}</td>
+            <td>
+              {manageable(member) ? (
+                <select
+                  aria-label={`Role of ${member.name}`}
+                  value={member.role}
+                  disabled={action.busy}
+                  onChange={(event) => {
+                    const next = (event.currentTarget as HTMLSelectElement).value as Role;
+                    void action.run(async () => {
+                      ok(
+                        await api.PATCH('/v1/tenants/{tenantId}/members/{userId}', {
+                          ...path(member.userId),
+                          body: { role: next },
+                        }),
+                      );
+                      setNotice(`${member.name} is now ${next}.`);
+                      await props.onChanged();
+                    });
+                  }}
+                >
+                  {props.grantable.map((r) => (
+                    <option key={r} value={r}>
+                      {r}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                member.role
+              )}
+            </td>
+            <td>
+              <When iso={member.addedAt} />
+            </td>
+            <td>
+              {manageable(member) && (
+                <button
+                  type="button"
+                  class="danger"
+                  disabled={action.busy}
+                  aria-label={`Remove ${member.name}`}
+                  onClick={() => setRemoving(member)}
+                >
+                  Remove
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+      <ConfirmRemoval
+        item={removing}
         title="Remove member"
         confirmLabel="Remove"
-        danger
-        onCancel={() => setRemoving(undefined)}
-        onConfirm={() => {
-          const member = removing!;
-          setRemoving(undefined);
+        onClose={() => setRemoving(undefined)}
+        onConfirm={(member) => {
           void action.run(async () => {
             ok(await api.DELETE('/v1/tenants/{tenantId}/members/{userId}', path(member.userId)));
             setNotice(`${member.name} was removed; their API keys stop working.`);
@@ -197,7 +182,7 @@ function MemberTable(props: {
         <p>
           Remove {removing?.name} ({removing?.email}) from {tenant.name}? Their API keys stop working.
         </p>
-      </ConfirmDialog>
+      </ConfirmRemoval>
     </>
   );
 }

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api, ok, type Schemas } from '../api/client';
 import { addPasskey, passkeysAvailable } from '../app/passkeys';
-import { Field, Form, raw, text } from '../components/form';
+import { CurrentPasswordField, Field, Form, raw, text } from '../components/form';
 import { useLoad } from '../components/hooks';
-import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type Passkey = Schemas['Passkey'];
 
@@ -28,32 +28,18 @@ export function PasskeysSection() {
       {list.loading && !list.data ? (
         <Loading />
       ) : list.data && list.data.length > 0 ? (
-        <TableRegion label="Your passkeys">
-          <table>
-            <caption class="visually-hidden">Your passkeys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Added</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((passkey) => (
-                <PasskeyRow
-                  key={passkey.passkeyId}
-                  passkey={passkey}
-                  onChanged={async (message) => {
-                    setNotice(message);
-                    await list.reload();
-                  }}
-                />
-              ))}
-            </tbody>
-          </table>
-        </TableRegion>
+        <DataTable label="Your passkeys" columns={['Name', 'Added', 'Last used', 'Kind', 'Actions']}>
+          {list.data.map((passkey) => (
+            <PasskeyRow
+              key={passkey.passkeyId}
+              passkey={passkey}
+              onChanged={async (message) => {
+                setNotice(message);
+                await list.reload();
+              }}
+            />
+          ))}
+        </DataTable>
       ) : (
         <p>No passkeys yet.</p>
       )}
@@ -79,13 +65,7 @@ export function PasskeysSection() {
               maxLength={64}
               required
             />
-            <Field
-              name="currentPassword"
-              label="Current password"
-              type="password"
-              autoComplete="current-password"
-              required
-            />
+            <CurrentPasswordField />
           </Form>
         </details>
       ) : (
@@ -157,13 +137,7 @@ function PasskeyRow({
               );
             }}
           >
-            <Field
-              name="currentPassword"
-              label="Current password"
-              type="password"
-              autoComplete="current-password"
-              required
-            />
+            <CurrentPasswordField />
           </Form>
         </details>
       </td>

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, ok } from '../api/client';
 import { useAction, useLoad, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
-import { Loading, Notice, ProblemAlert, TableRegion, When } from '../components/status';
+import { DataTable, Loading, Notice, ProblemAlert, When } from '../components/status';
 
 const METHOD: Record<string, string> = {
   password: 'Password',
@@ -50,39 +50,28 @@ function SignInHistory() {
         <Loading />
       ) : (
         <>
-          <TableRegion label="Sign-in attempts">
-            <table>
-              <caption class="visually-hidden">Sign-in attempts</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Result</th>
-                  <th scope="col">Address</th>
-                  <th scope="col">Browser or program</th>
-                  <th scope="col">How</th>
-                </tr>
-              </thead>
-              <tbody>
-                {(history.items ?? []).map((attempt, index) => (
-                  <tr key={`${index}-${attempt.at}`}>
-                    <td>
-                      <When iso={attempt.at} />
-                    </td>
-                    <td>
-                      <span class={`badge ${BADGE[attempt.result] ?? 'warn'}`}>
-                        {RESULT[attempt.result] ?? attempt.result}
-                      </span>
-                      {attempt.reason &&
-                        ` (${attempt.method === 'passkey' && attempt.reason === 'bad-credentials' ? 'passkey not accepted' : (REASON[attempt.reason] ?? attempt.reason)})`}
-                    </td>
-                    <td class="mono">{attempt.ip}</td>
-                    <td class="wrap">{attempt.userAgent}</td>
-                    <td>{METHOD[attempt.method] ?? attempt.method}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableRegion>
+          <DataTable
+            label="Sign-in attempts"
+            columns={['When', 'Result', 'Address', 'Browser or program', 'How']}
+          >
+            {(history.items ?? []).map((attempt, index) => (
+              <tr key={`${index}-${attempt.at}`}>
+                <td>
+                  <When iso={attempt.at} />
+                </td>
+                <td>
+                  <span class={`badge ${BADGE[attempt.result] ?? 'warn'}`}>
+                    {RESULT[attempt.result] ?? attempt.result}
+                  </span>
+                  {attempt.reason &&
+                    ` (${attempt.method === 'passkey' && attempt.reason === 'bad-credentials' ? 'passkey not accepted' : (REASON[attempt.reason] ?? attempt.reason)})`}
+                </td>
+                <td class="mono">{attempt.ip}</td>
+                <td class="wrap">{attempt.userAgent}</td>
+                <td>{METHOD[attempt.method] ?? attempt.method}</td>
+              </tr>
+            ))}
+          </DataTable>
           <MoreButton pager={history} label="Show older attempts" />
         </>
       )}
@@ -108,61 +97,48 @@ export function SessionsScreen() {
         <Loading />
       ) : (
         <>
-          <TableRegion label="Your sessions">
-            <table>
-              <caption class="visually-hidden">Your sessions</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Signed in</th>
-                  <th scope="col">Last seen</th>
-                  <th scope="col">Address</th>
-                  <th scope="col">Browser or program</th>
-                  <th scope="col">How</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((session) => (
-                  <tr key={session.sessionId}>
-                    <td>
-                      <When iso={session.createdAt} />
-                      {session.current && <span class="badge ok">This session</span>}
-                    </td>
-                    <td>
-                      <When iso={session.lastSeenAt} />
-                    </td>
-                    <td class="mono">{session.ip}</td>
-                    <td class="wrap">{session.userAgent}</td>
-                    <td>{METHOD[session.authMethod] ?? session.authMethod}</td>
-                    <td>
-                      {!session.current && (
-                        <button
-                          type="button"
-                          disabled={action.busy}
-                          aria-label={`Revoke the session from ${session.ip} signed in ${new Date(session.createdAt).toLocaleString()}`}
-                          onClick={() =>
-                            action.run(async () => {
-                              ok(
-                                await api.DELETE('/v1/me/sessions/{sessionId}', {
-                                  params: { path: { sessionId: session.sessionId } },
-                                }),
-                              );
-                              setNotice('Session revoked.');
-                              await sessions.reload();
-                            })
-                          }
-                        >
-                          Revoke
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableRegion>
+          <DataTable
+            label="Your sessions"
+            columns={['Signed in', 'Last seen', 'Address', 'Browser or program', 'How']}
+            actions
+          >
+            {items.map((session) => (
+              <tr key={session.sessionId}>
+                <td>
+                  <When iso={session.createdAt} />
+                  {session.current && <span class="badge ok">This session</span>}
+                </td>
+                <td>
+                  <When iso={session.lastSeenAt} />
+                </td>
+                <td class="mono">{session.ip}</td>
+                <td class="wrap">{session.userAgent}</td>
+                <td>{METHOD[session.authMethod] ?? session.authMethod}</td>
+                <td>
+                  {!session.current && (
+                    <button
+                      type="button"
+                      disabled={action.busy}
+                      aria-label={`Revoke the session from ${session.ip} signed in ${new Date(session.createdAt).toLocaleString()}`}
+                      onClick={() =>
+                        action.run(async () => {
+                          ok(
+                            await api.DELETE('/v1/me/sessions/{sessionId}', {
+                              params: { path: { sessionId: session.sessionId } },
+                            }),
+                          );
+                          setNotice('Session revoked.');
+                          await sessions.reload();
+                        })
+                      }
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
           <p>
             <button
               type="button"

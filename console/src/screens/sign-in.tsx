@@ -3,7 +3,7 @@ import { ApiProblem } from '../api/client';
 import { passkeysAvailable, signInWithPasskey } from '../app/passkeys';
 import { href } from '../app/router';
 import { signIn } from '../app/session';
-import { Field, Form, raw, text } from '../components/form';
+import { CodeField, Field, Form, raw, text } from '../components/form';
 import { useTitle } from '../components/hooks';
 import { OidcButtons } from '../components/oidc-buttons';
 import { Notice, ProblemAlert } from '../components/status';
@@ -110,14 +110,7 @@ export function SignInScreen({
         {useRecovery ? (
           <Field name="recoveryCode" label="Recovery code" autoComplete="off" required />
         ) : (
-          <Field
-            name="mfaCode"
-            label="Authentication code"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            maxLength={6}
-            required
-          />
+          <CodeField name="mfaCode" />
         )}
       </Form>
       <p class="row">

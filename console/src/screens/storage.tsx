@@ -4,8 +4,8 @@ import { useTenant } from '../app/tenant';
 import { Field, Form, integer, SelectField, text } from '../components/form';
 import { useAction, useLoad, useTitle } from '../components/hooks';
 import { MoreButton, usePaged } from '../components/pager';
-import { ConfirmDialog, SecretValue } from '../components/secrets';
-import { Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
+import { ConfirmRemoval, SecretValue } from '../components/secrets';
+import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type Location = Schemas['StorageLocation'];
 type Credentials = Schemas['StorageCredentials'];
@@ -54,29 +54,17 @@ export function StorageScreen() {
         ) : instances.items.length === 0 ? (
           <p>No instances.</p>
         ) : (
-          <TableRegion label="Instances">
-            <table>
-              <caption class="visually-hidden">Instances</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Default storage</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {instances.items.map((i) => (
-                  <tr key={i.instanceId}>
-                    <td>{i.name}</td>
-                    <td class="mono wrap">{i.defaultStorageRoot}</td>
-                    <td>
-                      <When iso={i.createdAt} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </TableRegion>
+          <DataTable label="Instances" columns={['Name', 'Default storage', 'Created']}>
+            {instances.items.map((i) => (
+              <tr key={i.instanceId}>
+                <td>{i.name}</td>
+                <td class="mono wrap">{i.defaultStorageRoot}</td>
+                <td>
+                  <When iso={i.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
         <MoreButton pager={instances} label="More instances" />
         {can('instances:write') && (locations.items?.length ?? 0) > 0 && (
@@ -126,59 +114,40 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
     <>
       {notice && <Notice>{notice}</Notice>}
       <ProblemAlert problem={action.problem} />
-      <TableRegion label="Storage locations">
-        <table>
-          <caption class="visually-hidden">Storage locations</caption>
-          <thead>
-            <tr>
-              <th scope="col">Root</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Region</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((l) => (
-              <tr key={l.locationId}>
-                <td class="mono wrap">{l.root}</td>
-                <td>
-                  {l.kind}
-                  {l.roleArn && <div class="mono wrap">{l.roleArn}</div>}
-                </td>
-                <td>{l.region}</td>
-                <td>
-                  <When iso={l.createdAt} />
-                </td>
-                <td>
-                  {can('storage-locations:manage') && (
-                    <button
-                      type="button"
-                      class="danger"
-                      disabled={action.busy}
-                      aria-label={`Remove the location ${l.root}`}
-                      onClick={() => setRemoving(l)}
-                    >
-                      Remove
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableRegion>
-      <ConfirmDialog
-        open={removing !== undefined}
+      <DataTable label="Storage locations" columns={['Root', 'Kind', 'Region', 'Created']} actions>
+        {items.map((l) => (
+          <tr key={l.locationId}>
+            <td class="mono wrap">{l.root}</td>
+            <td>
+              {l.kind}
+              {l.roleArn && <div class="mono wrap">{l.roleArn}</div>}
+            </td>
+            <td>{l.region}</td>
+            <td>
+              <When iso={l.createdAt} />
+            </td>
+            <td>
+              {can('storage-locations:manage') && (
+                <button
+                  type="button"
+                  class="danger"
+                  disabled={action.busy}
+                  aria-label={`Remove the location ${l.root}`}
+                  onClick={() => setRemoving(l)}
+                >
+                  Remove
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+      <ConfirmRemoval
+        item={removing}
         title="Remove storage location"
         confirmLabel="Remove location"
-        danger
-        onCancel={() => setRemoving(undefined)}
-        onConfirm={() => {
-          const location = removing!;
-          setRemoving(undefined);
+        onClose={() => setRemoving(undefined)}
+        onConfirm={(location) => {
           void action.run(async () => {
             const result = ok(
               await api.DELETE('/v1/tenants/{tenantId}/storage-locations/{locationId}', {
@@ -194,7 +163,7 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
           Remove {removing?.root}? Its data stays where it is; credentials vended for it stop as far as its
           kind allows (managed: at once; external: when they expire).
         </p>
-      </ConfirmDialog>
+      </ConfirmRemoval>
     </>
   );
 }

@@ -5,7 +5,7 @@ import { PLANS } from '../app/permissions';
 import { navigate } from '../app/router';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
-import { CheckboxField, Field, Form, integer, SelectField, text } from '../components/form';
+import { CheckboxField, CodeField, Field, Form, integer, SelectField, text } from '../components/form';
 import { useTitle } from '../components/hooks';
 import { Notice, Section, When } from '../components/status';
 
@@ -194,14 +194,7 @@ function DeleteSection() {
             {useRecovery ? (
               <Field name="recoveryCode" label="Recovery code" required />
             ) : (
-              <Field
-                name="mfaCode"
-                label="Authentication code"
-                inputMode="numeric"
-                autoComplete="one-time-code"
-                maxLength={6}
-                required
-              />
+              <CodeField name="mfaCode" />
             )}
           </Form>
           <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
