@@ -39,7 +39,7 @@ export const SEQUENCER_STREAM = {
   timeout: Duration.minutes(5),
 } as const;
 
-/** Seconds an event may stay unchained before the pending alarm fires (issue: "longer than a minute"). */
+/** Seconds an event may stay unchained before the pending alarm fires (longer than a minute). */
 export const PENDING_ALARM_SECONDS = 60;
 /**
  * Hours without a completed daily verification before the heartbeat alarm fires: a day and two hours of

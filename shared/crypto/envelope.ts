@@ -48,7 +48,7 @@ export interface KeyOwner {
   keyArn: string;
 }
 
-/** Data-key cache bounds: DESIGN.md §4 and the keys issue cap age at 5 minutes and reuse at 10,000 messages. */
+/** Data-key cache bounds (DESIGN.md §4): a cached key serves at most 5 minutes and 10,000 messages. */
 export interface EnvelopeCacheLimits {
   /** ≤ 300,000 ms. */
   maxAgeMs: number;

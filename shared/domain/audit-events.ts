@@ -1,4 +1,4 @@
-/** The closed list of audited actions (audit issue §1). */
+/** The closed list of audited actions. */
 export const AUDIT_ACTIONS = [
   'auth.sign-in.succeeded',
   'auth.sign-in.failed',

@@ -10,7 +10,6 @@ export const PARTITION_DNS_SUFFIX = {
   'aws-iso-b': 'sc2s.sgov.gov',
 } as const;
 export type AwsPartition = keyof typeof PARTITION_DNS_SUFFIX;
-export const AWS_PARTITIONS = Object.keys(PARTITION_DNS_SUFFIX) as AwsPartition[];
 
 /** The partition a region belongs to (`cn-…` China, `us-gov-…` GovCloud, the rest the commercial one). */
 export function partitionOfRegion(region: string): AwsPartition {

@@ -25,7 +25,7 @@ import type { AuthContext, Authorizer } from './auth-context.js';
 import { clientIpOf, establishClientIp } from './client-ip.js';
 import { type Area, type BodyOf, matchPath, type ParamsOf, type QueryOf, type RouteDef } from './route.js';
 
-/** Largest accepted request body (DESIGN.md §3, foundation issue). */
+/** Largest accepted request body (DESIGN.md §3). */
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

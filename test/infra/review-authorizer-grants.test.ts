@@ -13,7 +13,7 @@ import { type Synthesised, synthStrongroom } from './synth.js';
  *   included), or rewrite a user's profile (passwordHash, mfaEnabled: false);
  * - update any tenant's member item to `role: owner`, or a tenant's settings (requireMfa: false);
  * - delete rate-window items (reset the sign-in and TOTP failure budgets).
- * The issue's threat model includes a compromised runtime role limited by IAM; these are not limited.
+ * A compromised runtime role is meant to be limited by IAM; these writes are not.
  * Judged with the IAM policy simulator on all of each role's synthesized statements (table references made
  * concrete); test/infra/function-write-grants.test.ts sweeps every function and every such write.
  */

@@ -11,7 +11,7 @@ import { TEST_REGION } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
 
 /**
- * External locations on SSE-KMS buckets (issue 13, item 1): registration names the bucket's key and older
+ * External locations on SSE-KMS buckets: registration names the bucket's key and older
  * keys, checks them as the customer's role sees them, and vends sessions whose policy lets S3 use exactly
  * those keys (proven in test/unit/domain/storage-policy-simulator.test.ts; the emulator does not enforce
  * IAM), with the `sse` hint clients need to write under the bucket's key.
