@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
-import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
-import { newId } from '../../shared/domain/ids.js';
-import { epochOf, IdentityStore } from '../../shared/store/identity-store.js';
 import {
   createTenant,
   type EnabledMfa,
@@ -12,6 +8,7 @@ import {
   signUp,
   type TestUser,
 } from '../support/identity-fixtures.js';
+import { writeSession } from '../support/identity-items.js';
 import { problemType, useTestApi } from '../support/local-api.js';
 import { partitionItems } from '../support/table-reads.js';
 
@@ -28,28 +25,10 @@ const api = useTestApi();
  * method (`legacy`), or one that somehow got past both.
  */
 async function passwordOnlySession(user: TestUser, legacy = false): Promise<string> {
-  const identity = new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);
-  const secret = newSecret();
-  const now = Date.now();
-  const sessionId = newId('s');
-  const profile = (await identity.getUser(user.userId))!;
-  const verified = { credentialEpoch: epochOf(profile), mfaEnabled: profile.mfaEnabled };
-  await identity.createSession(
-    {
-      sessionId,
-      userId: user.userId,
-      secretHash: hashSecret(secret),
-      createdAt: now,
-      lastSeenAt: now,
-      idleTimeoutSeconds: 86_400,
-      absoluteExpiresAt: now + 86_400_000,
-      ip: '127.0.0.1',
-      userAgent: 'before-enrolment',
-      ...(legacy ? {} : { authMethod: 'password' as const, mfa: false }),
-    },
-    verified,
-  );
-  return sessionToken(sessionId, secret);
+  return writeSession(user, {
+    userAgent: 'before-enrolment',
+    ...(legacy ? { authMethod: undefined, mfa: undefined } : {}),
+  });
 }
 
 async function events(logId: string, action: string) {

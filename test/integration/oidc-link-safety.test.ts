@@ -5,19 +5,11 @@
  * (pre-account takeover). Claims from the provider obey the unsafe-text rule. (From the adversarial review
  * of the OIDC work: HIGH-1, MEDIUM-1, L3.)
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
-import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
-import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
-import { newId } from '../../shared/domain/ids.js';
-import { oidcIdentityKey, userKey } from '../../shared/domain/item-layout.js';
-import { epochOf, IdentityStore } from '../../shared/store/identity-store.js';
+import { oidcIdentityKey } from '../../shared/domain/item-layout.js';
 import { identityHash, OidcStore } from '../../shared/store/oidc-flows.js';
 import {
   enableMfa,
@@ -26,64 +18,18 @@ import {
   signUpUnverified,
   type TestUser,
 } from '../support/identity-fixtures.js';
-import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { setEmailVerified, writeSession } from '../support/identity-items.js';
+import { problemType, useTestApi } from '../support/local-api.js';
 import {
+  callbackBody,
   type ProviderAccount,
-  startTestOidcProvider,
-  type TestOidcProvider,
+  providerAccount,
+  useTestOidcProvider,
 } from '../support/oidc-provider.js';
+import { platformEventsBy } from '../support/table-reads.js';
 
-let api: TestApi;
-let idp: TestOidcProvider;
-let accounts = 0;
-
-beforeAll(async () => {
-  idp = await startTestOidcProvider({ redirectUri: TEST_CONSOLE_URL });
-  const dir = await mkdtemp(path.join(tmpdir(), 'strongroom-oidc-link-'));
-  const file = path.join(dir, 'providers.json');
-  await writeFile(
-    file,
-    JSON.stringify([
-      {
-        id: 'test-idp',
-        name: 'Test IdP',
-        issuer: idp.issuer,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      },
-    ]),
-  );
-  const env = await provisionLocalOidcProviders({
-    file,
-    endpoint: inject('awsEndpoint'),
-    region: TEST_REGION,
-    stage: TEST_STAGE,
-  });
-  await rm(dir, { recursive: true });
-  Object.assign(process.env, env);
-  api = await startTestApi();
-});
-afterAll(async () => {
-  delete process.env.OIDC_PROVIDERS;
-  await api?.close();
-  await idp?.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
-const identityStore = () => new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);
-
-/** A fresh account at the provider (someone else's address, verified there, unless told otherwise). */
-function providerAccount(overrides: Partial<ProviderAccount> = {}): ProviderAccount {
-  accounts++;
-  return {
-    sub: `safety-${accounts}-${Date.now()}`,
-    email: `idp-${accounts}-${Date.now()}@elsewhere.test`,
-    email_verified: true,
-    name: `IdP User ${accounts}`,
-    ...overrides,
-  };
-}
+const idp = useTestOidcProvider();
+const api = useTestApi();
 
 const startLink = (user: Pick<TestUser, 'token'>, currentPassword?: string) =>
   api.request('POST', '/v1/me/oidc/link', {
@@ -92,15 +38,8 @@ const startLink = (user: Pick<TestUser, 'token'>, currentPassword?: string) =>
   });
 
 /** Signs in at the provider for a started flow: the callback's body. */
-async function back(start: { body: { authorizationUrl: string; flowToken: string } }, as: ProviderAccount) {
-  idp.signInAs(as);
-  const url = await idp.authorize(start.body.authorizationUrl);
-  return {
-    state: url.searchParams.get('state')!,
-    code: url.searchParams.get('code')!,
-    iss: url.searchParams.get('iss') ?? undefined,
-    flowToken: start.body.flowToken,
-  };
+function back(start: { body: { authorizationUrl: string; flowToken: string } }, as: ProviderAccount) {
+  return callbackBody(idp, start.body, as);
 }
 const finish = (body: Record<string, unknown>) => api.request('POST', '/v1/auth/oidc/callback', { body });
 
@@ -122,30 +61,6 @@ async function link(user: TestUser, as: ProviderAccount) {
 
 const listIdentities = (user: Pick<TestUser, 'token'>) =>
   api.request('GET', '/v1/me/oidc/identities', { token: user.token });
-
-async function platformEvents(action: string, userId: string) {
-  const { Items } = await functionRuntime().dynamo.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': PLATFORM_LOG_ID },
-      ConsistentRead: true,
-    }),
-  );
-  return (Items ?? []).filter((i) => i.action === action && i.actor?.userId === userId);
-}
-
-/** Sets or removes the profile's emailVerifiedAt directly (an account from before the verified-only rule). */
-async function setVerified(userId: string, verified: boolean) {
-  await functionRuntime().dynamo.send(
-    new UpdateCommand({
-      TableName: process.env.IDENTITY_TABLE!,
-      Key: userKey(userId),
-      UpdateExpression: verified ? 'SET emailVerifiedAt = :at' : 'REMOVE emailVerifiedAt',
-      ...(verified ? { ExpressionAttributeValues: { ':at': new Date().toISOString() } } : {}),
-    }),
-  );
-}
 
 /** Resets the password from the mailed link, as the owner of the address does. */
 async function resetFromMail(email: string) {
@@ -177,9 +92,9 @@ describe('pre-account takeover through a linked identity', () => {
     // link, unverified again), and the attacker's IdP identity signs in to it
     const victim = await signUpUnverified(api, 'link-victim');
     const attacker = providerAccount();
-    await setVerified(victim.userId, true);
+    await setEmailVerified(victim.userId, true);
     await link(victim, attacker);
-    await setVerified(victim.userId, false);
+    await setEmailVerified(victim.userId, false);
     const before = await signInThroughProvider(attacker);
     expect(before.status, before.text).toBe(200);
     expect(before.body.user.userId).toBe(victim.userId);
@@ -193,7 +108,7 @@ describe('pre-account takeover through a linked identity', () => {
     expect(after.status, after.text).toBe(200);
     expect(after.body.user.userId).not.toBe(victim.userId);
     expect(after.body.user.email).toBe(attacker.email);
-    const [resetEvent] = await platformEvents('auth.password-reset.completed', victim.userId);
+    const [resetEvent] = await platformEventsBy('auth.password-reset.completed', victim.userId);
     expect(resetEvent?.details).toMatchObject({ signInMethodsCleared: true });
   });
 });
@@ -219,30 +134,10 @@ describe('linking needs the password, an MFA session with TOTP, and the session 
     // Prepare: a TOTP user, and a password-only session under the current epoch (defence in depth)
     const user = await signUp(api, 'link-weak');
     await enableMfa(api, user);
-    const identity = identityStore();
-    const profile = (await identity.getUser(user.userId))!;
-    const secret = newSecret();
-    const sessionId = newId('s');
-    const now = Date.now();
-    await identity.createSession(
-      {
-        sessionId,
-        userId: user.userId,
-        secretHash: hashSecret(secret),
-        createdAt: now,
-        lastSeenAt: now,
-        idleTimeoutSeconds: 86_400,
-        absoluteExpiresAt: now + 86_400_000,
-        ip: '127.0.0.1',
-        userAgent: 'password-only',
-        authMethod: 'password',
-        mfa: false,
-      },
-      { credentialEpoch: epochOf(profile), mfaEnabled: true },
-    );
+    const weakToken = await writeSession(user, { userAgent: 'password-only' });
 
     // Act
-    const weak = await startLink({ token: sessionToken(sessionId, secret) }, user.password);
+    const weak = await startLink({ token: weakToken }, user.password);
     const strong = await startLink(user, user.password);
 
     // Assess
@@ -301,7 +196,7 @@ describe('the owner sees, is told of, and removes links', () => {
 
     // Assess: a notice, an audit event, the link listed (no subject)
     await takeMail(inboxApi(), owner.email, /^An identity provider was linked/);
-    expect(await platformEvents('auth.sso.linked', owner.userId)).toHaveLength(1);
+    expect(await platformEventsBy('auth.sso.linked', owner.userId)).toHaveLength(1);
     const listed = await listIdentities(owner);
     expect(listed.status).toBe(200);
     expect(listed.body.items).toEqual([
@@ -343,7 +238,7 @@ describe('the owner sees, is told of, and removes links', () => {
     expect(malformed.body.errors).toEqual([expect.objectContaining({ path: 'params.identityId' })]);
     expect(removed.status, removed.text).toBe(204);
     await takeMail(inboxApi(), owner.email, /^An identity provider was unlinked/);
-    expect(await platformEvents('auth.sso.unlinked', owner.userId)).toHaveLength(1);
+    expect(await platformEventsBy('auth.sso.unlinked', owner.userId)).toHaveLength(1);
     expect((await listIdentities(owner)).body.items).toEqual([]);
     const again = await signInThroughProvider(own);
     expect(again.body.user?.userId).not.toBe(owner.userId);

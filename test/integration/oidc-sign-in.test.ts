@@ -1,81 +1,34 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { takeMail } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
-import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { enableMfa, inboxApi, signUp, type TestUser } from '../support/identity-fixtures.js';
-import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { TEST_CONSOLE_URL } from '../support/integration-setup.js';
+import { problemType, useTestApi } from '../support/local-api.js';
 import {
+  callbackBody,
   type ProviderAccount,
-  startTestOidcProvider,
-  type TestOidcProvider,
+  providerAccount,
+  useTestOidcProvider,
 } from '../support/oidc-provider.js';
 
-let api: TestApi;
-let idp: TestOidcProvider;
-let accounts = 0;
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
-
-beforeAll(async () => {
-  idp = await startTestOidcProvider({ redirectUri: TEST_CONSOLE_URL });
-  // Configured as local mode does it (STRONGROOM_OIDC_PROVIDERS): the client secret goes into Secrets
-  // Manager, and the functions get only its ARN.
-  const dir = await mkdtemp(path.join(tmpdir(), 'strongroom-oidc-'));
-  const file = path.join(dir, 'providers.json');
-  await writeFile(
-    file,
-    JSON.stringify([
-      // A provider nobody answers for: its flows cannot start.
-      {
-        id: 'down-idp',
-        name: 'Down IdP',
-        issuer: `http://127.0.0.1:${await freePort()}`,
-        clientId: 'c',
-        clientSecret: 'down-secret',
-      },
-      {
-        id: 'test-idp',
-        name: 'Test IdP',
-        issuer: idp.issuer,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      },
-    ]),
-  );
-  const env = await provisionLocalOidcProviders({
-    file,
-    endpoint: inject('awsEndpoint'),
-    region: TEST_REGION,
-    stage: TEST_STAGE,
-  });
-  await rm(dir, { recursive: true });
-  expect(env.OIDC_PROVIDERS).toMatch(/"clientSecretArn":"arn:aws:secretsmanager:/);
-  expect(env.OIDC_PROVIDERS).not.toContain(idp.clientSecret);
-  Object.assign(process.env, env);
-  api = await startTestApi();
+// Configured as local mode does it (STRONGROOM_OIDC_PROVIDERS): the client secret goes into Secrets
+// Manager, and the functions get only its ARN.
+const idp = useTestOidcProvider(async () => [
+  // A provider nobody answers for: its flows cannot start.
+  {
+    id: 'down-idp',
+    name: 'Down IdP',
+    issuer: `http://127.0.0.1:${await freePort()}`,
+    clientId: 'c',
+    clientSecret: 'down-secret',
+  },
+]);
+beforeAll(() => {
+  expect(idp.env.OIDC_PROVIDERS).toMatch(/"clientSecretArn":"arn:aws:secretsmanager:/);
+  expect(idp.env.OIDC_PROVIDERS).not.toContain(idp.clientSecret);
 });
-afterAll(async () => {
-  delete process.env.OIDC_PROVIDERS;
-  await api?.close();
-  await idp?.close();
-});
-
-/** A fresh account at the provider with a verified address (unless told otherwise). */
-function providerAccount(overrides: Partial<ProviderAccount> = {}): ProviderAccount {
-  accounts++;
-  return {
-    sub: `sub-${accounts}-${Date.now()}`,
-    email: `sso-${accounts}-${Date.now()}@example.test`,
-    email_verified: true,
-    name: `SSO User ${accounts}`,
-    ...overrides,
-  };
-}
+const api = useTestApi();
 
 /**
  * Starts a flow (a sign-in, or with `linker` a link from its session with its password), signs in at the
@@ -87,13 +40,8 @@ async function throughProvider(account: ProviderAccount, linker?: Pick<TestUser,
     token: linker?.token,
   });
   expect(start.status, start.text).toBe(200);
-  idp.signInAs(account);
-  const back = await idp.authorize(start.body.authorizationUrl);
   return {
-    state: back.searchParams.get('state')!,
-    code: back.searchParams.get('code')!,
-    iss: back.searchParams.get('iss') ?? undefined,
-    flowToken: start.body.flowToken as string,
+    ...(await callbackBody(idp, start.body, account)),
     authorizationUrl: new URL(start.body.authorizationUrl),
   };
 }

@@ -1,43 +1,17 @@
-/*
- * Pre-account takeover through a passkey (from the adversarial review, HIGH-2): whoever registers an
- * address they do not own may not add a passkey before its owner verifies it, and a password reset on an
- * unverified account deletes the passkeys it holds (as it clears TOTP there), in the same transaction.
- */
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { userKey } from '../../shared/domain/item-layout.js';
 import { IdentityStore } from '../../shared/store/identity-store.js';
 import { inboxApi, signUpUnverified, type TestUser } from '../support/identity-fixtures.js';
+import { setEmailVerified } from '../support/identity-items.js';
 import { TEST_CONSOLE_URL } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
 import { SoftwareAuthenticator } from '../support/passkey-authenticator.js';
 
-let api: TestApi;
 const ORIGIN = new URL(TEST_CONSOLE_URL).origin;
 const RP_ID = new URL(TEST_CONSOLE_URL).hostname;
 
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
-
-/** Sets or removes the profile's emailVerifiedAt directly (an account from before the verified-only rule). */
-async function setVerified(userId: string, verified: boolean) {
-  await functionRuntime().dynamo.send(
-    new UpdateCommand({
-      TableName: process.env.IDENTITY_TABLE!,
-      Key: userKey(userId),
-      UpdateExpression: verified ? 'SET emailVerifiedAt = :at' : 'REMOVE emailVerifiedAt',
-      ...(verified ? { ExpressionAttributeValues: { ':at': new Date().toISOString() } } : {}),
-    }),
-  );
-}
+const api = useTestApi();
 
 async function addPasskey(user: TestUser, device: SoftwareAuthenticator) {
   const options = await api.request('POST', '/v1/me/passkeys/registration-options', { token: user.token });
@@ -99,10 +73,10 @@ describe('passkeys and unverified addresses', () => {
     // verified for the registration, unverified again); the passkey signs in (an MFA session)
     const squatted = await signUpUnverified(api, 'pk-victim');
     const attackerDevice = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
-    await setVerified(squatted.userId, true);
+    await setEmailVerified(squatted.userId, true);
     const added = await addPasskey(squatted, attackerDevice);
     expect(added.status, added.text).toBe(201);
-    await setVerified(squatted.userId, false);
+    await setEmailVerified(squatted.userId, false);
     const before = await signInWith(attackerDevice);
     expect(before.status, before.text).toBe(200);
 

@@ -1,16 +1,14 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { takeMail } from '../../infra/local/inbox-reader.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
-import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
-import { newId } from '../../shared/domain/ids.js';
 import { userKey } from '../../shared/domain/item-layout.js';
-import { epochOf, IdentityStore } from '../../shared/store/identity-store.js';
 import { createTenant, enableMfa, inboxApi, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { writeSession } from '../support/identity-items.js';
 import { TEST_CONSOLE_URL } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { problemType, useTestApi } from '../support/local-api.js';
 import { type CeremonyOverrides, SoftwareAuthenticator } from '../support/passkey-authenticator.js';
+import { platformEventsBy } from '../support/table-reads.js';
 
 /**
  * Passkeys through the real routes, answered by a software authenticator (real P-256 keys, CBOR and
@@ -19,19 +17,11 @@ import { type CeremonyOverrides, SoftwareAuthenticator } from '../support/passke
  * a replayed challenge, a counter going backwards, another account's credential, a removed passkey, a
  * session too weak for the change).
  */
-let api: TestApi;
 // The relying party the test functions derive from CONSOLE_URL (no PASSKEY_* override in these tests).
 const ORIGIN = new URL(TEST_CONSOLE_URL).origin;
 const RP_ID = new URL(TEST_CONSOLE_URL).hostname;
 
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
-
-const problemType = (res: { body: { type?: string } }) => res.body.type?.split('/').pop();
+const api = useTestApi();
 const authenticator = () => new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
 
 async function registrationOptions(user: { token: string }) {
@@ -82,18 +72,6 @@ async function signInsOf(user: { token: string }) {
   const res = await api.request('GET', '/v1/me/sign-ins', { token: user.token });
   expect(res.status, res.text).toBe(200);
   return res.body.items as { method: string; result: string; reason?: string }[];
-}
-
-async function platformEvents(action: string, userId: string) {
-  const { Items } = await functionRuntime().dynamo.send(
-    new QueryCommand({
-      TableName: process.env.AUDIT_TABLE!,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': PLATFORM_LOG_ID },
-      ConsistentRead: true,
-    }),
-  );
-  return (Items ?? []).filter((i) => i.action === action && i.actor?.userId === userId);
 }
 
 /** Everything stored in the user's partition but the sign-in history (passkeys, profile, devices). */
@@ -152,7 +130,7 @@ describe('registering passkeys', () => {
     expect((await api.request('GET', '/v1/me', { token: other.body.token })).status).toBe(401);
     const mail = await takeMail(inboxApi(), user.email, /passkey was added/);
     expect(mail.text).toContain('Every other session was signed out');
-    expect(await platformEvents('auth.passkey.registered', user.userId)).toHaveLength(2);
+    expect(await platformEventsBy('auth.passkey.registered', user.userId)).toHaveLength(2);
   });
 
   it.each([
@@ -173,7 +151,7 @@ describe('registering passkeys', () => {
         { path: 'body.credential', message: 'The authenticator’s answer did not verify' },
       ]);
       expect(await accountItems(user.userId)).toBe(before);
-      expect(await platformEvents('auth.passkey.refused', user.userId)).toHaveLength(1);
+      expect(await platformEventsBy('auth.passkey.refused', user.userId)).toHaveLength(1);
     },
   );
 
@@ -258,7 +236,7 @@ describe('signing in with a passkey', () => {
     expect(current).toMatchObject({ authMethod: 'passkey', mfa: true });
     expect((await signInsOf(session))[0]).toMatchObject({ method: 'passkey', result: 'succeeded' });
     expect((await passkeysOf(session)).find((p) => p.passkeyId === passkeyId)?.lastUsedAt).not.toBeNull();
-    const [event] = await platformEvents('auth.sign-in.succeeded', user.userId).then((e) =>
+    const [event] = await platformEventsBy('auth.sign-in.succeeded', user.userId).then((e) =>
       e.filter((x) => x.details.method === 'passkey'),
     );
     expect(event?.details).toEqual({ method: 'passkey', mfa: true, passkeyId });
@@ -379,7 +357,7 @@ describe('signing in with a passkey', () => {
     expect(same.status).toBe(401);
     expect(lower.status).toBe(401);
     expect(higher.status, higher.text).toBe(200);
-    const failed = await platformEvents('auth.sign-in.failed', user.userId);
+    const failed = await platformEventsBy('auth.sign-in.failed', user.userId);
     expect(failed.map((e) => e.details.check)).toEqual(['counter', 'counter']);
   });
 
@@ -406,7 +384,7 @@ describe('signing in with a passkey', () => {
     expect(claimed.status).toBe(401);
     expect(problemType(claimed)).toBe('invalid-passkey');
     expect(forged.status).toBe(401);
-    const failed = await platformEvents('auth.sign-in.failed', victim.user.userId);
+    const failed = await platformEventsBy('auth.sign-in.failed', victim.user.userId);
     expect(failed.map((e) => e.details.check).sort()).toEqual(['signature', 'unknown-credential']);
   });
 
@@ -454,28 +432,7 @@ describe('who may change passkeys', () => {
     // got past the revocation at enrolment: the defence in depth)
     const user = await signUp(api, 'pk-strength');
     await enableMfa(api, user);
-    const identity = new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);
-    const profile = (await identity.getUser(user.userId))!;
-    const secret = newSecret();
-    const sessionId = newId('s');
-    const now = Date.now();
-    await identity.createSession(
-      {
-        sessionId,
-        userId: user.userId,
-        secretHash: hashSecret(secret),
-        createdAt: now,
-        lastSeenAt: now,
-        idleTimeoutSeconds: 86_400,
-        absoluteExpiresAt: now + 86_400_000,
-        ip: '127.0.0.1',
-        userAgent: 'password-only',
-        authMethod: 'password',
-        mfa: false,
-      },
-      { credentialEpoch: epochOf(profile), mfaEnabled: true },
-    );
-    const weak = { ...user, token: sessionToken(sessionId, secret) };
+    const weak = { ...user, token: await writeSession(user, { userAgent: 'password-only' }) };
     const device = authenticator();
 
     // Act
@@ -488,27 +445,9 @@ describe('who may change passkeys', () => {
     expect(strongAdd.status, strongAdd.text).toBe(201);
 
     // Act: a password-only session again (the addition moved the epoch), now trying to remove it
-    const profile2 = (await identity.getUser(user.userId))!;
-    const secret2 = newSecret();
-    const sessionId2 = newId('s');
-    await identity.createSession(
-      {
-        sessionId: sessionId2,
-        userId: user.userId,
-        secretHash: hashSecret(secret2),
-        createdAt: now,
-        lastSeenAt: now,
-        idleTimeoutSeconds: 86_400,
-        absoluteExpiresAt: now + 86_400_000,
-        ip: '127.0.0.1',
-        userAgent: 'password-only',
-        authMethod: 'password',
-        mfa: false,
-      },
-      { credentialEpoch: epochOf(profile2), mfaEnabled: true },
-    );
+    const weakToken2 = await writeSession(user, { userAgent: 'password-only' });
     const weakRemove = await api.request('DELETE', `/v1/me/passkeys/${strongAdd.body.passkey.passkeyId}`, {
-      token: sessionToken(sessionId2, secret2),
+      token: weakToken2,
       body: { currentPassword: user.password },
     });
     expect(weakRemove.status).toBe(403);

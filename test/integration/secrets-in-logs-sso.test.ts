@@ -4,54 +4,15 @@
  * current password, right and wrong), and greps everything the process wrote for the flow's secrets, the
  * password, the session token and the client secret.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
+import { describe, expect, it } from 'vitest';
 import { signUp } from '../support/identity-fixtures.js';
-import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
-import { startTestApi, type TestApi } from '../support/local-api.js';
+import { useTestApi } from '../support/local-api.js';
 import { captureOutputOfFile } from '../support/log-capture.js';
-import { startTestOidcProvider, type TestOidcProvider } from '../support/oidc-provider.js';
+import { callbackBody, useTestOidcProvider } from '../support/oidc-provider.js';
 
-let api: TestApi;
-let idp: TestOidcProvider;
 const output = captureOutputOfFile({ logLevel: 'DEBUG' });
-
-beforeAll(async () => {
-  idp = await startTestOidcProvider({ redirectUri: TEST_CONSOLE_URL });
-  const dir = await mkdtemp(path.join(tmpdir(), 'strongroom-oidc-logs-'));
-  const file = path.join(dir, 'providers.json');
-  await writeFile(
-    file,
-    JSON.stringify([
-      {
-        id: 'test-idp',
-        name: 'Test IdP',
-        issuer: idp.issuer,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      },
-    ]),
-  );
-  Object.assign(
-    process.env,
-    await provisionLocalOidcProviders({
-      file,
-      endpoint: inject('awsEndpoint'),
-      region: TEST_REGION,
-      stage: TEST_STAGE,
-    }),
-  );
-  await rm(dir, { recursive: true });
-  api = await startTestApi();
-});
-afterAll(async () => {
-  delete process.env.OIDC_PROVIDERS;
-  await api?.close();
-  await idp?.close();
-});
+const idp = useTestOidcProvider();
+const api = useTestApi();
 
 describe('logs of OIDC flows', () => {
   it('never contain the code, state, flow token, password, session token or client secret', async () => {
@@ -66,14 +27,7 @@ describe('logs of OIDC flows', () => {
     const flow = async () => {
       const start = await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'test-idp' } });
       expect(start.status, start.text).toBe(200);
-      idp.signInAs(account);
-      const back = await idp.authorize(start.body.authorizationUrl);
-      const parts = {
-        state: back.searchParams.get('state')!,
-        code: back.searchParams.get('code')!,
-        iss: back.searchParams.get('iss') ?? undefined,
-        flowToken: start.body.flowToken as string,
-      };
+      const parts = await callbackBody(idp, start.body, account);
       secrets.push(parts.state, parts.code, parts.flowToken);
       return parts;
     };
@@ -104,14 +58,7 @@ describe('logs of OIDC flows', () => {
       body: { provider: 'test-idp', currentPassword: owner.password },
     });
     expect(link.status, link.text).toBe(200);
-    idp.signInAs({ ...account, sub: `logs-link-${Date.now()}` });
-    const linkBack = await idp.authorize(link.body.authorizationUrl);
-    const linkParts = {
-      state: linkBack.searchParams.get('state')!,
-      code: linkBack.searchParams.get('code')!,
-      iss: linkBack.searchParams.get('iss') ?? undefined,
-      flowToken: link.body.flowToken as string,
-    };
+    const linkParts = await callbackBody(idp, link.body, { ...account, sub: `logs-link-${Date.now()}` });
     secrets.push(linkParts.state, linkParts.code, linkParts.flowToken);
     const linked = await api.request('POST', '/v1/auth/oidc/callback', { body: linkParts });
     expect(linked.status, linked.text).toBe(200);

@@ -3,10 +3,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
-import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
+import { hashSecret, newSecret } from '../../shared/domain/credentials.js';
 import { newId } from '../../shared/domain/ids.js';
-import { IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
+import { sessionKey } from '../../shared/domain/item-layout.js';
+import { IdentityStore } from '../../shared/store/identity-store.js';
 import { createTenant, enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { sessionItem } from '../support/identity-items.js';
 import { problemType, useTestApi } from '../support/local-api.js';
 import { partitionItems } from '../support/table-reads.js';
 
@@ -190,29 +192,16 @@ describe('a sign-in in flight never outlives a change to how the account signs i
 describe('the authorizer refuses a session of an older credential epoch', () => {
   /** A session item written as an in-flight sign-in would have written it before the fix (old epoch). */
   async function sessionOfEpoch(user: TestUser, credentialEpoch: number | undefined): Promise<string> {
-    const secret = newSecret();
-    const now = Date.now();
-    const session: SessionRecord & { pk: string; sk: string } = {
-      pk: '',
-      sk: 'SESSION',
-      sessionId: newId('s'),
-      userId: user.userId,
-      secretHash: hashSecret(secret),
-      createdAt: now,
-      lastSeenAt: now,
-      idleTimeoutSeconds: 86_400,
-      absoluteExpiresAt: now + 86_400_000,
-      ip: '127.0.0.1',
-      userAgent: 'stale',
-      authMethod: 'password',
-      mfa: false,
+    const { session, token } = sessionItem(user, { userAgent: 'stale' });
+    const item = {
+      ...sessionKey(session.sessionId),
+      ...session,
       ...(credentialEpoch === undefined ? {} : { credentialEpoch }),
     };
-    session.pk = `SESSION#${session.sessionId}`;
     await functionRuntime().dynamo.send(
-      new PutCommand({ TableName: process.env.IDENTITY_TABLE!, Item: session }),
+      new PutCommand({ TableName: process.env.IDENTITY_TABLE!, Item: item }),
     );
-    return sessionToken(session.sessionId, secret);
+    return token;
   }
 
   it('a session the index missed is refused on every route after a password change, legacy ones too', async () => {

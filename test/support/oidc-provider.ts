@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   decodeJwt,
   decodeProtectedHeader,
@@ -10,6 +13,9 @@ import {
   SignJWT,
 } from 'jose';
 import Provider from 'oidc-provider';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
+import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from './integration-setup.js';
 
 /** An account at the test provider. */
 export interface ProviderAccount {
@@ -168,5 +174,138 @@ export async function startTestOidcProvider(options: {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** An entry of a local-mode providers file (STRONGROOM_OIDC_PROVIDERS). */
+export interface LocalProviderEntry {
+  id: string;
+  name: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The test provider as the providers file's `test-idp` ("Test IdP"). */
+export const testIdpEntry = (idp: TestOidcProvider): LocalProviderEntry => ({
+  id: 'test-idp',
+  name: 'Test IdP',
+  issuer: idp.issuer,
+  clientId: idp.clientId,
+  clientSecret: idp.clientSecret,
+});
+
+/** Writes `entries` as a providers file in a fresh temporary folder; the file's path and the folder's. */
+export async function writeProvidersFile(
+  entries: LocalProviderEntry[],
+): Promise<{ file: string; dir: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'strongroom-oidc-'));
+  const file = path.join(dir, 'providers.json');
+  await writeFile(file, JSON.stringify(entries));
+  return { file, dir };
+}
+
+/**
+ * Configures `entries` for the functions of this test process as local mode does: each client secret goes
+ * into the emulator's Secrets Manager, and OIDC_PROVIDERS (names and ARNs only) into process.env. The
+ * variables it set, for the file to remove again.
+ */
+export async function configureOidcProviders(entries: LocalProviderEntry[]): Promise<Record<string, string>> {
+  const { file, dir } = await writeProvidersFile(entries);
+  try {
+    const env = await provisionLocalOidcProviders({
+      file,
+      endpoint: inject('awsEndpoint'),
+      region: TEST_REGION,
+      stage: TEST_STAGE,
+    });
+    Object.assign(process.env, env);
+    return env;
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+}
+
+let accounts = 0;
+
+/** A fresh account at the provider (an address of its own, verified there unless told otherwise). */
+export function providerAccount(overrides: Partial<ProviderAccount> = {}): ProviderAccount {
+  accounts++;
+  return {
+    sub: `sub-${accounts}-${Date.now()}`,
+    email: `idp-${accounts}-${Date.now()}@idp.example.test`,
+    email_verified: true,
+    name: `IdP User ${accounts}`,
+    ...overrides,
+  };
+}
+
+/**
+ * For the tests of one file: a test provider on loopback, configured for the functions as `test-idp` (after
+ * the entries `before` gives, if any) before the local API starts (call it before `useTestApi()`), and
+ * closed, with OIDC_PROVIDERS removed, after them. The variables it set are in `env`.
+ */
+export function useTestOidcProvider(
+  before: () => Promise<LocalProviderEntry[]> = async () => [],
+): TestOidcProvider & { readonly env: Record<string, string> } {
+  let started: TestOidcProvider | undefined;
+  let env: Record<string, string> = {};
+  beforeAll(async () => {
+    started = await startTestOidcProvider({ redirectUri: TEST_CONSOLE_URL });
+    env = await configureOidcProviders([...(await before()), testIdpEntry(started)]);
+  });
+  afterAll(async () => {
+    delete process.env.OIDC_PROVIDERS;
+    await started?.close();
+  });
+  const idp = () => {
+    if (!started)
+      throw new Error('the test provider starts in beforeAll; use it inside tests and later hooks');
+    return started;
+  };
+  return {
+    get issuer() {
+      return idp().issuer;
+    },
+    get clientId() {
+      return idp().clientId;
+    },
+    get clientSecret() {
+      return idp().clientSecret;
+    },
+    get env() {
+      return env;
+    },
+    signInAs: (account) => idp().signInAs(account),
+    tamper: (fn) => idp().tamper(fn),
+    authorize: (url) => idp().authorize(url),
+    close: () => idp().close(),
+  };
+}
+
+/** The body of `POST /v1/auth/oidc/callback` for a flow, as the console sends it after the provider's redirect. */
+export type CallbackBody = {
+  state: string;
+  code: string;
+  iss: string | undefined;
+  flowToken: string;
+};
+
+/**
+ * What a browser does with a started flow (`start` is the start or link answer's body): signs in at `idp` as
+ * `account`, follows the redirects back, and returns the callback's body.
+ */
+export async function callbackBody(
+  idp: Pick<TestOidcProvider, 'signInAs' | 'authorize'>,
+  start: { authorizationUrl: string; flowToken: string },
+  account: ProviderAccount,
+): Promise<CallbackBody> {
+  idp.signInAs(account);
+  const back = await idp.authorize(start.authorizationUrl);
+  return {
+    state: back.searchParams.get('state')!,
+    code: back.searchParams.get('code')!,
+    iss: back.searchParams.get('iss') ?? undefined,
+    flowToken: start.flowToken,
   };
 }

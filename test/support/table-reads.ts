@@ -1,4 +1,5 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
+import { PLATFORM_LOG_ID } from '../../shared/domain/audit-events.js';
 import { queryAllItems } from '../../shared/store/pagination.js';
 
 /**
@@ -15,5 +16,12 @@ export function partitionItems(table: string, pk: string): Promise<Record<string
       ConsistentRead: true,
     },
     (item) => item as Record<string, any>,
+  );
+}
+
+/** The platform audit log's events of `action` whose actor is `userId` (every page, consistent read). */
+export async function platformEventsBy(action: string, userId: string): Promise<Record<string, any>[]> {
+  return (await partitionItems(process.env.AUDIT_TABLE!, PLATFORM_LOG_ID)).filter(
+    (i) => i.action === action && i.actor?.userId === userId,
   );
 }

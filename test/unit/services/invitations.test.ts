@@ -1,7 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { TenantCaller } from '../../../shared/domain/caller.js';
-import { type Permission, permissionsOf, type Role } from '../../../shared/domain/permissions.js';
-import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import type { Permission, Role } from '../../../shared/domain/permissions.js';
 import { TooManyRequestsError } from '../../../shared/errors.js';
 import type { MailMessage } from '../../../shared/mail/mailer.js';
 import {
@@ -11,23 +9,15 @@ import {
 } from '../../../shared/services/invitations.js';
 import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import type { InvitationRecord, TenantStore } from '../../../shared/store/tenant-store.js';
+import { tenantCallerAs } from '../../support/tenant-callers.js';
 
 const T = 't_01jx0000000000000000000001';
 const ADMIN = 'u_01jx0000000000000000000001';
 const INVITEE = 'u_01jx0000000000000000000002';
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 
-function caller(
-  role: Role = 'admin',
-  permissions: ReadonlySet<Permission> = permissionsOf(role),
-): TenantCaller {
-  return {
-    access: { scope: mintTenantScope({ tenantId: T, userId: ADMIN }), permissions, roleCeiling: role },
-    principal: { kind: 'session', userId: ADMIN, credentialId: 's_1', mfaEnabled: false },
-    ip: '203.0.113.9',
-    userAgent: 'test',
-  };
-}
+const caller = (role: Role = 'admin', permissions?: ReadonlySet<Permission>) =>
+  tenantCallerAs({ tenantId: T, userId: ADMIN, role, permissions });
 
 function fixture() {
   const tenants = {

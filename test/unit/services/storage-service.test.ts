@@ -1,8 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { TenantCaller } from '../../../shared/domain/caller.js';
-import { permissionsOf, type Role } from '../../../shared/domain/permissions.js';
+import type { Role } from '../../../shared/domain/permissions.js';
 import { externalNotRevocable, managedDenied } from '../../../shared/domain/storage-revocation.js';
-import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { type HttpProblemError, ServiceUnavailableError } from '../../../shared/errors.js';
 import { StorageService } from '../../../shared/services/storage.js';
 import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
@@ -14,6 +12,7 @@ import {
   type TenantStorageAccess,
 } from '../../../shared/store/tenant-storage-access.js';
 import type { MemberRecord } from '../../../shared/store/tenant-store.js';
+import { tenantCallerAs } from '../../support/tenant-callers.js';
 
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';
@@ -29,18 +28,8 @@ const location: StorageLocationRecord = {
   createdBy: U,
 };
 
-function caller(role: Role): TenantCaller {
-  return {
-    access: {
-      scope: mintTenantScope({ tenantId: T, userId: U }),
-      roleCeiling: role,
-      permissions: permissionsOf(role),
-    },
-    principal: { kind: 'session', userId: U, credentialId: 's', mfaEnabled: false },
-    ip: '192.0.2.1',
-    userAgent: 'test',
-  };
-}
+const caller = (role: Role) =>
+  tenantCallerAs({ tenantId: T, userId: U, role, credentialId: 's', ip: '192.0.2.1' });
 
 /** The service with fakes for its ports; every port records what it was asked. */
 function setup() {

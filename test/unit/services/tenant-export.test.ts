@@ -1,9 +1,6 @@
 import { type GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import type { TenantCaller } from '../../../shared/domain/caller.js';
-import { permissionsOf } from '../../../shared/domain/permissions.js';
-import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import { isTransientAwsError } from '../../../shared/errors.js';
 import {
   EXPORT_URL_SECONDS,
@@ -14,6 +11,7 @@ import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import { PASSWORD_MASK } from '../../../shared/store/connections-store.js';
 import { TenantExportArchives } from '../../../shared/store/tenant-export-archives.js';
 import type { TenantStore } from '../../../shared/store/tenant-store.js';
+import { tenantCallerAs } from '../../support/tenant-callers.js';
 
 const s3 = mockClient(S3Client);
 const T = 't_01jx0000000000000000000001';
@@ -102,18 +100,8 @@ const ITEMS = [
   { pk: T, sk: 'SOMETHING-NEW#1', token: 'UNKNOWN-KIND-SECRET' },
 ];
 
-function caller(role: 'owner' | 'admin' = 'owner'): TenantCaller {
-  return {
-    access: {
-      scope: mintTenantScope({ tenantId: T, userId: U }),
-      roleCeiling: role,
-      permissions: permissionsOf(role),
-    },
-    principal: { kind: 'session', userId: U, credentialId: 's_1', mfaEnabled: true },
-    ip: '203.0.113.9',
-    userAgent: 'test',
-  };
-}
+const caller = (role: 'owner' | 'admin' = 'owner') =>
+  tenantCallerAs({ tenantId: T, userId: U, role, mfaEnabled: true });
 
 function fixture() {
   const calls: string[] = [];
