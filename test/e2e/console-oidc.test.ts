@@ -1,24 +1,24 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/moto.js';
-import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { launchChromium, recordConsole } from '../support/browser.js';
-import { startTestOidcProvider, type TestOidcProvider } from '../support/oidc-provider.js';
+import { type LocalRun, startLocalRun } from '../support/local-run.js';
+import {
+  startTestOidcProvider,
+  type TestOidcProvider,
+  testIdpEntry,
+  writeProvidersFile,
+} from '../support/oidc-provider.js';
 
 /**
  * "Sign in with …" in the console, in Debian's Chromium against `npm run local` configured with an OpenID
  * provider (STRONGROOM_OIDC_PROVIDERS), and a real provider (oidc-provider) on loopback: the browser goes
  * to the provider and back, and the console finishes the sign-in into its HttpOnly cookie.
  */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
 const POLL = { timeout: 20_000 };
 
-let local: ChildProcessWithoutNullStreams;
-let out = '';
+let local: LocalRun | undefined;
 let consoleUrl: string;
 let browser: Browser;
 let idp: TestOidcProvider;
@@ -28,57 +28,25 @@ beforeAll(async () => {
   const apiPort = await freePort();
   consoleUrl = `http://127.0.0.1:${apiPort}/console/`;
   idp = await startTestOidcProvider({ redirectUri: consoleUrl });
-  dir = await mkdtemp(path.join(tmpdir(), 'strongroom-oidc-e2e-'));
-  const providersFile = path.join(dir, 'providers.json');
-  await writeFile(
-    providersFile,
-    JSON.stringify([
-      {
-        id: 'test-idp',
-        name: 'Test IdP',
-        issuer: idp.issuer,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      },
-    ]),
-  );
-  local = spawn(TSX, ['infra/local/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      STRONGROOM_PORT: String(apiPort),
-      STRONGROOM_MOTO_PORT: String(await freePort()),
-      STRONGROOM_SMTP_PORT: String(await freePort()),
-      STRONGROOM_INBOX_PORT: String(await freePort()),
-      STRONGROOM_OIDC_PROVIDERS: providersFile,
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    },
-  });
-  local.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  local.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 150_000;
-  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
-    if (Date.now() > deadline) throw new Error(`npm run local did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  let providersFile: string;
+  ({ file: providersFile, dir } = await writeProvidersFile([testIdpEntry(idp)]));
+  local = await startLocalRun({ apiPort, env: { STRONGROOM_OIDC_PROVIDERS: providersFile } });
   browser = await launchChromium();
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (local && local.exitCode === null) {
-    local.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 2000));
-    if (local.exitCode === null) local.kill('SIGKILL');
-  }
+  await local?.stop();
   await idp?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('single sign-on in the console', () => {
   it('npm run local prints the provider, and the sign-in page offers it', async () => {
-    expect(out).toMatch(/Sign-in with\s+Test IdP \(redirect URI http:\/\/127\.0\.0\.1:\d+\/console\/\)/);
-    expect(out).not.toContain(idp.clientSecret);
+    expect(local!.output()).toMatch(
+      /Sign-in with\s+Test IdP \(redirect URI http:\/\/127\.0\.0\.1:\d+\/console\/\)/,
+    );
+    expect(local!.output()).not.toContain(idp.clientSecret);
   });
 
   it('signs a new person in through the provider, into the HttpOnly cookie, with an sso session', async () => {

@@ -1,16 +1,13 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
-import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
-import { freePort } from '../../infra/local/moto.js';
-import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
 import { freshLoopbackIp } from '../support/local-api.js';
+import { type LocalRun, startLocalRun } from '../support/local-run.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 /**
@@ -18,10 +15,7 @@ import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
  * person runs it): one walk through every screen by an owner and an invited admin, with an accessibility
  * check and a 375 px check on each screen, and no secret ever in a URL, a title or the browser console.
  */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
-
-let local: ChildProcessWithoutNullStreams;
-let out = '';
+let local: LocalRun | undefined;
 let origin: string;
 /** The local inbox's REST API, from the URL `npm run local` prints. */
 let inboxApi: string;
@@ -29,39 +23,16 @@ let consoleUrl: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  const apiPort = await freePort();
-  const motoPort = await freePort();
-  local = spawn(TSX, ['infra/local/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      STRONGROOM_PORT: String(apiPort),
-      STRONGROOM_MOTO_PORT: String(motoPort),
-      STRONGROOM_SMTP_PORT: String(await freePort()),
-      STRONGROOM_INBOX_PORT: String(await freePort()),
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    },
-  });
-  local.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  local.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 150_000;
-  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
-    if (Date.now() > deadline) throw new Error(`npm run local did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  consoleUrl = /Console\s+(\S+)/.exec(out)?.[1] ?? '';
-  inboxApi = new URL('/api', /Mail inbox\s+(\S+)/.exec(out)?.[1] ?? '').href;
-  origin = `http://127.0.0.1:${apiPort}`;
+  local = await startLocalRun();
+  consoleUrl = local.printed(/Console\s+(\S+)/);
+  inboxApi = new URL('/api', local.printed(/Mail inbox\s+(\S+)/)).href;
+  origin = local.origin;
   browser = await launchChromium();
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (local && local.exitCode === null) {
-    local.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 2000));
-    if (local.exitCode === null) local.kill('SIGKILL');
-  }
+  await local?.stop();
 });
 
 /** A JSON request from Node, from its own loopback address (so the browser's sign-in budget is its own). */

@@ -1,11 +1,8 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import path from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
-import { freePort } from '../../infra/local/moto.js';
-import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
+import { type LocalRun, startLocalRun } from '../support/local-run.js';
 
 /**
  * Passkeys in the console, in Debian's Chromium against `npm run local`, with a virtual WebAuthn
@@ -14,11 +11,9 @@ import { axeViolations, launchChromium, recordConsole, screenshot } from '../sup
  * password, then removes it, after which it no longer signs in. The console is opened on
  * `http://localhost:<port>` (the URL local mode prints for passkeys): browsers refuse WebAuthn on an IP.
  */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
 const POLL = { timeout: 15_000 };
 
-let local: ChildProcessWithoutNullStreams;
-let out = '';
+let local: LocalRun | undefined;
 let passkeyConsoleUrl: string;
 let inboxApi: string;
 let browser: Browser;
@@ -35,27 +30,9 @@ const user = {
 };
 
 beforeAll(async () => {
-  const apiPort = await freePort();
-  local = spawn(TSX, ['infra/local/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      STRONGROOM_PORT: String(apiPort),
-      STRONGROOM_MOTO_PORT: String(await freePort()),
-      STRONGROOM_SMTP_PORT: String(await freePort()),
-      STRONGROOM_INBOX_PORT: String(await freePort()),
-      POWERTOOLS_LOG_LEVEL: 'SILENT',
-    },
-  });
-  local.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  local.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const deadline = Date.now() + 150_000;
-  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
-    if (Date.now() > deadline) throw new Error(`npm run local did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  passkeyConsoleUrl = /(http:\/\/localhost:\d+\/console\/)\s+\(for passkeys/.exec(out)?.[1] ?? '';
-  inboxApi = new URL('/api', /Mail inbox\s+(\S+)/.exec(out)?.[1] ?? '').href;
+  local = await startLocalRun();
+  passkeyConsoleUrl = local.printed(/(http:\/\/localhost:\d+\/console\/)\s+\(for passkeys/);
+  inboxApi = new URL('/api', local.printed(/Mail inbox\s+(\S+)/)).href;
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   log = recordConsole(context);
@@ -75,11 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (local && local.exitCode === null) {
-    local.kill('SIGINT');
-    await new Promise((r) => setTimeout(r, 2000));
-    if (local.exitCode === null) local.kill('SIGKILL');
-  }
+  await local?.stop();
 });
 
 async function checkScreen(name: string) {

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { freePort } from '../../infra/local/moto.js';
+import { PROJECT_ROOT } from '../../infra/local/system.js';
+
+const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+
+/** `npm run local` running as a child process, as a person runs it. */
+export interface LocalRun {
+  /** The API's origin, `http://127.0.0.1:<port>`. */
+  origin: string;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** The first group of `pattern` in what it printed at start (a URL it announces), or ''. */
+  printed(pattern: RegExp): string;
+  /** Ctrl-C, and a kill if it has not stopped two seconds later. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `npm run local` (tsx infra/local/main.ts, with its own emulator, mail server and inbox) on free
+ * ports, the API on `apiPort` when given, with `env` added and the functions' logs silenced, and waits up to
+ * 150 s for it to say it is ready.
+ */
+export async function startLocalRun(
+  options: { apiPort?: number; env?: Record<string, string> } = {},
+): Promise<LocalRun> {
+  const apiPort = options.apiPort ?? (await freePort());
+  const local = spawn(TSX, ['infra/local/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      STRONGROOM_PORT: String(apiPort),
+      STRONGROOM_MOTO_PORT: String(await freePort()),
+      STRONGROOM_SMTP_PORT: String(await freePort()),
+      STRONGROOM_INBOX_PORT: String(await freePort()),
+      ...options.env,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    },
+  });
+  let out = '';
+  local.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  local.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const run: LocalRun = {
+    origin: `http://127.0.0.1:${apiPort}`,
+    output: () => out,
+    printed: (pattern) => pattern.exec(out)?.[1] ?? '',
+    stop: async () => {
+      if (local.exitCode !== null) return;
+      local.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 2000));
+      if (local.exitCode === null) local.kill('SIGKILL');
+    },
+  };
+  const deadline = Date.now() + 150_000;
+  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
+    if (Date.now() > deadline) {
+      await run.stop();
+      throw new Error(`npm run local did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return run;
+}
