@@ -11,8 +11,8 @@ import {
 } from '../../../shared/domain/sign-in-limits.js';
 import { TooManyRequestsError } from '../../../shared/errors.js';
 import { createApiHandler, implement } from '../../../shared/http/api.js';
-import { defineRoute } from '../../../shared/http/route.js';
 import type { RateLimiter } from '../../../shared/store/rate-limiter.js';
+import { bareRoute } from '../../support/test-routes.js';
 
 describe('networks and clients', () => {
   it('groups IPv4 by /24 and IPv6 by /48 (one site’s allocation), in any spelling', () => {
@@ -59,14 +59,10 @@ describe('networks and clients', () => {
 });
 
 describe('route rate limits', () => {
-  const limited = defineRoute({
+  const limited = bareRoute({
     id: 'limited',
     method: 'POST',
     path: '/v1/limited',
-    area: 'public',
-    summary: 'test route',
-    tags: [],
-    auth: { kind: 'none' },
     rateLimits: [{ name: 'limited-ip', limit: 2, windowSeconds: 60 }],
     response: { status: 204, description: 'ok' },
   });
@@ -123,14 +119,10 @@ describe('route rate limits', () => {
   });
 
   it('keys per-network rules by IPv4 /24 and IPv6 /48', async () => {
-    const perNetwork = defineRoute({
+    const perNetwork = bareRoute({
       id: 'perNetwork',
       method: 'POST',
       path: '/v1/per-network',
-      area: 'public',
-      summary: 'test route',
-      tags: [],
-      auth: { kind: 'none' },
       rateLimits: [{ name: 'per-network', per: 'network', limit: 2, windowSeconds: 60 }],
       response: { status: 204, description: 'ok' },
     });

@@ -11,9 +11,9 @@ import {
   resolveClientIp,
   VIEWER_ADDRESS_HEADER,
 } from '../../../shared/http/client-ip.js';
-import { defineRoute } from '../../../shared/http/route.js';
 import { logger } from '../../../shared/observability.js';
 import { captureProcessOutput } from '../../support/log-capture.js';
+import { bareRoute } from '../../support/test-routes.js';
 
 const SECRET = 'k3Y8nQ2vWz7TqL0aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789abcdefghijklm';
 const EDGE = '130.176.1.17'; // what API Gateway sees behind CloudFront: the edge's address
@@ -163,14 +163,10 @@ describe('resolveClientIp: whom to believe', () => {
 });
 
 describe('the API stack with an origin secret configured', () => {
-  const whoami = defineRoute({
+  const whoami = bareRoute({
     id: 'whoami',
     method: 'GET',
     path: '/v1/whoami',
-    area: 'public',
-    summary: 'test route',
-    tags: [],
-    auth: { kind: 'none' },
     response: { status: 200, description: 'the caller' },
   });
   /** The API stack of a function whose runtime has `secret` as its ORIGIN_VERIFY_SECRET (none: unset). */
