@@ -16,15 +16,17 @@ import {
   tenantExportPrefix,
   tenantKeyPolicy,
 } from '../../../shared/domain/key-policy.js';
+import {
+  ACCOUNT,
+  CONNECTIONS_ROLE,
+  KEY_ARN,
+  OTHER_ROLE,
+  OTHER_TENANT,
+  TENANT,
+} from '../../support/key-policy-ids.js';
 
-const ACCOUNT = '111122223333';
-const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
-const OTHER_TENANT = 't_01jabcdefghjkmnpqrstvwxyz1';
-const CONNECTIONS_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-connections`;
 const TENANTS_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-tenants`;
-const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-storage`;
 const BUCKET = 'strongroom-prod-exports';
-const KEY_ARN = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const VIA_S3 = 's3.eu-central-1.amazonaws.com';
 
 const input = {

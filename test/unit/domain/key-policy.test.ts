@@ -7,15 +7,17 @@ import {
   tenantKeyAlias,
   tenantKeyPolicy,
 } from '../../../shared/domain/key-policy.js';
+import {
+  ACCOUNT,
+  CONNECTIONS_ROLE,
+  KEY_ARN,
+  OTHER_ROLE,
+  OTHER_TENANT,
+  TENANT,
+} from '../../support/key-policy-ids.js';
 
-const ACCOUNT = '111122223333';
-const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
-const OTHER_TENANT = 't_01jabcdefghjkmnpqrstvwxyz1';
-const CONNECTIONS_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-connections`;
 const QUERY_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-query`;
 const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/key-admin`;
-const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-storage`;
-const KEY_ARN = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 
 const input = {
   accountId: ACCOUNT,

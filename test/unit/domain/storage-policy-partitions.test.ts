@@ -21,6 +21,7 @@ import {
   tenantStorageRoleName,
   tenantStorageRolePolicy,
 } from '../../../shared/domain/tenant-storage-role.js';
+import { ACCOUNT, L1, T1, U1 } from '../../support/fixed-ids.js';
 import { type Decision, simulate } from '../../support/iam-simulator.js';
 
 /**
@@ -29,10 +30,6 @@ import { type Decision, simulate } from '../../support/iam-simulator.js';
  * managed-location session reaching exactly its own prefix and the storage key only through that partition's
  * S3, in each.
  */
-const ACCOUNT = '123456789012';
-const T1 = 't_01jx0000000000000000000001';
-const U1 = 'u_01jx0000000000000000000001';
-const L1 = 'l_01jx0000000000000000000001';
 const PARTITIONS: { partition: AwsPartition; region: string; suffix: string }[] = [
   { partition: 'aws', region: 'eu-west-1', suffix: 'amazonaws.com' },
   { partition: 'aws-cn', region: 'cn-north-1', suffix: 'amazonaws.com.cn' },

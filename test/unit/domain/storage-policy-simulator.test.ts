@@ -19,14 +19,10 @@ import {
   tenantStorageRoleArn,
   tenantStorageRolePolicy,
 } from '../../../shared/domain/tenant-storage-role.js';
+import { ACCOUNT, L1 as LOCATION, T1, T2, U1 } from '../../support/fixed-ids.js';
 
-const ACCOUNT = '123456789012';
 const BUCKET = 'strongroom-prod-storage';
 const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
-const T1 = 't_01jx0000000000000000000001';
-const T2 = 't_01jx0000000000000000000002';
-const U1 = 'u_01jx0000000000000000000001';
-const _U2 = 'u_01jx0000000000000000000002';
 const ISSUED = '2026-11-22T10:00:00Z';
 const REGION = 'eu-west-1';
 const STORAGE_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000001`;
@@ -52,7 +48,6 @@ const grantOf = (tenantId: string) => ({
 const roleOf = (tenantId: string) => tenantStorageRoleArn(LAYOUT, tenantId);
 const sessionOf = (tenantId: string, userId: string) =>
   `arn:aws:sts::${ACCOUNT}:assumed-role/storage-${tenantId}/${tenantId}-${userId}`;
-const LOCATION = 'l_01jx0000000000000000000001';
 
 type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 

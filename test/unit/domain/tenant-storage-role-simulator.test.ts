@@ -19,6 +19,7 @@ import {
   tenantStorageTrustPolicy,
   tenantStorageVendingStatements,
 } from '../../../shared/domain/tenant-storage-role.js';
+import { ACCOUNT, L1, L2, T1, T2, U1, U2 } from '../../support/fixed-ids.js';
 import { type Decision, simulate } from '../../support/iam-simulator.js';
 
 /**
@@ -29,7 +30,6 @@ import { type Decision, simulate } from '../../support/iam-simulator.js';
  * policy attachment, no boundary or trust change).
  */
 
-const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
 const BUCKET = 'strongroom-prod-storage';
 const BUCKET_ARN = `arn:aws:s3:::${BUCKET}`;
@@ -44,12 +44,6 @@ const BOUNDARY = tenantStorageBoundaryPolicy({
 const VENDING_ROLE = `arn:aws:iam::${ACCOUNT}:role${storageVendingRolePath('prod', REGION)}strongroom-prod-StorageFunctionRole-AB12`;
 const VENDING_SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/strongroom-prod-StorageFunctionRole-AB12/fn`;
 
-const T1 = 't_01jx0000000000000000000001';
-const T2 = 't_01jx0000000000000000000002';
-const U1 = 'u_01jx0000000000000000000001';
-const U2 = 'u_01jx0000000000000000000002';
-const L1 = 'l_01jx0000000000000000000001';
-const L2 = 'l_01jx0000000000000000000002';
 const ISSUED = '2026-11-22T10:00:00Z';
 
 const grantOf = (tenantId: string) =>

@@ -12,10 +12,9 @@ import {
   type TenantStorageAccess,
 } from '../../../shared/store/tenant-storage-access.js';
 import type { MemberRecord } from '../../../shared/store/tenant-store.js';
+import { T1 as T, U1 as U } from '../../support/fixed-ids.js';
 import { tenantCallerAs } from '../../support/tenant-callers.js';
 
-const T = 't_01jx0000000000000000000001';
-const U = 'u_01jx0000000000000000000001';
 const OWNER = 'u_01jx0000000000000000000009';
 const location: StorageLocationRecord = {
   locationId: 'l_01jx0000000000000000000001',

@@ -21,11 +21,8 @@ import {
   StorageCredentialVendor,
   type VendRequest,
 } from '../../../shared/store/storage-vendor.js';
+import { T1, T2, U1, U2 } from '../../support/fixed-ids.js';
 
-const T1 = 't_01jx0000000000000000000001';
-const T2 = 't_01jx0000000000000000000002';
-const U1 = 'u_01jx0000000000000000000001';
-const U2 = 'u_01jx0000000000000000000002';
 const STORAGE_ROLE = `arn:aws:iam::123456789012:role/strongroom/prod/eu-west-1/tenant-storage/storage-${T1}`;
 const STORAGE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001';
 const T0 = Date.parse('2026-11-22T12:00:00.000Z');

@@ -25,11 +25,8 @@ import {
 import type { HttpProblemError } from '../../../shared/errors.js';
 import { TenantStorageAccess } from '../../../shared/store/tenant-storage-access.js';
 import { TenantStorageRoles } from '../../../shared/store/tenant-storage-roles.js';
+import { ACCOUNT, T1 as T, U1 as U, U2 } from '../../support/fixed-ids.js';
 
-const T = 't_01jx0000000000000000000001';
-const U = 'u_01jx0000000000000000000001';
-const U2 = 'u_01jx0000000000000000000002';
-const ACCOUNT = '123456789012';
 const BUCKET_ARN = 'arn:aws:s3:::strongroom-prod-storage';
 const STORAGE_KEY = `arn:aws:kms:eu-west-1:${ACCOUNT}:key/0b7c2f7e-0000-4000-8000-000000000001`;
 const LAYOUT = tenantStorageLayout({
