@@ -194,6 +194,11 @@ const BEST_EFFORT_STEPS: { route: RegExp; call: RegExp; why: string }[] = [
  */
 const EXPECTED_FAILURES: { route: RegExp; call: RegExp; why: string }[] = [
   {
+    route: /^DELETE \/v1\/tenants\/\{tenantId\}$/,
+    call: /^KMSClient /,
+    why: "tenant deletion closes the tenant, then removes its storage role and access record, then schedules its KMS key for deletion, in separate steps: a KMS fault after the role's removal answers 503 with the tenant closed and partly removed (a retry finishes it; the answer should say so, or the steps run before anything is removed)",
+  },
+  {
     route:
       /^(DELETE \/v1\/me\/sessions|POST \/v1\/me\/password|POST \/v1\/me\/mfa\/totp\/confirm|DELETE \/v1\/me\/mfa\/totp|POST \/v1\/auth\/password-reset\/confirm|POST \/v1\/me\/passkeys|DELETE \/v1\/me\/passkeys\/\{passkeyId\})$/,
     call: /QueryCommand \S+identity$|BatchWriteItemCommand|PutItemCommand \S+audit \{"pk":"platform"/,
@@ -275,6 +280,8 @@ function kindsAt(call: AwsCall, k: number): FaultKind[] {
 }
 
 const results: CaseResult[] = [];
+/** (route, k, kind) cases the full matrix holds for the discovered sequences (what `npm run faults` runs). */
+let fullMatrix = 0;
 /** Cases that failed as an EXPECTED_FAILURES entry says. */
 const expectedFailures: string[] = [];
 const started = Date.now();
@@ -302,7 +309,7 @@ afterAll(() => {
   if (expectedFailures.length)
     console.log(`expected failures (EXPECTED_FAILURES):\n  ${expectedFailures.join('\n  ')}`);
   console.log(
-    `fault injection (${FULL ? 'full' : 'rotated'}): ${results.length} (route, k, kind) cases over ${routes} routes in ${seconds} s (${unreached} not reached, ${expectedFailures.length} expected failures; setup ${spent.setup} ms, snapshots ${spent.snapshot} ms, faulted requests ${spent.requests} ms)`,
+    `fault injection (${FULL ? 'full' : 'rotated'}): ${results.length} (route, k, kind) cases over ${routes} routes in ${seconds} s; the full matrix holds ${fullMatrix} (${unreached} not reached, ${expectedFailures.length} expected failures; setup ${spent.setup} ms, snapshots ${spent.snapshot} ms, faulted requests ${spent.requests} ms)`,
   );
 });
 
@@ -327,6 +334,7 @@ describe('fault injection at every AWS step', () => {
       });
       expect(res?.status, res?.text).toBe(scenario.status);
       expect(calls.length, 'the route makes AWS calls').toBeGreaterThan(0);
+      fullMatrix += calls.reduce((sum, call) => sum + faultKindsFor(call).length, 0);
 
       let act = scenario.repeatable ? discoveryAct : await timed('setup', () => scenario.setup(world));
       // Full runs compare whole snapshots; npm test compares what each run's writes touched (TouchedState).

@@ -64,7 +64,7 @@ function ok(res: TestResponse, status: number, what: string): TestResponse {
   return res;
 }
 
-/** An owner with a tenant of their own (signed up through the routes). */
+/** An owner (verified address: tenant creation asks for it) with a tenant of their own. */
 async function ownTenant(api: TestApi, label: string): Promise<{ owner: TestUser; tenantId: string }> {
   const owner = await signUp(api, label);
   return { owner, tenantId: await createTenant(api, owner, fresh(label)) };
@@ -220,7 +220,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'DELETE /v1/me/sessions/{sessionId}',
     status: 204,
     setup: async ({ api }) => {
-      const user = await signUp(api, 'revoke-one');
+      const user = await signUpUnverified(api, 'revoke-one');
       await anotherSession(api, user);
       const list = ok(await api.request('GET', '/v1/me/sessions', { token: user.token }), 200, 'sessions');
       const other = list.body.items.find((s: { current: boolean }) => !s.current).sessionId;
@@ -231,7 +231,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'DELETE /v1/me/sessions',
     status: 200,
     setup: async ({ api }) => {
-      const user = await signUp(api, 'revoke-all');
+      const user = await signUpUnverified(api, 'revoke-all');
       await anotherSession(api, user);
       return () => api.request('DELETE', '/v1/me/sessions', { token: user.token });
     },
@@ -240,7 +240,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'POST /v1/me/password',
     status: 200,
     setup: async ({ api }) => {
-      const user = await signUp(api, 'password');
+      const user = await signUpUnverified(api, 'password');
       return () =>
         api.request('POST', '/v1/me/password', {
           token: user.token,
@@ -253,7 +253,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     repeatable: true,
     status: 201,
     setup: async ({ api }) => {
-      const user = await signUp(api, 'totp-enrol');
+      const user = await signUpUnverified(api, 'totp-enrol');
       return () => api.request('POST', '/v1/me/mfa/totp', { token: user.token });
     },
   },
@@ -261,7 +261,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'POST /v1/me/mfa/totp/confirm',
     status: 200,
     setup: async ({ api }) => {
-      const user = await signUp(api, 'totp-confirm');
+      const user = await signUpUnverified(api, 'totp-confirm');
       const enrol = ok(await api.request('POST', '/v1/me/mfa/totp', { token: user.token }), 201, 'enrol');
       return () =>
         api.request('POST', '/v1/me/mfa/totp/confirm', {
@@ -274,12 +274,14 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'DELETE /v1/me/mfa/totp',
     status: 204,
     setup: async ({ api }) => {
-      const user = await signUp(api, 'totp-remove');
+      const user = await signUpUnverified(api, 'totp-remove');
       const mfa = await enableMfa(api, user);
+      // A run that fails after the code was accepted spends it (allowed): each send takes the next code.
+      let next = 0;
       return () =>
         api.request('DELETE', '/v1/me/mfa/totp', {
           token: user.token,
-          body: { recoveryCode: mfa.recoveryCodes[0] },
+          body: { recoveryCode: mfa.recoveryCodes[next++ % mfa.recoveryCodes.length] },
         });
     },
   },
@@ -486,10 +488,12 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     setup: async ({ api }) => {
       const { owner, tenantId } = await ownTenant(api, 'tenant-delete');
       const mfa = await enableMfa(api, owner);
+      // A run that fails after the code was accepted spends it (allowed): each send takes the next code.
+      let next = 0;
       return () =>
         api.request('DELETE', `/v1/tenants/${tenantId}`, {
           token: owner.token,
-          body: { recoveryCode: mfa.recoveryCodes[0] },
+          body: { recoveryCode: mfa.recoveryCodes[next++ % mfa.recoveryCodes.length] },
         });
     },
   },
