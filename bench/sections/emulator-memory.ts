@@ -1,5 +1,5 @@
-import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { jsonRequest } from '../../infra/local/json-request.js';
 import { freePort } from '../../infra/local/moto.js';
 import { seedDemo } from '../../infra/local/seed.js';
 import { startLocalSystem } from '../../infra/local/system.js';
@@ -25,44 +25,29 @@ interface Reply {
 
 let lastIp = 0;
 /** One JSON request from its own loopback address (per-IP limits would otherwise refuse most of the run). */
-function call(apiUrl: string, method: string, path: string, body?: unknown, token?: string): Promise<Reply> {
+async function call(
+  apiUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<Reply> {
   const url = new URL(path, apiUrl);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
   lastIp++;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: `${url.pathname}${url.search}`,
-        method,
-        localAddress: `127.3.${(lastIp >> 8) & 255}.${lastIp & 255 || 1}`,
-        headers: {
-          ...(payload
-            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
-            : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload) req.write(payload);
-    req.end();
+  const reply = await jsonRequest({
+    url,
+    method,
+    body,
+    token,
+    localAddress: `127.3.${(lastIp >> 8) & 255}.${lastIp & 255 || 1}`,
   });
+  let parsed: unknown;
+  try {
+    parsed = reply.text ? JSON.parse(reply.text) : undefined;
+  } catch {
+    parsed = reply.text;
+  }
+  return { status: reply.status, body: parsed };
 }
 
 const mib = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : (bytes / 1024 ** 2).toFixed(0));

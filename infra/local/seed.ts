@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { linkIn, takeMail } from './inbox-reader.js';
+import { jsonRequest } from './json-request.js';
 
 export interface DemoSeed {
   email: string;
@@ -10,7 +10,7 @@ export interface DemoSeed {
 }
 
 /** Sends one JSON request to the local API from its own loopback address, so seeding spends no one's rate limit. */
-function call(
+async function call(
   apiUrl: string,
   method: string,
   path: string,
@@ -18,36 +18,15 @@ function call(
   token?: string,
 ): Promise<{ status: number; body: Record<string, string> }> {
   const url = new URL(path, apiUrl);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method,
-        localAddress: url.hostname === '127.0.0.1' ? '127.0.0.2' : undefined,
-        headers: {
-          ...(payload
-            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
-            : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          'user-agent': 'strongroom-local-seed',
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload) req.write(payload);
-    req.end();
+  const reply = await jsonRequest({
+    url,
+    method,
+    body,
+    token,
+    localAddress: url.hostname === '127.0.0.1' ? '127.0.0.2' : undefined,
+    userAgent: 'strongroom-local-seed',
   });
+  return { status: reply.status, body: reply.text ? JSON.parse(reply.text) : undefined };
 }
 
 /**

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
+import { jsonRequest } from '../../infra/local/json-request.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
 import { freshLoopbackIp } from '../support/local-api.js';
@@ -36,37 +37,15 @@ afterAll(async () => {
 });
 
 /** A JSON request from Node, from its own loopback address (so the browser's sign-in budget is its own). */
-function apiCall(method: string, url: string, body?: unknown, token?: string) {
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const target = new URL(url, origin);
-    const text = body === undefined ? undefined : JSON.stringify(body);
-    const req = httpRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        method,
-        localAddress: freshLoopbackIp(),
-        headers: {
-          ...(text
-            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) }
-            : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const raw = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, body: raw ? JSON.parse(raw) : undefined });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (text) req.write(text);
-    req.end();
+async function apiCall(method: string, url: string, body?: unknown, token?: string) {
+  const reply = await jsonRequest({
+    url: new URL(url, origin),
+    method,
+    body,
+    token,
+    localAddress: freshLoopbackIp(),
   });
+  return { status: reply.status, body: (reply.text ? JSON.parse(reply.text) : undefined) as any };
 }
 
 /** TOTP codes as an authenticator app gives them: each used step is spent, so wait for the next one. */
