@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { MAX_BATCH } from '../../../shared/store/audit-sequencer.js';
-import { expectChainOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
+import {
+  expectChainOf,
+  newScope,
+  provisionedAuditStore,
+  provisionedSequencer,
+  sampleEvent,
+} from './support.js';
 
 describe('concurrent appends', () => {
   // The emulator copies the whole table per transaction item: full 99-item batches take seconds each there.
@@ -10,12 +16,12 @@ describe('concurrent appends', () => {
   }, async () => {
     // Prepare
     const db = functionRuntime().dynamo;
-    const store = storeFromEnv();
+    const store = provisionedAuditStore();
     const scope = newScope();
     await Promise.all(Array.from({ length: 200 }, (_, i) => store.record(scope, sampleEvent(i))));
 
     // Act
-    const report = await sequencerFromEnv().sequence(scope.tenantId);
+    const report = await provisionedSequencer().sequence(scope.tenantId);
 
     // Assess
     expect(report).toMatchObject({ sequenced: 200, batches: Math.ceil(200 / MAX_BATCH), pending: 0 });

@@ -6,7 +6,14 @@ import type { Plan } from '../../../shared/domain/plans.js';
 import type { TenantScope } from '../../../shared/domain/tenant-scope.js';
 import { verifyAllChains } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import { itemsOf, newScope, remove, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
+import {
+  itemsOf,
+  newScope,
+  provisionedAuditStore,
+  provisionedSequencer,
+  remove,
+  sampleEvent,
+} from './support.js';
 
 let db: DynamoDBDocumentClient;
 
@@ -25,8 +32,8 @@ function clockedLog() {
   const t0 = Date.now();
   let clock = t0;
   const now = () => clock;
-  const store: AuditStore = storeFromEnv(now);
-  const sequencer = sequencerFromEnv({ now, batchSize: 10 });
+  const store: AuditStore = provisionedAuditStore(now);
+  const sequencer = provisionedSequencer({ now, batchSize: 10 });
   const scope: TenantScope = newScope();
   let n = 0;
   return {

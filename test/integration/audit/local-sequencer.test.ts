@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../../shared/aws/runtime.js';
 import { auditAppendsOf } from '../../../shared/store/audit-appends.js';
 import { startLocalSequencer } from '../../../shared/store/audit-sequencer.js';
-import { newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
+import { newScope, provisionedAuditStore, provisionedSequencer, sampleEvent } from './support.js';
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const started = Date.now();
@@ -16,8 +16,8 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 describe('in-process sequencer (local mode)', () => {
   it('chains events appended before and after it started, in the background', async () => {
     // Prepare
-    const store = storeFromEnv();
-    const sequencer = sequencerFromEnv();
+    const store = provisionedAuditStore();
+    const sequencer = provisionedSequencer();
     const early = newScope();
     const late = newScope();
     for (let i = 0; i < 3; i++) await store.record(early, sampleEvent(i));

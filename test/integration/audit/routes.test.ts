@@ -10,7 +10,7 @@ import { AuditService } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../../support/identity-fixtures.js';
 import { useTestApi } from '../../support/local-api.js';
-import { itemsOf, overwrite, sequencerFromEnv, storeFromEnv } from './support.js';
+import { itemsOf, overwrite, provisionedAuditStore, provisionedSequencer } from './support.js';
 
 const api = useTestApi();
 let tenant: TenantWithRoles;
@@ -35,7 +35,7 @@ const HOSTILE_NAMES = [
 beforeAll(async () => {
   tenant = await tenantWithEveryRole(api, 'Audited');
   other = await tenantWithEveryRole(api, 'Elsewhere');
-  store = storeFromEnv();
+  store = provisionedAuditStore();
   db = functionRuntime().dynamo;
 });
 
@@ -54,7 +54,7 @@ describe('audit routes: who may call them', () => {
   });
 
   it('lets admin and above export; an editor gets 403 and nothing is recorded', async () => {
-    await sequencerFromEnv().sequence(tenant.tenantId);
+    await provisionedSequencer().sequence(tenant.tenantId);
     const before = await itemsOf(db, tenant.tenantId, 'EVENT#');
     const editor = await api.request('GET', path(tenant.tenantId, '/export'), {
       token: tenant.users.editor.token,
@@ -94,7 +94,7 @@ describe('audit routes: what they return', () => {
   it('shows the actions done through the API once each, in order, chained, with nothing pending', async () => {
     // Prepare: the fixtures created the tenant and invited four members through the API, who accepted.
     const token = tenant.users.reviewer.token;
-    await sequencerFromEnv().sequence(tenant.tenantId);
+    await provisionedSequencer().sequence(tenant.tenantId);
 
     // Act
     const page = await api.request('GET', `${path(tenant.tenantId)}?limit=100`, { token });
@@ -251,7 +251,7 @@ describe('audit routes: what they return', () => {
   it('verify through the API names the sequence of an event edited in the table', async () => {
     // Prepare
     const token = tenant.users.reviewer.token;
-    await sequencerFromEnv().sequence(tenant.tenantId);
+    await provisionedSequencer().sequence(tenant.tenantId);
     const chain = await itemsOf(db, tenant.tenantId, 'CHAIN#');
     const target = chain[2]!;
     const [event] = await itemsOf(db, tenant.tenantId, `EVENT#${target.eventId.slice(2)}`);
@@ -275,8 +275,8 @@ describe('audit routes: what they return', () => {
   it('verifies from the latest daily checkpoint with from=checkpoint', async () => {
     // Prepare: the daily job's checkpoint of the head, then one more chained event.
     const token = tenant.users.reviewer.token;
-    await sequencerFromEnv().sequence(tenant.tenantId);
-    const sequencer = sequencerFromEnv();
+    await provisionedSequencer().sequence(tenant.tenantId);
+    const sequencer = provisionedSequencer();
     const full = await sequencer.reader(tenant.tenantId).verify({ graceMs: 60_000 });
     await sequencer.checkpoint(tenant.tenantId, full.authenticHead!);
     await store.record(mintTenantScope({ tenantId: tenant.tenantId, userId: tenant.users.owner.userId }), {
@@ -284,7 +284,7 @@ describe('audit routes: what they return', () => {
       actor: { userId: tenant.users.owner.userId, ip: '192.0.2.1', userAgent: 'vitest' },
       resource: { type: 'member', id: 'u_after_checkpoint' },
     });
-    await sequencerFromEnv().sequence(tenant.tenantId);
+    await provisionedSequencer().sequence(tenant.tenantId);
 
     // Act
     const res = await api.request('GET', path(tenant.tenantId, '/verify?from=checkpoint'), { token });

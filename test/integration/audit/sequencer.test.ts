@@ -7,7 +7,14 @@ import { PLATFORM_LOG_ID } from '../../../shared/domain/audit-events.js';
 import { buildEventItem } from '../../../shared/store/audit-event-item.js';
 import type { AuditSequencer } from '../../../shared/store/audit-sequencer.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import { expectChainOf, itemsOf, newScope, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
+import {
+  expectChainOf,
+  itemsOf,
+  newScope,
+  provisionedAuditStore,
+  provisionedSequencer,
+  sampleEvent,
+} from './support.js';
 
 let db: DynamoDBDocumentClient;
 
@@ -17,13 +24,13 @@ let store: AuditStore;
 
 beforeAll(() => {
   db = ownClient();
-  store = storeFromEnv();
+  store = provisionedAuditStore();
 });
 
 // Small batches: the emulator copies the whole table for every item of a transaction, so big batches on
 // a growing table are slow there (not in DynamoDB). The batch limit itself is tested with MAX_BATCH.
 function sequencer(client: DynamoDBDocumentClient = ownClient(), graceMs?: number, batchSize = 10) {
-  return sequencerFromEnv({ client, graceMs, batchSize });
+  return provisionedSequencer({ client, graceMs, batchSize });
 }
 
 /** Fails the `nth` sequencing transaction: before it reaches DynamoDB, or after it committed. */
@@ -238,7 +245,7 @@ describe('audit sequencer against the emulator', () => {
   it('writes events only with a condition and with the plan’s TTL', async () => {
     // Prepare
     const scope = newScope();
-    const store2 = storeFromEnv();
+    const store2 = provisionedAuditStore();
 
     // Act
     const id = await store2.recordWithId(scope, sampleEvent(1), { plan: 'free' });

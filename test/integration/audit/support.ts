@@ -16,7 +16,7 @@ export function newScope(): TenantScope {
 }
 
 /** The audit store as the audit function builds it (with the MAC verifier), from the provisioned environment. */
-export function storeFromEnv(now?: () => number): AuditStore {
+export function provisionedAuditStore(now?: () => number): AuditStore {
   return new AuditStore({
     tableName: process.env.AUDIT_TABLE!,
     chainTableName: process.env.AUDIT_CHAIN_TABLE!,
@@ -29,7 +29,7 @@ export function storeFromEnv(now?: () => number): AuditStore {
 }
 
 /** A sequencer on the provisioned tables and the emulator's audit MAC key. */
-export function sequencerFromEnv(
+export function provisionedSequencer(
   options: Partial<Omit<AuditSequencerProps, 'tableName' | 'chainTableName'>> = {},
 ): AuditSequencer {
   return new AuditSequencer({

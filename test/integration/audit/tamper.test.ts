@@ -17,10 +17,10 @@ import {
   itemsOf,
   newScope,
   overwrite,
+  provisionedAuditStore,
+  provisionedSequencer,
   remove,
   sampleEvent,
-  sequencerFromEnv,
-  storeFromEnv,
 } from './support.js';
 
 let db: DynamoDBDocumentClient;
@@ -28,7 +28,7 @@ let store: AuditStore;
 
 beforeAll(() => {
   db = functionRuntime().dynamo;
-  store = storeFromEnv();
+  store = provisionedAuditStore();
 });
 
 const DAY = 86_400;
@@ -40,7 +40,7 @@ const nowS = () => Math.floor(Date.now() / 1000);
  */
 async function chainedLog(batches: number[] = [8]) {
   const scope = newScope();
-  const sequencer = sequencerFromEnv({ batchSize: 10 });
+  const sequencer = provisionedSequencer({ batchSize: 10 });
   const heads: Record<string, any>[] = [];
   let n = 0;
   for (const size of batches) {
@@ -375,7 +375,7 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
     await remove(db, scope.tenantId, HEAD_SK);
     await store.record(scope, sampleEvent(9));
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 1, reason: 'head-mismatch' });
-    await expect(sequencerFromEnv({ batchSize: 10 }).sequence(scope.tenantId)).rejects.toThrow(
+    await expect(provisionedSequencer({ batchSize: 10 }).sequence(scope.tenantId)).rejects.toThrow(
       /inconsistent/,
     );
     expect(await itemsOf(db, scope.tenantId, 'CHAIN#')).toHaveLength(8);

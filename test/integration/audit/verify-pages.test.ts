@@ -7,21 +7,28 @@ import { ValidationError } from '../../../shared/errors.js';
 import { AuditService } from '../../../shared/services/audit.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
 import { encodeCursor } from '../../../shared/store/pagination.js';
-import { itemsOf, newScope, overwrite, sampleEvent, sequencerFromEnv, storeFromEnv } from './support.js';
+import {
+  itemsOf,
+  newScope,
+  overwrite,
+  provisionedAuditStore,
+  provisionedSequencer,
+  sampleEvent,
+} from './support.js';
 
 let db: DynamoDBDocumentClient;
 let store: AuditStore;
 
 beforeAll(() => {
   db = functionRuntime().dynamo;
-  store = storeFromEnv();
+  store = provisionedAuditStore();
 });
 
 /** Eight events chained in batches of three: seals on records 3, 6 and 8. */
 async function pagedLog() {
   const scope = newScope();
   for (let i = 1; i <= 8; i++) await store.record(scope, sampleEvent(i));
-  await sequencerFromEnv({ batchSize: 3 }).sequence(scope.tenantId);
+  await provisionedSequencer({ batchSize: 3 }).sequence(scope.tenantId);
   const caller = {
     access: { scope, role: 'reviewer', permissions: permissionsOf('reviewer') },
     principal: { kind: 'session', userId: scope.userId, credentialId: 's', mfaEnabled: false },
