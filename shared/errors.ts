@@ -8,6 +8,8 @@ export interface ProblemOptions {
   detail?: string;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  /** Further members of the problem document (RFC 9457 §3.2), e.g. `failure`; never a secret. */
+  extensions?: Record<string, string | number | boolean>;
   cause?: unknown;
 }
 
@@ -19,6 +21,9 @@ export class HttpProblemError extends Error {
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  readonly extensions: Record<string, string | number | boolean>;
+  /** Set once the code that refused also wrote the refusal to the audit log, so it is not written twice. */
+  audited = false;
 
   constructor(status: number, type: string, title: string, options: ProblemOptions = {}) {
     super(options.detail ?? title, { cause: options.cause });
@@ -29,6 +34,7 @@ export class HttpProblemError extends Error {
     this.detail = options.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
   }
 }
 

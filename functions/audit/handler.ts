@@ -2,6 +2,7 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import { chainMacFor } from '../../shared/crypto/chain-mac.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFor, tenantCaller } from '../../shared/http/auth.js';
+import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import * as routes from '../../shared/schemas/audit.js';
 import { AuditService } from '../../shared/services/audit.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
@@ -10,9 +11,8 @@ import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 const runtime = functionRuntime();
 const tenantClients = tenantDataClientsFor(runtime);
 // Verification checks head and checkpoint MACs (kms:VerifyMac only: this function cannot make one).
-const service = new AuditService({
-  store: auditRecorderFor(runtime, { tenantClients, mac: chainMacFor(runtime) }),
-});
+const store = auditRecorderFor(runtime, { tenantClients, mac: chainMacFor(runtime) });
+const service = new AuditService({ store });
 
 /** Audit log: list, CSV export and chain verification, `/v1/tenants/{tenantId}/audit-events*`. */
 export const handler = createApiHandler({
@@ -20,6 +20,7 @@ export const handler = createApiHandler({
   area: 'audit',
   allRoutes: routes.auditRoutes,
   authorizer: authorizerFor(runtime),
+  onRefused: auditRefusalsTo(store),
   routes: [
     implement(routes.listAuditEvents, async (req) => ({
       status: 200,

@@ -2,6 +2,7 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFor, tenantCaller } from '../../shared/http/auth.js';
+import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import * as routes from '../../shared/schemas/connections.js';
 import { ConnectionsService } from '../../shared/services/connections.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
@@ -17,9 +18,10 @@ const crypto = new TenantCrypto({
   cipher: envelopeCipherFor(runtime),
   keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
 });
+const audit = auditRecorderFor(runtime, { tenantClients });
 const service = new ConnectionsService({
   store: new ConnectionsStore({ clients: tenantClients, tableName: tenantDataTable, crypto, hostPolicy }),
-  audit: auditRecorderFor(runtime, { tenantClients }),
+  audit,
   hostPolicy,
 });
 
@@ -29,6 +31,7 @@ export const handler = createApiHandler({
   area: 'connections',
   allRoutes: routes.connectionsRoutes,
   authorizer: authorizerFor(runtime),
+  onRefused: auditRefusalsTo(audit),
   routes: [
     implement(routes.listConnections, async (req) => ({
       status: 200,

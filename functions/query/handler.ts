@@ -2,10 +2,21 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
 import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFor, requireTenant } from '../../shared/http/auth.js';
+import { authorizerFor, identityStoreFor, rateLimiterFor, requireTenant } from '../../shared/http/auth.js';
+import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import type { RouteDef } from '../../shared/http/route.js';
-import { queryConnection, queryRoutes, queryTenantRecords } from '../../shared/schemas/query.js';
-import { type QueryCallerContext, runConnectionQuery, runRecordsQuery } from '../../shared/services/query.js';
+import {
+  queryConnection,
+  queryRoutes,
+  queryTenantRecords,
+  testConnection,
+} from '../../shared/schemas/query.js';
+import {
+  type QueryCallerContext,
+  runConnectionQuery,
+  runRecordsQuery,
+  testConnection as tryConnection,
+} from '../../shared/services/query.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { ConnectionsStore } from '../../shared/store/connections-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
@@ -13,6 +24,7 @@ import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.
 import { TenantRecordsReader } from '../../shared/store/tenant-records-reader.js';
 
 const runtime = functionRuntime();
+const identity = identityStoreFor(runtime);
 const tenantDataTable = runtime.require('tenantDataTable');
 const auditTable = runtime.require('auditTable');
 const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
@@ -54,7 +66,9 @@ export const handler = createApiHandler({
   runtime,
   area: 'query',
   allRoutes: queryRoutes,
-  authorizer: authorizerFor(runtime),
+  authorizer: authorizerFor(runtime, { identity }),
+  rateLimiter: rateLimiterFor(identity),
+  onRefused: auditRefusalsTo(audit),
   routes: [
     implement(queryConnection, async (req) => ({
       status: 200,
@@ -68,6 +82,10 @@ export const handler = createApiHandler({
     implement(queryTenantRecords, async (req) => ({
       status: 200,
       body: await runRecordsQuery({ reader }, caller(req), req.body),
+    })),
+    implement(testConnection, async (req) => ({
+      status: 200,
+      body: await tryConnection({ connections, runner, audit }, caller(req), req.params.connectionId),
     })),
   ],
 });

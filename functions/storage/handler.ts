@@ -3,6 +3,7 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFor, identityStoreFor, rateLimiterFor, tenantCaller } from '../../shared/http/auth.js';
+import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
 import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
@@ -38,6 +39,7 @@ const vendor = new StorageCredentialVendor({
   recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
 });
 const members = new TenantStore(tenantClients, tenantDataTable);
+const audit = auditRecorderFor(runtime, { tenantClients, platformClient: platform });
 const service = new StorageService({
   store: new StorageStore({
     tenantClients,
@@ -47,7 +49,7 @@ const service = new StorageService({
   }),
   vendor,
   access,
-  audit: auditRecorderFor(runtime, { tenantClients, platformClient: platform }),
+  audit,
   managedBucket,
   reservedBuckets: [managedBucket, runtime.optional('exportBucket')].filter((b): b is string => !!b),
   region: runtime.require('region'),
@@ -80,6 +82,7 @@ export const handler = createApiHandler({
   allRoutes: routes.storageRoutes,
   authorizer,
   rateLimiter: rateLimiterFor(identity),
+  onRefused: auditRefusalsTo(audit),
   routes: [
     implement(routes.listInstances, async (req) => ({
       status: 200,

@@ -11,6 +11,7 @@ import {
   tenantCaller,
 } from '../../shared/http/auth.js';
 import type { AuthContext } from '../../shared/http/auth-context.js';
+import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import { mailFor } from '../../shared/mail/function-mail.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
@@ -90,20 +91,10 @@ export const handler = createApiHandler({
   runtime,
   area: 'tenants',
   allRoutes: routes.tenantRoutes,
-  authorizer: authorizerFor(runtime, {
-    identity,
-    // A credential without the second factor the tenant requires tried to change something (an API key,
-    // a member, the tenant itself): the tenant's admins see it in their audit log.
-    onMfaRefused: async ({ scope, principal, route, actor }) => {
-      if (route.method === 'GET') return;
-      await audit.record(scope, {
-        action: 'auth.action.refused',
-        actor,
-        resource: { type: 'tenant', id: scope.tenantId },
-        details: { route: route.id, reason: 'mfa-session-required', credential: principal.kind },
-      });
-    },
-  }),
+  authorizer: authorizerFor(runtime, { identity }),
+  // A member refused a change (a missing permission, no second factor where the tenant requires one):
+  // the tenant's admins see it in their audit log.
+  onRefused: auditRefusalsTo(audit),
   rateLimiter: rateLimiterFor(identity),
   routes: [
     implement(routes.createTenant, async ({ auth, body, sourceIp, userAgent }) => ({

@@ -131,12 +131,19 @@ export class StrongroomApi extends apigw.RestApi {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
       if (!value.includes("'")) headers[name] = `'${value}'`;
     }
-    const problem = { 'application/json': '{"type":"about:blank","title":$context.error.messageString}' };
+    // API Gateway's request id, as the functions' problems carry it (and its own `x-amzn-RequestId` header).
+    const problem = {
+      'application/json':
+        '{"type":"about:blank","title":$context.error.messageString,"requestId":"$context.requestId"}',
+    };
     this.addGatewayResponse('NotFound', {
       type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
       statusCode: '404',
       responseHeaders: headers,
-      templates: { 'application/json': '{"type":"about:blank","title":"Not Found","status":404}' },
+      templates: {
+        'application/json':
+          '{"type":"about:blank","title":"Not Found","status":404,"requestId":"$context.requestId"}',
+      },
     });
     this.addGatewayResponse('Default4xx', {
       type: apigw.ResponseType.DEFAULT_4XX,

@@ -173,6 +173,12 @@ function gatewayProblem(response: ServerResponse, status: number, title: string)
     response.destroy();
     return;
   }
-  response.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/problem+json' });
-  response.end(JSON.stringify({ type: 'about:blank', title, status }));
+  // The deployed gateway's responses carry its request id too (infra/constructs/strongroom-api.ts).
+  const requestId = randomUUID();
+  response.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'Content-Type': 'application/problem+json',
+    'X-Request-Id': requestId,
+  });
+  response.end(JSON.stringify({ type: 'about:blank', title, status, requestId }));
 }

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import pg from 'pg';
 import { type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
+import type { DataSourceFailure } from '../domain/data-source-failures.js';
 import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
 import {
   ConflictError,
@@ -78,11 +79,17 @@ export interface RunHooks {
   beforeCommit?: (rowCount: number) => Promise<void>;
 }
 
-/** The database could not be reached or refused the connection: 502, nothing about the credentials shown. */
+/**
+ * The database could not be reached or refused the connection: 502 naming the class of failure (`failure`),
+ * nothing about the credentials or the server's own words shown.
+ */
 export class DataSourceUnavailableError extends HttpProblemError {
-  constructor(detail: string, cause?: unknown) {
-    super(502, 'data-source-unavailable', 'Bad Gateway', { detail, cause });
+  readonly failure: DataSourceFailure;
+
+  constructor(failure: DataSourceFailure, detail: string, cause?: unknown) {
+    super(502, 'data-source-unavailable', 'Bad Gateway', { detail, cause, extensions: { failure } });
     this.name = 'DataSourceUnavailableError';
+    this.failure = failure;
   }
 }
 
@@ -153,6 +160,36 @@ export class PostgresRunner {
     const timeout = this.#props.statementTimeoutMs;
     if (!Number.isSafeInteger(timeout) || timeout < 1)
       throw new RangeError('statementTimeoutMs must be a positive integer');
+  }
+
+  /**
+   * Tries the connection without running a statement: resolves and checks the host, opens one new client
+   * (never a pooled one, so a warm pool cannot hide a broken setting) with the connection's TLS mode,
+   * authenticates, and closes it. A failure is the 502 a query would get, with its `failure` class.
+   */
+  async test(target: PostgresTarget): Promise<{ latencyMs: number }> {
+    const started = performance.now();
+    const address = await this.#resolveHost(target);
+    const client = new pg.Client({
+      host: address,
+      port: target.port,
+      database: target.database,
+      user: target.user,
+      password: target.password,
+      ssl: sslOptions(target),
+      connectionTimeoutMillis: this.#props.connectTimeoutMs,
+      application_name: 'strongroom-connection-test',
+    });
+    // A server that drops the socket after the handshake must not crash the function.
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (error) {
+      throw connectError(error);
+    } finally {
+      await client.end().catch(() => {});
+    }
+    return { latencyMs: Math.round(performance.now() - started) };
   }
 
   /** The connection's schema: tables, columns, types and primary keys, from the cache while fresh. */
@@ -329,7 +366,11 @@ export class PostgresRunner {
       try {
         addresses = (await lookup(target.host, { all: true, verbatim: true })).map((a) => a.address);
       } catch (error) {
-        throw new DataSourceUnavailableError("The connection's host name could not be resolved.", error);
+        throw new DataSourceUnavailableError(
+          'unreachable',
+          "The connection's host name could not be resolved.",
+          error,
+        );
       }
     }
     if (addresses.length === 0 || !addresses.every((a) => isAddressAllowed(a, policy)))
@@ -491,24 +532,30 @@ function targetFingerprint(target: PostgresTarget): string {
     .digest('base64url');
 }
 
-const CONNECT_FAILURES: Record<string, string> = {
-  '28P01': 'The database refused the credentials.',
-  '28000': 'The database refused the credentials.',
-  '3D000': 'The database does not exist.',
-  '53300': 'The database has no free connection slots.',
-  '57P03': 'The database is starting up or shutting down.',
+const CONNECT_FAILURES: Record<string, [DataSourceFailure, string]> = {
+  '28P01': ['authentication-failed', 'The database refused the credentials.'],
+  '28000': ['authentication-failed', 'The database refused the credentials.'],
+  '3D000': ['database-not-found', 'The database does not exist.'],
+  '53300': ['busy', 'The database has no free connection slots.'],
+  '57P03': ['busy', 'The database is starting up or shutting down.'],
 };
 
-function connectError(error: unknown): HttpProblemError {
+/** A failed connection attempt as the 502 its caller gets, by class (the driver's words stay in `cause`). */
+export function connectError(error: unknown): HttpProblemError {
   if (error instanceof HttpProblemError) return error;
   const code = (error as { code?: string }).code;
-  if (code && CONNECT_FAILURES[code]) return new DataSourceUnavailableError(CONNECT_FAILURES[code], error);
+  const known = code ? CONNECT_FAILURES[code] : undefined;
+  if (known) return new DataSourceUnavailableError(known[0], known[1], error);
   const message = error instanceof Error ? error.message : '';
-  if (/timeout/i.test(message))
-    return new DataSourceUnavailableError('Connecting to the database timed out.', error);
-  if (/ssl|tls|certificate|self[- ]signed/i.test(message) || /CERT|SSL/.test(code ?? ''))
-    return new DataSourceUnavailableError('The TLS handshake with the database failed.', error);
-  return new DataSourceUnavailableError('The database could not be reached.', error);
+  if (/timeout/i.test(message) || code === 'ETIMEDOUT')
+    return new DataSourceUnavailableError('timeout', 'Connecting to the database timed out.', error);
+  if (/ssl|tls|certificate|self[- ]signed/i.test(message) || /CERT|SSL|TLS/.test(code ?? ''))
+    return new DataSourceUnavailableError(
+      'tls-refused',
+      'The TLS handshake with the database failed.',
+      error,
+    );
+  return new DataSourceUnavailableError('unreachable', 'The database could not be reached.', error);
 }
 
 /** Turns a driver error into the problem the caller gets; messages name no value and no row. */

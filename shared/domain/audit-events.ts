@@ -42,6 +42,7 @@ export const AUDIT_ACTIONS = [
   'connection.deleted',
   'connection.revealed',
   'connection.queried',
+  'connection.tested',
   'tenant-records.written',
   'audit.exported',
   'tenant.exported',

@@ -6,10 +6,12 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
 import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import { auditActorOf } from '../domain/caller.js';
 import { clientKeyOf, IPV6_SITE_FACTOR, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
 import { displayableHeader, findUnsafeText, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
 import {
   type FieldError,
+  ForbiddenError,
   HttpProblemError,
   isTransientAwsError,
   MethodNotAllowedError,
@@ -21,8 +23,9 @@ import {
 } from '../errors.js';
 import { logger, metrics, tracer } from '../observability.js';
 import type { RateLimiter } from '../store/rate-limiter.js';
-import type { AuthContext, Authorizer } from './auth-context.js';
+import { type AuthContext, type Authorizer, TenantRefusalError } from './auth-context.js';
 import { clientIpOf, establishClientIp } from './client-ip.js';
+import { type AccessRefusal, isAuditedRefusal } from './refusals.js';
 import { type Area, type BodyOf, matchPath, type ParamsOf, type QueryOf, type RouteDef } from './route.js';
 
 /** Largest accepted request body (DESIGN.md §3). */
@@ -84,6 +87,8 @@ export interface ApiHandlerOptions {
   allRoutes: readonly RouteDef[];
   authorizer?: Authorizer;
   rateLimiter?: RateLimiter;
+  /** Writes a verified member's refused request to the tenant's audit log (see `auditRefusalsTo`). */
+  onRefused?: (refusal: AccessRefusal) => Promise<void>;
 }
 
 interface RequestState {
@@ -106,8 +111,8 @@ function state(request: { event: APIGatewayProxyEvent }): RequestState {
   return s;
 }
 
-/** RFC 9457 problem response. */
-export function problemResponse(error: HttpProblemError): APIGatewayProxyResult {
+/** RFC 9457 problem response; `requestId` is the id the request's log lines carry (`X-Request-Id`). */
+export function problemResponse(error: HttpProblemError, requestId?: string): APIGatewayProxyResult {
   const body: Record<string, unknown> = {
     type: `https://strongroom.dev/problems/${error.type}`,
     title: error.title,
@@ -115,10 +120,42 @@ export function problemResponse(error: HttpProblemError): APIGatewayProxyResult 
   };
   if (error.detail) body.detail = error.detail;
   if (error.errors) body.errors = error.errors;
+  for (const [name, value] of Object.entries(error.extensions)) if (!(name in body)) body[name] = value;
+  if (requestId) body.requestId = requestId;
   return {
     statusCode: error.status,
     headers: { 'Content-Type': 'application/problem+json', ...error.headers },
     body: JSON.stringify(body),
+  };
+}
+
+/**
+ * The request's id: API Gateway's (what its access log and the caller see), or the invocation's where no
+ * gateway is in front. Only ids API Gateway or Lambda made are used, never a client's header.
+ */
+export function requestIdOf(event: APIGatewayProxyEvent, context?: Context): string | undefined {
+  return [event.requestContext?.requestId, context?.awsRequestId].find(
+    (id): id is string => typeof id === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(id),
+  );
+}
+
+/**
+ * Every response, errors included, carries `X-Request-Id`, and every log line of the request carries the
+ * same `requestId` (after the logger's per-invocation keys are set), so a caller's report finds the logs.
+ */
+function requestIds(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context> {
+  const apply = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>) => {
+    const id = requestIdOf(request.event, request.context);
+    if (!request.response || !id) return;
+    request.response.headers = { ...request.response.headers, 'X-Request-Id': id };
+  };
+  return {
+    before: (request) => {
+      const id = requestIdOf(request.event, request.context);
+      if (id) logger.appendKeys({ requestId: id });
+    },
+    after: apply,
+    onError: apply,
   };
 }
 
@@ -168,7 +205,7 @@ export function problemErrorHandler(): middy.MiddlewareObj<APIGatewayProxyEvent,
           detail: 'Something went wrong on our side; nothing about it is shown here.',
         });
       }
-      request.response = problemResponse(problem);
+      request.response = problemResponse(problem, requestIdOf(request.event, request.context));
     },
   };
 }
@@ -181,6 +218,48 @@ function errorSummary(error: unknown): Record<string, unknown> {
     return { name: error.name, message: error.message, stack: error.stack, cause };
   }
   return { type: typeof error };
+}
+
+/**
+ * Every 403 given to a verified member of the path's tenant, by the authorizer or by the route, on a route
+ * that changes something or reads the audit trail, is handed to `onRefused` (the tenant's audit log), unless
+ * the code that refused already recorded it. A refusal stands if recording it fails.
+ */
+function refusalRecords(
+  onRefused?: (refusal: AccessRefusal) => Promise<void>,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    onError: async (request) => {
+      const error = request.error;
+      if (!onRefused || !(error instanceof ForbiddenError) || error.audited) return;
+      const s = state(request);
+      const route = s.bound?.route;
+      const access =
+        error instanceof TenantRefusalError
+          ? error.access
+          : s.auth.tenant && s.auth.principal
+            ? { scope: s.auth.tenant.scope, principal: s.auth.principal }
+            : undefined;
+      if (!route || !access || !isAuditedRefusal(route)) return;
+      const target = Object.fromEntries(
+        Object.entries((s.validated?.params ?? {}) as Record<string, unknown>).filter(
+          (entry): entry is [string, string] => entry[0] !== 'tenantId' && typeof entry[1] === 'string',
+        ),
+      );
+      const actor = auditActorOf({
+        principal: access.principal,
+        ip: sourceIpOf(request.event),
+        userAgent: displayableHeader(header(request.event, 'user-agent') ?? '', USER_AGENT_MAX_LENGTH),
+      });
+      const reason = error instanceof TenantRefusalError ? error.reason : error.type;
+      await onRefused({ ...access, route, actor, reason, target }).catch((failure: unknown) =>
+        logger.error('could not record a refusal', {
+          route: route.id,
+          error: (failure as Error)?.name ?? typeof failure,
+        }),
+      );
+    },
+  };
 }
 
 function routeMatcher(
@@ -464,6 +543,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(clientAddress(runtime.optional('originVerifySecret')))
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(requestIds())
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(logMetrics(metrics))
     .use(responseMetrics())
@@ -476,6 +556,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
     .use(callerRateLimits(options.rateLimiter))
     .use(jsonBody())
     .use(inputValidation())
+    .use(refusalRecords(options.onRefused))
     .use(problemErrorHandler())
     .handler(async (event, context) => {
       const s = requestStates.get(event);

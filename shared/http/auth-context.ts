@@ -1,5 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { Principal, TenantAccess } from '../domain/caller.js';
+import type { TenantScope } from '../domain/tenant-scope.js';
+import { ForbiddenError } from '../errors.js';
 import type { RouteDef } from './route.js';
 
 /** What the authorizer resolved for a request: the credential, and on tenant routes the membership. */
@@ -16,4 +18,22 @@ export interface Authorizer {
     route: RouteDef,
     params: Record<string, unknown>,
   ): Promise<AuthContext>;
+}
+
+/**
+ * A 403 the authorizer gave a verified member of the path's tenant (a missing permission, a credential
+ * without the second factor the tenant requires): it carries the membership so the refusal can be written
+ * to that tenant's audit log, which a handler's own refusals reach through the request's AuthContext.
+ */
+export class TenantRefusalError extends ForbiddenError {
+  constructor(
+    detail: string,
+    type: string,
+    readonly access: { scope: TenantScope; principal: Principal },
+    /** What the audit log calls it: the problem type, or `permission-missing`. */
+    readonly reason: string = type,
+  ) {
+    super(detail, type);
+    this.name = 'TenantRefusalError';
+  }
 }

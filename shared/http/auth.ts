@@ -1,19 +1,16 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { FunctionRuntime } from '../aws/runtime.js';
-import type { AuditActor } from '../domain/audit-events.js';
-import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
+import type { Principal, TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
-import { displayableHeader, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { logger } from '../observability.js';
 import { AuthLookups } from '../store/auth-lookups.js';
 import { epochOf, IdentityStore, type SessionRecord, type UserRecord } from '../store/identity-store.js';
 import { DynamoRateLimiter } from '../store/rate-limiter.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
-import type { AuthContext, Authorizer } from './auth-context.js';
-import { clientIpOf } from './client-ip.js';
+import { type AuthContext, type Authorizer, TenantRefusalError } from './auth-context.js';
 import type { RouteDef } from './route.js';
 import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
 
@@ -33,15 +30,6 @@ interface ResolvedCredential {
   apiKey?: ApiKeyRecord;
 }
 
-/** A request refused because its credential did not prove the second factor its tenant requires. */
-export interface MfaRefusal {
-  scope: TenantScope;
-  principal: Principal;
-  route: RouteDef;
-  /** Who asked, for the audit event. */
-  actor: AuditActor;
-}
-
 /**
  * Resolves the bearer (a session or an API key) with one read, then, for tenant routes, the membership
  * with one batched read; builds the TenantScope and checks the route's permission against the one table.
@@ -52,8 +40,6 @@ export class BearerAuthorizer implements Authorizer {
     private readonly lookups: AuthLookups,
     private readonly now: () => number = Date.now,
     private readonly touchSession?: (session: SessionRecord, now: number) => Promise<void>,
-    /** Told of every `mfa-session-required` refusal (a function that can write the tenant's audit log records it). */
-    private readonly onMfaRefused?: (refusal: MfaRefusal) => Promise<void>,
   ) {}
 
   async authorize(
@@ -85,22 +71,29 @@ export class BearerAuthorizer implements Authorizer {
       // A key acts only inside its own tenant: even where no tenant is named (GET /v1/me) it is checked
       // against that tenant's membership, and the answer shows that tenant only.
       if (!credential.apiKey) return { principal: credential.principal };
-      return this.tenantAccess(credential, credential.apiKey.tenantId, now, { event, route });
+      return this.tenantAccess(credential, credential.apiKey.tenantId, now, route);
     }
 
     const tenantId = params.tenantId;
     if (typeof tenantId !== 'string') throw new Error(`tenant route ${route.id} has no tenantId parameter`);
     if (credential.apiKey && credential.apiKey.tenantId !== tenantId)
       throw new NotFoundError('No such tenant.');
+    const context = await this.tenantAccess(credential, tenantId, now, route);
+    // After the membership check, so a key's attempt is written to its tenant's audit log.
     if (auth.sessionOnly && credential.principal.kind !== 'session') {
-      throw new ForbiddenError(
+      throw new TenantRefusalError(
         'This route needs a signed-in session; API keys are not accepted.',
         'session-required',
+        { scope: context.tenant.scope, principal: context.principal },
       );
     }
-    const context = await this.tenantAccess(credential, tenantId, now, { event, route });
     if (!context.tenant.permissions.has(auth.permission)) {
-      throw new ForbiddenError(`This needs the ${auth.permission} permission.`);
+      throw new TenantRefusalError(
+        `This needs the ${auth.permission} permission.`,
+        'forbidden',
+        { scope: context.tenant.scope, principal: context.principal },
+        'permission-missing',
+      );
     }
     return context;
   }
@@ -113,7 +106,7 @@ export class BearerAuthorizer implements Authorizer {
     credential: ResolvedCredential,
     tenantId: string,
     now: number,
-    request: { event: APIGatewayProxyEvent; route: RouteDef },
+    route: RouteDef,
   ): Promise<Required<AuthContext>> {
     const userId = credential.principal.userId;
     const { member, tenant, user } = await this.lookups.membership(tenantId, userId);
@@ -142,14 +135,15 @@ export class BearerAuthorizer implements Authorizer {
     if (requireMfa) {
       // A second factor is TOTP or a passkey (a passkey sign-in verifies the user on the device).
       if (!user.mfaEnabled && !((user.passkeyCount ?? 0) > 0)) {
-        throw new ForbiddenError(
+        throw new TenantRefusalError(
           'This tenant requires multi-factor authentication; enrol TOTP or add a passkey first.',
           'mfa-enrolment-required',
+          { scope, principal },
         );
       }
       // MFA is a property of the credential, not of the user: a session signed in with the password only
       // (for instance before the user enrolled) never showed the second factor, nor did a key it minted.
-      if (principal.mfa !== true) await this.refuseWithoutMfa(scope, principal, request);
+      if (principal.mfa !== true) this.refuseWithoutMfa(scope, principal, route);
     }
     const permissions = effectivePermissions(member.role, credential.principal.scopes);
     return {
@@ -163,27 +157,20 @@ export class BearerAuthorizer implements Authorizer {
     };
   }
 
-  /** 403 `mfa-session-required`, reported to `onMfaRefused` (the refusal stands if reporting fails). */
-  private async refuseWithoutMfa(
-    scope: TenantScope,
-    principal: Principal,
-    { event, route }: { event: APIGatewayProxyEvent; route: RouteDef },
-  ): Promise<never> {
+  /** 403 `mfa-session-required` (the API layer writes it to the tenant's audit log). */
+  private refuseWithoutMfa(scope: TenantScope, principal: Principal, route: RouteDef): never {
     logger.warn('mfa session required', {
       route: route.id,
       tenantId: scope.tenantId,
       userId: principal.userId,
       credential: principal.kind,
     });
-    await this.onMfaRefused?.({ scope, principal, route, actor: requestActor(event, principal) }).catch(
-      (error: unknown) =>
-        logger.error('could not record an mfa refusal', { error: (error as Error)?.name ?? typeof error }),
-    );
-    throw new ForbiddenError(
+    throw new TenantRefusalError(
       principal.kind === 'session'
         ? 'This tenant requires a session signed in with your second factor: sign in again with your code.'
         : 'This tenant requires multi-factor authentication, and this API key was not created from a session signed in with a second factor; create a new key from such a session.',
       'mfa-session-required',
+      { scope, principal },
     );
   }
 
@@ -247,18 +234,6 @@ export function keyStillBacked(key: ApiKeyRecord, member: MemberRecord): boolean
   return key.memberGeneration === member.keyGeneration && roleHas(member.role, 'api-keys:create');
 }
 
-/** The audit actor of a request the authorizer refused before any handler ran. */
-function requestActor(event: APIGatewayProxyEvent, principal: Principal): AuditActor {
-  const userAgent = Object.entries(event.headers ?? {}).find(
-    ([name]) => name.toLowerCase() === 'user-agent',
-  )?.[1];
-  return auditActorOf({
-    principal,
-    ip: clientIpOf(event),
-    userAgent: displayableHeader(userAgent ?? '', USER_AGENT_MAX_LENGTH),
-  });
-}
-
 /** The tenant of a tenant route's request (the authorizer guarantees it is there). */
 export function requireTenant(auth: AuthContext) {
   if (!auth.tenant || !auth.principal) throw new Error('tenant route without tenant access');
@@ -289,22 +264,14 @@ export function identityStoreFor(runtime: FunctionRuntime): IdentityStore {
 /** The authorizer every API function uses, from its runtime (and its identity store, when it has one). */
 export function authorizerFor(
   runtime: FunctionRuntime,
-  options: {
-    identity?: IdentityStore;
-    onMfaRefused?: (refusal: MfaRefusal) => Promise<void>;
-  } = {},
+  options: { identity?: IdentityStore } = {},
 ): BearerAuthorizer {
   const identity = options.identity ?? identityStoreFor(runtime);
   const lookups = new AuthLookups(runtime.dynamo, {
     identity: runtime.require('identityTable'),
     tenantData: runtime.require('tenantDataTable'),
   });
-  return new BearerAuthorizer(
-    lookups,
-    Date.now,
-    (session, now) => identity.touchSession(session, now),
-    options.onMfaRefused,
-  );
+  return new BearerAuthorizer(lookups, Date.now, (session, now) => identity.touchSession(session, now));
 }
 
 /** The DynamoDB-backed rate limiter: its counters live in the identity table. */

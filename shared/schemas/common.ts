@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DATA_SOURCE_FAILURES } from '../domain/data-source-failures.js';
 
 /** RFC 9457 problem document as the API returns it. */
 export const Problem = z
@@ -8,6 +9,10 @@ export const Problem = z
     status: z.number().int(),
     detail: z.string().optional(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    /** The request's id, also in the `X-Request-Id` header and on every log line of the request. */
+    requestId: z.string().optional(),
+    /** A data source that failed (502): the class of failure, never its secrets. */
+    failure: z.enum(DATA_SOURCE_FAILURES).optional(),
   })
   .meta({ id: 'Problem' });
 

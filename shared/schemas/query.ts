@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DATA_SOURCE_FAILURES } from '../domain/data-source-failures.js';
 import { QueryAst, SelectQuery } from '../domain/query-ast.js';
 import { defineRoute } from '../http/route.js';
 import { TenantId } from './common.js';
@@ -45,4 +46,37 @@ export const queryTenantRecords = defineRoute({
   response: { status: 200, description: 'The rows', schema: QueryResult },
 });
 
-export const queryRoutes = [queryConnection, queryTenantRecords];
+/** What a connection test found. */
+export const ConnectionTest = z
+  .object({
+    connectionId: ConnectionId,
+    outcome: z.enum(['connected', 'failed']),
+    failure: z.enum(DATA_SOURCE_FAILURES).nullable(),
+    detail: z.string(),
+    tls: z.enum(['verified', 'encrypted-unverified', 'none']),
+    latencyMs: z.number().int().nonnegative().nullable(),
+    testedAt: z.string(),
+  })
+  .meta({ id: 'ConnectionTest' });
+
+export const testConnection = defineRoute({
+  id: 'testConnection',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/connections/{connectionId}/test',
+  // Served where queries run: the test must reach the database from the same network a query would.
+  area: 'query',
+  summary:
+    'Try a connection without running a statement: resolve and check the host, connect with its TLS mode, log in, close; audited',
+  tags: ['connections'],
+  auth: { kind: 'tenant', permission: 'connections:manage' },
+  params: z.strictObject({ tenantId: TenantId, connectionId: ConnectionId }),
+  rateLimits: [{ name: 'connection-test', per: 'tenant', limit: 60, windowSeconds: 3600 }],
+  response: {
+    status: 200,
+    description:
+      'The outcome: a database that cannot be reached or refuses the login is a 200 with outcome "failed" and the class of failure',
+    schema: ConnectionTest,
+  },
+});
+
+export const queryRoutes = [queryConnection, queryTenantRecords, testConnection];

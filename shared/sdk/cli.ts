@@ -499,7 +499,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     if (error instanceof StrongroomApiError) {
       const fields = error.errors.map((e) => `\n  ${e.path}: ${e.message}`).join('');
       const retry = error.retryAfterSeconds !== undefined ? ` (retry after ${error.retryAfterSeconds}s)` : '';
-      io.stderr(`strongroom: ${error.status} ${error.message}${retry}${fields}\n`);
+      const id = error.requestId ? `\n  request id: ${error.requestId}` : '';
+      io.stderr(`strongroom: ${error.status} ${error.message}${retry}${fields}${id}\n`);
       return 1;
     }
     if (error instanceof CliError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

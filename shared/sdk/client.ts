@@ -36,8 +36,15 @@ export class StrongroomApiError extends Error {
   readonly code: string;
   readonly errors: { path: string; message: string }[];
   readonly retryAfterSeconds: number | undefined;
+  /** The request's id (the `X-Request-Id` the API answered with): quote it when reporting a problem. */
+  readonly requestId: string | undefined;
 
-  constructor(status: number, problem: Record<string, unknown>, retryAfter: string | null) {
+  constructor(
+    status: number,
+    problem: Record<string, unknown>,
+    retryAfter: string | null,
+    requestId?: string | null,
+  ) {
     const detail = typeof problem.detail === 'string' ? problem.detail : undefined;
     const title = typeof problem.title === 'string' ? problem.title : `HTTP ${status}`;
     super(detail ? `${title}: ${detail}` : title);
@@ -50,6 +57,8 @@ export class StrongroomApiError extends Error {
       : [];
     const seconds = retryAfter ? Number(retryAfter) : Number.NaN;
     this.retryAfterSeconds = Number.isFinite(seconds) ? seconds : undefined;
+    const id = requestId ?? problem.requestId;
+    this.requestId = typeof id === 'string' && id !== '' ? id : undefined;
   }
 }
 
@@ -211,7 +220,12 @@ export class StrongroomClient {
       } catch {
         // Not a problem document (a proxy error page): report the status alone.
       }
-      throw new StrongroomApiError(response.status, problem, response.headers.get('retry-after'));
+      throw new StrongroomApiError(
+        response.status,
+        problem,
+        response.headers.get('retry-after'),
+        response.headers.get('x-request-id'),
+      );
     }
     return (text ? JSON.parse(text) : undefined) as T;
   }

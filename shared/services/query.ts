@@ -1,5 +1,6 @@
 import type { PostgresRunner, PostgresTarget, QueryRows } from '../connectors/postgres-runner.js';
 import type { AuditActor } from '../domain/audit-events.js';
+import type { DataSourceFailure } from '../domain/data-source-failures.js';
 import { compileRecordsQuery, TENANT_RECORD_TYPES } from '../domain/dynamo-query-compiler.js';
 import type { Permission } from '../domain/permissions.js';
 import { type QueryAst, queryShape, type SelectQuery } from '../domain/query-ast.js';
@@ -82,25 +83,44 @@ export async function runConnectionQuery(
   connectionId: string,
   ast: QueryAst,
 ): Promise<QueryResponse> {
+  const audit = (details: Record<string, unknown>) =>
+    deps.audit.record(caller.scope, {
+      action: 'connection.queried',
+      actor: caller.actor,
+      resource: { type: 'connection', id: connectionId },
+      details: { ...queryShape(ast), ...details },
+    });
+  let connection: QueryableConnection | undefined;
   try {
     const permission = permissionFor(ast);
     if (!caller.permissions.has(permission))
       throw new QueryRefusedError(`The ${ast.operation} operation needs the ${permission} permission`);
-    const connection = await deps.connections.loadConnectionWithPassword(caller.scope, connectionId);
+    connection = await deps.connections.loadConnectionWithPassword(caller.scope, connectionId);
     checkQueryAllowed(ast, caller, connection.rules);
+  } catch (error) {
+    // A refusal of a connection of this tenant is audited like an executed query: its shape and why.
+    if (error instanceof QueryRefusedError && connection) {
+      await audit({ outcome: 'refused', reason: error.message });
+      const refused = toHttpError(error) as HttpProblemError;
+      refused.audited = true;
+      throw refused;
+    }
+    throw toHttpError(error);
+  }
+  try {
     const target = postgresTarget(caller.scope, connection);
-    const schema = await deps.runner.schema(target);
+    let schema: Awaited<ReturnType<ConnectionQueryDeps['runner']['schema']>>;
+    try {
+      schema = await deps.runner.schema(target);
+    } catch (error) {
+      // The database could not be reached, or refused the login: audited with the class of failure.
+      if (error instanceof HttpProblemError) await audit(failedOutcome(error));
+      throw error;
+    }
     const compiled = compileSql(ast, schema, {
       hidden: hiddenColumnsFor(ast.table, caller, connection.rules),
     });
 
-    const audit = (details: Record<string, unknown>) =>
-      deps.audit.record(caller.scope, {
-        action: 'connection.queried',
-        actor: caller.actor,
-        resource: { type: 'connection', id: connectionId },
-        details: { ...queryShape(ast), ...details },
-      });
     let result: QueryRows;
     let auditFailed = false;
     try {
@@ -113,8 +133,7 @@ export async function runConnectionQuery(
       });
     } catch (error) {
       // The database ran (or tried to run) it: that is audited too, with what went wrong but no values.
-      if (!auditFailed && error instanceof HttpProblemError)
-        await audit({ outcome: 'failed', status: error.status, problem: error.type });
+      if (!auditFailed && error instanceof HttpProblemError) await audit(failedOutcome(error));
       throw error;
     }
     if (compiled.kind === 'read') await audit({ outcome: 'read', rowCount: result.rowCount });
@@ -122,6 +141,95 @@ export async function runConnectionQuery(
   } catch (error) {
     throw toHttpError(error);
   }
+}
+
+/** What an audited failure says: the status and problem, and for a data source that failed, its class. */
+function failedOutcome(error: HttpProblemError): Record<string, unknown> {
+  const failure = error.extensions.failure;
+  return {
+    outcome: 'failed',
+    status: error.status,
+    problem: error.type,
+    ...(typeof failure === 'string' ? { failure } : {}),
+  };
+}
+
+/** The answer of a connection test: a failed one is a 200 naming the class of failure. */
+export interface ConnectionTestResult {
+  connectionId: string;
+  outcome: 'connected' | 'failed';
+  failure: DataSourceFailure | null;
+  detail: string;
+  /** How the server was verified: its certificate checked against the name, encrypted only, or neither. */
+  tls: 'verified' | 'encrypted-unverified' | 'none';
+  latencyMs: number | null;
+  testedAt: string;
+}
+
+export interface ConnectionTestDeps {
+  connections: ConnectionSource;
+  runner: Pick<PostgresRunner, 'test'>;
+  audit: Pick<AuditRecorder, 'record'>;
+  now?: () => number;
+}
+
+const TLS_VERIFICATION = {
+  'verify-full': 'verified',
+  require: 'encrypted-unverified',
+  disable: 'none',
+} as const;
+
+/**
+ * Tries one of the tenant's connections without running a statement (connect, TLS, log in, close), for
+ * `connections:manage`. The outcome, failed or not, is audited (`connection.tested`) before it is returned.
+ */
+export async function testConnection(
+  deps: ConnectionTestDeps,
+  caller: QueryCallerContext,
+  connectionId: string,
+): Promise<ConnectionTestResult> {
+  // Defence in depth: the route demands it; this use case must not trust that.
+  if (!caller.permissions.has('connections:manage'))
+    throw new ForbiddenError('Testing a connection needs the connections:manage permission.');
+  const connection = await deps.connections.loadConnectionWithPassword(caller.scope, connectionId);
+  const testedAt = new Date((deps.now ?? Date.now)()).toISOString();
+  let result: ConnectionTestResult;
+  try {
+    const { latencyMs } = await deps.runner.test(postgresTarget(caller.scope, connection));
+    result = {
+      connectionId,
+      outcome: 'connected',
+      failure: null,
+      detail: 'Connected, negotiated TLS as configured and logged in; no statement was run.',
+      tls: TLS_VERIFICATION[connection.tlsMode],
+      latencyMs,
+      testedAt,
+    };
+  } catch (error) {
+    const failure = error instanceof HttpProblemError ? error.extensions.failure : undefined;
+    if (!(error instanceof HttpProblemError) || error.status !== 502 || typeof failure !== 'string')
+      throw error;
+    result = {
+      connectionId,
+      outcome: 'failed',
+      failure: failure as DataSourceFailure,
+      detail: error.detail ?? error.title,
+      tls: TLS_VERIFICATION[connection.tlsMode],
+      latencyMs: null,
+      testedAt,
+    };
+  }
+  await deps.audit.record(caller.scope, {
+    action: 'connection.tested',
+    actor: caller.actor,
+    resource: { type: 'connection', id: connectionId },
+    details: {
+      outcome: result.outcome,
+      ...(result.failure ? { failure: result.failure } : {}),
+      tls: result.tls,
+    },
+  });
+  return result;
 }
 
 function toResponse(compiled: CompiledSql, result: QueryRows): QueryResponse {

@@ -61,7 +61,13 @@ describe('the local API (API Gateway proxy events, real handlers)', () => {
     expect(res.status).toBe(413);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
-    expect(res.body).toEqual({ type: 'about:blank', title: 'Request Too Long', status: 413 });
+    expect(res.body).toEqual({
+      type: 'about:blank',
+      title: 'Request Too Long',
+      status: 413,
+      requestId: res.headers.get('x-request-id'),
+    });
+    expect(res.body.requestId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("puts the security headers and a problem body on the gateway's own 502", async () => {
@@ -78,7 +84,12 @@ describe('the local API (API Gateway proxy events, real handlers)', () => {
       expect(res.status).toBe(502);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
-      expect(await res.json()).toEqual({ type: 'about:blank', title: 'Bad Gateway', status: 502 });
+      expect(await res.json()).toEqual({
+        type: 'about:blank',
+        title: 'Bad Gateway',
+        status: 502,
+        requestId: res.headers.get('x-request-id'),
+      });
     } finally {
       await new Promise((resolve) => failing.close(resolve));
     }

@@ -49,7 +49,7 @@ async function createKey(user: TestUser, tenantId: string, scopes: readonly Perm
 }
 
 describe("an owner's key with members:manage but not members:manage-admins-owners", () => {
-  it('cannot invite, promote, demote, remove or withdraw owners and admins (403, nothing changed)', async () => {
+  it('cannot invite, promote, demote, remove or withdraw owners and admins (403, nothing changed but the refusals in the audit log)', async () => {
     const { tenantId, users } = await tenantWithEveryRole(api, 'Attack');
     const coOwner = await signUp(api, 'co-owner');
     await addMember(api, users.owner, tenantId, coOwner, 'owner');
@@ -81,7 +81,14 @@ describe("an owner's key with members:manage but not members:manage-admins-owner
       expect(problemType(res)).toBe('role-not-grantable');
     }
     expect(JSON.stringify([await items(tenantId, 'MEMBER#'), await items(tenantId, 'INVITE#')])).toBe(before);
-    expect((await auditActions(tenantId)).length).toBe(auditBefore);
+    const written = (await auditActions(tenantId)).slice(auditBefore);
+    expect(written).toHaveLength(attacks.length);
+    for (const event of written)
+      expect(event).toMatchObject({
+        action: 'auth.action.refused',
+        actor: { userId: users.owner.userId, apiKeyId: key.keyId },
+        details: { reason: 'role-not-grantable', credential: 'api-key' },
+      });
 
     // The same key manages the roles below admin, and an owner's session all of them.
     expect(

@@ -78,6 +78,8 @@ describe('the served OpenAPI document', () => {
       'status',
       'detail',
       'errors',
+      'requestId',
+      'failure',
     ]);
   });
 });

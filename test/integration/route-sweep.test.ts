@@ -8,6 +8,7 @@ import {
   ROLES,
   roleRank,
 } from '../../shared/domain/permissions.js';
+import { isAuditedRefusal } from '../../shared/http/refusals.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { useTestApi } from '../support/local-api.js';
@@ -68,8 +69,14 @@ describe('every tenant route', () => {
   });
 });
 
-/** Every item of the tenant's partition in the tenant-data and audit tables (less API keys' last use). */
-async function tenantState(tenantId: string): Promise<string> {
+/**
+ * Every item of the tenant's partition in the tenant-data and audit tables (less API keys' last use), and
+ * apart from the `except` items, which it returns on their own.
+ */
+async function tenantItems(
+  tenantId: string,
+  except: (item: Record<string, unknown>) => boolean = () => false,
+): Promise<{ state: string; excepted: Record<string, unknown>[] }> {
   const db = functionRuntime().dynamo;
   const items: Record<string, unknown>[] = [];
   for (const table of [process.env.TENANT_DATA_TABLE!, process.env.AUDIT_TABLE!]) {
@@ -88,7 +95,11 @@ async function tenantState(tenantId: string): Promise<string> {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   }
-  return JSON.stringify(items.sort((a, b) => `${a.sk}`.localeCompare(`${b.sk}`)));
+  const kept = items.filter((item) => !except(item));
+  return {
+    state: JSON.stringify(kept.sort((a, b) => `${a.sk}`.localeCompare(`${b.sk}`))),
+    excepted: items.filter(except),
+  };
 }
 
 describe('API keys on every route', () => {
@@ -102,7 +113,7 @@ describe('API keys on every route', () => {
     return res.body.key;
   }
 
-  it("answers 403 to an owner's key holding every scope but the route's permission, and changes nothing", async () => {
+  it("answers 403 to an owner's key holding every scope but the route's permission, changes nothing, and audits each refused change", async () => {
     const keys = new Map<Permission, string>();
     for (const route of tenantRoutes) {
       if (route.auth.kind !== 'tenant' || keys.has(route.auth.permission)) continue;
@@ -110,7 +121,9 @@ describe('API keys on every route', () => {
     }
     // Keys are used once first, so their last-use writes cannot pass for a change the sweep made.
     for (const key of keys.values()) await api.request('GET', '/v1/me', { token: key });
-    const before = await tenantState(tenant.tenantId);
+    const isRefusal = (item: Record<string, unknown>) => item.action === 'auth.action.refused';
+    const before = await tenantItems(tenant.tenantId, isRefusal);
+    // Act
     for (const route of tenantRoutes) {
       if (route.auth.kind !== 'tenant') continue;
       const res = await api.request(route.method, concretePath(route, tenant.tenantId), {
@@ -118,8 +131,32 @@ describe('API keys on every route', () => {
         body: {},
       });
       expect(res.status, `${route.method} ${route.path} without ${route.auth.permission}`).toBe(403);
+      expect(res.body.requestId, `${route.method} ${route.path}`).toBe(res.headers.get('x-request-id'));
     }
-    expect(await tenantState(tenant.tenantId)).toBe(before);
+    // Assess: nothing changed but the refusal events: one per refused change or audit-trail read
+    const after = await tenantItems(tenant.tenantId, isRefusal);
+    expect(after.state).toBe(before.state);
+    const audited = tenantRoutes.filter(isAuditedRefusal);
+    expect(audited.length).toBeGreaterThan(20);
+    expect(tenantRoutes.filter((r) => !isAuditedRefusal(r)).every((r) => r.method === 'GET')).toBe(true);
+    const written = after.excepted.slice(before.excepted.length);
+    expect(written.map((e) => (e.details as { route: string }).route).sort()).toEqual(
+      audited.map((r) => r.id).sort(),
+    );
+    for (const event of written) {
+      const route = audited.find((r) => r.id === (event.details as { route: string }).route)!;
+      expect(event).toMatchObject({
+        actor: { userId: tenant.users.owner.userId },
+        details:
+          route.auth.kind === 'tenant' && route.auth.sessionOnly
+            ? { reason: 'session-required', credential: 'api-key' }
+            : {
+                reason: 'permission-missing',
+                credential: 'api-key',
+                permission: route.auth.kind === 'tenant' ? route.auth.permission : undefined,
+              },
+      });
+    }
   });
 
   it('answers 403 to a key with every scope on routes that take a signed-in session only', async () => {
@@ -128,7 +165,8 @@ describe('API keys on every route', () => {
       (r) => r.auth.kind === 'session' || (r.auth.kind === 'tenant' && r.auth.sessionOnly),
     );
     expect(sessionOnly.length).toBeGreaterThan(10);
-    const before = await tenantState(tenant.tenantId);
+    const isRefusal = (item: Record<string, unknown>) => item.action === 'auth.action.refused';
+    const before = await tenantItems(tenant.tenantId, isRefusal);
     for (const route of sessionOnly) {
       const res = await api.request(route.method, concretePath(route, tenant.tenantId), {
         token: key,
@@ -137,6 +175,16 @@ describe('API keys on every route', () => {
       expect(res.status, `${route.method} ${route.path}`).toBe(403);
       expect(res.body.type, `${route.method} ${route.path}`).toMatch(/session-required$/);
     }
-    expect(await tenantState(tenant.tenantId)).toBe(before);
+    // Nothing changed but the refusals of the tenant's own routes, written to its audit log
+    const after = await tenantItems(tenant.tenantId, isRefusal);
+    expect(after.state).toBe(before.state);
+    const written = after.excepted.slice(before.excepted.length);
+    expect(written.map((e) => (e.details as { route: string }).route).sort()).toEqual(
+      sessionOnly
+        .filter((r) => r.auth.kind === 'tenant')
+        .map((r) => r.id)
+        .sort(),
+    );
+    expect(written.every((e) => (e.details as { reason: string }).reason === 'session-required')).toBe(true);
   });
 });

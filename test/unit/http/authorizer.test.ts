@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { apiKeyString, hashSecret, sessionToken } from '../../../shared/domain/credentials.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../../../shared/errors.js';
 import { BearerAuthorizer } from '../../../shared/http/auth.js';
+import { TenantRefusalError } from '../../../shared/http/auth-context.js';
 import { getMe } from '../../../shared/schemas/auth.js';
 import { getTenant, listMembers, updateTenant } from '../../../shared/schemas/tenants.js';
 import { AuthLookups } from '../../../shared/store/auth-lookups.js';
@@ -243,46 +244,48 @@ describe('BearerAuthorizer', () => {
     expect(ok.tenant?.requireMfa).toBe(true);
   });
 
-  it('enforces requireMfa on the session: a password-only session of an enrolled user is refused and reported', async () => {
+  it('enforces requireMfa on the session: a password-only session of an enrolled user is refused, carrying the membership for the audit log', async () => {
     // Prepare: the user has MFA now, but this session was signed in with the password only (or predates
     // sessions recording how they were authenticated)
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
-    const refusals: unknown[] = [];
-    const withHook = new BearerAuthorizer(
-      new AuthLookups(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
-        identity: 'identity',
-        tenantData: 'tenantData',
-      }),
-      () => NOW,
-      undefined,
-      async (refusal) => void refusals.push(refusal),
-    );
     for (const item of [session({ authMethod: 'password', mfa: false }), session()]) {
       db.on(GetCommand).resolves({ Item: item });
       // Act
-      const refused = withHook.authorize(
-        {
-          ...event(sessionToken(S1, SECRET)),
-          requestContext: { identity: { sourceIp: '192.0.2.7' } },
-        } as never,
-        updateTenant,
-        { tenantId: T1 },
-      );
+      const refused = await authorizer()
+        .authorize(event(sessionToken(S1, SECRET)), updateTenant, { tenantId: T1 })
+        .catch((error: unknown) => error);
       // Assess
-      await expect(refused).rejects.toMatchObject({ status: 403, type: 'mfa-session-required' });
+      expect(refused).toBeInstanceOf(TenantRefusalError);
+      expect(refused).toMatchObject({
+        status: 403,
+        type: 'mfa-session-required',
+        reason: 'mfa-session-required',
+        access: { scope: { tenantId: T1, userId: U1 }, principal: { kind: 'session', mfa: false } },
+      });
     }
-    expect(refusals).toHaveLength(2);
-    expect(refusals[0]).toMatchObject({
-      scope: { tenantId: T1, userId: U1 },
-      route: { id: 'updateTenant' },
-      actor: { userId: U1, ip: '192.0.2.7' },
-      principal: { kind: 'session', mfa: false },
-    });
     // The same session is fine in a tenant that does not require MFA.
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: false }, true));
     await expect(
-      withHook.authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
+      authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).resolves.toBeDefined();
+  });
+
+  it('refuses a missing permission as permission-missing, carrying the membership', async () => {
+    // Prepare: a viewer
+    db.on(GetCommand).resolves({ Item: session() });
+    db.on(BatchGetCommand).resolves(membership('viewer', {}, false));
+    // Act
+    const refused = await authorizer()
+      .authorize(event(sessionToken(S1, SECRET)), updateTenant, { tenantId: T1 })
+      .catch((error: unknown) => error);
+    // Assess
+    expect(refused).toBeInstanceOf(TenantRefusalError);
+    expect(refused).toMatchObject({
+      status: 403,
+      type: 'forbidden',
+      reason: 'permission-missing',
+      access: { scope: { tenantId: T1, userId: U1 }, principal: { kind: 'session' } },
+    });
   });
 
   it('accepts in an MFA tenant only API keys minted by an MFA session', async () => {

@@ -97,7 +97,11 @@ describe('fromStrongroom', () => {
     const failing: typeof fetch = async () =>
       new Response(JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'STS down' }), {
         status: 503,
-        headers: { 'retry-after': '5', 'content-type': 'application/problem+json' },
+        headers: {
+          'retry-after': '5',
+          'content-type': 'application/problem+json',
+          'x-request-id': 'req-123',
+        },
       });
     const provider = fromStrongroom({
       endpoint: 'https://api.example.com',
@@ -111,6 +115,7 @@ describe('fromStrongroom', () => {
     expect(error).toBeInstanceOf(StrongroomApiError);
     expect((error as StrongroomApiError).status).toBe(503);
     expect((error as StrongroomApiError).retryAfterSeconds).toBe(5);
+    expect((error as StrongroomApiError).requestId).toBe('req-123');
   });
 
   it('needs exactly one of token and apiKey, and https off localhost', () => {
