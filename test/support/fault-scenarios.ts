@@ -784,6 +784,26 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     },
   },
   {
+    route: 'POST /v1/tenants/{tenantId}/connections/{connectionId}/test',
+    status: 200,
+    setup: async ({ api, postgres }) => {
+      const { pg, user, password } = await postgres();
+      const { owner, tenantId } = await ownTenant(api, 'connection-test');
+      const created = ok(
+        await api.request('POST', `/v1/tenants/${tenantId}/connections`, {
+          token: owner.token,
+          body: { name: 'Shop', host: pg.host, port: pg.port, database: pg.database, user, password },
+        }),
+        201,
+        'connection',
+      );
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/connections/${created.body.connectionId}/test`, {
+          token: owner.token,
+        });
+    },
+  },
+  {
     route: 'POST /v1/tenants/{tenantId}/query',
     repeatable: true,
     status: 200,
