@@ -31,23 +31,34 @@ export function captureProcessOutput() {
 /**
  * Captures the process output of a whole test file: from a `beforeAll` to an `afterAll` registered where it
  * is called (call it at the top level, before the file's own hooks). `text()` is what was written so far.
- * With `logLevel`, the handlers (loaded at their first request) log at that level.
+ *
+ * With `logLevel`, the handlers log at that level for the whole file. The logger may have been made by an
+ * earlier file in this worker, at another level, and Powertools puts it back to the level it was made with
+ * on every warm invocation (`refreshSampleRateCalculation`, which also re-draws debug sampling, unused
+ * here): so the level is set and that reset is held off until the file ends, then both are put back.
  */
 export function captureOutputOfFile(options: { logLevel?: 'DEBUG' } = {}): { text(): string } {
   let output: ReturnType<typeof captureProcessOutput> | undefined;
-  const before = { env: process.env.POWERTOOLS_LOG_LEVEL, level: logger.getLevelName() };
+  const before = {
+    env: process.env.POWERTOOLS_LOG_LEVEL,
+    level: logger.getLevelName(),
+    refresh: Object.hasOwn(logger, 'refreshSampleRateCalculation')
+      ? logger.refreshSampleRateCalculation
+      : undefined,
+  };
   beforeAll(() => {
     if (options.logLevel) {
       process.env.POWERTOOLS_LOG_LEVEL = options.logLevel;
-      // The handlers' logger may exist already (made when this file's imports loaded, at the level the
-      // environment had then): set its level itself, so the file logs the same whichever file ran before.
       logger.setLogLevel(options.logLevel);
+      logger.refreshSampleRateCalculation = () => {};
     }
     output = captureProcessOutput();
   });
   afterAll(() => {
     output?.restore();
     if (options.logLevel) {
+      if (before.refresh) logger.refreshSampleRateCalculation = before.refresh;
+      else delete (logger as { refreshSampleRateCalculation?: unknown }).refreshSampleRateCalculation;
       if (before.env === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
       else process.env.POWERTOOLS_LOG_LEVEL = before.env;
       logger.setLogLevel(before.level);
