@@ -1,14 +1,16 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, portIsFree } from '../../infra/local/moto.js';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 
 /** `npm run local` as a user runs it: a child process, its own moto, its printed instructions. */
-const TSX = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx');
+// As package.json's `local` script runs it: node itself with tsx's loader, so Ctrl-C reaches the process
+// that stops the emulator (tsx's own CLI relays signals to a child and SIGKILLs it when the child does not
+// report the signal within 30 ms, which a loaded machine misses).
+const LOCAL = ['--import', 'tsx', 'infra/local/main.ts'];
 
 function startLocal(env: Record<string, string>) {
-  const child = spawn(TSX, ['infra/local/main.ts'], {
+  const child = spawn(process.execPath, LOCAL, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
   });

@@ -124,7 +124,14 @@ describe('sign-in', () => {
     });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
-    expect(unknown.body).toEqual(wrong.body);
+    // Alike but for each answer's own request id.
+    const { requestId: wrongId, ...wrongBody } = wrong.body;
+    const { requestId: unknownId, ...unknownBody } = unknown.body;
+    expect(unknownBody).toEqual(wrongBody);
+    expect([wrongId, unknownId]).toEqual([
+      wrong.headers.get('x-request-id'),
+      unknown.headers.get('x-request-id'),
+    ]);
   });
 
   it('refuses a sixth login from one IP within 15 minutes', async () => {

@@ -53,14 +53,20 @@ describe('audit routes: who may call them', () => {
     }
   });
 
-  it('lets admin and above export; an editor gets 403 and nothing is recorded', async () => {
+  it('lets admin and above export; an editor gets 403 and only the refusal is recorded', async () => {
     await provisionedSequencer().sequence(tenant.tenantId);
     const before = await itemsOf(db, tenant.tenantId, 'EVENT#');
     const editor = await api.request('GET', path(tenant.tenantId, '/export'), {
       token: tenant.users.editor.token,
     });
     expect(editor.status).toBe(403);
-    expect(await itemsOf(db, tenant.tenantId, 'EVENT#')).toHaveLength(before.length);
+    const written = (await itemsOf(db, tenant.tenantId, 'EVENT#')).slice(before.length);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({
+      action: 'auth.action.refused',
+      actor: { userId: tenant.users.editor.userId },
+      details: { route: 'exportAuditEvents', reason: 'permission-missing', permission: 'audit:export' },
+    });
     const admin = await api.request('GET', path(tenant.tenantId, '/export'), {
       token: tenant.users.admin.token,
     });
