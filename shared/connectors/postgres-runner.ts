@@ -541,7 +541,7 @@ const CONNECT_FAILURES: Record<string, [DataSourceFailure, string]> = {
 };
 
 /** A failed connection attempt as the 502 its caller gets, by class (the driver's words stay in `cause`). */
-export function connectError(error: unknown): HttpProblemError {
+function connectError(error: unknown): HttpProblemError {
   if (error instanceof HttpProblemError) return error;
   const code = (error as { code?: string }).code;
   const known = code ? CONNECT_FAILURES[code] : undefined;

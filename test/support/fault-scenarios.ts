@@ -112,6 +112,24 @@ async function connection(api: TestApi, owner: TestUser, tenantId: string): Prom
   return res.body.connectionId;
 }
 
+/** A tenant of its own with a connection to the test Postgres (a cold tenant key); the path of the connection. */
+async function livePostgresConnection(
+  world: FaultWorld,
+  label: string,
+): Promise<{ owner: TestUser; path: string }> {
+  const { pg, user, password } = await world.postgres();
+  const { owner, tenantId } = await ownTenant(world.api, label);
+  const created = ok(
+    await world.api.request('POST', `/v1/tenants/${tenantId}/connections`, {
+      token: owner.token,
+      body: { name: 'Shop', host: pg.host, port: pg.port, database: pg.database, user, password },
+    }),
+    201,
+    'connection',
+  );
+  return { owner, path: `/v1/tenants/${tenantId}/connections/${created.body.connectionId}` };
+}
+
 /** A user (verified address) with a passkey of `device` registered in their session. */
 async function userWithPasskey(api: TestApi) {
   const user = await signUp(api, 'passkey');
@@ -765,19 +783,10 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   {
     route: 'POST /v1/tenants/{tenantId}/connections/{connectionId}/query',
     status: 200,
-    setup: async ({ api, postgres }) => {
-      const { pg, user, password } = await postgres();
-      const { owner, tenantId } = await ownTenant(api, 'query');
-      const created = ok(
-        await api.request('POST', `/v1/tenants/${tenantId}/connections`, {
-          token: owner.token,
-          body: { name: 'Shop', host: pg.host, port: pg.port, database: pg.database, user, password },
-        }),
-        201,
-        'connection',
-      );
+    setup: async (world) => {
+      const { owner, path } = await livePostgresConnection(world, 'query');
       return () =>
-        api.request('POST', `/v1/tenants/${tenantId}/connections/${created.body.connectionId}/query`, {
+        world.api.request('POST', `${path}/query`, {
           token: owner.token,
           body: { operation: 'select', table: 'customers', columns: ['id', 'name'], limit: 5 },
         });
@@ -786,21 +795,9 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   {
     route: 'POST /v1/tenants/{tenantId}/connections/{connectionId}/test',
     status: 200,
-    setup: async ({ api, postgres }) => {
-      const { pg, user, password } = await postgres();
-      const { owner, tenantId } = await ownTenant(api, 'connection-test');
-      const created = ok(
-        await api.request('POST', `/v1/tenants/${tenantId}/connections`, {
-          token: owner.token,
-          body: { name: 'Shop', host: pg.host, port: pg.port, database: pg.database, user, password },
-        }),
-        201,
-        'connection',
-      );
-      return () =>
-        api.request('POST', `/v1/tenants/${tenantId}/connections/${created.body.connectionId}/test`, {
-          token: owner.token,
-        });
+    setup: async (world) => {
+      const { owner, path } = await livePostgresConnection(world, 'connection-test');
+      return () => world.api.request('POST', `${path}/test`, { token: owner.token });
     },
   },
   {
