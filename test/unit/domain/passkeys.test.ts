@@ -3,6 +3,7 @@ import { relyingPartyOf } from '../../../shared/domain/passkeys.js';
 
 describe('relyingPartyOf', () => {
   it("defaults to the console's host and origin", () => {
+    // Act / Assess
     expect(relyingPartyOf({ consoleUrl: 'https://strongroom.example.com/console/' })).toEqual({
       id: 'strongroom.example.com',
       name: 'Strongroom',
@@ -11,11 +12,14 @@ describe('relyingPartyOf', () => {
   });
 
   it('takes a parent domain as the RP ID and several origins on it', () => {
+    // Act
     const rp = relyingPartyOf({
       consoleUrl: 'https://console.example.com/console/',
       rpId: 'Example.com',
       origins: 'https://console.example.com, https://example.com',
     });
+
+    // Assess: the RP ID lower-cased, both origins
     expect(rp).toMatchObject({
       id: 'example.com',
       origins: ['https://console.example.com', 'https://example.com'],
@@ -28,6 +32,7 @@ describe('relyingPartyOf', () => {
     ['a URL with a path instead of an origin', { origins: 'https://console.example.com/console' }],
     ['no origin at all', { origins: ' , ' }],
   ])('refuses %s', (_, settings) => {
+    // Act / Assess
     expect(() => relyingPartyOf({ consoleUrl: 'https://console.example.com/console/', ...settings })).toThrow(
       /passkeys/,
     );

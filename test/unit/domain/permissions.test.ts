@@ -13,12 +13,14 @@ import {
 
 describe('permission table', () => {
   it('is a ladder: each role holds everything below it', () => {
+    // Act / Assess: every permission of a rung is in the rung above
     for (let i = 1; i < ROLES.length; i++) {
       for (const p of permissionsOf(ROLES[i - 1]!)) expect(permissionsOf(ROLES[i]!).has(p)).toBe(true);
     }
   });
 
   it('matches DESIGN.md §2 at each rung', () => {
+    // Act / Assess
     expect(lowestRoleFor('audit:read')).toBe('reviewer');
     expect(lowestRoleFor('storage:write-credentials')).toBe('editor');
     expect(lowestRoleFor('members:manage')).toBe('admin');
@@ -29,12 +31,16 @@ describe('permission table', () => {
   });
 
   it("intersects an API key's scopes with its creator's current role", () => {
+    // Act / Assess
     expect([...effectivePermissions('viewer', ['tenant:read', 'members:manage'])]).toEqual(['tenant:read']);
     expect(effectivePermissions('admin', []).size).toBe(0);
   });
 
   it('lets nobody grant above their own role, and only owners grant admin or owner', () => {
+    // Prepare
     const session = granterOfRole;
+
+    // Act / Assess
     expect(canGrantRole(session('owner'), 'owner')).toBe(true);
     expect(canGrantRole(session('owner'), 'admin')).toBe(true);
     expect(canGrantRole(session('admin'), 'admin')).toBe(false);
@@ -44,14 +50,19 @@ describe('permission table', () => {
   });
 
   it("decides on effective permissions, not the creator's role: an owner's key without the scope cannot", () => {
+    // Prepare: an owner's key with the given scopes
     const ownerKey = (scopes: Permission[]) => ({
       permissions: effectivePermissions('owner', scopes),
       roleCeiling: 'owner' as const,
     });
     const manageOnly = ownerKey(['members:manage']);
+
+    // Act / Assess: members:manage alone grants up to editor
     for (const role of ['owner', 'admin'] as const) expect(canGrantRole(manageOnly, role), role).toBe(false);
     for (const role of ['editor', 'reviewer', 'viewer'] as const)
       expect(canGrantRole(manageOnly, role), role).toBe(true);
+
+    // Act / Assess: with members:manage-admins-owners too, owner as well
     const both = ownerKey(['members:manage', 'members:manage-admins-owners']);
     expect(canGrantRole(both, 'owner')).toBe(true);
     // Without members:manage nothing is grantable, whatever else the key holds.

@@ -68,6 +68,7 @@ async function decide(
 
 describe('tenant-data session policy (IAM policy simulator)', () => {
   it("allows every item action on the tenant's own partition", async () => {
+    // Act / Assess
     for (const action of TENANT_DATA_ACTIONS) {
       expect(await decide(action, TABLES.tenantDataTableArn, [T1]), action).toBe('Allowed');
     }
@@ -77,6 +78,7 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
   });
 
   it("denies another tenant's keys, a mix of keys, and requests without leading keys", async () => {
+    // Act / Assess
     for (const action of TENANT_DATA_ACTIONS) {
       expect(await decide(action, TABLES.tenantDataTableArn, [T2]), action).not.toBe('Allowed');
       expect(await decide(action, TABLES.tenantDataTableArn, [T1, T2]), action).not.toBe('Allowed');
@@ -85,6 +87,7 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
   });
 
   it('denies Scan, and update or delete of audit items, even on the own partition', async () => {
+    // Act / Assess
     expect(await decide('dynamodb:Scan', TABLES.tenantDataTableArn, [T1])).not.toBe('Allowed');
     expect(await decide('dynamodb:Scan', TABLES.tenantDataTableArn)).not.toBe('Allowed');
     for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
@@ -93,7 +96,10 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
   });
 
   it('may use the table key only as DynamoDB does on its behalf, and no other key', async () => {
+    // Prepare
     const viaDynamo = { 'kms:ViaService': 'dynamodb.eu-central-1.amazonaws.com' };
+
+    // Act / Assess: via DynamoDB only, this key only, and no key management
     for (const action of ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:Encrypt', 'kms:DescribeKey']) {
       expect(await decide(action, TABLE_KEY, undefined, viaDynamo), action).toBe('Allowed');
       expect(await decide(action, TABLE_KEY), `${action} directly`).not.toBe('Allowed');
@@ -110,6 +116,7 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
   });
 
   it('may read its own tenant’s audit chain and write nothing there: no chain record, marker, head or checkpoint', async () => {
+    // Act / Assess
     for (const action of AUDIT_CHAIN_READ_ACTIONS) {
       expect(await decide(action, TABLES.auditChainTableArn, [T1]), action).toBe('Allowed');
       expect(await decide(action, TABLES.auditChainTableArn, [T2]), action).not.toBe('Allowed');
@@ -137,6 +144,7 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
   });
 
   it('refuses to build a policy for something that is not a tenant id', () => {
+    // Act / Assess
     expect(() => tenantDataSessionPolicy('*', TABLES)).toThrow();
     expect(() => tenantDataSessionPolicy('', TABLES)).toThrow();
   });

@@ -19,12 +19,19 @@ describe('fieldErrors on a body that is one of several shapes', () => {
     [{ root: 's3://b/p', roleArn: 'nope' }, 'body.roleArn'],
     [{ managed: true, extra: 1 }, 'body.extra'],
   ])('names the field of the closest shape: %j → %s', (input, path) => {
+    // Act / Assess
     expect(pathsOf(input)).toEqual([path]);
   });
 
   it('names a field nested in a union inside an object', () => {
+    // Prepare: a union two levels down
     const schema = z.object({ outer: z.object({ location: z.union([z.literal('a'), z.number()]) }) });
     const result = schema.safeParse({ outer: { location: 'b' } });
-    expect(fieldErrors('query', result.error!).map((e) => e.path)).toEqual(['query.outer.location']);
+
+    // Act
+    const paths = fieldErrors('query', result.error!).map((e) => e.path);
+
+    // Assess
+    expect(paths).toEqual(['query.outer.location']);
   });
 });

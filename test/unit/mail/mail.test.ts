@@ -19,9 +19,14 @@ describe('the SES adapter', () => {
   beforeEach(() => ses.reset());
 
   it('sends one simple message, text and HTML, from the configured sender to the one recipient', async () => {
+    // Prepare
     ses.on(SendEmailCommand).resolves({ MessageId: 'm-1' });
     const mailer = new SesMailer(new SESv2Client({}), 'Strongroom <no-reply@example.test>');
+
+    // Act
     await mailer.send({ to: 'a@example.test', subject: 'S', text: 'T', html: '<p>H</p>' });
+
+    // Assess: exactly one SendEmail, both bodies in UTF-8
     expect(ses.commandCalls(SendEmailCommand).map((c) => c.args[0].input)).toEqual([
       {
         FromEmailAddress: 'Strongroom <no-reply@example.test>',
@@ -37,13 +42,18 @@ describe('the SES adapter', () => {
   });
 
   it('turns a refusal into MailSendError naming the SES error, never the message', async () => {
+    // Prepare: SES refuses the sender
     ses.on(SendEmailCommand).rejects(
       Object.assign(new Error('Email address is not verified'), {
         name: 'MessageRejected',
       }),
     );
     const mailer = new SesMailer(new SESv2Client({}), 'no-reply@example.test');
+
+    // Act
     const failure = mailer.send({ to: 'a@example.test', subject: 'S', text: 'secret-link', html: '' });
+
+    // Assess: the SES error's name, and not the link
     await expect(failure).rejects.toBeInstanceOf(MailSendError);
     await expect(failure).rejects.toThrow(/MessageRejected/);
     await expect(failure).rejects.not.toThrow(/secret-link/);
@@ -52,15 +62,20 @@ describe('the SES adapter', () => {
 
 describe('the SMTP adapter', () => {
   it('refuses a URL that is not smtp:', async () => {
+    // Prepare
     const mailer = new SmtpMailer('http://127.0.0.1:25', 'no-reply@example.test');
-    await expect(mailer.send({ to: 'a@b.c', subject: 's', text: 't', html: 'h' })).rejects.toBeInstanceOf(
-      MailSendError,
-    );
+
+    // Act
+    const sending = mailer.send({ to: 'a@b.c', subject: 's', text: 't', html: 'h' });
+
+    // Assess
+    await expect(sending).rejects.toBeInstanceOf(MailSendError);
   });
 });
 
 describe('mail templates', () => {
   it('put the token only in the console link, in the fragment, in text and HTML', () => {
+    // Act / Assess: the verification and the reset mail each carry the token once in the text, in the link's fragment, and the same link in the HTML
     for (const mail of [
       verificationMail(LINKS, 'a@example.test', TOKEN, 24),
       passwordResetMail(LINKS, 'a@example.test', TOKEN, 30),
@@ -75,6 +90,7 @@ describe('mail templates', () => {
   });
 
   it('escape what others typed (names, tenant names, user agents) in HTML', () => {
+    // Act: an invitation and a notice with markup where others choose the text
     const invitation = invitationMail(LINKS, 'b@example.test', {
       tenantName: '<script>alert(1)</script>',
       role: 'viewer',
@@ -82,6 +98,8 @@ describe('mail templates', () => {
       inviterEmail: 'eve@example.test',
       expiresAt: new Date(0),
     });
+
+    // Assess: the markup escaped; the notice names the IP and holds no token
     expect(invitation.html).not.toContain('<script>');
     expect(invitation.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(invitation.html).not.toContain('<b>');

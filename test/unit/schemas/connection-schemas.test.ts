@@ -24,10 +24,12 @@ function errorsOf(schema: typeof CreateConnectionBody | typeof UpdateConnectionB
 
 describe('connection bodies', () => {
   it('defaults port 5432 and tlsMode require', () => {
+    // Act / Assess
     expect(CreateConnectionBody.parse(valid)).toMatchObject({ port: 5432, tlsMode: 'require' });
   });
 
   it('accepts a PEM certificate or bundle, and nothing else in that field', () => {
+    // Act / Assess: one certificate and a bundle pass; each bad value is named by the field
     expect(errorsOf(CreateConnectionBody, { ...valid, tlsMode: 'verify-full', caCertificate: CA })).toEqual(
       [],
     );
@@ -45,6 +47,7 @@ describe('connection bodies', () => {
   });
 
   it('bounds Postgres names by bytes and refuses control characters', () => {
+    // Act / Assess: 32 two-byte characters are 64 bytes, one too many; 63 ASCII bytes fit
     expect(errorsOf(CreateConnectionBody, { ...valid, database: 'é'.repeat(32) })).toEqual(['body.database']);
     expect(errorsOf(CreateConnectionBody, { ...valid, user: 'a\u0000b' })).toEqual(['body.user']);
     expect(errorsOf(CreateConnectionBody, { ...valid, schema: 'x\ny' })).toEqual(['body.schema']);
@@ -52,6 +55,7 @@ describe('connection bodies', () => {
   });
 
   it('names every bad field', () => {
+    // Act / Assess
     expect(
       errorsOf(CreateConnectionBody, {
         ...valid,
@@ -76,6 +80,7 @@ describe('connection bodies', () => {
   });
 
   it('takes a partial update, null to clear, and refuses an empty one', () => {
+    // Act / Assess
     expect(errorsOf(UpdateConnectionBody, { rules: null, caCertificate: null, schema: null })).toEqual([]);
     expect(errorsOf(UpdateConnectionBody, {})).toEqual(['body']);
     expect(errorsOf(UpdateConnectionBody, { password: null })).toEqual(['body.password']);

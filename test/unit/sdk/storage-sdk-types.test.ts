@@ -19,6 +19,7 @@ import type {
 // equal to the route schemas, so a schema change that the SDK does not follow fails the build.
 describe('SDK wire types', () => {
   it('equal the route schemas', () => {
+    // Act / Assess: checked by the type checker, each SDK type against its schema's output
     expectTypeOf<StorageCredentials>().toEqualTypeOf<z.output<typeof StorageCredentialsSchema>>();
     expectTypeOf<StorageLocation>().toEqualTypeOf<z.output<typeof StorageLocationSchema>>();
     expectTypeOf<InstanceView>().toEqualTypeOf<z.output<typeof Instance>>();

@@ -11,12 +11,14 @@ describe('failedCheckOf', () => {
     ['Response counter value 3 was lower than expected 5', 'counter'],
     ['anything else', 'signature'],
   ])('%s → %s', (message, check) => {
+    // Act / Assess
     expect(failedCheckOf(new Error(message))).toBe(check);
   });
 });
 
 describe('passkeyView', () => {
   it('shows no key material', () => {
+    // Act: a stored passkey, every field set
     const view = passkeyView({
       passkeyId: 'p_1',
       userId: 'u_1',
@@ -29,6 +31,8 @@ describe('passkeyView', () => {
       backedUp: true,
       aaguid: '0',
     });
+
+    // Assess: what the console sees, without the credential id, public key, counter or AAGUID
     expect(view).toEqual({
       passkeyId: 'p_1',
       name: 'Laptop',

@@ -57,22 +57,32 @@ describe('tenant creation', () => {
   });
 
   it('refuses an account whose address is not verified (403 email-unverified) before making a key', async () => {
+    // Prepare: a profile without emailVerifiedAt
     const { service, keys, creator } = setup();
     db.on(GetCommand).resolves({
       Item: { pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, email: 'a@b.c', name: 'A' },
     });
+
+    // Act / Assess
     await expect(service.createTenant(creator, 'Acme')).rejects.toMatchObject({
       status: 403,
       type: 'email-unverified',
     });
+
+    // Assess: no key made, nothing written
     expect(keys.create).not.toHaveBeenCalled();
     expect(db).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('writes the tenant, its owner and the audit event in one transaction after creating the key', async () => {
+    // Prepare
     const { service, keys, creator } = setup();
     db.on(TransactWriteCommand).resolves({});
+
+    // Act
     const tenant = await service.createTenant(creator, 'Acme');
+
+    // Assess: the key first, then one transaction of the tenant (with the key), the owner and the event
     expect(keys.create).toHaveBeenCalledWith(tenant.tenantId);
     expect(db).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const items = db.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
@@ -82,13 +92,19 @@ describe('tenant creation', () => {
   });
 
   it('writes nothing when the key cannot be created', async () => {
+    // Prepare: KMS fails
     const { service, keys, creator } = setup();
     keys.create.mockRejectedValueOnce(Object.assign(new Error('kms down'), { name: 'KMSInternalException' }));
+
+    // Act / Assess
     await expect(service.createTenant(creator, 'Acme')).rejects.toThrow('kms down');
+
+    // Assess: nothing written
     expect(db).toHaveReceivedCommandTimes(TransactWriteCommand, 0);
   });
 
   it('retires the new key when the tenant transaction fails, and surfaces the original error', async () => {
+    // Prepare: the transaction is cancelled
     const { service, keys, creator } = setup();
     db.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({
@@ -97,7 +113,11 @@ describe('tenant creation', () => {
         CancellationReasons: [{ Code: 'ThrottlingError' }],
       }),
     );
+
+    // Act / Assess: the transaction's own error
     await expect(service.createTenant(creator, 'Acme')).rejects.toBeInstanceOf(TransactionCanceledException);
+
+    // Assess: the key made for it is retired
     expect(keys.retire).toHaveBeenCalledWith(KEY);
   });
 });

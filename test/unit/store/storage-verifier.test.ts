@@ -32,7 +32,10 @@ beforeEach(() => {
 
 describe('ExternalRootVerifier', () => {
   it('assumes the role as a vend would and lists the root in a bucket owned by the role account', async () => {
+    // Act
     await verify();
+
+    // Assess: the vend's session policy and tags, and a listing pinned to the role's account
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, {
       RoleArn: ROLE,
       ExternalId: 'strongroom-abc',
@@ -53,6 +56,7 @@ describe('ExternalRootVerifier', () => {
   });
 
   it('a role that does not trust us (or not with this ExternalId) is 424, and S3 is never called', async () => {
+    // Prepare
     sts.on(AssumeRoleCommand).rejects(
       new STSServiceException({
         name: 'AccessDenied',
@@ -60,7 +64,11 @@ describe('ExternalRootVerifier', () => {
         $metadata: { httpStatusCode: 403 },
       }),
     );
+
+    // Act
     const error = await verify().catch((e: unknown) => e);
+
+    // Assess
     expect(error).toBeInstanceOf(ExternalRootUnverifiedError);
     expect((error as HttpProblemError).status).toBe(424);
     expect(s3).toHaveReceivedCommandTimes(ListObjectsV2Command, 0);
@@ -70,10 +78,15 @@ describe('ExternalRootVerifier', () => {
     ['AccessDenied (bucket owned by another account, or no permission)', 'AccessDenied', 403],
     ['NoSuchBucket', 'NoSuchBucket', 404],
   ])('%s is 424', async (_label, name, httpStatusCode) => {
+    // Prepare
     s3.on(ListObjectsV2Command).rejects(
       new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode } }),
     );
+
+    // Act
     const error = await verify().catch((e: unknown) => e);
+
+    // Assess: the root is the field named
     expect((error as HttpProblemError).status).toBe(424);
     expect((error as HttpProblemError).errors).toEqual([
       { path: 'body.root', message: 'Could not be verified with the given role' },
@@ -81,6 +94,7 @@ describe('ExternalRootVerifier', () => {
   });
 
   it('an STS outage is 503 with Retry-After, not a verdict on the root', async () => {
+    // Prepare
     sts.on(AssumeRoleCommand).rejects(
       new STSServiceException({
         name: 'ServiceUnavailable',
@@ -88,7 +102,11 @@ describe('ExternalRootVerifier', () => {
         $metadata: { httpStatusCode: 503 },
       }),
     );
+
+    // Act
     const error = await verify().catch((e: unknown) => e);
+
+    // Assess
     expect((error as HttpProblemError).status).toBe(503);
     expect((error as HttpProblemError).headers['Retry-After']).toBeDefined();
   });

@@ -40,7 +40,10 @@ describe('TenantDataClients', () => {
     });
 
   it("assumes the tenant-data role with a session policy naming only the tenant's partition", async () => {
+    // Act
     await clients().forScope(mintTenantScope({ tenantId: T1, userId: 'u_1' }));
+
+    // Assess: one AssumeRole, tagged with the tenant, every statement conditioned
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
     const input = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input;
     expect(input.RoleArn).toBe('arn:aws:iam::123456789012:role/td');
@@ -53,26 +56,41 @@ describe('TenantDataClients', () => {
   });
 
   it('caches per tenant while warm and refreshes five minutes before expiry', async () => {
+    // Prepare
     const c = clients();
     const a = mintTenantScope({ tenantId: T1, userId: 'u_1' });
     const b = mintTenantScope({ tenantId: T2, userId: 'u_1' });
+
+    // Act: A twice, then B
     const first = await c.forScope(a);
-    expect(await c.forScope(a)).toBe(first);
+    const again = await c.forScope(a);
     await c.forScope(b);
+
+    // Assess: A's client is reused; one AssumeRole per tenant
+    expect(again).toBe(first);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+
+    // Act: 56 minutes later, within five minutes of expiry
     now += 56 * 60_000;
-    expect(await c.forScope(a)).not.toBe(first);
+    const refreshed = await c.forScope(a);
+
+    // Assess: a new client for A
+    expect(refreshed).not.toBe(first);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 3);
   });
 
   it('fails closed when STS fails: no client, no other credentials', async () => {
+    // Prepare
     sts.on(AssumeRoleCommand).rejects(Object.assign(new Error('down'), { name: 'ServiceUnavailable' }));
+
+    // Act / Assess
     await expect(clients().forScope(mintTenantScope({ tenantId: T1, userId: 'u_1' }))).rejects.toThrow(
       'down',
     );
   });
 
   it('refuses anything but a real scope', async () => {
+    // Act / Assess: a look-alike object is refused before STS is called
     await expect(clients().forScope({ tenantId: T1, userId: 'u' } as never)).rejects.toThrow(TypeError);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
   });

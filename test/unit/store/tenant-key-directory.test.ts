@@ -35,11 +35,15 @@ function directory(now: () => number = Date.now) {
 
 describe('TenantItemKeyDirectory', () => {
   it("reads the key ARN from the tenant item through the tenant's scoped client, consistently", async () => {
+    // Prepare
     ddb.on(GetCommand).resolves({ Item: { keyArn: KEY_A } });
     const { keys, scoped } = directory();
 
-    expect(await keys.keyArnFor(scopeA)).toBe(KEY_A);
+    // Act
+    const arn = await keys.keyArnFor(scopeA);
 
+    // Assess: tenant A's key, from one read through tenant A's client, consistent
+    expect(arn).toBe(KEY_A);
     expect(scoped).toEqual([TENANT_A]);
     expect(ddb).toHaveReceivedCommandWith(GetCommand, {
       TableName: 'tenant-data',
@@ -49,18 +53,26 @@ describe('TenantItemKeyDirectory', () => {
   });
 
   it('caches per tenant for the TTL, never across tenants', async () => {
+    // Prepare: two tenants with different keys, a clock the test moves
     let now = 0;
     ddb.on(GetCommand, { Key: { pk: TENANT_A, sk: 'TENANT' } }).resolves({ Item: { keyArn: KEY_A } });
     ddb.on(GetCommand, { Key: { pk: TENANT_B, sk: 'TENANT' } }).resolves({ Item: { keyArn: 'arn:b' } });
     const { keys } = directory(() => now);
 
+    // Act: A twice, then B
     await keys.keyArnFor(scopeA);
     await keys.keyArnFor(scopeA);
-    expect(await keys.keyArnFor(scopeB)).toBe('arn:b');
+    const arnB = await keys.keyArnFor(scopeB);
+
+    // Assess: B's own key; one read per tenant
+    expect(arnB).toBe('arn:b');
     expect(ddb).toHaveReceivedCommandTimes(GetCommand, 2);
 
+    // Act: past the TTL, A again
     now += 5 * 60_000 + 1;
     await keys.keyArnFor(scopeA);
+
+    // Assess: A is read again
     expect(ddb).toHaveReceivedCommandTimes(GetCommand, 3);
   });
 
@@ -68,9 +80,11 @@ describe('TenantItemKeyDirectory', () => {
     ['no tenant item', {}],
     ['a tenant item without a key', { Item: { name: 'legacy' } }],
   ])('%s is a 409 tenant-key-unavailable', async (_name, output) => {
+    // Prepare
     ddb.on(GetCommand).resolves(output);
     const { keys } = directory();
 
+    // Act / Assess
     await expect(keys.keyArnFor(scopeA)).rejects.toBeInstanceOf(TenantKeyUnavailableError);
   });
 });
