@@ -39,6 +39,7 @@ const EDGES = importEdges(ROOT, LAYERED);
 
 describe('architecture (DESIGN.md §7)', () => {
   it('keeps shared/domain pure: no AWS SDK, middy, Powertools, database or network I/O', () => {
+    // Act / Assess
     for (const file of files('shared/domain')) {
       for (const spec of imports(file)) {
         expect(spec, `${file} imports ${spec}`).not.toMatch(
@@ -52,6 +53,7 @@ describe('architecture (DESIGN.md §7)', () => {
   });
 
   it('points dependencies inward: shared/ never imports functions/ or infra/', () => {
+    // Act / Assess
     for (const file of files('shared')) {
       for (const spec of imports(file).filter((s) => s.startsWith('.'))) {
         expect(resolve(file, spec), `${file} imports ${spec}`).not.toMatch(/^(functions|infra)\//);
@@ -60,6 +62,7 @@ describe('architecture (DESIGN.md §7)', () => {
   });
 
   it("never lets one API area's handlers import another's", () => {
+    // Act / Assess
     for (const file of files('functions')) {
       const area = file.split('/')[1];
       for (const spec of imports(file).filter((s) => s.startsWith('.'))) {
@@ -71,6 +74,7 @@ describe('architecture (DESIGN.md §7)', () => {
   });
 
   it('mints TenantScopes only in the auth layer, tenant creation and invitation acceptance', () => {
+    // Prepare
     // Each entry is one call site: the authorizer (a verified membership), tenant creation (the creator's
     // membership is written in that transaction) and an invitation read back and found addressed to the
     // caller (accepting writes the membership under conditions that re-check it). A second call in any of
@@ -80,6 +84,8 @@ describe('architecture (DESIGN.md §7)', () => {
       ['shared/services/tenancy.ts', 1],
       ['shared/services/invitations.ts', 1],
     ]);
+
+    // Act / Assess
     for (const file of [...RUNTIME, ...files('infra')]) {
       if (file === 'shared/domain/tenant-scope.ts') continue;
       const source = readFileSync(path.join(ROOT, file), 'utf8');
@@ -90,6 +96,7 @@ describe('architecture (DESIGN.md §7)', () => {
   });
 
   it('never ships the AGPL policy simulator or other test-only packages in runtime code', () => {
+    // Act / Assess
     for (const file of [...RUNTIME, ...files('infra')]) {
       for (const spec of imports(file)) {
         expect(spec, `${file} imports ${spec}`).not.toMatch(
@@ -99,52 +106,67 @@ describe('architecture (DESIGN.md §7)', () => {
     }
   });
   it('keeps shared/domain self-contained: it imports nothing else of the repository', () => {
+    // Act
     const outside = forbiddenImports(
       EDGES,
       ['shared/domain'],
       (to) => to.endsWith('.ts') && !to.startsWith('shared/domain/'),
     );
+
+    // Assess
     expect(outside).toEqual([]);
   });
 
   it('keeps HTTP and the route schemas out of the store, connector, crypto and service layers', () => {
+    // Act
     const upward = forbiddenImports(
       EDGES,
       ['shared/store', 'shared/connectors', 'shared/crypto', 'shared/services'],
       (to) => /^shared\/(http|schemas)\//.test(to),
     );
+
+    // Assess
     expect(upward).toEqual([]);
   });
 
   it('leaves AWS SDK clients to the stores: services import no @aws-sdk/client-* package', () => {
+    // Act / Assess
     expect(forbiddenImports(EDGES, ['shared/services'], (to) => to.startsWith('@aws-sdk/client-'))).toEqual(
       [],
     );
   });
 
   it('never lets a file import a file of a higher layer, and places every runtime file in a layer', () => {
+    // Act / Assess
     expect(layerViolations(EDGES, LAYERS)).toEqual([]);
   });
 
   it('has no import cycles', () => {
+    // Act / Assess
     expect(importCycles(EDGES)).toEqual([]);
   });
 
   it("imports zod as a namespace: the named `z` export keeps zod's whole namespace and its locales in every bundle", () => {
+    // Act
     // `import { z } from 'zod'` costs each function about 350 KiB of bundle (the 64 locale files among it);
     // `import * as z from 'zod'` lets esbuild drop what is unused. Type-only imports cost nothing.
     const found = RUNTIME.filter((file) =>
       /^import \{ z \} from 'zod';/m.test(readFileSync(path.join(ROOT, file), 'utf8')),
     );
+
+    // Assess
     expect(found).toEqual([]);
   });
 
   it('keeps process-global state out of the domain, store, connector, mail and service layers', () => {
+    // Act
     // What a function shares (clients, append notifications) hangs on its runtime (shared/aws/runtime.ts) and
     // is passed in; a module of these layers holds no `let` and no collection anyone can change.
     const found = ['shared/domain', 'shared/store', 'shared/connectors', 'shared/mail', 'shared/services']
       .flatMap(files)
       .flatMap((file) => moduleGlobalState(file, readFileSync(path.join(ROOT, file), 'utf8')));
+
+    // Assess
     expect(found).toEqual([]);
   });
 });
@@ -178,6 +200,7 @@ describe('the import rules themselves', () => {
   ];
 
   it('name each offending pair', () => {
+    // Act / Assess: each rule's one breach, by name
     expect(layerViolations(edges, LAYERS)).toEqual([
       'shared/domain/a.ts -> shared/errors.ts',
       'shared/store/s.ts -> shared/http/api.ts',
@@ -196,6 +219,7 @@ describe('the import rules themselves', () => {
   });
 
   it('find a cycle wherever the walk enters it, and report it once', () => {
+    // Act / Assess: the cycle, found once; gone when one edge goes; a self-import is one too
     expect(importCycles(edges)).toEqual([
       'shared/services/x.ts -> shared/services/y.ts -> shared/services/z.ts -> shared/services/x.ts',
     ]);
@@ -204,6 +228,7 @@ describe('the import rules themselves', () => {
   });
 
   it('find module-level state: a let, a var, a mutable Map or Set; not a Readonly one', () => {
+    // Prepare
     const source = [
       'let current: string | undefined;',
       'export var legacy = 1;',
@@ -213,6 +238,8 @@ describe('the import rules themselves', () => {
       '  let local = 0;',
       '}',
     ].join('\n');
+
+    // Act / Assess
     expect(moduleGlobalState('x.ts', source)).toEqual([
       'x.ts: let current: string | undefined;',
       'x.ts: export var legacy = 1;',
@@ -221,6 +248,7 @@ describe('the import rules themselves', () => {
   });
 
   it('resolve relative specifiers to repository paths and leave packages as they are', () => {
+    // Act / Assess
     expect(resolveSpecifier('shared/store/s.ts', '../errors.js')).toBe('shared/errors.ts');
     expect(resolveSpecifier('shared/store/s.ts', './t.js')).toBe('shared/store/t.ts');
     expect(resolveSpecifier('shared/store/s.ts', '@aws-sdk/client-s3')).toBe('@aws-sdk/client-s3');

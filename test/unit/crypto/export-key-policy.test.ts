@@ -79,11 +79,13 @@ const ownArchive = `${tenantExportPrefix(TENANT)}x_01jabcdefghjkmnpqrstvwxyz0.js
 
 describe('tenantKeyPolicy with export archives (SSE-KMS through S3)', () => {
   it('lets the exporting role have S3 write and read the tenant’s own archives', () => {
+    // Act / Assess: the key policy alone decides (the identity policy allows all of KMS)
     for (const action of ['kms:GenerateDataKey', 'kms:Decrypt'])
       expect(simulate({ principal: TENANTS_ROLE, action, context: s3Object(ownArchive) })).toBe('Allowed');
   });
 
   it('refuses another tenant’s prefix, another bucket, the bucket itself (Bucket Keys) and paths outside exports/', () => {
+    // Act / Assess
     for (const context of [
       s3Object(`${tenantExportPrefix(OTHER_TENANT)}x_1.json`),
       s3Object(`tenants/${TENANT}/other/x_1.json`),
@@ -101,6 +103,7 @@ describe('tenantKeyPolicy with export archives (SSE-KMS through S3)', () => {
   });
 
   it('refuses use outside S3 or from another region’s S3', () => {
+    // Act / Assess
     for (const via of [undefined, 's3.eu-west-1.amazonaws.com', 'dynamodb.eu-central-1.amazonaws.com']) {
       const context: Record<string, string | string[]> = s3Object(ownArchive);
       if (via) context['kms:ViaService'] = via;
@@ -110,10 +113,13 @@ describe('tenantKeyPolicy with export archives (SSE-KMS through S3)', () => {
   });
 
   it('refuses other roles through S3, and the exporting role anything else', () => {
+    // Act / Assess: other principals through S3
     for (const principal of [CONNECTIONS_ROLE, OTHER_ROLE, `arn:aws:iam::${ACCOUNT}:root`])
       expect(simulate({ principal, action: 'kms:Decrypt', context: s3Object(ownArchive) })).not.toBe(
         'Allowed',
       );
+
+    // Act / Assess: the exporting role, other KMS actions and the Encryption SDK path
     for (const action of [
       'kms:Encrypt',
       'kms:ReEncryptFrom',
@@ -139,7 +145,10 @@ describe('tenantKeyPolicy with export archives (SSE-KMS through S3)', () => {
   });
 
   it('is one exact statement, and absent without exportArchives', () => {
+    // Act
     const policy = tenantKeyPolicy(input);
+
+    // Assess
     expect(policy.Statement.at(-1)).toEqual({
       Sid: 'ExportArchivesViaS3',
       Effect: 'Allow',
@@ -154,6 +163,8 @@ describe('tenantKeyPolicy with export archives (SSE-KMS through S3)', () => {
         },
       },
     });
+
+    // Act / Assess: without the archives' settings, only the two statements every tenant key has
     const { exportArchives: _, ...without } = input;
     expect(tenantKeyPolicy(without).Statement.map((s) => s.Sid)).toEqual([
       'KeyAdministration',
@@ -162,8 +173,11 @@ describe('tenantKeyPolicy with export archives (SSE-KMS through S3)', () => {
   });
 
   it('refuses inputs that would widen it', () => {
+    // Prepare
     const bad = (exportArchives: Partial<typeof input.exportArchives>) => () =>
       tenantKeyPolicy({ ...input, exportArchives: { ...input.exportArchives, ...exportArchives } });
+
+    // Act / Assess
     expect(bad({ bucketName: '*' })).toThrow(KeyPolicyInputError);
     expect(bad({ bucketName: 'b/tenants' })).toThrow(KeyPolicyInputError);
     expect(bad({ region: '*' })).toThrow(KeyPolicyInputError);
@@ -192,15 +206,21 @@ describe('tenant keys made at tenant creation', () => {
   }
 
   it('carry the export statement for EXPORT_BUCKET and TENANT_EXPORT_ROLE_ARNS, in the platform key’s region', async () => {
+    // Act
     const policy = await createdPolicy({
       EXPORT_BUCKET: BUCKET,
       [ENV_VARS.tenantExportRoleArns]: TENANTS_ROLE,
     });
+
+    // Assess: the same statement the policy builder makes
     expect(policy.Statement.at(-1)).toEqual(tenantKeyPolicy(input).Statement.at(-1));
   });
 
   it('carry none without the exporting roles (S3 then cannot use the key at all)', async () => {
+    // Act
     const policy = await createdPolicy({ EXPORT_BUCKET: BUCKET });
+
+    // Assess
     expect(policy.Statement.map((s: { Sid: string }) => s.Sid)).toEqual([
       'KeyAdministration',
       'TenantScopedUse',

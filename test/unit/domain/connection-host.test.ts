@@ -22,6 +22,7 @@ describe('checkConnectionHost', () => {
     ['[2a00:1450:4001:82a::200e]'],
     ['my-db.eu-central-1.rds.amazonaws.com'],
   ])('allows the public host %s', (host) => {
+    // Act / Assess
     expect(checkConnectionHost(host, CLOSED)).toMatchObject({ allowed: true, hostClass: 'public' });
   });
 
@@ -69,6 +70,7 @@ describe('checkConnectionHost', () => {
     ['1:2:3:4:5:6:7:8:9'],
     ['1::2::3'],
   ])('always refuses %s', (host) => {
+    // Act / Assess
     expect(checkConnectionHost(host, CLOSED).allowed).toBe(false);
     expect(checkConnectionHost(host, OPEN)).toMatchObject({ allowed: false, hostClass: 'blocked' });
   });
@@ -93,11 +95,13 @@ describe('checkConnectionHost', () => {
     ['metadata.google.internal'],
     ['printer.local'],
   ])('refuses the private or local host %s unless private networks are allowed', (host) => {
+    // Act / Assess
     expect(checkConnectionHost(host, CLOSED)).toMatchObject({ allowed: false, hostClass: 'private' });
     expect(checkConnectionHost(host, OPEN)).toMatchObject({ allowed: true, hostClass: 'private' });
   });
 
   it('keeps neighbours of private ranges public', () => {
+    // Act / Assess
     for (const host of [
       '172.15.255.255',
       '172.32.0.0',
@@ -110,6 +114,7 @@ describe('checkConnectionHost', () => {
   });
 
   it('gives a reason naming what the address is', () => {
+    // Act / Assess
     expect(checkConnectionHost('169.254.169.254', OPEN).reason).toMatch(/link-local/);
     expect(checkConnectionHost('127.1', OPEN).reason).toMatch(/non-standard/);
   });
@@ -120,6 +125,7 @@ describe('address parsing agrees with Node', () => {
   const v6 = fc.ipV6();
 
   it('parses every IPv4 Node accepts, to the same value', () => {
+    // Act / Assess: for every dotted quad, the number Node's reading gives
     fc.assert(
       fc.property(v4, (address) => {
         const expected = address.split('.').reduce((acc, part) => (acc << 8n) | BigInt(part), 0n);
@@ -129,11 +135,14 @@ describe('address parsing agrees with Node', () => {
   });
 
   it('parses every IPv6 Node accepts, and classifies it as Node’s BlockList does for the blocked ranges', () => {
+    // Prepare: Node's own lists of the link-local, multicast and unique-local ranges
     const blocked = new BlockList();
     blocked.addSubnet('fe80::', 10, 'ipv6');
     blocked.addSubnet('ff00::', 8, 'ipv6');
     const privateRanges = new BlockList();
     privateRanges.addSubnet('fc00::', 7, 'ipv6');
+
+    // Act / Assess: for 2,000 addresses Node accepts
     fc.assert(
       fc.property(v6, (address) => {
         expect(isIP(address)).toBe(6);
@@ -148,6 +157,7 @@ describe('address parsing agrees with Node', () => {
   });
 
   it('rejects what Node rejects', () => {
+    // Act / Assess: for 5,000 strings
     fc.assert(
       fc.property(fc.string({ maxLength: 50 }), (text) => {
         if (isIP(text) === 0) {
@@ -160,6 +170,7 @@ describe('address parsing agrees with Node', () => {
   });
 
   it('checks resolved addresses for the connecting code (DNS rebinding)', () => {
+    // Act / Assess
     expect(isAddressAllowed('93.184.216.34', CLOSED)).toBe(true);
     expect(isAddressAllowed('127.0.0.1', CLOSED)).toBe(false);
     expect(isAddressAllowed('127.0.0.1', OPEN)).toBe(true);

@@ -76,7 +76,7 @@ const ownContext = {
 
 describe('tenantKeyPolicy', () => {
   it('lets application roles use the key only with their tenant in the encryption context', async () => {
-    // Prepare / Act / Assess
+    // Act / Assess: each application role with its tenant in the context; another tenant, no keys, none
     for (const role of [CONNECTIONS_ROLE, QUERY_ROLE]) {
       for (const action of ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey']) {
         expect(simulate({ principal: role, action, context: ownContext })).toBe('Allowed');
@@ -96,6 +96,7 @@ describe('tenantKeyPolicy', () => {
   });
 
   it('refuses extra encryption-context keys and usage without an identity policy', async () => {
+    // Act / Assess: a key beyond the three named ones
     expect(
       simulate({
         principal: CONNECTIONS_ROLE,
@@ -107,7 +108,8 @@ describe('tenantKeyPolicy', () => {
         },
       }),
     ).not.toBe('Allowed');
-    // Use is delegated to IAM: the role's own policy must allow it too (granted by infra).
+
+    // Act / Assess: use is delegated to IAM: the role's own policy must allow it too (granted by infra).
     expect(
       simulate({
         principal: CONNECTIONS_ROLE,
@@ -119,6 +121,7 @@ describe('tenantKeyPolicy', () => {
   });
 
   it('never lets administrators, other roles or the account use the key on data', async () => {
+    // Act / Assess
     for (const principal of [ADMIN_ROLE, OTHER_ROLE, `arn:aws:iam::${ACCOUNT}:root`]) {
       for (const action of [
         'kms:Encrypt',
@@ -130,6 +133,8 @@ describe('tenantKeyPolicy', () => {
         expect(simulate({ principal, action, context: ownContext })).not.toBe('Allowed');
       }
     }
+
+    // Act / Assess: an application role, actions beyond its three
     for (const action of [
       'kms:ReEncryptFrom',
       'kms:CreateGrant',
@@ -141,6 +146,7 @@ describe('tenantKeyPolicy', () => {
   });
 
   it('lets the admin role administer, and IAM in the account administer, but not beyond the admin actions', async () => {
+    // Act / Assess
     for (const action of [
       'kms:ScheduleKeyDeletion',
       'kms:DisableKey',
@@ -155,7 +161,10 @@ describe('tenantKeyPolicy', () => {
   });
 
   it('has no wildcard principal, action or disallowed statement', () => {
+    // Act
     const policy = tenantKeyPolicy(input);
+
+    // Assess
     expect(policy.Statement.map((s) => s.Sid)).toEqual(['KeyAdministration', 'TenantScopedUse']);
     for (const statement of policy.Statement) {
       const principals = [statement.Principal.AWS].flat();
@@ -180,8 +189,11 @@ describe('tenantKeyPolicy', () => {
   });
 
   it('is deterministic whatever the order of the roles', () => {
+    // Act
     const a = tenantKeyPolicy(input);
     const b = tenantKeyPolicy({ ...input, applicationRoleArns: [CONNECTIONS_ROLE, QUERY_ROLE, QUERY_ROLE] });
+
+    // Assess: the same JSON, and the account alone as administrator without admin roles
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
     expect(tenantKeyPolicy({ ...input, adminRoleArns: [] }).Statement[0]!.Principal.AWS).toBe(
       `arn:aws:iam::${ACCOUNT}:root`,
@@ -203,15 +215,21 @@ describe('tenantKeyPolicy', () => {
     ['a wildcard admin', { adminRoleArns: [`arn:aws:iam::${ACCOUNT}:role/admin?`] }],
     ['a role both admin and user', { adminRoleArns: [CONNECTIONS_ROLE] }],
   ])('refuses %s', (_name, override) => {
+    // Act / Assess
     expect(() => tenantKeyPolicy({ ...input, ...override })).toThrow(KeyPolicyInputError);
   });
 
   it('skips validation only for values the caller marks unresolved (CDK tokens)', () => {
+    // Prepare
     const token = ['$', '{Token[TOKEN.1]}'].join('');
+
+    // Act
     const policy = tenantKeyPolicy(
       { ...input, accountId: token, partition: token, applicationRoleArns: [token] },
       { isUnresolved: (v) => v === token },
     );
+
+    // Assess: the token passes as written; a wildcard beside it is still refused
     expect(policy.Statement[1]!.Condition!.ArnEquals).toEqual({ 'aws:PrincipalArn': [token] });
     expect(() =>
       tenantKeyPolicy({ ...input, applicationRoleArns: ['*'] }, { isUnresolved: (v) => v === token }),
@@ -219,6 +237,7 @@ describe('tenantKeyPolicy', () => {
   });
 
   it('names the alias by stage and tenant', () => {
+    // Act / Assess
     expect(tenantKeyAlias('dev', TENANT)).toBe(`alias/strongroom/dev/tenant/${TENANT}`);
     expect(() => tenantKeyAlias('dev/../x', TENANT)).toThrow(KeyPolicyInputError);
   });

@@ -22,6 +22,7 @@ function nestedNot(levels: number): unknown {
 
 describe('query AST validation', () => {
   it('accepts a leaf at depth 8 and refuses a ninth level, naming where it starts', () => {
+    // Act / Assess: seven nots over a leaf pass; eight are refused where the ninth level starts
     expect(errorsOf({ operation: 'select', table: 't', where: nestedNot(7) })).toEqual([]);
     expect(errorsOf({ operation: 'select', table: 't', where: nestedNot(8) })).toEqual([
       {
@@ -32,6 +33,7 @@ describe('query AST validation', () => {
   });
 
   it('refuses a 20,000-level nesting at level 8 without walking it recursively', () => {
+    // Act / Assess
     expect(errorsOf({ operation: 'select', table: 't', where: nestedNot(20_000) })).toEqual([
       {
         path: `body.where${'.condition'.repeat(7)}`,
@@ -41,13 +43,19 @@ describe('query AST validation', () => {
   });
 
   it('documents the where tree as one recursive schema, not unrolled per level', () => {
+    // Act
     const json = JSON.stringify(z.toJSONSchema(QueryAst, { io: 'input', unrepresentable: 'any' }));
+
+    // Assess
     expect(json.length).toBeLessThan(20_000);
     expect(json).toContain('"$ref":"#/$defs/QueryWhere"');
   });
 
   it('bounds and/or width, total nodes, in-lists, columns, orderBy, rows and limit', () => {
+    // Prepare
     const many = (n: number) => Array.from({ length: n }, () => leaf);
+
+    // Act / Assess: each bound, one past it
     expect(paths({ operation: 'select', table: 't', where: { op: 'and', conditions: many(51) } })).toEqual([
       'body.where.conditions',
     ]);
@@ -83,6 +91,7 @@ describe('query AST validation', () => {
   });
 
   it('bounds string sizes and the whole AST', () => {
+    // Act / Assess
     expect(paths({ operation: 'select', table: 'x'.repeat(64) })).toEqual(['body.table']);
     expect(
       paths({ operation: 'select', table: 't', where: { op: 'eq', column: 'a', value: 'v'.repeat(8193) } }),
@@ -94,6 +103,7 @@ describe('query AST validation', () => {
   });
 
   it('refuses NUL and lone surrogates in identifiers and values, and unknown fields', () => {
+    // Act / Assess
     expect(paths({ operation: 'select', table: 'a\u0000' })).toEqual(['body.table']);
     expect(paths({ operation: 'select', table: 't', columns: ['\uDC00x'] })).toEqual(['body.columns.0']);
     expect(
@@ -111,6 +121,7 @@ describe('query AST validation', () => {
   });
 
   it('needs a where for update and delete, and refuses a pattern ending in a lone escape', () => {
+    // Act / Assess
     expect(errorsOf({ operation: 'delete', table: 't' })).toEqual([
       {
         path: 'body.where',
@@ -142,11 +153,14 @@ describe('query AST validation', () => {
   });
 
   it('defaults like to a literal contains match and select to 100 rows', () => {
+    // Act
     const ast = QueryAst.parse({
       operation: 'select',
       table: 't',
       where: { op: 'like', column: 'a', value: '50%' },
     });
+
+    // Assess
     expect(ast).toEqual({
       operation: 'select',
       table: 't',
@@ -156,6 +170,7 @@ describe('query AST validation', () => {
   });
 
   it('describes a query for the audit log by shape only', () => {
+    // Prepare: an update with a value in it
     const ast = QueryAst.parse({
       operation: 'update',
       table: 'people',
@@ -169,6 +184,8 @@ describe('query AST validation', () => {
       },
       returning: ['id'],
     });
+
+    // Act / Assess: the shape names the table and the columns, never the value
     expect(queryShape(ast)).toEqual({ operation: 'update', table: 'people', columns: ['name', 'id'] });
     expect(JSON.stringify(queryShape(ast))).not.toContain('secret value');
   });
@@ -190,6 +207,7 @@ describe('query rules', () => {
   };
 
   it('needs query:read to select and query:write to write', () => {
+    // Act / Assess
     expect(check('viewer', { operation: 'select', table: 'a' })).toBe('allowed');
     expect(check('viewer', { operation: 'delete', table: 'a', where: leaf })).toBe(
       'The delete operation needs the query:write permission',
@@ -198,6 +216,7 @@ describe('query rules', () => {
   });
 
   it('applies allowed and denied tables to everyone, read-only to every write', () => {
+    // Act / Assess
     expect(check('admin', { operation: 'select', table: 'c' })).toBe(
       'Table "c" is not among this connection\'s allowed tables',
     );
@@ -210,7 +229,10 @@ describe('query rules', () => {
   });
 
   it('hides columns from everyone without connections:manage, in every position', () => {
+    // Prepare
     const hidden = 'Column "h" of table "a" is hidden';
+
+    // Act / Assess: an editor, the hidden column in each place; an admin may
     expect(check('editor', { operation: 'select', table: 'a', columns: ['h'] })).toBe(hidden);
     expect(
       check('editor', {

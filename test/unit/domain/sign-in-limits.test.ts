@@ -16,6 +16,7 @@ import { bareRoute } from '../../support/test-routes.js';
 
 describe('networks and clients', () => {
   it('groups IPv4 by /24 and IPv6 by /48 (one site’s allocation), in any spelling', () => {
+    // Act / Assess
     expect(networkOf('198.51.100.7')).toBe('198.51.100.0/24');
     expect(networkOf('::ffff:198.51.100.200')).toBe('198.51.100.0/24');
     const v6 = ['2001:db8:a:b::1', '2001:0DB8:000a:000b:ffff:ffff:ffff:ffff', '2001:db8:a:b:0:0:0:0%eth0'];
@@ -32,6 +33,7 @@ describe('networks and clients', () => {
   });
 
   it('keys per-client limits by IPv4 address (NAT neighbours are not punished) and by IPv6 /64', () => {
+    // Act / Assess
     expect(clientKeyOf('198.51.100.7')).toBe('198.51.100.7');
     expect(clientKeyOf('::ffff:198.51.100.7')).toBe('198.51.100.7');
     expect(clientKeyOf('2001:db8::1')).toBe(clientKeyOf('2001:db8::ffff:1'));
@@ -44,6 +46,7 @@ describe('networks and clients', () => {
   });
 
   it('budgets failures per account and network, smaller under attack; TOTP codes per account', () => {
+    // Act / Assess
     expect(networkFailureBudget('a@example.test', '198.51.100.7', false)).toEqual({
       name: 'signin-failures',
       key: 'a@example.test#198.51.100.0/24',
@@ -89,13 +92,19 @@ describe('route rate limits', () => {
     }) as unknown as APIGatewayProxyEvent;
 
   it('counts every address of one IPv6 /64 as one client, and answers 429 with Retry-After', async () => {
+    // Prepare
     const statuses: number[] = [];
     let last: { headers?: Record<string, unknown> } = {};
+
+    // Act: three addresses of one /64, then one of another /64
     for (const ip of ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff::3']) {
       last = await handler(from(ip), lambdaContext('test'));
       statuses.push((last as { statusCode: number }).statusCode);
     }
     const elsewhere = await handler(from('2001:db8:1:3::1'), lambdaContext('test'));
+
+    // Assess: the third is refused with the limiter's Retry-After; another /64 is another client; each
+    // request counted against its /64 and its /48
     expect(statuses).toEqual([204, 204, 429]);
     expect(last.headers?.['Retry-After']).toBe('42');
     expect(elsewhere.statusCode).toBe(204);
@@ -103,22 +112,28 @@ describe('route rate limits', () => {
   });
 
   it(`holds one IPv6 /48 to ${IPV6_SITE_FACTOR} clients' worth, however many /64s it uses`, async () => {
+    // Act: two requests' worth from each of many /64s of one /48
     const statuses: number[] = [];
     for (let subnet = 0x100; subnet < 0x100 + IPV6_SITE_FACTOR * 2; subnet++)
       statuses.push(
         (await handler(from(`2001:db8:9:${subnet.toString(16)}::1`), lambdaContext('test'))).statusCode,
       );
-    // Two requests per /64 would pass; the /48 stops the site at its factor times the limit.
+
+    // Assess: two requests per /64 would pass; the /48 stops the site at its factor times the limit.
     expect(statuses.filter((s) => s === 204)).toHaveLength(IPV6_SITE_FACTOR * 2);
+
+    // Act / Assess: more /64s of that /48 are refused
     for (let subnet = 0x200; subnet < 0x200 + IPV6_SITE_FACTOR; subnet++)
       expect(
         (await handler(from(`2001:db8:9:${subnet.toString(16)}::1`), lambdaContext('test'))).statusCode,
       ).toBe(429);
-    // Another /48 is another site.
+
+    // Act / Assess: another /48 is another site.
     expect((await handler(from('2001:db8:a:1::1'), lambdaContext('test'))).statusCode).toBe(204);
   });
 
   it('keys per-network rules by IPv4 /24 and IPv6 /48', async () => {
+    // Prepare: a route limited per network, with its own limiter
     const perNetwork = bareRoute({
       id: 'perNetwork',
       method: 'POST',
@@ -143,6 +158,8 @@ describe('route rate limits', () => {
         { ...from(sourceIp), path: '/v1/per-network' } as APIGatewayProxyEvent,
         lambdaContext('test'),
       ).then((r) => r.statusCode);
+
+    // Act / Assess: three requests from one IPv4 /24, then three from one IPv6 /48, then another /24
     expect([await at('198.51.100.1'), await at('198.51.100.2'), await at('198.51.100.3')]).toEqual([
       204, 204, 429,
     ]);
@@ -150,6 +167,8 @@ describe('route rate limits', () => {
       204, 204, 429,
     ]);
     expect(await at('198.51.101.1')).toBe(204);
+
+    // Assess: the keys counted
     expect(new Set(seen)).toEqual(new Set(['198.51.100.0/24', '2001:db8:5::/48', '198.51.101.0/24']));
   });
 });

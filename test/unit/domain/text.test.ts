@@ -3,6 +3,7 @@ import { displayableHeader, findUnsafeText, unsafeTextReason } from '../../../sh
 
 describe('unsafeTextReason', () => {
   it('accepts ordinary text in any script, with line breaks and tabs', () => {
+    // Act / Assess
     for (const text of [
       'Ada Lovelace',
       'Zoë Ünal-Ørsted',
@@ -16,12 +17,14 @@ describe('unsafeTextReason', () => {
   });
 
   it('refuses unpaired surrogates, high or low, anywhere', () => {
+    // Act / Assess
     for (const text of ['\uD800', 'a\uDBFFb', '\uDC00x', 'x\uDFFF', '\uDC00\uD800'])
       expect(unsafeTextReason(text)).toBe('Contains an unpaired UTF-16 surrogate');
     expect(unsafeTextReason('\uD83D\uDE00')).toBeUndefined(); // 😀, a proper pair
   });
 
   it('refuses NUL and other control characters, C0 and C1', () => {
+    // Act / Assess
     for (const text of ['a\u0000b', '\u0001', '\u0007bell', 'x\u001B[31m', '\u007F', '\u0085', '\u009B'])
       expect(unsafeTextReason(text), JSON.stringify(text)).toBe(
         'Contains a NUL or another control character',
@@ -29,6 +32,7 @@ describe('unsafeTextReason', () => {
   });
 
   it('refuses every bidirectional control (the "Trojan Source" characters and the implicit marks)', () => {
+    // Act / Assess
     for (const code of [
       0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
     ])
@@ -38,6 +42,7 @@ describe('unsafeTextReason', () => {
   });
 
   it('refuses zero-width and other invisible characters', () => {
+    // Act / Assess
     for (const code of [0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2064, 0xfeff, 0x180e, 0x3164, 0xe0041])
       expect(unsafeTextReason(`ad${String.fromCodePoint(code)}min`), code.toString(16)).toBe(
         'Contains an invisible (zero-width) character',
@@ -52,6 +57,7 @@ describe('unsafeTextReason', () => {
 
   it('refuses every character that renders as nothing, by Unicode property, not only the well-known ones', () => {
     // Each can make a name look exactly like another one (Ac?me shown as "Acme").
+    // Act / Assess
     for (const code of [
       0x00ad, // soft hyphen
       0x034f, // combining grapheme joiner
@@ -78,6 +84,7 @@ describe('unsafeTextReason', () => {
   });
 
   it('keeps variation selectors where they select a visible form', () => {
+    // Act / Assess
     expect(unsafeTextReason('I \u2764\uFE0F data')).toBeUndefined(); // red heart, emoji style
     expect(unsafeTextReason('\u2764\uFE0E')).toBeUndefined(); // text style
     expect(unsafeTextReason('1\uFE0F\u20E3')).toBeUndefined(); // keycap one
@@ -87,6 +94,7 @@ describe('unsafeTextReason', () => {
   });
 
   it('keeps the joiners that render as one visible symbol', () => {
+    // Act / Assess
     expect(unsafeTextReason('Ada 👩\u200D💻')).toBeUndefined(); // woman technologist
     expect(unsafeTextReason('👨🏽\u200D🚀')).toBeUndefined(); // with a skin tone
     expect(unsafeTextReason('❤\uFE0F\u200D🔥')).toBeUndefined(); // with VS16
@@ -100,6 +108,7 @@ describe('unsafeTextReason', () => {
 
 describe('findUnsafeText', () => {
   it('names each offending field by its path, through objects and arrays', () => {
+    // Act / Assess
     expect(
       findUnsafeText(
         { name: 'ok', tags: ['fine', 'bad\u202E'], nested: { deep: { x: '\u0000' } }, n: 1 },
@@ -112,7 +121,10 @@ describe('findUnsafeText', () => {
   });
 
   it('checks object keys too, and echoes an offending key only escaped', () => {
+    // Act
     const [finding] = findUnsafeText({ 'ro\u202Ele': 'admin' }, 'body');
+
+    // Assess
     expect(finding).toEqual({
       path: 'body.ro\\u202ele',
       message: 'Field name: Contains a bidirectional control character',
@@ -120,10 +132,13 @@ describe('findUnsafeText', () => {
   });
 
   it('bounds the number of findings and the depth it walks', () => {
+    // Prepare: 500 bad fields, and an array nested 10,000 deep
     const many = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`, '\u0000']));
-    expect(findUnsafeText(many, 'body')).toHaveLength(20);
     let deep: unknown = 'fine';
     for (let i = 0; i < 10_000; i++) deep = [deep];
+
+    // Act / Assess: 20 findings at most, and the walk stops at depth 32
+    expect(findUnsafeText(many, 'body')).toHaveLength(20);
     expect(findUnsafeText(deep, 'body')).toEqual([
       { path: `body${'.0'.repeat(33)}`, message: 'Nested deeper than 32 levels' },
     ]);
@@ -136,6 +151,7 @@ describe('findUnsafeText', () => {
 
 describe('displayableHeader', () => {
   it('replaces controls, format and invisible characters and unpaired surrogates with U+FFFD', () => {
+    // Act / Assess
     expect(displayableHeader('Mozilla/5.0 \x9b2J\x9b31mAdmin\x85\u202E\u200B\uD800 ok', 512)).toBe(
       'Mozilla/5.0 \uFFFD2J\uFFFD31mAdmin\uFFFD\uFFFD\uFFFD\uFFFD ok',
     );
@@ -143,7 +159,10 @@ describe('displayableHeader', () => {
   });
 
   it('keeps ordinary agents as they are and cuts long ones without splitting a surrogate pair', () => {
+    // Prepare
     const agent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)';
+
+    // Act / Assess
     expect(displayableHeader(agent, 512)).toBe(agent);
     expect(displayableHeader('ab😀', 3)).toBe('ab');
     expect(displayableHeader('x'.repeat(600), 512)).toHaveLength(512);

@@ -77,9 +77,14 @@ async function call(e: APIGatewayProxyEvent) {
 
 describe('the middy stack', () => {
   it('passes validated, typed input to the route', async () => {
+    // Prepare
     const e = event('POST', '/v1/things/th_1', JSON.stringify({ name: 'a', count: 2 }));
     e.queryStringParameters = { dryRun: 'true' };
+
+    // Act
     const res = await call(e);
+
+    // Assess
     expect(res.statusCode).toBe(200);
     expect(res.json).toEqual({
       params: { thingId: 'th_1' },
@@ -89,13 +94,18 @@ describe('the middy stack', () => {
   });
 
   it('names wrong types, unknown and missing fields, bad params and query in one 400 problem', async () => {
+    // Prepare: a body wrong in four ways, and an unknown query parameter
     const e = event(
       'POST',
       '/v1/things/th_1',
       JSON.stringify({ count: 'two', extra: true, tags: ['a', 'b', 'c'] }),
     );
     e.queryStringParameters = { verbose: '1' };
+
+    // Act
     const res = await call(e);
+
+    // Assess: one problem naming every field
     expect(res.statusCode).toBe(400);
     expect(res.headers?.['Content-Type']).toBe('application/problem+json');
     expect(res.json.errors.map((x: { path: string }) => x.path).sort()).toEqual([
@@ -105,12 +115,15 @@ describe('the middy stack', () => {
       'body.tags',
       'query.verbose',
     ]);
+
+    // Act / Assess: a bad path parameter is named too
     const badParam = await call(event('POST', '/v1/things/nope', JSON.stringify({ name: 'a', count: 1 })));
     expect(badParam.statusCode).toBe(400);
     expect(badParam.json.errors[0].path).toBe('params.thingId');
   });
 
   it('answers malformed JSON with 400 naming the body, a missing body too', async () => {
+    // Act / Assess
     const malformed = await call(event('POST', '/v1/things/th_1', '{"name": '));
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json.errors).toEqual([{ path: 'body', message: 'Malformed JSON' }]);
@@ -120,6 +133,7 @@ describe('the middy stack', () => {
   });
 
   it('refuses bodies over 64 KiB with 413 and non-JSON bodies with 415', async () => {
+    // Act / Assess
     const big = await call(
       event('POST', '/v1/things/th_1', JSON.stringify({ name: 'x'.repeat(65 * 1024), count: 1 })),
     );
@@ -129,6 +143,7 @@ describe('the middy stack', () => {
   });
 
   it('answers unknown routes 404 and wrong methods 405 with Allow', async () => {
+    // Act / Assess
     expect((await call(event('GET', '/v1/nothing'))).statusCode).toBe(404);
     const wrong = await call(event('DELETE', '/v1/things/th_1'));
     expect(wrong.statusCode).toBe(405);
@@ -136,7 +151,10 @@ describe('the middy stack', () => {
   });
 
   it('hides internals of unexpected errors behind a 500 problem', async () => {
+    // Act
     const res = await call(event('GET', '/v1/boom'));
+
+    // Assess
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain('hunter2');
     expect(res.body).not.toContain('internals');
@@ -144,13 +162,19 @@ describe('the middy stack', () => {
   });
 
   it('turns AWS throttling into 503 with Retry-After, and problem errors into their status', async () => {
+    // Act
     const res = await call(event('GET', '/v1/throttled'));
+
+    // Assess
     expect(res.statusCode).toBe(503);
     expect(Number(res.headers?.['Retry-After'])).toBeGreaterThan(0);
+
+    // Act / Assess
     expect((await call(event('GET', '/v1/conflict'))).statusCode).toBe(409);
   });
 
   it('puts the security headers on every response, errors included', async () => {
+    // Act / Assess: a success, a 404 and a 500
     for (const e of [
       event('GET', '/v1/things/th_1'),
       event('GET', '/v1/nothing'),
@@ -159,6 +183,8 @@ describe('the middy stack', () => {
       const res = await call(e);
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(res.headers?.[name]).toBe(value);
     }
+
+    // Assess: HSTS as the preload list asks
     expect(SECURITY_HEADERS['Strict-Transport-Security']).toBe(
       'max-age=31536000; includeSubDomains; preload',
     );

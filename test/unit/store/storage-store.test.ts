@@ -65,8 +65,13 @@ beforeEach(() => ddb.reset());
 
 describe('root registry transactions', () => {
   it('registers a root with its node, one node per ancestor, the location, the ExternalId check and the audit', async () => {
+    // Prepare
     const scope = mintTenantScope({ tenantId: T1, userId: U });
+
+    // Act
     const items = await transactionOf(scope, { bucket: 'lake', prefix: 'a/b/c' });
+
+    // Assess: the root's node claimed, each ancestor conditioned on no other owner, then the tenant's items and the audit
     expect(items.map(nodeKeyOf).filter(Boolean)).toEqual([
       storageNodeKey('lake', 'a/b/c').pk,
       storageNodeKey('lake', '').pk,
@@ -86,8 +91,11 @@ describe('root registry transactions', () => {
   });
 
   it('any two overlapping roots of different tenants write a common node under a condition (so DynamoDB serialises them)', async () => {
+    // Prepare: roots of up to four segments in one bucket
     const segment = fc.constantFrom('a', 'b', 'a2');
     const root = fc.array(segment, { maxLength: 4 }).map((s) => ({ bucket: 'lake', prefix: s.join('/') }));
+
+    // Act / Assess: for every overlapping pair, the upper root's node is in both transactions
     await fc.assert(
       fc.asyncProperty(root, root, async (r1, r2) => {
         fc.pre(rootsOverlap(r1, r2));
@@ -103,6 +111,7 @@ describe('root registry transactions', () => {
   });
 
   it('maps a failed node condition to 409 naming the root, and nothing else', async () => {
+    // Prepare: the second item's condition fails
     ddb.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({
         message: 'cancelled',
@@ -118,6 +127,8 @@ describe('root registry transactions', () => {
     );
     const scope = mintTenantScope({ tenantId: T1, userId: U });
     const root = { bucket: 'lake', prefix: 'a/b' };
+
+    // Act
     const error = await store()
       .createExternalLocation(
         scope,
@@ -127,6 +138,8 @@ describe('root registry transactions', () => {
         audit,
       )
       .catch((e: unknown) => e);
+
+    // Assess: a 409 naming the root, not the other tenant
     expect(error).toBeInstanceOf(StorageRegistrationConflictError);
     expect((error as StorageRegistrationConflictError).status).toBe(409);
     expect((error as StorageRegistrationConflictError).reason).toBe('overlaps-other-tenant');
@@ -135,6 +148,7 @@ describe('root registry transactions', () => {
   });
 
   it('a throttled transaction is not a conflict (it surfaces as the AWS error, a 503 upstream)', async () => {
+    // Prepare: the transaction is throttled
     ddb.on(TransactWriteCommand).rejects(
       new TransactionCanceledException({
         message: 'cancelled',
@@ -144,6 +158,8 @@ describe('root registry transactions', () => {
     );
     const scope = mintTenantScope({ tenantId: T1, userId: U });
     const root = { bucket: 'lake', prefix: 'a' };
+
+    // Act
     const error = await store()
       .createExternalLocation(
         scope,
@@ -153,6 +169,8 @@ describe('root registry transactions', () => {
         audit,
       )
       .catch((e: unknown) => e);
+
+    // Assess
     expect(error).toBeInstanceOf(TransactionCanceledException);
   });
 });
