@@ -300,6 +300,7 @@ describe('generated selects against the real database', () => {
   const seed = Number(process.env.QUERY_PROPERTY_SEED ?? Date.now() % 2 ** 31);
 
   async function check(g: Generators, numRuns: number) {
+    // Prepare: a viewer's query service on the fixture's connection, the secret column hidden
     const deps = {
       connections: singleConnection(scope, () => fx.connection({ rules: HIDE_SECRET })),
       runner,
@@ -307,6 +308,8 @@ describe('generated selects against the real database', () => {
     };
     const outcomes = { ok: 0, 400: 0, 403: 0 };
     const refusals: string[] = [];
+
+    // Act / Assess: each generated select is refused with 400/403 or answers the page computed in memory
     await fc.assert(
       fc.asyncProperty(selectArbitrary(g), async (ast) => {
         let response: Awaited<ReturnType<typeof submit>>;
@@ -333,7 +336,8 @@ describe('generated selects against the real database', () => {
       }),
       { numRuns, seed },
     );
-    // Nothing was changed by anything the generator sent, and every client went back to the pool.
+
+    // Assess: nothing was changed by anything the generator sent, and every client went back to the pool.
     const after = await fx.admin.query('SELECT count(*)::int AS n FROM people');
     expect(after.rows[0].n).toBe(fx.people.length);
     const stats = runner.poolStats(postgresTarget(scope, fx.connection()));
@@ -343,20 +347,26 @@ describe('generated selects against the real database', () => {
   }
 
   it('well-formed ASTs with hostile values return exactly the rows the where clause selects, in order', async () => {
+    // Act: 300 well-formed selects
     const outcomes = await check(WELL_FORMED, 300);
-    // The one refusal well-formed input can meet: a wildcard pattern ending in an unpaired escape.
+
+    // Assess: the one refusal well-formed input can meet: a wildcard pattern ending in an unpaired escape.
     for (const refusal of outcomes.refusals) expect(refusal).toContain('unpaired escape');
     expect(outcomes.ok).toBeGreaterThan(270);
   }, 300_000);
 
   it('ASTs hostile everywhere give the right rows or a 400/403; never a database error or the hidden column', async () => {
+    // Act: 400 selects hostile everywhere
     const outcomes = await check(HOSTILE_EVERYWHERE, 400);
+
+    // Assess: most answer, and both kinds of refusal occur
     expect(outcomes.ok).toBeGreaterThan(20);
     expect(outcomes[400]).toBeGreaterThan(0);
     expect(outcomes[403]).toBeGreaterThan(0);
   }, 300_000);
 
   it('updates and deletes exactly the rows the where clause selects, nothing else (property)', async () => {
+    // Prepare: an editor's service; where trees of well-formed selects
     const deps = {
       connections: singleConnection(scope, () => fx.connection({ rules: HIDE_SECRET })),
       runner,
@@ -367,6 +377,9 @@ describe('generated selects against the real database', () => {
       .map((a) => a.where as WhereNode);
     const allIds = fx.people.map((p) => p.id as number);
     let writes = 0;
+
+    // Act / Assess: each update or delete returns and changes exactly the rows its tree selects (the rows
+    // are put back after each)
     await fc.assert(
       fc.asyncProperty(wheres, fc.boolean(), async (where, remove) => {
         const expected = fx.people
@@ -408,10 +421,13 @@ describe('generated selects against the real database', () => {
       }),
       { numRuns: 150, seed },
     );
+
+    // Assess: most runs wrote
     expect(writes).toBeGreaterThan(120);
   }, 300_000);
 
   it('audits each query with its shape only: no value from the where clause, no row', async () => {
+    // Prepare: a value in the where clause that is easy to find
     const before = audit.events.length;
     const deps = {
       connections: singleConnection(scope, () => fx.connection({ rules: HIDE_SECRET })),
@@ -419,12 +435,16 @@ describe('generated selects against the real database', () => {
       audit,
     };
     const marker = "'; DROP TABLE people; -- marker-7f3a";
+
+    // Act
     await submit(deps, 'viewer', {
       operation: 'select',
       table: 'people',
       columns: ['id', 'name'],
       where: { op: 'ne', column: 'name', value: marker },
     });
+
+    // Assess: one event, with the shape, without the value or any secret
     const event = audit.events.at(-1)!;
     expect(audit.events.length).toBe(before + 1);
     expect(event.action).toBe('connection.queried');

@@ -78,6 +78,7 @@ function assertOnlyGrammar(text: string) {
 
 describe('SQL compiler', () => {
   it('quotes schema names, binds every value and escapes like metacharacters', () => {
+    // Prepare: a table and a column whose names try to close the quotes
     const schema = schemaWith('t"; DROP', ['na"me']);
     const ast = QueryAst.parse({
       operation: 'select',
@@ -94,8 +95,10 @@ describe('SQL compiler', () => {
       limit: 10,
     });
 
+    // Act
     const compiled = compileSql(ast, schema);
 
+    // Assess: every name quoted, every value a placeholder, the like value escaped
     expect(compiled.text).toBe(
       `SELECT "na""me" FROM "pub""lic"."t""; DROP" WHERE (("na""me" LIKE $1 ESCAPE E'\\\\') OR (NOT ("id" IN ($2, $3))) OR ("na""me" ILIKE $4 ESCAPE E'\\\\')) ORDER BY "id" ASC LIMIT $5 OFFSET $6`,
     );
@@ -103,7 +106,10 @@ describe('SQL compiler', () => {
   });
 
   it('keeps user strings out of the SQL text whatever they contain (property)', () => {
+    // Prepare: any strings but NUL, as table, column and values
     const text = fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !s.includes('\u0000'));
+
+    // Act / Assess: for 500 of them, a read and a write are grammar and placeholders only, the value bound as given
     fc.assert(
       fc.property(text, text, fc.array(text, { minLength: 1, maxLength: 4 }), (table, col, values) => {
         const t = table || 't';
@@ -132,6 +138,7 @@ describe('SQL compiler', () => {
   }, 30_000);
 
   it('names the AST path of unknown tables, hidden and unknown columns, and wrong value types', () => {
+    // Prepare
     const schema = schemaWith('t', ['a']);
     const fail = (body: unknown, hidden: string[] = []) => {
       try {
@@ -142,6 +149,8 @@ describe('SQL compiler', () => {
         return [(error as QueryCompileError).path, (error as QueryCompileError).message];
       }
     };
+
+    // Act / Assess
     expect(fail({ operation: 'select', table: 'T' })).toEqual(['table', 'Unknown table "T"']);
     expect(fail({ operation: 'select', table: 't', columns: ['a'] }, ['a'])).toEqual([
       'columns.0',
@@ -164,19 +173,31 @@ describe('SQL compiler', () => {
   });
 
   it('leaves hidden columns out of the default list and out of the tie-breaking order', () => {
+    // Prepare: the key and b hidden
     const schema = schemaWith('t', ['a', 'b']);
+
+    // Act
     const compiled = compileSql(QueryAst.parse({ operation: 'select', table: 't' }), schema, {
       hidden: new Set(['id', 'b']),
     });
+
+    // Assess
     expect(compiled.text).toBe('SELECT "a" FROM "pub""lic"."t" LIMIT $1 OFFSET $2');
   });
 
   it('accepts only its own cursor for the same query, and binds the offset as a parameter', () => {
+    // Prepare: a cursor at offset 40 of a five-row select
     const schema = schemaWith('t', ['a']);
     const ast = SelectQuery.parse({ operation: 'select', table: 't', limit: 5 });
     const cursor = encodeSqlCursor(40, queryFingerprint(ast));
+
+    // Act
     const compiled = compileSql({ ...ast, cursor, limit: 7 }, schema);
+
+    // Assess: the limit and the cursor's offset bound
     expect(compiled.values).toEqual([8, 40]);
+
+    // Act / Assess: the cursor on another query, and an offset past the bound
     const other = SelectQuery.parse({ operation: 'select', table: 't', columns: ['a'], cursor });
     expect(() => compileSql(other, schema)).toThrow('The cursor belongs to a different query');
     const huge = encodeSqlCursor(10_000_001, queryFingerprint(ast));
@@ -193,6 +214,7 @@ describe('records compiler', () => {
   });
 
   it('fixes the key condition to the caller’s partition and the type’s prefix, with placeholders only', () => {
+    // Act: a filter value that tries to leave the partition
     const compiled = compileRecordsQuery(
       SelectQuery.parse({
         operation: 'select',
@@ -210,6 +232,8 @@ describe('records compiler', () => {
       caller('editor'),
       keys,
     );
+
+    // Assess: the partition and prefix fixed, every value bound, and an editor sees only their own keys
     expect(compiled).toMatchObject({
       table: 'tenantData',
       keyCondition: '#n0 = :v0 AND begins_with(#n1, :v1)',
@@ -228,6 +252,7 @@ describe('records compiler', () => {
   });
 
   it('refuses what is not whitelisted or not permitted', () => {
+    // Prepare
     const fail = (role: 'viewer' | 'admin', body: unknown) => {
       try {
         compileRecordsQuery(SelectQuery.parse(body), caller(role as 'viewer'), keys);
@@ -236,6 +261,8 @@ describe('records compiler', () => {
         return (error as Error).message;
       }
     };
+
+    // Act / Assess
     expect(fail('admin', { operation: 'select', table: 'connections' })).toMatch(
       /^Unknown record type "connections"/,
     );
@@ -264,6 +291,7 @@ describe('records compiler', () => {
   });
 
   it('filters out expired audit events and emits no redundant parentheses', () => {
+    // Act
     const compiled = compileRecordsQuery(
       SelectQuery.parse({
         operation: 'select',
@@ -274,6 +302,8 @@ describe('records compiler', () => {
       caller('admin'),
       keys,
     );
+
+    // Assess: the expiry filter joins the caller's without extra parentheses
     expect(compiled.filter).toBe(
       'NOT (attribute_not_exists(#n2.#n3) OR attribute_type(#n2.#n3, :v2)) AND (attribute_not_exists(#n4) OR #n4 > :v3)',
     );

@@ -96,10 +96,13 @@ beforeEach(() => {
 
 describe('ConnectionsService.create', () => {
   it('writes the item with ciphertext only, and its audit event, in one transaction', async () => {
+    // Prepare
     const { svc } = service();
 
+    // Act
     const created = await svc.create(caller, body());
 
+    // Assess: the password masked, and one transaction of the item (ciphertext only) and its event
     expect(created.password).toBe('********');
     expect(dynamoMock).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
     const items = dynamoMock.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
@@ -116,21 +119,28 @@ describe('ConnectionsService.create', () => {
   });
 
   it('a KMS throttle is a 503 with Retry-After and nothing is written', async () => {
+    // Prepare: KMS throttles
     kmsMock.on(GenerateDataKeyCommand).rejects(kmsThrottling());
     const { svc } = service();
 
+    // Act
     const error = await svc.create(caller, body()).catch((e: unknown) => e);
 
+    // Assess
     expect(error).toBeInstanceOf(ServiceUnavailableError);
     expect((error as ServiceUnavailableError).headers['Retry-After']).toBeDefined();
     expect(dynamoMock).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
   it('a disabled tenant key is a 409 tenant-key-unavailable and nothing is written', async () => {
+    // Prepare: the tenant key is disabled
     kmsMock.on(GenerateDataKeyCommand).rejects(new DisabledException({ message: 'disabled', $metadata: {} }));
     const { svc } = service();
 
+    // Act / Assess
     await expect(svc.create(caller, body())).rejects.toBeInstanceOf(TenantKeyUnavailableError);
+
+    // Assess: nothing written
     expect(dynamoMock).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
@@ -140,9 +150,13 @@ describe('ConnectionsService.create', () => {
     ['plaintext to a public host', { tlsMode: 'disable' }, 'body.tlsMode'],
     ['a host name meaning this machine', { host: 'localhost' }, 'body.host'],
   ])('refuses %s before any KMS call or write', async (_name, overrides, path) => {
+    // Prepare
     const { svc } = service();
+
+    // Act
     const error = await svc.create(caller, body(overrides)).catch((e: unknown) => e);
 
+    // Assess: the field named, no KMS call, nothing written
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).errors!.map((e) => e.path)).toContain(path);
     expect(kmsMock).not.toHaveReceivedAnyCommand();
@@ -150,10 +164,15 @@ describe('ConnectionsService.create', () => {
   });
 
   it('refuses a CA certificate without verify-full (it would verify nothing)', async () => {
+    // Prepare
     const { svc } = service();
+
+    // Act
     const error = await svc
       .create(caller, { ...body(), caCertificate: 'a parsed PEM' })
       .catch((e: unknown) => e);
+
+    // Assess
     expect((error as ValidationError).errors).toEqual([
       { path: 'body.caCertificate', message: expect.any(String) },
     ]);
@@ -161,6 +180,7 @@ describe('ConnectionsService.create', () => {
   });
 
   it('allows plaintext only to a private host in a deployment that allows private networks', async () => {
+    // Act / Assess: a private host may go in plaintext; a public one still may not
     await expect(
       service(true).svc.create(caller, body({ host: '10.0.0.5', tlsMode: 'disable' })),
     ).resolves.toMatchObject({ tlsMode: 'disable' });
@@ -198,13 +218,16 @@ describe('ConnectionsService.update and reveal', () => {
   ])(
     'moving the connection (%s) without the password is refused before anything is written',
     async (_f, patch) => {
+      // Prepare
       dynamoMock.on(GetCommand).resolves({ Item: stored() });
       const { svc } = service();
 
+      // Act
       const error = await svc
         .update(caller, 'c_01jabcdefghjkmnpqrstvwxyz0', patch as UpdateConnectionBody)
         .catch((e: unknown) => e);
 
+      // Assess
       expect(error).toBeInstanceOf(ValidationError);
       expect((error as ValidationError).errors).toEqual([
         { path: 'body.password', message: expect.any(String) },
@@ -214,11 +237,14 @@ describe('ConnectionsService.update and reveal', () => {
   );
 
   it('updates conditionally on the version read, and reports a concurrent change as 409', async () => {
+    // Prepare: the item at version 3
     dynamoMock.on(GetCommand).resolves({ Item: stored() });
     const { svc } = service();
 
+    // Act
     await svc.update(caller, 'c_01jabcdefghjkmnpqrstvwxyz0', { name: 'Renamed' });
 
+    // Assess: conditioned on version 3, and the password untouched
     const update = dynamoMock.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems![0]!.Update!;
     expect(update.ConditionExpression).toBe('attribute_exists(pk) AND #version = :expected');
     expect(update.ExpressionAttributeValues![':expected']).toBe(3);
@@ -227,6 +253,7 @@ describe('ConnectionsService.update and reveal', () => {
   });
 
   it('a key pending deletion makes reveal a 409 and records no reveal', async () => {
+    // Prepare: a stored password, and a key pending deletion
     kmsMock
       .on(DecryptCommand)
       .rejects(new KMSInvalidStateException({ message: 'pending deletion', $metadata: {} }));
@@ -237,14 +264,18 @@ describe('ConnectionsService.update and reveal', () => {
     }).encrypt(scope, { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' }, 'pw');
     dynamoMock.on(GetCommand).resolves({ Item: stored({ passwordCiphertext: ciphertext }) });
 
+    // Act / Assess
     await expect(svc.reveal(caller, 'c_01jabcdefghjkmnpqrstvwxyz0')).rejects.toMatchObject({
       status: 409,
       type: 'tenant-key-unavailable',
     });
+
+    // Assess: no reveal recorded
     expect(audit.recorded).toEqual([]);
   });
 
   it('refuses a reveal to a caller whose effective permissions lack connections:reveal, reading nothing', async () => {
+    // Prepare: an owner's key without connections:reveal
     const { svc, audit } = service();
     const ownerKeyWithoutReveal = {
       ...caller,
@@ -254,15 +285,19 @@ describe('ConnectionsService.update and reveal', () => {
       },
     };
 
+    // Act / Assess
     await expect(svc.reveal(ownerKeyWithoutReveal, 'c_01jabcdefghjkmnpqrstvwxyz0')).rejects.toMatchObject({
       status: 403,
     });
+
+    // Assess: nothing read, nothing decrypted, nothing recorded
     expect(dynamoMock).toHaveReceivedCommandTimes(GetCommand, 0);
     expect(kmsMock.calls()).toHaveLength(0);
     expect(audit.recorded).toEqual([]);
   });
 
   it('does not return the password when the reveal cannot be audited', async () => {
+    // Prepare: a stored password, and an audit that fails
     const crypto = new TenantCrypto({
       cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
       keys: { keyArnFor: async () => KEY },
@@ -276,10 +311,14 @@ describe('ConnectionsService.update and reveal', () => {
     const { svc, audit } = service();
     audit.fail = true;
 
+    // Act
     const result = await svc.reveal(caller, 'c_01jabcdefghjkmnpqrstvwxyz0').catch((e: unknown) => e);
 
+    // Assess: an error without the password
     expect(result).toBeInstanceOf(Error);
     expect(JSON.stringify(result)).not.toContain('"pw"');
+
+    // Act / Assess: once the audit works again, the reveal answers and is recorded
     audit.fail = false;
     await expect(svc.reveal(caller, 'c_01jabcdefghjkmnpqrstvwxyz0')).resolves.toEqual({
       connectionId: 'c_01jabcdefghjkmnpqrstvwxyz0',
@@ -289,6 +328,7 @@ describe('ConnectionsService.update and reveal', () => {
   });
 
   it('stops handing stored private-network connections to the query layer when the deployment forbids them', async () => {
+    // Prepare: a stored connection to a private host
     const crypto = new TenantCrypto({
       cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
       keys: { keyArnFor: async () => KEY },
@@ -302,6 +342,7 @@ describe('ConnectionsService.update and reveal', () => {
       .on(GetCommand)
       .resolves({ Item: stored({ host: '127.0.0.1', passwordCiphertext: ciphertext }) });
 
+    // Act / Assess: refused where private networks are forbidden, handed over where they are allowed
     await expect(
       service(false).store.loadConnectionWithPassword(scope, 'c_01jabcdefghjkmnpqrstvwxyz0'),
     ).rejects.toBeInstanceOf(ConflictError);
