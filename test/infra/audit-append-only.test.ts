@@ -65,6 +65,7 @@ function offendingIn(list: typeof statements): string[] {
 
 describe('audit items are append-only for every runtime role', () => {
   it('found the policies to check', () => {
+    // Act / Assess: the statements were collected, and the audit table's PutItem grant is among them
     expect(statements.length).toBeGreaterThan(10);
     expect(
       statements.some(
@@ -74,15 +75,19 @@ describe('audit items are append-only for every runtime role', () => {
   });
 
   it('no Allow statement that reaches the audit table grants Update, Delete or BatchWrite (or a wildcard of them)', () => {
+    // Act / Assess
     expect(offendingIn(statements)).toEqual([]);
   });
 
   it('would catch such a grant (live control)', () => {
+    // Prepare: three grants that reach the audit table and one that does not
     const bad = (Action: string, Resource: unknown) => ({
       stack: 'control',
       policy: 'p',
       statement: { Effect: 'Allow', Action, Resource },
     });
+
+    // Act / Assess
     expect(
       offendingIn([
         bad('dynamodb:*', { 'Fn::GetAtt': ['AuditTable1234', 'Arn'] }),

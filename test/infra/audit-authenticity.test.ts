@@ -173,14 +173,20 @@ const CHAIN_WRITES = [
 
 describe('the audit chain table: only the sequencer and the daily job write it (IAM simulator)', () => {
   it('found the roles: every API function, the sequencer, the daily job and the tenant-data role', () => {
+    // Act
     const ids = roles().map((r) => r.id);
+
+    // Assess
     for (const fn of Object.values(stack.functions)) expect(ids).toContain(logicalId(stack, fn!.role));
     for (const id of sealerIds()) expect(ids).toContain(id);
     expect(ids.length).toBeGreaterThanOrEqual(Object.keys(stack.functions).length + 3);
   });
 
   it('denies every write of chain items to every other role, for any log (a tenant, the platform, the registry)', async () => {
+    // Prepare
     const sealers = sealerIds();
+
+    // Act / Assess: each other role, each chain write, each log
     for (const role of roles().filter((r) => !sealers.includes(r.id))) {
       for (const action of CHAIN_WRITES) {
         for (const leadingKey of [TENANT, 'platform', 'registry#audit-logs']) {
@@ -200,6 +206,7 @@ describe('the audit chain table: only the sequencer and the daily job write it (
   });
 
   it('lets the sequencer and the daily job put and condition-check chain items, never update or delete them', async () => {
+    // Act / Assess: for each sealer, the chain's writes it needs, none other, and no write of events
     for (const role of roles().filter((r) => sealerIds().includes(r.id))) {
       const decideOn = (action: string) =>
         decide({
@@ -236,6 +243,7 @@ describe('the audit chain table: only the sequencer and the daily job write it (
   });
 
   it('lets no role update or delete audit events', async () => {
+    // Act / Assess
     for (const role of roles()) {
       for (const action of CHAIN_WRITES.filter(
         (a) => !['dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:PartiQLInsert'].includes(a),
@@ -274,7 +282,7 @@ describe('the audit chain table: only the sequencer and the daily job write it (
         sessionPolicy: tenantDataSessionPolicy(TENANT, tables),
       });
 
-    // Assess
+    // Act / Assess
     for (const action of ['dynamodb:GetItem', 'dynamodb:Query']) {
       expect(await asSession(action, TENANT), action).toBe('Allowed');
       expect(await asSession(action, 't_01jx0000000000000000000002'), action).not.toBe('Allowed');
@@ -295,9 +303,12 @@ describe('the audit MAC key: only the sealing roles can make a MAC (IAM simulato
     });
 
   it('tags exactly the sequencer and the daily job as audit sealers', () => {
+    // Act
     const tagged = roles()
       .filter((r) => r.tags[AUDIT_SEALER_TAG] !== undefined)
       .map((r) => [r.id, r.tags[AUDIT_SEALER_TAG]]);
+
+    // Assess
     expect(tagged.sort()).toEqual(
       sealerIds()
         .map((id) => [id, TEST_STAGE])
@@ -306,7 +317,10 @@ describe('the audit MAC key: only the sealing roles can make a MAC (IAM simulato
   });
 
   it('lets the sealers generate and verify MACs, the audit API verify only, and every other role neither', async () => {
+    // Prepare
     const auditFn = logicalId(stack, stack.functions.audit!.role);
+
+    // Act / Assess: for each role
     for (const role of roles()) {
       const sealer = sealerIds().includes(role.id);
       const generate = await onKey(roleArn(role.id), role.statements, 'kms:GenerateMac', role.tags);
@@ -323,20 +337,25 @@ describe('the audit MAC key: only the sealing roles can make a MAC (IAM simulato
   });
 
   it('denies GenerateMac to an untagged principal even if its IAM policy allowed kms:* (the key policy decides)', async () => {
+    // Prepare: a role outside the sealers whose IAM policy allows all of KMS
     const everything = [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }];
     const principal = roleArn('MisgrantedRole');
+
+    // Act / Assess: untagged or tagged for another stage, no MAC; verifying is not refused
     expect(await onKey(principal, everything, 'kms:GenerateMac', {})).toBe('ExplicitlyDenied');
     expect(await onKey(principal, everything, 'kms:GenerateMac', { [AUDIT_SEALER_TAG]: 'prod' })).toBe(
       'ExplicitlyDenied',
     );
     expect(await onKey(principal, everything, 'kms:VerifyMac', {})).toBe('Allowed');
-    // The control: the tag is what the key policy looks at.
+
+    // Act / Assess: the control: the tag is what the key policy looks at.
     expect(await onKey(principal, everything, 'kms:GenerateMac', { [AUDIT_SEALER_TAG]: TEST_STAGE })).toBe(
       'Allowed',
     );
   });
 
   it('lets no role tag roles (and so make itself a sealer) or change the key policy', async () => {
+    // Act / Assess
     for (const role of roles()) {
       for (const action of ['iam:TagRole', 'iam:UntagRole', 'iam:CreateRole'])
         expect(

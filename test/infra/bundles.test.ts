@@ -29,6 +29,7 @@ describe('function bundles', () => {
   it.each(ENTRIES)(
     '$file bundles with only its declared native modules and nothing test-only',
     async ({ area, file }) => {
+      // Act: bundle it as CDK does
       const result = await build({
         entryPoints: [path.join(ROOT, file)],
         bundle: true,
@@ -42,6 +43,8 @@ describe('function bundles', () => {
         metafile: true,
         logLevel: 'silent',
       });
+
+      // Assess: no errors, no test-only package, and the auth function's native and heavy modules only there
       expect(result.errors).toEqual([]);
       const inputs = Object.keys(result.metafile.inputs);
       for (const forbidden of ['@cloud-copilot', 'vitest', 'aws-sdk-client-mock', 'fast-check', '/test/']) {

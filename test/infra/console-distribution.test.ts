@@ -79,6 +79,7 @@ const configOf = (r: RegionView) => r.resources[r.ids.distribution]!.Properties.
 
 describe('the console distribution', () => {
   it('lives in the stateless stack of every region, one distribution each; the stateful stack has none', () => {
+    // Act / Assess: in each region
     for (const r of regions) {
       expect(ofType(r, 'AWS::CloudFront::Distribution').map(([id]) => id)).toEqual([r.ids.distribution]);
       expect(Object.values(r.stateful).filter((v) => v.Type.startsWith('AWS::CloudFront::'))).toEqual([]);
@@ -86,6 +87,7 @@ describe('the console distribution', () => {
   });
 
   it('keeps the bucket private: all public access blocked, no website, no ACLs, S3-managed encryption, logged', () => {
+    // Act / Assess: in each region, the console bucket and the log bucket
     for (const r of regions) {
       const bucket = r.resources[r.ids.bucket]!.Properties;
       expect(bucket).toEqual({
@@ -116,6 +118,7 @@ describe('the console distribution', () => {
   });
 
   it('reads the bucket through Origin Access Control (SigV4, always signed), never a legacy OAI', () => {
+    // Act / Assess: in each region, the OAC, the bucket's origin and the API's
     for (const r of regions) {
       const oacs = ofType(r, 'AWS::CloudFront::OriginAccessControl');
       expect(oacs).toHaveLength(1);
@@ -148,6 +151,7 @@ describe('the console distribution', () => {
   });
 
   it('sends the API the origin secret as a CloudFormation dynamic reference to the secret, never a value', () => {
+    // Act / Assess: in each region, the secret, the API origin's header and the functions' variable
     for (const r of regions) {
       const secrets = ofType(r, 'AWS::SecretsManager::Secret');
       expect(secrets).toHaveLength(1);
@@ -181,11 +185,14 @@ describe('the console distribution', () => {
   });
 
   it('lets no role of the stack read the origin secret: CloudFormation resolves it at deployment', async () => {
+    // Prepare: the first region's secret, under a concrete ARN
     const stack = synth.stacks[0]!.stateless;
     const r = regions[0]!;
     const [secretId] = ofType(r, 'AWS::SecretsManager::Secret')[0]!;
     const secretArn = `arn:aws:secretsmanager:${r.region}:123456789012:secret:OriginVerifySecret-AbCdEf`;
     const policies = ofType(r, 'AWS::IAM::Policy');
+
+    // Act / Assess
     // No statement names it (so the simulator below, which cannot resolve references, misses nothing) ...
     for (const [, policy] of policies) expect(JSON.stringify(policy.Properties)).not.toContain(secretId);
     // ... and none allows it by wildcard either.
@@ -205,6 +212,7 @@ describe('the console distribution', () => {
   });
 
   it('serves the console by default: HTTPS, GET/HEAD, cached, the security headers, the path function', () => {
+    // Act / Assess: in each region
     for (const r of regions) {
       const config = configOf(r);
       const s3OriginId = config.Origins[0].Id;
@@ -232,6 +240,7 @@ describe('the console distribution', () => {
   });
 
   it('sends the API paths to API Gateway uncached, with every viewer header, cookie and query but Host', () => {
+    // Act / Assess: in each region
     for (const r of regions) {
       const config = configOf(r);
       const apiOriginId = config.Origins[1].Id;
@@ -251,18 +260,24 @@ describe('the console distribution', () => {
   });
 
   it('routes every API route to the API and no console path away from the bucket', () => {
+    // Prepare
     // CloudFront path patterns: `*` matches any characters, `/` included; otherwise exact and case-sensitive.
     const matches = (pattern: string, path: string) =>
       new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(path);
     const toApi = (path: string) => API_PATH_PATTERNS.some((p) => matches(p, path));
     const concrete = (path: string) => path.replace(/\{[^}]+\}/g, 'x_1');
+
+    // Act
     const missed = ROUTES.filter((route) => !toApi(concrete(route.path))).map((r) => `${r.method} ${r.path}`);
+
+    // Assess: every route reaches the API; no console path does
     expect(missed).toEqual([]);
     for (const path of ['/console/', '/console/index.html', '/console/assets/index-abc.js', '/console', '/'])
       expect(toApi(path), path).toBe(false);
   });
 
   it('lets only CloudFront read the bucket, only for this distribution, only objects, only over TLS', async () => {
+    // Act / Assess: in each region, the one policy, made concrete
     for (const r of regions) {
       const policies = ofType(r, 'AWS::S3::BucketPolicy').filter(
         ([, v]) => JSON.stringify(v.Properties.Bucket) === JSON.stringify({ Ref: r.ids.bucket }),
@@ -306,6 +321,7 @@ describe('the console distribution', () => {
         },
       ]);
 
+      // Act / Assess: the simulator, on CloudFront's reads and everything else
       const page = `${bucketArn}/console/index.html`;
       const viaCloudFront = (action: string, resource: string, context: Record<string, string> = {}) =>
         simulate({
@@ -356,7 +372,7 @@ describe('the console distribution', () => {
   });
 
   it('sends, in its response-headers policy, exactly the headers local mode sends', async () => {
-    // What local mode actually answers for the console page.
+    // Prepare: what local mode actually answers for the console page
     const dist = mkdtempSync(join(tmpdir(), 'console-dist-'));
     writeFileSync(join(dist, 'index.html'), '<!doctype html><title>t</title>');
     const serve = consoleFileServer(dist);
@@ -367,7 +383,11 @@ describe('the console distribution', () => {
     let local: Headers;
     try {
       const { port } = server.address() as AddressInfo;
+
+      // Act
       const answer = await fetch(`http://127.0.0.1:${port}/console/`);
+
+      // Assess
       expect(answer.status).toBe(200);
       local = answer.headers;
     } finally {
@@ -375,6 +395,7 @@ describe('the console distribution', () => {
       rmSync(dist, { recursive: true, force: true });
     }
 
+    // Act / Assess: in each region, the policy rendered back into headers equals what local mode sent
     for (const r of regions) {
       const config = r.resources[r.ids.headers]!.Properties.ResponseHeadersPolicyConfig;
       const security = config.SecurityHeadersConfig;
@@ -410,7 +431,10 @@ describe('the console distribution', () => {
   });
 
   it('refuses to render headers CloudFront would send differently, rather than drifting from local mode', () => {
+    // Prepare
     const base = { ...CONSOLE_SECURITY_HEADERS };
+
+    // Act / Assess
     expect(() =>
       responseHeadersPolicyFor({ ...base, 'Strict-Transport-Security': 'max-age=1; foo' }),
     ).toThrow(/Strict-Transport-Security/);
@@ -424,14 +448,19 @@ describe('the console distribution', () => {
   });
 
   it('runs a viewer-request function that maps /console/ to the page and keeps everything else off the bucket', () => {
+    // Act / Assess: the function's code and runtime, in each region
     for (const r of regions) {
       const fn = r.resources[r.ids.fn]!.Properties;
       expect(fn.FunctionConfig.Runtime).toBe('cloudfront-js-2.0');
       expect(fn.FunctionCode).toBe(CONSOLE_VIEWER_REQUEST_CODE);
     }
+
+    // Prepare: the same code, run as CloudFront would
     const handler = runInNewContext(`${CONSOLE_VIEWER_REQUEST_CODE}; handler`) as (event: unknown) => any;
     const run = (uri: string) =>
       handler({ request: { method: 'GET', uri, querystring: {}, headers: {}, cookies: {} } });
+
+    // Act / Assess: console paths to the bucket, the bare ones redirected, anything else 404
     expect(run('/console/').uri).toBe('/console/index.html');
     expect(run('/console/assets/index-abc.js').uri).toBe('/console/assets/index-abc.js');
     expect(run('/console/favicon.svg').uri).toBe('/console/favicon.svg');
@@ -446,6 +475,7 @@ describe('the console distribution', () => {
   });
 
   it('deploys the built console under console/: hashed assets immutable, pages revalidated, assets first', () => {
+    // Act / Assess: in each region, the two deployments
     for (const r of regions) {
       const deployments = ofType(r, 'Custom::CDKBucketDeployment').map(([id, v]) => ({ id, ...v }));
       expect(deployments).toHaveLength(2);
@@ -476,6 +506,7 @@ describe('the console distribution', () => {
   });
 
   it('lets CDK’s deployment function touch only the asset bucket (read) and the console bucket', () => {
+    // Act / Assess: in each region
     for (const r of regions) {
       const functions = ofType(r, 'AWS::Lambda::Function').filter(([id]) =>
         id.startsWith('CustomCDKBucketDeployment'),
@@ -514,7 +545,7 @@ describe('the console distribution', () => {
 
 describe('the console asset', () => {
   it('is built by Vite during synthesis, from the sources, without console/dist', () => {
-    // A stack with only the console, synthesised with bundling on (as `cdk synth` does).
+    // Act: a stack with only the console, synthesised with bundling on (as `cdk synth` does).
     const outdir = mkdtempSync(join(tmpdir(), 'console-synth-'));
     try {
       const app = new App({ outdir });
@@ -527,6 +558,8 @@ describe('the console asset', () => {
       const manifest = JSON.parse(
         readFileSync(join(assembly.directory, 'ConsoleOnly.assets.json'), 'utf8'),
       ) as { files: Record<string, { source: { path: string; packaging?: string } }> };
+
+      // Assess: one built page, its one script among the assets, CSP-clean
       const built = Object.values(manifest.files)
         .map((f) => join(assembly.directory, f.source.path))
         .filter((p) => existsSync(join(p, 'index.html')));
@@ -544,6 +577,7 @@ describe('the console asset', () => {
   });
 
   it('refuses a prebuilt directory that holds no console', () => {
+    // Prepare: an empty prebuilt directory
     const empty = mkdtempSync(join(tmpdir(), 'console-empty-'));
     mkdirSync(join(empty, 'assets'));
     try {
@@ -552,6 +586,8 @@ describe('the console asset', () => {
       const api = new apigw.RestApi(stack, 'Api');
       api.root.addMethod('GET', new apigw.MockIntegration());
       const originVerifySecret = new secretsmanager.Secret(stack, 'OriginSecret');
+
+      // Act / Assess
       expect(
         () =>
           new ConsoleDistribution(stack, 'Console', {

@@ -49,12 +49,15 @@ const isExportViaS3 = (s: Statement) =>
 
 describe('crypto permissions live only on the functions that need them', () => {
   it('lets only the connection-password readers and writers use tenant keys, tag-scoped to this stage', () => {
+    // Act
     const users = areasWith(
       (s) =>
         isTenantKeyResource(s) &&
         !isExportViaS3(s) &&
         actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
     );
+
+    // Assess: connections and query, one statement each, conditioned on this stage's tag
     expect(users).toEqual(['connections', 'query'].filter((a) => statementsOf.has(a as Area)));
     for (const area of users) {
       const use = statementsOf.get(area)!.filter((s) => s.Sid === 'UseTenantKeys');
@@ -65,8 +68,13 @@ describe('crypto permissions live only on the functions that need them', () => {
   });
 
   it('lets only the tenants function have S3 use tenant keys, for export archives only', () => {
+    // Act / Assess
     expect(areasWith(isExportViaS3)).toEqual(['tenants']);
+
+    // Act
     const statement = statementsOf.get('tenants')!.find(isExportViaS3)!;
+
+    // Assess: two actions, through S3, on this stage's keys
     expect(actions(statement).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
     expect(statement.Condition).toEqual({
       StringEquals: {
@@ -77,8 +85,13 @@ describe('crypto permissions live only on the functions that need them', () => {
   });
 
   it('lets only tenant creation create and retire tenant keys, and never use them directly', () => {
+    // Prepare
     const lifecycle = ['kms:CreateKey', 'kms:ScheduleKeyDeletion', 'kms:DisableKey', 'kms:CreateAlias'];
+
+    // Act / Assess
     expect(areasWith((s) => actions(s).some((a) => lifecycle.includes(a)))).toEqual(['tenants']);
+
+    // Act / Assess: and it has no direct use of them
     const tenants = statementsOf.get('tenants')!;
     expect(
       tenants.filter(
@@ -91,7 +104,10 @@ describe('crypto permissions live only on the functions that need them', () => {
   });
 
   it('grants no function kms:*, key-policy changes, grants or re-encryption', () => {
+    // Prepare
     const forbidden = /^kms:(\*|PutKeyPolicy|CreateGrant|ReEncrypt.*|DisableKeyRotation|CancelKeyDeletion)$/;
+
+    // Act / Assess
     for (const [area, statements] of statementsOf)
       expect(
         statements.flatMap(actions).filter((a) => forbidden.test(a)),
@@ -100,12 +116,15 @@ describe('crypto permissions live only on the functions that need them', () => {
   });
 
   it('names exactly the tenant-key users in the tenants function’s TENANT_KEY_USER_ROLE_ARNS', () => {
+    // Act
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
       Properties: { Role: unknown; Environment: { Variables: Record<string, unknown> } };
     }[];
     const tenantsFn = functions.find(
       (f) => f.Properties.Environment.Variables[ENV_VARS.tenantKeyUserRoleArns],
     );
+
+    // Assess: the roles of connections and query are named, and no other function's
     expect(tenantsFn).toBeDefined();
     const value = JSON.stringify(tenantsFn!.Properties.Environment.Variables[ENV_VARS.tenantKeyUserRoleArns]);
     for (const area of ['connections', 'query'] as Area[]) {

@@ -70,13 +70,17 @@ const send = (area: string, resource: string, from: string) =>
 
 describe('mail through SES', () => {
   it('provisions one SES domain identity for the configured domain, with Easy DKIM', () => {
+    // Act
     const identities = Object.values(template.findResources('AWS::SES::EmailIdentity')) as {
       Properties: { EmailIdentity: string; DkimAttributes?: { SigningEnabled?: boolean } };
     }[];
+
+    // Assess
     expect(identities.map((i) => i.Properties.EmailIdentity)).toEqual([EXAMPLE_MAIL.domain]);
   });
 
   it('auth and tenants may send from the stage sender on that identity, and only so', async () => {
+    // Act / Assess: the stage sender on the identity; another sender, another identity, other SES actions
     for (const area of ['auth', 'tenants']) {
       expect(await send(area, IDENTITY, FROM), area).toBe('Allowed');
       expect(await send(area, IDENTITY, 'ceo@strongroom.example.com'), area).toBe('ImplicitlyDenied');
@@ -98,7 +102,10 @@ describe('mail through SES', () => {
   });
 
   it('no other function may send mail', async () => {
+    // Act
     const others = AREAS.filter((a) => a !== 'auth' && a !== 'tenants' && sesStatements.has(a));
+
+    // Assess: none has an SES statement or may send
     expect(others.length).toBeGreaterThanOrEqual(4);
     for (const area of others) {
       expect(sesStatements.get(area), area).toEqual([]);
@@ -107,9 +114,12 @@ describe('mail through SES', () => {
   });
 
   it('gives the functions the sender and the console URL links point at, and no SMTP setting', () => {
+    // Act
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
       Properties: { Environment?: { Variables?: Record<string, unknown> } };
     }[];
+
+    // Assess: two functions at least carry the sender and the console URL, and no SMTP URL
     const auth = functions.filter((f) => f.Properties.Environment?.Variables?.MAIL_FROM);
     expect(auth.length).toBeGreaterThanOrEqual(2);
     for (const f of auth) {

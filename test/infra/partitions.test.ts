@@ -27,8 +27,10 @@ describe.each([
   ['us-gov-west-1', 'amazonaws.com'],
 ])('synthesised in %s', (region, suffix) => {
   it(`names no commercial-partition ARN, and every kms:ViaService ends in .${region}.${suffix}`, () => {
+    // Act
     const synth = synthStrongroom([region]);
     try {
+      // Assess: no literal commercial ARN; every ViaService host is the region's own
       const templates = synth.assembly.stacks.map((s) => s.template as unknown);
       const literal = templates.flatMap((t) => strings(t)).filter((s) => /(^|[^-\w])arn:aws:/.test(s));
       expect(literal).toEqual([]);

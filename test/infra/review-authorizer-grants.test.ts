@@ -37,12 +37,16 @@ const roleOf = functionPrincipal;
 
 describe('review: what a compromised non-auth API function role may write through the authorizer grants', () => {
   it('found the query, connections and audit functions', () => {
+    // Act / Assess
     expect([...byArea.keys()]).toEqual(expect.arrayContaining(['query', 'connections', 'audit']));
   });
 
   for (const area of ['query', 'connections', 'audit', 'storage']) {
     it(`${area}: cannot put a session item, rewrite a member's role, or delete rate counters`, async () => {
+      // Prepare
       const identityPolicies = byArea.get(area)!;
+
+      // Act: the four writes a compromised role would try, judged by the simulator
       const decisions = {
         putSession: await simulate({
           principal: roleOf(area),
@@ -79,6 +83,8 @@ describe('review: what a compromised non-auth API function role may write throug
           identityPolicies,
         }),
       };
+
+      // Assess
       expect(decisions).toEqual({
         putSession: 'ImplicitlyDenied',
         rewriteUserProfile: 'ImplicitlyDenied',

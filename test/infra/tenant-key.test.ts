@@ -116,6 +116,7 @@ function simulate(principal: string, action: string, tenantId: string | undefine
 
 describe('TenantKey (pre-provisioned tenant keys)', () => {
   it('uses exactly the policy of tenantKeyPolicy', () => {
+    // Prepare
     const expected = tenantKeyPolicy({
       accountId: ACCOUNT,
       partition: 'aws',
@@ -123,11 +124,14 @@ describe('TenantKey (pre-provisioned tenant keys)', () => {
       applicationRoleArns: [CONNECTIONS_ROLE, QUERY_ROLE],
       adminRoleArns: [],
     });
+
+    // Act / Assess
     expect(keyPolicy).toEqual(expected);
     expect(validateResourcePolicy(keyPolicy)).toEqual([]);
   });
 
   it('turns rotation on, retains the key and names it by stage and tenant', () => {
+    // Act / Assess
     template.hasResource('AWS::KMS::Key', {
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
@@ -148,19 +152,27 @@ describe('TenantKey (pre-provisioned tenant keys)', () => {
   });
 
   it('has no wildcard principal, no kms:* and no way to use the key without the tenant context', () => {
+    // Act / Assess
     for (const statement of keyPolicy.Statement) {
       expect(JSON.stringify(statement.Principal)).not.toContain('"*"');
       expect([statement.Action].flat()).not.toContain('kms:*');
     }
+
+    // Act
     const use = keyPolicy.Statement.filter((s: any) =>
       [s.Action].flat().some((a: string) => (TENANT_KEY_USE_ACTIONS as readonly string[]).includes(a)),
     );
+
+    // Assess: one use statement, conditioned on the tenant
     expect(use).toHaveLength(1);
     expect(use[0].Condition.StringEquals).toEqual({ 'kms:EncryptionContext:tenantId': TENANT });
   });
 
   it('grants the application roles use of tenant keys of this stage only, in IAM', () => {
+    // Act
     const statements = roleStatements.get('strongroom-test-connections')!;
+
+    // Assess
     expect(statements).toContainEqual(
       expect.objectContaining({
         Sid: 'UseTenantKeys',
@@ -173,6 +185,7 @@ describe('TenantKey (pre-provisioned tenant keys)', () => {
   });
 
   it('allows use end to end (key policy and IAM together) only for the granted roles and this tenant', () => {
+    // Act / Assess: with the key policy and IAM, each granted role for this tenant only, and the storage role not
     for (const role of [CONNECTIONS_ROLE, QUERY_ROLE]) {
       for (const action of TENANT_KEY_USE_ACTIONS) {
         expect(simulate(role, action, TENANT)).toBe('Allowed');
@@ -185,11 +198,14 @@ describe('TenantKey (pre-provisioned tenant keys)', () => {
   });
 
   it('raises no cdk-nag finding on the key', () => {
+    // Act
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
     const findings = report.pluginReports
       .flatMap((p: any) => p.violations)
       .flatMap((v: any) => v.violatingConstructs.map((c: any) => `${v.ruleName} at ${c.constructPath}`))
       .filter((f: string) => f.includes('/Acme/'));
+
+    // Assess
     expect(findings).toEqual([]);
   });
 });

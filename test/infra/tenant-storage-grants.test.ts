@@ -36,6 +36,7 @@ function functionsOf(region: number) {
 
 describe('IAM for the per-tenant storage roles, as deployed', () => {
   it('the storage function’s role lives on the vending path the tenant roles trust; no other role does', () => {
+    // Act / Assess: in each region's stack
     for (const [i, { region }] of synth.stacks.entries()) {
       const fns = functionsOf(i);
       expect(fns.find((f) => f.area === 'storage')!.path).toBe(
@@ -46,6 +47,7 @@ describe('IAM for the per-tenant storage roles, as deployed', () => {
   });
 
   it('only the storage function creates roles, only the tenants function deletes them; both only with the boundary', () => {
+    // Act / Assess: in each region's stack, who holds each IAM action, and on what condition
     for (const [i, { region }] of synth.stacks.entries()) {
       const fns = functionsOf(i);
       const holding = (action: string) =>
@@ -80,6 +82,7 @@ describe('IAM for the per-tenant storage roles, as deployed', () => {
   });
 
   it('the boundary is a retained managed policy of the stateful stack under a pinned logical id', () => {
+    // Act / Assess
     for (const { stateful } of synth.stacks) {
       const template = Template.fromStack(stateful).toJSON();
       expect(template.Resources[STATEFUL_LOGICAL_IDS.tenantStorageBoundary]).toMatchObject({

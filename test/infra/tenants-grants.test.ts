@@ -32,10 +32,13 @@ const actions = (s: Statement) => [s.Action].flat();
 
 describe('the tenants function’s IAM for tenant deletion', () => {
   it('deletes tenant-data items with its own role only for storage-root release, and never puts them', () => {
+    // Act
     const onTenantData = statements.filter((s) =>
       JSON.stringify([s.Resource].flat()).includes(refs.tenantData),
     );
     const writes = onTenantData.flatMap(actions).filter((a) => /Put|Delete|BatchWrite/.test(a));
+
+    // Assess: DeleteItem only, in the StorageRootRelease statement
     expect(writes).toEqual(['dynamodb:DeleteItem']);
     expect(statements.find((s) => s.Sid === 'StorageRootRelease')).toMatchObject({
       Action: 'dynamodb:DeleteItem',
@@ -43,9 +46,12 @@ describe('the tenants function’s IAM for tenant deletion', () => {
   });
 
   it('may decrypt only TOTP secrets under the platform key, and encrypts nothing with it itself', () => {
+    // Act
     const direct = statements.filter(
       (s) => JSON.stringify(s.Resource) === refs.platformKey && s.Sid !== 'TableEncryptionViaDynamoDB',
     );
+
+    // Assess
     expect(direct).toEqual([
       {
         Sid: 'VerifyTotpSecrets',
@@ -63,7 +69,10 @@ describe('the tenants function’s IAM for tenant deletion', () => {
   });
 
   it('may revoke on and remove tenant storage roles (never create or assume one) and retire tenant keys', () => {
+    // Act
     const storage = statements.filter((s) => actions(s).some((a) => a.startsWith('iam:')));
+
+    // Assess: revoke, remove and read tenant storage roles within the boundary; assume none; retire keys
     expect(storage.map((s) => [s.Sid, actions(s).sort()])).toEqual([
       ['TenantStorageRevocations', ['iam:DeleteRole', 'iam:DeleteRolePolicy', 'iam:PutRolePolicy']],
       ['ReadTenantStorageRoles', ['iam:GetRole', 'iam:ListRolePolicies']],
@@ -79,7 +88,10 @@ describe('the tenants function’s IAM for tenant deletion', () => {
   });
 
   it('reads and writes export archives only under tenants/*/exports/ of the export bucket', () => {
+    // Act
     const statement = statements.find((s) => s.Sid === 'TenantExportArchives')!;
+
+    // Assess: two object actions on the exports prefix, and no other S3 statement
     expect(actions(statement).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
     expect(JSON.stringify(statement.Resource)).toContain('/tenants/*/exports/*');
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
