@@ -87,7 +87,10 @@ async function resetLink(email: string) {
 
 describe('address verification', () => {
   it('mails a link at sign-up; until it is followed the account can sign in but not create tenants', async () => {
+    // Prepare
     const user = await signUpUnverified(api, 'verify');
+
+    // Act / Assess: before the link, the account is unverified and may not create a tenant
     const me = await api.request('GET', '/v1/me', { token: user.token });
     expect(me.body.user.emailVerified).toBe(false);
     const refused = await api.request('POST', '/v1/tenants', { token: user.token, body: { name: 'Early' } });
@@ -95,17 +98,24 @@ describe('address verification', () => {
     expect(problemType(refused)).toBe('email-unverified');
     expect(refused.body.detail).toMatch(/Verify your e-mail address/);
 
+    // Act
     const link = await verificationLink(user);
-    // The link points at the console, with the token in the fragment; the mail has a text and an HTML part.
+
+    // Assess: the link points at the console, with the token in the fragment; the mail has a text and an HTML
+    // part.
     expect(link.url.startsWith(`${TEST_CONSOLE_URL}#/verify-email/`)).toBe(true);
     expect(link.mail.html).toContain(link.url);
     expect(link.mail.from[0]!.address).toBe('no-reply@strongroom.test');
-    // Stored hashed: the item has the hash, never the secret.
+
+    // Assess: stored hashed: the item has the hash, never the secret.
     const stored = await tokenItem(link.token);
     expect(stored).toMatchObject({ purpose: 'verify-email', userId: user.userId, email: user.email });
     expect(JSON.stringify(stored)).not.toContain(link.token.split('.')[1]);
 
+    // Act: follow the link
     const ok = await verify(link.token);
+
+    // Assess: verified, the token spent, one event without the secret, and tenants allowed
     expect(ok.status, ok.text).toBe(200);
     expect(ok.body).toEqual({ email: user.email, verifiedAt: expect.any(String) });
     expect((await api.request('GET', '/v1/me', { token: user.token })).body.user.emailVerified).toBe(true);
@@ -115,13 +125,14 @@ describe('address verification', () => {
     expect(JSON.stringify(events)).not.toContain(link.token.split('.')[1]);
     await createTenant(api, user, 'Now allowed');
 
-    // The link works once.
+    // Act / Assess: the link works once.
     const again = await verify(link.token);
     expect(again.status).toBe(400);
     expect(problemType(again)).toBe('invalid-token');
   });
 
   it('refuses an expired token, a token for a changed address and a tampered secret, changing nothing', async () => {
+    // Prepare: a link whose token has expired
     const expired = await signUpUnverified(api, 'expired');
     const expiredLink = await verificationLink(expired);
     await db().send(
@@ -132,11 +143,14 @@ describe('address verification', () => {
         ExpressionAttributeValues: { ':past': Date.now() - 1 },
       }),
     );
+
+    // Act / Assess
     const late = await verify(expiredLink.token);
     expect(late.status).toBe(400);
     expect(problemType(late)).toBe('invalid-token');
     expect((await profile(expired.userId)).emailVerifiedAt).toBeUndefined();
 
+    // Prepare: a link for an address the account no longer has
     const moved = await signUpUnverified(api, 'moved');
     const movedLink = await verificationLink(moved);
     await db().send(
@@ -147,17 +161,23 @@ describe('address verification', () => {
         ExpressionAttributeValues: { ':e': `elsewhere-${Date.now()}@example.test` },
       }),
     );
+
+    // Act / Assess
     const stale = await verify(movedLink.token);
     expect(stale.status).toBe(400);
     expect(problemType(stale)).toBe('invalid-token');
     expect((await profile(moved.userId)).emailVerifiedAt).toBeUndefined();
-    // The token was not spent by the refused attempt's transaction either.
+
+    // Assess: the token was not spent by the refused attempt's transaction either.
     expect(await tokenItem(movedLink.token)).toBeDefined();
 
+    // Prepare: a link whose secret is changed in one character
     const other = await signUpUnverified(api, 'tamper');
     const otherLink = await verificationLink(other);
     const [id, secret] = otherLink.token.split('.') as [string, string];
     const flipped = `${id}.${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
+
+    // Act / Assess
     const tampered = await verify(flipped);
     expect(tampered.status).toBe(400);
     expect(problemType(tampered)).toBe('invalid-token');
@@ -165,9 +185,12 @@ describe('address verification', () => {
   });
 
   it("another user's token verifies that user only", async () => {
+    // Prepare
     const a = await signUpUnverified(api, 'owner-a');
     const b = await signUpUnverified(api, 'owner-b');
     const aLink = await verificationLink(a);
+
+    // Act / Assess: A's link verifies A, and B stays unverified
     expect((await verify(aLink.token)).status).toBe(200);
     expect((await profile(a.userId)).emailVerifiedAt).toEqual(expect.any(String));
     expect((await profile(b.userId)).emailVerifiedAt).toBeUndefined();
@@ -176,24 +199,32 @@ describe('address verification', () => {
   });
 
   it('names the field of a malformed or oversized token', async () => {
+    // Act / Assess: a malformed, a short and an oversized token
     for (const token of ['nope', `m_${'0'.repeat(26)}.short`, 'x'.repeat(5000)]) {
       const res = await verify(token);
       expect(res.status).toBe(400);
       expect(problemType(res)).toBe('validation-error');
       expect(res.body.errors.map((e: { path: string }) => e.path)).toContain('body.token');
     }
+
+    // Act / Assess: no token
     const missing = await api.request('POST', '/v1/auth/verify-email', { body: {} });
     expect(missing.status).toBe(400);
     expect(missing.body.errors.map((e: { path: string }) => e.path)).toContain('body.token');
   });
 
   it('resends a link (the old one keeps working until either is used), three an hour, and 409 once verified', async () => {
+    // Prepare
     const user = await signUpUnverified(api, 'resend');
     const first = await verificationLink(user);
+
+    // Act: three resends, then a fourth
     for (let i = 0; i < 3; i++) {
       const res = await api.request('POST', '/v1/me/email/verification', { token: user.token });
       expect(res.status, res.text).toBe(202);
     }
+
+    // Assess: the fourth is refused; three mails; the first link still works
     const limited = await api.request('POST', '/v1/me/email/verification', { token: user.token });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -201,9 +232,12 @@ describe('address verification', () => {
     const latest = await verificationLink(user);
     expect(latest.token).not.toBe(first.token);
     expect((await verify(first.token)).status).toBe(200);
-    // Verified: a later link has nothing to do.
+
+    // Act / Assess: verified: a later link has nothing to do.
     const spare = await verify(latest.token);
     expect(spare.status).toBe(400);
+
+    // Act / Assess: a verified account asks for a link
     const other = await signUp(api, 'resend-verified');
     const done = await api.request('POST', '/v1/me/email/verification', { token: other.token });
     expect(done.status).toBe(409);
@@ -211,10 +245,13 @@ describe('address verification', () => {
   });
 
   it('an unverified account neither sees nor accepts invitations to its address (403), a verified one does', async () => {
+    // Prepare: an invitation to an unverified account's address
     const owner = await signUp(api, 'inviter');
     const tenantId = await createTenant(api, owner, 'Inviting');
     const squatter = await signUpUnverified(api, 'squat');
     const invitationId = await invite(api, owner, tenantId, squatter.email, 'viewer');
+
+    // Act / Assess: listing, accepting and declining are refused
     const list = await api.request('GET', '/v1/me/invitations', { token: squatter.token });
     expect(list.status).toBe(403);
     expect(problemType(list)).toBe('email-unverified');
@@ -225,13 +262,18 @@ describe('address verification', () => {
       expect(res.status).toBe(403);
       expect(problemType(res)).toBe('email-unverified');
     }
+
+    // Assess: not a member
     const members = await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: owner.token });
     expect(members.body.items.map((m: { userId: string }) => m.userId)).not.toContain(squatter.userId);
-    // The invitee was mailed; the mail names the tenant and points at the invitations screen, with no token.
+
+    // Assess: the invitee was mailed; the mail names the tenant and points at the invitations screen, with no
+    // token.
     const invitation = await takeMail(inboxApi(), squatter.email, /invited you to Inviting/);
     expect(invitation.text).toContain(`${TEST_CONSOLE_URL}#/invitations`);
     expect(invitation.text).not.toMatch(/m_[0-9a-z]{26}\./);
-    // Once the address is proved, the same invitation works.
+
+    // Act / Assess: once the address is proved, the same invitation works.
     expect((await verify((await verificationLink(squatter)).token)).status).toBe(200);
     const accepted = await api.request('POST', `/v1/me/invitations/${invitationId}/accept`, {
       token: squatter.token,
@@ -240,10 +282,15 @@ describe('address verification', () => {
   });
 
   it('a taken address gets a notice instead of a link, and the answer is the same', async () => {
+    // Prepare
     const user = await signUp(api, 'taken');
+
+    // Act: someone registers the address again
     const again = await api.request('POST', '/v1/auth/register', {
       body: { email: user.email, password: 'another-long-password', name: 'Someone' },
     });
+
+    // Assess: the same answer; a notice mailed, no link
     expect(again.status).toBe(202);
     const notice = await takeMail(inboxApi(), user.email, /^Someone tried to create/);
     expect(notice.text).not.toMatch(/verify-email\//);
@@ -251,12 +298,17 @@ describe('address verification', () => {
   });
 
   it('when the mail cannot be sent: 503, and nothing written (no account, no token, no mail)', async () => {
+    // Prepare
     const email = `outage-${Date.now()}@example.test`;
     const tokensBefore = (await mailTokenItems()).length;
+
+    // Act: sign-up while mail is down
     gate.shut();
     const res = await api.request('POST', '/v1/auth/register', {
       body: { email, password: 'a-long-password-x', name: 'Outage' },
     });
+
+    // Assess: no account, no token, no mail
     expect(res.status).toBe(503);
     expect(problemType(res)).toBe('service-unavailable');
     expect(res.body.detail).toMatch(/could not be sent; nothing was changed/);
@@ -265,11 +317,16 @@ describe('address verification', () => {
     expect((await mailTokenItems()).length).toBe(tokensBefore);
     expect(await mailsTo(inboxApi(), email)).toHaveLength(0);
 
+    // Prepare
     const user = await signUpUnverified(api, 'resend-outage');
     await verificationLink(user);
     const before = (await mailTokenItems()).length;
+
+    // Act: a resend while mail is down
     gate.shut();
     const resend = await api.request('POST', '/v1/me/email/verification', { token: user.token });
+
+    // Assess
     expect(resend.status).toBe(503);
     gate.open();
     expect((await mailTokenItems()).length).toBe(before);
@@ -279,10 +336,15 @@ describe('address verification', () => {
 
 describe('password reset', () => {
   it('answers a known and an unknown address alike; only the known one gets a mail', async () => {
+    // Prepare
     const user = await signUp(api, 'reset-known');
     const unknown = `nobody-${Date.now()}@example.test`;
+
+    // Act
     const known = await requestReset(user.email);
     const none = await requestReset(unknown);
+
+    // Assess: the same answer; one mail, a 30-minute token stored hashed, an event each
     expect(known.status).toBe(202);
     expect(none.status).toBe(202);
     expect(none.text).toBe(known.text);
@@ -299,21 +361,30 @@ describe('password reset', () => {
   });
 
   it('sets the new password once, revokes every session, and the old password and token stop working', async () => {
+    // Prepare: a second session
     const user = await signUp(api, 'reset');
     const second = await login(user.email, user.password);
     expect((await requestReset(user.email)).status).toBe(202);
     const link = await resetLink(user.email);
+
+    // Act
     const done = await confirmReset(link.token, 'a-brand-new-password');
+
+    // Assess: every session revoked, the old password refused, the new one works
     expect(done.status, done.text).toBe(200);
     expect(done.body).toEqual({ revokedSessions: 2, mfaEnabled: false });
     for (const token of [user.token, second.body.token])
       expect((await api.request('GET', '/v1/me', { token })).status).toBe(401);
     expect((await login(user.email, user.password)).status).toBe(401);
     expect((await login(user.email, 'a-brand-new-password')).status).toBe(200);
+
+    // Act / Assess: the link a second time
     const reused = await confirmReset(link.token, 'yet-another-password');
     expect(reused.status).toBe(400);
     expect(problemType(reused)).toBe('invalid-token');
     expect((await login(user.email, 'a-brand-new-password')).status).toBe(200);
+
+    // Assess
     const completed = await platformEvents('auth.password-reset.completed');
     expect(completed.filter((e) => e.resource.id === user.userId)).toHaveLength(1);
     const notice = await takeMail(inboxApi(), user.email, /password was reset/);
@@ -321,6 +392,7 @@ describe('password reset', () => {
   });
 
   it('refuses an expired token, a verification token, and a token older than a later reset or password change', async () => {
+    // Prepare: a reset link that has expired
     const user = await signUp(api, 'reset-stale');
     await requestReset(user.email);
     const expired = await resetLink(user.email);
@@ -332,24 +404,33 @@ describe('password reset', () => {
         ExpressionAttributeValues: { ':past': Date.now() - 1 },
       }),
     );
+
+    // Act / Assess
     expect(problemType(await confirmReset(expired.token, 'a-new-password-1'))).toBe('invalid-token');
 
+    // Prepare: a verification link
     const fresh = await signUpUnverified(api, 'wrong-purpose');
     const verification = await verificationLink(fresh);
+
+    // Act / Assess: used as a reset link
     const wrong = await confirmReset(verification.token, 'a-new-password-2');
     expect(wrong.status).toBe(400);
     expect(problemType(wrong)).toBe('invalid-token');
     expect((await login(fresh.email, fresh.password)).status).toBe(200);
 
+    // Prepare: two reset links
     await requestReset(user.email);
     const older = await resetLink(user.email);
     await requestReset(user.email);
     const newer = await resetLink(user.email);
+
+    // Act / Assess: the newer one used, the older one refused
     expect((await confirmReset(newer.token, 'a-new-password-3')).status).toBe(200);
     expect(problemType(await confirmReset(older.token, 'a-new-password-4'))).toBe('invalid-token');
     expect((await login(user.email, 'a-new-password-3')).status).toBe(200);
     await takeMail(inboxApi(), user.email, /password was reset/);
 
+    // Prepare: a reset link, then a password change
     const changer = await signUp(api, 'reset-then-change');
     await requestReset(changer.email);
     const pending = await resetLink(changer.email);
@@ -358,17 +439,24 @@ describe('password reset', () => {
       body: { currentPassword: changer.password, newPassword: 'changed-in-between' },
     });
     expect(changed.status).toBe(200);
+
+    // Act / Assess
     expect(problemType(await confirmReset(pending.token, 'a-new-password-5'))).toBe('invalid-token');
     expect((await login(changer.email, 'changed-in-between')).status).toBe(200);
   });
 
   it('does not bypass MFA: after a reset, signing in still asks for the code', async () => {
+    // Prepare: an account with MFA and a reset link
     const user = await signUp(api, 'reset-mfa');
     const mfa = await enableMfa(api, user);
     await takeMail(inboxApi(), user.email, /turned on/);
     await requestReset(user.email);
     const link = await resetLink(user.email);
+
+    // Act
     const done = await confirmReset(link.token, 'mfa-users-new-password');
+
+    // Assess: the reset keeps MFA, and signing in asks for the code
     expect(done.body).toEqual({ revokedSessions: 1, mfaEnabled: true });
     const noCode = await login(user.email, 'mfa-users-new-password');
     expect(noCode.status).toBe(401);
@@ -380,11 +468,16 @@ describe('password reset', () => {
   });
 
   it('on an account whose address was never verified, a reset also removes the MFA someone else may have set', async () => {
+    // Prepare: an unverified account that someone gave MFA, and a reset link
     const squatted = await signUpUnverified(api, 'squatted-mfa');
     await enableMfa(api, squatted);
     await requestReset(squatted.email);
     const link = await resetLink(squatted.email);
+
+    // Act
     const done = await confirmReset(link.token, 'the-real-owners-password');
+
+    // Assess: MFA and its secrets removed, the address verified
     expect(done.body).toEqual({ revokedSessions: 1, mfaEnabled: false });
     const signedIn = await login(squatted.email, 'the-real-owners-password');
     expect(signedIn.status).toBe(200);
@@ -395,17 +488,23 @@ describe('password reset', () => {
   });
 
   it('limits requests per address (known or not: 3 an hour) and per network (10 an hour)', async () => {
+    // Prepare
     const user = await signUp(api, 'reset-limit');
     const unknown = `limit-${Date.now()}@example.test`;
+
+    // Act / Assess: for a known and an unknown address, three requests then a refusal
     for (const email of [user.email, unknown]) {
       for (let i = 0; i < 3; i++) expect((await requestReset(email)).status).toBe(202);
       const limited = await requestReset(email);
       expect(limited.status).toBe(429);
       expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
     }
+
+    // Assess: three mails to the known address, none to the unknown
     expect((await mailsTo(inboxApi(), user.email)).length).toBe(3);
     expect(await mailsTo(inboxApi(), unknown)).toHaveLength(0);
 
+    // Act / Assess: ten addresses from one network, then an eleventh
     const network = `127.77.${Math.floor(Math.random() * 200) + 10}`;
     for (let i = 0; i < 10; i++) {
       const res = await requestReset(`net-${i}-${Date.now()}@example.test`, `${network}.${i + 1}`);
@@ -416,6 +515,7 @@ describe('password reset', () => {
   });
 
   it('names the field of a malformed address, token or password', async () => {
+    // Act / Assess: a malformed address, an overlong one
     const bad = await api.request('POST', '/v1/auth/password-reset', { body: { email: 'not-an-address' } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toContain('body.email');
@@ -424,21 +524,31 @@ describe('password reset', () => {
     });
     expect(long.status).toBe(400);
     expect(long.body.errors.map((e: { path: string }) => e.path)).toContain('body.email');
+
+    // Prepare
     const user = await signUp(api, 'reset-fields');
     await requestReset(user.email);
     const link = await resetLink(user.email);
+
+    // Act / Assess: a short password
     const short = await confirmReset(link.token, 'short');
     expect(short.status).toBe(400);
     expect(short.body.errors.map((e: { path: string }) => e.path)).toContain('body.newPassword');
-    // A refused body spends nothing: the token still works.
+
+    // Act / Assess: a refused body spends nothing: the token still works.
     expect((await confirmReset(link.token, 'long-enough-password')).status).toBe(200);
   });
 
   it('when the mail cannot be sent: 503, and no token stored', async () => {
+    // Prepare
     const user = await signUp(api, 'reset-outage');
     const before = (await mailTokenItems()).length;
+
+    // Act: a reset while mail is down
     gate.shut();
     const res = await requestReset(user.email);
+
+    // Assess: no token, no mail, the password unchanged
     expect(res.status).toBe(503);
     gate.open();
     expect((await mailTokenItems()).length).toBe(before);
@@ -449,7 +559,10 @@ describe('password reset', () => {
 
 describe('security notices', () => {
   it('mails the owner when the password changes and when MFA is turned on or off, with no link that acts', async () => {
+    // Prepare
     const user = await signUp(api, 'notices');
+
+    // Act / Assess: a password change mails a notice with no token
     const changed = await api.request('POST', '/v1/me/password', {
       token: user.token,
       body: { currentPassword: user.password, newPassword: 'notice-new-password' },
@@ -458,6 +571,8 @@ describe('security notices', () => {
     const notice = await takeMail(inboxApi(), user.email, /password was changed/);
     expect(notice.text).toMatch(/From address: 127\./);
     expect(notice.text).not.toMatch(/m_[0-9a-z]{26}\./);
+
+    // Act / Assess: MFA on and off mail one each
     user.password = 'notice-new-password';
     const mfa = await enableMfa(api, user);
     await takeMail(inboxApi(), user.email, /authentication was turned on/);
@@ -470,13 +585,18 @@ describe('security notices', () => {
   });
 
   it('a failed notice does not fail or undo the change it reports', async () => {
+    // Prepare
     const user = await signUp(api, 'notice-outage');
+
+    // Act: a password change while mail is down
     gate.shut();
     const changed = await api.request('POST', '/v1/me/password', {
       token: user.token,
       body: { currentPassword: user.password, newPassword: 'changed-during-outage' },
     });
     gate.open();
+
+    // Assess
     expect(changed.status).toBe(200);
     expect((await login(user.email, 'changed-during-outage')).status).toBe(200);
   });

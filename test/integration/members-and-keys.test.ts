@@ -50,6 +50,8 @@ async function createKey(user: TestUser, tenantId: string, scopes: readonly Perm
 
 describe("an owner's key with members:manage but not members:manage-admins-owners", () => {
   it('cannot invite, promote, demote, remove or withdraw owners and admins (403, nothing changed but the refusals in the audit log)', async () => {
+    // Prepare: a co-owner, an owner invitation, and an owner's key with every permission but
+    // members:manage-admins-owners
     const { tenantId, users } = await tenantWithEveryRole(api, 'Attack');
     const coOwner = await signUp(api, 'co-owner');
     await addMember(api, users.owner, tenantId, coOwner, 'owner');
@@ -63,6 +65,7 @@ describe("an owner's key with members:manage but not members:manage-admins-owner
     const before = JSON.stringify([await items(tenantId, 'MEMBER#'), await items(tenantId, 'INVITE#')]);
     const auditBefore = (await auditActions(tenantId)).length;
 
+    // Act: each attack on an owner or admin through the key
     const attacks = [
       ['POST', `${base}/members`, { email: 'attacker@example.test', role: 'owner' }],
       ['POST', `${base}/members`, { email: 'attacker@example.test', role: 'admin' }],
@@ -77,6 +80,8 @@ describe("an owner's key with members:manage but not members:manage-admins-owner
     ] as const;
     for (const [method, path, body] of attacks) {
       const res = await api.request(method, path, { token: key.key, ...(body ? { body } : {}) });
+
+      // Assess: each refused; members and invitations unchanged, one refusal event each
       expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(403);
       expect(problemType(res)).toBe('role-not-grantable');
     }
@@ -90,7 +95,7 @@ describe("an owner's key with members:manage but not members:manage-admins-owner
         details: { reason: 'role-not-grantable', credential: 'api-key' },
       });
 
-    // The same key manages the roles below admin, and an owner's session all of them.
+    // Act / Assess: the same key manages the roles below admin, and an owner's session all of them.
     expect(
       (
         await api.request('PATCH', `${base}/members/${users.viewer.userId}`, {
@@ -112,6 +117,7 @@ describe("an owner's key with members:manage but not members:manage-admins-owner
 
 describe('API keys end with their creator’s access', () => {
   it('removal revokes every key the member created (more than one transaction holds); re-adding does not revive them', async () => {
+    // Prepare: an editor with 50 keys, and an owner's key
     const owner = await signUp(api, 'rk-owner');
     const tenantId = await createTenant(api, owner, 'Revoke keys');
     const member = await signUp(api, 'rk-member');
@@ -119,11 +125,16 @@ describe('API keys end with their creator’s access', () => {
     const keys = [];
     for (let i = 0; i < 50; i++) keys.push(await createKey(member, tenantId, ['tenant:read'], `k${i}`));
     const ownerKey = await createKey(owner, tenantId, ['tenant:read']);
+
+    // Assess: the member's keys work before
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: keys[0]!.key })).status).toBe(200);
 
+    // Act
     const removed = await api.request('DELETE', `/v1/tenants/${tenantId}/members/${member.userId}`, {
       token: owner.token,
     });
+
+    // Assess: every key of the member gone and audited as revoked, the owner's kept
     expect(removed.status, removed.text).toBe(204);
     const left = await items(tenantId, 'APIKEY#');
     expect(left.map((k) => k.keyId)).toEqual([ownerKey.keyId]);
@@ -131,18 +142,21 @@ describe('API keys end with their creator’s access', () => {
     expect(revoked.map((e) => e.resource.id).sort()).toEqual(keys.map((k) => k.keyId).sort());
     expect(revoked.every((e) => e.details.reason === 'member-removed')).toBe(true);
 
+    // Act / Assess: re-adding the member does not revive them
     await addMember(api, owner, tenantId, member, 'editor');
     for (const key of [keys[0]!, keys[49]!]) {
       const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.key });
       expect(res.status).toBe(401);
     }
-    // New keys of the new membership work; the owner's key never stopped.
+
+    // Act / Assess: new keys of the new membership work; the owner's key never stopped.
     const fresh = await createKey(member, tenantId, ['tenant:read']);
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: fresh.key })).status).toBe(200);
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: ownerKey.key })).status).toBe(200);
   });
 
   it('a key left behind by a removal that failed half-way (its item not deleted) still never works again', async () => {
+    // Prepare: a member's key, removed with the member, then put back
     const owner = await signUp(api, 'lb-owner');
     const tenantId = await createTenant(api, owner, 'Left behind');
     const member = await signUp(api, 'lb-member');
@@ -155,7 +169,11 @@ describe('API keys end with their creator’s access', () => {
     await functionRuntime().dynamo.send(
       new PutCommand({ TableName: process.env.TENANT_DATA_TABLE!, Item: item! }),
     );
+
+    // Act
     await addMember(api, owner, tenantId, member, 'admin');
+
+    // Assess
     const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.key });
     expect(res.status).toBe(401);
     expect(problemType(res)).toBe('api-key-revoked');
@@ -164,6 +182,7 @@ describe('API keys end with their creator’s access', () => {
 
 describe('GET /v1/me through an API key', () => {
   it("shows the key's tenant, its effective scopes and id, never the creator's other memberships", async () => {
+    // Prepare: a user in three tenants, with a key for the third
     const user = await signUp(api, 'me-key');
     const first = await createTenant(api, user, 'First');
     const second = await createTenant(api, user, 'Second');
@@ -172,12 +191,14 @@ describe('GET /v1/me through an API key', () => {
     await addMember(api, owner, third, user, 'editor');
     const key = await createKey(user, third, ['tenant:read', 'members:read', 'storage:write-credentials']);
 
+    // Act / Assess: through the session, every membership
     const viaSession = await api.request('GET', '/v1/me', { token: user.token });
     expect(viaSession.body.memberships.map((m: { tenantId: string }) => m.tenantId).sort()).toEqual(
       [first, second, third].sort(),
     );
     expect(viaSession.body.apiKey).toBeUndefined();
 
+    // Act / Assess: through the key, its tenant and scopes only
     const viaKey = await api.request('GET', '/v1/me', { token: key.key });
     expect(viaKey.status).toBe(200);
     expect(viaKey.body.memberships).toEqual([{ tenantId: third, role: 'editor' }]);
@@ -189,7 +210,8 @@ describe('GET /v1/me through an API key', () => {
     expect(JSON.stringify(viaKey.body)).not.toContain(first);
     expect(JSON.stringify(viaKey.body)).not.toContain(second);
 
-    // Demoted to reviewer: the scopes shrink... and below api-keys:create the key is gone altogether.
+    // Act / Assess: demoted to reviewer: the scopes shrink... and below api-keys:create the key is gone
+    // altogether.
     await api.request('PATCH', `/v1/tenants/${third}/members/${user.userId}`, {
       token: owner.token,
       body: { role: 'reviewer' },
@@ -200,8 +222,11 @@ describe('GET /v1/me through an API key', () => {
 
 describe('invitations', () => {
   it('answer the same whether the address is unknown, registered, or already a member', async () => {
+    // Prepare
     const { tenantId, users } = await tenantWithEveryRole(api, 'Uniform');
     const registered = await signUp(api, 'registered');
+
+    // Act: invite an unknown, a registered and a member's address
     const answers = [];
     for (const email of ['nobody-yet@example.test', registered.email, users.viewer.email]) {
       const res = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
@@ -210,6 +235,8 @@ describe('invitations', () => {
       });
       answers.push(res);
     }
+
+    // Assess: the same status, keys and headers each time, nothing of the account, and no membership
     expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
     const shapes = answers.map((a) => ({
       keys: Object.keys(a.body).sort(),
@@ -225,7 +252,8 @@ describe('invitations', () => {
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: registered.token })).status).toBe(
       404,
     );
-    // The member learns it on accepting (409), and the spent invitation leaves both lists.
+
+    // Act / Assess: the member learns it on accepting (409), and the spent invitation leaves both lists.
     const mine = await api.request('GET', '/v1/me/invitations', { token: users.viewer.token });
     const spent = await api.request('POST', `/v1/me/invitations/${mine.body.items[0].invitationId}/accept`, {
       token: users.viewer.token,
@@ -244,20 +272,25 @@ describe('invitations', () => {
   });
 
   it('an unknown address sees its invitation once it registers, with tenant, inviter, role and expiry; accepting is audited', async () => {
+    // Prepare: an invitation of an address nobody has registered yet
     const owner = await signUp(api, 'inv-owner');
     const tenantId = await createTenant(api, owner, 'Invites & Co');
     const email = `later-${Date.now()}@example.test`;
     const invitationId = await invite(api, owner, tenantId, email.toUpperCase(), 'owner');
+
+    // Assess: it is pending
     const pending = await api.request('GET', `/v1/tenants/${tenantId}/invitations`, { token: owner.token });
     expect(pending.body.items).toEqual([
       expect.objectContaining({ invitationId, email, role: 'owner', invitedBy: expect.any(Object) }),
     ]);
 
+    // Act: the address registers
     const reg = await api.request('POST', '/v1/auth/register', {
       body: { email, password: 'a long enough password', name: 'Later' },
     });
     expect(reg.status).toBe(202);
-    // The new account proves the address with the link mailed to it before it may see the invitation.
+
+    // Act: the new account proves the address with the link mailed to it before it may see the invitation.
     const link = linkIn(await takeMail(inboxApi(), email, /^Verify/), '/verify-email');
     expect((await api.request('POST', '/v1/auth/verify-email', { body: { token: link.token } })).status).toBe(
       200,
@@ -266,6 +299,8 @@ describe('invitations', () => {
       body: { email, password: 'a long enough password' },
     });
     const later: TestUser = { userId: login.body.user.userId, email, password: '', token: login.body.token };
+
+    // Assess: the invitation with tenant, inviter, role and a seven-day expiry
     const mine = await api.request('GET', '/v1/me/invitations', { token: later.token });
     expect(mine.status).toBe(200);
     expect(mine.body.items).toHaveLength(1);
@@ -280,9 +315,12 @@ describe('invitations', () => {
     expect(days).toBeGreaterThan(6.9);
     expect(days).toBeLessThanOrEqual(7);
 
+    // Act / Assess: accepting
     const accepted = await acceptInvitation(api, later, invitationId);
     expect(accepted).toMatchObject({ tenant: { tenantId }, member: { userId: later.userId, role: 'owner' } });
-    // A second owner (the owner count moved in the same transaction): the first may now step down.
+
+    // Act / Assess: a second owner (the owner count moved in the same transaction): the first may now step
+    // down.
     const stepDown = await api.request('PATCH', `/v1/tenants/${tenantId}/members/${owner.userId}`, {
       token: owner.token,
       body: { role: 'admin' },
@@ -299,7 +337,8 @@ describe('invitations', () => {
         'member.role-changed',
       ]),
     );
-    // Accepting twice: the invitation is gone.
+
+    // Act / Assess: accepting twice: the invitation is gone.
     const twice = await api.request('POST', `/v1/me/invitations/${invitationId}/accept`, {
       token: later.token,
     });
@@ -307,12 +346,14 @@ describe('invitations', () => {
   });
 
   it('cannot be seen, accepted or declined by anyone else; declining removes it', async () => {
+    // Prepare
     const owner = await signUp(api, 'd-owner');
     const tenantId = await createTenant(api, owner, 'Decline');
     const invitee = await signUp(api, 'd-invitee');
     const other = await signUp(api, 'd-other');
     const invitationId = await invite(api, owner, tenantId, invitee.email, 'editor');
 
+    // Act / Assess: another user sees, accepts and declines nothing
     expect((await api.request('GET', '/v1/me/invitations', { token: other.token })).body.items).toEqual([]);
     for (const verb of ['accept', 'decline']) {
       const res = await api.request('POST', `/v1/me/invitations/${invitationId}/${verb}`, {
@@ -323,6 +364,7 @@ describe('invitations', () => {
     expect(await items(tenantId, 'INVITE#')).toHaveLength(1);
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: other.token })).status).toBe(404);
 
+    // Act / Assess: the invitee declines
     const declined = await api.request('POST', `/v1/me/invitations/${invitationId}/decline`, {
       token: invitee.token,
     });
@@ -336,6 +378,7 @@ describe('invitations', () => {
   });
 
   it('stop working when they expire, when the inviter loses the right to grant the role, or when the key that sent them is revoked', async () => {
+    // Prepare: four invitations, from an admin, a second admin, a key, and one about to expire
     const { tenantId, users } = await tenantWithEveryRole(api, 'Stale');
     const [a, b, c, d] = [
       await signUp(api, 'st-a'),
@@ -355,6 +398,7 @@ describe('invitations', () => {
         await api.request('GET', `/v1/tenants/${tenantId}/invitations`, { token: users.owner.token })
       ).body.items.map((i: { invitationId: string }) => i.invitationId);
 
+    // Act / Assess: one expires
     await functionRuntime().dynamo.send(
       new UpdateCommand({
         TableName: process.env.TENANT_DATA_TABLE!,
@@ -366,7 +410,8 @@ describe('invitations', () => {
     expect((await api.request('GET', '/v1/me/invitations', { token: a.token })).body.items).toEqual([]);
     expect(await pendingIds()).not.toContain(expired);
 
-    // The admin who sent one is demoted to editor (who may grant nothing): it is withdrawn with them.
+    // Act / Assess: the admin who sent one is demoted to editor (who may grant nothing): it is withdrawn with
+    // them.
     await api.request('PATCH', `/v1/tenants/${tenantId}/members/${users.admin.userId}`, {
       token: users.owner.token,
       body: { role: 'editor' },
@@ -376,11 +421,14 @@ describe('invitations', () => {
       (e) => e.action === 'invitation.revoked' && e.resource.id === fromAdmin,
     );
     expect(withdrawn?.details.reason).toBe('inviter-demoted');
-    // The key that sent another is revoked.
+
+    // Act: the key that sent another is revoked.
     await api.request('DELETE', `/v1/tenants/${tenantId}/api-keys/${adminKey.keyId}`, {
       token: users.owner.token,
     });
-    // A demotion that lands after the withdrawal ran (here: written straight to the table) is caught by the
+
+    // Act: a demotion that lands after the withdrawal ran (here: written straight to the table) is caught by
+    // the
     // acceptance transaction itself.
     await functionRuntime().dynamo.send(
       new UpdateCommand({
@@ -391,6 +439,8 @@ describe('invitations', () => {
         ExpressionAttributeValues: { ':editor': 'editor' },
       }),
     );
+
+    // Assess: all four refused on accepting
     expect(await pendingIds()).toEqual(expect.arrayContaining([fromKey, raced]));
     for (const [user, id] of [
       [a, expired],
@@ -405,12 +455,17 @@ describe('invitations', () => {
   });
 
   it('from a removed member are withdrawn with them', async () => {
+    // Prepare
     const { tenantId, users } = await tenantWithEveryRole(api, 'Removed sender');
     const invitee = await signUp(api, 'rs-invitee');
     const id = await invite(api, users.admin, tenantId, invitee.email, 'viewer');
+
+    // Act
     const removed = await api.request('DELETE', `/v1/tenants/${tenantId}/members/${users.admin.userId}`, {
       token: users.owner.token,
     });
+
+    // Assess: the invitation is gone
     expect(removed.status).toBe(204);
     expect((await api.request('GET', '/v1/me/invitations', { token: invitee.token })).body.items).toEqual([]);
     expect(await items(tenantId, 'INVITE#')).toEqual([]);
@@ -419,54 +474,73 @@ describe('invitations', () => {
   });
 
   it('are withdrawn by members:manage within the grant rule, and replaced when the address is invited again', async () => {
+    // Prepare
     const { tenantId, users } = await tenantWithEveryRole(api, 'Withdraw');
     const email = 'twice@example.test';
     const first = await invite(api, users.owner, tenantId, email, 'admin');
     const base = `/v1/tenants/${tenantId}/invitations`;
+
+    // Act / Assess: an admin may not withdraw an admin invitation; the owner may, once
     const adminTries = await api.request('DELETE', `${base}/${first}`, { token: users.admin.token });
     expect(adminTries.status).toBe(403);
     expect((await api.request('DELETE', `${base}/${first}`, { token: users.owner.token })).status).toBe(204);
     expect((await api.request('DELETE', `${base}/${first}`, { token: users.owner.token })).status).toBe(404);
 
+    // Act / Assess: inviting the address twice more keeps the last invitation only
     const second = await invite(api, users.admin, tenantId, email, 'viewer');
     const third = await invite(api, users.admin, tenantId, email, 'editor');
     const listed = await api.request('GET', base, { token: users.admin.token });
     expect(listed.body.items.map((i: { invitationId: string }) => i.invitationId)).toEqual([third]);
     expect(second).not.toBe(third);
-    // Another tenant's invitation id: 404, and it stays.
+
+    // Act / Assess: another tenant's invitation id: 404, and it stays.
     const other = await tenantWithEveryRole(api, 'Withdraw other');
     const foreign = await api.request('DELETE', `/v1/tenants/${other.tenantId}/invitations/${third}`, {
       token: other.users.owner.token,
     });
     expect(foreign.status).toBe(404);
     expect(await items(tenantId, 'INVITE#')).toHaveLength(1);
+
+    // Act / Assess: an editor may not list them
     expect((await api.request('GET', base, { token: users.editor.token })).status).toBe(403);
   });
 
   it(`are limited to ${INVITATION_LIMITS.perInviter.limit} an hour per inviter (429 with Retry-After)`, async () => {
+    // Prepare: the inviter's hourly budget spent
     const owner = await signUp(api, 'rl-owner');
     const tenantId = await createTenant(api, owner, 'Limited');
     for (let i = 0; i < INVITATION_LIMITS.perInviter.limit; i++)
       await invite(api, owner, tenantId, `rl-${i}@example.test`, 'viewer');
+
+    // Act
     const over = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
       token: owner.token,
       body: { email: 'one-more@example.test', role: 'viewer' },
     });
+
+    // Assess: refused with Retry-After, nothing more stored
     expect(over.status).toBe(429);
     expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await items(tenantId, 'INVITE#')).toHaveLength(INVITATION_LIMITS.perInviter.limit);
   });
 
   it('need a signed-in session on the invitee side and a valid body on the tenant side', async () => {
+    // Prepare
     const { tenantId, users } = await tenantWithEveryRole(api, 'Shapes');
     const key = await createKey(users.owner, tenantId, ['members:read']);
+
+    // Act / Assess: a key on the invitee side
     expect((await api.request('GET', '/v1/me/invitations', { token: key.key })).status).toBe(403);
+
+    // Act / Assess: a bad body
     const bad = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
       token: users.owner.token,
       body: { email: 'not-an-address', role: 'emperor' },
     });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['body.email', 'body.role']);
+
+    // Act / Assess: a bad invitation id
     const badId = await api.request('POST', '/v1/me/invitations/n_nope/accept', {
       token: users.viewer.token,
     });

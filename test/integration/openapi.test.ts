@@ -25,7 +25,10 @@ function resolvePointer(document: Json, ref: string): unknown {
 
 describe('the served OpenAPI document', () => {
   it('is a valid OpenAPI 3.1 document (schema validation with @seriousme/openapi-schema-validator)', async () => {
+    // Act
     const res = await api.request('GET', '/openapi.json');
+
+    // Assess
     expect(res.status).toBe(200);
     const validator = new Validator();
     const result = await validator.validate(res.body);
@@ -35,7 +38,10 @@ describe('the served OpenAPI document', () => {
   });
 
   it('has no reference that resolves to nothing or only to references (Problem is a real schema)', async () => {
+    // Act
     const { body: document } = await api.request<Json>('GET', '/openapi.json');
+
+    // Assess: every reference resolves to a schema, through no cycle; Problem is a real object schema
     const refs = refsIn(document);
     expect(refs.length).toBeGreaterThan(0);
     for (const { at, ref } of refs) {
@@ -63,7 +69,10 @@ describe('the served OpenAPI document', () => {
   });
 
   it('dereferences completely with the validator (every reference resolves)', async () => {
+    // Act
     const { body: document } = await api.request<Json>('GET', '/openapi.json');
+
+    // Assess: the validator resolves it, and a problem answer's schema comes out whole
     const validator = new Validator();
     await validator.validate(document);
     const resolved = validator.resolveRefs() as Json;

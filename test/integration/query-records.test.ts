@@ -127,6 +127,7 @@ const query = (role: Role, body: unknown, userId?: string) =>
 
 describe('records queries', () => {
   it('reads members with filters, ordering and pagination on the tenant partition only', async () => {
+    // Act: a first page, the next one, and a filtered read
     const first = await query('viewer', {
       operation: 'select',
       table: 'members',
@@ -148,6 +149,8 @@ describe('records queries', () => {
       columns: ['email'],
       where: { op: 'like', column: 'email', value: 'AAA-1', mode: 'startsWith' },
     });
+
+    // Assess
     // Sort-key order, descending: "…aaa" sorts after "…aa2".
     expect(first.rows).toEqual([[USER_A, 'AAA-0@example.test']]);
     expect(second.rows).toEqual([[USER_A2, 'AAA-1@example.test']]);
@@ -156,6 +159,7 @@ describe('records queries', () => {
   });
 
   it('never returns an API key hash, and shows a non-manager only their own keys', async () => {
+    // Act: an editor, an admin, an admin asking for the hash, and a viewer
     const editor = await query('editor', { operation: 'select', table: 'apiKeys' }, USER_A2);
     const admin = await query('admin', { operation: 'select', table: 'apiKeys', columns: ['keyId'] });
     const hash = await query('admin', {
@@ -164,6 +168,9 @@ describe('records queries', () => {
       columns: ['secretHash'],
     }).catch((e) => e);
     const viewer = await query('viewer', { operation: 'select', table: 'apiKeys' }).catch((e) => e);
+
+    // Assess: the editor's own key, the admin's every key, never a hash; the hash column unknown, the viewer
+    // refused
     expect(editor.columns).toEqual([
       'keyId',
       'name',
@@ -197,6 +204,7 @@ describe('records queries', () => {
   });
 
   it('reads audit events for reviewers up, skipping expired ones and chain records; viewers get 403', async () => {
+    // Act
     const events = await query('reviewer', {
       operation: 'select',
       table: 'auditEvents',
@@ -204,6 +212,8 @@ describe('records queries', () => {
       limit: 50,
     });
     const viewer = await query('viewer', { operation: 'select', table: 'auditEvents' }).catch((e) => e);
+
+    // Assess: the live events only, and the viewer refused
     expect(events.rows.map((r) => r[0])).toEqual([
       'e_AAA0',
       'e_AAA1',
@@ -217,6 +227,7 @@ describe('records queries', () => {
   });
 
   it('hides a storage location role ARN from those who do not manage locations', async () => {
+    // Act: a viewer, a viewer asking for the ARN, an admin asking for it
     const viewer = await query('viewer', { operation: 'select', table: 'storageLocations' });
     const refused = await query('viewer', {
       operation: 'select',
@@ -228,20 +239,26 @@ describe('records queries', () => {
       table: 'storageLocations',
       columns: ['roleArn'],
     });
+
+    // Assess
     expect(viewer.columns).not.toContain('roleArn');
     expect(refused.status).toBe(403);
     expect(admin.rows).toEqual([['arn:aws:iam::111111111111:role/AAA']]);
   });
 
   it("cannot reach another tenant's partition, whatever the AST, filter or cursor says", async () => {
+    // Prepare: a cursor forged to point into tenant B
     const forged = Buffer.from(JSON.stringify({ v: 1, k: `MEMBER#${USER_B}`, f: 'x', pk: B })).toString(
       'base64url',
     );
+
+    // Act / Assess
     const cursor = await query('viewer', { operation: 'select', table: 'members', cursor: forged }).catch(
       (e) => e,
     );
     expect([cursor.status, cursor.errors?.[0]?.path]).toEqual([400, 'body.cursor']);
 
+    // Prepare: ASTs over every record type with hostile values and column names
     const hostile = fc.constantFrom(
       B,
       USER_B,
@@ -304,6 +321,8 @@ describe('records queries', () => {
         { requiredKeys: ['operation', 'table', 'where'] },
       );
     });
+
+    // Act / Assess: each answer holds nothing of B, no hash and no chain record; each refusal is a 400 or 403
     let answered = 0;
     await fc.assert(
       fc.asyncProperty(ast, async (body) => {
@@ -322,6 +341,8 @@ describe('records queries', () => {
       }),
       { numRuns: 120 },
     );
+
+    // Assess: enough of them were answered
     expect(answered).toBeGreaterThan(30);
   }, 120_000);
 });

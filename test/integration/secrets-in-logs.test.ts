@@ -12,6 +12,8 @@ const output = captureOutputOfFile({ logLevel: 'DEBUG' });
 
 describe('logs', () => {
   it('never contain a password, session token, TOTP secret, code, recovery code or API key', async () => {
+    // Act: sign up, a wrong password, TOTP enrolment and a wrong confirmation, an API key used, a password
+    // change, and the mailed links of a second account (the reset spent); every secret on the way is kept
     const secrets: string[] = [];
     const user = await signUp(api, 'logs');
     secrets.push(user.password, user.token, user.token.split('.')[2]!);
@@ -61,6 +63,7 @@ describe('logs', () => {
       'the-reset-password-1',
     );
 
+    // Assess: requests were logged, and no secret was
     const logs = output.text();
     expect(logs).toContain('"message":"request"');
     for (const secret of secrets) expect(logs.includes(secret), `a secret reached the logs`).toBe(false);

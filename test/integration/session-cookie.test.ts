@@ -38,8 +38,13 @@ async function cookieSession(user: { email: string; password: string }) {
 
 describe('the session cookie', () => {
   it('is HttpOnly, Secure, SameSite=Strict, host-only on Path=/, and the answer carries no token', async () => {
+    // Prepare
     const user = await signUp(api, 'cookie');
+
+    // Act
     const { res, setCookie } = await cookieSession(user);
+
+    // Assess: the attributes, a lifetime of 30 days, and no token in the body
     const attributes = setCookie.split(';').map((a) => a.trim());
     expect(attributes[0]).toMatch(new RegExp(`^${SESSION_COOKIE}=srs\\.s_`));
     expect(attributes).toEqual(
@@ -61,11 +66,16 @@ describe('the session cookie', () => {
   });
 
   it('authenticates reads, and same-origin changes, from the browser', async () => {
+    // Prepare
     const user = await signUp(api, 'cookie');
     const { cookie } = await cookieSession(user);
+
+    // Act / Assess: a read
     const me = await api.request('GET', '/v1/me', { headers: { cookie, 'sec-fetch-site': 'same-origin' } });
     expect(me.status).toBe(200);
     expect(me.body.user.userId).toBe(user.userId);
+
+    // Act / Assess: a same-origin change
     const created = await api.request('POST', '/v1/tenants', {
       headers: { cookie, ...SAME_ORIGIN, origin: api.url },
       body: { name: 'Cookie Co' },
@@ -74,6 +84,7 @@ describe('the session cookie', () => {
   });
 
   it('refuses a cross-origin or same-site POST with the cookie (403 cross-origin-refused) and changes nothing', async () => {
+    // Prepare: a cookie session, and the headers of requests from elsewhere
     const user = await signUp(api, 'cookie');
     const { cookie } = await cookieSession(user);
     const attempts: Record<string, string>[] = [
@@ -84,6 +95,8 @@ describe('the session cookie', () => {
       { origin: api.url },
       {},
     ];
+
+    // Act / Assess: each state-changing request with the cookie, from each
     for (const headers of attempts) {
       for (const [method, path, body] of [
         ['POST', '/v1/tenants', { name: 'Forged' }],
@@ -95,6 +108,8 @@ describe('the session cookie', () => {
         expect(res.body.type).toMatch(/cross-origin-refused$/);
       }
     }
+
+    // Assess: no tenant made, no session ended
     const me = await api.request('GET', '/v1/me', { headers: { cookie } });
     expect(me.status).toBe(200);
     expect(me.body.memberships).toEqual([]);
@@ -103,16 +118,22 @@ describe('the session cookie', () => {
   });
 
   it('refuses to start a cookie session from another origin (no signing a browser in from elsewhere)', async () => {
+    // Prepare
     const user = await signUp(api, 'cookie');
+
+    // Act
     const res = await api.request('POST', '/v1/auth/login', {
       body: { email: user.email, password: user.password, session: 'cookie' },
       headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
     });
+
+    // Assess
     expect(res.status).toBe(403);
     expect(res.headers.get('set-cookie')).toBeNull();
   });
 
   it('holds session tokens only: an API key in the cookie is refused', async () => {
+    // Prepare: an API key
     const user = await signUp(api, 'cookie');
     const tenant = await api.request('POST', '/v1/tenants', { token: user.token, body: { name: 'Keys' } });
     const key = await api.request('POST', `/v1/tenants/${tenant.body.tenantId}/api-keys`, {
@@ -120,19 +141,28 @@ describe('the session cookie', () => {
       body: { name: 'k', scopes: ['tenant:read'] },
     });
     expect(key.status).toBe(201);
+
+    // Act
     const res = await api.request('GET', '/v1/me', {
       headers: { cookie: `${SESSION_COOKIE}=${key.body.key}` },
     });
+
+    // Assess
     expect(res.status).toBe(401);
   });
 
   it('keeps bearer tokens working for programs (no Origin, no Sec-Fetch-Site), even with a stray cookie', async () => {
+    // Prepare
     const user = await signUp(api, 'bearer');
+
+    // Act / Assess: a bearer token without browser headers
     const created = await api.request('POST', '/v1/tenants', {
       token: user.token,
       body: { name: 'Program Co' },
     });
     expect(created.status).toBe(201);
+
+    // Act / Assess: with a stray cookie and a cross-site header
     const withCookie = await api.request('POST', '/v1/tenants', {
       token: user.token,
       headers: { cookie: `${SESSION_COOKIE}=st.s_bogus.bogus`, 'sec-fetch-site': 'cross-site' },
@@ -142,9 +172,14 @@ describe('the session cookie', () => {
   });
 
   it('is cleared on sign-out, and the session it held is revoked', async () => {
+    // Prepare
     const user = await signUp(api, 'cookie');
     const { cookie } = await cookieSession(user);
+
+    // Act
     const out = await api.request('POST', '/v1/auth/logout', { headers: { cookie, ...SAME_ORIGIN } });
+
+    // Assess: the cookie cleared, and its session refused
     expect(out.status).toBe(204);
     expect(out.headers.get('set-cookie')).toBe(
       `${SESSION_COOKIE}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0`,
@@ -175,7 +210,10 @@ describe('console pages', () => {
   });
 
   it("carry a strict CSP (default-src 'self', no inline script, frame-ancestors 'none') on the page and its assets", async () => {
+    // Act
     const page = await fetch(`${origin}/console/`);
+
+    // Assess: the page's CSP and headers
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = page.headers.get('content-security-policy')!;
@@ -194,6 +232,8 @@ describe('console pages', () => {
     expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*|https?:/);
     expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+
+    // Assess: the page's scripts are external, no inline style
     const html = await page.text();
     const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)];
     expect(scripts.length).toBeGreaterThan(0);
@@ -202,6 +242,8 @@ describe('console pages', () => {
       expect(body!.trim()).toBe('');
     }
     expect(html).not.toMatch(/\sstyle=|<style/);
+
+    // Act / Assess: an asset carries the same CSP
     const asset = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)![1]!;
     const js = await fetch(`${origin}${asset}`);
     expect(js.status).toBe(200);
@@ -210,6 +252,7 @@ describe('console pages', () => {
   });
 
   it('are files of the build only: no path outside it, no method but GET and HEAD', async () => {
+    // Act / Assess: paths outside the build
     for (const p of [
       '/console/../package.json',
       '/console/%2e%2e/package.json',
@@ -218,10 +261,14 @@ describe('console pages', () => {
       const res = await fetch(`${origin}${p}`);
       expect([400, 404], p).toContain(res.status);
     }
+
+    // Act / Assess: a POST, the bare path
     expect((await fetch(`${origin}/console/`, { method: 'POST' })).status).toBe(405);
     const redirect = await fetch(`${origin}/console`, { redirect: 'manual' });
     expect(redirect.status).toBe(308);
     expect(redirect.headers.get('location')).toBe('/console/');
+
+    // Act / Assess
     // The API on the same origin is untouched.
     expect((await fetch(`${origin}/health`)).status).toBe(200);
   });

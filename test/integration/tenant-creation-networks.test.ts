@@ -35,6 +35,7 @@ describe('tenant creation per network', () => {
   it('lets one /24 create no more tenants an hour than its budget, however many accounts it makes', {
     timeout: 300_000,
   }, async () => {
+    // Act: four accounts of one /24, each creating up to its own per-user limit
     const statuses: number[] = [];
     for (let host = 1; host <= 4; host++) {
       const sourceIp = `127.9.9.${host}`;
@@ -48,10 +49,12 @@ describe('tenant creation per network', () => {
         statuses.push(res.status);
       }
     }
+
+    // Assess: the network's budget of tenants, the rest refused with 429
     expect(statuses.filter((s) => s === 201)).toHaveLength(TENANT_CREATIONS_PER_NETWORK_PER_HOUR);
     expect(statuses.filter((s) => s !== 201 && s !== 429)).toEqual([]);
 
-    // Someone on another network is not affected.
+    // Act / Assess: someone on another network is not affected.
     const sourceIp = '127.9.10.1';
     const token = await accountFrom(sourceIp, 'elsewhere');
     const res = await api.request('POST', '/v1/tenants', { token, body: { name: 'Mine' }, sourceIp });
@@ -59,9 +62,14 @@ describe('tenant creation per network', () => {
   });
 
   it('answers the refused creation 429 with Retry-After, as a problem, and creates nothing', async () => {
+    // Prepare: an account in the /24 spent above
     const sourceIp = '127.9.9.200'; // the /24 spent above
     const token = await accountFrom(sourceIp, 'late');
+
+    // Act
     const res = await api.request('POST', '/v1/tenants', { token, body: { name: 'Too late' }, sourceIp });
+
+    // Assess: a 429 problem with Retry-After, and no tenant
     expect(res.status).toBe(429);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);

@@ -52,9 +52,12 @@ async function snapshot() {
 
 describe('unsafe characters in any string field', () => {
   it('are refused in every body field of every route with a body, naming the field, changing nothing', async () => {
+    // Prepare
     const before = await snapshot();
     const withBody = ROUTES.filter((r) => r.body);
     expect(withBody.length).toBeGreaterThan(10);
+
+    // Act / Assess: each bad string as the name of each route's body
     for (const route of withBody) {
       for (const [label, value] of Object.entries(BAD)) {
         const res = await api.request(route.method, concretePath(route, tenantId), {
@@ -67,12 +70,17 @@ describe('unsafe characters in any string field', () => {
         expect(res.body.errors, where).toContainEqual({ path: 'body.name', message: expect.any(String) });
       }
     }
+
+    // Assess: nothing changed
     expect(await snapshot()).toEqual(before);
   });
 
   it('are refused in query parameters and path parameters', async () => {
+    // Prepare
     const listing = ROUTES.filter((r) => r.query && r.method === 'GET' && r.auth.kind === 'tenant');
     expect(listing.length).toBeGreaterThan(3);
+
+    // Act / Assess: a bidi override in the cursor of each tenant listing
     for (const route of listing) {
       const res = await api.request(
         'GET',
@@ -87,6 +95,8 @@ describe('unsafe characters in any string field', () => {
         message: 'Contains a bidirectional control character',
       });
     }
+
+    // Act / Assess: a zero-width space in a path parameter
     const member = await api.request(
       'DELETE',
       `/v1/tenants/${tenantId}/members/${encodeURIComponent('u_\u200B')}`,
@@ -102,6 +112,7 @@ describe('unsafe characters in any string field', () => {
   });
 
   it('in names: the display name, the tenant name, in each form seen in attacks', async () => {
+    // Act / Assess: each bad string in a tenant rename and a sign-up's name
     for (const [label, value] of Object.entries({ ...BAD, ...INVISIBLE_IN_NAMES })) {
       const rename = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
         token: owner.token,
@@ -119,23 +130,32 @@ describe('unsafe characters in any string field', () => {
       expect(register.status, label).toBe(400);
       expect(register.body.errors[0].path, label).toBe('body.name');
     }
+
+    // Assess: the name is unchanged
     const tenant = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
     expect(tenant.body.name).toBe('Text Co');
   });
 
   it('keeps names with emoji sequences and scripts that need joiners', async () => {
+    // Act
     const res = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
       token: owner.token,
       body: { name: 'Lab 👩\u200D🔬 می\u200Cخواهم' },
     });
+
+    // Assess
     expect(res.status, res.text).toBe(200);
     expect(res.body.name).toBe('Lab 👩\u200D🔬 می\u200Cخواهم');
+
+    // The name back, for the tests that follow.
     await api.request('PATCH', `/v1/tenants/${tenantId}`, { token: owner.token, body: { name: 'Text Co' } });
   });
 
   it('keeps a User-Agent with controls out of the session list and the audit log (made safe, not refused)', async () => {
-    // C1 controls as Latin-1 bytes (HTTP clients refuse anything above U+00FF in a header).
+    // Prepare: C1 controls as Latin-1 bytes (HTTP clients refuse anything above U+00FF in a header).
     const userAgent = 'Mozilla/5.0 \x9b2J\x9b31mAdmin console\x85';
+
+    // Act: sign in and rename with that agent
     const login = await api.request('POST', '/v1/auth/login', {
       body: { email: owner.email, password: owner.password },
       headers: { 'user-agent': userAgent },
@@ -148,6 +168,8 @@ describe('unsafe characters in any string field', () => {
       headers: { 'user-agent': userAgent },
     });
     expect(rename.status, rename.text).toBe(200);
+
+    // Assess: what the session list and the audit log show
     const sessions = await api.request('GET', '/v1/me/sessions', { token });
     const events = await api.request('GET', `/v1/tenants/${tenantId}/audit-events`, { token });
     const current = sessions.body.items.find((s: { current: boolean }) => s.current);
@@ -162,10 +184,13 @@ describe('unsafe characters in any string field', () => {
   });
 
   it('answers a body nested past any schema with a 400, not a stack overflow', async () => {
+    // Act
     const res = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
       token: owner.token,
       rawBody: `{"name":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
     });
+
+    // Assess
     expect(res.status).toBe(400);
     expect(res.body.errors[0].message).toBe('Nested deeper than 32 levels');
   });

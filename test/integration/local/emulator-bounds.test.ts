@@ -58,6 +58,7 @@ async function streamRecordCount(table: string): Promise<number> {
 
 describe('the emulator started by local mode and the tests', () => {
   it('rolls a cancelled transaction back item by item: puts, updates and deletes all undone', async () => {
+    // Prepare: a table with two items, and three changes to it
     const client = ddb();
     const table = `bounds-${Date.now()}`;
     await client.send(
@@ -104,6 +105,8 @@ describe('the emulator started by local mode and the tests', () => {
       expect(await get('kept')).toEqual({ ...key('kept'), n: { N: '1' } });
       expect(await get('doomed')).toEqual({ ...key('doomed'), n: { N: '1' } });
     };
+
+    // Act / Assess
     // The last item's condition fails: nothing above may remain.
     const cancelled = client.send(
       new TransactWriteItemsCommand({
@@ -121,6 +124,8 @@ describe('the emulator started by local mode and the tests', () => {
     );
     await expect(cancelled).rejects.toBeInstanceOf(TransactionCanceledException);
     await unchanged();
+
+    // Act / Assess
     // Two operations on one item: refused as invalid after the first ones ran; also all undone.
     const invalid = client.send(
       new TransactWriteItemsCommand({
@@ -139,6 +144,7 @@ describe('the emulator started by local mode and the tests', () => {
     await expect(invalid).rejects.toMatchObject({ name: 'ValidationException' });
     await unchanged();
 
+    // Act / Assess
     // A multi-table transaction that succeeds still applies everything.
     await client.send(
       new TransactWriteItemsCommand({
@@ -153,6 +159,7 @@ describe('the emulator started by local mode and the tests', () => {
   });
 
   it('keeps a bounded number of stream records however many writes a table takes', async () => {
+    // Prepare
     const client = ddb();
     const table = `stream-${Date.now()}`;
     await client.send(
@@ -164,6 +171,8 @@ describe('the emulator started by local mode and the tests', () => {
         StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
       }),
     );
+
+    // Act
     // 1,100 records through 11 transactions of 100 items: more than a stream keeps (1,000).
     for (let batch = 0; batch < 11; batch++) {
       await client.send(
@@ -174,6 +183,8 @@ describe('the emulator started by local mode and the tests', () => {
         }),
       );
     }
+
+    // Assess
     // The stream holds exactly the newest 1,000.
     expect(await streamRecordCount(table)).toBe(1000);
     const last = await client.send(
@@ -183,13 +194,18 @@ describe('the emulator started by local mode and the tests', () => {
   });
 
   it('still answers for live STS sessions after expired ones are forgotten', async () => {
+    // Prepare: a live session
     const sts = new STSClient({ endpoint: endpoint(), region: TEST_REGION, credentials });
     const role = 'arn:aws:iam::123456789012:role/bounds';
     const assumed = await sts.send(
       new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'live', DurationSeconds: 900 }),
     );
+
+    // Act
     // Another assumption prunes the expired sessions; the live one must survive it.
     await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'other', DurationSeconds: 900 }));
+
+    // Assess: its credentials still work
     const as = new STSClient({
       endpoint: endpoint(),
       region: TEST_REGION,
@@ -206,9 +222,12 @@ describe('the emulator started by local mode and the tests', () => {
 
 describe('local mode watching the emulator’s memory', () => {
   it('warns once when it passes the threshold, again only when it doubles', () => {
+    // Prepare
     const lines: string[] = [];
     let bytes = 100;
     const watch = watchEmulatorMemory({ read: () => bytes, log: (l) => lines.push(l), warnBytes: 1000 });
+
+    // Act / Assess: under the threshold, past it twice, then doubled
     watch.check();
     expect(lines).toEqual([]);
     bytes = 1500;
@@ -223,9 +242,14 @@ describe('local mode watching the emulator’s memory', () => {
   });
 
   it('says nothing when the figure is unknown', () => {
+    // Prepare
     const lines: string[] = [];
     const watch = watchEmulatorMemory({ read: () => undefined, log: (l) => lines.push(l), warnBytes: 1 });
+
+    // Act
     watch.check();
+
+    // Assess
     expect(lines).toEqual([]);
     watch.stop();
   });
