@@ -155,8 +155,13 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('npm run local prints the console URL and serves the console there with its CSP', async () => {
+    // Act / Assess: the printed URL
     expect(consoleUrl).toBe(`${origin}/console/`);
+
+    // Act
     const res = await fetch(consoleUrl);
+
+    // Assess: the CSP, and no inline script at all: every <script> has a src on this origin
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
@@ -166,26 +171,42 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('a new user signs up and signs in', async () => {
+    // Act
     await page.goto(consoleUrl);
+
+    // Assess
     await expect.poll(() => page.locator('h1').textContent(), POLL).toBe('Sign in');
     await checkScreen(page, '01-sign-in');
+
+    // Act: to the sign-up form
     await page.getByRole('link', { name: 'Create one' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Create an account' }).waitFor();
     await checkScreen(page, '02-sign-up');
-    // A too-short password: the API's field error shows next to the input.
+
+    // Act / Assess: a too-short password: the API's field error shows next to the input.
     await page.getByLabel('Name').fill(owner.name);
     await page.getByLabel('E-mail').fill(owner.email);
     await page.getByLabel('Password').fill('short');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.locator('.field-error').first().waitFor();
     expect(await page.getByRole('alert').textContent()).toBeTruthy();
+
+    // Act: the right password, then sign in
     await page.getByLabel('Password').fill(owner.password);
     await page.getByRole('button', { name: 'Create account' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Account requested' }).waitFor();
     await page.getByRole('button', { name: 'Continue to sign in' }).click();
     expect(await page.getByLabel('E-mail').inputValue()).toBe(owner.email);
     await page.getByLabel('Password').fill(owner.password);
+
+    // Act
     await page.getByRole('button', { name: 'Sign in' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     // Until the address is verified, a banner says why it matters and offers a new link.
     await page.getByText(`Verify ${owner.email} to create tenants`).waitFor();
@@ -193,28 +214,42 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('verifies the address with the link mailed to the local inbox', async () => {
+    // Act
     await verifyInBrowser(page, owner.email);
     await checkScreen(page, '03-verify-email');
     await page.getByRole('link', { name: 'Continue to the console' }).click();
+
+    // Assess: the banner is gone
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     expect(await page.getByText(`Verify ${owner.email} to create tenants`).count()).toBe(0);
   });
 
   it('enrols MFA by reading the secret from the page, then signs in again with a code', async () => {
+    // Act
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
     await checkScreen(page, '04-account');
+
+    // Act: start enrolment
     await page.getByRole('button', { name: 'Set up two-step verification' }).click();
+
+    // Assess: a QR code and a base32 secret
     await page.getByRole('img', { name: /QR code/ }).waitFor();
     const secret = await page.getByLabel('Secret', { exact: true }).inputValue();
     expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
     secrets.push(secret);
     await checkScreen(page, '05-mfa-enrol');
+
+    // Act: confirm with a code from the secret
     code = authenticator(secret);
     const confirm = page.getByRole('form', { name: 'Confirm two-step verification' });
     await confirm.getByLabel('Code from the app').fill(await code());
     await confirm.getByLabel('Current password').fill(owner.password);
     await page.getByRole('button', { name: 'Turn on two-step verification' }).click();
+
+    // Assess: at least eight recovery codes, with copy and download
     const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
     await codes.first().waitFor();
     expect(await codes.count()).toBeGreaterThanOrEqual(8);
@@ -222,14 +257,19 @@ describe('the console in Chromium against npm run local', () => {
     await page.getByRole('button', { name: 'Copy recovery codes' }).waitFor();
     await page.getByRole('button', { name: 'Download recovery codes' }).waitFor();
     await checkScreen(page, '06-recovery-codes');
+
+    // Act / Assess
     await page.getByRole('button', { name: 'I have saved them' }).click();
     await page.getByText('Signing in needs a code').waitFor();
 
+    // Act: sign out and in again
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await page.getByLabel('E-mail').fill(owner.email);
     await page.getByLabel('Password').fill(owner.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
+
+    // Assess: a code is asked for, and accepted
     await page.getByRole('heading', { name: 'Two-step verification' }).waitFor();
     await checkScreen(page, '07-sign-in-code');
     await page.getByLabel('Authentication code').fill(await code());
@@ -238,7 +278,10 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('keeps the session in an HttpOnly, Secure, SameSite=Strict cookie that script cannot read', async () => {
+    // Act
     const cookies = await ownerContext.cookies(origin);
+
+    // Assess: one host-only cookie, nothing readable by script or in storage
     expect(cookies).toHaveLength(1);
     expect(cookies[0]).toMatchObject({
       name: '__Host-strongroom-session',
@@ -251,14 +294,19 @@ describe('the console in Chromium against npm run local', () => {
     secrets.push(cookies[0]!.value);
     expect(await page.evaluate('document.cookie')).toBe('');
     expect(await page.evaluate('JSON.stringify([localStorage.length, sessionStorage.length])')).toBe('[0,0]');
-    // A reload keeps the session (the browser sends the cookie; nothing was in the page's memory).
+
+    // Act / Assess: a reload keeps the session (the browser sends the cookie; nothing was in the page's
+    // memory).
     await page.reload();
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
   });
 
   it('creates a tenant and shows its overview', async () => {
+    // Act
     await page.getByLabel('Tenant name').fill(tenantName);
     await page.getByRole('button', { name: 'Create tenant' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: tenantName }).waitFor();
     tenantId = /#\/t\/(t_[0-9a-z]+)/.exec(page.url())?.[1] ?? '';
     expect(tenantId).toMatch(/^t_/);
@@ -266,10 +314,14 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('invites a member as admin, who signs up, accepts and sees only what an admin may use', async () => {
+    // Act
     await page.getByRole('link', { name: 'Members' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Members' }).waitFor();
+
+    // Assess: an owner may grant every role; the select offers exactly those.
     await page.getByLabel('E-mail').fill(admin.email);
-    // An owner may grant every role; the select offers exactly those.
     expect(await page.getByLabel('Role', { exact: true }).locator('option').allTextContents()).toEqual([
       'viewer',
       'reviewer',
@@ -277,12 +329,17 @@ describe('the console in Chromium against npm run local', () => {
       'admin',
       'owner',
     ]);
+
+    // Act: invite the address as admin
     await page.getByLabel('Role', { exact: true }).selectOption('admin');
     await page.getByRole('button', { name: 'Send invitation' }).click();
+
+    // Assess
     await page.getByText(`Invitation sent to ${admin.email}`).waitFor();
     await page.getByText(`${admin.email}`, { exact: false }).first().waitFor();
     await checkScreen(page, '09-members');
 
+    // Act: the admin signs up, verifies the address and opens the invitations
     await adminPage.goto(`${consoleUrl}#/sign-up`);
     await adminPage.getByLabel('Name').fill(admin.name);
     await adminPage.getByLabel('E-mail').fill(admin.email);
@@ -298,14 +355,24 @@ describe('the console in Chromium against npm run local', () => {
     await adminPage.getByRole('link', { name: 'Invitations' }).click();
     await adminPage.getByRole('button', { name: `Accept invitation to ${tenantName}` }).waitFor();
     await checkScreen(adminPage, '10-invitations');
+
+    // Act
     await adminPage.getByRole('button', { name: `Accept invitation to ${tenantName}` }).click();
+
+    // Assess
     await adminPage.getByText('You joined').waitFor();
+
+    // Act
     await adminPage.getByRole('link', { name: tenantName }).click();
+
+    // Assess
     await adminPage.getByRole('heading', { name: tenantName }).waitFor();
     // An admin's overview: settings, but neither export nor deletion (owner only).
     await adminPage.getByRole('heading', { name: 'Settings' }).waitFor();
     expect(await adminPage.getByRole('heading', { name: 'Delete this tenant' }).count()).toBe(0);
     expect(await adminPage.getByRole('heading', { name: 'Export' }).count()).toBe(0);
+
+    // Act / Assess
     await adminPage.getByRole('link', { name: 'Members' }).click();
     // Granting admin or owner needs members:manage-admins-owners (owners only): an admin is offered the rest.
     expect(await adminPage.getByLabel('Role', { exact: true }).locator('option').allTextContents()).toEqual([
@@ -316,36 +383,48 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it("lists the owner's sessions and revokes the others", async () => {
-    // A second session of the owner, signed in by a program elsewhere.
+    // Prepare: a second session of the owner, signed in by a program elsewhere.
     const other = await apiCall('POST', '/v1/auth/login', {
       email: owner.email,
       password: owner.password,
       mfaCode: await code(),
     });
     expect(other.status).toBe(200);
+
+    // Act
     await page.getByRole('link', { name: 'Sessions' }).click();
+
+    // Assess: one other session to revoke
     await page.getByText('This session').waitFor();
     await expect
       .poll(() => page.getByRole('button', { name: /^Revoke the session from/ }).count(), POLL)
       .toBe(1);
-    // The sign-in history under the sessions: the program's sign-in, newest first, with its address.
+
+    // Assess: the sign-in history under the sessions: the program's sign-in, newest first, with its address.
     const history = page.getByRole('region', { name: 'Sign-in attempts' });
     await history.getByRole('row').nth(1).waitFor();
     expect(await history.getByRole('row').nth(1).textContent()).toContain('Signed in');
     expect(await history.getByRole('row').nth(1).textContent()).toContain('Password and authenticator code');
     await checkScreen(page, '11-sessions');
+
+    // Act
     await page.getByRole('button', { name: 'Revoke all other sessions' }).click();
+
+    // Assess: the other session is revoked
     await page.getByText('1 other session revoked.').waitFor();
     expect((await apiCall('GET', '/v1/me', undefined, other.body.token)).status).toBe(401);
   });
 
   it('creates an API key (shown once, scopes the owner holds), which works until it is revoked', async () => {
+    // Act
     await page.goto(`${consoleUrl}#/t/${tenantId}/api-keys`);
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
     const form = page.getByRole('form', { name: 'Create an API key' });
     await form.getByLabel('Name').fill('nightly export');
     await form.getByRole('checkbox', { name: 'members:read' }).check();
     await form.getByRole('button', { name: 'Create key' }).click();
+
+    // Assess: the key is shown once, with a copy button, and carries the owner's scopes
     const key = await page.getByLabel('API key', { exact: true }).inputValue();
     expect(key.length).toBeGreaterThan(20);
     secrets.push(key);
@@ -354,21 +433,30 @@ describe('the console in Chromium against npm run local', () => {
     const asKey = await apiCall('GET', '/v1/me', undefined, key);
     expect(asKey.status).toBe(200);
     expect(asKey.body.apiKey.scopes.sort()).toEqual(['members:read', 'tenant:read']);
+
+    // Act / Assess: done hides it
     await page.getByRole('button', { name: 'Done, I have copied it' }).click();
     expect(await page.getByLabel('API key', { exact: true }).count()).toBe(0);
+
+    // Act: revoke it
     await page.getByRole('button', { name: 'Revoke the key nightly export' }).click();
     await page
       .getByRole('dialog', { name: 'Revoke API key' })
       .getByRole('button', { name: 'Revoke key' })
       .click();
+
+    // Assess
     await page.getByText('Key nightly export revoked.').waitFor();
     expect((await apiCall('GET', '/v1/me', undefined, key)).status).toBe(401);
   });
 
   it('registers a managed location and vends credentials with credential_process and environment exports', async () => {
+    // Act
     await page.getByRole('link', { name: 'Storage' }).click();
     await page.getByRole('heading', { name: 'Storage', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Register managed location' }).click();
+
+    // Assess: a root under the tenant's prefix
     await page.getByText(/^Registered s3:\/\//).waitFor();
     const root = await page
       .getByRole('region', { name: 'Storage locations' })
@@ -376,15 +464,20 @@ describe('the console in Chromium against npm run local', () => {
       .first()
       .textContent();
     expect(root).toContain(tenantId);
-    // The external form shows the tenant's ExternalId and a trust policy requiring it.
+
+    // Act / Assess: the external form shows the tenant's ExternalId and a trust policy requiring it.
     await page.getByLabel(/^External:/).check();
     const externalId = await page.getByLabel('ExternalId', { exact: true }).inputValue();
     expect(await page.getByLabel('Trust policy').inputValue()).toContain(`"sts:ExternalId": "${externalId}"`);
     await checkScreen(page, '13-storage');
+
+    // Act: vend write credentials for the managed location
     await page.getByLabel(/^Managed:/).check();
     const vend = page.getByRole('form', { name: 'Vend storage credentials' });
     await vend.getByLabel('Access').selectOption('write');
     await vend.getByRole('button', { name: 'Vend credentials' }).click();
+
+    // Assess: the keys, the environment exports and the credential_process profile
     const secretKey = await page.getByLabel('Secret access key').inputValue();
     secrets.push(secretKey);
     expect(await page.getByLabel('Access key id').inputValue()).toMatch(/^[A-Z0-9]{16,}$/);
@@ -398,6 +491,7 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('stores a connection, which the owner reveals after confirming and the admin cannot', async () => {
+    // Act
     await page.getByRole('link', { name: 'Connections' }).click();
     await page.getByRole('heading', { name: 'Connections' }).waitFor();
     const add = page.getByRole('form', { name: 'Add connection' });
@@ -407,26 +501,37 @@ describe('the console in Chromium against npm run local', () => {
     await add.getByLabel('User').fill('reporter');
     await add.getByLabel('Password').fill(connectionPassword);
     await add.getByRole('button', { name: 'Add connection' }).click();
+
+    // Assess: it is stored, masked in the list and the detail.
     await page.getByRole('heading', { name: 'warehouse' }).waitFor();
-    // Masked in the list and the detail.
     expect(await page.getByRole('region', { name: 'Connections' }).textContent()).toContain('********');
     expect(await page.content()).not.toContain(connectionPassword);
     await checkScreen(page, '15-connections');
+
+    // Act: reveal after confirming
     await page.getByRole('button', { name: 'Reveal password' }).click();
     const dialog = page.getByRole('dialog', { name: 'Reveal the password' });
     await checkScreen(page, '16-reveal-confirm');
     await dialog.getByRole('button', { name: 'Reveal' }).click();
+
+    // Assess
     expect(await page.getByLabel('Connection password').inputValue()).toBe(connectionPassword);
+
+    // Act / Assess
     await page.getByRole('button', { name: 'Hide password' }).click();
 
+    // Act: the admin opens the connection
     await adminPage.goto(`${consoleUrl}#/t/${tenantId}/connections`);
     await adminPage.getByRole('button', { name: 'Open warehouse' }).click();
     await adminPage.getByRole('heading', { name: 'warehouse' }).waitFor();
+
+    // Assess: no reveal button
     expect(await adminPage.getByRole('button', { name: 'Reveal password' }).count()).toBe(0);
     // An admin may edit the connection (the edit form is there) …
     await adminPage.getByText('Edit warehouse').waitFor();
     await checkScreen(adminPage, '17-connections-admin');
-    // … and the API refuses the reveal to an admin, whatever the page shows.
+
+    // Act / Assess: … and the API refuses the reveal to an admin, whatever the page shows.
     const signedIn = await apiCall('POST', '/v1/auth/login', {
       email: admin.email,
       password: admin.password,
@@ -450,20 +555,33 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('reads, filters, verifies and exports the audit log', async () => {
+    // Act
     await page.getByRole('link', { name: 'Audit log' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Audit log' }).waitFor();
     const events = page.getByRole('region', { name: 'Audit events' });
     await events.waitFor();
     expect(await events.textContent()).toContain('connection.revealed');
     await checkScreen(page, '18-audit');
+
+    // Act: filter by action
     await page.getByLabel('Action').selectOption('api-key.revoked');
     await page.getByRole('button', { name: 'Apply filter' }).click();
+
+    // Assess
     await expect.poll(async () => (await events.locator('tbody tr').allTextContents()).length, POLL).toBe(1);
+
+    // Act / Assess: verify the chain
     await page.getByRole('button', { name: 'Verify the chain' }).click();
     await page.getByText(/records checked/).waitFor();
+
+    // Act: export
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Prepare CSV export' }).click();
     await page.getByRole('button', { name: /^Download CSV/ }).click();
+
+    // Assess: a CSV with its header and the events, and no secret
     const csv = await readFile((await (await download).path())!, 'utf8');
     expect(csv.split('\r\n')[0]).toMatch(/^"sequence","id","time","action",/);
     expect(csv).toContain('api-key.created');
@@ -471,24 +589,31 @@ describe('the console in Chromium against npm run local', () => {
   });
 
   it('deletes the tenant with a fresh MFA code and the typed name', async () => {
+    // Act: a wrong name and code
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByRole('heading', { name: 'Delete this tenant' }).waitFor();
     const form = page.getByRole('form', { name: 'Delete this tenant' });
     await form.getByLabel(/Type the tenant name/).fill('not the name');
     await form.getByLabel('Authentication code').fill('000000');
     await form.getByRole('button', { name: 'Delete tenant permanently' }).click();
+
+    // Assess
     await form.getByText('Type the tenant name exactly to confirm.').waitFor();
+
+    // Act: the right ones
     await form.getByLabel(/Type the tenant name/).fill(tenantName);
     await form.getByLabel('Authentication code').fill(await code());
     await form.getByRole('button', { name: 'Delete tenant permanently' }).click();
+
+    // Assess: back to an empty tenant list
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     await page.getByText('You are not a member of any tenant yet.').waitFor();
     await checkScreen(page, '19-tenant-deleted');
   });
 
   it('refuses a POST with the cookie from another origin of the same site, and changes nothing', async () => {
-    // A page on another port of the same host: same site, so the browser sends the SameSite=Strict cookie,
-    // but Sec-Fetch-Site says same-site, not same-origin.
+    // Prepare: a page on another port of the same host: same site, so the browser sends the SameSite=Strict
+    // cookie, but Sec-Fetch-Site says same-site, not same-origin.
     const other = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>elsewhere</title><p>elsewhere</p>');
@@ -497,7 +622,9 @@ describe('the console in Chromium against npm run local', () => {
     try {
       const elsewhere = await ownerContext.newPage();
       await elsewhere.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
-      // A form post navigates, so its answer can be read; a fetch's would be hidden by CORS.
+
+      // Act: a form post from there (it navigates, so its answer can be read; a fetch's would be hidden by
+      // CORS).
       await Promise.all([
         elsewhere.waitForURL(`${origin}/v1/tenants`),
         elsewhere.evaluate(`(() => {
@@ -513,6 +640,8 @@ describe('the console in Chromium against npm run local', () => {
           form.submit();
         })()`),
       ]);
+
+      // Assess
       const answer = JSON.parse((await elsewhere.textContent('body')) ?? '{}');
       expect(answer.status).toBe(403);
       expect(answer.type).toMatch(/cross-origin-refused$/);
@@ -520,12 +649,17 @@ describe('the console in Chromium against npm run local', () => {
     } finally {
       other.close();
     }
+
+    // Act / Assess: no tenant was made
     await page.goto(`${consoleUrl}#/`);
     await page.getByText('You are not a member of any tenant yet.').waitFor();
   });
 
   it('never wrote a secret to the browser console, and the CSP was never violated', () => {
+    // Act
     const lines = [...ownerLog, ...adminLog];
+
+    // Assess
     for (const secret of secrets) for (const line of lines) expect(line).not.toContain(secret);
     expect(lines.filter((l) => /Content Security Policy|Refused to/i.test(l))).toEqual([]);
     expect(lines.filter((l) => l.startsWith('pageerror'))).toEqual([]);

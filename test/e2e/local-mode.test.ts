@@ -54,6 +54,7 @@ afterAll(async () => {
 
 describe('npm run local', () => {
   it('serves the API on loopback within 60 seconds and prints how to use the demo tenant', async () => {
+    // Act / Assess: no stack trace; the API answers, and the printed demo owner signs in and lists members
     expect(local.err()).not.toMatch(/\n\s+at /);
     const health = await fetch(`http://127.0.0.1:${apiPort}/health`);
     expect(health.status).toBe(200);
@@ -72,7 +73,8 @@ describe('npm run local', () => {
     });
     expect(members.status).toBe(200);
 
-    // It prints the mail inbox, which holds the demo owner's verification mail (the seeding followed its link).
+    // Act / Assess: it prints the mail inbox, which holds the demo owner's verification mail (the seeding
+    // followed its link).
     const inbox = /Mail inbox\s+(\S+)/.exec(local.out())?.[1];
     expect(inbox).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/index\.html$/);
     const page = await fetch(inbox!);
@@ -81,7 +83,8 @@ describe('npm run local', () => {
     const mails = (await (await fetch(new URL('/api/email', inbox!))).json()) as { subject: string }[];
     expect(Array.isArray(mails)).toBe(true);
 
-    // The in-process sequencer chains the seeding's audit events (tenant created) within moments.
+    // Act / Assess: the in-process sequencer chains the seeding's audit events (tenant created) within
+    // moments.
     let verify: { ok: boolean; pending: number; checked: number } | undefined;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
@@ -98,12 +101,15 @@ describe('npm run local', () => {
   });
 
   it('explains a port already in use instead of printing a stack trace', async () => {
+    // Prepare: a second local run on the same API port
     const second = startLocal({
       STRONGROOM_PORT: String(apiPort),
       STRONGROOM_MOTO_PORT: String(await freePort()),
       STRONGROOM_SMTP_PORT: String(await freePort()),
       STRONGROOM_INBOX_PORT: String(await freePort()),
     });
+
+    // Act / Assess
     expect(await second.exited).toBe(1);
     expect(second.err()).toContain(`Port ${apiPort} (API) is already in use`);
     expect(second.err()).toContain('STRONGROOM_PORT');
@@ -111,7 +117,10 @@ describe('npm run local', () => {
   });
 
   it('stops everything it started on Ctrl-C', async () => {
+    // Act
     child.kill('SIGINT');
+
+    // Assess: it exits cleanly, and the API's and the emulator's ports are free
     expect(await local.exited).toBe(0);
     expect(await portIsFree(apiPort)).toBe(true);
     const deadline = Date.now() + 5000;

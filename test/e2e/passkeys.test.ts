@@ -80,16 +80,22 @@ async function signOut() {
 
 describe('passkeys in the console', () => {
   it('local mode prints the localhost console URL for passkeys', () => {
+    // Act / Assess
     expect(passkeyConsoleUrl).toMatch(/^http:\/\/localhost:\d+\/console\/$/);
   });
 
   it('signs up, verifies the address and signs in with the password', async () => {
+    // Act: sign up
     await page.goto(`${passkeyConsoleUrl}#/sign-up`);
     await page.getByLabel('Name').fill(user.name);
     await page.getByLabel('E-mail').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
     await page.getByRole('button', { name: 'Create account' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: 'Account requested' }).waitFor();
+
+    // Act: follow the mailed link, then sign in
     const mail = await takeMail(inboxApi, user.email, /^Verify your e-mail/);
     await page.goto(`${passkeyConsoleUrl}#/verify-email/${linkIn(mail, '/verify-email').token}`);
     await page.getByRole('link', { name: 'Continue to the console' }).click();
@@ -97,11 +103,14 @@ describe('passkeys in the console', () => {
     await page.getByLabel('E-mail').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+
+    // Assess: a password session without MFA
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     expect(await currentSession()).toMatchObject({ authMethod: 'password', mfa: false });
   });
 
   it('adds a passkey under Account with the current password: the authenticator holds a resident key', async () => {
+    // Act
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await page.getByRole('heading', { name: 'Passkeys' }).waitFor();
     await page.getByText('No passkeys yet.').waitFor();
@@ -110,7 +119,11 @@ describe('passkeys in the console', () => {
     await form.getByLabel('Passkey name').fill('Laptop');
     await form.getByLabel('Current password').fill(user.password);
     await checkScreen('01-add');
+
+    // Act: create the passkey
     await form.getByRole('button', { name: 'Create passkey' }).click();
+
+    // Assess: listed, and the authenticator holds one resident key for localhost
     await page.getByText('Passkey “Laptop” added.').waitFor(POLL);
     const table = page.getByRole('table', { name: 'Your passkeys' });
     await table.getByRole('cell', { name: 'Laptop' }).waitFor();
@@ -121,10 +134,13 @@ describe('passkeys in the console', () => {
   });
 
   it('renames it', async () => {
+    // Act
     await page.getByText('Rename Laptop').click();
     const form = page.getByRole('form', { name: 'Rename Laptop' });
     await form.getByLabel('New name').fill('Work laptop');
     await form.getByRole('button', { name: 'Save name' }).click();
+
+    // Assess
     await page.getByText('Passkey renamed to “Work laptop”.').waitFor();
     await page
       .getByRole('table', { name: 'Your passkeys' })
@@ -133,14 +149,18 @@ describe('passkeys in the console', () => {
   });
 
   it('signs in with the passkey and no password: an MFA session, method passkey', async () => {
+    // Act
     await signOut();
     await checkScreen('03-sign-in');
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+
+    // Assess: an MFA session by passkey, the authenticator's counter moved
     await page.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
     expect(await currentSession()).toMatchObject({ authMethod: 'passkey', mfa: true });
     const held = await credentials();
     expect(held[0]!.signCount).toBeGreaterThan(0);
-    // The sign-in history shows it.
+
+    // Act / Assess: the sign-in history shows it.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
     await page
       .getByRole('table', { name: 'Sign-in attempts' })
@@ -150,17 +170,23 @@ describe('passkeys in the console', () => {
   });
 
   it('removes it with the password, after which it no longer signs in', async () => {
+    // Act
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await page.getByText('Remove Work laptop').click();
     const form = page.getByRole('form', { name: 'Remove Work laptop' });
     await form.getByLabel('Current password').fill(user.password);
     await form.getByRole('button', { name: 'Remove passkey' }).click();
+
+    // Assess
     await page.getByText('Passkey “Work laptop” removed.').waitFor();
     await page.getByText('No passkeys yet.').waitFor();
 
+    // Act
     await signOut();
     // The authenticator still holds the key; the account no longer accepts it.
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+
+    // Assess
     await page
       .getByRole('alert')
       .getByText(/passkey was not accepted/)
@@ -169,7 +195,10 @@ describe('passkeys in the console', () => {
   });
 
   it('left no error, CSP violation or secret in the browser console', () => {
+    // Act
     const problems = log.filter((line) => /pageerror|Content Security Policy|Refused/i.test(line));
+
+    // Assess
     expect(problems).toEqual([]);
     expect(log.join('\n')).not.toContain(user.password);
   });
