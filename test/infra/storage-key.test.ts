@@ -296,7 +296,7 @@ describe('who may use the storage key', () => {
           resourcePolicy: keyPolicy,
         });
       const viaS3 = `s3.${t.region}.amazonaws.com`;
-      // Act + Assess
+      // Act / Assess
       expect(await decide('kms:Decrypt', viaS3)).toBe('Allowed');
       expect(await decide('kms:GenerateDataKey', viaS3)).toBe('Allowed');
       expect(await decide('kms:Decrypt', undefined)).not.toBe('Allowed');
