@@ -273,10 +273,18 @@ export class IdentityService {
     };
   }
 
+  /**
+   * The user's sessions that still work: not expired, and made under the account's current credential epoch
+   * (an ended session whose item a failed clean-up left behind is refused at use, so it is not listed).
+   */
   async listSessions(userId: string, currentSessionId: string) {
     const now = this.now();
-    const sessions = await this.deps.identity.listSessions(userId);
+    const [user, sessions] = await Promise.all([
+      this.steps.requireUser(userId),
+      this.deps.identity.listSessions(userId),
+    ]);
     return sessions
+      .filter((s) => epochOf(s) >= epochOf(user))
       .filter((s) => now <= s.absoluteExpiresAt && now <= s.lastSeenAt + s.idleTimeoutSeconds * 1000)
       .sort((a, b) => b.createdAt - a.createdAt)
       .map((s) => ({
@@ -320,9 +328,11 @@ export class IdentityService {
     currentSessionId: string,
     origin: RequestOrigin,
   ): Promise<number> {
-    const revoked = await this.deps.identity.endOtherSessions(userId, currentSessionId);
-    await this.steps.recordOthersRevoked(userId, revoked, origin);
-    return revoked;
+    return this.deps.identity.endOtherSessions(
+      userId,
+      currentSessionId,
+      this.steps.othersRevoked(userId, origin),
+    );
   }
 
   /**
@@ -404,12 +414,15 @@ export class IdentityService {
       recoveryCodes.map((c) => hashSecret(c)),
       epochOf(user),
       caller.credentialId,
-      this.deps.audit.platformPut({
-        ...this.steps.event('auth.mfa.enrolled', origin, user.userId, { type: 'user', id: user.userId }),
-        details: { sessionUpgraded: caller.credentialId },
-      }),
+      this.steps.othersRevoked(
+        user.userId,
+        origin,
+        this.deps.audit.platformPut({
+          ...this.steps.event('auth.mfa.enrolled', origin, user.userId, { type: 'user', id: user.userId }),
+          details: { sessionUpgraded: caller.credentialId },
+        }),
+      ),
     );
-    await this.steps.recordOthersRevoked(user.userId, revoked, origin);
     await this.deps.email.notify(user, 'mfa-enrolled', origin);
     return { recoveryCodes, revokedSessions: revoked };
   }
@@ -429,15 +442,18 @@ export class IdentityService {
       input.code !== undefined ? { mfaCode: input.code } : { recoveryCode: input.recoveryCode! };
     const outcome = await this.secondFactors.confirm(caller, factor, { ...origin, purpose: 'mfa.remove' });
     if (outcome === 'mfa-not-enabled') throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
-    const revoked = await this.deps.identity.disableTotp(
+    await this.deps.identity.disableTotp(
       caller.userId,
       epochOf(before),
       caller.credentialId,
-      this.deps.audit.platformPut(
-        this.steps.event('auth.mfa.removed', origin, caller.userId, { type: 'user', id: caller.userId }),
+      this.steps.othersRevoked(
+        caller.userId,
+        origin,
+        this.deps.audit.platformPut(
+          this.steps.event('auth.mfa.removed', origin, caller.userId, { type: 'user', id: caller.userId }),
+        ),
       ),
     );
-    await this.steps.recordOthersRevoked(caller.userId, revoked, origin);
     await this.deps.email.notify(before, 'mfa-removed', origin);
   }
 }

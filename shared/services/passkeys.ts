@@ -231,15 +231,18 @@ export class PasskeyService {
       passkey,
       epochOf(user),
       caller.credentialId,
-      this.deps.audit.platformPut({
-        ...this.steps.event('auth.passkey.registered', origin, user.userId, {
-          type: 'passkey',
-          id: passkey.passkeyId,
+      this.steps.othersRevoked(
+        user.userId,
+        origin,
+        this.deps.audit.platformPut({
+          ...this.steps.event('auth.passkey.registered', origin, user.userId, {
+            type: 'passkey',
+            id: passkey.passkeyId,
+          }),
+          details: { name: passkey.name, deviceType: passkey.deviceType, aaguid: passkey.aaguid },
         }),
-        details: { name: passkey.name, deviceType: passkey.deviceType, aaguid: passkey.aaguid },
-      }),
+      ),
     );
-    await this.steps.recordOthersRevoked(user.userId, revokedSessions, origin);
     await this.deps.email.notify(user, 'passkey-added', origin);
     return { passkey: passkeyView(passkey), revokedSessions };
   }
@@ -284,13 +287,19 @@ export class PasskeyService {
       passkeyId,
       epochOf(user),
       caller.credentialId,
-      this.deps.audit.platformPut({
-        ...this.steps.event('auth.passkey.removed', origin, user.userId, { type: 'passkey', id: passkeyId }),
-        details: { name: passkey.name },
-      }),
+      this.steps.othersRevoked(
+        user.userId,
+        origin,
+        this.deps.audit.platformPut({
+          ...this.steps.event('auth.passkey.removed', origin, user.userId, {
+            type: 'passkey',
+            id: passkeyId,
+          }),
+          details: { name: passkey.name },
+        }),
+      ),
     );
     if (!outcome.removed) throw new NotFoundError('No such passkey.');
-    await this.steps.recordOthersRevoked(user.userId, outcome.revokedSessions, origin);
     await this.deps.email.notify(user, 'passkey-removed', origin);
     return { revokedSessions: outcome.revokedSessions };
   }

@@ -12,7 +12,13 @@ import {
 import { UnauthorizedError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
-import { epochOf, type IdentityStore, type SessionRecord, type UserRecord } from '../store/identity-store.js';
+import {
+  epochOf,
+  type IdentityStore,
+  type RevocationAudit,
+  type SessionRecord,
+  type UserRecord,
+} from '../store/identity-store.js';
 
 export interface SignInStepsDeps {
   identity: IdentityStore;
@@ -84,14 +90,20 @@ export class SignInSteps {
     return user;
   }
 
-  /** Audits that a change of the account's credentials ended its other sessions (`revoked` of them). */
-  async recordOthersRevoked(userId: string, revoked: number, origin: RequestOrigin): Promise<void> {
-    await this.deps.audit.recordPlatform({
-      action: 'auth.session.revoked',
-      actor: actorOf(origin, userId),
-      resource: { type: 'user', id: userId },
-      details: { allOthers: true, count: revoked },
-    });
+  /**
+   * The audit events of a change of the account's credentials that ends its other sessions: `alongside`
+   * (the change's own event, if any) and `auth.session.revoked` counting them, for the change's transaction.
+   */
+  othersRevoked(userId: string, origin: RequestOrigin, ...alongside: TransactItem[]): RevocationAudit {
+    return (revoked) => [
+      ...alongside,
+      this.deps.audit.platformPut({
+        action: 'auth.session.revoked',
+        actor: actorOf(origin, userId),
+        resource: { type: 'user', id: userId },
+        details: { allOthers: true, count: revoked },
+      }),
+    ];
   }
 
   /**

@@ -9,7 +9,12 @@ import { PASSKEY_SK_PREFIX, passkeyChallengeKey, passkeyKey, userKey } from '../
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure, transactOrFalse } from './conditions.js';
-import { CredentialsChangedError, type IdentityStore, stripKeys } from './identity-store.js';
+import {
+  CredentialsChangedError,
+  type IdentityStore,
+  type RevocationAudit,
+  stripKeys,
+} from './identity-store.js';
 import { queryAllItems } from './pagination.js';
 
 /** A passkey (identity table `USER#<id>` / `PASSKEY#<passkeyId>`): its public key only, never a secret. */
@@ -118,24 +123,27 @@ export class PasskeyStore {
     passkey: PasskeyRecord,
     verifiedEpoch: number,
     keepSessionId: string,
-    audit: TransactItem,
+    audit: RevocationAudit,
   ): Promise<number> {
-    await this.transact([
-      {
-        Put: {
-          TableName: this.table,
-          Item: { ...passkeyKey(passkey.userId, passkey.passkeyId), ...passkey },
-          ConditionExpression: 'attribute_not_exists(pk)',
+    const revoked = await this.identity.endOthersWith(passkey.userId, keepSessionId, verifiedEpoch, (count) =>
+      transactOrFalse(this.db, [
+        {
+          Put: {
+            TableName: this.table,
+            Item: { ...passkeyKey(passkey.userId, passkey.passkeyId), ...passkey },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
         },
-      },
-      ...this.identity.advanceEpoch(passkey.userId, verifiedEpoch, keepSessionId, {
-        set: 'passkeyCount = if_not_exists(passkeyCount, :zero) + :one',
-        condition: '(attribute_not_exists(passkeyCount) OR passkeyCount < :limit)',
-        values: { ':zero': 0, ':one': 1, ':limit': PASSKEY_LIMIT },
-      }),
-      audit,
-    ]);
-    return this.identity.deleteSessionsExcept(passkey.userId, keepSessionId);
+        ...this.identity.advanceEpoch(passkey.userId, verifiedEpoch, keepSessionId, {
+          set: 'passkeyCount = if_not_exists(passkeyCount, :zero) + :one',
+          condition: '(attribute_not_exists(passkeyCount) OR passkeyCount < :limit)',
+          values: { ':zero': 0, ':one': 1, ':limit': PASSKEY_LIMIT },
+        }),
+        ...audit(count),
+      ]),
+    );
+    if (revoked === false) throw new CredentialsChangedError();
+    return revoked;
   }
 
   /** Renames one of the user's passkeys, with its audit event; false when the user has no such passkey. */
@@ -166,36 +174,38 @@ export class PasskeyStore {
     passkeyId: string,
     verifiedEpoch: number,
     keepSessionId: string,
-    audit: TransactItem,
+    audit: RevocationAudit,
   ): Promise<{ removed: boolean; revokedSessions: number }> {
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Delete: {
-                TableName: this.table,
-                Key: passkeyKey(userId, passkeyId),
-                ConditionExpression: 'attribute_exists(pk)',
+    const revoked = await this.identity.endOthersWith(userId, keepSessionId, verifiedEpoch, async (count) => {
+      try {
+        await this.db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Delete: {
+                  TableName: this.table,
+                  Key: passkeyKey(userId, passkeyId),
+                  ConditionExpression: 'attribute_exists(pk)',
+                },
               },
-            },
-            ...this.identity.advanceEpoch(userId, verifiedEpoch, keepSessionId, {
-              set: 'passkeyCount = if_not_exists(passkeyCount, :one) - :one',
-              values: { ':one': 1 },
-            }),
-            audit,
-          ],
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailure(error, 0)) return { removed: false, revokedSessions: 0 };
-      if (isConditionFailure(error)) throw new CredentialsChangedError();
-      throw error;
-    }
-    return {
-      removed: true,
-      revokedSessions: await this.identity.deleteSessionsExcept(userId, keepSessionId),
-    };
+              ...this.identity.advanceEpoch(userId, verifiedEpoch, keepSessionId, {
+                set: 'passkeyCount = if_not_exists(passkeyCount, :one) - :one',
+                values: { ':one': 1 },
+              }),
+              ...audit(count),
+            ],
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error, 0)) return false;
+        if (isConditionFailure(error)) throw new CredentialsChangedError();
+        throw error;
+      }
+    });
+    return revoked === false
+      ? { removed: false, revokedSessions: 0 }
+      : { removed: true, revokedSessions: revoked };
   }
 
   /**
@@ -220,9 +230,5 @@ export class PasskeyStore {
         },
       },
     };
-  }
-
-  private async transact(items: TransactItem[]): Promise<void> {
-    if (!(await transactOrFalse(this.db, items))) throw new CredentialsChangedError();
   }
 }

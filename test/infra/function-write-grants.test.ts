@@ -550,12 +550,12 @@ async function passkeyWrites(store: IdentityStore): Promise<WriteRequest[]> {
       }),
     )),
     ...(await writesOf('passkeys: take a challenge', () => passkeys.takeChallenge('AAAAAAAAAAAAAAAAAAAAAA'))),
-    ...(await writesOf('passkeys: add', () => passkeys.add(passkey, 0, S1, platformAudit))),
+    ...(await writesOf('passkeys: add', () => passkeys.add(passkey, 0, S1, () => [platformAudit]))),
     ...(await writesOf('passkeys: rename', () =>
       passkeys.rename(U1, passkey.passkeyId, 'Phone', platformAudit),
     )),
     ...(await writesOf('passkeys: remove', () =>
-      passkeys.remove(U1, passkey.passkeyId, 0, S1, platformAudit),
+      passkeys.remove(U1, passkey.passkeyId, 0, S1, () => [platformAudit]),
     )),
     ...(await writesOf('passkeys: sign in', () =>
       store.createSession(
@@ -715,12 +715,14 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
       ...(await writesOf('sign in: rehash', () => store.setPasswordHash(U1, 'h2', 0))),
       ...(await writesOf('change password', () => store.changePassword(U1, 'h3', 0, S1, platformAudit))),
       ...(await writesOf('revoke a session', () => store.deleteSession(U1, S1, platformAudit))),
-      ...(await writesOf('revoke other sessions', () => store.deleteSessionsExcept(U1, S1))),
+      ...(await writesOf('delete the items of ended sessions', () =>
+        store.clearSessions(U1, [{ sessionId: 's_01jx0000000000000000000002' }]),
+      )),
       ...(await writesOf('enrol TOTP', () => store.setPendingTotp(U1, 'ciphertext'))),
       ...(await writesOf('confirm TOTP', () =>
-        store.enableTotp(U1, 'ciphertext', 1, ['c'.repeat(64)], 0, S1, platformAudit),
+        store.enableTotp(U1, 'ciphertext', 1, ['c'.repeat(64)], 0, S1, () => [platformAudit]),
       )),
-      ...(await writesOf('remove TOTP', () => store.disableTotp(U1, 0, S1, platformAudit))),
+      ...(await writesOf('remove TOTP', () => store.disableTotp(U1, 0, S1, () => [platformAudit]))),
       ...(await writesOf('sign in: TOTP step', () => store.consumeTotpStep(U1, 1))),
       ...(await writesOf('sign in: recovery code', () => store.consumeRecoveryCode(U1, 'c'.repeat(64)))),
       ...(await passkeyWrites(store)),

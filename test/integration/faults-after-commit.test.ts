@@ -1,0 +1,130 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { userKey } from '../../shared/domain/item-layout.js';
+import { type FaultKind, failingCall, installAwsCallTap } from '../support/aws-call-tap.js';
+import { signUp, type TestUser } from '../support/identity-fixtures.js';
+import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
+import { partitionItems, platformEventsBy } from '../support/table-reads.js';
+
+/**
+ * The partial writes the fault harness (fault-injection.test.ts) found, each pinned at its step: the AWS call
+ * that fails, the exact answer, and the exact state after it (DESIGN §1.4: a change is made whole or not at
+ * all, and an answer never says it failed when it was made).
+ */
+const api = useTestApi();
+
+beforeAll(() => installAwsCallTap());
+
+type Table = 'IDENTITY_TABLE' | 'TENANT_DATA_TABLE' | 'AUDIT_TABLE';
+
+/** `act` with the first DynamoDB `command` on `tables` (the env vars naming them, in order) failing with `kind`. */
+async function withDynamoFault(
+  command: string,
+  tables: Table | Table[],
+  act: () => Promise<TestResponse>,
+  kind: FaultKind = 'server-error',
+): Promise<TestResponse> {
+  const names = [tables].flat().map((t) => process.env[t]);
+  const run = await failingCall(
+    { signature: ['DynamoDBClient', command, ...names].join(' '), occurrence: 1 },
+    kind,
+    act,
+  );
+  expect(run.injected, `${command} was called`).toBeDefined();
+  return run.result;
+}
+
+const sessionIdOf = (token: string) => token.split('.')[1]!;
+
+async function sessionItem(token: string) {
+  return (await partitionItems(process.env.IDENTITY_TABLE!, `SESSION#${sessionIdOf(token)}`))[0];
+}
+
+async function profile(user: TestUser) {
+  return (await partitionItems(process.env.IDENTITY_TABLE!, userKey(user.userId).pk)).find(
+    (i) => i.sk === userKey(user.userId).sk,
+  )!;
+}
+
+/** A user signed in twice: `token` (the caller) and `other`. */
+async function userWithTwoSessions(label: string): Promise<TestUser & { other: string }> {
+  const user = await signUp(api, label);
+  const login = await api.request('POST', '/v1/auth/login', {
+    body: { email: user.email, password: user.password },
+  });
+  expect(login.status, login.text).toBe(200);
+  return { ...user, other: login.body.token };
+}
+
+describe('ending the other sessions: the epoch move and its audit event are one write, the clean-up is not', () => {
+  it('DELETE /v1/me/sessions whose session clean-up fails: 200, audited, and the surviving item is refused', async () => {
+    // Prepare: two sessions of one account
+    const user = await userWithTwoSessions('revoke-cleanup');
+
+    // Act: the batch delete of the other session's item fails after the epoch moved
+    const res = await withDynamoFault('BatchWriteItemCommand', 'IDENTITY_TABLE', () =>
+      api.request('DELETE', '/v1/me/sessions', { token: user.token }),
+    );
+
+    // Assess: the change took effect and says so; its event is there; the item left behind works nowhere
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ revoked: 1 });
+    expect(await sessionItem(user.other)).toMatchObject({ credentialEpoch: 0 });
+    expect((await profile(user)).credentialEpoch).toBe(1);
+    const events = await platformEventsBy('auth.session.revoked', user.userId);
+    expect(events.map((e) => e.details)).toEqual([{ allOthers: true, count: 1 }]);
+    const stale = await api.request('GET', '/v1/me', { token: user.other });
+    expect(stale.status).toBe(401);
+    expect(problemType(stale)).toBe('session-revoked');
+    const list = await api.request('GET', '/v1/me/sessions', { token: user.token });
+    expect(list.body.items.map((s: { sessionId: string }) => s.sessionId)).toEqual([sessionIdOf(user.token)]);
+
+    // Act: the next "sign out everywhere else" deletes the leftover item, and does not count it again
+    const again = await api.request('DELETE', '/v1/me/sessions', { token: user.token });
+
+    // Assess
+    expect(again.body).toEqual({ revoked: 0 });
+    expect(await sessionItem(user.other)).toBeUndefined();
+  });
+
+  it.each([
+    ['listing the other sessions', 'QueryCommand', ['IDENTITY_TABLE']],
+    ['the epoch move with its event', 'TransactWriteItemsCommand', ['IDENTITY_TABLE', 'AUDIT_TABLE']],
+  ] as const)('DELETE /v1/me/sessions failing at %s: 503 and nothing changed', async (_, command, tables) => {
+    // Prepare
+    const user = await userWithTwoSessions('revoke-before');
+
+    // Act
+    const res = await withDynamoFault(command, [...tables], () =>
+      api.request('DELETE', '/v1/me/sessions', { token: user.token }),
+    );
+
+    // Assess: 503 to retry; the other session still works, the epoch did not move, nothing audited
+    expect(res.status, res.text).toBe(503);
+    expect(res.headers.get('retry-after')).toBeTruthy();
+    expect((await profile(user)).credentialEpoch).toBeUndefined();
+    expect((await api.request('GET', '/v1/me', { token: user.other })).status).toBe(200);
+    expect(await platformEventsBy('auth.session.revoked', user.userId)).toEqual([]);
+  });
+
+  it('POST /v1/me/password whose session clean-up fails: 200 and the old session is refused', async () => {
+    // Prepare
+    const user = await userWithTwoSessions('password-cleanup');
+
+    // Act
+    const res = await withDynamoFault('BatchWriteItemCommand', 'IDENTITY_TABLE', () =>
+      api.request('POST', '/v1/me/password', {
+        token: user.token,
+        body: { currentPassword: user.password, newPassword: 'a-new-password-long-enough' },
+      }),
+    );
+
+    // Assess
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ revokedSessions: 1 });
+    expect(await sessionItem(user.other)).toBeDefined();
+    const stale = await api.request('GET', '/v1/me/sessions', { token: user.other });
+    expect(stale.status).toBe(401);
+    expect(problemType(stale)).toBe('session-revoked');
+    expect(await platformEventsBy('auth.password.changed', user.userId)).toHaveLength(1);
+  });
+});
