@@ -756,6 +756,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('signs up, enrols MFA, and signs in again with a recovery code, which is then spent', async () => {
+    // Act: sign up, verify the address, enrol MFA and keep the recovery codes, sign out
     await page.goto(`${url}#/sign-up`);
     await page.getByLabel('Name').fill(bea.name);
     await page.getByLabel('E-mail').fill(bea.email);
@@ -782,6 +783,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await page.getByRole('button', { name: 'I have saved them' }).click();
     await page.getByRole('button', { name: 'Sign out' }).click();
 
+    // Act: sign in with a recovery code instead of a code
     await page.getByLabel('E-mail').fill(bea.email);
     await page.getByLabel('Password').fill(bea.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -792,14 +794,16 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await page.getByLabel('Recovery code').fill(recovery);
     await checkScreen(page, '20-sign-in-recovery-code');
     await page.getByRole('button', { name: 'Verify and sign in' }).click();
-    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
 
-    // The session says how it was signed in; the code is spent.
+    // Assess: signed in; the session says how it was signed in, and the code is spent
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     await page.getByRole('link', { name: 'Sessions' }).click();
     const current = page.getByRole('row').filter({ hasText: 'This session' });
     await current.waitFor();
     expect(await current.textContent()).toContain('Password and recovery code');
     await checkScreen(page, '21-sessions-recovery-code');
+
+    // Act / Assess: the spent code is refused
     const again = await apiCall('POST', '/v1/auth/login', {
       email: bea.email,
       password: bea.password,
@@ -807,7 +811,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     });
     expect(again.status).toBe(401);
     expect(again.body.type).toMatch(/invalid-mfa-code$/);
-    // A program's session of Bea (for checking what the console did), signed in with another code.
+
+    // Prepare: a program's session of Bea (for checking what the console did), signed in with another code.
     const program = await apiCall('POST', '/v1/auth/login', {
       email: bea.email,
       password: bea.password,
@@ -819,9 +824,12 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('creates a tenant and invites a viewer, who accepts', async () => {
+    // Act: create a tenant and invite the viewer
     await page.getByRole('link', { name: 'Tenants' }).click();
     await page.getByLabel('Tenant name').fill(tenantName);
     await page.getByRole('button', { name: 'Create tenant' }).click();
+
+    // Assess
     await page.getByRole('heading', { name: tenantName }).waitFor();
     tenantId = /#\/t\/(t_[0-9a-z]+)/.exec(page.url())?.[1] ?? '';
     expect(tenantId).toMatch(/^t_/);
@@ -831,6 +839,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await page.getByRole('button', { name: 'Send invitation' }).click();
     await page.getByText(`Invitation sent to ${val.email}`).waitFor();
 
+    // Act / Assess: the viewer registers, verifies, signs in and accepts
     expect((await apiCall('POST', '/v1/auth/register', val)).status).toBe(202);
     const verification = linkIn(await takeMail(inboxApi, val.email, /^Verify/, 20_000), '/verify-email');
     expect((await apiCall('POST', '/v1/auth/verify-email', { token: verification.token })).status).toBe(200);
@@ -850,6 +859,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('stores a connection to a real PostgreSQL, edits its rules, and the rules hold for the viewer', async () => {
+    // Act: add the connection
     await page.getByRole('link', { name: 'Connections' }).click();
     const add = page.getByRole('form', { name: 'Add connection' });
     await add.getByLabel('Name').fill('shop');
@@ -859,12 +869,15 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await add.getByLabel('User').fill('app');
     await add.getByLabel('Password').fill(appPassword);
     await add.getByRole('button', { name: 'Add connection' }).click();
+
+    // Assess: stored without rules
     await page.getByRole('heading', { name: 'shop' }).waitFor();
     const listed = await apiCall('GET', `/v1/tenants/${tenantId}/connections`, undefined, beaToken);
     expect(listed.body.items).toHaveLength(1);
     connectionId = listed.body.items[0].connectionId;
     expect(listed.body.items[0].rules).toBeNull();
 
+    // Act: edit its rules
     await page.getByText('Query rules of shop').click();
     const rules = page.getByRole('form', { name: 'Query rules' });
     await rules.getByLabel('Read-only (no insert, update or delete)').check();
@@ -872,6 +885,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await rules.getByLabel('Hidden columns').fill('customers: email, tier');
     await checkScreen(page, '22-connection-rules');
     await rules.getByRole('button', { name: 'Save rules' }).click();
+
+    // Assess: shown and stored
     await page.getByText('Rules saved.').waitFor();
     const rulesFact = page.locator('section[aria-labelledby="connection-title"] dl.facts dd').nth(3);
     await expect
@@ -889,7 +904,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
       hiddenColumns: [{ table: 'customers', columns: ['email', 'tier'] }],
     });
 
-    // The viewer's queries: the hidden columns are gone, the denied table refused, writes refused.
+    // Act / Assess: the viewer's queries: the hidden columns are gone, the denied table refused, writes
+    // refused.
     const query = (body: unknown) =>
       apiCall('POST', `/v1/tenants/${tenantId}/connections/${connectionId}/query`, body, valToken);
     const viewerRead = await query({
@@ -904,6 +920,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('runs a query from the console and shows the rows as a table; a refused query shows its detail', async () => {
+    // Act: a filtered, ordered query of three rows
     await page.getByText('Query shop').click();
     const runner = page.getByRole('form', { name: 'Run a query' });
     await runner.getByLabel('Table').fill('customers');
@@ -915,6 +932,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     await runner.getByLabel('Direction').selectOption('desc');
     await runner.getByLabel('Rows').fill('3');
     await runner.getByRole('button', { name: 'Run query' }).click();
+
+    // Assess: those rows, as a table
     const result = page.getByRole('region', { name: 'Query result' });
     await result.waitFor();
     expect(await result.locator('caption').textContent()).toBe('3 rows (more available)');
@@ -929,7 +948,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     ]);
     await checkScreen(page, '23-query-result');
 
-    // The owner manages connections, so the hidden columns are not hidden from her; a like filter works.
+    // Act / Assess: the owner manages connections, so the hidden columns are not hidden from her; a like
+    // filter works.
     await runner.getByLabel('Columns').fill('');
     await runner.getByLabel('Filter column').fill('name');
     await runner.getByLabel('Comparison').selectOption('like');
@@ -952,7 +972,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
       '1',
     ]);
 
-    // A table the rules deny: the API's detail, as the API gives it.
+    // Prepare: a table the rules deny: the API's detail, as the API gives it.
     const refused = await apiCall(
       'POST',
       `/v1/tenants/${tenantId}/connections/${connectionId}/query`,
@@ -960,9 +980,13 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
       beaToken,
     );
     expect(refused.status).toBe(403);
+
+    // Act
     await runner.getByLabel('Table').fill('vault');
     await runner.getByLabel('Filter column').fill('');
     await runner.getByRole('button', { name: 'Run query' }).click();
+
+    // Assess: the API's detail, and no table
     const alert = runner.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toBe(refused.body.detail);
@@ -971,20 +995,26 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('changes the tenant settings (MFA required, session limits), which the API then applies', async () => {
+    // Prepare
     await page.getByRole('link', { name: 'Overview' }).click();
     const settings = page.getByRole('form', { name: 'Tenant settings' });
     const idle = settings.getByLabel('Sign members out after this many idle seconds');
     const absolute = settings.getByLabel('Sign members out after this many seconds in any case');
-    // Out of range: the API's message shows next to the input.
+
+    // Act / Assess: out of range: the API's message shows next to the input.
     await idle.fill('60');
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await settings.locator('.field-error').waitFor();
     expect(await idle.getAttribute('aria-invalid')).toBe('true');
     await checkScreen(page, '25-settings-error');
+
+    // Act: MFA required, and both limits
     await settings.getByLabel('Require two-step verification of every member').check();
     await idle.fill('900');
     await absolute.fill('3600');
     await settings.getByRole('button', { name: 'Save settings' }).click();
+
+    // Assess: shown and stored
     await page.getByText('Settings saved.').waitFor();
     await page.getByText('Required of every member').waitFor();
     await checkScreen(page, '26-settings-saved');
@@ -994,12 +1024,13 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
       sessionIdleSeconds: 900,
       sessionAbsoluteSeconds: 3600,
     });
-    // The viewer signed in with a password only: refused in this tenant now.
+
+    // Assess: the viewer signed in with a password only: refused in this tenant now.
     const refused = await apiCall('GET', `/v1/tenants/${tenantId}`, undefined, valToken);
     expect(refused.status).toBe(403);
     expect(refused.body.type).toMatch(/mfa-enrolment-required$/);
 
-    // Emptying a limit returns it to the platform default.
+    // Act / Assess: emptying a limit returns it to the platform default.
     await idle.fill('');
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await expect
@@ -1008,6 +1039,8 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
         requireMfa: true,
         sessionAbsoluteSeconds: 3600,
       });
+
+    // Act / Assess: a reload shows what is stored
     await page.reload();
     await page.getByRole('heading', { name: tenantName }).waitFor();
     expect(await idle.inputValue()).toBe('');
@@ -1016,21 +1049,31 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('exports the tenant and downloads the archive from the link', async () => {
+    // Act
     await page.getByRole('button', { name: 'Export tenant data' }).click();
+
+    // Assess
     const link = page.getByRole('link', { name: 'Download the export' });
     await link.waitFor();
     expect(await page.getByText(/^Export ready \(/).textContent()).toMatch(/^Export ready \([\d,]+ bytes\)/);
     const href = (await link.getAttribute('href')) ?? '';
-    // A presigned URL of the emulator's export bucket, never the API's origin or a token of the console.
+
+    // Assess: a presigned URL of the emulator's export bucket, never the API's origin or a token of the
+    // console.
     expect(href).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.*exports\/.*\.json\?/);
     expect(href).toContain('X-Amz-Signature=');
     await checkScreen(page, '27-export-ready');
-    // What the link answers: the archive, as an attachment.
+
+    // Act / Assess: what the link answers: the archive, as an attachment.
     const direct = await fetch(href);
     expect(direct.status, await direct.clone().text()).toBe(200);
     expect(direct.headers.get('content-disposition')).toMatch(/^attachment; filename="t_/);
+
+    // Act: download it from the page
     const download = page.waitForEvent('download');
     await link.click();
+
+    // Assess: the tenant's archive, without any secret
     const file = await download;
     expect(file.suggestedFilename()).toMatch(new RegExp(`^${tenantId}-.+\\.json$`));
     const archive = await readFile((await file.path())!, 'utf8');
@@ -1039,36 +1082,47 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     expect(archive).toContain(val.email);
     expect(archive).toContain('"shop"');
     for (const secret of secrets) expect(archive).not.toContain(secret);
-    // The page is still the console: the download did not navigate away.
+
+    // Assess: the page is still the console: the download did not navigate away.
     expect(page.url()).toMatch(new RegExp(`^${url}#/t/${tenantId}`));
   });
 
   it('changes the password with a code, which signs out the other sessions', async () => {
+    // Act: the wrong password
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     const form = page.getByRole('form', { name: 'Change password' });
     await form.getByLabel('Current password').fill('not my password at all');
     await form.getByLabel('New password').fill(bea.newPassword);
     await form.getByLabel('Authentication code').fill('000000');
     await form.getByRole('button', { name: 'Change password' }).click();
+
+    // Assess
     await form.getByRole('alert').waitFor();
     await checkScreen(page, '28-password-error');
-    // The right password with a wrong code: the API answers 401 about the code, and the console shows
-    // that in the form (it once took any 401 for the end of the session and showed the sign-in screen).
+
+    // Act / Assess: the right password with a wrong code: the API answers 401 about the code, and the
+    // console shows that in the form (it once took any 401 for the end of the session and showed the sign-in
+    // screen).
     await form.getByLabel('Current password').fill(bea.password);
     await form.getByLabel('New password').fill(bea.newPassword);
     await form.getByLabel('Authentication code').fill('000000');
     await form.getByRole('button', { name: 'Change password' }).click();
     await expect.poll(() => form.getByRole('alert').textContent(), POLL).toMatch(/code is wrong/);
     expect(await page.getByRole('heading', { name: 'Account', exact: true }).count()).toBe(1);
+
+    // Act: the right password and code
     await form.getByLabel('Current password').fill(bea.password);
     await form.getByLabel('New password').fill(bea.newPassword);
     await form.getByLabel('Authentication code').fill(await code());
     await form.getByRole('button', { name: 'Change password' }).click();
+
+    // Assess
     await page.getByText('Password changed. 1 other session was signed out.').waitFor();
     // The form is emptied, nothing of it stays on the page.
     expect(await form.getByLabel('New password').inputValue()).toBe('');
     await checkScreen(page, '29-password-changed');
 
+    // Assess: the other session ended; the old password fails, the new one works
     expect((await apiCall('GET', '/v1/me', undefined, beaToken)).status).toBe(401);
     const old = await apiCall('POST', '/v1/auth/login', {
       email: bea.email,
@@ -1084,27 +1138,36 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     expect(fresh.status).toBe(200);
     beaToken = fresh.body.token;
     secrets.push(beaToken);
-    // This browser's session was kept.
+
+    // Act / Assess: this browser's session was kept.
     await page.reload();
     await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
   });
 
   it('turns MFA off with a recovery code after a wrong code is refused', async () => {
+    // Act: a wrong code
     await page.getByText('Turn two-step verification off').first().click();
     const form = page.getByRole('form', { name: 'Turn two-step verification off' });
     await form.getByLabel('Authentication code').fill('000000');
     await form.getByRole('button', { name: 'Turn off' }).click();
+
+    // Assess
     const alert = form.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/code is wrong/);
     await checkScreen(page, '30-mfa-remove');
+
+    // Act: a recovery code
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
     await form.getByLabel('Recovery code').fill(nextRecoveryCode());
     await form.getByRole('button', { name: 'Turn off' }).click();
+
+    // Assess
     await page.getByText('Two-step verification is off.').waitFor();
     await page.getByRole('button', { name: 'Set up two-step verification' }).waitFor();
     await checkScreen(page, '31-mfa-removed');
-    // Signing in needs only the password now (and the other sessions ended with the change).
+
+    // Assess: signing in needs only the password now (and the other sessions ended with the change).
     expect((await apiCall('GET', '/v1/me', undefined, beaToken)).status).toBe(401);
     const plain = await apiCall('POST', '/v1/auth/login', { email: bea.email, password: bea.newPassword });
     expect(plain.status).toBe(200);
@@ -1113,6 +1176,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   });
 
   it('never wrote a secret to the browser console, and the CSP was never violated', () => {
+    // Act / Assess
     for (const secret of secrets) for (const line of log) expect(line).not.toContain(secret);
     expect(log.filter((l) => /Content Security Policy|Refused to/i.test(l))).toEqual([]);
     expect(log.filter((l) => l.startsWith('pageerror'))).toEqual([]);

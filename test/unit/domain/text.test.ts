@@ -145,6 +145,7 @@ describe('findUnsafeText', () => {
   });
 
   it('finds nothing in scalars other than strings', () => {
+    // Act / Assess
     expect(findUnsafeText({ a: 1, b: true, c: null, d: [1.5, false] }, 'query')).toEqual([]);
   });
 });
