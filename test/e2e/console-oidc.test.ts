@@ -43,6 +43,7 @@ afterAll(async () => {
 
 describe('single sign-on in the console', () => {
   it('npm run local prints the provider, and the sign-in page offers it', async () => {
+    // Act / Assess: the provider and its redirect URI, never its client secret
     expect(local!.output()).toMatch(
       /Sign-in with\s+Test IdP \(redirect URI http:\/\/127\.0\.0\.1:\d+\/console\/\)/,
     );

@@ -288,9 +288,12 @@ describe('daily chain verification (functions/jobs/verify-chains.ts)', () => {
   });
 
   it('is not reachable through the API', () => {
+    // Prepare
     const ids = [stack.auditChain.sequencer, stack.auditChain.verifyChains].map((f) =>
       logicalId(stack, f.function),
     );
+
+    // Act / Assess: no API method integrates either job function
     for (const method of Object.values(resources('AWS::ApiGateway::Method'))) {
       for (const id of ids) expect(JSON.stringify(method.Properties.Integration)).not.toContain(id);
     }
@@ -299,7 +302,10 @@ describe('daily chain verification (functions/jobs/verify-chains.ts)', () => {
 
 describe('audit chain alarms', () => {
   it('notify the alarm topic, every one of them', () => {
+    // Prepare
     const topicId = logicalId(stack, stack.alarmTopic);
+
+    // Act / Assess
     expect(alarms().length).toBe(9);
     for (const [id, alarm] of alarms())
       expect([id, alarm.Properties.AlarmActions]).toEqual([id, [{ Ref: topicId }]]);

@@ -369,6 +369,7 @@ const ATTACKS: Attack[] = [
 describe('what a compromised API function role may write (IAM simulator on the synthesized policies)', () => {
   for (const area of AREAS) {
     it(`${area}: only the writes its routes make`, async () => {
+      // Act: each attack, judged by the simulator on the function's role
       const decisions: Record<string, string> = {};
       const expected: Record<string, string> = {};
       for (const attack of ATTACKS) {
@@ -382,6 +383,8 @@ describe('what a compromised API function role may write (IAM simulator on the s
         });
         expected[attack.name] = attack.allowedFor.includes(area) ? 'Allowed' : 'ImplicitlyDenied';
       }
+
+      // Assess: allowed exactly where a route of the function makes that write
       expect(decisions).toEqual(expected);
     });
   }
@@ -734,14 +737,19 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
 describe('the writes each API function makes are allowed (requests captured from the real store code)', () => {
   for (const area of AREAS) {
     it(`${area}: every identity, tenant-data and platform-audit write it sends`, async () => {
+      // Prepare: every write the function's routes send
       const writes = await NEEDED[area]();
       if (area !== 'public') expect(writes.length).toBeGreaterThan(0);
+
+      // Act: each write, judged by the simulator on the function's role
       const refused: string[] = [];
       for (const write of writes) {
         const decision = await decide(area, write);
         if (decision !== 'Allowed')
           refused.push(`${write.label}: ${write.action} ${JSON.stringify(write.context)}`);
       }
+
+      // Assess: none refused
       expect(refused).toEqual([]);
     });
   }

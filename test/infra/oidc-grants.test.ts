@@ -140,6 +140,7 @@ describe('platform OpenID providers', () => {
   });
 
   it('reads the providers from CDK context and refuses a bad one naming the key', () => {
+    // Act / Assess: none, a JSON string, an array; a provider over plain HTTP is refused naming the key
     expect(oidcProvidersFromContext(undefined)).toEqual([]);
     expect(oidcProvidersFromContext(JSON.stringify(PROVIDERS))).toEqual(PROVIDERS);
     expect(oidcProvidersFromContext(PROVIDERS)).toEqual(PROVIDERS);

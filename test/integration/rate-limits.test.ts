@@ -64,12 +64,19 @@ describe('sliding-window counters (emulator)', () => {
   });
 
   it('gives a released slot back to the next caller', async () => {
+    // Prepare: the one slot taken
     const windows = windowsAt({ now: BOUNDARY + 60_000 });
     const first = await windows.reserve('test-release', 'k', 1, W);
+
+    // Assess
     expect((await windows.reserve('test-release', 'k', 1, W)).granted).toBe(false);
     if (!first.granted) throw new Error('first reservation refused');
+
+    // Act: release it, twice
     await first.slot.release();
     await first.slot.release(); // once only
+
+    // Assess: the next caller gets it, once
     expect((await windows.reserve('test-release', 'k', 1, W)).granted).toBe(true);
     expect((await windows.reserve('test-release', 'k', 1, W)).granted).toBe(false);
   });

@@ -200,7 +200,10 @@ describe('GET /v1/me/sign-ins', () => {
   });
 
   it('stores attempts with a 90-day expiry and no secret', async () => {
+    // Act
     const user = await signUp(api, 'history-ttl');
+
+    // Assess: one attempt, kept 90 days, without the password or the token's secret
     const { Items } = await platformDynamo().send(
       new QueryCommand({
         TableName: identityTable(),
@@ -290,6 +293,7 @@ describe('new-device notices', () => {
   });
 
   it('a failing notice does not fail the sign-in', async () => {
+    // Prepare: a service whose new-device notice fails
     const identity = service({
       newDevice: async () => {
         throw new Error('mail is down');
@@ -300,10 +304,14 @@ describe('new-device notices', () => {
       { email, password: 'a-long-enough-password', name: 'D' },
       { ip: '127.46.0.1', userAgent: 'a' },
     );
+
+    // Act
     const signedIn = await identity.login(
       { email, password: 'a-long-enough-password' },
       { ip: '127.47.0.1', userAgent: 'b' },
     );
+
+    // Assess
     expect(signedIn.token).toMatch(/^srs\./);
   });
 

@@ -235,7 +235,10 @@ describe('failure budgets are not a lock-out', () => {
   });
 
   it('does not count right answers: the owner may sign in any number of times from one network', async () => {
+    // Prepare
     const user = await signUp(api, 'frequent');
+
+    // Act / Assess: more sign-ins than a network's failure budget, all right
     for (let i = 0; i < NETWORK_LIMIT + 2; i++) {
       const res = await api.request('POST', '/v1/auth/login', {
         sourceIp: `127.80.0.${i + 1}`,

@@ -91,12 +91,17 @@ const outside = (file: string, args: string[], extra: Record<string, string> = {
 
 describe('endpoint hints', () => {
   it('a vend says region, endpoint (the emulator, in local mode) and path style', async () => {
+    // Act
     const res = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-credentials`, {
       token: acme.users.viewer.token,
       body: { location: locationId, access: 'read' },
     });
+
+    // Assess
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ region: TEST_REGION, endpoint: awsEndpoint, pathStyle: true });
+
+    // Act / Assess: the OpenAPI document says so too
     const document = await api.request('GET', '/openapi.json');
     const schema = document.body.components?.schemas?.StorageCredentials;
     expect(schema?.required).toEqual(expect.arrayContaining(['region', 'pathStyle']));
@@ -190,7 +195,8 @@ console.log(JSON.stringify({
     await aws(['s3', 'cp', 'upload.txt', `s3://${bucket}/${prefix}/cli/upload.txt`, '--profile', 'lake']);
     const listed = await aws(['s3', 'ls', `s3://${bucket}/${prefix}/`, '--recursive', '--profile', 'lake']);
 
-    // Assess: the profile names this installation by absolute path, and the hints; the AWS CLI needed nothing else
+    // Assess: the profile names this installation by absolute path, and the hints; the AWS CLI needed nothing
+    // else
     const text = profile.stdout;
     expect(text).toContain('[profile lake]');
     expect(text).toContain(`region = ${TEST_REGION}`);
@@ -228,8 +234,13 @@ print(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read().decode()
   });
 
   it('logout revokes the session: the next credential_process call fails and the AWS CLI gets no credentials', async () => {
+    // Prepare
     const token = JSON.parse(await readFile(join(xdg, 'strongroom', 'config.json'), 'utf8')).token;
+
+    // Act
     await outside(installedBin, ['logout']);
+
+    // Assess: the session is refused, and the AWS CLI gets no credentials
     const me = await api.request('GET', '/v1/me', { token });
     expect(me.status).toBe(401);
     const elsewhere = await mkdtemp(join(tmpdir(), 'strongroom-elsewhere-'));

@@ -13,7 +13,8 @@ import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
 
 // The emulator neither calls KMS for SSE-KMS nor checks the caller's KMS permissions
-// (test/unit/domain/storage-policy-simulator.test.ts proves those); this file proves the local shape matches the
+// (test/unit/domain/storage-policy-simulator.test.ts proves those); this file proves the local shape matches
+// the
 // deployed one: the managed bucket is SSE-KMS with its own key, and objects written with vended credentials
 // land encrypted under that key.
 
@@ -48,10 +49,13 @@ describe('managed storage encryption (local = deployed shape)', () => {
   });
 
   it('encrypts the managed bucket with the storage key and a bucket key', async () => {
+    // Act
     const admin = s3With(LOCAL);
     const { ServerSideEncryptionConfiguration } = await admin.send(
       new GetBucketEncryptionCommand({ Bucket: process.env.STORAGE_BUCKET! }),
     );
+
+    // Assess
     expect(ServerSideEncryptionConfiguration?.Rules).toEqual([
       {
         ApplyServerSideEncryptionByDefault: {

@@ -231,15 +231,20 @@ describe('rate limits: exact under concurrency', () => {
   it(`tenant creation: ${TENANT_CREATIONS_PER_USER_PER_HOUR} per user per hour of 100 concurrent, then ${TENANT_CREATIONS_PER_USER_PER_DAY} per day; other users unaffected`, {
     timeout: 300_000,
   }, async () => {
+    // Prepare
     const user = await signUp(api, 'creator');
     // The whole test in one UTC day (the limits are sliding windows over fixed hour and day buckets).
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
     try {
       const midnight = Math.ceil(Date.now() / 86_400_000) * 86_400_000;
       vi.setSystemTime(midnight + 60_000);
+
+      // Act: 100 concurrent creations
       const answers = await Promise.all(
         Array.from({ length: 100 }, (_, i) => post('/v1/tenants', user.token, { name: `Burst ${i}` })),
       );
+
+      // Assess: the hour's number created, the rest refused with Retry-After
       const statuses = answers.map((a) => a.status);
       expect(answers.filter((a) => a.status !== 201 && a.status !== 429).map((a) => a.text)).toEqual([]);
       expect(statuses.filter((s) => s === 201)).toHaveLength(TENANT_CREATIONS_PER_USER_PER_HOUR);
@@ -248,10 +253,13 @@ describe('rate limits: exact under concurrency', () => {
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       const me = await api.request('GET', '/v1/me', { token: user.token });
       expect(me.body.memberships).toHaveLength(TENANT_CREATIONS_PER_USER_PER_HOUR);
-      // Another user is not affected.
+
+      // Act / Assess: another user is not affected.
       const other = await signUp(api, 'bystander');
       expect((await post('/v1/tenants', other.token, { name: 'Mine' })).status).toBe(201);
-      // The day's budget holds across hours: two hours on, the hour's window is fresh, the day's is not.
+
+      // Act / Assess: the day's budget holds across hours: two hours on, the hour's window is fresh, the
+      // day's is not.
       let created = TENANT_CREATIONS_PER_USER_PER_HOUR;
       while (created < TENANT_CREATIONS_PER_USER_PER_DAY) {
         advanceHours(2.01);
@@ -326,6 +334,7 @@ describe('what revocation does, per kind of location, in the answer and the audi
   });
 
   it('external credentials last at most 900 seconds (400 naming durationSeconds above that)', async () => {
+    // Act / Assess: longer than 900 seconds
     for (const durationSeconds of [901, 3600]) {
       const res = await vend(t.tenantId, t.users.editor.token, {
         location: externalId,
@@ -337,10 +346,13 @@ describe('what revocation does, per kind of location, in the answer and the audi
         { path: 'body.durationSeconds', message: 'At most 900 for an external location' },
       ]);
     }
+
+    // Act / Assess: the default
     const ok = await vend(t.tenantId, t.users.editor.token, { location: externalId, access: 'read' });
     expect(ok.status).toBe(200);
     expect(Date.parse(ok.body.expiration) - Date.now()).toBeLessThanOrEqual(900_000);
-    // Managed ones may still last an hour.
+
+    // Act / Assess: managed ones may still last an hour.
     expect(
       (
         await vend(t.tenantId, t.users.editor.token, {

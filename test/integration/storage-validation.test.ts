@@ -110,9 +110,14 @@ describe('validating a managed location on the emulator', () => {
   );
 
   it("another tenant's admin gets 404 for this location, and for their own tenant with its id", async () => {
+    // Prepare
     const before = (await auditActions(acme.tenantId)).length;
+
+    // Act: through acme's id, and through globex's own
     const cross = await validate(acme.tenantId, managed.locationId, globex.users.admin.token);
     const own = await validate(globex.tenantId, managed.locationId, globex.users.admin.token);
+
+    // Assess: 404 both, and nothing audited in either tenant
     expect(cross.status).toBe(404);
     expect(own.status).toBe(404);
     expect((await auditActions(acme.tenantId)).length).toBe(before);
@@ -144,7 +149,10 @@ describe('validating a managed location on the emulator', () => {
   });
 
   it('a malformed location id is a 400 naming params.locationId', async () => {
+    // Act
     const res = await validate(acme.tenantId, 'l_nope', acme.users.admin.token);
+
+    // Assess
     expect(res.status).toBe(400);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['params.locationId']);
   });

@@ -74,6 +74,7 @@ describe('tenant keys through the local API', () => {
   });
 
   it('gives every tenant a different key, and a connection password of one tenant is bound to its key', async () => {
+    // Prepare
     const owner = await signUp(api, 'keys2');
     const first = await createTenant(api, owner, 'One');
     const second = await createTenant(api, owner, 'Two');
@@ -81,13 +82,17 @@ describe('tenant keys through the local API', () => {
       (await kms.send(new DescribeKeyCommand({ KeyId: `alias/strongroom/${TEST_STAGE}/tenant/${tenantId}` })))
         .KeyMetadata!.Arn!;
 
+    // Act / Assess: two keys
     expect(await keyOf(first)).not.toBe(await keyOf(second));
 
+    // Act: a connection password of the first tenant
     const created = await api.request('POST', `/v1/tenants/${first}/connections`, {
       token: owner.token,
       body: { name: 'db', host: '127.0.0.1', database: 'd', user: 'u', password: 'bound-to-its-key-1' },
     });
     expect(created.status, created.text).toBe(201);
+
+    // Assess
     const { Item } = await functionRuntime().dynamo.send(
       new GetCommand({
         TableName: process.env.TENANT_DATA_TABLE!,
@@ -101,12 +106,15 @@ describe('tenant keys through the local API', () => {
   });
 
   it('retires a key: disabled, then pending deletion; retiring again changes nothing; the platform key is refused', async () => {
+    // Prepare
     const keys = tenantKeysFor(functionRuntime());
     const { keyArn } = await keys.create(newId('t'));
 
+    // Act
     await keys.retire(keyArn);
     await keys.retire(keyArn);
 
+    // Assess: pending deletion; the platform key refused and left enabled
     const { KeyMetadata } = await kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
     expect(KeyMetadata?.KeyState).toBe('PendingDeletion');
     await expect(keys.retire(process.env.PLATFORM_KEY_ARN!)).rejects.toThrow('not a tenant key');

@@ -113,14 +113,18 @@ describe('legitimate expiry still verifies, deletion before expiry does not', ()
   });
 
   it('deleting retained records along with expired ones names the first retained one', async () => {
+    // Prepare: eight records, then four more 200 days later
     const log = clockedLog();
     await log.append(8);
     log.at(log.t0 + 200 * DAY_MS);
     await log.append(4);
     const chain = await log.chain();
+
+    // Act: 396 days on, records 1..9 expired in any order
     log.at(log.t0 + 396 * DAY_MS);
     await expireInAnyOrder(chain.filter((r) => r.seq <= 9));
-    // Record 10's hashed prevExpiresAt says record 9 is retained until day 595.
+
+    // Assess: record 10's hashed prevExpiresAt says record 9 is retained until day 595.
     expect(await log.verify()).toMatchObject({
       ok: false,
       firstBrokenSequence: 9,
@@ -168,11 +172,16 @@ describe('daily checkpoints', () => {
   });
 
   it('are not written for a log that does not verify, whose break the job reports', async () => {
+    // Prepare: a log whose second event is deleted
     const log = clockedLog();
     await log.append(3);
     const [, second] = await log.chain();
     await remove(db, log.scope.tenantId, `EVENT#${second!.eventId.slice(2)}`);
+
+    // Act
     const report = await log.dailyJob();
+
+    // Assess: the break reported, and no checkpoint written
     expect(report).toMatchObject({ ok: false, firstBrokenSequence: 2, reason: 'missing-event' });
     expect(report.checkpoint).toBeUndefined();
     expect(await itemsOf(db, log.scope.tenantId, CHECKPOINT_PREFIX)).toEqual([]);

@@ -52,8 +52,13 @@ async function pagedLog() {
 
 describe('verification a page at a time', () => {
   it('walks a long chain in pages that each end on a seal, continuing with the cursor to the head', async () => {
+    // Prepare
     const { walk } = await pagedLog();
+
+    // Act
     const pages = await walk();
+
+    // Assess: three pages, each ending on a seal, the last at the head with no cursor
     expect(pages.map((p) => [p.ok, p.complete, p.checked, p.from.sequence])).toEqual([
       [true, false, 3, 0],
       [true, false, 3, 3],
@@ -79,9 +84,14 @@ describe('verification a page at a time', () => {
   });
 
   it('refuses a cursor that does not point into the chain', async () => {
+    // Prepare
     const { scope, caller, service } = await pagedLog();
+
+    // Act / Assess: a cursor past the chain
     const cursor = encodeCursor({ pk: scope.tenantId, sk: 'CHAIN#000000000100' });
     await expect(service.verify(caller, { cursor })).rejects.toThrow(ValidationError);
+
+    // Act / Assess: a cursor into another tenant's chain
     const other = encodeCursor({ pk: newScope().tenantId, sk: 'CHAIN#000000000002' });
     await expect(service.verify(caller, { cursor: other })).rejects.toThrow(ValidationError);
   });

@@ -23,6 +23,7 @@ const HOSTILE = [
 
 describe('audit CSV', () => {
   it('neutralises every formula start and is reversible', () => {
+    // Act / Assess: each hostile start is neutralised and comes back; a plain value is left alone
     for (const value of HOSTILE) {
       const cell = neutraliseCell(value);
       expect(/^[=+\-@\t\r]/.test(cell)).toBe(false);

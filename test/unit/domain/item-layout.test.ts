@@ -35,6 +35,7 @@ import {
 
 describe('the DynamoDB item layout', () => {
   it('keeps the keys of stored items exactly as written (data and IAM LeadingKeys depend on them)', () => {
+    // Act / Assess
     expect([TENANT_SK, memberSk('u_1'), apiKeySk('k_1'), invitationSk('i_1'), connectionSk('c_1')]).toEqual([
       'TENANT',
       'MEMBER#u_1',
@@ -119,6 +120,7 @@ describe('the DynamoDB item layout', () => {
   });
 
   it('tells the kind of a tenant item by its sort key, and cuts access items first', () => {
+    // Act / Assess
     expect(
       ['TENANT', 'MEMBER#u', 'APIKEY#k', 'INVITE#i', 'CONNECTION#c', 'LOCATION#l', 'INSTANCE#n'].map(
         tenantItemKind,

@@ -43,7 +43,10 @@ describe('stream-driven sequencing', () => {
   ];
 
   it('collects the logs with inserted events and their ids, ignoring the sequencer’s own writes', () => {
+    // Act
     const logs = logsInStreamBatch(batch);
+
+    // Assess
     expect([...logs.keys()]).toEqual(['t_a', 't_b', 'platform']);
     expect(logs.get('t_a')).toEqual({ hints: [`e_${ULID_A}`], sequenceNumbers: ['1'] });
   });
@@ -148,6 +151,7 @@ describe('daily chain verification', () => {
   });
 
   it('still verifies a log whose sweep failed (a head the sequencer refuses is what verification names)', async () => {
+    // Prepare: a log the sequencer refuses to extend, whose verification names the break
     const maintainer: ChainMaintainer = {
       graceMs: 1000,
       listLogs: async () => ['t_forged'],
@@ -165,7 +169,11 @@ describe('daily chain verification', () => {
         throw new Error('must not checkpoint a log that does not verify');
       },
     };
+
+    // Act
     const summary = await verifyChains(maintainer);
+
+    // Assess: reported as a chain break, not a failure, and no checkpoint
     expect(summary).toMatchObject({ chainBreaks: 1, failures: 0 });
     expect(summary.logs[0]).toMatchObject({
       ok: false,

@@ -270,9 +270,14 @@ describe('TenantExportService', () => {
   });
 
   it('refuses a caller without tenant:export before reading anything', async () => {
+    // Prepare
     const { service } = fixture();
+
+    // Act / Assess: an admin starts and reads an export
     await expect(service.createExport(caller('admin'))).rejects.toMatchObject({ status: 403 });
     await expect(service.getExport(caller('admin'), 'x_1')).rejects.toMatchObject({ status: 403 });
+
+    // Assess: nothing read from S3
     expect(s3.calls()).toHaveLength(0);
   });
 
