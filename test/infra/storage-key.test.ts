@@ -146,6 +146,7 @@ const NEVER_A_TENANT_KEY = {
 
 describe('the managed storage bucket has a key of its own', () => {
   it('a rotated, retained key named alias/strongroom/<stage>/storage, whose policy leaves use to IAM', () => {
+    // Act / Assess: in each region
     for (const t of regions) {
       const key = t.stateful[ids.storageKey] as Resource & { DeletionPolicy?: string };
       expect(key.Type).toBe('AWS::KMS::Key');
@@ -185,6 +186,7 @@ describe('the managed storage bucket has a key of its own', () => {
   });
 
   it('encrypts the storage bucket, and nothing else, with it; the export bucket keeps the platform key', () => {
+    // Act / Assess: in each region
     for (const t of regions) {
       const keyOf = (bucketId: string) =>
         t.stateful[bucketId]!.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0];
@@ -225,6 +227,7 @@ function deploy(value: unknown, region: string, keyArn: string): unknown {
 
 describe('who may use the storage key', () => {
   it('the tenant storage roles’ boundary names exactly that key, only through S3 of the region', () => {
+    // Act / Assess: in each region
     for (const t of regions) {
       const boundary = t.stateful[ids.tenantStorageBoundary]!;
       expect(boundary.Type).toBe('AWS::IAM::ManagedPolicy');
@@ -341,6 +344,7 @@ describe('who may use the storage key', () => {
   });
 
   it('only the storage function is told the key ARN, and no function role gets use of the key', () => {
+    // Act / Assess: in each region
     for (const t of regions) {
       const keyImport = importOf(t, ids.storageKey);
       const told = Object.entries(t.stateless)

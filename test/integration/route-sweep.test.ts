@@ -32,6 +32,7 @@ const tenantRoutes = ROUTES.filter((r) => r.auth.kind === 'tenant');
 
 describe('every authenticated route', () => {
   it('answers 401 without a credential and with a malformed one', async () => {
+    // Act / Assess: each authenticated route, without a token and with a malformed one
     for (const route of authenticated) {
       const path = concretePath(route, tenant.tenantId);
       const none = await api.request(route.method, path);
@@ -45,6 +46,7 @@ describe('every authenticated route', () => {
 
 describe('every tenant route', () => {
   it('answers 403 to each role below the one its permission needs', async () => {
+    // Act / Assess: each tenant route, as each role below the one it needs
     expect(tenantRoutes.length).toBeGreaterThan(5);
     for (const route of tenantRoutes) {
       if (route.auth.kind !== 'tenant') continue;
@@ -59,6 +61,7 @@ describe('every tenant route', () => {
   });
 
   it("answers 404 to another tenant's owner, whatever the route", async () => {
+    // Act / Assess: each tenant route
     for (const route of tenantRoutes) {
       const res = await api.request(route.method, concretePath(route, tenant.tenantId), {
         token: other.users.owner.token,
@@ -160,6 +163,7 @@ describe('API keys on every route', () => {
   });
 
   it('answers 403 to a key with every scope on routes that take a signed-in session only', async () => {
+    // Prepare: an owner's key with every scope, the routes that take a session only, and the refusals so far
     const key = await ownerKeyWithout(undefined);
     const sessionOnly = ROUTES.filter(
       (r) => r.auth.kind === 'session' || (r.auth.kind === 'tenant' && r.auth.sessionOnly),
@@ -167,6 +171,8 @@ describe('API keys on every route', () => {
     expect(sessionOnly.length).toBeGreaterThan(10);
     const isRefusal = (item: Record<string, unknown>) => item.action === 'auth.action.refused';
     const before = await tenantItems(tenant.tenantId, isRefusal);
+
+    // Act / Assess: each of those routes, through the key
     for (const route of sessionOnly) {
       const res = await api.request(route.method, concretePath(route, tenant.tenantId), {
         token: key,
@@ -175,7 +181,8 @@ describe('API keys on every route', () => {
       expect(res.status, `${route.method} ${route.path}`).toBe(403);
       expect(res.body.type, `${route.method} ${route.path}`).toMatch(/session-required$/);
     }
-    // Nothing changed but the refusals of the tenant's own routes, written to its audit log
+
+    // Assess: nothing changed but the refusals of the tenant's own routes, written to its audit log
     const after = await tenantItems(tenant.tenantId, isRefusal);
     expect(after.state).toBe(before.state);
     const written = after.excepted.slice(before.excepted.length);

@@ -134,10 +134,15 @@ describe('a sign-in in flight never outlives a change to how the account signs i
   });
 
   it('"sign out everywhere else": a sign-in in flight gets 401 too', async () => {
+    // Prepare: an attacker's sign-in held before its session is written
     const owner = await signUp(api, 'race-all');
     const attacker = await signInHeldBeforeItsSession(owner);
+
+    // Act: the owner signs out everywhere else, then the attacker's sign-in finishes
     const out = await api.request('DELETE', '/v1/me/sessions', { token: owner.token });
     const login = await attacker.finish();
+
+    // Assess: the attacker gets no session; the owner's own one stays
     expect(out.status, out.text).toBeLessThan(300);
     expect(login.status, login.text).toBe(401);
     expect(problemType(login)).toBe('credentials-changed');
@@ -172,14 +177,22 @@ describe('a sign-in in flight never outlives a change to how the account signs i
   });
 
   it('a sign-in that verified before a change and one that verified after: only the second gets a session', async () => {
+    // Prepare: an attacker's sign-in held before its session is written
     const owner = await signUp(api, 'race-order');
     const newPassword = 'another-new-password-456!';
     const attacker = await signInHeldBeforeItsSession(owner);
+
+    // Act: the password changes
     const change = await api.request('POST', '/v1/me/password', {
       token: owner.token,
       body: { currentPassword: owner.password, newPassword },
     });
+
+    // Assess
     expect(change.status, change.text).toBe(200);
+
+    // Act / Assess: a sign-in with the new password follows, then the held one finishes: only the later one
+    // gets a session
     const later = await api.request('POST', '/v1/auth/login', {
       body: { email: owner.email, password: newPassword },
     });
@@ -240,15 +253,21 @@ describe('the authorizer refuses a session of an older credential epoch', () => 
   });
 
   it('a user whose sign-in details never changed keeps sessions written before epochs existed', async () => {
+    // Prepare: a session written without an epoch
     const user = await signUp(api, 'legacy-ok');
     const legacy = await sessionOfEpoch(user, undefined);
+
+    // Act / Assess
     expect((await api.request('GET', '/v1/me', { token: legacy })).status).toBe(200);
   });
 
   it('a direct write of a session is refused by the store when the epoch it names has moved', async () => {
+    // Prepare: the epoch moved by signing out everywhere
     const user = await signUp(api, 'store');
     const out = await api.request('DELETE', '/v1/me/sessions', { token: user.token });
     expect(out.status, out.text).toBeLessThan(300);
+
+    // Act: a session written naming the old epoch
     const now = Date.now();
     const written = await identity().createSession(
       {
@@ -264,6 +283,8 @@ describe('the authorizer refuses a session of an older credential epoch', () => 
       },
       { credentialEpoch: 0, mfaEnabled: false },
     );
+
+    // Assess
     expect(written).toBe(false);
   });
 });

@@ -102,6 +102,7 @@ describe('root registry (model-based, real transactions)', () => {
   let run = 0;
 
   it('accepts a registration exactly when no other tenant’s root overlaps and the root is free', async () => {
+    // Prepare: sequences of registrations and deletions by two tenants over a few prefixes
     const op = fc.oneof(
       fc.record({
         kind: fc.constant('register' as const),
@@ -114,6 +115,8 @@ describe('root registry (model-based, real transactions)', () => {
         pick: fc.nat(10),
       }),
     );
+
+    // Act / Assess: each registration is accepted exactly when an in-memory model of the roots says so
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 14 }), async (ops: Op[]) => {
         const bucket = `model-bucket-${++run}-${Date.now()}`;
@@ -148,6 +151,7 @@ describe('root registry (model-based, real transactions)', () => {
   // emulator; DynamoDB serialises transactions that share an item, and test/unit/store/storage-store.test.ts proves
   // every overlapping pair shares a conditioned node. Here: in either order, exactly one wins.
   it('two tenants registering overlapping roots: exactly one wins, in either order', async () => {
+    // Act / Assess: in either order, over three overlapping pairs
     for (let i = 0; i < 6; i++) {
       const bucket = `order-bucket-${i}-${Date.now()}`;
       const other = ['', 'x/y', 'x'][i % 3]!;
@@ -160,6 +164,7 @@ describe('root registry (model-based, real transactions)', () => {
   });
 
   it('a location still used by an instance is not deleted (409) and stays registered', async () => {
+    // Prepare: a location an instance uses
     const bucket = `inuse-bucket-${Date.now()}`;
     const location = await register(scopes[0]!, { bucket, prefix: 'p' });
     if (location === 'conflict') throw new Error('setup failed');
@@ -179,7 +184,11 @@ describe('root registry (model-based, real transactions)', () => {
         resource: { type: 'instance', id: 'i' },
       }),
     );
+
+    // Act
     const error = await remove(scopes[0]!, location).catch((e: unknown) => e);
+
+    // Assess: refused, and the root still registered
     expect((error as HttpProblemError).status).toBe(409);
     expect(await register(scopes[1]!, { bucket, prefix: 'p/q' })).toBe('conflict');
   });

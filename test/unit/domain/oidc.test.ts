@@ -43,6 +43,7 @@ describe('OIDC providers and flows', () => {
   });
 
   it('allows plain HTTP issuers on loopback only', () => {
+    // Act / Assess
     expect(issuerProblem('http://127.0.0.1:4000')).toBeUndefined();
     expect(issuerProblem('http://localhost:4000/realms/x')).toBeUndefined();
     expect(issuerProblem('http://127.0.0.1.example.com')).toBe('An issuer must be an https URL');
@@ -50,6 +51,7 @@ describe('OIDC providers and flows', () => {
   });
 
   it('round-trips provider keys', () => {
+    // Act / Assess
     expect(providerKeyOf({ kind: 'platform', id: 'google' })).toBe('platform:google');
     expect(providerKeyOf({ kind: 'tenant', tenantId: 't_1' })).toBe('tenant:t_1');
     expect(providerRefOf('tenant:t_1')).toEqual({ kind: 'tenant', tenantId: 't_1' });
@@ -76,6 +78,7 @@ describe('OIDC providers and flows', () => {
   });
 
   it('counts an email as verified only when email_verified is the boolean true', () => {
+    // Act / Assess
     expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: true })?.emailVerified).toBe(true);
     for (const value of ['true', 1, undefined, null, false])
       expect(identityClaimsOf({ sub: 's', email: 'a@b.c', email_verified: value })?.emailVerified).toBe(
@@ -120,6 +123,7 @@ describe('OIDC providers and flows', () => {
   });
 
   it('never counts a provider alone as a second factor', () => {
+    // Act / Assess
     expect(isMultiFactor('sso')).toBe(false);
     expect(isMultiFactor('sso+totp')).toBe(true);
     expect(isMultiFactor('password')).toBe(false);

@@ -44,6 +44,7 @@ describe('sliding-window limits', () => {
   });
 
   it('never admits more than L + ⌊L·t/W⌋ in any interval of t ≤ W, nor more than L in one fixed window', () => {
+    // Act / Assess: for any limit and any arrival times
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 12 }),
@@ -70,6 +71,7 @@ describe('sliding-window limits', () => {
   });
 
   it('answers a Retry-After at which the request passes, and not a second earlier', () => {
+    // Act / Assess: for any limit, arrivals and moment of asking
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 12 }),
@@ -97,7 +99,7 @@ describe('sliding-window limits', () => {
   });
 
   it('estimates the last window from both counters', () => {
-    // A quarter into the window, three quarters of the previous one still count (rounded up).
+    // Act / Assess: a quarter into the window, three quarters of the previous one still count (rounded up).
     expect(slidingCount(8, 2, T0 + WINDOW_MS / 4, W)).toBe(2 + 6);
     expect(currentWindowThreshold(10, 8, T0 + WINDOW_MS / 4, W)).toBe(4);
     expect(currentWindowThreshold(10, 1, T0 + 1, W)).toBe(9);

@@ -38,6 +38,7 @@ const PARTITIONS: { partition: AwsPartition; region: string; suffix: string }[] 
 
 describe('partitions', () => {
   it('a region names its partition, and a service host its DNS suffix', () => {
+    // Act / Assess
     expect(PARTITIONS.map((p) => partitionOfRegion(p.region))).toEqual(PARTITIONS.map((p) => p.partition));
     expect(PARTITIONS.map((p) => serviceHost('s3', p.region))).toEqual(
       PARTITIONS.map((p) => `s3.${p.region}.${p.suffix}`),
@@ -103,11 +104,14 @@ for (const { partition, region, suffix } of PARTITIONS) {
     };
 
     it('every ARN names this partition and every ViaService its S3 endpoint', () => {
+      // Act
       const text = JSON.stringify([
         policies('write'),
         tenantDataSessionPolicy(T1, tables(partition, region)),
       ]);
       const arns = text.match(/arn:[a-z-]+:/g) ?? [];
+
+      // Assess
       expect(new Set(arns)).toEqual(new Set([`arn:${partition}:`]));
       const hosts = [...text.matchAll(/"kms:ViaService":"([^"]+)"/g)].map((m) => m[1]);
       expect(hosts.length).toBeGreaterThan(0);
@@ -115,7 +119,10 @@ for (const { partition, region, suffix } of PARTITIONS) {
     });
 
     it('a write session reaches its own prefix and nothing beside it', async () => {
+      // Prepare
       const own = `${bucketArn}/${root.prefix}/part-0.parquet`;
+
+      // Act / Assess: its own prefix, a sibling prefix, another bucket
       expect(await decide('write', 's3:PutObject', own)).toBe('Allowed');
       expect(await decide('write', 's3:GetObject', own)).toBe('Allowed');
       expect(await decide('write', 's3:PutObject', `${bucketArn}/${root.prefix}2/part-0.parquet`)).toBe(
@@ -127,6 +134,7 @@ for (const { partition, region, suffix } of PARTITIONS) {
     });
 
     it('the storage key only through this partition’s S3 in its region', async () => {
+      // Act / Assess: through S3 of the region; through another suffix, DynamoDB, or directly
       expect(
         await decide('write', 'kms:GenerateDataKey', storageKeyArn, {
           'kms:ViaService': `s3.${region}.${suffix}`,

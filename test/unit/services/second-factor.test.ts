@@ -115,7 +115,10 @@ describe('fresh second factor (SecondFactorVerifier.confirm)', () => {
   });
 
   it('accepts a recovery code once, whatever its case', async () => {
+    // Prepare
     const { verifier } = fixture();
+
+    // Act / Assess: the code, then the same code in lower case
     expect(await verifier.confirm(mfaSession, { recoveryCode: 'ABCDE-FGHIJ' }, origin)).toBe('verified');
     await expect(verifier.confirm(mfaSession, { recoveryCode: 'abcde-fghij' }, origin)).rejects.toMatchObject(
       { status: 401 },
@@ -123,8 +126,13 @@ describe('fresh second factor (SecondFactorVerifier.confirm)', () => {
   });
 
   it('says mfa-not-enabled for a user without MFA, consuming and counting nothing', async () => {
+    // Prepare
     const { verifier, identity, counts } = fixture({ mfaEnabled: false, totpCiphertext: undefined });
+
+    // Act / Assess
     expect(await verifier.confirm(mfaSession, { mfaCode: '123456' }, origin)).toBe('mfa-not-enabled');
+
+    // Assess: no step consumed, no failure counted
     expect(identity.consumeTotpStep).not.toHaveBeenCalled();
     expect(counts.size).toBe(0);
   });
@@ -210,7 +218,10 @@ describe('fresh second factor (SecondFactorVerifier.confirm)', () => {
   });
 
   it('answers 401 for an unknown user', async () => {
+    // Prepare
     const { verifier } = fixture();
+
+    // Act / Assess
     await expect(
       verifier.confirm(
         { ...mfaSession, userId: 'u_01jx0000000000000000000009' },

@@ -81,19 +81,25 @@ describe('TenantRecordsReader', () => {
   });
 
   it('returns a short page with a cursor when the request budget runs out', async () => {
+    // Prepare: every page of DynamoDB's answer is empty and continues
     ddb.on(QueryCommand).resolves({ Items: [], LastEvaluatedKey: { pk: A, sk: 'MEMBER#u_9' } });
     const compiled = compile({
       operation: 'select',
       table: 'members',
       where: { op: 'eq', column: 'role', value: 'nobody' },
     });
+
+    // Act
     const page = await reader({ maxRequests: 4 }).r.select(scopeA, compiled);
+
+    // Assess: four requests, no rows, a cursor at where the last one stopped
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 4);
     expect(page.rows).toEqual([]);
     expect(page.nextCursor).toBe(encodeRecordsCursor('MEMBER#u_9', compiled.fingerprint));
   });
 
   it('stops a page early when the rows would not fit the response, continuing after the last row returned', async () => {
+    // Prepare: four 400-byte rows, a 1,000-byte budget
     const big = 'd'.repeat(400);
     ddb.on(QueryCommand).resolves({
       Items: [1, 2, 3, 4].map((i) => ({ sk: `EVENT#0${i}`, id: `e_${i}`, details: { note: big } })),
@@ -108,15 +114,22 @@ describe('TenantRecordsReader', () => {
       tableNames: { tenantData: 'tenant-data', audit: 'audit' },
       maxResultBytes: 1_000,
     });
+
+    // Act
     const page = await r.select(scopeA, compiled);
+
+    // Assess: two rows, and a cursor after the second
     expect(page.rows.map((row) => row[0])).toEqual(['e_1', 'e_2']);
     expect(page.nextCursor).toBe(encodeRecordsCursor('EVENT#02', compiled.fingerprint));
   });
 
   it('refuses a query compiled for another tenant before any call', async () => {
+    // Act / Assess
     await expect(
       reader().r.select(scopeA, compile({ operation: 'select', table: 'members' }, B)),
     ).rejects.toThrow('records query is not for this tenant');
+
+    // Assess: no call made
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
   });
 });
