@@ -187,6 +187,7 @@ describe('registering passkeys', () => {
   });
 
   it('refuses malformed and oversized input naming the field', async () => {
+    // Prepare: registration options, a credential, and each bad body with the field it must name
     const user = await signUp(api, 'pk-input');
     const { challengeId, options } = await registrationOptions(user);
     const credential = authenticator().register(options);
@@ -209,6 +210,8 @@ describe('registering passkeys', () => {
       ],
       [{ challengeId, name: 'a', currentPassword: 'p' }, 'body.credential'],
     ] as const;
+
+    // Act / Assess
     for (const [body, path] of cases) {
       const res = await api.request('POST', '/v1/me/passkeys', { token: user.token, body });
       expect(res.status, path).toBe(400);
@@ -217,6 +220,8 @@ describe('registering passkeys', () => {
         path,
       ).toContain(path);
     }
+
+    // Assess: no passkey stored
     expect(await passkeysOf(user)).toEqual([]);
   });
 });
@@ -265,14 +270,19 @@ describe('signing in with a passkey', () => {
   });
 
   it('takes a cookie session only from the console’s own origin', async () => {
+    // Prepare
     const { device } = await userWithPasskey('pk-cookie');
     const { challengeId, options } = await signInOptions();
     const body = { challengeId, credential: device.assert(options), session: 'cookie' };
+
+    // Act / Assess: asked from another site
     const crossSite = await api.request('POST', '/v1/auth/passkeys/sign-in', {
       body,
       headers: { 'sec-fetch-site': 'cross-site' },
     });
     expect(crossSite.status).toBe(403);
+
+    // Act / Assess: from the console's own origin, with a new challenge
     const again = await signInOptions();
     const sameOrigin = await api.request('POST', '/v1/auth/passkeys/sign-in', {
       body: { challengeId: again.challengeId, credential: device.assert(again.options), session: 'cookie' },
@@ -336,11 +346,16 @@ describe('signing in with a passkey', () => {
   });
 
   it('refuses a challenge issued for registration', async () => {
+    // Prepare: a challenge issued for registration
     const { user, device } = await userWithPasskey('pk-ceremony');
     const { challengeId, options } = await registrationOptions(user);
+
+    // Act
     const res = await api.request('POST', '/v1/auth/passkeys/sign-in', {
       body: { challengeId, credential: device.assert({ ...options, rpId: RP_ID }) },
     });
+
+    // Assess
     expect(res.status).toBe(400);
     expect(problemType(res)).toBe('passkey-challenge-invalid');
   });
@@ -411,9 +426,12 @@ describe('signing in with a passkey', () => {
 
 describe('who may change passkeys', () => {
   it("answers 404 to another account's passkey id, and changes nothing", async () => {
+    // Prepare
     const owner = await userWithPasskey('pk-404-owner');
     const other = await signUp(api, 'pk-404-other');
     const before = await accountItems(owner.user.userId);
+
+    // Act: another account renames and removes it
     const rename = await api.request('PATCH', `/v1/me/passkeys/${owner.passkeyId}`, {
       token: other.token,
       body: { name: 'mine now' },
@@ -422,6 +440,8 @@ describe('who may change passkeys', () => {
       token: other.token,
       body: { currentPassword: other.password },
     });
+
+    // Assess: 404 both, and the owner's items unchanged
     expect(rename.status).toBe(404);
     expect(remove.status).toBe(404);
     expect(await accountItems(owner.user.userId)).toBe(before);
@@ -456,11 +476,16 @@ describe('who may change passkeys', () => {
   });
 
   it('wants the current password to remove a passkey', async () => {
+    // Prepare
     const { user, passkeyId } = await userWithPasskey('pk-remove-password');
+
+    // Act
     const res = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
       token: user.token,
       body: { currentPassword: 'not the password at all' },
     });
+
+    // Assess: the field named, the passkey kept
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe('body.currentPassword');
     expect(await passkeysOf(user)).toHaveLength(1);

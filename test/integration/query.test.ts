@@ -105,6 +105,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
   });
 
   it('lets an editor insert and update, and refuses a viewer’s write with 403', async () => {
+    // Act: an editor inserts a hostile name and updates it; a viewer tries a delete, then reads
     const inserted = await ask(acme, 'editor', {
       operation: 'insert',
       table: 'customers',
@@ -130,6 +131,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
       where: { op: 'eq', column: 'city', value: 'Dublin' },
     });
 
+    // Assess: the row as written, updated once, the viewer's write refused
     expect(inserted.status, inserted.text).toBe(200);
     expect(inserted.body).toEqual({
       columns: ['id', 'name'],
@@ -182,6 +184,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
   });
 
   it('refuses every abuse with the documented status', async () => {
+    // Act: each abuse, and another tenant's and an anonymous caller's requests
     const drop = await ask(acme, 'owner', {
       operation: 'select',
       table: "customers'; DROP TABLE customers; --",
@@ -228,6 +231,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
       body: { operation: 'select', table: 'customers' },
     });
 
+    // Assess: each the documented status and field
     expect([drop.status, drop.body.errors]).toEqual([
       400,
       [{ path: 'body.table', message: `Unknown table "customers'; DROP TABLE customers; --"` }],
@@ -246,6 +250,8 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
     expect(foreign.status).toBe(404);
     expect(foreignConnection.status).toBe(404);
     expect(anonymous.status).toBe(401);
+
+    // Act / Assess: nothing was deleted
     const still = await ask(acme, 'viewer', {
       operation: 'select',
       table: 'customers',
@@ -298,6 +304,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
   });
 
   it('stops a slow query with a 504 problem and keeps serving', async () => {
+    // Act: a slow query, then a quick one
     const started = Date.now();
     const slow = await ask(acme, 'viewer', { operation: 'select', table: 'slow' });
     const after = await ask(acme, 'viewer', {
@@ -306,6 +313,8 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
       columns: ['id'],
       limit: 1,
     });
+
+    // Assess: a 504 problem within the time limit, and the next query served
     expect([slow.status, problemType(slow)]).toEqual([504, 'timeout']);
     expect(slow.headers.get('content-type')).toBe('application/problem+json');
     expect(Date.now() - started).toBeLessThan(7_500);
@@ -313,6 +322,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
   }, 30_000);
 
   it('audits queries with their shape, never values, rows or the password', async () => {
+    // Act: the audit events of the queries so far
     const { Items } = await functionRuntime().dynamo.send(
       new QueryCommand({
         TableName: functionRuntime().require('auditTable'),
@@ -321,6 +331,8 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
       }),
     );
     const queried = (Items ?? []).filter((e) => e.action === 'connection.queried');
+
+    // Assess: their shapes, without values, rows or the password, in the events and the logs
     expect(queried.length).toBeGreaterThanOrEqual(8);
     const insert = queried.find((e) => e.details?.operation === 'insert');
     expect(insert?.details).toEqual({
@@ -342,6 +354,7 @@ describe('POST /v1/tenants/{t}/connections/{id}/query', () => {
 
 describe('POST /v1/tenants/{t}/query', () => {
   it('reads the tenant’s own members, and never another tenant’s', async () => {
+    // Act: a viewer's read of the owners and admins, one of another tenant's member, and an owner's delete
     const members = await api.request('POST', `/v1/tenants/${acme.tenantId}/query`, {
       token: acme.users.viewer.token,
       body: {
@@ -363,6 +376,8 @@ describe('POST /v1/tenants/{t}/query', () => {
       token: acme.users.owner.token,
       body: { operation: 'delete', table: 'members', where: { op: 'eq', column: 'role', value: 'viewer' } },
     });
+
+    // Assess: own members only, nothing of the other tenant, and no write
     expect(members.status, members.text).toBe(200);
     expect(members.body.rows.map((r: string[]) => r[1]).sort()).toEqual(['admin', 'owner']);
     expect(members.body.rows.map((r: string[]) => r[0]).sort()).toEqual(

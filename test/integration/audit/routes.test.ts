@@ -41,12 +41,15 @@ beforeAll(async () => {
 
 describe('audit routes: who may call them', () => {
   it('lets reviewer and above read; a viewer gets 403', async () => {
+    // Act / Assess: a viewer reads and verifies
     const viewer = await api.request('GET', path(tenant.tenantId), { token: tenant.users.viewer.token });
     expect(viewer.status).toBe(403);
     expect(
       (await api.request('GET', path(tenant.tenantId, '/verify'), { token: tenant.users.viewer.token }))
         .status,
     ).toBe(403);
+
+    // Act / Assess: each role from reviewer up reads
     for (const role of ['reviewer', 'editor', 'admin', 'owner'] as const) {
       const res = await api.request('GET', path(tenant.tenantId), { token: tenant.users[role].token });
       expect(res.status, role).toBe(200);
@@ -54,11 +57,16 @@ describe('audit routes: who may call them', () => {
   });
 
   it('lets admin and above export; an editor gets 403 and only the refusal is recorded', async () => {
+    // Prepare: the events so far, sequenced
     await provisionedSequencer().sequence(tenant.tenantId);
     const before = await itemsOf(db, tenant.tenantId, 'EVENT#');
+
+    // Act
     const editor = await api.request('GET', path(tenant.tenantId, '/export'), {
       token: tenant.users.editor.token,
     });
+
+    // Assess: refused, and only the refusal recorded
     expect(editor.status).toBe(403);
     const written = (await itemsOf(db, tenant.tenantId, 'EVENT#')).slice(before.length);
     expect(written).toHaveLength(1);
@@ -67,6 +75,8 @@ describe('audit routes: who may call them', () => {
       actor: { userId: tenant.users.editor.userId },
       details: { route: 'exportAuditEvents', reason: 'permission-missing', permission: 'audit:export' },
     });
+
+    // Act / Assess: an admin exports
     const admin = await api.request('GET', path(tenant.tenantId, '/export'), {
       token: tenant.users.admin.token,
     });
@@ -74,6 +84,7 @@ describe('audit routes: who may call them', () => {
   });
 
   it("answers 404 to another tenant's owner on every audit route", async () => {
+    // Act / Assess
     for (const suffix of ['', '/export', '/verify']) {
       const res = await api.request('GET', path(tenant.tenantId, suffix), { token: other.users.owner.token });
       expect(res.status, suffix).toBe(404);
@@ -81,9 +92,12 @@ describe('audit routes: who may call them', () => {
   });
 
   it('answers 400 naming the field for bad filters and a forged cursor', async () => {
+    // Prepare
     const token = tenant.users.owner.token;
     const bad = async (query: string) =>
       (await api.request('GET', `${path(tenant.tenantId)}?${query}`, { token })).body;
+
+    // Act / Assess: each bad filter, then another tenant's cursor
     expect((await bad('action=tenant.hacked')).errors[0].path).toBe('query.action');
     expect((await bad('since=yesterday')).errors[0].path).toBe('query.since');
     expect((await bad('since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z')).errors[0].path).toBe(
@@ -307,6 +321,7 @@ describe('audit routes: what they return', () => {
   });
 
   it('refuses a malformed from or cursor, another tenant’s cursor and unknown parameters, naming the field', async () => {
+    // Prepare: another tenant's chain cursor, and a cursor at an event instead of a chain record
     const token = tenant.users.reviewer.token;
     const foreign = Buffer.from(JSON.stringify({ pk: other.tenantId, sk: 'CHAIN#000000000002' })).toString(
       'base64url',
@@ -314,6 +329,8 @@ describe('audit routes: what they return', () => {
     const notChain = Buffer.from(JSON.stringify({ pk: tenant.tenantId, sk: 'EVENT#x' })).toString(
       'base64url',
     );
+
+    // Act / Assess
     for (const [query, field] of [
       ['from=everything', 'query.from'],
       ['cursor=%%%', 'query.cursor'],

@@ -187,14 +187,24 @@ describe('StorageService.validateLocation', () => {
   );
 
   it('a listing without the trailing slash that is allowed fails list-sibling-prefix-refused', async () => {
+    // Prepare: S3 lets the listing without the slash through
     const { service } = setup({}, fakeS3({ leak: 'list' }));
+
+    // Act
     const result = await service.validateLocation(caller('owner'), external.locationId);
+
+    // Assess
     expect(statuses(result)['list-sibling-prefix-refused']).toBe('fail');
   });
 
   it('a refusal for another reason than AccessDenied is a failure, not a pass', async () => {
+    // Prepare: listing fails for a reason other than AccessDenied
     const { service } = setup({}, fakeS3({ failList: true }));
+
+    // Act
     const result = await service.validateLocation(caller('owner'), external.locationId);
+
+    // Assess
     expect(statuses(result)).toMatchObject({
       'read-inside-prefix': 'fail',
       'list-sibling-prefix-refused': 'fail',
@@ -212,10 +222,15 @@ describe('StorageService.validateLocation', () => {
   });
 
   it('an external location without keys: kms-key is not applicable; a whole bucket: nothing outside it to refuse', async () => {
+    // Prepare
     const { service } = setup({
       location: { ...external, kmsKeyArn: undefined, prefix: '', root: 's3://customer-lake' },
     });
+
+    // Act
     const result = await service.validateLocation(caller('owner'), external.locationId);
+
+    // Assess
     expect(statuses(result)).toMatchObject({
       'kms-key': 'not-applicable',
       'write-outside-prefix-refused': 'not-applicable',
@@ -260,17 +275,25 @@ describe('StorageService.validateLocation', () => {
   });
 
   it('a dependency that is down is a 503, not a failed check', async () => {
+    // Prepare: STS down
     const { service } = setup({ vend: () => new ServiceUnavailableError(5, 'STS is unavailable') });
+
+    // Act / Assess
     await expect(service.validateLocation(caller('owner'), external.locationId)).rejects.toBeInstanceOf(
       ServiceUnavailableError,
     );
   });
 
   it("another tenant's location id is a 404 and nothing is vended", async () => {
+    // Prepare
     const { service, vendor, audit } = setup();
+
+    // Act / Assess
     await expect(
       service.validateLocation(caller('owner'), 'l_01jx0000000000000000000099'),
     ).rejects.toMatchObject({ status: 404 });
+
+    // Assess: nothing vended, nothing recorded
     expect(vendor.vend).not.toHaveBeenCalled();
     expect(audit.record).not.toHaveBeenCalled();
   });
