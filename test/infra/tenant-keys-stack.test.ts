@@ -165,18 +165,26 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
   });
 
   it('raises no cdk-nag finding in any stack', () => {
+    // Act
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
     const findings = report.pluginReports
       .flatMap((p: any) => p.violations)
       .flatMap((v: any) => v.violatingConstructs.map((c: any) => `${v.ruleName} at ${c.constructPath}`));
+
+    // Assess
     expect(findings).toEqual([]);
   });
 
   it('makes no key stack without pre-provisioned tenants (cdk.json’s default)', () => {
+    // Prepare: cdk.json's default context
     const cdkJson = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8'));
     expect(cdkJson.context[CONTEXT_KEYS.preProvisionedTenants]).toEqual([]);
+
+    // Act
     const plain = new App({ context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] } });
     const built = addStrongroomStacks(plain, { stage: 'test', regions: ['eu-west-1'] });
+
+    // Assess: the two stacks and no key stack
     expect(built[0]!.tenantKeys).toBeUndefined();
     expect(plain.node.children.map((c) => c.node.id)).toEqual([
       'strongroom-test-eu-west-1-stateful',
@@ -190,6 +198,7 @@ describe('parsePreProvisionedTenants', () => {
   const two = ['eu-central-1', 'eu-west-1'];
 
   it('reads JSON arrays, comma lists and home regions', () => {
+    // Act / Assess
     expect(parsePreProvisionedTenants(undefined, one)).toEqual([]);
     expect(parsePreProvisionedTenants([], one)).toEqual([]);
     expect(parsePreProvisionedTenants([TENANT], one)).toEqual([{ tenantId: TENANT, region: 'eu-central-1' }]);
@@ -218,10 +227,12 @@ describe('parsePreProvisionedTenants', () => {
     ['a number', 42],
     ['an object without an id', { region: 'eu-central-1' }],
   ])('refuses %s', (_what, entry) => {
+    // Act / Assess
     expect(() => parsePreProvisionedTenants([entry], one)).toThrow(/not a tenant id/);
   });
 
   it('refuses a tenant named twice, a missing home region with several regions, and an unconfigured region', () => {
+    // Act / Assess
     expect(() => parsePreProvisionedTenants([TENANT, TENANT], one)).toThrow(/named twice/);
     expect(() => parsePreProvisionedTenants([`${TENANT}@eu-west-1`, `${TENANT}@eu-central-1`], two)).toThrow(
       /named twice/,
@@ -231,7 +242,10 @@ describe('parsePreProvisionedTenants', () => {
   });
 
   it('refuses invalid tenants handed to addStrongroomStacks directly, before building anything', () => {
+    // Prepare
     const bare = new App();
+
+    // Act / Assess: a malformed tenant id, a tenant in an unconfigured region
     expect(() =>
       addStrongroomStacks(bare, {
         stage: 'test',
@@ -246,6 +260,8 @@ describe('parsePreProvisionedTenants', () => {
         preProvisionedTenants: [{ tenantId: TENANT, region: 'eu-central-1' }],
       }),
     ).toThrow(/not a configured region/);
+
+    // Assess: nothing built
     expect(bare.node.children).toHaveLength(0);
   });
 });

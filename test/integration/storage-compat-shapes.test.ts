@@ -120,12 +120,15 @@ describe('POST /compat/lamin/storages/credentials', () => {
   });
 
   it('a viewer gets read; an owner key without storage:write-credentials gets read too', async () => {
+    // Act / Assess: a viewer
     const viewer = await lamin(acme.users.viewer.token, { path: `${managedRoot}/raw` });
     expect(viewer.status, viewer.text).toBe(200);
     expect((await vendEvents(acme.tenantId)).at(-1)!.details).toMatchObject({
       access: 'read',
       userId: acme.users.viewer.userId,
     });
+
+    // Act / Assess: an owner's key with read credentials only
     const key = await apiKey(acme, ['storage:read-credentials']);
     const viaKey = await lamin(key, { path: `${managedRoot}/raw` });
     expect(viaKey.status, viaKey.text).toBe(200);
@@ -136,12 +139,15 @@ describe('POST /compat/lamin/storages/credentials', () => {
   });
 
   it('clamps duration_seconds to 900–3600, and external locations to 900; the root is the registered one', async () => {
+    // Act: too short, too long, and external
     const short = await lamin(acme.users.editor.token, { path: `${managedRoot}/a`, duration_seconds: 10 });
     const long = await lamin(acme.users.editor.token, { path: `${managedRoot}/a`, duration_seconds: 86_400 });
     const external = await lamin(acme.users.editor.token, {
       path: `${externalRoot}/2026/run-1/matrix.h5ad`,
       duration_seconds: 3600,
     });
+
+    // Assess: clamped, and the external root as registered
     for (const res of [short, long, external]) expect(res.status, res.text).toBe(200);
     const events = (await vendEvents(acme.tenantId)).slice(-3);
     expect(events.map((e) => e.details.durationSeconds)).toEqual([900, 3600, 900]);
@@ -150,7 +156,10 @@ describe('POST /compat/lamin/storages/credentials', () => {
   });
 
   it("another tenant's members and keys, unregistered paths and the bare managed bucket all get the same 404", async () => {
+    // Prepare
     const globexKey = await apiKey(globex, ['storage:read-credentials', 'storage:write-credentials']);
+
+    // Act
     const answers = [
       await lamin(globex.users.owner.token, { path: `${managedRoot}/raw/hello.txt` }),
       await lamin(globex.users.owner.token, { path: `${externalRoot}/x` }),
@@ -162,6 +171,8 @@ describe('POST /compat/lamin/storages/credentials', () => {
         path: `s3://${managedBucket}/tenants/${acme.tenantId}/l_nothing`,
       }),
     ];
+
+    // Assess: the same 404 each, and nothing vended in globex
     for (const res of answers) {
       expect(res.status, res.text).toBe(404);
       expect(res.body).toMatchObject({ type: expect.stringMatching(/not-found$/), detail: NOT_FOUND });
@@ -170,11 +181,18 @@ describe('POST /compat/lamin/storages/credentials', () => {
   });
 
   it('a key of the tenant without storage:read-credentials gets 403; no credential 401', async () => {
+    // Prepare
     const key = await apiKey(acme, ['instances:read']);
     const before = (await vendEvents(acme.tenantId)).length;
+
+    // Act
     const res = await lamin(key, { path: `${managedRoot}/raw` });
+
+    // Assess
     expect(res.status, res.text).toBe(403);
     expect((await vendEvents(acme.tenantId)).length).toBe(before);
+
+    // Act / Assess
     expect((await lamin(undefined, { path: `${managedRoot}/raw` })).status).toBe(401);
   });
 
@@ -186,13 +204,17 @@ describe('POST /compat/lamin/storages/credentials', () => {
     [{ path: 's3://lamin-lake/projects', duration_seconds: 'long' }, 'body.duration_seconds'],
     [{ path: 's3://lamin-lake/projects', duration_seconds: 900.5 }, 'body.duration_seconds'],
   ])('malformed input %j is a 400 naming %s', async (body, field) => {
+    // Act
     const res = await lamin(acme.users.editor.token, body);
+
+    // Assess
     expect(res.status, res.text).toBe(400);
     expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
   });
 
   it("botocore's RefreshableCredentials fed from the route, as the LaminDB client does, read and refresh", async () => {
-    // The LaminDB client's way: POST {api_url}/storages/credentials with a bearer token, then botocore's
+    // Prepare: the LaminDB client's way: POST {api_url}/storages/credentials with a bearer token, then
+    // botocore's
     // RefreshableCredentials with that function as refresh_using (advisory refresh 15 minutes, mandatory 10
     // minutes before expiry), and s3fs-style options from extraParameters.
     const script = `import json, sys, urllib.request
@@ -226,11 +248,15 @@ first = client.get_object(Bucket=bucket, Key=prefix + '/raw/hello.txt')['Body'].
 second = client.list_objects_v2(Bucket=bucket, Prefix=prefix + '/raw/')['KeyCount']
 print(json.dumps({'first': first, 'listed': second, 'fetches': len(calls)}))
 `;
+
+    // Act
     const out = await run(
       pythonWithBoto3(),
       ['-c', script, `${api.url}/compat/lamin`, acme.users.viewer.token, `${managedRoot}/raw/hello.txt`],
       { env: cleanEnv({}) },
     );
+
+    // Assess
     const result = JSON.parse(out.stdout);
     expect(result.first).toBe('hello lamin');
     expect(result.listed).toBe(1);
@@ -320,18 +346,23 @@ describe('GET …/storage-locations/{id}/credentials (the Iceberg REST shape)', 
   });
 
   it('read by default; write needs storage:write-credentials; another tenant and unknown ids are 404', async () => {
+    // Act / Assess: a viewer reads
     const read = await api.request('GET', path(''), { token: acme.users.viewer.token });
     expect(read.status, read.text).toBe(200);
     expect((await vendEvents(acme.tenantId)).at(-1)!.details).toMatchObject({
       access: 'read',
       userId: acme.users.viewer.userId,
     });
+
+    // Act / Assess: a reviewer, and a key without the write scope, ask for write
     const before = (await vendEvents(acme.tenantId)).length;
     const write = await api.request('GET', path('?access=write'), { token: acme.users.reviewer.token });
     expect(write.status).toBe(403);
     const key = await apiKey(acme, ['storage:read-credentials']);
     expect((await api.request('GET', path('?access=write'), { token: key })).status).toBe(403);
     expect((await vendEvents(acme.tenantId)).length).toBe(before);
+
+    // Act / Assess: another tenant's owner, through this location and through their own tenant; an unknown id
     const stranger = await api.request('GET', path(''), { token: globex.users.owner.token });
     expect(stranger.status).toBe(404);
     const theirs = await api.request('GET', path('', managedId, globex.tenantId), {
@@ -350,7 +381,10 @@ describe('GET …/storage-locations/{id}/credentials (the Iceberg REST shape)', 
     ['?durationSeconds=soon', 'query.durationSeconds'],
     ['?format=iceberg', 'query'],
   ])('malformed query %s is a 400 naming %s', async (query, field) => {
+    // Act
     const res = await api.request('GET', path(query), { token: acme.users.editor.token });
+
+    // Assess
     expect(res.status, res.text).toBe(400);
     expect(res.body.errors.map((e: { path: string }) => e.path).join(' ')).toContain(field);
   });

@@ -105,22 +105,31 @@ describe('AuditStore writes', () => {
   });
 
   it('lets an explicit plan win and keeps the longest retention when the plan is unknown', () => {
+    // Prepare: a tenant whose plan nobody registered
     const unknown = mintTenantScope({ tenantId: newId('t'), userId: newId('u') });
+
+    // Act / Assess
     expect((store.auditPut(unknown, event).Put!.Item as any).ttl).toBe(ttlFor(NOW, 365));
     expect((store.auditPut(unknown, event, { plan: 'free' }).Put!.Item as any).ttl).toBe(ttlFor(NOW, 30));
     expect(store.auditPut(unknown, event).Put!.ConditionExpression).toBe('attribute_not_exists(pk)');
   });
 
   it('appends platform events to the platform log with the function-role client', async () => {
+    // Act
     await store.recordPlatform({ ...event, action: 'auth.sign-in.failed' });
+
+    // Assess
     expect(platformMock).toHaveReceivedCommandWith(PutCommand, {
       ConditionExpression: 'attribute_not_exists(pk)',
       Item: expect.objectContaining({ pk: PLATFORM_LOG_ID, logId: PLATFORM_LOG_ID, ttl: ttlFor(NOW, 365) }),
     });
+
+    // Act / Assess
     expect(store.platformPut(event).Put!.Item).toMatchObject({ pk: PLATFORM_LOG_ID });
   });
 
   it('refuses events it could not store faithfully, before writing anything', async () => {
+    // Act / Assess: an unknown action, a number JSON cannot hold exactly, an oversized event
     await expect(store.record(scope, { ...event, action: 'tenant.hacked' as any })).rejects.toThrow(
       AuditEventInvalidError,
     );
@@ -130,11 +139,16 @@ describe('AuditStore writes', () => {
     await expect(store.record(scope, { ...event, details: { blob: 'x'.repeat(40_000) } })).rejects.toThrow(
       /larger than/,
     );
+
+    // Assess: nothing written
     expect(scopedMock).not.toHaveReceivedAnyCommand();
   });
 
   it('stores lone surrogates as U+FFFD so the stored event hashes as written', () => {
+    // Act
     const item = buildEventItem('t_x', { ...event, details: { s: 'a\uD800' } }, 30, NOW);
+
+    // Assess
     expect(item.details).toEqual({ s: 'a\uFFFD' });
   });
 });
@@ -223,10 +237,17 @@ describe('AuditSequencer transactions', () => {
   });
 
   it('refuses to extend a head whose MAC does not verify, writing nothing', async () => {
+    // Prepare: a head with a wrong MAC
     headItem = { ...headItem, mac: Buffer.alloc(32).toString('base64') };
+
+    // Act / Assess
     await expect(sequencer().sequence(logId)).rejects.toThrow(/MAC is not valid/);
+
+    // Act / Assess: a head with a valid MAC over something else
     headItem = { ...headItem, hashes: [] };
     await expect(sequencer().sequence(logId)).rejects.toThrow(/not a sequencer statement/);
+
+    // Assess: nothing written
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 
@@ -246,10 +267,15 @@ describe('AuditSequencer transactions', () => {
   });
 
   it('passes any other error through without retrying, and writes nothing when KMS cannot MAC', async () => {
+    // Prepare: DynamoDB throttles
     ddb
       .on(TransactWriteCommand)
       .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+
+    // Act / Assess
     await expect(sequencer().sequence(logId)).rejects.toThrow('throttled');
+
+    // Prepare: KMS cannot MAC
     ddb.resetHistory();
     const failing = {
       generate: async () => {
@@ -257,7 +283,11 @@ describe('AuditSequencer transactions', () => {
       },
       verify: mac.verify,
     };
+
+    // Act / Assess
     await expect(sequencer({ mac: failing }).sequence(logId)).rejects.toThrow('KMS unavailable');
+
+    // Assess: nothing written
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 });
