@@ -153,6 +153,7 @@ async function logOf(batches: number[]) {
 
 describe('verifyChain', () => {
   it('proves an intact chain with a single MAC check', async () => {
+    // Prepare: a chain of eight records, and a MAC check that counts
     const log = await logOf([3, 3, 2]);
     let checks = 0;
     const counting = {
@@ -161,33 +162,48 @@ describe('verifyChain', () => {
         return log.mac.verify(m, t);
       },
     };
+
+    // Act
     const outcome = await verifyChain(log, counting, NOW + 1000);
+
+    // Assess
     expect(outcome).toMatchObject({ ok: true, checked: 8, complete: true, head: { seq: 8 } });
     expect(outcome.authenticHead).toMatchObject({ seq: 8, hash: log.head!.hash });
     expect(checks).toBe(1);
   });
 
   it('accepts an empty log and reports a log whose head was deleted', async () => {
+    // Act / Assess: an empty log
     expect(await new MemoryLog().verify()).toMatchObject({ ok: true, checked: 0, head: { seq: 0 } });
+
+    // Prepare: a log whose head is deleted
     const log = await logOf([2]);
     log.head = undefined;
+
+    // Act / Assess
     expect(await log.verify()).toMatchObject({ ok: false, firstBrokenSequence: 1, reason: 'head-mismatch' });
   });
 
   it('fails closed when the MAC cannot be checked (KMS throttled or down): an error, not a verdict', async () => {
+    // Prepare: KMS throttles
     const log = await logOf([2]);
     const down = {
       verify: async () => {
         throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
       },
     };
+
+    // Act / Assess
     await expect(verifyChain(log, down, NOW + 1000)).rejects.toThrow('Rate exceeded');
   });
 
   it('never believes a head whose MAC was made with another key', async () => {
+    // Prepare: a head with the MAC of another log's key
     const log = await logOf([3]);
     const other = await logOf([3]);
     log.head = { ...log.head, mac: other.head!.mac };
+
+    // Act / Assess
     expect(await log.verify()).toMatchObject({
       ok: false,
       reason: 'head-not-authentic',
@@ -196,6 +212,7 @@ describe('verifyChain', () => {
   });
 
   it('names exactly the sequence of any single tampering whose evidence survives (property)', async () => {
+    // Act / Assess: for any batches, position and attack, the first broken sequence is the tampered one
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 6 }),
@@ -259,6 +276,7 @@ describe('verifyChain', () => {
   });
 
   it('accepts events and records past their hashed expiry being gone, in any order (property)', async () => {
+    // Act / Assess: whichever records past their expiry are deleted, the log verifies
     await fc.assert(
       fc.asyncProperty(fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), async (deleted) => {
         // Six events on day 0, six on day 200; on day 396 the first six records and all events expired.
@@ -317,17 +335,24 @@ describe('verifyChain', () => {
   });
 
   it('reports a forged checkpoint, and a head behind an authentic one', async () => {
+    // Prepare: a checkpoint whose MAC is another log's
     const log = await logOf([2, 2]);
     await log.checkpoint(NOW + DAY_MS);
     const forged = await logOf([2, 2]);
     await forged.checkpoint(NOW + DAY_MS);
     const original = log.checkpoints[0]!;
     log.checkpoints = [{ ...original, mac: forged.checkpoints[0]!.mac }];
+
+    // Act / Assess
     expect(await log.verify()).toMatchObject({ ok: false, reason: 'checkpoint-not-authentic' });
+
+    // Prepare: the authentic checkpoint, and the head rolled back behind it
     log.checkpoints = [original];
     log.head = log.heads[0];
     log.records.delete(3);
     log.records.delete(4);
+
+    // Act / Assess
     expect(await log.verify()).toMatchObject({
       ok: false,
       firstBrokenSequence: 3,
@@ -343,9 +368,14 @@ describe('KmsChainMac', () => {
   const tag = Buffer.alloc(32, 3);
 
   it('generates HMAC-SHA-256 with the audit key', async () => {
+    // Prepare
     mock.reset();
     mock.on(GenerateMacCommand).resolves({ Mac: tag });
+
+    // Act
     expect(await mac.generate('m')).toBe(tag.toString('base64'));
+
+    // Assess
     expect(mock).toHaveReceivedCommandWith(GenerateMacCommand, {
       KeyId: 'arn:aws:kms:eu-central-1:111122223333:key/mac',
       MacAlgorithm: 'HMAC_SHA_256',
@@ -354,14 +384,21 @@ describe('KmsChainMac', () => {
   });
 
   it('answers false for an invalid MAC, without asking KMS about one that cannot be a tag, and throws on outages', async () => {
+    // Prepare: KMS says invalid
     mock.reset();
     mock.on(VerifyMacCommand).rejects(new KMSInvalidMacException({ message: 'invalid', $metadata: {} }));
+
+    // Act / Assess: an invalid tag, and two that cannot be tags (not asked)
     expect(await mac.verify('m', tag.toString('base64'))).toBe(false);
     expect(await mac.verify('m', 'short')).toBe(false);
     expect(await mac.verify('m', `${tag.toString('base64')}x`)).toBe(false);
     expect(mock).toHaveReceivedCommandTimes(VerifyMacCommand, 1);
+
+    // Act / Assess: a valid tag
     mock.on(VerifyMacCommand).resolves({ MacValid: true });
     expect(await mac.verify('m', tag.toString('base64'))).toBe(true);
+
+    // Act / Assess: an outage
     mock.on(VerifyMacCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
     await expect(mac.verify('m', tag.toString('base64'))).rejects.toThrow('slow down');
   });

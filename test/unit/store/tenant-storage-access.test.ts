@@ -155,8 +155,13 @@ describe('TenantStorageAccess.revokeUser', () => {
   });
 
   it('external credentials only: no IAM write, and the answer says when they expire', async () => {
+    // Prepare: a user holding external credentials only
     holding(U, { externalUntil: T0 + 700_000 });
+
+    // Act
     const result = await access().revokeUser(scope, U, { refuse: true });
+
+    // Assess: no IAM write, the entry recorded, and when the external credentials expire
     expect(iam.calls()).toHaveLength(0);
     // The entry is still written: every warm function stops serving that user's cached credentials.
     expect(state()?.entries).toEqual([{ users: [U], notBefore: '2026-11-22T12:00:01Z' }]);
@@ -171,7 +176,10 @@ describe('TenantStorageAccess.revokeUser', () => {
   });
 
   it('a user who never held (or no longer can hold) credentials: 404 for the route, nothing for membership changes', async () => {
+    // Prepare: U never held credentials; U2's expired
     holding(U2, { managedUntil: T0 - 120_000 });
+
+    // Act / Assess: for each, the route's refusal and a membership change's silence
     for (const userId of [U, U2]) {
       const refused = await access()
         .revokeUser(scope, userId, { refuse: true })
@@ -181,6 +189,8 @@ describe('TenantStorageAccess.revokeUser', () => {
       const quiet = await access().revokeUser(scope, userId, { refuse: false });
       expect(quiet.revokedBefore).toBeUndefined();
     }
+
+    // Assess: nothing written
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
     expect(iam.calls()).toHaveLength(0);
   });
@@ -206,6 +216,7 @@ describe('TenantStorageAccess.revokeUser', () => {
   });
 
   it('a concurrent revocation in between is retried, and the last IAM write carries both entries', async () => {
+    // Prepare: another revocation lands between our read and our IAM write
     holding(U, { managedUntil: T0 + 600_000 });
     let first = true;
     iam.on(PutRolePolicyCommand).callsFake(() => {
@@ -221,7 +232,11 @@ describe('TenantStorageAccess.revokeUser', () => {
       }
       return {};
     });
+
+    // Act
     await access().revokeUser(scope, U, { refuse: true });
+
+    // Assess
     const last = iam.commandCalls(PutRolePolicyCommand).at(-1)!.args[0].input.PolicyDocument!;
     expect(last).toContain(U);
     expect(last).toContain(U2);
@@ -265,6 +280,7 @@ describe('TenantStorageAccess.ensureRole', () => {
   });
 
   it('an existing role is used only if path, boundary and trust are exactly this deployment’s', async () => {
+    // Prepare: the role exists already, as this deployment makes it
     iam.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
     const good = {
       RoleName: ROLE_NAME,
@@ -278,8 +294,11 @@ describe('TenantStorageAccess.ensureRole', () => {
       ),
     };
     iam.on(GetRoleCommand).resolves({ Role: good });
+
+    // Act / Assess
     expect(await access().ensureRole(scope)).toEqual({ arn: ROLE_ARN, createdAt: T0 - 5000 });
 
+    // Act / Assess: a role that differs in its trust, boundary or path is refused, and nothing is recorded
     const wider = tenantStorageTrustPolicy({ layout: LAYOUT, tenantId: T });
     wider.Statement[0]!.Principal = { AWS: 'arn:aws:iam::210987654321:root' };
     for (const role of [
@@ -300,6 +319,7 @@ describe('TenantStorageAccess.ensureRole', () => {
   });
 
   it('a tenant closed while its role was made gets no role recorded and the role is denied everything', async () => {
+    // Prepare: a new role, and the deletion closing the tenant between the read and the record
     iam.on(CreateRoleCommand).resolves({
       Role: {
         RoleName: ROLE_NAME,
@@ -315,7 +335,11 @@ describe('TenantStorageAccess.ensureRole', () => {
       items.set('STORAGE-ACCESS', { pk: T, sk: 'STORAGE-ACCESS', version: 1, entries: [], closedAt: 'x' });
       return {};
     });
+
+    // Act
     const failure = await a.ensureRole(scope).catch((e: unknown) => e);
+
+    // Assess: 404, no role recorded, and the role denied everything
     expect((failure as HttpProblemError).status).toBe(404);
     expect(state()?.role).toBeUndefined();
     expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, { PolicyName: REVOCATION_POLICY_NAME });
@@ -324,11 +348,16 @@ describe('TenantStorageAccess.ensureRole', () => {
 
 describe('TenantStorageAccess.closeTenant (tenant deletion)', () => {
   it('denies every session first, then removes the grant, every other inline policy and the role', async () => {
+    // Prepare: a role with the grant, the revocation policy and a stray policy
     iam
       .on(ListRolePoliciesCommand)
       .resolves({ PolicyNames: [TENANT_STORAGE_POLICY_NAME, REVOCATION_POLICY_NAME, 'stray'] });
     iam.on(DeleteRoleCommand).resolves({});
+
+    // Act
     const result = await access().closeTenant(scope);
+
+    // Assess: the deny first, then each policy and the role removed; the tenant's record closed
     expect(result).toEqual({ revokedBefore: '2026-11-22T12:00:01Z', role: 'removed' });
     const calls = iam.calls().map((c) => {
       const input = c.args[0].input as { PolicyName?: string; PolicyDocument?: string };
@@ -355,17 +384,25 @@ describe('TenantStorageAccess.closeTenant (tenant deletion)', () => {
   });
 
   it('a tenant without a role is closed with no IAM change beyond the attempt', async () => {
+    // Prepare: no role
     iam.on(PutRolePolicyCommand).rejects(new NoSuchEntityException({ message: 'no role', $metadata: {} }));
+
+    // Act / Assess
     expect((await access().closeTenant(scope)).role).toBe('absent');
     expect(iam).toHaveReceivedCommandTimes(DeleteRoleCommand, 0);
   });
 
   it('an IAM failure part-way fails the deletion step (503 upstream) and a retry finishes the job', async () => {
+    // Prepare: IAM throttles the role's deletion once
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [TENANT_STORAGE_POLICY_NAME] });
     iam.on(DeleteRoleCommand).rejectsOnce(throttled()).resolves({});
+
+    // Act / Assess
     await expect(access().closeTenant(scope)).rejects.toThrow();
     // The deny stayed on: the role's sessions are refused while it waits for the retry.
     expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, { PolicyName: REVOCATION_POLICY_NAME });
+
+    // Act / Assess: a retry finishes the job
     expect((await access().closeTenant(scope)).role).toBe('removed');
   });
 });
