@@ -93,9 +93,13 @@ describe('connections: create and read, masked', () => {
   });
 
   it('keeps only ciphertext bound to tenant and record in the raw item, and audits the creation', async () => {
+    // Prepare
     const { id, password } = await createConnection(acme);
 
+    // Act: the raw item and the audit events
     const items = (await scan(process.env.TENANT_DATA_TABLE!)).filter((i) => i.connectionId === id);
+
+    // Assess: no form of the password in the item; the ciphertext's header names tenant, purpose and record
     expect(items).toHaveLength(1);
     const raw = JSON.stringify(items[0]);
     for (const form of [
@@ -113,6 +117,7 @@ describe('connections: create and read, masked', () => {
     for (const bound of [acme.tenantId, 'connection-password', id])
       expect(ciphertext.includes(Buffer.from(bound))).toBe(true);
 
+    // Assess: one creation event, without the password
     const events = (await scan(process.env.AUDIT_TABLE!)).filter(
       (e) => e.pk === acme.tenantId && e.resource?.id === id,
     );
@@ -122,7 +127,10 @@ describe('connections: create and read, masked', () => {
   });
 
   it('refuses writes below admin (403) and bad input (400 naming the field), writing nothing', async () => {
+    // Prepare
     const before = (await scan(process.env.TENANT_DATA_TABLE!)).length;
+
+    // Act / Assess: each role below admin
     for (const role of ['viewer', 'reviewer', 'editor'] as const) {
       const res = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections`, {
         token: acme.users[role].token,
@@ -130,6 +138,8 @@ describe('connections: create and read, masked', () => {
       });
       expect(res.status, role).toBe(403);
     }
+
+    // Act / Assess: bad input
     const bad = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections`, {
       token: acme.users.admin.token,
       body: {
@@ -150,12 +160,16 @@ describe('connections: create and read, masked', () => {
       'body.port',
       'body.tlsMode',
     ]);
+
+    // Act / Assess: the metadata address
     const metadata = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections`, {
       token: acme.users.admin.token,
       body: { name: 'm', host: '169.254.169.254', database: 'd', user: 'u', password: newPassword() },
     });
     expect(metadata.status).toBe(400);
     expect(metadata.body.errors[0].path).toBe('body.host');
+
+    // Act / Assess: a CA certificate without verify-full
     const caWithoutVerify = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections`, {
       token: acme.users.admin.token,
       body: {
@@ -169,15 +183,18 @@ describe('connections: create and read, masked', () => {
     });
     expect(caWithoutVerify.status).toBe(400);
     expect(caWithoutVerify.body.errors[0].path).toBe('body.caCertificate');
+
+    // Assess: nothing written
     expect((await scan(process.env.TENANT_DATA_TABLE!)).length).toBe(before);
   });
 
   it("answers 404 for another tenant's connection ids and changes nothing", async () => {
+    // Prepare
     const { id } = await createConnection(acme);
     const asGlobex = (method: string, path: string, body?: unknown) =>
       api.request(method, path, { token: globex.users.owner.token, ...(body ? { body } : {}) });
 
-    // Through Acme's path (not a member) and through Globex's own path (not its connection).
+    // Act / Assess: through Acme's path (not a member) and through Globex's own path (not its connection).
     for (const tenantId of [acme.tenantId, globex.tenantId]) {
       const base = `/v1/tenants/${tenantId}/connections/${id}`;
       expect((await asGlobex('GET', base)).status).toBe(404);
@@ -185,6 +202,8 @@ describe('connections: create and read, masked', () => {
       expect((await asGlobex('POST', `${base}/reveal`)).status).toBe(404);
       expect((await asGlobex('DELETE', base)).status).toBe(404);
     }
+
+    // Assess: the connection unchanged
     const still = await api.request('GET', `/v1/tenants/${acme.tenantId}/connections/${id}`, {
       token: acme.users.viewer.token,
     });
@@ -194,16 +213,21 @@ describe('connections: create and read, masked', () => {
 
 describe('connections: reveal', () => {
   it('reveals the password to the owner, audited; admin, editor, reviewer and viewer get 403', async () => {
+    // Prepare
     const { id, password } = await createConnection(acme);
     const path = `/v1/tenants/${acme.tenantId}/connections/${id}/reveal`;
 
+    // Act / Assess: each role below owner
     for (const role of ['admin', 'editor', 'reviewer', 'viewer'] as const) {
       const refused = await api.request('POST', path, { token: acme.users[role].token });
       expect(refused.status, role).toBe(403);
       expect(refused.text).not.toContain(password);
     }
+
+    // Act
     const revealed = await api.request('POST', path, { token: acme.users.owner.token });
 
+    // Assess: the password, not cached, and one reveal event without it
     expect(revealed.status).toBe(200);
     expect(revealed.body).toEqual({ connectionId: id, password });
     expect(revealed.headers.get('cache-control')).toBe('no-store');
@@ -216,6 +240,7 @@ describe('connections: reveal', () => {
   });
 
   it("refuses an owner's API key (reveal needs a signed-in session)", async () => {
+    // Prepare: an owner's key with the reveal scope
     const { id } = await createConnection(acme);
     const key = await api.request('POST', `/v1/tenants/${acme.tenantId}/api-keys`, {
       token: acme.users.owner.token,
@@ -223,14 +248,18 @@ describe('connections: reveal', () => {
     });
     expect(key.status, key.text).toBe(201);
 
+    // Act
     const res = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections/${id}/reveal`, {
       token: key.body.key,
     });
+
+    // Assess
     expect(res.status).toBe(403);
     expect(problemType(res)).toBe('session-required');
   });
 
   it('fails closed when a ciphertext is moved to another record or another tenant', async () => {
+    // Prepare: the ciphertext of one connection planted on a sibling and on another tenant's
     const source = await createConnection(acme);
     const sibling = await createConnection(acme);
     const foreign = await createConnection(globex);
@@ -249,6 +278,7 @@ describe('connections: reveal', () => {
     await plant(acme.tenantId, sibling.id);
     await plant(globex.tenantId, foreign.id);
 
+    // Act
     const moved = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections/${sibling.id}/reveal`, {
       token: acme.users.owner.token,
     });
@@ -260,6 +290,7 @@ describe('connections: reveal', () => {
       },
     );
 
+    // Assess: refused without the password, and no reveal recorded
     for (const res of [moved, crossTenant]) {
       expect(res.status).toBe(500);
       expect(res.text).not.toContain(source.password);
@@ -273,6 +304,7 @@ describe('connections: reveal', () => {
 
 describe('connections: update and delete', () => {
   it('lets an admin replace the password and set query rules, but never read the password back', async () => {
+    // Prepare
     const { id } = await createConnection(acme);
     const replacement = newPassword();
     const rules = {
@@ -281,11 +313,13 @@ describe('connections: update and delete', () => {
       hiddenColumns: [{ table: 'users', columns: ['email'] }],
     };
 
+    // Act
     const patched = await api.request('PATCH', `/v1/tenants/${acme.tenantId}/connections/${id}`, {
       token: acme.users.admin.token,
       body: { password: replacement, rules },
     });
 
+    // Assess: masked, the rules set; the owner reveals the new password; one event without it
     expect(patched.status, patched.text).toBe(200);
     expect(patched.body.password).toBe('********');
     expect(patched.body.rules).toEqual(rules);
@@ -303,31 +337,42 @@ describe('connections: update and delete', () => {
   });
 
   it('needs the password again to move the connection to another host, port or TLS setting', async () => {
+    // Prepare
     const { id } = await createConnection(acme);
     const path = `/v1/tenants/${acme.tenantId}/connections/${id}`;
 
+    // Act / Assess: a new host without the password
     const moved = await api.request('PATCH', path, {
       token: acme.users.admin.token,
       body: { host: 'evil.example.com' },
     });
     expect(moved.status).toBe(400);
     expect(moved.body.errors).toEqual([{ path: 'body.password', message: 'Required when changing host' }]);
+
+    // Act / Assess: a rename
     const renamed = await api.request('PATCH', path, {
       token: acme.users.admin.token,
       body: { name: 'Renamed' },
     });
     expect(renamed.status).toBe(200);
+
+    // Assess: the host unchanged
     const read = await api.request('GET', path, { token: acme.users.viewer.token });
     expect(read.body).toMatchObject({ name: 'Renamed', host: '127.0.0.1' });
   });
 
   it('deletes a connection with its ciphertext, audited; editors cannot', async () => {
+    // Prepare
     const { id } = await createConnection(acme);
     const path = `/v1/tenants/${acme.tenantId}/connections/${id}`;
 
+    // Act / Assess: an editor
     expect((await api.request('DELETE', path, { token: acme.users.editor.token })).status).toBe(403);
+
+    // Act: an admin
     const deleted = await api.request('DELETE', path, { token: acme.users.admin.token });
 
+    // Assess: gone, with its item, and audited
     expect(deleted.status).toBe(204);
     expect((await api.request('GET', path, { token: acme.users.owner.token })).status).toBe(404);
     expect((await scan(process.env.TENANT_DATA_TABLE!)).some((i) => i.connectionId === id)).toBe(false);
@@ -340,8 +385,10 @@ describe('connections: update and delete', () => {
 
 describe('connections: logs', () => {
   it('never wrote a created password to the logs, in any form', () => {
+    // Act
     const all = output.text();
-    // Sanity: the capture saw the logger's output (the moved-ciphertext 500s are logged as errors).
+
+    // Assess: sanity: the capture saw the logger's output (the moved-ciphertext 500s are logged as errors).
     expect(all).toContain('CiphertextBindingError');
     expect(createdPasswords.length).toBeGreaterThan(10);
     for (const password of createdPasswords) {
