@@ -71,9 +71,14 @@ describe('BearerAuthorizer', () => {
   });
 
   it('needs one read for a session and one batched read for the membership', async () => {
+    // Prepare: a session and a viewer's membership
     db.on(GetCommand).resolves({ Item: session() });
     db.on(BatchGetCommand).resolves(membership('viewer'));
+
+    // Act
     const auth = await authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 });
+
+    // Assess: the tenant and role, from one read and one batched read
     expect(auth.tenant?.scope.tenantId).toBe(T1);
     expect(auth.tenant?.roleCeiling).toBe('viewer');
     expect(db).toHaveReceivedCommandTimes(GetCommand, 1);
@@ -81,7 +86,10 @@ describe('BearerAuthorizer', () => {
   });
 
   it('answers 401 without a credential, with a forged secret, and for idle or absolutely expired sessions', async () => {
+    // Act / Assess: no credential
     await expect(authorizer().authorize(event(), getMe, {})).rejects.toBeInstanceOf(UnauthorizedError);
+
+    // Act / Assess: a forged secret, an idle session, an absolutely expired one
     db.on(GetCommand).resolves({ Item: session() });
     await expect(
       authorizer().authorize(event(sessionToken(S1, 'B'.repeat(43))), getMe, {}),
@@ -97,8 +105,11 @@ describe('BearerAuthorizer', () => {
   });
 
   it("applies a tenant's shorter session limits on that tenant's routes only", async () => {
+    // Prepare: a session idle for two hours; a tenant that allows one
     db.on(GetCommand).resolves({ Item: session({ lastSeenAt: NOW - 2 * 3600_000 }) });
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: false, sessionIdleSeconds: 3600 }));
+
+    // Act / Assess: refused on the tenant's route, accepted elsewhere
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).rejects.toThrow(UnauthorizedError);
@@ -106,6 +117,7 @@ describe('BearerAuthorizer', () => {
   });
 
   it("refuses a session older than the user's credential epoch, on tenant and non-tenant routes, with consistent reads", async () => {
+    // Prepare: a session of epoch 1, the user at epoch 2
     const profile = { pk: `USER#${U1}`, sk: 'PROFILE', userId: U1, mfaEnabled: false, credentialEpoch: 2 };
     db.on(GetCommand, { Key: { pk: `SESSION#${S1}`, sk: 'SESSION' } }).resolves({
       Item: session({ credentialEpoch: 1 }),
@@ -114,12 +126,17 @@ describe('BearerAuthorizer', () => {
     const batch = membership('owner');
     batch.Responses.identity = [profile];
     db.on(BatchGetCommand).resolves(batch);
+
+    // Act / Assess
     await expect(authorizer().authorize(event(sessionToken(S1, SECRET)), getMe, {})).rejects.toThrow(
       /signed out/,
     );
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).rejects.toThrow(/signed out/);
+
+    // Act / Assess: the session carried over to the new epoch by the change (the one that made it) still
+    // works.
     // The session carried over to the new epoch by the change (the one that made it) still works.
     db.on(GetCommand, { Key: { pk: `SESSION#${S1}`, sk: 'SESSION' } }).resolves({
       Item: session({ credentialEpoch: 2 }),
@@ -128,15 +145,22 @@ describe('BearerAuthorizer', () => {
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).resolves.toBeDefined();
+
+    // Assess: every read consistent
     for (const call of db.commandCalls(GetCommand)) expect(call.args[0].input.ConsistentRead).toBe(true);
   });
 
   it('answers 404 to non-members and 403 to a role without the permission', async () => {
+    // Prepare: a session without a membership
     db.on(GetCommand).resolves({ Item: session() });
     db.on(BatchGetCommand).resolves({ Responses: { tenantData: [], identity: [] } });
+
+    // Act / Assess
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).rejects.toBeInstanceOf(NotFoundError);
+
+    // Act / Assess: an editor on an admin's route
     db.on(BatchGetCommand).resolves(membership('editor'));
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), updateTenant, { tenantId: T1 }),
@@ -144,6 +168,7 @@ describe('BearerAuthorizer', () => {
   });
 
   it('intersects API key scopes with the role, refuses other tenants and expired keys', async () => {
+    // Prepare: an owner's key with tenant:read only
     const key = {
       pk: T1,
       sk: `APIKEY#${K1}`,
@@ -157,6 +182,8 @@ describe('BearerAuthorizer', () => {
     db.on(GetCommand).resolves({ Item: key });
     db.on(BatchGetCommand).resolves(membership('owner'));
     const token = apiKeyString(T1, K1, SECRET);
+
+    // Act / Assess: the scope only; not another route's permission, not another tenant
     const ok = await authorizer().authorize(event(token), getTenant, { tenantId: T1 });
     expect([...(ok.tenant?.permissions ?? [])]).toEqual(['tenant:read']);
     await expect(authorizer().authorize(event(token), listMembers, { tenantId: T1 })).rejects.toBeInstanceOf(
@@ -165,6 +192,8 @@ describe('BearerAuthorizer', () => {
     await expect(authorizer().authorize(event(token), getTenant, { tenantId: T2 })).rejects.toBeInstanceOf(
       NotFoundError,
     );
+
+    // Act / Assess: expired
     db.on(GetCommand).resolves({ Item: { ...key, expiresAt: NOW } });
     await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toThrow(
       /expired/,
@@ -172,6 +201,7 @@ describe('BearerAuthorizer', () => {
   });
 
   it('refuses a key that outlived its membership: re-added, demoted below api-keys:create, or removed (401)', async () => {
+    // Prepare: a key of membership generation g1, an editor of g1 accepted
     const key = {
       pk: T1,
       sk: `APIKEY#${K1}`,
@@ -187,6 +217,8 @@ describe('BearerAuthorizer', () => {
     db.on(GetCommand).resolves({ Item: key });
     db.on(BatchGetCommand).resolves(membership('editor', undefined, false, 'g1'));
     await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).resolves.toBeDefined();
+
+    // Act / Assess: re-added (another generation), from before generations, demoted
     for (const [role, generation] of [
       ['editor', 'g2'],
       ['editor', undefined],
@@ -199,6 +231,8 @@ describe('BearerAuthorizer', () => {
       ).rejects.toMatchObject({ status: 401, type: 'api-key-revoked' });
       await expect(authorizer().authorize(event(token), getMe, {})).rejects.toMatchObject({ status: 401 });
     }
+
+    // Act / Assess: removed
     db.on(BatchGetCommand).resolves({ Responses: { tenantData: [], identity: [] } });
     await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toMatchObject({
       status: 401,
@@ -206,6 +240,7 @@ describe('BearerAuthorizer', () => {
   });
 
   it("resolves an API key's own tenant (only) on routes that name none", async () => {
+    // Prepare: an editor's key with two scopes
     db.on(GetCommand).resolves({
       Item: {
         pk: T1,
@@ -219,11 +254,16 @@ describe('BearerAuthorizer', () => {
       },
     });
     db.on(BatchGetCommand).resolves(membership('editor'));
+
+    // Act
     const auth = await authorizer().authorize(event(apiKeyString(T1, K1, SECRET)), getMe, {});
+
+    // Assess: the key's tenant, its scopes within the role, and the key as principal
     expect(auth.tenant?.scope.tenantId).toBe(T1);
     expect([...(auth.tenant?.permissions ?? [])]).toEqual(['tenant:read']);
     expect(auth.principal).toMatchObject({ kind: 'api-key', keyTenantId: T1, credentialId: K1 });
-    // A session on the same route reads no membership at all.
+
+    // Act / Assess: a session on the same route reads no membership at all.
     db.reset();
     db.on(GetCommand).resolves({ Item: session() });
     db.on(UpdateCommand).resolves({});
@@ -233,11 +273,16 @@ describe('BearerAuthorizer', () => {
   });
 
   it('refuses tenant members without MFA when the tenant requires it', async () => {
+    // Prepare: an owner without MFA enrolled in a tenant that requires it
     db.on(GetCommand).resolves({ Item: session({ authMethod: 'password+totp', mfa: true }) });
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, false));
+
+    // Act / Assess
     await expect(
       authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 }),
     ).rejects.toMatchObject({ status: 403, type: 'mfa-enrolment-required' });
+
+    // Act / Assess: once enrolled
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
     const ok = await authorizer().authorize(event(sessionToken(S1, SECRET)), getTenant, { tenantId: T1 });
     expect(ok.principal).toMatchObject({ authMethod: 'password+totp', mfa: true, mfaEnabled: true });
@@ -289,6 +334,7 @@ describe('BearerAuthorizer', () => {
   });
 
   it('accepts in an MFA tenant only API keys minted by an MFA session', async () => {
+    // Prepare: an MFA tenant's owner, and keys minted with and without MFA
     const key = (createdWithMfa?: boolean) => ({
       pk: T1,
       sk: `APIKEY#${K1}`,
@@ -302,6 +348,8 @@ describe('BearerAuthorizer', () => {
     });
     db.on(BatchGetCommand).resolves(membership('owner', { requireMfa: true }, true));
     const token = apiKeyString(T1, K1, SECRET);
+
+    // Act / Assess: keys from before the flag, or minted without MFA
     for (const legacy of [key(), key(false)]) {
       db.on(GetCommand).resolves({ Item: legacy });
       await expect(authorizer().authorize(event(token), getTenant, { tenantId: T1 })).rejects.toMatchObject({
@@ -309,6 +357,8 @@ describe('BearerAuthorizer', () => {
         type: 'mfa-session-required',
       });
     }
+
+    // Act / Assess: a key minted by an MFA session
     db.on(GetCommand).resolves({ Item: key(true) });
     const ok = await authorizer().authorize(event(token), getTenant, { tenantId: T1 });
     expect(ok.principal).toMatchObject({ kind: 'api-key', mfa: true });
