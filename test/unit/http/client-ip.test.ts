@@ -51,6 +51,7 @@ describe('parseViewerAddress', () => {
     ['::ffff:198.51.100.7:1234', '198.51.100.7'],
     ['[::ffff:198.51.100.7]:1234', '198.51.100.7'],
   ])('reads %s as %s', (value, ip) => {
+    // Act / Assess
     expect(parseViewerAddress(value)).toBe(ip);
   });
 
@@ -78,16 +79,19 @@ describe('parseViewerAddress', () => {
     '198.51.100.10 :443',
     'unknown',
   ])('refuses %j', (value) => {
+    // Act / Assess
     expect(parseViewerAddress(value)).toBeUndefined();
   });
 
   it('refuses undefined', () => {
+    // Act / Assess
     expect(parseViewerAddress(undefined)).toBeUndefined();
   });
 });
 
 describe('originSecretMatches', () => {
   it('matches only the configured secret, exactly', () => {
+    // Act / Assess
     expect(originSecretMatches(SECRET, SECRET)).toBe(true);
     expect(originSecretMatches(`${SECRET} `, SECRET)).toBe(false);
     expect(originSecretMatches(SECRET.slice(0, -1), SECRET)).toBe(false);
@@ -97,6 +101,7 @@ describe('originSecretMatches', () => {
   });
 
   it('matches nothing when no secret is configured, not even an empty header', () => {
+    // Act / Assess
     expect(originSecretMatches('', undefined)).toBe(false);
     expect(originSecretMatches('', '')).toBe(false);
     expect(originSecretMatches(SECRET, undefined)).toBe(false);
@@ -107,16 +112,23 @@ describe('resolveClientIp: whom to believe', () => {
   const viewer = { [VIEWER_ADDRESS_HEADER]: '198.51.100.10:46532' };
 
   it('believes the viewer address when the request carries the right secret', () => {
+    // Prepare
     const e = event({ ...viewer, [ORIGIN_VERIFY_HEADER]: SECRET });
+
+    // Act / Assess
     expect(resolveClientIp(e, SECRET)).toEqual({ ip: '198.51.100.10', source: 'viewer-address' });
   });
 
   it('matches the header names in any capitalisation', () => {
+    // Prepare
     const e = event({ 'CloudFront-Viewer-Address': '[2001:db8::7]:1', 'X-Strongroom-Origin-Verify': SECRET });
+
+    // Act / Assess
     expect(resolveClientIp(e, SECRET)).toEqual({ ip: '2001:db8::7', source: 'viewer-address' });
   });
 
   it('uses the connection when the secret is missing, wrong, or almost right', () => {
+    // Act / Assess: each wrong secret
     for (const presented of [undefined, '', 'wrong', SECRET.slice(1), `${SECRET}x`, SECRET.toLowerCase()]) {
       const headers: Record<string, string> = { ...viewer };
       if (presented !== undefined) headers[ORIGIN_VERIFY_HEADER] = presented;
@@ -125,6 +137,7 @@ describe('resolveClientIp: whom to believe', () => {
   });
 
   it('never believes the header where no secret is configured (local mode), whatever the request sends', () => {
+    // Act / Assess: with no secret configured, an empty header and the real secret alike
     for (const configured of [undefined, '']) {
       const e = event({ ...viewer, [ORIGIN_VERIFY_HEADER]: '' });
       expect(resolveClientIp(e, configured)).toEqual({ ip: EDGE, source: 'connection' });
@@ -136,16 +149,22 @@ describe('resolveClientIp: whom to believe', () => {
   });
 
   it('refuses two secret headers, even if one is right (CloudFront sends exactly one)', () => {
+    // Prepare
     const e = event({ ...viewer }, { [ORIGIN_VERIFY_HEADER]: ['wrong', SECRET] });
+
+    // Act / Assess
     expect(resolveClientIp(e, SECRET)).toEqual({ ip: EDGE, source: 'connection' });
   });
 
   it('uses the connection, and says why, when the right secret comes with no usable viewer address', () => {
+    // Act / Assess: no viewer address
     expect(resolveClientIp(event({ [ORIGIN_VERIFY_HEADER]: SECRET }), SECRET)).toEqual({
       ip: EDGE,
       source: 'connection',
       problem: 'viewer-address-missing',
     });
+
+    // Act / Assess: malformed ones, and two of them
     for (const bad of ['198.51.100.10', 'evil.example:443', '[::1]', '1.2.3.4:99999']) {
       const e = event({ [VIEWER_ADDRESS_HEADER]: bad, [ORIGIN_VERIFY_HEADER]: SECRET });
       expect(resolveClientIp(e, SECRET)).toEqual({

@@ -94,6 +94,7 @@ describe('fromStrongroom', () => {
   });
 
   it('a failed vend throws the problem (with Retry-After) and never returns stale or other credentials', async () => {
+    // Prepare: the API answers a 503 problem with Retry-After
     const failing: typeof fetch = async () =>
       new Response(JSON.stringify({ title: 'Service Unavailable', status: 503, detail: 'STS down' }), {
         status: 503,
@@ -111,7 +112,11 @@ describe('fromStrongroom', () => {
       access: 'read',
       fetch: failing,
     });
+
+    // Act
     const error = await provider().catch((e: unknown) => e);
+
+    // Assess
     expect(error).toBeInstanceOf(StrongroomApiError);
     expect((error as StrongroomApiError).status).toBe(503);
     expect((error as StrongroomApiError).retryAfterSeconds).toBe(5);
@@ -119,7 +124,10 @@ describe('fromStrongroom', () => {
   });
 
   it('needs exactly one of token and apiKey, and https off localhost', () => {
+    // Prepare
     const base = { endpoint: 'https://api.example.com', tenantId: T, location: 'l', access: 'read' as const };
+
+    // Act / Assess
     expect(() => fromStrongroom(base)).toThrow(/token or an apiKey/);
     expect(() => fromStrongroom({ ...base, token: 'a', apiKey: 'b' })).toThrow(/not both/);
     expect(() => new StrongroomClient({ endpoint: 'http://api.example.com', token: 't' })).toThrow(/https/);
@@ -142,15 +150,20 @@ describe('strongroom CLI', () => {
   }
 
   it('credentials prints exactly the credential_process document', async () => {
+    // Prepare
     const api = fakeApi({ now: T0 });
     const { cli, out, err } = await io(
       { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
       api,
     );
+
+    // Act
     const code = await main(
       ['credentials', '--tenant', T, '--location', 's3://b/p/x', '--access', 'read', '--duration', '1800'],
       cli,
     );
+
+    // Assess: the document on stdout, nothing on stderr, and the duration asked for
     expect(code).toBe(0);
     expect(err).toEqual([]);
     expect(JSON.parse(out.join(''))).toEqual({
@@ -168,11 +181,14 @@ describe('strongroom CLI', () => {
   });
 
   it('storage external-id prints only the id on stdout', async () => {
+    // Prepare
     const api = fakeApi({ now: T0 });
     const { cli, out, err } = await io(
       { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
       api,
     );
+
+    // Act / Assess
     expect(await main(['storage', 'external-id', '--tenant', T], cli)).toBe(0);
     expect(out.join('')).toBe('strongroom-xyz\n');
     expect(err.join('')).toContain('sts:ExternalId');
@@ -180,14 +196,19 @@ describe('strongroom CLI', () => {
   });
 
   it('login reads the password from stdin and saves a 0600 config', async () => {
+    // Prepare: a config path in a directory that does not exist yet
     const dir = await mkdtemp(join(tmpdir(), 'strongroom-unit-'));
     const api = fakeApi({ now: T0 });
     const env = { STRONGROOM_CONFIG: join(dir, 'nested', 'config.json') };
     const { cli, err } = await io(env, api, 'correct horse battery\n');
+
+    // Act
     const code = await main(
       ['login', '--endpoint', 'https://api.example.com', '--email', 'a@b.example', '--password-stdin'],
       cli,
     );
+
+    // Assess: the password sent, not echoed; config and directory private
     expect(code, err.join('')).toBe(0);
     expect(JSON.parse(String(api.calls[0]!.init.body))).toEqual({
       email: 'a@b.example',
@@ -221,6 +242,7 @@ describe('strongroom CLI', () => {
     [['bogus'], /Unknown command/],
     [['credentials', '--nope'], /nope/],
   ])('usage errors exit 2 with a message: %j', async (argv, message) => {
+    // Prepare
     const api = fakeApi({ now: T0 });
     const { cli, out, err } = await io(
       {
@@ -230,12 +252,15 @@ describe('strongroom CLI', () => {
       },
       api,
     );
+
+    // Act / Assess
     expect(await main(argv, cli)).toBe(2);
     expect(out).toEqual([]);
     expect(err.join('')).toMatch(message);
   });
 
   it('API problems exit 1 naming the status and fields, stdout stays empty', async () => {
+    // Prepare: the API refuses with a 400 problem
     const failing: typeof fetch = async () =>
       Response.json(
         {
@@ -250,12 +275,16 @@ describe('strongroom CLI', () => {
       { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
       { calls: [], fetchImpl: failing },
     );
+
+    // Act / Assess
     expect(
       await main(
         ['credentials', '--tenant', T, '--location', L, '--access', 'read', '--duration', '899'],
         cli,
       ),
     ).toBe(1);
+
+    // Assess
     expect(out).toEqual([]);
     expect(err.join('')).toContain('400');
     expect(err.join('')).toContain('body.durationSeconds: Too small');
@@ -310,6 +339,7 @@ describe('strongroom CLI', () => {
   });
 
   it('logout revokes the session and removes it from the config, keeping the endpoint', async () => {
+    // Prepare: signed in
     const dir = await mkdtemp(join(tmpdir(), 'strongroom-unit-'));
     const api = fakeApi({ now: T0 });
     const env = { STRONGROOM_CONFIG: join(dir, 'config.json') };
@@ -318,7 +348,11 @@ describe('strongroom CLI', () => {
       ['login', '--endpoint', 'https://api.example.com', '--email', 'a@b.example', '--password-stdin'],
       cli,
     );
+
+    // Act / Assess
     expect(await main(['logout'], cli)).toBe(0);
+
+    // Assess: the session revoked with its token; the config keeps the endpoint only
     const logout = api.calls.at(-1)!;
     expect(logout.url).toBe('https://api.example.com/v1/auth/logout');
     expect((logout.init.headers as Record<string, string>).authorization).toBe('Bearer session-token');
@@ -328,11 +362,14 @@ describe('strongroom CLI', () => {
   });
 
   it('whoami, instances and locations print tables or --json', async () => {
+    // Prepare
     const api = fakeApi({ now: T0 });
     const { cli, out } = await io(
       { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
       api,
     );
+
+    // Act / Assess: each command
     expect(await main(['whoami', '--json'], cli)).toBe(0);
     expect(JSON.parse(out.splice(0).join(''))).toMatchObject({
       memberships: [{ tenantId: T, role: 'viewer' }],
@@ -346,16 +383,21 @@ describe('strongroom CLI', () => {
   });
 
   it('profile prints an ~/.aws/config section running this CLI by absolute path, with the endpoint hints', async () => {
+    // Prepare: a CLI path with a quote and a space
     const api = fakeApi({ now: T0 });
     const { cli, out } = await io(
       { STRONGROOM_ENDPOINT: 'https://api.example.com', STRONGROOM_TOKEN: 'tok' },
       api,
     );
     cli.self = ['/usr/local/bin/node', "/opt/it's here/strongroom.js"];
+
+    // Act
     const code = await main(
       ['profile', '--tenant', T, '--location', 's3://b/p/x y', '--access', 'read', '--name', 'lake'],
       cli,
     );
+
+    // Assess: quoted for the shell, with the endpoint hints
     expect(code).toBe(0);
     expect(out.join('')).toBe(
       [
