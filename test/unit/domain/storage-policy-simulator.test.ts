@@ -239,12 +239,15 @@ describe('managed storage: session policy × the tenant role’s grant and bound
   });
 
   it('a read-tagged session cannot write even under a write session policy', async () => {
+    // Prepare: a read-tagged session under a write session policy
     const setup: SessionSetup = {
       sessionPolicy: sessionPolicyFor({ ...root, access: 'write' }),
       identityPolicies: [rolePolicy],
       boundary: BOUNDARY,
       tags: { TenantId: T1, UserId: U1, Access: 'read', LocationId: LOCATION },
     };
+
+    // Act / Assess: every write refused, a read allowed
     const decisions = await Promise.all(
       WRITE_OBJECT_ACTIONS.map((action) =>
         decide(setup, { action, bucket: BUCKET, key: `${root.prefix}/x` }),
@@ -257,7 +260,10 @@ describe('managed storage: session policy × the tenant role’s grant and bound
   });
 
   it('a session missing any of its four tags is denied outright', async () => {
+    // Prepare
     const full = { TenantId: T1, UserId: U1, Access: 'write', LocationId: LOCATION };
+
+    // Act / Assess: without each tag, and without any
     for (const missing of [undefined, ...Object.keys(full)]) {
       const tags: Record<string, string> = { ...full };
       if (missing) delete tags[missing];
@@ -306,10 +312,13 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
   });
 
   it('a write session may have S3 both decrypt and generate data keys with it', async () => {
+    // Act
     const decisions = await decideAll(
       session('write'),
       USE.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
     );
+
+    // Assess
     expect(decisions.map((d) => d.decision)).toEqual(['Allowed', 'Allowed']);
   });
 
@@ -332,6 +341,7 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
     });
 
     it(`${access}: never the platform key or any other key, not even through S3`, async () => {
+      // Prepare: the platform key, another key, and the storage key's id in another account and region
       const keys = [
         PLATFORM_KEY,
         OTHER_KEY,
@@ -339,6 +349,8 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
         STORAGE_KEY.replace(ACCOUNT, '210987654321'),
         STORAGE_KEY.replace(REGION, 'us-east-1'),
       ];
+
+      // Act
       const decisions = await decideAll(
         session(access),
         keys.flatMap((keyArn) =>
@@ -349,10 +361,13 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
           })),
         ),
       );
+
+      // Assess
       for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
     });
 
     it(`${access}: no other KMS action on the storage key, even through S3`, async () => {
+      // Prepare
       const others = [
         'kms:Encrypt',
         'kms:ReEncryptFrom',
@@ -365,18 +380,25 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
         'kms:DisableKey',
         'kms:ScheduleKeyDeletion',
       ];
+
+      // Act
       const decisions = await decideAll(
         session(access),
         others.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
       );
+
+      // Assess
       for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
     });
   }
 
   it('a read-tagged session cannot have S3 generate data keys even under a write session policy', async () => {
+    // Prepare: a read-tagged session under a write session policy
     const setup = session('write', {
       tags: { TenantId: T1, UserId: U1, Access: 'read', LocationId: LOCATION },
     });
+
+    // Act / Assess: no data key, but decryption
     expect(
       await decide(setup, { action: 'kms:GenerateDataKey', keyArn: STORAGE_KEY, viaService: VIA_S3 }),
     ).toBe('ImplicitlyDenied');
@@ -386,15 +408,20 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
   });
 
   it('a session policy naming the platform key (an application bug) reaches no key: role and boundary name only the storage key', async () => {
+    // Prepare: a session policy naming the platform key
     const setup = session('write', {
       sessionPolicy: sessionPolicyFor({ ...root, access: 'write', kmsKeyArn: PLATFORM_KEY }),
     });
+
+    // Act
     const decisions = await decideAll(
       setup,
       [PLATFORM_KEY, STORAGE_KEY].flatMap((keyArn) =>
         USE.map((action) => ({ action, keyArn, viaService: VIA_S3 })),
       ),
     );
+
+    // Assess
     for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
   });
 
@@ -425,6 +452,7 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
   });
 
   it('a session without tags is denied the key outright', async () => {
+    // Act / Assess: no tags, and all tags but UserId
     for (const tags of [{}, { TenantId: T1, Access: 'write', LocationId: LOCATION }] as Record<
       string,
       string
@@ -447,11 +475,14 @@ describe('external storage: the session policy alone scopes a broad customer rol
 
   for (const access of STORAGE_ACCESS) {
     it(`${access}: allowed on data/, never on data2/, the bucket root or another bucket`, async () => {
+      // Prepare: a customer role and a session rooted at data/
       const setup: SessionSetup = {
         sessionPolicy: sessionPolicyFor({ ...root, access }),
         identityPolicies: [customerRole],
         tags: { TenantId: T1, UserId: U1, Access: access },
       };
+
+      // Act: its own targets and the ones beside it
       const t = targets(root.bucket, root.prefix, 'other-team');
       const own = await Promise.all(t.own.map(async (p) => [p, await decide(setup, p)] as const));
       const denied = await Promise.all(
@@ -459,6 +490,8 @@ describe('external storage: the session policy alone scopes a broad customer rol
           .flat()
           .map(async (p) => [p, await decide(setup, p)] as const),
       );
+
+      // Assess: its own allowed (reads only for read), every other one denied
       for (const [probe, decision] of own) {
         const want = access === 'read' && isWriteAction(probe.action) ? 'ImplicitlyDenied' : 'Allowed';
         expect({ probe, decision }).toEqual({ probe, decision: want });
@@ -511,11 +544,14 @@ describe('external storage: the session policy alone scopes a broad customer rol
   }
 
   it('a whole-bucket root grants that bucket and nothing else', async () => {
+    // Prepare: a read session over a whole bucket
     const setup: SessionSetup = {
       sessionPolicy: sessionPolicyFor({ bucket: 'customer-lake', prefix: '', access: 'read' }),
       identityPolicies: [customerRole],
       tags: { TenantId: T1, UserId: U1, Access: 'read' },
     };
+
+    // Act / Assess
     expect(await decide(setup, { action: 's3:GetObject', bucket: 'customer-lake', key: 'any/key' })).toBe(
       'Allowed',
     );
@@ -606,11 +642,16 @@ describe('external storage on SSE-KMS: the registered keys, only through S3 in t
   }
 
   it('keys change nothing about where the session reaches in S3', async () => {
+    // Prepare
     const t = targets(root.bucket, root.prefix, 'other-team');
     const denied = Object.values(t.denied).flat();
+
+    // Act
     const decisions = await Promise.all(
       denied.map(async (probe) => ({ probe, decision: await decide(setupFor('write'), probe) })),
     );
+
+    // Assess
     for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
   });
 });

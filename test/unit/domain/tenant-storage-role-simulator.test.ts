@@ -119,8 +119,13 @@ describe('one tenant’s revocations never reach another tenant', () => {
   });
 
   it('even A’s deny material put on B’s role would name only users and locations, never another tenant', () => {
+    // Prepare: 300 revocations of one tenant
     const entries = revocationsOfOneTenant(300, Date.parse('2026-11-22T10:30:00Z'));
+
+    // Act
     const text = JSON.stringify(revocationPolicy(entries));
+
+    // Assess
     expect(text).not.toContain('TenantId');
     expect(text).not.toMatch(/t_[0-9a-z]{26}/);
   });
@@ -135,9 +140,12 @@ describe('the revocation deny on a tenant’s role', () => {
   ];
 
   it('denies the user’s sessions issued before it (even earlier in the same second), not after', async () => {
+    // Prepare: a deny of U1 at the cutoff
     const inline = withDeny(revocationOf({ userId: U1, notBefore: cutoff }));
     const at = (issued: string, userId = U1) =>
       onObject({ tenantId: T1, userId, inline, issued }, 's3:GetObject', objectOf(T1));
+
+    // Act / Assess: issued before, in the same second, after; another user
     expect(await at('2026-11-22T10:29:59Z')).toBe('ExplicitlyDenied');
     expect(await at('2026-11-22T10:30:00Z')).toBe('ExplicitlyDenied');
     expect(await at('2026-11-22T10:30:01Z')).toBe('Allowed');
@@ -145,9 +153,12 @@ describe('the revocation deny on a tenant’s role', () => {
   });
 
   it('a location’s deny stops that location’s sessions only, whoever holds them', async () => {
+    // Prepare: a deny of location L1
     const inline = withDeny(revocationOf({ locationId: L1, notBefore: cutoff }));
     const on = (locationId: string, userId: string) =>
       onObject({ tenantId: T1, userId, locationId, inline }, 's3:GetObject', objectOf(T1, locationId));
+
+    // Act / Assess
     expect(await on(L1, U1)).toBe('ExplicitlyDenied');
     expect(await on(L1, U2)).toBe('ExplicitlyDenied');
     expect(await on(L2, U1)).toBe('Allowed');
@@ -161,7 +172,10 @@ describe('the boundary binds every tenant storage role to its own tenant', () =>
   };
 
   it('a role whose inline policy allows everything still reaches only its own tenant’s prefix', async () => {
+    // Prepare
     const inline = [everything];
+
+    // Act / Assess: its own prefix, another tenant's, and bucket policy changes
     expect(await onObject({ tenantId: T1, userId: U1, inline }, 's3:GetObject', objectOf(T1))).toBe(
       'Allowed',
     );
@@ -174,6 +188,7 @@ describe('the boundary binds every tenant storage role to its own tenant', () =>
   });
 
   it('a session of T1’s role tagged as T2 (a careless trust policy) reaches nothing', async () => {
+    // Act / Assess: whatever the role's inline policy
     for (const inline of [[everything], [grantOf(T1)], [grantOf(T2)]]) {
       const session = { tenantId: T2, userId: U1, roleTenantId: T1, inline };
       expect(await onObject(session, 's3:GetObject', objectOf(T2))).toBe('ExplicitlyDenied');
@@ -182,6 +197,7 @@ describe('the boundary binds every tenant storage role to its own tenant', () =>
   });
 
   it('a role with the boundary off the tenant-storage path reaches nothing', async () => {
+    // Act / Assess: roles named like it off the path, in another region, of another stage
     for (const roleArn of [
       `arn:aws:iam::${ACCOUNT}:role/storage-${T1}`,
       `arn:aws:iam::${ACCOUNT}:role/strongroom/prod/us-east-1/tenant-storage/storage-${T1}`,
@@ -225,12 +241,14 @@ describe('a tenant role’s trust policy', () => {
     });
 
   it('admits the vending function’s role with the tenant’s tags and a user SourceIdentity', async () => {
+    // Act / Assess
     expect(await trusts('sts:AssumeRole', goodContext)).toBe('Allowed');
     expect(await trusts('sts:TagSession', goodContext)).toBe('Allowed');
     expect(await trusts('sts:SetSourceIdentity', goodContext)).toBe('Allowed');
   });
 
   it('refuses any other role of the account, including one of the same name elsewhere', async () => {
+    // Act / Assess
     for (const arn of [
       `arn:aws:iam::${ACCOUNT}:role/strongroom-prod-TenantsFunctionRole-CD34`,
       `arn:aws:iam::${ACCOUNT}:role/strongroom-prod-StorageFunctionRole-AB12`,
@@ -244,6 +262,7 @@ describe('a tenant role’s trust policy', () => {
   });
 
   it('refuses another tenant’s id, a missing tag or SourceIdentity, malformed values and extra tag keys', async () => {
+    // Prepare: each change of the good context
     const variants: Record<string, string | string[] | undefined>[] = [
       { 'aws:RequestTag/TenantId': T2 },
       { 'aws:RequestTag/TenantId': 't_*' },
@@ -253,6 +272,8 @@ describe('a tenant role’s trust policy', () => {
       ...['TenantId', 'UserId', 'Access', 'LocationId'].map((k) => ({ [`aws:RequestTag/${k}`]: undefined })),
       { 'sts:SourceIdentity': undefined },
     ];
+
+    // Act / Assess
     for (const change of variants) {
       const context = { ...goodContext, ...change } as Record<string, string | string[] | undefined>;
       for (const [k, v] of Object.entries(context)) if (v === undefined) delete context[k];
@@ -261,6 +282,8 @@ describe('a tenant role’s trust policy', () => {
         JSON.stringify(change),
       ).not.toBe('Allowed');
     }
+
+    // Act / Assess: an extra tag key
     expect(
       await trusts('sts:TagSession', {
         ...goodContext,
@@ -285,6 +308,7 @@ describe('who may create, change and remove tenant storage roles: no privilege e
   const withBoundary = { 'iam:PermissionsBoundary': BOUNDARY_ARN };
 
   it('the vending function creates roles only on the tenant-storage path and only with the boundary', async () => {
+    // Act / Assess: with the boundary, without it, with another one, and off the path
     expect(await asFunction(vending, 'iam:CreateRole', PATH_ROLE, withBoundary)).toBe('Allowed');
     expect(await asFunction(vending, 'iam:CreateRole', PATH_ROLE)).not.toBe('Allowed');
     for (const boundary of [
@@ -309,6 +333,7 @@ describe('who may create, change and remove tenant storage roles: no privilege e
   });
 
   it('writes inline policies only on path roles that carry the boundary; never on its own or other roles', async () => {
+    // Act / Assess
     for (const policy of [vending, removal]) {
       expect(await asFunction(policy, 'iam:PutRolePolicy', PATH_ROLE, withBoundary)).toBe('Allowed');
       expect(await asFunction(policy, 'iam:DeleteRolePolicy', PATH_ROLE, withBoundary)).toBe('Allowed');
@@ -319,6 +344,7 @@ describe('who may create, change and remove tenant storage roles: no privilege e
   });
 
   it('only the removal function deletes roles (with the boundary), and it cannot create or assume one', async () => {
+    // Act / Assess
     expect(await asFunction(removal, 'iam:DeleteRole', PATH_ROLE, withBoundary)).toBe('Allowed');
     expect(await asFunction(removal, 'iam:DeleteRole', PATH_ROLE)).not.toBe('Allowed');
     expect(await asFunction(vending, 'iam:DeleteRole', PATH_ROLE, withBoundary)).not.toBe('Allowed');
