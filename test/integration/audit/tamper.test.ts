@@ -101,8 +101,11 @@ async function forgeHead(scope: { tenantId: string }, last: Record<string, any>,
 
 describe('tampering with the stored log is found at exactly its sequence', () => {
   it('an edited event', async () => {
+    // Prepare: event 5's details changed
     const { bySeq, verify } = await chainedLog();
     await overwrite(db, { ...bySeq(5), details: { n: 5, after: { role: 'owner' } } });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({
       ok: false,
       firstBrokenSequence: 5,
@@ -112,14 +115,20 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it('an event given a longer retention', async () => {
+    // Prepare: event 2's expiry moved later
     const { bySeq, verify } = await chainedLog();
     await overwrite(db, { ...bySeq(2), ttl: bySeq(2).ttl + 86_400 });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 2, reason: 'hash-mismatch' });
   });
 
   it('a deleted event', async () => {
+    // Prepare: event 3 deleted
     const { bySeq, verify } = await chainedLog();
     await remove(db, bySeq(3).pk, bySeq(3).sk);
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 3, reason: 'missing-event' });
   });
 
@@ -136,12 +145,14 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it("a deleted event whose record's hashed expiry was moved to the past (record rehashed, not re-chained)", async () => {
+    // Prepare: event 3 deleted, and its record's expiry moved to the past and rehashed
     const { chain, bySeq, verify } = await chainedLog();
     await remove(db, bySeq(3).pk, bySeq(3).sk);
     const record: Record<string, any> = { ...chain[2]!, eventExpiresAt: nowS() - DAY };
     record.hash = chainHash(record.prevHash, chainRecordContent(record));
     await overwrite(db, record);
-    // Record 4 no longer links; the seal on record 8 still lists record 3's original hash.
+
+    // Act / Assess: record 4 no longer links; the seal on record 8 still lists record 3's original hash.
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 3, reason: 'not-authentic' });
   });
 
@@ -174,12 +185,14 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it('the start of the chain deleted', async () => {
+    // Prepare: records 1..3 and their marks deleted
     const { scope, chain, bySeq, verify } = await chainedLog();
     for (let seq = 1; seq <= 3; seq++) {
       await remove(db, scope.tenantId, chainSk(seq));
       await remove(db, scope.tenantId, markSk(bySeq(seq).sk.slice(6)));
     }
-    // Record 4's hashed prevExpiresAt says record 3 has not expired.
+
+    // Act / Assess: record 4's hashed prevExpiresAt says record 3 has not expired.
     expect(chain[3]!.prevExpiresAt).toBeGreaterThan(nowS());
     expect(await verify()).toMatchObject({
       ok: false,
@@ -258,43 +271,62 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it('two events swapped (reordered)', async () => {
+    // Prepare: events 4 and 7 swapped
     const { bySeq, verify } = await chainedLog();
     const [a, b] = [bySeq(4), bySeq(7)];
     await overwrite(db, { ...a, ...pick(b), pk: a.pk, sk: a.sk, id: a.id });
     await overwrite(db, { ...b, ...pick(a), pk: b.pk, sk: b.sk, id: b.id });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 4 });
   });
 
   it('two chain records swapped (reordered)', async () => {
+    // Prepare: records 3 and 6 swapped
     const { chain, verify } = await chainedLog();
     const [r3, r6] = [chain[2]!, chain[5]!];
     await overwrite(db, { ...r6, sk: r3.sk, seq: 3 });
     await overwrite(db, { ...r3, sk: r6.sk, seq: 6 });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 3 });
   });
 
   it('an edited chain record hash', async () => {
+    // Prepare
     const { chain, verify } = await chainedLog();
     await overwrite(db, { ...chain[5]!, hash: 'e'.repeat(64) });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 6, reason: 'hash-mismatch' });
   });
 
   it('a chain record pointing at another event', async () => {
+    // Prepare
     const { chain, verify } = await chainedLog();
     await overwrite(db, { ...chain[1]!, eventId: chain[0]!.eventId });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 2 });
   });
 
   it('a deleted chain record in the middle, and the last one', async () => {
+    // Prepare: record 6 deleted
     const { scope, chain, verify } = await chainedLog();
     await remove(db, scope.tenantId, chainSk(6));
+
+    // Act / Assess
     expect(await verify()).toMatchObject({
       ok: false,
       firstBrokenSequence: 6,
       reason: 'missing-chain-record',
     });
+
+    // Prepare: record 6 back, the last one deleted
     await overwrite(db, chain[5]!);
     await remove(db, scope.tenantId, chainSk(8));
+
+    // Act / Assess
     expect(await verify()).toMatchObject({
       ok: false,
       firstBrokenSequence: 8,
@@ -303,15 +335,21 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it('a head rolled back by editing it', async () => {
+    // Prepare: the head edited back to record 5
     const { scope, chain, verify } = await chainedLog();
     const [head] = await itemsOf(db, scope.tenantId, HEAD_SK);
     await overwrite(db, { ...head, seq: 5, hash: chain[4]!.hash });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 6, reason: 'head-mismatch' });
   });
 
   it('a head rolled back to an older authentic head, records past it left in place', async () => {
+    // Prepare: the first batch's authentic head put back
     const { heads, verify } = await chainedLog([4, 4]);
     await overwrite(db, heads[0]!);
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 5, reason: 'head-mismatch' });
   });
 
@@ -335,10 +373,15 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it('a forged head (MAC not valid) over an intact chain, which the sequencer then refuses to extend', async () => {
+    // Prepare: the head's watermark changed
     const { scope, sequencer, verify } = await chainedLog();
     const [head] = await itemsOf(db, scope.tenantId, HEAD_SK);
     await overwrite(db, { ...head, watermark: '7zzzzzzzzzzzzzzzzzzzzzzzzz' });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 9, reason: 'head-not-authentic' });
+
+    // Act / Assess: a new event, and the sequencer
     await store.record(scope, sampleEvent(9));
     // The very sequencer that wrote the original head: what it trusts is the whole statement, not its
     // sequence and hash, so a head with any field changed is checked again (and refused).
@@ -348,6 +391,8 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
 
   it('a forged checkpoint', async () => {
     const { scope, chain, verify } = await chainedLog();
+
+    // Prepare: a checkpoint with a MAC of ones
     await overwrite(db, {
       pk: scope.tenantId,
       sk: checkpointSk('2026-01-01'),
@@ -363,6 +408,8 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
       maxEventExpiresAt: 0,
       mac: Buffer.alloc(32, 1).toString('base64'),
     });
+
+    // Act / Assess
     expect(await verify()).toMatchObject({
       ok: false,
       reason: 'checkpoint-not-authentic',
@@ -371,10 +418,15 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   });
 
   it('a deleted head: verify reports it and the sequencer refuses to restart the chain', async () => {
+    // Prepare: the head deleted, and a new event recorded
     const { scope, verify } = await chainedLog();
     await remove(db, scope.tenantId, HEAD_SK);
     await store.record(scope, sampleEvent(9));
+
+    // Act / Assess
     expect(await verify()).toMatchObject({ ok: false, firstBrokenSequence: 1, reason: 'head-mismatch' });
+
+    // Act / Assess: the sequencer refuses to restart, and writes nothing
     await expect(provisionedSequencer({ batchSize: 10 }).sequence(scope.tenantId)).rejects.toThrow(
       /inconsistent/,
     );
