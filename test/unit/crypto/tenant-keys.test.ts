@@ -86,6 +86,7 @@ describe('KmsTenantKeys.create', () => {
   });
 
   it('creates nothing when the policy input is invalid', async () => {
+    // Prepare: a wildcard application role
     const bad = new KmsTenantKeys({
       kms: new KMSClient({ region: 'eu-central-1' }),
       stage: 'dev',
@@ -93,17 +94,24 @@ describe('KmsTenantKeys.create', () => {
       partition: 'aws',
       applicationRoleArns: ['*'],
     });
+
+    // Act / Assess
     await expect(bad.create(TENANT)).rejects.toBeInstanceOf(KeyPolicyInputError);
+
+    // Assess: no KMS call
     expect(kmsMock).not.toHaveReceivedAnyCommand();
   });
 
   it('leaves nothing behind when CreateKey itself fails (throttled → transient)', async () => {
+    // Prepare: KMS throttles CreateKey
     kmsMock.on(CreateKeyCommand).rejects(kmsThrottling());
 
+    // Act
     const error = await keys()
       .create(TENANT)
       .catch((e: unknown) => e);
 
+    // Assess: a transient error, and no step after CreateKey
     expect(isTransientAwsError(error)).toBe(true);
     expect(kmsMock).toHaveReceivedCommandTimes(CreateKeyCommand, 1);
     expect(kmsMock).not.toHaveReceivedCommand(EnableKeyRotationCommand);
@@ -140,12 +148,15 @@ describe('KmsTenantKeys.create', () => {
   );
 
   it('still schedules deletion when disabling the half-made key fails, and rethrows the original error', async () => {
+    // Prepare: the alias fails, and so does disabling the key
     const failure = new Error('alias conflict');
     kmsMock.on(CreateAliasCommand).rejects(failure);
     kmsMock.on(DisableKeyCommand).rejects(kmsThrottling());
 
+    // Act / Assess
     await expect(keys().create(TENANT)).rejects.toBe(failure);
 
+    // Assess: deletion scheduled anyway
     expect(kmsMock).toHaveReceivedCommandExactlyOnceWith(ScheduleKeyDeletionCommand, {
       KeyId: KEY_ID,
       PendingWindowInDays: 7,
@@ -153,20 +164,28 @@ describe('KmsTenantKeys.create', () => {
   });
 
   it('rethrows the original error even when the key cannot be discarded at all', async () => {
+    // Prepare: rotation fails, and so does every clean-up step
     const failure = new Error('rotation refused');
     kmsMock.on(EnableKeyRotationCommand).rejects(failure);
     kmsMock.on(DisableKeyCommand).rejects(kmsThrottling());
     kmsMock.on(ScheduleKeyDeletionCommand).rejects(kmsThrottling());
 
+    // Act / Assess
     await expect(keys().create(TENANT)).rejects.toBe(failure);
+
+    // Assess: each clean-up step tried once
     expect(kmsMock).toHaveReceivedCommandTimes(DisableKeyCommand, 1);
     expect(kmsMock).toHaveReceivedCommandTimes(ScheduleKeyDeletionCommand, 1);
   });
 
   it('discards a key when CreateKey answers without an ARN', async () => {
+    // Prepare: CreateKey answers without an ARN
     kmsMock.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID } as never });
 
+    // Act / Assess
     await expect(keys().create(TENANT)).rejects.toThrow('no key id');
+
+    // Assess: the key scheduled for deletion, no alias
     expect(kmsMock).toHaveReceivedCommandWith(ScheduleKeyDeletionCommand, { KeyId: KEY_ID });
     expect(kmsMock).not.toHaveReceivedCommand(CreateAliasCommand);
   });
@@ -181,11 +200,14 @@ describe('KmsTenantKeys.retire', () => {
   };
 
   it('disables an enabled key and schedules its deletion in 30 days', async () => {
+    // Prepare
     kmsMock.on(ListResourceTagsCommand).resolves(tenantTags);
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Enabled' } });
 
+    // Act
     await keys().retire(KEY_ARN);
 
+    // Assess
     expect(kmsMock).toHaveReceivedCommandExactlyOnceWith(DisableKeyCommand, { KeyId: KEY_ID });
     expect(kmsMock).toHaveReceivedCommandExactlyOnceWith(ScheduleKeyDeletionCommand, {
       KeyId: KEY_ID,
@@ -194,35 +216,45 @@ describe('KmsTenantKeys.retire', () => {
   });
 
   it('is idempotent: a key already pending deletion is left as it is', async () => {
+    // Prepare
     kmsMock.on(ListResourceTagsCommand).resolves(tenantTags);
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'PendingDeletion' } });
 
+    // Act
     await keys().retire(KEY_ARN);
 
+    // Assess
     expect(kmsMock).not.toHaveReceivedCommand(DisableKeyCommand);
     expect(kmsMock).not.toHaveReceivedCommand(ScheduleKeyDeletionCommand);
   });
 
   it('schedules deletion of a key already disabled without disabling it again', async () => {
+    // Prepare
     kmsMock.on(ListResourceTagsCommand).resolves(tenantTags);
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Disabled' } });
 
+    // Act
     await keys().retire(KEY_ARN);
 
+    // Assess
     expect(kmsMock).not.toHaveReceivedCommand(DisableKeyCommand);
     expect(kmsMock).toHaveReceivedCommandTimes(ScheduleKeyDeletionCommand, 1);
   });
 
   it('treats a key that no longer exists as retired', async () => {
+    // Prepare
     kmsMock.on(ListResourceTagsCommand).rejects(new NotFoundException({ message: 'gone', $metadata: {} }));
 
+    // Act
     await keys().retire(KEY_ARN);
 
+    // Assess
     expect(kmsMock).not.toHaveReceivedCommand(DisableKeyCommand);
     expect(kmsMock).not.toHaveReceivedCommand(ScheduleKeyDeletionCommand);
   });
 
   it('accepts losing a race to another retire', async () => {
+    // Prepare: another retire schedules the deletion between our read and ours
     kmsMock.on(ListResourceTagsCommand).resolves(tenantTags);
     kmsMock
       .on(DescribeKeyCommand)
@@ -230,14 +262,17 @@ describe('KmsTenantKeys.retire', () => {
       .resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'PendingDeletion' } });
     kmsMock.on(ScheduleKeyDeletionCommand).rejects(invalidState());
 
+    // Act / Assess
     await expect(keys().retire(KEY_ARN)).resolves.toBeUndefined();
   });
 
   it('surfaces an invalid state that is not pending deletion', async () => {
+    // Prepare
     kmsMock.on(ListResourceTagsCommand).resolves(tenantTags);
     kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Enabled' } });
     kmsMock.on(ScheduleKeyDeletionCommand).rejects(invalidState());
 
+    // Act / Assess
     await expect(keys().retire(KEY_ARN)).rejects.toBeInstanceOf(KMSInvalidStateException);
   });
 
@@ -251,9 +286,13 @@ describe('KmsTenantKeys.retire', () => {
       ],
     ],
   ])('refuses to retire %s', async (_name, tags) => {
+    // Prepare
     kmsMock.on(ListResourceTagsCommand).resolves({ Tags: tags });
 
+    // Act / Assess
     await expect(keys().retire(KEY_ARN)).rejects.toBeInstanceOf(NotATenantKeyError);
+
+    // Assess: nothing disabled or scheduled
     expect(kmsMock).not.toHaveReceivedCommand(DisableKeyCommand);
     expect(kmsMock).not.toHaveReceivedCommand(ScheduleKeyDeletionCommand);
   });
@@ -267,7 +306,10 @@ describe('tenantKeysFor', () => {
   };
 
   it('takes account and partition from the platform key and the roles from the environment', async () => {
+    // Act
     await tenantKeysFor(new FunctionRuntime(env)).create(TENANT);
+
+    // Assess
     const policy = JSON.parse(String(kmsMock.commandCalls(CreateKeyCommand)[0]!.args[0].input.Policy));
     expect(policy.Statement[1].Condition.ArnEquals['aws:PrincipalArn']).toEqual([
       APP_ROLE,
@@ -277,12 +319,14 @@ describe('tenantKeysFor', () => {
   });
 
   it('refuses to start without the application roles', () => {
+    // Act / Assess
     expect(() => tenantKeysFor(new FunctionRuntime({ ...env, TENANT_KEY_USER_ROLE_ARNS: ' , ' }))).toThrow(
       'TENANT_KEY_USER_ROLE_ARNS',
     );
   });
 
   it('parses KMS key ARNs strictly', () => {
+    // Act / Assess
     expect(parseKmsKeyArn(KEY_ARN)).toEqual({ partition: 'aws', region: 'eu-central-1', accountId: ACCOUNT });
     expect(() => parseKmsKeyArn('alias/x')).toThrow('Not a KMS key ARN');
   });
