@@ -168,8 +168,13 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
   });
 
   it('external: the customer role with the tenant ExternalId, the three tags and the same session policy', async () => {
+    // Prepare
     stsIssues();
+
+    // Act
     await vendor().vend(request({ location: external, externalId: 'strongroom-abc' }));
+
+    // Assess: the role, ExternalId, session policy, source identity and the three tags
     expect(sts).toHaveReceivedCommandWith(AssumeRoleCommand, {
       RoleArn: external.roleArn,
       ExternalId: 'strongroom-abc',
@@ -182,7 +187,8 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
         { Key: 'Access', Value: 'read' },
       ],
     });
-    // The customer's bucket key is the customer's: no KMS statement, least of all for our storage key.
+
+    // Assess: the customer's bucket key is the customer's: no KMS statement, least of all for our storage key.
     const policy = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input.Policy!;
     expect(policy).not.toContain('kms:');
     expect(policy).not.toContain(STORAGE_KEY);
@@ -211,10 +217,15 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
   it.each([901, 1800, 3600])(
     'external: %s seconds is a 400 naming durationSeconds, before anything is recorded or assumed',
     async (durationSeconds) => {
+      // Prepare
       stsIssues();
+
+      // Act
       const failure = await vendor()
         .vend(request({ location: external, externalId: 'strongroom-abc', durationSeconds }))
         .catch((e: unknown) => e);
+
+      // Assess: refused before anything is recorded or assumed
       expect(failure).toBeInstanceOf(CredentialLifetimeError);
       expect((failure as HttpProblemError).status).toBe(400);
       expect((failure as HttpProblemError).errors?.map((e) => e.path)).toEqual(['body.durationSeconds']);
@@ -224,14 +235,20 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
   );
 
   it('refuses an external vend without an ExternalId, or a managed one without the tenant role, before STS', async () => {
+    // Prepare
     stsIssues();
+
+    // Act / Assess: external without an ExternalId; managed without the tenant role
     await expect(vendor().vend(request({ location: external }))).rejects.toThrow(/ExternalId/);
     await expect(vendor().vend({ ...request({}), role: undefined })).rejects.toThrow(/storage role/);
+
+    // Assess: no STS call, nothing recorded
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
     expect(recorded).toEqual([]);
   });
 
   it('a failure to record the holder issues nothing', async () => {
+    // Prepare: recording the holder fails
     stsIssues();
     const v = new StorageCredentialVendor({
       sts: new STSClient({ region: 'eu-west-1' }),
@@ -241,31 +258,45 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
       },
       now: () => clock,
     });
+
+    // Act / Assess
     await expect(v.vend(request({}))).rejects.toThrow('throttled');
+
+    // Assess: nothing asked of STS, nothing cached
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
     expect(v.cacheSize).toBe(0);
   });
 
   it('keeps RoleSessionName within 64 characters of allowed characters, the vend id always whole', () => {
+    // Prepare
     const K1 = 'k_01jx0000000000000000000003';
+
+    // Act / Assess: a user's and a key's names
     expect(roleSessionName(T1, { kind: 'user', id: U1 }, 'v_abcdefghj')).toBe(
       `${bare(T1)}.u${bare(U1)}.abcdefghj`,
     );
     expect(roleSessionName(T1, { kind: 'api-key', id: K1 }, 'v_abcdefghj')).toBe(
       `${bare(T1)}.k${bare(K1)}.abcdefghj`,
     );
+
+    // Act / Assess: an overlong tenant and actor
     const long = roleSessionName('t'.repeat(40), { kind: 'user', id: 'u/'.repeat(40) }, 'v_abcdefghj');
     expect(long).toMatch(/^[\w+=,.@-]{64}$/);
     expect(vendIdOfSessionName(long)).toBe('v_abcdefghj');
   });
 
   it('an API key and its user never share cached credentials; the session name says which asked', async () => {
+    // Prepare
     stsIssues();
     const v = vendor();
     const K1 = 'k_01jx0000000000000000000003';
+
+    // Act: the user, the key, the key again
     const byUser = await v.vend(request({}));
     const byKey = await v.vend(request({ actor: { kind: 'api-key', id: K1 } }));
     const byKeyAgain = await v.vend(request({ actor: { kind: 'api-key', id: K1 } }));
+
+    // Assess: the key's credentials are its own, cached for it; the session names say who asked
     expect(byKey.credentials.accessKeyId).not.toBe(byUser.credentials.accessKeyId);
     expect(byKeyAgain).toMatchObject({ cached: true, vendId: byKey.vendId });
     const names = sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input.RoleSessionName);
@@ -303,13 +334,18 @@ describe('StorageCredentialVendor: a tenant role IAM has not propagated yet', ()
   });
 
   it('gives up with 503 once the role is old enough, and never retries an old role', async () => {
+    // Prepare: STS keeps refusing
     sts.on(AssumeRoleCommand).rejects(denied());
+
+    // Act / Assess: a young role is retried, for 20 seconds at most
     const young = await vendor()
       .vend(request({ role: { arn: STORAGE_ROLE, createdAt: T0 } }))
       .catch((e: unknown) => e);
     expect((young as HttpProblemError).status).toBe(503);
     expect(clock).toBeLessThanOrEqual(T0 + 20_000);
     expect(sts.commandCalls(AssumeRoleCommand).length).toBeGreaterThan(3);
+
+    // Act / Assess: an old role is asked once
     sts.resetHistory();
     const old = await vendor()
       .vend(request({}))
@@ -321,13 +357,18 @@ describe('StorageCredentialVendor: a tenant role IAM has not propagated yet', ()
 
 describe('StorageCredentialVendor: cache', () => {
   it('serves the same credentials until half their life has passed, then renews', async () => {
+    // Prepare
     stsIssues();
     const v = vendor();
+
+    // Act: just under half their life, then half
     const first = await v.vend(request({}));
     clock = T0 + 449_999; // just under half of 900 s
     const second = await v.vend(request({}));
     clock = T0 + 450_000; // half gone: a client would get less than half of what it asked for
     const third = await v.vend(request({}));
+
+    // Assess
     expect(second).toEqual({
       credentials: first.credentials,
       cached: true,
@@ -342,6 +383,7 @@ describe('StorageCredentialVendor: cache', () => {
   });
 
   it('or until the refresh margin before expiry, when that comes first', async () => {
+    // Prepare: a 40-minute refresh margin
     stsIssues();
     const v = new StorageCredentialVendor({
       sts: new STSClient({ region: 'eu-west-1' }),
@@ -350,6 +392,8 @@ describe('StorageCredentialVendor: cache', () => {
       refreshMarginMs: 40 * 60_000,
       now: () => clock,
     });
+
+    // Act / Assess
     const first = await v.vend(request({ durationSeconds: 3600 }));
     clock = T0 + 20 * 60_000 - 1; // 40 minutes and a bit left
     expect((await v.vend(request({ durationSeconds: 3600 }))).vendId).toBe(first.vendId);
@@ -357,6 +401,7 @@ describe('StorageCredentialVendor: cache', () => {
     expect((await v.vend(request({ durationSeconds: 3600 }))).cached).toBe(false);
   });
 
+  // Prepare: caching off
   it('a cache bound of 0 turns caching off: every vend asks STS, concurrent ones still share a call', async () => {
     stsIssues();
     const v = new StorageCredentialVendor({
@@ -366,6 +411,8 @@ describe('StorageCredentialVendor: cache', () => {
       maxCacheEntries: 0,
       now: () => clock,
     });
+
+    // Act / Assess: two concurrent vends, then another
     const [a, b] = await Promise.all([v.vend(request({})), v.vend(request({}))]);
     expect(b.vendId).toBe(a.vendId);
     const c = await v.vend(request({}));
@@ -375,6 +422,7 @@ describe('StorageCredentialVendor: cache', () => {
   });
 
   it('never shares across users, tenants, access levels, locations or lifetimes', async () => {
+    // Prepare: one request, and one differing in each respect
     stsIssues();
     const v = vendor();
     const variants = [
@@ -385,31 +433,47 @@ describe('StorageCredentialVendor: cache', () => {
       request({ location: { ...managed, locationId: 'l_01jx0000000000000000000009' } }),
       request({ durationSeconds: 3600 }),
     ];
+
+    // Act
     const keys = [];
     for (const r of variants) keys.push((await v.vend(r)).credentials.accessKeyId);
+
+    // Assess: six credentials, six STS calls
     expect(new Set(keys).size).toBe(variants.length);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, variants.length);
   });
 
   it('concurrent misses for one key make one STS call', async () => {
+    // Prepare
     stsIssues();
     const v = vendor();
+
+    // Act
     const results = await Promise.all([v.vend(request({})), v.vend(request({})), v.vend(request({}))]);
+
+    // Assess
     expect(new Set(results.map((r) => r.credentials.accessKeyId)).size).toBe(1);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
   });
 
   it('does not serve credentials issued before a revocation cutoff, and waits out the cutoff second', async () => {
+    // Prepare: credentials issued before the cutoff
     stsIssues();
     const v = vendor();
     const before = await v.vend(request({}));
     clock = T0 + 500;
     const cutoff = '2026-11-22T12:00:01Z';
+
+    // Act
     const after = await v.vend(request({ revokedBefore: cutoff }));
+
+    // Assess
     expect(after.cached).toBe(false);
     expect(after.credentials.accessKeyId).not.toBe(before.credentials.accessKeyId);
     // The fake sleep moved the clock to the cutoff before STS was called.
     expect(clock).toBe(Date.parse(cutoff));
+
+    // Act / Assess
     const again = await v.vend(request({ revokedBefore: cutoff }));
     expect(again).toEqual({ ...after, cached: true });
   });
@@ -446,6 +510,7 @@ describe('StorageCredentialVendor: cache', () => {
   });
 
   it('drop forgets only the matching entries: a user, a location, or a whole tenant', async () => {
+    // Prepare: four cached entries in two tenants
     stsIssues();
     const v = vendor();
     const other = { ...managed, locationId: 'l_01jx0000000000000000000009' };
@@ -453,13 +518,19 @@ describe('StorageCredentialVendor: cache', () => {
     await v.vend(request({ userId: U2 }));
     await v.vend(request({ userId: U2, location: other }));
     await v.vend(request({ tenantId: T2 }));
+
+    // Act / Assess: drop a user
     v.drop(T1, { userId: U1 });
     expect(v.cacheSize).toBe(3);
     expect((await v.vend(request({ userId: U2 }))).cached).toBe(true);
     expect((await v.vend(request({ tenantId: T2 }))).cached).toBe(true);
+
+    // Act / Assess: drop a location
     v.drop(T1, { locationId: managed.locationId });
     expect(v.cacheSize).toBe(2);
     expect((await v.vend(request({ userId: U2, location: other }))).cached).toBe(true);
+
+    // Act / Assess: drop the tenant
     v.drop(T1);
     expect(v.cacheSize).toBe(1);
     expect((await v.vend(request({ tenantId: T2 }))).cached).toBe(true);
@@ -486,9 +557,14 @@ describe('StorageCredentialVendor: failures fail closed', () => {
     ],
     ['network', Object.assign(new Error('connect ECONNREFUSED'), { name: 'ECONNREFUSED' })],
   ])('%s → 503 with Retry-After and nothing cached', async (_label, error) => {
+    // Prepare
     sts.on(AssumeRoleCommand).rejects(error);
     const v = vendor();
+
+    // Act
     const failure = await v.vend(request({})).catch((e: unknown) => e);
+
+    // Assess
     expect(failure).toBeInstanceOf(CredentialVendingUnavailableError);
     expect((failure as HttpProblemError).status).toBe(503);
     expect((failure as HttpProblemError).headers['Retry-After']).toBe('5');
@@ -496,19 +572,29 @@ describe('StorageCredentialVendor: failures fail closed', () => {
   });
 
   it('STS returning no credentials is a 503, never a partial answer', async () => {
+    // Prepare
     sts.on(AssumeRoleCommand).resolves({});
+
+    // Act
     const failure = await vendor()
       .vend(request({}))
       .catch((e: unknown) => e);
+
+    // Assess
     expect((failure as HttpProblemError).status).toBe(503);
   });
 
   it('a session policy too large for STS is a 400 naming the location, before any STS call', async () => {
+    // Prepare: a 1,500-character prefix
     stsIssues();
     const huge = { ...managed, prefix: 'p'.repeat(1500) };
+
+    // Act
     const failure = await vendor()
       .vend(request({ location: huge }))
       .catch((e: unknown) => e);
+
+    // Assess
     expect(failure).toBeInstanceOf(SessionPolicyTooLargeError);
     expect((failure as HttpProblemError).status).toBe(400);
     expect((failure as HttpProblemError).errors).toEqual([
@@ -518,6 +604,7 @@ describe('StorageCredentialVendor: failures fail closed', () => {
   });
 
   it('STS PackedPolicyTooLarge is the same 400', async () => {
+    // Prepare
     sts.on(AssumeRoleCommand).rejects(
       new STSServiceException({
         name: 'PackedPolicyTooLargeException',
@@ -525,13 +612,18 @@ describe('StorageCredentialVendor: failures fail closed', () => {
         $metadata: { httpStatusCode: 400 },
       }),
     );
+
+    // Act
     const failure = await vendor()
       .vend(request({}))
       .catch((e: unknown) => e);
+
+    // Assess
     expect((failure as HttpProblemError).status).toBe(400);
   });
 
   it('a customer role that refuses us is a 424, not retried as an outage', async () => {
+    // Prepare: the customer role refuses
     sts.on(AssumeRoleCommand).rejects(
       new STSServiceException({
         name: 'AccessDenied',
@@ -539,9 +631,13 @@ describe('StorageCredentialVendor: failures fail closed', () => {
         $metadata: { httpStatusCode: 403 },
       }),
     );
+
+    // Act
     const failure = await vendor()
       .vend(request({ location: external, externalId: 'strongroom-x' }))
       .catch((e: unknown) => e);
+
+    // Assess
     expect(failure).toBeInstanceOf(ExternalRoleDeniedError);
     expect((failure as HttpProblemError).status).toBe(424);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
