@@ -102,10 +102,15 @@ const status = (error: unknown) => (error as HttpProblemError).status;
 
 describe('StorageService.vend', () => {
   it('a viewer asking for write is 403 before anything is read, vended or audited', async () => {
+    // Prepare
     const { service, store, vendor, audit } = setup();
+
+    // Act
     const error = await service
       .vend(caller('viewer'), { location: location.locationId, access: 'write', durationSeconds: 900 })
       .catch((e) => e);
+
+    // Assess: nothing read, vended or audited
     expect(status(error)).toBe(403);
     expect(store.getLocation).not.toHaveBeenCalled();
     expect(vendor.vend).not.toHaveBeenCalled();
@@ -113,6 +118,7 @@ describe('StorageService.vend', () => {
   });
 
   it('passes the tenant role and the revocation cutoff to the vendor and audits the key id, never the secret', async () => {
+    // Prepare: a revocation of this user and one of another
     const { service, vendor, access, audit, role } = setup();
     access.state.mockResolvedValueOnce({
       version: 2,
@@ -122,11 +128,16 @@ describe('StorageService.vend', () => {
       ],
       role,
     } as never);
+
+    // Act
     const result = await service.vend(caller('editor'), {
       location: location.locationId,
       access: 'write',
       durationSeconds: 1800,
     });
+
+    // Assess: the credentials; the vendor given the role and this user's cutoff; the key id audited, no
+    // secret
     expect(result).toMatchObject({
       accessKeyId: 'ASIAKEY',
       bucket: 'platform-storage',
@@ -157,17 +168,23 @@ describe('StorageService.vend', () => {
   });
 
   it('when the audit cannot be written, no credentials are returned', async () => {
+    // Prepare: the audit fails
     const { service, audit } = setup();
     audit.record.mockRejectedValueOnce(
       Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
     );
+
+    // Act / Assess
     await expect(
       service.vend(caller('viewer'), { location: location.locationId, access: 'read', durationSeconds: 900 }),
     ).rejects.toThrow('throttled');
   });
 
   it('an s3:// path outside every location of the tenant is 404', async () => {
+    // Prepare
     const { service, vendor } = setup();
+
+    // Act
     const error = await service
       .vend(caller('viewer'), {
         location: 's3://platform-storage/tenants/t_other/x',
@@ -175,6 +192,8 @@ describe('StorageService.vend', () => {
         durationSeconds: 900,
       })
       .catch((e) => e);
+
+    // Assess
     expect(status(error)).toBe(404);
     expect(vendor.vend).not.toHaveBeenCalled();
   });
@@ -263,16 +282,20 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
   }
 
   it('an expired fence does not withhold anything', async () => {
+    // Prepare: a fence that has expired
     const { service, members } = setup();
     members.getMember.mockResolvedValueOnce({
       userId: U,
       role: 'editor',
       storageFenceUntil: Date.now() - 1,
     } as MemberRecord);
+
+    // Act / Assess
     expect(await vendWrite(service)).toMatchObject({ accessKeyId: 'ASIAKEY' });
   });
 
   it('cached credentials were issued before any fence, so the deny covers them: no re-read', async () => {
+    // Prepare: the vendor answers from its cache
     const { service, vendor, members } = setup();
     vendor.vend.mockResolvedValueOnce({
       credentials: {
@@ -283,34 +306,48 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
       },
       cached: true,
     });
+
+    // Act / Assess
     expect(await vendWrite(service)).toMatchObject({ accessKeyId: 'ASIAKEY' });
+
+    // Assess: the membership not read again
     expect(members.getMember).not.toHaveBeenCalled();
   });
 });
 
 describe('StorageService.vend: the tenant role and closure', () => {
   it('a tenant without a storage role gets one before its first managed vend', async () => {
+    // Prepare: no role yet
     const { service, access, vendor, role } = setup();
     access.state.mockResolvedValueOnce({ version: 0, entries: [] } as never);
+
+    // Act
     await service.vend(caller('viewer'), {
       location: location.locationId,
       access: 'read',
       durationSeconds: 900,
     });
+
+    // Assess
     expect(access.ensureRole).toHaveBeenCalledTimes(1);
     expect(vendor.vend).toHaveBeenCalledWith(expect.objectContaining({ role }));
   });
 
   it('a tenant being deleted vends nothing (404)', async () => {
+    // Prepare: the tenant is closed
     const { service, access, vendor } = setup();
     access.state.mockResolvedValueOnce({
       version: 3,
       entries: [],
       closedAt: '2026-11-22T12:00:00Z',
     } as never);
+
+    // Act
     const error = await service
       .vend(caller('owner'), { location: location.locationId, access: 'read', durationSeconds: 900 })
       .catch((e) => e);
+
+    // Assess
     expect(status(error)).toBe(404);
     expect(vendor.vend).not.toHaveBeenCalled();
   });
@@ -318,6 +355,7 @@ describe('StorageService.vend: the tenant role and closure', () => {
 
 describe('StorageService.revoke', () => {
   it('answers per kind of location, drops the user’s cached credentials and audits the same words', async () => {
+    // Prepare: one managed and one external outcome
     const { service, access, vendor, audit } = setup();
     const outcomes = [
       managedDenied('2026-11-22T12:00:01Z', 'vended to this user'),
@@ -328,7 +366,11 @@ describe('StorageService.revoke', () => {
       revokedBefore: '2026-11-22T12:00:01Z',
       credentials: outcomes,
     });
+
+    // Act
     const result = await service.revoke(caller('admin'), 'u_01jx0000000000000000000002');
+
+    // Assess: the outcomes answered, the user's cache dropped, the same words audited
     expect(result).toEqual({
       userId: 'u_01jx0000000000000000000002',
       revokedBefore: '2026-11-22T12:00:01Z',
@@ -356,9 +398,14 @@ describe('StorageService.revoke', () => {
   });
 
   it('a user who holds nothing of this tenant is a 404 naming body.userId, and nothing is audited', async () => {
+    // Prepare: the user holds nothing
     const { service, access, audit, vendor } = setup();
     access.revokeUser.mockRejectedValueOnce(new NoLiveStorageCredentialsError());
+
+    // Act
     const error = await service.revoke(caller('admin'), 'u_01jx0000000000000000000003').catch((e) => e);
+
+    // Assess
     expect(status(error)).toBe(404);
     expect((error as HttpProblemError).errors).toEqual([
       { path: 'body.userId', message: 'No live storage credentials of this tenant' },
@@ -368,9 +415,14 @@ describe('StorageService.revoke', () => {
   });
 
   it("an admin cannot revoke an owner's credentials (403); an owner can", async () => {
+    // Prepare
     const { service, access } = setup();
+
+    // Act / Assess: an admin
     expect(status(await service.revoke(caller('admin'), OWNER).catch((e) => e))).toBe(403);
     expect(access.revokeUser).not.toHaveBeenCalled();
+
+    // Act / Assess: an owner
     await service.revoke(caller('owner'), OWNER);
     expect(access.revokeUser).toHaveBeenCalledWith(caller('owner').access.scope, OWNER, { refuse: true });
   });
@@ -378,8 +430,13 @@ describe('StorageService.revoke', () => {
 
 describe('StorageService.deleteLocation', () => {
   it('denies the location’s credentials first, then deletes it with an audit event that says what happened', async () => {
+    // Prepare
     const { service, access, store, audit, vendor } = setup();
+
+    // Act
     const result = await service.deleteLocation(caller('admin'), location.locationId);
+
+    // Assess: fenced, denied, then deleted; the cache dropped; the event says what happened
     expect(result).toEqual({
       locationId: location.locationId,
       kind: 'managed',
@@ -409,21 +466,31 @@ describe('StorageService.deleteLocation', () => {
   });
 
   it('a location in use is a 409 before anyone is cut off', async () => {
+    // Prepare: the location is in use
     const { service, access, store } = setup();
     store.getLocation.mockResolvedValueOnce({ ...location, instanceCount: 1 });
+
+    // Act / Assess
     expect(status(await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
       409,
     );
+
+    // Assess: nobody cut off, nothing deleted
     expect(access.revokeLocation).not.toHaveBeenCalled();
     expect(store.deleteLocation).not.toHaveBeenCalled();
   });
 
   it('if the deny cannot be written, nothing is deleted (503)', async () => {
+    // Prepare: the deny cannot be written
     const { service, access, store, audit } = setup();
     access.revokeLocation.mockRejectedValueOnce(new ServiceUnavailableError(2));
+
+    // Act / Assess
     expect(status(await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
       503,
     );
+
+    // Assess: nothing deleted or audited, and the fence lifted with its own value
     expect(store.deleteLocation).not.toHaveBeenCalled();
     expect(audit.auditPut).not.toHaveBeenCalled();
     // The fence is lifted with the value it was set with, so vending works again at once.
@@ -435,28 +502,43 @@ describe('StorageService.deleteLocation', () => {
   });
 
   it('a location in use is refused before it is fenced', async () => {
+    // Prepare: the location is in use
     const { service, store } = setup();
     store.getLocation.mockResolvedValueOnce({ ...location, instanceCount: 1 });
+
+    // Act
     await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+
+    // Assess
     expect(store.fenceLocation).not.toHaveBeenCalled();
   });
 });
 
 describe('StorageService.registerLocation', () => {
   it('a managed location makes sure the tenant has its storage role before writing the location', async () => {
+    // Prepare
     const { service, access, store } = setup();
+
+    // Act
     await service.registerLocation(caller('admin'), { managed: true });
+
+    // Assess
     expect(access.ensureRole.mock.invocationCallOrder[0]).toBeLessThan(
       store.createManagedLocation.mock.invocationCallOrder[0]!,
     );
   });
 
   it('a managed location is not written when the role cannot be made', async () => {
+    // Prepare: the role cannot be made
     const { service, access, store } = setup();
     access.ensureRole.mockRejectedValueOnce(new ServiceUnavailableError(2));
+
+    // Act / Assess
     expect(status(await service.registerLocation(caller('admin'), { managed: true }).catch((e) => e))).toBe(
       503,
     );
+
+    // Assess
     expect(store.createManagedLocation).not.toHaveBeenCalled();
   });
 
@@ -469,8 +551,13 @@ describe('StorageService.registerLocation', () => {
       'body.roleArn',
     ],
   ])('refuses %j with 400 naming %s and writes nothing', async (body, path) => {
+    // Prepare
     const { service, store } = setup();
+
+    // Act
     const error = await service.registerLocation(caller('admin'), body).catch((e) => e);
+
+    // Assess: the field named, nothing written
     expect(status(error)).toBe(400);
     expect((error as HttpProblemError).errors?.[0]?.path).toBe(path);
     expect(store.createExternalLocation).not.toHaveBeenCalled();
@@ -478,6 +565,7 @@ describe('StorageService.registerLocation', () => {
   });
 
   it('a role or region of another partition is a 400 naming the field, before anything is verified or written', async () => {
+    // Act / Assess: each role or region of another partition
     for (const [body, path] of [
       [{ root: 's3://lake/data', roleArn: 'arn:aws-cn:iam::210987654321:role/r' }, 'body.roleArn'],
       [{ root: 's3://lake/data', roleArn: 'arn:aws-us-gov:iam::210987654321:role/r' }, 'body.roleArn'],
@@ -502,11 +590,16 @@ describe('StorageService.registerLocation', () => {
   });
 
   it('verifies the root with the tenant ExternalId before writing anything', async () => {
+    // Prepare
     const { service, store, verifier } = setup();
+
+    // Act
     const view = await service.registerLocation(caller('admin'), {
       root: 's3://lake/data/',
       roleArn: 'arn:aws:iam::210987654321:role/r',
     });
+
+    // Assess: verified with the tenant's ExternalId, then written with it
     expect(view).toMatchObject({
       root: 's3://lake/data',
       externalId: 'strongroom-tenant-id',
@@ -527,16 +620,21 @@ describe('StorageService.registerLocation', () => {
   });
 
   it('a root the role cannot reach is refused and nothing is registered', async () => {
+    // Prepare: the role cannot reach the root
     const { service, store, verifier } = setup();
     verifier.verify.mockRejectedValueOnce(
       new ExternalRootUnverifiedError('cannot list', new Error('AccessDenied')),
     );
+
+    // Act
     const error = await service
       .registerLocation(caller('admin'), {
         root: 's3://someone-elses/data',
         roleArn: 'arn:aws:iam::210987654321:role/r',
       })
       .catch((e) => e);
+
+    // Assess
     expect(status(error)).toBe(424);
     expect(store.createExternalLocation).not.toHaveBeenCalled();
   });
