@@ -43,6 +43,7 @@ const getAtt = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
 describe('the app', () => {
   it('reads regions from cdk.json arrays and from -c comma lists alike', () => {
+    // Act / Assess
     expect(contextList(['eu-central-1', 'eu-west-1'])).toEqual(['eu-central-1', 'eu-west-1']);
     expect(contextList('eu-central-1, eu-west-1')).toEqual(['eu-central-1', 'eu-west-1']);
     expect(contextList('["us-east-1"]')).toEqual(['us-east-1']);
@@ -50,6 +51,7 @@ describe('the app', () => {
   });
 
   it('refuses a configuration without regions or with a stage that cannot name resources', () => {
+    // Act / Assess
     expect(() => addStrongroomStacks(new App(), { stage: 'dev', regions: [] })).toThrow(/no region/);
     expect(() => addStrongroomStacks(new App(), { stage: 'Prod Stage', regions: ['eu-west-1'] })).toThrow(
       /kebab-case/,
@@ -57,6 +59,7 @@ describe('the app', () => {
   });
 
   it('builds one stateful and one stateless stack per configured region, in that region', () => {
+    // Act / Assess
     expect(synth.stacks.map((s) => [s.region, s.stateful.region, s.stateless.region])).toEqual(
       TEST_REGIONS.map((r) => [r, r, r]),
     );
@@ -66,6 +69,7 @@ describe('the app', () => {
   });
 
   it('protects the stateful stack from termination and not the stateless one', () => {
+    // Act / Assess
     for (const { stateful: s, stateless: l } of synth.stacks) {
       expect(s.terminationProtection).toBe(true);
       expect(l.terminationProtection).toBeFalsy();
@@ -95,6 +99,7 @@ describe('stateful stack', () => {
   });
 
   it('retains every data-bearing resource on delete and on replacement', () => {
+    // Act / Assess
     for (const type of [
       'AWS::KMS::Key',
       'AWS::DynamoDB::Table',
@@ -108,6 +113,7 @@ describe('stateful stack', () => {
   });
 
   it('rotates the platform key and names it alias/strongroom/<stage>/platform', () => {
+    // Act / Assess
     stateful.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     stateful.hasResourceProperties('AWS::KMS::Alias', {
       AliasName: `alias/strongroom/${TEST_STAGE}/platform`,
@@ -116,7 +122,10 @@ describe('stateful stack', () => {
   });
 
   it('makes the audit MAC key an HMAC-SHA-256 key, as local mode does, named alias/strongroom/<stage>/audit-mac', () => {
+    // Act
     const key = byType(stateful, 'AWS::KMS::Key').AuditMacKey!.Properties;
+
+    // Assess: the HMAC spec, no rotation, the sealers-only deny, the alias
     expect({ KeySpec: key.KeySpec, KeyUsage: key.KeyUsage }).toEqual({
       KeySpec: AUDIT_MAC_KEY.keySpec,
       KeyUsage: AUDIT_MAC_KEY.keyUsage,
@@ -135,6 +144,7 @@ describe('stateful stack', () => {
   it.each(TABLES.map((t) => [t.id, t] as const))(
     'table %s: platform CMK, PITR, deletion protection, TTL and its stream setting',
     (_id, def) => {
+      // Act / Assess
       stateful.hasResource('AWS::DynamoDB::Table', {
         Properties: Match.objectLike({
           BillingMode: 'PAY_PER_REQUEST',
@@ -151,10 +161,13 @@ describe('stateful stack', () => {
   );
 
   it('encrypts the data buckets with their keys, blocks public access, enforces TLS, versions and logs them', () => {
+    // Prepare
     const keyOf = {
       [STATEFUL_LOGICAL_IDS.storageBucket]: STATEFUL_LOGICAL_IDS.storageKey,
       [STATEFUL_LOGICAL_IDS.exportBucket]: STATEFUL_LOGICAL_IDS.platformKey,
     };
+
+    // Act / Assess: each bucket's encryption, public access, versioning, logging and TLS-only policy
     for (const [id, keyId] of Object.entries(keyOf)) {
       const bucket = byType(stateful, 'AWS::S3::Bucket')[id]!;
       expect(bucket.Properties).toMatchObject({
@@ -195,6 +208,7 @@ describe('stateful stack', () => {
   });
 
   it('backs the tables up daily into a CMK-encrypted vault and keeps each backup 35 days', () => {
+    // Act / Assess
     stateful.hasResourceProperties('AWS::Backup::BackupVault', { EncryptionKeyArn: getAtt('PlatformKey') });
     stateful.hasResourceProperties('AWS::Backup::BackupPlan', {
       BackupPlan: {
@@ -246,19 +260,23 @@ describe('local provisioning agrees with the synthesised tables', () => {
 
 describe('stateless stack: functions', () => {
   it('deploys one function per area', () => {
+    // Act / Assess
     expect(Object.keys(synth.stacks[0]!.stateless.functions).sort()).toEqual([...AREAS].sort());
     expect(AREAS).toContain('public');
   });
 
   it('registers the IAM of every area (infra/stacks/grants/<area>.ts)', () => {
+    // Act / Assess
     expect(AREAS.filter((area) => !AREA_GRANTS[area])).toEqual([]);
   });
 
   it('runs every function on arm64 and Node 22 with tracing, its own log group and Powertools settings', () => {
+    // Act
     const functions = Object.fromEntries(
       Object.entries(byType(stateless, 'AWS::Lambda::Function')).filter(([id]) => !isCdkConsoleDeployer(id)),
     );
-    // One per area, plus the audit sequencer and the daily chain verification.
+
+    // Assess: one per area, plus the audit sequencer and the daily chain verification.
     expect(Object.keys(functions)).toHaveLength(AREAS.length + 2);
     for (const fn of Object.values(functions)) {
       expect(fn.Properties).toMatchObject({
@@ -283,10 +301,13 @@ describe('stateless stack: functions', () => {
   });
 
   it('grants no function Scan, wildcard DynamoDB actions or the AWS-managed Lambda policy', () => {
+    // Act
     const statements = Object.values(byType(stateless, 'AWS::IAM::Policy')).flatMap(
       (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[],
     );
     const actions = statements.flatMap((s) => [s.Action].flat());
+
+    // Assess
     expect(actions.filter((a) => /^dynamodb:(Scan|\*)$|^\*$/.test(a))).toEqual([]);
     for (const [id, role] of Object.entries(byType(stateless, 'AWS::IAM::Role'))) {
       if (isCdkConsoleDeployer(id)) continue;
@@ -343,15 +364,21 @@ describe('stateless stack: tenant-data role', () => {
   });
 
   it('is not trusted by, nor assumable from, the public function', () => {
+    // Prepare
     const publicRole = functionRoleIds().find((id) => id.startsWith('PublicFunction'))!;
     const [roleId, role] = tenantDataRole();
+
+    // Act / Assess
     expect(JSON.stringify(role.Properties.AssumeRolePolicyDocument)).not.toContain(publicRole);
     expect(rolesAllowedToAssume(roleId)).not.toContain(publicRole);
   });
 
   it('carries tenantDataRolePolicy(): the tenant tables (the chain read only), and the table key only through DynamoDB', () => {
+    // Act
     const [, role] = tenantDataRole();
     const policies = role.Properties.Policies as { PolicyName: string; PolicyDocument: any }[];
+
+    // Assess
     expect(policies.map((p) => p.PolicyName)).toEqual(['tenant-data']);
     const statements = policies[0]!.PolicyDocument.Statement;
     const resources = statements.map((s: any) => s.Resource['Fn::ImportValue']);
@@ -400,6 +427,7 @@ describe('stateless stack: API', () => {
   });
 
   it('logs access, never request data, traces and throttles the stage', () => {
+    // Act / Assess
     stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: TEST_STAGE,
       TracingEnabled: true,
@@ -416,9 +444,12 @@ describe('stateless stack: API', () => {
   });
 
   it('associates a WAF web ACL with managed rule groups and a per-IP rate rule with the stage', () => {
+    // Act
     const acl = Object.entries(byType(stateless, 'AWS::WAFv2::WebACL'));
     expect(acl).toHaveLength(1);
     const [aclId, { Properties: props }] = acl[0]!;
+
+    // Assess: regional, the two managed rule groups, the two rate rules, distinct priorities, on the stage
     expect(props.Scope).toBe('REGIONAL');
     const rules = props.Rules as any[];
     expect(rules.map((r) => r.Statement.ManagedRuleGroupStatement?.Name).filter(Boolean)).toEqual([
@@ -478,6 +509,7 @@ describe('stateless stack: API', () => {
   });
 
   it('alarms on API 5xx and on every function error, into an encrypted topic', () => {
+    // Act / Assess
     stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: '5XXError',
       Namespace: 'AWS/ApiGateway',
@@ -492,6 +524,7 @@ describe('stateless stack: API', () => {
   });
 
   it("answers API Gateway's own errors as problem+json with the security headers; unknown paths 404", () => {
+    // Act / Assess
     stateless.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'MISSING_AUTHENTICATION_TOKEN',
       StatusCode: '404',
