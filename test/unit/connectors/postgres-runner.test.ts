@@ -139,10 +139,13 @@ describe('select', () => {
   });
 
   it('refuses a cursor of another query, a forged one and garbage with 400 naming body.cursor', async () => {
+    // Prepare: a page's cursor, and a forged one
     const page = await run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 2 });
     const forged = Buffer.from(JSON.stringify({ v: 1, o: '0; DROP TABLE people', f: 'x' })).toString(
       'base64url',
     );
+
+    // Act / Assess: forged, garbage, an empty array
     for (const cursor of [forged, 'not a cursor!', Buffer.from('[]').toString('base64url')]) {
       const e = await problem(
         run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 2, cursor }),
@@ -150,6 +153,8 @@ describe('select', () => {
       expect(e.status).toBe(400);
       expect(e.errors?.[0]?.path).toBe('body.cursor');
     }
+
+    // Act / Assess: the real cursor on another query
     const other = await problem(
       run('viewer', {
         operation: 'select',
@@ -160,6 +165,8 @@ describe('select', () => {
       }),
     );
     expect(other.status).toBe(400);
+
+    // Assess: nothing changed
     expect(await count()).toBe(fx.people.length);
   });
 
@@ -191,6 +198,7 @@ describe('select', () => {
   });
 
   it("answers 400 naming the path for unknown tables and columns, '; DROP TABLE, NUL and lone surrogates", async () => {
+    // Prepare: each hostile body with the field it must name
     const cases: [unknown, string][] = [
       [{ operation: 'select', table: "people'; DROP TABLE people; --" }, 'body.table'],
       [{ operation: 'select', table: 'people', columns: ['id', 'nope'] }, 'body.columns.1'],
@@ -218,11 +226,15 @@ describe('select', () => {
       ],
       [{ operation: 'select', table: 'people', limit: 1001 }, 'body.limit'],
     ];
+
+    // Act / Assess
     for (const [body, path] of cases) {
       const e = await problem(run('viewer', body));
       expect(e.status, JSON.stringify(body)).toBe(400);
       expect(e.errors?.map((x) => x.path)).toContain(path);
     }
+
+    // Assess: nothing changed
     expect(await count()).toBe(fx.people.length);
   });
 
@@ -271,6 +283,7 @@ describe('select', () => {
 
 describe('hidden columns and connection rules', () => {
   it('refuses the hidden column in every position with 403 naming it, and leaves it out of default columns', async () => {
+    // Prepare: the hidden column in each position
     const bodies = [
       { operation: 'select', table: 'people', columns: ['id', 'secret'] },
       {
@@ -304,33 +317,44 @@ describe('hidden columns and connection rules', () => {
         returning: ['secret'],
       },
     ];
+
+    // Act / Assess
     for (const body of bodies) {
       const e = await problem(run('editor', body));
       expect(e.status, JSON.stringify(body)).toBe(403);
       expect(e.detail).toBe('Column "secret" of table "people" is hidden');
     }
+
+    // Act / Assess: a select of the default columns
     const all = await run('editor', { operation: 'select', table: 'people', limit: 1 });
     expect(all.columns).toEqual(['id', 'name', 'nick', 'age', 'active']);
+
+    // Assess: nothing changed
     expect(await count()).toBe(fx.people.length);
   });
 
   it('shows the hidden column to those who manage connections (they set the rules)', async () => {
+    // Act
     const admin = await run('admin', {
       operation: 'select',
       table: 'people',
       columns: ['secret'],
       where: { op: 'eq', column: 'id', value: 1 },
     });
+
+    // Assess
     expect(admin.rows).toEqual([[fx.people[0]!.secret]]);
   });
 
   it('enforces read-only connections and allowed/denied tables with 403 naming the table', async () => {
+    // Act / Assess: a read-only connection
     connection = fx.connection({ rules: { readOnly: true } });
     const ro = await problem(
       run('owner', { operation: 'delete', table: 'people', where: { op: 'eq', column: 'id', value: 1 } }),
     );
     expect([ro.status, ro.detail]).toEqual([403, 'This connection is read-only']);
 
+    // Act / Assess: allowed tables
     connection = fx.connection({ rules: { allowedTables: ['people'] } });
     const notAllowed = await problem(run('viewer', { operation: 'select', table: 'things' }));
     expect([notAllowed.status, notAllowed.detail]).toEqual([
@@ -338,26 +362,33 @@ describe('hidden columns and connection rules', () => {
       'Table "things" is not among this connection\'s allowed tables',
     ]);
 
+    // Act / Assess: denied tables
     connection = fx.connection({ rules: { deniedTables: ['things'] } });
     const denied = await problem(run('owner', { operation: 'select', table: 'things' }));
     expect([denied.status, denied.detail]).toEqual([403, 'Table "things" is denied on this connection']);
+
+    // Assess: nothing changed
     expect(await count()).toBe(fx.people.length);
   });
 });
 
 describe('writes', () => {
   it("refuses a viewer's and a reviewer's write with 403 before touching the database", async () => {
+    // Act / Assess
     for (const role of ['viewer', 'reviewer'] as const) {
       const e = await problem(
         run(role, { operation: 'insert', table: 'things', columns: ['note'], values: [['x']] }),
       );
       expect([e.status, e.detail]).toEqual([403, 'The insert operation needs the query:write permission']);
     }
+
+    // Assess: nothing written or audited
     expect(await count('things')).toBe(0);
     expect(audit.events).toEqual([]);
   });
 
   it('refuses update and delete without where with 400 naming body.where', async () => {
+    // Act / Assess
     for (const body of [
       { operation: 'delete', table: 'people' },
       { operation: 'update', table: 'people', set: [{ column: 'name', value: 'x' }] },
@@ -366,6 +397,8 @@ describe('writes', () => {
       expect(e.status).toBe(400);
       expect(e.errors?.[0]?.path).toBe('body.where');
     }
+
+    // Assess: nothing changed
     expect(await count()).toBe(fx.people.length);
   });
 
@@ -436,6 +469,7 @@ describe('writes', () => {
   });
 
   it('rolls back a multi-row insert when one row violates a constraint (409/400), leaving nothing behind', async () => {
+    // Act: a duplicate, a failed check, a null, a generated column, a view
     const dup = await problem(
       run('editor', {
         operation: 'insert',
@@ -469,6 +503,7 @@ describe('writes', () => {
       }),
     );
 
+    // Assess: each the documented problem, and nothing left behind
     expect([dup.status, dup.type, dup.detail]).toEqual([
       409,
       'constraint-violation',
@@ -482,24 +517,37 @@ describe('writes', () => {
   });
 
   it('rolls back a write whose audit event cannot be written', async () => {
+    // Prepare: the audit fails
     audit.fail = true;
+
+    // Act
     const error = await runCatching(() =>
       run('editor', { operation: 'delete', table: 'people', where: { op: 'eq', column: 'id', value: 1 } }),
     );
+
+    // Assess: rolled back
     expect(error).toBeInstanceOf(Error);
     expect(await count()).toBe(fx.people.length);
   });
 
   it('returns no rows when the read cannot be audited (fails closed)', async () => {
+    // Prepare: the audit fails
     audit.fail = true;
+
+    // Act
     const error = await runCatching(() => run('viewer', { operation: 'select', table: 'people', limit: 1 }));
+
+    // Assess
     expect((error as Error).name).toBe('ServiceUnavailableException');
   });
 
   it('rolls back a write that would change more than 1000 rows', async () => {
+    // Act
     const e = await problem(
       run('owner', { operation: 'delete', table: 'bounded', where: { op: 'gt', column: 'id', value: 0 } }),
     );
+
+    // Assess: refused, and nothing deleted
     expect(e.status).toBe(400);
     expect(e.errors?.[0]).toEqual({
       path: 'body.where',
@@ -511,10 +559,13 @@ describe('writes', () => {
 
 describe('connections', () => {
   it('verifies the server against the CA with verify-full, and fails closed without it (502)', async () => {
+    // Act: with the CA, then without it
     connection = fx.connection({ tlsMode: 'verify-full', caPem: fx.pg.caPem });
     const verified = await run('viewer', { operation: 'select', table: 'my_tls' });
     connection = fx.connection({ tlsMode: 'verify-full' });
     const unverified = await problem(run('viewer', { operation: 'select', table: 'my_tls' }));
+
+    // Assess
     expect(verified.rows).toEqual([[true]]);
     expect([unverified.status, unverified.type, unverified.detail]).toEqual([
       502,
@@ -524,26 +575,36 @@ describe('connections', () => {
   });
 
   it('answers 502 without the password when the credentials are wrong, and makes a new pool when they change', async () => {
+    // Prepare: a wrong password
     connection = fx.connection({ password: 'wrong-password-123' });
+
+    // Act / Assess
     const e = await problem(run('viewer', { operation: 'select', table: 'people', limit: 1 }));
     expect([e.status, e.detail]).toEqual([502, 'The database refused the credentials.']);
     expect(JSON.stringify({ ...e, message: e.message })).not.toContain('wrong-password-123');
+
+    // Act / Assess: the right one again
     connection = fx.connection();
     const ok = await run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 1 });
     expect(ok.rows).toEqual([[1]]);
   });
 
   it('caches the schema for its TTL only', async () => {
+    // Prepare: a runner with a one-minute schema cache, and a column added after the first read
     let now = 1_000_000;
     await runner.close();
     runner = newRunner({ schemaTtlMs: 60_000, now: () => now });
     await run('viewer', { operation: 'select', table: 'people', columns: ['id'], limit: 1 });
     await fx.admin.query('ALTER TABLE people ADD COLUMN extra text');
+
+    // Act: the new column at once, and a minute later
     const stale = await problem(
       run('viewer', { operation: 'select', table: 'people', columns: ['extra'], limit: 1 }),
     );
     now += 60_001;
     const fresh = await run('viewer', { operation: 'select', table: 'people', columns: ['extra'], limit: 1 });
+
+    // Assess
     expect(stale.status).toBe(400);
     expect(fresh.rows).toEqual([[null]]);
   });
@@ -588,9 +649,14 @@ describe('connections', () => {
   });
 
   it("queries only the connection's schema, whatever its name", async () => {
+    // Prepare: a schema with a quote in its name
     connection = fx.connection({ schema: 'sa"les' });
+
+    // Act: a table of it, and one of the default schema
     const orders = await run('viewer', { operation: 'select', table: 'orders', orderBy: [{ column: 'id' }] });
     const people = await problem(run('viewer', { operation: 'select', table: 'people' }));
+
+    // Assess
     expect(orders).toEqual({
       columns: ['id', 'total'],
       rows: [
@@ -603,14 +669,20 @@ describe('connections', () => {
   });
 
   it("answers 403 when the database user lacks the table privilege (the database's own refusal)", async () => {
+    // Act
     const e = await problem(run('owner', { operation: 'select', table: 'private_t' }));
+
+    // Assess
     expect([e.status, e.type]).toEqual([403, 'database-permission-denied']);
   });
 
   it('answers 404 for another tenant’s connection id', async () => {
+    // Act
     const e = await problem(
       submit(deps(), 'owner', { operation: 'select', table: 'people' }, 'c_01jzzzzzzzzzzzzzzzzzzzzzzz'),
     );
+
+    // Assess
     expect(e.status).toBe(404);
   });
 });
