@@ -80,9 +80,12 @@ beforeAll(async () => {
 
 describe('managed locations and vending', () => {
   it('registers under tenants/<tenantId>/<locationId> in the platform bucket', async () => {
+    // Act
     const list = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations`, {
       token: acme.users.viewer.token,
     });
+
+    // Assess: the managed location under the tenant's prefix, and its registration audited
     expect(list.status).toBe(200);
     expect(list.body.items).toEqual([
       expect.objectContaining({
@@ -99,7 +102,10 @@ describe('managed locations and vending', () => {
   });
 
   it('only storage-locations:manage registers (editor 403, nothing written)', async () => {
+    // Act
     const res = await register(acme.tenantId, acme.users.editor.token, { managed: true });
+
+    // Assess: refused, and still one location
     expect(res.status).toBe(403);
     const list = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations`, {
       token: acme.users.owner.token,
@@ -174,11 +180,14 @@ describe('managed locations and vending', () => {
   });
 
   it('audits every vend with the access key id and never the secret', async () => {
+    // Act
     const res = await vend(acme.tenantId, acme.users.viewer.token, {
       location: managedId,
       access: 'read',
       durationSeconds: 1200,
     });
+
+    // Assess: the event names the key id and the lifetime, never the secret or the token
     expect(res.status).toBe(200);
     const events = await auditEvents(acme.tenantId, 'storage-credentials.vended');
     const mine = events.find(
@@ -200,12 +209,15 @@ describe('managed locations and vending', () => {
   });
 
   it('serves a cached credential to the same user and a different one to another user', async () => {
+    // Act: the viewer twice, then the reviewer
     const a = await vend(acme.tenantId, acme.users.viewer.token, { location: managedId, access: 'read' });
     const b = await vend(acme.tenantId, acme.users.viewer.token, { location: managedId, access: 'read' });
     const other = await vend(acme.tenantId, acme.users.reviewer.token, {
       location: managedId,
       access: 'read',
     });
+
+    // Assess
     expect(b.body.accessKeyId).toBe(a.body.accessKeyId);
     expect(other.body.accessKeyId).not.toBe(a.body.accessKeyId);
   });
@@ -217,17 +229,21 @@ describe('managed locations and vending', () => {
     [3600, 200],
     [900, 200],
   ])('durationSeconds %s → %s', async (durationSeconds, status) => {
+    // Act
     const res = await vend(acme.tenantId, acme.users.viewer.token, {
       location: managedId,
       access: 'read',
       durationSeconds,
     });
+
+    // Assess
     expect(res.status, res.text).toBe(status);
     if (status === 400)
       expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.durationSeconds']);
   });
 
   it('refuses another tenant’s location by id and by path (404), and changes nothing', async () => {
+    // Act: globex through its own path, by id and by path; through acme's; and a delete
     const byId = await vend(globex.tenantId, globex.users.owner.token, {
       location: managedId,
       access: 'read',
@@ -243,6 +259,8 @@ describe('managed locations and vending', () => {
     const del = await api.request('DELETE', `/v1/tenants/${globex.tenantId}/storage-locations/${managedId}`, {
       token: globex.users.owner.token,
     });
+
+    // Assess: 404 each, nothing vended in globex
     expect(byId.status).toBe(404);
     expect(byPath.status).toBe(404);
     expect(crossTenant.status).toBe(404);
@@ -302,6 +320,7 @@ describe('managed locations and vending', () => {
   });
 
   it('validates the location field (400 naming it)', async () => {
+    // Act / Assess
     for (const location of ['s3://bucket//x', 's3://Bad_Bucket/x', 's3://bucket/a/../b', 'l_nope']) {
       const res = await vend(acme.tenantId, acme.users.viewer.token, { location, access: 'read' });
       expect(res.status, location).toBe(400);
@@ -316,6 +335,7 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   let externalId: string;
 
   it('the ExternalId is available before the first registration, to managers only', async () => {
+    // Act: a viewer, an admin, the owner, and another tenant's admin ask for it
     const viewer = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations/external-id`, {
       token: acme.users.viewer.token,
     });
@@ -328,6 +348,8 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
     const other = await api.request('GET', `/v1/tenants/${globex.tenantId}/storage-locations/external-id`, {
       token: globex.users.admin.token,
     });
+
+    // Assess: managers only, the same for the tenant, another for another tenant
     expect(viewer.status).toBe(403);
     expect(admin.status).toBe(200);
     expect(admin.body.externalId).toMatch(/^strongroom-[0-9a-f]{32}$/);
@@ -336,10 +358,13 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   });
 
   it('a root the role cannot list (here: no such bucket) is 424 and nothing is registered', async () => {
+    // Act
     const res = await register(globex.tenantId, globex.users.admin.token, {
       root: 's3://no-such-bucket-anywhere/data',
       roleArn: CUSTOMER_ROLE,
     });
+
+    // Assess: the root named, nothing registered
     expect(res.status, res.text).toBe(424);
     expect(res.body.errors[0].path).toBe('body.root');
     const list = await api.request('GET', `/v1/tenants/${globex.tenantId}/storage-locations`, {
@@ -349,10 +374,13 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   });
 
   it('registers s3://customer-lake/data with an ExternalId that stays the same for the tenant', async () => {
+    // Act
     const first = await register(acme.tenantId, acme.users.admin.token, {
       root: 's3://customer-lake/data/',
       roleArn: CUSTOMER_ROLE,
     });
+
+    // Assess
     expect(first.status, first.text).toBe(201);
     expect(first.body).toMatchObject({
       kind: 'external',
@@ -363,7 +391,8 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
     expect(first.body.externalId).toMatch(/^strongroom-[0-9a-f]{32}$/);
     dataId = first.body.locationId;
     externalId = first.body.externalId;
-    // Nested inside one's own root is allowed; the narrowest root wins when vending by path.
+
+    // Act / Assess: nested inside one's own root is allowed; the narrowest root wins when vending by path.
     const sub = await register(acme.tenantId, acme.users.owner.token, {
       root: 's3://customer-lake/data/sub',
       roleArn: CUSTOMER_ROLE,
@@ -371,7 +400,8 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
     expect(sub.status, sub.text).toBe(201);
     expect(sub.body.externalId).toBe(externalId);
     subId = sub.body.locationId;
-    // Viewers see the location, not the role or the ExternalId.
+
+    // Act / Assess: viewers see the location, not the role or the ExternalId.
     const asViewer = await api.request('GET', `/v1/tenants/${acme.tenantId}/storage-locations`, {
       token: acme.users.viewer.token,
     });
@@ -385,7 +415,10 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
     ['s3://customer-lake/data/x/y', 'a root inside it'],
     ['s3://customer-lake', 'the whole bucket, which contains it'],
   ])('another tenant registering %s (%s) gets 409 and nothing is written', async (root) => {
+    // Act
     const res = await register(globex.tenantId, globex.users.admin.token, { root, roleArn: CUSTOMER_ROLE });
+
+    // Assess: nothing written or audited
     expect(res.status, res.text).toBe(409);
     const list = await api.request('GET', `/v1/tenants/${globex.tenantId}/storage-locations`, {
       token: globex.users.admin.token,
@@ -395,44 +428,59 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   });
 
   it('the same tenant registering the same root twice gets 409', async () => {
+    // Act
     const res = await register(acme.tenantId, acme.users.admin.token, {
       root: 's3://customer-lake/data',
       roleArn: CUSTOMER_ROLE,
     });
+
+    // Assess
     expect(res.status).toBe(409);
   });
 
   it('a sibling with a shared name prefix (data2 vs data) is a different root', async () => {
+    // Act
     const res = await register(globex.tenantId, globex.users.admin.token, {
       root: 's3://customer-lake/data2',
       roleArn: CUSTOMER_ROLE,
     });
+
+    // Assess
     expect(res.status, res.text).toBe(201);
   });
 
   it('the platform buckets cannot be registered as external roots', async () => {
+    // Act
     const res = await register(globex.tenantId, globex.users.admin.token, {
       root: `s3://${managedBucket}/tenants/${acme.tenantId}`,
       roleArn: CUSTOMER_ROLE,
     });
+
+    // Assess
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe('body.root');
   });
 
   it('a role in the platform account cannot be named (400 naming roleArn)', async () => {
+    // Act
     const res = await register(globex.tenantId, globex.users.admin.token, {
       root: 's3://customer-lake/other',
       roleArn: `arn:aws:iam::${process.env.TENANT_STORAGE_BOUNDARY_ARN!.split(':')[4]}:role/strongroom/test/us-east-1/tenant-storage/storage-${acme.tenantId}`,
     });
+
+    // Assess
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe('body.roleArn');
   });
 
   it('vends external credentials through the customer role, scoped to the narrowest root containing a path', async () => {
+    // Act
     const res = await vend(acme.tenantId, acme.users.editor.token, {
       location: 's3://customer-lake/data/sub/file.csv',
       access: 'write',
     });
+
+    // Assess: the narrowest root, and the credentials write there
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({
       locationId: subId,
@@ -450,6 +498,8 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
     );
     const got = await s3.send(new GetObjectCommand({ Bucket: 'customer-lake', Key: 'data/sub/file.csv' }));
     expect(await got.Body!.transformToString()).toBe('a,b\n1,2\n');
+
+    // Act / Assess: a path outside the sub-root gets the outer root
     const outer = await vend(acme.tenantId, acme.users.editor.token, {
       location: 's3://customer-lake/data/other',
       access: 'read',
@@ -458,6 +508,7 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
   });
 
   it('releasing roots frees them: after the tenant deletes both, the other may register the whole bucket', async () => {
+    // Act: delete both
     for (const id of [subId, dataId]) {
       const del = await api.request('DELETE', `/v1/tenants/${acme.tenantId}/storage-locations/${id}`, {
         token: acme.users.admin.token,
@@ -467,12 +518,16 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
         expect.objectContaining({ kind: 'external', effect: 'not-revocable' }),
       ]);
     }
+
+    // Assess: gone, and the bucket's node holds only globex
     const gone = await vend(acme.tenantId, acme.users.editor.token, { location: dataId, access: 'read' });
     expect(gone.status).toBe(404);
     const { Item } = await ddb().send(
       new GetCommand({ TableName: process.env.IDENTITY_TABLE, Key: storageNodeKey('customer-lake', '') }),
     );
     expect(Item?.descTenants ? [...Item.descTenants] : []).toEqual([globex.tenantId]);
+
+    // Act / Assess: globex registers the whole bucket; acme cannot come back inside it
     const whole = await register(globex.tenantId, globex.users.admin.token, {
       root: 's3://customer-lake',
       roleArn: CUSTOMER_ROLE,
@@ -488,20 +543,27 @@ describe('external roots: one tenant per root, no overlap across tenants', () =>
 
 describe('instances', () => {
   it('an editor creates a LaminDB-style instance in a registered location; names are unique; viewers read', async () => {
+    // Prepare
     const body = {
       name: 'lab-notebook',
       defaultStorageRoot: `s3://${managedBucket}/${managedPrefix}/lamindb`,
     };
+
+    // Act
     const created = await api.request('POST', `/v1/tenants/${acme.tenantId}/instances`, {
       token: acme.users.editor.token,
       body,
     });
+
+    // Assess
     expect(created.status, created.text).toBe(201);
     expect(created.body).toMatchObject({
       name: 'lab-notebook',
       storageLocationId: managedId,
       defaultStorageRoot: body.defaultStorageRoot,
     });
+
+    // Act / Assess: the same name again; a viewer; a root outside every location
     const again = await api.request('POST', `/v1/tenants/${acme.tenantId}/instances`, {
       token: acme.users.editor.token,
       body,
@@ -517,11 +579,14 @@ describe('instances', () => {
       body: { name: 'elsewhere', defaultStorageRoot: 's3://customer-lake/data2' },
     });
     expect(outside.status).toBe(404);
+
+    // Assess: one instance listed
     const list = await api.request('GET', `/v1/tenants/${acme.tenantId}/instances`, {
       token: acme.users.viewer.token,
     });
     expect(list.body.items.map((i: { name: string }) => i.name)).toEqual(['lab-notebook']);
-    // The location is in use: it cannot be deleted from under the instance.
+
+    // Act / Assess: the location is in use: it cannot be deleted from under the instance.
     const del = await api.request('DELETE', `/v1/tenants/${acme.tenantId}/storage-locations/${managedId}`, {
       token: acme.users.admin.token,
     });
@@ -545,6 +610,7 @@ describe('SDK, credential_process and the CLI', () => {
   });
 
   it('fromStrongroom drives the stock S3 client and memoises', async () => {
+    // Prepare: a provider that counts vends
     let vends = 0;
     const counting: typeof fetch = async (input, init) => {
       if (String(input).endsWith('/storage-credentials')) vends++;
@@ -558,6 +624,8 @@ describe('SDK, credential_process and the CLI', () => {
       access: 'write',
       fetch: counting,
     });
+
+    // Act: write and read through the stock S3 client
     const s3 = s3With(credentials);
     await s3.send(
       new PutObjectCommand({ Bucket: managedBucket, Key: `${managedPrefix}/sdk.txt`, Body: 'sdk' }),
@@ -565,6 +633,8 @@ describe('SDK, credential_process and the CLI', () => {
     const got = await s3.send(
       new GetObjectCommand({ Bucket: managedBucket, Key: `${managedPrefix}/sdk.txt` }),
     );
+
+    // Assess: one vend served both, with time left, and the location remembered
     expect(await got.Body!.transformToString()).toBe('sdk');
     const identity = await credentials();
     expect(identity.expiration.getTime()).toBeGreaterThan(Date.now() + 5 * 60_000);
@@ -573,7 +643,10 @@ describe('SDK, credential_process and the CLI', () => {
   });
 
   it('login writes a 0600 config; tenants and storage list read it', async () => {
+    // Prepare
     const viewer = acme.users.viewer;
+
+    // Act
     const child = spawn(
       'node',
       [BIN, 'login', '--endpoint', api.url, '--email', viewer.email, '--password-stdin'],
@@ -585,6 +658,8 @@ describe('SDK, credential_process and the CLI', () => {
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.stdin.end(viewer.password);
     const code = await new Promise((resolve) => child.on('close', resolve));
+
+    // Assess: success without echoing the password; a private config with the token
     expect(code, stderr).toBe(0);
     expect(stderr).not.toContain(viewer.password);
     const configFile = join(configDir, 'config.json');
@@ -592,6 +667,8 @@ describe('SDK, credential_process and the CLI', () => {
     const config = JSON.parse(await readFile(configFile, 'utf8'));
     expect(config.endpoint).toBe(api.url);
     expect(config.token).toMatch(/\S{20,}/);
+
+    // Act / Assess: the config serves the next commands
     const tenants = await run('node', [BIN, 'tenants', '--json'], { env: cliEnv() });
     expect(JSON.parse(tenants.stdout)).toEqual([{ tenantId: acme.tenantId, role: 'viewer' }]);
     const list = await run('node', [BIN, 'storage', 'list', '--tenant', acme.tenantId, '--json'], {
@@ -601,10 +678,13 @@ describe('SDK, credential_process and the CLI', () => {
   });
 
   it('storage register as an admin via env; a viewer gets exit 1 with the 403', async () => {
+    // Act / Assess: as an admin
     const ok = await run('node', [BIN, 'storage', 'register', '--tenant', acme.tenantId, '--managed'], {
       env: cliEnv({ STRONGROOM_ENDPOINT: api.url, STRONGROOM_TOKEN: acme.users.admin.token }),
     });
     expect(JSON.parse(ok.stdout)).toMatchObject({ kind: 'managed' });
+
+    // Act / Assess: as a viewer
     const denied = await run('node', [BIN, 'storage', 'register', '--tenant', acme.tenantId, '--managed'], {
       env: cliEnv({ STRONGROOM_ENDPOINT: api.url, STRONGROOM_TOKEN: acme.users.viewer.token }),
     }).catch((e) => e);
@@ -655,12 +735,17 @@ describe('SDK, credential_process and the CLI', () => {
   });
 
   it('credentials: a viewer asking for write exits 1 and prints nothing on stdout', async () => {
+    // Prepare
     const env = cliEnv({ STRONGROOM_ENDPOINT: api.url, STRONGROOM_TOKEN: acme.users.viewer.token });
+
+    // Act
     const failed = await run(
       'node',
       [BIN, 'credentials', '--tenant', acme.tenantId, '--location', managedId, '--access', 'write'],
       { env },
     ).catch((e) => e);
+
+    // Assess
     expect(failed.code).toBe(1);
     expect(failed.stdout).toBe('');
     expect(failed.stderr).toContain('403');
@@ -730,6 +815,7 @@ describe('revocation', () => {
   });
 
   it('an editor cannot revoke (403); an admin cannot revoke an owner (403)', async () => {
+    // Act
     const editor = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-credentials/revocations`, {
       token: acme.users.editor.token,
       body: { userId: acme.users.viewer.userId },
@@ -738,16 +824,21 @@ describe('revocation', () => {
       token: acme.users.admin.token,
       body: { userId: acme.users.owner.userId },
     });
+
+    // Assess
     expect(editor.status).toBe(403);
     expect(owner.status).toBe(403);
   });
 
   it('a removed member’s cached credentials are not served', async () => {
+    // Prepare: the reviewer holds cached credentials
     const held = await vend(acme.tenantId, acme.users.reviewer.token, {
       location: managedId,
       access: 'read',
     });
     expect(held.status).toBe(200);
+
+    // Act
     const removed = await api.request(
       'DELETE',
       `/v1/tenants/${acme.tenantId}/members/${acme.users.reviewer.userId}`,
@@ -755,6 +846,8 @@ describe('revocation', () => {
         token: acme.users.owner.token,
       },
     );
+
+    // Assess: the next vend is refused, without the old key
     expect(removed.status, removed.text).toBe(204);
     const again = await vend(acme.tenantId, acme.users.reviewer.token, {
       location: managedId,
