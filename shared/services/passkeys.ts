@@ -247,8 +247,14 @@ export class PasskeyService {
     return { passkey: passkeyView(passkey), revokedSessions };
   }
 
-  /** Renames one of the caller's passkeys (404 for anyone else's). */
+  /**
+   * Renames one of the caller's passkeys (404 for anyone else's). The answer is the passkey read before the
+   * write with the new name: no read follows the commit, so a failure after it cannot answer an error for a
+   * rename that was made.
+   */
   async rename(caller: PasskeyCaller, passkeyId: string, name: string, origin: RequestOrigin) {
+    const passkey = await this.deps.passkeys.get(caller.userId, passkeyId);
+    if (!passkey) throw new NotFoundError('No such passkey.');
     const renamed = await this.deps.passkeys.rename(
       caller.userId,
       passkeyId,
@@ -262,9 +268,7 @@ export class PasskeyService {
       }),
     );
     if (!renamed) throw new NotFoundError('No such passkey.');
-    const passkey = await this.deps.passkeys.get(caller.userId, passkeyId);
-    if (!passkey) throw new NotFoundError('No such passkey.');
-    return passkeyView(passkey);
+    return passkeyView({ ...passkey, name });
   }
 
   /**

@@ -191,7 +191,14 @@ export class TenancyService {
       );
     }
     await this.deps.tenants.updateTenant(scope, { name: changes.name, plan: changes.plan, settings }, audits);
-    return publicTenant(await this.deps.tenants.getTenant(scope));
+    // The answer is the record as this write left it (a transaction returns no new image): no read follows
+    // the commit, so a failure after it cannot answer an error for a change that was made.
+    return publicTenant({
+      ...before,
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.plan !== undefined ? { plan: changes.plan } : {}),
+      ...(settings ? { settings } : {}),
+    });
   }
 
   async listMembers(caller: TenantCaller, page: { cursor?: string; limit: number }) {

@@ -1,7 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { userKey } from '../../shared/domain/item-layout.js';
-import { type FaultKind, failingCall, installAwsCallTap } from '../support/aws-call-tap.js';
-import { signUp, type TestUser } from '../support/identity-fixtures.js';
+import {
+  countingCalls,
+  type FaultKind,
+  failingCall,
+  installAwsCallTap,
+  signatureOf,
+} from '../support/aws-call-tap.js';
+import { userWithPasskey } from '../support/fault-scenarios.js';
+import { createTenant, signUp, type TestUser } from '../support/identity-fixtures.js';
 import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
 import { partitionItems, platformEventsBy } from '../support/table-reads.js';
 
@@ -126,5 +133,72 @@ describe('ending the other sessions: the epoch move and its audit event are one 
     expect(stale.status).toBe(401);
     expect(problemType(stale)).toBe('session-revoked');
     expect(await platformEventsBy('auth.password.changed', user.userId)).toHaveLength(1);
+  });
+});
+
+/** `act`'s AWS calls, as `Client Command tables`. */
+async function callsOf(act: () => Promise<TestResponse>): Promise<{ res: TestResponse; calls: string[] }> {
+  let res: TestResponse | undefined;
+  const calls = await countingCalls(async () => {
+    res = await act();
+  });
+  return { res: res!, calls: calls.map(signatureOf) };
+}
+
+describe('an update is answered from what it wrote: no read follows its commit', () => {
+  it('PATCH /v1/me/passkeys/{passkeyId}: the transaction is the last call; the answer is the renamed passkey', async () => {
+    // Prepare: an account with a passkey
+    const { user, passkeyId } = await userWithPasskey(api);
+
+    // Act
+    const { res, calls } = await callsOf(() =>
+      api.request('PATCH', `/v1/me/passkeys/${passkeyId}`, { token: user.token, body: { name: 'Renamed' } }),
+    );
+
+    // Assess: nothing after the commit could fail it; the answer is the stored passkey
+    expect(res.status, res.text).toBe(200);
+    expect(calls.at(-1)).toMatch(/^DynamoDBClient TransactWriteItemsCommand /);
+    const list = await api.request('GET', '/v1/me/passkeys', { token: user.token });
+    expect(list.body.items).toEqual([res.body]);
+    expect(res.body.name).toBe('Renamed');
+  });
+
+  it('PATCH /v1/tenants/{tenantId}: the transaction is the last call; the answer is the stored tenant', async () => {
+    // Prepare
+    const owner = await signUp(api, 'tenant-patch');
+    const tenantId = await createTenant(api, owner);
+
+    // Act
+    const { res, calls } = await callsOf(() =>
+      api.request('PATCH', `/v1/tenants/${tenantId}`, {
+        token: owner.token,
+        body: { name: 'Renamed', settings: { sessionIdleSeconds: 86_400 } },
+      }),
+    );
+
+    // Assess
+    expect(res.status, res.text).toBe(200);
+    expect(calls.at(-1)).toMatch(/^DynamoDBClient TransactWriteItemsCommand /);
+    const stored = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
+    expect(res.body).toEqual(stored.body);
+    expect(res.body).toMatchObject({ name: 'Renamed', settings: { sessionIdleSeconds: 86_400 } });
+  });
+
+  it('PATCH /v1/tenants/{tenantId} failing at its transaction: 503 and the tenant as it was', async () => {
+    // Prepare
+    const owner = await signUp(api, 'tenant-patch-fault');
+    const tenantId = await createTenant(api, owner);
+    const before = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
+
+    // Act
+    const res = await withDynamoFault('TransactWriteItemsCommand', ['TENANT_DATA_TABLE', 'AUDIT_TABLE'], () =>
+      api.request('PATCH', `/v1/tenants/${tenantId}`, { token: owner.token, body: { name: 'Renamed' } }),
+    );
+
+    // Assess
+    expect(res.status, res.text).toBe(503);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token })).body).toEqual(
+      before.body,
+    );
   });
 });

@@ -815,4 +815,4 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   },
 ];
 
-export { ownTenant };
+export { ownTenant, userWithPasskey };
