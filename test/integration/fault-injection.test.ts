@@ -310,6 +310,7 @@ afterAll(() => {
 
 describe('fault injection at every AWS step', () => {
   it('has a valid scenario for every state-changing route', () => {
+    // Act / Assess: every state-changing route has a scenario, and every scenario a route
     const covered = new Set(FAULT_SCENARIOS.map((s) => s.route));
     expect(stateChanging.filter((route) => !covered.has(route))).toEqual([]);
     // And no scenario for a route that is not (or no longer) in the route list.
