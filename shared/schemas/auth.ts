@@ -4,9 +4,8 @@ import { MAIL_TOKEN_PATTERN } from '../domain/credentials.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { SIGN_IN_FAILURE_REASONS, SIGN_IN_HISTORY_DAYS, SIGN_IN_RESULTS } from '../domain/sign-in-history.js';
 import { defineRoute } from '../http/route.js';
-import { PageQuery, TenantId } from './common.js';
+import { EmailAddress, PageQuery, TenantId } from './common.js';
 
-const Email = z.string().trim().max(254).email('Not an e-mail address');
 /** 12–256 characters (DESIGN.md §4); counted in code points so emoji are not penalised. */
 export const Password = z
   .string()
@@ -45,7 +44,7 @@ export const register = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'register-ip', limit: 3, windowSeconds: 30 * 60 }],
-  body: z.strictObject({ email: Email, password: Password, name: z.string().trim().min(1).max(200) }),
+  body: z.strictObject({ email: EmailAddress, password: Password, name: z.string().trim().min(1).max(200) }),
   response: {
     status: 202,
     description:
@@ -317,7 +316,7 @@ export const requestPasswordReset = defineRoute({
   auth: { kind: 'none' },
   // Per address too (3 an hour), counted whether or not the address has an account.
   rateLimits: [{ name: 'password-reset-network', per: 'network', limit: 10, windowSeconds: 3600 }],
-  body: z.strictObject({ email: Email }),
+  body: z.strictObject({ email: EmailAddress }),
   response: {
     status: 202,
     description:

@@ -3,7 +3,7 @@ import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { PLANS } from '../domain/plans.js';
 import { defineRoute } from '../http/route.js';
 import { RecoveryCode, TotpCode } from './auth.js';
-import { PageQuery, TenantId, TenantParams, UserId } from './common.js';
+import { EmailAddress, PageQuery, TenantId, TenantParams, UserId } from './common.js';
 
 const Role = z.enum(ROLES);
 const KeyId = z.string().regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id');
@@ -264,7 +264,7 @@ export const inviteMember = defineRoute({
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   params: TenantParams,
-  body: z.strictObject({ email: z.string().trim().max(254).email('Not an e-mail address'), role: Role }),
+  body: z.strictObject({ email: EmailAddress, role: Role }),
   response: { status: 201, description: 'The invitation', schema: Invitation },
 });
 
