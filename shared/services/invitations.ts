@@ -206,6 +206,8 @@ export class InvitationService {
       keyGeneration: ulid(now),
     };
     const actor = auditActorOf(invitee);
+    // Read before the commit, for the answer: nothing after it may fail a membership that was made.
+    const names = await this.#d.lookups.tenantNames([invitation.tenantId]);
     const outcome = await this.#d.tenants.acceptInvitation(
       scope,
       { invitation, email: invitation.email, now, member, inviterRoles: rolesThatGrant(invitation.role) },
@@ -248,7 +250,6 @@ export class InvitationService {
         'No such invitation: it expired, was withdrawn, or its sender can no longer grant this role.',
       );
     }
-    const names = await this.#d.lookups.tenantNames([invitation.tenantId]);
     return {
       tenant: { tenantId: invitation.tenantId, name: names.get(invitation.tenantId) ?? '' },
       member: publicMember(member),

@@ -16,7 +16,8 @@ import type { Plan } from '../domain/plans.js';
 import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { EmailUnverifiedError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
+import { logger } from '../observability.js';
+import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
@@ -231,10 +232,9 @@ export class TenancyService {
         revocations,
       );
     const reduced = !roleAtLeast(role, member.role);
+    const withdrawals = reduced ? await this.staleInvitationsFrom(caller, userId, role) : [];
     const later = reduced ? await this.reducingStorageAccess(scope, userId, change) : await change();
-    // Already unusable (their generation is gone); deleting the items is the cleanup, safe to repeat.
-    await this.deps.tenants.revokeApiKeys(scope, later);
-    if (reduced) await this.withdrawInvitationsFrom(caller, userId, role);
+    await this.cleanUpAfter(scope, 'role change', later, withdrawals);
     return publicMember({ ...member, role });
   }
 
@@ -243,6 +243,7 @@ export class TenancyService {
     const member = await this.requireMember(caller, userId);
     assertCanGrant(caller.access, member.role);
     const revocations = await this.keyRevocations(caller, userId, 'member-removed');
+    const withdrawals = await this.staleInvitationsFrom(caller, userId);
     const later = await this.reducingStorageAccess(scope, userId, () =>
       this.deps.tenants.removeMember(
         scope,
@@ -257,8 +258,35 @@ export class TenancyService {
         revocations,
       ),
     );
-    await this.deps.tenants.revokeApiKeys(scope, later);
-    await this.withdrawInvitationsFrom(caller, userId);
+    await this.cleanUpAfter(scope, 'member removal', later, withdrawals);
+  }
+
+  /**
+   * What a committed removal or demotion leaves to tidy, best-effort: the API keys that did not fit its
+   * transaction (`later`) and the invitations the member sent that they can no longer grant. Neither is
+   * usable any more, whatever happens here: a key acts only while its creator's membership and key
+   * generation are the ones it was made under (http/auth.ts keyStillBacked), and accepting an invitation
+   * re-checks, in its transaction, that the sender still holds a role that grants it. So a failure is
+   * logged and the answer stays the success the change is; repeating the removal or demotion is not
+   * possible, and not needed.
+   */
+  private async cleanUpAfter(
+    scope: TenantScope,
+    change: string,
+    later: readonly KeyRevocation[],
+    withdrawals: readonly { invitationId: string; audit: TransactItem }[],
+  ): Promise<void> {
+    try {
+      await this.deps.tenants.revokeApiKeys(scope, later);
+      await this.deps.tenants.withdrawInvitations(scope, withdrawals);
+    } catch (error) {
+      logger.warn(`clean-up after a ${change} not finished; what is left is refused at use`, {
+        tenantId: scope.tenantId,
+        keys: later.length,
+        invitations: withdrawals.length,
+        error,
+      });
+    }
   }
 
   /**
@@ -285,29 +313,27 @@ export class TenancyService {
   }
 
   /**
-   * Withdraws the pending invitations `userId` sent that their new role (none, when removed) could no longer
-   * grant. Acceptance re-checks the sender's role anyway; this keeps both parties' lists honest.
+   * The pending invitations `userId` sent that their new role (none, when removed) could no longer grant,
+   * each with its withdrawal event: read before the change, withdrawn after it (cleanUpAfter). Acceptance
+   * re-checks the sender's role anyway; withdrawing keeps both parties' lists honest.
    */
-  private async withdrawInvitationsFrom(caller: TenantCaller, userId: string, role?: Role) {
+  private async staleInvitationsFrom(caller: TenantCaller, userId: string, role?: Role) {
     const { scope } = caller.access;
     const sent = await this.deps.tenants.pendingInvitationsFrom(scope, userId, this.now());
     const stale = sent.filter((i) => role === undefined || !canGrantRole(granterOfRole(role), i.role));
-    await this.deps.tenants.withdrawInvitations(
-      scope,
-      stale.map((invitation) => ({
-        invitationId: invitation.invitationId,
-        audit: this.deps.audit.auditPut(scope, {
-          action: 'invitation.revoked',
-          actor: auditActorOf(caller),
-          resource: { type: 'invitation', id: invitation.invitationId },
-          details: {
-            email: invitation.email,
-            role: invitation.role,
-            reason: role === undefined ? 'inviter-removed' : 'inviter-demoted',
-          },
-        }),
-      })),
-    );
+    return stale.map((invitation) => ({
+      invitationId: invitation.invitationId,
+      audit: this.deps.audit.auditPut(scope, {
+        action: 'invitation.revoked',
+        actor: auditActorOf(caller),
+        resource: { type: 'invitation', id: invitation.invitationId },
+        details: {
+          email: invitation.email,
+          role: invitation.role,
+          reason: role === undefined ? 'inviter-removed' : 'inviter-demoted',
+        },
+      }),
+    }));
   }
 
   /** Every key `userId` created in the caller's tenant, each with its `api-key.revoked` event. */

@@ -214,12 +214,6 @@ const EXPECTED_FAILURES: { route: RegExp; call: RegExp; why: string }[] = [
     call: /PutItemCommand \S+audit|GetObjectCommand/,
     why: 'the export archive is written to S3 before its audit event, and read back after: a fault after the upload leaves an archive (encrypted under the tenant key, never handed out) that no event records. Fix: audit before the upload, delete the archive on failure',
   },
-  {
-    route:
-      /^(DELETE \/v1\/tenants\/\{tenantId\}\/members\/\{userId\}|POST \/v1\/me\/invitations\/\{invitationId\}\/accept)$/,
-    call: /QueryCommand|BatchGetItemCommand/,
-    why: 'reads made after the membership change committed (the answer, the clean-up of the removed member) answer 503 for a change that was made',
-  },
 ];
 
 /** A call as the failure messages name it: signature and key. */

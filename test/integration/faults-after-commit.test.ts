@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { userKey } from '../../shared/domain/item-layout.js';
+import { invitationSk, memberSk, userKey } from '../../shared/domain/item-layout.js';
 import {
+  type AwsCall,
   countingCalls,
   type FaultKind,
   failingCall,
@@ -8,7 +9,7 @@ import {
   signatureOf,
 } from '../support/aws-call-tap.js';
 import { userWithPasskey } from '../support/fault-scenarios.js';
-import { createTenant, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { addMember, createTenant, invite, signUp, type TestUser } from '../support/identity-fixtures.js';
 import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
 import { partitionItems, platformEventsBy } from '../support/table-reads.js';
 
@@ -23,20 +24,26 @@ beforeAll(() => installAwsCallTap());
 
 type Table = 'IDENTITY_TABLE' | 'TENANT_DATA_TABLE' | 'AUDIT_TABLE';
 
-/** `act` with the first DynamoDB `command` on `tables` (the env vars naming them, in order) failing with `kind`. */
+/**
+ * `act` with the `occurrence`-th DynamoDB `command` on `tables` (the env vars naming them, in order) failing with
+ * `kind`; `injected` is shown the call that failed.
+ */
 async function withDynamoFault(
   command: string,
   tables: Table | Table[],
   act: () => Promise<TestResponse>,
   kind: FaultKind = 'server-error',
+  occurrence = 1,
+  injected?: (call: AwsCall) => void,
 ): Promise<TestResponse> {
   const names = [tables].flat().map((t) => process.env[t]);
   const run = await failingCall(
-    { signature: ['DynamoDBClient', command, ...names].join(' '), occurrence: 1 },
+    { signature: ['DynamoDBClient', command, ...names].join(' '), occurrence },
     kind,
     act,
   );
   expect(run.injected, `${command} was called`).toBeDefined();
+  injected?.(run.injected!);
   return run.result;
 }
 
@@ -200,5 +207,71 @@ describe('an update is answered from what it wrote: no read follows its commit',
     expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token })).body).toEqual(
       before.body,
     );
+  });
+});
+
+describe('a membership change: nothing after its commit can fail it, and what is left is refused at use', () => {
+  it('POST /v1/me/invitations/{id}/accept: the transaction is the last call; the answer names the tenant', async () => {
+    // Prepare: an invitation to a verified account
+    const owner = await signUp(api, 'accept-owner');
+    const tenantId = await createTenant(api, owner, 'Accepting Co');
+    const invitee = await signUp(api, 'accept-invitee');
+    const invitationId = await invite(api, owner, tenantId, invitee.email, 'editor');
+
+    // Act
+    const { res, calls } = await callsOf(() =>
+      api.request('POST', `/v1/me/invitations/${invitationId}/accept`, { token: invitee.token }),
+    );
+
+    // Assess
+    expect(res.status, res.text).toBe(201);
+    expect(calls.at(-1)).toMatch(/^DynamoDBClient TransactWriteItemsCommand /);
+    expect(res.body).toMatchObject({
+      tenant: { tenantId, name: 'Accepting Co' },
+      member: { userId: invitee.userId, role: 'editor' },
+    });
+  });
+
+  it('DELETE …/members/{userId} whose withdrawal of their invitations fails: 204, and the invitation is refused', async () => {
+    // Prepare: an admin who invited someone, and the owner who removes the admin
+    const owner = await signUp(api, 'remove-owner');
+    const tenantId = await createTenant(api, owner);
+    const admin = await signUp(api, 'remove-admin');
+    await addMember(api, owner, tenantId, admin, 'admin');
+    const invitee = await signUp(api, 'remove-invitee');
+    const invitationId = await invite(api, admin, tenantId, invitee.email, 'editor');
+    const withdrawal = (call: { input: Record<string, any> }) =>
+      JSON.stringify(call.input.TransactItems ?? []).includes(invitationSk(invitationId));
+
+    // Act: the removal commits; the transaction withdrawing the admin's invitation fails
+    let injected: boolean | undefined;
+    const res = await withDynamoFault(
+      'TransactWriteItemsCommand',
+      ['TENANT_DATA_TABLE', 'AUDIT_TABLE'],
+      () => api.request('DELETE', `/v1/tenants/${tenantId}/members/${admin.userId}`, { token: owner.token }),
+      'server-error',
+      2,
+      (call) => {
+        injected = withdrawal(call);
+      },
+    );
+
+    // Assess: removed (and audited); the invitation is still stored, but its sender can no longer grant it
+    expect(injected).toBe(true);
+    expect(res.status, res.text).toBe(204);
+    const items = await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId);
+    expect(items.some((i) => i.sk === memberSk(admin.userId))).toBe(false);
+    expect(items.some((i) => i.sk === invitationSk(invitationId))).toBe(true);
+    const events = await partitionItems(process.env.AUDIT_TABLE!, tenantId);
+    expect(events.filter((e) => e.action === 'member.removed').map((e) => e.resource.id)).toEqual([
+      admin.userId,
+    ]);
+    expect(events.filter((e) => e.action === 'invitation.revoked')).toEqual([]);
+    const accept = await api.request('POST', `/v1/me/invitations/${invitationId}/accept`, {
+      token: invitee.token,
+    });
+    expect(accept.status, accept.text).toBe(404);
+    const after = await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId);
+    expect(after.some((i) => i.sk === memberSk(invitee.userId))).toBe(false);
   });
 });
