@@ -1,7 +1,7 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { chainMacFor } from '../../shared/crypto/chain-mac.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFor, tenantCaller } from '../../shared/http/auth.js';
+import { authorizerFor, implementForTenant, tenantCaller } from '../../shared/http/auth.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import * as routes from '../../shared/schemas/audit.js';
 import { AuditService } from '../../shared/services/audit.js';
@@ -22,10 +22,7 @@ export const handler = createApiHandler({
   authorizer: authorizerFor(runtime),
   onRefused: auditRefusalsTo(store),
   routes: [
-    implement(routes.listAuditEvents, async (req) => ({
-      status: 200,
-      body: await service.list(tenantCaller(req), req.query),
-    })),
+    implementForTenant(routes.listAuditEvents, 200, (caller, req) => service.list(caller, req.query)),
     implement(routes.exportAuditEvents, async (req) => {
       const result = await service.exportCsv(tenantCaller(req), req.query);
       const headers: Record<string, string> = {
@@ -45,9 +42,6 @@ export const handler = createApiHandler({
       }
       return { status: 200, rawBody: result.csv, contentType: 'text/csv; charset=utf-8', headers };
     }),
-    implement(routes.verifyAuditChain, async (req) => ({
-      status: 200,
-      body: await service.verify(tenantCaller(req), req.query),
-    })),
+    implementForTenant(routes.verifyAuditChain, 200, (caller, req) => service.verify(caller, req.query)),
   ],
 });

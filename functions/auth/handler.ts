@@ -73,6 +73,19 @@ const oidc = new OidcSignInService({
   linkNotice: (user, change, origin) => email.notify(user, change, origin),
 });
 
+/**
+ * The answer to a sign-in: the session token in the body, or, for a cookie session, in the HttpOnly cookie
+ * only (the console's script never sees it).
+ */
+function signedInAnswer<S extends { token: string; expiresAt: string }>(
+  session: string | undefined,
+  signedIn: S,
+) {
+  if (session !== 'cookie') return { status: 200, body: signedIn };
+  const { token, ...rest } = signedIn;
+  return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+}
+
 /** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
 export const handler = createApiHandler({
   runtime,
@@ -89,11 +102,7 @@ export const handler = createApiHandler({
       const { session, ...credentials } = body;
       // A cookie session is only ever started by the console itself (no signing a browser in from elsewhere).
       if (session === 'cookie') requireConsoleOrigin(event);
-      const signedIn = await service.login(credentials, { ip: sourceIp, userAgent });
-      if (session !== 'cookie') return { status: 200, body: signedIn };
-      // The token goes into the HttpOnly cookie only: the console's script never sees it.
-      const { token, ...rest } = signedIn;
-      return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+      return signedInAnswer(session, await service.login(credentials, { ip: sourceIp, userAgent }));
     }),
     implement(routes.logout, async ({ auth, sourceIp, userAgent }) => {
       const me = requirePrincipal(auth);
@@ -201,10 +210,7 @@ export const handler = createApiHandler({
       const { session, ...answer } = body;
       // As with password sign-in: a cookie session is only ever started by the console itself.
       if (session === 'cookie') requireConsoleOrigin(event);
-      const signedIn = await passkeys.signIn(answer, { ip: sourceIp, userAgent });
-      if (session !== 'cookie') return { status: 200, body: signedIn };
-      const { token, ...rest } = signedIn;
-      return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+      return signedInAnswer(session, await passkeys.signIn(answer, { ip: sourceIp, userAgent }));
     }),
     implement(oidcRoutes.listOidcProviders, async () => ({
       status: 200,
@@ -236,9 +242,9 @@ export const handler = createApiHandler({
       const { session, ...input } = body;
       if (session === 'cookie') requireConsoleOrigin(event);
       const finished = await oidc.callback(input, { ip: sourceIp, userAgent });
-      if (finished.outcome !== 'signed-in' || session !== 'cookie') return { status: 200, body: finished };
-      const { token, ...rest } = finished;
-      return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+      return finished.outcome === 'signed-in'
+        ? signedInAnswer(session, finished)
+        : { status: 200, body: finished };
     }),
   ],
 });

@@ -1,7 +1,7 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
-import { createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFor, tenantCaller } from '../../shared/http/auth.js';
+import { createApiHandler } from '../../shared/http/api.js';
+import { authorizerFor, implementForTenant } from '../../shared/http/auth.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import * as routes from '../../shared/schemas/connections.js';
 import { ConnectionsService } from '../../shared/services/connections.js';
@@ -33,29 +33,19 @@ export const handler = createApiHandler({
   authorizer: authorizerFor(runtime),
   onRefused: auditRefusalsTo(audit),
   routes: [
-    implement(routes.listConnections, async (req) => ({
-      status: 200,
-      body: await service.list(tenantCaller(req), req.query),
-    })),
-    implement(routes.createConnection, async (req) => ({
-      status: 201,
-      body: await service.create(tenantCaller(req), req.body),
-    })),
-    implement(routes.getConnection, async (req) => ({
-      status: 200,
-      body: await service.get(tenantCaller(req), req.params.connectionId),
-    })),
-    implement(routes.updateConnection, async (req) => ({
-      status: 200,
-      body: await service.update(tenantCaller(req), req.params.connectionId, req.body),
-    })),
-    implement(routes.deleteConnection, async (req) => {
-      await service.delete(tenantCaller(req), req.params.connectionId);
-      return { status: 204 };
-    }),
-    implement(routes.revealConnectionPassword, async (req) => ({
-      status: 200,
-      body: await service.reveal(tenantCaller(req), req.params.connectionId),
-    })),
+    implementForTenant(routes.listConnections, 200, (caller, req) => service.list(caller, req.query)),
+    implementForTenant(routes.createConnection, 201, (caller, req) => service.create(caller, req.body)),
+    implementForTenant(routes.getConnection, 200, (caller, req) =>
+      service.get(caller, req.params.connectionId),
+    ),
+    implementForTenant(routes.updateConnection, 200, (caller, req) =>
+      service.update(caller, req.params.connectionId, req.body),
+    ),
+    implementForTenant(routes.deleteConnection, 204, (caller, req) =>
+      service.delete(caller, req.params.connectionId),
+    ),
+    implementForTenant(routes.revealConnectionPassword, 200, (caller, req) =>
+      service.reveal(caller, req.params.connectionId),
+    ),
   ],
 });

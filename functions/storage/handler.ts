@@ -2,7 +2,13 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFor, identityStoreFor, rateLimiterFor, tenantCaller } from '../../shared/http/auth.js';
+import {
+  authorizerFor,
+  identityStoreFor,
+  implementForTenant,
+  rateLimiterFor,
+  tenantCaller,
+} from '../../shared/http/auth.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
@@ -84,34 +90,21 @@ export const handler = createApiHandler({
   rateLimiter: rateLimiterFor(identity),
   onRefused: auditRefusalsTo(audit),
   routes: [
-    implement(routes.listInstances, async (req) => ({
-      status: 200,
-      body: await service.listInstances(tenantCaller(req), req.query),
+    implementForTenant(routes.listInstances, 200, (caller, req) => service.listInstances(caller, req.query)),
+    implementForTenant(routes.createInstance, 201, (caller, req) => service.createInstance(caller, req.body)),
+    implementForTenant(routes.listStorageLocations, 200, (caller, req) =>
+      service.listLocations(caller, req.query),
+    ),
+    implementForTenant(routes.createStorageLocation, 201, (caller, req) =>
+      service.registerLocation(caller, req.body),
+    ),
+    implementForTenant(routes.getStorageExternalId, 200, async (caller) => ({
+      externalId: await service.externalId(caller),
     })),
-    implement(routes.createInstance, async (req) => ({
-      status: 201,
-      body: await service.createInstance(tenantCaller(req), req.body),
-    })),
-    implement(routes.listStorageLocations, async (req) => ({
-      status: 200,
-      body: await service.listLocations(tenantCaller(req), req.query),
-    })),
-    implement(routes.createStorageLocation, async (req) => ({
-      status: 201,
-      body: await service.registerLocation(tenantCaller(req), req.body),
-    })),
-    implement(routes.getStorageExternalId, async (req) => ({
-      status: 200,
-      body: { externalId: await service.externalId(tenantCaller(req)) },
-    })),
-    implement(routes.deleteStorageLocation, async (req) => ({
-      status: 200,
-      body: await service.deleteLocation(tenantCaller(req), req.params.locationId),
-    })),
-    implement(routes.vendStorageCredentials, async (req) => ({
-      status: 200,
-      body: await service.vend(tenantCaller(req), req.body),
-    })),
+    implementForTenant(routes.deleteStorageLocation, 200, (caller, req) =>
+      service.deleteLocation(caller, req.params.locationId),
+    ),
+    implementForTenant(routes.vendStorageCredentials, 200, (caller, req) => service.vend(caller, req.body)),
     implement(routes.laminStorageCredentials, async (req) => {
       const tenantId = await service.tenantOfPath(req.body.path, 'body.path');
       const auth = await authorizer.authorize(req.event, laminAsTenantRoute, { tenantId }).catch((error) => {
@@ -120,17 +113,14 @@ export const handler = createApiHandler({
       });
       return { status: 200, body: await service.laminCredentials(tenantCaller({ ...req, auth }), req.body) };
     }),
-    implement(routes.loadIcebergStorageCredentials, async (req) => ({
-      status: 200,
-      body: await service.icebergCredentials(tenantCaller(req), req.params.locationId, req.query),
-    })),
-    implement(routes.validateStorageLocation, async (req) => ({
-      status: 200,
-      body: await service.validateLocation(tenantCaller(req), req.params.locationId),
-    })),
-    implement(routes.revokeStorageCredentials, async (req) => ({
-      status: 200,
-      body: await service.revoke(tenantCaller(req), req.body.userId),
-    })),
+    implementForTenant(routes.loadIcebergStorageCredentials, 200, (caller, req) =>
+      service.icebergCredentials(caller, req.params.locationId, req.query),
+    ),
+    implementForTenant(routes.validateStorageLocation, 200, (caller, req) =>
+      service.validateLocation(caller, req.params.locationId),
+    ),
+    implementForTenant(routes.revokeStorageCredentials, 200, (caller, req) =>
+      service.revoke(caller, req.body.userId),
+    ),
   ],
 });

@@ -6,9 +6,9 @@ import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFor,
   identityStoreFor,
+  implementForTenant,
   rateLimiterFor,
   requirePrincipal,
-  tenantCaller,
 } from '../../shared/http/auth.js';
 import type { AuthContext } from '../../shared/http/auth-context.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
@@ -81,8 +81,8 @@ const exports = new TenantExportService({
   }),
 });
 
-/** The signed-in invitee of a `/v1/me/invitations` route. */
-function invitee(req: { auth: AuthContext; sourceIp: string; userAgent: string }) {
+/** The signed-in caller of a route outside any tenant's path (creating one, the caller's own invitations). */
+function signedInCaller(req: { auth: AuthContext; sourceIp: string; userAgent: string }) {
   return { principal: requirePrincipal(req.auth), ip: req.sourceIp, userAgent: req.userAgent };
 }
 
@@ -97,88 +97,53 @@ export const handler = createApiHandler({
   onRefused: auditRefusalsTo(audit),
   rateLimiter: rateLimiterFor(identity),
   routes: [
-    implement(routes.createTenant, async ({ auth, body, sourceIp, userAgent }) => ({
+    implement(routes.createTenant, async (req) => ({
       status: 201,
-      body: await service.createTenant(
-        { principal: requirePrincipal(auth), ip: sourceIp, userAgent },
-        body.name,
-      ),
+      body: await service.createTenant(signedInCaller(req), req.body.name),
     })),
     implement(routes.listMyTenants, async ({ auth }) => ({
       status: 200,
       body: { items: await service.listMyTenants(requirePrincipal(auth).userId) },
     })),
-    implement(routes.getTenant, async (req) => ({
-      status: 200,
-      body: await service.getTenant(tenantCaller(req)),
-    })),
-    implement(routes.updateTenant, async (req) => ({
-      status: 200,
-      body: await service.updateTenant(tenantCaller(req), req.body),
-    })),
-    implement(routes.deleteTenant, async (req) => {
-      const { mfaCode, recoveryCode } = req.body;
-      await deletion.deleteTenant(
-        tenantCaller(req),
-        mfaCode !== undefined ? { mfaCode } : { recoveryCode: recoveryCode! },
-      );
-      return { status: 204 };
-    }),
-    implement(routes.createExport, async (req) => ({
-      status: 201,
-      body: await exports.createExport(tenantCaller(req)),
-    })),
-    implement(routes.getExport, async (req) => ({
-      status: 200,
-      body: await exports.getExport(tenantCaller(req), req.params.exportId),
-    })),
-    implement(routes.listMembers, async (req) => ({
-      status: 200,
-      body: await service.listMembers(tenantCaller(req), req.query),
-    })),
-    implement(routes.inviteMember, async (req) => ({
-      status: 201,
-      body: await invitations.invite(tenantCaller(req), req.body),
-    })),
-    implement(routes.listInvitations, async (req) => ({
-      status: 200,
-      body: await invitations.listForTenant(tenantCaller(req), req.query),
-    })),
-    implement(routes.revokeInvitation, async (req) => {
-      await invitations.revoke(tenantCaller(req), req.params.invitationId);
-      return { status: 204 };
-    }),
+    implementForTenant(routes.getTenant, 200, (caller) => service.getTenant(caller)),
+    implementForTenant(routes.updateTenant, 200, (caller, req) => service.updateTenant(caller, req.body)),
+    implementForTenant(routes.deleteTenant, 204, (caller, { body: { mfaCode, recoveryCode } }) =>
+      deletion.deleteTenant(caller, mfaCode !== undefined ? { mfaCode } : { recoveryCode: recoveryCode! }),
+    ),
+    implementForTenant(routes.createExport, 201, (caller) => exports.createExport(caller)),
+    implementForTenant(routes.getExport, 200, (caller, req) =>
+      exports.getExport(caller, req.params.exportId),
+    ),
+    implementForTenant(routes.listMembers, 200, (caller, req) => service.listMembers(caller, req.query)),
+    implementForTenant(routes.inviteMember, 201, (caller, req) => invitations.invite(caller, req.body)),
+    implementForTenant(routes.listInvitations, 200, (caller, req) =>
+      invitations.listForTenant(caller, req.query),
+    ),
+    implementForTenant(routes.revokeInvitation, 204, (caller, req) =>
+      invitations.revoke(caller, req.params.invitationId),
+    ),
     implement(routes.listMyInvitations, async (req) => ({
       status: 200,
-      body: await invitations.listMine(invitee(req)),
+      body: await invitations.listMine(signedInCaller(req)),
     })),
     implement(routes.acceptInvitation, async (req) => ({
       status: 201,
-      body: await invitations.accept(invitee(req), req.params.invitationId),
+      body: await invitations.accept(signedInCaller(req), req.params.invitationId),
     })),
     implement(routes.declineInvitation, async (req) => {
-      await invitations.decline(invitee(req), req.params.invitationId);
+      await invitations.decline(signedInCaller(req), req.params.invitationId);
       return { status: 204 };
     }),
-    implement(routes.changeMemberRole, async (req) => ({
-      status: 200,
-      body: await service.changeRole(tenantCaller(req), req.params.userId, req.body.role),
-    })),
-    implement(routes.removeMember, async (req) => {
-      await service.removeMember(tenantCaller(req), req.params.userId);
-      return { status: 204 };
-    }),
-    implement(routes.listApiKeys, async (req) => ({
-      status: 200,
-      body: await service.listApiKeys(tenantCaller(req), req.query),
-    })),
-    implement(routes.createApiKey, async (req) => ({
-      status: 201,
-      body: await service.createApiKey(tenantCaller(req), req.body),
-    })),
-    implement(routes.revokeApiKey, async (req) => {
-      await service.revokeApiKey(tenantCaller(req), req.params.keyId);
-      return { status: 204 };
-    }),
+    implementForTenant(routes.changeMemberRole, 200, (caller, req) =>
+      service.changeRole(caller, req.params.userId, req.body.role),
+    ),
+    implementForTenant(routes.removeMember, 204, (caller, req) =>
+      service.removeMember(caller, req.params.userId),
+    ),
+    implementForTenant(routes.listApiKeys, 200, (caller, req) => service.listApiKeys(caller, req.query)),
+    implementForTenant(routes.createApiKey, 201, (caller, req) => service.createApiKey(caller, req.body)),
+    implementForTenant(routes.revokeApiKey, 204, (caller, req) =>
+      service.revokeApiKey(caller, req.params.keyId),
+    ),
   ],
 });

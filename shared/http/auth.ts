@@ -10,6 +10,7 @@ import { AuthLookups } from '../store/auth-lookups.js';
 import { epochOf, IdentityStore, type SessionRecord, type UserRecord } from '../store/identity-store.js';
 import { DynamoRateLimiter } from '../store/rate-limiter.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
+import { type ApiRequest, type BoundRoute, implement } from './api.js';
 import { type AuthContext, type Authorizer, TenantRefusalError } from './auth-context.js';
 import type { RouteDef } from './route.js';
 import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
@@ -248,6 +249,21 @@ export function tenantCaller(request: {
 }): TenantCaller {
   const { principal, ...access } = requireTenant(request.auth);
   return { access, principal, ip: request.sourceIp, userAgent: request.userAgent };
+}
+
+/**
+ * Binds a tenant route whose answer is what `act` gives for the route's caller, sent with `status`
+ * (a 204 sends no body).
+ */
+export function implementForTenant<R extends RouteDef>(
+  route: R,
+  status: 200 | 201 | 204,
+  act: (caller: TenantCaller, request: ApiRequest<R>) => Promise<unknown>,
+): BoundRoute {
+  return implement(route, async (request) => {
+    const body = await act(tenantCaller(request), request);
+    return status === 204 ? { status } : { status, body };
+  });
 }
 
 /** The caller of an authenticated route. */
