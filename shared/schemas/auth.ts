@@ -4,7 +4,7 @@ import { MAIL_TOKEN_PATTERN } from '../domain/credentials.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { SIGN_IN_FAILURE_REASONS, SIGN_IN_HISTORY_DAYS, SIGN_IN_RESULTS } from '../domain/sign-in-history.js';
 import { defineRoute } from '../http/route.js';
-import { EmailAddress, PageQuery, TenantId } from './common.js';
+import { EmailAddress, PageQuery, pageOf, TenantId } from './common.js';
 
 /** 12–256 characters (DESIGN.md §4); counted in code points so emoji are not penalised. */
 export const Password = z
@@ -199,7 +199,7 @@ export const listSignIns = defineRoute({
   response: {
     status: 200,
     description: 'Attempts (a page may hold fewer than `limit` and still have a next one)',
-    schema: z.object({ items: z.array(SignIn), nextCursor: z.string().nullable() }),
+    schema: pageOf(SignIn),
   },
 });
 

@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { DATA_SOURCE_FAILURES } from '../domain/data-source-failures.js';
+import type { Permission } from '../domain/permissions.js';
+import { defineRoute, type RouteDef } from '../http/route.js';
 
 /** RFC 9457 problem document as the API returns it. */
 export const Problem = z
@@ -46,3 +48,33 @@ export const Limit = z.coerce.number().int().min(1).max(100).default(50);
 export const PageQuery = z.strictObject({ cursor: Cursor.optional(), limit: Limit });
 
 export const TenantParams = z.strictObject({ tenantId: TenantId });
+
+/** A page of `item`s; `nextCursor` goes back as `cursor` for the next page and is null on the last one. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+/** What a paged list of a tenant's items says of its own. */
+export interface TenantListRoute<T extends z.ZodType>
+  extends Pick<RouteDef, 'id' | 'path' | 'area' | 'summary' | 'tags'> {
+  permission: Permission;
+  /** The response's description: what a page holds. */
+  description: string;
+  item: T;
+}
+
+/** A paged GET of a tenant's items (`cursor`, `limit`), answering a page of `item`s. */
+export function defineTenantListRoute<T extends z.ZodType>({
+  permission,
+  description,
+  item,
+  ...route
+}: TenantListRoute<T>) {
+  return defineRoute({
+    ...route,
+    method: 'GET',
+    auth: { kind: 'tenant', permission },
+    params: TenantParams,
+    query: PageQuery,
+    response: { status: 200, description, schema: pageOf(item) },
+  });
+}

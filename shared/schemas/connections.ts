@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { QueryRules } from '../domain/query-rules.js';
 import { defineRoute } from '../http/route.js';
 import { PASSWORD_MASK, TLS_MODES } from '../store/connections-store.js';
-import { PageQuery, TenantId, UserId } from './common.js';
+import { defineTenantListRoute, TenantId, TenantParams, UserId } from './common.js';
 
 /** Connection ids: `c_` and 26 Crockford base32 characters. */
 export const ConnectionId = z.string().regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id');
@@ -122,23 +122,15 @@ export const RevealedPassword = z
   .meta({ id: 'RevealedConnectionPassword' });
 
 const ConnectionParams = z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
-const TenantOnly = z.strictObject({ tenantId: TenantId });
-
-export const listConnections = defineRoute({
+export const listConnections = defineTenantListRoute({
   id: 'listConnections',
-  method: 'GET',
   path: '/v1/tenants/{tenantId}/connections',
   area: 'connections',
   summary: 'List data-source connections (passwords masked)',
   tags: ['connections'],
-  auth: { kind: 'tenant', permission: 'connections:read' },
-  params: TenantOnly,
-  query: PageQuery,
-  response: {
-    status: 200,
-    description: 'A page of connections',
-    schema: z.object({ items: z.array(Connection), nextCursor: z.string().nullable() }),
-  },
+  permission: 'connections:read',
+  description: 'A page of connections',
+  item: Connection,
 });
 
 export const createConnection = defineRoute({
@@ -149,7 +141,7 @@ export const createConnection = defineRoute({
   summary: 'Register a Postgres connection; the password is stored only encrypted under the tenant key',
   tags: ['connections'],
   auth: { kind: 'tenant', permission: 'connections:manage' },
-  params: TenantOnly,
+  params: TenantParams,
   body: CreateConnectionBody,
   response: { status: 201, description: 'The connection, password masked', schema: Connection },
 });

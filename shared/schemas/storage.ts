@@ -9,7 +9,7 @@ import {
 } from '../domain/storage-policy.js';
 import { STORAGE_VALIDATION_CHECKS, VALIDATION_STATUSES } from '../domain/storage-validation.js';
 import { defineRoute } from '../http/route.js';
-import { PageQuery, TenantParams, UserId } from './common.js';
+import { defineTenantListRoute, TenantParams, UserId } from './common.js';
 
 export const LocationId = z.string().regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id');
 export const InstanceId = z.string().regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id');
@@ -129,20 +129,15 @@ export const RevocationOutcome = z
 export const REVOCATIONS_PER_USER_PER_HOUR = 30;
 export const REVOCATIONS_PER_TENANT_PER_HOUR = 60;
 
-const page = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-
-export const listInstances = defineRoute({
+export const listInstances = defineTenantListRoute({
   id: 'listInstances',
-  method: 'GET',
   path: '/v1/tenants/{tenantId}/instances',
   area: 'storage',
   summary: 'List LaminDB-style instances',
   tags: ['storage'],
-  auth: { kind: 'tenant', permission: 'instances:read' },
-  params: TenantParams,
-  query: PageQuery,
-  response: { status: 200, description: 'A page of instances', schema: page(Instance) },
+  permission: 'instances:read',
+  description: 'A page of instances',
+  item: Instance,
 });
 
 export const createInstance = defineRoute({
@@ -162,18 +157,16 @@ export const createInstance = defineRoute({
   response: { status: 201, description: 'The instance', schema: Instance },
 });
 
-export const listStorageLocations = defineRoute({
+export const listStorageLocations = defineTenantListRoute({
   id: 'listStorageLocations',
-  method: 'GET',
   path: '/v1/tenants/{tenantId}/storage-locations',
   area: 'storage',
   summary: 'List storage locations (role ARN and ExternalId only for storage-locations:manage)',
   tags: ['storage'],
   // Every member may vend read credentials, so every member may see what there is to vend for.
-  auth: { kind: 'tenant', permission: 'instances:read' },
-  params: TenantParams,
-  query: PageQuery,
-  response: { status: 200, description: 'A page of storage locations', schema: page(StorageLocation) },
+  permission: 'instances:read',
+  description: 'A page of storage locations',
+  item: StorageLocation,
 });
 
 export const createStorageLocation = defineRoute({

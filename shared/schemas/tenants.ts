@@ -3,7 +3,7 @@ import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { PLANS } from '../domain/plans.js';
 import { defineRoute } from '../http/route.js';
 import { RecoveryCode, TotpCode } from './auth.js';
-import { EmailAddress, PageQuery, TenantId, TenantParams, UserId } from './common.js';
+import { defineTenantListRoute, EmailAddress, TenantId, TenantParams, UserId } from './common.js';
 
 const Role = z.enum(ROLES);
 const KeyId = z.string().regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id');
@@ -224,21 +224,15 @@ export const getExport = defineRoute({
   response: { status: 200, description: 'The archive and its download URL', schema: TenantExport },
 });
 
-export const listMembers = defineRoute({
+export const listMembers = defineTenantListRoute({
   id: 'listMembers',
-  method: 'GET',
   path: '/v1/tenants/{tenantId}/members',
   area: 'tenants',
   summary: 'List members',
   tags: ['members'],
-  auth: { kind: 'tenant', permission: 'members:read' },
-  params: TenantParams,
-  query: PageQuery,
-  response: {
-    status: 200,
-    description: 'A page of members',
-    schema: z.object({ items: z.array(Member), nextCursor: z.string().nullable() }),
-  },
+  permission: 'members:read',
+  description: 'A page of members',
+  item: Member,
 });
 
 const InvitationId = z.string().regex(/^n_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an invitation id');
@@ -268,21 +262,15 @@ export const inviteMember = defineRoute({
   response: { status: 201, description: 'The invitation', schema: Invitation },
 });
 
-export const listInvitations = defineRoute({
+export const listInvitations = defineTenantListRoute({
   id: 'listInvitations',
-  method: 'GET',
   path: '/v1/tenants/{tenantId}/invitations',
   area: 'tenants',
   summary: 'List pending invitations',
   tags: ['members'],
-  auth: { kind: 'tenant', permission: 'members:manage' },
-  params: TenantParams,
-  query: PageQuery,
-  response: {
-    status: 200,
-    description: 'A page of unexpired invitations',
-    schema: z.object({ items: z.array(Invitation), nextCursor: z.string().nullable() }),
-  },
+  permission: 'members:manage',
+  description: 'A page of unexpired invitations',
+  item: Invitation,
 });
 
 export const revokeInvitation = defineRoute({
@@ -380,21 +368,15 @@ export const removeMember = defineRoute({
   response: { status: 204, description: 'Removed' },
 });
 
-export const listApiKeys = defineRoute({
+export const listApiKeys = defineTenantListRoute({
   id: 'listApiKeys',
-  method: 'GET',
   path: '/v1/tenants/{tenantId}/api-keys',
   area: 'tenants',
   summary: 'List API keys (your own; all with api-keys:manage)',
   tags: ['api-keys'],
-  auth: { kind: 'tenant', permission: 'api-keys:create' },
-  params: TenantParams,
-  query: PageQuery,
-  response: {
-    status: 200,
-    description: 'A page of keys (never the secret)',
-    schema: z.object({ items: z.array(ApiKey), nextCursor: z.string().nullable() }),
-  },
+  permission: 'api-keys:create',
+  description: 'A page of keys (never the secret)',
+  item: ApiKey,
 });
 
 export const createApiKey = defineRoute({
