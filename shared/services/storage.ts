@@ -24,6 +24,7 @@ import {
   StorageRootError,
 } from '../domain/storage-roots.js';
 import {
+  STORAGE_VALIDATION_CHECKS,
   type StorageValidationCheck,
   type StorageValidationCheckName,
   validationResult,
@@ -696,19 +697,9 @@ export class StorageService {
       });
       return { locationId, result, checks: all };
     };
-    const notRun = (names: StorageValidationCheckName[], why: string) => {
+    const notRun = (names: readonly StorageValidationCheckName[], why: string) => {
       for (const name of names) if (!checks.has(name)) report(name, 'not-run', why);
     };
-    const every: StorageValidationCheckName[] = [
-      'credentials-issued',
-      'read-inside-prefix',
-      'write-inside-prefix',
-      'kms-key',
-      'read-session-cannot-write',
-      'write-outside-prefix-refused',
-      'write-sibling-prefix-refused',
-      'list-sibling-prefix-refused',
-    ];
 
     // 1. Credentials, exactly as a vend of the caller's would get them.
     const issued: Partial<Record<StorageAccess, Awaited<ReturnType<StorageService['vend']>>>> = {};
@@ -727,7 +718,7 @@ export class StorageService {
     }
     if (!issued.read || !issued.write) {
       report('credentials-issued', 'fail', `Not issued. ${refusals.join(' ')}`);
-      notRun(every, 'Needs read and write credentials.');
+      notRun(STORAGE_VALIDATION_CHECKS, 'Needs read and write credentials.');
       return finish();
     }
     report(
