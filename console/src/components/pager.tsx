@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { ApiProblem } from '../api/client';
+import { type ApiProblem, api, ok } from '../api/client';
+import type { paths } from '../api/schema';
 import { asProblem } from './hooks';
 
 type Page<T> = { items: T[]; nextCursor?: string | null };
@@ -43,6 +44,37 @@ export function usePaged<T>(
     hasMore: Boolean(cursor),
     more: () => (cursor ? fetchPage(cursor, true) : Promise.resolve()),
   };
+}
+
+/** The tenant routes that list a page of items (`GET /v1/tenants/{tenantId}/…?cursor=`). */
+type TenantListPath = {
+  [P in keyof paths]: paths[P] extends {
+    get: {
+      parameters: { path: { tenantId: string }; query?: { cursor?: string } };
+      responses: { 200: { content: { 'application/json': Page<unknown> } } };
+    };
+  }
+    ? P
+    : never;
+}[keyof paths];
+
+type ItemOf<P extends TenantListPath> =
+  paths[P]['get']['responses'][200]['content']['application/json']['items'][number];
+
+/**
+ * `usePaged` over a tenant's list route; when `allowed` is false (the viewer may not read it) the list is
+ * empty without asking.
+ */
+export function useTenantPages<P extends TenantListPath>(path: P, tenantId: string, allowed = true) {
+  return usePaged<ItemOf<P>>(
+    async (cursor) => {
+      if (!allowed) return { items: [], nextCursor: null };
+      // openapi-fetch cannot check a call whose path is a type parameter; TenantListPath says what it takes.
+      const init = { params: { path: { tenantId }, query: { cursor } } } as never;
+      return ok(await api.GET(path, init)) as Page<ItemOf<P>>;
+    },
+    [tenantId],
+  );
 }
 
 /** "Load more" under a paginated list. */

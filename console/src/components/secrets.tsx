@@ -172,3 +172,23 @@ export function ConfirmRemoval<T>(props: {
     </ConfirmDialog>
   );
 }
+
+/** A table row's danger button that opens its `ConfirmRemoval`; `label` names the row to screen readers. */
+export function RemoveButton(props: {
+  label: string;
+  busy: boolean;
+  onClick: () => void;
+  children?: preact.ComponentChildren;
+}) {
+  return (
+    <button
+      type="button"
+      class="danger"
+      disabled={props.busy}
+      aria-label={props.label}
+      onClick={props.onClick}
+    >
+      {props.children ?? 'Remove'}
+    </button>
+  );
+}

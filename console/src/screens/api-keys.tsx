@@ -5,8 +5,8 @@ import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
 import { CheckboxGroup, Field, Form, integer, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
-import { MoreButton, usePaged } from '../components/pager';
-import { ConfirmRemoval, SecretValue } from '../components/secrets';
+import { MoreButton, useTenantPages } from '../components/pager';
+import { ConfirmRemoval, RemoveButton, SecretValue } from '../components/secrets';
 import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 /** API keys of a tenant: create (scopes the creator holds), shown once, list, revoke. */
@@ -15,15 +15,7 @@ export function ApiKeysScreen() {
   const { me } = useSession();
   useTitle('API keys', tenant.name);
   const tenantId = tenant.tenantId;
-  const keys = usePaged(
-    async (cursor) =>
-      ok(
-        await api.GET('/v1/tenants/{tenantId}/api-keys', {
-          params: { path: { tenantId }, query: { cursor } },
-        }),
-      ),
-    [tenantId],
-  );
+  const keys = useTenantPages('/v1/tenants/{tenantId}/api-keys', tenantId);
   const [created, setCreated] = useState<Schemas['ApiKey'] & { key: string }>();
   const [revoking, setRevoking] = useState<Schemas['ApiKey']>();
   const [notice, setNotice] = useState<string>();
@@ -79,15 +71,13 @@ export function ApiKeysScreen() {
               <td>{key.lastUsedAt ? <When iso={key.lastUsedAt} /> : 'never'}</td>
               <td>
                 {(key.createdBy === me.user.userId || can('api-keys:manage')) && (
-                  <button
-                    type="button"
-                    class="danger"
-                    aria-label={`Revoke the key ${key.name}`}
-                    disabled={action.busy}
+                  <RemoveButton
+                    label={`Revoke the key ${key.name}`}
+                    busy={action.busy}
                     onClick={() => setRevoking(key)}
                   >
                     Revoke
-                  </button>
+                  </RemoveButton>
                 )}
               </td>
             </tr>

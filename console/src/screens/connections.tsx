@@ -13,7 +13,7 @@ import {
   text,
 } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
-import { MoreButton, usePaged } from '../components/pager';
+import { MoreButton, useTenantPages } from '../components/pager';
 import { ConfirmDialog, SecretValue } from '../components/secrets';
 import { DataTable, Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
@@ -27,15 +27,7 @@ export function ConnectionsScreen() {
   const { tenant, can } = useTenant();
   useTitle('Connections', tenant.name);
   const tenantId = tenant.tenantId;
-  const connections = usePaged(
-    async (cursor) =>
-      ok(
-        await api.GET('/v1/tenants/{tenantId}/connections', {
-          params: { path: { tenantId }, query: { cursor } },
-        }),
-      ),
-    [tenantId],
-  );
+  const connections = useTenantPages('/v1/tenants/{tenantId}/connections', tenantId);
   const [selected, setSelected] = useState<string>();
   const current = connections.items?.find((c) => c.connectionId === selected);
   return (

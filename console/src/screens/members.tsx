@@ -5,8 +5,8 @@ import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
 import { Field, Form, SelectField, text } from '../components/form';
 import { useAction, useTitle } from '../components/hooks';
-import { MoreButton, usePaged } from '../components/pager';
-import { ConfirmRemoval } from '../components/secrets';
+import { MoreButton, useTenantPages } from '../components/pager';
+import { ConfirmRemoval, RemoveButton } from '../components/secrets';
 import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 /** Members and invitations of a tenant. */
@@ -16,26 +16,8 @@ export function MembersScreen() {
   const tenantId = tenant.tenantId;
   // Only the roles this viewer may grant are offered (the API applies the same rule).
   const grantable = ROLES.filter((r) => canGrantRole(granterOfRole(role), r));
-  const members = usePaged(
-    async (cursor) =>
-      ok(
-        await api.GET('/v1/tenants/{tenantId}/members', {
-          params: { path: { tenantId }, query: { cursor } },
-        }),
-      ),
-    [tenantId],
-  );
-  const invitations = usePaged(
-    async (cursor) =>
-      can('members:manage')
-        ? ok(
-            await api.GET('/v1/tenants/{tenantId}/invitations', {
-              params: { path: { tenantId }, query: { cursor } },
-            }),
-          )
-        : { items: [], nextCursor: null },
-    [tenantId],
-  );
+  const members = useTenantPages('/v1/tenants/{tenantId}/members', tenantId);
+  const invitations = useTenantPages('/v1/tenants/{tenantId}/invitations', tenantId, can('members:manage'));
   const [invited, setInvited] = useState<string>();
   return (
     <>
@@ -152,15 +134,11 @@ function MemberTable(props: {
             </td>
             <td>
               {manageable(member) && (
-                <button
-                  type="button"
-                  class="danger"
-                  disabled={action.busy}
-                  aria-label={`Remove ${member.name}`}
+                <RemoveButton
+                  label={`Remove ${member.name}`}
+                  busy={action.busy}
                   onClick={() => setRemoving(member)}
-                >
-                  Remove
-                </button>
+                />
               )}
             </td>
           </tr>

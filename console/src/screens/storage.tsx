@@ -3,8 +3,8 @@ import { api, ok, type Schemas } from '../api/client';
 import { useTenant } from '../app/tenant';
 import { Field, Form, integer, SelectField, text } from '../components/form';
 import { useAction, useLoad, useTitle } from '../components/hooks';
-import { MoreButton, usePaged } from '../components/pager';
-import { ConfirmRemoval, SecretValue } from '../components/secrets';
+import { MoreButton, useTenantPages } from '../components/pager';
+import { ConfirmRemoval, RemoveButton, SecretValue } from '../components/secrets';
 import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type Location = Schemas['StorageLocation'];
@@ -15,24 +15,8 @@ export function StorageScreen() {
   const { tenant, can } = useTenant();
   useTitle('Storage', tenant.name);
   const tenantId = tenant.tenantId;
-  const locations = usePaged(
-    async (cursor) =>
-      ok(
-        await api.GET('/v1/tenants/{tenantId}/storage-locations', {
-          params: { path: { tenantId }, query: { cursor } },
-        }),
-      ),
-    [tenantId],
-  );
-  const instances = usePaged(
-    async (cursor) =>
-      ok(
-        await api.GET('/v1/tenants/{tenantId}/instances', {
-          params: { path: { tenantId }, query: { cursor } },
-        }),
-      ),
-    [tenantId],
-  );
+  const locations = useTenantPages('/v1/tenants/{tenantId}/storage-locations', tenantId);
+  const instances = useTenantPages('/v1/tenants/{tenantId}/instances', tenantId);
   return (
     <>
       <h1>Storage</h1>
@@ -128,15 +112,11 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
             </td>
             <td>
               {can('storage-locations:manage') && (
-                <button
-                  type="button"
-                  class="danger"
-                  disabled={action.busy}
-                  aria-label={`Remove the location ${l.root}`}
+                <RemoveButton
+                  label={`Remove the location ${l.root}`}
+                  busy={action.busy}
                   onClick={() => setRemoving(l)}
-                >
-                  Remove
-                </button>
+                />
               )}
             </td>
           </tr>
