@@ -162,6 +162,19 @@ export class PostgresRunner {
       throw new RangeError('statementTimeoutMs must be a positive integer');
   }
 
+  /** Where and how a connection to `target` logs in (the resolved `address`, TLS, the connect timeout). */
+  #loginTo(target: PostgresTarget, address: string): pg.ClientConfig {
+    return {
+      host: address,
+      port: target.port,
+      database: target.database,
+      user: target.user,
+      password: target.password,
+      ssl: sslOptions(target),
+      connectionTimeoutMillis: this.#props.connectTimeoutMs,
+    };
+  }
+
   /**
    * Tries the connection without running a statement: resolves and checks the host, opens one new client
    * (never a pooled one, so a warm pool cannot hide a broken setting) with the connection's TLS mode,
@@ -171,13 +184,7 @@ export class PostgresRunner {
     const started = performance.now();
     const address = await this.#resolveHost(target);
     const client = new pg.Client({
-      host: address,
-      port: target.port,
-      database: target.database,
-      user: target.user,
-      password: target.password,
-      ssl: sslOptions(target),
-      connectionTimeoutMillis: this.#props.connectTimeoutMs,
+      ...this.#loginTo(target, address),
       application_name: 'strongroom-connection-test',
     });
     // A server that drops the socket after the handshake must not crash the function.
@@ -386,15 +393,9 @@ export class PostgresRunner {
       void existing.pool.end().catch(() => {});
     }
     const pool = new pg.Pool({
-      host: address,
-      port: target.port,
-      database: target.database,
-      user: target.user,
-      password: target.password,
-      ssl: sslOptions(target),
+      ...this.#loginTo(target, address),
       max: this.#props.poolSize,
       idleTimeoutMillis: this.#props.idleTimeoutMs,
-      connectionTimeoutMillis: this.#props.connectTimeoutMs,
       // Backstop if the server stops answering altogether; the statement timeout normally fires first.
       query_timeout: this.#props.statementTimeoutMs + 5_000,
       application_name: 'strongroom-query',
