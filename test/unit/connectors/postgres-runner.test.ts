@@ -54,36 +54,24 @@ async function count(table = 'people'): Promise<number> {
 
 describe('select', () => {
   it('filters, orders, pages with an opaque cursor and returns rows as arrays in column order', async () => {
+    // Prepare: ids 10..19, newest first
+    const query = {
+      operation: 'select',
+      table: 'people',
+      columns: ['id', 'age'],
+      where: {
+        op: 'and',
+        conditions: [
+          { op: 'gte', column: 'id', value: 10 },
+          { op: 'lt', column: 'id', value: 20 },
+        ],
+      },
+      orderBy: [{ column: 'id', direction: 'desc' }],
+    };
+
     // Act
-    const first = await run('viewer', {
-      operation: 'select',
-      table: 'people',
-      columns: ['id', 'age'],
-      where: {
-        op: 'and',
-        conditions: [
-          { op: 'gte', column: 'id', value: 10 },
-          { op: 'lt', column: 'id', value: 20 },
-        ],
-      },
-      orderBy: [{ column: 'id', direction: 'desc' }],
-      limit: 4,
-    });
-    const second = await run('viewer', {
-      operation: 'select',
-      table: 'people',
-      columns: ['id', 'age'],
-      where: {
-        op: 'and',
-        conditions: [
-          { op: 'gte', column: 'id', value: 10 },
-          { op: 'lt', column: 'id', value: 20 },
-        ],
-      },
-      orderBy: [{ column: 'id', direction: 'desc' }],
-      limit: 8,
-      cursor: first.nextCursor,
-    });
+    const first = await run('viewer', { ...query, limit: 4 });
+    const second = await run('viewer', { ...query, limit: 8, cursor: first.nextCursor });
 
     // Assess
     expect(first.columns).toEqual(['id', 'age']);

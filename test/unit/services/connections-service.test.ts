@@ -53,11 +53,23 @@ class RecordingAudit implements AuditRecorder {
   }
 }
 
-function service(allowPrivateNetworks = false) {
-  const crypto = new TenantCrypto({
+/** The tenant's crypto: a real envelope cipher over the mocked KMS, with the tenant's one key. */
+const tenantCrypto = () =>
+  new TenantCrypto({
     cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
     keys: { keyArnFor: async () => KEY },
   });
+
+/** The stored connection's password `pw`, encrypted as the service stores it. */
+const storedPasswordCiphertext = () =>
+  tenantCrypto().encrypt(
+    scope,
+    { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' },
+    'pw',
+  );
+
+function service(allowPrivateNetworks = false) {
+  const crypto = tenantCrypto();
   const hostPolicy = { allowPrivateNetworks };
   const audit = new RecordingAudit();
   const store = new ConnectionsStore({
@@ -258,10 +270,7 @@ describe('ConnectionsService.update and reveal', () => {
       .on(DecryptCommand)
       .rejects(new KMSInvalidStateException({ message: 'pending deletion', $metadata: {} }));
     const { svc, audit } = service();
-    const ciphertext = await new TenantCrypto({
-      cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
-      keys: { keyArnFor: async () => KEY },
-    }).encrypt(scope, { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' }, 'pw');
+    const ciphertext = await storedPasswordCiphertext();
     dynamoMock.on(GetCommand).resolves({ Item: stored({ passwordCiphertext: ciphertext }) });
 
     // Act / Assess
@@ -298,15 +307,7 @@ describe('ConnectionsService.update and reveal', () => {
 
   it('does not return the password when the reveal cannot be audited', async () => {
     // Prepare: a stored password, and an audit that fails
-    const crypto = new TenantCrypto({
-      cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
-      keys: { keyArnFor: async () => KEY },
-    });
-    const ciphertext = await crypto.encrypt(
-      scope,
-      { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' },
-      'pw',
-    );
+    const ciphertext = await storedPasswordCiphertext();
     dynamoMock.on(GetCommand).resolves({ Item: stored({ passwordCiphertext: ciphertext }) });
     const { svc, audit } = service();
     audit.fail = true;
@@ -329,15 +330,7 @@ describe('ConnectionsService.update and reveal', () => {
 
   it('stops handing stored private-network connections to the query layer when the deployment forbids them', async () => {
     // Prepare: a stored connection to a private host
-    const crypto = new TenantCrypto({
-      cipher: new EnvelopeCipher({ kms: new KMS({ region: 'eu-central-1' }) }),
-      keys: { keyArnFor: async () => KEY },
-    });
-    const ciphertext = await crypto.encrypt(
-      scope,
-      { purpose: 'connection-password', recordId: 'c_01jabcdefghjkmnpqrstvwxyz0' },
-      'pw',
-    );
+    const ciphertext = await storedPasswordCiphertext();
     dynamoMock
       .on(GetCommand)
       .resolves({ Item: stored({ host: '127.0.0.1', passwordCiphertext: ciphertext }) });

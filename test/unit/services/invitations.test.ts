@@ -152,16 +152,19 @@ describe('sending an invitation', () => {
   });
 });
 
+/** The invitee's verified account. */
+const INVITEE_ACCOUNT = {
+  userId: INVITEE,
+  email: 'bo@example.test',
+  name: 'Bo',
+  emailVerifiedAt: '2026-01-01T00:00:00.000Z',
+};
+
 describe('accepting an invitation', () => {
   it('re-checks it in the transaction: unexpired now, addressed to the account, and an inviter who may still grant the role', async () => {
     // Prepare
     const { service, tenants, identity, lookups } = fixture();
-    identity.getUser.mockResolvedValue({
-      userId: INVITEE,
-      email: 'bo@example.test',
-      name: 'Bo',
-      emailVerifiedAt: '2026-01-01T00:00:00.000Z',
-    });
+    identity.getUser.mockResolvedValue(INVITEE_ACCOUNT);
     const invitation: InvitationRecord = {
       invitationId: 'n_1',
       tenantId: T,
@@ -192,12 +195,7 @@ describe('accepting an invitation', () => {
   it('answers 404 for an invitation not addressed to the account, without minting anything', async () => {
     // Prepare
     const { service, tenants, identity, lookups } = fixture();
-    identity.getUser.mockResolvedValue({
-      userId: INVITEE,
-      email: 'bo@example.test',
-      name: 'Bo',
-      emailVerifiedAt: '2026-01-01T00:00:00.000Z',
-    });
+    identity.getUser.mockResolvedValue(INVITEE_ACCOUNT);
     lookups.invitationTo.mockResolvedValue(undefined);
 
     // Act / Assess

@@ -43,16 +43,21 @@ function location(root: StorageRoot, id: string): StorageLocationRecord {
   };
 }
 
-async function transactionOf(scope: TenantScope, root: StorageRoot) {
-  ddb.reset();
-  ddb.on(TransactWriteCommand).resolves({});
-  await store().createExternalLocation(
+/** Registers the external location `root` for the scope's tenant (its first location, a known ExternalId). */
+function registerExternal(scope: TenantScope, root: StorageRoot) {
+  return store().createExternalLocation(
     scope,
     location(root, 'l_01jx0000000000000000000001'),
     root,
     { value: 'x', isNew: false, createdAt: '' },
     audit,
   );
+}
+
+async function transactionOf(scope: TenantScope, root: StorageRoot) {
+  ddb.reset();
+  ddb.on(TransactWriteCommand).resolves({});
+  await registerExternal(scope, root);
   return ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input.TransactItems!;
 }
 
@@ -129,15 +134,7 @@ describe('root registry transactions', () => {
     const root = { bucket: 'lake', prefix: 'a/b' };
 
     // Act
-    const error = await store()
-      .createExternalLocation(
-        scope,
-        location(root, 'l_01jx0000000000000000000001'),
-        root,
-        { value: 'x', isNew: false, createdAt: '' },
-        audit,
-      )
-      .catch((e: unknown) => e);
+    const error = await registerExternal(scope, root).catch((e: unknown) => e);
 
     // Assess: a 409 naming the root, not the other tenant
     expect(error).toBeInstanceOf(StorageRegistrationConflictError);
@@ -160,15 +157,7 @@ describe('root registry transactions', () => {
     const root = { bucket: 'lake', prefix: 'a' };
 
     // Act
-    const error = await store()
-      .createExternalLocation(
-        scope,
-        location(root, 'l_01jx0000000000000000000001'),
-        root,
-        { value: 'x', isNew: false, createdAt: '' },
-        audit,
-      )
-      .catch((e: unknown) => e);
+    const error = await registerExternal(scope, root).catch((e: unknown) => e);
 
     // Assess
     expect(error).toBeInstanceOf(TransactionCanceledException);

@@ -243,18 +243,19 @@ describe('TenantStorageAccess.revokeUser', () => {
   });
 });
 
+/** The tenant's storage role as IAM answers its creation at T0. */
+const createdRole = () => ({
+  RoleName: ROLE_NAME,
+  Path: LAYOUT.rolePath,
+  Arn: ROLE_ARN,
+  RoleId: 'AROA',
+  CreateDate: new Date(T0),
+});
+
 describe('TenantStorageAccess.ensureRole', () => {
   it('creates the role on the tenant path with the boundary, the trust policy and the grant, then records it', async () => {
     // Prepare
-    iam.on(CreateRoleCommand).resolves({
-      Role: {
-        RoleName: ROLE_NAME,
-        Path: LAYOUT.rolePath,
-        Arn: ROLE_ARN,
-        RoleId: 'AROA',
-        CreateDate: new Date(T0),
-      },
-    });
+    iam.on(CreateRoleCommand).resolves({ Role: createdRole() });
     // Act
     const role = await access().ensureRole(scope);
     // Assess
@@ -283,10 +284,7 @@ describe('TenantStorageAccess.ensureRole', () => {
     // Prepare: the role exists already, as this deployment makes it
     iam.on(CreateRoleCommand).rejects(new EntityAlreadyExistsException({ message: 'exists', $metadata: {} }));
     const good = {
-      RoleName: ROLE_NAME,
-      Path: LAYOUT.rolePath,
-      Arn: ROLE_ARN,
-      RoleId: 'AROA',
+      ...createdRole(),
       CreateDate: new Date(T0 - 5000),
       PermissionsBoundary: { PermissionsBoundaryArn: LAYOUT.boundaryArn },
       AssumeRolePolicyDocument: encodeURIComponent(
@@ -320,15 +318,7 @@ describe('TenantStorageAccess.ensureRole', () => {
 
   it('a tenant closed while its role was made gets no role recorded and the role is denied everything', async () => {
     // Prepare: a new role, and the deletion closing the tenant between the read and the record
-    iam.on(CreateRoleCommand).resolves({
-      Role: {
-        RoleName: ROLE_NAME,
-        Path: LAYOUT.rolePath,
-        Arn: ROLE_ARN,
-        RoleId: 'AROA',
-        CreateDate: new Date(T0),
-      },
-    });
+    iam.on(CreateRoleCommand).resolves({ Role: createdRole() });
     const a = access();
     // The deletion closes the tenant between the read and the record.
     iam.on(PutRolePolicyCommand, { PolicyName: TENANT_STORAGE_POLICY_NAME }).callsFake(() => {
