@@ -3,9 +3,8 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { TEST_REGION } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
-import { managedSessionDecision, tenantAuditEvents } from '../support/storage-sessions.js';
+import { emulatorIam, managedSessionDecision, tenantAuditEvents } from '../support/storage-sessions.js';
 
 /**
  * A vend already past its authorization when the caller's access is reduced: the member removed or demoted,
@@ -20,11 +19,7 @@ let iam: IAMClient;
 
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
-  iam = new IAMClient({
-    endpoint,
-    region: TEST_REGION,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  iam = emulatorIam(endpoint);
 });
 
 /**

@@ -28,6 +28,7 @@ import {
 import { TEST_REGION } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
 import {
+  emulatorIam,
   managedSessionDecision,
   rolePolicies as rolePoliciesOf,
   tenantAuditEvents,
@@ -48,11 +49,7 @@ const ddb = () => DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, reg
 
 beforeAll(async () => {
   endpoint = inject('awsEndpoint');
-  iam = new IAMClient({
-    endpoint,
-    region: TEST_REGION,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  iam = emulatorIam(endpoint);
   await new S3Client({
     endpoint,
     region: TEST_REGION,

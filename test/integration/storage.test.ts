@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
+import { GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -24,6 +24,7 @@ import { fromStrongroom } from '../../shared/sdk/credentials.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
+import { emulatorIam } from '../support/storage-sessions.js';
 
 const run = promisify(execFile);
 const BIN = join(PROJECT_ROOT, 'bin', 'strongroom.mjs');
@@ -779,11 +780,7 @@ describe('revocation', () => {
     expect(Date.parse(revoked.body.revokedBefore)).toBeGreaterThan(Date.now() - 2000);
     expect(after.status).toBe(200);
     expect(after.body.accessKeyId).not.toBe(before.body.accessKeyId);
-    const iam = new IAMClient({
-      endpoint,
-      region: TEST_REGION,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
+    const iam = emulatorIam(endpoint);
     const roleName = tenantStorageRoleName(acme.tenantId);
     const policy = await iam.send(
       new GetRolePolicyCommand({ RoleName: roleName, PolicyName: REVOCATION_POLICY_NAME }),

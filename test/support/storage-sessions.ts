@@ -3,7 +3,7 @@ import {
   GetPolicyCommand,
   GetPolicyVersionCommand,
   GetRolePolicyCommand,
-  type IAMClient,
+  IAMClient,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -16,6 +16,15 @@ import {
 } from '../../shared/domain/tenant-storage-role.js';
 import { simulate } from './iam-simulator.js';
 import { TEST_REGION, TEST_STAGE } from './integration-setup.js';
+
+/** An IAM client on the emulator at `endpoint`, for reading the roles and policies the functions wrote. */
+export function emulatorIam(endpoint: string): IAMClient {
+  return new IAMClient({
+    endpoint,
+    region: TEST_REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+}
 
 /** The inline policies the emulator holds for a tenant's storage role, by name. */
 export async function rolePolicies(iam: IAMClient, tenantId: string): Promise<Record<string, unknown>> {

@@ -64,6 +64,20 @@ async function expireInAnyOrder(items: Record<string, any>[]) {
   for (const item of order) await remove(db, item.pk, item.sk);
 }
 
+/**
+ * Eight events on day 0, four more on day 200, and the clock on day 396: records 1..8 have expired (395 days)
+ * and every event has (30 days); records 9..12 are retained until day 595. Nothing is deleted yet.
+ */
+async function twelveRecordsOnDay396() {
+  const log = clockedLog();
+  await log.append(8);
+  log.at(log.t0 + 200 * DAY_MS);
+  await log.append(4);
+  const chain = await log.chain();
+  log.at(log.t0 + 396 * DAY_MS);
+  return { log, chain };
+}
+
 describe('legitimate expiry still verifies, deletion before expiry does not', () => {
   it('events past their plan retention may be gone, in any order; one still retained may not', async () => {
     // Prepare: four events on the free plan (30 days), four on the team plan (90 days).
@@ -86,14 +100,8 @@ describe('legitimate expiry still verifies, deletion before expiry does not', ()
   });
 
   it('chain records past their retention may be gone, some of them, in any order; a retained one may not', async () => {
-    // Prepare: eight events now, four more 200 days later; 396 days after the first, records 1..8 have
-    // expired (395 days) and every event has (30 days); records 9..12 are retained until day 595.
-    const log = clockedLog();
-    await log.append(8);
-    log.at(log.t0 + 200 * DAY_MS);
-    await log.append(4);
-    const chain = await log.chain();
-    log.at(log.t0 + 396 * DAY_MS);
+    // Prepare: records 1..8 and every event have expired, records 9..12 are retained until day 595.
+    const { log, chain } = await twelveRecordsOnDay396();
 
     // Act: TTL has deleted every event and records 1..5 and 7 so far, but not yet 6 and 8.
     await expireInAnyOrder(await log.events());
@@ -113,15 +121,10 @@ describe('legitimate expiry still verifies, deletion before expiry does not', ()
   });
 
   it('deleting retained records along with expired ones names the first retained one', async () => {
-    // Prepare: eight records, then four more 200 days later
-    const log = clockedLog();
-    await log.append(8);
-    log.at(log.t0 + 200 * DAY_MS);
-    await log.append(4);
-    const chain = await log.chain();
+    // Prepare: eight records, four more 200 days later, the clock on day 396
+    const { log, chain } = await twelveRecordsOnDay396();
 
-    // Act: 396 days on, records 1..9 expired in any order
-    log.at(log.t0 + 396 * DAY_MS);
+    // Act: records 1..9 expired in any order
     await expireInAnyOrder(chain.filter((r) => r.seq <= 9));
 
     // Assess: record 10's hashed prevExpiresAt says record 9 is retained until day 595.

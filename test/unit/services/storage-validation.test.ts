@@ -9,6 +9,7 @@ import type { StorageLocationRecord, StorageStore } from '../../../shared/store/
 import type { StorageCredentialVendor } from '../../../shared/store/storage-vendor.js';
 import type { TenantStorageAccess } from '../../../shared/store/tenant-storage-access.js';
 import type { MemberRecord } from '../../../shared/store/tenant-store.js';
+import { SELF_TEST_WITHOUT_IAM } from '../../support/storage-self-test.js';
 import { tenantCallerAs } from '../../support/tenant-callers.js';
 
 const T = 't_01jx0000000000000000000001';
@@ -247,16 +248,7 @@ describe('StorageService.validateLocation', () => {
     const result = await service.validateLocation(caller('owner'), external.locationId);
     // Assess
     expect(result.result).toBe('incomplete');
-    expect(statuses(result)).toEqual({
-      'credentials-issued': 'pass',
-      'read-inside-prefix': 'pass',
-      'write-inside-prefix': 'pass',
-      'kms-key': 'not-judged',
-      'read-session-cannot-write': 'not-judged',
-      'write-outside-prefix-refused': 'not-judged',
-      'write-sibling-prefix-refused': 'not-judged',
-      'list-sibling-prefix-refused': 'not-judged',
-    });
+    expect(statuses(result)).toEqual(SELF_TEST_WITHOUT_IAM);
     expect(s3.deletes.filter((k) => !k.startsWith('data/.strongroom-validation/'))).toEqual([]);
   });
 
