@@ -19,6 +19,19 @@ const U = 'u_01jx0000000000000000000001';
 const KEY_ARN = 'arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 
+/** A storage location as the export holds it: its item without the keys and the internal counters. */
+const EXPORTED_LOCATION = {
+  locationId: 'l_1',
+  kind: 'external',
+  root: 's3://lake/raw',
+  bucket: 'lake',
+  prefix: 'raw',
+  region: 'eu-central-1',
+  roleArn: 'arn:aws:iam::210987654321:role/lake',
+  createdAt: '2026-01-01T00:00:00Z',
+  createdBy: U,
+};
+
 /** Raw items as the tenant partition holds them, secrets included. */
 const ITEMS = [
   {
@@ -75,21 +88,7 @@ const ITEMS = [
     updatedBy: U,
     version: 1,
   },
-  {
-    pk: T,
-    sk: 'LOCATION#l_1',
-    locationId: 'l_1',
-    kind: 'external',
-    root: 's3://lake/raw',
-    bucket: 'lake',
-    prefix: 'raw',
-    region: 'eu-central-1',
-    roleArn: 'arn:aws:iam::210987654321:role/lake',
-    createdAt: '2026-01-01T00:00:00Z',
-    createdBy: U,
-    instanceCount: 1,
-    futureSecret: 'LOCATION-SECRET',
-  },
+  { pk: T, sk: 'LOCATION#l_1', ...EXPORTED_LOCATION, instanceCount: 1, futureSecret: 'LOCATION-SECRET' },
   {
     pk: T,
     sk: 'STORAGE-EXTERNAL-ID',
@@ -164,19 +163,7 @@ describe('tenant archive', () => {
     expect(archive.connections[0]!.password).toBe(PASSWORD_MASK);
     expect(archive.members.map((m) => m.userId)).toEqual([U]);
     expect(archive.apiKeys.map((k) => k.keyId)).toEqual(['k_1']);
-    expect(archive.storageLocations).toEqual([
-      {
-        locationId: 'l_1',
-        kind: 'external',
-        root: 's3://lake/raw',
-        bucket: 'lake',
-        prefix: 'raw',
-        region: 'eu-central-1',
-        roleArn: 'arn:aws:iam::210987654321:role/lake',
-        createdAt: '2026-01-01T00:00:00Z',
-        createdBy: U,
-      },
-    ]);
+    expect(archive.storageLocations).toEqual([EXPORTED_LOCATION]);
     expect(archive.tenant).toEqual({
       tenantId: T,
       name: 'Acme',
