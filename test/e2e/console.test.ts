@@ -9,7 +9,7 @@ import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
 import { freshLoopbackIp } from '../support/local-api.js';
 import { type LocalRun, startLocalRun } from '../support/local-run.js';
-import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
+import { seedCustomers, startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 /**
  * The console in Debian's Chromium against `npm run local` (a child process with its own emulator, as a
@@ -731,17 +731,7 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
   beforeAll(async () => {
     secrets.push(bea.password, bea.newPassword, val.password, appPassword);
     pg = await startTestPostgres();
-    const admin = await pg.admin();
-    await admin.query(`
-      CREATE ROLE app LOGIN PASSWORD '${appPassword}';
-      CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, city text, email text, tier int);
-      INSERT INTO customers (name, city, email, tier)
-        SELECT 'customer ' || i, CASE WHEN i % 2 = 0 THEN 'Paris' ELSE 'Oslo' END, 'c' || i || '@example.test', i % 3
-          FROM generate_series(1, 25) AS i;
-      CREATE TABLE vault (id int PRIMARY KEY, note text);
-      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app;
-    `);
-    await admin.end();
+    await seedCustomers(pg, appPassword, 'CREATE TABLE vault (id int PRIMARY KEY, note text);');
     relay = await relayFromOwnAddress(Number(new URL(origin).port));
     url = `${relay.origin}/console/`;
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });

@@ -5,7 +5,7 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { problemType, useTestApi } from '../support/local-api.js';
 import { captureOutputOfFile } from '../support/log-capture.js';
-import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
+import { seedCustomers, startTestPostgres, type TestPostgres } from '../support/postgres.js';
 
 // Through the local API, as a new user would: an owner registers a connection to a real Postgres, a viewer
 // reads with filters and pages, an editor writes, an admin hides a column, and every abuse is refused.
@@ -30,18 +30,12 @@ const ask = (t: TenantWithRoles, role: keyof TenantWithRoles['users'], body: unk
 
 beforeAll(async () => {
   pg = await startTestPostgres();
-  const admin = await pg.admin();
-  await admin.query(`
-    CREATE ROLE app LOGIN PASSWORD '${appPassword}';
-    CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, city text, email text, tier int);
-    INSERT INTO customers (name, city, email, tier)
-      SELECT 'customer ' || i, CASE WHEN i % 2 = 0 THEN 'Paris' ELSE 'Oslo' END, 'c' || i || '@example.test', i % 3
-        FROM generate_series(1, 25) AS i;
-    CREATE VIEW slow AS SELECT 1 AS id, pg_sleep(8)::text AS s;
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;
-  `);
-  await admin.end();
+  await seedCustomers(
+    pg,
+    appPassword,
+    `CREATE VIEW slow AS SELECT 1 AS id, pg_sleep(8)::text AS s;
+     GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO app;`,
+  );
   acme = await tenantWithEveryRole(api, 'Acme');
   globex = await tenantWithEveryRole(api, 'Globex');
   const created = await api.request('POST', `/v1/tenants/${acme.tenantId}/connections`, {

@@ -52,6 +52,24 @@ export interface StartTestPostgresOptions {
   settings?: Record<string, string>;
 }
 
+/**
+ * The shop the query tests read: a login role `app` with `appPassword` and 25 customers (`customer 1`…, in
+ * Paris and Oslo, tiers 0–2); `ownTables` (SQL) adds a file's own tables, and `app` may read and write all.
+ */
+export async function seedCustomers(pg: TestPostgres, appPassword: string, ownTables: string): Promise<void> {
+  const admin = await pg.admin();
+  await admin.query(`
+    CREATE ROLE app LOGIN PASSWORD '${appPassword}';
+    CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, city text, email text, tier int);
+    INSERT INTO customers (name, city, email, tier)
+      SELECT 'customer ' || i, CASE WHEN i % 2 = 0 THEN 'Paris' ELSE 'Oslo' END, 'c' || i || '@example.test', i % 3
+        FROM generate_series(1, 25) AS i;
+    ${ownTables}
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO app;
+  `);
+  await admin.end();
+}
+
 /** Starts a throwaway cluster; call `stop()` in afterAll. */
 export async function startTestPostgres(options: StartTestPostgresOptions = {}): Promise<TestPostgres> {
   const runAs = serverUser();
