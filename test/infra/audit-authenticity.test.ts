@@ -6,6 +6,7 @@ import { STATEFUL_LOGICAL_IDS } from '../../infra/stacks/stateful-stack.js';
 import type { StatelessStack } from '../../infra/stacks/stateless-stack.js';
 import { AUDIT_SEALER_TAG } from '../../shared/domain/audit-mac-key.js';
 import { tenantDataSessionPolicy } from '../../shared/domain/tenant-data-policy.js';
+import { DYNAMODB_ITEM_WRITES } from '../support/iam-simulator.js';
 import { type Synthesised, synthStrongroom, TEST_STAGE } from './synth.js';
 
 /**
@@ -160,17 +161,6 @@ async function decide(input: {
 /** The audit MAC key's policy as deployed. */
 const macKeyPolicy = () => concrete(stateful[STATEFUL_LOGICAL_IDS.auditMacKey]!.Properties.KeyPolicy);
 
-const CHAIN_WRITES = [
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:PartiQLInsert',
-  'dynamodb:PartiQLUpdate',
-  'dynamodb:PartiQLDelete',
-];
-
 describe('the audit chain table: only the sequencer and the daily job write it (IAM simulator)', () => {
   it('found the roles: every API function, the sequencer, the daily job and the tenant-data role', () => {
     // Act
@@ -188,7 +178,7 @@ describe('the audit chain table: only the sequencer and the daily job write it (
 
     // Act / Assess: each other role, each chain write, each log
     for (const role of roles().filter((r) => !sealers.includes(r.id))) {
-      for (const action of CHAIN_WRITES) {
+      for (const action of DYNAMODB_ITEM_WRITES) {
         for (const leadingKey of [TENANT, 'platform', 'registry#audit-logs']) {
           expect(
             await decide({
@@ -223,7 +213,7 @@ describe('the audit chain table: only the sequencer and the daily job write it (
         'dynamodb:Query',
       ])
         expect(await decideOn(action), `${role.id} ${action}`).toBe('Allowed');
-      for (const action of CHAIN_WRITES.filter(
+      for (const action of DYNAMODB_ITEM_WRITES.filter(
         (a) => !['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'].includes(a),
       ))
         expect(await decideOn(action), `${role.id} ${action}`).not.toBe('Allowed');
@@ -245,7 +235,7 @@ describe('the audit chain table: only the sequencer and the daily job write it (
   it('lets no role update or delete audit events', async () => {
     // Act / Assess
     for (const role of roles()) {
-      for (const action of CHAIN_WRITES.filter(
+      for (const action of DYNAMODB_ITEM_WRITES.filter(
         (a) => !['dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:PartiQLInsert'].includes(a),
       ))
         expect(
@@ -287,7 +277,8 @@ describe('the audit chain table: only the sequencer and the daily job write it (
       expect(await asSession(action, TENANT), action).toBe('Allowed');
       expect(await asSession(action, 't_01jx0000000000000000000002'), action).not.toBe('Allowed');
     }
-    for (const action of CHAIN_WRITES) expect(await asSession(action, TENANT), action).not.toBe('Allowed');
+    for (const action of DYNAMODB_ITEM_WRITES)
+      expect(await asSession(action, TENANT), action).not.toBe('Allowed');
   });
 });
 

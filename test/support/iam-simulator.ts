@@ -1,5 +1,17 @@
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 
+/** Every DynamoDB action that writes or removes items (what an append-only or read-only grant must refuse). */
+export const DYNAMODB_ITEM_WRITES = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:PartiQLInsert',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+];
+
 export type Decision = 'Allowed' | 'ImplicitlyDenied' | 'ExplicitlyDenied';
 
 export interface SimulatedRequest {

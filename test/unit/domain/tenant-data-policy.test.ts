@@ -7,6 +7,7 @@ import {
   tenantDataRolePolicy,
   tenantDataSessionPolicy,
 } from '../../../shared/domain/tenant-data-policy.js';
+import { DYNAMODB_ITEM_WRITES } from '../../support/iam-simulator.js';
 
 const ACCOUNT = '123456789012';
 const TABLE_KEY = `arn:aws:kms:eu-central-1:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
@@ -122,17 +123,7 @@ describe('tenant-data session policy (IAM policy simulator)', () => {
       expect(await decide(action, TABLES.auditChainTableArn, [T2]), action).not.toBe('Allowed');
       expect(await decide(action, TABLES.auditChainTableArn), action).not.toBe('Allowed');
     }
-    for (const action of [
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-      'dynamodb:ConditionCheckItem',
-      'dynamodb:PartiQLInsert',
-      'dynamodb:PartiQLUpdate',
-      'dynamodb:PartiQLDelete',
-      'dynamodb:Scan',
-    ]) {
+    for (const action of [...DYNAMODB_ITEM_WRITES, 'dynamodb:Scan']) {
       expect(await decide(action, TABLES.auditChainTableArn, [T1]), action).toBe('ImplicitlyDenied');
       expect(await decide(action, TABLES.auditChainTableArn, [PLATFORM_LOG]), action).toBe(
         'ImplicitlyDenied',
