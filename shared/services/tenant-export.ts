@@ -117,13 +117,16 @@ export class TenantExportService {
       await this.#auditEvents(caller),
     );
     const body = JSON.stringify(archive);
+    // Signed before the upload: after it, only the audit event may fail (a signing failure there would
+    // answer 503 with the archive stored).
+    const url = await this.#downloadUrl(caller, exportId);
     await this.#d.archives.put(scope.tenantId, exportId, body, tenant.keyArn);
     const counts = Object.fromEntries(
       Object.entries(archive)
         .filter(([, value]) => Array.isArray(value))
         .map(([key, value]) => [key, (value as unknown[]).length]),
     );
-    return this.#handOut(caller, exportId, { createdAt, sizeBytes: Buffer.byteLength(body) }, counts);
+    return this.#handOut(caller, exportId, { createdAt, sizeBytes: Buffer.byteLength(body) }, url, counts);
   }
 
   /** A fresh download URL for an existing archive of the caller's tenant; 404 for any other id. */
@@ -132,13 +135,26 @@ export class TenantExportService {
     const { scope } = caller.access;
     const stored = await this.#d.archives.head(scope.tenantId, exportId);
     if (!stored) throw new NotFoundError('No such export.');
-    return this.#handOut(caller, exportId, stored);
+    return this.#handOut(caller, exportId, stored, await this.#downloadUrl(caller, exportId));
   }
 
+  /** A presigned download URL of the archive, valid EXPORT_URL_SECONDS from now. */
+  async #downloadUrl(caller: TenantCaller, exportId: string) {
+    const issuedAt = this.#d.now();
+    const url = await this.#d.archives.downloadUrl(
+      caller.access.scope.tenantId,
+      exportId,
+      EXPORT_URL_SECONDS,
+    );
+    return { url, expiresAt: new Date(issuedAt + EXPORT_URL_SECONDS * 1000).toISOString() };
+  }
+
+  /** Audits the handing out of `download`, then answers it. */
   async #handOut(
     caller: TenantCaller,
     exportId: string,
     object: { createdAt: string; sizeBytes: number },
+    download: { url: string; expiresAt: string },
     counts?: Record<string, number>,
   ) {
     const { scope } = caller.access;
@@ -148,14 +164,12 @@ export class TenantExportService {
       resource: { type: 'export', id: exportId },
       details: counts ? { created: true, counts, sizeBytes: object.sizeBytes } : { created: false },
     });
-    const issuedAt = this.#d.now();
-    const url = await this.#d.archives.downloadUrl(scope.tenantId, exportId, EXPORT_URL_SECONDS);
     return {
       exportId,
       createdAt: object.createdAt,
       sizeBytes: object.sizeBytes,
-      url,
-      urlExpiresAt: new Date(issuedAt + EXPORT_URL_SECONDS * 1000).toISOString(),
+      url: download.url,
+      urlExpiresAt: download.expiresAt,
     };
   }
 

@@ -275,3 +275,23 @@ describe('a membership change: nothing after its commit can fail it, and what is
     expect(after.some((i) => i.sk === memberSk(invitee.userId))).toBe(false);
   });
 });
+
+describe('a tenant export: nothing but its audit event follows the upload', () => {
+  it('POST /v1/tenants/{t}/exports signs its download URL before the upload', async () => {
+    // Prepare
+    const owner = await signUp(api, 'export-owner');
+    const tenantId = await createTenant(api, owner);
+
+    // Act
+    const { res, calls } = await callsOf(() =>
+      api.request('POST', `/v1/tenants/${tenantId}/exports`, { token: owner.token }),
+    );
+
+    // Assess: the signing (the presigner runs GetObject's middleware) comes before the upload; after the
+    // upload only the audit event is written
+    expect(res.status, res.text).toBe(201);
+    const upload = calls.findIndex((c) => c.startsWith('S3Client PutObjectCommand'));
+    expect(calls.findIndex((c) => c.startsWith('S3Client GetObjectCommand'))).toBeLessThan(upload);
+    expect(calls.slice(upload + 1)).toEqual([`DynamoDBClient PutItemCommand ${process.env.AUDIT_TABLE}`]);
+  });
+});

@@ -175,7 +175,7 @@ describe('tenant archive', () => {
 });
 
 describe('TenantExportService', () => {
-  it('writes SSE-KMS with the tenant key (no bucket key) under the tenant prefix, audits, then signs 15 minutes', async () => {
+  it('signs 15 minutes, writes SSE-KMS with the tenant key (no bucket key) under the tenant prefix, then audits', async () => {
     // Prepare
     const { service, audit, presign, calls } = fixture();
 
@@ -192,7 +192,8 @@ describe('TenantExportService', () => {
       BucketKeyEnabled: false,
       ContentType: 'application/json',
     });
-    expect(calls).toEqual(['audit', 'presign']);
+    // Signed before the upload, so after it only the audit event can fail; the URL is answered after it.
+    expect(calls).toEqual(['presign', 'audit']);
     expect(audit.record).toHaveBeenCalledWith(
       expect.objectContaining({ tenantId: T }),
       expect.objectContaining({
@@ -236,9 +237,9 @@ describe('TenantExportService', () => {
       Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
     );
 
-    // Act / Assess
+    // Act / Assess: the URL signed before the upload is never answered
     await expect(service.createExport(caller())).rejects.toThrow('throttled');
-    expect(presign).not.toHaveBeenCalled();
+    expect(presign).toHaveBeenCalledTimes(1);
   });
 
   it('surfaces S3 throttling as a transient AWS error (503) and audits nothing', async () => {
