@@ -1,23 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { problemType, useTestApi } from '../support/local-api.js';
 import { captureOutputOfFile } from '../support/log-capture.js';
-
-// Before any module creates the logger: the most verbose level for the whole file (the logger resets to
-// its initial level on every warm invocation, so setting it later would not last).
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-});
 
 const api = useTestApi();
 let acme: TenantWithRoles;
 let globex: TenantWithRoles;
 const createdPasswords: string[] = [];
 // Everything the process writes for the whole file.
-const output = captureOutputOfFile();
+const output = captureOutputOfFile({ logLevel: 'DEBUG' });
 
 const db = functionRuntime().dynamo;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { problemType, useTestApi } from '../support/local-api.js';
@@ -10,10 +10,6 @@ import { seedCustomers, startTestPostgres, type TestPostgres } from '../support/
 // Through the local API, as a new user would: an owner registers a connection to a real Postgres, a viewer
 // reads with filters and pages, an editor writes, an admin hides a column, and every abuse is refused.
 
-vi.hoisted(() => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
-});
-
 const api = useTestApi();
 let pg: TestPostgres;
 let acme: TenantWithRoles;
@@ -21,7 +17,7 @@ let globex: TenantWithRoles;
 let connectionId: string;
 const appPassword = `pw-${randomBytes(12).toString('base64url')}`;
 // Everything the process writes for the whole file.
-const output = captureOutputOfFile();
+const output = captureOutputOfFile({ logLevel: 'DEBUG' });
 
 const queryPath = (t: TenantWithRoles, id = connectionId) =>
   `/v1/tenants/${t.tenantId}/connections/${id}/query`;
