@@ -2,6 +2,7 @@ import { auditSection } from './audit.js';
 import { cryptoSection } from './crypto.js';
 import { emulatorMemorySection } from './emulator-memory.js';
 import { identitySection } from './identity.js';
+import { loadSection } from './load.js';
 import { querySection } from './query.js';
 import { storageSection } from './storage.js';
 import type { BenchSection } from './types.js';
@@ -17,4 +18,5 @@ export const BENCH_SECTIONS: readonly BenchSection[] = [
   querySection,
   auditSection,
   emulatorMemorySection,
+  loadSection,
 ];
