@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { linkIn, takeMail } from '../infra/local/inbox-reader.js';
 import { jsonRequest } from '../infra/local/json-request.js';
 import { SIGN_IN_LIMITS } from '../shared/domain/sign-in-limits.js';
+import { login } from '../shared/schemas/auth.js';
 
 /**
  * Mixed traffic on loopback, bounded in count, with invariants checked afterwards (DESIGN §1.4):
@@ -268,7 +269,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const seconds = (performance.now() - started) / 1000;
 
   // Act: the bursts, each all at once.
-  const loginIpLimit = 5;
+  const loginIpLimit = login.rateLimits!.find((rule) => (rule.per ?? 'ip') === 'ip')!.limit;
   const oneAddress = freshAddress();
   const perIp = await Promise.all(
     Array.from({ length: 3 * loginIpLimit + 1 }, () =>
