@@ -3,7 +3,6 @@ import {
   DescribeContinuousBackupsCommand,
   DescribeTableCommand,
   RestoreTableToPointInTimeCommand,
-  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type FunctionRuntime, functionRuntime } from '../shared/aws/runtime.js';
@@ -12,7 +11,7 @@ import { AuditSequencer } from '../shared/store/audit-sequencer.js';
 import { TABLES, type TableDef } from '../shared/store/tables.js';
 
 /**
- * The restore drill (docs/restore-drill.md): restores every Strongroom table to a point in time into new
+ * The restore drill (docs/restore-drill.md): restores every Strongroom table to one point in time into new
  * tables with DynamoDB point-in-time recovery, verifies every audit chain in the restored copy (read only:
  * nothing is sequenced or checkpointed there), compares each restored table's item count with its source,
  * reports what it compared, and deletes the copies unless asked to keep them.
@@ -21,7 +20,8 @@ import { TABLES, type TableDef } from '../shared/store/tables.js';
  *
  * with the functions' environment (IDENTITY_TABLE, TENANT_DATA_TABLE, AUDIT_TABLE, AUDIT_CHAIN_TABLE,
  * AUDIT_MAC_KEY_ARN, AWS_REGION) and credentials that may restore, scan, delete the copies and verify MACs.
- * Without `--at` it restores the latest restorable time. Exits 1 when anything does not hold.
+ * Without `--at` it restores the earliest of the four tables' latest restorable times. Exits 1 when anything
+ * does not hold (a copy it could not delete included).
  */
 export interface DrillOptions {
   runtime?: FunctionRuntime;
@@ -31,6 +31,8 @@ export interface DrillOptions {
   keep?: boolean;
   /** Suffix of the restored tables' names; a timestamp by default. */
   suffix?: string;
+  /** How long to wait for the copies to become active; 6 hours by default. */
+  maxWaitSeconds?: number;
 }
 
 export interface DrillTable {
@@ -46,6 +48,8 @@ export interface DrillChain {
   ok: boolean;
   checked: number;
   headSeq: number;
+  /** Events in the copy not yet chained (written just before the point in time, or never sequenced). */
+  pending: number;
   firstBrokenSequence?: number;
   reason?: string;
 }
@@ -64,27 +68,44 @@ export async function restoreDrill(options: DrillOptions = {}): Promise<DrillRep
   const suffix = options.suffix ?? `drill-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}`;
   const problems: string[] = [];
   const tables: DrillTable[] = [];
+  const chains: DrillChain[] = [];
   const restoredName = new Map<TableDef['id'], string>();
+  let at: Date | undefined = options.at;
   try {
+    const sources: { table: TableDef; source: string; latest?: Date }[] = [];
     for (const table of TABLES) {
       const source = runtime.require(envNameOf(table));
       const backups = await db.send(new DescribeContinuousBackupsCommand({ TableName: source }));
       const pitr = backups.ContinuousBackupsDescription?.PointInTimeRecoveryDescription;
-      if (pitr?.PointInTimeRecoveryStatus !== 'ENABLED') {
+      if (pitr?.PointInTimeRecoveryStatus !== 'ENABLED')
         problems.push(`${source}: point-in-time recovery is not enabled`);
-        continue;
-      }
-      const restored = `${source}-${suffix}`;
-      await db.send(
-        new RestoreTableToPointInTimeCommand({
-          SourceTableName: source,
-          TargetTableName: restored,
-          ...(options.at ? { RestoreDateTime: options.at } : { UseLatestRestorableTime: true }),
-        }),
-      );
-      restoredName.set(table.id, restored);
-      await waitUntilTableExists({ client: db, maxWaitTime: 3600 }, { TableName: restored });
-      await waitUntilActive(runtime, restored);
+      else sources.push({ table, source, latest: pitr.LatestRestorableDateTime });
+    }
+    if (problems.length > 0) {
+      problems.push('nothing was restored: the drill restores all four tables or none');
+      return { at: at?.toISOString() ?? 'none', tables, chains, problems };
+    }
+    // One point in time for all four tables (the audit events and their chain must agree): the given one,
+    // or the earliest of the tables' latest restorable times. Every restore starts before any is waited for.
+    const latest = sources.map((s) => s.latest?.getTime()).filter((t): t is number => t !== undefined);
+    at ??= latest.length === sources.length ? new Date(Math.min(...latest)) : undefined;
+    await Promise.all(
+      sources.map(async ({ table, source }) => {
+        const restored = `${source}-${suffix}`;
+        await db.send(
+          new RestoreTableToPointInTimeCommand({
+            SourceTableName: source,
+            TargetTableName: restored,
+            ...(at ? { RestoreDateTime: at } : { UseLatestRestorableTime: true }),
+          }),
+        );
+        restoredName.set(table.id, restored);
+      }),
+    );
+    const deadline = Date.now() + (options.maxWaitSeconds ?? 6 * 3600) * 1000;
+    for (const { table, source } of sources) {
+      const restored = restoredName.get(table.id)!;
+      await waitUntilActive(runtime, restored, deadline);
       const [sourceItems, restoredItems] = [
         await countItems(runtime, source),
         await countItems(runtime, restored),
@@ -93,40 +114,41 @@ export async function restoreDrill(options: DrillOptions = {}): Promise<DrillRep
       // A copy from the past may hold fewer items than today's table, never an empty table for a full one.
       if (restoredItems === 0 && sourceItems > 0) problems.push(`${restored}: restored empty`);
     }
-    const chains: DrillChain[] = [];
-    const audit = restoredName.get('audit');
-    const chain = restoredName.get('auditChain');
-    if (audit && chain) {
-      const sequencer = new AuditSequencer({
-        client: db,
-        tableName: audit,
-        chainTableName: chain,
-        mac: chainMacFor(runtime),
+    const sequencer = new AuditSequencer({
+      client: db,
+      tableName: restoredName.get('audit')!,
+      chainTableName: restoredName.get('auditChain')!,
+      mac: chainMacFor(runtime),
+    });
+    for (const logId of await sequencer.listLogs()) {
+      const report = await sequencer.reader(logId).verify({ graceMs: sequencer.graceMs });
+      chains.push({
+        logId,
+        ok: report.ok,
+        checked: report.checked,
+        headSeq: report.head.seq,
+        pending: report.pending,
+        ...(report.firstBrokenSequence !== undefined
+          ? { firstBrokenSequence: report.firstBrokenSequence, reason: report.reason }
+          : {}),
       });
-      for (const logId of await sequencer.listLogs()) {
-        const report = await sequencer.reader(logId).verify({ graceMs: sequencer.graceMs });
-        chains.push({
-          logId,
-          ok: report.ok,
-          checked: report.checked,
-          headSeq: report.head.seq,
-          ...(report.firstBrokenSequence !== undefined
-            ? { firstBrokenSequence: report.firstBrokenSequence, reason: report.reason }
-            : {}),
-        });
-        if (!report.ok)
-          problems.push(
-            `audit log ${logId}: broken at sequence ${report.firstBrokenSequence} (${report.reason})`,
-          );
-      }
-    } else {
-      problems.push('the audit tables were not restored: no chain was verified');
+      if (!report.ok)
+        problems.push(
+          `audit log ${logId}: broken at sequence ${report.firstBrokenSequence} (${report.reason})`,
+        );
+      else if (!report.complete) problems.push(`audit log ${logId}: the walk did not reach the head`);
     }
-    return { at: options.at?.toISOString() ?? 'latest restorable time', tables, chains, problems };
+    return { at: at?.toISOString() ?? 'latest restorable time', tables, chains, problems };
   } finally {
     if (!options.keep)
       for (const name of restoredName.values())
-        await db.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
+        await db
+          .send(new DeleteTableCommand({ TableName: name }))
+          .catch((error: Error) =>
+            problems.push(
+              `${name}: not deleted (${error.name}); delete it by hand, it holds production data`,
+            ),
+          );
   }
 }
 
@@ -134,10 +156,11 @@ function envNameOf(table: TableDef): 'identityTable' | 'tenantDataTable' | 'audi
   return `${table.id}Table` as const;
 }
 
-async function waitUntilActive(runtime: FunctionRuntime, name: string): Promise<void> {
+async function waitUntilActive(runtime: FunctionRuntime, name: string, deadline: number): Promise<void> {
   for (;;) {
     const { Table } = await runtime.dynamo.send(new DescribeTableCommand({ TableName: name }));
     if (Table?.TableStatus === 'ACTIVE') return;
+    if (Date.now() > deadline) throw new Error(`${name} did not become active in time`);
     await new Promise((resolve) => setTimeout(resolve, 5000));
   }
 }
@@ -158,8 +181,10 @@ async function countItems(runtime: FunctionRuntime, name: string): Promise<numbe
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const atIndex = args.indexOf('--at');
+  const at = atIndex >= 0 ? new Date(args[atIndex + 1] ?? '') : undefined;
+  if (at && Number.isNaN(at.getTime())) throw new Error(`--at takes an ISO time, not ${args[atIndex + 1]}`);
   const report = await restoreDrill({
-    at: atIndex >= 0 ? new Date(args[atIndex + 1]!) : undefined,
+    at,
     keep: args.includes('--keep'),
   });
   console.log(`restore drill, to ${report.at}`);
@@ -169,7 +194,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     );
   const broken = report.chains.filter((c) => !c.ok);
   console.log(
-    `  audit chains: ${report.chains.length} verified, ${report.chains.reduce((n, c) => n + c.checked, 0)} records checked, ${broken.length} broken`,
+    `  audit chains: ${report.chains.length} verified, ${report.chains.reduce((n, c) => n + c.checked, 0)} records checked, ${broken.length} broken, ${report.chains.reduce((n, c) => n + c.pending, 0)} events not chained`,
   );
   for (const problem of report.problems) console.log(`  PROBLEM: ${problem}`);
   process.exitCode = report.problems.length ? 1 : 0;
