@@ -24,9 +24,10 @@ export const TenantId = z.string().regex(/^t_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a te
 export const UserId = z.string().regex(/^u_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user id');
 
 /**
- * An address mail can be sent to: a local part of dot-separated atoms (no leading, trailing or doubled dot;
- * the characters zod's e-mail rule allows), and a domain of DNS labels (1–63 letters, digits and inner hyphens; RFC 1035) under an alphabetic
- * top-level label, at most 253 characters in all. Looser addresses (a label ending in a hyphen) pass zod's
+ * An address mail can be sent to: a local part of at most 64 characters (RFC 5321) made of dot-separated
+ * atoms (no leading, trailing or doubled dot; the characters zod's e-mail rule allows), and a domain of DNS
+ * labels (1–63 letters, digits and inner hyphens; RFC 1035) under an alphabetic top-level label; 253
+ * characters in all at most (what the SMTP server of local mode takes; RFC 5321 allows 254). Looser addresses (a label ending in a hyphen) pass zod's
  * default rule but every mail server refuses them, which used to answer 503 "try again" for an address that
  * can never work (found by the OpenAPI fuzzer).
  */
@@ -38,7 +39,8 @@ export const EmailAddress = z
     pattern:
       /^[A-Za-z0-9_'+-]+(?:\.[A-Za-z0-9_'+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/,
     error: 'Not an e-mail address',
-  });
+  })
+  .refine((address) => address.indexOf('@') <= 64, { error: 'Not an e-mail address' });
 
 /** Opaque pagination cursor, bounded so it cannot be used to smuggle large payloads. */
 export const Cursor = z.string().min(1).max(2048);

@@ -26,6 +26,7 @@ describe('EmailAddress', () => {
     ['a doubled dot', 'a..b@x.com'],
     ['a trailing dot', 'a.@x.com'],
     ['two at signs', 'a@b@x.com'],
+    ['a local part of 65 characters', `${'a'.repeat(65)}@x.com`],
     ['254 characters', `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`],
   ])('refuses %s', (_, address) => {
     // Act
