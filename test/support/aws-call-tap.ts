@@ -84,10 +84,14 @@ const tapped = new WeakSet<object>();
 export function installAwsCallTap(): void {
   const proto = Object.getPrototypeOf(DynamoDBClient.prototype) as {
     send: (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: any[]) => any;
-    __faultTap?: true;
+    /** The SDK's own send, kept by the first install. */
+    __sendBeforeTap?: (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: any[]) => any;
   };
-  if (proto.__faultTap) return;
-  const send = proto.send;
+  // The SDK is loaded once per worker, this module once per test file: a later file's install replaces an
+  // earlier file's wrapper (and, through `override`, its middleware on every client), so the calls reach
+  // this file's tap state, not a state left from a file that has ended.
+  proto.__sendBeforeTap ??= proto.send;
+  const send = proto.__sendBeforeTap;
   proto.send = function (this: { middlewareStack: MiddlewareStack<any, any> }, ...args: any[]) {
     const stack = this.middlewareStack;
     if (!tapped.has(stack) && !untapped.has(stack)) {
@@ -109,7 +113,6 @@ export function installAwsCallTap(): void {
     }
     return send.apply(this, args);
   };
-  proto.__faultTap = true;
 }
 
 /** Marks a client of the harness's own (its calls are neither counted nor failed). */
