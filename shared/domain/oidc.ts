@@ -88,6 +88,29 @@ export function issuerProblem(issuer: string): string | undefined {
   return undefined;
 }
 
+/** A Secrets Manager secret name: the characters the service allows, nothing IAM reads as a wildcard. */
+const SECRET_NAME = '[A-Za-z0-9/_+=.@-]{1,512}';
+const SECRET_NAME_PATTERN = new RegExp(`^${SECRET_NAME}$`);
+const SECRET_ARN_PATTERN = new RegExp(
+  `^arn:aws(-cn|-us-gov|-iso|-iso-b)?:secretsmanager:[a-z]{2}(-[a-z]+)+-\\d:\\d{12}:secret:${SECRET_NAME}$`,
+);
+
+/**
+ * Why a provider's `clientSecretArn` cannot be used, or undefined. It becomes the resource of the auth
+ * role's `secretsmanager:GetSecretValue` grant, so it must name one secret: a whole secret ARN, or a
+ * secret name; `*` or `?` anywhere (a wildcard to IAM) and any other service's ARN are refused.
+ */
+export function clientSecretReferenceProblem(reference: string): string | undefined {
+  if (reference.startsWith('arn:')) {
+    return SECRET_ARN_PATTERN.test(reference)
+      ? undefined
+      : 'not the ARN of one Secrets Manager secret (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>, no wildcards)';
+  }
+  return SECRET_NAME_PATTERN.test(reference)
+    ? undefined
+    : 'not a Secrets Manager secret name (letters, digits and /_+=.@- only, at most 512; no wildcards)';
+}
+
 /**
  * Parses the platform providers (a JSON array, as infra and local mode write OIDC_PROVIDERS); throws
  * naming the first problem, so a misconfigured function fails at its first OIDC request, loudly.
@@ -110,6 +133,8 @@ export function parsePlatformProviders(json: string | undefined): PlatformOidcPr
     seen.add(id);
     const problem = issuerProblem(p.issuer as string);
     if (problem) throw new Error(`${where}: issuer: ${problem}`);
+    const secretProblem = clientSecretReferenceProblem(p.clientSecretArn as string);
+    if (secretProblem) throw new Error(`${where}: clientSecretArn: ${secretProblem}`);
     if (p.algorithm !== undefined && !OIDC_ALGORITHMS.includes(p.algorithm as OidcAlgorithm))
       throw new Error(`${where}: algorithm must be one of ${OIDC_ALGORITHMS.join(', ')}`);
     return {

@@ -147,6 +147,10 @@ describe('platform OpenID providers', () => {
     expect(() =>
       oidcProvidersFromContext([{ ...PROVIDERS[0], issuer: 'http://accounts.google.com' }]),
     ).toThrow(`${CONTEXT_KEYS.oidcProviders}: OIDC provider 0: issuer: An issuer must be an https URL`);
+    // Assess: a secret reference IAM would read as a wildcard never reaches the auth role's grant
+    expect(() => oidcProvidersFromContext([{ ...PROVIDERS[0], clientSecretArn: 'strongroom/*' }])).toThrow(
+      `${CONTEXT_KEYS.oidcProviders}: OIDC provider 0: clientSecretArn: not a Secrets Manager secret name`,
+    );
   });
 
   it('grants nothing of Secrets Manager for providers when none is configured', () => {

@@ -27,6 +27,14 @@ describe('OIDC providers and flows', () => {
     // Assess: a good list, and none configured
     expect(parsePlatformProviders(JSON.stringify([provider]))).toEqual([provider]);
     expect(parsePlatformProviders(undefined)).toEqual([]);
+    for (const clientSecretArn of [
+      'strongroom/google_client+secret=@.-1',
+      'arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:idp/google-AbCdEf',
+      'arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:google-AbCdEf',
+    ])
+      expect(parsePlatformProviders(JSON.stringify([{ ...provider, clientSecretArn }]))).toEqual([
+        { ...provider, clientSecretArn },
+      ]);
     // Assess: each problem by name
     const bad: [Record<string, unknown>[], RegExp][] = [
       [[{ ...provider, clientSecretArn: undefined }], /clientSecretArn is required/],
@@ -36,6 +44,30 @@ describe('OIDC providers and flows', () => {
       [[{ ...provider, issuer: 'https://idp.example.com/?x=1' }], /no query or fragment/],
       [[{ ...provider, algorithm: 'HS256' }], /algorithm must be one of/],
       [[{ ...provider, algorithm: 'none' }], /algorithm must be one of/],
+      [[{ ...provider, clientSecretArn: '*' }], /clientSecretArn: not a Secrets Manager secret name/],
+      [[{ ...provider, clientSecretArn: 'google-*' }], /clientSecretArn: not a Secrets Manager secret name/],
+      [[{ ...provider, clientSecretArn: 'google secret' }], /clientSecretArn: not a Secrets Manager/],
+      [[{ ...provider, clientSecretArn: 'x'.repeat(513) }], /clientSecretArn: not a Secrets Manager/],
+      [
+        [{ ...provider, clientSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:*' }],
+        /clientSecretArn: not the ARN of one Secrets Manager secret/,
+      ],
+      [
+        [{ ...provider, clientSecretArn: 'arn:aws:secretsmanager:*:123456789012:secret:google-AbCdEf' }],
+        /clientSecretArn: not the ARN of one/,
+      ],
+      [
+        [{ ...provider, clientSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:go?gle' }],
+        /clientSecretArn: not the ARN of one/,
+      ],
+      [
+        [{ ...provider, clientSecretArn: 'arn:aws:ssm:eu-west-1:123456789012:parameter/x' }],
+        /not the ARN of one/,
+      ],
+      [
+        [{ ...provider, clientSecretArn: 'arn:aws:secretsmanager:eu-west-1:1234:secret:x' }],
+        /not the ARN of one/,
+      ],
     ];
     for (const [list, problem] of bad)
       expect(() => parsePlatformProviders(JSON.stringify(list))).toThrow(problem);
