@@ -488,6 +488,19 @@ describe('the console in Chromium against npm run local', () => {
       `credential_process = npx strongroom credentials --tenant ${tenantId} --location ${root} --access write`,
     );
     await checkScreen(page, '14-storage-vended');
+
+    // Act: the scope self-test of the managed location
+    await page.getByRole('button', { name: `Validate the location ${root}` }).click();
+
+    // Assess: each named check is shown; the emulator cannot judge the refusals, so the result is
+    // incomplete, and the checks it can run pass.
+    await page.getByText(`Validated ${root}: no check failed, but some could not be judged here.`).waitFor();
+    const checks = page.getByRole('region', { name: `Checks of ${root}` });
+    const rows = await checks.locator('tbody tr').allTextContents();
+    expect(rows).toHaveLength(8);
+    for (const passing of ['credentials-issued', 'read-inside-prefix', 'write-inside-prefix'])
+      expect(rows.find((r) => r.startsWith(passing))).toMatch(new RegExp(`^${passing}pass`));
+    expect(rows.filter((r) => /not-judged/.test(r))).toHaveLength(5);
   });
 
   it('stores a connection, which the owner reveals after confirming and the admin cannot', async () => {
@@ -866,6 +879,21 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     expect(listed.body.items).toHaveLength(1);
     connectionId = listed.body.items[0].connectionId;
     expect(listed.body.items[0].rules).toBeNull();
+
+    // Act: try the connection without running a statement
+    await page.getByRole('button', { name: 'Test connection' }).click();
+
+    // Assess: connected, and the test is in the audit log
+    await page.getByText(/^Connected to shop in \d+ ms \(/).waitFor();
+    const tested = await apiCall(
+      'GET',
+      `/v1/tenants/${tenantId}/audit-events?action=connection.tested`,
+      undefined,
+      beaToken,
+    );
+    expect(tested.body.items.map((e: { details: unknown }) => e.details)).toEqual([
+      expect.objectContaining({ outcome: 'connected' }),
+    ]);
 
     // Act: edit its rules
     await page.getByText('Query rules of shop').click();

@@ -18,6 +18,7 @@ import { ConfirmDialog, SecretValue } from '../components/secrets';
 import { DataTable, Loading, Notice, ProblemAlert, Section, TableRegion, When } from '../components/status';
 
 type Connection = Schemas['Connection'];
+type ConnectionTest = Schemas['ConnectionTest'];
 type CreateBody = operations['createConnection']['requestBody']['content']['application/json'];
 type Rules = NonNullable<Connection['rules']>;
 const TLS_MODES = ['require', 'verify-full', 'disable'] as const;
@@ -205,6 +206,7 @@ function ConnectionDetail(props: {
       <QueryRunner connection={c} />
       {can('connections:manage') && (
         <>
+          <ConnectionTester connection={c} />
           <details>
             <summary>Edit {c.name}</summary>
             <ConnectionForm
@@ -276,6 +278,54 @@ function ConnectionDetail(props: {
         <p>The connection and its encrypted password are deleted. Queries through it stop.</p>
       </ConfirmDialog>
     </section>
+  );
+}
+
+const TLS: Record<ConnectionTest['tls'], string> = {
+  verified: 'TLS, certificate verified',
+  'encrypted-unverified': 'TLS, certificate not verified',
+  none: 'no TLS',
+};
+
+/** Tries the connection without running a statement (audited), and says what happened. */
+function ConnectionTester({ connection: c }: { connection: Connection }) {
+  const { tenant } = useTenant();
+  const action = useAction();
+  const [result, setResult] = useState<ConnectionTest>();
+  return (
+    <div>
+      <p class="row start">
+        <button
+          type="button"
+          disabled={action.busy}
+          onClick={() =>
+            void action.run(async () => {
+              setResult(undefined);
+              setResult(
+                ok(
+                  await api.POST('/v1/tenants/{tenantId}/connections/{connectionId}/test', {
+                    params: { path: { tenantId: tenant.tenantId, connectionId: c.connectionId } },
+                  }),
+                ),
+              );
+            })
+          }
+        >
+          {action.busy ? 'Testing…' : 'Test connection'}
+        </button>
+      </p>
+      <ProblemAlert problem={action.problem} />
+      {result &&
+        (result.outcome === 'connected' ? (
+          <Notice>
+            Connected to {c.name} in {result.latencyMs} ms ({TLS[result.tls]}).
+          </Notice>
+        ) : (
+          <Notice tone="warn">
+            Could not connect to {c.name} ({result.failure ?? 'failed'}): {result.detail}
+          </Notice>
+        ))}
+    </div>
   );
 }
 

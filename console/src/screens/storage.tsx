@@ -9,6 +9,7 @@ import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../comp
 
 type Location = Schemas['StorageLocation'];
 type Credentials = Schemas['StorageCredentials'];
+type Validation = Schemas['StorageValidation'];
 
 /** Storage locations, instances, and vending short-lived S3 credentials. */
 export function StorageScreen() {
@@ -93,7 +94,18 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
   const action = useAction();
   const [removing, setRemoving] = useState<Location>();
   const [notice, setNotice] = useState<string>();
+  const [validation, setValidation] = useState<{ root: string; result: Validation }>();
   if (items.length === 0) return <p>No storage locations yet.</p>;
+  const validate = (location: Location) =>
+    void action.run(async () => {
+      setValidation(undefined);
+      const result = ok(
+        await api.POST('/v1/tenants/{tenantId}/storage-locations/{locationId}/validate', {
+          params: { path: { tenantId: tenant.tenantId, locationId: location.locationId } },
+        }),
+      );
+      setValidation({ root: location.root, result });
+    });
   return (
     <>
       {notice && <Notice>{notice}</Notice>}
@@ -112,6 +124,16 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
             </td>
             <td>
               {can('storage-locations:manage') && (
+                <button
+                  type="button"
+                  aria-label={`Validate the location ${l.root}`}
+                  disabled={action.busy}
+                  onClick={() => validate(l)}
+                >
+                  Validate
+                </button>
+              )}
+              {can('storage-locations:manage') && (
                 <RemoveButton
                   label={`Remove the location ${l.root}`}
                   busy={action.busy}
@@ -122,6 +144,7 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
           </tr>
         ))}
       </DataTable>
+      {validation && <ValidationResult {...validation} />}
       <ConfirmRemoval
         item={removing}
         title="Remove storage location"
@@ -149,6 +172,32 @@ function LocationTable({ items, onChanged }: { items: Location[]; onChanged: () 
 }
 
 /** The trust policy the customer's role needs so Strongroom can assume it with the tenant's ExternalId. */
+const VALIDATION_SUMMARY: Record<Validation['result'], string> = {
+  passed: 'every check passed',
+  failed: 'a check failed: the credentials reach further, or less far, than the location',
+  incomplete: 'no check failed, but some could not be judged here',
+};
+
+/** A location's scope self-test: each named check and its outcome. */
+function ValidationResult({ root, result }: { root: string; result: Validation }) {
+  return (
+    <>
+      <Notice tone={result.result === 'passed' ? 'ok' : result.result === 'failed' ? 'warn' : 'info'}>
+        Validated {root}: {VALIDATION_SUMMARY[result.result]}.
+      </Notice>
+      <DataTable label={`Checks of ${root}`} columns={['Check', 'Status', 'Detail']}>
+        {result.checks.map((check) => (
+          <tr key={check.name}>
+            <td class="mono">{check.name}</td>
+            <td>{check.status}</td>
+            <td>{check.detail}</td>
+          </tr>
+        ))}
+      </DataTable>
+    </>
+  );
+}
+
 function trustPolicy(externalId: string): string {
   return JSON.stringify(
     {
