@@ -3,6 +3,7 @@ import { auditActorOf, type TenantCaller } from '../domain/caller.js';
 import { newId } from '../domain/ids.js';
 import { type TenantItemKind, tenantItemKind } from '../domain/item-layout.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
+import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuditStore } from '../store/audit-store.js';
 import type { ConnectionRecord } from '../store/connections-store.js';
@@ -31,7 +32,7 @@ export interface TenantExportDeps {
   /** The tenant's audit log, read through the tenant-scoped session (events as the API shows them). */
   auditLog: Pick<AuditStore, 'readerFor'>;
   /** Where archives are stored and how their download URLs are signed. */
-  archives: Pick<TenantExportArchives, 'put' | 'head' | 'downloadUrl'>;
+  archives: Pick<TenantExportArchives, 'put' | 'delete' | 'head' | 'downloadUrl'>;
   now?: () => number;
 }
 
@@ -126,7 +127,37 @@ export class TenantExportService {
         .filter(([, value]) => Array.isArray(value))
         .map(([key, value]) => [key, (value as unknown[]).length]),
     );
-    return this.#handOut(caller, exportId, { createdAt, sizeBytes: Buffer.byteLength(body) }, url, counts);
+    try {
+      return await this.#handOut(
+        caller,
+        exportId,
+        { createdAt, sizeBytes: Buffer.byteLength(body) },
+        url,
+        counts,
+      );
+    } catch (error) {
+      await this.#withdraw(scope.tenantId, exportId);
+      throw error;
+    }
+  }
+
+  /**
+   * Deletes an archive whose `tenant.exported` event could not be written, so no archive exists that the
+   * audit log does not record (its URL was never answered; `GET …/exports/{id}` answers 404 afterwards).
+   * Best effort: the request fails anyway (503, retried by the client with a new export), and an archive
+   * left by a failing delete too is encrypted under the tenant key, was never handed out, and expires with
+   * the bucket's lifecycle (7 days); it is logged.
+   */
+  async #withdraw(tenantId: string, exportId: string): Promise<void> {
+    try {
+      await this.#d.archives.delete(tenantId, exportId);
+    } catch (error) {
+      logger.warn('export archive left after its audit event failed; it expires with the bucket lifecycle', {
+        tenantId,
+        exportId,
+        error,
+      });
+    }
   }
 
   /** A fresh download URL for an existing archive of the caller's tenant; 404 for any other id. */

@@ -1,4 +1,10 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { tenantExportPrefix } from '../domain/key-policy.js';
 
@@ -46,6 +52,18 @@ export class TenantExportArchives {
         BucketKeyEnabled: false,
         Metadata: { 'tenant-id': tenantId, 'export-id': exportId },
       }),
+    );
+  }
+
+  /**
+   * Removes an archive (an export whose audit event could not be written). On a versioned bucket this leaves
+   * a delete marker: the archive is no longer served (HEAD and GET answer 404) and its now noncurrent
+   * version expires with the bucket's lifecycle (1 day); deleting the version itself would need
+   * s3:DeleteObjectVersion, which the role does not hold.
+   */
+  async delete(tenantId: string, exportId: string): Promise<void> {
+    await this.#s3.send(
+      new DeleteObjectCommand({ Bucket: this.#bucket, Key: objectKey(tenantId, exportId) }),
     );
   }
 

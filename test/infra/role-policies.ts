@@ -12,11 +12,18 @@ export const TABLE_ARNS = {
   audit: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/strongroom-audit`,
   auditChain: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/strongroom-audit-chain`,
 } as const;
+/** Concrete ARNs of the stateful stack's data buckets. */
+export const BUCKET_ARNS = {
+  exports: 'arn:aws:s3:::strongroom-exports',
+  storage: 'arn:aws:s3:::strongroom-storage',
+} as const;
 const BY_LOGICAL_ID: Record<string, string> = {
   IdentityTable: TABLE_ARNS.identity,
   TenantDataTable: TABLE_ARNS.tenantData,
   AuditTable: TABLE_ARNS.audit,
   AuditChainTable: TABLE_ARNS.auditChain,
+  ExportBucket: BUCKET_ARNS.exports,
+  StorageBucket: BUCKET_ARNS.storage,
 };
 
 export interface Statement {
@@ -28,8 +35,9 @@ export interface Statement {
 }
 
 /**
- * A CloudFormation value made concrete: table ARNs imported from the stateful stack become `TABLE_ARNS`,
- * joins are joined, and any other reference becomes an ARN no request in these tests names.
+ * A CloudFormation value made concrete: table and bucket ARNs imported from the stateful stack become
+ * `TABLE_ARNS` and `BUCKET_ARNS`, joins are joined, and any other reference becomes an ARN no request in
+ * these tests names.
  */
 function concrete(value: unknown): unknown {
   if (typeof value === 'string') return value;
@@ -38,7 +46,7 @@ function concrete(value: unknown): unknown {
     const object = value as Record<string, unknown>;
     const imported = object['Fn::ImportValue'];
     if (typeof imported === 'string') {
-      const table = /GetAtt(\w+?Table)Arn/.exec(imported)?.[1];
+      const table = /GetAtt(\w+?(?:Table|Bucket))Arn/.exec(imported)?.[1];
       return (table && BY_LOGICAL_ID[table]) ?? `arn:aws:unresolved:::${imported}`;
     }
     const join = object['Fn::Join'] as [string, unknown[]] | undefined;

@@ -1,11 +1,13 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Statement } from './role-policies.js';
+import { simulate } from '../support/iam-simulator.js';
+import { areaIdentityPolicies, BUCKET_ARNS, functionPrincipal, type Statement } from './role-policies.js';
 import { type Synthesised, synthStrongroom } from './synth.js';
 
 let synth: Synthesised;
 let statements: Statement[];
 let refs: { tenantData: string; platformKey: string };
+let identityPolicies: ReturnType<typeof areaIdentityPolicies>;
 
 beforeAll(() => {
   synth = synthStrongroom();
@@ -21,6 +23,7 @@ beforeAll(() => {
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
   const auth = statements.find((s) => s.Sid === 'AuthorizerTenantLookups')!;
   const keyUse = statements.find((s) => s.Sid === 'TableEncryptionViaDynamoDB')!;
+  identityPolicies = areaIdentityPolicies(stack, 'tenants');
   refs = {
     tenantData: JSON.stringify([auth.Resource].flat()[0]),
     platformKey: JSON.stringify(keyUse.Resource),
@@ -91,10 +94,57 @@ describe('the tenants function’s IAM for tenant deletion', () => {
     // Act
     const statement = statements.find((s) => s.Sid === 'TenantExportArchives')!;
 
-    // Assess: two object actions on the exports prefix, and no other S3 statement
-    expect(actions(statement).sort()).toEqual(['s3:GetObject', 's3:PutObject']);
+    // Assess: three object actions on the exports prefix, and no other S3 statement
+    expect(actions(statement).sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     expect(JSON.stringify(statement.Resource)).toContain('/tenants/*/exports/*');
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
     expect(s3.map((s) => s.Sid)).toEqual(['TenantExportArchives']);
+  });
+
+  it('may delete an export archive (an unaudited one is withdrawn) and no other object', async () => {
+    // Prepare: the tenants function's role as synthesised, its export bucket made concrete
+    const T = 't_01jx0000000000000000000001';
+    const other = 't_01jx0000000000000000000002';
+    const decide = (action: string, key: string, bucket: string = BUCKET_ARNS.exports) =>
+      simulate({
+        principal: functionPrincipal('tenants'),
+        action,
+        resource: `${bucket}/${key}`,
+        resourceAccount: '123456789012',
+        identityPolicies,
+      });
+
+    // Act / Assess: an archive under any tenant's exports prefix (the code builds the key from the caller's
+    // scope) may be deleted, as written and read
+    for (const key of [`tenants/${T}/exports/x_1.json`, `tenants/${other}/exports/x_2.json`])
+      for (const action of ['s3:DeleteObject', 's3:PutObject', 's3:GetObject'])
+        expect(await decide(action, key), `${action} ${key}`).toBe('Allowed');
+    // Nothing else under the tenant prefix, nor the tenant prefix itself, nor in another bucket
+    for (const key of [
+      `tenants/${T}/x_1.json`,
+      `tenants/${T}/exports`,
+      `tenants/${T}/l_1/data.csv`,
+      `tenants/${T}/exportsx/x_1.json`,
+      `exports/${T}/x_1.json`,
+      'x_1.json',
+    ])
+      expect(await decide('s3:DeleteObject', key), key).toBe('ImplicitlyDenied');
+    for (const bucket of [BUCKET_ARNS.storage, 'arn:aws:s3:::strongroom-access-logs', 'arn:aws:s3:::lake'])
+      expect(await decide('s3:DeleteObject', `tenants/${T}/exports/x_1.json`, bucket), bucket).toBe(
+        'ImplicitlyDenied',
+      );
+    // Nor a version (a withdrawn archive's stays until the lifecycle expires it), nor the bucket's settings
+    expect(await decide('s3:DeleteObjectVersion', `tenants/${T}/exports/x_1.json`)).toBe('ImplicitlyDenied');
+    for (const action of ['s3:PutLifecycleConfiguration', 's3:DeleteBucket'])
+      expect(
+        await simulate({
+          principal: functionPrincipal('tenants'),
+          action,
+          resource: BUCKET_ARNS.exports,
+          resourceAccount: '123456789012',
+          identityPolicies,
+        }),
+        action,
+      ).toBe('ImplicitlyDenied');
   });
 });

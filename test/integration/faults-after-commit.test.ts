@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { invitationSk, memberSk, userKey } from '../../shared/domain/item-layout.js';
 import {
   type AwsCall,
@@ -7,9 +8,11 @@ import {
   failingCall,
   installAwsCallTap,
   signatureOf,
+  untappedClient,
 } from '../support/aws-call-tap.js';
 import { userWithPasskey } from '../support/fault-scenarios.js';
 import { addMember, createTenant, invite, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { TEST_REGION } from '../support/integration-setup.js';
 import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
 import { partitionItems, platformEventsBy } from '../support/table-reads.js';
 
@@ -294,4 +297,84 @@ describe('a tenant export: nothing but its audit event follows the upload', () =
     expect(calls.findIndex((c) => c.startsWith('S3Client GetObjectCommand'))).toBeLessThan(upload);
     expect(calls.slice(upload + 1)).toEqual([`DynamoDBClient PutItemCommand ${process.env.AUDIT_TABLE}`]);
   });
+});
+
+/** Every object version and delete marker under a tenant's export prefix (the harness's own client). */
+async function exportObjects(tenantId: string): Promise<string[]> {
+  const s3 = untappedClient(
+    new S3Client({
+      endpoint: inject('awsEndpoint'),
+      region: TEST_REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    }),
+  );
+  try {
+    const page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: process.env.EXPORT_BUCKET!,
+        Prefix: `tenants/${tenantId}/exports/`,
+      }),
+    );
+    return [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((v) => v.Key!);
+  } finally {
+    s3.destroy();
+  }
+}
+
+describe('a tenant export whose audit event fails: the archive is withdrawn', () => {
+  it.each(['throttling', 'server-error', 'timeout'] as const)(
+    'POST /v1/tenants/{t}/exports with its audit event failing (%s): 503, no archive, no event, 404 for its id',
+    async (kind) => {
+      // Prepare: an owner's tenant with one export made before
+      const owner = await signUp(api, `export-withdrawn-${kind}`);
+      const tenantId = await createTenant(api, owner);
+      const first = await api.request('POST', `/v1/tenants/${tenantId}/exports`, { token: owner.token });
+      expect(first.status, first.text).toBe(201);
+      const before = await exportObjects(tenantId);
+      const eventsBefore = await partitionItems(process.env.AUDIT_TABLE!, tenantId);
+
+      // Act: the second export's `tenant.exported` event fails after its upload
+      let exportId: string | undefined;
+      const res = await withDynamoFault(
+        'PutItemCommand',
+        'AUDIT_TABLE',
+        () => api.request('POST', `/v1/tenants/${tenantId}/exports`, { token: owner.token }),
+        kind,
+        1,
+        (call) => {
+          exportId = /x_[0-9a-z]{26}/.exec(JSON.stringify(call.input))?.[0];
+        },
+      );
+
+      // Assess: a transient failure; the bucket and the audit log as before; the new id is unknown
+      expect(res.status, res.text).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(exportId).toBeDefined();
+      expect(exportId).not.toBe(first.body.exportId);
+      expect(await exportObjects(tenantId)).toEqual(before);
+      expect(before).toEqual([`tenants/${tenantId}/exports/${first.body.exportId}.json`]);
+      expect(await partitionItems(process.env.AUDIT_TABLE!, tenantId)).toEqual(eventsBefore);
+      const gone = await api.request('GET', `/v1/tenants/${tenantId}/exports/${exportId}`, {
+        token: owner.token,
+      });
+      expect(gone.status, gone.text).toBe(404);
+      expect(problemType(gone)).toBe('not-found');
+      const kept = await api.request('GET', `/v1/tenants/${tenantId}/exports/${first.body.exportId}`, {
+        token: owner.token,
+      });
+      expect(kept.status, kept.text).toBe(200);
+
+      // Act: the retry
+      const retry = await api.request('POST', `/v1/tenants/${tenantId}/exports`, { token: owner.token });
+
+      // Assess: a new archive, audited
+      expect(retry.status, retry.text).toBe(201);
+      expect((await exportObjects(tenantId)).sort()).toEqual(
+        [first.body.exportId, retry.body.exportId]
+          .map((id) => `tenants/${tenantId}/exports/${id}.json`)
+          .sort(),
+      );
+    },
+  );
 });

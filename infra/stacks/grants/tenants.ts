@@ -78,14 +78,15 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
       },
     }),
   );
-  // Export archives: written to and read back from `tenants/<tenantId>/exports/` of the export bucket, SSE-KMS
+  // Export archives: written to, read back from (and withdrawn when unaudited) in `tenants/<tenantId>/exports/` of the export bucket, SSE-KMS
   // under the tenant's key (S3 uses the key on this role's behalf; the key policies admit this role for that
   // prefix only, see shared/domain/key-policy.ts). New tenant keys name this role (TENANT_EXPORT_ROLE_ARNS).
   resources.tenantKeys.grantExportArchives(fn);
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'TenantExportArchives',
-      actions: ['s3:PutObject', 's3:GetObject'],
+      // DeleteObject: an archive whose audit event could not be written is withdrawn (services/tenant-export.ts).
+      actions: ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
       resources: [resources.exportBucket.arnForObjects('tenants/*/exports/*')],
     }),
   );

@@ -1,4 +1,10 @@
-import { type GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  type GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { isTransientAwsError } from '../../../shared/errors.js';
@@ -237,9 +243,30 @@ describe('TenantExportService', () => {
       Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
     );
 
-    // Act / Assess: the URL signed before the upload is never answered
+    // Act / Assess: the URL signed before the upload is never answered, and the archive is deleted again
     await expect(service.createExport(caller())).rejects.toThrow('throttled');
     expect(presign).toHaveBeenCalledTimes(1);
+    const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: 'exports', Key: put.Key },
+    ]);
+  });
+
+  it('still fails with the audit error when the archive cannot be deleted either', async () => {
+    // Prepare: the audit event and the deletion both fail
+    const { service, audit } = fixture();
+    audit.record.mockRejectedValueOnce(
+      Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
+    );
+    s3.on(DeleteObjectCommand).rejects(Object.assign(new Error('Slow Down'), { name: 'SlowDown' }));
+
+    // Act
+    const error = await service.createExport(caller()).catch((e: unknown) => e);
+
+    // Assess: the audit event's error (transient: 503), after one attempt at the deletion
+    expect(error).toMatchObject({ name: 'ThrottlingException', message: 'throttled' });
+    expect(isTransientAwsError(error)).toBe(true);
+    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(1);
   });
 
   it('surfaces S3 throttling as a transient AWS error (503) and audits nothing', async () => {
@@ -252,9 +279,10 @@ describe('TenantExportService', () => {
     // Act
     const error = await service.createExport(caller()).catch((e: unknown) => e);
 
-    // Assess
+    // Assess: nothing to delete either
     expect(isTransientAwsError(error)).toBe(true);
     expect(audit.record).not.toHaveBeenCalled();
+    expect(s3.commandCalls(DeleteObjectCommand)).toHaveLength(0);
   });
 
   it('refuses a caller without tenant:export before reading anything', async () => {
