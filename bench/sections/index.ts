@@ -1,4 +1,5 @@
 import { auditSection } from './audit.js';
+import { callsSection } from './calls.js';
 import { cryptoSection } from './crypto.js';
 import { emulatorMemorySection } from './emulator-memory.js';
 import { identitySection } from './identity.js';
@@ -19,4 +20,5 @@ export const BENCH_SECTIONS: readonly BenchSection[] = [
   auditSection,
   emulatorMemorySection,
   loadSection,
+  callsSection,
 ];

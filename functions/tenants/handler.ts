@@ -105,7 +105,9 @@ export const handler = createApiHandler({
       status: 200,
       body: { items: await service.listMyTenants(requirePrincipal(auth).userId) },
     })),
-    implementForTenant(routes.getTenant, 200, (caller) => service.getTenant(caller)),
+    implementForTenant(routes.getTenant, 200, (caller, { auth }) =>
+      service.getTenant(caller, auth.tenantRecord),
+    ),
     implementForTenant(routes.updateTenant, 200, (caller, req) => service.updateTenant(caller, req.body)),
     implementForTenant(routes.deleteTenant, 204, (caller, { body: { mfaCode, recoveryCode } }) =>
       deletion.deleteTenant(caller, mfaCode !== undefined ? { mfaCode } : { recoveryCode: recoveryCode! }),

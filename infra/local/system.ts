@@ -36,6 +36,11 @@ export interface LocalSystemOptions {
    * `STRONGROOM_OIDC_PROVIDERS`). @default none
    */
   oidcProvidersFile?: string;
+  /**
+   * Runs the audit sequencer in this process, as the stream trigger would in AWS. Off only where every AWS
+   * call in the process must be a request's own (the bench's calls per request). @default true
+   */
+  sequencer?: boolean;
 }
 
 /** The sender of local mode's mails (nothing leaves the machine: they go to the local inbox). */
@@ -140,11 +145,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     // The handlers build on the same runtime (functionRuntime() of this environment), so the sequencer hears
     // their appends.
     const runtime = functionRuntime();
-    const sequencer = startLocalSequencer({
-      sequencer: auditSequencerFor(runtime),
-      appends: auditAppendsOf(runtime),
-      onError: (error) => log(`audit sequencer: ${error instanceof Error ? error.message : String(error)}`),
-    });
+    const sequencer =
+      options.sequencer === false
+        ? undefined
+        : startLocalSequencer({
+            sequencer: auditSequencerFor(runtime),
+            appends: auditAppendsOf(runtime),
+            onError: (error) =>
+              log(`audit sequencer: ${error instanceof Error ? error.message : String(error)}`),
+          });
     const server: Server = createLocalApiServer({
       routes: ROUTES,
       handlers: AREA_HANDLERS,
@@ -171,7 +180,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       stop: async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        await sequencer.stop();
+        await sequencer?.stop();
         memoryWatch.stop();
         await inbox.stop();
         await moto?.stop();

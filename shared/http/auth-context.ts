@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { Principal, TenantAccess } from '../domain/caller.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError } from '../errors.js';
+import type { TenantRecord } from '../store/tenant-store.js';
 import type { RouteDef } from './route.js';
 
 /** What the authorizer resolved for a request: the credential, and on tenant routes the membership. */
@@ -9,6 +10,11 @@ export interface AuthContext {
   principal?: Principal;
   /** The path's tenant on tenant routes; on other routes called with an API key, the key's own tenant. */
   tenant?: TenantAccess;
+  /**
+   * That tenant's item as the authorizer read it for this request (strongly consistent), so a route that
+   * answers with it needs no second read.
+   */
+  tenantRecord?: TenantRecord;
 }
 
 /** Resolves the bearer credential and the tenant membership for a route (implemented in shared/http/auth). */

@@ -149,6 +149,7 @@ export class BearerAuthorizer implements Authorizer {
     const permissions = effectivePermissions(member.role, credential.principal.scopes);
     return {
       principal,
+      tenantRecord: tenant,
       tenant: {
         scope,
         permissions,

@@ -143,8 +143,13 @@ export class TenancyService {
       .sort((a, b) => a.name.localeCompare(b.name) || a.tenantId.localeCompare(b.tenantId));
   }
 
-  async getTenant(caller: TenantCaller) {
-    return publicTenant(await this.deps.tenants.getTenant(caller.access.scope));
+  /** The tenant; `asAuthorised` is its item as this request's authorizer read it (then nothing is read again). */
+  async getTenant(caller: TenantCaller, asAuthorised?: TenantRecord) {
+    return publicTenant(
+      asAuthorised?.tenantId === caller.access.scope.tenantId
+        ? asAuthorised
+        : await this.deps.tenants.getTenant(caller.access.scope),
+    );
   }
 
   async updateTenant(
