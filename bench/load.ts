@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { linkIn, takeMail } from '../infra/local/inbox-reader.js';
-import { jsonRequest } from '../infra/local/json-request.js';
 import { SIGN_IN_LIMITS } from '../shared/domain/sign-in-limits.js';
 import { login } from '../shared/schemas/auth.js';
+import { jsonCall, type Reply } from './sections/local-system.js';
 
 /**
  * Mixed traffic on loopback, bounded in count, with invariants checked afterwards (DESIGN §1.4):
@@ -48,11 +48,6 @@ export interface LoadReport {
   violations: string[];
 }
 
-interface Reply {
-  status: number;
-  body: any;
-}
-
 /** The tenant-log event a successful answer of each mixed route writes (reads write none). */
 const EVENT_OF: Record<string, string | undefined> = {
   'vend credentials': 'storage-credentials.vended',
@@ -87,14 +82,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     token?: string,
     localAddress = freshAddress(),
   ): Promise<Reply> => {
-    const reply = await jsonRequest({ url: new URL(path, apiUrl), method, body, token, localAddress });
-    let parsed: unknown;
-    try {
-      parsed = reply.text ? JSON.parse(reply.text) : undefined;
-    } catch {
-      parsed = reply.text;
-    }
-    return { status: reply.status, body: parsed };
+    return jsonCall({ apiUrl, method, path, body, token, localAddress });
   };
   const expectStatus = (reply: Reply, status: number, what: string) => {
     if (reply.status !== status)

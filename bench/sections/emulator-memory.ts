@@ -1,8 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { jsonRequest } from '../../infra/local/json-request.js';
-import { freePort } from '../../infra/local/moto.js';
 import { seedDemo } from '../../infra/local/seed.js';
-import { startLocalSystem } from '../../infra/local/system.js';
+import { jsonCall, printWhenRunDirectly, type Reply, withLocalSystem } from './local-system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**
@@ -18,49 +16,19 @@ const REQUESTS = Number(process.env.STRONGROOM_BENCH_MEMORY_REQUESTS ?? 5000);
 const CONCURRENCY = Number(process.env.STRONGROOM_BENCH_MEMORY_CLIENTS ?? 8);
 const LIMIT_BYTES = 2 * 1024 ** 3;
 
-interface Reply {
-  status: number;
-  body: any;
-}
-
 let lastIp = 0;
 /** One JSON request from its own loopback address (per-IP limits would otherwise refuse most of the run). */
-async function call(
-  apiUrl: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  token?: string,
-): Promise<Reply> {
-  const url = new URL(path, apiUrl);
+function call(apiUrl: string, method: string, path: string, body?: unknown, token?: string): Promise<Reply> {
   lastIp++;
-  const reply = await jsonRequest({
-    url,
-    method,
-    body,
-    token,
-    localAddress: `127.3.${(lastIp >> 8) & 255}.${lastIp & 255 || 1}`,
-  });
-  let parsed: unknown;
-  try {
-    parsed = reply.text ? JSON.parse(reply.text) : undefined;
-  } catch {
-    parsed = reply.text;
-  }
-  return { status: reply.status, body: parsed };
+  const localAddress = `127.3.${(lastIp >> 8) & 255}.${lastIp & 255 || 1}`;
+  return jsonCall({ apiUrl, method, path, body, token, localAddress });
 }
 
 const mib = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : (bytes / 1024 ** 2).toFixed(0));
 
-export async function run(): Promise<BenchTable> {
-  const system = await startLocalSystem({
-    apiPort: await freePort(),
-    motoPort: await freePort(),
-    smtpPort: 0,
-    inboxPort: 0,
-  });
-  const rows: string[][] = [];
-  try {
+export function run(): Promise<BenchTable> {
+  return withLocalSystem(async (system) => {
+    const rows: string[][] = [];
     const rss = () => system.emulatorResidentBytes?.();
     const demo = await seedDemo(system.apiUrl, system.inbox.apiUrl);
     const t = `/v1/tenants/${demo.tenantId}`;
@@ -141,17 +109,10 @@ export async function run(): Promise<BenchTable> {
         .map(([s, c]) => `${s}×${c}`)
         .join(' ')}`,
     ]);
-  } finally {
-    await system.stop();
-  }
-  return { title: 'AWS emulator memory in local mode', columns: ['measure', 'value', 'note'], rows };
+    return { title: 'AWS emulator memory in local mode', columns: ['measure', 'value', 'note'], rows };
+  });
 }
 
 export const emulatorMemorySection: BenchSection = { name: 'emulator-memory', run };
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  const table = await run();
-  console.log(`## ${table.title}\n`);
-  for (const row of table.rows) console.log(`| ${row.join(' | ')} |`);
-}
+await printWhenRunDirectly(import.meta, run);

@@ -1,6 +1,5 @@
-import { freePort } from '../../infra/local/moto.js';
-import { startLocalSystem } from '../../infra/local/system.js';
 import { runLoad } from '../load.js';
+import { printWhenRunDirectly, withLocalSystem } from './local-system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**
@@ -11,14 +10,8 @@ import type { BenchSection, BenchTable } from './types.js';
 const REQUESTS = Number(process.env.STRONGROOM_BENCH_LOAD_REQUESTS ?? 2000);
 const CONCURRENCY = Number(process.env.STRONGROOM_BENCH_LOAD_CLIENTS ?? 8);
 
-export async function run(): Promise<BenchTable> {
-  const system = await startLocalSystem({
-    apiPort: await freePort(),
-    motoPort: await freePort(),
-    smtpPort: 0,
-    inboxPort: 0,
-  });
-  try {
+export function run(): Promise<BenchTable> {
+  return withLocalSystem(async (system) => {
     const report = await runLoad({
       apiUrl: system.apiUrl,
       inboxApiUrl: system.inbox.apiUrl,
@@ -51,16 +44,9 @@ export async function run(): Promise<BenchTable> {
       columns: ['route', 'requests', 'p50 (ms)', 'p99 (ms)', 'statuses'],
       rows,
     };
-  } finally {
-    await system.stop();
-  }
+  });
 }
 
 export const loadSection: BenchSection = { name: 'load', run };
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  const table = await run();
-  console.log(`## ${table.title}\n`);
-  for (const row of table.rows) console.log(`| ${row.join(' | ')} |`);
-}
+await printWhenRunDirectly(import.meta, run);
