@@ -17,7 +17,7 @@ import {
   tenantKeyTags,
 } from '../domain/key-policy.js';
 import { logger } from '../observability.js';
-import type { TenantKeyProvisioner } from './tenant-key-provisioner.js';
+import type { RetirableKey, TenantKeyProvisioner } from './tenant-key-provisioner.js';
 
 /** Waiting period before a retired tenant key is deleted (crypto-shredding, DESIGN.md §4). */
 export const RETIRED_KEY_PENDING_DAYS = 30;
@@ -99,31 +99,36 @@ export class KmsTenantKeys implements TenantKeyProvisioner {
     return { keyArn };
   }
 
-  /** Disables the key and schedules its deletion in 30 days; a key already pending deletion or gone is fine. */
-  async retire(keyArn: string): Promise<void> {
+  /** Checks the key is one of this stage's tenant keys and reads its state (see TenantKeyProvisioner). */
+  async checkRetirable(keyArn: string): Promise<RetirableKey> {
     const { kms } = this.#options;
     let tags: Map<string, string>;
     try {
       const listed = await kms.send(new ListResourceTagsCommand({ KeyId: keyArn }));
       tags = new Map((listed.Tags ?? []).map((t) => [t.TagKey ?? '', t.TagValue ?? '']));
     } catch (error) {
-      if (errorName(error) === 'NotFoundException') return;
+      if (errorName(error) === 'NotFoundException') return { keyArn, keyId: keyArn, state: 'gone' };
       throw error;
     }
     // A bug handing over the platform key (or another stage's key) must not schedule it for deletion.
     if (!tags.get('tenantId') || tags.get('strongroom:stage') !== this.#options.stage)
       throw new NotATenantKeyError(keyArn);
+    return { keyArn, ...(await this.#keyState(keyArn)) };
+  }
 
-    const { state, keyId } = await this.#keyState(keyArn);
+  /** Disables the key and schedules its deletion in 30 days; a key already pending deletion or gone is fine. */
+  async retire(key: string | RetirableKey): Promise<void> {
+    const { kms } = this.#options;
+    const { keyArn, keyId, state } = typeof key === 'string' ? await this.checkRetirable(key) : key;
     if (state === 'PendingDeletion' || state === 'gone') return;
     // By key id (as DescribeKey names it): equally valid in KMS, and the local emulator accepts only that.
-    if (state !== 'Disabled') await kms.send(new DisableKeyCommand({ KeyId: keyId }));
     try {
+      if (state !== 'Disabled') await kms.send(new DisableKeyCommand({ KeyId: keyId }));
       await kms.send(
         new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: RETIRED_KEY_PENDING_DAYS }),
       );
     } catch (error) {
-      // Another retire may have won the race; that is the state we want.
+      // Another retire may have won the race (disabled it, or scheduled it); pending deletion is what we want.
       if (
         errorName(error) === 'KMSInvalidStateException' &&
         (await this.#keyState(keyArn)).state === 'PendingDeletion'

@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'tenant.created',
   'tenant.updated',
   'tenant.plan-changed',
+  'tenant.deletion-started',
   'tenant.deleted',
   'member.added',
   'member.role-changed',

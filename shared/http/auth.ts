@@ -118,6 +118,9 @@ export class BearerAuthorizer implements Authorizer {
       throw new UnauthorizedError('The API key has been revoked.', 'api-key-revoked');
     }
     if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
+    // A tenant whose deletion began is gone to every route but its deletion, which its owner retries to
+    // finish it (services/tenancy.ts TenantDeletionService).
+    if (tenant.closingAt && route.id !== 'deleteTenant') throw new NotFoundError('No such tenant.');
     if (credential.session) {
       const idle = tenant.settings.sessionIdleSeconds;
       const absolute = tenant.settings.sessionAbsoluteSeconds;

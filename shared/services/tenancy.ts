@@ -484,20 +484,25 @@ export interface TenantDeletionDeps {
 }
 
 /**
- * Deletes a tenant (owner, fresh MFA; DESIGN.md §4 "Tenant lifecycle"). The steps run in an order in which
- * any failure leaves a tenant its owner can delete again with a new code, and in which nothing that still
- * grants access outlives a step that failed after it:
+ * Deletes a tenant (owner, fresh MFA; DESIGN.md §4 "Tenant lifecycle"). The deletion spans DynamoDB, IAM and
+ * KMS, so it cannot be one write; it is made so that a fault either changes nothing or leaves a tenant that
+ * nobody can use and that the owner's retry (with a new code) finishes:
+ *  (0) every check that can fail runs before anything is removed: the tenant read, its KMS key confirmed as
+ *      this stage's tenant key and its state read (ListResourceTags, DescribeKey), its API keys listed. A
+ *      fault here: 503, nothing changed (but the spent code);
+ *  (1) the tenant is marked closing (`closingAt`) with a `tenant.deletion-started` event, in one transaction:
+ *      from here no route but this deletion reaches it, for any member or key (http/auth.ts tenantAccess);
  *  (b1) every API key revoked (each with its `api-key.revoked` event), then every other membership, any key
- *       created meanwhile and every pending invitation deleted: from here on only the owner's session can
- *       reach the tenant, so nobody can vend credentials or register a storage root behind step (a);
+ *       created meanwhile and every pending invitation deleted;
  *  (a) storage: a deny of every session of the tenant's storage role, the role removed, every root released;
  *  (b2) the rest of the tenant's items (instances, locations, connections, ...), keeping only the tenant
  *       item and the caller's membership, so the owner can retry;
- *  (c) the tenant KMS key disabled and scheduled for deletion in 30 days (crypto-shredding: connection
- *      passwords, export archives and anything in backups encrypted under it become unreadable once gone);
+ *  (c) the tenant KMS key disabled (unless it is) and scheduled for deletion in 30 days (unless it is):
+ *      crypto-shredding, connection passwords, export archives and anything in backups encrypted under it
+ *      become unreadable once gone;
  *  (d) the tenant item and the owner's membership deleted with the `tenant.deleted` event, in one transaction.
- * Audit events are kept (append-only; they expire by their TTL). A retry after (c) finds the key already
- * pending deletion, which `retire` accepts.
+ * Every step after (1) is idempotent, so a retry after a fault anywhere runs them all again and finishes.
+ * Audit events are kept (append-only; they expire by their TTL).
  */
 export class TenantDeletionService {
   constructor(private readonly deps: TenantDeletionDeps) {}
@@ -521,8 +526,21 @@ export class TenantDeletionService {
     }
     const tenant = await this.deps.tenants.getTenant(scope);
     const actor = auditActorOf(caller);
-
+    // (0) What can fail without a change: a fault here leaves the tenant as it was.
+    const key = await this.deps.keys.checkRetirable(tenant.keyArn);
     const keys = await this.deps.tenants.listAllApiKeys(scope);
+    // (1) From here the tenant is closed to everything but this deletion, and a retry finishes it.
+    if (!tenant.closingAt)
+      await this.deps.tenants.markClosing(
+        scope,
+        { at: new Date().toISOString(), by: caller.principal.userId },
+        this.deps.audit.auditPut(scope, {
+          action: 'tenant.deletion-started',
+          actor,
+          resource: { type: 'tenant', id: scope.tenantId },
+          details: { before: { name: tenant.name, plan: tenant.plan }, apiKeys: keys.length },
+        }),
+      );
     await this.deps.tenants.revokeApiKeys(
       scope,
       keys.map((key) => ({
@@ -542,7 +560,7 @@ export class TenantDeletionService {
       actor,
     );
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);
-    await this.deps.keys.retire(tenant.keyArn);
+    await this.deps.keys.retire(key);
     const deleted = await this.deps.tenants.deleteTenant(
       scope,
       caller.principal.userId,

@@ -38,6 +38,12 @@ export interface TenantRecord {
   createdBy: string;
   ownerCount: number;
   settings: TenantSettings;
+  /**
+   * Set when its deletion began (TenantDeletionService): from then on no route but the deletion reaches the
+   * tenant (http/auth.ts), and a retry of the deletion finishes it.
+   */
+  closingAt?: string;
+  closingBy?: string;
 }
 
 export interface MemberRecord {
@@ -234,6 +240,41 @@ export class TenantStore {
     } catch (error) {
       // The tenant was deleted since the caller's membership was read.
       if (isConditionFailure(error, 0)) throw new NotFoundError('No such tenant.');
+      throw error;
+    }
+  }
+
+  /**
+   * Marks the tenant as being deleted, with `audit` (`tenant.deletion-started`), in one transaction: the first
+   * write of a deletion. False when there is nothing to mark: the tenant is gone, or another deletion marked
+   * it first (which this one then helps finish).
+   */
+  async markClosing(
+    scope: TenantScope,
+    closing: { at: string; by: string },
+    audit: TransactItem,
+  ): Promise<boolean> {
+    const db = await this.clients.forScope(scope);
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.table,
+                Key: tenantKey(scope, TENANT_SK),
+                UpdateExpression: 'SET closingAt = :at, closingBy = :by',
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(closingAt)',
+                ExpressionAttributeValues: { ':at': closing.at, ':by': closing.by },
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error, 0)) return false;
       throw error;
     }
   }

@@ -1,6 +1,9 @@
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { clientConfig } from '../../shared/aws/runtime.js';
 import { invitationSk, memberSk, userKey } from '../../shared/domain/item-layout.js';
+import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import {
   type AwsCall,
   countingCalls,
@@ -11,10 +14,18 @@ import {
   untappedClient,
 } from '../support/aws-call-tap.js';
 import { userWithPasskey } from '../support/fault-scenarios.js';
-import { addMember, createTenant, invite, signUp, type TestUser } from '../support/identity-fixtures.js';
+import {
+  addMember,
+  createTenant,
+  enableMfa,
+  invite,
+  signUp,
+  type TestUser,
+} from '../support/identity-fixtures.js';
 import { TEST_REGION } from '../support/integration-setup.js';
 import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
 import { partitionItems, platformEventsBy } from '../support/table-reads.js';
+import { provisionedAuditStore, provisionedSequencer } from './audit/support.js';
 
 /**
  * The partial writes the fault harness (fault-injection.test.ts) found, each pinned at its step: the AWS call
@@ -377,4 +388,109 @@ describe('a tenant export whose audit event fails: the archive is withdrawn', ()
       );
     },
   );
+});
+
+describe('a tenant deletion that meets a fault: nothing changed, or closed and finished by the retry', () => {
+  /** The tenant's key state in KMS (the harness's own client). */
+  async function keyState(keyArn: string): Promise<string | undefined> {
+    const kms = untappedClient(new KMSClient(clientConfig()));
+    try {
+      return (await kms.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata?.KeyState;
+    } finally {
+      kms.destroy();
+    }
+  }
+
+  it.each([
+    ['ListResourceTagsCommand', 'throttling', false],
+    ['DescribeKeyCommand', 'server-error', false],
+    ['DisableKeyCommand', 'throttling', true],
+    ['ScheduleKeyDeletionCommand', 'timeout', true],
+  ] as const)('DELETE /v1/tenants/{t} with KMS %s failing (%s)', async (command, kind, closes) => {
+    // Prepare: an owner with MFA, an admin, an API key of the owner's
+    const owner = await signUp(api, `delete-kms-${command}`);
+    const mfa = await enableMfa(api, owner);
+    const token = owner.token;
+    const tenantId = await createTenant(api, owner);
+    const admin = await signUp(api, `delete-kms-admin-${command}`);
+    await addMember(api, { token }, tenantId, admin, 'admin');
+    const key = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+      token,
+      body: { name: 'ci', scopes: ['tenant:read'] },
+    });
+    expect(key.status, key.text).toBe(201);
+    const before = await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId);
+    const keyArn = before.find((i) => i.sk === 'TENANT')!.keyArn as string;
+    const eventsBefore = await partitionItems(process.env.AUDIT_TABLE!, tenantId);
+
+    // Act: the deletion with its KMS step failing
+    const run = await failingCall({ signature: `KMSClient ${command}`, occurrence: 1 }, kind, () =>
+      api.request('DELETE', `/v1/tenants/${tenantId}`, {
+        token,
+        body: { recoveryCode: mfa.recoveryCodes[0] },
+      }),
+    );
+
+    // Assess: 503 with Retry-After; the tenant either as it was, or closed to everyone
+    expect(run.injected, `${command} was called`).toBeDefined();
+    expect(run.result.status, run.result.text).toBe(503);
+    expect(run.result.headers.get('retry-after')).toMatch(/^\d+$/);
+    const after = await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId);
+    const events = await partitionItems(process.env.AUDIT_TABLE!, tenantId);
+    const reads = {
+      owner: await api.request('GET', `/v1/tenants/${tenantId}`, { token }),
+      ownerWrite: await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+        token,
+        body: { name: 'late', scopes: ['tenant:read'] },
+      }),
+      admin: await api.request('GET', `/v1/tenants/${tenantId}`, { token: admin.token }),
+      apiKey: await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.body.key }),
+    };
+    if (!closes) {
+      // A check before the first write: nothing changed, the tenant works, the key is untouched
+      expect(after).toEqual(before);
+      expect(events).toEqual(eventsBefore);
+      expect(await keyState(keyArn)).toBe('Enabled');
+      expect([reads.owner.status, reads.admin.status, reads.apiKey.status]).toEqual([200, 200, 200]);
+      expect(reads.ownerWrite.status, reads.ownerWrite.text).toBe(201);
+    } else {
+      // Closed: marked, every other access gone, nothing reaches it; the tenant key not yet pending deletion
+      const tenant = after.find((i) => i.sk === 'TENANT')!;
+      expect(tenant.closingBy).toBe(owner.userId);
+      expect(after.map((i) => i.sk).sort()).toEqual(['TENANT', memberSk(owner.userId)].sort());
+      expect(events.filter((e) => e.action === 'tenant.deletion-started')).toHaveLength(1);
+      expect(await keyState(keyArn)).toBe(command === 'DisableKeyCommand' ? 'Enabled' : 'Disabled');
+      expect([reads.owner.status, reads.ownerWrite.status, reads.admin.status]).toEqual([404, 404, 404]);
+      expect(reads.apiKey.status).toBe(401);
+      expect(problemType(reads.owner)).toBe('not-found');
+    }
+
+    // Act: the owner retries with a new code
+    const { res: retry, calls } = await callsOf(() =>
+      api.request('DELETE', `/v1/tenants/${tenantId}`, {
+        token,
+        body: { recoveryCode: mfa.recoveryCodes[1] },
+      }),
+    );
+
+    // Assess: gone; the key pending deletion (not disabled twice); one start and one end in a chain that verifies
+    expect(retry.status, retry.text).toBe(204);
+    expect(await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId)).toEqual([]);
+    expect(await keyState(keyArn)).toBe('PendingDeletion');
+    expect(calls.filter((c) => c === 'KMSClient DisableKeyCommand')).toHaveLength(
+      command === 'ScheduleKeyDeletionCommand' ? 0 : 1,
+    );
+    const log = await partitionItems(process.env.AUDIT_TABLE!, tenantId);
+    const actions = log.map((e) => e.action).filter(Boolean);
+    expect(actions.filter((a) => a === 'tenant.deletion-started')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'tenant.deleted')).toHaveLength(1);
+    expect(actions.filter((a) => a === 'api-key.revoked')).toHaveLength(closes ? 1 : 2);
+    await provisionedSequencer().sequence(tenantId);
+    const scope = mintTenantScope({ tenantId, userId: owner.userId });
+    expect(await (await provisionedAuditStore().readerFor(scope)).verify({ graceMs: 60_000 })).toMatchObject({
+      ok: true,
+      complete: true,
+      checked: actions.length,
+    });
+  });
 });

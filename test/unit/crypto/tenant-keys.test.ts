@@ -241,6 +241,38 @@ describe('KmsTenantKeys.retire', () => {
     expect(kmsMock).toHaveReceivedCommandTimes(ScheduleKeyDeletionCommand, 1);
   });
 
+  it('checks a key without changing it, and retires a checked key with the two changing steps only', async () => {
+    // Prepare
+    kmsMock.on(ListResourceTagsCommand).resolves(tenantTags);
+    kmsMock.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: KEY_ID, KeyState: 'Enabled' } });
+
+    // Act
+    const checked = await keys().checkRetirable(KEY_ARN);
+
+    // Assess: read only
+    expect(checked).toEqual({ keyArn: KEY_ARN, keyId: KEY_ID, state: 'Enabled' });
+    expect(kmsMock).not.toHaveReceivedCommand(DisableKeyCommand);
+
+    // Act: retired as checked
+    kmsMock.resetHistory();
+    await keys().retire(checked);
+
+    // Assess: no second check
+    expect(kmsMock.calls().map((c) => c.args[0].constructor.name)).toEqual([
+      'DisableKeyCommand',
+      'ScheduleKeyDeletionCommand',
+    ]);
+  });
+
+  it('refuses to check the platform key or another stage’s as retirable', async () => {
+    // Prepare
+    kmsMock.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'strongroom:stage', TagValue: 'dev' }] });
+
+    // Act / Assess
+    await expect(keys().checkRetirable(KEY_ARN)).rejects.toThrow('not a tenant key');
+    expect(kmsMock).not.toHaveReceivedCommand(DescribeKeyCommand);
+  });
+
   it('treats a key that no longer exists as retired', async () => {
     // Prepare
     kmsMock.on(ListResourceTagsCommand).rejects(new NotFoundException({ message: 'gone', $metadata: {} }));

@@ -18,6 +18,7 @@ function setup() {
   const clients = { forScope: async () => doc } as unknown as TenantDataClients;
   const keys = {
     create: vi.fn(async () => ({ keyArn: KEY })),
+    checkRetirable: vi.fn(async () => ({ keyArn: KEY, keyId: KEY, state: 'Enabled' })),
     retire: vi.fn(async () => {}),
   } satisfies TenantKeyProvisioner;
   const audit = {

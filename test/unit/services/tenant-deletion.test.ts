@@ -121,7 +121,9 @@ const deletedSks = (input: TransactWriteCommandInput) =>
 const finalTransactions = () => transactions().filter((t) => deletedSks(t).includes('TENANT'));
 
 /** One failure to inject into the next call of a step (then that step works again). */
-let failOnce: Partial<Record<'get' | 'assume' | 'items' | 'final' | 'disable' | 'schedule', Error>>;
+let failOnce: Partial<
+  Record<'get' | 'assume' | 'items' | 'final' | 'tags' | 'describe' | 'disable' | 'schedule', Error>
+>;
 function maybeFail(step: keyof typeof failOnce) {
   const error = failOnce[step];
   if (!error) return;
@@ -170,15 +172,19 @@ beforeEach(() => {
     maybeFail(deletedSks(input).includes('TENANT') ? 'final' : 'items');
     return {};
   });
-  kms.on(ListResourceTagsCommand).resolves({
-    Tags: [
-      { TagKey: 'tenantId', TagValue: T },
-      { TagKey: 'strongroom:stage', TagValue: 'test' },
-    ],
+  kms.on(ListResourceTagsCommand).callsFake(async () => {
+    maybeFail('tags');
+    return {
+      Tags: [
+        { TagKey: 'tenantId', TagValue: T },
+        { TagKey: 'strongroom:stage', TagValue: 'test' },
+      ],
+    };
   });
-  kms
-    .on(DescribeKeyCommand)
-    .callsFake(async () => ({ KeyMetadata: { KeyId: KEY_ID, Arn: KEY_ARN, KeyState: keyState } }));
+  kms.on(DescribeKeyCommand).callsFake(async () => {
+    maybeFail('describe');
+    return { KeyMetadata: { KeyId: KEY_ID, Arn: KEY_ARN, KeyState: keyState } };
+  });
   kms.on(DisableKeyCommand).callsFake(async () => {
     maybeFail('disable');
     keyState = 'Disabled';
@@ -228,7 +234,28 @@ describe('tenant deletion', () => {
       }),
     );
     // Other members first; never the tenant item or the caller's own membership before the last step.
-    const writes = transactions();
+    // The first write marks the tenant closing with its tenant.deletion-started event, after the key checks.
+    const [mark, ...writes] = transactions();
+    expect(mark!.TransactItems![0]!.Update).toMatchObject({
+      Key: { pk: T, sk: 'TENANT' },
+      UpdateExpression: 'SET closingAt = :at, closingBy = :by',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(closingAt)',
+      ExpressionAttributeValues: { ':by': OWNER },
+    });
+    expect(mark!.TransactItems![1]).toEqual({
+      Put: { TableName: 'audit', Item: { pk: T, sk: 'EVENT#1', action: 'tenant.deletion-started' } },
+    });
+    expect(audit.auditPut).toHaveBeenCalledWith(
+      expect.objectContaining({ tenantId: T }),
+      expect.objectContaining({
+        action: 'tenant.deletion-started',
+        resource: { type: 'tenant', id: T },
+        details: { before: { name: 'Acme', plan: 'team' }, apiKeys: 1 },
+      }),
+    );
+    const firstWrite = ddb.commandCalls(TransactWriteCommand)[0]!;
+    for (const check of [ListResourceTagsCommand, DescribeKeyCommand] as const)
+      expect(kms.commandCalls(check)[0]!.calledBefore(firstWrite), check.name).toBe(true);
     expect(writes.map(deletedSks)).toEqual([
       ['APIKEY#k_1'],
       [`MEMBER#${OTHER}`],
@@ -292,7 +319,10 @@ describe('tenant deletion', () => {
     await service.deleteTenant(ownerCaller(), { recoveryCode: 'abcd-efgh-ijkl' });
 
     // Assess
-    const batches = transactions().slice(0, -1).map(deletedSks);
+    const batches = transactions()
+      .slice(0, -1)
+      .map(deletedSks)
+      .filter((b) => b.length > 0);
     expect(batches.map((b) => b.length)).toEqual([25, 25, 10, 10]);
     expect(new Set(batches.flat()).size).toBe(70);
     expect(finalTransactions()).toHaveLength(1);
@@ -362,6 +392,17 @@ describe('tenant deletion', () => {
 
   const failures: [string, () => void][] = [
     ['reading the tenant', () => (failOnce.get = throttled('ProvisionedThroughputExceededException'))],
+    ['checking the key (ListResourceTags)', () => (failOnce.tags = throttled())],
+    ['reading the key state (DescribeKey)', () => (failOnce.describe = throttled('KMSInternalException'))],
+    [
+      'marking the tenant closing',
+      () =>
+        (failOnce.items = new TransactionCanceledException({
+          message: 'throttled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ThrottlingError' }],
+        })),
+    ],
     ['the storage release', () => {}],
     ['the tenant-data session (STS)', () => (failOnce.assume = throttled())],
     ['deleting the items', () => (failOnce.items = throttled('ProvisionedThroughputExceededException'))],
@@ -395,7 +436,9 @@ describe('tenant deletion', () => {
       for (const write of transactions().filter((t) => !deletedSks(t).includes('TENANT')))
         expect(deletedSks(write)).not.toContain(`MEMBER#${OWNER}`);
       if (!['disabling the key', 'scheduling the key deletion', 'the final transaction'].includes(step))
-        expect(kms.calls()).toHaveLength(0);
+        expect(keyState).toBe('Enabled');
+      // A fault in a check (before the first write) changes nothing at all.
+      if (step.startsWith('checking') || step.startsWith('reading')) expect(transactions()).toHaveLength(0);
 
       // Act: the owner retries with a new code.
       await service.deleteTenant(ownerCaller(), { mfaCode: '654321' });
