@@ -34,7 +34,7 @@ import {
   ValidationError,
 } from '../errors.js';
 import { logger } from '../observability.js';
-import type { AuditRecorder } from '../store/audit-recorder.js';
+import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
 import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
 import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oidc-flows.js';
 import { requireCurrentPassword } from './current-password.js';
@@ -379,7 +379,10 @@ export class OidcSignInService {
       // The provider asserted the address verified: that is proof enough for a new account.
       emailVerifiedAt: new Date(this.now()).toISOString(),
     };
-    const created = await identity.createUser(user, email, [
+    // The account, its address, its link, its device, its first session, the sign-in's audit event and
+    // history entry: one transaction, so a fault leaves neither an account without a session nor the reverse.
+    return this.startSession(user, providerKey, factor, origin, [
+      ...identity.newUserPuts(user, email),
       oidc.identityPut({
         providerKey,
         issuer: provider.issuer,
@@ -390,11 +393,6 @@ export class OidcSignInService {
       }),
       identity.signIns.devicePut(user.userId, deviceFingerprint(origin.userAgent, origin.ip)),
     ]);
-    if (!created) {
-      // Another callback made the account (or claimed the address) meanwhile: nothing was written here.
-      throw new ConflictError('This account was created meanwhile; sign in again.', 'oidc-sign-in-raced');
-    }
-    return this.startSession(user, providerKey, factor, origin);
   }
 
   /**
@@ -469,6 +467,8 @@ export class OidcSignInService {
     providerKey: string,
     input: { mfaCode?: string; recoveryCode?: string },
     origin: RequestOrigin,
+    /** The items that create `user`'s account, when the sign-in makes it (see SignInSteps.startSession). */
+    createdWith?: TransactItem[],
   ) {
     const { identity } = this.deps;
     let method: AuthMethod = 'sso';
@@ -495,7 +495,13 @@ export class OidcSignInService {
       mfa: method !== 'sso',
       ssoProvider: providerKey,
       details: { provider: providerKey },
+      ...(createdWith ? { createdWith } : {}),
     });
+    if (!started && createdWith) {
+      // Another callback made the account (or claimed the address, or linked the identity) meanwhile:
+      // nothing was written here.
+      throw new ConflictError('This account was created meanwhile; sign in again.', 'oidc-sign-in-raced');
+    }
     if (!started) {
       throw new UnauthorizedError(
         'The sign-in settings of this account changed during sign-in; sign in again.',

@@ -127,7 +127,8 @@ export class SignInSteps {
    * Writes a new session of `user` (signed in with `method`, MFA or not) together with its
    * `auth.sign-in.succeeded` event, the successful attempt in the account's history and any `alongside`
    * writes, in one transaction that holds only while the account's credentials are as read (`user`'s
-   * credential epoch and MFA state). Undefined when they changed meanwhile: nothing was written.
+   * credential epoch and MFA state), or that creates the account (`createdWith`). Undefined when they changed
+   * meanwhile (or the account or its address was created meanwhile): nothing was written.
    */
   async startSession(
     user: UserRecord,
@@ -141,6 +142,11 @@ export class SignInSteps {
       /** Beside `method` and `mfa` in the audit event. */
       details?: Record<string, unknown>;
       alongside?: TransactItem[];
+      /**
+       * The items that create `user`'s account (IdentityStore.newUserPuts, and what belongs with it): the
+       * account and its first session are then one transaction, so neither exists without the other.
+       */
+      createdWith?: TransactItem[];
     },
   ): Promise<StartedSession | undefined> {
     const { identity, audit } = this.deps;
@@ -163,7 +169,9 @@ export class SignInSteps {
     };
     const created = await identity.createSession(
       session,
-      { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled },
+      start.createdWith
+        ? { createdWith: start.createdWith }
+        : { credentialEpoch: epochOf(user), mfaEnabled: user.mfaEnabled },
       ...(start.alongside ?? []),
       audit.platformPut({
         action: 'auth.sign-in.succeeded',

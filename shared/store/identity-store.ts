@@ -176,8 +176,15 @@ export class IdentityStore {
     normalisedEmail: string,
     alongside: TransactItem[] = [],
   ): Promise<boolean> {
-    return transactOrFalse(this.db, [
-      ...alongside,
+    return transactOrFalse(this.db, [...alongside, ...this.newUserPuts(user, normalisedEmail)]);
+  }
+
+  /**
+   * The transaction items that create an account: its profile and the claim on its e-mail address, each only
+   * if there is none yet (so a racing creation of either cancels the whole transaction).
+   */
+  newUserPuts(user: UserRecord, normalisedEmail: string): TransactItem[] {
+    return [
       {
         Put: {
           TableName: this.table,
@@ -192,7 +199,7 @@ export class IdentityStore {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
-    ]);
+    ];
   }
 
   /** The transaction item that stores a mailed token (never overwriting one). */
@@ -597,35 +604,37 @@ export class IdentityStore {
    */
   async createSession(
     session: SessionRecord,
-    verified: VerifiedUserState,
+    verified: VerifiedUserState | { createdWith: TransactItem[] },
     ...alongside: TransactItem[]
   ): Promise<boolean> {
     const ttl = Math.ceil(session.absoluteExpiresAt / 1000);
+    const put: TransactItem = {
+      Put: {
+        TableName: this.table,
+        Item: {
+          ...sessionKey(session.sessionId),
+          ...session,
+          credentialEpoch: 'createdWith' in verified ? 0 : verified.credentialEpoch,
+          ...sessionGsiKey(session.userId, session.sessionId),
+          ttl,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+    // An account created in this very transaction (`createdWith`, its profile among the items) has the
+    // state it is made with; a transaction cannot both put and check one item, so there is no check then.
+    if ('createdWith' in verified)
+      return transactOrFalse(this.db, [...verified.createdWith, put, ...alongside]);
     const epoch = epochIs(verified.credentialEpoch);
-    const items: TransactItem[] = [
-      {
-        Put: {
-          TableName: this.table,
-          Item: {
-            ...sessionKey(session.sessionId),
-            ...session,
-            credentialEpoch: verified.credentialEpoch,
-            ...sessionGsiKey(session.userId, session.sessionId),
-            ttl,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
+    const check: TransactItem = {
+      ConditionCheck: {
+        TableName: this.table,
+        Key: userKey(session.userId),
+        ConditionExpression: `attribute_exists(pk) AND mfaEnabled = :mfa AND ${epoch.expression}`,
+        ExpressionAttributeValues: { ':mfa': verified.mfaEnabled, ...epoch.values },
       },
-      {
-        ConditionCheck: {
-          TableName: this.table,
-          Key: userKey(session.userId),
-          ConditionExpression: `attribute_exists(pk) AND mfaEnabled = :mfa AND ${epoch.expression}`,
-          ExpressionAttributeValues: { ':mfa': verified.mfaEnabled, ...epoch.values },
-        },
-      },
-    ];
-    return transactOrFalse(this.db, [...items, ...alongside]);
+    };
+    return transactOrFalse(this.db, [put, check, ...alongside]);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | undefined> {

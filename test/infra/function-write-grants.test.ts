@@ -597,19 +597,30 @@ async function oidcWrites(): Promise<WriteRequest[]> {
       }),
     )),
     ...(await writesOf('OIDC: spend a flow', () => oidc.consumeFlow('h', 'f', 1))),
+    // The account, its link and device, and its first session with its audit event and history: one transaction.
     ...(await writesOf('OIDC: sign up with an identity', () =>
-      identity().createUser(
+      identity().createSession(
+        { ...oldSession, authMethod: 'sso', ssoProvider: 'platform:google' },
         {
-          userId: U1,
-          email: 'a@example.test',
-          name: 'A',
-          passwordHash: 'h',
-          mfaEnabled: false,
-          createdAt: '2026-11-30T00:00:00Z',
-          emailVerifiedAt: '2026-11-30T00:00:00Z',
+          createdWith: [
+            ...identity().newUserPuts(
+              {
+                userId: U1,
+                email: 'a@example.test',
+                name: 'A',
+                passwordHash: 'h',
+                mfaEnabled: false,
+                createdAt: '2026-11-30T00:00:00Z',
+                emailVerifiedAt: '2026-11-30T00:00:00Z',
+              },
+              'a@example.test',
+            ),
+            oidc.identityPut(identityRecord),
+            identity().signIns.devicePut(U1, 'fingerprint'),
+          ],
         },
-        'a@example.test',
-        [oidc.identityPut(identityRecord), identity().signIns.devicePut(U1, 'fingerprint')],
+        platformAudit,
+        identity().signIns.attemptPut({ ...signIn, method: 'sso', result: 'succeeded', sessionId: S1 }),
       ),
     )),
     ...(await writesOf('OIDC: link an identity', () =>

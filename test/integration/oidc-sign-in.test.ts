@@ -2,15 +2,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { takeMail } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { countingCalls, failingCall, installAwsCallTap, signatureOf } from '../support/aws-call-tap.js';
 import { enableMfa, inboxApi, signUp, type TestUser } from '../support/identity-fixtures.js';
 import { TEST_CONSOLE_URL } from '../support/integration-setup.js';
-import { problemType, useTestApi } from '../support/local-api.js';
+import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
 import {
   callbackBody,
   type ProviderAccount,
   providerAccount,
   useTestOidcProvider,
 } from '../support/oidc-provider.js';
+import { partitionItems, platformEventsBy } from '../support/table-reads.js';
 
 // Configured as local mode does it (STRONGROOM_OIDC_PROVIDERS): the client secret goes into Secrets
 // Manager, and the functions get only its ARN.
@@ -339,4 +341,77 @@ describe('linking a provider identity to an existing account', () => {
       'body.state',
     ]);
   });
+});
+
+describe('an account made from a provider identity: one transaction with its first session', () => {
+  beforeAll(() => installAwsCallTap());
+
+  /** A DynamoDB key attribute in either form (document client, or low-level `{ S: … }`). */
+  const plain = (value: any): string =>
+    value && typeof value === 'object' && 'S' in value ? value.S : value;
+  /** The keys a transaction puts, as `pk|sk`. */
+  const putKeys = (items: Record<string, any>[]) =>
+    items.flatMap((i) => (i.Put ? [`${plain(i.Put.Item.pk)}|${plain(i.Put.Item.sk)}`] : []));
+
+  it.each(['server-error', 'timeout', 'throttling', 'lost-race'] as const)(
+    'POST /v1/auth/oidc/callback whose one transaction fails (%s): no account, no session; a new flow makes both',
+    async (kind) => {
+      // Prepare: the transaction of an account made from an identity, seen in a sign-up that succeeds
+      let made: TestResponse | undefined;
+      const seen = await countingCalls(async () => {
+        made = await finish(callbackOf(await throughProvider(providerAccount())));
+      });
+      expect(made?.status, made?.text).toBe(200);
+      const writes = seen.filter((c) => c.command === 'TransactWriteItemsCommand');
+      expect(writes).toHaveLength(1);
+      const items = writes[0]!.input.TransactItems as Record<string, any>[];
+      // Profile, address claim, link, device, session, audit event, history entry; no check on the new profile
+      expect(items).toHaveLength(7);
+      expect(items.filter((i) => i.ConditionCheck)).toEqual([]);
+      expect(putKeys(items).map((k) => k.split('|')[1]!.replace(/#.*/, '#'))).toEqual(
+        expect.arrayContaining(['PROFILE', 'SESSION']),
+      );
+      const account = providerAccount();
+      const parts = callbackOf(await throughProvider(account));
+
+      // Act: the same kind of callback with that transaction failing
+      const run = await failingCall({ signature: signatureOf(writes[0]!), occurrence: 1 }, kind, () =>
+        finish(parts),
+      );
+
+      // Assess: 503 with Retry-After (409 for a lost race); not one of its items exists
+      expect(run.injected).toBeDefined();
+      if (kind === 'lost-race') {
+        expect(run.result.status, run.result.text).toBe(409);
+        expect(problemType(run.result)).toBe('oidc-sign-in-raced');
+      } else {
+        expect(run.result.status, run.result.text).toBe(503);
+        expect(run.result.headers.get('retry-after')).toMatch(/^\d+$/);
+      }
+      const keys = putKeys(run.injected!.input.TransactItems);
+      expect(keys.length).toBe(7);
+      for (const key of keys) {
+        const [pk, sk] = key.split('|') as [string, string];
+        const table = key.includes('EVENT#') ? process.env.AUDIT_TABLE! : process.env.IDENTITY_TABLE!;
+        expect(
+          (await partitionItems(table, pk)).filter((i) => i.sk === sk),
+          key,
+        ).toEqual([]);
+      }
+      const userId = /u_[0-9a-z]{26}/.exec(JSON.stringify(run.injected!.input))![0];
+      expect(await platformEventsBy('auth.sign-in.succeeded', userId)).toEqual([]);
+
+      // Act: the client starts again (the flow was spent): the provider is asked again
+      const again = await finish(callbackOf(await throughProvider(account)));
+
+      // Assess: an account with its one session, one link and one sign-in event
+      expect(again.status, again.text).toBe(200);
+      expect(again.body.user.email).toBe(account.email);
+      const sessions = await api.request('GET', '/v1/me/sessions', { token: again.body.token });
+      expect(sessions.body.items).toHaveLength(1);
+      const identities = await api.request('GET', '/v1/me/oidc/identities', { token: again.body.token });
+      expect(identities.body.items).toHaveLength(1);
+      expect(await platformEventsBy('auth.sign-in.succeeded', again.body.user.userId)).toHaveLength(1);
+    },
+  );
 });
