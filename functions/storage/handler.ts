@@ -68,6 +68,7 @@ const service = new StorageService({
   pathOwners: new StoragePathOwners(platform, runtime.require('identityTable')),
   members,
   probes: storageProbes,
+  signingTally: identity.rateWindows,
   // An endpoint of its own is the local emulator, which enforces no IAM (the self-test says so).
   enforcesIam: runtime.optional('endpoint') === undefined,
 });
@@ -118,6 +119,9 @@ export const handler = createApiHandler({
     ),
     implementForTenant(routes.validateStorageLocation, 200, (caller, req) =>
       service.validateLocation(caller, req.params.locationId),
+    ),
+    implementForTenant(routes.signStorageRequest, 200, (caller, req) =>
+      service.sign(caller, req.params.locationId, req.body),
     ),
     implementForTenant(routes.revokeStorageCredentials, 200, (caller, req) =>
       service.revoke(caller, req.body.userId),

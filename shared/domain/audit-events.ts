@@ -38,6 +38,7 @@ export const AUDIT_ACTIONS = [
   'storage-credentials.vended',
   'storage-credentials.withheld',
   'storage-credentials.revoked',
+  'storage-requests.signed',
   'connection.created',
   'connection.updated',
   'connection.deleted',

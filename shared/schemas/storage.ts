@@ -397,6 +397,51 @@ export const loadIcebergStorageCredentials = defineRoute({
   },
 });
 
+/** Remote signing may be asked for every S3 request a client makes: budgets sized for a busy table scan. */
+export const SIGNS_PER_USER_PER_MINUTE = 3000;
+export const SIGNS_PER_TENANT_PER_MINUTE = 12000;
+
+/** Iceberg's S3Headers: each header name with its values. */
+const S3Headers = z.record(z.string().max(128), z.array(z.string().max(8192)).max(16));
+
+export const signStorageRequest = defineRoute({
+  id: 'signStorageRequest',
+  method: 'POST',
+  path: '/v1/tenants/{tenantId}/storage-locations/{locationId}/sign',
+  area: 'storage',
+  summary:
+    "Remote signing (Iceberg's S3 signer request): SigV4 headers for one S3 request inside the location, after checking its host, bucket, every key (DeleteObjects bodies too) and listing prefix against the location's prefix; writes need storage:write-credentials",
+  tags: ['storage'],
+  // Writes additionally need storage:write-credentials, checked by the service from the request's operation.
+  auth: { kind: 'tenant', permission: 'storage:read-credentials' },
+  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
+  body: z.strictObject({
+    region: z.string().min(1).max(64),
+    uri: z.string().min(1).max(8192),
+    method: z.enum(['PUT', 'GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'OPTIONS']),
+    headers: S3Headers,
+    /** Iceberg clients may send their catalog properties; they change nothing here. */
+    properties: z.record(z.string().max(256), z.string().max(4096)).optional(),
+    body: z
+      .string()
+      .max(60_000)
+      .optional()
+      .describe('The XML body of a DeleteObjects request (POST ?delete), whose every key is checked'),
+  }),
+  rateLimits: [
+    { name: 'storage-sign-user', per: 'user', limit: SIGNS_PER_USER_PER_MINUTE, windowSeconds: 60 },
+    { name: 'storage-sign-tenant', per: 'tenant', limit: SIGNS_PER_TENANT_PER_MINUTE, windowSeconds: 60 },
+  ],
+  response: {
+    status: 200,
+    description:
+      "Iceberg's S3SignResponse: the URI to send to and the headers to send with it (Authorization, X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-Sha256 and the signed request headers)",
+    schema: z
+      .object({ uri: z.string(), headers: z.record(z.string(), z.array(z.string())) })
+      .meta({ id: 'S3SignResponse' }),
+  },
+});
+
 export const StorageValidation = z
   .object({
     locationId: LocationId,
@@ -444,4 +489,5 @@ export const storageRoutes = [
   laminStorageCredentials,
   loadIcebergStorageCredentials,
   validateStorageLocation,
+  signStorageRequest,
 ];

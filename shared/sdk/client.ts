@@ -62,6 +62,15 @@ export class StrongroomApiError extends Error {
   }
 }
 
+/** Iceberg's S3SignRequest: the request as the client is about to send it (`body` only for DeleteObjects). */
+export interface RemoteSignRequest {
+  region: string;
+  uri: string;
+  method: string;
+  headers: Record<string, string[]>;
+  body?: string;
+}
+
 export interface StrongroomClientOptions {
   /** Base URL, e.g. `https://api.example.com` or `http://127.0.0.1:3000`. */
   endpoint: string;
@@ -185,6 +194,22 @@ export class StrongroomClient {
     input: { location: string; access: StorageAccess; durationSeconds?: number },
   ): Promise<StorageCredentials> {
     return this.#request('POST', `/v1/tenants/${seg(tenantId)}/storage-credentials`, input);
+  }
+
+  /**
+   * Remote signing (Iceberg's S3 signer contract): Strongroom checks one S3 request against the location and
+   * answers the headers to send it with, signed with credentials that never leave the server.
+   */
+  signStorageRequest(
+    tenantId: string,
+    locationId: string,
+    input: RemoteSignRequest,
+  ): Promise<{ uri: string; headers: Record<string, string[]> }> {
+    return this.#request(
+      'POST',
+      `/v1/tenants/${seg(tenantId)}/storage-locations/${seg(locationId)}/sign`,
+      input,
+    );
   }
 
   /**

@@ -1,5 +1,6 @@
 /** The Strongroom SDK: the API client, the AWS SDK v3 credential provider, and the wire types. */
 export {
+  type RemoteSignRequest,
   StrongroomApiError,
   StrongroomClient,
   type StrongroomClientOptions,
@@ -12,4 +13,11 @@ export {
   type StrongroomCredentialProvider,
   s3ClientConfig,
 } from './credentials.js';
+export {
+  REMOTE_SIGNING_ACCESS_KEY_ID,
+  remoteSigningCredentials,
+  type StrongroomSigningOptions,
+  type StrongroomSigningPlugin,
+  strongroomSigning,
+} from './signing.js';
 export type * from './types.js';

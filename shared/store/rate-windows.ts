@@ -74,21 +74,7 @@ export class RateWindows {
         release: async () => {
           if (released) return;
           released = true;
-          try {
-            await this.db.send(
-              new UpdateCommand({
-                TableName: this.table,
-                Key: itemKey,
-                UpdateExpression: 'ADD #count :minusOne',
-                ConditionExpression: 'attribute_exists(#count)',
-                ExpressionAttributeNames: { '#count': 'count' },
-                ExpressionAttributeValues: { ':minusOne': -1 },
-              }),
-            );
-          } catch (error) {
-            // The window is gone (expired and deleted meanwhile): there is no slot left to give back.
-            if (!(error instanceof ConditionalCheckFailedException)) throw error;
-          }
+          await this.#giveBack(itemKey);
         },
       },
     };
@@ -108,6 +94,34 @@ export class RateWindows {
     );
   }
 
+  /**
+   * Counts one event in the current fixed window and answers the window and the count after it (aggregated
+   * audit: the caller reports at chosen counts); `untally` takes it back when the report failed.
+   */
+  async tally(
+    name: string,
+    key: string,
+    windowSeconds: number,
+  ): Promise<{ window: number; count: number; untally: () => Promise<void> }> {
+    const window = windowIndex(this.now(), windowSeconds);
+    const itemKey = rateWindowKey(name, key, window);
+    const { Attributes } = await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: itemKey,
+        UpdateExpression: 'ADD #count :one SET #ttl = if_not_exists(#ttl, :ttl)',
+        ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':one': 1, ':ttl': expiry(window, windowSeconds) },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return {
+      window,
+      count: Number(Attributes?.count ?? 1),
+      untally: () => this.#giveBack(itemKey),
+    };
+  }
+
   /** The sliding count of the last `windowSeconds` for `name`/`key`. */
   async estimate(name: string, key: string, windowSeconds: number): Promise<number> {
     const now = this.now();
@@ -117,6 +131,25 @@ export class RateWindows {
       this.#count(rateWindowKey(name, key, window)),
     ]);
     return slidingCount(previous, current, now, windowSeconds);
+  }
+
+  /** Takes one back from a window's count (a slot released, a tally withdrawn). */
+  async #giveBack(itemKey: { pk: string; sk: string }): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: itemKey,
+          UpdateExpression: 'ADD #count :minusOne',
+          ConditionExpression: 'attribute_exists(#count)',
+          ExpressionAttributeNames: { '#count': 'count' },
+          ExpressionAttributeValues: { ':minusOne': -1 },
+        }),
+      );
+    } catch (error) {
+      // The window is gone (expired and deleted meanwhile): there is nothing left to give back.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async #count(key: { pk: string; sk: string }): Promise<number> {

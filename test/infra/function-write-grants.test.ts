@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignInAttempt } from '../../shared/domain/sign-in-history.js';
+import { SIGNING_AUDIT } from '../../shared/domain/storage-signing.js';
 import { mintTenantScope } from '../../shared/domain/tenant-scope.js';
 import type { Area } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
@@ -666,6 +667,15 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
   storage: async () => [
     ...(await authorizerWrites()),
     ...(await rateWindowWrites(routeLimits('storage'))),
+    // Remote signing's aggregated audit: a counted signature, taken back when its event failed.
+    ...(await writesOf('remote-signing audit tally', async () => {
+      const counted = await new RateWindows(doc, 'identity').tally(
+        SIGNING_AUDIT.name,
+        `${T1}#user:${U1}#l_1#read`,
+        300,
+      );
+      await counted.untally();
+    })),
     ...(await storageRegistryWrites(true)),
   ],
   tenants: async () => [

@@ -714,6 +714,33 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     },
   },
   {
+    route: 'POST /v1/tenants/{tenantId}/storage-locations/{locationId}/sign',
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      // Where the store is (a read vend: the signature below needs write credentials, not cached by this).
+      const where = ok(
+        await api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
+          token: owner.token,
+          body: { location: locationId, access: 'read' },
+        }),
+        200,
+        'vend for the endpoint',
+      ).body;
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/storage-locations/${locationId}/sign`, {
+          token: owner.token,
+          body: {
+            region: where.region,
+            uri: `${where.endpoint}/${where.bucket}/${where.prefix}/fault/object.txt`,
+            method: 'PUT',
+            headers: { 'content-type': ['text/plain'], 'x-amz-content-sha256': ['UNSIGNED-PAYLOAD'] },
+          },
+        });
+    },
+  },
+  {
     route: 'POST /v1/tenants/{tenantId}/storage-locations/{locationId}/validate',
     status: 200,
     setup: async ({ api, tenant }) => {

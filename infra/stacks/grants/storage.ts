@@ -1,6 +1,7 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV_VARS } from '../../../shared/aws/config.js';
+import { SIGNING_AUDIT } from '../../../shared/domain/storage-signing.js';
 import type { AreaGrants } from './area-resources.js';
 import {
   confinedWrite,
@@ -30,7 +31,8 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   grantAuthorization(fn, resources);
   grantPlatformAudit(fn, resources);
   resources.tenantData.grantAssume(fn.role);
-  grantRateWindows(fn, resources, routeRateLimitNames('storage'));
+  // The route limits, and the remote-signing audit's tally (shared/domain/storage-signing.ts SIGNING_AUDIT).
+  grantRateWindows(fn, resources, [...routeRateLimitNames('storage'), SIGNING_AUDIT.name]);
   grantStorageRegistry(fn, resources);
   // The tenant items of those transactions (shared/store/storage-store.ts): an external location (put with
   // its registry nodes, deleted with their release) and the tenant's ExternalId (put with the first

@@ -40,3 +40,29 @@ describe('RateWindows slot release', () => {
     await expect(reservation.slot.release()).rejects.toThrow('Rate exceeded');
   });
 });
+
+describe('RateWindows tally (the aggregated audit of remote signing)', () => {
+  beforeEach(() => ddb.reset());
+
+  it('answers the count after its ADD, in the current window, and takes it back on untally', async () => {
+    // Prepare: the window already holds 9
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { count: 10 } })
+      .resolves({});
+
+    // Act
+    const counted = await windows().tally('storage-signed', 't#user:u#l#read', 300);
+    await counted.untally();
+
+    // Assess: one ADD +1 returning the new count, one ADD -1 on the same item
+    expect(counted).toMatchObject({ window: Math.floor(1_800_000_000_000 / 300_000), count: 10 });
+    const calls = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(calls.map((input) => input.ExpressionAttributeValues)).toEqual([
+      { ':one': 1, ':ttl': expect.any(Number) },
+      { ':minusOne': -1 },
+    ]);
+    expect(calls[0]!.ReturnValues).toBe('UPDATED_NEW');
+    expect(calls[1]!.Key).toEqual(calls[0]!.Key);
+  });
+});
