@@ -1,32 +1,36 @@
 /**
  * `npm run bench`: what a cold start costs, per function, as deployed.
  *
- * 1. Bundles every `functions/<area>/handler.ts` with esbuild using the exact settings of the CDK function
- *    construct (infra/constructs/bundling.ts: minified ESM for node22, source maps, AWS SDK bundled, native
- *    modules external), plus `bench/baseline.ts`, a bundle holding only a bare DynamoDB client.
- * 2. Imports each bundle in RUNS fresh `node --enable-source-maps` processes (as Lambda runs them,
- *    NODE_OPTIONS included) and takes the median time of the import, i.e. module evaluation plus the
- *    handler module's top-level initialisation (clients, schemas, Powertools).
- * 3. Prints a markdown table: bundle size, cold import+init time, and both as a ratio to the baseline. The
- *    ratio is the figure to watch; absolute times depend on the machine (Lambda's arm64 CPUs differ).
- * 4. Runs the extra sections registered in bench/sections/index.ts (each returns one more table).
+ * 1. Bundles every Lambda entry point (`functions/<area>/handler.ts`, `functions/audit/sequencer.ts`,
+ *    `functions/jobs/verify-chains.ts`) with `bundleFunction` (infra/constructs/bundling.ts), the very function
+ *    the CDK construct calls at synth, so the files are those a synth puts into cdk.out; plus
+ *    `bench/baseline.ts`, a bundle holding only a bare DynamoDB client. The one difference: the auth
+ *    function's argon2 binary is installed for this machine instead of Lambda's arm64 (the bench only).
+ * 2. Imports each bundle in RUNS fresh `node --enable-source-maps` processes, the bundles interleaved in
+ *    each round (so a noisy minute hits them all alike), and takes the median of the import's wall time and
+ *    of the process's CPU time (user + system) during it: module evaluation plus the handler module's
+ *    top-level initialisation (clients, schemas, Powertools). CPU time is the steadier figure on a shared
+ *    machine.
+ * 3. Prints markdown tables only: the size a cold start loads (index.mjs and the chunks it imports
+ *    statically; chunks behind `await import()` are counted in the asset column only), the times, and each
+ *    as a ratio to the baseline. The ratios are the figures to watch (target: time ≤ 1.5×, size ≤ 2×);
+ *    absolute times depend on the machine.
+ * 4. Runs the extra sections registered in bench/sections/index.ts (each returns one more table), unless
+ *    `--cold-only`. `--json <file>` also writes every figure as JSON.
  *
- * Native modules (argon2) are loaded from node_modules for this machine's platform; their size is not in
- * the bundle column. Runtime on 2 cores: well under two minutes.
+ * Runtime on 2 cores: well under two minutes.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import {
   AREA_NATIVE_MODULES,
-  ESM_REQUIRE_BANNER,
-  EXTERNAL_MODULES,
+  bundleFunction,
+  FUNCTION_ENTRY_FILE,
   FUNCTION_NODE_OPTIONS,
-  FUNCTION_NODE_TARGET,
-  MAIN_FIELDS,
 } from '../infra/constructs/bundling.js';
 import { PROJECT_ROOT } from '../infra/stacks/stateless-stack.js';
 import { BENCH_SECTIONS } from './sections/index.js';
@@ -73,28 +77,83 @@ export const BENCH_ENV: Readonly<Record<string, string>> = {
   CONSOLE_URL: 'https://bench.example.com/console/',
 };
 
-async function bundle(
-  name: string,
-  entry: string,
-  nativeModules: readonly string[] = [],
-): Promise<BenchBundle> {
-  const file = join(OUT_DIR, name, 'index.mjs');
-  await build({
-    entryPoints: [entry],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: FUNCTION_NODE_TARGET,
-    format: 'esm',
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    mainFields: [...MAIN_FIELDS],
-    banner: { js: ESM_REQUIRE_BANNER },
-    external: [...EXTERNAL_MODULES, ...nativeModules],
-    logLevel: 'error',
+/** Every Lambda entry point, named by area (`auth`) or area and file (`audit/sequencer`). */
+function entryPoints(): { name: string; area: string; entry: string }[] {
+  return readdirSync(join(PROJECT_ROOT, 'functions'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) =>
+      readdirSync(join(PROJECT_ROOT, 'functions', d.name))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => ({
+          name: f === 'handler.ts' ? d.name : `${d.name}/${f.replace(/\.ts$/, '')}`,
+          area: d.name,
+          entry: join(PROJECT_ROOT, 'functions', d.name, f),
+        })),
+    )
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The output files a cold start loads: the entry and every chunk it imports statically, transitively. */
+export function initGraph(metafile: Metafile, entryFile: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const i of metafile.outputs[file]?.imports ?? [])
+      if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entryFile);
+  return [...seen];
+}
+
+function bundle(name: string, entry: string, nativeModules: readonly string[] = []): BenchBundle {
+  const outdir = join(OUT_DIR, name.replace('/', '-'));
+  const { metafile } = bundleFunction({
+    entry,
+    outdir,
+    projectRoot: PROJECT_ROOT,
+    nativeModules,
+    hostNativeModules: true,
   });
-  return { name, file, bytes: statSync(file).size };
+  const file = join(outdir, FUNCTION_ENTRY_FILE);
+  const outputs = Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs'));
+  const init = initGraph(metafile, relative(PROJECT_ROOT, file));
+  const size = (files: string[]) => files.reduce((sum, f) => sum + statSync(join(PROJECT_ROOT, f)).size, 0);
+  return { name, file, bytes: size(init), assetBytes: size(outputs), metafile };
+}
+
+interface ColdFigure {
+  name: string;
+  initBytes: number;
+  assetBytes: number;
+  wallMs?: number;
+  cpuMs?: number;
+  /** Slowest minus fastest import, ms: how noisy this bundle's samples were. */
+  wallSpreadMs?: number;
+  error?: string;
+}
+
+interface Sample {
+  wall: number;
+  cpu: number;
+}
+
+/** One fresh process importing `file`: wall time of the import and the process's CPU time during it. */
+async function coldImport(file: string): Promise<Sample> {
+  const script = [
+    'const c0 = process.cpuUsage();',
+    'const t0 = performance.now();',
+    `await import(${JSON.stringify(pathToFileURL(file).href)});`,
+    'const wall = performance.now() - t0;',
+    'const c = process.cpuUsage(c0);',
+    'console.log(JSON.stringify({ wall, cpu: (c.user + c.system) / 1000 }));',
+  ].join('\n');
+  const { stdout } = await run(
+    process.execPath,
+    [...FUNCTION_NODE_OPTIONS.split(' '), '--input-type=module', '-e', script],
+    { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: PROJECT_ROOT, maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Sample;
 }
 
 async function medianOfFreshProcesses(script: string, runs = RUNS): Promise<number> {
@@ -109,18 +168,13 @@ async function medianOfFreshProcesses(script: string, runs = RUNS): Promise<numb
     if (!Number.isFinite(value)) throw new Error(`bench script printed no number: ${stdout.slice(0, 200)}`);
     samples.push(value);
   }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
+  return median(samples);
 }
 
-/** Module evaluation plus top-level init, measured inside the fresh process (Node's own start excluded). */
-function importScript(file: string): string {
-  return [
-    'const t0 = performance.now();',
-    `await import(${JSON.stringify(pathToFileURL(file).href)});`,
-    'console.log(performance.now() - t0);',
-  ].join('\n');
-}
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
 
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
@@ -134,73 +188,119 @@ function markdownTable(columns: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
+  const args = process.argv.slice(2);
+  const jsonAt = args.indexOf('--json');
+  const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
+  if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
   // Sections run handlers in this process: keep their per-request log lines out of the tables.
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
 
-  const areas = readdirSync(join(PROJECT_ROOT, 'functions'), { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .filter((area) => {
-      try {
-        return statSync(join(PROJECT_ROOT, 'functions', area, 'handler.ts')).isFile();
-      } catch {
-        return false;
-      }
-    })
-    .sort();
   const bundles = [
-    await bundle('baseline', join(PROJECT_ROOT, 'bench', 'baseline.ts')),
-    ...(await Promise.all(
-      areas.map((area) =>
-        bundle(area, join(PROJECT_ROOT, 'functions', area, 'handler.ts'), AREA_NATIVE_MODULES[area] ?? []),
-      ),
-    )),
+    bundle('baseline', join(PROJECT_ROOT, 'bench', 'baseline.ts')),
+    ...entryPoints().map((e) => bundle(e.name, e.entry, AREA_NATIVE_MODULES[e.area] ?? [])),
   ];
 
-  const times = new Map<string, number | Error>();
-  for (const b of bundles) {
-    try {
-      times.set(b.name, await medianOfFreshProcesses(importScript(b.file)));
-    } catch (error) {
-      times.set(b.name, error instanceof Error ? error : new Error(String(error)));
+  // Interleaved: every round imports each bundle once, starting one further along each time.
+  const samples = new Map<string, Sample[]>(bundles.map((b) => [b.name, []]));
+  const failures = new Map<string, Error>();
+  for (let round = 0; round < RUNS; round++) {
+    for (let k = 0; k < bundles.length; k++) {
+      const b = bundles[(round + k) % bundles.length]!;
+      if (failures.has(b.name)) continue;
+      try {
+        samples.get(b.name)!.push(await coldImport(b.file));
+      } catch (error) {
+        failures.set(b.name, error instanceof Error ? error : new Error(String(error)));
+      }
     }
   }
-  const base = bundles[0]!;
-  const baseTime = times.get('baseline');
-  if (!(typeof baseTime === 'number')) throw new Error(`baseline failed to load: ${baseTime?.message}`);
-
-  const rows = bundles.map((b) => {
-    const t = times.get(b.name);
-    if (typeof t !== 'number') {
-      return [
-        b.name,
-        kib(b.bytes),
-        `fails to load: ${t?.message.split('\n')[0]}`,
-        '',
-        ratio(b.bytes, base.bytes),
-      ];
-    }
-    return [b.name, kib(b.bytes), t.toFixed(1), ratio(t, baseTime), ratio(b.bytes, base.bytes)];
+  const figures = bundles.map((b): ColdFigure => {
+    const s = samples.get(b.name)!;
+    const failed = failures.get(b.name);
+    return {
+      name: b.name,
+      initBytes: b.bytes,
+      assetBytes: b.assetBytes,
+      ...(failed
+        ? { error: failed.message.split('\n')[0] }
+        : {
+            wallMs: median(s.map((x) => x.wall)),
+            cpuMs: median(s.map((x) => x.cpu)),
+            wallSpreadMs: Math.max(...s.map((x) => x.wall)) - Math.min(...s.map((x) => x.wall)),
+          }),
+    };
   });
+  const base = figures[0]!;
+  if (base.wallMs === undefined || base.cpuMs === undefined)
+    throw new Error(`baseline failed to load: ${base.error}`);
+
+  const rows = figures.map((f) =>
+    f.wallMs === undefined || f.cpuMs === undefined
+      ? [
+          f.name,
+          kib(f.initBytes),
+          kib(f.assetBytes),
+          ratio(f.initBytes, base.initBytes),
+          `fails to load: ${f.error}`,
+          '',
+          '',
+          '',
+        ]
+      : [
+          f.name,
+          kib(f.initBytes),
+          kib(f.assetBytes),
+          ratio(f.initBytes, base.initBytes),
+          f.wallMs.toFixed(0),
+          ratio(f.wallMs, base.wallMs!),
+          f.cpuMs.toFixed(0),
+          ratio(f.cpuMs, base.cpuMs!),
+        ],
+  );
   console.log(
-    `## Cold start per function (node ${process.versions.node}, ${process.arch}, median of ${RUNS})\n`,
+    `## Cold start per function (node ${process.versions.node}, ${process.arch}, median of ${RUNS}, interleaved)\n`,
   );
   console.log(
     markdownTable(
-      ['function', 'bundle (KiB)', 'cold import+init (ms)', 'time vs baseline', 'size vs baseline'],
+      [
+        'function',
+        'init (KiB)',
+        'asset (KiB)',
+        'size vs baseline',
+        'import+init wall (ms)',
+        'wall vs baseline',
+        'import+init CPU (ms)',
+        'CPU vs baseline',
+      ],
       rows,
     ),
   );
 
-  const context: BenchContext = { bundles, env: BENCH_ENV, medianOfFreshProcesses };
-  for (const section of BENCH_SECTIONS) {
-    const table = await section.run(context);
-    console.log(`\n## ${table.title}\n`);
-    console.log(markdownTable(table.columns, table.rows));
+  const tables = [];
+  if (!args.includes('--cold-only')) {
+    const context: BenchContext = { bundles, env: BENCH_ENV, medianOfFreshProcesses };
+    for (const section of BENCH_SECTIONS) {
+      const table = await section.run(context);
+      tables.push(table);
+      console.log(`\n## ${table.title}\n`);
+      console.log(markdownTable(table.columns, table.rows));
+    }
   }
-  console.log(`\n_bench took ${((performance.now() - started) / 1000).toFixed(0)} s_`);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`\n_bench took ${seconds.toFixed(0)} s_`);
+  if (jsonFile) {
+    const report = {
+      node: process.versions.node,
+      arch: process.arch,
+      runs: RUNS,
+      coldStart: figures,
+      tables,
+      seconds,
+    };
+    writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  }
 }
 
 await main();

@@ -1,10 +1,16 @@
+import type { Metafile } from 'esbuild';
+
 /** A bundle the bench built, as deployed. */
 export interface BenchBundle {
-  /** `baseline` or the API area (`public`, `auth`, …). */
+  /** `baseline`, the API area (`public`, `auth`, …) or area and entry file (`audit/sequencer`). */
   name: string;
-  /** Absolute path of the ESM bundle. */
+  /** Absolute path of the bundle's entry file (index.mjs). */
   file: string;
+  /** What a cold start loads: index.mjs and the chunks it imports statically. */
   bytes: number;
+  /** Every .mjs file of the asset, lazily loaded chunks included. */
+  assetBytes: number;
+  metafile: Metafile;
 }
 
 /** What every section gets: the bundles, the environment the functions load with, and the timing helper. */

@@ -1,6 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
+
 /**
- * How a function is bundled, in one place: the CDK function construct and the bench (bench/run.ts) both
- * read these settings, so the bench measures exactly what is deployed.
+ * How a function is bundled, in one place: the CDK function construct (strongroom-function.ts), the bench
+ * (bench/run.ts) and the bundle tests (test/infra/bundles.test.ts) all build with `bundleFunction`, so what
+ * they measure and check is byte for byte what is deployed.
  */
 
 /** Lambda runs Node 22; esbuild targets it even though local development runs Node 20. */
@@ -54,3 +60,83 @@ export const LAMBDA_NPM_PLATFORM: Readonly<Record<string, string>> = {
   npm_config_libc: 'glibc',
   npm_config_prefer_offline: 'true',
 };
+
+/**
+ * The esbuild options of one function: ESM for node22, minified, source maps, code splitting. Splitting is
+ * why this is not CDK's NodejsFunction (whose esbuild call writes one `--outfile`): a module a handler
+ * loads with `await import()` (the Encryption SDK, pg, the S3 presigner, …) becomes a chunk of its own
+ * (`chunks/*.mjs`), so it is neither parsed nor source-mapped at cold start unless a request needs it.
+ */
+export function functionBuildOptions(
+  entry: string,
+  outdir: string,
+  projectRoot: string,
+  nativeModules: readonly string[] = [],
+): BuildOptions & { metafile: true } {
+  return {
+    absWorkingDir: projectRoot,
+    entryPoints: { index: entry },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    target: FUNCTION_NODE_TARGET,
+    format: 'esm',
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    mainFields: [...MAIN_FIELDS],
+    banner: { js: ESM_REQUIRE_BANNER },
+    external: [...EXTERNAL_MODULES, ...nativeModules],
+    metafile: true,
+    logLevel: 'warning',
+  };
+}
+
+/** The file Lambda loads (`index.handler`) inside a function's bundle directory. */
+export const FUNCTION_ENTRY_FILE = 'index.mjs';
+
+/**
+ * Bundles one function into `outdir` (index.mjs, its chunks and source maps) and, for native modules,
+ * installs them there from package-lock.json for Lambda's platform (LAMBDA_NPM_PLATFORM), or for this
+ * machine's with `hostNativeModules` (the bench loads the auth function here). Returns esbuild's result
+ * (its metafile says which chunks index.mjs imports statically, i.e. what a cold start loads).
+ */
+export function bundleFunction(options: {
+  entry: string;
+  outdir: string;
+  projectRoot: string;
+  nativeModules?: readonly string[];
+  hostNativeModules?: boolean;
+}): BuildResult<{ metafile: true }> {
+  const nativeModules = options.nativeModules ?? [];
+  const result = buildSync(
+    functionBuildOptions(options.entry, options.outdir, options.projectRoot, nativeModules),
+  );
+  if (nativeModules.length > 0) {
+    const pkg = JSON.parse(readFileSync(join(options.projectRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const dependencies = Object.fromEntries(
+      nativeModules.map((name) => {
+        const version = pkg.dependencies[name];
+        if (!version) throw new Error(`native module ${name} is not a dependency in package.json`);
+        return [name, version];
+      }),
+    );
+    writeFileSync(join(options.outdir, 'package.json'), JSON.stringify({ dependencies }));
+    copyFileSync(join(options.projectRoot, 'package-lock.json'), join(options.outdir, 'package-lock.json'));
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: options.outdir,
+      env: {
+        ...process.env,
+        npm_config_prefer_offline: 'true',
+        ...(options.hostNativeModules ? {} : LAMBDA_NPM_PLATFORM),
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  return result;
+}

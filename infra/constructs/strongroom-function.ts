@@ -1,18 +1,17 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  AssetHashType,
+  DockerImage,
+  Duration,
+  type ILocalBundling,
+  RemovalPolicy,
+  Validations,
+} from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { SERVICE_NAME } from '../../shared/observability.js';
-import {
-  ESM_REQUIRE_BANNER,
-  EXTERNAL_MODULES,
-  FUNCTION_NODE_OPTIONS,
-  FUNCTION_NODE_TARGET,
-  LAMBDA_NPM_PLATFORM,
-  MAIN_FIELDS,
-} from './bundling.js';
+import { bundleFunction, FUNCTION_NODE_OPTIONS } from './bundling.js';
 
 export interface StrongroomFunctionProps {
   /**
@@ -40,12 +39,12 @@ export interface StrongroomFunctionProps {
 }
 
 /**
- * A Strongroom Lambda function with the defaults every function shares: esbuild bundling (minified, source
- * maps, AWS SDK bundled), arm64, Node 22, X-Ray tracing, its own log group with retention, Powertools
+ * A Strongroom Lambda function with the defaults every function shares: esbuild bundling at synth
+ * (bundling.ts: minified ESM with code splitting, source maps, AWS SDK bundled), arm64, Node 22, X-Ray tracing, its own log group with retention, Powertools
  * settings, and a role of its own that holds only log and trace permissions until grants add more.
  */
 export class StrongroomFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -72,11 +71,9 @@ export class StrongroomFunction extends Construct {
       }),
     );
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+    this.function = new lambda.Function(this, 'Function', {
+      code: functionCode(props),
+      handler: 'index.handler',
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -92,21 +89,6 @@ export class StrongroomFunction extends Construct {
         NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
         ...props.environment,
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: FUNCTION_NODE_TARGET,
-        format: OutputFormat.ESM,
-        mainFields: [...MAIN_FIELDS],
-        banner: ESM_REQUIRE_BANNER,
-        externalModules: [...EXTERNAL_MODULES, ...(props.nativeModules ?? [])],
-        ...(props.nativeModules?.length
-          ? { nodeModules: [...props.nativeModules], environment: { ...LAMBDA_NPM_PLATFORM } }
-          : {}),
-        // esbuild is a dev dependency: bundle on this machine, never in Docker.
-        forceDockerBundling: false,
-      },
     });
 
     Validations.of(this.role).acknowledge({
@@ -119,5 +101,44 @@ export class StrongroomFunction extends Construct {
       reason:
         'Strongroom targets Node.js 22 (an LTS runtime supported by Lambda); the runtime is chosen deliberately in one place, this construct.',
     });
+  }
+}
+
+/**
+ * The function's code: bundled on this machine at synth by `bundleFunction` (esbuild is a dev dependency;
+ * never in Docker), hashed by its output. Stacks left out of `aws:cdk:bundling-stacks` skip it.
+ */
+function functionCode(props: StrongroomFunctionProps): lambda.Code {
+  return lambda.Code.fromAsset(props.projectRoot, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never used: local bundling either builds or throws. CDK requires an image nonetheless.
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-slim'),
+      local: new LocalFunctionBundling(props.entry, props.projectRoot, props.nativeModules ?? []),
+    },
+  });
+}
+
+/**
+ * Local bundling of one function. A class with its inputs as fields, not a `{ tryBundle }` literal: CDK
+ * caches staged assets by source path and bundling options, serialised, so without these fields in the
+ * key every function of an app would get the first one's bundle.
+ */
+class LocalFunctionBundling implements ILocalBundling {
+  constructor(
+    readonly entry: string,
+    readonly projectRoot: string,
+    readonly nativeModules: readonly string[],
+  ) {}
+
+  tryBundle(outputDir: string): boolean {
+    const result = bundleFunction({
+      entry: this.entry,
+      outdir: outputDir,
+      projectRoot: this.projectRoot,
+      nativeModules: this.nativeModules,
+    });
+    if (result.errors.length > 0) throw new Error(`bundling ${this.entry} failed`);
+    return true;
   }
 }

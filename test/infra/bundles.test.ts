@@ -2,13 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import {
-  AREA_NATIVE_MODULES,
-  ESM_REQUIRE_BANNER,
-  EXTERNAL_MODULES,
-  FUNCTION_NODE_TARGET,
-  MAIN_FIELDS,
-} from '../../infra/constructs/bundling.js';
+import { AREA_NATIVE_MODULES, functionBuildOptions } from '../../infra/constructs/bundling.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -22,7 +16,7 @@ const ENTRIES = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true 
   );
 
 /**
- * Bundles every function as CDK does (infra/constructs/bundling.ts), in memory: the infra tests synthesise
+ * Bundles every function with CDK's own options (infra/constructs/bundling.ts), in memory: the infra tests synthesise
  * without bundling, so this is what catches a native module or a test-only package reaching a bundle.
  */
 describe('function bundles', () => {
@@ -31,16 +25,13 @@ describe('function bundles', () => {
     async ({ area, file }) => {
       // Act: bundle it as CDK does
       const result = await build({
-        entryPoints: [path.join(ROOT, file)],
-        bundle: true,
+        ...functionBuildOptions(
+          path.join(ROOT, file),
+          path.join(ROOT, 'node_modules', '.cache', 'bundle-test'),
+          ROOT,
+          AREA_NATIVE_MODULES[area] ?? [],
+        ),
         write: false,
-        platform: 'node',
-        target: FUNCTION_NODE_TARGET,
-        format: 'esm',
-        mainFields: [...MAIN_FIELDS],
-        banner: { js: ESM_REQUIRE_BANNER },
-        external: [...EXTERNAL_MODULES, ...(AREA_NATIVE_MODULES[area] ?? [])],
-        metafile: true,
         logLevel: 'silent',
       });
 
