@@ -1,10 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 
 /** One service name for every function (Powertools convention): created once, imported everywhere. */
 export const SERVICE_NAME = 'strongroom';
 
 export const logger = new Logger({ serviceName: SERVICE_NAME });
 export const metrics = new Metrics({ serviceName: SERVICE_NAME, namespace: 'Strongroom' });
-export const tracer = new Tracer({ serviceName: SERVICE_NAME });

@@ -72,6 +72,12 @@ export const ENV_VARS = {
    * each client secret stays in Secrets Manager and is read when a flow needs it. Unset: no providers.
    */
   oidcProviders: 'OIDC_PROVIDERS',
+  /**
+   * `on`: X-Ray subsegments for each request's handler and each AWS call (the Powertools tracer, loaded at
+   * init; shared/aws/runtime.ts). Unset (the default): the tracer is not loaded, which keeps about 120 KiB
+   * and its initialisation out of every cold start; Lambda's active tracing still records each invocation.
+   */
+  tracing: 'STRONGROOM_TRACING',
   /** Only in local mode and tests: the emulator's endpoint. Unset in AWS. */
   endpoint: 'AWS_ENDPOINT_URL',
 } as const;

@@ -1,8 +1,50 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type middy from '@middy/core';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { tracer } from '../observability.js';
 import { ENV_VARS, type EnvName } from './config.js';
+
+type Tracing = typeof import('./tracing.js');
+let loadedTracing: Tracing | undefined;
+/**
+ * The Powertools tracer (./tracing.ts), only where STRONGROOM_TRACING is `on`: its import starts at load and
+ * is not awaited there, so it adds nothing to a cold start that does not trace.
+ */
+const tracing: Promise<Tracing> | undefined =
+  process.env[ENV_VARS.tracing] === 'on'
+    ? import('./tracing.js').then((module) => {
+        loadedTracing = module;
+        return module;
+      })
+    : undefined;
+
+/**
+ * `client`, its calls traced where tracing is on. A client made before the tracer has loaded (at module load)
+ * is captured when it has; the handler's tracing middleware waits for that before the first request runs.
+ */
+function traced<C>(client: C): C {
+  if (!tracing) return client;
+  if (loadedTracing) return loadedTracing.tracer.captureAWSv3Client(client);
+  void tracing.then((module) => module.tracer.captureAWSv3Client(client));
+  return client;
+}
+
+/** The middy middleware that traces each request's handler where tracing is on; otherwise none. */
+export function tracingMiddlewares(): middy.MiddlewareObj[] {
+  const loading = tracing;
+  if (!loading) return [];
+  let inner: middy.MiddlewareObj | undefined;
+  return [
+    {
+      before: async (request) => {
+        inner ??= (await loading).handlerMiddleware() as middy.MiddlewareObj;
+        await inner.before?.(request);
+      },
+      after: async (request) => inner?.after?.(request),
+      onError: async (request) => inner?.onError?.(request),
+    },
+  ];
+}
 
 /**
  * Settings shared by every AWS client of a function: the emulator endpoint in local mode (none in AWS),
@@ -33,7 +75,7 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
 
 /**
  * What one function runs on: its environment, read once from the one registry of variable names
- * (shared/aws/config.ts), and one client per AWS service, each traced with the Powertools tracer and
+ * (shared/aws/config.ts), and one client per AWS service, each traced where tracing is on and
  * built at first use. The clients carry the function role's credentials; tenant-scoped DynamoDB clients
  * are made per tenant (shared/store/tenant-data-client.ts).
  */
@@ -71,7 +113,7 @@ export class FunctionRuntime {
   /** The function role's DynamoDB document client (identity table, auth lookups, platform log, sequencer). */
   get dynamo(): DynamoDBDocumentClient {
     return this.#client(DynamoDBDocumentClient, () =>
-      documentClient(tracer.captureAWSv3Client(new DynamoDBClient(this.clientConfig()))),
+      documentClient(traced(new DynamoDBClient(this.clientConfig()))),
     );
   }
 
@@ -82,9 +124,7 @@ export class FunctionRuntime {
    */
   client<C extends { send: unknown }>(Client: new (config: ClientSettings) => C): C {
     return this.#client(Client, () =>
-      tracer.captureAWSv3Client(
-        new Client({ ...this.clientConfig(), forcePathStyle: this.optional('endpoint') !== undefined }),
-      ),
+      traced(new Client({ ...this.clientConfig(), forcePathStyle: this.optional('endpoint') !== undefined })),
     );
   }
 

@@ -1,11 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { type FunctionRuntime, functionRuntime } from '../aws/runtime.js';
+import { type FunctionRuntime, functionRuntime, tracingMiddlewares } from '../aws/runtime.js';
 import { auditActorOf } from '../domain/caller.js';
 import { clientKeyOf, IPV6_SITE_FACTOR, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
 import { displayableHeader, findUnsafeText, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
@@ -21,7 +20,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.js';
-import { logger, metrics, tracer } from '../observability.js';
+import { logger, metrics } from '../observability.js';
 import type { RateLimiter } from '../store/rate-limiter.js';
 import { type AuthContext, type Authorizer, TenantRefusalError } from './auth-context.js';
 import { clientIpOf, establishClientIp } from './client-ip.js';
@@ -544,7 +543,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
     .use(clientAddress(runtime.optional('originVerifySecret')))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(requestIds())
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(tracingMiddlewares())
     .use(logMetrics(metrics))
     .use(responseMetrics())
     .use(securityHeaders())

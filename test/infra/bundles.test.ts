@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { AREA_NATIVE_MODULES, functionBuildOptions } from '../../infra/constructs/bundling.js';
 
@@ -14,6 +14,29 @@ const ENTRIES = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true 
       .filter((f) => f.endsWith('.ts'))
       .map((f) => ({ area: d.name, file: path.join('functions', d.name, f) })),
   );
+
+/**
+ * Modules no function loads at cold start: the X-Ray tracer unless STRONGROOM_TRACING is on
+ * (shared/aws/runtime.ts).
+ */
+const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
+  'the X-Ray tracer': /aws-xray-sdk-core|@aws-lambda-powertools\/tracer/,
+};
+
+/** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
+function initGraphInputs(metafile: Metafile): string[] {
+  const entry = Object.keys(metafile.outputs).find((o) => o.endsWith('/index.mjs'));
+  if (!entry) throw new Error('no index.mjs among the outputs');
+  const seen = new Set<string>();
+  const visit = (output: string) => {
+    if (seen.has(output)) return;
+    seen.add(output);
+    for (const i of metafile.outputs[output]?.imports ?? [])
+      if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  return [...seen].flatMap((output) => Object.keys(metafile.outputs[output]?.inputs ?? {}));
+}
 
 /**
  * Bundles every function with CDK's own options (infra/constructs/bundling.ts), in memory: the infra tests synthesise
@@ -37,6 +60,14 @@ describe('function bundles', () => {
 
       // Assess: no errors, no test-only package, and the auth function's native and heavy modules only there
       expect(result.errors).toEqual([]);
+      // What a cold start loads leaves out the modules a few routes use: each is a chunk behind `await import()`.
+      const initInputs = initGraphInputs(result.metafile);
+      for (const [lazy, pattern] of Object.entries(LOADED_ON_USE)) {
+        expect(
+          initInputs.filter((i) => pattern.test(i)),
+          `${lazy} in the init graph of ${file}`,
+        ).toEqual([]);
+      }
       const inputs = Object.keys(result.metafile.inputs);
       for (const forbidden of ['@cloud-copilot', 'vitest', 'aws-sdk-client-mock', 'fast-check', '/test/']) {
         expect(
