@@ -1,5 +1,6 @@
+import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
+import type { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
 import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFor, identityStoreFor, rateLimiterFor, requireTenant } from '../../shared/http/auth.js';
@@ -39,8 +40,12 @@ const connections = new ConnectionsStore({
   crypto,
   hostPolicy,
 });
-// Pools and introspected schemas live as long as this warm function, in memory only.
-const runner = new PostgresRunner({ hostPolicy });
+// Pools and introspected schemas live as long as this warm function, in memory only. pg and the runner
+// are loaded at the first connection query or test (a chunk of its own): record queries never need them.
+const runner: Pick<PostgresRunner, 'schema' | 'run' | 'test'> = loadedOnUse(async () => {
+  const { PostgresRunner } = await import('../../shared/connectors/postgres-runner.js');
+  return new PostgresRunner({ hostPolicy });
+});
 const reader = new TenantRecordsReader({
   tenantClients,
   tableNames: { tenantData: tenantDataTable, audit: auditTable },

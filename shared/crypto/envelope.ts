@@ -1,13 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import {
-  AlgorithmSuiteIdentifier,
-  buildClient,
-  CommitmentPolicy,
-  getLocalCryptographicMaterialsCache,
-  KmsKeyringNode,
-  NodeCachingMaterialsManager,
-} from '@aws-crypto/client-node';
-import { KMS } from '@aws-sdk/client-kms';
+import type { NodeCachingMaterialsManager } from '@aws-crypto/client-node';
+import type { KMS } from '@aws-sdk/client-kms';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
@@ -16,19 +9,21 @@ import { logger } from '../observability.js';
 
 /**
  * The one algorithm suite: AES-256-GCM with HKDF-SHA512 and key commitment, without ECDSA signatures
- * (0x0478). Read from the enum and checked at load: a misspelt member is `undefined`, and the SDK would
- * then silently fall back to its default *signing* suite.
+ * (`ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY`; ./envelope-sdk.ts checks the SDK's enum agrees
+ * when it loads).
  */
-export const ENVELOPE_SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
-if (ENVELOPE_SUITE !== 0x0478)
-  throw new Error('Encryption SDK suite constant is not the committing non-signing suite');
+export const ENVELOPE_SUITE = 0x0478;
 
-// Committing suites only, in both directions; one encrypted data key per message (ours), so a crafted
-// message cannot make decrypt attempt many KMS calls.
-const esdk = buildClient({
-  commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
-  maxEncryptedDataKeys: 1,
-});
+/**
+ * The Encryption SDK and the KMS client (./envelope-sdk.ts), loaded at the first encrypt or decrypt, not
+ * at cold start: most requests of the functions that hold a cipher never use it.
+ */
+type EnvelopeSdk = typeof import('./envelope-sdk.js');
+let envelopeSdk: Promise<EnvelopeSdk> | undefined;
+const loadSdk = (): Promise<EnvelopeSdk> => {
+  envelopeSdk ??= import('./envelope-sdk.js');
+  return envelopeSdk;
+};
 
 /** Whose key protects a ciphertext: a tenant (its id) or the platform (`'platform'`). */
 export const PLATFORM_KEY_OWNER = 'platform';
@@ -130,8 +125,11 @@ interface KmsCallLog {
 const kmsCallLog = new AsyncLocalStorage<KmsCallLog>();
 
 export interface EnvelopeCipherOptions {
-  /** The aggregated `KMS` client: the SDK's keyring calls its `generateDataKey`/`decrypt` methods. */
-  kms: KMS;
+  /**
+   * The aggregated `KMS` client (the SDK's keyring calls its `generateDataKey`/`decrypt` methods), or how to
+   * get it at first use (`envelopeCipherFor` loads the client with the SDK).
+   */
+  kms: KMS | (() => Promise<KMS>);
   limits?: Partial<EnvelopeCacheLimits>;
 }
 
@@ -142,12 +140,13 @@ export interface EnvelopeCipherOptions {
  */
 export class EnvelopeCipher {
   readonly #limits: EnvelopeCacheLimits;
-  readonly #kms: KMS;
+  readonly #kmsSource: KMS | (() => Promise<KMS>);
+  #kms: KMS | undefined;
   readonly #managers = new Map<string, NodeCachingMaterialsManager>();
   readonly #calls: KmsCallCounts = { GenerateDataKey: 0, Encrypt: 0, Decrypt: 0 };
 
   constructor(options: EnvelopeCipherOptions) {
-    this.#kms = options.kms;
+    this.#kmsSource = options.kms;
     this.#limits = { ...DEFAULT_CACHE_LIMITS, ...options.limits };
     const l = this.#limits;
     if (!(l.maxAgeMs > 0 && l.maxAgeMs <= 300_000)) throw new RangeError('maxAgeMs must be in (0, 300000]');
@@ -167,8 +166,9 @@ export class EnvelopeCipher {
     const bytes = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
     if (bytes.byteLength > MAX_PLAINTEXT_BYTES)
       throw new RangeError('plaintext is too large to encrypt here');
+    const { esdk, manager } = await this.#sdkFor(owner);
     const result = await this.#withKms(owner, 'encrypt', () =>
-      esdk.encrypt(this.#manager(owner), bytes, { encryptionContext: context, suiteId: ENVELOPE_SUITE }),
+      esdk.encrypt(manager, bytes, { encryptionContext: context, suiteId: ENVELOPE_SUITE }),
     );
     if (result.messageHeader.suiteId !== ENVELOPE_SUITE)
       throw new Error('Encryption SDK used an unexpected algorithm suite');
@@ -184,10 +184,11 @@ export class EnvelopeCipher {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext))
       throw new CiphertextBindingError('The stored ciphertext is not base64');
     const message = Buffer.from(ciphertext, 'base64');
-    let result: Awaited<ReturnType<typeof esdk.decrypt>>;
+    const { esdk, manager } = await this.#sdkFor(owner);
+    let result: Awaited<ReturnType<EnvelopeSdk['esdk']['decrypt']>>;
     try {
       result = await this.#withKms(owner, 'decrypt', () =>
-        esdk.decrypt(this.#manager(owner), message, { maxBodySize: MAX_PLAINTEXT_BYTES }),
+        esdk.decrypt(manager, message, { maxBodySize: MAX_PLAINTEXT_BYTES }),
       );
     } catch (error) {
       if (
@@ -243,7 +244,19 @@ export class EnvelopeCipher {
     }
   }
 
-  #manager(owner: KeyOwner): NodeCachingMaterialsManager {
+  /** The SDK (loaded at first use) and the owner's materials manager. */
+  async #sdkFor(
+    owner: KeyOwner,
+  ): Promise<{ esdk: EnvelopeSdk['esdk']; manager: NodeCachingMaterialsManager }> {
+    const sdk = await loadSdk();
+    if (!this.#kms) {
+      const source = this.#kmsSource;
+      this.#kms = typeof source === 'function' ? await source() : source;
+    }
+    return { esdk: sdk.esdk, manager: this.#manager(owner, sdk) };
+  }
+
+  #manager(owner: KeyOwner, sdk: EnvelopeSdk): NodeCachingMaterialsManager {
     const id = `${owner.tenantId}\u0000${owner.keyArn}`;
     const existing = this.#managers.get(id);
     if (existing) {
@@ -252,14 +265,11 @@ export class EnvelopeCipher {
       this.#managers.set(id, existing);
       return existing;
     }
-    const keyring = new KmsKeyringNode({
-      generatorKeyId: owner.keyArn,
-      clientProvider: () => this.#recordingClient(),
-    });
-    const manager = new NodeCachingMaterialsManager({
-      backingMaterials: keyring,
-      cache: getLocalCryptographicMaterialsCache(this.#limits.entriesPerOwner),
-      maxAge: this.#limits.maxAgeMs,
+    const manager = sdk.cachingManager({
+      keyArn: owner.keyArn,
+      client: () => this.#recordingClient(),
+      entries: this.#limits.entriesPerOwner,
+      maxAgeMs: this.#limits.maxAgeMs,
       maxMessagesEncrypted: this.#limits.maxMessagesEncrypted,
       maxBytesEncrypted: this.#limits.maxBytesEncrypted,
       // One cache per owner: a tenant's data keys never serve another tenant even if contexts collided.
@@ -275,6 +285,7 @@ export class EnvelopeCipher {
 
   #recordingClient() {
     const kms = this.#kms;
+    if (!kms) throw new Error('the KMS client is made before the first materials manager');
     const calls = this.#calls;
     const track = async <T>(operation: keyof KmsCallCounts, call: () => Promise<T>): Promise<T> => {
       calls[operation]++;
@@ -378,9 +389,12 @@ export function platformCrypto(options: { cipher: EnvelopeCipher; platformKeyArn
   };
 }
 
-/** An EnvelopeCipher on the function's aggregated KMS client (the emulator's endpoint locally). */
+/**
+ * An EnvelopeCipher on the function's aggregated KMS client (the emulator's endpoint locally), made with the
+ * Encryption SDK at the first encrypt or decrypt.
+ */
 export function envelopeCipherFor(runtime: FunctionRuntime): EnvelopeCipher {
-  return new EnvelopeCipher({ kms: runtime.client(KMS) });
+  return new EnvelopeCipher({ kms: async () => (await loadSdk()).kmsOf(runtime) });
 }
 
 /** Platform-secret encryption of a function, under its runtime's PLATFORM_KEY_ARN; call once at module load. */

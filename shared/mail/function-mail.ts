@@ -1,4 +1,3 @@
-import { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import type { Mailer } from './mailer.js';
 import { SesMailer } from './ses-mailer.js';
@@ -14,5 +13,6 @@ export function mailFor(runtime: FunctionRuntime): { mailer: Mailer; links: Mail
   const links = { consoleUrl: runtime.require('consoleUrl') };
   const smtp = runtime.optional('mailSmtpUrl');
   if (smtp) return { mailer: new SmtpMailer(smtp, from), links };
-  return { mailer: new SesMailer(runtime.client(SESv2Client), from), links };
+  const ses = async () => runtime.client((await import('@aws-sdk/client-sesv2')).SESv2Client);
+  return { mailer: new SesMailer(ses, from), links };
 }

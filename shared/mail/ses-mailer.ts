@@ -1,19 +1,23 @@
-import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { type Mailer, type MailMessage, MailSendError } from './mailer.js';
 
 /**
  * Mail through Amazon SES (API v2), from the stage's verified identity. The function may send only from
- * that identity (its IAM grant names it); SES refuses anything else.
+ * that identity (its IAM grant names it); SES refuses anything else. The SES client module is loaded at the
+ * first mail (a chunk of its own in a bundle): most requests of the functions that send mail send none.
  */
 export class SesMailer implements Mailer {
+  /** The client, or how to make it at first use (`mailFor` loads the client's module then). */
   constructor(
-    private readonly ses: Pick<SESv2Client, 'send'>,
+    private readonly ses: Pick<SESv2Client, 'send'> | (() => Promise<Pick<SESv2Client, 'send'>>),
     private readonly from: string,
   ) {}
 
   async send(message: MailMessage): Promise<void> {
+    const { SendEmailCommand } = await import('@aws-sdk/client-sesv2');
+    const ses = typeof this.ses === 'function' ? await this.ses() : this.ses;
     try {
-      await this.ses.send(
+      await ses.send(
         new SendEmailCommand({
           FromEmailAddress: this.from,
           Destination: { ToAddresses: [message.to] },
