@@ -16,8 +16,16 @@ export interface Mailer {
 
 /** The carrier refused or could not be reached: the message was not sent. */
 export class MailSendError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * The carrier refused the recipient's address for good (SMTP 5xx to RCPT TO, SES MessageRejected or a bad
+   * address): sending again will not help, the address must change. Anything else (an outage, a 4xx,
+   * throttling) is transient.
+   */
+  readonly recipientRefused: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; recipientRefused?: boolean }) {
     super(message, options);
     this.name = 'MailSendError';
+    this.recipientRefused = options?.recipientRefused === true;
   }
 }

@@ -2,6 +2,13 @@ import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import { type Mailer, type MailMessage, MailSendError } from './mailer.js';
 
 /**
+ * SES errors that refuse the message for its recipient, for good: `MessageRejected` (in the sandbox, an
+ * unverified recipient; otherwise a rejected address) and `BadRequestException` (an address SES cannot
+ * parse; the sender and content are the stage's own). Throttling, sending paused and 5xx are transient.
+ */
+const SES_RECIPIENT_REFUSALS: readonly string[] = ['MessageRejected', 'BadRequestException'];
+
+/**
  * Mail through Amazon SES (API v2), from the stage's verified identity. The function may send only from
  * that identity (its IAM grant names it); SES refuses anything else. The SES client module is loaded at the
  * first mail (a chunk of its own in a bundle): most requests of the functions that send mail send none.
@@ -33,7 +40,10 @@ export class SesMailer implements Mailer {
         }),
       );
     } catch (error) {
-      throw new MailSendError(`SES did not accept the message: ${(error as Error).name}`, { cause: error });
+      throw new MailSendError(`SES did not accept the message: ${(error as Error).name}`, {
+        cause: error,
+        recipientRefused: SES_RECIPIENT_REFUSALS.includes((error as Error).name),
+      });
     }
   }
 }

@@ -20,6 +20,7 @@ export class SmtpMailer implements Mailer {
     } catch (error) {
       throw new MailSendError(`The SMTP server did not accept the message: ${(error as Error).message}`, {
         cause: error,
+        recipientRefused: refusedRecipient(error),
       });
     }
   }
@@ -39,4 +40,19 @@ export class SmtpMailer implements Mailer {
       socketTimeout: 10_000,
     });
   }
+}
+
+/**
+ * Whether nodemailer's error is a permanent refusal of the recipient: a 5xx reply to RCPT TO (550 no such
+ * mailbox, 553 bad address, …). A 4xx there (452 mailbox full, greylisting) is transient, and a 5xx to the
+ * greeting, MAIL FROM or DATA is the server's or the message's problem, not the address's.
+ */
+function refusedRecipient(error: unknown): boolean {
+  const e = error as { responseCode?: number; command?: string };
+  return (
+    typeof e.responseCode === 'number' &&
+    e.responseCode >= 500 &&
+    e.responseCode < 600 &&
+    e.command === 'RCPT TO'
+  );
 }

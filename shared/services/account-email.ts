@@ -115,9 +115,12 @@ export class AccountEmailService {
     return verificationMail(this.#d.links, user.email, issued.token, VERIFICATION_LIFETIME_MS / 3_600_000);
   }
 
-  /** Sends a message; a carrier failure becomes a 503 that says nothing was sent. */
-  async send(message: MailMessage): Promise<void> {
-    await deliver(this.#d.mailer, message);
+  /**
+   * Sends a message; a carrier failure becomes a 503 that says nothing was sent, or, when the address is the
+   * request's field `field` and the carrier refuses it for good, a 400 naming the field.
+   */
+  async send(message: MailMessage, field?: string): Promise<void> {
+    await deliver(this.#d.mailer, message, field);
   }
 
   /** Mails a new verification link to a signed-in user whose address is not verified yet. */

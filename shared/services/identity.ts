@@ -103,10 +103,12 @@ export class IdentityService {
       mfaEnabled: false,
     };
     const issued = this.deps.email.issue(user, 'verify-email');
+    // A new and a taken address are both mailed, so a refused address answers the same 400 for either.
     await this.deps.email.send(
       existing
         ? alreadyRegisteredMail(this.deps.email.links, email)
         : this.deps.email.verificationMessage(user, issued),
+      'body.email',
     );
     // A taken address fails the transaction's condition and writes nothing (its token and device included).
     await this.deps.identity.createUser(user, email, [

@@ -119,6 +119,7 @@ export class InvitationService {
         inviterEmail: inviter.email,
         expiresAt: new Date(invitation.expiresAt),
       }),
+      'body.email',
     );
     await this.#d.tenants.createInvitation(
       scope,

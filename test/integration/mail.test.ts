@@ -601,3 +601,95 @@ describe('security notices', () => {
     expect((await login(user.email, 'changed-during-outage')).status).toBe(200);
   });
 });
+
+describe('a recipient the mail server refuses', () => {
+  const PERMANENT = [
+    '550 5.1.1 <x>: Recipient address rejected: no such mailbox',
+    '553 5.1.3 Bad address syntax',
+  ];
+  const TRANSIENT = ['452 4.2.2 Mailbox full', '450 4.7.1 Greylisted, try again later'];
+
+  it.each(PERMANENT)(
+    'an invitation whose address is refused for good (%s): 400 naming body.email, nothing written',
+    async (reply) => {
+      // Prepare: a tenant, and its partitions before
+      const owner = await signUp(api, 'refused-inviter');
+      const tenantId = await createTenant(api, owner);
+      const before = await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId);
+      const events = await partitionItems(process.env.AUDIT_TABLE!, tenantId);
+      const email = `refused-${Date.now()}@example.test`;
+
+      // Act
+      gate.refuseRecipients(reply);
+      const res = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
+        token: owner.token,
+        body: { email, role: 'editor' },
+      });
+      gate.open();
+
+      // Assess: the field named, no invitation, no event, no mail
+      expect(res.status, res.text).toBe(400);
+      expect(problemType(res)).toBe('validation-error');
+      expect(res.body.errors).toEqual([
+        { path: 'body.email', message: 'The mail server refused this address' },
+      ]);
+      expect(res.headers.get('retry-after')).toBeNull();
+      expect(await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId)).toEqual(before);
+      expect(await partitionItems(process.env.AUDIT_TABLE!, tenantId)).toEqual(events);
+      expect(await mailsTo(inboxApi(), email)).toHaveLength(0);
+    },
+  );
+
+  it.each(TRANSIENT)(
+    'an invitation whose address is refused for now (%s): 503 with Retry-After, nothing written',
+    async (reply) => {
+      // Prepare
+      const owner = await signUp(api, 'deferred-inviter');
+      const tenantId = await createTenant(api, owner);
+      const before = await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId);
+      const email = `deferred-${Date.now()}@example.test`;
+
+      // Act
+      gate.refuseRecipients(reply);
+      const res = await api.request('POST', `/v1/tenants/${tenantId}/members`, {
+        token: owner.token,
+        body: { email, role: 'editor' },
+      });
+      gate.open();
+
+      // Assess: transient: try again later; then it works
+      expect(res.status, res.text).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(await partitionItems(process.env.TENANT_DATA_TABLE!, tenantId)).toEqual(before);
+      await invite(api, owner, tenantId, email, 'editor');
+    },
+  );
+
+  it('a sign-up whose address is refused for good: the same 400 for a new and a taken address, nothing written', async () => {
+    // Prepare: a taken address, and a new one
+    const taken = await signUp(api, 'refused-taken');
+    const fresh = `refused-new-${Date.now()}@example.test`;
+    const tokensBefore = (await mailTokenItems()).length;
+
+    // Act
+    gate.refuseRecipients(PERMANENT[0]!);
+    const answers = [];
+    for (const email of [fresh, taken.email])
+      answers.push(
+        await api.request('POST', '/v1/auth/register', {
+          body: { email, password: 'a-long-password-x', name: 'Refused' },
+        }),
+      );
+    gate.open();
+
+    // Assess: alike (registration tells no one who has an account), no account made, no token
+    for (const res of answers) {
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.errors).toEqual([
+        { path: 'body.email', message: 'The mail server refused this address' },
+      ]);
+    }
+    expect((await login(fresh, 'a-long-password-x')).status).toBe(401);
+    expect((await mailTokenItems()).length).toBe(tokensBefore);
+  });
+});

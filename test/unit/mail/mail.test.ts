@@ -1,7 +1,8 @@
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MailSendError } from '../../../shared/mail/mailer.js';
+import { deliver } from '../../../shared/mail/deliver.js';
+import { type Mailer, MailSendError } from '../../../shared/mail/mailer.js';
 import { SesMailer } from '../../../shared/mail/ses-mailer.js';
 import { SmtpMailer } from '../../../shared/mail/smtp-mailer.js';
 import {
@@ -57,6 +58,67 @@ describe('the SES adapter', () => {
     await expect(failure).rejects.toBeInstanceOf(MailSendError);
     await expect(failure).rejects.toThrow(/MessageRejected/);
     await expect(failure).rejects.not.toThrow(/secret-link/);
+  });
+});
+
+describe('a recipient refused for good, and a refusal for now', () => {
+  beforeEach(() => ses.reset());
+  const MESSAGE = { to: 'a@example.test', subject: 'S', text: 'T', html: '' };
+
+  it.each([
+    ['MessageRejected', true],
+    ['BadRequestException', true],
+    ['TooManyRequestsException', false],
+    ['LimitExceededException', false],
+    ['SendingPausedException', false],
+    ['InternalServiceErrorException', false],
+  ])('SES %s: recipientRefused is %s', async (name, refused) => {
+    // Prepare
+    ses.on(SendEmailCommand).rejects(Object.assign(new Error('refused'), { name }));
+
+    // Act
+    const error = await new SesMailer(new SESv2Client({}), 'no-reply@example.test')
+      .send(MESSAGE)
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(MailSendError);
+    expect((error as MailSendError).recipientRefused).toBe(refused);
+  });
+
+  const failing = (error: Error): Mailer => ({
+    send: async () => {
+      throw error;
+    },
+  });
+
+  it.each([
+    [
+      'refused for good, the address a field',
+      new MailSendError('x', { recipientRefused: true }),
+      'body.email',
+      400,
+    ],
+    [
+      'refused for good, the address not the request’s',
+      new MailSendError('x', { recipientRefused: true }),
+      undefined,
+      503,
+    ],
+    ['refused for now', new MailSendError('x'), 'body.email', 503],
+    ['any other failure', new Error('socket hang up'), 'body.email', 503],
+  ] as const)('deliver: %s → %s', async (_case, error, field, status) => {
+    // Act
+    const thrown = await deliver(failing(error), MESSAGE, field).catch((e: unknown) => e);
+
+    // Assess: 400 naming the field, or 503 with Retry-After
+    expect(thrown).toMatchObject({ status });
+    if (status === 400)
+      expect(thrown).toMatchObject({ errors: [{ path: 'body.email', message: expect.any(String) }] });
+    else
+      expect(Number((thrown as { headers: Record<string, string> }).headers['Retry-After'])).toBeGreaterThan(
+        0,
+      );
   });
 });
 
