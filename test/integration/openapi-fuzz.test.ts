@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InboxMail } from '../../infra/local/inbox-reader.js';
 import { lowestRoleFor, ROLES, type Role, roleRank } from '../../shared/domain/permissions.js';
 import { MAX_BODY_BYTES } from '../../shared/http/api.js';
 import { AREAS, type Area, type RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { type AwsState, awsState, type StateChange, stateChanges } from '../support/aws-state.js';
-import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
+import { inboxApi, type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { type TestResponse, useTestApi } from '../support/local-api.js';
 import {
   acceptedValue,
@@ -330,10 +331,19 @@ function seedFor(...parts: string[]): number {
 /** How the valid requests were answered, by status. */
 const validAnswers = new Map<number, number>();
 
+/** Every mail in the run's inbox (MailDev's REST API). */
+async function inbox(): Promise<InboxMail[]> {
+  const res = await fetch(`${inboxApi()}/email`);
+  expect(res.status, 'the mail inbox answers').toBe(200);
+  return (await res.json()) as InboxMail[];
+}
+
 describe('refused input, generated from the served OpenAPI document', () => {
   let before: AwsState;
+  let mailsBefore: Set<string>;
   beforeAll(async () => {
     before = await awsState();
+    mailsBefore = new Set((await inbox()).map((m) => m.id));
   });
 
   it.each(AREAS)('is answered with the exact refusal on every %s route, for every caller', async (area) => {
@@ -381,7 +391,7 @@ describe('refused input, generated from the served OpenAPI document', () => {
     }
   });
 
-  it('changes nothing but the records of the refusals', async () => {
+  it('changes nothing but the records of the refusals, and sends no mail', async () => {
     // Act
     const changes = stateChanges(before, await awsState());
     // Assess
@@ -390,6 +400,9 @@ describe('refused input, generated from the served OpenAPI document', () => {
       [],
     );
     expect(changes.length).toBeGreaterThan(0);
+    // No mail either: a refused invitation, registration or reset request sends none
+    const sent = (await inbox()).filter((m) => !mailsBefore.has(m.id));
+    expect(sent.map((m) => `${m.subject} → ${m.to.map((r) => r.address).join(', ')}`)).toEqual([]);
   });
 });
 
