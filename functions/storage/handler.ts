@@ -1,4 +1,5 @@
 import { STSClient } from '@aws-sdk/client-sts';
+import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
@@ -15,15 +16,33 @@ import * as routes from '../../shared/schemas/storage.js';
 import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
-import { storageProbes } from '../../shared/store/storage-probe.js';
+import type { StorageProbes } from '../../shared/store/storage-probe.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
-import { ExternalRootVerifier } from '../../shared/store/storage-verifier.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
 const runtime = functionRuntime();
+
+/**
+ * The S3 client and the location checks' probes and verifier are loaded by the first request that registers
+ * or checks a location (shared/aws/loaded-on-use.ts): vending, the hot path, never uses them.
+ */
+const lazyProbes: StorageProbes = (credentials, where) => {
+  let session: ReturnType<StorageProbes> | undefined;
+  const loaded = loadedOnUse(async () => {
+    session = (await import('../../shared/store/storage-probe.js')).storageProbes(credentials, where);
+    return session;
+  });
+  return {
+    list: loaded.list,
+    put: loaded.put,
+    get: loaded.get,
+    delete: loaded.delete,
+    close: () => session?.close(),
+  };
+};
 const identity = identityStoreFor(runtime);
 const authorizer = authorizerFor(runtime, { identity });
 const tenantClients = tenantDataClientsFor(runtime);
@@ -64,10 +83,12 @@ const service = new StorageService({
     ? { endpoint: runtime.optional('endpoint'), pathStyle: true }
     : undefined,
   platformAccountId: runtime.require('tenantStorageBoundaryArn').split(':')[4],
-  verifier: new ExternalRootVerifier(sts),
+  verifier: loadedOnUse(
+    async () => new (await import('../../shared/store/storage-verifier.js')).ExternalRootVerifier(sts),
+  ),
   pathOwners: new StoragePathOwners(platform, runtime.require('identityTable')),
   members,
-  probes: storageProbes,
+  probes: lazyProbes,
   signingTally: identity.rateWindows,
   // An endpoint of its own is the local emulator, which enforces no IAM (the self-test says so).
   enforcesIam: runtime.optional('endpoint') === undefined,

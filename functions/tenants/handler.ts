@@ -1,7 +1,6 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { platformCryptoFor } from '../../shared/crypto/envelope.js';
-import { tenantKeysFor } from '../../shared/crypto/tenant-keys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFor,
@@ -22,7 +21,6 @@ import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
-import { TenantExportArchives } from '../../shared/store/tenant-export-archives.js';
 import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -32,7 +30,11 @@ const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');
 const tenants = new TenantStore(tenantClients, tenantDataTable);
-const keys = tenantKeysFor(runtime);
+// Tenant keys (KMS), export archives (S3 and its presigner) and storage roles (IAM) serve tenant creation,
+// deletion and exports only: each is loaded by the first request that needs it (shared/aws/loaded-on-use.ts).
+const keys = loadedOnUse(async () =>
+  (await import('../../shared/crypto/tenant-keys.js')).tenantKeysFor(runtime),
+);
 const audit = auditRecorderFor(runtime, { tenantClients, platformClient: platform });
 // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
 const storageAccess = tenantStorageAccessFor(runtime, { tenantClients });
@@ -71,13 +73,17 @@ const deletion = new TenantDeletionService({
   storageAccess,
 });
 
+const exportBucket = runtime.require('exportBucket');
 const exports = new TenantExportService({
   tenants,
   audit,
   auditLog: audit,
-  archives: new TenantExportArchives({
-    s3: runtime.client(S3Client),
-    bucket: runtime.require('exportBucket'),
+  archives: loadedOnUse(async () => {
+    const [{ S3Client }, { TenantExportArchives }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('../../shared/store/tenant-export-archives.js'),
+    ]);
+    return new TenantExportArchives({ s3: runtime.client(S3Client), bucket: exportBucket });
   }),
 });
 

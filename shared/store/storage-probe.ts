@@ -106,7 +106,7 @@ export class StorageProbeSession {
 export type StorageProbes = (
   credentials: AwsCredentialIdentity,
   where: { region: string; pathStyle: boolean },
-) => StorageProbeSession;
+) => Pick<StorageProbeSession, 'list' | 'put' | 'get' | 'delete' | 'close'>;
 
 export const storageProbes: StorageProbes = (credentials, where) =>
   new StorageProbeSession(credentials, where);

@@ -1,5 +1,5 @@
-import { IAMClient } from '@aws-sdk/client-iam';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { loadedOnUse } from '../aws/loaded-on-use.js';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import { STORAGE_ACCESS_SK, storageHolderSk } from '../domain/item-layout.js';
 import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
@@ -23,7 +23,7 @@ import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../err
 import { logger } from '../observability.js';
 import { isConditionFailure } from './conditions.js';
 import type { TenantDataClients } from './tenant-data-client.js';
-import { TenantStorageRoles } from './tenant-storage-roles.js';
+import type { TenantStorageRoles } from './tenant-storage-roles.js';
 
 /** The tenant's storage role, once created (by the vending function, on first need). */
 export interface TenantStorageRoleRecord {
@@ -83,7 +83,7 @@ const WRITE_ATTEMPTS = 10;
 export interface TenantStorageAccessProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   tenantDataTable: string;
-  roles: TenantStorageRoles;
+  roles: Pick<TenantStorageRoles, 'create' | 'putRevocations' | 'remove'>;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -403,12 +403,14 @@ export class TenantStorageAccess {
  * The tenant storage access of a function, from its runtime (STAGE, AWS_REGION, TENANT_DATA_TABLE,
  * TENANT_STORAGE_BOUNDARY_ARN) and its IAM client. With `vending`, it may also create tenant storage roles
  * (the vending function), granting the managed bucket's tenant prefix (STORAGE_BUCKET) and its key
- * (STORAGE_KEY_ARN, whose partition is the bucket's).
+ * (STORAGE_KEY_ARN, whose partition is the bucket's). The IAM client and the roles' module are loaded at the
+ * first role change (shared/aws/loaded-on-use.ts): the routes that change roles are few.
  */
 export function tenantStorageAccessFor(
   runtime: FunctionRuntime,
   deps: { tenantClients: Pick<TenantDataClients, 'forScope'>; vending?: boolean },
 ): TenantStorageAccess {
+  const grant = deps.vending ? { grant: managedStorageGrant(runtime) } : {};
   const layout = tenantStorageLayout({
     stage: runtime.require('stage'),
     region: runtime.require('region'),
@@ -417,10 +419,12 @@ export function tenantStorageAccessFor(
   return new TenantStorageAccess({
     tenantClients: deps.tenantClients,
     tenantDataTable: runtime.require('tenantDataTable'),
-    roles: new TenantStorageRoles({
-      iam: runtime.client(IAMClient),
-      layout,
-      ...(deps.vending ? { grant: managedStorageGrant(runtime) } : {}),
+    roles: loadedOnUse(async () => {
+      const [{ IAMClient }, { TenantStorageRoles }] = await Promise.all([
+        import('@aws-sdk/client-iam'),
+        import('./tenant-storage-roles.js'),
+      ]);
+      return new TenantStorageRoles({ iam: runtime.client(IAMClient), layout, ...grant });
     }),
   });
 }

@@ -18,13 +18,17 @@ const ENTRIES = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true 
 /**
  * Modules no function loads at cold start (shared/aws/runtime.ts, shared/crypto/envelope.ts,
  * shared/mail/ses-mailer.ts, functions/query/handler.ts): the X-Ray tracer unless STRONGROOM_TRACING is on,
- * the Encryption SDK (about 280 KiB of CommonJS), SES and pg, each loaded by the first request that uses it.
+ * the Encryption SDK (about 280 KiB of CommonJS), SES, pg, S3 and IAM (functions/tenants/handler.ts,
+ * functions/storage/handler.ts, shared/store/tenant-storage-access.ts), each loaded by the first request
+ * that uses it.
  */
 const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
   'the X-Ray tracer': /aws-xray-sdk-core|@aws-lambda-powertools\/tracer/,
   'the Encryption SDK': /@aws-crypto\/|asn1\.js|bn\.js/,
   'the SES client': /@aws-sdk\/client-sesv2/,
   pg: /node_modules\/pg(-[a-z]+)?\//,
+  'the S3 client and presigner': /@aws-sdk\/(client-s3|s3-request-presigner)\//,
+  'the IAM client': /@aws-sdk\/client-iam\//,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
