@@ -1,5 +1,5 @@
+import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { chainMacFor } from '../../shared/crypto/chain-mac.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import { authorizerFor, implementForTenant, tenantCaller } from '../../shared/http/auth.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
@@ -10,8 +10,10 @@ import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 
 const runtime = functionRuntime();
 const tenantClients = tenantDataClientsFor(runtime);
-// Verification checks head and checkpoint MACs (kms:VerifyMac only: this function cannot make one).
-const store = auditRecorderFor(runtime, { tenantClients, mac: chainMacFor(runtime) });
+// Verification checks head and checkpoint MACs (kms:VerifyMac only: this function cannot make one); the KMS
+// client is loaded by the first verification (shared/aws/loaded-on-use.ts), not by every list.
+const mac = loadedOnUse(async () => (await import('../../shared/crypto/chain-mac.js')).chainMacFor(runtime));
+const store = auditRecorderFor(runtime, { tenantClients, mac });
 const service = new AuditService({ store });
 
 /** Audit log: list, CSV export and chain verification, `/v1/tenants/{tenantId}/audit-events*`. */

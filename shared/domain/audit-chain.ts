@@ -884,3 +884,12 @@ export async function locateFirstUnproven(
     };
   return { provenThrough, firstUnproven: { seq: provenThrough + 1, exact: false } };
 }
+
+/**
+ * How far before the watermark pending events are looked for. An event's id is taken when the writer
+ * builds it, so it can commit after newer events were chained; API functions finish within 15 minutes
+ * (Lambda's limit), so no event commits later than that after its id was taken. Older stragglers are
+ * still found: the stream passes every new event's id as a hint, and the daily job sweeps with a long
+ * look-back.
+ */
+export const DEFAULT_GRACE_MS = 15 * 60_000;

@@ -1,4 +1,4 @@
-import { type ChainPoint, eventIdOfSk } from '../domain/audit-chain.js';
+import { type ChainPoint, DEFAULT_GRACE_MS, eventIdOfSk } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditAction } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
@@ -12,7 +12,7 @@ import {
   type ListFilter,
   type PendingStatus,
 } from '../store/audit-log-reader.js';
-import { DEFAULT_GRACE_MS, type SequenceOptions, type SequenceReport } from '../store/audit-sequencer.js';
+import type { SequenceOptions, SequenceReport } from '../store/audit-sequencer.js';
 import type { AuditStore } from '../store/audit-store.js';
 
 /** Rows per export response; past it the response carries a continuation cursor. */

@@ -16,6 +16,7 @@ import {
   chainSk,
   checkpointOf,
   checkpointSk,
+  DEFAULT_GRACE_MS,
   eventSk,
   eventUlid,
   HEAD_SK,
@@ -38,15 +39,6 @@ import { queryAll } from './pagination.js';
  * 2 × 49 + 2 = 100, DynamoDB's TransactWriteItems limit. (The batch's seal rides on its last record.)
  */
 export const MAX_BATCH = 49;
-
-/**
- * How far before the watermark pending events are looked for. An event's id is taken when the writer
- * builds it, so it can commit after newer events were chained; API functions finish within 15 minutes
- * (Lambda's limit), so no event commits later than that after its id was taken. Older stragglers are
- * still found: the stream passes every new event's id as a hint, and the daily job sweeps with a long
- * look-back.
- */
-export const DEFAULT_GRACE_MS = 15 * 60_000;
 
 /** Thrown when a log cannot be sequenced (its chain is inconsistent or contention never ends). */
 export class AuditSequencerError extends Error {
