@@ -25,6 +25,8 @@ export interface SigningTarget {
   endpoint?: string;
   /** Whether buckets go in the path at `endpoint` (AWS accepts both styles). */
   pathStyle: boolean;
+  /** The location's KMS key, when it names one: the only key a signed write may name. */
+  sse?: { type: 'aws:kms'; keyArn: string } | undefined;
 }
 
 /** Iceberg's S3SignRequest. */
@@ -40,7 +42,8 @@ export interface SignRequestInput {
 export const SIGNABLE_OPERATIONS = {
   GetObject: 'read',
   HeadObject: 'read',
-  ListParts: 'read',
+  // s3:ListMultipartUploadParts: only write sessions hold it (a read session would be refused by S3).
+  ListParts: 'write',
   ListObjectsV2: 'read',
   ListObjects: 'read',
   PutObject: 'write',
@@ -119,13 +122,23 @@ const ALLOWED_QUERY: Record<SignableOperation, readonly string[]> = {
   CreateMultipartUpload: ['uploads'],
   CompleteMultipartUpload: ['uploadId'],
   AbortMultipartUpload: ['uploadId'],
-  DeleteObject: ['versionId'],
+  // No versionId: deleting a version is s3:DeleteObjectVersion, which no session holds (versions stay
+  // recoverable); S3 would refuse the signature's session anyway.
+  DeleteObject: [],
   DeleteObjects: ['delete'],
 };
 
-/** Headers that would widen what a request does beyond object data (ACLs, tags, retention): refused. */
-const REFUSED_HEADER =
-  /^x-amz-(acl|grant-[a-z-]+|tagging|tagging-directive|object-lock-[a-z-]+|bypass-governance-retention|website-redirect-location)$/;
+/**
+ * The headers a signed request may carry: what object reads and writes need (content headers, conditions,
+ * user metadata, checksums, copy and multipart details, the SDK's own). Anything else is refused, among it
+ * what would change more than object data or make it unreadable to others: ACLs and grants, tags, object
+ * lock, website redirects, customer-provided keys (SSE-C), requester pays, appends and renames. HTTP's own
+ * connection headers pass (SigV4 never signs them).
+ */
+const SIGNABLE_HEADER =
+  /^(transfer-encoding|connection|keep-alive|te|trailer|pragma|x-amzn-trace-id|content-(type|length|md5|encoding|disposition|language)|cache-control|expires|expect|range|accept|accept-encoding|user-agent|if-(match|none-match|modified-since|unmodified-since)|amz-sdk-(invocation-id|request)|x-amz-(user-agent|meta-[!#$%&'*+.^_`|~0-9a-z-]+|checksum-[a-z0-9]+|checksum-mode|sdk-checksum-algorithm|trailer|decoded-content-length|copy-source|copy-source-range|copy-source-if-(match|none-match|modified-since|unmodified-since)|metadata-directive|server-side-encryption|server-side-encryption-aws-kms-key-id|server-side-encryption-bucket-key-enabled|server-side-encryption-context|storage-class|expected-bucket-owner|source-expected-bucket-owner|mp-parts-count|part-number))$/;
+/** Storage classes a write may ask for: those whose objects any reader can read at once, at no minimum charge. */
+const STORAGE_CLASSES: ReadonlySet<string> = new Set(['STANDARD', 'INTELLIGENT_TIERING']);
 /** Headers the signature sets (any the client sent are replaced). */
 const SIGNER_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
@@ -136,8 +149,11 @@ const SIGNER_HEADERS: ReadonlySet<string> = new Set([
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 /** Payload hashes a remote signature can stand for (chunk-signed streaming needs the key itself). */
 const PAYLOAD_HASH = /^([0-9a-f]{64}|UNSIGNED-PAYLOAD|STREAMING-UNSIGNED-PAYLOAD-TRAILER)$/;
-/** Characters a percent-encoded path may hold as they are (RFC 3986 pchar and `/`). */
-const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
+/**
+ * Characters a percent-encoded path may hold as they are (RFC 3986 pchar and `/`), without `+`: S3 reads a
+ * raw `+` as a space in places, where the checker would read a plus (SDKs send `%2B`).
+ */
+const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*,;=:@/%]*$/;
 const QUERY_CHARS = /^[A-Za-z0-9\-._~!$'()*,;=:@/?%&]*$/;
 
 const refuse = (field: string, message: string): never => {
@@ -243,7 +259,8 @@ function checkKey(target: SigningTarget, key: string, field: string): string {
 
 /** Parses a raw query string without treating `+` as a space; refuses repeated names. */
 function parseQuery(rawQuery: string): Record<string, string> {
-  const query: Record<string, string> = {};
+  // No prototype: a parameter named __proto__ is a parameter like any other (then refused as unknown).
+  const query: Record<string, string> = Object.create(null);
   if (rawQuery === '') return query;
   for (const pair of rawQuery.split('&')) {
     if (pair === '') continue;
@@ -297,8 +314,8 @@ function operationOf(
 }
 
 /** The one-value headers to sign, checked; the client's `x-amz-content-sha256`, if any, apart. */
-function checkHeaders(input: SignRequestInput, host: string) {
-  const headers: Record<string, string> = {};
+function checkHeaders(input: SignRequestInput, host: string, target: SigningTarget) {
+  const headers: Record<string, string> = Object.create(null);
   let payloadHash: string | undefined;
   for (const [rawName, values] of Object.entries(input.headers)) {
     if (!HEADER_NAME.test(rawName)) refuse('headers', `${JSON.stringify(rawName)} is not a header name.`);
@@ -311,8 +328,6 @@ function checkHeaders(input: SignRequestInput, host: string) {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: header injection is what this refuses
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value))
       refuse(field, 'A control character in a header value.');
-    if (REFUSED_HEADER.test(name))
-      refuse(field, 'This header changes more than object data and is not signed.');
     if (name === 'host') {
       if (value.toLowerCase() !== host) refuse(field, "The Host header is not the URI's host.");
       continue;
@@ -327,7 +342,19 @@ function checkHeaders(input: SignRequestInput, host: string) {
       continue;
     }
     if (SIGNER_HEADERS.has(name)) continue;
-    headers[name] = value.trim();
+    if (!SIGNABLE_HEADER.test(name))
+      refuse(field, `The header ${name} is not signed: only what object reads and writes need is.`);
+    const trimmed = value.trim();
+    if (name === 'x-amz-storage-class' && !STORAGE_CLASSES.has(trimmed))
+      refuse(field, `Only the storage classes ${[...STORAGE_CLASSES].join(' and ')} are signed.`);
+    if (name === 'x-amz-server-side-encryption-aws-kms-key-id' && trimmed !== target.sse?.keyArn)
+      refuse(
+        field,
+        target.sse
+          ? `Only the location's key (${target.sse.keyArn}) may be named.`
+          : 'The location names no KMS key: writes use the bucket default.',
+      );
+    headers[name] = trimmed;
   }
   return { headers, payloadHash };
 }
@@ -335,9 +362,13 @@ function checkHeaders(input: SignRequestInput, host: string) {
 /** `x-amz-copy-source` (`bucket/key[?versionId=…]`, percent-encoded): the source must be the location's too. */
 function checkCopySource(target: SigningTarget, value: string): string {
   const field = 'headers.x-amz-copy-source';
-  const [rawSource = '', version] = value.split('?', 2);
-  if (version !== undefined && !/^versionId=[^&]*$/.test(version))
+  const mark = value.indexOf('?');
+  const rawSource = mark === -1 ? value : value.slice(0, mark);
+  const version = mark === -1 ? undefined : value.slice(mark + 1);
+  if (version !== undefined && !/^versionId=[^&?]*$/.test(version))
     refuse(field, 'Only a versionId may follow the copy source.');
+  // S3 decodes a raw '+' in the copy source as a space; SDKs send %2B.
+  if (rawSource.includes('+')) refuse(field, 'A raw "+" in the copy source is not signed (send %2B).');
   const source = decodePiece(rawSource.replace(/^\//, ''), field);
   const slash = source.indexOf('/');
   if (slash === -1 || source.slice(0, slash) !== target.bucket)
@@ -358,7 +389,7 @@ export function checkSignRequest(target: SigningTarget, input: SignRequestInput)
   const { match, rawPath, rawQuery, url } = splitUri(target, input.uri);
   const key = keyOfPath(target, rawPath, match.pathStyle);
   const query = parseQuery(rawQuery);
-  const { headers, payloadHash } = checkHeaders(input, url.host);
+  const { headers, payloadHash } = checkHeaders(input, url.host, target);
   const copySource = headers['x-amz-copy-source'];
   const operation = operationOf(method, key !== undefined, query, copySource !== undefined);
   for (const name of Object.keys(query))
@@ -438,23 +469,26 @@ function xmlText(raw: string, field: string): string {
 export function deleteObjectsKeys(xml: string): string[] {
   const field = 'body';
   const bad = (why: string): never => refuse(field, `Not a DeleteObjects body this API signs: ${why}`);
-  let rest = xml.replace(/^\uFEFF/, '').trim();
+  // XML's own whitespace only (space, tab, CR, LF): S3 refuses any other around the document.
+  const trimStart = (text: string) => text.replace(/^[ \t\r\n]+/, '');
+  let rest = trimStart(xml.replace(/^\uFEFF/, '')).replace(/[ \t\r\n]+$/, '');
   const declaration =
     /^<\?xml\s+version\s*=\s*(["'])1\.0\1(\s+encoding\s*=\s*(["'])UTF-8\3)?(\s+standalone\s*=\s*(["'])(yes|no)\5)?\s*\?>/i.exec(
       rest,
     );
-  if (declaration) rest = rest.slice(declaration[0].length).trimStart();
+  if (declaration) rest = trimStart(rest.slice(declaration[0].length));
   const root =
-    /^<Delete(\s+xmlns\s*=\s*(["'])http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/\2)?\s*>([\s\S]*)<\/Delete\s*>$/.exec(
+    /^<Delete([ \t\r\n]+xmlns[ \t\r\n]*=[ \t\r\n]*(["'])http:\/\/s3\.amazonaws\.com\/doc\/2006-03-01\/\2)?[ \t\r\n]*>([\s\S]*)<\/Delete[ \t\r\n]*>$/.exec(
       rest,
     );
   if (!root) return bad('the document must be one <Delete> element (only the S3 namespace as attribute).');
   let inner = root[3]!;
   const keys: string[] = [];
   let quiet = false;
-  const OBJECT_FIELDS = new Set(['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size']);
-  const element = (s: string) => /^<([A-Za-z]+)>([^<]*)<\/\1\s*>/.exec(s);
-  while ((inner = inner.trimStart()) !== '') {
+  // No VersionId: deleting a version is s3:DeleteObjectVersion, which no session holds.
+  const OBJECT_FIELDS = new Set(['Key', 'ETag', 'LastModifiedTime', 'Size']);
+  const element = (s: string) => /^<([A-Za-z]+)>([^<]*)<\/\1[ \t\r\n]*>/.exec(s);
+  while ((inner = trimStart(inner)) !== '') {
     if (inner.startsWith('<Object>')) {
       const end = inner.indexOf('</Object>');
       if (end === -1) return bad('an <Object> is not closed.');
@@ -462,11 +496,11 @@ export function deleteObjectsKeys(xml: string): string[] {
       inner = inner.slice(end + '</Object>'.length);
       const seen = new Set<string>();
       let key: string | undefined;
-      while ((body = body.trimStart()) !== '') {
+      while ((body = trimStart(body)) !== '') {
         const m = element(body);
         if (!m || !OBJECT_FIELDS.has(m[1]!) || seen.has(m[1]!))
           return bad(
-            'an <Object> may hold one <Key> and one each of <VersionId>, <ETag>, <LastModifiedTime>, <Size>.',
+            'an <Object> may hold one <Key> and one each of <ETag>, <LastModifiedTime>, <Size> (no <VersionId>: versions are not deleted).',
           );
         seen.add(m[1]!);
         if (m[1] === 'Key') key = xmlText(m[2]!, field);
@@ -479,7 +513,7 @@ export function deleteObjectsKeys(xml: string): string[] {
       continue;
     }
     const m = element(inner);
-    if (m && m[1] === 'Quiet' && !quiet && /^(true|false)$/.test(m[2]!.trim())) {
+    if (m && m[1] === 'Quiet' && !quiet && /^[ \t\r\n]*(true|false)[ \t\r\n]*$/.test(m[2]!)) {
       quiet = true;
       inner = inner.slice(m[0].length);
       continue;

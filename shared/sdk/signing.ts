@@ -99,9 +99,12 @@ export function strongroomSigning(options: StrongroomSigningOptions): Strongroom
       const request = args.request as SignableHttpRequest;
       const port = request.port ? `:${request.port}` : '';
       const uri = `${request.protocol}//${request.hostname}${port}${request.path}${queryString(request.query)}`;
+      // The payload hash the SDK chose goes along (a streamed body is sent aws-chunked with a trailing
+      // checksum: STREAMING-UNSIGNED-PAYLOAD-TRAILER), so the signature stands for the body as sent.
       const headers: Record<string, string[]> = {};
       for (const [name, value] of Object.entries(request.headers))
-        if (!SIGNATURE_HEADERS.includes(name.toLowerCase())) headers[name] = [value];
+        if (!SIGNATURE_HEADERS.includes(name.toLowerCase()) || name.toLowerCase() === 'x-amz-content-sha256')
+          headers[name] = [value];
       // Only DeleteObjects carries a body Strongroom must read (its keys); every other body stays here.
       const isDeleteObjects = request.method === 'POST' && request.query && 'delete' in request.query;
       const body = isDeleteObjects ? bodyText(request.body) : undefined;

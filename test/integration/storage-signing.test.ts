@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -98,6 +99,28 @@ beforeAll(async () => {
 });
 
 describe('the AWS SDK v3 S3 client with the Strongroom signing plugin', () => {
+  it('puts a streamed body (aws-chunked with a trailing checksum) that reads back byte for byte', async () => {
+    // Prepare: an editor's client and a body the SDK can only stream
+    const s3 = remoteSignedS3(acme.users.editor.token);
+    const key = `${prefix}/sdk/streamed.bin`;
+    const content = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+
+    // Act
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: Readable.from([content.subarray(0, 30_000), content.subarray(30_000)]),
+        ContentLength: content.length,
+      }),
+    );
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Assess: the stored object is the body, not its chunk framing
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(content)).toBe(true);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  });
+
   it('puts, gets, lists and deletes inside the prefix with no AWS credentials of its own', async () => {
     // Prepare: an editor's client (write), whose requests are watched on their way to the emulator
     const seen: string[] = [];
