@@ -16,6 +16,8 @@ export interface CallsPath {
   expected: number;
   /** … or on a count outside `expected`…`upTo`, where a warm cache may save calls. */
   upTo?: number;
+  /** How many of them are STS calls. @default 0 */
+  stsCalls?: number;
   /** The fewest calls it could make with today's data model. */
   minimum: number;
   /** Why `expected` is above `minimum`, or what the minimum consists of. */
@@ -42,6 +44,7 @@ export const CALLS_PATHS: readonly CallsPath[] = [
     name: 'vend (miss)',
     request: 'GET …/storage-locations/{id}/credentials?access=read, first',
     expected: 9,
+    stsCalls: 1,
     minimum: 9,
     why: 'credential and membership (2); location and storage state read in parallel (2); the holder record the revocation needs (1); AssumeRole (1); membership and location re-read after STS, in parallel, so a removal racing the vend withholds the credential (2); the audit event (1)',
   },
