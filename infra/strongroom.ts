@@ -2,6 +2,7 @@ import type { App, Environment } from 'aws-cdk-lib';
 import { type PlatformOidcProvider, parsePlatformProviders } from '../shared/domain/oidc.js';
 import { TenantId } from '../shared/schemas/common.js';
 import type { MailSettings } from './constructs/mail-identity.js';
+import { TRACING_CONTEXT_KEY } from './constructs/strongroom-function.js';
 import { StatefulStack } from './stacks/stateful-stack.js';
 import { StatelessStack } from './stacks/stateless-stack.js';
 import { TenantKeysStack } from './stacks/tenant-keys-stack.js';
@@ -21,6 +22,8 @@ export const CONTEXT_KEYS = {
    * stack's account and region) holding the client secret; the secret itself never enters the template.
    */
   oidcProviders: 'strongroom:oidcProviders',
+  /** `on` or `off` (the default): the Powertools tracer in every function (infra/constructs/strongroom-function.ts). */
+  tracing: TRACING_CONTEXT_KEY,
 } as const;
 
 /**

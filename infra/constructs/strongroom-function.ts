@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ENV_VARS } from '../../shared/aws/config.js';
 import { SERVICE_NAME } from '../../shared/observability.js';
 import { bundleFunction, FUNCTION_NODE_OPTIONS } from './bundling.js';
 
@@ -43,6 +44,21 @@ export interface StrongroomFunctionProps {
  * (bundling.ts: minified ESM with code splitting, source maps, AWS SDK bundled), arm64, Node 22, X-Ray tracing, its own log group with retention, Powertools
  * settings, and a role of its own that holds only log and trace permissions until grants add more.
  */
+/**
+ * CDK context `strongroom:tracing`: `on` has every function load the Powertools tracer (an X-Ray subsegment
+ * per handler and per AWS call; `STRONGROOM_TRACING`); `off`, the default, keeps it out of every cold start.
+ * Lambda's active tracing records each invocation either way.
+ */
+export const TRACING_CONTEXT_KEY = 'strongroom:tracing';
+
+/** Whether `strongroom:tracing` is on where `scope` is; throws naming the key for any value but on and off. */
+export function tracingOn(scope: Construct): boolean {
+  const value: unknown = scope.node.tryGetContext(TRACING_CONTEXT_KEY);
+  if (value === undefined || value === 'off' || value === false) return false;
+  if (value === 'on' || value === true) return true;
+  throw new Error(`${TRACING_CONTEXT_KEY}: "on" or "off", not ${JSON.stringify(value)}`);
+}
+
 export class StrongroomFunction extends Construct {
   readonly function: lambda.Function;
   readonly role: iam.Role;
@@ -87,6 +103,7 @@ export class StrongroomFunction extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: 'Strongroom',
         POWERTOOLS_LOG_LEVEL: 'INFO',
         NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
+        ...(tracingOn(this) ? { [ENV_VARS.tracing]: 'on' } : {}),
         ...props.environment,
       },
     });
