@@ -1,5 +1,5 @@
 import { measureCallsPerRequest } from '../calls.js';
-import { printWhenRunDirectly, withLocalSystem } from './local-system.js';
+import { printWhenRunDirectly, runInOwnProcess, withLocalSystem } from './local-system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**
@@ -24,6 +24,6 @@ export function run(): Promise<BenchTable> {
   );
 }
 
-export const callsSection: BenchSection = { name: 'calls', run };
+export const callsSection: BenchSection = { name: 'calls', run: () => runInOwnProcess(import.meta) };
 
 await printWhenRunDirectly(import.meta, run);

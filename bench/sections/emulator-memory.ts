@@ -1,6 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { seedDemo } from '../../infra/local/seed.js';
-import { jsonCall, printWhenRunDirectly, type Reply, withLocalSystem } from './local-system.js';
+import {
+  jsonCall,
+  printWhenRunDirectly,
+  type Reply,
+  runInOwnProcess,
+  withLocalSystem,
+} from './local-system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**
@@ -113,6 +119,9 @@ export function run(): Promise<BenchTable> {
   });
 }
 
-export const emulatorMemorySection: BenchSection = { name: 'emulator-memory', run };
+export const emulatorMemorySection: BenchSection = {
+  name: 'emulator-memory',
+  run: () => runInOwnProcess(import.meta),
+};
 
 await printWhenRunDirectly(import.meta, run);

@@ -7,7 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { lambdaContext } from '../../infra/local/lambda-context.js';
 import { hashPassword, verifyPassword } from '../../shared/crypto/passwords.js';
-import { printWhenRunDirectly, withLocalSystem } from './local-system.js';
+import { printWhenRunDirectly, runInOwnProcess, withLocalSystem } from './local-system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 type Handler = (
@@ -88,7 +88,7 @@ export function run(): Promise<BenchTable> {
   return withLocalSystem(runIdentity, { sequencer: false });
 }
 
-export const identitySection: BenchSection = { name: 'identity', run };
+export const identitySection: BenchSection = { name: 'identity', run: () => runInOwnProcess(import.meta) };
 
 async function runIdentity(system: { inbox: { apiUrl: string } }): Promise<BenchTable> {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';

@@ -1,5 +1,5 @@
 import { runLoad } from '../load.js';
-import { printWhenRunDirectly, withLocalSystem } from './local-system.js';
+import { printWhenRunDirectly, runInOwnProcess, withLocalSystem } from './local-system.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /**
@@ -47,6 +47,6 @@ export function run(): Promise<BenchTable> {
   });
 }
 
-export const loadSection: BenchSection = { name: 'load', run };
+export const loadSection: BenchSection = { name: 'load', run: () => runInOwnProcess(import.meta) };
 
 await printWhenRunDirectly(import.meta, run);
