@@ -112,6 +112,8 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
         bucketName: stateful.resources.exportBucket.bucketName,
         roleArns: [stateless.functions.tenants.role.roleArn],
       },
+      // The same managed-objects statement as keys made at tenant creation (STORAGE_BUCKET).
+      managedObjects: { bucketName: stateful.resources.storageBucket.bucketName },
       description: `Strongroom ${config.stage} keys of pre-provisioned tenants (${region})`,
     });
     tenantKeys.addStackDependency(stateless);

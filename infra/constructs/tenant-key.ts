@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { tenantKeyAlias, tenantKeyPolicy, tenantKeyTags } from '../../shared/domain/key-policy.js';
+import { tenantStorageRolePath } from '../../shared/domain/tenant-storage-role.js';
 
 export interface TenantKeyProps {
   stage: string;
@@ -19,6 +20,11 @@ export interface TenantKeyProps {
    * the key for `tenants/<tenantId>/exports/` objects there, in this stack's region (`ExportArchivesViaS3`).
    */
   exportArchives?: { bucketName: string; roleArns: readonly string[] };
+  /**
+   * The managed storage bucket (name, tokens allowed): S3 may then use the key for `tenants/<tenantId>/` objects
+   * there on behalf of the tenant's storage role, in this stack's region (`ManagedObjectsViaS3`).
+   */
+  managedObjects?: { bucketName: string };
 }
 
 /**
@@ -42,6 +48,15 @@ export class TenantKey extends Construct {
         adminRoleArns: props.adminRoleArns ?? [],
         ...(props.exportArchives
           ? { exportArchives: { ...props.exportArchives, region: stack.region } }
+          : {}),
+        ...(props.managedObjects
+          ? {
+              managedObjects: {
+                bucketName: props.managedObjects.bucketName,
+                region: stack.region,
+                rolePath: tenantStorageRolePath(props.stage, stack.region),
+              },
+            }
           : {}),
       },
       { isUnresolved: (value) => Token.isUnresolved(value) },

@@ -13,6 +13,8 @@ export interface TenantKeysStackProps extends StackProps {
   applicationRoleArns: readonly string[];
   /** The export bucket and the roles that write export archives, as tenant creation names them. */
   exportArchives?: TenantKeyProps['exportArchives'];
+  /** The managed storage bucket, whose tenant prefixes' objects S3 encrypts with the tenant keys. */
+  managedObjects?: TenantKeyProps['managedObjects'];
 }
 
 /** The pinned CloudFormation logical IDs of a pre-provisioned tenant's key and alias. */
@@ -45,6 +47,7 @@ export class TenantKeysStack extends Stack {
         tenantId,
         applicationRoleArns: props.applicationRoleArns,
         exportArchives: props.exportArchives,
+        managedObjects: props.managedObjects,
       });
       const ids = tenantKeyLogicalIds(tenantId);
       pin(tenantKey.key, ids.key);

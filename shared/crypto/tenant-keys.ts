@@ -11,11 +11,14 @@ import {
 import { ENV_VARS } from '../aws/config.js';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import {
+  type KeyPolicyDocument,
   type TenantExportArchivesInput,
+  type TenantManagedObjectsInput,
   tenantKeyAlias,
   tenantKeyPolicy,
   tenantKeyTags,
 } from '../domain/key-policy.js';
+import { tenantStorageRolePath } from '../domain/tenant-storage-role.js';
 import { logger } from '../observability.js';
 import type { RetirableKey, TenantKeyProvisioner } from './tenant-key-provisioner.js';
 
@@ -35,6 +38,7 @@ export interface KmsTenantKeysOptions {
   applicationRoleArns: readonly string[];
   adminRoleArns?: readonly string[];
   exportArchives?: TenantExportArchivesInput;
+  managedObjects?: TenantManagedObjectsInput;
 }
 
 /** Thrown when `retire` is asked to retire a key that is not one of this stage's tenant keys. */
@@ -57,18 +61,30 @@ export class KmsTenantKeys implements TenantKeyProvisioner {
     this.#options = options;
   }
 
-  /** Creates the tenant's key and returns its ARN. */
-  async create(tenantId: string): Promise<{ keyArn: string }> {
-    const { kms, stage } = this.#options;
-    // Built (and validated) before any call, so bad configuration creates nothing.
-    const policy = tenantKeyPolicy({
+  /** The key policy a tenant key of this deployment has (tools/tenant-key-policies.ts brings older ones to it). */
+  policyFor(tenantId: string): KeyPolicyDocument {
+    const { exportArchives, managedObjects } = this.#options;
+    return tenantKeyPolicy({
       accountId: this.#options.accountId,
       partition: this.#options.partition,
       tenantId,
       applicationRoleArns: this.#options.applicationRoleArns,
       adminRoleArns: this.#options.adminRoleArns ?? [],
-      ...(this.#options.exportArchives ? { exportArchives: this.#options.exportArchives } : {}),
+      ...(exportArchives ? { exportArchives } : {}),
+      ...(managedObjects ? { managedObjects } : {}),
     });
+  }
+
+  /** The stage (its aliases and tags name it). */
+  get stage(): string {
+    return this.#options.stage;
+  }
+
+  /** Creates the tenant's key and returns its ARN. */
+  async create(tenantId: string): Promise<{ keyArn: string }> {
+    const { kms, stage } = this.#options;
+    // Built (and validated) before any call, so bad configuration creates nothing.
+    const policy = this.policyFor(tenantId);
     const aliasName = tenantKeyAlias(stage, tenantId);
     const created = await kms.send(
       new CreateKeyCommand({
@@ -191,7 +207,8 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
  * The tenant-key provisioner of a function, from its runtime. Tenant keys live in the account and
  * partition of the platform key (PLATFORM_KEY_ARN); STAGE names the alias; TENANT_KEY_USER_ROLE_ARNS
  * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator; EXPORT_BUCKET and
- * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them.
+ * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them; STORAGE_BUCKET, when
+ * set, the managed-location objects S3 may encrypt with them for the tenant's storage role.
  */
 export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
   const { accountId, partition, region } = parseKmsKeyArn(runtime.require('platformKeyArn'));
@@ -210,6 +227,7 @@ export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
     .map((arn) => arn.trim())
     .filter(Boolean);
   const exportBucket = runtime.optional('exportBucket');
+  const storageBucket = runtime.optional('storageBucket');
   return new KmsTenantKeys({
     kms: runtime.client(KMSClient),
     stage,
@@ -219,6 +237,16 @@ export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
     adminRoleArns: admin ? [admin] : [],
     ...(exportBucket && exporters.length > 0
       ? { exportArchives: { bucketName: exportBucket, region, roleArns: exporters } }
+      : {}),
+    // Managed-location objects are written under the tenant key through the tenant's storage role.
+    ...(storageBucket
+      ? {
+          managedObjects: {
+            bucketName: storageBucket,
+            region,
+            rolePath: tenantStorageRolePath(stage, region),
+          },
+        }
       : {}),
   });
 }

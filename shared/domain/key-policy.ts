@@ -19,6 +19,13 @@
  *   statement lets only the exporting roles, only through S3 in the key's region (`kms:ViaService`), only
  *   GenerateDataKey and Decrypt, and only for objects under `tenants/<tenantId>/exports/` of the export
  *   bucket: the key still cannot be used for another tenant's objects or outside S3.
+ * - `ManagedObjectsViaS3` (only with `managedObjects`): objects of the tenant's managed storage locations are
+ *   written SSE-KMS under the tenant's key, so that retiring the key (tenant deletion) leaves every copy of
+ *   them unreadable, noncurrent versions and backups included. S3 uses the key on behalf of the vended
+ *   session, a session of the tenant's own storage role: this statement lets only that role (by
+ *   `aws:PrincipalArn`, the role's path and name, so a role of another tenant never matches), only through
+ *   S3 in the key's region, only GenerateDataKey and Decrypt, and only for objects under
+ *   `tenants/<tenantId>/` of the managed bucket (`kms:EncryptionContext:aws:s3:arn`, S3 Bucket Keys off).
  * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
  */
 
@@ -37,6 +44,26 @@ export interface TenantKeyPolicyInput {
   adminRoleArns: readonly string[];
   /** Export archives (SSE-KMS via S3) of this tenant; without it the key cannot encrypt S3 objects at all. */
   exportArchives?: TenantExportArchivesInput;
+  /** Managed-location objects (SSE-KMS via S3) of this tenant, written through its storage role's sessions. */
+  managedObjects?: TenantManagedObjectsInput;
+}
+
+export interface TenantManagedObjectsInput {
+  /** The managed (platform) storage bucket's name (not ARN). */
+  bucketName: string;
+  /** The key's (and bucket's) region: S3 calls KMS from there. */
+  region: string;
+  /**
+   * The IAM path of the deployment's tenant storage roles (`/strongroom/<stage>/<region>/tenant-storage/`);
+   * the tenant's own role is `storage-<tenantId>` there (shared/domain/tenant-storage-role.ts).
+   */
+  rolePath: string;
+}
+
+/** Where a tenant's managed-location objects live in the managed bucket (shared/domain/storage-roots.ts). */
+export function tenantManagedPrefix(tenantId: string): string {
+  if (!TENANT_ID.test(tenantId)) throw new KeyPolicyInputError('tenantManagedPrefix needs a tenant id');
+  return `tenants/${tenantId}/`;
 }
 
 export interface TenantExportArchivesInput {
@@ -127,6 +154,8 @@ const ROLE_ARN = /^arn:(aws(?:-[a-z]+)*):iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*[
 // S3 bucket names (no wildcards, no `/`), and AWS region names.
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+// An IAM role path: `/`, or `/part/…/` without wildcards.
+const ROLE_PATH = /^\/(?:[\w+=,.@-]+\/)*$/;
 
 /** The key policy of `tenantId`'s key (see the module comment for the reasoning). */
 export function tenantKeyPolicy(
@@ -165,8 +194,14 @@ export function tenantKeyPolicy(
     );
 
   const accountRoot = `arn:${partition}:iam::${accountId}:root`;
+  const s3Via = (region: string) =>
+    serviceHost(
+      's3',
+      region,
+      partition in PARTITION_DNS_SUFFIX ? PARTITION_DNS_SUFFIX[partition as AwsPartition] : undefined,
+    );
   const administrators = [accountRoot, ...adminRoleArns];
-  const exportStatements: KeyPolicyStatement[] = [];
+  const s3Statements: KeyPolicyStatement[] = [];
   if (input.exportArchives) {
     const { bucketName, region } = input.exportArchives;
     if (!unresolved(bucketName) && !BUCKET.test(bucketName))
@@ -178,7 +213,7 @@ export function tenantKeyPolicy(
       throw new KeyPolicyInputError('exportArchives.roleArns must name at least one role');
     if (exporters.some((arn) => adminRoleArns.includes(arn)))
       throw new KeyPolicyInputError('a role may not both administer tenant keys and export through them');
-    exportStatements.push({
+    s3Statements.push({
       Sid: 'ExportArchivesViaS3',
       Effect: 'Allow',
       Principal: { AWS: accountRoot },
@@ -187,14 +222,36 @@ export function tenantKeyPolicy(
       Condition: {
         ArnEquals: { 'aws:PrincipalArn': exporters },
         StringEquals: {
-          'kms:ViaService': serviceHost(
-            's3',
-            region,
-            partition in PARTITION_DNS_SUFFIX ? PARTITION_DNS_SUFFIX[partition as AwsPartition] : undefined,
-          ),
+          'kms:ViaService': s3Via(region),
         },
         StringLike: {
           'kms:EncryptionContext:aws:s3:arn': `arn:${partition}:s3:::${bucketName}/${tenantExportPrefix(tenantId)}*`,
+        },
+      },
+    });
+  }
+  if (input.managedObjects) {
+    const { bucketName, region, rolePath } = input.managedObjects;
+    if (!unresolved(bucketName) && !BUCKET.test(bucketName))
+      throw new KeyPolicyInputError('managedObjects.bucketName must be an S3 bucket name');
+    if (!unresolved(region) && !REGION.test(region))
+      throw new KeyPolicyInputError('managedObjects.region must be an AWS region');
+    if (!unresolved(rolePath) && !ROLE_PATH.test(rolePath))
+      throw new KeyPolicyInputError('managedObjects.rolePath must be an IAM path without wildcards');
+    const storageRole = `arn:${partition}:iam::${accountId}:role${rolePath}storage-${tenantId}`;
+    if (adminRoleArns.includes(storageRole) || applicationRoleArns.includes(storageRole))
+      throw new KeyPolicyInputError('the tenant storage role may only use the key through S3');
+    s3Statements.push({
+      Sid: 'ManagedObjectsViaS3',
+      Effect: 'Allow',
+      Principal: { AWS: accountRoot },
+      Action: [...TENANT_EXPORT_KEY_ACTIONS],
+      Resource: '*',
+      Condition: {
+        ArnEquals: { 'aws:PrincipalArn': storageRole },
+        StringEquals: { 'kms:ViaService': s3Via(region) },
+        StringLike: {
+          'kms:EncryptionContext:aws:s3:arn': `arn:${partition}:s3:::${bucketName}/${tenantManagedPrefix(tenantId)}*`,
         },
       },
     });
@@ -221,7 +278,7 @@ export function tenantKeyPolicy(
           'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...ENCRYPTION_CONTEXT_KEYS] },
         },
       },
-      ...exportStatements,
+      ...s3Statements,
     ],
   };
 }

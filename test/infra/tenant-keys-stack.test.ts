@@ -15,6 +15,7 @@ import {
   type RegionStacks,
 } from '../../infra/strongroom.js';
 import { TENANT_KEY_USE_ACTIONS, tenantKeyPolicy } from '../../shared/domain/key-policy.js';
+import { tenantStorageRolePath } from '../../shared/domain/tenant-storage-role.js';
 
 const ACCOUNT = '111122223333';
 const TENANT = 't_01jabcdefghjkmnpqrstvwxyz0';
@@ -101,6 +102,11 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
           region: stack.region,
           roleArns: ['arn:aws:iam::111122223333:role/t'],
         },
+        managedObjects: {
+          bucketName: 'storage-bucket',
+          region: stack.region,
+          rolePath: tenantStorageRolePath('test', stack.region),
+        },
       }),
     );
     expected.Statement[1].Condition.ArnEquals['aws:PrincipalArn'] = principalArns;
@@ -118,6 +124,17 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
     const objectArn = JSON.stringify(exportUse.Condition.StringLike['kms:EncryptionContext:aws:s3:arn']);
     expect(objectArn).toContain(`/tenants/${TENANT}/exports/*`);
     expect(objectArn).toContain('Fn::ImportValue');
+    // The managed-objects statement names the tenant's storage role and the stateful stack's storage bucket.
+    const managedUse = policy.Statement[3];
+    expected.Statement[3].Principal.AWS = managedUse.Principal.AWS;
+    expected.Statement[3].Condition.StringLike = managedUse.Condition.StringLike;
+    expected.Statement[3].Condition.ArnEquals = managedUse.Condition.ArnEquals;
+    const managedArn = JSON.stringify(managedUse.Condition.StringLike['kms:EncryptionContext:aws:s3:arn']);
+    expect(managedArn).toContain(`/tenants/${TENANT}/*`);
+    expect(managedArn).toContain('Fn::ImportValue');
+    expect(JSON.stringify(managedUse.Condition.ArnEquals['aws:PrincipalArn'])).toContain(
+      `:iam::${ACCOUNT}:role/strongroom/test/${stack.region}/tenant-storage/storage-${TENANT}`,
+    );
 
     // Assess
     expect(policy).toEqual(expected);

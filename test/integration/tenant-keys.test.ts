@@ -11,6 +11,7 @@ import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { parseKmsKeyArn, tenantKeysFor } from '../../shared/crypto/tenant-keys.js';
 import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyPolicy } from '../../shared/domain/key-policy.js';
+import { tenantStorageRolePath } from '../../shared/domain/tenant-storage-role.js';
 import { createTenant, signUp } from '../support/identity-fixtures.js';
 import { TEST_STAGE } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
@@ -68,6 +69,11 @@ describe('tenant keys through the local API', () => {
           bucketName: process.env.EXPORT_BUCKET!,
           region: keyArn.split(':')[3]!,
           roleArns: process.env.TENANT_EXPORT_ROLE_ARNS!.split(','),
+        },
+        managedObjects: {
+          bucketName: process.env.STORAGE_BUCKET!,
+          region: keyArn.split(':')[3]!,
+          rolePath: tenantStorageRolePath(TEST_STAGE, keyArn.split(':')[3]!),
         },
       }),
     );

@@ -4,8 +4,6 @@ import {
   EnableKeyRotationCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
-import { createValidatedPolicy, validateResourcePolicy } from '@cloud-copilot/iam-policy';
-import { runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../../../shared/aws/config.js';
@@ -24,6 +22,7 @@ import {
   OTHER_TENANT,
   TENANT,
 } from '../../support/key-policy-ids.js';
+import { simulateKeyPolicy } from '../../support/key-policy-simulation.js';
 
 const TENANTS_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-tenants`;
 const BUCKET = 'strongroom-prod-exports';
@@ -38,36 +37,11 @@ const input = {
   exportArchives: { bucketName: BUCKET, region: 'eu-central-1', roleArns: [TENANTS_ROLE] },
 };
 
-/** An identity policy as generous as a misconfigured role could be: the key policy alone must hold. */
-const KMS_EVERYTHING = {
-  name: 'kms-everything',
-  policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] },
-};
-
-function simulate(options: {
+const simulate = (options: {
   principal: string;
   action: string;
   context?: Record<string, string | string[]>;
-}) {
-  const validated = createValidatedPolicy(tenantKeyPolicy(input), validateResourcePolicy, {
-    name: 'key-policy',
-  });
-  expect(validated.errors).toEqual([]);
-  const simulation: Simulation = {
-    identityPolicies: [KMS_EVERYTHING],
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
-    resourcePolicy: validated as never,
-    request: {
-      principal: options.principal,
-      action: options.action,
-      resource: { resource: KEY_ARN, accountId: ACCOUNT },
-      contextVariables: { 'aws:PrincipalArn': options.principal, ...options.context },
-    },
-  };
-  // As in key-policy.test.ts: the unchecked engine evaluates `kms:EncryptionContext:<key>` as written.
-  return runUnsafeSimulation(simulation, {});
-}
+}) => simulateKeyPolicy(tenantKeyPolicy(input), options);
 
 /** The context S3 sends KMS for an object with S3 Bucket Keys off. */
 const s3Object = (key: string, via = VIA_S3) => ({
