@@ -44,8 +44,10 @@ describe('tracing (STRONGROOM_TRACING)', () => {
     // Act: one client at once (the tracer is still loading), one after it has loaded
     const early = runtime.client(STSClient);
     const middlewares = tracingMiddlewares();
-    await vi.waitFor(() =>
-      expect(early.middlewareStack.identify().some((m) => m.includes(XRAY_MIDDLEWARE))).toBe(true),
+    // Loading the tracer takes over a second on a busy machine (vi.waitFor's default limit).
+    await vi.waitFor(
+      () => expect(early.middlewareStack.identify().some((m) => m.includes(XRAY_MIDDLEWARE))).toBe(true),
+      { timeout: 15_000 },
     );
     const late = runtime.dynamo;
 
