@@ -121,7 +121,7 @@ export async function restoreDrill(options: DrillOptions = {}): Promise<DrillRep
       mac: chainMacFor(runtime),
     });
     for (const logId of await sequencer.listLogs()) {
-      const report = await sequencer.reader(logId).verify({ graceMs: sequencer.graceMs });
+      const report = await sequencer.reader(logId).verify({ pendingWindowMs: sequencer.graceMs });
       chains.push({
         logId,
         ok: report.ok,

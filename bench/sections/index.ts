@@ -1,4 +1,5 @@
 import { auditSection } from './audit.js';
+import { auditGrowthSection } from './audit-growth.js';
 import { callsSection } from './calls.js';
 import { cryptoSection } from './crypto.js';
 import { emulatorMemorySection } from './emulator-memory.js';
@@ -18,6 +19,7 @@ export const BENCH_SECTIONS: readonly BenchSection[] = [
   storageSection,
   querySection,
   auditSection,
+  auditGrowthSection,
   emulatorMemorySection,
   loadSection,
   callsSection,

@@ -33,6 +33,7 @@ export const handler = createApiHandler({
         'X-Audit-Pending': String(result.pending),
         'X-Audit-Oldest-Pending-Age-Seconds': String(result.oldestPendingAgeSeconds),
       };
+      if (result.pendingCapped) headers['X-Audit-Pending-Capped'] = 'true';
       if (result.nextCursor) {
         const next = new URLSearchParams({
           since: result.since,

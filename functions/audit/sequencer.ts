@@ -8,14 +8,16 @@ import { logger, metrics } from '../../shared/observability.js';
 import { logsInStreamBatch } from '../../shared/services/audit.js';
 import { type AuditSequencer, auditSequencerFor } from '../../shared/store/audit-sequencer.js';
 
-// The stream delivers every inserted event, and its id is passed as a hint, so a short window suffices
-// here; the daily job sweeps with a long look-back in case a stream record was ever lost.
+// The stream delivers every inserted event, and its id is passed as a hint: an event older than the newest
+// chained one is looked up by its id, so a run reads only the events after the watermark and its hints
+// (no grace window, whose size would grow with the event rate and be read on every batch). The daily job
+// sweeps with a long look-back in case a stream record was ever lost.
 /** Batches per log per invocation (49 events each), so one busy log cannot run the function out of time. */
 export const STREAM_MAX_BATCHES = 100;
 
 const runtime = functionRuntime();
 const sequencer = auditSequencerFor(runtime, {
-  graceMs: 60_000,
+  graceMs: 0,
   maxBatchesPerRun: STREAM_MAX_BATCHES,
 });
 

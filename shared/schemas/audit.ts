@@ -31,8 +31,17 @@ export const AuditEvent = z
   .meta({ id: 'AuditEvent' });
 
 const Pending = {
-  pending: z.number().int().describe('Events not yet integrated into the hash chain'),
+  pending: z
+    .number()
+    .int()
+    .describe(
+      'Events newer than the newest chained one, not yet integrated into the hash chain (counted up to 1,000)',
+    ),
   oldestPendingAgeSeconds: z.number().int(),
+  pendingCapped: z
+    .literal(true)
+    .optional()
+    .describe('More events are pending than were counted: pending is a lower bound'),
 };
 
 export const AuditEventPage = z

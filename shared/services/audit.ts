@@ -1,4 +1,4 @@
-import { type ChainPoint, DEFAULT_GRACE_MS, eventIdOfSk } from '../domain/audit-chain.js';
+import { type ChainPoint, eventIdOfSk } from '../domain/audit-chain.js';
 import { auditCsvHeader, auditCsvRow } from '../domain/audit-csv.js';
 import type { AuditAction } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
@@ -10,6 +10,7 @@ import {
   eventCursorPosition,
   eventPosition,
   type ListFilter,
+  PENDING_COUNT_CAP,
   type PendingStatus,
 } from '../store/audit-log-reader.js';
 import type { SequenceOptions, SequenceReport } from '../store/audit-sequencer.js';
@@ -34,6 +35,8 @@ export interface AuditServiceDeps {
   maxExportRows?: number;
   maxExportBytes?: number;
   verifyPageRecords?: number;
+  /** Most pending events a response counts (PENDING_COUNT_CAP). */
+  pendingCountCap?: number;
 }
 
 export interface ExportResult extends PendingStatus {
@@ -53,6 +56,7 @@ export class AuditService {
   readonly #maxRows: number;
   readonly #maxBytes: number;
   readonly #verifyPage: number;
+  readonly #pendingCap: number;
 
   constructor(deps: AuditServiceDeps) {
     this.#store = deps.store;
@@ -60,6 +64,7 @@ export class AuditService {
     this.#maxRows = deps.maxExportRows ?? MAX_EXPORT_ROWS;
     this.#maxBytes = deps.maxExportBytes ?? MAX_EXPORT_BYTES;
     this.#verifyPage = deps.verifyPageRecords ?? VERIFY_PAGE_RECORDS;
+    this.#pendingCap = deps.pendingCountCap ?? PENDING_COUNT_CAP;
   }
 
   /** A page of events, newest first, with the pending status of the log. */
@@ -85,7 +90,7 @@ export class AuditService {
     };
     const [page, pending] = await Promise.all([
       reader.page(filter, { limit: query.limit, afterSk, descending: true }),
-      reader.pendingStatus(DEFAULT_GRACE_MS),
+      reader.pendingAfterHead(this.#pendingCap),
     ]);
     return {
       items: page.items,
@@ -149,7 +154,7 @@ export class AuditService {
       resource: { type: 'audit-log', id: tenantId },
       details: { since, until, rows, continued: after !== undefined, complete: nextCursor === undefined },
     });
-    const pending = await reader.pendingStatus(DEFAULT_GRACE_MS);
+    const pending = await reader.pendingAfterHead(this.#pendingCap);
     return { csv: chunks.join(''), rows, nextCursor, since, until, ...pending };
   }
 
@@ -162,7 +167,7 @@ export class AuditService {
     const resumeAt = chainCursorSeq(tenantId, query.cursor);
     const reader = await this.#store.readerFor(caller.access.scope);
     const report = await reader.verify({
-      graceMs: DEFAULT_GRACE_MS,
+      pendingCountCap: this.#pendingCap,
       from: query.from,
       resumeAt,
       maxRecords: this.#verifyPage,
@@ -178,6 +183,7 @@ export class AuditService {
       },
       pending: report.pending,
       oldestPendingAgeSeconds: report.oldestPendingAgeSeconds,
+      ...(report.pendingCapped ? { pendingCapped: true } : {}),
       ...(report.firstBrokenSequence !== undefined
         ? { firstBrokenSequence: report.firstBrokenSequence, reason: report.reason }
         : {}),
@@ -281,7 +287,7 @@ export async function verifyAllChains(
         sweepError = error;
       }
       try {
-        const report = await maintainer.reader(logId).verify({ graceMs: maintainer.graceMs });
+        const report = await maintainer.reader(logId).verify({ pendingWindowMs: maintainer.graceMs });
         let checkpoint: LogVerification['checkpoint'];
         if (report.ok && report.authenticHead) {
           const { day } = await maintainer.checkpoint(logId, report.authenticHead);

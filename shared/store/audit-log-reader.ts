@@ -43,7 +43,15 @@ import { decodeCursor, encodeCursor, queryAll } from './pagination.js';
 export interface PendingStatus {
   pending: number;
   oldestPendingAgeSeconds: number;
+  /** More events are pending than were counted: `pending` is a lower bound (the bounded count only). */
+  pendingCapped?: boolean;
 }
+
+/**
+ * Most pending events the bounded count (`pendingAfterHead`) reads: what the API answers costs at most this
+ * much whatever the log's age, its event rate or the sequencer's backlog.
+ */
+export const PENDING_COUNT_CAP = 1000;
 
 export interface AuditVerifyReport extends ChainVerifyOutcome, PendingStatus {}
 
@@ -341,14 +349,56 @@ export class AuditLogReader implements ChainSource {
   }
 
   /**
-   * Verifies the log against what the sequencer and the daily job authenticated (audit-verification.ts),
-   * and reports what is pending. Needs the MAC verifier (kms:VerifyMac on the audit MAC key).
+   * The bounded count the API answers with: events newer than the newest chained one (the head's
+   * watermark), which are pending by definition, so no marker is read. One query of at most `cap` keys,
+   * whatever the log's age or event rate; beyond `cap`, `pendingCapped` says `pending` is a lower bound.
+   * An event that commits late (older than the watermark) is not counted here: the stream hands its id to
+   * the sequencer, which chains it within seconds, and the daily job's window count (`pendingStatus`)
+   * reports any that are left.
    */
-  async verify(options: ChainVerifyOptions & { graceMs: number }): Promise<AuditVerifyReport> {
+  async pendingAfterHead(cap = PENDING_COUNT_CAP, head?: ChainHead): Promise<PendingStatus> {
+    const current = head ?? (await this.head()).head;
+    const after = eventSk(current.watermark);
+    let pending = 0;
+    let oldest: string | undefined;
+    let capped = false;
+    for await (const item of queryAll(this.#db, {
+      TableName: this.#table,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: { ':pk': this.logId, ':lo': after, ':hi': `${EVENT_PREFIX}~` },
+      ProjectionExpression: 'sk',
+      ConsistentRead: true,
+      // The watermark's own event is read too (BETWEEN is inclusive), and one more shows the cap was passed.
+      Limit: cap + 2,
+    })) {
+      if (item.sk === after) continue;
+      if (pending === cap) {
+        capped = true;
+        break;
+      }
+      pending++;
+      oldest ??= String(item.sk).slice(EVENT_PREFIX.length);
+    }
+    const age = oldest ? Math.max(0, Math.floor((this.#now() - ulidTimeMs(oldest)) / 1000)) : 0;
+    return { pending, oldestPendingAgeSeconds: age, ...(capped ? { pendingCapped: true } : {}) };
+  }
+
+  /**
+   * Verifies the log against what the sequencer and the daily job authenticated (audit-verification.ts),
+   * and reports what is pending: every unmarked event from `pendingWindowMs` before the watermark (the
+   * daily job), or without it the bounded count of `pendingAfterHead` (a request). Needs the MAC verifier
+   * (kms:VerifyMac on the audit MAC key).
+   */
+  async verify(
+    options: ChainVerifyOptions & { pendingWindowMs?: number; pendingCountCap?: number },
+  ): Promise<AuditVerifyReport> {
     if (!this.#mac) throw new Error('this audit reader has no MAC verifier: it cannot verify chains');
-    const { graceMs, ...walk } = options;
+    const { pendingWindowMs, pendingCountCap, ...walk } = options;
     const outcome = await verifyChain(this, this.#mac, this.#now(), walk);
-    const pending = await this.pendingStatus(graceMs);
+    const pending =
+      pendingWindowMs === undefined
+        ? await this.pendingAfterHead(pendingCountCap)
+        : await this.pendingStatus(pendingWindowMs);
     return { ...outcome, ...pending };
   }
 

@@ -487,7 +487,9 @@ describe('a tenant deletion that meets a fault: nothing changed, or closed and f
     expect(actions.filter((a) => a === 'api-key.revoked')).toHaveLength(closes ? 1 : 2);
     await provisionedSequencer().sequence(tenantId);
     const scope = mintTenantScope({ tenantId, userId: owner.userId });
-    expect(await (await provisionedAuditStore().readerFor(scope)).verify({ graceMs: 60_000 })).toMatchObject({
+    expect(
+      await (await provisionedAuditStore().readerFor(scope)).verify({ pendingWindowMs: 60_000 }),
+    ).toMatchObject({
       ok: true,
       complete: true,
       checked: actions.length,

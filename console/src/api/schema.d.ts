@@ -1058,8 +1058,13 @@ export type components = {
             items: components["schemas"]["AuditEvent"][];
             nextCursor?: string;
             oldestPendingAgeSeconds: number;
-            /** @description Events not yet integrated into the hash chain */
+            /** @description Events newer than the newest chained one, not yet integrated into the hash chain (counted up to 1,000) */
             pending: number;
+            /**
+             * @description More events are pending than were counted: pending is a lower bound
+             * @constant
+             */
+            pendingCapped?: true;
         };
         AuditVerification: {
             /** @description Chain records checked by this answer */
@@ -1082,8 +1087,13 @@ export type components = {
             /** @description Nothing broken in what this answer walked (with `complete`: in the whole chain) */
             ok: boolean;
             oldestPendingAgeSeconds: number;
-            /** @description Events not yet integrated into the hash chain */
+            /** @description Events newer than the newest chained one, not yet integrated into the hash chain (counted up to 1,000) */
             pending: number;
+            /**
+             * @description More events are pending than were counted: pending is a lower bound
+             * @constant
+             */
+            pendingCapped?: true;
             /** @enum {string} */
             reason?: "missing-chain-record" | "bad-sequence" | "broken-link" | "hash-mismatch" | "bad-record" | "missing-event" | "wrong-event" | "duplicate-event" | "not-authentic" | "head-mismatch" | "head-not-authentic" | "head-rolled-back" | "checkpoint-not-authentic";
         };

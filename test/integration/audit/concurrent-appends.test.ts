@@ -30,7 +30,7 @@ describe('concurrent appends', () => {
     // Integrated in id order.
     const ids = chain.map((r) => r.eventId);
     expect(ids).toEqual([...ids].sort());
-    const verify = await (await store.readerFor(scope)).verify({ graceMs: 15 * 60_000 });
+    const verify = await (await store.readerFor(scope)).verify({ pendingWindowMs: 15 * 60_000 });
     expect(verify).toMatchObject({
       ok: true,
       checked: 200,

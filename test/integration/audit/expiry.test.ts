@@ -47,7 +47,7 @@ function clockedLog() {
       for (let i = 0; i < count; i++) await store.record(scope, sampleEvent(++n), { plan });
       await sequencer.sequence(scope.tenantId);
     },
-    verify: async () => (await store.readerFor(scope)).verify({ graceMs: 60_000 }),
+    verify: async () => (await store.readerFor(scope)).verify({ pendingWindowMs: 60_000 }),
     chain: () => itemsOf(db, scope.tenantId, 'CHAIN#'),
     events: () => itemsOf(db, scope.tenantId, 'EVENT#'),
     /** The daily job on this clock: sweep, verify, checkpoint (for this log among all). */

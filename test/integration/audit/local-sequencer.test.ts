@@ -44,7 +44,7 @@ describe('in-process sequencer (local mode)', () => {
     // Assess
     expect(errors).toEqual([]);
     for (const scope of [early, late]) {
-      expect(await (await store.readerFor(scope)).verify({ graceMs: 60_000 })).toMatchObject({
+      expect(await (await store.readerFor(scope)).verify({ pendingWindowMs: 60_000 })).toMatchObject({
         ok: true,
         pending: 0,
       });

@@ -297,7 +297,7 @@ describe('audit routes: what they return', () => {
     const token = tenant.users.reviewer.token;
     await provisionedSequencer().sequence(tenant.tenantId);
     const sequencer = provisionedSequencer();
-    const full = await sequencer.reader(tenant.tenantId).verify({ graceMs: 60_000 });
+    const full = await sequencer.reader(tenant.tenantId).verify({ pendingWindowMs: 60_000 });
     await sequencer.checkpoint(tenant.tenantId, full.authenticHead!);
     await store.record(mintTenantScope({ tenantId: tenant.tenantId, userId: tenant.users.owner.userId }), {
       action: 'member.added',

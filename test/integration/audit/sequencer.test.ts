@@ -95,7 +95,7 @@ describe('audit sequencer against the emulator', () => {
     expect(a.sequenced + bReports[0]!.sequenced).toBe(75);
     expect(a.head.seq).toBe(75);
     await expectChainOf(db, scope.tenantId, 75);
-    expect((await (await store.readerFor(scope)).verify({ graceMs: 60_000 })).ok).toBe(true);
+    expect((await (await store.readerFor(scope)).verify({ pendingWindowMs: 60_000 })).ok).toBe(true);
   });
 
   it('refuses to extend a head that disagrees with its chain record, writing nothing', async () => {
@@ -152,7 +152,7 @@ describe('audit sequencer against the emulator', () => {
       expect(afterCrash).toBe(when === 'before' ? 10 : 20);
       expect(retry.sequenced).toBe(35 - afterCrash);
       await expectChainOf(db, scope.tenantId, 35);
-      expect((await (await store.readerFor(scope)).verify({ graceMs: 60_000 })).ok).toBe(true);
+      expect((await (await store.readerFor(scope)).verify({ pendingWindowMs: 60_000 })).ok).toBe(true);
     },
   );
 
@@ -178,7 +178,7 @@ describe('audit sequencer against the emulator', () => {
     expect(report).toMatchObject({ sequenced: 1, pending: 0, head: { seq: 4 } });
     const { chain } = await expectChainOf(db, scope.tenantId, 4);
     expect(chain[3]!.eventId).toBe(lateItem.id);
-    expect((await (await store.readerFor(scope)).verify({ graceMs: 15 * 60_000 })).ok).toBe(true);
+    expect((await (await store.readerFor(scope)).verify({ pendingWindowMs: 15 * 60_000 })).ok).toBe(true);
   });
 
   it('never skips an event later than the grace window: the stream hint and the sweep find it', async () => {
@@ -225,6 +225,68 @@ describe('audit sequencer against the emulator', () => {
     expect(after).toEqual({ pending: 0, oldestPendingAgeSeconds: 0 });
   });
 
+  it('counts pending events after the head with one bounded read; a late one is the window count’s', async () => {
+    // Prepare: five events nobody chained yet
+    const scope = newScope();
+    for (let i = 0; i < 5; i++) await store.record(scope, sampleEvent(i));
+    const reader = await store.readerFor(scope);
+
+    // Act
+    const capped = await reader.pendingAfterHead(3);
+    const all = await reader.pendingAfterHead();
+    await sequencer().sequence(scope.tenantId);
+    const chained = await reader.pendingAfterHead();
+    const late = buildEventItem(scope.tenantId, sampleEvent(9), 30, Date.now() - 5 * 60_000);
+    await db.send(new PutCommand({ TableName: process.env.AUDIT_TABLE!, Item: late }));
+    const afterLate = await reader.pendingAfterHead();
+    const windowed = await reader.pendingStatus(15 * 60_000);
+
+    // Assess
+    expect(capped).toMatchObject({ pending: 3, pendingCapped: true });
+    expect(all.pending).toBe(5);
+    expect(all.pendingCapped).toBeUndefined();
+    expect(all.oldestPendingAgeSeconds).toBeLessThan(60);
+    expect(chained).toEqual({ pending: 0, oldestPendingAgeSeconds: 0 });
+    expect(afterLate).toEqual({ pending: 0, oldestPendingAgeSeconds: 0 });
+    expect(windowed.pending).toBe(1);
+    expect(windowed.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(300);
+  });
+
+  it('reads only what is new on a stream run (no grace window), however long the log', async () => {
+    // Prepare: 40 chained events, then one new event and one late event whose id the stream hands over
+    const scope = newScope();
+    for (let i = 0; i < 40; i++) await store.record(scope, sampleEvent(i));
+    await sequencer().sequence(scope.tenantId);
+    const late = buildEventItem(scope.tenantId, sampleEvent(98), 30, Date.now() - 30_000);
+    await db.send(new PutCommand({ TableName: process.env.AUDIT_TABLE!, Item: late }));
+    const freshId = await store.recordWithId(scope, sampleEvent(99));
+    const client = ownClient();
+    let itemsRead = 0;
+    client.middlewareStack.add(
+      (next) => async (args: any) => {
+        const out: any = await next(args);
+        itemsRead += out.output?.Items?.length ?? (out.output?.Item ? 1 : 0);
+        return out;
+      },
+      { step: 'initialize', name: 'countItemsRead' },
+    );
+
+    // Act: the stream function's settings (graceMs 0) with both ids as hints
+    const report = await sequencer(client, 0).sequence(scope.tenantId, { hints: [late.id, freshId] });
+
+    // Assess: both chained; the items read are the head, the hinted pair and what lies at the watermark
+    // and after it, not the 40 events of the last minute that a grace window would read (twice)
+    expect(report).toMatchObject({ sequenced: 2, pending: 0, head: { seq: 42 } });
+    expect(itemsRead).toBeLessThanOrEqual(12);
+    const { chain } = await expectChainOf(db, scope.tenantId, 42);
+    expect(
+      chain
+        .slice(40)
+        .map((r) => r.eventId)
+        .sort(),
+    ).toEqual([late.id, freshId].sort());
+  });
+
   it('sequences the platform log and lists every started log', async () => {
     // Prepare
     const scope = newScope();
@@ -239,7 +301,7 @@ describe('audit sequencer against the emulator', () => {
 
     // Assess
     expect(logs).toEqual(expect.arrayContaining([PLATFORM_LOG_ID, scope.tenantId]));
-    expect((await seq.reader(PLATFORM_LOG_ID).verify({ graceMs: 60_000 })).ok).toBe(true);
+    expect((await seq.reader(PLATFORM_LOG_ID).verify({ pendingWindowMs: 60_000 })).ok).toBe(true);
   });
 
   it('writes events only with a condition and with the plan’s TTL', async () => {

@@ -51,7 +51,7 @@ async function chainedLog(batches: number[] = [8]) {
   const chain = await itemsOf(db, scope.tenantId, 'CHAIN#');
   const events = await itemsOf(db, scope.tenantId, 'EVENT#');
   const bySeq = (seq: number) => events.find((e) => e.id === chain[seq - 1]!.eventId)!;
-  const verify = async () => (await store.readerFor(scope)).verify({ graceMs: 60_000 });
+  const verify = async () => (await store.readerFor(scope)).verify({ pendingWindowMs: 60_000 });
   expect(await verify()).toMatchObject({ ok: true, checked: n, complete: true });
   return { scope, chain, events, bySeq, heads, verify, sequencer };
 }
@@ -356,7 +356,7 @@ describe('tampering with the stored log is found at exactly its sequence', () =>
   it('a head rolled back to an older authentic head, records past it deleted: the checkpoint shows it', async () => {
     // Prepare: the daily job checkpointed head 8; records 5..8 and their markers go, head 4 is put back.
     const { scope, heads, bySeq, verify, sequencer } = await chainedLog([4, 4]);
-    const verified = await sequencer.reader(scope.tenantId).verify({ graceMs: 60_000 });
+    const verified = await sequencer.reader(scope.tenantId).verify({ pendingWindowMs: 60_000 });
     await sequencer.checkpoint(scope.tenantId, verified.authenticHead!);
     for (let seq = 5; seq <= 8; seq++) {
       await remove(db, scope.tenantId, chainSk(seq));
