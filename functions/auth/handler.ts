@@ -202,6 +202,14 @@ export const handler = createApiHandler({
         userAgent,
       }),
     })),
+    implement(passkeyRoutes.stepUpOptions, async ({ auth, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await passkeys.stepUpOptions(requirePrincipal(auth), { ip: sourceIp, userAgent }),
+    })),
+    implement(passkeyRoutes.stepUpWithPasskey, async ({ auth, body, sourceIp, userAgent }) => ({
+      status: 201,
+      body: await passkeys.stepUp(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
+    })),
     implement(passkeyRoutes.passkeySignInOptions, async () => ({
       status: 200,
       body: await passkeys.signInOptions(),

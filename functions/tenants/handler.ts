@@ -14,7 +14,7 @@ import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import { mailFor } from '../../shared/mail/function-mail.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
-import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
+import { SecondFactorVerifier, secondFactorOf } from '../../shared/services/second-factor.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { TenantExportService } from '../../shared/services/tenant-export.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
@@ -115,8 +115,9 @@ export const handler = createApiHandler({
       service.getTenant(caller, auth.tenantRecord),
     ),
     implementForTenant(routes.updateTenant, 200, (caller, req) => service.updateTenant(caller, req.body)),
-    implementForTenant(routes.deleteTenant, 204, (caller, { body: { mfaCode, recoveryCode } }) =>
-      deletion.deleteTenant(caller, mfaCode !== undefined ? { mfaCode } : { recoveryCode: recoveryCode! }),
+    implementForTenant(routes.deleteTenant, 204, (caller, { body }) =>
+      // The schema admits exactly one factor: a code, a recovery code or a step-up token.
+      deletion.deleteTenant(caller, secondFactorOf(body)!),
     ),
     implementForTenant(routes.createExport, 201, (caller) => exports.createExport(caller)),
     implementForTenant(routes.getExport, 200, (caller, req) =>

@@ -27,6 +27,10 @@ export function secretMatches(secret: string, storedHash: string): boolean {
 /** A token in a mailed link: `<tokenId>.<secret>`, an `m_` id and a 256-bit secret. */
 export const MAIL_TOKEN_PATTERN = /^m_[0-9a-hjkmnp-tv-z]{26}\.[A-Za-z0-9_-]{43}$/;
 
+/** A step-up token (a fresh passkey assertion, services/second-factor.ts): `sru_` and a 256-bit secret. */
+export const STEP_UP_TOKEN_PREFIX = 'sru_';
+export const STEP_UP_TOKEN_PATTERN = /^sru_[A-Za-z0-9_-]{43}$/;
+
 export type ParsedBearer =
   | { kind: 'session'; sessionId: string; secret: string }
   | { kind: 'api-key'; tenantId: string; keyId: string; secret: string };

@@ -101,6 +101,7 @@ export const IDENTITY_PK_PREFIXES = {
   passkeyChallenge: 'PASSKEY-CHALLENGE#',
   oidcFlow: 'OIDC-FLOW#',
   oidcIdentity: 'OIDC-IDENTITY#',
+  stepUp: 'STEP-UP#',
 } as const;
 
 /** A user's profile item. */
@@ -142,6 +143,14 @@ export const passkeyKey = (userId: string, passkeyId: string): ItemKey => ({
 export const passkeyChallengeKey = (challengeId: string): ItemKey => ({
   pk: `${IDENTITY_PK_PREFIXES.passkeyChallenge}${challengeId}`,
   sk: 'CHALLENGE',
+});
+/**
+ * A step-up token (a fresh passkey assertion, spent by one sensitive action): keyed by the hash of the
+ * token, so the table never holds the token itself; single-use, expiring after a few minutes.
+ */
+export const stepUpKey = (tokenHash: string): ItemKey => ({
+  pk: `${IDENTITY_PK_PREFIXES.stepUp}${tokenHash}`,
+  sk: 'STEP-UP',
 });
 /** A session item. */
 export const sessionKey = (sessionId: string): ItemKey => ({

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { AUTH_METHODS } from '../domain/authentication.js';
-import { MAIL_TOKEN_PATTERN } from '../domain/credentials.js';
+import { MAIL_TOKEN_PATTERN, STEP_UP_TOKEN_PATTERN } from '../domain/credentials.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { SIGN_IN_FAILURE_REASONS, SIGN_IN_HISTORY_DAYS, SIGN_IN_RESULTS } from '../domain/sign-in-history.js';
 import { defineRoute } from '../http/route.js';
@@ -15,6 +15,24 @@ export const Password = z
 export const TotpCode = z.string().regex(/^\d{6}$/, 'A 6-digit code');
 /** One of the user's one-time recovery codes. */
 export const RecoveryCode = z.string().min(10).max(32);
+/**
+ * A step-up token (`POST /v1/me/step-up/passkey`): a fresh passkey assertion of this session, in place of
+ * a code where a fresh second factor is asked for. Works once, for 5 minutes, in the session that got it.
+ */
+export const StepUpToken = z
+  .string()
+  .regex(STEP_UP_TOKEN_PATTERN, 'A step-up token (sru_…)')
+  .describe(
+    'From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only',
+  );
+
+/** `.refine` arguments: exactly one fresh factor, the code field being `codeField`. */
+export const exactlyOneFactor = (
+  codeField: 'mfaCode' | 'code',
+): [(b: Record<string, unknown>) => boolean, { message: string; path: string[] }] => [
+  (b) => [b[codeField], b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length === 1,
+  { message: `Send exactly one of ${codeField}, recoveryCode or stepUpToken`, path: [codeField] },
+];
 const SessionId = z.string().regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id');
 
 export const User = z
@@ -131,9 +149,9 @@ const SessionView = z.object({
   current: z.boolean(),
 });
 
-/** Optional second factor of a sensitive action: at most one of a TOTP code and a recovery code. */
-const OneFactorAtMost = (b: { mfaCode?: string; recoveryCode?: string }) =>
-  b.mfaCode === undefined || b.recoveryCode === undefined;
+/** Optional second factor of a sensitive action: at most one of a TOTP code, a recovery code and a step-up token. */
+const OneFactorAtMost = (b: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string }) =>
+  [b.mfaCode, b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length <= 1;
 
 export const listSessions = defineRoute({
   id: 'listSessions',
@@ -209,7 +227,7 @@ export const changePassword = defineRoute({
   path: '/v1/me/password',
   area: 'auth',
   summary:
-    'Change the password (with MFA on: from an MFA session, with mfaCode or recoveryCode); revokes every other session',
+    'Change the password (with MFA on: from an MFA session, with mfaCode, recoveryCode or stepUpToken); revokes every other session',
   tags: ['me'],
   auth: { kind: 'session' },
   body: z
@@ -218,8 +236,12 @@ export const changePassword = defineRoute({
       newPassword: Password,
       mfaCode: TotpCode.optional(),
       recoveryCode: RecoveryCode.optional(),
+      stepUpToken: StepUpToken.optional(),
     })
-    .refine(OneFactorAtMost, { message: 'Send at most one of mfaCode or recoveryCode', path: ['mfaCode'] }),
+    .refine(OneFactorAtMost, {
+      message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
+      path: ['mfaCode'],
+    }),
   response: { status: 200, description: 'Changed', schema: z.object({ revokedSessions: z.number().int() }) },
 });
 
@@ -261,15 +283,16 @@ export const removeTotp = defineRoute({
   path: '/v1/me/mfa/totp',
   area: 'auth',
   summary:
-    'Turn MFA off (needs an MFA session and a current code or a recovery code); every other session is signed out',
+    'Turn MFA off (needs an MFA session and a current code, a recovery code or a step-up token); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
   body: z
-    .strictObject({ code: TotpCode.optional(), recoveryCode: RecoveryCode.optional() })
-    .refine((b) => (b.code === undefined) !== (b.recoveryCode === undefined), {
-      message: 'Send exactly one of code or recoveryCode',
-      path: ['code'],
-    }),
+    .strictObject({
+      code: TotpCode.optional(),
+      recoveryCode: RecoveryCode.optional(),
+      stepUpToken: StepUpToken.optional(),
+    })
+    .refine(...exactlyOneFactor('code')),
   response: { status: 204, description: 'MFA is off' },
 });
 

@@ -204,6 +204,43 @@ export const passkeySignIn = defineRoute({
   },
 });
 
+export const stepUpOptions = defineRoute({
+  id: 'stepUpOptions',
+  method: 'POST',
+  path: '/v1/me/step-up/passkey/options',
+  area: 'auth',
+  summary:
+    'Start a step-up with one of your passkeys: options for navigator.credentials.get (your passkeys, user verification required)',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  rateLimits: [{ name: 'step-up-options-user', per: 'user', limit: 30, windowSeconds: 15 * 60 }],
+  response: {
+    status: 200,
+    description:
+      'A challenge only this session can answer (403 `mfa-session-required` from a session that did not prove a second factor; 409 `no-passkey` when the account has none)',
+    schema: CeremonyOptions('StepUpOptions', 'PublicKeyCredentialRequestOptionsJSON'),
+  },
+});
+
+export const stepUpWithPasskey = defineRoute({
+  id: 'stepUpWithPasskey',
+  method: 'POST',
+  path: '/v1/me/step-up/passkey',
+  area: 'auth',
+  summary:
+    'Step up with a fresh passkey assertion: a token that one fresh-MFA action of this session (tenant deletion, MFA removal, password change) accepts as `stepUpToken` instead of a code, once, within 5 minutes',
+  tags: ['me'],
+  auth: { kind: 'session' },
+  rateLimits: [{ name: 'step-up-user', per: 'user', limit: 10, windowSeconds: 15 * 60 }],
+  body: z.strictObject({ challengeId: ChallengeId, credential: AuthenticationCredential }),
+  response: {
+    status: 201,
+    description:
+      'The step-up token (shown once; only its hash is stored). 400 `passkey-challenge-invalid` naming `body.challengeId`; 401 `invalid-passkey` naming `body.credential`',
+    schema: z.object({ stepUpToken: z.string(), expiresAt: z.string() }).meta({ id: 'StepUp' }),
+  },
+});
+
 export const passkeyRoutes = [
   listPasskeys,
   passkeyRegistrationOptions,
@@ -212,4 +249,6 @@ export const passkeyRoutes = [
   removePasskey,
   passkeySignInOptions,
   passkeySignIn,
+  stepUpOptions,
+  stepUpWithPasskey,
 ];

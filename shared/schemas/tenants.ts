@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { PLANS } from '../domain/plans.js';
 import { defineRoute } from '../http/route.js';
-import { RecoveryCode, TotpCode } from './auth.js';
+import { exactlyOneFactor, RecoveryCode, StepUpToken, TotpCode } from './auth.js';
 import { defineTenantListRoute, EmailAddress, TenantId, TenantParams, UserId } from './common.js';
 
 const Role = z.enum(ROLES);
@@ -174,16 +174,17 @@ export const deleteTenant = defineRoute({
   path: '/v1/tenants/{tenantId}',
   area: 'tenants',
   summary:
-    'Delete the tenant (owner, fresh MFA): its credentials, keys and items go; its KMS key is scheduled for deletion',
+    'Delete the tenant (owner, fresh MFA: a TOTP code, a recovery code or a passkey step-up token): its credentials, keys and items go; its KMS key is scheduled for deletion',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:delete', sessionOnly: true },
   params: TenantParams,
   body: z
-    .strictObject({ mfaCode: TotpCode.optional(), recoveryCode: RecoveryCode.optional() })
-    .refine((b) => (b.mfaCode === undefined) !== (b.recoveryCode === undefined), {
-      message: 'Send exactly one of mfaCode or recoveryCode',
-      path: ['mfaCode'],
-    }),
+    .strictObject({
+      mfaCode: TotpCode.optional(),
+      recoveryCode: RecoveryCode.optional(),
+      stepUpToken: StepUpToken.optional(),
+    })
+    .refine(...exactlyOneFactor('mfaCode')),
   response: { status: 204, description: 'Deleted' },
 });
 

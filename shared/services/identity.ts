@@ -26,6 +26,7 @@ import {
   accountOf,
   type SecondFactor,
   SecondFactorVerifier,
+  type SignInFactor,
   secondFactorOf,
   TOTP_PURPOSE,
   UNKNOWN_USER_ID,
@@ -227,7 +228,7 @@ export class IdentityService {
    * A second factor checked under an already held network slot: if the TOTP budget refuses (429), nothing
    * was checked and the network slot is given back; a wrong factor keeps it.
    */
-  private async attemptUnder(network: HeldSlots, user: UserRecord, factor: SecondFactor): Promise<boolean> {
+  private async attemptUnder(network: HeldSlots, user: UserRecord, factor: SignInFactor): Promise<boolean> {
     try {
       return await this.secondFactors.attempt(user, factor);
     } catch (error) {
@@ -344,7 +345,13 @@ export class IdentityService {
    */
   async changePassword(
     caller: SessionCallerOf,
-    input: { currentPassword: string; newPassword: string; mfaCode?: string; recoveryCode?: string },
+    input: {
+      currentPassword: string;
+      newPassword: string;
+      mfaCode?: string;
+      recoveryCode?: string;
+      stepUpToken?: string;
+    },
     origin: RequestOrigin,
   ) {
     const user = await this.steps.requireUser(caller.userId);
@@ -354,7 +361,7 @@ export class IdentityService {
       await this.secondFactors.requireMfaSession(caller, purpose);
       if (!factor) {
         throw new ValidationError(
-          [{ path: 'body.mfaCode', message: 'MFA is on: send mfaCode or recoveryCode' }],
+          [{ path: 'body.mfaCode', message: 'MFA is on: send mfaCode, recoveryCode or stepUpToken' }],
           'Changing the password needs a current code when MFA is on.',
         );
       }
@@ -435,13 +442,14 @@ export class IdentityService {
    */
   async removeTotp(
     caller: SessionCallerOf,
-    input: { code?: string; recoveryCode?: string },
+    input: { code?: string; recoveryCode?: string; stepUpToken?: string },
     origin: RequestOrigin,
   ) {
     // Read before the code is checked: the removal then holds only if nothing changed in between.
     const before = await this.steps.requireUser(caller.userId);
-    const factor: SecondFactor =
-      input.code !== undefined ? { mfaCode: input.code } : { recoveryCode: input.recoveryCode! };
+    // A passkey-only account has a second factor but no TOTP to remove: nothing is spent for it.
+    if (!before.mfaEnabled) throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
+    const factor: SecondFactor = secondFactorOf({ ...input, mfaCode: input.code })!;
     const outcome = await this.secondFactors.confirm(caller, factor, { ...origin, purpose: 'mfa.remove' });
     if (outcome === 'mfa-not-enabled') throw new ConflictError('MFA is not enabled.', 'mfa-not-enabled');
     await this.deps.identity.disableTotp(

@@ -38,7 +38,7 @@ import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
 import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
 import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oidc-flows.js';
 import { requireCurrentPassword } from './current-password.js';
-import { type SecondFactorVerifier, secondFactorOf } from './second-factor.js';
+import { type SecondFactorVerifier, signInFactorOf } from './second-factor.js';
 import { SignInSteps } from './sign-in-steps.js';
 
 /** Told when an account signs in from a device it has not used for 90 days (the identity service's notice). */
@@ -473,7 +473,7 @@ export class OidcSignInService {
     const { identity } = this.deps;
     let method: AuthMethod = 'sso';
     if (user.mfaEnabled) {
-      const factor = secondFactorOf(input);
+      const factor = signInFactorOf(input);
       if (!factor) {
         await identity.signIns.record(this.steps.attempt(user, origin, 'sso', 'second-factor-required'));
         throw new UnauthorizedError(

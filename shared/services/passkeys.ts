@@ -7,6 +7,7 @@ import type {
 } from '@simplewebauthn/server';
 import type { PlatformCrypto } from '../crypto/envelope.js';
 import type { Principal, RequestOrigin } from '../domain/caller.js';
+import { hashSecret, newSecret, STEP_UP_TOKEN_PREFIX } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import {
   PASSKEY_CEREMONY_TIMEOUT_MS,
@@ -28,7 +29,7 @@ import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../sto
 import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
 import type { AccountEmailService } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';
-import { SecondFactorVerifier } from './second-factor.js';
+import { SecondFactorVerifier, STEP_UP_LIFETIME_MS } from './second-factor.js';
 import { SignInSteps } from './sign-in-steps.js';
 
 // The WebAuthn library is loaded on the first passkey request only: the auth function's other routes (and
@@ -75,6 +76,13 @@ const CHALLENGE_INVALID = () =>
   new HttpProblemError(400, 'passkey-challenge-invalid', 'Bad Request', {
     detail: 'The challenge is unknown, was answered already or has expired: ask for new options.',
     errors: [{ path: 'body.challengeId', message: 'Unknown, used or expired challenge' }],
+  });
+
+const STEP_UP_REFUSED = () =>
+  new HttpProblemError(401, 'invalid-passkey', 'Unauthorized', {
+    detail:
+      'The passkey was not accepted: not one of your passkeys, another site, no user verification, or a signature that does not verify.',
+    errors: [{ path: 'body.credential', message: 'The authenticator’s answer did not verify' }],
   });
 
 const SIGN_IN_REFUSED = () =>
@@ -427,6 +435,122 @@ export class PasskeyService {
       details,
       history,
     });
+  }
+
+  /**
+   * Options for `navigator.credentials.get` to step up: the caller's own passkeys listed, user verification
+   * required, a challenge only this session can answer. Only from an MFA session (403
+   * `mfa-session-required`), which the actions that spend the token need as well; 409 `no-passkey` when the
+   * account has none.
+   */
+  async stepUpOptions(
+    caller: PasskeyCaller,
+    origin: RequestOrigin,
+  ): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
+    // The token replaces the fresh code, not the MFA session those actions also need: say so up front.
+    await this.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'step-up' });
+    const passkeys = await this.deps.passkeys.list(caller.userId);
+    if (passkeys.length === 0)
+      throw new ConflictError('Your account has no passkey: add one first.', 'no-passkey');
+    const { generateAuthenticationOptions } = await webauthn();
+    const options = await generateAuthenticationOptions({
+      rpID: this.deps.relyingParty.id,
+      userVerification: 'required',
+      timeout: PASSKEY_CEREMONY_TIMEOUT_MS,
+      allowCredentials: passkeys.map((p) => ({ id: p.credentialId, transports: p.transports })),
+    });
+    const challengeId = await this.issue({
+      ceremony: 'step-up',
+      challenge: options.challenge,
+      userId: caller.userId,
+      sessionId: caller.credentialId,
+    });
+    return { challengeId, options };
+  }
+
+  /**
+   * Steps up with a fresh passkey assertion (user verification required; challenge of this session, spent
+   * first, right or wrong): a step-up token that one fresh-MFA action of this session (tenant deletion, MFA
+   * removal, password change) accepts in place of a code, once, within STEP_UP_LIFETIME_MS. Only its hash is
+   * stored, with the passkey's new counter and the audit event, in one transaction. Failures are audited
+   * (`auth.step-up.refused`) and answer 401 `invalid-passkey` naming body.credential.
+   */
+  async stepUp(
+    caller: PasskeyCaller,
+    input: { challengeId: string; credential: AuthenticationResponseJSON },
+    origin: RequestOrigin,
+  ): Promise<{ stepUpToken: string; expiresAt: string }> {
+    const challenge = await this.take(input.challengeId, 'step-up');
+    if (challenge.userId !== caller.userId || challenge.sessionId !== caller.credentialId)
+      throw CHALLENGE_INVALID();
+    const refused = async (check: PasskeyCheck, passkeyId?: string) => {
+      await this.deps.audit.recordPlatform({
+        ...this.steps.event('auth.step-up.refused', origin, caller.userId, {
+          type: 'user',
+          id: caller.userId,
+        }),
+        details: { stage: 'assertion', check, ...(passkeyId ? { passkeyId } : {}) },
+      });
+      return STEP_UP_REFUSED();
+    };
+    const passkey = (await this.deps.passkeys.list(caller.userId)).find(
+      (p) => p.credentialId === input.credential.id,
+    );
+    if (!passkey) throw await refused('unknown-credential');
+    // A user handle, when the authenticator sends one, must be this account's.
+    const handle = input.credential.response.userHandle;
+    if (handle !== undefined && userIdOf(handle) !== caller.userId)
+      throw await refused('unknown-credential', passkey.passkeyId);
+
+    const { verifyAuthenticationResponse } = await webauthn();
+    let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
+    try {
+      const verified = await verifyAuthenticationResponse({
+        response: input.credential,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: this.deps.relyingParty.origins,
+        expectedRPID: this.deps.relyingParty.id,
+        credential: {
+          id: passkey.credentialId,
+          publicKey: Buffer.from(passkey.publicKey, 'base64url'),
+          counter: passkey.counter,
+          transports: passkey.transports,
+        },
+        requireUserVerification: true,
+      });
+      if (!verified.verified || !verified.authenticationInfo.userVerified) throw new Error('signature');
+      info = verified.authenticationInfo;
+    } catch (error) {
+      throw await refused(failedCheckOf(error), passkey.passkeyId);
+    }
+
+    const now = this.now();
+    const stepUpToken = `${STEP_UP_TOKEN_PREFIX}${newSecret()}`;
+    const expiresAt = now + STEP_UP_LIFETIME_MS;
+    const recorded = await this.deps.passkeys.recordStepUp(
+      this.deps.passkeys.useUpdate(passkey, {
+        counter: info.newCounter,
+        at: new Date(now).toISOString(),
+        backedUp: info.credentialBackedUp,
+      }),
+      this.deps.identity.stepUpPut(hashSecret(stepUpToken), {
+        userId: caller.userId,
+        sessionId: caller.credentialId,
+        passkeyId: passkey.passkeyId,
+        createdAt: new Date(now).toISOString(),
+        expiresAt,
+      }),
+      this.deps.audit.platformPut({
+        ...this.steps.event('auth.step-up.verified', origin, caller.userId, {
+          type: 'user',
+          id: caller.userId,
+        }),
+        details: { passkeyId: passkey.passkeyId, expiresAt: new Date(expiresAt).toISOString() },
+      }),
+    );
+    // The passkey was removed, or another answer with its counter was accepted, in the meantime.
+    if (!recorded) throw await refused('counter', passkey.passkeyId);
+    return { stepUpToken, expiresAt: new Date(expiresAt).toISOString() };
   }
 
   /** Stores a fresh challenge for five minutes; its public id. */

@@ -2,7 +2,7 @@ import type { PlatformCrypto } from '../crypto/envelope.js';
 import { matchTotpStep } from '../crypto/totp.js';
 import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import { hashSecret, normaliseEmail, normaliseRecoveryCode } from '../domain/credentials.js';
-import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
+import { ForbiddenError, HttpProblemError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
 import { FailureBudgets } from './failure-budgets.js';
@@ -19,10 +19,35 @@ export function accountOf(user: Pick<UserRecord, 'email'>): string {
   return normaliseEmail(user.email);
 }
 
-/** A second factor as clients send it: a current TOTP code or one of the user's recovery codes. */
+/**
+ * A second factor as clients send it: a current TOTP code, one of the user's recovery codes, or (for the
+ * fresh-MFA checks only, never at sign-in) a step-up token the caller's session got for a fresh passkey
+ * assertion (`POST /v1/me/step-up/passkey`).
+ */
 export type SecondFactor =
-  | { mfaCode: string; recoveryCode?: undefined }
-  | { recoveryCode: string; mfaCode?: undefined };
+  | { mfaCode: string; recoveryCode?: undefined; stepUpToken?: undefined }
+  | { recoveryCode: string; mfaCode?: undefined; stepUpToken?: undefined }
+  | { stepUpToken: string; mfaCode?: undefined; recoveryCode?: undefined };
+
+/** A factor sign-in accepts: a TOTP code or a recovery code. */
+export type SignInFactor = Exclude<SecondFactor, { stepUpToken: string }>;
+
+/** How long a step-up token works. */
+export const STEP_UP_LIFETIME_MS = 5 * 60_000;
+
+/** Whether the user has a second factor: TOTP on, or at least one passkey. */
+export function hasSecondFactor(user: Pick<UserRecord, 'mfaEnabled' | 'passkeyCount'>): boolean {
+  return user.mfaEnabled || (user.passkeyCount ?? 0) > 0;
+}
+
+/** The one refusal of a step-up token that cannot be spent (which reason is in the platform log). */
+function stepUpRefused(): HttpProblemError {
+  return new HttpProblemError(401, 'step-up-invalid', 'Unauthorized', {
+    detail:
+      'The step-up token is unknown, was used already, has expired, or belongs to another session: confirm with your passkey again.',
+    errors: [{ path: 'body.stepUpToken', message: 'Not a valid step-up token for this session' }],
+  });
+}
 
 /** What a sensitive action is, for problems and the audit log ('tenant.delete', 'mfa.remove', ...). */
 export type Purpose = RequestOrigin & { purpose: string };
@@ -55,7 +80,7 @@ export class SecondFactorVerifier {
    * Checks and consumes the factor under the account-wide TOTP budgets (recovery codes, about 50 bits
    * each, are outside them). True when right and unused; 429 before anything is checked when spent.
    */
-  async attempt(user: UserRecord, factor: SecondFactor): Promise<boolean> {
+  async attempt(user: UserRecord, factor: SignInFactor): Promise<boolean> {
     if (factor.mfaCode === undefined) return this.consume(user, factor);
     const held = await this.budgets.reserveForTotp(accountOf(user));
     const ok = await this.consume(user, factor);
@@ -64,7 +89,7 @@ export class SecondFactorVerifier {
   }
 
   /** True when the factor is right and was not used before; it cannot be used again afterwards. */
-  private async consume(user: UserRecord, factor: SecondFactor): Promise<boolean> {
+  private async consume(user: UserRecord, factor: SignInFactor): Promise<boolean> {
     if (factor.mfaCode !== undefined) {
       if (!user.totpCiphertext) return false;
       const secret = await this.deps.secrets.decryptPlatformSecret(
@@ -78,6 +103,26 @@ export class SecondFactorVerifier {
       user.userId,
       hashSecret(normaliseRecoveryCode(factor.recoveryCode)),
     );
+  }
+
+  /** Spends the caller's step-up token; the refusal (audited with its reason) otherwise. */
+  private async spendStepUp(
+    caller: Pick<Principal, 'userId' | 'credentialId'>,
+    token: string,
+    origin: Purpose,
+  ): Promise<void> {
+    const outcome = await this.deps.identity.spendStepUp(hashSecret(token), {
+      userId: caller.userId,
+      sessionId: caller.credentialId,
+      now: this.now(),
+    });
+    await this.deps.audit.recordPlatform({
+      action: outcome === 'spent' ? 'auth.step-up.used' : 'auth.step-up.refused',
+      actor: actorOf(origin, caller.userId),
+      resource: { type: 'user', id: caller.userId },
+      details: { purpose: origin.purpose, ...(outcome === 'spent' ? {} : { reason: outcome }) },
+    });
+    if (outcome !== 'spent') throw stepUpRefused();
   }
 
   /**
@@ -109,21 +154,27 @@ export class SecondFactorVerifier {
 
   /**
    * "Fresh MFA" for a signed-in user about to do something irreversible: `mfa-not-enabled` when the user
-   * has no second factor (the caller decides what that means); else the session must be an MFA session
-   * (403 otherwise) and the factor is verified and consumed under the same budgets as sign-in: a slot of
+   * has no second factor (neither TOTP nor a passkey; the caller decides what that means); else the session
+   * must be an MFA session (403 otherwise) and the factor is verified and consumed. A step-up token is spent
+   * with one conditional delete (401 `step-up-invalid` naming body.stepUpToken when unknown, used, expired,
+   * another user's or another session's). Codes are checked under the same budgets as sign-in: a slot of
    * the account's budget for the caller's network, and for TOTP codes the account-wide ones, are taken
-   * first, so a stolen session can guess no faster than a sign-in (429 once spent). Wrong codes are
-   * recorded in the platform log.
+   * first, so a stolen session can guess no faster than a sign-in (429 once spent). Wrong codes and refused
+   * step-up tokens are recorded in the platform log.
    */
   async confirm(
-    caller: Pick<Principal, 'kind' | 'userId' | 'mfa'>,
+    caller: Pick<Principal, 'kind' | 'userId' | 'mfa' | 'credentialId'>,
     factor: SecondFactor,
     origin: Purpose,
   ): Promise<'verified' | 'mfa-not-enabled'> {
     const user = await this.deps.identity.getUser(caller.userId);
     if (!user) throw new UnauthorizedError();
-    if (!user.mfaEnabled) return 'mfa-not-enabled';
+    if (!hasSecondFactor(user)) return 'mfa-not-enabled';
     await this.requireMfaSession(caller, origin);
+    if (factor.stepUpToken !== undefined) {
+      await this.spendStepUp(caller, factor.stepUpToken, origin);
+      return 'verified';
+    }
     const network = await this.budgets.reserveForNetwork(accountOf(user), origin.ip);
     let ok: boolean;
     try {
@@ -152,7 +203,19 @@ export class SecondFactorVerifier {
 }
 
 /** The second factor in a request body, if any. */
-export function secondFactorOf(input: { mfaCode?: string; recoveryCode?: string }): SecondFactor | undefined {
+export function secondFactorOf(input: {
+  mfaCode?: string;
+  recoveryCode?: string;
+  stepUpToken?: string;
+}): SecondFactor | undefined {
+  if (input.mfaCode !== undefined) return { mfaCode: input.mfaCode };
+  if (input.recoveryCode !== undefined) return { recoveryCode: input.recoveryCode };
+  if (input.stepUpToken !== undefined) return { stepUpToken: input.stepUpToken };
+  return undefined;
+}
+
+/** The factor of a sign-in (a step-up token is not one), if any. */
+export function signInFactorOf(input: { mfaCode?: string; recoveryCode?: string }): SignInFactor | undefined {
   if (input.mfaCode !== undefined) return { mfaCode: input.mfaCode };
   if (input.recoveryCode !== undefined) return { recoveryCode: input.recoveryCode };
   return undefined;

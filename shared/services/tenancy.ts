@@ -520,7 +520,7 @@ export class TenantDeletionService {
     });
     if (verified === 'mfa-not-enabled') {
       throw new ForbiddenError(
-        'Deleting a tenant needs multi-factor authentication: enable TOTP, then send a current code.',
+        'Deleting a tenant needs multi-factor authentication: enable TOTP or add a passkey, then send a current code or a step-up token.',
         'mfa-required-for-deletion',
       );
     }

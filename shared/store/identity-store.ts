@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -16,6 +17,7 @@ import {
   SESSION_GSI_SK_PREFIX,
   sessionGsiKey,
   sessionKey,
+  stepUpKey,
   userGsiPk,
   userKey,
 } from '../domain/item-layout.js';
@@ -26,6 +28,21 @@ import { transactOrFalse, writeOrFalse } from './conditions.js';
 import { queryAllItems } from './pagination.js';
 import { RateWindows } from './rate-windows.js';
 import { SignInHistory } from './sign-in-history.js';
+
+/**
+ * A step-up token (identity table `STEP-UP#<hash of the token>`): a fresh passkey assertion of `userId` in
+ * session `sessionId`, spent by one sensitive action before `expiresAt` (epoch ms).
+ */
+export interface StepUpRecord {
+  userId: string;
+  sessionId: string;
+  passkeyId: string;
+  createdAt: string;
+  expiresAt: number;
+}
+
+/** What spending a step-up token came to: spent, or why not (it stays unspent unless it was unknown/used). */
+export type StepUpOutcome = 'spent' | 'unknown' | 'expired' | 'other-user' | 'other-session';
 
 /** A user's profile item (identity table `USER#<id>` / `PROFILE`). Never returned to clients as is. */
 export interface UserRecord {
@@ -595,6 +612,53 @@ export class IdentityStore {
         ExpressionAttributeValues: { ':h': new Set([codeHash]), ':v': codeHash },
       }),
     );
+  }
+
+  /** The transaction item that stores a step-up token under the hash of its secret (never overwriting one). */
+  stepUpPut(tokenHash: string, record: StepUpRecord): TransactItem {
+    return {
+      Put: {
+        TableName: this.table,
+        Item: { ...stepUpKey(tokenHash), ...record, ttl: Math.ceil(record.expiresAt / 1000) },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+
+  /**
+   * Spends a step-up token with one conditional delete: it goes only if it exists, is this user's, of this
+   * session and unexpired, so of two concurrent uses exactly one succeeds. On a failed condition the item
+   * read back (ReturnValuesOnConditionCheckFailure) tells why; a token of another user or session, or an
+   * expired one, is left in place (its TTL removes it).
+   */
+  async spendStepUp(
+    tokenHash: string,
+    expected: { userId: string; sessionId: string; now: number },
+  ): Promise<StepUpOutcome> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: stepUpKey(tokenHash),
+          ConditionExpression:
+            'attribute_exists(pk) AND userId = :user AND sessionId = :session AND expiresAt > :now',
+          ExpressionAttributeValues: {
+            ':user': expected.userId,
+            ':session': expected.sessionId,
+            ':now': expected.now,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'spent';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const item = error.Item as Record<string, { S?: string; N?: string }> | undefined;
+      if (!item) return 'unknown';
+      if (item.userId?.S !== expected.userId) return 'other-user';
+      if (item.sessionId?.S !== expected.sessionId) return 'other-session';
+      return 'expired';
+    }
   }
 
   /**

@@ -39,7 +39,7 @@ export interface PasskeyRecord {
 }
 
 /** What a WebAuthn challenge was issued for. */
-export type PasskeyCeremony = 'register' | 'sign-in';
+export type PasskeyCeremony = 'register' | 'sign-in' | 'step-up';
 
 /** An issued challenge (identity table `PASSKEY-CHALLENGE#<id>`), answered at most once. */
 export interface PasskeyChallengeRecord {
@@ -47,7 +47,7 @@ export interface PasskeyChallengeRecord {
   ceremony: PasskeyCeremony;
   /** The challenge the authenticator signs, base64url. */
   challenge: string;
-  /** Registration only: whose session asked for it; only that session may answer it. */
+  /** Registration and step-up: whose session asked for it; only that session may answer it. */
   userId?: string;
   sessionId?: string;
   /** Epoch ms; checked on use (DynamoDB's TTL removes the item some time later). */
@@ -206,6 +206,14 @@ export class PasskeyStore {
     return revoked === false
       ? { removed: false, revokedSessions: 0 }
       : { removed: true, revokedSessions: revoked };
+  }
+
+  /**
+   * Records a step-up: the passkey's use (`useUpdate`), the step-up token and its audit event, in one
+   * transaction; false, nothing written, when the passkey was removed or used meanwhile.
+   */
+  recordStepUp(use: TransactItem, token: TransactItem, audit: TransactItem): Promise<boolean> {
+    return transactOrFalse(this.db, [use, token, audit]);
   }
 
   /**

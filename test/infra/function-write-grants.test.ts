@@ -204,6 +204,21 @@ const ATTACKS: Attack[] = [
     allowedFor: ['auth'],
   },
   {
+    name: 'plant a step-up token of its choosing (fresh MFA without the passkey)',
+    action: 'dynamodb:PutItem',
+    table: 'identity',
+    leadingKeys: [`STEP-UP#${'a'.repeat(64)}`],
+    attributes: ['pk', 'sk', 'userId', 'sessionId', 'passkeyId', 'createdAt', 'expiresAt', 'ttl'],
+    allowedFor: ['auth'],
+  },
+  {
+    name: 'spend (delete) a step-up token',
+    action: 'dynamodb:DeleteItem',
+    table: 'identity',
+    leadingKeys: [`STEP-UP#${'a'.repeat(64)}`],
+    allowedFor: ['auth', 'tenants'],
+  },
+  {
     name: 'delete sessions in a batch',
     action: 'dynamodb:BatchWriteItem',
     table: 'identity',
@@ -687,6 +702,9 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
     ])),
     ...(await freshMfaBudgetWrites()),
     ...(await writesOf('fresh MFA: consume a TOTP step', () => identity().consumeTotpStep(U1, 1))),
+    ...(await writesOf('fresh MFA: spend a step-up token', () =>
+      identity().spendStepUp('a'.repeat(64), { userId: U1, sessionId: S1, now: 1 }),
+    )),
     ...(await writesOf('fresh MFA: consume a recovery code', () =>
       identity().consumeRecoveryCode(U1, 'c'.repeat(64)),
     )),
@@ -750,6 +768,26 @@ const NEEDED: Record<ApiArea, () => Promise<WriteRequest[]>> = {
       ...(await writesOf('sign in: TOTP step', () => store.consumeTotpStep(U1, 1))),
       ...(await writesOf('sign in: recovery code', () => store.consumeRecoveryCode(U1, 'c'.repeat(64)))),
       ...(await passkeyWrites(store)),
+      ...(await writesOf('step up: the passkey use, the token and its event', () =>
+        new PasskeyStore(doc, 'identity', store).recordStepUp(
+          new PasskeyStore(doc, 'identity', store).useUpdate(passkey, {
+            counter: 2,
+            at: '2026-12-01T00:00:00Z',
+            backedUp: false,
+          }),
+          store.stepUpPut('a'.repeat(64), {
+            userId: U1,
+            sessionId: S1,
+            passkeyId: passkey.passkeyId,
+            createdAt: '2026-12-01T00:00:00Z',
+            expiresAt: Date.now() + 300_000,
+          }),
+          platformAudit,
+        ),
+      )),
+      ...(await writesOf('fresh MFA: spend a step-up token', () =>
+        store.spendStepUp('a'.repeat(64), { userId: U1, sessionId: S1, now: 1 }),
+      )),
       ...(await oidcWrites()),
     ];
   },

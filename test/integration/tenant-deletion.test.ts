@@ -168,7 +168,7 @@ describe('DELETE /v1/tenants/{tenantId}', () => {
     expect(problemType(withKey)).toBe('session-required');
     expect(both.status).toBe(400);
     expect(both.body.errors).toEqual([
-      { path: 'body.mfaCode', message: 'Send exactly one of mfaCode or recoveryCode' },
+      { path: 'body.mfaCode', message: 'Send exactly one of mfaCode, recoveryCode or stepUpToken' },
     ]);
     expect(neither.status).toBe(400);
     expect(await partition(acme.tenantId)).toEqual(before);

@@ -155,6 +155,20 @@ async function userWithPasskey(api: TestApi) {
   return { user, device, passkeyId: added.body.passkey.passkeyId as string };
 }
 
+/** A passkey session (an MFA session, as a step-up needs) of a user with a passkey. */
+async function passkeySession(api: TestApi) {
+  const { user, device } = await userWithPasskey(api);
+  const options = ok(await api.request('POST', '/v1/auth/passkeys/options'), 200, 'sign-in options').body;
+  const signedIn = ok(
+    await api.request('POST', '/v1/auth/passkeys/sign-in', {
+      body: { challengeId: options.challengeId, credential: device.assert(options.options) },
+    }),
+    200,
+    'passkey sign-in',
+  );
+  return { token: signedIn.body.token as string, device, user };
+}
+
 /** A fresh account at the test provider. */
 const providerAccount = () => {
   const sub = fresh('idp');
@@ -421,6 +435,35 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
       const options = ok(await api.request('POST', '/v1/auth/passkeys/options'), 200, 'sign-in options').body;
       return () =>
         api.request('POST', '/v1/auth/passkeys/sign-in', {
+          body: { challengeId: options.challengeId, credential: device.assert(options.options) },
+        });
+    },
+  },
+
+  {
+    route: 'POST /v1/me/step-up/passkey/options',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api }) => {
+      const { token } = await passkeySession(api);
+      return () => api.request('POST', '/v1/me/step-up/passkey/options', { token });
+    },
+  },
+  {
+    route: 'POST /v1/me/step-up/passkey',
+    // The challenge is spent by the first check (right or wrong): every run starts with new options.
+    setupEachRun: true,
+    status: 201,
+    setup: async ({ api }) => {
+      const { token, device } = await passkeySession(api);
+      const options = ok(
+        await api.request('POST', '/v1/me/step-up/passkey/options', { token }),
+        200,
+        'step-up options',
+      ).body;
+      return () =>
+        api.request('POST', '/v1/me/step-up/passkey', {
+          token,
           body: { challengeId: options.challengeId, credential: device.assert(options.options) },
         });
     },

@@ -334,7 +334,7 @@ export type paths = {
         put?: never;
         /** Start TOTP enrolment: a secret and its otpauth URI */
         post: operations["enrolTotp"];
-        /** Turn MFA off (needs an MFA session and a current code or a recovery code); every other session is signed out */
+        /** Turn MFA off (needs an MFA session and a current code, a recovery code or a step-up token); every other session is signed out */
         delete: operations["removeTotp"];
         options?: never;
         head?: never;
@@ -471,7 +471,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Change the password (with MFA on: from an MFA session, with mfaCode or recoveryCode); revokes every other session */
+        /** Change the password (with MFA on: from an MFA session, with mfaCode, recoveryCode or stepUpToken); revokes every other session */
         post: operations["changePassword"];
         delete?: never;
         options?: never;
@@ -531,6 +531,40 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/step-up/passkey": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Step up with a fresh passkey assertion: a token that one fresh-MFA action of this session (tenant deletion, MFA removal, password change) accepts as `stepUpToken` instead of a code, once, within 5 minutes */
+        post: operations["stepUpWithPasskey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/step-up/passkey/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a step-up with one of your passkeys: options for navigator.credentials.get (your passkeys, user verification required) */
+        post: operations["stepUpOptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants": {
         parameters: {
             query?: never;
@@ -560,7 +594,7 @@ export type paths = {
         get: operations["getTenant"];
         put?: never;
         post?: never;
-        /** Delete the tenant (owner, fresh MFA): its credentials, keys and items go; its KMS key is scheduled for deletion */
+        /** Delete the tenant (owner, fresh MFA: a TOTP code, a recovery code or a passkey step-up token): its credentials, keys and items go; its KMS key is scheduled for deletion */
         delete: operations["deleteTenant"];
         options?: never;
         head?: never;
@@ -1035,7 +1069,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -1429,6 +1463,18 @@ export type components = {
             /** @description The session a successful attempt started */
             sessionId?: string;
             userAgent: string;
+        };
+        StepUp: {
+            expiresAt: string;
+            stepUpToken: string;
+        };
+        StepUpOptions: {
+            /** @description Send it back with the authenticator’s answer (valid 5 minutes, once) */
+            challengeId: string;
+            /** @description PublicKeyCredentialRequestOptionsJSON */
+            options: {
+                [key: string]: unknown;
+            };
         };
         StorageCredentials: {
             /** @enum {string} */
@@ -2587,6 +2633,8 @@ export interface operations {
                 "application/json": {
                     code?: string;
                     recoveryCode?: string;
+                    /** @description From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only */
+                    stepUpToken?: string;
                 };
             };
         };
@@ -3148,6 +3196,8 @@ export interface operations {
                     mfaCode?: string;
                     newPassword: string;
                     recoveryCode?: string;
+                    /** @description From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only */
+                    stepUpToken?: string;
                 };
             };
         };
@@ -3404,6 +3454,125 @@ export interface operations {
             };
         };
     };
+    stepUpWithPasskey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    challengeId: string;
+                    credential: components["schemas"]["PasskeyAuthenticationCredential"];
+                };
+            };
+        };
+        responses: {
+            /** @description The step-up token (shown once; only its hash is stored). 400 `passkey-challenge-invalid` naming `body.challengeId`; 401 `invalid-passkey` naming `body.credential` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepUp"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    stepUpOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A challenge only this session can answer (403 `mfa-session-required` from a session that did not prove a second factor; 409 `no-passkey` when the account has none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepUpOptions"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listMyTenants: {
         parameters: {
             query?: never;
@@ -3596,6 +3765,8 @@ export interface operations {
                 "application/json": {
                     mfaCode?: string;
                     recoveryCode?: string;
+                    /** @description From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only */
+                    stepUpToken?: string;
                 };
             };
         };
@@ -3965,7 +4136,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;

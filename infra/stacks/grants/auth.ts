@@ -19,7 +19,7 @@ import { grantOidcClientSecrets } from './oidc.js';
  * Sign-up, sign-in, sessions, password, MFA, passkeys and single sign-on (functions/auth): the authorizer's
  * lookups; the account items of the identity table (users with their password and TOTP state and their
  * passkeys, e-mail claims, sessions) and nothing else there (not the storage-root registry), the one-time
- * tokens it mails, the passkey challenges it issues, started OIDC flows and linked provider identities; the
+ * tokens it mails, the passkey challenges and step-up tokens it issues, started OIDC flows and linked provider identities; the
  * client secrets of the platform's OpenID providers (read only); the rate windows of its routes and of the sign-in
  * failure budgets; platform audit events; TOTP secrets under the platform key; and tenant-scoped sessions
  * for the audit events it records in a user's tenants.
@@ -40,6 +40,7 @@ export const authGrants: AreaGrants = (fn, resources) => {
       IDENTITY_PARTITIONS.passkeyChallenge,
       IDENTITY_PARTITIONS.oidcFlow,
       IDENTITY_PARTITIONS.oidcIdentity,
+      IDENTITY_PARTITIONS.stepUp,
     ]),
   );
   // "Revoke all other sessions" (and a password change) deletes a user's sessions 25 at a time.

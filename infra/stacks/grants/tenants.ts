@@ -22,7 +22,7 @@ import {
  * and revoking the storage credentials of members whose access shrinks or whose tenant is deleted. In the
  * identity table only: the rate windows of its routes and invitations, the fresh-MFA check of tenant
  * deletion (its failure budgets, and consuming the owner's TOTP step or recovery code: those two
- * attributes of a user, nothing else of one), and the storage-root registry nodes deletion releases.
+ * attributes of a user, nothing else of one; or deleting a step-up token), and the storage-root registry nodes deletion releases.
  */
 export const tenantsGrants: AreaGrants = (fn, resources) => {
   grantAuthorization(fn, resources);
@@ -39,6 +39,15 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
     'ConsumeSecondFactors',
     ['dynamodb:UpdateItem'],
     confinedWrite([IDENTITY_PARTITIONS.user], ['totpLastStep', 'recoveryCodeHashes']),
+  );
+  // ... or spending the owner's passkey step-up token (a conditional delete; issuing one is auth's alone).
+  grantConfinedWrites(
+    fn,
+    resources,
+    'identity',
+    'SpendStepUpTokens',
+    ['dynamodb:DeleteItem'],
+    confinedWrite([IDENTITY_PARTITIONS.stepUp]),
   );
   grantStorageRegistry(fn, resources);
   grantPlatformAudit(fn, resources);

@@ -26,6 +26,7 @@ import {
   sessionGsiKey,
   sessionKey,
   signInKey,
+  stepUpKey,
   storageHolderSk,
   storageNodeKey,
   TENANT_SK,
@@ -72,6 +73,7 @@ describe('the DynamoDB item layout', () => {
       pk: 'OIDC-IDENTITY#platform:google#h',
       sk: 'IDENTITY',
     });
+    expect(stepUpKey('h')).toEqual({ pk: 'STEP-UP#h', sk: 'STEP-UP' });
   });
 
   it('builds every identity partition from one of the prefixes IAM grants are written with', () => {
@@ -86,6 +88,7 @@ describe('the DynamoDB item layout', () => {
       passkeyChallengeKey('c1').pk,
       oidcFlowKey('h').pk,
       oidcIdentityKey('tenant:t_1', 'h').pk,
+      stepUpKey('h').pk,
     ];
 
     // Act
@@ -104,6 +107,7 @@ describe('the DynamoDB item layout', () => {
       'passkeyChallenge',
       'oidcFlow',
       'oidcIdentity',
+      'stepUp',
     ]);
     expect(IDENTITY_PK_PREFIXES).toEqual({
       user: 'USER#',
@@ -115,6 +119,7 @@ describe('the DynamoDB item layout', () => {
       passkeyChallenge: 'PASSKEY-CHALLENGE#',
       oidcFlow: 'OIDC-FLOW#',
       oidcIdentity: 'OIDC-IDENTITY#',
+      stepUp: 'STEP-UP#',
     });
     expect(rateWindowPk('sign-in', '*')).toBe('RATE#sign-in#*');
   });

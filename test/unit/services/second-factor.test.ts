@@ -13,7 +13,12 @@ import type { RateWindows, Reservation } from '../../../shared/store/rate-window
 const U = 'u_01jx0000000000000000000001';
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 const origin = { ip: '203.0.113.9', userAgent: 'test', purpose: 'tenant.delete' };
-const mfaSession: Pick<Principal, 'kind' | 'userId' | 'mfa'> = { kind: 'session', userId: U, mfa: true };
+const mfaSession: Pick<Principal, 'kind' | 'userId' | 'mfa' | 'credentialId'> = {
+  kind: 'session',
+  userId: U,
+  mfa: true,
+  credentialId: 's_01hz0000000000000000000000',
+};
 const NETWORK_LIMIT = SIGN_IN_LIMITS.networkFailures.limit;
 const TOTP_HOURLY = SIGN_IN_LIMITS.accountTotpFailures[0].limit;
 
@@ -143,12 +148,20 @@ describe('fresh second factor (SecondFactorVerifier.confirm)', () => {
     const code = totpCodeAt(secret, NOW);
     // Act
     const passwordOnly = verifier.confirm(
-      { kind: 'session', userId: U, mfa: false },
+      { kind: 'session', userId: U, mfa: false, credentialId: 's_01hz0000000000000000000000' },
       { mfaCode: code },
       origin,
     );
-    const legacy = verifier.confirm({ kind: 'session', userId: U }, { mfaCode: code }, origin);
-    const apiKey = verifier.confirm({ kind: 'api-key', userId: U, mfa: true }, { mfaCode: code }, origin);
+    const legacy = verifier.confirm(
+      { kind: 'session', userId: U, credentialId: 's_01hz0000000000000000000000' },
+      { mfaCode: code },
+      origin,
+    );
+    const apiKey = verifier.confirm(
+      { kind: 'api-key', userId: U, mfa: true, credentialId: 'k_01hz0000000000000000000000' },
+      { mfaCode: code },
+      origin,
+    );
     // Assess
     for (const refused of [passwordOnly, legacy, apiKey]) {
       await expect(refused).rejects.toMatchObject({

@@ -1,0 +1,350 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { functionRuntime } from '../../shared/aws/runtime.js';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { hashSecret, newSecret } from '../../shared/domain/credentials.js';
+import { stepUpKey } from '../../shared/domain/item-layout.js';
+import { createTenant, enableMfa, signUp, type TestUser } from '../support/identity-fixtures.js';
+import { TEST_CONSOLE_URL } from '../support/integration-setup.js';
+import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
+import { type CeremonyOverrides, SoftwareAuthenticator } from '../support/passkey-authenticator.js';
+import { platformEventsBy } from '../support/table-reads.js';
+
+/**
+ * Passkey step-up: a fresh passkey assertion (user verification required, a challenge of this session)
+ * becomes a step-up token that one fresh-MFA action of the same session accepts instead of a code — tenant
+ * deletion (tenants function), MFA removal and password change (auth function). The token is spent by one
+ * conditional delete; every way to misuse it is refused and audited.
+ */
+const ORIGIN = new URL(TEST_CONSOLE_URL).origin;
+const RP_ID = new URL(TEST_CONSOLE_URL).hostname;
+
+const api = useTestApi();
+
+interface PasskeyUser extends TestUser {
+  device: SoftwareAuthenticator;
+  /** The password session the passkey was added in (not an MFA session). */
+  passwordToken: string;
+}
+
+function ok(res: TestResponse, status: number, what: string): TestResponse {
+  expect(res.status, `${what}: ${res.text}`).toBe(status);
+  return res;
+}
+
+/** A passkey-only user (no TOTP), signed in with the passkey: `token` is that MFA session. */
+async function passkeyOnlyUser(label: string): Promise<PasskeyUser> {
+  const user = await signUp(api, label);
+  const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+  const options = ok(
+    await api.request('POST', '/v1/me/passkeys/registration-options', { token: user.token }),
+    200,
+    'registration options',
+  ).body;
+  ok(
+    await api.request('POST', '/v1/me/passkeys', {
+      token: user.token,
+      body: {
+        challengeId: options.challengeId,
+        credential: device.register(options.options),
+        name: 'Laptop',
+        currentPassword: user.password,
+      },
+    }),
+    201,
+    'add passkey',
+  );
+  return { ...user, device, passwordToken: user.token, token: await passkeySession(device) };
+}
+
+/** A new session signed in with the device's passkey. */
+async function passkeySession(device: SoftwareAuthenticator): Promise<string> {
+  const options = ok(await api.request('POST', '/v1/auth/passkeys/options'), 200, 'sign-in options').body;
+  const signedIn = ok(
+    await api.request('POST', '/v1/auth/passkeys/sign-in', {
+      body: { challengeId: options.challengeId, credential: device.assert(options.options) },
+    }),
+    200,
+    'passkey sign-in',
+  );
+  return signedIn.body.token;
+}
+
+async function stepUpOptions(token: string) {
+  return ok(await api.request('POST', '/v1/me/step-up/passkey/options', { token }), 200, 'step-up options')
+    .body as { challengeId: string; options: Record<string, any> };
+}
+
+/** Steps up in session `token` with `device`; the raw answer. */
+async function stepUp(token: string, device: SoftwareAuthenticator, overrides: CeremonyOverrides = {}) {
+  const { challengeId, options } = await stepUpOptions(token);
+  return api.request('POST', '/v1/me/step-up/passkey', {
+    token,
+    body: { challengeId, credential: device.assert(options, overrides) },
+  });
+}
+
+/** A step-up token of session `token`. */
+async function stepUpToken(token: string, device: SoftwareAuthenticator): Promise<string> {
+  return ok(await stepUp(token, device), 201, 'step-up').body.stepUpToken;
+}
+
+const deleteTenant = (token: string, tenantId: string, body: Record<string, unknown>) =>
+  api.request('DELETE', `/v1/tenants/${tenantId}`, { token, body });
+
+async function tenantExists(token: string, tenantId: string): Promise<boolean> {
+  const res = await api.request('GET', `/v1/tenants/${tenantId}`, { token });
+  return res.status === 200;
+}
+
+async function stepUpItem(token: string) {
+  const { Item } = await functionRuntime().dynamo.send(
+    new GetCommand({
+      TableName: process.env.IDENTITY_TABLE!,
+      Key: stepUpKey(hashSecret(token)),
+      ConsistentRead: true,
+    }),
+  );
+  return Item;
+}
+
+function expectStepUpRefused(res: TestResponse) {
+  expect(res.status, res.text).toBe(401);
+  expect(problemType(res)).toBe('step-up-invalid');
+  expect(res.body.errors).toEqual([{ path: 'body.stepUpToken', message: expect.any(String) }]);
+}
+
+describe('stepping up with a passkey', () => {
+  it('lets a passkey-only owner delete a tenant with a step-up token; the token works once and only its hash is stored', async () => {
+    // Prepare: a passkey-only owner with two tenants, in a passkey (MFA) session
+    const owner = await passkeyOnlyUser('su-owner');
+    const first = await createTenant(api, owner, 'First');
+    const second = await createTenant(api, owner, 'Second');
+
+    // Act
+    const stepped = await stepUp(owner.token, owner.device);
+    const token = stepped.body.stepUpToken as string;
+    const deleted = await deleteTenant(owner.token, first, { stepUpToken: token });
+    const replayed = await deleteTenant(owner.token, second, { stepUpToken: token });
+
+    // Assess: a 5-minute token; the deletion went through, the replay changed nothing
+    expect(stepped.status, stepped.text).toBe(201);
+    expect(token).toMatch(/^sru_[A-Za-z0-9_-]{43}$/);
+    expect(Date.parse(stepped.body.expiresAt) - Date.now()).toBeGreaterThan(4 * 60_000);
+    expect(Date.parse(stepped.body.expiresAt) - Date.now()).toBeLessThanOrEqual(5 * 60_000);
+    expect(deleted.status, deleted.text).toBe(204);
+    expect(await tenantExists(owner.token, first)).toBe(false);
+    expectStepUpRefused(replayed);
+    expect(await tenantExists(owner.token, second)).toBe(true);
+    expect(await stepUpItem(token)).toBeUndefined();
+    const verified = await platformEventsBy('auth.step-up.verified', owner.userId);
+    expect(verified).toHaveLength(1);
+    expect(JSON.stringify(verified)).not.toContain(token);
+    expect(await platformEventsBy('auth.step-up.used', owner.userId)).toEqual([
+      expect.objectContaining({ details: { purpose: 'tenant.delete' } }),
+    ]);
+    expect(await platformEventsBy('auth.step-up.refused', owner.userId)).toEqual([
+      expect.objectContaining({ details: { purpose: 'tenant.delete', reason: 'unknown' } }),
+    ]);
+  });
+
+  it('two concurrent uses of one token: exactly one succeeds', async () => {
+    // Prepare
+    const owner = await passkeyOnlyUser('su-race');
+    const tenants = [await createTenant(api, owner, 'One'), await createTenant(api, owner, 'Two')];
+    const token = await stepUpToken(owner.token, owner.device);
+
+    // Act: both deletions at once with the same token
+    const answers = await Promise.all(
+      tenants.map((tenantId) => deleteTenant(owner.token, tenantId, { stepUpToken: token })),
+    );
+
+    // Assess: one 204, one 401; one tenant left
+    expect(answers.map((a) => a.status).sort()).toEqual([204, 401]);
+    expectStepUpRefused(answers.find((a) => a.status === 401)!);
+    const left = await Promise.all(tenants.map((t) => tenantExists(owner.token, t)));
+    expect(left.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("refuses another session's token, another user's token and an expired one, spending none of them", async () => {
+    // Prepare: the owner's token in one passkey session, a second session of the owner, another user
+    const owner = await passkeyOnlyUser('su-owner2');
+    const tenantId = await createTenant(api, owner, 'Kept');
+    const token = await stepUpToken(owner.token, owner.device);
+    const otherSession = await passkeySession(owner.device);
+    const stranger = await passkeyOnlyUser('su-stranger');
+    const strangersTenant = await createTenant(api, stranger, 'Theirs');
+    const expired = `sru_${newSecret()}`;
+    await functionRuntime().dynamo.send(
+      new PutCommand({
+        TableName: process.env.IDENTITY_TABLE!,
+        Item: {
+          ...stepUpKey(hashSecret(expired)),
+          userId: owner.userId,
+          sessionId: (await stepUpItem(token))!.sessionId,
+          passkeyId: (await stepUpItem(token))!.passkeyId,
+          createdAt: new Date(Date.now() - 6 * 60_000).toISOString(),
+          expiresAt: Date.now() - 60_000,
+        },
+      }),
+    );
+
+    // Act
+    const fromOtherSession = await deleteTenant(otherSession, tenantId, { stepUpToken: token });
+    const fromOtherUser = await deleteTenant(stranger.token, strangersTenant, { stepUpToken: token });
+    const late = await deleteTenant(owner.token, tenantId, { stepUpToken: expired });
+    const unknown = await deleteTenant(owner.token, tenantId, { stepUpToken: `sru_${newSecret()}` });
+
+    // Assess: all refused, nothing deleted, the real token still there and still good in its own session
+    for (const res of [fromOtherSession, fromOtherUser, late, unknown]) expectStepUpRefused(res);
+    expect(await tenantExists(owner.token, tenantId)).toBe(true);
+    expect(await tenantExists(stranger.token, strangersTenant)).toBe(true);
+    expect(await stepUpItem(token)).toBeDefined();
+    expect(await stepUpItem(expired)).toBeDefined();
+    const reasons = [
+      ...(await platformEventsBy('auth.step-up.refused', owner.userId)),
+      ...(await platformEventsBy('auth.step-up.refused', stranger.userId)),
+    ].map((e) => e.details.reason);
+    expect(reasons.sort()).toEqual(['expired', 'other-session', 'other-user', 'unknown']);
+    expect((await deleteTenant(owner.token, tenantId, { stepUpToken: token })).status).toBe(204);
+  });
+
+  it('removes TOTP and changes the password of an account with TOTP and a passkey, each with its own token', async () => {
+    // Prepare: TOTP on (an MFA session), then a passkey added in that session
+    const user = await signUp(api, 'su-both');
+    const mfa = await enableMfa(api, user);
+    const device = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+    const options = (await api.request('POST', '/v1/me/passkeys/registration-options', { token: user.token }))
+      .body;
+    ok(
+      await api.request('POST', '/v1/me/passkeys', {
+        token: user.token,
+        body: {
+          challengeId: options.challengeId,
+          credential: device.register(options.options),
+          name: 'Key',
+          currentPassword: user.password,
+        },
+      }),
+      201,
+      'add passkey',
+    );
+
+    // Act: a password change with a token, then TOTP removal with another one
+    const changed = await api.request('POST', '/v1/me/password', {
+      token: user.token,
+      body: {
+        currentPassword: user.password,
+        newPassword: 'a-new-password-long-enough',
+        stepUpToken: await stepUpToken(user.token, device),
+      },
+    });
+    const removeToken = await stepUpToken(user.token, device);
+    const removed = await api.request('DELETE', '/v1/me/mfa/totp', {
+      token: user.token,
+      body: { stepUpToken: removeToken },
+    });
+
+    // Assess
+    expect(changed.status, changed.text).toBe(200);
+    expect(removed.status, removed.text).toBe(204);
+    const me = await api.request('GET', '/v1/me', { token: user.token });
+    expect(me.body.user.mfaEnabled).toBe(false);
+    expect((await platformEventsBy('auth.step-up.used', user.userId)).map((e) => e.details.purpose)).toEqual(
+      expect.arrayContaining(['password.change', 'mfa.remove']),
+    );
+    // A code of the removed secret is no factor any more
+    const after = await api.request('POST', '/v1/me/password', {
+      token: user.token,
+      body: {
+        currentPassword: 'a-new-password-long-enough',
+        newPassword: 'another-password-long-enough',
+        mfaCode: totpCodeAt(mfa.secret, Date.now() + 30_000),
+      },
+    });
+    expect(after.status, after.text).toBe(200);
+  });
+
+  it('refuses a step-up from a session that did not prove a second factor, and an API key on every route that takes a token', async () => {
+    // Prepare: the passkey-only owner's password session, and an owner API key
+    const owner = await passkeyOnlyUser('su-weak');
+    const tenantId = await createTenant(api, owner, 'Keyed');
+    const key = ok(
+      await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+        token: owner.token,
+        body: { name: 'k', scopes: ['tenant:delete', 'tenant:read'] },
+      }),
+      201,
+      'api key',
+    ).body.key as string;
+    const token = await stepUpToken(owner.token, owner.device);
+
+    // Act
+    const weakOptions = await api.request('POST', '/v1/me/step-up/passkey/options', {
+      token: owner.passwordToken,
+    });
+    const keyOptions = await api.request('POST', '/v1/me/step-up/passkey/options', { token: key });
+    const keyStepUp = await api.request('POST', '/v1/me/step-up/passkey', {
+      token: key,
+      body: { challengeId: 'x', credential: {} },
+    });
+    const keyDelete = await deleteTenant(key, tenantId, { stepUpToken: token });
+    const weakDelete = await deleteTenant(owner.passwordToken, tenantId, { stepUpToken: token });
+
+    // Assess: refused with exact statuses; the tenant and the token are still there
+    expect(weakOptions.status, weakOptions.text).toBe(403);
+    expect(problemType(weakOptions)).toBe('mfa-session-required');
+    for (const res of [keyOptions, keyStepUp, keyDelete]) {
+      expect(res.status, res.text).toBe(403);
+      expect(problemType(res)).toBe('session-required');
+    }
+    expect(weakDelete.status, weakDelete.text).toBe(403);
+    expect(problemType(weakDelete)).toBe('mfa-session-required');
+    expect(await tenantExists(owner.token, tenantId)).toBe(true);
+    expect(await stepUpItem(token)).toBeDefined();
+  });
+
+  it('refuses assertions that do not verify, challenges of another session, and malformed or oversized input, naming the field', async () => {
+    // Prepare
+    const owner = await passkeyOnlyUser('su-bad');
+    const stranger = await passkeyOnlyUser('su-bad-stranger');
+    const tenantId = await createTenant(api, owner, 'Bad');
+
+    // Act
+    const noUv = await stepUp(owner.token, owner.device, { userVerified: false });
+    const wrongOrigin = await stepUp(owner.token, owner.device, { origin: 'https://evil.example' });
+    const strangersKey = await stepUp(owner.token, stranger.device);
+    const theirs = await stepUpOptions(stranger.token);
+    const foreignChallenge = await api.request('POST', '/v1/me/step-up/passkey', {
+      token: owner.token,
+      body: { challengeId: theirs.challengeId, credential: owner.device.assert(theirs.options) },
+    });
+    const malformedToken = await deleteTenant(owner.token, tenantId, { stepUpToken: 'sru_short' });
+    const twoFactors = await deleteTenant(owner.token, tenantId, {
+      stepUpToken: `sru_${newSecret()}`,
+      mfaCode: '123456',
+    });
+    const oversized = await api.request('POST', '/v1/me/step-up/passkey', {
+      token: owner.token,
+      body: { challengeId: 'a'.repeat(65), credential: {} },
+    });
+
+    // Assess
+    for (const res of [noUv, wrongOrigin, strangersKey]) {
+      expect(res.status, res.text).toBe(401);
+      expect(problemType(res)).toBe('invalid-passkey');
+      expect(res.body.errors[0].path).toBe('body.credential');
+    }
+    expect(foreignChallenge.status, foreignChallenge.text).toBe(400);
+    expect(problemType(foreignChallenge)).toBe('passkey-challenge-invalid');
+    expect(malformedToken.status).toBe(400);
+    expect(malformedToken.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.stepUpToken']);
+    expect(twoFactors.status).toBe(400);
+    expect(twoFactors.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.mfaCode']);
+    expect(oversized.status).toBe(400);
+    expect(oversized.body.errors.map((e: { path: string }) => e.path)).toContain('body.challengeId');
+    expect(await tenantExists(owner.token, tenantId)).toBe(true);
+    const checks = (await platformEventsBy('auth.step-up.refused', owner.userId)).map((e) => e.details.check);
+    expect(checks.sort()).toEqual(['origin', 'unknown-credential', 'user-verification']);
+  });
+});
