@@ -1,5 +1,6 @@
 import { auditSection } from './audit.js';
 import { auditGrowthSection } from './audit-growth.js';
+import { cachesSection } from './caches.js';
 import { callsSection } from './calls.js';
 import { cryptoSection } from './crypto.js';
 import { emulatorMemorySection } from './emulator-memory.js';
@@ -23,4 +24,5 @@ export const BENCH_SECTIONS: readonly BenchSection[] = [
   emulatorMemorySection,
   loadSection,
   callsSection,
+  cachesSection,
 ];

@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import pg from 'pg';
+import { BoundedCache, estimateBytes } from '../domain/bounded-cache.js';
 import { type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
 import type { DataSourceFailure } from '../domain/data-source-failures.js';
 import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
@@ -13,6 +14,7 @@ import {
   ServiceUnavailableError,
   ValidationError,
 } from '../errors.js';
+import { registerCache } from '../observability.js';
 import { rowsWithin } from '../store/result-size.js';
 
 /**
@@ -101,6 +103,11 @@ export class DataSourceRefusedError extends HttpProblemError {
   }
 }
 
+/** A pooled client's socket buffers and objects, estimated; a pool counts as full. */
+const PG_CLIENT_BYTES = 64 * 1024;
+/** Introspected schemas kept at once, in estimated bytes. */
+const MAX_SCHEMA_CACHE_BYTES = 8 * 2 ** 20;
+
 const DEFAULTS = {
   statementTimeoutMs: 5_000,
   schemaTtlMs: 5 * 60_000,
@@ -150,9 +157,10 @@ interface SchemaEntry {
  */
 export class PostgresRunner {
   readonly #props: Required<Omit<PostgresRunnerProps, 'hostPolicy'>> & { hostPolicy?: HostPolicy };
-  readonly #pools = new Map<string, PoolEntry>();
+  readonly #pools: BoundedCache<PoolEntry>;
   readonly #pendingPools = new Map<string, Promise<pg.Pool>>();
-  readonly #schemas = new Map<string, SchemaEntry>();
+  readonly #ending = new Set<Promise<void>>();
+  readonly #schemas: BoundedCache<SchemaEntry>;
   readonly #pendingSchemas = new Map<string, Promise<DbSchema>>();
 
   constructor(props: PostgresRunnerProps = {}) {
@@ -160,6 +168,29 @@ export class PostgresRunner {
     const timeout = this.#props.statementTimeoutMs;
     if (!Number.isSafeInteger(timeout) || timeout < 1)
       throw new RangeError('statementTimeoutMs must be a positive integer');
+    const { maxPools, poolSize } = this.#props;
+    this.#pools = new BoundedCache<PoolEntry>({
+      name: 'database pools',
+      maxEntries: maxPools,
+      maxBytes: maxPools * poolSize * PG_CLIENT_BYTES,
+      sizeOf: () => poolSize * PG_CLIENT_BYTES,
+      // A pool that leaves (evicted, aged out, its connection changed) ends once its clients are back.
+      onRemove: (entry) => {
+        const ending = entry.pool
+          .end()
+          .catch(() => {})
+          .finally(() => this.#ending.delete(ending));
+        this.#ending.add(ending);
+      },
+    });
+    this.#schemas = new BoundedCache<SchemaEntry>({
+      name: 'database schemas',
+      maxEntries: maxPools,
+      maxBytes: MAX_SCHEMA_CACHE_BYTES,
+      sizeOf: (entry) => estimateBytes(entry.schema),
+    });
+    registerCache(this.#pools);
+    registerCache(this.#schemas);
   }
 
   /** Where and how a connection to `target` logs in (the resolved `address`, TLS, the connect timeout). */
@@ -202,22 +233,21 @@ export class PostgresRunner {
   /** The connection's schema: tables, columns, types and primary keys, from the cache while fresh. */
   async schema(target: PostgresTarget): Promise<DbSchema> {
     const fingerprint = targetFingerprint(target);
-    const cached = this.#schemas.get(target.key);
-    if (cached && cached.fingerprint === fingerprint && cached.expiresAt > this.#props.now())
-      return cached.schema;
+    const cached = this.#schemas.get(
+      target.key,
+      (entry) => entry.fingerprint === fingerprint && entry.expiresAt > this.#props.now(),
+    );
+    if (cached) return cached.schema;
     const pendingKey = `${target.key}\u0000${fingerprint}`;
     let pending = this.#pendingSchemas.get(pendingKey);
     if (!pending) {
       pending = this.#introspect(target)
         .then((schema) => {
-          this.#schemas.delete(target.key);
           this.#schemas.set(target.key, {
             fingerprint,
             schema,
             expiresAt: this.#props.now() + this.#props.schemaTtlMs,
           });
-          while (this.#schemas.size > this.#props.maxPools)
-            this.#schemas.delete(this.#schemas.keys().next().value!);
           return schema;
         })
         .finally(() => this.#pendingSchemas.delete(pendingKey));
@@ -272,16 +302,15 @@ export class PostgresRunner {
 
   /** Clients of a connection's pool, for tests and metrics: none waiting and all idle when at rest. */
   poolStats(target: PostgresTarget): { total: number; idle: number; waiting: number } {
-    const pool = this.#pools.get(target.key)?.pool;
+    const pool = this.#pools.peek(target.key)?.pool;
     return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
   }
 
   /** Ends every pool (tests, shutdown). */
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
     this.#pools.clear();
     this.#schemas.clear();
-    await Promise.all(pools.map((p) => p.pool.end()));
+    await Promise.all([...this.#ending]);
   }
 
   async #transaction<T>(
@@ -342,16 +371,13 @@ export class PostgresRunner {
 
   async #pool(target: PostgresTarget): Promise<pg.Pool> {
     const fingerprint = targetFingerprint(target);
-    const existing = this.#pools.get(target.key);
-    if (
-      existing?.fingerprint === fingerprint &&
-      this.#props.now() - existing.createdAt < this.#props.maxPoolAgeMs
-    ) {
-      // Most recently used last, so eviction takes the coldest.
-      this.#pools.delete(target.key);
-      this.#pools.set(target.key, existing);
-      return existing.pool;
-    }
+    // Most recently used last, so eviction takes the coldest; a changed connection or an aged pool misses.
+    const existing = this.#pools.get(
+      target.key,
+      (entry) =>
+        entry.fingerprint === fingerprint && this.#props.now() - entry.createdAt < this.#props.maxPoolAgeMs,
+    );
+    if (existing) return existing.pool;
     const pendingKey = `${target.key}\u0000${fingerprint}`;
     let pending = this.#pendingPools.get(pendingKey);
     if (!pending) {
@@ -386,12 +412,8 @@ export class PostgresRunner {
   }
 
   #newPool(target: PostgresTarget, fingerprint: string, address: string): pg.Pool {
-    const existing = this.#pools.get(target.key);
-    if (existing) {
-      // The connection changed (host, password, TLS…) or the pool aged out: its clients are not reused.
-      this.#pools.delete(target.key);
-      void existing.pool.end().catch(() => {});
-    }
+    // The connection changed (host, password, TLS…) or the pool aged out: its clients are not reused.
+    this.#pools.delete(target.key);
     const pool = new pg.Pool({
       ...this.#loginTo(target, address),
       max: this.#props.poolSize,
@@ -404,11 +426,6 @@ export class PostgresRunner {
     // An idle client losing its server must not crash the function.
     pool.on('error', () => {});
     this.#pools.set(target.key, { fingerprint, pool, createdAt: this.#props.now() });
-    while (this.#pools.size > this.#props.maxPools) {
-      const [oldestKey, oldest] = this.#pools.entries().next().value!;
-      this.#pools.delete(oldestKey);
-      void oldest.pool.end().catch(() => {});
-    }
     return pool;
   }
 

@@ -12,6 +12,7 @@ import {
   getLocalCryptographicMaterialsCache,
   type KeyringNode,
   KmsKeyringNode,
+  type NodeAlgorithmSuite,
   NodeCachingMaterialsManager,
 } from '@aws-crypto/client-node';
 import {
@@ -52,14 +53,30 @@ export function cachingManager(options: {
   maxMessagesEncrypted: number;
   maxBytesEncrypted: number;
   partition: string;
+  /** Told of every lookup in the cache: whether it found materials (a data key KMS need not make or open). */
+  onLookup?: (found: boolean) => void;
 }): NodeCachingMaterialsManager {
   const keyring: KeyringNode = new KmsKeyringNode({
     generatorKeyId: options.keyArn,
     clientProvider: options.client,
   });
+  const cache = getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(options.entries);
+  const counted: typeof cache = {
+    ...cache,
+    getEncryptionMaterial(key: string, plaintextLength: number) {
+      const found = cache.getEncryptionMaterial(key, plaintextLength);
+      options.onLookup?.(found !== false);
+      return found;
+    },
+    getDecryptionMaterial(key: string) {
+      const found = cache.getDecryptionMaterial(key);
+      options.onLookup?.(found !== false);
+      return found;
+    },
+  };
   return new NodeCachingMaterialsManager({
     backingMaterials: keyring,
-    cache: getLocalCryptographicMaterialsCache(options.entries),
+    cache: counted,
     maxAge: options.maxAgeMs,
     maxMessagesEncrypted: options.maxMessagesEncrypted,
     maxBytesEncrypted: options.maxBytesEncrypted,

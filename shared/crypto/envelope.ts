@@ -2,10 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeCachingMaterialsManager } from '@aws-crypto/client-node';
 import type { KMS } from '@aws-sdk/client-kms';
 import type { FunctionRuntime } from '../aws/runtime.js';
+import { BoundedCache, type CacheStats } from '../domain/bounded-cache.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
-import { logger } from '../observability.js';
+import { logger, registerCache } from '../observability.js';
 
 /**
  * The one algorithm suite: AES-256-GCM with HKDF-SHA512 and key commitment, without ECDSA signatures
@@ -63,6 +64,13 @@ export const DEFAULT_CACHE_LIMITS: EnvelopeCacheLimits = {
   entriesPerOwner: 100,
   maxOwners: 200,
 };
+
+/**
+ * A cached data key's materials as the SDK holds them (the plaintext data key, its encrypted copy, the
+ * encryption context and the SDK's objects around them), estimated: 100 per owner and 200 owners stay
+ * within 40 MiB.
+ */
+export const DATA_KEY_ENTRY_BYTES = 2048;
 
 /** Largest ciphertext body `decrypt` accepts (secrets are small; this bounds memory on hostile input). */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024;
@@ -142,8 +150,10 @@ export class EnvelopeCipher {
   readonly #limits: EnvelopeCacheLimits;
   readonly #kmsSource: KMS | (() => Promise<KMS>);
   #kms: KMS | undefined;
-  readonly #managers = new Map<string, NodeCachingMaterialsManager>();
+  readonly #managers: BoundedCache<NodeCachingMaterialsManager>;
   readonly #calls: KmsCallCounts = { GenerateDataKey: 0, Encrypt: 0, Decrypt: 0 };
+  readonly #dataKeys = { hits: 0, misses: 0 };
+  readonly #dataKeyStats: { stats(): CacheStats };
 
   constructor(options: EnvelopeCipherOptions) {
     this.#kmsSource = options.kms;
@@ -153,6 +163,29 @@ export class EnvelopeCipher {
     if (!(l.maxMessagesEncrypted >= 1 && l.maxMessagesEncrypted <= 10_000))
       throw new RangeError('maxMessagesEncrypted must be in [1, 10000]');
     if (!(l.entriesPerOwner >= 1 && l.maxOwners >= 1)) throw new RangeError('cache sizes must be positive');
+    // One data-key cache per key owner, each of at most entriesPerOwner materials, counted full.
+    this.#managers = new BoundedCache<NodeCachingMaterialsManager>({
+      name: 'data-key caches (one per key owner)',
+      maxEntries: l.maxOwners,
+      maxBytes: l.maxOwners * l.entriesPerOwner * DATA_KEY_ENTRY_BYTES,
+      sizeOf: () => l.entriesPerOwner * DATA_KEY_ENTRY_BYTES,
+    });
+    registerCache(this.#managers);
+    // Held by this cipher: the registry holds caches weakly.
+    this.#dataKeyStats = {
+      stats: () => ({
+        name: 'data keys',
+        maxEntries: l.maxOwners * l.entriesPerOwner,
+        maxBytes: l.maxOwners * l.entriesPerOwner * DATA_KEY_ENTRY_BYTES,
+        // The SDK's caches do not say how full they are: counted full, as their owners' cache is.
+        entries: this.#managers.size * l.entriesPerOwner,
+        bytes: this.#managers.bytes,
+        hits: this.#dataKeys.hits,
+        misses: this.#dataKeys.misses,
+        evictions: this.#managers.stats().evictions * l.entriesPerOwner,
+      }),
+    };
+    registerCache(this.#dataKeyStats);
   }
 
   /** KMS calls made so far. */
@@ -259,12 +292,7 @@ export class EnvelopeCipher {
   #manager(owner: KeyOwner, sdk: EnvelopeSdk): NodeCachingMaterialsManager {
     const id = `${owner.tenantId}\u0000${owner.keyArn}`;
     const existing = this.#managers.get(id);
-    if (existing) {
-      // Least-recently-used order: re-insert on use.
-      this.#managers.delete(id);
-      this.#managers.set(id, existing);
-      return existing;
-    }
+    if (existing) return existing;
     const manager = sdk.cachingManager({
       keyArn: owner.keyArn,
       client: () => this.#recordingClient(),
@@ -274,11 +302,11 @@ export class EnvelopeCipher {
       maxBytesEncrypted: this.#limits.maxBytesEncrypted,
       // One cache per owner: a tenant's data keys never serve another tenant even if contexts collided.
       partition: id,
+      onLookup: (found) => {
+        if (found) this.#dataKeys.hits++;
+        else this.#dataKeys.misses++;
+      },
     });
-    if (this.#managers.size >= this.#limits.maxOwners) {
-      const oldest = this.#managers.keys().next().value;
-      if (oldest !== undefined) this.#managers.delete(oldest);
-    }
     this.#managers.set(id, manager);
     return manager;
   }

@@ -28,6 +28,8 @@ import {
   ulidFloor,
 } from '../domain/audit-chain.js';
 import { PLATFORM_LOG_ID } from '../domain/audit-events.js';
+import { BoundedCache } from '../domain/bounded-cache.js';
+import { registerCache } from '../observability.js';
 import type { AuditAppends } from './audit-appends.js';
 import { AuditLogReader, type PendingStatus } from './audit-log-reader.js';
 import type { TransactItem } from './audit-recorder.js';
@@ -106,9 +108,15 @@ export class AuditSequencer {
   readonly #tails = new Map<string, Promise<unknown>>();
   // The last head statement this process wrote or verified, per log (its whole MAC'd message, so that a
   // head with the same sequence and hash but any other field changed is checked again).
-  readonly #trusted = new Map<string, string>();
+  readonly #trusted = new BoundedCache<string>({
+    name: 'trusted audit heads',
+    maxEntries: 10_000,
+    maxBytes: 8 * 2 ** 20,
+    sizeOf: (message) => 16 + message.length * 2,
+  });
 
   constructor(props: AuditSequencerProps) {
+    registerCache(this.#trusted);
     this.#db = props.client;
     this.#table = props.tableName;
     this.#chainTable = props.chainTableName;

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BoundedCache } from '../domain/bounded-cache.js';
 import { rateWindowKey } from '../domain/item-layout.js';
 import {
   currentWindowThreshold,
@@ -7,6 +8,7 @@ import {
   slidingCount,
   windowIndex,
 } from '../domain/sliding-window.js';
+import { registerCache } from '../observability.js';
 
 /** A slot taken in a limit; giving it back makes the attempt not count (e.g. a correct sign-in). */
 export interface RateSlot {
@@ -17,7 +19,9 @@ export type Reservation = { granted: true; slot: RateSlot } | { granted: false; 
 
 /** A closed window's count is cached once no request that began inside it can still be running. */
 const SETTLED_AFTER_MS = 60_000;
+/** Settled counts kept (about 250 bytes each, the key being most of it): at most 1 MiB. */
 const CACHE_ENTRIES = 4096;
+const CACHE_BYTES = 2 ** 20;
 
 /**
  * Sliding-window counters (shared/domain/sliding-window.ts) in a DynamoDB table: one item per name, key
@@ -26,14 +30,21 @@ const CACHE_ENTRIES = 4096;
  * can never take more than the limit between them: the slot is reserved before the guarded work runs.
  */
 export class RateWindows {
-  readonly #settled = new Map<string, number>();
+  readonly #settled = new BoundedCache<number>({
+    name: 'settled rate windows',
+    maxEntries: CACHE_ENTRIES,
+    maxBytes: CACHE_BYTES,
+    sizeOf: () => 8,
+  });
 
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
     // Read at call time, so a test that moves the system clock moves the windows with it.
     private readonly now: () => number = () => Date.now(),
-  ) {}
+  ) {
+    registerCache(this.#settled);
+  }
 
   /** Takes one slot of `limit` per `windowSeconds` for `name`/`key`, or says how long to wait. */
   async reserve(name: string, key: string, limit: number, windowSeconds: number): Promise<Reservation> {
@@ -174,7 +185,6 @@ export class RateWindows {
     if (cached !== undefined) return cached;
     const count = await this.#count(itemKey);
     if (now - window * windowSeconds * 1000 >= SETTLED_AFTER_MS) {
-      if (this.#settled.size >= CACHE_ENTRIES) this.#settled.delete(this.#settled.keys().next().value!);
       this.#settled.set(cacheKey, count);
     }
     return count;

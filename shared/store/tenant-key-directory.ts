@@ -1,7 +1,9 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type TenantKeyDirectory, TenantKeyUnavailableError } from '../crypto/envelope.js';
+import { BoundedCache, estimateBytes } from '../domain/bounded-cache.js';
 import { TENANT_SK } from '../domain/item-layout.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
+import { registerCache } from '../observability.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
 export interface TenantItemKeyDirectoryOptions {
@@ -10,6 +12,8 @@ export interface TenantItemKeyDirectoryOptions {
   /** How long a looked-up ARN is reused; a tenant's key ARN never changes, so this only bounds staleness after deletion. */
   ttlMs?: number;
   maxTenants?: number;
+  /** Bound in estimated bytes (about 300 bytes a tenant). */
+  maxBytes?: number;
   now?: () => number;
 }
 
@@ -19,17 +23,24 @@ export interface TenantItemKeyDirectoryOptions {
  */
 export class TenantItemKeyDirectory implements TenantKeyDirectory {
   readonly #options: Required<TenantItemKeyDirectoryOptions>;
-  readonly #cache = new Map<string, { keyArn: string; expiresAt: number }>();
+  readonly #cache: BoundedCache<{ keyArn: string; expiresAt: number }>;
 
   constructor(options: TenantItemKeyDirectoryOptions) {
-    this.#options = { ttlMs: 5 * 60_000, maxTenants: 1000, now: Date.now, ...options };
+    this.#options = { ttlMs: 5 * 60_000, maxTenants: 1000, maxBytes: 2 ** 19, now: Date.now, ...options };
+    this.#cache = new BoundedCache<{ keyArn: string; expiresAt: number }>({
+      name: 'tenant key ARNs',
+      maxEntries: this.#options.maxTenants,
+      maxBytes: this.#options.maxBytes,
+      sizeOf: estimateBytes,
+    });
+    registerCache(this.#cache);
   }
 
   /** The tenant's key ARN; TenantKeyUnavailableError if the tenant item names none. */
   async keyArnFor(scope: TenantScope): Promise<string> {
     const now = this.#options.now();
-    const cached = this.#cache.get(scope.tenantId);
-    if (cached && cached.expiresAt > now) return cached.keyArn;
+    const cached = this.#cache.get(scope.tenantId, (entry) => entry.expiresAt > now);
+    if (cached) return cached.keyArn;
     const client = await this.#options.clients.forScope(scope);
     const { Item } = await client.send(
       new GetCommand({
@@ -43,11 +54,6 @@ export class TenantItemKeyDirectory implements TenantKeyDirectory {
     );
     const keyArn = Item?.keyArn;
     if (typeof keyArn !== 'string' || !keyArn) throw new TenantKeyUnavailableError();
-    this.#cache.delete(scope.tenantId);
-    if (this.#cache.size >= this.#options.maxTenants) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
     this.#cache.set(scope.tenantId, { keyArn, expiresAt: now + this.#options.ttlMs });
     return keyArn;
   }

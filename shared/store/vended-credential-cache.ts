@@ -1,5 +1,7 @@
+import { BoundedCache, type CacheStats, estimateBytes } from '../domain/bounded-cache.js';
 import type { StorageAccess } from '../domain/storage-policy.js';
 import type { VendActor, VendedCredentials } from '../domain/storage-sessions.js';
+import { registerCache } from '../observability.js';
 
 /** One vend as the cache keeps it. */
 export interface CacheEntry {
@@ -39,46 +41,44 @@ export interface VendedCredentialCacheProps {
   refreshMarginMs?: number;
   /** Bound of the warm function's cache (least recently used entries go first); 0 turns it off. */
   maxEntries?: number;
+  /** Bound in estimated bytes. */
+  maxBytes?: number;
   now?: () => number;
 }
 
+/** About 1.5 KiB an entry (a session token is most of it): 2,000 entries stay under 4 MiB. */
+const DEFAULT_MAX_ENTRIES = 2000;
+const DEFAULT_MAX_BYTES = 4 * 2 ** 20;
+
 /**
- * The credentials a warm vending function has vended, by cache key, least recently used first, bounded. An
- * entry is served only while most of its life is left and only when issued after any revocation that
- * applies to it.
+ * The credentials a warm vending function has vended, by cache key, least recently used first, bounded in
+ * entries and bytes. An entry is served only while most of its life is left and only when issued after
+ * any revocation that applies to it.
  */
 export class VendedCredentialCache {
-  readonly #entries = new Map<string, CacheEntry>();
+  readonly #entries: BoundedCache<CacheEntry>;
   readonly #refreshMarginMs: number;
-  readonly #maxEntries: number;
   readonly #now: () => number;
 
   constructor(props: VendedCredentialCacheProps = {}) {
     this.#refreshMarginMs = props.refreshMarginMs ?? 5 * 60_000;
-    this.#maxEntries = props.maxEntries ?? 2000;
     this.#now = props.now ?? Date.now;
+    this.#entries = new BoundedCache<CacheEntry>({
+      name: 'vended credentials',
+      maxEntries: props.maxEntries ?? DEFAULT_MAX_ENTRIES,
+      maxBytes: props.maxBytes ?? DEFAULT_MAX_BYTES,
+      sizeOf: estimateBytes,
+    });
+    registerCache(this.#entries);
   }
 
   /** The entry under `key` when it may still be served (and marks it recently used); dropped otherwise. */
   take(key: string, cutoffMs: number | undefined): CacheEntry | undefined {
-    const entry = this.#entries.get(key);
-    if (!entry) return undefined;
-    // Refresh recency for the bounded cache's eviction order, or forget an entry past its use.
-    this.#entries.delete(key);
-    if (!this.#usable(entry, cutoffMs)) return undefined;
-    this.#entries.set(key, entry);
-    return entry;
+    return this.#entries.get(key, (entry) => this.#usable(entry, cutoffMs));
   }
 
-  /** Keeps an entry, evicting the least recently used beyond the bound. */
+  /** Keeps an entry, evicting the least recently used beyond the bounds. */
   put(key: string, entry: CacheEntry): void {
-    this.#entries.delete(key);
-    if (this.#maxEntries === 0) return;
-    while (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
     this.#entries.set(key, entry);
   }
 
@@ -87,17 +87,22 @@ export class VendedCredentialCache {
    * for revocations made in this process; other warm functions learn of them from the tenant's list.
    */
   drop(tenantId: string, subject: { userId?: string; locationId?: string } = {}): void {
-    for (const [key, entry] of this.#entries) {
-      if (entry.tenantId !== tenantId) continue;
-      if (subject.userId !== undefined && entry.userId !== subject.userId) continue;
-      if (subject.locationId !== undefined && entry.locationId !== subject.locationId) continue;
-      this.#entries.delete(key);
-    }
+    this.#entries.deleteWhere(
+      (entry) =>
+        entry.tenantId === tenantId &&
+        (subject.userId === undefined || entry.userId === subject.userId) &&
+        (subject.locationId === undefined || entry.locationId === subject.locationId),
+    );
   }
 
   /** Number of cached credentials. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Bounds, contents and hit rate. */
+  stats(): CacheStats {
+    return this.#entries.stats();
   }
 
   #usable(entry: CacheEntry, cutoffMs: number | undefined): boolean {
