@@ -114,6 +114,11 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
       },
       // The same managed-objects statement as keys made at tenant creation (STORAGE_BUCKET).
       managedObjects: { bucketName: stateful.resources.storageBucket.bucketName },
+      // The same tenant IdP client-secret statements (TENANT_OIDC_SECRET_*_ROLE_ARNS).
+      oidcClientSecret: {
+        encryptRoleArns: stateless.tenantKeys.oidcClientSecretRoles.encrypt.map((role) => role.roleArn),
+        decryptRoleArns: stateless.tenantKeys.oidcClientSecretRoles.decrypt.map((role) => role.roleArn),
+      },
       description: `Strongroom ${config.stage} keys of pre-provisioned tenants (${region})`,
     });
     tenantKeys.addStackDependency(stateless);

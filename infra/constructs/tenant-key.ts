@@ -2,7 +2,12 @@ import { Duration, RemovalPolicy, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { tenantKeyAlias, tenantKeyPolicy, tenantKeyTags } from '../../shared/domain/key-policy.js';
+import {
+  type TenantOidcClientSecretInput,
+  tenantKeyAlias,
+  tenantKeyPolicy,
+  tenantKeyTags,
+} from '../../shared/domain/key-policy.js';
 import { tenantStorageRolePath } from '../../shared/domain/tenant-storage-role.js';
 
 export interface TenantKeyProps {
@@ -25,6 +30,8 @@ export interface TenantKeyProps {
    * there on behalf of the tenant's storage role, in this stack's region (`ManagedObjectsViaS3`).
    */
   managedObjects?: { bucketName: string };
+  /** Who encrypts and who decrypts the tenant IdP's client secret (`TenantKeys.grantOidcClientSecret`). */
+  oidcClientSecret?: TenantOidcClientSecretInput;
 }
 
 /**
@@ -58,6 +65,7 @@ export class TenantKey extends Construct {
               },
             }
           : {}),
+        ...(props.oidcClientSecret ? { oidcClientSecret: props.oidcClientSecret } : {}),
       },
       { isUnresolved: (value) => Token.isUnresolved(value) },
     );

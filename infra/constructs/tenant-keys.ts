@@ -2,7 +2,11 @@ import { Annotations, Lazy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV_VARS } from '../../shared/aws/config.js';
-import { TENANT_EXPORT_KEY_ACTIONS, TENANT_KEY_USE_ACTIONS } from '../../shared/domain/key-policy.js';
+import {
+  OIDC_CLIENT_SECRET_CONTEXT,
+  TENANT_EXPORT_KEY_ACTIONS,
+  TENANT_KEY_USE_ACTIONS,
+} from '../../shared/domain/key-policy.js';
 import { serviceHost } from '../../shared/domain/partitions.js';
 import { dnsSuffixOf } from './dns-suffix.js';
 import type { StrongroomFunction } from './strongroom-function.js';
@@ -20,6 +24,8 @@ export interface TenantKeysProps {
  */
 export class TenantKeys extends Construct {
   readonly #users: iam.IRole[] = [];
+  readonly #oidcSecretEncryptors: iam.IRole[] = [];
+  readonly #oidcSecretDecryptors: iam.IRole[] = [];
   readonly #stage: string;
 
   constructor(scope: Construct, id: string, props: TenantKeysProps) {
@@ -43,6 +49,45 @@ export class TenantKeys extends Construct {
         return this.#users.map((role) => role.roleArn).join(',');
       },
     });
+  }
+
+  /** ARNs of `roles`, comma-separated, as they stand when the app is synthesised. */
+  #lazyArns(roles: readonly iam.IRole[]): string {
+    return Lazy.string({ produce: () => roles.map((role) => role.roleArn).join(',') });
+  }
+
+  /**
+   * The roles that encrypt and decrypt tenant IdP client secrets, for key policies CDK writes itself. Read
+   * it once every area's grants have run.
+   */
+  get oidcClientSecretRoles(): { encrypt: readonly iam.IRole[]; decrypt: readonly iam.IRole[] } {
+    return { encrypt: [...this.#oidcSecretEncryptors], decrypt: [...this.#oidcSecretDecryptors] };
+  }
+
+  /**
+   * A tenant IdP's client secret: `encryptor` may make its ciphertext (GenerateDataKey) and `decryptor` read
+   * it (Decrypt) with this stage's tenant keys, only for ciphertexts whose context says `purpose:
+   * oidc-client-secret`; each key policy adds the tenant and the record (`OidcClientSecretEncrypt` /
+   * `OidcClientSecretDecrypt`). New tenant keys name the two roles (TENANT_OIDC_SECRET_*_ROLE_ARNS).
+   */
+  grantOidcClientSecret(side: 'encrypt' | 'decrypt', role: iam.IRole): void {
+    const list = side === 'encrypt' ? this.#oidcSecretEncryptors : this.#oidcSecretDecryptors;
+    if (!list.includes(role)) list.push(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: side === 'encrypt' ? 'EncryptTenantOidcSecrets' : 'DecryptTenantOidcSecrets',
+        actions: [side === 'encrypt' ? 'kms:GenerateDataKey' : 'kms:Decrypt'],
+        resources: [this.#keyArns()],
+        conditions: {
+          StringEquals: {
+            'aws:ResourceTag/strongroom:stage': this.#stage,
+            'kms:EncryptionContext:purpose': OIDC_CLIENT_SECRET_CONTEXT.purpose,
+            'kms:EncryptionContext:recordId': OIDC_CLIENT_SECRET_CONTEXT.recordId,
+          },
+        },
+      }),
+    );
+    acknowledgeKeyWildcard(role, this.#nagArn('key/*'), `${side} tenant IdP client secrets with`);
   }
 
   /**
@@ -126,6 +171,14 @@ export class TenantKeys extends Construct {
         "Aliases are created per tenant at run time; the pattern admits only this stage's tenant aliases.",
     });
     fn.function.addEnvironment(ENV_VARS.tenantKeyUserRoleArns, this.#userRoleArns());
+    fn.function.addEnvironment(
+      ENV_VARS.tenantOidcSecretEncryptRoleArns,
+      this.#lazyArns(this.#oidcSecretEncryptors),
+    );
+    fn.function.addEnvironment(
+      ENV_VARS.tenantOidcSecretDecryptRoleArns,
+      this.#lazyArns(this.#oidcSecretDecryptors),
+    );
   }
 
   /**

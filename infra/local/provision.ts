@@ -219,6 +219,9 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
   env[ENV_VARS.tenantKeyUserRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
   // Likewise for the export statement, so local tenant keys have the deployed policy's shape.
   env[ENV_VARS.tenantExportRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
+  // And for a tenant IdP's client secret (encrypted by the tenants function, decrypted by auth).
+  env[ENV_VARS.tenantOidcSecretEncryptRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
+  env[ENV_VARS.tenantOidcSecretDecryptRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
 
   for (const [envName, bucket] of [
     [ENV_VARS.storageBucket, `strongroom-${options.stage}-storage`],

@@ -15,6 +15,8 @@ export interface TenantKeysStackProps extends StackProps {
   exportArchives?: TenantKeyProps['exportArchives'];
   /** The managed storage bucket, whose tenant prefixes' objects S3 encrypts with the tenant keys. */
   managedObjects?: TenantKeyProps['managedObjects'];
+  /** Who encrypts and decrypts tenant IdP client secrets, as tenant creation names them. */
+  oidcClientSecret?: TenantKeyProps['oidcClientSecret'];
 }
 
 /** The pinned CloudFormation logical IDs of a pre-provisioned tenant's key and alias. */
@@ -48,6 +50,7 @@ export class TenantKeysStack extends Stack {
         applicationRoleArns: props.applicationRoleArns,
         exportArchives: props.exportArchives,
         managedObjects: props.managedObjects,
+        oidcClientSecret: props.oidcClientSecret,
       });
       const ids = tenantKeyLogicalIds(tenantId);
       pin(tenantKey.key, ids.key);

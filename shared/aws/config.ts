@@ -45,6 +45,13 @@ export const ENV_VARS = {
    */
   tenantExportRoleArns: 'TENANT_EXPORT_ROLE_ARNS',
   tenantKeyAdminRoleArn: 'TENANT_KEY_ADMIN_ROLE_ARN',
+  /**
+   * Roles that encrypt (comma-separated ARNs; the tenants function) and decrypt (the auth function) a tenant
+   * IdP's client secret. With both set, new tenant keys carry the statements that allow exactly that
+   * (shared/domain/key-policy.ts `OidcClientSecretEncrypt` / `OidcClientSecretDecrypt`).
+   */
+  tenantOidcSecretEncryptRoleArns: 'TENANT_OIDC_SECRET_ENCRYPT_ROLE_ARNS',
+  tenantOidcSecretDecryptRoleArns: 'TENANT_OIDC_SECRET_DECRYPT_ROLE_ARNS',
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
   /** Bound of a warm vending function's credential cache (entries; default 2000; 0 turns it off). */
   storageCredentialCacheEntries: 'STORAGE_CREDENTIAL_CACHE_ENTRIES',

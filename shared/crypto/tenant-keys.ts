@@ -14,6 +14,7 @@ import {
   type KeyPolicyDocument,
   type TenantExportArchivesInput,
   type TenantManagedObjectsInput,
+  type TenantOidcClientSecretInput,
   tenantKeyAlias,
   tenantKeyPolicy,
   tenantKeyTags,
@@ -39,6 +40,7 @@ export interface KmsTenantKeysOptions {
   adminRoleArns?: readonly string[];
   exportArchives?: TenantExportArchivesInput;
   managedObjects?: TenantManagedObjectsInput;
+  oidcClientSecret?: TenantOidcClientSecretInput;
 }
 
 /** Thrown when `retire` is asked to retire a key that is not one of this stage's tenant keys. */
@@ -72,6 +74,7 @@ export class KmsTenantKeys implements TenantKeyProvisioner {
       adminRoleArns: this.#options.adminRoleArns ?? [],
       ...(exportArchives ? { exportArchives } : {}),
       ...(managedObjects ? { managedObjects } : {}),
+      ...(this.#options.oidcClientSecret ? { oidcClientSecret: this.#options.oidcClientSecret } : {}),
     });
   }
 
@@ -208,7 +211,9 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
  * partition of the platform key (PLATFORM_KEY_ARN); STAGE names the alias; TENANT_KEY_USER_ROLE_ARNS
  * the roles that may use them; TENANT_KEY_ADMIN_ROLE_ARN an optional extra administrator; EXPORT_BUCKET and
  * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them; STORAGE_BUCKET, when
- * set, the managed-location objects S3 may encrypt with them for the tenant's storage role.
+ * set, the managed-location objects S3 may encrypt with them for the tenant's storage role;
+ * TENANT_OIDC_SECRET_ENCRYPT_ROLE_ARNS and ..._DECRYPT_ROLE_ARNS, when both are set, who makes and who reads
+ * a tenant IdP's client secret.
  */
 export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
   const { accountId, partition, region } = parseKmsKeyArn(runtime.require('platformKeyArn'));
@@ -228,6 +233,8 @@ export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
     .filter(Boolean);
   const exportBucket = runtime.optional('exportBucket');
   const storageBucket = runtime.optional('storageBucket');
+  const oidcEncrypt = arnList(runtime.optional('tenantOidcSecretEncryptRoleArns'));
+  const oidcDecrypt = arnList(runtime.optional('tenantOidcSecretDecryptRoleArns'));
   return new KmsTenantKeys({
     kms: runtime.client(KMSClient),
     stage,
@@ -248,5 +255,16 @@ export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
           },
         }
       : {}),
+    ...(oidcEncrypt.length > 0 && oidcDecrypt.length > 0
+      ? { oidcClientSecret: { encryptRoleArns: oidcEncrypt, decryptRoleArns: oidcDecrypt } }
+      : {}),
   });
+}
+
+/** A comma-separated list of ARNs, trimmed, without empty entries. */
+function arnList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((arn) => arn.trim())
+    .filter(Boolean);
 }

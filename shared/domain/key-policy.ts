@@ -26,6 +26,12 @@
  *   `aws:PrincipalArn`, the role's path and name, so a role of another tenant never matches), only through
  *   S3 in the key's region, only GenerateDataKey and Decrypt, and only for objects under
  *   `tenants/<tenantId>/` of the managed bucket (`kms:EncryptionContext:aws:s3:arn`, S3 Bucket Keys off).
+ * - `OidcClientSecretEncrypt` / `OidcClientSecretDecrypt` (only with `oidcClientSecret`): the client secret of
+ *   the tenant's own OpenID provider. The tenants function encrypts it when an owner configures the IdP
+ *   (GenerateDataKey: the Encryption SDK's one call to encrypt) and the auth function decrypts it to run a
+ *   sign-in, each only that one action and only with exactly `{tenantId: <this tenant>, purpose:
+ *   'oidc-client-secret', recordId: 'sso'}` in the context: neither role can make or read any other
+ *   ciphertext of the tenant (connection passwords stay with `TenantScopedUse`'s roles).
  * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
  */
 
@@ -46,6 +52,8 @@ export interface TenantKeyPolicyInput {
   exportArchives?: TenantExportArchivesInput;
   /** Managed-location objects (SSE-KMS via S3) of this tenant, written through its storage role's sessions. */
   managedObjects?: TenantManagedObjectsInput;
+  /** The tenant's own IdP client secret: who makes its ciphertext and who reads it (see the module comment). */
+  oidcClientSecret?: TenantOidcClientSecretInput;
 }
 
 export interface TenantManagedObjectsInput {
@@ -65,6 +73,16 @@ export function tenantManagedPrefix(tenantId: string): string {
   if (!TENANT_ID.test(tenantId)) throw new KeyPolicyInputError('tenantManagedPrefix needs a tenant id');
   return `tenants/${tenantId}/`;
 }
+
+export interface TenantOidcClientSecretInput {
+  /** Roles that encrypt the secret when an owner configures the IdP (the tenants function). */
+  encryptRoleArns: readonly string[];
+  /** Roles that decrypt it to run a sign-in (the auth function). */
+  decryptRoleArns: readonly string[];
+}
+
+/** The encryption context purpose and record id of a tenant IdP's client secret (shared/store/tenant-sso-store.ts). */
+export const OIDC_CLIENT_SECRET_CONTEXT = { purpose: 'oidc-client-secret', recordId: 'sso' } as const;
 
 export interface TenantExportArchivesInput {
   /** The export bucket's name (not ARN). */
@@ -256,6 +274,36 @@ export function tenantKeyPolicy(
       },
     });
   }
+  const oidcStatements: KeyPolicyStatement[] = [];
+  if (input.oidcClientSecret) {
+    const exact = {
+      'kms:EncryptionContext:tenantId': tenantId,
+      'kms:EncryptionContext:purpose': OIDC_CLIENT_SECRET_CONTEXT.purpose,
+      'kms:EncryptionContext:recordId': OIDC_CLIENT_SECRET_CONTEXT.recordId,
+    };
+    const sides = [
+      ['OidcClientSecretEncrypt', 'kms:GenerateDataKey', input.oidcClientSecret.encryptRoleArns],
+      ['OidcClientSecretDecrypt', 'kms:Decrypt', input.oidcClientSecret.decryptRoleArns],
+    ] as const;
+    for (const [sid, action, arns] of sides) {
+      const roles = roleArns(`oidcClientSecret ${sid}`, arns);
+      if (roles.length === 0) throw new KeyPolicyInputError(`oidcClientSecret: ${sid} needs a role`);
+      if (roles.some((arn) => adminRoleArns.includes(arn)))
+        throw new KeyPolicyInputError('a role may not both administer tenant keys and use them for secrets');
+      oidcStatements.push({
+        Sid: sid,
+        Effect: 'Allow',
+        Principal: { AWS: accountRoot },
+        Action: [action],
+        Resource: '*',
+        Condition: {
+          ArnEquals: { 'aws:PrincipalArn': roles },
+          StringEquals: exact,
+          'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...ENCRYPTION_CONTEXT_KEYS] },
+        },
+      });
+    }
+  }
   return {
     Version: '2012-10-17',
     Statement: [
@@ -279,6 +327,7 @@ export function tenantKeyPolicy(
         },
       },
       ...s3Statements,
+      ...oidcStatements,
     ],
   };
 }

@@ -47,6 +47,11 @@ const isExportViaS3 = (s: Statement) =>
   s.Sid === 'ExportArchivesWithTenantKeys' &&
   JSON.stringify(s.Condition?.StringEquals?.['kms:ViaService'] ?? '').includes('s3.');
 
+/** A tenant IdP's client secret only (encrypt: tenants, decrypt: auth; tenant-oidc-secret-grants.test.ts). */
+const isOidcSecret = (s: Statement) =>
+  ['EncryptTenantOidcSecrets', 'DecryptTenantOidcSecrets'].includes(s.Sid ?? '') &&
+  s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === 'oidc-client-secret';
+
 describe('crypto permissions live only on the functions that need them', () => {
   it('lets only the connection-password readers and writers use tenant keys, tag-scoped to this stage', () => {
     // Act
@@ -54,6 +59,7 @@ describe('crypto permissions live only on the functions that need them', () => {
       (s) =>
         isTenantKeyResource(s) &&
         !isExportViaS3(s) &&
+        !isOidcSecret(s) &&
         actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
     );
 
@@ -98,6 +104,7 @@ describe('crypto permissions live only on the functions that need them', () => {
         (s) =>
           isTenantKeyResource(s) &&
           !isExportViaS3(s) &&
+          !isOidcSecret(s) &&
           actions(s).some((a) => TENANT_KEY_USE_ACTIONS.includes(a as never)),
       ),
     ).toEqual([]);

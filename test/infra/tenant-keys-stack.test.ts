@@ -107,6 +107,10 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
           region: stack.region,
           rolePath: tenantStorageRolePath('test', stack.region),
         },
+        oidcClientSecret: {
+          encryptRoleArns: ['arn:aws:iam::111122223333:role/t'],
+          decryptRoleArns: ['arn:aws:iam::111122223333:role/a'],
+        },
       }),
     );
     expected.Statement[1].Condition.ArnEquals['aws:PrincipalArn'] = principalArns;
@@ -135,6 +139,22 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
     expect(JSON.stringify(managedUse.Condition.ArnEquals['aws:PrincipalArn'])).toContain(
       `:iam::${ACCOUNT}:role/strongroom/test/${stack.region}/tenant-storage/storage-${TENANT}`,
     );
+    // The tenant IdP client-secret statements name the tenants (encrypt) and auth (decrypt) functions' roles.
+    for (const [index, sid, fn] of [
+      [4, 'OidcClientSecretEncrypt', /^TenantsFunction/],
+      [5, 'OidcClientSecretDecrypt', /^AuthFunction/],
+    ] as const) {
+      const statement = policy.Statement[index];
+      expect(statement.Sid).toBe(sid);
+      expected.Statement[index].Principal.AWS = statement.Principal.AWS;
+      expected.Statement[index].Condition.ArnEquals = statement.Condition.ArnEquals;
+      // CDK writes a one-action list as a string.
+      expect([statement.Action].flat()).toEqual(expected.Statement[index].Action);
+      expected.Statement[index].Action = statement.Action;
+      const roles = exportedRoleIds([statement.Condition.ArnEquals['aws:PrincipalArn']].flat());
+      expect(roles).toHaveLength(1);
+      expect(roles[0]).toMatch(fn);
+    }
 
     // Assess
     expect(policy).toEqual(expected);

@@ -84,7 +84,9 @@ describe('tools/tenant-key-policies.ts', () => {
       expect(result.status).toBe('differs');
       expect(result.changes.map((c) => [c.change, c.sid])).toEqual([['added', 'ManagedObjectsViaS3']]);
       expect(result.changes[0]!.after).toEqual(
-        tenantKeysFor(functionRuntime()).policyFor(tenants[name]).Statement.at(-1),
+        tenantKeysFor(functionRuntime())
+          .policyFor(tenants[name])
+          .Statement.find((s) => s.Sid === 'ManagedObjectsViaS3'),
       );
     }
     expect(byTenant.get(tenants.current)).toMatchObject({ status: 'current', changes: [] });

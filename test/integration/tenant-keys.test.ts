@@ -75,6 +75,10 @@ describe('tenant keys through the local API', () => {
           region: keyArn.split(':')[3]!,
           rolePath: tenantStorageRolePath(TEST_STAGE, keyArn.split(':')[3]!),
         },
+        oidcClientSecret: {
+          encryptRoleArns: process.env.TENANT_OIDC_SECRET_ENCRYPT_ROLE_ARNS!.split(','),
+          decryptRoleArns: process.env.TENANT_OIDC_SECRET_DECRYPT_ROLE_ARNS!.split(','),
+        },
       }),
     );
   });

@@ -61,5 +61,7 @@ export const authGrants: AreaGrants = (fn, resources) => {
   grantPlatformAudit(fn, resources);
   grantPlatformSecrets(fn, resources);
   grantOidcClientSecrets(fn, resources);
+  // Tenants' own IdPs: their client secrets are decrypted under each tenant's key to run a sign-in.
+  resources.tenantKeys.grantOidcClientSecret('decrypt', fn.role);
   resources.tenantData.grantAssume(fn.role);
 };

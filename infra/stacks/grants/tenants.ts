@@ -55,6 +55,8 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   grantSendMail(fn, resources);
   resources.tenantData.grantAssume(fn.role);
   resources.tenantKeys.grantProvision(fn);
+  // A tenant's own IdP: its client secret is encrypted under the tenant's key when an owner configures it.
+  resources.tenantKeys.grantOidcClientSecret('encrypt', fn.role);
   // Removing or demoting a member revokes their storage credentials (the deny on the tenant's storage role);
   // deleting the tenant removes that role. Never creating one.
   resources.tenantStorageRoles.grantRevoke(fn);

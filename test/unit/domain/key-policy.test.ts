@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   KeyPolicyInputError,
   TENANT_KEY_ADMIN_ACTIONS,
+  type TenantKeyPolicyInput,
   tenantKeyAlias,
   tenantKeyPolicy,
 } from '../../../shared/domain/key-policy.js';
@@ -34,8 +35,8 @@ const KMS_EVERYTHING = {
 };
 
 /** The key policy, syntax-checked as a resource policy (and named, which the unchecked engine needs). */
-function keyPolicy() {
-  const validated = createValidatedPolicy(tenantKeyPolicy(input), validateResourcePolicy, {
+function keyPolicy(policyInput: TenantKeyPolicyInput = input) {
+  const validated = createValidatedPolicy(tenantKeyPolicy(policyInput), validateResourcePolicy, {
     name: 'key-policy',
   });
   expect(validated.errors).toEqual([]);
@@ -47,12 +48,13 @@ function simulate(options: {
   action: string;
   context?: Record<string, string | string[]>;
   identityAllows?: boolean;
+  policyInput?: TenantKeyPolicyInput;
 }): string {
   const simulation: Simulation = {
     identityPolicies: options.identityAllows === false ? [] : [KMS_EVERYTHING],
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: keyPolicy() as never,
+    resourcePolicy: keyPolicy(options.policyInput) as never,
     request: {
       principal: options.principal,
       action: options.action,
@@ -240,5 +242,86 @@ describe('tenantKeyPolicy', () => {
     // Act / Assess
     expect(tenantKeyAlias('dev', TENANT)).toBe(`alias/strongroom/dev/tenant/${TENANT}`);
     expect(() => tenantKeyAlias('dev/../x', TENANT)).toThrow(KeyPolicyInputError);
+  });
+});
+
+describe('tenantKeyPolicy: the tenant IdP client secret', () => {
+  const TENANTS_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-tenants`;
+  const AUTH_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-auth`;
+  const withSso: TenantKeyPolicyInput = {
+    ...input,
+    oidcClientSecret: { encryptRoleArns: [TENANTS_ROLE], decryptRoleArns: [AUTH_ROLE] },
+  };
+  const secretContext = {
+    'kms:EncryptionContext:tenantId': TENANT,
+    'kms:EncryptionContext:purpose': 'oidc-client-secret',
+    'kms:EncryptionContext:recordId': 'sso',
+    'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId'],
+  };
+  const as = (principal: string, action: string, context: Record<string, string | string[]>) =>
+    simulate({ principal, action, context, policyInput: withSso });
+
+  it('lets the auth role decrypt only the secret of its tenant, and the tenants role only encrypt it', () => {
+    // Act / Assess: the one action each, with exactly the secret's context
+    expect(as(AUTH_ROLE, 'kms:Decrypt', secretContext)).toBe('Allowed');
+    expect(as(TENANTS_ROLE, 'kms:GenerateDataKey', secretContext)).toBe('Allowed');
+
+    // Act / Assess: the other actions are refused to both, even with an identity policy allowing kms:*
+    for (const action of ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom', 'kms:CreateGrant'])
+      expect(as(AUTH_ROLE, action, secretContext), `auth ${action}`).not.toBe('Allowed');
+    for (const action of ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncryptFrom'])
+      expect(as(TENANTS_ROLE, action, secretContext), `tenants ${action}`).not.toBe('Allowed');
+  });
+
+  it('refuses another purpose, another record, another tenant and extra context keys', () => {
+    const cases: Record<string, string | string[]>[] = [
+      { ...secretContext, 'kms:EncryptionContext:purpose': 'connection-password' },
+      { ...secretContext, 'kms:EncryptionContext:recordId': 'c_1' },
+      { ...secretContext, 'kms:EncryptionContext:tenantId': OTHER_TENANT },
+      {
+        ...secretContext,
+        'kms:EncryptionContext:extra': 'x',
+        'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId', 'extra'],
+      },
+      { 'kms:EncryptionContextKeys': [] },
+      {},
+    ];
+    for (const context of cases) {
+      // Act / Assess
+      expect(as(AUTH_ROLE, 'kms:Decrypt', context), JSON.stringify(context)).not.toBe('Allowed');
+      expect(as(TENANTS_ROLE, 'kms:GenerateDataKey', context), JSON.stringify(context)).not.toBe('Allowed');
+    }
+  });
+
+  it('leaves the application roles as they were and needs the roles’ own IAM policy too', () => {
+    // Act / Assess: the connections role still uses the key as before, and also for this context
+    expect(as(CONNECTIONS_ROLE, 'kms:Decrypt', ownContext)).toBe('Allowed');
+    // Use is delegated to IAM: without the role's own policy, nothing
+    expect(
+      simulate({
+        principal: AUTH_ROLE,
+        action: 'kms:Decrypt',
+        context: secretContext,
+        identityAllows: false,
+        policyInput: withSso,
+      }),
+    ).not.toBe('Allowed');
+    // Without the input, the key policy has no such statement: the auth role is refused
+    expect(simulate({ principal: AUTH_ROLE, action: 'kms:Decrypt', context: secretContext })).not.toBe(
+      'Allowed',
+    );
+  });
+
+  it('refuses a wildcard role, an admin role among them, or an empty side', () => {
+    // Act / Assess
+    const build = (oidcClientSecret: TenantKeyPolicyInput['oidcClientSecret']) => () =>
+      tenantKeyPolicy({ ...input, oidcClientSecret });
+    expect(
+      build({ encryptRoleArns: [TENANTS_ROLE], decryptRoleArns: [`arn:aws:iam::${ACCOUNT}:role/*`] }),
+    ).toThrow(KeyPolicyInputError);
+    expect(build({ encryptRoleArns: [ADMIN_ROLE], decryptRoleArns: [AUTH_ROLE] })).toThrow(
+      KeyPolicyInputError,
+    );
+    expect(build({ encryptRoleArns: [TENANTS_ROLE], decryptRoleArns: [] })).toThrow(KeyPolicyInputError);
   });
 });
