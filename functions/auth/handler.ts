@@ -1,5 +1,7 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { platformCryptoFor } from '../../shared/crypto/envelope.js';
+import { guardedFetch } from '../../shared/connectors/outbound-http.js';
+import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
+import type { OidcProviderRef } from '../../shared/domain/oidc.js';
 import { relyingPartyOf } from '../../shared/domain/passkeys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -26,13 +28,20 @@ import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { OidcStore } from '../../shared/store/oidc-flows.js';
-import { ConfiguredOidcProviders, secretsManagerReader } from '../../shared/store/oidc-providers.js';
+import {
+  ConfiguredOidcProviders,
+  secretsManagerReader,
+  tenantOidcProviders,
+} from '../../shared/store/oidc-providers.js';
 import { PasskeyStore } from '../../shared/store/passkey-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 
 const runtime = functionRuntime();
 const identity = identityStoreFor(runtime);
-const secrets = platformCryptoFor(runtime);
+// TOTP secrets under the platform key; tenant IdPs' client secrets under each tenant's key (whose policy
+// lets this role Decrypt those only).
+const cipher = envelopeCipherFor(runtime);
+const secrets = platformCryptoFor(runtime, cipher);
 const audit = auditRecorderFor(runtime, { tenantClients: tenantDataClientsFor(runtime) });
 const email = new AccountEmailService({
   identity,
@@ -62,11 +71,28 @@ const passkeys = new PasskeyService({
     origins: runtime.optional('passkeyOrigins'),
   }),
 });
+/** The provider a start or link names: a platform provider by id, or a tenant's own IdP. */
+const providerRefOf = (body: { provider?: string; tenantId?: string }): OidcProviderRef =>
+  body.tenantId !== undefined
+    ? { kind: 'tenant', tenantId: body.tenantId }
+    : { kind: 'platform', id: body.provider! };
+const providerFieldOf = (body: { tenantId?: string }) =>
+  body.tenantId !== undefined ? 'body.tenantId' : 'body.provider';
+
 const oidc = new OidcSignInService({
   identity,
   oidc: new OidcStore(runtime.dynamo, runtime.require('identityTable')),
   audit,
-  providers: new ConfiguredOidcProviders(runtime.optional('oidcProviders'), secretsManagerReader(runtime)),
+  providers: new ConfiguredOidcProviders(
+    runtime.optional('oidcProviders'),
+    secretsManagerReader(runtime),
+    tenantOidcProviders({
+      db: runtime.dynamo,
+      table: runtime.require('tenantDataTable'),
+      decrypt: (owner, binding, ciphertext) => cipher.decrypt(owner, binding, ciphertext),
+      fetch: guardedFetch({ allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' }),
+    }),
+  ),
   secondFactors: new SecondFactorVerifier({ identity, audit, secrets }),
   redirectUri: runtime.require('consoleUrl'),
   newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
@@ -226,16 +252,16 @@ export const handler = createApiHandler({
     })),
     implement(oidcRoutes.startOidcSignIn, async ({ body }) => ({
       status: 200,
-      body: await oidc.start({ kind: 'platform', id: body.provider }, { kind: 'sign-in' }, 'body.provider'),
+      body: await oidc.start(providerRefOf(body), { kind: 'sign-in' }, providerFieldOf(body)),
     })),
     implement(oidcRoutes.startOidcLink, async ({ auth, body, sourceIp, userAgent }) => ({
       status: 200,
       body: await oidc.startLink(
         requirePrincipal(auth),
-        { kind: 'platform', id: body.provider },
+        providerRefOf(body),
         { currentPassword: body.currentPassword },
         { ip: sourceIp, userAgent },
-        'body.provider',
+        providerFieldOf(body),
       ),
     })),
     implement(oidcRoutes.listOidcIdentities, async ({ auth }) => ({

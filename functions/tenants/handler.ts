@@ -1,6 +1,7 @@
 import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { platformCryptoFor } from '../../shared/crypto/envelope.js';
+import { guardedFetch } from '../../shared/connectors/outbound-http.js';
+import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFor,
@@ -12,15 +13,18 @@ import {
 import type { AuthContext } from '../../shared/http/auth-context.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import { mailFor } from '../../shared/mail/function-mail.js';
+import * as ssoRoutes from '../../shared/schemas/tenant-sso.js';
 import * as routes from '../../shared/schemas/tenants.js';
 import { InvitationService } from '../../shared/services/invitations.js';
 import { SecondFactorVerifier, secondFactorOf } from '../../shared/services/second-factor.js';
 import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
 import { TenantExportService } from '../../shared/services/tenant-export.js';
+import { TenantSsoService } from '../../shared/services/tenant-sso.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
+import { TenantSsoStore } from '../../shared/store/tenant-sso-store.js';
 import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -73,6 +77,18 @@ const deletion = new TenantDeletionService({
   storageAccess,
 });
 
+// A tenant's own IdP: its client secret is encrypted under the tenant's key (the key policy lets this role
+// only make such ciphertexts), its issuer checked by discovery without reaching private networks.
+const cipher = envelopeCipherFor(runtime);
+const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
+const sso = new TenantSsoService({
+  store: new TenantSsoStore(tenantClients, tenantDataTable),
+  audit,
+  encrypt: (owner, binding, plaintext) => cipher.encrypt(owner, binding, plaintext),
+  fetch: guardedFetch(hostPolicy),
+  hostPolicy,
+});
+
 const exportBucket = runtime.require('exportBucket');
 const exports = new TenantExportService({
   tenants,
@@ -119,6 +135,11 @@ export const handler = createApiHandler({
       // The schema admits exactly one factor: a code, a recovery code or a step-up token.
       deletion.deleteTenant(caller, secondFactorOf(body)!),
     ),
+    implementForTenant(ssoRoutes.getTenantSso, 200, (caller) => sso.get(caller)),
+    implementForTenant(ssoRoutes.putTenantSso, 200, (caller, { auth, body }) =>
+      sso.put(caller, auth.tenantRecord!, body),
+    ),
+    implementForTenant(ssoRoutes.deleteTenantSso, 204, (caller) => sso.delete(caller)),
     implementForTenant(routes.createExport, 201, (caller) => exports.createExport(caller)),
     implementForTenant(routes.getExport, 200, (caller, req) =>
       exports.getExport(caller, req.params.exportId),

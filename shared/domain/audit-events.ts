@@ -23,6 +23,8 @@ export const AUDIT_ACTIONS = [
   'tenant.created',
   'tenant.updated',
   'tenant.plan-changed',
+  'tenant.sso.configured',
+  'tenant.sso.removed',
   'tenant.deletion-started',
   'tenant.deleted',
   'member.added',

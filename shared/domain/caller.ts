@@ -22,6 +22,11 @@ export interface Principal {
    * or an API key minted by such a session. Anything else, including an absent value, is not MFA.
    */
   mfa?: boolean;
+  /**
+   * The OpenID provider (its key: `platform:<id>` or `tenant:<tenantId>`) a session signed in through, or
+   * that an API key's creating session signed in through; undefined otherwise.
+   */
+  ssoProvider?: string;
 }
 
 /**
@@ -37,6 +42,11 @@ export interface TenantAccess {
   roleCeiling: Role;
   /** The tenant requires multi-factor authentication of every credential that reaches it. */
   requireMfa?: boolean;
+  /**
+   * The tenant's requireMfa was satisfied by a sign-in through its enforced own IdP rather than a second
+   * factor shown to Strongroom.
+   */
+  mfaThroughSso?: boolean;
 }
 
 /** Where a request came from, for the audit log. */

@@ -38,6 +38,12 @@ export const instanceSk = (instanceId: string) => `${INSTANCE_SK_PREFIX}${instan
 /** Uniqueness marker of an instance name within its tenant. */
 export const instanceNameSk = (name: string) => `INSTANCE-NAME#${name}`;
 
+/**
+ * The tenant's own OpenID provider (issuer, client id, the client secret's ciphertext, allowed domains,
+ * enforcement); at most one per tenant.
+ */
+export const SSO_PROVIDER_SK = 'SSO-PROVIDER';
+
 /** The tenant's storage ExternalId (the confused-deputy guard of external roles). */
 export const STORAGE_EXTERNAL_ID_SK = 'STORAGE-EXTERNAL-ID';
 /** The tenant's storage role, revocations and holdings summary. */

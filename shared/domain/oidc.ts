@@ -43,6 +43,13 @@ export interface ResolvedOidcProvider {
   algorithm: OidcAlgorithm;
   /** Read when a flow needs it (a secret store, or a tenant's encrypted record). */
   clientSecret(): Promise<string>;
+  /**
+   * Only addresses of these (lowercase) domains may sign up, sign in or link through it (a tenant's own
+   * IdP); undefined: any verified address (a platform provider).
+   */
+  allowedDomains?: readonly string[];
+  /** Requests to the provider go through this (a tenant's IdP: no private addresses); default `fetch`. */
+  fetch?: typeof fetch;
 }
 
 /** Where providers come from: the platform's configuration (and, for tenants, their own IdP record). */

@@ -26,6 +26,7 @@ const LOWEST_ROLE = {
   'tenant:plan': 'owner',
   'tenant:export': 'owner',
   'tenant:delete': 'owner',
+  'tenant:sso': 'owner',
 } as const satisfies Record<string, Role>;
 
 export type Permission = keyof typeof LOWEST_ROLE;

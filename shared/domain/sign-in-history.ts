@@ -24,6 +24,8 @@ export const SIGN_IN_FAILURE_REASONS = [
   'sso-token-rejected',
   /** SSO: the provider did not assert a verified address, so no account was made or linked. */
   'sso-email-unverified',
+  /** SSO: a tenant's own IdP asserted an address outside the domains the tenant allows. */
+  'sso-domain-not-allowed',
   /** SSO: an account has this address; it must be signed in to link the provider. */
   'sso-link-required',
 ] as const;

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import type { Principal, TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
+import { providerKeyOf } from '../domain/oidc.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
@@ -14,6 +15,9 @@ import { type ApiRequest, type BoundRoute, implement } from './api.js';
 import { type AuthContext, type Authorizer, TenantRefusalError } from './auth-context.js';
 import type { RouteDef } from './route.js';
 import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
+
+/** The routes an owner's MFA session reaches in a tenant that enforces its IdP (to mend or lift it). */
+const SSO_SETTINGS_ROUTES: ReadonlySet<string> = new Set(['getTenantSso', 'putTenantSso', 'deleteTenantSso']);
 
 /** The bearer credential from the Authorization header: the only place a credential is read from. */
 export function bearerOf(event: APIGatewayProxyEvent): string | undefined {
@@ -136,7 +140,18 @@ export class BearerAuthorizer implements Authorizer {
     const scope = mintTenantScope({ tenantId, userId, plan: tenant.plan });
     const requireMfa = tenant.settings.requireMfa === true;
     const principal: Principal = { ...credential.principal, mfaEnabled: user.mfaEnabled };
-    if (requireMfa) {
+    // A tenant that enforces its own IdP accepts only sessions signed in through it and keys such sessions
+    // minted. An owner's MFA session still reaches the IdP settings, to mend or lift enforcement when the
+    // provider fails (the permission check below still applies).
+    const throughOwnIdp = principal.ssoProvider === providerKeyOf({ kind: 'tenant', tenantId });
+    if (tenant.ssoEnforced === true && !throughOwnIdp) {
+      const breakGlass = SSO_SETTINGS_ROUTES.has(route.id) && principal.kind === 'session' && principal.mfa;
+      if (!breakGlass) this.refuseWithoutSso(scope, principal, route);
+    }
+    // The tenant delegated how its members authenticate to its enforced IdP: a sign-in there satisfies its
+    // requireMfa. A platform provider never does.
+    const mfaThroughSso = tenant.ssoEnforced === true && throughOwnIdp;
+    if (requireMfa && !mfaThroughSso) {
       // A second factor is TOTP or a passkey (a passkey sign-in verifies the user on the device).
       if (!user.mfaEnabled && !((user.passkeyCount ?? 0) > 0)) {
         throw new TenantRefusalError(
@@ -158,8 +173,26 @@ export class BearerAuthorizer implements Authorizer {
         permissions,
         roleCeiling: member.role,
         requireMfa,
+        ...(requireMfa && mfaThroughSso ? { mfaThroughSso: true } : {}),
       },
     };
+  }
+
+  /** 403 `sso-session-required` (the API layer writes it to the tenant's audit log). */
+  private refuseWithoutSso(scope: TenantScope, principal: Principal, route: RouteDef): never {
+    logger.warn('sso session required', {
+      route: route.id,
+      tenantId: scope.tenantId,
+      userId: principal.userId,
+      credential: principal.kind,
+    });
+    throw new TenantRefusalError(
+      principal.kind === 'session'
+        ? 'This tenant requires signing in through its own identity provider: sign in again through it.'
+        : 'This tenant requires signing in through its own identity provider, and this API key was not created from a session signed in through it; create a new key from such a session.',
+      'sso-session-required',
+      { scope, principal },
+    );
   }
 
   /** 403 `mfa-session-required` (the API layer writes it to the tenant's audit log). */
@@ -196,6 +229,7 @@ export class BearerAuthorizer implements Authorizer {
           mfaEnabled: false,
           authMethod: session.authMethod ?? 'password',
           mfa: session.mfa === true,
+          ...(session.ssoProvider ? { ssoProvider: session.ssoProvider } : {}),
         },
       };
     }
@@ -213,6 +247,7 @@ export class BearerAuthorizer implements Authorizer {
         keyTenantId: apiKey.tenantId,
         mfaEnabled: false,
         mfa: apiKey.createdWithMfa === true,
+        ...(apiKey.createdWithSso ? { ssoProvider: apiKey.createdWithSso } : {}),
       },
     };
   }

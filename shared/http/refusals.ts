@@ -18,10 +18,16 @@ export interface AccessRefusal {
 }
 
 /**
- * Reads whose refusal is a security signal: the audit trail and the tenant's exports. Other refused reads
+ * Reads whose refusal is a security signal: the audit trail, the tenant's exports and its own IdP. Other refused reads
  * (a viewer's console asking for a page it cannot see) are routine and not written.
  */
-const SENSITIVE_READS: ReadonlySet<Permission> = new Set(['audit:read', 'audit:export', 'tenant:export']);
+const SENSITIVE_READS: ReadonlySet<Permission> = new Set([
+  'audit:read',
+  'audit:export',
+  'tenant:export',
+  // The tenant's sign-in configuration (its own IdP): owners only, so any other attempt is worth a trace.
+  'tenant:sso',
+]);
 
 /** Whether a refusal on this route is written to the tenant's audit log: every change, and sensitive reads. */
 export function isAuditedRefusal(route: RouteDef): boolean {

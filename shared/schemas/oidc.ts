@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
 import { defineRoute } from '../http/route.js';
 import { RecoveryCode, TotpCode, User } from './auth.js';
+import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
 const FlowSecret = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'Not a flow value');
@@ -44,7 +45,15 @@ export const startOidcSignIn = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'oidc-start-ip', limit: 20, windowSeconds: 15 * 60 }],
-  body: z.strictObject({ provider: ProviderId }),
+  body: z
+    .strictObject({
+      provider: ProviderId.optional().describe('A platform provider’s id'),
+      tenantId: TenantId.optional().describe('A tenant whose own identity provider to sign in through'),
+    })
+    .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
+      message: 'Send exactly one of provider or tenantId',
+      path: ['provider'],
+    }),
   response: {
     status: 200,
     description: 'Where to send the browser, and the flow token',
@@ -62,7 +71,16 @@ export const startOidcLink = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'oidc-link-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
-  body: z.strictObject({ provider: ProviderId, currentPassword: z.string().max(1024) }),
+  body: z
+    .strictObject({
+      provider: ProviderId.optional().describe('A platform provider’s id'),
+      tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
+      currentPassword: z.string().max(1024),
+    })
+    .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
+      message: 'Send exactly one of provider or tenantId',
+      path: ['provider'],
+    }),
   response: {
     status: 200,
     description:
@@ -77,7 +95,9 @@ const IdentityId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'Not an identity id')
 const LinkedIdentity = z
   .object({
     identityId: z.string(),
-    provider: z.string().describe('The provider key (`platform:<id>`)'),
+    provider: z
+      .string()
+      .describe('The provider key (`platform:<id>`, or `tenant:<tenantId>` for a tenant’s own IdP)'),
     providerName: z.string().nullable().describe('Null when the provider is no longer configured'),
     email: z.string().describe('The address the provider asserted when it was linked'),
     linkedAt: z.string(),

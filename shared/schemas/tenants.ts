@@ -4,6 +4,7 @@ import { PLANS } from '../domain/plans.js';
 import { defineRoute } from '../http/route.js';
 import { exactlyOneFactor, RecoveryCode, StepUpToken, TotpCode } from './auth.js';
 import { defineTenantListRoute, EmailAddress, TenantId, TenantParams, UserId } from './common.js';
+import { tenantSsoRoutes } from './tenant-sso.js';
 
 const Role = z.enum(ROLES);
 const KeyId = z.string().regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id');
@@ -414,6 +415,7 @@ export const revokeApiKey = defineRoute({
 });
 
 export const tenantRoutes = [
+  ...tenantSsoRoutes,
   createTenant,
   listMyTenants,
   getTenant,

@@ -7,6 +7,7 @@ import { newSecret, normaliseEmail } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
 import {
   displayNameOf,
+  emailDomainOf,
   flowDerivedSecrets,
   flowTokenHash,
   identityClaimsOf,
@@ -205,7 +206,12 @@ export class OidcSignInService {
   /** The provider identities linked to the caller's account (what can sign in to it besides the password). */
   async listIdentities(userId: string) {
     const identities = await this.deps.oidc.listIdentities(userId);
-    const names = new Map(this.deps.providers.platformProviders().map((p) => [`platform:${p.id}`, p]));
+    const names = new Map<string, { name: string; issuer: string } | undefined>(
+      this.deps.providers.platformProviders().map((p) => [`platform:${p.id}`, p]),
+    );
+    // A tenant's own IdP, by its tenant's name (one read per tenant; a user has few).
+    for (const key of new Set(identities.map((i) => i.providerKey)))
+      if (key.startsWith('tenant:')) names.set(key, await this.deps.providers.resolve(providerRefOf(key)));
     return identities.map((identity) => {
       const provider = names.get(identity.providerKey);
       return {
@@ -277,11 +283,31 @@ export class OidcSignInService {
         await this.recordFailure(origin, linkingUser, 'sso-token-rejected', flow.providerKey);
       throw error;
     });
+    if (provider.allowedDomains) await this.requireAllowedDomain(provider, claims, origin, linkingUser);
     if (flow.intent === 'link') {
       if (!linkingUser) throw new UnauthorizedError();
       return this.link(linkingUser, flow, provider, claims, origin);
     }
     return this.signIn(flow.providerKey, provider, claims, input, origin);
+  }
+
+  /**
+   * A tenant's IdP speaks for its allowed domains only: every sign-in, sign-up and link through it needs a
+   * verified address of one of them (403 `oidc-domain-not-allowed`, recorded, nothing written).
+   */
+  private async requireAllowedDomain(
+    provider: ResolvedOidcProvider,
+    claims: OidcIdentityClaims,
+    origin: RequestOrigin,
+    linkingUser: UserRecord | undefined,
+  ) {
+    const allowed = provider.allowedDomains ?? [];
+    if (claims.email && claims.emailVerified && allowed.includes(emailDomainOf(claims.email))) return;
+    await this.recordFailure(origin, linkingUser, 'sso-domain-not-allowed', providerKeyOf(provider.ref));
+    throw new ForbiddenError(
+      'This identity provider may only sign in verified addresses of the domains its tenant allows.',
+      'oidc-domain-not-allowed',
+    );
   }
 
   /** The code exchanged and the ID token verified against the configured provider, or 401. */
@@ -570,6 +596,7 @@ export class OidcSignInService {
             client.ClientSecretBasic(secret),
             {
               timeout: PROVIDER_TIMEOUT_SECONDS,
+              ...(provider.fetch ? { [client.customFetch]: provider.fetch } : {}),
               ...(isLoopbackIssuer(provider.issuer) ? { execute: [client.allowInsecureRequests] } : {}),
             },
           );

@@ -381,7 +381,7 @@ export class TenancyService {
   ) {
     const mfa = caller.principal.kind === 'session' && caller.principal.mfa === true;
     // Defence in depth: the authorizer already refuses non-MFA credentials in such a tenant.
-    if (caller.access.requireMfa && !mfa) {
+    if (caller.access.requireMfa && !mfa && caller.access.mfaThroughSso !== true) {
       throw new ForbiddenError(
         'This tenant requires multi-factor authentication: create keys from a session signed in with your second factor.',
         'mfa-session-required',
@@ -411,6 +411,10 @@ export class TenancyService {
       secretHash: hashSecret(secret),
       ...(creator.keyGeneration !== undefined ? { memberGeneration: creator.keyGeneration } : {}),
       createdWithMfa: mfa,
+      // A tenant that enforces its own IdP accepts only keys minted by sessions signed in through it.
+      ...(caller.principal.kind === 'session' && caller.principal.ssoProvider
+        ? { createdWithSso: caller.principal.ssoProvider }
+        : {}),
     };
     await this.deps.tenants.createApiKey(
       caller.access.scope,

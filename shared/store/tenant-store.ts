@@ -39,6 +39,11 @@ export interface TenantRecord {
   ownerCount: number;
   settings: TenantSettings;
   /**
+   * Members must sign in through the tenant's own OpenID provider (written with that provider,
+   * shared/store/tenant-sso-store.ts; top-level so a settings change never drops it).
+   */
+  ssoEnforced?: boolean;
+  /**
    * Set when its deletion began (TenantDeletionService): from then on no route but the deletion reaches the
    * tenant (http/auth.ts), and a retry of the deletion finishes it.
    */
@@ -81,6 +86,8 @@ export interface ApiKeyRecord {
   memberGeneration?: string;
   /** Minted by a session that proved a second factor; only such keys reach a tenant that requires MFA. */
   createdWithMfa?: boolean;
+  /** The OpenID provider key (`tenant:<id>`, `platform:<id>`) its creating session signed in through. */
+  createdWithSso?: string;
 }
 
 /**

@@ -191,6 +191,18 @@ async function providerCallback(
   };
 }
 
+/** A tenant IdP configuration of the test provider (not enforced). */
+function tenantSsoBody(idp: TestOidcProvider, overrides: Record<string, unknown> = {}) {
+  return {
+    issuer: idp.issuer,
+    clientId: idp.clientId,
+    clientSecret: idp.clientSecret,
+    allowedDomains: ['corp.example.test'],
+    enforced: false,
+    ...overrides,
+  };
+}
+
 /** A user with a provider identity linked; the identity's id. */
 async function userWithLinkedIdentity(world: FaultWorld) {
   const { api, idp } = world;
@@ -541,6 +553,36 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
           token: owner.token,
           body: { name: fresh('Renamed'), settings: { sessionIdleSeconds: 86_400 } },
         });
+    },
+  },
+  {
+    route: 'PUT /v1/tenants/{tenantId}/sso',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api, idp }) => {
+      const { owner, tenantId } = await ownTenant(api, 'sso-put');
+      // A new secret each time: the secret is encrypted (KMS) on every send.
+      return () =>
+        api.request('PUT', `/v1/tenants/${tenantId}/sso`, {
+          token: owner.token,
+          body: tenantSsoBody(idp, { clientSecret: fresh('secret') }),
+        });
+    },
+  },
+  {
+    route: 'DELETE /v1/tenants/{tenantId}/sso',
+    status: 204,
+    setup: async ({ api, idp }) => {
+      const { owner, tenantId } = await ownTenant(api, 'sso-delete');
+      ok(
+        await api.request('PUT', `/v1/tenants/${tenantId}/sso`, {
+          token: owner.token,
+          body: tenantSsoBody(idp),
+        }),
+        200,
+        'configure the tenant IdP',
+      );
+      return () => api.request('DELETE', `/v1/tenants/${tenantId}/sso`, { token: owner.token });
     },
   },
   {

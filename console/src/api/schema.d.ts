@@ -915,6 +915,25 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/sso": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant’s own identity provider (owner; the client secret is never returned) */
+        get: operations["getTenantSso"];
+        /** Configure the tenant’s own identity provider (owner): the issuer is checked by discovery; enforced: true only from a session signed in through it */
+        put: operations["putTenantSso"];
+        post?: never;
+        /** Remove the tenant’s own identity provider and its enforcement (owner) */
+        delete: operations["deleteTenantSso"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenantId}/storage-credentials": {
         parameters: {
             query?: never;
@@ -1065,11 +1084,11 @@ export type components = {
             keyId: string;
             lastUsedAt: string | null;
             name: string;
-            scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete")[];
+            scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete" | "tenant:sso")[];
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -1285,7 +1304,7 @@ export type components = {
             email: string;
             identityId: string;
             linkedAt: string;
-            /** @description The provider key (`platform:<id>`) */
+            /** @description The provider key (`platform:<id>`, or `tenant:<tenantId>` for a tenant’s own IdP) */
             provider: string;
             /** @description Null when the provider is no longer configured */
             providerName: string | null;
@@ -1454,7 +1473,7 @@ export type components = {
              * @description Why it failed
              * @enum {string}
              */
-            reason?: "bad-credentials" | "bad-second-factor" | "credentials-changed" | "sso-state-invalid" | "sso-token-rejected" | "sso-email-unverified" | "sso-link-required";
+            reason?: "bad-credentials" | "bad-second-factor" | "credentials-changed" | "sso-state-invalid" | "sso-token-rejected" | "sso-email-unverified" | "sso-domain-not-allowed" | "sso-link-required";
             /**
              * @description `second-factor-required`: the password was right and a code was asked for
              * @enum {string}
@@ -1553,6 +1572,19 @@ export type components = {
             /** Format: uri */
             url: string;
             urlExpiresAt: string;
+        };
+        TenantSso: {
+            allowedDomains: string[];
+            clientId: string;
+            /**
+             * @description The client secret is stored (encrypted); it is never returned
+             * @constant
+             */
+            clientSecretSet: true;
+            enforced: boolean;
+            issuer: string;
+            updatedAt: string;
+            updatedBy: string;
         };
         User: {
             createdAt: string;
@@ -1927,7 +1959,10 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    provider: string;
+                    /** @description A platform provider’s id */
+                    provider?: string;
+                    /** @description A tenant whose own identity provider to sign in through */
+                    tenantId?: string;
                 };
             };
         };
@@ -2321,7 +2356,7 @@ export interface operations {
                     "application/json": {
                         apiKey?: {
                             keyId: string;
-                            scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete")[];
+                            scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete" | "tenant:sso")[];
                             tenantId: string;
                         };
                         memberships: {
@@ -2854,7 +2889,10 @@ export interface operations {
             content: {
                 "application/json": {
                     currentPassword: string;
-                    provider: string;
+                    /** @description A platform provider’s id */
+                    provider?: string;
+                    /** @description A tenant whose own identity provider to link */
+                    tenantId?: string;
                 };
             };
         };
@@ -3995,7 +4033,7 @@ export interface operations {
                     /** @default 90 */
                     expiresInDays?: number;
                     name: string;
-                    scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete")[];
+                    scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete" | "tenant:sso")[];
                 };
             };
         };
@@ -4016,7 +4054,7 @@ export interface operations {
                         keyId: string;
                         lastUsedAt: string | null;
                         name: string;
-                        scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete")[];
+                        scopes: ("tenant:read" | "members:read" | "connections:read" | "instances:read" | "storage:read-credentials" | "query:read" | "audit:read" | "storage:write-credentials" | "instances:write" | "query:write" | "api-keys:create" | "members:manage" | "storage-locations:manage" | "connections:manage" | "api-keys:manage" | "audit:export" | "tenant:settings" | "members:manage-admins-owners" | "connections:reveal" | "tenant:plan" | "tenant:export" | "tenant:delete" | "tenant:sso")[];
                     };
                 };
             };
@@ -4136,7 +4174,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;
@@ -5770,6 +5808,216 @@ export interface operations {
                 };
             };
             /** @description Needs permission query:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant or resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTenantSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider; 404 when none is configured */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSso"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs permission tenant:sso */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant or resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putTenantSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    allowedDomains: string[];
+                    clientId: string;
+                    /** @description Required at first and whenever issuer or clientId changes; absent keeps the stored one */
+                    clientSecret?: string;
+                    enforced: boolean;
+                    issuer: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The provider. 400 naming the field (issuer not https, no valid discovery document, missing clientSecret); 503 `oidc-issuer-unreachable`; 409 `sso-lockout-guard` (enforced: true from a session not signed in through this provider) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSso"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs permission tenant:sso */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant or resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTenantSso: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed; 404 when none is configured */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs permission tenant:sso */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -29,6 +29,7 @@ const REASON: Record<string, string> = {
   'sso-state-invalid': 'unknown or used sign-in link',
   'sso-token-rejected': 'identity provider answer did not verify',
   'sso-email-unverified': 'provider did not verify the address',
+  'sso-domain-not-allowed': 'address outside the tenant’s allowed domains',
   'sso-link-required': 'provider not linked to this account',
 };
 

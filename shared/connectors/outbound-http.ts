@@ -1,0 +1,65 @@
+import { lookup } from 'node:dns/promises';
+import { checkConnectionHost, type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
+
+/*
+ * Requests the platform makes to addresses a tenant chose (a tenant's own OpenID provider): a tenant must
+ * not reach the platform's own network through them (SSRF). HTTPS only; plain HTTP only to a loopback host
+ * where private networks are allowed (local mode and tests). The host name and every address it resolves to
+ * must be public (with ALLOW_PRIVATE_NETWORKS, private ranges and loopback too); link-local (the metadata
+ * service), multicast and reserved ranges never. A name resolved here could resolve elsewhere at connect
+ * time (rebinding): HTTPS leaves such a connection nothing to talk to, since the certificate must still
+ * match the name.
+ */
+
+/** Thrown when a URL may not be requested under the deployment's policy; `reason` says why. */
+export class OutboundRefusedError extends Error {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+  ) {
+    super(`Refused to request ${url}: ${reason}`);
+    this.name = 'OutboundRefusedError';
+  }
+}
+
+const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Why `url` may not be requested, from its shape alone (no DNS), or undefined. */
+export function outboundUrlShapeProblem(url: URL, policy: HostPolicy): string | undefined {
+  if (url.username || url.password) return 'must not carry a user name or password';
+  if (url.protocol === 'http:') {
+    if (!(policy.allowPrivateNetworks && LOOPBACK_NAMES.has(url.hostname)))
+      return 'must be an https URL (plain http only to a loopback host in local mode)';
+  } else if (url.protocol !== 'https:') return 'must be an https URL';
+  const host = checkConnectionHost(url.hostname, policy);
+  if (!host.allowed) return `its host ${host.reason}`;
+  return undefined;
+}
+
+/** Why `url` may not be requested (its shape, then every address its host resolves to), or undefined. */
+export async function outboundUrlProblem(url: URL, policy: HostPolicy): Promise<string | undefined> {
+  const shape = outboundUrlShapeProblem(url, policy);
+  if (shape) return shape;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(host, { all: true, verbatim: true });
+  } catch {
+    return undefined; // Not resolvable: the request fails as unreachable.
+  }
+  const refused = addresses.find(({ address }) => !isAddressAllowed(address, policy));
+  return refused ? `its host resolves to a private or reserved address (${refused.address})` : undefined;
+}
+
+/**
+ * `fetch`, refusing any URL `outboundUrlProblem` refuses (OutboundRefusedError) and never following a
+ * redirect by itself (a redirect could lead anywhere).
+ */
+export function guardedFetch(policy: HostPolicy): typeof fetch {
+  return async (input, init) => {
+    const href = input instanceof Request ? input.url : String(input);
+    const problem = await outboundUrlProblem(new URL(href), policy);
+    if (problem) throw new OutboundRefusedError(href, problem);
+    return fetch(input, { ...init, redirect: 'manual' });
+  };
+}

@@ -1,0 +1,90 @@
+import * as z from 'zod';
+import { issuerProblem } from '../domain/oidc.js';
+import { defineRoute } from '../http/route.js';
+import { TenantParams, UserId } from './common.js';
+
+/** An e-mail domain as an allowed-domains entry: lowercase labels, a dot, no wildcard. */
+export const EmailDomain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'Not an e-mail domain');
+
+const Issuer = z
+  .string()
+  .max(512)
+  .superRefine((value, ctx) => {
+    const problem = issuerProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+export const TenantSso = z
+  .object({
+    issuer: z.string(),
+    clientId: z.string(),
+    clientSecretSet: z
+      .literal(true)
+      .describe('The client secret is stored (encrypted); it is never returned'),
+    allowedDomains: z.array(z.string()),
+    enforced: z.boolean(),
+    updatedAt: z.string(),
+    updatedBy: UserId,
+  })
+  .meta({ id: 'TenantSso' });
+
+export const getTenantSso = defineRoute({
+  id: 'getTenantSso',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/sso',
+  area: 'tenants',
+  summary: 'The tenant’s own identity provider (owner; the client secret is never returned)',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
+  params: TenantParams,
+  response: { status: 200, description: 'The provider; 404 when none is configured', schema: TenantSso },
+});
+
+export const putTenantSso = defineRoute({
+  id: 'putTenantSso',
+  method: 'PUT',
+  path: '/v1/tenants/{tenantId}/sso',
+  area: 'tenants',
+  summary:
+    'Configure the tenant’s own identity provider (owner): the issuer is checked by discovery; enforced: true only from a session signed in through it',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
+  params: TenantParams,
+  body: z.strictObject({
+    issuer: Issuer,
+    clientId: z.string().min(1).max(256),
+    clientSecret: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe('Required at first and whenever issuer or clientId changes; absent keeps the stored one'),
+    allowedDomains: z.array(EmailDomain).min(1).max(20),
+    enforced: z.boolean(),
+  }),
+  response: {
+    status: 200,
+    description:
+      'The provider. 400 naming the field (issuer not https, no valid discovery document, missing clientSecret); 503 `oidc-issuer-unreachable`; 409 `sso-lockout-guard` (enforced: true from a session not signed in through this provider)',
+    schema: TenantSso,
+  },
+});
+
+export const deleteTenantSso = defineRoute({
+  id: 'deleteTenantSso',
+  method: 'DELETE',
+  path: '/v1/tenants/{tenantId}/sso',
+  area: 'tenants',
+  summary: 'Remove the tenant’s own identity provider and its enforcement (owner)',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
+  params: TenantParams,
+  response: { status: 204, description: 'Removed; 404 when none is configured' },
+});
+
+export const tenantSsoRoutes = [getTenantSso, putTenantSso, deleteTenantSso];

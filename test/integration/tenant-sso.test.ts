@@ -1,0 +1,496 @@
+/*
+ * A tenant's own OpenID provider (issue 16 item 1): its owners configure it (the secret encrypted under the
+ * tenant's key, never returned), people of its allowed domains sign up, sign in and link through it, and a
+ * tenant that enforces it refuses its members' other sessions and the keys those minted. Runs against a real
+ * OpenID provider (oidc-provider) on loopback.
+ */
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/moto.js';
+import { SSO_PROVIDER_SK, TENANT_SK } from '../../shared/domain/item-layout.js';
+import {
+  addMember,
+  createTenant,
+  enableMfa,
+  signUp,
+  type TestUser,
+  tenantWithEveryRole,
+} from '../support/identity-fixtures.js';
+import { problemType, type TestResponse, useTestApi } from '../support/local-api.js';
+import {
+  callbackBody,
+  type ProviderAccount,
+  providerAccount,
+  useTestOidcProvider,
+} from '../support/oidc-provider.js';
+import { partitionItems } from '../support/table-reads.js';
+
+// The same provider is also the platform's `test-idp`: a platform sign-in through it is not the tenant's.
+const idp = useTestOidcProvider();
+const api = useTestApi();
+const TENANT_TABLE = () => process.env.TENANT_DATA_TABLE!;
+const DOMAIN = 'corp.example.test';
+
+/** A fresh account at the provider with an address in the tenant's allowed domain. */
+const corpAccount = (overrides: Partial<ProviderAccount> = {}) => {
+  const account = providerAccount(overrides);
+  return { ...account, email: account.email!.replace(/@.*$/, `@${DOMAIN}`), ...overrides };
+};
+
+const ssoBody = (overrides: Record<string, unknown> = {}) => ({
+  issuer: idp.issuer,
+  clientId: idp.clientId,
+  clientSecret: idp.clientSecret,
+  allowedDomains: [DOMAIN],
+  enforced: false,
+  ...overrides,
+});
+
+const putSso = (token: string, tenantId: string, body: Record<string, unknown>) =>
+  api.request('PUT', `/v1/tenants/${tenantId}/sso`, { token, body });
+
+/** The tenant's SSO item and tenant item, straight from the table. */
+async function stored(tenantId: string) {
+  const items = await partitionItems(TENANT_TABLE(), tenantId);
+  return {
+    sso: items.find((i) => i.sk === SSO_PROVIDER_SK),
+    tenant: items.find((i) => i.sk === TENANT_SK)!,
+  };
+}
+
+const finish = (body: Record<string, unknown>) => api.request('POST', '/v1/auth/oidc/callback', { body });
+
+/** A sign-in through the tenant's IdP as `account`, finished. */
+async function signInThroughTenant(tenantId: string, account: ProviderAccount): Promise<TestResponse> {
+  const start = await api.request('POST', '/v1/auth/oidc/start', { body: { tenantId } });
+  expect(start.status, start.text).toBe(200);
+  return finish(await callbackBody(idp, start.body, account));
+}
+
+/** Links the tenant's IdP as `account` to `user`'s account (password proof); asserts it worked. */
+async function linkTenantIdp(user: TestUser, tenantId: string, account: ProviderAccount) {
+  const start = await api.request('POST', '/v1/me/oidc/link', {
+    token: user.token,
+    body: { tenantId, currentPassword: user.password },
+  });
+  expect(start.status, start.text).toBe(200);
+  const linked = await finish(await callbackBody(idp, start.body, account));
+  expect(linked.status, linked.text).toBe(200);
+  expect(linked.body.outcome).toBe('linked');
+}
+
+/** A tenant whose owner configured its IdP (not enforced) and holds a session signed in through it. */
+async function tenantWithIdp() {
+  const owner = await signUp(api, 'sso-owner');
+  const tenantId = await createTenant(api, owner, 'Corp');
+  const put = await putSso(owner.token, tenantId, ssoBody());
+  expect(put.status, put.text).toBe(200);
+  const ownerAtIdp = corpAccount();
+  await linkTenantIdp(owner, tenantId, ownerAtIdp);
+  const signedIn = await signInThroughTenant(tenantId, ownerAtIdp);
+  expect(signedIn.status, signedIn.text).toBe(200);
+  expect(signedIn.body.user.userId).toBe(owner.userId);
+  return { owner, tenantId, ownerAtIdp, ssoToken: signedIn.body.token as string };
+}
+
+describe('a tenant’s own identity provider: configuration', () => {
+  it('stores the provider with its secret encrypted, never returns the secret, and audits the change', async () => {
+    // Prepare
+    const owner = await signUp(api, 'sso-config');
+    const tenantId = await createTenant(api, owner, 'Corp');
+
+    // Act
+    const put = await putSso(
+      owner.token,
+      tenantId,
+      ssoBody({ allowedDomains: [DOMAIN, 'Other.Example.Test'] }),
+    );
+    const get = await api.request('GET', `/v1/tenants/${tenantId}/sso`, { token: owner.token });
+
+    // Assess: the answer, the stored item (ciphertext only) and the audit event
+    expect(put.status, put.text).toBe(200);
+    const expected = {
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecretSet: true,
+      allowedDomains: [DOMAIN, 'other.example.test'],
+      enforced: false,
+      updatedAt: expect.any(String),
+      updatedBy: owner.userId,
+    };
+    expect(put.body).toEqual(expected);
+    expect(get.status).toBe(200);
+    expect(get.body).toEqual(expected);
+    for (const res of [put, get]) expect(res.text).not.toContain(idp.clientSecret);
+    const { sso, tenant } = await stored(tenantId);
+    expect(sso).toMatchObject({ issuer: idp.issuer, enforced: false, version: 1 });
+    expect(typeof sso!.clientSecretCiphertext).toBe('string');
+    expect(JSON.stringify(sso)).not.toContain(idp.clientSecret);
+    expect(tenant.ssoEnforced).toBeUndefined();
+    const audit = await api.request('GET', `/v1/tenants/${tenantId}/audit-events`, { token: owner.token });
+    const event = audit.body.items.find((e: { action: string }) => e.action === 'tenant.sso.configured');
+    expect(event).toMatchObject({
+      details: { after: { issuer: idp.issuer, enforced: false }, clientSecretChanged: true },
+    });
+    expect(audit.text).not.toContain(idp.clientSecret);
+    expect(audit.text).not.toContain(sso!.clientSecretCiphertext);
+
+    // Act: a change of domains only keeps the stored secret
+    const again = await putSso(owner.token, tenantId, ssoBody({ clientSecret: undefined }));
+
+    // Assess
+    expect(again.status, again.text).toBe(200);
+    const after = await stored(tenantId);
+    expect(after.sso!.clientSecretCiphertext).toBe(sso!.clientSecretCiphertext);
+    expect(after.sso!.version).toBe(2);
+  });
+
+  it('refuses malformed, oversized and missing input naming the field, and changes nothing', async () => {
+    // Prepare
+    const owner = await signUp(api, 'sso-invalid');
+    const tenantId = await createTenant(api, owner, 'Corp');
+    const cases: [Record<string, unknown>, string][] = [
+      [ssoBody({ issuer: 'http://idp.example.test' }), 'body.issuer'],
+      [ssoBody({ issuer: 'not a url' }), 'body.issuer'],
+      [ssoBody({ issuer: `${idp.issuer}?x=1` }), 'body.issuer'],
+      [ssoBody({ clientId: 'c'.repeat(257) }), 'body.clientId'],
+      [ssoBody({ clientId: '' }), 'body.clientId'],
+      [ssoBody({ clientSecret: 's'.repeat(1025) }), 'body.clientSecret'],
+      [ssoBody({ clientSecret: undefined }), 'body.clientSecret'],
+      [ssoBody({ allowedDomains: [] }), 'body.allowedDomains'],
+      [ssoBody({ allowedDomains: ['*.corp.example.test'] }), 'body.allowedDomains.0'],
+      [
+        ssoBody({ allowedDomains: Array.from({ length: 21 }, (_, i) => `d${i}.example.test`) }),
+        'body.allowedDomains',
+      ],
+      [ssoBody({ enforced: 'yes' }), 'body.enforced'],
+      [ssoBody({ extra: 1 }), 'body.extra'],
+      // Discovery: the document names the issuer without the trailing slash
+      [ssoBody({ issuer: `${idp.issuer}/` }), 'body.issuer'],
+    ];
+
+    for (const [body, path] of cases) {
+      // Act
+      const res = await putSso(owner.token, tenantId, body);
+
+      // Assess
+      expect(res.status, `${path}: ${res.text}`).toBe(400);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        res.text,
+      ).toContain(path);
+    }
+    expect((await stored(tenantId)).sso).toBeUndefined();
+  });
+
+  it('answers 503 naming the issuer when its discovery document cannot be fetched', async () => {
+    // Prepare: an issuer on a port nobody listens on
+    const owner = await signUp(api, 'sso-down');
+    const tenantId = await createTenant(api, owner, 'Corp');
+
+    // Act
+    const res = await putSso(
+      owner.token,
+      tenantId,
+      ssoBody({ issuer: `http://127.0.0.1:${await freePort()}` }),
+    );
+
+    // Assess
+    expect(res.status, res.text).toBe(503);
+    expect(problemType(res)).toBe('oidc-issuer-unreachable');
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'body.issuer' })]);
+    expect((await stored(tenantId)).sso).toBeUndefined();
+  });
+
+  it('lets only owners’ sessions reach it: lower roles 403, API keys 403, another tenant’s id 404, nothing changes', async () => {
+    // Prepare: a tenant with every role and a configured IdP; the owner's full-scope key; a stranger's tenant
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Corp');
+    expect((await putSso(users.owner.token, tenantId, ssoBody())).status).toBe(200);
+    const key = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+      token: users.owner.token,
+      body: { name: 'all', scopes: ['tenant:read', 'tenant:sso'], expiresInDays: 1 },
+    });
+    expect(key.status, key.text).toBe(201);
+    const stranger = await signUp(api, 'sso-stranger');
+    const strangersTenant = await createTenant(api, stranger, 'Other');
+    const before = await stored(tenantId);
+
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PUT', ssoBody({ allowedDomains: ['evil.example.test'] })],
+      ['DELETE', undefined],
+    ] as const) {
+      for (const role of ['admin', 'editor', 'reviewer', 'viewer'] as const) {
+        // Act
+        const res = await api.request(method, `/v1/tenants/${tenantId}/sso`, {
+          token: users[role].token,
+          body,
+        });
+        // Assess
+        expect(res.status, `${method} as ${role}`).toBe(403);
+        expect(problemType(res)).toBe('forbidden');
+      }
+      // Act: the owner's key that holds tenant:sso
+      const byKey = await api.request(method, `/v1/tenants/${tenantId}/sso`, { token: key.body.key, body });
+      // Assess
+      expect(byKey.status, `${method} by key`).toBe(403);
+      expect(problemType(byKey)).toBe('session-required');
+
+      // Act: the stranger names this tenant, and the owner names the stranger's
+      const foreign = await api.request(method, `/v1/tenants/${tenantId}/sso`, {
+        token: stranger.token,
+        body,
+      });
+      const other = await api.request(method, `/v1/tenants/${strangersTenant}/sso`, {
+        token: users.owner.token,
+        body,
+      });
+      // Assess
+      expect(foreign.status, `${method} by a stranger`).toBe(404);
+      expect(other.status, `${method} on another tenant`).toBe(404);
+    }
+    const after = await stored(tenantId);
+    expect(after.sso).toEqual(before.sso);
+    expect(after.tenant).toEqual(before.tenant);
+    expect((await stored(strangersTenant)).sso).toBeUndefined();
+  });
+
+  it('removes the provider and its enforcement; sign-in through it then names body.tenantId', async () => {
+    // Prepare
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    expect(
+      (await putSso(ssoToken, tenantId, ssoBody({ clientSecret: undefined, enforced: true }))).status,
+    ).toBe(200);
+
+    // Act
+    const removed = await api.request('DELETE', `/v1/tenants/${tenantId}/sso`, { token: ssoToken });
+    const again = await api.request('DELETE', `/v1/tenants/${tenantId}/sso`, { token: ssoToken });
+    const start = await api.request('POST', '/v1/auth/oidc/start', { body: { tenantId } });
+    const passwordSession = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
+
+    // Assess
+    expect(removed.status, removed.text).toBe(204);
+    expect(again.status).toBe(404);
+    const { sso, tenant } = await stored(tenantId);
+    expect(sso).toBeUndefined();
+    expect(tenant.ssoEnforced).toBeUndefined();
+    expect(start.status).toBe(400);
+    expect(start.body.errors).toEqual([expect.objectContaining({ path: 'body.tenantId' })]);
+    expect(passwordSession.status).toBe(200);
+  });
+});
+
+describe('a tenant’s own identity provider: sign-in', () => {
+  it('makes accounts for verified addresses of its allowed domains, with an sso session bound to it', async () => {
+    // Prepare
+    const { tenantId } = await tenantWithIdp();
+    const alice = corpAccount();
+
+    // Act
+    const res = await signInThroughTenant(tenantId, alice);
+
+    // Assess
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.user).toMatchObject({ email: alice.email, emailVerified: true });
+    const sessions = await api.request('GET', '/v1/me/sessions', { token: res.body.token });
+    expect(sessions.body.items).toEqual([expect.objectContaining({ authMethod: 'sso', current: true })]);
+    const identities = await api.request('GET', '/v1/me/oidc/identities', { token: res.body.token });
+    expect(identities.body.items).toEqual([
+      expect.objectContaining({ provider: `tenant:${tenantId}`, providerName: 'Corp', active: true }),
+    ]);
+  });
+
+  it('refuses addresses outside its allowed domains and unverified ones: 403, no account, recorded', async () => {
+    // Prepare
+    const { tenantId } = await tenantWithIdp();
+    const outsider = providerAccount({ email: `someone-${Date.now()}@elsewhere.example.test` });
+    const unverified = corpAccount({ email_verified: false });
+
+    for (const account of [outsider, unverified]) {
+      // Act
+      const res = await signInThroughTenant(tenantId, account);
+
+      // Assess: refused; the address is still free to register
+      expect(res.status, res.text).toBe(403);
+      expect(problemType(res)).toBe('oidc-domain-not-allowed');
+      const register = await api.request('POST', '/v1/auth/register', {
+        body: { email: account.email, password: 'a-long-enough-password-1', name: 'Someone' },
+      });
+      expect(register.status, register.text).toBe(202);
+    }
+  });
+
+  it('links only addresses of its allowed domains', async () => {
+    // Prepare
+    const { tenantId } = await tenantWithIdp();
+    const user = await signUp(api, 'sso-link');
+    const start = await api.request('POST', '/v1/me/oidc/link', {
+      token: user.token,
+      body: { tenantId, currentPassword: user.password },
+    });
+    expect(start.status, start.text).toBe(200);
+
+    // Act
+    const res = await finish(await callbackBody(idp, start.body, providerAccount()));
+
+    // Assess
+    expect(res.status, res.text).toBe(403);
+    expect(problemType(res)).toBe('oidc-domain-not-allowed');
+    const identities = await api.request('GET', '/v1/me/oidc/identities', { token: user.token });
+    expect(identities.body.items).toEqual([]);
+  });
+});
+
+describe('a tenant’s own identity provider: enforcement', () => {
+  it('turns on only from a session signed in through it (409 otherwise, nothing changed)', async () => {
+    // Prepare: the owner's password session; a session through the platform provider (same issuer)
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    const before = await stored(tenantId);
+
+    // Act: from the password session; and from the IdP session while changing the client
+    const fromPassword = await putSso(
+      owner.token,
+      tenantId,
+      ssoBody({ clientSecret: undefined, enforced: true }),
+    );
+    const retargeted = await putSso(
+      ssoToken,
+      tenantId,
+      ssoBody({ clientId: 'another-client', enforced: true }),
+    );
+
+    // Assess
+    for (const res of [fromPassword, retargeted]) {
+      expect(res.status, res.text).toBe(409);
+      expect(problemType(res)).toBe('sso-lockout-guard');
+    }
+    expect(await stored(tenantId)).toEqual(before);
+
+    // Act: from the session signed in through it
+    const fromIdp = await putSso(ssoToken, tenantId, ssoBody({ clientSecret: undefined, enforced: true }));
+
+    // Assess
+    expect(fromIdp.status, fromIdp.text).toBe(200);
+    expect(fromIdp.body.enforced).toBe(true);
+    expect((await stored(tenantId)).tenant.ssoEnforced).toBe(true);
+  });
+
+  it('refuses other sessions and keys they minted (403 sso-session-required); its own sessions and keys work', async () => {
+    // Prepare: an admin with a password session, keys from a password and from an IdP session, enforcement on
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    const admin = await signUp(api, 'sso-admin');
+    await addMember(api, owner, tenantId, admin, 'admin');
+    const mintKey = (token: string) =>
+      api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+        token,
+        body: { name: 'k', scopes: ['tenant:read'], expiresInDays: 1 },
+      });
+    const passwordKey = await mintKey(owner.token);
+    const ssoKey = await mintKey(ssoToken);
+    expect(passwordKey.status).toBe(201);
+    expect(ssoKey.status).toBe(201);
+    expect(
+      (await putSso(ssoToken, tenantId, ssoBody({ clientSecret: undefined, enforced: true }))).status,
+    ).toBe(200);
+
+    // Act
+    const get = (token: string) => api.request('GET', `/v1/tenants/${tenantId}`, { token });
+    const [ownerPassword, adminPassword, byPasswordKey, byIdp, bySsoKey] = await Promise.all([
+      get(owner.token),
+      get(admin.token),
+      get(passwordKey.body.key),
+      get(ssoToken),
+      get(ssoKey.body.key),
+    ]);
+
+    // Assess
+    for (const res of [ownerPassword, adminPassword, byPasswordKey]) {
+      expect(res.status, res.text).toBe(403);
+      expect(problemType(res)).toBe('sso-session-required');
+    }
+    expect(byIdp.status, byIdp.text).toBe(200);
+    expect(bySsoKey.status, bySsoKey.text).toBe(200);
+    // A refused change is in the tenant's audit log, with why
+    const mint = await mintKey(owner.token);
+    expect(mint.status).toBe(403);
+    expect(problemType(mint)).toBe('sso-session-required');
+    const refusals = (await partitionItems(process.env.AUDIT_TABLE!, tenantId)).filter(
+      (e) => e.action === 'auth.action.refused' && e.details?.route === 'createApiKey',
+    );
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        actor: expect.objectContaining({ userId: owner.userId }),
+        details: expect.objectContaining({ reason: 'sso-session-required', credential: 'session' }),
+      }),
+    ]);
+  });
+
+  it('satisfies the tenant’s requireMfa with a sign-in through its enforced IdP; a platform provider does not', async () => {
+    // Prepare: enforcement on, then requireMfa (from the IdP session); the owner's platform-provider identity
+    const { owner, tenantId, ssoToken, ownerAtIdp } = await tenantWithIdp();
+    expect(
+      (await putSso(ssoToken, tenantId, ssoBody({ clientSecret: undefined, enforced: true }))).status,
+    ).toBe(200);
+    const patch = await api.request('PATCH', `/v1/tenants/${tenantId}`, {
+      token: ssoToken,
+      body: { settings: { requireMfa: true } },
+    });
+    expect(patch.status, patch.text).toBe(200);
+    const platformStart = await api.request('POST', '/v1/me/oidc/link', {
+      token: owner.token,
+      body: { provider: 'test-idp', currentPassword: owner.password },
+    });
+    const platformAccount = { ...ownerAtIdp, sub: `${ownerAtIdp.sub}-platform` };
+    expect((await finish(await callbackBody(idp, platformStart.body, platformAccount))).status).toBe(200);
+    const platformStartSignIn = await api.request('POST', '/v1/auth/oidc/start', {
+      body: { provider: 'test-idp' },
+    });
+    const platform = await finish(await callbackBody(idp, platformStartSignIn.body, platformAccount));
+    expect(platform.status, platform.text).toBe(200);
+
+    // Act
+    const byIdp = await api.request('GET', `/v1/tenants/${tenantId}`, { token: ssoToken });
+    const byPlatform = await api.request('GET', `/v1/tenants/${tenantId}`, { token: platform.body.token });
+    const key = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+      token: ssoToken,
+      body: { name: 'k', scopes: ['tenant:read'], expiresInDays: 1 },
+    });
+
+    // Assess
+    expect(byIdp.status, byIdp.text).toBe(200);
+    expect(byPlatform.status).toBe(403);
+    expect(problemType(byPlatform)).toBe('sso-session-required');
+    expect(key.status, key.text).toBe(201);
+    expect((await api.request('GET', `/v1/tenants/${tenantId}`, { token: key.body.key })).status).toBe(200);
+  });
+
+  it('lets an owner’s MFA session reach only the IdP settings, to lift enforcement when the IdP fails', async () => {
+    // Prepare: enforcement on; then the owner enrols TOTP from the password session (an MFA session now)
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    expect(
+      (await putSso(ssoToken, tenantId, ssoBody({ clientSecret: undefined, enforced: true }))).status,
+    ).toBe(200);
+    await enableMfa(api, owner);
+
+    // Act
+    const tenantRead = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
+    const ssoRead = await api.request('GET', `/v1/tenants/${tenantId}/sso`, { token: owner.token });
+    const reEnforce = await putSso(
+      owner.token,
+      tenantId,
+      ssoBody({ clientSecret: undefined, enforced: true }),
+    );
+    const lift = await putSso(owner.token, tenantId, ssoBody({ clientSecret: undefined, enforced: false }));
+    const afterLift = await api.request('GET', `/v1/tenants/${tenantId}`, { token: owner.token });
+
+    // Assess
+    expect(tenantRead.status).toBe(403);
+    expect(problemType(tenantRead)).toBe('sso-session-required');
+    expect(ssoRead.status, ssoRead.text).toBe(200);
+    expect(reEnforce.status).toBe(409);
+    expect(problemType(reEnforce)).toBe('sso-lockout-guard');
+    expect(lift.status, lift.text).toBe(200);
+    expect((await stored(tenantId)).tenant.ssoEnforced).toBeUndefined();
+    expect(afterLift.status, afterLift.text).toBe(200);
+  });
+});
