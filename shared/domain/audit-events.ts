@@ -44,6 +44,7 @@ export const AUDIT_ACTIONS = [
   'storage-credentials.withheld',
   'storage-credentials.revoked',
   'storage-requests.signed',
+  'storage-requests.refused',
   'connection.created',
   'connection.updated',
   'connection.deleted',

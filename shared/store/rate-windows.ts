@@ -113,7 +113,13 @@ export class RateWindows {
     name: string,
     key: string,
     windowSeconds: number,
-  ): Promise<{ window: number; count: number; untally: () => Promise<void> }> {
+  ): Promise<{
+    window: number;
+    count: number;
+    /** With the window's first count only: the previous window's final count (0 when it had none). */
+    previousCount?: number;
+    untally: () => Promise<void>;
+  }> {
     const window = windowIndex(this.now(), windowSeconds);
     const itemKey = rateWindowKey(name, key, window);
     const { Attributes } = await this.db.send(
@@ -126,9 +132,18 @@ export class RateWindows {
         ReturnValues: 'UPDATED_NEW',
       }),
     );
+    const count = Number(Attributes?.count ?? 1);
     return {
       window,
-      count: Number(Attributes?.count ?? 1),
+      count,
+      // The previous window is closed: its count is final (its item outlives it by a window). Informational:
+      // a failed read leaves it out rather than failing a count already taken.
+      ...(count === 1
+        ? await this.#count(rateWindowKey(name, key, window - 1)).then(
+            (previousCount) => ({ previousCount }),
+            () => ({}),
+          )
+        : {}),
       untally: () => this.#giveBack(itemKey),
     };
   }

@@ -409,4 +409,47 @@ describe('the audit of signing', () => {
     expect(events[0]!.details).toMatchObject({ locationId, access: 'read', windowSeconds: 300 });
     expect(JSON.stringify(events)).not.toMatch(/Signature=|secretAccessKey/);
   });
+
+  it('counts deletes on their own and reports refused requests, each window’s first with the last one’s total', async () => {
+    // Prepare: an API key of its own, so every count starts at 0
+    const created = await api.request('POST', `/v1/tenants/${acme.tenantId}/api-keys`, {
+      token: acme.users.owner.token,
+      body: { name: 'signing audit', scopes: ['storage:read-credentials', 'storage:write-credentials'] },
+    });
+    expect(created.status, created.text).toBe(201);
+    const key = created.body.key as string;
+    const keyId = created.body.keyId as string;
+    const events = async (action: string) =>
+      (await tenantAuditEvents(awsEndpoint, acme.tenantId, action)).filter(
+        (e) => e.actor.apiKeyId === keyId,
+      );
+
+    // Act: three writes, two deletes, and two requests for keys outside the location
+    for (let i = 0; i < 3; i++)
+      expect((await sign(key, signRequest('PUT', `${prefix}/audit-${i}.txt`))).status).toBe(200);
+    for (let i = 0; i < 2; i++)
+      expect((await sign(key, signRequest('DELETE', `${prefix}/audit-${i}.txt`))).status).toBe(200);
+    const outside = await sign(key, signRequest('GET', `tenants/${globex.tenantId}/x.txt`));
+    const escaping = await sign(key, signRequest('GET', `${prefix}/../x.txt`));
+
+    // Assess: one write event, one delete event by name, one refusal with its field (a window boundary
+    // in between adds a first event of the next window)
+    expect(outside.status, outside.text).toBe(400);
+    expect(escaping.status, escaping.text).toBe(400);
+    const signed = await events('storage-requests.signed');
+    const byKind = (kind: string) => signed.filter((e) => e.details.kind === kind);
+    expect(byKind('write').map((e) => e.details.count)).toContain(1);
+    expect(byKind('write').every((e) => e.details.count === 1)).toBe(true);
+    expect(byKind('delete').length).toBeGreaterThanOrEqual(1);
+    expect(byKind('delete')[0]!.details).toMatchObject({
+      access: 'write',
+      operation: 'DeleteObject',
+      count: 1,
+      previousWindowCount: 0,
+    });
+    const refused = await events('storage-requests.refused');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused[0]!.details).toMatchObject({ locationId, field: 'body.uri', count: 1, windowSeconds: 300 });
+    expect(refused.every((e) => e.details.count === 1)).toBe(true);
+  });
 });
