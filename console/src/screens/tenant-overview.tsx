@@ -5,9 +5,9 @@ import { PLANS } from '../app/permissions';
 import { navigate } from '../app/router';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
-import { CheckboxField, CodeField, Field, Form, integer, SelectField, text } from '../components/form';
-import { useTitle } from '../components/hooks';
-import { Notice, Section, When } from '../components/status';
+import { CheckboxField, CodeField, Field, Form, integer, raw, SelectField, text } from '../components/form';
+import { useAction, useLoad, useTitle } from '../components/hooks';
+import { Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type TenantSettingsChange = NonNullable<
   NonNullable<operations['updateTenant']['requestBody']>['content']['application/json']['settings']
@@ -35,6 +35,7 @@ export function TenantOverviewScreen() {
         <dd class="mono">{tenant.tenantId}</dd>
       </dl>
       {can('tenant:settings') && <SettingsSection />}
+      {can('tenant:sso') && <SsoSection />}
       {can('tenant:export') && <ExportSection />}
       {can('tenant:delete') && <DeleteSection />}
     </>
@@ -110,6 +111,122 @@ function SettingsSection() {
           />
         )}
       </Form>
+    </Section>
+  );
+}
+
+/**
+ * The tenant's own identity provider (owners): issuer, client, the secret (write-only), allowed e-mail
+ * domains and enforcement. Enforcement can be turned on only from a session signed in through it.
+ */
+function SsoSection() {
+  const { tenant } = useTenant();
+  const path = { params: { path: { tenantId: tenant.tenantId } } };
+  const current = useLoad(async () => {
+    try {
+      return ok(await api.GET('/v1/tenants/{tenantId}/sso', path));
+    } catch (error) {
+      // No provider yet is an answer, not a problem.
+      if (error instanceof ApiProblem && error.status === 404) return null;
+      throw error;
+    }
+  }, [tenant.tenantId]);
+  const removal = useAction();
+  const [notice, setNotice] = useState<string>();
+  const sso = current.data;
+  return (
+    <Section title="Single sign-on" id="sso">
+      <p>
+        Your organisation’s own OpenID provider. Register a confidential web client there with this console’s
+        address as its redirect URI; people of the allowed domains can then sign in through it. With sign-in
+        through it required, members’ other sessions and the API keys those created are refused here.
+      </p>
+      {notice && <Notice>{notice}</Notice>}
+      <ProblemAlert problem={current.problem ?? removal.problem} />
+      {current.loading && current.data === undefined ? (
+        <Loading />
+      ) : (
+        <>
+          {sso && (
+            <dl class="facts">
+              <dt>Issuer</dt>
+              <dd class="mono">{sso.issuer}</dd>
+              <dt>Client secret</dt>
+              <dd>Stored, encrypted (never shown)</dd>
+              <dt>Sign-in through it</dt>
+              <dd>{sso.enforced ? 'Required of every member' : 'Optional'}</dd>
+            </dl>
+          )}
+          <Form
+            key={sso?.updatedAt ?? 'new'}
+            label="Identity provider"
+            submitLabel={sso ? 'Save identity provider' : 'Connect identity provider'}
+            busyLabel="Checking the issuer…"
+            onSubmit={async (values) => {
+              setNotice(undefined);
+              const clientSecret = raw(values, 'clientSecret');
+              ok(
+                await api.PUT('/v1/tenants/{tenantId}/sso', {
+                  ...path,
+                  body: {
+                    issuer: text(values, 'issuer') ?? '',
+                    clientId: text(values, 'clientId') ?? '',
+                    ...(clientSecret ? { clientSecret } : {}),
+                    allowedDomains: (text(values, 'allowedDomains') ?? '').split(/[\s,]+/).filter(Boolean),
+                    enforced: values.get('enforced') === 'on',
+                  },
+                }),
+              );
+              await current.reload();
+              setNotice('Identity provider saved.');
+            }}
+          >
+            <Field name="issuer" label="Issuer URL" required defaultValue={sso?.issuer} />
+            <Field name="clientId" label="Client id" required defaultValue={sso?.clientId} />
+            <Field
+              name="clientSecret"
+              label="Client secret"
+              type="password"
+              autoComplete="off"
+              required={!sso}
+              hint={
+                sso
+                  ? 'Leave empty to keep the stored secret (required if issuer or client id change).'
+                  : undefined
+              }
+            />
+            <Field
+              name="allowedDomains"
+              label="Allowed e-mail domains"
+              required
+              hint="Comma-separated, e.g. example.com, example.org"
+              defaultValue={sso?.allowedDomains.join(', ')}
+            />
+            <CheckboxField
+              name="enforced"
+              label="Require members to sign in through it"
+              hint="Only from a session signed in through this provider, so that you keep a way in."
+              defaultChecked={sso?.enforced}
+            />
+          </Form>
+          {sso && (
+            <button
+              type="button"
+              class="danger"
+              disabled={removal.busy}
+              onClick={() =>
+                void removal.run(async () => {
+                  ok(await api.DELETE('/v1/tenants/{tenantId}/sso', path));
+                  await current.reload();
+                  setNotice('Identity provider removed.');
+                })
+              }
+            >
+              Remove identity provider
+            </button>
+          )}
+        </>
+      )}
     </Section>
   );
 }

@@ -1,0 +1,98 @@
+import { rm } from 'node:fs/promises';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/moto.js';
+import { axeViolations, launchChromium, recordConsole } from '../support/browser.js';
+import { type LocalRun, startLocalRun } from '../support/local-run.js';
+import {
+  startTestOidcProvider,
+  type TestOidcProvider,
+  testIdpEntry,
+  writeProvidersFile,
+} from '../support/oidc-provider.js';
+
+/**
+ * The tenant's own identity provider in the console (Overview → Single sign-on), in Debian's Chromium against
+ * `npm run local`, with a real OpenID provider (oidc-provider) on loopback as the tenant's issuer: an owner
+ * connects it, sees it stored without its secret, is refused enforcement from a session not signed in through
+ * it, and removes it.
+ */
+const POLL = { timeout: 20_000 };
+
+let local: LocalRun | undefined;
+let consoleUrl: string;
+let browser: Browser;
+let idp: TestOidcProvider;
+let dir: string;
+
+beforeAll(async () => {
+  const apiPort = await freePort();
+  consoleUrl = `http://127.0.0.1:${apiPort}/console/`;
+  idp = await startTestOidcProvider({ redirectUri: consoleUrl });
+  let providersFile: string;
+  // The same provider is the platform's too: the owner signs in with it (a verified account at once).
+  ({ file: providersFile, dir } = await writeProvidersFile([testIdpEntry(idp)]));
+  local = await startLocalRun({ apiPort, env: { STRONGROOM_OIDC_PROVIDERS: providersFile } });
+  browser = await launchChromium();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await local?.stop();
+  await idp?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a tenant’s own identity provider in the console', () => {
+  it('lets an owner connect it (secret never shown), refuses enforcement from another session, and removes it', async () => {
+    // Prepare: an owner (signed in through the platform provider) with a tenant
+    const stamp = Date.now();
+    idp.signInAs({ sub: `owner-${stamp}`, email: `owner-${stamp}@example.com`, email_verified: true });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const log = recordConsole(context);
+    const page = await context.newPage();
+    await page.goto(consoleUrl);
+    await page.getByRole('button', { name: 'Sign in with Test IdP' }).click();
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
+    await page.getByLabel('Tenant name').fill('Corp');
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.getByRole('heading', { name: 'Corp', level: 1 }).waitFor(POLL);
+    const section = page.getByRole('region', { name: 'Single sign-on' });
+    await section.getByRole('button', { name: 'Connect identity provider' }).waitFor(POLL);
+
+    // Act: connect it
+    await section.getByLabel('Issuer URL').fill(idp.issuer);
+    await section.getByLabel('Client id').fill(idp.clientId);
+    await section.getByLabel('Client secret').fill(idp.clientSecret);
+    await section.getByLabel('Allowed e-mail domains').fill('example.com, corp.example.com');
+    await section.getByRole('button', { name: 'Connect identity provider' }).click();
+
+    // Assess: stored, shown without its secret
+    await section.getByText('Identity provider saved.').waitFor(POLL);
+    expect(await section.locator('dd.mono').textContent()).toBe(idp.issuer);
+    expect(await section.getByLabel('Client secret').inputValue()).toBe('');
+    expect(await section.getByLabel('Allowed e-mail domains').inputValue()).toBe(
+      'corp.example.com, example.com',
+    );
+    expect(await page.content()).not.toContain(idp.clientSecret);
+    expect(await axeViolations(page)).toEqual([]);
+
+    // Act: require sign-in through it, from this session (signed in through the platform provider)
+    await section.getByLabel('Require members to sign in through it').check();
+    await section.getByRole('button', { name: 'Save identity provider' }).click();
+
+    // Assess: refused with the API's reason; still optional
+    await section.getByText('from a session signed in through this identity provider').waitFor(POLL);
+    expect(await section.getByText('Optional').count()).toBe(1);
+
+    // Act: remove it
+    await section.getByRole('button', { name: 'Remove identity provider' }).click();
+
+    // Assess
+    await section.getByText('Identity provider removed.').waitFor(POLL);
+    await section.getByRole('button', { name: 'Connect identity provider' }).waitFor(POLL);
+    expect(log.filter((l) => l.startsWith('pageerror') || l.includes('Content Security Policy'))).toEqual([]);
+    expect(log.join('\n')).not.toContain(idp.clientSecret);
+    await context.close();
+  });
+});
