@@ -94,6 +94,20 @@ export class ConflictError extends HttpProblemError {
   }
 }
 
+/**
+ * A deletion whose stored objects did not all fit in one request's time: what was deleted stays deleted, the
+ * thing being deleted stays (closed to use), and the same request sent again continues where this one stopped.
+ */
+export class DeletionInProgressError extends HttpProblemError {
+  constructor(what: string, objectsDeleted: number) {
+    super(409, 'deletion-in-progress', 'Conflict', {
+      detail: `${objectsDeleted} stored object versions of this ${what} are deleted so far and more remain; send the same request again to continue.`,
+      extensions: { objectsDeleted },
+    });
+    this.name = 'DeletionInProgressError';
+  }
+}
+
 export class PayloadTooLargeError extends HttpProblemError {
   constructor(limitBytes: number) {
     super(413, 'payload-too-large', 'Payload Too Large', {

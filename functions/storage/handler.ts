@@ -76,6 +76,14 @@ const service = new StorageService({
   access,
   audit,
   managedBucket,
+  // Location deletion only: the S3 client and the purge are loaded by the first deletion.
+  objects: loadedOnUse(async () => {
+    const [{ S3Client }, { ManagedObjects }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('../../shared/store/managed-objects.js'),
+    ]);
+    return new ManagedObjects({ s3: runtime.client(S3Client), bucket: managedBucket });
+  }),
   reservedBuckets: [managedBucket, runtime.optional('exportBucket')].filter((b): b is string => !!b),
   region: runtime.require('region'),
   // The emulator in local mode is reached at its own address, buckets in the path; AWS needs no hint.

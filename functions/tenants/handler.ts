@@ -75,6 +75,14 @@ const deletion = new TenantDeletionService({
   secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFor(runtime) }),
   storage,
   storageAccess,
+  // The managed bucket's objects of the tenant, every version (loaded by the first deletion).
+  objects: loadedOnUse(async () => {
+    const [{ S3Client }, { ManagedObjects }] = await Promise.all([
+      import('@aws-sdk/client-s3'),
+      import('../../shared/store/managed-objects.js'),
+    ]);
+    return new ManagedObjects({ s3: runtime.client(S3Client), bucket: runtime.require('storageBucket') });
+  }),
 });
 
 // A tenant's own IdP: its client secret is encrypted under the tenant's key (the key policy lets this role
@@ -131,6 +139,9 @@ export const handler = createApiHandler({
       service.getTenant(caller, auth.tenantRecord),
     ),
     implementForTenant(routes.updateTenant, 200, (caller, req) => service.updateTenant(caller, req.body)),
+    implementForTenant(routes.getTenantDeletion, 200, (caller, { auth }) =>
+      deletion.status(caller, auth.tenantRecord),
+    ),
     implementForTenant(routes.deleteTenant, 204, (caller, { body }) =>
       // The schema admits exactly one factor: a code, a recovery code or a step-up token.
       deletion.deleteTenant(caller, secondFactorOf(body)!),

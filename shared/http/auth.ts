@@ -20,6 +20,10 @@ import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
 const SSO_SETTINGS_ROUTES: ReadonlySet<string> = new Set(['getTenantSso', 'putTenantSso', 'deleteTenantSso']);
 
 /** The bearer credential from the Authorization header: the only place a credential is read from. */
+
+/** The routes that still reach a tenant whose deletion began: the deletion itself and its status. */
+const CLOSING_TENANT_ROUTES: ReadonlySet<string> = new Set(['deleteTenant', 'getTenantDeletion']);
+
 export function bearerOf(event: APIGatewayProxyEvent): string | undefined {
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (name.toLowerCase() !== 'authorization' || !value) continue;
@@ -123,8 +127,8 @@ export class BearerAuthorizer implements Authorizer {
     }
     if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
     // A tenant whose deletion began is gone to every route but its deletion, which its owner retries to
-    // finish it (services/tenancy.ts TenantDeletionService).
-    if (tenant.closingAt && route.id !== 'deleteTenant') throw new NotFoundError('No such tenant.');
+    // finish it (services/tenancy.ts TenantDeletionService), and the deletion's status.
+    if (tenant.closingAt && !CLOSING_TENANT_ROUTES.has(route.id)) throw new NotFoundError('No such tenant.');
     if (credential.session) {
       const idle = tenant.settings.sessionIdleSeconds;
       const absolute = tenant.settings.sessionAbsoluteSeconds;

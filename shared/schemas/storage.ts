@@ -220,7 +220,7 @@ export const deleteStorageLocation = defineRoute({
   path: '/v1/tenants/{tenantId}/storage-locations/{locationId}',
   area: 'storage',
   summary:
-    'Remove a storage location (not while an instance uses it); its credentials stop as far as its kind allows',
+    'Remove a storage location (not while an instance uses it); its credentials stop as far as its kind allows; a managed location’s objects are deleted, every version (409 deletion-in-progress: send again to continue)',
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
   params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
@@ -247,6 +247,13 @@ export const deleteStorageLocation = defineRoute({
       kind: z.enum(['managed', 'external']),
       revokedBefore: z.string(),
       credentials: z.array(RevocationOutcome),
+      objectsDeleted: z
+        .number()
+        .int()
+        .optional()
+        .describe(
+          'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+        ),
     }),
   },
 });
@@ -311,6 +318,13 @@ export const revokeStorageCredentials = defineRoute({
       userId: UserId,
       revokedBefore: z.string(),
       credentials: z.array(RevocationOutcome),
+      objectsDeleted: z
+        .number()
+        .int()
+        .optional()
+        .describe(
+          'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+        ),
     }),
   },
 });

@@ -186,7 +186,40 @@ export const deleteTenant = defineRoute({
       stepUpToken: StepUpToken.optional(),
     })
     .refine(...exactlyOneFactor('mfaCode')),
-  response: { status: 204, description: 'Deleted' },
+  response: {
+    status: 204,
+    description:
+      'Deleted. 409 deletion-in-progress (with objectsDeleted): the managed-storage objects did not all fit in this request; send it again (with a new code or step-up token) to continue',
+  },
+});
+
+export const TenantDeletionStatus = z
+  .object({
+    status: z
+      .enum(['active', 'deleting'])
+      .describe(
+        'deleting: the deletion began (the tenant is closed to every other route); send DELETE again to finish it',
+      ),
+    startedAt: z.string().optional(),
+    startedBy: z.string().optional(),
+    objectsDeleted: z
+      .number()
+      .int()
+      .describe('Managed-storage object versions deleted so far (at least this many)'),
+  })
+  .meta({ id: 'TenantDeletionStatus' });
+
+export const getTenantDeletion = defineRoute({
+  id: 'getTenantDeletion',
+  method: 'GET',
+  path: '/v1/tenants/{tenantId}/deletion',
+  area: 'tenants',
+  summary:
+    'The tenant’s deletion status (owner): whether it began, and how many managed-storage object versions it deleted so far; answers while the tenant is closing, 404 once it is gone',
+  tags: ['tenants'],
+  auth: { kind: 'tenant', permission: 'tenant:delete', sessionOnly: true },
+  params: TenantParams,
+  response: { status: 200, description: 'The deletion status', schema: TenantDeletionStatus },
 });
 
 const ExportId = z.string().regex(/^x_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an export id');
@@ -421,6 +454,7 @@ export const tenantRoutes = [
   getTenant,
   updateTenant,
   deleteTenant,
+  getTenantDeletion,
   createExport,
   getExport,
   listMembers,

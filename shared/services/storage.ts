@@ -39,6 +39,7 @@ import {
 import type { TenantScope } from '../domain/tenant-scope.js';
 import {
   ConflictError,
+  DeletionInProgressError,
   ForbiddenError,
   HttpProblemError,
   NotFoundError,
@@ -46,6 +47,7 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
+import type { ManagedObjects } from '../store/managed-objects.js';
 import type { RateWindows } from '../store/rate-windows.js';
 import type { StoragePathOwners } from '../store/storage-path-owners.js';
 import type { ProbeOutcome, StorageProbes } from '../store/storage-probe.js';
@@ -64,6 +66,8 @@ export interface StorageServiceDeps {
   audit: AuditRecorder;
   /** The platform bucket for managed locations. */
   managedBucket: string;
+  /** The objects of managed locations there: location deletion deletes them, every version. */
+  objects?: Pick<ManagedObjects, 'purge'>;
   /** Buckets no tenant may register as external (the managed and export buckets). */
   reservedBuckets: readonly string[];
   /**
@@ -401,6 +405,9 @@ export class StorageService {
     try {
       const { revokedBefore, credentials } = await this.#d.access.revokeLocation(scope, location);
       this.#d.vendor.drop(scope.tenantId, { locationId });
+      // Managed: its objects, every version, go before the location does (a retry continues if they do not
+      // fit in this request). External: the customer's bucket is theirs; nothing in it is ever deleted.
+      const objectsDeleted = location.kind === 'managed' ? await this.#purge(location) : undefined;
       await this.#d.store.deleteLocation(
         scope,
         location,
@@ -409,14 +416,33 @@ export class StorageService {
           action: 'storage-location.removed',
           actor: auditActorOf(caller),
           resource: { type: 'storage-location', id: locationId },
-          details: { before: { kind: location.kind, root: location.root }, revokedBefore, credentials },
+          details: {
+            before: { kind: location.kind, root: location.root },
+            revokedBefore,
+            credentials,
+            ...(objectsDeleted !== undefined ? { objectsDeleted } : {}),
+          },
         }),
       );
-      return { locationId, kind: location.kind, revokedBefore, credentials };
+      return {
+        locationId,
+        kind: location.kind,
+        revokedBefore,
+        credentials,
+        ...(objectsDeleted !== undefined ? { objectsDeleted } : {}),
+      };
     } catch (error) {
       await this.#d.store.liftLocationFence(scope, locationId, fence).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Deletes a managed location's objects, every version; DeletionInProgressError when more remain. */
+  async #purge(location: StorageLocationRecord): Promise<number | undefined> {
+    if (!this.#d.objects) return undefined;
+    const { deleted, done } = await this.#d.objects.purge(`${location.prefix}/`);
+    if (!done) throw new DeletionInProgressError('storage location', deleted);
+    return deleted;
   }
 
   /**

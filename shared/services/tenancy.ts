@@ -15,11 +15,18 @@ import {
 import type { Plan } from '../domain/plans.js';
 import { STORAGE_FENCE_MS } from '../domain/storage-revocation.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
-import { EmailUnverifiedError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import {
+  DeletionInProgressError,
+  EmailUnverifiedError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+} from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import type { IdentityStore } from '../store/identity-store.js';
+import type { ManagedObjects } from '../store/managed-objects.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import {
   type ApiKeyRecord,
@@ -485,6 +492,11 @@ export interface TenantDeletionDeps {
    */
   storage: TenantStorageRelease['store'];
   storageAccess: TenantStorageRelease['access'];
+  /**
+   * Step (a2): the objects of the tenant's managed locations in the platform bucket, every version, deleted
+   * (shared/store/managed-objects.ts). Customers' buckets (external locations) are never touched.
+   */
+  objects?: Pick<ManagedObjects, 'purge'>;
 }
 
 /**
@@ -499,6 +511,9 @@ export interface TenantDeletionDeps {
  *  (b1) every API key revoked (each with its `api-key.revoked` event), then every other membership, any key
  *       created meanwhile and every pending invitation deleted;
  *  (a) storage: a deny of every session of the tenant's storage role, the role removed, every root released;
+ *  (a2) every object version under `tenants/<tenantId>/` of the managed bucket deleted, within one request's
+ *       budget; the count so far is kept on the TENANT item (`objectsDeleted`, shown by GET …/deletion); when
+ *       more remain the answer is 409 `deletion-in-progress` and the owner's next request continues;
  *  (b2) the rest of the tenant's items (instances, locations, connections, ...), keeping only the tenant
  *       item and the caller's membership, so the owner can retry;
  *  (c) the tenant KMS key disabled (unless it is) and scheduled for deletion in 30 days (unless it is):
@@ -563,6 +578,7 @@ export class TenantDeletionService {
       scope,
       actor,
     );
+    await this.#purgeManagedObjects(scope, tenant.objectsDeleted ?? 0);
     await this.deps.tenants.deleteTenantItems(scope, [caller.principal.userId]);
     await this.deps.keys.retire(key);
     const deleted = await this.deps.tenants.deleteTenant(
@@ -581,5 +597,36 @@ export class TenantDeletionService {
     );
     // Only a concurrent deletion (or demotion) of this very owner gets here; the tenant is gone or not theirs.
     if (!deleted) throw new NotFoundError('No such tenant.');
+  }
+
+  /** The deletion's status (the tenant record as the authorizer read it): begun or not, objects deleted so far. */
+  async status(caller: TenantCaller, record?: TenantRecord) {
+    if (!caller.access.permissions.has('tenant:delete'))
+      throw new ForbiddenError('The deletion status is for the tenant’s owners.');
+    const tenant = record ?? (await this.deps.tenants.getTenant(caller.access.scope));
+    return {
+      status: tenant.closingAt ? ('deleting' as const) : ('active' as const),
+      ...(tenant.closingAt ? { startedAt: tenant.closingAt } : {}),
+      ...(tenant.closingBy ? { startedBy: tenant.closingBy } : {}),
+      objectsDeleted: tenant.objectsDeleted ?? 0,
+    };
+  }
+
+  /**
+   * Every object version under the tenant's managed prefix, after its storage is closed (no session can write
+   * there any more) and while the TENANT item still holds the progress: as much as one request's budget allows.
+   * When more remain, the deletion answers 409 `deletion-in-progress` with the count so far, the tenant stays
+   * closing, and the owner's next request continues (what is deleted stays deleted; nothing is listed twice).
+   */
+  async #purgeManagedObjects(scope: TenantScope, before: number): Promise<void> {
+    const { objects } = this.deps;
+    if (!objects) return;
+    let total = before;
+    const { done } = await objects.purge(`tenants/${scope.tenantId}/`, {
+      onBatch: async (deleted) => {
+        total = await this.deps.tenants.addDeletedObjects(scope, deleted);
+      },
+    });
+    if (!done) throw new DeletionInProgressError('tenant', total);
   }
 }

@@ -1,4 +1,4 @@
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ACCESS_ITEM_SK_PREFIXES,
   APIKEY_SK_PREFIX,
@@ -49,6 +49,8 @@ export interface TenantRecord {
    */
   closingAt?: string;
   closingBy?: string;
+  /** Managed-storage object versions the deletion has removed so far (at least: a count lost to a fault is not redone). */
+  objectsDeleted?: number;
 }
 
 export interface MemberRecord {
@@ -284,6 +286,22 @@ export class TenantStore {
       if (isConditionFailure(error, 0)) return false;
       throw error;
     }
+  }
+
+  /** Adds to a closing tenant's count of deleted objects (its deletion's progress); returns the new total. */
+  async addDeletedObjects(scope: TenantScope, count: number): Promise<number> {
+    const db = await this.clients.forScope(scope);
+    const { Attributes } = await db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: tenantKey(scope, TENANT_SK),
+        UpdateExpression: 'ADD objectsDeleted :n',
+        ConditionExpression: 'attribute_exists(closingAt)',
+        ExpressionAttributeValues: { ':n': count },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(Attributes?.objectsDeleted ?? count);
   }
 
   async getMember(scope: TenantScope, userId: string): Promise<MemberRecord | undefined> {

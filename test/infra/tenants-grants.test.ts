@@ -97,8 +97,13 @@ describe('the tenants function’s IAM for tenant deletion', () => {
     // Assess: three object actions on the exports prefix, and no other S3 statement
     expect(actions(statement).sort()).toEqual(['s3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     expect(JSON.stringify(statement.Resource)).toContain('/tenants/*/exports/*');
+    // The other S3 statements are tenant deletion's purge of managed objects (managed-object-purge-grants.test.ts).
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
-    expect(s3.map((s) => s.Sid)).toEqual(['TenantExportArchives']);
+    expect(s3.map((s) => s.Sid).sort()).toEqual([
+      'ManagedObjectPurge',
+      'ManagedObjectPurgeList',
+      'TenantExportArchives',
+    ]);
   });
 
   it('may delete an export archive (an unaudited one is withdrawn) and no other object', async () => {
@@ -129,7 +134,8 @@ describe('the tenants function’s IAM for tenant deletion', () => {
       'x_1.json',
     ])
       expect(await decide('s3:DeleteObject', key), key).toBe('ImplicitlyDenied');
-    for (const bucket of [BUCKET_ARNS.storage, 'arn:aws:s3:::strongroom-access-logs', 'arn:aws:s3:::lake'])
+    // (The managed storage bucket's tenant prefixes are tenant deletion's to empty: managed-object-purge-grants.test.ts.)
+    for (const bucket of ['arn:aws:s3:::strongroom-access-logs', 'arn:aws:s3:::lake'])
       expect(await decide('s3:DeleteObject', `tenants/${T}/exports/x_1.json`, bucket), bucket).toBe(
         'ImplicitlyDenied',
       );

@@ -206,6 +206,11 @@ const FINISHED_BY_RETRY: { route: RegExp; closes: (change: StateChange) => boole
     closes: (c) => /\|TENANT$/.test(c.key) && c.before?.closingAt === undefined && !!c.after?.closingAt,
     why: "tenant deletion runs every check that can fail (KMS ListResourceTags and DescribeKey, the reads) before its first write, which marks the tenant closing with its tenant.deletion-started event; from then on no route but the deletion reaches the tenant (http/auth.ts), and every later step (API keys, memberships, storage role, items, DisableKey, ScheduleKeyDeletion, the final transaction) is idempotent, so the owner's retry finishes it (services/tenancy.ts TenantDeletionService)",
   },
+  {
+    route: /^DELETE \/v1\/tenants\/\{tenantId\}\/storage-locations\/\{locationId\}$/,
+    closes: (c) => /\|STORAGE-ACCESS$/.test(c.key) && c.after !== undefined,
+    why: "a managed location's objects are deleted, every version, after its sessions are denied (the revocation recorded on STORAGE-ACCESS, then the role's deny) and before the location item goes: S3 deletes cannot join a DynamoDB transaction, so a fault after some are gone leaves the location registered with fewer objects, closed to every credential issued before, and the same request again lists what is left and finishes (services/storage.ts deleteLocation, store/managed-objects.ts)",
+  },
 ];
 
 /**

@@ -1,5 +1,7 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
+import { clientConfig } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import {
   addMember,
@@ -81,6 +83,23 @@ async function anotherSession(api: TestApi, user: TestUser): Promise<string> {
 }
 
 /** A managed storage location of the tenant. */
+/** Two objects (one written twice) in a managed location, as a client with vended credentials leaves them. */
+async function objectsIn(prefix: string): Promise<void> {
+  const s3 = new S3Client({ ...clientConfig(), forcePathStyle: true });
+  try {
+    for (const [key, body] of [
+      ['a.csv', '1'],
+      ['a.csv', '2'],
+      ['b/c.json', '{}'],
+    ])
+      await s3.send(
+        new PutObjectCommand({ Bucket: process.env.STORAGE_BUCKET!, Key: `${prefix}/${key}`, Body: body }),
+      );
+  } finally {
+    s3.destroy();
+  }
+}
+
 async function managedLocation(api: TestApi, owner: TestUser, tenantId: string) {
   const res = ok(
     await api.request('POST', `/v1/tenants/${tenantId}/storage-locations`, {
@@ -90,7 +109,11 @@ async function managedLocation(api: TestApi, owner: TestUser, tenantId: string) 
     201,
     'managed location',
   );
-  return { locationId: res.body.locationId as string, root: res.body.root as string };
+  return {
+    locationId: res.body.locationId as string,
+    root: res.body.root as string,
+    prefix: res.body.prefix as string,
+  };
 }
 
 /** A Postgres connection of the tenant (nothing is dialled to create it); its id. */
@@ -590,6 +613,8 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     status: 204,
     setup: async ({ api }) => {
       const { owner, tenantId } = await ownTenant(api, 'tenant-delete');
+      // Its managed objects are deleted too (ListObjectVersions, DeleteObjects).
+      await objectsIn((await managedLocation(api, owner, tenantId)).prefix);
       const mfa = await enableMfa(api, owner);
       // A run that fails after the code was accepted spends it (allowed): each send takes the next code.
       let next = 0;
@@ -742,7 +767,9 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     status: 200,
     setup: async ({ api, tenant }) => {
       const { owner, tenantId } = await tenant();
-      const { locationId } = await managedLocation(api, owner, tenantId);
+      const { locationId, prefix } = await managedLocation(api, owner, tenantId);
+      // Its objects are deleted before the location (ListObjectVersions, DeleteObjects).
+      await objectsIn(prefix);
       return () =>
         api.request('DELETE', `/v1/tenants/${tenantId}/storage-locations/${locationId}`, {
           token: owner.token,

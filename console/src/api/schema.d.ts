@@ -776,6 +776,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenantId}/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant’s deletion status (owner): whether it began, and how many managed-storage object versions it deleted so far; answers while the tenant is closing, 404 once it is gone */
+        get: operations["getTenantDeletion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenantId}/exports": {
         parameters: {
             query?: never;
@@ -996,7 +1013,7 @@ export type paths = {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove a storage location (not while an instance uses it); its credentials stop as far as its kind allows */
+        /** Remove a storage location (not while an instance uses it); its credentials stop as far as its kind allows; a managed location’s objects are deleted, every version (409 deletion-in-progress: send again to continue) */
         delete: operations["deleteStorageLocation"];
         options?: never;
         head?: never;
@@ -1564,6 +1581,17 @@ export type components = {
                 sessionIdleSeconds?: number;
             };
             tenantId: string;
+        };
+        TenantDeletionStatus: {
+            /** @description Managed-storage object versions deleted so far (at least this many) */
+            objectsDeleted: number;
+            startedAt?: string;
+            startedBy?: string;
+            /**
+             * @description deleting: the deletion began (the tenant is closed to every other route); send DELETE again to finish it
+             * @enum {string}
+             */
+            status: "active" | "deleting";
         };
         TenantExport: {
             createdAt: string;
@@ -3809,7 +3837,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Deleted */
+            /** @description Deleted. 409 deletion-in-progress (with objectsDeleted): the managed-storage objects did not all fit in this request; send it again (with a new code or step-up token) to continue */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -5037,6 +5065,73 @@ export interface operations {
             };
         };
     };
+    getTenantDeletion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deletion status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDeletionStatus"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs permission tenant:delete */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant or resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createExport: {
         parameters: {
             query?: never;
@@ -6148,6 +6243,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         credentials: components["schemas"]["RevocationOutcome"][];
+                        /** @description Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted */
+                        objectsDeleted?: number;
                         revokedBefore: string;
                         userId: string;
                     };
@@ -6386,6 +6483,8 @@ export interface operations {
                         /** @enum {string} */
                         kind: "managed" | "external";
                         locationId: string;
+                        /** @description Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted */
+                        objectsDeleted?: number;
                         revokedBefore: string;
                     };
                 };

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { IDENTITY_PK_PREFIXES, rateWindowPk } from '../../../shared/domain/item-layout.js';
@@ -234,4 +234,37 @@ export function grantPlatformSecrets(fn: StrongroomFunction, resources: AreaReso
 /** Sending mail through SES: only from the stage's identity and its one sender address. */
 export function grantSendMail(fn: StrongroomFunction, resources: AreaResources): void {
   resources.mail.grantSend(fn.role);
+}
+
+/**
+ * Deleting managed-location objects (location and tenant deletion, shared/store/managed-objects.ts): list the
+ * versions under a tenant prefix of the managed bucket, and delete objects and their versions there. Nothing
+ * outside `tenants/` of that one bucket, no read, no write: customers' buckets are never touched.
+ */
+export function grantManagedObjectPurge(fn: StrongroomFunction, resources: AreaResources): void {
+  const bucket = resources.storageBucket;
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ManagedObjectPurgeList',
+      actions: ['s3:ListBucketVersions'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': 'tenants/t_*/*' } },
+    }),
+  );
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ManagedObjectPurge',
+      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+      resources: [bucket.arnForObjects('tenants/t_*')],
+    }),
+  );
+  const bucketStack = Stack.of(bucket);
+  const bucketImport = Stack.of(fn).resolve(bucketStack.exportValue(bucket.bucketArn)) as {
+    'Fn::ImportValue': string;
+  };
+  Validations.of(fn.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${bucketImport['Fn::ImportValue']}/tenants/t_*]`,
+    reason:
+      'Managed-location objects are deleted per tenant or location at run time; the code builds the prefix from the caller’s TenantScope (shared/store/managed-objects.ts refuses any other prefix).',
+  });
 }

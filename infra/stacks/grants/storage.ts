@@ -7,6 +7,7 @@ import {
   confinedWrite,
   grantAuthorization,
   grantConfinedWrites,
+  grantManagedObjectPurge,
   grantPlatformAudit,
   grantRateWindows,
   grantStorageRegistry,
@@ -34,6 +35,8 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   // The route limits, and the remote-signing audit's tally (shared/domain/storage-signing.ts SIGNING_AUDIT).
   grantRateWindows(fn, resources, [...routeRateLimitNames('storage'), SIGNING_AUDIT.name]);
   grantStorageRegistry(fn, resources);
+  // Deletion removes the objects of managed locations, every version (tenant prefixes of the managed bucket only).
+  grantManagedObjectPurge(fn, resources);
   // The tenant items of those transactions (shared/store/storage-store.ts): an external location (put with
   // its registry nodes, deleted with their release) and the tenant's ExternalId (put with the first
   // external location, else checked). IAM cannot tell their sort keys apart from a member's or an API

@@ -7,6 +7,7 @@ import {
   FRESH_MFA_BUDGET_NAMES,
   grantAuthorization,
   grantConfinedWrites,
+  grantManagedObjectPurge,
   grantPlatformAudit,
   grantRateWindows,
   grantSendMail,
@@ -60,6 +61,8 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
   // Removing or demoting a member revokes their storage credentials (the deny on the tenant's storage role);
   // deleting the tenant removes that role. Never creating one.
   resources.tenantStorageRoles.grantRevoke(fn);
+  // Deletion removes the objects of managed locations, every version (tenant prefixes of the managed bucket only).
+  grantManagedObjectPurge(fn, resources);
   // Tenant deletion releases external storage roots: the location item (tenant-data table) leaves in the
   // same transaction as the global registry nodes (identity table, granted above), which no
   // tenant-scoped session can reach, so that one transaction runs on the function role. Delete only: every

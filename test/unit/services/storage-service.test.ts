@@ -31,7 +31,7 @@ const caller = (role: Role) =>
   tenantCallerAs({ tenantId: T, userId: U, role, credentialId: 's', ip: '192.0.2.1' });
 
 /** The service with fakes for its ports; every port records what it was asked. */
-function setup() {
+function setup(objects?: { purge: ReturnType<typeof vi.fn> }) {
   const store = {
     getLocation: vi.fn(async () => location),
     allLocations: vi.fn(async () => [location]),
@@ -94,6 +94,7 @@ function setup() {
     region: 'eu-west-1',
     verifier,
     members,
+    ...(objects ? { objects } : {}),
   });
   return { service, store, vendor, access, audit, verifier, role, members };
 }
@@ -463,6 +464,67 @@ describe('StorageService.deleteLocation', () => {
         details: expect.objectContaining({ credentials: result.credentials }),
       }),
     );
+  });
+
+  it('deletes a managed location’s objects after the deny and before the item, and counts them', async () => {
+    // Prepare
+    const purge = vi.fn(async () => ({ deleted: 42, done: true }));
+    const { service, access, store, audit } = setup({ purge });
+
+    // Act
+    const result = await service.deleteLocation(caller('admin'), location.locationId);
+
+    // Assess: its own prefix, with the trailing slash; between the deny and the deletion; answered and audited
+    expect(purge).toHaveBeenCalledWith(`${location.prefix}/`);
+    expect(access.revokeLocation.mock.invocationCallOrder[0]!).toBeLessThan(
+      purge.mock.invocationCallOrder[0]!,
+    );
+    expect(purge.mock.invocationCallOrder[0]!).toBeLessThan(
+      store.deleteLocation.mock.invocationCallOrder[0]!,
+    );
+    expect(result.objectsDeleted).toBe(42);
+    expect(audit.auditPut).toHaveBeenCalledWith(
+      expect.anything(),
+      expect.objectContaining({ details: expect.objectContaining({ objectsDeleted: 42 }) }),
+    );
+  });
+
+  it('answers 409 deletion-in-progress when the objects do not fit, keeping the location for the retry', async () => {
+    // Prepare: more objects than one request's budget
+    const purge = vi.fn(async () => ({ deleted: 10_000, done: false }));
+    const { service, store } = setup({ purge });
+
+    // Act
+    const error = await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e);
+
+    // Assess: the problem with the count; the location item stays, its fence lifted as after any failure
+    expect(status(error)).toBe(409);
+    expect((error as HttpProblemError).type).toBe('deletion-in-progress');
+    expect((error as HttpProblemError).extensions).toEqual({ objectsDeleted: 10_000 });
+    expect(store.deleteLocation).not.toHaveBeenCalled();
+    expect(store.liftLocationFence).toHaveBeenCalledOnce();
+  });
+
+  it('never deletes anything in a customer’s bucket (external location)', async () => {
+    // Prepare
+    const purge = vi.fn(async () => ({ deleted: 0, done: true }));
+    const { service, store } = setup({ purge });
+    store.getLocation.mockResolvedValueOnce({
+      ...location,
+      kind: 'external',
+      bucket: 'customer-lake',
+      prefix: 'data',
+      root: 's3://customer-lake/data',
+      roleArn: 'arn:aws:iam::999988887777:role/lake',
+    });
+
+    // Act
+    const result = await service.deleteLocation(caller('admin'), location.locationId);
+
+    // Assess
+    expect(purge).not.toHaveBeenCalled();
+    expect(result).not.toHaveProperty('objectsDeleted');
+    expect(store.deleteLocation).toHaveBeenCalledOnce();
   });
 
   it('a location in use is a 409 before anyone is cut off', async () => {

@@ -13,6 +13,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -67,7 +68,7 @@ function ownerCaller(overrides: Partial<TenantCaller['principal']> = {}): Tenant
   };
 }
 
-function fixture() {
+function fixture(objects?: { purge: ReturnType<typeof vi.fn> }) {
   const clients = new TenantDataClients({
     sts: new STSClient({ region: 'eu-central-1' }),
     roleArn: 'arn:aws:iam::123456789012:role/tenant-data',
@@ -104,7 +105,15 @@ function fixture() {
       return 1;
     }),
   };
-  const service = new TenantDeletionService({ tenants, keys, audit, secondFactors, storage, storageAccess });
+  const service = new TenantDeletionService({
+    tenants,
+    keys,
+    audit,
+    secondFactors,
+    storage,
+    storageAccess,
+    ...(objects ? { objects } : {}),
+  });
   const spies = {
     items: vi.spyOn(tenants, 'deleteTenantItems'),
     retire: vi.spyOn(keys, 'retire'),
@@ -388,6 +397,60 @@ describe('tenant deletion', () => {
     await expect(service.deleteTenant(ownerCaller(), { mfaCode: '123456' })).rejects.toMatchObject({
       status: 404,
     });
+  });
+
+  it('deletes the managed objects after storage is closed and before the items, recording progress per batch', async () => {
+    // Prepare: two batches, then the prefix is empty
+    const purge = vi.fn(async (_prefix: string, options: { onBatch: (n: number) => Promise<void> }) => {
+      await options.onBatch(1000);
+      await options.onBatch(7);
+      return { deleted: 1007, done: true };
+    });
+    ddb.on(UpdateCommand).callsFake(async (input: { ExpressionAttributeValues: { ':n': number } }) => ({
+      Attributes: { objectsDeleted: input.ExpressionAttributeValues[':n'] },
+    }));
+    const { service, storageAccess, spies } = fixture({ purge });
+
+    // Act
+    await service.deleteTenant(ownerCaller(), { mfaCode: '123456' });
+
+    // Assess: the tenant's prefix, after the role is closed, before the items; each batch counted on TENANT
+    expect(purge).toHaveBeenCalledWith(`tenants/${T}/`, expect.anything());
+    expect(storageAccess.closeTenant.mock.invocationCallOrder[0]!).toBeLessThan(
+      purge.mock.invocationCallOrder[0]!,
+    );
+    // (deleteTenantItems also serves the access step before storage: the last call is the rest of the items.)
+    expect(purge.mock.invocationCallOrder[0]!).toBeLessThan(spies.items.mock.invocationCallOrder.at(-1)!);
+    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates.map((u) => u.ExpressionAttributeValues)).toEqual([{ ':n': 1000 }, { ':n': 7 }]);
+    expect(updates[0]).toMatchObject({
+      Key: { pk: T, sk: 'TENANT' },
+      UpdateExpression: 'ADD objectsDeleted :n',
+      ConditionExpression: 'attribute_exists(closingAt)',
+    });
+    expect(spies.final).toHaveBeenCalledOnce();
+  });
+
+  it('answers 409 deletion-in-progress with the total so far when the objects do not fit, retiring nothing', async () => {
+    // Prepare: one batch, more left; the TENANT item already counted 500 from an earlier request
+    const purge = vi.fn(async (_prefix: string, options: { onBatch: (n: number) => Promise<void> }) => {
+      await options.onBatch(1000);
+      return { deleted: 1000, done: false };
+    });
+    ddb.on(UpdateCommand).resolves({ Attributes: { objectsDeleted: 1500 } });
+    const { service, spies } = fixture({ purge });
+
+    // Act / Assess
+    await expect(service.deleteTenant(ownerCaller(), { mfaCode: '123456' })).rejects.toMatchObject({
+      status: 409,
+      type: 'deletion-in-progress',
+      extensions: { objectsDeleted: 1500 },
+    });
+    // The rest of the items (a connection here) stays with the TENANT item for the retry.
+    expect(transactions().some((t) => deletedSks(t).includes('CONNECTION#c_1'))).toBe(false);
+    expect(spies.retire).not.toHaveBeenCalled();
+    expect(spies.final).not.toHaveBeenCalled();
+    expect(kms).not.toHaveReceivedCommand(DisableKeyCommand);
   });
 
   const failures: [string, () => void][] = [
