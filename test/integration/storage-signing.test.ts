@@ -420,9 +420,7 @@ describe('the audit of signing', () => {
     const key = created.body.key as string;
     const keyId = created.body.keyId as string;
     const events = async (action: string) =>
-      (await tenantAuditEvents(awsEndpoint, acme.tenantId, action)).filter(
-        (e) => e.actor.apiKeyId === keyId,
-      );
+      (await tenantAuditEvents(awsEndpoint, acme.tenantId, action)).filter((e) => e.actor.apiKeyId === keyId);
 
     // Act: three writes, two deletes, and two requests for keys outside the location
     for (let i = 0; i < 3; i++)
@@ -449,7 +447,12 @@ describe('the audit of signing', () => {
     });
     const refused = await events('storage-requests.refused');
     expect(refused.length).toBeGreaterThanOrEqual(1);
-    expect(refused[0]!.details).toMatchObject({ locationId, field: 'body.uri', count: 1, windowSeconds: 300 });
+    expect(refused[0]!.details).toMatchObject({
+      locationId,
+      field: 'body.uri',
+      count: 1,
+      windowSeconds: 300,
+    });
     expect(refused.every((e) => e.details.count === 1)).toBe(true);
   });
 });
