@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import pg from 'pg';
-import { BoundedCache, estimateBytes } from '../domain/bounded-cache.js';
+import { BoundedCache, bytesFor, estimateBytes } from '../domain/bounded-cache.js';
 import { type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
 import type { DataSourceFailure } from '../domain/data-source-failures.js';
 import type { ColumnTypeClass, CompiledSql, DbColumn, DbSchema, DbTable } from '../domain/sql-compiler.js';
@@ -172,7 +172,7 @@ export class PostgresRunner {
     this.#pools = new BoundedCache<PoolEntry>({
       name: 'database pools',
       maxEntries: maxPools,
-      maxBytes: maxPools * poolSize * PG_CLIENT_BYTES,
+      maxBytes: bytesFor(maxPools, poolSize * PG_CLIENT_BYTES),
       sizeOf: () => poolSize * PG_CLIENT_BYTES,
       // A pool that leaves (evicted, aged out, its connection changed) ends once its clients are back.
       onRemove: (entry) => {

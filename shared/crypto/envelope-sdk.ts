@@ -44,39 +44,49 @@ export interface KeyringKmsClient {
   decrypt(input: Parameters<KMS['decrypt']>[0]): Promise<DecryptCommandOutput>;
 }
 
-/** A caching materials manager over a KMS keyring on `keyArn`, its cache partitioned by `partition`. */
+/** The Encryption SDK's materials cache, as `cachingManager` takes it. */
+export type MaterialsCache = ReturnType<typeof getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>>;
+
+/**
+ * One LRU of data-key materials for every key owner of a cipher, holding at most `capacity` entries, its
+ * lookups told to `onLookup` (whether materials were found: a data key KMS need not make or open). One
+ * cache, not one per owner: each of the SDK's caches runs a timer that keeps it alive, so a cache made per
+ * owner would outlive its owner's eviction, plaintext data keys included. Owners stay apart by partition.
+ */
+export function materialsCache(capacity: number, onLookup?: (found: boolean) => void): MaterialsCache {
+  const cache = getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(capacity);
+  return {
+    ...cache,
+    getEncryptionMaterial(key: string, plaintextLength: number) {
+      const found = cache.getEncryptionMaterial(key, plaintextLength);
+      onLookup?.(found !== false);
+      return found;
+    },
+    getDecryptionMaterial(key: string) {
+      const found = cache.getDecryptionMaterial(key);
+      onLookup?.(found !== false);
+      return found;
+    },
+  };
+}
+
+/** A caching materials manager over a KMS keyring on `keyArn`, its entries in `cache` under `partition`. */
 export function cachingManager(options: {
   keyArn: string;
   client: () => KeyringKmsClient;
-  entries: number;
+  cache: MaterialsCache;
   maxAgeMs: number;
   maxMessagesEncrypted: number;
   maxBytesEncrypted: number;
   partition: string;
-  /** Told of every lookup in the cache: whether it found materials (a data key KMS need not make or open). */
-  onLookup?: (found: boolean) => void;
 }): NodeCachingMaterialsManager {
   const keyring: KeyringNode = new KmsKeyringNode({
     generatorKeyId: options.keyArn,
     clientProvider: options.client,
   });
-  const cache = getLocalCryptographicMaterialsCache<NodeAlgorithmSuite>(options.entries);
-  const counted: typeof cache = {
-    ...cache,
-    getEncryptionMaterial(key: string, plaintextLength: number) {
-      const found = cache.getEncryptionMaterial(key, plaintextLength);
-      options.onLookup?.(found !== false);
-      return found;
-    },
-    getDecryptionMaterial(key: string) {
-      const found = cache.getDecryptionMaterial(key);
-      options.onLookup?.(found !== false);
-      return found;
-    },
-  };
   return new NodeCachingMaterialsManager({
     backingMaterials: keyring,
-    cache: counted,
+    cache: options.cache,
     maxAge: options.maxAgeMs,
     maxMessagesEncrypted: options.maxMessagesEncrypted,
     maxBytesEncrypted: options.maxBytesEncrypted,

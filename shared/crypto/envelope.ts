@@ -2,11 +2,12 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodeCachingMaterialsManager } from '@aws-crypto/client-node';
 import type { KMS } from '@aws-sdk/client-kms';
 import type { FunctionRuntime } from '../aws/runtime.js';
-import { BoundedCache, type CacheStats } from '../domain/bounded-cache.js';
+import { BoundedCache, bytesFor, type CacheStats } from '../domain/bounded-cache.js';
 import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger, registerCache } from '../observability.js';
+import type { MaterialsCache } from './envelope-sdk.js';
 
 /**
  * The one algorithm suite: AES-256-GCM with HKDF-SHA512 and key commitment, without ECDSA signatures
@@ -71,6 +72,8 @@ export const DEFAULT_CACHE_LIMITS: EnvelopeCacheLimits = {
  * within 40 MiB.
  */
 export const DATA_KEY_ENTRY_BYTES = 2048;
+/** A materials manager and its keyring, estimated. */
+const MANAGER_BYTES = 2048;
 
 /** Largest ciphertext body `decrypt` accepts (secrets are small; this bounds memory on hostile input). */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024;
@@ -152,7 +155,8 @@ export class EnvelopeCipher {
   #kms: KMS | undefined;
   readonly #managers: BoundedCache<NodeCachingMaterialsManager>;
   readonly #calls: KmsCallCounts = { GenerateDataKey: 0, Encrypt: 0, Decrypt: 0 };
-  readonly #dataKeys = { hits: 0, misses: 0 };
+  readonly #dataKeys = { hits: 0, misses: 0, puts: 0 };
+  #materials: MaterialsCache | undefined;
   readonly #dataKeyStats: { stats(): CacheStats };
 
   constructor(options: EnvelopeCipherOptions) {
@@ -163,26 +167,27 @@ export class EnvelopeCipher {
     if (!(l.maxMessagesEncrypted >= 1 && l.maxMessagesEncrypted <= 10_000))
       throw new RangeError('maxMessagesEncrypted must be in [1, 10000]');
     if (!(l.entriesPerOwner >= 1 && l.maxOwners >= 1)) throw new RangeError('cache sizes must be positive');
-    // One data-key cache per key owner, each of at most entriesPerOwner materials, counted full.
+    // A materials manager per key owner (small: its keyring), all sharing one data-key cache.
     this.#managers = new BoundedCache<NodeCachingMaterialsManager>({
-      name: 'data-key caches (one per key owner)',
+      name: 'materials managers (one per key owner)',
       maxEntries: l.maxOwners,
-      maxBytes: l.maxOwners * l.entriesPerOwner * DATA_KEY_ENTRY_BYTES,
-      sizeOf: () => l.entriesPerOwner * DATA_KEY_ENTRY_BYTES,
+      maxBytes: bytesFor(l.maxOwners, MANAGER_BYTES),
+      sizeOf: () => MANAGER_BYTES,
     });
     registerCache(this.#managers);
+    const capacity = l.maxOwners * l.entriesPerOwner;
     // Held by this cipher: the registry holds caches weakly.
     this.#dataKeyStats = {
       stats: () => ({
         name: 'data keys',
-        maxEntries: l.maxOwners * l.entriesPerOwner,
-        maxBytes: l.maxOwners * l.entriesPerOwner * DATA_KEY_ENTRY_BYTES,
-        // The SDK's caches do not say how full they are: counted full, as their owners' cache is.
-        entries: this.#managers.size * l.entriesPerOwner,
-        bytes: this.#managers.bytes,
+        maxEntries: capacity,
+        maxBytes: capacity * DATA_KEY_ENTRY_BYTES,
+        // The SDK's cache does not say how full it is: at most what was put in, at most its capacity.
+        entries: Math.min(this.#dataKeys.puts, capacity),
+        bytes: Math.min(this.#dataKeys.puts, capacity) * DATA_KEY_ENTRY_BYTES,
         hits: this.#dataKeys.hits,
         misses: this.#dataKeys.misses,
-        evictions: this.#managers.stats().evictions * l.entriesPerOwner,
+        evictions: Math.max(0, this.#dataKeys.puts - capacity),
       }),
     };
     registerCache(this.#dataKeyStats);
@@ -293,22 +298,39 @@ export class EnvelopeCipher {
     const id = `${owner.tenantId}\u0000${owner.keyArn}`;
     const existing = this.#managers.get(id);
     if (existing) return existing;
+    this.#materials ??= this.#countedPuts(
+      sdk.materialsCache(this.#limits.maxOwners * this.#limits.entriesPerOwner, (found) => {
+        if (found) this.#dataKeys.hits++;
+        else this.#dataKeys.misses++;
+      }),
+    );
     const manager = sdk.cachingManager({
       keyArn: owner.keyArn,
       client: () => this.#recordingClient(),
-      entries: this.#limits.entriesPerOwner,
+      cache: this.#materials,
       maxAgeMs: this.#limits.maxAgeMs,
       maxMessagesEncrypted: this.#limits.maxMessagesEncrypted,
       maxBytesEncrypted: this.#limits.maxBytesEncrypted,
-      // One cache per owner: a tenant's data keys never serve another tenant even if contexts collided.
+      // Its own partition of the cache: a tenant's data keys never serve another tenant even if contexts collided.
       partition: id,
-      onLookup: (found) => {
-        if (found) this.#dataKeys.hits++;
-        else this.#dataKeys.misses++;
-      },
     });
     this.#managers.set(id, manager);
     return manager;
+  }
+
+  #countedPuts(cache: MaterialsCache): MaterialsCache {
+    const counts = this.#dataKeys;
+    return {
+      ...cache,
+      putEncryptionMaterial(...args: Parameters<MaterialsCache['putEncryptionMaterial']>) {
+        counts.puts++;
+        cache.putEncryptionMaterial(...args);
+      },
+      putDecryptionMaterial(...args: Parameters<MaterialsCache['putDecryptionMaterial']>) {
+        counts.puts++;
+        cache.putDecryptionMaterial(...args);
+      },
+    };
   }
 
   #recordingClient() {

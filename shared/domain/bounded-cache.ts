@@ -25,6 +25,16 @@ export interface BoundedCacheOptions<V> {
 
 /** Per-entry bookkeeping of a Map entry, added to each entry's estimate. */
 const ENTRY_OVERHEAD_BYTES = 64;
+/** Room each entry gets beyond its value in `bytesFor`: its key (up to 480 characters) and the overhead. */
+const ENTRY_ROOM_BYTES = 1024;
+
+/**
+ * A byte bound that holds `entries` values of `valueBytes` each with their keys: for caches whose values
+ * have a fixed estimate, so the entry bound, not the byte bound, decides what they hold.
+ */
+export function bytesFor(entries: number, valueBytes: number): number {
+  return entries * (valueBytes + ENTRY_ROOM_BYTES);
+}
 
 /**
  * A least-recently-used map bounded in entries and in estimated bytes, counting hits, misses and

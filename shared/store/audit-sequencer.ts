@@ -111,7 +111,8 @@ export class AuditSequencer {
   readonly #trusted = new BoundedCache<string>({
     name: 'trusted audit heads',
     maxEntries: 10_000,
-    maxBytes: 8 * 2 ** 20,
+    // A head statement and its MAC are about 1.3 KiB as held.
+    maxBytes: 16 * 2 ** 20,
     sizeOf: (message) => 16 + message.length * 2,
   });
 

@@ -19,9 +19,9 @@ export type Reservation = { granted: true; slot: RateSlot } | { granted: false; 
 
 /** A closed window's count is cached once no request that began inside it can still be running. */
 const SETTLED_AFTER_MS = 60_000;
-/** Settled counts kept (about 250 bytes each, the key being most of it): at most 1 MiB. */
+/** Settled counts kept (about 300 bytes each, the key being most of it): at most 2 MiB. */
 const CACHE_ENTRIES = 4096;
-const CACHE_BYTES = 2 ** 20;
+const CACHE_BYTES = 2 * 2 ** 20;
 
 /**
  * Sliding-window counters (shared/domain/sliding-window.ts) in a DynamoDB table: one item per name, key

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, documentClient, type FunctionRuntime } from '../aws/runtime.js';
-import { BoundedCache } from '../domain/bounded-cache.js';
+import { BoundedCache, bytesFor } from '../domain/bounded-cache.js';
 import { type TenantDataTables, tenantDataSessionPolicy } from '../domain/tenant-data-policy.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { registerCache } from '../observability.js';
@@ -15,14 +15,14 @@ export interface TenantDataClientsOptions {
   refreshMarginMs?: number;
   /** Bound on cached tenants per warm function. */
   maxTenants?: number;
-  /** Bound in estimated bytes (CLIENT_BYTES a tenant). */
+  /** Bound in estimated bytes (CLIENT_BYTES a tenant; by default room for maxTenants). */
   maxBytes?: number;
   now?: () => number;
 }
 
 /**
  * A scoped DynamoDB document client with its credentials, as measured (heap growth over 500 clients: about
- * 41 KiB each). 500 tenants stay within 24 MiB.
+ * 41 KiB each). 500 tenants stay within 23 MiB.
  */
 export const CLIENT_BYTES = 44 * 1024;
 
@@ -42,10 +42,11 @@ export class TenantDataClients {
   readonly #pending = new Map<string, Promise<CachedClient>>();
 
   constructor(options: TenantDataClientsOptions) {
+    const maxTenants = options.maxTenants ?? 500;
     this.#options = {
       refreshMarginMs: 5 * 60_000,
-      maxTenants: 500,
-      maxBytes: 24 * 2 ** 20,
+      maxTenants,
+      maxBytes: bytesFor(maxTenants, CLIENT_BYTES),
       now: Date.now,
       ...options,
     };

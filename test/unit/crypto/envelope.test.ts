@@ -252,9 +252,9 @@ describe('EnvelopeCipher: data-key cache', () => {
     expect(kmsMock).toHaveReceivedCommandTimes(GenerateDataKeyCommand, 2);
   });
 
-  it('keeps caches for a bounded number of tenants, least recently used dropped first', async () => {
-    // Prepare: room for two tenants' caches; A used, then B and a third
-    const c = cipher({ maxOwners: 2 });
+  it('keeps at most maxOwners × entriesPerOwner data keys in one cache, least recently used dropped first', async () => {
+    // Prepare: room for two entries; A's encryption and decryption materials, then B's and a third's
+    const c = cipher({ maxOwners: 2, entriesPerOwner: 1 });
     const cA = await c.encrypt(OWNER_A, PASSWORD, 's');
     await c.decrypt(OWNER_A, PASSWORD, cA);
     await c.encrypt(OWNER_B, PASSWORD, 's');
@@ -266,6 +266,26 @@ describe('EnvelopeCipher: data-key cache', () => {
 
     // Assess: A's key was dropped and is decrypted again
     expect(kmsMock).toHaveReceivedCommandTimes(DecryptCommand, 1);
+  });
+
+  it('keeps as many owners as maxOwners says, and an evicted owner’s keys stay within the one bound', async () => {
+    // Prepare: two owners, both cached; a third evicts A's manager
+    const c = cipher({ maxOwners: 2 });
+    await c.encrypt(OWNER_A, PASSWORD, 's');
+    await c.encrypt(OWNER_B, PASSWORD, 's');
+    kmsMock.resetHistory();
+
+    // Act
+    await c.encrypt(OWNER_A, PASSWORD, 's');
+    await c.encrypt(OWNER_B, PASSWORD, 's');
+    const whileBoth = kmsMock.commandCalls(GenerateDataKeyCommand).length;
+    await c.encrypt({ tenantId: 't_01jabcdefghjkmnpqrstvwxyz2', keyArn: keyArn(3) }, PASSWORD, 's');
+    kmsMock.resetHistory();
+    await c.encrypt(OWNER_A, PASSWORD, 's');
+
+    // Assess: no data key made while both fit; A's key outlived its manager in the shared cache
+    expect(whileBoth).toBe(0);
+    expect(kmsMock).toHaveReceivedCommandTimes(GenerateDataKeyCommand, 0);
   });
 
   it.each([

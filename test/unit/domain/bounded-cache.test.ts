@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedCache, estimateBytes } from '../../../shared/domain/bounded-cache.js';
+import { BoundedCache, bytesFor, estimateBytes } from '../../../shared/domain/bounded-cache.js';
 
 /** A cache whose entries each count 100 bytes plus their key's and the per-entry overhead. */
 function cache(maxEntries: number, maxBytes = 1_000_000, removed: string[] = []) {
@@ -103,6 +103,32 @@ describe('BoundedCache', () => {
     expect(removed).toEqual(['a=1']);
     expect(() => cache(-1)).toThrow(RangeError);
     expect(() => cache(1, 1.5)).toThrow(RangeError);
+  });
+});
+
+describe('bytesFor', () => {
+  it('is a byte bound that holds exactly maxEntries values of a fixed size, keys included', () => {
+    // Prepare: values of 40 KiB with 60-character keys, bounds for 3
+    const c = new BoundedCache<string>({
+      name: 'fixed',
+      maxEntries: 3,
+      maxBytes: bytesFor(3, 40 * 1024),
+      sizeOf: () => 40 * 1024,
+    });
+
+    // Act
+    for (const key of ['a', 'b', 'c', 'd']) c.set(key.repeat(60), key);
+
+    // Assess: the entry bound decides
+    expect(c.values()).toEqual(['b', 'c', 'd']);
+    const one = new BoundedCache<string>({
+      name: 'one',
+      maxEntries: 1,
+      maxBytes: bytesFor(1, 100),
+      sizeOf: () => 100,
+    });
+    one.set('k'.repeat(400), 'v');
+    expect(one.size).toBe(1);
   });
 });
 
