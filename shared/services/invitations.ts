@@ -170,9 +170,12 @@ export class InvitationService {
    * until the caller has proved their address: until then, anyone could have registered it.
    */
   async listMine(invitee: Invitee) {
-    const email = await this.#address(invitee, 'see invitations');
-    if (!email) return { items: [] };
-    const invitations = await this.#d.lookups.invitationsTo(email, this.#now());
+    const user = await this.#d.identity.getUser(invitee.principal.userId);
+    if (!user) return { items: [] };
+    const { email, onlyTenant } = this.#addressOf(user, invitee, 'see invitations');
+    const invitations = (await this.#d.lookups.invitationsTo(email, this.#now())).filter(
+      (i) => onlyTenant === undefined || i.tenantId === onlyTenant,
+    );
     const names = await this.#d.lookups.tenantNames(invitations.map((i) => i.tenantId));
     return {
       items: invitations
@@ -285,27 +288,32 @@ export class InvitationService {
     invitationId: string,
   ): Promise<{ invitation: InvitationRecord; scope: TenantScope; user: UserRecord }> {
     const user = await this.#d.identity.getUser(invitee.principal.userId);
-    const email = user && this.#addressOf(user, 'act on invitations');
-    const invitation = email
-      ? await this.#d.lookups.invitationTo(email, invitationId, this.#now())
+    const address = user && this.#addressOf(user, invitee, 'act on invitations');
+    const invitation = address
+      ? await this.#d.lookups.invitationTo(address.email, invitationId, this.#now())
       : undefined;
-    if (!user || !invitation) throw new NotFoundError('No such invitation.');
+    if (
+      !user ||
+      !invitation ||
+      (address?.onlyTenant !== undefined && invitation.tenantId !== address.onlyTenant)
+    )
+      throw new NotFoundError('No such invitation.');
     const scope = mintTenantScope({ tenantId: invitation.tenantId, userId: user.userId });
     return { invitation, scope, user };
-  }
-
-  async #address(invitee: Invitee, action: string): Promise<string | undefined> {
-    const user = await this.#d.identity.getUser(invitee.principal.userId);
-    return user ? this.#addressOf(user, action) : undefined;
   }
 
   /**
    * The address an account's invitations are matched by: the normalised e-mail it registered with, once
    * its owner has verified it. An unverified account gets 403 `email-unverified` (anyone can register an
-   * address they do not own; they must not see or take the invitations sent to it).
+   * address they do not own; they must not see or take the invitations sent to it), except in a session
+   * through a tenant's own identity provider that asserted the address: that tenant vouches for it, so its
+   * own invitations (`onlyTenant`) are matched, and no other tenant's.
    */
-  #addressOf(user: UserRecord, action: string): string {
-    if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError(action);
-    return normaliseEmail(user.email);
+  #addressOf(user: UserRecord, invitee: Invitee, action: string): { email: string; onlyTenant?: string } {
+    const email = normaliseEmail(user.email);
+    if (user.emailVerifiedAt !== undefined) return { email };
+    const sso = invitee.principal.kind === 'session' ? invitee.principal.ssoProvider : undefined;
+    if (sso?.startsWith('tenant:')) return { email, onlyTenant: sso.slice('tenant:'.length) };
+    throw new EmailUnverifiedError(action);
   }
 }

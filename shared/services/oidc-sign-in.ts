@@ -402,8 +402,12 @@ export class OidcSignInService {
       passwordHash: await hashPassword(newSecret()),
       createdAt: new Date(this.now()).toISOString(),
       mfaEnabled: false,
-      // The provider asserted the address verified: that is proof enough for a new account.
-      emailVerifiedAt: new Date(this.now()).toISOString(),
+      // A platform provider's word that the address is verified is proof enough for a new account. A
+      // tenant's own provider is run by that tenant's owner, who chose its allowed domains without proving
+      // they own them: its accounts stay unverified (no tenants of their own, no other tenant's
+      // invitations) until their mailbox proves the address; they take their own tenant's invitations
+      // through sessions of that provider (InvitationService).
+      ...(providerKey.startsWith('tenant:') ? {} : { emailVerifiedAt: new Date(this.now()).toISOString() }),
     };
     // The account, its address, its link, its device, its first session, the sign-in's audit event and
     // history entry: one transaction, so a fault leaves neither an account without a session nor the reverse.

@@ -281,6 +281,47 @@ describe('a tenant’s own identity provider: configuration', () => {
 });
 
 describe('a tenant’s own identity provider: sign-in', () => {
+  it('vouches for an address in its own tenant only: another tenant’s invitation to it cannot be seen or taken', async () => {
+    // Prepare: an owner lists a domain (no proof it is theirs) and signs in through their IdP as an address
+    // of it nobody has registered; a victim tenant invites that address as admin; the attacker's own
+    // tenant invites it too
+    const { owner, tenantId } = await tenantWithIdp();
+    const target = corpAccount();
+    const victim = await signUp(api, 'victim-owner');
+    const victimTenantId = await createTenant(api, victim, 'VictimCorp');
+    const invite = async (token: string, t: string) => {
+      const res = await api.request('POST', `/v1/tenants/${t}/members`, {
+        token,
+        body: { email: target.email, role: 'admin' },
+      });
+      expect(res.status, res.text).toBe(201);
+      return res.body.invitationId as string;
+    };
+    const victimInvitation = await invite(victim.token, victimTenantId);
+    const ownInvitation = await invite(owner.token, tenantId);
+    const signedIn = await signInThroughTenant(tenantId, target);
+    expect(signedIn.status, signedIn.text).toBe(200);
+    const token = signedIn.body.token as string;
+
+    // Act
+    const listed = await api.request('GET', '/v1/me/invitations', { token });
+    const takeVictim = await api.request('POST', `/v1/me/invitations/${victimInvitation}/accept`, { token });
+    const ownTenant = await api.request('POST', '/v1/tenants', { token, body: { name: 'Mine' } });
+    const takeOwn = await api.request('POST', `/v1/me/invitations/${ownInvitation}/accept`, { token });
+    const victimMembers = await api.request('GET', `/v1/tenants/${victimTenantId}/members`, {
+      token: victim.token,
+    });
+
+    // Assess: only the vouching tenant's invitation exists for this session; the victim tenant is untouched
+    expect(signedIn.body.user.emailVerified).toBe(false);
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.body.items.map((i: { invitationId: string }) => i.invitationId)).toEqual([ownInvitation]);
+    expect(takeVictim.status, takeVictim.text).toBe(404);
+    expect(ownTenant.status, ownTenant.text).toBe(403);
+    expect(takeOwn.status, takeOwn.text).toBe(201);
+    expect(victimMembers.body.items.map((m: { email: string }) => m.email)).toEqual([victim.email]);
+  });
+
   it('makes accounts for verified addresses of its allowed domains, with an sso session bound to it', async () => {
     // Prepare
     const { tenantId } = await tenantWithIdp();
@@ -291,7 +332,8 @@ describe('a tenant’s own identity provider: sign-in', () => {
 
     // Assess
     expect(res.status, res.text).toBe(200);
-    expect(res.body.user).toMatchObject({ email: alice.email, emailVerified: true });
+    // The tenant's owner chose the domain without proving it: the address is not verified for the platform
+    expect(res.body.user).toMatchObject({ email: alice.email, emailVerified: false });
     const sessions = await api.request('GET', '/v1/me/sessions', { token: res.body.token });
     expect(sessions.body.items).toEqual([expect.objectContaining({ authMethod: 'sso', current: true })]);
     const identities = await api.request('GET', '/v1/me/oidc/identities', { token: res.body.token });
