@@ -13,6 +13,7 @@ import { ApiKeysScreen } from './screens/api-keys';
 import { AuditScreen } from './screens/audit';
 import { ConnectionsScreen } from './screens/connections';
 import {
+  ConfirmSsoLinkScreen,
   ForgotPasswordScreen,
   ResetPasswordScreen,
   VerifyEmailBanner,
@@ -71,6 +72,8 @@ function App() {
   if (verifying) return <VerifyEmailScreen token={verifying.token!} onVerified={refresh} />;
   const resetting = match('/reset-password/:token', path);
   if (resetting) return <ResetPasswordScreen token={resetting.token!} />;
+  const linking = match('/confirm-sso-link/:token', path);
+  if (linking) return <ConfirmSsoLinkScreen token={linking.token!} />;
   if (me === null) {
     if (path === '/forgot-password') return <ForgotPasswordScreen />;
     if (path === '/sign-up')

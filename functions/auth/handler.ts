@@ -97,6 +97,7 @@ const oidc = new OidcSignInService({
   redirectUri: runtime.require('consoleUrl'),
   newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
   linkNotice: (user, change, origin) => email.notify(user, change, origin),
+  linkMail: email,
 });
 
 /**
@@ -246,6 +247,10 @@ export const handler = createApiHandler({
       if (session === 'cookie') requireConsoleOrigin(event);
       return signedInAnswer(session, await passkeys.signIn(answer, { ip: sourceIp, userAgent }));
     }),
+    implement(oidcRoutes.confirmOidcLink, async ({ body, sourceIp, userAgent }) => ({
+      status: 200,
+      body: await oidc.confirmMailedLink(body, { ip: sourceIp, userAgent }),
+    })),
     implement(oidcRoutes.listOidcProviders, async () => ({
       status: 200,
       body: { items: oidc.listProviders() },

@@ -18,6 +18,7 @@ export const AUDIT_ACTIONS = [
   'auth.step-up.verified',
   'auth.step-up.used',
   'auth.step-up.refused',
+  'auth.sso.link-requested',
   'auth.sso.linked',
   'auth.sso.unlinked',
   'tenant.created',

@@ -104,6 +104,30 @@ export function passwordResetMail(
   });
 }
 
+/**
+ * Asks the owner of an account to confirm linking a provider identity that signed in with the account's
+ * address. The only secret is the one-time link; the provider's name and the asserted address are shown so
+ * the owner can tell whether it was them.
+ */
+export function ssoLinkConfirmationMail(
+  links: MailLinks,
+  to: string,
+  token: string,
+  validMinutes: number,
+  providerName: string,
+): MailMessage {
+  return compose({
+    to,
+    subject: `Confirm signing in to Strongroom with ${providerName}`,
+    paragraphs: [
+      `Someone signed in through ${providerName} with this address (${to}), which belongs to an existing Strongroom account.`,
+      `If it was you, open the link below and enter your Strongroom password to link ${providerName} to your account; from then on it signs you in. The link works once, for ${validMinutes} minutes.`,
+      `If this was not you, ignore this message: nothing is linked unless you confirm, and someone else may have registered your address at ${providerName}.`,
+    ],
+    action: { label: `Link ${providerName}`, url: consoleLink(links, `/confirm-sso-link/${token}`) },
+  });
+}
+
 /** What changed, for a security notice. */
 export type AccountChange =
   | 'password-changed'

@@ -51,7 +51,7 @@ export const User = z
   .meta({ id: 'User' });
 
 /** The token of a mailed link (the part after `#/verify-email/` or `#/reset-password/`). */
-const MailToken = z.string().max(200).regex(MAIL_TOKEN_PATTERN, 'Not a link token');
+export const MailToken = z.string().max(200).regex(MAIL_TOKEN_PATTERN, 'Not a link token');
 
 export const register = defineRoute({
   id: 'register',

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
 import { defineRoute } from '../http/route.js';
-import { RecoveryCode, TotpCode, User } from './auth.js';
+import { MailToken, RecoveryCode, TotpCode, User } from './auth.js';
 import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
@@ -180,6 +180,35 @@ export const finishOidcFlow = defineRoute({
   },
 });
 
+export const confirmOidcLink = defineRoute({
+  id: 'confirmOidcLink',
+  method: 'POST',
+  path: '/v1/auth/oidc/link/confirm',
+  area: 'auth',
+  summary:
+    'Confirm linking a provider identity with the token of the mailed link (an `oidc-link-required` sign-in with a verified account’s address) and the account’s password (and, with MFA on, a code); works once, for 30 minutes',
+  tags: ['auth'],
+  auth: { kind: 'none' },
+  rateLimits: [{ name: 'oidc-link-confirm-ip', limit: 10, windowSeconds: 15 * 60 }],
+  body: z
+    .strictObject({
+      token: MailToken,
+      currentPassword: z.string().max(1024),
+      mfaCode: TotpCode.optional(),
+      recoveryCode: RecoveryCode.optional(),
+    })
+    .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
+      path: ['mfaCode'],
+      message: 'Send mfaCode or recoveryCode, not both',
+    }),
+  response: {
+    status: 200,
+    description:
+      'Linked: the identity now signs in to this account (no session is started; sign in through the provider). 400 `invalid-token` for a used, expired, replaced or unknown token; 400 naming `body.currentPassword` for a wrong password; 401 `invalid-mfa-code`',
+    schema: z.object({ outcome: z.literal('linked'), provider: z.string(), user: User }),
+  },
+});
+
 export const oidcRoutes = [
   listOidcProviders,
   startOidcSignIn,
@@ -187,4 +216,5 @@ export const oidcRoutes = [
   finishOidcFlow,
   listOidcIdentities,
   unlinkOidcIdentity,
+  confirmOidcLink,
 ];

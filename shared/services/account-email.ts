@@ -8,7 +8,7 @@ import {
   secretMatches,
 } from '../domain/credentials.js';
 import { newId } from '../domain/ids.js';
-import { ConflictError, ForbiddenError, HttpProblemError } from '../errors.js';
+import { ConflictError, ForbiddenError, HttpProblemError, TooManyRequestsError } from '../errors.js';
 import { deliver } from '../mail/deliver.js';
 import type { Mailer, MailMessage } from '../mail/mailer.js';
 import {
@@ -16,6 +16,7 @@ import {
   accountNoticeMail,
   type MailLinks,
   passwordResetMail,
+  ssoLinkConfirmationMail,
   verificationMail,
 } from '../mail/templates.js';
 import { logger } from '../observability.js';
@@ -25,6 +26,7 @@ import {
   type IdentityStore,
   type MailTokenPurpose,
   type MailTokenRecord,
+  type PendingLink,
   type UserRecord,
 } from '../store/identity-store.js';
 import type { RateLimiter } from '../store/rate-limiter.js';
@@ -38,6 +40,14 @@ export const RESET_LIFETIME_MS = 30 * 60_000;
  * about whether an account exists).
  */
 export const RESET_ADDRESS_LIMIT = { name: 'password-reset-address', limit: 3, windowSeconds: 3600 } as const;
+/** A link-confirmation link (an OIDC identity joining the account with its address) works this long. */
+export const LINK_LIFETIME_MS = 30 * 60_000;
+/**
+ * Link-confirmation mails per address, like reset requests: an OIDC sign-in with someone's address mails
+ * them at most this often (further attempts are answered alike and mail nothing).
+ */
+export const LINK_ADDRESS_LIMIT = { name: 'sso-link-address', limit: 3, windowSeconds: 3600 } as const;
+
 /**
  * A reset request is answered no sooner than this after it arrived, whether or not a mail was sent: the
  * time SES takes must not tell who has an account.
@@ -51,7 +61,7 @@ export const RESET_REQUESTED = {
 } as const;
 
 /** The one answer to an unknown, spent, expired or mismatched token: which of these it was is not told. */
-function invalidToken(): HttpProblemError {
+export function invalidToken(): HttpProblemError {
   return new HttpProblemError(400, 'invalid-token', 'Bad Request', {
     detail: 'This link is not valid: it was used already, has expired, or was replaced. Ask for a new one.',
     errors: [{ path: 'body.token', message: 'Not a valid link token' }],
@@ -105,8 +115,14 @@ export class AccountEmailService {
       email: normaliseEmail(user.email),
       secretHash: hashSecret(secret),
       createdAt: new Date(now).toISOString(),
-      expiresAt: now + (purpose === 'password-reset' ? RESET_LIFETIME_MS : VERIFICATION_LIFETIME_MS),
-      ...(purpose === 'password-reset' ? { credentialEpoch: epochOf(user) } : {}),
+      expiresAt:
+        now +
+        (purpose === 'password-reset'
+          ? RESET_LIFETIME_MS
+          : purpose === 'sso-link'
+            ? LINK_LIFETIME_MS
+            : VERIFICATION_LIFETIME_MS),
+      ...(purpose !== 'verify-email' ? { credentialEpoch: epochOf(user) } : {}),
     };
     return { record, token: `${tokenId}.${secret}` };
   }
@@ -250,6 +266,71 @@ export class AccountEmailService {
     if (!outcome.reset) throw invalidToken();
     await this.notify(user, 'password-reset', origin);
     return { revokedSessions: outcome.revokedSessions, mfaEnabled: user.mfaEnabled && !clearMfa };
+  }
+
+  /**
+   * Mails the owner of a verified account a one-time link to confirm linking `link` (an OIDC sign-in that
+   * asserted the account's address). Nothing happens for an unverified account (whoever registered it never
+   * proved the address: the pre-account takeover), nor past LINK_ADDRESS_LIMIT; the caller answers alike
+   * either way. The mail goes only to the account's own address; the token is stored as a hash after the
+   * mail was sent. A carrier failure is logged, not answered: the answer must not tell more than it does.
+   */
+  async mailLinkConfirmation(
+    user: UserRecord,
+    link: PendingLink,
+    providerName: string,
+    origin: RequestOrigin,
+  ): Promise<boolean> {
+    if (user.emailVerifiedAt === undefined || normaliseEmail(user.email) !== link.email) return false;
+    try {
+      await this.#d.rateLimiter.consume(
+        LINK_ADDRESS_LIMIT.name,
+        hashSecret(normaliseEmail(user.email)),
+        LINK_ADDRESS_LIMIT.limit,
+        LINK_ADDRESS_LIMIT.windowSeconds,
+      );
+    } catch (error) {
+      if (error instanceof TooManyRequestsError) return false;
+      throw error;
+    }
+    const issued = this.issue(user, 'sso-link');
+    issued.record.link = link;
+    try {
+      await this.send(
+        ssoLinkConfirmationMail(
+          this.#d.links,
+          user.email,
+          issued.token,
+          LINK_LIFETIME_MS / 60_000,
+          providerName,
+        ),
+      );
+    } catch (error) {
+      logger.error('sso link confirmation not sent', {
+        userId: user.userId,
+        error: (error as Error).message,
+      });
+      return false;
+    }
+    await this.#d.identity.putMailToken(
+      issued.record,
+      this.#d.audit.platformPut({
+        action: 'auth.sso.link-requested',
+        actor: actorOf(origin, user.userId),
+        resource: { type: 'user', id: user.userId },
+        details: {
+          provider: link.providerKey,
+          tokenId: issued.record.tokenId,
+          expiresAt: new Date(issued.record.expiresAt).toISOString(),
+        },
+      }),
+    );
+    return true;
+  }
+
+  /** The stored `sso-link` token a presented one names; the one invalid-token answer otherwise. */
+  redeemLinkToken(token: string): Promise<MailTokenRecord> {
+    return this.#redeemable(token, 'sso-link');
   }
 
   /**

@@ -38,6 +38,8 @@ import { logger } from '../observability.js';
 import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
 import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
 import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oidc-flows.js';
+import type { AccountEmailService } from './account-email.js';
+import { invalidToken } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';
 import { type SecondFactorVerifier, signInFactorOf } from './second-factor.js';
 import { SignInSteps } from './sign-in-steps.js';
@@ -66,6 +68,11 @@ export interface OidcSignInDeps {
   newDevice?: NewDeviceNotice;
   /** Told after every link and unlink (the owner is mailed). */
   linkNotice: LinkNotice;
+  /**
+   * Mails and redeems link confirmations (an OIDC sign-in with a verified account's address); without it,
+   * such a sign-in only answers `oidc-link-required`.
+   */
+  linkMail?: Pick<AccountEmailService, 'mailLinkConfirmation' | 'redeemLinkToken'>;
   now?: () => number;
   /** The relying-party library; loaded at the first flow so functions that never run one do not pay for it. */
   loadClient?: () => Promise<typeof OpenIdClient>;
@@ -256,6 +263,68 @@ export class OidcSignInService {
   }
 
   /**
+   * Confirms a link mailed to a verified account's owner (`oidc-link-required` sign-ins): the mailed token
+   * proves the mailbox, the current password (under the failure budgets) proves the account and that its
+   * owner means it — the mail can be set off by anyone holding an identity with that address, so one
+   * confused click must not link it — and with TOTP on a code too (as a signed-in link needs an MFA
+   * session). The token, the link and `auth.sso.linked` are one transaction, holding only while the account
+   * has the address, verified, under the credential epoch the token was issued with; the owner is mailed.
+   */
+  async confirmMailedLink(
+    input: { token: string; currentPassword: string; mfaCode?: string; recoveryCode?: string },
+    origin: RequestOrigin,
+  ) {
+    if (!this.deps.linkMail) throw invalidToken();
+    const record = await this.deps.linkMail.redeemLinkToken(input.token);
+    const user = await this.deps.identity.getUser(record.userId);
+    const link = record.link;
+    if (
+      !user ||
+      !link ||
+      user.emailVerifiedAt === undefined ||
+      normaliseEmail(user.email) !== record.email ||
+      epochOf(user) !== (record.credentialEpoch ?? 0)
+    )
+      throw invalidToken();
+    await requireCurrentPassword(this.deps.secondFactors, user, input.currentPassword, origin);
+    if (user.mfaEnabled) {
+      const factor = signInFactorOf(input);
+      if (!factor)
+        throw new ValidationError(
+          [{ path: 'body.mfaCode', message: 'MFA is on: send mfaCode or recoveryCode' }],
+          'Linking needs a current code when MFA is on.',
+        );
+      if (!(await this.deps.secondFactors.attempt(user, factor)))
+        throw new UnauthorizedError('The code is wrong or was used already.', 'invalid-mfa-code');
+    }
+    const existing = await this.deps.oidc.getIdentity(link.providerKey, link.issuer, link.subject);
+    if (existing)
+      throw new ConflictError(
+        existing.userId === user.userId
+          ? 'This identity is linked to your account already.'
+          : 'This identity is linked to another account already.',
+        'oidc-identity-linked-elsewhere',
+      );
+    const linked = await this.deps.oidc.linkIdentityByMail(
+      { ...link, userId: user.userId, linkedAt: new Date(this.now()).toISOString() },
+      this.deps.identity.mailTokenSpend(record),
+      { email: record.email, credentialEpoch: epochOf(user) },
+      this.deps.audit.platformPut(
+        this.event('auth.sso.linked', origin, user.userId, {
+          provider: link.providerKey,
+          confirmedBy: 'email',
+          tokenId: record.tokenId,
+        }),
+      ),
+    );
+    if (!linked) throw invalidToken();
+    await this.deps
+      .linkNotice(user, 'sso-linked', origin)
+      .catch((error: unknown) => logger.error('sso-linked notice failed', { userId: user.userId, error }));
+    return { outcome: 'linked' as const, provider: link.providerKey, user: publicUser(user) };
+  }
+
+  /**
    * Finishes a flow: spends its state, exchanges the code and verifies the ID token, then signs in (a
    * linked identity, or a new account from a verified address nobody has), or links (a link flow).
    */
@@ -387,9 +456,19 @@ export class OidcSignInService {
     if (existingId) {
       const existing = await identity.getUser(existingId);
       await this.recordFailure(origin, existing, 'sso-link-required', providerKey);
+      // A verified account is mailed a link to confirm (unverified ones never: whoever registered one never
+      // proved the address). The answer is the same whether a mail went out or not.
+      if (existing && this.deps.linkMail)
+        await this.deps.linkMail.mailLinkConfirmation(
+          existing,
+          { providerKey, issuer: provider.issuer, subject: claims.sub, email },
+          provider.name,
+          origin,
+        );
       throw new ConflictError(
         'An account with this e-mail address exists already. Sign in to it the way you usually do, then ' +
-          'link this identity provider from your account settings.',
+          'link this identity provider from your account settings; if the account’s address is verified, ' +
+          'a link to confirm linking is also on its way to it.',
         'oidc-link-required',
       );
     }

@@ -76,7 +76,16 @@ export interface UserRecord {
 }
 
 /** What a one-time mailed token is for. */
-export type MailTokenPurpose = 'verify-email' | 'password-reset';
+export type MailTokenPurpose = 'verify-email' | 'password-reset' | 'sso-link';
+
+/** The provider identity an `sso-link` token links to the account it was mailed to, once confirmed. */
+export interface PendingLink {
+  providerKey: string;
+  issuer: string;
+  subject: string;
+  /** The address the provider asserted verified (the account's own: that is why the mail went out). */
+  email: string;
+}
 
 /** A one-time token sent by mail (identity table `MAIL-TOKEN#<id>` / `TOKEN`); its secret only as a hash. */
 export interface MailTokenRecord {
@@ -89,7 +98,9 @@ export interface MailTokenRecord {
   createdAt: string;
   /** Epoch milliseconds; checked on use (DynamoDB's TTL removes the item some time later). */
   expiresAt: number;
-  /** A reset token works only while the account's credential epoch is still this one. */
+  /** `sso-link` only: the identity that confirming the token links. */
+  link?: PendingLink;
+  /** A reset (or link) token works only while the account's credential epoch is still this one. */
   credentialEpoch?: number;
 }
 
@@ -243,6 +254,10 @@ export class IdentityStore {
   }
 
   /** Spends a token: the item goes only if it is still there and for `purpose` (a token works once). */
+  mailTokenSpend(token: MailTokenRecord): TransactItem {
+    return this.spendToken(token);
+  }
+
   private spendToken(token: MailTokenRecord): TransactItem {
     return {
       Delete: {

@@ -173,6 +173,36 @@ export class OidcStore {
     ]);
   }
 
+  /**
+   * Links an identity confirmed by a mailed token: the token spent, the identity put (never relinking one),
+   * only while the account still has the address the token went to, verified, and the credential epoch the
+   * token was issued under, with the audit event, in one transaction; false, nothing written, otherwise.
+   */
+  linkIdentityByMail(
+    identity: OidcIdentityRecord,
+    spendToken: TransactItem,
+    expected: { email: string; credentialEpoch: number },
+    audit: TransactItem,
+  ): Promise<boolean> {
+    return transactOrFalse(this.db, [
+      spendToken,
+      this.identityPut(identity),
+      {
+        ConditionCheck: {
+          TableName: this.table,
+          Key: userKey(identity.userId),
+          ConditionExpression: `attribute_exists(pk) AND email = :email AND attribute_exists(emailVerifiedAt) AND ${
+            expected.credentialEpoch === 0
+              ? '(attribute_not_exists(credentialEpoch) OR credentialEpoch = :epoch)'
+              : 'credentialEpoch = :epoch'
+          }`,
+          ExpressionAttributeValues: { ':epoch': expected.credentialEpoch, ':email': expected.email },
+        },
+      },
+      audit,
+    ]);
+  }
+
   /** Removes one of a user's linked identities, with its audit event; false when it is not theirs. */
   unlinkIdentity(identity: OidcIdentityRecord, audit: TransactItem): Promise<boolean> {
     return transactOrFalse(this.db, [

@@ -643,6 +643,22 @@ async function oidcWrites(): Promise<WriteRequest[]> {
       oidc.linkIdentity(identityRecord, { sessionId: S1, credentialEpoch: 0 }, platformAudit),
     )),
     ...(await writesOf('OIDC: unlink an identity', () => oidc.unlinkIdentity(identityRecord, platformAudit))),
+    ...(await writesOf('OIDC: link an identity confirmed by e-mail', () =>
+      oidc.linkIdentityByMail(
+        identityRecord,
+        identity().mailTokenSpend({
+          tokenId: 'm_01jx0000000000000000000001',
+          purpose: 'sso-link',
+          userId: U1,
+          email: 'a@example.test',
+          secretHash: 'c'.repeat(64),
+          createdAt: '2026-12-01T00:00:00Z',
+          expiresAt: Date.now() + 60_000,
+        }),
+        { email: 'a@example.test', credentialEpoch: 0 },
+        platformAudit,
+      ),
+    )),
     // A reset on an unverified account deletes its passkeys and linked identities with the new password.
     ...(await writesOf(
       'password reset on an unverified account',

@@ -543,6 +543,27 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     },
   },
   {
+    route: 'POST /v1/auth/oidc/link/confirm',
+    status: 200,
+    setup: async ({ api, idp }) => {
+      // A verified account whose address an identity at the provider asserts: the sign-in mails a link.
+      const owner = await signUp(api, 'mail-link');
+      const start = ok(
+        await api.request('POST', '/v1/auth/oidc/start', { body: { provider: 'test-idp' } }),
+        200,
+        'oidc start',
+      );
+      const body = await providerCallback(idp, start, { ...providerAccount(), email: owner.email });
+      ok(await api.request('POST', '/v1/auth/oidc/callback', { body }), 409, 'link required');
+      const mail = await takeMail(inboxApi(), owner.email, /^Confirm signing in to Strongroom/);
+      const { token } = linkIn(mail, '/confirm-sso-link');
+      return () =>
+        api.request('POST', '/v1/auth/oidc/link/confirm', {
+          body: { token, currentPassword: owner.password },
+        });
+    },
+  },
+  {
     route: 'DELETE /v1/me/oidc/identities/{identityId}',
     status: 204,
     setup: async (world) => {

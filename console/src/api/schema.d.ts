@@ -102,6 +102,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/oidc/link/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm linking a provider identity with the token of the mailed link (an `oidc-link-required` sign-in with a verified account’s address) and the account’s password (and, with MFA on, a code); works once, for 30 minutes */
+        post: operations["confirmOidcLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/oidc/providers": {
         parameters: {
             query?: never;
@@ -1105,7 +1122,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.link-requested" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -1903,6 +1920,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OidcFlowFinished"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmOidcLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    currentPassword: string;
+                    mfaCode?: string;
+                    recoveryCode?: string;
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Linked: the identity now signs in to this account (no session is started; sign in through the provider). 400 `invalid-token` for a used, expired, replaced or unknown token; 400 naming `body.currentPassword` for a wrong password; 401 `invalid-mfa-code` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        outcome: "linked";
+                        provider: string;
+                        user: components["schemas"]["User"];
+                    };
                 };
             };
             /** @description Invalid input; `errors` names each field */
@@ -4202,7 +4280,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.link-requested" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;

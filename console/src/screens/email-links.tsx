@@ -125,6 +125,68 @@ export function ResetPasswordScreen({ token }: { token: string }) {
   );
 }
 
+/**
+ * Opens a link-confirmation mail (an identity provider signed in with this account's address): the
+ * account's password (and, with MFA on, a code) links it; nothing happens without them.
+ */
+export function ConfirmSsoLinkScreen({ token }: { token: string }) {
+  useTitle('Link an identity provider');
+  const kept = useLinkToken(token, '/confirm-sso-link');
+  const [done, setDone] = useState(false);
+  return (
+    <main id="main" class="narrow">
+      <h1>Link an identity provider</h1>
+      {done ? (
+        <>
+          <Notice>The identity provider is linked: it now signs you in to this account.</Notice>
+          <p>
+            <a href={href('/sign-in')}>Continue</a>
+          </p>
+        </>
+      ) : (
+        <>
+          <Notice tone="warn">
+            Only continue if you just tried to sign in through that identity provider yourself. If not, close
+            this page: someone else may have registered your address there.
+          </Notice>
+          <Form
+            label="Confirm linking"
+            submitLabel="Link it to my account"
+            busyLabel="Linking…"
+            onSubmit={async (values) => {
+              const code = text(values, 'mfaCode');
+              ok(
+                await api.POST('/v1/auth/oidc/link/confirm', {
+                  body: {
+                    token: kept,
+                    currentPassword: raw(values, 'currentPassword'),
+                    ...(code ? { mfaCode: code } : {}),
+                  },
+                }),
+              );
+              setDone(true);
+            }}
+          >
+            <Field
+              name="currentPassword"
+              label="Your Strongroom password"
+              type="password"
+              autoComplete="current-password"
+              required
+            />
+            <Field
+              name="mfaCode"
+              label="Code from your authenticator app (only if two-step verification is on)"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+            />
+          </Form>
+        </>
+      )}
+    </main>
+  );
+}
+
 /** Shown while the signed-in user's address is unverified: why it matters, and a new link on request. */
 export function VerifyEmailBanner({ email }: { email: string }) {
   const action = useAction();

@@ -1,4 +1,4 @@
-import { RESET_ADDRESS_LIMIT } from '../../../shared/services/account-email.js';
+import { LINK_ADDRESS_LIMIT, RESET_ADDRESS_LIMIT } from '../../../shared/services/account-email.js';
 import type { AreaGrants } from './area-resources.js';
 import {
   confinedWrite,
@@ -56,6 +56,7 @@ export const authGrants: AreaGrants = (fn, resources) => {
     ...routeRateLimitNames('auth'),
     ...SIGN_IN_BUDGET_NAMES,
     RESET_ADDRESS_LIMIT.name,
+    LINK_ADDRESS_LIMIT.name,
   ]);
   grantSendMail(fn, resources);
   grantPlatformAudit(fn, resources);
