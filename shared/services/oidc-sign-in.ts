@@ -281,6 +281,7 @@ export class OidcSignInService {
     if (
       !user ||
       !link ||
+      link.providerKey.startsWith('tenant:') ||
       user.emailVerifiedAt === undefined ||
       normaliseEmail(user.email) !== record.email ||
       epochOf(user) !== (record.credentialEpoch ?? 0)
@@ -457,8 +458,11 @@ export class OidcSignInService {
       const existing = await identity.getUser(existingId);
       await this.recordFailure(origin, existing, 'sso-link-required', providerKey);
       // A verified account is mailed a link to confirm (unverified ones never: whoever registered one never
-      // proved the address). The answer is the same whether a mail went out or not.
-      if (existing && this.deps.linkMail)
+      // proved the address). The answer is the same whether a mail went out or not. Never for a tenant's
+      // own provider: its name and domains are whatever a tenant owner typed ("Google", the victim's
+      // domain), so a genuine mail naming it could talk the address's owner into linking the owner's IdP.
+      const tenantProvider = providerKey.startsWith('tenant:');
+      if (existing && this.deps.linkMail && !tenantProvider)
         await this.deps.linkMail.mailLinkConfirmation(
           existing,
           { providerKey, issuer: provider.issuer, subject: claims.sub, email },
@@ -467,8 +471,10 @@ export class OidcSignInService {
         );
       throw new ConflictError(
         'An account with this e-mail address exists already. Sign in to it the way you usually do, then ' +
-          'link this identity provider from your account settings; if the account’s address is verified, ' +
-          'a link to confirm linking is also on its way to it.',
+          'link this identity provider from your account settings' +
+          (tenantProvider
+            ? '.'
+            : '; if the account’s address is verified, a link to confirm linking is also on its way to it.'),
         'oidc-link-required',
       );
     }

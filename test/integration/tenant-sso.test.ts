@@ -5,12 +5,14 @@
  * OpenID provider (oidc-provider) on loopback.
  */
 import { describe, expect, it } from 'vitest';
+import { mailsTo } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
 import { SSO_PROVIDER_SK, TENANT_SK } from '../../shared/domain/item-layout.js';
 import {
   addMember,
   createTenant,
   enableMfa,
+  inboxApi,
   signUp,
   type TestUser,
   tenantWithEveryRole,
@@ -281,6 +283,25 @@ describe('a tenant’s own identity provider: configuration', () => {
 });
 
 describe('a tenant’s own identity provider: sign-in', () => {
+  it('mails no link confirmation to an existing account: a tenant names its provider as it likes', async () => {
+    // Prepare: a tenant calls its provider "Google" and lists the victim's domain
+    const victim = await signUp(api, 'mail-link-victim');
+    const owner = await signUp(api, 'sso-phisher');
+    const tenantId = await createTenant(api, owner, 'Google');
+    const put = await putSso(owner.token, tenantId, ssoBody({ allowedDomains: ['example.test'] }));
+    expect(put.status, put.text).toBe(200);
+
+    // Act: a sign-in through it asserting the victim's address
+    const res = await signInThroughTenant(tenantId, providerAccount({ email: victim.email }));
+
+    // Assess: the link is refused as before, and no mail reached the victim
+    expect(res.status, res.text).toBe(409);
+    expect(problemType(res)).toBe('oidc-link-required');
+    await new Promise((r) => setTimeout(r, 500));
+    const mails = await mailsTo(inboxApi(), victim.email);
+    expect(mails.filter((m) => /^Confirm signing in/.test(m.subject))).toEqual([]);
+  });
+
   it('vouches for an address in its own tenant only: another tenant’s invitation to it cannot be seen or taken', async () => {
     // Prepare: an owner lists a domain (no proof it is theirs) and signs in through their IdP as an address
     // of it nobody has registered; a victim tenant invites that address as admin; the attacker's own
