@@ -148,6 +148,10 @@ export class BearerAuthorizer implements Authorizer {
     // minted. An owner's MFA session still reaches the IdP settings, to mend or lift enforcement when the
     // provider fails (the permission check below still applies).
     const throughOwnIdp = principal.ssoProvider === providerKeyOf({ kind: 'tenant', tenantId });
+    // A tenant's own IdP vouches for its people in that tenant only: whoever runs it (a tenant owner) must
+    // not act as them in their other tenants, so its sessions, and keys they minted, stay in it.
+    if (principal.ssoProvider?.startsWith('tenant:') && !throughOwnIdp)
+      this.refuseOtherTenantsSso(scope, principal, route);
     if (tenant.ssoEnforced === true && !throughOwnIdp) {
       const breakGlass = SSO_SETTINGS_ROUTES.has(route.id) && principal.kind === 'session' && principal.mfa;
       if (!breakGlass) this.refuseWithoutSso(scope, principal, route);
@@ -180,6 +184,22 @@ export class BearerAuthorizer implements Authorizer {
         ...(requireMfa && mfaThroughSso ? { mfaThroughSso: true } : {}),
       },
     };
+  }
+
+  /** 403 `sso-session-scope` (the API layer writes it to the tenant's audit log). */
+  private refuseOtherTenantsSso(scope: TenantScope, principal: Principal, route: RouteDef): never {
+    logger.warn('sso session of another tenant', {
+      route: route.id,
+      tenantId: scope.tenantId,
+      userId: principal.userId,
+      credential: principal.kind,
+    });
+    throw new TenantRefusalError(
+      'This was signed in through another tenant’s identity provider, which acts in that tenant only: ' +
+        'sign in with your password, a passkey or a platform provider for this tenant.',
+      'sso-session-scope',
+      { scope, principal },
+    );
   }
 
   /** 403 `sso-session-required` (the API layer writes it to the tenant's audit log). */

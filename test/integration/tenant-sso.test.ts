@@ -405,6 +405,27 @@ describe('a tenant’s own identity provider: sign-in', () => {
 });
 
 describe('a tenant’s own identity provider: enforcement', () => {
+  it('keeps its sessions in its own tenant: another tenant of the same user answers 403 sso-session-scope', async () => {
+    // Prepare: the owner of Corp (signed in through Corp's IdP) is also an admin of another tenant
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    const other = await signUp(api, 'sso-other-owner');
+    const otherTenantId = await createTenant(api, other, 'Other');
+    await addMember(api, other, otherTenantId, owner, 'admin');
+
+    // Act
+    const elsewhere = await api.request('GET', `/v1/tenants/${otherTenantId}/members`, { token: ssoToken });
+    const inOwn = await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: ssoToken });
+    const byPassword = await api.request('GET', `/v1/tenants/${otherTenantId}/members`, {
+      token: owner.token,
+    });
+
+    // Assess
+    expect(elsewhere.status, elsewhere.text).toBe(403);
+    expect(problemType(elsewhere)).toBe('sso-session-scope');
+    expect(inOwn.status, inOwn.text).toBe(200);
+    expect(byPassword.status, byPassword.text).toBe(200);
+  });
+
   it('turns on only from a session signed in through it (409 otherwise, nothing changed)', async () => {
     // Prepare: the owner's password session; a session through the platform provider (same issuer)
     const { owner, tenantId, ssoToken } = await tenantWithIdp();
