@@ -39,6 +39,7 @@ export const AUDIT_ACTIONS = [
   'api-key.revoked',
   'storage-location.registered',
   'storage-location.removed',
+  'storage-location.objects-deleted',
   'storage-location.validated',
   'instance.created',
   'storage-credentials.vended',

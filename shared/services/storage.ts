@@ -117,6 +117,12 @@ export interface ExternalLocationBody {
 
 const isPowerOfTen = (n: number) => n >= 1 && 10 ** Math.round(Math.log10(n)) === n;
 
+/**
+ * The fence of a location whose objects are being deleted: it never runs out, so a half-deleted location
+ * vends and signs nothing until the deletion that began is finished by a retry.
+ */
+const DELETING_FENCE = Number.MAX_SAFE_INTEGER;
+
 /** Signed operations that remove objects: their signatures are counted and reported on their own. */
 const DESTRUCTIVE_OPERATIONS: ReadonlySet<string> = new Set(['DeleteObject', 'DeleteObjects']);
 
@@ -399,15 +405,20 @@ export class StorageService {
         'location-in-use',
       );
     // The fence, then the deny: if either fails, nothing is deleted and the deletion can be retried. The
-    // fence makes a vend already past its checks withhold what STS gave it (see STORAGE_FENCE_MS).
-    const fence = this.#now() + STORAGE_FENCE_MS;
+    // fence makes a vend already past its checks withhold what STS gave it (see STORAGE_FENCE_MS). Once
+    // objects were deleted the location stays fenced for good (DELETING_FENCE): no credential or signature
+    // for a half-deleted location, however long until the retry that finishes it.
+    const deleting = location.storageFenceUntil === DELETING_FENCE;
+    const fence = deleting ? DELETING_FENCE : this.#now() + STORAGE_FENCE_MS;
     await this.#d.store.fenceLocation(scope, locationId, fence);
+    let purging = false;
     try {
       const { revokedBefore, credentials } = await this.#d.access.revokeLocation(scope, location);
       this.#d.vendor.drop(scope.tenantId, { locationId });
       // Managed: its objects, every version, go before the location does (a retry continues if they do not
       // fit in this request). External: the customer's bucket is theirs; nothing in it is ever deleted.
-      const objectsDeleted = location.kind === 'managed' ? await this.#purge(location) : undefined;
+      purging = location.kind === 'managed';
+      const objectsDeleted = purging ? await this.#purge(caller, location) : undefined;
       await this.#d.store.deleteLocation(
         scope,
         location,
@@ -432,16 +443,37 @@ export class StorageService {
         ...(objectsDeleted !== undefined ? { objectsDeleted } : {}),
       };
     } catch (error) {
-      await this.#d.store.liftLocationFence(scope, locationId, fence).catch(() => undefined);
+      if (purging || deleting)
+        await this.#d.store.fenceLocation(scope, locationId, DELETING_FENCE).catch(() => undefined);
+      else await this.#d.store.liftLocationFence(scope, locationId, fence).catch(() => undefined);
       throw error;
     }
   }
 
-  /** Deletes a managed location's objects, every version; DeletionInProgressError when more remain. */
-  async #purge(location: StorageLocationRecord): Promise<number | undefined> {
+  /**
+   * Deletes a managed location's objects, every version; DeletionInProgressError when more remain, after an
+   * audit event for the versions this request deleted (they are gone for good whether or not anyone retries).
+   */
+  async #purge(caller: TenantCaller, location: StorageLocationRecord): Promise<number | undefined> {
     if (!this.#d.objects) return undefined;
     const { deleted, done } = await this.#d.objects.purge(`${location.prefix}/`);
-    if (!done) throw new DeletionInProgressError('storage location', deleted);
+    if (!done) {
+      await this.#d.audit
+        .record(caller.access.scope, {
+          action: 'storage-location.objects-deleted',
+          actor: auditActorOf(caller),
+          resource: { type: 'storage-location', id: location.locationId },
+          details: { root: location.root, objectsDeleted: deleted, done: false },
+        })
+        .catch((failure: unknown) =>
+          logger.error('the audit event of deleted object versions failed', {
+            locationId: location.locationId,
+            objectsDeleted: deleted,
+            error: failure instanceof Error ? failure.name : 'unknown',
+          }),
+        );
+      throw new DeletionInProgressError('storage location', deleted);
+    }
     return deleted;
   }
 

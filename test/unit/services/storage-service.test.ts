@@ -492,17 +492,53 @@ describe('StorageService.deleteLocation', () => {
   it('answers 409 deletion-in-progress when the objects do not fit, keeping the location for the retry', async () => {
     // Prepare: more objects than one request's budget
     const purge = vi.fn(async () => ({ deleted: 10_000, done: false }));
-    const { service, store } = setup({ purge });
+    const { service, store, audit } = setup({ purge });
 
     // Act
     const error = await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e);
 
-    // Assess: the problem with the count; the location item stays, its fence lifted as after any failure
+    // Assess: the problem with the count; the location item stays, fenced for good (nothing vended or
+    // signed for a half-deleted location), and the versions deleted so far are audited
     expect(status(error)).toBe(409);
     expect((error as HttpProblemError).type).toBe('deletion-in-progress');
     expect((error as HttpProblemError).extensions).toEqual({ objectsDeleted: 10_000 });
     expect(store.deleteLocation).not.toHaveBeenCalled();
-    expect(store.liftLocationFence).toHaveBeenCalledOnce();
+    expect(store.liftLocationFence).not.toHaveBeenCalled();
+    expect(store.fenceLocation).toHaveBeenLastCalledWith(
+      expect.anything(),
+      location.locationId,
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(audit.record).toHaveBeenCalledWith(
+      expect.anything(),
+      expect.objectContaining({
+        action: 'storage-location.objects-deleted',
+        details: expect.objectContaining({ objectsDeleted: 10_000, done: false }),
+      }),
+    );
+  });
+
+  it('keeps a half-deleted location fenced for good after a fault in the purge, and on a retry that fails early', async () => {
+    // Prepare: the purge fails half-way; then the retry's revocation fails before any purge
+    const purge = vi.fn(async () => {
+      throw new Error('S3 failed');
+    });
+    const { service, store, access } = setup({ purge });
+
+    // Act
+    await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+    store.getLocation.mockResolvedValueOnce({ ...location, storageFenceUntil: Number.MAX_SAFE_INTEGER });
+    access.revokeLocation.mockRejectedValueOnce(new Error('IAM failed'));
+    await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+
+    // Assess: never lifted, every fence set the permanent one after the first purge began
+    expect(store.liftLocationFence).not.toHaveBeenCalled();
+    expect(store.fenceLocation.mock.calls.map((c) => (c as unknown[])[2])).toEqual([
+      expect.any(Number),
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+    ]);
   });
 
   it('never deletes anything in a customer’s bucket (external location)', async () => {
