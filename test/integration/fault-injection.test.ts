@@ -188,6 +188,11 @@ const BEST_EFFORT_STEPS: { route: RegExp; call: RegExp; why: string }[] = [
     why: 'deleting the items of the sessions a change of credentials ended, after it committed (store/identity-store.ts endOthersWith, clearSessions): the credential epoch the change moved already refuses them (http/auth.ts assertSessionCurrent) and the session list leaves them out; the next revocation deletes what is left',
   },
   {
+    route: /^POST \/v1\/tenants\/\{tenantId\}\/storage-locations\/\{locationId\}\/sign$/,
+    call: /GetItemCommand \S+identity \{"pk":"RATE#storage-signed#/,
+    why: "the previous window's total that a window's first signing event carries (store/rate-windows.ts tally, read after this window's count was taken): informational, so when the read fails the event is written without it and the signature still goes out audited",
+  },
+  {
     route: /^POST \/v1\/tenants\/\{tenantId\}\/storage-locations\/\{locationId\}\/validate$/,
     call: /^S3Client /,
     why: "the scope self-test's own S3 probes: a probe that fails is reported as a failed check in a 200 answer (docs/storage-locations.md), which is what the self-test is for",
