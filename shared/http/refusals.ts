@@ -18,7 +18,7 @@ export interface AccessRefusal {
 }
 
 /**
- * Reads whose refusal is a security signal: the audit trail, the tenant's exports and its own IdP. Other refused reads
+ * Reads whose refusal is a security signal: the audit trail, the tenant's exports, its own IdP and its deletion. Other refused reads
  * (a viewer's console asking for a page it cannot see) are routine and not written.
  */
 const SENSITIVE_READS: ReadonlySet<Permission> = new Set([
@@ -27,6 +27,8 @@ const SENSITIVE_READS: ReadonlySet<Permission> = new Set([
   'tenant:export',
   // The tenant's sign-in configuration (its own IdP): owners only, so any other attempt is worth a trace.
   'tenant:sso',
+  // The tenant's deletion status (GET …/deletion): owners only, like the deletion itself.
+  'tenant:delete',
 ]);
 
 /** Whether a refusal on this route is written to the tenant's audit log: every change, and sensitive reads. */
