@@ -357,24 +357,9 @@ export class PasskeyService {
       throw SIGN_IN_REFUSED();
     }
 
-    const { verifyAuthenticationResponse } = await webauthn();
-    let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
+    let info: Awaited<ReturnType<PasskeyService['verifyAssertion']>>;
     try {
-      const verified = await verifyAuthenticationResponse({
-        response: input.credential,
-        expectedChallenge: challenge.challenge,
-        expectedOrigin: this.deps.relyingParty.origins,
-        expectedRPID: this.deps.relyingParty.id,
-        credential: {
-          id: passkey.credentialId,
-          publicKey: Buffer.from(passkey.publicKey, 'base64url'),
-          counter: passkey.counter,
-          transports: passkey.transports,
-        },
-        requireUserVerification: true,
-      });
-      if (!verified.verified || !verified.authenticationInfo.userVerified) throw new Error('signature');
-      info = verified.authenticationInfo;
+      info = await this.verifyAssertion(input.credential, challenge.challenge, passkey);
     } catch (error) {
       const check = failedCheckOf(error);
       await this.signInFailed(origin, user, { check, passkeyId: passkey.passkeyId });
@@ -502,24 +487,9 @@ export class PasskeyService {
     if (handle !== undefined && userIdOf(handle) !== caller.userId)
       throw await refused('unknown-credential', passkey.passkeyId);
 
-    const { verifyAuthenticationResponse } = await webauthn();
-    let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
+    let info: Awaited<ReturnType<PasskeyService['verifyAssertion']>>;
     try {
-      const verified = await verifyAuthenticationResponse({
-        response: input.credential,
-        expectedChallenge: challenge.challenge,
-        expectedOrigin: this.deps.relyingParty.origins,
-        expectedRPID: this.deps.relyingParty.id,
-        credential: {
-          id: passkey.credentialId,
-          publicKey: Buffer.from(passkey.publicKey, 'base64url'),
-          counter: passkey.counter,
-          transports: passkey.transports,
-        },
-        requireUserVerification: true,
-      });
-      if (!verified.verified || !verified.authenticationInfo.userVerified) throw new Error('signature');
-      info = verified.authenticationInfo;
+      info = await this.verifyAssertion(input.credential, challenge.challenge, passkey);
     } catch (error) {
       throw await refused(failedCheckOf(error), passkey.passkeyId);
     }
@@ -554,6 +524,33 @@ export class PasskeyService {
   }
 
   /** Stores a fresh challenge for five minutes; its public id. */
+  /**
+   * Verifies a WebAuthn assertion against one of the account's passkeys and this ceremony's challenge, with
+   * user verification required; throws (the callers map the failure to their refusal) otherwise.
+   */
+  private async verifyAssertion(
+    credential: AuthenticationResponseJSON,
+    expectedChallenge: string,
+    passkey: PasskeyRecord,
+  ) {
+    const { verifyAuthenticationResponse } = await webauthn();
+    const verified = await verifyAuthenticationResponse({
+      response: credential,
+      expectedChallenge,
+      expectedOrigin: this.deps.relyingParty.origins,
+      expectedRPID: this.deps.relyingParty.id,
+      credential: {
+        id: passkey.credentialId,
+        publicKey: Buffer.from(passkey.publicKey, 'base64url'),
+        counter: passkey.counter,
+        transports: passkey.transports,
+      },
+      requireUserVerification: true,
+    });
+    if (!verified.verified || !verified.authenticationInfo.userVerified) throw new Error('signature');
+    return verified.authenticationInfo;
+  }
+
   private async issue(challenge: Omit<PasskeyChallengeRecord, 'challengeId' | 'expiresAt'>): Promise<string> {
     const challengeId = randomBytes(16).toString('base64url');
     await this.deps.passkeys.putChallenge({
