@@ -42,6 +42,12 @@ export const User = z
     name: z.string(),
     createdAt: z.string(),
     mfaEnabled: z.boolean(),
+    passkeyCount: z
+      .number()
+      .int()
+      .describe(
+        'How many passkeys the account has. A passkey is a second factor: with one, fresh-MFA actions (password change, MFA removal, tenant deletion) need an MFA session and a factor, which can be a passkey step-up token',
+      ),
     emailVerified: z
       .boolean()
       .describe(
@@ -227,7 +233,7 @@ export const changePassword = defineRoute({
   path: '/v1/me/password',
   area: 'auth',
   summary:
-    'Change the password (with MFA on: from an MFA session, with mfaCode, recoveryCode or stepUpToken); revokes every other session',
+    'Change the password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken; 400 naming the field for a factor the account does not have); revokes every other session',
   tags: ['me'],
   auth: { kind: 'session' },
   body: z

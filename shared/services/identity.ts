@@ -24,6 +24,7 @@ import type { AccountEmailService } from './account-email.js';
 import type { HeldSlots } from './failure-budgets.js';
 import {
   accountOf,
+  hasSecondFactor,
   type SecondFactor,
   SecondFactorVerifier,
   type SignInFactor,
@@ -339,9 +340,10 @@ export class IdentityService {
   }
 
   /**
-   * Changes the password and revokes every other session. Needs the current password; with MFA on, also
-   * an MFA session and a current code (or a recovery code): a stolen session plus a phished password is
-   * not enough to take the account over.
+   * Changes the password and revokes every other session. Needs the current password; with a second factor
+   * (TOTP or a passkey), also an MFA session and a fresh factor (a current code, a recovery code or a
+   * passkey step-up token): a stolen session plus a phished password is not enough to take the account
+   * over. A factor sent by an account without one is refused rather than ignored.
    */
   async changePassword(
     caller: SessionCallerOf,
@@ -357,17 +359,31 @@ export class IdentityService {
     const user = await this.steps.requireUser(caller.userId);
     const purpose = { ...origin, purpose: 'password.change' };
     const factor = secondFactorOf(input);
-    if (user.mfaEnabled) {
+    const secondFactor = hasSecondFactor(user);
+    if (secondFactor) {
       await this.secondFactors.requireMfaSession(caller, purpose);
       if (!factor) {
         throw new ValidationError(
-          [{ path: 'body.mfaCode', message: 'MFA is on: send mfaCode, recoveryCode or stepUpToken' }],
-          'Changing the password needs a current code when MFA is on.',
+          [
+            user.mfaEnabled
+              ? { path: 'body.mfaCode', message: 'MFA is on: send mfaCode, recoveryCode or stepUpToken' }
+              : {
+                  path: 'body.stepUpToken',
+                  message: 'The account has a passkey: send a passkey stepUpToken',
+                },
+          ],
+          'Changing the password needs a fresh second factor.',
         );
       }
+    } else if (factor) {
+      const field = Object.keys(factor)[0]!;
+      throw new ValidationError(
+        [{ path: `body.${field}`, message: 'The account has no second factor: leave this out' }],
+        'This account has no second factor to confirm.',
+      );
     }
     await this.requireCurrentPassword(user, input.currentPassword, origin);
-    if (user.mfaEnabled && factor) await this.secondFactors.confirm(caller, factor, purpose);
+    if (secondFactor && factor) await this.secondFactors.confirm(caller, factor, purpose);
     const revoked = await this.deps.identity.changePassword(
       user.userId,
       await hashPassword(input.newPassword),

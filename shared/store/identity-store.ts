@@ -172,6 +172,7 @@ export function publicUser(user: UserRecord) {
     name: user.name,
     createdAt: user.createdAt,
     mfaEnabled: user.mfaEnabled,
+    passkeyCount: user.passkeyCount ?? 0,
     emailVerified: user.emailVerifiedAt !== undefined,
   };
 }

@@ -1175,8 +1175,11 @@ describe('the rest of the console in Chromium: queries, rules, recovery codes, p
     expect(await alert.textContent()).toMatch(/code is wrong/);
     await checkScreen(page, '30-mfa-remove');
 
-    // Act: a recovery code
-    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    // Act: a recovery code (the password form below has its own such button)
+    await page
+      .getByRole('region', { name: 'Two-step verification' })
+      .getByRole('button', { name: 'Use a recovery code instead' })
+      .click();
     await form.getByLabel('Recovery code').fill(nextRecoveryCode());
     await form.getByRole('button', { name: 'Turn off' }).click();
 

@@ -28,6 +28,7 @@ const user = {
   email: `passkey-${Date.now()}@example.test`,
   password: 'a long passkey test passphrase',
 };
+const newPassword = 'another long passkey test passphrase';
 
 beforeAll(async () => {
   local = await startLocalRun();
@@ -169,6 +170,44 @@ describe('passkeys in the console', () => {
       .waitFor();
   });
 
+  it('changes the password with a passkey step-up: a passkey-only account confirms with its passkey, not a code', async () => {
+    // Prepare
+    const before = (await credentials())[0]!.signCount;
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    const form = page.getByRole('form', { name: 'Change password' });
+    await form.getByText(/browser asks for your passkey/).waitFor();
+    expect(await form.getByLabel('Authentication code').count()).toBe(0);
+
+    // Act: the browser's prompt is the virtual authenticator's (user verified)
+    await form.getByLabel('Current password').fill(user.password);
+    await form.getByLabel('New password').fill(newPassword);
+    await form.getByRole('button', { name: 'Change password' }).click();
+
+    // Assess: changed, by one more assertion of the passkey; this session kept
+    await page.getByText(/^Password changed\./).waitFor(POLL);
+    expect((await credentials())[0]!.signCount).toBeGreaterThan(before);
+    expect(await currentSession()).toMatchObject({ authMethod: 'passkey', mfa: true });
+    await checkScreen('04-password-step-up');
+    user.password = newPassword;
+  });
+
+  it('deletes a tenant with a passkey step-up', async () => {
+    // Prepare: a tenant
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tenants' }).click();
+    await page.getByLabel('Tenant name').fill('Passkey tenant');
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.getByRole('heading', { name: 'Passkey tenant' }).waitFor();
+
+    // Act
+    const form = page.getByRole('form', { name: 'Delete this tenant' });
+    await form.getByLabel(/Type the tenant name/).fill('Passkey tenant');
+    await form.getByRole('button', { name: 'Delete tenant permanently' }).click();
+
+    // Assess: back on the tenant list, which no longer has it
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
+    await page.getByText('You are not a member of any tenant yet.').waitFor(POLL);
+  });
+
   it('removes it with the password, after which it no longer signs in', async () => {
     // Act
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
@@ -201,5 +240,6 @@ describe('passkeys in the console', () => {
     // Assess
     expect(problems).toEqual([]);
     expect(log.join('\n')).not.toContain(user.password);
+    expect(log.join('\n')).not.toContain('a long passkey test passphrase');
   });
 });

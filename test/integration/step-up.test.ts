@@ -253,7 +253,8 @@ describe('stepping up with a passkey', () => {
     expect((await platformEventsBy('auth.step-up.used', user.userId)).map((e) => e.details.purpose)).toEqual(
       expect.arrayContaining(['password.change', 'mfa.remove']),
     );
-    // A code of the removed secret is no factor any more
+    // A code of the removed secret is no factor any more: the passkey still is one, so the code is checked
+    // (and refused), not ignored
     const after = await api.request('POST', '/v1/me/password', {
       token: user.token,
       body: {
@@ -262,7 +263,60 @@ describe('stepping up with a passkey', () => {
         mfaCode: totpCodeAt(mfa.secret, Date.now() + 30_000),
       },
     });
-    expect(after.status, after.text).toBe(200);
+    expect(after.status, after.text).toBe(401);
+    expect(problemType(after)).toBe('invalid-mfa-code');
+    expect((await platformEventsBy('auth.password.changed', user.userId)).length).toBe(1);
+  });
+
+  it("a passkey-only account's password change needs an MFA session and a step-up token; a factor the account lacks is refused, not ignored", async () => {
+    // Prepare: a passkey-only user (its password session and its passkey session), a token of the latter,
+    // and a password-only user
+    const user = await passkeyOnlyUser('su-pw');
+    const token = await stepUpToken(user.token, user.device);
+    const plain = await signUp(api, 'su-plain');
+    const change = (session: string, extra: Record<string, unknown>) =>
+      api.request('POST', '/v1/me/password', {
+        token: session,
+        body: { currentPassword: user.password, newPassword: 'a-new-password-long-enough', ...extra },
+      });
+
+    // Act: the attack (stolen password session + the password), with and without the stolen token, then
+    // the MFA session without a factor, then a password-only account sending a factor
+    const passwordOnly = await change(user.passwordToken, {});
+    const passwordWithToken = await change(user.passwordToken, { stepUpToken: token });
+    const noFactor = await change(user.token, {});
+    const plainWithCode = await api.request('POST', '/v1/me/password', {
+      token: plain.token,
+      body: { currentPassword: plain.password, newPassword: 'a-new-password-long-enough', mfaCode: '123456' },
+    });
+
+    // Assess: nothing changed, the token is unspent, the password session still works
+    expect(passwordOnly.status, passwordOnly.text).toBe(403);
+    expect(problemType(passwordOnly)).toBe('mfa-session-required');
+    expect(passwordWithToken.status, passwordWithToken.text).toBe(403);
+    expect(problemType(passwordWithToken)).toBe('mfa-session-required');
+    expect(noFactor.status, noFactor.text).toBe(400);
+    expect(noFactor.body.errors).toEqual([{ path: 'body.stepUpToken', message: expect.any(String) }]);
+    expect(plainWithCode.status, plainWithCode.text).toBe(400);
+    expect(plainWithCode.body.errors).toEqual([{ path: 'body.mfaCode', message: expect.any(String) }]);
+    expect(await stepUpItem(token)).toBeDefined();
+    expect(await platformEventsBy('auth.password.changed', user.userId)).toEqual([]);
+    expect(await platformEventsBy('auth.password.changed', plain.userId)).toEqual([]);
+    expect((await api.request('GET', '/v1/me', { token: user.passwordToken })).status).toBe(200);
+
+    // Act: the passkey session with its token
+    const changed = await change(user.token, { stepUpToken: token });
+
+    // Assess: changed once; the password session is signed out; the token is spent
+    expect(changed.status, changed.text).toBe(200);
+    expect(changed.body.revokedSessions).toBe(1);
+    expect((await api.request('GET', '/v1/me', { token: user.passwordToken })).status).toBe(401);
+    expect(await stepUpItem(token)).toBeUndefined();
+    expect(await platformEventsBy('auth.step-up.used', user.userId)).toEqual([
+      expect.objectContaining({ details: { purpose: 'password.change' } }),
+    ]);
+    const me = await api.request('GET', '/v1/me', { token: user.token });
+    expect(me.body.user).toMatchObject({ mfaEnabled: false, passkeyCount: 1 });
   });
 
   it('refuses a step-up from a session that did not prove a second factor, and an API key on every route that takes a token', async () => {

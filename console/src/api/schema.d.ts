@@ -488,7 +488,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Change the password (with MFA on: from an MFA session, with mfaCode, recoveryCode or stepUpToken); revokes every other session */
+        /** Change the password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken; 400 naming the field for a factor the account does not have); revokes every other session */
         post: operations["changePassword"];
         delete?: never;
         options?: never;
@@ -1638,6 +1638,8 @@ export type components = {
             emailVerified: boolean;
             mfaEnabled: boolean;
             name: string;
+            /** @description How many passkeys the account has. A passkey is a second factor: with one, fresh-MFA actions (password change, MFA removal, tenant deletion) need an MFA session and a factor, which can be a passkey step-up token */
+            passkeyCount: number;
             userId: string;
         };
     };

@@ -69,3 +69,23 @@ export async function addPasskey(name: string, currentPassword: string): Promise
   );
   return added.revokedSessions;
 }
+
+/**
+ * Steps up with a passkey: a fresh assertion in this session (user verification required) becomes a token
+ * that one fresh-MFA action (password change, turning TOTP off, tenant deletion) accepts instead of a code,
+ * once, within five minutes. The session must be an MFA session (403 otherwise, shown like any problem).
+ */
+export async function stepUpWithPasskey(): Promise<string> {
+  const { challengeId, options } = ok(await api.POST('/v1/me/step-up/passkey/options'));
+  let credential: Awaited<ReturnType<typeof startAuthentication>>;
+  try {
+    credential = await startAuthentication({
+      optionsJSON: options as unknown as PublicKeyCredentialRequestOptionsJSON,
+    });
+  } catch (error) {
+    throw ceremonyProblem(error);
+  }
+  return ok(
+    await api.POST('/v1/me/step-up/passkey', { body: { challengeId, credential: credential as never } }),
+  ).stepUpToken;
+}

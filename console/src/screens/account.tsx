@@ -5,6 +5,13 @@ import { CodeField, CurrentPasswordField, Field, Form, raw, text } from '../comp
 import { useTitle } from '../components/hooks';
 import { OidcLinkSection } from '../components/oidc-buttons';
 import { QrCode } from '../components/qr-code';
+import {
+  FactorField,
+  FactorSwitch,
+  factorBody,
+  NoUsableFactor,
+  useSecondFactor,
+} from '../components/second-factor';
 import { CopyButton, DownloadButton, SecretValue } from '../components/secrets';
 import { Notice, Section } from '../components/status';
 import { PasskeysSection } from './passkeys';
@@ -30,6 +37,7 @@ export function AccountScreen() {
 function PasswordSection() {
   const { me } = useSession();
   const [done, setDone] = useState<number>();
+  const factor = useSecondFactor(me.user);
   return (
     <Section title="Change password" id="password">
       {done !== undefined && (
@@ -37,36 +45,43 @@ function PasswordSection() {
           Password changed. {done === 1 ? '1 other session was' : `${done} other sessions were`} signed out.
         </Notice>
       )}
-      <Form
-        label="Change password"
-        submitLabel="Change password"
-        busyLabel="Changing…"
-        resetOnSuccess
-        onSubmit={async (values) => {
-          const mfaCode = text(values, 'mfaCode');
-          const result = ok(
-            await api.POST('/v1/me/password', {
-              body: {
-                currentPassword: raw(values, 'currentPassword'),
-                newPassword: raw(values, 'newPassword'),
-                ...(mfaCode ? { mfaCode } : {}),
-              },
-            }),
-          );
-          setDone(result.revokedSessions);
-        }}
-      >
-        <CurrentPasswordField />
-        <Field
-          name="newPassword"
-          label="New password"
-          type="password"
-          autoComplete="new-password"
-          hint="12 to 256 characters."
-          required
-        />
-        {me.user.mfaEnabled && <CodeField name="mfaCode" />}
-      </Form>
+      {factor.required && !factor.kind ? (
+        <NoUsableFactor />
+      ) : (
+        <>
+          <Form
+            key={factor.kind ?? 'none'}
+            label="Change password"
+            submitLabel="Change password"
+            busyLabel="Changing…"
+            resetOnSuccess
+            onSubmit={async (values) => {
+              const result = ok(
+                await api.POST('/v1/me/password', {
+                  body: {
+                    currentPassword: raw(values, 'currentPassword'),
+                    newPassword: raw(values, 'newPassword'),
+                    ...(await factorBody(factor.kind, values)),
+                  },
+                }),
+              );
+              setDone(result.revokedSessions);
+            }}
+          >
+            <CurrentPasswordField />
+            <Field
+              name="newPassword"
+              label="New password"
+              type="password"
+              autoComplete="new-password"
+              hint="12 to 256 characters."
+              required
+            />
+            <FactorField kind={factor.kind} />
+          </Form>
+          <FactorSwitch {...factor} />
+        </>
+      )}
     </Section>
   );
 }
@@ -190,28 +205,24 @@ function MfaSection() {
 }
 
 function RemoveMfaForm({ onRemoved }: { onRemoved: () => Promise<void> }) {
-  const [useRecovery, setUseRecovery] = useState(false);
+  const { me } = useSession();
+  const factor = useSecondFactor(me.user);
   return (
     <>
       <Form
-        key={useRecovery ? 'recovery' : 'code'}
+        key={factor.kind}
         label="Turn two-step verification off"
         submitLabel="Turn off"
         busyLabel="Turning off…"
         danger
         onSubmit={async (values) => {
-          const body = useRecovery
-            ? { recoveryCode: text(values, 'recoveryCode') ?? '' }
-            : { code: text(values, 'code') ?? '' };
-          ok(await api.DELETE('/v1/me/mfa/totp', { body }));
+          ok(await api.DELETE('/v1/me/mfa/totp', { body: await factorBody(factor.kind, values, 'code') }));
           await onRemoved();
         }}
       >
-        {useRecovery ? <Field name="recoveryCode" label="Recovery code" required /> : <CodeField />}
+        <FactorField kind={factor.kind} codeName="code" />
       </Form>
-      <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
-        {useRecovery ? 'Use an authenticator code instead' : 'Use a recovery code instead'}
-      </button>
+      <FactorSwitch {...factor} />
     </>
   );
 }

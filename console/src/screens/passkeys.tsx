@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ok, type Schemas } from '../api/client';
 import { addPasskey, passkeysAvailable } from '../app/passkeys';
+import { useSession } from '../app/session';
 import { CurrentPasswordField, Field, Form, raw, text } from '../components/form';
 import { useLoad } from '../components/hooks';
 import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
@@ -13,7 +14,13 @@ const othersEnded = (n: number) =>
 /** The account's passkeys: add one on this device, rename or remove any. */
 export function PasskeysSection() {
   const list = useLoad(async () => ok(await api.GET('/v1/me/passkeys')).items, []);
+  const { refresh } = useSession();
   const [notice, setNotice] = useState<string>();
+  // The account's passkey count decides how other forms confirm a sensitive change: reload it with the list.
+  const reload = async () => {
+    await list.reload();
+    await refresh();
+  };
   const available = passkeysAvailable();
 
   return (
@@ -35,7 +42,7 @@ export function PasskeysSection() {
               passkey={passkey}
               onChanged={async (message) => {
                 setNotice(message);
-                await list.reload();
+                await reload();
               }}
             />
           ))}
@@ -55,7 +62,7 @@ export function PasskeysSection() {
               const name = text(values, 'name') ?? '';
               const revoked = await addPasskey(name, raw(values, 'currentPassword'));
               setNotice(`Passkey “${name}” added. ${othersEnded(revoked)} signed out.`);
-              await list.reload();
+              await reload();
             }}
           >
             <Field

@@ -5,8 +5,15 @@ import { PLANS } from '../app/permissions';
 import { navigate } from '../app/router';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
-import { CheckboxField, CodeField, Field, Form, integer, raw, SelectField, text } from '../components/form';
+import { CheckboxField, Field, Form, integer, raw, SelectField, text } from '../components/form';
 import { useAction, useLoad, useTitle } from '../components/hooks';
+import {
+  FactorField,
+  FactorSwitch,
+  factorBody,
+  NoUsableFactor,
+  useSecondFactor,
+} from '../components/second-factor';
 import { Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type TenantSettingsChange = NonNullable<
@@ -269,19 +276,21 @@ function ExportSection() {
 function DeleteSection() {
   const { tenant } = useTenant();
   const { me, refresh } = useSession();
-  const [useRecovery, setUseRecovery] = useState(false);
+  const factor = useSecondFactor(me.user);
   return (
     <Section title="Delete this tenant" id="delete">
       <Notice tone="warn">
         Deleting removes every member, key, credential and record of {tenant.name}; its encryption key is
         destroyed after 30 days, so backups become unreadable. This cannot be undone.
       </Notice>
-      {!me.user.mfaEnabled ? (
-        <p>Deleting a tenant needs two-step verification: turn it on in your account first.</p>
+      {!factor.required ? (
+        <p>Deleting a tenant needs two-step verification or a passkey: add one in your account first.</p>
+      ) : !factor.kind ? (
+        <NoUsableFactor />
       ) : (
         <>
           <Form
-            key={useRecovery ? 'recovery' : 'code'}
+            key={factor.kind}
             label="Delete this tenant"
             submitLabel="Delete tenant permanently"
             busyLabel="Deleting…"
@@ -294,13 +303,10 @@ function DeleteSection() {
                   errors: [{ path: 'body.confirmName', message: `Type ${tenant.name}` }],
                 });
               }
-              const factor = useRecovery
-                ? { recoveryCode: text(values, 'recoveryCode') ?? '' }
-                : { mfaCode: text(values, 'mfaCode') ?? '' };
               ok(
                 await api.DELETE('/v1/tenants/{tenantId}', {
                   params: { path: { tenantId: tenant.tenantId } },
-                  body: factor,
+                  body: await factorBody(factor.kind, values),
                 }),
               );
               await refresh();
@@ -308,15 +314,9 @@ function DeleteSection() {
             }}
           >
             <Field name="confirmName" label={`Type the tenant name (${tenant.name}) to confirm`} required />
-            {useRecovery ? (
-              <Field name="recoveryCode" label="Recovery code" required />
-            ) : (
-              <CodeField name="mfaCode" />
-            )}
+            <FactorField kind={factor.kind} />
           </Form>
-          <button type="button" class="link" onClick={() => setUseRecovery(!useRecovery)}>
-            {useRecovery ? 'Use an authenticator code instead' : 'Use a recovery code instead'}
-          </button>
+          <FactorSwitch {...factor} />
         </>
       )}
     </Section>
