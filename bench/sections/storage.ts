@@ -79,6 +79,9 @@ export const storageSection: BenchSection = {
       const { TenantStore } = await import('../../shared/store/tenant-store.js');
       const { memberSk } = await import('../../shared/domain/item-layout.js');
       const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+      const { CreateKeyCommand, KMSClient } = await import('@aws-sdk/client-kms');
+      const { TenantItemKeyDirectory } = await import('../../shared/store/tenant-key-directory.js');
+      const { TENANT_SK } = await import('../../shared/domain/item-layout.js');
 
       const tenantClients = tenantDataClientsFor(functionRuntime());
       const platform = functionRuntime().dynamo;
@@ -96,6 +99,10 @@ export const storageSection: BenchSection = {
           recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
         }),
         access,
+        tenantKeys: new TenantItemKeyDirectory({
+          clients: tenantClients,
+          tableName: process.env.TENANT_DATA_TABLE!,
+        }),
         audit: auditRecorderFor(functionRuntime(), { tenantClients, platformClient: platform }),
         managedBucket: process.env.STORAGE_BUCKET!,
         reservedBuckets: [process.env.STORAGE_BUCKET!],
@@ -133,6 +140,18 @@ export const storageSection: BenchSection = {
         );
         return caller;
       };
+      // The tenant's own key, as the tenants function records it: managed vends write under it.
+      const { KeyMetadata } = await functionRuntime().client(KMSClient).send(new CreateKeyCommand({}));
+      const tenantDb = await tenantClients.forScope(mintTenantScope({ tenantId, userId: 'u_bench' }));
+      await tenantDb.send(
+        new PutCommand({
+          TableName: process.env.TENANT_DATA_TABLE!,
+          Item: {
+            ...tenantKey(mintTenantScope({ tenantId, userId: 'u_bench' }), TENANT_SK),
+            keyArn: KeyMetadata!.Arn,
+          },
+        }),
+      );
       const admin = await member(callerFor(newId('u'), 'admin'));
       const location = await service.registerLocation(admin, { managed: true });
       const editor = await member(callerFor(newId('u')));

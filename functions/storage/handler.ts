@@ -20,6 +20,7 @@ import type { StorageProbes } from '../../shared/store/storage-probe.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
+import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -57,6 +58,7 @@ const access = tenantStorageAccessFor(runtime, { tenantClients, vending: true })
 const cacheEntries = Number(runtime.optional('storageCredentialCacheEntries') ?? 2000);
 if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0)
   throw new Error('STORAGE_CREDENTIAL_CACHE_ENTRIES must be a whole number of entries');
+const tenantKeys = new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable });
 const vendor = new StorageCredentialVendor({
   sts,
   storageKeyArn,
@@ -74,6 +76,8 @@ const service = new StorageService({
   }),
   vendor,
   access,
+  // Managed objects are written under the tenant's own key: the vend names it (session policy and `sse`).
+  tenantKeys,
   audit,
   managedBucket,
   // Location deletion only: the S3 client and the purge are loaded by the first deletion.

@@ -234,8 +234,9 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
     }
     env[envName] = bucket;
   }
-  // SSE-KMS with the storage key and a bucket key, as deployed (the emulator neither calls KMS for it nor
-  // checks the caller's KMS permissions; the simulator tests prove those).
+  // SSE-KMS with the storage key and Bucket Keys off, as deployed (managed objects go under tenant keys,
+  // whose policies refuse a Bucket Key; the emulator neither calls KMS for it nor checks the caller's KMS
+  // permissions; the simulator tests prove those).
   await s3.send(
     new PutBucketEncryptionCommand({
       Bucket: env[ENV_VARS.storageBucket],
@@ -246,7 +247,7 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
               SSEAlgorithm: 'aws:kms',
               KMSMasterKeyID: env[ENV_VARS.storageKeyArn],
             },
-            BucketKeyEnabled: true,
+            BucketKeyEnabled: false,
           },
         ],
       },

@@ -202,9 +202,37 @@ export class StatefulStack extends Stack {
       return bucket;
     };
     // Managed storage locations: `tenants/<tenantId>/<locationId>/…`, reached only with vended credentials.
+    // Their objects are written under each tenant's own key (the vended session demands it), and a tenant
+    // key's policy refuses a Bucket Key (bound to the bucket ARN, not the tenant's prefix): so Bucket Keys are
+    // off here, and a client that sends no bucket-key header gets what the key policy allows.
     const storageBucket = dataBucket(ids.storageBucket, 'storage/', storageKey, {
+      bucketKeyEnabled: false,
       lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
+    // Defence in depth, beside the session policy: no object is created under `tenants/` without SSE-KMS
+    // named on the request, and none under the bucket's own key. Only vended sessions write here (the purge
+    // deletes, the export writes to its own bucket).
+    const tenantObjects = storageBucket.arnForObjects('tenants/*');
+    storageBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyTenantObjectsWithoutKms',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [tenantObjects],
+        conditions: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      }),
+    );
+    storageBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyTenantObjectsUnderStorageKey',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [tenantObjects],
+        conditions: { StringEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': storageKey.keyArn } },
+      }),
+    );
     // Tenant export archives are fetched through short-lived presigned URLs; nothing needs them for long.
     const exportBucket = dataBucket(ids.exportBucket, 'exports/', platformKey, {
       lifecycleRules: [
@@ -251,6 +279,7 @@ export class StatefulStack extends Stack {
         storageKeyArn: storageKey.keyArn,
         // The key ARN is a token here; S3 calls KMS from the bucket's (this stack's) region.
         region: this.region,
+        keysArnPattern: `arn:${this.partition}:kms:${this.region}:${this.account}:key/*`,
         dnsSuffix: dnsSuffixOf(this),
         layout: {
           partition: this.partition,
@@ -265,6 +294,11 @@ export class StatefulStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::<${ids.storageBucket}.Arn>/tenants/<aws:PrincipalTag/TenantId>/*]`,
       reason:
         'The boundary of every tenant storage role: each session reaches only objects under tenants/<its TenantId session tag>/, and the tag must name the role’s own tenant (DenyOtherTenantsRoles).',
+    });
+    Validations.of(tenantStorageBoundary).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${this.region}:<AWS::AccountId>:key/*]`,
+      reason:
+        'Tenant keys are made at run time, one per tenant: the boundary admits only the key whose tenantId tag equals the session’s TenantId tag, only through S3 of this region (kms:ViaService), and each key’s own policy (ManagedObjectsViaS3) admits only that tenant’s storage role for objects under its prefix.',
     });
 
     this.resources = {

@@ -339,10 +339,13 @@ export function tenantKeyAlias(stage: string, tenantId: string): string {
   return `alias/strongroom/${stage}/tenant/${tenantId}`;
 }
 
+/** The tag naming a tenant key's tenant: tenant storage roles find their tenant's key by it. */
+export const TENANT_KEY_TAG = 'tenantId';
+
 /** Tags every tenant key carries: `tenantId` (DESIGN.md §4) and the stage, for IAM conditions and cost. */
 export function tenantKeyTags(stage: string, tenantId: string): { key: string; value: string }[] {
   return [
-    { key: 'tenantId', value: tenantId },
+    { key: TENANT_KEY_TAG, value: tenantId },
     { key: 'strongroom:stage', value: stage },
   ];
 }

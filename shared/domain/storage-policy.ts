@@ -54,6 +54,14 @@ export interface SessionPolicyInput extends StorageRoot {
   previousKmsKeyArns?: readonly string[];
   /** The bucket's partition (its region's); defaults to the key's, else the commercial one. */
   partition?: AwsPartition;
+  /**
+   * Managed locations: every object the session creates must be SSE-KMS under `kmsKeyArn` (the tenant's own
+   * key), so that shredding the key makes it unreadable. Write sessions get `DenyOtherEncryption` and
+   * `DenyOtherKey` (`ENFORCED_KEY_WRITE_ACTIONS` refused unless the request names `aws:kms` and exactly that
+   * key ARN). S3 has no condition key for the Bucket Key header; a Bucket Key's data key is bound to the
+   * bucket ARN, which the tenant key's `ManagedObjectsViaS3` statement refuses, so such a write fails too.
+   */
+  enforceKmsKey?: boolean;
 }
 
 /** What a read session may have S3 ask KMS for: decrypting the data key of an object it gets. */
@@ -63,6 +71,15 @@ export const STORAGE_KEY_READ_ACTIONS = ['kms:Decrypt'] as const;
  * uploads and copies decrypt the data key again).
  */
 export const STORAGE_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey'] as const;
+
+/**
+ * The action whose requests create objects: PutObject, CreateMultipartUpload, CopyObject (its target),
+ * UploadPart, UploadPartCopy, CompleteMultipartUpload are all `s3:PutObject`. Clients send the encryption
+ * headers on PutObject, CreateMultipartUpload and CopyObject only; the parts of an upload are encrypted as its
+ * creation said, and AWS's own "require SSE-KMS" bucket policies (a deny on `s3:PutObject` by these keys)
+ * rely on S3 judging them so. Neither the simulator nor the emulator can show that: see docs/storage-locations.md.
+ */
+export const ENFORCED_KEY_WRITE_ACTIONS = ['s3:PutObject'] as const;
 
 const KMS_KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
 
@@ -166,6 +183,9 @@ export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
         ? [...STORAGE_KEY_READ_ACTIONS, ...STORAGE_KEY_WRITE_ACTIONS]
         : [...STORAGE_KEY_READ_ACTIONS];
     statements.push(storageKeyStatement('Key', keyActions, kmsKeyArn, kmsKeyRegion(kmsKeyArn)));
+    if (input.enforceKmsKey && access === 'write') statements.push(...enforcedKeyDenies(objects, kmsKeyArn));
+  } else if (input.enforceKmsKey) {
+    throw new TypeError('sessionPolicyFor needs the key it is to enforce');
   }
   if (previous.length > 0) {
     const region = kmsKeyRegion(previous[0]!);
@@ -178,6 +198,25 @@ export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
     statements.push(statement);
   }
   return { Version: '2012-10-17', Statement: statements };
+}
+
+/**
+ * Two denies, not one: the operands of one condition operator must all match for it to apply, so a single
+ * statement would refuse only a write that got both headers wrong. A header left out counts as not equal
+ * (IAM's negated operators match a missing key), so a write that names no encryption or no key is refused.
+ */
+function enforcedKeyDenies(objects: string, keyArn: string): PolicyStatement[] {
+  const deny = (sid: string, key: string, value: string): PolicyStatement => ({
+    Sid: sid,
+    Effect: 'Deny',
+    Action: ENFORCED_KEY_WRITE_ACTIONS[0],
+    Resource: objects,
+    Condition: { StringNotEquals: { [key]: value } },
+  });
+  return [
+    deny('DenyOtherEncryption', 's3:x-amz-server-side-encryption', 'aws:kms'),
+    deny('DenyOtherKey', 's3:x-amz-server-side-encryption-aws-kms-key-id', keyArn),
+  ];
 }
 
 /** The session policy as sent to STS (minified), or PolicyTooLargeError when it exceeds STS's limit. */

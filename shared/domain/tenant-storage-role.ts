@@ -1,4 +1,5 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
+import { TENANT_KEY_TAG } from './key-policy.js';
 import {
   kmsKeyRegion,
   MAX_CREDENTIAL_SECONDS,
@@ -124,6 +125,18 @@ export interface TenantStoragePolicyInput {
   region?: string;
   /** The partition's DNS suffix, for `kms:ViaService`; defaults to the region's (pass `Stack.urlSuffix` for tokens). */
   dnsSuffix?: string;
+  /**
+   * The account's KMS keys in the region, as an ARN pattern (`arn:<partition>:kms:<region>:<account>:key/*`),
+   * among which the tenant's own key is chosen by its `tenantId` tag; defaults to the storage key's partition,
+   * region and account (pass it for CDK tokens).
+   */
+  keysArnPattern?: string;
+}
+
+/** The KMS key ARN pattern of a key's account and region: `arn:<partition>:kms:<region>:<account>:key/*`. */
+export function keysOfAccountAndRegion(keyArn: string): string {
+  kmsKeyRegion(keyArn);
+  return keyArn.replace(/key\/[^/]+$/, 'key/*');
 }
 
 /** The grant statements of a tenant prefix (`tenants/<tenant>/`), literal or as the TenantId tag. */
@@ -151,6 +164,8 @@ function tenantGrants(tenant: string, input: TenantStoragePolicyInput): PolicySt
       Resource: bucketArn,
       Condition: { StringLike: { 's3:prefix': `tenants/${tenant}/*` } },
     },
+    // Objects written before managed objects moved to tenant keys: S3 may still decrypt them, and nothing is
+    // written under the storage key any more (no GenerateDataKey on it, in the role or the boundary).
     storageKeyStatement(
       'StorageKeyRead',
       STORAGE_KEY_READ_ACTIONS,
@@ -159,15 +174,32 @@ function tenantGrants(tenant: string, input: TenantStoragePolicyInput): PolicySt
       {},
       input.dnsSuffix,
     ),
-    storageKeyStatement(
-      'StorageKeyWrite',
-      STORAGE_KEY_WRITE_ACTIONS,
-      storageKeyArn,
-      region,
-      { 'aws:PrincipalTag/Access': 'write' },
-      input.dnsSuffix,
-    ),
+    // The tenant's own key (found by its tag, so a role needs no rewrite to name it), only through S3; the
+    // key's policy (`ManagedObjectsViaS3`) confines it further to this role and the tenant's prefix.
+    tenantKeyStatement('TenantKeyRead', STORAGE_KEY_READ_ACTIONS, tenant, input, region, {}),
+    tenantKeyStatement('TenantKeyWrite', STORAGE_KEY_WRITE_ACTIONS, tenant, input, region, {
+      'aws:PrincipalTag/Access': 'write',
+    }),
   ];
+}
+
+function tenantKeyStatement(
+  sid: string,
+  actions: readonly string[],
+  tenant: string,
+  input: TenantStoragePolicyInput,
+  region: string,
+  extra: Record<string, string>,
+): PolicyStatement {
+  const keys = input.keysArnPattern ?? keysOfAccountAndRegion(input.storageKeyArn);
+  return storageKeyStatement(
+    sid,
+    actions,
+    keys,
+    region,
+    { [`aws:ResourceTag/${TENANT_KEY_TAG}`]: tenant, ...extra },
+    input.dnsSuffix,
+  );
 }
 
 /**

@@ -90,10 +90,19 @@ export const StorageCredentials = z
       .boolean()
       .describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name'),
     sse: z
-      .object({ type: z.literal('aws:kms'), keyArn: z.string() })
+      .object({
+        type: z.literal('aws:kms'),
+        keyArn: z.string(),
+        bucketKeyEnabled: z
+          .boolean()
+          .optional()
+          .describe(
+            'Managed locations: false. Send x-amz-server-side-encryption-bucket-key-enabled: false (or nothing); a request asking for an S3 Bucket Key is refused',
+          ),
+      })
       .optional()
       .describe(
-        "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key id), so they match the bucket's policy; present for external locations registered with a kmsKeyArn",
+        "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key ARN as x-amz-server-side-encryption-aws-kms-key-id): for managed locations the tenant's own key, which the session demands of every write; for external locations registered with a kmsKeyArn, the key their bucket's policy may demand",
       ),
     bucket: z.string(),
     prefix: z.string(),

@@ -112,3 +112,25 @@ export async function s3ClientConfig(options: FromStrongroomOptions): Promise<{
     credentials,
   };
 }
+
+/** The encryption parameters of a PutObject, CreateMultipartUpload or CopyObject (AWS SDK v3 names). */
+export interface UploadEncryption {
+  ServerSideEncryption?: 'aws:kms';
+  SSEKMSKeyId?: string;
+  BucketKeyEnabled?: boolean;
+}
+
+/**
+ * What every upload with a vend's credentials must carry, from its `sse` hint (a vend, or the provider's
+ * `lastVend()`): `new PutObjectCommand({ Bucket, Key, Body, ...uploadEncryption(vend) })`. Managed locations
+ * refuse any write without it (the tenant's own key, Bucket Keys off); nothing for a location without a key.
+ */
+export function uploadEncryption(vend: Pick<StorageCredentials, 'sse'> | undefined): UploadEncryption {
+  const sse = vend?.sse;
+  if (!sse) return {};
+  return {
+    ServerSideEncryption: sse.type,
+    SSEKMSKeyId: sse.keyArn,
+    ...(sse.bucketKeyEnabled === false ? { BucketKeyEnabled: false } : {}),
+  };
+}

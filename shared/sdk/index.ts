@@ -12,6 +12,8 @@ export {
   type StrongroomCredentialIdentity,
   type StrongroomCredentialProvider,
   s3ClientConfig,
+  type UploadEncryption,
+  uploadEncryption,
 } from './credentials.js';
 export {
   REMOTE_SIGNING_ACCESS_KEY_ID,

@@ -51,10 +51,12 @@ export interface StorageCredentials {
   /** Whether to address the bucket in the path (`https://endpoint/bucket/key`) rather than the host name. */
   pathStyle: boolean;
   /**
-   * Write uploads with this server-side encryption (`ServerSideEncryption: 'aws:kms'`, `SSEKMSKeyId: keyArn`)
-   * so they match the bucket's policy; present for external locations registered with a KMS key.
+   * Write uploads with this server-side encryption (`ServerSideEncryption: 'aws:kms'`, `SSEKMSKeyId: keyArn`,
+   * and `BucketKeyEnabled: false` when it says so; `uploadEncryption()` gives exactly that). Managed locations:
+   * the tenant's own key, which the session demands of every PutObject, CreateMultipartUpload and CopyObject.
+   * External locations registered with a KMS key: the key their bucket's policy may demand.
    */
-  sse?: { type: 'aws:kms'; keyArn: string } | undefined;
+  sse?: { type: 'aws:kms'; keyArn: string; bucketKeyEnabled?: boolean | undefined } | undefined;
   bucket: string;
   prefix: string;
   access: StorageAccess;

@@ -63,6 +63,11 @@ export interface StorageServiceDeps {
   vendor: StorageCredentialVendor;
   /** The tenant's storage role, revocations and holdings (shared/store/tenant-storage-access.ts). */
   access: TenantStorageAccess;
+  /**
+   * The tenant's own KMS key (the TENANT item's `keyArn`, shared/store/tenant-key-directory.ts): managed
+   * objects are written under it, so shredding it leaves every copy unreadable.
+   */
+  tenantKeys: { keyArnFor(scope: TenantScope): Promise<string> };
   audit: AuditRecorder;
   /** The platform bucket for managed locations. */
   managedBucket: string;
@@ -550,7 +555,7 @@ export class StorageService {
     if (!caller.access.permissions.has(needed))
       throw new ForbiddenError(`${body.access} credentials need the ${needed} permission.`);
     const location = await this.resolveLocation(caller, body.location, 'body.location');
-    const { credentials, cached, vendId, packedPolicySize } = await this.#issue(
+    const { credentials, cached, vendId, packedPolicySize, tenantKeyArn } = await this.#issue(
       caller,
       location,
       body.access,
@@ -576,7 +581,7 @@ export class StorageService {
     return {
       ...credentials,
       vendId,
-      ...this.endpointHints(location),
+      ...this.endpointHints(location, tenantKeyArn),
       bucket: location.bucket,
       prefix: location.prefix,
       access: body.access,
@@ -600,6 +605,7 @@ export class StorageService {
     const state = await this.#d.access.state(scope);
     if (state.closedAt) throw new NotFoundError('No such tenant.');
     const role = location.kind === 'managed' ? await this.#d.access.ensureRole(scope, state) : undefined;
+    const tenantKeyArn = location.kind === 'managed' ? await this.#d.tenantKeys.keyArnFor(scope) : undefined;
     const externalId = location.kind === 'external' ? await this.#d.store.getExternalId(scope) : undefined;
     const issued = await this.#d.vendor.vend({
       scope,
@@ -611,6 +617,7 @@ export class StorageService {
       access,
       durationSeconds,
       ...(role ? { role } : {}),
+      ...(tenantKeyArn ? { tenantKeyArn } : {}),
       externalId,
       revokedBefore: revokedBefore(state.entries, {
         userId: scope.userId,
@@ -622,7 +629,7 @@ export class StorageService {
         ...issued.credentials,
         vendId: issued.vendId,
       });
-    return issued;
+    return { ...issued, ...(tenantKeyArn ? { tenantKeyArn } : {}) };
   }
 
   /**
@@ -848,7 +855,11 @@ export class StorageService {
           ...(vend.pathStyle ? { config_kwargs: { s3: { addressing_style: 'path' } } } : {}),
           ...(vend.sse
             ? {
-                s3_additional_kwargs: { ServerSideEncryption: vend.sse.type, SSEKMSKeyId: vend.sse.keyArn },
+                s3_additional_kwargs: {
+                  ServerSideEncryption: vend.sse.type,
+                  SSEKMSKeyId: vend.sse.keyArn,
+                  ...(vend.sse.bucketKeyEnabled === false ? { BucketKeyEnabled: false } : {}),
+                },
               }
             : {}),
         },
@@ -983,7 +994,8 @@ export class StorageService {
         roundTrip ? 'pass' : 'fail',
         `Writing s3://${bucket}/${inside}: ${said(put)}${got ? `; reading it back: ${said(got)}` : ''}${removed ? `; removing it: ${said(removed)}` : ''}.`,
       );
-      const keyArn = location.kind === 'external' ? location.kmsKeyArn : undefined;
+      // Managed: the tenant's own key, which the write session demands (its vend's hint names it).
+      const keyArn = location.kind === 'external' ? location.kmsKeyArn : sse?.keyArn;
       if (location.kind === 'external' && !keyArn && !location.previousKmsKeyArns)
         report('kms-key', 'not-applicable', 'The location names no KMS key (SSE-S3 or the bucket default).');
       else if (!roundTrip) report('kms-key', 'not-run', 'Needs the probe object written and read back.');
@@ -1002,7 +1014,7 @@ export class StorageService {
           'kms-key',
           underKey ? 'pass' : 'fail',
           underKey
-            ? `S3 encrypted and decrypted the probe object with ${keyArn ?? "the platform bucket's key"} for this session.`
+            ? `S3 encrypted and decrypted the probe object with ${keyArn ?? "the bucket's default key"}${location.kind === 'managed' ? " (the tenant's own key)" : ''} for this session.`
             : `The probe object was stored with ${encryption?.serverSideEncryption ?? 'no'} encryption${encryption?.kmsKeyId ? ` under ${encryption.kmsKeyId}` : ''}, not the location's key.`,
         );
       }
@@ -1087,23 +1099,29 @@ export class StorageService {
 
   /**
    * What a client needs to reach a location: the region, the endpoint (when not AWS's default), the
-   * addressing style, and for an external SSE-KMS bucket the key to write with (its bucket policy may refuse
-   * uploads under any other). Managed locations need no `sse`: the bucket's default encryption applies.
+   * addressing style, and the key to write with: for an external SSE-KMS bucket its key (its bucket policy
+   * may refuse uploads under any other); for a managed location the tenant's own key (`tenantKeyArn`) with
+   * Bucket Keys off, the only writes its session allows.
    */
-  endpointHints(location: Pick<StorageLocationRecord, 'region' | 'kind' | 'kmsKeyArn'>): {
+  endpointHints(
+    location: Pick<StorageLocationRecord, 'region' | 'kind' | 'kmsKeyArn'>,
+    tenantKeyArn?: string,
+  ): {
     region: string;
     endpoint?: string;
     pathStyle: boolean;
-    sse?: { type: 'aws:kms'; keyArn: string };
+    sse?: { type: 'aws:kms'; keyArn: string; bucketKeyEnabled?: boolean };
   } {
     const store = this.#d.s3Endpoint;
+    const sse =
+      location.kind === 'managed'
+        ? tenantKeyArn && { type: 'aws:kms' as const, keyArn: tenantKeyArn, bucketKeyEnabled: false }
+        : location.kmsKeyArn && { type: 'aws:kms' as const, keyArn: location.kmsKeyArn };
     return {
       region: location.region,
       ...(store?.endpoint ? { endpoint: store.endpoint } : {}),
       pathStyle: store?.pathStyle ?? false,
-      ...(location.kind === 'external' && location.kmsKeyArn
-        ? { sse: { type: 'aws:kms' as const, keyArn: location.kmsKeyArn } }
-        : {}),
+      ...(sse ? { sse } : {}),
     };
   }
 

@@ -64,7 +64,7 @@ export class StorageProbeSession {
     bucket: string,
     key: string,
     body: string,
-    sse?: { type: 'aws:kms'; keyArn: string },
+    sse?: { type: 'aws:kms'; keyArn: string; bucketKeyEnabled?: boolean },
   ): Promise<ProbeOutcome> {
     return probe(async () => {
       await this.#s3.send(
@@ -73,6 +73,7 @@ export class StorageProbeSession {
           Key: key,
           Body: body,
           ...(sse ? { ServerSideEncryption: sse.type, SSEKMSKeyId: sse.keyArn } : {}),
+          ...(sse?.bucketKeyEnabled === false ? { BucketKeyEnabled: false } : {}),
         }),
       );
       return undefined;

@@ -41,6 +41,11 @@ export interface VendRequest {
   durationSeconds: number;
   /** Managed locations: the tenant's own storage role (TenantStorageAccess.ensureRole). */
   role?: TenantStorageRoleRecord;
+  /**
+   * Managed locations: the tenant's own KMS key (the TENANT item's `keyArn`). Every object the session
+   * writes must be SSE-KMS under it; objects written before under the bucket's key stay readable.
+   */
+  tenantKeyArn?: string;
   /** External locations: the tenant's ExternalId for the customer's role. */
   externalId?: string;
   /** The latest revocation cutoff that applies to this user and location, if any (ISO 8601). */
@@ -68,8 +73,9 @@ export type IssueRecorder = (
 export interface StorageCredentialVendorProps {
   sts: STSClient;
   /**
-   * The managed bucket's own KMS key: managed-location session policies allow S3 to use it on the session's
-   * behalf (SSE-KMS). External locations get a KMS statement only for the keys registered with them.
+   * The managed bucket's own KMS key: managed-location sessions may have S3 decrypt objects written under it
+   * before managed objects moved to tenant keys, and write with nothing but the tenant's key. External
+   * locations get a KMS statement only for the keys registered with them.
    */
   storageKeyArn: string;
   /** Called on every cache miss before STS (TenantStorageAccess.recordIssue); a failure issues nothing. */
@@ -188,7 +194,11 @@ export class StorageCredentialVendor {
           // The bucket's partition, from its region (an external bucket may be in another region).
           partition: partitionOfRegion(request.location.region),
           ...(request.location.kind === 'managed'
-            ? { kmsKeyArn: this.#p.storageKeyArn }
+            ? {
+                kmsKeyArn: this.#managedKey(request),
+                previousKmsKeyArns: [this.#p.storageKeyArn],
+                enforceKmsKey: true,
+              }
             : {
                 ...(request.location.kmsKeyArn ? { kmsKeyArn: request.location.kmsKeyArn } : {}),
                 ...(request.location.previousKmsKeyArns
@@ -201,6 +211,11 @@ export class StorageCredentialVendor {
       if (error instanceof PolicyTooLargeError) throw new SessionPolicyTooLargeError(error);
       throw error;
     }
+  }
+
+  #managedKey(request: VendRequest): string {
+    if (!request.tenantKeyArn) throw new Error("a managed location needs the tenant's key");
+    return request.tenantKeyArn;
   }
 
   async #assume(request: VendRequest, policy: string, cutoffMs: number | undefined): Promise<CacheEntry> {

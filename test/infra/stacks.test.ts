@@ -174,7 +174,8 @@ describe('stateful stack', () => {
         BucketEncryption: {
           ServerSideEncryptionConfiguration: [
             {
-              BucketKeyEnabled: true,
+              // Managed objects are under tenant keys, whose policies refuse a Bucket Key: off there.
+              BucketKeyEnabled: id !== STATEFUL_LOGICAL_IDS.storageBucket,
               ServerSideEncryptionByDefault: {
                 SSEAlgorithm: 'aws:kms',
                 KMSMasterKeyID: getAtt(keyId),
@@ -205,6 +206,42 @@ describe('stateful stack', () => {
         },
       });
     }
+  });
+
+  it('the managed bucket refuses any object under tenants/ written without SSE-KMS or under its own key (defence in depth beside the session policy)', () => {
+    // Act
+    const policy = Object.values(byType(stateful, 'AWS::S3::BucketPolicy')).find(
+      (p) =>
+        JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: STATEFUL_LOGICAL_IDS.storageBucket }),
+    )!;
+    const statements = policy.Properties.PolicyDocument.Statement as Record<string, unknown>[];
+    const tenantObjects = {
+      'Fn::Join': ['', [getAtt(STATEFUL_LOGICAL_IDS.storageBucket), '/tenants/*']],
+    };
+
+    // Assess
+    expect(statements.filter((s) => String(s.Sid).startsWith('DenyTenantObjects'))).toEqual([
+      {
+        Sid: 'DenyTenantObjectsWithoutKms',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 's3:PutObject',
+        Resource: tenantObjects,
+        Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      },
+      {
+        Sid: 'DenyTenantObjectsUnderStorageKey',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 's3:PutObject',
+        Resource: tenantObjects,
+        Condition: {
+          StringEquals: {
+            's3:x-amz-server-side-encryption-aws-kms-key-id': getAtt(STATEFUL_LOGICAL_IDS.storageKey),
+          },
+        },
+      },
+    ]);
   });
 
   it('backs the tables up daily into a CMK-encrypted vault and keeps each backup 35 days', () => {

@@ -191,7 +191,8 @@ describe('the managed storage bucket has a key of its own', () => {
       const keyOf = (bucketId: string) =>
         t.stateful[bucketId]!.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0];
       expect(keyOf(ids.storageBucket)).toEqual({
-        BucketKeyEnabled: true,
+        // Managed objects go under tenant keys, whose policies refuse a Bucket Key.
+        BucketKeyEnabled: false,
         ServerSideEncryptionByDefault: {
           SSEAlgorithm: 'aws:kms',
           KMSMasterKeyID: { 'Fn::GetAtt': [ids.storageKey, 'Arn'] },
@@ -204,11 +205,25 @@ describe('the managed storage bucket has a key of its own', () => {
         .filter(([id, r]) => id !== ids.storageKey && JSON.stringify(r).includes(`"${ids.storageKey}"`))
         .map(([id]) => id)
         .sort();
-      // The tenant storage roles' boundary names it too: the one place their sessions may use it (below).
-      expect(users).toEqual([ids.storageBucket, ids.storageKeyAlias, ids.tenantStorageBoundary].sort());
+      // The tenant storage roles' boundary names it too: the one place their sessions may use it (below); the
+      // bucket's policy names it only to refuse new objects under it (DenyTenantObjectsUnderStorageKey).
+      const policy = users.find((id) => t.stateful[id]!.Type === 'AWS::S3::BucketPolicy');
+      expect(
+        JSON.stringify(
+          t.stateful[policy!]!.Properties.PolicyDocument.Statement.filter((s: { Condition?: unknown }) =>
+            JSON.stringify(s.Condition ?? {}).includes(ids.storageKey),
+          ).map((s: { Sid: string; Effect: string }) => [s.Sid, s.Effect]),
+        ),
+      ).toBe(JSON.stringify([['DenyTenantObjectsUnderStorageKey', 'Deny']]));
+      expect(users).toEqual(
+        [ids.storageBucket, policy, ids.storageKeyAlias, ids.tenantStorageBoundary].sort(),
+      );
     }
   });
 });
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, resolved by IAM.
+const TENANT_TAG = '${aws:PrincipalTag/TenantId}';
 
 /** A stateful-stack value with its CloudFormation references resolved as a deployment in `region` would. */
 function deploy(value: unknown, region: string, keyArn: string): unknown {
@@ -236,6 +251,12 @@ describe('who may use the storage key', () => {
       );
       expect((boundary as { DeletionPolicy?: string }).DeletionPolicy).toBe('Retain');
       const key = { 'Fn::GetAtt': [ids.storageKey, 'Arn'] };
+      const tenantKeys = {
+        'Fn::Join': [
+          '',
+          ['arn:', { Ref: 'AWS::Partition' }, `:kms:${t.region}:`, { Ref: 'AWS::AccountId' }, ':key/*'],
+        ],
+      };
       const kms = (boundary.Properties.PolicyDocument.Statement as Statement[]).filter(
         (s) => s.Effect === 'Allow' && usesKms(s),
       );
@@ -247,14 +268,28 @@ describe('who may use the storage key', () => {
           Resource: key,
           Condition: { StringEquals: { 'kms:ViaService': `s3.${t.region}.amazonaws.com` } },
         },
+        // Nothing new is written under the storage key: its tenant's own key, found by its tag.
         {
-          Sid: 'StorageKeyWrite',
+          Sid: 'TenantKeyRead',
           Effect: 'Allow',
-          Action: 'kms:GenerateDataKey',
-          Resource: key,
+          Action: 'kms:Decrypt',
+          Resource: tenantKeys,
           Condition: {
             StringEquals: {
               'kms:ViaService': `s3.${t.region}.amazonaws.com`,
+              'aws:ResourceTag/tenantId': TENANT_TAG,
+            },
+          },
+        },
+        {
+          Sid: 'TenantKeyWrite',
+          Effect: 'Allow',
+          Action: 'kms:GenerateDataKey',
+          Resource: tenantKeys,
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': `s3.${t.region}.amazonaws.com`,
+              'aws:ResourceTag/tenantId': TENANT_TAG,
               'aws:PrincipalTag/Access': 'write',
             },
           },
@@ -264,7 +299,7 @@ describe('who may use the storage key', () => {
     }
   });
 
-  it('the key policy admits a tenant role’s sessions through S3 (grant ∩ boundary), and nobody directly', async () => {
+  it('the key policy admits a tenant role’s sessions through S3 (grant ∩ boundary) to decrypt, and nobody directly', async () => {
     for (const t of regions) {
       // Prepare: the key policy and boundary as deployed, and a tenant role's grant for that key
       const keyArn = `arn:aws:kms:${t.region}:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001`;
@@ -301,7 +336,8 @@ describe('who may use the storage key', () => {
       const viaS3 = `s3.${t.region}.amazonaws.com`;
       // Act / Assess
       expect(await decide('kms:Decrypt', viaS3)).toBe('Allowed');
-      expect(await decide('kms:GenerateDataKey', viaS3)).toBe('Allowed');
+      // Objects written before tenant keys stay readable; nothing new is written under this key.
+      expect(await decide('kms:GenerateDataKey', viaS3)).not.toBe('Allowed');
       expect(await decide('kms:Decrypt', undefined)).not.toBe('Allowed');
       expect(await decide('kms:Decrypt', `dynamodb.${t.region}.amazonaws.com`)).not.toBe('Allowed');
       expect(await decide('kms:Decrypt', viaS3, `arn:aws:iam::123456789012:role/storage-${tenantId}`)).toBe(

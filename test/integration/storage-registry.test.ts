@@ -18,6 +18,7 @@ import {
 } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
+import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
 import { TenantStore } from '../../shared/store/tenant-store.js';
 
@@ -206,6 +207,10 @@ describe('root registry (model-based, real transactions)', () => {
         recordIssue: (scope, userId, kind, until) => access.recordIssue(scope, userId, kind, until),
       }),
       access,
+      tenantKeys: new TenantItemKeyDirectory({
+        clients: tenantClients,
+        tableName: process.env.TENANT_DATA_TABLE!,
+      }),
       audit,
       managedBucket: process.env.STORAGE_BUCKET!,
       reservedBuckets: [process.env.STORAGE_BUCKET!],

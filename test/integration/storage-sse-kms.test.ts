@@ -258,7 +258,7 @@ describe('an SSE-KMS location', () => {
     expect(res.body.result).toBe('incomplete');
   });
 
-  it('a managed location carries no `sse`: the platform bucket encrypts by default', async () => {
+  it('a managed location carries `sse` too: the tenant’s own key, Bucket Keys off', async () => {
     // Prepare
     const managed = await register(acme.users.admin.token, { managed: true });
     expect(managed.status, managed.text).toBe(201);
@@ -269,6 +269,11 @@ describe('an SSE-KMS location', () => {
     });
     // Assess
     expect(res.status, res.text).toBe(200);
-    expect(res.body).not.toHaveProperty('sse');
+    expect(res.body.sse).toEqual({
+      type: 'aws:kms',
+      keyArn: expect.stringMatching(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\//),
+      bucketKeyEnabled: false,
+    });
+    expect(res.body.sse.keyArn).not.toBe(process.env.STORAGE_KEY_ARN);
   });
 });

@@ -1546,8 +1546,10 @@ export type components = {
             root: string;
             secretAccessKey: string;
             sessionToken: string;
-            /** @description Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key id), so they match the bucket's policy; present for external locations registered with a kmsKeyArn */
+            /** @description Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key ARN as x-amz-server-side-encryption-aws-kms-key-id): for managed locations the tenant's own key, which the session demands of every write; for external locations registered with a kmsKeyArn, the key their bucket's policy may demand */
             sse?: {
+                /** @description Managed locations: false. Send x-amz-server-side-encryption-bucket-key-enabled: false (or nothing); a request asking for an S3 Bucket Key is refused */
+                bucketKeyEnabled?: boolean;
                 keyArn: string;
                 /** @constant */
                 type: "aws:kms";

@@ -134,9 +134,10 @@ for (const { partition, region, suffix } of PARTITIONS) {
     });
 
     it('the storage key only through this partition’s S3 in its region', async () => {
-      // Act / Assess: through S3 of the region; through another suffix, DynamoDB, or directly
+      // Act / Assess: through S3 of the region (decryption of older objects); through another suffix,
+      // DynamoDB, or directly
       expect(
-        await decide('write', 'kms:GenerateDataKey', storageKeyArn, {
+        await decide('write', 'kms:Decrypt', storageKeyArn, {
           'kms:ViaService': `s3.${region}.${suffix}`,
         }),
       ).toBe('Allowed');

@@ -311,15 +311,15 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
     expect([decrypt, generate]).toEqual(['Allowed', 'ImplicitlyDenied']);
   });
 
-  it('a write session may have S3 both decrypt and generate data keys with it', async () => {
+  it('a write session may have S3 decrypt with it (objects written before tenant keys), never generate data keys: new objects go under the tenant key', async () => {
     // Act
     const decisions = await decideAll(
       session('write'),
       USE.map((action) => ({ action, keyArn: STORAGE_KEY, viaService: VIA_S3 })),
     );
 
-    // Assess
-    expect(decisions.map((d) => d.decision)).toEqual(['Allowed', 'Allowed']);
+    // Assess: the role and the boundary no longer grant GenerateDataKey on the storage key
+    expect(decisions.map((d) => d.decision)).toEqual(['Allowed', 'ImplicitlyDenied']);
   });
 
   for (const access of STORAGE_ACCESS) {
@@ -425,7 +425,7 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
     for (const d of decisions) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
   });
 
-  it('the permissions boundary admits the storage key through S3 and caps a widened inline policy', async () => {
+  it('the permissions boundary admits the storage key through S3 for decryption only and caps a widened inline policy', async () => {
     // Prepare: an inline policy (the function may write the role's inline policies) that allows any KMS use
     const widened = {
       name: 'widened',
@@ -447,7 +447,7 @@ describe('managed storage: the bucket key (SSE-KMS), only through S3', () => {
       { action: 'kms:CreateGrant', keyArn: STORAGE_KEY, viaService: VIA_S3 },
     ]);
     // Assess
-    expect(viaS3.map((d) => d.decision)).toEqual(['Allowed', 'Allowed']);
+    expect(viaS3.map((d) => d.decision)).toEqual(['Allowed', 'ImplicitlyDenied']);
     for (const d of elsewhere) expect(d).toEqual({ probe: d.probe, decision: 'ImplicitlyDenied' });
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
 import type { Role } from '../../../shared/domain/permissions.js';
 import { externalNotRevocable, managedDenied } from '../../../shared/domain/storage-revocation.js';
 import { type HttpProblemError, ServiceUnavailableError } from '../../../shared/errors.js';
@@ -16,6 +17,7 @@ import { T1 as T, U1 as U } from '../../support/fixed-ids.js';
 import { tenantCallerAs } from '../../support/tenant-callers.js';
 
 const OWNER = 'u_01jx0000000000000000000009';
+const TENANT_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-0000000000a1';
 const location: StorageLocationRecord = {
   locationId: 'l_01jx0000000000000000000001',
   kind: 'managed',
@@ -83,10 +85,12 @@ function setup(objects?: { purge: ReturnType<typeof vi.fn> }) {
     auditPut: vi.fn(() => ({ Put: { TableName: 'audit', Item: {} } })),
   };
   const verifier = { verify: vi.fn(async () => {}) };
+  const tenantKeys = { keyArnFor: vi.fn(async (_scope: unknown) => TENANT_KEY) };
   const service = new StorageService({
     store: store as unknown as StorageStore,
     vendor: vendor as unknown as StorageCredentialVendor,
     access: access as unknown as TenantStorageAccess,
+    tenantKeys,
     audit: audit as unknown as AuditRecorder,
     managedBucket: 'platform-storage',
     reservedBuckets: ['platform-storage', 'platform-exports'],
@@ -96,7 +100,7 @@ function setup(objects?: { purge: ReturnType<typeof vi.fn> }) {
     members,
     ...(objects ? { objects } : {}),
   });
-  return { service, store, vendor, access, audit, verifier, role, members };
+  return { service, store, vendor, access, audit, verifier, role, members, tenantKeys };
 }
 
 const status = (error: unknown) => (error as HttpProblemError).status;
@@ -166,6 +170,39 @@ describe('StorageService.vend', () => {
     });
     expect(JSON.stringify(event)).not.toContain('SECRET');
     expect(JSON.stringify(event)).not.toContain('TOKEN');
+  });
+
+  it('a managed vend names the tenant’s own key: to the vendor (the session demands it) and in the sse hint, Bucket Keys off', async () => {
+    // Prepare
+    const { service, vendor, tenantKeys } = setup();
+
+    // Act
+    const result = await service.vend(caller('editor'), {
+      location: location.locationId,
+      access: 'write',
+      durationSeconds: 900,
+    });
+
+    // Assess: looked up for this tenant, passed to the vendor, told to the client
+    expect(tenantKeys.keyArnFor).toHaveBeenCalledWith(caller('editor').access.scope);
+    expect(vendor.vend).toHaveBeenCalledWith(expect.objectContaining({ tenantKeyArn: TENANT_KEY }));
+    expect(result.sse).toEqual({ type: 'aws:kms', keyArn: TENANT_KEY, bucketKeyEnabled: false });
+  });
+
+  it('a managed vend whose tenant key cannot be read vends nothing', async () => {
+    // Prepare: the TENANT item names no key (what the key directory answers then)
+    const { service, vendor, tenantKeys, audit } = setup();
+    tenantKeys.keyArnFor.mockRejectedValueOnce(new TenantKeyUnavailableError());
+
+    // Act
+    const error = await service
+      .vend(caller('editor'), { location: location.locationId, access: 'write', durationSeconds: 900 })
+      .catch((e) => e);
+
+    // Assess
+    expect(status(error)).toBe(409);
+    expect(vendor.vend).not.toHaveBeenCalled();
+    expect(audit.record).not.toHaveBeenCalled();
   });
 
   it('when the audit cannot be written, no credentials are returned', async () => {

@@ -15,6 +15,7 @@ import { tenantCallerAs } from '../../support/tenant-callers.js';
 const T = 't_01jx0000000000000000000001';
 const U = 'u_01jx0000000000000000000001';
 const KEY = 'arn:aws:kms:eu-west-1:210987654321:key/0b7c2f7e-0000-4000-8000-0000000000c1';
+const TENANT_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-0000000000a1';
 const external: StorageLocationRecord = {
   locationId: 'l_01jx0000000000000000000001',
   kind: 'external',
@@ -45,6 +46,7 @@ interface S3Object {
 function fakeS3(options: { leak?: 'outside' | 'sibling' | 'read-writes' | 'list'; failList?: boolean } = {}) {
   const objects = new Map<string, S3Object>();
   const deletes: string[] = [];
+  const puts: { key: string; sse?: { type: string; keyArn: string; bucketKeyEnabled?: boolean } }[] = [];
   const inScope = (key: string) => key.startsWith('data/');
   const session = (access: 'read' | 'write'): StorageProbeSession => {
     const deny = (): ProbeOutcome<never> => ({ outcome: 'denied', error: 'AccessDenied' });
@@ -55,7 +57,13 @@ function fakeS3(options: { leak?: 'outside' | 'sibling' | 'read-writes' | 'list'
           ? { outcome: 'allowed', value: undefined }
           : deny();
       },
-      put: async (_bucket: string, key: string, body: string, sse?: { type: string; keyArn: string }) => {
+      put: async (
+        _bucket: string,
+        key: string,
+        body: string,
+        sse?: { type: string; keyArn: string; bucketKeyEnabled?: boolean },
+      ) => {
+        puts.push({ key, ...(sse ? { sse } : {}) });
         const writes =
           access === 'write' || options.leak === 'read-writes'
             ? inScope(key) ||
@@ -89,7 +97,7 @@ function fakeS3(options: { leak?: 'outside' | 'sibling' | 'read-writes' | 'list'
   const probes = vi.fn((credentials: { accessKeyId: string }) =>
     session(credentials.accessKeyId === 'ASIAWRITE' ? 'write' : 'read'),
   );
-  return { probes, objects, deletes };
+  return { probes, objects, deletes, puts };
 }
 
 function setup(
@@ -131,6 +139,7 @@ function setup(
       state: vi.fn(async () => ({ version: 1, entries: [] })),
       ensureRole: vi.fn(async () => ({ arn: 'arn:aws:iam::123456789012:role/r', createdAt: 0 })),
     } as unknown as TenantStorageAccess,
+    tenantKeys: { keyArnFor: vi.fn(async () => TENANT_KEY) },
     audit: audit as unknown as AuditRecorder,
     managedBucket: 'platform-storage',
     reservedBuckets: ['platform-storage'],
@@ -210,6 +219,31 @@ describe('StorageService.validateLocation', () => {
       'read-inside-prefix': 'fail',
       'list-sibling-prefix-refused': 'fail',
     });
+  });
+
+  it('a managed location: the probe is written under the tenant’s own key with Bucket Keys off, and kms-key checks that key', async () => {
+    // Prepare: a managed location (its prefix as the fake S3 scopes sessions)
+    const managed: StorageLocationRecord = {
+      ...external,
+      kind: 'managed',
+      root: 's3://platform-storage/data',
+      bucket: 'platform-storage',
+      kmsKeyArn: undefined,
+      roleArn: undefined,
+    };
+    const s3 = fakeS3();
+    const { service } = setup({ location: managed }, s3);
+    // Act
+    const result = await service.validateLocation(caller('owner'), managed.locationId);
+    // Assess: the write session's probe named the tenant key; kms-key passed for that key
+    expect(s3.puts[0]).toEqual({
+      key: 'data/.strongroom-validation/' + s3.puts[0]!.key.split('/').pop(),
+      sse: { type: 'aws:kms', keyArn: TENANT_KEY, bucketKeyEnabled: false },
+    });
+    expect(statuses(result)['kms-key']).toBe('pass');
+    expect(result.checks.find((c) => c.name === 'kms-key')!.detail).toContain(
+      `${TENANT_KEY} (the tenant's own key)`,
+    );
   });
 
   it('a key S3 did not use fails kms-key', async () => {

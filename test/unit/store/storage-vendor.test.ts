@@ -25,6 +25,7 @@ import { T1, T2, U1, U2 } from '../../support/fixed-ids.js';
 
 const STORAGE_ROLE = `arn:aws:iam::123456789012:role/strongroom/prod/eu-west-1/tenant-storage/storage-${T1}`;
 const STORAGE_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-000000000001';
+const TENANT_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/0b7c2f7e-0000-4000-8000-0000000000a1';
 const T0 = Date.parse('2026-11-22T12:00:00.000Z');
 
 const managed: StorageLocationRecord = {
@@ -74,7 +75,7 @@ function request(r: {
     location,
     access: r.access ?? 'read',
     durationSeconds: r.durationSeconds ?? 900,
-    ...(location.kind === 'managed' ? { role: r.role ?? ROLE } : {}),
+    ...(location.kind === 'managed' ? { role: r.role ?? ROLE, tenantKeyArn: TENANT_KEY } : {}),
     ...(r.externalId ? { externalId: r.externalId } : {}),
     ...(r.revokedBefore ? { revokedBefore: r.revokedBefore } : {}),
     ...(r.actor ? { actor: r.actor } : {}),
@@ -136,7 +137,9 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
           bucket: managed.bucket,
           prefix: managed.prefix,
           access: 'write',
-          kmsKeyArn: STORAGE_KEY,
+          kmsKeyArn: TENANT_KEY,
+          previousKmsKeyArns: [STORAGE_KEY],
+          enforceKmsKey: true,
         }),
       ),
       Tags: [
@@ -155,14 +158,27 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     expect(result.vendId).toMatch(/^v_[0-9a-hjkmnp-tv-z]{9}$/);
     expect(vendIdOfSessionName(input.RoleSessionName!)).toBe(result.vendId);
     expect(result.packedPolicySize).toBe(31);
-    // SSE-KMS: the bucket's own key, through S3 only.
-    expect(JSON.parse(input.Policy!).Statement.find((s: { Sid: string }) => s.Sid === 'Key')).toEqual({
+    // SSE-KMS: the tenant's own key for new objects, through S3 only; the bucket's key to decrypt older ones.
+    const statements = JSON.parse(input.Policy!).Statement as { Sid: string }[];
+    expect(statements.find((s) => s.Sid === 'Key')).toEqual({
       Sid: 'Key',
       Effect: 'Allow',
       Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: TENANT_KEY,
+      Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
+    });
+    expect(statements.find((s) => s.Sid === 'PreviousKeys')).toEqual({
+      Sid: 'PreviousKeys',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
       Resource: STORAGE_KEY,
       Condition: { StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' } },
     });
+    // Every object it creates must name the tenant's key.
+    expect(statements.filter((s) => s.Sid.startsWith('Deny')).map((s) => s.Sid)).toEqual([
+      'DenyOtherEncryption',
+      'DenyOtherKey',
+    ]);
     // Recorded before the credential existed, with its expiry.
     expect(recorded).toEqual([[T1, U1, 'managed', T0 + 1_800_000 + ISSUE_LATENCY_MARGIN_MS]]);
   });
@@ -234,13 +250,14 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     },
   );
 
-  it('refuses an external vend without an ExternalId, or a managed one without the tenant role, before STS', async () => {
+  it('refuses an external vend without an ExternalId, or a managed one without the tenant role or key, before STS', async () => {
     // Prepare
     stsIssues();
 
-    // Act / Assess: external without an ExternalId; managed without the tenant role
+    // Act / Assess: external without an ExternalId; managed without the tenant role, or without its key
     await expect(vendor().vend(request({ location: external }))).rejects.toThrow(/ExternalId/);
     await expect(vendor().vend({ ...request({}), role: undefined })).rejects.toThrow(/storage role/);
+    await expect(vendor().vend({ ...request({}), tenantKeyArn: undefined })).rejects.toThrow(/tenant's key/);
 
     // Assess: no STS call, nothing recorded
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
