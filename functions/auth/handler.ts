@@ -1,6 +1,7 @@
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { guardedFetch } from '../../shared/connectors/outbound-http.js';
 import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
+import { ssoTenantOf } from '../../shared/domain/caller.js';
 import type { OidcProviderRef } from '../../shared/domain/oidc.js';
 import { relyingPartyOf } from '../../shared/domain/passkeys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
@@ -138,7 +139,9 @@ export const handler = createApiHandler({
     }),
     implement(routes.getMe, async ({ auth }) => {
       const me = requirePrincipal(auth);
-      if (me.kind !== 'api-key') return { status: 200, body: await service.me(me.userId) };
+      if (me.kind !== 'api-key') {
+        return { status: 200, body: await service.me(me.userId, { onlyTenant: ssoTenantOf(me) }) };
+      }
       // The authorizer resolved the key's own tenant (and only that one); fail closed if it did not.
       const { scope, roleCeiling, permissions } = requireTenant(auth);
       const key = {
@@ -147,7 +150,7 @@ export const handler = createApiHandler({
         role: roleCeiling,
         scopes: [...permissions],
       };
-      return { status: 200, body: await service.me(me.userId, key) };
+      return { status: 200, body: await service.me(me.userId, { apiKey: key }) };
     }),
     implement(routes.listSessions, async ({ auth }) => {
       const me = requirePrincipal(auth);

@@ -2,6 +2,7 @@ import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { guardedFetch } from '../../shared/connectors/outbound-http.js';
 import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
+import { ssoTenantOf } from '../../shared/domain/caller.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFor,
@@ -133,7 +134,12 @@ export const handler = createApiHandler({
     })),
     implement(routes.listMyTenants, async ({ auth }) => ({
       status: 200,
-      body: { items: await service.listMyTenants(requirePrincipal(auth).userId) },
+      body: {
+        items: await service.listMyTenants(
+          requirePrincipal(auth).userId,
+          ssoTenantOf(requirePrincipal(auth)),
+        ),
+      },
     })),
     implementForTenant(routes.getTenant, 200, (caller, { auth }) =>
       service.getTenant(caller, auth.tenantRecord),

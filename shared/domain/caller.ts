@@ -82,3 +82,15 @@ export function actorOf(origin: RequestOrigin, userId?: string): AuditActor {
     userAgent: origin.userAgent.slice(0, ACTOR_USER_AGENT_MAX),
   };
 }
+
+/**
+ * The tenant whose own identity provider this session signed in through, if any. Such a tenant vouches for
+ * its people in that tenant only (its owner runs the provider), so the session acts in that tenant only:
+ * in its other tenants and on most account routes it is refused (`sso-session-scope`), and the account
+ * answers it gets show that tenant alone. Undefined for platform providers, other sessions and API keys
+ * (a key acts in its own tenant anyway).
+ */
+export function ssoTenantOf(principal: Pick<Principal, 'kind' | 'ssoProvider'>): string | undefined {
+  if (principal.kind !== 'session' || !principal.ssoProvider?.startsWith('tenant:')) return undefined;
+  return principal.ssoProvider.slice('tenant:'.length);
+}

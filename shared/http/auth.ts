@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { FunctionRuntime } from '../aws/runtime.js';
-import type { Principal, TenantCaller } from '../domain/caller.js';
+import { type Principal, ssoTenantOf, type TenantCaller } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
 import { providerKeyOf } from '../domain/oidc.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
@@ -19,10 +19,28 @@ import { requireConsoleOrigin, sessionCookieOf } from './session-cookie.js';
 /** The routes an owner's MFA session reaches in a tenant that enforces its IdP (to mend or lift it). */
 const SSO_SETTINGS_ROUTES: ReadonlySet<string> = new Set(['getTenantSso', 'putTenantSso', 'deleteTenantSso']);
 
-/** The bearer credential from the Authorization header: the only place a credential is read from. */
-
 /** The routes that still reach a tenant whose deletion began: the deletion itself and its status. */
 const CLOSING_TENANT_ROUTES: ReadonlySet<string> = new Set(['deleteTenant', 'getTenantDeletion']);
+
+/**
+ * The account routes a session signed in through a tenant's own identity provider reaches. That provider's
+ * operator (the tenant's owner) can sign in as any account linked to it, so such a session acts in its
+ * tenant only: it reads the account as that tenant sees it (GET /v1/me and GET /v1/tenants show that tenant
+ * alone), acts on that tenant's invitations, asks for an address-verification mail and signs out. Every
+ * other account route (sessions and sign-in history, password, MFA, passkeys, linked providers, creating
+ * tenants) answers 403 `sso-session-scope`: they belong to the account's owner, not to one tenant's IdP.
+ */
+const TENANT_SSO_ACCOUNT_ROUTES: ReadonlySet<string> = new Set([
+  'getMe',
+  'logout',
+  'listMyTenants',
+  'listMyInvitations',
+  'acceptInvitation',
+  'declineInvitation',
+  'resendVerification',
+]);
+
+/** The bearer credential from the Authorization header: the only place a credential is read from. */
 
 export function bearerOf(event: APIGatewayProxyEvent): string | undefined {
   for (const [name, value] of Object.entries(event.headers ?? {})) {
@@ -75,6 +93,19 @@ export class BearerAuthorizer implements Authorizer {
     if (auth.kind !== 'tenant') {
       if (credential.session) {
         assertSessionCurrent(credential.session, await this.lookups.user(credential.session.userId));
+        const ssoTenant = ssoTenantOf(credential.principal);
+        if (ssoTenant !== undefined && !TENANT_SSO_ACCOUNT_ROUTES.has(route.id)) {
+          logger.warn('sso session on an account route', {
+            route: route.id,
+            ssoTenantId: ssoTenant,
+            userId: credential.principal.userId,
+          });
+          throw new ForbiddenError(
+            'This was signed in through a tenant’s own identity provider, which acts in that tenant only: ' +
+              'sign in with your password, a passkey or a platform provider to manage your account.',
+            'sso-session-scope',
+          );
+        }
         return { principal: credential.principal };
       }
       // A key acts only inside its own tenant: even where no tenant is named (GET /v1/me) it is checked

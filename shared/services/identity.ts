@@ -264,16 +264,28 @@ export class IdentityService {
    * The caller and their memberships. Through an API key, only what the key acts as: its tenant (the one
    * membership it can use) and its effective scopes, never the creator's other memberships.
    */
-  async me(userId: string, apiKey?: { keyId: string; tenantId: string; role: Role; scopes: Permission[] }) {
+  /**
+   * The user and their memberships: an API key's answer shows its own tenant only, and so does
+   * `onlyTenant`'s (a session through that tenant's own identity provider, which acts in that tenant only).
+   */
+  async me(
+    userId: string,
+    view: {
+      apiKey?: { keyId: string; tenantId: string; role: Role; scopes: Permission[] };
+      onlyTenant?: string;
+    } = {},
+  ) {
     const user = await this.steps.requireUser(userId);
-    if (apiKey) {
-      const { role, ...key } = apiKey;
+    if (view.apiKey) {
+      const { role, ...key } = view.apiKey;
       return { user: publicUser(user), memberships: [{ tenantId: key.tenantId, role }], apiKey: key };
     }
     const memberships = await this.deps.lookups.membershipsOf(userId);
     return {
       user: publicUser(user),
-      memberships: memberships.map((m) => ({ tenantId: m.tenantId, role: m.role })),
+      memberships: memberships
+        .filter((m) => view.onlyTenant === undefined || m.tenantId === view.onlyTenant)
+        .map((m) => ({ tenantId: m.tenantId, role: m.role })),
     };
   }
 

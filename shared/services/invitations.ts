@@ -1,4 +1,4 @@
-import { auditActorOf, type Principal, type TenantCaller } from '../domain/caller.js';
+import { auditActorOf, type Principal, ssoTenantOf, type TenantCaller } from '../domain/caller.js';
 import { normaliseEmail } from '../domain/credentials.js';
 import { newId, ulid } from '../domain/ids.js';
 import { canGrantRole, granterOfRole, ROLES, type Role } from '../domain/permissions.js';
@@ -307,13 +307,14 @@ export class InvitationService {
    * its owner has verified it. An unverified account gets 403 `email-unverified` (anyone can register an
    * address they do not own; they must not see or take the invitations sent to it), except in a session
    * through a tenant's own identity provider that asserted the address: that tenant vouches for it, so its
-   * own invitations (`onlyTenant`) are matched, and no other tenant's.
+   * own invitations (`onlyTenant`) are matched, and no other tenant's. Such a session sees and takes only
+   * its tenant's invitations whether or not the account is verified: it acts in that tenant only.
    */
   #addressOf(user: UserRecord, invitee: Invitee, action: string): { email: string; onlyTenant?: string } {
     const email = normaliseEmail(user.email);
+    const onlyTenant = ssoTenantOf(invitee.principal);
+    if (onlyTenant !== undefined) return { email, onlyTenant };
     if (user.emailVerifiedAt !== undefined) return { email };
-    const sso = invitee.principal.kind === 'session' ? invitee.principal.ssoProvider : undefined;
-    if (sso?.startsWith('tenant:')) return { email, onlyTenant: sso.slice('tenant:'.length) };
     throw new EmailUnverifiedError(action);
   }
 }

@@ -142,10 +142,14 @@ export class TenancyService {
     return publicTenant(tenant);
   }
 
-  /** The signed-in user's tenants with their role in each, by name. */
-  async listMyTenants(userId: string) {
+  /**
+   * The signed-in user's tenants with their role in each, by name; only `onlyTenant` for a session through
+   * that tenant's own identity provider (it acts in that tenant only).
+   */
+  async listMyTenants(userId: string, onlyTenant?: string) {
     const mine = await this.deps.lookups.tenantsOf(userId);
     return mine
+      .filter(({ tenant }) => onlyTenant === undefined || tenant.tenantId === onlyTenant)
       .map(({ tenant, member }) => ({ ...publicTenant(tenant), role: member.role, joinedAt: member.addedAt }))
       .sort((a, b) => a.name.localeCompare(b.name) || a.tenantId.localeCompare(b.tenantId));
   }

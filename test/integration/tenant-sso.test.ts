@@ -7,12 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { mailsTo } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
-import { SSO_PROVIDER_SK, TENANT_SK } from '../../shared/domain/item-layout.js';
+import { parseBearer } from '../../shared/domain/credentials.js';
+import { SSO_PROVIDER_SK, sessionKey, TENANT_SK } from '../../shared/domain/item-layout.js';
 import {
   addMember,
   createTenant,
   enableMfa,
   inboxApi,
+  invite,
   signUp,
   type TestUser,
   tenantWithEveryRole,
@@ -30,6 +32,13 @@ import { partitionItems } from '../support/table-reads.js';
 const idp = useTestOidcProvider();
 const api = useTestApi();
 const TENANT_TABLE = () => process.env.TENANT_DATA_TABLE!;
+const IDENTITY_TABLE = () => process.env.IDENTITY_TABLE!;
+
+function sessionIdOf(token: string): string {
+  const parsed = parseBearer(token);
+  if (parsed?.kind !== 'session') throw new Error('not a session token');
+  return parsed.sessionId;
+}
 const DOMAIN = 'corp.example.test';
 
 /** A fresh account at the provider with an address in the tenant's allowed domain. */
@@ -355,12 +364,16 @@ describe('a tenant’s own identity provider: sign-in', () => {
     expect(res.status, res.text).toBe(200);
     // The tenant's owner chose the domain without proving it: the address is not verified for the platform
     expect(res.body.user).toMatchObject({ email: alice.email, emailVerified: false });
+    const session = (await partitionItems(IDENTITY_TABLE(), sessionKey(sessionIdOf(res.body.token)).pk))[0];
+    expect(session).toMatchObject({
+      userId: res.body.user.userId,
+      authMethod: 'sso',
+      ssoProvider: `tenant:${tenantId}`,
+    });
+    // Its session acts in that tenant only: the account's own routes refuse it
     const sessions = await api.request('GET', '/v1/me/sessions', { token: res.body.token });
-    expect(sessions.body.items).toEqual([expect.objectContaining({ authMethod: 'sso', current: true })]);
-    const identities = await api.request('GET', '/v1/me/oidc/identities', { token: res.body.token });
-    expect(identities.body.items).toEqual([
-      expect.objectContaining({ provider: `tenant:${tenantId}`, providerName: 'Corp', active: true }),
-    ]);
+    expect(sessions.status, sessions.text).toBe(403);
+    expect(problemType(sessions)).toBe('sso-session-scope');
   });
 
   it('refuses addresses outside its allowed domains and unverified ones: 403, no account, recorded', async () => {
@@ -424,6 +437,75 @@ describe('a tenant’s own identity provider: enforcement', () => {
     expect(problemType(elsewhere)).toBe('sso-session-scope');
     expect(inOwn.status, inOwn.text).toBe(200);
     expect(byPassword.status, byPassword.text).toBe(200);
+  });
+
+  it('keeps its sessions out of the account: account routes answer 403 sso-session-scope, account reads show its tenant only', async () => {
+    // Prepare: Corp's owner (verified, linked to Corp's IdP) is also an admin of Other and invited to Third;
+    // Corp's IdP operator signs in as them
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    const other = await signUp(api, 'sso-acct-other');
+    const otherTenantId = await createTenant(api, other, 'Other');
+    await addMember(api, other, otherTenantId, owner, 'admin');
+    const third = await signUp(api, 'sso-acct-third');
+    const thirdTenantId = await createTenant(api, third, 'Third');
+    const thirdInvitation = await invite(api, third, thirdTenantId, owner.email, 'viewer');
+    const identityId = (await api.request('GET', '/v1/me/oidc/identities', { token: owner.token })).body
+      .items[0].identityId as string;
+    const sso = (method: string, path: string, body?: Record<string, unknown>) =>
+      api.request(method, path, { token: ssoToken, ...(body ? { body } : {}) });
+
+    // Act: reads, then every account route the operator could abuse
+    const me = await sso('GET', '/v1/me');
+    const tenants = await sso('GET', '/v1/tenants');
+    const invitations = await sso('GET', '/v1/me/invitations');
+    const takeThird = await sso('POST', `/v1/me/invitations/${thirdInvitation}/accept`);
+    const refused = {
+      listSessions: await sso('GET', '/v1/me/sessions'),
+      revokeOthers: await sso('DELETE', '/v1/me/sessions'),
+      signIns: await sso('GET', '/v1/me/sign-ins'),
+      password: await sso('POST', '/v1/me/password', {
+        currentPassword: owner.password,
+        newPassword: 'an operator-chosen password',
+      }),
+      enrolTotp: await sso('POST', '/v1/me/mfa/totp'),
+      passkeys: await sso('GET', '/v1/me/passkeys'),
+      stepUp: await sso('POST', '/v1/me/step-up/passkey/options'),
+      identities: await sso('GET', '/v1/me/oidc/identities'),
+      unlink: await sso('DELETE', `/v1/me/oidc/identities/${identityId}`, {
+        currentPassword: owner.password,
+      }),
+      link: await sso('POST', '/v1/me/oidc/link', { provider: 'test-idp', currentPassword: owner.password }),
+      createTenant: await sso('POST', '/v1/tenants', { name: 'Operator’s' }),
+    };
+
+    // Assess: Corp alone in the account's answers; Third's invitation unseen and untaken
+    expect(me.status, me.text).toBe(200);
+    expect(me.body.memberships).toEqual([{ tenantId, role: 'owner' }]);
+    expect(tenants.body.items.map((t: { tenantId: string }) => t.tenantId)).toEqual([tenantId]);
+    expect(invitations.body.items).toEqual([]);
+    expect(takeThird.status, takeThird.text).toBe(404);
+    for (const [name, res] of Object.entries(refused)) {
+      expect(res.status, `${name}: ${res.text}`).toBe(403);
+      expect(problemType(res), name).toBe('sso-session-scope');
+    }
+    // Assess: nothing changed for the account's owner, whose password session sees everything
+    const ownerMe = await api.request('GET', '/v1/me', { token: owner.token });
+    expect(ownerMe.body.memberships.map((m: { tenantId: string }) => m.tenantId).sort()).toEqual(
+      [tenantId, otherTenantId].sort(),
+    );
+    const ownerInvitations = await api.request('GET', '/v1/me/invitations', { token: owner.token });
+    expect(ownerInvitations.body.items.map((i: { invitationId: string }) => i.invitationId)).toEqual([
+      thirdInvitation,
+    ]);
+    const ownerIdentities = await api.request('GET', '/v1/me/oidc/identities', { token: owner.token });
+    expect(ownerIdentities.body.items).toHaveLength(1);
+    const ownerTenants = await api.request('GET', '/v1/tenants', { token: owner.token });
+    expect(ownerTenants.body.items).toHaveLength(2);
+    expect((await api.request('GET', '/v1/me/sessions', { token: owner.token })).status).toBe(200);
+
+    // Act / Assess: it can still sign itself out
+    expect((await sso('POST', '/v1/auth/logout')).status).toBe(204);
+    expect((await sso('GET', '/v1/me')).status).toBe(401);
   });
 
   it('turns on only from a session signed in through it (409 otherwise, nothing changed)', async () => {
