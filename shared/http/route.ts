@@ -63,11 +63,36 @@ export interface RouteDef<
   response: ResponseDef;
 }
 
-/** Identity function that keeps the schema types of a route literal. */
+/**
+ * Keeps the schema types of a route literal, and builds its schemas on first use: a route's `params`,
+ * `query`, `body` and `response.schema` may be getters (`get body() { return z.strictObject(…); }`), each
+ * run once, on first read, its schema kept from then on. A function's cold start then builds no schema at
+ * all (zod's schema construction was most of the API functions' init CPU); a request builds its own
+ * route's, and the OpenAPI document every route's.
+ */
 export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
   route: RouteDef<P, Q, B>,
 ): RouteDef<P, Q, B> {
+  buildOnFirstRead(route, ['params', 'query', 'body']);
+  buildOnFirstRead(route.response, ['schema']);
   return route;
+}
+
+/** Replaces each getter among `keys` of `target` with one that runs it once and keeps its value. */
+function buildOnFirstRead(target: object, keys: readonly string[]): void {
+  for (const key of keys) {
+    const build = Object.getOwnPropertyDescriptor(target, key)?.get;
+    if (!build) continue;
+    Object.defineProperty(target, key, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value: unknown = build.call(target);
+        Object.defineProperty(target, key, { value, enumerable: true, configurable: false, writable: false });
+        return value;
+      },
+    });
+  }
 }
 
 export type ParamsOf<R> = R extends RouteDef<infer P, z.ZodType, z.ZodType> ? z.output<P> : never;

@@ -101,16 +101,18 @@ export const listAuditEvents = defineRoute({
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:read' },
   params: TenantParams,
-  query: z
-    .strictObject({
-      since: Instant.optional(),
-      until: Instant.optional(),
-      action: z.enum(AUDIT_ACTIONS).optional(),
-      actor: ActorId.optional(),
-      cursor: Cursor.optional(),
-      limit: Limit,
-    })
-    .refine(sinceBeforeUntil, sinceBeforeUntilIssue),
+  get query() {
+    return z
+      .strictObject({
+        since: Instant.optional(),
+        until: Instant.optional(),
+        action: z.enum(AUDIT_ACTIONS).optional(),
+        actor: ActorId.optional(),
+        cursor: Cursor.optional(),
+        limit: Limit,
+      })
+      .refine(sinceBeforeUntil, sinceBeforeUntilIssue);
+  },
   response: { status: 200, description: 'A page of events', schema: AuditEventPage },
 });
 
@@ -126,13 +128,17 @@ export const exportAuditEvents = defineRoute({
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:export' },
   params: TenantParams,
-  query: z
-    .strictObject({ since: Instant.optional(), until: Instant.optional(), cursor: Cursor.optional() })
-    .refine(sinceBeforeUntil, sinceBeforeUntilIssue),
+  get query() {
+    return z
+      .strictObject({ since: Instant.optional(), until: Instant.optional(), cursor: Cursor.optional() })
+      .refine(sinceBeforeUntil, sinceBeforeUntilIssue);
+  },
   response: {
     status: 200,
     description: 'The events as CSV',
-    schema: z.string(),
+    get schema() {
+      return z.string();
+    },
     contentType: 'text/csv; charset=utf-8',
   },
 });
@@ -150,10 +156,12 @@ export const verifyAuditChain = defineRoute({
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:read' },
   params: TenantParams,
-  query: z.strictObject({
-    from: z.enum(['start', 'checkpoint']).optional(),
-    cursor: Cursor.optional(),
-  }),
+  get query() {
+    return z.strictObject({
+      from: z.enum(['start', 'checkpoint']).optional(),
+      cursor: Cursor.optional(),
+    });
+  },
   response: { status: 200, description: 'The verification report', schema: AuditVerification },
 });
 

@@ -68,13 +68,21 @@ export const register = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'register-ip', limit: 3, windowSeconds: 30 * 60 }],
-  body: z.strictObject({ email: EmailAddress, password: Password, name: z.string().trim().min(1).max(200) }),
+  get body() {
+    return z.strictObject({
+      email: EmailAddress,
+      password: Password,
+      name: z.string().trim().min(1).max(200),
+    });
+  },
   response: {
     status: 202,
     description:
       'Registration received. The same answer whether or not the address already had an account: a new ' +
       'address can sign in at once, a taken one is left unchanged.',
-    schema: z.object({ message: z.string() }).meta({ id: 'RegistrationAccepted' }),
+    get schema() {
+      return z.object({ message: z.string() }).meta({ id: 'RegistrationAccepted' });
+    },
   },
 });
 
@@ -87,22 +95,26 @@ export const login = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'login-ip', limit: 5, windowSeconds: 15 * 60 }],
-  body: z.strictObject({
-    email: z.string().max(254),
-    password: z.string().max(1024),
-    mfaCode: TotpCode.optional(),
-    recoveryCode: RecoveryCode.optional(),
-    /**
-     * `cookie` (the console, from its own origin only): the session goes into an HttpOnly, Secure,
-     * SameSite=Strict cookie and the answer carries no token.
-     */
-    session: z.enum(['token', 'cookie']).default('token'),
-  }),
+  get body() {
+    return z.strictObject({
+      email: z.string().max(254),
+      password: z.string().max(1024),
+      mfaCode: TotpCode.optional(),
+      recoveryCode: RecoveryCode.optional(),
+      /**
+       * `cookie` (the console, from its own origin only): the session goes into an HttpOnly, Secure,
+       * SameSite=Strict cookie and the answer carries no token.
+       */
+      session: z.enum(['token', 'cookie']).default('token'),
+    });
+  },
   response: {
     status: 200,
     description:
       'A session token (shown once); with `session: cookie`, a `Set-Cookie` of the session instead of `token`',
-    schema: z.object({ token: z.string().optional(), expiresAt: z.string(), user: User }),
+    get schema() {
+      return z.object({ token: z.string().optional(), expiresAt: z.string(), user: User });
+    },
   },
 });
 
@@ -129,18 +141,20 @@ export const getMe = defineRoute({
   response: {
     status: 200,
     description: 'User and memberships (with an API key: the key, and its tenant as the only membership)',
-    schema: z.object({
-      user: User,
-      memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })),
-      apiKey: z
-        .object({
-          keyId: z.string(),
-          tenantId: TenantId,
-          /** Its scopes ∩ its creator's current role, now. */
-          scopes: z.array(z.enum(PERMISSIONS)),
-        })
-        .optional(),
-    }),
+    get schema() {
+      return z.object({
+        user: User,
+        memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })),
+        apiKey: z
+          .object({
+            keyId: z.string(),
+            tenantId: TenantId,
+            /** Its scopes ∩ its creator's current role, now. */
+            scopes: z.array(z.enum(PERMISSIONS)),
+          })
+          .optional(),
+      });
+    },
   },
 });
 
@@ -167,7 +181,13 @@ export const listSessions = defineRoute({
   summary: 'The caller’s active sessions',
   tags: ['me'],
   auth: { kind: 'session' },
-  response: { status: 200, description: 'Sessions', schema: z.object({ items: z.array(SessionView) }) },
+  response: {
+    status: 200,
+    description: 'Sessions',
+    get schema() {
+      return z.object({ items: z.array(SessionView) });
+    },
+  },
 });
 
 export const revokeSession = defineRoute({
@@ -178,7 +198,9 @@ export const revokeSession = defineRoute({
   summary: 'Revoke one of the caller’s sessions',
   tags: ['me'],
   auth: { kind: 'session' },
-  params: z.strictObject({ sessionId: SessionId }),
+  get params() {
+    return z.strictObject({ sessionId: SessionId });
+  },
   response: { status: 204, description: 'Revoked' },
 });
 
@@ -193,7 +215,9 @@ export const revokeOtherSessions = defineRoute({
   response: {
     status: 200,
     description: 'How many were revoked',
-    schema: z.object({ revoked: z.number().int() }),
+    get schema() {
+      return z.object({ revoked: z.number().int() });
+    },
   },
 });
 
@@ -223,7 +247,9 @@ export const listSignIns = defineRoute({
   response: {
     status: 200,
     description: 'Attempts (a page may hold fewer than `limit` and still have a next one)',
-    schema: pageOf(SignIn),
+    get schema() {
+      return pageOf(SignIn);
+    },
   },
 });
 
@@ -236,19 +262,27 @@ export const changePassword = defineRoute({
     'Change the password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken; 400 naming the field for a factor the account does not have); revokes every other session',
   tags: ['me'],
   auth: { kind: 'session' },
-  body: z
-    .strictObject({
-      currentPassword: z.string().max(1024),
-      newPassword: Password,
-      mfaCode: TotpCode.optional(),
-      recoveryCode: RecoveryCode.optional(),
-      stepUpToken: StepUpToken.optional(),
-    })
-    .refine(OneFactorAtMost, {
-      message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
-      path: ['mfaCode'],
-    }),
-  response: { status: 200, description: 'Changed', schema: z.object({ revokedSessions: z.number().int() }) },
+  get body() {
+    return z
+      .strictObject({
+        currentPassword: z.string().max(1024),
+        newPassword: Password,
+        mfaCode: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+        stepUpToken: StepUpToken.optional(),
+      })
+      .refine(OneFactorAtMost, {
+        message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
+        path: ['mfaCode'],
+      });
+  },
+  response: {
+    status: 200,
+    description: 'Changed',
+    get schema() {
+      return z.object({ revokedSessions: z.number().int() });
+    },
+  },
 });
 
 export const enrolTotp = defineRoute({
@@ -262,7 +296,9 @@ export const enrolTotp = defineRoute({
   response: {
     status: 201,
     description: 'Scan the URI, then confirm with a code',
-    schema: z.object({ secret: z.string(), otpauthUri: z.string() }),
+    get schema() {
+      return z.object({ secret: z.string(), otpauthUri: z.string() });
+    },
   },
 });
 
@@ -275,11 +311,15 @@ export const confirmTotp = defineRoute({
     'Confirm TOTP with a first code and the current password: this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes',
   tags: ['me'],
   auth: { kind: 'session' },
-  body: z.strictObject({ code: TotpCode, currentPassword: z.string().max(1024) }),
+  get body() {
+    return z.strictObject({ code: TotpCode, currentPassword: z.string().max(1024) });
+  },
   response: {
     status: 200,
     description: 'MFA is on',
-    schema: z.object({ recoveryCodes: z.array(z.string()), revokedSessions: z.number().int() }),
+    get schema() {
+      return z.object({ recoveryCodes: z.array(z.string()), revokedSessions: z.number().int() });
+    },
   },
 });
 
@@ -292,13 +332,15 @@ export const removeTotp = defineRoute({
     'Turn MFA off (needs an MFA session and a current code, a recovery code or a step-up token); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
-  body: z
-    .strictObject({
-      code: TotpCode.optional(),
-      recoveryCode: RecoveryCode.optional(),
-      stepUpToken: StepUpToken.optional(),
-    })
-    .refine(...exactlyOneFactor('code')),
+  get body() {
+    return z
+      .strictObject({
+        code: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+        stepUpToken: StepUpToken.optional(),
+      })
+      .refine(...exactlyOneFactor('code'));
+  },
   response: { status: 204, description: 'MFA is off' },
 });
 
@@ -314,7 +356,9 @@ export const resendVerification = defineRoute({
   response: {
     status: 202,
     description: 'The mail was sent (409 `email-already-verified` when there is nothing to verify)',
-    schema: z.object({ message: z.string() }),
+    get schema() {
+      return z.object({ message: z.string() });
+    },
   },
 });
 
@@ -327,11 +371,15 @@ export const verifyEmail = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'verify-email-ip', limit: 10, windowSeconds: 15 * 60 }],
-  body: z.strictObject({ token: MailToken }),
+  get body() {
+    return z.strictObject({ token: MailToken });
+  },
   response: {
     status: 200,
     description: 'Verified (400 `invalid-token` for a used, expired, replaced or unknown token)',
-    schema: z.object({ email: z.string(), verifiedAt: z.string() }),
+    get schema() {
+      return z.object({ email: z.string(), verifiedAt: z.string() });
+    },
   },
 });
 
@@ -345,12 +393,16 @@ export const requestPasswordReset = defineRoute({
   auth: { kind: 'none' },
   // Per address too (3 an hour), counted whether or not the address has an account.
   rateLimits: [{ name: 'password-reset-network', per: 'network', limit: 10, windowSeconds: 3600 }],
-  body: z.strictObject({ email: EmailAddress }),
+  get body() {
+    return z.strictObject({ email: EmailAddress });
+  },
   response: {
     status: 202,
     description:
       'The same answer, after the same time, whether or not the address has an account; only an account’s address gets a mail',
-    schema: z.object({ message: z.string() }).meta({ id: 'PasswordResetRequested' }),
+    get schema() {
+      return z.object({ message: z.string() }).meta({ id: 'PasswordResetRequested' });
+    },
   },
 });
 
@@ -364,12 +416,16 @@ export const confirmPasswordReset = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'password-reset-confirm-ip', limit: 10, windowSeconds: 15 * 60 }],
-  body: z.strictObject({ token: MailToken, newPassword: Password }),
+  get body() {
+    return z.strictObject({ token: MailToken, newPassword: Password });
+  },
   response: {
     status: 200,
     description:
       'Reset: sign in with the new password (and, when `mfaEnabled`, the second factor). 400 `invalid-token` for a used, expired, replaced or unknown token',
-    schema: z.object({ revokedSessions: z.number().int(), mfaEnabled: z.boolean() }),
+    get schema() {
+      return z.object({ revokedSessions: z.number().int(), mfaEnabled: z.boolean() });
+    },
   },
 });
 

@@ -77,6 +77,12 @@ export function defineTenantListRoute<T extends z.ZodType>({
     auth: { kind: 'tenant', permission },
     params: TenantParams,
     query: PageQuery,
-    response: { status: 200, description, schema: pageOf(item) },
+    response: {
+      status: 200,
+      description,
+      get schema() {
+        return pageOf(item);
+      },
+    },
   });
 }

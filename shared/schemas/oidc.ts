@@ -32,7 +32,9 @@ export const listOidcProviders = defineRoute({
   response: {
     status: 200,
     description: 'The platform’s providers',
-    schema: z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) }),
+    get schema() {
+      return z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) });
+    },
   },
 });
 
@@ -45,15 +47,17 @@ export const startOidcSignIn = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'oidc-start-ip', limit: 20, windowSeconds: 15 * 60 }],
-  body: z
-    .strictObject({
-      provider: ProviderId.optional().describe('A platform provider’s id'),
-      tenantId: TenantId.optional().describe('A tenant whose own identity provider to sign in through'),
-    })
-    .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
-      message: 'Send exactly one of provider or tenantId',
-      path: ['provider'],
-    }),
+  get body() {
+    return z
+      .strictObject({
+        provider: ProviderId.optional().describe('A platform provider’s id'),
+        tenantId: TenantId.optional().describe('A tenant whose own identity provider to sign in through'),
+      })
+      .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
+        message: 'Send exactly one of provider or tenantId',
+        path: ['provider'],
+      });
+  },
   response: {
     status: 200,
     description: 'Where to send the browser, and the flow token',
@@ -71,16 +75,18 @@ export const startOidcLink = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'oidc-link-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
-  body: z
-    .strictObject({
-      provider: ProviderId.optional().describe('A platform provider’s id'),
-      tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
-      currentPassword: z.string().max(1024),
-    })
-    .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
-      message: 'Send exactly one of provider or tenantId',
-      path: ['provider'],
-    }),
+  get body() {
+    return z
+      .strictObject({
+        provider: ProviderId.optional().describe('A platform provider’s id'),
+        tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
+        currentPassword: z.string().max(1024),
+      })
+      .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
+        message: 'Send exactly one of provider or tenantId',
+        path: ['provider'],
+      });
+  },
   response: {
     status: 200,
     description:
@@ -118,7 +124,9 @@ export const listOidcIdentities = defineRoute({
   response: {
     status: 200,
     description: 'Linked identities, oldest first',
-    schema: z.object({ items: z.array(LinkedIdentity) }),
+    get schema() {
+      return z.object({ items: z.array(LinkedIdentity) });
+    },
   },
 });
 
@@ -132,8 +140,12 @@ export const unlinkOidcIdentity = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'oidc-unlink-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
-  params: z.strictObject({ identityId: IdentityId }),
-  body: z.strictObject({ currentPassword: z.string().max(1024) }),
+  get params() {
+    return z.strictObject({ identityId: IdentityId });
+  },
+  get body() {
+    return z.strictObject({ currentPassword: z.string().max(1024) });
+  },
   response: { status: 204, description: 'Unlinked' },
 });
 
@@ -147,36 +159,40 @@ export const finishOidcFlow = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'oidc-callback-ip', limit: 20, windowSeconds: 15 * 60 }],
-  body: z
-    .strictObject({
-      state: FlowSecret,
-      code: z.string().min(1).max(2048),
-      iss: z.string().max(2048).optional(),
-      flowToken: FlowSecret,
-      /** Accounts with TOTP on need their code (or a recovery code) with the callback. */
-      mfaCode: TotpCode.optional(),
-      recoveryCode: RecoveryCode.optional(),
-      /** `cookie` (the console, from its own origin only): the session goes into the HttpOnly cookie. */
-      session: z.enum(['token', 'cookie']).default('token'),
-    })
-    .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
-      path: ['recoveryCode'],
-      message: 'Send mfaCode or recoveryCode, not both',
-    }),
+  get body() {
+    return z
+      .strictObject({
+        state: FlowSecret,
+        code: z.string().min(1).max(2048),
+        iss: z.string().max(2048).optional(),
+        flowToken: FlowSecret,
+        /** Accounts with TOTP on need their code (or a recovery code) with the callback. */
+        mfaCode: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+        /** `cookie` (the console, from its own origin only): the session goes into the HttpOnly cookie. */
+        session: z.enum(['token', 'cookie']).default('token'),
+      })
+      .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
+        path: ['recoveryCode'],
+        message: 'Send mfaCode or recoveryCode, not both',
+      });
+  },
   response: {
     status: 200,
     description:
       '`signed-in`: a session (method `sso`; its token unless `session: cookie`). `linked`: the identity now signs in to your account. ' +
       '400 `oidc-state-invalid` (unknown, used, expired or foreign state), 401 `oidc-token-rejected`, 401 `mfa-required`, ' +
       '401 `oidc-link-session-ended` (the session that started a link ended, or the password or sign-in settings changed), 403 `oidc-email-unverified`, 409 `oidc-link-required` (an account has this address: sign in to it and link)',
-    schema: z
-      .object({
-        outcome: z.enum(['signed-in', 'linked']),
-        token: z.string().optional(),
-        expiresAt: z.string().optional(),
-        user: User,
-      })
-      .meta({ id: 'OidcFlowFinished' }),
+    get schema() {
+      return z
+        .object({
+          outcome: z.enum(['signed-in', 'linked']),
+          token: z.string().optional(),
+          expiresAt: z.string().optional(),
+          user: User,
+        })
+        .meta({ id: 'OidcFlowFinished' });
+    },
   },
 });
 
@@ -190,22 +206,26 @@ export const confirmOidcLink = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'oidc-link-confirm-ip', limit: 10, windowSeconds: 15 * 60 }],
-  body: z
-    .strictObject({
-      token: MailToken,
-      currentPassword: z.string().max(1024),
-      mfaCode: TotpCode.optional(),
-      recoveryCode: RecoveryCode.optional(),
-    })
-    .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
-      path: ['mfaCode'],
-      message: 'Send mfaCode or recoveryCode, not both',
-    }),
+  get body() {
+    return z
+      .strictObject({
+        token: MailToken,
+        currentPassword: z.string().max(1024),
+        mfaCode: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+      })
+      .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
+        path: ['mfaCode'],
+        message: 'Send mfaCode or recoveryCode, not both',
+      });
+  },
   response: {
     status: 200,
     description:
       'Linked: the identity now signs in to this account (no session is started; sign in through the provider). 400 `invalid-token` for a used, expired, replaced or unknown token; 400 naming `body.currentPassword` for a wrong password; 401 `invalid-mfa-code`',
-    schema: z.object({ outcome: z.literal('linked'), provider: z.string(), user: User }),
+    get schema() {
+      return z.object({ outcome: z.literal('linked'), provider: z.string(), user: User });
+    },
   },
 });
 

@@ -91,7 +91,9 @@ export const listPasskeys = defineRoute({
   response: {
     status: 200,
     description: 'Passkeys, oldest first',
-    schema: z.object({ items: z.array(Passkey) }),
+    get schema() {
+      return z.object({ items: z.array(Passkey) });
+    },
   },
 });
 
@@ -107,7 +109,9 @@ export const passkeyRegistrationOptions = defineRoute({
   response: {
     status: 200,
     description: `A challenge only this session can answer (409 \`passkey-limit\` at ${PASSKEY_LIMIT} passkeys)`,
-    schema: CeremonyOptions('PasskeyRegistrationOptions', 'PublicKeyCredentialCreationOptionsJSON'),
+    get schema() {
+      return CeremonyOptions('PasskeyRegistrationOptions', 'PublicKeyCredentialCreationOptionsJSON');
+    },
   },
 });
 
@@ -120,16 +124,20 @@ export const registerPasskey = defineRoute({
     'Add a passkey with the authenticator’s answer, a name and the current password (with MFA on: from an MFA session); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
-  body: z.strictObject({
-    challengeId: ChallengeId,
-    credential: RegistrationCredential,
-    name: PasskeyName,
-    currentPassword: z.string().max(1024),
-  }),
+  get body() {
+    return z.strictObject({
+      challengeId: ChallengeId,
+      credential: RegistrationCredential,
+      name: PasskeyName,
+      currentPassword: z.string().max(1024),
+    });
+  },
   response: {
     status: 201,
     description: 'Added (400 naming `body.credential` when the answer does not verify)',
-    schema: z.object({ passkey: Passkey, revokedSessions: z.number().int() }),
+    get schema() {
+      return z.object({ passkey: Passkey, revokedSessions: z.number().int() });
+    },
   },
 });
 
@@ -141,8 +149,12 @@ export const renamePasskey = defineRoute({
   summary: 'Rename one of your passkeys',
   tags: ['me'],
   auth: { kind: 'session' },
-  params: z.strictObject({ passkeyId: PasskeyId }),
-  body: z.strictObject({ name: PasskeyName }),
+  get params() {
+    return z.strictObject({ passkeyId: PasskeyId });
+  },
+  get body() {
+    return z.strictObject({ name: PasskeyName });
+  },
   response: { status: 200, description: 'Renamed', schema: Passkey },
 });
 
@@ -155,12 +167,18 @@ export const removePasskey = defineRoute({
     'Remove one of your passkeys with the current password (with MFA on: from an MFA session); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
-  params: z.strictObject({ passkeyId: PasskeyId }),
-  body: z.strictObject({ currentPassword: z.string().max(1024) }),
+  get params() {
+    return z.strictObject({ passkeyId: PasskeyId });
+  },
+  get body() {
+    return z.strictObject({ currentPassword: z.string().max(1024) });
+  },
   response: {
     status: 200,
     description: 'Removed',
-    schema: z.object({ revokedSessions: z.number().int() }),
+    get schema() {
+      return z.object({ revokedSessions: z.number().int() });
+    },
   },
 });
 
@@ -177,7 +195,9 @@ export const passkeySignInOptions = defineRoute({
   response: {
     status: 200,
     description: 'A challenge for any of this site’s passkeys',
-    schema: CeremonyOptions('PasskeySignInOptions', 'PublicKeyCredentialRequestOptionsJSON'),
+    get schema() {
+      return CeremonyOptions('PasskeySignInOptions', 'PublicKeyCredentialRequestOptionsJSON');
+    },
   },
 });
 
@@ -190,17 +210,21 @@ export const passkeySignIn = defineRoute({
   tags: ['auth'],
   auth: { kind: 'none' },
   rateLimits: [{ name: 'passkey-sign-in-ip', limit: 10, windowSeconds: 15 * 60 }],
-  body: z.strictObject({
-    challengeId: ChallengeId,
-    credential: AuthenticationCredential,
-    /** As with password sign-in: `cookie` only from the console's own origin. */
-    session: z.enum(['token', 'cookie']).default('token'),
-  }),
+  get body() {
+    return z.strictObject({
+      challengeId: ChallengeId,
+      credential: AuthenticationCredential,
+      /** As with password sign-in: `cookie` only from the console's own origin. */
+      session: z.enum(['token', 'cookie']).default('token'),
+    });
+  },
   response: {
     status: 200,
     description:
       'A session token (shown once); with `session: cookie`, a `Set-Cookie` instead. 401 `invalid-passkey` for an unknown or removed passkey or an answer that does not verify',
-    schema: z.object({ token: z.string().optional(), expiresAt: z.string(), user: User }),
+    get schema() {
+      return z.object({ token: z.string().optional(), expiresAt: z.string(), user: User });
+    },
   },
 });
 
@@ -218,7 +242,9 @@ export const stepUpOptions = defineRoute({
     status: 200,
     description:
       'A challenge only this session can answer (403 `mfa-session-required` from a session that did not prove a second factor; 409 `no-passkey` when the account has none)',
-    schema: CeremonyOptions('StepUpOptions', 'PublicKeyCredentialRequestOptionsJSON'),
+    get schema() {
+      return CeremonyOptions('StepUpOptions', 'PublicKeyCredentialRequestOptionsJSON');
+    },
   },
 });
 
@@ -232,12 +258,16 @@ export const stepUpWithPasskey = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'step-up-user', per: 'user', limit: 10, windowSeconds: 15 * 60 }],
-  body: z.strictObject({ challengeId: ChallengeId, credential: AuthenticationCredential }),
+  get body() {
+    return z.strictObject({ challengeId: ChallengeId, credential: AuthenticationCredential });
+  },
   response: {
     status: 201,
     description:
       'The step-up token (shown once; only its hash is stored). 400 `passkey-challenge-invalid` naming `body.challengeId`; 401 `invalid-passkey` naming `body.credential`',
-    schema: z.object({ stepUpToken: z.string(), expiresAt: z.string() }).meta({ id: 'StepUp' }),
+    get schema() {
+      return z.object({ stepUpToken: z.string(), expiresAt: z.string() }).meta({ id: 'StepUp' });
+    },
   },
 });
 

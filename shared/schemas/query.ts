@@ -27,7 +27,9 @@ export const queryConnection = defineRoute({
   tags: ['query'],
   // Writes additionally need query:write, checked against the AST's operation before anything runs.
   auth: { kind: 'tenant', permission: 'query:read' },
-  params: z.strictObject({ tenantId: TenantId, connectionId: ConnectionId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
+  },
   body: QueryAst,
   response: { status: 200, description: 'The rows (selects, or returned by a write)', schema: QueryResult },
 });
@@ -41,7 +43,9 @@ export const queryTenantRecords = defineRoute({
     'Select over the tenant’s own records: members, instances, storageLocations, apiKeys (metadata), auditEvents',
   tags: ['query'],
   auth: { kind: 'tenant', permission: 'query:read' },
-  params: z.strictObject({ tenantId: TenantId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantId });
+  },
   body: SelectQuery,
   response: { status: 200, description: 'The rows', schema: QueryResult },
 });
@@ -69,7 +73,9 @@ export const testConnection = defineRoute({
     'Try a connection without running a statement: resolve and check the host, connect with its TLS mode, log in, close; audited',
   tags: ['connections'],
   auth: { kind: 'tenant', permission: 'connections:manage' },
-  params: z.strictObject({ tenantId: TenantId, connectionId: ConnectionId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
+  },
   rateLimits: [{ name: 'connection-test', per: 'tenant', limit: 60, windowSeconds: 3600 }],
   response: {
     status: 200,

@@ -158,11 +158,13 @@ export const createInstance = defineRoute({
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'instances:write' },
   params: TenantParams,
-  body: z.strictObject({
-    name: InstanceName,
-    /** A location id, or an `s3://` path inside a registered location. */
-    defaultStorageRoot: z.union([LocationId, S3Uri]),
-  }),
+  get body() {
+    return z.strictObject({
+      name: InstanceName,
+      /** A location id, or an `s3://` path inside a registered location. */
+      defaultStorageRoot: z.union([LocationId, S3Uri]),
+    });
+  },
   response: { status: 201, description: 'The instance', schema: Instance },
 });
 
@@ -187,18 +189,20 @@ export const createStorageLocation = defineRoute({
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
   params: TenantParams,
-  body: z.union([
-    z.strictObject({ managed: z.literal(true) }),
-    z.strictObject({
-      root: S3Uri,
-      roleArn: RoleArn,
-      region: Region.optional(),
-      /** The bucket's SSE-KMS key (in the bucket's region): vended sessions may have S3 use it. */
-      kmsKeyArn: KmsKeyArn.optional(),
-      /** Keys older objects are still encrypted under: vended sessions may have S3 decrypt with them. */
-      previousKmsKeyArns: z.array(KmsKeyArn).min(1).max(MAX_PREVIOUS_KMS_KEYS).optional(),
-    }),
-  ]),
+  get body() {
+    return z.union([
+      z.strictObject({ managed: z.literal(true) }),
+      z.strictObject({
+        root: S3Uri,
+        roleArn: RoleArn,
+        region: Region.optional(),
+        /** The bucket's SSE-KMS key (in the bucket's region): vended sessions may have S3 use it. */
+        kmsKeyArn: KmsKeyArn.optional(),
+        /** Keys older objects are still encrypted under: vended sessions may have S3 decrypt with them. */
+        previousKmsKeyArns: z.array(KmsKeyArn).min(1).max(MAX_PREVIOUS_KMS_KEYS).optional(),
+      }),
+    ]);
+  },
   response: {
     status: 201,
     description: 'The location (external ones carry the tenant ExternalId)',
@@ -219,7 +223,9 @@ export const getStorageExternalId = defineRoute({
   response: {
     status: 200,
     description: 'The ExternalId, the same for every external location of the tenant',
-    schema: z.object({ externalId: z.string() }),
+    get schema() {
+      return z.object({ externalId: z.string() });
+    },
   },
 });
 
@@ -232,7 +238,9 @@ export const deleteStorageLocation = defineRoute({
     'Remove a storage location (not while an instance uses it); its credentials stop as far as its kind allows; a managed location’s objects are deleted, every version (409 deletion-in-progress: send again to continue)',
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
-  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+  },
   rateLimits: [
     {
       name: 'storage-location-delete-user',
@@ -251,19 +259,21 @@ export const deleteStorageLocation = defineRoute({
     status: 200,
     description:
       'Removed; `credentials` says what happened to the credentials vended for it (managed: denied; external: not revocable, expire by a time)',
-    schema: z.object({
-      locationId: LocationId,
-      kind: z.enum(['managed', 'external']),
-      revokedBefore: z.string(),
-      credentials: z.array(RevocationOutcome),
-      objectsDeleted: z
-        .number()
-        .int()
-        .optional()
-        .describe(
-          'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
-        ),
-    }),
+    get schema() {
+      return z.object({
+        locationId: LocationId,
+        kind: z.enum(['managed', 'external']),
+        revokedBefore: z.string(),
+        credentials: z.array(RevocationOutcome),
+        objectsDeleted: z
+          .number()
+          .int()
+          .optional()
+          .describe(
+            'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+          ),
+      });
+    },
   },
 });
 
@@ -277,16 +287,18 @@ export const vendStorageCredentials = defineRoute({
   // Write additionally needs storage:write-credentials, checked by the handler.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
   params: TenantParams,
-  body: z.strictObject({
-    location: z.union([LocationId, S3Uri]),
-    access: z.enum(STORAGE_ACCESS),
-    durationSeconds: z
-      .number()
-      .int()
-      .min(MIN_CREDENTIAL_SECONDS)
-      .max(MAX_CREDENTIAL_SECONDS)
-      .default(DEFAULT_CREDENTIAL_SECONDS),
-  }),
+  get body() {
+    return z.strictObject({
+      location: z.union([LocationId, S3Uri]),
+      access: z.enum(STORAGE_ACCESS),
+      durationSeconds: z
+        .number()
+        .int()
+        .min(MIN_CREDENTIAL_SECONDS)
+        .max(MAX_CREDENTIAL_SECONDS)
+        .default(DEFAULT_CREDENTIAL_SECONDS),
+    });
+  },
   response: {
     status: 200,
     description: 'Credentials (shown once, never stored)',
@@ -304,7 +316,9 @@ export const revokeStorageCredentials = defineRoute({
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   params: TenantParams,
-  body: z.strictObject({ userId: UserId }),
+  get body() {
+    return z.strictObject({ userId: UserId });
+  },
   rateLimits: [
     {
       name: 'storage-revocations-user',
@@ -323,18 +337,20 @@ export const revokeStorageCredentials = defineRoute({
     status: 200,
     description:
       'What happened per kind of location: managed-location credentials issued before `revokedBefore` are denied; external-location ones are not revocable and expire by `expireBy`. 404 naming body.userId when the user holds no credential of this tenant that could still be valid.',
-    schema: z.object({
-      userId: UserId,
-      revokedBefore: z.string(),
-      credentials: z.array(RevocationOutcome),
-      objectsDeleted: z
-        .number()
-        .int()
-        .optional()
-        .describe(
-          'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
-        ),
-    }),
+    get schema() {
+      return z.object({
+        userId: UserId,
+        revokedBefore: z.string(),
+        credentials: z.array(RevocationOutcome),
+        objectsDeleted: z
+          .number()
+          .int()
+          .optional()
+          .describe(
+            'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+          ),
+      });
+    },
   },
 });
 
@@ -368,11 +384,13 @@ export const laminStorageCredentials = defineRoute({
   // The tenant follows from the path (roots are globally unique); the handler then requires
   // storage:read-credentials in that tenant, exactly as a tenant route would.
   auth: { kind: 'principal' },
-  body: z.object({
-    path: S3Uri,
-    /** Clamped to 900–3600 (900 at most for external locations), not refused. */
-    duration_seconds: z.number().int().optional(),
-  }),
+  get body() {
+    return z.object({
+      path: S3Uri,
+      /** Clamped to 900–3600 (900 at most for external locations), not refused. */
+      duration_seconds: z.number().int().optional(),
+    });
+  },
   response: {
     status: 200,
     description:
@@ -403,16 +421,20 @@ export const loadIcebergStorageCredentials = defineRoute({
   tags: ['storage'],
   // Write additionally needs storage:write-credentials, checked by the service as for every vend.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
-  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
-  query: z.strictObject({
-    access: z.enum(STORAGE_ACCESS).default('read'),
-    durationSeconds: z.coerce
-      .number()
-      .int()
-      .min(MIN_CREDENTIAL_SECONDS)
-      .max(MAX_CREDENTIAL_SECONDS)
-      .default(DEFAULT_CREDENTIAL_SECONDS),
-  }),
+  get params() {
+    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+  },
+  get query() {
+    return z.strictObject({
+      access: z.enum(STORAGE_ACCESS).default('read'),
+      durationSeconds: z.coerce
+        .number()
+        .int()
+        .min(MIN_CREDENTIAL_SECONDS)
+        .max(MAX_CREDENTIAL_SECONDS)
+        .default(DEFAULT_CREDENTIAL_SECONDS),
+    });
+  },
   response: {
     status: 200,
     description: 'Exactly one S3 credential for the location (shown once, never stored)',
@@ -437,20 +459,24 @@ export const signStorageRequest = defineRoute({
   tags: ['storage'],
   // Writes additionally need storage:write-credentials, checked by the service from the request's operation.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
-  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
-  body: z.strictObject({
-    region: z.string().min(1).max(64),
-    uri: z.string().min(1).max(8192),
-    method: z.enum(['PUT', 'GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'OPTIONS']),
-    headers: S3Headers,
-    /** Iceberg clients may send their catalog properties; they change nothing here. */
-    properties: z.record(z.string().max(256), z.string().max(4096)).optional(),
-    body: z
-      .string()
-      .max(60_000)
-      .optional()
-      .describe('The XML body of a DeleteObjects request (POST ?delete), whose every key is checked'),
-  }),
+  get params() {
+    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+  },
+  get body() {
+    return z.strictObject({
+      region: z.string().min(1).max(64),
+      uri: z.string().min(1).max(8192),
+      method: z.enum(['PUT', 'GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'OPTIONS']),
+      headers: S3Headers,
+      /** Iceberg clients may send their catalog properties; they change nothing here. */
+      properties: z.record(z.string().max(256), z.string().max(4096)).optional(),
+      body: z
+        .string()
+        .max(60_000)
+        .optional()
+        .describe('The XML body of a DeleteObjects request (POST ?delete), whose every key is checked'),
+    });
+  },
   rateLimits: [
     { name: 'storage-sign-user', per: 'user', limit: SIGNS_PER_USER_PER_MINUTE, windowSeconds: 60 },
     { name: 'storage-sign-tenant', per: 'tenant', limit: SIGNS_PER_TENANT_PER_MINUTE, windowSeconds: 60 },
@@ -459,9 +485,11 @@ export const signStorageRequest = defineRoute({
     status: 200,
     description:
       "Iceberg's S3SignResponse: the URI to send to and the headers to send with it (Authorization, X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-Sha256 and the signed request headers)",
-    schema: z
-      .object({ uri: z.string(), headers: z.record(z.string(), z.array(z.string())) })
-      .meta({ id: 'S3SignResponse' }),
+    get schema() {
+      return z
+        .object({ uri: z.string(), headers: z.record(z.string(), z.array(z.string())) })
+        .meta({ id: 'S3SignResponse' });
+    },
   },
 });
 
@@ -490,7 +518,9 @@ export const validateStorageLocation = defineRoute({
     "A location's scope self-test: vends read and write credentials and reports named checks (read and write inside the prefix, writes outside it and in a sibling prefix refused, the KMS key); what the local emulator cannot judge is reported as not-judged",
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
-  params: z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+  },
   rateLimits: [{ name: 'storage-location-validate', per: 'tenant', limit: 30, windowSeconds: 3600 }],
   response: {
     status: 200,

@@ -55,18 +55,20 @@ export const putTenantSso = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
   params: TenantParams,
-  body: z.strictObject({
-    issuer: Issuer,
-    clientId: z.string().min(1).max(256),
-    clientSecret: z
-      .string()
-      .min(1)
-      .max(1024)
-      .optional()
-      .describe('Required at first and whenever issuer or clientId changes; absent keeps the stored one'),
-    allowedDomains: z.array(EmailDomain).min(1).max(20),
-    enforced: z.boolean(),
-  }),
+  get body() {
+    return z.strictObject({
+      issuer: Issuer,
+      clientId: z.string().min(1).max(256),
+      clientSecret: z
+        .string()
+        .min(1)
+        .max(1024)
+        .optional()
+        .describe('Required at first and whenever issuer or clientId changes; absent keeps the stored one'),
+      allowedDomains: z.array(EmailDomain).min(1).max(20),
+      enforced: z.boolean(),
+    });
+  },
   response: {
     status: 200,
     description:

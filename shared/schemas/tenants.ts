@@ -85,7 +85,9 @@ export const createTenant = defineRoute({
   summary: 'Create a tenant (you become its owner; its KMS key is created)',
   tags: ['tenants'],
   auth: { kind: 'session' },
-  body: z.strictObject({ name: TenantName }),
+  get body() {
+    return z.strictObject({ name: TenantName });
+  },
   // Each tenant costs account-wide quota (a KMS key now, an IAM role once it uses managed storage).
   rateLimits: [
     {
@@ -128,13 +130,15 @@ export const listMyTenants = defineRoute({
   response: {
     status: 200,
     description: 'Your tenants, by name',
-    schema: z.object({
-      items: z.array(
-        Tenant.extend({ role: Role, joinedAt: z.string().describe('When you became a member') }).meta({
-          id: 'MyTenant',
-        }),
-      ),
-    }),
+    get schema() {
+      return z.object({
+        items: z.array(
+          Tenant.extend({ role: Role, joinedAt: z.string().describe('When you became a member') }).meta({
+            id: 'MyTenant',
+          }),
+        ),
+      });
+    },
   },
 });
 
@@ -159,13 +163,15 @@ export const updateTenant = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:settings' },
   params: TenantParams,
-  body: z
-    .strictObject({
-      name: TenantName.optional(),
-      plan: z.enum(PLANS).optional(),
-      settings: Settings.optional(),
-    })
-    .refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] }),
+  get body() {
+    return z
+      .strictObject({
+        name: TenantName.optional(),
+        plan: z.enum(PLANS).optional(),
+        settings: Settings.optional(),
+      })
+      .refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] });
+  },
   response: { status: 200, description: 'The tenant', schema: Tenant },
 });
 
@@ -179,13 +185,15 @@ export const deleteTenant = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:delete', sessionOnly: true },
   params: TenantParams,
-  body: z
-    .strictObject({
-      mfaCode: TotpCode.optional(),
-      recoveryCode: RecoveryCode.optional(),
-      stepUpToken: StepUpToken.optional(),
-    })
-    .refine(...exactlyOneFactor('mfaCode')),
+  get body() {
+    return z
+      .strictObject({
+        mfaCode: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+        stepUpToken: StepUpToken.optional(),
+      })
+      .refine(...exactlyOneFactor('mfaCode'));
+  },
   response: {
     status: 204,
     description:
@@ -255,7 +263,9 @@ export const getExport = defineRoute({
   summary: 'A fresh 15-minute download URL for an export archive (archives are kept 7 days)',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:export' },
-  params: z.strictObject({ tenantId: TenantId, exportId: ExportId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantId, exportId: ExportId });
+  },
   response: { status: 200, description: 'The archive and its download URL', schema: TenantExport },
 });
 
@@ -293,7 +303,9 @@ export const inviteMember = defineRoute({
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   params: TenantParams,
-  body: z.strictObject({ email: EmailAddress, role: Role }),
+  get body() {
+    return z.strictObject({ email: EmailAddress, role: Role });
+  },
   response: { status: 201, description: 'The invitation', schema: Invitation },
 });
 
@@ -316,7 +328,9 @@ export const revokeInvitation = defineRoute({
   summary: 'Withdraw an invitation (one for admin or owner needs members:manage-admins-owners)',
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
-  params: z.strictObject({ tenantId: TenantId, invitationId: InvitationId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantId, invitationId: InvitationId });
+  },
   response: { status: 204, description: 'Withdrawn' },
 });
 
@@ -344,7 +358,9 @@ export const listMyInvitations = defineRoute({
   response: {
     status: 200,
     description: 'Pending invitations',
-    schema: z.object({ items: z.array(MyInvitation) }),
+    get schema() {
+      return z.object({ items: z.array(MyInvitation) });
+    },
   },
 });
 
@@ -360,7 +376,9 @@ export const acceptInvitation = defineRoute({
   response: {
     status: 201,
     description: 'The new membership',
-    schema: z.object({ tenant: z.object({ tenantId: TenantId, name: z.string() }), member: Member }),
+    get schema() {
+      return z.object({ tenant: z.object({ tenantId: TenantId, name: z.string() }), member: Member });
+    },
   },
 });
 
@@ -387,7 +405,9 @@ export const changeMemberRole = defineRoute({
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   params: MemberParams,
-  body: z.strictObject({ role: Role }),
+  get body() {
+    return z.strictObject({ role: Role });
+  },
   response: { status: 200, description: 'The member', schema: Member },
 });
 
@@ -423,15 +443,19 @@ export const createApiKey = defineRoute({
   tags: ['api-keys'],
   auth: { kind: 'tenant', permission: 'api-keys:create', sessionOnly: true },
   params: TenantParams,
-  body: z.strictObject({
-    name: z.string().trim().min(1).max(100),
-    scopes: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
-    expiresInDays: z.number().int().min(1).max(365).default(90),
-  }),
+  get body() {
+    return z.strictObject({
+      name: z.string().trim().min(1).max(100),
+      scopes: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
+      expiresInDays: z.number().int().min(1).max(365).default(90),
+    });
+  },
   response: {
     status: 201,
     description: 'The key (secret shown only here)',
-    schema: ApiKey.extend({ key: z.string() }),
+    get schema() {
+      return ApiKey.extend({ key: z.string() });
+    },
   },
 });
 
@@ -443,7 +467,9 @@ export const revokeApiKey = defineRoute({
   summary: 'Revoke an API key (your own; any with api-keys:manage)',
   tags: ['api-keys'],
   auth: { kind: 'tenant', permission: 'api-keys:create' },
-  params: z.strictObject({ tenantId: TenantId, keyId: KeyId }),
+  get params() {
+    return z.strictObject({ tenantId: TenantId, keyId: KeyId });
+  },
   response: { status: 204, description: 'Revoked' },
 });
 
