@@ -1,20 +1,26 @@
 /**
- * The AWS Encryption SDK and the aggregated KMS client, behind `await import()` in ./envelope.ts: the SDK is
- * CommonJS that brings every keyring, its own ASN.1 and big-number libraries (about 280 KiB), and the
- * functions that hold envelope ciphers use them on a few routes only. Bundled as a chunk of its own
- * (infra/constructs/bundling.ts), so a cold start neither parses nor runs it until a request encrypts or
- * decrypts.
+ * The AWS Encryption SDK and the aggregated KMS client, behind `await import()` in ./envelope.ts: the SDK
+ * brings its own ASN.1 and big-number libraries (about 280 KiB), and the functions that hold envelope
+ * ciphers use them on a few routes only. Bundled as a chunk of its own (infra/constructs/bundling.ts), so a
+ * cold start neither parses nor runs it until a request encrypts or decrypts.
+ *
+ * Imported from the SDK's ES-module packages (encrypt, decrypt, KMS keyring, caching manager), not from
+ * `@aws-crypto/client-node`: that one is CommonJS only and re-exports every keyring, the hierarchical
+ * keyring's branch key store among them, which `require`s the whole aggregated DynamoDB client. esbuild
+ * then kept every DynamoDB command schema, and as the functions' own DynamoDB client shares those modules,
+ * they landed in a chunk the cold start loads (about 45 KiB). `esdk` is what `buildClient` returns.
  */
+import { getLocalCryptographicMaterialsCache } from '@aws-crypto/cache-material';
+import { NodeCachingMaterialsManager } from '@aws-crypto/caching-materials-manager-node';
+import { buildDecrypt } from '@aws-crypto/decrypt-node';
+import { buildEncrypt } from '@aws-crypto/encrypt-node';
+import { KmsKeyringNode } from '@aws-crypto/kms-keyring-node';
 import {
   AlgorithmSuiteIdentifier,
-  buildClient,
   CommitmentPolicy,
-  getLocalCryptographicMaterialsCache,
   type KeyringNode,
-  KmsKeyringNode,
   type NodeAlgorithmSuite,
-  NodeCachingMaterialsManager,
-} from '@aws-crypto/client-node';
+} from '@aws-crypto/material-management-node';
 import {
   type DecryptCommandOutput,
   type EncryptCommandOutput,
@@ -32,10 +38,11 @@ if (AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY !=
 
 // Committing suites only, in both directions; one encrypted data key per message (ours), so a crafted
 // message cannot make decrypt attempt many KMS calls.
-export const esdk = buildClient({
+const ESDK_OPTIONS = {
   commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
   maxEncryptedDataKeys: 1,
-});
+} as const;
+export const esdk = { ...buildEncrypt(ESDK_OPTIONS), ...buildDecrypt(ESDK_OPTIONS) };
 
 /** What the keyring calls: the aggregated client's `generateDataKey`, `encrypt` and `decrypt`. */
 export interface KeyringKmsClient {

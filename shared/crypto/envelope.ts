@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { NodeCachingMaterialsManager } from '@aws-crypto/client-node';
+import type { NodeCachingMaterialsManager } from '@aws-crypto/caching-materials-manager-node';
 import type { KMS } from '@aws-sdk/client-kms';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import { BoundedCache, bytesFor, type CacheStats } from '../domain/bounded-cache.js';

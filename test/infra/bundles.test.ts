@@ -29,6 +29,11 @@ const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
   pg: /node_modules\/pg(-[a-z]+)?\//,
   'the S3 client and presigner': /@aws-sdk\/(client-s3|s3-request-presigner)\//,
   'the IAM client': /@aws-sdk\/client-iam\//,
+  // Only the Encryption SDK's branch key store (hierarchical keyring, unused) asks for the whole DynamoDB
+  // client; from its CommonJS entry it put every command schema into the functions' init graph
+  // (shared/crypto/envelope-sdk.ts).
+  'the aggregated DynamoDB client and its waiters':
+    /@aws-sdk\/client-dynamodb\/dist-es\/(DynamoDB\.js|waiters\/)/,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
