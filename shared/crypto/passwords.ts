@@ -1,4 +1,10 @@
-import { hash, verify } from '@node-rs/argon2';
+/**
+ * argon2 is a native (N-API) module: loading it opens a shared library. Most of the auth function's routes
+ * (sessions, passkeys, sign-in history, OIDC) never hash a password, so it is loaded by the first hash or
+ * verification rather than at cold start.
+ */
+let argon2: Promise<typeof import('@node-rs/argon2')> | undefined;
+const loadArgon2 = () => (argon2 ??= import('@node-rs/argon2'));
 
 /** OWASP argon2id parameters (DESIGN.md §4): m = 19 MiB, t = 2, p = 1. */
 export const ARGON2_PARAMS = {
@@ -9,7 +15,8 @@ export const ARGON2_PARAMS = {
 } as const;
 
 /** Hashes a password with argon2id. */
-export function hashPassword(password: string): Promise<string> {
+export async function hashPassword(password: string): Promise<string> {
+  const { hash } = await loadArgon2();
   return hash(password, ARGON2_PARAMS);
 }
 
@@ -20,6 +27,7 @@ let dummyHash: Promise<string> | undefined;
  * cost so an unknown e-mail takes as long as a known one.
  */
 export async function verifyPassword(storedHash: string | undefined, password: string): Promise<boolean> {
+  const { verify } = await loadArgon2();
   if (storedHash === undefined) {
     dummyHash ??= hashPassword(`dummy-${Math.random()}`);
     await verify(await dummyHash, password).catch(() => false);

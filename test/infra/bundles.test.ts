@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +39,20 @@ const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
 function initGraphInputs(metafile: Metafile): string[] {
+  return initGraphOutputs(metafile).flatMap((output) => Object.keys(metafile.outputs[output]?.inputs ?? {}));
+}
+
+/** The external modules (native ones) that index.mjs or a chunk it imports statically imports statically. */
+function initGraphExternals(metafile: Metafile): string[] {
+  return initGraphOutputs(metafile).flatMap((output) =>
+    (metafile.outputs[output]?.imports ?? [])
+      .filter((i) => i.external && i.kind === 'import-statement' && !isBuiltin(i.path))
+      .map((i) => i.path),
+  );
+}
+
+/** index.mjs and every chunk it imports statically, transitively. */
+function initGraphOutputs(metafile: Metafile): string[] {
   const entry = Object.keys(metafile.outputs).find((o) => o.endsWith('/index.mjs'));
   if (!entry) throw new Error('no index.mjs among the outputs');
   const seen = new Set<string>();
@@ -48,7 +63,7 @@ function initGraphInputs(metafile: Metafile): string[] {
       if (i.kind === 'import-statement' && !i.external) visit(i.path);
   };
   visit(entry);
-  return [...seen].flatMap((output) => Object.keys(metafile.outputs[output]?.inputs ?? {}));
+  return [...seen];
 }
 
 /**
@@ -81,6 +96,8 @@ describe('function bundles', () => {
           `${lazy} in the init graph of ${file}`,
         ).toEqual([]);
       }
+      // argon2's native binding is opened by the first password hash or check (shared/crypto/passwords.ts).
+      expect(initGraphExternals(result.metafile), `native modules loaded at init by ${file}`).toEqual([]);
       // The API functions' KMS calls (tenant keys, envelope data keys, chain MAC checks) serve a few routes;
       // the audit sequencer and the daily job MAC every batch, so they load KMS at init.
       if (file.endsWith('handler.ts'))
