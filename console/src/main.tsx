@@ -89,9 +89,10 @@ function App() {
       <SignInScreen
         email={email}
         problem={oidcProblem}
+        organisation={match('/sso/:tenantId', path)?.tenantId}
         onSignedIn={async () => {
           await refresh();
-          if (path === '/sign-in' || path === '/sign-up') navigate('/');
+          if (path === '/sign-in' || path === '/sign-up' || path.startsWith('/sso/')) navigate('/');
         }}
       />
     );

@@ -95,4 +95,92 @@ describe('a tenant’s own identity provider in the console', () => {
     expect(log.join('\n')).not.toContain(idp.clientSecret);
     await context.close();
   });
+
+  it('signs a member in through the organisation link the owner shares, who then accepts the tenant’s invitation', async () => {
+    // Prepare: an owner (platform provider) connects Corp's IdP and invites a person of its domain
+    const stamp = Date.now();
+    const memberEmail = `member-${stamp}@corp.example.com`;
+    idp.signInAs({ sub: `owner2-${stamp}`, email: `owner2-${stamp}@example.com`, email_verified: true });
+    const ownerContext = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const ownerLog = recordConsole(ownerContext);
+    const owner = await ownerContext.newPage();
+    await owner.goto(consoleUrl);
+    await owner.getByRole('button', { name: 'Sign in with Test IdP' }).click();
+    await owner.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
+    await owner.getByLabel('Tenant name').fill('Corp Two');
+    await owner.getByRole('button', { name: 'Create tenant' }).click();
+    await owner.getByRole('heading', { name: 'Corp Two', level: 1 }).waitFor(POLL);
+    const tenantId = /#\/t\/(t_[0-9a-z]+)/.exec(owner.url())?.[1] ?? '';
+    const section = owner.getByRole('region', { name: 'Single sign-on' });
+    await section.getByLabel('Issuer URL').fill(idp.issuer);
+    await section.getByLabel('Client id').fill(idp.clientId);
+    await section.getByLabel('Client secret').fill(idp.clientSecret);
+    await section.getByLabel('Allowed e-mail domains').fill('corp.example.com');
+    await section.getByRole('button', { name: 'Connect identity provider' }).click();
+    await section.getByText('Identity provider saved.').waitFor(POLL);
+    const link = (await section.locator('dd span.mono').textContent()) ?? '';
+    // Linking the owner's account to it asks for the password first (this account has none it knows)
+    await section.getByText('Link your account to it').click();
+    const linkForm = owner.getByRole('form', { name: 'Link your account to the identity provider' });
+    await linkForm.getByLabel('Current password').fill('not the password');
+    await linkForm.getByRole('button', { name: 'Continue to the identity provider' }).click();
+    await linkForm.getByRole('alert').waitFor(POLL);
+    expect(owner.url()).toContain(consoleUrl);
+    await owner.getByRole('link', { name: 'Members' }).click();
+    await owner.getByLabel('E-mail').fill(memberEmail);
+    await owner.getByRole('button', { name: 'Send invitation' }).click();
+    await owner.getByText(`Invitation sent to ${memberEmail}`).waitFor(POLL);
+
+    // Act: the member opens the link in their own browser and signs in through Corp's IdP
+    expect(link).toBe(`${consoleUrl}#/sso/${tenantId}`);
+    idp.signInAs({ sub: `member-${stamp}`, email: memberEmail, email_verified: true });
+    const memberContext = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const memberLog = recordConsole(memberContext);
+    const member = await memberContext.newPage();
+    await member.goto(link);
+    const form = member.getByRole('form', { name: 'Sign in with your organisation' });
+    expect(await form.getByLabel('Organisation id').inputValue()).toBe(tenantId);
+    expect(await axeViolations(member)).toEqual([]);
+    await form.getByRole('button', { name: 'Continue to your organisation' }).click();
+
+    // Assess: signed in as the member through Corp's provider
+    await member.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
+    const me = await member.evaluate<{ user: { email: string; emailVerified: boolean } }>(
+      `fetch('/v1/me', { credentials: 'same-origin' }).then((r) => r.json())`,
+    );
+    expect(me.user).toMatchObject({ email: memberEmail, emailVerified: false });
+
+    // Act: accept Corp's invitation
+    await member.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Invitations' }).click();
+    await member.getByRole('button', { name: 'Accept invitation to Corp Two' }).click();
+
+    // Assess: a member of Corp Two, whose overview its session reaches
+    await member.getByText('You joined').waitFor(POLL);
+    await member.getByRole('link', { name: 'Corp Two' }).first().click();
+    await member.getByRole('heading', { name: 'Corp Two', level: 1 }).waitFor(POLL);
+    for (const log of [ownerLog, memberLog]) {
+      expect(log.filter((l) => l.startsWith('pageerror') || l.includes('Content Security Policy'))).toEqual(
+        [],
+      );
+      expect(log.join('\n')).not.toContain(idp.clientSecret);
+    }
+    await ownerContext.close();
+    await memberContext.close();
+  });
+
+  it('shows the API’s refusal of a malformed organisation id in the form, on the sign-in screen', async () => {
+    // Prepare
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${consoleUrl}#/sso/not-a-tenant`);
+    const form = page.getByRole('form', { name: 'Sign in with your organisation' });
+
+    // Act
+    await form.getByRole('button', { name: 'Continue to your organisation' }).click();
+
+    // Assess: the API's refusal in the form; still on the sign-in screen
+    await form.getByRole('alert').waitFor(POLL);
+    expect(await page.getByRole('heading', { name: 'Sign in' }).count()).toBe(1);
+    await context.close();
+  });
 });

@@ -3,19 +3,32 @@ import { ApiProblem, api, ok } from '../api/client';
 /** Where the flow token waits while the browser is at the provider (this tab only; it is no credential). */
 const FLOW_KEY = 'strongroom-oidc-flow';
 
+/** A platform provider by id, or a tenant's own provider by the tenant's id. */
+export type OidcTarget = { provider: string } | { tenantId: string };
+
 /**
- * Starts signing in (or, from a signed-in session with the current password, linking) through a provider: the flow token stays in
- * this tab's session storage and the browser goes to the provider. It comes back to the console's URL
- * with `code`, `state` and `iss`, which `finishOidcFlowFromUrl` sends.
+ * Starts signing in (or, from a signed-in session with the current password, linking) through a provider: the
+ * flow token stays in this tab's session storage and the browser goes to the provider. It comes back to the
+ * console's URL with `code`, `state` and `iss`, which `finishOidcFlowFromUrl` sends.
  */
-export async function startOidc(provider: string, link?: { currentPassword: string }): Promise<void> {
+export async function startOidc(target: OidcTarget, link?: { currentPassword: string }): Promise<void> {
   const started = ok(
     link
-      ? await api.POST('/v1/me/oidc/link', { body: { provider, currentPassword: link.currentPassword } })
-      : await api.POST('/v1/auth/oidc/start', { body: { provider } }),
+      ? await api.POST('/v1/me/oidc/link', { body: { ...target, currentPassword: link.currentPassword } })
+      : await api.POST('/v1/auth/oidc/start', { body: target }),
   );
   sessionStorage.setItem(FLOW_KEY, started.flowToken);
   window.location.assign(started.authorizationUrl);
+}
+
+/** The console link a tenant's members sign in through its own provider with (`#/sso/<tenantId>`). */
+export function organisationSignInLink(tenantId: string): string {
+  return new URL(`#/sso/${tenantId}`, window.location.href.split('#')[0]).href;
+}
+
+/** A tenant id typed as such or pasted as its sign-in link. */
+export function tenantIdIn(typed: string): string {
+  return /#\/sso\/([^/?#\s]+)/.exec(typed)?.[1] ?? typed.trim();
 }
 
 /** What finishing a flow came to: nothing to finish, signed in or linked, or a problem to show. */

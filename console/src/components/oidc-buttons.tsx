@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type ApiProblem, api, ok } from '../api/client';
-import { oidcProviders, startOidc } from '../app/oidc';
-import { CurrentPasswordField, Form, raw } from './form';
+import { oidcProviders, startOidc, tenantIdIn } from '../app/oidc';
+import { CurrentPasswordField, Field, Form, raw, text } from './form';
 import { useLoad } from './hooks';
 import { Notice, ProblemAlert, Section, When } from './status';
 
@@ -23,7 +23,7 @@ export function OidcButtons() {
               setBusy(p.id);
               setProblem(undefined);
               try {
-                await startOidc(p.id);
+                await startOidc({ provider: p.id });
               } catch (error) {
                 setProblem(error as ApiProblem);
                 setBusy(undefined);
@@ -35,6 +35,35 @@ export function OidcButtons() {
         </p>
       ))}
     </div>
+  );
+}
+
+/**
+ * "Sign in with your organisation": a tenant's own identity provider, by the tenant id in the sign-in link
+ * its owner shares (`#/sso/<tenantId>` opens this with the id filled in). Which tenants have a provider is
+ * not listed anywhere: the API answers for the id typed, so nothing is disclosed that the link did not say.
+ */
+export function OrganisationSignIn({ tenantId }: { tenantId?: string }) {
+  return (
+    <details class="organisation-sign-in" open={tenantId !== undefined}>
+      <summary>Sign in with your organisation</summary>
+      <Form
+        label="Sign in with your organisation"
+        submitLabel="Continue to your organisation"
+        busyLabel="Redirecting…"
+        onSubmit={async (values) => {
+          await startOidc({ tenantId: tenantIdIn(text(values, 'tenantId') ?? '') });
+        }}
+      >
+        <Field
+          name="tenantId"
+          label="Organisation id"
+          hint="The t_… id, or the whole sign-in link your organisation gave you."
+          defaultValue={tenantId}
+          required
+        />
+      </Form>
+    </details>
   );
 }
 
@@ -100,7 +129,9 @@ export function OidcLinkSection() {
             label={`Link ${p.name}`}
             submitLabel={`Continue to ${p.name}`}
             busyLabel="Redirecting…"
-            onSubmit={(values) => startOidc(p.id, { currentPassword: raw(values, 'currentPassword') })}
+            onSubmit={(values) =>
+              startOidc({ provider: p.id }, { currentPassword: raw(values, 'currentPassword') })
+            }
           >
             <CurrentPasswordField />
           </Form>

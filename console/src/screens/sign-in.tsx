@@ -5,7 +5,7 @@ import { href } from '../app/router';
 import { signIn } from '../app/session';
 import { CodeField, Field, Form, raw, text } from '../components/form';
 import { useTitle } from '../components/hooks';
-import { OidcButtons } from '../components/oidc-buttons';
+import { OidcButtons, OrganisationSignIn } from '../components/oidc-buttons';
 import { Notice, ProblemAlert } from '../components/status';
 
 /**
@@ -17,9 +17,12 @@ export function SignInScreen({
   onSignedIn,
   email,
   problem,
+  organisation,
 }: {
   onSignedIn: () => Promise<void>;
   email?: string;
+  /** The tenant of an organisation sign-in link (`#/sso/<tenantId>`). */
+  organisation?: string;
   /** Why a sign-in through an identity provider did not finish. */
   problem?: ApiProblem;
 }) {
@@ -75,6 +78,7 @@ export function SignInScreen({
           </Form>
         )}
         <OidcButtons />
+        <OrganisationSignIn tenantId={organisation} />
         <p>
           No account yet? <a href={href('/sign-up')}>Create one</a>
         </p>

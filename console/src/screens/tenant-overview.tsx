@@ -1,11 +1,21 @@
 import { useState } from 'preact/hooks';
 import { ApiProblem, api, ok, type Schemas } from '../api/client';
 import type { operations } from '../api/schema';
+import { organisationSignInLink, startOidc } from '../app/oidc';
 import { PLANS } from '../app/permissions';
 import { navigate } from '../app/router';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
-import { CheckboxField, Field, Form, integer, raw, SelectField, text } from '../components/form';
+import {
+  CheckboxField,
+  CurrentPasswordField,
+  Field,
+  Form,
+  integer,
+  raw,
+  SelectField,
+  text,
+} from '../components/form';
 import { useAction, useLoad, useTitle } from '../components/hooks';
 import {
   FactorField,
@@ -14,6 +24,7 @@ import {
   NoUsableFactor,
   useSecondFactor,
 } from '../components/second-factor';
+import { CopyButton } from '../components/secrets';
 import { Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type TenantSettingsChange = NonNullable<
@@ -162,7 +173,34 @@ function SsoSection() {
               <dd>Stored, encrypted (never shown)</dd>
               <dt>Sign-in through it</dt>
               <dd>{sso.enforced ? 'Required of every member' : 'Optional'}</dd>
+              <dt>Members’ sign-in link</dt>
+              <dd>
+                <span class="mono">{organisationSignInLink(tenant.tenantId)}</span>{' '}
+                <CopyButton value={organisationSignInLink(tenant.tenantId)} label="Copy sign-in link" />
+              </dd>
             </dl>
+          )}
+          {sso && (
+            <details>
+              <summary>Link your account to it</summary>
+              <p>
+                Signs you in through it as well (needed before you can require it). Your address must be
+                verified, and so must its address at the provider; you come back here signed in as before.
+              </p>
+              <Form
+                label="Link your account to the identity provider"
+                submitLabel="Continue to the identity provider"
+                busyLabel="Redirecting…"
+                onSubmit={(values) =>
+                  startOidc(
+                    { tenantId: tenant.tenantId },
+                    { currentPassword: raw(values, 'currentPassword') },
+                  )
+                }
+              >
+                <CurrentPasswordField />
+              </Form>
+            </details>
           )}
           <Form
             key={sso?.updatedAt ?? 'new'}
