@@ -270,7 +270,7 @@ export const deleteStorageLocation = defineRoute({
           .int()
           .optional()
           .describe(
-            'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+            'Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
           ),
       });
     },
@@ -347,7 +347,7 @@ export const revokeStorageCredentials = defineRoute({
           .int()
           .optional()
           .describe(
-            'Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+            'Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
           ),
       });
     },

@@ -213,7 +213,9 @@ export const TenantDeletionStatus = z
     objectsDeleted: z
       .number()
       .int()
-      .describe('Managed-storage object versions deleted so far (at least this many)'),
+      .describe(
+        'Managed-storage object versions, delete markers and incomplete multipart uploads removed so far (at least this many)',
+      ),
   })
   .meta({ id: 'TenantDeletionStatus' });
 

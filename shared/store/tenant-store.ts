@@ -288,20 +288,28 @@ export class TenantStore {
     }
   }
 
-  /** Adds to a closing tenant's count of deleted objects (its deletion's progress); returns the new total. */
+  /**
+   * Adds to a closing tenant's count of deleted objects (its deletion's progress); returns the new total. 404
+   * when the tenant is no longer there to count on (a concurrent deletion request finished it meanwhile).
+   */
   async addDeletedObjects(scope: TenantScope, count: number): Promise<number> {
     const db = await this.clients.forScope(scope);
-    const { Attributes } = await db.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: tenantKey(scope, TENANT_SK),
-        UpdateExpression: 'ADD objectsDeleted :n',
-        ConditionExpression: 'attribute_exists(closingAt)',
-        ExpressionAttributeValues: { ':n': count },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-    return Number(Attributes?.objectsDeleted ?? count);
+    try {
+      const { Attributes } = await db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: tenantKey(scope, TENANT_SK),
+          UpdateExpression: 'ADD objectsDeleted :n',
+          ConditionExpression: 'attribute_exists(closingAt)',
+          ExpressionAttributeValues: { ':n': count },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(Attributes?.objectsDeleted ?? count);
+    } catch (error) {
+      if (isConditionFailure(error)) throw new NotFoundError('No such tenant.');
+      throw error;
+    }
   }
 
   async getMember(scope: TenantScope, userId: string): Promise<MemberRecord | undefined> {

@@ -6,7 +6,8 @@ import { type Synthesised, synthStrongroom } from './synth.js';
 /**
  * Location deletion (storage function) and tenant deletion (tenants function) delete managed-location objects,
  * every version (shared/store/managed-objects.ts): proved with the IAM policy simulator that each role may list
- * versions and delete objects and versions under `tenants/t_…/` of the managed bucket, and nothing else.
+ * versions and delete objects and versions under `tenants/t_…/` of the managed bucket, list its incomplete
+ * multipart uploads and abort those under `tenants/t_…/`, and nothing else.
  */
 let synth: Synthesised;
 let policies: Record<'storage' | 'tenants', ReturnType<typeof areaIdentityPolicies>>;
@@ -42,9 +43,27 @@ describe.each(['storage', 'tenants'] as const)('the %s function’s purge of man
         await decide('s3:ListBucketVersions', BUCKET_ARNS.storage, { 's3:prefix': prefix }),
         prefix,
       ).toBe('Allowed');
-    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion'])
+    for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:AbortMultipartUpload'])
       for (const key of [`tenants/${T}/${L}/a.csv`, `tenants/${T}/${L}/deep/b.parquet`])
         expect(await decide(action, `${BUCKET_ARNS.storage}/${key}`), `${action} ${key}`).toBe('Allowed');
+  });
+
+  it('may list the managed bucket’s incomplete multipart uploads (IAM has no prefix key for that) and abort them only under tenants/t_…', async () => {
+    // Act / Assess: the listing, on the managed bucket only
+    expect(await decide('s3:ListBucketMultipartUploads', BUCKET_ARNS.storage)).toBe('Allowed');
+    for (const bucket of [BUCKET_ARNS.exports, 'arn:aws:s3:::customer-lake'])
+      expect(await decide('s3:ListBucketMultipartUploads', bucket), bucket).not.toBe('Allowed');
+    // Aborting outside tenants/t_…/ or in another bucket
+    for (const resource of [
+      `${BUCKET_ARNS.storage}/other/${T}/a`,
+      `${BUCKET_ARNS.storage}/tenants/x_1/a`,
+      `${BUCKET_ARNS.exports}/tenants/${T}/${L}/a`,
+      `arn:aws:s3:::customer-lake/tenants/${T}/${L}/a`,
+    ])
+      expect(await decide('s3:AbortMultipartUpload', resource), resource).not.toBe('Allowed');
+    // Nor the upload's other steps
+    for (const action of ['s3:ListMultipartUploadParts', 's3:PutObject'])
+      expect(await decide(action, `${BUCKET_ARNS.storage}/tenants/${T}/${L}/a`), action).not.toBe('Allowed');
   });
 
   it('may not list or delete outside tenant prefixes, in another bucket, nor read, write or reconfigure', async () => {

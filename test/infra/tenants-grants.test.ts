@@ -102,6 +102,7 @@ describe('the tenants function’s IAM for tenant deletion', () => {
     expect(s3.map((s) => s.Sid).sort()).toEqual([
       'ManagedObjectPurge',
       'ManagedObjectPurgeList',
+      'ManagedObjectPurgeUploads',
       'TenantExportArchives',
     ]);
   });

@@ -1,12 +1,16 @@
 import {
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../shared/aws/runtime.js';
+import { type StorageCredentials, uploadEncryption } from '../../shared/sdk/index.js';
 import { failingCall, installAwsCallTap } from '../support/aws-call-tap.js';
 import {
   addMember,
@@ -119,6 +123,57 @@ describe('deleting a managed location', () => {
         e.action === 'storage-location.removed' && (e.resource as { id: string }).id === doomed.locationId,
     );
     expect((removed?.details as { objectsDeleted?: number } | undefined)?.objectsDeleted).toBe(written);
+  });
+
+  it('aborts the incomplete multipart uploads under its prefix (review F8), and no sibling location’s', async () => {
+    // Prepare: an editor starts a multipart upload in each of two locations with vended credentials and the
+    // vend's encryption, uploads a part, and never completes it; the doomed location also has versions
+    const { tenantId, users } = await tenantWithEveryRole(api, 'Uploads');
+    const doomed = await managedLocation(users.admin, tenantId);
+    const sibling = await managedLocation(users.admin, tenantId);
+    const written = await fill(doomed.prefix);
+    const startUpload = async (location: { locationId: string; prefix: string }) => {
+      const vend = await api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
+        token: users.editor.token,
+        body: { location: location.locationId, access: 'write' },
+      });
+      expect(vend.status, vend.text).toBe(200);
+      const creds = vend.body as StorageCredentials;
+      const session = new S3Client({
+        ...clientConfig(),
+        forcePathStyle: true,
+        credentials: {
+          accessKeyId: creds.accessKeyId,
+          secretAccessKey: creds.secretAccessKey,
+          sessionToken: creds.sessionToken,
+        },
+      });
+      const Key = `${location.prefix}/big.parquet`;
+      const { UploadId } = await session.send(
+        new CreateMultipartUploadCommand({ Bucket: bucket(), Key, ...uploadEncryption(creds) }),
+      );
+      await session.send(
+        new UploadPartCommand({ Bucket: bucket(), Key, UploadId, PartNumber: 1, Body: 'x'.repeat(1024) }),
+      );
+      session.destroy();
+    };
+    await startUpload(doomed);
+    await startUpload(sibling);
+    const uploads = async (prefix: string) =>
+      (
+        (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket(), Prefix: prefix }))).Uploads ?? []
+      ).filter((u) => u.Key?.startsWith(prefix)).length;
+    expect(await uploads(`${doomed.prefix}/`)).toBe(1);
+
+    // Act
+    const res = await deleteLocation(users.admin.token, tenantId, doomed.locationId);
+
+    // Assess: its upload aborted and counted with its versions; the sibling's upload and objects untouched
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.objectsDeleted).toBe(written + 1);
+    expect(await uploads(`${doomed.prefix}/`)).toBe(0);
+    expect(await versions(`${doomed.prefix}/`)).toBe(0);
+    expect(await uploads(`${sibling.prefix}/`)).toBe(1);
   });
 
   it('refuses a lower role (403) and another tenant’s admin (404), deleting nothing', async () => {

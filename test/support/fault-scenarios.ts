@@ -1,4 +1,9 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { clientConfig } from '../../shared/aws/runtime.js';
@@ -82,19 +87,23 @@ async function anotherSession(api: TestApi, user: TestUser): Promise<string> {
   return res.body.token;
 }
 
-/** A managed storage location of the tenant. */
-/** Two objects (one written twice) in a managed location, as a client with vended credentials leaves them. */
+/**
+ * Two objects (one written twice) and an incomplete multipart upload with one part in a managed location, as a
+ * client with vended credentials leaves them: the deletion's purge aborts the upload, then deletes the versions.
+ */
 async function objectsIn(prefix: string): Promise<void> {
   const s3 = new S3Client({ ...clientConfig(), forcePathStyle: true });
+  const Bucket = process.env.STORAGE_BUCKET!;
   try {
     for (const [key, body] of [
       ['a.csv', '1'],
       ['a.csv', '2'],
       ['b/c.json', '{}'],
     ])
-      await s3.send(
-        new PutObjectCommand({ Bucket: process.env.STORAGE_BUCKET!, Key: `${prefix}/${key}`, Body: body }),
-      );
+      await s3.send(new PutObjectCommand({ Bucket, Key: `${prefix}/${key}`, Body: body }));
+    const Key = `${prefix}/big.parquet`;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key }));
+    await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: 1, Body: 'part' }));
   } finally {
     s3.destroy();
   }

@@ -1602,7 +1602,7 @@ export type components = {
             tenantId: string;
         };
         TenantDeletionStatus: {
-            /** @description Managed-storage object versions deleted so far (at least this many) */
+            /** @description Managed-storage object versions, delete markers and incomplete multipart uploads removed so far (at least this many) */
             objectsDeleted: number;
             startedAt?: string;
             startedBy?: string;
@@ -6325,7 +6325,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         credentials: components["schemas"]["RevocationOutcome"][];
-                        /** @description Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted */
+                        /** @description Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted */
                         objectsDeleted?: number;
                         revokedBefore: string;
                         userId: string;
@@ -6565,7 +6565,7 @@ export interface operations {
                         /** @enum {string} */
                         kind: "managed" | "external";
                         locationId: string;
-                        /** @description Managed locations: the object versions deleted by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted */
+                        /** @description Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted */
                         objectsDeleted?: number;
                         revokedBefore: string;
                     };

@@ -251,10 +251,20 @@ export function grantManagedObjectPurge(fn: StrongroomFunction, resources: AreaR
       conditions: { StringLike: { 's3:prefix': 'tenants/t_*/*' } },
     }),
   );
+  // Incomplete multipart uploads go too. Listing them has no `s3:prefix` condition key in IAM, so it is the
+  // managed bucket's whole list of in-progress uploads (key names only); the purge asks with the caller's
+  // prefix and aborts only under it, and the abort itself is confined to `tenants/t_*`.
+  fn.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ManagedObjectPurgeUploads',
+      actions: ['s3:ListBucketMultipartUploads'],
+      resources: [bucket.bucketArn],
+    }),
+  );
   fn.role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'ManagedObjectPurge',
-      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:AbortMultipartUpload'],
       resources: [bucket.arnForObjects('tenants/t_*')],
     }),
   );

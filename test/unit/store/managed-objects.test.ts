@@ -1,4 +1,10 @@
-import { DeleteObjectsCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ManagedObjects, PurgeIncompleteError } from '../../../shared/store/managed-objects.js';
@@ -28,7 +34,29 @@ function bucketOf(count: number) {
   return { left: () => left.length };
 }
 
-beforeEach(() => s3Mock.reset());
+/** `count` incomplete multipart uploads under the prefix (and one of a sibling location S3 must not return). */
+function uploadsOf(count: number, options: { gone?: string } = {}) {
+  let left = Array.from({ length: count }, (_, i) => ({ Key: `${prefix}big${i}`, UploadId: `up${i}` }));
+  s3Mock.on(ListMultipartUploadsCommand).callsFake((input: { MaxUploads: number; Prefix: string }) => ({
+    Uploads: left.filter((u) => u.Key.startsWith(input.Prefix)).slice(0, input.MaxUploads),
+    IsTruncated: left.length > input.MaxUploads,
+  }));
+  s3Mock.on(AbortMultipartUploadCommand).callsFake((input: { UploadId: string }) => {
+    left = left.filter((u) => u.UploadId !== input.UploadId);
+    if (input.UploadId === options.gone) {
+      const error = new Error('The specified upload does not exist.');
+      error.name = 'NoSuchUpload';
+      throw error;
+    }
+    return {};
+  });
+  return { left: () => left.length };
+}
+
+beforeEach(() => {
+  s3Mock.reset();
+  s3Mock.on(ListMultipartUploadsCommand).resolves({});
+});
 
 describe('ManagedObjects.purge', () => {
   it('deletes every version and delete marker in batches and says when the prefix is empty', async () => {
@@ -81,6 +109,60 @@ describe('ManagedObjects.purge', () => {
       deleted: 10,
       done: false,
     });
+  });
+
+  it('aborts every incomplete multipart upload under the prefix first, in batches, within the same budget and count', async () => {
+    // Prepare: 12 uploads and 5 versions; batches of 5
+    const uploads = uploadsOf(12, { gone: 'up3' });
+    const bucket = bucketOf(5);
+    const batches: number[] = [];
+    const objects = new ManagedObjects({ s3: new S3Client({}), bucket: 'b' });
+    const onBatch = async (n: number) => {
+      batches.push(n);
+    };
+
+    // Act: two batches at most
+    const first = await objects.purge(prefix, { batchSize: 5, maxBatches: 2, onBatch });
+
+    // Assess: two batches of uploads (one already gone: not counted), versions untouched, not done
+    expect(first).toEqual({ deleted: 9, done: false });
+    expect(batches).toEqual([4, 5]);
+    expect(uploads.left()).toBe(2);
+    expect(bucket.left()).toBe(5);
+    expect(s3Mock.commandCalls(ListMultipartUploadsCommand)[0]!.args[0].input).toEqual({
+      Bucket: 'b',
+      Prefix: prefix,
+      MaxUploads: 5,
+    });
+    expect(s3Mock.commandCalls(AbortMultipartUploadCommand)[0]!.args[0].input).toEqual({
+      Bucket: 'b',
+      Key: `${prefix}big0`,
+      UploadId: 'up0',
+    });
+
+    // Act: the next call finishes the uploads, then the versions
+    const second = await objects.purge(prefix, { batchSize: 5, onBatch });
+
+    // Assess
+    expect(second).toEqual({ deleted: 7, done: true });
+    expect(batches).toEqual([4, 5, 2, 5]);
+    expect(uploads.left()).toBe(0);
+    expect(bucket.left()).toBe(0);
+  });
+
+  it('an abort that fails otherwise fails the purge (the next call lists the upload again)', async () => {
+    // Prepare
+    uploadsOf(2);
+    bucketOf(1);
+    s3Mock
+      .on(AbortMultipartUploadCommand)
+      .rejects(Object.assign(new Error('slow down'), { name: 'SlowDown' }));
+
+    // Act / Assess: the error, and no version deleted
+    await expect(new ManagedObjects({ s3: new S3Client({}), bucket: 'b' }).purge(prefix)).rejects.toThrow(
+      'slow down',
+    );
+    expect(s3Mock.commandCalls(DeleteObjectsCommand)).toHaveLength(0);
   });
 
   it('raises when S3 names versions it could not delete, after counting none of that batch', async () => {

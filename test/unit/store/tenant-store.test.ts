@@ -1,5 +1,9 @@
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
@@ -43,5 +47,41 @@ describe('TenantStore.updateTenant', () => {
     await expect(store().updateTenant(scope, { name: 'Renamed' }, [])).rejects.toBeInstanceOf(
       TransactionCanceledException,
     );
+  });
+});
+
+describe('TenantStore.addDeletedObjects', () => {
+  beforeEach(() => ddb.reset());
+
+  it('answers 404 when the tenant is no longer closing or there (found by fault injection: was a 500)', async () => {
+    // Prepare: the closingAt condition fails (a concurrent deletion request finished the tenant)
+    ddb
+      .on(UpdateCommand)
+      .rejects(
+        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+      );
+
+    // Act
+    const added = store().addDeletedObjects(scope, 3);
+
+    // Assess
+    await expect(added).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('returns the new total, and passes other failures on (the API answers 503)', async () => {
+    // Prepare
+    ddb.on(UpdateCommand).resolvesOnce({ Attributes: { objectsDeleted: 1003 } });
+
+    // Act / Assess: the total
+    expect(await store().addDeletedObjects(scope, 3)).toBe(1003);
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toMatchObject({
+      UpdateExpression: 'ADD objectsDeleted :n',
+      ConditionExpression: 'attribute_exists(closingAt)',
+      ExpressionAttributeValues: { ':n': 3 },
+    });
+
+    // Act / Assess: throttling passes through
+    ddb.on(UpdateCommand).rejects(Object.assign(new Error('slow'), { name: 'ThrottlingException' }));
+    await expect(store().addDeletedObjects(scope, 3)).rejects.toThrow('slow');
   });
 });
