@@ -25,7 +25,15 @@ import type { RateLimiter } from '../store/rate-limiter.js';
 import { type AuthContext, type Authorizer, TenantRefusalError } from './auth-context.js';
 import { clientIpOf, establishClientIp } from './client-ip.js';
 import { type AccessRefusal, isAuditedRefusal } from './refusals.js';
-import { type Area, type BodyOf, matchPath, type ParamsOf, type QueryOf, type RouteDef } from './route.js';
+import {
+  type Area,
+  type BodyOf,
+  matchPath,
+  type ParamsOf,
+  type QueryOf,
+  type RouteDef,
+  type RouteKey,
+} from './route.js';
 
 /** Largest accepted request body (DESIGN.md §3). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -82,8 +90,11 @@ export interface ApiHandlerOptions {
   area: Area;
   /** This area's routes with their implementations. */
   routes: BoundRoute[];
-  /** Every route of the API, so a path served elsewhere answers 404/405 correctly. */
-  allRoutes: readonly RouteDef[];
+  /**
+   * Every route of the API (its method and path are all that is read), so a path served elsewhere answers
+   * 404/405 correctly.
+   */
+  allRoutes: readonly RouteKey[];
   authorizer?: Authorizer;
   rateLimiter?: RateLimiter;
   /** Writes a verified member's refused request to the tenant's audit log (see `auditRefusalsTo`). */
@@ -293,7 +304,7 @@ function routeMatcher(
 }
 
 /** The methods a path answers: its routes', plus HEAD where this function serves its GET. */
-function allowedMethods(routes: readonly RouteDef[], own: ReadonlyMap<string, BoundRoute>): string[] {
+function allowedMethods(routes: readonly RouteKey[], own: ReadonlyMap<string, BoundRoute>): string[] {
   const methods = new Set<string>(routes.map((r) => r.method));
   if (routes.some((r) => r.method === 'GET' && own.has(`GET ${r.path}`))) methods.add('HEAD');
   return [...methods].sort();

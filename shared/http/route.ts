@@ -95,6 +95,9 @@ function buildOnFirstRead(target: object, keys: readonly string[]): void {
   }
 }
 
+/** What tells routes apart: method and resource path (shared/schemas/route-table.ts lists every route's). */
+export type RouteKey = Pick<RouteDef, 'method' | 'path'>;
+
 export type ParamsOf<R> = R extends RouteDef<infer P, z.ZodType, z.ZodType> ? z.output<P> : never;
 export type QueryOf<R> = R extends RouteDef<z.ZodType, infer Q, z.ZodType> ? z.output<Q> : never;
 export type BodyOf<R> = R extends RouteDef<z.ZodType, z.ZodType, infer B> ? z.output<B> : never;

@@ -4,6 +4,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { defineRoute } from '../../../shared/http/route.js';
+import { ROUTE_TABLE } from '../../../shared/schemas/route-table.js';
 import { ROUTES } from '../../../shared/schemas/routes.js';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -124,5 +125,13 @@ describe('route schemas are built on first use', () => {
     expect(schemas.length).toBeGreaterThan(100);
     for (const schema of schemas) expect(schema).toBeInstanceOf(z.ZodType);
     expect(ROUTES.map((r) => r.body)).toEqual(ROUTES.map((r) => r.body));
+  });
+
+  it('has a route table of every route’s method and path, in the route list’s order', () => {
+    // Act
+    const keys = ROUTES.map(({ method, path }) => ({ method, path }));
+
+    // Assess: what the public function answers 404 and 405 from is the route list, schemas left out
+    expect(ROUTE_TABLE).toEqual(keys);
   });
 });
