@@ -436,6 +436,9 @@ export class IdentityService {
     const user = await this.steps.requireUser(caller.userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
     if (!user.totpPendingCiphertext) throw new ConflictError('Start enrolment first.', 'mfa-not-enrolling');
+    // A passkey-only account has a second factor: only a session that proved it adds another.
+    if (hasSecondFactor(user))
+      await this.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'mfa.enrol' });
     await this.requireCurrentPassword(user, input.currentPassword, origin);
     const secret = await this.deps.secrets.decryptPlatformSecret(
       { purpose: TOTP_PURPOSE, recordId: user.userId },

@@ -29,7 +29,7 @@ import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../sto
 import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
 import type { AccountEmailService } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';
-import { SecondFactorVerifier, STEP_UP_LIFETIME_MS } from './second-factor.js';
+import { hasSecondFactor, SecondFactorVerifier, STEP_UP_LIFETIME_MS } from './second-factor.js';
 import { SignInSteps } from './sign-in-steps.js';
 
 // The WebAuthn library is loaded on the first passkey request only: the auth function's other routes (and
@@ -280,8 +280,8 @@ export class PasskeyService {
   }
 
   /**
-   * Removes one of the caller's passkeys (404 for anyone else's): the current password, an MFA session when
-   * MFA is on; the credential epoch moves, so every other session (those the passkey signed in too) ends.
+   * Removes one of the caller's passkeys (404 for anyone else's): the current password, and an MFA session
+   * when the account has a second factor (TOTP or a passkey, this one included); the credential epoch moves, so every other session (those the passkey signed in too) ends.
    */
   async remove(
     caller: PasskeyCaller,
@@ -569,13 +569,17 @@ export class PasskeyService {
     return challenge;
   }
 
-  /** With MFA on, passkeys change only from an MFA session (the rule of password change and MFA removal). */
+  /**
+   * With a second factor (TOTP on, or any passkey), passkeys change only from an MFA session (the rule of
+   * password change and MFA removal): otherwise the password alone would add the attacker's own passkey, or
+   * remove the owner's, and so get round the factor it stands beside.
+   */
   private async requireStrongEnough(
     caller: PasskeyCaller,
     user: UserRecord,
     purpose: RequestOrigin & { purpose: string },
   ) {
-    if (user.mfaEnabled) await this.secondFactors.requireMfaSession(caller, purpose);
+    if (hasSecondFactor(user)) await this.secondFactors.requireMfaSession(caller, purpose);
   }
 
   private requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {

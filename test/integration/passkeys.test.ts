@@ -109,9 +109,11 @@ describe('registering passkeys', () => {
 
     // Act
     const first = await addPasskey(user, laptop, 'Laptop');
-    const second = await addPasskey(user, phone, 'Phone');
+    // The account has a second factor now: further changes come from a session that proved it
+    const strong = { ...user, token: (await passkeySignIn(laptop)).body.token as string };
+    const second = await addPasskey(strong, phone, 'Phone');
     const renamed = await api.request('PATCH', `/v1/me/passkeys/${second.body.passkey.passkeyId}`, {
-      token: user.token,
+      token: strong.token,
       body: { name: '  Work phone ' },
     });
 
@@ -121,7 +123,7 @@ describe('registering passkeys', () => {
     expect(second.status, second.text).toBe(201);
     expect(renamed.status, renamed.text).toBe(200);
     expect(renamed.body.name).toBe('Work phone');
-    const list = await api.request('GET', '/v1/me/passkeys', { token: user.token });
+    const list = await api.request('GET', '/v1/me/passkeys', { token: strong.token });
     expect(list.body.items.map((p: { name: string }) => p.name)).toEqual(['Laptop', 'Work phone']);
     expect(Object.keys(list.body.items[0]).sort()).toEqual(
       ['backedUp', 'createdAt', 'deviceType', 'lastUsedAt', 'name', 'passkeyId'].sort(),
@@ -404,22 +406,25 @@ describe('signing in with a passkey', () => {
   });
 
   it('refuses a removed passkey, and its removal ends the sessions it signed in', async () => {
-    // Prepare: a session signed in with the passkey
+    // Prepare: two sessions signed in with the passkey; the removal comes from the first (an MFA session:
+    // the account's only second factor is that passkey)
     const { user, device, passkeyId } = await userWithPasskey('pk-removed');
+    const removing = (await passkeySignIn(device)).body.token as string;
     const passkeySession = (await passkeySignIn(device)).body.token as string;
     // Act
     const removed = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
-      token: user.token,
+      token: removing,
       body: { currentPassword: user.password },
     });
     const after = await passkeySignIn(device);
-    // Assess
+    // Assess: the other passkey session and the password session ended
     expect(removed.status, removed.text).toBe(200);
-    expect(removed.body.revokedSessions).toBe(1);
+    expect(removed.body.revokedSessions).toBe(2);
     expect((await api.request('GET', '/v1/me', { token: passkeySession })).status).toBe(401);
+    expect((await api.request('GET', '/v1/me', { token: user.token })).status).toBe(401);
     expect(after.status).toBe(401);
     expect(problemType(after)).toBe('invalid-passkey');
-    expect(await passkeysOf(user)).toEqual([]);
+    expect(await passkeysOf({ token: removing })).toEqual([]);
     await takeMail(inboxApi(), user.email, /passkey was removed/);
   });
 });
@@ -476,18 +481,19 @@ describe('who may change passkeys', () => {
   });
 
   it('wants the current password to remove a passkey', async () => {
-    // Prepare
-    const { user, passkeyId } = await userWithPasskey('pk-remove-password');
+    // Prepare: a session signed in with the passkey (removing the only second factor needs one)
+    const { device, passkeyId } = await userWithPasskey('pk-remove-password');
+    const strong = { token: (await passkeySignIn(device)).body.token as string };
 
     // Act
     const res = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
-      token: user.token,
+      token: strong.token,
       body: { currentPassword: 'not the password at all' },
     });
 
     // Assess: the field named, the passkey kept
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe('body.currentPassword');
-    expect(await passkeysOf(user)).toHaveLength(1);
+    expect(await passkeysOf(strong)).toHaveLength(1);
   });
 });

@@ -319,6 +319,54 @@ describe('stepping up with a passkey', () => {
     expect(me.body.user).toMatchObject({ mfaEnabled: false, passkeyCount: 1 });
   });
 
+  it("a passkey-only account's password session cannot change its factors: adding or removing a passkey and confirming TOTP need an MFA session", async () => {
+    // Prepare: a passkey-only user; the attacker holds a password session (the password alone signs in)
+    const user = await passkeyOnlyUser('su-factors');
+    const passkeyId = (await api.request('GET', '/v1/me/passkeys', { token: user.token })).body.items[0]
+      .passkeyId as string;
+    const attacker = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+    const addFrom = async (token: string, device: SoftwareAuthenticator, name: string) => {
+      const options = await api.request('POST', '/v1/me/passkeys/registration-options', { token });
+      if (options.status !== 200) return options;
+      return api.request('POST', '/v1/me/passkeys', {
+        token,
+        body: {
+          challengeId: options.body.challengeId,
+          credential: device.register(options.body.options),
+          name,
+          currentPassword: user.password,
+        },
+      });
+    };
+
+    // Act: the three ways to a second factor of the attacker's own, from the password session
+    const added = await addFrom(user.passwordToken, attacker, 'Attacker');
+    const removed = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
+      token: user.passwordToken,
+      body: { currentPassword: user.password },
+    });
+    const enrol = await api.request('POST', '/v1/me/mfa/totp', { token: user.passwordToken });
+    const confirmed = await api.request('POST', '/v1/me/mfa/totp/confirm', {
+      token: user.passwordToken,
+      body: { code: totpCodeAt(enrol.body.secret, Date.now()), currentPassword: user.password },
+    });
+
+    // Assess: each refused 403 mfa-session-required; the account's factors are as they were
+    for (const [name, res] of Object.entries({ added, removed, confirmed })) {
+      expect(res.status, `${name}: ${res.text}`).toBe(403);
+      expect(problemType(res), name).toBe('mfa-session-required');
+    }
+    const me = await api.request('GET', '/v1/me', { token: user.token });
+    expect(me.body.user).toMatchObject({ mfaEnabled: false, passkeyCount: 1 });
+    expect(await platformEventsBy('auth.passkey.registered', user.userId)).toHaveLength(1);
+    expect(await platformEventsBy('auth.mfa.enrolled', user.userId)).toEqual([]);
+
+    // Act / Assess: the owner's passkey (MFA) session can
+    const second = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+    const ownAdd = await addFrom(user.token, second, 'Phone');
+    expect(ownAdd.status, ownAdd.text).toBe(201);
+  });
+
   it('refuses a step-up from a session that did not prove a second factor, and an API key on every route that takes a token', async () => {
     // Prepare: the passkey-only owner's password session, and an owner API key
     const owner = await passkeyOnlyUser('su-weak');
