@@ -38,6 +38,9 @@ const TENANT_SSO_ACCOUNT_ROUTES: ReadonlySet<string> = new Set([
   'acceptInvitation',
   'declineInvitation',
   'resendVerification',
+  // A tenant route by another name (the tenant is in the body's path): the storage function authorises it
+  // again as one, where sessions of another tenant's IdP get sso-session-scope.
+  'laminStorageCredentials',
 ]);
 
 /** The bearer credential from the Authorization header: the only place a credential is read from. */

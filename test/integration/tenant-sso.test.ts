@@ -508,6 +508,36 @@ describe('a tenant’s own identity provider: enforcement', () => {
     expect((await sso('GET', '/v1/me')).status).toBe(401);
   });
 
+  it('gets LaminDB credentials for its own tenant’s location, and 403 sso-session-scope for the user’s other tenant’s', async () => {
+    // Prepare: a managed location in Corp and one in another tenant of the same owner
+    const { owner, tenantId, ssoToken } = await tenantWithIdp();
+    const otherTenantId = await createTenant(api, owner, 'Private');
+    const rootOf = async (t: string) => {
+      const created = await api.request('POST', `/v1/tenants/${t}/storage-locations`, {
+        token: owner.token,
+        body: { managed: true },
+      });
+      expect(created.status, created.text).toBe(201);
+      return `s3://${created.body.bucket}/${created.body.prefix}`;
+    };
+    const own = await rootOf(tenantId);
+    const elsewhere = await rootOf(otherTenantId);
+    const lamin = (root: string) =>
+      api.request('POST', '/compat/lamin/storages/credentials', {
+        token: ssoToken,
+        body: { path: `${root}/raw/x.txt` },
+      });
+
+    // Act
+    const inOwn = await lamin(own);
+    const inOther = await lamin(elsewhere);
+
+    // Assess
+    expect(inOwn.status, inOwn.text).toBe(200);
+    expect(inOther.status, inOther.text).toBe(403);
+    expect(problemType(inOther)).toBe('sso-session-scope');
+  });
+
   it('turns on only from a session signed in through it (409 otherwise, nothing changed)', async () => {
     // Prepare: the owner's password session; a session through the platform provider (same issuer)
     const { owner, tenantId, ssoToken } = await tenantWithIdp();
