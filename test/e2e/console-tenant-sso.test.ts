@@ -142,6 +142,11 @@ describe('a tenant’s own identity provider in the console', () => {
     expect(await form.getByLabel('Organisation id').inputValue()).toBe(tenantId);
     expect(await axeViolations(member)).toEqual([]);
     await form.getByRole('button', { name: 'Continue to your organisation' }).click();
+    // The provider's address is shown before the browser leaves, and it goes there only when asked
+    const host = new URL(idp.issuer).host;
+    await member.getByText(host, { exact: true }).waitFor(POLL);
+    expect(member.url()).toContain(consoleUrl);
+    await member.getByRole('button', { name: `Continue to ${host}` }).click();
 
     // Assess: signed in as the member through Corp's provider
     await member.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);

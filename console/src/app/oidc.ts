@@ -12,11 +12,25 @@ export type OidcTarget = { provider: string } | { tenantId: string };
  * console's URL with `code`, `state` and `iss`, which `finishOidcFlowFromUrl` sends.
  */
 export async function startOidc(target: OidcTarget, link?: { currentPassword: string }): Promise<void> {
-  const started = ok(
+  continueOidc(await beginOidc(target, link));
+}
+
+/** A started flow: where the browser goes next, and the token that binds the flow to this tab. */
+export type StartedOidc = { authorizationUrl: string; flowToken: string };
+
+/** Starts a flow without leaving the page (to show where it leads first); `continueOidc` goes there. */
+export async function beginOidc(
+  target: OidcTarget,
+  link?: { currentPassword: string },
+): Promise<StartedOidc> {
+  return ok(
     link
       ? await api.POST('/v1/me/oidc/link', { body: { ...target, currentPassword: link.currentPassword } })
       : await api.POST('/v1/auth/oidc/start', { body: target }),
   );
+}
+
+export function continueOidc(started: StartedOidc): void {
   sessionStorage.setItem(FLOW_KEY, started.flowToken);
   window.location.assign(started.authorizationUrl);
 }

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { type ApiProblem, api, ok } from '../api/client';
-import { oidcProviders, startOidc, tenantIdIn } from '../app/oidc';
+import { beginOidc, continueOidc, oidcProviders, type StartedOidc, startOidc, tenantIdIn } from '../app/oidc';
 import { CurrentPasswordField, Field, Form, raw, text } from './form';
 import { useLoad } from './hooks';
 import { Notice, ProblemAlert, Section, When } from './status';
@@ -41,28 +41,49 @@ export function OidcButtons() {
 /**
  * "Sign in with your organisation": a tenant's own identity provider, by the tenant id in the sign-in link
  * its owner shares (`#/sso/<tenantId>` opens this with the id filled in). Which tenants have a provider is
- * not listed anywhere: the API answers for the id typed, so nothing is disclosed that the link did not say.
+ * not listed anywhere: the API answers for the id typed. A tenant's provider is whatever its owner named,
+ * so before the browser leaves, the page shows the provider's address and goes there only when asked: a
+ * link to the genuine console must not carry anyone straight to a look-alike sign-in page.
  */
 export function OrganisationSignIn({ tenantId }: { tenantId?: string }) {
+  const [started, setStarted] = useState<StartedOidc>();
+  const host = started ? new URL(started.authorizationUrl).host : undefined;
   return (
     <details class="organisation-sign-in" open={tenantId !== undefined}>
       <summary>Sign in with your organisation</summary>
-      <Form
-        label="Sign in with your organisation"
-        submitLabel="Continue to your organisation"
-        busyLabel="Redirecting…"
-        onSubmit={async (values) => {
-          await startOidc({ tenantId: tenantIdIn(text(values, 'tenantId') ?? '') });
-        }}
-      >
-        <Field
-          name="tenantId"
-          label="Organisation id"
-          hint="The t_… id, or the whole sign-in link your organisation gave you."
-          defaultValue={tenantId}
-          required
-        />
-      </Form>
+      {started ? (
+        <div>
+          <p>
+            Your organisation signs you in at <strong class="mono">{host}</strong>. Continue only if you
+            recognise that address.
+          </p>
+          <p class="row">
+            <button type="button" class="primary" onClick={() => continueOidc(started)}>
+              Continue to {host}
+            </button>
+            <button type="button" class="link" onClick={() => setStarted(undefined)}>
+              Cancel
+            </button>
+          </p>
+        </div>
+      ) : (
+        <Form
+          label="Sign in with your organisation"
+          submitLabel="Continue to your organisation"
+          busyLabel="Finding your organisation…"
+          onSubmit={async (values) => {
+            setStarted(await beginOidc({ tenantId: tenantIdIn(text(values, 'tenantId') ?? '') }));
+          }}
+        >
+          <Field
+            name="tenantId"
+            label="Organisation id"
+            hint="The t_… id, or the whole sign-in link your organisation gave you."
+            defaultValue={tenantId}
+            required
+          />
+        </Form>
+      )}
     </details>
   );
 }
