@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps, Token, Validations } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -296,7 +296,8 @@ export class StatefulStack extends Stack {
         'The boundary of every tenant storage role: each session reaches only objects under tenants/<its TenantId session tag>/, and the tag must name the role’s own tenant (DenyOtherTenantsRoles).',
     });
     Validations.of(tenantStorageBoundary).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${this.region}:<AWS::AccountId>:key/*]`,
+      // The account as the finding names it: a token in an environment-agnostic stack, else the account id.
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${this.region}:${Token.isUnresolved(this.account) ? '<AWS::AccountId>' : this.account}:key/*]`,
       reason:
         'Tenant keys are made at run time, one per tenant: the boundary admits only the key whose tenantId tag equals the session’s TenantId tag, only through S3 of this region (kms:ViaService), and each key’s own policy (ManagedObjectsViaS3) admits only that tenant’s storage role for objects under its prefix.',
     });
