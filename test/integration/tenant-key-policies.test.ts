@@ -12,7 +12,12 @@ import { clientConfig, FunctionRuntime, functionRuntime } from '../../shared/aws
 import { tenantKeysFor } from '../../shared/crypto/tenant-keys.js';
 import { newId } from '../../shared/domain/ids.js';
 import { tenantKeyAlias, tenantKeyTags } from '../../shared/domain/key-policy.js';
-import { reportLines, tenantKeyPolicies } from '../../tools/tenant-key-policies.js';
+import {
+  keyPolicyChanges,
+  reportLines,
+  TenantKeyPoliciesEnvironmentError,
+  tenantKeyPolicies,
+} from '../../tools/tenant-key-policies.js';
 import { TEST_STAGE } from '../support/integration-setup.js';
 
 /**
@@ -146,5 +151,116 @@ describe('tools/tenant-key-policies.ts', () => {
     expect(reportLines(again).at(-1)).toBe(
       '5 tenant keys: 3 current, 0 differ, 0 updated, 0 failed, 2 skipped',
     );
+  });
+});
+
+describe('tools/tenant-key-policies.ts: a safer --apply (review F2)', () => {
+  /** The tenants function's environment with some variables changed or removed. */
+  const runtimeWith = (changes: Record<string, string | undefined>) => {
+    const env: Record<string, string | undefined> = { ...process.env, ...changes };
+    for (const [k, v] of Object.entries(changes)) if (v === undefined) delete env[k];
+    return new FunctionRuntime(env);
+  };
+
+  it('compares actions, resources and principals as sets: "x" equals ["x"], order means nothing', () => {
+    // Prepare: the current policy, each list written the other way
+    const wanted = tenantKeysFor(functionRuntime()).policyFor(tenants.current);
+    const rewritten = {
+      ...wanted,
+      Statement: wanted.Statement.map((s) => {
+        const list = (v: unknown) => (Array.isArray(v) ? (v.length === 1 ? v[0] : [...v].reverse()) : [v]);
+        return {
+          ...s,
+          Action: list(s.Action),
+          ...(s.Principal && typeof s.Principal === 'object'
+            ? { Principal: { AWS: list((s.Principal as { AWS: unknown }).AWS) } }
+            : {}),
+        };
+      }),
+    };
+
+    // Act / Assess: no change either way; a lost action or principal narrows, an added one does not
+    expect(keyPolicyChanges(rewritten as never, wanted)).toEqual([]);
+    const first = wanted.Statement[0]!;
+    // The statement with only its first action (as a string)
+    const one = (Array.isArray(first.Action) ? first.Action[0] : first.Action) as string;
+    const fewer = { ...wanted, Statement: [{ ...first, Action: one }, ...wanted.Statement.slice(1)] };
+    expect(keyPolicyChanges(wanted, fewer as never).map((c) => [c.sid, c.change, c.narrows])).toEqual([
+      [first.Sid, 'changed', true],
+    ]);
+    expect(keyPolicyChanges(fewer as never, wanted).map((c) => [c.sid, c.change, c.narrows])).toEqual([
+      [first.Sid, 'changed', false],
+    ]);
+  });
+
+  it('refuses --apply when any key would lose a statement (an incomplete environment), puts nothing; --allow-removals puts it', async () => {
+    // Prepare: the environment without the export archives' variables (ExportArchivesViaS3 would go)
+    const incomplete = runtimeWith({ EXPORT_BUCKET: undefined, TENANT_EXPORT_ROLE_ARNS: undefined });
+    const before = await policyOf(keyArns.current!);
+
+    // Act
+    const refused = await tenantKeyPolicies({ runtime: incomplete, apply: true });
+
+    // Assess: every differing key refused, named as narrowing, nothing put
+    const live = refused.filter((r) => r.status !== 'skipped');
+    expect(live.length).toBeGreaterThan(0);
+    for (const r of live) {
+      expect(r.status).toBe('refused');
+      expect(r.changes).toContainEqual(
+        expect.objectContaining({ sid: 'ExportArchivesViaS3', change: 'removed', narrows: true }),
+      );
+    }
+    expect(await policyOf(keyArns.current!)).toEqual(before);
+    expect(reportLines(refused).at(-1)).toMatch(/, \d+ refused$/);
+
+    // Act: the operator means it
+    const applied = await tenantKeyPolicies({ runtime: incomplete, apply: true, allowRemovals: true });
+
+    // Assess: put; and the full environment puts it back (an added statement needs no flag)
+    expect(applied.find((r) => r.tenantId === tenants.current)?.status).toBe('applied');
+    expect(JSON.stringify(await policyOf(keyArns.current!))).not.toContain('ExportArchivesViaS3');
+    const restored = await tenantKeyPolicies({ apply: true });
+    expect(restored.find((r) => r.tenantId === tenants.current)?.status).toBe('applied');
+    expect(await policyOf(keyArns.current!)).toEqual(before);
+  });
+
+  it('refuses to run with AWS_REGION other than PLATFORM_KEY_ARN’s, or without a required variable', async () => {
+    // Act / Assess
+    await expect(tenantKeyPolicies({ runtime: runtimeWith({ AWS_REGION: 'eu-north-1' }) })).rejects.toThrow(
+      TenantKeyPoliciesEnvironmentError,
+    );
+    await expect(
+      tenantKeyPolicies({ runtime: runtimeWith({ TENANT_KEY_USER_ROLE_ARNS: undefined }) }),
+    ).rejects.toThrow(/Missing TENANT_KEY_USER_ROLE_ARNS/);
+  });
+
+  it('skips (reports) a key whose policy CloudFormation manages', async () => {
+    // Prepare: a tenant key of this stage as TenantKeysStack makes it (CloudFormation's stack tag)
+    const tenantId = newId('t');
+    const created = await kms.send(
+      new CreateKeyCommand({
+        Tags: [
+          ...tenantKeyTags(TEST_STAGE, tenantId).map(tag),
+          { TagKey: 'aws:cloudformation:stack-name', TagValue: 'strongroom-test-tenant-keys' },
+        ],
+      }),
+    );
+    await kms.send(
+      new CreateAliasCommand({
+        AliasName: tenantKeyAlias(TEST_STAGE, tenantId),
+        TargetKeyId: created.KeyMetadata!.KeyId!,
+      }),
+    );
+    const before = await policyOf(created.KeyMetadata!.Arn!);
+
+    // Act
+    const results = await tenantKeyPolicies({ apply: true });
+
+    // Assess
+    expect(results.find((r) => r.tenantId === tenantId)).toMatchObject({
+      status: 'skipped',
+      reason: expect.stringMatching(/managed by CloudFormation stack strongroom-test-tenant-keys/),
+    });
+    expect(await policyOf(created.KeyMetadata!.Arn!)).toEqual(before);
   });
 });
