@@ -10,6 +10,7 @@ import {
   rateLimiterFor,
   tenantCaller,
 } from '../../shared/http/auth.js';
+import type { Authorizer } from '../../shared/http/auth-context.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
@@ -45,7 +46,6 @@ const lazyProbes: StorageProbes = (credentials, where) => {
   };
 };
 const identity = identityStoreFor(runtime);
-const authorizer = authorizerFor(runtime, { identity });
 const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');
@@ -59,6 +59,19 @@ const cacheEntries = Number(runtime.optional('storageCredentialCacheEntries') ??
 if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0)
   throw new Error('STORAGE_CREDENTIAL_CACHE_ENTRIES must be a whole number of entries');
 const tenantKeys = new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable });
+const bearer = authorizerFor(runtime, { identity });
+/**
+ * The tenant item the authorizer read names the tenant's key: the directory keeps it, so a managed vend
+ * (whose session policy and `sse` hint name that key) does not read the item again.
+ */
+const authorizer: Authorizer = {
+  async authorize(event, route, params) {
+    const context = await bearer.authorize(event, route, params);
+    if (context.tenant && context.tenantRecord?.keyArn)
+      tenantKeys.remember(context.tenant.scope, context.tenantRecord.keyArn);
+    return context;
+  },
+};
 const vendor = new StorageCredentialVendor({
   sts,
   storageKeyArn,

@@ -36,6 +36,15 @@ export class TenantItemKeyDirectory implements TenantKeyDirectory {
     registerCache(this.#cache);
   }
 
+  /**
+   * Keeps the key ARN a tenant item read elsewhere named (the authorizer reads that item for every tenant
+   * request); a tenant's key never changes while it exists.
+   */
+  remember(scope: TenantScope, keyArn: string): void {
+    if (!keyArn) return;
+    this.#cache.set(scope.tenantId, { keyArn, expiresAt: this.#options.now() + this.#options.ttlMs });
+  }
+
   /** The tenant's key ARN; TenantKeyUnavailableError if the tenant item names none. */
   async keyArnFor(scope: TenantScope): Promise<string> {
     const now = this.#options.now();

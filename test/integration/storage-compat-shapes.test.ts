@@ -108,6 +108,12 @@ describe('POST /compat/lamin/storages/credentials', () => {
         client_kwargs: { region_name: TEST_REGION },
         endpoint_url: awsEndpoint,
         config_kwargs: { s3: { addressing_style: 'path' } },
+        // Managed objects are written under the tenant's own key (s3fs passes these to every upload)
+        s3_additional_kwargs: {
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: expect.stringMatching(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\//),
+          BucketKeyEnabled: false,
+        },
       },
     });
     const event = (await vendEvents(acme.tenantId)).at(-1)!;
@@ -305,8 +311,12 @@ describe('GET …/storage-locations/{id}/credentials (the Iceberg REST shape)', 
       's3.secret-access-key',
       's3.session-token',
       's3.session-token-expires-at-ms',
+      's3.sse.key',
+      's3.sse.type',
     ]);
     const config = credential.config;
+    expect(config['s3.sse.type']).toBe('kms');
+    expect(config['s3.sse.key']).toMatch(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\//);
     expect(Object.values(config).every((v) => typeof v === 'string')).toBe(true);
     expect(config).toMatchObject({
       'client.region': TEST_REGION,

@@ -159,6 +159,12 @@ describe('managed locations and vending', () => {
       locationId: managedId,
       root: `s3://${managedBucket}/${managedPrefix}`,
       vendId: expect.stringMatching(/^v_[0-9a-hjkmnp-tv-z]{9}$/),
+      // Managed objects are written under the tenant's own key, Bucket Keys off
+      sse: {
+        type: 'aws:kms',
+        keyArn: expect.stringMatching(/^arn:aws:kms:[a-z0-9-]+:\d{12}:key\//),
+        bucketKeyEnabled: false,
+      },
     });
     const expiresIn = Date.parse(read.body.expiration) - Date.now();
     expect(expiresIn).toBeGreaterThan(800_000);
