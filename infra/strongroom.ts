@@ -119,6 +119,8 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
         encryptRoleArns: stateless.tenantKeys.oidcClientSecretRoles.encrypt.map((role) => role.roleArn),
         decryptRoleArns: stateless.tenantKeys.oidcClientSecretRoles.decrypt.map((role) => role.roleArn),
       },
+      // The same S3-compatible store key-pair statement (TENANT_STORE_KEY_ROLE_ARNS).
+      storeKeyPairs: { roleArns: stateless.tenantKeys.storeKeyPairRoles.map((role) => role.roleArn) },
       description: `Strongroom ${config.stage} keys of pre-provisioned tenants (${region})`,
     });
     tenantKeys.addStackDependency(stateless);

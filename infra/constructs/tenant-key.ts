@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import {
   type TenantOidcClientSecretInput,
+  type TenantStoreKeyPairsInput,
   tenantKeyAlias,
   tenantKeyPolicy,
   tenantKeyTags,
@@ -32,6 +33,8 @@ export interface TenantKeyProps {
   managedObjects?: { bucketName: string };
   /** Who encrypts and who decrypts the tenant IdP's client secret (`TenantKeys.grantOidcClientSecret`). */
   oidcClientSecret?: TenantOidcClientSecretInput;
+  /** Who encrypts and decrypts S3-compatible stores' key pairs (`TenantKeys.grantStoreKeyPairs`). */
+  storeKeyPairs?: TenantStoreKeyPairsInput;
 }
 
 /**
@@ -66,6 +69,9 @@ export class TenantKey extends Construct {
             }
           : {}),
         ...(props.oidcClientSecret ? { oidcClientSecret: props.oidcClientSecret } : {}),
+        ...(props.storeKeyPairs && props.storeKeyPairs.roleArns.length > 0
+          ? { storeKeyPairs: props.storeKeyPairs }
+          : {}),
       },
       { isUnresolved: (value) => Token.isUnresolved(value) },
     );

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import {
   OIDC_CLIENT_SECRET_CONTEXT,
+  STORE_KEY_PAIR_PURPOSE,
   TENANT_EXPORT_KEY_ACTIONS,
   TENANT_KEY_USE_ACTIONS,
 } from '../../shared/domain/key-policy.js';
@@ -26,6 +27,7 @@ export class TenantKeys extends Construct {
   readonly #users: iam.IRole[] = [];
   readonly #oidcSecretEncryptors: iam.IRole[] = [];
   readonly #oidcSecretDecryptors: iam.IRole[] = [];
+  readonly #storeKeyPairUsers: iam.IRole[] = [];
   readonly #stage: string;
 
   constructor(scope: Construct, id: string, props: TenantKeysProps) {
@@ -88,6 +90,39 @@ export class TenantKeys extends Construct {
       }),
     );
     acknowledgeKeyWildcard(role, this.#nagArn('key/*'), `${side} tenant IdP client secrets with`);
+  }
+
+  /** The roles that encrypt and decrypt S3-compatible stores' key pairs; read once every grant has run. */
+  get storeKeyPairRoles(): readonly iam.IRole[] {
+    return [...this.#storeKeyPairUsers];
+  }
+
+  /**
+   * The key pairs of S3-compatible stores (external locations at a store's own endpoint): `role` may make
+   * (GenerateDataKey) and read (Decrypt) their ciphertexts with this stage's tenant keys, only for contexts
+   * whose purpose is `storage-store-key`; each key policy adds the tenant (`StoreKeyPairUse`). New tenant keys
+   * name the role (TENANT_STORE_KEY_ROLE_ARNS).
+   */
+  grantStoreKeyPairs(role: iam.IRole): void {
+    if (!this.#storeKeyPairUsers.includes(role)) this.#storeKeyPairUsers.push(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TenantStoreKeyPairs',
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.#keyArns()],
+        conditions: {
+          StringEquals: {
+            'aws:ResourceTag/strongroom:stage': this.#stage,
+            'kms:EncryptionContext:purpose': STORE_KEY_PAIR_PURPOSE,
+          },
+        },
+      }),
+    );
+    acknowledgeKeyWildcard(
+      role,
+      this.#nagArn('key/*'),
+      'encrypt and decrypt S3-compatible store key pairs with',
+    );
   }
 
   /**
@@ -179,6 +214,7 @@ export class TenantKeys extends Construct {
       ENV_VARS.tenantOidcSecretDecryptRoleArns,
       this.#lazyArns(this.#oidcSecretDecryptors),
     );
+    fn.function.addEnvironment(ENV_VARS.tenantStoreKeyRoleArns, this.#lazyArns(this.#storeKeyPairUsers));
   }
 
   /**

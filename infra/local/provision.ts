@@ -222,6 +222,8 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
   // And for a tenant IdP's client secret (encrypted by the tenants function, decrypted by auth).
   env[ENV_VARS.tenantOidcSecretEncryptRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
   env[ENV_VARS.tenantOidcSecretDecryptRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
+  // And for the key pairs of S3-compatible stores (the storage function encrypts and decrypts them).
+  env[ENV_VARS.tenantStoreKeyRoleArns] = env[ENV_VARS.tenantDataRoleArn]!;
 
   for (const [envName, bucket] of [
     [ENV_VARS.storageBucket, `strongroom-${options.stage}-storage`],

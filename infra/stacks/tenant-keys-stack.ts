@@ -17,6 +17,8 @@ export interface TenantKeysStackProps extends StackProps {
   managedObjects?: TenantKeyProps['managedObjects'];
   /** Who encrypts and decrypts tenant IdP client secrets, as tenant creation names them. */
   oidcClientSecret?: TenantKeyProps['oidcClientSecret'];
+  /** Who encrypts and decrypts S3-compatible stores' key pairs, as tenant creation names them. */
+  storeKeyPairs?: TenantKeyProps['storeKeyPairs'];
 }
 
 /** The pinned CloudFormation logical IDs of a pre-provisioned tenant's key and alias. */
@@ -51,6 +53,7 @@ export class TenantKeysStack extends Stack {
         exportArchives: props.exportArchives,
         managedObjects: props.managedObjects,
         oidcClientSecret: props.oidcClientSecret,
+        storeKeyPairs: props.storeKeyPairs,
       });
       const ids = tenantKeyLogicalIds(tenantId);
       pin(tenantKey.key, ids.key);

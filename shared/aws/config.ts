@@ -52,6 +52,11 @@ export const ENV_VARS = {
    */
   tenantOidcSecretEncryptRoleArns: 'TENANT_OIDC_SECRET_ENCRYPT_ROLE_ARNS',
   tenantOidcSecretDecryptRoleArns: 'TENANT_OIDC_SECRET_DECRYPT_ROLE_ARNS',
+  /**
+   * Roles that encrypt and decrypt the key pairs of S3-compatible stores (comma-separated ARNs; the storage
+   * function). When set, new tenant keys carry `StoreKeyPairUse` (shared/domain/key-policy.ts).
+   */
+  tenantStoreKeyRoleArns: 'TENANT_STORE_KEY_ROLE_ARNS',
   allowPrivateNetworks: 'ALLOW_PRIVATE_NETWORKS',
   /** Bound of a warm vending function's credential cache (entries; default 2000; 0 turns it off). */
   storageCredentialCacheEntries: 'STORAGE_CREDENTIAL_CACHE_ENTRIES',

@@ -15,6 +15,7 @@ import {
   type TenantExportArchivesInput,
   type TenantManagedObjectsInput,
   type TenantOidcClientSecretInput,
+  type TenantStoreKeyPairsInput,
   tenantKeyAlias,
   tenantKeyPolicy,
   tenantKeyTags,
@@ -41,6 +42,7 @@ export interface KmsTenantKeysOptions {
   exportArchives?: TenantExportArchivesInput;
   managedObjects?: TenantManagedObjectsInput;
   oidcClientSecret?: TenantOidcClientSecretInput;
+  storeKeyPairs?: TenantStoreKeyPairsInput;
 }
 
 /** Thrown when `retire` is asked to retire a key that is not one of this stage's tenant keys. */
@@ -75,6 +77,7 @@ export class KmsTenantKeys implements TenantKeyProvisioner {
       ...(exportArchives ? { exportArchives } : {}),
       ...(managedObjects ? { managedObjects } : {}),
       ...(this.#options.oidcClientSecret ? { oidcClientSecret: this.#options.oidcClientSecret } : {}),
+      ...(this.#options.storeKeyPairs ? { storeKeyPairs: this.#options.storeKeyPairs } : {}),
     });
   }
 
@@ -213,7 +216,8 @@ export function parseKmsKeyArn(arn: string): { partition: string; region: string
  * TENANT_EXPORT_ROLE_ARNS, when both are set, the export archives S3 may encrypt with them; STORAGE_BUCKET, when
  * set, the managed-location objects S3 may encrypt with them for the tenant's storage role;
  * TENANT_OIDC_SECRET_ENCRYPT_ROLE_ARNS and ..._DECRYPT_ROLE_ARNS, when both are set, who makes and who reads
- * a tenant IdP's client secret.
+ * a tenant IdP's client secret; TENANT_STORE_KEY_ROLE_ARNS, when set, who encrypts and decrypts the key pairs of
+ * S3-compatible stores.
  */
 export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
   const { accountId, partition, region } = parseKmsKeyArn(runtime.require('platformKeyArn'));
@@ -235,6 +239,7 @@ export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
   const storageBucket = runtime.optional('storageBucket');
   const oidcEncrypt = arnList(runtime.optional('tenantOidcSecretEncryptRoleArns'));
   const oidcDecrypt = arnList(runtime.optional('tenantOidcSecretDecryptRoleArns'));
+  const storeKeyRoles = arnList(runtime.optional('tenantStoreKeyRoleArns'));
   return new KmsTenantKeys({
     kms: runtime.client(KMSClient),
     stage,
@@ -258,6 +263,7 @@ export function tenantKeysFor(runtime: FunctionRuntime): KmsTenantKeys {
     ...(oidcEncrypt.length > 0 && oidcDecrypt.length > 0
       ? { oidcClientSecret: { encryptRoleArns: oidcEncrypt, decryptRoleArns: oidcDecrypt } }
       : {}),
+    ...(storeKeyRoles.length > 0 ? { storeKeyPairs: { roleArns: storeKeyRoles } } : {}),
   });
 }
 

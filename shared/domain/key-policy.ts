@@ -32,6 +32,11 @@
  *   sign-in, each only that one action and only with exactly `{tenantId: <this tenant>, purpose:
  *   'oidc-client-secret', recordId: 'sso'}` in the context: neither role can make or read any other
  *   ciphertext of the tenant (connection passwords stay with `TenantScopedUse`'s roles).
+ * - `StoreKeyPairUse` (only with `storeKeyPairs`): the access key pair of an S3-compatible store (MinIO, Ceph,
+ *   R2…) registered as an external location. The storage function encrypts it at registration and rotation
+ *   and decrypts it to sign or to call the store's STS: GenerateDataKey and Decrypt only, only with `{tenantId:
+ *   <this tenant>, purpose: 'storage-store-key', recordId: <a location id>}` in the context. The storage role
+ *   can make or read no other ciphertext of the tenant (connection passwords, the IdP secret).
  * - No wildcard principal, no `kms:*`, no CreateGrant, no ReEncrypt, no DisableKeyRotation.
  */
 
@@ -54,7 +59,22 @@ export interface TenantKeyPolicyInput {
   managedObjects?: TenantManagedObjectsInput;
   /** The tenant's own IdP client secret: who makes its ciphertext and who reads it (see the module comment). */
   oidcClientSecret?: TenantOidcClientSecretInput;
+  /** Key pairs of S3-compatible stores: the roles that encrypt and decrypt them (the storage function). */
+  storeKeyPairs?: TenantStoreKeyPairsInput;
 }
+
+export interface TenantStoreKeyPairsInput {
+  /** Roles that encrypt a store's key pair at registration and decrypt it to sign or assume (storage). */
+  roleArns: readonly string[];
+}
+
+/**
+ * The encryption context purpose of an S3-compatible store's key pair (shared/services/storage.ts); its
+ * `recordId` is the location id (`l_…`).
+ */
+export const STORE_KEY_PAIR_PURPOSE = 'storage-store-key';
+/** The `recordId` pattern of a store key pair's context, as the key policy matches it. */
+export const STORE_KEY_PAIR_RECORD_PATTERN = 'l_*';
 
 export interface TenantManagedObjectsInput {
   /** The managed (platform) storage bucket's name (not ARN). */
@@ -274,7 +294,7 @@ export function tenantKeyPolicy(
       },
     });
   }
-  const oidcStatements: KeyPolicyStatement[] = [];
+  const secretStatements: KeyPolicyStatement[] = [];
   if (input.oidcClientSecret) {
     const exact = {
       'kms:EncryptionContext:tenantId': tenantId,
@@ -290,7 +310,7 @@ export function tenantKeyPolicy(
       if (roles.length === 0) throw new KeyPolicyInputError(`oidcClientSecret: ${sid} needs a role`);
       if (roles.some((arn) => adminRoleArns.includes(arn)))
         throw new KeyPolicyInputError('a role may not both administer tenant keys and use them for secrets');
-      oidcStatements.push({
+      secretStatements.push({
         Sid: sid,
         Effect: 'Allow',
         Principal: { AWS: accountRoot },
@@ -303,6 +323,29 @@ export function tenantKeyPolicy(
         },
       });
     }
+  }
+  if (input.storeKeyPairs) {
+    const roles = roleArns('storeKeyPairs.roleArns', input.storeKeyPairs.roleArns);
+    if (roles.length === 0)
+      throw new KeyPolicyInputError('storeKeyPairs.roleArns must name at least one role');
+    if (roles.some((arn) => adminRoleArns.includes(arn)))
+      throw new KeyPolicyInputError('a role may not both administer tenant keys and use them for secrets');
+    secretStatements.push({
+      Sid: 'StoreKeyPairUse',
+      Effect: 'Allow',
+      Principal: { AWS: accountRoot },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: '*',
+      Condition: {
+        ArnEquals: { 'aws:PrincipalArn': roles },
+        StringEquals: {
+          'kms:EncryptionContext:tenantId': tenantId,
+          'kms:EncryptionContext:purpose': STORE_KEY_PAIR_PURPOSE,
+        },
+        StringLike: { 'kms:EncryptionContext:recordId': STORE_KEY_PAIR_RECORD_PATTERN },
+        'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': [...ENCRYPTION_CONTEXT_KEYS] },
+      },
+    });
   }
   return {
     Version: '2012-10-17',
@@ -327,7 +370,7 @@ export function tenantKeyPolicy(
         },
       },
       ...s3Statements,
-      ...oidcStatements,
+      ...secretStatements,
     ],
   };
 }

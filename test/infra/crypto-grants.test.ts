@@ -49,8 +49,11 @@ const isExportViaS3 = (s: Statement) =>
 
 /** A tenant IdP's client secret only (encrypt: tenants, decrypt: auth; tenant-oidc-secret-grants.test.ts). */
 const isOidcSecret = (s: Statement) =>
-  ['EncryptTenantOidcSecrets', 'DecryptTenantOidcSecrets'].includes(s.Sid ?? '') &&
-  s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === 'oidc-client-secret';
+  (['EncryptTenantOidcSecrets', 'DecryptTenantOidcSecrets'].includes(s.Sid ?? '') &&
+    s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === 'oidc-client-secret') ||
+  // S3-compatible stores' key pairs (the storage function): tenant-keys test/infra/tenant-oidc-secret-grants.test.ts
+  (s.Sid === 'TenantStoreKeyPairs' &&
+    s.Condition?.StringEquals?.['kms:EncryptionContext:purpose'] === 'storage-store-key');
 
 describe('crypto permissions live only on the functions that need them', () => {
   it('lets only the connection-password readers and writers use tenant keys, tag-scoped to this stage', () => {

@@ -111,6 +111,7 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
           encryptRoleArns: ['arn:aws:iam::111122223333:role/t'],
           decryptRoleArns: ['arn:aws:iam::111122223333:role/a'],
         },
+        storeKeyPairs: { roleArns: ['arn:aws:iam::111122223333:role/s'] },
       }),
     );
     expected.Statement[1].Condition.ArnEquals['aws:PrincipalArn'] = principalArns;
@@ -155,6 +156,15 @@ describe('pre-provisioned tenant keys (context strongroom:preProvisionedTenants)
       expect(roles).toHaveLength(1);
       expect(roles[0]).toMatch(fn);
     }
+
+    // The store key-pair statement names the storage function's role.
+    const storeUse = policy.Statement[6];
+    expect(storeUse.Sid).toBe('StoreKeyPairUse');
+    expected.Statement[6].Principal.AWS = storeUse.Principal.AWS;
+    expected.Statement[6].Condition.ArnEquals = storeUse.Condition.ArnEquals;
+    const storeRoles = exportedRoleIds([storeUse.Condition.ArnEquals['aws:PrincipalArn']].flat());
+    expect(storeRoles).toHaveLength(1);
+    expect(storeRoles[0]).toMatch(/^StorageFunction/);
 
     // Assess
     expect(policy).toEqual(expected);

@@ -70,6 +70,7 @@ const keyPolicy = () =>
       applicationRoleArns: [roleArn('connections'), roleArn('query')],
       adminRoleArns: [],
       oidcClientSecret: { encryptRoleArns: [roleArn('tenants')], decryptRoleArns: [roleArn('auth')] },
+      storeKeyPairs: { roleArns: [roleArn('storage')] },
     }),
     validateResourcePolicy,
     { name: 'key-policy' },
@@ -176,5 +177,61 @@ describe('tenant IdP client secrets under tenant keys', () => {
     expect(encrypt).not.toContain(refOf('auth'));
     expect(decrypt).toContain(refOf('auth'));
     expect(decrypt).not.toContain(refOf('tenants'));
+  });
+});
+
+describe('S3-compatible store key pairs under tenant keys', () => {
+  const pairContext = (overrides: Record<string, string> = {}) =>
+    secretContext({ purpose: 'storage-store-key', recordId: 'l_01jq0000000000000000000000', ...overrides });
+
+  it('lets the storage function encrypt and decrypt a key pair of a location, nothing else', () => {
+    // Act / Assess: the Encryption SDK's two calls
+    expect(decide('storage', 'kms:GenerateDataKey', pairContext())).toBe('Allowed');
+    expect(decide('storage', 'kms:Decrypt', pairContext())).toBe('Allowed');
+    // Act / Assess: a wrong context, and the other actions
+    for (const context of [
+      pairContext({ purpose: 'connection-password' }),
+      secretContext(),
+      pairContext({ recordId: 'c_1' }),
+      pairContext({ tenantId: OTHER_TENANT }),
+      pairContext({ extra: 'x' }),
+      {},
+    ]) {
+      expect(decide('storage', 'kms:Decrypt', context), JSON.stringify(context)).not.toBe('Allowed');
+      expect(decide('storage', 'kms:GenerateDataKey', context), JSON.stringify(context)).not.toBe('Allowed');
+    }
+    for (const action of ['kms:Encrypt', 'kms:ReEncryptFrom', 'kms:CreateGrant'])
+      expect(decide('storage', action, pairContext()), action).not.toBe('Allowed');
+  });
+
+  it('gives no other function the key pairs (the tenant-key users aside)', () => {
+    // Act / Assess
+    for (const area of AREAS.filter((a) => !['storage', 'connections', 'query'].includes(a))) {
+      expect(decide(area, 'kms:Decrypt', pairContext()), area).not.toBe('Allowed');
+      expect(decide(area, 'kms:GenerateDataKey', pairContext()), area).not.toBe('Allowed');
+    }
+  });
+
+  it('names the storage role to tenant creation (TENANT_STORE_KEY_ROLE_ARNS)', () => {
+    // Prepare
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    }[];
+    const stack = synth.stacks[0]!.stateless;
+    const storageRole = (stack.resolve(stack.functions.storage.role.roleName) as { Ref: string }).Ref;
+
+    // Act
+    const provisioner = functions.find(
+      (f) => f.Properties.Environment.Variables[ENV_VARS.tenantKeyUserRoleArns],
+    );
+    const named = JSON.stringify(
+      provisioner!.Properties.Environment.Variables[ENV_VARS.tenantStoreKeyRoleArns],
+    );
+
+    // Assess
+    expect(named).toContain(storageRole);
+    expect(named).not.toContain(
+      (stack.resolve(stack.functions.connections.role.roleName) as { Ref: string }).Ref,
+    );
   });
 });

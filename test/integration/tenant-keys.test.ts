@@ -79,6 +79,7 @@ describe('tenant keys through the local API', () => {
           encryptRoleArns: process.env.TENANT_OIDC_SECRET_ENCRYPT_ROLE_ARNS!.split(','),
           decryptRoleArns: process.env.TENANT_OIDC_SECRET_DECRYPT_ROLE_ARNS!.split(','),
         },
+        storeKeyPairs: { roleArns: process.env.TENANT_STORE_KEY_ROLE_ARNS!.split(',') },
       }),
     );
   });

@@ -35,6 +35,9 @@ export const storageGrants: AreaGrants = (fn, resources) => {
   // The route limits, and the remote-signing audit's tally (shared/domain/storage-signing.ts SIGNING_AUDIT).
   grantRateWindows(fn, resources, [...routeRateLimitNames('storage'), SIGNING_AUDIT.name]);
   grantStorageRegistry(fn, resources);
+  // S3-compatible stores: their key pairs are encrypted under the tenant's key at registration and rotation,
+  // and decrypted to sign for the store or to call its STS (purpose storage-store-key only).
+  resources.tenantKeys.grantStoreKeyPairs(fn.role);
   // Deletion removes the objects of managed locations, every version (tenant prefixes of the managed bucket only).
   grantManagedObjectPurge(fn, resources);
   // The tenant items of those transactions (shared/store/storage-store.ts): an external location (put with
@@ -52,6 +55,7 @@ export const storageGrants: AreaGrants = (fn, resources) => {
       [
         ...['locationId', 'kind', 'root', 'bucket', 'prefix', 'region', 'roleArn'],
         ...['createdAt', 'createdBy', 'instanceCount', 'externalId'],
+        ...['endpoint', 'stsEndpoint', 'pathStyle', 'storeKeyCiphertext', 'storeKeyUpdatedAt'],
       ],
     ),
   );

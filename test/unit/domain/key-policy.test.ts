@@ -325,3 +325,70 @@ describe('tenantKeyPolicy: the tenant IdP client secret', () => {
     expect(build({ encryptRoleArns: [TENANTS_ROLE], decryptRoleArns: [] })).toThrow(KeyPolicyInputError);
   });
 });
+
+describe('tenantKeyPolicy: S3-compatible store key pairs', () => {
+  const STORAGE_ROLE = `arn:aws:iam::${ACCOUNT}:role/strongroom-dev-storage-function`;
+  const withStores: TenantKeyPolicyInput = { ...input, storeKeyPairs: { roleArns: [STORAGE_ROLE] } };
+  const pairContext = {
+    'kms:EncryptionContext:tenantId': TENANT,
+    'kms:EncryptionContext:purpose': 'storage-store-key',
+    'kms:EncryptionContext:recordId': 'l_01jq0000000000000000000000',
+    'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId'],
+  };
+  const as = (principal: string, action: string, context: Record<string, string | string[]>) =>
+    simulate({ principal, action, context, policyInput: withStores });
+
+  it('lets the storage role encrypt and decrypt a key pair of its tenant, and nothing else', () => {
+    // Act / Assess: the Encryption SDK's two calls, with a key pair's context
+    expect(as(STORAGE_ROLE, 'kms:GenerateDataKey', pairContext)).toBe('Allowed');
+    expect(as(STORAGE_ROLE, 'kms:Decrypt', pairContext)).toBe('Allowed');
+    for (const action of ['kms:Encrypt', 'kms:ReEncryptFrom', 'kms:CreateGrant'])
+      expect(as(STORAGE_ROLE, action, pairContext), action).not.toBe('Allowed');
+  });
+
+  it('refuses another purpose, a record that is not a location, another tenant and extra context keys', () => {
+    const cases: Record<string, string | string[]>[] = [
+      { ...pairContext, 'kms:EncryptionContext:purpose': 'connection-password' },
+      {
+        ...pairContext,
+        'kms:EncryptionContext:purpose': 'oidc-client-secret',
+        'kms:EncryptionContext:recordId': 'sso',
+      },
+      { ...pairContext, 'kms:EncryptionContext:recordId': 'c_1' },
+      { ...pairContext, 'kms:EncryptionContext:tenantId': OTHER_TENANT },
+      {
+        ...pairContext,
+        'kms:EncryptionContext:extra': 'x',
+        'kms:EncryptionContextKeys': ['tenantId', 'purpose', 'recordId', 'extra'],
+      },
+      {},
+    ];
+    for (const context of cases) {
+      // Act / Assess
+      expect(as(STORAGE_ROLE, 'kms:Decrypt', context), JSON.stringify(context)).not.toBe('Allowed');
+      expect(as(STORAGE_ROLE, 'kms:GenerateDataKey', context), JSON.stringify(context)).not.toBe('Allowed');
+    }
+  });
+
+  it('needs the role’s own IAM policy and the input, and refuses wildcard, admin or no roles', () => {
+    // Act / Assess
+    expect(
+      simulate({
+        principal: STORAGE_ROLE,
+        action: 'kms:Decrypt',
+        context: pairContext,
+        identityAllows: false,
+        policyInput: withStores,
+      }),
+    ).not.toBe('Allowed');
+    expect(simulate({ principal: STORAGE_ROLE, action: 'kms:Decrypt', context: pairContext })).not.toBe(
+      'Allowed',
+    );
+    // Other roles are no better off for the statement
+    expect(as(OTHER_ROLE, 'kms:Decrypt', pairContext)).not.toBe('Allowed');
+    const build = (roleArns: string[]) => () => tenantKeyPolicy({ ...input, storeKeyPairs: { roleArns } });
+    expect(build([`arn:aws:iam::${ACCOUNT}:role/*`])).toThrow(KeyPolicyInputError);
+    expect(build([ADMIN_ROLE])).toThrow(KeyPolicyInputError);
+    expect(build([])).toThrow(KeyPolicyInputError);
+  });
+});
