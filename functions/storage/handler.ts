@@ -1,6 +1,8 @@
 import { STSClient } from '@aws-sdk/client-sts';
 import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
+import { storeClientConfig } from '../../shared/connectors/s3-compatible.js';
+import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -20,6 +22,7 @@ import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
 import type { StorageProbes } from '../../shared/store/storage-probe.js';
 import { StorageStore } from '../../shared/store/storage-store.js';
 import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
+import { StoreKeyPairs } from '../../shared/store/store-key-pairs.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
@@ -52,6 +55,8 @@ const tenantDataTable = runtime.require('tenantDataTable');
 const managedBucket = runtime.require('storageBucket');
 const storageKeyArn = runtime.require('storageKeyArn');
 const sts = runtime.client(STSClient);
+// S3-compatible stores are addresses tenants chose: the deployment's outbound rules (outbound-http.ts).
+const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
 // This function is the one that creates tenant storage roles (never deletes them), granting the managed
 // bucket's tenant prefix and its key.
 const access = tenantStorageAccessFor(runtime, { tenantClients, vending: true });
@@ -76,6 +81,8 @@ const vendor = new StorageCredentialVendor({
   sts,
   storageKeyArn,
   maxCacheEntries: cacheEntries,
+  storeSts: (endpoint, region, keyPair) =>
+    new STSClient(storeClientConfig(endpoint, region, keyPair, hostPolicy)),
   recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
 });
 const members = new TenantStore(tenantClients, tenantDataTable);
@@ -114,6 +121,17 @@ const service = new StorageService({
   pathOwners: new StoragePathOwners(platform, runtime.require('identityTable')),
   members,
   probes: lazyProbes,
+  hostPolicy,
+  // The Encryption SDK is loaded by the first store location's encrypt or decrypt (envelopeCipherFor).
+  storeKeys: new StoreKeyPairs(
+    new TenantCrypto({
+      cipher: envelopeCipherFor(runtime),
+      keys: tenantKeys,
+    }),
+  ),
+  storeVerifier: loadedOnUse(
+    async () => new (await import('../../shared/store/store-check.js')).StoreVerifier(hostPolicy),
+  ),
   signingTally: identity.rateWindows,
   // An endpoint of its own is the local emulator, which enforces no IAM (the self-test says so).
   enforcesIam: runtime.optional('endpoint') === undefined,
@@ -148,6 +166,9 @@ export const handler = createApiHandler({
     implementForTenant(routes.getStorageExternalId, 200, async (caller) => ({
       externalId: await service.externalId(caller),
     })),
+    implementForTenant(routes.updateStorageLocation, 200, (caller, req) =>
+      service.updateLocation(caller, req.params.locationId, req.body),
+    ),
     implementForTenant(routes.deleteStorageLocation, 200, (caller, req) =>
       service.deleteLocation(caller, req.params.locationId),
     ),

@@ -1,3 +1,4 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
 import { checkConnectionHost, type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
 
@@ -36,14 +37,23 @@ export function outboundUrlShapeProblem(url: URL, policy: HostPolicy): string | 
   return undefined;
 }
 
+/** Resolves a host name to every address it has (`dns.lookup` with `all`; a seam for tests). */
+export type HostResolver = (host: string) => Promise<{ address: string }[]>;
+
+const resolveAll: HostResolver = (host) => lookup(host, { all: true, verbatim: true });
+
 /** Why `url` may not be requested (its shape, then every address its host resolves to), or undefined. */
-export async function outboundUrlProblem(url: URL, policy: HostPolicy): Promise<string | undefined> {
+export async function outboundUrlProblem(
+  url: URL,
+  policy: HostPolicy,
+  resolve: HostResolver = resolveAll,
+): Promise<string | undefined> {
   const shape = outboundUrlShapeProblem(url, policy);
   if (shape) return shape;
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   let addresses: { address: string }[];
   try {
-    addresses = await lookup(host, { all: true, verbatim: true });
+    addresses = await resolve(host);
   } catch {
     return undefined; // Not resolvable: the request fails as unreachable.
   }
@@ -61,5 +71,38 @@ export function guardedFetch(policy: HostPolicy): typeof fetch {
     const problem = await outboundUrlProblem(new URL(href), policy);
     if (problem) throw new OutboundRefusedError(href, problem);
     return fetch(input, { ...init, redirect: 'manual' });
+  };
+}
+
+/**
+ * A `lookup` for `http.Agent` / `https.Agent` that fails a connection when any address the name resolves to is
+ * not allowed under `policy`: checked at connect time, so a name that resolved to a public address when it was
+ * registered cannot be rebound to the metadata service or a private one later. (Literal IPs never reach a
+ * lookup; `outboundUrlShapeProblem` judges them.)
+ */
+export function guardedLookup(policy: HostPolicy) {
+  return (
+    hostname: string,
+    options: { all?: boolean } & Record<string, unknown>,
+    callback: (
+      error: NodeJS.ErrnoException | null,
+      address: string | LookupAddress[],
+      family?: number,
+    ) => void,
+  ): void => {
+    dnsLookup(hostname, { ...options, all: true, verbatim: true }, (error, addresses) => {
+      if (error) return callback(error, []);
+      const refused = addresses.find(({ address }) => !isAddressAllowed(address, policy));
+      if (refused || addresses.length === 0) {
+        const failure: NodeJS.ErrnoException = new Error(
+          `Refused to connect to ${hostname}: it resolves to a private or reserved address${refused ? ` (${refused.address})` : ''}`,
+        );
+        failure.code = 'EADDRNOTALLOWED';
+        return callback(failure, []);
+      }
+      if (options.all) return callback(null, addresses);
+      const [first] = addresses;
+      return callback(null, first!.address, first!.family);
+    });
   };
 }

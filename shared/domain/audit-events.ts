@@ -41,6 +41,7 @@ export const AUDIT_ACTIONS = [
   'storage-location.removed',
   'storage-location.objects-deleted',
   'storage-location.validated',
+  'storage-location.updated',
   'instance.created',
   'storage-credentials.vended',
   'storage-credentials.withheld',

@@ -218,6 +218,9 @@ export const rateWindowKey = (name: string, key: string, window: number): ItemKe
  * The global registry node for one path of one bucket (which tenant's location owns it). `#` cannot
  * occur in a bucket name or an accepted prefix.
  */
-export function storageNodeKey(bucket: string, prefix: string): ItemKey {
-  return { pk: `${IDENTITY_PK_PREFIXES.storageNode}${formatStorageRoot({ bucket, prefix })}`, sk: 'NODE' };
+export function storageNodeKey(bucket: string, prefix: string, store?: string): ItemKey {
+  // An S3-compatible store's buckets are not AWS's: its roots have nodes of their own, named by its endpoint
+  // origin (which holds no `#`), so a bucket name at one store never blocks the same name at AWS or another.
+  const root = formatStorageRoot({ bucket, prefix });
+  return { pk: `${IDENTITY_PK_PREFIXES.storageNode}${store ? `${store}#${root}` : root}`, sk: 'NODE' };
 }

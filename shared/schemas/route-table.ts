@@ -69,6 +69,7 @@ export const ROUTE_TABLE: readonly RouteKey[] = [
   { method: 'GET', path: '/v1/tenants/{tenantId}/storage-locations' },
   { method: 'POST', path: '/v1/tenants/{tenantId}/storage-locations' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/storage-locations/external-id' },
+  { method: 'PATCH', path: '/v1/tenants/{tenantId}/storage-locations/{locationId}' },
   { method: 'DELETE', path: '/v1/tenants/{tenantId}/storage-locations/{locationId}' },
   { method: 'POST', path: '/v1/tenants/{tenantId}/storage-credentials' },
   { method: 'POST', path: '/v1/tenants/{tenantId}/storage-credentials/revocations' },

@@ -15,10 +15,26 @@ export const LocationId = z.string().regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a 
 export const InstanceId = z.string().regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id');
 /** An `s3://` URI; its full rules are checked by shared/domain/storage-roots.ts (errors name the field). */
 const S3Uri = z.string().min(5).max(400).startsWith('s3://', 'Must be an s3:// URI');
+/** AWS role ARNs name their account; an S3-compatible store's (Ceph: `arn:aws:iam:::role/x`) may not. */
 const RoleArn = z
   .string()
   .max(2048)
-  .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN');
+  .regex(/^arn:aws[a-z-]*:iam::(\d{12})?:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN');
+/** An S3-compatible store's endpoint: an https origin; its full rules (shared/connectors/s3-compatible.ts) name the field. */
+const StoreEndpoint = z
+  .string()
+  .min(1)
+  .max(2048)
+  .describe(
+    'An origin only (https://host[:port]; no user name, path, query or fragment); public addresses only, never link-local or metadata (http to loopback in local mode)',
+  );
+/** An access key id or secret of a store: printable ASCII without spaces. */
+const StoreKeyText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[\x21-\x7e]+$/, 'Printable ASCII without spaces');
 /** A KMS key by its key ARN: IAM authorises KMS on the key ARN, so an alias (or a bare key id) could not be granted. */
 const KmsKeyArn = z
   .string()
@@ -27,7 +43,10 @@ const KmsKeyArn = z
     /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
     'Not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted)',
   );
-const Region = z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'Not an AWS region');
+/** A location's signing region: an AWS region, or `auto` (Cloudflare R2) for an S3-compatible store. */
+const LocationRegion = z
+  .string()
+  .regex(/^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d|auto)$/, 'Not an AWS region (or "auto" for a store)');
 const InstanceName = z
   .string()
   .regex(
@@ -56,6 +75,27 @@ export const StorageLocation = z
       .optional()
       .describe(
         'Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage)',
+      ),
+    endpoint: z
+      .string()
+      .optional()
+      .describe("S3-compatible stores: the store's S3 endpoint (absent: AWS S3)"),
+    pathStyle: z.boolean().optional().describe('S3-compatible stores: buckets in the path at the endpoint'),
+    signingOnly: z
+      .boolean()
+      .optional()
+      .describe(
+        'S3-compatible stores without an STS endpoint: no credentials are vended (409 signing-only-location); use POST …/sign',
+      ),
+    stsEndpoint: z
+      .string()
+      .optional()
+      .describe("S3-compatible stores: the store's STS endpoint (for storage-locations:manage)"),
+    storeKeyUpdatedAt: z
+      .string()
+      .optional()
+      .describe(
+        "S3-compatible stores: when the store's key pair was last set (for storage-locations:manage); the key pair itself is never returned",
       ),
     createdAt: z.string(),
     createdBy: UserId,
@@ -194,8 +234,18 @@ export const createStorageLocation = defineRoute({
       z.strictObject({ managed: z.literal(true) }),
       z.strictObject({
         root: S3Uri,
-        roleArn: RoleArn,
-        region: Region.optional(),
+        /** AWS S3: the customer's role (required). S3-compatible store: its role for STS AssumeRole (optional). */
+        roleArn: RoleArn.optional(),
+        region: LocationRegion.optional(),
+        /** An S3-compatible store (MinIO, Ceph, R2…): its endpoint; with it, the store's key pair is required. */
+        endpoint: StoreEndpoint.optional(),
+        /** The store's STS endpoint; without it the location is signing-only. */
+        stsEndpoint: StoreEndpoint.optional(),
+        /** Buckets in the path at the store's endpoint (default true). */
+        pathStyle: z.boolean().optional(),
+        /** The store's access key pair: write-only, stored encrypted under the tenant's key. */
+        accessKeyId: StoreKeyText(128).optional(),
+        secretAccessKey: StoreKeyText(256).optional(),
         /** The bucket's SSE-KMS key (in the bucket's region): vended sessions may have S3 use it. */
         kmsKeyArn: KmsKeyArn.optional(),
         /** Keys older objects are still encrypted under: vended sessions may have S3 decrypt with them. */
@@ -207,6 +257,30 @@ export const createStorageLocation = defineRoute({
     status: 201,
     description: 'The location (external ones carry the tenant ExternalId)',
     schema: StorageLocation,
+  },
+});
+
+export const updateStorageLocation = defineRoute({
+  id: 'updateStorageLocation',
+  method: 'PATCH',
+  path: '/v1/tenants/{tenantId}/storage-locations/{locationId}',
+  area: 'storage',
+  summary:
+    "Replace an S3-compatible store location's key pair (rotation): checked against the store like at registration, stored encrypted, never returned",
+  tags: ['storage'],
+  auth: { kind: 'tenant', permission: 'storage-locations:manage' },
+  get params() {
+    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+  },
+  get body() {
+    return z.strictObject({ accessKeyId: StoreKeyText(128), secretAccessKey: StoreKeyText(256) });
+  },
+  response: {
+    status: 200,
+    description: 'The location',
+    get schema() {
+      return StorageLocation;
+    },
   },
 });
 
@@ -536,6 +610,7 @@ export const storageRoutes = [
   listStorageLocations,
   createStorageLocation,
   getStorageExternalId,
+  updateStorageLocation,
   deleteStorageLocation,
   vendStorageCredentials,
   revokeStorageCredentials,

@@ -23,6 +23,16 @@ export interface StorageLocation {
   kmsKeyArn?: string | undefined;
   /** Older keys existing objects are still encrypted under (only for callers who manage locations). */
   previousKmsKeyArns?: string[] | undefined;
+  /** S3-compatible stores: the store's S3 endpoint (absent: AWS S3). */
+  endpoint?: string | undefined;
+  /** S3-compatible stores: buckets in the path at the endpoint. */
+  pathStyle?: boolean | undefined;
+  /** S3-compatible stores without STS: no credentials are vended; sign requests instead (`signStorageRequest`). */
+  signingOnly?: boolean | undefined;
+  /** S3-compatible stores: the store's STS endpoint (only for callers who manage locations). */
+  stsEndpoint?: string | undefined;
+  /** S3-compatible stores: when the key pair was last set (only for callers who manage locations). */
+  storeKeyUpdatedAt?: string | undefined;
   createdAt: string;
   createdBy: string;
 }

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { HostResolver } from '../connectors/outbound-http.js';
+import { checkStoreEndpoint } from '../connectors/s3-compatible.js';
 import type { AuditActor } from '../domain/audit-events.js';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
+import type { HostPolicy } from '../domain/connection-host.js';
 import { newId } from '../domain/ids.js';
 import { partitionOfRegion } from '../domain/partitions.js';
 import { type Permission, roleHas } from '../domain/permissions.js';
@@ -40,6 +43,7 @@ import type { TenantScope } from '../domain/tenant-scope.js';
 import {
   ConflictError,
   DeletionInProgressError,
+  type FieldError,
   ForbiddenError,
   HttpProblemError,
   NotFoundError,
@@ -55,6 +59,8 @@ import { signS3Request } from '../store/storage-request-signer.js';
 import type { InstanceRecord, StorageLocationRecord, StorageStore } from '../store/storage-store.js';
 import type { StorageCredentialVendor } from '../store/storage-vendor.js';
 import type { ExternalRootVerifier } from '../store/storage-verifier.js';
+import type { StoreCheck } from '../store/store-check.js';
+import type { StoreKeyPair, StoreKeyPairs } from '../store/store-key-pairs.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import type { TenantStore } from '../store/tenant-store.js';
 
@@ -108,16 +114,54 @@ export interface StorageServiceDeps {
    * only IAM could pass or fail as not judged rather than passing them.
    */
   enforcesIam?: boolean;
+  /**
+   * Where S3-compatible stores may be (ALLOW_PRIVATE_NETWORKS; shared/connectors/outbound-http.ts rules): their
+   * endpoints are checked at registration, and every connection to them again (s3-compatible.ts).
+   */
+  hostPolicy?: HostPolicy;
+  /** DNS for store endpoints at registration (a seam for tests). */
+  resolveHost?: HostResolver;
+  /** S3-compatible stores' key pairs, under the tenant's key (purpose storage-store-key). */
+  storeKeys?: Pick<StoreKeyPairs, 'encrypt' | 'decrypt'>;
+  /** Proves a store's key pair (and STS, when named) reaches the root before it is registered or rotated. */
+  storeVerifier?: { verify(check: StoreCheck): Promise<void> };
   now?: () => number;
 }
 
 /** What registers an external location (the route's body). */
 export interface ExternalLocationBody {
   root: string;
-  roleArn: string;
+  /** AWS: the customer's role (required). S3-compatible store: its role for STS AssumeRole (optional). */
+  roleArn?: string | undefined;
   region?: string | undefined;
+  /** An S3-compatible store's endpoint (origin); its presence makes the location a store's. */
+  endpoint?: string | undefined;
+  stsEndpoint?: string | undefined;
+  pathStyle?: boolean | undefined;
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
   kmsKeyArn?: string | undefined;
   previousKmsKeyArns?: readonly string[] | undefined;
+}
+
+/** Fields only an S3-compatible store's registration takes. */
+const STORE_ONLY_FIELDS = ['stsEndpoint', 'pathStyle', 'accessKeyId', 'secretAccessKey'] as const;
+/** Fields only an AWS registration takes: KMS keys are AWS's. */
+const AWS_ONLY_FIELDS = ['kmsKeyArn', 'previousKmsKeyArns'] as const;
+/** The signing region of a store when the registration names none (MinIO's and Ceph's default). */
+export const STORE_DEFAULT_REGION = 'us-east-1';
+/** An AWS role ARN names its account (a store's role, e.g. Ceph's `arn:aws:iam:::role/x`, need not). */
+const AWS_ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\//;
+
+/** A location at an S3-compatible store without STS: it is used through remote signing only. */
+export class SigningOnlyLocationError extends ConflictError {
+  constructor() {
+    super(
+      "This location's store has no STS endpoint, so no credentials can be issued for it: use remote signing (POST …/storage-locations/{locationId}/sign).",
+      'signing-only-location',
+    );
+    this.name = 'SigningOnlyLocationError';
+  }
 }
 
 const isPowerOfTen = (n: number) => n >= 1 && 10 ** Math.round(Math.log10(n)) === n;
@@ -214,8 +258,19 @@ export class StorageService {
       bucket: location.bucket,
       prefix: location.prefix,
       region: location.region,
+      ...(location.endpoint
+        ? {
+            endpoint: location.endpoint,
+            pathStyle: location.pathStyle ?? true,
+            signingOnly: !location.stsEndpoint,
+            ...(manager && location.stsEndpoint ? { stsEndpoint: location.stsEndpoint } : {}),
+            ...(manager && location.storeKeyUpdatedAt
+              ? { storeKeyUpdatedAt: location.storeKeyUpdatedAt }
+              : {}),
+          }
+        : {}),
       ...(manager && location.roleArn ? { roleArn: location.roleArn } : {}),
-      ...(manager && externalId ? { externalId } : {}),
+      ...(manager && externalId && !location.endpoint ? { externalId } : {}),
       ...(manager && location.kmsKeyArn ? { kmsKeyArn: location.kmsKeyArn } : {}),
       ...(manager && location.previousKmsKeyArns
         ? { previousKmsKeyArns: [...location.previousKmsKeyArns] }
@@ -228,7 +283,7 @@ export class StorageService {
   async listLocations(caller: TenantCaller, page: { cursor?: string; limit: number }) {
     const { scope } = caller.access;
     const result = await this.#d.store.listLocations(scope, page);
-    const externalId = result.items.some((l) => l.kind === 'external')
+    const externalId = result.items.some((l) => l.kind === 'external' && !l.endpoint)
       ? await this.#d.store.getExternalId(scope)
       : undefined;
     return {
@@ -251,6 +306,21 @@ export class StorageService {
       await this.#d.store.createManagedLocation(scope, location, this.#registeredEvent(caller, location));
       return this.#view(caller, location);
     }
+    if (body.endpoint !== undefined) return this.#registerStore(caller, locationId, createdAt, body);
+    const misplaced: FieldError[] = STORE_ONLY_FIELDS.filter((f) => body[f] !== undefined).map((f) => ({
+      path: `body.${f}`,
+      message: 'Only for an S3-compatible store (a registration with endpoint)',
+    }));
+    if (!body.roleArn) misplaced.push({ path: 'body.roleArn', message: 'Required for an AWS S3 location' });
+    else if (!AWS_ROLE_ARN.test(body.roleArn))
+      misplaced.push({ path: 'body.roleArn', message: 'An AWS role ARN names its 12-digit account' });
+    if (body.region === 'auto')
+      misplaced.push({
+        path: 'body.region',
+        message: 'Not an AWS region ("auto" is for S3-compatible stores)',
+      });
+    if (misplaced.length > 0) throw new ValidationError(misplaced);
+    const roleArn = body.roleArn!;
     const root = parseField('body.root', body.root);
     if (this.#d.reservedBuckets.includes(root.bucket))
       throw new ValidationError([
@@ -269,7 +339,7 @@ export class StorageService {
         ]);
       throw error;
     }
-    if (this.#d.platformAccountId && body.roleArn.split(':')[4] === this.#d.platformAccountId)
+    if (this.#d.platformAccountId && roleArn.split(':')[4] === this.#d.platformAccountId)
       throw new ValidationError([
         { path: 'body.roleArn', message: "The role must be in your AWS account, not the platform's" },
       ]);
@@ -279,7 +349,7 @@ export class StorageService {
       throw new ValidationError([
         { path: 'body.region', message: `Not a region of this deployment's partition (${partition})` },
       ]);
-    if (body.roleArn.split(':')[1] !== partition)
+    if (roleArn.split(':')[1] !== partition)
       throw new ValidationError([
         {
           path: 'body.roleArn',
@@ -288,7 +358,7 @@ export class StorageService {
       ]);
     const location: StorageLocationRecord = {
       ...this.#record(caller, locationId, 'external', root, region, createdAt),
-      roleArn: body.roleArn,
+      roleArn,
       ...keys,
     };
     const externalId = await this.externalId(caller);
@@ -296,7 +366,7 @@ export class StorageService {
       tenantId: scope.tenantId,
       userId: scope.userId,
       root,
-      roleArn: body.roleArn,
+      roleArn,
       externalId,
       region: location.region,
       ...keys,
@@ -309,6 +379,165 @@ export class StorageService {
       this.#registeredEvent(caller, location),
     );
     return this.#view(caller, location, externalId);
+  }
+
+  /**
+   * An external location at an S3-compatible store: its endpoints checked (origin only, https, public, no
+   * metadata; outbound-http.ts), its key pair proven against the root (and STS, when named) by the store
+   * verifier, then stored only as ciphertext under the tenant's key. AWS-only fields are refused by name.
+   */
+  async #registerStore(
+    caller: TenantCaller,
+    locationId: string,
+    createdAt: string,
+    body: ExternalLocationBody,
+  ) {
+    const { scope } = caller.access;
+    const problems: FieldError[] = [];
+    for (const field of AWS_ONLY_FIELDS)
+      if (body[field] !== undefined)
+        problems.push({
+          path: `body.${field}`,
+          message: 'AWS KMS keys apply to AWS S3 only, not to an S3-compatible store',
+        });
+    for (const field of ['accessKeyId', 'secretAccessKey'] as const)
+      if (body[field] === undefined)
+        problems.push({
+          path: `body.${field}`,
+          message: "Required for an S3-compatible store (the store's key pair)",
+        });
+    if (body.roleArn !== undefined && body.stsEndpoint === undefined)
+      problems.push({
+        path: 'body.roleArn',
+        message: "Only used with stsEndpoint (the store's role for AssumeRole)",
+      });
+    let root: StorageRoot | undefined;
+    try {
+      root = parseField('body.root', body.root);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      problems.push(...(error.errors ?? []));
+    }
+    const endpoint = await this.#storeEndpoint('body.endpoint', body.endpoint!, problems);
+    const stsEndpoint =
+      body.stsEndpoint !== undefined
+        ? await this.#storeEndpoint('body.stsEndpoint', body.stsEndpoint, problems)
+        : undefined;
+    if (problems.length > 0 || !root || !endpoint) throw new ValidationError(problems);
+    try {
+      packedSessionPolicy(sessionPolicyFor({ ...root, access: 'write', partition: 'aws' }));
+    } catch (error) {
+      if (error instanceof PolicyTooLargeError)
+        throw new ValidationError([
+          { path: 'body.root', message: 'The root is too long for an STS session policy' },
+        ]);
+      throw error;
+    }
+    const region = body.region ?? STORE_DEFAULT_REGION;
+    const pathStyle = body.pathStyle ?? true;
+    const keyPair: StoreKeyPair = { accessKeyId: body.accessKeyId!, secretAccessKey: body.secretAccessKey! };
+    await this.#d.storeVerifier?.verify({
+      tenantId: scope.tenantId,
+      userId: scope.userId,
+      root,
+      region,
+      endpoint,
+      pathStyle,
+      keyPair,
+      ...(stsEndpoint ? { stsEndpoint } : {}),
+      ...(body.roleArn ? { roleArn: body.roleArn } : {}),
+    });
+    const location: StorageLocationRecord = {
+      ...this.#record(caller, locationId, 'external', root, region, createdAt),
+      ...(body.roleArn ? { roleArn: body.roleArn } : {}),
+      endpoint,
+      ...(stsEndpoint ? { stsEndpoint } : {}),
+      pathStyle,
+      storeKeyCiphertext: await this.#storeKeys().encrypt(scope, locationId, keyPair),
+      storeKeyUpdatedAt: createdAt,
+    };
+    // The tenant's ExternalId item is part of every external registration's transaction (unused by stores).
+    const externalId = await this.externalId(caller);
+    await this.#d.store.createExternalLocation(
+      scope,
+      location,
+      root,
+      { value: externalId, isNew: false, createdAt },
+      this.#registeredEvent(caller, location),
+    );
+    return this.#view(caller, location);
+  }
+
+  /** A store endpoint's normalised origin; its problem, naming `path`, otherwise. */
+  async #storeEndpoint(path: string, text: string, problems: FieldError[]): Promise<string | undefined> {
+    const checked = await checkStoreEndpoint(
+      text,
+      this.#d.hostPolicy ?? { allowPrivateNetworks: false },
+      this.#d.resolveHost,
+    );
+    if ('problem' in checked) {
+      problems.push({ path, message: checked.problem });
+      return undefined;
+    }
+    return checked.origin;
+  }
+
+  #storeKeys(): Pick<StoreKeyPairs, 'encrypt' | 'decrypt'> {
+    if (!this.#d.storeKeys) throw new Error('S3-compatible stores need the store key pairs');
+    return this.#d.storeKeys;
+  }
+
+  /** A store location's key pair, decrypted (in memory, for this request only). */
+  async #storeKeyPair(scope: TenantScope, location: StorageLocationRecord): Promise<StoreKeyPair> {
+    if (!location.storeKeyCiphertext) throw new Error('a store location without its key pair');
+    return this.#storeKeys().decrypt(scope, location.locationId, location.storeKeyCiphertext);
+  }
+
+  /**
+   * Replaces an S3-compatible store location's key pair (rotation): proven against the root like at
+   * registration, stored as new ciphertext, audited without either half. 400 for a location that is not a
+   * store's (AWS locations have no key pair: their role is assumed).
+   */
+  async updateLocation(
+    caller: TenantCaller,
+    locationId: string,
+    body: { accessKeyId: string; secretAccessKey: string },
+  ) {
+    const { scope } = caller.access;
+    const location = await this.#d.store.getLocation(scope, locationId);
+    if (!location) throw new NotFoundError('No such storage location.');
+    if (!location.endpoint)
+      throw new ValidationError([
+        { path: 'body.accessKeyId', message: 'Only an S3-compatible store location has a key pair' },
+      ]);
+    const keyPair: StoreKeyPair = { accessKeyId: body.accessKeyId, secretAccessKey: body.secretAccessKey };
+    await this.#d.storeVerifier?.verify({
+      tenantId: scope.tenantId,
+      userId: scope.userId,
+      root: { bucket: location.bucket, prefix: location.prefix },
+      region: location.region,
+      endpoint: location.endpoint,
+      pathStyle: location.pathStyle ?? true,
+      keyPair,
+      ...(location.stsEndpoint ? { stsEndpoint: location.stsEndpoint } : {}),
+      ...(location.roleArn ? { roleArn: location.roleArn } : {}),
+    });
+    const updatedAt = new Date(this.#now()).toISOString();
+    const ciphertext = await this.#storeKeys().encrypt(scope, locationId, keyPair);
+    await this.#d.store.replaceStoreKey(
+      scope,
+      locationId,
+      { ciphertext, updatedAt },
+      this.#d.audit.auditPut(scope, {
+        action: 'storage-location.updated',
+        actor: auditActorOf(caller),
+        resource: { type: 'storage-location', id: locationId },
+        details: { changed: ['storeKey'], storeKey: 'replaced', endpoint: location.endpoint },
+      }),
+    );
+    // Sessions the old key made stay valid until they expire (as the store decides); new ones use the new key.
+    this.#d.vendor.drop(scope.tenantId, { locationId });
+    return this.#view(caller, { ...location, storeKeyCiphertext: ciphertext, storeKeyUpdatedAt: updatedAt });
   }
 
   /**
@@ -387,6 +616,14 @@ export class StorageService {
           root: location.root,
           region: location.region,
           ...(location.roleArn ? { roleArn: location.roleArn } : {}),
+          ...(location.endpoint
+            ? {
+                endpoint: location.endpoint,
+                ...(location.stsEndpoint ? { stsEndpoint: location.stsEndpoint } : {}),
+                pathStyle: location.pathStyle ?? true,
+                storeKey: 'set',
+              }
+            : {}),
           ...(location.kmsKeyArn ? { kmsKeyArn: location.kmsKeyArn } : {}),
           ...(location.previousKmsKeyArns ? { previousKmsKeyArns: location.previousKmsKeyArns } : {}),
         },
@@ -504,7 +741,10 @@ export class StorageService {
       return location;
     }
     const path = parseField(field, ref);
-    const location = narrowestContainingRoot(path, await this.#d.store.allLocations(scope));
+    // An s3:// path names an AWS S3 object: it cannot say which S3-compatible store it would be at, so store
+    // locations are named by their id.
+    const aws = (await this.#d.store.allLocations(scope)).filter((l) => !l.endpoint);
+    const location = narrowestContainingRoot(path, aws);
     if (!location) throw new NotFoundError('No storage location of this tenant contains that path.');
     return location;
   }
@@ -555,6 +795,7 @@ export class StorageService {
     if (!caller.access.permissions.has(needed))
       throw new ForbiddenError(`${body.access} credentials need the ${needed} permission.`);
     const location = await this.resolveLocation(caller, body.location, 'body.location');
+    if (location.endpoint && !location.stsEndpoint) throw new SigningOnlyLocationError();
     const { credentials, cached, vendId, packedPolicySize, tenantKeyArn } = await this.#issue(
       caller,
       location,
@@ -606,7 +847,13 @@ export class StorageService {
     if (state.closedAt) throw new NotFoundError('No such tenant.');
     const role = location.kind === 'managed' ? await this.#d.access.ensureRole(scope, state) : undefined;
     const tenantKeyArn = location.kind === 'managed' ? await this.#d.tenantKeys.keyArnFor(scope) : undefined;
-    const externalId = location.kind === 'external' ? await this.#d.store.getExternalId(scope) : undefined;
+    const externalId =
+      location.kind === 'external' && !location.endpoint
+        ? await this.#d.store.getExternalId(scope)
+        : undefined;
+    const store = location.stsEndpoint
+      ? { stsEndpoint: location.stsEndpoint, keyPair: () => this.#storeKeyPair(scope, location) }
+      : undefined;
     const issued = await this.#d.vendor.vend({
       scope,
       actor:
@@ -619,6 +866,7 @@ export class StorageService {
       ...(role ? { role } : {}),
       ...(tenantKeyArn ? { tenantKeyArn } : {}),
       externalId,
+      ...(store ? { store } : {}),
       revokedBefore: revokedBefore(state.entries, {
         userId: scope.userId,
         locationId: location.locationId,
@@ -660,7 +908,11 @@ export class StorageService {
       throw new ForbiddenError(
         `${checked.operation} (${checked.method}) needs ${checked.access} access: the ${needed} permission.`,
       );
-    const { credentials } = await this.#issue(caller, location, checked.access, MIN_CREDENTIAL_SECONDS);
+    // A store without STS: its own key pair signs (every request checked above first); else a scoped session.
+    const credentials =
+      location.endpoint && !location.stsEndpoint
+        ? await this.#storeKeyPair(scope, location)
+        : (await this.#issue(caller, location, checked.access, MIN_CREDENTIAL_SECONDS)).credentials;
     const headers = await signS3Request(checked, credentials, location.region, new Date(this.#now()));
     await this.#auditSigning(caller, location, checked);
     return { uri: body.uri, headers };
@@ -933,6 +1185,18 @@ export class StorageService {
       for (const name of names) if (!checks.has(name)) report(name, 'not-run', why);
     };
 
+    if (location.endpoint && !location.stsEndpoint) {
+      report(
+        'credentials-issued',
+        'not-applicable',
+        "A signing-only location (its store has no STS endpoint): no credentials are issued, and each request is checked by POST …/sign before it is signed with the store's key pair.",
+      );
+      notRun(
+        STORAGE_VALIDATION_CHECKS,
+        'Needs scoped credentials, which a signing-only location does not issue; the store key pair itself was proven to list the root when it was registered or replaced.',
+      );
+      return finish();
+    }
     // 1. Credentials, exactly as a vend of the caller's would get them.
     const issued: Partial<Record<StorageAccess, Awaited<ReturnType<StorageService['vend']>>>> = {};
     const refusals: string[] = [];
@@ -959,7 +1223,18 @@ export class StorageService {
       `Read (${issued.read.vendId}) and write (${issued.write.vendId}) credentials issued.`,
     );
     const { bucket, prefix } = location;
-    const where = { region: issued.read.region, pathStyle: issued.read.pathStyle };
+    const where = {
+      region: issued.read.region,
+      pathStyle: issued.read.pathStyle,
+      ...(location.endpoint
+        ? {
+            store: {
+              endpoint: location.endpoint,
+              hostPolicy: this.#d.hostPolicy ?? { allowPrivateNetworks: false },
+            },
+          }
+        : {}),
+    };
     const session = (c: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) => ({
       accessKeyId: c.accessKeyId,
       secretAccessKey: c.secretAccessKey,
@@ -1104,7 +1379,7 @@ export class StorageService {
    * Bucket Keys off, the only writes its session allows.
    */
   endpointHints(
-    location: Pick<StorageLocationRecord, 'region' | 'kind' | 'kmsKeyArn'>,
+    location: Pick<StorageLocationRecord, 'region' | 'kind' | 'kmsKeyArn' | 'endpoint' | 'pathStyle'>,
     tenantKeyArn?: string,
   ): {
     region: string;
@@ -1112,6 +1387,9 @@ export class StorageService {
     pathStyle: boolean;
     sse?: { type: 'aws:kms'; keyArn: string; bucketKeyEnabled?: boolean };
   } {
+    // An S3-compatible store: its own endpoint and addressing style, whatever the platform's S3 is.
+    if (location.endpoint)
+      return { region: location.region, endpoint: location.endpoint, pathStyle: location.pathStyle ?? true };
     const store = this.#d.s3Endpoint;
     const sse =
       location.kind === 'managed'

@@ -7,6 +7,8 @@ import {
 } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { clientConfig } from '../aws/runtime.js';
+import { storeClientConfig } from '../connectors/s3-compatible.js';
+import type { HostPolicy } from '../domain/connection-host.js';
 import { logger } from '../observability.js';
 
 /**
@@ -45,9 +47,11 @@ async function probe<T>(request: () => Promise<T>): Promise<ProbeOutcome<T>> {
 export class StorageProbeSession {
   readonly #s3: S3Client;
 
-  constructor(credentials: AwsCredentialIdentity, where: { region: string; pathStyle: boolean }) {
+  constructor(credentials: AwsCredentialIdentity, where: ProbeTarget) {
     this.#s3 = new S3Client({
-      ...clientConfig(credentials),
+      ...(where.store
+        ? storeClientConfig(where.store.endpoint, where.region, credentials, where.store.hostPolicy)
+        : clientConfig(credentials)),
       region: where.region,
       forcePathStyle: where.pathStyle,
     });
@@ -103,10 +107,17 @@ export class StorageProbeSession {
   }
 }
 
+/** Where probes go: AWS S3 (the runtime's endpoint), or an S3-compatible store through guarded connections. */
+export interface ProbeTarget {
+  region: string;
+  pathStyle: boolean;
+  store?: { endpoint: string; hostPolicy: HostPolicy };
+}
+
 /** Opens probe sessions (a seam, so the service imports no AWS client). */
 export type StorageProbes = (
   credentials: AwsCredentialIdentity,
-  where: { region: string; pathStyle: boolean },
+  where: ProbeTarget,
 ) => Pick<StorageProbeSession, 'list' | 'put' | 'get' | 'delete' | 'close'>;
 
 export const storageProbes: StorageProbes = (credentials, where) =>

@@ -11,7 +11,9 @@ import type { CheckedSignRequest } from '../domain/storage-signing.js';
  */
 export async function signS3Request(
   request: CheckedSignRequest,
-  credentials: Pick<VendedCredentials, 'accessKeyId' | 'secretAccessKey' | 'sessionToken'>,
+  // No session token: an S3-compatible store's own key pair (signing-only locations).
+  credentials: Pick<VendedCredentials, 'accessKeyId' | 'secretAccessKey'> &
+    Partial<Pick<VendedCredentials, 'sessionToken'>>,
   region: string,
   signingDate: Date = new Date(),
 ): Promise<Record<string, string[]>> {
@@ -21,7 +23,7 @@ export async function signS3Request(
     credentials: {
       accessKeyId: credentials.accessKeyId,
       secretAccessKey: credentials.secretAccessKey,
-      sessionToken: credentials.sessionToken,
+      ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken } : {}),
     },
     sha256: Sha256,
     uriEscapePath: false,

@@ -33,8 +33,21 @@ export interface StorageLocationRecord {
   bucket: string;
   prefix: string;
   region: string;
-  /** External only: the customer's role, assumed with the tenant's ExternalId. */
+  /**
+   * External only: the customer's role, assumed with the tenant's ExternalId; for an S3-compatible store, the
+   * store's role for its STS AssumeRole (no ExternalId).
+   */
   roleArn?: string;
+  /** S3-compatible stores only: the store's S3 endpoint (a normalised origin). AWS S3 when absent. */
+  endpoint?: string;
+  /** S3-compatible stores only: the store's STS endpoint; without it the location is signing-only. */
+  stsEndpoint?: string;
+  /** S3-compatible stores only: buckets in the path (`endpoint/bucket/key`) rather than the host name. */
+  pathStyle?: boolean;
+  /** S3-compatible stores only: the store's key pair, Encryption SDK ciphertext (StoreKeyPairs); never returned. */
+  storeKeyCiphertext?: string;
+  /** S3-compatible stores only: when the key pair was last set. */
+  storeKeyUpdatedAt?: string;
   /** External SSE-KMS buckets only: the key new objects are written under (sessions may have S3 use it). */
   kmsKeyArn?: string;
   /** External only: older keys existing objects are encrypted under (sessions may have S3 decrypt with them). */
@@ -190,7 +203,7 @@ export class StorageStore {
       {
         Update: {
           TableName: this.#p.identityTable,
-          Key: storageNodeKey(root.bucket, root.prefix),
+          Key: storageNodeKey(root.bucket, root.prefix, location.endpoint),
           UpdateExpression: 'SET #owner = :t, locationId = :loc',
           ConditionExpression:
             'attribute_not_exists(#owner) AND (attribute_not_exists(descTenants) OR (size(descTenants) = :one AND contains(descTenants, :t)))',
@@ -202,7 +215,7 @@ export class StorageStore {
         (prefix): TransactItem => ({
           Update: {
             TableName: this.#p.identityTable,
-            Key: storageNodeKey(root.bucket, prefix),
+            Key: storageNodeKey(root.bucket, prefix, location.endpoint),
             UpdateExpression: 'ADD descTenants :tset, #n :one',
             ConditionExpression: 'attribute_not_exists(#owner) OR #owner = :t',
             ExpressionAttributeNames: { '#owner': 'owner', '#n': counter },
@@ -273,6 +286,40 @@ export class StorageStore {
       }),
     );
     return Item ? stripKeys<StorageLocationRecord>(Item) : undefined;
+  }
+
+  /**
+   * Replaces an S3-compatible store's key pair ciphertext, with its audit event, in one transaction; 404 when
+   * the location is gone (or is not a store's).
+   */
+  async replaceStoreKey(
+    scope: TenantScope,
+    locationId: string,
+    key: { ciphertext: string; updatedAt: string },
+    audit: TransactItem,
+  ): Promise<void> {
+    const db = await this.#p.tenantClients.forScope(scope);
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.#p.tenantDataTable,
+                Key: tenantKey(scope, locationSk(locationId)),
+                UpdateExpression: 'SET storeKeyCiphertext = :c, storeKeyUpdatedAt = :u',
+                ConditionExpression: 'attribute_exists(pk) AND attribute_exists(storeKeyCiphertext)',
+                ExpressionAttributeValues: { ':c': key.ciphertext, ':u': key.updatedAt },
+              },
+            },
+            audit,
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error, 0)) throw new NotFoundError('No such storage location.');
+      throw error;
+    }
   }
 
   /** Fences vending for a location about to be deleted, until `untilMs`; 404 when it is gone already. */
@@ -351,7 +398,7 @@ export class StorageStore {
             {
               Update: {
                 TableName: this.#p.identityTable,
-                Key: storageNodeKey(root.bucket, root.prefix),
+                Key: storageNodeKey(root.bucket, root.prefix, location.endpoint),
                 UpdateExpression: 'REMOVE #owner, locationId',
                 ConditionExpression: '#owner = :t AND locationId = :loc',
                 ExpressionAttributeNames: { '#owner': 'owner' },
@@ -362,7 +409,7 @@ export class StorageStore {
               (prefix): TransactItem => ({
                 Update: {
                   TableName: this.#p.identityTable,
-                  Key: storageNodeKey(root.bucket, prefix),
+                  Key: storageNodeKey(root.bucket, prefix, location.endpoint),
                   UpdateExpression: 'ADD #n :minus',
                   ConditionExpression: '#n >= :one',
                   ExpressionAttributeNames: { '#n': counter },
@@ -385,7 +432,7 @@ export class StorageStore {
       }
       throw error;
     }
-    for (const prefix of ancestors) await this.#pruneMarker(root.bucket, prefix, tenantId);
+    for (const prefix of ancestors) await this.#pruneMarker(root.bucket, prefix, tenantId, location.endpoint);
   }
 
   /**
@@ -417,12 +464,12 @@ export class StorageStore {
   }
 
   // Drops the tenant from a node's descendant set once its counter is zero; refusing is always safe here.
-  async #pruneMarker(bucket: string, prefix: string, tenantId: string) {
+  async #pruneMarker(bucket: string, prefix: string, tenantId: string, store: string | undefined) {
     try {
       await this.#p.platformClient.send(
         new UpdateCommand({
           TableName: this.#p.identityTable,
-          Key: storageNodeKey(bucket, prefix),
+          Key: storageNodeKey(bucket, prefix, store),
           UpdateExpression: 'DELETE descTenants :tset REMOVE #n',
           ConditionExpression: '#n = :zero',
           ExpressionAttributeNames: { '#n': `n_${tenantId}` },

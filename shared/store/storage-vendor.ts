@@ -26,6 +26,7 @@ import {
   ExternalRoleDeniedError,
   SessionPolicyTooLargeError,
 } from './storage-vend-errors.js';
+import type { StoreKeyPair } from './store-key-pairs.js';
 import type { TenantStorageRoleRecord } from './tenant-storage-access.js';
 import { type CacheEntry, credentialCacheKey, VendedCredentialCache } from './vended-credential-cache.js';
 
@@ -50,6 +51,11 @@ export interface VendRequest {
   externalId?: string;
   /** The latest revocation cutoff that applies to this user and location, if any (ISO 8601). */
   revokedBefore?: string;
+  /**
+   * S3-compatible stores with STS: AssumeRole at `stsEndpoint`, signed with the store's key pair (decrypted
+   * only on a cache miss).
+   */
+  store?: { stsEndpoint: string; keyPair: () => Promise<StoreKeyPair> };
 }
 
 export interface VendResult {
@@ -78,6 +84,11 @@ export interface StorageCredentialVendorProps {
    * locations get a KMS statement only for the keys registered with them.
    */
   storageKeyArn: string;
+  /**
+   * An STS client for an S3-compatible store's STS endpoint, signing with its key pair (guarded connections;
+   * shared/connectors/s3-compatible.ts). Without it, store locations vend nothing.
+   */
+  storeSts?: (endpoint: string, region: string, keyPair: StoreKeyPair) => Pick<STSClient, 'send' | 'destroy'>;
   /** Called on every cache miss before STS (TenantStorageAccess.recordIssue); a failure issues nothing. */
   recordIssue: IssueRecorder;
   /**
@@ -110,7 +121,8 @@ const isAccessDenied = (error: unknown) =>
  * never served.
  */
 export class StorageCredentialVendor {
-  readonly #p: Required<Omit<StorageCredentialVendorProps, 'sleep' | 'now'>> & {
+  readonly #p: Required<Omit<StorageCredentialVendorProps, 'sleep' | 'now' | 'storeSts'>> & {
+    storeSts?: StorageCredentialVendorProps['storeSts'];
     now: () => number;
     sleep: (ms: number) => Promise<void>;
   };
@@ -191,8 +203,9 @@ export class StorageCredentialVendor {
           bucket: request.location.bucket,
           prefix: request.location.prefix,
           access: request.access,
-          // The bucket's partition, from its region (an external bucket may be in another region).
-          partition: partitionOfRegion(request.location.region),
+          // The bucket's partition, from its region (an external bucket may be in another region); S3-compatible
+          // stores read AWS's own ARN form (arn:aws:s3:::bucket/key).
+          partition: request.location.endpoint ? 'aws' : partitionOfRegion(request.location.region),
           ...(request.location.kind === 'managed'
             ? {
                 kmsKeyArn: this.#managedKey(request),
@@ -226,25 +239,32 @@ export class StorageCredentialVendor {
     if (cutoffMs !== undefined && cutoffMs > this.#p.now())
       await this.#p.sleep(Math.min(2000, cutoffMs - this.#p.now()));
     const external = location.kind === 'external';
-    if (external && (!location.roleArn || !request.externalId))
+    const store = location.endpoint !== undefined;
+    if (external && !store && (!location.roleArn || !request.externalId))
       throw new Error('an external location needs its role ARN and the tenant ExternalId');
     if (!external && !request.role) throw new Error("a managed location needs the tenant's storage role");
-    const input: AssumeRoleCommandInput = {
-      RoleArn: external ? location.roleArn : request.role!.arn,
+    const common = {
       RoleSessionName: roleSessionName(tenantId, request.actor ?? { kind: 'user', id: userId }, vendId),
       DurationSeconds: request.durationSeconds,
       Policy: policy,
-      Tags: [
-        { Key: 'TenantId', Value: tenantId },
-        { Key: 'UserId', Value: userId },
-        { Key: 'Access', Value: access },
-        // Managed only: the tenant role's trust demands it, and a location's deletion denies by it. Customers'
-        // trust policies were written for the three tags above.
-        ...(external ? [] : [{ Key: 'LocationId', Value: location.locationId }]),
-      ],
-      SourceIdentity: userId,
-      ...(external ? { ExternalId: request.externalId } : {}),
     };
+    const input: AssumeRoleCommandInput = store
+      ? // RoleArn is optional at a store (MinIO ignores it); the SDK's type insists, its serializer does not.
+        ({ ...(location.roleArn ? { RoleArn: location.roleArn } : {}), ...common } as AssumeRoleCommandInput)
+      : {
+          RoleArn: external ? location.roleArn : request.role!.arn,
+          ...common,
+          Tags: [
+            { Key: 'TenantId', Value: tenantId },
+            { Key: 'UserId', Value: userId },
+            { Key: 'Access', Value: access },
+            // Managed only: the tenant role's trust demands it, and a location's deletion denies by it.
+            // Customers' trust policies were written for the three tags above.
+            ...(external ? [] : [{ Key: 'LocationId', Value: location.locationId }]),
+          ],
+          SourceIdentity: userId,
+          ...(external ? { ExternalId: request.externalId } : {}),
+        };
     // Recorded before the call: STS's TokenIssueTime is never earlier, so the revocation check stays safe.
     const issuedAtMs = this.#p.now();
     // Before the credential exists, so a revocation can never miss it.
@@ -254,7 +274,9 @@ export class StorageCredentialVendor {
     const kind = external ? 'external' : 'managed';
     const recordedUntil = issuedAtMs + request.durationSeconds * 1000 + ISSUE_LATENCY_MARGIN_MS;
     await this.#p.recordIssue(scope, userId, kind, recordedUntil);
-    const response = await this.#send(input, external, request.role);
+    const response = store
+      ? await this.#sendToStore(request, input)
+      : await this.#send(input, external, request.role);
     const c = response.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new CredentialVendingUnavailableError(new Error('STS returned incomplete credentials'));
@@ -279,6 +301,29 @@ export class StorageCredentialVendor {
       userId,
       locationId: location.locationId,
     };
+  }
+
+  /**
+   * A session of an S3-compatible store: AssumeRole at its STS endpoint, signed with its key pair (decrypted
+   * here, on a cache miss only). The store's role if it has one; no session tags, SourceIdentity or
+   * ExternalId: stores implement only part of STS (MinIO has none of them), and the key pair, not an AWS
+   * trust policy, is what admits us.
+   */
+  async #sendToStore(request: VendRequest, input: AssumeRoleCommandInput): Promise<AssumeRoleCommandOutput> {
+    if (!request.store || !this.#p.storeSts)
+      throw new Error('a store location needs its STS endpoint, its key pair and a store STS client');
+    const sts = this.#p.storeSts(
+      request.store.stsEndpoint,
+      request.location.region,
+      await request.store.keyPair(),
+    );
+    try {
+      return await sts.send(new AssumeRoleCommand(input));
+    } catch (error) {
+      throw this.#mapStsError(error, true);
+    } finally {
+      sts.destroy();
+    }
   }
 
   /** AssumeRole; a tenant role IAM may not have propagated yet is retried until it is old enough. */

@@ -1,4 +1,5 @@
 import {
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   PutObjectCommand,
   S3Client,
@@ -107,6 +108,37 @@ async function objectsIn(prefix: string): Promise<void> {
   } finally {
     s3.destroy();
   }
+}
+
+/**
+ * A location at an S3-compatible store, signing-only: the emulator itself stands in for the store (its own
+ * bucket there; moto accepts any key pair).
+ */
+async function storeLocation(api: TestApi, owner: TestUser, tenantId: string) {
+  const endpoint = clientConfig().endpoint!;
+  const bucket = fresh('store')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-');
+  const s3 = new S3Client({ ...clientConfig(), forcePathStyle: true });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    s3.destroy();
+  }
+  const res = ok(
+    await api.request('POST', `/v1/tenants/${tenantId}/storage-locations`, {
+      token: owner.token,
+      body: {
+        root: `s3://${bucket}/data`,
+        endpoint,
+        accessKeyId: 'store-key-1',
+        secretAccessKey: 'store-secret-1',
+      },
+    }),
+    201,
+    'store location',
+  );
+  return { locationId: res.body.locationId as string };
 }
 
 async function managedLocation(api: TestApi, owner: TestUser, tenantId: string) {
@@ -852,6 +884,20 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
         api.request('POST', '/compat/lamin/storages/credentials', {
           token: owner.token,
           body: { path: `${root}/raw/hello.txt`, duration_seconds: 900 },
+        });
+    },
+  },
+  {
+    route: 'PATCH /v1/tenants/{tenantId}/storage-locations/{locationId}',
+    repeatable: true,
+    status: 200,
+    setup: async ({ api, tenant }) => {
+      const { owner, tenantId } = await tenant();
+      const { locationId } = await storeLocation(api, owner, tenantId);
+      return () =>
+        api.request('PATCH', `/v1/tenants/${tenantId}/storage-locations/${locationId}`, {
+          token: owner.token,
+          body: { accessKeyId: fresh('key'), secretAccessKey: 'store-secret-2' },
         });
     },
   },

@@ -1034,7 +1034,8 @@ export type paths = {
         delete: operations["deleteStorageLocation"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Replace an S3-compatible store location's key pair (rotation): checked against the store like at registration, stored encrypted, never returned */
+        patch: operations["updateStorageLocation"];
         trace?: never;
     };
     "/v1/tenants/{tenantId}/storage-locations/{locationId}/credentials": {
@@ -1122,7 +1123,7 @@ export type components = {
         };
         AuditEvent: {
             /** @enum {string} */
-            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.link-requested" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.objects-deleted" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+            action: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.link-requested" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.objects-deleted" | "storage-location.validated" | "storage-location.updated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
             actor: {
                 apiKeyId?: string;
                 ip: string;
@@ -1561,18 +1562,28 @@ export type components = {
             bucket: string;
             createdAt: string;
             createdBy: string;
+            /** @description S3-compatible stores: the store's S3 endpoint (absent: AWS S3) */
+            endpoint?: string;
             externalId?: string;
             /** @enum {string} */
             kind: "managed" | "external";
             /** @description External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage) */
             kmsKeyArn?: string;
             locationId: string;
+            /** @description S3-compatible stores: buckets in the path at the endpoint */
+            pathStyle?: boolean;
             prefix: string;
             /** @description Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage) */
             previousKmsKeyArns?: string[];
             region: string;
             roleArn?: string;
             root: string;
+            /** @description S3-compatible stores without an STS endpoint: no credentials are vended (409 signing-only-location); use POST …/sign */
+            signingOnly?: boolean;
+            /** @description S3-compatible stores: when the store's key pair was last set (for storage-locations:manage); the key pair itself is never returned */
+            storeKeyUpdatedAt?: string;
+            /** @description S3-compatible stores: the store's STS endpoint (for storage-locations:manage) */
+            stsEndpoint?: string;
         };
         StorageValidation: {
             checks: {
@@ -4284,7 +4295,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.link-requested" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.objects-deleted" | "storage-location.validated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
+                action?: "auth.sign-in.succeeded" | "auth.sign-in.failed" | "auth.mfa.enrolled" | "auth.mfa.removed" | "auth.session.revoked" | "auth.password.changed" | "auth.action.refused" | "auth.email.verification-sent" | "auth.email.verified" | "auth.password-reset.requested" | "auth.password-reset.completed" | "auth.passkey.registered" | "auth.passkey.renamed" | "auth.passkey.removed" | "auth.passkey.refused" | "auth.step-up.verified" | "auth.step-up.used" | "auth.step-up.refused" | "auth.sso.link-requested" | "auth.sso.linked" | "auth.sso.unlinked" | "tenant.created" | "tenant.updated" | "tenant.plan-changed" | "tenant.sso.configured" | "tenant.sso.removed" | "tenant.deletion-started" | "tenant.deleted" | "member.added" | "member.role-changed" | "member.removed" | "member.invited" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "api-key.created" | "api-key.revoked" | "storage-location.registered" | "storage-location.removed" | "storage-location.objects-deleted" | "storage-location.validated" | "storage-location.updated" | "instance.created" | "storage-credentials.vended" | "storage-credentials.withheld" | "storage-credentials.revoked" | "storage-requests.signed" | "storage-requests.refused" | "connection.created" | "connection.updated" | "connection.deleted" | "connection.revealed" | "connection.queried" | "connection.tested" | "tenant-records.written" | "audit.exported" | "tenant.exported";
                 actor?: string;
                 cursor?: string;
                 limit?: number;
@@ -6476,12 +6487,19 @@ export interface operations {
                     /** @constant */
                     managed: true;
                 } | {
+                    accessKeyId?: string;
+                    /** @description An origin only (https://host[:port]; no user name, path, query or fragment); public addresses only, never link-local or metadata (http to loopback in local mode) */
+                    endpoint?: string;
                     kmsKeyArn?: string;
+                    pathStyle?: boolean;
                     previousKmsKeyArns?: string[];
                     region?: string;
-                    roleArn: string;
+                    roleArn?: string;
                     /** Format: starts_with */
                     root: string;
+                    secretAccessKey?: string;
+                    /** @description An origin only (https://host[:port]; no user name, path, query or fragment); public addresses only, never link-local or metadata (http to loopback in local mode) */
+                    stsEndpoint?: string;
                 };
             };
         };
@@ -6609,6 +6627,81 @@ export interface operations {
             };
             /** @description Rate limited; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateStorageLocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                locationId: string;
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    accessKeyId: string;
+                    secretAccessKey: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The location */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageLocation"];
+                };
+            };
+            /** @description Invalid input; `errors` names each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Needs permission storage-locations:manage */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown tenant or resource */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -660,3 +660,107 @@ describe('StorageCredentialVendor: failures fail closed', () => {
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
   });
 });
+
+describe('StorageCredentialVendor: S3-compatible stores with STS', () => {
+  const { roleArn: _aws, ...withoutRole } = external;
+  const store: StorageLocationRecord = {
+    ...withoutRole,
+    locationId: 'l_01jx0000000000000000000003',
+    region: 'us-east-1',
+    endpoint: 'https://minio.example.com',
+    stsEndpoint: 'https://sts.minio.example.com',
+    pathStyle: true,
+  };
+  const KEY_PAIR = { accessKeyId: 'MINIOKEY', secretAccessKey: 'minio-secret' };
+
+  function storeVendor(opened: unknown[][]) {
+    return new StorageCredentialVendor({
+      sts: new STSClient({ region: 'eu-west-1' }),
+      storageKeyArn: STORAGE_KEY,
+      storeSts: (endpoint, region, keyPair) => {
+        opened.push([endpoint, region, keyPair]);
+        return new STSClient({ region, endpoint, credentials: keyPair });
+      },
+      recordIssue: async (scope, userId, kind, untilMs) => {
+        recorded.push([scope.tenantId, userId, kind, untilMs]);
+      },
+      now: () => clock,
+    });
+  }
+
+  it('assumes at the store’s STS with its key pair, the session policy and nothing AWS-only; the pair is decrypted once', async () => {
+    // Prepare
+    stsIssues();
+    const opened: unknown[][] = [];
+    let decrypted = 0;
+    const vendorOfStore = storeVendor(opened);
+    const storeRequest = (): VendRequest => ({
+      ...request({ location: store }),
+      store: {
+        stsEndpoint: store.stsEndpoint!,
+        keyPair: async () => {
+          decrypted++;
+          return KEY_PAIR;
+        },
+      },
+    });
+
+    // Act: a miss, then a hit
+    const first = await vendorOfStore.vend(storeRequest());
+    const second = await vendorOfStore.vend(storeRequest());
+
+    // Assess: exactly these parameters (no RoleArn without one, no Tags, SourceIdentity or ExternalId)
+    expect(first.cached).toBe(false);
+    expect(second.cached).toBe(true);
+    expect(sts.commandCalls(AssumeRoleCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        RoleSessionName: expect.stringMatching(sessionNamePattern(`u${bare(U1)}`)),
+        DurationSeconds: 900,
+        Policy: JSON.stringify(
+          sessionPolicyFor({ bucket: store.bucket, prefix: store.prefix, access: 'read', partition: 'aws' }),
+        ),
+      },
+    ]);
+    expect(opened).toEqual([['https://sts.minio.example.com', 'us-east-1', KEY_PAIR]]);
+    expect(decrypted).toBe(1);
+    expect(recorded.map(([, , kind]) => kind)).toEqual(['external']);
+  });
+
+  it('names the store’s role when it has one, and maps a refusal to 424 and an outage to 503', async () => {
+    // Prepare
+    const withRole = { ...store, roleArn: 'arn:aws:iam:::role/lakehouse' };
+    const storeRequest = (location: StorageLocationRecord): VendRequest => ({
+      ...request({ location }),
+      store: { stsEndpoint: store.stsEndpoint!, keyPair: async () => KEY_PAIR },
+    });
+    stsIssues();
+
+    // Act
+    await storeVendor([]).vend(storeRequest(withRole));
+    const named = sts.commandCalls(AssumeRoleCommand)[0]!.args[0].input.RoleArn;
+    sts.reset();
+    sts
+      .on(AssumeRoleCommand)
+      .rejects(new STSServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: {} }));
+    const refused = await storeVendor([])
+      .vend(storeRequest(store))
+      .catch((e: unknown) => e);
+    sts.reset();
+    sts
+      .on(AssumeRoleCommand)
+      .rejects(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const down = await storeVendor([])
+      .vend(storeRequest(store))
+      .catch((e: unknown) => e);
+    const noClient = await vendor()
+      .vend(storeRequest(store))
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(named).toBe('arn:aws:iam:::role/lakehouse');
+    expect(refused).toBeInstanceOf(ExternalRoleDeniedError);
+    expect(down).toBeInstanceOf(CredentialVendingUnavailableError);
+    expect(noClient).toBeInstanceOf(Error);
+    expect(String(noClient)).toContain('store STS client');
+  });
+});
