@@ -53,6 +53,7 @@ const V6_RANGES: [string, number, Exclude<HostClass, 'public'>, string][] = [
   ['ff00::', 8, 'blocked', 'a multicast address'],
   ['100::', 64, 'blocked', 'a discard-only address'],
   ['2001::', 32, 'blocked', 'a Teredo tunnel address (it hides an IPv4 address)'],
+  ['64:ff9b:1::', 48, 'blocked', 'a local-use NAT64 address (it hides an IPv4 address)'],
   ['::1', 128, 'private', 'a loopback address'],
   ['fc00::', 7, 'private', 'a unique local (private) address'],
   ['fec0::', 10, 'private', 'a site-local (private) address'],
@@ -151,6 +152,7 @@ function classifyV6(value: bigint): { hostClass: HostClass; reason: string } {
   const high96 = value >> 32n;
   const low32 = value & 0xffffffffn;
   if (high96 === 0xffffn) return classifyV4(low32); // ::ffff:a.b.c.d (IPv4-mapped)
+  if (high96 === 0xffff0000n) return classifyV4(low32); // ::ffff:0:a.b.c.d (IPv4-translated, RFC 6145)
   if (high96 === 0x64ff9b0000000000000000n) return classifyV4(low32); // 64:ff9b::/96 (NAT64)
   if (value >> 112n === 0x2002n) return classifyV4((value >> 80n) & 0xffffffffn); // 2002::/16 (6to4)
   if (high96 === 0n && low32 > 1n)
