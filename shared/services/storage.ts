@@ -891,10 +891,18 @@ export class StorageService {
     const { scope } = caller.access;
     const location = await this.#d.store.getLocation(scope, locationId);
     if (!location) throw new NotFoundError('No such storage location.');
+    // A managed location's writes are under the tenant's own key, which the signed headers may name (the
+    // session behind the signature refuses writes that do not); the authorizer's read of the tenant item
+    // told the directory, so this costs no read.
+    const tenantKeyArn = location.kind === 'managed' ? await this.#d.tenantKeys.keyArnFor(scope) : undefined;
     let checked: CheckedSignRequest;
     try {
       checked = checkSignRequest(
-        { ...this.endpointHints(location), bucket: location.bucket, prefix: location.prefix },
+        {
+          ...this.endpointHints(location, tenantKeyArn),
+          bucket: location.bucket,
+          prefix: location.prefix,
+        },
         body,
       );
     } catch (error) {

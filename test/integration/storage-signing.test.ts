@@ -308,6 +308,43 @@ describe('POST …/storage-locations/{id}/sign refuses every escape, naming the 
   });
 });
 
+describe('signing writes under the tenant key of a managed location', () => {
+  it('signs the SSE headers naming the tenant key (which the write session demands) and refuses any other key', async () => {
+    // Prepare: the tenant key, as a write vend's sse hint names it
+    const vend = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-credentials`, {
+      token: acme.users.editor.token,
+      body: { location: locationId, access: 'write' },
+    });
+    expect(vend.status, vend.text).toBe(200);
+    const keyArn = vend.body.sse.keyArn as string;
+    const put = (key: string) =>
+      signRequest('PUT', `${prefix}/iceberg/data-${key.length}.parquet`, {
+        headers: {
+          'x-amz-content-sha256': ['UNSIGNED-PAYLOAD'],
+          'x-amz-server-side-encryption': ['aws:kms'],
+          'x-amz-server-side-encryption-aws-kms-key-id': [key],
+        },
+      });
+    const otherKey = keyArn.replace(/key\/.*$/, 'key/00000000-0000-4000-8000-000000000000');
+
+    // Act
+    const signed = await sign(acme.users.editor.token, put(keyArn));
+    const other = await sign(acme.users.editor.token, put(otherKey));
+
+    // Assess: the headers are among those signed; another key is named as the refused field
+    expect(signed.status, signed.text).toBe(200);
+    expect(signed.body.headers['x-amz-server-side-encryption-aws-kms-key-id']).toEqual([keyArn]);
+    expect(signed.body.headers.authorization[0]).toContain('x-amz-server-side-encryption-aws-kms-key-id');
+    expect(other.status, other.text).toBe(400);
+    expect(other.body.errors).toEqual([
+      {
+        path: 'body.headers.x-amz-server-side-encryption-aws-kms-key-id',
+        message: expect.stringContaining(keyArn),
+      },
+    ]);
+  });
+});
+
 describe('who may sign', () => {
   it('403 to a key without storage:read-credentials, and to a read key asking for a write', async () => {
     // Prepare: two keys of the owner
