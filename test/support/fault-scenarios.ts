@@ -221,7 +221,7 @@ async function userWithPasskey(api: TestApi) {
 
 /** A passkey session (an MFA session, as a step-up needs) of a user with a passkey. */
 async function passkeySession(api: TestApi) {
-  const { user, device } = await userWithPasskey(api);
+  const { user, device, passkeyId } = await userWithPasskey(api);
   const options = ok(await api.request('POST', '/v1/auth/passkeys/options'), 200, 'sign-in options').body;
   const signedIn = ok(
     await api.request('POST', '/v1/auth/passkeys/sign-in', {
@@ -230,7 +230,7 @@ async function passkeySession(api: TestApi) {
     200,
     'passkey sign-in',
   );
-  return { token: signedIn.body.token as string, device, user };
+  return { token: signedIn.body.token as string, device, user, passkeyId };
 }
 
 /** A fresh account at the test provider. */
@@ -486,10 +486,11 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'DELETE /v1/me/passkeys/{passkeyId}',
     status: 200,
     setup: async ({ api }) => {
-      const { user, passkeyId } = await userWithPasskey(api);
+      // Removing a second factor needs a session that proved one: the passkey's own
+      const { user, passkeyId, token } = await passkeySession(api);
       return () =>
         api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
-          token: user.token,
+          token,
           body: { currentPassword: user.password },
         });
     },
