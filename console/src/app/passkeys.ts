@@ -32,17 +32,21 @@ function ceremonyProblem(error: unknown): unknown {
   });
 }
 
-/** Signs in with a passkey: the API's challenge, the browser's prompt, then the session cookie. */
-export async function signInWithPasskey(): Promise<void> {
-  const { challengeId, options } = ok(await api.POST('/v1/auth/passkeys/options'));
-  let credential: Awaited<ReturnType<typeof startAuthentication>>;
+/** The browser's prompt for one of this site's passkeys, for the API's options; its refusal as a problem. */
+async function assertion(options: unknown) {
   try {
-    credential = await startAuthentication({
-      optionsJSON: options as unknown as PublicKeyCredentialRequestOptionsJSON,
+    return await startAuthentication({
+      optionsJSON: options as PublicKeyCredentialRequestOptionsJSON,
     });
   } catch (error) {
     throw ceremonyProblem(error);
   }
+}
+
+/** Signs in with a passkey: the API's challenge, the browser's prompt, then the session cookie. */
+export async function signInWithPasskey(): Promise<void> {
+  const { challengeId, options } = ok(await api.POST('/v1/auth/passkeys/options'));
+  const credential = await assertion(options);
   // As with the password: the API answers with an HttpOnly cookie and no token in the body.
   ok(
     await api.POST('/v1/auth/passkeys/sign-in', {
@@ -77,14 +81,7 @@ export async function addPasskey(name: string, currentPassword: string): Promise
  */
 export async function stepUpWithPasskey(): Promise<string> {
   const { challengeId, options } = ok(await api.POST('/v1/me/step-up/passkey/options'));
-  let credential: Awaited<ReturnType<typeof startAuthentication>>;
-  try {
-    credential = await startAuthentication({
-      optionsJSON: options as unknown as PublicKeyCredentialRequestOptionsJSON,
-    });
-  } catch (error) {
-    throw ceremonyProblem(error);
-  }
+  const credential = await assertion(options);
   return ok(
     await api.POST('/v1/me/step-up/passkey', { body: { challengeId, credential: credential as never } }),
   ).stepUpToken;
