@@ -12,6 +12,10 @@ import { defineRoute } from '../http/route.js';
 import { defineTenantListRoute, TenantParams, UserId } from './common.js';
 
 export const LocationId = z.string().regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id');
+
+/** `{tenantId, locationId}`: the path of every route on one location (built by the route's getter, on first read). */
+const locationParams = () =>
+  z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
 export const InstanceId = z.string().regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id');
 /** An `s3://` URI; its full rules are checked by shared/domain/storage-roots.ts (errors name the field). */
 const S3Uri = z.string().min(5).max(400).startsWith('s3://', 'Must be an s3:// URI');
@@ -270,7 +274,7 @@ export const updateStorageLocation = defineRoute({
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+    return locationParams();
   },
   get body() {
     return z.strictObject({ accessKeyId: StoreKeyText(128), secretAccessKey: StoreKeyText(256) });
@@ -313,7 +317,7 @@ export const deleteStorageLocation = defineRoute({
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+    return locationParams();
   },
   rateLimits: [
     {
@@ -496,7 +500,7 @@ export const loadIcebergStorageCredentials = defineRoute({
   // Write additionally needs storage:write-credentials, checked by the service as for every vend.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
   get params() {
-    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+    return locationParams();
   },
   get query() {
     return z.strictObject({
@@ -534,7 +538,7 @@ export const signStorageRequest = defineRoute({
   // Writes additionally need storage:write-credentials, checked by the service from the request's operation.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
   get params() {
-    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+    return locationParams();
   },
   get body() {
     return z.strictObject({
@@ -593,7 +597,7 @@ export const validateStorageLocation = defineRoute({
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+    return locationParams();
   },
   rateLimits: [{ name: 'storage-location-validate', per: 'tenant', limit: 30, windowSeconds: 3600 }],
   response: {

@@ -14,6 +14,7 @@ import {
   PolicyTooLargeError,
   packedSessionPolicy,
   permissionForAccess,
+  type SessionPolicyInput,
   type StorageAccess,
   sessionPolicyFor,
 } from '../domain/storage-policy.js';
@@ -328,17 +329,12 @@ export class StorageService {
       ]);
     const region = body.region ?? this.#d.region;
     const keys = this.#externalKeys(body, region);
-    try {
-      packedSessionPolicy(
-        sessionPolicyFor({ ...root, ...keys, access: 'write', partition: partitionOfRegion(this.#d.region) }),
-      );
-    } catch (error) {
-      if (error instanceof PolicyTooLargeError)
-        throw new ValidationError([
-          { path: 'body.root', message: 'The root is too long for an STS session policy' },
-        ]);
-      throw error;
-    }
+    requireSessionPolicyFits({
+      ...root,
+      ...keys,
+      access: 'write',
+      partition: partitionOfRegion(this.#d.region),
+    });
     if (this.#d.platformAccountId && roleArn.split(':')[4] === this.#d.platformAccountId)
       throw new ValidationError([
         { path: 'body.roleArn', message: "The role must be in your AWS account, not the platform's" },
@@ -371,13 +367,7 @@ export class StorageService {
       region: location.region,
       ...keys,
     });
-    await this.#d.store.createExternalLocation(
-      scope,
-      location,
-      root,
-      { value: externalId, isNew: false, createdAt },
-      this.#registeredEvent(caller, location),
-    );
+    await this.#createExternal(caller, location, root, externalId);
     return this.#view(caller, location, externalId);
   }
 
@@ -424,15 +414,7 @@ export class StorageService {
         ? await this.#storeEndpoint('body.stsEndpoint', body.stsEndpoint, problems)
         : undefined;
     if (problems.length > 0 || !root || !endpoint) throw new ValidationError(problems);
-    try {
-      packedSessionPolicy(sessionPolicyFor({ ...root, access: 'write', partition: 'aws' }));
-    } catch (error) {
-      if (error instanceof PolicyTooLargeError)
-        throw new ValidationError([
-          { path: 'body.root', message: 'The root is too long for an STS session policy' },
-        ]);
-      throw error;
-    }
+    requireSessionPolicyFits({ ...root, access: 'write', partition: 'aws' });
     const region = body.region ?? STORE_DEFAULT_REGION;
     const pathStyle = body.pathStyle ?? true;
     const keyPair: StoreKeyPair = { accessKeyId: body.accessKeyId!, secretAccessKey: body.secretAccessKey! };
@@ -457,15 +439,24 @@ export class StorageService {
       storeKeyUpdatedAt: createdAt,
     };
     // The tenant's ExternalId item is part of every external registration's transaction (unused by stores).
-    const externalId = await this.externalId(caller);
-    await this.#d.store.createExternalLocation(
-      scope,
+    await this.#createExternal(caller, location, root, await this.externalId(caller));
+    return this.#view(caller, location);
+  }
+
+  /** Writes an external location, its registry nodes, the tenant's ExternalId and the audit event in one transaction. */
+  #createExternal(
+    caller: TenantCaller,
+    location: StorageLocationRecord,
+    root: StorageRoot,
+    externalId: string,
+  ) {
+    return this.#d.store.createExternalLocation(
+      caller.access.scope,
       location,
       root,
-      { value: externalId, isNew: false, createdAt },
+      { value: externalId, isNew: false, createdAt: location.createdAt },
       this.#registeredEvent(caller, location),
     );
-    return this.#view(caller, location);
   }
 
   /** A store endpoint's normalised origin; its problem, naming `path`, otherwise. */
@@ -1440,5 +1431,18 @@ export class StorageService {
       details: { userId, revokedBefore: result.revokedBefore, credentials: result.credentials },
     });
     return { ...result, revokedBefore: result.revokedBefore! };
+  }
+}
+
+/** Refuses a root whose write session policy would not fit STS's packed budget, naming `body.root`. */
+function requireSessionPolicyFits(input: SessionPolicyInput): void {
+  try {
+    packedSessionPolicy(sessionPolicyFor(input));
+  } catch (error) {
+    if (error instanceof PolicyTooLargeError)
+      throw new ValidationError([
+        { path: 'body.root', message: 'The root is too long for an STS session policy' },
+      ]);
+    throw error;
   }
 }
