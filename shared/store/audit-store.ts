@@ -7,7 +7,7 @@ import type { Plan } from '../domain/plans.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
 import { type AuditAppends, auditAppendsOf } from './audit-appends.js';
 import { buildEventItem } from './audit-event-item.js';
-import { AuditLogReader } from './audit-log-reader.js';
+import type { AuditLogReader } from './audit-log-reader.js';
 import type { AuditRecorder, TransactItem } from './audit-recorder.js';
 import type { TenantDataClients } from './tenant-data-client.js';
 
@@ -99,9 +99,16 @@ export class AuditStore implements AuditRecorder {
     return { Put: this.#put(item) };
   }
 
-  /** A reader of the tenant's log with the tenant's scoped credentials. */
+  /**
+   * A reader of the tenant's log with the tenant's scoped credentials. The reader and chain verification are
+   * loaded here, not at init: the functions that only append events (all but audit) read the log for tenant
+   * exports alone; the audit function loads them at init through shared/services/audit.ts.
+   */
   async readerFor(scope: TenantScope): Promise<AuditLogReader> {
-    const db = await this.#props.tenantClients.forScope(scope);
+    const [db, { AuditLogReader }] = await Promise.all([
+      this.#props.tenantClients.forScope(scope),
+      import('./audit-log-reader.js'),
+    ]);
     return new AuditLogReader({
       client: db,
       tableName: this.#props.tableName,

@@ -102,6 +102,12 @@ describe('function bundles', () => {
         expect(
           initInputs.filter((i) => i.startsWith('shared/schemas/') && !/\/(public|route-table)\.ts$/.test(i)),
         ).toEqual([]);
+      // The audit log's reader and chain verification serve the audit function's routes and tenant exports
+      // (shared/store/audit-store.ts `readerFor` loads them); every other API function only appends events.
+      if (file.endsWith('handler.ts') && area !== 'audit')
+        expect(
+          initInputs.filter((i) => /shared\/store\/audit-(log-reader|verification)\.ts$/.test(i)),
+        ).toEqual([]);
       // argon2's native binding is opened by the first password hash or check (shared/crypto/passwords.ts).
       expect(initGraphExternals(result.metafile), `native modules loaded at init by ${file}`).toEqual([]);
       // The API functions' KMS calls (tenant keys, envelope data keys, chain MAC checks) serve a few routes;
