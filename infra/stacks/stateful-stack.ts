@@ -8,6 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { auditMacKeyAlias, auditMacSealersOnlyStatement } from '../../shared/domain/audit-mac-key.js';
 import { tenantKeyTags } from '../../shared/domain/key-policy.js';
+import { managedBucketPolicyStatements } from '../../shared/domain/storage-policy.js';
 import {
   tenantStorageBoundaryName,
   tenantStorageBoundaryPolicy,
@@ -209,30 +210,13 @@ export class StatefulStack extends Stack {
       bucketKeyEnabled: false,
       lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }],
     });
-    // Defence in depth, beside the session policy: no object is created under `tenants/` without SSE-KMS
-    // named on the request, and none under the bucket's own key. Only vended sessions write here (the purge
-    // deletes, the export writes to its own bucket).
-    const tenantObjects = storageBucket.arnForObjects('tenants/*');
-    storageBucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyTenantObjectsWithoutKms',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [tenantObjects],
-        conditions: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
-      }),
-    );
-    storageBucket.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'DenyTenantObjectsUnderStorageKey',
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        actions: ['s3:PutObject'],
-        resources: [tenantObjects],
-        conditions: { StringEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': storageKey.keyArn } },
-      }),
-    );
+    // Defence in depth, beside the session policy: no object is created under `tenants/` with another
+    // encryption type, `aws:kms` without a key, SSE-C or the bucket's own key named (the session policy also
+    // holds the tenant's key; a write naming nothing falls to the storage key, on which no vended session may
+    // have S3 generate a data key). Only vended sessions write here (the purge deletes, the export writes to
+    // its own bucket). The same statements are the local emulator's managed bucket policy (infra/local).
+    for (const statement of managedBucketPolicyStatements(storageBucket.bucketArn, storageKey.keyArn))
+      storageBucket.addToResourcePolicy(iam.PolicyStatement.fromJson(statement));
     // Tenant export archives are fetched through short-lived presigned URLs; nothing needs them for long.
     const exportBucket = dataBucket(ids.exportBucket, 'exports/', platformKey, {
       lifecycleRules: [

@@ -56,10 +56,11 @@ export interface SessionPolicyInput extends StorageRoot {
   partition?: AwsPartition;
   /**
    * Managed locations: every object the session creates must be SSE-KMS under `kmsKeyArn` (the tenant's own
-   * key), so that shredding the key makes it unreadable. Write sessions get `DenyOtherEncryption` and
-   * `DenyOtherKey` (`ENFORCED_KEY_WRITE_ACTIONS` refused unless the request names `aws:kms` and exactly that
-   * key ARN). S3 has no condition key for the Bucket Key header; a Bucket Key's data key is bound to the
-   * bucket ARN, which the tenant key's `ManagedObjectsViaS3` statement refuses, so such a write fails too.
+   * key), so that shredding the key makes it unreadable. Write sessions get the denies of `sseDenies`
+   * (another encryption type, another key, `aws:kms` without a key, SSE-C); a write naming no encryption at all
+   * falls to the bucket's default key, which the session cannot have S3 generate a data key with. S3 has no
+   * condition key for the Bucket Key header; a Bucket Key's data key is bound to the bucket ARN, which the
+   * tenant key's `ManagedObjectsViaS3` statement refuses, so such a write fails too.
    */
   enforceKmsKey?: boolean;
 }
@@ -75,9 +76,8 @@ export const STORAGE_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey'] as const;
 /**
  * The action whose requests create objects: PutObject, CreateMultipartUpload, CopyObject (its target),
  * UploadPart, UploadPartCopy, CompleteMultipartUpload are all `s3:PutObject`. Clients send the encryption
- * headers on PutObject, CreateMultipartUpload and CopyObject only; the parts of an upload are encrypted as its
- * creation said, and AWS's own "require SSE-KMS" bucket policies (a deny on `s3:PutObject` by these keys)
- * rely on S3 judging them so. Neither the simulator nor the emulator can show that: see docs/storage-locations.md.
+ * headers on PutObject, CreateMultipartUpload and CopyObject only; the parts of an upload carry none and are
+ * encrypted as its creation said (hence `...IfExists` in `sseDenies`).
  */
 export const ENFORCED_KEY_WRITE_ACTIONS = ['s3:PutObject'] as const;
 
@@ -183,7 +183,7 @@ export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
         ? [...STORAGE_KEY_READ_ACTIONS, ...STORAGE_KEY_WRITE_ACTIONS]
         : [...STORAGE_KEY_READ_ACTIONS];
     statements.push(storageKeyStatement('Key', keyActions, kmsKeyArn, kmsKeyRegion(kmsKeyArn)));
-    if (input.enforceKmsKey && access === 'write') statements.push(...enforcedKeyDenies(objects, kmsKeyArn));
+    if (input.enforceKmsKey && access === 'write') statements.push(...sseDenies('*', { keyArn: kmsKeyArn }));
   } else if (input.enforceKmsKey) {
     throw new TypeError('sessionPolicyFor needs the key it is to enforce');
   }
@@ -200,22 +200,58 @@ export function sessionPolicyFor(input: SessionPolicyInput): PolicyDocument {
   return { Version: '2012-10-17', Statement: statements };
 }
 
+/** The request headers IAM judges an object-creating request by (`s3:PutObject` condition keys). */
+export const SSE_CONDITION_KEYS = {
+  encryption: 's3:x-amz-server-side-encryption',
+  kmsKeyId: 's3:x-amz-server-side-encryption-aws-kms-key-id',
+  customerAlgorithm: 's3:x-amz-server-side-encryption-customer-algorithm',
+} as const;
+
 /**
- * Two denies, not one: the operands of one condition operator must all match for it to apply, so a single
- * statement would refuse only a write that got both headers wrong. A header left out counts as not equal
- * (IAM's negated operators match a missing key), so a write that names no encryption or no key is refused.
+ * What a managed-location write may name, as deny statements over `objects` (the session's, or `tenants/*` in
+ * the managed bucket's own policy). `keyArn` is the one key allowed (the tenant's); without it (the bucket
+ * policy, which cannot name a key per prefix) only the encryption type is held and `deniedKeyArn` is refused.
+ *
+ * Each deny of a header's value applies only when the encryption header is present (`Null: false` beside the
+ * comparison, AND-ed), because the parts of a multipart upload (UploadPart, UploadPartCopy,
+ * CompleteMultipartUpload) are `s3:PutObject` requests that carry no encryption header at all, and IAM's
+ * negated operators match a missing key: a plain `StringNotEquals` refused every part (boto/botocore#471,
+ * aws/aws-cli#4251; AWS documents no condition keys S3 would fill in from the upload's creation).
+ * `StringNotEqualsIfExists` would not help: IAM evaluates an `...IfExists` condition whose key is missing as
+ * true, so such a deny still matches every part (the simulator tests show it). A request that names no
+ * encryption falls to the bucket's default, the storage key, on which no vended session, role or boundary
+ * allows `kms:GenerateDataKey`: KMS refuses it instead (the simulator tests show both halves). `aws:kms`
+ * without a key id (S3 would use the account's AWS managed key `aws/s3`, whose key policy grants every
+ * principal of the account through S3) is refused: with the encryption header present a missing key id is
+ * "not equal". SSE-C (a key of the client's, which shredding the tenant key cannot reach) is refused outright.
+ * Separate statements: the operands of one condition operator must all match for it to apply. The session's
+ * denies name `*`: its only grant to put objects is its own prefix, and STS's 2,048 characters are tight.
  */
-function enforcedKeyDenies(objects: string, keyArn: string): PolicyStatement[] {
-  const deny = (sid: string, key: string, value: string): PolicyStatement => ({
-    Sid: sid,
+export function sseDenies(
+  objects: string,
+  keys: { keyArn: string } | { deniedKeyArn: string },
+  sidPrefix = 'Deny',
+): PolicyStatement[] {
+  const { encryption, kmsKeyId, customerAlgorithm } = SSE_CONDITION_KEYS;
+  const deny = (sid: string, condition: PolicyStatement['Condition']): PolicyStatement => ({
+    Sid: `${sidPrefix}${sid}`,
     Effect: 'Deny',
     Action: ENFORCED_KEY_WRITE_ACTIONS[0],
     Resource: objects,
-    Condition: { StringNotEquals: { [key]: value } },
+    Condition: condition,
   });
+  const named = { [encryption]: 'false' };
   return [
-    deny('DenyOtherEncryption', 's3:x-amz-server-side-encryption', 'aws:kms'),
-    deny('DenyOtherKey', 's3:x-amz-server-side-encryption-aws-kms-key-id', keyArn),
+    deny('OtherEncryption', { StringNotEquals: { [encryption]: 'aws:kms' }, Null: named }),
+    ...('keyArn' in keys
+      ? // With the encryption header present, a key id left out counts as not equal: aws:kms without a key
+        // is refused here too.
+        [deny('OtherKey', { StringNotEquals: { [kmsKeyId]: keys.keyArn }, Null: named })]
+      : [
+          deny('StorageKey', { StringEquals: { [kmsKeyId]: keys.deniedKeyArn } }),
+          deny('KmsWithoutKey', { Null: { ...named, [kmsKeyId]: 'true' } }),
+        ]),
+    deny('CustomerKey', { Null: { [customerAlgorithm]: 'false' } }),
   ];
 }
 
@@ -232,4 +268,24 @@ export function permissionForAccess(
   access: StorageAccess,
 ): 'storage:read-credentials' | 'storage:write-credentials' {
   return access === 'write' ? 'storage:write-credentials' : 'storage:read-credentials';
+}
+
+/** A statement of a bucket policy (it names its principals; identity policies never do). */
+export interface BucketPolicyStatement extends PolicyStatement {
+  Principal: { AWS: string | string[] };
+}
+
+/**
+ * The managed bucket's own encryption rule for tenant objects (`tenants/*`), to everyone: `sseDenies` without
+ * a per-tenant key (a bucket policy cannot name one per prefix; the session policy does), refusing the bucket's
+ * own key by name. CDK puts these on the bucket (infra/stacks/stateful-stack.ts) and local mode on the
+ * emulator's bucket, whose wrapper (infra/local/moto-server.py) evaluates them.
+ */
+export function managedBucketPolicyStatements(
+  bucketArn: string,
+  storageKeyArn: string,
+): BucketPolicyStatement[] {
+  return sseDenies(`${bucketArn}/tenants/*`, { deniedKeyArn: storageKeyArn }, 'DenyTenantObjects').map(
+    (statement) => ({ ...statement, Principal: { AWS: '*' } }),
+  );
 }

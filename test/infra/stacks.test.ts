@@ -208,7 +208,7 @@ describe('stateful stack', () => {
     }
   });
 
-  it('the managed bucket refuses any object under tenants/ written without SSE-KMS or under its own key (defence in depth beside the session policy)', () => {
+  it('the managed bucket refuses any object under tenants/ written with another encryption, aws:kms without a key, SSE-C or its own key named (defence in depth beside the session policy; the parts of an upload, which carry no headers, pass)', () => {
     // Act
     const policy = Object.values(byType(stateful, 'AWS::S3::BucketPolicy')).find(
       (p) =>
@@ -218,29 +218,35 @@ describe('stateful stack', () => {
     const tenantObjects = {
       'Fn::Join': ['', [getAtt(STATEFUL_LOGICAL_IDS.storageBucket), '/tenants/*']],
     };
+    const deny = (Sid: string, Condition: unknown) => ({
+      Sid,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 's3:PutObject',
+      Resource: tenantObjects,
+      Condition,
+    });
 
-    // Assess
+    // Assess: exactly the domain's statements (managedBucketPolicyStatements), which local mode applies too
     expect(statements.filter((s) => String(s.Sid).startsWith('DenyTenantObjects'))).toEqual([
-      {
-        Sid: 'DenyTenantObjectsWithoutKms',
-        Effect: 'Deny',
-        Principal: { AWS: '*' },
-        Action: 's3:PutObject',
-        Resource: tenantObjects,
-        Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
-      },
-      {
-        Sid: 'DenyTenantObjectsUnderStorageKey',
-        Effect: 'Deny',
-        Principal: { AWS: '*' },
-        Action: 's3:PutObject',
-        Resource: tenantObjects,
-        Condition: {
-          StringEquals: {
-            's3:x-amz-server-side-encryption-aws-kms-key-id': getAtt(STATEFUL_LOGICAL_IDS.storageKey),
-          },
+      deny('DenyTenantObjectsOtherEncryption', {
+        StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+        Null: { 's3:x-amz-server-side-encryption': 'false' },
+      }),
+      deny('DenyTenantObjectsStorageKey', {
+        StringEquals: {
+          's3:x-amz-server-side-encryption-aws-kms-key-id': getAtt(STATEFUL_LOGICAL_IDS.storageKey),
         },
-      },
+      }),
+      deny('DenyTenantObjectsKmsWithoutKey', {
+        Null: {
+          's3:x-amz-server-side-encryption': 'false',
+          's3:x-amz-server-side-encryption-aws-kms-key-id': 'true',
+        },
+      }),
+      deny('DenyTenantObjectsCustomerKey', {
+        Null: { 's3:x-amz-server-side-encryption-customer-algorithm': 'false' },
+      }),
     ]);
   });
 

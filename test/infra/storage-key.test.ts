@@ -206,7 +206,7 @@ describe('the managed storage bucket has a key of its own', () => {
         .map(([id]) => id)
         .sort();
       // The tenant storage roles' boundary names it too: the one place their sessions may use it (below); the
-      // bucket's policy names it only to refuse new objects under it (DenyTenantObjectsUnderStorageKey).
+      // bucket's policy names it only to refuse new objects under it (DenyTenantObjectsStorageKey).
       const policy = users.find((id) => t.stateful[id]!.Type === 'AWS::S3::BucketPolicy');
       expect(
         JSON.stringify(
@@ -214,7 +214,7 @@ describe('the managed storage bucket has a key of its own', () => {
             JSON.stringify(s.Condition ?? {}).includes(ids.storageKey),
           ).map((s: { Sid: string; Effect: string }) => [s.Sid, s.Effect]),
         ),
-      ).toBe(JSON.stringify([['DenyTenantObjectsUnderStorageKey', 'Deny']]));
+      ).toBe(JSON.stringify([['DenyTenantObjectsStorageKey', 'Deny']]));
       expect(users).toEqual(
         [ids.storageBucket, policy, ids.storageKeyAlias, ids.tenantStorageBoundary].sort(),
       );

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import {
   GetBucketEncryptionCommand,
@@ -12,6 +17,9 @@ import { type StorageCredentials, uploadEncryption } from '../../shared/sdk/inde
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
 import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
+import { cleanEnv, pythonWithBoto3 } from '../support/python-clients.js';
+
+const run = promisify(execFile);
 
 // The emulator neither calls KMS for SSE-KMS nor checks the caller's KMS permissions
 // (test/unit/domain/storage-policy-simulator.test.ts and managed-tenant-key-simulator.test.ts prove those);
@@ -67,6 +75,71 @@ describe('managed storage encryption (local = deployed shape)', () => {
       },
     ]);
   });
+
+  it('a multipart upload through vended write credentials (boto3 upload_file: the hint on CreateMultipartUpload, parts with no SSE headers) completes under the tenant’s key', async () => {
+    // Prepare: a managed location, a write vend, and an 11 MiB file (three parts of at most 5 MiB)
+    const created = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-locations`, {
+      token: acme.users.admin.token,
+      body: { managed: true },
+    });
+    expect(created.status, created.text).toBe(201);
+    const { locationId, bucket, prefix } = created.body as {
+      locationId: string;
+      bucket: string;
+      prefix: string;
+    };
+    const vend = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-credentials`, {
+      token: acme.users.editor.token,
+      body: { location: locationId, access: 'write' },
+    });
+    expect(vend.status, vend.text).toBe(200);
+    const body = vend.body as StorageCredentials;
+    const work = await mkdtemp(join(tmpdir(), 'strongroom-multipart-'));
+    const file = join(work, 'large.bin');
+    await writeFile(file, Buffer.alloc(11 * 1024 * 1024, 7));
+    const key = `${prefix}/large.bin`;
+
+    // Act: boto3's managed transfer, as a client reading the hint sends it (ExtraArgs go on the creation only)
+    const boto = await run(
+      pythonWithBoto3(),
+      [
+        '-c',
+        `import boto3, json, sys
+from boto3.s3.transfer import TransferConfig
+endpoint, region, bucket, key, path, key_arn = sys.argv[1:7]
+s3 = boto3.client('s3', endpoint_url=endpoint, region_name=region,
+                  config=boto3.session.Config(s3={'addressing_style': 'path'}))
+parts = []
+s3.meta.events.register('before-call.s3.UploadPart', lambda params, **kw: parts.append(sorted(h for h in params['headers'] if h.lower().startswith('x-amz-server-side'))))
+s3.upload_file(path, bucket, key, ExtraArgs={'ServerSideEncryption': 'aws:kms', 'SSEKMSKeyId': key_arn},
+               Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=2))
+print(json.dumps({'parts': parts}))`,
+        body.endpoint!,
+        body.region,
+        bucket,
+        key,
+        file,
+        body.sse!.keyArn,
+      ],
+      {
+        env: cleanEnv({
+          AWS_ACCESS_KEY_ID: body.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: body.secretAccessKey,
+          AWS_SESSION_TOKEN: body.sessionToken,
+          AWS_CONFIG_FILE: join(work, 'none'),
+          AWS_SHARED_CREDENTIALS_FILE: join(work, 'none'),
+        }),
+      },
+    );
+    const head = await s3With(LOCAL).send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+
+    // Assess: three parts, none carrying an SSE header; one object of 11 MiB under the tenant's key
+    expect(JSON.parse(boto.stdout).parts).toEqual([[], [], []]);
+    expect(head.ETag).toMatch(/-3"$/);
+    expect(head.ContentLength).toBe(11 * 1024 * 1024);
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    expect(head.SSEKMSKeyId).toBe(body.sse!.keyArn);
+  }, 60_000);
 
   it('an object written with vended write credentials and the vend’s sse hint is SSE-KMS under the tenant’s own key and reads back; shredding the key (as far as the emulator shows)', async () => {
     // Prepare: a managed location, and the tenant's key as the tenants function made it

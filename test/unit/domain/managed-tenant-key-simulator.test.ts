@@ -3,7 +3,11 @@ import { runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
 import { type KeyPolicyDocument, tenantKeyPolicy, tenantKeyTags } from '../../../shared/domain/key-policy.js';
 import type { AwsPartition } from '../../../shared/domain/partitions.js';
-import { type StorageAccess, sessionPolicyFor } from '../../../shared/domain/storage-policy.js';
+import {
+  managedBucketPolicyStatements,
+  type StorageAccess,
+  sessionPolicyFor,
+} from '../../../shared/domain/storage-policy.js';
 import { managedRoot } from '../../../shared/domain/storage-roots.js';
 import {
   tenantStorageBoundaryPolicy,
@@ -116,7 +120,15 @@ for (const { partition, region, suffix } of PARTITIONS) {
     return decideKms(action, keyArn, context, access, keyTenant ? keyPolicyOf(keyTenant) : accountKeyPolicy);
   };
 
-  /** An object-creating request (`s3:PutObject`) of this session with these SSE headers. */
+  /** The managed bucket's own policy (CDK's and local mode's): denies only. */
+  const BUCKET_POLICY = {
+    Version: '2012-10-17',
+    Statement: managedBucketPolicyStatements(BUCKET_ARN, STORAGE_KEY),
+  };
+  /**
+   * An object-creating request (`s3:PutObject`: PutObject, CreateMultipartUpload, CopyObject, and the parts
+   * and completion of an upload) of this session with these SSE headers, judged with the bucket's policy.
+   */
   const put = (headers: Record<string, string>, objectKey = OWN_OBJECT, access: StorageAccess = 'write') =>
     simulate({
       principal: PRINCIPAL,
@@ -127,6 +139,20 @@ for (const { partition, region, suffix } of PARTITIONS) {
       identityPolicies: [ROLE_POLICY],
       sessionPolicy: sessionPolicy(access),
       boundary: BOUNDARY,
+      resourcePolicy: BUCKET_POLICY,
+    });
+  /** The same request judged by the bucket's policy alone (an identity policy that allows everything). */
+  const putUnderBucketPolicyOnly = (headers: Record<string, string>) =>
+    simulate({
+      principal: PRINCIPAL,
+      action: 's3:PutObject',
+      resource: `${BUCKET_ARN}/${OWN_OBJECT}`,
+      resourceAccount: ACCOUNT,
+      context: { ...sessionContext('write'), ...headers },
+      identityPolicies: [
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] },
+      ],
+      resourcePolicy: BUCKET_POLICY,
     });
   const sse = (keyId?: string) => ({
     's3:x-amz-server-side-encryption': 'aws:kms',
@@ -269,10 +295,63 @@ for (const { partition, region, suffix } of PARTITIONS) {
       ).toBe('Allowed');
     });
 
-    it('refuses a write without SSE, with SSE-S3, with aws:kms but no key, or under the storage key or another tenant’s key', async () => {
+    it('allows the parts of an upload (UploadPart, UploadPartCopy, CompleteMultipartUpload: no encryption headers), which the upload’s creation encrypts', async () => {
+      // Act / Assess: S3 sends no SSE context keys for a part; a copied part names its source only
+      expect(await put({})).toBe('Allowed');
+      expect(await put({ 's3:x-amz-copy-source': `${BUCKET}/${root.prefix}/old` })).toBe('Allowed');
+    });
+
+    it('why each deny also asks that its header be present: a `StringNotEqualsIfExists` deny still refuses a part (a missing key makes an IfExists condition true)', async () => {
+      // Prepare: the session policy with the IfExists form instead of StringNotEquals + Null
+      const ifExists = JSON.parse(
+        JSON.stringify(sessionPolicy('write')).replaceAll('"StringNotEquals"', '"StringNotEqualsIfExists"'),
+      );
+      for (const statement of ifExists.Statement)
+        if (statement.Effect === 'Deny') delete statement.Condition.Null;
+      // Act
+      const decision = await simulate({
+        principal: PRINCIPAL,
+        action: 's3:PutObject',
+        resource: `${BUCKET_ARN}/${OWN_OBJECT}`,
+        resourceAccount: ACCOUNT,
+        context: sessionContext('write'),
+        identityPolicies: [ROLE_POLICY],
+        sessionPolicy: ifExists,
+        boundary: BOUNDARY,
+      });
+      // Assess
+      expect(decision).toBe('ExplicitlyDenied');
+    });
+
+    it('a PutObject naming no encryption passes S3’s layer but gets no data key: the bucket default (the storage key) is refused to the session, role and boundary', () => {
+      // Act / Assess: S3 would ask KMS for GenerateDataKey on the bucket's default key for this object
+      expect(kms('kms:GenerateDataKey', STORAGE_KEY)).not.toBe('Allowed');
+      // … and each layer refuses on its own: the session policy, and the role's grant within its boundary
+      const context: Record<string, string | string[]> = {
+        ...sessionContext('write'),
+        'kms:EncryptionContext:aws:s3:arn': `${BUCKET_ARN}/${OWN_OBJECT}`,
+        'kms:EncryptionContextKeys': ['aws:s3:arn'],
+        'kms:ViaService': VIA_S3,
+      };
+      const allowAll = {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+      };
+      const only = (layers: Parameters<typeof decideKms>[5]) =>
+        decideKms('kms:GenerateDataKey', STORAGE_KEY, context, 'write', accountKeyPolicy, {
+          role: allowAll,
+          session: allowAll,
+          ...layers,
+        });
+      expect(only({ session: sessionPolicy('write') })).not.toBe('Allowed');
+      expect(only({ role: ROLE_POLICY })).not.toBe('Allowed');
+      expect(only({ boundary: BOUNDARY })).not.toBe('Allowed');
+      expect(only({ boundary: allowAll })).toBe('Allowed');
+    });
+
+    it('refuses a write with SSE-S3, DSSE, SSE-C, aws:kms but no key (the aws/s3 managed key), or under the storage key or another tenant’s key', async () => {
       // Prepare
       const refused: Record<string, string>[] = [
-        {},
         { 's3:x-amz-server-side-encryption': 'AES256' },
         sse(),
         sse(STORAGE_KEY),
@@ -282,13 +361,43 @@ for (const { partition, region, suffix } of PARTITIONS) {
         sse(`alias/strongroom/${STAGE}/tenant/${T1}`),
         // DSSE with the right key is another encryption type.
         { ...sse(TENANT_KEY[T1]), 's3:x-amz-server-side-encryption': 'aws:kms:dsse' },
-        // The key id alone.
-        { 's3:x-amz-server-side-encryption-aws-kms-key-id': TENANT_KEY[T1]! },
+        // SSE-C (the client's own key), alone or beside the right headers.
+        { 's3:x-amz-server-side-encryption-customer-algorithm': 'AES256' },
+        { ...sse(TENANT_KEY[T1]), 's3:x-amz-server-side-encryption-customer-algorithm': 'AES256' },
       ];
       // Act
       const decisions = await Promise.all(refused.map((headers) => put(headers)));
-      // Assess: the session policy's explicit denies
+      // Assess: explicit denies (the session's, and the bucket's where it can tell)
       expect(decisions).toEqual(refused.map(() => 'ExplicitlyDenied'));
+    });
+
+    it('the bucket’s own policy refuses what it can tell without the tenant’s key: another encryption type, aws:kms without a key, SSE-C and the storage key, never a part', async () => {
+      // Prepare
+      const refused: Record<string, string>[] = [
+        { 's3:x-amz-server-side-encryption': 'AES256' },
+        { 's3:x-amz-server-side-encryption': 'aws:kms:dsse' },
+        sse(),
+        sse(STORAGE_KEY),
+        { 's3:x-amz-server-side-encryption-customer-algorithm': 'AES256' },
+      ];
+      // Act
+      const decisions = await Promise.all(refused.map(putUnderBucketPolicyOnly));
+      // Assess
+      expect(decisions).toEqual(refused.map(() => 'ExplicitlyDenied'));
+      expect(await putUnderBucketPolicyOnly(sse(TENANT_KEY[T1]))).toBe('Allowed');
+      expect(await putUnderBucketPolicyOnly({})).toBe('Allowed');
+    });
+
+    it('a key id without the encryption header passes IAM (S3 refuses it as an invalid request; were S3 to use the key, KMS refuses any key but the tenant’s, as shown above)', async () => {
+      // Act / Assess
+      for (const keyArn of [TENANT_KEY[T1]!, TENANT_KEY[T2]!])
+        expect(await put({ 's3:x-amz-server-side-encryption-aws-kms-key-id': keyArn }), keyArn).toBe(
+          'Allowed',
+        );
+      // The storage key by name is refused by the bucket's own policy.
+      expect(await put({ 's3:x-amz-server-side-encryption-aws-kms-key-id': STORAGE_KEY })).toBe(
+        'ExplicitlyDenied',
+      );
     });
 
     it('a read session writes nothing, with or without the key; reads and deletes need no headers', async () => {

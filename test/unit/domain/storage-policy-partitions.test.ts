@@ -190,4 +190,24 @@ describe('the largest location the API accepts', () => {
       expect(text.length, partition).toBeLessThan(STS_SESSION_POLICY_MAX_CHARS * 0.9);
     }
   });
+
+  it('a managed location’s write session (tenant key, storage key to decrypt, the four SSE denies) fits too, in the longest bucket name', () => {
+    // Prepare: the managed root of the longest bucket name S3 allows (the platform's is CDK-generated)
+    const root = managedRoot(`${'b'.repeat(30)}.${'c'.repeat(32)}`, T1, L1);
+    for (const { partition, region } of PARTITIONS) {
+      // Act
+      const text = packedSessionPolicy(
+        sessionPolicyFor({
+          ...root,
+          access: 'write',
+          partition,
+          kmsKeyArn: `arn:${partition}:kms:${region}:${ACCOUNT}:key/mrk-${'a'.repeat(32)}`,
+          previousKmsKeyArns: [`arn:${partition}:kms:${region}:${ACCOUNT}:key/mrk-${'b'.repeat(32)}`],
+          enforceKmsKey: true,
+        }),
+      );
+      // Assess: with room to spare for the packed session tags
+      expect(text.length, partition).toBeLessThan(STS_SESSION_POLICY_MAX_CHARS * 0.9);
+    }
+  });
 });

@@ -178,6 +178,7 @@ describe('StorageCredentialVendor: the AssumeRole request', () => {
     expect(statements.filter((s) => s.Sid.startsWith('Deny')).map((s) => s.Sid)).toEqual([
       'DenyOtherEncryption',
       'DenyOtherKey',
+      'DenyCustomerKey',
     ]);
     // Recorded before the credential existed, with its expiry.
     expect(recorded).toEqual([[T1, U1, 'managed', T0 + 1_800_000 + ISSUE_LATENCY_MARGIN_MS]]);
