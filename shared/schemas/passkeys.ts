@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import { defineRoute } from '../http/route.js';
-import { User } from './auth.js';
+import { StepUpToken, User } from './auth.js';
 
 /** base64url without padding, as WebAuthn's JSON encodings use it. */
 const Base64Url = (max: number) =>
@@ -164,18 +164,19 @@ export const removePasskey = defineRoute({
   path: '/v1/me/passkeys/{passkeyId}',
   area: 'auth',
   summary:
-    'Remove one of your passkeys with the current password (with MFA on: from an MFA session); every other session is signed out',
+    'Remove one of your passkeys with the current password (with a second factor: from an MFA session; the account’s last second factor, its last passkey with TOTP off, also needs a passkey `stepUpToken`); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
   get params() {
     return z.strictObject({ passkeyId: PasskeyId });
   },
   get body() {
-    return z.strictObject({ currentPassword: z.string().max(1024) });
+    return z.strictObject({ currentPassword: z.string().max(1024), stepUpToken: StepUpToken.optional() });
   },
   response: {
     status: 200,
-    description: 'Removed',
+    description:
+      'Removed. 400 naming `body.stepUpToken` when it removes the last second factor without one; 401 `step-up-invalid` naming it when unknown, used, expired or another session’s',
     get schema() {
       return z.object({ revokedSessions: z.number().int() });
     },
@@ -254,7 +255,7 @@ export const stepUpWithPasskey = defineRoute({
   path: '/v1/me/step-up/passkey',
   area: 'auth',
   summary:
-    'Step up with a fresh passkey assertion: a token that one fresh-MFA action of this session (tenant deletion, MFA removal, password change) accepts as `stepUpToken` instead of a code, once, within 5 minutes',
+    'Step up with a fresh passkey assertion: a token that one fresh-MFA action of this session (tenant deletion, MFA removal, password change, removing the last passkey) accepts as `stepUpToken` instead of a code, once, within 5 minutes',
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'step-up-user', per: 'user', limit: 10, windowSeconds: 15 * 60 }],

@@ -282,18 +282,35 @@ export class PasskeyService {
   /**
    * Removes one of the caller's passkeys (404 for anyone else's): the current password, and an MFA session
    * when the account has a second factor (TOTP or a passkey, this one included); the credential epoch moves, so every other session (those the passkey signed in too) ends.
+   * Removing the account's last second factor (its last passkey, TOTP off) also needs a fresh one, a step-up
+   * token, as TOTP removal does: else a stolen passkey session plus the password would drop the factor and
+   * then change the password with none. The removal is conditional on the epoch read here, so "last" holds.
    */
   async remove(
     caller: PasskeyCaller,
     passkeyId: string,
-    input: { currentPassword: string },
+    input: { currentPassword: string; stepUpToken?: string },
     origin: RequestOrigin,
   ) {
     const user = await this.steps.requireUser(caller.userId);
-    await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.remove' });
+    const purpose = { ...origin, purpose: 'passkey.remove' };
+    await this.requireStrongEnough(caller, user, purpose);
     const passkey = await this.deps.passkeys.get(user.userId, passkeyId);
     if (!passkey) throw new NotFoundError('No such passkey.');
+    if (isLastSecondFactor(user) && input.stepUpToken === undefined) {
+      throw new ValidationError(
+        [
+          {
+            path: 'body.stepUpToken',
+            message: 'This is your last second factor: send a passkey stepUpToken',
+          },
+        ],
+        'Removing the last second factor needs a fresh passkey confirmation.',
+      );
+    }
     await this.requireCurrentPassword(user, input.currentPassword, origin);
+    if (input.stepUpToken !== undefined)
+      await this.secondFactors.confirm(caller, { stepUpToken: input.stepUpToken }, purpose);
     const outcome = await this.deps.passkeys.remove(
       user.userId,
       passkeyId,
@@ -585,6 +602,11 @@ export class PasskeyService {
   private requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
     return requireCurrentPassword(this.secondFactors, user, password, origin);
   }
+}
+
+/** Whether the account's one passkey is its only second factor (TOTP off). */
+function isLastSecondFactor(user: UserRecord): boolean {
+  return !user.mfaEnabled && (user.passkeyCount ?? 0) <= 1;
 }
 
 /** The account id in an authenticator's user handle (base64url of the id's bytes), if it is one. */

@@ -208,17 +208,22 @@ describe('passkeys in the console', () => {
     await page.getByText('You are not a member of any tenant yet.').waitFor(POLL);
   });
 
-  it('removes it with the password, after which it no longer signs in', async () => {
-    // Act
+  it('removes it, the last second factor, with the password and a passkey step-up, after which it no longer signs in', async () => {
+    // Prepare: the form says the browser will ask for the passkey
+    const before = (await credentials())[0]!.signCount;
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
     await page.getByText('Remove Work laptop').click();
     const form = page.getByRole('form', { name: 'Remove Work laptop' });
+    await form.getByText(/This is your last second factor/).waitFor();
+
+    // Act: the browser's prompt is the virtual authenticator's (user verified)
     await form.getByLabel('Current password').fill(user.password);
     await form.getByRole('button', { name: 'Remove passkey' }).click();
 
-    // Assess
+    // Assess: removed, after one more assertion of the passkey (the step-up)
     await page.getByText('Passkey “Work laptop” removed.').waitFor();
     await page.getByText('No passkeys yet.').waitFor();
+    expect((await credentials())[0]!.signCount).toBeGreaterThan(before);
 
     // Act
     await signOut();

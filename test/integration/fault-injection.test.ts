@@ -140,9 +140,10 @@ const RECORDS_OF_FAILURE: { name: string; why: string; matches: (change: StateCh
   },
   {
     name: 'spent one-time challenges and second factors',
-    why: 'a WebAuthn challenge, an OIDC flow, a TOTP step, a recovery code and a step-up token are single-use (DESIGN §4, §8): the check that accepts one spends it, whatever fails after, so a replay can never reuse it; the client starts again',
+    why: 'a WebAuthn challenge, an OIDC flow, a TOTP step, a recovery code and a step-up token are single-use (DESIGN §4, §8): the check that accepts one spends it, whatever fails after, so a replay can never reuse it; the client starts again (a spent step-up token leaves its `auth.step-up.used` event, the record of that spend)',
     matches: (c) =>
       (/\|(PASSKEY-CHALLENGE|OIDC-FLOW|STEP-UP)#/.test(c.key) && c.after === undefined) ||
+      (c.before === undefined && /-audit\|/.test(c.key) && c.after?.action === 'auth.step-up.used') ||
       (/\|USER#[^|]+\|PROFILE$/.test(c.key) &&
         sameBut(c, ['recoveryCodeHashes', 'lastTotpStep', 'totpLastStep', 'usedTotpSteps'])),
   },

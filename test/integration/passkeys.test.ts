@@ -87,6 +87,18 @@ async function accountItems(userId: string) {
   return JSON.stringify((Items ?? []).filter((i) => !`${i.sk}`.startsWith('SIGN-IN#')));
 }
 
+/** A step-up token of session `token` (removing the account's last second factor needs one). */
+async function stepUpToken(token: string, device: SoftwareAuthenticator): Promise<string> {
+  const options = await api.request('POST', '/v1/me/step-up/passkey/options', { token });
+  expect(options.status, options.text).toBe(200);
+  const res = await api.request('POST', '/v1/me/step-up/passkey', {
+    token,
+    body: { challengeId: options.body.challengeId, credential: device.assert(options.body.options) },
+  });
+  expect(res.status, res.text).toBe(201);
+  return res.body.stepUpToken as string;
+}
+
 /** A user who signed in with a password, with a passkey registered in that session. */
 async function userWithPasskey(label: string) {
   const user = await signUp(api, label);
@@ -407,14 +419,15 @@ describe('signing in with a passkey', () => {
 
   it('refuses a removed passkey, and its removal ends the sessions it signed in', async () => {
     // Prepare: two sessions signed in with the passkey; the removal comes from the first (an MFA session:
-    // the account's only second factor is that passkey)
+    // the account's only second factor is that passkey, so it also steps up)
     const { user, device, passkeyId } = await userWithPasskey('pk-removed');
     const removing = (await passkeySignIn(device)).body.token as string;
     const passkeySession = (await passkeySignIn(device)).body.token as string;
+    const stepUp = await stepUpToken(removing, device);
     // Act
     const removed = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
       token: removing,
-      body: { currentPassword: user.password },
+      body: { currentPassword: user.password, stepUpToken: stepUp },
     });
     const after = await passkeySignIn(device);
     // Assess: the other passkey session and the password session ended
@@ -482,18 +495,26 @@ describe('who may change passkeys', () => {
 
   it('wants the current password to remove a passkey', async () => {
     // Prepare: a session signed in with the passkey (removing the only second factor needs one)
-    const { device, passkeyId } = await userWithPasskey('pk-remove-password');
+    const { user, device, passkeyId } = await userWithPasskey('pk-remove-password');
     const strong = { token: (await passkeySignIn(device)).body.token as string };
+    const stepUp = await stepUpToken(strong.token, device);
 
     // Act
     const res = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
       token: strong.token,
-      body: { currentPassword: 'not the password at all' },
+      body: { currentPassword: 'not the password at all', stepUpToken: stepUp },
     });
 
-    // Assess: the field named, the passkey kept
+    // Assess: the field named, the passkey kept, and the token not spent (the password is checked first)
     expect(res.status).toBe(400);
     expect(res.body.errors[0].path).toBe('body.currentPassword');
     expect(await passkeysOf(strong)).toHaveLength(1);
+
+    // Act / Assess: with the right password, the same token works
+    const retried = await api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
+      token: strong.token,
+      body: { currentPassword: user.password, stepUpToken: stepUp },
+    });
+    expect(retried.status, retried.text).toBe(200);
   });
 });

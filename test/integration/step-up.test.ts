@@ -450,3 +450,154 @@ describe('stepping up with a passkey', () => {
     expect(checks.sort()).toEqual(['origin', 'unknown-credential', 'user-verification']);
   });
 });
+
+describe('removing the last second factor', () => {
+  const removePasskey = (token: string, passkeyId: string, body: Record<string, unknown>) =>
+    api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, { token, body });
+  const passkeyIdsOf = async (token: string) =>
+    ((await api.request('GET', '/v1/me/passkeys', { token })).body.items as { passkeyId: string }[]).map(
+      (p) => p.passkeyId,
+    );
+
+  it("a stolen passkey session plus the password no longer drops a passkey-only account's last passkey: it needs a step-up token of that session (review11 F1 residual)", async () => {
+    // Prepare: a passkey-only owner; the attacker holds one of its passkey sessions (a stolen cookie) and
+    // the password. A spent token (used for a tenant deletion), another session's and another user's.
+    const owner = await passkeyOnlyUser('su-last');
+    const [passkeyId] = await passkeyIdsOf(owner.token);
+    const stolen = await passkeySession(owner.device);
+    const spent = await stepUpToken(stolen, owner.device);
+    const tenantId = await createTenant(api, { ...owner, token: stolen }, 'Spent on');
+    ok(await deleteTenant(stolen, tenantId, { stepUpToken: spent }), 204, 'tenant deleted with the token');
+    const otherSessions = await stepUpToken(owner.token, owner.device);
+    const stranger = await passkeyOnlyUser('su-last-stranger');
+    const strangers = await stepUpToken(stranger.token, stranger.device);
+    const removalsBefore = await platformEventsBy('auth.passkey.removed', owner.userId);
+
+    // Act: the probe's chain — remove the only passkey, then change the password with no factor
+    const noToken = await removePasskey(stolen, passkeyId!, { currentPassword: owner.password });
+    const changed = await api.request('POST', '/v1/me/password', {
+      token: stolen,
+      body: { currentPassword: owner.password, newPassword: 'attacker-owns-this-now!' },
+    });
+
+    // Assess: 400 naming body.stepUpToken; the password change still wants a factor (the passkey is there)
+    expect(noToken.status, noToken.text).toBe(400);
+    expect(noToken.body.errors).toEqual([{ path: 'body.stepUpToken', message: expect.any(String) }]);
+    expect(changed.status, changed.text).toBe(400);
+    expect(changed.body.errors).toEqual([{ path: 'body.stepUpToken', message: expect.any(String) }]);
+
+    // Act: a spent token, another session's, another user's, one that was never issued, a malformed one
+    const refused = {
+      spent: await removePasskey(stolen, passkeyId!, { currentPassword: owner.password, stepUpToken: spent }),
+      otherSession: await removePasskey(stolen, passkeyId!, {
+        currentPassword: owner.password,
+        stepUpToken: otherSessions,
+      }),
+      otherUser: await removePasskey(stolen, passkeyId!, {
+        currentPassword: owner.password,
+        stepUpToken: strangers,
+      }),
+      unknown: await removePasskey(stolen, passkeyId!, {
+        currentPassword: owner.password,
+        stepUpToken: `sru_${newSecret()}`,
+      }),
+    };
+    const malformed = await removePasskey(stolen, passkeyId!, {
+      currentPassword: owner.password,
+      stepUpToken: 'not-a-token',
+    });
+
+    // Assess: each 401 step-up-invalid naming the field (malformed: 400 naming it); the passkey still
+    // there, no removal audited, the others' tokens unspent, every refusal in the platform log
+    for (const res of Object.values(refused)) expectStepUpRefused(res);
+    expect(malformed.status, malformed.text).toBe(400);
+    expect(malformed.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.stepUpToken']);
+    expect(await passkeyIdsOf(owner.token)).toEqual([passkeyId]);
+    expect(await platformEventsBy('auth.passkey.removed', owner.userId)).toEqual(removalsBefore);
+    expect(await stepUpItem(otherSessions)).toBeDefined();
+    expect(await stepUpItem(strangers)).toBeDefined();
+    const reasons = (await platformEventsBy('auth.step-up.refused', owner.userId))
+      .concat(await platformEventsBy('auth.step-up.refused', stranger.userId))
+      .filter((e) => e.details.purpose === 'passkey.remove')
+      .map((e) => e.details.reason);
+    expect(reasons.sort()).toEqual(['other-session', 'other-user', 'unknown', 'unknown']);
+
+    // Act: the owner, with a fresh token of the session that removes
+    const own = await stepUpToken(stolen, owner.device);
+    const removed = await removePasskey(stolen, passkeyId!, {
+      currentPassword: owner.password,
+      stepUpToken: own,
+    });
+
+    // Assess: removed, the token spent for this purpose, the owner mailed as before
+    expect(removed.status, removed.text).toBe(200);
+    expect(await passkeyIdsOf(stolen)).toEqual([]);
+    expect(await stepUpItem(own)).toBeUndefined();
+    expect(
+      (await platformEventsBy('auth.step-up.used', owner.userId)).map((e) => e.details.purpose),
+    ).toContain('passkey.remove');
+  });
+
+  it('a passkey that is not the last second factor goes without a token, as before: one of two passkeys, or one beside TOTP', async () => {
+    // Prepare: a passkey-only account with two passkeys (the second added from the first's session), and
+    // a TOTP account with a passkey
+    const two = await passkeyOnlyUser('su-two');
+    const second = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+    const options = ok(
+      await api.request('POST', '/v1/me/passkeys/registration-options', { token: two.token }),
+      200,
+      'registration options',
+    ).body;
+    const added = ok(
+      await api.request('POST', '/v1/me/passkeys', {
+        token: two.token,
+        body: {
+          challengeId: options.challengeId,
+          credential: second.register(options.options),
+          name: 'Phone',
+          currentPassword: two.password,
+        },
+      }),
+      201,
+      'second passkey',
+    );
+    const withTotp = await signUp(api, 'su-totp-passkey');
+    await enableMfa(api, withTotp);
+    const totpDevice = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+    const totpOptions = ok(
+      await api.request('POST', '/v1/me/passkeys/registration-options', { token: withTotp.token }),
+      200,
+      'registration options',
+    ).body;
+    const totpPasskey = ok(
+      await api.request('POST', '/v1/me/passkeys', {
+        token: withTotp.token,
+        body: {
+          challengeId: totpOptions.challengeId,
+          credential: totpDevice.register(totpOptions.options),
+          name: 'Key',
+          currentPassword: withTotp.password,
+        },
+      }),
+      201,
+      'passkey beside TOTP',
+    );
+
+    // Act
+    const oneOfTwo = await removePasskey(two.token, added.body.passkey.passkeyId, {
+      currentPassword: two.password,
+    });
+    const besideTotp = await removePasskey(withTotp.token, totpPasskey.body.passkey.passkeyId, {
+      currentPassword: withTotp.password,
+    });
+
+    // Assess: both removed; the remaining passkey is now the last factor and wants a token
+    expect(oneOfTwo.status, oneOfTwo.text).toBe(200);
+    expect(besideTotp.status, besideTotp.text).toBe(200);
+    expect(await passkeyIdsOf(withTotp.token)).toEqual([]);
+    const [last] = await passkeyIdsOf(two.token);
+    const lastNoToken = await removePasskey(two.token, last!, { currentPassword: two.password });
+    expect(lastNoToken.status, lastNoToken.text).toBe(400);
+    expect(lastNoToken.body.errors[0].path).toBe('body.stepUpToken');
+  });
+});

@@ -485,13 +485,29 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
   {
     route: 'DELETE /v1/me/passkeys/{passkeyId}',
     status: 200,
+    // The step-up token is spent by the first run that gets that far: every run starts with a new one.
+    setupEachRun: true,
     setup: async ({ api }) => {
-      // Removing a second factor needs a session that proved one: the passkey's own
-      const { user, passkeyId, token } = await passkeySession(api);
+      // Removing a second factor needs a session that proved one (the passkey's own), and removing the
+      // last one a step-up token of that session
+      const { user, passkeyId, token, device } = await passkeySession(api);
+      const options = ok(
+        await api.request('POST', '/v1/me/step-up/passkey/options', { token }),
+        200,
+        'step-up options',
+      ).body;
+      const stepUp = ok(
+        await api.request('POST', '/v1/me/step-up/passkey', {
+          token,
+          body: { challengeId: options.challengeId, credential: device.assert(options.options) },
+        }),
+        201,
+        'step-up',
+      ).body;
       return () =>
         api.request('DELETE', `/v1/me/passkeys/${passkeyId}`, {
           token,
-          body: { currentPassword: user.password },
+          body: { currentPassword: user.password, stepUpToken: stepUp.stepUpToken },
         });
     },
   },

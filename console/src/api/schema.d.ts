@@ -454,7 +454,7 @@ export type paths = {
         get?: never;
         put?: never;
         post?: never;
-        /** Remove one of your passkeys with the current password (with MFA on: from an MFA session); every other session is signed out */
+        /** Remove one of your passkeys with the current password (with a second factor: from an MFA session; the account’s last second factor, its last passkey with TOTP off, also needs a passkey `stepUpToken`); every other session is signed out */
         delete: operations["removePasskey"];
         options?: never;
         head?: never;
@@ -557,7 +557,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Step up with a fresh passkey assertion: a token that one fresh-MFA action of this session (tenant deletion, MFA removal, password change) accepts as `stepUpToken` instead of a code, once, within 5 minutes */
+        /** Step up with a fresh passkey assertion: a token that one fresh-MFA action of this session (tenant deletion, MFA removal, password change, removing the last passkey) accepts as `stepUpToken` instead of a code, once, within 5 minutes */
         post: operations["stepUpWithPasskey"];
         delete?: never;
         options?: never;
@@ -3186,11 +3186,13 @@ export interface operations {
             content: {
                 "application/json": {
                     currentPassword: string;
+                    /** @description From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only */
+                    stepUpToken?: string;
                 };
             };
         };
         responses: {
-            /** @description Removed */
+            /** @description Removed. 400 naming `body.stepUpToken` when it removes the last second factor without one; 401 `step-up-invalid` naming it when unknown, used, expired or another session’s */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
 import { api, ok, type Schemas } from '../api/client';
-import { addPasskey, passkeysAvailable } from '../app/passkeys';
+import { addPasskey, passkeysAvailable, stepUpWithPasskey } from '../app/passkeys';
 import { useSession } from '../app/session';
 import { CurrentPasswordField, Field, Form, raw, text } from '../components/form';
 import { useLoad } from '../components/hooks';
+import { NoUsableFactor } from '../components/second-factor';
 import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type Passkey = Schemas['Passkey'];
@@ -14,7 +15,10 @@ const othersEnded = (n: number) =>
 /** The account's passkeys: add one on this device, rename or remove any. */
 export function PasskeysSection() {
   const list = useLoad(async () => ok(await api.GET('/v1/me/passkeys')).items, []);
-  const { refresh } = useSession();
+  const { me, refresh } = useSession();
+  // The account's last second factor (its only passkey, TOTP off) is removed only with a fresh passkey
+  // confirmation, as the API demands.
+  const lastFactor = !me.user.mfaEnabled && me.user.passkeyCount <= 1;
   const [notice, setNotice] = useState<string>();
   // The account's passkey count decides how other forms confirm a sensitive change: reload it with the list.
   const reload = async () => {
@@ -40,6 +44,7 @@ export function PasskeysSection() {
             <PasskeyRow
               key={passkey.passkeyId}
               passkey={passkey}
+              lastFactor={lastFactor}
               onChanged={async (message) => {
                 setNotice(message);
                 await reload();
@@ -87,9 +92,11 @@ export function PasskeysSection() {
 
 function PasskeyRow({
   passkey,
+  lastFactor,
   onChanged,
 }: {
   passkey: Passkey;
+  lastFactor: boolean;
   onChanged: (message: string) => Promise<void>;
 }) {
   return (
@@ -127,25 +134,38 @@ function PasskeyRow({
           <summary>
             Remove<span class="visually-hidden"> {passkey.name}</span>
           </summary>
-          <Form
-            label={`Remove ${passkey.name}`}
-            submitLabel="Remove passkey"
-            busyLabel="Removing…"
-            danger
-            onSubmit={async (values) => {
-              const result = ok(
-                await api.DELETE('/v1/me/passkeys/{passkeyId}', {
-                  params: { path: { passkeyId: passkey.passkeyId } },
-                  body: { currentPassword: raw(values, 'currentPassword') },
-                }),
-              );
-              await onChanged(
-                `Passkey “${passkey.name}” removed. ${othersEnded(result.revokedSessions)} signed out.`,
-              );
-            }}
-          >
-            <CurrentPasswordField />
-          </Form>
+          {lastFactor && !passkeysAvailable() ? (
+            <NoUsableFactor />
+          ) : (
+            <Form
+              label={`Remove ${passkey.name}`}
+              submitLabel="Remove passkey"
+              busyLabel="Removing…"
+              danger
+              onSubmit={async (values) => {
+                const currentPassword = raw(values, 'currentPassword');
+                const stepUp = lastFactor ? { stepUpToken: await stepUpWithPasskey() } : {};
+                const result = ok(
+                  await api.DELETE('/v1/me/passkeys/{passkeyId}', {
+                    params: { path: { passkeyId: passkey.passkeyId } },
+                    body: { currentPassword, ...stepUp },
+                  }),
+                );
+                await onChanged(
+                  `Passkey “${passkey.name}” removed. ${othersEnded(result.revokedSessions)} signed out.`,
+                );
+              }}
+            >
+              {lastFactor && (
+                <p class="hint">
+                  This is your last second factor: when you send this, your browser asks for this passkey (or
+                  another of yours) to confirm it is you, and your account is then protected by its password
+                  alone.
+                </p>
+              )}
+              <CurrentPasswordField />
+            </Form>
+          )}
         </details>
       </td>
     </tr>
