@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EVENT_PREFIX } from './audit-chain.js';
+import { EVENT_PREFIX } from './audit-append.js';
 import { APIKEY_SK_PREFIX, INSTANCE_SK_PREFIX, LOCATION_SK_PREFIX, MEMBER_SK_PREFIX } from './item-layout.js';
 import type { Permission } from './permissions.js';
 import type { LikeNode, Scalar, SelectQuery, WhereNode } from './query-ast.js';

@@ -1,4 +1,5 @@
-import { canonicalJson, eventSk, type StoredEventItem, ttlFor, wellFormed } from '../domain/audit-chain.js';
+import { canonicalJson, eventSk, ttlFor, wellFormed } from '../domain/audit-append.js';
+import type { StoredEventItem } from '../domain/audit-chain.js';
 import { AUDIT_ACTIONS, type AuditEventInput, type AuditEventView } from '../domain/audit-events.js';
 import { ulid } from '../domain/ids.js';
 

@@ -1,7 +1,8 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import type { ChainMacVerifier } from '../crypto/chain-mac.js';
-import { PLATFORM_RETENTION_DAYS, retentionDaysFor, type StoredEventItem } from '../domain/audit-chain.js';
+import { PLATFORM_RETENTION_DAYS, retentionDaysFor } from '../domain/audit-append.js';
+import type { StoredEventItem } from '../domain/audit-chain.js';
 import { type AuditEventInput, PLATFORM_LOG_ID } from '../domain/audit-events.js';
 import type { Plan } from '../domain/plans.js';
 import type { TenantScope } from '../domain/tenant-scope.js';

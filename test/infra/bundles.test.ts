@@ -103,10 +103,13 @@ describe('function bundles', () => {
           initInputs.filter((i) => i.startsWith('shared/schemas/') && !/\/(public|route-table)\.ts$/.test(i)),
         ).toEqual([]);
       // The audit log's reader and chain verification serve the audit function's routes and tenant exports
-      // (shared/store/audit-store.ts `readerFor` loads them); every other API function only appends events.
+      // (shared/store/audit-store.ts `readerFor` loads them); every other API function only appends events,
+      // which needs shared/domain/audit-append.ts and none of the chain (shared/domain/audit-chain.ts).
       if (file.endsWith('handler.ts') && area !== 'audit')
         expect(
-          initInputs.filter((i) => /shared\/store\/audit-(log-reader|verification)\.ts$/.test(i)),
+          initInputs.filter((i) =>
+            /shared\/(store\/audit-(log-reader|verification)|domain\/audit-chain)\.ts$/.test(i),
+          ),
         ).toEqual([]);
       // argon2's native binding is opened by the first password hash or check (shared/crypto/passwords.ts).
       expect(initGraphExternals(result.metafile), `native modules loaded at init by ${file}`).toEqual([]);
