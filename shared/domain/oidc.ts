@@ -60,9 +60,12 @@ export interface OidcProviderSource {
   resolve(ref: OidcProviderRef): Promise<ResolvedOidcProvider | undefined>;
 }
 
+/** How the key of every tenant's own provider begins (`tenant:<tenantId>`). */
+export const TENANT_PROVIDER_KEY_PREFIX = 'tenant:';
+
 /** The key a provider's identities are stored under: an identity (`sub`) is unique per provider only. */
 export function providerKeyOf(ref: OidcProviderRef): string {
-  return ref.kind === 'platform' ? `platform:${ref.id}` : `tenant:${ref.tenantId}`;
+  return ref.kind === 'platform' ? `platform:${ref.id}` : `${TENANT_PROVIDER_KEY_PREFIX}${ref.tenantId}`;
 }
 
 /** The provider a stored key names. */

@@ -26,9 +26,11 @@ const CLOSING_TENANT_ROUTES: ReadonlySet<string> = new Set(['deleteTenant', 'get
  * The account routes a session signed in through a tenant's own identity provider reaches. That provider's
  * operator (the tenant's owner) can sign in as any account linked to it, so such a session acts in its
  * tenant only: it reads the account as that tenant sees it (GET /v1/me and GET /v1/tenants show that tenant
- * alone), acts on that tenant's invitations, asks for an address-verification mail and signs out. Every
- * other account route (sessions and sign-in history, password, MFA, passkeys, linked providers, creating
- * tenants) answers 403 `sso-session-scope`: they belong to the account's owner, not to one tenant's IdP.
+ * alone), acts on that tenant's invitations and signs out. Every other account route (sessions and sign-in
+ * history, password, MFA, passkeys, linked providers, creating tenants, and asking for an address-verification
+ * mail: the provider may have made the account for an address its operator does not own, and the owner's
+ * click on a genuine mail would then verify the squatted account) answers 403 `sso-session-scope`: they
+ * belong to the account's owner, not to one tenant's IdP.
  */
 const TENANT_SSO_ACCOUNT_ROUTES: ReadonlySet<string> = new Set([
   'getMe',
@@ -37,7 +39,6 @@ const TENANT_SSO_ACCOUNT_ROUTES: ReadonlySet<string> = new Set([
   'listMyInvitations',
   'acceptInvitation',
   'declineInvitation',
-  'resendVerification',
   // A tenant route by another name (the tenant is in the body's path): the storage function authorises it
   // again as one, where sessions of another tenant's IdP get sso-session-scope.
   'laminStorageCredentials',

@@ -237,6 +237,10 @@ export class AccountEmailService {
    * the owner who just did must not be locked out by them. For the same reason a reset on an unverified
    * account also deletes its passkeys and linked provider identities (in the same transaction): whoever
    * added them never proved the address either (a pre-account takeover would keep its way back in).
+   * Every reset, verified or not, also deletes the links to tenants' own providers: such a provider is run
+   * by a tenant's owner, who can assert any address of its domains, so it is the one way in a third party
+   * holds; a reset is how an owner takes the account back, and afterwards only the ways in they chose
+   * themselves remain (the next sign-in through the organisation's provider asks to link it again by mail).
    */
   async confirmReset(
     input: { token: string; newPassword: string },
@@ -255,12 +259,18 @@ export class AccountEmailService {
         clearMfa,
         expectedMfa: user.mfaEnabled,
         removeSignInMethods: unverified,
+        removeTenantProviderLinks: true,
       },
       this.#d.audit.platformPut({
         action: 'auth.password-reset.completed',
         actor: actorOf(origin, user.userId),
         resource: { type: 'user', id: user.userId },
-        details: { tokenId: record.tokenId, mfaCleared: clearMfa, signInMethodsCleared: unverified },
+        details: {
+          tokenId: record.tokenId,
+          mfaCleared: clearMfa,
+          signInMethodsCleared: unverified,
+          tenantProviderLinksCleared: true,
+        },
       }),
     );
     if (!outcome.reset) throw invalidToken();

@@ -21,6 +21,7 @@ import {
   userGsiPk,
   userKey,
 } from '../domain/item-layout.js';
+import { TENANT_PROVIDER_KEY_PREFIX } from '../domain/oidc.js';
 import { ConflictError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { TransactItem } from './audit-recorder.js';
@@ -309,6 +310,8 @@ export class IdentityStore {
       expectedMfa: boolean;
       /** Delete the account's passkeys and linked provider identities in the same transaction. */
       removeSignInMethods?: boolean;
+      /** Delete the account's links to tenants' own providers in the same transaction (the rest stays). */
+      removeTenantProviderLinks?: boolean;
     },
     audit: TransactItem,
   ): Promise<{ reset: boolean; revokedSessions: number; removedSignInMethods: number }> {
@@ -320,7 +323,11 @@ export class IdentityStore {
       'emailVerifiedAt = if_not_exists(emailVerifiedAt, :at)',
     ];
     if (change.clearMfa) set.push('mfaEnabled = :false');
-    const removals = change.removeSignInMethods ? await this.signInMethodKeys(token.userId) : [];
+    const removals = change.removeSignInMethods
+      ? await this.signInMethodKeys(token.userId)
+      : change.removeTenantProviderLinks
+        ? await this.linkedIdentityKeys(token.userId, TENANT_PROVIDER_KEY_PREFIX)
+        : [];
     if (change.removeSignInMethods) set.push('passkeyCount = :zero');
     const revoked = await this.endOthersWith(token.userId, undefined, from, () =>
       transactOrFalse(this.db, [
@@ -357,10 +364,6 @@ export class IdentityStore {
    * address, so this stays far below a transaction's 100 items.
    */
   private async signInMethodKeys(userId: string): Promise<ItemKey[]> {
-    const keyOf = (item: Record<string, unknown>): ItemKey => ({
-      pk: item.pk as string,
-      sk: item.sk as string,
-    });
     const [passkeys, identities] = await Promise.all([
       queryAllItems(
         this.db,
@@ -370,20 +373,28 @@ export class IdentityStore {
           ExpressionAttributeValues: { ':pk': userKey(userId).pk, ':prefix': PASSKEY_SK_PREFIX },
           ConsistentRead: true,
         },
-        keyOf,
+        keyOfItem,
       ),
-      queryAllItems(
-        this.db,
-        {
-          TableName: this.table,
-          IndexName: 'gsi1',
-          KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': userGsiPk(userId), ':prefix': OIDC_IDENTITY_GSI_SK_PREFIX },
-        },
-        keyOf,
-      ),
+      this.linkedIdentityKeys(userId),
     ]);
     return [...passkeys, ...identities];
+  }
+
+  /** The keys of the account's linked provider identities (index gsi1) whose provider key starts so. */
+  private linkedIdentityKeys(userId: string, providerKeyPrefix = ''): Promise<ItemKey[]> {
+    return queryAllItems(
+      this.db,
+      {
+        TableName: this.table,
+        IndexName: 'gsi1',
+        KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        ExpressionAttributeValues: {
+          ':pk': userGsiPk(userId),
+          ':prefix': `${OIDC_IDENTITY_GSI_SK_PREFIX}${providerKeyPrefix}`,
+        },
+      },
+      keyOfItem,
+    );
   }
 
   async getUser(userId: string): Promise<UserRecord | undefined> {
@@ -800,4 +811,9 @@ export class IdentityStore {
 export function stripKeys<T>(item: Record<string, unknown>): T {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ttl: _ttl, ...rest } = item;
   return rest as T;
+}
+
+/** The table key of a queried item. */
+function keyOfItem(item: Record<string, unknown>): ItemKey {
+  return { pk: item.pk as string, sk: item.sk as string };
 }

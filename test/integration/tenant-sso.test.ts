@@ -4,11 +4,14 @@
  * tenant that enforces it refuses its members' other sessions and the keys those minted. Runs against a real
  * OpenID provider (oidc-provider) on loopback.
  */
+
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { mailsTo } from '../../infra/local/inbox-reader.js';
+import { linkIn, mailsTo, takeMail } from '../../infra/local/inbox-reader.js';
 import { freePort } from '../../infra/local/moto.js';
+import { functionRuntime } from '../../shared/aws/runtime.js';
 import { parseBearer } from '../../shared/domain/credentials.js';
-import { SSO_PROVIDER_SK, sessionKey, TENANT_SK } from '../../shared/domain/item-layout.js';
+import { SSO_PROVIDER_SK, sessionKey, TENANT_SK, userKey } from '../../shared/domain/item-layout.js';
 import {
   addMember,
   createTenant,
@@ -26,7 +29,7 @@ import {
   providerAccount,
   useTestOidcProvider,
 } from '../support/oidc-provider.js';
-import { partitionItems } from '../support/table-reads.js';
+import { partitionItems, platformEventsBy } from '../support/table-reads.js';
 
 // The same provider is also the platform's `test-idp`: a platform sign-in through it is not the tenant's.
 const idp = useTestOidcProvider();
@@ -688,5 +691,128 @@ describe('a tenant’s own identity provider: enforcement', () => {
     expect(lift.status, lift.text).toBe(200);
     expect((await stored(tenantId)).tenant.ssoEnforced).toBeUndefined();
     expect(afterLift.status, afterLift.text).toBe(200);
+  });
+});
+
+describe('a tenant’s own identity provider: password reset (review11 F6)', () => {
+  const NEW_PASSWORD = 'the-owners-new-password-123!';
+
+  /** The address owner's password reset through the genuine mail; the confirm answer. */
+  async function resetByMail(email: string): Promise<TestResponse> {
+    const asked = await api.request('POST', '/v1/auth/password-reset', { body: { email } });
+    expect(asked.status, asked.text).toBe(202);
+    const mail = await takeMail(inboxApi(), email, /^Reset your Strongroom password/);
+    return api.request('POST', '/v1/auth/password-reset/confirm', {
+      body: { token: linkIn(mail, '/reset-password').token, newPassword: NEW_PASSWORD },
+    });
+  }
+
+  const identitiesOf = async (token: string) =>
+    (await api.request('GET', '/v1/me/oidc/identities', { token })).body.items as { provider: string }[];
+
+  it('the squatter’s session cannot ask for the verification mail; the owner’s reset then leaves the IdP no way in', async () => {
+    // Prepare: X's owner lists a domain they do not own; their IdP signs in an unregistered address of it
+    const { tenantId } = await tenantWithIdp();
+    const squatted = corpAccount();
+    const first = await signInThroughTenant(tenantId, squatted);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.user.emailVerified).toBe(false);
+    const email = first.body.user.email as string;
+
+    // Act: the squatter's session asks for a genuine "Verify your e-mail" mail to the address's owner
+    const resend = await api.request('POST', '/v1/me/email/verification', { token: first.body.token });
+
+    // Assess: 403 sso-session-scope, and no mail went out
+    expect(resend.status, resend.text).toBe(403);
+    expect(problemType(resend)).toBe('sso-session-scope');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await mailsTo(inboxApi(), email)).filter((m) => /^Verify your e-mail/.test(m.subject))).toEqual(
+      [],
+    );
+
+    // Act: the address's owner takes the account over by password reset; the IdP signs in as them again
+    const reset = await resetByMail(email);
+    const again = await signInThroughTenant(tenantId, squatted);
+    const owner = await api.request('POST', '/v1/auth/login', { body: { email, password: NEW_PASSWORD } });
+
+    // Assess: the IdP's way in is gone (the account is verified now and links to X only by mail
+    // confirmation, which a tenant's provider never gets); the owner's account has no linked identity
+    expect(reset.status, reset.text).toBe(200);
+    expect(again.status, again.text).toBe(409);
+    expect(problemType(again)).toBe('oidc-link-required');
+    expect(owner.status, owner.text).toBe(200);
+    expect(owner.body.user).toMatchObject({ userId: first.body.user.userId, emailVerified: true });
+    expect(await identitiesOf(owner.body.token)).toEqual([]);
+  });
+
+  it('a reset of an account verified while a tenant’s IdP was linked to it removes that link (the squatter’s, verified before the fix)', async () => {
+    // Prepare: the squatted account of the chain, verified by its owner's click on a mail the squatter's
+    // session could ask for before this fix (written as the verification wrote it)
+    const { tenantId } = await tenantWithIdp();
+    const squatted = corpAccount();
+    const first = await signInThroughTenant(tenantId, squatted);
+    expect(first.status, first.text).toBe(200);
+    const userId = first.body.user.userId as string;
+    await functionRuntime().dynamo.send(
+      new UpdateCommand({
+        TableName: IDENTITY_TABLE(),
+        Key: userKey(userId),
+        UpdateExpression: 'SET emailVerifiedAt = :at',
+        ExpressionAttributeValues: { ':at': new Date().toISOString() },
+      }),
+    );
+    const whileLinked = await signInThroughTenant(tenantId, squatted);
+    expect(whileLinked.status, whileLinked.text).toBe(200);
+
+    // Act: the owner's reset
+    const reset = await resetByMail(first.body.user.email);
+    const again = await signInThroughTenant(tenantId, squatted);
+
+    // Assess: the link is gone with the reset, and the audit event says so
+    expect(reset.status, reset.text).toBe(200);
+    expect(again.status, again.text).toBe(409);
+    expect(problemType(again)).toBe('oidc-link-required');
+    const owner = await api.request('POST', '/v1/auth/login', {
+      body: { email: first.body.user.email, password: NEW_PASSWORD },
+    });
+    expect(await identitiesOf(owner.body.token)).toEqual([]);
+    const [completed] = await platformEventsBy('auth.password-reset.completed', userId);
+    expect(completed!.details).toMatchObject({
+      signInMethodsCleared: false,
+      tenantProviderLinksCleared: true,
+    });
+  });
+
+  it('a verified owner’s reset removes every tenant-IdP link and keeps the platform providers they linked', async () => {
+    // Prepare: a verified owner linked to their tenant's IdP and to the platform's provider
+    const { owner, tenantId, ownerAtIdp } = await tenantWithIdp();
+    const start = await api.request('POST', '/v1/me/oidc/link', {
+      token: owner.token,
+      body: { provider: 'test-idp', currentPassword: owner.password },
+    });
+    expect(start.status, start.text).toBe(200);
+    const atPlatform = providerAccount();
+    const linked = await finish(await callbackBody(idp, start.body, atPlatform));
+    expect(linked.status, linked.text).toBe(200);
+    expect(await identitiesOf(owner.token)).toHaveLength(2);
+
+    // Act
+    const reset = await resetByMail(owner.email);
+    const throughTenant = await signInThroughTenant(tenantId, ownerAtIdp);
+    const platformStart = await api.request('POST', '/v1/auth/oidc/start', {
+      body: { provider: 'test-idp' },
+    });
+    const throughPlatform = await finish(await callbackBody(idp, platformStart.body, atPlatform));
+
+    // Assess: the tenant's IdP no longer signs in as the owner (its identity, of another address, now makes
+    // an account of its own); the platform provider still does
+    expect(reset.status, reset.text).toBe(200);
+    expect(throughTenant.status, throughTenant.text).toBe(200);
+    expect(throughTenant.body.user.userId).not.toBe(owner.userId);
+    expect(throughPlatform.status, throughPlatform.text).toBe(200);
+    expect(throughPlatform.body.user.userId).toBe(owner.userId);
+    expect((await identitiesOf(throughPlatform.body.token)).map((i) => i.provider)).toEqual([
+      'platform:test-idp',
+    ]);
   });
 });
