@@ -3,7 +3,7 @@ import type { NodeCachingMaterialsManager } from '@aws-crypto/caching-materials-
 import type { KMS } from '@aws-sdk/client-kms';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import { BoundedCache, bytesFor, type CacheStats } from '../domain/bounded-cache.js';
-import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-policy.js';
+import { ENCRYPTION_CONTEXT_KEYS } from '../domain/key-context.js';
 import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger, registerCache } from '../observability.js';

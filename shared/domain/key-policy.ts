@@ -41,7 +41,22 @@
  */
 
 import type { PolicyDocument } from './iam.js';
+import {
+  ENCRYPTION_CONTEXT_KEYS,
+  OIDC_CLIENT_SECRET_CONTEXT,
+  STORE_KEY_PAIR_PURPOSE,
+  TENANT_KEY_TAG,
+} from './key-context.js';
 import { type AwsPartition, PARTITION_DNS_SUFFIX, serviceHost } from './partitions.js';
+
+// The names the code that uses tenant keys shares with these policies live in key-context.ts (so that a
+// function encrypting under a tenant key does not load the policy builders); re-exported for the policies' readers.
+export {
+  ENCRYPTION_CONTEXT_KEYS,
+  OIDC_CLIENT_SECRET_CONTEXT,
+  STORE_KEY_PAIR_PURPOSE,
+  TENANT_KEY_TAG,
+} from './key-context.js';
 
 export interface TenantKeyPolicyInput {
   /** 12-digit AWS account id owning the key. */
@@ -68,11 +83,6 @@ export interface TenantStoreKeyPairsInput {
   roleArns: readonly string[];
 }
 
-/**
- * The encryption context purpose of an S3-compatible store's key pair (shared/services/storage.ts); its
- * `recordId` is the location id (`l_…`).
- */
-export const STORE_KEY_PAIR_PURPOSE = 'storage-store-key';
 /** The `recordId` pattern of a store key pair's context, as the key policy matches it. */
 export const STORE_KEY_PAIR_RECORD_PATTERN = 'l_*';
 
@@ -100,9 +110,6 @@ export interface TenantOidcClientSecretInput {
   /** Roles that decrypt it to run a sign-in (the auth function). */
   decryptRoleArns: readonly string[];
 }
-
-/** The encryption context purpose and record id of a tenant IdP's client secret (shared/store/tenant-sso-store.ts). */
-export const OIDC_CLIENT_SECRET_CONTEXT = { purpose: 'oidc-client-secret', recordId: 'sso' } as const;
 
 export interface TenantExportArchivesInput {
   /** The export bucket's name (not ARN). */
@@ -143,9 +150,6 @@ export interface KeyPolicyStatement {
 export interface KeyPolicyDocument extends Omit<PolicyDocument, 'Statement'> {
   Statement: KeyPolicyStatement[];
 }
-
-/** The encryption-context keys every Strongroom ciphertext carries (shared/crypto/envelope.ts). */
-export const ENCRYPTION_CONTEXT_KEYS = ['tenantId', 'purpose', 'recordId'] as const;
 
 /** What the application may do with a tenant key: the three calls the Encryption SDK's KMS keyring makes. */
 export const TENANT_KEY_USE_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] as const;
@@ -381,9 +385,6 @@ export function tenantKeyAlias(stage: string, tenantId: string): string {
   if (!TENANT_ID.test(tenantId)) throw new KeyPolicyInputError('tenantKeyAlias needs a tenant id');
   return `alias/strongroom/${stage}/tenant/${tenantId}`;
 }
-
-/** The tag naming a tenant key's tenant: tenant storage roles find their tenant's key by it. */
-export const TENANT_KEY_TAG = 'tenantId';
 
 /** Tags every tenant key carries: `tenantId` (DESIGN.md §4) and the stage, for IAM conditions and cost. */
 export function tenantKeyTags(stage: string, tenantId: string): { key: string; value: string }[] {

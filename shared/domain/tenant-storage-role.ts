@@ -1,5 +1,5 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
-import { TENANT_KEY_TAG } from './key-policy.js';
+import { TENANT_KEY_TAG } from './key-context.js';
 import {
   kmsKeyRegion,
   MAX_CREDENTIAL_SECONDS,

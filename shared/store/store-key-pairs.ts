@@ -1,5 +1,5 @@
 import type { TenantCrypto } from '../crypto/envelope.js';
-import { STORE_KEY_PAIR_PURPOSE } from '../domain/key-policy.js';
+import { STORE_KEY_PAIR_PURPOSE } from '../domain/key-context.js';
 import type { TenantScope } from '../domain/tenant-scope.js';
 
 /** An S3-compatible store's access key pair, in memory only. */

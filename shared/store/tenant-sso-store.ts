@@ -6,7 +6,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { SSO_PROVIDER_SK, TENANT_SK } from '../domain/item-layout.js';
-import { OIDC_CLIENT_SECRET_CONTEXT } from '../domain/key-policy.js';
+import { OIDC_CLIENT_SECRET_CONTEXT } from '../domain/key-context.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';

@@ -111,6 +111,10 @@ describe('function bundles', () => {
             /shared\/(store\/audit-(log-reader|verification)|domain\/audit-chain)\.ts$/.test(i),
           ),
         ).toEqual([]);
+      // Tenant key policies are built by tenant creation (shared/crypto/tenant-keys.ts, loaded on use); what the
+      // API functions share with them (context keys and purposes, the key tag) is shared/domain/key-context.ts.
+      if (file.endsWith('handler.ts'))
+        expect(initInputs.filter((i) => i.endsWith('shared/domain/key-policy.ts'))).toEqual([]);
       // argon2's native binding is opened by the first password hash or check (shared/crypto/passwords.ts).
       expect(initGraphExternals(result.metafile), `native modules loaded at init by ${file}`).toEqual([]);
       // The API functions' KMS calls (tenant keys, envelope data keys, chain MAC checks) serve a few routes;
