@@ -40,6 +40,15 @@ export interface TenantStorageLayout {
 
 /** Name of the tenant storage role's inline grant. */
 export const TENANT_STORAGE_POLICY_NAME = 'storage';
+/**
+ * The version of `tenantStorageRolePolicy`'s document. A role records the version it was granted; the vending
+ * function rewrites the inline grant of a role whose version is older (TenantStorageAccess.ensureRole), so a
+ * deployment that changes the grant reaches every existing tenant. Bump it with every change of the document:
+ * test/unit/domain/tenant-storage-grant-version.test.ts pins the document's digest to it.
+ * 1: before managed objects moved to tenant keys (16ce95f; records made then carry no version).
+ * 2: TenantKeyRead/TenantKeyWrite, no StorageKeyWrite.
+ */
+export const TENANT_STORAGE_GRANT_VERSION = 2;
 /** Name of the tenant storage role's inline revocation deny (shared/domain/storage-revocation.ts). */
 export const REVOCATION_POLICY_NAME = 'storage-revocations';
 /** IAM's limit on the characters of all inline policies of one role together. */

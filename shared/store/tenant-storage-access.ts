@@ -18,7 +18,7 @@ import {
   revocationOf,
 } from '../domain/storage-revocation.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
-import { tenantStorageLayout } from '../domain/tenant-storage-role.js';
+import { TENANT_STORAGE_GRANT_VERSION, tenantStorageLayout } from '../domain/tenant-storage-role.js';
 import { HttpProblemError, NotFoundError, ServiceUnavailableError } from '../errors.js';
 import { logger } from '../observability.js';
 import { isConditionFailure } from './conditions.js';
@@ -30,6 +30,8 @@ export interface TenantStorageRoleRecord {
   arn: string;
   /** Epoch ms: IAM may take a few seconds to let a new role be assumed. */
   createdAt: number;
+  /** The version of the inline grant the role carries (TENANT_STORAGE_GRANT_VERSION); absent: 1. */
+  grantVersion?: number;
 }
 
 /** The per-tenant storage item: revocations (the source of the role's deny), the role, and closure. */
@@ -68,6 +70,18 @@ export class NoLiveStorageCredentialsError extends HttpProblemError {
   }
 }
 
+/** A role whose grant is older than this deployment's, and the rewrite failed: nothing was issued. */
+export class TenantStorageGrantUnavailableError extends ServiceUnavailableError {
+  constructor(cause: unknown) {
+    super(
+      2,
+      "This tenant's storage role could not be brought up to date; no credentials were issued. Try again.",
+      cause,
+    );
+    this.name = 'TenantStorageGrantUnavailableError';
+  }
+}
+
 /** A revocation that could not be written to IAM: nothing changed, try again. */
 export class RevocationUnavailableError extends ServiceUnavailableError {
   constructor(cause: unknown) {
@@ -83,7 +97,9 @@ const WRITE_ATTEMPTS = 10;
 export interface TenantStorageAccessProps {
   tenantClients: Pick<TenantDataClients, 'forScope'>;
   tenantDataTable: string;
-  roles: Pick<TenantStorageRoles, 'create' | 'putRevocations' | 'remove'>;
+  roles: Pick<TenantStorageRoles, 'create' | 'putGrant' | 'putRevocations' | 'remove'>;
+  /** The grant version this deployment writes (default TENANT_STORAGE_GRANT_VERSION). */
+  grantVersion?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -99,11 +115,17 @@ export interface TenantStorageAccessProps {
  * always carries every entry.
  */
 export class TenantStorageAccess {
-  readonly #p: TenantStorageAccessProps & { now: () => number; sleep: (ms: number) => Promise<void> };
+  readonly #p: TenantStorageAccessProps & {
+    now: () => number;
+    sleep: (ms: number) => Promise<void>;
+    grantVersion: number;
+  };
   readonly #creating = new Map<string, Promise<TenantStorageRoleRecord>>();
+  readonly #granting = new Map<string, Promise<TenantStorageRoleRecord>>();
 
   constructor(props: TenantStorageAccessProps) {
     this.#p = {
+      grantVersion: TENANT_STORAGE_GRANT_VERSION,
       now: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       ...props,
@@ -130,18 +152,91 @@ export class TenantStorageAccess {
 
   /**
    * The tenant's storage role, created on first need (one creation per tenant per process at a time; IAM
-   * settles races between processes). 404 once the tenant is being deleted.
+   * settles races between processes), its inline grant rewritten first when the role carries an older one
+   * than this deployment's (once per tenant per process at a time; a failure issues nothing, 503, and the next
+   * call tries again). 404 once the tenant is being deleted.
    */
   async ensureRole(scope: TenantScope, known?: TenantStorageState): Promise<TenantStorageRoleRecord> {
     const state = known ?? (await this.state(scope));
     if (state.closedAt) throw new NotFoundError('No such tenant.');
-    if (state.role) return state.role;
-    let pending = this.#creating.get(scope.tenantId);
+    const { role } = state;
+    if (role && (role.grantVersion ?? 1) >= this.#p.grantVersion) return role;
+    const [flights, start] = role
+      ? [this.#granting, () => this.#upgradeGrant(scope, role)]
+      : [this.#creating, () => this.#createRole(scope)];
+    let pending = flights.get(scope.tenantId);
     if (!pending) {
-      pending = this.#createRole(scope).finally(() => this.#creating.delete(scope.tenantId));
-      this.#creating.set(scope.tenantId, pending);
+      pending = start().finally(() => flights.delete(scope.tenantId));
+      flights.set(scope.tenantId, pending);
     }
     return pending;
+  }
+
+  /**
+   * Rewrites the role's inline grant with this deployment's document, then records its version: first IAM, so
+   * a failure leaves the record older and the next vend tries again (any failure issues nothing: 503). The record only moves forward
+   * (conditional), so concurrent functions of one deployment agree; if a newer deployment recorded its grant
+   * meanwhile, this rewrite may have overwritten it, so the record is set back to this version and the newer
+   * deployment rewrites it once more on its next vend.
+   */
+  async #upgradeGrant(scope: TenantScope, role: TenantStorageRoleRecord): Promise<TenantStorageRoleRecord> {
+    const version = this.#p.grantVersion;
+    let applied: 'applied' | 'no-role';
+    try {
+      applied = await this.#p.roles.putGrant(scope.tenantId);
+    } catch (error) {
+      logger.warn('the tenant storage role grant could not be rewritten', {
+        tenantId: scope.tenantId,
+        error: error instanceof Error ? error.name : 'unknown',
+      });
+      if (error instanceof HttpProblemError) throw error;
+      throw new TenantStorageGrantUnavailableError(error);
+    }
+    // The record names a role IAM does not have: only the tenant's deletion removes roles, and it closes
+    // the tenant first.
+    if (applied === 'no-role') throw new NotFoundError('No such tenant.');
+    const db = await this.#p.tenantClients.forScope(scope);
+    const key = tenantKey(scope, STORAGE_ACCESS_SK);
+    try {
+      await db.send(
+        new UpdateCommand({
+          TableName: this.#p.tenantDataTable,
+          Key: key,
+          UpdateExpression: 'SET #role.grantVersion = :version',
+          ConditionExpression:
+            'attribute_exists(#role) AND attribute_not_exists(closedAt) AND (attribute_not_exists(#role.grantVersion) OR #role.grantVersion < :version)',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: { ':version': version },
+        }),
+      );
+      return { ...role, grantVersion: version };
+    } catch (error) {
+      // The grant is in place but not recorded: nothing is issued, and the next vend writes both again.
+      if (!isConditionFailure(error)) throw new TenantStorageGrantUnavailableError(error);
+    }
+    const latest = await this.state(scope);
+    if (latest.closedAt || !latest.role) throw new NotFoundError('No such tenant.');
+    const theirs = latest.role.grantVersion ?? 1;
+    if (theirs > version) {
+      try {
+        await db.send(
+          new UpdateCommand({
+            TableName: this.#p.tenantDataTable,
+            Key: key,
+            UpdateExpression: 'SET #role.grantVersion = :version',
+            ConditionExpression: '#role.grantVersion = :theirs',
+            ExpressionAttributeNames: { '#role': 'role' },
+            ExpressionAttributeValues: { ':version': version, ':theirs': theirs },
+          }),
+        );
+      } catch (error) {
+        // Moved on again: whoever moved it rewrote the grant after this function did.
+        if (!isConditionFailure(error)) throw error;
+      }
+      return { ...latest.role, grantVersion: version };
+    }
+    // Another function of this deployment recorded the same grant first.
+    return latest.role;
   }
 
   async #createRole(scope: TenantScope): Promise<TenantStorageRoleRecord> {
@@ -156,7 +251,10 @@ export class TenantStorageAccess {
             'SET #role = if_not_exists(#role, :role), version = if_not_exists(version, :zero)',
           ConditionExpression: 'attribute_not_exists(closedAt)',
           ExpressionAttributeNames: { '#role': 'role' },
-          ExpressionAttributeValues: { ':role': created, ':zero': 0 },
+          ExpressionAttributeValues: {
+            ':role': { ...created, grantVersion: this.#p.grantVersion },
+            ':zero': 0,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );

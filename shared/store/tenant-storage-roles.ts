@@ -130,6 +130,28 @@ export class TenantStorageRoles {
     return { arn: this.arnOf(tenantId), createdAt: role?.CreateDate?.getTime() ?? Date.now() };
   }
 
+  /**
+   * Rewrites the tenant's inline grant with this deployment's document (a role made under an older grant).
+   * `no-role` when the role does not exist.
+   */
+  async putGrant(tenantId: string): Promise<'applied' | 'no-role'> {
+    const { grant } = this.#p;
+    if (!grant) throw new Error('this function does not grant tenant storage roles');
+    try {
+      await this.#p.iam.send(
+        new PutRolePolicyCommand({
+          RoleName: tenantStorageRoleName(tenantId),
+          PolicyName: TENANT_STORAGE_POLICY_NAME,
+          PolicyDocument: JSON.stringify(tenantStorageRolePolicy({ tenantId, ...grant })),
+        }),
+      );
+      return 'applied';
+    } catch (error) {
+      if (!isNoSuchEntity(error)) throw error;
+      return 'no-role';
+    }
+  }
+
   #verify(tenantId: string, role: Role | undefined, trust: unknown): void {
     const { layout } = this.#p;
     if (role?.Path !== layout.rolePath) throw new TenantStorageRoleMismatchError(`${tenantId}: path`);

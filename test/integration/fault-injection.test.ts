@@ -329,7 +329,8 @@ describe('fault injection at every AWS step', () => {
   // FAULTS_ONLY=<substring of a route> narrows a run while working on one route.
   const only = process.env.FAULTS_ONLY;
   for (const scenario of FAULT_SCENARIOS.filter((s) => !only || s.route.includes(only))) {
-    it(`${scenario.route}: every failed AWS call leaves a clean answer and no partial change`, async () => {
+    const name = scenario.variant ? `${scenario.route} (${scenario.variant})` : scenario.route;
+    it(`${name}: every failed AWS call leaves a clean answer and no partial change`, async () => {
       // Prepare: the route's call sequence, from one counted run that succeeds
       let res: TestResponse | undefined;
       const discoveryAct = await timed('setup', () => scenario.setup(world));

@@ -1,3 +1,5 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
@@ -5,10 +7,17 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
 import { clientConfig } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
+import { STORAGE_ACCESS_SK } from '../../shared/domain/item-layout.js';
+import {
+  TENANT_STORAGE_POLICY_NAME,
+  tenantStorageRoleName,
+  tenantStorageRolePolicy,
+} from '../../shared/domain/tenant-storage-role.js';
 import {
   addMember,
   createTenant,
@@ -45,6 +54,8 @@ export interface FaultWorld {
 export interface FaultScenario {
   /** `METHOD /path` of the route, as in the route list. */
   route: string;
+  /** What sets this scenario apart from the route's first (a route may have several). */
+  variant?: string;
   /** The status the valid request answers when nothing fails. */
   status: number;
   /** Prepares what the request needs (through the API, as a client would) and returns it. */
@@ -86,6 +97,41 @@ async function anotherSession(api: TestApi, user: TestUser): Promise<string> {
     'login',
   );
   return res.body.token;
+}
+
+/**
+ * The tenant's storage role as a deployment before the current grant left it: an inline grant without the
+ * tenant-key statements and a record without a grant version (the next vend rewrites both).
+ */
+async function roleUnderOlderGrant(tenantId: string): Promise<void> {
+  const iam = new IAMClient(clientConfig());
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig()));
+  try {
+    const policy = tenantStorageRolePolicy({
+      tenantId,
+      bucketArn: `arn:aws:s3:::${process.env.STORAGE_BUCKET}`,
+      storageKeyArn: process.env.STORAGE_KEY_ARN!,
+    });
+    policy.Statement = policy.Statement.filter((s) => !s.Sid?.startsWith('TenantKey'));
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: tenantStorageRoleName(tenantId),
+        PolicyName: TENANT_STORAGE_POLICY_NAME,
+        PolicyDocument: JSON.stringify(policy),
+      }),
+    );
+    await db.send(
+      new UpdateCommand({
+        TableName: process.env.TENANT_DATA_TABLE,
+        Key: { pk: tenantId, sk: STORAGE_ACCESS_SK },
+        UpdateExpression: 'REMOVE #role.grantVersion',
+        ExpressionAttributeNames: { '#role': 'role' },
+      }),
+    );
+  } finally {
+    iam.destroy();
+    db.destroy();
+  }
 }
 
 /**
@@ -861,6 +907,24 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     setup: async ({ api, tenant }) => {
       const { owner, tenantId } = await tenant();
       const { locationId } = await managedLocation(api, owner, tenantId);
+      return () =>
+        api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
+          token: owner.token,
+          body: { location: locationId, access: 'write' },
+        });
+    },
+  },
+  {
+    route: 'POST /v1/tenants/{tenantId}/storage-credentials',
+    variant: 'a role made under an older grant',
+    status: 200,
+    // The vend rewrites the role's grant first; a run that failed after that step would leave later runs
+    // without it, so each run starts from an older role again.
+    setupEachRun: true,
+    setup: async ({ api }) => {
+      const { owner, tenantId } = await ownTenant(api, 'regrant');
+      const { locationId } = await managedLocation(api, owner, tenantId);
+      await roleUnderOlderGrant(tenantId);
       return () =>
         api.request('POST', `/v1/tenants/${tenantId}/storage-credentials`, {
           token: owner.token,

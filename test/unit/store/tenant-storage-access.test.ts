@@ -17,6 +17,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
 import {
   REVOCATION_POLICY_NAME,
+  TENANT_STORAGE_GRANT_VERSION,
   TENANT_STORAGE_POLICY_NAME,
   tenantStorageLayout,
   tenantStorageRolePolicy,
@@ -67,6 +68,14 @@ function fakeTable() {
       if (current?.version !== values[':written']) fail();
     } else if (condition === 'attribute_not_exists(closedAt)') {
       if (current?.closedAt) fail();
+    } else if (
+      condition ===
+      'attribute_exists(#role) AND attribute_not_exists(closedAt) AND (attribute_not_exists(#role.grantVersion) OR #role.grantVersion < :version)'
+    ) {
+      const had = current?.role?.grantVersion;
+      if (!current?.role || current.closedAt || (had !== undefined && had >= values[':version'])) fail();
+    } else if (condition === '#role.grantVersion = :theirs') {
+      if (current?.role?.grantVersion !== values[':theirs']) fail();
     } else if (condition === 'attribute_not_exists(#until) OR #until < :until') {
       const v = current?.[names['#until']!];
       if (v !== undefined && v >= values[':until']) fail();
@@ -74,6 +83,10 @@ function fakeTable() {
     const next = { ...(current ?? { pk: T, sk }) };
     for (const part of (input.UpdateExpression as string).replace(/^SET /, '').split(/, (?![^(]*\))/)) {
       const [left, right] = part.split(' = ');
+      if (left === '#role.grantVersion') {
+        next.role = { ...next.role, grantVersion: values[right!] };
+        continue;
+      }
       const key = names[left!] ?? left!;
       const ifNotExists = /^if_not_exists\((\S+), (\S+)\)$/.exec(right!);
       if (ifNotExists) next[key] ??= values[ifNotExists[2]!];
@@ -252,6 +265,116 @@ const createdRole = () => ({
   CreateDate: new Date(T0),
 });
 
+describe('TenantStorageAccess.ensureRole: a role made under an older grant', () => {
+  const GRANT = JSON.stringify(
+    tenantStorageRolePolicy({ tenantId: T, bucketArn: BUCKET_ARN, storageKeyArn: STORAGE_KEY }),
+  );
+  const recorded = (role: Record<string, unknown>) =>
+    items.set('STORAGE-ACCESS', { pk: T, sk: 'STORAGE-ACCESS', version: 0, entries: [], role });
+  const OLD_ROLE = { arn: ROLE_ARN, createdAt: T0 - 86_400_000 };
+
+  it('rewrites the inline grant with this deployment’s document, then records its version; once', async () => {
+    // Prepare: a role recorded before grants had versions
+    recorded(OLD_ROLE);
+    const tenantAccess = access();
+
+    // Act
+    const role = await tenantAccess.ensureRole(scope);
+    const again = await tenantAccess.ensureRole(scope);
+
+    // Assess: one PutRolePolicy of the current grant, the version on the record, nothing more the second time
+    expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 1);
+    expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, {
+      RoleName: ROLE_NAME,
+      PolicyName: TENANT_STORAGE_POLICY_NAME,
+      PolicyDocument: GRANT,
+    });
+    expect(role).toEqual({ ...OLD_ROLE, grantVersion: TENANT_STORAGE_GRANT_VERSION });
+    expect(state()?.role).toEqual(role);
+    expect(again).toEqual(role);
+    expect(iam).not.toHaveReceivedCommand(CreateRoleCommand);
+  });
+
+  it('a failed rewrite issues nothing (503, not cached) and leaves the record as it was; the next call rewrites', async () => {
+    // Prepare: IAM throttles the first PutRolePolicy
+    recorded(OLD_ROLE);
+    iam.on(PutRolePolicyCommand).rejectsOnce(throttled()).resolves({});
+    const tenantAccess = access();
+
+    // Act
+    const failure = await tenantAccess.ensureRole(scope).catch((e: unknown) => e);
+
+    // Assess: a clean 503, the record still old
+    expect((failure as HttpProblemError).status).toBe(503);
+    expect((failure as HttpProblemError).name).toBe('TenantStorageGrantUnavailableError');
+    expect(state()?.role).toEqual(OLD_ROLE);
+
+    // Act: the next vend
+    const role = await tenantAccess.ensureRole(scope);
+
+    // Assess: tried again and recorded
+    expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 2);
+    expect(role.grantVersion).toBe(TENANT_STORAGE_GRANT_VERSION);
+    expect(state()?.role?.grantVersion).toBe(TENANT_STORAGE_GRANT_VERSION);
+  });
+
+  it('concurrent calls in one function share one rewrite', async () => {
+    // Prepare
+    recorded(OLD_ROLE);
+    const tenantAccess = access();
+
+    // Act
+    const roles = await Promise.all(Array.from({ length: 5 }, () => tenantAccess.ensureRole(scope)));
+
+    // Assess
+    expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 1);
+    expect(new Set(roles.map((r) => r.grantVersion))).toEqual(new Set([TENANT_STORAGE_GRANT_VERSION]));
+  });
+
+  it('a role recorded with this or a newer deployment’s grant is used as it is', async () => {
+    // Act / Assess
+    for (const grantVersion of [TENANT_STORAGE_GRANT_VERSION, TENANT_STORAGE_GRANT_VERSION + 1]) {
+      recorded({ ...OLD_ROLE, grantVersion });
+      expect(await access().ensureRole(scope)).toEqual({ ...OLD_ROLE, grantVersion });
+    }
+    expect(iam).not.toHaveReceivedCommand(PutRolePolicyCommand);
+  });
+
+  it('a newer deployment recording its grant while this one rewrote: the record is set back to this version, so the newer one rewrites again', async () => {
+    // Prepare: while this function's PutRolePolicy is in flight, a newer deployment records version +1
+    recorded(OLD_ROLE);
+    iam.on(PutRolePolicyCommand).callsFake(() => {
+      recorded({ ...OLD_ROLE, grantVersion: TENANT_STORAGE_GRANT_VERSION + 1 });
+      return {};
+    });
+
+    // Act
+    const role = await access().ensureRole(scope);
+
+    // Assess: the record says what IAM may now hold (this grant), which the newer deployment sees as older
+    expect(role.grantVersion).toBe(TENANT_STORAGE_GRANT_VERSION);
+    expect(state()?.role?.grantVersion).toBe(TENANT_STORAGE_GRANT_VERSION);
+  });
+
+  it('a tenant closed during the rewrite: 404, and the version is not recorded', async () => {
+    // Prepare: the deletion closes the tenant while the grant is written
+    recorded(OLD_ROLE);
+    iam.on(PutRolePolicyCommand).callsFake(() => {
+      items.set('STORAGE-ACCESS', { ...state(), closedAt: '2026-11-22T12:00:00Z' });
+      return {};
+    });
+
+    // Act
+    const failure = await access()
+      .ensureRole(scope)
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect((failure as HttpProblemError).status).toBe(404);
+    expect(state()?.role).toEqual(OLD_ROLE);
+  });
+});
+
 describe('TenantStorageAccess.ensureRole', () => {
   it('creates the role on the tenant path with the boundary, the trust policy and the grant, then records it', async () => {
     // Prepare
@@ -259,7 +382,7 @@ describe('TenantStorageAccess.ensureRole', () => {
     // Act
     const role = await access().ensureRole(scope);
     // Assess
-    expect(role).toEqual({ arn: ROLE_ARN, createdAt: T0 });
+    expect(role).toEqual({ arn: ROLE_ARN, createdAt: T0, grantVersion: TENANT_STORAGE_GRANT_VERSION });
     expect(iam).toHaveReceivedCommandWith(CreateRoleCommand, {
       RoleName: ROLE_NAME,
       Path: '/strongroom/prod/eu-west-1/tenant-storage/',
@@ -294,7 +417,11 @@ describe('TenantStorageAccess.ensureRole', () => {
     iam.on(GetRoleCommand).resolves({ Role: good });
 
     // Act / Assess
-    expect(await access().ensureRole(scope)).toEqual({ arn: ROLE_ARN, createdAt: T0 - 5000 });
+    expect(await access().ensureRole(scope)).toEqual({
+      arn: ROLE_ARN,
+      createdAt: T0 - 5000,
+      grantVersion: TENANT_STORAGE_GRANT_VERSION,
+    });
 
     // Act / Assess: a role that differs in its trust, boundary or path is refused, and nothing is recorded
     const wider = tenantStorageTrustPolicy({ layout: LAYOUT, tenantId: T });
