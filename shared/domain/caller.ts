@@ -1,5 +1,6 @@
 import type { AuditActor } from './audit-events.js';
 import type { AuthMethod } from './authentication.js';
+import { TENANT_PROVIDER_KEY_PREFIX } from './oidc.js';
 import type { Permission, Role } from './permissions.js';
 import type { TenantScope } from './tenant-scope.js';
 
@@ -84,13 +85,18 @@ export function actorOf(origin: RequestOrigin, userId?: string): AuditActor {
 }
 
 /**
- * The tenant whose own identity provider this session signed in through, if any. Such a tenant vouches for
- * its people in that tenant only (its owner runs the provider), so the session acts in that tenant only:
- * in its other tenants and on most account routes it is refused (`sso-session-scope`), and the account
- * answers it gets show that tenant alone. Undefined for platform providers, other sessions and API keys
- * (a key acts in its own tenant anyway).
+ * The tenant whose own identity provider the credential came from: a session signed in through it, or an
+ * API key such a session minted. Such a tenant vouches for its people in that tenant only (its owner runs
+ * the provider), so the credential acts in that tenant only: every other tenant answers it as it answers a
+ * stranger (404), most account routes refuse it (`sso-session-scope`), and the account answers it gets show
+ * that tenant alone. Undefined for platform providers and every other credential.
  */
+export function tenantIdpOf(principal: Pick<Principal, 'ssoProvider'>): string | undefined {
+  if (!principal.ssoProvider?.startsWith(TENANT_PROVIDER_KEY_PREFIX)) return undefined;
+  return principal.ssoProvider.slice(TENANT_PROVIDER_KEY_PREFIX.length);
+}
+
+/** `tenantIdpOf` for sessions only (a key acts in its own tenant anyway, and shows that one alone). */
 export function ssoTenantOf(principal: Pick<Principal, 'kind' | 'ssoProvider'>): string | undefined {
-  if (principal.kind !== 'session' || !principal.ssoProvider?.startsWith('tenant:')) return undefined;
-  return principal.ssoProvider.slice('tenant:'.length);
+  return principal.kind === 'session' ? tenantIdpOf(principal) : undefined;
 }

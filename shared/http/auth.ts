@@ -1,8 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { FunctionRuntime } from '../aws/runtime.js';
-import { type Principal, ssoTenantOf, type TenantCaller } from '../domain/caller.js';
+import { type Principal, type TenantCaller, tenantIdpOf } from '../domain/caller.js';
 import { type ParsedBearer, parseBearer, secretMatches } from '../domain/credentials.js';
-import { providerKeyOf } from '../domain/oidc.js';
 import { effectivePermissions, roleHas } from '../domain/permissions.js';
 import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
@@ -97,7 +96,7 @@ export class BearerAuthorizer implements Authorizer {
     if (auth.kind !== 'tenant') {
       if (credential.session) {
         assertSessionCurrent(credential.session, await this.lookups.user(credential.session.userId));
-        const ssoTenant = ssoTenantOf(credential.principal);
+        const ssoTenant = tenantIdpOf(credential.principal);
         if (ssoTenant !== undefined && !TENANT_SSO_ACCOUNT_ROUTES.has(route.id)) {
           logger.warn('sso session on an account route', {
             route: route.id,
@@ -160,6 +159,13 @@ export class BearerAuthorizer implements Authorizer {
       // api-keys:create): it never works again, whatever happens to the membership later.
       throw new UnauthorizedError('The API key has been revoked.', 'api-key-revoked');
     }
+    // A tenant's own IdP vouches for its people in that tenant only: whoever runs it (a tenant owner) must
+    // not act as them in their other tenants, nor learn which those are, so its sessions, and keys they
+    // minted, get every other tenant's answer to a stranger (after the same reads), and nothing is written
+    // to that tenant's audit log.
+    const idpTenant = tenantIdpOf(credential.principal);
+    if (idpTenant !== undefined && idpTenant !== tenantId && member && tenant && user)
+      this.refuseOtherTenantsSso(tenantId, credential.principal, route);
     if (!member || !tenant || !user) throw new NotFoundError('No such tenant.');
     // A tenant whose deletion began is gone to every route but its deletion, which its owner retries to
     // finish it (services/tenancy.ts TenantDeletionService), and the deletion's status.
@@ -182,11 +188,7 @@ export class BearerAuthorizer implements Authorizer {
     // A tenant that enforces its own IdP accepts only sessions signed in through it and keys such sessions
     // minted. An owner's MFA session still reaches the IdP settings, to mend or lift enforcement when the
     // provider fails (the permission check below still applies).
-    const throughOwnIdp = principal.ssoProvider === providerKeyOf({ kind: 'tenant', tenantId });
-    // A tenant's own IdP vouches for its people in that tenant only: whoever runs it (a tenant owner) must
-    // not act as them in their other tenants, so its sessions, and keys they minted, stay in it.
-    if (principal.ssoProvider?.startsWith('tenant:') && !throughOwnIdp)
-      this.refuseOtherTenantsSso(scope, principal, route);
+    const throughOwnIdp = idpTenant === tenantId;
     if (tenant.ssoEnforced === true && !throughOwnIdp) {
       const breakGlass = SSO_SETTINGS_ROUTES.has(route.id) && principal.kind === 'session' && principal.mfa;
       if (!breakGlass) this.refuseWithoutSso(scope, principal, route);
@@ -221,20 +223,20 @@ export class BearerAuthorizer implements Authorizer {
     };
   }
 
-  /** 403 `sso-session-scope` (the API layer writes it to the tenant's audit log). */
-  private refuseOtherTenantsSso(scope: TenantScope, principal: Principal, route: RouteDef): never {
+  /**
+   * A member's tenant reached through another tenant's IdP: 404 exactly as for a stranger (the same error,
+   * no TenantScope, so the API layer writes nothing to this tenant's audit log); the platform's own log
+   * says what happened.
+   */
+  private refuseOtherTenantsSso(tenantId: string, principal: Principal, route: RouteDef): never {
     logger.warn('sso session of another tenant', {
       route: route.id,
-      tenantId: scope.tenantId,
+      tenantId,
       userId: principal.userId,
       credential: principal.kind,
+      reason: 'sso-session-scope',
     });
-    throw new TenantRefusalError(
-      'This was signed in through another tenant’s identity provider, which acts in that tenant only: ' +
-        'sign in with your password, a passkey or a platform provider for this tenant.',
-      'sso-session-scope',
-      { scope, principal },
-    );
+    throw new NotFoundError('No such tenant.');
   }
 
   /** 403 `sso-session-required` (the API layer writes it to the tenant's audit log). */

@@ -12,6 +12,8 @@ import { freePort } from '../../infra/local/moto.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { parseBearer } from '../../shared/domain/credentials.js';
 import { SSO_PROVIDER_SK, sessionKey, TENANT_SK, userKey } from '../../shared/domain/item-layout.js';
+import { PERMISSIONS, roleHas } from '../../shared/domain/permissions.js';
+import { ROUTES } from '../../shared/schemas/routes.js';
 import {
   addMember,
   createTenant,
@@ -29,6 +31,7 @@ import {
   providerAccount,
   useTestOidcProvider,
 } from '../support/oidc-provider.js';
+import { concretePath } from '../support/route-paths.js';
 import { partitionItems, platformEventsBy } from '../support/table-reads.js';
 
 // The same provider is also the platform's `test-idp`: a platform sign-in through it is not the tenant's.
@@ -36,6 +39,7 @@ const idp = useTestOidcProvider();
 const api = useTestApi();
 const TENANT_TABLE = () => process.env.TENANT_DATA_TABLE!;
 const IDENTITY_TABLE = () => process.env.IDENTITY_TABLE!;
+const AUDIT_TABLE = () => process.env.AUDIT_TABLE!;
 
 function sessionIdOf(token: string): string {
   const parsed = parseBearer(token);
@@ -421,25 +425,55 @@ describe('a tenant’s own identity provider: sign-in', () => {
 });
 
 describe('a tenant’s own identity provider: enforcement', () => {
-  it('keeps its sessions in its own tenant: another tenant of the same user answers 403 sso-session-scope', async () => {
-    // Prepare: the owner of Corp (signed in through Corp's IdP) is also an admin of another tenant
+  it('answers the user’s other tenant exactly as a stranger’s (404), on every tenant route, for its sessions and the keys they minted, and writes to neither tenant’s audit log (review11 F4)', async () => {
+    // Prepare: the owner of Corp (signed in through Corp's IdP, and a key that session minted) is also an
+    // admin of Other; Stranger's tenant has nothing to do with them
     const { owner, tenantId, ssoToken } = await tenantWithIdp();
     const other = await signUp(api, 'sso-other-owner');
     const otherTenantId = await createTenant(api, other, 'Other');
     await addMember(api, other, otherTenantId, owner, 'admin');
+    const stranger = await signUp(api, 'sso-stranger');
+    const strangerTenantId = await createTenant(api, stranger, 'Stranger');
+    const minted = await api.request('POST', `/v1/tenants/${tenantId}/api-keys`, {
+      token: ssoToken,
+      body: { name: 'sso key', scopes: PERMISSIONS.filter((p) => roleHas('admin', p)), expiresInDays: 1 },
+    });
+    expect(minted.status, minted.text).toBe(201);
+    const auditBefore = await Promise.all(
+      [otherTenantId, strangerTenantId].map((t) => partitionItems(AUDIT_TABLE(), t)),
+    );
+    const withoutRequestId = ({ requestId: _, ...rest }: Record<string, unknown>) => rest;
+    const tenantRoutes = ROUTES.filter((r) => r.auth.kind === 'tenant');
+    expect(tenantRoutes.length).toBeGreaterThan(20);
 
-    // Act
-    const elsewhere = await api.request('GET', `/v1/tenants/${otherTenantId}/members`, { token: ssoToken });
-    const inOwn = await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: ssoToken });
+    for (const [credential, token] of [
+      ['session', ssoToken],
+      ['key', minted.body.key as string],
+    ] as const) {
+      for (const route of tenantRoutes) {
+        // Act: the same request to the member's other tenant and to a stranger's
+        const member = await api.request(route.method, concretePath(route, otherTenantId), { token });
+        const notMember = await api.request(route.method, concretePath(route, strangerTenantId), { token });
+
+        // Assess: 404 both, the same problem apart from its requestId
+        const what = `${credential} ${route.method} ${route.path}`;
+        expect(member.status, `${what}: ${member.text}`).toBe(404);
+        expect(notMember.status, what).toBe(404);
+        expect(withoutRequestId(member.body), what).toEqual(withoutRequestId(notMember.body));
+      }
+    }
+
+    // Assess: nothing written to either tenant's audit log; the user's password session still reaches Other
+    const auditAfter = await Promise.all(
+      [otherTenantId, strangerTenantId].map((t) => partitionItems(AUDIT_TABLE(), t)),
+    );
+    expect(auditAfter).toEqual(auditBefore);
     const byPassword = await api.request('GET', `/v1/tenants/${otherTenantId}/members`, {
       token: owner.token,
     });
-
-    // Assess
-    expect(elsewhere.status, elsewhere.text).toBe(403);
-    expect(problemType(elsewhere)).toBe('sso-session-scope');
-    expect(inOwn.status, inOwn.text).toBe(200);
     expect(byPassword.status, byPassword.text).toBe(200);
+    const inOwn = await api.request('GET', `/v1/tenants/${tenantId}/members`, { token: ssoToken });
+    expect(inOwn.status, inOwn.text).toBe(200);
   });
 
   it('keeps its sessions out of the account: account routes answer 403 sso-session-scope, account reads show its tenant only', async () => {
@@ -511,7 +545,7 @@ describe('a tenant’s own identity provider: enforcement', () => {
     expect((await sso('GET', '/v1/me')).status).toBe(401);
   });
 
-  it('gets LaminDB credentials for its own tenant’s location, and 403 sso-session-scope for the user’s other tenant’s', async () => {
+  it('gets LaminDB credentials for its own tenant’s location, and for the user’s other tenant’s the answer to a stranger (404)', async () => {
     // Prepare: a managed location in Corp and one in another tenant of the same owner
     const { owner, tenantId, ssoToken } = await tenantWithIdp();
     const otherTenantId = await createTenant(api, owner, 'Private');
@@ -537,8 +571,8 @@ describe('a tenant’s own identity provider: enforcement', () => {
 
     // Assess
     expect(inOwn.status, inOwn.text).toBe(200);
-    expect(inOther.status, inOther.text).toBe(403);
-    expect(problemType(inOther)).toBe('sso-session-scope');
+    expect(inOther.status, inOther.text).toBe(404);
+    expect(inOther.body.type).toMatch(/not-found$/);
   });
 
   it('turns on only from a session signed in through it (409 otherwise, nothing changed)', async () => {
