@@ -3,9 +3,10 @@ import { lookup } from 'node:dns/promises';
 import { checkConnectionHost, type HostPolicy, isAddressAllowed } from '../domain/connection-host.js';
 
 /*
- * Requests the platform makes to addresses a tenant chose (a tenant's own OpenID provider): a tenant must
- * not reach the platform's own network through them (SSRF). HTTPS only; plain HTTP only to a loopback host
- * where private networks are allowed (local mode and tests). The host name and every address it resolves to
+ * Requests the platform makes to addresses a tenant chose (a tenant's own OpenID provider, an S3-compatible
+ * store): a tenant must not reach the platform's own network through them (SSRF). HTTPS only; plain HTTP only
+ * to a loopback host where private networks are allowed (local mode and tests); port 443 or an unprivileged
+ * one (LOWEST_OTHER_PORT). The host name and every address it resolves to
  * must be public (with ALLOW_PRIVATE_NETWORKS, private ranges and loopback too); link-local (the metadata
  * service), multicast and reserved ranges never. A name resolved here could resolve elsewhere at connect
  * time (rebinding): HTTPS leaves such a connection nothing to talk to, since the certificate must still
@@ -25,9 +26,26 @@ export class OutboundRefusedError extends Error {
 
 const LOOPBACK_NAMES: ReadonlySet<string> = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+/**
+ * The lowest port a tenant-chosen URL may name besides HTTPS's own 443 (or the scheme's default, which
+ * `URL` leaves out). Ports below it are the well-known services of a host (SSH 22, SMTP 25, DNS 53, LDAP
+ * 389, SMB 445…): refusing them keeps the platform from being pointed at them to tell open from closed by
+ * the answer's kind or timing. Stores and providers that do not sit on 443 use unprivileged ports (MinIO
+ * 9000, Ceph RGW 7480/8443, Garage 3900, SeaweedFS 8333, Keycloak 8443), which stay open.
+ */
+export const LOWEST_OTHER_PORT = 1024;
+
+/** Why `url`'s port may not be requested (see LOWEST_OTHER_PORT), or undefined. */
+export function outboundPortProblem(url: URL): string | undefined {
+  if (url.port === '' || url.port === '443' || Number(url.port) >= LOWEST_OTHER_PORT) return undefined;
+  return `must use port 443 or a port from ${LOWEST_OTHER_PORT} to 65535 (not ${url.port})`;
+}
+
 /** Why `url` may not be requested, from its shape alone (no DNS), or undefined. */
 export function outboundUrlShapeProblem(url: URL, policy: HostPolicy): string | undefined {
   if (url.username || url.password) return 'must not carry a user name or password';
+  const port = outboundPortProblem(url);
+  if (port) return port;
   if (url.protocol === 'http:') {
     if (!(policy.allowPrivateNetworks && LOOPBACK_NAMES.has(url.hostname)))
       return 'must be an https URL (plain http only to a loopback host in local mode)';

@@ -30,7 +30,7 @@ const StoreEndpoint = z
   .min(1)
   .max(2048)
   .describe(
-    'An origin only (https://host[:port]; no user name, path, query or fragment); public addresses only, never link-local or metadata (http to loopback in local mode)',
+    'An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode)',
   );
 /** An access key id or secret of a store: printable ASCII without spaces. */
 const StoreKeyText = (max: number) =>

@@ -169,6 +169,8 @@ describe('a tenant’s own identity provider: configuration', () => {
     const cases: [Record<string, unknown>, string][] = [
       [ssoBody({ issuer: 'http://idp.example.test' }), 'body.issuer'],
       [ssoBody({ issuer: 'not a url' }), 'body.issuer'],
+      [ssoBody({ issuer: 'https://idp.example.test:22' }), 'body.issuer'],
+      [ssoBody({ issuer: 'https://idp.example.test:0/realm' }), 'body.issuer'],
       [ssoBody({ issuer: `${idp.issuer}?x=1` }), 'body.issuer'],
       [ssoBody({ clientId: 'c'.repeat(257) }), 'body.clientId'],
       [ssoBody({ clientId: '' }), 'body.clientId'],

@@ -6490,7 +6490,7 @@ export interface operations {
                     managed: true;
                 } | {
                     accessKeyId?: string;
-                    /** @description An origin only (https://host[:port]; no user name, path, query or fragment); public addresses only, never link-local or metadata (http to loopback in local mode) */
+                    /** @description An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode) */
                     endpoint?: string;
                     kmsKeyArn?: string;
                     pathStyle?: boolean;
@@ -6500,7 +6500,7 @@ export interface operations {
                     /** Format: starts_with */
                     root: string;
                     secretAccessKey?: string;
-                    /** @description An origin only (https://host[:port]; no user name, path, query or fragment); public addresses only, never link-local or metadata (http to loopback in local mode) */
+                    /** @description An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode) */
                     stsEndpoint?: string;
                 };
             };

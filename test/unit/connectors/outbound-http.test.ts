@@ -24,6 +24,10 @@ describe('outbound requests to addresses a tenant chose (a tenant IdP)', () => {
     ['https://metadata.google.internal/', ''],
     ['https://2130706433/', ''],
     ['https://user:pw@idp.example.com/', 'user name'],
+    ['https://idp.example.com:22/', '(not 22)'],
+    ['https://idp.example.com:0/', '(not 0)'],
+    ['https://idp.example.com:636/', '(not 636)'],
+    ['http://127.0.0.1:80/', 'https'],
   ])('refuses %s in AWS mode from its shape', (url, reason) => {
     // Act
     const problem = outboundUrlShapeProblem(new URL(url), AWS);
@@ -36,6 +40,11 @@ describe('outbound requests to addresses a tenant chose (a tenant IdP)', () => {
     // Act / Assess
     expect(outboundUrlShapeProblem(new URL('https://login.example.com/tenant'), AWS)).toBeUndefined();
     expect(outboundUrlShapeProblem(new URL('https://8.8.8.8/'), AWS)).toBeUndefined();
+    expect(outboundUrlShapeProblem(new URL('https://login.example.com:443/t'), AWS)).toBeUndefined();
+    expect(
+      outboundUrlShapeProblem(new URL('https://keycloak.example.com:8443/realms/x'), AWS),
+    ).toBeUndefined();
+    expect(outboundUrlShapeProblem(new URL('http://127.0.0.1:22/'), LOCAL)).toContain('(not 22)');
     expect(outboundUrlShapeProblem(new URL('http://127.0.0.1:9000/'), LOCAL)).toBeUndefined();
     expect(outboundUrlShapeProblem(new URL('http://localhost:9000/'), LOCAL)).toBeUndefined();
     expect(outboundUrlShapeProblem(new URL('http://10.0.0.5/'), LOCAL)).toContain('https');

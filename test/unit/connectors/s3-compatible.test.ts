@@ -43,6 +43,44 @@ describe('checkStoreEndpoint (S3-compatible store endpoints)', () => {
     expect((checked as { problem: string }).problem).toContain(reason);
   });
 
+  it.each([
+    ['https://minio.example.com:22', '(not 22)'],
+    ['https://minio.example.com:0', '(not 0)'],
+    ['https://minio.example.com:1', '(not 1)'],
+    ['https://minio.example.com:80', '(not 80)'],
+    ['https://minio.example.com:1023/', '(not 1023)'],
+    ['https://minio.example.com:00022', '(not 22)'],
+    ['https://203.0.113.10:25', '(not 25)'],
+    ['https://[2001:db8::1]:445', '(not 445)'],
+    ['https://minio.example.com:65536', 'URL'],
+    ['https://minio.example.com:-1', 'URL'],
+  ])('refuses the port of %s (443 or 1024-65535 only)', async (text, reason) => {
+    // Act
+    const checked = await checkStoreEndpoint(text, AWS, PUBLIC);
+    // Assess
+    expect((checked as { problem: string }).problem).toContain(reason);
+  });
+
+  it('takes 443 however spelt and every port from 1024 to 65535; in local mode too, loopback gets no other ports', async () => {
+    // Act / Assess
+    for (const [text, origin] of [
+      ['https://minio.example.com:443', 'https://minio.example.com'],
+      ['https://minio.example.com:0443', 'https://minio.example.com'],
+      ['https://minio.example.com:1024', 'https://minio.example.com:1024'],
+      ['https://minio.example.com:8443', 'https://minio.example.com:8443'],
+      ['https://minio.example.com:9000', 'https://minio.example.com:9000'],
+      ['https://minio.example.com:65535', 'https://minio.example.com:65535'],
+    ]) {
+      expect(await checkStoreEndpoint(text!, AWS, PUBLIC), text).toEqual({ origin });
+    }
+    expect(await checkStoreEndpoint('http://127.0.0.1:22', LOCAL)).toEqual({
+      problem: expect.stringContaining('(not 22)'),
+    });
+    expect(await checkStoreEndpoint('http://127.0.0.1:9000', LOCAL)).toEqual({
+      origin: 'http://127.0.0.1:9000',
+    });
+  });
+
   it('refuses a public-looking name that resolves to the metadata service or a private address', async () => {
     // Act / Assess: whatever the name, the addresses decide
     for (const address of ['169.254.169.254', 'fd00:ec2::254', '10.1.2.3', '127.0.0.1', '::ffff:a9fe:a9fe']) {
