@@ -267,7 +267,12 @@ export const handler = createApiHandler({
       body: await oidc.startLink(
         requirePrincipal(auth),
         providerRefOf(body),
-        { currentPassword: body.currentPassword },
+        {
+          currentPassword: body.currentPassword,
+          mfaCode: body.mfaCode,
+          recoveryCode: body.recoveryCode,
+          stepUpToken: body.stepUpToken,
+        },
         { ip: sourceIp, userAgent },
         providerFieldOf(body),
       ),

@@ -170,7 +170,7 @@ const SessionView = z.object({
 });
 
 /** Optional second factor of a sensitive action: at most one of a TOTP code, a recovery code and a step-up token. */
-const OneFactorAtMost = (b: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string }) =>
+export const oneFactorAtMost = (b: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string }) =>
   [b.mfaCode, b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length <= 1;
 
 export const listSessions = defineRoute({
@@ -271,7 +271,7 @@ export const changePassword = defineRoute({
         recoveryCode: RecoveryCode.optional(),
         stepUpToken: StepUpToken.optional(),
       })
-      .refine(OneFactorAtMost, {
+      .refine(oneFactorAtMost, {
         message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
         path: ['mfaCode'],
       });
@@ -308,11 +308,17 @@ export const confirmTotp = defineRoute({
   path: '/v1/me/mfa/totp/confirm',
   area: 'auth',
   summary:
-    'Confirm TOTP with a first code and the current password: this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes',
+    'Confirm TOTP with a first code and the current password (an account with a passkey: from an MFA session, with a passkey stepUpToken): this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes',
   tags: ['me'],
   auth: { kind: 'session' },
   get body() {
-    return z.strictObject({ code: TotpCode, currentPassword: z.string().max(1024) });
+    return z.strictObject({
+      code: TotpCode,
+      currentPassword: z.string().max(1024),
+      stepUpToken: StepUpToken.optional().describe(
+        'A passkey account only: a fresh passkey confirmation (400 naming it when missing)',
+      ),
+    });
   },
   response: {
     status: 200,

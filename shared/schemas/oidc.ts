@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
 import { defineRoute } from '../http/route.js';
-import { MailToken, RecoveryCode, TotpCode, User } from './auth.js';
+import { MailToken, oneFactorAtMost, RecoveryCode, StepUpToken, TotpCode, User } from './auth.js';
 import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
@@ -71,7 +71,7 @@ export const startOidcLink = defineRoute({
   path: '/v1/me/oidc/link',
   area: 'auth',
   summary:
-    'Start linking an identity provider to your account with the current password (with MFA on: from an MFA session; your address must be verified, and so must its address at the provider); finish with the callback from this session',
+    'Start linking an identity provider to your account with the current password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken; your address must be verified, and so must its address at the provider); finish with the callback from this session',
   tags: ['me'],
   auth: { kind: 'session' },
   rateLimits: [{ name: 'oidc-link-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
@@ -81,16 +81,23 @@ export const startOidcLink = defineRoute({
         provider: ProviderId.optional().describe('A platform provider’s id'),
         tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
         currentPassword: z.string().max(1024),
+        mfaCode: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+        stepUpToken: StepUpToken.optional(),
       })
       .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
         message: 'Send exactly one of provider or tenantId',
         path: ['provider'],
+      })
+      .refine(oneFactorAtMost, {
+        message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
+        path: ['mfaCode'],
       });
   },
   response: {
     status: 200,
     description:
-      'Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword',
+      'Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword, or the missing factor (body.mfaCode, body.stepUpToken)',
     schema: FlowStarted,
   },
 });

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import { defineRoute } from '../http/route.js';
-import { StepUpToken, User } from './auth.js';
+import { oneFactorAtMost, RecoveryCode, StepUpToken, TotpCode, User } from './auth.js';
 
 /** base64url without padding, as WebAuthn's JSON encodings use it. */
 const Base64Url = (max: number) =>
@@ -121,16 +121,24 @@ export const registerPasskey = defineRoute({
   path: '/v1/me/passkeys',
   area: 'auth',
   summary:
-    'Add a passkey with the authenticator’s answer, a name and the current password (with MFA on: from an MFA session); every other session is signed out',
+    'Add a passkey with the authenticator’s answer, a name and the current password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken); every other session is signed out',
   tags: ['me'],
   auth: { kind: 'session' },
   get body() {
-    return z.strictObject({
-      challengeId: ChallengeId,
-      credential: RegistrationCredential,
-      name: PasskeyName,
-      currentPassword: z.string().max(1024),
-    });
+    return z
+      .strictObject({
+        challengeId: ChallengeId,
+        credential: RegistrationCredential,
+        name: PasskeyName,
+        currentPassword: z.string().max(1024),
+        mfaCode: TotpCode.optional(),
+        recoveryCode: RecoveryCode.optional(),
+        stepUpToken: StepUpToken.optional(),
+      })
+      .refine(oneFactorAtMost, {
+        message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
+        path: ['mfaCode'],
+      });
   },
   response: {
     status: 201,

@@ -13,7 +13,6 @@ import {
   NotFoundError,
   TooManyRequestsError,
   UnauthorizedError,
-  ValidationError,
 } from '../errors.js';
 import { alreadyRegisteredMail } from '../mail/templates.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
@@ -25,6 +24,7 @@ import type { HeldSlots } from './failure-budgets.js';
 import {
   accountOf,
   hasSecondFactor,
+  requireFactorPresence,
   type SecondFactor,
   SecondFactorVerifier,
   type SignInFactor,
@@ -372,28 +372,8 @@ export class IdentityService {
     const purpose = { ...origin, purpose: 'password.change' };
     const factor = secondFactorOf(input);
     const secondFactor = hasSecondFactor(user);
-    if (secondFactor) {
-      await this.secondFactors.requireMfaSession(caller, purpose);
-      if (!factor) {
-        throw new ValidationError(
-          [
-            user.mfaEnabled
-              ? { path: 'body.mfaCode', message: 'MFA is on: send mfaCode, recoveryCode or stepUpToken' }
-              : {
-                  path: 'body.stepUpToken',
-                  message: 'The account has a passkey: send a passkey stepUpToken',
-                },
-          ],
-          'Changing the password needs a fresh second factor.',
-        );
-      }
-    } else if (factor) {
-      const field = Object.keys(factor)[0]!;
-      throw new ValidationError(
-        [{ path: `body.${field}`, message: 'The account has no second factor: leave this out' }],
-        'This account has no second factor to confirm.',
-      );
-    }
+    if (secondFactor) await this.secondFactors.requireMfaSession(caller, purpose);
+    requireFactorPresence(user, factor, 'Changing the password');
     await this.requireCurrentPassword(user, input.currentPassword, origin);
     if (secondFactor && factor) await this.secondFactors.confirm(caller, factor, purpose);
     const revoked = await this.deps.identity.changePassword(
@@ -430,15 +410,19 @@ export class IdentityService {
    */
   async confirmTotp(
     caller: SessionCallerOf,
-    input: { code: string; currentPassword: string },
+    input: { code: string; currentPassword: string; stepUpToken?: string },
     origin: RequestOrigin,
   ) {
     const user = await this.steps.requireUser(caller.userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
     if (!user.totpPendingCiphertext) throw new ConflictError('Start enrolment first.', 'mfa-not-enrolling');
-    // A passkey-only account has a second factor: only a session that proved it adds another.
-    if (hasSecondFactor(user))
-      await this.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'mfa.enrol' });
+    // A passkey-only account has a second factor: only a session that proved it, with a fresh passkey
+    // confirmation, adds another (else a stolen session and the password would add the thief's TOTP and so
+    // get past every "fresh factor" rule).
+    const purpose = { ...origin, purpose: 'mfa.enrol' };
+    const factor = input.stepUpToken !== undefined ? { stepUpToken: input.stepUpToken } : undefined;
+    if (hasSecondFactor(user)) await this.secondFactors.requireMfaSession(caller, purpose);
+    requireFactorPresence(user, factor, 'Adding TOTP beside a passkey');
     await this.requireCurrentPassword(user, input.currentPassword, origin);
     const secret = await this.deps.secrets.decryptPlatformSecret(
       { purpose: TOTP_PURPOSE, recordId: user.userId },
@@ -446,6 +430,8 @@ export class IdentityService {
     );
     const step = matchTotpStep(secret, input.code, this.now());
     if (step === undefined) throw new UnauthorizedError('The code is wrong.', 'invalid-mfa-code');
+    // Spent only once the new code matched, so a mistyped code does not cost a fresh confirmation.
+    if (factor) await this.secondFactors.confirm(caller, factor, purpose);
     const recoveryCodes = newRecoveryCodes();
     const revoked = await this.deps.identity.enableTotp(
       user.userId,

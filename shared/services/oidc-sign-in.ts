@@ -41,7 +41,13 @@ import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oid
 import type { AccountEmailService } from './account-email.js';
 import { invalidToken } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';
-import { type SecondFactorVerifier, signInFactorOf } from './second-factor.js';
+import {
+  hasSecondFactor,
+  requireFactorPresence,
+  type SecondFactorVerifier,
+  secondFactorOf,
+  signInFactorOf,
+} from './second-factor.js';
 import { SignInSteps } from './sign-in-steps.js';
 
 /** Told when an account signs in from a device it has not used for 90 days (the identity service's notice). */
@@ -187,22 +193,28 @@ export class OidcSignInService {
    * Starts linking a provider identity to the caller's account: a new way into the account, so held to
    * what adding a passkey is: a verified address (whoever registered an address they do not own must not
    * plant a way back in before its owner takes it back), the current password under the sign-in failure
-   * budgets, and an MFA session when TOTP is on. The flow is bound to this session and the account's
+   * budgets, and with a second factor (TOTP or a passkey) an MFA session and a fresh factor. The flow is
+   * bound to this session and the account's
    * credential epoch: signing out, a password change or reset before the callback ends it.
    */
   async startLink(
     caller: OidcCaller,
     ref: OidcProviderRef,
-    input: { currentPassword: string },
+    input: { currentPassword: string; mfaCode?: string; recoveryCode?: string; stepUpToken?: string },
     origin: RequestOrigin,
     field: string,
   ) {
     const user = await this.deps.identity.getUser(caller.userId);
     if (!user || caller.kind !== 'session') throw new UnauthorizedError();
     if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('link an identity provider');
-    if (user.mfaEnabled)
-      await this.deps.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'oidc.link' });
+    // A linked identity is another way in: with a second factor (TOTP or a passkey), only an MFA session with
+    // a fresh one of them adds it, as for adding a factor.
+    const purpose = { ...origin, purpose: 'oidc.link' };
+    const factor = secondFactorOf(input);
+    if (hasSecondFactor(user)) await this.deps.secondFactors.requireMfaSession(caller, purpose);
+    requireFactorPresence(user, factor, 'Linking an identity provider');
     await requireCurrentPassword(this.deps.secondFactors, user, input.currentPassword, origin);
+    if (factor) await this.deps.secondFactors.confirm(caller, factor, purpose);
     return this.start(
       ref,
       { kind: 'link', userId: user.userId, sessionId: caller.credentialId, credentialEpoch: epochOf(user) },
@@ -235,7 +247,7 @@ export class OidcSignInService {
 
   /**
    * Removes one of the caller's linked identities (404 for anyone else's): the current password, and an
-   * MFA session when TOTP is on; the owner is mailed and the removal audited.
+   * MFA session when the account has a second factor (TOTP or a passkey); the owner is mailed and the removal audited.
    */
   async unlink(
     caller: OidcCaller,
@@ -244,7 +256,7 @@ export class OidcSignInService {
     origin: RequestOrigin,
   ) {
     const user = await this.steps.requireUser(caller.userId);
-    if (user.mfaEnabled)
+    if (hasSecondFactor(user))
       await this.deps.secondFactors.requireMfaSession(caller, { ...origin, purpose: 'oidc.unlink' });
     const identity = (await this.deps.oidc.listIdentities(user.userId)).find(
       (i) => i.identityId === identityId,

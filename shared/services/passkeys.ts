@@ -29,7 +29,13 @@ import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../sto
 import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
 import type { AccountEmailService } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';
-import { hasSecondFactor, SecondFactorVerifier, STEP_UP_LIFETIME_MS } from './second-factor.js';
+import {
+  hasSecondFactor,
+  requireFactorPresence,
+  SecondFactorVerifier,
+  STEP_UP_LIFETIME_MS,
+  secondFactorOf,
+} from './second-factor.js';
 import { SignInSteps } from './sign-in-steps.js';
 
 // The WebAuthn library is loaded on the first passkey request only: the auth function's other routes (and
@@ -170,7 +176,9 @@ export class PasskeyService {
 
   /**
    * Adds the passkey the authenticator created. As with every change to how the account signs in: the
-   * current password (checked under the sign-in failure budgets), an MFA session when MFA is on, the
+   * current password (checked under the sign-in failure budgets); with a second factor already (TOTP or a
+   * passkey), an MFA session and a fresh one of them (a code, a recovery code or a step-up token), so a
+   * stolen session plus the password cannot add the thief's passkey and then pass every later check; the
    * credential epoch moves (every other session is signed out), the owner is mailed, the change audited.
    */
   async register(
@@ -180,12 +188,18 @@ export class PasskeyService {
       credential: RegistrationResponseJSON;
       name: string;
       currentPassword: string;
+      mfaCode?: string;
+      recoveryCode?: string;
+      stepUpToken?: string;
     },
     origin: RequestOrigin,
   ) {
     const user = await this.steps.requireUser(caller.userId);
     if (user.emailVerifiedAt === undefined) throw new EmailUnverifiedError('add a passkey');
-    await this.requireStrongEnough(caller, user, { ...origin, purpose: 'passkey.register' });
+    const purpose = { ...origin, purpose: 'passkey.register' };
+    const factor = secondFactorOf(input);
+    await this.requireStrongEnough(caller, user, purpose);
+    requireFactorPresence(user, factor, 'Adding a passkey beside another factor');
     await this.requireCurrentPassword(user, input.currentPassword, origin);
     const challenge = await this.take(input.challengeId, 'register');
     if (challenge.userId !== user.userId || challenge.sessionId !== caller.credentialId)
@@ -221,6 +235,8 @@ export class PasskeyService {
         `An account holds at most ${PASSKEY_LIMIT} passkeys; remove one first.`,
         'passkey-limit',
       );
+    // Spent once the new passkey verified, so a failed ceremony does not cost a code or a confirmation.
+    if (factor) await this.secondFactors.confirm(caller, factor, purpose);
 
     const passkey: PasskeyRecord = {
       passkeyId: newId('p'),

@@ -2,7 +2,13 @@ import type { PlatformCrypto } from '../crypto/envelope.js';
 import { matchTotpStep } from '../crypto/totp.js';
 import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import { hashSecret, normaliseEmail, normaliseRecoveryCode } from '../domain/credentials.js';
-import { ForbiddenError, HttpProblemError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
+import {
+  ForbiddenError,
+  HttpProblemError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  ValidationError,
+} from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { IdentityStore, UserRecord } from '../store/identity-store.js';
 import { FailureBudgets } from './failure-budgets.js';
@@ -38,6 +44,41 @@ export const STEP_UP_LIFETIME_MS = 5 * 60_000;
 /** Whether the user has a second factor: TOTP on, or at least one passkey. */
 export function hasSecondFactor(user: Pick<UserRecord, 'mfaEnabled' | 'passkeyCount'>): boolean {
   return user.mfaEnabled || (user.passkeyCount ?? 0) > 0;
+}
+
+/**
+ * Whether a change to how the account signs in sent the fresh factor it needs: with a second factor, one of
+ * them (400 naming the field the account can answer: `mfaCode` with TOTP on, else `stepUpToken`); without,
+ * none (400 naming the field sent, which the account has nothing to answer with). Changing the password,
+ * adding a factor or a linked identity, and removing the last factor all ask this, so a stolen MFA session
+ * plus the password cannot add the thief's factor and then act as if it had always been there.
+ */
+export function requireFactorPresence(
+  user: Pick<UserRecord, 'mfaEnabled' | 'passkeyCount'>,
+  factor: SecondFactor | undefined,
+  action: string,
+): void {
+  if (hasSecondFactor(user)) {
+    if (factor) return;
+    throw new ValidationError(
+      [
+        user.mfaEnabled
+          ? { path: 'body.mfaCode', message: 'MFA is on: send mfaCode, recoveryCode or stepUpToken' }
+          : { path: 'body.stepUpToken', message: 'The account has a passkey: send a passkey stepUpToken' },
+      ],
+      `${action} needs a fresh second factor.`,
+    );
+  }
+  if (factor)
+    throw new ValidationError(
+      [
+        {
+          path: `body.${Object.keys(factor)[0]}`,
+          message: 'The account has no second factor: leave this out',
+        },
+      ],
+      'This account has no second factor to confirm.',
+    );
 }
 
 /** The one refusal of a step-up token that cannot be spent (which reason is in the platform log). */

@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkIn, takeMail } from '../../infra/local/inbox-reader.js';
+import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { axeViolations, launchChromium, recordConsole, screenshot } from '../support/browser.js';
 import { type LocalRun, startLocalRun } from '../support/local-run.js';
 
@@ -206,6 +207,41 @@ describe('passkeys in the console', () => {
     // Assess: back on the tenant list, which no longer has it
     await page.getByRole('heading', { name: 'Tenants' }).waitFor(POLL);
     await page.getByText('You are not a member of any tenant yet.').waitFor(POLL);
+  });
+
+  it('turns two-step verification on beside the passkey only with a passkey confirmation, and off again with a recovery code', async () => {
+    // Prepare: enrolment started; the confirm form says the browser will ask for the passkey
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Account' }).click();
+    await page.getByRole('button', { name: 'Set up two-step verification' }).click();
+    const secret = await page.getByLabel('Secret', { exact: true }).inputValue();
+    const confirm = page.getByRole('form', { name: 'Confirm two-step verification' });
+    await confirm.getByText(/browser asks for your passkey/).waitFor();
+    const before = (await credentials())[0]!.signCount;
+
+    // Act
+    await confirm.getByLabel('Code from the app').fill(totpCodeAt(secret, Date.now()));
+    await confirm.getByLabel('Current password').fill(user.password);
+    await confirm.getByRole('button', { name: 'Turn on two-step verification' }).click();
+
+    // Assess: on, after one more assertion of the passkey (the step-up the API asks for)
+    const codes = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+    await codes.first().waitFor(POLL);
+    expect((await credentials())[0]!.signCount).toBeGreaterThan(before);
+    const recovery = (await codes.first().textContent())!.trim();
+    await page.getByRole('button', { name: 'I have saved them' }).click();
+
+    // Act: off again, with a recovery code (the passkey stays the account's only factor)
+    await page.locator('summary', { hasText: 'Turn two-step verification off' }).click();
+    await page
+      .getByRole('region', { name: 'Two-step verification' })
+      .getByRole('button', { name: 'Use a recovery code instead' })
+      .click();
+    const off = page.getByRole('form', { name: 'Turn two-step verification off' });
+    await off.getByLabel('Recovery code').fill(recovery);
+    await off.getByRole('button', { name: 'Turn off' }).click();
+
+    // Assess
+    await page.getByText('Two-step verification is off.').waitFor(POLL);
   });
 
   it('removes it, the last second factor, with the password and a passkey step-up, after which it no longer signs in', async () => {

@@ -31,10 +31,14 @@ import { platformEventsBy } from '../support/table-reads.js';
 const idp = useTestOidcProvider();
 const api = useTestApi();
 
-const startLink = (user: Pick<TestUser, 'token'>, currentPassword?: string) =>
+const startLink = (
+  user: Pick<TestUser, 'token'>,
+  currentPassword?: string,
+  factor: { recoveryCode?: string } = {},
+) =>
   api.request('POST', '/v1/me/oidc/link', {
     token: user.token,
-    body: { provider: 'test-idp', ...(currentPassword === undefined ? {} : { currentPassword }) },
+    body: { provider: 'test-idp', ...(currentPassword === undefined ? {} : { currentPassword }), ...factor },
   });
 
 /** Signs in at the provider for a started flow: the callback's body. */
@@ -130,15 +134,15 @@ describe('linking needs the password, an MFA session with TOTP, and the session 
     expect((await listIdentities(owner)).body.items).toEqual([]);
   });
 
-  it('with TOTP on, refuses a password-only session even with the right password', async () => {
+  it('with TOTP on, refuses a password-only session even with the right password and a code', async () => {
     // Prepare: a TOTP user, and a password-only session under the current epoch (defence in depth)
     const user = await signUp(api, 'link-weak');
-    await enableMfa(api, user);
+    const mfa = await enableMfa(api, user);
     const weakToken = await writeSession(user, { userAgent: 'password-only' });
 
-    // Act
-    const weak = await startLink({ token: weakToken }, user.password);
-    const strong = await startLink(user, user.password);
+    // Act (the MFA session also sends a fresh factor, as adding any way into the account asks)
+    const weak = await startLink({ token: weakToken }, user.password, { recoveryCode: mfa.recoveryCodes[0] });
+    const strong = await startLink(user, user.password, { recoveryCode: mfa.recoveryCodes[1] });
 
     // Assess
     expect(weak.status).toBe(403);

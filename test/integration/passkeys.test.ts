@@ -36,6 +36,7 @@ async function addPasskey(
   device: SoftwareAuthenticator,
   name = 'Laptop',
   overrides: CeremonyOverrides = {},
+  factor: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string } = {},
 ) {
   const { challengeId, options } = await registrationOptions(user);
   return api.request('POST', '/v1/me/passkeys', {
@@ -45,6 +46,7 @@ async function addPasskey(
       credential: device.register(options, overrides),
       name,
       currentPassword: user.password,
+      ...factor,
     },
   });
 }
@@ -123,7 +125,10 @@ describe('registering passkeys', () => {
     const first = await addPasskey(user, laptop, 'Laptop');
     // The account has a second factor now: further changes come from a session that proved it
     const strong = { ...user, token: (await passkeySignIn(laptop)).body.token as string };
-    const second = await addPasskey(strong, phone, 'Phone');
+    // ... and with a fresh one of it: a step-up with the first passkey
+    const second = await addPasskey(strong, phone, 'Phone', {}, {
+      stepUpToken: await stepUpToken(strong.token, laptop),
+    });
     const renamed = await api.request('PATCH', `/v1/me/passkeys/${second.body.passkey.passkeyId}`, {
       token: strong.token,
       body: { name: '  Work phone ' },
@@ -469,13 +474,13 @@ describe('who may change passkeys', () => {
     // Prepare: a TOTP user, and a password-only session written under the current epoch (as if it had
     // got past the revocation at enrolment: the defence in depth)
     const user = await signUp(api, 'pk-strength');
-    await enableMfa(api, user);
+    const mfa = await enableMfa(api, user);
     const weak = { ...user, token: await writeSession(user, { userAgent: 'password-only' }) };
     const device = authenticator();
 
     // Act
-    const weakAdd = await addPasskey(weak, device);
-    const strongAdd = await addPasskey(user, device);
+    const weakAdd = await addPasskey(weak, device, 'Laptop', {}, { recoveryCode: mfa.recoveryCodes[0]! });
+    const strongAdd = await addPasskey(user, device, 'Laptop', {}, { recoveryCode: mfa.recoveryCodes[1]! });
 
     // Assess
     expect(weakAdd.status).toBe(403);

@@ -224,6 +224,7 @@ describe('stepping up with a passkey', () => {
           credential: device.register(options.options),
           name: 'Key',
           currentPassword: user.password,
+          recoveryCode: mfa.recoveryCodes[0],
         },
       }),
       201,
@@ -325,7 +326,12 @@ describe('stepping up with a passkey', () => {
     const passkeyId = (await api.request('GET', '/v1/me/passkeys', { token: user.token })).body.items[0]
       .passkeyId as string;
     const attacker = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
-    const addFrom = async (token: string, device: SoftwareAuthenticator, name: string) => {
+    const addFrom = async (
+      token: string,
+      device: SoftwareAuthenticator,
+      name: string,
+      factor: { stepUpToken?: string } = {},
+    ) => {
       const options = await api.request('POST', '/v1/me/passkeys/registration-options', { token });
       if (options.status !== 200) return options;
       return api.request('POST', '/v1/me/passkeys', {
@@ -335,6 +341,7 @@ describe('stepping up with a passkey', () => {
           credential: device.register(options.body.options),
           name,
           currentPassword: user.password,
+          ...factor,
         },
       });
     };
@@ -363,7 +370,9 @@ describe('stepping up with a passkey', () => {
 
     // Act / Assess: the owner's passkey (MFA) session can
     const second = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
-    const ownAdd = await addFrom(user.token, second, 'Phone');
+    const ownAdd = await addFrom(user.token, second, 'Phone', {
+      stepUpToken: await stepUpToken(user.token, user.device),
+    });
     expect(ownAdd.status, ownAdd.text).toBe(201);
   });
 
@@ -556,13 +565,14 @@ describe('removing the last second factor', () => {
           credential: second.register(options.options),
           name: 'Phone',
           currentPassword: two.password,
+          stepUpToken: await stepUpToken(two.token, two.device),
         },
       }),
       201,
       'second passkey',
     );
     const withTotp = await signUp(api, 'su-totp-passkey');
-    await enableMfa(api, withTotp);
+    const withTotpMfa = await enableMfa(api, withTotp);
     const totpDevice = new SoftwareAuthenticator({ origin: ORIGIN, rpId: RP_ID });
     const totpOptions = ok(
       await api.request('POST', '/v1/me/passkeys/registration-options', { token: withTotp.token }),
@@ -577,6 +587,7 @@ describe('removing the last second factor', () => {
           credential: totpDevice.register(totpOptions.options),
           name: 'Key',
           currentPassword: withTotp.password,
+          recoveryCode: withTotpMfa.recoveryCodes[0],
         },
       }),
       201,

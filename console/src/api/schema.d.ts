@@ -367,7 +367,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Confirm TOTP with a first code and the current password: this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes */
+        /** Confirm TOTP with a first code and the current password (an account with a passkey: from an MFA session, with a passkey stepUpToken): this session becomes an MFA session, every other one is revoked; returns ten one-time recovery codes */
         post: operations["confirmTotp"];
         delete?: never;
         options?: never;
@@ -418,7 +418,7 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Start linking an identity provider to your account with the current password (with MFA on: from an MFA session; your address must be verified, and so must its address at the provider); finish with the callback from this session */
+        /** Start linking an identity provider to your account with the current password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken; your address must be verified, and so must its address at the provider); finish with the callback from this session */
         post: operations["startOidcLink"];
         delete?: never;
         options?: never;
@@ -436,7 +436,7 @@ export type paths = {
         /** Your passkeys */
         get: operations["listPasskeys"];
         put?: never;
-        /** Add a passkey with the authenticator’s answer, a name and the current password (with MFA on: from an MFA session); every other session is signed out */
+        /** Add a passkey with the authenticator’s answer, a name and the current password (with a second factor, TOTP or a passkey: from an MFA session, with mfaCode, recoveryCode or stepUpToken); every other session is signed out */
         post: operations["registerPasskey"];
         delete?: never;
         options?: never;
@@ -2843,6 +2843,8 @@ export interface operations {
                 "application/json": {
                     code: string;
                     currentPassword: string;
+                    /** @description A passkey account only: a fresh passkey confirmation (400 naming it when missing) */
+                    stepUpToken?: string;
                 };
             };
         };
@@ -3010,15 +3012,19 @@ export interface operations {
             content: {
                 "application/json": {
                     currentPassword: string;
+                    mfaCode?: string;
                     /** @description A platform provider’s id */
                     provider?: string;
+                    recoveryCode?: string;
+                    /** @description From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only */
+                    stepUpToken?: string;
                     /** @description A tenant whose own identity provider to link */
                     tenantId?: string;
                 };
             };
         };
         responses: {
-            /** @description Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword */
+            /** @description Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword, or the missing factor (body.mfaCode, body.stepUpToken) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3127,7 +3133,11 @@ export interface operations {
                     challengeId: string;
                     credential: components["schemas"]["PasskeyRegistrationCredential"];
                     currentPassword: string;
+                    mfaCode?: string;
                     name: string;
+                    recoveryCode?: string;
+                    /** @description From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only */
+                    stepUpToken?: string;
                 };
             };
         };

@@ -3,15 +3,23 @@ import { ApiProblem, api, ok } from '../api/client';
 /** Where the flow token waits while the browser is at the provider (this tab only; it is no credential). */
 const FLOW_KEY = 'strongroom-oidc-flow';
 
+/** What linking asks of the signed-in user: the password and, with a second factor, a fresh one. */
+export type LinkProof = {
+  currentPassword: string;
+  mfaCode?: string;
+  recoveryCode?: string;
+  stepUpToken?: string;
+};
+
 /** A platform provider by id, or a tenant's own provider by the tenant's id. */
 export type OidcTarget = { provider: string } | { tenantId: string };
 
 /**
- * Starts signing in (or, from a signed-in session with the current password, linking) through a provider: the
+ * Starts signing in (or, from a signed-in session with the current password and any fresh factor, linking) through a provider: the
  * flow token stays in this tab's session storage and the browser goes to the provider. It comes back to the
  * console's URL with `code`, `state` and `iss`, which `finishOidcFlowFromUrl` sends.
  */
-export async function startOidc(target: OidcTarget, link?: { currentPassword: string }): Promise<void> {
+export async function startOidc(target: OidcTarget, link?: LinkProof): Promise<void> {
   continueOidc(await beginOidc(target, link));
 }
 
@@ -19,13 +27,10 @@ export async function startOidc(target: OidcTarget, link?: { currentPassword: st
 export type StartedOidc = { authorizationUrl: string; flowToken: string };
 
 /** Starts a flow without leaving the page (to show where it leads first); `continueOidc` goes there. */
-export async function beginOidc(
-  target: OidcTarget,
-  link?: { currentPassword: string },
-): Promise<StartedOidc> {
+export async function beginOidc(target: OidcTarget, link?: LinkProof): Promise<StartedOidc> {
   return ok(
     link
-      ? await api.POST('/v1/me/oidc/link', { body: { ...target, currentPassword: link.currentPassword } })
+      ? await api.POST('/v1/me/oidc/link', { body: { ...target, ...link } })
       : await api.POST('/v1/auth/oidc/start', { body: target }),
   );
 }

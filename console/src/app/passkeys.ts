@@ -55,8 +55,15 @@ export async function signInWithPasskey(): Promise<void> {
   );
 }
 
-/** Creates a passkey on this device and adds it to the account; how many other sessions ended. */
-export async function addPasskey(name: string, currentPassword: string): Promise<number> {
+/**
+ * Creates a passkey on this device and adds it to the account (with `factor`, the fresh second factor an
+ * account that has one must send); how many other sessions ended.
+ */
+export async function addPasskey(
+  name: string,
+  currentPassword: string,
+  factor: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string } = {},
+): Promise<number> {
   const { challengeId, options } = ok(await api.POST('/v1/me/passkeys/registration-options'));
   let credential: Awaited<ReturnType<typeof startRegistration>>;
   try {
@@ -68,7 +75,7 @@ export async function addPasskey(name: string, currentPassword: string): Promise
   }
   const added = ok(
     await api.POST('/v1/me/passkeys', {
-      body: { challengeId, credential: credential as never, name, currentPassword },
+      body: { challengeId, credential: credential as never, name, currentPassword, ...factor },
     }),
   );
   return added.revokedSessions;

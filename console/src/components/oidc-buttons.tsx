@@ -1,8 +1,18 @@
 import { useState } from 'preact/hooks';
 import { type ApiProblem, api, ok } from '../api/client';
-import { beginOidc, continueOidc, oidcProviders, type StartedOidc, startOidc, tenantIdIn } from '../app/oidc';
+import {
+  beginOidc,
+  continueOidc,
+  type OidcTarget,
+  oidcProviders,
+  type StartedOidc,
+  startOidc,
+  tenantIdIn,
+} from '../app/oidc';
+import { useSession } from '../app/session';
 import { CurrentPasswordField, Field, Form, raw, text } from './form';
 import { useLoad } from './hooks';
+import { FactorField, FactorSwitch, factorBody, NoUsableFactor, useSecondFactor } from './second-factor';
 import { Notice, ProblemAlert, Section, When } from './status';
 
 /** "Sign in with …" for each of the platform's identity providers; nothing when there are none. */
@@ -102,8 +112,8 @@ export function OidcLinkSection() {
     <Section title="Identity providers" id="identity-providers">
       <p>
         A linked account at one of these providers signs in to this account. Linking or unlinking one asks for
-        your password (and, with two-step verification on, a session signed in with it); your address must be
-        verified, and the provider must have verified its own.
+        your password (and, with a second factor, a session signed in with it; linking also a fresh code or
+        passkey confirmation); your address must be verified, and the provider must have verified its own.
       </p>
       {notice && <Notice>{notice}</Notice>}
       <ProblemAlert problem={linked.problem} />
@@ -146,18 +156,45 @@ export function OidcLinkSection() {
       {providers.data?.map((p) => (
         <details key={p.id}>
           <summary>Link {p.name}</summary>
-          <Form
-            label={`Link ${p.name}`}
-            submitLabel={`Continue to ${p.name}`}
-            busyLabel="Redirecting…"
-            onSubmit={(values) =>
-              startOidc({ provider: p.id }, { currentPassword: raw(values, 'currentPassword') })
-            }
-          >
-            <CurrentPasswordField />
-          </Form>
+          <LinkProviderForm target={{ provider: p.id }} label={`Link ${p.name}`} providerName={p.name} />
         </details>
       ))}
     </Section>
+  );
+}
+
+/**
+ * Links the signed-in user's account to a provider: the password and, with a second factor, a fresh one of
+ * them (the API's rule for every new way into the account), then the browser goes to the provider.
+ */
+export function LinkProviderForm({
+  target,
+  label,
+  providerName,
+}: {
+  target: OidcTarget;
+  label: string;
+  providerName: string;
+}) {
+  const { me } = useSession();
+  const factor = useSecondFactor(me.user);
+  if (factor.required && !factor.kind) return <NoUsableFactor />;
+  return (
+    <>
+      <Form
+        key={factor.kind ?? 'none'}
+        label={label}
+        submitLabel={`Continue to ${providerName}`}
+        busyLabel="Redirecting…"
+        onSubmit={async (values) => {
+          const currentPassword = raw(values, 'currentPassword');
+          await startOidc(target, { currentPassword, ...(await factorBody(factor.kind, values)) });
+        }}
+      >
+        <CurrentPasswordField />
+        <FactorField kind={factor.kind} />
+      </Form>
+      <FactorSwitch {...factor} />
+    </>
   );
 }

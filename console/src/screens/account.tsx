@@ -181,26 +181,43 @@ function MfaSection() {
         </li>
         <li>
           <p>Enter the code the app shows, and your password to confirm it is you.</p>
-          <Form
-            label="Confirm two-step verification"
-            submitLabel="Turn on two-step verification"
-            busyLabel="Confirming…"
-            onSubmit={async (values) => {
-              const result = ok(
-                await api.POST('/v1/me/mfa/totp/confirm', {
-                  body: { code: text(values, 'code') ?? '', currentPassword: raw(values, 'currentPassword') },
-                }),
-              );
-              setRecoveryCodes(result.recoveryCodes);
+          <ConfirmTotpForm
+            onConfirmed={async (codes) => {
+              setRecoveryCodes(codes);
               await refresh();
             }}
-          >
-            <CodeField label="Code from the app" />
-            <CurrentPasswordField />
-          </Form>
+          />
         </li>
       </ol>
     </Section>
+  );
+}
+
+/** The enrolment's first code and the password; beside a passkey, also a fresh passkey confirmation. */
+function ConfirmTotpForm({ onConfirmed }: { onConfirmed: (recoveryCodes: string[]) => Promise<void> }) {
+  const { me } = useSession();
+  const factor = useSecondFactor(me.user);
+  if (factor.required && !factor.kind) return <NoUsableFactor />;
+  return (
+    <Form
+      label="Confirm two-step verification"
+      submitLabel="Turn on two-step verification"
+      busyLabel="Confirming…"
+      onSubmit={async (values) => {
+        const code = text(values, 'code') ?? '';
+        const currentPassword = raw(values, 'currentPassword');
+        const result = ok(
+          await api.POST('/v1/me/mfa/totp/confirm', {
+            body: { code, currentPassword, ...(await factorBody(factor.kind, values)) },
+          }),
+        );
+        await onConfirmed(result.recoveryCodes);
+      }}
+    >
+      <CodeField label="Code from the app" />
+      <CurrentPasswordField />
+      <FactorField kind={factor.kind} />
+    </Form>
   );
 }
 

@@ -4,7 +4,13 @@ import { addPasskey, passkeysAvailable, stepUpWithPasskey } from '../app/passkey
 import { useSession } from '../app/session';
 import { CurrentPasswordField, Field, Form, raw, text } from '../components/form';
 import { useLoad } from '../components/hooks';
-import { NoUsableFactor } from '../components/second-factor';
+import {
+  FactorField,
+  FactorSwitch,
+  factorBody,
+  NoUsableFactor,
+  useSecondFactor,
+} from '../components/second-factor';
 import { DataTable, Loading, Notice, ProblemAlert, Section, When } from '../components/status';
 
 type Passkey = Schemas['Passkey'];
@@ -19,6 +25,8 @@ export function PasskeysSection() {
   // The account's last second factor (its only passkey, TOTP off) is removed only with a fresh passkey
   // confirmation, as the API demands.
   const lastFactor = !me.user.mfaEnabled && me.user.passkeyCount <= 1;
+  // Adding a passkey beside a factor the account has needs a fresh one of them (the API's rule).
+  const addFactor = useSecondFactor(me.user);
   const [notice, setNotice] = useState<string>();
   // The account's passkey count decides how other forms confirm a sensitive change: reload it with the list.
   const reload = async () => {
@@ -58,27 +66,39 @@ export function PasskeysSection() {
       {available ? (
         <details>
           <summary>Add a passkey</summary>
-          <Form
-            label="Add a passkey"
-            submitLabel="Create passkey"
-            busyLabel="Waiting for your device…"
-            resetOnSuccess
-            onSubmit={async (values) => {
-              const name = text(values, 'name') ?? '';
-              const revoked = await addPasskey(name, raw(values, 'currentPassword'));
-              setNotice(`Passkey “${name}” added. ${othersEnded(revoked)} signed out.`);
-              await reload();
-            }}
-          >
-            <Field
-              name="name"
-              label="Passkey name"
-              hint="To tell your passkeys apart, e.g. “Work laptop”."
-              maxLength={64}
-              required
-            />
-            <CurrentPasswordField />
-          </Form>
+          {addFactor.required && !addFactor.kind ? (
+            <NoUsableFactor />
+          ) : (
+            <>
+              <Form
+                key={addFactor.kind ?? 'none'}
+                label="Add a passkey"
+                submitLabel="Create passkey"
+                busyLabel="Waiting for your device…"
+                resetOnSuccess
+                onSubmit={async (values) => {
+                  const name = text(values, 'name') ?? '';
+                  const currentPassword = raw(values, 'currentPassword');
+                  // With a factor already, a fresh one of it first (for a passkey: the browser's prompt).
+                  const factor = await factorBody(addFactor.kind, values);
+                  const revoked = await addPasskey(name, currentPassword, factor);
+                  setNotice(`Passkey “${name}” added. ${othersEnded(revoked)} signed out.`);
+                  await reload();
+                }}
+              >
+                <Field
+                  name="name"
+                  label="Passkey name"
+                  hint="To tell your passkeys apart, e.g. “Work laptop”."
+                  maxLength={64}
+                  required
+                />
+                <CurrentPasswordField />
+                <FactorField kind={addFactor.kind} />
+              </Form>
+              <FactorSwitch {...addFactor} />
+            </>
+          )}
         </details>
       ) : (
         <Notice tone="info">

@@ -1,22 +1,14 @@
 import { useState } from 'preact/hooks';
 import { ApiProblem, api, ok, type Schemas } from '../api/client';
 import type { operations } from '../api/schema';
-import { organisationSignInLink, startOidc } from '../app/oidc';
+import { organisationSignInLink } from '../app/oidc';
 import { PLANS } from '../app/permissions';
 import { navigate } from '../app/router';
 import { useSession } from '../app/session';
 import { useTenant } from '../app/tenant';
-import {
-  CheckboxField,
-  CurrentPasswordField,
-  Field,
-  Form,
-  integer,
-  raw,
-  SelectField,
-  text,
-} from '../components/form';
+import { CheckboxField, Field, Form, integer, raw, SelectField, text } from '../components/form';
 import { useAction, useLoad, useTitle } from '../components/hooks';
+import { LinkProviderForm } from '../components/oidc-buttons';
 import {
   FactorField,
   FactorSwitch,
@@ -187,19 +179,11 @@ function SsoSection() {
                 Signs you in through it as well (needed before you can require it). Your address must be
                 verified, and so must its address at the provider; you come back here signed in as before.
               </p>
-              <Form
+              <LinkProviderForm
+                target={{ tenantId: tenant.tenantId }}
                 label="Link your account to the identity provider"
-                submitLabel="Continue to the identity provider"
-                busyLabel="Redirecting…"
-                onSubmit={(values) =>
-                  startOidc(
-                    { tenantId: tenant.tenantId },
-                    { currentPassword: raw(values, 'currentPassword') },
-                  )
-                }
-              >
-                <CurrentPasswordField />
-              </Form>
+                providerName="the identity provider"
+              />
             </details>
           )}
           <Form
