@@ -25,7 +25,8 @@ requests that sequence audit events), for two reasons fixed here:
 - STS keeps every assumed-role session forever (one per vend and per tenant-scoped client); sessions
   whose credentials have expired are dropped, as AWS would refuse them anyway.
 
-S3. A signed GetObject may set some response headers through its query string (response-content-disposition
+S3. The managed bucket's encryption rule is enforced from the bucket's policy and the caller's session policy
+(see "the managed bucket's encryption rule" below). A signed GetObject may set some response headers through its query string (response-content-disposition
 and the like), as S3 allows and presigned download links rely on; moto ignored them.
 
 Usage is moto_server's: moto-server.py -H 127.0.0.1 -p 4566
@@ -202,6 +203,185 @@ def _get_object_with_overrides(self):  # type: ignore[no-untyped-def]
 
 
 S3Response.get_object = _get_object_with_overrides
+
+
+# --- S3: the managed bucket's encryption rule ----------------------------------------------------------------
+# In AWS a vended session's write to the managed bucket is judged by the bucket's policy and the session's
+# policy (both deny objects under `tenants/` unless SSE-KMS names the right key), and a write that names no
+# encryption falls to the bucket's default key, which the session may not have S3 use (KMS refuses it). moto
+# judges none of that, so local mode hid clients that forget the encryption headers. Here, for a bucket that
+# has a policy (local mode gives the managed bucket the deployed one), every object-creating request
+# (`s3:PutObject`: PutObject, CopyObject, CreateMultipartUpload, UploadPart, UploadPartCopy,
+# CompleteMultipartUpload) is refused with S3's AccessDenied when a Deny statement of the bucket's policy or of
+# the caller's STS session policy matches it, evaluated from the policy documents themselves (the condition
+# operators those policies use: String(Not)Equals/Like with ...IfExists, and Null), and when a request that
+# chooses the encryption (not a part or a completion) would have S3 generate a data key under a KMS key the
+# caller's session policy does not allow `kms:GenerateDataKey` on. Everything else about IAM stays unenforced.
+
+import json
+import re
+
+from moto.s3.exceptions import S3AccessDeniedError
+from moto.s3.models import FakeBucket
+from moto.s3.models import s3_backends as _s3_backends
+
+_SSE_HEADERS = (
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-customer-algorithm",
+)
+
+
+def _as_list(value):  # type: ignore[no-untyped-def]
+    return value if isinstance(value, list) else [value]
+
+
+def _glob(pattern: str, value: str, case: bool = True) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, 0 if case else re.IGNORECASE) is not None
+
+
+def _condition_holds(operator: str, key: str, expected, context: dict) -> bool:  # type: ignore[no-untyped-def]
+    values = [str(v) for v in _as_list(expected)]
+    present = key.lower() in context
+    actual = context.get(key.lower())
+    if operator == "Null":
+        return (values[0].lower() == "true") == (not present)
+    if_exists = operator.endswith("IfExists")
+    base = operator[: -len("IfExists")] if if_exists else operator
+    if not present:
+        # IAM: a missing key makes an ...IfExists condition true, a negated operator true, any other false.
+        return if_exists or base in ("StringNotEquals", "StringNotLike")
+    if base == "StringEquals":
+        return actual in values
+    if base == "StringNotEquals":
+        return actual not in values
+    if base == "StringLike":
+        return any(_glob(v, actual) for v in values)
+    if base == "StringNotLike":
+        return not any(_glob(v, actual) for v in values)
+    raise ValueError(operator)
+
+
+def _statement_matches(statement: dict, action: str, resource: str, context: dict) -> bool:
+    if not any(_glob(a, action, case=False) for a in _as_list(statement.get("Action", []))):
+        return False
+    if not any(_glob(r, resource) for r in _as_list(statement.get("Resource", []))):
+        return False
+    for operator, entries in (statement.get("Condition") or {}).items():
+        for key, expected in entries.items():
+            if not _condition_holds(operator, key, expected, context):
+                return False
+    return True
+
+
+def _statements(document) -> list:  # type: ignore[no-untyped-def]
+    if not document:
+        return []
+    if isinstance(document, bytes):
+        document = document.decode()
+    parsed = json.loads(document) if isinstance(document, str) else document
+    return _as_list(parsed.get("Statement", []))
+
+
+def _session_policy(access_key_id: str):  # type: ignore[no-untyped-def]
+    for by_partition in sts_backends.values():
+        for backend in by_partition.values():
+            for role in backend.assumed_roles:
+                if role.access_key.access_key_id == access_key_id:
+                    return role.policy
+    return None
+
+
+def _caller_key(response) -> str:  # type: ignore[no-untyped-def]
+    credential = response.querystring.get("X-Amz-Credential")
+    if credential:
+        return credential[0].split("/")[0]
+    return response.get_access_key()
+
+
+def _judge_write(response, bucket_name: str, key_name: str, chooses_encryption: bool) -> None:  # type: ignore[no-untyped-def]
+    bucket = None
+    for by_partition in _s3_backends.values():
+        for backend in by_partition.values():
+            bucket = backend.buckets.get(bucket_name)
+            if bucket is not None:
+                break
+        if bucket is not None:
+            break
+    if bucket is None or not bucket.policy:
+        return
+    context = {h.replace("x-amz-", "s3:x-amz-", 1): v for h in _SSE_HEADERS if (v := response.headers.get(h))}
+    resource = f"arn:aws:s3:::{bucket_name}/{key_name}"
+    session = _session_policy(_caller_key(response))
+    for statement in _statements(bucket.policy) + _statements(session):
+        if statement.get("Effect") == "Deny" and _statement_matches(
+            statement, "s3:PutObject", resource, context
+        ):
+            raise S3AccessDeniedError()
+    if not chooses_encryption or session is None:
+        return
+    encryption = context.get("s3:x-amz-server-side-encryption")
+    key = context.get("s3:x-amz-server-side-encryption-aws-kms-key-id")
+    if encryption is None and key is None:
+        for rule in _as_list((bucket.encryption or {}).get("Rule", [])):
+            default = rule.get("ApplyServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm") == "aws:kms":
+                key = default.get("KMSMasterKeyID")
+    elif encryption is None or not encryption.startswith("aws:kms"):
+        return
+    if key is None:
+        return  # the AWS managed key: refused by the deny statements above where the policies say so
+    kms_context = {"kms:viaservice": f"s3.{bucket.region_name}.amazonaws.com"}
+    if not any(
+        statement.get("Effect") == "Allow"
+        and _statement_matches(statement, "kms:GenerateDataKey", key, kms_context)
+        for statement in _statements(session)
+    ):
+        raise S3AccessDeniedError()
+
+
+# moto itself refuses a request when a Deny statement of the bucket's policy names its action and resource,
+# but ignores the statement's conditions, so every write to the managed bucket would be refused: it judges
+# only the statements without conditions; `_judge_write` judges the others.
+_get_permission = FakeBucket.get_permission
+
+
+def _get_permission_of_unconditioned(self, action, resource):  # type: ignore[no-untyped-def]
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    statements = _statements(self.policy)
+    if self.policy is None or all(not s.get("Condition") for s in statements):
+        return _get_permission(self, action, resource)
+    unconditioned = [s for s in statements if not s.get("Condition")]
+    if not unconditioned:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps({"Version": "2012-10-17", "Statement": unconditioned})).is_action_permitted(
+        action, resource
+    )
+
+
+FakeBucket.get_permission = _get_permission_of_unconditioned
+
+_key_response_put = S3Response._key_response_put
+_key_response_post = S3Response._key_response_post
+
+
+def _judged_key_response_put(self, query, key_name):  # type: ignore[no-untyped-def]
+    if not any(q in query for q in ("retention", "legal-hold", "acl", "tagging")):
+        part = bool(query.get("uploadId") and query.get("partNumber"))
+        _judge_write(self, self.bucket_name, key_name, chooses_encryption=not part)
+    return _key_response_put(self, query, key_name)
+
+
+def _judged_key_response_post(self, request, body, bucket_name, query, key_name):  # type: ignore[no-untyped-def]
+    if "uploads" in query or "uploadId" in query:
+        _judge_write(self, bucket_name, key_name, chooses_encryption="uploads" in query)
+    return _key_response_post(self, request, body, bucket_name, query, key_name)
+
+
+S3Response._key_response_put = _judged_key_response_put
+S3Response._key_response_post = _judged_key_response_post
 
 
 # --- give freed memory back ------------------------------------------------------------------------------

@@ -24,9 +24,15 @@ import {
   DescribeKeyCommand,
   KMSClient,
 } from '@aws-sdk/client-kms';
-import { CreateBucketCommand, PutBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  PutBucketEncryptionCommand,
+  PutBucketPolicyCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { AUDIT_MAC_KEY, auditMacKeyAlias, auditMacKeyPolicy } from '../../shared/domain/audit-mac-key.js';
+import { managedBucketPolicyStatements } from '../../shared/domain/storage-policy.js';
 import { tenantDataRolePolicy } from '../../shared/domain/tenant-data-policy.js';
 import {
   tenantStorageBoundaryName,
@@ -253,6 +259,20 @@ export async function provisionLocal(options: LocalAwsOptions): Promise<Record<s
           },
         ],
       },
+    }),
+  );
+  // The managed bucket's own policy, as deployed (one generator in shared/domain): the emulator's wrapper
+  // (infra/local/moto-server.py) evaluates its denies, and the caller's session policy, on every write.
+  await s3.send(
+    new PutBucketPolicyCommand({
+      Bucket: env[ENV_VARS.storageBucket],
+      Policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: managedBucketPolicyStatements(
+          `arn:aws:s3:::${env[ENV_VARS.storageBucket]}`,
+          env[ENV_VARS.storageKeyArn]!,
+        ),
+      }),
     }),
   );
   // The permissions boundary of tenant storage roles, as the stateful stack makes it (one generator in

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
+import { uploadEncryption } from '../../shared/sdk/index.js';
 import {
   type EnabledMfa,
   enableMfa,
@@ -24,6 +25,8 @@ let awsEndpoint: string;
 let bucket: string;
 let locationId: string;
 let prefix: string;
+/** The tenant key managed writes must name (the vend's sse hint). */
+let tenantKeyArn: string;
 /** A project outside the repository with the packed SDK installed, and where its CLI lives. */
 let project: string;
 let installedBin: string;
@@ -56,7 +59,15 @@ beforeAll(async () => {
       secretAccessKey: write.body.secretAccessKey,
       sessionToken: write.body.sessionToken,
     },
-  }).send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/hello.txt`, Body: 'hello' }));
+  }).send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: `${prefix}/hello.txt`,
+      Body: 'hello',
+      ...uploadEncryption(write.body),
+    }),
+  );
+  tenantKeyArn = write.body.sse.keyArn;
 
   // npm pack runs the package's own build (prepack); the tarball installs offline: it has no dependencies.
   const work = await mkdtemp(join(tmpdir(), 'strongroom-sdk-'));
@@ -192,7 +203,28 @@ console.log(JSON.stringify({
         }),
       });
     await writeFile(join(elsewhere, 'upload.txt'), 'from the AWS CLI');
-    await aws(['s3', 'cp', 'upload.txt', `s3://${bucket}/${prefix}/cli/upload.txt`, '--profile', 'lake']);
+    // Without the tenant key named, a managed write is refused (as AWS refuses it: the bucket's default key is
+    // one the session may not use), so the CLI names it, as the client guide says.
+    const unnamed = await aws([
+      's3',
+      'cp',
+      'upload.txt',
+      `s3://${bucket}/${prefix}/cli/bare.txt`,
+      '--profile',
+      'lake',
+    ]).catch((error: { stderr: string }) => error);
+    await aws([
+      's3',
+      'cp',
+      'upload.txt',
+      `s3://${bucket}/${prefix}/cli/upload.txt`,
+      '--sse',
+      'aws:kms',
+      '--sse-kms-key-id',
+      tenantKeyArn,
+      '--profile',
+      'lake',
+    ]);
     const listed = await aws(['s3', 'ls', `s3://${bucket}/${prefix}/`, '--recursive', '--profile', 'lake']);
 
     // Assess: the profile names this installation by absolute path, and the hints; the AWS CLI needed nothing
@@ -209,6 +241,8 @@ console.log(JSON.stringify({
     expect(command).not.toMatch(/\bnpx\b/);
     expect(listed.stdout).toContain(`${prefix}/hello.txt`);
     expect(listed.stdout).toContain(`${prefix}/cli/upload.txt`);
+    expect((unnamed as { stderr?: string }).stderr ?? '').toContain('AccessDenied');
+    expect(listed.stdout).not.toContain(`${prefix}/cli/bare.txt`);
 
     // boto3 reads the same profile: credential_process, region, endpoint_url and path addressing
     const boto = await run(

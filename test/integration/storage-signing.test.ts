@@ -35,6 +35,8 @@ let awsEndpoint: string;
 let bucket: string;
 let locationId: string;
 let prefix: string;
+/** The tenant key a managed write must name (the vend's sse hint): the emulator refuses writes without it. */
+let sse: { ServerSideEncryption: 'aws:kms'; SSEKMSKeyId: string };
 
 const signPath = (tenantId: string, id = locationId) =>
   `/v1/tenants/${tenantId}/storage-locations/${id}/sign`;
@@ -96,6 +98,12 @@ beforeAll(async () => {
   expect(created.status, created.text).toBe(201);
   locationId = created.body.locationId;
   prefix = created.body.prefix;
+  const vend = await api.request('POST', `/v1/tenants/${acme.tenantId}/storage-credentials`, {
+    token: acme.users.editor.token,
+    body: { location: locationId, access: 'write' },
+  });
+  expect(vend.status, vend.text).toBe(200);
+  sse = { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: vend.body.sse.keyArn };
 });
 
 describe('the AWS SDK v3 S3 client with the Strongroom signing plugin', () => {
@@ -112,6 +120,7 @@ describe('the AWS SDK v3 S3 client with the Strongroom signing plugin', () => {
         Key: key,
         Body: Readable.from([content.subarray(0, 30_000), content.subarray(30_000)]),
         ContentLength: content.length,
+        ...sse,
       }),
     );
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -129,7 +138,7 @@ describe('the AWS SDK v3 S3 client with the Strongroom signing plugin', () => {
 
     // Act: write three objects, read one back, list, delete one by one and in a batch
     for (const key of keys)
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${key}` }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `body of ${key}`, ...sse }));
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: keys[2] }));
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/sdk/` }));
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: keys[0] }));
@@ -160,7 +169,7 @@ describe('the AWS SDK v3 S3 client with the Strongroom signing plugin', () => {
     // Prepare: an object written by the editor
     const key = `${prefix}/viewer/read-me.txt`;
     await remoteSignedS3(acme.users.editor.token).send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'hi' }),
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'hi', ...sse }),
     );
     const seen: string[] = [];
     const s3 = remoteSignedS3(acme.users.viewer.token, seen);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetRolePolicyCommand } from '@aws-sdk/client-iam';
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -20,9 +21,9 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { REVOCATION_POLICY_NAME, tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
-import { fromStrongroom } from '../../shared/sdk/credentials.js';
+import { fromStrongroom, uploadEncryption } from '../../shared/sdk/credentials.js';
 import { type TenantWithRoles, tenantWithEveryRole } from '../support/identity-fixtures.js';
-import { TEST_REGION } from '../support/integration-setup.js';
+import { TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
 import { useTestApi } from '../support/local-api.js';
 import { emulatorIam } from '../support/storage-sessions.js';
 
@@ -40,6 +41,19 @@ let managedPrefix: string;
 
 const s3With = (credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider) =>
   new S3Client({ endpoint, region: TEST_REGION, forcePathStyle: true, credentials });
+/** The tenant's own key, as the tenants function made it (managed objects are written under it). */
+async function tenantKeyArn(tenantId: string): Promise<string> {
+  const kms = new KMSClient({
+    endpoint,
+    region: TEST_REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const { KeyMetadata } = await kms.send(
+    new DescribeKeyCommand({ KeyId: `alias/strongroom/${TEST_STAGE}/tenant/${tenantId}` }),
+  );
+  kms.destroy();
+  return KeyMetadata!.Arn!;
+}
 const ddb = () => DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint, region: TEST_REGION }));
 
 async function vend(tenantId: string, token: string, body: Record<string, unknown>) {
@@ -128,7 +142,12 @@ describe('managed locations and vending', () => {
       sessionToken: write.body.sessionToken,
     });
     await editorS3.send(
-      new PutObjectCommand({ Bucket: managedBucket, Key: `${managedPrefix}/hello.txt`, Body: 'hello' }),
+      new PutObjectCommand({
+        Bucket: managedBucket,
+        Key: `${managedPrefix}/hello.txt`,
+        Body: 'hello',
+        ...uploadEncryption(write.body),
+      }),
     );
 
     // Act
@@ -635,7 +654,13 @@ describe('SDK, credential_process and the CLI', () => {
     // Act: write and read through the stock S3 client
     const s3 = s3With(credentials);
     await s3.send(
-      new PutObjectCommand({ Bucket: managedBucket, Key: `${managedPrefix}/sdk.txt`, Body: 'sdk' }),
+      new PutObjectCommand({
+        Bucket: managedBucket,
+        Key: `${managedPrefix}/sdk.txt`,
+        Body: 'sdk',
+        ServerSideEncryption: 'aws:kms',
+        SSEKMSKeyId: await tenantKeyArn(acme.tenantId),
+      }),
     );
     const got = await s3.send(
       new GetObjectCommand({ Bucket: managedBucket, Key: `${managedPrefix}/sdk.txt` }),
