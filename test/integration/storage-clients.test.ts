@@ -265,7 +265,8 @@ print(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read().decode()
       },
     );
     expect(boto.stdout.trim()).toBe('from the AWS CLI');
-  });
+    // Four AWS CLI runs and a boto3 run, each starting credential_process: slow on a loaded machine.
+  }, 120_000);
 
   it('logout revokes the session: the next credential_process call fails and the AWS CLI gets no credentials', async () => {
     // Prepare
