@@ -6,6 +6,7 @@ import { cryptoSection } from './crypto.js';
 import { emulatorMemorySection } from './emulator-memory.js';
 import { identitySection } from './identity.js';
 import { loadSection } from './load.js';
+import { policySizesSection } from './policy-sizes.js';
 import { querySection } from './query.js';
 import { storageSection } from './storage.js';
 import type { BenchSection } from './types.js';
@@ -18,6 +19,7 @@ export const BENCH_SECTIONS: readonly BenchSection[] = [
   identitySection,
   cryptoSection,
   storageSection,
+  policySizesSection,
   querySection,
   auditSection,
   auditGrowthSection,
