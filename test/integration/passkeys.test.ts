@@ -126,9 +126,15 @@ describe('registering passkeys', () => {
     // The account has a second factor now: further changes come from a session that proved it
     const strong = { ...user, token: (await passkeySignIn(laptop)).body.token as string };
     // ... and with a fresh one of it: a step-up with the first passkey
-    const second = await addPasskey(strong, phone, 'Phone', {}, {
-      stepUpToken: await stepUpToken(strong.token, laptop),
-    });
+    const second = await addPasskey(
+      strong,
+      phone,
+      'Phone',
+      {},
+      {
+        stepUpToken: await stepUpToken(strong.token, laptop),
+      },
+    );
     const renamed = await api.request('PATCH', `/v1/me/passkeys/${second.body.passkey.passkeyId}`, {
       token: strong.token,
       body: { name: '  Work phone ' },
