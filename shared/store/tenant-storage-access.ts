@@ -215,7 +215,14 @@ export class TenantStorageAccess {
       if (!isConditionFailure(error)) throw new TenantStorageGrantUnavailableError(error);
     }
     const latest = await this.state(scope);
-    if (latest.closedAt || !latest.role) throw new NotFoundError('No such tenant.');
+    if (latest.closedAt) {
+      // The tenant was closed while the grant was written: the deletion may have removed the grant and the deny
+      // already, and this write put the grant back. Deny everything on the role at once, as #createRole does;
+      // the deletion's DeleteRole then fails on the policies left and its retry removes them.
+      await this.#p.roles.putRevocations(scope.tenantId, [{ notBefore: revocationCutoff(this.#p.now()) }]);
+      throw new NotFoundError('No such tenant.');
+    }
+    if (!latest.role) throw new NotFoundError('No such tenant.');
     const theirs = latest.role.grantVersion ?? 1;
     if (theirs > version) {
       try {

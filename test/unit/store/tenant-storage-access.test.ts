@@ -356,10 +356,10 @@ describe('TenantStorageAccess.ensureRole: a role made under an older grant', () 
     expect(state()?.role?.grantVersion).toBe(TENANT_STORAGE_GRANT_VERSION);
   });
 
-  it('a tenant closed during the rewrite: 404, and the version is not recorded', async () => {
-    // Prepare: the deletion closes the tenant while the grant is written
+  it('a tenant closed during the rewrite: 404, the version not recorded, and the role denied everything (review12 F3)', async () => {
+    // Prepare: the deletion closes the tenant (and may have removed the deny) while the grant is written
     recorded(OLD_ROLE);
-    iam.on(PutRolePolicyCommand).callsFake(() => {
+    iam.on(PutRolePolicyCommand, { PolicyName: TENANT_STORAGE_POLICY_NAME }).callsFake(() => {
       items.set('STORAGE-ACCESS', { ...state(), closedAt: '2026-11-22T12:00:00Z' });
       return {};
     });
@@ -369,9 +369,12 @@ describe('TenantStorageAccess.ensureRole: a role made under an older grant', () 
       .ensureRole(scope)
       .catch((e: unknown) => e);
 
-    // Assess
+    // Assess: the grant this write may have put back is outweighed by a tenant-wide deny, written after it
     expect((failure as HttpProblemError).status).toBe(404);
     expect(state()?.role).toEqual(OLD_ROLE);
+    const puts = iam.commandCalls(PutRolePolicyCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.PolicyName)).toEqual([TENANT_STORAGE_POLICY_NAME, REVOCATION_POLICY_NAME]);
+    expect(JSON.parse(puts[1]!.PolicyDocument!).Statement[0].Effect).toBe('Deny');
   });
 });
 
