@@ -169,9 +169,25 @@ const SessionView = z.object({
   current: z.boolean(),
 });
 
-/** Optional second factor of a sensitive action: at most one of a TOTP code, a recovery code and a step-up token. */
-export const oneFactorAtMost = (b: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string }) =>
-  [b.mfaCode, b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length <= 1;
+/**
+ * The optional fresh factor of a change to how the account signs in (password change, adding a passkey,
+ * linking a provider): spread into the body, then `.refine(...atMostOneFactor)`. Which one is required depends
+ * on the account (400 from the service naming the field).
+ */
+export const OptionalFactor = {
+  mfaCode: TotpCode.optional(),
+  recoveryCode: RecoveryCode.optional(),
+  stepUpToken: StepUpToken.optional(),
+};
+
+/** `.refine` arguments: at most one of a TOTP code, a recovery code and a step-up token. */
+export const atMostOneFactor: [
+  (b: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string }) => boolean,
+  { message: string; path: string[] },
+] = [
+  (b) => [b.mfaCode, b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length <= 1,
+  { message: 'Send at most one of mfaCode, recoveryCode or stepUpToken', path: ['mfaCode'] },
+];
 
 export const listSessions = defineRoute({
   id: 'listSessions',
@@ -267,14 +283,9 @@ export const changePassword = defineRoute({
       .strictObject({
         currentPassword: z.string().max(1024),
         newPassword: Password,
-        mfaCode: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
-        stepUpToken: StepUpToken.optional(),
+        ...OptionalFactor,
       })
-      .refine(oneFactorAtMost, {
-        message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
-        path: ['mfaCode'],
-      });
+      .refine(...atMostOneFactor);
   },
   response: {
     status: 200,

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
 import { defineRoute } from '../http/route.js';
-import { MailToken, oneFactorAtMost, RecoveryCode, StepUpToken, TotpCode, User } from './auth.js';
+import { atMostOneFactor, MailToken, OptionalFactor, RecoveryCode, TotpCode, User } from './auth.js';
 import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
@@ -81,18 +81,13 @@ export const startOidcLink = defineRoute({
         provider: ProviderId.optional().describe('A platform provider’s id'),
         tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
         currentPassword: z.string().max(1024),
-        mfaCode: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
-        stepUpToken: StepUpToken.optional(),
+        ...OptionalFactor,
       })
       .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
         message: 'Send exactly one of provider or tenantId',
         path: ['provider'],
       })
-      .refine(oneFactorAtMost, {
-        message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
-        path: ['mfaCode'],
-      });
+      .refine(...atMostOneFactor);
   },
   response: {
     status: 200,

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import { defineRoute } from '../http/route.js';
-import { oneFactorAtMost, RecoveryCode, StepUpToken, TotpCode, User } from './auth.js';
+import { atMostOneFactor, OptionalFactor, StepUpToken, User } from './auth.js';
 
 /** base64url without padding, as WebAuthn's JSON encodings use it. */
 const Base64Url = (max: number) =>
@@ -131,14 +131,9 @@ export const registerPasskey = defineRoute({
         credential: RegistrationCredential,
         name: PasskeyName,
         currentPassword: z.string().max(1024),
-        mfaCode: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
-        stepUpToken: StepUpToken.optional(),
+        ...OptionalFactor,
       })
-      .refine(oneFactorAtMost, {
-        message: 'Send at most one of mfaCode, recoveryCode or stepUpToken',
-        path: ['mfaCode'],
-      });
+      .refine(...atMostOneFactor);
   },
   response: {
     status: 201,

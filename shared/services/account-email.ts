@@ -240,7 +240,8 @@ export class AccountEmailService {
    * Every reset, verified or not, also deletes the links to tenants' own providers: such a provider is run
    * by a tenant's owner, who can assert any address of its domains, so it is the one way in a third party
    * holds; a reset is how an owner takes the account back, and afterwards only the ways in they chose
-   * themselves remain (the next sign-in through the organisation's provider asks to link it again by mail).
+   * themselves remain (the next sign-in through the organisation's provider answers `oidc-link-required`, and
+   * the owner links it again from a signed-in session; no link is mailed for a tenant's provider).
    */
   async confirmReset(
     input: { token: string; newPassword: string },
