@@ -171,14 +171,15 @@ const SessionView = z.object({
 
 /**
  * The optional fresh factor of a change to how the account signs in (password change, adding a passkey,
- * linking a provider): spread into the body, then `.refine(...atMostOneFactor)`. Which one is required depends
- * on the account (400 from the service naming the field).
+ * linking a provider): called in the route's body getter (built on first read, like the rest of the body),
+ * spread, then `.refine(...atMostOneFactor)`. Which one is required depends on the account (400 from the
+ * service naming the field).
  */
-export const OptionalFactor = {
+export const optionalFactor = () => ({
   mfaCode: TotpCode.optional(),
   recoveryCode: RecoveryCode.optional(),
   stepUpToken: StepUpToken.optional(),
-};
+});
 
 /** `.refine` arguments: at most one of a TOTP code, a recovery code and a step-up token. */
 export const atMostOneFactor: [
@@ -283,7 +284,7 @@ export const changePassword = defineRoute({
       .strictObject({
         currentPassword: z.string().max(1024),
         newPassword: Password,
-        ...OptionalFactor,
+        ...optionalFactor(),
       })
       .refine(...atMostOneFactor);
   },

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
 import { defineRoute } from '../http/route.js';
-import { atMostOneFactor, MailToken, OptionalFactor, RecoveryCode, TotpCode, User } from './auth.js';
+import { atMostOneFactor, MailToken, optionalFactor, RecoveryCode, TotpCode, User } from './auth.js';
 import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
@@ -81,7 +81,7 @@ export const startOidcLink = defineRoute({
         provider: ProviderId.optional().describe('A platform provider’s id'),
         tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
         currentPassword: z.string().max(1024),
-        ...OptionalFactor,
+        ...optionalFactor(),
       })
       .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
         message: 'Send exactly one of provider or tenantId',

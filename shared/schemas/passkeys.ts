@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import { defineRoute } from '../http/route.js';
-import { atMostOneFactor, OptionalFactor, StepUpToken, User } from './auth.js';
+import { atMostOneFactor, optionalFactor, StepUpToken, User } from './auth.js';
 
 /** base64url without padding, as WebAuthn's JSON encodings use it. */
 const Base64Url = (max: number) =>
@@ -131,7 +131,7 @@ export const registerPasskey = defineRoute({
         credential: RegistrationCredential,
         name: PasskeyName,
         currentPassword: z.string().max(1024),
-        ...OptionalFactor,
+        ...optionalFactor(),
       })
       .refine(...atMostOneFactor);
   },
