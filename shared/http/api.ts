@@ -3,11 +3,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import * as z from 'zod';
 import { type FunctionRuntime, functionRuntime, tracingMiddlewares } from '../aws/runtime.js';
 import { auditActorOf } from '../domain/caller.js';
 import { clientKeyOf, IPV6_SITE_FACTOR, ipv6SiteOf, networkOf } from '../domain/sign-in-limits.js';
 import { displayableHeader, findUnsafeText, USER_AGENT_MAX_LENGTH } from '../domain/text.js';
+import * as z from '../domain/zod.js';
 import {
   type FieldError,
   ForbiddenError,
@@ -363,7 +363,7 @@ function jsonBody(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyRe
 }
 
 /** Turns zod issues into `errors: [{path, message}]` with the request part as the first path segment. */
-export function fieldErrors(part: string, error: z.ZodError): FieldError[] {
+export function fieldErrors(part: string, error: z.core.$ZodError): FieldError[] {
   return issueErrors([part], error.issues);
 }
 
@@ -391,13 +391,18 @@ const EMPTY = z.strictObject({});
  * (unpaired surrogates, controls, bidi overrides, zero-width characters: shared/domain/text.ts), so the rule
  * holds for every field of every route without each schema repeating it; then the route's zod schema.
  */
-function check(part: string, schema: z.ZodType | undefined, input: unknown, errors: FieldError[]): unknown {
+function check(
+  part: string,
+  schema: z.core.$ZodType | undefined,
+  input: unknown,
+  errors: FieldError[],
+): unknown {
   const unsafe = findUnsafeText(input, part);
   if (unsafe.length > 0) {
     errors.push(...unsafe);
     return undefined;
   }
-  const result = (schema ?? EMPTY).safeParse(input);
+  const result = z.safeParse(schema ?? EMPTY, input);
   if (result.success) return result.data;
   errors.push(...fieldErrors(part, result.error));
   return undefined;

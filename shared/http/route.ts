@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import type { Permission } from '../domain/permissions.js';
+import type * as z from '../domain/zod.js';
 
 /** API areas: one Lambda function each, with only that area's IAM (DESIGN.md §5). */
 export const AREAS = ['public', 'auth', 'tenants', 'storage', 'connections', 'query', 'audit'] as const;
@@ -34,15 +34,15 @@ export interface RateLimitRule {
 export interface ResponseDef {
   status: number;
   description: string;
-  schema?: z.ZodType;
+  schema?: z.core.$ZodType;
   contentType?: string;
 }
 
 /** A route of the public API. The list of these feeds API Gateway, the local server and OpenAPI. */
 export interface RouteDef<
-  P extends z.ZodType = z.ZodType,
-  Q extends z.ZodType = z.ZodType,
-  B extends z.ZodType = z.ZodType,
+  P extends z.core.$ZodType = z.core.$ZodType,
+  Q extends z.core.$ZodType = z.core.$ZodType,
+  B extends z.core.$ZodType = z.core.$ZodType,
 > {
   id: string;
   method: HttpMethod;
@@ -70,7 +70,7 @@ export interface RouteDef<
  * all (zod's schema construction was most of the API functions' init CPU); a request builds its own
  * route's, and the OpenAPI document every route's.
  */
-export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+export function defineRoute<P extends z.core.$ZodType, Q extends z.core.$ZodType, B extends z.core.$ZodType>(
   route: RouteDef<P, Q, B>,
 ): RouteDef<P, Q, B> {
   buildOnFirstRead(route, ['params', 'query', 'body']);
@@ -98,9 +98,9 @@ function buildOnFirstRead(target: object, keys: readonly string[]): void {
 /** What tells routes apart: method and resource path (shared/schemas/route-table.ts lists every route's). */
 export type RouteKey = Pick<RouteDef, 'method' | 'path'>;
 
-export type ParamsOf<R> = R extends RouteDef<infer P, z.ZodType, z.ZodType> ? z.output<P> : never;
-export type QueryOf<R> = R extends RouteDef<z.ZodType, infer Q, z.ZodType> ? z.output<Q> : never;
-export type BodyOf<R> = R extends RouteDef<z.ZodType, z.ZodType, infer B> ? z.output<B> : never;
+export type ParamsOf<R> = R extends RouteDef<infer P, z.core.$ZodType, z.core.$ZodType> ? z.output<P> : never;
+export type QueryOf<R> = R extends RouteDef<z.core.$ZodType, infer Q, z.core.$ZodType> ? z.output<Q> : never;
+export type BodyOf<R> = R extends RouteDef<z.core.$ZodType, z.core.$ZodType, infer B> ? z.output<B> : never;
 
 /** Splits a resource path into literal and `{param}` segments. */
 export function pathSegments(path: string): string[] {

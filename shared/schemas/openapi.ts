@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../domain/zod.js';
 import type { RouteDef } from '../http/route.js';
 import { Problem } from './common.js';
 
@@ -9,7 +9,7 @@ type JsonSchema = Record<string, unknown>;
  * zod as `$defs`; they are hoisted into `components.schemas` so each is described once.
  */
 function schemaOf(
-  schema: z.ZodType,
+  schema: z.core.$ZodType,
   io: 'input' | 'output',
   components: Record<string, JsonSchema>,
 ): JsonSchema {

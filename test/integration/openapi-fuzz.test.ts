@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InboxMail } from '../../infra/local/inbox-reader.js';
 import { lowestRoleFor, ROLES, type Role, roleRank } from '../../shared/domain/permissions.js';
+import * as z from '../../shared/domain/zod.js';
 import { MAX_BODY_BYTES } from '../../shared/http/api.js';
 import { AREAS, type Area, type RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
@@ -457,7 +458,7 @@ describe('valid input, generated from the served OpenAPI document', () => {
                 const documented = op.route.response;
                 expect(res.status, context).toBe(documented.status);
                 if (documented.schema && !documented.contentType) {
-                  const parsed = documented.schema.safeParse(res.body);
+                  const parsed = z.safeParse(documented.schema, res.body);
                   expect(parsed.error?.issues ?? [], `${context}: ${res.text.slice(0, 300)}`).toEqual([]);
                 }
               }
