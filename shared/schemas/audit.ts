@@ -108,7 +108,7 @@ export const listAuditEvents = defineRoute({
         until: Instant.optional(),
         action: z.enum(AUDIT_ACTIONS).optional(),
         actor: ActorId.optional(),
-        cursor: Cursor.optional(),
+        cursor: z.optional(Cursor),
         limit: Limit,
       })
       .refine(sinceBeforeUntil, sinceBeforeUntilIssue);
@@ -130,7 +130,7 @@ export const exportAuditEvents = defineRoute({
   params: TenantParams,
   get query() {
     return z
-      .strictObject({ since: Instant.optional(), until: Instant.optional(), cursor: Cursor.optional() })
+      .strictObject({ since: Instant.optional(), until: Instant.optional(), cursor: z.optional(Cursor) })
       .refine(sinceBeforeUntil, sinceBeforeUntilIssue);
   },
   response: {
@@ -159,7 +159,7 @@ export const verifyAuditChain = defineRoute({
   get query() {
     return z.strictObject({
       from: z.enum(['start', 'checkpoint']).optional(),
-      cursor: Cursor.optional(),
+      cursor: z.optional(Cursor),
     });
   },
   response: { status: 200, description: 'The verification report', schema: AuditVerification },

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { DATA_SOURCE_FAILURES } from '../domain/data-source-failures.js';
 import type { Permission } from '../domain/permissions.js';
+import * as z from '../domain/zod.js';
 import { defineRoute, type RouteDef } from '../http/route.js';
 
 /** RFC 9457 problem document as the API returns it. */
@@ -8,20 +8,20 @@ export const Problem = z
   .object({
     type: z.string(),
     title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    status: z.number().check(z.int()),
+    detail: z.optional(z.string()),
+    errors: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
     /** The request's id, also in the `X-Request-Id` header and on every log line of the request. */
-    requestId: z.string().optional(),
+    requestId: z.optional(z.string()),
     /** A data source that failed (502): the class of failure, never its secrets. */
-    failure: z.enum(DATA_SOURCE_FAILURES).optional(),
+    failure: z.optional(z.enum(DATA_SOURCE_FAILURES)),
   })
-  .meta({ id: 'Problem' });
+  .check(z.meta({ id: 'Problem' }));
 
 /** Tenant ids are server-generated: `t_` and 26 Crockford base32 characters. */
-export const TenantId = z.string().regex(/^t_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a tenant id');
+export const TenantId = z.string().check(z.regex(/^t_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a tenant id'));
 /** User ids: `u_` and 26 Crockford base32 characters. */
-export const UserId = z.string().regex(/^u_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user id');
+export const UserId = z.string().check(z.regex(/^u_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user id'));
 
 /**
  * An address mail can be sent to: a local part of at most 64 characters (RFC 5321) made of dot-separated
@@ -31,32 +31,32 @@ export const UserId = z.string().regex(/^u_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user
  * default rule but every mail server refuses them, which used to answer 503 "try again" for an address that
  * can never work (found by the OpenAPI fuzzer).
  */
-export const EmailAddress = z
-  .string()
-  .trim()
-  .max(253)
-  .email({
+export const EmailAddress = z.string().check(
+  z.trim(),
+  z.maxLength(253),
+  z.email({
     pattern:
       /^[A-Za-z0-9_'+-]+(?:\.[A-Za-z0-9_'+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/,
     error: 'Not an e-mail address',
-  })
-  .refine((address) => address.indexOf('@') <= 64, { error: 'Not an e-mail address' });
+  }),
+  z.refine((address) => address.indexOf('@') <= 64, { error: 'Not an e-mail address' }),
+);
 
 /** Opaque pagination cursor, bounded so it cannot be used to smuggle large payloads. */
-export const Cursor = z.string().min(1).max(2048);
+export const Cursor = z.string().check(z.minLength(1), z.maxLength(2048));
 /** `limit` query parameter: 1–100, default 50. */
-export const Limit = z.coerce.number().int().min(1).max(100).default(50);
+export const Limit = z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50);
 
-export const PageQuery = z.strictObject({ cursor: Cursor.optional(), limit: Limit });
+export const PageQuery = z.strictObject({ cursor: z.optional(Cursor), limit: Limit });
 
 export const TenantParams = z.strictObject({ tenantId: TenantId });
 
 /** A page of `item`s; `nextCursor` goes back as `cursor` for the next page and is null on the last one. */
-export const pageOf = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const pageOf = <T extends z.core.$ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.nullable(z.string()) });
 
 /** What a paged list of a tenant's items says of its own. */
-export interface TenantListRoute<T extends z.ZodType>
+export interface TenantListRoute<T extends z.core.$ZodType>
   extends Pick<RouteDef, 'id' | 'path' | 'area' | 'summary' | 'tags'> {
   permission: Permission;
   /** The response's description: what a page holds. */
@@ -65,7 +65,7 @@ export interface TenantListRoute<T extends z.ZodType>
 }
 
 /** A paged GET of a tenant's items (`cursor`, `limit`), answering a page of `item`s. */
-export function defineTenantListRoute<T extends z.ZodType>({
+export function defineTenantListRoute<T extends z.core.$ZodType>({
   permission,
   description,
   item,

@@ -51,7 +51,7 @@ export const startOidcSignIn = defineRoute({
     return z
       .strictObject({
         provider: ProviderId.optional().describe('A platform provider’s id'),
-        tenantId: TenantId.optional().describe('A tenant whose own identity provider to sign in through'),
+        tenantId: z.optional(TenantId).describe('A tenant whose own identity provider to sign in through'),
       })
       .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
         message: 'Send exactly one of provider or tenantId',
@@ -79,7 +79,7 @@ export const startOidcLink = defineRoute({
     return z
       .strictObject({
         provider: ProviderId.optional().describe('A platform provider’s id'),
-        tenantId: TenantId.optional().describe('A tenant whose own identity provider to link'),
+        tenantId: z.optional(TenantId).describe('A tenant whose own identity provider to link'),
         currentPassword: z.string().max(1024),
         ...optionalFactor(),
       })
