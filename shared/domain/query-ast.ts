@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { LONE_SURROGATE } from './text.js';
+import * as z from './zod.js';
 
 /**
  * The query AST (DESIGN.md §4 "Connections and queries"): what a caller may ask of a database, as data.
@@ -39,12 +39,14 @@ function checkText(value: string, ctx: z.core.$RefinementCtx<string>): void {
 }
 
 /** A table or column name as the caller spells it; only ever compared with names read from the schema. */
-export const Identifier = z.string().min(1).max(QUERY_LIMITS.maxIdentifierLength).superRefine(checkText);
+export const Identifier = z
+  .string()
+  .check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxIdentifierLength), z.superRefine(checkText));
 
-const Text = z.string().max(QUERY_LIMITS.maxStringValue).superRefine(checkText);
+const Text = z.string().check(z.maxLength(QUERY_LIMITS.maxStringValue), z.superRefine(checkText));
 
 /** A value: bound as a parameter, never part of the query text. */
-export const Scalar = z.union([Text, z.number().finite(), z.boolean()]);
+export const Scalar = z.union([Text, z.number(), z.boolean()]);
 export type Scalar = z.output<typeof Scalar>;
 /** A value that may be null (insert and update only; filters use `isNull`). */
 export const NullableScalar = z.union([Scalar, z.null()]);
@@ -63,21 +65,27 @@ const Comparison = z.strictObject({ op: z.enum(COMPARISON_OPS), column: Identifi
 const In = z.strictObject({
   op: z.literal('in'),
   column: Identifier,
-  values: z.array(Scalar).min(1).max(QUERY_LIMITS.maxInValues),
+  values: z.array(Scalar).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxInValues)),
 });
 const Like = z
   .strictObject({
     op: z.literal('like'),
     column: Identifier,
     value: Text,
-    mode: z.enum(LIKE_MODES).default('contains'),
-    ignoreCase: z.boolean().default(false),
+    mode: z._default(z.enum(LIKE_MODES), 'contains'),
+    ignoreCase: z._default(z.boolean(), false),
   })
-  .superRefine((like, ctx) => {
-    // A pattern ending in an unpaired escape is an error in Postgres; refuse it here with a path.
-    if (like.mode === 'pattern' && /(^|[^\\])(\\\\)*\\$/.test(like.value))
-      ctx.addIssue({ code: 'custom', path: ['value'], message: 'Pattern ends with an unpaired escape (\\)' });
-  });
+  .check(
+    z.superRefine((like, ctx) => {
+      // A pattern ending in an unpaired escape is an error in Postgres; refuse it here with a path.
+      if (like.mode === 'pattern' && /(^|[^\\])(\\\\)*\\$/.test(like.value))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['value'],
+          message: 'Pattern ends with an unpaired escape (\\)',
+        });
+    }),
+  );
 const IsNull = z.strictObject({ op: z.literal('isNull'), column: Identifier });
 
 export type ComparisonNode = z.output<typeof Comparison>;
@@ -97,7 +105,7 @@ const requiredWhere = (issue: { input?: unknown }) =>
     : undefined;
 
 /** A where node, recursively; one named schema so the OpenAPI document refers to it instead of unrolling it. */
-export const WhereNodeSchema: z.ZodType<WhereNode> = z
+export const WhereNodeSchema: z.ZodMiniType<WhereNode> = z
   .lazy(() =>
     z.discriminatedUnion(
       'op',
@@ -108,18 +116,18 @@ export const WhereNodeSchema: z.ZodType<WhereNode> = z
         IsNull,
         z.strictObject({
           op: z.literal('and'),
-          conditions: z.array(WhereNodeSchema).min(1).max(QUERY_LIMITS.maxConditions),
+          conditions: z.array(WhereNodeSchema).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxConditions)),
         }),
         z.strictObject({
           op: z.literal('or'),
-          conditions: z.array(WhereNodeSchema).min(1).max(QUERY_LIMITS.maxConditions),
+          conditions: z.array(WhereNodeSchema).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxConditions)),
         }),
         z.strictObject({ op: z.literal('not'), condition: WhereNodeSchema }),
       ],
       { error: requiredWhere },
     ),
   )
-  .meta({ id: 'QueryWhere' }) as z.ZodType<WhereNode>;
+  .check(z.meta({ id: 'QueryWhere' })) as z.ZodMiniType<WhereNode>;
 
 /**
  * Depth and size of a where tree, checked on the raw input without recursion before the recursive schema
@@ -150,11 +158,14 @@ export function whereShapeProblem(
   return undefined;
 }
 
-const Where = z.preprocess((input, ctx) => {
-  const problem = whereShapeProblem(input);
-  if (problem) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input });
-  return input;
-}, WhereNodeSchema);
+const Where = z.pipe(
+  z.transform((input: unknown, ctx) => {
+    const problem = whereShapeProblem(input);
+    if (problem) ctx.issues.push({ code: 'custom', path: problem.path, message: problem.message, input });
+    return input;
+  }),
+  WhereNodeSchema,
+);
 
 /** Number of nodes in a where tree. */
 export function whereNodeCount(node: WhereNode): number {
@@ -164,37 +175,40 @@ export function whereNodeCount(node: WhereNode): number {
   return 1;
 }
 
-function uniqueList<T extends z.ZodType<string>>(item: T, max: number, what: string) {
-  return z
-    .array(item)
-    .min(1)
-    .max(max)
-    .superRefine((list, ctx) => {
+function uniqueList<T extends z.ZodMiniType<string>>(item: T, max: number, what: string) {
+  return z.array(item).check(
+    z.minLength(1),
+    z.maxLength(max),
+    z.superRefine((list, ctx) => {
       const seen = new Set<string>();
       list.forEach((name, index) => {
         if (seen.has(name)) ctx.addIssue({ code: 'custom', path: [index], message: `Duplicate ${what}` });
         seen.add(name);
       });
-    });
+    }),
+  );
 }
 
 const Columns = uniqueList(Identifier, QUERY_LIMITS.maxColumns, 'column');
 
 export const OrderBy = z.strictObject({
   column: Identifier,
-  direction: z.enum(['asc', 'desc']).default('asc'),
+  direction: z._default(z.enum(['asc', 'desc']), 'asc'),
 });
 
 export const SelectQuery = z.strictObject({
   operation: z.literal('select'),
   table: Identifier,
   /** Omitted: every column the caller may see. */
-  columns: Columns.optional(),
-  where: Where.optional(),
-  orderBy: z.array(OrderBy).min(1).max(QUERY_LIMITS.maxOrderBy).optional(),
-  limit: z.number().int().min(1).max(QUERY_LIMITS.maxLimit).default(QUERY_LIMITS.defaultLimit),
+  columns: z.optional(Columns),
+  where: z.optional(Where),
+  orderBy: z.optional(z.array(OrderBy).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxOrderBy))),
+  limit: z._default(
+    z.number().check(z.int(), z.minimum(1), z.maximum(QUERY_LIMITS.maxLimit)),
+    QUERY_LIMITS.defaultLimit,
+  ),
   /** The `nextCursor` of the previous page of the same query. Opaque; validated before use. */
-  cursor: z.string().min(1).max(QUERY_LIMITS.maxCursor).optional(),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxCursor))),
 });
 
 export const InsertQuery = z
@@ -203,19 +217,21 @@ export const InsertQuery = z
     table: Identifier,
     columns: Columns,
     /** One array of values per row, in the order of `columns`. */
-    values: z.array(z.array(NullableScalar)).min(1).max(QUERY_LIMITS.maxInsertRows),
-    returning: Columns.optional(),
+    values: z.array(z.array(NullableScalar)).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxInsertRows)),
+    returning: z.optional(Columns),
   })
-  .superRefine((insert, ctx) => {
-    insert.values.forEach((row, index) => {
-      if (row.length !== insert.columns.length)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['values', index],
-          message: `Expected ${insert.columns.length} values (one per column), got ${row.length}`,
-        });
-    });
-  });
+  .check(
+    z.superRefine((insert, ctx) => {
+      insert.values.forEach((row, index) => {
+        if (row.length !== insert.columns.length)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['values', index],
+            message: `Expected ${insert.columns.length} values (one per column), got ${row.length}`,
+          });
+      });
+    }),
+  );
 
 const Assignment = z.strictObject({ column: Identifier, value: NullableScalar });
 
@@ -223,36 +239,43 @@ export const UpdateQuery = z
   .strictObject({
     operation: z.literal('update'),
     table: Identifier,
-    set: z.array(Assignment).min(1).max(QUERY_LIMITS.maxColumns),
+    set: z.array(Assignment).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxColumns)),
     /** Mandatory: an update of every row must be asked for explicitly with a condition. */
     where: Where,
-    returning: Columns.optional(),
+    returning: z.optional(Columns),
   })
-  .superRefine((update, ctx) => {
-    const seen = new Set<string>();
-    update.set.forEach((assignment, index) => {
-      if (seen.has(assignment.column))
-        ctx.addIssue({ code: 'custom', path: ['set', index, 'column'], message: 'Duplicate column' });
-      seen.add(assignment.column);
-    });
-  });
+  .check(
+    z.superRefine((update, ctx) => {
+      const seen = new Set<string>();
+      update.set.forEach((assignment, index) => {
+        if (seen.has(assignment.column))
+          ctx.addIssue({ code: 'custom', path: ['set', index, 'column'], message: 'Duplicate column' });
+        seen.add(assignment.column);
+      });
+    }),
+  );
 
 export const DeleteQuery = z.strictObject({
   operation: z.literal('delete'),
   table: Identifier,
   /** Mandatory, like update's. */
   where: Where,
-  returning: Columns.optional(),
+  returning: z.optional(Columns),
 });
 
 /** Any query a caller may send; `operation` decides which. */
 export const QueryAst = z
   .discriminatedUnion('operation', [SelectQuery, InsertQuery, UpdateQuery, DeleteQuery])
-  .superRefine((ast, ctx) => {
-    const bytes = Buffer.byteLength(JSON.stringify(ast), 'utf8');
-    if (bytes > QUERY_LIMITS.maxAstBytes)
-      ctx.addIssue({ code: 'custom', message: `The query is larger than ${QUERY_LIMITS.maxAstBytes} bytes` });
-  });
+  .check(
+    z.superRefine((ast, ctx) => {
+      const bytes = Buffer.byteLength(JSON.stringify(ast), 'utf8');
+      if (bytes > QUERY_LIMITS.maxAstBytes)
+        ctx.addIssue({
+          code: 'custom',
+          message: `The query is larger than ${QUERY_LIMITS.maxAstBytes} bytes`,
+        });
+    }),
+  );
 
 export type SelectQuery = z.output<typeof SelectQuery>;
 export type InsertQuery = z.output<typeof InsertQuery>;

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import type { Permission } from './permissions.js';
 import { Identifier, isWrite, type QueryAst, whereColumns } from './query-ast.js';
+import * as z from './zod.js';
 
 /**
  * What an admin may restrict on one connection (stored with the connection): a read-only connection,
@@ -8,15 +8,21 @@ import { Identifier, isWrite, type QueryAst, whereColumns } from './query-ast.js
  * the database spells them.
  */
 export const QueryRules = z.strictObject({
-  readOnly: z.boolean().optional(),
+  readOnly: z.optional(z.boolean()),
   /** When present, only these tables may be queried. */
-  allowedTables: z.array(Identifier).max(500).optional(),
-  deniedTables: z.array(Identifier).max(500).optional(),
+  allowedTables: z.optional(z.array(Identifier).check(z.maxLength(500))),
+  deniedTables: z.optional(z.array(Identifier).check(z.maxLength(500))),
   /** Table → columns nobody without `connections:manage` may select, filter, order, write or get back. */
-  hiddenColumns: z
-    .array(z.strictObject({ table: Identifier, columns: z.array(Identifier).min(1).max(200) }))
-    .max(500)
-    .optional(),
+  hiddenColumns: z.optional(
+    z
+      .array(
+        z.strictObject({
+          table: Identifier,
+          columns: z.array(Identifier).check(z.minLength(1), z.maxLength(200)),
+        }),
+      )
+      .check(z.maxLength(500)),
+  ),
 });
 export type QueryRules = z.output<typeof QueryRules>;
 

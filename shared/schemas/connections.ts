@@ -70,7 +70,7 @@ export const CreateConnectionBody = z.strictObject({
   tlsMode: Fields.tlsMode.default('require'),
   caCertificate: Fields.caCertificate.optional(),
   password: Fields.password,
-  rules: Fields.rules.optional(),
+  rules: z.optional(Fields.rules),
 });
 export type CreateConnectionBody = z.output<typeof CreateConnectionBody>;
 
@@ -86,7 +86,7 @@ export const UpdateConnectionBody = z
     tlsMode: Fields.tlsMode.optional(),
     caCertificate: Fields.caCertificate.nullable().optional(),
     password: Fields.password.optional(),
-    rules: Fields.rules.nullable().optional(),
+    rules: z.optional(z.nullable(Fields.rules)),
   })
   // Only when the fields themselves are valid: otherwise a bad field would also read as "no field".
   .refine((body) => Object.keys(body).length > 0, {
@@ -109,7 +109,7 @@ export const Connection = z
     /** Always the mask: the password is write-only. */
     password: z.literal(PASSWORD_MASK),
     passwordUpdatedAt: z.string(),
-    rules: QueryRules.nullable(),
+    rules: z.nullable(QueryRules),
     createdAt: z.string(),
     createdBy: UserId,
     updatedAt: z.string(),

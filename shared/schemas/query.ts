@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { DATA_SOURCE_FAILURES } from '../domain/data-source-failures.js';
 import { QueryAst, SelectQuery } from '../domain/query-ast.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { TenantId } from './common.js';
 import { ConnectionId } from './connections.js';
@@ -11,11 +11,11 @@ export const QueryResult = z
     columns: z.array(z.string()),
     rows: z.array(z.array(z.unknown())),
     /** Send it back as `cursor` with the same query for the next page; null on the last page and for writes. */
-    nextCursor: z.string().nullable(),
+    nextCursor: z.nullable(z.string()),
     /** Writes: rows changed. */
-    rowCount: z.number().int().optional(),
+    rowCount: z.optional(z.number().check(z.int())),
   })
-  .meta({ id: 'QueryResult' });
+  .check(z.meta({ id: 'QueryResult' }));
 
 export const queryConnection = defineRoute({
   id: 'queryConnection',
@@ -55,13 +55,13 @@ export const ConnectionTest = z
   .object({
     connectionId: ConnectionId,
     outcome: z.enum(['connected', 'failed']),
-    failure: z.enum(DATA_SOURCE_FAILURES).nullable(),
+    failure: z.nullable(z.enum(DATA_SOURCE_FAILURES)),
     detail: z.string(),
     tls: z.enum(['verified', 'encrypted-unverified', 'none']),
-    latencyMs: z.number().int().nonnegative().nullable(),
+    latencyMs: z.nullable(z.number().check(z.int(), z.nonnegative())),
     testedAt: z.string(),
   })
-  .meta({ id: 'ConnectionTest' });
+  .check(z.meta({ id: 'ConnectionTest' }));
 
 export const testConnection = defineRoute({
   id: 'testConnection',

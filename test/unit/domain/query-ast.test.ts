@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { QUERY_LIMITS, QueryAst, queryShape } from '../../../shared/domain/query-ast.js';
 import { checkQueryAllowed, type QueryRules } from '../../../shared/domain/query-rules.js';
+import * as z from '../../../shared/domain/zod.js';
 import { fieldErrors } from '../../../shared/http/api.js';
 
 /** The errors the API would answer with (the middy stack's zod → `errors: [{path, message}]`). */
