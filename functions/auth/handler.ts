@@ -1,5 +1,5 @@
+import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { guardedFetch } from '../../shared/connectors/outbound-http.js';
 import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
 import { ssoTenantOf } from '../../shared/domain/caller.js';
 import type { OidcProviderRef } from '../../shared/domain/oidc.js';
@@ -18,24 +18,20 @@ import {
   sessionCookie,
 } from '../../shared/http/session-cookie.js';
 import { mailFor } from '../../shared/mail/function-mail.js';
+import { logger } from '../../shared/observability.js';
 import * as routes from '../../shared/schemas/auth.js';
 import * as oidcRoutes from '../../shared/schemas/oidc.js';
 import * as passkeyRoutes from '../../shared/schemas/passkeys.js';
-import { AccountEmailService } from '../../shared/services/account-email.js';
+import type { AccountEmailService } from '../../shared/services/account-email.js';
 import { IdentityService } from '../../shared/services/identity.js';
-import { OidcSignInService } from '../../shared/services/oidc-sign-in.js';
-import { PasskeyService } from '../../shared/services/passkeys.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
-import { OidcStore } from '../../shared/store/oidc-flows.js';
 import {
   ConfiguredOidcProviders,
   secretsManagerReader,
   tenantOidcProviders,
 } from '../../shared/store/oidc-providers.js';
-import { PasskeyStore } from '../../shared/store/passkey-store.js';
-import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 
 const runtime = functionRuntime();
 const identity = identityStoreFor(runtime);
@@ -43,13 +39,41 @@ const identity = identityStoreFor(runtime);
 // lets this role Decrypt those only).
 const cipher = envelopeCipherFor(runtime);
 const secrets = platformCryptoFor(runtime, cipher);
-const audit = auditRecorderFor(runtime, { tenantClients: tenantDataClientsFor(runtime) });
-const email = new AccountEmailService({
-  identity,
-  audit,
-  ...mailFor(runtime),
-  rateLimiter: rateLimiterFor(identity),
+// The auth function writes platform events only (sign-ins, sessions, account changes): the tenant-scoped
+// clients its recorder could write a tenant's log with (STS AssumeRole) are loaded only if one is ever asked for.
+const audit = auditRecorderFor(runtime, {
+  tenantClients: loadedOnUse(async () =>
+    (await import('../../shared/store/tenant-data-client.js')).tenantDataClientsFor(runtime),
+  ),
 });
+
+// Password sign-in, sign-out, the caller's account and sessions are built here. Each other route group (mail:
+// verification and reset; passkeys; OpenID sign-in and links) is a service loaded by the first request that
+// uses it (shared/aws/loaded-on-use.ts), a chunk a cold start neither parses nor runs; every setting it needs
+// is still read here, at load.
+const mail = mailFor(runtime);
+const emailService = loadedOnUse(async () => {
+  const { AccountEmailService } = await import('../../shared/services/account-email.js');
+  return new AccountEmailService({ identity, audit, ...mail, rateLimiter: rateLimiterFor(identity) });
+});
+/**
+ * The mail service as the other services use it. A security notice goes out after the change it reports:
+ * when the mail code cannot be loaded it is logged, as a notice that cannot be sent is
+ * (AccountEmailService.notify), and the change still answers as done.
+ */
+const email = {
+  mailRegistration: emailService.mailRegistration,
+  mailLinkConfirmation: emailService.mailLinkConfirmation,
+  redeemLinkToken: emailService.redeemLinkToken,
+  notify: (...[user, change, origin]: Parameters<AccountEmailService['notify']>) =>
+    emailService.notify(user, change, origin).catch((error: unknown) => {
+      logger.error('security notice not sent', {
+        change,
+        userId: user.userId,
+        error: (error as Error).message,
+      });
+    }),
+};
 const service = new IdentityService({
   identity,
   lookups: new AuthLookups(runtime.dynamo, {
@@ -60,17 +84,24 @@ const service = new IdentityService({
   secrets,
   email,
 });
-const passkeys = new PasskeyService({
-  identity,
-  passkeys: new PasskeyStore(runtime.dynamo, runtime.require('identityTable'), identity),
-  audit,
-  secrets,
-  email,
-  relyingParty: relyingPartyOf({
-    consoleUrl: runtime.require('consoleUrl'),
-    rpId: runtime.optional('passkeyRpId'),
-    origins: runtime.optional('passkeyOrigins'),
-  }),
+const relyingParty = relyingPartyOf({
+  consoleUrl: runtime.require('consoleUrl'),
+  rpId: runtime.optional('passkeyRpId'),
+  origins: runtime.optional('passkeyOrigins'),
+});
+const passkeys = loadedOnUse(async () => {
+  const [{ PasskeyService }, { PasskeyStore }] = await Promise.all([
+    import('../../shared/services/passkeys.js'),
+    import('../../shared/store/passkey-store.js'),
+  ]);
+  return new PasskeyService({
+    identity,
+    passkeys: new PasskeyStore(runtime.dynamo, runtime.require('identityTable'), identity),
+    audit,
+    secrets,
+    email,
+    relyingParty,
+  });
 });
 /** The provider a start or link names: a platform provider by id, or a tenant's own IdP. */
 const providerRefOf = (body: { provider?: string; tenantId?: string }): OidcProviderRef =>
@@ -80,25 +111,37 @@ const providerRefOf = (body: { provider?: string; tenantId?: string }): OidcProv
 const providerFieldOf = (body: { tenantId?: string }) =>
   body.tenantId !== undefined ? 'body.tenantId' : 'body.provider';
 
-const oidc = new OidcSignInService({
-  identity,
-  oidc: new OidcStore(runtime.dynamo, runtime.require('identityTable')),
-  audit,
-  providers: new ConfiguredOidcProviders(
-    runtime.optional('oidcProviders'),
-    secretsManagerReader(runtime),
-    tenantOidcProviders({
-      db: runtime.dynamo,
-      table: runtime.require('tenantDataTable'),
-      decrypt: (owner, binding, ciphertext) => cipher.decrypt(owner, binding, ciphertext),
-      fetch: guardedFetch({ allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' }),
-    }),
-  ),
-  secondFactors: new SecondFactorVerifier({ identity, audit, secrets }),
-  redirectUri: runtime.require('consoleUrl'),
-  newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
-  linkNotice: (user, change, origin) => email.notify(user, change, origin),
-  linkMail: email,
+const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
+/** Requests to a tenant's IdP: guardedFetch (its address checks load with the first such request). */
+const tenantIdpFetch: typeof fetch = async (input, init) =>
+  (await import('../../shared/connectors/outbound-http.js')).guardedFetch(hostPolicy)(input, init);
+// The platform's providers are parsed here, at load, as before: a bad configuration fails the cold start.
+const providers = new ConfiguredOidcProviders(
+  runtime.optional('oidcProviders'),
+  secretsManagerReader(runtime),
+  tenantOidcProviders({
+    db: runtime.dynamo,
+    table: runtime.require('tenantDataTable'),
+    decrypt: (owner, binding, ciphertext) => cipher.decrypt(owner, binding, ciphertext),
+    fetch: tenantIdpFetch,
+  }),
+);
+const oidc = loadedOnUse(async () => {
+  const [{ OidcSignInService }, { OidcStore }] = await Promise.all([
+    import('../../shared/services/oidc-sign-in.js'),
+    import('../../shared/store/oidc-flows.js'),
+  ]);
+  return new OidcSignInService({
+    identity,
+    oidc: new OidcStore(runtime.dynamo, runtime.require('identityTable')),
+    audit,
+    providers,
+    secondFactors: new SecondFactorVerifier({ identity, audit, secrets }),
+    redirectUri: runtime.require('consoleUrl'),
+    newDevice: (user, signIn) => email.notify(user, 'new-device-sign-in', signIn),
+    linkNotice: (user, change, origin) => email.notify(user, change, origin),
+    linkMail: email,
+  });
 });
 
 /**
@@ -192,19 +235,19 @@ export const handler = createApiHandler({
     }),
     implement(routes.resendVerification, async ({ auth, sourceIp, userAgent }) => ({
       status: 202,
-      body: await email.resendVerification(requirePrincipal(auth).userId, { ip: sourceIp, userAgent }),
+      body: await emailService.resendVerification(requirePrincipal(auth).userId, { ip: sourceIp, userAgent }),
     })),
     implement(routes.verifyEmail, async ({ body, sourceIp, userAgent }) => ({
       status: 200,
-      body: await email.confirmVerification(body.token, { ip: sourceIp, userAgent }),
+      body: await emailService.confirmVerification(body.token, { ip: sourceIp, userAgent }),
     })),
     implement(routes.requestPasswordReset, async ({ body, sourceIp, userAgent }) => ({
       status: 202,
-      body: await email.requestReset(body, { ip: sourceIp, userAgent }),
+      body: await emailService.requestReset(body, { ip: sourceIp, userAgent }),
     })),
     implement(routes.confirmPasswordReset, async ({ body, sourceIp, userAgent }) => ({
       status: 200,
-      body: await email.confirmReset(body, { ip: sourceIp, userAgent }),
+      body: await emailService.confirmReset(body, { ip: sourceIp, userAgent }),
     })),
     implement(passkeyRoutes.listPasskeys, async ({ auth }) => ({
       status: 200,
@@ -256,7 +299,7 @@ export const handler = createApiHandler({
     })),
     implement(oidcRoutes.listOidcProviders, async () => ({
       status: 200,
-      body: { items: oidc.listProviders() },
+      body: { items: await oidc.listProviders() },
     })),
     implement(oidcRoutes.startOidcSignIn, async ({ body }) => ({
       status: 200,

@@ -14,6 +14,7 @@ import type { Mailer, MailMessage } from '../mail/mailer.js';
 import {
   type AccountChange,
   accountNoticeMail,
+  alreadyRegisteredMail,
   type MailLinks,
   passwordResetMail,
   ssoLinkConfirmationMail,
@@ -129,6 +130,20 @@ export class AccountEmailService {
 
   verificationMessage(user: UserRecord, issued: IssuedToken): MailMessage {
     return verificationMail(this.#d.links, user.email, issued.token, VERIFICATION_LIFETIME_MS / 3_600_000);
+  }
+
+  /**
+   * The mail a registration sends before anything is written: a verification link for a new address, or,
+   * for a taken one, a notice to its owner that someone tried. Answers the verification token to store with
+   * the account (issued alike for a taken address, whose transaction then writes nothing).
+   */
+  async mailRegistration(user: UserRecord, taken: boolean): Promise<IssuedToken> {
+    const issued = this.issue(user, 'verify-email');
+    await this.send(
+      taken ? alreadyRegisteredMail(this.#d.links, user.email) : this.verificationMessage(user, issued),
+      'body.email',
+    );
+    return issued;
   }
 
   /**

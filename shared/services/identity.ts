@@ -1,6 +1,6 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
 import { hashPassword, needsRehash, verifyPassword } from '../crypto/passwords.js';
-import { matchTotpStep, newTotpSecret, totpUri } from '../crypto/totp.js';
+import { loadTotp } from '../crypto/totp-loader.js';
 import { type AuthMethod, isMultiFactor } from '../domain/authentication.js';
 import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import { hashSecret, newRecoveryCodes, normaliseEmail } from '../domain/credentials.js';
@@ -14,7 +14,6 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
 } from '../errors.js';
-import { alreadyRegisteredMail } from '../mail/templates.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
 import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
@@ -57,8 +56,11 @@ export interface IdentityDeps {
   lookups: AuthLookups;
   audit: AuditRecorder;
   secrets: PlatformCrypto;
-  /** Verification mails and security notices. */
-  email: AccountEmailService;
+  /**
+   * Verification mails and security notices (the auth function loads the service on first use: its
+   * synchronous members are not here).
+   */
+  email: Pick<AccountEmailService, 'mailRegistration' | 'notify'>;
   /** Who hears of a sign-in from a new device; by default the account's address, by mail. */
   signInNotices?: SignInNotices;
   now?: () => number;
@@ -104,14 +106,8 @@ export class IdentityService {
       createdAt: new Date(this.now()).toISOString(),
       mfaEnabled: false,
     };
-    const issued = this.deps.email.issue(user, 'verify-email');
     // A new and a taken address are both mailed, so a refused address answers the same 400 for either.
-    await this.deps.email.send(
-      existing
-        ? alreadyRegisteredMail(this.deps.email.links, email)
-        : this.deps.email.verificationMessage(user, issued),
-      'body.email',
-    );
+    const issued = await this.deps.email.mailRegistration(user, Boolean(existing));
     // A taken address fails the transaction's condition and writes nothing (its token and device included).
     await this.deps.identity.createUser(user, email, [
       this.deps.identity.mailTokenPut(issued.record),
@@ -392,6 +388,7 @@ export class IdentityService {
   async enrolTotp(userId: string) {
     const user = await this.steps.requireUser(userId);
     if (user.mfaEnabled) throw new ConflictError('MFA is already enabled.', 'mfa-already-enabled');
+    const { newTotpSecret, totpUri } = await loadTotp();
     const secret = newTotpSecret();
     const ciphertext = await this.deps.secrets.encryptPlatformSecret(
       { purpose: TOTP_PURPOSE, recordId: userId },
@@ -428,7 +425,7 @@ export class IdentityService {
       { purpose: TOTP_PURPOSE, recordId: user.userId },
       user.totpPendingCiphertext,
     );
-    const step = matchTotpStep(secret, input.code, this.now());
+    const step = (await loadTotp()).matchTotpStep(secret, input.code, this.now());
     if (step === undefined) throw new UnauthorizedError('The code is wrong.', 'invalid-mfa-code');
     // Spent only once the new code matched, so a mistyped code does not cost a fresh confirmation.
     if (factor) await this.secondFactors.confirm(caller, factor, purpose);

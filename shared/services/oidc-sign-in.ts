@@ -138,7 +138,7 @@ export class OidcSignInService {
   }
 
   /** The platform providers people may sign in with (id and name: what a sign-in page shows). */
-  listProviders() {
+  async listProviders() {
     return this.deps.providers.platformProviders().map(({ id, name }) => ({ id, name }));
   }
 

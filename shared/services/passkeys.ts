@@ -50,7 +50,8 @@ export interface PasskeyDeps {
   passkeys: PasskeyStore;
   audit: AuditRecorder;
   secrets: PlatformCrypto;
-  email: AccountEmailService;
+  /** Security notices (the auth function loads the mail service on first use). */
+  email: Pick<AccountEmailService, 'notify'>;
   relyingParty: RelyingParty;
   now?: () => number;
 }

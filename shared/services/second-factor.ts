@@ -1,5 +1,5 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
-import { matchTotpStep } from '../crypto/totp.js';
+import { loadTotp } from '../crypto/totp-loader.js';
 import { actorOf, type Principal, type RequestOrigin } from '../domain/caller.js';
 import { hashSecret, normaliseEmail, normaliseRecoveryCode } from '../domain/credentials.js';
 import {
@@ -137,7 +137,7 @@ export class SecondFactorVerifier {
         { purpose: TOTP_PURPOSE, recordId: user.userId },
         user.totpCiphertext,
       );
-      const step = matchTotpStep(secret, factor.mfaCode, this.now());
+      const step = (await loadTotp()).matchTotpStep(secret, factor.mfaCode, this.now());
       return step !== undefined && this.deps.identity.consumeTotpStep(user.userId, step);
     }
     return this.deps.identity.consumeRecoveryCode(

@@ -37,6 +37,18 @@ const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
     /@aws-sdk\/client-dynamodb\/dist-es\/(DynamoDB\.js|waiters\/)/,
 };
 
+/**
+ * Per handler, the modules of its route groups that its cold start does not load (each is loaded with
+ * `await import()` by the first request of its group).
+ */
+const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
+  // Password sign-in, sessions and the caller's account are built at load. Mail (verification, reset, notices),
+  // TOTP (otplib), passkeys, OpenID sign-in and the address checks of requests to tenants' IdPs are not, nor
+  // are the tenant-scoped clients (STS), which the auth function never uses: it writes platform events only.
+  [path.join('functions', 'auth', 'handler.ts')]:
+    /shared\/(services\/(account-email|passkeys|oidc-sign-in)|store\/(passkey-store|oidc-flows|tenant-data-client)|mail\/templates|crypto\/totp|connectors\/outbound-http|domain\/connection-host)\.ts$|node_modules\/(@otplib|otplib|@aws-sdk\/client-sts)\//,
+};
+
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
 function initGraphInputs(metafile: Metafile): string[] {
   return initGraphOutputs(metafile).flatMap((output) => Object.keys(metafile.outputs[output]?.inputs ?? {}));
@@ -115,6 +127,14 @@ describe('function bundles', () => {
       // API functions share with them (context keys and purposes, the key tag) is shared/domain/key-context.ts.
       if (file.endsWith('handler.ts'))
         expect(initInputs.filter((i) => i.endsWith('shared/domain/key-policy.ts'))).toEqual([]);
+      // Each handler builds at load what every request needs (the route table, the pipeline, the authorizer);
+      // a route group's own service, store and domain modules are loaded by the first request of that group.
+      const routeGroupModules = ROUTE_GROUP_MODULES[file];
+      if (routeGroupModules)
+        expect(
+          initInputs.filter((i) => routeGroupModules.test(i)),
+          `route-group modules in the init graph of ${file}`,
+        ).toEqual([]);
       // argon2's native binding is opened by the first password hash or check (shared/crypto/passwords.ts).
       expect(initGraphExternals(result.metafile), `native modules loaded at init by ${file}`).toEqual([]);
       // The API functions' KMS calls (tenant keys, envelope data keys, chain MAC checks) serve a few routes;
