@@ -47,6 +47,10 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   // are the tenant-scoped clients (STS), which the auth function never uses: it writes platform events only.
   [path.join('functions', 'auth', 'handler.ts')]:
     /shared\/(services\/(account-email|passkeys|oidc-sign-in)|store\/(passkey-store|oidc-flows|tenant-data-client)|mail\/templates|crypto\/totp|connectors\/outbound-http|domain\/connection-host)\.ts$|node_modules\/(@otplib|otplib|@aws-sdk\/client-sts)\//,
+  // A query over the tenant's records (the DynamoDB compiler and reader) and one against a connection (the SQL
+  // compiler, the connection password's decryption) each load their own path.
+  [path.join('functions', 'query', 'handler.ts')]:
+    /shared\/(services\/query|domain\/(dynamo-query-compiler|sql-compiler)|store\/(tenant-records-reader|tenant-key-directory)|crypto\/envelope)\.ts$/,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
