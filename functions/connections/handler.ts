@@ -1,5 +1,5 @@
+import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { createApiHandler } from '../../shared/http/api.js';
 import { authorizerFor, implementForTenant } from '../../shared/http/auth.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
@@ -8,15 +8,23 @@ import { ConnectionsService } from '../../shared/services/connections.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { ConnectionsStore } from '../../shared/store/connections-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
-import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
 
 const runtime = functionRuntime();
 const tenantDataTable = runtime.require('tenantDataTable');
 const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
 const tenantClients = tenantDataClientsFor(runtime);
-const crypto = new TenantCrypto({
-  cipher: envelopeCipherFor(runtime),
-  keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
+// A connection's password is encrypted (create, update) or decrypted (reveal) under the tenant's key by the
+// envelope cipher and the tenant key directory, loaded by the first request that does so
+// (shared/aws/loaded-on-use.ts): listing and reading connections never need them.
+const crypto = loadedOnUse(async () => {
+  const [{ envelopeCipherFor, TenantCrypto }, { TenantItemKeyDirectory }] = await Promise.all([
+    import('../../shared/crypto/envelope.js'),
+    import('../../shared/store/tenant-key-directory.js'),
+  ]);
+  return new TenantCrypto({
+    cipher: envelopeCipherFor(runtime),
+    keys: new TenantItemKeyDirectory({ clients: tenantClients, tableName: tenantDataTable }),
+  });
 });
 const audit = auditRecorderFor(runtime, { tenantClients });
 const service = new ConnectionsService({

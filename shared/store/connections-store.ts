@@ -91,7 +91,8 @@ function toRecord(item: Record<string, unknown>): ConnectionRecord {
 export interface ConnectionsStoreOptions {
   clients: Pick<TenantDataClients, 'forScope'>;
   tableName: string;
-  crypto: TenantCrypto;
+  /** Password encryption under the tenant's key (the connections function loads it on first use). */
+  crypto: Pick<TenantCrypto, 'encrypt' | 'decrypt'>;
   /** Checked again whenever a password is handed to code that will connect. */
   hostPolicy: HostPolicy;
 }

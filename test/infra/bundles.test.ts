@@ -51,6 +51,10 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   // compiler, the connection password's decryption) each load their own path.
   [path.join('functions', 'query', 'handler.ts')]:
     /shared\/(services\/query|domain\/(dynamo-query-compiler|sql-compiler)|store\/(tenant-records-reader|tenant-key-directory)|crypto\/envelope)\.ts$/,
+  // Listing and reading connections need no encryption: the envelope cipher and the tenant key directory are
+  // loaded by the first create, update or reveal.
+  [path.join('functions', 'connections', 'handler.ts')]:
+    /shared\/(store\/tenant-key-directory|crypto\/envelope)\.ts$/,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
