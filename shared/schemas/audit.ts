@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { AUDIT_ACTIONS } from '../domain/audit-events.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { Cursor, Limit, TenantParams } from './common.js';
 
@@ -7,7 +7,7 @@ import { Cursor, Limit, TenantParams } from './common.js';
 const Instant = z.iso.datetime({ offset: true });
 
 /** A user id or an API key id: who acted. */
-const ActorId = z.string().regex(/^[uk]_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user or API key id');
+const ActorId = z.string().check(z.regex(/^[uk]_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user or API key id'));
 
 const sinceBeforeUntil = (q: { since?: string; until?: string }) =>
   q.since === undefined || q.until === undefined || Date.parse(q.since) <= Date.parse(q.until);
@@ -19,60 +19,70 @@ export const AuditEvent = z
     time: z.string(),
     action: z.enum(AUDIT_ACTIONS),
     actor: z.object({
-      userId: z.string().optional(),
-      apiKeyId: z.string().optional(),
+      userId: z.optional(z.string()),
+      apiKeyId: z.optional(z.string()),
       ip: z.string(),
       userAgent: z.string(),
     }),
     resource: z.object({ type: z.string(), id: z.string() }),
-    details: z.record(z.string(), z.unknown()).optional(),
-    sequence: z.number().int().nullable().describe('Position in the hash chain; null while pending'),
+    details: z.optional(z.record(z.string(), z.unknown())),
+    sequence: z
+      .nullable(z.number().check(z.int()))
+      .check(z.describe('Position in the hash chain; null while pending')),
   })
-  .meta({ id: 'AuditEvent' });
+  .check(z.meta({ id: 'AuditEvent' }));
 
 const Pending = {
   pending: z
     .number()
-    .int()
-    .describe(
-      'Events newer than the newest chained one, not yet integrated into the hash chain (counted up to 1,000)',
+    .check(
+      z.int(),
+      z.describe(
+        'Events newer than the newest chained one, not yet integrated into the hash chain (counted up to 1,000)',
+      ),
     ),
-  oldestPendingAgeSeconds: z.number().int(),
+  oldestPendingAgeSeconds: z.number().check(z.int()),
   pendingCapped: z
-    .literal(true)
-    .optional()
-    .describe('More events are pending than were counted: pending is a lower bound'),
+    .optional(z.literal(true))
+    .check(z.describe('More events are pending than were counted: pending is a lower bound')),
 };
 
 export const AuditEventPage = z
-  .object({ items: z.array(AuditEvent), nextCursor: z.string().optional(), ...Pending })
-  .meta({ id: 'AuditEventPage' });
+  .object({ items: z.array(AuditEvent), nextCursor: z.optional(z.string()), ...Pending })
+  .check(z.meta({ id: 'AuditEventPage' }));
 
 export const AuditVerification = z
   .object({
     ok: z
       .boolean()
-      .describe('Nothing broken in what this answer walked (with `complete`: in the whole chain)'),
-    checked: z.number().int().describe('Chain records checked by this answer'),
+      .check(z.describe('Nothing broken in what this answer walked (with `complete`: in the whole chain)')),
+    checked: z.number().check(z.int(), z.describe('Chain records checked by this answer')),
     complete: z
       .boolean()
-      .describe('The walk reached the head; otherwise continue with `nextCursor` (each answer walks a page)'),
-    nextCursor: z.string().optional(),
+      .check(
+        z.describe(
+          'The walk reached the head; otherwise continue with `nextCursor` (each answer walks a page)',
+        ),
+      ),
+    nextCursor: z.optional(z.string()),
     from: z
       .object({
-        sequence: z.number().int().describe('The walk started after this sequence (0: the first record)'),
+        sequence: z
+          .number()
+          .check(z.int(), z.describe('The walk started after this sequence (0: the first record)')),
         checkpoint: z
-          .string()
-          .optional()
-          .describe('UTC day of the authenticated checkpoint it started from, if any'),
+          .optional(z.string())
+          .check(z.describe('UTC day of the authenticated checkpoint it started from, if any')),
       })
-      .describe(
-        'Everything before an authenticated checkpoint whose events have all expired needs no walk; `from=checkpoint` starts at the latest one',
+      .check(
+        z.describe(
+          'Everything before an authenticated checkpoint whose events have all expired needs no walk; `from=checkpoint` starts at the latest one',
+        ),
       ),
     ...Pending,
-    firstBrokenSequence: z.number().int().optional(),
-    reason: z
-      .enum([
+    firstBrokenSequence: z.optional(z.number().check(z.int())),
+    reason: z.optional(
+      z.enum([
         'missing-chain-record',
         'bad-sequence',
         'broken-link',
@@ -86,11 +96,11 @@ export const AuditVerification = z
         'head-not-authentic',
         'head-rolled-back',
         'checkpoint-not-authentic',
-      ])
-      .optional(),
-    head: z.object({ sequence: z.number().int(), hash: z.string() }),
+      ]),
+    ),
+    head: z.object({ sequence: z.number().check(z.int()), hash: z.string() }),
   })
-  .meta({ id: 'AuditVerification' });
+  .check(z.meta({ id: 'AuditVerification' }));
 
 export const listAuditEvents = defineRoute({
   id: 'listAuditEvents',
@@ -104,14 +114,14 @@ export const listAuditEvents = defineRoute({
   get query() {
     return z
       .strictObject({
-        since: Instant.optional(),
-        until: Instant.optional(),
-        action: z.enum(AUDIT_ACTIONS).optional(),
-        actor: ActorId.optional(),
+        since: z.optional(Instant),
+        until: z.optional(Instant),
+        action: z.optional(z.enum(AUDIT_ACTIONS)),
+        actor: z.optional(ActorId),
         cursor: z.optional(Cursor),
         limit: Limit,
       })
-      .refine(sinceBeforeUntil, sinceBeforeUntilIssue);
+      .check(z.refine(sinceBeforeUntil, sinceBeforeUntilIssue));
   },
   response: { status: 200, description: 'A page of events', schema: AuditEventPage },
 });
@@ -130,8 +140,8 @@ export const exportAuditEvents = defineRoute({
   params: TenantParams,
   get query() {
     return z
-      .strictObject({ since: Instant.optional(), until: Instant.optional(), cursor: z.optional(Cursor) })
-      .refine(sinceBeforeUntil, sinceBeforeUntilIssue);
+      .strictObject({ since: z.optional(Instant), until: z.optional(Instant), cursor: z.optional(Cursor) })
+      .check(z.refine(sinceBeforeUntil, sinceBeforeUntilIssue));
   },
   response: {
     status: 200,
@@ -158,7 +168,7 @@ export const verifyAuditChain = defineRoute({
   params: TenantParams,
   get query() {
     return z.strictObject({
-      from: z.enum(['start', 'checkpoint']).optional(),
+      from: z.optional(z.enum(['start', 'checkpoint'])),
       cursor: z.optional(Cursor),
     });
   },

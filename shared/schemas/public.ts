@@ -1,7 +1,9 @@
-import * as z from 'zod';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 
-export const Health = z.object({ status: z.literal('ok'), service: z.string() }).meta({ id: 'Health' });
+export const Health = z
+  .object({ status: z.literal('ok'), service: z.string() })
+  .check(z.meta({ id: 'Health' }));
 
 export const health = defineRoute({
   id: 'getHealth',

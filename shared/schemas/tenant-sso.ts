@@ -1,23 +1,28 @@
-import * as z from 'zod';
 import { issuerProblem } from '../domain/oidc.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { TenantParams, UserId } from './common.js';
 
 /** An e-mail domain as an allowed-domains entry: lowercase labels, a dot, no wildcard. */
 export const EmailDomain = z
   .string()
-  .trim()
-  .toLowerCase()
-  .max(253)
-  .regex(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/, 'Not an e-mail domain');
+  .check(
+    z.trim(),
+    z.toLowerCase(),
+    z.maxLength(253),
+    z.regex(
+      /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/,
+      'Not an e-mail domain',
+    ),
+  );
 
-const Issuer = z
-  .string()
-  .max(512)
-  .superRefine((value, ctx) => {
+const Issuer = z.string().check(
+  z.maxLength(512),
+  z.superRefine((value, ctx) => {
     const problem = issuerProblem(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  }),
+);
 
 export const TenantSso = z
   .object({
@@ -25,13 +30,13 @@ export const TenantSso = z
     clientId: z.string(),
     clientSecretSet: z
       .literal(true)
-      .describe('The client secret is stored (encrypted); it is never returned'),
+      .check(z.describe('The client secret is stored (encrypted); it is never returned')),
     allowedDomains: z.array(z.string()),
     enforced: z.boolean(),
     updatedAt: z.string(),
     updatedBy: UserId,
   })
-  .meta({ id: 'TenantSso' });
+  .check(z.meta({ id: 'TenantSso' }));
 
 export const getTenantSso = defineRoute({
   id: 'getTenantSso',
@@ -58,14 +63,15 @@ export const putTenantSso = defineRoute({
   get body() {
     return z.strictObject({
       issuer: Issuer,
-      clientId: z.string().min(1).max(256),
+      clientId: z.string().check(z.minLength(1), z.maxLength(256)),
       clientSecret: z
-        .string()
-        .min(1)
-        .max(1024)
-        .optional()
-        .describe('Required at first and whenever issuer or clientId changes; absent keeps the stored one'),
-      allowedDomains: z.array(EmailDomain).min(1).max(20),
+        .optional(z.string().check(z.minLength(1), z.maxLength(1024)))
+        .check(
+          z.describe(
+            'Required at first and whenever issuer or clientId changes; absent keeps the stored one',
+          ),
+        ),
+      allowedDomains: z.array(EmailDomain).check(z.minLength(1), z.maxLength(20)),
       enforced: z.boolean(),
     });
   },
