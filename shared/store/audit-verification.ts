@@ -7,62 +7,24 @@ import {
   type CheckpointStatement,
   GENESIS,
   GENESIS_HASH,
-  type HeadStatement,
   headOf,
   locateFirstUnproven,
   macMessage,
   parseChainRecord,
-  parseCheckpointStatement,
-  parseHeadStatement,
   type Sighting,
   type StoredEventItem,
   seqOfChainSk,
   type WalkStart,
 } from '../domain/audit-chain.js';
 import { ValidationError } from '../errors.js';
+import type { StoredCheckpoint, StoredHead } from './audit-stored-items.js';
 
-/** The log's HEAD item as stored. */
-export interface StoredHead {
-  exists: boolean;
-  /** The head statement, when the item holds a well-formed one. */
-  statement?: HeadStatement;
-  mac?: string;
-  /** The item's `seq` attribute (used only to bound the walk when the statement is malformed). */
-  claimedSeq?: number;
-}
-
-/** A CHECKPOINT item as stored. */
-export interface StoredCheckpoint {
-  /** The checkpoint statement, when the item holds a well-formed one. */
-  statement?: CheckpointStatement;
-  mac?: string;
-  /** The item's `seq` attribute, for reporting a malformed one. */
-  claimedSeq?: number;
-}
-
-/** A HEAD item as read from the chain table (undefined: none), its statement parsed, not authenticated. */
-export function storedHeadOf(item: Record<string, unknown> | undefined, logId: string): StoredHead {
-  if (!item) return { exists: false };
-  const { mac, ...rest } = item;
-  const statement = parseHeadStatement(rest, logId);
-  return {
-    exists: true,
-    ...(statement ? { statement } : {}),
-    ...(typeof mac === 'string' ? { mac } : {}),
-    ...(Number.isSafeInteger(item.seq) ? { claimedSeq: item.seq as number } : {}),
-  };
-}
-
-/** A CHECKPOINT item as read from the chain table, its statement parsed, not authenticated. */
-export function storedCheckpointOf(item: Record<string, unknown>, logId: string): StoredCheckpoint {
-  const { mac, ...rest } = item;
-  const statement = parseCheckpointStatement(rest, logId);
-  return {
-    ...(statement ? { statement } : {}),
-    ...(typeof mac === 'string' ? { mac } : {}),
-    ...(Number.isSafeInteger(item.seq) ? { claimedSeq: item.seq as number } : {}),
-  };
-}
+export {
+  type StoredCheckpoint,
+  type StoredHead,
+  storedCheckpointOf,
+  storedHeadOf,
+} from './audit-stored-items.js';
 
 /** What verification reads of one log (AuditLogReader implements it). */
 export interface ChainSource {

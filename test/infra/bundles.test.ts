@@ -55,6 +55,9 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   // loaded by the first create, update or reveal.
   [path.join('functions', 'connections', 'handler.ts')]:
     /shared\/(store\/tenant-key-directory|crypto\/envelope)\.ts$/,
+  // Listing and exporting the audit log read HEAD items (shared/store/audit-stored-items.ts); chain verification
+  // is loaded by the first verification (AuditLogReader.verify).
+  [path.join('functions', 'audit', 'handler.ts')]: /shared\/store\/audit-verification\.ts$/,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
