@@ -1,28 +1,27 @@
 import { X509Certificate } from 'node:crypto';
-import * as z from 'zod';
 import { QueryRules } from '../domain/query-rules.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { PASSWORD_MASK, TLS_MODES } from '../store/connections-store.js';
 import { defineTenantListRoute, TenantId, TenantParams, UserId } from './common.js';
 
 /** Connection ids: `c_` and 26 Crockford base32 characters. */
-export const ConnectionId = z.string().regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id');
+export const ConnectionId = z.string().check(z.regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id'));
 
 // Postgres names are at most 63 bytes (NAMEDATALEN − 1); control characters never belong in them.
-const PgName = z
-  .string()
-  .min(1)
-  .max(63)
-  .refine((s) => Buffer.byteLength(s, 'utf8') <= 63, 'Must be at most 63 bytes')
-  .refine((s) => !/\p{Cc}/u.test(s), 'Must not contain control characters');
+const PgName = z.string().check(
+  z.minLength(1),
+  z.maxLength(63),
+  z.refine((s) => Buffer.byteLength(s, 'utf8') <= 63, 'Must be at most 63 bytes'),
+  z.refine((s) => !/\p{Cc}/u.test(s), 'Must not contain control characters'),
+);
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----/g;
 
 /** One or more PEM certificates (a CA bundle), each parsed: nothing else is accepted. */
-export const CaCertificate = z
-  .string()
-  .max(60_000)
-  .superRefine((pem, ctx) => {
+export const CaCertificate = z.string().check(
+  z.maxLength(60_000),
+  z.superRefine((pem, ctx) => {
     const blocks = pem.match(PEM_BLOCK) ?? [];
     const rest = pem.replace(PEM_BLOCK, '').trim();
     if (blocks.length === 0 || rest !== '' || blocks.length > 100) {
@@ -37,19 +36,20 @@ export const CaCertificate = z
         return;
       }
     }
-  });
+  }),
+);
 
-const Password = z
-  .string()
-  .min(1)
-  .max(1024)
-  .refine((s) => !s.includes('\u0000'), 'Must not contain NUL');
+const Password = z.string().check(
+  z.minLength(1),
+  z.maxLength(1024),
+  z.refine((s) => !s.includes('\u0000'), 'Must not contain NUL'),
+);
 
 const Fields = {
-  name: z.string().trim().min(1).max(100),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
   /** Host name or IP address; checked against the deployment's network policy on every write. */
-  host: z.string().trim().min(1).max(253),
-  port: z.number().int().min(1).max(65_535),
+  host: z.string().check(z.trim(), z.minLength(1), z.maxLength(253)),
+  port: z.number().check(z.int(), z.minimum(1), z.maximum(65_535)),
   database: PgName,
   user: PgName,
   /** Schema whose tables are queryable (`public` when unset). */
@@ -63,12 +63,12 @@ const Fields = {
 export const CreateConnectionBody = z.strictObject({
   name: Fields.name,
   host: Fields.host,
-  port: Fields.port.default(5432),
+  port: z._default(Fields.port, 5432),
   database: Fields.database,
   user: Fields.user,
-  schema: Fields.schema.optional(),
-  tlsMode: Fields.tlsMode.default('require'),
-  caCertificate: Fields.caCertificate.optional(),
+  schema: z.optional(Fields.schema),
+  tlsMode: z._default(Fields.tlsMode, 'require'),
+  caCertificate: z.optional(Fields.caCertificate),
   password: Fields.password,
   rules: z.optional(Fields.rules),
 });
@@ -77,22 +77,24 @@ export type CreateConnectionBody = z.output<typeof CreateConnectionBody>;
 /** Any subset; `null` clears an optional field. A new password replaces the stored one (never read back). */
 export const UpdateConnectionBody = z
   .strictObject({
-    name: Fields.name.optional(),
-    host: Fields.host.optional(),
-    port: Fields.port.optional(),
-    database: Fields.database.optional(),
-    user: Fields.user.optional(),
-    schema: Fields.schema.nullable().optional(),
-    tlsMode: Fields.tlsMode.optional(),
-    caCertificate: Fields.caCertificate.nullable().optional(),
-    password: Fields.password.optional(),
+    name: z.optional(Fields.name),
+    host: z.optional(Fields.host),
+    port: z.optional(Fields.port),
+    database: z.optional(Fields.database),
+    user: z.optional(Fields.user),
+    schema: z.optional(z.nullable(Fields.schema)),
+    tlsMode: z.optional(Fields.tlsMode),
+    caCertificate: z.optional(z.nullable(Fields.caCertificate)),
+    password: z.optional(Fields.password),
     rules: z.optional(z.nullable(Fields.rules)),
   })
-  // Only when the fields themselves are valid: otherwise a bad field would also read as "no field".
-  .refine((body) => Object.keys(body).length > 0, {
-    message: 'Give at least one field to change',
-    when: (payload) => payload.issues.length === 0,
-  });
+  .check(
+    // Only when the fields themselves are valid: otherwise a bad field would also read as "no field".
+    z.refine((body) => Object.keys(body).length > 0, {
+      message: 'Give at least one field to change',
+      when: (payload) => payload.issues.length === 0,
+    }),
+  );
 export type UpdateConnectionBody = z.output<typeof UpdateConnectionBody>;
 
 export const Connection = z
@@ -103,9 +105,9 @@ export const Connection = z
     port: z.number(),
     database: z.string(),
     user: z.string(),
-    schema: z.string().nullable(),
+    schema: z.nullable(z.string()),
     tlsMode: z.enum(TLS_MODES),
-    caCertificate: z.string().nullable(),
+    caCertificate: z.nullable(z.string()),
     /** Always the mask: the password is write-only. */
     password: z.literal(PASSWORD_MASK),
     passwordUpdatedAt: z.string(),
@@ -115,11 +117,11 @@ export const Connection = z
     updatedAt: z.string(),
     updatedBy: UserId,
   })
-  .meta({ id: 'Connection' });
+  .check(z.meta({ id: 'Connection' }));
 
 export const RevealedPassword = z
   .object({ connectionId: ConnectionId, password: z.string() })
-  .meta({ id: 'RevealedConnectionPassword' });
+  .check(z.meta({ id: 'RevealedConnectionPassword' }));
 
 const ConnectionParams = z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
 export const listConnections = defineTenantListRoute({
