@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import {
   DEFAULT_CREDENTIAL_SECONDS,
   EXTERNAL_MAX_CREDENTIAL_SECONDS,
@@ -8,54 +7,67 @@ import {
   STORAGE_ACCESS,
 } from '../domain/storage-policy.js';
 import { STORAGE_VALIDATION_CHECKS, VALIDATION_STATUSES } from '../domain/storage-validation.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { defineTenantListRoute, TenantParams, UserId } from './common.js';
 
-export const LocationId = z.string().regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id');
+export const LocationId = z
+  .string()
+  .check(z.regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id'));
 
 /** `{tenantId, locationId}`: the path of every route on one location (built by the route's getter, on first read). */
 const locationParams = () =>
   z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
-export const InstanceId = z.string().regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id');
+export const InstanceId = z.string().check(z.regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id'));
 /** An `s3://` URI; its full rules are checked by shared/domain/storage-roots.ts (errors name the field). */
-const S3Uri = z.string().min(5).max(400).startsWith('s3://', 'Must be an s3:// URI');
+const S3Uri = z
+  .string()
+  .check(z.minLength(5), z.maxLength(400), z.startsWith('s3://', 'Must be an s3:// URI'));
 /** AWS role ARNs name their account; an S3-compatible store's (Ceph: `arn:aws:iam:::role/x`) may not. */
 const RoleArn = z
   .string()
-  .max(2048)
-  .regex(/^arn:aws[a-z-]*:iam::(\d{12})?:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN');
+  .check(
+    z.maxLength(2048),
+    z.regex(/^arn:aws[a-z-]*:iam::(\d{12})?:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN'),
+  );
 /** An S3-compatible store's endpoint: an https origin; its full rules (shared/connectors/s3-compatible.ts) name the field. */
 const StoreEndpoint = z
   .string()
-  .min(1)
-  .max(2048)
-  .describe(
-    'An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode)',
+  .check(
+    z.minLength(1),
+    z.maxLength(2048),
+    z.describe(
+      'An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode)',
+    ),
   );
 /** An access key id or secret of a store: printable ASCII without spaces. */
 const StoreKeyText = (max: number) =>
   z
     .string()
-    .min(1)
-    .max(max)
-    .regex(/^[\x21-\x7e]+$/, 'Printable ASCII without spaces');
+    .check(z.minLength(1), z.maxLength(max), z.regex(/^[\x21-\x7e]+$/, 'Printable ASCII without spaces'));
 /** A KMS key by its key ARN: IAM authorises KMS on the key ARN, so an alias (or a bare key id) could not be granted. */
 const KmsKeyArn = z
   .string()
-  .max(2048)
-  .regex(
-    /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
-    'Not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted)',
+  .check(
+    z.maxLength(2048),
+    z.regex(
+      /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
+      'Not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted)',
+    ),
   );
 /** A location's signing region: an AWS region, or `auto` (Cloudflare R2) for an S3-compatible store. */
 const LocationRegion = z
   .string()
-  .regex(/^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d|auto)$/, 'Not an AWS region (or "auto" for a store)');
+  .check(
+    z.regex(/^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d|auto)$/, 'Not an AWS region (or "auto" for a store)'),
+  );
 const InstanceName = z
   .string()
-  .regex(
-    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
-    'Lower-case letters, digits and inner hyphens, at most 63',
+  .check(
+    z.regex(
+      /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+      'Lower-case letters, digits and inner hyphens, at most 63',
+    ),
   );
 
 export const StorageLocation = z
@@ -66,45 +78,49 @@ export const StorageLocation = z
     bucket: z.string(),
     prefix: z.string(),
     region: z.string(),
-    roleArn: z.string().optional(),
-    externalId: z.string().optional(),
+    roleArn: z.optional(z.string()),
+    externalId: z.optional(z.string()),
     kmsKeyArn: z
-      .string()
-      .optional()
-      .describe(
-        'External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage)',
+      .optional(z.string())
+      .check(
+        z.describe(
+          'External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage)',
+        ),
       ),
     previousKmsKeyArns: z
-      .array(z.string())
-      .optional()
-      .describe(
-        'Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage)',
+      .optional(z.array(z.string()))
+      .check(
+        z.describe(
+          'Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage)',
+        ),
       ),
     endpoint: z
-      .string()
-      .optional()
-      .describe("S3-compatible stores: the store's S3 endpoint (absent: AWS S3)"),
-    pathStyle: z.boolean().optional().describe('S3-compatible stores: buckets in the path at the endpoint'),
+      .optional(z.string())
+      .check(z.describe("S3-compatible stores: the store's S3 endpoint (absent: AWS S3)")),
+    pathStyle: z
+      .optional(z.boolean())
+      .check(z.describe('S3-compatible stores: buckets in the path at the endpoint')),
     signingOnly: z
-      .boolean()
-      .optional()
-      .describe(
-        'S3-compatible stores without an STS endpoint: no credentials are vended (409 signing-only-location); use POST …/sign',
+      .optional(z.boolean())
+      .check(
+        z.describe(
+          'S3-compatible stores without an STS endpoint: no credentials are vended (409 signing-only-location); use POST …/sign',
+        ),
       ),
     stsEndpoint: z
-      .string()
-      .optional()
-      .describe("S3-compatible stores: the store's STS endpoint (for storage-locations:manage)"),
+      .optional(z.string())
+      .check(z.describe("S3-compatible stores: the store's STS endpoint (for storage-locations:manage)")),
     storeKeyUpdatedAt: z
-      .string()
-      .optional()
-      .describe(
-        "S3-compatible stores: when the store's key pair was last set (for storage-locations:manage); the key pair itself is never returned",
+      .optional(z.string())
+      .check(
+        z.describe(
+          "S3-compatible stores: when the store's key pair was last set (for storage-locations:manage); the key pair itself is never returned",
+        ),
       ),
     createdAt: z.string(),
     createdBy: UserId,
   })
-  .meta({ id: 'StorageLocation' });
+  .check(z.meta({ id: 'StorageLocation' }));
 
 export const Instance = z
   .object({
@@ -115,7 +131,7 @@ export const Instance = z
     createdAt: z.string(),
     createdBy: UserId,
   })
-  .meta({ id: 'Instance' });
+  .check(z.meta({ id: 'Instance' }));
 
 export const StorageCredentials = z
   .object({
@@ -123,30 +139,35 @@ export const StorageCredentials = z
     secretAccessKey: z.string(),
     sessionToken: z.string(),
     expiration: z.string(),
-    region: z.string().describe('The region to sign requests for'),
+    region: z.string().check(z.describe('The region to sign requests for')),
     endpoint: z
-      .string()
-      .optional()
-      .describe(
-        "The S3 endpoint to use; absent when it is AWS's default for the region (always set in local mode)",
+      .optional(z.string())
+      .check(
+        z.describe(
+          "The S3 endpoint to use; absent when it is AWS's default for the region (always set in local mode)",
+        ),
       ),
     pathStyle: z
       .boolean()
-      .describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name'),
+      .check(z.describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name')),
     sse: z
-      .object({
-        type: z.literal('aws:kms'),
-        keyArn: z.string(),
-        bucketKeyEnabled: z
-          .boolean()
-          .optional()
-          .describe(
-            'Managed locations: false. Send x-amz-server-side-encryption-bucket-key-enabled: false (or nothing); a request asking for an S3 Bucket Key is refused',
-          ),
-      })
-      .optional()
-      .describe(
-        "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key ARN as x-amz-server-side-encryption-aws-kms-key-id): for managed locations the tenant's own key, which the session demands of every write; for external locations registered with a kmsKeyArn, the key their bucket's policy may demand",
+      .optional(
+        z.object({
+          type: z.literal('aws:kms'),
+          keyArn: z.string(),
+          bucketKeyEnabled: z
+            .optional(z.boolean())
+            .check(
+              z.describe(
+                'Managed locations: false. Send x-amz-server-side-encryption-bucket-key-enabled: false (or nothing); a request asking for an S3 Bucket Key is refused',
+              ),
+            ),
+        }),
+      )
+      .check(
+        z.describe(
+          "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key ARN as x-amz-server-side-encryption-aws-kms-key-id): for managed locations the tenant's own key, which the session demands of every write; for external locations registered with a kmsKeyArn, the key their bucket's policy may demand",
+        ),
       ),
     bucket: z.string(),
     prefix: z.string(),
@@ -155,12 +176,14 @@ export const StorageCredentials = z
     root: z.string(),
     vendId: z
       .string()
-      .regex(/^v_[0-9a-hjkmnp-tv-z]{9}$/)
-      .describe(
-        'The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event',
+      .check(
+        z.regex(/^v_[0-9a-hjkmnp-tv-z]{9}$/),
+        z.describe(
+          'The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event',
+        ),
       ),
   })
-  .meta({ id: 'StorageCredentials' });
+  .check(z.meta({ id: 'StorageCredentials' }));
 
 /** What a revocation did to one kind of credential (shared/domain/storage-revocation.ts words it). */
 export const RevocationOutcome = z
@@ -168,12 +191,12 @@ export const RevocationOutcome = z
     kind: z.enum(['managed', 'external']),
     effect: z.enum(['denied', 'not-revocable', 'none-live']),
     /** `denied`: credentials issued before this time are refused. */
-    issuedBefore: z.string().optional(),
+    issuedBefore: z.optional(z.string()),
     /** `not-revocable`: the time by which every such credential has expired. */
-    expireBy: z.string().optional(),
+    expireBy: z.optional(z.string()),
     detail: z.string(),
   })
-  .meta({ id: 'RevocationOutcome' });
+  .check(z.meta({ id: 'RevocationOutcome' }));
 
 /**
  * Revocations and location deletions write IAM (the tenant's own role); IAM's write rate is shared by the
@@ -239,21 +262,23 @@ export const createStorageLocation = defineRoute({
       z.strictObject({
         root: S3Uri,
         /** AWS S3: the customer's role (required). S3-compatible store: its role for STS AssumeRole (optional). */
-        roleArn: RoleArn.optional(),
-        region: LocationRegion.optional(),
+        roleArn: z.optional(RoleArn),
+        region: z.optional(LocationRegion),
         /** An S3-compatible store (MinIO, Ceph, R2…): its endpoint; with it, the store's key pair is required. */
-        endpoint: StoreEndpoint.optional(),
+        endpoint: z.optional(StoreEndpoint),
         /** The store's STS endpoint; without it the location is signing-only. */
-        stsEndpoint: StoreEndpoint.optional(),
+        stsEndpoint: z.optional(StoreEndpoint),
         /** Buckets in the path at the store's endpoint (default true). */
-        pathStyle: z.boolean().optional(),
+        pathStyle: z.optional(z.boolean()),
         /** The store's access key pair: write-only, stored encrypted under the tenant's key. */
-        accessKeyId: StoreKeyText(128).optional(),
-        secretAccessKey: StoreKeyText(256).optional(),
+        accessKeyId: z.optional(StoreKeyText(128)),
+        secretAccessKey: z.optional(StoreKeyText(256)),
         /** The bucket's SSE-KMS key (in the bucket's region): vended sessions may have S3 use it. */
-        kmsKeyArn: KmsKeyArn.optional(),
+        kmsKeyArn: z.optional(KmsKeyArn),
         /** Keys older objects are still encrypted under: vended sessions may have S3 decrypt with them. */
-        previousKmsKeyArns: z.array(KmsKeyArn).min(1).max(MAX_PREVIOUS_KMS_KEYS).optional(),
+        previousKmsKeyArns: z.optional(
+          z.array(KmsKeyArn).check(z.minLength(1), z.maxLength(MAX_PREVIOUS_KMS_KEYS)),
+        ),
       }),
     ]);
   },
@@ -344,11 +369,11 @@ export const deleteStorageLocation = defineRoute({
         revokedBefore: z.string(),
         credentials: z.array(RevocationOutcome),
         objectsDeleted: z
-          .number()
-          .int()
-          .optional()
-          .describe(
-            'Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+          .optional(z.number().check(z.int()))
+          .check(
+            z.describe(
+              'Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+            ),
           ),
       });
     },
@@ -369,12 +394,10 @@ export const vendStorageCredentials = defineRoute({
     return z.strictObject({
       location: z.union([LocationId, S3Uri]),
       access: z.enum(STORAGE_ACCESS),
-      durationSeconds: z
-        .number()
-        .int()
-        .min(MIN_CREDENTIAL_SECONDS)
-        .max(MAX_CREDENTIAL_SECONDS)
-        .default(DEFAULT_CREDENTIAL_SECONDS),
+      durationSeconds: z._default(
+        z.number().check(z.int(), z.minimum(MIN_CREDENTIAL_SECONDS), z.maximum(MAX_CREDENTIAL_SECONDS)),
+        DEFAULT_CREDENTIAL_SECONDS,
+      ),
     });
   },
   response: {
@@ -421,11 +444,11 @@ export const revokeStorageCredentials = defineRoute({
         revokedBefore: z.string(),
         credentials: z.array(RevocationOutcome),
         objectsDeleted: z
-          .number()
-          .int()
-          .optional()
-          .describe(
-            'Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+          .optional(z.number().check(z.int()))
+          .check(
+            z.describe(
+              'Managed locations: the object versions, delete markers and incomplete multipart uploads removed by this request (the last of a deletion that answered 409 deletion-in-progress before). External locations: absent; nothing in a customer bucket is deleted',
+            ),
           ),
       });
     },
@@ -439,17 +462,21 @@ export const LaminStorageCredentials = z
       AccessKeyId: z.string(),
       SecretAccessKey: z.string(),
       SessionToken: z.string(),
-      Expiration: z.string().describe('ISO 8601'),
+      Expiration: z.string().check(z.describe('ISO 8601')),
     }),
     StorageAccessibility: z.object({
-      storageRoot: z.string().describe('The narrowest registered root containing the path'),
+      storageRoot: z.string().check(z.describe('The narrowest registered root containing the path')),
       isManaged: z.boolean(),
       extraParameters: z
         .record(z.string(), z.unknown())
-        .describe('s3fs options: client_kwargs.region_name, endpoint_url, config_kwargs.s3.addressing_style'),
+        .check(
+          z.describe(
+            's3fs options: client_kwargs.region_name, endpoint_url, config_kwargs.s3.addressing_style',
+          ),
+        ),
     }),
   })
-  .meta({ id: 'LaminStorageCredentials' });
+  .check(z.meta({ id: 'LaminStorageCredentials' }));
 
 export const laminStorageCredentials = defineRoute({
   id: 'laminStorageCredentials',
@@ -466,7 +493,7 @@ export const laminStorageCredentials = defineRoute({
     return z.object({
       path: S3Uri,
       /** Clamped to 900–3600 (900 at most for external locations), not refused. */
-      duration_seconds: z.number().int().optional(),
+      duration_seconds: z.optional(z.number().check(z.int())),
     });
   },
   response: {
@@ -487,7 +514,7 @@ export const IcebergStorageCredentials = z
       }),
     ),
   })
-  .meta({ id: 'IcebergStorageCredentials' });
+  .check(z.meta({ id: 'IcebergStorageCredentials' }));
 
 export const loadIcebergStorageCredentials = defineRoute({
   id: 'loadIcebergStorageCredentials',
@@ -504,13 +531,13 @@ export const loadIcebergStorageCredentials = defineRoute({
   },
   get query() {
     return z.strictObject({
-      access: z.enum(STORAGE_ACCESS).default('read'),
-      durationSeconds: z.coerce
-        .number()
-        .int()
-        .min(MIN_CREDENTIAL_SECONDS)
-        .max(MAX_CREDENTIAL_SECONDS)
-        .default(DEFAULT_CREDENTIAL_SECONDS),
+      access: z._default(z.enum(STORAGE_ACCESS), 'read'),
+      durationSeconds: z._default(
+        z.coerce
+          .number()
+          .check(z.int(), z.minimum(MIN_CREDENTIAL_SECONDS), z.maximum(MAX_CREDENTIAL_SECONDS)),
+        DEFAULT_CREDENTIAL_SECONDS,
+      ),
     });
   },
   response: {
@@ -525,7 +552,10 @@ export const SIGNS_PER_USER_PER_MINUTE = 3000;
 export const SIGNS_PER_TENANT_PER_MINUTE = 12000;
 
 /** Iceberg's S3Headers: each header name with its values. */
-const S3Headers = z.record(z.string().max(128), z.array(z.string().max(8192)).max(16));
+const S3Headers = z.record(
+  z.string().check(z.maxLength(128)),
+  z.array(z.string().check(z.maxLength(8192))).check(z.maxLength(16)),
+);
 
 export const signStorageRequest = defineRoute({
   id: 'signStorageRequest',
@@ -542,17 +572,19 @@ export const signStorageRequest = defineRoute({
   },
   get body() {
     return z.strictObject({
-      region: z.string().min(1).max(64),
-      uri: z.string().min(1).max(8192),
+      region: z.string().check(z.minLength(1), z.maxLength(64)),
+      uri: z.string().check(z.minLength(1), z.maxLength(8192)),
       method: z.enum(['PUT', 'GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'OPTIONS']),
       headers: S3Headers,
       /** Iceberg clients may send their catalog properties; they change nothing here. */
-      properties: z.record(z.string().max(256), z.string().max(4096)).optional(),
+      properties: z.optional(
+        z.record(z.string().check(z.maxLength(256)), z.string().check(z.maxLength(4096))),
+      ),
       body: z
-        .string()
-        .max(60_000)
-        .optional()
-        .describe('The XML body of a DeleteObjects request (POST ?delete), whose every key is checked'),
+        .optional(z.string().check(z.maxLength(60_000)))
+        .check(
+          z.describe('The XML body of a DeleteObjects request (POST ?delete), whose every key is checked'),
+        ),
     });
   },
   rateLimits: [
@@ -566,7 +598,7 @@ export const signStorageRequest = defineRoute({
     get schema() {
       return z
         .object({ uri: z.string(), headers: z.record(z.string(), z.array(z.string())) })
-        .meta({ id: 'S3SignResponse' });
+        .check(z.meta({ id: 'S3SignResponse' }));
     },
   },
 });
@@ -576,7 +608,9 @@ export const StorageValidation = z
     locationId: LocationId,
     result: z
       .enum(['passed', 'failed', 'incomplete'])
-      .describe('failed: some check failed; incomplete: none failed, but some could not be judged or run'),
+      .check(
+        z.describe('failed: some check failed; incomplete: none failed, but some could not be judged or run'),
+      ),
     checks: z.array(
       z.object({
         name: z.enum(STORAGE_VALIDATION_CHECKS),
@@ -585,7 +619,7 @@ export const StorageValidation = z
       }),
     ),
   })
-  .meta({ id: 'StorageValidation' });
+  .check(z.meta({ id: 'StorageValidation' }));
 
 export const validateStorageLocation = defineRoute({
   id: 'validateStorageLocation',

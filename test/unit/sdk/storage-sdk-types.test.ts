@@ -1,5 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { z } from 'zod';
+import type * as z from '../../../shared/domain/zod.js';
 import type {
   Instance,
   RevocationOutcome as RevocationOutcomeSchema,
