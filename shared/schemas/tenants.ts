@@ -1,33 +1,23 @@
-import * as z from 'zod';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { PLANS } from '../domain/plans.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { exactlyOneFactor, RecoveryCode, StepUpToken, TotpCode } from './auth.js';
 import { defineTenantListRoute, EmailAddress, TenantId, TenantParams, UserId } from './common.js';
 import { tenantSsoRoutes } from './tenant-sso.js';
 
 const Role = z.enum(ROLES);
-const KeyId = z.string().regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id');
+const KeyId = z.string().check(z.regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id'));
 
 /** A settings change: absent keys keep their value; a session limit set to null returns to the platform default. */
 const Settings = z.strictObject({
-  requireMfa: z.boolean().optional(),
+  requireMfa: z.optional(z.boolean()),
   sessionIdleSeconds: z
-    .number()
-    .int()
-    .min(300)
-    .max(14 * 86_400)
-    .nullable()
-    .optional()
-    .describe('Idle limit of sessions in this tenant; null: the platform default (14 days)'),
+    .optional(z.nullable(z.number().check(z.int(), z.minimum(300), z.maximum(14 * 86_400))))
+    .check(z.describe('Idle limit of sessions in this tenant; null: the platform default (14 days)')),
   sessionAbsoluteSeconds: z
-    .number()
-    .int()
-    .min(900)
-    .max(30 * 86_400)
-    .nullable()
-    .optional()
-    .describe('Absolute limit of sessions in this tenant; null: the platform default (30 days)'),
+    .optional(z.nullable(z.number().check(z.int(), z.minimum(900), z.maximum(30 * 86_400))))
+    .check(z.describe('Absolute limit of sessions in this tenant; null: the platform default (30 days)')),
 });
 
 export const Tenant = z
@@ -38,15 +28,15 @@ export const Tenant = z
     createdAt: z.string(),
     settings: z.object({
       requireMfa: z.boolean(),
-      sessionIdleSeconds: z.number().optional(),
-      sessionAbsoluteSeconds: z.number().optional(),
+      sessionIdleSeconds: z.optional(z.number()),
+      sessionAbsoluteSeconds: z.optional(z.number()),
     }),
   })
-  .meta({ id: 'Tenant' });
+  .check(z.meta({ id: 'Tenant' }));
 
 export const Member = z
   .object({ userId: UserId, email: z.string(), name: z.string(), role: Role, addedAt: z.string() })
-  .meta({ id: 'Member' });
+  .check(z.meta({ id: 'Member' }));
 
 export const ApiKey = z
   .object({
@@ -56,16 +46,18 @@ export const ApiKey = z
     createdBy: UserId,
     createdAt: z.string(),
     expiresAt: z.string(),
-    lastUsedAt: z.string().nullable(),
+    lastUsedAt: z.nullable(z.string()),
     createdWithMfa: z
       .boolean()
-      .describe(
-        'Minted by a session signed in with a second factor; only such keys work in a tenant requiring MFA',
+      .check(
+        z.describe(
+          'Minted by a session signed in with a second factor; only such keys work in a tenant requiring MFA',
+        ),
       ),
   })
-  .meta({ id: 'ApiKey' });
+  .check(z.meta({ id: 'ApiKey' }));
 
-const TenantName = z.string().trim().min(1).max(100);
+const TenantName = z.string().check(z.trim(), z.minLength(1), z.maxLength(100));
 
 /**
  * Tenants one user, and one network (IPv4 /24, IPv6 /48), may create per hour and per day. Accounts cost
@@ -133,9 +125,14 @@ export const listMyTenants = defineRoute({
     get schema() {
       return z.object({
         items: z.array(
-          Tenant.extend({ role: Role, joinedAt: z.string().describe('When you became a member') }).meta({
-            id: 'MyTenant',
-          }),
+          // Tenant's fields spread rather than z.extend(Tenant, …), which would copy Tenant's meta check (its id) to the copy.
+          z
+            .object({
+              ...Tenant.shape,
+              role: Role,
+              joinedAt: z.string().check(z.describe('When you became a member')),
+            })
+            .check(z.meta({ id: 'MyTenant' })),
         ),
       });
     },
@@ -166,11 +163,11 @@ export const updateTenant = defineRoute({
   get body() {
     return z
       .strictObject({
-        name: TenantName.optional(),
-        plan: z.enum(PLANS).optional(),
-        settings: Settings.optional(),
+        name: z.optional(TenantName),
+        plan: z.optional(z.enum(PLANS)),
+        settings: z.optional(Settings),
       })
-      .refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] });
+      .check(z.refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] }));
   },
   response: { status: 200, description: 'The tenant', schema: Tenant },
 });
@@ -188,11 +185,11 @@ export const deleteTenant = defineRoute({
   get body() {
     return z
       .strictObject({
-        mfaCode: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
-        stepUpToken: StepUpToken.optional(),
+        mfaCode: z.optional(TotpCode),
+        recoveryCode: z.optional(RecoveryCode),
+        stepUpToken: z.optional(StepUpToken),
       })
-      .refine(...exactlyOneFactor('mfaCode'));
+      .check(z.refine(...exactlyOneFactor('mfaCode')));
   },
   response: {
     status: 204,
@@ -205,19 +202,23 @@ export const TenantDeletionStatus = z
   .object({
     status: z
       .enum(['active', 'deleting'])
-      .describe(
-        'deleting: the deletion began (the tenant is closed to every other route); send DELETE again to finish it',
+      .check(
+        z.describe(
+          'deleting: the deletion began (the tenant is closed to every other route); send DELETE again to finish it',
+        ),
       ),
-    startedAt: z.string().optional(),
-    startedBy: z.string().optional(),
+    startedAt: z.optional(z.string()),
+    startedBy: z.optional(z.string()),
     objectsDeleted: z
       .number()
-      .int()
-      .describe(
-        'Managed-storage object versions, delete markers and incomplete multipart uploads removed so far (at least this many)',
+      .check(
+        z.int(),
+        z.describe(
+          'Managed-storage object versions, delete markers and incomplete multipart uploads removed so far (at least this many)',
+        ),
       ),
   })
-  .meta({ id: 'TenantDeletionStatus' });
+  .check(z.meta({ id: 'TenantDeletionStatus' }));
 
 export const getTenantDeletion = defineRoute({
   id: 'getTenantDeletion',
@@ -232,17 +233,17 @@ export const getTenantDeletion = defineRoute({
   response: { status: 200, description: 'The deletion status', schema: TenantDeletionStatus },
 });
 
-const ExportId = z.string().regex(/^x_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an export id');
+const ExportId = z.string().check(z.regex(/^x_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an export id'));
 
 export const TenantExport = z
   .object({
     exportId: ExportId,
     createdAt: z.string(),
-    sizeBytes: z.number().int(),
-    url: z.string().url(),
+    sizeBytes: z.number().check(z.int()),
+    url: z.string().check(z.url()),
     urlExpiresAt: z.string(),
   })
-  .meta({ id: 'TenantExport' });
+  .check(z.meta({ id: 'TenantExport' }));
 
 export const createExport = defineRoute({
   id: 'createExport',
@@ -282,7 +283,7 @@ export const listMembers = defineTenantListRoute({
   item: Member,
 });
 
-const InvitationId = z.string().regex(/^n_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an invitation id');
+const InvitationId = z.string().check(z.regex(/^n_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an invitation id'));
 
 export const Invitation = z
   .object({
@@ -293,7 +294,7 @@ export const Invitation = z
     createdAt: z.string(),
     expiresAt: z.string(),
   })
-  .meta({ id: 'Invitation' });
+  .check(z.meta({ id: 'Invitation' }));
 
 export const inviteMember = defineRoute({
   id: 'inviteMember',
@@ -345,7 +346,7 @@ export const MyInvitation = z
     createdAt: z.string(),
     expiresAt: z.string(),
   })
-  .meta({ id: 'MyInvitation' });
+  .check(z.meta({ id: 'MyInvitation' }));
 
 const MyInvitationParams = z.strictObject({ invitationId: InvitationId });
 
@@ -447,16 +448,17 @@ export const createApiKey = defineRoute({
   params: TenantParams,
   get body() {
     return z.strictObject({
-      name: z.string().trim().min(1).max(100),
-      scopes: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length),
-      expiresInDays: z.number().int().min(1).max(365).default(90),
+      name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
+      scopes: z.array(z.enum(PERMISSIONS)).check(z.minLength(1), z.maxLength(PERMISSIONS.length)),
+      expiresInDays: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(365)), 90),
     });
   },
   response: {
     status: 201,
     description: 'The key (secret shown only here)',
     get schema() {
-      return ApiKey.extend({ key: z.string() });
+      // ApiKey's fields spread rather than z.extend(ApiKey, …), which would copy ApiKey's meta check (its id) to the copy.
+      return z.object({ ...ApiKey.shape, key: z.string() });
     },
   },
 });

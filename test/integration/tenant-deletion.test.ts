@@ -2,13 +2,13 @@ import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import { clientConfig, functionRuntime } from '../../shared/aws/runtime.js';
 import { totpCodeAt } from '../../shared/crypto/totp.js';
 import { newId } from '../../shared/domain/ids.js';
 import { storageNodeKey } from '../../shared/domain/item-layout.js';
 import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
+import * as z from '../../shared/domain/zod.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
@@ -78,10 +78,10 @@ const ID_PREFIXES = ['t', 'u', 's', 'k', 'm', 'i', 'l', 'c', 'e', 'x', 'r', 'n']
 function concretePath(route: RouteDef, tenantId: string): string {
   return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (name === 'tenantId') return tenantId;
-    const schema = route.params as z.ZodObject | undefined;
+    const schema = route.params;
     for (const prefix of ID_PREFIXES) {
       const candidate = `${prefix}_01jx0000000000000000000000`;
-      const probe = schema?.safeParse({ tenantId, [name]: candidate });
+      const probe = schema && z.safeParse(schema, { tenantId, [name]: candidate });
       if (!schema || probe?.success || !probe?.error.issues.some((i) => i.path[0] === name)) return candidate;
     }
     throw new Error(`no id format accepted for ${route.id}.${name}`);
