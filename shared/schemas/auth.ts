@@ -1,39 +1,41 @@
-import * as z from 'zod';
 import { AUTH_METHODS } from '../domain/authentication.js';
 import { MAIL_TOKEN_PATTERN, STEP_UP_TOKEN_PATTERN } from '../domain/credentials.js';
 import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { SIGN_IN_FAILURE_REASONS, SIGN_IN_HISTORY_DAYS, SIGN_IN_RESULTS } from '../domain/sign-in-history.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { EmailAddress, PageQuery, pageOf, TenantId } from './common.js';
 
 /** 12–256 characters (DESIGN.md §4); counted in code points so emoji are not penalised. */
-export const Password = z
-  .string()
-  .refine((p) => [...p].length >= 12, 'At least 12 characters')
-  .refine((p) => [...p].length <= 256, 'At most 256 characters');
+export const Password = z.string().check(
+  z.refine((p) => [...p].length >= 12, 'At least 12 characters'),
+  z.refine((p) => [...p].length <= 256, 'At most 256 characters'),
+);
 /** A current 6-digit TOTP code. */
-export const TotpCode = z.string().regex(/^\d{6}$/, 'A 6-digit code');
+export const TotpCode = z.string().check(z.regex(/^\d{6}$/, 'A 6-digit code'));
 /** One of the user's one-time recovery codes. */
-export const RecoveryCode = z.string().min(10).max(32);
+export const RecoveryCode = z.string().check(z.minLength(10), z.maxLength(32));
 /**
  * A step-up token (`POST /v1/me/step-up/passkey`): a fresh passkey assertion of this session, in place of
  * a code where a fresh second factor is asked for. Works once, for 5 minutes, in the session that got it.
  */
 export const StepUpToken = z
   .string()
-  .regex(STEP_UP_TOKEN_PATTERN, 'A step-up token (sru_…)')
-  .describe(
-    'From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only',
+  .check(
+    z.regex(STEP_UP_TOKEN_PATTERN, 'A step-up token (sru_…)'),
+    z.describe(
+      'From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only',
+    ),
   );
 
-/** `.refine` arguments: exactly one fresh factor, the code field being `codeField`. */
+/** `z.refine` arguments: exactly one fresh factor, the code field being `codeField`. */
 export const exactlyOneFactor = (
   codeField: 'mfaCode' | 'code',
 ): [(b: Record<string, unknown>) => boolean, { message: string; path: string[] }] => [
   (b) => [b[codeField], b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length === 1,
   { message: `Send exactly one of ${codeField}, recoveryCode or stepUpToken`, path: [codeField] },
 ];
-const SessionId = z.string().regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id');
+const SessionId = z.string().check(z.regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id'));
 
 export const User = z
   .object({
@@ -44,20 +46,24 @@ export const User = z
     mfaEnabled: z.boolean(),
     passkeyCount: z
       .number()
-      .int()
-      .describe(
-        'How many passkeys the account has. A passkey is a second factor: with one, fresh-MFA actions (password change, MFA removal, tenant deletion) need an MFA session and a factor, which can be a passkey step-up token',
+      .check(
+        z.int(),
+        z.describe(
+          'How many passkeys the account has. A passkey is a second factor: with one, fresh-MFA actions (password change, MFA removal, tenant deletion) need an MFA session and a factor, which can be a passkey step-up token',
+        ),
       ),
     emailVerified: z
       .boolean()
-      .describe(
-        'Whether the owner proved the address; unverified accounts cannot create tenants or accept invitations',
+      .check(
+        z.describe(
+          'Whether the owner proved the address; unverified accounts cannot create tenants or accept invitations',
+        ),
       ),
   })
-  .meta({ id: 'User' });
+  .check(z.meta({ id: 'User' }));
 
 /** The token of a mailed link (the part after `#/verify-email/` or `#/reset-password/`). */
-export const MailToken = z.string().max(200).regex(MAIL_TOKEN_PATTERN, 'Not a link token');
+export const MailToken = z.string().check(z.maxLength(200), z.regex(MAIL_TOKEN_PATTERN, 'Not a link token'));
 
 export const register = defineRoute({
   id: 'register',
@@ -72,7 +78,7 @@ export const register = defineRoute({
     return z.strictObject({
       email: EmailAddress,
       password: Password,
-      name: z.string().trim().min(1).max(200),
+      name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
     });
   },
   response: {
@@ -81,7 +87,7 @@ export const register = defineRoute({
       'Registration received. The same answer whether or not the address already had an account: a new ' +
       'address can sign in at once, a taken one is left unchanged.',
     get schema() {
-      return z.object({ message: z.string() }).meta({ id: 'RegistrationAccepted' });
+      return z.object({ message: z.string() }).check(z.meta({ id: 'RegistrationAccepted' }));
     },
   },
 });
@@ -97,15 +103,15 @@ export const login = defineRoute({
   rateLimits: [{ name: 'login-ip', limit: 5, windowSeconds: 15 * 60 }],
   get body() {
     return z.strictObject({
-      email: z.string().max(254),
-      password: z.string().max(1024),
-      mfaCode: TotpCode.optional(),
-      recoveryCode: RecoveryCode.optional(),
+      email: z.string().check(z.maxLength(254)),
+      password: z.string().check(z.maxLength(1024)),
+      mfaCode: z.optional(TotpCode),
+      recoveryCode: z.optional(RecoveryCode),
       /**
        * `cookie` (the console, from its own origin only): the session goes into an HttpOnly, Secure,
        * SameSite=Strict cookie and the answer carries no token.
        */
-      session: z.enum(['token', 'cookie']).default('token'),
+      session: z._default(z.enum(['token', 'cookie']), 'token'),
     });
   },
   response: {
@@ -113,7 +119,7 @@ export const login = defineRoute({
     description:
       'A session token (shown once); with `session: cookie`, a `Set-Cookie` of the session instead of `token`',
     get schema() {
-      return z.object({ token: z.string().optional(), expiresAt: z.string(), user: User });
+      return z.object({ token: z.optional(z.string()), expiresAt: z.string(), user: User });
     },
   },
 });
@@ -145,14 +151,14 @@ export const getMe = defineRoute({
       return z.object({
         user: User,
         memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })),
-        apiKey: z
-          .object({
+        apiKey: z.optional(
+          z.object({
             keyId: z.string(),
             tenantId: TenantId,
             /** Its scopes ∩ its creator's current role, now. */
             scopes: z.array(z.enum(PERMISSIONS)),
-          })
-          .optional(),
+          }),
+        ),
       });
     },
   },
@@ -164,24 +170,24 @@ const SessionView = z.object({
   lastSeenAt: z.string(),
   ip: z.string(),
   userAgent: z.string(),
-  authMethod: z.enum(AUTH_METHODS).describe('How the session was signed in'),
-  mfa: z.boolean().describe('Whether the session proved a second factor'),
+  authMethod: z.enum(AUTH_METHODS).check(z.describe('How the session was signed in')),
+  mfa: z.boolean().check(z.describe('Whether the session proved a second factor')),
   current: z.boolean(),
 });
 
 /**
  * The optional fresh factor of a change to how the account signs in (password change, adding a passkey,
  * linking a provider): called in the route's body getter (built on first read, like the rest of the body),
- * spread, then `.refine(...atMostOneFactor)`. Which one is required depends on the account (400 from the
+ * spread, then `.check(z.refine(...atMostOneFactor))`. Which one is required depends on the account (400 from the
  * service naming the field).
  */
 export const optionalFactor = () => ({
-  mfaCode: TotpCode.optional(),
-  recoveryCode: RecoveryCode.optional(),
-  stepUpToken: StepUpToken.optional(),
+  mfaCode: z.optional(TotpCode),
+  recoveryCode: z.optional(RecoveryCode),
+  stepUpToken: z.optional(StepUpToken),
 });
 
-/** `.refine` arguments: at most one of a TOTP code, a recovery code and a step-up token. */
+/** `z.refine` arguments: at most one of a TOTP code, a recovery code and a step-up token. */
 export const atMostOneFactor: [
   (b: { mfaCode?: string; recoveryCode?: string; stepUpToken?: string }) => boolean,
   { message: string; path: string[] },
@@ -233,24 +239,24 @@ export const revokeOtherSessions = defineRoute({
     status: 200,
     description: 'How many were revoked',
     get schema() {
-      return z.object({ revoked: z.number().int() });
+      return z.object({ revoked: z.number().check(z.int()) });
     },
   },
 });
 
 const SignIn = z
   .object({
-    at: z.string().describe('When the attempt was made'),
-    ip: z.string().describe('The address it came from'),
+    at: z.string().check(z.describe('When the attempt was made')),
+    ip: z.string().check(z.describe('The address it came from')),
     userAgent: z.string(),
-    method: z.enum(AUTH_METHODS).describe('How it tried to sign in'),
+    method: z.enum(AUTH_METHODS).check(z.describe('How it tried to sign in')),
     result: z
       .enum(SIGN_IN_RESULTS)
-      .describe('`second-factor-required`: the password was right and a code was asked for'),
-    reason: z.enum(SIGN_IN_FAILURE_REASONS).optional().describe('Why it failed'),
-    sessionId: z.string().optional().describe('The session a successful attempt started'),
+      .check(z.describe('`second-factor-required`: the password was right and a code was asked for')),
+    reason: z.optional(z.enum(SIGN_IN_FAILURE_REASONS)).check(z.describe('Why it failed')),
+    sessionId: z.optional(z.string()).check(z.describe('The session a successful attempt started')),
   })
-  .meta({ id: 'SignIn' });
+  .check(z.meta({ id: 'SignIn' }));
 
 export const listSignIns = defineRoute({
   id: 'listSignIns',
@@ -282,17 +288,17 @@ export const changePassword = defineRoute({
   get body() {
     return z
       .strictObject({
-        currentPassword: z.string().max(1024),
+        currentPassword: z.string().check(z.maxLength(1024)),
         newPassword: Password,
         ...optionalFactor(),
       })
-      .refine(...atMostOneFactor);
+      .check(z.refine(...atMostOneFactor));
   },
   response: {
     status: 200,
     description: 'Changed',
     get schema() {
-      return z.object({ revokedSessions: z.number().int() });
+      return z.object({ revokedSessions: z.number().check(z.int()) });
     },
   },
 });
@@ -326,17 +332,19 @@ export const confirmTotp = defineRoute({
   get body() {
     return z.strictObject({
       code: TotpCode,
-      currentPassword: z.string().max(1024),
-      stepUpToken: StepUpToken.optional().describe(
-        'A passkey account only: a fresh passkey confirmation (400 naming it when missing)',
-      ),
+      currentPassword: z.string().check(z.maxLength(1024)),
+      stepUpToken: z
+        .optional(StepUpToken)
+        .check(
+          z.describe('A passkey account only: a fresh passkey confirmation (400 naming it when missing)'),
+        ),
     });
   },
   response: {
     status: 200,
     description: 'MFA is on',
     get schema() {
-      return z.object({ recoveryCodes: z.array(z.string()), revokedSessions: z.number().int() });
+      return z.object({ recoveryCodes: z.array(z.string()), revokedSessions: z.number().check(z.int()) });
     },
   },
 });
@@ -353,11 +361,11 @@ export const removeTotp = defineRoute({
   get body() {
     return z
       .strictObject({
-        code: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
-        stepUpToken: StepUpToken.optional(),
+        code: z.optional(TotpCode),
+        recoveryCode: z.optional(RecoveryCode),
+        stepUpToken: z.optional(StepUpToken),
       })
-      .refine(...exactlyOneFactor('code'));
+      .check(z.refine(...exactlyOneFactor('code')));
   },
   response: { status: 204, description: 'MFA is off' },
 });
@@ -419,7 +427,7 @@ export const requestPasswordReset = defineRoute({
     description:
       'The same answer, after the same time, whether or not the address has an account; only an account’s address gets a mail',
     get schema() {
-      return z.object({ message: z.string() }).meta({ id: 'PasswordResetRequested' });
+      return z.object({ message: z.string() }).check(z.meta({ id: 'PasswordResetRequested' }));
     },
   },
 });
@@ -442,7 +450,7 @@ export const confirmPasswordReset = defineRoute({
     description:
       'Reset: sign in with the new password (and, when `mfaEnabled`, the second factor). 400 `invalid-token` for a used, expired, replaced or unknown token',
     get schema() {
-      return z.object({ revokedSessions: z.number().int(), mfaEnabled: z.boolean() });
+      return z.object({ revokedSessions: z.number().check(z.int()), mfaEnabled: z.boolean() });
     },
   },
 });

@@ -1,25 +1,27 @@
-import * as z from 'zod';
 import { OIDC_PROVIDER_ID_PATTERN } from '../domain/oidc.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { atMostOneFactor, MailToken, optionalFactor, RecoveryCode, TotpCode, User } from './auth.js';
 import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
-const FlowSecret = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'Not a flow value');
-const ProviderId = z.string().regex(OIDC_PROVIDER_ID_PATTERN, 'Not a provider id');
+const FlowSecret = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'Not a flow value'));
+const ProviderId = z.string().check(z.regex(OIDC_PROVIDER_ID_PATTERN, 'Not a provider id'));
 
 const FlowStarted = z
   .object({
-    authorizationUrl: z.string().describe('Send the browser here (the provider’s sign-in page)'),
+    authorizationUrl: z.string().check(z.describe('Send the browser here (the provider’s sign-in page)')),
     flowToken: z
       .string()
-      .describe(
-        'Keep this and send it with the callback: only the client that started a sign-in can finish it',
+      .check(
+        z.describe(
+          'Keep this and send it with the callback: only the client that started a sign-in can finish it',
+        ),
       ),
-    expiresAt: z.string().describe('The sign-in must come back before this (10 minutes)'),
+    expiresAt: z.string().check(z.describe('The sign-in must come back before this (10 minutes)')),
     provider: z.object({ name: z.string() }),
   })
-  .meta({ id: 'OidcFlowStarted' });
+  .check(z.meta({ id: 'OidcFlowStarted' }));
 
 export const listOidcProviders = defineRoute({
   id: 'listOidcProviders',
@@ -50,13 +52,17 @@ export const startOidcSignIn = defineRoute({
   get body() {
     return z
       .strictObject({
-        provider: ProviderId.optional().describe('A platform provider’s id'),
-        tenantId: z.optional(TenantId).describe('A tenant whose own identity provider to sign in through'),
+        provider: z.optional(ProviderId).check(z.describe('A platform provider’s id')),
+        tenantId: z
+          .optional(TenantId)
+          .check(z.describe('A tenant whose own identity provider to sign in through')),
       })
-      .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
-        message: 'Send exactly one of provider or tenantId',
-        path: ['provider'],
-      });
+      .check(
+        z.refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
+          message: 'Send exactly one of provider or tenantId',
+          path: ['provider'],
+        }),
+      );
   },
   response: {
     status: 200,
@@ -78,16 +84,18 @@ export const startOidcLink = defineRoute({
   get body() {
     return z
       .strictObject({
-        provider: ProviderId.optional().describe('A platform provider’s id'),
-        tenantId: z.optional(TenantId).describe('A tenant whose own identity provider to link'),
-        currentPassword: z.string().max(1024),
+        provider: z.optional(ProviderId).check(z.describe('A platform provider’s id')),
+        tenantId: z.optional(TenantId).check(z.describe('A tenant whose own identity provider to link')),
+        currentPassword: z.string().check(z.maxLength(1024)),
         ...optionalFactor(),
       })
-      .refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
-        message: 'Send exactly one of provider or tenantId',
-        path: ['provider'],
-      })
-      .refine(...atMostOneFactor);
+      .check(
+        z.refine((b) => (b.provider === undefined) !== (b.tenantId === undefined), {
+          message: 'Send exactly one of provider or tenantId',
+          path: ['provider'],
+        }),
+        z.refine(...atMostOneFactor),
+      );
   },
   response: {
     status: 200,
@@ -98,22 +106,26 @@ export const startOidcLink = defineRoute({
 });
 
 /** A linked identity's public id (the hash its item is keyed by). */
-const IdentityId = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'Not an identity id');
+const IdentityId = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'Not an identity id'));
 
 const LinkedIdentity = z
   .object({
     identityId: z.string(),
     provider: z
       .string()
-      .describe('The provider key (`platform:<id>`, or `tenant:<tenantId>` for a tenant’s own IdP)'),
-    providerName: z.string().nullable().describe('Null when the provider is no longer configured'),
-    email: z.string().describe('The address the provider asserted when it was linked'),
+      .check(z.describe('The provider key (`platform:<id>`, or `tenant:<tenantId>` for a tenant’s own IdP)')),
+    providerName: z.nullable(z.string()).check(z.describe('Null when the provider is no longer configured')),
+    email: z.string().check(z.describe('The address the provider asserted when it was linked')),
     linkedAt: z.string(),
     active: z
       .boolean()
-      .describe('False when the provider id now names another issuer or is gone: the link signs in no more'),
+      .check(
+        z.describe(
+          'False when the provider id now names another issuer or is gone: the link signs in no more',
+        ),
+      ),
   })
-  .meta({ id: 'OidcLinkedIdentity' });
+  .check(z.meta({ id: 'OidcLinkedIdentity' }));
 
 export const listOidcIdentities = defineRoute({
   id: 'listOidcIdentities',
@@ -146,7 +158,7 @@ export const unlinkOidcIdentity = defineRoute({
     return z.strictObject({ identityId: IdentityId });
   },
   get body() {
-    return z.strictObject({ currentPassword: z.string().max(1024) });
+    return z.strictObject({ currentPassword: z.string().check(z.maxLength(1024)) });
   },
   response: { status: 204, description: 'Unlinked' },
 });
@@ -165,19 +177,21 @@ export const finishOidcFlow = defineRoute({
     return z
       .strictObject({
         state: FlowSecret,
-        code: z.string().min(1).max(2048),
-        iss: z.string().max(2048).optional(),
+        code: z.string().check(z.minLength(1), z.maxLength(2048)),
+        iss: z.optional(z.string().check(z.maxLength(2048))),
         flowToken: FlowSecret,
         /** Accounts with TOTP on need their code (or a recovery code) with the callback. */
-        mfaCode: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
+        mfaCode: z.optional(TotpCode),
+        recoveryCode: z.optional(RecoveryCode),
         /** `cookie` (the console, from its own origin only): the session goes into the HttpOnly cookie. */
-        session: z.enum(['token', 'cookie']).default('token'),
+        session: z._default(z.enum(['token', 'cookie']), 'token'),
       })
-      .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
-        path: ['recoveryCode'],
-        message: 'Send mfaCode or recoveryCode, not both',
-      });
+      .check(
+        z.refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
+          path: ['recoveryCode'],
+          message: 'Send mfaCode or recoveryCode, not both',
+        }),
+      );
   },
   response: {
     status: 200,
@@ -189,11 +203,11 @@ export const finishOidcFlow = defineRoute({
       return z
         .object({
           outcome: z.enum(['signed-in', 'linked']),
-          token: z.string().optional(),
-          expiresAt: z.string().optional(),
+          token: z.optional(z.string()),
+          expiresAt: z.optional(z.string()),
           user: User,
         })
-        .meta({ id: 'OidcFlowFinished' });
+        .check(z.meta({ id: 'OidcFlowFinished' }));
     },
   },
 });
@@ -212,14 +226,16 @@ export const confirmOidcLink = defineRoute({
     return z
       .strictObject({
         token: MailToken,
-        currentPassword: z.string().max(1024),
-        mfaCode: TotpCode.optional(),
-        recoveryCode: RecoveryCode.optional(),
+        currentPassword: z.string().check(z.maxLength(1024)),
+        mfaCode: z.optional(TotpCode),
+        recoveryCode: z.optional(RecoveryCode),
       })
-      .refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
-        path: ['mfaCode'],
-        message: 'Send mfaCode or recoveryCode, not both',
-      });
+      .check(
+        z.refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
+          path: ['mfaCode'],
+          message: 'Send mfaCode or recoveryCode, not both',
+        }),
+      );
   },
   response: {
     status: 200,

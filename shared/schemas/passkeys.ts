@@ -1,24 +1,20 @@
-import * as z from 'zod';
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
+import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { atMostOneFactor, optionalFactor, StepUpToken, User } from './auth.js';
 
 /** base64url without padding, as WebAuthn's JSON encodings use it. */
 const Base64Url = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+  z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_-]+$/, 'base64url'));
 
-const PasskeyId = z.string().regex(/^p_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a passkey id');
+const PasskeyId = z.string().check(z.regex(/^p_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a passkey id'));
 const ChallengeId = Base64Url(64);
-const PasskeyName = z.string().trim().min(1).max(64);
+const PasskeyName = z.string().check(z.trim(), z.minLength(1), z.maxLength(64));
 
 /** A credential id (at most 1023 bytes in WebAuthn, so 1364 base64url characters). */
 const CredentialId = Base64Url(1400);
-const ExtensionResults = z.record(z.string(), z.unknown()).default({});
-const Transports = z.array(z.string().max(32)).max(10);
+const ExtensionResults = z._default(z.record(z.string(), z.unknown()), {});
+const Transports = z.array(z.string().check(z.maxLength(32))).check(z.maxLength(10));
 
 /** What `navigator.credentials.create` answered, JSON-encoded (`PublicKeyCredential.toJSON()`). */
 const RegistrationCredential = z
@@ -29,15 +25,15 @@ const RegistrationCredential = z
     response: z.object({
       clientDataJSON: Base64Url(4096),
       attestationObject: Base64Url(32_768),
-      authenticatorData: Base64Url(16_384).optional(),
-      transports: Transports.optional(),
-      publicKeyAlgorithm: z.number().int().optional(),
-      publicKey: Base64Url(4096).optional(),
+      authenticatorData: z.optional(Base64Url(16_384)),
+      transports: z.optional(Transports),
+      publicKeyAlgorithm: z.optional(z.number().check(z.int())),
+      publicKey: z.optional(Base64Url(4096)),
     }),
-    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    authenticatorAttachment: z.optional(z.enum(['platform', 'cross-platform'])),
     clientExtensionResults: ExtensionResults,
   })
-  .meta({ id: 'PasskeyRegistrationCredential' });
+  .check(z.meta({ id: 'PasskeyRegistrationCredential' }));
 
 /** What `navigator.credentials.get` answered, JSON-encoded (`PublicKeyCredential.toJSON()`). */
 const AuthenticationCredential = z
@@ -49,12 +45,12 @@ const AuthenticationCredential = z
       clientDataJSON: Base64Url(4096),
       authenticatorData: Base64Url(16_384),
       signature: Base64Url(2048),
-      userHandle: Base64Url(128).optional(),
+      userHandle: z.optional(Base64Url(128)),
     }),
-    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+    authenticatorAttachment: z.optional(z.enum(['platform', 'cross-platform'])),
     clientExtensionResults: ExtensionResults,
   })
-  .meta({ id: 'PasskeyAuthenticationCredential' });
+  .check(z.meta({ id: 'PasskeyAuthenticationCredential' }));
 
 /** WebAuthn options as JSON (base64url buffers): give them to `PublicKeyCredential.parse*OptionsFromJSON`. */
 const CeremonyOptions = (id: string, description: string) =>
@@ -62,23 +58,23 @@ const CeremonyOptions = (id: string, description: string) =>
     .object({
       challengeId: z
         .string()
-        .describe('Send it back with the authenticator’s answer (valid 5 minutes, once)'),
-      options: z.record(z.string(), z.unknown()).describe(description),
+        .check(z.describe('Send it back with the authenticator’s answer (valid 5 minutes, once)')),
+      options: z.record(z.string(), z.unknown()).check(z.describe(description)),
     })
-    .meta({ id });
+    .check(z.meta({ id }));
 
 export const Passkey = z
   .object({
     passkeyId: z.string(),
     name: z.string(),
     createdAt: z.string(),
-    lastUsedAt: z.string().nullable().describe('The last sign-in with it'),
+    lastUsedAt: z.nullable(z.string()).check(z.describe('The last sign-in with it')),
     deviceType: z
       .enum(['singleDevice', 'multiDevice'])
-      .describe('`multiDevice`: synced by a password manager or platform account'),
+      .check(z.describe('`multiDevice`: synced by a password manager or platform account')),
     backedUp: z.boolean(),
   })
-  .meta({ id: 'Passkey' });
+  .check(z.meta({ id: 'Passkey' }));
 
 export const listPasskeys = defineRoute({
   id: 'listPasskeys',
@@ -130,16 +126,16 @@ export const registerPasskey = defineRoute({
         challengeId: ChallengeId,
         credential: RegistrationCredential,
         name: PasskeyName,
-        currentPassword: z.string().max(1024),
+        currentPassword: z.string().check(z.maxLength(1024)),
         ...optionalFactor(),
       })
-      .refine(...atMostOneFactor);
+      .check(z.refine(...atMostOneFactor));
   },
   response: {
     status: 201,
     description: 'Added (400 naming `body.credential` when the answer does not verify)',
     get schema() {
-      return z.object({ passkey: Passkey, revokedSessions: z.number().int() });
+      return z.object({ passkey: Passkey, revokedSessions: z.number().check(z.int()) });
     },
   },
 });
@@ -174,14 +170,17 @@ export const removePasskey = defineRoute({
     return z.strictObject({ passkeyId: PasskeyId });
   },
   get body() {
-    return z.strictObject({ currentPassword: z.string().max(1024), stepUpToken: StepUpToken.optional() });
+    return z.strictObject({
+      currentPassword: z.string().check(z.maxLength(1024)),
+      stepUpToken: z.optional(StepUpToken),
+    });
   },
   response: {
     status: 200,
     description:
       'Removed. 400 naming `body.stepUpToken` when it removes the last second factor without one; 401 `step-up-invalid` naming it when unknown, used, expired or another session’s',
     get schema() {
-      return z.object({ revokedSessions: z.number().int() });
+      return z.object({ revokedSessions: z.number().check(z.int()) });
     },
   },
 });
@@ -219,7 +218,7 @@ export const passkeySignIn = defineRoute({
       challengeId: ChallengeId,
       credential: AuthenticationCredential,
       /** As with password sign-in: `cookie` only from the console's own origin. */
-      session: z.enum(['token', 'cookie']).default('token'),
+      session: z._default(z.enum(['token', 'cookie']), 'token'),
     });
   },
   response: {
@@ -227,7 +226,7 @@ export const passkeySignIn = defineRoute({
     description:
       'A session token (shown once); with `session: cookie`, a `Set-Cookie` instead. 401 `invalid-passkey` for an unknown or removed passkey or an answer that does not verify',
     get schema() {
-      return z.object({ token: z.string().optional(), expiresAt: z.string(), user: User });
+      return z.object({ token: z.optional(z.string()), expiresAt: z.string(), user: User });
     },
   },
 });
@@ -270,7 +269,7 @@ export const stepUpWithPasskey = defineRoute({
     description:
       'The step-up token (shown once; only its hash is stored). 400 `passkey-challenge-invalid` naming `body.challengeId`; 401 `invalid-passkey` naming `body.credential`',
     get schema() {
-      return z.object({ stepUpToken: z.string(), expiresAt: z.string() }).meta({ id: 'StepUp' });
+      return z.object({ stepUpToken: z.string(), expiresAt: z.string() }).check(z.meta({ id: 'StepUp' }));
     },
   },
 });
