@@ -1,7 +1,5 @@
 import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { guardedFetch } from '../../shared/connectors/outbound-http.js';
-import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
 import { ssoTenantOf } from '../../shared/domain/caller.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -13,104 +11,64 @@ import {
 } from '../../shared/http/auth.js';
 import type { AuthContext } from '../../shared/http/auth-context.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
-import { mailFor } from '../../shared/mail/function-mail.js';
 import * as ssoRoutes from '../../shared/schemas/tenant-sso.js';
 import * as routes from '../../shared/schemas/tenants.js';
-import { InvitationService } from '../../shared/services/invitations.js';
-import { SecondFactorVerifier, secondFactorOf } from '../../shared/services/second-factor.js';
-import { TenancyService, TenantDeletionService } from '../../shared/services/tenancy.js';
-import { TenantExportService } from '../../shared/services/tenant-export.js';
-import { TenantSsoService } from '../../shared/services/tenant-sso.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
-import { StorageStore } from '../../shared/store/storage-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
-import { TenantSsoStore } from '../../shared/store/tenant-sso-store.js';
-import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
-import { TenantStore } from '../../shared/store/tenant-store.js';
+import type { TenantsInit } from './lazy/init.js';
 
 const runtime = functionRuntime();
 const identity = identityStoreFor(runtime);
 const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');
-const tenants = new TenantStore(tenantClients, tenantDataTable);
-// Tenant keys (KMS), export archives (S3 and its presigner) and storage roles (IAM) serve tenant creation,
-// deletion and exports only: each is loaded by the first request that needs it (shared/aws/loaded-on-use.ts).
-const keys = loadedOnUse(async () =>
-  (await import('../../shared/crypto/tenant-keys.js')).tenantKeysFor(runtime),
-);
+const identityTable = runtime.require('identityTable');
+// The settings the route groups' services read when they are built (./lazy/*.ts): a missing one still fails
+// the cold start, as it did when they were built here.
+for (const name of [
+  'storageBucket',
+  'exportBucket',
+  'mailFrom',
+  'consoleUrl',
+  'platformKeyArn',
+  'stage',
+  'region',
+  'tenantStorageBoundaryArn',
+] as const)
+  runtime.require(name);
 const audit = auditRecorderFor(runtime, { tenantClients, platformClient: platform });
-// Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
-const storageAccess = tenantStorageAccessFor(runtime, { tenantClients });
-const lookups = new AuthLookups(platform, {
-  identity: runtime.require('identityTable'),
-  tenantData: tenantDataTable,
-});
-const service = new TenancyService({
-  tenants,
+
+/*
+ * What every request needs (the route table, the authorizer, the rate limiter, refusal auditing) is built at
+ * cold start. Each route group's service, with the stores and domain modules only it uses, is a module of
+ * ./lazy (one chunk each) loaded by the first request to one of its routes (shared/aws/loaded-on-use.ts; a
+ * failed load is tried again by the next request), so a cold start parses none of them.
+ */
+const init: TenantsInit = {
+  runtime,
   identity,
-  keys,
-  audit,
-  storageAccess,
-  lookups,
-});
-const invitations = new InvitationService({
-  tenants,
-  identity,
-  lookups,
-  audit,
-  rateLimiter: rateLimiterFor(identity),
-  mail: mailFor(runtime),
-});
-const storage = new StorageStore({
   tenantClients,
-  platformClient: platform,
-  tenantDataTable,
-  identityTable: runtime.require('identityTable'),
-});
-const deletion = new TenantDeletionService({
-  tenants,
-  keys,
   audit,
-  secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFor(runtime) }),
-  storage,
-  storageAccess,
-  // The managed bucket's objects of the tenant, every version (loaded by the first deletion).
-  objects: loadedOnUse(async () => {
-    const [{ S3Client }, { ManagedObjects }] = await Promise.all([
-      import('@aws-sdk/client-s3'),
-      import('../../shared/store/managed-objects.js'),
-    ]);
-    return new ManagedObjects({ s3: runtime.client(S3Client), bucket: runtime.require('storageBucket') });
-  }),
-});
-
-// A tenant's own IdP: its client secret is encrypted under the tenant's key (the key policy lets this role
-// only make such ciphertexts), its issuer checked by discovery without reaching private networks.
-const cipher = envelopeCipherFor(runtime);
-const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
-const sso = new TenantSsoService({
-  store: new TenantSsoStore(tenantClients, tenantDataTable),
-  audit,
-  encrypt: (owner, binding, plaintext) => cipher.encrypt(owner, binding, plaintext),
-  fetch: guardedFetch(hostPolicy),
-  hostPolicy,
-});
-
-const exportBucket = runtime.require('exportBucket');
-const exports = new TenantExportService({
-  tenants,
-  audit,
-  auditLog: audit,
-  archives: loadedOnUse(async () => {
-    const [{ S3Client }, { TenantExportArchives }] = await Promise.all([
-      import('@aws-sdk/client-s3'),
-      import('../../shared/store/tenant-export-archives.js'),
-    ]);
-    return new TenantExportArchives({ s3: runtime.client(S3Client), bucket: exportBucket });
-  }),
-});
+  lookups: new AuthLookups(platform, { identity: identityTable, tenantData: tenantDataTable }),
+  // Tenant keys (KMS), export archives (S3 and its presigner) and storage roles (IAM) serve tenant creation,
+  // deletion and exports only: each is loaded by the first request that needs it.
+  keys: loadedOnUse(async () => (await import('../../shared/crypto/tenant-keys.js')).tenantKeysFor(runtime)),
+  // Revokes and removes tenant storage roles; never creates one (that is the storage function's alone).
+  storageAccess: loadedOnUse(async () =>
+    (await import('../../shared/store/tenant-storage-access.js')).tenantStorageAccessFor(runtime, {
+      tenantClients,
+    }),
+  ),
+  hostPolicy: { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' },
+};
+const service = loadedOnUse(async () => (await import('./lazy/tenancy.js')).tenancyServiceFor(init));
+const invitations = loadedOnUse(async () =>
+  (await import('./lazy/invitations.js')).invitationServiceFor(init),
+);
+const deletion = loadedOnUse(async () => (await import('./lazy/deletion.js')).tenantDeletionFor(init));
+const sso = loadedOnUse(async () => (await import('./lazy/sso.js')).tenantSsoServiceFor(init));
+const exports = loadedOnUse(async () => (await import('./lazy/exports.js')).tenantExportServiceFor(init));
 
 /** The signed-in caller of a route outside any tenant's path (creating one, the caller's own invitations). */
 function signedInCaller(req: { auth: AuthContext; sourceIp: string; userAgent: string }) {
@@ -148,10 +106,7 @@ export const handler = createApiHandler({
     implementForTenant(routes.getTenantDeletion, 200, (caller, { auth }) =>
       deletion.status(caller, auth.tenantRecord),
     ),
-    implementForTenant(routes.deleteTenant, 204, (caller, { body }) =>
-      // The schema admits exactly one factor: a code, a recovery code or a step-up token.
-      deletion.deleteTenant(caller, secondFactorOf(body)!),
-    ),
+    implementForTenant(routes.deleteTenant, 204, (caller, { body }) => deletion.deleteTenant(caller, body)),
     implementForTenant(ssoRoutes.getTenantSso, 200, (caller) => sso.get(caller)),
     implementForTenant(ssoRoutes.putTenantSso, 200, (caller, { auth, body }) =>
       sso.put(caller, auth.tenantRecord!, body),

@@ -58,6 +58,10 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   // Listing and exporting the audit log read HEAD items (shared/store/audit-stored-items.ts); chain verification
   // is loaded by the first verification (AuditLogReader.verify).
   [path.join('functions', 'audit', 'handler.ts')]: /shared\/store\/audit-verification\.ts$/,
+  // Tenants: each route group's service (tenancy, invitations, deletion, tenant SSO, exports) is a module of
+  // functions/tenants/lazy/, loaded by the group's first request with the stores and ports only it uses.
+  [path.join('functions', 'tenants', 'handler.ts')]:
+    /shared\/(services\/(tenancy|invitations|tenant-export|tenant-sso|second-factor|storage)|store\/(tenant-store|storage-store|tenant-storage-access|tenant-sso-store)|domain\/tenant-storage-role|crypto\/envelope|mail\/function-mail|connectors\/outbound-http)\.ts$/,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
