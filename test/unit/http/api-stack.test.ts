@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
+import * as z from '../../../shared/domain/zod.js';
 import { ConflictError } from '../../../shared/errors.js';
 import { createApiHandler, implement, SECURITY_HEADERS } from '../../../shared/http/api.js';
 import { defineRoute } from '../../../shared/http/route.js';
@@ -14,12 +14,12 @@ const echo = defineRoute({
   summary: 'test route',
   tags: [],
   auth: { kind: 'none' },
-  params: z.strictObject({ thingId: z.string().regex(/^th_\d+$/) }),
-  query: z.strictObject({ dryRun: z.enum(['true', 'false']).optional() }),
+  params: z.strictObject({ thingId: z.string().check(z.regex(/^th_\d+$/)) }),
+  query: z.strictObject({ dryRun: z.optional(z.enum(['true', 'false'])) }),
   body: z.strictObject({
-    name: z.string().min(1),
-    count: z.number().int(),
-    tags: z.array(z.string()).max(2).optional(),
+    name: z.string().check(z.minLength(1)),
+    count: z.number().check(z.int()),
+    tags: z.optional(z.array(z.string()).check(z.maxLength(2))),
   }),
   response: { status: 200, description: 'echo' },
 });

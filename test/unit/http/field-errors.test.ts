@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from '../../../shared/domain/zod.js';
 import { fieldErrors } from '../../../shared/http/api.js';
 import { createStorageLocation } from '../../../shared/schemas/storage.js';
 

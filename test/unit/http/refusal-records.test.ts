@@ -1,10 +1,10 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
-import * as z from 'zod';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
 import type { Principal } from '../../../shared/domain/caller.js';
 import { permissionsOf } from '../../../shared/domain/permissions.js';
 import { mintTenantScope } from '../../../shared/domain/tenant-scope.js';
+import * as z from '../../../shared/domain/zod.js';
 import { ForbiddenError } from '../../../shared/errors.js';
 import { createApiHandler, implement, requestIdOf } from '../../../shared/http/api.js';
 import { type AuthContext, TenantRefusalError } from '../../../shared/http/auth-context.js';
@@ -17,7 +17,7 @@ const U1 = 'u_01jx0000000000000000000001';
 const principal: Principal = { kind: 'api-key', userId: U1, credentialId: 'k_1', mfaEnabled: false };
 const scope = mintTenantScope({ tenantId: T1, userId: U1, plan: 'free' });
 
-const params = z.strictObject({ tenantId: z.string(), thingId: z.string().regex(/^th_\d+$/) });
+const params = z.strictObject({ tenantId: z.string(), thingId: z.string().check(z.regex(/^th_\d+$/)) });
 const base = {
   area: 'public' as const,
   summary: 'test route',
