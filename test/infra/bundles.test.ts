@@ -163,6 +163,12 @@ describe('function bundles', () => {
           forbidden,
         ).toEqual([]);
       }
+      // Every schema is zod/mini through shared/domain/zod.ts: zod classic (about twice mini's weight in each
+      // function's init) is in no bundle.
+      expect(
+        inputs.filter((i) => i.includes('node_modules/zod/v4/classic/')),
+        `zod classic in ${file}`,
+      ).toEqual([]);
       // argon2 (a native binary) belongs to the auth function only.
       if (area !== 'auth') expect(inputs.filter((i) => i.includes('argon2'))).toEqual([]);
       // So does the WebAuthn library (passkeys are the auth function's routes only).
