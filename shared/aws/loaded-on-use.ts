@@ -11,7 +11,10 @@ export type AsyncMembers<T> = {
 
 /**
  * A stand-in for the async methods of the object `make` returns, made (once) at the first call of any of them,
- * which then delegate to it. `make` runs at most once unless it fails, so a failed load is tried again by the next call.
+ * which then delegate to it. `make` runs at most once unless it fails, so a load that failed is tried again by the next call.
+ * That holds for a chunk that could not be read; a module whose top level threw stays failed in Node's module
+ * map for the life of the process, so a module loaded here must do no I/O and nothing that can fail at its
+ * top level (none does: each only defines classes and functions).
  */
 export function loadedOnUse<T extends object>(make: () => Promise<T>): AsyncMembers<T> {
   let made: Promise<T> | undefined;
