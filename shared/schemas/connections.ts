@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
+import { PASSWORD_MASK, TLS_MODES } from '../domain/connection-fields.js';
 import { QueryRules } from '../domain/query-rules.js';
 import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
-import { PASSWORD_MASK, TLS_MODES } from '../store/connections-store.js';
 import { defineTenantListRoute, TenantId, TenantParams, UserId } from './common.js';
 
 /** Connection ids: `c_` and 26 Crockford base32 characters. */

@@ -1,5 +1,6 @@
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TenantCrypto } from '../crypto/envelope.js';
+import type { TlsMode } from '../domain/connection-fields.js';
 import { checkConnectionHost, type HostPolicy } from '../domain/connection-host.js';
 import { CONNECTION_SK_PREFIX, connectionSk } from '../domain/item-layout.js';
 import type { QueryRules } from '../domain/query-rules.js';
@@ -13,11 +14,7 @@ import type { TenantDataClients } from './tenant-data-client.js';
 /** Encryption-context purpose of connection passwords (with `tenantId` and `recordId` = connection id). */
 export const CONNECTION_PASSWORD_PURPOSE = 'connection-password';
 
-/** What every read shows in place of the password. */
-export const PASSWORD_MASK = '********';
-
-export const TLS_MODES = ['require', 'verify-full', 'disable'] as const;
-export type TlsMode = (typeof TLS_MODES)[number];
+export { PASSWORD_MASK, TLS_MODES, type TlsMode } from '../domain/connection-fields.js';
 
 /** A connection as stored, without its password (which only exists as ciphertext). */
 export interface ConnectionRecord {

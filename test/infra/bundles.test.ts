@@ -48,9 +48,9 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   [path.join('functions', 'auth', 'handler.ts')]:
     /shared\/(services\/(account-email|passkeys|oidc-sign-in)|store\/(passkey-store|oidc-flows|tenant-data-client)|mail\/templates|crypto\/totp|connectors\/outbound-http|domain\/connection-host)\.ts$|node_modules\/(@otplib|otplib|@aws-sdk\/client-sts)\//,
   // A query over the tenant's records (the DynamoDB compiler and reader) and one against a connection (the SQL
-  // compiler, the connection password's decryption) each load their own path.
+  // compiler, the connection password's decryption, the connections store) each load their own path.
   [path.join('functions', 'query', 'handler.ts')]:
-    /shared\/(services\/query|domain\/(dynamo-query-compiler|sql-compiler)|store\/(tenant-records-reader|tenant-key-directory)|crypto\/envelope)\.ts$/,
+    /shared\/(services\/query|domain\/(dynamo-query-compiler|sql-compiler)|store\/(tenant-records-reader|tenant-key-directory|connections-store)|crypto\/envelope)\.ts$/,
   // Listing and reading connections need no encryption: the envelope cipher and the tenant key directory are
   // loaded by the first create, update or reveal.
   [path.join('functions', 'connections', 'handler.ts')]:
