@@ -76,7 +76,7 @@ export function addStrongroomStacks(app: App, config: StrongroomConfig): RegionS
   if (!/^https:\/\/[^/]+\/.*$/.test(mail.consoleUrl))
     throw new Error(`${CONTEXT_KEYS.consoleUrl}: not an https URL: ${JSON.stringify(mail.consoleUrl)}`);
   for (const { tenantId, region } of tenants) {
-    if (!TenantId.safeParse(tenantId).success)
+    if (!TenantId().safeParse(tenantId).success)
       throw new Error(`not a tenant id: ${JSON.stringify(tenantId)}`);
     if (!config.regions.includes(region))
       throw new Error(`tenant ${tenantId}: ${region} is not a configured region`);
@@ -187,7 +187,7 @@ export function parsePreProvisionedTenants(
     let region: unknown;
     if (typeof entry === 'string') [tenantId, region] = entry.split('@');
     else if (entry && typeof entry === 'object') ({ tenantId, region } = entry as Record<string, unknown>);
-    if (typeof tenantId !== 'string' || !TenantId.safeParse(tenantId).success)
+    if (typeof tenantId !== 'string' || !TenantId().safeParse(tenantId).success)
       throw new Error(`${CONTEXT_KEYS.preProvisionedTenants}: not a tenant id: ${JSON.stringify(entry)}`);
     if (region === undefined) {
       if (regions.length !== 1)

@@ -384,7 +384,7 @@ function issueErrors(prefix: string[], issues: readonly z.core.$ZodIssue[]): Fie
   });
 }
 
-const EMPTY = z.strictObject({});
+const EMPTY = z.onFirstUse(() => z.strictObject({}));
 
 /**
  * Validates one part of the request: first every string and key in it for characters no field may carry
@@ -402,7 +402,7 @@ function check(
     errors.push(...unsafe);
     return undefined;
   }
-  const result = z.safeParse(schema ?? EMPTY, input);
+  const result = z.safeParse(schema ?? EMPTY(), input);
   if (result.success) return result.data;
   errors.push(...fieldErrors(part, result.error));
   return undefined;

@@ -110,7 +110,9 @@ export const listAuditEvents = defineRoute({
   summary: 'Audit events, newest first, filtered by time, action and actor',
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:read' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get query() {
     return z
       .strictObject({
@@ -118,8 +120,8 @@ export const listAuditEvents = defineRoute({
         until: z.optional(Instant),
         action: z.optional(z.enum(AUDIT_ACTIONS)),
         actor: z.optional(ActorId),
-        cursor: z.optional(Cursor),
-        limit: Limit,
+        cursor: z.optional(Cursor()),
+        limit: Limit(),
       })
       .check(z.refine(sinceBeforeUntil, sinceBeforeUntilIssue));
   },
@@ -137,10 +139,12 @@ export const exportAuditEvents = defineRoute({
     'per response; when more remain, the `Link: <…>; rel="next"` header and `X-Next-Cursor` continue it.',
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:export' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get query() {
     return z
-      .strictObject({ since: z.optional(Instant), until: z.optional(Instant), cursor: z.optional(Cursor) })
+      .strictObject({ since: z.optional(Instant), until: z.optional(Instant), cursor: z.optional(Cursor()) })
       .check(z.refine(sinceBeforeUntil, sinceBeforeUntilIssue));
   },
   response: {
@@ -165,11 +169,13 @@ export const verifyAuditChain = defineRoute({
     'oldest record still required.',
   tags: ['audit'],
   auth: { kind: 'tenant', permission: 'audit:read' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get query() {
     return z.strictObject({
       from: z.optional(z.enum(['start', 'checkpoint'])),
-      cursor: z.optional(Cursor),
+      cursor: z.optional(Cursor()),
     });
   },
   response: { status: 200, description: 'The verification report', schema: AuditVerification },

@@ -76,7 +76,7 @@ export const register = defineRoute({
   rateLimits: [{ name: 'register-ip', limit: 3, windowSeconds: 30 * 60 }],
   get body() {
     return z.strictObject({
-      email: EmailAddress,
+      email: EmailAddress(),
       password: Password,
       name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
     });
@@ -150,11 +150,11 @@ export const getMe = defineRoute({
     get schema() {
       return z.object({
         user: User,
-        memberships: z.array(z.object({ tenantId: TenantId, role: z.enum(ROLES) })),
+        memberships: z.array(z.object({ tenantId: TenantId(), role: z.enum(ROLES) })),
         apiKey: z.optional(
           z.object({
             keyId: z.string(),
-            tenantId: TenantId,
+            tenantId: TenantId(),
             /** Its scopes ∩ its creator's current role, now. */
             scopes: z.array(z.enum(PERMISSIONS)),
           }),
@@ -266,7 +266,9 @@ export const listSignIns = defineRoute({
   summary: `Sign-in attempts on your account in the last ${SIGN_IN_HISTORY_DAYS} days, newest first`,
   tags: ['me'],
   auth: { kind: 'session' },
-  query: PageQuery,
+  get query() {
+    return PageQuery();
+  },
   response: {
     status: 200,
     description: 'Attempts (a page may hold fewer than `limit` and still have a next one)',
@@ -420,7 +422,7 @@ export const requestPasswordReset = defineRoute({
   // Per address too (3 an hour), counted whether or not the address has an account.
   rateLimits: [{ name: 'password-reset-network', per: 'network', limit: 10, windowSeconds: 3600 }],
   get body() {
-    return z.strictObject({ email: EmailAddress });
+    return z.strictObject({ email: EmailAddress() });
   },
   response: {
     status: 202,

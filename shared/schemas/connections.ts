@@ -113,9 +113,9 @@ export const Connection = z
     passwordUpdatedAt: z.string(),
     rules: z.nullable(QueryRules),
     createdAt: z.string(),
-    createdBy: UserId,
+    createdBy: UserId(),
     updatedAt: z.string(),
-    updatedBy: UserId,
+    updatedBy: UserId(),
   })
   .check(z.meta({ id: 'Connection' }));
 
@@ -123,7 +123,7 @@ export const RevealedPassword = z
   .object({ connectionId: ConnectionId, password: z.string() })
   .check(z.meta({ id: 'RevealedConnectionPassword' }));
 
-const ConnectionParams = z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
+const ConnectionParams = z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId });
 export const listConnections = defineTenantListRoute({
   id: 'listConnections',
   path: '/v1/tenants/{tenantId}/connections',
@@ -143,7 +143,9 @@ export const createConnection = defineRoute({
   summary: 'Register a Postgres connection; the password is stored only encrypted under the tenant key',
   tags: ['connections'],
   auth: { kind: 'tenant', permission: 'connections:manage' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   body: CreateConnectionBody,
   response: { status: 201, description: 'The connection, password masked', schema: Connection },
 });

@@ -54,7 +54,7 @@ export const startOidcSignIn = defineRoute({
       .strictObject({
         provider: z.optional(ProviderId).check(z.describe('A platform provider’s id')),
         tenantId: z
-          .optional(TenantId)
+          .optional(TenantId())
           .check(z.describe('A tenant whose own identity provider to sign in through')),
       })
       .check(
@@ -85,7 +85,7 @@ export const startOidcLink = defineRoute({
     return z
       .strictObject({
         provider: z.optional(ProviderId).check(z.describe('A platform provider’s id')),
-        tenantId: z.optional(TenantId).check(z.describe('A tenant whose own identity provider to link')),
+        tenantId: z.optional(TenantId()).check(z.describe('A tenant whose own identity provider to link')),
         currentPassword: z.string().check(z.maxLength(1024)),
         ...optionalFactor(),
       })

@@ -124,7 +124,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: { versio
   }
   // Problem is a named schema: zod answers `{$ref}` and hoists its body into `components`, so the answer
   // itself must not be stored under its own name (that would be a reference to itself).
-  schemaOf(Problem, 'output', components);
+  schemaOf(Problem(), 'output', components);
   return {
     openapi: '3.1.0',
     info: { title: 'Strongroom API', version: info.version },

@@ -28,7 +28,7 @@ export const queryConnection = defineRoute({
   // Writes additionally need query:write, checked against the AST's operation before anything runs.
   auth: { kind: 'tenant', permission: 'query:read' },
   get params() {
-    return z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
+    return z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId });
   },
   body: QueryAst,
   response: { status: 200, description: 'The rows (selects, or returned by a write)', schema: QueryResult },
@@ -44,7 +44,7 @@ export const queryTenantRecords = defineRoute({
   tags: ['query'],
   auth: { kind: 'tenant', permission: 'query:read' },
   get params() {
-    return z.strictObject({ tenantId: TenantId });
+    return z.strictObject({ tenantId: TenantId() });
   },
   body: SelectQuery,
   response: { status: 200, description: 'The rows', schema: QueryResult },
@@ -74,7 +74,7 @@ export const testConnection = defineRoute({
   tags: ['connections'],
   auth: { kind: 'tenant', permission: 'connections:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantId, connectionId: ConnectionId });
+    return z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId });
   },
   rateLimits: [{ name: 'connection-test', per: 'tenant', limit: 60, windowSeconds: 3600 }],
   response: {

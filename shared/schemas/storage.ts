@@ -17,7 +17,7 @@ export const LocationId = z
 
 /** `{tenantId, locationId}`: the path of every route on one location (built by the route's getter, on first read). */
 const locationParams = () =>
-  z.strictObject({ tenantId: TenantParams.shape.tenantId, locationId: LocationId });
+  z.strictObject({ tenantId: TenantParams().shape.tenantId, locationId: LocationId });
 export const InstanceId = z.string().check(z.regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id'));
 /** An `s3://` URI; its full rules are checked by shared/domain/storage-roots.ts (errors name the field). */
 const S3Uri = z
@@ -118,7 +118,7 @@ export const StorageLocation = z
         ),
       ),
     createdAt: z.string(),
-    createdBy: UserId,
+    createdBy: UserId(),
   })
   .check(z.meta({ id: 'StorageLocation' }));
 
@@ -129,7 +129,7 @@ export const Instance = z
     defaultStorageRoot: z.string(),
     storageLocationId: LocationId,
     createdAt: z.string(),
-    createdBy: UserId,
+    createdBy: UserId(),
   })
   .check(z.meta({ id: 'Instance' }));
 
@@ -224,7 +224,9 @@ export const createInstance = defineRoute({
   summary: 'Create an instance whose default storage lies in a registered location',
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'instances:write' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z.strictObject({
       name: InstanceName,
@@ -255,7 +257,9 @@ export const createStorageLocation = defineRoute({
   summary: 'Register a managed location, or an external s3:// root reached through your role',
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z.union([
       z.strictObject({ managed: z.literal(true) }),
@@ -322,7 +326,9 @@ export const getStorageExternalId = defineRoute({
     "The tenant's ExternalId (created on first use): require it in your role's trust policy before registering an external root",
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'storage-locations:manage' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   response: {
     status: 200,
     description: 'The ExternalId, the same for every external location of the tenant',
@@ -389,7 +395,9 @@ export const vendStorageCredentials = defineRoute({
   tags: ['storage'],
   // Write additionally needs storage:write-credentials, checked by the handler.
   auth: { kind: 'tenant', permission: 'storage:read-credentials' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z.strictObject({
       location: z.union([LocationId, S3Uri]),
@@ -416,9 +424,11 @@ export const revokeStorageCredentials = defineRoute({
     "Stop a user's storage credentials in this tenant: managed-location ones now; external-location ones cannot be, and the answer says when they expire",
   tags: ['storage'],
   auth: { kind: 'tenant', permission: 'members:manage' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
-    return z.strictObject({ userId: UserId });
+    return z.strictObject({ userId: UserId() });
   },
   rateLimits: [
     {
@@ -440,7 +450,7 @@ export const revokeStorageCredentials = defineRoute({
       'What happened per kind of location: managed-location credentials issued before `revokedBefore` are denied; external-location ones are not revocable and expire by `expireBy`. 404 naming body.userId when the user holds no credential of this tenant that could still be valid.',
     get schema() {
       return z.object({
-        userId: UserId,
+        userId: UserId(),
         revokedBefore: z.string(),
         credentials: z.array(RevocationOutcome),
         objectsDeleted: z

@@ -34,7 +34,7 @@ export const TenantSso = z
     allowedDomains: z.array(z.string()),
     enforced: z.boolean(),
     updatedAt: z.string(),
-    updatedBy: UserId,
+    updatedBy: UserId(),
   })
   .check(z.meta({ id: 'TenantSso' }));
 
@@ -46,7 +46,9 @@ export const getTenantSso = defineRoute({
   summary: 'The tenant’s own identity provider (owner; the client secret is never returned)',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   response: { status: 200, description: 'The provider; 404 when none is configured', schema: TenantSso },
 });
 
@@ -59,7 +61,9 @@ export const putTenantSso = defineRoute({
     'Configure the tenant’s own identity provider (owner): the issuer is checked by discovery; enforced: true only from a session signed in through it',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z.strictObject({
       issuer: Issuer,
@@ -91,7 +95,9 @@ export const deleteTenantSso = defineRoute({
   summary: 'Remove the tenant’s own identity provider and its enforcement (owner)',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:sso', sessionOnly: true },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   response: { status: 204, description: 'Removed; 404 when none is configured' },
 });
 

@@ -22,7 +22,7 @@ const Settings = z.strictObject({
 
 export const Tenant = z
   .object({
-    tenantId: TenantId,
+    tenantId: TenantId(),
     name: z.string(),
     plan: z.enum(PLANS),
     createdAt: z.string(),
@@ -35,7 +35,7 @@ export const Tenant = z
   .check(z.meta({ id: 'Tenant' }));
 
 export const Member = z
-  .object({ userId: UserId, email: z.string(), name: z.string(), role: Role, addedAt: z.string() })
+  .object({ userId: UserId(), email: z.string(), name: z.string(), role: Role, addedAt: z.string() })
   .check(z.meta({ id: 'Member' }));
 
 export const ApiKey = z
@@ -43,7 +43,7 @@ export const ApiKey = z
     keyId: KeyId,
     name: z.string(),
     scopes: z.array(z.enum(PERMISSIONS)),
-    createdBy: UserId,
+    createdBy: UserId(),
     createdAt: z.string(),
     expiresAt: z.string(),
     lastUsedAt: z.nullable(z.string()),
@@ -147,7 +147,9 @@ export const getTenant = defineRoute({
   summary: 'Read a tenant',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:read' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   response: { status: 200, description: 'The tenant', schema: Tenant },
 });
 
@@ -159,7 +161,9 @@ export const updateTenant = defineRoute({
   summary: 'Change name and settings (admin) or plan (owner)',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:settings' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z
       .strictObject({
@@ -181,7 +185,9 @@ export const deleteTenant = defineRoute({
     'Delete the tenant (owner, fresh MFA: a TOTP code, a recovery code or a passkey step-up token): its credentials, keys and items go; its KMS key is scheduled for deletion',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:delete', sessionOnly: true },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z
       .strictObject({
@@ -229,7 +235,9 @@ export const getTenantDeletion = defineRoute({
     'The tenant’s deletion status (owner): whether it began, and how many managed-storage object versions it deleted so far; answers while the tenant is closing, 404 once it is gone',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:delete', sessionOnly: true },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   response: { status: 200, description: 'The deletion status', schema: TenantDeletionStatus },
 });
 
@@ -254,7 +262,9 @@ export const createExport = defineRoute({
     'Export the tenant’s records (no secrets) to an archive encrypted with its key; returns a 15-minute download URL',
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:export' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   response: { status: 201, description: 'The archive and its download URL', schema: TenantExport },
 });
 
@@ -267,7 +277,7 @@ export const getExport = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:export' },
   get params() {
-    return z.strictObject({ tenantId: TenantId, exportId: ExportId });
+    return z.strictObject({ tenantId: TenantId(), exportId: ExportId });
   },
   response: { status: 200, description: 'The archive and its download URL', schema: TenantExport },
 });
@@ -290,7 +300,7 @@ export const Invitation = z
     invitationId: InvitationId,
     email: z.string(),
     role: Role,
-    invitedBy: z.object({ userId: UserId, name: z.string() }),
+    invitedBy: z.object({ userId: UserId(), name: z.string() }),
     createdAt: z.string(),
     expiresAt: z.string(),
   })
@@ -305,9 +315,11 @@ export const inviteMember = defineRoute({
     'Invite someone by e-mail with a role; they become a member when they accept (7 days). The answer is the same whether or not the address has an account or already is a member',
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
-    return z.strictObject({ email: EmailAddress, role: Role });
+    return z.strictObject({ email: EmailAddress(), role: Role });
   },
   response: { status: 201, description: 'The invitation', schema: Invitation },
 });
@@ -332,7 +344,7 @@ export const revokeInvitation = defineRoute({
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantId, invitationId: InvitationId });
+    return z.strictObject({ tenantId: TenantId(), invitationId: InvitationId });
   },
   response: { status: 204, description: 'Withdrawn' },
 });
@@ -340,7 +352,7 @@ export const revokeInvitation = defineRoute({
 export const MyInvitation = z
   .object({
     invitationId: InvitationId,
-    tenant: z.object({ tenantId: TenantId, name: z.string() }),
+    tenant: z.object({ tenantId: TenantId(), name: z.string() }),
     role: Role,
     invitedBy: z.object({ name: z.string(), email: z.string() }),
     createdAt: z.string(),
@@ -380,7 +392,7 @@ export const acceptInvitation = defineRoute({
     status: 201,
     description: 'The new membership',
     get schema() {
-      return z.object({ tenant: z.object({ tenantId: TenantId, name: z.string() }), member: Member });
+      return z.object({ tenant: z.object({ tenantId: TenantId(), name: z.string() }), member: Member });
     },
   },
 });
@@ -397,7 +409,7 @@ export const declineInvitation = defineRoute({
   response: { status: 204, description: 'Declined' },
 });
 
-const MemberParams = z.strictObject({ tenantId: TenantId, userId: UserId });
+const MemberParams = z.strictObject({ tenantId: TenantId(), userId: UserId() });
 
 export const changeMemberRole = defineRoute({
   id: 'changeMemberRole',
@@ -445,7 +457,9 @@ export const createApiKey = defineRoute({
   summary: 'Create an API key; the key is shown once',
   tags: ['api-keys'],
   auth: { kind: 'tenant', permission: 'api-keys:create', sessionOnly: true },
-  params: TenantParams,
+  get params() {
+    return TenantParams();
+  },
   get body() {
     return z.strictObject({
       name: z.string().check(z.trim(), z.minLength(1), z.maxLength(100)),
@@ -472,7 +486,7 @@ export const revokeApiKey = defineRoute({
   tags: ['api-keys'],
   auth: { kind: 'tenant', permission: 'api-keys:create' },
   get params() {
-    return z.strictObject({ tenantId: TenantId, keyId: KeyId });
+    return z.strictObject({ tenantId: TenantId(), keyId: KeyId });
   },
   response: { status: 204, description: 'Revoked' },
 });
