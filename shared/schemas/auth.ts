@@ -7,26 +7,30 @@ import { defineRoute } from '../http/route.js';
 import { EmailAddress, PageQuery, pageOf, TenantId } from './common.js';
 
 /** 12–256 characters (DESIGN.md §4); counted in code points so emoji are not penalised. */
-export const Password = z.string().check(
-  z.refine((p) => [...p].length >= 12, 'At least 12 characters'),
-  z.refine((p) => [...p].length <= 256, 'At most 256 characters'),
+export const Password = z.onFirstUse(() =>
+  z.string().check(
+    z.refine((p) => [...p].length >= 12, 'At least 12 characters'),
+    z.refine((p) => [...p].length <= 256, 'At most 256 characters'),
+  ),
 );
 /** A current 6-digit TOTP code. */
-export const TotpCode = z.string().check(z.regex(/^\d{6}$/, 'A 6-digit code'));
+export const TotpCode = z.onFirstUse(() => z.string().check(z.regex(/^\d{6}$/, 'A 6-digit code')));
 /** One of the user's one-time recovery codes. */
-export const RecoveryCode = z.string().check(z.minLength(10), z.maxLength(32));
+export const RecoveryCode = z.onFirstUse(() => z.string().check(z.minLength(10), z.maxLength(32)));
 /**
  * A step-up token (`POST /v1/me/step-up/passkey`): a fresh passkey assertion of this session, in place of
  * a code where a fresh second factor is asked for. Works once, for 5 minutes, in the session that got it.
  */
-export const StepUpToken = z
-  .string()
-  .check(
-    z.regex(STEP_UP_TOKEN_PATTERN, 'A step-up token (sru_…)'),
-    z.describe(
-      'From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only',
+export const StepUpToken = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.regex(STEP_UP_TOKEN_PATTERN, 'A step-up token (sru_…)'),
+      z.describe(
+        'From POST /v1/me/step-up/passkey: a fresh passkey assertion, once, within 5 minutes, this session only',
+      ),
     ),
-  );
+);
 
 /** `z.refine` arguments: exactly one fresh factor, the code field being `codeField`. */
 export const exactlyOneFactor = (
@@ -35,35 +39,41 @@ export const exactlyOneFactor = (
   (b) => [b[codeField], b.recoveryCode, b.stepUpToken].filter((f) => f !== undefined).length === 1,
   { message: `Send exactly one of ${codeField}, recoveryCode or stepUpToken`, path: [codeField] },
 ];
-const SessionId = z.string().check(z.regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id'));
+const SessionId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^s_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a session id')),
+);
 
-export const User = z
-  .object({
-    userId: z.string(),
-    email: z.string(),
-    name: z.string(),
-    createdAt: z.string(),
-    mfaEnabled: z.boolean(),
-    passkeyCount: z
-      .number()
-      .check(
-        z.int(),
-        z.describe(
-          'How many passkeys the account has. A passkey is a second factor: with one, fresh-MFA actions (password change, MFA removal, tenant deletion) need an MFA session and a factor, which can be a passkey step-up token',
+export const User = z.onFirstUse(() =>
+  z
+    .object({
+      userId: z.string(),
+      email: z.string(),
+      name: z.string(),
+      createdAt: z.string(),
+      mfaEnabled: z.boolean(),
+      passkeyCount: z
+        .number()
+        .check(
+          z.int(),
+          z.describe(
+            'How many passkeys the account has. A passkey is a second factor: with one, fresh-MFA actions (password change, MFA removal, tenant deletion) need an MFA session and a factor, which can be a passkey step-up token',
+          ),
         ),
-      ),
-    emailVerified: z
-      .boolean()
-      .check(
-        z.describe(
-          'Whether the owner proved the address; unverified accounts cannot create tenants or accept invitations',
+      emailVerified: z
+        .boolean()
+        .check(
+          z.describe(
+            'Whether the owner proved the address; unverified accounts cannot create tenants or accept invitations',
+          ),
         ),
-      ),
-  })
-  .check(z.meta({ id: 'User' }));
+    })
+    .check(z.meta({ id: 'User' })),
+);
 
 /** The token of a mailed link (the part after `#/verify-email/` or `#/reset-password/`). */
-export const MailToken = z.string().check(z.maxLength(200), z.regex(MAIL_TOKEN_PATTERN, 'Not a link token'));
+export const MailToken = z.onFirstUse(() =>
+  z.string().check(z.maxLength(200), z.regex(MAIL_TOKEN_PATTERN, 'Not a link token')),
+);
 
 export const register = defineRoute({
   id: 'register',
@@ -77,7 +87,7 @@ export const register = defineRoute({
   get body() {
     return z.strictObject({
       email: EmailAddress(),
-      password: Password,
+      password: Password(),
       name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
     });
   },
@@ -105,8 +115,8 @@ export const login = defineRoute({
     return z.strictObject({
       email: z.string().check(z.maxLength(254)),
       password: z.string().check(z.maxLength(1024)),
-      mfaCode: z.optional(TotpCode),
-      recoveryCode: z.optional(RecoveryCode),
+      mfaCode: z.optional(TotpCode()),
+      recoveryCode: z.optional(RecoveryCode()),
       /**
        * `cookie` (the console, from its own origin only): the session goes into an HttpOnly, Secure,
        * SameSite=Strict cookie and the answer carries no token.
@@ -119,7 +129,7 @@ export const login = defineRoute({
     description:
       'A session token (shown once); with `session: cookie`, a `Set-Cookie` of the session instead of `token`',
     get schema() {
-      return z.object({ token: z.optional(z.string()), expiresAt: z.string(), user: User });
+      return z.object({ token: z.optional(z.string()), expiresAt: z.string(), user: User() });
     },
   },
 });
@@ -149,7 +159,7 @@ export const getMe = defineRoute({
     description: 'User and memberships (with an API key: the key, and its tenant as the only membership)',
     get schema() {
       return z.object({
-        user: User,
+        user: User(),
         memberships: z.array(z.object({ tenantId: TenantId(), role: z.enum(ROLES) })),
         apiKey: z.optional(
           z.object({
@@ -164,16 +174,18 @@ export const getMe = defineRoute({
   },
 });
 
-const SessionView = z.object({
-  sessionId: z.string(),
-  createdAt: z.string(),
-  lastSeenAt: z.string(),
-  ip: z.string(),
-  userAgent: z.string(),
-  authMethod: z.enum(AUTH_METHODS).check(z.describe('How the session was signed in')),
-  mfa: z.boolean().check(z.describe('Whether the session proved a second factor')),
-  current: z.boolean(),
-});
+const SessionView = z.onFirstUse(() =>
+  z.object({
+    sessionId: z.string(),
+    createdAt: z.string(),
+    lastSeenAt: z.string(),
+    ip: z.string(),
+    userAgent: z.string(),
+    authMethod: z.enum(AUTH_METHODS).check(z.describe('How the session was signed in')),
+    mfa: z.boolean().check(z.describe('Whether the session proved a second factor')),
+    current: z.boolean(),
+  }),
+);
 
 /**
  * The optional fresh factor of a change to how the account signs in (password change, adding a passkey,
@@ -182,9 +194,9 @@ const SessionView = z.object({
  * service naming the field).
  */
 export const optionalFactor = () => ({
-  mfaCode: z.optional(TotpCode),
-  recoveryCode: z.optional(RecoveryCode),
-  stepUpToken: z.optional(StepUpToken),
+  mfaCode: z.optional(TotpCode()),
+  recoveryCode: z.optional(RecoveryCode()),
+  stepUpToken: z.optional(StepUpToken()),
 });
 
 /** `z.refine` arguments: at most one of a TOTP code, a recovery code and a step-up token. */
@@ -208,7 +220,7 @@ export const listSessions = defineRoute({
     status: 200,
     description: 'Sessions',
     get schema() {
-      return z.object({ items: z.array(SessionView) });
+      return z.object({ items: z.array(SessionView()) });
     },
   },
 });
@@ -222,7 +234,7 @@ export const revokeSession = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   get params() {
-    return z.strictObject({ sessionId: SessionId });
+    return z.strictObject({ sessionId: SessionId() });
   },
   response: { status: 204, description: 'Revoked' },
 });
@@ -244,19 +256,21 @@ export const revokeOtherSessions = defineRoute({
   },
 });
 
-const SignIn = z
-  .object({
-    at: z.string().check(z.describe('When the attempt was made')),
-    ip: z.string().check(z.describe('The address it came from')),
-    userAgent: z.string(),
-    method: z.enum(AUTH_METHODS).check(z.describe('How it tried to sign in')),
-    result: z
-      .enum(SIGN_IN_RESULTS)
-      .check(z.describe('`second-factor-required`: the password was right and a code was asked for')),
-    reason: z.optional(z.enum(SIGN_IN_FAILURE_REASONS)).check(z.describe('Why it failed')),
-    sessionId: z.optional(z.string()).check(z.describe('The session a successful attempt started')),
-  })
-  .check(z.meta({ id: 'SignIn' }));
+const SignIn = z.onFirstUse(() =>
+  z
+    .object({
+      at: z.string().check(z.describe('When the attempt was made')),
+      ip: z.string().check(z.describe('The address it came from')),
+      userAgent: z.string(),
+      method: z.enum(AUTH_METHODS).check(z.describe('How it tried to sign in')),
+      result: z
+        .enum(SIGN_IN_RESULTS)
+        .check(z.describe('`second-factor-required`: the password was right and a code was asked for')),
+      reason: z.optional(z.enum(SIGN_IN_FAILURE_REASONS)).check(z.describe('Why it failed')),
+      sessionId: z.optional(z.string()).check(z.describe('The session a successful attempt started')),
+    })
+    .check(z.meta({ id: 'SignIn' })),
+);
 
 export const listSignIns = defineRoute({
   id: 'listSignIns',
@@ -273,7 +287,7 @@ export const listSignIns = defineRoute({
     status: 200,
     description: 'Attempts (a page may hold fewer than `limit` and still have a next one)',
     get schema() {
-      return pageOf(SignIn);
+      return pageOf(SignIn());
     },
   },
 });
@@ -291,7 +305,7 @@ export const changePassword = defineRoute({
     return z
       .strictObject({
         currentPassword: z.string().check(z.maxLength(1024)),
-        newPassword: Password,
+        newPassword: Password(),
         ...optionalFactor(),
       })
       .check(z.refine(...atMostOneFactor));
@@ -333,10 +347,10 @@ export const confirmTotp = defineRoute({
   auth: { kind: 'session' },
   get body() {
     return z.strictObject({
-      code: TotpCode,
+      code: TotpCode(),
       currentPassword: z.string().check(z.maxLength(1024)),
       stepUpToken: z
-        .optional(StepUpToken)
+        .optional(StepUpToken())
         .check(
           z.describe('A passkey account only: a fresh passkey confirmation (400 naming it when missing)'),
         ),
@@ -363,9 +377,9 @@ export const removeTotp = defineRoute({
   get body() {
     return z
       .strictObject({
-        code: z.optional(TotpCode),
-        recoveryCode: z.optional(RecoveryCode),
-        stepUpToken: z.optional(StepUpToken),
+        code: z.optional(TotpCode()),
+        recoveryCode: z.optional(RecoveryCode()),
+        stepUpToken: z.optional(StepUpToken()),
       })
       .check(z.refine(...exactlyOneFactor('code')));
   },
@@ -400,7 +414,7 @@ export const verifyEmail = defineRoute({
   auth: { kind: 'none' },
   rateLimits: [{ name: 'verify-email-ip', limit: 10, windowSeconds: 15 * 60 }],
   get body() {
-    return z.strictObject({ token: MailToken });
+    return z.strictObject({ token: MailToken() });
   },
   response: {
     status: 200,
@@ -445,7 +459,7 @@ export const confirmPasswordReset = defineRoute({
   auth: { kind: 'none' },
   rateLimits: [{ name: 'password-reset-confirm-ip', limit: 10, windowSeconds: 15 * 60 }],
   get body() {
-    return z.strictObject({ token: MailToken, newPassword: Password });
+    return z.strictObject({ token: MailToken(), newPassword: Password() });
   },
   response: {
     status: 200,

@@ -181,8 +181,8 @@ export const finishOidcFlow = defineRoute({
         iss: z.optional(z.string().check(z.maxLength(2048))),
         flowToken: FlowSecret,
         /** Accounts with TOTP on need their code (or a recovery code) with the callback. */
-        mfaCode: z.optional(TotpCode),
-        recoveryCode: z.optional(RecoveryCode),
+        mfaCode: z.optional(TotpCode()),
+        recoveryCode: z.optional(RecoveryCode()),
         /** `cookie` (the console, from its own origin only): the session goes into the HttpOnly cookie. */
         session: z._default(z.enum(['token', 'cookie']), 'token'),
       })
@@ -205,7 +205,7 @@ export const finishOidcFlow = defineRoute({
           outcome: z.enum(['signed-in', 'linked']),
           token: z.optional(z.string()),
           expiresAt: z.optional(z.string()),
-          user: User,
+          user: User(),
         })
         .check(z.meta({ id: 'OidcFlowFinished' }));
     },
@@ -225,10 +225,10 @@ export const confirmOidcLink = defineRoute({
   get body() {
     return z
       .strictObject({
-        token: MailToken,
+        token: MailToken(),
         currentPassword: z.string().check(z.maxLength(1024)),
-        mfaCode: z.optional(TotpCode),
-        recoveryCode: z.optional(RecoveryCode),
+        mfaCode: z.optional(TotpCode()),
+        recoveryCode: z.optional(RecoveryCode()),
       })
       .check(
         z.refine((b) => b.mfaCode === undefined || b.recoveryCode === undefined, {
@@ -242,7 +242,7 @@ export const confirmOidcLink = defineRoute({
     description:
       'Linked: the identity now signs in to this account (no session is started; sign in through the provider). 400 `invalid-token` for a used, expired, replaced or unknown token; 400 naming `body.currentPassword` for a wrong password; 401 `invalid-mfa-code`',
     get schema() {
-      return z.object({ outcome: z.literal('linked'), provider: z.string(), user: User });
+      return z.object({ outcome: z.literal('linked'), provider: z.string(), user: User() });
     },
   },
 });

@@ -172,7 +172,7 @@ export const removePasskey = defineRoute({
   get body() {
     return z.strictObject({
       currentPassword: z.string().check(z.maxLength(1024)),
-      stepUpToken: z.optional(StepUpToken),
+      stepUpToken: z.optional(StepUpToken()),
     });
   },
   response: {
@@ -226,7 +226,7 @@ export const passkeySignIn = defineRoute({
     description:
       'A session token (shown once); with `session: cookie`, a `Set-Cookie` instead. 401 `invalid-passkey` for an unknown or removed passkey or an answer that does not verify',
     get schema() {
-      return z.object({ token: z.optional(z.string()), expiresAt: z.string(), user: User });
+      return z.object({ token: z.optional(z.string()), expiresAt: z.string(), user: User() });
     },
   },
 });

@@ -191,9 +191,9 @@ export const deleteTenant = defineRoute({
   get body() {
     return z
       .strictObject({
-        mfaCode: z.optional(TotpCode),
-        recoveryCode: z.optional(RecoveryCode),
-        stepUpToken: z.optional(StepUpToken),
+        mfaCode: z.optional(TotpCode()),
+        recoveryCode: z.optional(RecoveryCode()),
+        stepUpToken: z.optional(StepUpToken()),
       })
       .check(z.refine(...exactlyOneFactor('mfaCode')));
   },

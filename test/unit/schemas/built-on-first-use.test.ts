@@ -46,7 +46,6 @@ const STILL_BUILT_AT_LOAD = new Set([
   'shared/domain/query-ast.js',
   'shared/domain/query-rules.js',
   'shared/schemas/audit.js',
-  'shared/schemas/auth.js',
   'shared/schemas/connections.js',
   'shared/schemas/oidc.js',
   'shared/schemas/passkeys.js',
