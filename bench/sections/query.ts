@@ -97,10 +97,10 @@ export async function run(options: { iterations?: number } = {}) {
   };
   const compileUs = (raw: unknown) => {
     const n = Math.max(200, Math.floor(iterations / 4));
-    for (let i = 0; i < 50; i++) compileSql(QueryAst.parse(raw), schema);
+    for (let i = 0; i < 50; i++) compileSql(QueryAst().parse(raw), schema);
     const start = performance.now();
     for (let i = 0; i < n; i++) {
-      const ast = QueryAst.parse(raw);
+      const ast = QueryAst().parse(raw);
       checkQueryAllowed(ast, { permissions: permissionsOf('owner') }, undefined);
       compileSql(ast, schema);
     }
@@ -113,7 +113,7 @@ export async function run(options: { iterations?: number } = {}) {
   };
 
   // End to end: the same select, raw through pg and through the use case; alternated to share noise.
-  const ast = QueryAst.parse(small);
+  const ast = QueryAst().parse(small);
   const sql = compileSql(ast, schema);
   const raw = new pg.Pool({ ...connection, ssl: { rejectUnauthorized: false }, max: 1 });
   for (let i = 0; i < 200; i++) {

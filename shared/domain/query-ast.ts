@@ -39,18 +39,20 @@ function checkText(value: string, ctx: z.core.$RefinementCtx<string>): void {
 }
 
 /** A table or column name as the caller spells it; only ever compared with names read from the schema. */
-export const Identifier = z
-  .string()
-  .check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxIdentifierLength), z.superRefine(checkText));
+export const Identifier = z.onFirstUse(() =>
+  z.string().check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxIdentifierLength), z.superRefine(checkText)),
+);
 
-const Text = z.string().check(z.maxLength(QUERY_LIMITS.maxStringValue), z.superRefine(checkText));
+const Text = z.onFirstUse(() =>
+  z.string().check(z.maxLength(QUERY_LIMITS.maxStringValue), z.superRefine(checkText)),
+);
 
 /** A value: bound as a parameter, never part of the query text. */
-export const Scalar = z.union([Text, z.number(), z.boolean()]);
-export type Scalar = z.output<typeof Scalar>;
+export const Scalar = z.onFirstUse(() => z.union([Text(), z.number(), z.boolean()]));
+export type Scalar = z.OutputOf<typeof Scalar>;
 /** A value that may be null (insert and update only; filters use `isNull`). */
-export const NullableScalar = z.union([Scalar, z.null()]);
-export type NullableScalar = z.output<typeof NullableScalar>;
+export const NullableScalar = z.onFirstUse(() => z.union([Scalar(), z.null()]));
+export type NullableScalar = z.OutputOf<typeof NullableScalar>;
 
 export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte'] as const;
 
@@ -61,37 +63,43 @@ export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte'] as const;
 export const LIKE_MODES = ['contains', 'startsWith', 'endsWith', 'exact', 'pattern'] as const;
 export type LikeMode = (typeof LIKE_MODES)[number];
 
-const Comparison = z.strictObject({ op: z.enum(COMPARISON_OPS), column: Identifier, value: Scalar });
-const In = z.strictObject({
-  op: z.literal('in'),
-  column: Identifier,
-  values: z.array(Scalar).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxInValues)),
-});
-const Like = z
-  .strictObject({
-    op: z.literal('like'),
-    column: Identifier,
-    value: Text,
-    mode: z._default(z.enum(LIKE_MODES), 'contains'),
-    ignoreCase: z._default(z.boolean(), false),
-  })
-  .check(
-    z.superRefine((like, ctx) => {
-      // A pattern ending in an unpaired escape is an error in Postgres; refuse it here with a path.
-      if (like.mode === 'pattern' && /(^|[^\\])(\\\\)*\\$/.test(like.value))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['value'],
-          message: 'Pattern ends with an unpaired escape (\\)',
-        });
-    }),
-  );
-const IsNull = z.strictObject({ op: z.literal('isNull'), column: Identifier });
+const Comparison = z.onFirstUse(() =>
+  z.strictObject({ op: z.enum(COMPARISON_OPS), column: Identifier(), value: Scalar() }),
+);
+const In = z.onFirstUse(() =>
+  z.strictObject({
+    op: z.literal('in'),
+    column: Identifier(),
+    values: z.array(Scalar()).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxInValues)),
+  }),
+);
+const Like = z.onFirstUse(() =>
+  z
+    .strictObject({
+      op: z.literal('like'),
+      column: Identifier(),
+      value: Text(),
+      mode: z._default(z.enum(LIKE_MODES), 'contains'),
+      ignoreCase: z._default(z.boolean(), false),
+    })
+    .check(
+      z.superRefine((like, ctx) => {
+        // A pattern ending in an unpaired escape is an error in Postgres; refuse it here with a path.
+        if (like.mode === 'pattern' && /(^|[^\\])(\\\\)*\\$/.test(like.value))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['value'],
+            message: 'Pattern ends with an unpaired escape (\\)',
+          });
+      }),
+    ),
+);
+const IsNull = z.onFirstUse(() => z.strictObject({ op: z.literal('isNull'), column: Identifier() }));
 
-export type ComparisonNode = z.output<typeof Comparison>;
-export type InNode = z.output<typeof In>;
-export type LikeNode = z.output<typeof Like>;
-export type IsNullNode = z.output<typeof IsNull>;
+export type ComparisonNode = z.OutputOf<typeof Comparison>;
+export type InNode = z.OutputOf<typeof In>;
+export type LikeNode = z.OutputOf<typeof Like>;
+export type IsNullNode = z.OutputOf<typeof IsNull>;
 export type LeafNode = ComparisonNode | InNode | LikeNode | IsNullNode;
 export type WhereNode =
   | LeafNode
@@ -105,29 +113,36 @@ const requiredWhere = (issue: { input?: unknown }) =>
     : undefined;
 
 /** A where node, recursively; one named schema so the OpenAPI document refers to it instead of unrolling it. */
-export const WhereNodeSchema: z.ZodMiniType<WhereNode> = z
-  .lazy(() =>
-    z.discriminatedUnion(
-      'op',
-      [
-        Comparison,
-        In,
-        Like,
-        IsNull,
-        z.strictObject({
-          op: z.literal('and'),
-          conditions: z.array(WhereNodeSchema).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxConditions)),
-        }),
-        z.strictObject({
-          op: z.literal('or'),
-          conditions: z.array(WhereNodeSchema).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxConditions)),
-        }),
-        z.strictObject({ op: z.literal('not'), condition: WhereNodeSchema }),
-      ],
-      { error: requiredWhere },
-    ),
-  )
-  .check(z.meta({ id: 'QueryWhere' })) as z.ZodMiniType<WhereNode>;
+export const WhereNodeSchema: () => z.ZodMiniType<WhereNode> = z.onFirstUse(
+  () =>
+    z
+      .lazy(() =>
+        z.discriminatedUnion(
+          'op',
+          [
+            Comparison(),
+            In(),
+            Like(),
+            IsNull(),
+            z.strictObject({
+              op: z.literal('and'),
+              conditions: z
+                .array(WhereNodeSchema())
+                .check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxConditions)),
+            }),
+            z.strictObject({
+              op: z.literal('or'),
+              conditions: z
+                .array(WhereNodeSchema())
+                .check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxConditions)),
+            }),
+            z.strictObject({ op: z.literal('not'), condition: WhereNodeSchema() }),
+          ],
+          { error: requiredWhere },
+        ),
+      )
+      .check(z.meta({ id: 'QueryWhere' })) as z.ZodMiniType<WhereNode>,
+);
 
 /**
  * Depth and size of a where tree, checked on the raw input without recursion before the recursive schema
@@ -158,13 +173,15 @@ export function whereShapeProblem(
   return undefined;
 }
 
-const Where = z.pipe(
-  z.transform((input: unknown, ctx) => {
-    const problem = whereShapeProblem(input);
-    if (problem) ctx.issues.push({ code: 'custom', path: problem.path, message: problem.message, input });
-    return input;
-  }),
-  WhereNodeSchema,
+const Where = z.onFirstUse(() =>
+  z.pipe(
+    z.transform((input: unknown, ctx) => {
+      const problem = whereShapeProblem(input);
+      if (problem) ctx.issues.push({ code: 'custom', path: problem.path, message: problem.message, input });
+      return input;
+    }),
+    WhereNodeSchema(),
+  ),
 );
 
 /** Number of nodes in a where tree. */
@@ -189,84 +206,95 @@ function uniqueList<T extends z.ZodMiniType<string>>(item: T, max: number, what:
   );
 }
 
-const Columns = uniqueList(Identifier, QUERY_LIMITS.maxColumns, 'column');
+const Columns = z.onFirstUse(() => uniqueList(Identifier(), QUERY_LIMITS.maxColumns, 'column'));
 
-export const OrderBy = z.strictObject({
-  column: Identifier,
-  direction: z._default(z.enum(['asc', 'desc']), 'asc'),
-});
+export const OrderBy = z.onFirstUse(() =>
+  z.strictObject({
+    column: Identifier(),
+    direction: z._default(z.enum(['asc', 'desc']), 'asc'),
+  }),
+);
 
-export const SelectQuery = z.strictObject({
-  operation: z.literal('select'),
-  table: Identifier,
-  /** Omitted: every column the caller may see. */
-  columns: z.optional(Columns),
-  where: z.optional(Where),
-  orderBy: z.optional(z.array(OrderBy).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxOrderBy))),
-  limit: z._default(
-    z.number().check(z.int(), z.minimum(1), z.maximum(QUERY_LIMITS.maxLimit)),
-    QUERY_LIMITS.defaultLimit,
-  ),
-  /** The `nextCursor` of the previous page of the same query. Opaque; validated before use. */
-  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxCursor))),
-});
+export const SelectQuery = z.onFirstUse(() =>
+  z.strictObject({
+    operation: z.literal('select'),
+    table: Identifier(),
+    /** Omitted: every column the caller may see. */
+    columns: z.optional(Columns()),
+    where: z.optional(Where()),
+    orderBy: z.optional(z.array(OrderBy()).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxOrderBy))),
+    limit: z._default(
+      z.number().check(z.int(), z.minimum(1), z.maximum(QUERY_LIMITS.maxLimit)),
+      QUERY_LIMITS.defaultLimit,
+    ),
+    /** The `nextCursor` of the previous page of the same query. Opaque; validated before use. */
+    cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxCursor))),
+  }),
+);
 
-export const InsertQuery = z
-  .strictObject({
-    operation: z.literal('insert'),
-    table: Identifier,
-    columns: Columns,
-    /** One array of values per row, in the order of `columns`. */
-    values: z.array(z.array(NullableScalar)).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxInsertRows)),
-    returning: z.optional(Columns),
-  })
-  .check(
-    z.superRefine((insert, ctx) => {
-      insert.values.forEach((row, index) => {
-        if (row.length !== insert.columns.length)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['values', index],
-            message: `Expected ${insert.columns.length} values (one per column), got ${row.length}`,
-          });
-      });
-    }),
-  );
+export const InsertQuery = z.onFirstUse(() =>
+  z
+    .strictObject({
+      operation: z.literal('insert'),
+      table: Identifier(),
+      columns: Columns(),
+      /** One array of values per row, in the order of `columns`. */
+      values: z
+        .array(z.array(NullableScalar()))
+        .check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxInsertRows)),
+      returning: z.optional(Columns()),
+    })
+    .check(
+      z.superRefine((insert, ctx) => {
+        insert.values.forEach((row, index) => {
+          if (row.length !== insert.columns.length)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['values', index],
+              message: `Expected ${insert.columns.length} values (one per column), got ${row.length}`,
+            });
+        });
+      }),
+    ),
+);
 
-const Assignment = z.strictObject({ column: Identifier, value: NullableScalar });
+const Assignment = z.onFirstUse(() => z.strictObject({ column: Identifier(), value: NullableScalar() }));
 
-export const UpdateQuery = z
-  .strictObject({
-    operation: z.literal('update'),
-    table: Identifier,
-    set: z.array(Assignment).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxColumns)),
-    /** Mandatory: an update of every row must be asked for explicitly with a condition. */
-    where: Where,
-    returning: z.optional(Columns),
-  })
-  .check(
-    z.superRefine((update, ctx) => {
-      const seen = new Set<string>();
-      update.set.forEach((assignment, index) => {
-        if (seen.has(assignment.column))
-          ctx.addIssue({ code: 'custom', path: ['set', index, 'column'], message: 'Duplicate column' });
-        seen.add(assignment.column);
-      });
-    }),
-  );
+export const UpdateQuery = z.onFirstUse(() =>
+  z
+    .strictObject({
+      operation: z.literal('update'),
+      table: Identifier(),
+      set: z.array(Assignment()).check(z.minLength(1), z.maxLength(QUERY_LIMITS.maxColumns)),
+      /** Mandatory: an update of every row must be asked for explicitly with a condition. */
+      where: Where(),
+      returning: z.optional(Columns()),
+    })
+    .check(
+      z.superRefine((update, ctx) => {
+        const seen = new Set<string>();
+        update.set.forEach((assignment, index) => {
+          if (seen.has(assignment.column))
+            ctx.addIssue({ code: 'custom', path: ['set', index, 'column'], message: 'Duplicate column' });
+          seen.add(assignment.column);
+        });
+      }),
+    ),
+);
 
-export const DeleteQuery = z.strictObject({
-  operation: z.literal('delete'),
-  table: Identifier,
-  /** Mandatory, like update's. */
-  where: Where,
-  returning: z.optional(Columns),
-});
+export const DeleteQuery = z.onFirstUse(() =>
+  z.strictObject({
+    operation: z.literal('delete'),
+    table: Identifier(),
+    /** Mandatory, like update's. */
+    where: Where(),
+    returning: z.optional(Columns()),
+  }),
+);
 
 /** Any query a caller may send; `operation` decides which. */
-export const QueryAst = z
-  .discriminatedUnion('operation', [SelectQuery, InsertQuery, UpdateQuery, DeleteQuery])
-  .check(
+export const QueryAst = z.onFirstUse(() =>
+  z.discriminatedUnion('operation', [SelectQuery(), InsertQuery(), UpdateQuery(), DeleteQuery()]).check(
     z.superRefine((ast, ctx) => {
       const bytes = Buffer.byteLength(JSON.stringify(ast), 'utf8');
       if (bytes > QUERY_LIMITS.maxAstBytes)
@@ -275,13 +303,14 @@ export const QueryAst = z
           message: `The query is larger than ${QUERY_LIMITS.maxAstBytes} bytes`,
         });
     }),
-  );
+  ),
+);
 
-export type SelectQuery = z.output<typeof SelectQuery>;
-export type InsertQuery = z.output<typeof InsertQuery>;
-export type UpdateQuery = z.output<typeof UpdateQuery>;
-export type DeleteQuery = z.output<typeof DeleteQuery>;
-export type QueryAst = z.output<typeof QueryAst>;
+export type SelectQuery = z.OutputOf<typeof SelectQuery>;
+export type InsertQuery = z.OutputOf<typeof InsertQuery>;
+export type UpdateQuery = z.OutputOf<typeof UpdateQuery>;
+export type DeleteQuery = z.OutputOf<typeof DeleteQuery>;
+export type QueryAst = z.OutputOf<typeof QueryAst>;
 export type WriteQuery = InsertQuery | UpdateQuery | DeleteQuery;
 
 /** Whether a query changes data. */

@@ -7,24 +7,26 @@ import * as z from './zod.js';
  * tables allowed or denied, and columns hidden per table. Names are compared exactly (case-sensitive), as
  * the database spells them.
  */
-export const QueryRules = z.strictObject({
-  readOnly: z.optional(z.boolean()),
-  /** When present, only these tables may be queried. */
-  allowedTables: z.optional(z.array(Identifier).check(z.maxLength(500))),
-  deniedTables: z.optional(z.array(Identifier).check(z.maxLength(500))),
-  /** Table → columns nobody without `connections:manage` may select, filter, order, write or get back. */
-  hiddenColumns: z.optional(
-    z
-      .array(
-        z.strictObject({
-          table: Identifier,
-          columns: z.array(Identifier).check(z.minLength(1), z.maxLength(200)),
-        }),
-      )
-      .check(z.maxLength(500)),
-  ),
-});
-export type QueryRules = z.output<typeof QueryRules>;
+export const QueryRules = z.onFirstUse(() =>
+  z.strictObject({
+    readOnly: z.optional(z.boolean()),
+    /** When present, only these tables may be queried. */
+    allowedTables: z.optional(z.array(Identifier()).check(z.maxLength(500))),
+    deniedTables: z.optional(z.array(Identifier()).check(z.maxLength(500))),
+    /** Table → columns nobody without `connections:manage` may select, filter, order, write or get back. */
+    hiddenColumns: z.optional(
+      z
+        .array(
+          z.strictObject({
+            table: Identifier(),
+            columns: z.array(Identifier()).check(z.minLength(1), z.maxLength(200)),
+          }),
+        )
+        .check(z.maxLength(500)),
+    ),
+  }),
+);
+export type QueryRules = z.OutputOf<typeof QueryRules>;
 
 /** Who is asking: their effective permissions in the tenant. */
 export interface QueryCaller {

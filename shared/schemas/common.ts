@@ -71,7 +71,8 @@ export interface TenantListRoute<T extends z.core.$ZodType>
   permission: Permission;
   /** The response's description: what a page holds. */
   description: string;
-  item: T;
+  /** The item schema, or one built on first use (`z.onFirstUse`), read when the response schema is. */
+  item: T | (() => T);
 }
 
 /** A paged GET of a tenant's items (`cursor`, `limit`), answering a page of `item`s. */
@@ -95,7 +96,7 @@ export function defineTenantListRoute<T extends z.core.$ZodType>({
       status: 200,
       description,
       get schema() {
-        return pageOf(item);
+        return pageOf(typeof item === 'function' ? item() : item);
       },
     },
   });

@@ -6,16 +6,18 @@ import { TenantId } from './common.js';
 import { ConnectionId } from './connections.js';
 
 /** A page of rows: each row an array in `columns` order (so any column name, even `__proto__`, is safe). */
-export const QueryResult = z
-  .object({
-    columns: z.array(z.string()),
-    rows: z.array(z.array(z.unknown())),
-    /** Send it back as `cursor` with the same query for the next page; null on the last page and for writes. */
-    nextCursor: z.nullable(z.string()),
-    /** Writes: rows changed. */
-    rowCount: z.optional(z.number().check(z.int())),
-  })
-  .check(z.meta({ id: 'QueryResult' }));
+export const QueryResult = z.onFirstUse(() =>
+  z
+    .object({
+      columns: z.array(z.string()),
+      rows: z.array(z.array(z.unknown())),
+      /** Send it back as `cursor` with the same query for the next page; null on the last page and for writes. */
+      nextCursor: z.nullable(z.string()),
+      /** Writes: rows changed. */
+      rowCount: z.optional(z.number().check(z.int())),
+    })
+    .check(z.meta({ id: 'QueryResult' })),
+);
 
 export const queryConnection = defineRoute({
   id: 'queryConnection',
@@ -28,10 +30,18 @@ export const queryConnection = defineRoute({
   // Writes additionally need query:write, checked against the AST's operation before anything runs.
   auth: { kind: 'tenant', permission: 'query:read' },
   get params() {
-    return z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId });
+    return z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId() });
   },
-  body: QueryAst,
-  response: { status: 200, description: 'The rows (selects, or returned by a write)', schema: QueryResult },
+  get body() {
+    return QueryAst();
+  },
+  response: {
+    status: 200,
+    description: 'The rows (selects, or returned by a write)',
+    get schema() {
+      return QueryResult();
+    },
+  },
 });
 
 export const queryTenantRecords = defineRoute({
@@ -46,22 +56,32 @@ export const queryTenantRecords = defineRoute({
   get params() {
     return z.strictObject({ tenantId: TenantId() });
   },
-  body: SelectQuery,
-  response: { status: 200, description: 'The rows', schema: QueryResult },
+  get body() {
+    return SelectQuery();
+  },
+  response: {
+    status: 200,
+    description: 'The rows',
+    get schema() {
+      return QueryResult();
+    },
+  },
 });
 
 /** What a connection test found. */
-export const ConnectionTest = z
-  .object({
-    connectionId: ConnectionId,
-    outcome: z.enum(['connected', 'failed']),
-    failure: z.nullable(z.enum(DATA_SOURCE_FAILURES)),
-    detail: z.string(),
-    tls: z.enum(['verified', 'encrypted-unverified', 'none']),
-    latencyMs: z.nullable(z.number().check(z.int(), z.nonnegative())),
-    testedAt: z.string(),
-  })
-  .check(z.meta({ id: 'ConnectionTest' }));
+export const ConnectionTest = z.onFirstUse(() =>
+  z
+    .object({
+      connectionId: ConnectionId(),
+      outcome: z.enum(['connected', 'failed']),
+      failure: z.nullable(z.enum(DATA_SOURCE_FAILURES)),
+      detail: z.string(),
+      tls: z.enum(['verified', 'encrypted-unverified', 'none']),
+      latencyMs: z.nullable(z.number().check(z.int(), z.nonnegative())),
+      testedAt: z.string(),
+    })
+    .check(z.meta({ id: 'ConnectionTest' })),
+);
 
 export const testConnection = defineRoute({
   id: 'testConnection',
@@ -74,14 +94,16 @@ export const testConnection = defineRoute({
   tags: ['connections'],
   auth: { kind: 'tenant', permission: 'connections:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId });
+    return z.strictObject({ tenantId: TenantId(), connectionId: ConnectionId() });
   },
   rateLimits: [{ name: 'connection-test', per: 'tenant', limit: 60, windowSeconds: 3600 }],
   response: {
     status: 200,
     description:
       'The outcome: a database that cannot be reached or refuses the login is a 200 with outcome "failed" and the class of failure',
-    schema: ConnectionTest,
+    get schema() {
+      return ConnectionTest();
+    },
   },
 });
 

@@ -123,7 +123,7 @@ const callerA = (role: Role, userId = USER_A) => ({
   actor: { userId, ip: '127.0.0.1', userAgent: 'test' },
 });
 const query = (role: Role, body: unknown, userId?: string) =>
-  runRecordsQuery({ reader }, callerA(role, userId), SelectQuery.parse(body));
+  runRecordsQuery({ reader }, callerA(role, userId), SelectQuery().parse(body));
 
 describe('records queries', () => {
   it('reads members with filters, ordering and pagination on the tenant partition only', async () => {

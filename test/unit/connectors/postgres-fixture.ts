@@ -228,7 +228,7 @@ export async function submit(
   raw: unknown,
   connectionId = 'c_01jabcdefghjkmnpqrstvwxyz0',
 ): Promise<QueryResponse> {
-  const parsed = QueryAst.safeParse(raw);
+  const parsed = QueryAst().safeParse(raw);
   if (!parsed.success) throw new ValidationError(fieldErrors('body', parsed.error));
   return runConnectionQuery(deps, callerWith(role), connectionId, parsed.data);
 }

@@ -80,7 +80,7 @@ describe('SQL compiler', () => {
   it('quotes schema names, binds every value and escapes like metacharacters', () => {
     // Prepare: a table and a column whose names try to close the quotes
     const schema = schemaWith('t"; DROP', ['na"me']);
-    const ast = QueryAst.parse({
+    const ast = QueryAst().parse({
       operation: 'select',
       table: 't"; DROP',
       columns: ['na"me'],
@@ -142,7 +142,7 @@ describe('SQL compiler', () => {
     const schema = schemaWith('t', ['a']);
     const fail = (body: unknown, hidden: string[] = []) => {
       try {
-        compileSql(QueryAst.parse(body), schema, { hidden: new Set(hidden) });
+        compileSql(QueryAst().parse(body), schema, { hidden: new Set(hidden) });
         return undefined;
       } catch (error) {
         expect(error).toBeInstanceOf(QueryCompileError);
@@ -177,7 +177,7 @@ describe('SQL compiler', () => {
     const schema = schemaWith('t', ['a', 'b']);
 
     // Act
-    const compiled = compileSql(QueryAst.parse({ operation: 'select', table: 't' }), schema, {
+    const compiled = compileSql(QueryAst().parse({ operation: 'select', table: 't' }), schema, {
       hidden: new Set(['id', 'b']),
     });
 
@@ -188,7 +188,7 @@ describe('SQL compiler', () => {
   it('accepts only its own cursor for the same query, and binds the offset as a parameter', () => {
     // Prepare: a cursor at offset 40 of a five-row select
     const schema = schemaWith('t', ['a']);
-    const ast = SelectQuery.parse({ operation: 'select', table: 't', limit: 5 });
+    const ast = SelectQuery().parse({ operation: 'select', table: 't', limit: 5 });
     const cursor = encodeSqlCursor(40, queryFingerprint(ast));
 
     // Act
@@ -198,7 +198,7 @@ describe('SQL compiler', () => {
     expect(compiled.values).toEqual([8, 40]);
 
     // Act / Assess: the cursor on another query, and an offset past the bound
-    const other = SelectQuery.parse({ operation: 'select', table: 't', columns: ['a'], cursor });
+    const other = SelectQuery().parse({ operation: 'select', table: 't', columns: ['a'], cursor });
     expect(() => compileSql(other, schema)).toThrow('The cursor belongs to a different query');
     const huge = encodeSqlCursor(10_000_001, queryFingerprint(ast));
     expect(() => compileSql({ ...ast, cursor: huge }, schema)).toThrow('Not a cursor returned by this API');
@@ -216,7 +216,7 @@ describe('records compiler', () => {
   it('fixes the key condition to the caller’s partition and the type’s prefix, with placeholders only', () => {
     // Act: a filter value that tries to leave the partition
     const compiled = compileRecordsQuery(
-      SelectQuery.parse({
+      SelectQuery().parse({
         operation: 'select',
         table: 'apiKeys',
         columns: ['keyId'],
@@ -255,7 +255,7 @@ describe('records compiler', () => {
     // Prepare
     const fail = (role: 'viewer' | 'admin', body: unknown) => {
       try {
-        compileRecordsQuery(SelectQuery.parse(body), caller(role as 'viewer'), keys);
+        compileRecordsQuery(SelectQuery().parse(body), caller(role as 'viewer'), keys);
         return undefined;
       } catch (error) {
         return (error as Error).message;
@@ -293,7 +293,7 @@ describe('records compiler', () => {
   it('filters out expired audit events and emits no redundant parentheses', () => {
     // Act
     const compiled = compileRecordsQuery(
-      SelectQuery.parse({
+      SelectQuery().parse({
         operation: 'select',
         table: 'auditEvents',
         columns: ['id'],

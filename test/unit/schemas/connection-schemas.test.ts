@@ -18,14 +18,14 @@ LNGe//6cpyhc2EEbtiIx09SsiZM=
 const valid = { name: 'Warehouse', host: 'db.example.com', database: 'app', user: 'reader', password: 'pw' };
 
 function errorsOf(schema: typeof CreateConnectionBody | typeof UpdateConnectionBody, input: unknown) {
-  const result = schema.safeParse(input);
+  const result = schema().safeParse(input);
   return result.success ? [] : [...new Set(fieldErrors('body', result.error).map((e) => e.path))];
 }
 
 describe('connection bodies', () => {
   it('defaults port 5432 and tlsMode require', () => {
     // Act / Assess
-    expect(CreateConnectionBody.parse(valid)).toMatchObject({ port: 5432, tlsMode: 'require' });
+    expect(CreateConnectionBody().parse(valid)).toMatchObject({ port: 5432, tlsMode: 'require' });
   });
 
   it('accepts a PEM certificate or bundle, and nothing else in that field', () => {

@@ -82,7 +82,7 @@ function service(allowPrivateNetworks = false) {
 }
 
 const body = (overrides: Record<string, unknown> = {}) =>
-  CreateConnectionBody.parse({
+  CreateConnectionBody().parse({
     name: 'Warehouse',
     host: 'db.example.com',
     database: 'app',

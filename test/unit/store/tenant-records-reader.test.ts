@@ -36,7 +36,7 @@ function reader(options: { maxRequests?: number } = {}) {
 
 const compile = (body: unknown, tenantId = A) =>
   compileRecordsQuery(
-    SelectQuery.parse(body),
+    SelectQuery().parse(body),
     { tenantId, userId: USER, permissions: permissionsOf('admin') },
     keys,
   );
@@ -44,7 +44,7 @@ const compile = (body: unknown, tenantId = A) =>
 describe('TenantRecordsReader', () => {
   it('continues a cursor inside the scope’s partition with the scope’s client, and pages across requests', async () => {
     // Prepare
-    const ast = SelectQuery.parse({ operation: 'select', table: 'members', columns: ['userId'], limit: 3 });
+    const ast = SelectQuery().parse({ operation: 'select', table: 'members', columns: ['userId'], limit: 3 });
     const fingerprint = compile(ast).fingerprint;
     const compiled = compile({ ...ast, cursor: encodeRecordsCursor('MEMBER#u_1', fingerprint) });
     ddb
@@ -105,7 +105,7 @@ describe('TenantRecordsReader', () => {
       Items: [1, 2, 3, 4].map((i) => ({ sk: `EVENT#0${i}`, id: `e_${i}`, details: { note: big } })),
     });
     const compiled = compileRecordsQuery(
-      SelectQuery.parse({ operation: 'select', table: 'auditEvents', columns: ['id', 'details'] }),
+      SelectQuery().parse({ operation: 'select', table: 'auditEvents', columns: ['id', 'details'] }),
       { tenantId: A, userId: USER, permissions: permissionsOf('admin') },
       keys,
     );
