@@ -1,9 +1,18 @@
-import { readdirSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isBuiltin, SourceMap } from 'node:module';
 import path from 'node:path';
-import { build, type Metafile } from 'esbuild';
-import { describe, expect, it } from 'vitest';
-import { AREA_NATIVE_MODULES, functionBuildOptions } from '../../infra/constructs/bundling.js';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import type { Metafile } from 'esbuild';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BENCH_ENV } from '../../bench/env.js';
+import {
+  AREA_NATIVE_MODULES,
+  buildFunctionCode,
+  FUNCTION_ENTRY_FILE,
+  FUNCTION_NODE_OPTIONS,
+} from '../../infra/constructs/bundling.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -93,28 +102,35 @@ function initGraphOutputs(metafile: Metafile): string[] {
   return [...seen];
 }
 
+/** Where a function's bundle is built for the tests: inside node_modules, so its external modules resolve. */
+const outdirOf = (file: string) =>
+  path.join(ROOT, 'node_modules', '.cache', 'bundle-test', file.replace(/[/\\]/g, '-').replace(/\.ts$/, ''));
+
 /**
- * Bundles every function with CDK's own options (infra/constructs/bundling.ts), in memory: the infra tests synthesise
- * without bundling, so this is what catches a native module or a test-only package reaching a bundle.
+ * Bundles every function as CDK does (infra/constructs/bundling.ts `buildFunctionCode`, without installing
+ * native modules): the infra tests synthesise without bundling, so this is what catches a native module or a
+ * test-only package reaching a bundle.
  */
 describe('function bundles', () => {
+  // Builds run synchronously (CDK's local bundling must): give the test runner's own messages a turn of the
+  // event loop between tests, so a long run of builds does not time them out.
+  afterEach(() => new Promise((resolve) => setTimeout(resolve, 0)));
+
   it.each(ENTRIES)(
     '$file bundles with only its declared native modules and nothing test-only',
     async ({ area, file }) => {
       // Act: bundle it as CDK does
-      const result = await build({
-        ...functionBuildOptions(
-          path.join(ROOT, file),
-          path.join(ROOT, 'node_modules', '.cache', 'bundle-test'),
-          ROOT,
-          AREA_NATIVE_MODULES[area] ?? [],
-        ),
-        write: false,
-        logLevel: 'silent',
+      const result = buildFunctionCode({
+        entry: path.join(ROOT, file),
+        outdir: outdirOf(file),
+        projectRoot: ROOT,
+        nativeModules: AREA_NATIVE_MODULES[area] ?? [],
       });
 
       // Assess: no errors, no test-only package, and the auth function's native and heavy modules only there
       expect(result.errors).toEqual([]);
+      // A cold start loads index.mjs alone: the chunks it imported statically are merged into it.
+      expect(initGraphOutputs(result.metafile)).toHaveLength(1);
       // What a cold start loads leaves out the modules a few routes use: each is a chunk behind `await import()`.
       const initInputs = initGraphInputs(result.metafile);
       for (const [lazy, pattern] of Object.entries(LOADED_ON_USE)) {
@@ -178,4 +194,63 @@ describe('function bundles', () => {
         expect(inputs.filter((i) => /openid-client|oauth4webapi|client-secrets-manager/.test(i))).toEqual([]);
     },
   );
+
+  it.each(ENTRIES)(
+    '$file loads, and so does every chunk of it, against the merged index.mjs',
+    async ({ area, file }) => {
+      // Prepare
+      const outdir = outdirOf(file);
+      buildFunctionCode({
+        entry: path.join(ROOT, file),
+        outdir,
+        projectRoot: ROOT,
+        nativeModules: AREA_NATIVE_MODULES[area] ?? [],
+      });
+      const chunks = readdirSync(path.join(outdir, 'chunks')).filter((f) => f.endsWith('.mjs'));
+      const urls = [FUNCTION_ENTRY_FILE, ...chunks.map((c) => `chunks/${c}`)].map(
+        (f) => pathToFileURL(path.join(outdir, f)).href,
+      );
+
+      // Act: a fresh process imports index.mjs, then every chunk (a name a chunk imports from a merged one
+      // and that index.mjs does not re-export fails the import)
+      const script = [
+        `const urls = ${JSON.stringify(urls)};`,
+        'const index = await import(urls[0]);',
+        'for (const url of urls.slice(1)) await import(url);',
+        'console.log(JSON.stringify({ handler: typeof index.handler, loaded: urls.length }));',
+      ].join('\n');
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [...FUNCTION_NODE_OPTIONS.split(' '), '--input-type=module', '-e', script],
+        { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: ROOT, encoding: 'utf8' },
+      );
+
+      // Assess
+      expect(JSON.parse(stdout.trim().split('\n').pop() ?? '')).toEqual({
+        handler: 'function',
+        loaded: chunks.length + 1,
+      });
+      expect(chunks.length).toBeGreaterThan(0);
+    },
+  );
+
+  it('maps the merged index.mjs back to the TypeScript sources', () => {
+    // Prepare: the tenants function, whose cold start checks tenant ids (shared/schemas/common.ts)
+    const file = path.join('functions', 'tenants', 'handler.ts');
+    const outdir = outdirOf(file);
+    buildFunctionCode({ entry: path.join(ROOT, file), outdir, projectRoot: ROOT });
+    const code = readFileSync(path.join(outdir, FUNCTION_ENTRY_FILE), 'utf8');
+    const map = new SourceMap(
+      JSON.parse(readFileSync(path.join(outdir, `${FUNCTION_ENTRY_FILE}.map`), 'utf8')),
+    );
+
+    // Act: where a message of that module sits in the merged file, and what the map says it came from
+    const at = code.indexOf('Not a tenant id');
+    const before = code.slice(0, at).split('\n');
+    const entry = map.findEntry(before.length - 1, before.at(-1)!.length);
+
+    // Assess
+    expect(at).toBeGreaterThan(0);
+    expect(entry).toMatchObject({ originalSource: expect.stringMatching(/shared\/schemas\/common\.ts$/) });
+  });
 });
