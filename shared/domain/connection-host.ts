@@ -77,22 +77,30 @@ const LOCAL_SUFFIXES = [
   '.intranet',
 ];
 
-const CIDRS: Cidr[] = [
-  ...V4_RANGES.map(([addr, prefix, hostClass, reason]) => ({
-    bits: parseIPv4(addr)!,
-    prefix,
-    width: 32 as const,
-    hostClass,
-    reason,
-  })),
-  ...V6_RANGES.map(([addr, prefix, hostClass, reason]) => ({
-    bits: parseIPv6(addr)!,
-    prefix,
-    width: 128 as const,
-    hostClass,
-    reason,
-  })),
-];
+/**
+ * The ranges above as integers, parsed by the first host check rather than at load: a function's cold start
+ * (the connections function lists and reads connections without checking a host) need not run this.
+ */
+let cidrs: Cidr[] | undefined;
+function cidrTable(): Cidr[] {
+  cidrs ??= [
+    ...V4_RANGES.map(([addr, prefix, hostClass, reason]) => ({
+      bits: parseIPv4(addr)!,
+      prefix,
+      width: 32 as const,
+      hostClass,
+      reason,
+    })),
+    ...V6_RANGES.map(([addr, prefix, hostClass, reason]) => ({
+      bits: parseIPv6(addr)!,
+      prefix,
+      width: 128 as const,
+      hostClass,
+      reason,
+    })),
+  ];
+  return cidrs;
+}
 
 /** Strict dotted-quad IPv4 (no leading zeros, no short or hex forms) as a 32-bit integer, or undefined. */
 export function parseIPv4(text: string): bigint | undefined {
@@ -143,7 +151,7 @@ function inCidr(value: bigint, width: 32 | 128, cidr: Cidr): boolean {
 }
 
 function classifyV4(value: bigint): { hostClass: HostClass; reason: string } {
-  for (const cidr of CIDRS) if (inCidr(value, 32, cidr)) return cidr;
+  for (const cidr of cidrTable()) if (inCidr(value, 32, cidr)) return cidr;
   return { hostClass: 'public', reason: 'a public IPv4 address' };
 }
 
@@ -157,7 +165,7 @@ function classifyV6(value: bigint): { hostClass: HostClass; reason: string } {
   if (value >> 112n === 0x2002n) return classifyV4((value >> 80n) & 0xffffffffn); // 2002::/16 (6to4)
   if (high96 === 0n && low32 > 1n)
     return { hostClass: 'blocked', reason: 'a deprecated IPv4-compatible address' };
-  for (const cidr of CIDRS) if (inCidr(value, 128, cidr)) return cidr;
+  for (const cidr of cidrTable()) if (inCidr(value, 128, cidr)) return cidr;
   return { hostClass: 'public', reason: 'a public IPv6 address' };
 }
 
