@@ -11,192 +11,214 @@ import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 import { defineTenantListRoute, TenantParams, UserId } from './common.js';
 
-export const LocationId = z
-  .string()
-  .check(z.regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id'));
+export const LocationId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^l_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a storage location id')),
+);
 
 /** `{tenantId, locationId}`: the path of every route on one location (built by the route's getter, on first read). */
 const locationParams = () =>
-  z.strictObject({ tenantId: TenantParams().shape.tenantId, locationId: LocationId });
-export const InstanceId = z.string().check(z.regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id'));
+  z.strictObject({ tenantId: TenantParams().shape.tenantId, locationId: LocationId() });
+export const InstanceId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^i_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an instance id')),
+);
 /** An `s3://` URI; its full rules are checked by shared/domain/storage-roots.ts (errors name the field). */
-const S3Uri = z
-  .string()
-  .check(z.minLength(5), z.maxLength(400), z.startsWith('s3://', 'Must be an s3:// URI'));
+const S3Uri = z.onFirstUse(() =>
+  z.string().check(z.minLength(5), z.maxLength(400), z.startsWith('s3://', 'Must be an s3:// URI')),
+);
 /** AWS role ARNs name their account; an S3-compatible store's (Ceph: `arn:aws:iam:::role/x`) may not. */
-const RoleArn = z
-  .string()
-  .check(
-    z.maxLength(2048),
-    z.regex(/^arn:aws[a-z-]*:iam::(\d{12})?:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN'),
-  );
-/** An S3-compatible store's endpoint: an https origin; its full rules (shared/connectors/s3-compatible.ts) name the field. */
-const StoreEndpoint = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(2048),
-    z.describe(
-      'An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode)',
+const RoleArn = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.maxLength(2048),
+      z.regex(/^arn:aws[a-z-]*:iam::(\d{12})?:role\/[\w+=,.@/-]{1,512}$/, 'Not an IAM role ARN'),
     ),
-  );
+);
+/** An S3-compatible store's endpoint: an https origin; its full rules (shared/connectors/s3-compatible.ts) name the field. */
+const StoreEndpoint = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.minLength(1),
+      z.maxLength(2048),
+      z.describe(
+        'An origin only (https://host[:port]; no user name, path, query or fragment); port 443 or 1024-65535; public addresses only, never link-local or metadata (http to loopback in local mode)',
+      ),
+    ),
+);
 /** An access key id or secret of a store: printable ASCII without spaces. */
 const StoreKeyText = (max: number) =>
   z
     .string()
     .check(z.minLength(1), z.maxLength(max), z.regex(/^[\x21-\x7e]+$/, 'Printable ASCII without spaces'));
 /** A KMS key by its key ARN: IAM authorises KMS on the key ARN, so an alias (or a bare key id) could not be granted. */
-const KmsKeyArn = z
-  .string()
-  .check(
-    z.maxLength(2048),
-    z.regex(
-      /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
-      'Not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted)',
+const KmsKeyArn = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.maxLength(2048),
+      z.regex(
+        /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/,
+        'Not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted)',
+      ),
     ),
-  );
+);
 /** A location's signing region: an AWS region, or `auto` (Cloudflare R2) for an S3-compatible store. */
-const LocationRegion = z
-  .string()
-  .check(
-    z.regex(/^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d|auto)$/, 'Not an AWS region (or "auto" for a store)'),
-  );
-const InstanceName = z
-  .string()
-  .check(
-    z.regex(
-      /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
-      'Lower-case letters, digits and inner hyphens, at most 63',
+const LocationRegion = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.regex(/^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d|auto)$/, 'Not an AWS region (or "auto" for a store)'),
     ),
-  );
+);
+const InstanceName = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.regex(
+        /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+        'Lower-case letters, digits and inner hyphens, at most 63',
+      ),
+    ),
+);
 
-export const StorageLocation = z
-  .object({
-    locationId: LocationId,
-    kind: z.enum(['managed', 'external']),
-    root: z.string(),
-    bucket: z.string(),
-    prefix: z.string(),
-    region: z.string(),
-    roleArn: z.optional(z.string()),
-    externalId: z.optional(z.string()),
-    kmsKeyArn: z
-      .optional(z.string())
-      .check(
-        z.describe(
-          'External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage)',
+export const StorageLocation = z.onFirstUse(() =>
+  z
+    .object({
+      locationId: LocationId(),
+      kind: z.enum(['managed', 'external']),
+      root: z.string(),
+      bucket: z.string(),
+      prefix: z.string(),
+      region: z.string(),
+      roleArn: z.optional(z.string()),
+      externalId: z.optional(z.string()),
+      kmsKeyArn: z
+        .optional(z.string())
+        .check(
+          z.describe(
+            'External, SSE-KMS buckets: the key new objects are written under (for storage-locations:manage)',
+          ),
         ),
-      ),
-    previousKmsKeyArns: z
-      .optional(z.array(z.string()))
-      .check(
-        z.describe(
-          'Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage)',
+      previousKmsKeyArns: z
+        .optional(z.array(z.string()))
+        .check(
+          z.describe(
+            'Older keys existing objects are still encrypted under; decrypt only (for storage-locations:manage)',
+          ),
         ),
-      ),
-    endpoint: z
-      .optional(z.string())
-      .check(z.describe("S3-compatible stores: the store's S3 endpoint (absent: AWS S3)")),
-    pathStyle: z
-      .optional(z.boolean())
-      .check(z.describe('S3-compatible stores: buckets in the path at the endpoint')),
-    signingOnly: z
-      .optional(z.boolean())
-      .check(
-        z.describe(
-          'S3-compatible stores without an STS endpoint: no credentials are vended (409 signing-only-location); use POST …/sign',
+      endpoint: z
+        .optional(z.string())
+        .check(z.describe("S3-compatible stores: the store's S3 endpoint (absent: AWS S3)")),
+      pathStyle: z
+        .optional(z.boolean())
+        .check(z.describe('S3-compatible stores: buckets in the path at the endpoint')),
+      signingOnly: z
+        .optional(z.boolean())
+        .check(
+          z.describe(
+            'S3-compatible stores without an STS endpoint: no credentials are vended (409 signing-only-location); use POST …/sign',
+          ),
         ),
-      ),
-    stsEndpoint: z
-      .optional(z.string())
-      .check(z.describe("S3-compatible stores: the store's STS endpoint (for storage-locations:manage)")),
-    storeKeyUpdatedAt: z
-      .optional(z.string())
-      .check(
-        z.describe(
-          "S3-compatible stores: when the store's key pair was last set (for storage-locations:manage); the key pair itself is never returned",
+      stsEndpoint: z
+        .optional(z.string())
+        .check(z.describe("S3-compatible stores: the store's STS endpoint (for storage-locations:manage)")),
+      storeKeyUpdatedAt: z
+        .optional(z.string())
+        .check(
+          z.describe(
+            "S3-compatible stores: when the store's key pair was last set (for storage-locations:manage); the key pair itself is never returned",
+          ),
         ),
-      ),
-    createdAt: z.string(),
-    createdBy: UserId(),
-  })
-  .check(z.meta({ id: 'StorageLocation' }));
+      createdAt: z.string(),
+      createdBy: UserId(),
+    })
+    .check(z.meta({ id: 'StorageLocation' })),
+);
 
-export const Instance = z
-  .object({
-    instanceId: InstanceId,
-    name: z.string(),
-    defaultStorageRoot: z.string(),
-    storageLocationId: LocationId,
-    createdAt: z.string(),
-    createdBy: UserId(),
-  })
-  .check(z.meta({ id: 'Instance' }));
+export const Instance = z.onFirstUse(() =>
+  z
+    .object({
+      instanceId: InstanceId(),
+      name: z.string(),
+      defaultStorageRoot: z.string(),
+      storageLocationId: LocationId(),
+      createdAt: z.string(),
+      createdBy: UserId(),
+    })
+    .check(z.meta({ id: 'Instance' })),
+);
 
-export const StorageCredentials = z
-  .object({
-    accessKeyId: z.string(),
-    secretAccessKey: z.string(),
-    sessionToken: z.string(),
-    expiration: z.string(),
-    region: z.string().check(z.describe('The region to sign requests for')),
-    endpoint: z
-      .optional(z.string())
-      .check(
-        z.describe(
-          "The S3 endpoint to use; absent when it is AWS's default for the region (always set in local mode)",
+export const StorageCredentials = z.onFirstUse(() =>
+  z
+    .object({
+      accessKeyId: z.string(),
+      secretAccessKey: z.string(),
+      sessionToken: z.string(),
+      expiration: z.string(),
+      region: z.string().check(z.describe('The region to sign requests for')),
+      endpoint: z
+        .optional(z.string())
+        .check(
+          z.describe(
+            "The S3 endpoint to use; absent when it is AWS's default for the region (always set in local mode)",
+          ),
         ),
-      ),
-    pathStyle: z
-      .boolean()
-      .check(z.describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name')),
-    sse: z
-      .optional(
-        z.object({
-          type: z.literal('aws:kms'),
-          keyArn: z.string(),
-          bucketKeyEnabled: z
-            .optional(z.boolean())
-            .check(
-              z.describe(
-                'Managed locations: false. Send x-amz-server-side-encryption-bucket-key-enabled: false (or nothing); a request asking for an S3 Bucket Key is refused',
+      pathStyle: z
+        .boolean()
+        .check(
+          z.describe('Address the bucket in the path (endpoint/bucket/key) rather than in the host name'),
+        ),
+      sse: z
+        .optional(
+          z.object({
+            type: z.literal('aws:kms'),
+            keyArn: z.string(),
+            bucketKeyEnabled: z
+              .optional(z.boolean())
+              .check(
+                z.describe(
+                  'Managed locations: false. Send x-amz-server-side-encryption-bucket-key-enabled: false (or nothing); a request asking for an S3 Bucket Key is refused',
+                ),
               ),
-            ),
-        }),
-      )
-      .check(
-        z.describe(
-          "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key ARN as x-amz-server-side-encryption-aws-kms-key-id): for managed locations the tenant's own key, which the session demands of every write; for external locations registered with a kmsKeyArn, the key their bucket's policy may demand",
+          }),
+        )
+        .check(
+          z.describe(
+            "Write uploads with this server-side encryption (x-amz-server-side-encryption: aws:kms and this key ARN as x-amz-server-side-encryption-aws-kms-key-id): for managed locations the tenant's own key, which the session demands of every write; for external locations registered with a kmsKeyArn, the key their bucket's policy may demand",
+          ),
         ),
-      ),
-    bucket: z.string(),
-    prefix: z.string(),
-    access: z.enum(STORAGE_ACCESS),
-    locationId: LocationId,
-    root: z.string(),
-    vendId: z
-      .string()
-      .check(
-        z.regex(/^v_[0-9a-hjkmnp-tv-z]{9}$/),
-        z.describe(
-          'The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event',
+      bucket: z.string(),
+      prefix: z.string(),
+      access: z.enum(STORAGE_ACCESS),
+      locationId: LocationId(),
+      root: z.string(),
+      vendId: z
+        .string()
+        .check(
+          z.regex(/^v_[0-9a-hjkmnp-tv-z]{9}$/),
+          z.describe(
+            'The vend that made this STS session: the last part of its session name in CloudTrail, and in the storage-credentials.vended audit event',
+          ),
         ),
-      ),
-  })
-  .check(z.meta({ id: 'StorageCredentials' }));
+    })
+    .check(z.meta({ id: 'StorageCredentials' })),
+);
 
 /** What a revocation did to one kind of credential (shared/domain/storage-revocation.ts words it). */
-export const RevocationOutcome = z
-  .object({
-    kind: z.enum(['managed', 'external']),
-    effect: z.enum(['denied', 'not-revocable', 'none-live']),
-    /** `denied`: credentials issued before this time are refused. */
-    issuedBefore: z.optional(z.string()),
-    /** `not-revocable`: the time by which every such credential has expired. */
-    expireBy: z.optional(z.string()),
-    detail: z.string(),
-  })
-  .check(z.meta({ id: 'RevocationOutcome' }));
+export const RevocationOutcome = z.onFirstUse(() =>
+  z
+    .object({
+      kind: z.enum(['managed', 'external']),
+      effect: z.enum(['denied', 'not-revocable', 'none-live']),
+      /** `denied`: credentials issued before this time are refused. */
+      issuedBefore: z.optional(z.string()),
+      /** `not-revocable`: the time by which every such credential has expired. */
+      expireBy: z.optional(z.string()),
+      detail: z.string(),
+    })
+    .check(z.meta({ id: 'RevocationOutcome' })),
+);
 
 /**
  * Revocations and location deletions write IAM (the tenant's own role); IAM's write rate is shared by the
@@ -229,12 +251,18 @@ export const createInstance = defineRoute({
   },
   get body() {
     return z.strictObject({
-      name: InstanceName,
+      name: InstanceName(),
       /** A location id, or an `s3://` path inside a registered location. */
-      defaultStorageRoot: z.union([LocationId, S3Uri]),
+      defaultStorageRoot: z.union([LocationId(), S3Uri()]),
     });
   },
-  response: { status: 201, description: 'The instance', schema: Instance },
+  response: {
+    status: 201,
+    description: 'The instance',
+    get schema() {
+      return Instance();
+    },
+  },
 });
 
 export const listStorageLocations = defineTenantListRoute({
@@ -264,24 +292,24 @@ export const createStorageLocation = defineRoute({
     return z.union([
       z.strictObject({ managed: z.literal(true) }),
       z.strictObject({
-        root: S3Uri,
+        root: S3Uri(),
         /** AWS S3: the customer's role (required). S3-compatible store: its role for STS AssumeRole (optional). */
-        roleArn: z.optional(RoleArn),
-        region: z.optional(LocationRegion),
+        roleArn: z.optional(RoleArn()),
+        region: z.optional(LocationRegion()),
         /** An S3-compatible store (MinIO, Ceph, R2…): its endpoint; with it, the store's key pair is required. */
-        endpoint: z.optional(StoreEndpoint),
+        endpoint: z.optional(StoreEndpoint()),
         /** The store's STS endpoint; without it the location is signing-only. */
-        stsEndpoint: z.optional(StoreEndpoint),
+        stsEndpoint: z.optional(StoreEndpoint()),
         /** Buckets in the path at the store's endpoint (default true). */
         pathStyle: z.optional(z.boolean()),
         /** The store's access key pair: write-only, stored encrypted under the tenant's key. */
         accessKeyId: z.optional(StoreKeyText(128)),
         secretAccessKey: z.optional(StoreKeyText(256)),
         /** The bucket's SSE-KMS key (in the bucket's region): vended sessions may have S3 use it. */
-        kmsKeyArn: z.optional(KmsKeyArn),
+        kmsKeyArn: z.optional(KmsKeyArn()),
         /** Keys older objects are still encrypted under: vended sessions may have S3 decrypt with them. */
         previousKmsKeyArns: z.optional(
-          z.array(KmsKeyArn).check(z.minLength(1), z.maxLength(MAX_PREVIOUS_KMS_KEYS)),
+          z.array(KmsKeyArn()).check(z.minLength(1), z.maxLength(MAX_PREVIOUS_KMS_KEYS)),
         ),
       }),
     ]);
@@ -289,7 +317,9 @@ export const createStorageLocation = defineRoute({
   response: {
     status: 201,
     description: 'The location (external ones carry the tenant ExternalId)',
-    schema: StorageLocation,
+    get schema() {
+      return StorageLocation();
+    },
   },
 });
 
@@ -312,7 +342,7 @@ export const updateStorageLocation = defineRoute({
     status: 200,
     description: 'The location',
     get schema() {
-      return StorageLocation;
+      return StorageLocation();
     },
   },
 });
@@ -370,10 +400,10 @@ export const deleteStorageLocation = defineRoute({
       'Removed; `credentials` says what happened to the credentials vended for it (managed: denied; external: not revocable, expire by a time)',
     get schema() {
       return z.object({
-        locationId: LocationId,
+        locationId: LocationId(),
         kind: z.enum(['managed', 'external']),
         revokedBefore: z.string(),
-        credentials: z.array(RevocationOutcome),
+        credentials: z.array(RevocationOutcome()),
         objectsDeleted: z
           .optional(z.number().check(z.int()))
           .check(
@@ -400,7 +430,7 @@ export const vendStorageCredentials = defineRoute({
   },
   get body() {
     return z.strictObject({
-      location: z.union([LocationId, S3Uri]),
+      location: z.union([LocationId(), S3Uri()]),
       access: z.enum(STORAGE_ACCESS),
       durationSeconds: z._default(
         z.number().check(z.int(), z.minimum(MIN_CREDENTIAL_SECONDS), z.maximum(MAX_CREDENTIAL_SECONDS)),
@@ -411,7 +441,9 @@ export const vendStorageCredentials = defineRoute({
   response: {
     status: 200,
     description: 'Credentials (shown once, never stored)',
-    schema: StorageCredentials,
+    get schema() {
+      return StorageCredentials();
+    },
   },
 });
 
@@ -452,7 +484,7 @@ export const revokeStorageCredentials = defineRoute({
       return z.object({
         userId: UserId(),
         revokedBefore: z.string(),
-        credentials: z.array(RevocationOutcome),
+        credentials: z.array(RevocationOutcome()),
         objectsDeleted: z
           .optional(z.number().check(z.int()))
           .check(
@@ -466,27 +498,29 @@ export const revokeStorageCredentials = defineRoute({
 });
 
 /** What the LaminDB client expects from its hub's `POST {api_url}/storages/credentials`. */
-export const LaminStorageCredentials = z
-  .object({
-    Credentials: z.object({
-      AccessKeyId: z.string(),
-      SecretAccessKey: z.string(),
-      SessionToken: z.string(),
-      Expiration: z.string().check(z.describe('ISO 8601')),
-    }),
-    StorageAccessibility: z.object({
-      storageRoot: z.string().check(z.describe('The narrowest registered root containing the path')),
-      isManaged: z.boolean(),
-      extraParameters: z
-        .record(z.string(), z.unknown())
-        .check(
-          z.describe(
-            's3fs options: client_kwargs.region_name, endpoint_url, config_kwargs.s3.addressing_style',
+export const LaminStorageCredentials = z.onFirstUse(() =>
+  z
+    .object({
+      Credentials: z.object({
+        AccessKeyId: z.string(),
+        SecretAccessKey: z.string(),
+        SessionToken: z.string(),
+        Expiration: z.string().check(z.describe('ISO 8601')),
+      }),
+      StorageAccessibility: z.object({
+        storageRoot: z.string().check(z.describe('The narrowest registered root containing the path')),
+        isManaged: z.boolean(),
+        extraParameters: z
+          .record(z.string(), z.unknown())
+          .check(
+            z.describe(
+              's3fs options: client_kwargs.region_name, endpoint_url, config_kwargs.s3.addressing_style',
+            ),
           ),
-        ),
-    }),
-  })
-  .check(z.meta({ id: 'LaminStorageCredentials' }));
+      }),
+    })
+    .check(z.meta({ id: 'LaminStorageCredentials' })),
+);
 
 export const laminStorageCredentials = defineRoute({
   id: 'laminStorageCredentials',
@@ -501,7 +535,7 @@ export const laminStorageCredentials = defineRoute({
   auth: { kind: 'principal' },
   get body() {
     return z.object({
-      path: S3Uri,
+      path: S3Uri(),
       /** Clamped to 900–3600 (900 at most for external locations), not refused. */
       duration_seconds: z.optional(z.number().check(z.int())),
     });
@@ -510,21 +544,25 @@ export const laminStorageCredentials = defineRoute({
     status: 200,
     description:
       'Credentials (shown once, never stored) and where they reach; 404 when no location you may use contains the path',
-    schema: LaminStorageCredentials,
+    get schema() {
+      return LaminStorageCredentials();
+    },
   },
 });
 
 /** Iceberg REST's LoadCredentialsResponse: string-valued FileIO properties per storage prefix. */
-export const IcebergStorageCredentials = z
-  .object({
-    'storage-credentials': z.array(
-      z.object({
-        prefix: z.string(),
-        config: z.record(z.string(), z.string()),
-      }),
-    ),
-  })
-  .check(z.meta({ id: 'IcebergStorageCredentials' }));
+export const IcebergStorageCredentials = z.onFirstUse(() =>
+  z
+    .object({
+      'storage-credentials': z.array(
+        z.object({
+          prefix: z.string(),
+          config: z.record(z.string(), z.string()),
+        }),
+      ),
+    })
+    .check(z.meta({ id: 'IcebergStorageCredentials' })),
+);
 
 export const loadIcebergStorageCredentials = defineRoute({
   id: 'loadIcebergStorageCredentials',
@@ -553,7 +591,9 @@ export const loadIcebergStorageCredentials = defineRoute({
   response: {
     status: 200,
     description: 'Exactly one S3 credential for the location (shown once, never stored)',
-    schema: IcebergStorageCredentials,
+    get schema() {
+      return IcebergStorageCredentials();
+    },
   },
 });
 
@@ -562,9 +602,11 @@ export const SIGNS_PER_USER_PER_MINUTE = 3000;
 export const SIGNS_PER_TENANT_PER_MINUTE = 12000;
 
 /** Iceberg's S3Headers: each header name with its values. */
-const S3Headers = z.record(
-  z.string().check(z.maxLength(128)),
-  z.array(z.string().check(z.maxLength(8192))).check(z.maxLength(16)),
+const S3Headers = z.onFirstUse(() =>
+  z.record(
+    z.string().check(z.maxLength(128)),
+    z.array(z.string().check(z.maxLength(8192))).check(z.maxLength(16)),
+  ),
 );
 
 export const signStorageRequest = defineRoute({
@@ -585,7 +627,7 @@ export const signStorageRequest = defineRoute({
       region: z.string().check(z.minLength(1), z.maxLength(64)),
       uri: z.string().check(z.minLength(1), z.maxLength(8192)),
       method: z.enum(['PUT', 'GET', 'HEAD', 'POST', 'DELETE', 'PATCH', 'OPTIONS']),
-      headers: S3Headers,
+      headers: S3Headers(),
       /** Iceberg clients may send their catalog properties; they change nothing here. */
       properties: z.optional(
         z.record(z.string().check(z.maxLength(256)), z.string().check(z.maxLength(4096))),
@@ -613,23 +655,27 @@ export const signStorageRequest = defineRoute({
   },
 });
 
-export const StorageValidation = z
-  .object({
-    locationId: LocationId,
-    result: z
-      .enum(['passed', 'failed', 'incomplete'])
-      .check(
-        z.describe('failed: some check failed; incomplete: none failed, but some could not be judged or run'),
+export const StorageValidation = z.onFirstUse(() =>
+  z
+    .object({
+      locationId: LocationId(),
+      result: z
+        .enum(['passed', 'failed', 'incomplete'])
+        .check(
+          z.describe(
+            'failed: some check failed; incomplete: none failed, but some could not be judged or run',
+          ),
+        ),
+      checks: z.array(
+        z.object({
+          name: z.enum(STORAGE_VALIDATION_CHECKS),
+          status: z.enum(VALIDATION_STATUSES),
+          detail: z.string(),
+        }),
       ),
-    checks: z.array(
-      z.object({
-        name: z.enum(STORAGE_VALIDATION_CHECKS),
-        status: z.enum(VALIDATION_STATUSES),
-        detail: z.string(),
-      }),
-    ),
-  })
-  .check(z.meta({ id: 'StorageValidation' }));
+    })
+    .check(z.meta({ id: 'StorageValidation' })),
+);
 
 export const validateStorageLocation = defineRoute({
   id: 'validateStorageLocation',
@@ -648,7 +694,9 @@ export const validateStorageLocation = defineRoute({
     status: 200,
     description:
       'The checks and their outcome (a failed check is a 200 with result "failed"); the probe objects written inside the prefix are removed',
-    schema: StorageValidation,
+    get schema() {
+      return StorageValidation();
+    },
   },
 });
 

@@ -46,7 +46,6 @@ const STILL_BUILT_AT_LOAD = new Set([
   'shared/schemas/passkeys.js',
   'shared/schemas/public.js',
   'shared/schemas/routes.js',
-  'shared/schemas/storage.js',
   'shared/schemas/tenant-sso.js',
   'shared/schemas/tenants.js',
 ]);

@@ -20,10 +20,10 @@ import type {
 describe('SDK wire types', () => {
   it('equal the route schemas', () => {
     // Act / Assess: checked by the type checker, each SDK type against its schema's output
-    expectTypeOf<StorageCredentials>().toEqualTypeOf<z.output<typeof StorageCredentialsSchema>>();
-    expectTypeOf<StorageLocation>().toEqualTypeOf<z.output<typeof StorageLocationSchema>>();
-    expectTypeOf<InstanceView>().toEqualTypeOf<z.output<typeof Instance>>();
-    expectTypeOf<RevocationOutcome>().toEqualTypeOf<z.output<typeof RevocationOutcomeSchema>>();
-    expectTypeOf<StorageValidation>().toEqualTypeOf<z.output<typeof StorageValidationSchema>>();
+    expectTypeOf<StorageCredentials>().toEqualTypeOf<z.OutputOf<typeof StorageCredentialsSchema>>();
+    expectTypeOf<StorageLocation>().toEqualTypeOf<z.OutputOf<typeof StorageLocationSchema>>();
+    expectTypeOf<InstanceView>().toEqualTypeOf<z.OutputOf<typeof Instance>>();
+    expectTypeOf<RevocationOutcome>().toEqualTypeOf<z.OutputOf<typeof RevocationOutcomeSchema>>();
+    expectTypeOf<StorageValidation>().toEqualTypeOf<z.OutputOf<typeof StorageValidationSchema>>();
   });
 });
