@@ -5,23 +5,27 @@ import { atMostOneFactor, MailToken, optionalFactor, RecoveryCode, TotpCode, Use
 import { TenantId } from './common.js';
 
 /** A flow secret as the API hands it out (43 base64url characters: 256 bits). */
-const FlowSecret = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'Not a flow value'));
-const ProviderId = z.string().check(z.regex(OIDC_PROVIDER_ID_PATTERN, 'Not a provider id'));
+const FlowSecret = z.onFirstUse(() => z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'Not a flow value')));
+const ProviderId = z.onFirstUse(() =>
+  z.string().check(z.regex(OIDC_PROVIDER_ID_PATTERN, 'Not a provider id')),
+);
 
-const FlowStarted = z
-  .object({
-    authorizationUrl: z.string().check(z.describe('Send the browser here (the provider’s sign-in page)')),
-    flowToken: z
-      .string()
-      .check(
-        z.describe(
-          'Keep this and send it with the callback: only the client that started a sign-in can finish it',
+const FlowStarted = z.onFirstUse(() =>
+  z
+    .object({
+      authorizationUrl: z.string().check(z.describe('Send the browser here (the provider’s sign-in page)')),
+      flowToken: z
+        .string()
+        .check(
+          z.describe(
+            'Keep this and send it with the callback: only the client that started a sign-in can finish it',
+          ),
         ),
-      ),
-    expiresAt: z.string().check(z.describe('The sign-in must come back before this (10 minutes)')),
-    provider: z.object({ name: z.string() }),
-  })
-  .check(z.meta({ id: 'OidcFlowStarted' }));
+      expiresAt: z.string().check(z.describe('The sign-in must come back before this (10 minutes)')),
+      provider: z.object({ name: z.string() }),
+    })
+    .check(z.meta({ id: 'OidcFlowStarted' })),
+);
 
 export const listOidcProviders = defineRoute({
   id: 'listOidcProviders',
@@ -52,7 +56,7 @@ export const startOidcSignIn = defineRoute({
   get body() {
     return z
       .strictObject({
-        provider: z.optional(ProviderId).check(z.describe('A platform provider’s id')),
+        provider: z.optional(ProviderId()).check(z.describe('A platform provider’s id')),
         tenantId: z
           .optional(TenantId())
           .check(z.describe('A tenant whose own identity provider to sign in through')),
@@ -67,7 +71,9 @@ export const startOidcSignIn = defineRoute({
   response: {
     status: 200,
     description: 'Where to send the browser, and the flow token',
-    schema: FlowStarted,
+    get schema() {
+      return FlowStarted();
+    },
   },
 });
 
@@ -84,7 +90,7 @@ export const startOidcLink = defineRoute({
   get body() {
     return z
       .strictObject({
-        provider: z.optional(ProviderId).check(z.describe('A platform provider’s id')),
+        provider: z.optional(ProviderId()).check(z.describe('A platform provider’s id')),
         tenantId: z.optional(TenantId()).check(z.describe('A tenant whose own identity provider to link')),
         currentPassword: z.string().check(z.maxLength(1024)),
         ...optionalFactor(),
@@ -101,31 +107,39 @@ export const startOidcLink = defineRoute({
     status: 200,
     description:
       'Where to send the browser, and the flow token. 403 `email-unverified` (verify your address first), 403 `mfa-session-required`, 400 naming body.currentPassword, or the missing factor (body.mfaCode, body.stepUpToken)',
-    schema: FlowStarted,
+    get schema() {
+      return FlowStarted();
+    },
   },
 });
 
 /** A linked identity's public id (the hash its item is keyed by). */
-const IdentityId = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'Not an identity id'));
+const IdentityId = z.onFirstUse(() => z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'Not an identity id')));
 
-const LinkedIdentity = z
-  .object({
-    identityId: z.string(),
-    provider: z
-      .string()
-      .check(z.describe('The provider key (`platform:<id>`, or `tenant:<tenantId>` for a tenant’s own IdP)')),
-    providerName: z.nullable(z.string()).check(z.describe('Null when the provider is no longer configured')),
-    email: z.string().check(z.describe('The address the provider asserted when it was linked')),
-    linkedAt: z.string(),
-    active: z
-      .boolean()
-      .check(
-        z.describe(
-          'False when the provider id now names another issuer or is gone: the link signs in no more',
+const LinkedIdentity = z.onFirstUse(() =>
+  z
+    .object({
+      identityId: z.string(),
+      provider: z
+        .string()
+        .check(
+          z.describe('The provider key (`platform:<id>`, or `tenant:<tenantId>` for a tenant’s own IdP)'),
         ),
-      ),
-  })
-  .check(z.meta({ id: 'OidcLinkedIdentity' }));
+      providerName: z
+        .nullable(z.string())
+        .check(z.describe('Null when the provider is no longer configured')),
+      email: z.string().check(z.describe('The address the provider asserted when it was linked')),
+      linkedAt: z.string(),
+      active: z
+        .boolean()
+        .check(
+          z.describe(
+            'False when the provider id now names another issuer or is gone: the link signs in no more',
+          ),
+        ),
+    })
+    .check(z.meta({ id: 'OidcLinkedIdentity' })),
+);
 
 export const listOidcIdentities = defineRoute({
   id: 'listOidcIdentities',
@@ -139,7 +153,7 @@ export const listOidcIdentities = defineRoute({
     status: 200,
     description: 'Linked identities, oldest first',
     get schema() {
-      return z.object({ items: z.array(LinkedIdentity) });
+      return z.object({ items: z.array(LinkedIdentity()) });
     },
   },
 });
@@ -155,7 +169,7 @@ export const unlinkOidcIdentity = defineRoute({
   auth: { kind: 'session' },
   rateLimits: [{ name: 'oidc-unlink-user', limit: 10, windowSeconds: 15 * 60, per: 'user' }],
   get params() {
-    return z.strictObject({ identityId: IdentityId });
+    return z.strictObject({ identityId: IdentityId() });
   },
   get body() {
     return z.strictObject({ currentPassword: z.string().check(z.maxLength(1024)) });
@@ -176,10 +190,10 @@ export const finishOidcFlow = defineRoute({
   get body() {
     return z
       .strictObject({
-        state: FlowSecret,
+        state: FlowSecret(),
         code: z.string().check(z.minLength(1), z.maxLength(2048)),
         iss: z.optional(z.string().check(z.maxLength(2048))),
-        flowToken: FlowSecret,
+        flowToken: FlowSecret(),
         /** Accounts with TOTP on need their code (or a recovery code) with the callback. */
         mfaCode: z.optional(TotpCode()),
         recoveryCode: z.optional(RecoveryCode()),

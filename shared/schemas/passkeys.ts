@@ -7,50 +7,56 @@ import { atMostOneFactor, optionalFactor, StepUpToken, User } from './auth.js';
 const Base64Url = (max: number) =>
   z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_-]+$/, 'base64url'));
 
-const PasskeyId = z.string().check(z.regex(/^p_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a passkey id'));
-const ChallengeId = Base64Url(64);
-const PasskeyName = z.string().check(z.trim(), z.minLength(1), z.maxLength(64));
+const PasskeyId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^p_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a passkey id')),
+);
+const ChallengeId = z.onFirstUse(() => Base64Url(64));
+const PasskeyName = z.onFirstUse(() => z.string().check(z.trim(), z.minLength(1), z.maxLength(64)));
 
 /** A credential id (at most 1023 bytes in WebAuthn, so 1364 base64url characters). */
-const CredentialId = Base64Url(1400);
-const ExtensionResults = z._default(z.record(z.string(), z.unknown()), {});
-const Transports = z.array(z.string().check(z.maxLength(32))).check(z.maxLength(10));
+const CredentialId = z.onFirstUse(() => Base64Url(1400));
+const ExtensionResults = z.onFirstUse(() => z._default(z.record(z.string(), z.unknown()), {}));
+const Transports = z.onFirstUse(() => z.array(z.string().check(z.maxLength(32))).check(z.maxLength(10)));
 
 /** What `navigator.credentials.create` answered, JSON-encoded (`PublicKeyCredential.toJSON()`). */
-const RegistrationCredential = z
-  .object({
-    id: CredentialId,
-    rawId: CredentialId,
-    type: z.literal('public-key'),
-    response: z.object({
-      clientDataJSON: Base64Url(4096),
-      attestationObject: Base64Url(32_768),
-      authenticatorData: z.optional(Base64Url(16_384)),
-      transports: z.optional(Transports),
-      publicKeyAlgorithm: z.optional(z.number().check(z.int())),
-      publicKey: z.optional(Base64Url(4096)),
-    }),
-    authenticatorAttachment: z.optional(z.enum(['platform', 'cross-platform'])),
-    clientExtensionResults: ExtensionResults,
-  })
-  .check(z.meta({ id: 'PasskeyRegistrationCredential' }));
+const RegistrationCredential = z.onFirstUse(() =>
+  z
+    .object({
+      id: CredentialId(),
+      rawId: CredentialId(),
+      type: z.literal('public-key'),
+      response: z.object({
+        clientDataJSON: Base64Url(4096),
+        attestationObject: Base64Url(32_768),
+        authenticatorData: z.optional(Base64Url(16_384)),
+        transports: z.optional(Transports()),
+        publicKeyAlgorithm: z.optional(z.number().check(z.int())),
+        publicKey: z.optional(Base64Url(4096)),
+      }),
+      authenticatorAttachment: z.optional(z.enum(['platform', 'cross-platform'])),
+      clientExtensionResults: ExtensionResults(),
+    })
+    .check(z.meta({ id: 'PasskeyRegistrationCredential' })),
+);
 
 /** What `navigator.credentials.get` answered, JSON-encoded (`PublicKeyCredential.toJSON()`). */
-const AuthenticationCredential = z
-  .object({
-    id: CredentialId,
-    rawId: CredentialId,
-    type: z.literal('public-key'),
-    response: z.object({
-      clientDataJSON: Base64Url(4096),
-      authenticatorData: Base64Url(16_384),
-      signature: Base64Url(2048),
-      userHandle: z.optional(Base64Url(128)),
-    }),
-    authenticatorAttachment: z.optional(z.enum(['platform', 'cross-platform'])),
-    clientExtensionResults: ExtensionResults,
-  })
-  .check(z.meta({ id: 'PasskeyAuthenticationCredential' }));
+const AuthenticationCredential = z.onFirstUse(() =>
+  z
+    .object({
+      id: CredentialId(),
+      rawId: CredentialId(),
+      type: z.literal('public-key'),
+      response: z.object({
+        clientDataJSON: Base64Url(4096),
+        authenticatorData: Base64Url(16_384),
+        signature: Base64Url(2048),
+        userHandle: z.optional(Base64Url(128)),
+      }),
+      authenticatorAttachment: z.optional(z.enum(['platform', 'cross-platform'])),
+      clientExtensionResults: ExtensionResults(),
+    })
+    .check(z.meta({ id: 'PasskeyAuthenticationCredential' })),
+);
 
 /** WebAuthn options as JSON (base64url buffers): give them to `PublicKeyCredential.parse*OptionsFromJSON`. */
 const CeremonyOptions = (id: string, description: string) =>
@@ -63,18 +69,20 @@ const CeremonyOptions = (id: string, description: string) =>
     })
     .check(z.meta({ id }));
 
-export const Passkey = z
-  .object({
-    passkeyId: z.string(),
-    name: z.string(),
-    createdAt: z.string(),
-    lastUsedAt: z.nullable(z.string()).check(z.describe('The last sign-in with it')),
-    deviceType: z
-      .enum(['singleDevice', 'multiDevice'])
-      .check(z.describe('`multiDevice`: synced by a password manager or platform account')),
-    backedUp: z.boolean(),
-  })
-  .check(z.meta({ id: 'Passkey' }));
+export const Passkey = z.onFirstUse(() =>
+  z
+    .object({
+      passkeyId: z.string(),
+      name: z.string(),
+      createdAt: z.string(),
+      lastUsedAt: z.nullable(z.string()).check(z.describe('The last sign-in with it')),
+      deviceType: z
+        .enum(['singleDevice', 'multiDevice'])
+        .check(z.describe('`multiDevice`: synced by a password manager or platform account')),
+      backedUp: z.boolean(),
+    })
+    .check(z.meta({ id: 'Passkey' })),
+);
 
 export const listPasskeys = defineRoute({
   id: 'listPasskeys',
@@ -88,7 +96,7 @@ export const listPasskeys = defineRoute({
     status: 200,
     description: 'Passkeys, oldest first',
     get schema() {
-      return z.object({ items: z.array(Passkey) });
+      return z.object({ items: z.array(Passkey()) });
     },
   },
 });
@@ -123,9 +131,9 @@ export const registerPasskey = defineRoute({
   get body() {
     return z
       .strictObject({
-        challengeId: ChallengeId,
-        credential: RegistrationCredential,
-        name: PasskeyName,
+        challengeId: ChallengeId(),
+        credential: RegistrationCredential(),
+        name: PasskeyName(),
         currentPassword: z.string().check(z.maxLength(1024)),
         ...optionalFactor(),
       })
@@ -135,7 +143,7 @@ export const registerPasskey = defineRoute({
     status: 201,
     description: 'Added (400 naming `body.credential` when the answer does not verify)',
     get schema() {
-      return z.object({ passkey: Passkey, revokedSessions: z.number().check(z.int()) });
+      return z.object({ passkey: Passkey(), revokedSessions: z.number().check(z.int()) });
     },
   },
 });
@@ -149,12 +157,18 @@ export const renamePasskey = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   get params() {
-    return z.strictObject({ passkeyId: PasskeyId });
+    return z.strictObject({ passkeyId: PasskeyId() });
   },
   get body() {
-    return z.strictObject({ name: PasskeyName });
+    return z.strictObject({ name: PasskeyName() });
   },
-  response: { status: 200, description: 'Renamed', schema: Passkey },
+  response: {
+    status: 200,
+    description: 'Renamed',
+    get schema() {
+      return Passkey();
+    },
+  },
 });
 
 export const removePasskey = defineRoute({
@@ -167,7 +181,7 @@ export const removePasskey = defineRoute({
   tags: ['me'],
   auth: { kind: 'session' },
   get params() {
-    return z.strictObject({ passkeyId: PasskeyId });
+    return z.strictObject({ passkeyId: PasskeyId() });
   },
   get body() {
     return z.strictObject({
@@ -215,8 +229,8 @@ export const passkeySignIn = defineRoute({
   rateLimits: [{ name: 'passkey-sign-in-ip', limit: 10, windowSeconds: 15 * 60 }],
   get body() {
     return z.strictObject({
-      challengeId: ChallengeId,
-      credential: AuthenticationCredential,
+      challengeId: ChallengeId(),
+      credential: AuthenticationCredential(),
       /** As with password sign-in: `cookie` only from the console's own origin. */
       session: z._default(z.enum(['token', 'cookie']), 'token'),
     });
@@ -262,7 +276,7 @@ export const stepUpWithPasskey = defineRoute({
   auth: { kind: 'session' },
   rateLimits: [{ name: 'step-up-user', per: 'user', limit: 10, windowSeconds: 15 * 60 }],
   get body() {
-    return z.strictObject({ challengeId: ChallengeId, credential: AuthenticationCredential });
+    return z.strictObject({ challengeId: ChallengeId(), credential: AuthenticationCredential() });
   },
   response: {
     status: 201,

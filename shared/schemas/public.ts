@@ -1,9 +1,9 @@
 import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
 
-export const Health = z
-  .object({ status: z.literal('ok'), service: z.string() })
-  .check(z.meta({ id: 'Health' }));
+export const Health = z.onFirstUse(() =>
+  z.object({ status: z.literal('ok'), service: z.string() }).check(z.meta({ id: 'Health' })),
+);
 
 export const health = defineRoute({
   id: 'getHealth',
@@ -13,7 +13,13 @@ export const health = defineRoute({
   summary: 'Liveness',
   tags: ['meta'],
   auth: { kind: 'none' },
-  response: { status: 200, description: 'The service is up', schema: Health },
+  response: {
+    status: 200,
+    description: 'The service is up',
+    get schema() {
+      return Health();
+    },
+  },
 });
 
 export const openApi = defineRoute({

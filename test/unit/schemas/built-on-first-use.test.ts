@@ -42,9 +42,6 @@ const SCHEMA_MODULES = [
  */
 const STILL_BUILT_AT_LOAD = new Set([
   'shared/schemas/audit.js',
-  'shared/schemas/oidc.js',
-  'shared/schemas/passkeys.js',
-  'shared/schemas/public.js',
   'shared/schemas/routes.js',
   'shared/schemas/tenant-sso.js',
   'shared/schemas/tenants.js',
