@@ -4,35 +4,39 @@ import { defineRoute } from '../http/route.js';
 import { Cursor, Limit, TenantParams } from './common.js';
 
 /** An instant as ISO 8601 with a zone (`2026-11-22T12:00:00Z`). */
-const Instant = z.iso.datetime({ offset: true });
+const Instant = z.onFirstUse(() => z.iso.datetime({ offset: true }));
 
 /** A user id or an API key id: who acted. */
-const ActorId = z.string().check(z.regex(/^[uk]_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user or API key id'));
+const ActorId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^[uk]_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user or API key id')),
+);
 
 const sinceBeforeUntil = (q: { since?: string; until?: string }) =>
   q.since === undefined || q.until === undefined || Date.parse(q.since) <= Date.parse(q.until);
 const sinceBeforeUntilIssue = { message: 'until is before since', path: ['until'] };
 
-export const AuditEvent = z
-  .object({
-    id: z.string(),
-    time: z.string(),
-    action: z.enum(AUDIT_ACTIONS),
-    actor: z.object({
-      userId: z.optional(z.string()),
-      apiKeyId: z.optional(z.string()),
-      ip: z.string(),
-      userAgent: z.string(),
-    }),
-    resource: z.object({ type: z.string(), id: z.string() }),
-    details: z.optional(z.record(z.string(), z.unknown())),
-    sequence: z
-      .nullable(z.number().check(z.int()))
-      .check(z.describe('Position in the hash chain; null while pending')),
-  })
-  .check(z.meta({ id: 'AuditEvent' }));
+export const AuditEvent = z.onFirstUse(() =>
+  z
+    .object({
+      id: z.string(),
+      time: z.string(),
+      action: z.enum(AUDIT_ACTIONS),
+      actor: z.object({
+        userId: z.optional(z.string()),
+        apiKeyId: z.optional(z.string()),
+        ip: z.string(),
+        userAgent: z.string(),
+      }),
+      resource: z.object({ type: z.string(), id: z.string() }),
+      details: z.optional(z.record(z.string(), z.unknown())),
+      sequence: z
+        .nullable(z.number().check(z.int()))
+        .check(z.describe('Position in the hash chain; null while pending')),
+    })
+    .check(z.meta({ id: 'AuditEvent' })),
+);
 
-const Pending = {
+const Pending = z.onFirstUse(() => ({
   pending: z
     .number()
     .check(
@@ -45,62 +49,66 @@ const Pending = {
   pendingCapped: z
     .optional(z.literal(true))
     .check(z.describe('More events are pending than were counted: pending is a lower bound')),
-};
+}));
 
-export const AuditEventPage = z
-  .object({ items: z.array(AuditEvent), nextCursor: z.optional(z.string()), ...Pending })
-  .check(z.meta({ id: 'AuditEventPage' }));
+export const AuditEventPage = z.onFirstUse(() =>
+  z
+    .object({ items: z.array(AuditEvent()), nextCursor: z.optional(z.string()), ...Pending() })
+    .check(z.meta({ id: 'AuditEventPage' })),
+);
 
-export const AuditVerification = z
-  .object({
-    ok: z
-      .boolean()
-      .check(z.describe('Nothing broken in what this answer walked (with `complete`: in the whole chain)')),
-    checked: z.number().check(z.int(), z.describe('Chain records checked by this answer')),
-    complete: z
-      .boolean()
-      .check(
-        z.describe(
-          'The walk reached the head; otherwise continue with `nextCursor` (each answer walks a page)',
+export const AuditVerification = z.onFirstUse(() =>
+  z
+    .object({
+      ok: z
+        .boolean()
+        .check(z.describe('Nothing broken in what this answer walked (with `complete`: in the whole chain)')),
+      checked: z.number().check(z.int(), z.describe('Chain records checked by this answer')),
+      complete: z
+        .boolean()
+        .check(
+          z.describe(
+            'The walk reached the head; otherwise continue with `nextCursor` (each answer walks a page)',
+          ),
         ),
-      ),
-    nextCursor: z.optional(z.string()),
-    from: z
-      .object({
-        sequence: z
-          .number()
-          .check(z.int(), z.describe('The walk started after this sequence (0: the first record)')),
-        checkpoint: z
-          .optional(z.string())
-          .check(z.describe('UTC day of the authenticated checkpoint it started from, if any')),
-      })
-      .check(
-        z.describe(
-          'Everything before an authenticated checkpoint whose events have all expired needs no walk; `from=checkpoint` starts at the latest one',
+      nextCursor: z.optional(z.string()),
+      from: z
+        .object({
+          sequence: z
+            .number()
+            .check(z.int(), z.describe('The walk started after this sequence (0: the first record)')),
+          checkpoint: z
+            .optional(z.string())
+            .check(z.describe('UTC day of the authenticated checkpoint it started from, if any')),
+        })
+        .check(
+          z.describe(
+            'Everything before an authenticated checkpoint whose events have all expired needs no walk; `from=checkpoint` starts at the latest one',
+          ),
         ),
+      ...Pending(),
+      firstBrokenSequence: z.optional(z.number().check(z.int())),
+      reason: z.optional(
+        z.enum([
+          'missing-chain-record',
+          'bad-sequence',
+          'broken-link',
+          'hash-mismatch',
+          'bad-record',
+          'missing-event',
+          'wrong-event',
+          'duplicate-event',
+          'not-authentic',
+          'head-mismatch',
+          'head-not-authentic',
+          'head-rolled-back',
+          'checkpoint-not-authentic',
+        ]),
       ),
-    ...Pending,
-    firstBrokenSequence: z.optional(z.number().check(z.int())),
-    reason: z.optional(
-      z.enum([
-        'missing-chain-record',
-        'bad-sequence',
-        'broken-link',
-        'hash-mismatch',
-        'bad-record',
-        'missing-event',
-        'wrong-event',
-        'duplicate-event',
-        'not-authentic',
-        'head-mismatch',
-        'head-not-authentic',
-        'head-rolled-back',
-        'checkpoint-not-authentic',
-      ]),
-    ),
-    head: z.object({ sequence: z.number().check(z.int()), hash: z.string() }),
-  })
-  .check(z.meta({ id: 'AuditVerification' }));
+      head: z.object({ sequence: z.number().check(z.int()), hash: z.string() }),
+    })
+    .check(z.meta({ id: 'AuditVerification' })),
+);
 
 export const listAuditEvents = defineRoute({
   id: 'listAuditEvents',
@@ -116,16 +124,22 @@ export const listAuditEvents = defineRoute({
   get query() {
     return z
       .strictObject({
-        since: z.optional(Instant),
-        until: z.optional(Instant),
+        since: z.optional(Instant()),
+        until: z.optional(Instant()),
         action: z.optional(z.enum(AUDIT_ACTIONS)),
-        actor: z.optional(ActorId),
+        actor: z.optional(ActorId()),
         cursor: z.optional(Cursor()),
         limit: Limit(),
       })
       .check(z.refine(sinceBeforeUntil, sinceBeforeUntilIssue));
   },
-  response: { status: 200, description: 'A page of events', schema: AuditEventPage },
+  response: {
+    status: 200,
+    description: 'A page of events',
+    get schema() {
+      return AuditEventPage();
+    },
+  },
 });
 
 export const exportAuditEvents = defineRoute({
@@ -144,7 +158,11 @@ export const exportAuditEvents = defineRoute({
   },
   get query() {
     return z
-      .strictObject({ since: z.optional(Instant), until: z.optional(Instant), cursor: z.optional(Cursor()) })
+      .strictObject({
+        since: z.optional(Instant()),
+        until: z.optional(Instant()),
+        cursor: z.optional(Cursor()),
+      })
       .check(z.refine(sinceBeforeUntil, sinceBeforeUntilIssue));
   },
   response: {
@@ -178,7 +196,13 @@ export const verifyAuditChain = defineRoute({
       cursor: z.optional(Cursor()),
     });
   },
-  response: { status: 200, description: 'The verification report', schema: AuditVerification },
+  response: {
+    status: 200,
+    description: 'The verification report',
+    get schema() {
+      return AuditVerification();
+    },
+  },
 });
 
 export const auditRoutes = [listAuditEvents, exportAuditEvents, verifyAuditChain];

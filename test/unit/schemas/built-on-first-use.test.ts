@@ -41,7 +41,6 @@ const SCHEMA_MODULES = [
  * converted to `z.onFirstUse` and route getters; the list only shrinks.
  */
 const STILL_BUILT_AT_LOAD = new Set([
-  'shared/schemas/audit.js',
   'shared/schemas/routes.js',
   'shared/schemas/tenant-sso.js',
   'shared/schemas/tenants.js',
