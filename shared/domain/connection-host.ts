@@ -7,6 +7,8 @@
  * by DNS at connect time (rebinding): `isAddressAllowed` lets the connecting code check the resolved address.
  */
 
+import { onFirstUse } from './on-first-use.js';
+
 export interface HostPolicy {
   /** Deployment setting ALLOW_PRIVATE_NETWORKS: loopback, private ranges and local names are allowed. */
   allowPrivateNetworks: boolean;
@@ -81,26 +83,22 @@ const LOCAL_SUFFIXES = [
  * The ranges above as integers, parsed by the first host check rather than at load: a function's cold start
  * (the connections function lists and reads connections without checking a host) need not run this.
  */
-let cidrs: Cidr[] | undefined;
-function cidrTable(): Cidr[] {
-  cidrs ??= [
-    ...V4_RANGES.map(([addr, prefix, hostClass, reason]) => ({
-      bits: parseIPv4(addr)!,
-      prefix,
-      width: 32 as const,
-      hostClass,
-      reason,
-    })),
-    ...V6_RANGES.map(([addr, prefix, hostClass, reason]) => ({
-      bits: parseIPv6(addr)!,
-      prefix,
-      width: 128 as const,
-      hostClass,
-      reason,
-    })),
-  ];
-  return cidrs;
-}
+const cidrTable = onFirstUse((): Cidr[] => [
+  ...V4_RANGES.map(([addr, prefix, hostClass, reason]) => ({
+    bits: parseIPv4(addr)!,
+    prefix,
+    width: 32 as const,
+    hostClass,
+    reason,
+  })),
+  ...V6_RANGES.map(([addr, prefix, hostClass, reason]) => ({
+    bits: parseIPv6(addr)!,
+    prefix,
+    width: 128 as const,
+    hostClass,
+    reason,
+  })),
+]);
 
 /** Strict dotted-quad IPv4 (no leading zeros, no short or hex forms) as a 32-bit integer, or undefined. */
 export function parseIPv4(text: string): bigint | undefined {

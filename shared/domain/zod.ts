@@ -27,17 +27,7 @@ export * from 'zod/mini';
  *
  * A build that throws is not kept: the next read builds again (and throws again, as a bad schema would).
  */
-export function onFirstUse<T>(build: () => T): () => T {
-  let built = false;
-  let value: T | undefined;
-  return () => {
-    if (!built) {
-      value = build();
-      built = true;
-    }
-    return value as T;
-  };
-}
+export { onFirstUse } from './on-first-use.js';
 
 /** The output type of a schema built on first use: `z.OutputOf<typeof TenantId>`. */
 export type OutputOf<S extends () => core.$ZodType> = output<ReturnType<S>>;
