@@ -1,8 +1,5 @@
-import { STSClient } from '@aws-sdk/client-sts';
 import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { storeClientConfig } from '../../shared/connectors/s3-compatible.js';
-import { envelopeCipherFor, TenantCrypto } from '../../shared/crypto/envelope.js';
 import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
@@ -16,50 +13,28 @@ import type { Authorizer } from '../../shared/http/auth-context.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import * as routes from '../../shared/schemas/storage.js';
-import { PATH_NOT_FOUND, StorageService } from '../../shared/services/storage.js';
+import { PATH_NOT_FOUND } from '../../shared/services/storage-path-not-found.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
-import { StoragePathOwners } from '../../shared/store/storage-path-owners.js';
-import type { StorageProbes } from '../../shared/store/storage-probe.js';
-import { StorageStore } from '../../shared/store/storage-store.js';
-import { StorageCredentialVendor } from '../../shared/store/storage-vendor.js';
-import { StoreKeyPairs } from '../../shared/store/store-key-pairs.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.js';
-import { tenantStorageAccessFor } from '../../shared/store/tenant-storage-access.js';
-import { TenantStore } from '../../shared/store/tenant-store.js';
+import type { StorageInit } from './lazy/init.js';
 
 const runtime = functionRuntime();
-
-/**
- * The S3 client and the location checks' probes and verifier are loaded by the first request that registers
- * or checks a location (shared/aws/loaded-on-use.ts): vending, the hot path, never uses them.
- */
-const lazyProbes: StorageProbes = (credentials, where) => {
-  let session: ReturnType<StorageProbes> | undefined;
-  const loaded = loadedOnUse(async () => {
-    session = (await import('../../shared/store/storage-probe.js')).storageProbes(credentials, where);
-    return session;
-  });
-  return {
-    list: loaded.list,
-    put: loaded.put,
-    get: loaded.get,
-    delete: loaded.delete,
-    close: () => session?.close(),
-  };
-};
 const identity = identityStoreFor(runtime);
 const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');
-const managedBucket = runtime.require('storageBucket');
-const storageKeyArn = runtime.require('storageKeyArn');
-const sts = runtime.client(STSClient);
-// S3-compatible stores are addresses tenants chose: the deployment's outbound rules (outbound-http.ts).
-const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
-// This function is the one that creates tenant storage roles (never deletes them), granting the managed
-// bucket's tenant prefix and its key.
-const access = tenantStorageAccessFor(runtime, { tenantClients, vending: true });
+// The settings the route groups' shared deps read when they are made (./lazy/deps.ts, and the tenant storage
+// access it makes): a missing one still fails the cold start, as it did when they were made here.
+for (const name of [
+  'storageBucket',
+  'storageKeyArn',
+  'identityTable',
+  'region',
+  'stage',
+  'tenantStorageBoundaryArn',
+] as const)
+  runtime.require(name);
 const cacheEntries = Number(runtime.optional('storageCredentialCacheEntries') ?? 2000);
 if (!Number.isSafeInteger(cacheEntries) || cacheEntries < 0)
   throw new Error('STORAGE_CREDENTIAL_CACHE_ENTRIES must be a whole number of entries');
@@ -77,74 +52,45 @@ const authorizer: Authorizer = {
     return context;
   },
 };
-const vendor = new StorageCredentialVendor({
-  sts,
-  storageKeyArn,
-  maxCacheEntries: cacheEntries,
-  storeSts: (endpoint, region, keyPair) =>
-    new STSClient(storeClientConfig(endpoint, region, keyPair, hostPolicy)),
-  recordIssue: (scope, userId, kind, untilMs) => access.recordIssue(scope, userId, kind, untilMs),
-});
-const members = new TenantStore(tenantClients, tenantDataTable);
 const audit = auditRecorderFor(runtime, { tenantClients, platformClient: platform });
-const service = new StorageService({
-  store: new StorageStore({
-    tenantClients,
-    platformClient: platform,
-    tenantDataTable,
-    identityTable: runtime.require('identityTable'),
-  }),
-  vendor,
-  access,
-  // Managed objects are written under the tenant's own key: the vend names it (session policy and `sse`).
-  tenantKeys,
+const init: StorageInit = {
+  runtime,
+  identity,
+  tenantClients,
   audit,
-  managedBucket,
-  // Location deletion only: the S3 client and the purge are loaded by the first deletion.
-  objects: loadedOnUse(async () => {
-    const [{ S3Client }, { ManagedObjects }] = await Promise.all([
-      import('@aws-sdk/client-s3'),
-      import('../../shared/store/managed-objects.js'),
-    ]);
-    return new ManagedObjects({ s3: runtime.client(S3Client), bucket: managedBucket });
-  }),
-  reservedBuckets: [managedBucket, runtime.optional('exportBucket')].filter((b): b is string => !!b),
-  region: runtime.require('region'),
-  // The emulator in local mode is reached at its own address, buckets in the path; AWS needs no hint.
-  s3Endpoint: runtime.optional('endpoint')
-    ? { endpoint: runtime.optional('endpoint'), pathStyle: true }
-    : undefined,
-  platformAccountId: runtime.require('tenantStorageBoundaryArn').split(':')[4],
-  verifier: loadedOnUse(
-    async () => new (await import('../../shared/store/storage-verifier.js')).ExternalRootVerifier(sts),
-  ),
-  pathOwners: new StoragePathOwners(platform, runtime.require('identityTable')),
-  members,
-  probes: lazyProbes,
-  hostPolicy,
-  // The Encryption SDK is loaded by the first store location's encrypt or decrypt (envelopeCipherFor).
-  storeKeys: new StoreKeyPairs(
-    new TenantCrypto({
-      cipher: envelopeCipherFor(runtime),
-      keys: tenantKeys,
-    }),
-  ),
-  storeVerifier: loadedOnUse(
-    async () => new (await import('../../shared/store/store-check.js')).StoreVerifier(hostPolicy),
-  ),
-  signingTally: identity.rateWindows,
-  // An endpoint of its own is the local emulator, which enforces no IAM (the self-test says so).
-  enforcesIam: runtime.optional('endpoint') === undefined,
-});
+  tenantKeys,
+  // S3-compatible stores are addresses tenants chose: the deployment's outbound rules (outbound-http.ts).
+  hostPolicy: { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' },
+  cacheEntries,
+};
 
+/*
+ * What every request needs (the route table, the authorizer, the rate limiter, refusal auditing, the settings)
+ * is built at cold start. Each route group's service (shared/services/storage-*.ts: credentials, remote
+ * signing, locations and instances, the self-test, revocation) is a module of ./lazy (one chunk each) loaded
+ * by the first request to one of its routes (shared/aws/loaded-on-use.ts; a failed load is tried again by the
+ * next request). The deps they share (the registry, the tenant's storage role, the credential vendor and its
+ * cache, the members: ./lazy/deps.ts) are made once, by the first of them, so a location change or a
+ * revocation still drops the vendor's cached credentials.
+ */
+/** Vends, and LaminDB's and Iceberg's forms of them: the hot path. */
+const credentials = loadedOnUse(async () => (await import('./lazy/credentials.js')).credentialsFor(init));
+const signing = loadedOnUse(async () => (await import('./lazy/signing.js')).signingFor(init));
+const locations = loadedOnUse(async () => (await import('./lazy/locations.js')).locationsFor(init));
+const selfTest = loadedOnUse(async () => (await import('./lazy/self-test.js')).selfTestFor(init));
+const revocation = loadedOnUse(async () => (await import('./lazy/revocation.js')).revocationFor(init));
+
+let laminAsTenant: RouteDef | undefined;
 /**
  * The LaminDB route names no tenant: once the path has named one, the caller is authorized for it exactly as
- * on a tenant route (membership, API key's tenant, MFA policy, storage:read-credentials).
+ * on a tenant route (membership, API key's tenant, MFA policy, storage:read-credentials). Made by the first
+ * LaminDB request: the spread reads the route's schemas, which are built on first use.
  */
-const laminAsTenantRoute: RouteDef = {
-  ...routes.laminStorageCredentials,
-  auth: { kind: 'tenant', permission: 'storage:read-credentials' },
-};
+const laminAsTenantRoute = (): RouteDef =>
+  (laminAsTenant ??= {
+    ...routes.laminStorageCredentials,
+    auth: { kind: 'tenant', permission: 'storage:read-credentials' },
+  });
 
 /** Instances, storage locations, credential vending and revocation: `/v1/tenants/{t}/(instances|storage-*)`. */
 export const handler = createApiHandler({
@@ -155,43 +101,54 @@ export const handler = createApiHandler({
   rateLimiter: rateLimiterFor(identity),
   onRefused: auditRefusalsTo(audit),
   routes: [
-    implementForTenant(routes.listInstances, 200, (caller, req) => service.listInstances(caller, req.query)),
-    implementForTenant(routes.createInstance, 201, (caller, req) => service.createInstance(caller, req.body)),
+    implementForTenant(routes.listInstances, 200, (caller, req) =>
+      locations.listInstances(caller, req.query),
+    ),
+    implementForTenant(routes.createInstance, 201, (caller, req) =>
+      locations.createInstance(caller, req.body),
+    ),
     implementForTenant(routes.listStorageLocations, 200, (caller, req) =>
-      service.listLocations(caller, req.query),
+      locations.listLocations(caller, req.query),
     ),
     implementForTenant(routes.createStorageLocation, 201, (caller, req) =>
-      service.registerLocation(caller, req.body),
+      locations.registerLocation(caller, req.body),
     ),
     implementForTenant(routes.getStorageExternalId, 200, async (caller) => ({
-      externalId: await service.externalId(caller),
+      externalId: await locations.externalId(caller),
     })),
     implementForTenant(routes.updateStorageLocation, 200, (caller, req) =>
-      service.updateLocation(caller, req.params.locationId, req.body),
+      locations.updateLocation(caller, req.params.locationId, req.body),
     ),
     implementForTenant(routes.deleteStorageLocation, 200, (caller, req) =>
-      service.deleteLocation(caller, req.params.locationId),
+      locations.deleteLocation(caller, req.params.locationId),
     ),
-    implementForTenant(routes.vendStorageCredentials, 200, (caller, req) => service.vend(caller, req.body)),
+    implementForTenant(routes.vendStorageCredentials, 200, (caller, req) =>
+      credentials.vend(caller, req.body),
+    ),
     implement(routes.laminStorageCredentials, async (req) => {
-      const tenantId = await service.tenantOfPath(req.body.path, 'body.path');
-      const auth = await authorizer.authorize(req.event, laminAsTenantRoute, { tenantId }).catch((error) => {
-        // Not a member, or a key of another tenant: the same answer as an unregistered path.
-        throw error instanceof NotFoundError ? new NotFoundError(PATH_NOT_FOUND) : error;
-      });
-      return { status: 200, body: await service.laminCredentials(tenantCaller({ ...req, auth }), req.body) };
+      const tenantId = await credentials.tenantOfPath(req.body.path, 'body.path');
+      const auth = await authorizer
+        .authorize(req.event, laminAsTenantRoute(), { tenantId })
+        .catch((error) => {
+          // Not a member, or a key of another tenant: the same answer as an unregistered path.
+          throw error instanceof NotFoundError ? new NotFoundError(PATH_NOT_FOUND) : error;
+        });
+      return {
+        status: 200,
+        body: await credentials.laminCredentials(tenantCaller({ ...req, auth }), req.body),
+      };
     }),
     implementForTenant(routes.loadIcebergStorageCredentials, 200, (caller, req) =>
-      service.icebergCredentials(caller, req.params.locationId, req.query),
+      credentials.icebergCredentials(caller, req.params.locationId, req.query),
     ),
     implementForTenant(routes.validateStorageLocation, 200, (caller, req) =>
-      service.validateLocation(caller, req.params.locationId),
+      selfTest.validateLocation(caller, req.params.locationId),
     ),
     implementForTenant(routes.signStorageRequest, 200, (caller, req) =>
-      service.sign(caller, req.params.locationId, req.body),
+      signing.sign(caller, req.params.locationId, req.body),
     ),
     implementForTenant(routes.revokeStorageCredentials, 200, (caller, req) =>
-      service.revoke(caller, req.body.userId),
+      revocation.revoke(caller, req.body.userId),
     ),
   ],
 });

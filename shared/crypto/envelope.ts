@@ -8,6 +8,10 @@ import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { HttpProblemError, isTransientAwsError, ServiceUnavailableError } from '../errors.js';
 import { logger, registerCache } from '../observability.js';
 import type { MaterialsCache } from './envelope-sdk.js';
+import { TenantKeyUnavailableError } from './tenant-key-unavailable.js';
+
+// The directory of tenant keys (shared/store/tenant-key-directory.ts) throws it without loading this module.
+export { TenantKeyUnavailableError };
 
 /**
  * The one algorithm suite: AES-256-GCM with HKDF-SHA512 and key commitment, without ECDSA signatures
@@ -77,18 +81,6 @@ const MANAGER_BYTES = 2048;
 
 /** Largest ciphertext body `decrypt` accepts (secrets are small; this bounds memory on hostile input). */
 export const MAX_PLAINTEXT_BYTES = 64 * 1024;
-
-/** The tenant's key is disabled, pending deletion or gone: nothing can be encrypted or decrypted for it. */
-export class TenantKeyUnavailableError extends HttpProblemError {
-  constructor(cause?: unknown) {
-    super(409, 'tenant-key-unavailable', 'Conflict', {
-      detail:
-        "The tenant's encryption key is disabled or scheduled for deletion, so its secrets cannot be used. Nothing was changed.",
-      cause,
-    });
-    this.name = 'TenantKeyUnavailableError';
-  }
-}
 
 /**
  * A ciphertext that is not bound to the record, purpose and tenant it was read for (moved, tampered,

@@ -1,5 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { type TenantKeyDirectory, TenantKeyUnavailableError } from '../crypto/envelope.js';
+import type { TenantKeyDirectory } from '../crypto/envelope.js';
+import { TenantKeyUnavailableError } from '../crypto/tenant-key-unavailable.js';
 import { BoundedCache, estimateBytes } from '../domain/bounded-cache.js';
 import { TENANT_SK } from '../domain/item-layout.js';
 import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
