@@ -1,4 +1,4 @@
-import { formatStorageRoot } from './storage-roots.js';
+import { formatStorageRoot } from './storage-root-format.js';
 
 /*
  * The DynamoDB item layout of the tenant-data and identity tables: every partition and sort key, declared

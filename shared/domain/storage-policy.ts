@@ -1,25 +1,32 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
 import { type AwsPartition, partitionOfArn, serviceHost } from './partitions.js';
+import {
+  DEFAULT_CREDENTIAL_SECONDS,
+  EXTERNAL_MAX_CREDENTIAL_SECONDS,
+  MAX_CREDENTIAL_SECONDS,
+  MAX_PREVIOUS_KMS_KEYS,
+  MIN_CREDENTIAL_SECONDS,
+  STORAGE_ACCESS,
+  type StorageAccess,
+} from './storage-limits.js';
 import type { StorageRoot } from './storage-roots.js';
+
+// What the route schemas (shared/schemas/storage.ts) accept, without the policies: loaded by every request.
+export {
+  DEFAULT_CREDENTIAL_SECONDS,
+  EXTERNAL_MAX_CREDENTIAL_SECONDS,
+  MAX_CREDENTIAL_SECONDS,
+  MAX_PREVIOUS_KMS_KEYS,
+  MIN_CREDENTIAL_SECONDS,
+  STORAGE_ACCESS,
+  type StorageAccess,
+};
 
 /**
  * The session policies of storage credential vending (DESIGN.md §4) and what they share with the tenant
  * storage roles (shared/domain/tenant-storage-role.ts) and revocation (shared/domain/storage-revocation.ts).
  * Pure; the simulator tests in test/unit/domain/storage-policy-simulator.test.ts prove what they allow.
  */
-
-export const STORAGE_ACCESS = ['read', 'write'] as const;
-export type StorageAccess = (typeof STORAGE_ACCESS)[number];
-
-/** Credential lifetimes accepted by the vending API (seconds). 3600 is also STS's role-chaining ceiling. */
-export const MIN_CREDENTIAL_SECONDS = 900;
-export const MAX_CREDENTIAL_SECONDS = 3600;
-export const DEFAULT_CREDENTIAL_SECONDS = 900;
-/**
- * External-location credentials are sessions of the customer's own role, which Strongroom cannot deny, so
- * nothing can revoke them before they expire: they are vended for STS's minimum, 15 minutes, and no longer.
- */
-export const EXTERNAL_MAX_CREDENTIAL_SECONDS = 900;
 
 /** STS refuses an inline session policy longer than this many characters. */
 export const STS_SESSION_POLICY_MAX_CHARS = 2048;
@@ -82,12 +89,6 @@ export const STORAGE_KEY_WRITE_ACTIONS = ['kms:GenerateDataKey'] as const;
 export const ENFORCED_KEY_WRITE_ACTIONS = ['s3:PutObject'] as const;
 
 const KMS_KEY_ARN = /^arn:(aws[a-z-]*):kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
-
-/**
- * How many older keys an external location may name. Each costs about 90 characters of the 2,048 STS allows
- * the session policy; four keep the largest location the API accepts well inside it (a test measures it).
- */
-export const MAX_PREVIOUS_KMS_KEYS = 4;
 
 /** The region of a KMS key ARN (`arn:<partition>:kms:<region>:<account>:key/<id>`); TypeError for anything else. */
 export function kmsKeyRegion(keyArn: string): string {

@@ -8,11 +8,10 @@
  * or variables and would silently widen a grant.
  */
 
-/** A normalised storage root. `prefix` is empty for a whole bucket; it never starts or ends with `/`. */
-export interface StorageRoot {
-  bucket: string;
-  prefix: string;
-}
+import { formatStorageRoot, type StorageRoot } from './storage-root-format.js';
+
+// The key layout (item-layout.ts, loaded by every function) formats roots without the parsing rules here.
+export { formatStorageRoot, type StorageRoot };
 
 /** Most path segments a root may have (each one is a uniqueness item in the registration transaction). */
 export const MAX_ROOT_DEPTH = 24;
@@ -88,11 +87,6 @@ export function parseStorageRoot(uri: string): StorageRoot {
   if (problem) throw new StorageRootError(problem);
   const prefix = slash === -1 ? '' : normalisePrefix(rest.slice(slash + 1));
   return { bucket, prefix };
-}
-
-/** The canonical `s3://` form of a root (no trailing slash). */
-export function formatStorageRoot(root: StorageRoot): string {
-  return root.prefix ? `s3://${root.bucket}/${root.prefix}` : `s3://${root.bucket}`;
 }
 
 /** Whether `inner` is `outer` or lies inside it; `data2` is not inside `data` (the `/` is the boundary). */

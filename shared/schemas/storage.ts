@@ -5,7 +5,7 @@ import {
   MAX_PREVIOUS_KMS_KEYS,
   MIN_CREDENTIAL_SECONDS,
   STORAGE_ACCESS,
-} from '../domain/storage-policy.js';
+} from '../domain/storage-limits.js';
 import { STORAGE_VALIDATION_CHECKS, VALIDATION_STATUSES } from '../domain/storage-validation.js';
 import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
