@@ -4,39 +4,45 @@ import { defineRoute } from '../http/route.js';
 import { TenantParams, UserId } from './common.js';
 
 /** An e-mail domain as an allowed-domains entry: lowercase labels, a dot, no wildcard. */
-export const EmailDomain = z
-  .string()
-  .check(
-    z.trim(),
-    z.toLowerCase(),
-    z.maxLength(253),
-    z.regex(
-      /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/,
-      'Not an e-mail domain',
+export const EmailDomain = z.onFirstUse(() =>
+  z
+    .string()
+    .check(
+      z.trim(),
+      z.toLowerCase(),
+      z.maxLength(253),
+      z.regex(
+        /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/,
+        'Not an e-mail domain',
+      ),
     ),
-  );
-
-const Issuer = z.string().check(
-  z.maxLength(512),
-  z.superRefine((value, ctx) => {
-    const problem = issuerProblem(value);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
 );
 
-export const TenantSso = z
-  .object({
-    issuer: z.string(),
-    clientId: z.string(),
-    clientSecretSet: z
-      .literal(true)
-      .check(z.describe('The client secret is stored (encrypted); it is never returned')),
-    allowedDomains: z.array(z.string()),
-    enforced: z.boolean(),
-    updatedAt: z.string(),
-    updatedBy: UserId(),
-  })
-  .check(z.meta({ id: 'TenantSso' }));
+const Issuer = z.onFirstUse(() =>
+  z.string().check(
+    z.maxLength(512),
+    z.superRefine((value, ctx) => {
+      const problem = issuerProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  ),
+);
+
+export const TenantSso = z.onFirstUse(() =>
+  z
+    .object({
+      issuer: z.string(),
+      clientId: z.string(),
+      clientSecretSet: z
+        .literal(true)
+        .check(z.describe('The client secret is stored (encrypted); it is never returned')),
+      allowedDomains: z.array(z.string()),
+      enforced: z.boolean(),
+      updatedAt: z.string(),
+      updatedBy: UserId(),
+    })
+    .check(z.meta({ id: 'TenantSso' })),
+);
 
 export const getTenantSso = defineRoute({
   id: 'getTenantSso',
@@ -49,7 +55,13 @@ export const getTenantSso = defineRoute({
   get params() {
     return TenantParams();
   },
-  response: { status: 200, description: 'The provider; 404 when none is configured', schema: TenantSso },
+  response: {
+    status: 200,
+    description: 'The provider; 404 when none is configured',
+    get schema() {
+      return TenantSso();
+    },
+  },
 });
 
 export const putTenantSso = defineRoute({
@@ -66,7 +78,7 @@ export const putTenantSso = defineRoute({
   },
   get body() {
     return z.strictObject({
-      issuer: Issuer,
+      issuer: Issuer(),
       clientId: z.string().check(z.minLength(1), z.maxLength(256)),
       clientSecret: z
         .optional(z.string().check(z.minLength(1), z.maxLength(1024)))
@@ -75,7 +87,7 @@ export const putTenantSso = defineRoute({
             'Required at first and whenever issuer or clientId changes; absent keeps the stored one',
           ),
         ),
-      allowedDomains: z.array(EmailDomain).check(z.minLength(1), z.maxLength(20)),
+      allowedDomains: z.array(EmailDomain()).check(z.minLength(1), z.maxLength(20)),
       enforced: z.boolean(),
     });
   },
@@ -83,7 +95,9 @@ export const putTenantSso = defineRoute({
     status: 200,
     description:
       'The provider. 400 naming the field (issuer not https, no valid discovery document, missing clientSecret); 503 `oidc-issuer-unreachable`; 409 `sso-lockout-guard` (enforced: true from a session not signed in through this provider)',
-    schema: TenantSso,
+    get schema() {
+      return TenantSso();
+    },
   },
 });
 

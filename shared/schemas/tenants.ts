@@ -6,58 +6,68 @@ import { exactlyOneFactor, RecoveryCode, StepUpToken, TotpCode } from './auth.js
 import { defineTenantListRoute, EmailAddress, TenantId, TenantParams, UserId } from './common.js';
 import { tenantSsoRoutes } from './tenant-sso.js';
 
-const Role = z.enum(ROLES);
-const KeyId = z.string().check(z.regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id'));
+const Role = z.onFirstUse(() => z.enum(ROLES));
+const KeyId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^k_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an API key id')),
+);
 
 /** A settings change: absent keys keep their value; a session limit set to null returns to the platform default. */
-const Settings = z.strictObject({
-  requireMfa: z.optional(z.boolean()),
-  sessionIdleSeconds: z
-    .optional(z.nullable(z.number().check(z.int(), z.minimum(300), z.maximum(14 * 86_400))))
-    .check(z.describe('Idle limit of sessions in this tenant; null: the platform default (14 days)')),
-  sessionAbsoluteSeconds: z
-    .optional(z.nullable(z.number().check(z.int(), z.minimum(900), z.maximum(30 * 86_400))))
-    .check(z.describe('Absolute limit of sessions in this tenant; null: the platform default (30 days)')),
-});
+const Settings = z.onFirstUse(() =>
+  z.strictObject({
+    requireMfa: z.optional(z.boolean()),
+    sessionIdleSeconds: z
+      .optional(z.nullable(z.number().check(z.int(), z.minimum(300), z.maximum(14 * 86_400))))
+      .check(z.describe('Idle limit of sessions in this tenant; null: the platform default (14 days)')),
+    sessionAbsoluteSeconds: z
+      .optional(z.nullable(z.number().check(z.int(), z.minimum(900), z.maximum(30 * 86_400))))
+      .check(z.describe('Absolute limit of sessions in this tenant; null: the platform default (30 days)')),
+  }),
+);
 
-export const Tenant = z
-  .object({
-    tenantId: TenantId(),
-    name: z.string(),
-    plan: z.enum(PLANS),
-    createdAt: z.string(),
-    settings: z.object({
-      requireMfa: z.boolean(),
-      sessionIdleSeconds: z.optional(z.number()),
-      sessionAbsoluteSeconds: z.optional(z.number()),
-    }),
-  })
-  .check(z.meta({ id: 'Tenant' }));
+export const Tenant = z.onFirstUse(() =>
+  z
+    .object({
+      tenantId: TenantId(),
+      name: z.string(),
+      plan: z.enum(PLANS),
+      createdAt: z.string(),
+      settings: z.object({
+        requireMfa: z.boolean(),
+        sessionIdleSeconds: z.optional(z.number()),
+        sessionAbsoluteSeconds: z.optional(z.number()),
+      }),
+    })
+    .check(z.meta({ id: 'Tenant' })),
+);
 
-export const Member = z
-  .object({ userId: UserId(), email: z.string(), name: z.string(), role: Role, addedAt: z.string() })
-  .check(z.meta({ id: 'Member' }));
+export const Member = z.onFirstUse(() =>
+  z
+    .object({ userId: UserId(), email: z.string(), name: z.string(), role: Role(), addedAt: z.string() })
+    .check(z.meta({ id: 'Member' })),
+);
 
-export const ApiKey = z
-  .object({
-    keyId: KeyId,
-    name: z.string(),
-    scopes: z.array(z.enum(PERMISSIONS)),
-    createdBy: UserId(),
-    createdAt: z.string(),
-    expiresAt: z.string(),
-    lastUsedAt: z.nullable(z.string()),
-    createdWithMfa: z
-      .boolean()
-      .check(
-        z.describe(
-          'Minted by a session signed in with a second factor; only such keys work in a tenant requiring MFA',
+export const ApiKey = z.onFirstUse(() =>
+  z
+    .object({
+      keyId: KeyId(),
+      name: z.string(),
+      scopes: z.array(z.enum(PERMISSIONS)),
+      createdBy: UserId(),
+      createdAt: z.string(),
+      expiresAt: z.string(),
+      lastUsedAt: z.nullable(z.string()),
+      createdWithMfa: z
+        .boolean()
+        .check(
+          z.describe(
+            'Minted by a session signed in with a second factor; only such keys work in a tenant requiring MFA',
+          ),
         ),
-      ),
-  })
-  .check(z.meta({ id: 'ApiKey' }));
+    })
+    .check(z.meta({ id: 'ApiKey' })),
+);
 
-const TenantName = z.string().check(z.trim(), z.minLength(1), z.maxLength(100));
+const TenantName = z.onFirstUse(() => z.string().check(z.trim(), z.minLength(1), z.maxLength(100)));
 
 /**
  * Tenants one user, and one network (IPv4 /24, IPv6 /48), may create per hour and per day. Accounts cost
@@ -78,7 +88,7 @@ export const createTenant = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'session' },
   get body() {
-    return z.strictObject({ name: TenantName });
+    return z.strictObject({ name: TenantName() });
   },
   // Each tenant costs account-wide quota (a KMS key now, an IAM role once it uses managed storage).
   rateLimits: [
@@ -107,7 +117,13 @@ export const createTenant = defineRoute({
       windowSeconds: 86_400,
     },
   ],
-  response: { status: 201, description: 'The tenant', schema: Tenant },
+  response: {
+    status: 201,
+    description: 'The tenant',
+    get schema() {
+      return Tenant();
+    },
+  },
 });
 
 export const listMyTenants = defineRoute({
@@ -128,8 +144,8 @@ export const listMyTenants = defineRoute({
           // Tenant's fields spread rather than z.extend(Tenant, …), which would copy Tenant's meta check (its id) to the copy.
           z
             .object({
-              ...Tenant.shape,
-              role: Role,
+              ...Tenant().shape,
+              role: Role(),
               joinedAt: z.string().check(z.describe('When you became a member')),
             })
             .check(z.meta({ id: 'MyTenant' })),
@@ -150,7 +166,13 @@ export const getTenant = defineRoute({
   get params() {
     return TenantParams();
   },
-  response: { status: 200, description: 'The tenant', schema: Tenant },
+  response: {
+    status: 200,
+    description: 'The tenant',
+    get schema() {
+      return Tenant();
+    },
+  },
 });
 
 export const updateTenant = defineRoute({
@@ -167,13 +189,19 @@ export const updateTenant = defineRoute({
   get body() {
     return z
       .strictObject({
-        name: z.optional(TenantName),
+        name: z.optional(TenantName()),
         plan: z.optional(z.enum(PLANS)),
-        settings: z.optional(Settings),
+        settings: z.optional(Settings()),
       })
       .check(z.refine((b) => Object.keys(b).length > 0, { message: 'Nothing to change', path: ['name'] }));
   },
-  response: { status: 200, description: 'The tenant', schema: Tenant },
+  response: {
+    status: 200,
+    description: 'The tenant',
+    get schema() {
+      return Tenant();
+    },
+  },
 });
 
 export const deleteTenant = defineRoute({
@@ -204,27 +232,29 @@ export const deleteTenant = defineRoute({
   },
 });
 
-export const TenantDeletionStatus = z
-  .object({
-    status: z
-      .enum(['active', 'deleting'])
-      .check(
-        z.describe(
-          'deleting: the deletion began (the tenant is closed to every other route); send DELETE again to finish it',
+export const TenantDeletionStatus = z.onFirstUse(() =>
+  z
+    .object({
+      status: z
+        .enum(['active', 'deleting'])
+        .check(
+          z.describe(
+            'deleting: the deletion began (the tenant is closed to every other route); send DELETE again to finish it',
+          ),
         ),
-      ),
-    startedAt: z.optional(z.string()),
-    startedBy: z.optional(z.string()),
-    objectsDeleted: z
-      .number()
-      .check(
-        z.int(),
-        z.describe(
-          'Managed-storage object versions, delete markers and incomplete multipart uploads removed so far (at least this many)',
+      startedAt: z.optional(z.string()),
+      startedBy: z.optional(z.string()),
+      objectsDeleted: z
+        .number()
+        .check(
+          z.int(),
+          z.describe(
+            'Managed-storage object versions, delete markers and incomplete multipart uploads removed so far (at least this many)',
+          ),
         ),
-      ),
-  })
-  .check(z.meta({ id: 'TenantDeletionStatus' }));
+    })
+    .check(z.meta({ id: 'TenantDeletionStatus' })),
+);
 
 export const getTenantDeletion = defineRoute({
   id: 'getTenantDeletion',
@@ -238,20 +268,30 @@ export const getTenantDeletion = defineRoute({
   get params() {
     return TenantParams();
   },
-  response: { status: 200, description: 'The deletion status', schema: TenantDeletionStatus },
+  response: {
+    status: 200,
+    description: 'The deletion status',
+    get schema() {
+      return TenantDeletionStatus();
+    },
+  },
 });
 
-const ExportId = z.string().check(z.regex(/^x_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an export id'));
+const ExportId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^x_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an export id')),
+);
 
-export const TenantExport = z
-  .object({
-    exportId: ExportId,
-    createdAt: z.string(),
-    sizeBytes: z.number().check(z.int()),
-    url: z.string().check(z.url()),
-    urlExpiresAt: z.string(),
-  })
-  .check(z.meta({ id: 'TenantExport' }));
+export const TenantExport = z.onFirstUse(() =>
+  z
+    .object({
+      exportId: ExportId(),
+      createdAt: z.string(),
+      sizeBytes: z.number().check(z.int()),
+      url: z.string().check(z.url()),
+      urlExpiresAt: z.string(),
+    })
+    .check(z.meta({ id: 'TenantExport' })),
+);
 
 export const createExport = defineRoute({
   id: 'createExport',
@@ -265,7 +305,13 @@ export const createExport = defineRoute({
   get params() {
     return TenantParams();
   },
-  response: { status: 201, description: 'The archive and its download URL', schema: TenantExport },
+  response: {
+    status: 201,
+    description: 'The archive and its download URL',
+    get schema() {
+      return TenantExport();
+    },
+  },
 });
 
 export const getExport = defineRoute({
@@ -277,9 +323,15 @@ export const getExport = defineRoute({
   tags: ['tenants'],
   auth: { kind: 'tenant', permission: 'tenant:export' },
   get params() {
-    return z.strictObject({ tenantId: TenantId(), exportId: ExportId });
+    return z.strictObject({ tenantId: TenantId(), exportId: ExportId() });
   },
-  response: { status: 200, description: 'The archive and its download URL', schema: TenantExport },
+  response: {
+    status: 200,
+    description: 'The archive and its download URL',
+    get schema() {
+      return TenantExport();
+    },
+  },
 });
 
 export const listMembers = defineTenantListRoute({
@@ -293,18 +345,22 @@ export const listMembers = defineTenantListRoute({
   item: Member,
 });
 
-const InvitationId = z.string().check(z.regex(/^n_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an invitation id'));
+const InvitationId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^n_[0-9a-hjkmnp-tv-z]{26}$/, 'Not an invitation id')),
+);
 
-export const Invitation = z
-  .object({
-    invitationId: InvitationId,
-    email: z.string(),
-    role: Role,
-    invitedBy: z.object({ userId: UserId(), name: z.string() }),
-    createdAt: z.string(),
-    expiresAt: z.string(),
-  })
-  .check(z.meta({ id: 'Invitation' }));
+export const Invitation = z.onFirstUse(() =>
+  z
+    .object({
+      invitationId: InvitationId(),
+      email: z.string(),
+      role: Role(),
+      invitedBy: z.object({ userId: UserId(), name: z.string() }),
+      createdAt: z.string(),
+      expiresAt: z.string(),
+    })
+    .check(z.meta({ id: 'Invitation' })),
+);
 
 export const inviteMember = defineRoute({
   id: 'inviteMember',
@@ -319,9 +375,15 @@ export const inviteMember = defineRoute({
     return TenantParams();
   },
   get body() {
-    return z.strictObject({ email: EmailAddress(), role: Role });
+    return z.strictObject({ email: EmailAddress(), role: Role() });
   },
-  response: { status: 201, description: 'The invitation', schema: Invitation },
+  response: {
+    status: 201,
+    description: 'The invitation',
+    get schema() {
+      return Invitation();
+    },
+  },
 });
 
 export const listInvitations = defineTenantListRoute({
@@ -344,23 +406,25 @@ export const revokeInvitation = defineRoute({
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
   get params() {
-    return z.strictObject({ tenantId: TenantId(), invitationId: InvitationId });
+    return z.strictObject({ tenantId: TenantId(), invitationId: InvitationId() });
   },
   response: { status: 204, description: 'Withdrawn' },
 });
 
-export const MyInvitation = z
-  .object({
-    invitationId: InvitationId,
-    tenant: z.object({ tenantId: TenantId(), name: z.string() }),
-    role: Role,
-    invitedBy: z.object({ name: z.string(), email: z.string() }),
-    createdAt: z.string(),
-    expiresAt: z.string(),
-  })
-  .check(z.meta({ id: 'MyInvitation' }));
+export const MyInvitation = z.onFirstUse(() =>
+  z
+    .object({
+      invitationId: InvitationId(),
+      tenant: z.object({ tenantId: TenantId(), name: z.string() }),
+      role: Role(),
+      invitedBy: z.object({ name: z.string(), email: z.string() }),
+      createdAt: z.string(),
+      expiresAt: z.string(),
+    })
+    .check(z.meta({ id: 'MyInvitation' })),
+);
 
-const MyInvitationParams = z.strictObject({ invitationId: InvitationId });
+const MyInvitationParams = z.onFirstUse(() => z.strictObject({ invitationId: InvitationId() }));
 
 export const listMyInvitations = defineRoute({
   id: 'listMyInvitations',
@@ -374,7 +438,7 @@ export const listMyInvitations = defineRoute({
     status: 200,
     description: 'Pending invitations',
     get schema() {
-      return z.object({ items: z.array(MyInvitation) });
+      return z.object({ items: z.array(MyInvitation()) });
     },
   },
 });
@@ -387,12 +451,14 @@ export const acceptInvitation = defineRoute({
   summary: 'Accept an invitation: you become a member with its role',
   tags: ['me'],
   auth: { kind: 'session' },
-  params: MyInvitationParams,
+  get params() {
+    return MyInvitationParams();
+  },
   response: {
     status: 201,
     description: 'The new membership',
     get schema() {
-      return z.object({ tenant: z.object({ tenantId: TenantId(), name: z.string() }), member: Member });
+      return z.object({ tenant: z.object({ tenantId: TenantId(), name: z.string() }), member: Member() });
     },
   },
 });
@@ -405,11 +471,13 @@ export const declineInvitation = defineRoute({
   summary: 'Decline an invitation',
   tags: ['me'],
   auth: { kind: 'session' },
-  params: MyInvitationParams,
+  get params() {
+    return MyInvitationParams();
+  },
   response: { status: 204, description: 'Declined' },
 });
 
-const MemberParams = z.strictObject({ tenantId: TenantId(), userId: UserId() });
+const MemberParams = z.onFirstUse(() => z.strictObject({ tenantId: TenantId(), userId: UserId() }));
 
 export const changeMemberRole = defineRoute({
   id: 'changeMemberRole',
@@ -419,11 +487,19 @@ export const changeMemberRole = defineRoute({
   summary: 'Change a member’s role',
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
-  params: MemberParams,
-  get body() {
-    return z.strictObject({ role: Role });
+  get params() {
+    return MemberParams();
   },
-  response: { status: 200, description: 'The member', schema: Member },
+  get body() {
+    return z.strictObject({ role: Role() });
+  },
+  response: {
+    status: 200,
+    description: 'The member',
+    get schema() {
+      return Member();
+    },
+  },
 });
 
 export const removeMember = defineRoute({
@@ -434,7 +510,9 @@ export const removeMember = defineRoute({
   summary: 'Remove a member',
   tags: ['members'],
   auth: { kind: 'tenant', permission: 'members:manage' },
-  params: MemberParams,
+  get params() {
+    return MemberParams();
+  },
   response: { status: 204, description: 'Removed' },
 });
 
@@ -472,7 +550,7 @@ export const createApiKey = defineRoute({
     description: 'The key (secret shown only here)',
     get schema() {
       // ApiKey's fields spread rather than z.extend(ApiKey, …), which would copy ApiKey's meta check (its id) to the copy.
-      return z.object({ ...ApiKey.shape, key: z.string() });
+      return z.object({ ...ApiKey().shape, key: z.string() });
     },
   },
 });
@@ -486,7 +564,7 @@ export const revokeApiKey = defineRoute({
   tags: ['api-keys'],
   auth: { kind: 'tenant', permission: 'api-keys:create' },
   get params() {
-    return z.strictObject({ tenantId: TenantId(), keyId: KeyId });
+    return z.strictObject({ tenantId: TenantId(), keyId: KeyId() });
   },
   response: { status: 204, description: 'Revoked' },
 });

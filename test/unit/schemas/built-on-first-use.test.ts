@@ -42,7 +42,6 @@ const SCHEMA_MODULES = [
  */
 const STILL_BUILT_AT_LOAD = new Set([
   'shared/schemas/routes.js',
-  'shared/schemas/tenant-sso.js',
   'shared/schemas/tenants.js',
 ]);
 
