@@ -40,10 +40,7 @@ const SCHEMA_MODULES = [
  * Modules that still build schemas as they load (or import one that does), not checked until they are
  * converted to `z.onFirstUse` and route getters; the list only shrinks.
  */
-const STILL_BUILT_AT_LOAD = new Set([
-  'shared/schemas/routes.js',
-  'shared/schemas/tenants.js',
-]);
+const STILL_BUILT_AT_LOAD = new Set(['shared/schemas/routes.js']);
 
 async function buildsWhileLoading(module: string): Promise<number> {
   vi.resetModules();
