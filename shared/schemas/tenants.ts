@@ -2,8 +2,8 @@ import { PERMISSIONS, ROLES } from '../domain/permissions.js';
 import { PLANS } from '../domain/plans.js';
 import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
-import { exactlyOneFactor, RecoveryCode, StepUpToken, TotpCode } from './auth.js';
 import { defineTenantListRoute, EmailAddress, TenantId, TenantParams, UserId } from './common.js';
+import { exactlyOneFactor, RecoveryCode, StepUpToken, TotpCode } from './factors.js';
 import { tenantSsoRoutes } from './tenant-sso.js';
 
 const Role = z.onFirstUse(() => z.enum(ROLES));

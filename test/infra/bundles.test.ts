@@ -68,9 +68,11 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   // is loaded by the first verification (AuditLogReader.verify).
   [path.join('functions', 'audit', 'handler.ts')]: /shared\/store\/audit-verification\.ts$/,
   // Tenants: each route group's service (tenancy, invitations, deletion, tenant SSO, exports) is a module of
-  // functions/tenants/lazy/, loaded by the group's first request with the stores and ports only it uses.
+  // functions/tenants/lazy/, loaded by the group's first request with the stores and ports only it uses. The
+  // sign-in schemas (shared/schemas/auth.ts) are in no part of it: tenant deletion's fresh factor comes from
+  // shared/schemas/factors.ts.
   [path.join('functions', 'tenants', 'handler.ts')]:
-    /shared\/(services\/(tenancy|invitations|tenant-export|tenant-sso|second-factor|storage)|store\/(tenant-store|storage-store|tenant-storage-access|tenant-sso-store)|domain\/tenant-storage-role|crypto\/envelope|mail\/function-mail|connectors\/outbound-http)\.ts$/,
+    /shared\/(services\/(tenancy|invitations|tenant-export|tenant-sso|second-factor|storage)|store\/(tenant-store|storage-store|tenant-storage-access|tenant-sso-store)|domain\/tenant-storage-role|crypto\/envelope|mail\/function-mail|connectors\/outbound-http|schemas\/auth)\.ts$/,
   // Storage: the deps its route groups share (the registry, the tenant's storage role, the credential vendor, the
   // members, the store key pairs: functions/storage/lazy/deps.ts) are made by the first request of any group,
   // and each group's service (credentials, remote signing, locations and instances, the self-test, revocation)
