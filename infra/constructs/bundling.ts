@@ -158,6 +158,13 @@ export function bundleFunction(options: {
 }
 
 /**
+ * The name index.mjs re-exports merged chunk `n`'s export `name` under: short, since each is written twice
+ * (the export list of index.mjs, a stand-in's import). Unique among its exports: `n` is digits ended by the
+ * first `_`, an identifier never starts with a digit, and its one other export is `handler`.
+ */
+const initExport = (n: number, name: string) => `$${n}_${name}`;
+
+/**
  * Merges what a cold start loads into index.mjs alone. Code splitting leaves index.mjs importing a dozen
  * or two shared chunks (esbuild makes one per combination of entry points that share code), and every file
  * a cold start loads costs a resolve, a read, a module record, a source-map read and the require banner.
@@ -168,9 +175,9 @@ export function bundleFunction(options: {
  *
  * How: a second esbuild pass bundles index.mjs with the chunks it imports statically (the split output,
  * read back with its source maps, so stack traces still map to the TypeScript), and re-exports what those
- * chunks exported under names of its own (`__srinit3_a`). Each merged chunk that a lazy chunk imports is
- * then replaced by a one-line module re-exporting those names from index.mjs (live bindings, so the lazy
- * chunk sees the very module instances the cold start built); the others are deleted. Returns the metafile
+ * chunks exported under names of its own (`initExport`). Each merged chunk that a lazy chunk imports is then
+ * replaced by a one-line module re-exporting those names from index.mjs (live bindings, so the lazy chunk
+ * sees the very module instances the cold start built); the others are deleted. Returns the metafile
  * as if esbuild had written the merged layout: index.mjs holds every input of the merged chunks.
  */
 function mergeInitChunks(
@@ -213,7 +220,7 @@ function mergeInitChunks(
     writeFileSync(file, text.slice(ESM_REQUIRE_BANNER.length));
   }
   const reexports = [...exported].map(([o, { n, names }]) => {
-    const list = names.map((name) => `${name} as __srinit${n}_${name}`).join(', ');
+    const list = names.map((name) => `${name} as ${initExport(n, name)}`).join(', ');
     return `export { ${list} } from './${relative(outdir, abs(o))}';`;
   });
   const merged = buildSync({
@@ -248,7 +255,7 @@ function mergeInitChunks(
       rmSync(abs(o));
       continue;
     }
-    const list = stand.names.map((name) => `__srinit${stand.n}_${name} as ${name}`).join(',');
+    const list = stand.names.map((name) => `${initExport(stand.n, name)} as ${name}`).join(',');
     writeFileSync(abs(o), `export{${list}}from"./${relative(dirname(abs(o)), abs(entry))}";\n`);
   }
 
@@ -262,7 +269,7 @@ function mergeInitChunks(
     bytes: readFileSync(abs(entry)).length,
     exports: [
       ...entryOutput.exports,
-      ...[...exported.values()].flatMap(({ n, names }) => names.map((name) => `__srinit${n}_${name}`)),
+      ...[...exported.values()].flatMap(({ n, names }) => names.map((name) => initExport(n, name))),
     ],
     imports: mergedImports.filter(
       (i, k) => mergedImports.findIndex((j) => j.path === i.path && j.kind === i.kind) === k,

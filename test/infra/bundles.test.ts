@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isBuiltin, SourceMap } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -110,9 +110,21 @@ function initGraphOutputs(metafile: Metafile): string[] {
   return [...seen];
 }
 
-/** Where a function's bundle is built for the tests: inside node_modules, so its external modules resolve. */
-const outdirOf = (file: string) =>
-  path.join(ROOT, 'node_modules', '.cache', 'bundle-test', file.replace(/[/\\]/g, '-').replace(/\.ts$/, ''));
+/**
+ * Where a function's bundle is built for the tests, emptied first (a chunk left by an earlier build would be
+ * imported too): inside node_modules, so its external modules resolve.
+ */
+function outdirOf(file: string): string {
+  const outdir = path.join(
+    ROOT,
+    'node_modules',
+    '.cache',
+    'bundle-test',
+    file.replace(/[/\\]/g, '-').replace(/\.ts$/, ''),
+  );
+  rmSync(outdir, { recursive: true, force: true });
+  return outdir;
+}
 
 /**
  * Bundles every function as CDK does (infra/constructs/bundling.ts `buildFunctionCode`, without installing
