@@ -158,6 +158,41 @@ export function bundleFunction(options: {
 }
 
 /**
+ * Per merged chunk, the names the lazy chunks import from it (`import{a as b,c}from"./chunk-X.mjs"`, as
+ * esbuild writes them): index.mjs re-exports only those, not what the chunk exported to the other merged
+ * chunks. A chunk imported any other way (a namespace, say) is left out of the answer, so all its exports
+ * are re-exported; a name missed here would fail the import of the lazy chunk, which the bundle tests do
+ * for every chunk.
+ */
+function namesImportedFrom(
+  merged: ReadonlySet<string>,
+  lazyOutputs: readonly string[],
+  abs: (output: string) => string,
+): Map<string, string[]> {
+  const names = new Map<string, Set<string>>();
+  const other = new Set<string>();
+  for (const lazy of lazyOutputs) {
+    const code = readFileSync(abs(lazy), 'utf8');
+    const byPath = new Map([...merged].map((o) => [`./${relative(dirname(abs(lazy)), abs(o))}`, o]));
+    for (const [, list, from] of code.matchAll(/import\{([^}]*)\}from"([^"]+)"/g)) {
+      const o = byPath.get(from!);
+      if (!o) continue;
+      const set = names.get(o) ?? new Set<string>();
+      for (const item of list!.split(',')) set.add(item.trim().split(/\s+as\s+/)[0]!);
+      names.set(o, set);
+    }
+    for (const [path, o] of byPath) {
+      const quoted = `"${path}"`;
+      const all = code.split(quoted).length - 1;
+      const named = [...code.matchAll(/import\{[^}]*\}from"([^"]+)"/g)].filter(([, p]) => p === path).length;
+      if (all !== named) other.add(o);
+    }
+  }
+  for (const o of other) names.delete(o);
+  return new Map([...names].map(([o, set]) => [o, [...set].sort()]));
+}
+
+/**
  * The name index.mjs re-exports merged chunk `n`'s export `name` under: short, since each is written twice
  * (the export list of index.mjs, a stand-in's import). Unique among its exports: `n` is digits ended by the
  * first `_`, an identifier never starts with a digit, and its one other export is `handler`.
@@ -174,11 +209,12 @@ const initExport = (n: number, name: string) => `$${n}_${name}`;
  * stay as they are.
  *
  * How: a second esbuild pass bundles index.mjs with the chunks it imports statically (the split output,
- * read back with its source maps, so stack traces still map to the TypeScript), and re-exports what those
- * chunks exported under names of its own (`initExport`). Each merged chunk that a lazy chunk imports is then
- * replaced by a one-line module re-exporting those names from index.mjs (live bindings, so the lazy chunk
- * sees the very module instances the cold start built); the others are deleted. Returns the metafile
- * as if esbuild had written the merged layout: index.mjs holds every input of the merged chunks.
+ * read back with its source maps, so stack traces still map to the TypeScript), and re-exports what the lazy
+ * chunks import from those chunks under names of its own (`namesImportedFrom`, `initExport`). Each merged
+ * chunk that a lazy chunk imports is then replaced by a one-line module re-exporting those names from
+ * index.mjs (live bindings, so the lazy chunk sees the very module instances the cold start built); the
+ * others are deleted. Returns the metafile as if esbuild had written the merged layout: index.mjs holds
+ * every input of the merged chunks.
  */
 function mergeInitChunks(
   metafile: Metafile,
@@ -209,7 +245,10 @@ function mergeInitChunks(
   const lazyOutputs = Object.keys(outputs).filter((o) => o.endsWith('.mjs') && !init.has(o));
   // Chunks a lazy chunk imports: they keep a re-exporting stand-in; the names they export are re-exported.
   const importedLater = new Set(lazyOutputs.flatMap(staticImports).filter((o) => init.has(o)));
-  const exported = new Map([...importedLater].map((o, n) => [o, { n, names: outputs[o]?.exports ?? [] }]));
+  const wanted = namesImportedFrom(importedLater, lazyOutputs, abs);
+  const exported = new Map(
+    [...importedLater].map((o, n) => [o, { n, names: wanted.get(o) ?? outputs[o]?.exports ?? [] }]),
+  );
 
   // The split files carry the require banner on their first line: blank it (keeping the line, so their
   // source maps still fit) and let the merged file carry it once.
@@ -284,7 +323,7 @@ function mergeInitChunks(
         bytes: readFileSync(abs(o)).length,
         inputs: {},
         imports: [{ path: entry, kind: 'import-statement' }],
-        exports: output.exports,
+        exports: exported.get(o)?.names ?? [],
       };
       continue;
     }
