@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { freePort } from '../../infra/local/moto.js';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { PROJECT_ROOT } from '../../infra/local/system.js';
 
 // As package.json's `local` script runs it: node itself with tsx's loader, so Ctrl-C reaches the process
@@ -27,15 +27,36 @@ export interface LocalRun {
 export async function startLocalRun(
   options: { apiPort?: number; env?: Record<string, string> } = {},
 ): Promise<LocalRun> {
-  const apiPort = options.apiPort ?? (await freePort());
+  try {
+    return await startOnce(options);
+  } catch (error) {
+    // Another test file can take a port between freePorts() closing it and `npm run local` binding it;
+    // that race, and only that, gets a second try on fresh ports.
+    if (!(error instanceof LocalRunExited) || !/is already in use/.test(error.output)) throw error;
+    return startOnce(options);
+  }
+}
+
+class LocalRunExited extends Error {
+  constructor(
+    code: number | null,
+    readonly output: string,
+  ) {
+    super(`npm run local exited (${code}) before it was ready:\n${output}`);
+  }
+}
+
+async function startOnce(options: { apiPort?: number; env?: Record<string, string> }): Promise<LocalRun> {
+  const [freeApi, motoPort, smtpPort, inboxPort] = await freePorts(4);
+  const apiPort = options.apiPort ?? freeApi;
   const local = spawn(process.execPath, LOCAL, {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,
       STRONGROOM_PORT: String(apiPort),
-      STRONGROOM_MOTO_PORT: String(await freePort()),
-      STRONGROOM_SMTP_PORT: String(await freePort()),
-      STRONGROOM_INBOX_PORT: String(await freePort()),
+      STRONGROOM_MOTO_PORT: String(motoPort),
+      STRONGROOM_SMTP_PORT: String(smtpPort),
+      STRONGROOM_INBOX_PORT: String(inboxPort),
       ...options.env,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
@@ -55,12 +76,31 @@ export async function startLocalRun(
     },
   };
   const deadline = Date.now() + 150_000;
-  while (!out.includes('Ctrl-C stops') && local.exitCode === null) {
+  while (!out.includes('Ctrl-C stops')) {
+    if (local.exitCode !== null) throw new LocalRunExited(local.exitCode, out);
     if (Date.now() > deadline) {
       await run.stop();
-      throw new Error(`npm run local did not start:\n${out}`);
+      throw new Error(`npm run local did not start within 150 s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
   return run;
+}
+
+/** `n` different free loopback ports: each is held until all are chosen, so none is handed out twice. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
