@@ -1,3 +1,5 @@
+import { onFirstUse } from './on-first-use.js';
+
 /**
  * Characters no API input may carry, in any string field: they are invisible or reorder what a reader
  * sees (so a tenant or person name could pose as another), break storage (DynamoDB stores UTF-8, where an
@@ -21,7 +23,9 @@ const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 // ignorable code point (soft hyphen, combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
 // variation selectors, Mongolian free variation selectors, ...).
 const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
-const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu');
+// The patterns made with `new RegExp` here are built on first use: the constructor parses its pattern when
+// called, and a cold start may never check text or a header (the Unicode script classes are slow to parse).
+const INVISIBLE_ALL = onFirstUse(() => new RegExp(INVISIBLE.source, 'gu'));
 
 // The uses of otherwise-invisible characters that render as (part of) one visible symbol, and are kept:
 // - ZWJ inside an emoji sequence (👩‍💻): between two pictographs, the first optionally with VS16 or a skin tone;
@@ -34,9 +38,8 @@ const EMOJI_JOINER =
   /(?<=\p{Extended_Pictographic}[\u{FE0F}\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})/gu;
 const SCRIPTS_WITH_JOINERS =
   '\\p{Script=Arabic}\\p{Script=Devanagari}\\p{Script=Bengali}\\p{Script=Gurmukhi}\\p{Script=Gujarati}\\p{Script=Oriya}\\p{Script=Tamil}\\p{Script=Telugu}\\p{Script=Kannada}\\p{Script=Malayalam}\\p{Script=Sinhala}';
-const SCRIPT_JOINER = new RegExp(
-  `(?<=[${SCRIPTS_WITH_JOINERS}])[\\u200C\\u200D](?=[${SCRIPTS_WITH_JOINERS}])`,
-  'gu',
+const SCRIPT_JOINER = onFirstUse(
+  () => new RegExp(`(?<=[${SCRIPTS_WITH_JOINERS}])[\\u200C\\u200D](?=[${SCRIPTS_WITH_JOINERS}])`, 'gu'),
 );
 const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
 const VARIATION_SEQUENCE =
@@ -51,15 +54,15 @@ export function unsafeTextReason(value: string): string | undefined {
     const visible = value
       .replace(EMOJI_TAG_SEQUENCE, '\u{1F3F4}')
       .replace(EMOJI_JOINER, '')
-      .replace(SCRIPT_JOINER, '')
+      .replace(SCRIPT_JOINER(), '')
       .replace(VARIATION_SEQUENCE, '');
     if (INVISIBLE.test(visible)) return 'Contains an invisible (zero-width) character';
   }
   return undefined;
 }
 
-const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
-const CONTROL_ALL = new RegExp(CONTROL.source, 'gu');
+const LONE_SURROGATE_ALL = onFirstUse(() => new RegExp(LONE_SURROGATE.source, 'g'));
+const CONTROL_ALL = onFirstUse(() => new RegExp(CONTROL.source, 'gu'));
 
 /**
  * Text taken from a request header (the User-Agent) made safe to store and show back to people: every
@@ -70,9 +73,9 @@ const CONTROL_ALL = new RegExp(CONTROL.source, 'gu');
  */
 export function displayableHeader(value: string, maxLength: number): string {
   const safe = value
-    .replace(LONE_SURROGATE_ALL, '\uFFFD')
-    .replace(CONTROL_ALL, '\uFFFD')
-    .replace(INVISIBLE_ALL, '\uFFFD');
+    .replace(LONE_SURROGATE_ALL(), '\uFFFD')
+    .replace(CONTROL_ALL(), '\uFFFD')
+    .replace(INVISIBLE_ALL(), '\uFFFD');
   if (safe.length <= maxLength) return safe;
   const cut = safe.slice(0, maxLength);
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
