@@ -94,9 +94,9 @@ async function runIdentity(system: { inbox: { apiUrl: string } }): Promise<Bench
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const counts = instrument();
   const auth = (await import('../../functions/auth/handler.js')).handler as Handler;
-  const { identityStoreFor, rateLimiterFor } = await import('../../shared/http/auth.js');
+  const { identityRecordsFor, rateLimiterFor } = await import('../../shared/http/auth.js');
   const { functionRuntime } = await import('../../shared/aws/runtime.js');
-  const limiter = rateLimiterFor(identityStoreFor(functionRuntime()));
+  const limiter = rateLimiterFor(identityRecordsFor(functionRuntime()));
   const tenants = (await import('../../functions/tenants/handler.js')).handler as Handler;
   const invoke = async (handler: Handler, e: APIGatewayProxyEvent) => {
     const result = await handler(e, lambdaContext('bench'));

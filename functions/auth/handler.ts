@@ -5,13 +5,7 @@ import { ssoTenantOf } from '../../shared/domain/caller.js';
 import type { OidcProviderRef } from '../../shared/domain/oidc.js';
 import { relyingPartyOf } from '../../shared/domain/passkeys.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
-import {
-  authorizerFor,
-  identityStoreFor,
-  rateLimiterFor,
-  requirePrincipal,
-  requireTenant,
-} from '../../shared/http/auth.js';
+import { authorizerFor, rateLimiterFor, requirePrincipal, requireTenant } from '../../shared/http/auth.js';
 import {
   clearedSessionCookie,
   requireConsoleOrigin,
@@ -27,6 +21,7 @@ import { IdentityService } from '../../shared/services/identity.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { AuthLookups } from '../../shared/store/auth-lookups.js';
+import { IdentityStore } from '../../shared/store/identity-store.js';
 import {
   ConfiguredOidcProviders,
   secretsManagerReader,
@@ -34,7 +29,7 @@ import {
 } from '../../shared/store/oidc-providers.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFor(runtime);
+const identity = new IdentityStore(runtime.dynamo, runtime.require('identityTable'));
 // TOTP secrets under the platform key; tenant IdPs' client secrets under each tenant's key (whose policy
 // lets this role Decrypt those only).
 const cipher = envelopeCipherFor(runtime);

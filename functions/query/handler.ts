@@ -3,7 +3,7 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import type { PostgresRunner } from '../../shared/connectors/postgres-runner.js';
 import type { QueryAst, SelectQuery } from '../../shared/domain/query-ast.js';
 import { type ApiRequest, createApiHandler, implement } from '../../shared/http/api.js';
-import { authorizerFor, identityStoreFor, rateLimiterFor, requireTenant } from '../../shared/http/auth.js';
+import { authorizerFor, identityRecordsFor, rateLimiterFor, requireTenant } from '../../shared/http/auth.js';
 import { auditRefusalsTo } from '../../shared/http/refusals.js';
 import type { RouteDef } from '../../shared/http/route.js';
 import {
@@ -17,7 +17,7 @@ import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFor(runtime);
+const identity = identityRecordsFor(runtime);
 const tenantDataTable = runtime.require('tenantDataTable');
 const auditTable = runtime.require('auditTable');
 const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };

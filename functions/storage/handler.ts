@@ -4,7 +4,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFor,
-  identityStoreFor,
+  identityRecordsFor,
   implementForTenant,
   rateLimiterFor,
   tenantCaller,
@@ -20,7 +20,7 @@ import { TenantItemKeyDirectory } from '../../shared/store/tenant-key-directory.
 import type { StorageInit } from './lazy/init.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFor(runtime);
+const identity = identityRecordsFor(runtime);
 const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');

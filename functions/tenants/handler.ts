@@ -4,7 +4,7 @@ import { ssoTenantOf } from '../../shared/domain/caller.js';
 import { createApiHandler, implement } from '../../shared/http/api.js';
 import {
   authorizerFor,
-  identityStoreFor,
+  identityRecordsFor,
   implementForTenant,
   rateLimiterFor,
   requirePrincipal,
@@ -19,7 +19,7 @@ import { tenantDataClientsFor } from '../../shared/store/tenant-data-client.js';
 import type { TenantsInit } from './lazy/init.js';
 
 const runtime = functionRuntime();
-const identity = identityStoreFor(runtime);
+const identity = identityRecordsFor(runtime);
 const tenantClients = tenantDataClientsFor(runtime);
 const platform = runtime.dynamo;
 const tenantDataTable = runtime.require('tenantDataTable');

@@ -7,7 +7,7 @@ import { mintTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { logger } from '../observability.js';
 import { AuthLookups } from '../store/auth-lookups.js';
-import { epochOf, IdentityStore, type SessionRecord, type UserRecord } from '../store/identity-store.js';
+import { epochOf, IdentityRecords, type SessionRecord, type UserRecord } from '../store/identity-records.js';
 import { DynamoRateLimiter } from '../store/rate-limiter.js';
 import type { ApiKeyRecord, MemberRecord } from '../store/tenant-store.js';
 import { type ApiRequest, type BoundRoute, implement } from './api.js';
@@ -372,17 +372,17 @@ export function requirePrincipal(auth: AuthContext): Principal {
   return auth.principal;
 }
 
-/** The platform's identity store, from the function's runtime. */
-export function identityStoreFor(runtime: FunctionRuntime): IdentityStore {
-  return new IdentityStore(runtime.dynamo, runtime.require('identityTable'));
+/** What every API function uses of the identity table, from the function's runtime. */
+export function identityRecordsFor(runtime: FunctionRuntime): IdentityRecords {
+  return new IdentityRecords(runtime.dynamo, runtime.require('identityTable'));
 }
 
-/** The authorizer every API function uses, from its runtime (and its identity store, when it has one). */
+/** The authorizer every API function uses, from its runtime (and its identity records, when it has them). */
 export function authorizerFor(
   runtime: FunctionRuntime,
-  options: { identity?: IdentityStore } = {},
+  options: { identity?: IdentityRecords } = {},
 ): BearerAuthorizer {
-  const identity = options.identity ?? identityStoreFor(runtime);
+  const identity = options.identity ?? identityRecordsFor(runtime);
   const lookups = new AuthLookups(runtime.dynamo, {
     identity: runtime.require('identityTable'),
     tenantData: runtime.require('tenantDataTable'),
@@ -391,6 +391,6 @@ export function authorizerFor(
 }
 
 /** The DynamoDB-backed rate limiter: its counters live in the identity table. */
-export function rateLimiterFor(identity: IdentityStore): DynamoRateLimiter {
+export function rateLimiterFor(identity: IdentityRecords): DynamoRateLimiter {
   return new DynamoRateLimiter(identity.rateWindows);
 }

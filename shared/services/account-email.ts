@@ -22,13 +22,13 @@ import {
 } from '../mail/templates.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import {
-  epochOf,
-  type IdentityStore,
-  type MailTokenPurpose,
-  type MailTokenRecord,
-  type PendingLink,
-  type UserRecord,
+import type { UserRecord } from '../store/identity-records.js';
+import { epochOf } from '../store/identity-records.js';
+import type {
+  IdentityStore,
+  MailTokenPurpose,
+  MailTokenRecord,
+  PendingLink,
 } from '../store/identity-store.js';
 import type { RateLimiter } from '../store/rate-limiter.js';
 

@@ -1,7 +1,7 @@
 import { verifyPassword } from '../crypto/passwords.js';
 import type { RequestOrigin } from '../domain/caller.js';
 import { HttpProblemError } from '../errors.js';
-import type { UserRecord } from '../store/identity-store.js';
+import type { UserRecord } from '../store/identity-records.js';
 import { accountOf, type SecondFactorVerifier } from './second-factor.js';
 
 /**

@@ -16,7 +16,9 @@ import {
 } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
-import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
+import type { UserRecord } from '../store/identity-records.js';
+import { epochOf } from '../store/identity-records.js';
+import { type IdentityStore, publicUser } from '../store/identity-store.js';
 import type { PageRequest } from '../store/pagination.js';
 import type { AccountEmailService } from './account-email.js';
 import type { HeldSlots } from './failure-budgets.js';

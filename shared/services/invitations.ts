@@ -9,7 +9,7 @@ import type { Mailer } from '../mail/mailer.js';
 import { invitationMail, type MailLinks } from '../mail/templates.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
-import type { IdentityStore, UserRecord } from '../store/identity-store.js';
+import type { IdentityRecords, UserRecord } from '../store/identity-records.js';
 import type { RateLimiter } from '../store/rate-limiter.js';
 import {
   type InvitationRecord,
@@ -29,7 +29,7 @@ export const INVITATION_LIMITS = {
 
 export interface InvitationDeps {
   tenants: TenantStore;
-  identity: Pick<IdentityStore, 'getUser'>;
+  identity: Pick<IdentityRecords, 'getUser'>;
   /** The cross-tenant reads an invitee needs (the e-mail index, tenant names). */
   lookups: Pick<AuthLookups, 'invitationsTo' | 'invitationTo' | 'tenantNames'>;
   audit: AuditRecorder;

@@ -36,7 +36,9 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
-import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
+import type { UserRecord } from '../store/identity-records.js';
+import { epochOf } from '../store/identity-records.js';
+import { type IdentityStore, publicUser } from '../store/identity-store.js';
 import type { OidcFlowRecord, OidcIdentityRecord, OidcStore } from '../store/oidc-flows.js';
 import type { AccountEmailService } from './account-email.js';
 import { invalidToken } from './account-email.js';

@@ -25,7 +25,9 @@ import {
 } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import { epochOf, type IdentityStore, publicUser, type UserRecord } from '../store/identity-store.js';
+import type { UserRecord } from '../store/identity-records.js';
+import { epochOf } from '../store/identity-records.js';
+import { type IdentityStore, publicUser } from '../store/identity-store.js';
 import type { PasskeyChallengeRecord, PasskeyRecord, PasskeyStore } from '../store/passkey-store.js';
 import type { AccountEmailService } from './account-email.js';
 import { requireCurrentPassword } from './current-password.js';

@@ -10,7 +10,8 @@ import {
   ValidationError,
 } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import type { IdentityStore, UserRecord } from '../store/identity-store.js';
+import type { UserRecord } from '../store/identity-records.js';
+import type { IdentityStore } from '../store/identity-store.js';
 import { FailureBudgets } from './failure-budgets.js';
 
 // Kept apart from identity.ts so functions that demand "fresh MFA" (tenants) need not bundle argon2.

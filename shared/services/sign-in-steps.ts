@@ -12,13 +12,9 @@ import {
 import { UnauthorizedError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
-import {
-  epochOf,
-  type IdentityStore,
-  type RevocationAudit,
-  type SessionRecord,
-  type UserRecord,
-} from '../store/identity-store.js';
+import type { SessionRecord, UserRecord } from '../store/identity-records.js';
+import { epochOf } from '../store/identity-records.js';
+import type { IdentityStore, RevocationAudit } from '../store/identity-store.js';
 
 export interface SignInStepsDeps {
   identity: IdentityStore;

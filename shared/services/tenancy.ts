@@ -25,7 +25,7 @@ import {
 import { logger } from '../observability.js';
 import type { AuditRecorder, TransactItem } from '../store/audit-recorder.js';
 import type { AuthLookups } from '../store/auth-lookups.js';
-import type { IdentityStore } from '../store/identity-store.js';
+import type { IdentityRecords } from '../store/identity-records.js';
 import type { ManagedObjects } from '../store/managed-objects.js';
 import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import {
@@ -42,7 +42,7 @@ import { releaseTenantStorage, type TenantStorageRelease } from './storage.js';
 
 export interface TenancyDeps {
   tenants: TenantStore;
-  identity: IdentityStore;
+  identity: Pick<IdentityRecords, 'getUser'>;
   keys: TenantKeyProvisioner;
   audit: AuditRecorder;
   /**

@@ -19,7 +19,8 @@ import {
   userKey,
 } from '../domain/item-layout.js';
 import { isConditionFailure } from './conditions.js';
-import { type SessionRecord, stripKeys, type UserRecord } from './identity-store.js';
+import type { SessionRecord, UserRecord } from './identity-records.js';
+import { stripKeys } from './identity-records.js';
 import { queryAllItems } from './pagination.js';
 import type { ApiKeyRecord, InvitationRecord, MemberRecord, TenantRecord } from './tenant-store.js';
 

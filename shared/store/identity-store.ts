@@ -7,7 +7,6 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { AuthMethod } from '../domain/authentication.js';
 import {
   emailKey,
   type ItemKey,
@@ -26,8 +25,15 @@ import { ConflictError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { TransactItem } from './audit-recorder.js';
 import { transactOrFalse, writeOrFalse } from './conditions.js';
+import {
+  epochOf,
+  IdentityRecords,
+  type SessionRecord,
+  stripKeys,
+  type UserRecord,
+} from './identity-records.js';
 import { queryAllItems } from './pagination.js';
-import { RateWindows } from './rate-windows.js';
+import type { RateWindows } from './rate-windows.js';
 import { SignInHistory } from './sign-in-history.js';
 
 /**
@@ -44,37 +50,6 @@ export interface StepUpRecord {
 
 /** What spending a step-up token came to: spent, or why not (it stays unspent unless it was unknown/used). */
 export type StepUpOutcome = 'spent' | 'unknown' | 'expired' | 'other-user' | 'other-session';
-
-/** A user's profile item (identity table `USER#<id>` / `PROFILE`). Never returned to clients as is. */
-export interface UserRecord {
-  userId: string;
-  email: string;
-  name: string;
-  passwordHash: string;
-  createdAt: string;
-  mfaEnabled: boolean;
-  /** Encryption SDK ciphertext (platform key) of the confirmed TOTP secret. */
-  totpCiphertext?: string;
-  /** Ciphertext of a secret enrolled but not yet confirmed. */
-  totpPendingCiphertext?: string;
-  /** Last TOTP time step accepted: a code of this step or older is refused (no replay). */
-  totpLastStep?: number;
-  recoveryCodeHashes?: Set<string>;
-  /**
-   * Moves forward, in the same transaction, with every change to how the account signs in (password, MFA on,
-   * MFA off, "sign out everywhere else"; a password reset must too). A session is valid only while it carries
-   * the current value, and a sign-in writes its session only if the value is still the one it checked the
-   * password against, so no sign-in in flight outlives such a change. Absent on older items: 0.
-   */
-  credentialEpoch?: number;
-  /**
-   * When the owner of the address proved it (a verification link, or a password reset through a link sent
-   * to it). Absent: unverified, which includes every account made before addresses were verified.
-   */
-  emailVerifiedAt?: string;
-  /** How many passkeys the account holds (shared/store/passkey-store.ts keeps it); absent: none. */
-  passkeyCount?: number;
-}
 
 /** What a one-time mailed token is for. */
 export type MailTokenPurpose = 'verify-email' | 'password-reset' | 'sso-link';
@@ -104,32 +79,6 @@ export interface MailTokenRecord {
   /** A reset (or link) token works only while the account's credential epoch is still this one. */
   credentialEpoch?: number;
 }
-
-export interface SessionRecord {
-  sessionId: string;
-  userId: string;
-  secretHash: string;
-  createdAt: number;
-  lastSeenAt: number;
-  idleTimeoutSeconds: number;
-  absoluteExpiresAt: number;
-  ip: string;
-  userAgent: string;
-  /**
-   * How the session was authenticated. Sessions written before this was recorded have none and count as
-   * 'password' without MFA: the safe reading.
-   */
-  authMethod?: AuthMethod;
-  /** Whether the session proved a second factor (at sign-in, or by confirming MFA enrolment in it). */
-  mfa?: boolean;
-  /** The user's credential epoch the session was made (or kept) under; absent on older items: 0. */
-  credentialEpoch?: number;
-  /** The OpenID provider an SSO session signed in through (domain/oidc.ts `providerKeyOf`). */
-  ssoProvider?: string;
-}
-
-/** A user's or a session's credential epoch (absent: 0). */
-export const epochOf = (item: { credentialEpoch?: number }): number => item.credentialEpoch ?? 0;
 
 /** What a sign-in checked the password and second factor against. */
 export interface VerifiedUserState {
@@ -178,21 +127,18 @@ export function publicUser(user: UserRecord) {
   };
 }
 
-/** Only a touch older than this rewrites last-seen (DESIGN.md §4: at most every few minutes). */
-export const LAST_SEEN_GRANULARITY_MS = 5 * 60_000;
-
-/** Users, sessions and rate-limit counters in the identity table (platform credentials: no tenant). */
-export class IdentityStore {
-  /** Sliding-window counters of rate limits and failure budgets, in this table. */
-  readonly rateWindows: RateWindows;
+/**
+ * Users, sessions, factors, mail tokens and sign-in history in the identity table (platform credentials: no
+ * tenant): what signing in and managing an account need, on top of what every API function reads
+ * (IdentityRecords). Only the auth function, and the routes that check a second factor, load it.
+ */
+export class IdentityStore extends IdentityRecords {
   /** Each account's sign-in attempts and known devices, in this table. */
   readonly signIns: SignInHistory;
 
-  constructor(
-    private readonly db: DynamoDBDocumentClient,
-    private readonly table: string,
-  ) {
-    this.rateWindows = new RateWindows(db, table);
+  /** `rateWindows`: those of the function's IdentityRecords, when it has them, so their cache is shared. */
+  constructor(db: DynamoDBDocumentClient, table: string, rateWindows?: RateWindows) {
+    super(db, table, rateWindows);
     this.signIns = new SignInHistory(db, table);
   }
 
@@ -395,13 +341,6 @@ export class IdentityStore {
       },
       keyOfItem,
     );
-  }
-
-  async getUser(userId: string): Promise<UserRecord | undefined> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: userKey(userId), ConsistentRead: true }),
-    );
-    return Item ? stripKeys<UserRecord>(Item) : undefined;
   }
 
   async getUserIdByEmail(normalisedEmail: string): Promise<string | undefined> {
@@ -735,21 +674,6 @@ export class IdentityStore {
     return Item ? stripKeys<SessionRecord>(Item) : undefined;
   }
 
-  /** Moves last-seen forward, at most once per granularity window (a conditional write, so races are harmless). */
-  async touchSession(session: SessionRecord, now: number): Promise<void> {
-    if (now - session.lastSeenAt < LAST_SEEN_GRANULARITY_MS) return;
-    await writeOrFalse(
-      this.db,
-      new UpdateCommand({
-        TableName: this.table,
-        Key: sessionKey(session.sessionId),
-        UpdateExpression: 'SET lastSeenAt = :now',
-        ConditionExpression: 'attribute_exists(pk) AND lastSeenAt < :threshold',
-        ExpressionAttributeValues: { ':now': now, ':threshold': now - LAST_SEEN_GRANULARITY_MS },
-      }),
-    );
-  }
-
   listSessions(userId: string): Promise<SessionRecord[]> {
     return queryAllItems(
       this.db,
@@ -805,12 +729,6 @@ export class IdentityStore {
       });
     }
   }
-}
-
-/** Drops the table keys and index attributes from an item. */
-export function stripKeys<T>(item: Record<string, unknown>): T {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, ttl: _ttl, ...rest } = item;
-  return rest as T;
 }
 
 /** The table key of a queried item. */

@@ -12,7 +12,7 @@ import {
 import type { OidcIntent } from '../domain/oidc.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure, transactOrFalse } from './conditions.js';
-import { stripKeys } from './identity-store.js';
+import { stripKeys } from './identity-records.js';
 import { queryAllItems } from './pagination.js';
 
 /** A started OIDC flow (identity table `OIDC-FLOW#<hash of state>` / `FLOW`): hashes and names only. */

@@ -9,12 +9,8 @@ import { PASSKEY_SK_PREFIX, passkeyChallengeKey, passkeyKey, userKey } from '../
 import { PASSKEY_LIMIT } from '../domain/passkeys.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure, transactOrFalse } from './conditions.js';
-import {
-  CredentialsChangedError,
-  type IdentityStore,
-  type RevocationAudit,
-  stripKeys,
-} from './identity-store.js';
+import { stripKeys } from './identity-records.js';
+import { CredentialsChangedError, type IdentityStore, type RevocationAudit } from './identity-store.js';
 import { queryAllItems } from './pagination.js';
 
 /** A passkey (identity table `USER#<id>` / `PASSKEY#<passkeyId>`): its public key only, never a secret. */

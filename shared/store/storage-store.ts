@@ -19,7 +19,7 @@ import { type TenantScope, tenantKey } from '../domain/tenant-scope.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { TransactItem } from './audit-recorder.js';
 import { isConditionFailure } from './conditions.js';
-import { stripKeys } from './identity-store.js';
+import { stripKeys } from './identity-records.js';
 import { queryPage } from './pagination.js';
 import { liftStorageFence, setStorageFence } from './storage-fence.js';
 import type { TenantDataClients } from './tenant-data-client.js';

@@ -3,7 +3,8 @@ import { functionRuntime } from '../../shared/aws/runtime.js';
 import { hashSecret, newSecret, sessionToken } from '../../shared/domain/credentials.js';
 import { newId } from '../../shared/domain/ids.js';
 import { userKey } from '../../shared/domain/item-layout.js';
-import { epochOf, IdentityStore, type SessionRecord } from '../../shared/store/identity-store.js';
+import { epochOf, type SessionRecord } from '../../shared/store/identity-records.js';
+import { IdentityStore } from '../../shared/store/identity-store.js';
 
 /** The identity store on the integration run's identity table. */
 const identityStore = () => new IdentityStore(functionRuntime().dynamo, process.env.IDENTITY_TABLE!);

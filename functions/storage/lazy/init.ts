@@ -1,7 +1,7 @@
 import type { FunctionRuntime } from '../../../shared/aws/runtime.js';
 import type { HostPolicy } from '../../../shared/domain/connection-host.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
-import type { IdentityStore } from '../../../shared/store/identity-store.js';
+import type { IdentityRecords } from '../../../shared/store/identity-records.js';
 import type { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
 import type { TenantItemKeyDirectory } from '../../../shared/store/tenant-key-directory.js';
 
@@ -12,7 +12,7 @@ import type { TenantItemKeyDirectory } from '../../../shared/store/tenant-key-di
  */
 export interface StorageInit {
   runtime: FunctionRuntime;
-  identity: IdentityStore;
+  identity: IdentityRecords;
   tenantClients: TenantDataClients;
   audit: AuditStore;
   /** The tenant keys the authorizer's reads of tenant items told it (managed vends name the tenant's key). */

@@ -3,6 +3,7 @@ import { platformCryptoFor } from '../../../shared/crypto/envelope.js';
 import type { TenantCaller } from '../../../shared/domain/caller.js';
 import { SecondFactorVerifier, secondFactorOf } from '../../../shared/services/second-factor.js';
 import { TenantDeletionService } from '../../../shared/services/tenancy.js';
+import { IdentityStore } from '../../../shared/store/identity-store.js';
 import { StorageStore } from '../../../shared/store/storage-store.js';
 import type { TenantRecord } from '../../../shared/store/tenant-store.js';
 import { TenantStore } from '../../../shared/store/tenant-store.js';
@@ -17,7 +18,13 @@ export function tenantDeletionFor(init: TenantsInit) {
     tenants: new TenantStore(tenantClients, tenantDataTable),
     keys,
     audit,
-    secondFactors: new SecondFactorVerifier({ identity, audit, secrets: platformCryptoFor(runtime) }),
+    secondFactors: new SecondFactorVerifier({
+      // The factors' records (TOTP steps, recovery codes, step-up tokens): the whole identity store, sharing
+      // the function's rate windows.
+      identity: new IdentityStore(runtime.dynamo, runtime.require('identityTable'), identity.rateWindows),
+      audit,
+      secrets: platformCryptoFor(runtime),
+    }),
     storage: new StorageStore({
       tenantClients,
       platformClient: runtime.dynamo,

@@ -4,7 +4,7 @@ import type { TenantKeyProvisioner } from '../../../shared/crypto/tenant-key-pro
 import type { HostPolicy } from '../../../shared/domain/connection-host.js';
 import type { AuditStore } from '../../../shared/store/audit-store.js';
 import type { AuthLookups } from '../../../shared/store/auth-lookups.js';
-import type { IdentityStore } from '../../../shared/store/identity-store.js';
+import type { IdentityRecords } from '../../../shared/store/identity-records.js';
 import type { TenantDataClients } from '../../../shared/store/tenant-data-client.js';
 import type { TenantStorageAccess } from '../../../shared/store/tenant-storage-access.js';
 
@@ -14,7 +14,7 @@ import type { TenantStorageAccess } from '../../../shared/store/tenant-storage-a
  */
 export interface TenantsInit {
   runtime: FunctionRuntime;
-  identity: IdentityStore;
+  identity: IdentityRecords;
   tenantClients: TenantDataClients;
   audit: AuditStore;
   lookups: AuthLookups;

@@ -7,7 +7,8 @@ import { SIGN_IN_LIMITS } from '../../../shared/domain/sign-in-limits.js';
 import { FailureBudgets } from '../../../shared/services/failure-budgets.js';
 import { SecondFactorVerifier } from '../../../shared/services/second-factor.js';
 import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
-import type { IdentityStore, UserRecord } from '../../../shared/store/identity-store.js';
+import type { UserRecord } from '../../../shared/store/identity-records.js';
+import type { IdentityStore } from '../../../shared/store/identity-store.js';
 import type { RateWindows, Reservation } from '../../../shared/store/rate-windows.js';
 
 const U = 'u_01jx0000000000000000000001';
