@@ -174,6 +174,13 @@ describe('function bundles', () => {
             /shared\/(store\/audit-(log-reader|verification)|domain\/audit-chain)\.ts$/.test(i),
           ),
         ).toEqual([]);
+      // Sign-in, account and factor operations on the identity table (IdentityStore, its sign-in history)
+      // are the auth function's; every other function's authorizer and services use IdentityRecords.
+      if (area !== 'auth')
+        expect(
+          initInputs.filter((i) => /shared\/store\/(identity-store|sign-in-history)\.ts$/.test(i)),
+          `the identity store in the init graph of ${file}`,
+        ).toEqual([]);
       // Tenant key policies are built by tenant creation (shared/crypto/tenant-keys.ts, loaded on use); what the
       // API functions share with them (context keys and purposes, the key tag) is shared/domain/key-context.ts.
       if (file.endsWith('handler.ts'))
