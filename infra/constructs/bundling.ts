@@ -74,25 +74,32 @@ export function functionBuildOptions(
   nativeModules: readonly string[] = [],
 ): BuildOptions & { metafile: true } {
   return {
-    absWorkingDir: projectRoot,
+    ...outputOptions(projectRoot, nativeModules),
     entryPoints: { index: entry },
     outdir,
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
-    bundle: true,
     splitting: true,
+    mainFields: [...MAIN_FIELDS],
+  };
+}
+
+/** What the split build and the merge of its init chunks (`mergeInitChunks`) write alike. */
+function outputOptions(projectRoot: string, nativeModules: readonly string[]) {
+  return {
+    absWorkingDir: projectRoot,
+    bundle: true,
     platform: 'node',
     target: FUNCTION_NODE_TARGET,
     format: 'esm',
     minify: true,
     sourcemap: true,
     sourcesContent: false,
-    mainFields: [...MAIN_FIELDS],
     banner: { js: ESM_REQUIRE_BANNER },
     external: [...EXTERNAL_MODULES, ...nativeModules],
     metafile: true,
     logLevel: 'warning',
-  };
+  } satisfies BuildOptions;
 }
 
 /** The file Lambda loads (`index.handler`) inside a function's bundle directory. */
@@ -262,8 +269,9 @@ function mergeInitChunks(
     const list = names.map((name) => `${name} as ${initExport(n, name)}`).join(', ');
     return `export { ${list} } from './${relative(outdir, abs(o))}';`;
   });
+  const options = outputOptions(projectRoot, nativeModules);
   const merged = buildSync({
-    absWorkingDir: projectRoot,
+    ...options,
     stdin: {
       contents: [`export * from './${FUNCTION_ENTRY_FILE}';`, ...reexports].join('\n'),
       resolveDir: outdir,
@@ -272,18 +280,8 @@ function mergeInitChunks(
     },
     outfile: abs(entry),
     allowOverwrite: true,
-    bundle: true,
-    platform: 'node',
-    target: FUNCTION_NODE_TARGET,
-    format: 'esm',
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    banner: { js: ESM_REQUIRE_BANNER },
     // The lazy chunks stay where they are (esbuild writes their paths relative to index.mjs).
-    external: [...EXTERNAL_MODULES, ...nativeModules, ...lazyOutputs.map(abs)],
-    metafile: true,
-    logLevel: 'warning',
+    external: [...options.external, ...lazyOutputs.map(abs)],
   });
   if (merged.errors.length > 0) throw new Error(`merging the init chunks of ${entry} failed`);
 
