@@ -6,7 +6,7 @@
  *    the CDK construct calls at synth, so the files are those a synth puts into cdk.out; plus
  *    `bench/baseline.ts`, a bundle holding only a bare DynamoDB client. The one difference: the auth
  *    function's argon2 binary is installed for this machine instead of Lambda's arm64 (the bench only).
- * 2. Imports each bundle in RUNS fresh `node --enable-source-maps` processes, the bundles interleaved in
+ * 2. Imports each bundle in RUNS fresh `node` processes (as Lambda starts them: no NODE_OPTIONS), the bundles interleaved in
  *    each round (so a noisy minute hits them all alike), and takes the median of the import's wall time and
  *    of the process's CPU time (user + system) during it: module evaluation plus the handler module's
  *    top-level initialisation (clients, schemas, Powertools). CPU time is the steadier figure on a shared
@@ -26,12 +26,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { Metafile } from 'esbuild';
-import {
-  AREA_NATIVE_MODULES,
-  bundleFunction,
-  FUNCTION_ENTRY_FILE,
-  FUNCTION_NODE_OPTIONS,
-} from '../infra/constructs/bundling.js';
+import { AREA_NATIVE_MODULES, bundleFunction, FUNCTION_ENTRY_FILE } from '../infra/constructs/bundling.js';
 import { PROJECT_ROOT } from '../infra/stacks/stateless-stack.js';
 import { BENCH_ENV } from './env.js';
 import { BENCH_SECTIONS } from './sections/index.js';
@@ -115,22 +110,22 @@ async function coldImport(file: string): Promise<Sample> {
     'const c = process.cpuUsage(c0);',
     'console.log(JSON.stringify({ wall, cpu: (c.user + c.system) / 1000 }));',
   ].join('\n');
-  const { stdout } = await run(
-    process.execPath,
-    [...FUNCTION_NODE_OPTIONS.split(' '), '--input-type=module', '-e', script],
-    { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: PROJECT_ROOT, maxBuffer: 1 << 20 },
-  );
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH ?? '', ...BENCH_ENV },
+    cwd: PROJECT_ROOT,
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Sample;
 }
 
 async function medianOfFreshProcesses(script: string, runs = RUNS): Promise<number> {
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const { stdout } = await run(
-      process.execPath,
-      [...FUNCTION_NODE_OPTIONS.split(' '), '--input-type=module', '-e', script],
-      { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: PROJECT_ROOT, maxBuffer: 1 << 20 },
-    );
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env: { PATH: process.env.PATH ?? '', ...BENCH_ENV },
+      cwd: PROJECT_ROOT,
+      maxBuffer: 1 << 20,
+    });
     const value = Number(stdout.trim().split('\n').pop());
     if (!Number.isFinite(value)) throw new Error(`bench script printed no number: ${stdout.slice(0, 200)}`);
     samples.push(value);

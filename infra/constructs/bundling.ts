@@ -38,9 +38,6 @@ export const EXTERNAL_MODULES: readonly string[] = ['pg-native', 'nodemailer'];
 /** Prefer ESM entry points so esbuild can tree-shake. */
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
 
-/** Source maps are shipped next to the bundle and applied by Node at run time. */
-export const FUNCTION_NODE_OPTIONS = '--enable-source-maps';
-
 /**
  * Native (N-API) packages an area's bundle loads at run time. esbuild cannot inline a `.node` binary, so
  * these stay external and CDK installs them into the function's asset from package-lock.json, for

@@ -12,7 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV_VARS } from '../../shared/aws/config.js';
 import { SERVICE_NAME } from '../../shared/observability.js';
-import { bundleFunction, FUNCTION_NODE_OPTIONS } from './bundling.js';
+import { bundleFunction } from './bundling.js';
 
 export interface StrongroomFunctionProps {
   /**
@@ -102,7 +102,6 @@ export class StrongroomFunction extends Construct {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: 'Strongroom',
         POWERTOOLS_LOG_LEVEL: 'INFO',
-        NODE_OPTIONS: FUNCTION_NODE_OPTIONS,
         ...(tracingOn(this) ? { [ENV_VARS.tracing]: 'on' } : {}),
         ...props.environment,
       },

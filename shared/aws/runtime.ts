@@ -3,6 +3,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type middy from '@middy/core';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { ENV_VARS, type EnvName } from './config.js';
+import { formatStacksFromSourceMaps } from './stack-traces.js';
+
+// Stack traces name the TypeScript sources, each bundle file's map read by the first stack formatted through
+// it (./stack-traces.ts); a no-op outside a bundle.
+formatStacksFromSourceMaps();
 
 type Tracing = typeof import('./tracing.js');
 let loadedTracing: Tracing | undefined;

@@ -11,7 +11,6 @@ import {
   AREA_NATIVE_MODULES,
   buildFunctionCode,
   FUNCTION_ENTRY_FILE,
-  FUNCTION_NODE_OPTIONS,
 } from '../../infra/constructs/bundling.js';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -246,11 +245,11 @@ describe('function bundles', () => {
         'for (const url of urls.slice(1)) await import(url);',
         'console.log(JSON.stringify({ handler: typeof index.handler, loaded: urls.length }));',
       ].join('\n');
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [...FUNCTION_NODE_OPTIONS.split(' '), '--input-type=module', '-e', script],
-        { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: ROOT, encoding: 'utf8' },
-      );
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+        env: { PATH: process.env.PATH ?? '', ...BENCH_ENV },
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
 
       // Assess
       expect(JSON.parse(stdout.trim().split('\n').pop() ?? '')).toEqual({

@@ -330,11 +330,13 @@ describe('stateless stack: functions', () => {
         Environment: {
           Variables: expect.objectContaining({
             POWERTOOLS_SERVICE_NAME: 'strongroom',
-            NODE_OPTIONS: '--enable-source-maps',
             STAGE: TEST_STAGE,
           }),
         },
       });
+      // Stack traces are mapped to the TypeScript by the function itself, its maps read by the first stack it
+      // formats (shared/aws/stack-traces.ts), not by Node as every file loads.
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
       expect(fn.Properties.Environment.Variables.AWS_ENDPOINT_URL).toBeUndefined();
       expect(fn.Properties.Environment.Variables.ALLOW_PRIVATE_NETWORKS).toBeUndefined();
     }
