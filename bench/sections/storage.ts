@@ -6,6 +6,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freePort, startMoto } from '../../infra/local/moto.js';
 import { provisionLocal } from '../../infra/local/provision.js';
 import { applyEnvironment, PROJECT_ROOT } from '../../infra/local/system.js';
+import type { StorageServiceDeps } from '../../shared/services/storage-deps.js';
 import type { BenchSection, BenchTable } from './types.js';
 
 /** Counts AWS calls per service and the time spent waiting on them, by wrapping the clients' `send`. */
@@ -69,7 +70,11 @@ export const storageSection: BenchSection = {
       const { functionRuntime } = await import('../../shared/aws/runtime.js');
       const { newId } = await import('../../shared/domain/ids.js');
       const { permissionsOf } = await import('../../shared/domain/permissions.js');
-      const { StorageService } = await import('../../shared/services/storage.js');
+      const { StorageCredentialRevocation } = await import(
+        '../../shared/services/storage-credential-revocation.js'
+      );
+      const { StorageCredentials } = await import('../../shared/services/storage-credentials.js');
+      const { StorageLocations } = await import('../../shared/services/storage-locations.js');
       const { auditRecorderFor } = await import('../../shared/store/audit-store.js');
       const { StorageStore } = await import('../../shared/store/storage-store.js');
       const { StorageCredentialVendor } = await import('../../shared/store/storage-vendor.js');
@@ -86,7 +91,7 @@ export const storageSection: BenchSection = {
       const tenantClients = tenantDataClientsFor(functionRuntime());
       const platform = functionRuntime().dynamo;
       const access = tenantStorageAccessFor(functionRuntime(), { tenantClients, vending: true });
-      const service = new StorageService({
+      const deps: StorageServiceDeps = {
         store: new StorageStore({
           tenantClients,
           platformClient: platform,
@@ -108,7 +113,12 @@ export const storageSection: BenchSection = {
         reservedBuckets: [process.env.STORAGE_BUCKET!],
         region: 'us-east-1',
         members: new TenantStore(tenantClients, process.env.TENANT_DATA_TABLE!),
-      });
+      };
+      // The route groups measured, each built from one deps object as the storage function builds them
+      // (functions/storage/lazy/).
+      const locations = new StorageLocations(deps);
+      const credentials = new StorageCredentials(deps);
+      const revocation = new StorageCredentialRevocation(deps);
       const tenantId = newId('t');
       const callerFor = (userId: string, role: 'editor' | 'admin' = 'editor') => ({
         access: {
@@ -153,7 +163,7 @@ export const storageSection: BenchSection = {
         }),
       );
       const admin = await member(callerFor(newId('u'), 'admin'));
-      const location = await service.registerLocation(admin, { managed: true });
+      const location = await locations.registerLocation(admin, { managed: true });
       const editor = await member(callerFor(newId('u')));
 
       const { counts } = instrumented;
@@ -192,10 +202,12 @@ export const storageSection: BenchSection = {
       });
       const rows = [
         // A fresh lifetime each run is a fresh cache key: every run is a miss.
-        await measure('vend by location id, cache miss', 40, (i) => service.vend(editor, byId(1000 + i + 1))),
-        await measure('vend by location id, cache hit', 60, () => service.vend(editor, byId(900))),
+        await measure('vend by location id, cache miss', 40, (i) =>
+          credentials.vend(editor, byId(1000 + i + 1)),
+        ),
+        await measure('vend by location id, cache hit', 60, () => credentials.vend(editor, byId(900))),
         await measure('vend by s3:// path, cache hit', 60, () =>
-          service.vend(editor, {
+          credentials.vend(editor, {
             location: `${location.root}/data/file.parquet`,
             access: 'read',
             durationSeconds: 900,
@@ -203,11 +215,11 @@ export const storageSection: BenchSection = {
         ),
         // Single-flight: 50 identical vends at once in one warm function (a fresh lifetime: a cache miss).
         await measure('50 concurrent identical vends (all calls)', 3, (i) =>
-          Promise.all(Array.from({ length: 50 }, () => service.vend(editor, byId(2000 + i + 1)))),
+          Promise.all(Array.from({ length: 50 }, () => credentials.vend(editor, byId(2000 + i + 1)))),
         ),
         // The editor holds live managed credentials (vended above): each run denies on the tenant's role.
         await measure('revocation (holder + list + tenant role deny)', 15, () =>
-          service.revoke(admin, editor.principal.userId),
+          revocation.revoke(admin, editor.principal.userId),
         ),
       ];
       return {

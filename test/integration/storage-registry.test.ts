@@ -9,7 +9,7 @@ import { formatStorageRoot, rootsOverlap, type StorageRoot } from '../../shared/
 import { mintTenantScope, type TenantScope } from '../../shared/domain/tenant-scope.js';
 import { tenantStorageRoleName } from '../../shared/domain/tenant-storage-role.js';
 import type { HttpProblemError } from '../../shared/errors.js';
-import { StorageService } from '../../shared/services/storage.js';
+import { StorageLocations } from '../../shared/services/storage-locations.js';
 import { auditRecorderFor } from '../../shared/store/audit-store.js';
 import {
   type StorageLocationRecord,
@@ -199,7 +199,7 @@ describe('root registry (model-based, real transactions)', () => {
     const iam = new IAMClient(clientConfig());
     const tenantClients = tenantDataClientsFor(functionRuntime());
     const access = tenantStorageAccessFor(functionRuntime(), { tenantClients, vending: true });
-    const service = new StorageService({
+    const locations = new StorageLocations({
       store,
       vendor: new StorageCredentialVendor({
         sts: new STSClient(clientConfig()),
@@ -225,7 +225,7 @@ describe('root registry (model-based, real transactions)', () => {
       ip: '127.0.0.1',
       userAgent: 'test',
     };
-    await service.registerLocation(admin, { managed: true });
+    await locations.registerLocation(admin, { managed: true });
     const a = await register(leaving, { bucket, prefix: 'a' });
     const b = await register(leaving, { bucket, prefix: 'a/b' });
     if (a === 'conflict' || b === 'conflict') throw new Error('setup failed');
@@ -246,7 +246,7 @@ describe('root registry (model-based, real transactions)', () => {
     await iam.send(new GetRoleCommand({ RoleName: roleName }));
 
     // Act
-    const result = await service.releaseTenant(leaving, actor);
+    const result = await locations.releaseTenant(leaving, actor);
 
     // Assess
     expect(result.released).toBe(3);
@@ -259,6 +259,6 @@ describe('root registry (model-based, real transactions)', () => {
     expect((gone as Error).name).toBe('NoSuchEntityException');
     // Closed: no role is made for it again, and a repeat finds nothing left to do.
     await expect(access.ensureRole(leaving)).rejects.toMatchObject({ status: 404 });
-    expect((await service.releaseTenant(leaving, actor)).released).toBe(0);
+    expect((await locations.releaseTenant(leaving, actor)).released).toBe(0);
   });
 });

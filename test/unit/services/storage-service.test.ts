@@ -3,7 +3,10 @@ import { TenantKeyUnavailableError } from '../../../shared/crypto/envelope.js';
 import type { Role } from '../../../shared/domain/permissions.js';
 import { externalNotRevocable, managedDenied } from '../../../shared/domain/storage-revocation.js';
 import { type HttpProblemError, ServiceUnavailableError } from '../../../shared/errors.js';
-import { StorageService } from '../../../shared/services/storage.js';
+import { StorageCredentialRevocation } from '../../../shared/services/storage-credential-revocation.js';
+import { StorageCredentials } from '../../../shared/services/storage-credentials.js';
+import type { StorageServiceDeps } from '../../../shared/services/storage-deps.js';
+import { StorageLocations } from '../../../shared/services/storage-locations.js';
 import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import type { StorageLocationRecord, StorageStore } from '../../../shared/store/storage-store.js';
 import type { StorageCredentialVendor } from '../../../shared/store/storage-vendor.js';
@@ -32,7 +35,7 @@ const location: StorageLocationRecord = {
 const caller = (role: Role) =>
   tenantCallerAs({ tenantId: T, userId: U, role, credentialId: 's', ip: '192.0.2.1' });
 
-/** The service with fakes for its ports; every port records what it was asked. */
+/** The route groups with fakes for their ports; every port records what it was asked. */
 function setup(objects?: { purge: ReturnType<typeof vi.fn> }) {
   const store = {
     getLocation: vi.fn(async () => location),
@@ -86,7 +89,7 @@ function setup(objects?: { purge: ReturnType<typeof vi.fn> }) {
   };
   const verifier = { verify: vi.fn(async () => {}) };
   const tenantKeys = { keyArnFor: vi.fn(async (_scope: unknown) => TENANT_KEY) };
-  const service = new StorageService({
+  const deps: StorageServiceDeps = {
     store: store as unknown as StorageStore,
     vendor: vendor as unknown as StorageCredentialVendor,
     access: access as unknown as TenantStorageAccess,
@@ -99,19 +102,36 @@ function setup(objects?: { purge: ReturnType<typeof vi.fn> }) {
     verifier,
     members,
     ...(objects ? { objects } : {}),
-  });
-  return { service, store, vendor, access, audit, verifier, role, members, tenantKeys };
+  };
+  // The route groups under test, each built from one deps object as the storage function builds them
+  // (functions/storage/lazy/).
+  const credentials = new StorageCredentials(deps);
+  const locations = new StorageLocations(deps);
+  const revocation = new StorageCredentialRevocation(deps);
+  return {
+    credentials,
+    locations,
+    revocation,
+    store,
+    vendor,
+    access,
+    audit,
+    verifier,
+    role,
+    members,
+    tenantKeys,
+  };
 }
 
 const status = (error: unknown) => (error as HttpProblemError).status;
 
-describe('StorageService.vend', () => {
+describe('StorageCredentials.vend', () => {
   it('a viewer asking for write is 403 before anything is read, vended or audited', async () => {
     // Prepare
-    const { service, store, vendor, audit } = setup();
+    const { credentials, store, vendor, audit } = setup();
 
     // Act
-    const error = await service
+    const error = await credentials
       .vend(caller('viewer'), { location: location.locationId, access: 'write', durationSeconds: 900 })
       .catch((e) => e);
 
@@ -124,7 +144,7 @@ describe('StorageService.vend', () => {
 
   it('passes the tenant role and the revocation cutoff to the vendor and audits the key id, never the secret', async () => {
     // Prepare: a revocation of this user and one of another
-    const { service, vendor, access, audit, role } = setup();
+    const { credentials, vendor, access, audit, role } = setup();
     access.state.mockResolvedValueOnce({
       version: 2,
       entries: [
@@ -135,7 +155,7 @@ describe('StorageService.vend', () => {
     } as never);
 
     // Act
-    const result = await service.vend(caller('editor'), {
+    const result = await credentials.vend(caller('editor'), {
       location: location.locationId,
       access: 'write',
       durationSeconds: 1800,
@@ -174,10 +194,10 @@ describe('StorageService.vend', () => {
 
   it('a managed vend names the tenant’s own key: to the vendor (the session demands it) and in the sse hint, Bucket Keys off', async () => {
     // Prepare
-    const { service, vendor, tenantKeys } = setup();
+    const { credentials, vendor, tenantKeys } = setup();
 
     // Act
-    const result = await service.vend(caller('editor'), {
+    const result = await credentials.vend(caller('editor'), {
       location: location.locationId,
       access: 'write',
       durationSeconds: 900,
@@ -191,11 +211,11 @@ describe('StorageService.vend', () => {
 
   it('a managed vend whose tenant key cannot be read vends nothing', async () => {
     // Prepare: the TENANT item names no key (what the key directory answers then)
-    const { service, vendor, tenantKeys, audit } = setup();
+    const { credentials, vendor, tenantKeys, audit } = setup();
     tenantKeys.keyArnFor.mockRejectedValueOnce(new TenantKeyUnavailableError());
 
     // Act
-    const error = await service
+    const error = await credentials
       .vend(caller('editor'), { location: location.locationId, access: 'write', durationSeconds: 900 })
       .catch((e) => e);
 
@@ -207,23 +227,27 @@ describe('StorageService.vend', () => {
 
   it('when the audit cannot be written, no credentials are returned', async () => {
     // Prepare: the audit fails
-    const { service, audit } = setup();
+    const { credentials, audit } = setup();
     audit.record.mockRejectedValueOnce(
       Object.assign(new Error('throttled'), { name: 'ThrottlingException' }),
     );
 
     // Act / Assess
     await expect(
-      service.vend(caller('viewer'), { location: location.locationId, access: 'read', durationSeconds: 900 }),
+      credentials.vend(caller('viewer'), {
+        location: location.locationId,
+        access: 'read',
+        durationSeconds: 900,
+      }),
     ).rejects.toThrow('throttled');
   });
 
   it('an s3:// path outside every location of the tenant is 404', async () => {
     // Prepare
-    const { service, vendor } = setup();
+    const { credentials, vendor } = setup();
 
     // Act
-    const error = await service
+    const error = await credentials
       .vend(caller('viewer'), {
         location: 's3://platform-storage/tenants/t_other/x',
         access: 'read',
@@ -237,9 +261,9 @@ describe('StorageService.vend', () => {
   });
 });
 
-describe('StorageService.vend: access that changed while STS was issuing', () => {
-  const vendWrite = (service: StorageService) =>
-    service
+describe('StorageCredentials.vend: access that changed while STS was issuing', () => {
+  const vendWrite = (credentials: StorageCredentials) =>
+    credentials
       .vend(caller('editor'), { location: location.locationId, access: 'write', durationSeconds: 900 })
       .catch((e: unknown) => e);
   const withheld = (audit: ReturnType<typeof setup>['audit']) =>
@@ -249,9 +273,9 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
 
   it('re-reads the member and the location consistently after STS, and vends when nothing changed', async () => {
     // Prepare
-    const { service, members, store } = setup();
+    const { credentials, members, store } = setup();
     // Act
-    const result = await vendWrite(service);
+    const result = await vendWrite(credentials);
     // Assess
     expect(result).toMatchObject({ accessKeyId: 'ASIAKEY' });
     expect(members.getMember).toHaveBeenCalledWith(caller('editor').access.scope, U);
@@ -302,7 +326,7 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
       const deps = setup();
       change(deps);
       // Act
-      const error = (await vendWrite(deps.service)) as HttpProblemError;
+      const error = (await vendWrite(deps.credentials)) as HttpProblemError;
       // Assess
       expect(error.status).toBe(409);
       expect(error.type).toMatch(/storage-access-changed$/);
@@ -321,7 +345,7 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
 
   it('an expired fence does not withhold anything', async () => {
     // Prepare: a fence that has expired
-    const { service, members } = setup();
+    const { credentials, members } = setup();
     members.getMember.mockResolvedValueOnce({
       userId: U,
       role: 'editor',
@@ -329,12 +353,12 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
     } as MemberRecord);
 
     // Act / Assess
-    expect(await vendWrite(service)).toMatchObject({ accessKeyId: 'ASIAKEY' });
+    expect(await vendWrite(credentials)).toMatchObject({ accessKeyId: 'ASIAKEY' });
   });
 
   it('cached credentials were issued before any fence, so the deny covers them: no re-read', async () => {
     // Prepare: the vendor answers from its cache
-    const { service, vendor, members } = setup();
+    const { credentials, vendor, members } = setup();
     vendor.vend.mockResolvedValueOnce({
       credentials: {
         accessKeyId: 'ASIAKEY',
@@ -346,21 +370,21 @@ describe('StorageService.vend: access that changed while STS was issuing', () =>
     });
 
     // Act / Assess
-    expect(await vendWrite(service)).toMatchObject({ accessKeyId: 'ASIAKEY' });
+    expect(await vendWrite(credentials)).toMatchObject({ accessKeyId: 'ASIAKEY' });
 
     // Assess: the membership not read again
     expect(members.getMember).not.toHaveBeenCalled();
   });
 });
 
-describe('StorageService.vend: the tenant role and closure', () => {
+describe('StorageCredentials.vend: the tenant role and closure', () => {
   it('a tenant without a storage role gets one before its first managed vend', async () => {
     // Prepare: no role yet
-    const { service, access, vendor, role } = setup();
+    const { credentials, access, vendor, role } = setup();
     access.state.mockResolvedValueOnce({ version: 0, entries: [] } as never);
 
     // Act
-    await service.vend(caller('viewer'), {
+    await credentials.vend(caller('viewer'), {
       location: location.locationId,
       access: 'read',
       durationSeconds: 900,
@@ -373,7 +397,7 @@ describe('StorageService.vend: the tenant role and closure', () => {
 
   it('a tenant being deleted vends nothing (404)', async () => {
     // Prepare: the tenant is closed
-    const { service, access, vendor } = setup();
+    const { credentials, access, vendor } = setup();
     access.state.mockResolvedValueOnce({
       version: 3,
       entries: [],
@@ -381,7 +405,7 @@ describe('StorageService.vend: the tenant role and closure', () => {
     } as never);
 
     // Act
-    const error = await service
+    const error = await credentials
       .vend(caller('owner'), { location: location.locationId, access: 'read', durationSeconds: 900 })
       .catch((e) => e);
 
@@ -391,10 +415,10 @@ describe('StorageService.vend: the tenant role and closure', () => {
   });
 });
 
-describe('StorageService.revoke', () => {
+describe('StorageCredentialRevocation.revoke', () => {
   it('answers per kind of location, drops the user’s cached credentials and audits the same words', async () => {
     // Prepare: one managed and one external outcome
-    const { service, access, vendor, audit } = setup();
+    const { revocation, access, vendor, audit } = setup();
     const outcomes = [
       managedDenied('2026-11-22T12:00:01Z', 'vended to this user'),
       externalNotRevocable('2026-11-22T12:14:00Z', 'vended to this user'),
@@ -406,7 +430,7 @@ describe('StorageService.revoke', () => {
     });
 
     // Act
-    const result = await service.revoke(caller('admin'), 'u_01jx0000000000000000000002');
+    const result = await revocation.revoke(caller('admin'), 'u_01jx0000000000000000000002');
 
     // Assess: the outcomes answered, the user's cache dropped, the same words audited
     expect(result).toEqual({
@@ -437,11 +461,11 @@ describe('StorageService.revoke', () => {
 
   it('a user who holds nothing of this tenant is a 404 naming body.userId, and nothing is audited', async () => {
     // Prepare: the user holds nothing
-    const { service, access, audit, vendor } = setup();
+    const { revocation, access, audit, vendor } = setup();
     access.revokeUser.mockRejectedValueOnce(new NoLiveStorageCredentialsError());
 
     // Act
-    const error = await service.revoke(caller('admin'), 'u_01jx0000000000000000000003').catch((e) => e);
+    const error = await revocation.revoke(caller('admin'), 'u_01jx0000000000000000000003').catch((e) => e);
 
     // Assess
     expect(status(error)).toBe(404);
@@ -454,25 +478,25 @@ describe('StorageService.revoke', () => {
 
   it("an admin cannot revoke an owner's credentials (403); an owner can", async () => {
     // Prepare
-    const { service, access } = setup();
+    const { revocation, access } = setup();
 
     // Act / Assess: an admin
-    expect(status(await service.revoke(caller('admin'), OWNER).catch((e) => e))).toBe(403);
+    expect(status(await revocation.revoke(caller('admin'), OWNER).catch((e) => e))).toBe(403);
     expect(access.revokeUser).not.toHaveBeenCalled();
 
     // Act / Assess: an owner
-    await service.revoke(caller('owner'), OWNER);
+    await revocation.revoke(caller('owner'), OWNER);
     expect(access.revokeUser).toHaveBeenCalledWith(caller('owner').access.scope, OWNER, { refuse: true });
   });
 });
 
-describe('StorageService.deleteLocation', () => {
+describe('StorageLocations.deleteLocation', () => {
   it('denies the location’s credentials first, then deletes it with an audit event that says what happened', async () => {
     // Prepare
-    const { service, access, store, audit, vendor } = setup();
+    const { locations, access, store, audit, vendor } = setup();
 
     // Act
-    const result = await service.deleteLocation(caller('admin'), location.locationId);
+    const result = await locations.deleteLocation(caller('admin'), location.locationId);
 
     // Assess: fenced, denied, then deleted; the cache dropped; the event says what happened
     expect(result).toEqual({
@@ -506,10 +530,10 @@ describe('StorageService.deleteLocation', () => {
   it('deletes a managed location’s objects after the deny and before the item, and counts them', async () => {
     // Prepare
     const purge = vi.fn(async () => ({ deleted: 42, done: true }));
-    const { service, access, store, audit } = setup({ purge });
+    const { locations, access, store, audit } = setup({ purge });
 
     // Act
-    const result = await service.deleteLocation(caller('admin'), location.locationId);
+    const result = await locations.deleteLocation(caller('admin'), location.locationId);
 
     // Assess: its own prefix, with the trailing slash; between the deny and the deletion; answered and audited
     expect(purge).toHaveBeenCalledWith(`${location.prefix}/`);
@@ -529,10 +553,10 @@ describe('StorageService.deleteLocation', () => {
   it('answers 409 deletion-in-progress when the objects do not fit, keeping the location for the retry', async () => {
     // Prepare: more objects than one request's budget
     const purge = vi.fn(async () => ({ deleted: 10_000, done: false }));
-    const { service, store, audit } = setup({ purge });
+    const { locations, store, audit } = setup({ purge });
 
     // Act
-    const error = await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e);
+    const error = await locations.deleteLocation(caller('admin'), location.locationId).catch((e) => e);
 
     // Assess: the problem with the count; the location item stays, fenced for good (nothing vended or
     // signed for a half-deleted location), and the versions deleted so far are audited
@@ -560,13 +584,13 @@ describe('StorageService.deleteLocation', () => {
     const purge = vi.fn(async () => {
       throw new Error('S3 failed');
     });
-    const { service, store, access } = setup({ purge });
+    const { locations, store, access } = setup({ purge });
 
     // Act
-    await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+    await locations.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
     store.getLocation.mockResolvedValueOnce({ ...location, storageFenceUntil: Number.MAX_SAFE_INTEGER });
     access.revokeLocation.mockRejectedValueOnce(new Error('IAM failed'));
-    await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+    await locations.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
 
     // Assess: never lifted, every fence set the permanent one after the first purge began
     expect(store.liftLocationFence).not.toHaveBeenCalled();
@@ -581,7 +605,7 @@ describe('StorageService.deleteLocation', () => {
   it('never deletes anything in a customer’s bucket (external location)', async () => {
     // Prepare
     const purge = vi.fn(async () => ({ deleted: 0, done: true }));
-    const { service, store } = setup({ purge });
+    const { locations, store } = setup({ purge });
     store.getLocation.mockResolvedValueOnce({
       ...location,
       kind: 'external',
@@ -592,7 +616,7 @@ describe('StorageService.deleteLocation', () => {
     });
 
     // Act
-    const result = await service.deleteLocation(caller('admin'), location.locationId);
+    const result = await locations.deleteLocation(caller('admin'), location.locationId);
 
     // Assess
     expect(purge).not.toHaveBeenCalled();
@@ -602,11 +626,11 @@ describe('StorageService.deleteLocation', () => {
 
   it('a location in use is a 409 before anyone is cut off', async () => {
     // Prepare: the location is in use
-    const { service, access, store } = setup();
+    const { locations, access, store } = setup();
     store.getLocation.mockResolvedValueOnce({ ...location, instanceCount: 1 });
 
     // Act / Assess
-    expect(status(await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
+    expect(status(await locations.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
       409,
     );
 
@@ -617,11 +641,11 @@ describe('StorageService.deleteLocation', () => {
 
   it('if the deny cannot be written, nothing is deleted (503)', async () => {
     // Prepare: the deny cannot be written
-    const { service, access, store, audit } = setup();
+    const { locations, access, store, audit } = setup();
     access.revokeLocation.mockRejectedValueOnce(new ServiceUnavailableError(2));
 
     // Act / Assess
-    expect(status(await service.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
+    expect(status(await locations.deleteLocation(caller('admin'), location.locationId).catch((e) => e))).toBe(
       503,
     );
 
@@ -638,24 +662,24 @@ describe('StorageService.deleteLocation', () => {
 
   it('a location in use is refused before it is fenced', async () => {
     // Prepare: the location is in use
-    const { service, store } = setup();
+    const { locations, store } = setup();
     store.getLocation.mockResolvedValueOnce({ ...location, instanceCount: 1 });
 
     // Act
-    await service.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
+    await locations.deleteLocation(caller('admin'), location.locationId).catch(() => undefined);
 
     // Assess
     expect(store.fenceLocation).not.toHaveBeenCalled();
   });
 });
 
-describe('StorageService.registerLocation', () => {
+describe('StorageLocations.registerLocation', () => {
   it('a managed location makes sure the tenant has its storage role before writing the location', async () => {
     // Prepare
-    const { service, access, store } = setup();
+    const { locations, access, store } = setup();
 
     // Act
-    await service.registerLocation(caller('admin'), { managed: true });
+    await locations.registerLocation(caller('admin'), { managed: true });
 
     // Assess
     expect(access.ensureRole.mock.invocationCallOrder[0]).toBeLessThan(
@@ -665,11 +689,11 @@ describe('StorageService.registerLocation', () => {
 
   it('a managed location is not written when the role cannot be made', async () => {
     // Prepare: the role cannot be made
-    const { service, access, store } = setup();
+    const { locations, access, store } = setup();
     access.ensureRole.mockRejectedValueOnce(new ServiceUnavailableError(2));
 
     // Act / Assess
-    expect(status(await service.registerLocation(caller('admin'), { managed: true }).catch((e) => e))).toBe(
+    expect(status(await locations.registerLocation(caller('admin'), { managed: true }).catch((e) => e))).toBe(
       503,
     );
 
@@ -687,10 +711,10 @@ describe('StorageService.registerLocation', () => {
     ],
   ])('refuses %j with 400 naming %s and writes nothing', async (body, path) => {
     // Prepare
-    const { service, store } = setup();
+    const { locations, store } = setup();
 
     // Act
-    const error = await service.registerLocation(caller('admin'), body).catch((e) => e);
+    const error = await locations.registerLocation(caller('admin'), body).catch((e) => e);
 
     // Assess: the field named, nothing written
     expect(status(error)).toBe(400);
@@ -713,8 +737,8 @@ describe('StorageService.registerLocation', () => {
         'body.region',
       ],
     ] as const) {
-      const { service, store, verifier } = setup();
-      const error = (await service
+      const { locations, store, verifier } = setup();
+      const error = (await locations
         .registerLocation(caller('admin'), body)
         .catch((e) => e)) as HttpProblemError;
       expect(error.status, path).toBe(400);
@@ -726,10 +750,10 @@ describe('StorageService.registerLocation', () => {
 
   it('verifies the root with the tenant ExternalId before writing anything', async () => {
     // Prepare
-    const { service, store, verifier } = setup();
+    const { locations, store, verifier } = setup();
 
     // Act
-    const view = await service.registerLocation(caller('admin'), {
+    const view = await locations.registerLocation(caller('admin'), {
       root: 's3://lake/data/',
       roleArn: 'arn:aws:iam::210987654321:role/r',
     });
@@ -756,13 +780,13 @@ describe('StorageService.registerLocation', () => {
 
   it('a root the role cannot reach is refused and nothing is registered', async () => {
     // Prepare: the role cannot reach the root
-    const { service, store, verifier } = setup();
+    const { locations, store, verifier } = setup();
     verifier.verify.mockRejectedValueOnce(
       new ExternalRootUnverifiedError('cannot list', new Error('AccessDenied')),
     );
 
     // Act
-    const error = await service
+    const error = await locations
       .registerLocation(caller('admin'), {
         root: 's3://someone-elses/data',
         roleArn: 'arn:aws:iam::210987654321:role/r',

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { permissionsOf, type Role } from '../../../shared/domain/permissions.js';
 import { STORAGE_VALIDATION_CHECKS } from '../../../shared/domain/storage-validation.js';
 import { ServiceUnavailableError } from '../../../shared/errors.js';
-import { StorageService } from '../../../shared/services/storage.js';
+import { StorageSelfTest } from '../../../shared/services/storage-self-test.js';
 import type { AuditRecorder } from '../../../shared/store/audit-recorder.js';
 import type { ProbeOutcome, StorageProbeSession } from '../../../shared/store/storage-probe.js';
 import type { StorageLocationRecord, StorageStore } from '../../../shared/store/storage-store.js';
@@ -127,7 +127,7 @@ function setup(
     drop: vi.fn(),
   };
   const audit = { record: vi.fn(async () => {}), auditPut: vi.fn() };
-  const service = new StorageService({
+  const selfTest = new StorageSelfTest({
     store: {
       getLocation: vi.fn(async (_s: unknown, id: string) =>
         id === location.locationId ? location : undefined,
@@ -148,18 +148,18 @@ function setup(
     probes: s3.probes,
     enforcesIam: options.enforcesIam ?? true,
   });
-  return { service, vendor, audit, s3 };
+  return { selfTest, vendor, audit, s3 };
 }
 
 const statuses = (result: { checks: { name: string; status: string }[] }) =>
   Object.fromEntries(result.checks.map((c) => [c.name, c.status]));
 
-describe('StorageService.validateLocation', () => {
+describe('StorageSelfTest.validateLocation', () => {
   it('against an S3 that enforces the policy: every check passes, in order, and the probe object is gone', async () => {
     // Prepare
-    const { service, s3, audit } = setup();
+    const { selfTest, s3, audit } = setup();
     // Act
-    const result = await service.validateLocation(caller('owner'), external.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), external.locationId);
     // Assess
     expect(result.result).toBe('passed');
     expect(result.checks.map((c) => c.name)).toEqual([...STORAGE_VALIDATION_CHECKS]);
@@ -183,9 +183,9 @@ describe('StorageService.validateLocation', () => {
     async (leak, check, strayPrefix) => {
       // Prepare
       const s3 = fakeS3({ leak });
-      const { service } = setup({}, s3);
+      const { selfTest } = setup({}, s3);
       // Act
-      const result = await service.validateLocation(caller('owner'), external.locationId);
+      const result = await selfTest.validateLocation(caller('owner'), external.locationId);
       // Assess: exactly that check fails; nothing is left behind
       expect(result.result).toBe('failed');
       const failed = result.checks.filter((c) => c.status === 'fail');
@@ -198,10 +198,10 @@ describe('StorageService.validateLocation', () => {
 
   it('a listing without the trailing slash that is allowed fails list-sibling-prefix-refused', async () => {
     // Prepare: S3 lets the listing without the slash through
-    const { service } = setup({}, fakeS3({ leak: 'list' }));
+    const { selfTest } = setup({}, fakeS3({ leak: 'list' }));
 
     // Act
-    const result = await service.validateLocation(caller('owner'), external.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), external.locationId);
 
     // Assess
     expect(statuses(result)['list-sibling-prefix-refused']).toBe('fail');
@@ -209,10 +209,10 @@ describe('StorageService.validateLocation', () => {
 
   it('a refusal for another reason than AccessDenied is a failure, not a pass', async () => {
     // Prepare: listing fails for a reason other than AccessDenied
-    const { service } = setup({}, fakeS3({ failList: true }));
+    const { selfTest } = setup({}, fakeS3({ failList: true }));
 
     // Act
-    const result = await service.validateLocation(caller('owner'), external.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), external.locationId);
 
     // Assess
     expect(statuses(result)).toMatchObject({
@@ -232,9 +232,9 @@ describe('StorageService.validateLocation', () => {
       roleArn: undefined,
     };
     const s3 = fakeS3();
-    const { service } = setup({ location: managed }, s3);
+    const { selfTest } = setup({ location: managed }, s3);
     // Act
-    const result = await service.validateLocation(caller('owner'), managed.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), managed.locationId);
     // Assess: the write session's probe named the tenant key; kms-key passed for that key
     expect(s3.puts[0]).toEqual({
       key: 'data/.strongroom-validation/' + s3.puts[0]!.key.split('/').pop(),
@@ -248,9 +248,11 @@ describe('StorageService.validateLocation', () => {
 
   it('a key S3 did not use fails kms-key', async () => {
     // Prepare: the vend's sse hint is lost, so the object lands under the bucket default
-    const { service } = setup({ location: { ...external, kmsKeyArn: undefined, previousKmsKeyArns: [KEY] } });
+    const { selfTest } = setup({
+      location: { ...external, kmsKeyArn: undefined, previousKmsKeyArns: [KEY] },
+    });
     // Act
-    const result = await service.validateLocation(caller('owner'), external.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), external.locationId);
     // Assess
     expect(statuses(result)['kms-key']).toBe('fail');
     expect(result.checks.find((c) => c.name === 'kms-key')!.detail).toMatch(/AES256/);
@@ -258,12 +260,12 @@ describe('StorageService.validateLocation', () => {
 
   it('an external location without keys: kms-key is not applicable; a whole bucket: nothing outside it to refuse', async () => {
     // Prepare
-    const { service } = setup({
+    const { selfTest } = setup({
       location: { ...external, kmsKeyArn: undefined, prefix: '', root: 's3://customer-lake' },
     });
 
     // Act
-    const result = await service.validateLocation(caller('owner'), external.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), external.locationId);
 
     // Assess
     expect(statuses(result)).toMatchObject({
@@ -277,9 +279,9 @@ describe('StorageService.validateLocation', () => {
   it('where IAM is not enforced, refusals are not tried and nothing is passed that was not judged', async () => {
     // Prepare: an S3 that would allow everything
     const s3 = fakeS3({ leak: 'outside' });
-    const { service } = setup({ enforcesIam: false }, s3);
+    const { selfTest } = setup({ enforcesIam: false }, s3);
     // Act
-    const result = await service.validateLocation(caller('owner'), external.locationId);
+    const result = await selfTest.validateLocation(caller('owner'), external.locationId);
     // Assess
     expect(result.result).toBe('incomplete');
     expect(statuses(result)).toEqual(SELF_TEST_WITHOUT_IAM);
@@ -288,11 +290,11 @@ describe('StorageService.validateLocation', () => {
 
   it('credentials refused for the caller: that check fails with the reason, every other is not run', async () => {
     // Prepare: an API key whose scopes stop at read (the service's own 403)
-    const { service } = setup();
+    const { selfTest } = setup();
     const readOnly = caller('owner');
     readOnly.access = { ...readOnly.access, permissions: permissionsOf('viewer') };
     // Act
-    const result = await service.validateLocation(readOnly, external.locationId);
+    const result = await selfTest.validateLocation(readOnly, external.locationId);
     // Assess
     expect(result.result).toBe('failed');
     expect(result.checks[0]).toMatchObject({ name: 'credentials-issued', status: 'fail' });
@@ -302,21 +304,21 @@ describe('StorageService.validateLocation', () => {
 
   it('a dependency that is down is a 503, not a failed check', async () => {
     // Prepare: STS down
-    const { service } = setup({ vend: () => new ServiceUnavailableError(5, 'STS is unavailable') });
+    const { selfTest } = setup({ vend: () => new ServiceUnavailableError(5, 'STS is unavailable') });
 
     // Act / Assess
-    await expect(service.validateLocation(caller('owner'), external.locationId)).rejects.toBeInstanceOf(
+    await expect(selfTest.validateLocation(caller('owner'), external.locationId)).rejects.toBeInstanceOf(
       ServiceUnavailableError,
     );
   });
 
   it("another tenant's location id is a 404 and nothing is vended", async () => {
     // Prepare
-    const { service, vendor, audit } = setup();
+    const { selfTest, vendor, audit } = setup();
 
     // Act / Assess
     await expect(
-      service.validateLocation(caller('owner'), 'l_01jx0000000000000000000099'),
+      selfTest.validateLocation(caller('owner'), 'l_01jx0000000000000000000099'),
     ).rejects.toMatchObject({ status: 404 });
 
     // Assess: nothing vended, nothing recorded
