@@ -21,8 +21,6 @@ import type { StoreKeyPair, StoreKeyPairs } from '../store/store-key-pairs.js';
 import type { StorageServiceDeps } from './storage-deps.js';
 import { PATH_NOT_FOUND } from './storage-path-not-found.js';
 
-export { PATH_NOT_FOUND };
-
 /** A location at an S3-compatible store without STS: it is used through remote signing only. */
 export class SigningOnlyLocationError extends ConflictError {
   constructor() {

@@ -15,7 +15,7 @@ import type { TenantStorageAccess } from '../store/tenant-storage-access.js';
 import type { TenantStore } from '../store/tenant-store.js';
 
 /**
- * What the storage service's route groups use (shared/services/storage.ts puts them together): each group's
+ * What the storage service's route groups use (functions/storage/lazy/deps.ts makes them): each group's
  * module (storage-credentials, storage-remote-signing, storage-locations, storage-self-test,
  * storage-credential-revocation) takes the same deps, so the storage function can load each group on its
  * first request.

@@ -38,7 +38,7 @@ import {
   type TenantStore,
 } from '../store/tenant-store.js';
 import type { SecondFactor, SecondFactorVerifier } from './second-factor.js';
-import { releaseTenantStorage, type TenantStorageRelease } from './storage.js';
+import { releaseTenantStorage, type TenantStorageRelease } from './storage-locations.js';
 
 export interface TenancyDeps {
   tenants: TenantStore;

@@ -71,13 +71,13 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   // sign-in schemas (shared/schemas/auth.ts) are in no part of it: tenant deletion's fresh factor comes from
   // shared/schemas/factors.ts.
   [path.join('functions', 'tenants', 'handler.ts')]:
-    /shared\/(services\/(tenancy|invitations|tenant-export|tenant-sso|second-factor|storage)|store\/(tenant-store|storage-store|tenant-storage-access|tenant-sso-store)|domain\/tenant-storage-role|crypto\/envelope|mail\/function-mail|connectors\/outbound-http|schemas\/auth)\.ts$/,
+    /shared\/(services\/(tenancy|invitations|tenant-export|tenant-sso|second-factor|storage-locations|storage-credentials)|store\/(tenant-store|storage-store|tenant-storage-access|tenant-sso-store)|domain\/tenant-storage-role|crypto\/envelope|mail\/function-mail|connectors\/outbound-http|schemas\/auth)\.ts$/,
   // Storage: the deps its route groups share (the registry, the tenant's storage role, the credential vendor, the
   // members, the store key pairs: functions/storage/lazy/deps.ts) are made by the first request of any group,
   // and each group's service (credentials, remote signing, locations and instances, the self-test, revocation)
   // is a chunk of its own: a vend loads neither the management routes' code nor remote signing's checks.
   [path.join('functions', 'storage', 'handler.ts')]:
-    /shared\/(services\/storage(-(credentials|remote-signing|locations|self-test|credential-revocation))?|store\/(storage-store|storage-vendor|vended-credential-cache|tenant-storage-access|tenant-store|storage-path-owners|store-key-pairs|storage-request-signer)|domain\/(storage-signing|storage-revocation|tenant-storage-role)|crypto\/envelope|connectors\/(s3-compatible|outbound-http))\.ts$|functions\/storage\/lazy\/deps\.ts$/,
+    /shared\/(services\/storage-(credentials|remote-signing|locations|self-test|credential-revocation)|store\/(storage-store|storage-vendor|vended-credential-cache|tenant-storage-access|tenant-store|storage-path-owners|store-key-pairs|storage-request-signer)|domain\/(storage-signing|storage-revocation|tenant-storage-role)|crypto\/envelope|connectors\/(s3-compatible|outbound-http))\.ts$|functions\/storage\/lazy\/deps\.ts$/,
 };
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
