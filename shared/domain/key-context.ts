@@ -8,7 +8,7 @@
 export const ENCRYPTION_CONTEXT_KEYS = ['tenantId', 'purpose', 'recordId'] as const;
 
 /**
- * The encryption context purpose of an S3-compatible store's key pair (shared/services/storage.ts); its
+ * The encryption context purpose of an S3-compatible store's key pair (shared/store/store-key-pairs.ts); its
  * `recordId` is the location id (`l_…`).
  */
 export const STORE_KEY_PAIR_PURPOSE = 'storage-store-key';

@@ -1,6 +1,6 @@
 /**
  * A storage location's scope self-test (POST …/storage-locations/{id}/validate): its named checks, in the
- * order they run, and how their outcomes add up. The S3 requests are StorageService.validateLocation's.
+ * order they run, and how their outcomes add up. The S3 requests are StorageSelfTest.validateLocation's.
  */
 export const STORAGE_VALIDATION_CHECKS = [
   'credentials-issued',

@@ -41,7 +41,7 @@ async function probe<T>(request: () => Promise<T>): Promise<ProbeOutcome<T>> {
 }
 
 /**
- * S3 requests made with a vended session, for the scope self-test (StorageService.validateLocation): each
+ * S3 requests made with a vended session, for the scope self-test (StorageSelfTest.validateLocation): each
  * answers what S3 did rather than throwing, so a refusal the test expects reads the same as a success.
  */
 export class StorageProbeSession {

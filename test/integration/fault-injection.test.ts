@@ -215,7 +215,7 @@ const FINISHED_BY_RETRY: { route: RegExp; closes: (change: StateChange) => boole
   {
     route: /^DELETE \/v1\/tenants\/\{tenantId\}\/storage-locations\/\{locationId\}$/,
     closes: (c) => /\|STORAGE-ACCESS$/.test(c.key) && c.after !== undefined,
-    why: "a managed location's objects are deleted, every version, after its sessions are denied (the revocation recorded on STORAGE-ACCESS, then the role's deny) and before the location item goes: S3 deletes cannot join a DynamoDB transaction, so a fault after some are gone leaves the location registered with fewer objects, closed to every credential issued before, and the same request again lists what is left and finishes (services/storage.ts deleteLocation, store/managed-objects.ts)",
+    why: "a managed location's objects are deleted, every version, after its sessions are denied (the revocation recorded on STORAGE-ACCESS, then the role's deny) and before the location item goes: S3 deletes cannot join a DynamoDB transaction, so a fault after some are gone leaves the location registered with fewer objects, closed to every credential issued before, and the same request again lists what is left and finishes (services/storage-locations.ts deleteLocation, store/managed-objects.ts)",
   },
 ];
 
