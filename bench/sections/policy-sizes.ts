@@ -1,6 +1,6 @@
 import type { AwsPartition } from '../../shared/domain/partitions.js';
+import { MAX_PREVIOUS_KMS_KEYS } from '../../shared/domain/storage-limits.js';
 import {
-  MAX_PREVIOUS_KMS_KEYS,
   packedSessionPolicy,
   STS_SESSION_POLICY_MAX_CHARS,
   sessionPolicyFor,

@@ -1,26 +1,7 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
 import { type AwsPartition, partitionOfArn, serviceHost } from './partitions.js';
-import {
-  DEFAULT_CREDENTIAL_SECONDS,
-  EXTERNAL_MAX_CREDENTIAL_SECONDS,
-  MAX_CREDENTIAL_SECONDS,
-  MAX_PREVIOUS_KMS_KEYS,
-  MIN_CREDENTIAL_SECONDS,
-  STORAGE_ACCESS,
-  type StorageAccess,
-} from './storage-limits.js';
+import type { StorageAccess } from './storage-limits.js';
 import type { StorageRoot } from './storage-roots.js';
-
-// What the route schemas (shared/schemas/storage.ts) accept, without the policies: loaded by every request.
-export {
-  DEFAULT_CREDENTIAL_SECONDS,
-  EXTERNAL_MAX_CREDENTIAL_SECONDS,
-  MAX_CREDENTIAL_SECONDS,
-  MAX_PREVIOUS_KMS_KEYS,
-  MIN_CREDENTIAL_SECONDS,
-  STORAGE_ACCESS,
-  type StorageAccess,
-};
 
 /**
  * The session policies of storage credential vending (DESIGN.md §4) and what they share with the tenant

@@ -1,9 +1,6 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
-import {
-  EXTERNAL_MAX_CREDENTIAL_SECONDS,
-  MAX_CREDENTIAL_SECONDS,
-  PolicyTooLargeError,
-} from './storage-policy.js';
+import { EXTERNAL_MAX_CREDENTIAL_SECONDS, MAX_CREDENTIAL_SECONDS } from './storage-limits.js';
+import { PolicyTooLargeError } from './storage-policy.js';
 import { ROLE_INLINE_POLICIES_MAX_CHARS } from './tenant-storage-role.js';
 
 /**

@@ -1,5 +1,5 @@
 import { PARTITION_DNS_SUFFIX, partitionOfRegion } from './partitions.js';
-import type { StorageAccess } from './storage-policy.js';
+import type { StorageAccess } from './storage-limits.js';
 
 /**
  * Remote signing (Iceberg's S3 signer contract): what a request to sign may be. Pure checks, before any

@@ -1,10 +1,9 @@
 import type { PolicyDocument, PolicyStatement } from './iam.js';
 import { TENANT_KEY_TAG } from './key-context.js';
+import { MAX_CREDENTIAL_SECONDS, STORAGE_ACCESS } from './storage-limits.js';
 import {
   kmsKeyRegion,
-  MAX_CREDENTIAL_SECONDS,
   READ_OBJECT_ACTIONS,
-  STORAGE_ACCESS,
   STORAGE_KEY_READ_ACTIONS,
   STORAGE_KEY_WRITE_ACTIONS,
   storageKeyStatement,

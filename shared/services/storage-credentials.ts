@@ -4,9 +4,9 @@ import {
   EXTERNAL_MAX_CREDENTIAL_SECONDS,
   MAX_CREDENTIAL_SECONDS,
   MIN_CREDENTIAL_SECONDS,
-  permissionForAccess,
   type StorageAccess,
-} from '../domain/storage-policy.js';
+} from '../domain/storage-limits.js';
+import { permissionForAccess } from '../domain/storage-policy.js';
 import { revokedBefore, storageFenced } from '../domain/storage-revocation.js';
 import {
   narrowestContainingRoot,

@@ -1,5 +1,6 @@
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
-import { MIN_CREDENTIAL_SECONDS, permissionForAccess } from '../domain/storage-policy.js';
+import { MIN_CREDENTIAL_SECONDS } from '../domain/storage-limits.js';
+import { permissionForAccess } from '../domain/storage-policy.js';
 import {
   type CheckedSignRequest,
   checkSignRequest,

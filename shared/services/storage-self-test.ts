@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { auditActorOf, type TenantCaller } from '../domain/caller.js';
-import { MIN_CREDENTIAL_SECONDS, type StorageAccess } from '../domain/storage-policy.js';
+import { MIN_CREDENTIAL_SECONDS, type StorageAccess } from '../domain/storage-limits.js';
 import { formatStorageRoot } from '../domain/storage-roots.js';
 import {
   STORAGE_VALIDATION_CHECKS,

@@ -1,4 +1,4 @@
-import { EXTERNAL_MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
+import { EXTERNAL_MAX_CREDENTIAL_SECONDS } from '../domain/storage-limits.js';
 import { HttpProblemError, ServiceUnavailableError } from '../errors.js';
 
 /** The location's root makes a session policy too large for STS: a clear 400 naming the location. */

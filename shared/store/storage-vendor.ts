@@ -7,13 +7,8 @@ import {
 } from '@aws-sdk/client-sts';
 import { newVendId } from '../domain/ids.js';
 import { partitionOfRegion } from '../domain/partitions.js';
-import {
-  EXTERNAL_MAX_CREDENTIAL_SECONDS,
-  PolicyTooLargeError,
-  packedSessionPolicy,
-  type StorageAccess,
-  sessionPolicyFor,
-} from '../domain/storage-policy.js';
+import { EXTERNAL_MAX_CREDENTIAL_SECONDS, type StorageAccess } from '../domain/storage-limits.js';
+import { PolicyTooLargeError, packedSessionPolicy, sessionPolicyFor } from '../domain/storage-policy.js';
 import type { CredentialKind } from '../domain/storage-revocation.js';
 import { roleSessionName, type VendActor, type VendedCredentials } from '../domain/storage-sessions.js';
 import type { TenantScope } from '../domain/tenant-scope.js';

@@ -2,7 +2,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { loadedOnUse } from '../aws/loaded-on-use.js';
 import type { FunctionRuntime } from '../aws/runtime.js';
 import { STORAGE_ACCESS_SK, storageHolderSk } from '../domain/item-layout.js';
-import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-policy.js';
+import { MAX_CREDENTIAL_SECONDS } from '../domain/storage-limits.js';
 import {
   addRevocation,
   type CredentialKind,

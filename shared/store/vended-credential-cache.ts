@@ -1,5 +1,5 @@
 import { BoundedCache, type CacheStats, estimateBytes } from '../domain/bounded-cache.js';
-import type { StorageAccess } from '../domain/storage-policy.js';
+import type { StorageAccess } from '../domain/storage-limits.js';
 import type { VendActor, VendedCredentials } from '../domain/storage-sessions.js';
 import { registerCache } from '../observability.js';
 

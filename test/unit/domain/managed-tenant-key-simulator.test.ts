@@ -3,11 +3,8 @@ import { runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
 import { type KeyPolicyDocument, tenantKeyPolicy, tenantKeyTags } from '../../../shared/domain/key-policy.js';
 import type { AwsPartition } from '../../../shared/domain/partitions.js';
-import {
-  managedBucketPolicyStatements,
-  type StorageAccess,
-  sessionPolicyFor,
-} from '../../../shared/domain/storage-policy.js';
+import type { StorageAccess } from '../../../shared/domain/storage-limits.js';
+import { managedBucketPolicyStatements, sessionPolicyFor } from '../../../shared/domain/storage-policy.js';
 import { managedRoot } from '../../../shared/domain/storage-roots.js';
 import {
   tenantStorageBoundaryPolicy,

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_CREDENTIAL_SECONDS } from '../../../shared/domain/storage-limits.js';
 import {
   kmsKeyRegion,
-  MAX_CREDENTIAL_SECONDS,
   PolicyTooLargeError,
   packedSessionPolicy,
   sessionPolicyFor,

@@ -5,11 +5,10 @@ import {
   partitionOfRegion,
   serviceHost,
 } from '../../../shared/domain/partitions.js';
+import { MAX_PREVIOUS_KMS_KEYS, type StorageAccess } from '../../../shared/domain/storage-limits.js';
 import {
-  MAX_PREVIOUS_KMS_KEYS,
   packedSessionPolicy,
   STS_SESSION_POLICY_MAX_CHARS,
-  type StorageAccess,
   sessionPolicyFor,
 } from '../../../shared/domain/storage-policy.js';
 import { MAX_PREFIX_LENGTH, managedRoot, parseStorageRoot } from '../../../shared/domain/storage-roots.js';

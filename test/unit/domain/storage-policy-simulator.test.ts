@@ -2,13 +2,12 @@ import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { describe, expect, it } from 'vitest';
 import type { PolicyDocument } from '../../../shared/domain/iam.js';
 import { ROLES, roleHas } from '../../../shared/domain/permissions.js';
+import { STORAGE_ACCESS, type StorageAccess } from '../../../shared/domain/storage-limits.js';
 import {
   permissionForAccess,
   READ_OBJECT_ACTIONS,
-  STORAGE_ACCESS,
   STORAGE_KEY_READ_ACTIONS,
   STORAGE_KEY_WRITE_ACTIONS,
-  type StorageAccess,
   sessionPolicyFor,
   WRITE_OBJECT_ACTIONS,
 } from '../../../shared/domain/storage-policy.js';
