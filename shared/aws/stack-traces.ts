@@ -92,9 +92,10 @@ function formatFrame(frame: NodeJS.CallSite, next: NodeJS.CallSite | undefined):
 }
 
 function prepareStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
+  // The first line as Node writes it (for an object given to Error.captureStackTrace too: `Error`).
   let header: string;
   try {
-    header = String(error);
+    header = Error.prototype.toString.call(error);
   } catch {
     header = '<error>';
   }
