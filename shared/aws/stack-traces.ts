@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url';
  * API function's cold start on Node 20 and twice the baseline bundle's share of it (npm run bench), while most
  * cold starts format no stack at all. Here a function's first stack trace pays for its maps instead.
  *
- * What a frame shows is what Node shows with source maps: the original file, line and column, and the
- * function's original name where the map records it (minified names otherwise).
+ * A stack reads as Node's own source-mapped one (test/infra/stack-traces.test.ts compares them): the original
+ * file, line and column of each frame, and the function's original name where the map records it (minified
+ * names otherwise). Installed when shared/aws/runtime.ts loads, so an error thrown while a module evaluated
+ * before it is not mapped (none of ours throws at load).
  */
 export function formatStacksFromSourceMaps(): void {
   // Node maps stacks itself when source maps are on (NODE_OPTIONS), and tsx (local mode, tests) maps its own
@@ -73,8 +75,9 @@ function formatFrame(frame: NodeJS.CallSite, next: NodeJS.CallSite | undefined):
   if (!file || !line || !column) return `    at ${frame}`;
   const original = originalOf(file, line, column);
   if (!original) return `    at ${frame}`;
-  // The function's name, as Node finds it: the one the map records at the function's definition, else at
-  // its call in the next frame (in the same file), else the name V8 has (minified).
+  // The name as Node writes it: the type and the function or method V8 has (`Module.J`, `<anonymous>`),
+  // replaced by the original name where the map records one, at the function's definition or else at its
+  // call in the next frame of the same file.
   const enclosingLine = frame.getEnclosingLineNumber();
   const enclosingColumn = frame.getEnclosingColumnNumber();
   const defined =
@@ -85,17 +88,22 @@ function formatFrame(frame: NodeJS.CallSite, next: NodeJS.CallSite | undefined):
     next?.getFileName() === file && nextLine && nextColumn
       ? originalOf(file, nextLine, nextColumn)?.name
       : undefined;
-  const name = defined ?? called ?? frame.getFunctionName();
-  const location = `${original.path}:${original.line}:${original.column}`;
+  const typeName = frame.getTypeName();
+  const v8Name = `${typeName !== null && typeName !== 'global' ? `${typeName}.` : ''}${frame.getFunctionName() ?? frame.getMethodName() ?? '<anonymous>'}`;
+  const name = defined ?? called ?? v8Name;
   const prefix = frame.isAsync() ? 'async ' : frame.isConstructor() ? 'new ' : '';
-  return name ? `    at ${prefix}${name} (${location})` : `    at ${prefix}${location}`;
+  return `    at ${prefix}${name} (${original.path}:${original.line}:${original.column})`;
 }
 
 function prepareStackTrace(error: Error, frames: NodeJS.CallSite[]): string {
-  // The first line as Node writes it (for an object given to Error.captureStackTrace too: `Error`).
+  // The first line as Node writes it: `Name: message` (`Error` for an object given to
+  // Error.captureStackTrace), and Node's own errors with their code (`RangeError [ERR_OUT_OF_RANGE]: …`), which
+  // their toString writes.
   let header: string;
   try {
-    header = Error.prototype.toString.call(error);
+    const own =
+      error.toString !== Error.prototype.toString && typeof (error as { code?: unknown }).code === 'string';
+    header = own ? String(error) : Error.prototype.toString.call(error);
   } catch {
     header = '<error>';
   }

@@ -11,8 +11,9 @@ import { formatStacksFromSourceMaps } from '../../shared/aws/stack-traces.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-// A function in miniature, bundled as the functions are: its handler throws from a named function at load's
-// module and from a chunk loaded with `await import()`, and returns both stacks.
+// A function in miniature, bundled as the functions are. Its handler returns the stacks of errors thrown from
+// a named function, an anonymous callback, a method, a constructor, a Node API (whose errors carry a code),
+// an async function and a chunk loaded with `await import()`.
 const ENTRY = `import { functionRuntime } from ${JSON.stringify(path.join(ROOT, 'shared/aws/runtime.ts'))};
 functionRuntime();
 function failingStep(n: number): never {
@@ -21,11 +22,22 @@ function failingStep(n: number): never {
 export function runSteps() {
   return failingStep(7);
 }
+class Widget {
+  constructor(fail: boolean) { if (fail) throw new Error('constructor failed'); }
+  spin(): never { throw new Error('method failed'); }
+}
 export const handler = async () => {
   const stacks: string[] = [];
-  try { runSteps(); } catch (error) { stacks.push((error as Error).stack ?? ''); }
+  const grab = (f: () => unknown) => { try { f(); } catch (error) { stacks.push((error as Error).stack ?? ''); } };
+  grab(() => runSteps());
+  grab(() => [1].map(() => { throw new Error('callback failed'); }));
+  grab(() => new Widget(false).spin());
+  grab(() => new Widget(true));
+  grab(() => Buffer.alloc(-1));
+  const later = async () => { await Promise.resolve(); throw new Error('async step failed'); };
+  try { await later(); } catch (error) { stacks.push((error as Error).stack ?? ''); }
   const { lateStep } = await import('./late.ts');
-  try { lateStep(); } catch (error) { stacks.push((error as Error).stack ?? ''); }
+  grab(lateStep);
   return stacks;
 };
 `;
@@ -63,23 +75,28 @@ describe('stack traces of a bundled function (shared/aws/stack-traces.ts)', () =
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('name the TypeScript file, line, column and function, in index.mjs and in a lazy chunk alike', async () => {
-    // Act
-    const [atLoad, inChunk] = await inFreshProcess<string[]>(
-      'console.log(JSON.stringify(await bundle.handler()));',
-    );
+  it('name the TypeScript file, line, column and function as Node itself does, in index.mjs and in a lazy chunk', async () => {
+    // Act: the same stacks with our mapping and with Node's (NODE_OPTIONS=--enable-source-maps)
+    const handlerStacks = 'console.log(JSON.stringify(await bundle.handler()));';
+    const ours = await inFreshProcess<string[]>(handlerStacks);
+    const nodes = await inFreshProcess<string[]>(handlerStacks, ['--enable-source-maps']);
 
-    // Assess
+    // Assess: the same text, frame for frame
+    expect(ours).toHaveLength(7);
+    expect(ours).toEqual(nodes);
     const entry = path.join(dir, 'entry.ts');
-    expect(atLoad!.split('\n').slice(0, 3)).toEqual([
+    expect(ours[0]!.split('\n').slice(0, 3)).toEqual([
       'Error: step 7 failed',
       `    at failingStep (${entry}:4:9)`,
       `    at runSteps (${entry}:7:10)`,
     ]);
-    // In the chunk the map names no function (nor does Node's own mapping): the location is what counts.
-    const [header, frame] = inChunk!.split('\n');
-    expect(header).toBe('TypeError: late step failed');
-    expect(frame).toBe(`    at ${frame!.match(/at (\S+) /)?.[1]} (${path.join(dir, 'late.ts')}:2:9)`);
+    expect(ours[1]!.split('\n')[1]).toBe(`    at <anonymous> (${entry}:17:36)`);
+    expect(ours[4]!.split('\n')[0]).toMatch(/^RangeError \[ERR_OUT_OF_RANGE\]: /);
+    expect(ours[6]!.split('\n')[1]).toMatch(
+      new RegExp(
+        `^ {4}at \\S+ \\(${path.join(dir, 'late.ts').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:9\\)$`,
+      ),
+    );
   });
 
   it('read a map when a stack is first formatted, not when the bundle loads', async () => {
