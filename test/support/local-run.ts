@@ -32,17 +32,19 @@ export async function startLocalRun(
   } catch (error) {
     // Another test file can take a port between freePorts() closing it and `npm run local` binding it;
     // that race, and only that, gets a second try on fresh ports.
-    if (!(error instanceof LocalRunExited) || !/is already in use/.test(error.output)) throw error;
+    // (`npm run local` checks each port first, `is already in use`; a port taken after the check fails its
+    // bind, EADDRINUSE.)
+    if (!(error instanceof LocalRunExited) || !/is already in use|EADDRINUSE/.test(error.output)) throw error;
     return startOnce(options);
   }
 }
 
 class LocalRunExited extends Error {
   constructor(
-    code: number | null,
+    how: string,
     readonly output: string,
   ) {
-    super(`npm run local exited (${code}) before it was ready:\n${output}`);
+    super(`npm run local exited (${how}) before it was ready:\n${output}`);
   }
 }
 
@@ -64,20 +66,26 @@ async function startOnce(options: { apiPort?: number; env?: Record<string, strin
   let out = '';
   local.stdout.on('data', (c: Buffer) => (out += c.toString()));
   local.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  // 'close' comes after the output has all been read (its last line is often the reason); a signal counts.
+  let closed: string | undefined;
+  local.on('close', (code, signal) => {
+    closed = signal ? `signal ${signal}` : `exit code ${code}`;
+  });
+  const exited = () => local.exitCode !== null || local.signalCode !== null;
   const run: LocalRun = {
     origin: `http://127.0.0.1:${apiPort}`,
     output: () => out,
     printed: (pattern) => pattern.exec(out)?.[1] ?? '',
     stop: async () => {
-      if (local.exitCode !== null) return;
+      if (exited()) return;
       local.kill('SIGINT');
       await new Promise((r) => setTimeout(r, 2000));
-      if (local.exitCode === null) local.kill('SIGKILL');
+      if (!exited()) local.kill('SIGKILL');
     },
   };
   const deadline = Date.now() + 150_000;
   while (!out.includes('Ctrl-C stops')) {
-    if (local.exitCode !== null) throw new LocalRunExited(local.exitCode, out);
+    if (closed !== undefined) throw new LocalRunExited(closed, out);
     if (Date.now() > deadline) {
       await run.stop();
       throw new Error(`npm run local did not start within 150 s:\n${out}`);
@@ -89,7 +97,7 @@ async function startOnce(options: { apiPort?: number; env?: Record<string, strin
 
 /** `n` different free loopback ports: each is held until all are chosen, so none is handed out twice. */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
+  const listening = await Promise.allSettled(
     Array.from(
       { length: n },
       () =>
@@ -100,7 +108,10 @@ async function freePorts(n: number): Promise<number[]> {
         }),
     ),
   );
+  const servers = listening.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  const failed = listening.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return ports;
 }
