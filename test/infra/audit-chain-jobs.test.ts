@@ -67,7 +67,6 @@ describe('audit sequencer (functions/audit/sequencer.ts)', () => {
         'AUDIT_TABLE',
         'AUDIT_CHAIN_TABLE',
         'AUDIT_MAC_KEY_ARN',
-        'NODE_OPTIONS',
         'POWERTOOLS_LOG_LEVEL',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',
