@@ -49,9 +49,13 @@ const LATE = `export function lateStep(): never {
 let dir: string;
 let outdir: string;
 
-/** What `script` (run after the bundle's index.mjs is imported as `bundle`) prints last, parsed. */
-async function inFreshProcess<T>(script: string, options: string[] = []): Promise<T> {
+/**
+ * What `script` (run after the bundle's index.mjs is imported as `bundle`, and after `before`, run ahead of
+ * the import) prints last, parsed.
+ */
+async function inFreshProcess<T>(script: string, options: string[] = [], before = ''): Promise<T> {
   const lines = [
+    before,
     `const bundle = await import(${JSON.stringify(pathToFileURL(path.join(outdir, 'index.mjs')).href)});`,
     script,
   ];
@@ -121,19 +125,12 @@ describe('stack traces of a bundled function (shared/aws/stack-traces.ts)', () =
 
   it('leave stacks to Node when NODE_OPTIONS turns source maps on, and to tsx outside a bundle', async () => {
     // Act: whether loading the bundle replaced Error.prepareStackTrace
-    const replaced = async (options: string[]) => {
-      const script = [
-        'const before = Error.prepareStackTrace;',
-        `await import(${JSON.stringify(pathToFileURL(path.join(outdir, 'index.mjs')).href)});`,
+    const replaced = (options: string[]) =>
+      inFreshProcess<boolean>(
         'console.log(JSON.stringify(Error.prepareStackTrace !== before));',
-      ].join('\n');
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [...options, '--input-type=module', '-e', script],
-        { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: ROOT, encoding: 'utf8' },
+        options,
+        'const before = Error.prepareStackTrace;',
       );
-      return JSON.parse(stdout.trim().split('\n').pop() ?? '') as boolean;
-    };
     const before = Error.prepareStackTrace;
     formatStacksFromSourceMaps();
 
