@@ -351,7 +351,7 @@ function ulidMs(ulid: string): number {
   return ms;
 }
 
-export const auditSection: BenchSection = { name: 'audit', run: () => run() };
+export const auditSection: BenchSection = { name: 'audit', slow: true, run: () => run() };
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const table = await run();

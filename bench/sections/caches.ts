@@ -42,6 +42,10 @@ export function run(): Promise<BenchTable> {
   });
 }
 
-export const cachesSection: BenchSection = { name: 'caches', run: () => runInOwnProcess(import.meta) };
+export const cachesSection: BenchSection = {
+  name: 'caches',
+  slow: true,
+  run: () => runInOwnProcess(import.meta),
+};
 
 await printWhenRunDirectly(import.meta, run);

@@ -121,6 +121,7 @@ export function run(): Promise<BenchTable> {
 
 export const emulatorMemorySection: BenchSection = {
   name: 'emulator-memory',
+  slow: true,
   run: () => runInOwnProcess(import.meta),
 };
 

@@ -47,6 +47,10 @@ export function run(): Promise<BenchTable> {
   });
 }
 
-export const loadSection: BenchSection = { name: 'load', run: () => runInOwnProcess(import.meta) };
+export const loadSection: BenchSection = {
+  name: 'load',
+  slow: true,
+  run: () => runInOwnProcess(import.meta),
+};
 
 await printWhenRunDirectly(import.meta, run);

@@ -29,8 +29,14 @@ export interface BenchTable {
   rows: string[][];
 }
 
-/** One extra bench section; add it to BENCH_SECTIONS in ./index.ts. Keep each under ~20 s. */
+/**
+ * One extra bench section; add it to BENCH_SECTIONS in ./index.ts. Keep each under ~20 s, or mark it
+ * `slow`: `npm run bench` (under two minutes on 2 cores) leaves slow sections out and names them;
+ * `npm run bench -- --all` runs them too.
+ */
 export interface BenchSection {
   name: string;
+  /** Takes minutes (traffic through the local system, 100k-event exports): run with `--all` only. */
+  slow?: true;
   run(context: BenchContext): Promise<BenchTable>;
 }
