@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
  * Why not `--enable-source-maps`: Node then reads, parses and indexes the map of every file as it loads it
  * (a character-by-character pass over the code, the map's JSON, its sources made absolute): a fifth of an
  * API function's cold start on Node 20 and twice the baseline bundle's share of it (the bench's cold imports
- * with and without the flag, interleaved), while most cold starts format no stack at all. Here a function's first stack trace pays for its maps instead.
+ * with and without the flag, interleaved), while most cold starts format no stack at all. Here a function's
+ * first stack trace pays for its maps instead.
  *
  * A stack reads as Node's own source-mapped one (test/infra/stack-traces.test.ts compares them): the original
  * file, line and column of each frame, and the function's original name where the map records it (minified
