@@ -514,7 +514,8 @@ export class TenantStore {
 
   /**
    * Writes an invitation (and withdraws `replaces`, earlier pending invitations of the same address) with
-   * its audit event, in one transaction; the tenant must exist.
+   * its audit event, in one transaction; the tenant must exist (NotFoundError when it was deleted since the
+   * caller's membership was read).
    */
   async createInvitation(
     scope: TenantScope,
@@ -523,38 +524,43 @@ export class TenantStore {
     audit: TransactItem,
   ): Promise<void> {
     const db = await this.clients.forScope(scope);
-    await db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            ConditionCheck: {
-              TableName: this.table,
-              Key: tenantKey(scope, TENANT_SK),
-              ConditionExpression: 'attribute_exists(pk)',
-            },
-          },
-          {
-            Put: {
-              TableName: this.table,
-              Item: {
-                ...tenantKey(scope, invitationSk(invitation.invitationId)),
-                ...invitation,
-                gsi1pk: inviteeGsiPk(invitation.email),
-                gsi1sk: invitationSk(invitation.invitationId),
-                ttl: Math.ceil(invitation.expiresAt / 1000) + 86_400,
+    try {
+      await db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.table,
+                Key: tenantKey(scope, TENANT_SK),
+                ConditionExpression: 'attribute_exists(pk)',
               },
-              ConditionExpression: 'attribute_not_exists(pk)',
             },
-          },
-          ...replaces.map(
-            (id): TransactItem => ({
-              Delete: { TableName: this.table, Key: tenantKey(scope, invitationSk(id)) },
-            }),
-          ),
-          audit,
-        ],
-      }),
-    );
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...tenantKey(scope, invitationSk(invitation.invitationId)),
+                  ...invitation,
+                  gsi1pk: inviteeGsiPk(invitation.email),
+                  gsi1sk: invitationSk(invitation.invitationId),
+                  ttl: Math.ceil(invitation.expiresAt / 1000) + 86_400,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            ...replaces.map(
+              (id): TransactItem => ({
+                Delete: { TableName: this.table, Key: tenantKey(scope, invitationSk(id)) },
+              }),
+            ),
+            audit,
+          ],
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error, 0)) throw new NotFoundError('No such tenant.');
+      throw error;
+    }
   }
 
   /** Unexpired invitations of the tenant, one page. */

@@ -85,3 +85,44 @@ describe('TenantStore.addDeletedObjects', () => {
     await expect(store().addDeletedObjects(scope, 3)).rejects.toThrow('slow');
   });
 });
+
+describe('TenantStore.createInvitation', () => {
+  beforeEach(() => ddb.reset());
+  const invitation = {
+    invitationId: 'n_01jx0000000000000000000001',
+    tenantId: T1,
+    email: 'invitee@example.test',
+    role: 'viewer' as const,
+    invitedBy: { userId: 'u_01jx0000000000000000000001', email: 'owner@example.test', name: 'Owner' },
+    createdAt: '2026-12-02T00:00:00.000Z',
+    expiresAt: Date.parse('2026-12-09T00:00:00.000Z'),
+  };
+  const audit = { Put: { TableName: 'audit', Item: { pk: T1, sk: 'EVENT#1' } } };
+
+  it('answers 404 when the tenant was deleted before the invitation landed (found by fault injection: was a 500)', async () => {
+    // Prepare: the tenant item's attribute_exists check fails in the transaction
+    ddb.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None', 'None'));
+
+    // Act
+    const created = store().createInvitation(scope, invitation, [], audit);
+
+    // Assess
+    await expect(created).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('passes a throttled or conflicting transaction on (the API answers 503)', async () => {
+    for (const codes of [
+      ['ThrottlingError', 'None', 'None'],
+      ['None', 'TransactionConflict', 'None'],
+    ]) {
+      // Prepare
+      ddb.reset();
+      ddb.on(TransactWriteCommand).rejects(cancelled(...codes));
+
+      // Act / Assess
+      await expect(store().createInvitation(scope, invitation, [], audit)).rejects.toBeInstanceOf(
+        TransactionCanceledException,
+      );
+    }
+  });
+});
