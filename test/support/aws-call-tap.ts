@@ -136,16 +136,32 @@ function observe(call: AwsCall): void {
   }
 }
 
+/** The run in progress, if any: runs take turns, as the tap's mode is one for the process. */
+let running: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `work` once every earlier run has ended, so that a run left going by a test that timed out cannot
+ * count or fail another test's calls.
+ */
+async function inTurn<T>(work: () => Promise<T>): Promise<T> {
+  const earlier = running;
+  const mine = earlier.catch(() => {}).then(work);
+  running = mine.catch(() => {});
+  return mine;
+}
+
 /** Runs `act` counting every AWS call made meanwhile; the calls in order. */
-export async function countingCalls(act: () => Promise<unknown>): Promise<AwsCall[]> {
-  const mode: TapMode = { mode: 'count', calls: [], startedAt: Date.now() };
-  tap = mode;
-  try {
-    await act();
-  } finally {
-    tap = { mode: 'off' };
-  }
-  return mode.calls;
+export function countingCalls(act: () => Promise<unknown>): Promise<AwsCall[]> {
+  return inTurn(async () => {
+    const mode: TapMode = { mode: 'count', calls: [], startedAt: Date.now() };
+    tap = mode;
+    try {
+      await act();
+    } finally {
+      tap = { mode: 'off' };
+    }
+    return mode.calls;
+  });
 }
 
 /** Runs `act` with the targeted AWS call failing with `kind`; the call that failed, if reached. */
@@ -156,22 +172,24 @@ export async function failingCall<T>(
   /** Awaited before each call goes on (or fails): where a harness reads what a write is about to change. */
   beforeCall?: (call: AwsCall) => Promise<void>,
 ): Promise<{ result: T; injected?: AwsCall; calls: AwsCall[] }> {
-  const mode: Extract<TapMode, { mode: 'fail' }> = {
-    mode: 'fail',
-    startedAt: Date.now(),
-    target,
-    kind,
-    seen: [],
-    matched: 0,
-    beforeCall,
-  };
-  tap = mode;
-  try {
-    const result = await act();
-    return { result, injected: mode.injected, calls: mode.seen };
-  } finally {
-    tap = { mode: 'off' };
-  }
+  return inTurn(async () => {
+    const mode: Extract<TapMode, { mode: 'fail' }> = {
+      mode: 'fail',
+      startedAt: Date.now(),
+      target,
+      kind,
+      seen: [],
+      matched: 0,
+      beforeCall,
+    };
+    tap = mode;
+    try {
+      const result = await act();
+      return { result, injected: mode.injected, calls: mode.seen };
+    } finally {
+      tap = { mode: 'off' };
+    }
+  });
 }
 
 /**
