@@ -12,7 +12,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-const shards = Number(process.env.FAULTS_SHARDS ?? 6);
+// One shard when FAULTS_ONLY narrows the run to a few routes (more would mostly boot emulators).
+const shards = Number(process.env.FAULTS_SHARDS ?? (process.env.FAULTS_ONLY ? 1 : 6));
 if (!Number.isInteger(shards) || shards < 1) throw new Error('FAULTS_SHARDS must be a whole number ≥ 1');
 const atOnce = Math.min(shards, availableParallelism());
 const logs = join(process.cwd(), 'node_modules', '.cache', 'strongroom-faults');
@@ -24,8 +25,19 @@ const RESULT =
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape that starts a colour code
 const COLOUR = /\x1b\[[0-9;]*m/g;
 
+/** The shards' processes while they run, to pass an interrupt on to (no shard starts after one). */
+const children = new Set();
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.on(signal, () => {
+    interrupted = true;
+    for (const child of children) child.kill(signal);
+  });
+
+/** Runs one shard; its exit code (1 when it could not start or was killed). */
 const run = (shard) =>
   new Promise((resolve) => {
+    const name = `[${shard}/${shards}]`;
     const log = join(logs, `shard-${shard}-of-${shards}.log`);
     const out = createWriteStream(log);
     const child = spawn(
@@ -36,17 +48,19 @@ const run = (shard) =>
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    children.add(child);
     for (const stream of [child.stdout, child.stderr]) {
       stream.pipe(out, { end: false });
       createInterface({ input: stream }).on('line', (line) => {
         const plain = line.replace(COLOUR, '');
-        if (RESULT.test(plain)) console.log(`[${shard}/${shards}] ${plain.slice(0, 400)}`);
+        if (RESULT.test(plain)) console.log(`${name} ${plain.slice(0, 400)}`);
       });
     }
-    child.on('close', (code) => {
-      out.end();
-      console.log(`[${shard}/${shards}] exited ${code}; whole output: ${log}`);
-      resolve(code);
+    child.on('error', (error) => console.log(`${name} could not start: ${error.message}`));
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      console.log(`${name} ${signal ? `killed by ${signal}` : `exited ${code}`}; whole output: ${log}`);
+      out.end(() => resolve(code ?? 1));
     });
   });
 
@@ -56,10 +70,10 @@ let next = 1;
 const codes = [];
 await Promise.all(
   Array.from({ length: atOnce }, async () => {
-    while (next <= shards) codes.push(await run(next++));
+    while (next <= shards && !interrupted) codes.push(await run(next++));
   }),
 );
 console.log(
   `fault matrix: ${codes.filter((c) => c !== 0).length} of ${shards} shard(s) failed, in ${Math.round((Date.now() - started) / 60_000)} minutes`,
 );
-process.exit(codes.every((code) => code === 0) ? 0 : 1);
+if (interrupted || codes.some((code) => code !== 0)) process.exitCode = 1;

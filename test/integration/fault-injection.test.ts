@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { provisionLocalOidcProviders } from '../../infra/local/oidc-providers.js';
 import { ROUTES } from '../../shared/schemas/routes.js';
+import { INVITATION_LIMITS } from '../../shared/services/invitations.js';
 import {
   type AwsCall,
   countingCalls,
@@ -21,7 +22,12 @@ import {
   stateChanges,
   TouchedState,
 } from '../support/aws-state.js';
-import { FAULT_SCENARIOS, type FaultWorld, ownTenant } from '../support/fault-scenarios.js';
+import {
+  FAULT_SCENARIOS,
+  type FaultScenario,
+  type FaultWorld,
+  ownTenant,
+} from '../support/fault-scenarios.js';
 import { TEST_CONSOLE_URL, TEST_REGION, TEST_STAGE } from '../support/integration-setup.js';
 import { type TestResponse, useTestApi } from '../support/local-api.js';
 import { startTestOidcProvider, type TestOidcProvider } from '../support/oidc-provider.js';
@@ -50,14 +56,21 @@ const api = useTestApi();
 let idp: TestOidcProvider;
 let pg: TestPostgres | undefined;
 let sharedTenant: ReturnType<typeof ownTenant> | undefined;
+/** Invitations the shared tenant's owner has sent (they may send INVITATION_LIMITS.perInviter an hour). */
+let invitedFromShared = 0;
 const APP_PASSWORD = 'app-password-for-the-fault-harness';
 const world: FaultWorld = {
   api,
   get idp() {
     return idp;
   },
-  tenant: () => {
+  tenant: (invitations = 0) => {
+    if (sharedTenant && invitedFromShared + invitations > INVITATION_LIMITS.perInviter.limit) {
+      sharedTenant = undefined;
+      invitedFromShared = 0;
+    }
     sharedTenant ??= ownTenant(api, 'shared');
+    invitedFromShared += invitations;
     return sharedTenant;
   },
   postgres: async () => {
@@ -338,7 +351,7 @@ describe('fault injection at every AWS step', () => {
   // emulator, share a full matrix between the cores.
   const only = process.env.FAULTS_ONLY?.split(',').filter(Boolean);
   const [shard, shards] = (process.env.FAULTS_SHARD ?? '1/1').split('/').map(Number) as [number, number];
-  if (!(shards >= 1 && shard >= 1 && shard <= shards))
+  if (!(Number.isInteger(shard) && Number.isInteger(shards) && shard >= 1 && shard <= shards))
     throw new Error(`FAULTS_SHARD must be <i>/<n> with 1 ≤ i ≤ n, not ${process.env.FAULTS_SHARD}`);
   const chosen = FAULT_SCENARIOS.filter(
     (s, i) => i % shards === shard - 1 && (!only || only.some((o) => s.route.includes(o))),
@@ -349,106 +362,128 @@ describe('fault injection at every AWS step', () => {
     it(
       title,
       async ({ signal }) => {
-        // Prepare: the route's call sequence, from one counted run that succeeds
-        let res: TestResponse | undefined;
-        const discoveryAct = await timed('setup', () => scenario.setup(world));
-        const calls = await countingCalls(async () => {
-          res = await discoveryAct();
-        });
-        expect(res?.status, res?.text).toBe(scenario.status);
-        expect(calls.length, 'the route makes AWS calls').toBeGreaterThan(0);
-        fullMatrix += calls.reduce((sum, call) => sum + faultKindsFor(call).length, 0);
-
-        let act = scenario.repeatable ? discoveryAct : await timed('setup', () => scenario.setup(world));
-        // Full runs compare whole snapshots; npm test compares what each run's writes touched (TouchedState).
-        const snapshot = async (): Promise<AwsState | undefined> =>
-          FULL ? timed('snapshot', awsState) : undefined;
-        let before = await snapshot();
-        const failures: string[] = [];
-        /** Runs since the last setup (the counted run shares the first setup when the route is repeatable). */
-        let runs = scenario.repeatable ? 1 : 0;
-        for (let k = 1; k <= calls.length; k++) {
-          for (const kind of kindsAt(calls[k - 1]!, k)) {
-            // A case that timed out stops here: its requests and tap modes must not run into the next case's.
-            signal.throwIfAborted();
-            if (
-              runs > 0 &&
-              (scenario.setupEachRun || (scenario.runsPerSetup && runs >= scenario.runsPerSetup))
-            ) {
-              act = await timed('setup', () => scenario.setup(world));
-              before = await snapshot();
-              runs = 0;
-            }
-            runs++;
-            // Act: the same request with its k-th AWS call failing
-            const touched = new TouchedState();
-            const run = await timed('requests', () =>
-              failingCall(targetOf(calls, k), kind, act, FULL ? undefined : touched.beforeCall),
-            );
-            const after = await snapshot();
-
-            // Assess: a clean answer, no credential, nothing changed but records of the failure
-            const where = `k=${k} ${kind} at ${run.injected ? describeCall(run.injected) : `(not reached: ${run.calls.map(signatureOf).join(', ')})`}`;
-            const changes =
-              before && after
-                ? stateChanges(before, after)
-                : await timed('snapshot', () => touched.changes());
-            const succeeded = run.result.status === scenario.status;
-            // A lost race the code absorbs (the other writer's outcome is as good as its own) may succeed.
-            const tolerated =
-              succeeded &&
-              run.injected !== undefined &&
-              (kind === 'lost-race' ||
-                BEST_EFFORT_STEPS.some(
-                  (s) => s.route.test(scenario.route) && s.call.test(describeCall(run.injected!)),
-                ));
-            const problems = run.injected && !tolerated ? judge(run.result) : [];
-            let partial = run.injected && !tolerated ? unexplained(changes) : [];
-            const resumable = FINISHED_BY_RETRY.find((r) => r.route.test(scenario.route));
-            if (resumable && partial.length > 0 && problems.length === 0) {
-              // Act: a change begun and closed: the same request again, with no fault, must finish it
-              const retry = await timed('requests', act);
-              if (!changes.some(resumable.closes))
-                problems.push(`changed without closing first: ${JSON.stringify(partial.map((c) => c.key))}`);
-              else if (retry.status !== scenario.status)
-                problems.push(`the retry answered ${retry.status}: ${retry.text.slice(0, 300)}`);
-              else {
-                partial = [];
-                finishedByRetry.push(`${scenario.route} k=${k} ${kind}`);
-              }
-            }
-            if (partial.length > 0)
-              problems.push(
-                `changed ${JSON.stringify(partial.map((c) => c.key))}: ${JSON.stringify(partial).slice(0, 1500)}`,
-              );
-            results.push({
-              route: scenario.route,
-              k,
-              kind,
-              call: describeCall(calls[k - 1]!),
-              status: run.result.status,
-              reached: run.injected !== undefined,
-              problems,
-            });
-            const known =
-              run.injected !== undefined &&
-              EXPECTED_FAILURES.some(
-                (e) => e.route.test(scenario.route) && e.call.test(describeCall(run.injected!)),
-              );
-            if (problems.length > 0) {
-              if (known) expectedFailures.push(`${scenario.route} ${where} → ${run.result.status}`);
-              else failures.push(`${where} → ${run.result.status}: ${problems.join('; ')}`);
-            }
-            if (unexplained(changes).length > 0) {
-              act = await timed('setup', () => scenario.setup(world));
-              before = await snapshot();
-              runs = 0;
-            } else before = after;
-          }
-        }
-        expect(failures, `sequence: ${calls.map((c) => c.command).join(', ')}`).toEqual([]);
+        // One case at a time, even after a timeout: a case's loop stops at its next step once its signal
+        // aborts, and the next case starts only then, so no request of one is counted or failed as another's.
+        const earlier = previousCase;
+        const mine = untilSettled(earlier, signal).then(() => runScenario(scenario, signal));
+        previousCase = mine.catch(() => {});
+        await mine;
       },
       CASE_TIMEOUT_MS,
     );
   }
 });
+
+/** Every (k, kind) case of one scenario: its call sequence counted, then each call failing in turn. */
+async function runScenario(scenario: FaultScenario, signal: AbortSignal): Promise<void> {
+  // Prepare: the route's call sequence, from one counted run that succeeds
+  let res: TestResponse | undefined;
+  const discoveryAct = await timed('setup', () => scenario.setup(world));
+  const calls = await countingCalls(async () => {
+    res = await discoveryAct();
+  });
+  expect(res?.status, res?.text).toBe(scenario.status);
+  expect(calls.length, 'the route makes AWS calls').toBeGreaterThan(0);
+  fullMatrix += calls.reduce((sum, call) => sum + faultKindsFor(call).length, 0);
+
+  let act = scenario.repeatable ? discoveryAct : await timed('setup', () => scenario.setup(world));
+  // Full runs compare whole snapshots; npm test compares what each run's writes touched (TouchedState).
+  const snapshot = async (): Promise<AwsState | undefined> =>
+    FULL ? timed('snapshot', awsState) : undefined;
+  let before = await snapshot();
+  const failures: string[] = [];
+  /** Runs since the last setup (the counted run shares the first setup when the route is repeatable). */
+  let runs = scenario.repeatable ? 1 : 0;
+  for (let k = 1; k <= calls.length; k++) {
+    for (const kind of kindsAt(calls[k - 1]!, k)) {
+      // A case that timed out stops at its next step (the next case waits for it to end).
+      signal.throwIfAborted();
+      if (runs > 0 && (scenario.setupEachRun || (scenario.runsPerSetup && runs >= scenario.runsPerSetup))) {
+        act = await timed('setup', () => scenario.setup(world));
+        before = await snapshot();
+        runs = 0;
+      }
+      runs++;
+      // Act: the same request with its k-th AWS call failing
+      const touched = new TouchedState();
+      const run = await timed('requests', () =>
+        failingCall(targetOf(calls, k), kind, act, FULL ? undefined : touched.beforeCall),
+      );
+      signal.throwIfAborted();
+      const after = await snapshot();
+
+      // Assess: a clean answer, no credential, nothing changed but records of the failure
+      const where = `k=${k} ${kind} at ${run.injected ? describeCall(run.injected) : `(not reached: ${run.calls.map(signatureOf).join(', ')})`}`;
+      const changes =
+        before && after ? stateChanges(before, after) : await timed('snapshot', () => touched.changes());
+      const succeeded = run.result.status === scenario.status;
+      // A lost race the code absorbs (the other writer's outcome is as good as its own) may succeed.
+      const tolerated =
+        succeeded &&
+        run.injected !== undefined &&
+        (kind === 'lost-race' ||
+          BEST_EFFORT_STEPS.some(
+            (s) => s.route.test(scenario.route) && s.call.test(describeCall(run.injected!)),
+          ));
+      const problems = run.injected && !tolerated ? judge(run.result) : [];
+      let partial = run.injected && !tolerated ? unexplained(changes) : [];
+      const resumable = FINISHED_BY_RETRY.find((r) => r.route.test(scenario.route));
+      if (resumable && partial.length > 0 && problems.length === 0) {
+        // Act: a change begun and closed: the same request again, with no fault, must finish it
+        const retry = await timed('requests', act);
+        if (!changes.some(resumable.closes))
+          problems.push(`changed without closing first: ${JSON.stringify(partial.map((c) => c.key))}`);
+        else if (retry.status !== scenario.status)
+          problems.push(`the retry answered ${retry.status}: ${retry.text.slice(0, 300)}`);
+        else {
+          partial = [];
+          finishedByRetry.push(`${scenario.route} k=${k} ${kind}`);
+        }
+      }
+      if (partial.length > 0)
+        problems.push(
+          `changed ${JSON.stringify(partial.map((c) => c.key))}: ${JSON.stringify(partial).slice(0, 1500)}`,
+        );
+      results.push({
+        route: scenario.route,
+        k,
+        kind,
+        call: describeCall(calls[k - 1]!),
+        status: run.result.status,
+        reached: run.injected !== undefined,
+        problems,
+      });
+      const known =
+        run.injected !== undefined &&
+        EXPECTED_FAILURES.some(
+          (e) => e.route.test(scenario.route) && e.call.test(describeCall(run.injected!)),
+        );
+      if (problems.length > 0) {
+        if (known) expectedFailures.push(`${scenario.route} ${where} → ${run.result.status}`);
+        else failures.push(`${where} → ${run.result.status}: ${problems.join('; ')}`);
+      }
+      if (unexplained(changes).length > 0) {
+        act = await timed('setup', () => scenario.setup(world));
+        before = await snapshot();
+        runs = 0;
+      } else before = after;
+    }
+  }
+  expect(failures, `sequence: ${calls.map((c) => c.command).join(', ')}`).toEqual([]);
+}
+
+/** The last case begun (settled when it has ended, whatever its outcome). */
+let previousCase: Promise<unknown> = Promise.resolve();
+
+/** Resolves when `earlier` has settled; rejects if `signal` aborts first. */
+function untilSettled(earlier: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    earlier.finally(() => {
+      signal.removeEventListener('abort', abort);
+      resolve();
+    });
+  });
+}

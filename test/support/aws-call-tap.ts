@@ -141,7 +141,7 @@ let running: Promise<unknown> = Promise.resolve();
 
 /**
  * Runs `work` once every earlier run has ended, so that a run left going by a test that timed out cannot
- * count or fail another test's calls.
+ * count or fail another test's calls. A run must not start another inside itself: it would wait for itself.
  */
 async function inTurn<T>(work: () => Promise<T>): Promise<T> {
   const earlier = running;

@@ -44,8 +44,12 @@ export type ScenarioAct = () => Promise<TestResponse>;
 /** What scenarios share: the API, one tenant with its owner (made at first use), and the test servers. */
 export interface FaultWorld {
   api: TestApi;
-  /** A tenant and its owner, shared by the scenarios that only add to it. */
-  tenant(): Promise<{ owner: TestUser; tenantId: string }>;
+  /**
+   * A tenant and its owner, shared by the scenarios that only add to it. `invitations`: how many the setup
+   * will send from the owner, who may send INVITATION_LIMITS.perInviter an hour: the tenant is replaced by a
+   * new one when they would pass that.
+   */
+  tenant(invitations?: number): Promise<{ owner: TestUser; tenantId: string }>;
   /** The OpenID provider configured as `test-idp`. */
   idp: TestOidcProvider;
   /** A Postgres server with a `customers` table readable by `app` / `appPassword`. */
@@ -786,7 +790,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'PATCH /v1/tenants/{tenantId}/members/{userId}',
     status: 200,
     setup: async ({ api, tenant }) => {
-      const { owner, tenantId } = await tenant();
+      const { owner, tenantId } = await tenant(1);
       const member = await signUp(api, 'member-role');
       await addMember(api, owner, tenantId, member, 'viewer');
       return () =>
@@ -800,7 +804,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'DELETE /v1/tenants/{tenantId}/members/{userId}',
     status: 204,
     setup: async ({ api, tenant }) => {
-      const { owner, tenantId } = await tenant();
+      const { owner, tenantId } = await tenant(1);
       const member = await signUp(api, 'member-remove');
       await addMember(api, owner, tenantId, member, 'editor');
       return () =>
@@ -841,7 +845,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'DELETE /v1/tenants/{tenantId}/invitations/{invitationId}',
     status: 204,
     setup: async ({ api, tenant }) => {
-      const { owner, tenantId } = await tenant();
+      const { owner, tenantId } = await tenant(1);
       const invitationId = await invite(api, owner, tenantId, `${fresh('cancelled')}@example.test`, 'viewer');
       return () =>
         api.request('DELETE', `/v1/tenants/${tenantId}/invitations/${invitationId}`, { token: owner.token });
@@ -851,7 +855,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'POST /v1/me/invitations/{invitationId}/accept',
     status: 201,
     setup: async ({ api, tenant }) => {
-      const { owner, tenantId } = await tenant();
+      const { owner, tenantId } = await tenant(1);
       const invitee = await signUp(api, 'accepting');
       const invitationId = await invite(api, owner, tenantId, invitee.email, 'viewer');
       return () => api.request('POST', `/v1/me/invitations/${invitationId}/accept`, { token: invitee.token });
@@ -861,7 +865,7 @@ export const FAULT_SCENARIOS: FaultScenario[] = [
     route: 'POST /v1/me/invitations/{invitationId}/decline',
     status: 204,
     setup: async ({ api, tenant }) => {
-      const { owner, tenantId } = await tenant();
+      const { owner, tenantId } = await tenant(1);
       const invitee = await signUp(api, 'declining');
       const invitationId = await invite(api, owner, tenantId, invitee.email, 'viewer');
       return () =>
