@@ -365,6 +365,7 @@ describe('fault injection at every AWS step', () => {
         // One case at a time, even after a timeout: a case's loop stops at its next step once its signal
         // aborts, and the next case starts only then, so no request of one is counted or failed as another's.
         const earlier = previousCase;
+        // Act / Assess: every (k, kind) case of the scenario (runScenario)
         const mine = untilSettled(earlier, signal).then(() => runScenario(scenario, signal));
         previousCase = mine.catch(() => {});
         await mine;
