@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import type { STSClient } from '@aws-sdk/client-sts';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientConfig, documentClient, type FunctionRuntime } from '../aws/runtime.js';
 import { BoundedCache, bytesFor } from '../domain/bounded-cache.js';
@@ -8,7 +8,12 @@ import { assertTenantScope, type TenantScope } from '../domain/tenant-scope.js';
 import { registerCache } from '../observability.js';
 
 export interface TenantDataClientsOptions {
-  sts: STSClient;
+  /**
+   * The STS client, or how to load it. `tenantDataClientsFor` passes a loader: STS's client and its query
+   * protocol (about 40 KiB of a bundle) then load with the first tenant whose credentials are not cached,
+   * not at cold start, so a request that never reaches a tenant's partition never parses them.
+   */
+  sts: STSClient | (() => Promise<STSClient>);
   roleArn: string;
   tables: TenantDataTables;
   /** Credentials are refreshed this long before they expire. */
@@ -77,7 +82,12 @@ export class TenantDataClients {
   }
 
   async #assume(tenantId: string): Promise<CachedClient> {
-    const { Credentials } = await this.#options.sts.send(
+    const { sts } = this.#options;
+    const [{ AssumeRoleCommand }, client] = await Promise.all([
+      import('@aws-sdk/client-sts'),
+      typeof sts === 'function' ? sts() : sts,
+    ]);
+    const { Credentials } = await client.send(
       new AssumeRoleCommand({
         RoleArn: this.#options.roleArn,
         RoleSessionName: `tenant-data-${tenantId}`.slice(0, 64),
@@ -94,7 +104,7 @@ export class TenantDataClients {
     ) {
       throw new Error('STS returned no credentials for the tenant-data role');
     }
-    const client = documentClient(
+    const scoped = documentClient(
       new DynamoDBClient(
         clientConfig({
           accessKeyId: Credentials.AccessKeyId,
@@ -104,7 +114,7 @@ export class TenantDataClients {
         }),
       ),
     );
-    const entry = { client, expiresAt: Credentials.Expiration.getTime() };
+    const entry = { client: scoped, expiresAt: Credentials.Expiration.getTime() };
     this.#cache.set(tenantId, entry);
     return entry;
   }
@@ -113,7 +123,7 @@ export class TenantDataClients {
 /** The function's scoped clients, from its runtime (role and table ARNs). */
 export function tenantDataClientsFor(runtime: FunctionRuntime): TenantDataClients {
   return new TenantDataClients({
-    sts: runtime.client(STSClient),
+    sts: async () => runtime.client((await import('@aws-sdk/client-sts')).STSClient),
     roleArn: runtime.require('tenantDataRoleArn'),
     tables: {
       tenantDataTableArn: runtime.require('tenantDataTableArn'),

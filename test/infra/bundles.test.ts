@@ -28,8 +28,9 @@ const ENTRIES = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true 
  * Modules no function loads at cold start (shared/aws/runtime.ts, shared/crypto/envelope.ts,
  * shared/mail/ses-mailer.ts, functions/query/handler.ts): the X-Ray tracer unless STRONGROOM_TRACING is on,
  * the Encryption SDK (about 280 KiB of CommonJS), SES, pg, S3 and IAM (functions/tenants/handler.ts,
- * functions/storage/handler.ts, shared/store/tenant-storage-access.ts), each loaded by the first request
- * that uses it.
+ * functions/storage/handler.ts, shared/store/tenant-storage-access.ts), and STS with its query protocol
+ * (shared/store/tenant-data-client.ts: the first tenant whose scoped credentials are not cached), each loaded
+ * by the first request that uses it.
  */
 const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
   'the X-Ray tracer': /aws-xray-sdk-core|@aws-lambda-powertools\/tracer/,
@@ -38,6 +39,7 @@ const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
   pg: /node_modules\/pg(-[a-z]+)?\//,
   'the S3 client and presigner': /@aws-sdk\/(client-s3|s3-request-presigner)\//,
   'the IAM client': /@aws-sdk\/client-iam\//,
+  'the STS client': /@aws-sdk\/client-sts\//,
   // Only the Encryption SDK's branch key store (hierarchical keyring, unused) asks for the whole DynamoDB
   // client; from its CommonJS entry it put every command schema into the functions' init graph
   // (shared/crypto/envelope-sdk.ts).

@@ -94,4 +94,59 @@ describe('TenantDataClients', () => {
     await expect(clients().forScope({ tenantId: T1, userId: 'u' } as never)).rejects.toThrow(TypeError);
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
   });
+
+  it('loads STS from its loader on the first credentials it needs, once, and not for a cached tenant', async () => {
+    // Prepare: the loader form tenantDataClientsFor passes, counting its calls
+    const client = new STSClient({});
+    let loads = 0;
+    const c = new TenantDataClients({
+      sts: async () => {
+        loads += 1;
+        return client;
+      },
+      roleArn: 'arn:aws:iam::123456789012:role/td',
+      tables: TABLES,
+      now: () => now,
+    });
+
+    // Act: nothing asked yet
+    // Assess
+    expect(loads).toBe(0);
+
+    // Act: two tenants at once, then the first again
+    await Promise.all([
+      c.forScope(mintTenantScope({ tenantId: T1, userId: 'u_1' })),
+      c.forScope(mintTenantScope({ tenantId: T2, userId: 'u_1' })),
+    ]);
+    await c.forScope(mintTenantScope({ tenantId: T1, userId: 'u_1' }));
+
+    // Assess: the loader ran per AssumeRole (its client is the function's one, made once by the runtime),
+    // and the cached tenant needed neither
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 2);
+    expect(loads).toBe(2);
+  });
+
+  it('fails closed when STS cannot be loaded, and tries again on the next request', async () => {
+    // Prepare
+    let fail = true;
+    const c = new TenantDataClients({
+      sts: async () => {
+        if (fail) throw new Error('chunk missing');
+        return new STSClient({});
+      },
+      roleArn: 'arn:aws:iam::123456789012:role/td',
+      tables: TABLES,
+      now: () => now,
+    });
+    const scope = mintTenantScope({ tenantId: T1, userId: 'u_1' });
+
+    // Act / Assess: no client, no AssumeRole
+    await expect(c.forScope(scope)).rejects.toThrow('chunk missing');
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
+
+    // Act / Assess: the next request loads it and gets its client
+    fail = false;
+    await expect(c.forScope(scope)).resolves.toBeDefined();
+    expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 1);
+  });
 });
