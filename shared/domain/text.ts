@@ -9,9 +9,23 @@ import { onFirstUse } from './on-first-use.js';
 /** A UTF-16 surrogate without its partner. */
 export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * A pattern naming Unicode properties (`\p{...}`), built on first use from its source. V8 builds each
+ * property's character set from ICU data when it compiles such a pattern, and when it validates a regex
+ * literal, which it does wherever the literal stands, in a function never called too: about 2 ms of a cold
+ * start for the patterns here. Text in plain ASCII (PLAIN_ASCII: nearly every name, key and User-Agent) has
+ * none of the characters they look for, so checking it never builds them.
+ */
+function propertyPattern(source: string, flags: string): () => RegExp {
+  return onFirstUse(() => new RegExp(source, flags));
+}
+
+/** Printable ASCII, tab, line feed and carriage return: text the checks below would all let through. */
+const PLAIN_ASCII = /^[\t\n\r\x20-\x7E]*$/;
+
 // Control characters (general category Cc: C0, DEL and C1) except tab, line feed and carriage return
 // (certificates and SQL text have line breaks).
-const CONTROL = /(?![\t\n\r])\p{Cc}/u;
+const CONTROL = propertyPattern(String.raw`(?![\t\n\r])\p{Cc}`, 'u');
 
 // Bidirectional formatting: the explicit embeddings, overrides and isolates, and the implicit marks
 // (LRM, RLM, ALM). Each can make text display in an order other than the one stored (CVE-2021-42574).
@@ -22,10 +36,8 @@ const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 // controls, interlinear annotation, tags), the line and paragraph separators (Zl, Zp), and every default
 // ignorable code point (soft hyphen, combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
 // variation selectors, Mongolian free variation selectors, ...).
-const INVISIBLE = /[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
-// The patterns made with `new RegExp` here are built on first use: the constructor parses its pattern when
-// called, and a cold start may never check text or a header (the Unicode script classes are slow to parse).
-const INVISIBLE_ALL = onFirstUse(() => new RegExp(INVISIBLE.source, 'gu'));
+const INVISIBLE = propertyPattern(String.raw`[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]`, 'u');
+const INVISIBLE_ALL = onFirstUse(() => new RegExp(INVISIBLE().source, 'gu'));
 
 // The uses of otherwise-invisible characters that render as (part of) one visible symbol, and are kept:
 // - ZWJ inside an emoji sequence (👩‍💻): between two pictographs, the first optionally with VS16 or a skin tone;
@@ -34,35 +46,41 @@ const INVISIBLE_ALL = onFirstUse(() => new RegExp(INVISIBLE.source, 'gu'));
 // - a variation selector right after a character that has variation sequences: VS15/VS16 after an emoji
 //   (❤️, 1️⃣), VS1-VS16 and the ideographic selectors after a CJK ideograph, and the Mongolian free
 //   variation selectors after a Mongolian letter.
-const EMOJI_JOINER =
-  /(?<=\p{Extended_Pictographic}[\u{FE0F}\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})/gu;
+const EMOJI_JOINER = propertyPattern(
+  String.raw`(?<=\p{Extended_Pictographic}[\u{FE0F}\u{1F3FB}-\u{1F3FF}]?)\u200D(?=\p{Extended_Pictographic})`,
+  'gu',
+);
 const SCRIPTS_WITH_JOINERS =
   '\\p{Script=Arabic}\\p{Script=Devanagari}\\p{Script=Bengali}\\p{Script=Gurmukhi}\\p{Script=Gujarati}\\p{Script=Oriya}\\p{Script=Tamil}\\p{Script=Telugu}\\p{Script=Kannada}\\p{Script=Malayalam}\\p{Script=Sinhala}';
-const SCRIPT_JOINER = onFirstUse(
-  () => new RegExp(`(?<=[${SCRIPTS_WITH_JOINERS}])[\\u200C\\u200D](?=[${SCRIPTS_WITH_JOINERS}])`, 'gu'),
+const SCRIPT_JOINER = propertyPattern(
+  `(?<=[${SCRIPTS_WITH_JOINERS}])[\\u200C\\u200D](?=[${SCRIPTS_WITH_JOINERS}])`,
+  'gu',
 );
 const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
-const VARIATION_SEQUENCE =
-  /(?<=\p{Emoji})[\u{FE0E}\u{FE0F}]|(?<=\p{Ideographic})[\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}]|(?<=\p{Script=Mongolian})[\u180B-\u180D\u180F]/gu;
+const VARIATION_SEQUENCE = propertyPattern(
+  String.raw`(?<=\p{Emoji})[\u{FE0E}\u{FE0F}]|(?<=\p{Ideographic})[\u{FE00}-\u{FE0F}\u{E0100}-\u{E01EF}]|(?<=\p{Script=Mongolian})[\u180B-\u180D\u180F]`,
+  'gu',
+);
 
 /** Why a string may not be accepted as input, or undefined when it may. */
 export function unsafeTextReason(value: string): string | undefined {
+  if (PLAIN_ASCII.test(value)) return undefined;
   if (LONE_SURROGATE.test(value)) return 'Contains an unpaired UTF-16 surrogate';
-  if (CONTROL.test(value)) return 'Contains a NUL or another control character';
+  if (CONTROL().test(value)) return 'Contains a NUL or another control character';
   if (BIDI.test(value)) return 'Contains a bidirectional control character';
-  if (INVISIBLE.test(value)) {
+  if (INVISIBLE().test(value)) {
     const visible = value
       .replace(EMOJI_TAG_SEQUENCE, '\u{1F3F4}')
-      .replace(EMOJI_JOINER, '')
+      .replace(EMOJI_JOINER(), '')
       .replace(SCRIPT_JOINER(), '')
-      .replace(VARIATION_SEQUENCE, '');
-    if (INVISIBLE.test(visible)) return 'Contains an invisible (zero-width) character';
+      .replace(VARIATION_SEQUENCE(), '');
+    if (INVISIBLE().test(visible)) return 'Contains an invisible (zero-width) character';
   }
   return undefined;
 }
 
 const LONE_SURROGATE_ALL = onFirstUse(() => new RegExp(LONE_SURROGATE.source, 'g'));
-const CONTROL_ALL = onFirstUse(() => new RegExp(CONTROL.source, 'gu'));
+const CONTROL_ALL = onFirstUse(() => new RegExp(CONTROL().source, 'gu'));
 
 /**
  * Text taken from a request header (the User-Agent) made safe to store and show back to people: every
@@ -72,10 +90,12 @@ const CONTROL_ALL = onFirstUse(() => new RegExp(CONTROL.source, 'gu'));
  * terminal as sent.
  */
 export function displayableHeader(value: string, maxLength: number): string {
-  const safe = value
-    .replace(LONE_SURROGATE_ALL(), '\uFFFD')
-    .replace(CONTROL_ALL(), '\uFFFD')
-    .replace(INVISIBLE_ALL(), '\uFFFD');
+  const safe = PLAIN_ASCII.test(value)
+    ? value
+    : value
+        .replace(LONE_SURROGATE_ALL(), '\uFFFD')
+        .replace(CONTROL_ALL(), '\uFFFD')
+        .replace(INVISIBLE_ALL(), '\uFFFD');
   if (safe.length <= maxLength) return safe;
   const cut = safe.slice(0, maxLength);
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;

@@ -16,6 +16,18 @@ describe('unsafeTextReason', () => {
       expect(unsafeTextReason(text), JSON.stringify(text)).toBeUndefined();
   });
 
+  it('decides plain ASCII (checked without the Unicode patterns) by the same rule: C0 controls but tab, LF and CR, and DEL', () => {
+    // Act / Assess: every ASCII character, alone and between letters
+    for (let code = 0; code < 0x80; code++) {
+      const c = String.fromCharCode(code);
+      const refused = (code < 0x20 && c !== '\t' && c !== '\n' && c !== '\r') || code === 0x7f;
+      for (const text of [c, `a${c}b`])
+        expect(unsafeTextReason(text), `U+${code.toString(16)}`).toBe(
+          refused ? 'Contains a NUL or another control character' : undefined,
+        );
+    }
+  });
+
   it('refuses unpaired surrogates, high or low, anywhere', () => {
     // Act / Assess
     for (const text of ['\uD800', 'a\uDBFFb', '\uDC00x', 'x\uDFFF', '\uDC00\uD800'])
@@ -157,6 +169,15 @@ describe('displayableHeader', () => {
       'Mozilla/5.0 \uFFFD2J\uFFFD31mAdmin\uFFFD\uFFFD\uFFFD\uFFFD ok',
     );
     expect(unsafeTextReason(displayableHeader('a\u0000b\u2028c\u{E0041}', 512))).toBeUndefined();
+  });
+
+  it('replaces the same ASCII characters that input may not carry, and keeps the rest', () => {
+    // Act / Assess
+    for (let code = 0; code < 0x80; code++) {
+      const c = String.fromCharCode(code);
+      const kept = unsafeTextReason(c) === undefined;
+      expect(displayableHeader(`a${c}b`, 512), `U+${code.toString(16)}`).toBe(kept ? `a${c}b` : 'a\uFFFDb');
+    }
   });
 
   it('keeps ordinary agents as they are and cuts long ones without splitting a surrogate pair', () => {
