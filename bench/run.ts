@@ -23,6 +23,7 @@
  * STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000 requests the emulator-memory section alone ran
  * for over 20 minutes.
  */
+import './quiet.js';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -157,8 +158,6 @@ async function main(): Promise<void> {
   const jsonAt = args.indexOf('--json');
   const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
   if (jsonAt >= 0 && !jsonFile) throw new Error('--json needs a file name');
-  // Sections run handlers in this process: keep their per-request log lines out of the tables.
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
 
