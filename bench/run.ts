@@ -15,11 +15,6 @@
  *    statically; chunks behind `await import()` are counted in the asset column only), the times, and each
  *    as a ratio to the baseline. The ratios are the figures to watch (target: time ≤ 1.5×, size ≤ 2×);
  *    absolute times depend on the machine.
- * 3a. With `--instructions`, also counts the instructions of each import under valgrind's callgrind, once per
- *    bundle, with V8 made deterministic (DETERMINISTIC_V8): two runs gave every bundle the same count to
- *    0.05 ‰, while the CPU ratios of the same bundles moved by up to 0.3× between those runs, so a change of
- *    1 % shows. Not how Lambda starts a process (no background threads): a yardstick for changes, beside
- *    the times, not instead of them. About a minute more.
  * 4. Runs the extra sections registered in bench/sections/index.ts (each returns one more table and says
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
@@ -99,8 +94,6 @@ interface ColdFigure {
   assetBytes: number;
   wallMs?: number;
   cpuMs?: number;
-  /** Instructions of the import (callgrind, DETERMINISTIC_V8), with `--instructions` only. */
-  instructions?: number;
   /** Slowest minus fastest import, ms: how noisy this bundle's samples were. */
   wallSpreadMs?: number;
   error?: string;
@@ -127,58 +120,6 @@ async function coldImport(file: string): Promise<Sample> {
     maxBuffer: 1 << 20,
   });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Sample;
-}
-
-/**
- * V8 flags that make one process's work repeat instruction for instruction: no background compile or GC
- * threads, fixed hash and random seeds. Without them the same import varied by about 5 % under callgrind.
- */
-const DETERMINISTIC_V8 = ['--single-threaded', '--hash-seed=1', '--random-seed=1'];
-
-/**
- * Instructions (valgrind's callgrind) of one fresh, deterministic process importing `file`, or only starting
- * when there is none.
- */
-async function importInstructions(file?: string): Promise<number> {
-  const script = file ? `await import(${JSON.stringify(pathToFileURL(file).href)});` : 'await 0;';
-  const { stderr } = await run(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--callgrind-out-file=/dev/null',
-      process.execPath,
-      ...DETERMINISTIC_V8,
-      '--input-type=module',
-      '-e',
-      script,
-    ],
-    { env: { PATH: process.env.PATH ?? '', ...BENCH_ENV }, cwd: PROJECT_ROOT, maxBuffer: 1 << 24 },
-  ).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new Error('--instructions needs valgrind (apt-get install valgrind)');
-    throw error;
-  });
-  const collected = /Collected : (\d+)/.exec(stderr);
-  if (!collected) throw new Error(`callgrind reported no count for ${file}: ${stderr.slice(-300)}`);
-  return Number(collected[1]);
-}
-
-/**
- * Each bundle's import in instructions, two processes at a time (the counts do not depend on what runs beside
- * them). The process's start-up is subtracted, so the count covers what the times cover: the import, the
- * module loader's first use included.
- */
-async function instructionsOf(files: string[]): Promise<number[]> {
-  const startUp = await importInstructions();
-  const counts: number[] = new Array(files.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const i = next++;
-      counts[i] = (await importInstructions(files[i]!)) - startUp;
-    }
-  };
-  await Promise.all([worker(), worker()]);
-  return counts;
 }
 
 async function medianOfFreshProcesses(script: string, runs = RUNS): Promise<number> {
@@ -258,13 +199,6 @@ async function main(): Promise<void> {
   const base = figures[0]!;
   if (base.wallMs === undefined || base.cpuMs === undefined)
     throw new Error(`baseline failed to load: ${base.error}`);
-  if (args.includes('--instructions')) {
-    const loaded = figures.filter((f) => f.error === undefined);
-    const counts = await instructionsOf(loaded.map((f) => bundles.find((b) => b.name === f.name)!.file));
-    loaded.forEach((f, i) => {
-      f.instructions = counts[i];
-    });
-  }
 
   const rows = figures.map((f) =>
     f.wallMs === undefined || f.cpuMs === undefined
@@ -307,21 +241,6 @@ async function main(): Promise<void> {
       rows,
     ),
   );
-  if (base.instructions !== undefined) {
-    console.log('\n## Cold start in instructions (callgrind, deterministic V8: one process per bundle)\n');
-    console.log(
-      markdownTable(
-        ['function', 'import+init instructions (M)', 'vs baseline'],
-        figures
-          .filter((f) => f.instructions !== undefined)
-          .map((f) => [
-            f.name,
-            (f.instructions! / 1e6).toFixed(1),
-            ratio(f.instructions!, base.instructions!),
-          ]),
-      ),
-    );
-  }
 
   const tables = [];
   if (!args.includes('--cold-only')) {
