@@ -28,7 +28,7 @@ const ENTRIES = readdirSync(path.join(ROOT, 'functions'), { withFileTypes: true 
  * Modules no function loads at cold start (shared/aws/runtime.ts, shared/crypto/envelope.ts,
  * shared/mail/ses-mailer.ts, functions/query/handler.ts): the X-Ray tracer unless STRONGROOM_TRACING is on,
  * the Encryption SDK (about 280 KiB of CommonJS), SES, pg, S3 and IAM (functions/tenants/handler.ts,
- * functions/storage/handler.ts, shared/store/tenant-storage-access.ts), and STS with its query protocol
+ * functions/storage/handler.ts, shared/store/tenant-storage-access.ts), and STS's client
  * (shared/store/tenant-data-client.ts: the first tenant whose scoped credentials are not cached), each loaded
  * by the first request that uses it.
  */

@@ -95,7 +95,7 @@ describe('TenantDataClients', () => {
     expect(sts).toHaveReceivedCommandTimes(AssumeRoleCommand, 0);
   });
 
-  it('loads STS from its loader on the first credentials it needs, once, and not for a cached tenant', async () => {
+  it('asks its loader for STS only when it must assume the role, never for a cached tenant', async () => {
     // Prepare: the loader form tenantDataClientsFor passes, counting its calls
     const client = new STSClient({});
     let loads = 0;
@@ -126,7 +126,7 @@ describe('TenantDataClients', () => {
     expect(loads).toBe(2);
   });
 
-  it('fails closed when STS cannot be loaded, and tries again on the next request', async () => {
+  it('fails closed when its STS loader fails, and asks the loader again on the next request', async () => {
     // Prepare
     let fail = true;
     const c = new TenantDataClients({
