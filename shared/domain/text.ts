@@ -25,7 +25,8 @@ const PLAIN_ASCII = /^[\t\n\r\x20-\x7E]*$/;
 
 // Control characters (general category Cc: C0, DEL and C1) except tab, line feed and carriage return
 // (certificates and SQL text have line breaks).
-const CONTROL = propertyPattern(String.raw`(?![\t\n\r])\p{Cc}`, 'u');
+const CONTROL_SOURCE = String.raw`(?![\t\n\r])\p{Cc}`;
+const CONTROL = propertyPattern(CONTROL_SOURCE, 'u');
 
 // Bidirectional formatting: the explicit embeddings, overrides and isolates, and the implicit marks
 // (LRM, RLM, ALM). Each can make text display in an order other than the one stored (CVE-2021-42574).
@@ -36,8 +37,9 @@ const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
 // controls, interlinear annotation, tags), the line and paragraph separators (Zl, Zp), and every default
 // ignorable code point (soft hyphen, combining grapheme joiner, Hangul fillers, Khmer inherent vowels,
 // variation selectors, Mongolian free variation selectors, ...).
-const INVISIBLE = propertyPattern(String.raw`[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]`, 'u');
-const INVISIBLE_ALL = onFirstUse(() => new RegExp(INVISIBLE().source, 'gu'));
+const INVISIBLE_SOURCE = String.raw`[\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]`;
+const INVISIBLE = propertyPattern(INVISIBLE_SOURCE, 'u');
+const INVISIBLE_ALL = propertyPattern(INVISIBLE_SOURCE, 'gu');
 
 // The uses of otherwise-invisible characters that render as (part of) one visible symbol, and are kept:
 // - ZWJ inside an emoji sequence (👩‍💻): between two pictographs, the first optionally with VS16 or a skin tone;
@@ -80,7 +82,7 @@ export function unsafeTextReason(value: string): string | undefined {
 }
 
 const LONE_SURROGATE_ALL = onFirstUse(() => new RegExp(LONE_SURROGATE.source, 'g'));
-const CONTROL_ALL = onFirstUse(() => new RegExp(CONTROL().source, 'gu'));
+const CONTROL_ALL = propertyPattern(CONTROL_SOURCE, 'gu');
 
 /**
  * Text taken from a request header (the User-Agent) made safe to store and show back to people: every
