@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: what a cold start costs, per function, as deployed.
  *
- * 1. Bundles every Lambda entry point (`functions/<area>/handler.ts`, `functions/audit/sequencer.ts`,
- *    `functions/jobs/verify-chains.ts`) with `bundleFunction` (infra/constructs/bundling.ts), the very function
- *    the CDK construct calls at synth, so the files are those a synth puts into cdk.out; plus
- *    `bench/baseline.ts`, a bundle holding only a bare DynamoDB client. The one difference: the auth
- *    function's argon2 binary is installed for this machine instead of Lambda's arm64 (the bench only).
+ * 1. Synthesises the real app (bench/assembly.ts: cdk.json's context, one stage and region) and takes every
+ *    function's bundle from the cloud assembly: the asset directories `cdk deploy` would upload, found
+ *    through each function's template. Plus `bench/baseline.ts`, a bundle holding only a bare DynamoDB
+ *    client, built with the same `bundleFunction` (infra/constructs/bundling.ts). The one change to what
+ *    ships: the auth function is copied and its argon2 binary installed for this machine instead of
+ *    Lambda's arm64.
  * 2. Imports each bundle in RUNS fresh `node` processes (as Lambda starts them: no NODE_OPTIONS), the bundles interleaved in
  *    each round (so a noisy minute hits them all alike), and takes the median of the import's wall time and
  *    of the process's CPU time (user + system) during it: module evaluation plus the handler module's
@@ -19,19 +20,25 @@
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
  *
- * Runtime on 2 cores: under two minutes (97 s measured). With `--all`, much longer: 8.5 min measured with
+ * Runtime on 2 cores: under two minutes (75 s measured, the synth's 11 s included). With `--all`, much longer: 8.5 min measured with
  * STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000 requests the emulator-memory section alone ran
  * for over 20 minutes.
  */
 import './quiet.js';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import type { Metafile } from 'esbuild';
-import { AREA_NATIVE_MODULES, bundleFunction, FUNCTION_ENTRY_FILE } from '../infra/constructs/bundling.js';
+import { bundleFunction, FUNCTION_ENTRY_FILE, installNativeModules } from '../infra/constructs/bundling.js';
 import { PROJECT_ROOT } from '../infra/stacks/stateless-stack.js';
+import {
+  bundleFiles,
+  functionName,
+  type ShippedFunction,
+  shippedFunctions,
+  synthesiseFunctions,
+} from './assembly.js';
 import { BENCH_ENV } from './env.js';
 import { BENCH_SECTIONS } from './sections/index.js';
 import type { BenchBundle, BenchContext } from './sections/types.js';
@@ -40,52 +47,36 @@ const run = promisify(execFile);
 
 /** Fresh processes per bundle; the median of these is reported. */
 const RUNS = 9;
-/** Inside the project so that external native modules resolve from its node_modules. */
+/** The assembly, the baseline and the auth function's copy: under the project's node_modules (git ignores it). */
 const OUT_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'strongroom-bench');
 
-/** Every Lambda entry point, named by area (`auth`) or area and file (`audit/sequencer`). */
-function entryPoints(): { name: string; area: string; entry: string }[] {
-  return readdirSync(join(PROJECT_ROOT, 'functions'), { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .flatMap((d) =>
-      readdirSync(join(PROJECT_ROOT, 'functions', d.name))
-        .filter((f) => f.endsWith('.ts'))
-        .map((f) => ({
-          name: f === 'handler.ts' ? d.name : `${d.name}/${f.replace(/\.ts$/, '')}`,
-          area: d.name,
-          entry: join(PROJECT_ROOT, 'functions', d.name, f),
-        })),
-    )
-    .sort((a, b) => a.name.localeCompare(b.name));
+/** The bench's own bundle (the baseline), built as every function is: `bundleFunction`. */
+function builtBundle(name: string, entry: string): BenchBundle {
+  const outdir = join(OUT_DIR, name);
+  bundleFunction({ entry, outdir, projectRoot: PROJECT_ROOT });
+  return measuredBundle(name, outdir);
 }
 
-/** The output files a cold start loads: the entry and every chunk it imports statically, transitively. */
-export function initGraph(metafile: Metafile, entryFile: string): string[] {
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    for (const i of metafile.outputs[file]?.imports ?? [])
-      if (i.kind === 'import-statement' && !i.external) visit(i.path);
-  };
-  visit(entryFile);
-  return [...seen];
-}
-
-function bundle(name: string, entry: string, nativeModules: readonly string[] = []): BenchBundle {
-  const outdir = join(OUT_DIR, name.replace('/', '-'));
-  const { metafile } = bundleFunction({
-    entry,
-    outdir,
-    projectRoot: PROJECT_ROOT,
-    nativeModules,
-    hostNativeModules: true,
+/**
+ * A function as the synthesised assembly ships it. One with native modules (auth's argon2, installed for
+ * Lambda's arm64) is copied and its modules installed for this machine, the bench's only change to it.
+ */
+function shippedBundle(shipped: ShippedFunction): BenchBundle {
+  const name = functionName(shipped.entry);
+  if (!existsSync(join(shipped.dir, 'package.json'))) return measuredBundle(name, shipped.dir);
+  const copy = join(OUT_DIR, name.replace('/', '-'));
+  cpSync(shipped.dir, copy, {
+    recursive: true,
+    filter: (src) => relative(shipped.dir, src).split(sep)[0] !== 'node_modules',
   });
-  const file = join(outdir, FUNCTION_ENTRY_FILE);
-  const outputs = Object.keys(metafile.outputs).filter((o) => o.endsWith('.mjs'));
-  const init = initGraph(metafile, relative(PROJECT_ROOT, file));
-  const size = (files: string[]) => files.reduce((sum, f) => sum + statSync(join(PROJECT_ROOT, f)).size, 0);
-  return { name, file, bytes: size(init), assetBytes: size(outputs), metafile };
+  installNativeModules(copy, 'host');
+  return measuredBundle(name, copy);
+}
+
+function measuredBundle(name: string, dir: string): BenchBundle {
+  const { init, all } = bundleFiles(dir);
+  const size = (files: string[]) => files.reduce((sum, f) => sum + statSync(f).size, 0);
+  return { name, file: join(dir, FUNCTION_ENTRY_FILE), bytes: size(init), assetBytes: size(all) };
 }
 
 interface ColdFigure {
@@ -161,9 +152,10 @@ async function main(): Promise<void> {
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
 
+  const assembly = synthesiseFunctions(join(OUT_DIR, 'cdk.out'));
   const bundles = [
-    bundle('baseline', join(PROJECT_ROOT, 'bench', 'baseline.ts')),
-    ...entryPoints().map((e) => bundle(e.name, e.entry, AREA_NATIVE_MODULES[e.area] ?? [])),
+    builtBundle('baseline', join(PROJECT_ROOT, 'bench', 'baseline.ts')),
+    ...shippedFunctions(assembly).map(shippedBundle),
   ];
 
   // Interleaved: every round imports each bundle once, starting one further along each time.

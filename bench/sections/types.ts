@@ -1,6 +1,4 @@
-import type { Metafile } from 'esbuild';
-
-/** A bundle the bench built, as deployed. */
+/** A function's bundle as the synthesised assembly ships it, or the baseline the bench builds alike. */
 export interface BenchBundle {
   /** `baseline`, the API area (`public`, `auth`, …) or area and entry file (`audit/sequencer`). */
   name: string;
@@ -10,7 +8,6 @@ export interface BenchBundle {
   bytes: number;
   /** Every .mjs file of the asset, lazily loaded chunks included. */
   assetBytes: number;
-  metafile: Metafile;
 }
 
 /** What every section gets: the bundles, the environment the functions load with, and the timing helper. */

@@ -4,9 +4,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { type BuildOptions, type BuildResult, buildSync, type Metafile } from 'esbuild';
 
 /**
- * How a function is bundled, in one place: the CDK function construct (strongroom-function.ts) and the bench
- * (bench/run.ts) build with `bundleFunction`, the bundle tests (test/infra/bundles.test.ts) with
- * `buildFunctionCode`, its build step, so what they measure and check is byte for byte what is deployed.
+ * How a function is bundled, in one place: the CDK function construct (strongroom-function.ts) builds with
+ * `bundleFunction`, the bundle tests (test/infra/bundles.test.ts) with `buildFunctionCode`, its build step,
+ * so what they check is byte for byte what is deployed. The bench measures the construct's output itself, in
+ * a synthesised assembly (bench/assembly.ts), beside a baseline built with `bundleFunction`.
  */
 
 /** Lambda runs Node 22; esbuild targets it even though local development runs Node 20. */
@@ -123,15 +124,13 @@ export function buildFunctionCode(options: {
 
 /**
  * Bundles one function into `outdir` (`buildFunctionCode`) and, for native modules, installs them there
- * from package-lock.json for Lambda's platform (LAMBDA_NPM_PLATFORM), or for this machine's with
- * `hostNativeModules` (the bench loads the auth function here).
+ * from package-lock.json for Lambda's platform (`installNativeModules`).
  */
 export function bundleFunction(options: {
   entry: string;
   outdir: string;
   projectRoot: string;
   nativeModules?: readonly string[];
-  hostNativeModules?: boolean;
 }): BuildResult<{ metafile: true }> {
   const nativeModules = options.nativeModules ?? [];
   const result = buildFunctionCode(options);
@@ -148,17 +147,26 @@ export function bundleFunction(options: {
     );
     writeFileSync(join(options.outdir, 'package.json'), JSON.stringify({ dependencies }));
     copyFileSync(join(options.projectRoot, 'package-lock.json'), join(options.outdir, 'package-lock.json'));
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: options.outdir,
-      env: {
-        ...process.env,
-        npm_config_prefer_offline: 'true',
-        ...(options.hostNativeModules ? {} : LAMBDA_NPM_PLATFORM),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    installNativeModules(options.outdir);
   }
   return result;
+}
+
+/**
+ * Installs the native modules of a function's bundle directory (its package.json, pinned by its copy of
+ * package-lock.json) into its node_modules: for Lambda's platform (LAMBDA_NPM_PLATFORM), or with
+ * `platform: 'host'` for this machine's (the bench, which loads the shipped auth function here).
+ */
+export function installNativeModules(dir: string, platform: 'lambda' | 'host' = 'lambda'): void {
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      npm_config_prefer_offline: 'true',
+      ...(platform === 'lambda' ? LAMBDA_NPM_PLATFORM : {}),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /**
@@ -277,6 +285,9 @@ function mergeInitChunks(
     },
     outfile: abs(entry),
     allowOverwrite: true,
+    // The split files already end in their legal comments. Gathered again, each would be headed by its
+    // chunk's path in the build directory (CDK's bundling-temp-…), which has no place in the code shipped.
+    legalComments: 'inline',
     // The lazy chunks stay where they are (esbuild writes their paths relative to index.mjs).
     external: [...options.external, ...lazyOutputs.map(abs)],
   });

@@ -1,3 +1,4 @@
+import { relative, sep } from 'node:path';
 import {
   AssetHashType,
   DockerImage,
@@ -59,6 +60,12 @@ export function tracingOn(scope: Construct): boolean {
   throw new Error(`${TRACING_CONTEXT_KEY}: "on" or "off", not ${JSON.stringify(value)}`);
 }
 
+/**
+ * Template metadata on every Strongroom function: its entry point, relative to the project root
+ * (`functions/auth/handler.ts`). The bench finds the shipped bundles in a synthesised assembly by it.
+ */
+export const ENTRY_METADATA_KEY = 'strongroom:entry';
+
 export class StrongroomFunction extends Construct {
   readonly function: lambda.Function;
   readonly role: iam.Role;
@@ -106,6 +113,11 @@ export class StrongroomFunction extends Construct {
         ...props.environment,
       },
     });
+
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(
+      ENTRY_METADATA_KEY,
+      relative(props.projectRoot, props.entry).split(sep).join('/'),
+    );
 
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StrongroomFunction } from '../../infra/constructs/strongroom-function.js';
+import { bundleFiles, functionName, shippedFunctions } from '../../bench/assembly.js';
+import { ENTRY_METADATA_KEY, StrongroomFunction } from '../../infra/constructs/strongroom-function.js';
 import { PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
 
 /**
@@ -36,5 +38,53 @@ describe('function assets', () => {
     const keys = Object.values(functions).map((f) => JSON.stringify(f.Properties.Code));
     expect(keys).toHaveLength(2);
     expect(new Set(keys).size).toBe(2);
+  });
+
+  it("lets the bench find each function's shipped code by its entry point", async () => {
+    // Prepare: two entry points, each answering its own name
+    const entries = ['third', 'fourth'].map((name) => {
+      const entry = join(dir, `${name}.ts`);
+      writeFileSync(entry, `export const handler = async () => '${name}';\n`);
+      return entry;
+    });
+    const app = new App({ outdir: join(dir, 'cdk.out.shipped') });
+    const stack = new Stack(app, 'Shipped');
+    entries.forEach((entry, i) => {
+      new StrongroomFunction(stack, `Fn${i}`, { entry, projectRoot: PROJECT_ROOT, description: `fn ${i}` });
+    });
+
+    // Act
+    const shipped = shippedFunctions(app.synth());
+
+    // Assess: each entry's metadata leads to the asset built from it, whose index.mjs is all a cold start loads
+    const byEntry = Object.fromEntries(shipped.map((f) => [f.entry, f.dir]));
+    expect(Object.keys(byEntry).sort()).toEqual(entries.map((e) => relative(PROJECT_ROOT, e)).sort());
+    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    expect(
+      Object.values(functions)
+        .map((f) => f.Metadata?.[ENTRY_METADATA_KEY])
+        .sort(),
+    ).toEqual(Object.keys(byEntry).sort());
+    for (const [name, entry] of [
+      ['third', entries[0]!],
+      ['fourth', entries[1]!],
+    ] as const) {
+      const assetDir = byEntry[relative(PROJECT_ROOT, entry)]!;
+      const { handler } = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as {
+        handler: () => Promise<string>;
+      };
+      expect(await handler()).toBe(name);
+      expect(bundleFiles(assetDir).init).toEqual([join(assetDir, 'index.mjs')]);
+    }
+  });
+
+  it('names a function in the bench by its area and, beside the API handler, its file', () => {
+    // Assess
+    expect(functionName('functions/auth/handler.ts')).toBe('auth');
+    expect(functionName('functions/audit/sequencer.ts')).toBe('audit/sequencer');
+    expect(functionName('functions/jobs/verify-chains.ts')).toBe('jobs/verify-chains');
+    expect(() => functionName('shared/http/api.ts')).toThrow(
+      'not a function entry point: shared/http/api.ts',
+    );
   });
 });
