@@ -1,11 +1,12 @@
 /**
  * The functions as they ship: a synth of the real app, read back from its cloud assembly. The bench measures
- * these directories, the very files `cdk deploy` would zip and upload, not a build of its own.
+ * these directories, the files `cdk deploy` would zip and upload, not a build of its own. (Only the chunks'
+ * names depend on where the assembly is written: esbuild's hashes in them cover paths; the bytes do not.)
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { AssetManifestArtifact, type CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { buildSync } from 'esbuild';
 import { ENTRY_METADATA_KEY } from '../infra/constructs/strongroom-function.js';
 import { PROJECT_ROOT } from '../infra/stacks/stateless-stack.js';
@@ -43,16 +44,17 @@ export function synthesiseFunctions(outdir: string): CloudAssembly {
 }
 
 /**
- * Every Strongroom function of an assembly (a Lambda function with `strongroom:entry` metadata), with the
+ * Every Strongroom function of an assembly, nested stages' included (a Lambda function with
+ * `strongroom:entry` metadata), with the
  * directory its code ships from: the template's S3 key names a file asset of the stack's asset manifest,
  * whose source is that directory. Throws if a function's code is not such a directory with an index.mjs.
  */
 export function shippedFunctions(assembly: CloudAssembly): ShippedFunction[] {
   const found: ShippedFunction[] = [];
-  for (const stack of assembly.stacks) {
-    const manifestFile = join(assembly.directory, `${stack.id}.assets.json`);
-    const files = existsSync(manifestFile)
-      ? ((JSON.parse(readFileSync(manifestFile, 'utf8')) as AssetManifest).files ?? {})
+  for (const stack of assembly.stacksRecursively) {
+    const manifest = stack.dependencies.find((d) => d instanceof AssetManifestArtifact);
+    const files = manifest
+      ? ((JSON.parse(readFileSync(manifest.file, 'utf8')) as AssetManifest).files ?? {})
       : {};
     const resources = (stack.template as Template).Resources ?? {};
     for (const [logicalId, resource] of Object.entries(resources)) {
@@ -63,7 +65,8 @@ export function shippedFunctions(assembly: CloudAssembly): ShippedFunction[] {
       const source = hash === undefined ? undefined : files[hash]?.source;
       if (!source?.path || source.packaging !== 'zip')
         throw new Error(`${stack.id}/${logicalId}: code is not a directory asset of the stack's manifest`);
-      const dir = join(assembly.directory, source.path);
+      // Relative to the stack's assembly; absolute when bundling was skipped (then there is no index.mjs).
+      const dir = resolve(stack.assembly.directory, source.path);
       if (!existsSync(join(dir, 'index.mjs')))
         throw new Error(`${stack.id}/${logicalId}: no index.mjs in ${dir}`);
       found.push({ entry, dir });
@@ -94,8 +97,8 @@ interface Template {
 }
 
 /**
- * The files of a shipped bundle a cold start loads (its index.mjs and the chunks that imports statically,
- * transitively; esbuild parses the shipped files for their imports and writes nothing) and every .mjs file
+ * The files of a shipped bundle a cold start loads (its index.mjs and the chunks index.mjs imports
+ * statically, transitively; esbuild parses the shipped files for their imports and writes nothing) and every .mjs file
  * of the bundle, chunks behind `await import()` included (native modules' node_modules left out).
  */
 export function bundleFiles(dir: string): { init: string[]; all: string[] } {

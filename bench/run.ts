@@ -26,7 +26,7 @@
  */
 import './quiet.js';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -49,6 +49,17 @@ const run = promisify(execFile);
 const RUNS = 9;
 /** The assembly, the baseline and the auth function's copy: under the project's node_modules (git ignores it). */
 const OUT_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'strongroom-bench');
+
+/** The name of every entry point under functions/ (`auth`, `audit/sequencer`, …; see `functionName`). */
+function entryPointNames(): string[] {
+  return readdirSync(join(PROJECT_ROOT, 'functions'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) =>
+      readdirSync(join(PROJECT_ROOT, 'functions', d.name))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => functionName(`functions/${d.name}/${f}`)),
+    );
+}
 
 /** The bench's own bundle (the baseline), built as every function is: `bundleFunction`. */
 function builtBundle(name: string, entry: string): BenchBundle {
@@ -157,6 +168,10 @@ async function main(): Promise<void> {
     builtBundle('baseline', join(PROJECT_ROOT, 'bench', 'baseline.ts')),
     ...shippedFunctions(assembly).map(shippedBundle),
   ];
+  // Every entry point under functions/ is a deployed function: one the synth did not ship is a bench defect.
+  const shipped = bundles.slice(1).map((b) => b.name);
+  const missing = entryPointNames().filter((name) => !shipped.includes(name));
+  if (missing.length > 0) throw new Error(`not in the synthesised app: ${missing.join(', ')}`);
 
   // Interleaved: every round imports each bundle once, starting one further along each time.
   const samples = new Map<string, Sample[]>(bundles.map((b) => [b.name, []]));

@@ -285,8 +285,9 @@ function mergeInitChunks(
     },
     outfile: abs(entry),
     allowOverwrite: true,
-    // The split files already end in their legal comments. Gathered again, each would be headed by its
-    // chunk's path in the build directory (CDK's bundling-temp-…), which has no place in the code shipped.
+    // The split files already end in their legal comments. Gathered again, a chunk's would be headed by its
+    // path when the build directory is inside a node_modules folder (the bench's assembly, the bundle
+    // tests), and those bundles would differ from a synth's into cdk.out.
     legalComments: 'inline',
     // The lazy chunks stay where they are (esbuild writes their paths relative to index.mjs).
     external: [...options.external, ...lazyOutputs.map(abs)],
