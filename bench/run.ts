@@ -20,9 +20,9 @@
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
  *
- * Runtime on 2 cores: under two minutes (75 s measured, the synth's 11 s included). With `--all`, much longer: 8.5 min measured with
- * STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000 requests the emulator-memory section alone ran
- * for over 20 minutes.
+ * Runtime on 2 cores: under two minutes (75 s measured, the synth's 11 s included). With `--all`, much
+ * longer: 8.5 min measured with STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000 requests the
+ * emulator-memory section alone ran for over 20 minutes.
  */
 import './quiet.js';
 import { execFile } from 'node:child_process';
