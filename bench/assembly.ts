@@ -45,9 +45,9 @@ export function synthesiseFunctions(outdir: string): CloudAssembly {
 
 /**
  * Every Strongroom function of an assembly, nested stages' included (a Lambda function with
- * `strongroom:entry` metadata), with the
- * directory its code ships from: the template's S3 key names a file asset of the stack's asset manifest,
- * whose source is that directory. Throws if a function's code is not such a directory with an index.mjs.
+ * `strongroom:entry` metadata), with the directory its code ships from: the template's S3 key names a file
+ * asset of the stack's asset manifest, whose source is that directory. Throws if a function's code is not
+ * such a directory with an index.mjs.
  */
 export function shippedFunctions(assembly: CloudAssembly): ShippedFunction[] {
   const found: ShippedFunction[] = [];
@@ -98,8 +98,8 @@ interface Template {
 
 /**
  * The files of a shipped bundle a cold start loads (its index.mjs and the chunks index.mjs imports
- * statically, transitively; esbuild parses the shipped files for their imports and writes nothing) and every .mjs file
- * of the bundle, chunks behind `await import()` included (native modules' node_modules left out).
+ * statically, transitively; esbuild parses the shipped files for their imports and writes nothing) and every
+ * .mjs file of the bundle, chunks behind `await import()` included (native modules' node_modules left out).
  */
 export function bundleFiles(dir: string): { init: string[]; all: string[] } {
   const { metafile } = buildSync({

@@ -17,21 +17,25 @@ import { PROJECT_ROOT } from '../../infra/stacks/stateless-stack.js';
 const dir = mkdtempSync(join(tmpdir(), 'strongroom-assets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A stack of StrongroomFunctions, one per name, each from an entry point of its own answering its name. */
+function tinyFunctions(stackId: string, names: readonly string[]) {
+  const app = new App({ outdir: join(dir, `cdk.out.${stackId}`) });
+  const stack = new Stack(app, stackId);
+  const entries = names.map((name, i) => {
+    const entry = join(dir, `${name}.ts`);
+    writeFileSync(entry, `export const handler = async () => '${name}';\n`);
+    new StrongroomFunction(stack, `Fn${i}`, { entry, projectRoot: PROJECT_ROOT, description: `fn ${i}` });
+    return entry;
+  });
+  return { app, stack, entries };
+}
+
 describe('function assets', () => {
   it('gives each function the bundle of its own entry point', () => {
     // Prepare: two entry points that differ
-    const entries = ['first', 'second'].map((name) => {
-      const entry = join(dir, `${name}.ts`);
-      writeFileSync(entry, `export const handler = async () => '${name}';\n`);
-      return entry;
-    });
-    const app = new App({ outdir: join(dir, 'cdk.out') });
-    const stack = new Stack(app, 'Assets');
+    const { stack } = tinyFunctions('Assets', ['first', 'second']);
 
     // Act
-    entries.forEach((entry, i) => {
-      new StrongroomFunction(stack, `Fn${i}`, { entry, projectRoot: PROJECT_ROOT, description: `fn ${i}` });
-    });
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
 
     // Assess: two functions, two different code assets
@@ -42,16 +46,8 @@ describe('function assets', () => {
 
   it("lets the bench find each function's shipped code by its entry point", async () => {
     // Prepare: two entry points, each answering its own name
-    const entries = ['third', 'fourth'].map((name) => {
-      const entry = join(dir, `${name}.ts`);
-      writeFileSync(entry, `export const handler = async () => '${name}';\n`);
-      return entry;
-    });
-    const app = new App({ outdir: join(dir, 'cdk.out.shipped') });
-    const stack = new Stack(app, 'Shipped');
-    entries.forEach((entry, i) => {
-      new StrongroomFunction(stack, `Fn${i}`, { entry, projectRoot: PROJECT_ROOT, description: `fn ${i}` });
-    });
+    const names = ['third', 'fourth'];
+    const { app, stack, entries } = tinyFunctions('Shipped', names);
 
     // Act
     const shipped = shippedFunctions(app.synth());
@@ -65,11 +61,8 @@ describe('function assets', () => {
         .map((f) => f.Metadata?.[ENTRY_METADATA_KEY])
         .sort(),
     ).toEqual(Object.keys(byEntry).sort());
-    for (const [name, entry] of [
-      ['third', entries[0]!],
-      ['fourth', entries[1]!],
-    ] as const) {
-      const assetDir = byEntry[relative(PROJECT_ROOT, entry)]!;
+    for (const [i, name] of names.entries()) {
+      const assetDir = byEntry[relative(PROJECT_ROOT, entries[i]!)]!;
       const { handler } = (await import(pathToFileURL(join(assetDir, 'index.mjs')).href)) as {
         handler: () => Promise<string>;
       };
