@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BENCH_ENV } from '../../bench/env.js';
 import {
   AREA_NATIVE_MODULES,
+  BUILTIN_STAND_INS,
   buildFunctionCode,
   FUNCTION_ENTRY_FILE,
 } from '../../infra/constructs/bundling.js';
@@ -82,6 +83,18 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
   [path.join('functions', 'storage', 'handler.ts')]:
     /shared\/(services\/storage-(credentials|remote-signing|locations|self-test|credential-revocation)|store\/(storage-store|storage-vendor|vended-credential-cache|tenant-storage-access|tenant-store|storage-path-owners|store-key-pairs|storage-request-signer)|domain\/(storage-signing|storage-revocation|tenant-storage-role)|crypto\/envelope|connectors\/(s3-compatible|outbound-http))\.ts$|functions\/storage\/lazy\/deps\.ts$/,
 };
+
+/**
+ * Node's modules no cold start loads (`process.moduleLoadList` names): the ones bundled as stand-ins
+ * (BUILTIN_STAND_INS: web streams' public module, timers/promises, which node:timers' ES import loads, and
+ * node:console), and node:net's BlockList, which its ES import loads (shared/http/client-ip.ts).
+ */
+const NOT_LOADED_AT_COLD_START = [
+  'NativeModule stream/web',
+  'NativeModule timers/promises',
+  'NativeModule console',
+  'NativeModule internal/blocklist',
+];
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
 function initGraphInputs(metafile: Metafile): string[] {
@@ -202,6 +215,17 @@ describe('function bundles', () => {
       // the audit sequencer and the daily job MAC every batch, so they load KMS at init.
       if (file.endsWith('handler.ts'))
         expect(initInputs.filter((i) => i.includes('@aws-sdk/client-kms/'))).toEqual([]);
+      // A stand-in for a Node module (BUILTIN_STAND_INS) exports only what its importers take: no other module
+      // imports one.
+      for (const [input, { imports }] of Object.entries(result.metafile.inputs))
+        for (const { original } of imports) {
+          const standIn = original === undefined ? undefined : BUILTIN_STAND_INS[original];
+          if (standIn)
+            expect(
+              standIn.importers.some((name) => input.includes(`node_modules/${name}/`)),
+              `${input} imports the stand-in for ${original}`,
+            ).toBe(true);
+        }
       const inputs = Object.keys(result.metafile.inputs);
       for (const forbidden of ['@cloud-copilot', 'vitest', 'aws-sdk-client-mock', 'fast-check', '/test/']) {
         expect(
@@ -248,9 +272,11 @@ describe('function bundles', () => {
       // and that index.mjs does not re-export fails the import)
       const script = [
         `const urls = ${JSON.stringify(urls)};`,
+        'const before = new Set(process.moduleLoadList);',
         'const index = await import(urls[0]);',
+        'const atColdStart = process.moduleLoadList.filter((name) => !before.has(name));',
         'for (const url of urls.slice(1)) await import(url);',
-        'console.log(JSON.stringify({ handler: typeof index.handler, loaded: urls.length }));',
+        'console.log(JSON.stringify({ handler: typeof index.handler, loaded: urls.length, atColdStart }));',
       ].join('\n');
       const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
         env: { PATH: process.env.PATH ?? '', ...BENCH_ENV },
@@ -259,11 +285,18 @@ describe('function bundles', () => {
       });
 
       // Assess
-      expect(JSON.parse(stdout.trim().split('\n').pop() ?? '')).toEqual({
+      const result = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+      expect(result).toEqual({
         handler: 'function',
         loaded: chunks.length + 1,
+        atColdStart: expect.any(Array),
       });
       expect(chunks.length).toBeGreaterThan(0);
+      // Node's own modules: none that a stand-in or client-ip.ts keeps out (and some that a cold start does load)
+      expect(result.atColdStart.filter((name: string) => NOT_LOADED_AT_COLD_START.includes(name))).toEqual(
+        [],
+      );
+      expect(result.atColdStart).toContain('NativeModule https');
     },
   );
 
