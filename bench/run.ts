@@ -7,11 +7,14 @@
  *    client, built with the same `bundleFunction` (infra/constructs/bundling.ts). The one change to what
  *    ships: the auth function is copied and its argon2 binary installed for this machine instead of
  *    Lambda's arm64.
- * 2. Imports each bundle in RUNS fresh `node` processes (as Lambda starts them: no NODE_OPTIONS), the bundles interleaved in
- *    each round (so a noisy minute hits them all alike), and takes the median of the import's wall time and
- *    of the process's CPU time (user + system) during it: module evaluation plus the handler module's
- *    top-level initialisation (clients, schemas, Powertools). CPU time is the steadier figure on a shared
- *    machine.
+ * 2. Imports each bundle in RUNS fresh `node` processes (as Lambda starts them: no NODE_OPTIONS), the
+ *    bundles interleaved in each round (so a noisy minute hits them all alike), and takes the median of the
+ *    import's wall time and of the process's CPU time (user + system) during it: module evaluation plus the
+ *    handler module's top-level initialisation (clients, schemas, Powertools). CPU time is the steadier
+ *    figure on a shared machine. Each ratio to the baseline is the median of the rounds' ratios (a bundle's
+ *    import over the baseline's in the same round): the two imports of a round are seconds apart, so a noisy
+ *    spell that slows a run of baseline imports does not skew every ratio, as it does a ratio of the two
+ *    medians.
  * 3. Prints markdown tables only: the size a cold start loads (index.mjs and the chunks it imports
  *    statically; chunks behind `await import()` are counted in the asset column only), the times, and each
  *    as a ratio to the baseline. The ratios are the figures to watch (target: time ≤ 1.5×, size ≤ 2×);
@@ -20,9 +23,9 @@
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
  *
- * Runtime on 2 cores: under two minutes (75 s measured, the synth's 11 s included). With `--all`, much
- * longer: 8.5 min measured with STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000 requests the
- * emulator-memory section alone ran for over 20 minutes.
+ * Runtime on 2 cores: under two minutes (95 s measured with 15 rounds, the synth's 11 s included). With
+ * `--all`, much longer: 8.5 min measured with STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000
+ * requests the emulator-memory section alone ran for over 20 minutes.
  */
 import './quiet.js';
 import { execFile } from 'node:child_process';
@@ -45,8 +48,8 @@ import type { BenchBundle, BenchContext } from './sections/types.js';
 
 const run = promisify(execFile);
 
-/** Fresh processes per bundle; the median of these is reported. */
-const RUNS = 9;
+/** Fresh processes per bundle (rounds); the median of these is reported. */
+const RUNS = 15;
 /** The assembly, the baseline and the auth function's copy: under the project's node_modules (git ignores it). */
 const OUT_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'strongroom-bench');
 
@@ -96,6 +99,12 @@ interface ColdFigure {
   assetBytes: number;
   wallMs?: number;
   cpuMs?: number;
+  /** Median over the rounds of this bundle's wall time over the baseline's in the same round. */
+  wallRatio?: number;
+  /** The same for CPU time. */
+  cpuRatio?: number;
+  /** Every round's CPU time, ms, in round order (the JSON report's raw data). */
+  cpuSamplesMs?: number[];
   /** Slowest minus fastest import, ms: how noisy this bundle's samples were. */
   wallSpreadMs?: number;
   error?: string;
@@ -187,6 +196,10 @@ async function main(): Promise<void> {
       }
     }
   }
+  const baseSamples = samples.get(bundles[0]!.name)!;
+  // Round k's sample of every bundle is at index k (a bundle that failed stops, the baseline is never skipped).
+  const pairedRatio = (s: Sample[], key: keyof Sample) =>
+    median(s.slice(0, baseSamples.length).map((x, k) => x[key] / baseSamples[k]![key]));
   const figures = bundles.map((b): ColdFigure => {
     const s = samples.get(b.name)!;
     const failed = failures.get(b.name);
@@ -199,6 +212,9 @@ async function main(): Promise<void> {
         : {
             wallMs: median(s.map((x) => x.wall)),
             cpuMs: median(s.map((x) => x.cpu)),
+            wallRatio: pairedRatio(s, 'wall'),
+            cpuRatio: pairedRatio(s, 'cpu'),
+            cpuSamplesMs: s.map((x) => x.cpu),
             wallSpreadMs: Math.max(...s.map((x) => x.wall)) - Math.min(...s.map((x) => x.wall)),
           }),
     };
@@ -207,8 +223,9 @@ async function main(): Promise<void> {
   if (base.wallMs === undefined || base.cpuMs === undefined)
     throw new Error(`baseline failed to load: ${base.error}`);
 
+  const times = (value: number) => `${value.toFixed(2)}×`;
   const rows = figures.map((f) =>
-    f.wallMs === undefined || f.cpuMs === undefined
+    f.wallMs === undefined || f.cpuMs === undefined || f.wallRatio === undefined || f.cpuRatio === undefined
       ? [
           f.name,
           kib(f.initBytes),
@@ -225,13 +242,13 @@ async function main(): Promise<void> {
           kib(f.assetBytes),
           ratio(f.initBytes, base.initBytes),
           f.wallMs.toFixed(0),
-          ratio(f.wallMs, base.wallMs!),
+          times(f.wallRatio),
           f.cpuMs.toFixed(0),
-          ratio(f.cpuMs, base.cpuMs!),
+          times(f.cpuRatio),
         ],
   );
   console.log(
-    `## Cold start per function (node ${process.versions.node}, ${process.arch}, median of ${RUNS}, interleaved)\n`,
+    `## Cold start per function (node ${process.versions.node}, ${process.arch}, median of ${RUNS} interleaved rounds; ratios: median of each round's ratio)\n`,
   );
   console.log(
     markdownTable(

@@ -292,7 +292,7 @@ describe('function bundles', () => {
         atColdStart: expect.any(Array),
       });
       expect(chunks.length).toBeGreaterThan(0);
-      // Node's own modules: none that a stand-in or client-ip.ts keeps out (and some that a cold start does load)
+      // Node's own modules: none that a stand-in or client-ip.ts keeps out (and one a cold start does load)
       expect(result.atColdStart.filter((name: string) => NOT_LOADED_AT_COLD_START.includes(name))).toEqual(
         [],
       );
