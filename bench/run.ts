@@ -103,7 +103,8 @@ interface ColdFigure {
   wallRatio?: number;
   /** The same for CPU time. */
   cpuRatio?: number;
-  /** Every round's CPU time, ms, in round order (the JSON report's raw data). */
+  /** Every round's wall and CPU time, ms, in round order (the JSON report's raw data). */
+  wallSamplesMs?: number[];
   cpuSamplesMs?: number[];
   /** Slowest minus fastest import, ms: how noisy this bundle's samples were. */
   wallSpreadMs?: number;
@@ -197,7 +198,8 @@ async function main(): Promise<void> {
     }
   }
   const baseSamples = samples.get(bundles[0]!.name)!;
-  // Round k's sample of every bundle is at index k (a bundle that failed stops, the baseline is never skipped).
+  // Round k's sample of every bundle is at index k: a bundle that fails is not imported again (and if the
+  // baseline fails, the bench stops below).
   const pairedRatio = (s: Sample[], key: keyof Sample) =>
     median(s.slice(0, baseSamples.length).map((x, k) => x[key] / baseSamples[k]![key]));
   const figures = bundles.map((b): ColdFigure => {
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
             cpuMs: median(s.map((x) => x.cpu)),
             wallRatio: pairedRatio(s, 'wall'),
             cpuRatio: pairedRatio(s, 'cpu'),
+            wallSamplesMs: s.map((x) => x.wall),
             cpuSamplesMs: s.map((x) => x.cpu),
             wallSpreadMs: Math.max(...s.map((x) => x.wall)) - Math.min(...s.map((x) => x.wall)),
           }),

@@ -40,25 +40,42 @@ export const EXTERNAL_MODULES: readonly string[] = ['pg-native', 'nodemailer'];
  * Node built-ins that the libraries named here import only for what no function of ours uses, each bundled
  * as a stand-in from ./builtin-stand-ins/ instead: a module of Node's imported as an ES module is loaded and
  * every export of it read (its lazily loaded parts too), at every cold start, whether or not the code that
- * needs it ever runs. Each stand-in exports just the names its importers take, made from what Node already
- * has loaded, and behaves as the real export does for what they do with it. The bundle tests check that no
- * other module imports these (the stand-ins are not the whole modules) and that a cold start loads none of
- * them. With client-ip.ts's node:net, they cut the instructions a cold start runs (callgrind, one thread) by
- * 3 % in the tenants and storage functions and by 9 % in the audit function, which then loads no web streams
- * at init (tenants and storage still do: the S3 client's checksum stream, in a chunk their cold start loads,
- * subclasses the global ReadableStream).
+ * needs it ever runs. Each stand-in exports just the names its importers take, and each is the module's own
+ * export (or, for web streams, answers as it would). The bundle tests check that no other module imports
+ * these (the stand-ins are not the whole modules) and that a cold start loads none of what they keep out.
+ * With client-ip.ts's node:net, they cut the instructions of a cold start's import (callgrind, `node
+ * --single-threaded`, a bare `node` subtracted) by about 10 % in the audit function, which then loads no web
+ * streams at init, and by 2 to 5 % in tenants and storage, which still do: @smithy/core's ChecksumStream
+ * subclasses the global ReadableStream when its module loads, and code splitting puts it in index.mjs
+ * because the S3 client (loaded on use) shares that module of @smithy/core with the DynamoDB client.
  */
 export const BUILTIN_STAND_INS: Readonly<Record<string, { file: string; importers: readonly string[] }>> = {
   // Only for @middy/core's streamifyResponse mode; loads all of Node's web streams.
   'node:stream/web': { file: 'stream-web.ts', importers: ['@middy/core'] },
   // Its `promises` export loads timers/promises.
   'node:timers': { file: 'timers.ts', importers: ['@middy/core'] },
-  // Not otherwise loaded: the global console is built from Node's internals.
+  // Its ES import reads every export of the console module.
   'node:console': {
     file: 'console.ts',
     importers: ['@aws-lambda-powertools/logger', '@aws-lambda-powertools/metrics'],
   },
 };
+
+/**
+ * The esbuild aliases of BUILTIN_STAND_INS. An alias covers the module's subpaths too, so
+ * `node:timers/promises` is mapped to itself: it stays Node's (external), not a path inside a stand-in.
+ */
+function builtinStandInAliases(projectRoot: string): Record<string, string> {
+  return {
+    ...Object.fromEntries(
+      Object.entries(BUILTIN_STAND_INS).map(([module, { file }]) => [
+        module,
+        join(projectRoot, 'infra', 'constructs', 'builtin-stand-ins', file),
+      ]),
+    ),
+    'node:timers/promises': 'node:timers/promises',
+  };
+}
 
 /** Prefer ESM entry points so esbuild can tree-shake. */
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
@@ -103,12 +120,7 @@ export function functionBuildOptions(
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
     mainFields: [...MAIN_FIELDS],
-    alias: Object.fromEntries(
-      Object.entries(BUILTIN_STAND_INS).map(([module, { file }]) => [
-        module,
-        join(projectRoot, 'infra', 'constructs', 'builtin-stand-ins', file),
-      ]),
-    ),
+    alias: builtinStandInAliases(projectRoot),
   };
 }
 
@@ -127,6 +139,9 @@ function outputOptions(projectRoot: string, nativeModules: readonly string[]) {
     external: [...EXTERNAL_MODULES, ...nativeModules],
     metafile: true,
     logLevel: 'warning',
+    // A name imported from a module that does not export it (a stand-in's importer taking one more name
+    // through a namespace import, say) fails the build instead of being undefined at run time.
+    logOverride: { 'import-is-undefined': 'error' },
   } satisfies BuildOptions;
 }
 
