@@ -15,7 +15,10 @@ import { buildFunctionCode, FUNCTION_ENTRY_FILE } from '../../infra/constructs/b
 
 const ROOT = path.resolve(__dirname, '../..');
 
-/** Builds `source` as a function's entry point (inside node_modules, as the bundle tests build) into a fresh dir. */
+/**
+ * Builds `source` as a function's entry point into a fresh directory (inside node_modules, as the bundle
+ * tests build); returns the path of its index.mjs.
+ */
 function buildEntry(name: string, source: string): string {
   const dir = path.join(ROOT, 'node_modules', '.cache', 'builtin-stand-ins-test', name);
   rmSync(dir, { recursive: true, force: true });
