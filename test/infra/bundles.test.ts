@@ -86,8 +86,8 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
 
 /**
  * Node's modules no cold start loads (`process.moduleLoadList` names), which the ES imports of the modules
- * bundled as stand-ins (BUILTIN_STAND_INS) loaded: web streams' public module, and timers/promises (node:timers'
- * `promises` export); and node:net's BlockList and SocketAddress, which its ES import loaded
+ * bundled as stand-ins (BUILTIN_STAND_INS) loaded: web streams' public module, and timers/promises
+ * (node:timers' `promises` export); and node:net's BlockList and SocketAddress, which its ES import loaded
  * (shared/http/client-ip.ts).
  */
 const NOT_LOADED_AT_COLD_START = [
@@ -216,8 +216,8 @@ describe('function bundles', () => {
       // the audit sequencer and the daily job MAC every batch, so they load KMS at init.
       if (file.endsWith('handler.ts'))
         expect(initInputs.filter((i) => i.includes('@aws-sdk/client-kms/'))).toEqual([]);
-      // A stand-in for a Node module (BUILTIN_STAND_INS) exports only what its importers take: no other module
-      // imports one.
+      // A stand-in for a Node module (BUILTIN_STAND_INS) exports only what its importers take: no other
+      // module imports one.
       for (const [input, { imports }] of Object.entries(result.metafile.inputs))
         for (const { original } of imports) {
           const standIn =
