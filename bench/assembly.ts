@@ -99,7 +99,8 @@ interface Template {
 /**
  * The files of a shipped bundle a cold start loads (its index.mjs and the chunks index.mjs imports
  * statically, transitively; esbuild parses the shipped files for their imports and writes nothing) and every
- * .mjs file of the bundle, chunks behind `await import()` included (native modules' node_modules left out).
+ * .mjs file of the bundle, chunks behind `await import()` and self-contained modules included (native
+ * modules' node_modules left out).
  */
 export function bundleFiles(dir: string): { init: string[]; all: string[] } {
   const { metafile } = buildSync({

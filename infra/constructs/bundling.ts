@@ -44,10 +44,9 @@ export const EXTERNAL_MODULES: readonly string[] = ['pg-native', 'nodemailer'];
  * export (or, for web streams, answers as it would). The bundle tests check that no other module imports
  * these (the stand-ins are not the whole modules) and that a cold start loads none of what they keep out.
  * With client-ip.ts's node:net, they cut the instructions of a cold start's import (callgrind, `node
- * --single-threaded`, a bare `node` subtracted) by about 10 % in the audit function, which then loads no web
- * streams at init, and by 2 to 5 % in tenants and storage, which still do: @smithy/core's ChecksumStream
- * subclasses the global ReadableStream when its module loads, and code splitting puts it in index.mjs
- * because the S3 client (loaded on use) shares that module of @smithy/core with the DynamoDB client.
+ * --single-threaded`, a bare `node` subtracted) by about 10 % in the audit function, which then loaded no web
+ * streams at init, and by 2 to 5 % in tenants and storage, which still did until the S3 client was built
+ * apart (SELF_CONTAINED_MODULES).
  */
 export const BUILTIN_STAND_INS: Readonly<Record<string, { file: string; importers: readonly string[] }>> = {
   // Only for @middy/core's streamifyResponse mode; loads all of Node's web streams.
@@ -77,6 +76,36 @@ function builtinStandInAliases(projectRoot: string): Record<string, string> {
   };
 }
 
+/**
+ * Packages that only rare routes use and that are built as a self-contained module of the bundle
+ * (`self-contained/<name>.mjs`, from ./self-contained/<name>.ts), with their own copy of what they share
+ * with the rest of the code, instead of as chunks of the function's build.
+ *
+ * Why: esbuild puts a file in the chunk of every set of entry points whose static imports reach it. A file of
+ * @smithy/core or @aws-sdk/core that the DynamoDB client reaches (through a package's index) therefore went
+ * into index.mjs whole, with the parts of it that only the S3 client uses; among them @smithy/core's
+ * ChecksumStream, which subclasses the global ReadableStream when its module loads, so every cold start of
+ * tenants and storage loaded Node's web streams. Built apart, the S3 client leaves the cold start: tenants'
+ * and storage's index.mjs lose about 17 KiB, and their import 4.5 and 6 % of its instructions (callgrind,
+ * 224M → 214M and 221M → 208M; the baseline's is 150M). The first request of a process that uses S3
+ * (tenant export and deletion, a storage location's deletion, checks and self-test) loads the module with
+ * its copy of the SDK's core: loading tenants' export and deletion chunks took the same CPU time as before
+ * (about 27 ms either way), as most of what that copy holds was in their chunks already.
+ *
+ * The function's code imports the packages as usual; the build maps them (alias) to the module, which only
+ * chunks behind `await import()` may import (`buildFunctionCode` fails the build otherwise): they sit in
+ * chunks/, so `../self-contained/<name>.mjs` is where the module is.
+ */
+export const SELF_CONTAINED_MODULES: Readonly<Record<string, { packages: readonly string[] }>> = {
+  s3: { packages: ['@aws-sdk/client-s3', '@aws-sdk/s3-request-presigner'] },
+};
+
+/** The directory of a bundle that holds the SELF_CONTAINED_MODULES it uses. */
+export const SELF_CONTAINED_DIR = 'self-contained';
+
+/** How the lazy chunks (in chunks/) import self-contained module `name`. */
+const selfContainedImport = (name: string) => `../${SELF_CONTAINED_DIR}/${name}.mjs`;
+
 /** Prefer ESM entry points so esbuild can tree-shake. */
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
 
@@ -103,8 +132,9 @@ export const LAMBDA_NPM_PLATFORM: Readonly<Record<string, string>> = {
 /**
  * The esbuild options of one function: ESM for node22, minified, source maps, code splitting. Splitting is
  * why this is not CDK's NodejsFunction (whose esbuild call writes one `--outfile`): a module a handler
- * loads with `await import()` (the Encryption SDK, pg, the S3 presigner, …) becomes a chunk of its own
- * (`chunks/*.mjs`), so it is neither parsed nor source-mapped at cold start unless a request needs it.
+ * loads with `await import()` (the Encryption SDK, pg, the IAM client, …) becomes a chunk of its own
+ * (`chunks/*.mjs`), so it is neither parsed nor source-mapped at cold start unless a request needs it; the
+ * S3 client and presigner are a module built apart (SELF_CONTAINED_MODULES).
  */
 export function functionBuildOptions(
   entry: string,
@@ -120,7 +150,19 @@ export function functionBuildOptions(
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
     mainFields: [...MAIN_FIELDS],
-    alias: builtinStandInAliases(projectRoot),
+    alias: {
+      ...builtinStandInAliases(projectRoot),
+      ...Object.fromEntries(
+        Object.entries(SELF_CONTAINED_MODULES).flatMap(([name, { packages }]) =>
+          packages.map((pkg) => [pkg, selfContainedImport(name)]),
+        ),
+      ),
+    },
+    external: [
+      ...EXTERNAL_MODULES,
+      ...nativeModules,
+      ...Object.keys(SELF_CONTAINED_MODULES).map(selfContainedImport),
+    ],
   };
 }
 
@@ -164,7 +206,71 @@ export function buildFunctionCode(options: {
   const split = buildSync(
     functionBuildOptions(options.entry, options.outdir, options.projectRoot, nativeModules),
   );
-  return { ...split, metafile: mergeInitChunks(split.metafile, options.projectRoot, nativeModules) };
+  const selfContained = buildSelfContainedModules(split.metafile, options.outdir, options.projectRoot);
+  const merged = mergeInitChunks(split.metafile, options.projectRoot, nativeModules);
+  if (!selfContained) return { ...split, metafile: merged };
+  return {
+    ...split,
+    errors: [...split.errors, ...selfContained.errors],
+    warnings: [...split.warnings, ...selfContained.warnings],
+    metafile: {
+      inputs: { ...merged.inputs, ...selfContained.metafile.inputs },
+      outputs: { ...merged.outputs, ...selfContained.metafile.outputs },
+    },
+  };
+}
+
+/**
+ * Builds the SELF_CONTAINED_MODULES that the split build's outputs import into `outdir/self-contained/`
+ * (code splitting among themselves only: the SDK's credential providers stay behind `await import()`), or
+ * nothing if none is imported. Throws if anything but a lazy chunk imports one: code of the cold start would
+ * load it at init, and an import from index.mjs (even `await import()`) would not find it where it is.
+ */
+function buildSelfContainedModules(
+  metafile: Metafile,
+  outdir: string,
+  projectRoot: string,
+): BuildResult<{ metafile: true }> | undefined {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find(
+    (o) => outputs[o]?.entryPoint && o.endsWith(`/${FUNCTION_ENTRY_FILE}`),
+  );
+  if (!entry) throw new Error('the split build wrote no index.mjs');
+  const init = new Set<string>();
+  const visit = (o: string) => {
+    if (init.has(o)) return;
+    init.add(o);
+    for (const i of outputs[o]?.imports ?? [])
+      if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  const used = Object.keys(SELF_CONTAINED_MODULES).filter((name) => {
+    const importers = Object.keys(outputs).filter((o) =>
+      outputs[o]?.imports.some((i) => i.external && i.path === selfContainedImport(name)),
+    );
+    const misplaced = importers.filter(
+      (o) => init.has(o) || dirname(resolve(projectRoot, o)) !== resolve(outdir, 'chunks'),
+    );
+    if (misplaced.length > 0)
+      throw new Error(
+        `${SELF_CONTAINED_MODULES[name]!.packages.join(' and ')} may be imported only by modules that are ` +
+          `loaded with await import(), not by ${misplaced.join(', ')} (the cold start of ${entry})`,
+      );
+    return importers.length > 0;
+  });
+  if (used.length === 0) return undefined;
+  const options = outputOptions(projectRoot, []);
+  return buildSync({
+    ...options,
+    entryPoints: Object.fromEntries(
+      used.map((name) => [name, join(projectRoot, 'infra', 'constructs', SELF_CONTAINED_DIR, `${name}.ts`)]),
+    ),
+    outdir: join(outdir, SELF_CONTAINED_DIR),
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
+    mainFields: [...MAIN_FIELDS],
+  });
 }
 
 /**

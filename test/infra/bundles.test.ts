@@ -12,6 +12,7 @@ import {
   BUILTIN_STAND_INS,
   buildFunctionCode,
   FUNCTION_ENTRY_FILE,
+  SELF_CONTAINED_DIR,
 } from '../../infra/constructs/bundling.js';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -87,14 +88,25 @@ const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
 /**
  * Node's modules no cold start loads (`process.moduleLoadList` names), which the ES imports of the modules
  * bundled as stand-ins (BUILTIN_STAND_INS) loaded: web streams' public module, and timers/promises
- * (node:timers' `promises` export); and node:net's BlockList and SocketAddress, which its ES import loaded
- * (shared/http/client-ip.ts).
+ * (node:timers' `promises` export); node:net's BlockList and SocketAddress, which its ES import loaded
+ * (shared/http/client-ip.ts); and web streams' ReadableStream, which the S3 client's share of the SDK's core
+ * loaded before it was built apart (SELF_CONTAINED_MODULES).
  */
 const NOT_LOADED_AT_COLD_START = [
   'NativeModule stream/web',
   'NativeModule timers/promises',
   'NativeModule internal/blocklist',
   'NativeModule internal/socketaddress',
+  'NativeModule internal/webstreams/readablestream',
+];
+
+/** The S3 client and presigner, which only the bundle's self-contained module holds (SELF_CONTAINED_MODULES). */
+const S3_PACKAGES = /node_modules\/@aws-sdk\/(client-s3|s3-request-presigner)\//;
+
+/** The functions whose lazy chunks use S3: tenant export and deletion; storage locations' deletion and checks. */
+const S3_USERS = [
+  path.join('functions', 'tenants', 'handler.ts'),
+  path.join('functions', 'storage', 'handler.ts'),
 ];
 
 /** The inputs of index.mjs and of every chunk it imports statically, transitively: what a cold start loads. */
@@ -230,6 +242,18 @@ describe('function bundles', () => {
               `${input} imports the stand-in for ${original}`,
             ).toBe(true);
         }
+      // The S3 client is in no file of the function's own build, not even a lazy chunk: it and the part of the
+      // SDK's core it uses are the self-contained module's, which the functions that use S3 carry.
+      const isSelfContained = (output: string) => output.includes(`/${SELF_CONTAINED_DIR}/`);
+      const own = Object.entries(result.metafile.outputs).filter(([output]) => !isSelfContained(output));
+      expect(
+        own.flatMap(([, output]) => Object.keys(output.inputs)).filter((i) => S3_PACKAGES.test(i)),
+      ).toEqual([]);
+      expect(
+        Object.keys(result.metafile.outputs).filter(
+          (output) => isSelfContained(output) && output.endsWith('/s3.mjs'),
+        ),
+      ).toHaveLength(S3_USERS.includes(file) ? 1 : 0);
       const inputs = Object.keys(result.metafile.inputs);
       for (const forbidden of ['@cloud-copilot', 'vitest', 'aws-sdk-client-mock', 'fast-check', '/test/']) {
         expect(
@@ -268,12 +292,18 @@ describe('function bundles', () => {
         nativeModules: AREA_NATIVE_MODULES[area] ?? [],
       });
       const chunks = readdirSync(path.join(outdir, 'chunks')).filter((f) => f.endsWith('.mjs'));
-      const urls = [FUNCTION_ENTRY_FILE, ...chunks.map((c) => `chunks/${c}`)].map(
+      const selfContained = S3_USERS.includes(file)
+        ? readdirSync(path.join(outdir, SELF_CONTAINED_DIR), { recursive: true, encoding: 'utf8' })
+            .filter((f) => f.endsWith('.mjs'))
+            .map((f) => path.join(SELF_CONTAINED_DIR, f))
+        : [];
+      const urls = [FUNCTION_ENTRY_FILE, ...chunks.map((c) => `chunks/${c}`), ...selfContained].map(
         (f) => pathToFileURL(path.join(outdir, f)).href,
       );
 
       // Act: a fresh process imports index.mjs, then every chunk (a name a chunk imports from a merged one
-      // and that index.mjs does not re-export fails the import)
+      // and that index.mjs does not re-export fails the import, and so does a chunk's import of a self-contained
+      // module the bundle lacks), then the self-contained modules' files
       const script = [
         `const urls = ${JSON.stringify(urls)};`,
         'const before = new Set(process.moduleLoadList);',
@@ -292,7 +322,7 @@ describe('function bundles', () => {
       const result = JSON.parse(stdout.trim().split('\n').pop() ?? '');
       expect(result).toEqual({
         handler: 'function',
-        loaded: chunks.length + 1,
+        loaded: chunks.length + selfContained.length + 1,
         atColdStart: expect.any(Array),
       });
       expect(chunks.length).toBeGreaterThan(0);
