@@ -2,20 +2,17 @@ import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
 import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
 import { ssoTenantOf } from '../../shared/domain/caller.js';
-import type { OidcProviderRef } from '../../shared/domain/oidc.js';
 import { relyingPartyOf } from '../../shared/domain/passkeys.js';
-import { createApiHandler, implement } from '../../shared/http/api.js';
+import { createApiHandler, implement, routesLoadedOnUse } from '../../shared/http/api.js';
 import { authorizerFor, rateLimiterFor, requirePrincipal, requireTenant } from '../../shared/http/auth.js';
 import {
   clearedSessionCookie,
   requireConsoleOrigin,
-  sessionCookie,
+  signedInAnswer,
 } from '../../shared/http/session-cookie.js';
 import { mailFor } from '../../shared/mail/function-mail.js';
 import { logger } from '../../shared/observability.js';
 import * as routes from '../../shared/schemas/auth.js';
-import * as oidcRoutes from '../../shared/schemas/oidc.js';
-import * as passkeyRoutes from '../../shared/schemas/passkeys.js';
 import type { AccountEmailService } from '../../shared/services/account-email.js';
 import { IdentityService } from '../../shared/services/identity.js';
 import { SecondFactorVerifier } from '../../shared/services/second-factor.js';
@@ -27,6 +24,7 @@ import {
   secretsManagerReader,
   tenantOidcProviders,
 } from '../../shared/store/oidc-providers.js';
+import { OIDC_ROUTE_KEYS, PASSKEY_ROUTE_KEYS } from './lazy/route-keys.js';
 
 const runtime = functionRuntime();
 const identity = new IdentityStore(runtime.dynamo, runtime.require('identityTable'));
@@ -45,7 +43,8 @@ const audit = auditRecorderFor(runtime, {
 // Password sign-in, sign-out, the caller's account and sessions are built here. Each other route group (mail:
 // verification and reset; passkeys; OpenID sign-in and links) is a service loaded by the first request that
 // uses it (shared/aws/loaded-on-use.ts), a chunk a cold start neither parses nor runs; every setting it needs
-// is still read here, at load.
+// is still read here, at load. The passkey and OpenID routes themselves (schemas and implementations) are
+// loaded that way too (./lazy/*-routes.ts): the cold start knows only their methods and paths.
 const mail = mailFor(runtime);
 const emailService = loadedOnUse(async () => {
   const { AccountEmailService } = await import('../../shared/services/account-email.js');
@@ -98,14 +97,6 @@ const passkeys = loadedOnUse(async () => {
     relyingParty,
   });
 });
-/** The provider a start or link names: a platform provider by id, or a tenant's own IdP. */
-const providerRefOf = (body: { provider?: string; tenantId?: string }): OidcProviderRef =>
-  body.tenantId !== undefined
-    ? { kind: 'tenant', tenantId: body.tenantId }
-    : { kind: 'platform', id: body.provider! };
-const providerFieldOf = (body: { tenantId?: string }) =>
-  body.tenantId !== undefined ? 'body.tenantId' : 'body.provider';
-
 const hostPolicy = { allowPrivateNetworks: runtime.optional('allowPrivateNetworks') === 'true' };
 /** Requests to a tenant's IdP: guardedFetch (its address checks load with the first such request). */
 const tenantIdpFetch: typeof fetch = async (input, init) =>
@@ -139,24 +130,11 @@ const oidc = loadedOnUse(async () => {
   });
 });
 
-/**
- * The answer to a sign-in: the session token in the body, or, for a cookie session, in the HttpOnly cookie
- * only (the console's script never sees it).
- */
-function signedInAnswer<S extends { token: string; expiresAt: string }>(
-  session: string | undefined,
-  signedIn: S,
-) {
-  if (session !== 'cookie') return { status: 200, body: signedIn };
-  const { token, ...rest } = signedIn;
-  return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
-}
-
 /** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
 export const handler = createApiHandler({
   runtime,
   area: 'auth',
-  allRoutes: [...routes.authRoutes, ...passkeyRoutes.passkeyRoutes, ...oidcRoutes.oidcRoutes],
+  allRoutes: [...routes.authRoutes, ...PASSKEY_ROUTE_KEYS, ...OIDC_ROUTE_KEYS],
   authorizer: authorizerFor(runtime, { identity }),
   rateLimiter: rateLimiterFor(identity),
   routes: [
@@ -244,92 +222,12 @@ export const handler = createApiHandler({
       status: 200,
       body: await emailService.confirmReset(body, { ip: sourceIp, userAgent }),
     })),
-    implement(passkeyRoutes.listPasskeys, async ({ auth }) => ({
-      status: 200,
-      body: { items: await passkeys.list(requirePrincipal(auth).userId) },
-    })),
-    implement(passkeyRoutes.passkeyRegistrationOptions, async ({ auth }) => ({
-      status: 200,
-      body: await passkeys.registrationOptions(requirePrincipal(auth)),
-    })),
-    implement(passkeyRoutes.registerPasskey, async ({ auth, body, sourceIp, userAgent }) => ({
-      status: 201,
-      body: await passkeys.register(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
-    })),
-    implement(passkeyRoutes.renamePasskey, async ({ auth, params, body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await passkeys.rename(requirePrincipal(auth), params.passkeyId, body.name, {
-        ip: sourceIp,
-        userAgent,
-      }),
-    })),
-    implement(passkeyRoutes.removePasskey, async ({ auth, params, body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await passkeys.remove(requirePrincipal(auth), params.passkeyId, body, {
-        ip: sourceIp,
-        userAgent,
-      }),
-    })),
-    implement(passkeyRoutes.stepUpOptions, async ({ auth, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await passkeys.stepUpOptions(requirePrincipal(auth), { ip: sourceIp, userAgent }),
-    })),
-    implement(passkeyRoutes.stepUpWithPasskey, async ({ auth, body, sourceIp, userAgent }) => ({
-      status: 201,
-      body: await passkeys.stepUp(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
-    })),
-    implement(passkeyRoutes.passkeySignInOptions, async () => ({
-      status: 200,
-      body: await passkeys.signInOptions(),
-    })),
-    implement(passkeyRoutes.passkeySignIn, async ({ body, sourceIp, userAgent, event }) => {
-      const { session, ...answer } = body;
-      // As with password sign-in: a cookie session is only ever started by the console itself.
-      if (session === 'cookie') requireConsoleOrigin(event);
-      return signedInAnswer(session, await passkeys.signIn(answer, { ip: sourceIp, userAgent }));
-    }),
-    implement(oidcRoutes.confirmOidcLink, async ({ body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await oidc.confirmMailedLink(body, { ip: sourceIp, userAgent }),
-    })),
-    implement(oidcRoutes.listOidcProviders, async () => ({
-      status: 200,
-      body: { items: await oidc.listProviders() },
-    })),
-    implement(oidcRoutes.startOidcSignIn, async ({ body }) => ({
-      status: 200,
-      body: await oidc.start(providerRefOf(body), { kind: 'sign-in' }, providerFieldOf(body)),
-    })),
-    implement(oidcRoutes.startOidcLink, async ({ auth, body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await oidc.startLink(
-        requirePrincipal(auth),
-        providerRefOf(body),
-        {
-          currentPassword: body.currentPassword,
-          mfaCode: body.mfaCode,
-          recoveryCode: body.recoveryCode,
-          stepUpToken: body.stepUpToken,
-        },
-        { ip: sourceIp, userAgent },
-        providerFieldOf(body),
-      ),
-    })),
-    implement(oidcRoutes.listOidcIdentities, async ({ auth }) => ({
-      status: 200,
-      body: { items: await oidc.listIdentities(requirePrincipal(auth).userId) },
-    })),
-    implement(oidcRoutes.unlinkOidcIdentity, async ({ auth, params, body, sourceIp, userAgent }) => {
-      await oidc.unlink(requirePrincipal(auth), params.identityId, body, { ip: sourceIp, userAgent });
-      return { status: 204 };
-    }),
-    implement(oidcRoutes.finishOidcFlow, async ({ body, sourceIp, userAgent, event }) => {
-      const { session, ...input } = body;
-      if (session === 'cookie') requireConsoleOrigin(event);
-      const finished = await oidc.callback(input, { ip: sourceIp, userAgent });
-      return finished.outcome === 'signed-in'
-        ? signedInAnswer(session, finished)
-        : { status: 200, body: finished };
-    }),
+    // Passkeys and OpenID sign-in: their schemas and implementations are loaded by the group's first request.
+    routesLoadedOnUse(PASSKEY_ROUTE_KEYS, async () =>
+      (await import('./lazy/passkey-routes.js')).passkeyRoutesFor(passkeys),
+    ),
+    routesLoadedOnUse(OIDC_ROUTE_KEYS, async () =>
+      (await import('./lazy/oidc-routes.js')).oidcRoutesFor(oidc),
+    ),
   ],
 });

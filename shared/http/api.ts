@@ -84,12 +84,32 @@ export function implement<R extends RouteDef>(route: R, handle: RouteHandler<R>)
   return { route, handle: handle as unknown as RouteHandler<RouteDef> };
 }
 
+/**
+ * A group of routes whose definitions (their schemas) and implementations are a module of their own, loaded
+ * with `await import()` by the group's first request: a cold start knows only their methods and paths.
+ */
+export interface RoutesLoadedOnUse {
+  keys: readonly RouteKey[];
+  load: () => Promise<readonly BoundRoute[]>;
+}
+
+/**
+ * Declares a group of routes loaded on use (`RoutesLoadedOnUse`). The routes `load` answers must be exactly
+ * `keys`: a request to the group fails with a 500, and the group is not used, if they are not.
+ */
+export function routesLoadedOnUse(
+  keys: readonly RouteKey[],
+  load: () => Promise<readonly BoundRoute[]>,
+): RoutesLoadedOnUse {
+  return { keys, load };
+}
+
 export interface ApiHandlerOptions {
   /** The function's runtime, for its settings (the origin secret); `functionRuntime()` when not given. */
   runtime?: FunctionRuntime;
   area: Area;
-  /** This area's routes with their implementations. */
-  routes: BoundRoute[];
+  /** This area's routes with their implementations, or groups of them loaded by their first request. */
+  routes: (BoundRoute | RoutesLoadedOnUse)[];
   /**
    * Every route of the API (its method and path are all that is read), so a path served elsewhere answers
    * 404/405 correctly.
@@ -275,11 +295,26 @@ function refusalRecords(
 function routeMatcher(
   options: ApiHandlerOptions,
 ): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  const own = new Map(options.routes.map((b) => [`${b.route.method} ${b.route.path}`, b]));
+  const own = new Map<string, BoundRoute | RoutesLoadedOnUse>();
+  for (const entry of options.routes) {
+    const keys = 'keys' in entry ? entry.keys : [entry.route];
+    for (const key of keys) own.set(`${key.method} ${key.path}`, entry);
+  }
+  const loadedGroups = new Map<RoutesLoadedOnUse, Promise<ReadonlyMap<string, BoundRoute>>>();
+  const boundIn = async (group: RoutesLoadedOnUse, key: string) => {
+    let loaded = loadedGroups.get(group);
+    if (!loaded) {
+      loaded = loadRouteGroup(group);
+      loadedGroups.set(group, loaded);
+      // A load that failed (a chunk that could not be read) is tried again by the group's next request.
+      loaded.catch(() => loadedGroups.delete(group));
+    }
+    return (await loaded).get(key)!;
+  };
   // Most literal segments first, so `/me/sessions` wins over a `{param}` at the same depth.
   const all = [...options.allRoutes].sort((a, b) => literalCount(b.path) - literalCount(a.path));
   return {
-    before: (request) => {
+    before: async (request) => {
       const event = request.event;
       const method = event.httpMethod.toUpperCase();
       const path = event.path ?? '/';
@@ -294,8 +329,10 @@ function routeMatcher(
           ? samePath.find((r) => r.method === 'GET' && own.has(`GET ${r.path}`))
           : undefined);
       if (!route) throw new MethodNotAllowedError(allowedMethods(samePath, own));
-      const bound = own.get(`${route.method} ${route.path}`);
-      if (!bound) throw new NotFoundError(`No route for ${path}.`);
+      const key = `${route.method} ${route.path}`;
+      const entry = own.get(key);
+      if (!entry) throw new NotFoundError(`No route for ${path}.`);
+      const bound = 'keys' in entry ? await boundIn(entry, key) : entry;
       const s = state(request);
       s.bound = bound;
       s.rawParams = matchPath(route.path, path) ?? {};
@@ -303,8 +340,24 @@ function routeMatcher(
   };
 }
 
+/** A group's routes by method and path, once loaded; refused unless they are exactly the keys it declared. */
+async function loadRouteGroup(group: RoutesLoadedOnUse): Promise<ReadonlyMap<string, BoundRoute>> {
+  const routes = await group.load();
+  const byKey = new Map(routes.map((b) => [`${b.route.method} ${b.route.path}`, b]));
+  const declared = new Set(group.keys.map((k) => `${k.method} ${k.path}`));
+  if (
+    byKey.size !== routes.length ||
+    byKey.size !== declared.size ||
+    ![...declared].every((k) => byKey.has(k))
+  )
+    throw new Error(
+      `a route group loaded ${[...byKey.keys()].join(', ')} but declared ${[...declared].join(', ')}`,
+    );
+  return byKey;
+}
+
 /** The methods a path answers: its routes', plus HEAD where this function serves its GET. */
-function allowedMethods(routes: readonly RouteKey[], own: ReadonlyMap<string, BoundRoute>): string[] {
+function allowedMethods(routes: readonly RouteKey[], own: ReadonlyMap<string, unknown>): string[] {
   const methods = new Set<string>(routes.map((r) => r.method));
   if (routes.some((r) => r.method === 'GET' && own.has(`GET ${r.path}`))) methods.add('HEAD');
   return [...methods].sort();

@@ -62,3 +62,16 @@ export function requireConsoleOrigin(event: APIGatewayProxyEvent): void {
     'cross-origin-refused',
   );
 }
+
+/**
+ * The answer to a sign-in: the session token in the body, or, for a cookie session, in the HttpOnly cookie
+ * only (the console's script never sees it).
+ */
+export function signedInAnswer<S extends { token: string; expiresAt: string }>(
+  session: string | undefined,
+  signedIn: S,
+) {
+  if (session !== 'cookie') return { status: 200, body: signedIn };
+  const { token, ...rest } = signedIn;
+  return { status: 200, headers: { 'Set-Cookie': sessionCookie(token, rest.expiresAt) }, body: rest };
+}
