@@ -223,8 +223,9 @@ export function buildFunctionCode(options: {
 /**
  * Builds the SELF_CONTAINED_MODULES that the split build's outputs import into `outdir/self-contained/`
  * (code splitting among themselves only: the SDK's credential providers stay behind `await import()`), or
- * nothing if none is imported. Throws if anything but a lazy chunk imports one: code of the cold start would
- * load it at init, and an import from index.mjs (even `await import()`) would not find it where it is.
+ * nothing if none is imported. Throws if anything but a lazy chunk imports one, or imports one with
+ * `require()`: code of the cold start would load it at init, and an import from index.mjs (even
+ * `await import()`, or a chunk's `require()`, which esbuild's helper in index.mjs resolves) would not find it.
  */
 function buildSelfContainedModules(
   metafile: Metafile,
@@ -248,8 +249,15 @@ function buildSelfContainedModules(
     const importers = Object.keys(outputs).filter((o) =>
       outputs[o]?.imports.some((i) => i.external && i.path === selfContainedImport(name)),
     );
+    // A require() of it would resolve from index.mjs (esbuild's __require helper lives there once merged).
     const misplaced = importers.filter(
-      (o) => init.has(o) || dirname(resolve(projectRoot, o)) !== resolve(outdir, 'chunks'),
+      (o) =>
+        init.has(o) ||
+        dirname(resolve(projectRoot, o)) !== resolve(outdir, 'chunks') ||
+        outputs[o]?.imports.some(
+          (i) =>
+            i.path === selfContainedImport(name) && !['import-statement', 'dynamic-import'].includes(i.kind),
+        ),
     );
     if (misplaced.length > 0)
       throw new Error(

@@ -304,10 +304,12 @@ function routeMatcher(
   const boundIn = async (group: RoutesLoadedOnUse, key: string) => {
     let loaded = loadedGroups.get(group);
     if (!loaded) {
-      loaded = loadRouteGroup(group);
+      const routes = group.load();
+      // A load that failed (a chunk that could not be read) is tried again by the group's next request; a
+      // group that loaded other routes than it declared stays refused.
+      routes.catch(() => loadedGroups.delete(group));
+      loaded = routes.then((list) => routesOfGroup(group, list));
       loadedGroups.set(group, loaded);
-      // A load that failed (a chunk that could not be read) is tried again by the group's next request.
-      loaded.catch(() => loadedGroups.delete(group));
     }
     return (await loaded).get(key)!;
   };
@@ -340,9 +342,11 @@ function routeMatcher(
   };
 }
 
-/** A group's routes by method and path, once loaded; refused unless they are exactly the keys it declared. */
-async function loadRouteGroup(group: RoutesLoadedOnUse): Promise<ReadonlyMap<string, BoundRoute>> {
-  const routes = await group.load();
+/** A group's loaded routes by method and path; refused unless they are exactly the keys it declared. */
+function routesOfGroup(
+  group: RoutesLoadedOnUse,
+  routes: readonly BoundRoute[],
+): ReadonlyMap<string, BoundRoute> {
   const byKey = new Map(routes.map((b) => [`${b.route.method} ${b.route.path}`, b]));
   const declared = new Set(group.keys.map((k) => `${k.method} ${k.path}`));
   if (

@@ -52,11 +52,16 @@ function handlerWith(load: () => Promise<readonly BoundRoute[]>) {
       }),
     ],
   });
-  const call = async (method: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call = async (
+    method: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    path = '/v1/widgets',
+  ) => {
     const event = {
       httpMethod: method,
-      path: '/v1/widgets',
-      resource: '/v1/widgets',
+      path,
+      resource: path,
       body: body === undefined ? null : JSON.stringify(body),
       isBase64Encoded: false,
       headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
@@ -110,10 +115,12 @@ describe('routes loaded on use', () => {
 
     // Act
     const wrongMethod = await call('DELETE');
+    const unknown = await call('GET', undefined, {}, '/v1/gadgets');
 
     // Assess
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers?.Allow).toBe('GET, HEAD, POST');
+    expect(unknown.status).toBe(404);
     expect(seen.loads).toBe(0);
   });
 
@@ -140,10 +147,31 @@ describe('routes loaded on use', () => {
 
     // Act
     const res = await call('POST', { name: 'w' });
+    const again = await call('GET', undefined, { Authorization: 'Bearer ok' });
 
-    // Assess
+    // Assess: refused for good, not loaded again
     expect(res.status).toBe(500);
     expect(res.json).toMatchObject({ type: 'https://strongroom.dev/problems/internal-error' });
+    expect(again.status).toBe(500);
+    expect(seen).toEqual({ loads: 1, authorized: [] });
+  });
+
+  it('share one load between concurrent first requests', async () => {
+    // Prepare: a load that takes a while
+    const { call, seen } = handlerWith(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return widgetRoutes();
+    });
+
+    // Act
+    const answers = await Promise.all([
+      call('POST', { name: 'a' }),
+      call('POST', { name: 'b' }),
+      call('GET', undefined, { Authorization: 'Bearer ok' }),
+    ]);
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 200]);
     expect(seen.loads).toBe(1);
   });
 
