@@ -233,18 +233,7 @@ function buildSelfContainedModules(
   projectRoot: string,
 ): BuildResult<{ metafile: true }> | undefined {
   const outputs = metafile.outputs;
-  const entry = Object.keys(outputs).find(
-    (o) => outputs[o]?.entryPoint && o.endsWith(`/${FUNCTION_ENTRY_FILE}`),
-  );
-  if (!entry) throw new Error('the split build wrote no index.mjs');
-  const init = new Set<string>();
-  const visit = (o: string) => {
-    if (init.has(o)) return;
-    init.add(o);
-    for (const i of outputs[o]?.imports ?? [])
-      if (i.kind === 'import-statement' && !i.external) visit(i.path);
-  };
-  visit(entry);
+  const { entry, init } = initGraph(metafile);
   const used = Object.keys(SELF_CONTAINED_MODULES).filter((name) => {
     const importers = Object.keys(outputs).filter((o) =>
       outputs[o]?.imports.some((i) => i.external && i.path === selfContainedImport(name)),
@@ -328,6 +317,27 @@ export function installNativeModules(dir: string, platform: 'lambda' | 'host' = 
   });
 }
 
+/** The split build's index.mjs, and it with every output it imports statically, transitively: a cold start. */
+function initGraph(metafile: Metafile) {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find(
+    (o) => outputs[o]?.entryPoint && o.endsWith(`/${FUNCTION_ENTRY_FILE}`),
+  );
+  if (!entry) throw new Error('the split build wrote no index.mjs');
+  const staticImports = (o: string) =>
+    (outputs[o]?.imports ?? [])
+      .filter((i) => i.kind === 'import-statement' && !i.external)
+      .map((i) => i.path);
+  const init = new Set<string>();
+  const visit = (o: string) => {
+    if (init.has(o)) return;
+    init.add(o);
+    for (const i of staticImports(o)) visit(i);
+  };
+  visit(entry);
+  return { entry, init, staticImports };
+}
+
 /**
  * Per merged chunk, the names the lazy chunks import from it (`import{a as b,c}from"./chunk-X.mjs"`, as
  * esbuild writes them): index.mjs re-exports only those, not what the chunk exported to the other merged
@@ -393,21 +403,7 @@ function mergeInitChunks(
   nativeModules: readonly string[],
 ): Metafile {
   const outputs = metafile.outputs;
-  const entry = Object.keys(outputs).find(
-    (o) => outputs[o]?.entryPoint && o.endsWith(`/${FUNCTION_ENTRY_FILE}`),
-  );
-  if (!entry) throw new Error('the split build wrote no index.mjs');
-  const staticImports = (o: string) =>
-    (outputs[o]?.imports ?? [])
-      .filter((i) => i.kind === 'import-statement' && !i.external)
-      .map((i) => i.path);
-  const init = new Set<string>();
-  const visit = (o: string) => {
-    if (init.has(o)) return;
-    init.add(o);
-    for (const i of staticImports(o)) visit(i);
-  };
-  visit(entry);
+  const { entry, init, staticImports } = initGraph(metafile);
   const chunks = [...init].filter((o) => o !== entry);
   if (chunks.length === 0) return metafile;
 
