@@ -28,8 +28,9 @@ import { type AccessRefusal, isAuditedRefusal } from './refusals.js';
 import {
   type Area,
   type BodyOf,
-  matchPath,
+  matchSegments,
   type ParamsOf,
+  pathSegments,
   type QueryOf,
   type RouteDef,
   type RouteKey,
@@ -313,31 +314,41 @@ function routeMatcher(
     }
     return (await loaded).get(key)!;
   };
-  // Most literal segments first, so `/me/sessions` wins over a `{param}` at the same depth.
-  const all = [...options.allRoutes].sort((a, b) => literalCount(b.path) - literalCount(a.path));
+  // Each resource path split once, here (not at every comparison of the sort, nor for every route at every
+  // request); most literal segments first, so `/me/sessions` wins over a `{param}` at the same depth.
+  const all = options.allRoutes
+    .map((route) => {
+      const segments = pathSegments(route.path);
+      return { route, segments, literals: segments.filter((seg) => !seg.startsWith('{')).length };
+    })
+    .sort((a, b) => b.literals - a.literals);
   return {
     before: async (request) => {
       const event = request.event;
       const method = event.httpMethod.toUpperCase();
       const path = event.path ?? '/';
-      const candidates = all.filter((route) => matchPath(route.path, path));
+      const got = pathSegments(path);
+      const candidates = all.flatMap((r) => {
+        const params = matchSegments(r.segments, got);
+        return params ? [{ ...r, params }] : [];
+      });
       if (candidates.length === 0) throw new NotFoundError(`No route for ${path}.`);
-      const best = literalCount(candidates[0]!.path);
-      const samePath = candidates.filter((r) => literalCount(r.path) === best);
+      const best = candidates[0]!.literals;
+      const samePath = candidates.filter((r) => r.literals === best);
       // HEAD is GET without the body (RFC 9110 §9.3.2), where this function serves the GET.
-      const route =
-        samePath.find((r) => r.method === method) ??
+      const match =
+        samePath.find((r) => r.route.method === method) ??
         (method === 'HEAD'
-          ? samePath.find((r) => r.method === 'GET' && own.has(`GET ${r.path}`))
+          ? samePath.find((r) => r.route.method === 'GET' && own.has(`GET ${r.route.path}`))
           : undefined);
-      if (!route) throw new MethodNotAllowedError(allowedMethods(samePath, own));
-      const key = `${route.method} ${route.path}`;
+      if (!match) throw new MethodNotAllowedError(allowedMethods(samePath, own));
+      const key = `${match.route.method} ${match.route.path}`;
       const entry = own.get(key);
       if (!entry) throw new NotFoundError(`No route for ${path}.`);
       const bound = 'keys' in entry ? await boundIn(entry, key) : entry;
       const s = state(request);
       s.bound = bound;
-      s.rawParams = matchPath(route.path, path) ?? {};
+      s.rawParams = match.params;
     },
   };
 }
@@ -361,14 +372,14 @@ function routesOfGroup(
 }
 
 /** The methods a path answers: its routes', plus HEAD where this function serves its GET. */
-function allowedMethods(routes: readonly RouteKey[], own: ReadonlyMap<string, unknown>): string[] {
-  const methods = new Set<string>(routes.map((r) => r.method));
-  if (routes.some((r) => r.method === 'GET' && own.has(`GET ${r.path}`))) methods.add('HEAD');
+function allowedMethods(
+  matches: readonly { route: RouteKey }[],
+  own: ReadonlyMap<string, unknown>,
+): string[] {
+  const methods = new Set<string>(matches.map(({ route }) => route.method));
+  if (matches.some(({ route }) => route.method === 'GET' && own.has(`GET ${route.path}`)))
+    methods.add('HEAD');
   return [...methods].sort();
-}
-
-function literalCount(path: string): number {
-  return path.split('/').filter((seg) => seg && !seg.startsWith('{')).length;
 }
 
 function header(event: APIGatewayProxyEvent, name: string): string | undefined {

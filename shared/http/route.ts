@@ -109,8 +109,17 @@ export function pathSegments(path: string): string[] {
 
 /** Matches a concrete path against a resource path; returns the raw path parameters or undefined. */
 export function matchPath(resourcePath: string, actual: string): Record<string, string> | undefined {
-  const want = pathSegments(resourcePath);
-  const got = pathSegments(actual);
+  return matchSegments(pathSegments(resourcePath), pathSegments(actual));
+}
+
+/**
+ * `matchPath` on paths already split by `pathSegments`: a router splits each resource path once, when it is
+ * made, and each request's path once.
+ */
+export function matchSegments(
+  want: readonly string[],
+  got: readonly string[],
+): Record<string, string> | undefined {
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < want.length; i++) {
