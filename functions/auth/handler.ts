@@ -1,6 +1,6 @@
 import { loadedOnUse } from '../../shared/aws/loaded-on-use.js';
 import { functionRuntime } from '../../shared/aws/runtime.js';
-import { envelopeCipherFor, platformCryptoFor } from '../../shared/crypto/envelope.js';
+import type { PlatformCrypto } from '../../shared/crypto/envelope.js';
 import { ssoTenantOf } from '../../shared/domain/caller.js';
 import { relyingPartyOf } from '../../shared/domain/passkeys.js';
 import { createApiHandler, implement, routesLoadedOnUse } from '../../shared/http/api.js';
@@ -24,14 +24,21 @@ import {
   secretsManagerReader,
   tenantOidcProviders,
 } from '../../shared/store/oidc-providers.js';
-import { OIDC_ROUTE_KEYS, PASSKEY_ROUTE_KEYS } from './lazy/route-keys.js';
+import { ACCOUNT_ROUTE_KEYS, OIDC_ROUTE_KEYS, PASSKEY_ROUTE_KEYS } from './lazy/route-keys.js';
 
 const runtime = functionRuntime();
 const identity = new IdentityStore(runtime.dynamo, runtime.require('identityTable'));
 // TOTP secrets under the platform key; tenant IdPs' client secrets under each tenant's key (whose policy
-// lets this role Decrypt those only).
-const cipher = envelopeCipherFor(runtime);
-const secrets = platformCryptoFor(runtime, cipher);
+// lets this role Decrypt those only). The envelope cipher is loaded by the first secret a request needs (a
+// TOTP sign-in, enrolment or removal, a tenant IdP's sign-in): the Encryption SDK behind it is loaded then
+// anyway, and a password sign-in or a session's request needs neither.
+const platformKeyArn = runtime.require('platformKeyArn');
+const envelope = loadedOnUse(async () => {
+  const { envelopeCipherFor, platformCrypto } = await import('../../shared/crypto/envelope.js');
+  const cipher = envelopeCipherFor(runtime);
+  return { ...platformCrypto({ cipher, platformKeyArn }), decrypt: cipher.decrypt.bind(cipher) };
+});
+const secrets: PlatformCrypto = envelope;
 // The auth function writes platform events only (sign-ins, sessions, account changes): the tenant-scoped
 // clients its recorder could write a tenant's log with (STS AssumeRole) are loaded only if one is ever asked for.
 const audit = auditRecorderFor(runtime, {
@@ -40,11 +47,12 @@ const audit = auditRecorderFor(runtime, {
   ),
 });
 
-// Password sign-in, sign-out, the caller's account and sessions are built here. Each other route group (mail:
-// verification and reset; passkeys; OpenID sign-in and links) is a service loaded by the first request that
-// uses it (shared/aws/loaded-on-use.ts), a chunk a cold start neither parses nor runs; every setting it needs
-// is still read here, at load. The passkey and OpenID routes themselves (schemas and implementations) are
-// loaded that way too (./lazy/*-routes.ts): the cold start knows only their methods and paths.
+// Registration, password sign-in, sign-out, the caller's account and sessions are built here. Each other route
+// group (the account settings: password, TOTP, sign-in history; mail: verification and reset; passkeys; OpenID
+// sign-in and links) is a service loaded by the first request that uses it (shared/aws/loaded-on-use.ts), a
+// chunk a cold start neither parses nor runs; every setting it needs is still read here, at load. Those
+// groups' routes themselves (schemas and implementations) are loaded that way too (./lazy/*-routes.ts): the
+// cold start knows only their methods and paths.
 const mail = mailFor(runtime);
 const emailService = loadedOnUse(async () => {
   const { AccountEmailService } = await import('../../shared/services/account-email.js');
@@ -78,6 +86,11 @@ const service = new IdentityService({
   secrets,
   email,
 });
+/** The password, TOTP and the sign-in history (./lazy/account-routes.ts). */
+const settings = loadedOnUse(async () => {
+  const { AccountSettingsService } = await import('../../shared/services/account-settings.js');
+  return new AccountSettingsService({ identity, audit, secrets, email });
+});
 const relyingParty = relyingPartyOf({
   consoleUrl: runtime.require('consoleUrl'),
   rpId: runtime.optional('passkeyRpId'),
@@ -108,7 +121,7 @@ const providers = new ConfiguredOidcProviders(
   tenantOidcProviders({
     db: runtime.dynamo,
     table: runtime.require('tenantDataTable'),
-    decrypt: (owner, binding, ciphertext) => cipher.decrypt(owner, binding, ciphertext),
+    decrypt: (owner, binding, ciphertext) => envelope.decrypt(owner, binding, ciphertext),
     fetch: tenantIdpFetch,
   }),
 );
@@ -130,11 +143,11 @@ const oidc = loadedOnUse(async () => {
   });
 });
 
-/** Sign-up, sign-in, sessions, password, MFA and passkeys: `/v1/auth/*` and `/v1/me/*`. */
+/** Sign-up, sign-in, sessions, password, MFA, passkeys and OpenID sign-in: `/v1/auth/*` and `/v1/me/*`. */
 export const handler = createApiHandler({
   runtime,
   area: 'auth',
-  allRoutes: [...routes.authRoutes, ...PASSKEY_ROUTE_KEYS, ...OIDC_ROUTE_KEYS],
+  allRoutes: [...routes.authRoutes, ...ACCOUNT_ROUTE_KEYS, ...PASSKEY_ROUTE_KEYS, ...OIDC_ROUTE_KEYS],
   authorizer: authorizerFor(runtime, { identity }),
   rateLimiter: rateLimiterFor(identity),
   routes: [
@@ -186,43 +199,11 @@ export const handler = createApiHandler({
         },
       };
     }),
-    implement(routes.listSignIns, async ({ auth, query }) => ({
-      status: 200,
-      body: await service.listSignIns(requirePrincipal(auth).userId, query),
-    })),
-    implement(routes.changePassword, async ({ auth, body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await service.changePassword(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
-    })),
-    implement(routes.enrolTotp, async ({ auth }) => ({
-      status: 201,
-      body: await service.enrolTotp(requirePrincipal(auth).userId),
-    })),
-    implement(routes.confirmTotp, async ({ auth, body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await service.confirmTotp(requirePrincipal(auth), body, { ip: sourceIp, userAgent }),
-    })),
-    implement(routes.removeTotp, async ({ auth, body, sourceIp, userAgent }) => {
-      await service.removeTotp(requirePrincipal(auth), body, { ip: sourceIp, userAgent });
-      return { status: 204 };
-    }),
-    implement(routes.resendVerification, async ({ auth, sourceIp, userAgent }) => ({
-      status: 202,
-      body: await emailService.resendVerification(requirePrincipal(auth).userId, { ip: sourceIp, userAgent }),
-    })),
-    implement(routes.verifyEmail, async ({ body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await emailService.confirmVerification(body.token, { ip: sourceIp, userAgent }),
-    })),
-    implement(routes.requestPasswordReset, async ({ body, sourceIp, userAgent }) => ({
-      status: 202,
-      body: await emailService.requestReset(body, { ip: sourceIp, userAgent }),
-    })),
-    implement(routes.confirmPasswordReset, async ({ body, sourceIp, userAgent }) => ({
-      status: 200,
-      body: await emailService.confirmReset(body, { ip: sourceIp, userAgent }),
-    })),
-    // Passkeys and OpenID sign-in: their schemas and implementations are loaded by the group's first request.
+    // The account settings and mailed links, passkeys and OpenID sign-in: their schemas and implementations are
+    // loaded by the group's first request.
+    routesLoadedOnUse(ACCOUNT_ROUTE_KEYS, async () =>
+      (await import('./lazy/account-routes.js')).accountRoutesFor(settings, emailService),
+    ),
     routesLoadedOnUse(PASSKEY_ROUTE_KEYS, async () =>
       (await import('./lazy/passkey-routes.js')).passkeyRoutesFor(passkeys),
     ),

@@ -1,4 +1,5 @@
 import type { RouteDef } from '../http/route.js';
+import { accountRoutes } from './account.js';
 import { auditRoutes } from './audit.js';
 import { authRoutes } from './auth.js';
 import { connectionsRoutes } from './connections.js';
@@ -16,6 +17,7 @@ import { tenantRoutes } from './tenants.js';
 export const ROUTES: readonly RouteDef[] = [
   ...publicRoutes,
   ...authRoutes,
+  ...accountRoutes,
   ...passkeyRoutes,
   ...oidcRoutes,
   ...tenantRoutes,

@@ -54,13 +54,14 @@ const LOADED_ON_USE: Readonly<Record<string, RegExp>> = {
  * `await import()` by the first request of its group).
  */
 const ROUTE_GROUP_MODULES: Readonly<Record<string, RegExp>> = {
-  // Password sign-in, sessions and the caller's account are built at load. Mail (verification, reset, notices),
-  // TOTP (otplib), passkeys, OpenID sign-in and the address checks of requests to tenants' IdPs are not, nor
-  // are the tenant-scoped clients, which the auth function never uses: it writes platform events only (STS is
-  // out of every function's init: LOADED_ON_USE). The passkey and OpenID routes' definitions (their schemas)
-  // and implementations are loaded by the group's first request too (functions/auth/lazy/*-routes.ts).
+  // Registration, password sign-in, sessions and the caller's account are built at load. The account settings
+  // (password, TOTP, sign-in history), mail (verification, reset, notices), TOTP (otplib), passkeys, OpenID
+  // sign-in and the address checks of requests to tenants' IdPs are not, nor are the tenant-scoped clients,
+  // which the auth function never uses: it writes platform events only (STS is out of every function's init:
+  // LOADED_ON_USE). The account, passkey and OpenID routes' definitions (their schemas) and implementations are
+  // loaded by the group's first request too (functions/auth/lazy/*-routes.ts).
   [path.join('functions', 'auth', 'handler.ts')]:
-    /shared\/(services\/(account-email|passkeys|oidc-sign-in)|store\/(passkey-store|oidc-flows|tenant-data-client)|schemas\/(passkeys|oidc)|mail\/templates|crypto\/totp|connectors\/outbound-http|domain\/connection-host)\.ts$|functions\/auth\/lazy\/(passkey|oidc)-routes\.ts$|node_modules\/(@otplib|otplib)\//,
+    /shared\/(services\/(account-email|account-settings|passkeys|oidc-sign-in)|store\/(passkey-store|oidc-flows|tenant-data-client)|schemas\/(account|passkeys|oidc)|mail\/templates|crypto\/(totp|envelope)|connectors\/outbound-http|domain\/connection-host)\.ts$|functions\/auth\/lazy\/(account|passkey|oidc)-routes\.ts$|node_modules\/(@otplib|otplib)\//,
   // A query over the tenant's records (the DynamoDB compiler and reader) and one against a connection (the SQL
   // compiler, the connection password's decryption, the connections store) each load their own path.
   [path.join('functions', 'query', 'handler.ts')]:

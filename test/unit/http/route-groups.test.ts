@@ -1,6 +1,10 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { OIDC_ROUTE_KEYS, PASSKEY_ROUTE_KEYS } from '../../../functions/auth/lazy/route-keys.js';
+import {
+  ACCOUNT_ROUTE_KEYS,
+  OIDC_ROUTE_KEYS,
+  PASSKEY_ROUTE_KEYS,
+} from '../../../functions/auth/lazy/route-keys.js';
 import { lambdaContext } from '../../../infra/local/lambda-context.js';
 import type { AsyncMembers } from '../../../shared/aws/loaded-on-use.js';
 import * as z from '../../../shared/domain/zod.js';
@@ -8,6 +12,7 @@ import { UnauthorizedError } from '../../../shared/errors.js';
 import { type BoundRoute, createApiHandler, implement, routesLoadedOnUse } from '../../../shared/http/api.js';
 import type { Authorizer } from '../../../shared/http/auth-context.js';
 import { defineRoute, type RouteDef, type RouteKey } from '../../../shared/http/route.js';
+import { accountRoutes } from '../../../shared/schemas/account.js';
 import { oidcRoutes } from '../../../shared/schemas/oidc.js';
 import { passkeyRoutes } from '../../../shared/schemas/passkeys.js';
 
@@ -193,19 +198,24 @@ describe('routes loaded on use', () => {
     expect(seen.loads).toBe(2);
   });
 
-  it("declare the auth function's passkey and OpenID routes exactly, and its groups load exactly those", async () => {
+  it("declare the auth function's account, passkey and OpenID routes exactly, and its groups load exactly those", async () => {
     // Prepare
     const keysOf = (routes: readonly RouteKey[]) =>
       routes.map(({ method, path }) => `${method} ${path}`).sort();
     const service = new Proxy({}, { get: () => async () => undefined }) as AsyncMembers<never>;
 
     // Act
-    const [{ passkeyRoutesFor }, { oidcRoutesFor }] = await Promise.all([
+    const [{ passkeyRoutesFor }, { oidcRoutesFor }, { accountRoutesFor }] = await Promise.all([
       import('../../../functions/auth/lazy/passkey-routes.js'),
       import('../../../functions/auth/lazy/oidc-routes.js'),
+      import('../../../functions/auth/lazy/account-routes.js'),
     ]);
 
     // Assess
+    expect(keysOf(ACCOUNT_ROUTE_KEYS)).toEqual(keysOf(accountRoutes));
+    expect(keysOf(accountRoutesFor(service as never, service as never).map((b) => b.route))).toEqual(
+      keysOf(accountRoutes),
+    );
     expect(keysOf(PASSKEY_ROUTE_KEYS)).toEqual(keysOf(passkeyRoutes));
     expect(keysOf(OIDC_ROUTE_KEYS)).toEqual(keysOf(oidcRoutes));
     expect(keysOf(passkeyRoutesFor(service as never).map((b) => b.route))).toEqual(keysOf(passkeyRoutes));
