@@ -18,7 +18,8 @@
  * 3. Prints markdown tables only: the size a cold start loads (index.mjs and the chunks it imports
  *    statically; chunks behind `await import()` are counted in the asset column only), the times, and each
  *    as a ratio to the baseline. The ratios are the figures to watch (target: time ≤ 1.5×, size ≤ 2×);
- *    absolute times depend on the machine.
+ *    absolute times depend on the machine. The last column is the middle half of the rounds' CPU ratios: how
+ *    far one run's median can be from the next one's on this machine.
  * 4. Runs the extra sections registered in bench/sections/index.ts (each returns one more table and says
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
@@ -103,6 +104,12 @@ interface ColdFigure {
   wallRatio?: number;
   /** The same for CPU time. */
   cpuRatio?: number;
+  /**
+   * The first and third quartiles of the rounds' CPU ratios: the middle half of them. On a shared machine
+   * one import's CPU time moves by a fifth either way, so a median of RUNS ratios moves by several hundredths
+   * from one run of the bench to the next; this says how far.
+   */
+  cpuRatioQuartiles?: [number, number];
   /** Every round's wall and CPU time, ms, in round order (the JSON report's raw data). */
   wallSamplesMs?: number[];
   cpuSamplesMs?: number[];
@@ -154,6 +161,13 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
+/** The first and third quartiles (the values a quarter and three quarters of the way up the sorted list). */
+const quartiles = (values: number[]): [number, number] => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
+  return [at(0.25), at(0.75)];
+};
+
 const kib = (bytes: number) => (bytes / 1024).toFixed(1);
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
 
@@ -200,8 +214,9 @@ async function main(): Promise<void> {
   const baseSamples = samples.get(bundles[0]!.name)!;
   // Round k's sample of every bundle is at index k: a bundle that fails is not imported again (and if the
   // baseline fails, the bench stops below).
-  const pairedRatio = (s: Sample[], key: keyof Sample) =>
-    median(s.slice(0, baseSamples.length).map((x, k) => x[key] / baseSamples[k]![key]));
+  const roundRatios = (s: Sample[], key: keyof Sample) =>
+    s.slice(0, baseSamples.length).map((x, k) => x[key] / baseSamples[k]![key]);
+  const pairedRatio = (s: Sample[], key: keyof Sample) => median(roundRatios(s, key));
   const figures = bundles.map((b): ColdFigure => {
     const s = samples.get(b.name)!;
     const failed = failures.get(b.name);
@@ -216,6 +231,7 @@ async function main(): Promise<void> {
             cpuMs: median(s.map((x) => x.cpu)),
             wallRatio: pairedRatio(s, 'wall'),
             cpuRatio: pairedRatio(s, 'cpu'),
+            cpuRatioQuartiles: quartiles(roundRatios(s, 'cpu')),
             wallSamplesMs: s.map((x) => x.wall),
             cpuSamplesMs: s.map((x) => x.cpu),
             wallSpreadMs: Math.max(...s.map((x) => x.wall)) - Math.min(...s.map((x) => x.wall)),
@@ -228,13 +244,18 @@ async function main(): Promise<void> {
 
   const times = (value: number) => `${value.toFixed(2)}×`;
   const rows = figures.map((f) =>
-    f.wallMs === undefined || f.cpuMs === undefined || f.wallRatio === undefined || f.cpuRatio === undefined
+    f.wallMs === undefined ||
+    f.cpuMs === undefined ||
+    f.wallRatio === undefined ||
+    f.cpuRatio === undefined ||
+    f.cpuRatioQuartiles === undefined
       ? [
           f.name,
           kib(f.initBytes),
           kib(f.assetBytes),
           ratio(f.initBytes, base.initBytes),
           `fails to load: ${f.error}`,
+          '',
           '',
           '',
           '',
@@ -248,6 +269,7 @@ async function main(): Promise<void> {
           times(f.wallRatio),
           f.cpuMs.toFixed(0),
           times(f.cpuRatio),
+          `${f.cpuRatioQuartiles[0].toFixed(2)}–${f.cpuRatioQuartiles[1].toFixed(2)}`,
         ],
   );
   console.log(
@@ -264,6 +286,7 @@ async function main(): Promise<void> {
         'wall vs baseline',
         'import+init CPU (ms)',
         'CPU vs baseline',
+        'middle half of the rounds',
       ],
       rows,
     ),
