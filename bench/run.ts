@@ -19,7 +19,7 @@
  *    statically; chunks behind `await import()` are counted in the asset column only), the times, and each
  *    as a ratio to the baseline. The ratios are the figures to watch (target: time ≤ 1.5×, size ≤ 2×);
  *    absolute times depend on the machine. The last column is the middle half of the rounds' CPU ratios: how
- *    far one run's median can be from the next one's on this machine.
+ *    much a single round's ratio varies on this machine, around the median that the column before it reports.
  * 4. Runs the extra sections registered in bench/sections/index.ts (each returns one more table and says
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
@@ -105,9 +105,9 @@ interface ColdFigure {
   /** The same for CPU time. */
   cpuRatio?: number;
   /**
-   * The first and third quartiles of the rounds' CPU ratios: the middle half of them. On a shared machine
-   * one import's CPU time moves by a fifth either way, so a median of RUNS ratios moves by several hundredths
-   * from one run of the bench to the next; this says how far.
+   * The first and third quartiles of the rounds' CPU ratios: the middle half of them, the spread of single
+   * rounds around `cpuRatio`. On this shared machine one import's CPU time moves by a fifth either way, and
+   * the median of RUNS such ratios still moves by a few hundredths from one run of the bench to the next.
    */
   cpuRatioQuartiles?: [number, number];
   /** Every round's wall and CPU time, ms, in round order (the JSON report's raw data). */
@@ -161,10 +161,15 @@ const median = (values: number[]) => {
   return sorted[Math.floor(sorted.length / 2)]!;
 };
 
-/** The first and third quartiles (the values a quarter and three quarters of the way up the sorted list). */
+/** The first and third quartiles, interpolated between the two nearest values of the sorted list. */
 const quartiles = (values: number[]): [number, number] => {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.floor(q * (sorted.length - 1))]!;
+  const at = (q: number) => {
+    const position = q * (sorted.length - 1);
+    const low = Math.floor(position);
+    const high = Math.min(low + 1, sorted.length - 1);
+    return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
+  };
   return [at(0.25), at(0.75)];
 };
 

@@ -1,18 +1,17 @@
 import type { PlatformCrypto } from '../crypto/envelope.js';
-import { hashPassword, verifyPassword } from '../crypto/passwords.js';
+import { hashPassword } from '../crypto/passwords.js';
 import { loadTotp } from '../crypto/totp-loader.js';
 import type { RequestOrigin } from '../domain/caller.js';
 import { hashSecret, newRecoveryCodes } from '../domain/credentials.js';
-import { ConflictError, HttpProblemError, UnauthorizedError } from '../errors.js';
+import { ConflictError, UnauthorizedError } from '../errors.js';
 import type { AuditRecorder } from '../store/audit-recorder.js';
-import type { UserRecord } from '../store/identity-records.js';
 import { epochOf } from '../store/identity-records.js';
 import type { IdentityStore } from '../store/identity-store.js';
 import type { PageRequest } from '../store/pagination.js';
 import type { AccountEmailService } from './account-email.js';
+import { requireCurrentPassword } from './current-password.js';
 import type { SessionCallerOf } from './identity.js';
 import {
-  accountOf,
   hasSecondFactor,
   requireFactorPresence,
   type SecondFactor,
@@ -54,24 +53,6 @@ export class AccountSettingsService {
   }
 
   /**
-   * Checks the caller's current password under the network failure budget (a stolen session guesses no
-   * faster than a sign-in); a wrong one is a 400 naming the field, and counts as a failure.
-   */
-  private async requireCurrentPassword(user: UserRecord, password: string, origin: RequestOrigin) {
-    const account = accountOf(user);
-    const network = await this.secondFactors.budgets.reserveForNetwork(account, origin.ip);
-    if (await verifyPassword(user.passwordHash, password)) {
-      await network.giveBack();
-      return;
-    }
-    await this.secondFactors.budgets.passwordFailed(account);
-    throw new HttpProblemError(400, 'validation-error', 'Bad Request', {
-      detail: 'The current password is wrong.',
-      errors: [{ path: 'body.currentPassword', message: 'Wrong password' }],
-    });
-  }
-
-  /**
    * Changes the password and revokes every other session. Needs the current password; with a second factor
    * (TOTP or a passkey), also an MFA session and a fresh factor (a current code, a recovery code or a
    * passkey step-up token): a stolen session plus a phished password is not enough to take the account
@@ -94,7 +75,7 @@ export class AccountSettingsService {
     const secondFactor = hasSecondFactor(user);
     if (secondFactor) await this.secondFactors.requireMfaSession(caller, purpose);
     requireFactorPresence(user, factor, 'Changing the password');
-    await this.requireCurrentPassword(user, input.currentPassword, origin);
+    await requireCurrentPassword(this.secondFactors, user, input.currentPassword, origin);
     if (secondFactor && factor) await this.secondFactors.confirm(caller, factor, purpose);
     const revoked = await this.deps.identity.changePassword(
       user.userId,
@@ -144,7 +125,7 @@ export class AccountSettingsService {
     const factor = input.stepUpToken !== undefined ? { stepUpToken: input.stepUpToken } : undefined;
     if (hasSecondFactor(user)) await this.secondFactors.requireMfaSession(caller, purpose);
     requireFactorPresence(user, factor, 'Adding TOTP beside a passkey');
-    await this.requireCurrentPassword(user, input.currentPassword, origin);
+    await requireCurrentPassword(this.secondFactors, user, input.currentPassword, origin);
     const secret = await this.deps.secrets.decryptPlatformSecret(
       { purpose: TOTP_PURPOSE, recordId: user.userId },
       user.totpPendingCiphertext,

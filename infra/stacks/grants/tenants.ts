@@ -82,8 +82,9 @@ export const tenantsGrants: AreaGrants = (fn, resources) => {
       sid: 'VerifyTotpSecrets',
       actions: ['kms:Decrypt'],
       resources: [resources.platformKey.keyArn],
-      // Only TOTP secrets (shared/services/identity.ts binds them to {tenantId: 'platform', purpose:
-      // 'totp-secret', recordId: userId}); the tables' and other platform secrets' data keys stay out of reach.
+      // Only TOTP secrets (shared/services/account-settings.ts binds them to {tenantId: 'platform', purpose:
+      // 'totp-secret', recordId: userId}; shared/services/second-factor.ts decrypts them so); the tables' and
+      // other platform secrets' data keys stay out of reach.
       conditions: {
         StringEquals: {
           'kms:EncryptionContext:tenantId': 'platform',
