@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { type BuildOptions, type BuildResult, buildSync, type Metafile } from 'esbuild';
+import { fixedExports } from './fixed-exports.js';
 
 /**
  * How a function is bundled, in one place: the CDK function construct (strongroom-function.ts) builds with
@@ -381,6 +382,15 @@ function namesImportedFrom(
 const initExport = (n: number, name: string) => `$${n}_${name}`;
 
 /**
+ * What index.mjs exports the merged chunks' fixed exports (`fixedExports`) in: one object holding their
+ * values, made when index.mjs has run, instead of one export each. V8 looks a module's exported variables up
+ * by a linear search of its export list each time it compiles a function that uses one, and the functions'
+ * index.mjs re-exported 180–370 names to their lazy chunks: its cold start cost the auth function 2.5 % of
+ * its instructions (callgrind). Not an `initExport` name: those start with `$` and a digit.
+ */
+const INIT_SNAPSHOT = '$init';
+
+/**
  * Merges what a cold start loads into index.mjs alone. Code splitting leaves index.mjs importing a dozen
  * or two shared chunks (esbuild makes one per combination of entry points that share code), and every file
  * a cold start loads costs a resolve, a read, a module record, a source-map read and the require banner.
@@ -391,11 +401,12 @@ const initExport = (n: number, name: string) => `$${n}_${name}`;
  *
  * How: a second esbuild pass bundles index.mjs with the chunks it imports statically (the split output,
  * read back with its source maps, so stack traces still map to the TypeScript), and re-exports what the lazy
- * chunks import from those chunks under names of its own (`namesImportedFrom`, `initExport`). Each merged
- * chunk that a lazy chunk imports is then replaced by a one-line module re-exporting those names from
- * index.mjs (live bindings, so the lazy chunk sees the very module instances the cold start built); the
- * others are deleted. Returns the metafile as if esbuild had written the merged layout: index.mjs holds
- * every input of the merged chunks.
+ * chunks import from those chunks under names of its own (`namesImportedFrom`, `initExport`): those whose
+ * value is fixed once loaded (`fixedExports`: nearly all) as properties of one exported object
+ * (`INIT_SNAPSHOT`), the others as live bindings. Each merged chunk that a lazy chunk imports is then
+ * replaced by a one-line module exporting those names again, taken from index.mjs (so the lazy chunk sees the
+ * very module instances the cold start built); the others are deleted. Returns the metafile as if esbuild had
+ * written the merged layout: index.mjs holds every input of the merged chunks.
  */
 function mergeInitChunks(
   metafile: Metafile,
@@ -406,6 +417,7 @@ function mergeInitChunks(
   const { entry, init, staticImports } = initGraph(metafile);
   const chunks = [...init].filter((o) => o !== entry);
   if (chunks.length === 0) return metafile;
+  const entryOutput = outputs[entry]!;
 
   const abs = (o: string) => resolve(projectRoot, o);
   const outdir = dirname(abs(entry));
@@ -414,8 +426,22 @@ function mergeInitChunks(
   const importedLater = new Set(lazyOutputs.flatMap(staticImports).filter((o) => init.has(o)));
   const wanted = namesImportedFrom(importedLater, lazyOutputs, abs);
   const exported = new Map(
-    [...importedLater].map((o, n) => [o, { n, names: wanted.get(o) ?? outputs[o]?.exports ?? [] }]),
+    [...importedLater].map((o, n) => {
+      const names = wanted.get(o) ?? outputs[o]?.exports ?? [];
+      const fixed = fixedExports(readFileSync(abs(o), 'utf8'));
+      return [
+        o,
+        {
+          n,
+          names,
+          fixed: names.filter((name) => fixed.has(name)),
+          live: names.filter((name) => !fixed.has(name)),
+        },
+      ];
+    }),
   );
+  if (entryOutput.exports.includes(INIT_SNAPSHOT))
+    throw new Error(`${entry} exports ${INIT_SNAPSHOT}, the name of the merged chunks' snapshot`);
 
   // The split files carry the require banner on their first line: blank it (keeping the line, so their
   // source maps still fit) and let the merged file carry it once.
@@ -425,10 +451,16 @@ function mergeInitChunks(
     if (!text.startsWith(ESM_REQUIRE_BANNER)) throw new Error(`${o} does not start with the require banner`);
     writeFileSync(file, text.slice(ESM_REQUIRE_BANNER.length));
   }
-  const reexports = [...exported].map(([o, { n, names }]) => {
-    const list = names.map((name) => `${name} as ${initExport(n, name)}`).join(', ');
-    return `export { ${list} } from './${relative(outdir, abs(o))}';`;
+  const reexports = [...exported].flatMap(([o, { n, fixed, live }]) => {
+    const from = `'./${relative(outdir, abs(o))}'`;
+    const list = (names: string[]) => names.map((name) => `${name} as ${initExport(n, name)}`).join(', ');
+    return [
+      ...(live.length > 0 ? [`export { ${list(live)} } from ${from};`] : []),
+      ...(fixed.length > 0 ? [`import { ${list(fixed)} } from ${from};`] : []),
+    ];
   });
+  const snapshot = [...exported.values()].flatMap(({ n, fixed }) => fixed.map((name) => initExport(n, name)));
+  if (snapshot.length > 0) reexports.push(`export const ${INIT_SNAPSHOT} = { ${snapshot.join(', ')} };`);
   const options = outputOptions(projectRoot, nativeModules);
   const merged = buildSync({
     ...options,
@@ -456,21 +488,34 @@ function mergeInitChunks(
       rmSync(abs(o));
       continue;
     }
-    const list = stand.names.map((name) => `${initExport(stand.n, name)} as ${name}`).join(',');
-    writeFileSync(abs(o), `export{${list}}from"./${relative(dirname(abs(o)), abs(entry))}";\n`);
+    const index = `"./${relative(dirname(abs(o)), abs(entry))}"`;
+    const statements: string[] = [];
+    if (stand.fixed.length > 0) {
+      // A local name for the snapshot that none of the stand-in's exports has.
+      let local = INIT_SNAPSHOT;
+      while (stand.names.includes(local)) local += '_';
+      const list = stand.fixed.map((name) => `${initExport(stand.n, name)}:${name}`).join(',');
+      const binding = local === INIT_SNAPSHOT ? local : `${INIT_SNAPSHOT} as ${local}`;
+      statements.push(`import{${binding}}from${index};`, `export const{${list}}=${local};`);
+    }
+    if (stand.live.length > 0) {
+      const list = stand.live.map((name) => `${initExport(stand.n, name)} as ${name}`).join(',');
+      statements.push(`export{${list}}from${index};`);
+    }
+    writeFileSync(abs(o), `${statements.join('')}\n`);
   }
 
   // The metafile of the merged layout: index.mjs with every input of the chunks it absorbed and their
   // imports of what stays outside it; each stand-in importing index.mjs; the lazy chunks as they were.
   const result: Metafile = { inputs: metafile.inputs, outputs: {} };
-  const entryOutput = outputs[entry]!;
   const mergedImports = [...init].flatMap((o) => outputs[o]?.imports ?? []).filter((i) => !init.has(i.path));
   result.outputs[entry] = {
     ...entryOutput,
     bytes: readFileSync(abs(entry)).length,
     exports: [
       ...entryOutput.exports,
-      ...[...exported.values()].flatMap(({ n, names }) => names.map((name) => initExport(n, name))),
+      ...(snapshot.length > 0 ? [INIT_SNAPSHOT] : []),
+      ...[...exported.values()].flatMap(({ n, live }) => live.map((name) => initExport(n, name))),
     ],
     imports: mergedImports.filter(
       (i, k) => mergedImports.findIndex((j) => j.path === i.path && j.kind === i.kind) === k,
