@@ -9,14 +9,18 @@ interface Node {
 const isNode = (value: unknown): value is Node =>
   typeof value === 'object' && value !== null && typeof (value as Node).type === 'string';
 
-/** Every node of the tree, parents before children. */
-function* nodes(node: Node): Generator<Node> {
-  yield node;
-  for (const [key, value] of Object.entries(node)) {
-    if (key === 'loc') continue;
-    if (Array.isArray(value)) {
-      for (const item of value) if (isNode(item)) yield* nodes(item);
-    } else if (isNode(value)) yield* nodes(value);
+/** Every node of the tree, from a stack of its own rather than recursion (a bundle's tree runs deep). */
+function* nodes(root: Node): Generator<Node> {
+  const stack: Node[] = [root];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    yield node;
+    for (const key in node) {
+      const value = node[key];
+      if (typeof value !== 'object' || value === null) continue;
+      if (Array.isArray(value)) {
+        for (const item of value) if (isNode(item)) stack.push(item);
+      } else if (isNode(value)) stack.push(value);
+    }
   }
 }
 
