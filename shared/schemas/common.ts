@@ -28,6 +28,13 @@ export const TenantId = z.onFirstUse(() =>
 export const UserId = z.onFirstUse(() =>
   z.string().check(z.regex(/^u_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a user id')),
 );
+/**
+ * Connection ids: `c_` and 26 Crockford base32 characters. Here, not in ./connections.ts, because the query
+ * routes take one too: importing it from there put every connection route into the query function's cold start.
+ */
+export const ConnectionId = z.onFirstUse(() =>
+  z.string().check(z.regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id')),
+);
 
 /**
  * An address mail can be sent to: a local part of at most 64 characters (RFC 5321) made of dot-separated

@@ -3,12 +3,7 @@ import { PASSWORD_MASK, TLS_MODES } from '../domain/connection-fields.js';
 import { QueryRules } from '../domain/query-rules.js';
 import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
-import { defineTenantListRoute, TenantId, TenantParams, UserId } from './common.js';
-
-/** Connection ids: `c_` and 26 Crockford base32 characters. */
-export const ConnectionId = z.onFirstUse(() =>
-  z.string().check(z.regex(/^c_[0-9a-hjkmnp-tv-z]{26}$/, 'Not a connection id')),
-);
+import { ConnectionId, defineTenantListRoute, TenantId, TenantParams, UserId } from './common.js';
 
 // Postgres names are at most 63 bytes (NAMEDATALEN − 1); control characters never belong in them.
 const PgName = z.onFirstUse(() =>

@@ -2,8 +2,7 @@ import { DATA_SOURCE_FAILURES } from '../domain/data-source-failures.js';
 import { QueryAst, SelectQuery } from '../domain/query-ast.js';
 import * as z from '../domain/zod.js';
 import { defineRoute } from '../http/route.js';
-import { TenantId } from './common.js';
-import { ConnectionId } from './connections.js';
+import { ConnectionId, TenantId } from './common.js';
 
 /** A page of rows: each row an array in `columns` order (so any column name, even `__proto__`, is safe). */
 export const QueryResult = z.onFirstUse(() =>
