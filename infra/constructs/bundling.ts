@@ -375,9 +375,10 @@ function namesImportedFrom(
 }
 
 /**
- * The name index.mjs re-exports merged chunk `n`'s export `name` under: short, since each is written twice
- * (the export list of index.mjs, a stand-in's import). Unique among its exports: `n` is digits ended by the
- * first `_`, an identifier never starts with a digit, and its one other export is `handler`.
+ * The name index.mjs hands merged chunk `n`'s export `name` on under, as a key of `INIT_SNAPSHOT` or (for a
+ * binding that may change) an export of its own: short, since each is written in index.mjs and again in a
+ * stand-in. Unique among them: `n` is digits ended by the first `_`, an identifier never starts with a digit,
+ * and index.mjs's only other exports are `handler` and `INIT_SNAPSHOT`.
  */
 const initExport = (n: number, name: string) => `$${n}_${name}`;
 
@@ -491,14 +492,14 @@ function mergeInitChunks(
     const index = `"./${relative(dirname(abs(o)), abs(entry))}"`;
     const statements: string[] = [];
     if (stand.fixed.length > 0) {
-      // A local name for the snapshot that none of the stand-in's exports has.
-      let local = INIT_SNAPSHOT;
-      while (stand.names.includes(local)) local += '_';
-      const list = stand.fixed.map((name) => `${initExport(stand.n, name)}:${name}`).join(',');
-      const binding = local === INIT_SNAPSHOT ? local : `${INIT_SNAPSHOT} as ${local}`;
-      statements.push(`import{${binding}}from${index};`, `export const{${list}}=${local};`);
+      // Locals of its own (`s`, then `s0`, `s1`, …), exported under the chunk's names: esbuild names a
+      // chunk's exports in sequence, keywords included (its 333rd is `if`), and a keyword is no binding.
+      const locals = stand.fixed.map((name, k) => `${initExport(stand.n, name)}:s${k}`).join(',');
+      const names = stand.fixed.map((name, k) => `s${k} as ${name}`).join(',');
+      statements.push(`import{${INIT_SNAPSHOT} as s}from${index};const{${locals}}=s;export{${names}};`);
     }
-    if (stand.live.length > 0) {
+    // A chunk a lazy one imports for its effects alone exports nothing, yet must still load index.mjs first.
+    if (stand.live.length > 0 || stand.fixed.length === 0) {
       const list = stand.live.map((name) => `${initExport(stand.n, name)} as ${name}`).join(',');
       statements.push(`export{${list}}from${index};`);
     }

@@ -56,7 +56,8 @@ function patternNames(pattern: Node | null | undefined, into: string[] = []): st
  *
  * Conservative by name: an assignment to a same-named variable anywhere (a nested one that shadows it, say)
  * or a second declaration of the name anywhere counts against it, and so do an export of an imported binding
- * and any direct `eval`. What is left out is still exported live; what is kept in can only be read.
+ * and any direct `eval`. What is left out is still exported live; what is kept in can only be read. Every
+ * name returned is an identifier name, though it may be a keyword (`if`, `default`): not a binding's name.
  */
 export function fixedExports(code: string): Set<string> {
   const program = parse(code, { ecmaVersion: 'latest', sourceType: 'module' }) as unknown as Node;
@@ -92,8 +93,9 @@ export function fixedExports(code: string): Set<string> {
         for (const specifier of statement.specifiers as Node[]) {
           const local = specifier.local as Node;
           const name = specifier.exported as Node;
-          if (local.type === 'Identifier')
-            exported.set((name.name ?? name.value) as string, local.name as string);
+          // A string name (`export { a as "b-c" }`) stays live: the merge writes fixed names as identifiers.
+          if (local.type === 'Identifier' && name.type === 'Identifier')
+            exported.set(name.name as string, local.name as string);
         }
       }
     }
