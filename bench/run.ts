@@ -8,7 +8,8 @@
  *    ships: the auth function is copied and its argon2 binary installed for this machine instead of
  *    Lambda's arm64.
  * 2. Imports each bundle in RUNS fresh `node` processes (as Lambda starts them: no NODE_OPTIONS), the
- *    bundles interleaved in each round (so a noisy minute hits them all alike), and takes the median of the
+ *    bundles interleaved in each round (so a noisy minute hits them all alike; the baseline three times a
+ *    round, its round's figure the median of the three: BASELINE_PER_ROUND), and takes the median of the
  *    import's wall time and of the process's CPU time (user + system) during it: module evaluation plus the
  *    handler module's top-level initialisation (clients, schemas, Powertools). CPU time is the steadier
  *    figure on a shared machine. Each ratio to the baseline is the median of the rounds' ratios (a bundle's
@@ -24,7 +25,7 @@
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
  *
- * Runtime on 2 cores: under two minutes (95 s measured with 15 rounds, the synth's 11 s included). With
+ * Runtime on 2 cores: under two minutes (87 s measured with 15 rounds, the synth's 19 s included). With
  * `--all`, much longer: 8.5 min measured with STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000
  * requests the emulator-memory section alone ran for over 20 minutes.
  */
@@ -51,6 +52,12 @@ const run = promisify(execFile);
 
 /** Fresh processes per bundle (rounds); the median of these is reported. */
 const RUNS = 15;
+/**
+ * Baseline imports per round. Every ratio of a round divides by the baseline's figure, so its noise lands
+ * on all nine at once, and a noisy divisor also biases ratios upwards (a low sample raises a ratio more than
+ * a high one lowers it). The median of three imports, spread over the round, is a steadier divisor.
+ */
+const BASELINE_PER_ROUND = 3;
 /** The assembly, the baseline and the auth function's copy: under the project's node_modules (git ignores it). */
 const OUT_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'strongroom-bench');
 
@@ -110,7 +117,10 @@ interface ColdFigure {
    * the median of RUNS such ratios still moves by a few hundredths from one run of the bench to the next.
    */
   cpuRatioQuartiles?: [number, number];
-  /** Every round's wall and CPU time, ms, in round order (the JSON report's raw data). */
+  /**
+   * Every round's wall and CPU time, ms, in round order (the JSON report's raw data; the baseline's, the
+   * median of its imports in that round).
+   */
   wallSamplesMs?: number[];
   cpuSamplesMs?: number[];
   /** Slowest minus fastest import, ms: how noisy this bundle's samples were. */
@@ -202,21 +212,36 @@ async function main(): Promise<void> {
   const missing = entryPointNames().filter((name) => !shipped.includes(name));
   if (missing.length > 0) throw new Error(`not in the synthesised app: ${missing.join(', ')}`);
 
-  // Interleaved: every round imports each bundle once, starting one further along each time.
+  // Interleaved: every round imports each function once, starting one further along each time, and the
+  // baseline BASELINE_PER_ROUND times, spread over the round; the round's baseline figure is their median.
+  const [baseline, ...functions] = bundles;
+  if (!baseline) throw new Error('no baseline bundle');
   const samples = new Map<string, Sample[]>(bundles.map((b) => [b.name, []]));
   const failures = new Map<string, Error>();
+  const every = Math.ceil(functions.length / BASELINE_PER_ROUND);
   for (let round = 0; round < RUNS; round++) {
-    for (let k = 0; k < bundles.length; k++) {
-      const b = bundles[(round + k) % bundles.length]!;
+    const order = functions.flatMap((_, k): BenchBundle[] => [
+      ...(k % every === 0 ? [baseline] : []),
+      functions[(round + k) % functions.length]!,
+    ]);
+    const baselineSamples: Sample[] = [];
+    for (const b of order) {
       if (failures.has(b.name)) continue;
       try {
-        samples.get(b.name)!.push(await coldImport(b.file));
+        const sample = await coldImport(b.file);
+        if (b === baseline) baselineSamples.push(sample);
+        else samples.get(b.name)!.push(sample);
       } catch (error) {
         failures.set(b.name, error instanceof Error ? error : new Error(String(error)));
       }
     }
+    if (!failures.has(baseline.name))
+      samples.get(baseline.name)!.push({
+        wall: median(baselineSamples.map((x) => x.wall)),
+        cpu: median(baselineSamples.map((x) => x.cpu)),
+      });
   }
-  const baseSamples = samples.get(bundles[0]!.name)!;
+  const baseSamples = samples.get(baseline.name)!;
   // Round k's sample of every bundle is at index k: a bundle that fails is not imported again (and if the
   // baseline fails, the bench stops below).
   const roundRatios = (s: Sample[], key: keyof Sample) =>
@@ -278,7 +303,7 @@ async function main(): Promise<void> {
         ],
   );
   console.log(
-    `## Cold start per function (node ${process.versions.node}, ${process.arch}, median of ${RUNS} interleaved rounds; ratios: median of each round's ratio)\n`,
+    `## Cold start per function (node ${process.versions.node}, ${process.arch}, median of ${RUNS} interleaved rounds, the baseline's figure in each the median of its ${BASELINE_PER_ROUND} imports; ratios: median of each round's ratio)\n`,
   );
   console.log(
     markdownTable(
