@@ -54,7 +54,7 @@ const run = promisify(execFile);
 const RUNS = 15;
 /**
  * Baseline imports per round. Every ratio of a round divides by the baseline's figure, so its noise lands
- * on all nine at once, and a noisy divisor also biases ratios upwards (a low sample raises a ratio more than
+ * on all of them at once, and a noisy divisor also biases ratios upwards (a low sample raises a ratio more than
  * a high one lowers it). The median of three imports, spread over the round, is a steadier divisor.
  */
 const BASELINE_PER_ROUND = 3;

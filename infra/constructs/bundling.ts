@@ -429,7 +429,7 @@ function mergeInitChunks(
   const exported = new Map(
     [...importedLater].map((o, n) => {
       const names = wanted.get(o) ?? outputs[o]?.exports ?? [];
-      const fixed = fixedExports(readFileSync(abs(o), 'utf8'));
+      const fixed = names.length > 0 ? fixedExports(readFileSync(abs(o), 'utf8')) : new Set<string>();
       return [
         o,
         {

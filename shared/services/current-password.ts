@@ -5,10 +5,10 @@ import type { UserRecord } from '../store/identity-records.js';
 import { accountOf, type SecondFactorVerifier } from './second-factor.js';
 
 /**
- * The caller's current password, asked before a new way into the account is added or one is removed
- * (passwords, TOTP, passkeys, linked identity providers), under the network failure budget of sign-in (a stolen session
- * guesses no faster than a sign-in); a wrong one is a 400 naming `body.currentPassword` and counts as a
- * failure.
+ * The caller's current password, asked before a way into the account is changed, added or removed
+ * (passwords, TOTP, passkeys, linked identity providers), under the network failure budget of sign-in (a
+ * stolen session guesses no faster than a sign-in); a wrong one is a 400 naming `body.currentPassword` and
+ * counts as a failure.
  */
 export async function requireCurrentPassword(
   secondFactors: SecondFactorVerifier,
