@@ -25,7 +25,7 @@
  *    how long it took), unless `--cold-only`; the slow ones (minutes of traffic through the local system,
  *    100k-event exports) only with `--all`. `--json <file>` also writes every figure as JSON.
  *
- * Runtime on 2 cores: under two minutes (87 s measured with 15 rounds, the synth's 19 s included). With
+ * Runtime on 2 cores: under two minutes (91 s measured with 25 rounds, the synth's 19 s included). With
  * `--all`, much longer: 8.5 min measured with STRONGROOM_BENCH_MEMORY_REQUESTS=300; at its default 5,000
  * requests the emulator-memory section alone ran for over 20 minutes.
  */
@@ -50,8 +50,12 @@ import type { BenchBundle, BenchContext } from './sections/types.js';
 
 const run = promisify(execFile);
 
-/** Fresh processes per bundle (rounds); the median of these is reported. */
-const RUNS = 15;
+/**
+ * Fresh processes per bundle (rounds); the median of these is reported. One round's CPU ratio moves by about a
+ * fifth either way on this shared machine; the median of 25 rounds still moves by about 0.05 between runs of
+ * the bench (one standard error, bootstrapped from the rounds), against about 0.07 with 15 rounds.
+ */
+const RUNS = 25;
 /**
  * Baseline imports per round. Every ratio of a round divides by the baseline's figure, so its noise lands
  * on all of them at once, and a noisy divisor also biases ratios upwards (a low sample raises a ratio more than
@@ -149,21 +153,6 @@ async function coldImport(file: string): Promise<Sample> {
     maxBuffer: 1 << 20,
   });
   return JSON.parse(stdout.trim().split('\n').pop() ?? '') as Sample;
-}
-
-async function medianOfFreshProcesses(script: string, runs = RUNS): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-      env: { PATH: process.env.PATH ?? '', ...BENCH_ENV },
-      cwd: PROJECT_ROOT,
-      maxBuffer: 1 << 20,
-    });
-    const value = Number(stdout.trim().split('\n').pop());
-    if (!Number.isFinite(value)) throw new Error(`bench script printed no number: ${stdout.slice(0, 200)}`);
-    samples.push(value);
-  }
-  return median(samples);
 }
 
 const median = (values: number[]) => {
@@ -324,7 +313,7 @@ async function main(): Promise<void> {
 
   const tables = [];
   if (!args.includes('--cold-only')) {
-    const context: BenchContext = { bundles, env: BENCH_ENV, medianOfFreshProcesses };
+    const context: BenchContext = { bundles, env: BENCH_ENV };
     const all = args.includes('--all');
     for (const section of BENCH_SECTIONS.filter((s) => all || !s.slow)) {
       const sectionStarted = performance.now();

@@ -10,13 +10,11 @@ export interface BenchBundle {
   assetBytes: number;
 }
 
-/** What every section gets: the bundles, the environment the functions load with, and the timing helper. */
+/** What every section gets: the bundles and the environment the functions load with. */
 export interface BenchContext {
   bundles: readonly BenchBundle[];
   /** Environment of a function in the bench: the variables handler modules require at load, fake values. */
   env: Readonly<Record<string, string>>;
-  /** Runs `script` (an ES module body) in `runs` fresh `node` processes; returns the median of what it prints. */
-  medianOfFreshProcesses(script: string, runs?: number): Promise<number>;
 }
 
 /** A table printed after the main one, e.g. per-request handler overhead. */
